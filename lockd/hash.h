@@ -1,0 +1,55 @@
+/*
+ * hash.h - the 64-bit hash used for names, state hashes and checksums.
+ *
+ * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
+ *
+ * The result depends only on the bytes (read little-endian), never on the
+ * host, so every node computes the same value.  Not cryptographic.
+ */
+#ifndef COROLEASE_HASH_H
+#define COROLEASE_HASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A bijective 64-bit finaliser (splitmix64's). */
+static inline uint64_t cl_mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x;
+}
+
+/* Folds v into the running hash h. */
+static inline uint64_t cl_hash_u64(uint64_t h, uint64_t v)
+{
+	return cl_mix64(h ^ cl_mix64(v + 0x9e3779b97f4a7c15ULL));
+}
+
+/* Folds n bytes at p into the running hash h. */
+static inline uint64_t cl_hash_bytes(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	h = cl_hash_u64(h, n);
+	while (n >= 8) {
+		uint64_t v = 0;
+		for (int i = 7; i >= 0; i--)
+			v = (v << 8) | b[i];
+		h = cl_mix64(h ^ v) + 0x632be59bd9b4e019ULL;
+		b += 8;
+		n -= 8;
+	}
+	if (n) {
+		uint64_t v = 0;
+		for (size_t i = n; i > 0; i--)
+			v = (v << 8) | b[i - 1];
+		h = cl_mix64(h ^ v ^ ((uint64_t)n << 59));
+	}
+	return h;
+}
+
+#endif /* COROLEASE_HASH_H */

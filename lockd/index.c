@@ -1,0 +1,331 @@
+/*
+ * index.c - the replicated per-name index cache.  Contract: index.h.
+ *
+ * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash.h"
+#include "index.h"
+#include "state.h"
+
+static uint64_t entry_cost(size_t keylen, size_t vallen)
+{
+	return keylen + vallen + CL_INDEX_ENTRY_OVERHEAD;
+}
+
+static int key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+	if (c)
+		return c;
+	return alen < blen ? -1 : alen > blen;
+}
+
+/* Write helpers return <0 on ENOMEM, 0 on success, 1 when refused and answered. */
+
+/* Binary search: returns the position of key, or of where it would go (*found = false). */
+static uint32_t find_pos(const struct cl_index *idx, const uint8_t *key, size_t keylen, bool *found)
+{
+	uint32_t lo = 0, hi = idx->n;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		const struct cl_entry *e = idx->e[mid];
+		int c = key_cmp(e->data, e->keylen, key, keylen);
+		if (c == 0) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = false;
+	return lo;
+}
+
+/* ---- eviction list (ordered by tick, oldest at head) ---- */
+
+void cl_lru_remove(struct cl_sm *sm, struct cl_rec *rec)
+{
+	if (rec->lru_prev)
+		rec->lru_prev->lru_next = rec->lru_next;
+	else
+		sm->lru_head = rec->lru_next;
+	if (rec->lru_next)
+		rec->lru_next->lru_prev = rec->lru_prev;
+	else
+		sm->lru_tail = rec->lru_prev;
+	rec->lru_prev = rec->lru_next = NULL;
+	rec->lru_tick = 0;
+}
+
+void cl_lru_append(struct cl_sm *sm, struct cl_rec *rec, uint64_t tick)
+{
+	rec->lru_tick = tick;
+	rec->lru_next = NULL;
+	rec->lru_prev = sm->lru_tail;
+	if (sm->lru_tail)
+		sm->lru_tail->lru_next = rec;
+	else
+		sm->lru_head = rec;
+	sm->lru_tail = rec;
+}
+
+void cl_index_free(struct cl_sm *sm, struct cl_rec *rec)
+{
+	struct cl_index *idx = rec->idx;
+	if (!idx)
+		return;
+	for (uint32_t i = 0; i < idx->n; i++) {
+		sm->index_bytes -= entry_cost(idx->e[i]->keylen, idx->e[i]->vallen);
+		free(idx->e[i]);
+	}
+	free(idx->e);
+	free(idx);
+	rec->idx = NULL;
+}
+
+/* Evicts the oldest unheld index; false when the list is empty. */
+static bool evict_one(struct cl_sm *sm)
+{
+	struct cl_rec *victim = sm->lru_head;
+	if (!victim)
+		return false;
+	struct cl_action a = { .type = CL_ACT_INDEX_EVICTED, .version = victim->idx->version };
+	cl_sm_emit(sm, &a, victim);
+	cl_index_free(sm, victim);
+	sm->index_evictions++;
+	cl_rec_settle(sm, victim);  /* frees it: no lease state, no index */
+	return true;
+}
+
+static void index_done(struct cl_sm *sm, uint32_t node, const struct cl_msg *m, int err,
+		       uint64_t version)
+{
+	struct cl_action a = { .type = CL_ACT_INDEX_DONE, .node = node, .req_id = m->req_id,
+			       .err = err, .version = version, .name = m->name,
+			       .namelen = m->namelen, .key = m->key, .keylen = m->keylen };
+	cl_sm_emit(sm, &a, NULL);
+}
+
+static int ensure_cap(struct cl_index *idx)
+{
+	if (idx->n < idx->cap)
+		return 0;
+	uint32_t cap = idx->cap ? idx->cap * 2 : 4;
+	struct cl_entry **e = realloc(idx->e, cap * sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	idx->e = e;
+	idx->cap = cap;
+	return 0;
+}
+
+static struct cl_entry *entry_new(const uint8_t *key, size_t keylen, const uint8_t *val,
+				  size_t vallen, uint64_t version)
+{
+	struct cl_entry *e = malloc(sizeof(*e) + keylen + vallen);
+	if (!e)
+		return NULL;
+	e->version = version;
+	e->keylen = (uint8_t)keylen;
+	e->vallen = (uint32_t)vallen;
+	memcpy(e->data, key, keylen);
+	if (vallen)
+		memcpy(e->data + keylen, val, vallen);
+	return e;
+}
+
+static int apply_put(struct cl_sm *sm, struct cl_rec *rec, uint32_t sender, const struct cl_msg *m)
+{
+	bool found = false;
+	uint32_t pos = 0;
+	uint64_t old = 0, cost = entry_cost(m->keylen, m->vallen);
+	if (rec->idx) {
+		pos = find_pos(rec->idx, m->key, m->keylen, &found);
+		if (found)
+			old = entry_cost(rec->idx->e[pos]->keylen, rec->idx->e[pos]->vallen);
+	}
+	if (cost > sm->cfg.index_mem_max) {
+		index_done(sm, sender, m, -ENOSPC, 0);
+		return 1;
+	}
+	/* rec is held, so it is not on the eviction list and survives evictions */
+	while (sm->index_bytes - old + cost > sm->cfg.index_mem_max)
+		if (!evict_one(sm))
+			break;
+	if (sm->index_bytes - old + cost > sm->cfg.index_mem_max) {
+		index_done(sm, sender, m, -ENOSPC, 0);
+		return 1;
+	}
+	if (!rec->idx) {
+		rec->idx = calloc(1, sizeof(*rec->idx));
+		if (!rec->idx)
+			return -ENOMEM;
+	}
+	struct cl_index *idx = rec->idx;
+	struct cl_entry *e = entry_new(m->key, m->keylen, m->value, m->vallen, sm->lsn);
+	if (!e || (!found && ensure_cap(idx) < 0)) {
+		free(e);
+		if (!idx->n)
+			cl_index_free(sm, rec);
+		return -ENOMEM;
+	}
+	if (found) {
+		free(idx->e[pos]);
+		idx->e[pos] = e;
+	} else {
+		memmove(&idx->e[pos + 1], &idx->e[pos], (idx->n - pos) * sizeof(*idx->e));
+		idx->e[pos] = e;
+		idx->n++;
+	}
+	sm->index_bytes = sm->index_bytes - old + cost;
+	idx->version = sm->lsn;
+	return 0;
+}
+
+static int apply_del(struct cl_sm *sm, struct cl_rec *rec, uint32_t sender, const struct cl_msg *m)
+{
+	bool found = false;
+	uint32_t pos = 0;
+	if (rec->idx)
+		pos = find_pos(rec->idx, m->key, m->keylen, &found);
+	if (!found) {
+		index_done(sm, sender, m, -ENOENT, rec->idx ? rec->idx->version : 0);
+		return 1;
+	}
+	struct cl_index *idx = rec->idx;
+	sm->index_bytes -= entry_cost(idx->e[pos]->keylen, idx->e[pos]->vallen);
+	free(idx->e[pos]);
+	memmove(&idx->e[pos], &idx->e[pos + 1], (idx->n - pos - 1) * sizeof(*idx->e));
+	idx->n--;
+	idx->version = sm->lsn;
+	if (!idx->n)
+		cl_index_free(sm, rec);
+	return 0;
+}
+
+int cl_index_apply(struct cl_sm *sm, uint32_t sender, const struct cl_msg *m)
+{
+	bool put = m->type == CL_MSG_INDEX_PUT;
+	if (!m->name || m->namelen < 1 || m->namelen > COROLEASE_NAME_MAX || !m->key ||
+	    m->keylen < 1 || (put && m->vallen > COROLEASE_VALUE_MAX) ||
+	    (put && m->vallen && !m->value))
+		return -EINVAL;
+	if (!sm->quorate) {
+		index_done(sm, sender, m, COROLEASE_ENOQUORUM, 0);
+		return 0;
+	}
+	struct cl_rec *rec = cl_rec_find(sm, m->name, m->namelen);
+	const struct cl_hold *h = NULL;
+	for (uint32_t i = 0; rec && i < rec->nholds; i++)
+		if (rec->holds[i].node == sender)
+			h = &rec->holds[i];
+	if (!h || h->orphan_seq || h->mode != CL_MODE_EX || h->epoch != m->epoch) {
+		index_done(sm, sender, m, -ESTALE, 0);
+		return 0;
+	}
+	/* 1: refused and already answered */
+	int rc = put ? apply_put(sm, rec, sender, m) : apply_del(sm, rec, sender, m);
+	if (rc != 0)
+		return rc < 0 ? rc : 0;
+	uint64_t version = sm->lsn;
+	index_done(sm, sender, m, 0, version);
+	struct cl_action a = { .type = CL_ACT_INDEX_CHANGED, .node = sender, .deleted = !put,
+			       .version = version, .key = m->key, .keylen = m->keylen,
+			       .epoch = m->epoch };
+	cl_sm_emit(sm, &a, rec);
+	return 0;
+}
+
+uint64_t cl_index_hash(const struct cl_index *idx)
+{
+	uint64_t h = cl_hash_u64(0x696478, idx->version);
+	h = cl_hash_u64(h, idx->n);
+	for (uint32_t i = 0; i < idx->n; i++) {
+		const struct cl_entry *e = idx->e[i];
+		h = cl_hash_bytes(h, e->data, e->keylen);
+		h = cl_hash_bytes(h, e->data + e->keylen, e->vallen);
+		h = cl_hash_u64(h, e->version);
+	}
+	return h;
+}
+
+int cl_index_restore(struct cl_sm *sm, struct cl_rec *rec, const struct cl_record_info *ri)
+{
+	if (!ri->nentries)
+		return ri->version ? -EINVAL : 0;
+	if (ri->version == 0 || ri->version > sm->lsn)
+		return -EINVAL;
+	struct cl_index *idx = calloc(1, sizeof(*idx));
+	if (!idx)
+		return -ENOMEM;
+	rec->idx = idx;
+	idx->version = ri->version;
+	idx->e = calloc(ri->nentries, sizeof(*idx->e));
+	if (!idx->e)
+		return -ENOMEM;
+	idx->cap = ri->nentries;
+	for (uint32_t i = 0; i < ri->nentries; i++) {
+		const struct cl_entry_info *ei = &ri->entries[i];
+		if (ei->keylen < 1 || ei->vallen > COROLEASE_VALUE_MAX || !ei->key ||
+		    (ei->vallen && !ei->value) || ei->version == 0 || ei->version > ri->version)
+			return -EINVAL;
+		if (i && key_cmp(ri->entries[i - 1].key, ri->entries[i - 1].keylen,
+				 ei->key, ei->keylen) >= 0)
+			return -EINVAL;
+		struct cl_entry *e = entry_new(ei->key, ei->keylen, ei->value, ei->vallen, ei->version);
+		if (!e)
+			return -ENOMEM;
+		idx->e[idx->n++] = e;
+		sm->index_bytes += entry_cost(ei->keylen, ei->vallen);
+	}
+	return 0;
+}
+
+int cl_index_get(const struct cl_sm *sm, const void *name, size_t namelen,
+		 const void *key, size_t keylen,
+		 const uint8_t **val_r, uint32_t *vallen_r, uint64_t *version_r)
+{
+	const struct cl_rec *rec = cl_rec_find(sm, name, namelen);
+	if (!rec || !rec->idx || keylen < 1 || keylen > COROLEASE_KEY_MAX)
+		return -ENOENT;
+	bool found;
+	uint32_t pos = find_pos(rec->idx, key, keylen, &found);
+	if (!found)
+		return -ENOENT;
+	const struct cl_entry *e = rec->idx->e[pos];
+	if (val_r)
+		*val_r = e->data + e->keylen;
+	if (vallen_r)
+		*vallen_r = e->vallen;
+	if (version_r)
+		*version_r = rec->idx->version;
+	return 0;
+}
+
+int cl_index_foreach(const struct cl_sm *sm, const void *name, size_t namelen,
+		     cl_index_iter_fn fn, void *ctx)
+{
+	const struct cl_rec *rec = cl_rec_find(sm, name, namelen);
+	if (!rec || !rec->idx)
+		return -ENOENT;
+	for (uint32_t i = 0; i < rec->idx->n; i++) {
+		const struct cl_entry *e = rec->idx->e[i];
+		struct cl_entry_info ei = { e->data, e->keylen, e->data + e->keylen, e->vallen,
+					    e->version };
+		int rc = fn(ctx, &ei);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+uint64_t cl_index_bytes(const struct cl_sm *sm)
+{
+	return sm->index_bytes;
+}

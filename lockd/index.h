@@ -1,0 +1,50 @@
+/*
+ * index.h - the replicated per-name index cache (pure).
+ *
+ * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
+ *
+ * Each lease name owns an ordered map key -> value plus a version.  Writes
+ * arrive as CL_MSG_INDEX_PUT / CL_MSG_INDEX_DEL through cl_sm_apply() and
+ * are accepted only from the current EX holder carrying its epoch, while the
+ * machine is quorate; otherwise they are answered with -ESTALE,
+ * -COROLEASE_ENOQUORUM, -ENOSPC or -ENOENT (delete of a missing key), the same
+ * way on every node.  A name's version is the lsn of its last write, so it
+ * only grows, even across eviction.
+ *
+ * Memory: the sum over entries of (keylen + vallen + CL_INDEX_ENTRY_OVERHEAD)
+ * stays at or below index_mem_max.  To make room, whole indexes of names that
+ * nobody holds or waits for are evicted, least recently released first; the
+ * order is kept by an ordered counter so eviction is identical everywhere.
+ * Local reads do not touch that order.
+ */
+#ifndef COROLEASE_INDEX_H
+#define COROLEASE_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lease.h"
+
+#define CL_INDEX_ENTRY_OVERHEAD 32u
+
+/*
+ * Reads key of name from the local replica.  Returns 0 and points *val_r at
+ * the value (valid until the next input to sm), or -ENOENT.  Any of the out
+ * parameters may be NULL.  version_r gets the name's version.
+ */
+int cl_index_get(const struct cl_sm *sm, const void *name, size_t namelen,
+		 const void *key, size_t keylen,
+		 const uint8_t **val_r, uint32_t *vallen_r, uint64_t *version_r);
+
+/*
+ * Calls fn for each entry of name in key order until fn returns non-zero,
+ * which is returned.  Returns -ENOENT when name has no index.
+ */
+typedef int (*cl_index_iter_fn)(void *ctx, const struct cl_entry_info *e);
+int cl_index_foreach(const struct cl_sm *sm, const void *name, size_t namelen,
+		     cl_index_iter_fn fn, void *ctx);
+
+/* Bytes currently charged against the bound. */
+uint64_t cl_index_bytes(const struct cl_sm *sm);
+
+#endif /* COROLEASE_INDEX_H */

@@ -1,0 +1,1134 @@
+/*
+ * lease.c - the replicated lease state machine.  Semantics: doc/state-machine.md.
+ *
+ * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash.h"
+#include "index.h"
+#include "state.h"
+
+#define NAME_HASH_SEED 0x636f726f6c656173ULL  /* "corolease" */
+
+/* ---- records and the name table ---- */
+
+static uint64_t name_hash(const void *name, size_t namelen)
+{
+	return cl_hash_bytes(NAME_HASH_SEED, name, namelen);
+}
+
+/* memcmp order, shorter first on a common prefix. */
+static int name_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+	if (c)
+		return c;
+	return alen < blen ? -1 : alen > blen;
+}
+
+static int rec_ptr_cmp(const void *pa, const void *pb)
+{
+	const struct cl_rec *a = *(struct cl_rec *const *)pa, *b = *(struct cl_rec *const *)pb;
+	return name_cmp(a->name, a->namelen, b->name, b->namelen);
+}
+
+struct cl_rec *cl_rec_find(const struct cl_sm *sm, const void *name, size_t namelen)
+{
+	if (!sm->nbuckets || namelen == 0 || namelen > COROLEASE_NAME_MAX)
+		return NULL;
+	uint64_t h = name_hash(name, namelen);
+	for (struct cl_rec *r = sm->buckets[h & (sm->nbuckets - 1)]; r; r = r->hnext)
+		if (r->hash == h && r->namelen == namelen && !memcmp(r->name, name, namelen))
+			return r;
+	return NULL;
+}
+
+static int table_grow(struct cl_sm *sm)
+{
+	uint64_t nb = sm->nbuckets ? sm->nbuckets * 2 : 1024;
+	struct cl_rec **b = calloc(nb, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < sm->nbuckets; i++) {
+		struct cl_rec *r = sm->buckets[i], *next;
+		for (; r; r = next) {
+			next = r->hnext;
+			r->hnext = b[r->hash & (nb - 1)];
+			b[r->hash & (nb - 1)] = r;
+		}
+	}
+	free(sm->buckets);
+	sm->buckets = b;
+	sm->nbuckets = nb;
+	return 0;
+}
+
+/* Returns the record for name, creating it; NULL on ENOMEM. */
+static struct cl_rec *rec_get(struct cl_sm *sm, const void *name, size_t namelen)
+{
+	struct cl_rec *r = cl_rec_find(sm, name, namelen);
+	if (r)
+		return r;
+	if (sm->nrecs >= sm->nbuckets && table_grow(sm) < 0)
+		return NULL;
+	r = calloc(1, sizeof(*r) + namelen);
+	if (!r)
+		return NULL;
+	r->hash = name_hash(name, namelen);
+	r->namelen = (uint16_t)namelen;
+	memcpy(r->name, name, namelen);
+	r->holds = &r->hold0;
+	r->cap_holds = 1;
+	struct cl_rec **slot = &sm->buckets[r->hash & (sm->nbuckets - 1)];
+	r->hnext = *slot;
+	*slot = r;
+	sm->nrecs++;
+	return r;
+}
+
+static void rec_unlink_free(struct cl_sm *sm, struct cl_rec *rec)
+{
+	struct cl_rec **pp = &sm->buckets[rec->hash & (sm->nbuckets - 1)];
+	while (*pp != rec)
+		pp = &(*pp)->hnext;
+	*pp = rec->hnext;
+	sm->nrecs--;
+	if (rec->holds != &rec->hold0)
+		free(rec->holds);
+	free(rec);
+}
+
+void cl_rec_settle(struct cl_sm *sm, struct cl_rec *rec)
+{
+	bool busy = rec->nholds || rec->nwaiters;
+	if (busy || !rec->idx) {
+		if (rec->lru_tick)
+			cl_lru_remove(sm, rec);
+	} else if (!rec->lru_tick) {
+		cl_lru_append(sm, rec, ++sm->lru_clock);
+	}
+	if (!busy && !rec->idx)
+		rec_unlink_free(sm, rec);
+}
+
+void cl_sm_emit(struct cl_sm *sm, struct cl_action *a, const struct cl_rec *rec)
+{
+	if (rec) {
+		a->name = rec->name;
+		a->namelen = rec->namelen;
+	}
+	if (sm->act)
+		sm->act(sm->act_ctx, a);
+}
+
+/* ---- holds and waiters ---- */
+
+static struct cl_hold *hold_of(struct cl_rec *rec, uint32_t node)
+{
+	for (uint32_t i = 0; i < rec->nholds; i++)
+		if (rec->holds[i].node == node)
+			return &rec->holds[i];
+	return NULL;
+}
+
+static int hold_add(struct cl_sm *sm, struct cl_rec *rec, uint32_t node, uint8_t mode,
+		    uint64_t epoch, uint64_t orphan_seq)
+{
+	if (rec->nholds == rec->cap_holds) {
+		uint32_t cap = rec->cap_holds * 2;
+		struct cl_hold *h = malloc(cap * sizeof(*h));
+		if (!h)
+			return -ENOMEM;
+		memcpy(h, rec->holds, rec->nholds * sizeof(*h));
+		if (rec->holds != &rec->hold0)
+			free(rec->holds);
+		rec->holds = h;
+		rec->cap_holds = cap;
+	}
+	rec->holds[rec->nholds++] = (struct cl_hold){ node, mode, epoch, orphan_seq };
+	sm->holds++;
+	if (orphan_seq)
+		sm->orphans++;
+	return 0;
+}
+
+static void hold_remove(struct cl_sm *sm, struct cl_rec *rec, struct cl_hold *h)
+{
+	size_t i = (size_t)(h - rec->holds);
+	sm->holds--;
+	if (h->orphan_seq)
+		sm->orphans--;
+	memmove(&rec->holds[i], &rec->holds[i + 1], (rec->nholds - i - 1) * sizeof(*h));
+	rec->nholds--;
+}
+
+static uint32_t first_holder(const struct cl_rec *rec)
+{
+	for (uint32_t i = 0; i < rec->nholds; i++)
+		if (!rec->holds[i].orphan_seq)
+			return rec->holds[i].node;
+	return rec->nholds ? rec->holds[0].node : CL_NODE_NONE;
+}
+
+static struct cl_waiter *waiter_of(struct cl_rec *rec, uint32_t node)
+{
+	for (struct cl_waiter *w = rec->wq_head; w; w = w->next)
+		if (w->node == node)
+			return w;
+	return NULL;
+}
+
+static int waiter_append(struct cl_sm *sm, struct cl_rec *rec, uint32_t node, uint8_t mode,
+			 uint64_t req_id)
+{
+	struct cl_waiter *w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	*w = (struct cl_waiter){ NULL, node, mode, req_id };
+	if (rec->wq_tail)
+		rec->wq_tail->next = w;
+	else
+		rec->wq_head = w;
+	rec->wq_tail = w;
+	rec->nwaiters++;
+	sm->waiters++;
+	return 0;
+}
+
+static void waiter_pop_head(struct cl_sm *sm, struct cl_rec *rec)
+{
+	struct cl_waiter *w = rec->wq_head;
+	rec->wq_head = w->next;
+	if (!rec->wq_head)
+		rec->wq_tail = NULL;
+	rec->nwaiters--;
+	sm->waiters--;
+	free(w);
+}
+
+/* Removes every waiter of node; returns how many. */
+static uint32_t waiters_drop_node(struct cl_sm *sm, struct cl_rec *rec, uint32_t node)
+{
+	uint32_t n = 0;
+	struct cl_waiter **pp = &rec->wq_head, *prev = NULL;
+	while (*pp) {
+		struct cl_waiter *w = *pp;
+		if (w->node == node) {
+			*pp = w->next;
+			free(w);
+			rec->nwaiters--;
+			sm->waiters--;
+			n++;
+		} else {
+			prev = w;
+			pp = &w->next;
+		}
+	}
+	rec->wq_tail = prev;
+	return n;
+}
+
+/*
+ * Can a request of node in mode be granted next to the current holders?
+ * Sets *conv when it is a conversion of node's own SH hold.
+ */
+static bool compatible(const struct cl_rec *rec, uint32_t node, uint8_t mode, bool *conv)
+{
+	*conv = false;
+	if (rec->nholds == 0)
+		return true;
+	for (uint32_t i = 0; i < rec->nholds; i++)
+		if (rec->holds[i].orphan_seq)
+			return false;
+	if (rec->nholds == 1 && rec->holds[0].node == node) {
+		*conv = mode == CL_MODE_EX && rec->holds[0].mode == CL_MODE_SH;
+		return true;
+	}
+	if (mode != CL_MODE_SH)
+		return false;
+	for (uint32_t i = 0; i < rec->nholds; i++)
+		if (rec->holds[i].mode != CL_MODE_SH)
+			return false;
+	return true;
+}
+
+static bool grants_allowed(const struct cl_sm *sm)
+{
+	return sm->quorate || (sm->cfg.unsafe_flags & CL_UNSAFE_NO_QUORUM_CHECK);
+}
+
+static void emit_blocking(struct cl_sm *sm, struct cl_rec *rec, uint32_t wanted_by, uint8_t mode)
+{
+	for (uint32_t i = 0; i < rec->nholds; i++) {
+		const struct cl_hold *h = &rec->holds[i];
+		if (h->orphan_seq || h->node == wanted_by)
+			continue;
+		struct cl_action a = { .type = CL_ACT_BLOCKING, .node = h->node, .owner = h->node,
+				       .wanted_by = wanted_by, .mode = mode, .epoch = h->epoch };
+		cl_sm_emit(sm, &a, rec);
+	}
+}
+
+/*
+ * Grants node in mode (new epoch), converting its SH hold if conv.
+ * Returns 0 or -ENOMEM.
+ */
+static int grant(struct cl_sm *sm, struct cl_rec *rec, uint32_t node, uint8_t mode,
+		 uint64_t req_id, bool conv)
+{
+	uint64_t epoch = sm->epoch + 1;
+	struct cl_hold *h = hold_of(rec, node);
+	if (conv && h) {
+		h->mode = mode;
+		h->epoch = epoch;
+	} else if (h) {
+		/* already holds a covering mode: answer with the existing epoch */
+		epoch = h->epoch;
+		mode = h->mode;
+	} else {
+		int rc = hold_add(sm, rec, node, mode, epoch, 0);
+		if (rc < 0)
+			return rc;
+	}
+	if (epoch > sm->epoch)
+		sm->epoch = epoch;
+	struct cl_action a = { .type = CL_ACT_GRANT, .node = node, .mode = mode,
+			       .req_id = req_id, .epoch = epoch };
+	cl_sm_emit(sm, &a, rec);
+	return 0;
+}
+
+/* Grants queued requests of rec while compatible; rec may be freed. */
+static void grant_waiters(struct cl_sm *sm, struct cl_rec *rec)
+{
+	bool granted = false;
+	while (rec->wq_head && grants_allowed(sm)) {
+		struct cl_waiter *w = rec->wq_head;
+		bool conv;
+		if (!compatible(rec, w->node, w->mode, &conv))
+			break;
+		if (grant(sm, rec, w->node, w->mode, w->req_id, conv) < 0)
+			break;
+		waiter_pop_head(sm, rec);
+		granted = true;
+	}
+	if (granted && rec->wq_head)
+		emit_blocking(sm, rec, rec->wq_head->node, rec->wq_head->mode);
+	cl_rec_settle(sm, rec);
+}
+
+/* Collects the records for which pick() is true, in name order.  NULL + *n=0 if none. */
+static struct cl_rec **collect_sorted(struct cl_sm *sm, bool (*pick)(const struct cl_rec *, uint32_t),
+				      uint32_t arg, size_t *n_r)
+{
+	size_t n = 0, cap = 0;
+	struct cl_rec **v = NULL;
+	for (uint64_t b = 0; b < sm->nbuckets; b++) {
+		for (struct cl_rec *r = sm->buckets[b]; r; r = r->hnext) {
+			if (!pick(r, arg))
+				continue;
+			if (n == cap) {
+				size_t nc = cap ? cap * 2 : 64;
+				struct cl_rec **nv = realloc(v, nc * sizeof(*nv));
+				if (!nv) {
+					/* cannot happen silently: report nothing collected */
+					free(v);
+					*n_r = 0;
+					return NULL;
+				}
+				v = nv;
+				cap = nc;
+			}
+			v[n++] = r;
+		}
+	}
+	if (n > 1)
+		qsort(v, n, sizeof(*v), rec_ptr_cmp);
+	*n_r = n;
+	return v;
+}
+
+static bool pick_waiting(const struct cl_rec *r, uint32_t arg)
+{
+	(void)arg;
+	return r->wq_head != NULL;
+}
+
+static bool pick_held_by(const struct cl_rec *r, uint32_t node)
+{
+	for (uint32_t i = 0; i < r->nholds; i++)
+		if (r->holds[i].node == node)
+			return true;
+	return false;
+}
+
+static bool pick_holds_or_waits(const struct cl_rec *r, uint32_t node)
+{
+	if (pick_held_by(r, node))
+		return true;
+	for (const struct cl_waiter *w = r->wq_head; w; w = w->next)
+		if (w->node == node)
+			return true;
+	return false;
+}
+
+static void grant_all_waiting(struct cl_sm *sm)
+{
+	if (!sm->waiters || !grants_allowed(sm))
+		return;
+	size_t n;
+	struct cl_rec **v = collect_sorted(sm, pick_waiting, 0, &n);
+	for (size_t i = 0; i < n; i++)
+		grant_waiters(sm, v[i]);
+	free(v);
+}
+
+/*
+ * Frees node's orphaned holds with orphan seq <= upto (all if upto is
+ * UINT64_MAX), in name order, then grants.  Returns the count freed.
+ */
+static uint64_t free_orphans(struct cl_sm *sm, uint32_t node, uint64_t upto)
+{
+	size_t n;
+	uint64_t freed = 0;
+	struct cl_rec **v = collect_sorted(sm, pick_held_by, node, &n);
+	for (size_t i = 0; i < n; i++) {
+		struct cl_rec *rec = v[i];
+		struct cl_hold *h = hold_of(rec, node);
+		if (!h || !h->orphan_seq || h->orphan_seq > upto)
+			continue;
+		struct cl_action a = { .type = CL_ACT_RECOVERED, .node = node, .epoch = h->epoch };
+		hold_remove(sm, rec, h);
+		freed++;
+		cl_sm_emit(sm, &a, rec);
+		grant_waiters(sm, rec);
+	}
+	free(v);
+	return freed;
+}
+
+/* ---- inputs ---- */
+
+static bool valid_name(const struct cl_msg *m)
+{
+	return m->name && m->namelen >= 1 && m->namelen <= COROLEASE_NAME_MAX;
+}
+
+static void deny(struct cl_sm *sm, uint32_t node, uint64_t req_id, int err, uint32_t owner,
+		 const struct cl_msg *m)
+{
+	struct cl_action a = { .type = CL_ACT_DENY, .node = node, .req_id = req_id, .err = err,
+			       .owner = owner, .name = m->name, .namelen = m->namelen };
+	cl_sm_emit(sm, &a, NULL);
+}
+
+static int apply_acquire(struct cl_sm *sm, uint32_t sender, const struct cl_msg *m)
+{
+	if (!valid_name(m) || (m->mode != CL_MODE_EX && m->mode != CL_MODE_SH) ||
+	    (m->flags & ~CL_ACQ_FLAGS_ALL))
+		return -EINVAL;
+	if (!grants_allowed(sm)) {
+		struct cl_rec *r = cl_rec_find(sm, m->name, m->namelen);
+		deny(sm, sender, m->req_id, COROLEASE_ENOQUORUM, r ? first_holder(r) : 0, m);
+		return 0;
+	}
+	struct cl_rec *rec = rec_get(sm, m->name, m->namelen);
+	if (!rec)
+		return -ENOMEM;
+	struct cl_hold *h = hold_of(rec, sender);
+	bool conv;
+	int rc = 0;
+	if (h && !h->orphan_seq && (h->mode == CL_MODE_EX || m->mode == CL_MODE_SH)) {
+		rc = grant(sm, rec, sender, m->mode, m->req_id, false);
+	} else if (!rec->wq_head && compatible(rec, sender, m->mode, &conv)) {
+		rc = grant(sm, rec, sender, m->mode, m->req_id, conv);
+	} else {
+		uint32_t owner = first_holder(rec);
+		if (!owner && rec->wq_head)
+			owner = rec->wq_head->node;
+		emit_blocking(sm, rec, sender, m->mode);
+		if (!(m->flags & CL_ACQ_WAIT)) {
+			deny(sm, sender, m->req_id, -EBUSY, owner, m);
+		} else {
+			struct cl_waiter *w = waiter_of(rec, sender);
+			if (w) {
+				if (m->mode == CL_MODE_EX)
+					w->mode = CL_MODE_EX;
+				w->req_id = m->req_id;
+			} else {
+				rc = waiter_append(sm, rec, sender, m->mode, m->req_id);
+			}
+			if (rc == 0) {
+				struct cl_action a = { .type = CL_ACT_QUEUED, .node = sender,
+						       .owner = owner, .mode = m->mode,
+						       .req_id = m->req_id };
+				cl_sm_emit(sm, &a, rec);
+			}
+		}
+	}
+	cl_rec_settle(sm, rec);
+	return rc;
+}
+
+static int apply_release(struct cl_sm *sm, uint32_t sender, const struct cl_msg *m)
+{
+	if (!valid_name(m))
+		return -EINVAL;
+	struct cl_rec *rec = cl_rec_find(sm, m->name, m->namelen);
+	if (!rec)
+		return 0;
+	struct cl_hold *h = hold_of(rec, sender);
+	if (!h || h->orphan_seq || h->epoch != m->epoch)
+		return 0;           /* stale: released already, re-granted, or orphaned */
+	struct cl_action a = { .type = CL_ACT_RELEASED, .node = sender, .epoch = h->epoch };
+	hold_remove(sm, rec, h);
+	cl_sm_emit(sm, &a, rec);
+	grant_waiters(sm, rec);
+	return 0;
+}
+
+static void admin_done(struct cl_sm *sm, uint32_t node, uint64_t req_id, int err, uint64_t count,
+		       const struct cl_msg *m)
+{
+	struct cl_action a = { .type = CL_ACT_ADMIN_DONE, .node = node, .req_id = req_id,
+			       .err = err, .count = count, .name = m->name, .namelen = m->namelen };
+	cl_sm_emit(sm, &a, NULL);
+}
+
+static int apply_evict(struct cl_sm *sm, uint32_t sender, const struct cl_msg *m)
+{
+	if (!valid_name(m))
+		return -EINVAL;
+	struct cl_rec *rec = cl_rec_find(sm, m->name, m->namelen);
+	if (!rec || !rec->nholds) {
+		admin_done(sm, sender, m->req_id, -ENOENT, 0, m);
+		return 0;
+	}
+	uint64_t n = 0;
+	for (uint32_t i = 0; i < rec->nholds; i++) {
+		const struct cl_hold *h = &rec->holds[i];
+		if (h->orphan_seq)
+			continue;
+		struct cl_action a = { .type = CL_ACT_REVOKE, .node = h->node, .owner = h->node,
+				       .epoch = h->epoch, .wanted_by = sender };
+		cl_sm_emit(sm, &a, rec);
+		n++;
+	}
+	admin_done(sm, sender, m->req_id, n ? 0 : COROLEASE_EORPHANED, n, m);
+	return 0;
+}
+
+static bool has_orphans_of(struct cl_sm *sm, uint32_t node)
+{
+	if (!sm->orphans)
+		return false;
+	for (uint64_t b = 0; b < sm->nbuckets; b++)
+		for (struct cl_rec *r = sm->buckets[b]; r; r = r->hnext)
+			for (uint32_t i = 0; i < r->nholds; i++)
+				if (r->holds[i].node == node && r->holds[i].orphan_seq)
+					return true;
+	return false;
+}
+
+static int apply_fence_ack(struct cl_sm *sm, uint32_t sender, const struct cl_msg *m)
+{
+	if (m->node == CL_NODE_NONE)
+		return -EINVAL;
+	if (cl_sm_is_member(sm, m->node) && !has_orphans_of(sm, m->node)) {
+		admin_done(sm, sender, m->req_id, COROLEASE_ENODEALIVE, 0, m);
+		return 0;
+	}
+	uint64_t n = free_orphans(sm, m->node, UINT64_MAX);
+	admin_done(sm, sender, m->req_id, 0, n, m);
+	return 0;
+}
+
+static int apply_quorum(struct cl_sm *sm, const struct cl_msg *m)
+{
+	if (m->flags & ~CL_QUORUM_YES)
+		return -EINVAL;
+	if (m->ring.rep != sm->ring.rep || m->ring.seq != sm->ring.seq)
+		return 0;           /* about another ring: stale */
+	bool q = m->flags & CL_QUORUM_YES;
+	if (q == sm->quorate)
+		return 0;
+	sm->quorate = q;
+	struct cl_action a = { .type = CL_ACT_QUORUM, .mode = q };
+	cl_sm_emit(sm, &a, NULL);
+	if (q)
+		grant_all_waiting(sm);
+	return 0;
+}
+
+int cl_sm_apply(struct cl_sm *sm, uint32_t sender, const struct cl_msg *m)
+{
+	int rc;
+
+	if (sender == CL_NODE_NONE)
+		return -EINVAL;
+	switch (m->type) {
+	case CL_MSG_ACQUIRE:
+	case CL_MSG_RELEASE:
+	case CL_MSG_HANDOVER_DONE:
+	case CL_MSG_EVICT:
+	case CL_MSG_RECOVER_NODE:
+	case CL_MSG_FENCE_ACK:
+	case CL_MSG_INDEX_PUT:
+	case CL_MSG_INDEX_DEL:
+	case CL_MSG_NOP:
+	case CL_MSG_QUORUM:
+		break;
+	default:
+		return -EINVAL;
+	}
+	sm->lsn++;
+	switch (m->type) {
+	case CL_MSG_ACQUIRE:
+		rc = apply_acquire(sm, sender, m);
+		break;
+	case CL_MSG_RELEASE:
+	case CL_MSG_HANDOVER_DONE:
+		rc = apply_release(sm, sender, m);
+		break;
+	case CL_MSG_EVICT:
+		rc = apply_evict(sm, sender, m);
+		break;
+	case CL_MSG_RECOVER_NODE:
+		rc = m->node == CL_NODE_NONE ? -EINVAL : 0;
+		if (rc == 0 && sm->quorate)
+			free_orphans(sm, m->node, m->seq);
+		break;
+	case CL_MSG_FENCE_ACK:
+		rc = apply_fence_ack(sm, sender, m);
+		break;
+	case CL_MSG_INDEX_PUT:
+	case CL_MSG_INDEX_DEL:
+		rc = cl_index_apply(sm, sender, m);
+		break;
+	case CL_MSG_NOP:
+		admin_done(sm, sender, m->req_id, 0, 0, m);
+		rc = 0;
+		break;
+	default: /* CL_MSG_QUORUM */
+		rc = apply_quorum(sm, m);
+		break;
+	}
+	if (sm->quorate)
+		sm->q_lsn = sm->lsn;
+	return rc;
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Orphans (or, under the unsafe switch, frees) node's holds; drops its waiters. */
+static void node_departed(struct cl_sm *sm, uint32_t node, uint64_t seq)
+{
+	size_t n;
+	struct cl_rec **v = collect_sorted(sm, pick_holds_or_waits, node, &n);
+	for (size_t i = 0; i < n; i++) {
+		struct cl_rec *rec = v[i];
+		waiters_drop_node(sm, rec, node);
+		struct cl_hold *h = hold_of(rec, node);
+		if (h && !h->orphan_seq) {
+			if (sm->cfg.unsafe_flags & CL_UNSAFE_NO_ORPHAN_WAIT) {
+				struct cl_action a = { .type = CL_ACT_RECOVERED, .node = node,
+						       .epoch = h->epoch };
+				hold_remove(sm, rec, h);
+				cl_sm_emit(sm, &a, rec);
+			} else {
+				h->orphan_seq = seq;
+				sm->orphans++;
+			}
+		}
+		grant_waiters(sm, rec);
+	}
+	free(v);
+}
+
+int cl_sm_confchg(struct cl_sm *sm, const struct cl_ring *ring,
+		  const uint32_t *members, size_t nmembers,
+		  const uint32_t *left, size_t nleft)
+{
+	if (nmembers > CL_MAX_MEMBERS || !ring || (nmembers && !members) || (nleft && !left))
+		return -EINVAL;
+	uint32_t sorted[CL_MAX_MEMBERS];
+	if (nmembers)
+		memcpy(sorted, members, nmembers * sizeof(*sorted));
+	qsort(sorted, nmembers, sizeof(*sorted), u32_cmp);
+	for (size_t i = 0; i < nmembers; i++)
+		if (sorted[i] == CL_NODE_NONE || (i && sorted[i] == sorted[i - 1]))
+			return -EINVAL;
+	sm->lsn++;
+	sm->ring = *ring;
+	memcpy(sm->members, sorted, nmembers * sizeof(*sorted));
+	sm->nmembers = (uint32_t)nmembers;
+	if (nleft) {
+		if (sm->quorate) {
+			sm->quorate = false;
+			struct cl_action a = { .type = CL_ACT_QUORUM, .mode = 0 };
+			cl_sm_emit(sm, &a, NULL);
+		}
+		uint64_t seq = ++sm->orphan_seq;
+		uint32_t gone[CL_MAX_MEMBERS * 2];
+		size_t ng = nleft < CL_MAX_MEMBERS * 2 ? nleft : CL_MAX_MEMBERS * 2;
+		memcpy(gone, left, ng * sizeof(*gone));
+		qsort(gone, ng, sizeof(*gone), u32_cmp);
+		for (size_t i = 0; i < ng; i++) {
+			if (gone[i] == CL_NODE_NONE || (i && gone[i] == gone[i - 1]) ||
+			    cl_sm_is_member(sm, gone[i]))
+				continue;
+			node_departed(sm, gone[i], seq);
+		}
+	}
+	if (sm->quorate)
+		sm->q_lsn = sm->lsn;
+	return 0;
+}
+
+/* ---- lifecycle ---- */
+
+struct cl_sm *cl_sm_new(const struct cl_sm_config *cfg, cl_action_fn fn, void *ctx)
+{
+	struct cl_sm *sm = calloc(1, sizeof(*sm));
+	if (!sm)
+		return NULL;
+	if (cfg)
+		sm->cfg = *cfg;
+	if (!sm->cfg.index_mem_max)
+		sm->cfg.index_mem_max = 64u << 20;
+	sm->act = fn;
+	sm->act_ctx = ctx;
+	if (table_grow(sm) < 0) {
+		free(sm);
+		return NULL;
+	}
+	return sm;
+}
+
+struct cl_sm *cl_sm_free(struct cl_sm *sm)
+{
+	if (!sm)
+		return NULL;
+	for (uint64_t b = 0; b < sm->nbuckets; b++) {
+		struct cl_rec *r = sm->buckets[b], *next;
+		for (; r; r = next) {
+			next = r->hnext;
+			while (r->wq_head)
+				waiter_pop_head(sm, r);
+			cl_index_free(sm, r);
+			if (r->holds != &r->hold0)
+				free(r->holds);
+			free(r);
+		}
+	}
+	free(sm->buckets);
+	free(sm);
+	return NULL;
+}
+
+void cl_sm_set_action_fn(struct cl_sm *sm, cl_action_fn fn, void *ctx)
+{
+	sm->act = fn;
+	sm->act_ctx = ctx;
+}
+
+/* ---- queries ---- */
+
+bool cl_sm_quorate(const struct cl_sm *sm)
+{
+	return sm->quorate;
+}
+
+bool cl_sm_is_member(const struct cl_sm *sm, uint32_t node)
+{
+	return bsearch(&node, sm->members, sm->nmembers, sizeof(node), u32_cmp) != NULL;
+}
+
+void cl_sm_stats(const struct cl_sm *sm, struct cl_sm_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->lsn = sm->lsn;
+	st->q_lsn = sm->q_lsn;
+	st->epoch = sm->epoch;
+	st->orphan_seq = sm->orphan_seq;
+	st->records = sm->nrecs;
+	st->holds = sm->holds;
+	st->orphans = sm->orphans;
+	st->waiters = sm->waiters;
+	st->index_bytes = sm->index_bytes;
+	st->index_mem_max = sm->cfg.index_mem_max;
+	st->index_evictions = sm->index_evictions;
+	st->quorate = sm->quorate;
+	st->ring = sm->ring;
+	st->nmembers = sm->nmembers;
+	memcpy(st->members, sm->members, sm->nmembers * sizeof(uint32_t));
+}
+
+static void fill_info(const struct cl_rec *r, struct cl_lease_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->name = r->name;
+	info->namelen = r->namelen;
+	info->mode = r->nholds ? r->holds[0].mode : CL_MODE_NONE;
+	info->nholders = r->nholds;
+	info->nwaiters = r->nwaiters;
+	info->version = r->idx ? r->idx->version : 0;
+	info->nkeys = r->idx ? r->idx->n : 0;
+	info->lru_tick = r->lru_tick;
+}
+
+int cl_sm_lookup(const struct cl_sm *sm, const void *name, size_t namelen,
+		 struct cl_lease_info *info_r,
+		 struct cl_hold_info *holds_r, size_t max_holds,
+		 struct cl_waiter_info *waiters_r, size_t max_waiters)
+{
+	const struct cl_rec *r = cl_rec_find(sm, name, namelen);
+	if (!r)
+		return -ENOENT;
+	if (info_r)
+		fill_info(r, info_r);
+	for (size_t i = 0; holds_r && i < r->nholds && i < max_holds; i++) {
+		const struct cl_hold *h = &r->holds[i];
+		holds_r[i] = (struct cl_hold_info){ h->node, h->mode, h->epoch, h->orphan_seq };
+	}
+	size_t i = 0;
+	for (const struct cl_waiter *w = r->wq_head; waiters_r && w && i < max_waiters; w = w->next, i++)
+		waiters_r[i] = (struct cl_waiter_info){ w->node, w->mode, w->req_id };
+	return 0;
+}
+
+uint32_t cl_sm_owner(const struct cl_sm *sm, const void *name, size_t namelen)
+{
+	const struct cl_rec *r = cl_rec_find(sm, name, namelen);
+	return r ? first_holder(r) : CL_NODE_NONE;
+}
+
+uint64_t cl_sm_hold_epoch(const struct cl_sm *sm, const void *name, size_t namelen,
+			  uint32_t node, uint8_t *mode_r)
+{
+	struct cl_rec *r = cl_rec_find(sm, name, namelen);
+	struct cl_hold *h = r ? hold_of(r, node) : NULL;
+	if (!h || h->orphan_seq) {
+		if (mode_r)
+			*mode_r = CL_MODE_NONE;
+		return 0;
+	}
+	if (mode_r)
+		*mode_r = h->mode;
+	return h->epoch;
+}
+
+int cl_sm_foreach(const struct cl_sm *sm, cl_sm_iter_fn fn, void *ctx)
+{
+	for (uint64_t b = 0; b < sm->nbuckets; b++) {
+		for (const struct cl_rec *r = sm->buckets[b]; r; r = r->hnext) {
+			struct cl_lease_info info;
+			fill_info(r, &info);
+			int rc = fn(ctx, &info);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+void cl_sm_foreach_hold_of(const struct cl_sm *sm, uint32_t node, cl_sm_hold_fn fn, void *ctx)
+{
+	size_t n;
+	struct cl_rec **v = collect_sorted((struct cl_sm *)sm, pick_held_by, node, &n);
+	for (size_t i = 0; i < n; i++) {
+		const struct cl_hold *h = hold_of(v[i], node);
+		struct cl_hold_info hi = { h->node, h->mode, h->epoch, h->orphan_seq };
+		fn(ctx, v[i]->name, v[i]->namelen, &hi);
+	}
+	free(v);
+}
+
+static uint64_t rec_hash(const struct cl_rec *r)
+{
+	uint64_t h = cl_hash_bytes(0x7265636f7264ULL, r->name, r->namelen);
+	h = cl_hash_u64(h, r->nholds);
+	for (uint32_t i = 0; i < r->nholds; i++) {
+		const struct cl_hold *x = &r->holds[i];
+		h = cl_hash_u64(h, ((uint64_t)x->node << 8) | x->mode);
+		h = cl_hash_u64(h, x->epoch);
+		h = cl_hash_u64(h, x->orphan_seq);
+	}
+	h = cl_hash_u64(h, r->nwaiters);
+	for (const struct cl_waiter *w = r->wq_head; w; w = w->next) {
+		h = cl_hash_u64(h, ((uint64_t)w->node << 8) | w->mode);
+		h = cl_hash_u64(h, w->req_id);
+	}
+	h = cl_hash_u64(h, r->lru_tick);
+	h = cl_hash_u64(h, r->idx ? cl_index_hash(r->idx) : 0);
+	return h;
+}
+
+uint64_t cl_sm_hash(const struct cl_sm *sm)
+{
+	uint64_t sum = 0;
+	for (uint64_t b = 0; b < sm->nbuckets; b++)
+		for (const struct cl_rec *r = sm->buckets[b]; r; r = r->hnext)
+			sum += rec_hash(r);
+	uint64_t h = cl_hash_u64(0x736d, sum);
+	h = cl_hash_u64(h, sm->nrecs);
+	h = cl_hash_u64(h, sm->lsn);
+	h = cl_hash_u64(h, sm->q_lsn);
+	h = cl_hash_u64(h, sm->epoch);
+	h = cl_hash_u64(h, sm->orphan_seq);
+	h = cl_hash_u64(h, sm->quorate);
+	h = cl_hash_u64(h, sm->ring.rep);
+	h = cl_hash_u64(h, sm->ring.seq);
+	h = cl_hash_u64(h, sm->lru_clock);
+	h = cl_hash_u64(h, sm->index_evictions);
+	h = cl_hash_u64(h, sm->index_bytes);
+	h = cl_hash_bytes(h, sm->members, 0);
+	for (uint32_t i = 0; i < sm->nmembers; i++)
+		h = cl_hash_u64(h, sm->members[i]);
+	return h;
+}
+
+/* ---- snapshot support ---- */
+
+void cl_sm_get_header(const struct cl_sm *sm, struct cl_sm_header *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->lsn = sm->lsn;
+	h->q_lsn = sm->q_lsn;
+	h->epoch = sm->epoch;
+	h->orphan_seq = sm->orphan_seq;
+	h->lru_clock = sm->lru_clock;
+	h->index_evictions = sm->index_evictions;
+	h->quorate = sm->quorate;
+	h->ring = sm->ring;
+	h->nmembers = sm->nmembers;
+	memcpy(h->members, sm->members, sm->nmembers * sizeof(uint32_t));
+}
+
+int cl_sm_foreach_record(const struct cl_sm *sm, cl_sm_record_fn fn, void *ctx)
+{
+	struct cl_hold_info *hv = NULL;
+	struct cl_waiter_info *wv = NULL;
+	struct cl_entry_info *ev = NULL;
+	size_t hcap = 0, wcap = 0, ecap = 0;
+	int rc = 0;
+
+	for (uint64_t b = 0; b < sm->nbuckets && !rc; b++) {
+		for (const struct cl_rec *r = sm->buckets[b]; r && !rc; r = r->hnext) {
+			uint32_t ne = r->idx ? r->idx->n : 0;
+			if (r->nholds > hcap || r->nwaiters > wcap || ne > ecap) {
+				size_t nh = r->nholds > hcap ? r->nholds : hcap;
+				size_t nw = r->nwaiters > wcap ? r->nwaiters : wcap;
+				size_t nn = ne > ecap ? ne : ecap;
+				void *a = realloc(hv, (nh ? nh : 1) * sizeof(*hv));
+				if (a)
+					hv = a;
+				void *c = realloc(wv, (nw ? nw : 1) * sizeof(*wv));
+				if (c)
+					wv = c;
+				void *d = realloc(ev, (nn ? nn : 1) * sizeof(*ev));
+				if (d)
+					ev = d;
+				if (!a || !c || !d) {
+					rc = -ENOMEM;
+					break;
+				}
+				hcap = nh;
+				wcap = nw;
+				ecap = nn;
+			}
+			for (uint32_t i = 0; i < r->nholds; i++) {
+				const struct cl_hold *h = &r->holds[i];
+				hv[i] = (struct cl_hold_info){ h->node, h->mode, h->epoch, h->orphan_seq };
+			}
+			uint32_t i = 0;
+			for (const struct cl_waiter *w = r->wq_head; w; w = w->next, i++)
+				wv[i] = (struct cl_waiter_info){ w->node, w->mode, w->req_id };
+			for (i = 0; i < ne; i++) {
+				const struct cl_entry *e = r->idx->e[i];
+				ev[i] = (struct cl_entry_info){ e->data, e->keylen, e->data + e->keylen,
+								e->vallen, e->version };
+			}
+			struct cl_record_info ri = {
+				.name = r->name, .namelen = r->namelen,
+				.version = r->idx ? r->idx->version : 0, .lru_tick = r->lru_tick,
+				.nholds = r->nholds, .nwaiters = r->nwaiters, .nentries = ne,
+				.holds = hv, .waiters = wv, .entries = ev,
+			};
+			rc = fn(ctx, &ri);
+		}
+	}
+	free(hv);
+	free(wv);
+	free(ev);
+	return rc;
+}
+
+int cl_sm_restore_header(struct cl_sm *sm, const struct cl_sm_header *h)
+{
+	if (sm->lsn || sm->nrecs || h->nmembers > CL_MAX_MEMBERS || h->q_lsn > h->lsn ||
+	    h->lru_clock > h->lsn)
+		return -EINVAL;
+	for (uint32_t i = 0; i < h->nmembers; i++)
+		if (h->members[i] == CL_NODE_NONE || (i && h->members[i] <= h->members[i - 1]))
+			return -EINVAL;
+	sm->lsn = h->lsn;
+	sm->q_lsn = h->q_lsn;
+	sm->epoch = h->epoch;
+	sm->orphan_seq = h->orphan_seq;
+	sm->lru_clock = h->lru_clock;
+	sm->index_evictions = h->index_evictions;
+	sm->quorate = h->quorate;
+	sm->ring = h->ring;
+	sm->nmembers = h->nmembers;
+	memcpy(sm->members, h->members, h->nmembers * sizeof(uint32_t));
+	return 0;
+}
+
+static bool valid_mode(uint8_t m)
+{
+	return m == CL_MODE_EX || m == CL_MODE_SH;
+}
+
+int cl_sm_restore_record(struct cl_sm *sm, const struct cl_record_info *ri)
+{
+	if (ri->namelen < 1 || ri->namelen > COROLEASE_NAME_MAX || !ri->name)
+		return -EINVAL;
+	if (!ri->nholds && !ri->nwaiters && !ri->nentries)
+		return -EINVAL;     /* an empty record is never kept */
+	if (cl_rec_find(sm, ri->name, ri->namelen))
+		return -EINVAL;     /* duplicate */
+	bool busy = ri->nholds || ri->nwaiters;
+	if (busy ? ri->lru_tick != 0 : (ri->lru_tick == 0 || ri->lru_tick > sm->lru_clock))
+		return -EINVAL;
+	for (uint32_t i = 0; i < ri->nholds; i++) {
+		const struct cl_hold_info *h = &ri->holds[i];
+		if (h->node == CL_NODE_NONE || !valid_mode(h->mode) || h->epoch == 0 ||
+		    h->epoch > sm->epoch || h->orphan_seq > sm->orphan_seq)
+			return -EINVAL;
+		if (h->mode == CL_MODE_EX && ri->nholds != 1)
+			return -EINVAL;
+		for (uint32_t j = 0; j < i; j++)
+			if (ri->holds[j].node == h->node)
+				return -EINVAL;
+	}
+	for (uint32_t i = 0; i < ri->nwaiters; i++) {
+		const struct cl_waiter_info *w = &ri->waiters[i];
+		if (w->node == CL_NODE_NONE || !valid_mode(w->mode))
+			return -EINVAL;
+		for (uint32_t j = 0; j < i; j++)
+			if (ri->waiters[j].node == w->node)
+				return -EINVAL;
+	}
+	struct cl_rec *rec = rec_get(sm, ri->name, ri->namelen);
+	if (!rec)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < ri->nholds; i++) {
+		const struct cl_hold_info *h = &ri->holds[i];
+		if (hold_add(sm, rec, h->node, h->mode, h->epoch, h->orphan_seq) < 0)
+			return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < ri->nwaiters; i++) {
+		const struct cl_waiter_info *w = &ri->waiters[i];
+		if (waiter_append(sm, rec, w->node, w->mode, w->req_id) < 0)
+			return -ENOMEM;
+	}
+	int rc = cl_index_restore(sm, rec, ri);
+	if (rc < 0)
+		return rc;
+	rec->lru_tick = ri->lru_tick;   /* linked into the list by restore_finish */
+	return 0;
+}
+
+static int lru_tick_cmp(const void *pa, const void *pb)
+{
+	const struct cl_rec *a = *(struct cl_rec *const *)pa, *b = *(struct cl_rec *const *)pb;
+	return a->lru_tick < b->lru_tick ? -1 : a->lru_tick > b->lru_tick;
+}
+
+int cl_sm_restore_finish(struct cl_sm *sm)
+{
+	size_t n = 0, cap = 0;
+	struct cl_rec **v = NULL;
+	for (uint64_t b = 0; b < sm->nbuckets; b++) {
+		for (struct cl_rec *r = sm->buckets[b]; r; r = r->hnext) {
+			if (!r->lru_tick)
+				continue;
+			if (n == cap) {
+				size_t nc = cap ? cap * 2 : 64;
+				struct cl_rec **nv = realloc(v, nc * sizeof(*nv));
+				if (!nv) {
+					free(v);
+					return -ENOMEM;
+				}
+				v = nv;
+				cap = nc;
+			}
+			v[n++] = r;
+		}
+	}
+	qsort(v, n, sizeof(*v), lru_tick_cmp);
+	int rc = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (i && v[i]->lru_tick == v[i - 1]->lru_tick) {
+			rc = -EINVAL;
+			break;
+		}
+		uint64_t t = v[i]->lru_tick;
+		v[i]->lru_tick = 0;
+		cl_lru_append(sm, v[i], t);
+	}
+	free(v);
+	return rc;
+}
+
+/* ---- names ---- */
+
+const char *cl_msg_type_name(unsigned type)
+{
+	switch (type) {
+	case CL_MSG_ACQUIRE: return "acquire";
+	case CL_MSG_RELEASE: return "release";
+	case CL_MSG_HANDOVER_DONE: return "handover-done";
+	case CL_MSG_EVICT: return "evict";
+	case CL_MSG_RECOVER_NODE: return "recover-node";
+	case CL_MSG_FENCE_ACK: return "fence-ack";
+	case CL_MSG_INDEX_PUT: return "index-put";
+	case CL_MSG_INDEX_DEL: return "index-del";
+	case CL_MSG_NOP: return "nop";
+	case CL_MSG_QUORUM: return "quorum";
+	case CL_MSG_SYNC_ANNOUNCE: return "sync-announce";
+	case CL_MSG_SYNC_CHUNK: return "sync-chunk";
+	default: return "unknown";
+	}
+}
+
+const char *cl_mode_name(unsigned mode)
+{
+	switch (mode) {
+	case CL_MODE_EX: return "EX";
+	case CL_MODE_SH: return "SH";
+	case CL_MODE_NONE: return "-";
+	default: return "?";
+	}
+}
+
+const char *cl_action_type_name(unsigned type)
+{
+	static const char *const names[] = {
+		[CL_ACT_GRANT] = "grant", [CL_ACT_QUEUED] = "queued", [CL_ACT_DENY] = "deny",
+		[CL_ACT_BLOCKING] = "blocking", [CL_ACT_REVOKE] = "revoke",
+		[CL_ACT_RELEASED] = "released", [CL_ACT_RECOVERED] = "recovered",
+		[CL_ACT_INDEX_DONE] = "index-done", [CL_ACT_INDEX_CHANGED] = "index-changed",
+		[CL_ACT_INDEX_EVICTED] = "index-evicted", [CL_ACT_ADMIN_DONE] = "admin-done",
+		[CL_ACT_QUORUM] = "quorum",
+	};
+	return type < sizeof(names) / sizeof(names[0]) && names[type] ? names[type] : "unknown";
+}

@@ -1,0 +1,312 @@
+/*
+ * lease.h - the replicated lease + index state machine (pure).
+ *
+ * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
+ *
+ * Every node feeds the same corosync-ordered inputs to one struct cl_sm and
+ * so holds the same state.  The machine does no I/O, reads no clock and
+ * knows nothing of corosync: inputs are decoded messages (struct cl_msg) with
+ * their sender, and configuration changes; outputs are actions (struct
+ * cl_action) handed to a callback.  Every action names the node it concerns;
+ * each node's glue acts only on its own, so all nodes may run the callback.
+ *
+ * Determinism: the resulting state depends only on the input sequence, never
+ * on hash-table layout, allocation addresses or the order of an earlier
+ * snapshot.  Where several names are affected by one input they are processed
+ * in name order.
+ */
+#ifndef COROLEASE_LEASE_H
+#define COROLEASE_LEASE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "corolease.h"
+
+#define CL_NODE_NONE   0u       /* node ids are 1..UINT32_MAX */
+#define CL_MAX_MEMBERS 64u      /* corosync rings stay far below this */
+
+enum cl_mode {
+	CL_MODE_NONE = 0,
+	CL_MODE_EX = COROLEASE_EX,
+	CL_MODE_SH = COROLEASE_SH,
+};
+
+/* Message types on the wire.  Values are part of the protocol. */
+enum cl_msg_type {
+	CL_MSG_ACQUIRE = 1,       /* name, mode, flags, req_id */
+	CL_MSG_RELEASE = 2,       /* name, epoch: give up the node-level hold */
+	CL_MSG_HANDOVER_DONE = 3, /* name, epoch: release answering a blocking callback or revoke */
+	CL_MSG_EVICT = 4,         /* name, req_id: admin forces the holders out */
+	CL_MSG_RECOVER_NODE = 5,  /* node, seq: free node's orphans marked at seq or earlier */
+	CL_MSG_FENCE_ACK = 6,     /* node, req_id: node is fenced, free all its orphans */
+	CL_MSG_INDEX_PUT = 7,     /* name, key, value, epoch, req_id */
+	CL_MSG_INDEX_DEL = 8,     /* name, key, epoch, req_id */
+	CL_MSG_NOP = 9,           /* req_id: ordering barrier / heartbeat */
+	CL_MSG_QUORUM = 10,       /* ring, flags&1 = quorate: sender's votequorum view */
+	/* sync protocol, handled by node.c, never given to cl_sm_apply() */
+	CL_MSG_SYNC_ANNOUNCE = 32,
+	CL_MSG_SYNC_CHUNK = 33,
+	CL_MSG_TYPE_MAX = 33,
+};
+
+#define CL_ACQ_WAIT      COROLEASE_WAIT
+#define CL_ACQ_FLAGS_ALL CL_ACQ_WAIT
+#define CL_QUORUM_YES    0x01u
+
+/* A totem ring id: the representative node and the ring sequence. */
+struct cl_ring {
+	uint32_t rep;
+	uint64_t seq;
+};
+
+/*
+ * A decoded message.  Pointers refer into the buffer that was decoded (or
+ * that the sender owns); the machine copies what it keeps.
+ */
+struct cl_msg {
+	uint8_t type;            /* enum cl_msg_type */
+	uint8_t mode;            /* ACQUIRE */
+	uint8_t flags;           /* ACQUIRE: CL_ACQ_*; QUORUM: CL_QUORUM_YES; CHUNK: last */
+	uint8_t keylen;          /* INDEX_*: 1..255 */
+	uint16_t namelen;        /* 1..1024 where a name is carried */
+	uint32_t node;           /* RECOVER_NODE, FENCE_ACK: target node */
+	uint32_t vallen;         /* INDEX_PUT: 0..64 KiB; SYNC_CHUNK: data length */
+	uint64_t req_id;         /* sender-chosen request id, echoed in actions */
+	uint64_t epoch;          /* RELEASE, HANDOVER_DONE, INDEX_*: holder's epoch */
+	uint64_t seq;            /* RECOVER_NODE: orphan seq; SYNC_*: round; CHUNK: index */
+	struct cl_ring ring;     /* QUORUM, SYNC_ANNOUNCE */
+	uint64_t lsn;            /* SYNC_ANNOUNCE: applied count */
+	uint64_t q_lsn;          /* SYNC_ANNOUNCE: applied count at last quorate apply */
+	uint64_t hash;           /* SYNC_ANNOUNCE: state hash */
+	const uint8_t *name;
+	const uint8_t *key;
+	const uint8_t *value;    /* INDEX_PUT value, SYNC_CHUNK data */
+};
+
+enum cl_action_type {
+	CL_ACT_GRANT = 1,     /* node got name in mode with epoch (req_id answered) */
+	CL_ACT_QUEUED,        /* node's WAIT request is queued; owner = a current holder */
+	CL_ACT_DENY,          /* node's request failed: err (-EBUSY with owner, NOQUORUM, ...) */
+	CL_ACT_BLOCKING,      /* holder `node` is asked to give up name; wanted_by/want_mode */
+	CL_ACT_REVOKE,        /* holder `node` must revoke name now (admin evict) and hand over */
+	CL_ACT_RELEASED,      /* node's hold on name (epoch) ended by its release */
+	CL_ACT_RECOVERED,     /* departed node's orphaned hold on name was freed */
+	CL_ACT_INDEX_DONE,    /* answer to node's put/del: err, version */
+	CL_ACT_INDEX_CHANGED, /* name's key changed at version (for watches; every node) */
+	CL_ACT_INDEX_EVICTED, /* name's index was dropped to stay under the memory bound */
+	CL_ACT_ADMIN_DONE,    /* answer to node's evict / fence-ack / nop: err, count */
+	CL_ACT_QUORUM,        /* machine's quorate flag changed to `mode` (1 yes, 0 no) */
+};
+
+struct cl_action {
+	enum cl_action_type type;
+	uint32_t node;          /* node concerned (requester / holder) */
+	uint32_t owner;         /* DENY(EBUSY)/QUEUED/BLOCKING: a current holder */
+	uint32_t wanted_by;     /* BLOCKING: requesting node */
+	uint8_t mode;           /* GRANT: granted mode; BLOCKING: wanted mode */
+	bool deleted;           /* INDEX_CHANGED: key was deleted */
+	int err;                /* DENY, INDEX_DONE, ADMIN_DONE: 0 or negative code */
+	uint64_t req_id;
+	uint64_t epoch;         /* GRANT, BLOCKING, REVOKE, RELEASED, RECOVERED */
+	uint64_t version;       /* INDEX_*: name's version after the write */
+	uint64_t count;         /* ADMIN_DONE: holds freed / holders told */
+	uint16_t namelen;
+	uint8_t keylen;
+	const uint8_t *name;
+	const uint8_t *key;
+};
+
+typedef void (*cl_action_fn)(void *ctx, const struct cl_action *a);
+
+/*
+ * Test-only switches that remove a safety mechanism, so the simulator can
+ * prove it notices.  The daemon never sets them.
+ */
+#define CL_UNSAFE_NO_QUORUM_CHECK 0x01u  /* grant while not quorate */
+#define CL_UNSAFE_NO_ORPHAN_WAIT  0x02u  /* free a departed node's holds at once */
+
+struct cl_sm_config {
+	size_t index_mem_max;    /* bytes of index data kept; 0 = 64 MiB */
+	unsigned unsafe_flags;   /* CL_UNSAFE_*; 0 in production */
+};
+
+struct cl_sm;
+
+/* Returns a new empty machine (no members, not quorate), or NULL on ENOMEM. */
+struct cl_sm *cl_sm_new(const struct cl_sm_config *cfg, cl_action_fn fn, void *ctx);
+/* Frees sm; accepts NULL.  Returns NULL. */
+struct cl_sm *cl_sm_free(struct cl_sm *sm);
+/* Replaces the action callback (e.g. after loading a snapshot into a fresh sm). */
+void cl_sm_set_action_fn(struct cl_sm *sm, cl_action_fn fn, void *ctx);
+
+/*
+ * Applies one ordered message from `sender`.  The message must already be
+ * validated by cl_wire_decode() (lengths, mode, type).  Returns 0, or a
+ * negative code when the message was rejected as a whole (-EINVAL for a type
+ * the machine does not take, -ENOMEM); a rejection of a request is reported
+ * as an action, not a return value.  Every call counts one in the lsn,
+ * whether or not it changed anything, so lsn is identical on every node.
+ */
+int cl_sm_apply(struct cl_sm *sm, uint32_t sender, const struct cl_msg *m);
+
+/*
+ * Applies an ordered configuration change: members is the full new member
+ * list (any order, no duplicates), left the nodes that departed.  Holds of
+ * departed nodes become orphaned with a new orphan seq; their queued requests
+ * are dropped; if anyone left, the machine stops being quorate until a
+ * CL_MSG_QUORUM for the new ring arrives.  Returns 0 or -EINVAL.
+ */
+int cl_sm_confchg(struct cl_sm *sm, const struct cl_ring *ring,
+		  const uint32_t *members, size_t nmembers,
+		  const uint32_t *left, size_t nleft);
+
+/* ---- queries (local, read-only, no action) ---- */
+
+struct cl_hold_info {
+	uint32_t node;
+	uint8_t mode;
+	uint64_t epoch;
+	uint64_t orphan_seq;     /* 0 = live hold; else the orphaning seq */
+};
+
+struct cl_waiter_info {
+	uint32_t node;
+	uint8_t mode;
+	uint64_t req_id;
+};
+
+struct cl_lease_info {
+	const uint8_t *name;
+	uint16_t namelen;
+	uint8_t mode;            /* mode of the current holders, NONE if free */
+	uint32_t nholders;
+	uint32_t nwaiters;
+	uint64_t version;        /* index version, 0 if no index data */
+	uint32_t nkeys;
+	uint64_t lru_tick;       /* 0 unless on the eviction list */
+};
+
+struct cl_sm_stats {
+	uint64_t lsn;            /* ordered inputs applied */
+	uint64_t q_lsn;          /* lsn of the last input applied while quorate */
+	uint64_t epoch;          /* last epoch handed out */
+	uint64_t orphan_seq;     /* last orphan seq handed out */
+	uint64_t records;        /* names known (held, queued or indexed) */
+	uint64_t holds;
+	uint64_t orphans;
+	uint64_t waiters;
+	uint64_t index_bytes;
+	uint64_t index_mem_max;
+	uint64_t index_evictions;
+	bool quorate;
+	struct cl_ring ring;
+	uint32_t nmembers;
+	uint32_t members[CL_MAX_MEMBERS];  /* sorted */
+};
+
+void cl_sm_stats(const struct cl_sm *sm, struct cl_sm_stats *st_r);
+bool cl_sm_quorate(const struct cl_sm *sm);
+bool cl_sm_is_member(const struct cl_sm *sm, uint32_t node);
+
+/*
+ * Looks name up.  Returns 0 and fills info_r, or -ENOENT.  holds_r/waiters_r
+ * may be NULL; otherwise up to max entries are copied (holders in grant
+ * order, waiters FIFO) and the totals are in info_r.
+ */
+int cl_sm_lookup(const struct cl_sm *sm, const void *name, size_t namelen,
+		 struct cl_lease_info *info_r,
+		 struct cl_hold_info *holds_r, size_t max_holds,
+		 struct cl_waiter_info *waiters_r, size_t max_waiters);
+
+/*
+ * The node a request would be told about: the first live holder, else the
+ * first orphaned holder, else CL_NODE_NONE.
+ */
+uint32_t cl_sm_owner(const struct cl_sm *sm, const void *name, size_t namelen);
+
+/* The epoch of node's live hold on name, 0 if it holds none.  mode_r may be NULL. */
+uint64_t cl_sm_hold_epoch(const struct cl_sm *sm, const void *name, size_t namelen,
+			  uint32_t node, uint8_t *mode_r);
+
+/*
+ * Calls fn for every record, in no particular order, until fn returns
+ * non-zero (which is then returned).  fn must not change sm.
+ */
+typedef int (*cl_sm_iter_fn)(void *ctx, const struct cl_lease_info *info);
+int cl_sm_foreach(const struct cl_sm *sm, cl_sm_iter_fn fn, void *ctx);
+
+/* Calls fn for every hold of node (orphaned ones included), in name order. */
+typedef void (*cl_sm_hold_fn)(void *ctx, const uint8_t *name, uint16_t namelen,
+			      const struct cl_hold_info *h);
+void cl_sm_foreach_hold_of(const struct cl_sm *sm, uint32_t node,
+			   cl_sm_hold_fn fn, void *ctx);
+
+/*
+ * Order-independent 64-bit hash of the whole replicated state (leases,
+ * waiters, index, counters, members, quorate flag).  Equal states give equal
+ * hashes on every node and after a snapshot round trip.
+ */
+uint64_t cl_sm_hash(const struct cl_sm *sm);
+
+/* ---- snapshot support (used by wire.c) ---- */
+
+/* Whole-machine scalars carried in a snapshot. */
+struct cl_sm_header {
+	uint64_t lsn, q_lsn, epoch, orphan_seq, lru_clock, index_evictions;
+	bool quorate;
+	struct cl_ring ring;
+	uint32_t nmembers;
+	uint32_t members[CL_MAX_MEMBERS];
+};
+
+/* One index entry of a record. */
+struct cl_entry_info {
+	const uint8_t *key;
+	uint8_t keylen;
+	const uint8_t *value;
+	uint32_t vallen;
+	uint64_t version;        /* name version when this key was last written */
+};
+
+/* One record, whole. Arrays are owned by whoever fills the struct. */
+struct cl_record_info {
+	const uint8_t *name;
+	uint16_t namelen;
+	uint64_t version;        /* index version */
+	uint64_t lru_tick;       /* 0 = not on the eviction list */
+	uint32_t nholds, nwaiters, nentries;
+	const struct cl_hold_info *holds;      /* grant order */
+	const struct cl_waiter_info *waiters;  /* FIFO */
+	const struct cl_entry_info *entries;   /* key order */
+};
+
+void cl_sm_get_header(const struct cl_sm *sm, struct cl_sm_header *h_r);
+
+/*
+ * Calls fn for every record with full contents, in no particular order.
+ * Stops and returns fn's value when it is non-zero; -ENOMEM if scratch
+ * space could not be had.
+ */
+typedef int (*cl_sm_record_fn)(void *ctx, const struct cl_record_info *rec);
+int cl_sm_foreach_record(const struct cl_sm *sm, cl_sm_record_fn fn, void *ctx);
+
+/*
+ * Restore path for a fresh machine (cl_sm_new, nothing applied): set the
+ * header, then add records.  cl_sm_restore_record() validates everything
+ * (name/key/value bounds, modes, node ids, EX exclusivity, duplicate names or
+ * keys, key order) and returns -EINVAL on inconsistent input, -ENOMEM on
+ * exhaustion.  cl_sm_restore_finish() rebuilds derived structures and checks
+ * the totals; after any error the machine must be freed.
+ */
+int cl_sm_restore_header(struct cl_sm *sm, const struct cl_sm_header *h);
+int cl_sm_restore_record(struct cl_sm *sm, const struct cl_record_info *rec);
+int cl_sm_restore_finish(struct cl_sm *sm);
+
+/* Names for logs and the CLI. */
+const char *cl_msg_type_name(unsigned type);
+const char *cl_mode_name(unsigned mode);
+const char *cl_action_type_name(unsigned type);
+
+#endif /* COROLEASE_LEASE_H */

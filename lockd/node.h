@@ -1,0 +1,194 @@
+/*
+ * node.h - one node's agent around the replicated machine (pure).
+ *
+ * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
+ *
+ * struct cl_node is everything a coroleased instance decides, with no I/O of
+ * its own: the join/merge sync protocol, local client holds and their
+ * refcount on the node-level lease, linger, handover, revocation, the
+ * validity deadline, fence-delay timers and the fast path.  The glue (the
+ * daemon, or the simulator in tests/sim) gives it time, a multicast and
+ * events, and calls cl_node_tick() when cl_node_next_deadline() is due.
+ *
+ * Time is in microseconds of a monotonic clock chosen by the glue.
+ *
+ * Safety argument in brief (see doc/design.md):
+ *  - a lease is usable by local clients only until `valid_until`, renewed to
+ *    send_time + validity_us whenever one of this node's own messages is
+ *    delivered while the machine is quorate and the local votequorum agrees;
+ *  - a departed node's holds are freed only by an ordered RECOVER_NODE sent
+ *    fence_delay_us after the departure (>= validity_us + revoke_timeout_us +
+ *    margin), or by FENCE_ACK;
+ *  - only a quorate machine grants.
+ */
+#ifndef COROLEASE_NODE_H
+#define COROLEASE_NODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lease.h"
+
+#define CL_TIME_NEVER UINT64_MAX
+
+enum cl_event_type {
+	CL_EV_GRANTED = 1,  /* client's acquire granted: mode, epoch, valid_until */
+	CL_EV_DENIED,       /* client's acquire failed: err (-EBUSY + owner, -ETIMEDOUT, ...) */
+	CL_EV_QUEUED,       /* client's WAIT acquire is queued behind owner */
+	CL_EV_WANTED,       /* a lease the client holds is wanted by node `owner` */
+	CL_EV_REVOKED,      /* the client's hold is revoked: stop now; release by `deadline` */
+	CL_EV_KILL,         /* client ignored a revoke past its deadline (kill_on_revoke) */
+	CL_EV_VALIDITY,     /* node-wide validity deadline moved to valid_until (client = 0) */
+	CL_EV_INDEX_DONE,   /* client's put/del answered: err, version */
+	CL_EV_INDEX_CHANGED,/* name/key changed (client = 0: for every watcher) */
+	CL_EV_SYNC_DONE,    /* client's sync barrier passed */
+	CL_EV_ADMIN_DONE,   /* client's evict / fence-ack answered: err, count */
+};
+
+struct cl_event {
+	enum cl_event_type type;
+	uint64_t client;
+	uint64_t cookie;        /* the client's request id */
+	int err;
+	uint32_t owner;
+	uint8_t mode;
+	bool deleted;
+	uint64_t epoch;
+	uint64_t valid_until;   /* GRANTED, VALIDITY */
+	uint64_t deadline;      /* REVOKED */
+	uint64_t version;
+	uint64_t count;
+	const uint8_t *name;
+	uint16_t namelen;
+	const uint8_t *key;
+	uint8_t keylen;
+};
+
+struct cl_node_ops {
+	/* Monotonic time in microseconds. */
+	uint64_t (*now)(void *ctx);
+	/*
+	 * Multicasts buf with agreed order to the current configuration.
+	 * Returns 0 when the transport took it (its delivery will follow), or
+	 * -EAGAIN when the transport is congested: the node keeps the message
+	 * and retries on the next cl_node_tick().  Other errors are treated
+	 * like -EAGAIN.
+	 */
+	int (*mcast)(void *ctx, const void *buf, size_t len);
+	/* Reports an event to the glue; runs inside the node's calls. */
+	void (*event)(void *ctx, const struct cl_event *ev);
+	/* Optional: every machine action, for logging and tests.  May be NULL. */
+	void (*action)(void *ctx, const struct cl_action *a);
+	/* Optional: a log line (level as syslog).  May be NULL. */
+	void (*log)(void *ctx, int level, const char *msg);
+};
+
+struct cl_node_config {
+	uint32_t nodeid;
+	uint64_t linger_us;          /* keep an unused lease this long; default 5 s */
+	uint64_t handover_timeout_us;/* wanted lease: revoke local users after; default 10 s */
+	uint64_t revoke_timeout_us;  /* revoked clients must be done by; default 5 s */
+	uint64_t validity_us;        /* validity after a confirmed send; default 2 s (token) */
+	uint64_t heartbeat_us;       /* renew validity while clients hold; default validity/4 */
+	uint64_t fence_delay_us;     /* wait before recover-node; default validity+revoke+2 s */
+	uint32_t sync_chunk;         /* snapshot chunk size; default 256 KiB */
+	bool kill_on_revoke;         /* emit CL_EV_KILL for clients late on revoke */
+	struct cl_sm_config sm;
+};
+
+struct cl_node_counters {
+	uint64_t mcast_msgs;         /* messages handed to ops->mcast */
+	uint64_t mcast_bytes;
+	uint64_t mcast_eagain;
+	uint64_t fastpath_grants;    /* local acquires granted without a message */
+	uint64_t cluster_grants;     /* acquires that went through the cluster */
+	uint64_t delivered;
+	uint64_t bad_msgs;           /* deliveries that failed to decode */
+	uint64_t dropped_in_sync;    /* ordinary messages dropped during a sync round */
+	uint64_t syncs;              /* sync rounds completed */
+	uint64_t snapshots_sent;
+	uint64_t snapshots_loaded;
+	uint64_t revokes;            /* client holds revoked */
+	uint64_t kills;
+	uint64_t recover_sent;
+};
+
+struct cl_node;
+
+/* Fills defaults into cfg for every zero field (nodeid excepted). */
+void cl_node_config_defaults(struct cl_node_config *cfg);
+
+/*
+ * Creates the agent.  It has no state until its first configuration change
+ * and sync complete.  Returns NULL on ENOMEM or -EINVAL-worthy config
+ * (nodeid 0, fence delay shorter than validity + revoke timeout).
+ */
+struct cl_node *cl_node_new(const struct cl_node_config *cfg,
+			    const struct cl_node_ops *ops, void *ctx);
+/* Frees the agent; accepts NULL; returns NULL.  Emits no events. */
+struct cl_node *cl_node_free(struct cl_node *n);
+
+/* ---- transport inputs ---- */
+
+/* An ordered delivery of len bytes from sender. */
+void cl_node_deliver(struct cl_node *n, uint32_t sender, const void *buf, size_t len);
+/* An ordered configuration change (joined includes this node on first join). */
+void cl_node_confchg(struct cl_node *n, const struct cl_ring *ring,
+		     const uint32_t *members, size_t nmembers,
+		     const uint32_t *left, size_t nleft,
+		     const uint32_t *joined, size_t njoined);
+/* The local votequorum view: quorate or not, for ring. */
+void cl_node_quorum(struct cl_node *n, bool quorate, const struct cl_ring *ring);
+/* The transport is gone (corosync died): revoke everything, forget state. */
+void cl_node_transport_lost(struct cl_node *n);
+/* Runs due timers and retries congested sends. */
+void cl_node_tick(struct cl_node *n);
+/* Earliest time cl_node_tick() has work, or CL_TIME_NEVER. */
+uint64_t cl_node_next_deadline(const struct cl_node *n);
+
+/* ---- client requests (answers come as events, possibly from inside the call) ---- */
+
+/*
+ * Acquires name for client in mode (CL_MODE_EX/SH) with flags (CL_ACQ_WAIT).
+ * timeout_us bounds a WAIT (0 = no bound).  Returns 0 when the request was
+ * taken (the answer is an event: GRANTED, QUEUED then GRANTED/DENIED, or
+ * DENIED), or an immediate error without event: -EINVAL (bad name/mode/
+ * flags), -EALREADY (client holds or is acquiring name).
+ */
+int cl_node_acquire(struct cl_node *n, uint64_t client, uint64_t cookie,
+		    const void *name, size_t namelen, uint8_t mode, unsigned flags,
+		    uint64_t timeout_us);
+/* Releases client's hold or pending acquire of name.  0 or COROLEASE_ENOTHELD. */
+int cl_node_release(struct cl_node *n, uint64_t client, const void *name, size_t namelen);
+/* Drops everything client holds or waits for, without events to it. */
+void cl_node_client_gone(struct cl_node *n, uint64_t client);
+
+/*
+ * Index writes by a client holding name in EX.  0 (answer: INDEX_DONE event)
+ * or immediately -EINVAL, COROLEASE_ENOTHELD.
+ */
+int cl_node_index_put(struct cl_node *n, uint64_t client, uint64_t cookie,
+		      const void *name, size_t namelen, const void *key, size_t keylen,
+		      const void *val, size_t vallen);
+int cl_node_index_del(struct cl_node *n, uint64_t client, uint64_t cookie,
+		      const void *name, size_t namelen, const void *key, size_t keylen);
+/* Ordering barrier: SYNC_DONE once a NOP sent now is delivered. */
+int cl_node_sync(struct cl_node *n, uint64_t client, uint64_t cookie);
+/* Admin: evict name's holders / declare node fenced.  Answer: ADMIN_DONE. */
+int cl_node_evict(struct cl_node *n, uint64_t client, uint64_t cookie,
+		  const void *name, size_t namelen);
+int cl_node_fence_ack(struct cl_node *n, uint64_t client, uint64_t cookie, uint32_t node);
+
+/* ---- queries ---- */
+
+/* The replica, for local reads (owner, index).  NULL until first synced. */
+const struct cl_sm *cl_node_sm(const struct cl_node *n);
+bool cl_node_synced(const struct cl_node *n);
+/* True while local clients may use their leases (now < valid_until). */
+uint64_t cl_node_valid_until(const struct cl_node *n);
+void cl_node_counters(const struct cl_node *n, struct cl_node_counters *c_r);
+/* Number of local client holds. */
+uint64_t cl_node_client_holds(const struct cl_node *n);
+
+#endif /* COROLEASE_NODE_H */

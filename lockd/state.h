@@ -1,0 +1,96 @@
+/*
+ * state.h - private layout of the replicated machine, shared by lease.c and
+ * index.c only.
+ *
+ * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
+ */
+#ifndef COROLEASE_STATE_H
+#define COROLEASE_STATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lease.h"
+
+struct cl_hold {
+	uint32_t node;
+	uint8_t mode;
+	uint64_t epoch;
+	uint64_t orphan_seq;         /* 0 = live */
+};
+
+struct cl_waiter {
+	struct cl_waiter *next;
+	uint32_t node;
+	uint8_t mode;
+	uint64_t req_id;
+};
+
+/* One index entry: key bytes then value bytes in data[]. */
+struct cl_entry {
+	uint64_t version;
+	uint32_t vallen;
+	uint8_t keylen;
+	uint8_t data[];
+};
+
+struct cl_index {
+	uint64_t version;
+	uint32_t n, cap;
+	struct cl_entry **e;         /* sorted by key */
+};
+
+/* Everything known about one name. */
+struct cl_rec {
+	struct cl_rec *hnext;        /* hash chain */
+	uint64_t hash;
+	struct cl_rec *lru_prev, *lru_next;
+	uint64_t lru_tick;           /* 0 = not on the eviction list */
+	struct cl_hold *holds;       /* == &hold0 while cap_holds == 1 */
+	struct cl_waiter *wq_head, *wq_tail;
+	struct cl_index *idx;        /* NULL = no index data */
+	uint32_t nholds, cap_holds;
+	uint32_t nwaiters;
+	struct cl_hold hold0;
+	uint16_t namelen;
+	uint8_t name[];
+};
+
+struct cl_sm {
+	struct cl_sm_config cfg;
+	cl_action_fn act;
+	void *act_ctx;
+
+	struct cl_rec **buckets;
+	uint64_t nbuckets;           /* power of two */
+	uint64_t nrecs;
+
+	uint64_t lsn, q_lsn, epoch, orphan_seq;
+	uint64_t holds, orphans, waiters;
+	bool quorate;
+	struct cl_ring ring;
+	uint32_t nmembers;
+	uint32_t members[CL_MAX_MEMBERS];
+
+	/* index */
+	uint64_t index_bytes;
+	uint64_t lru_clock;
+	uint64_t index_evictions;
+	struct cl_rec *lru_head, *lru_tail;
+};
+
+/* lease.c internals used by index.c */
+struct cl_rec *cl_rec_find(const struct cl_sm *sm, const void *name, size_t namelen);
+/* Updates rec's eviction-list membership and frees it when empty.  rec may be gone after. */
+void cl_rec_settle(struct cl_sm *sm, struct cl_rec *rec);
+void cl_sm_emit(struct cl_sm *sm, struct cl_action *a, const struct cl_rec *rec);
+
+/* index.c internals used by lease.c */
+int cl_index_apply(struct cl_sm *sm, uint32_t sender, const struct cl_msg *m);
+void cl_index_free(struct cl_sm *sm, struct cl_rec *rec);
+uint64_t cl_index_hash(const struct cl_index *idx);
+int cl_index_restore(struct cl_sm *sm, struct cl_rec *rec, const struct cl_record_info *ri);
+void cl_lru_remove(struct cl_sm *sm, struct cl_rec *rec);
+void cl_lru_append(struct cl_sm *sm, struct cl_rec *rec, uint64_t tick);
+
+#endif /* COROLEASE_STATE_H */

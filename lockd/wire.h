@@ -1,0 +1,96 @@
+/*
+ * wire.h - the versioned little-endian encoding of cluster messages and
+ * state snapshots.
+ *
+ * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
+ *
+ * Message layout: an 8-byte header
+ *     u8 version (CL_WIRE_VERSION) | u8 type | u16 reserved (0) | u32 body length
+ * followed by the body of that type, fields in a fixed order, all integers
+ * little-endian.  Decoding checks every length against the buffer, the body
+ * length against the header, and every field against its bounds; a buffer is
+ * either decoded whole or rejected with an error code.  Nothing is read
+ * outside [buf, buf + len).
+ *
+ * Snapshot layout: "CLSN" magic, u16 version, u16 reserved, the machine
+ * header, the record count, the records, and a trailing 64-bit checksum of
+ * everything before it.
+ */
+#ifndef COROLEASE_WIRE_H
+#define COROLEASE_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lease.h"
+
+#define CL_WIRE_VERSION   1u
+#define CL_WIRE_HDR_LEN   8u
+#define CL_SNAP_VERSION   1u
+#define CL_SYNC_CHUNK_MAX (512u * 1024u)   /* largest SYNC_CHUNK data */
+/* Largest encoded message (an INDEX_PUT with maximal name, key and value). */
+#define CL_WIRE_MSG_MAX   (CL_WIRE_HDR_LEN + 64u + COROLEASE_NAME_MAX + COROLEASE_KEY_MAX + \
+			   COROLEASE_VALUE_MAX)
+
+/*
+ * Returns the encoded size of m, or a negative code if m is not encodable
+ * (-EINVAL: unknown type, name/key/value out of bounds, bad mode or flags).
+ */
+long cl_wire_size(const struct cl_msg *m);
+
+/*
+ * Encodes m into buf.  Returns the number of bytes written, -ENOSPC if cap is
+ * too small, or -EINVAL as cl_wire_size().
+ */
+long cl_wire_encode(const struct cl_msg *m, uint8_t *buf, size_t cap);
+
+/*
+ * Decodes one message occupying exactly buf[0..len).  On success returns 0
+ * and fills *m_r, whose pointers refer into buf.  Errors:
+ * COROLEASE_EVERSION for another wire version, COROLEASE_EPROTO for anything
+ * malformed (short, trailing bytes, unknown type, bounds, mode, flags, node 0).
+ */
+int cl_wire_decode(const uint8_t *buf, size_t len, struct cl_msg *m_r);
+
+/*
+ * Encodes the whole state of sm into a malloc'd buffer (*buf_r, *len_r; the
+ * caller frees).  Returns 0 or -ENOMEM.
+ */
+int cl_snap_encode(const struct cl_sm *sm, uint8_t **buf_r, size_t *len_r);
+
+/*
+ * Loads a snapshot into fresh (new, nothing applied).  Returns 0, or
+ * COROLEASE_EVERSION, COROLEASE_EPROTO (truncated, bad magic, checksum,
+ * bounds, inconsistent state), -ENOMEM.  After an error fresh must be freed.
+ */
+int cl_snap_decode(const uint8_t *buf, size_t len, struct cl_sm *fresh);
+
+/* Little-endian helpers, shared with the journal and the client protocol. */
+static inline void cl_put_u16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static inline void cl_put_u32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void cl_put_u64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline uint16_t cl_get_u16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static inline uint32_t cl_get_u32(const uint8_t *p)
+{
+	uint32_t v = 0;
+	for (int i = 3; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+static inline uint64_t cl_get_u64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+#endif /* COROLEASE_WIRE_H */

@@ -1,0 +1,44 @@
+# tests/: unit tests (Check), the deterministic simulator, integration harness.
+# Run with 'make check' (automake parallel harness; logs in tests/**/*.log).
+
+# --- Check unit tests: link the pure core directly ---------------------------
+CHECK_TEST_PROGS = \
+	tests/check_lease \
+	tests/check_index \
+	tests/check_wire \
+	tests/check_node
+check_PROGRAMS += $(CHECK_TEST_PROGS)
+TESTS += $(CHECK_TEST_PROGS)
+
+CHECK_TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+CHECK_TEST_LDADD = lockd/libcorecore.la $(CHECK_LIBS)
+
+tests_check_lease_SOURCES = tests/check_lease.c
+tests_check_lease_CFLAGS = $(CHECK_TEST_CFLAGS)
+tests_check_lease_LDADD = $(CHECK_TEST_LDADD)
+
+tests_check_index_SOURCES = tests/check_index.c
+tests_check_index_CFLAGS = $(CHECK_TEST_CFLAGS)
+tests_check_index_LDADD = $(CHECK_TEST_LDADD)
+
+tests_check_wire_SOURCES = tests/check_wire.c
+tests_check_wire_CFLAGS = $(CHECK_TEST_CFLAGS)
+tests_check_wire_LDADD = $(CHECK_TEST_LDADD)
+
+tests_check_node_SOURCES = tests/check_node.c
+tests_check_node_CFLAGS = $(CHECK_TEST_CFLAGS)
+tests_check_node_LDADD = $(CHECK_TEST_LDADD)
+
+# --- deterministic cluster simulator ----------------------------------------
+# The binary is driven by tests/sim/run-sim.sh (seeds, scenarios); it is not a
+# TESTS entry on its own.
+check_PROGRAMS += tests/sim/corolease-sim
+tests_sim_corolease_sim_SOURCES = tests/sim/sim.c tests/sim/sim.h
+tests_sim_corolease_sim_LDADD = lockd/libcorecore.la
+
+# Test scripts: must be executable and find binaries via $top_builddir
+TESTS += tests/sim/run-sim.sh
+EXTRA_DIST += tests/sim/run-sim.sh
+
+# --- integration harness (real corosync in network namespaces; needs root) ---
+EXTRA_DIST += tests/integration/cluster.sh
