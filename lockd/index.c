@@ -61,6 +61,7 @@ void cl_lru_remove(struct cl_sm *sm, struct cl_rec *rec)
 		sm->lru_tail = rec->lru_prev;
 	rec->lru_prev = rec->lru_next = NULL;
 	rec->lru_tick = 0;
+	sm->lru_bytes -= rec->idx ? rec->idx->bytes : 0;
 }
 
 void cl_lru_append(struct cl_sm *sm, struct cl_rec *rec, uint64_t tick)
@@ -73,6 +74,7 @@ void cl_lru_append(struct cl_sm *sm, struct cl_rec *rec, uint64_t tick)
 	else
 		sm->lru_head = rec;
 	sm->lru_tail = rec;
+	sm->lru_bytes += rec->idx ? rec->idx->bytes : 0;
 }
 
 void cl_index_free(struct cl_sm *sm, struct cl_rec *rec)
@@ -80,10 +82,11 @@ void cl_index_free(struct cl_sm *sm, struct cl_rec *rec)
 	struct cl_index *idx = rec->idx;
 	if (!idx)
 		return;
-	for (uint32_t i = 0; i < idx->n; i++) {
-		sm->index_bytes -= entry_cost(idx->e[i]->keylen, idx->e[i]->vallen);
+	if (rec->lru_tick)
+		sm->lru_bytes -= idx->bytes;
+	sm->index_bytes -= idx->bytes;
+	for (uint32_t i = 0; i < idx->n; i++)
 		free(idx->e[i]);
-	}
 	free(idx->e);
 	free(idx);
 	rec->idx = NULL;
@@ -97,7 +100,7 @@ static bool evict_one(struct cl_sm *sm)
 		return false;
 	struct cl_action a = { .type = CL_ACT_INDEX_EVICTED, .version = victim->idx->version };
 	cl_sm_emit(sm, &a, victim);
-	cl_index_free(sm, victim);
+	cl_index_free(sm, victim);   /* takes its bytes off lru_bytes too */
 	sm->index_evictions++;
 	cl_rec_settle(sm, victim);  /* frees it: no lease state, no index */
 	return true;
@@ -150,7 +153,9 @@ static int apply_put(struct cl_sm *sm, struct cl_rec *rec, uint32_t sender, cons
 		if (found)
 			old = entry_cost(rec->idx->e[pos]->keylen, rec->idx->e[pos]->vallen);
 	}
-	if (cost > sm->cfg.index_mem_max) {
+	/* refuse before evicting anything if even evicting everything would not do */
+	if (cost > sm->cfg.index_mem_max ||
+	    sm->index_bytes - sm->lru_bytes - old + cost > sm->cfg.index_mem_max) {
 		index_done(sm, sender, m, -ENOSPC, 0);
 		return 1;
 	}
@@ -158,10 +163,6 @@ static int apply_put(struct cl_sm *sm, struct cl_rec *rec, uint32_t sender, cons
 	while (sm->index_bytes - old + cost > sm->cfg.index_mem_max)
 		if (!evict_one(sm))
 			break;
-	if (sm->index_bytes - old + cost > sm->cfg.index_mem_max) {
-		index_done(sm, sender, m, -ENOSPC, 0);
-		return 1;
-	}
 	if (!rec->idx) {
 		rec->idx = calloc(1, sizeof(*rec->idx));
 		if (!rec->idx)
@@ -184,6 +185,7 @@ static int apply_put(struct cl_sm *sm, struct cl_rec *rec, uint32_t sender, cons
 		idx->n++;
 	}
 	sm->index_bytes = sm->index_bytes - old + cost;
+	idx->bytes = idx->bytes - old + cost;
 	idx->version = sm->lsn;
 	return 0;
 }
@@ -199,7 +201,9 @@ static int apply_del(struct cl_sm *sm, struct cl_rec *rec, uint32_t sender, cons
 		return 1;
 	}
 	struct cl_index *idx = rec->idx;
-	sm->index_bytes -= entry_cost(idx->e[pos]->keylen, idx->e[pos]->vallen);
+	uint64_t cost = entry_cost(idx->e[pos]->keylen, idx->e[pos]->vallen);
+	sm->index_bytes -= cost;
+	idx->bytes -= cost;
 	free(idx->e[pos]);
 	memmove(&idx->e[pos], &idx->e[pos + 1], (idx->n - pos - 1) * sizeof(*idx->e));
 	idx->n--;
@@ -282,6 +286,7 @@ int cl_index_restore(struct cl_sm *sm, struct cl_rec *rec, const struct cl_recor
 		if (!e)
 			return -ENOMEM;
 		idx->e[idx->n++] = e;
+		idx->bytes += entry_cost(ei->keylen, ei->vallen);
 		sm->index_bytes += entry_cost(ei->keylen, ei->vallen);
 	}
 	return 0;

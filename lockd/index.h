@@ -7,12 +7,14 @@
  * arrive as CL_MSG_INDEX_PUT / CL_MSG_INDEX_DEL through cl_sm_apply() and
  * are accepted only from the current EX holder carrying its epoch, while the
  * machine is quorate; otherwise they are answered with -ESTALE,
- * -COROLEASE_ENOQUORUM, -ENOSPC or -ENOENT (delete of a missing key), the same
+ * COROLEASE_ENOQUORUM, -ENOSPC or -ENOENT (delete of a missing key), the same
  * way on every node.  A name's version is the lsn of its last write, so it
  * only grows, even across eviction.
  *
  * Memory: the sum over entries of (keylen + vallen + CL_INDEX_ENTRY_OVERHEAD)
- * stays at or below index_mem_max.  To make room, whole indexes of names that
+ * stays at or below index_mem_max.  A put that would not fit even after
+ * evicting every evictable index is refused with -ENOSPC before anything is
+ * evicted.  To make room, whole indexes of names that
  * nobody holds or waits for are evicted, least recently released first; the
  * order is kept by an ordered counter so eviction is identical everywhere.
  * Local reads do not touch that order.

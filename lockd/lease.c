@@ -304,7 +304,6 @@ static int grant(struct cl_sm *sm, struct cl_rec *rec, uint32_t node, uint8_t mo
 /* Grants queued requests of rec while compatible; rec may be freed. */
 static void grant_waiters(struct cl_sm *sm, struct cl_rec *rec)
 {
-	bool granted = false;
 	while (rec->wq_head && grants_allowed(sm)) {
 		struct cl_waiter *w = rec->wq_head;
 		bool conv;
@@ -313,9 +312,8 @@ static void grant_waiters(struct cl_sm *sm, struct cl_rec *rec)
 		if (grant(sm, rec, w->node, w->mode, w->req_id, conv) < 0)
 			break;
 		waiter_pop_head(sm, rec);
-		granted = true;
 	}
-	if (granted && rec->wq_head)
+	if (rec->wq_head && grants_allowed(sm))
 		emit_blocking(sm, rec, rec->wq_head->node, rec->wq_head->mode);
 	cl_rec_settle(sm, rec);
 }
@@ -443,6 +441,11 @@ static int apply_acquire(struct cl_sm *sm, uint32_t sender, const struct cl_msg 
 	int rc = 0;
 	if (h && !h->orphan_seq && (h->mode == CL_MODE_EX || m->mode == CL_MODE_SH)) {
 		rc = grant(sm, rec, sender, m->mode, m->req_id, false);
+	} else if (h && !h->orphan_seq && compatible(rec, sender, m->mode, &conv)) {
+		/* sole SH holder asking EX: convert, even with others queued */
+		rc = grant(sm, rec, sender, m->mode, m->req_id, conv);
+		if (rc == 0 && rec->wq_head)
+			emit_blocking(sm, rec, rec->wq_head->node, rec->wq_head->mode);
 	} else if (!rec->wq_head && compatible(rec, sender, m->mode, &conv)) {
 		rc = grant(sm, rec, sender, m->mode, m->req_id, conv);
 	} else {
@@ -454,16 +457,18 @@ static int apply_acquire(struct cl_sm *sm, uint32_t sender, const struct cl_msg 
 			deny(sm, sender, m->req_id, -EBUSY, owner, m);
 		} else {
 			struct cl_waiter *w = waiter_of(rec, sender);
+			uint8_t qmode = m->mode;
 			if (w) {
 				if (m->mode == CL_MODE_EX)
 					w->mode = CL_MODE_EX;
 				w->req_id = m->req_id;
+				qmode = w->mode;
 			} else {
 				rc = waiter_append(sm, rec, sender, m->mode, m->req_id);
 			}
 			if (rc == 0) {
 				struct cl_action a = { .type = CL_ACT_QUEUED, .node = sender,
-						       .owner = owner, .mode = m->mode,
+						       .owner = owner, .mode = qmode,
 						       .req_id = m->req_id };
 				cl_sm_emit(sm, &a, rec);
 			}
@@ -598,7 +603,8 @@ int cl_sm_apply(struct cl_sm *sm, uint32_t sender, const struct cl_msg *m)
 		break;
 	case CL_MSG_RECOVER_NODE:
 		rc = m->node == CL_NODE_NONE ? -EINVAL : 0;
-		if (rc == 0 && sm->quorate)
+		/* only a partition that may grant frees orphans on a timer */
+		if (rc == 0 && grants_allowed(sm))
 			free_orphans(sm, m->node, m->seq);
 		break;
 	case CL_MSG_FENCE_ACK:
@@ -744,6 +750,28 @@ void cl_sm_set_action_fn(struct cl_sm *sm, cl_action_fn fn, void *ctx)
 bool cl_sm_quorate(const struct cl_sm *sm)
 {
 	return sm->quorate;
+}
+
+const struct cl_ring *cl_sm_ring(const struct cl_sm *sm)
+{
+	return &sm->ring;
+}
+
+void cl_sm_foreach_orphan(const struct cl_sm *sm, cl_sm_hold_fn fn, void *ctx)
+{
+	if (!sm->orphans)
+		return;
+	for (uint64_t b = 0; b < sm->nbuckets; b++) {
+		for (const struct cl_rec *r = sm->buckets[b]; r; r = r->hnext) {
+			for (uint32_t i = 0; i < r->nholds; i++) {
+				const struct cl_hold *h = &r->holds[i];
+				if (!h->orphan_seq)
+					continue;
+				struct cl_hold_info hi = { h->node, h->mode, h->epoch, h->orphan_seq };
+				fn(ctx, r->name, r->namelen, &hi);
+			}
+		}
+	}
 }
 
 bool cl_sm_is_member(const struct cl_sm *sm, uint32_t node)
@@ -1074,7 +1102,8 @@ int cl_sm_restore_finish(struct cl_sm *sm)
 			v[n++] = r;
 		}
 	}
-	qsort(v, n, sizeof(*v), lru_tick_cmp);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), lru_tick_cmp);
 	int rc = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (i && v[i]->lru_tick == v[i - 1]->lru_tick) {

@@ -54,6 +54,8 @@ enum cl_msg_type {
 #define CL_ACQ_WAIT      COROLEASE_WAIT
 #define CL_ACQ_FLAGS_ALL CL_ACQ_WAIT
 #define CL_QUORUM_YES    0x01u
+#define CL_SYNC_HAS_STATE  0x01u   /* SYNC_ANNOUNCE: the sender has state */
+#define CL_SYNC_LAST_CHUNK 0x01u   /* SYNC_CHUNK: last chunk of the snapshot */
 
 /* A totem ring id: the representative node and the ring sequence. */
 struct cl_ring {
@@ -68,15 +70,16 @@ struct cl_ring {
 struct cl_msg {
 	uint8_t type;            /* enum cl_msg_type */
 	uint8_t mode;            /* ACQUIRE */
-	uint8_t flags;           /* ACQUIRE: CL_ACQ_*; QUORUM: CL_QUORUM_YES; CHUNK: last */
+	uint8_t flags;           /* ACQUIRE: CL_ACQ_*; QUORUM: CL_QUORUM_YES;
+				    SYNC_ANNOUNCE: CL_SYNC_HAS_STATE; SYNC_CHUNK: CL_SYNC_LAST_CHUNK */
 	uint8_t keylen;          /* INDEX_*: 1..255 */
 	uint16_t namelen;        /* 1..1024 where a name is carried */
 	uint32_t node;           /* RECOVER_NODE, FENCE_ACK: target node */
 	uint32_t vallen;         /* INDEX_PUT: 0..64 KiB; SYNC_CHUNK: data length */
 	uint64_t req_id;         /* sender-chosen request id, echoed in actions */
 	uint64_t epoch;          /* RELEASE, HANDOVER_DONE, INDEX_*: holder's epoch */
-	uint64_t seq;            /* RECOVER_NODE: orphan seq; SYNC_*: round; CHUNK: index */
-	struct cl_ring ring;     /* QUORUM, SYNC_ANNOUNCE */
+	uint64_t seq;            /* RECOVER_NODE: orphan seq; SYNC_CHUNK: chunk index */
+	struct cl_ring ring;     /* QUORUM, SYNC_ANNOUNCE, SYNC_CHUNK */
 	uint64_t lsn;            /* SYNC_ANNOUNCE: applied count */
 	uint64_t q_lsn;          /* SYNC_ANNOUNCE: applied count at last quorate apply */
 	uint64_t hash;           /* SYNC_ANNOUNCE: state hash */
@@ -208,6 +211,8 @@ struct cl_sm_stats {
 
 void cl_sm_stats(const struct cl_sm *sm, struct cl_sm_stats *st_r);
 bool cl_sm_quorate(const struct cl_sm *sm);
+/* The ring of the last configuration change applied. */
+const struct cl_ring *cl_sm_ring(const struct cl_sm *sm);
 bool cl_sm_is_member(const struct cl_sm *sm, uint32_t node);
 
 /*
@@ -242,6 +247,9 @@ typedef void (*cl_sm_hold_fn)(void *ctx, const uint8_t *name, uint16_t namelen,
 			      const struct cl_hold_info *h);
 void cl_sm_foreach_hold_of(const struct cl_sm *sm, uint32_t node,
 			   cl_sm_hold_fn fn, void *ctx);
+
+/* Calls fn for every orphaned hold, in no particular order.  fn must not change sm. */
+void cl_sm_foreach_orphan(const struct cl_sm *sm, cl_sm_hold_fn fn, void *ctx);
 
 /*
  * Order-independent 64-bit hash of the whole replicated state (leases,

@@ -36,6 +36,7 @@ struct cl_entry {
 
 struct cl_index {
 	uint64_t version;
+	uint64_t bytes;              /* charged against the bound */
 	uint32_t n, cap;
 	struct cl_entry **e;         /* sorted by key */
 };
@@ -76,6 +77,7 @@ struct cl_sm {
 	uint64_t index_bytes;
 	uint64_t lru_clock;
 	uint64_t index_evictions;
+	uint64_t lru_bytes;          /* index bytes of records on the eviction list */
 	struct cl_rec *lru_head, *lru_tail;
 };
 

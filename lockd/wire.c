@@ -16,10 +16,6 @@
 
 #include "wire.h"
 
-/* SYNC_ANNOUNCE flags: the sender has a machine state to offer. */
-#define CL_SYNC_HAS_STATE  0x01u
-/* SYNC_CHUNK flags: this is the last chunk of the snapshot. */
-#define CL_SYNC_LAST_CHUNK 0x01u
 
 /* ---- bounds-checked reader ---------------------------------------------- */
 
@@ -696,15 +692,12 @@ int cl_snap_decode(const uint8_t *buf, size_t len, struct cl_sm *fresh)
 	struct rd r;
 	int rc;
 
-	if (buf == NULL || len < sizeof(snap_magic) ||
+	/* Too short for magic, version, reserved and checksum: not a snapshot. */
+	if (buf == NULL || len < SNAP_PREFIX_LEN + SNAP_SUM_LEN ||
 	    memcmp(buf, snap_magic, sizeof(snap_magic)) != 0)
-		return COROLEASE_EPROTO;
-	if (len < 6)
 		return COROLEASE_EPROTO;
 	if (cl_get_u16(buf + 4) != CL_SNAP_VERSION)
 		return COROLEASE_EVERSION;
-	if (len < SNAP_PREFIX_LEN + SNAP_SUM_LEN)
-		return COROLEASE_EPROTO;
 	if (snap_checksum(buf, len - SNAP_SUM_LEN) != cl_get_u64(buf + len - SNAP_SUM_LEN))
 		return COROLEASE_EPROTO;
 

@@ -28,9 +28,8 @@
 #define CL_WIRE_HDR_LEN   8u
 #define CL_SNAP_VERSION   1u
 #define CL_SYNC_CHUNK_MAX (512u * 1024u)   /* largest SYNC_CHUNK data */
-/* Largest encoded message (an INDEX_PUT with maximal name, key and value). */
-#define CL_WIRE_MSG_MAX   (CL_WIRE_HDR_LEN + 64u + COROLEASE_NAME_MAX + COROLEASE_KEY_MAX + \
-			   COROLEASE_VALUE_MAX)
+/* Largest encoded message: a full SYNC_CHUNK (larger than any INDEX_PUT). */
+#define CL_WIRE_MSG_MAX   (CL_WIRE_HDR_LEN + 64u + CL_SYNC_CHUNK_MAX)
 
 /*
  * Returns the encoded size of m, or a negative code if m is not encodable
@@ -54,7 +53,10 @@ int cl_wire_decode(const uint8_t *buf, size_t len, struct cl_msg *m_r);
 
 /*
  * Encodes the whole state of sm into a malloc'd buffer (*buf_r, *len_r; the
- * caller frees).  Returns 0 or -ENOMEM.
+ * caller frees).  Returns 0, -ENOMEM, or -EINVAL for a machine that cannot
+ * be described (more than CL_MAX_MEMBERS members; cannot happen).  Records
+ * are written in table order, so equal states may give different bytes;
+ * only their cl_sm_hash() is equal after loading.
  */
 int cl_snap_encode(const struct cl_sm *sm, uint8_t **buf_r, size_t *len_r);
 

@@ -1,0 +1,991 @@
+/*
+ * check_index.c - unit tests of the replicated per-name index cache
+ * (lockd/index.c through cl_sm_apply), written against index.h and
+ * doc/state-machine.md.
+ *
+ * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
+ *
+ * Each input helper clears the recorder first, so `rec` holds exactly the
+ * actions of the last input (names and keys copied).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+
+#include "index.h"
+#include "lease.h"
+
+/* ------------------------------------------------------------------ recorder */
+
+#define MAX_REC 64
+
+struct rec {
+	struct cl_action a;
+	uint8_t name[COROLEASE_NAME_MAX];
+	uint8_t key[COROLEASE_KEY_MAX];
+};
+
+static struct {
+	size_t n;
+	size_t lost;
+	struct rec r[MAX_REC];
+} rec;
+
+static struct cl_sm *sm;
+static struct cl_ring cur_ring;
+
+static void record_action(void *ctx, const struct cl_action *a)
+{
+	struct rec *r;
+
+	(void)ctx;
+	if (rec.n == MAX_REC) {
+		rec.lost++;
+		return;
+	}
+	r = &rec.r[rec.n++];
+	r->a = *a;
+	r->a.name = NULL;
+	r->a.key = NULL;
+	if (a->namelen > 0 && a->name != NULL && a->namelen <= COROLEASE_NAME_MAX) {
+		memcpy(r->name, a->name, a->namelen);
+		r->a.name = r->name;
+	}
+	if (a->keylen > 0 && a->key != NULL) {
+		memcpy(r->key, a->key, a->keylen);
+		r->a.key = r->key;
+	}
+}
+
+static const char *act_name(int t)
+{
+	static const char *const names[] = {
+		[CL_ACT_GRANT] = "GRANT", [CL_ACT_QUEUED] = "QUEUED", [CL_ACT_DENY] = "DENY",
+		[CL_ACT_BLOCKING] = "BLOCKING", [CL_ACT_REVOKE] = "REVOKE",
+		[CL_ACT_RELEASED] = "RELEASED", [CL_ACT_RECOVERED] = "RECOVERED",
+		[CL_ACT_INDEX_DONE] = "INDEX_DONE", [CL_ACT_INDEX_CHANGED] = "INDEX_CHANGED",
+		[CL_ACT_INDEX_EVICTED] = "INDEX_EVICTED", [CL_ACT_ADMIN_DONE] = "ADMIN_DONE",
+		[CL_ACT_QUORUM] = "QUORUM",
+	};
+
+	if (t > 0 && t <= CL_ACT_QUORUM && names[t] != NULL)
+		return names[t];
+	return "?";
+}
+
+static const char *dump(void)
+{
+	static char buf[8192];
+	size_t off = 0;
+
+	off += (size_t)snprintf(buf + off, sizeof(buf) - off, "\n  recorded %zu action(s):", rec.n);
+	for (size_t i = 0; i < rec.n && off < sizeof(buf) - 256; i++) {
+		const struct cl_action *a = &rec.r[i].a;
+		char nm[40];
+		size_t k = 0;
+
+		for (size_t j = 0; j < a->namelen && k < sizeof(nm) - 5; j++) {
+			uint8_t c = rec.r[i].name[j];
+			if (c >= 0x20 && c < 0x7f)
+				nm[k++] = (char)c;
+			else
+				k += (size_t)snprintf(nm + k, sizeof(nm) - k, "\\x%02x", c);
+		}
+		nm[k] = '\0';
+		off += (size_t)snprintf(buf + off, sizeof(buf) - off,
+			"\n  #%zu %s node=%" PRIu32 " err=%d req=%" PRIu64 " epoch=%" PRIu64
+			" version=%" PRIu64 " name='%s' keylen=%u deleted=%d",
+			i, act_name((int)a->type), a->node, a->err, a->req_id, a->epoch,
+			a->version, nm, a->keylen, a->deleted);
+	}
+	return buf;
+}
+
+static void rec_clear(void)
+{
+	rec.n = 0;
+	rec.lost = 0;
+}
+
+/* ------------------------------------------------------------------ inputs */
+
+#define S(lit) ((const void *)("" lit)), (sizeof(lit) - 1)
+#define NL(p, l) (p), (l)
+#define NODES(...) ((const uint32_t[]){ __VA_ARGS__ }), \
+	(sizeof((const uint32_t[]){ __VA_ARGS__ }) / sizeof(uint32_t))
+#define NOBODY NULL, 0
+#define EX CL_MODE_EX
+#define SH CL_MODE_SH
+#define OK(expr) ck_assert_int_eq((expr), 0)
+
+static int apply(uint32_t sender, const struct cl_msg *m)
+{
+	rec_clear();
+	return cl_sm_apply(sm, sender, m);
+}
+
+static int acq(uint32_t node, const void *name, size_t len, uint8_t mode, uint8_t flags,
+	       uint64_t req)
+{
+	struct cl_msg m = {
+		.type = CL_MSG_ACQUIRE, .mode = mode, .flags = flags,
+		.namelen = (uint16_t)len, .name = name, .req_id = req,
+	};
+	return apply(node, &m);
+}
+
+static int rel(uint32_t node, const void *name, size_t len, uint64_t epoch)
+{
+	struct cl_msg m = {
+		.type = CL_MSG_RELEASE, .namelen = (uint16_t)len, .name = name, .epoch = epoch,
+	};
+	return apply(node, &m);
+}
+
+static int quorum_now(uint32_t sender, bool yes)
+{
+	struct cl_msg m = {
+		.type = CL_MSG_QUORUM, .flags = yes ? CL_QUORUM_YES : 0, .ring = cur_ring,
+	};
+	return apply(sender, &m);
+}
+
+static int confchg(uint32_t rep, uint64_t seq, const uint32_t *mem, size_t nm,
+		   const uint32_t *left, size_t nl)
+{
+	struct cl_ring r = { .rep = rep, .seq = seq };
+	int rc;
+
+	rec_clear();
+	rc = cl_sm_confchg(sm, &r, mem, nm, left, nl);
+	if (rc == 0)
+		cur_ring = r;
+	return rc;
+}
+
+static int put(uint32_t node, const void *name, size_t len, const void *key, size_t keylen,
+	       const void *val, size_t vallen, uint64_t epoch, uint64_t req)
+{
+	struct cl_msg m = {
+		.type = CL_MSG_INDEX_PUT, .namelen = (uint16_t)len, .name = name,
+		.keylen = (uint8_t)keylen, .key = key, .vallen = (uint32_t)vallen,
+		.value = val, .epoch = epoch, .req_id = req,
+	};
+	return apply(node, &m);
+}
+
+static int del(uint32_t node, const void *name, size_t len, const void *key, size_t keylen,
+	       uint64_t epoch, uint64_t req)
+{
+	struct cl_msg m = {
+		.type = CL_MSG_INDEX_DEL, .namelen = (uint16_t)len, .name = name,
+		.keylen = (uint8_t)keylen, .key = key, .epoch = epoch, .req_id = req,
+	};
+	return apply(node, &m);
+}
+
+/* ------------------------------------------------------------------ machine */
+
+static void make_sm(size_t mem_max)
+{
+	struct cl_sm_config cfg = { .index_mem_max = mem_max };
+
+	sm = cl_sm_free(sm);
+	sm = cl_sm_new(&cfg, record_action, NULL);
+	ck_assert_ptr_nonnull(sm);
+	OK(confchg(1, 1, NODES(1, 2, 3, 4, 5), NOBODY));
+	OK(quorum_now(1, true));
+	ck_assert(cl_sm_quorate(sm));
+	rec_clear();
+}
+
+static void setup(void)
+{
+	make_sm(0);
+}
+
+static void teardown(void)
+{
+	sm = cl_sm_free(sm);
+}
+
+static struct cl_sm_stats stats(void)
+{
+	struct cl_sm_stats st;
+
+	cl_sm_stats(sm, &st);
+	return st;
+}
+
+static uint64_t lsn(void)
+{
+	return stats().lsn;
+}
+
+/* ------------------------------------------------------------------ expectations */
+
+static long xfind(enum cl_action_type t)
+{
+	for (size_t i = 0; i < rec.n; i++)
+		if (rec.r[i].a.type == t)
+			return (long)i;
+	return -1;
+}
+
+static size_t xcount(enum cl_action_type t)
+{
+	size_t c = 0;
+
+	for (size_t i = 0; i < rec.n; i++)
+		c += rec.r[i].a.type == t;
+	return c;
+}
+
+#define X_N(cnt) \
+	ck_assert_msg(rec.n == (size_t)(cnt) && rec.lost == 0, \
+		      "line %d: expected %zu action(s)%s", __LINE__, (size_t)(cnt), dump())
+
+/*
+ * The answer to a write: exactly one INDEX_DONE to node with req and err;
+ * on success (err 0) its version is want_version.
+ */
+static void x_done(int line, uint32_t node, uint64_t req, int err, uint64_t want_version)
+{
+	long i = xfind(CL_ACT_INDEX_DONE);
+	const struct cl_action *a;
+
+	ck_assert_msg(i >= 0 && xcount(CL_ACT_INDEX_DONE) == 1,
+		      "line %d: expected one INDEX_DONE%s", line, dump());
+	a = &rec.r[i].a;
+	ck_assert_msg(a->node == node && a->req_id == req && a->err == err,
+		      "line %d: INDEX_DONE node %" PRIu32 " req %" PRIu64 " err %d, expected %"
+		      PRIu32 "/%" PRIu64 "/%d%s", line, a->node, a->req_id, a->err, node, req,
+		      err, dump());
+	if (err == 0)
+		ck_assert_msg(a->version == want_version, "line %d: INDEX_DONE version %" PRIu64
+			      ", expected %" PRIu64 "%s", line, a->version, want_version, dump());
+}
+#define X_DONE(node, req, err, ver) x_done(__LINE__, node, req, err, ver)
+
+static void x_changed(int line, const void *name, size_t len, const void *key, size_t keylen,
+		      uint64_t version, bool deleted)
+{
+	long i = xfind(CL_ACT_INDEX_CHANGED);
+	const struct cl_action *a;
+
+	ck_assert_msg(i >= 0 && xcount(CL_ACT_INDEX_CHANGED) == 1,
+		      "line %d: expected one INDEX_CHANGED%s", line, dump());
+	a = &rec.r[i].a;
+	ck_assert_msg(a->namelen == len && memcmp(a->name, name, len) == 0,
+		      "line %d: INDEX_CHANGED name%s", line, dump());
+	ck_assert_msg(a->keylen == keylen && memcmp(a->key, key, keylen) == 0,
+		      "line %d: INDEX_CHANGED key%s", line, dump());
+	ck_assert_msg(a->version == version && a->deleted == deleted,
+		      "line %d: INDEX_CHANGED version %" PRIu64 " deleted %d, expected %" PRIu64
+		      " %d%s", line, a->version, a->deleted, version, deleted, dump());
+}
+#define X_CHANGED(nm, key, ver, deleted) x_changed(__LINE__, nm, key, ver, deleted)
+
+/* A successful write: INDEX_DONE + INDEX_CHANGED and nothing else; version = lsn. */
+#define X_WRITE_OK(node, req, nm, key, deleted) do { \
+	X_N(2); \
+	x_done(__LINE__, node, req, 0, lsn()); \
+	x_changed(__LINE__, nm, key, lsn(), deleted); \
+} while (0)
+
+/* A rejected write: only INDEX_DONE with err. */
+#define X_WRITE_ERR(node, req, err) do { \
+	X_N(1); \
+	x_done(__LINE__, node, req, err, 0); \
+} while (0)
+
+/* The i-th INDEX_EVICTED action names nm. */
+static void x_evicted(int line, size_t nth, const void *name, size_t len)
+{
+	size_t seen = 0;
+
+	for (size_t i = 0; i < rec.n; i++) {
+		const struct cl_action *a = &rec.r[i].a;
+		if (a->type != CL_ACT_INDEX_EVICTED)
+			continue;
+		if (seen++ == nth) {
+			ck_assert_msg(a->namelen == len && memcmp(a->name, name, len) == 0,
+				      "line %d: eviction #%zu names another name%s", line, nth,
+				      dump());
+			return;
+		}
+	}
+	ck_abort_msg("line %d: no eviction #%zu%s", line, nth, dump());
+}
+#define X_EVICTED(nth, nm) x_evicted(__LINE__, nth, nm)
+
+static uint64_t grab(int line, uint32_t node, const void *name, size_t len, uint8_t mode)
+{
+	int rc = acq(node, name, len, mode, 0, 1000 + node);
+
+	ck_assert_msg(rc == 0 && rec.n == 1 && rec.r[0].a.type == CL_ACT_GRANT,
+		      "line %d: expected a sole GRANT%s", line, dump());
+	return rec.r[0].a.epoch;
+}
+#define GRAB(node, nm, mode) grab(__LINE__, node, nm, mode)
+
+static void expect_val(int line, const void *name, size_t len, const void *key, size_t keylen,
+		       const void *val, size_t vallen, uint64_t version)
+{
+	const uint8_t *v = NULL;
+	uint32_t vl = UINT32_MAX;
+	uint64_t ver = 0;
+	int rc = cl_index_get(sm, name, len, key, keylen, &v, &vl, &ver);
+
+	ck_assert_msg(rc == 0, "line %d: cl_index_get = %d", line, rc);
+	ck_assert_msg(vl == vallen, "line %d: vallen %" PRIu32 ", expected %zu", line, vl, vallen);
+	ck_assert_msg(vallen == 0 || (v != NULL && memcmp(v, val, vallen) == 0),
+		      "line %d: wrong value", line);
+	if (version != UINT64_MAX)
+		ck_assert_msg(ver == version, "line %d: version %" PRIu64 ", expected %" PRIu64,
+			      line, ver, version);
+}
+#define EXPECT_VAL(nm, key, val, ver) expect_val(__LINE__, nm, key, val, ver)
+#define EXPECT_NOKEY(nm, key) \
+	ck_assert_int_eq(cl_index_get(sm, nm, key, NULL, NULL, NULL), -ENOENT)
+
+static struct cl_lease_info look(int line, const void *name, size_t len)
+{
+	struct cl_lease_info info;
+	int rc = cl_sm_lookup(sm, name, len, &info, NULL, 0, NULL, 0);
+
+	ck_assert_msg(rc == 0, "line %d: cl_sm_lookup = %d", line, rc);
+	return info;
+}
+#define LOOK(nm) look(__LINE__, nm)
+
+static void gone(int line, const void *name, size_t len)
+{
+	struct cl_lease_info info;
+	int rc = cl_sm_lookup(sm, name, len, &info, NULL, 0, NULL, 0);
+
+	ck_assert_msg(rc == -ENOENT, "line %d: cl_sm_lookup = %d, expected -ENOENT", line, rc);
+}
+#define GONE(nm) gone(__LINE__, nm)
+
+static uint64_t entry_cost(size_t keylen, size_t vallen)
+{
+	return keylen + vallen + CL_INDEX_ENTRY_OVERHEAD;
+}
+
+static void check_bytes(int line, uint64_t want)
+{
+	ck_assert_msg(cl_index_bytes(sm) == want, "line %d: cl_index_bytes %" PRIu64
+		      ", expected %" PRIu64, line, cl_index_bytes(sm), want);
+	ck_assert_msg(stats().index_bytes == want, "line %d: stats.index_bytes %" PRIu64
+		      ", expected %" PRIu64, line, stats().index_bytes, want);
+}
+#define BYTES(want) check_bytes(__LINE__, want)
+
+static uint8_t bigval[COROLEASE_VALUE_MAX];
+
+/* ================================================================== tests */
+
+START_TEST(test_put_get_del)
+{
+	uint64_t e = GRAB(1, S("user1/INBOX"), EX);
+	uint64_t v1, v2, v3;
+	struct cl_lease_info li;
+	const uint8_t *vp;
+	uint32_t vl;
+	uint64_t ver;
+
+	EXPECT_NOKEY(S("user1/INBOX"), S("uidnext"));
+	OK(put(1, S("user1/INBOX"), S("uidnext"), S("42"), e, 7));
+	X_WRITE_OK(1, 7, S("user1/INBOX"), S("uidnext"), false);
+	v1 = lsn();
+	EXPECT_VAL(S("user1/INBOX"), S("uidnext"), S("42"), v1);
+	li = LOOK(S("user1/INBOX"));
+	ck_assert_uint_eq(li.version, v1);
+	ck_assert_uint_eq(li.nkeys, 1);
+	ck_assert_uint_eq(li.lru_tick, 0);
+
+	OK(put(1, S("user1/INBOX"), S("uidvalidity"), S("1700000000"), e, 8));
+	X_WRITE_OK(1, 8, S("user1/INBOX"), S("uidvalidity"), false);
+	v2 = lsn();
+	ck_assert_uint_gt(v2, v1);
+	/* the name's version moved; so does what get reports for any key */
+	EXPECT_VAL(S("user1/INBOX"), S("uidnext"), S("42"), v2);
+
+	/* overwrite */
+	OK(put(1, S("user1/INBOX"), S("uidnext"), S("4711"), e, 9));
+	X_WRITE_OK(1, 9, S("user1/INBOX"), S("uidnext"), false);
+	v3 = lsn();
+	EXPECT_VAL(S("user1/INBOX"), S("uidnext"), S("4711"), v3);
+	ck_assert_uint_eq(LOOK(S("user1/INBOX")).nkeys, 2);
+
+	/* all out parameters may be NULL */
+	OK(cl_index_get(sm, S("user1/INBOX"), S("uidnext"), NULL, NULL, NULL));
+	vp = NULL;
+	OK(cl_index_get(sm, S("user1/INBOX"), S("uidnext"), &vp, NULL, NULL));
+	ck_assert(vp != NULL && memcmp(vp, "4711", 4) == 0);
+	OK(cl_index_get(sm, S("user1/INBOX"), S("uidnext"), NULL, &vl, &ver));
+	ck_assert_uint_eq(vl, 4);
+	ck_assert_uint_eq(ver, v3);
+
+	OK(del(1, S("user1/INBOX"), S("uidnext"), e, 10));
+	X_WRITE_OK(1, 10, S("user1/INBOX"), S("uidnext"), true);
+	EXPECT_NOKEY(S("user1/INBOX"), S("uidnext"));
+	EXPECT_VAL(S("user1/INBOX"), S("uidvalidity"), S("1700000000"), lsn());
+	ck_assert_uint_eq(LOOK(S("user1/INBOX")).version, lsn());
+	ck_assert_uint_eq(LOOK(S("user1/INBOX")).nkeys, 1);
+
+	/* delete of a missing key */
+	v1 = lsn();
+	OK(del(1, S("user1/INBOX"), S("uidnext"), e, 11));
+	X_WRITE_ERR(1, 11, -ENOENT);
+	OK(del(1, S("user1/INBOX"), S("never"), e, 12));
+	X_WRITE_ERR(1, 12, -ENOENT);
+	ck_assert_uint_eq(LOOK(S("user1/INBOX")).version, v1);   /* failed writes keep it */
+	EXPECT_NOKEY(S("nosuchname"), S("k"));
+}
+END_TEST
+
+START_TEST(test_write_rejections)
+{
+	uint64_t e = GRAB(1, S("a"), EX);
+	uint64_t es, v, b;
+
+	OK(put(1, S("a"), S("k"), S("v"), e, 1));
+	X_WRITE_OK(1, 1, S("a"), S("k"), false);
+	v = lsn();
+	b = cl_index_bytes(sm);
+
+	/* wrong epoch, older or newer */
+	OK(put(1, S("a"), S("k"), S("x"), e + 1, 2));
+	X_WRITE_ERR(1, 2, -ESTALE);
+	OK(put(1, S("a"), S("k"), S("x"), 0, 3));
+	X_WRITE_ERR(1, 3, -ESTALE);
+	OK(del(1, S("a"), S("k"), e + 5, 4));
+	X_WRITE_ERR(1, 4, -ESTALE);
+	/* epoch checked before the key: missing key with a bad epoch is stale */
+	OK(del(1, S("a"), S("missing"), e + 5, 5));
+	X_WRITE_ERR(1, 5, -ESTALE);
+
+	/* a non-holder, even with the holder's epoch */
+	OK(put(2, S("a"), S("k"), S("x"), e, 6));
+	X_WRITE_ERR(2, 6, -ESTALE);
+	OK(del(2, S("a"), S("k"), e, 7));
+	X_WRITE_ERR(2, 7, -ESTALE);
+	/* a waiter is not a holder */
+	OK(acq(3, S("a"), EX, CL_ACQ_WAIT, 8));
+	OK(put(3, S("a"), S("k"), S("x"), e, 9));
+	X_WRITE_ERR(3, 9, -ESTALE);
+
+	/* an SH holder with its own epoch */
+	es = GRAB(2, S("b"), SH);
+	OK(put(2, S("b"), S("k"), S("x"), es, 10));
+	X_WRITE_ERR(2, 10, -ESTALE);
+	GONE(S("zz"));
+	OK(put(2, S("zz"), S("k"), S("x"), es, 11));    /* unknown name */
+	X_WRITE_ERR(2, 11, -ESTALE);
+	GONE(S("zz"));                                 /* nothing was created */
+
+	/* after a conversion SH -> EX only the new epoch works */
+	{
+		uint64_t ex;
+
+		OK(acq(2, S("b"), EX, 0, 12));
+		ck_assert_uint_eq(rec.r[0].a.type, CL_ACT_GRANT);
+		ex = rec.r[0].a.epoch;
+		ck_assert_uint_ne(ex, es);
+		OK(put(2, S("b"), S("k"), S("x"), es, 13));
+		X_WRITE_ERR(2, 13, -ESTALE);
+		OK(put(2, S("b"), S("k"), S("x"), ex, 14));
+		X_WRITE_OK(2, 14, S("b"), S("k"), false);
+	}
+
+	EXPECT_VAL(S("a"), S("k"), S("v"), v);
+	ck_assert_uint_eq(LOOK(S("a")).version, v);
+	ck_assert_uint_eq(cl_index_bytes(sm), b + entry_cost(1, 1));
+}
+END_TEST
+
+START_TEST(test_not_quorate)
+{
+	uint64_t e = GRAB(1, S("a"), EX);
+	uint64_t v;
+
+	OK(put(1, S("a"), S("k"), S("v"), e, 1));
+	v = lsn();
+	OK(quorum_now(2, false));
+	ck_assert(!cl_sm_quorate(sm));
+	OK(put(1, S("a"), S("k"), S("w"), e, 2));
+	X_WRITE_ERR(1, 2, COROLEASE_ENOQUORUM);
+	OK(del(1, S("a"), S("k"), e, 3));
+	X_WRITE_ERR(1, 3, COROLEASE_ENOQUORUM);
+	/* quorum is checked first: even a stale writer or a missing key gets NOQUORUM */
+	OK(put(2, S("a"), S("k"), S("w"), 99, 4));
+	X_WRITE_ERR(2, 4, COROLEASE_ENOQUORUM);
+	OK(del(1, S("a"), S("missing"), e, 5));
+	X_WRITE_ERR(1, 5, COROLEASE_ENOQUORUM);
+	EXPECT_VAL(S("a"), S("k"), S("v"), v);
+
+	/* also after a departure */
+	OK(quorum_now(2, true));
+	OK(confchg(1, 2, NODES(1, 2, 3, 4), NODES(5)));
+	OK(put(1, S("a"), S("k"), S("w"), e, 6));
+	X_WRITE_ERR(1, 6, COROLEASE_ENOQUORUM);
+	OK(quorum_now(2, true));
+	OK(put(1, S("a"), S("k"), S("w"), e, 7));
+	X_WRITE_OK(1, 7, S("a"), S("k"), false);
+}
+END_TEST
+
+START_TEST(test_version_is_lsn_and_grows)
+{
+	uint64_t e = GRAB(1, S("a"), EX);
+	uint64_t va, vb, prev = 0;
+
+	for (int i = 0; i < 20; i++) {
+		char val[16];
+		int n = snprintf(val, sizeof(val), "v%d", i);
+
+		OK(put(1, S("a"), S("k"), val, (size_t)n, e, (uint64_t)i));
+		X_DONE(1, (uint64_t)i, 0, lsn());
+		ck_assert_uint_gt(lsn(), prev);
+		prev = lsn();
+		/* other inputs in between advance lsn */
+		OK(acq(2, S("other"), SH, 0, 0));
+	}
+	OK(put(1, S("a"), S("ka"), S("1"), e, 100));
+	va = lsn();
+	OK(put(1, S("a"), S("kb"), S("2"), e, 101));
+	vb = lsn();
+	ck_assert_uint_gt(vb, va);
+
+	/* each entry remembers the version it was last written at */
+	{
+		struct cl_sm_header h;
+
+		cl_sm_get_header(sm, &h);
+		ck_assert_uint_eq(h.lsn, lsn());
+	}
+	ck_assert_uint_eq(LOOK(S("a")).version, vb);
+
+	/* the version survives a release and re-acquire, and keeps growing */
+	OK(rel(1, S("a"), e));
+	ck_assert_uint_eq(LOOK(S("a")).version, vb);
+	ck_assert_uint_gt(LOOK(S("a")).lru_tick, 0);
+	EXPECT_VAL(S("a"), S("ka"), S("1"), vb);
+	e = GRAB(2, S("a"), EX);
+	ck_assert_uint_eq(LOOK(S("a")).lru_tick, 0);
+	OK(del(2, S("a"), S("ka"), e, 102));
+	X_WRITE_OK(2, 102, S("a"), S("ka"), true);
+	ck_assert_uint_gt(lsn(), vb);
+}
+END_TEST
+
+struct entries {
+	size_t n;
+	int stop_at;
+	uint8_t keys[16][8];
+	size_t lens[16];
+	uint64_t versions[16];
+	uint32_t vallens[16];
+};
+
+static int collect_entry(void *ctx, const struct cl_entry_info *e)
+{
+	struct entries *es = ctx;
+
+	ck_assert_uint_lt(es->n, 16);
+	ck_assert_uint_le(e->keylen, 8);
+	memcpy(es->keys[es->n], e->key, e->keylen);
+	es->lens[es->n] = e->keylen;
+	es->versions[es->n] = e->version;
+	es->vallens[es->n] = e->vallen;
+	es->n++;
+	return (int)es->n == es->stop_at ? 55 : 0;
+}
+
+START_TEST(test_foreach_key_order)
+{
+	static const struct { const char *k; size_t len; } keys[] = {
+		{ "b", 1 }, { "a", 1 }, { "ab", 2 }, { "\x80", 1 }, { "aa", 2 }, { "a\0", 2 },
+		{ "\xff\xff", 2 }, { "B", 1 }, { "a\0\0", 3 },
+	};
+	/* memcmp order, shorter first on a common prefix */
+	static const size_t order[] = { 7, 1, 5, 8, 4, 2, 0, 3, 6 };
+	uint64_t ver[9];
+	struct entries es;
+	uint64_t e = GRAB(1, S("a"), EX);
+
+	for (size_t i = 0; i < 9; i++) {
+		OK(put(1, S("a"), NL(keys[i].k, keys[i].len), "vvvvvvvvv", i, e, i));
+		X_DONE(1, i, 0, lsn());
+		ver[i] = lsn();
+	}
+	memset(&es, 0, sizeof(es));
+	ck_assert_int_eq(cl_index_foreach(sm, S("a"), collect_entry, &es), 0);
+	ck_assert_uint_eq(es.n, 9);
+	for (size_t i = 0; i < 9; i++) {
+		size_t k = order[i];
+		ck_assert_msg(es.lens[i] == keys[k].len && memcmp(es.keys[i], keys[k].k,
+			      keys[k].len) == 0, "entry %zu is not key #%zu", i, k);
+		ck_assert_uint_eq(es.versions[i], ver[k]);
+		ck_assert_uint_eq(es.vallens[i], k);
+	}
+	/* early stop returns fn's value */
+	memset(&es, 0, sizeof(es));
+	es.stop_at = 3;
+	ck_assert_int_eq(cl_index_foreach(sm, S("a"), collect_entry, &es), 55);
+	ck_assert_uint_eq(es.n, 3);
+	/* a name without index */
+	memset(&es, 0, sizeof(es));
+	ck_assert_int_eq(cl_index_foreach(sm, S("nope"), collect_entry, &es), -ENOENT);
+	ck_assert_uint_eq(es.n, 0);
+	/* a re-put keeps the order and moves only that entry's version */
+	OK(put(1, S("a"), S("ab"), S("x"), e, 50));
+	memset(&es, 0, sizeof(es));
+	ck_assert_int_eq(cl_index_foreach(sm, S("a"), collect_entry, &es), 0);
+	ck_assert_uint_eq(es.n, 9);
+	ck_assert_uint_eq(es.versions[5], lsn());
+	ck_assert_uint_eq(es.versions[4], ver[4]);
+	ck_assert_uint_eq(LOOK(S("a")).nkeys, 9);
+}
+END_TEST
+
+START_TEST(test_limits)
+{
+	static uint8_t key[COROLEASE_KEY_MAX];
+	uint64_t e = GRAB(1, S("big"), EX);
+
+	memset(key, 'K', sizeof(key));
+	key[0] = 0;
+	for (size_t i = 0; i < sizeof(bigval); i++)
+		bigval[i] = (uint8_t)(i * 131 + 7);
+	OK(put(1, S("big"), key, sizeof(key), bigval, sizeof(bigval), e, 1));
+	X_WRITE_OK(1, 1, S("big"), NL(key, sizeof(key)), false);
+	expect_val(__LINE__, S("big"), key, sizeof(key), bigval, sizeof(bigval), lsn());
+	BYTES(entry_cost(COROLEASE_KEY_MAX, COROLEASE_VALUE_MAX));
+
+	/* one-byte key, empty value */
+	OK(put(1, S("big"), S("k"), "", 0, e, 2));
+	X_WRITE_OK(1, 2, S("big"), S("k"), false);
+	expect_val(__LINE__, S("big"), "k", 1, "", 0, lsn());
+	BYTES(entry_cost(COROLEASE_KEY_MAX, COROLEASE_VALUE_MAX) + entry_cost(1, 0));
+	/* the 255-byte key and its 254-byte prefix are different keys */
+	ck_assert_int_eq(cl_index_get(sm, S("big"), key, sizeof(key) - 1, NULL, NULL, NULL),
+			 -ENOENT);
+}
+END_TEST
+
+START_TEST(test_bytes_accounting)
+{
+	uint64_t ea = GRAB(1, S("a"), EX);
+	uint64_t eb = GRAB(2, S("b"), EX);
+
+	BYTES(0);
+	OK(put(1, S("a"), S("k1"), S("hello"), ea, 1));
+	BYTES(entry_cost(2, 5));
+	OK(put(1, S("a"), S("k22"), S("x"), ea, 2));
+	BYTES(entry_cost(2, 5) + entry_cost(3, 1));
+	OK(put(2, S("b"), S("k1"), S("0123456789"), eb, 3));
+	BYTES(entry_cost(2, 5) + entry_cost(3, 1) + entry_cost(2, 10));
+	/* overwrite with a longer and then a shorter value */
+	OK(put(1, S("a"), S("k1"), S("hello world"), ea, 4));
+	BYTES(entry_cost(2, 11) + entry_cost(3, 1) + entry_cost(2, 10));
+	OK(put(1, S("a"), S("k1"), "", 0, ea, 5));
+	BYTES(entry_cost(2, 0) + entry_cost(3, 1) + entry_cost(2, 10));
+	/* failed writes change nothing */
+	OK(put(1, S("a"), S("k9"), S("zzz"), ea + 100, 6));
+	OK(del(1, S("a"), S("k9"), ea, 7));
+	BYTES(entry_cost(2, 0) + entry_cost(3, 1) + entry_cost(2, 10));
+
+	OK(del(1, S("a"), S("k1"), ea, 8));
+	OK(del(1, S("a"), S("k22"), ea, 9));
+	OK(del(2, S("b"), S("k1"), eb, 10));
+	BYTES(0);
+	ck_assert_uint_eq(LOOK(S("a")).nkeys, 0);
+
+	/* with neither lease state nor index data a name is forgotten */
+	OK(rel(1, S("a"), ea));
+	GONE(S("a"));
+	OK(rel(2, S("b"), eb));
+	GONE(S("b"));
+	ck_assert_uint_eq(stats().records, 0);
+	ck_assert_uint_eq(stats().index_mem_max, 64u << 20);   /* 0 = 64 MiB */
+}
+END_TEST
+
+START_TEST(test_release_keeps_index)
+{
+	uint64_t e = GRAB(1, S("a"), EX);
+	struct cl_lease_info li;
+
+	OK(put(1, S("a"), S("k"), S("v"), e, 1));
+	OK(rel(1, S("a"), e));
+	li = LOOK(S("a"));
+	ck_assert_uint_eq(li.nholders, 0);
+	ck_assert_uint_eq(li.nkeys, 1);
+	ck_assert_uint_gt(li.lru_tick, 0);
+	EXPECT_VAL(S("a"), S("k"), S("v"), UINT64_MAX);
+	ck_assert_uint_eq(stats().records, 1);
+
+	/* emptied by its next holder, then released: forgotten */
+	e = GRAB(2, S("a"), EX);
+	OK(del(2, S("a"), S("k"), e, 2));
+	OK(rel(2, S("a"), e));
+	GONE(S("a"));
+	BYTES(0);
+}
+END_TEST
+
+#define NAMEV (167u)   /* 1-byte key + 167 + 32 = 200 bytes per entry */
+
+static uint8_t vals[1024];
+
+START_TEST(test_eviction_lru)
+{
+	static const char *const nm[] = { "n1", "n2", "n3", "n4" };
+	uint64_t ep[4], t1, t2, t3, before;
+	struct cl_lease_info li;
+
+	make_sm(1000);
+	memset(vals, 'v', sizeof(vals));
+	for (int i = 0; i < 4; i++) {
+		ep[i] = grab(__LINE__, 1, nm[i], 2, EX);
+		OK(put(1, nm[i], 2, S("k"), vals, NAMEV, ep[i], (uint64_t)i));
+		X_N(2);
+	}
+	BYTES(800);
+	OK(rel(1, "n2", 2, ep[1]));
+	OK(rel(1, "n1", 2, ep[0]));
+	OK(rel(1, "n3", 2, ep[2]));
+	t2 = look(__LINE__, "n2", 2).lru_tick;
+	t1 = look(__LINE__, "n1", 2).lru_tick;
+	t3 = look(__LINE__, "n3", 2).lru_tick;
+	ck_assert_uint_gt(t2, 0);
+	ck_assert_uint_gt(t1, t2);
+	ck_assert_uint_gt(t3, t1);
+	ck_assert_uint_eq(look(__LINE__, "n4", 2).lru_tick, 0);
+	/* local reads do not touch the order */
+	OK(cl_index_get(sm, "n2", 2, S("k"), NULL, NULL, NULL));
+	ck_assert_uint_eq(look(__LINE__, "n2", 2).lru_tick, t2);
+
+	/* fits exactly: no eviction */
+	OK(put(1, "n4", 2, S("2"), vals, NAMEV, ep[3], 10));
+	X_N(2);
+	X_DONE(1, 10, 0, lsn());
+	BYTES(1000);
+
+	/* needs 200 more: the least recently released (n2) goes */
+	before = stats().index_evictions;
+	OK(put(1, "n4", 2, S("3"), vals, NAMEV, ep[3], 11));
+	X_N(3);
+	X_EVICTED(0, NL("n2", 2));
+	X_DONE(1, 11, 0, lsn());
+	X_CHANGED(NL("n4", 2), S("3"), lsn(), false);
+	ck_assert_uint_lt((size_t)xfind(CL_ACT_INDEX_EVICTED), (size_t)xfind(CL_ACT_INDEX_DONE));
+	BYTES(1000);
+	ck_assert_uint_eq(stats().index_evictions, before + 1);
+	/* the evicted name had no lease state: forgotten */
+	gone(__LINE__, "n2", 2);
+	ck_assert_int_eq(cl_index_get(sm, "n2", 2, S("k"), NULL, NULL, NULL), -ENOENT);
+
+	/* re-acquiring and releasing n1 makes it the most recent */
+	ep[0] = grab(__LINE__, 2, "n1", 2, EX);
+	ck_assert_uint_eq(look(__LINE__, "n1", 2).lru_tick, 0);
+	OK(rel(2, "n1", 2, ep[0]));
+	ck_assert_uint_gt(look(__LINE__, "n1", 2).lru_tick, t3);
+
+	/* 400 bytes: n3 then n1 go, in that order */
+	OK(put(1, "n4", 2, S("4"), vals, 367, ep[3], 12));
+	X_N(4);
+	X_EVICTED(0, NL("n3", 2));
+	X_EVICTED(1, NL("n1", 2));
+	X_DONE(1, 12, 0, lsn());
+	BYTES(1000);
+	gone(__LINE__, "n1", 2);
+	gone(__LINE__, "n3", 2);
+	ck_assert_uint_eq(stats().index_evictions, before + 3);
+
+	/* full, and only the held name has data: ENOSPC, nothing evicted */
+	OK(put(1, "n4", 2, S("5"), S("x"), ep[3], 13));
+	X_WRITE_ERR(1, 13, -ENOSPC);
+	BYTES(1000);
+	EXPECT_NOKEY(NL("n4", 2), S("5"));
+
+	/* replacing a value with one of the same size needs no extra room */
+	OK(put(1, "n4", 2, S("k"), vals + 1, NAMEV, ep[3], 14));
+	X_N(2);
+	X_DONE(1, 14, 0, lsn());
+	BYTES(1000);
+	/* nor does a smaller one; and the room it frees can be used */
+	OK(put(1, "n4", 2, S("k"), vals, NAMEV - 10, ep[3], 15));
+	X_DONE(1, 15, 0, lsn());
+	BYTES(990);
+	OK(put(1, "n4", 2, S("6"), vals, 10 - 1 - 1, ep[3], 16));
+	X_DONE(1, 16, -ENOSPC, 0);    /* 1 + 8 + 32 = 41 > 10 */
+	OK(put(1, "n4", 2, S("2"), vals, NAMEV + 10, ep[3], 17));
+	X_DONE(1, 17, 0, lsn());
+	BYTES(1000);
+	li = look(__LINE__, "n4", 2);
+	ck_assert_uint_eq(li.nkeys, 4);
+}
+END_TEST
+
+START_TEST(test_enospc_never_evicts_in_vain)
+{
+	uint64_t e1, e2;
+
+	make_sm(1000);
+	memset(vals, 'v', sizeof(vals));
+	e1 = GRAB(1, S("old"), EX);
+	OK(put(1, S("old"), S("k"), vals, NAMEV, e1, 1));
+	OK(rel(1, S("old"), e1));
+	e2 = GRAB(2, S("new"), EX);
+
+	/* one entry bigger than the whole bound: ENOSPC, and "old" is kept */
+	OK(put(2, S("new"), S("k"), vals, 1000 - 32, e2, 2));      /* 1001 bytes */
+	X_WRITE_ERR(2, 2, -ENOSPC);
+	ck_assert_uint_eq(LOOK(S("old")).nkeys, 1);
+	BYTES(200);
+	/* exactly the bound: fits once "old" is evicted */
+	OK(put(2, S("new"), S("k"), vals, 1000 - 33, e2, 3));      /* 1000 bytes */
+	X_N(3);
+	X_EVICTED(0, S("old"));
+	X_DONE(2, 3, 0, lsn());
+	BYTES(1000);
+	GONE(S("old"));
+}
+END_TEST
+
+START_TEST(test_enospc_even_after_evicting_all)
+{
+	uint64_t e1, e2;
+
+	/*
+	 * A put that cannot fit even after evicting every evictable index is
+	 * refused without evicting anything: the eviction would be for nothing.
+	 */
+	make_sm(1000);
+	memset(vals, 'v', sizeof(vals));
+	e1 = GRAB(1, S("old"), EX);
+	OK(put(1, S("old"), S("k"), vals, NAMEV, e1, 1));          /* 200 */
+	OK(rel(1, S("old"), e1));
+	e2 = GRAB(2, S("held"), EX);
+	OK(put(2, S("held"), S("k"), vals, 567, e2, 2));           /* 600 */
+	BYTES(800);
+	OK(put(2, S("held"), S("j"), vals, 467, e2, 3));           /* 500: 1300 - 200 > 1000 */
+	X_WRITE_ERR(2, 3, -ENOSPC);
+	BYTES(800);
+	ck_assert_uint_eq(LOOK(S("old")).nkeys, 1);
+}
+END_TEST
+
+START_TEST(test_never_evict_held)
+{
+	uint64_t ea, eb, ec, ed;
+
+	make_sm(800);
+	memset(vals, 'v', sizeof(vals));
+	/* a: EX-written, released, now held SH by node 2 */
+	ea = GRAB(1, S("a"), EX);
+	OK(put(1, S("a"), S("k"), vals, NAMEV, ea, 1));
+	OK(rel(1, S("a"), ea));
+	ck_assert_uint_gt(LOOK(S("a")).lru_tick, 0);
+	GRAB(2, S("a"), SH);
+	ck_assert_uint_eq(LOOK(S("a")).lru_tick, 0);
+	/* b: held EX */
+	eb = GRAB(1, S("b"), EX);
+	OK(put(1, S("b"), S("k"), vals, NAMEV, eb, 2));
+	/* c: held by node 3, which departs: orphaned, still held */
+	ec = GRAB(3, S("c"), EX);
+	OK(put(3, S("c"), S("k"), vals, NAMEV, ec, 3));
+	OK(confchg(1, 2, NODES(1, 2, 4, 5), NODES(3)));
+	OK(quorum_now(1, true));
+	/* d: held, writes until full */
+	ed = GRAB(4, S("d"), EX);
+	OK(put(4, S("d"), S("k"), vals, NAMEV, ed, 4));
+	BYTES(800);
+	OK(put(4, S("d"), S("j"), S("x"), ed, 5));
+	X_WRITE_ERR(4, 5, -ENOSPC);
+	ck_assert_uint_eq(xcount(CL_ACT_INDEX_EVICTED), 0);
+	ck_assert_uint_eq(LOOK(S("a")).nkeys, 1);
+	ck_assert_uint_eq(LOOK(S("b")).nkeys, 1);
+	ck_assert_uint_eq(LOOK(S("c")).nkeys, 1);
+	/* once c's orphan is recovered it becomes evictable */
+	{
+		struct cl_msg m = { .type = CL_MSG_RECOVER_NODE, .node = 3,
+				    .seq = stats().orphan_seq };
+		OK(apply(1, &m));
+	}
+	ck_assert_uint_gt(LOOK(S("c")).lru_tick, 0);
+	OK(put(4, S("d"), S("j"), S("x"), ed, 6));
+	X_N(3);
+	X_EVICTED(0, S("c"));
+	X_DONE(4, 6, 0, lsn());
+	GONE(S("c"));
+}
+END_TEST
+
+START_TEST(test_tiny_bound)
+{
+	uint64_t e;
+
+	make_sm(CL_INDEX_ENTRY_OVERHEAD);
+	e = GRAB(1, S("a"), EX);
+	OK(put(1, S("a"), S("k"), "", 0, e, 1));
+	X_WRITE_ERR(1, 1, -ENOSPC);
+	BYTES(0);
+	ck_assert_uint_eq(stats().index_mem_max, CL_INDEX_ENTRY_OVERHEAD);
+	make_sm(CL_INDEX_ENTRY_OVERHEAD + 1);
+	e = GRAB(1, S("a"), EX);
+	OK(put(1, S("a"), S("k"), "", 0, e, 1));
+	X_WRITE_OK(1, 1, S("a"), S("k"), false);
+	BYTES(CL_INDEX_ENTRY_OVERHEAD + 1);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ main */
+
+static Suite *index_suite(void)
+{
+	Suite *s = suite_create("index");
+	TCase *tc = tcase_create("index");
+	TCase *mem = tcase_create("memory");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_put_get_del);
+	tcase_add_test(tc, test_write_rejections);
+	tcase_add_test(tc, test_not_quorate);
+	tcase_add_test(tc, test_version_is_lsn_and_grows);
+	tcase_add_test(tc, test_foreach_key_order);
+	tcase_add_test(tc, test_limits);
+	tcase_add_test(tc, test_bytes_accounting);
+	tcase_add_test(tc, test_release_keeps_index);
+	suite_add_tcase(s, tc);
+
+	tcase_add_checked_fixture(mem, setup, teardown);
+	tcase_add_test(mem, test_eviction_lru);
+	tcase_add_test(mem, test_enospc_never_evicts_in_vain);
+	tcase_add_test(mem, test_enospc_even_after_evicting_all);
+	tcase_add_test(mem, test_never_evict_held);
+	tcase_add_test(mem, test_tiny_bound);
+	suite_add_tcase(s, mem);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(index_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,2198 @@
+/*
+ * check_lease.c - unit tests of the replicated lease state machine
+ * (lockd/lease.c), written against doc/state-machine.md and lease.h.
+ *
+ * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
+ *
+ * Every helper that feeds the machine clears the action recorder first, so
+ * after each input `rec` holds exactly the actions of that input, with names
+ * and keys copied.  Tests assert on the exact action list.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+
+#include "index.h"
+#include "lease.h"
+
+/* ------------------------------------------------------------------ recorder */
+
+#define MAX_REC 256
+
+struct rec {
+	struct cl_action a;   /* a.name / a.key point at the copies below */
+	uint8_t name[COROLEASE_NAME_MAX];
+	uint8_t key[COROLEASE_KEY_MAX];
+};
+
+struct recorder {
+	size_t n;
+	size_t lost;
+	struct rec r[MAX_REC];
+};
+
+static struct recorder rec;
+static struct cl_sm *sm;
+
+static void rec_clear(void)
+{
+	rec.n = 0;
+	rec.lost = 0;
+}
+
+static void record_action(void *ctx, const struct cl_action *a)
+{
+	struct recorder *rc = ctx;
+	struct rec *r;
+
+	if (rc->n == MAX_REC) {
+		rc->lost++;
+		return;
+	}
+	r = &rc->r[rc->n++];
+	r->a = *a;
+	r->a.name = NULL;
+	r->a.key = NULL;
+	if (a->namelen > 0 && a->name != NULL) {
+		memcpy(r->name, a->name, a->namelen <= COROLEASE_NAME_MAX ? a->namelen :
+		       COROLEASE_NAME_MAX);
+		r->a.name = r->name;
+	}
+	if (a->keylen > 0 && a->key != NULL) {
+		memcpy(r->key, a->key, a->keylen);
+		r->a.key = r->key;
+	}
+}
+
+static const char *act_name(int t)
+{
+	static const char *const names[] = {
+		[CL_ACT_GRANT] = "GRANT", [CL_ACT_QUEUED] = "QUEUED", [CL_ACT_DENY] = "DENY",
+		[CL_ACT_BLOCKING] = "BLOCKING", [CL_ACT_REVOKE] = "REVOKE",
+		[CL_ACT_RELEASED] = "RELEASED", [CL_ACT_RECOVERED] = "RECOVERED",
+		[CL_ACT_INDEX_DONE] = "INDEX_DONE", [CL_ACT_INDEX_CHANGED] = "INDEX_CHANGED",
+		[CL_ACT_INDEX_EVICTED] = "INDEX_EVICTED", [CL_ACT_ADMIN_DONE] = "ADMIN_DONE",
+		[CL_ACT_QUORUM] = "QUORUM",
+	};
+
+	if (t > 0 && t <= CL_ACT_QUORUM && names[t] != NULL)
+		return names[t];
+	return "?";
+}
+
+/* A printable description of every recorded action, for failure messages. */
+static const char *dump(void)
+{
+	static char buf[16384];
+	size_t off = 0;
+
+	off += (size_t)snprintf(buf + off, sizeof(buf) - off, "\n  recorded %zu action(s):", rec.n);
+	for (size_t i = 0; i < rec.n && off < sizeof(buf) - 256; i++) {
+		const struct cl_action *a = &rec.r[i].a;
+		char nm[48];
+		size_t k = 0;
+
+		for (size_t j = 0; j < a->namelen && k < sizeof(nm) - 5; j++) {
+			uint8_t c = rec.r[i].name[j];
+			if (c >= 0x20 && c < 0x7f)
+				nm[k++] = (char)c;
+			else
+				k += (size_t)snprintf(nm + k, sizeof(nm) - k, "\\x%02x", c);
+		}
+		nm[k] = '\0';
+		off += (size_t)snprintf(buf + off, sizeof(buf) - off,
+			"\n  #%zu %s node=%" PRIu32 " owner=%" PRIu32 " wanted_by=%" PRIu32
+			" mode=%u err=%d req=%" PRIu64 " epoch=%" PRIu64 " version=%" PRIu64
+			" count=%" PRIu64 " name='%s'(%u) keylen=%u deleted=%d",
+			i, act_name((int)a->type), a->node, a->owner, a->wanted_by, a->mode,
+			a->err, a->req_id, a->epoch, a->version, a->count, nm, a->namelen,
+			a->keylen, a->deleted);
+	}
+	return buf;
+}
+
+/* ------------------------------------------------------------------ inputs */
+
+/* A string literal as (pointer, length) without its terminating NUL. */
+#define S(lit) ((const void *)("" lit)), (sizeof(lit) - 1)
+/* A (pointer, length) pair as one macro argument. */
+#define NL(p, l) (p), (l)
+#define NODES(...) ((const uint32_t[]){ __VA_ARGS__ }), \
+	(sizeof((const uint32_t[]){ __VA_ARGS__ }) / sizeof(uint32_t))
+#define NOBODY NULL, 0
+
+#define EX CL_MODE_EX
+#define SH CL_MODE_SH
+#define WAIT CL_ACQ_WAIT
+
+static struct cl_ring cur_ring;
+
+static int apply(uint32_t sender, const struct cl_msg *m)
+{
+	rec_clear();
+	return cl_sm_apply(sm, sender, m);
+}
+
+static int acq(uint32_t node, const void *name, size_t len, uint8_t mode, uint8_t flags,
+	       uint64_t req)
+{
+	struct cl_msg m = {
+		.type = CL_MSG_ACQUIRE, .mode = mode, .flags = flags,
+		.namelen = (uint16_t)len, .name = name, .req_id = req,
+	};
+	return apply(node, &m);
+}
+
+static int rel_type(uint8_t type, uint32_t node, const void *name, size_t len, uint64_t epoch)
+{
+	struct cl_msg m = {
+		.type = type, .namelen = (uint16_t)len, .name = name, .epoch = epoch,
+	};
+	return apply(node, &m);
+}
+
+static int rel(uint32_t node, const void *name, size_t len, uint64_t epoch)
+{
+	return rel_type(CL_MSG_RELEASE, node, name, len, epoch);
+}
+
+static int hod(uint32_t node, const void *name, size_t len, uint64_t epoch)
+{
+	return rel_type(CL_MSG_HANDOVER_DONE, node, name, len, epoch);
+}
+
+static int evict(uint32_t node, const void *name, size_t len, uint64_t req)
+{
+	struct cl_msg m = {
+		.type = CL_MSG_EVICT, .namelen = (uint16_t)len, .name = name, .req_id = req,
+	};
+	return apply(node, &m);
+}
+
+static int recover(uint32_t sender, uint32_t node, uint64_t seq)
+{
+	struct cl_msg m = { .type = CL_MSG_RECOVER_NODE, .node = node, .seq = seq };
+	return apply(sender, &m);
+}
+
+static int fence(uint32_t sender, uint32_t node, uint64_t req)
+{
+	struct cl_msg m = { .type = CL_MSG_FENCE_ACK, .node = node, .req_id = req };
+	return apply(sender, &m);
+}
+
+static int nop(uint32_t sender, uint64_t req)
+{
+	struct cl_msg m = { .type = CL_MSG_NOP, .req_id = req };
+	return apply(sender, &m);
+}
+
+static int quorum(uint32_t sender, uint32_t rep, uint64_t seq, bool yes)
+{
+	struct cl_msg m = {
+		.type = CL_MSG_QUORUM, .flags = yes ? CL_QUORUM_YES : 0,
+		.ring = { .rep = rep, .seq = seq },
+	};
+	return apply(sender, &m);
+}
+
+/* quorum for the machine's current ring */
+static int quorum_now(uint32_t sender, bool yes)
+{
+	return quorum(sender, cur_ring.rep, cur_ring.seq, yes);
+}
+
+static int confchg(uint32_t rep, uint64_t seq, const uint32_t *mem, size_t nm,
+		   const uint32_t *left, size_t nl)
+{
+	struct cl_ring r = { .rep = rep, .seq = seq };
+	int rc;
+
+	rec_clear();
+	rc = cl_sm_confchg(sm, &r, mem, nm, left, nl);
+	if (rc == 0)
+		cur_ring = r;
+	return rc;
+}
+
+static int put(uint32_t node, const void *name, size_t len, const void *key, size_t keylen,
+	       const void *val, size_t vallen, uint64_t epoch, uint64_t req)
+{
+	struct cl_msg m = {
+		.type = CL_MSG_INDEX_PUT, .namelen = (uint16_t)len, .name = name,
+		.keylen = (uint8_t)keylen, .key = key, .vallen = (uint32_t)vallen,
+		.value = val, .epoch = epoch, .req_id = req,
+	};
+	return apply(node, &m);
+}
+
+#define OK(expr) ck_assert_int_eq((expr), 0)
+
+/* ------------------------------------------------------------------ machine */
+
+static void make_sm(unsigned unsafe, size_t mem_max, bool quorate)
+{
+	struct cl_sm_config cfg = { .index_mem_max = mem_max, .unsafe_flags = unsafe };
+
+	sm = cl_sm_free(sm);
+	rec_clear();
+	sm = cl_sm_new(&cfg, record_action, &rec);
+	ck_assert_ptr_nonnull(sm);
+	OK(confchg(1, 1, NODES(1, 2, 3, 4, 5), NOBODY));
+	if (quorate) {
+		OK(quorum_now(1, true));
+		ck_assert(cl_sm_quorate(sm));
+	}
+	rec_clear();
+}
+
+static void setup_quorate(void)
+{
+	make_sm(0, 0, true);
+}
+
+static void setup_not_quorate(void)
+{
+	make_sm(0, 0, false);
+}
+
+static void teardown(void)
+{
+	sm = cl_sm_free(sm);
+}
+
+static struct cl_sm_stats stats(void)
+{
+	struct cl_sm_stats st;
+
+	memset(&st, 0xa5, sizeof(st));
+	cl_sm_stats(sm, &st);
+	return st;
+}
+
+/* ------------------------------------------------------------------ expectations */
+
+#define ANYNODE UINT32_MAX
+
+static bool name_eq(const struct cl_action *a, const void *name, size_t len)
+{
+	return a->namelen == len && (len == 0 || (a->name != NULL && memcmp(a->name, name, len) == 0));
+}
+
+/* Checks that action i exists, has type t, node (unless ANYNODE) and name (unless NULL). */
+static const struct cl_action *xa(int line, size_t i, enum cl_action_type t, uint32_t node,
+				  const void *name, size_t len)
+{
+	const struct cl_action *a;
+
+	ck_assert_msg(rec.lost == 0, "line %d: recorder overflow%s", line, dump());
+	ck_assert_msg(i < rec.n, "line %d: expected action #%zu %s, only %zu recorded%s",
+		      line, i, act_name((int)t), rec.n, dump());
+	a = &rec.r[i].a;
+	ck_assert_msg(a->type == t, "line %d: action #%zu is %s, expected %s%s", line, i,
+		      act_name((int)a->type), act_name((int)t), dump());
+	if (node != ANYNODE)
+		ck_assert_msg(a->node == node, "line %d: action #%zu %s: node %" PRIu32
+			      ", expected %" PRIu32 "%s", line, i, act_name((int)t), a->node,
+			      node, dump());
+	if (name != NULL)
+		ck_assert_msg(name_eq(a, name, len), "line %d: action #%zu %s: wrong name%s",
+			      line, i, act_name((int)t), dump());
+	return a;
+}
+
+#define XF(i, got, want) \
+	ck_assert_msg((long long)(got) == (long long)(want), \
+		      "line %d: action #%zu: %s = %lld, expected %lld%s", __LINE__, (size_t)(i), \
+		      #got, (long long)(got), (long long)(want), dump())
+
+#define X_N(cnt) \
+	ck_assert_msg(rec.n == (size_t)(cnt) && rec.lost == 0, \
+		      "line %d: expected %zu action(s)%s", __LINE__, (size_t)(cnt), dump())
+
+#define X_GRANT(i, nd, nm, md, ep, rq) do { \
+	const struct cl_action *a_ = xa(__LINE__, i, CL_ACT_GRANT, nd, nm); \
+	XF(i, a_->mode, md); XF(i, a_->epoch, ep); XF(i, a_->req_id, rq); \
+} while (0)
+
+#define X_DENY(i, nd, nm, e, own, rq) do { \
+	const struct cl_action *a_ = xa(__LINE__, i, CL_ACT_DENY, nd, nm); \
+	XF(i, a_->err, e); XF(i, a_->req_id, rq); \
+	if ((e) == -EBUSY) XF(i, a_->owner, own); \
+} while (0)
+
+#define X_QUEUED(i, nd, nm, own, rq) do { \
+	const struct cl_action *a_ = xa(__LINE__, i, CL_ACT_QUEUED, nd, nm); \
+	XF(i, a_->owner, own); XF(i, a_->req_id, rq); \
+} while (0)
+
+#define X_BLOCKING(i, nd, nm, wb, md, ep) do { \
+	const struct cl_action *a_ = xa(__LINE__, i, CL_ACT_BLOCKING, nd, nm); \
+	XF(i, a_->wanted_by, wb); XF(i, a_->mode, md); XF(i, a_->epoch, ep); \
+} while (0)
+
+#define X_REVOKE(i, nd, nm, ep) do { \
+	const struct cl_action *a_ = xa(__LINE__, i, CL_ACT_REVOKE, nd, nm); \
+	XF(i, a_->epoch, ep); \
+} while (0)
+
+#define X_RELEASED(i, nd, nm, ep) do { \
+	const struct cl_action *a_ = xa(__LINE__, i, CL_ACT_RELEASED, nd, nm); \
+	XF(i, a_->epoch, ep); \
+} while (0)
+
+#define X_RECOVERED(i, nd, nm, ep) do { \
+	const struct cl_action *a_ = xa(__LINE__, i, CL_ACT_RECOVERED, nd, nm); \
+	XF(i, a_->epoch, ep); \
+} while (0)
+
+#define X_ADMIN(i, nd, rq, e, cnt) do { \
+	const struct cl_action *a_ = xa(__LINE__, i, CL_ACT_ADMIN_DONE, nd, NULL, 0); \
+	XF(i, a_->req_id, rq); XF(i, a_->err, e); XF(i, a_->count, cnt); \
+} while (0)
+
+#define X_QUORUM(i, md) do { \
+	const struct cl_action *a_ = xa(__LINE__, i, CL_ACT_QUORUM, ANYNODE, NULL, 0); \
+	XF(i, a_->mode, md); \
+} while (0)
+
+/* Index of the first action of type t for node (ANYNODE: any), or -1. */
+static long xfind(enum cl_action_type t, uint32_t node)
+{
+	for (size_t i = 0; i < rec.n; i++)
+		if (rec.r[i].a.type == t && (node == ANYNODE || rec.r[i].a.node == node))
+			return (long)i;
+	return -1;
+}
+
+static size_t xcount(enum cl_action_type t)
+{
+	size_t c = 0;
+
+	for (size_t i = 0; i < rec.n; i++)
+		c += rec.r[i].a.type == t;
+	return c;
+}
+
+/* Lookup that must succeed; returns the info and fills holds/waiters (up to 8). */
+static struct cl_hold_info L_holds[8];
+static struct cl_waiter_info L_waiters[8];
+
+static struct cl_lease_info look(int line, const void *name, size_t len)
+{
+	struct cl_lease_info info;
+	int rc;
+
+	memset(&info, 0, sizeof(info));
+	memset(L_holds, 0, sizeof(L_holds));
+	memset(L_waiters, 0, sizeof(L_waiters));
+	rc = cl_sm_lookup(sm, name, len, &info, L_holds, 8, L_waiters, 8);
+	ck_assert_msg(rc == 0, "line %d: cl_sm_lookup = %d, expected 0", line, rc);
+	ck_assert_msg(info.namelen == len && memcmp(info.name, name, len) == 0,
+		      "line %d: lookup returned another name", line);
+	return info;
+}
+#define LOOK(nm) look(__LINE__, nm)
+static void gone(int line, const void *name, size_t len)
+{
+	struct cl_lease_info info;
+	int rc = cl_sm_lookup(sm, name, len, &info, NULL, 0, NULL, 0);
+
+	ck_assert_msg(rc == -ENOENT, "line %d: cl_sm_lookup = %d, expected -ENOENT (forgotten)",
+		      line, rc);
+}
+#define GONE(nm) gone(__LINE__, nm)
+
+/* Acquires name for node and returns the epoch granted (asserting a sole GRANT). */
+static uint64_t grab(int line, uint32_t node, const void *name, size_t len, uint8_t mode)
+{
+	int rc = acq(node, name, len, mode, 0, 1000 + node);
+
+	ck_assert_msg(rc == 0, "line %d: apply = %d", line, rc);
+	ck_assert_msg(rec.n == 1 && rec.r[0].a.type == CL_ACT_GRANT && rec.r[0].a.node == node,
+		      "line %d: expected a sole GRANT to %" PRIu32 "%s", line, node, dump());
+	return rec.r[0].a.epoch;
+}
+#define GRAB(node, nm, mode) grab(__LINE__, node, nm, mode)
+
+/* ================================================================== tests */
+
+START_TEST(test_grant_free_name_epochs)
+{
+	struct cl_lease_info li;
+	uint8_t mode = 0;
+
+	OK(acq(1, S("a"), EX, 0, 11));
+	X_N(1);
+	X_GRANT(0, 1, S("a"), EX, 1, 11);
+	OK(acq(2, S("b"), SH, 0, 12));
+	X_N(1);
+	X_GRANT(0, 2, S("b"), SH, 2, 12);
+	OK(acq(3, S("c"), EX, WAIT, 13));
+	X_N(1);
+	X_GRANT(0, 3, S("c"), EX, 3, 13);
+	ck_assert_uint_eq(stats().epoch, 3);
+	ck_assert_uint_eq(stats().holds, 3);
+	ck_assert_uint_eq(stats().records, 3);
+
+	ck_assert_uint_eq(cl_sm_hold_epoch(sm, S("a"), 1, &mode), 1);
+	ck_assert_uint_eq(mode, EX);
+	ck_assert_uint_eq(cl_sm_hold_epoch(sm, S("b"), 2, &mode), 2);
+	ck_assert_uint_eq(mode, SH);
+	li = LOOK(S("a"));
+	ck_assert_uint_eq(li.mode, EX);
+	ck_assert_uint_eq(li.nholders, 1);
+	ck_assert_uint_eq(li.nwaiters, 0);
+	ck_assert_uint_eq(L_holds[0].node, 1);
+	ck_assert_uint_eq(L_holds[0].epoch, 1);
+	ck_assert_uint_eq(L_holds[0].mode, EX);
+	ck_assert_uint_eq(L_holds[0].orphan_seq, 0);
+
+	/* released and re-acquired: a new, higher epoch */
+	OK(rel(1, S("a"), 1));
+	X_N(1);
+	X_RELEASED(0, 1, S("a"), 1);
+	OK(acq(1, S("a"), EX, 0, 14));
+	X_GRANT(0, 1, S("a"), EX, 4, 14);
+}
+END_TEST
+
+START_TEST(test_idempotent_reacquire)
+{
+	OK(acq(1, S("a"), EX, 0, 1));
+	X_GRANT(0, 1, S("a"), EX, 1, 1);
+	OK(acq(1, S("a"), EX, 0, 2));
+	X_N(1);
+	X_GRANT(0, 1, S("a"), EX, 1, 2);
+	OK(acq(1, S("a"), EX, WAIT, 3));
+	X_N(1);
+	X_GRANT(0, 1, S("a"), EX, 1, 3);
+	/* an EX holder asking SH keeps its EX hold and epoch */
+	OK(acq(1, S("a"), SH, 0, 4));
+	X_N(1);
+	X_GRANT(0, 1, S("a"), EX, 1, 4);
+
+	OK(acq(2, S("b"), SH, 0, 5));
+	X_GRANT(0, 2, S("b"), SH, 2, 5);
+	OK(acq(2, S("b"), SH, WAIT, 6));
+	X_N(1);
+	X_GRANT(0, 2, S("b"), SH, 2, 6);
+
+	ck_assert_uint_eq(stats().epoch, 2);
+	ck_assert_uint_eq(stats().holds, 2);
+	ck_assert_uint_eq(LOOK(S("a")).nholders, 1);
+	ck_assert_uint_eq(LOOK(S("b")).nholders, 1);
+}
+END_TEST
+
+START_TEST(test_sh_batching)
+{
+	struct cl_lease_info li;
+
+	OK(acq(1, S("a"), SH, 0, 1));
+	X_N(1);
+	X_GRANT(0, 1, S("a"), SH, 1, 1);
+	OK(acq(2, S("a"), SH, 0, 2));
+	X_N(1);
+	X_GRANT(0, 2, S("a"), SH, 2, 2);
+	OK(acq(3, S("a"), SH, WAIT, 3));
+	X_N(1);
+	X_GRANT(0, 3, S("a"), SH, 3, 3);
+
+	li = LOOK(S("a"));
+	ck_assert_uint_eq(li.mode, SH);
+	ck_assert_uint_eq(li.nholders, 3);
+	for (unsigned i = 0; i < 3; i++) {
+		ck_assert_uint_eq(L_holds[i].node, i + 1);
+		ck_assert_uint_eq(L_holds[i].epoch, i + 1);
+		ck_assert_uint_eq(L_holds[i].mode, SH);
+	}
+	/* one SH holder leaving keeps the others */
+	OK(rel(2, S("a"), 2));
+	X_N(1);
+	X_RELEASED(0, 2, S("a"), 2);
+	li = LOOK(S("a"));
+	ck_assert_uint_eq(li.nholders, 2);
+	ck_assert_uint_eq(L_holds[0].node, 1);
+	ck_assert_uint_eq(L_holds[1].node, 3);
+}
+END_TEST
+
+START_TEST(test_conflict_nowait_deny)
+{
+	uint64_t e;
+
+	/* EX held, SH asked without WAIT */
+	e = GRAB(1, S("a"), EX);
+	OK(acq(2, S("a"), SH, 0, 9));
+	X_N(2);
+	X_BLOCKING(0, 1, S("a"), 2, SH, e);
+	X_DENY(1, 2, S("a"), -EBUSY, 1, 9);
+	ck_assert_uint_eq(LOOK(S("a")).nwaiters, 0);
+	ck_assert_uint_eq(LOOK(S("a")).nholders, 1);
+
+	/* SH held by two, EX asked: both holders are told */
+	uint64_t e1 = GRAB(1, S("b"), SH);
+	uint64_t e2 = GRAB(2, S("b"), SH);
+	OK(acq(3, S("b"), EX, 0, 10));
+	X_N(3);
+	{
+		const struct cl_action *b0 = xa(__LINE__, 0, CL_ACT_BLOCKING, ANYNODE, S("b"));
+		const struct cl_action *b1 = xa(__LINE__, 1, CL_ACT_BLOCKING, ANYNODE, S("b"));
+		ck_assert_msg((b0->node == 1 && b1->node == 2) || (b0->node == 2 && b1->node == 1),
+			      "BLOCKING must go to holders 1 and 2%s", dump());
+		for (size_t i = 0; i < 2; i++) {
+			const struct cl_action *b = &rec.r[i].a;
+			XF(i, b->wanted_by, 3);
+			XF(i, b->mode, EX);
+			XF(i, b->epoch, b->node == 1 ? e1 : e2);
+		}
+	}
+	X_DENY(2, 3, S("b"), -EBUSY, 1, 10);
+	ck_assert_uint_eq(stats().waiters, 0);
+	ck_assert_uint_eq(stats().epoch, 3);
+}
+END_TEST
+
+START_TEST(test_wait_queued_blocking)
+{
+	struct cl_lease_info li;
+	uint64_t e = GRAB(1, S("a"), EX);
+
+	OK(acq(2, S("a"), EX, WAIT, 5));
+	X_N(2);
+	X_BLOCKING(0, 1, S("a"), 2, EX, e);
+	X_QUEUED(1, 2, S("a"), 1, 5);
+	li = LOOK(S("a"));
+	ck_assert_uint_eq(li.nwaiters, 1);
+	ck_assert_uint_eq(L_waiters[0].node, 2);
+	ck_assert_uint_eq(L_waiters[0].mode, EX);
+	ck_assert_uint_eq(L_waiters[0].req_id, 5);
+	ck_assert_uint_eq(stats().waiters, 1);
+
+	OK(acq(3, S("a"), SH, WAIT, 7));
+	X_N(2);
+	X_BLOCKING(0, 1, S("a"), 3, SH, e);
+	X_QUEUED(1, 3, S("a"), 1, 7);
+
+	/* asking again keeps the entry (and its place) and raises SH to EX */
+	OK(acq(3, S("a"), EX, WAIT, 8));
+	X_N(2);
+	X_BLOCKING(0, 1, S("a"), 3, EX, e);
+	xa(__LINE__, 1, CL_ACT_QUEUED, 3, S("a"));
+	li = LOOK(S("a"));
+	ck_assert_uint_eq(li.nwaiters, 2);
+	ck_assert_uint_eq(L_waiters[0].node, 2);
+	ck_assert_uint_eq(L_waiters[1].node, 3);
+	ck_assert_uint_eq(L_waiters[1].mode, EX);
+	/* ... and an SH re-ask does not lower it */
+	OK(acq(3, S("a"), SH, WAIT, 9));
+	li = LOOK(S("a"));
+	ck_assert_uint_eq(li.nwaiters, 2);
+	ck_assert_uint_eq(L_waiters[1].node, 3);
+	ck_assert_uint_eq(L_waiters[1].mode, EX);
+	ck_assert_uint_eq(stats().waiters, 2);
+	ck_assert_uint_eq(stats().epoch, 1);
+}
+END_TEST
+
+START_TEST(test_fifo_order)
+{
+	OK(acq(1, S("a"), EX, 0, 1));
+	OK(acq(3, S("a"), EX, WAIT, 3));
+	OK(acq(2, S("a"), EX, WAIT, 2));
+	OK(acq(4, S("a"), EX, WAIT, 4));
+
+	OK(rel(1, S("a"), 1));
+	X_N(3);
+	X_RELEASED(0, 1, S("a"), 1);
+	X_GRANT(1, 3, S("a"), EX, 2, 3);
+	X_BLOCKING(2, 3, S("a"), 2, EX, 2);
+
+	OK(rel(3, S("a"), 2));
+	X_N(3);
+	X_RELEASED(0, 3, S("a"), 2);
+	X_GRANT(1, 2, S("a"), EX, 3, 2);
+	X_BLOCKING(2, 2, S("a"), 4, EX, 3);
+
+	OK(hod(2, S("a"), 3));
+	X_N(2);
+	X_RELEASED(0, 2, S("a"), 3);
+	X_GRANT(1, 4, S("a"), EX, 4, 4);
+
+	OK(rel(4, S("a"), 4));
+	X_N(1);
+	X_RELEASED(0, 4, S("a"), 4);
+	GONE(S("a"));
+	ck_assert_uint_eq(stats().records, 0);
+}
+END_TEST
+
+START_TEST(test_sh_waiters_together_stop_at_ex)
+{
+	struct cl_lease_info li;
+
+	OK(acq(1, S("a"), EX, 0, 1));
+	OK(acq(2, S("a"), SH, WAIT, 2));
+	OK(acq(3, S("a"), SH, WAIT, 3));
+	OK(acq(4, S("a"), EX, WAIT, 4));
+	OK(acq(5, S("a"), SH, WAIT, 5));
+	ck_assert_uint_eq(LOOK(S("a")).nwaiters, 4);
+
+	OK(rel(1, S("a"), 1));
+	X_N(5);
+	X_RELEASED(0, 1, S("a"), 1);
+	X_GRANT(1, 2, S("a"), SH, 2, 2);
+	X_GRANT(2, 3, S("a"), SH, 3, 3);
+	{
+		const struct cl_action *b0 = xa(__LINE__, 3, CL_ACT_BLOCKING, ANYNODE, S("a"));
+		const struct cl_action *b1 = xa(__LINE__, 4, CL_ACT_BLOCKING, ANYNODE, S("a"));
+		ck_assert_msg(b0->node != b1->node && (b0->node == 2 || b0->node == 3) &&
+			      (b1->node == 2 || b1->node == 3), "BLOCKING to 2 and 3%s", dump());
+		XF(3, b0->wanted_by, 4);
+		XF(3, b0->mode, EX);
+		XF(3, b0->epoch, b0->node);   /* node 2 has epoch 2, node 3 epoch 3 */
+		XF(4, b1->wanted_by, 4);
+		XF(4, b1->epoch, b1->node);
+	}
+	li = LOOK(S("a"));
+	ck_assert_uint_eq(li.mode, SH);
+	ck_assert_uint_eq(li.nholders, 2);
+	ck_assert_uint_eq(li.nwaiters, 2);
+	ck_assert_uint_eq(L_waiters[0].node, 4);
+	ck_assert_uint_eq(L_waiters[1].node, 5);   /* no overtaking of the EX waiter */
+
+	/* one SH holder goes; the other is reminded */
+	OK(rel(2, S("a"), 2));
+	X_N(2);
+	X_RELEASED(0, 2, S("a"), 2);
+	X_BLOCKING(1, 3, S("a"), 4, EX, 3);
+
+	OK(rel(3, S("a"), 3));
+	X_N(3);
+	X_RELEASED(0, 3, S("a"), 3);
+	X_GRANT(1, 4, S("a"), EX, 4, 4);
+	X_BLOCKING(2, 4, S("a"), 5, SH, 4);
+
+	OK(rel(4, S("a"), 4));
+	X_N(2);
+	X_RELEASED(0, 4, S("a"), 4);
+	X_GRANT(1, 5, S("a"), SH, 5, 5);
+	ck_assert_uint_eq(LOOK(S("a")).nwaiters, 0);
+}
+END_TEST
+
+START_TEST(test_sh_does_not_overtake_ex_waiter)
+{
+	uint64_t e = GRAB(1, S("a"), SH);
+
+	OK(acq(2, S("a"), EX, WAIT, 2));
+	X_N(2);
+	X_BLOCKING(0, 1, S("a"), 2, EX, e);
+	X_QUEUED(1, 2, S("a"), 1, 2);
+	/* rule 5 needs "no waiters": a new SH conflicts */
+	OK(acq(3, S("a"), SH, 0, 3));
+	X_N(2);
+	X_BLOCKING(0, 1, S("a"), 3, SH, e);
+	X_DENY(1, 3, S("a"), -EBUSY, 1, 3);
+	OK(acq(3, S("a"), SH, WAIT, 4));
+	X_N(2);
+	X_BLOCKING(0, 1, S("a"), 3, SH, e);
+	X_QUEUED(1, 3, S("a"), 1, 4);
+	ck_assert_uint_eq(LOOK(S("a")).nholders, 1);
+}
+END_TEST
+
+START_TEST(test_conversion_sole_holder)
+{
+	struct cl_lease_info li;
+	uint8_t mode = 0;
+
+	GRAB(1, S("a"), SH);
+	OK(acq(1, S("a"), EX, 0, 2));
+	X_N(1);
+	X_GRANT(0, 1, S("a"), EX, 2, 2);
+	ck_assert_uint_eq(cl_sm_hold_epoch(sm, S("a"), 1, &mode), 2);
+	ck_assert_uint_eq(mode, EX);
+	li = LOOK(S("a"));
+	ck_assert_uint_eq(li.mode, EX);
+	ck_assert_uint_eq(li.nholders, 1);
+	ck_assert_uint_eq(L_holds[0].epoch, 2);
+	ck_assert_uint_eq(stats().holds, 1);
+
+	/* the old epoch is gone: releasing with it is ignored */
+	OK(rel(1, S("a"), 1));
+	X_N(0);
+	ck_assert_uint_eq(LOOK(S("a")).nholders, 1);
+
+	/* rule 3 does not look at waiters; the waiter's BLOCKING is re-sent */
+	GRAB(1, S("b"), SH);                   /* epoch 3 */
+	OK(acq(2, S("b"), EX, WAIT, 7));
+	X_N(2);
+	OK(acq(1, S("b"), EX, 0, 8));
+	X_N(2);
+	X_GRANT(0, 1, S("b"), EX, 4, 8);
+	X_BLOCKING(1, 1, S("b"), 2, EX, 4);
+	li = LOOK(S("b"));
+	ck_assert_uint_eq(li.mode, EX);
+	ck_assert_uint_eq(li.nwaiters, 1);
+}
+END_TEST
+
+START_TEST(test_conversion_queued_not_sole)
+{
+	struct cl_lease_info li;
+	uint8_t mode = 0;
+	uint64_t e2 = GRAB(2, S("a"), SH);     /* 1 */
+	uint64_t e1 = GRAB(1, S("a"), SH);     /* 2 */
+
+	/* NOWAIT: only the other holder is asked, and the answer is EBUSY */
+	OK(acq(1, S("a"), EX, 0, 4));
+	X_N(2);
+	X_BLOCKING(0, 2, S("a"), 1, EX, e2);
+	X_DENY(1, 1, S("a"), -EBUSY, 2, 4);
+	ck_assert_uint_eq(cl_sm_hold_epoch(sm, S("a"), 1, &mode), e1);
+	ck_assert_uint_eq(mode, SH);
+
+	OK(acq(1, S("a"), EX, WAIT, 5));
+	X_N(2);
+	X_BLOCKING(0, 2, S("a"), 1, EX, e2);
+	X_QUEUED(1, 1, S("a"), 2, 5);
+	li = LOOK(S("a"));
+	ck_assert_uint_eq(li.nholders, 2);
+	ck_assert_uint_eq(li.nwaiters, 1);
+	ck_assert_uint_eq(L_waiters[0].node, 1);
+	ck_assert_uint_eq(L_waiters[0].mode, EX);
+
+	/* the other holder leaves: the queued conversion is granted */
+	OK(rel(2, S("a"), e2));
+	X_N(2);
+	X_RELEASED(0, 2, S("a"), e2);
+	X_GRANT(1, 1, S("a"), EX, 3, 5);
+	li = LOOK(S("a"));
+	ck_assert_uint_eq(li.mode, EX);
+	ck_assert_uint_eq(li.nholders, 1);
+	ck_assert_uint_eq(li.nwaiters, 0);
+	ck_assert_uint_eq(cl_sm_hold_epoch(sm, S("a"), 1, &mode), 3);
+	ck_assert_uint_eq(mode, EX);
+	ck_assert_uint_eq(stats().holds, 1);
+}
+END_TEST
+
+START_TEST(test_release_wrong_epoch_ignored)
+{
+	uint64_t lsn;
+
+	GRAB(1, S("a"), EX);
+	lsn = stats().lsn;
+	OK(rel(1, S("a"), 2));
+	X_N(0);
+	OK(rel(1, S("a"), 0));
+	X_N(0);
+	OK(rel(2, S("a"), 1));                 /* right epoch, wrong node */
+	X_N(0);
+	OK(hod(1, S("a"), 7));
+	X_N(0);
+	OK(rel(1, S("zz"), 1));                /* unknown name */
+	X_N(0);
+	GONE(S("zz"));
+	ck_assert_uint_eq(stats().lsn, lsn + 5);
+	ck_assert_uint_eq(LOOK(S("a")).nholders, 1);
+	ck_assert_uint_eq(cl_sm_hold_epoch(sm, S("a"), 1, NULL), 1);
+
+	OK(rel(1, S("a"), 1));
+	X_N(1);
+	X_RELEASED(0, 1, S("a"), 1);
+	GONE(S("a"));
+	/* a second release of the same hold is ignored */
+	OK(rel(1, S("a"), 1));
+	X_N(0);
+	GONE(S("a"));
+}
+END_TEST
+
+START_TEST(test_handover_done)
+{
+	GRAB(1, S("a"), EX);
+	OK(acq(2, S("a"), EX, WAIT, 2));
+	X_N(2);
+	OK(hod(1, S("a"), 1));
+	X_N(2);
+	X_RELEASED(0, 1, S("a"), 1);
+	X_GRANT(1, 2, S("a"), EX, 2, 2);
+}
+END_TEST
+
+START_TEST(test_not_quorate_denies)
+{
+	ck_assert(!cl_sm_quorate(sm));
+	OK(acq(1, S("a"), EX, 0, 1));
+	X_N(1);
+	X_DENY(0, 1, S("a"), COROLEASE_ENOQUORUM, 0, 1);
+	OK(acq(1, S("a"), SH, WAIT, 2));
+	X_N(1);
+	X_DENY(0, 1, S("a"), COROLEASE_ENOQUORUM, 0, 2);
+	GONE(S("a"));
+	ck_assert_uint_eq(stats().epoch, 0);
+	ck_assert_uint_eq(stats().waiters, 0);
+
+	/* quorate: grant; quorum lost by QUORUM no: even the holder is denied */
+	OK(quorum_now(2, true));
+	X_N(1);
+	X_QUORUM(0, 1);
+	GRAB(1, S("a"), EX);
+	OK(quorum_now(2, false));
+	X_N(1);
+	X_QUORUM(0, 0);
+	ck_assert(!cl_sm_quorate(sm));
+	OK(acq(1, S("a"), EX, 0, 3));
+	X_N(1);
+	X_DENY(0, 1, S("a"), COROLEASE_ENOQUORUM, 0, 3);
+	/* a repeated view does not repeat the action */
+	OK(quorum_now(3, false));
+	X_N(0);
+	/* releasing is still possible */
+	OK(rel(1, S("a"), 1));
+	X_N(1);
+	X_RELEASED(0, 1, S("a"), 1);
+}
+END_TEST
+
+START_TEST(test_queued_granted_on_quorum)
+{
+	GRAB(1, S("a"), EX);                   /* 1 */
+	GRAB(1, S("b"), EX);                   /* 2 */
+	GRAB(1, S("c"), EX);                   /* 3 */
+	OK(acq(2, S("b"), EX, WAIT, 21));
+	OK(acq(2, S("a"), EX, WAIT, 22));
+	OK(acq(3, S("c"), EX, WAIT, 23));
+
+	OK(confchg(1, 2, NODES(1, 2, 3, 4), NODES(5)));
+	ck_assert(!cl_sm_quorate(sm));
+	ck_assert_int_ge(xfind(CL_ACT_QUORUM, ANYNODE), 0);
+	X_QUORUM((size_t)xfind(CL_ACT_QUORUM, ANYNODE), 0);
+	ck_assert_int_eq(xcount(CL_ACT_GRANT), 0);
+
+	/* releases while not quorate end the holds but grant nothing */
+	OK(rel(1, S("b"), 2));
+	X_N(1);
+	X_RELEASED(0, 1, S("b"), 2);
+	OK(rel(1, S("a"), 1));
+	X_N(1);
+	X_RELEASED(0, 1, S("a"), 1);
+	ck_assert_uint_eq(LOOK(S("a")).nholders, 0);
+	ck_assert_uint_eq(LOOK(S("a")).nwaiters, 1);
+
+	/* a view for the old ring changes nothing */
+	OK(quorum(2, 1, 1, true));
+	X_N(0);
+	ck_assert(!cl_sm_quorate(sm));
+
+	/* the new ring is quorate: waiters granted in name order; c's holder is asked again */
+	OK(quorum(2, 1, 2, true));
+	ck_assert(cl_sm_quorate(sm));
+	X_N(4);
+	X_BLOCKING((size_t)xfind(CL_ACT_BLOCKING, ANYNODE), 1, S("c"), 3, EX, 3);
+	{
+		long q = xfind(CL_ACT_QUORUM, ANYNODE);
+		long g = xfind(CL_ACT_GRANT, ANYNODE);
+		ck_assert_int_ge(q, 0);
+		ck_assert_int_ge(g, 0);
+		X_QUORUM((size_t)q, 1);
+		X_GRANT((size_t)g, 2, S("a"), EX, 4, 22);
+		X_GRANT((size_t)g + 1, 2, S("b"), EX, 5, 21);
+	}
+	ck_assert_uint_eq(LOOK(S("c")).nwaiters, 1);
+}
+END_TEST
+
+START_TEST(test_quorum_stale_ring_ignored)
+{
+	/* a join keeps the machine quorate */
+	OK(confchg(1, 2, NODES(1, 2, 3, 4, 5, 6), NOBODY));
+	ck_assert(cl_sm_quorate(sm));
+	ck_assert_int_eq(xcount(CL_ACT_QUORUM), 0);
+	GRAB(6, S("a"), EX);
+
+	/* old ring, or same seq with another representative: ignored */
+	OK(quorum(1, 1, 1, false));
+	X_N(0);
+	OK(quorum(1, 2, 2, false));
+	X_N(0);
+	ck_assert(cl_sm_quorate(sm));
+	ck_assert_uint_eq(stats().ring.seq, 2);
+	ck_assert_uint_eq(stats().ring.rep, 1);
+
+	OK(quorum(1, 1, 2, false));
+	X_N(1);
+	X_QUORUM(0, 0);
+	ck_assert(!cl_sm_quorate(sm));
+	OK(quorum(1, 1, 1, true));
+	X_N(0);
+	ck_assert(!cl_sm_quorate(sm));
+	OK(quorum(1, 1, 3, true));             /* a future ring is not ours either */
+	X_N(0);
+	ck_assert(!cl_sm_quorate(sm));
+}
+END_TEST
+
+START_TEST(test_q_lsn)
+{
+	struct cl_sm_stats st;
+	uint64_t q0;
+
+	OK(nop(1, 1));
+	st = stats();
+	ck_assert_uint_eq(st.q_lsn, st.lsn);
+	OK(confchg(1, 2, NODES(1, 2, 3, 4), NODES(5)));
+	q0 = stats().q_lsn;
+	OK(nop(1, 2));
+	OK(acq(1, S("a"), EX, 0, 3));
+	st = stats();
+	ck_assert_uint_eq(st.q_lsn, q0);
+	ck_assert_uint_gt(st.lsn, q0);
+	OK(quorum_now(1, true));
+	OK(nop(1, 4));
+	st = stats();
+	ck_assert_uint_eq(st.q_lsn, st.lsn);
+}
+END_TEST
+
+START_TEST(test_confchg_departure_orphans)
+{
+	struct cl_sm_stats st;
+	struct cl_lease_info li;
+
+	GRAB(3, S("a"), EX);                   /* 1 */
+	GRAB(3, S("b"), SH);                   /* 2 */
+	GRAB(1, S("b"), SH);                   /* 3 */
+	GRAB(1, S("c"), SH);                   /* 4 */
+	OK(acq(3, S("c"), EX, WAIT, 31));      /* 3 queued at the head of c */
+	OK(acq(2, S("c"), SH, WAIT, 32));      /* 2 queued behind it */
+	OK(acq(3, S("d"), EX, 0, 33));         /* 5 */
+	ck_assert_uint_eq(stats().holds, 5);
+
+	OK(confchg(1, 2, NODES(5, 2, 1, 4), NODES(3)));
+	ck_assert_int_eq(xcount(CL_ACT_GRANT), 0);
+	ck_assert_int_ge(xfind(CL_ACT_QUORUM, ANYNODE), 0);
+	st = stats();
+	ck_assert(!st.quorate);
+	ck_assert(!cl_sm_quorate(sm));
+	ck_assert_uint_eq(st.orphans, 3);
+	ck_assert_uint_eq(st.holds, 5);
+	ck_assert_uint_eq(st.waiters, 1);
+	ck_assert_uint_gt(st.orphan_seq, 0);
+	ck_assert_uint_eq(st.nmembers, 4);
+	ck_assert_uint_eq(st.members[0], 1);
+	ck_assert_uint_eq(st.members[1], 2);
+	ck_assert_uint_eq(st.members[2], 4);
+	ck_assert_uint_eq(st.members[3], 5);
+	ck_assert_uint_eq(st.ring.seq, 2);
+	ck_assert(!cl_sm_is_member(sm, 3));
+	ck_assert(cl_sm_is_member(sm, 4));
+
+	li = LOOK(S("a"));
+	ck_assert_uint_eq(li.nholders, 1);
+	ck_assert_uint_eq(L_holds[0].node, 3);
+	ck_assert_uint_eq(L_holds[0].epoch, 1);
+	ck_assert_uint_eq(L_holds[0].orphan_seq, st.orphan_seq);
+	ck_assert_uint_eq(cl_sm_hold_epoch(sm, S("a"), 3, NULL), 0);
+	ck_assert_uint_eq(cl_sm_owner(sm, S("a")), 3);
+	/* b: 3 (orphan) was granted first, but the owner is the first live holder */
+	li = LOOK(S("b"));
+	ck_assert_uint_eq(li.nholders, 2);
+	ck_assert_uint_eq(cl_sm_owner(sm, S("b")), 1);
+	/* c: 3's waiter was dropped, 2's kept, nothing granted while not quorate */
+	li = LOOK(S("c"));
+	ck_assert_uint_eq(li.nwaiters, 1);
+	ck_assert_uint_eq(L_waiters[0].node, 2);
+	ck_assert_uint_eq(li.nholders, 1);
+
+	/* quorum for the new ring: 2's SH is now compatible */
+	OK(quorum_now(1, true));
+	ck_assert_int_ge(xfind(CL_ACT_GRANT, 2), 0);
+	X_GRANT((size_t)xfind(CL_ACT_GRANT, 2), 2, S("c"), SH, 6, 32);
+	ck_assert_uint_eq(xcount(CL_ACT_GRANT), 1);
+}
+END_TEST
+
+START_TEST(test_confchg_two_departures)
+{
+	struct cl_lease_info li;
+
+	GRAB(3, S("a"), EX);
+	GRAB(4, S("b"), EX);
+	OK(confchg(1, 2, NODES(1, 2, 5), NODES(3, 4)));
+	ck_assert_uint_eq(stats().orphans, 2);
+	li = LOOK(S("a"));
+	ck_assert_uint_gt(L_holds[0].orphan_seq, 0);
+	li = LOOK(S("b"));
+	ck_assert_uint_gt(L_holds[0].orphan_seq, 0);
+	ck_assert_uint_le(L_holds[0].orphan_seq, stats().orphan_seq);
+	(void)li;
+}
+END_TEST
+
+START_TEST(test_orphan_blocks_own_node)
+{
+	GRAB(3, S("a"), EX);
+	OK(confchg(1, 2, NODES(1, 2, 4, 5), NODES(3)));
+	OK(confchg(1, 3, NODES(1, 2, 3, 4, 5), NOBODY));
+	OK(quorum_now(1, true));
+	ck_assert(cl_sm_quorate(sm));
+	ck_assert(cl_sm_is_member(sm, 3));
+
+	OK(acq(3, S("a"), EX, 0, 1));
+	X_N(1);
+	X_DENY(0, 3, S("a"), -EBUSY, 3, 1);
+	OK(acq(3, S("a"), SH, 0, 2));
+	X_N(1);
+	X_DENY(0, 3, S("a"), -EBUSY, 3, 2);
+	OK(acq(1, S("a"), SH, WAIT, 3));
+	X_N(1);
+	X_QUEUED(0, 1, S("a"), 3, 3);
+	ck_assert_uint_eq(cl_sm_hold_epoch(sm, S("a"), 3, NULL), 0);
+	/* the orphan cannot be released by its node either */
+	OK(rel(3, S("a"), 1));
+	X_N(0);
+	ck_assert_uint_eq(stats().orphans, 1);
+}
+END_TEST
+
+START_TEST(test_recover_node_seq)
+{
+	uint64_t s1, s2, ea, eb;
+
+	ea = GRAB(3, S("a"), EX);              /* 1 */
+	OK(acq(1, S("a"), EX, WAIT, 11));
+	OK(confchg(1, 2, NODES(1, 2, 4, 5), NODES(3)));
+	s1 = stats().orphan_seq;
+	OK(confchg(1, 3, NODES(1, 2, 3, 4, 5), NOBODY));
+	OK(quorum_now(1, true));
+	eb = GRAB(3, S("b"), EX);              /* 2 */
+	OK(acq(2, S("b"), SH, WAIT, 12));
+	OK(confchg(1, 4, NODES(1, 2, 4, 5), NODES(3)));
+	s2 = stats().orphan_seq;
+	ck_assert_uint_gt(s2, s1);
+	OK(quorum_now(4, true));
+	X_N(1);                                /* nothing to grant: orphans */
+	ck_assert_uint_eq(stats().orphans, 2);
+
+	OK(recover(1, 3, s1 - 1));
+	X_N(0);
+	ck_assert_uint_eq(stats().orphans, 2);
+
+	OK(recover(1, 3, s1));
+	X_N(2);
+	X_RECOVERED(0, 3, S("a"), ea);
+	X_GRANT(1, 1, S("a"), EX, 3, 11);
+	ck_assert_uint_eq(stats().orphans, 1);
+	ck_assert_uint_eq(cl_sm_owner(sm, S("b")), 3);
+
+	OK(recover(2, 3, s2));
+	X_N(2);
+	X_RECOVERED(0, 3, S("b"), eb);
+	X_GRANT(1, 2, S("b"), SH, 4, 12);
+	ck_assert_uint_eq(stats().orphans, 0);
+
+	OK(recover(2, 3, s2 + 10));
+	X_N(0);
+	OK(recover(2, 9, 1000));               /* a node that never held anything */
+	X_N(0);
+}
+END_TEST
+
+/*
+ * RECOVER_NODE frees orphans only while quorate: a minority never frees a
+ * departed node's holds on a timer (doc/state-machine.md, inputs table).
+ */
+START_TEST(test_recover_node_not_quorate)
+{
+	uint64_t ea = GRAB(3, S("a"), EX);
+
+	OK(acq(1, S("a"), EX, WAIT, 5));
+	OK(confchg(1, 2, NODES(1, 2, 4, 5), NODES(3)));
+	ck_assert(!cl_sm_quorate(sm));
+	OK(recover(1, 3, stats().orphan_seq));
+	X_N(0);
+	ck_assert_uint_eq(stats().orphans, 1);
+	ck_assert_uint_eq(LOOK(S("a")).nholders, 1);
+	ck_assert_uint_eq(cl_sm_owner(sm, S("a")), 3);
+	(void)ea;
+}
+END_TEST
+
+START_TEST(test_recover_name_order)
+{
+	static const struct { const char *n; size_t len; } names[] = {
+		{ "c", 1 }, { "a", 1 }, { "\x80", 1 }, { "ab", 2 }, { "b", 1 }, { "a\0", 2 },
+	};
+	/* name order: a, a\0, ab, b, c, \x80 */
+	static const size_t order[] = { 1, 5, 3, 4, 0, 2 };
+	uint64_t ep[6];
+	size_t nr = 0, ng = 0;
+
+	for (size_t i = 0; i < 6; i++) {
+		ep[i] = grab(__LINE__, 3, names[i].n, names[i].len, EX);
+		ck_assert_uint_eq(ep[i], i + 1);
+		OK(acq(1, names[i].n, names[i].len, EX, WAIT, 100 + i));
+	}
+	OK(confchg(1, 2, NODES(1, 2, 4, 5), NODES(3)));
+	OK(quorum_now(1, true));
+	OK(recover(1, 3, stats().orphan_seq));
+	X_N(12);
+	for (size_t i = 0; i < rec.n; i++) {
+		const struct cl_action *a = &rec.r[i].a;
+		if (a->type == CL_ACT_RECOVERED) {
+			size_t k = order[nr++];
+			X_RECOVERED(i, 3, NL(names[k].n, names[k].len), ep[k]);
+		} else {
+			size_t k = order[ng];
+			X_GRANT(i, 1, NL(names[k].n, names[k].len), EX, 7 + ng, 100 + k);
+			ng++;
+			ck_assert_uint_le(ng, nr);     /* granted only after freed */
+		}
+	}
+	ck_assert_uint_eq(nr, 6);
+	ck_assert_uint_eq(ng, 6);
+}
+END_TEST
+
+struct hold_list {
+	size_t n;
+	char names[16][8];
+	size_t lens[16];
+	struct cl_hold_info h[16];
+};
+
+static void collect_hold(void *ctx, const uint8_t *name, uint16_t namelen,
+			 const struct cl_hold_info *h)
+{
+	struct hold_list *hl = ctx;
+
+	ck_assert_uint_lt(hl->n, 16);
+	ck_assert_uint_le(namelen, 8);
+	memcpy(hl->names[hl->n], name, namelen);
+	hl->lens[hl->n] = namelen;
+	hl->h[hl->n] = *h;
+	hl->n++;
+}
+
+START_TEST(test_fence_ack)
+{
+	static const struct { const char *n; size_t len; } names[] = {
+		{ "b", 1 }, { "\xff", 1 }, { "a", 1 },
+	};
+	static const size_t order[] = { 2, 0, 1 };
+	uint64_t ep[3];
+	size_t nr = 0, ng = 0;
+	long adm;
+
+	for (size_t i = 0; i < 3; i++) {
+		ep[i] = grab(__LINE__, 3, names[i].n, names[i].len, i == 1 ? SH : EX);
+		OK(acq(2, names[i].n, names[i].len, EX, WAIT, 40 + i));
+	}
+	OK(confchg(1, 2, NODES(1, 2, 4, 5), NODES(3)));
+	OK(quorum_now(1, true));
+
+	OK(fence(1, 3, 77));
+	X_N(7);
+	adm = xfind(CL_ACT_ADMIN_DONE, ANYNODE);
+	ck_assert_int_ge(adm, 0);
+	X_ADMIN((size_t)adm, 1, 77, 0, 3);
+	for (size_t i = 0; i < rec.n; i++) {
+		const struct cl_action *a = &rec.r[i].a;
+		if (a->type == CL_ACT_RECOVERED) {
+			size_t k = order[nr++];
+			X_RECOVERED(i, 3, NL(names[k].n, names[k].len), ep[k]);
+		} else if (a->type == CL_ACT_GRANT) {
+			size_t k = order[ng];
+			X_GRANT(i, 2, NL(names[k].n, names[k].len), EX, 4 + ng, 40 + k);
+			ng++;
+		}
+	}
+	ck_assert_uint_eq(nr, 3);
+	ck_assert_uint_eq(ng, 3);
+	ck_assert_uint_eq(stats().orphans, 0);
+
+	/* a member without orphans is alive */
+	OK(fence(1, 2, 78));
+	X_N(1);
+	X_ADMIN(0, 1, 78, COROLEASE_ENODEALIVE, 0);
+	/* a departed node without orphans: nothing to do */
+	OK(fence(4, 3, 79));
+	X_N(1);
+	X_ADMIN(0, 4, 79, 0, 0);
+	OK(fence(4, 9, 80));
+	X_N(1);
+	X_ADMIN(0, 4, 80, 0, 0);
+
+	/* a member that rejoined while its orphans remain: they are freed */
+	GRAB(4, S("x"), EX);
+	OK(confchg(1, 3, NODES(1, 2, 5), NODES(4)));
+	OK(confchg(1, 4, NODES(1, 2, 4, 5), NOBODY));
+	OK(quorum_now(1, true));
+	OK(fence(5, 4, 81));
+	X_N(2);
+	X_RECOVERED(0, 4, S("x"), 7);
+	X_ADMIN(1, 5, 81, 0, 1);
+	GONE(S("x"));
+}
+END_TEST
+
+START_TEST(test_evict)
+{
+	uint64_t ea, e1, e2;
+
+	ea = GRAB(1, S("a"), EX);
+	OK(evict(2, S("a"), 5));
+	X_N(2);
+	X_REVOKE(0, 1, S("a"), ea);
+	X_ADMIN(1, 2, 5, 0, 1);
+	/* revoke is a request: the hold stays until the holder hands over */
+	ck_assert_uint_eq(cl_sm_hold_epoch(sm, S("a"), 1, NULL), ea);
+	OK(hod(1, S("a"), ea));
+	X_N(1);
+	X_RELEASED(0, 1, S("a"), ea);
+
+	e1 = GRAB(1, S("b"), SH);
+	e2 = GRAB(2, S("b"), SH);
+	OK(evict(3, S("b"), 6));
+	X_N(3);
+	ck_assert_int_ge(xfind(CL_ACT_REVOKE, 1), 0);
+	ck_assert_int_ge(xfind(CL_ACT_REVOKE, 2), 0);
+	X_REVOKE((size_t)xfind(CL_ACT_REVOKE, 1), 1, S("b"), e1);
+	X_REVOKE((size_t)xfind(CL_ACT_REVOKE, 2), 2, S("b"), e2);
+	X_ADMIN(2, 3, 6, 0, 2);
+
+	OK(evict(3, S("nobody"), 7));
+	X_N(1);
+	X_ADMIN(0, 3, 7, -ENOENT, 0);
+	GONE(S("nobody"));
+
+	/* orphan only: ORPHANED; orphan + live SH: only the live one is told */
+	GRAB(4, S("c"), EX);
+	GRAB(4, S("d"), SH);
+	e1 = GRAB(1, S("d"), SH);
+	OK(confchg(1, 2, NODES(1, 2, 3, 5), NODES(4)));
+	OK(quorum_now(1, true));
+	OK(evict(3, S("c"), 8));
+	X_N(1);
+	X_ADMIN(0, 3, 8, COROLEASE_EORPHANED, 0);
+	OK(evict(3, S("d"), 9));
+	X_N(2);
+	X_REVOKE(0, 1, S("d"), e1);
+	X_ADMIN(1, 3, 9, 0, 1);
+}
+END_TEST
+
+START_TEST(test_nop)
+{
+	OK(nop(2, 42));
+	X_N(1);
+	X_ADMIN(0, 2, 42, 0, 0);
+	/* also while not quorate */
+	OK(quorum_now(1, false));
+	OK(nop(3, 43));
+	X_N(1);
+	X_ADMIN(0, 3, 43, 0, 0);
+}
+END_TEST
+
+START_TEST(test_lsn_counts_every_input)
+{
+	uint64_t l0 = stats().lsn;
+	uint64_t l;
+
+	ck_assert_uint_gt(l0, 0);
+	OK(acq(1, S("a"), EX, 0, 1));
+	ck_assert_uint_eq(stats().lsn, l0 + 1);
+	OK(acq(2, S("a"), EX, 0, 2));          /* denied */
+	ck_assert_uint_eq(stats().lsn, l0 + 2);
+	OK(rel(1, S("a"), 99));                /* ignored */
+	ck_assert_uint_eq(stats().lsn, l0 + 3);
+	OK(quorum(1, 7, 7, false));            /* stale ring */
+	ck_assert_uint_eq(stats().lsn, l0 + 4);
+	OK(nop(1, 1));
+	OK(evict(1, S("zz"), 1));
+	OK(recover(1, 3, 1));
+	OK(fence(1, 9, 1));
+	ck_assert_uint_eq(stats().lsn, l0 + 8);
+	OK(put(1, S("a"), S("k"), S("v"), 1, 1));
+	OK(put(2, S("a"), S("k"), S("v"), 1, 1));   /* stale */
+	ck_assert_uint_eq(stats().lsn, l0 + 10);
+	/* a configuration change is an input too (doc: every input adds one) */
+	l = stats().lsn;
+	OK(confchg(1, 2, NODES(1, 2, 3, 4, 5, 6), NOBODY));
+	ck_assert_uint_eq(stats().lsn, l + 1);
+}
+END_TEST
+
+static int count_records(void *ctx, const struct cl_lease_info *info)
+{
+	size_t *n = ctx;
+
+	(void)info;
+	(*n)++;
+	return 0;
+}
+
+static int stop_at_two(void *ctx, const struct cl_lease_info *info)
+{
+	size_t *n = ctx;
+
+	(void)info;
+	return ++(*n) == 2 ? 17 : 0;
+}
+
+START_TEST(test_queries)
+{
+	struct hold_list hl;
+	struct cl_sm_stats st;
+	struct cl_lease_info li;
+	size_t n;
+	uint8_t mode;
+	static const struct { const char *n; size_t len; uint8_t mode; } mine[] = {
+		{ "b", 1, EX }, { "\x80", 1, SH }, { "ab", 2, EX }, { "a", 1, SH }, { "c", 1, EX },
+	};
+	static const size_t order[] = { 3, 2, 0, 4, 1 };
+	uint64_t ep[5];
+
+	ck_assert_uint_eq(cl_sm_owner(sm, S("a")), CL_NODE_NONE);
+	ck_assert_uint_eq(cl_sm_hold_epoch(sm, S("a"), 1, NULL), 0);
+	mode = 99;
+	ck_assert_uint_eq(cl_sm_hold_epoch(sm, S("a"), 1, &mode), 0);
+
+	for (size_t i = 0; i < 5; i++)
+		ep[i] = grab(__LINE__, 1, mine[i].n, mine[i].len, mine[i].mode);
+	GRAB(2, S("a"), SH);
+	OK(acq(4, S("c"), EX, WAIT, 5));
+	GRAB(3, S("z"), EX);
+	GRAB(3, S("y"), EX);
+
+	/* lookup: partial copies, totals in info */
+	GRAB(3, S("a"), SH);
+	memset(L_holds, 0, sizeof(L_holds));
+	ck_assert_int_eq(cl_sm_lookup(sm, S("a"), &li, L_holds, 2, NULL, 0), 0);
+	ck_assert_uint_eq(li.nholders, 3);
+	ck_assert_uint_eq(li.mode, SH);
+	ck_assert_uint_eq(L_holds[0].node, 1);
+	ck_assert_uint_eq(L_holds[1].node, 2);
+	ck_assert_uint_eq(L_holds[2].node, 0);         /* not written past max */
+	ck_assert_int_eq(cl_sm_lookup(sm, S("a"), &li, NULL, 0, NULL, 0), 0);
+	ck_assert_int_eq(cl_sm_lookup(sm, S("nope"), &li, NULL, 0, NULL, 0), -ENOENT);
+	li = LOOK(S("c"));
+	ck_assert_uint_eq(li.nwaiters, 1);
+	ck_assert_uint_eq(L_waiters[0].node, 4);
+	ck_assert_uint_eq(L_waiters[0].req_id, 5);
+	ck_assert_uint_eq(li.version, 0);
+	ck_assert_uint_eq(li.nkeys, 0);
+	ck_assert_uint_eq(li.lru_tick, 0);
+
+	ck_assert_uint_eq(cl_sm_owner(sm, S("c")), 1);
+	ck_assert_uint_eq(cl_sm_owner(sm, S("a")), 1);
+	ck_assert_uint_eq(cl_sm_hold_epoch(sm, S("c"), 1, &mode), ep[4]);
+	ck_assert_uint_eq(mode, EX);
+	ck_assert_uint_eq(cl_sm_hold_epoch(sm, S("c"), 4, NULL), 0);   /* waiting is not holding */
+	ck_assert_uint_eq(cl_sm_hold_epoch(sm, S("\x80"), 1, &mode), ep[1]);
+	ck_assert_uint_eq(mode, SH);
+
+	memset(&hl, 0, sizeof(hl));
+	cl_sm_foreach_hold_of(sm, 1, collect_hold, &hl);
+	ck_assert_uint_eq(hl.n, 5);
+	for (size_t i = 0; i < 5; i++) {
+		size_t k = order[i];
+		ck_assert_uint_eq(hl.lens[i], mine[k].len);
+		ck_assert(memcmp(hl.names[i], mine[k].n, mine[k].len) == 0);
+		ck_assert_uint_eq(hl.h[i].node, 1);
+		ck_assert_uint_eq(hl.h[i].epoch, ep[k]);
+		ck_assert_uint_eq(hl.h[i].mode, mine[k].mode);
+		ck_assert_uint_eq(hl.h[i].orphan_seq, 0);
+	}
+	memset(&hl, 0, sizeof(hl));
+	cl_sm_foreach_hold_of(sm, 4, collect_hold, &hl);  /* waiting only */
+	ck_assert_uint_eq(hl.n, 0);
+
+	st = stats();
+	ck_assert_uint_eq(st.records, 7);
+	ck_assert_uint_eq(st.holds, 9);
+	ck_assert_uint_eq(st.waiters, 1);
+	ck_assert_uint_eq(st.orphans, 0);
+	n = 0;
+	ck_assert_int_eq(cl_sm_foreach(sm, count_records, &n), 0);
+	ck_assert_uint_eq(n, 7);
+	n = 0;
+	ck_assert_int_eq(cl_sm_foreach(sm, stop_at_two, &n), 17);
+	ck_assert_uint_eq(n, 2);
+
+	/* orphans are included, in name order, with their seq */
+	OK(confchg(1, 2, NODES(1, 2, 4, 5), NODES(3)));
+	memset(&hl, 0, sizeof(hl));
+	cl_sm_foreach_hold_of(sm, 3, collect_hold, &hl);
+	ck_assert_uint_eq(hl.n, 3);
+	ck_assert(hl.lens[0] == 1 && hl.names[0][0] == 'a');
+	ck_assert(hl.lens[1] == 1 && hl.names[1][0] == 'y');
+	ck_assert(hl.lens[2] == 1 && hl.names[2][0] == 'z');
+	for (size_t i = 0; i < 3; i++)
+		ck_assert_uint_eq(hl.h[i].orphan_seq, stats().orphan_seq);
+	ck_assert_uint_eq(cl_sm_owner(sm, S("z")), 3);
+	ck_assert_uint_eq(cl_sm_hold_epoch(sm, S("z"), 3, NULL), 0);
+	ck_assert_uint_eq(stats().orphans, 3);
+}
+END_TEST
+
+START_TEST(test_owner_orphan_fallback)
+{
+	GRAB(3, S("a"), SH);
+	GRAB(1, S("a"), SH);
+	GRAB(2, S("a"), SH);
+	ck_assert_uint_eq(cl_sm_owner(sm, S("a")), 3);
+	OK(confchg(1, 2, NODES(1, 2, 4, 5), NODES(3)));
+	ck_assert_uint_eq(cl_sm_owner(sm, S("a")), 1);
+	OK(rel(1, S("a"), 2));
+	ck_assert_uint_eq(cl_sm_owner(sm, S("a")), 2);
+	OK(rel(2, S("a"), 3));
+	ck_assert_uint_eq(cl_sm_owner(sm, S("a")), 3);
+	ck_assert_uint_eq(cl_sm_owner(sm, S("b")), CL_NODE_NONE);
+}
+END_TEST
+
+START_TEST(test_unsafe_no_quorum_check)
+{
+	make_sm(CL_UNSAFE_NO_QUORUM_CHECK, 0, false);
+	ck_assert(!cl_sm_quorate(sm));
+	OK(acq(1, S("a"), EX, 0, 1));
+	X_N(1);
+	X_GRANT(0, 1, S("a"), EX, 1, 1);
+	OK(acq(2, S("a"), EX, WAIT, 2));
+	X_N(2);
+	OK(rel(1, S("a"), 1));
+	X_N(2);
+	X_RELEASED(0, 1, S("a"), 1);
+	X_GRANT(1, 2, S("a"), EX, 2, 2);
+}
+END_TEST
+
+START_TEST(test_unsafe_no_orphan_wait)
+{
+	make_sm(CL_UNSAFE_NO_ORPHAN_WAIT, 0, true);
+	GRAB(3, S("a"), EX);
+	OK(acq(1, S("a"), EX, WAIT, 7));
+	OK(confchg(1, 2, NODES(1, 2, 4, 5), NODES(3)));
+	ck_assert_uint_eq(stats().orphans, 0);
+	ck_assert_uint_eq(cl_sm_owner(sm, S("a")), CL_NODE_NONE);
+	ck_assert_uint_eq(LOOK(S("a")).nholders, 0);
+	ck_assert_uint_eq(xcount(CL_ACT_GRANT), 0);  /* not quorate any more */
+	OK(quorum_now(1, true));
+	X_GRANT((size_t)xfind(CL_ACT_GRANT, ANYNODE), 1, S("a"), EX, 2, 7);
+}
+END_TEST
+
+START_TEST(test_unsafe_both)
+{
+	make_sm(CL_UNSAFE_NO_ORPHAN_WAIT | CL_UNSAFE_NO_QUORUM_CHECK, 0, true);
+	GRAB(3, S("a"), EX);
+	OK(confchg(1, 2, NODES(1, 2, 4, 5), NODES(3)));
+	OK(acq(1, S("a"), EX, 0, 7));
+	X_N(1);
+	X_GRANT(0, 1, S("a"), EX, 2, 7);
+}
+END_TEST
+
+START_TEST(test_apply_rejects_sync_types)
+{
+	struct cl_msg m;
+	static const uint8_t bad[] = { CL_MSG_SYNC_ANNOUNCE, CL_MSG_SYNC_CHUNK, 0, 11, 31, 200 };
+
+	for (size_t i = 0; i < sizeof(bad); i++) {
+		memset(&m, 0, sizeof(m));
+		m.type = bad[i];
+		m.ring = cur_ring;
+		ck_assert_int_eq(apply(1, &m), -EINVAL);
+		X_N(0);
+	}
+}
+END_TEST
+
+START_TEST(test_name_lengths)
+{
+	static uint8_t big1[COROLEASE_NAME_MAX], big2[COROLEASE_NAME_MAX];
+	struct cl_lease_info li;
+
+	memset(big1, 'x', sizeof(big1));
+	memcpy(big2, big1, sizeof(big2));
+	big2[COROLEASE_NAME_MAX - 1] = 'y';
+	big1[10] = 0;
+	big2[10] = 0;
+
+	OK(acq(1, "q", 1, EX, 0, 1));
+	X_GRANT(0, 1, NL("q", 1), EX, 1, 1);
+	OK(acq(1, big1, sizeof(big1), EX, 0, 2));
+	X_N(1);
+	X_GRANT(0, 1, NL(big1, sizeof(big1)), EX, 2, 2);
+	OK(acq(2, big2, sizeof(big2), EX, 0, 3));
+	X_N(1);
+	X_GRANT(0, 2, NL(big2, sizeof(big2)), EX, 3, 3);
+	OK(acq(3, big1, sizeof(big1) - 1, EX, 0, 4));   /* a prefix is another name */
+	X_GRANT(0, 3, NL(big1, sizeof(big1) - 1), EX, 4, 4);
+
+	li = look(__LINE__, big1, sizeof(big1));
+	ck_assert_uint_eq(li.nholders, 1);
+	ck_assert_uint_eq(L_holds[0].node, 1);
+	ck_assert_uint_eq(cl_sm_owner(sm, big2, sizeof(big2)), 2);
+	ck_assert_uint_eq(cl_sm_hold_epoch(sm, "q", 1, 1, NULL), 1);
+
+	OK(acq(2, big1, sizeof(big1), EX, 0, 5));
+	X_BLOCKING(0, 1, NL(big1, sizeof(big1)), 2, EX, 2);
+	X_DENY(1, 2, NL(big1, sizeof(big1)), -EBUSY, 1, 5);
+	OK(rel(1, big1, sizeof(big1), 2));
+	X_N(1);
+	X_RELEASED(0, 1, NL(big1, sizeof(big1)), 2);
+	gone(__LINE__, big1, sizeof(big1));
+	OK(rel(1, "q", 1, 1));
+	gone(__LINE__, "q", 1);
+	ck_assert_uint_eq(stats().records, 2);
+}
+END_TEST
+
+START_TEST(test_confchg_invalid)
+{
+	uint32_t many[CL_MAX_MEMBERS + 1];
+
+	for (uint32_t i = 0; i <= CL_MAX_MEMBERS; i++)
+		many[i] = i + 1;
+	ck_assert_int_eq(confchg(1, 9, many, CL_MAX_MEMBERS + 1, NOBODY), -EINVAL);
+	ck_assert_int_eq(confchg(1, 9, NODES(1, 2, 2), NOBODY), -EINVAL);
+	ck_assert_int_eq(confchg(1, 9, NODES(1, 0, 2), NOBODY), -EINVAL);
+	ck_assert_uint_eq(stats().nmembers, 5);
+	ck_assert(cl_sm_quorate(sm));
+	OK(confchg(1, 10, many, CL_MAX_MEMBERS, NOBODY));
+	ck_assert_uint_eq(stats().nmembers, CL_MAX_MEMBERS);
+	ck_assert_uint_eq(stats().members[CL_MAX_MEMBERS - 1], CL_MAX_MEMBERS);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ determinism */
+
+static uint64_t rng_state;
+
+static uint64_t rnd(void)
+{
+	uint64_t x = rng_state;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	rng_state = x;
+	return x * 0x2545F4914F6CDD1DULL;
+}
+
+static uint64_t rndn(uint64_t n)
+{
+	return rnd() % n;
+}
+
+static const struct { const char *n; size_t len; } R_names[] = {
+	{ "a", 1 }, { "b", 1 }, { "ab", 2 }, { "a\0", 2 }, { "user/INBOX", 10 },
+	{ "\x80x", 2 }, { "zz", 2 }, { "c", 1 },
+};
+#define R_NNAMES (sizeof(R_names) / sizeof(R_names[0]))
+static const struct { const char *k; size_t len; } R_keys[] = {
+	{ "k1", 2 }, { "k2", 2 }, { "k10", 3 }, { "\xff", 1 },
+};
+static const size_t R_vallens[] = { 0, 5, 64, 300, 500 };
+static uint8_t R_val[500];
+
+struct ev {
+	bool is_confchg;
+	uint32_t sender;
+	struct cl_msg m;
+	struct cl_ring ring;
+	uint32_t mem[8], left[8];
+	size_t nm, nl;
+};
+
+struct actdigest {
+	uint64_t h;
+	uint64_t n;
+};
+
+static void fnv(uint64_t *h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++) {
+		*h ^= b[i];
+		*h *= 0x100000001b3ULL;
+	}
+}
+
+static void fnv64(uint64_t *h, uint64_t v)
+{
+	uint8_t b[8];
+
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+	fnv(h, b, 8);
+}
+
+static void digest_action(void *ctx, const struct cl_action *a)
+{
+	struct actdigest *d = ctx;
+
+	fnv64(&d->h, (uint64_t)a->type);
+	fnv64(&d->h, a->node);
+	fnv64(&d->h, a->owner);
+	fnv64(&d->h, a->wanted_by);
+	fnv64(&d->h, a->mode);
+	fnv64(&d->h, a->deleted);
+	fnv64(&d->h, (uint64_t)(int64_t)a->err);
+	fnv64(&d->h, a->req_id);
+	fnv64(&d->h, a->epoch);
+	fnv64(&d->h, a->version);
+	fnv64(&d->h, a->count);
+	fnv64(&d->h, a->namelen);
+	if (a->namelen)
+		fnv(&d->h, a->name, a->namelen);
+	fnv64(&d->h, a->keylen);
+	if (a->keylen)
+		fnv(&d->h, a->key, a->keylen);
+	d->n++;
+}
+
+/* A canonical serialisation of a whole machine: header, then records sorted by name. */
+struct blob {
+	uint8_t *p;
+	size_t len, cap;
+	const uint8_t *name;   /* for sorting records */
+	uint16_t namelen;
+};
+
+static void b_put(struct blob *b, const void *p, size_t n)
+{
+	if (b->len + n > b->cap) {
+		b->cap = (b->len + n) * 2 + 64;
+		b->p = realloc(b->p, b->cap);
+		ck_assert_ptr_nonnull(b->p);
+	}
+	if (n)
+		memcpy(b->p + b->len, p, n);
+	b->len += n;
+}
+
+static void b_u64(struct blob *b, uint64_t v)
+{
+	b_put(b, &v, sizeof(v));
+}
+
+struct blobs {
+	size_t n, cap;
+	struct blob *v;
+};
+
+static int dump_record(void *ctx, const struct cl_record_info *r)
+{
+	struct blobs *bs = ctx;
+	struct blob *b;
+
+	if (bs->n == bs->cap) {
+		bs->cap = bs->cap * 2 + 16;
+		bs->v = realloc(bs->v, bs->cap * sizeof(*bs->v));
+		ck_assert_ptr_nonnull(bs->v);
+	}
+	b = &bs->v[bs->n++];
+	memset(b, 0, sizeof(*b));
+	b_u64(b, r->namelen);
+	b_put(b, r->name, r->namelen);
+	b_u64(b, r->version);
+	b_u64(b, r->lru_tick);
+	b_u64(b, r->nholds);
+	for (uint32_t i = 0; i < r->nholds; i++) {
+		b_u64(b, r->holds[i].node);
+		b_u64(b, r->holds[i].mode);
+		b_u64(b, r->holds[i].epoch);
+		b_u64(b, r->holds[i].orphan_seq);
+	}
+	b_u64(b, r->nwaiters);
+	for (uint32_t i = 0; i < r->nwaiters; i++) {
+		b_u64(b, r->waiters[i].node);
+		b_u64(b, r->waiters[i].mode);
+		b_u64(b, r->waiters[i].req_id);
+	}
+	b_u64(b, r->nentries);
+	for (uint32_t i = 0; i < r->nentries; i++) {
+		b_u64(b, r->entries[i].keylen);
+		b_put(b, r->entries[i].key, r->entries[i].keylen);
+		b_u64(b, r->entries[i].vallen);
+		b_put(b, r->entries[i].value, r->entries[i].vallen);
+		b_u64(b, r->entries[i].version);
+	}
+	b->name = b->p + 8;
+	b->namelen = r->namelen;
+	return 0;
+}
+
+static int blob_cmp(const void *x, const void *y)
+{
+	const struct blob *a = x, *b = y;
+	size_t n = a->namelen < b->namelen ? a->namelen : b->namelen;
+	int c = memcmp(a->name, b->name, n);
+
+	if (c != 0)
+		return c;
+	return (int)a->namelen - (int)b->namelen;
+}
+
+static struct blob canon(const struct cl_sm *m_sm)
+{
+	struct cl_sm_header h;
+	struct blobs bs = { 0 };
+	struct blob out = { 0 };
+
+	memset(&h, 0, sizeof(h));
+	cl_sm_get_header(m_sm, &h);
+	b_u64(&out, h.lsn);
+	b_u64(&out, h.q_lsn);
+	b_u64(&out, h.epoch);
+	b_u64(&out, h.orphan_seq);
+	b_u64(&out, h.lru_clock);
+	b_u64(&out, h.index_evictions);
+	b_u64(&out, h.quorate);
+	b_u64(&out, h.ring.rep);
+	b_u64(&out, h.ring.seq);
+	b_u64(&out, h.nmembers);
+	for (uint32_t i = 0; i < h.nmembers && i < CL_MAX_MEMBERS; i++)
+		b_u64(&out, h.members[i]);
+	ck_assert_int_eq(cl_sm_foreach_record(m_sm, dump_record, &bs), 0);
+	/* b->name pointed into a blob that realloc may have moved: recompute */
+	for (size_t i = 0; i < bs.n; i++)
+		bs.v[i].name = bs.v[i].p + 8;
+	if (bs.n > 1)
+		qsort(bs.v, bs.n, sizeof(*bs.v), blob_cmp);
+	b_u64(&out, bs.n);
+	for (size_t i = 0; i < bs.n; i++) {
+		b_put(&out, bs.v[i].p, bs.v[i].len);
+		free(bs.v[i].p);
+	}
+	free(bs.v);
+	return out;
+}
+
+static bool canon_eq(const struct cl_sm *x, const struct cl_sm *y)
+{
+	struct blob a = canon(x), b = canon(y);
+	bool eq = a.len == b.len && memcmp(a.p, b.p, a.len) == 0;
+
+	free(a.p);
+	free(b.p);
+	return eq;
+}
+
+/* One random input, shaped by machine g's current state so that it often matters. */
+static void gen_event(const struct cl_sm *g, struct ev *e, uint64_t step)
+{
+	struct cl_sm_stats st;
+	uint64_t r = rndn(100);
+	size_t ni = rndn(R_NNAMES);
+	const void *name = R_names[ni].n;
+	size_t nlen = R_names[ni].len;
+	uint32_t node;
+
+	cl_sm_stats(g, &st);
+	memset(e, 0, sizeof(*e));
+	node = st.nmembers > 0 && rndn(20) != 0 ? st.members[rndn(st.nmembers)] :
+		(uint32_t)(1 + rndn(6));
+	e->sender = node;
+	e->m.name = name;
+	e->m.namelen = (uint16_t)nlen;
+	e->m.req_id = step;
+
+	if (r < 30) {
+		e->m.type = CL_MSG_ACQUIRE;
+		e->m.mode = rndn(2) ? CL_MODE_EX : CL_MODE_SH;
+		e->m.flags = rndn(2) ? CL_ACQ_WAIT : 0;
+	} else if (r < 52) {
+		uint64_t ep;
+
+		if (rndn(10) < 6 && cl_sm_owner(g, name, nlen) != CL_NODE_NONE)
+			e->sender = node = cl_sm_owner(g, name, nlen);
+		ep = cl_sm_hold_epoch(g, name, nlen, node, NULL);
+		e->m.type = rndn(2) ? CL_MSG_RELEASE : CL_MSG_HANDOVER_DONE;
+		e->m.epoch = ep && rndn(10) < 8 ? ep : 1 + rndn(st.epoch + 1);
+	} else if (r < 66) {
+		size_t ki = rndn(4);
+		uint64_t ep;
+
+		if (rndn(10) < 8 && cl_sm_owner(g, name, nlen) != CL_NODE_NONE)
+			e->sender = node = cl_sm_owner(g, name, nlen);
+		ep = cl_sm_hold_epoch(g, name, nlen, node, NULL);
+		e->m.type = rndn(4) ? CL_MSG_INDEX_PUT : CL_MSG_INDEX_DEL;
+		e->m.key = (const uint8_t *)R_keys[ki].k;
+		e->m.keylen = (uint8_t)R_keys[ki].len;
+		e->m.epoch = ep && rndn(10) < 8 ? ep : rndn(st.epoch + 2);
+		if (e->m.type == CL_MSG_INDEX_PUT) {
+			e->m.value = R_val;
+			e->m.vallen = (uint32_t)R_vallens[rndn(5)];
+		}
+	} else if (r < 69) {
+		e->m.type = CL_MSG_EVICT;
+	} else if (r < 74) {
+		e->m.type = CL_MSG_RECOVER_NODE;
+		e->m.node = (uint32_t)(1 + rndn(6));
+		e->m.seq = rndn(st.orphan_seq + 2);
+		e->m.name = NULL;
+		e->m.namelen = 0;
+	} else if (r < 76) {
+		e->m.type = CL_MSG_FENCE_ACK;
+		e->m.node = (uint32_t)(1 + rndn(6));
+		e->m.name = NULL;
+		e->m.namelen = 0;
+	} else if (r < 79) {
+		e->m.type = CL_MSG_NOP;
+		e->m.name = NULL;
+		e->m.namelen = 0;
+	} else if (r < 97) {
+		e->m.type = CL_MSG_QUORUM;
+		e->m.flags = rndn(10) < 9 ? CL_QUORUM_YES : 0;
+		e->m.ring = st.ring;
+		if (rndn(6) == 0)
+			e->m.ring.seq = rndn(st.ring.seq + 1);
+		e->m.name = NULL;
+		e->m.namelen = 0;
+	} else {
+		/* configuration change: a random non-empty subset of 1..6 */
+		uint32_t set;
+
+		e->is_confchg = true;
+		do
+			set = (uint32_t)rndn(64);
+		while (set == 0);
+		for (uint32_t k = 1; k <= 6; k++)
+			if (set & (1u << (k - 1)))
+				e->mem[e->nm++] = k;
+		for (uint32_t i = 0; i < st.nmembers; i++)
+			if (!(set & (1u << (st.members[i] - 1))))
+				e->left[e->nl++] = st.members[i];
+		/* shuffle members: any order is allowed */
+		for (size_t i = e->nm; i > 1; i--) {
+			size_t j = rndn(i);
+			uint32_t t = e->mem[i - 1];
+			e->mem[i - 1] = e->mem[j];
+			e->mem[j] = t;
+		}
+		e->ring.rep = e->mem[0];
+		e->ring.seq = st.ring.seq + 1;
+	}
+}
+
+static int feed(struct cl_sm *m_sm, const struct ev *e)
+{
+	if (e->is_confchg)
+		return cl_sm_confchg(m_sm, &e->ring, e->mem, e->nm, e->left, e->nl);
+	return cl_sm_apply(m_sm, e->sender, &e->m);
+}
+
+#define DET_STEPS 6000
+
+static struct cl_sm *det_new(struct actdigest *d, size_t mem_max)
+{
+	struct cl_sm_config cfg = { .index_mem_max = mem_max };
+	struct cl_sm *m_sm = cl_sm_new(&cfg, digest_action, d);
+	uint32_t mem[] = { 1, 2, 3 };
+	struct cl_ring r = { 1, 1 };
+
+	ck_assert_ptr_nonnull(m_sm);
+	ck_assert_int_eq(cl_sm_confchg(m_sm, &r, mem, 3, NULL, 0), 0);
+	return m_sm;
+}
+
+START_TEST(test_determinism_random)
+{
+	struct actdigest da = { 0xcbf29ce484222325ULL, 0 }, db = da, dc = da;
+	struct cl_sm *a = det_new(&da, 1500), *b = det_new(&db, 1500), *c = det_new(&dc, 1500);
+	struct ev *evs = calloc(DET_STEPS, sizeof(*evs));
+	uint64_t seed = 0x9e3779b97f4a7c15ULL ^ (uint64_t)_i;
+	struct cl_sm_stats st;
+	uint64_t grants = 0, maxrec = 0;
+	bool differs;
+
+	ck_assert_ptr_nonnull(evs);
+	for (size_t i = 0; i < sizeof(R_val); i++)
+		R_val[i] = (uint8_t)(i * 7 + 3);
+	rng_state = seed;
+	for (uint64_t s = 0; s < DET_STEPS; s++) {
+		int ra, rb;
+
+		gen_event(a, &evs[s], s + 1);
+		ra = feed(a, &evs[s]);
+		rb = feed(b, &evs[s]);
+		ck_assert_msg(ra == rb && ra == 0, "seed %#" PRIx64 " step %" PRIu64 ": rc %d / %d",
+			      seed, s, ra, rb);
+		ck_assert_msg(cl_sm_hash(a) == cl_sm_hash(b), "seed %#" PRIx64 " step %" PRIu64
+			      ": hashes differ", seed, s);
+		ck_assert_msg(da.h == db.h && da.n == db.n, "step %" PRIu64 ": actions differ", s);
+		if (s % 64 == 0 || s == DET_STEPS - 1)
+			ck_assert_msg(canon_eq(a, b), "step %" PRIu64 ": states differ", s);
+		cl_sm_stats(a, &st);
+		if (st.records > maxrec)
+			maxrec = st.records;
+	}
+	cl_sm_stats(a, &st);
+	grants = st.epoch;
+	/* the random walk must have exercised the machine */
+	ck_assert_uint_gt(grants, 100);
+	ck_assert_uint_gt(st.orphan_seq, 5);
+	ck_assert_uint_gt(maxrec, 3);
+	ck_assert_uint_gt(st.index_evictions, 0);
+
+	/* a shuffled input: a different state, and so a different hash */
+	for (size_t i = DET_STEPS; i > 1; i--) {
+		size_t j = rndn(i);
+		struct ev t = evs[i - 1];
+		evs[i - 1] = evs[j];
+		evs[j] = t;
+	}
+	for (uint64_t s = 0; s < DET_STEPS; s++)
+		(void)feed(c, &evs[s]);
+	differs = !canon_eq(a, c);
+	ck_assert_msg(differs, "shuffled input gave an identical state?");
+	ck_assert_msg(cl_sm_hash(a) != cl_sm_hash(c), "different states, same hash");
+
+	/* same hash is stable across calls */
+	ck_assert_uint_eq(cl_sm_hash(a), cl_sm_hash(a));
+	free(evs);
+	cl_sm_free(a);
+	cl_sm_free(b);
+	cl_sm_free(c);
+}
+END_TEST
+
+/* Every single-field change of a small state changes the hash. */
+START_TEST(test_hash_sensitivity)
+{
+	struct cl_sm *x, *y;
+	uint64_t h0;
+
+	/* same inputs, except node 2 instead of 1 gets "a" */
+	GRAB(1, S("a"), EX);
+	h0 = cl_sm_hash(sm);
+	x = sm;
+	sm = NULL;
+	make_sm(0, 0, true);
+	GRAB(2, S("a"), EX);
+	y = sm;
+	ck_assert_uint_ne(cl_sm_hash(y), h0);
+	/* and the same inputs give the same hash */
+	sm = NULL;
+	make_sm(0, 0, true);
+	GRAB(1, S("a"), EX);
+	ck_assert_uint_eq(cl_sm_hash(sm), h0);
+	/* a waiter, an orphan, quorum loss each change it */
+	OK(acq(2, S("a"), EX, WAIT, 9));
+	ck_assert_uint_ne(cl_sm_hash(sm), h0);
+	cl_sm_free(x);
+	cl_sm_free(y);
+}
+END_TEST
+
+/* ---- snapshot-style round trip through the restore API ---- */
+
+struct rec_copy {
+	struct cl_record_info r;
+	uint8_t *name;
+	struct cl_hold_info *holds;
+	struct cl_waiter_info *waiters;
+	struct cl_entry_info *entries;
+};
+
+struct rec_copies {
+	size_t n, cap;
+	struct rec_copy *v;
+};
+
+static void *dup_mem(const void *p, size_t n)
+{
+	void *q = malloc(n ? n : 1);
+
+	ck_assert_ptr_nonnull(q);
+	if (n)
+		memcpy(q, p, n);
+	return q;
+}
+
+static int copy_record(void *ctx, const struct cl_record_info *r)
+{
+	struct rec_copies *rc = ctx;
+	struct rec_copy *c;
+
+	if (rc->n == rc->cap) {
+		rc->cap = rc->cap * 2 + 16;
+		rc->v = realloc(rc->v, rc->cap * sizeof(*rc->v));
+		ck_assert_ptr_nonnull(rc->v);
+	}
+	c = &rc->v[rc->n++];
+	c->r = *r;
+	c->name = dup_mem(r->name, r->namelen);
+	c->holds = dup_mem(r->holds, r->nholds * sizeof(*r->holds));
+	c->waiters = dup_mem(r->waiters, r->nwaiters * sizeof(*r->waiters));
+	c->entries = dup_mem(r->entries, r->nentries * sizeof(*r->entries));
+	for (uint32_t i = 0; i < r->nentries; i++) {
+		c->entries[i].key = dup_mem(r->entries[i].key, r->entries[i].keylen);
+		c->entries[i].value = dup_mem(r->entries[i].value, r->entries[i].vallen);
+	}
+	c->r.name = c->name;
+	c->r.holds = c->holds;
+	c->r.waiters = c->waiters;
+	c->r.entries = c->entries;
+	return 0;
+}
+
+START_TEST(test_restore_roundtrip_hash)
+{
+	struct actdigest da = { 0xcbf29ce484222325ULL, 0 }, db = da;
+	struct cl_sm *a = det_new(&da, 2000), *b;
+	struct rec_copies rc = { 0 };
+	struct cl_sm_header h;
+	struct ev e;
+
+	for (size_t i = 0; i < sizeof(R_val); i++)
+		R_val[i] = (uint8_t)(i * 7 + 3);
+	rng_state = 0x1234567;
+	for (int s = 0; s < 2000; s++) {
+		gen_event(a, &e, (uint64_t)s + 1);
+		(void)feed(a, &e);
+	}
+	b = cl_sm_new(&(struct cl_sm_config){ .index_mem_max = 2000 }, digest_action, &db);
+	ck_assert_ptr_nonnull(b);
+	cl_sm_get_header(a, &h);
+	ck_assert_int_eq(cl_sm_restore_header(b, &h), 0);
+	ck_assert_int_eq(cl_sm_foreach_record(a, copy_record, &rc), 0);
+	ck_assert_uint_gt(rc.n, 0);
+	for (size_t i = rc.n; i-- > 0;)          /* reverse order */
+		ck_assert_int_eq(cl_sm_restore_record(b, &rc.v[i].r), 0);
+	ck_assert_int_eq(cl_sm_restore_finish(b), 0);
+	ck_assert_uint_eq(cl_sm_hash(a), cl_sm_hash(b));
+	ck_assert(canon_eq(a, b));
+
+	/* and both continue identically (eviction order included) */
+	for (int s = 0; s < 2000; s++) {
+		gen_event(a, &e, 5000 + (uint64_t)s);
+		ck_assert_int_eq(feed(a, &e), feed(b, &e));
+		ck_assert_msg(cl_sm_hash(a) == cl_sm_hash(b), "diverged at step %d", s);
+	}
+	ck_assert(canon_eq(a, b));
+
+	for (size_t i = 0; i < rc.n; i++) {
+		for (uint32_t k = 0; k < rc.v[i].r.nentries; k++) {
+			free((void *)rc.v[i].entries[k].key);
+			free((void *)rc.v[i].entries[k].value);
+		}
+		free(rc.v[i].name);
+		free(rc.v[i].holds);
+		free(rc.v[i].waiters);
+		free(rc.v[i].entries);
+	}
+	free(rc.v);
+	cl_sm_free(a);
+	cl_sm_free(b);
+}
+END_TEST
+
+START_TEST(test_free_null_and_names)
+{
+	ck_assert_ptr_null(cl_sm_free(NULL));
+	ck_assert_ptr_nonnull(cl_msg_type_name(CL_MSG_ACQUIRE));
+	ck_assert_ptr_nonnull(cl_msg_type_name(250));
+	ck_assert_ptr_nonnull(cl_mode_name(CL_MODE_EX));
+	ck_assert_ptr_nonnull(cl_mode_name(77));
+	ck_assert_ptr_nonnull(cl_action_type_name(CL_ACT_GRANT));
+	ck_assert_ptr_nonnull(cl_action_type_name(999));
+}
+END_TEST
+
+/* ------------------------------------------------------------------ main */
+
+static Suite *lease_suite(void)
+{
+	Suite *s = suite_create("lease");
+	TCase *tc = tcase_create("acquire");
+	TCase *nq = tcase_create("not-quorate");
+	TCase *mem = tcase_create("membership");
+	TCase *adm = tcase_create("admin");
+	TCase *q = tcase_create("queries");
+	TCase *det = tcase_create("determinism");
+
+	tcase_add_checked_fixture(tc, setup_quorate, teardown);
+	tcase_add_test(tc, test_grant_free_name_epochs);
+	tcase_add_test(tc, test_idempotent_reacquire);
+	tcase_add_test(tc, test_sh_batching);
+	tcase_add_test(tc, test_conflict_nowait_deny);
+	tcase_add_test(tc, test_wait_queued_blocking);
+	tcase_add_test(tc, test_fifo_order);
+	tcase_add_test(tc, test_sh_waiters_together_stop_at_ex);
+	tcase_add_test(tc, test_sh_does_not_overtake_ex_waiter);
+	tcase_add_test(tc, test_conversion_sole_holder);
+	tcase_add_test(tc, test_conversion_queued_not_sole);
+	tcase_add_test(tc, test_release_wrong_epoch_ignored);
+	tcase_add_test(tc, test_handover_done);
+	tcase_add_test(tc, test_name_lengths);
+	tcase_add_test(tc, test_apply_rejects_sync_types);
+	suite_add_tcase(s, tc);
+
+	tcase_add_checked_fixture(nq, setup_not_quorate, teardown);
+	tcase_add_test(nq, test_not_quorate_denies);
+	tcase_add_test(nq, test_unsafe_no_quorum_check);
+	suite_add_tcase(s, nq);
+
+	tcase_add_checked_fixture(mem, setup_quorate, teardown);
+	tcase_add_test(mem, test_queued_granted_on_quorum);
+	tcase_add_test(mem, test_quorum_stale_ring_ignored);
+	tcase_add_test(mem, test_q_lsn);
+	tcase_add_test(mem, test_confchg_departure_orphans);
+	tcase_add_test(mem, test_confchg_two_departures);
+	tcase_add_test(mem, test_orphan_blocks_own_node);
+	tcase_add_test(mem, test_recover_node_seq);
+	tcase_add_test(mem, test_recover_name_order);
+	tcase_add_test(mem, test_recover_node_not_quorate);
+	tcase_add_test(mem, test_unsafe_no_orphan_wait);
+	tcase_add_test(mem, test_unsafe_both);
+	tcase_add_test(mem, test_confchg_invalid);
+	suite_add_tcase(s, mem);
+
+	tcase_add_checked_fixture(adm, setup_quorate, teardown);
+	tcase_add_test(adm, test_fence_ack);
+	tcase_add_test(adm, test_evict);
+	tcase_add_test(adm, test_nop);
+	tcase_add_test(adm, test_lsn_counts_every_input);
+	suite_add_tcase(s, adm);
+
+	tcase_add_checked_fixture(q, setup_quorate, teardown);
+	tcase_add_test(q, test_queries);
+	tcase_add_test(q, test_owner_orphan_fallback);
+	tcase_add_test(q, test_hash_sensitivity);
+	tcase_add_test(q, test_free_null_and_names);
+	suite_add_tcase(s, q);
+
+	tcase_set_timeout(det, 120);
+	tcase_add_loop_test(det, test_determinism_random, 0, 3);
+	tcase_add_test(det, test_restore_roundtrip_hash);
+	suite_add_tcase(s, det);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(lease_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,627 @@
+/*
+ * check_node.c - scenario tests of the node agent (lockd/node.c) over a tiny
+ * in-process agreed-order bus.  The randomised, fault-injecting version of
+ * this lives in tests/sim/.
+ *
+ * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "index.h"
+#include "node.h"
+#include "wire.h"
+
+#define MAXN 4
+#define MAXEV 4096
+
+struct tmsg {
+	struct tmsg *next;
+	uint32_t sender;
+	size_t len;
+	uint8_t data[];
+};
+
+struct tnode;
+
+struct tbus {
+	uint64_t now;
+	struct tnode *nodes[MAXN + 1];
+	struct tmsg *head, *tail;
+	uint32_t members[MAXN];
+	size_t nmembers;
+	uint64_t ring_seq;
+};
+
+struct rec_ev {
+	struct cl_event ev;
+	char name[64];
+};
+
+struct tnode {
+	struct tbus *bus;
+	uint32_t id;
+	struct cl_node *n;
+	bool member;
+	struct rec_ev evs[MAXEV];
+	size_t nev;
+};
+
+static uint64_t t_now(void *ctx)
+{
+	return ((struct tnode *)ctx)->bus->now;
+}
+
+static int t_mcast(void *ctx, const void *buf, size_t len)
+{
+	struct tnode *t = ctx;
+	struct tmsg *m = malloc(sizeof(*m) + len);
+	ck_assert_ptr_nonnull(m);
+	m->next = NULL;
+	m->sender = t->id;
+	m->len = len;
+	memcpy(m->data, buf, len);
+	if (t->bus->tail)
+		t->bus->tail->next = m;
+	else
+		t->bus->head = m;
+	t->bus->tail = m;
+	return 0;
+}
+
+static void t_event(void *ctx, const struct cl_event *ev)
+{
+	struct tnode *t = ctx;
+	ck_assert_uint_lt(t->nev, MAXEV);
+	struct rec_ev *r = &t->evs[t->nev++];
+	r->ev = *ev;
+	size_t len = ev->namelen < sizeof(r->name) - 1 ? ev->namelen : sizeof(r->name) - 1;
+	memcpy(r->name, ev->name ? (const char *)ev->name : "", ev->name ? len : 0);
+	r->name[ev->name ? len : 0] = 0;
+	r->ev.name = NULL;
+	r->ev.key = NULL;
+}
+
+static const struct cl_node_ops t_ops = { .now = t_now, .mcast = t_mcast, .event = t_event };
+
+static struct cl_node_config t_cfg(uint32_t id)
+{
+	struct cl_node_config c = { .nodeid = id };
+	c.linger_us = 5000000;
+	c.handover_timeout_us = 3000000;
+	c.revoke_timeout_us = 1000000;
+	c.validity_us = 2000000;
+	c.fence_delay_us = 5000000;
+	c.sync_chunk = 4096;         /* several chunks even for small states */
+	return c;
+}
+
+static void bus_init(struct tbus *b)
+{
+	memset(b, 0, sizeof(*b));
+	b->now = 1000000;
+}
+
+static struct tnode *node_add(struct tbus *b, uint32_t id)
+{
+	struct tnode *t = calloc(1, sizeof(*t));
+	ck_assert_ptr_nonnull(t);
+	t->bus = b;
+	t->id = id;
+	struct cl_node_config c = t_cfg(id);
+	t->n = cl_node_new(&c, &t_ops, t);
+	ck_assert_ptr_nonnull(t->n);
+	b->nodes[id] = t;
+	return t;
+}
+
+static void node_del(struct tbus *b, uint32_t id)
+{
+	struct tnode *t = b->nodes[id];
+	cl_node_free(t->n);
+	free(t);
+	b->nodes[id] = NULL;
+}
+
+/* Delivers every queued message to every member, in order, until quiet. */
+static void bus_run(struct tbus *b)
+{
+	while (b->head) {
+		struct tmsg *m = b->head;
+		b->head = m->next;
+		if (!b->head)
+			b->tail = NULL;
+		for (size_t i = 0; i < b->nmembers; i++) {
+			struct tnode *t = b->nodes[b->members[i]];
+			if (t)
+				cl_node_deliver(t->n, m->sender, m->data, m->len);
+		}
+		free(m);
+	}
+}
+
+/* Drops undelivered messages (they were never sent on the old ring). */
+static void bus_flush(struct tbus *b)
+{
+	while (b->head) {
+		struct tmsg *m = b->head;
+		b->head = m->next;
+		free(m);
+	}
+	b->tail = NULL;
+}
+
+/* New membership: everyone in `ids` gets the confchg and a quorum report. */
+static void bus_config(struct tbus *b, const uint32_t *ids, size_t n)
+{
+	bus_run(b);
+	uint32_t left[MAXN], joined[MAXN];
+	size_t nl = 0, nj = 0;
+	for (size_t i = 0; i < b->nmembers; i++) {
+		bool stays = false;
+		for (size_t j = 0; j < n; j++)
+			stays |= ids[j] == b->members[i];
+		if (!stays)
+			left[nl++] = b->members[i];
+	}
+	for (size_t j = 0; j < n; j++) {
+		bool was = false;
+		for (size_t i = 0; i < b->nmembers; i++)
+			was |= ids[j] == b->members[i];
+		if (!was)
+			joined[nj++] = ids[j];
+	}
+	memcpy(b->members, ids, n * sizeof(*ids));
+	b->nmembers = n;
+	b->ring_seq += 4;
+	struct cl_ring ring = { ids[0], b->ring_seq };
+	for (size_t i = 0; i < n; i++)
+		cl_node_confchg(b->nodes[ids[i]]->n, &ring, ids, n, left, nl, joined, nj);
+	for (size_t i = 0; i < n; i++)
+		cl_node_quorum(b->nodes[ids[i]]->n, true, &ring);
+	bus_run(b);
+}
+
+/* Advances time to t, ticking every node at each of its deadlines. */
+static void bus_advance(struct tbus *b, uint64_t t)
+{
+	for (;;) {
+		uint64_t next = t;
+		for (uint32_t i = 1; i <= MAXN; i++)
+			if (b->nodes[i]) {
+				uint64_t d = cl_node_next_deadline(b->nodes[i]->n);
+				if (d < next)
+					next = d;
+			}
+		if (next > b->now)
+			b->now = next;
+		for (uint32_t i = 1; i <= MAXN; i++)
+			if (b->nodes[i])
+				cl_node_tick(b->nodes[i]->n);
+		bus_run(b);
+		if (b->now >= t)
+			break;
+	}
+}
+
+/* The last event of type for client (or NULL). */
+static const struct cl_event *last_ev(struct tnode *t, enum cl_event_type type, uint64_t client)
+{
+	for (size_t i = t->nev; i > 0; i--)
+		if (t->evs[i - 1].ev.type == type && t->evs[i - 1].ev.client == client)
+			return &t->evs[i - 1].ev;
+	return NULL;
+}
+
+static size_t count_ev(struct tnode *t, enum cl_event_type type, uint64_t client)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < t->nev; i++)
+		n += t->evs[i].ev.type == type && t->evs[i].ev.client == client;
+	return n;
+}
+
+static uint64_t mcasts(struct tnode *t)
+{
+	struct cl_node_counters c;
+	cl_node_counters(t->n, &c);
+	return c.mcast_msgs;
+}
+
+static struct tbus *cluster(size_t n)
+{
+	struct tbus *b = malloc(sizeof(*b));
+	ck_assert_ptr_nonnull(b);
+	bus_init(b);
+	uint32_t ids[MAXN];
+	for (size_t i = 0; i < n; i++) {
+		ids[i] = (uint32_t)i + 1;
+		node_add(b, ids[i]);
+	}
+	bus_config(b, ids, n);
+	for (size_t i = 0; i < n; i++)
+		ck_assert(cl_node_synced(b->nodes[ids[i]]->n));
+	return b;
+}
+
+static void cluster_free(struct tbus *b)
+{
+	bus_flush(b);
+	for (uint32_t i = 1; i <= MAXN; i++)
+		if (b->nodes[i])
+			node_del(b, i);
+	free(b);
+}
+
+#define ACQ(t, client, name, mode, flags) \
+	ck_assert_int_eq(cl_node_acquire((t)->n, client, 100 + client, name, strlen(name), mode, flags, 0), 0)
+
+START_TEST(single_node_grant_and_fast_path)
+{
+	struct tbus *b = cluster(1);
+	struct tnode *a = b->nodes[1];
+	ck_assert(cl_sm_quorate(cl_node_sm(a->n)));
+
+	ACQ(a, 7, "user/INBOX", CL_MODE_EX, 0);
+	bus_run(b);
+	const struct cl_event *g = last_ev(a, CL_EV_GRANTED, 7);
+	ck_assert_ptr_nonnull(g);
+	ck_assert_uint_eq(g->epoch, 1);
+	ck_assert_uint_gt(g->valid_until, b->now);
+	ck_assert_uint_eq(cl_sm_owner(cl_node_sm(a->n), "user/INBOX", 10), 1);
+
+	/* release: the node lingers; a re-acquire sends nothing */
+	ck_assert_int_eq(cl_node_release(a->n, 7, "user/INBOX", 10), 0);
+	bus_run(b);
+	uint64_t before = mcasts(a);
+	ACQ(a, 8, "user/INBOX", CL_MODE_SH, 0);
+	ck_assert_ptr_nonnull(last_ev(a, CL_EV_GRANTED, 8));
+	ck_assert_uint_eq(mcasts(a), before);
+	struct cl_node_counters c;
+	cl_node_counters(a->n, &c);
+	ck_assert_uint_eq(c.fastpath_grants, 1);
+	ck_assert_int_eq(cl_node_release(a->n, 8, "user/INBOX", 10), 0);
+
+	/* linger expires: the node lets go */
+	bus_advance(b, b->now + 6000000);
+	ck_assert_uint_eq(cl_sm_owner(cl_node_sm(a->n), "user/INBOX", 10), CL_NODE_NONE);
+	ck_assert_int_eq(cl_node_release(a->n, 8, "user/INBOX", 10), COROLEASE_ENOTHELD);
+	cluster_free(b);
+}
+END_TEST
+
+START_TEST(bad_requests_rejected)
+{
+	struct tbus *b = cluster(1);
+	struct tnode *a = b->nodes[1];
+	char big[COROLEASE_NAME_MAX + 1];
+	memset(big, 'x', sizeof(big));
+	ck_assert_int_eq(cl_node_acquire(a->n, 1, 1, "", 0, CL_MODE_EX, 0, 0), -EINVAL);
+	ck_assert_int_eq(cl_node_acquire(a->n, 1, 1, big, sizeof(big), CL_MODE_EX, 0, 0), -EINVAL);
+	ck_assert_int_eq(cl_node_acquire(a->n, 1, 1, big, COROLEASE_NAME_MAX, CL_MODE_EX, 0, 0), 0);
+	ck_assert_int_eq(cl_node_acquire(a->n, 1, 1, "a", 1, 3, 0, 0), -EINVAL);
+	ck_assert_int_eq(cl_node_acquire(a->n, 1, 1, "a", 1, CL_MODE_EX, 0x80, 0), -EINVAL);
+	ck_assert_int_eq(cl_node_acquire(a->n, 0, 1, "a", 1, CL_MODE_EX, 0, 0), -EINVAL);
+	ck_assert_int_eq(cl_node_acquire(a->n, 1, 1, big, COROLEASE_NAME_MAX, CL_MODE_EX, 0, 0), -EALREADY);
+	ck_assert_int_eq(cl_node_index_put(a->n, 1, 2, "a", 1, "k", 1, "v", 1), COROLEASE_ENOTHELD);
+	ck_assert_int_eq(cl_node_fence_ack(a->n, 1, 3, 0), -EINVAL);
+	bus_run(b);
+	/* garbage on the bus is counted and ignored */
+	cl_node_deliver(a->n, 2, "garbage", 7);
+	struct cl_node_counters c;
+	cl_node_counters(a->n, &c);
+	ck_assert_uint_eq(c.bad_msgs, 1);
+	cluster_free(b);
+}
+END_TEST
+
+START_TEST(contention_nowait_wait_and_handover)
+{
+	struct tbus *b = cluster(3);
+	struct tnode *n1 = b->nodes[1], *n2 = b->nodes[2];
+
+	ACQ(n1, 1, "mbox", CL_MODE_EX, 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(n1, CL_EV_GRANTED, 1));
+
+	ACQ(n2, 2, "mbox", CL_MODE_EX, 0);
+	bus_run(b);
+	const struct cl_event *d = last_ev(n2, CL_EV_DENIED, 2);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_int_eq(d->err, -EBUSY);
+	ck_assert_uint_eq(d->owner, 1);
+	const struct cl_event *w = last_ev(n1, CL_EV_WANTED, 1);
+	ck_assert_ptr_nonnull(w);
+	ck_assert_uint_eq(w->owner, 2);
+
+	ACQ(n2, 3, "mbox", CL_MODE_EX, CL_ACQ_WAIT);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(n2, CL_EV_QUEUED, 3));
+	ck_assert_ptr_null(last_ev(n2, CL_EV_GRANTED, 3));
+
+	ck_assert_int_eq(cl_node_release(n1->n, 1, "mbox", 4), 0);
+	bus_run(b);
+	const struct cl_event *g = last_ev(n2, CL_EV_GRANTED, 3);
+	ck_assert_ptr_nonnull(g);
+	ck_assert_uint_gt(g->epoch, last_ev(n1, CL_EV_GRANTED, 1)->epoch);
+	ck_assert_uint_eq(cl_sm_owner(cl_node_sm(n1->n), "mbox", 4), 2);
+	cluster_free(b);
+}
+END_TEST
+
+START_TEST(lingering_lease_given_up_at_once)
+{
+	struct tbus *b = cluster(2);
+	struct tnode *n1 = b->nodes[1], *n2 = b->nodes[2];
+	ACQ(n1, 1, "m", CL_MODE_EX, 0);
+	bus_run(b);
+	ck_assert_int_eq(cl_node_release(n1->n, 1, "m", 1), 0);
+	bus_run(b);
+	ck_assert_uint_eq(cl_sm_owner(cl_node_sm(n2->n), "m", 1), 1);  /* lingering */
+	ACQ(n2, 2, "m", CL_MODE_EX, CL_ACQ_WAIT);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(n2, CL_EV_GRANTED, 2));
+	cluster_free(b);
+}
+END_TEST
+
+START_TEST(handover_timeout_revokes_holder)
+{
+	struct tbus *b = cluster(2);
+	struct tnode *n1 = b->nodes[1], *n2 = b->nodes[2];
+	ACQ(n1, 1, "m", CL_MODE_EX, 0);
+	bus_run(b);
+	ACQ(n2, 2, "m", CL_MODE_EX, CL_ACQ_WAIT);
+	bus_run(b);
+	uint64_t t0 = b->now;
+	bus_advance(b, t0 + 2900000);
+	ck_assert_ptr_null(last_ev(n1, CL_EV_REVOKED, 1));
+	bus_advance(b, t0 + 3100000);
+	const struct cl_event *r = last_ev(n1, CL_EV_REVOKED, 1);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_ptr_null(last_ev(n2, CL_EV_GRANTED, 2));  /* not before the holder is done */
+	ck_assert_int_eq(cl_node_release(n1->n, 1, "m", 1), 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(n2, CL_EV_GRANTED, 2));
+	cluster_free(b);
+}
+END_TEST
+
+START_TEST(revoke_deadline_hands_over_without_client)
+{
+	struct tbus *b = cluster(2);
+	struct tnode *n1 = b->nodes[1], *n2 = b->nodes[2];
+	ACQ(n1, 1, "m", CL_MODE_EX, 0);
+	bus_run(b);
+	ck_assert_int_eq(cl_node_evict(n2->n, 9, 9, "m", 1), 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(n1, CL_EV_REVOKED, 1));
+	const struct cl_event *a = last_ev(n2, CL_EV_ADMIN_DONE, 9);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(a->err, 0);
+	ck_assert_uint_eq(a->count, 1);
+	/* the client never releases: after revoke_timeout the node hands over anyway */
+	bus_advance(b, b->now + 1100000);
+	ck_assert_uint_eq(cl_sm_owner(cl_node_sm(n2->n), "m", 1), CL_NODE_NONE);
+	cluster_free(b);
+}
+END_TEST
+
+START_TEST(index_write_needs_ex_and_replicates)
+{
+	struct tbus *b = cluster(3);
+	struct tnode *n1 = b->nodes[1], *n3 = b->nodes[3];
+	ACQ(n1, 1, "u/INBOX", CL_MODE_EX, 0);
+	ACQ(n1, 2, "u/Sent", CL_MODE_SH, 0);
+	bus_run(b);
+	ck_assert_int_eq(cl_node_index_put(n1->n, 1, 50, "u/INBOX", 7, "messages", 8, "42", 2), 0);
+	ck_assert_int_eq(cl_node_index_put(n1->n, 2, 51, "u/Sent", 6, "messages", 8, "1", 1),
+			 COROLEASE_ENOTHELD);
+	bus_run(b);
+	const struct cl_event *d = last_ev(n1, CL_EV_INDEX_DONE, 1);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_int_eq(d->err, 0);
+	ck_assert_uint_eq(d->cookie, 50);
+	const uint8_t *v;
+	uint32_t vl;
+	uint64_t ver;
+	ck_assert_int_eq(cl_index_get(cl_node_sm(n3->n), "u/INBOX", 7, "messages", 8, &v, &vl, &ver), 0);
+	ck_assert_uint_eq(vl, 2);
+	ck_assert_int_eq(memcmp(v, "42", 2), 0);
+	ck_assert_uint_eq(ver, d->version);
+	ck_assert_uint_ge(count_ev(n3, CL_EV_INDEX_CHANGED, 0), 1);
+	cluster_free(b);
+}
+END_TEST
+
+START_TEST(joiner_gets_snapshot)
+{
+	struct tbus *b = cluster(2);
+	struct tnode *n1 = b->nodes[1];
+	char name[32];
+	for (int i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "user%03d/INBOX", i);
+		ck_assert_int_eq(cl_node_acquire(n1->n, 1, (uint64_t)i, name, strlen(name),
+						 CL_MODE_EX, 0, 0), 0);
+	}
+	bus_run(b);
+	ck_assert_int_eq(cl_node_index_put(n1->n, 1, 999, "user000/INBOX", 13, "uidnext", 7, "77", 2), 0);
+	bus_run(b);
+	node_add(b, 3);
+	uint32_t ids[] = { 1, 2, 3 };
+	bus_config(b, ids, 3);
+	struct cl_node_counters c;
+	cl_node_counters(b->nodes[3]->n, &c);
+	ck_assert_uint_eq(c.snapshots_loaded, 1);
+	ck_assert(cl_node_synced(b->nodes[3]->n));
+	uint64_t h1 = cl_sm_hash(cl_node_sm(n1->n));
+	ck_assert_uint_eq(cl_sm_hash(cl_node_sm(b->nodes[2]->n)), h1);
+	ck_assert_uint_eq(cl_sm_hash(cl_node_sm(b->nodes[3]->n)), h1);
+	ck_assert_uint_eq(cl_sm_owner(cl_node_sm(b->nodes[3]->n), "user299/INBOX", 13), 1);
+	/* and the joiner takes part afterwards */
+	ACQ(b->nodes[3], 5, "new", CL_MODE_EX, 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(b->nodes[3], CL_EV_GRANTED, 5));
+	ck_assert_uint_eq(cl_sm_hash(cl_node_sm(n1->n)), cl_sm_hash(cl_node_sm(b->nodes[3]->n)));
+	cluster_free(b);
+}
+END_TEST
+
+START_TEST(departed_holder_freed_after_fence_delay_only)
+{
+	struct tbus *b = cluster(3);
+	struct tnode *n1 = b->nodes[1], *n3 = b->nodes[3];
+	ACQ(n3, 1, "m", CL_MODE_EX, 0);
+	bus_run(b);
+	ACQ(n1, 2, "m", CL_MODE_EX, CL_ACQ_WAIT);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(n1, CL_EV_QUEUED, 2));
+	/* node 3 vanishes */
+	uint32_t ids[] = { 1, 2 };
+	b->nodes[3] = NULL;
+	bus_config(b, ids, 2);
+	b->nodes[3] = n3;
+	uint64_t t0 = b->now;
+	struct cl_hold_info h;
+	struct cl_lease_info info;
+	ck_assert_int_eq(cl_sm_lookup(cl_node_sm(n1->n), "m", 1, &info, &h, 1, NULL, 0), 0);
+	ck_assert_uint_ne(h.orphan_seq, 0);
+	/* take n3 out of the bus so it gets no ticks */
+	b->nodes[3] = NULL;
+	bus_advance(b, t0 + 4900000);
+	ck_assert_ptr_null(last_ev(n1, CL_EV_GRANTED, 2));
+	bus_advance(b, t0 + 5100000);
+	ck_assert_ptr_nonnull(last_ev(n1, CL_EV_GRANTED, 2));
+	b->nodes[3] = n3;
+	node_del(b, 3);
+	cluster_free(b);
+}
+END_TEST
+
+START_TEST(fence_ack_frees_at_once)
+{
+	struct tbus *b = cluster(3);
+	struct tnode *n1 = b->nodes[1], *n3 = b->nodes[3];
+	ACQ(n3, 1, "m", CL_MODE_EX, 0);
+	bus_run(b);
+	ACQ(n1, 2, "m", CL_MODE_EX, CL_ACQ_WAIT);
+	uint32_t ids[] = { 1, 2 };
+	b->nodes[3] = NULL;
+	bus_config(b, ids, 2);
+	ck_assert_int_eq(cl_node_fence_ack(n1->n, 9, 9, 2), 0);   /* alive: refused */
+	ck_assert_int_eq(cl_node_fence_ack(n1->n, 9, 10, 3), 0);
+	bus_run(b);
+	ck_assert_int_eq(last_ev(n1, CL_EV_ADMIN_DONE, 9)->err, 0);
+	ck_assert_ptr_nonnull(last_ev(n1, CL_EV_GRANTED, 2));
+	size_t nd = 0;
+	for (size_t i = 0; i < n1->nev; i++)
+		if (n1->evs[i].ev.type == CL_EV_ADMIN_DONE && n1->evs[i].ev.cookie == 9)
+			nd += n1->evs[i].ev.err == COROLEASE_ENODEALIVE;
+	ck_assert_uint_eq(nd, 1);
+	cl_node_free(n3->n);
+	free(n3);
+	cluster_free(b);
+}
+END_TEST
+
+START_TEST(quorum_loss_revokes_and_refuses)
+{
+	struct tbus *b = cluster(3);
+	struct tnode *n3 = b->nodes[3];
+	ACQ(n3, 1, "m", CL_MODE_EX, 0);
+	bus_run(b);
+	/* node 3 alone: partition */
+	b->members[0] = 3;
+	b->nmembers = 1;
+	b->ring_seq += 4;
+	struct cl_ring ring = { 3, b->ring_seq };
+	uint32_t me[] = { 3 }, left[] = { 1, 2 };
+	cl_node_confchg(n3->n, &ring, me, 1, left, 2, NULL, 0);
+	cl_node_quorum(n3->n, false, &ring);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(n3, CL_EV_REVOKED, 1));
+	ACQ(n3, 2, "other", CL_MODE_EX, 0);
+	bus_run(b);
+	const struct cl_event *d = last_ev(n3, CL_EV_DENIED, 2);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_int_eq(d->err, COROLEASE_ENOQUORUM);
+	ck_assert_uint_eq(cl_node_valid_until(n3->n), 0);
+	cluster_free(b);
+}
+END_TEST
+
+START_TEST(client_gone_releases_without_events)
+{
+	struct tbus *b = cluster(2);
+	struct tnode *n1 = b->nodes[1], *n2 = b->nodes[2];
+	ACQ(n1, 1, "a", CL_MODE_EX, 0);
+	ACQ(n1, 1, "b", CL_MODE_SH, 0);
+	bus_run(b);
+	ck_assert_uint_eq(cl_node_client_holds(n1->n), 2);
+	ACQ(n2, 2, "a", CL_MODE_EX, CL_ACQ_WAIT);
+	bus_run(b);
+	size_t before = n1->nev;
+	cl_node_client_gone(n1->n, 1);
+	bus_run(b);
+	ck_assert_uint_eq(cl_node_client_holds(n1->n), 0);
+	for (size_t i = before; i < n1->nev; i++)
+		ck_assert_uint_ne(n1->evs[i].ev.client, 1);
+	ck_assert_ptr_nonnull(last_ev(n2, CL_EV_GRANTED, 2));
+	cluster_free(b);
+}
+END_TEST
+
+START_TEST(validity_lapses_without_delivery)
+{
+	struct tbus *b = cluster(2);
+	struct tnode *n1 = b->nodes[1];
+	ACQ(n1, 1, "a", CL_MODE_EX, 0);
+	bus_run(b);
+	/* heartbeats keep it valid while the bus works */
+	bus_advance(b, b->now + 10000000);
+	ck_assert_ptr_null(last_ev(n1, CL_EV_REVOKED, 1));
+	ck_assert_uint_gt(cl_node_valid_until(n1->n), b->now);
+	/* the bus stops delivering (paused corosync): the client is revoked by validity */
+	uint64_t t0 = b->now;
+	while (b->now < t0 + 3000000) {
+		b->now += 100000;
+		cl_node_tick(n1->n);
+		bus_flush(b);
+	}
+	ck_assert_ptr_nonnull(last_ev(n1, CL_EV_REVOKED, 1));
+	cluster_free(b);
+}
+END_TEST
+
+static Suite *node_suite(void)
+{
+	Suite *s = suite_create("node");
+	TCase *tc = tcase_create("scenarios");
+	tcase_add_test(tc, single_node_grant_and_fast_path);
+	tcase_add_test(tc, bad_requests_rejected);
+	tcase_add_test(tc, contention_nowait_wait_and_handover);
+	tcase_add_test(tc, lingering_lease_given_up_at_once);
+	tcase_add_test(tc, handover_timeout_revokes_holder);
+	tcase_add_test(tc, revoke_deadline_hands_over_without_client);
+	tcase_add_test(tc, index_write_needs_ex_and_replicates);
+	tcase_add_test(tc, joiner_gets_snapshot);
+	tcase_add_test(tc, departed_holder_freed_after_fence_delay_only);
+	tcase_add_test(tc, fence_ack_frees_at_once);
+	tcase_add_test(tc, quorum_loss_revokes_and_refuses);
+	tcase_add_test(tc, client_gone_releases_without_events);
+	tcase_add_test(tc, validity_lapses_without_delivery);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(node_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
