@@ -873,6 +873,8 @@ void cl_sm_foreach_hold_of(const struct cl_sm *sm, uint32_t node, cl_sm_hold_fn 
 	struct cl_rec **v = collect_sorted((struct cl_sm *)sm, pick_held_by, node, &n);
 	for (size_t i = 0; i < n; i++) {
 		const struct cl_hold *h = hold_of(v[i], node);
+		if (!h)
+			continue;   /* cannot happen: collected because node holds */
 		struct cl_hold_info hi = { h->node, h->mode, h->epoch, h->orphan_seq };
 		fn(ctx, v[i]->name, v[i]->namelen, &hi);
 	}

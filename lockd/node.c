@@ -713,11 +713,22 @@ static uint64_t new_req(struct cl_node *n)
 	return ++n->next_req;
 }
 
-/* Local clients may use leases: quorate machine, agreeing votequorum, validity. */
+/*
+ * The machine is quorate and the local votequorum agrees, for this ring.
+ * The simulator's CL_UNSAFE_NO_QUORUM_CHECK plant switches this off too, so
+ * that it removes every quorum check, not only the machine's.
+ */
+static bool quorum_ok(const struct cl_node *n)
+{
+	if (n->cfg.sm.unsafe_flags & CL_UNSAFE_NO_QUORUM_CHECK)
+		return true;
+	return cl_sm_quorate(n->sm) && n->vq_quorate && ring_eq(&n->vq_ring, &n->ring);
+}
+
+/* Local clients may use leases: synced, quorum_ok, validity. */
 static bool trusted(struct cl_node *n)
 {
-	return ready(n) && cl_sm_quorate(n->sm) && n->vq_quorate &&
-	       ring_eq(&n->vq_ring, &n->ring) && now_us(n) < n->valid_until;
+	return ready(n) && quorum_ok(n) && now_us(n) < n->valid_until;
 }
 
 static void send_release(struct cl_node *n, struct nl_lease *l, bool handover)
@@ -772,6 +783,8 @@ static void pump(struct cl_node *n, struct nl_lease *l)
 			else {
 				set_held(n, l, false);   /* reconcile releases it later */
 				l->lost = false;
+				l->wanted = false;
+				l->handover_at = 0;
 			}
 			l->revoking = false;
 		} else if (l->wanted || l->revoking) {
@@ -817,8 +830,7 @@ static void pump(struct cl_node *n, struct nl_lease *l)
 		}
 		if (!l->held || !mode_covers(l->mode, want)) {
 			send_acquire(n, l, want, wait);
-		} else if (cl_sm_quorate(n->sm) && n->vq_quorate && ring_eq(&n->vq_ring, &n->ring) &&
-			   now >= l->renew_at) {
+		} else if (quorum_ok(n) && now >= l->renew_at) {
 			/*
 			 * Held and covering, but validity lapsed: one ACQUIRE (answered
 			 * with the existing epoch) renews it.  Rate-limited so a hold
@@ -919,6 +931,14 @@ static void on_grant(struct cl_node *n, const struct cl_action *a)
 	struct nl_lease *l = lease_get(n, a->name, a->namelen);
 	if (!l)
 		return;
+	if (l->held && l->releasing && l->epoch == a->epoch) {
+		/*
+		 * The echo of a re-ask for a hold we are already giving back: the
+		 * RELEASE behind it ends this epoch, so nobody may use it now.
+		 */
+		l->req = REQ_NONE;
+		return;
+	}
 	bool new_hold = !l->held || l->epoch != a->epoch;
 	set_held(n, l, true);
 	if (l->epoch != a->epoch) {
@@ -1149,11 +1169,23 @@ static void reconcile_hold(void *ctx, const uint8_t *name, uint16_t namelen,
 	struct nl_lease *l = lease_find(n, name, namelen);
 	if (l && l->held && l->epoch == h->epoch)
 		return;
-	if (l && (l->releasing || l->req != REQ_NONE))
-		return;   /* an answer is on its way */
-	/* a live hold we do not know about: give it back */
-	struct cl_msg m = { .type = CL_MSG_RELEASE, .epoch = h->epoch, .name = name, .namelen = namelen };
-	send_msg(n, &m);
+	if (l && l->releasing)
+		return;   /* its RELEASED is on its way */
+	/*
+	 * A live hold we do not know about: adopt it and give it back, marked
+	 * releasing so that the echo of any re-ask in flight is not taken for
+	 * a usable grant (on_grant).
+	 */
+	l = lease_get(n, name, namelen);
+	if (!l)
+		return;
+	set_held(n, l, true);
+	l->epoch = h->epoch;
+	l->mode = h->mode;
+	l->wanted = l->revoking = l->lost = false;
+	l->linger_at = l->handover_at = 0;
+	send_release(n, l, false);
+	lease_settle(n, l);
 }
 
 static bool revocation_pending(const struct cl_node *n)
@@ -1439,8 +1471,7 @@ static void on_chunk(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
 /* Renews validity for one of our own messages sent at sent_at. */
 static void renew(struct cl_node *n, uint64_t sent_at)
 {
-	if (!ready(n) || !cl_sm_quorate(n->sm) || !n->vq_quorate || !ring_eq(&n->vq_ring, &n->ring) ||
-	    !ring_eq(cl_sm_ring(n->sm), &n->ring))
+	if (!ready(n) || !quorum_ok(n) || !ring_eq(cl_sm_ring(n->sm), &n->ring))
 		return;
 	uint64_t t = sent_at + n->cfg.validity_us;
 	if (t <= n->valid_until)
@@ -1554,7 +1585,7 @@ void cl_node_quorum(struct cl_node *n, bool quorate, const struct cl_ring *ring)
 	enter(n);
 	n->vq_quorate = quorate;
 	n->vq_ring = *ring;
-	if (!quorate)
+	if (!quorate && !(n->cfg.sm.unsafe_flags & CL_UNSAFE_NO_QUORUM_CHECK))
 		revoke_all(n, "quorum lost");
 	else
 		n->need_reconcile = true;
@@ -1641,7 +1672,7 @@ static void lease_timers(struct cl_node *n, struct nl_lease *l, uint64_t now)
 {
 	if (l->linger_at && l->linger_at <= now) {
 		l->linger_at = 0;
-		if (l->held && !l->holders.n && !l->releasing)
+		if (l->held && !l->holders.n && !l->releasing && l->req == REQ_NONE && !l->waiters.n)
 			send_release(n, l, false);
 	}
 	if (l->handover_at && l->handover_at <= now) {

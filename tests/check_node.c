@@ -514,7 +514,9 @@ START_TEST(fence_ack_frees_at_once)
 	ck_assert_int_eq(cl_node_fence_ack(n1->n, 9, 9, 2), 0);   /* alive: refused */
 	ck_assert_int_eq(cl_node_fence_ack(n1->n, 9, 10, 3), 0);
 	bus_run(b);
-	ck_assert_int_eq(last_ev(n1, CL_EV_ADMIN_DONE, 9)->err, 0);
+	const struct cl_event *ad = last_ev(n1, CL_EV_ADMIN_DONE, 9);
+	ck_assert_ptr_nonnull(ad);
+	ck_assert_int_eq(ad->err, 0);
 	ck_assert_ptr_nonnull(last_ev(n1, CL_EV_GRANTED, 2));
 	size_t nd = 0;
 	for (size_t i = 0; i < n1->nev; i++)

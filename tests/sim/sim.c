@@ -1,0 +1,2841 @@
+/*
+ * sim.c - corolease-sim, the deterministic cluster simulator (see sim.h).
+ *
+ * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
+ *
+ * Invariants, checked as the run goes (the first hard violation ends the seed
+ * and prints the last trace lines; a seed replays exactly with --verbose):
+ *
+ *  a  state:    members of one ring that are synced and at the same lsn
+ *               have equal machine stats (after every event that reached an
+ *               agent) and equal cl_sm_hash() (at the periodic checks: a
+ *               divergence lasts until a sync round, which needs a join)
+ *  b  owner:    no client acts as EX owner of a name while a client on
+ *               another node acts as any owner of it   (after every event)
+ *  c  epoch:    a client's GRANTED epoch is the one its node's machine
+ *               granted that node, and among epochs clients use, machine
+ *               grant order is epoch order (grants of one input share an
+ *               instant and need only differ)               (at GRANTED)
+ *  d  index:    every acknowledged write (INDEX_DONE err 0) is visible on
+ *               every live, synced node of a stable quorate ring, unless a
+ *               later write to that key or an eviction of the name was
+ *               applied somewhere          (periodically and at the end)
+ *  e  liveness: a request on a node that stayed in a stable quorate ring
+ *               is answered within a bound derived from the timeouts,
+ *               counted from the request, that ring's forming or the last
+ *               fault anywhere, whichever is latest          (periodically)
+ *  f  converge: after the faults stop and everything heals: one ring, all
+ *               synced, one state, d holds everywhere, every request answered
+ *  x  proto:    the agent kept its node.h contract (answers only to requests
+ *               outstanding, no events after cl_node_client_gone(), no tick
+ *               storm, -EALREADY only when deserved, ...)
+ *
+ * A client "acts as owner" of a name from receiving GRANTED until it
+ * releases or receives REVOKED, and only while now < valid_until (from
+ * GRANTED and CL_EV_VALIDITY).  Straggler clients (a per-seed fraction) keep
+ * acting a while after a stop signal -- work they had started: at most
+ * revoke_timeout / 2 past valid_until, and never past their revoke deadline.
+ * The fence delay (>= validity + revoke timeout) is what covers them, and
+ * they are what makes --plant no-orphan-wait visible.
+ *
+ * Model decisions worth knowing when reading a trace:
+ *  - T, the delay between a fault and the new rings ("token timeout"),
+ *    stands for token timeout plus consensus; validity_us <= T.  A validity
+ *    longer than that lets a grant the majority never saw (self-delivered
+ *    just before a partition) outlive the majority's re-grant;
+ *  - an INDEX_DONE(0) made while a node delivers transitional messages on
+ *    its way into a non-quorate ring is counted but not required to survive:
+ *    only that minority applied the write (EVS allows it).  --strict-trans
+ *    makes it required;
+ *  - without persistence, a majority can form with none of the latest
+ *    state (its replicas crashed or are cut off).  When a quorate ring forms
+ *    that lacks the highest epoch in use or some acknowledged write, the
+ *    seed is counted as a fork and b, c and d are off for the rest of it
+ *    (two quorate lineages exist; the merge that ends them drops one side's
+ *    holds with no fence wait);
+ *  - a restarted node (or one whose corosync restarted) joins only after the
+ *    others saw its previous incarnation leave, as under CPG;
+ *  - agent events reach clients through a per-client FIFO "IPC" with 10..40
+ *    us latency; client calls reach the agent at once, or when it resumes.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sim.h"
+#include "index.h"
+#include "lease.h"
+#include "node.h"
+#include "wire.h"
+
+#define NEVER UINT64_MAX
+#define MS    ((uint64_t)1000)
+#define SEC   ((uint64_t)1000000)
+
+/* Default seed count: 'make check' must finish in ~2 minutes on 2 cores. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SIM_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SIM_ASAN 1
+#endif
+#endif
+#ifdef SIM_ASAN
+#define DEFAULT_SEEDS 4000u
+#define BUILD_NOTE    ", ASan build"
+#else
+#define DEFAULT_SEEDS 10000u
+#define BUILD_NOTE    ""
+#endif
+
+#define MAX_EVENTS_PER_SEED 20000000ull
+#define TICK_STORM          2000   /* ticks of one node at one instant */
+
+/* ------------------------------------------------------------------ PRNG */
+
+struct rng {
+	uint64_t s[4];
+};
+
+static uint64_t splitmix64(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static void rng_seed(struct rng *r, uint64_t seed)
+{
+	uint64_t x = seed;
+
+	for (int i = 0; i < 4; i++)
+		r->s[i] = splitmix64(&x);
+}
+
+static inline uint64_t rotl64(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+/* xoshiro256** */
+static uint64_t rng_next(struct rng *r)
+{
+	uint64_t *s = r->s;
+	uint64_t res = rotl64(s[1] * 5, 7) * 9;
+	uint64_t t = s[1] << 17;
+
+	s[2] ^= s[0];
+	s[3] ^= s[1];
+	s[1] ^= s[2];
+	s[0] ^= s[3];
+	s[2] ^= t;
+	s[3] = rotl64(s[3], 45);
+	return res;
+}
+
+/* Uniform in [lo, hi] (lo when hi <= lo). */
+static uint64_t rng_range(struct rng *r, uint64_t lo, uint64_t hi)
+{
+	if (hi <= lo)
+		return lo;
+	return lo + rng_next(r) % (hi - lo + 1);
+}
+
+/* True with probability ppm / 1e6. */
+static bool rng_ppm(struct rng *r, uint64_t ppm)
+{
+	return rng_next(r) % 1000000u < ppm;
+}
+
+/* --------------------------------------------------------- data structures */
+
+/* A multicast message; shared (refcounted) by every queue that holds it. */
+struct msg {
+	uint32_t refs;
+	uint32_t sender;         /* node id */
+	uint64_t sender_inc;     /* the sender's incarnation */
+	uint64_t id;             /* global send order, for traces */
+	uint64_t sent;           /* time ops->mcast took it */
+	size_t len;
+	uint8_t data[];
+};
+
+struct msgq_ent {
+	struct msg *m;
+	uint64_t at;             /* delivery time (in-flight queues) */
+};
+
+/* FIFO of messages: entries v[head .. len). */
+struct msgq {
+	struct msgq_ent *v;
+	size_t head, len, cap;
+};
+
+/* A ring: a set of nodes that deliver the same messages in the same order. */
+struct comp {
+	bool used;
+	bool broken;             /* fault seen: no deliveries, sends held */
+	uint64_t gen;            /* bumped on break/unbreak; stale deliveries are dropped */
+	struct cl_ring ring;
+	uint32_t mask;           /* member node indexes (the ring's membership) */
+	struct msgq inflight;    /* ordered, not yet delivered */
+	uint64_t last_at;        /* latest delivery time handed out */
+	uint64_t stable_since;   /* NEVER while broken */
+};
+
+enum call_kind {
+	CALL_ACQ = 1, CALL_PUT, CALL_DEL, CALL_SYNC, CALL_EVICT, CALL_FENCE, /* requests */
+	CALL_REL, CALL_GONE,
+};
+
+/* A client call into the agent, kept while the agent is paused. */
+struct call {
+	uint8_t kind;
+	uint8_t name, key, mode;
+	unsigned flags;
+	uint32_t target;         /* FENCE: node id */
+	uint32_t vallen;
+	uint64_t client, cookie, timeout, val_seed;
+};
+
+struct node {
+	struct sim *sim;
+	unsigned idx;
+	uint32_t id;
+	bool up;
+	bool paused;
+	bool ghost;              /* its ring dissolved while it was paused */
+	uint64_t incarnation;    /* bumped on crash, restart and corosync restart */
+	uint64_t fault_gen;      /* matches scheduled resume/restart events */
+	struct cl_node *cn;
+	int comp;                /* component index, -1 when none */
+	uint32_t view;           /* members (mask) of its last configuration change */
+	uint64_t view_inc[SIM_MAX_NODES]; /* ... and their incarnations then */
+	bool has_view;
+	struct msgq held;        /* sent while its ring was broken or absent */
+	struct msgq ghostq;      /* its old ring's pending messages (ghost) */
+	struct call *calls;      /* client calls made while paused */
+	size_t ncalls, capcalls;
+	uint32_t group;          /* partition group */
+	uint64_t cpg_back_at;    /* corosync restarting under the daemon: no ring before */
+	uint64_t tick_at, tick_gen;
+	uint64_t tick_same_at;   /* storm detection */
+	unsigned tick_same;
+	bool in_trans;           /* delivering transitional messages */
+	bool trans_quorate;      /* ... on the way into a quorate component */
+};
+
+enum hold_st { H_NONE = 0, H_PENDING, H_QUEUED, H_HELD };
+
+struct chold {
+	uint8_t st;              /* enum hold_st */
+	uint8_t mode;            /* mode requested / granted (EX if either is EX) */
+	bool revoked;
+	uint64_t epoch;
+	uint64_t stop_at;        /* revoked: acting ends here (straggle) */
+	uint64_t since;          /* GRANTED received */
+	uint64_t gen;            /* matches release/cancel timers */
+	uint64_t release_at;     /* scheduled release, NEVER if none */
+};
+
+/* A client event in flight over the simulated IPC. */
+struct cev {
+	uint8_t type;
+	uint8_t mode;
+	int8_t name;             /* index in sim_names, -1 if none/unknown */
+	int err;
+	uint32_t owner;
+	uint64_t cookie, epoch, valid_until, deadline, version;
+};
+
+struct client {
+	bool used;               /* slot occupied by a live client */
+	bool alive;              /* process running (false once gone/killed/crashed) */
+	bool gone_called;        /* cl_node_client_gone done */
+	unsigned slot;
+	unsigned node;
+	uint64_t id;
+	uint64_t next_cookie;
+	uint64_t wake_gen;
+	uint64_t valid_until;
+	uint64_t straggle_v;     /* acts this long past valid_until (stragglers) */
+	bool straggler;
+	struct chold holds[SIM_MAX_NAMES];
+	/* the one outstanding request */
+	bool req_active;
+	struct call req;
+	uint64_t req_issued;
+	uint64_t cancelled_cookie;
+	/* IPC inbox */
+	struct cev *inbox;
+	size_t ihead, ilen, icap;
+	uint64_t inbox_last;
+};
+
+enum oracle_st { O_NONE = 0, O_PUT, O_DEL };
+
+struct oracle {
+	uint8_t st;
+	uint32_t vallen;
+	uint64_t version, val_seed;
+};
+
+enum ev_type {
+	EV_DELIVER = 1, EV_TICK, EV_IPC, EV_WAKE, EV_RELEASE, EV_CANCEL, EV_SPAWN,
+	EV_GONE, EV_FAULT, EV_RESUME, EV_RESTART, EV_HEAL, EV_REFORM, EV_CHECK,
+	EV_STOP, EV_FINAL, EV_CPG_BACK,
+};
+
+struct ev {
+	uint64_t time, seq;
+	uint64_t b, c;
+	uint32_t a;
+	uint8_t type;
+};
+
+struct sim {
+	const struct sim_opts *o;
+	struct sim_result *res;
+	struct rng rng;
+	uint64_t now;
+	bool stop;
+
+	struct ev *heap;
+	size_t nheap, capheap;
+	uint64_t evseq;
+
+	/* per-seed configuration */
+	unsigned n, nnames, cpn;
+	uint64_t token_us;
+	uint64_t lat_min, lat_max, ipc_min, ipc_max;
+	uint64_t eagain_ppm, straggler_ppm;
+	uint64_t hold_max, think_max, release_soon;
+	uint64_t t_stop, t_final, bound;
+	struct cl_node_config cfg;
+
+	bool workload_on, faults_on;
+	bool touched;            /* an agent was called during this event */
+	uint64_t last_fault;
+	uint64_t reform_gen;
+	bool reform_pending;
+	uint64_t ring_seq;
+	uint64_t msg_id;
+	uint64_t part_gen;
+	uint64_t client_gen;
+
+	struct node nodes[SIM_MAX_NODES];
+	struct comp comps[SIM_MAX_COMPS];
+	struct client clients[SIM_MAX_CLIENTS];
+
+	/* invariant c: epochs clients used, ordered by when their node's machine granted them */
+	struct {
+		struct epoch_use { uint64_t t, epoch; uint32_t node; } *v;
+		size_t n, cap;
+		uint64_t granted[SIM_MAX_NODES];    /* node's machine: its latest grant's epoch */
+		uint64_t granted_at[SIM_MAX_NODES]; /* ... and when */
+		uint64_t used[SIM_MAX_NODES];       /* latest epoch in v for the node */
+	} epochs[SIM_MAX_NAMES];
+	struct oracle oracle[SIM_MAX_NAMES][SIM_MAX_KEYS];
+	bool forked;             /* state history lost (see oracle_formation): no b, c, d */
+
+	/* tracing */
+	bool tracing;
+	char (*ring)[SIM_TRACE_WIDTH];
+	unsigned ring_pos, ring_n;
+};
+
+static const char *const sim_names[SIM_MAX_NAMES] = {
+	"user1", "a", "user10", "mbox/INBOX", "user2", "ab", "b", "zz",
+};
+static const char *const sim_keys[SIM_MAX_KEYS] = { "k0", "k1", "k2", "key3" };
+
+/* ------------------------------------------------------------------ trace */
+
+static void trace_(struct sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Adds one trace line (printed at once with --verbose, else kept in a ring). */
+static void trace_(struct sim *s, const char *fmt, ...)
+{
+	char line[SIM_TRACE_WIDTH];
+	int off = snprintf(line, sizeof(line), "%4" PRIu64 ".%06" PRIu64 " ",
+			   s->now / SEC, s->now % SEC);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line + off, sizeof(line) - (size_t)off, fmt, ap);
+	va_end(ap);
+	if (s->o->verbose) {
+		puts(line);
+		return;
+	}
+	memcpy(s->ring[s->ring_pos], line, sizeof(line));
+	s->ring_pos = (s->ring_pos + 1) % SIM_TRACE_LINES;
+	if (s->ring_n < SIM_TRACE_LINES)
+		s->ring_n++;
+}
+
+#define TR(s, ...) do { if ((s)->tracing) trace_((s), __VA_ARGS__); } while (0)
+
+static void violation(struct sim *s, enum sim_inv inv, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * Records a violation.  The first hard one stops the seed; in
+ * --expect-violation mode only invariant b is hard, the others are counted.
+ */
+static void violation(struct sim *s, enum sim_inv inv, const char *fmt, ...)
+{
+	char buf[sizeof(s->res->desc)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	TR(s, "VIOLATION (%c): %s", (char)inv, buf);
+	if (s->o->expect && inv != SIM_INV_OWNER) {
+		s->res->soft++;
+		return;
+	}
+	if (s->res->inv != SIM_OK)
+		return;
+	s->res->inv = inv;
+	s->res->inv_event = s->res->events;
+	memcpy(s->res->desc, buf, sizeof(buf));
+	s->stop = true;
+}
+
+/* ------------------------------------------------------------- event heap */
+
+static bool ev_less(const struct ev *x, const struct ev *y)
+{
+	return x->time < y->time || (x->time == y->time && x->seq < y->seq);
+}
+
+static void *xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n);
+	if (!p) {
+		fprintf(stderr, "sim: out of memory\n");
+		exit(2);
+	}
+	return p;
+}
+
+/* Schedules an event at time t (>= now). */
+static void ev_push(struct sim *s, uint64_t t, uint8_t type, uint32_t a, uint64_t b, uint64_t c)
+{
+	struct ev e = { .time = t < s->now ? s->now : t, .seq = s->evseq++,
+			.b = b, .c = c, .a = a, .type = type };
+	size_t i;
+
+	if (s->nheap == s->capheap) {
+		s->capheap = s->capheap ? 2 * s->capheap : 256;
+		s->heap = xrealloc(s->heap, s->capheap * sizeof(*s->heap));
+	}
+	i = s->nheap++;
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+
+		if (!ev_less(&e, &s->heap[p]))
+			break;
+		s->heap[i] = s->heap[p];
+		i = p;
+	}
+	s->heap[i] = e;
+}
+
+/* Removes the earliest event into *e_r; false when the queue is empty. */
+static bool ev_pop(struct sim *s, struct ev *e_r)
+{
+	struct ev last;
+	size_t i = 0;
+
+	if (s->nheap == 0)
+		return false;
+	*e_r = s->heap[0];
+	last = s->heap[--s->nheap];
+	for (;;) {
+		size_t l = 2 * i + 1, m = i;
+
+		if (l < s->nheap && ev_less(&s->heap[l], &last))
+			m = l;
+		if (l + 1 < s->nheap && ev_less(&s->heap[l + 1], m == i ? &last : &s->heap[l]))
+			m = l + 1;
+		if (m == i)
+			break;
+		s->heap[i] = s->heap[m];
+		i = m;
+	}
+	if (s->nheap > 0)
+		s->heap[i] = last;
+	return true;
+}
+
+/* --------------------------------------------------------------- messages */
+
+static struct msg *msg_ref(struct msg *m)
+{
+	m->refs++;
+	return m;
+}
+
+static void msg_unref(struct msg *m)
+{
+	if (m && --m->refs == 0)
+		free(m);
+}
+
+static void msgq_push(struct msgq *q, struct msg *m, uint64_t at)
+{
+	if (q->len == q->cap) {
+		if (q->head > 0 && q->head >= q->cap / 2) {
+			memmove(q->v, q->v + q->head, (q->len - q->head) * sizeof(*q->v));
+			q->len -= q->head;
+			q->head = 0;
+		} else {
+			q->cap = q->cap ? 2 * q->cap : 16;
+			q->v = xrealloc(q->v, q->cap * sizeof(*q->v));
+		}
+	}
+	q->v[q->len++] = (struct msgq_ent){ .m = m, .at = at };
+}
+
+static size_t msgq_count(const struct msgq *q)
+{
+	return q->len - q->head;
+}
+
+/* Takes the first entry's message (the reference moves to the caller). */
+static struct msg *msgq_pop(struct msgq *q, uint64_t *at_r)
+{
+	struct msgq_ent *e;
+
+	if (q->head == q->len)
+		return NULL;
+	e = &q->v[q->head++];
+	if (at_r)
+		*at_r = e->at;
+	if (q->head == q->len)
+		q->head = q->len = 0;
+	return e->m;
+}
+
+/* Drops every entry and frees the storage. */
+static void msgq_clear(struct msgq *q)
+{
+	for (size_t i = q->head; i < q->len; i++)
+		msg_unref(q->v[i].m);
+	free(q->v);
+	memset(q, 0, sizeof(*q));
+}
+
+/* Returns a message type name for traces (decodes the header only). */
+static const char *msg_type(const struct msg *m)
+{
+	return m->len >= CL_WIRE_HDR_LEN ? cl_msg_type_name(m->data[1]) : "?";
+}
+
+/* ------------------------------------------------------------ small utils */
+
+static unsigned popcount32(uint32_t x)
+{
+	return (unsigned)__builtin_popcount(x);
+}
+
+static bool quorate_mask(const struct sim *s, uint32_t mask)
+{
+	return popcount32(mask) > s->n / 2;
+}
+
+static int name_index(const struct sim *s, const uint8_t *name, size_t len)
+{
+	if (!name)
+		return -1;
+	for (unsigned i = 0; i < s->nnames; i++)
+		if (strlen(sim_names[i]) == len && memcmp(sim_names[i], name, len) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int key_index(const uint8_t *key, size_t len)
+{
+	if (!key)
+		return -1;
+	for (unsigned i = 0; i < SIM_MAX_KEYS; i++)
+		if (strlen(sim_keys[i]) == len && memcmp(sim_keys[i], key, len) == 0)
+			return (int)i;
+	return -1;
+}
+
+static struct node *node_by_id(struct sim *s, uint32_t id)
+{
+	for (unsigned i = 0; i < s->n; i++)
+		if (s->nodes[i].id == id)
+			return &s->nodes[i];
+	return NULL;
+}
+
+static struct client *client_by_id(struct sim *s, uint64_t id)
+{
+	unsigned slot = (unsigned)(id & 0xff);
+
+	if (slot >= SIM_MAX_CLIENTS || !s->clients[slot].used || s->clients[slot].id != id)
+		return NULL;
+	return &s->clients[slot];
+}
+
+/* Fills buf with len deterministic bytes derived from seed. */
+static void val_fill(uint8_t *buf, uint32_t len, uint64_t seed)
+{
+	uint64_t x = seed, r = 0;
+
+	for (uint32_t i = 0; i < len; i++) {
+		if (i % 8 == 0)
+			r = splitmix64(&x);
+		buf[i] = (uint8_t)(r >> (8 * (i % 8)));
+	}
+}
+
+/* Writes the ids of mask's nodes, ascending, into ids_r; returns the count. */
+static size_t mask_ids(const struct sim *s, uint32_t mask, uint32_t *ids_r)
+{
+	size_t k = 0;
+
+	for (unsigned i = 0; i < s->n; i++)
+		if (mask & (1u << i))
+			ids_r[k++] = s->nodes[i].id;
+	return k;
+}
+
+static bool node_live(const struct node *n)
+{
+	return n->up && !n->paused;
+}
+
+/* True while n is live in a stable quorate component (liveness applies). */
+static bool node_ok(const struct sim *s, const struct node *n)
+{
+	const struct comp *c;
+
+	if (!node_live(n) || n->comp < 0)
+		return false;
+	c = &s->comps[n->comp];
+	return !c->broken && quorate_mask(s, c->mask);
+}
+
+/* -------------------------------------------------------------- node glue */
+
+static void node_sched_tick(struct sim *s, struct node *n)
+{
+	uint64_t d;
+
+	s->touched = true;
+	if (!node_live(n))
+		return;
+	d = cl_node_next_deadline(n->cn);
+	if (d == CL_TIME_NEVER) {
+		if (n->tick_at != NEVER) {
+			n->tick_at = NEVER;
+			n->tick_gen++;
+		}
+		return;
+	}
+	if (d < s->now)
+		d = s->now;
+	if (d == n->tick_at)
+		return;
+	n->tick_at = d;
+	n->tick_gen++;
+	ev_push(s, d, EV_TICK, n->idx, n->tick_gen, 0);
+}
+
+static void on_tick(struct sim *s, const struct ev *e)
+{
+	struct node *n = &s->nodes[e->a];
+
+	if (!node_live(n) || e->b != n->tick_gen)
+		return;
+	n->tick_at = NEVER;
+	if (n->tick_same_at == s->now) {
+		if (++n->tick_same > TICK_STORM) {
+			violation(s, SIM_INV_PROTO, "node %u: tick storm: next_deadline stays <= now "
+				  "after %u ticks at one instant", n->id, n->tick_same);
+			return;
+		}
+	} else {
+		n->tick_same_at = s->now;
+		n->tick_same = 0;
+	}
+	cl_node_tick(n->cn);
+	node_sched_tick(s, n);
+}
+
+static void comp_send(struct sim *s, int ci, struct msg *m)
+{
+	struct comp *c = &s->comps[ci];
+	uint64_t at = s->now + rng_range(&s->rng, s->lat_min, s->lat_max);
+
+	if (at < c->last_at)
+		at = c->last_at;
+	c->last_at = at;
+	msgq_push(&c->inflight, m, at);
+	ev_push(s, at, EV_DELIVER, (uint32_t)ci, c->gen, 0);
+}
+
+static uint64_t op_now(void *ctx)
+{
+	struct node *n = ctx;
+
+	return n->sim->now;
+}
+
+static int op_mcast(void *ctx, const void *buf, size_t len)
+{
+	struct node *n = ctx;
+	struct sim *s = n->sim;
+	struct msg *m;
+
+	if (!node_live(n)) {
+		violation(s, SIM_INV_PROTO, "node %u: mcast while down or paused", n->id);
+		return -EAGAIN;
+	}
+	if (rng_ppm(&s->rng, s->eagain_ppm)) {
+		s->res->eagains++;
+		TR(s, "n%u mcast %s len %zu: EAGAIN", n->id,
+		   len >= 2 ? cl_msg_type_name(((const uint8_t *)buf)[1]) : "?", len);
+		return -EAGAIN;
+	}
+	m = xrealloc(NULL, sizeof(*m) + len);
+	m->refs = 1;
+	m->sender = n->id;
+	m->sender_inc = n->incarnation;
+	m->id = ++s->msg_id;
+	m->sent = s->now;
+	m->len = len;
+	memcpy(m->data, buf, len);
+	/* a sender's messages stay in its order: behind any it still holds */
+	if (n->comp >= 0 && !s->comps[n->comp].broken && msgq_count(&n->held) == 0) {
+		TR(s, "n%u mcast #%" PRIu64 " %s len %zu", n->id, m->id, msg_type(m), len);
+		comp_send(s, n->comp, m);
+	} else {
+		TR(s, "n%u mcast #%" PRIu64 " %s len %zu: held (ring %s)", n->id, m->id,
+		   msg_type(m), len, n->comp >= 0 ? "broken" : "none");
+		msgq_push(&n->held, m, 0);
+	}
+	return 0;
+}
+
+enum client_end_why { END_CRASH, END_DISCONNECT, END_KILLED };
+
+static void client_push(struct sim *s, struct client *c, const struct cl_event *ev, int name);
+static void client_end(struct sim *s, struct client *c, enum client_end_why why);
+static bool client_acting(const struct sim *s, const struct client *c, unsigned name);
+
+/* May an answer of this type answer a request of kind k? */
+static bool answers(uint8_t k, enum cl_event_type t)
+{
+	switch (t) {
+	case CL_EV_GRANTED:
+	case CL_EV_DENIED:
+	case CL_EV_QUEUED:       /* interim, but an answer to an acquire */
+		return k == CALL_ACQ;
+	case CL_EV_INDEX_DONE:
+		return k == CALL_PUT || k == CALL_DEL;
+	case CL_EV_SYNC_DONE:
+		return k == CALL_SYNC;
+	case CL_EV_ADMIN_DONE:
+		return k == CALL_EVICT || k == CALL_FENCE;
+	default:
+		return false;
+	}
+}
+
+static bool is_answer(enum cl_event_type t)
+{
+	return t == CL_EV_GRANTED || t == CL_EV_DENIED || t == CL_EV_QUEUED ||
+	       t == CL_EV_INDEX_DONE || t == CL_EV_SYNC_DONE || t == CL_EV_ADMIN_DONE;
+}
+
+/*
+ * Invariant c at a GRANTED for node n.  The epoch must be the one n's machine
+ * granted n, and among the epochs clients use, the order of the machine
+ * grants must be the order of the epochs.  Grants of one input (SH waiters
+ * granted together) share an instant and only need distinct epochs.  A grant
+ * whose valid_until has passed can never be used and is not counted.
+ */
+static void check_epoch(struct sim *s, struct node *n, int name, const struct cl_event *ev)
+{
+	__typeof__(&s->epochs[0]) e;
+	uint64_t t;
+	size_t i;
+
+	if (name < 0 || ev->valid_until <= s->now || s->forked)
+		return;
+	e = &s->epochs[name];
+	if (ev->epoch != e->granted[n->idx]) {
+		violation(s, SIM_INV_EPOCH, "name %s: node %u told a client epoch %" PRIu64
+			  ", but its machine last granted it epoch %" PRIu64, sim_names[name],
+			  n->id, ev->epoch, e->granted[n->idx]);
+		return;
+	}
+	if (ev->epoch == e->used[n->idx])
+		return;          /* the node's current hold, shared by another local client */
+	e->used[n->idx] = ev->epoch;
+	t = e->granted_at[n->idx];
+	for (i = e->n; i > 0; i--) {
+		const struct epoch_use *u = &e->v[i - 1];
+
+		if (u->t < t) {
+			if (u->epoch >= ev->epoch)
+				goto bad;
+			break;
+		}
+		if ((u->t == t && u->epoch == ev->epoch) || (u->t > t && u->epoch <= ev->epoch))
+			goto bad;
+	}
+	if (e->n == e->cap) {
+		e->cap = e->cap ? 2 * e->cap : 64;
+		e->v = xrealloc(e->v, e->cap * sizeof(*e->v));
+	}
+	memmove(&e->v[i + 1], &e->v[i], (e->n - i) * sizeof(*e->v));
+	e->v[i] = (struct epoch_use){ .t = t, .epoch = ev->epoch, .node = n->id };
+	e->n++;
+	return;
+bad:
+	violation(s, SIM_INV_EPOCH, "name %s: node %u uses epoch %" PRIu64 " granted at %" PRIu64
+		  ", but node %u used epoch %" PRIu64 " granted at %" PRIu64, sim_names[name],
+		  n->id, ev->epoch, t, e->v[i - 1].node, e->v[i - 1].epoch, e->v[i - 1].t);
+}
+
+/* Records an acknowledged index write in the oracle. */
+static void oracle_ack(struct sim *s, struct node *n, struct client *c, const struct cl_event *ev)
+{
+	struct oracle *o;
+
+	if (c->req.name >= s->nnames || c->req.key >= SIM_MAX_KEYS)
+		return;
+	s->res->index_acks++;
+	if (s->forked)
+		return;
+	if (n->in_trans && !n->trans_quorate) {
+		s->res->trans_acks++;
+		TR(s, "n%u: INDEX_DONE(0) in a minority's transitional delivery: not required "
+		   "to survive", n->id);
+		if (!s->o->strict_trans)
+			return;
+	}
+	o = &s->oracle[c->req.name][c->req.key];
+	if (o->st != O_NONE && o->version >= ev->version)
+		return;
+	o->st = c->req.kind == CALL_PUT ? O_PUT : O_DEL;
+	o->version = ev->version;
+	o->val_seed = c->req.val_seed;
+	o->vallen = c->req.vallen;
+}
+
+static void op_event(void *ctx, const struct cl_event *ev)
+{
+	struct node *n = ctx;
+	struct sim *s = n->sim;
+	int name = name_index(s, ev->name, ev->namelen);
+	struct client *c;
+
+	if (s->tracing) {
+		static const char *const tn[] = { "?", "GRANTED", "DENIED", "QUEUED", "WANTED",
+						  "REVOKED", "KILL", "VALIDITY", "INDEX_DONE",
+						  "INDEX_CHANGED", "SYNC_DONE", "ADMIN_DONE" };
+		unsigned t = ev->type <= CL_EV_ADMIN_DONE ? ev->type : 0;
+
+		if (ev->type != CL_EV_INDEX_CHANGED)
+			TR(s, "n%u ev %s client %" PRIx64 " cookie %" PRIu64 " name %s err %d "
+			   "owner %u mode %u epoch %" PRIu64 " valid_until %" PRIu64 " deadline %"
+			   PRIu64 " version %" PRIu64, n->id, tn[t], ev->client, ev->cookie,
+			   name >= 0 ? sim_names[name] : "-", ev->err, ev->owner, ev->mode,
+			   ev->epoch, ev->valid_until, ev->deadline, ev->version);
+	}
+	if (ev->client == 0) {
+		if (ev->type == CL_EV_VALIDITY) {
+			for (unsigned i = 0; i < SIM_MAX_CLIENTS; i++) {
+				c = &s->clients[i];
+				if (c->used && c->alive && c->node == n->idx)
+					client_push(s, c, ev, -1);
+			}
+		} else if (ev->type != CL_EV_INDEX_CHANGED) {
+			violation(s, SIM_INV_PROTO, "node %u: event type %d for client 0",
+				  n->id, ev->type);
+		}
+		return;
+	}
+	c = client_by_id(s, ev->client);
+	if (!c || c->node != n->idx) {
+		if (is_answer(ev->type) || ev->type == CL_EV_GRANTED)
+			TR(s, "n%u: event for unknown client %" PRIx64 " dropped", n->id, ev->client);
+		return;
+	}
+	if (c->gone_called) {
+		violation(s, SIM_INV_PROTO, "node %u: event %d for client %" PRIx64
+			  " after cl_node_client_gone()", n->id, ev->type, ev->client);
+		return;
+	}
+	if (!c->alive)
+		return;          /* killed, client_gone() not yet called: the socket is dead */
+	if (ev->type == CL_EV_KILL) {
+		/* the daemon kills the process: it stops at once */
+		s->res->kills++;
+		client_end(s, c, END_KILLED);
+		return;
+	}
+	if (is_answer(ev->type)) {
+		bool match = c->req_active && c->req.cookie == ev->cookie;
+
+		if (match && !answers(c->req.kind, ev->type)) {
+			violation(s, SIM_INV_PROTO, "node %u: answer type %d to client %" PRIx64
+				  " request kind %u cookie %" PRIu64, n->id, ev->type, c->id,
+				  c->req.kind, ev->cookie);
+			return;
+		}
+		if (match && c->req.kind == CALL_ACQ && name != c->req.name) {
+			violation(s, SIM_INV_PROTO, "node %u: acquire answer for name %s, asked %s",
+				  n->id, name >= 0 ? sim_names[name] : "?", sim_names[c->req.name]);
+			return;
+		}
+		if (!match) {
+			if (ev->cookie == c->cancelled_cookie) {
+				TR(s, "n%u: answer to cancelled request ignored", n->id);
+				return;
+			}
+			violation(s, SIM_INV_PROTO, "node %u: answer type %d cookie %" PRIu64
+				  " to client %" PRIx64 " which has no such request outstanding",
+				  n->id, ev->type, ev->cookie, c->id);
+			return;
+		}
+		if (ev->type == CL_EV_GRANTED) {
+			s->res->grants++;
+			check_epoch(s, n, name, ev);
+			if (ev->mode != CL_MODE_EX && ev->mode != CL_MODE_SH)
+				violation(s, SIM_INV_PROTO, "node %u: GRANTED mode %u", n->id, ev->mode);
+			else if (c->req.mode == CL_MODE_EX && ev->mode != CL_MODE_EX)
+				violation(s, SIM_INV_PROTO, "node %u: EX asked, %s granted", n->id,
+					  cl_mode_name(ev->mode));
+		}
+		if (ev->type == CL_EV_INDEX_DONE && ev->err == 0)
+			oracle_ack(s, n, c, ev);
+		if (ev->type != CL_EV_QUEUED)
+			c->req_active = false;   /* answered: liveness satisfied */
+	}
+	if (ev->type == CL_EV_REVOKED)
+		s->res->revokes++;
+	client_push(s, c, ev, name);
+}
+
+static void op_action(void *ctx, const struct cl_action *a)
+{
+	struct node *n = ctx;
+	struct sim *s = n->sim;
+	int name = name_index(s, a->name, a->namelen);
+
+	if (s->tracing && a->type != CL_ACT_INDEX_CHANGED)
+		TR(s, "n%u act %s node %u owner %u name %s mode %u err %d req %" PRIu64
+		   " epoch %" PRIu64 " version %" PRIu64 " count %" PRIu64, n->id,
+		   cl_action_type_name(a->type), a->node, a->owner, name >= 0 ? sim_names[name] : "-",
+		   a->mode, a->err, a->req_id, a->epoch, a->version, a->count);
+	else if (s->tracing)
+		TR(s, "n%u act index-changed name %s key %.*s %s version %" PRIu64, n->id,
+		   name >= 0 ? sim_names[name] : "-", a->keylen, a->key ? (const char *)a->key : "",
+		   a->deleted ? "deleted" : "put", a->version);
+	if (name < 0)
+		return;
+	if (a->type == CL_ACT_GRANT && a->node == n->id &&
+	    a->epoch != s->epochs[name].granted[n->idx]) {
+		s->epochs[name].granted[n->idx] = a->epoch;
+		s->epochs[name].granted_at[n->idx] = s->now;
+	}
+	if (a->type == CL_ACT_INDEX_EVICTED) {
+		for (unsigned k = 0; k < SIM_MAX_KEYS; k++)
+			s->oracle[name][k].st = O_NONE;
+	} else if (a->type == CL_ACT_INDEX_CHANGED) {
+		int k = key_index(a->key, a->keylen);
+		struct oracle *o;
+
+		if (k < 0)
+			return;
+		o = &s->oracle[name][k];
+		/*
+		 * A later write, acknowledged or not, supersedes the acknowledged
+		 * one -- even one applied only by a minority in its transitional
+		 * delivery: that lineage may legitimately win the next merge.
+		 */
+		if (o->st != O_NONE && a->version > o->version)
+			o->st = O_NONE;
+	}
+}
+
+static void op_log(void *ctx, int level, const char *msg)
+{
+	struct node *n = ctx;
+
+	TR(n->sim, "n%u log<%d> %s", n->id, level, msg);
+}
+
+static const struct cl_node_ops sim_ops = {
+	.now = op_now,
+	.mcast = op_mcast,
+	.event = op_event,
+	.action = op_action,
+	.log = op_log,
+};
+
+/* --------------------------------------------------------- client calls */
+
+static void client_req_done(struct sim *s, struct client *c);
+
+/* Runs one client call against a live agent. */
+static void exec_call(struct sim *s, struct node *n, const struct call *k)
+{
+	struct client *c = client_by_id(s, k->client);
+	const char *nm = sim_names[k->name];
+	const char *key = sim_keys[k->key];
+	static uint8_t val[COROLEASE_VALUE_MAX];
+	int rc = 0;
+
+	if (k->kind != CALL_GONE && (!c || !c->alive))
+		return;          /* the client died while the call waited */
+	switch (k->kind) {
+	case CALL_ACQ:
+		rc = cl_node_acquire(n->cn, k->client, k->cookie, nm, strlen(nm), k->mode,
+				     k->flags, k->timeout);
+		break;
+	case CALL_REL:
+		rc = cl_node_release(n->cn, k->client, nm, strlen(nm));
+		break;
+	case CALL_GONE:
+		cl_node_client_gone(n->cn, k->client);
+		if (c)
+			c->gone_called = true;
+		break;
+	case CALL_PUT:
+		val_fill(val, k->vallen, k->val_seed);
+		rc = cl_node_index_put(n->cn, k->client, k->cookie, nm, strlen(nm), key,
+				       strlen(key), val, k->vallen);
+		break;
+	case CALL_DEL:
+		rc = cl_node_index_del(n->cn, k->client, k->cookie, nm, strlen(nm), key,
+				       strlen(key));
+		break;
+	case CALL_SYNC:
+		rc = cl_node_sync(n->cn, k->client, k->cookie);
+		break;
+	case CALL_EVICT:
+		rc = cl_node_evict(n->cn, k->client, k->cookie, nm, strlen(nm));
+		break;
+	case CALL_FENCE:
+		rc = cl_node_fence_ack(n->cn, k->client, k->cookie, k->target);
+		break;
+	}
+	TR(s, "n%u call kind %u client %" PRIx64 " cookie %" PRIu64 " name %s key %s mode %u "
+	   "flags %u timeout %" PRIu64 " target %u -> %d", n->id, k->kind, k->client, k->cookie,
+	   nm, key, k->mode, k->flags, k->timeout, k->target, rc);
+	if (rc == -EALREADY)
+		violation(s, SIM_INV_PROTO, "node %u: acquire of %s by client %" PRIx64
+			  " returned -EALREADY, but the client neither holds nor waits for it",
+			  n->id, nm, k->client);
+	if (rc < 0 && k->kind <= CALL_FENCE && c && c->req_active && c->req.cookie == k->cookie) {
+		/* refused without an event: the request is over */
+		if (k->kind == CALL_ACQ)
+			c->holds[k->name].st = H_NONE;
+		c->req_active = false;
+		client_req_done(s, c);
+	}
+	node_sched_tick(s, n);
+}
+
+/* A client call: at once, or queued while the agent is paused. */
+static void node_call(struct sim *s, struct node *n, const struct call *k)
+{
+	if (!n->up)
+		return;
+	if (n->paused) {
+		if (n->ncalls == n->capcalls) {
+			n->capcalls = n->capcalls ? 2 * n->capcalls : 8;
+			n->calls = xrealloc(n->calls, n->capcalls * sizeof(*n->calls));
+		}
+		n->calls[n->ncalls++] = *k;
+		return;
+	}
+	exec_call(s, n, k);
+}
+
+static void run_deferred_calls(struct sim *s, struct node *n)
+{
+	/* exec_call never queues (the node is live), so the array is stable */
+	for (size_t i = 0; i < n->ncalls && node_live(n); i++)
+		exec_call(s, n, &n->calls[i]);
+	n->ncalls = 0;
+}
+
+/* ----------------------------------------------------------------- the bus */
+
+static void deliver_one(struct sim *s, struct node *n, const struct msg *m, bool trans)
+{
+	TR(s, "n%u deliver%s #%" PRIu64 " %s from n%u", n->id, trans ? " (transitional)" : "",
+	   m->id, msg_type(m), m->sender);
+	cl_node_deliver(n->cn, m->sender, m->data, m->len);
+	node_sched_tick(s, n);
+}
+
+static void on_deliver(struct sim *s, const struct ev *e)
+{
+	struct comp *c = &s->comps[e->a];
+	struct msg *m;
+	uint64_t at;
+
+	if (!c->used || c->broken || c->gen != e->b)
+		return;
+	m = msgq_pop(&c->inflight, &at);
+	if (!m || at > s->now) {
+		fprintf(stderr, "sim: internal error: delivery queue out of step\n");
+		abort();
+	}
+	for (unsigned i = 0; i < s->n && !s->stop; i++) {
+		struct node *n = &s->nodes[i];
+
+		if ((c->mask & (1u << i)) && node_live(n) && n->comp == (int)e->a)
+			deliver_one(s, n, m, false);
+	}
+	msg_unref(m);
+}
+
+static int comp_alloc(struct sim *s, uint32_t mask)
+{
+	for (int i = 0; i < SIM_MAX_COMPS; i++) {
+		struct comp *c = &s->comps[i];
+
+		if (!c->used) {
+			uint64_t gen = c->gen + 1;
+
+			memset(c, 0, sizeof(*c));
+			c->used = true;
+			c->gen = gen;
+			c->mask = mask;
+			s->ring_seq += 4;
+			c->ring.seq = s->ring_seq;
+			c->ring.rep = s->nodes[__builtin_ctz(mask)].id;
+			c->stable_since = s->now;
+			return i;
+		}
+	}
+	fprintf(stderr, "sim: internal error: out of components\n");
+	abort();
+}
+
+static void comp_free(struct sim *s, int ci)
+{
+	struct comp *c = &s->comps[ci];
+
+	msgq_clear(&c->inflight);
+	c->used = false;
+	c->gen++;
+}
+
+static void comp_break(struct sim *s, int ci)
+{
+	struct comp *c = &s->comps[ci];
+
+	if (c->broken)
+		return;
+	TR(s, "ring %u.%" PRIu64 " (mask %#x) broken", c->ring.rep, c->ring.seq, c->mask);
+	c->broken = true;
+	c->gen++;
+	c->stable_since = NEVER;
+}
+
+/* Sends everything n held while it had no working ring. */
+static void send_held(struct sim *s, struct node *n)
+{
+	struct msg *m;
+
+	while (n->comp >= 0 && !s->comps[n->comp].broken && (m = msgq_pop(&n->held, NULL))) {
+		TR(s, "n%u sends held #%" PRIu64 " %s", n->id, m->id, msg_type(m));
+		comp_send(s, n->comp, m);
+	}
+}
+
+/* The token comes back: the same ring resumes, no configuration change. */
+static void comp_unbreak(struct sim *s, int ci)
+{
+	struct comp *c = &s->comps[ci];
+	struct msgq old = c->inflight;
+	struct msg *m;
+
+	TR(s, "ring %u.%" PRIu64 " (mask %#x) resumes", c->ring.rep, c->ring.seq, c->mask);
+	c->broken = false;
+	c->gen++;
+	c->stable_since = s->now;
+	memset(&c->inflight, 0, sizeof(c->inflight));
+	c->last_at = 0;
+	while ((m = msgq_pop(&old, NULL)))
+		comp_send(s, ci, m);
+	msgq_clear(&old);
+	for (unsigned i = 0; i < s->n; i++)
+		if (c->mask & (1u << i))
+			send_held(s, &s->nodes[i]);
+}
+
+/*
+ * Whether node j may join a ring now.  A restarted node whose previous
+ * incarnation is still in a reachable live node's view waits: under CPG the
+ * others first see the old process leave, and the new one join later.
+ */
+static bool joinable(const struct sim *s, unsigned j)
+{
+	const struct node *nj = &s->nodes[j];
+
+	if (!node_live(nj) || s->now < nj->cpg_back_at)
+		return false;
+	for (unsigned i = 0; i < s->n; i++) {
+		const struct node *ni = &s->nodes[i];
+
+		if (i != j && node_live(ni) && ni->group == nj->group && ni->has_view &&
+		    (ni->view & (1u << j)) && ni->view_inc[j] != nj->incarnation)
+			return false;
+	}
+	return true;
+}
+
+/* The groups that should form: connected, live, unpaused, joinable nodes. */
+static size_t desired_groups(const struct sim *s, uint32_t *groups_r)
+{
+	size_t k = 0;
+	uint32_t done = 0;
+
+	for (unsigned i = 0; i < s->n; i++) {
+		uint32_t g = 0;
+
+		if (!joinable(s, i) || (done & (1u << i)))
+			continue;
+		for (unsigned j = 0; j < s->n; j++)
+			if (joinable(s, j) && s->nodes[j].group == s->nodes[i].group)
+				g |= 1u << j;
+		done |= g;
+		groups_r[k++] = g;
+	}
+	return k;
+}
+
+/* True if every member of comp ci is live and still attached to it. */
+static bool comp_intact(const struct sim *s, int ci)
+{
+	const struct comp *c = &s->comps[ci];
+
+	for (unsigned i = 0; i < s->n; i++)
+		if ((c->mask & (1u << i)) &&
+		    (!node_live(&s->nodes[i]) || s->nodes[i].comp != ci))
+			return false;
+	return true;
+}
+
+static void schedule_reform(struct sim *s)
+{
+	s->reform_pending = true;
+	s->reform_gen++;
+	ev_push(s, s->now + s->token_us, EV_REFORM, 0, s->reform_gen, 0);
+}
+
+/*
+ * After any fault: breaks every stable ring that is no longer a desired
+ * group, resumes broken rings that are whole again, and schedules the
+ * membership change a token timeout later if anything is left to form.
+ */
+static void apply_faults(struct sim *s)
+{
+	uint32_t groups[SIM_MAX_NODES];
+	size_t ng = desired_groups(s, groups);
+	bool need = false;
+
+	s->last_fault = s->now;
+	for (int ci = 0; ci < SIM_MAX_COMPS; ci++) {
+		struct comp *c = &s->comps[ci];
+		bool want = false;
+
+		if (!c->used)
+			continue;
+		for (size_t g = 0; g < ng; g++)
+			if (groups[g] == c->mask)
+				want = comp_intact(s, ci);
+		if (!want)
+			comp_break(s, ci);
+		else if (c->broken)
+			comp_unbreak(s, ci);
+		if (c->broken)
+			need = true;
+	}
+	for (unsigned i = 0; i < s->n; i++)
+		if (node_live(&s->nodes[i]) && s->nodes[i].comp < 0)
+			need = true;
+	if (need)
+		schedule_reform(s);
+}
+
+/* One member's passage into the new ring ci: transitional, confchg, quorum, held. */
+static void join_ring(struct sim *s, struct node *n, int ci, const struct msgq *old)
+{
+	struct comp *c = &s->comps[ci];
+	uint32_t members[SIM_MAX_NODES], left[SIM_MAX_NODES], joined[SIM_MAX_NODES];
+	uint32_t oldview = n->has_view ? n->view : 0;
+	size_t nm, nl, nj;
+	bool q = quorate_mask(s, c->mask);
+
+	send_held(s, n);   /* sent in the new ring: delivered after the confchg */
+	if (old) {
+		n->in_trans = true;
+		n->trans_quorate = q;
+		for (size_t i = old->head; i < old->len && node_live(n) && !s->stop; i++) {
+			const struct msg *m = old->v[i].m;
+			struct node *snd = node_by_id(s, m->sender);
+
+			if (snd && (c->mask & (1u << snd->idx)) && snd->incarnation == m->sender_inc)
+				deliver_one(s, n, m, true);
+		}
+		n->in_trans = false;
+	}
+	if (s->stop)
+		return;
+	nm = mask_ids(s, c->mask, members);
+	nl = mask_ids(s, oldview & ~c->mask, left);
+	nj = mask_ids(s, c->mask & ~oldview, joined);
+	TR(s, "n%u confchg ring %u.%" PRIu64 " members %#x left %#x joined %#x quorate %d",
+	   n->id, c->ring.rep, c->ring.seq, c->mask, oldview & ~c->mask, c->mask & ~oldview, q);
+	n->view = c->mask;
+	for (unsigned i = 0; i < s->n; i++)
+		n->view_inc[i] = s->nodes[i].incarnation;
+	n->has_view = true;
+	cl_node_confchg(n->cn, &c->ring, members, nm, left, nl, joined, nj);
+	node_sched_tick(s, n);
+	if (s->stop)
+		return;
+	cl_node_quorum(n->cn, q, &c->ring);
+	node_sched_tick(s, n);
+}
+
+static void oracle_formation(struct sim *s, uint32_t mask);
+
+/* The membership protocol finishes: new rings form from broken ones. */
+static void on_reform(struct sim *s, const struct ev *e)
+{
+	uint32_t groups[SIM_MAX_NODES];
+	size_t ng;
+	int newc[SIM_MAX_NODES];
+	int oldc[SIM_MAX_NODES];
+	size_t nnew = 0;
+
+	if (e->b != s->reform_gen)
+		return;
+	s->reform_pending = false;
+	ng = desired_groups(s, groups);
+	/* a held-back joiner has become joinable: its peers' ring changes too */
+	for (int ci = 0; ci < SIM_MAX_COMPS; ci++) {
+		bool want = false;
+
+		if (!s->comps[ci].used || s->comps[ci].broken)
+			continue;
+		for (size_t g = 0; g < ng; g++)
+			if (groups[g] == s->comps[ci].mask)
+				want = comp_intact(s, ci);
+		if (!want)
+			comp_break(s, ci);
+	}
+	for (size_t g = 0; g < ng; g++) {
+		int match = -1;
+
+		for (int ci = 0; ci < SIM_MAX_COMPS; ci++)
+			if (s->comps[ci].used && s->comps[ci].mask == groups[g] && comp_intact(s, ci))
+				match = ci;
+		if (match >= 0) {
+			if (s->comps[match].broken)
+				comp_unbreak(s, match);
+			continue;
+		}
+		newc[nnew++] = comp_alloc(s, groups[g]);
+	}
+	/* remember each member's old ring before anyone moves */
+	for (unsigned i = 0; i < s->n; i++)
+		oldc[i] = s->nodes[i].comp;
+	for (size_t k = 0; k < nnew; k++) {
+		struct comp *c = &s->comps[newc[k]];
+
+		TR(s, "ring %u.%" PRIu64 " forms: mask %#x", c->ring.rep, c->ring.seq, c->mask);
+		for (unsigned i = 0; i < s->n; i++)
+			if (c->mask & (1u << i))
+				s->nodes[i].comp = newc[k];
+	}
+	for (size_t k = 0; k < nnew && !s->stop; k++) {
+		for (unsigned i = 0; i < s->n && !s->stop; i++) {
+			struct node *n = &s->nodes[i];
+
+			if (!(s->comps[newc[k]].mask & (1u << i)) || !node_live(n))
+				continue;
+			join_ring(s, n, newc[k], oldc[i] >= 0 ? &s->comps[oldc[i]].inflight : NULL);
+		}
+		if (!s->stop && quorate_mask(s, s->comps[newc[k]].mask))
+			oracle_formation(s, s->comps[newc[k]].mask);
+	}
+	/* dissolve the old rings; paused members keep the pending messages */
+	for (int ci = 0; ci < SIM_MAX_COMPS; ci++) {
+		struct comp *c = &s->comps[ci];
+		bool still = false;
+
+		if (!c->used || !c->broken)
+			continue;
+		for (unsigned i = 0; i < s->n; i++) {
+			struct node *n = &s->nodes[i];
+
+			if (n->comp != ci)
+				continue;
+			if (n->up && n->paused) {
+				msgq_clear(&n->ghostq);
+				for (size_t j = c->inflight.head; j < c->inflight.len; j++)
+					msgq_push(&n->ghostq, msg_ref(c->inflight.v[j].m), 0);
+				n->ghost = true;
+				n->comp = -1;
+				TR(s, "n%u (paused) loses ring %u.%" PRIu64 "; %zu messages pending",
+				   n->id, c->ring.rep, c->ring.seq, msgq_count(&n->ghostq));
+			} else {
+				still = true;
+			}
+		}
+		if (!still)
+			comp_free(s, ci);
+	}
+	/* restarted nodes held back above join in a later change */
+	for (unsigned i = 0; i < s->n; i++)
+		if (node_live(&s->nodes[i]) && s->nodes[i].comp < 0 && !s->reform_pending) {
+			TR(s, "n%u joins with the next configuration change", s->nodes[i].id);
+			schedule_reform(s);
+		}
+}
+
+/* A resumed node whose ring dissolved: transitional, singleton ring. */
+static void ghost_wake(struct sim *s, struct node *n)
+{
+	int ci;
+	struct msg *m;
+
+	if (!n->ghost)
+		return;
+	n->ghost = false;
+	ci = comp_alloc(s, 1u << n->idx);
+	n->comp = ci;
+	send_held(s, n);
+	n->in_trans = true;
+	n->trans_quorate = false;
+	while (node_live(n) && !s->stop && (m = msgq_pop(&n->ghostq, NULL))) {
+		deliver_one(s, n, m, true);
+		msg_unref(m);
+	}
+	n->in_trans = false;
+	msgq_clear(&n->ghostq);
+	if (s->stop)
+		return;
+	join_ring(s, n, ci, NULL);
+}
+
+/* ----------------------------------------------------------------- faults */
+
+static void client_spawn(struct sim *s, unsigned slot);
+
+static void node_start(struct sim *s, struct node *n)
+{
+	struct cl_node_config cfg = s->cfg;
+
+	cfg.nodeid = n->id;
+	n->cn = cl_node_new(&cfg, &sim_ops, n);
+	if (!n->cn) {
+		violation(s, SIM_INV_PROTO, "cl_node_new failed for node %u", n->id);
+		return;
+	}
+	n->up = true;
+	n->paused = false;
+	n->ghost = false;
+	n->comp = -1;
+	n->has_view = false;
+	n->view = 0;
+	n->incarnation++;
+	n->cpg_back_at = 0;
+	n->tick_at = NEVER;
+	n->tick_gen++;
+	for (unsigned j = 0; j < s->cpn; j++)
+		client_spawn(s, n->idx * SIM_CLIENTS_PER_NODE + j);
+	node_sched_tick(s, n);
+}
+
+static void node_crash(struct sim *s, struct node *n)
+{
+	TR(s, "FAULT: crash n%u", n->id);
+	for (unsigned i = 0; i < SIM_MAX_CLIENTS; i++) {
+		struct client *c = &s->clients[i];
+
+		if (c->used && c->node == n->idx)
+			client_end(s, c, END_CRASH);
+	}
+	n->cn = cl_node_free(n->cn);
+	n->up = false;
+	n->paused = false;
+	n->ghost = false;
+	n->comp = -1;
+	n->incarnation++;
+	n->fault_gen++;
+	n->tick_gen++;
+	n->tick_at = NEVER;
+	n->ncalls = 0;
+	msgq_clear(&n->held);
+	msgq_clear(&n->ghostq);
+}
+
+static void node_resume(struct sim *s, struct node *n)
+{
+	unsigned order = (unsigned)rng_range(&s->rng, 0, 5);
+	static const uint8_t perms[6][3] = {
+		{ 0, 1, 2 }, { 0, 2, 1 }, { 1, 0, 2 }, { 1, 2, 0 }, { 2, 0, 1 }, { 2, 1, 0 },
+	};
+
+	TR(s, "FAULT: resume n%u (ghost %d, %zu calls waiting)", n->id, n->ghost, n->ncalls);
+	n->paused = false;
+	n->fault_gen++;
+	n->tick_at = NEVER;
+	n->tick_gen++;
+	/* the woken daemon finds cpg, ipc and timers ready, in some order */
+	for (unsigned k = 0; k < 3 && !s->stop && node_live(n); k++) {
+		switch (perms[order][k]) {
+		case 0:
+			ghost_wake(s, n);
+			break;
+		case 1:
+			run_deferred_calls(s, n);
+			break;
+		case 2:
+			cl_node_tick(n->cn);
+			break;
+		}
+		node_sched_tick(s, n);
+	}
+	if (!s->stop)
+		apply_faults(s);
+}
+
+static unsigned count_down(const struct sim *s)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < s->n; i++)
+		k += !s->nodes[i].up;
+	return k;
+}
+
+static bool partitioned(const struct sim *s)
+{
+	for (unsigned i = 1; i < s->n; i++)
+		if (s->nodes[i].group != s->nodes[0].group)
+			return true;
+	return false;
+}
+
+/*
+ * corosync dies under a running daemon: cl_node_transport_lost(), the node
+ * leaves its ring at once (the others notice after the token timeout), its
+ * clients live on and must stop by themselves, and a restarted corosync lets
+ * it join again -- as a new CPG member -- after downtime.
+ */
+static void node_transport_restart(struct sim *s, struct node *n, uint64_t downtime)
+{
+	TR(s, "FAULT: corosync restarts under n%u (%" PRIu64 " us)", n->id, downtime);
+	cl_node_transport_lost(n->cn);
+	n->comp = -1;
+	n->ghost = false;
+	n->has_view = false;
+	n->view = 0;
+	n->incarnation++;        /* a new CPG member to the others */
+	msgq_clear(&n->held);
+	msgq_clear(&n->ghostq);
+	n->cpg_back_at = s->now + downtime;
+	ev_push(s, n->cpg_back_at, EV_CPG_BACK, n->idx, n->incarnation, 0);
+	node_sched_tick(s, n);
+}
+
+static void on_fault(struct sim *s)
+{
+	uint64_t T = s->token_us;
+	unsigned kind;
+	struct node *n;
+
+	if (!s->faults_on)
+		return;
+	ev_push(s, s->now + rng_range(&s->rng, 2 * T, 12 * T), EV_FAULT, 0, 0, 0);
+	kind = (unsigned)rng_range(&s->rng, 0, 99);
+	n = &s->nodes[rng_range(&s->rng, 0, s->n - 1)];
+	s->res->faults++;
+	if (kind < 25) {
+		/* crash; usually restart later */
+		if (!n->up || count_down(s) + 1 >= s->n)
+			return;
+		node_crash(s, n);
+		if (rng_ppm(&s->rng, 800000))
+			ev_push(s, s->now + rng_range(&s->rng, T / 2, 10 * T), EV_RESTART, n->idx,
+				n->fault_gen, 0);
+		apply_faults(s);
+	} else if (kind < 55) {
+		/* pause: sometimes shorter than the token timeout, mostly longer */
+		uint64_t d = rng_ppm(&s->rng, 300000) ? rng_range(&s->rng, T / 10, T * 9 / 10)
+						    : rng_range(&s->rng, T + T / 5, 6 * T);
+
+		if (!node_live(n))
+			return;
+		TR(s, "FAULT: pause n%u for %" PRIu64 " us", n->id, d);
+		n->paused = true;
+		n->fault_gen++;
+		n->tick_gen++;
+		n->tick_at = NEVER;
+		ev_push(s, s->now + d, EV_RESUME, n->idx, n->fault_gen, 0);
+		apply_faults(s);
+	} else if (kind < 62) {
+		if (!node_live(n) || n->comp < 0)
+			return;
+		node_transport_restart(s, n, rng_range(&s->rng, T / 10, 4 * T));
+		apply_faults(s);
+	} else if (kind < 92) {
+		/* partition into 2 or 3 groups, often leaving a minority */
+		unsigned ngroups = rng_ppm(&s->rng, 750000) ? 2 : 3;
+		bool split = false;
+
+		if (partitioned(s))
+			return;
+		while (!split) {
+			for (unsigned i = 0; i < s->n; i++) {
+				s->nodes[i].group = (uint32_t)rng_range(&s->rng, 0, ngroups - 1);
+				if (s->nodes[i].group != s->nodes[0].group)
+					split = true;
+			}
+		}
+		if (s->tracing) {
+			char buf[64];
+			size_t off = 0;
+
+			for (unsigned i = 0; i < s->n; i++)
+				off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%u:%u",
+							i ? " " : "", s->nodes[i].id, s->nodes[i].group);
+			TR(s, "FAULT: partition %s", buf);
+		}
+		s->part_gen++;
+		ev_push(s, s->now + rng_range(&s->rng, 2 * T, 15 * T), EV_HEAL, 0, s->part_gen, 0);
+		apply_faults(s);
+	} else {
+		/* a crash and restart in quick succession (a reboot) */
+		if (!n->up || count_down(s) + 1 >= s->n)
+			return;
+		node_crash(s, n);
+		ev_push(s, s->now + rng_range(&s->rng, 1000, T / 2), EV_RESTART, n->idx,
+			n->fault_gen, 0);
+		apply_faults(s);
+	}
+}
+
+static void heal_all(struct sim *s)
+{
+	TR(s, "FAULT: heal");
+	for (unsigned i = 0; i < s->n; i++)
+		s->nodes[i].group = 0;
+	s->part_gen++;
+}
+
+/* ----------------------------------------------------------------- clients */
+
+static void client_wake_at(struct sim *s, struct client *c, uint64_t t)
+{
+	c->wake_gen++;
+	ev_push(s, t, EV_WAKE, c->slot, c->id, c->wake_gen);
+}
+
+static void client_req_done(struct sim *s, struct client *c)
+{
+	client_wake_at(s, c, s->now + rng_range(&s->rng, 0, s->think_max));
+}
+
+static void client_spawn(struct sim *s, unsigned slot)
+{
+	struct client *c = &s->clients[slot];
+	struct node *n = &s->nodes[slot / SIM_CLIENTS_PER_NODE];
+	struct cev *inbox = c->inbox;
+
+	memset(c, 0, sizeof(*c));
+	c->inbox = inbox;
+	c->used = true;
+	c->alive = true;
+	c->slot = slot;
+	c->node = n->idx;
+	c->id = (++s->client_gen << 8) | slot;
+	c->next_cookie = 1;
+	c->straggler = rng_ppm(&s->rng, s->straggler_ppm);
+	c->straggle_v = c->straggler ? rng_range(&s->rng, s->cfg.revoke_timeout_us / 8,
+						 s->cfg.revoke_timeout_us / 2) : 0;
+	c->cancelled_cookie = 0;
+	for (unsigned i = 0; i < SIM_MAX_NAMES; i++)
+		c->holds[i].release_at = NEVER;
+	TR(s, "n%u client %" PRIx64 " starts%s", n->id, c->id, c->straggler ? " (straggler)" : "");
+	client_wake_at(s, c, s->now + rng_range(&s->rng, 0, s->think_max));
+}
+
+/*
+ * The client process ends: it stops acting at once.  Unless its node crashed
+ * with it, the daemon notices the closed socket shortly (cl_node_client_gone)
+ * and a new client takes the slot later.
+ */
+static void client_end(struct sim *s, struct client *c, enum client_end_why why)
+{
+	static const char *const whys[] = { "node crashed", "disconnects", "killed" };
+	struct node *n = &s->nodes[c->node];
+
+	TR(s, "n%u client %" PRIx64 " ends: %s", n->id, c->id, whys[why]);
+	c->alive = false;
+	c->req_active = false;
+	c->ihead = c->ilen = 0;
+	for (unsigned i = 0; i < SIM_MAX_NAMES; i++)
+		c->holds[i].st = H_NONE;
+	c->wake_gen++;
+	if (why == END_CRASH) {
+		c->used = false;
+		return;
+	}
+	ev_push(s, s->now + rng_range(&s->rng, s->ipc_min, s->ipc_max), EV_GONE, c->node, c->id,
+		n->incarnation);
+	ev_push(s, s->now + s->ipc_max + rng_range(&s->rng, 0, s->think_max), EV_SPAWN, c->slot,
+		c->id, n->incarnation);
+}
+
+static void client_push(struct sim *s, struct client *c, const struct cl_event *ev, int name)
+{
+	uint64_t at = s->now + rng_range(&s->rng, s->ipc_min, s->ipc_max);
+	struct cev *e;
+
+	if (at < c->inbox_last)
+		at = c->inbox_last;
+	c->inbox_last = at;
+	if (c->ilen == c->icap) {
+		if (c->ihead > 0) {
+			memmove(c->inbox, c->inbox + c->ihead, (c->ilen - c->ihead) * sizeof(*c->inbox));
+			c->ilen -= c->ihead;
+			c->ihead = 0;
+		}
+		if (c->ilen == c->icap) {
+			c->icap = c->icap ? 2 * c->icap : 16;
+			c->inbox = xrealloc(c->inbox, c->icap * sizeof(*c->inbox));
+		}
+	}
+	e = &c->inbox[c->ilen++];
+	*e = (struct cev){ .type = (uint8_t)ev->type, .mode = ev->mode, .name = (int8_t)name,
+			   .err = ev->err, .owner = ev->owner, .cookie = ev->cookie,
+			   .epoch = ev->epoch, .valid_until = ev->valid_until,
+			   .deadline = ev->deadline, .version = ev->version };
+	ev_push(s, at, EV_IPC, c->slot, c->id, 0);
+}
+
+/*
+ * Whether client c acts as owner of name now: it holds the grant, has not
+ * finished stopping after REVOKED, and is within validity -- a straggler
+ * finishes work it started before valid_until up to straggle_v later, but
+ * never starts on a grant that arrived after valid_until.
+ */
+static bool client_acting(const struct sim *s, const struct client *c, unsigned name)
+{
+	const struct chold *h = &c->holds[name];
+
+	if (!c->alive || h->st != H_HELD)
+		return false;
+	if (h->revoked && s->now >= h->stop_at)
+		return false;
+	if (s->now < c->valid_until)
+		return true;
+	return h->since < c->valid_until && s->now < c->valid_until + c->straggle_v;
+}
+
+/* The client stops acting on name (if it still does) at time t at the latest. */
+static void hold_schedule_release(struct sim *s, struct client *c, unsigned name, uint64_t t)
+{
+	struct chold *h = &c->holds[name];
+
+	if (h->st != H_HELD || t >= h->release_at)
+		return;
+	h->release_at = t;
+	TR(s, "n%u client %" PRIx64 " will release %s at %" PRIu64, s->nodes[c->node].id, c->id,
+	   sim_names[name], t);
+	ev_push(s, t, EV_RELEASE, c->slot, c->id, ((uint64_t)name << 32) | (uint32_t)h->gen);
+}
+
+static void client_issue(struct sim *s, struct client *c, struct call *k)
+{
+	k->client = c->id;
+	k->cookie = c->next_cookie++;
+	c->req = *k;
+	c->req_active = true;
+	c->req_issued = s->now;
+	node_call(s, &s->nodes[c->node], k);
+}
+
+/* Picks the next thing a client does. */
+static void on_wake(struct sim *s, const struct ev *e)
+{
+	struct client *c = &s->clients[e->a];
+	struct call k = { 0 };
+	unsigned r, held = 0, exheld[SIM_MAX_NAMES], nex = 0;
+
+	if (!c->used || c->id != e->b || c->wake_gen != e->c || !c->alive || c->req_active)
+		return;
+	if (!s->workload_on)
+		return;
+	for (unsigned i = 0; i < s->nnames; i++) {
+		if (c->holds[i].st != H_NONE)
+			held++;
+		if (c->holds[i].st == H_HELD && c->holds[i].mode == CL_MODE_EX &&
+		    client_acting(s, c, i))
+			exheld[nex++] = i;
+	}
+	r = (unsigned)rng_range(&s->rng, 0, 999);
+	if (r < 6) {
+		unsigned down[SIM_MAX_NODES], nd = 0;
+
+		for (unsigned i = 0; i < s->n; i++)
+			if (!s->nodes[i].up)
+				down[nd++] = i;
+		if (nd == 0) {
+			client_req_done(s, c);
+			return;
+		}
+		k.kind = CALL_FENCE;
+		k.target = s->nodes[down[rng_range(&s->rng, 0, nd - 1)]].id;
+		client_issue(s, c, &k);
+	} else if (r < 14) {
+		k.kind = CALL_EVICT;
+		k.name = (uint8_t)rng_range(&s->rng, 0, s->nnames - 1);
+		client_issue(s, c, &k);
+	} else if (r < 18) {
+		/* disconnect; a new client takes the slot later */
+		client_end(s, c, END_DISCONNECT);
+	} else if (r < 60) {
+		k.kind = CALL_SYNC;
+		client_issue(s, c, &k);
+	} else if (r < 500 && nex > 0) {
+		k.name = (uint8_t)exheld[rng_range(&s->rng, 0, nex - 1)];
+		k.key = (uint8_t)rng_range(&s->rng, 0, SIM_MAX_KEYS - 1);
+		if (rng_ppm(&s->rng, 250000)) {
+			k.kind = CALL_DEL;
+		} else {
+			k.kind = CALL_PUT;
+			k.val_seed = rng_next(&s->rng);
+			k.vallen = (uint32_t)(s->cfg.sm.index_mem_max ? rng_range(&s->rng, 0, 200)
+								 : rng_range(&s->rng, 0, 48));
+		}
+		client_issue(s, c, &k);
+	} else if (held < 2) {
+		unsigned name = (unsigned)rng_range(&s->rng, 0, s->nnames - 1);
+
+		if (c->holds[name].st != H_NONE) {
+			client_req_done(s, c);
+			return;
+		}
+		k.kind = CALL_ACQ;
+		k.name = (uint8_t)name;
+		k.mode = rng_ppm(&s->rng, 650000) ? CL_MODE_EX : CL_MODE_SH;
+		if (rng_ppm(&s->rng, 600000)) {
+			k.flags = CL_ACQ_WAIT;
+			if (rng_ppm(&s->rng, 400000))
+				k.timeout = rng_range(&s->rng, s->token_us / 10, 3 * s->token_us);
+		}
+		c->holds[name].st = H_PENDING;
+		c->holds[name].mode = k.mode;
+		c->holds[name].gen++;
+		client_issue(s, c, &k);
+	} else {
+		client_req_done(s, c);
+	}
+}
+
+/*
+ * The client learns the node-wide validity deadline.  A deadline already
+ * past counts from now: that is when the client learns it must stop.
+ */
+static void client_set_valid(struct sim *s, struct client *c, uint64_t t)
+{
+	c->valid_until = t < s->now ? s->now : t;
+}
+
+/* A client handles one event that reached it over the IPC. */
+static void client_on_event(struct sim *s, struct client *c, const struct cev *e)
+{
+	struct chold *h = e->name >= 0 ? &c->holds[e->name] : NULL;
+
+	switch (e->type) {
+	case CL_EV_GRANTED:
+		if (!h || (h->st != H_PENDING && h->st != H_QUEUED) || e->cookie == c->cancelled_cookie)
+			break;
+		h->st = H_HELD;
+		if (e->mode == CL_MODE_EX)
+			h->mode = CL_MODE_EX;
+		h->epoch = e->epoch;
+		h->revoked = false;
+		h->since = s->now;
+		h->gen++;
+		h->release_at = NEVER;
+		client_set_valid(s, c, e->valid_until);
+		hold_schedule_release(s, c, (unsigned)e->name,
+				      s->now + rng_range(&s->rng, MS, s->hold_max));
+		client_req_done(s, c);
+		break;
+	case CL_EV_DENIED:
+		if (!h || (h->st != H_PENDING && h->st != H_QUEUED) || e->cookie == c->cancelled_cookie)
+			break;
+		h->st = H_NONE;
+		h->gen++;
+		client_req_done(s, c);
+		break;
+	case CL_EV_QUEUED:
+		if (!h || h->st != H_PENDING || e->cookie == c->cancelled_cookie)
+			break;
+		h->st = H_QUEUED;
+		if (rng_ppm(&s->rng, 100000))
+			ev_push(s, s->now + rng_range(&s->rng, 0, s->token_us), EV_CANCEL, c->slot,
+				c->id, ((uint64_t)e->name << 32) | (uint32_t)h->gen);
+		break;
+	case CL_EV_WANTED:
+		if (h && h->st == H_HELD)
+			hold_schedule_release(s, c, (unsigned)e->name,
+					      s->now + rng_range(&s->rng, 0, s->release_soon));
+		break;
+	case CL_EV_REVOKED:
+		if (h && h->st == H_HELD && !h->revoked) {
+			uint64_t left = e->deadline > s->now ? e->deadline - s->now : 0;
+			/* a straggler finishes work it started: none if the grant just came */
+			uint64_t straggle = c->straggler && h->since < s->now ?
+					    rng_range(&s->rng, 0, left / 2) : 0;
+			uint64_t rel;
+
+			h->revoked = true;
+			h->stop_at = s->now + straggle;
+			if (rng_ppm(&s->rng, 30000))    /* late: cleans up after the deadline */
+				rel = e->deadline + rng_range(&s->rng, 0, s->token_us);
+			else
+				rel = h->stop_at + rng_range(&s->rng, 0, (left - straggle) / 2);
+			h->release_at = NEVER;
+			hold_schedule_release(s, c, (unsigned)e->name, rel);
+		}
+		break;
+	case CL_EV_VALIDITY:
+		client_set_valid(s, c, e->valid_until);
+		break;
+	case CL_EV_INDEX_DONE:
+	case CL_EV_SYNC_DONE:
+	case CL_EV_ADMIN_DONE:
+		client_req_done(s, c);
+		break;
+	default:
+		break;
+	}
+}
+
+static void on_ipc(struct sim *s, const struct ev *e)
+{
+	struct client *c = &s->clients[e->a];
+	struct cev ce;
+
+	if (!c->used || c->id != e->b || !c->alive || c->ihead == c->ilen)
+		return;
+	ce = c->inbox[c->ihead++];
+	if (c->ihead == c->ilen)
+		c->ihead = c->ilen = 0;
+	TR(s, "n%u client %" PRIx64 " receives event %u cookie %" PRIu64 " name %s",
+	   s->nodes[c->node].id, c->id, ce.type, ce.cookie, ce.name >= 0 ? sim_names[ce.name] : "-");
+	client_on_event(s, c, &ce);
+}
+
+static void on_release(struct sim *s, const struct ev *e, bool cancel)
+{
+	struct client *c = &s->clients[e->a];
+	unsigned name = (unsigned)(e->c >> 32);
+	struct chold *h;
+	struct call k = { .kind = CALL_REL };
+
+	if (!c->used || c->id != e->b || !c->alive)
+		return;
+	h = &c->holds[name];
+	if ((uint32_t)h->gen != (uint32_t)e->c)
+		return;
+	if (cancel) {
+		if (h->st != H_QUEUED || !c->req_active || c->req.kind != CALL_ACQ ||
+		    c->req.name != name)
+			return;
+		c->cancelled_cookie = c->req.cookie;
+		c->req_active = false;
+		client_req_done(s, c);
+	} else if (h->st != H_HELD || h->release_at != s->now) {
+		return;
+	}
+	h->st = H_NONE;
+	h->gen++;
+	h->release_at = NEVER;
+	k.client = c->id;
+	k.name = (uint8_t)name;
+	node_call(s, &s->nodes[c->node], &k);
+}
+
+/* -------------------------------------------------------------- invariants */
+
+/* Whether two machines' scalar stats agree (the member list aside). */
+static bool stats_equal(const struct cl_sm_stats *a, const struct cl_sm_stats *b)
+{
+	return a->lsn == b->lsn && a->q_lsn == b->q_lsn && a->epoch == b->epoch &&
+	       a->orphan_seq == b->orphan_seq && a->records == b->records &&
+	       a->holds == b->holds && a->orphans == b->orphans && a->waiters == b->waiters &&
+	       a->index_bytes == b->index_bytes && a->index_evictions == b->index_evictions &&
+	       a->quorate == b->quorate && a->ring.rep == b->ring.rep &&
+	       a->ring.seq == b->ring.seq && a->nmembers == b->nmembers;
+}
+
+/*
+ * a: one state per ring among synced members at one lsn.  After every event
+ * the members' stats are compared; with full, also cl_sm_hash() (costly, so
+ * only at the periodic checks: a divergence persists until a sync round,
+ * which needs a join, so it is still seen).
+ */
+static void check_state(struct sim *s, bool full)
+{
+	for (int ci = 0; ci < SIM_MAX_COMPS && !s->stop; ci++) {
+		const struct comp *c = &s->comps[ci];
+		struct node *ref = NULL;
+		struct cl_sm_stats st, ref_st = { 0 };
+		uint64_t ref_hash = 0;
+
+		if (!c->used)
+			continue;
+		for (unsigned i = 0; i < s->n; i++) {
+			struct node *n = &s->nodes[i];
+			const struct cl_sm *sm;
+			uint64_t hash = 0;
+
+			if (!(c->mask & (1u << i)) || !node_live(n) || n->comp != ci ||
+			    !cl_node_synced(n->cn) || !(sm = cl_node_sm(n->cn)))
+				continue;
+			cl_sm_stats(sm, &st);
+			if (full)
+				hash = cl_sm_hash(sm);
+			if (!ref) {
+				ref = n;
+				ref_st = st;
+				ref_hash = hash;
+				continue;
+			}
+			if (st.lsn == ref_st.lsn && (!stats_equal(&st, &ref_st) || hash != ref_hash)) {
+				violation(s, SIM_INV_STATE, "ring %u.%" PRIu64 ": nodes %u and %u "
+					  "both synced at lsn %" PRIu64 " but their states differ (%s)",
+					  c->ring.rep, c->ring.seq, ref->id, n->id, st.lsn,
+					  !stats_equal(&st, &ref_st) ? "stats" : "cl_sm_hash");
+				return;
+			}
+		}
+	}
+}
+
+/* b: no EX owner overlapping an owner on another node. */
+static void check_owners(struct sim *s)
+{
+	uint32_t any[SIM_MAX_NAMES] = { 0 }, ex[SIM_MAX_NAMES] = { 0 };
+
+	if (s->forked)
+		return;   /* two lineages granted: a merge drops one's holds, unfenced */
+	for (unsigned i = 0; i < SIM_MAX_CLIENTS; i++) {
+		const struct client *c = &s->clients[i];
+
+		if (!c->used || !c->alive)
+			continue;
+		for (unsigned name = 0; name < s->nnames; name++) {
+			if (c->holds[name].st != H_HELD || !client_acting(s, c, name))
+				continue;
+			any[name] |= 1u << c->node;
+			if (c->holds[name].mode == CL_MODE_EX)
+				ex[name] |= 1u << c->node;
+		}
+	}
+	for (unsigned name = 0; name < s->nnames; name++) {
+		if (ex[name] && (popcount32(ex[name]) > 1 || (any[name] & ~ex[name]))) {
+			char buf[256];
+			size_t off = 0;
+
+			for (unsigned i = 0; i < SIM_MAX_CLIENTS; i++) {
+				const struct client *c = &s->clients[i];
+
+				if (!c->used || !client_acting(s, c, name))
+					continue;
+				off += (size_t)snprintf(buf + off, sizeof(buf) - off,
+							" n%u/%" PRIx64 ":%s:e%" PRIu64 ":vu%" PRIu64 "%s",
+							s->nodes[c->node].id, c->id,
+							cl_mode_name(c->holds[name].mode),
+							c->holds[name].epoch, c->valid_until,
+							c->holds[name].revoked ? ":revoked" : "");
+				if (off >= sizeof(buf))
+					break;
+			}
+			violation(s, SIM_INV_OWNER, "double owner of %s:%s", sim_names[name], buf);
+			return;
+		}
+	}
+}
+
+struct find_ctx {
+	const char *key;
+	const struct cl_entry_info *found;
+	struct cl_entry_info copy;
+};
+
+static int find_key(void *ctx, const struct cl_entry_info *e)
+{
+	struct find_ctx *f = ctx;
+
+	if (e->keylen == strlen(f->key) && memcmp(e->key, f->key, e->keylen) == 0) {
+		f->copy = *e;
+		f->found = &f->copy;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Whether replica sm reflects acknowledged write o of name i, key k: a put
+ * is there (with its value) or was overwritten later; a delete is not undone
+ * by an entry of its version or older.  *found_r (may be NULL) gets the entry.
+ */
+static bool replica_has(const struct sim *s, const struct cl_sm *sm, unsigned i, unsigned k,
+			const struct oracle *o, struct cl_entry_info *found_r)
+{
+	static uint8_t val[COROLEASE_VALUE_MAX];
+	struct find_ctx f = { .key = sim_keys[k] };
+
+	(void)s;
+	if (found_r)
+		found_r->version = 0;
+	if (!sm)
+		return false;
+	cl_index_foreach(sm, sim_names[i], strlen(sim_names[i]), find_key, &f);
+	if (found_r && f.found)
+		*found_r = *f.found;
+	if (o->st == O_DEL) {
+		struct cl_sm_stats st;
+
+		cl_sm_stats(sm, &st);   /* an empty or short machine never saw the delete */
+		return st.lsn >= o->version && (!f.found || f.found->version > o->version);
+	}
+	if (!f.found || f.found->version < o->version)
+		return false;
+	if (f.found->version > o->version)
+		return true;
+	val_fill(val, o->vallen, o->val_seed);
+	return f.found->vallen == o->vallen && memcmp(f.found->value, val, o->vallen) == 0;
+}
+
+/* d: acknowledged writes are visible on node n. */
+static void check_index_node(struct sim *s, struct node *n, const char *when)
+{
+	const struct cl_sm *sm = cl_node_sm(n->cn);
+
+	if (!sm) {
+		violation(s, SIM_INV_PROTO, "node %u synced but has no machine", n->id);
+		return;
+	}
+	for (unsigned i = 0; i < s->nnames && !s->stop; i++) {
+		for (unsigned k = 0; k < SIM_MAX_KEYS && !s->stop; k++) {
+			const struct oracle *o = &s->oracle[i][k];
+			struct cl_entry_info e;
+
+			if (o->st == O_NONE || replica_has(s, sm, i, k, o, &e))
+				continue;
+			violation(s, SIM_INV_INDEX, "%s: node %u: acknowledged %s of %s/%s at version %"
+				  PRIu64 " is lost (entry version %" PRIu64 ")", when, n->id,
+				  o->st == O_PUT ? "put" : "delete", sim_names[i], sim_keys[k],
+				  o->version, e.version);
+		}
+	}
+}
+
+/*
+ * A quorate ring formed with members mask.  If no member's machine has
+ * reached the highest epoch clients used, or holds some acknowledged write,
+ * then every replica of the latest state crashed (or is cut off) and this
+ * majority starts from a stale or empty one.  Without persistence that is
+ * expected, and both lineages may yet win a later merge -- which drops the
+ * loser's holds without any fence wait -- so from here on invariants b, c
+ * and d cannot be judged for this seed: it is counted as a fork.
+ */
+static void oracle_formation(struct sim *s, uint32_t mask)
+{
+	uint64_t known = 0, used = 0;
+	const char *why = NULL;
+	char buf[128];
+
+	if (s->forked)
+		return;
+	for (unsigned j = 0; j < s->n; j++) {
+		struct cl_sm_stats st;
+
+		if ((mask & (1u << j)) && node_live(&s->nodes[j]) && cl_node_sm(s->nodes[j].cn)) {
+			cl_sm_stats(cl_node_sm(s->nodes[j].cn), &st);
+			if (st.epoch > known)
+				known = st.epoch;
+		}
+	}
+	for (unsigned i = 0; i < s->nnames; i++)
+		for (size_t j = 0; j < s->epochs[i].n; j++)
+			if (s->epochs[i].v[j].epoch > used)
+				used = s->epochs[i].v[j].epoch;
+	if (used > known) {
+		snprintf(buf, sizeof(buf), "knows epochs up to %" PRIu64 ", clients used %" PRIu64,
+			 known, used);
+		why = buf;
+	}
+	for (unsigned i = 0; i < s->nnames && !why; i++) {
+		for (unsigned k = 0; k < SIM_MAX_KEYS && !why; k++) {
+			const struct oracle *o = &s->oracle[i][k];
+			bool have = false;
+
+			if (o->st == O_NONE)
+				continue;
+			for (unsigned j = 0; j < s->n && !have; j++)
+				if ((mask & (1u << j)) && node_live(&s->nodes[j]))
+					have = replica_has(s, cl_node_sm(s->nodes[j].cn), i, k, o, NULL);
+			if (!have) {
+				snprintf(buf, sizeof(buf), "has no replica of %s/%s version %" PRIu64,
+					 sim_names[i], sim_keys[k], o->version);
+				why = buf;
+			}
+		}
+	}
+	if (!why)
+		return;
+	TR(s, "FORK: quorate ring %#x %s: the latest state was lost with its replicas "
+	   "(no persistence); invariants b, c and d are off for this seed", mask, why);
+	s->forked = true;
+	s->res->forks++;
+	memset(s->oracle, 0, sizeof(s->oracle));
+}
+
+static void check_index(struct sim *s)
+{
+	for (unsigned i = 0; i < s->n && !s->stop; i++) {
+		struct node *n = &s->nodes[i];
+
+		if (node_ok(s, n) && cl_node_synced(n->cn))
+			check_index_node(s, n, "check");
+	}
+}
+
+static const char *call_name(uint8_t kind)
+{
+	static const char *const names[] = { "?", "acquire", "put", "del", "sync", "evict",
+					     "fence-ack", "release", "gone" };
+
+	return kind <= CALL_GONE ? names[kind] : "?";
+}
+
+/* e: answered within the bound while the node stays healthy. */
+static void check_live(struct sim *s, bool final)
+{
+	for (unsigned i = 0; i < SIM_MAX_CLIENTS && !s->stop; i++) {
+		struct client *c = &s->clients[i];
+		struct node *n;
+		uint64_t since;
+
+		if (!c->used || !c->alive || !c->req_active)
+			continue;
+		n = &s->nodes[c->node];
+		if (final) {
+			violation(s, SIM_INV_CONVERGE, "after settling, node %u client %" PRIx64
+				  " %s cookie %" PRIu64 " of %s issued at %" PRIu64
+				  " is unanswered", n->id, c->id, call_name(c->req.kind),
+				  c->req.cookie, sim_names[c->req.name], c->req_issued);
+			return;
+		}
+		if (!node_ok(s, n))
+			continue;
+		since = c->req_issued;
+		if (s->comps[n->comp].stable_since > since)
+			since = s->comps[n->comp].stable_since;
+		if (s->last_fault > since)
+			since = s->last_fault;
+		if (s->now > since + s->bound)
+			violation(s, SIM_INV_LIVE, "node %u client %" PRIx64 " %s cookie %" PRIu64
+				  " name %s issued at %" PRIu64 ": no answer after %" PRIu64
+				  " us of healthy ring (bound %" PRIu64 ")", n->id, c->id,
+				  call_name(c->req.kind), c->req.cookie, sim_names[c->req.name],
+				  c->req_issued, s->now - since, s->bound);
+	}
+}
+
+/* f: the healed cluster converged. */
+static void check_final(struct sim *s)
+{
+	int ci = s->nodes[0].comp;
+	uint64_t hash0 = 0, lsn0 = 0;
+
+	for (unsigned i = 0; i < s->n && !s->stop; i++) {
+		struct node *n = &s->nodes[i];
+		struct cl_sm_stats st;
+
+		if (!node_live(n) || n->comp != ci || ci < 0 || s->comps[ci].broken) {
+			violation(s, SIM_INV_CONVERGE, "node %u is not in one stable ring with node %u",
+				  n->id, s->nodes[0].id);
+			return;
+		}
+		if (!cl_node_synced(n->cn) || !cl_node_sm(n->cn)) {
+			violation(s, SIM_INV_CONVERGE, "node %u is not synced after settling", n->id);
+			return;
+		}
+		cl_sm_stats(cl_node_sm(n->cn), &st);
+		if (i == 0) {
+			hash0 = cl_sm_hash(cl_node_sm(n->cn));
+			lsn0 = st.lsn;
+		} else if (st.lsn != lsn0 || cl_sm_hash(cl_node_sm(n->cn)) != hash0) {
+			violation(s, SIM_INV_CONVERGE, "node %u differs from node %u after settling "
+				  "(lsn %" PRIu64 " vs %" PRIu64 ")", n->id, s->nodes[0].id, st.lsn, lsn0);
+			return;
+		}
+		check_index_node(s, n, "final");
+	}
+	check_live(s, true);
+}
+
+/* ------------------------------------------------------------------- a run */
+
+static void setup(struct sim *s, uint64_t seed)
+{
+	struct rng *r = &s->rng;
+	uint64_t T;
+	uint32_t ids[SIM_MAX_NODES];
+	uint64_t active;
+
+	rng_seed(r, seed);
+	s->n = s->o->nodes ? s->o->nodes : (unsigned)rng_range(r, SIM_MIN_NODES, SIM_MAX_NODES);
+	s->nnames = (unsigned)rng_range(r, 4, SIM_MAX_NAMES);
+	s->cpn = (unsigned)rng_range(r, 1, SIM_CLIENTS_PER_NODE);
+	T = s->token_us = rng_range(r, 300 * MS, 1000 * MS);
+	s->lat_min = 50;
+	s->lat_max = 500;
+	s->ipc_min = 10;
+	s->ipc_max = 40;
+	s->eagain_ppm = rng_ppm(r, 300000) ? 0 : rng_range(r, 1000, 30000);
+	s->straggler_ppm = rng_ppm(r, 200000) ? 0 : rng_range(r, 200000, 800000);
+	s->hold_max = rng_range(r, T / 4, 2 * T);
+	s->think_max = rng_range(r, T / 20, T / 2);
+	s->release_soon = T / 4;
+
+	memset(&s->cfg, 0, sizeof(s->cfg));
+	s->cfg.validity_us = rng_range(r, T / 2, T);
+	s->cfg.revoke_timeout_us = rng_range(r, T, 3 * T);
+	s->cfg.handover_timeout_us = rng_range(r, T, 4 * T);
+	s->cfg.linger_us = rng_range(r, 1000, 2 * T);
+	s->cfg.fence_delay_us = s->cfg.validity_us + s->cfg.revoke_timeout_us +
+				rng_range(r, 50 * MS, T);
+	s->cfg.sync_chunk = rng_ppm(r, 500000) ? 0 : (uint32_t)rng_range(r, 256, 4096);
+	s->cfg.kill_on_revoke = rng_ppm(r, 500000);
+	s->cfg.sm.index_mem_max = rng_ppm(r, 200000) ? rng_range(r, 300, 1500) : 0;
+	s->cfg.sm.unsafe_flags = s->o->plant;
+	cl_node_config_defaults(&s->cfg);
+
+	s->bound = 4 * T + s->cfg.fence_delay_us + s->cfg.linger_us +
+		   (s->n + 1) * (s->cfg.handover_timeout_us + s->cfg.revoke_timeout_us + T);
+	s->now = SEC;
+	active = rng_range(r, 20 * T, 50 * T);
+	s->t_stop = s->now + active;
+	s->t_final = s->t_stop + s->bound + 4 * T;
+
+	/* distinct, sorted node ids; not always 1..n */
+	for (unsigned i = 0; i < s->n; i++) {
+		bool dup;
+
+		do {
+			ids[i] = (uint32_t)rng_range(r, 1, rng_ppm(r, 500000) ? s->n : 40);
+			dup = false;
+			for (unsigned j = 0; j < i; j++)
+				dup |= ids[j] == ids[i];
+		} while (dup);
+	}
+	for (unsigned i = 0; i < s->n; i++)
+		for (unsigned j = i + 1; j < s->n; j++)
+			if (ids[j] < ids[i]) {
+				uint32_t t = ids[i];
+
+				ids[i] = ids[j];
+				ids[j] = t;
+			}
+	TR(s, "seed %" PRIu64 ": %u nodes, %u names, %u clients/node, token %" PRIu64
+	   " validity %" PRIu64 " revoke %" PRIu64 " handover %" PRIu64 " linger %" PRIu64
+	   " fence %" PRIu64 " chunk %u kill %d mem %zu eagain %" PRIu64 "ppm stragglers %"
+	   PRIu64 "ppm stop %" PRIu64 " bound %" PRIu64, seed, s->n, s->nnames, s->cpn, T,
+	   s->cfg.validity_us, s->cfg.revoke_timeout_us, s->cfg.handover_timeout_us,
+	   s->cfg.linger_us, s->cfg.fence_delay_us, s->cfg.sync_chunk, s->cfg.kill_on_revoke,
+	   s->cfg.sm.index_mem_max, s->eagain_ppm, s->straggler_ppm, s->t_stop, s->bound);
+
+	s->workload_on = true;
+	s->faults_on = true;
+	for (unsigned i = 0; i < s->n; i++) {
+		struct node *n = &s->nodes[i];
+
+		n->sim = s;
+		n->idx = i;
+		n->id = ids[i];
+		n->comp = -1;
+		n->tick_at = NEVER;
+		TR(s, "node n%u starts", n->id);
+		node_start(s, n);
+	}
+	apply_faults(s);   /* the first ring forms a token timeout after start */
+	ev_push(s, s->now + rng_range(r, 2 * T, 8 * T), EV_FAULT, 0, 0, 0);
+	ev_push(s, s->now + T / 2, EV_CHECK, 0, 0, 0);
+	ev_push(s, s->t_stop, EV_STOP, 0, 0, 0);
+	ev_push(s, s->t_final, EV_FINAL, 0, 0, 0);
+}
+
+static void teardown(struct sim *s)
+{
+	for (unsigned i = 0; i < s->n; i++) {
+		struct node *n = &s->nodes[i];
+
+		n->cn = cl_node_free(n->cn);
+		msgq_clear(&n->held);
+		msgq_clear(&n->ghostq);
+		free(n->calls);
+	}
+	for (int i = 0; i < SIM_MAX_COMPS; i++)
+		if (s->comps[i].used)
+			comp_free(s, i);
+	for (unsigned i = 0; i < SIM_MAX_CLIENTS; i++)
+		free(s->clients[i].inbox);
+	for (unsigned i = 0; i < SIM_MAX_NAMES; i++)
+		free(s->epochs[i].v);
+	free(s->heap);
+}
+
+static void on_stop(struct sim *s)
+{
+	TR(s, "STOP: faults and new requests end; healing everything");
+	s->workload_on = false;
+	s->faults_on = false;
+	heal_all(s);
+	for (unsigned i = 0; i < s->n; i++) {
+		struct node *n = &s->nodes[i];
+
+		if (!n->up) {
+			TR(s, "FAULT: restart n%u", n->id);
+			node_start(s, n);
+		} else if (n->paused) {
+			node_resume(s, n);
+		}
+	}
+	apply_faults(s);
+}
+
+static void dispatch(struct sim *s, const struct ev *e)
+{
+	struct node *n;
+
+	switch (e->type) {
+	case EV_DELIVER:
+		on_deliver(s, e);
+		break;
+	case EV_TICK:
+		on_tick(s, e);
+		break;
+	case EV_IPC:
+		on_ipc(s, e);
+		break;
+	case EV_WAKE:
+		on_wake(s, e);
+		break;
+	case EV_RELEASE:
+		on_release(s, e, false);
+		break;
+	case EV_CANCEL:
+		on_release(s, e, true);
+		break;
+	case EV_SPAWN:
+		n = &s->nodes[s->clients[e->a].node];
+		if (s->clients[e->a].id == e->b && n->up && n->incarnation == e->c)
+			client_spawn(s, e->a);
+		break;
+	case EV_GONE: {
+		struct call k = { .kind = CALL_GONE, .client = e->b };
+
+		n = &s->nodes[e->a];
+		if (n->up && n->incarnation == e->c)
+			node_call(s, n, &k);
+		break;
+	}
+	case EV_FAULT:
+		on_fault(s);
+		break;
+	case EV_RESUME:
+		n = &s->nodes[e->a];
+		if (n->up && n->paused && n->fault_gen == e->b && s->faults_on)
+			node_resume(s, n);
+		break;
+	case EV_RESTART:
+		n = &s->nodes[e->a];
+		if (!n->up && n->fault_gen == e->b && s->faults_on) {
+			TR(s, "FAULT: restart n%u", n->id);
+			node_start(s, n);
+			apply_faults(s);
+		}
+		break;
+	case EV_HEAL:
+		if (e->b == s->part_gen && s->faults_on) {
+			heal_all(s);
+			apply_faults(s);
+		}
+		break;
+	case EV_REFORM:
+		on_reform(s, e);
+		break;
+	case EV_CHECK:
+		check_state(s, true);
+		check_index(s);
+		check_live(s, false);
+		if (s->now < s->t_final)
+			ev_push(s, s->now + s->token_us / 2, EV_CHECK, 0, 0, 0);
+		break;
+	case EV_STOP:
+		on_stop(s);
+		break;
+	case EV_FINAL:
+		check_final(s);
+		s->stop = true;
+		break;
+	case EV_CPG_BACK:
+		n = &s->nodes[e->a];
+		if (n->up && n->incarnation == e->b) {
+			TR(s, "FAULT: corosync back on n%u", n->id);
+			apply_faults(s);
+		}
+		break;
+	}
+}
+
+/*
+ * Runs one seed.  With tracing, keeps the last SIM_TRACE_LINES lines (or
+ * prints everything with --verbose) and prints them after a violation.
+ * The result (violation, counts) goes to *res.
+ */
+static void run_seed(const struct sim_opts *o, uint64_t seed, bool tracing, struct sim_result *res)
+{
+	struct sim *s = calloc(1, sizeof(*s));
+
+	if (!s) {
+		fprintf(stderr, "sim: out of memory\n");
+		exit(2);
+	}
+	memset(res, 0, sizeof(*res));
+	res->seed = seed;
+	s->o = o;
+	s->res = res;
+	s->tracing = tracing;
+	if (tracing && !o->verbose)
+		s->ring = calloc(SIM_TRACE_LINES, sizeof(*s->ring));
+	setup(s, seed);
+	while (!s->stop) {
+		struct ev e;
+
+		if (!ev_pop(s, &e))
+			break;
+		s->now = e.time;
+		res->events++;
+		s->touched = false;
+		dispatch(s, &e);
+		if (s->stop)
+			break;
+		check_owners(s);
+		if (!s->stop && s->touched)
+			check_state(s, false);
+		if (res->events > MAX_EVENTS_PER_SEED)
+			violation(s, SIM_INV_PROTO, "runaway: more than %llu events",
+				  (unsigned long long)MAX_EVENTS_PER_SEED);
+	}
+	res->sim_us = s->now;
+	if (tracing && res->inv != SIM_OK) {
+		printf("sim: seed %" PRIu64 ": VIOLATION of invariant %c at event %" PRIu64
+		       ", t=%" PRIu64 " us: %s\n", seed, (char)res->inv, res->inv_event, s->now,
+		       res->desc);
+		if (!o->verbose && !(o->expect && res->inv == SIM_INV_OWNER)) {
+			printf("sim: last %u trace lines:\n", s->ring_n);
+			for (unsigned i = 0; i < s->ring_n; i++)
+				printf("  %s\n", s->ring[(s->ring_pos + SIM_TRACE_LINES - s->ring_n + i) %
+							  SIM_TRACE_LINES]);
+		}
+		printf("sim: replay with: corolease-sim --seed %" PRIu64 " --verbose%s%s\n", seed,
+		       o->plant & CL_UNSAFE_NO_QUORUM_CHECK ? " --plant no-quorum" : "",
+		       o->plant & CL_UNSAFE_NO_ORPHAN_WAIT ? " --plant no-orphan-wait" : "");
+		fflush(stdout);
+	}
+	teardown(s);
+	free(s->ring);
+	free(s);
+}
+
+/* -------------------------------------------------------------------- main */
+
+/* What a worker process reports through shared memory. */
+struct worker_out {
+	uint64_t seeds, events, sim_us, violations, soft, trans_acks, forks, grants, acks;
+	uint64_t faults;
+	uint64_t bad_seed;       /* first violating seed (hard) */
+	uint64_t owner_seed;     /* --expect-violation: first seed with a double owner */
+	bool bad, owner;
+};
+
+struct shared {
+	volatile int stop;       /* set by any worker that found what ends the run */
+	struct worker_out w[];
+};
+
+static void worker(const struct sim_opts *o, unsigned wi, struct shared *sh)
+{
+	struct worker_out *out = &sh->w[wi];
+	struct sim_result r;
+
+	for (uint64_t k = wi; k < o->seeds && !sh->stop; k += o->jobs) {
+		uint64_t seed = o->start + k;
+
+		run_seed(o, seed, o->verbose, &r);
+		out->seeds++;
+		out->events += r.events;
+		out->sim_us += r.sim_us;
+		out->soft += r.soft;
+		out->trans_acks += r.trans_acks;
+		out->forks += r.forks;
+		out->grants += r.grants;
+		out->acks += r.index_acks;
+		out->faults += r.faults;
+		if (r.inv == SIM_OK)
+			continue;
+		if (o->expect && r.inv == SIM_INV_OWNER) {
+			out->owner = true;
+			out->owner_seed = seed;
+			if (!o->verbose)
+				run_seed(o, seed, true, &r);   /* replay with the trace ring */
+			sh->stop = 1;
+			break;
+		}
+		out->violations++;
+		if (!out->bad) {
+			out->bad = true;
+			out->bad_seed = seed;
+		}
+		if (!o->verbose)
+			run_seed(o, seed, true, &r);
+		if (!o->expect) {
+			sh->stop = 1;
+			break;
+		}
+	}
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: corolease-sim [--seeds N] [--seed S] [--start S] [--nodes N] [--jobs J]\n"
+		"                     [--plant no-quorum|no-orphan-wait] [--verbose]\n"
+		"                     [--expect-violation] [--strict-trans]\n"
+		"  --seeds N            run N seeds (env SEEDS overrides; default %u)\n"
+		"  --start S            first seed (default 1)\n"
+		"  --seed S             run only seed S (same as --start S --seeds 1)\n"
+		"  --nodes N            cluster size %d..%d (default: random per seed)\n"
+		"  --jobs J             worker processes (default: online CPUs)\n"
+		"  --plant X            disable a safety mechanism on every node\n"
+		"  --verbose            print the full trace (use with --seed)\n"
+		"  --expect-violation   succeed only if some seed shows a double owner\n"
+		"  --strict-trans       require acks made in a minority's transitional\n"
+		"                       delivery to survive as well\n",
+		DEFAULT_SEEDS, SIM_MIN_NODES, SIM_MAX_NODES);
+}
+
+static bool parse_u64(const char *s, uint64_t *v_r)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!s || !*s)
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return false;
+	*v_r = v;
+	return true;
+}
+
+int main(int argc, char **argv)
+{
+	struct sim_opts o = { .start = 1 };
+	uint64_t v;
+	const char *env = getenv("SEEDS");
+	bool one = false;
+	struct shared *sh;
+	struct worker_out tot = { 0 };
+	struct timespec t0, t1;
+	long ncpu;
+
+	o.seeds = DEFAULT_SEEDS;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *arg = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!strcmp(a, "--seeds") && parse_u64(arg, &v)) {
+			o.seeds = v;
+			i++;
+		} else if (!strcmp(a, "--start") && parse_u64(arg, &v)) {
+			o.start = v;
+			i++;
+		} else if (!strcmp(a, "--seed") && parse_u64(arg, &v)) {
+			o.start = v;
+			one = true;
+			i++;
+		} else if (!strcmp(a, "--nodes") && parse_u64(arg, &v) && v >= SIM_MIN_NODES &&
+			   v <= SIM_MAX_NODES) {
+			o.nodes = (unsigned)v;
+			i++;
+		} else if (!strcmp(a, "--jobs") && parse_u64(arg, &v) && v >= 1 && v <= 64) {
+			o.jobs = (unsigned)v;
+			i++;
+		} else if (!strcmp(a, "--plant") && arg && !strcmp(arg, "no-quorum")) {
+			o.plant |= CL_UNSAFE_NO_QUORUM_CHECK;
+			i++;
+		} else if (!strcmp(a, "--plant") && arg && !strcmp(arg, "no-orphan-wait")) {
+			o.plant |= CL_UNSAFE_NO_ORPHAN_WAIT;
+			i++;
+		} else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
+			o.verbose = true;
+		} else if (!strcmp(a, "--expect-violation")) {
+			o.expect = true;
+		} else if (!strcmp(a, "--strict-trans")) {
+			o.strict_trans = true;
+		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			usage(stdout);
+			return 0;
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (env && *env && !one) {
+		if (!parse_u64(env, &v)) {
+			fprintf(stderr, "sim: bad SEEDS=%s\n", env);
+			return 2;
+		}
+		o.seeds = v;
+	}
+	if (one)
+		o.seeds = 1;
+	if (!o.jobs) {
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		o.jobs = ncpu < 1 ? 1 : ncpu > 16 ? 16 : (unsigned)ncpu;
+	}
+	if (o.jobs > o.seeds)
+		o.jobs = o.seeds ? (unsigned)o.seeds : 1;
+	if (o.verbose)
+		o.jobs = 1;
+
+	sh = mmap(NULL, sizeof(*sh) + o.jobs * sizeof(sh->w[0]), PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sh == MAP_FAILED) {
+		perror("sim: mmap");
+		return 2;
+	}
+	memset(sh, 0, sizeof(*sh) + o.jobs * sizeof(sh->w[0]));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	fflush(stdout);
+	if (o.jobs == 1) {
+		worker(&o, 0, sh);
+	} else {
+		pid_t pids[64];
+
+		for (unsigned w = 0; w < o.jobs; w++) {
+			pids[w] = fork();
+			if (pids[w] < 0) {
+				perror("sim: fork");
+				return 2;
+			}
+			if (pids[w] == 0) {
+				worker(&o, w, sh);
+				fflush(stdout);
+				_exit(0);
+			}
+		}
+		for (unsigned w = 0; w < o.jobs; w++) {
+			int st;
+
+			if (waitpid(pids[w], &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+				fprintf(stderr, "sim: worker %u died abnormally (status %d)\n", w, st);
+				tot.violations++;
+			}
+		}
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	for (unsigned w = 0; w < o.jobs; w++) {
+		struct worker_out *x = &sh->w[w];
+
+		tot.seeds += x->seeds;
+		tot.events += x->events;
+		tot.sim_us += x->sim_us;
+		tot.violations += x->violations;
+		tot.soft += x->soft;
+		tot.trans_acks += x->trans_acks;
+		tot.forks += x->forks;
+		tot.grants += x->grants;
+		tot.acks += x->acks;
+		tot.faults += x->faults;
+		if (x->bad && (!tot.bad || x->bad_seed < tot.bad_seed)) {
+			tot.bad = true;
+			tot.bad_seed = x->bad_seed;
+		}
+		if (x->owner && (!tot.owner || x->owner_seed < tot.owner_seed)) {
+			tot.owner = true;
+			tot.owner_seed = x->owner_seed;
+		}
+	}
+	printf("sim: %" PRIu64 " seeds, %" PRIu64 " events, %" PRIu64 " violations "
+	       "(%" PRIu64 " grants, %" PRIu64 " index acks [%" PRIu64 " in a minority's transitional delivery], "
+	       "%" PRIu64 " forks, %" PRIu64 " faults, %.0f simulated s, %.1f s wall, %u jobs%s)\n",
+	       tot.seeds, tot.events, tot.violations, tot.grants, tot.acks, tot.trans_acks,
+	       tot.forks, tot.faults, (double)tot.sim_us / 1e6,
+	       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, o.jobs,
+	       BUILD_NOTE);
+	if (o.expect) {
+		if (tot.owner) {
+			printf("sim: expected violation found: double owner at seed %" PRIu64
+			       " (%" PRIu64 " other invariant reports ignored)\n", tot.owner_seed, tot.soft);
+			return 0;
+		}
+		printf("sim: expected a double owner (plant%s%s) but none of seeds %" PRIu64
+		       "..%" PRIu64 " showed one\n",
+		       o.plant & CL_UNSAFE_NO_QUORUM_CHECK ? " no-quorum" : "",
+		       o.plant & CL_UNSAFE_NO_ORPHAN_WAIT ? " no-orphan-wait" : "",
+		       o.start, o.start + o.seeds - 1);
+		return 1;
+	}
+	if (tot.bad) {
+		printf("sim: FAILED: first violating seed %" PRIu64 "; replay with "
+		       "corolease-sim --seed %" PRIu64 " --verbose\n", tot.bad_seed, tot.bad_seed);
+		return 1;
+	}
+	return tot.violations ? 1 : 0;
+}
