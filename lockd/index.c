@@ -111,7 +111,8 @@ static void index_done(struct cl_sm *sm, uint32_t node, const struct cl_msg *m, 
 {
 	struct cl_action a = { .type = CL_ACT_INDEX_DONE, .node = node, .req_id = m->req_id,
 			       .err = err, .version = version, .name = m->name,
-			       .namelen = m->namelen, .key = m->key, .keylen = m->keylen };
+			       .namelen = m->namelen, .key = m->key, .keylen = m->keylen,
+			       .deleted = m->type == CL_MSG_INDEX_DEL };
 	cl_sm_emit(sm, &a, NULL);
 }
 
@@ -310,6 +311,20 @@ int cl_index_get(const struct cl_sm *sm, const void *name, size_t namelen,
 		*vallen_r = e->vallen;
 	if (version_r)
 		*version_r = rec->idx->version;
+	return 0;
+}
+
+int cl_index_entry_version(const struct cl_sm *sm, const void *name, size_t namelen,
+			   const void *key, size_t keylen, uint64_t *ver_r)
+{
+	const struct cl_rec *rec = cl_rec_find(sm, name, namelen);
+	if (!rec || !rec->idx || keylen < 1 || keylen > COROLEASE_KEY_MAX)
+		return -ENOENT;
+	bool found;
+	uint32_t pos = find_pos(rec->idx, key, keylen, &found);
+	if (!found)
+		return -ENOENT;
+	*ver_r = rec->idx->e[pos]->version;
 	return 0;
 }
 

@@ -38,6 +38,10 @@ int cl_index_get(const struct cl_sm *sm, const void *name, size_t namelen,
 		 const void *key, size_t keylen,
 		 const uint8_t **val_r, uint32_t *vallen_r, uint64_t *version_r);
 
+/* The version at which key of name was last written: 0 and *ver_r, or -ENOENT. */
+int cl_index_entry_version(const struct cl_sm *sm, const void *name, size_t namelen,
+			   const void *key, size_t keylen, uint64_t *ver_r);
+
 /*
  * Calls fn for each entry of name in key order until fn returns non-zero,
  * which is returned.  Returns -ENOENT when name has no index.

@@ -109,7 +109,7 @@ struct cl_action {
 	uint32_t owner;         /* DENY(EBUSY)/QUEUED/BLOCKING: a current holder */
 	uint32_t wanted_by;     /* BLOCKING: requesting node */
 	uint8_t mode;           /* GRANT: granted mode; BLOCKING: wanted mode */
-	bool deleted;           /* INDEX_CHANGED: key was deleted */
+	bool deleted;           /* INDEX_CHANGED, INDEX_DONE: a delete */
 	int err;                /* DENY, INDEX_DONE, ADMIN_DONE: 0 or negative code */
 	uint64_t req_id;
 	uint64_t epoch;         /* GRANT, BLOCKING, REVOKE, RELEASED, RECOVERED */

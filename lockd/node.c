@@ -25,6 +25,7 @@
 struct outmsg {
 	struct outmsg *next;
 	uint64_t sent_at;
+	uint64_t seq;                    /* order handed to the transport (0 = not yet) */
 	uint32_t len;
 	uint8_t type;
 	uint8_t data[];
@@ -102,6 +103,21 @@ struct pending_op {
 	uint8_t kind;
 };
 
+/*
+ * An applied index write whose answer waits for confirmation that it was not
+ * delivered only in a transitional configuration (see confirm_writes()).
+ */
+struct unconfirmed {
+	struct unconfirmed *next;
+	uint64_t client, cookie, version;
+	uint64_t sent_mark;              /* own messages handed to the transport when applied */
+	uint64_t departures;             /* departure generation when applied */
+	bool deleted;
+	uint16_t namelen;
+	uint8_t keylen;
+	uint8_t buf[];                   /* name then key */
+};
+
 struct fence_timer {
 	uint32_t node;
 	uint64_t seq;
@@ -175,6 +191,11 @@ struct cl_node {
 	size_t nfences, cap_fences;
 
 	bool need_reconcile;
+	struct unconfirmed *unconf;      /* FIFO via next; tail below */
+	struct unconfirmed **unconf_tail;
+	uint64_t sent_seq;               /* own messages handed to the transport */
+	uint64_t own_delivered_seq;      /* seq of the last own message delivered */
+	uint64_t departures;             /* configuration changes with departures, and loads */
 	uint64_t recover_self_seq;       /* highest self-recover seq sent */
 	uint64_t started_at;
 
@@ -242,6 +263,7 @@ static void ev_push(struct cl_node *n, const struct cl_event *ev)
 }
 
 static void reconcile(struct cl_node *n);
+static void confirm_writes(struct cl_node *n);
 
 static void enter(struct cl_node *n)
 {
@@ -260,6 +282,8 @@ static void leave(struct cl_node *n)
 	}
 	if (n->need_reconcile)
 		reconcile(n);
+	if (n->unconf)
+		confirm_writes(n);
 	while (n->evq_head) {
 		struct qevent *q = n->evq_head;
 		n->evq_head = q->next;
@@ -371,6 +395,7 @@ static void transmit(struct cl_node *n, struct outmsg *m)
 		return;
 	}
 	m->sent_at = now_us(n);
+	m->seq = ++n->sent_seq;
 	n->last_send = m->sent_at;
 	n->c.mcast_msgs++;
 	n->c.mcast_bytes += m->len;
@@ -387,6 +412,7 @@ static void flush_retry(struct cl_node *n)
 		}
 		q_pop(&n->retry);
 		m->sent_at = now_us(n);
+		m->seq = ++n->sent_seq;
 		n->last_send = m->sent_at;
 		n->c.mcast_msgs++;
 		n->c.mcast_bytes += m->len;
@@ -406,6 +432,7 @@ static int send_msg(struct cl_node *n, const struct cl_msg *msg)
 	m->len = (uint32_t)len;
 	m->type = msg->type;
 	m->sent_at = 0;
+	m->seq = 0;
 	if (cl_wire_encode(msg, m->data, (size_t)len) != len) {
 		free(m);
 		return -EINVAL;
@@ -1040,6 +1067,21 @@ static void on_op_done(struct cl_node *n, const struct cl_action *a, enum cl_eve
 	struct pending_op *o = op_take(n, a->req_id);
 	if (!o)
 		return;
+	if (o->client && o->kind == OP_INDEX && a->err == 0) {
+		/* applied: the answer waits until the write cannot be lost */
+		struct unconfirmed *u = malloc(sizeof(*u) + a->namelen + a->keylen);
+		if (u) {
+			*u = (struct unconfirmed){ NULL, o->client, o->cookie, a->version,
+						   n->sent_seq, n->departures,
+						   a->deleted, a->namelen, a->keylen };
+			memcpy(u->buf, a->name, a->namelen);
+			memcpy(u->buf + a->namelen, a->key, a->keylen);
+			*n->unconf_tail = u;
+			n->unconf_tail = &u->next;
+			free(o);
+			return;
+		}
+	}
 	if (o->client) {
 		struct cl_event ev = { .type = type, .client = o->client, .cookie = o->cookie,
 				       .err = a->err, .version = a->version, .count = a->count,
@@ -1253,6 +1295,83 @@ static void reconcile(struct cl_node *n)
 	}
 }
 
+/* ---- confirming index writes ---- */
+
+static void answer_write(struct cl_node *n, struct unconfirmed *u, int err)
+{
+	struct cl_event ev = { .type = CL_EV_INDEX_DONE, .client = u->client, .cookie = u->cookie,
+			       .err = err, .version = err ? 0 : u->version, .deleted = u->deleted,
+			       .name = u->buf, .namelen = u->namelen,
+			       .key = u->buf + u->namelen, .keylen = u->keylen };
+	if (u->client)
+		ev_push(n, &ev);
+}
+
+/*
+ * An applied write is answered only once it cannot be lost:
+ *  - an own message handed to the transport after the write was applied
+ *    has been delivered, with no departure in between.  Had the write been
+ *    delivered in a transitional configuration (the ring already broken),
+ *    that message could only arrive after the departure; so the write was
+ *    delivered in a regular configuration and every surviving member has it;
+ *  - after a departure (or a snapshot load), once the machine is quorate:
+ *    the write stands if its entry (or, for a delete, its absence or a later
+ *    write) is in the quorate state, else it was lost with a minority and the
+ *    client gets -ESTALE.
+ * Sends one NOP when nothing of ours is in flight to confirm with.
+ */
+static void confirm_writes(struct cl_node *n)
+{
+	struct unconfirmed **pp = &n->unconf;
+	bool need_nop = false;
+	while (*pp) {
+		struct unconfirmed *u = *pp;
+		int verdict = 1;            /* 1 = wait, 0 = done, <0 = lost */
+		if (u->departures == n->departures) {
+			if (n->own_delivered_seq > u->sent_mark)
+				verdict = 0;
+			else if (!(n->inflight.tail && n->inflight.tail->seq > u->sent_mark))
+				need_nop = true;
+		} else if (ready(n) && cl_sm_quorate(n->sm)) {
+			uint64_t ver = 0;
+			int rc = cl_index_entry_version(n->sm, u->buf, u->namelen, u->buf + u->namelen,
+							u->keylen, &ver);
+			bool stands = u->deleted ? (rc < 0 || ver > u->version) : (rc == 0 && ver >= u->version);
+			verdict = stands ? 0 : -ESTALE;
+		}
+		if (verdict > 0) {
+			pp = &u->next;
+			continue;
+		}
+		answer_write(n, u, verdict);
+		*pp = u->next;
+		free(u);
+	}
+	n->unconf_tail = pp;
+	if (need_nop && ready(n) && !n->retry.head && !n->pending.head) {
+		struct cl_msg m = { .type = CL_MSG_NOP, .req_id = 0 };
+		send_msg(n, &m);
+	}
+}
+
+/* Answers every unconfirmed write of client (0 = all) with err, or drops them silently. */
+static void drop_unconfirmed(struct cl_node *n, uint64_t client, int err, bool tell)
+{
+	struct unconfirmed **pp = &n->unconf;
+	while (*pp) {
+		struct unconfirmed *u = *pp;
+		if (client && u->client != client) {
+			pp = &u->next;
+			continue;
+		}
+		if (tell)
+			answer_write(n, u, err);
+		*pp = u->next;
+		free(u);
+	}
+	n->unconf_tail = pp;
+}
+
 /* ---- sync rounds ---- */
 
 static int member_index(const struct cl_node *n, uint32_t node)
@@ -1354,6 +1473,7 @@ static int sync_load(struct cl_node *n)
 	cl_sm_free(n->sm);
 	n->sm = fresh;
 	n->sync.loaded = true;
+	n->departures++;   /* writes applied before the load are checked against it */
 	n->c.snapshots_loaded++;
 	return 0;
 }
@@ -1512,6 +1632,7 @@ void cl_node_deliver(struct cl_node *n, uint32_t sender, const void *buf, size_t
 		if (h && h->len == len && !memcmp(h->data, buf, len)) {
 			own = q_pop(&n->inflight);
 			sent_at = own->sent_at;
+			n->own_delivered_seq = own->seq;
 		} else {
 			nlog(n, LOG_WARNING, "own %s delivered out of order; ignored for renewal",
 			     cl_msg_type_name(m.type));
@@ -1570,6 +1691,8 @@ void cl_node_confchg(struct cl_node *n, const struct cl_ring *ring,
 			if (left[i] != n->me)
 				fence_arm(n, left[i], st.orphan_seq, deadline);
 	}
+	if (nleft)
+		n->departures++;
 	if (nleft && now_us(n) >= n->valid_until)
 		revoke_all(n, "members left and validity has lapsed");
 	if (njoined || n->sync.active || !n->sm)
@@ -1640,6 +1763,7 @@ void cl_node_transport_lost(struct cl_node *n)
 		n->ob[b] = NULL;
 	}
 	n->nops = 0;
+	drop_unconfirmed(n, 0, -ENOTCONN, true);
 	leave(n);
 }
 
@@ -1858,6 +1982,7 @@ void cl_node_client_gone(struct cl_node *n, uint64_t client)
 	}
 	if (c)
 		client_maybe_free(n, c);
+	drop_unconfirmed(n, client, 0, false);
 	for (size_t b = 0; b < n->nob; b++)
 		for (struct pending_op *o = n->ob[b]; o; o = o->next)
 			if (o->client == client)
@@ -1987,6 +2112,7 @@ struct cl_node *cl_node_new(const struct cl_node_config *cfg, const struct cl_no
 	n->ctx = ctx;
 	n->me = c.nodeid;
 	n->started_at = ops->now(ctx);
+	n->unconf_tail = &n->unconf;
 	if (lease_table_grow(n) < 0) {
 		free(n);
 		return NULL;
@@ -2040,6 +2166,11 @@ struct cl_node *cl_node_free(struct cl_node *n)
 	q_free(&n->retry);
 	q_free(&n->inflight);
 	q_free(&n->resend);
+	while (n->unconf) {
+		struct unconfirmed *u = n->unconf;
+		n->unconf = u->next;
+		free(u);
+	}
 	free(n->heap);
 	free(n->fences);
 	sync_reset_buf(n);

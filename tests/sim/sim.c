@@ -45,8 +45,9 @@
  *    just before a partition) outlive the majority's re-grant;
  *  - an INDEX_DONE(0) made while a node delivers transitional messages on
  *    its way into a non-quorate ring is counted but not required to survive:
- *    only that minority applied the write (EVS allows it).  --strict-trans
- *    makes it required;
+ *    only that minority applied the write (EVS allows it).  lockd/node.c
+ *    therefore confirms a write before answering it, and such an ack is
+ *    required to survive like any other (--lax-trans relaxes that);
  *  - without persistence, a majority can form with none of the latest
  *    state (its replicas crashed or are cut off).  When a quorate ring forms
  *    that lacks the highest epoch in use or some acknowledged write, the
@@ -346,6 +347,12 @@ struct sim {
 		uint64_t used[SIM_MAX_NODES];       /* latest epoch in v for the node */
 	} epochs[SIM_MAX_NAMES];
 	struct oracle oracle[SIM_MAX_NAMES][SIM_MAX_KEYS];
+	/*
+	 * Name version at its latest memory eviction: an ack that arrives after
+	 * the eviction (node.c confirms writes before answering) for a write at
+	 * or below it is not required to survive.
+	 */
+	uint64_t evicted_upto[SIM_MAX_NAMES];
 	bool forked;             /* state history lost (see oracle_formation): no b, c, d */
 
 	/* tracing */
@@ -834,6 +841,8 @@ static void oracle_ack(struct sim *s, struct node *n, struct client *c, const st
 		if (!s->o->strict_trans)
 			return;
 	}
+	if (ev->version <= s->evicted_upto[c->req.name])
+		return;   /* evicted for memory before the (confirmed) ack arrived */
 	o = &s->oracle[c->req.name][c->req.key];
 	if (o->st != O_NONE && o->version >= ev->version)
 		return;
@@ -963,6 +972,8 @@ static void op_action(void *ctx, const struct cl_action *a)
 	if (a->type == CL_ACT_INDEX_EVICTED) {
 		for (unsigned k = 0; k < SIM_MAX_KEYS; k++)
 			s->oracle[name][k].st = O_NONE;
+		if (a->version > s->evicted_upto[name])
+			s->evicted_upto[name] = a->version;
 	} else if (a->type == CL_ACT_INDEX_CHANGED) {
 		int k = key_index(a->key, a->keylen);
 		struct oracle *o;
@@ -2655,7 +2666,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: corolease-sim [--seeds N] [--seed S] [--start S] [--nodes N] [--jobs J]\n"
 		"                     [--plant no-quorum|no-orphan-wait] [--verbose]\n"
-		"                     [--expect-violation] [--strict-trans]\n"
+		"                     [--expect-violation] [--lax-trans]\n"
 		"  --seeds N            run N seeds (env SEEDS overrides; default %u)\n"
 		"  --start S            first seed (default 1)\n"
 		"  --seed S             run only seed S (same as --start S --seeds 1)\n"
@@ -2664,8 +2675,9 @@ static void usage(FILE *f)
 		"  --plant X            disable a safety mechanism on every node\n"
 		"  --verbose            print the full trace (use with --seed)\n"
 		"  --expect-violation   succeed only if some seed shows a double owner\n"
-		"  --strict-trans       require acks made in a minority's transitional\n"
-		"                       delivery to survive as well\n",
+		"  --lax-trans          do not require acks made in a minority's\n"
+		"                       transitional delivery to survive (the node\n"
+		"                       agent confirms writes, so by default they must)\n",
 		DEFAULT_SEEDS, SIM_MIN_NODES, SIM_MAX_NODES);
 }
 
@@ -2686,7 +2698,7 @@ static bool parse_u64(const char *s, uint64_t *v_r)
 
 int main(int argc, char **argv)
 {
-	struct sim_opts o = { .start = 1 };
+	struct sim_opts o = { .start = 1, .strict_trans = true };
 	uint64_t v;
 	const char *env = getenv("SEEDS");
 	bool one = false;
@@ -2726,8 +2738,8 @@ int main(int argc, char **argv)
 			o.verbose = true;
 		} else if (!strcmp(a, "--expect-violation")) {
 			o.expect = true;
-		} else if (!strcmp(a, "--strict-trans")) {
-			o.strict_trans = true;
+		} else if (!strcmp(a, "--lax-trans")) {
+			o.strict_trans = false;
 		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			usage(stdout);
 			return 0;
