@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 #include <stddef.h>
+#include <stdbool.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -52,6 +53,213 @@ enum corolease_errno {
 	COROLEASE_ERRNO_MAP(COROLEASE_ERRNO_ENUM_)
 #undef COROLEASE_ERRNO_ENUM_
 };
+
+
+/* ------------------------------------------------------------------------ */
+/* Library API.  Only corolease_* symbols are exported.                      */
+
+#define COROLEASE_ADMIN_GROUP_DEFAULT "corolease-admin"
+
+/* An opaque connection to the local coroleased. */
+typedef struct corolease corolease_t;
+/* An opaque handle on one lease this connection holds or is acquiring. */
+typedef struct corolease_lease corolease_lease_t;
+
+/*
+ * Callbacks.  They run only inside corolease_dispatch() (or inside a sync
+ * call that waits), after the library state is consistent; they may call
+ * any corolease function except corolease_close() on the same handle.
+ * Any member may be NULL.
+ */
+struct corolease_callbacks {
+	/* An async acquire finished: err 0 (lease granted) or negative. On
+	 * error the lease handle is freed right after the callback returns. */
+	void (*acquired)(corolease_t *h, corolease_lease_t *lease, int err, void *udata);
+	/* Node `node` wants a lease we hold: release it when done. */
+	void (*wanted)(corolease_t *h, corolease_lease_t *lease, uint32_t node, void *udata);
+	/* The lease was revoked: stop using it at once, then release it. */
+	void (*revoked)(corolease_t *h, corolease_lease_t *lease, void *udata);
+	/* The connection to the daemon is gone; every lease is invalid. */
+	void (*disconnected)(corolease_t *h, void *udata);
+	/* A watched name's key changed (deleted != 0 if removed). */
+	void (*index_changed)(corolease_t *h, const void *name, size_t namelen,
+			      const void *key, size_t keylen, uint64_t version,
+			      int deleted, uint32_t writer_node, void *udata);
+};
+
+/*
+ * Connects to coroleased.  Returns 0 and *h_r, or -ENOENT/-ECONNREFUSED
+ * (daemon not running), -EACCES (not in the socket group), -ENOMEM,
+ * COROLEASE_EVERSION.
+ */
+int corolease_connect(corolease_t **h_r);
+/* Closes the connection (the daemon releases everything it held); accepts
+ * NULL; frees all lease handles; returns NULL. */
+corolease_t *corolease_close(corolease_t *h);
+
+void corolease_set_callbacks(corolease_t *h, const struct corolease_callbacks *cb, void *udata);
+
+/* ---- event-loop integration (sd-bus style) ---- */
+/* The fd to poll. */
+int corolease_get_fd(const corolease_t *h);
+/* poll(2) events to wait for on that fd (POLLIN). */
+int corolease_get_events(const corolease_t *h);
+/*
+ * Microseconds (CLOCK_MONOTONIC, absolute) when corolease_dispatch() must be
+ * called even without fd activity (an acquire timeout), or UINT64_MAX.
+ */
+uint64_t corolease_get_timeout(const corolease_t *h);
+/*
+ * Processes whatever has arrived, without blocking, and runs callbacks.
+ * Returns the number of messages processed (>= 0) or a negative code
+ * (COROLEASE_EDISCONNECTED once the daemon is gone).
+ */
+int corolease_dispatch(corolease_t *h);
+/* The node id of the local daemon. */
+uint32_t corolease_nodeid(const corolease_t *h);
+
+/* ---- leases ---- */
+/*
+ * Acquires name (1..COROLEASE_NAME_MAX bytes) in mode with flags
+ * (COROLEASE_WAIT).  timeout_ms bounds a WAIT (0 = none).  Blocks until
+ * granted or failed.  Returns 0 and *lease_r, or -EBUSY (held elsewhere;
+ * *owner_r = owner node if owner_r is non-NULL), -ETIMEDOUT,
+ * COROLEASE_ENOQUORUM, COROLEASE_ESYNCING, -EALREADY (this connection holds
+ * name), -EINVAL, COROLEASE_EDISCONNECTED, -EDQUOT (per-client lease quota).
+ */
+int corolease_acquire(corolease_t *h, const void *name, size_t namelen, int mode,
+		      unsigned flags, unsigned timeout_ms, corolease_lease_t **lease_r,
+		      uint32_t *owner_r);
+/*
+ * Starts an acquire and returns at once with 0 and *lease_r (not yet
+ * granted); the `acquired` callback reports the result.
+ */
+int corolease_acquire_async(corolease_t *h, const void *name, size_t namelen, int mode,
+			    unsigned flags, unsigned timeout_ms, void *lease_udata,
+			    corolease_lease_t **lease_r);
+/*
+ * Releases the lease (or cancels a pending acquire) and frees the handle.
+ * Fire-and-forget: returns 0, or COROLEASE_EDISCONNECTED (handle freed anyway).
+ */
+int corolease_release(corolease_lease_t *lease);
+
+/* Accessors on a lease handle. */
+uint64_t corolease_lease_epoch(const corolease_lease_t *lease);   /* fencing token */
+int corolease_lease_mode(const corolease_lease_t *lease);
+const void *corolease_lease_name(const corolease_lease_t *lease, size_t *namelen_r);
+void *corolease_lease_udata(const corolease_lease_t *lease);
+/*
+ * After a revoke: when the daemon stops waiting for this release
+ * (CLOCK_MONOTONIC microseconds); then it hands the lease over, and kills
+ * the process if kill_on_revoke is set.  0 if not revoked.
+ */
+uint64_t corolease_lease_revoke_deadline(const corolease_lease_t *lease);
+/* 1 once granted and not revoked (and connected). */
+int corolease_lease_granted(const corolease_lease_t *lease);
+/*
+ * 1 if the lease may be used right now: granted, not revoked, connected,
+ * and the node's validity deadline (read from shared memory) not passed.
+ * No IPC; call it before each write to shared storage.
+ */
+int corolease_lease_valid(const corolease_lease_t *lease);
+
+/* Which node holds name, from the local replica: 0 and *node_r (0 = nobody), or error. */
+int corolease_owner(corolease_t *h, const void *name, size_t namelen, uint32_t *node_r);
+
+/* ---- index cache ---- */
+#define COROLEASE_GET_SYNC 0x01u  /* barrier first: linearizable read */
+/*
+ * Reads key of name from the local replica.  Copies up to bufsize bytes of
+ * the value into buf; *vallen_r gets the full length; *version_r the
+ * version at which this key was last written (as corolease_index_list
+ * reports it).  Returns 0, -ENOENT, -EINVAL, COROLEASE_EDISCONNECTED.
+ */
+int corolease_index_get(corolease_t *h, const void *name, size_t namelen,
+			const void *key, size_t keylen, unsigned flags,
+			void *buf, size_t bufsize, size_t *vallen_r, uint64_t *version_r);
+/*
+ * Writes key of the lease's name; the lease must be held EX.  Blocks until
+ * the write is applied in agreed order and confirmed to survive a partition
+ * (see doc/state-machine.md).  Returns 0 and the new version (the name's,
+ * which is also the key's), -ESTALE (epoch no longer current, or the write
+ * was lost with a minority partition), COROLEASE_ENOTHELD, -ENOSPC,
+ * COROLEASE_ENOQUORUM, -EINVAL.
+ */
+int corolease_index_put(corolease_lease_t *lease, const void *key, size_t keylen,
+			const void *val, size_t vallen, uint64_t *version_r);
+int corolease_index_del(corolease_lease_t *lease, const void *key, size_t keylen,
+			uint64_t *version_r);
+/* Calls fn for each key of name in key order; returns 0 or an error. */
+typedef int (*corolease_index_fn)(void *ctx, const void *key, size_t keylen,
+				  const void *val, size_t vallen, uint64_t version);
+int corolease_index_list(corolease_t *h, const void *name, size_t namelen,
+			 corolease_index_fn fn, void *ctx);
+/* Watches name (namelen 0: every name) for index changes. */
+int corolease_watch(corolease_t *h, const void *name, size_t namelen);
+int corolease_unwatch(corolease_t *h, const void *name, size_t namelen);
+/* Waits until everything sent to the cluster before it is applied. */
+int corolease_sync(corolease_t *h);
+
+/* ---- status and administration ---- */
+struct corolease_status {
+	uint32_t nodeid;
+	int quorate;             /* replicated state quorate */
+	int vq_quorate;          /* local votequorum */
+	int synced;
+	uint32_t ring_rep;
+	uint64_t ring_seq;
+	int64_t valid_ms;        /* validity left, ms (<= 0: lapsed) */
+	uint64_t lsn, epoch;
+	uint64_t leases, holds, orphans, waiters;
+	uint64_t index_bytes, index_mem_max;
+	uint64_t local_leases, client_holds, clients;
+	uint64_t mcast_msgs, fastpath_grants, cluster_grants;
+	uint64_t syncs, snapshots_sent, snapshots_loaded, revokes, kills;
+	uint64_t state_hash;
+	uint32_t nmembers;
+	uint32_t members[64];
+	uint64_t member_holds[64];
+};
+int corolease_status(corolease_t *h, struct corolease_status *st_r);
+
+struct corolease_lease_summary {
+	const void *name;
+	size_t namelen;
+	uint32_t owner;          /* 0 = free (index only) */
+	int mode;
+	int orphaned;
+	uint32_t nholders, nwaiters, nkeys;
+	uint64_t epoch, version;
+};
+typedef int (*corolease_list_fn)(void *ctx, const struct corolease_lease_summary *s);
+/* Lists leases whose name starts with prefix (prefixlen 0: all). */
+int corolease_list(corolease_t *h, const void *prefix, size_t prefixlen,
+		   corolease_list_fn fn, void *ctx);
+
+struct corolease_holder { uint32_t node; int mode; uint64_t epoch; uint64_t orphan_seq; };
+struct corolease_waiter { uint32_t node; int mode; };
+struct corolease_detail {
+	int mode;
+	uint32_t nholders, nwaiters, nkeys;
+	uint64_t version;
+	struct corolease_holder *holders;   /* malloc'd; free with corolease_detail_free */
+	struct corolease_waiter *waiters;
+	char **keys;                        /* NUL-terminated copies */
+	size_t *keylens;
+};
+/* Details of one name: 0, -ENOENT, ... */
+int corolease_show(corolease_t *h, const void *name, size_t namelen, struct corolease_detail *d_r);
+void corolease_detail_free(struct corolease_detail *d);
+
+/* Admin (root or the admin group): evict name's holders; declare node fenced. */
+int corolease_evict(corolease_t *h, const void *name, size_t namelen, uint64_t *count_r);
+int corolease_fence_ack(corolease_t *h, uint32_t node, uint64_t *count_r);
+
+/* Message and symbolic name for any code this library returns (errno too). */
+const char *corolease_strerror(int err);
+const char *corolease_errname(int err);
+/* Library version string. */
+const char *corolease_version(void);
 
 #ifdef __cplusplus
 }

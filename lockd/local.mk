@@ -8,8 +8,19 @@ lockd_libcorecore_la_SOURCES = \
 	lockd/index.c lockd/index.h \
 	lockd/wire.c lockd/wire.h \
 	lockd/node.c lockd/node.h \
-	lockd/hash.h \
+	lockd/hash.h lockd/proto.h \
 	lockd/state.h
 
-# The public client header; not installed yet (libclient is not built yet).
-noinst_HEADERS += libclient/corolease.h
+
+# The daemon: thin glue around the core (corosync CPG + votequorum, libqb IPC).
+sbin_PROGRAMS += lockd/coroleased
+lockd_coroleased_SOURCES = \
+	lockd/main.c lockd/daemon.h \
+	lockd/cpg.c lockd/cpg.h \
+	lockd/quorum.c lockd/quorum.h \
+	lockd/ipc.c lockd/ipc.h \
+	lockd/config.c lockd/config.h
+lockd_coroleased_CFLAGS = $(AM_CFLAGS) $(LIBQB_CFLAGS) $(LIBCPG_CFLAGS) \
+	$(LIBVOTEQUORUM_CFLAGS) $(LIBCMAP_CFLAGS) $(LIBSYSTEMD_CFLAGS)
+lockd_coroleased_LDADD = lockd/libcorecore.la $(LIBQB_LIBS) $(LIBCPG_LIBS) \
+	$(LIBVOTEQUORUM_LIBS) $(LIBCMAP_LIBS) $(LIBSYSTEMD_LIBS)

@@ -91,6 +91,7 @@ struct nl_client {
 	struct nl_client *hnext;
 	uint64_t id;
 	struct chold *head;              /* client's cholds via cnext */
+	uint32_t nholds;                 /* length of that list */
 };
 
 enum op_kind { OP_INDEX, OP_SYNC, OP_ADMIN };
@@ -704,8 +705,18 @@ static void chl_remove(struct chlist *l, struct chold *c)
 	l->n--;
 }
 
+/* client c's hold or pending acquire of l: walks the shorter of the two lists. */
 static struct chold *chold_of(struct nl_client *c, const struct nl_lease *l)
 {
+	if (c->nholds > l->holders.n + l->waiters.n) {
+		for (struct chold *h = l->holders.head; h; h = h->lnext)
+			if (h->client == c)
+				return h;
+		for (struct chold *h = l->waiters.head; h; h = h->lnext)
+			if (h->client == c)
+				return h;
+		return NULL;
+	}
 	for (struct chold *h = c->head; h; h = h->cnext)
 		if (h->lease == l)
 			return h;
@@ -730,6 +741,7 @@ static void chold_free(struct cl_node *n, struct chold *ch)
 		ch->client->head = ch->cnext;
 	if (ch->cnext)
 		ch->cnext->cprev = ch->cprev;
+	ch->client->nholds--;
 	free(ch);
 }
 
@@ -1596,8 +1608,9 @@ static void renew(struct cl_node *n, uint64_t sent_at)
 	uint64_t t = sent_at + n->cfg.validity_us;
 	if (t <= n->valid_until)
 		return;
-	if (n->valid_until <= now_us(n))
-		n->need_reconcile = true;   /* waiters held back by the lapse can go now */
+	uint64_t now = now_us(n);
+	if (n->valid_until <= now && t > now)
+		n->need_reconcile = true;   /* valid again: waiters held back by the lapse can go */
 	set_valid_until(n, t);
 }
 
@@ -1931,6 +1944,7 @@ int cl_node_acquire(struct cl_node *n, uint64_t client, uint64_t cookie,
 	if (c->head)
 		c->head->cprev = ch;
 	c->head = ch;
+	c->nholds++;
 	chl_push(&l->waiters, ch);
 	if (!ready(n) && !(flags & CL_ACQ_WAIT)) {
 		ev_lease(n, CL_EV_DENIED, ch, COROLEASE_ESYNCING, 0);

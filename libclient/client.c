@@ -1,0 +1,1600 @@
+/*
+ * client.c - libcorolease: the client side of the coroleased IPC protocol.
+ *
+ * Copyright (c) 2026 the corolease authors.  LGPL-2.1-or-later.
+ *
+ * One corolease_t is one libqb IPC connection.  Requests go out with
+ * qb_ipcc_sendv(); every answer and notification comes back on the event
+ * channel (see lockd/proto.h), so the whole library is driven by reading
+ * events: corolease_dispatch() for the embedding event loop, and wait_until()
+ * for the synchronous calls, which poll the same fd and process everything
+ * that arrives meanwhile (running callbacks for unrelated events too).
+ *
+ * Reentrancy: callbacks may call any function but corolease_close(), also
+ * the synchronous ones, which then process events from inside a callback.
+ * So an event is handled completely (state updated) before its callback
+ * runs, nothing is touched after a callback returns except through lookups
+ * that are redone, and each nesting level receives into its own buffer.
+ *
+ * Every event is length-checked against proto.h before use; a malformed
+ * answer fails its request with COROLEASE_EPROTO, anything else malformed
+ * is dropped.
+ */
+#define _GNU_SOURCE 1
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <qb/qbipcc.h>
+
+#include "corolease.h"
+#include "proto.h"
+
+#define CL_PUBLIC __attribute__((visibility("default")))
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "unknown"
+#endif
+
+/* Time the HELLO handshake may take before corolease_connect() gives up. */
+#define HELLO_TIMEOUT_US     (10u * 1000000u)
+/*
+ * Grace added to an acquire's timeout for the library's own deadline: the
+ * daemon times the wait out itself (and names the holder), the library's
+ * deadline only guards against a daemon that never answers.
+ */
+#define ACQUIRE_GRACE_US     500000u
+/* Retry interval for requests the daemon's flow control turned away. */
+#define OUTQ_RETRY_US        10000u
+
+enum lease_state {
+	LS_PENDING,     /* ACQUIRE sent, no answer yet */
+	LS_GRANTED,
+	LS_FAILED,      /* denied, timed out or disconnected; freed soon */
+};
+
+struct corolease_lease {
+	corolease_t *h;
+	struct corolease_lease *prev, *next;  /* h->leases */
+	struct corolease_lease *hnext;        /* h->buckets[cookie] */
+	uint64_t cookie;                      /* of the ACQUIRE */
+	enum lease_state state;
+	bool revoked;
+	bool sync;            /* a synchronous acquire waits on it: no callback */
+	bool in_cb;           /* inside its failing `acquired` callback */
+	int err;              /* LS_FAILED: why */
+	uint32_t owner;       /* holder named by a denial or QUEUED */
+	uint64_t epoch;
+	uint64_t deadline;    /* library's acquire deadline (us), 0 = none */
+	uint64_t revoke_deadline;
+	int mode;
+	void *udata;
+	size_t namelen;
+	unsigned char name[]; /* namelen bytes + NUL */
+};
+
+/* A synchronous request waiting for its RESULT. */
+struct pending {
+	struct pending *next;
+	uint64_t cookie;
+	uint32_t req_type;
+	bool done;
+	int err;
+	unsigned char *payload;       /* malloc'd copy of the RESULT payload */
+	size_t len;
+	/* LIST / INDEX_LIST: each record of an ITEMS event */
+	int (*item)(struct pending *p, const unsigned char *rec, size_t len, size_t *used_r);
+	void *fn;
+	void *ctx;
+	uint64_t nitems;
+	int fn_ret;                   /* first non-zero return of the user's fn */
+	int proto_err;
+};
+
+/* A request the daemon's flow control refused; sent again from dispatch. */
+struct outmsg {
+	struct outmsg *next;
+	size_t len;
+	unsigned char data[];
+};
+
+struct rxbuf {
+	struct rxbuf *next;
+};
+
+struct corolease {
+	qb_ipcc_connection_t *qb;
+	int fd;
+	uint32_t nodeid;
+	bool dead;                    /* connection lost (or never usable) */
+	bool dead_reported;           /* disconnected callback ran */
+	uint64_t next_cookie;
+	size_t bufsize;               /* largest event */
+	struct rxbuf *rxfree;         /* one receive buffer per nesting level */
+
+	const struct clp_shm_page *shm;  /* NULL: use valid_until below */
+	size_t shm_len;
+	uint64_t valid_until;         /* last VALIDITY / GRANTED value */
+
+	struct corolease_callbacks cb;
+	void *udata;
+
+	struct corolease_lease *leases;
+	struct corolease_lease **buckets;
+	size_t nbuckets, nleases;
+	struct pending *pending;
+	struct outmsg *outq, **outq_tail;
+};
+
+/* ------------------------------------------------------------------------ */
+/* small helpers */
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static bool is_disconnect(long err)
+{
+	return err < 0 && err != -EAGAIN && err != -ETIMEDOUT && err != -EINTR &&
+	       err != -EMSGSIZE && err != -ENOMSG && err != -EINVAL;
+}
+
+static uint64_t new_cookie(corolease_t *h)
+{
+	uint64_t c = h->next_cookie++;
+	if (c == 0)   /* 0 means "unsolicited"; skip it on wrap */
+		c = h->next_cookie++;
+	return c;
+}
+
+static size_t bucket_of(const corolease_t *h, uint64_t cookie)
+{
+	uint64_t x = cookie * 0x9e3779b97f4a7c15ull;
+	return (size_t)(x >> 32) & (h->nbuckets - 1);
+}
+
+static void lease_hash_add(corolease_t *h, struct corolease_lease *l)
+{
+	if (h->nleases + 1 > h->nbuckets * 2) {
+		size_t n = h->nbuckets * 2;
+		struct corolease_lease **nb = calloc(n, sizeof(*nb));
+		if (nb) {
+			struct corolease_lease **old = h->buckets;
+			size_t on = h->nbuckets;
+			h->buckets = nb;
+			h->nbuckets = n;
+			for (size_t i = 0; i < on; i++) {
+				struct corolease_lease *e, *next;
+				for (e = old[i]; e; e = next) {
+					next = e->hnext;
+					size_t b = bucket_of(h, e->cookie);
+					e->hnext = nb[b];
+					nb[b] = e;
+				}
+			}
+			free(old);
+		}   /* on ENOMEM keep the smaller table: chains just grow */
+	}
+	size_t b = bucket_of(h, l->cookie);
+	l->hnext = h->buckets[b];
+	h->buckets[b] = l;
+	h->nleases++;
+	l->prev = NULL;
+	l->next = h->leases;
+	if (h->leases)
+		h->leases->prev = l;
+	h->leases = l;
+}
+
+static void lease_unlink(corolease_t *h, struct corolease_lease *l)
+{
+	struct corolease_lease **pp = &h->buckets[bucket_of(h, l->cookie)];
+	for (; *pp; pp = &(*pp)->hnext) {
+		if (*pp == l) {
+			*pp = l->hnext;
+			break;
+		}
+	}
+	if (l->prev)
+		l->prev->next = l->next;
+	else
+		h->leases = l->next;
+	if (l->next)
+		l->next->prev = l->prev;
+	h->nleases--;
+}
+
+static void lease_free(struct corolease_lease *l)
+{
+	lease_unlink(l->h, l);
+	free(l);
+}
+
+static struct corolease_lease *lease_by_cookie(const corolease_t *h, uint64_t cookie)
+{
+	if (cookie == 0)
+		return NULL;
+	for (struct corolease_lease *l = h->buckets[bucket_of(h, cookie)]; l; l = l->hnext)
+		if (l->cookie == cookie)
+			return l;
+	return NULL;
+}
+
+/* A granted lease by name, for notifications without a cookie. */
+static struct corolease_lease *lease_by_name(const corolease_t *h, const void *name, size_t len)
+{
+	for (struct corolease_lease *l = h->leases; l; l = l->next)
+		if (l->state == LS_GRANTED && l->namelen == len && memcmp(l->name, name, len) == 0)
+			return l;
+	return NULL;
+}
+
+static struct pending *pending_by_cookie(const corolease_t *h, uint64_t cookie)
+{
+	for (struct pending *p = h->pending; p; p = p->next)
+		if (p->cookie == cookie)
+			return p;
+	return NULL;
+}
+
+static void pending_unlink(corolease_t *h, struct pending *p)
+{
+	for (struct pending **pp = &h->pending; *pp; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	}
+	p->next = NULL;
+}
+
+static void *rxbuf_get(corolease_t *h)
+{
+	struct rxbuf *b = h->rxfree;
+	if (b) {
+		h->rxfree = b->next;
+		return b;
+	}
+	return malloc(h->bufsize);
+}
+
+static void rxbuf_put(corolease_t *h, void *buf)
+{
+	struct rxbuf *b = buf;
+	b->next = h->rxfree;
+	h->rxfree = b;
+}
+
+/* ------------------------------------------------------------------------ */
+/* sending */
+
+/* Sends what flow control held back, in order.  0, or negative on a dead link. */
+static int outq_flush(corolease_t *h)
+{
+	while (h->outq) {
+		struct outmsg *m = h->outq;
+		struct iovec iov = { m->data, m->len };
+		ssize_t r = qb_ipcc_sendv(h->qb, &iov, 1);
+		if (r == -EAGAIN)
+			return 0;
+		h->outq = m->next;
+		if (!h->outq)
+			h->outq_tail = &h->outq;
+		free(m);
+		if (r < 0 && is_disconnect(r)) {
+			h->dead = true;
+			return COROLEASE_EDISCONNECTED;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Sends a request: iov[0] starts with struct clp_req_base, whose header and
+ * cookie are filled in here.  Queues it when flow control says -EAGAIN, so
+ * the order of requests is always kept.  Returns 0, -EMSGSIZE, -ENOMEM or
+ * COROLEASE_EDISCONNECTED (no callbacks run here: dispatch reports it).
+ */
+static int send_req(corolease_t *h, uint32_t type, uint64_t cookie,
+		    struct iovec *iov, unsigned niov)
+{
+	size_t total = 0;
+	struct clp_req_base *b = iov[0].iov_base;
+
+	if (h->dead)
+		return COROLEASE_EDISCONNECTED;
+	for (unsigned i = 0; i < niov; i++)
+		total += iov[i].iov_len;
+	if (total > CLP_MAX_MSG || total > (size_t)INT32_MAX)
+		return -EMSGSIZE;
+	b->hdr.id = (int32_t)type;
+	b->hdr.size = (int32_t)total;
+	b->cookie = cookie;
+
+	if (!h->outq) {
+		ssize_t r = qb_ipcc_sendv(h->qb, iov, niov);
+		if (r >= 0)
+			return 0;
+		if (r != -EAGAIN) {
+			if (is_disconnect(r)) {
+				h->dead = true;
+				return COROLEASE_EDISCONNECTED;
+			}
+			return (int)r;
+		}
+	}
+	struct outmsg *m = malloc(sizeof(*m) + total);
+	if (!m)
+		return -ENOMEM;
+	m->next = NULL;
+	m->len = total;
+	size_t off = 0;
+	for (unsigned i = 0; i < niov; i++) {
+		if (iov[i].iov_len)
+			memcpy(m->data + off, iov[i].iov_base, iov[i].iov_len);
+		off += iov[i].iov_len;
+	}
+	*h->outq_tail = m;
+	h->outq_tail = &m->next;
+	return 0;
+}
+
+static int send_release(corolease_t *h, const struct corolease_lease *l)
+{
+	struct clp_req_name r;
+	memset(&r, 0, sizeof(r));
+	r.namelen = (uint16_t)l->namelen;
+	struct iovec iov[2] = { { &r, sizeof(r) }, { (void *)l->name, l->namelen } };
+	return send_req(h, CLP_REQ_RELEASE, new_cookie(h), iov, 2);
+}
+
+/* ------------------------------------------------------------------------ */
+/* receiving */
+
+static void fail_pending_acquire(corolease_t *h, struct corolease_lease *l, int err,
+				 uint32_t owner);
+
+static void complete(struct pending *p, int err, const unsigned char *payload, size_t len)
+{
+	if (p->done)
+		return;
+	p->done = true;
+	p->err = err;
+	if (len && !err) {
+		p->payload = malloc(len);
+		if (!p->payload) {
+			p->err = -ENOMEM;
+			return;
+		}
+		memcpy(p->payload, payload, len);
+		p->len = len;
+	}
+}
+
+static void on_result(corolease_t *h, const unsigned char *buf, size_t len)
+{
+	struct clp_ev_result r;
+	if (len < sizeof(r))
+		return;
+	memcpy(&r, buf, sizeof(r));
+	const unsigned char *pl = buf + sizeof(r);
+	size_t plen = len - sizeof(r);
+
+	struct pending *p = pending_by_cookie(h, r.b.cookie);
+	if (p) {
+		if (r.req_type != p->req_type)
+			complete(p, COROLEASE_EPROTO, NULL, 0);
+		else
+			complete(p, r.err, pl, plen);
+		return;
+	}
+	struct corolease_lease *l = lease_by_cookie(h, r.b.cookie);
+	if (!l || l->state != LS_PENDING)
+		return;    /* answers to fire-and-forget requests, stale answers */
+	uint32_t owner = 0;
+	if (plen == sizeof(owner))
+		memcpy(&owner, pl, sizeof(owner));
+	if (r.req_type != CLP_REQ_ACQUIRE || r.err >= 0 || (plen != 0 && plen != sizeof(owner))) {
+		/* an ACQUIRE is answered by GRANTED, or by a RESULT with an error */
+		send_release(h, l);
+		fail_pending_acquire(h, l, COROLEASE_EPROTO, 0);
+		return;
+	}
+	fail_pending_acquire(h, l, r.err, owner);
+}
+
+/*
+ * Decodes a clp_ev_lease event; returns the lease it is about (checked
+ * against the name) or NULL.  *e_r gets the fixed part.
+ */
+static struct corolease_lease *ev_lease_target(corolease_t *h, const unsigned char *buf,
+					       size_t len, struct clp_ev_lease *e_r,
+					       bool *bad_r)
+{
+	*bad_r = false;
+	if (len < sizeof(*e_r))
+		return NULL;
+	memcpy(e_r, buf, sizeof(*e_r));
+	const unsigned char *name = buf + sizeof(*e_r);
+	struct corolease_lease *l = lease_by_cookie(h, e_r->b.cookie);
+	if (len != sizeof(*e_r) + e_r->namelen || e_r->namelen > COROLEASE_NAME_MAX) {
+		*bad_r = true;
+		return l;
+	}
+	if (!l && e_r->b.cookie == 0)
+		return lease_by_name(h, name, e_r->namelen);
+	if (l && (l->namelen != e_r->namelen || memcmp(l->name, name, l->namelen) != 0)) {
+		*bad_r = true;
+	}
+	return l;
+}
+
+static void on_granted(corolease_t *h, const unsigned char *buf, size_t len)
+{
+	struct clp_ev_lease e;
+	bool bad;
+	struct corolease_lease *l = ev_lease_target(h, buf, len, &e, &bad);
+	if (!l || l->state != LS_PENDING)
+		return;
+	if (bad || (e.mode != COROLEASE_EX && e.mode != COROLEASE_SH)) {
+		send_release(h, l);
+		fail_pending_acquire(h, l, COROLEASE_EPROTO, 0);
+		return;
+	}
+	l->state = LS_GRANTED;
+	l->epoch = e.epoch;
+	l->mode = e.mode;
+	l->deadline = 0;
+	h->valid_until = e.valid_until;
+	if (!l->sync && h->cb.acquired)
+		h->cb.acquired(h, l, 0, h->udata);
+}
+
+static void on_queued(corolease_t *h, const unsigned char *buf, size_t len)
+{
+	struct clp_ev_lease e;
+	bool bad;
+	struct corolease_lease *l = ev_lease_target(h, buf, len, &e, &bad);
+	if (l && !bad && l->state == LS_PENDING)
+		l->owner = e.node;
+}
+
+static void on_wanted(corolease_t *h, const unsigned char *buf, size_t len)
+{
+	struct clp_ev_lease e;
+	bool bad;
+	struct corolease_lease *l = ev_lease_target(h, buf, len, &e, &bad);
+	if (!l || bad || l->state != LS_GRANTED || l->revoked)
+		return;
+	if (h->cb.wanted)
+		h->cb.wanted(h, l, e.node, h->udata);
+}
+
+static void on_revoked(corolease_t *h, const unsigned char *buf, size_t len)
+{
+	struct clp_ev_lease e;
+	bool bad;
+	struct corolease_lease *l = ev_lease_target(h, buf, len, &e, &bad);
+	if (!l || l->state != LS_GRANTED || l->revoked)
+		return;
+	/* even a malformed revoke is a revoke: safety first */
+	l->revoked = true;
+	l->revoke_deadline = bad ? 0 : e.deadline;
+	if (h->cb.revoked)
+		h->cb.revoked(h, l, h->udata);
+}
+
+static void on_validity(corolease_t *h, const unsigned char *buf, size_t len)
+{
+	struct clp_ev_validity v;
+	if (len != sizeof(v))
+		return;
+	memcpy(&v, buf, sizeof(v));
+	h->valid_until = v.valid_until;
+}
+
+static void on_index_changed(corolease_t *h, const unsigned char *buf, size_t len)
+{
+	struct clp_ev_index e;
+	if (len < sizeof(e))
+		return;
+	memcpy(&e, buf, sizeof(e));
+	if (e.namelen > COROLEASE_NAME_MAX || e.keylen == 0 ||
+	    len != sizeof(e) + e.namelen + e.keylen)
+		return;
+	if (h->cb.index_changed)
+		h->cb.index_changed(h, buf + sizeof(e), e.namelen, buf + sizeof(e) + e.namelen,
+				    e.keylen, e.version, e.deleted != 0, e.writer, h->udata);
+}
+
+static void on_items(corolease_t *h, const unsigned char *buf, size_t len)
+{
+	struct clp_ev_items e;
+	if (len < sizeof(e))
+		return;
+	memcpy(&e, buf, sizeof(e));
+	struct pending *p = pending_by_cookie(h, e.b.cookie);
+	if (!p || p->done || !p->item)
+		return;
+	const unsigned char *rec = buf + sizeof(e);
+	size_t left = len - sizeof(e);
+	for (uint32_t i = 0; i < e.count; i++) {
+		size_t used;
+		if (p->item(p, rec, left, &used) < 0) {
+			p->proto_err = COROLEASE_EPROTO;
+			return;
+		}
+		rec += used;
+		left -= used;
+		p->nitems++;
+	}
+	if (left)
+		p->proto_err = COROLEASE_EPROTO;
+}
+
+static void process_event(corolease_t *h, const unsigned char *buf, size_t len)
+{
+	struct clp_ev_base b;
+	if (len < sizeof(b))
+		return;
+	memcpy(&b, buf, sizeof(b));
+	if (b.hdr.size < 0 || (size_t)b.hdr.size != len)
+		return;
+	switch (b.hdr.id) {
+	case CLP_EV_RESULT:        on_result(h, buf, len); break;
+	case CLP_EV_GRANTED:       on_granted(h, buf, len); break;
+	case CLP_EV_QUEUED:        on_queued(h, buf, len); break;
+	case CLP_EV_WANTED:        on_wanted(h, buf, len); break;
+	case CLP_EV_REVOKED:       on_revoked(h, buf, len); break;
+	case CLP_EV_VALIDITY:      on_validity(h, buf, len); break;
+	case CLP_EV_INDEX_CHANGED: on_index_changed(h, buf, len); break;
+	case CLP_EV_ITEMS:         on_items(h, buf, len); break;
+	default:                   break;   /* unknown: newer daemon, ignore */
+	}
+}
+
+/*
+ * Fails a pending acquire: a synchronous caller picks the result up; an
+ * async one gets its callback and the handle is freed afterwards.
+ */
+static void fail_pending_acquire(corolease_t *h, struct corolease_lease *l, int err,
+				 uint32_t owner)
+{
+	l->state = LS_FAILED;
+	l->err = err;
+	l->deadline = 0;
+	if (owner)
+		l->owner = owner;
+	if (l->sync)
+		return;
+	l->in_cb = true;
+	if (h->cb.acquired)
+		h->cb.acquired(h, l, err, h->udata);
+	lease_free(l);
+}
+
+/* Acquires whose library deadline passed: -ETIMEDOUT and cancel. */
+static void run_timeouts(corolease_t *h)
+{
+	uint64_t now = mono_us();
+	bool again = true;
+	while (again) {
+		again = false;
+		for (struct corolease_lease *l = h->leases; l; l = l->next) {
+			if (l->state == LS_PENDING && l->deadline && l->deadline <= now) {
+				if (!h->dead)
+					send_release(h, l);
+				fail_pending_acquire(h, l, -ETIMEDOUT, 0);
+				again = true;   /* callbacks may have changed the list */
+				break;
+			}
+		}
+	}
+}
+
+/* The connection is gone: fail everything pending, report it once. */
+static void report_disconnect(corolease_t *h)
+{
+	h->dead = true;
+	if (h->dead_reported)
+		return;
+	h->dead_reported = true;
+	for (struct pending *p = h->pending; p; p = p->next)
+		complete(p, COROLEASE_EDISCONNECTED, NULL, 0);
+	bool again = true;
+	while (again) {
+		again = false;
+		for (struct corolease_lease *l = h->leases; l; l = l->next) {
+			if (l->state == LS_PENDING) {
+				fail_pending_acquire(h, l, COROLEASE_EDISCONNECTED, 0);
+				again = true;
+				break;
+			}
+		}
+	}
+	if (h->cb.disconnected)
+		h->cb.disconnected(h, h->udata);
+}
+
+/*
+ * Receives and processes every event available now, runs due timeouts and
+ * resends what flow control held back.  Returns the number of events, or
+ * COROLEASE_EDISCONNECTED.
+ */
+static int process(corolease_t *h)
+{
+	int n = 0;
+
+	if (!h->dead)
+		outq_flush(h);
+	while (!h->dead) {
+		void *buf = rxbuf_get(h);
+		if (!buf)
+			return n ? n : -ENOMEM;
+		ssize_t r = qb_ipcc_event_recv(h->qb, buf, h->bufsize, 0);
+		if (r < 0) {
+			rxbuf_put(h, buf);
+			if (r == -EAGAIN || r == -ETIMEDOUT || r == -EINTR)
+				break;
+			if (is_disconnect(r))
+				h->dead = true;
+			break;
+		}
+		n++;
+		process_event(h, buf, (size_t)r);
+		rxbuf_put(h, buf);
+		if (n >= 1024)   /* let the embedding loop breathe */
+			break;
+	}
+	run_timeouts(h);
+	if (h->dead) {
+		report_disconnect(h);
+		return COROLEASE_EDISCONNECTED;
+	}
+	return n;
+}
+
+static uint64_t next_timeout(const corolease_t *h)
+{
+	uint64_t t = UINT64_MAX;
+	for (const struct corolease_lease *l = h->leases; l; l = l->next)
+		if (l->state == LS_PENDING && l->deadline && l->deadline < t)
+			t = l->deadline;
+	if (h->outq && !h->dead) {
+		uint64_t r = mono_us() + OUTQ_RETRY_US;
+		if (r < t)
+			t = r;
+	}
+	return t;
+}
+
+/*
+ * Processes events until done(arg) or deadline (us, UINT64_MAX = none).
+ * Returns 0, -ETIMEDOUT, or COROLEASE_EDISCONNECTED.
+ */
+static int wait_until(corolease_t *h, bool (*done)(const void *arg), const void *arg,
+		      uint64_t deadline)
+{
+	for (;;) {
+		int r = process(h);
+		if (done(arg))
+			return 0;
+		if (r < 0 && r != -ENOMEM)
+			return r;
+		uint64_t now = mono_us();
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		uint64_t t = next_timeout(h);
+		if (deadline < t)
+			t = deadline;
+		int ms = -1;
+		if (t != UINT64_MAX) {
+			uint64_t d = t > now ? (t - now + 999) / 1000 : 0;
+			ms = d > INT_MAX ? INT_MAX : (int)d;
+		}
+		if (r == -ENOMEM && (ms < 0 || ms > 10))
+			ms = 10;
+		struct pollfd pfd = { .fd = h->fd, .events = POLLIN };
+		if (poll(&pfd, 1, ms) < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+static bool pending_done(const void *arg)
+{
+	return ((const struct pending *)arg)->done;
+}
+
+/*
+ * Sends a request and waits for its RESULT.  p is the caller's (zeroed
+ * except item/fn/ctx); on return p->err holds the daemon's err (or a local
+ * error) and p->payload the payload, which the caller frees.
+ */
+static int call(corolease_t *h, struct pending *p, uint32_t type,
+		struct iovec *iov, unsigned niov, uint64_t deadline)
+{
+	if (h->dead)
+		return p->err = COROLEASE_EDISCONNECTED;
+	p->cookie = new_cookie(h);
+	p->req_type = type;
+	int r = send_req(h, type, p->cookie, iov, niov);
+	if (r < 0)
+		return p->err = r;
+	p->next = h->pending;
+	h->pending = p;
+	r = wait_until(h, pending_done, p, deadline);
+	pending_unlink(h, p);
+	if (!p->done) {
+		p->done = true;
+		p->err = r ? r : COROLEASE_EDISCONNECTED;
+	}
+	if (!p->err && p->proto_err)
+		p->err = p->proto_err;
+	if (p->err) {
+		free(p->payload);
+		p->payload = NULL;
+		p->len = 0;
+	}
+	return p->err;
+}
+
+static int check_name(const void *name, size_t namelen, bool allow_empty)
+{
+	if (namelen > COROLEASE_NAME_MAX || (namelen && !name) || (!namelen && !allow_empty))
+		return -EINVAL;
+	return 0;
+}
+
+/* A request with just a (possibly empty) name. */
+static int call_name(corolease_t *h, struct pending *p, uint32_t type,
+		     const void *name, size_t namelen, bool allow_empty)
+{
+	if (!h)
+		return -EINVAL;
+	int r = check_name(name, namelen, allow_empty);
+	if (r)
+		return r;
+	struct clp_req_name req;
+	memset(&req, 0, sizeof(req));
+	req.namelen = (uint16_t)namelen;
+	struct iovec iov[2] = { { &req, sizeof(req) }, { (void *)name, namelen } };
+	return call(h, p, type, iov, namelen ? 2 : 1, UINT64_MAX);
+}
+
+/* ------------------------------------------------------------------------ */
+/* connection */
+
+static void map_shm(corolease_t *h, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	struct stat st;
+	if (fstat(fd, &st) == 0 && st.st_size >= (off_t)sizeof(struct clp_shm_page)) {
+		size_t len = sizeof(struct clp_shm_page);
+		void *m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+		if (m != MAP_FAILED) {
+			const struct clp_shm_page *pg = m;
+			if (pg->magic == CLP_SHM_MAGIC && pg->version == CLP_VERSION &&
+			    (pg->nodeid == 0 || pg->nodeid == h->nodeid)) {
+				h->shm = pg;
+				h->shm_len = len;
+			} else {
+				munmap(m, len);
+			}
+		}
+	}
+	close(fd);
+}
+
+CL_PUBLIC int corolease_connect(corolease_t **h_r)
+{
+	if (!h_r)
+		return -EINVAL;
+	*h_r = NULL;
+	corolease_t *h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->next_cookie = 1;
+	h->outq_tail = &h->outq;
+	h->nbuckets = 16;
+	h->buckets = calloc(h->nbuckets, sizeof(*h->buckets));
+	if (!h->buckets) {
+		free(h);
+		return -ENOMEM;
+	}
+	h->qb = qb_ipcc_connect(COROLEASE_IPC_NAME, CLP_MAX_MSG);
+	if (!h->qb) {
+		int err = errno ? -errno : -ECONNREFUSED;
+		free(h->buckets);
+		free(h);
+		return err;
+	}
+	int32_t fd = -1;
+	int32_t bs = qb_ipcc_get_buffer_size(h->qb);
+	h->bufsize = bs > 0 ? (size_t)bs : CLP_MAX_MSG;
+	if (h->bufsize < CLP_MAX_MSG)
+		h->bufsize = CLP_MAX_MSG;
+	if (qb_ipcc_fd_get(h->qb, &fd) < 0 || fd < 0) {
+		corolease_close(h);
+		return COROLEASE_EDISCONNECTED;
+	}
+	h->fd = fd;
+	/* a child that execs must not keep the connection (and its leases) alive */
+	int fl = fcntl(fd, F_GETFD);
+	if (fl >= 0)
+		fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+
+	struct clp_req_hello req;
+	memset(&req, 0, sizeof(req));
+	req.version = CLP_VERSION;
+	struct iovec iov = { &req, sizeof(req) };
+	struct pending p;
+	memset(&p, 0, sizeof(p));
+	int r = call(h, &p, CLP_REQ_HELLO, &iov, 1, mono_us() + HELLO_TIMEOUT_US);
+	if (r == 0) {
+		struct clp_hello_payload hp;
+		if (p.len != sizeof(hp)) {
+			r = COROLEASE_EPROTO;
+		} else {
+			memcpy(&hp, p.payload, sizeof(hp));
+			if (hp.version != CLP_VERSION)
+				r = COROLEASE_EVERSION;
+			else if (hp.nodeid == 0 || !memchr(hp.shm_path, '\0', sizeof(hp.shm_path)))
+				r = COROLEASE_EPROTO;
+			else {
+				h->nodeid = hp.nodeid;
+				if (hp.shm_path[0])
+					map_shm(h, hp.shm_path);
+			}
+		}
+	}
+	free(p.payload);
+	if (r < 0) {
+		corolease_close(h);
+		return r;
+	}
+	*h_r = h;
+	return 0;
+}
+
+CL_PUBLIC corolease_t *corolease_close(corolease_t *h)
+{
+	if (!h)
+		return NULL;
+	while (h->leases)
+		lease_free(h->leases);
+	while (h->outq) {
+		struct outmsg *m = h->outq;
+		h->outq = m->next;
+		free(m);
+	}
+	while (h->rxfree) {
+		struct rxbuf *b = h->rxfree;
+		h->rxfree = b->next;
+		free(b);
+	}
+	if (h->shm)
+		munmap((void *)h->shm, h->shm_len);
+	if (h->qb)
+		qb_ipcc_disconnect(h->qb);
+	free(h->buckets);
+	free(h);
+	return NULL;
+}
+
+CL_PUBLIC void corolease_set_callbacks(corolease_t *h, const struct corolease_callbacks *cb,
+				       void *udata)
+{
+	if (!h)
+		return;
+	if (cb)
+		h->cb = *cb;
+	else
+		memset(&h->cb, 0, sizeof(h->cb));
+	h->udata = udata;
+}
+
+CL_PUBLIC int corolease_get_fd(const corolease_t *h)
+{
+	return h ? h->fd : -EINVAL;
+}
+
+CL_PUBLIC int corolease_get_events(const corolease_t *h)
+{
+	return h ? POLLIN : 0;
+}
+
+CL_PUBLIC uint64_t corolease_get_timeout(const corolease_t *h)
+{
+	if (!h)
+		return UINT64_MAX;
+	/* a death not reported yet: dispatch should run at once */
+	if (h->dead && !h->dead_reported)
+		return 0;
+	return next_timeout(h);
+}
+
+CL_PUBLIC int corolease_dispatch(corolease_t *h)
+{
+	if (!h)
+		return -EINVAL;
+	return process(h);
+}
+
+CL_PUBLIC uint32_t corolease_nodeid(const corolease_t *h)
+{
+	return h ? h->nodeid : 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* leases */
+
+static int start_acquire(corolease_t *h, const void *name, size_t namelen, int mode,
+			 unsigned flags, unsigned timeout_ms, bool sync, void *udata,
+			 struct corolease_lease **lease_r)
+{
+	if (!h || !lease_r)
+		return -EINVAL;
+	*lease_r = NULL;
+	if (!name || namelen == 0 || namelen > COROLEASE_NAME_MAX ||
+	    (mode != COROLEASE_EX && mode != COROLEASE_SH) || (flags & ~COROLEASE_WAIT))
+		return -EINVAL;
+	if (h->dead)
+		return COROLEASE_EDISCONNECTED;
+
+	struct corolease_lease *l = calloc(1, sizeof(*l) + namelen + 1);
+	if (!l)
+		return -ENOMEM;
+	l->h = h;
+	l->cookie = new_cookie(h);
+	l->state = LS_PENDING;
+	l->sync = sync;
+	l->mode = mode;
+	l->udata = udata;
+	l->namelen = namelen;
+	memcpy(l->name, name, namelen);
+	if ((flags & COROLEASE_WAIT) && timeout_ms)
+		l->deadline = mono_us() + (uint64_t)timeout_ms * 1000u + ACQUIRE_GRACE_US;
+
+	struct clp_req_acquire req;
+	memset(&req, 0, sizeof(req));
+	req.mode = (uint8_t)mode;
+	req.flags = (flags & COROLEASE_WAIT) ? COROLEASE_WAIT : 0;
+	req.namelen = (uint16_t)namelen;
+	req.timeout_ms = (flags & COROLEASE_WAIT) ? timeout_ms : 0;
+	struct iovec iov[2] = { { &req, sizeof(req) }, { l->name, namelen } };
+	int r = send_req(h, CLP_REQ_ACQUIRE, l->cookie, iov, 2);
+	if (r < 0) {
+		free(l);
+		return r;
+	}
+	lease_hash_add(h, l);
+	*lease_r = l;
+	return 0;
+}
+
+static bool lease_settled(const void *arg)
+{
+	return ((const struct corolease_lease *)arg)->state != LS_PENDING;
+}
+
+CL_PUBLIC int corolease_acquire(corolease_t *h, const void *name, size_t namelen, int mode,
+				unsigned flags, unsigned timeout_ms,
+				corolease_lease_t **lease_r, uint32_t *owner_r)
+{
+	struct corolease_lease *l;
+	if (owner_r)
+		*owner_r = 0;
+	int r = start_acquire(h, name, namelen, mode, flags, timeout_ms, true, NULL, &l);
+	if (r < 0)
+		return r;
+	r = wait_until(h, lease_settled, l, UINT64_MAX);
+	if (l->state == LS_GRANTED) {
+		l->sync = false;
+		*lease_r = l;
+		return 0;
+	}
+	if (l->state == LS_PENDING) {   /* wait_until failed (poll error) */
+		if (!h->dead)
+			send_release(h, l);
+		l->err = r < 0 ? r : COROLEASE_EDISCONNECTED;
+	}
+	r = l->err;
+	if (owner_r)
+		*owner_r = l->owner;
+	lease_free(l);
+	*lease_r = NULL;
+	return r;
+}
+
+CL_PUBLIC int corolease_acquire_async(corolease_t *h, const void *name, size_t namelen,
+				      int mode, unsigned flags, unsigned timeout_ms,
+				      void *lease_udata, corolease_lease_t **lease_r)
+{
+	return start_acquire(h, name, namelen, mode, flags, timeout_ms, false, lease_udata,
+			     lease_r);
+}
+
+CL_PUBLIC int corolease_release(corolease_lease_t *lease)
+{
+	if (!lease)
+		return 0;
+	corolease_t *h = lease->h;
+	if (lease->in_cb || lease->state == LS_FAILED)
+		return 0;   /* failing acquire: the library frees it after the callback */
+	int r = 0;
+	if (h->dead)
+		r = COROLEASE_EDISCONNECTED;
+	else if (send_release(h, lease) == COROLEASE_EDISCONNECTED)
+		r = COROLEASE_EDISCONNECTED;
+	lease_free(lease);
+	return r;
+}
+
+CL_PUBLIC uint64_t corolease_lease_epoch(const corolease_lease_t *lease)
+{
+	return lease && lease->state == LS_GRANTED ? lease->epoch : 0;
+}
+
+CL_PUBLIC int corolease_lease_mode(const corolease_lease_t *lease)
+{
+	return lease ? lease->mode : 0;
+}
+
+CL_PUBLIC const void *corolease_lease_name(const corolease_lease_t *lease, size_t *namelen_r)
+{
+	if (!lease) {
+		if (namelen_r)
+			*namelen_r = 0;
+		return NULL;
+	}
+	if (namelen_r)
+		*namelen_r = lease->namelen;
+	return lease->name;
+}
+
+CL_PUBLIC uint64_t corolease_lease_revoke_deadline(const corolease_lease_t *lease)
+{
+	return lease ? lease->revoke_deadline : 0;
+}
+
+CL_PUBLIC void *corolease_lease_udata(const corolease_lease_t *lease)
+{
+	return lease ? lease->udata : NULL;
+}
+
+CL_PUBLIC int corolease_lease_granted(const corolease_lease_t *lease)
+{
+	return lease && lease->state == LS_GRANTED && !lease->revoked && !lease->h->dead;
+}
+
+CL_PUBLIC int corolease_lease_valid(const corolease_lease_t *lease)
+{
+	if (!lease || lease->state != LS_GRANTED || lease->revoked)
+		return 0;
+	const corolease_t *h = lease->h;
+	if (h->dead)
+		return 0;
+	uint64_t until = h->shm ? __atomic_load_n(&h->shm->valid_until, __ATOMIC_ACQUIRE)
+				: h->valid_until;
+	return mono_us() < until;
+}
+
+CL_PUBLIC int corolease_owner(corolease_t *h, const void *name, size_t namelen,
+			      uint32_t *node_r)
+{
+	struct pending p;
+	memset(&p, 0, sizeof(p));
+	if (node_r)
+		*node_r = 0;
+	int r = call_name(h, &p, CLP_REQ_OWNER, name, namelen, false);
+	if (r == 0) {
+		uint32_t node;
+		if (p.len != sizeof(node)) {
+			r = COROLEASE_EPROTO;
+		} else {
+			memcpy(&node, p.payload, sizeof(node));
+			if (node_r)
+				*node_r = node;
+		}
+	}
+	free(p.payload);
+	return r;
+}
+
+/* ------------------------------------------------------------------------ */
+/* index */
+
+CL_PUBLIC int corolease_index_get(corolease_t *h, const void *name, size_t namelen,
+				  const void *key, size_t keylen, unsigned flags,
+				  void *buf, size_t bufsize, size_t *vallen_r,
+				  uint64_t *version_r)
+{
+	if (vallen_r)
+		*vallen_r = 0;
+	if (version_r)
+		*version_r = 0;
+	if (!h || check_name(name, namelen, false) || !key || keylen == 0 ||
+	    keylen > COROLEASE_KEY_MAX || (flags & ~COROLEASE_GET_SYNC) || (bufsize && !buf))
+		return -EINVAL;
+	struct clp_req_index req;
+	memset(&req, 0, sizeof(req));
+	req.namelen = (uint16_t)namelen;
+	req.keylen = (uint8_t)keylen;
+	req.flags = (flags & COROLEASE_GET_SYNC) ? CLP_GET_SYNC : 0;
+	struct iovec iov[3] = { { &req, sizeof(req) }, { (void *)name, namelen },
+				{ (void *)key, keylen } };
+	struct pending p;
+	memset(&p, 0, sizeof(p));
+	int r = call(h, &p, CLP_REQ_INDEX_GET, iov, 3, UINT64_MAX);
+	if (r == 0) {
+		uint64_t version;
+		if (p.len < sizeof(version) || p.len - sizeof(version) > COROLEASE_VALUE_MAX) {
+			r = COROLEASE_EPROTO;
+		} else {
+			size_t vallen = p.len - sizeof(version);
+			memcpy(&version, p.payload, sizeof(version));
+			if (vallen && bufsize)
+				memcpy(buf, p.payload + sizeof(version),
+				       vallen < bufsize ? vallen : bufsize);
+			if (vallen_r)
+				*vallen_r = vallen;
+			if (version_r)
+				*version_r = version;
+		}
+	}
+	free(p.payload);
+	return r;
+}
+
+static int index_write(corolease_lease_t *lease, uint32_t type, const void *key,
+		       size_t keylen, const void *val, size_t vallen, uint64_t *version_r)
+{
+	if (version_r)
+		*version_r = 0;
+	if (!lease || !key || keylen == 0 || keylen > COROLEASE_KEY_MAX ||
+	    vallen > COROLEASE_VALUE_MAX || (vallen && !val))
+		return -EINVAL;
+	corolease_t *h = lease->h;
+	if (h->dead)
+		return COROLEASE_EDISCONNECTED;
+	if (lease->state != LS_GRANTED)
+		return COROLEASE_ENOTHELD;
+	if (lease->revoked)
+		return COROLEASE_EREVOKED;
+	struct clp_req_index req;
+	memset(&req, 0, sizeof(req));
+	req.namelen = (uint16_t)lease->namelen;
+	req.keylen = (uint8_t)keylen;
+	req.vallen = (uint32_t)vallen;
+	struct iovec iov[4] = { { &req, sizeof(req) }, { lease->name, lease->namelen },
+				{ (void *)key, keylen }, { (void *)val, vallen } };
+	struct pending p;
+	memset(&p, 0, sizeof(p));
+	int r = call(h, &p, type, iov, vallen ? 4 : 3, UINT64_MAX);
+	if (r == 0) {
+		uint64_t version;
+		if (p.len != sizeof(version)) {
+			r = COROLEASE_EPROTO;
+		} else {
+			memcpy(&version, p.payload, sizeof(version));
+			if (version_r)
+				*version_r = version;
+		}
+	}
+	free(p.payload);
+	return r;
+}
+
+CL_PUBLIC int corolease_index_put(corolease_lease_t *lease, const void *key, size_t keylen,
+				  const void *val, size_t vallen, uint64_t *version_r)
+{
+	return index_write(lease, CLP_REQ_INDEX_PUT, key, keylen, val, vallen, version_r);
+}
+
+CL_PUBLIC int corolease_index_del(corolease_lease_t *lease, const void *key, size_t keylen,
+				  uint64_t *version_r)
+{
+	return index_write(lease, CLP_REQ_INDEX_DEL, key, keylen, NULL, 0, version_r);
+}
+
+/* One INDEX_LIST record: clp_item_key + key + value. */
+static int key_item(struct pending *p, const unsigned char *rec, size_t len, size_t *used_r)
+{
+	struct clp_item_key k;
+	if (len < sizeof(k))
+		return -1;
+	memcpy(&k, rec, sizeof(k));
+	if (k.keylen == 0 || k.vallen > COROLEASE_VALUE_MAX ||
+	    len - sizeof(k) < (size_t)k.keylen + k.vallen)
+		return -1;
+	*used_r = sizeof(k) + k.keylen + k.vallen;
+	if (p->fn_ret == 0) {
+		corolease_index_fn fn = (corolease_index_fn)p->fn;
+		p->fn_ret = fn(p->ctx, rec + sizeof(k), k.keylen, rec + sizeof(k) + k.keylen,
+			       k.vallen, k.version);
+	}
+	return 0;
+}
+
+/* Result of a LIST / INDEX_LIST call: the fn's abort value, or a count check. */
+static int list_result(struct pending *p, int r)
+{
+	if (r == 0) {
+		uint64_t count;
+		if (p->len != sizeof(count)) {
+			r = COROLEASE_EPROTO;
+		} else {
+			memcpy(&count, p->payload, sizeof(count));
+			if (count != p->nitems && !p->fn_ret)
+				r = COROLEASE_EPROTO;
+		}
+	}
+	free(p->payload);
+	p->payload = NULL;
+	if (p->fn_ret)
+		return p->fn_ret;
+	return r;
+}
+
+CL_PUBLIC int corolease_index_list(corolease_t *h, const void *name, size_t namelen,
+				   corolease_index_fn fn, void *ctx)
+{
+	if (!fn)
+		return -EINVAL;
+	struct pending p;
+	memset(&p, 0, sizeof(p));
+	p.item = key_item;
+	p.fn = (void *)fn;
+	p.ctx = ctx;
+	int r = call_name(h, &p, CLP_REQ_INDEX_LIST, name, namelen, false);
+	return list_result(&p, r);
+}
+
+CL_PUBLIC int corolease_watch(corolease_t *h, const void *name, size_t namelen)
+{
+	struct pending p;
+	memset(&p, 0, sizeof(p));
+	int r = call_name(h, &p, CLP_REQ_WATCH, name, namelen, true);
+	free(p.payload);
+	return r;
+}
+
+CL_PUBLIC int corolease_unwatch(corolease_t *h, const void *name, size_t namelen)
+{
+	struct pending p;
+	memset(&p, 0, sizeof(p));
+	int r = call_name(h, &p, CLP_REQ_UNWATCH, name, namelen, true);
+	free(p.payload);
+	return r;
+}
+
+CL_PUBLIC int corolease_sync(corolease_t *h)
+{
+	if (!h)
+		return -EINVAL;
+	struct clp_req_base req;
+	memset(&req, 0, sizeof(req));
+	struct iovec iov = { &req, sizeof(req) };
+	struct pending p;
+	memset(&p, 0, sizeof(p));
+	int r = call(h, &p, CLP_REQ_SYNC, &iov, 1, UINT64_MAX);
+	free(p.payload);
+	return r;
+}
+
+/* ------------------------------------------------------------------------ */
+/* status and administration */
+
+CL_PUBLIC int corolease_status(corolease_t *h, struct corolease_status *st_r)
+{
+	if (!h || !st_r)
+		return -EINVAL;
+	memset(st_r, 0, sizeof(*st_r));
+	struct clp_req_base req;
+	memset(&req, 0, sizeof(req));
+	struct iovec iov = { &req, sizeof(req) };
+	struct pending p;
+	memset(&p, 0, sizeof(p));
+	int r = call(h, &p, CLP_REQ_STATUS, &iov, 1, UINT64_MAX);
+	if (r == 0) {
+		struct clp_status s;
+		if (p.len != sizeof(s)) {
+			r = COROLEASE_EPROTO;
+		} else {
+			memcpy(&s, p.payload, sizeof(s));
+			st_r->nodeid = s.nodeid;
+			st_r->quorate = s.quorate != 0;
+			st_r->vq_quorate = s.vq_quorate != 0;
+			st_r->synced = s.synced != 0;
+			st_r->ring_rep = s.ring_rep;
+			st_r->ring_seq = s.ring_seq;
+			if (s.valid_until == 0)
+				st_r->valid_ms = 0;
+			else if (s.valid_until >= s.now)
+				st_r->valid_ms = (int64_t)((s.valid_until - s.now) / 1000u);
+			else
+				st_r->valid_ms = -(int64_t)((s.now - s.valid_until) / 1000u);
+			st_r->lsn = s.lsn;
+			st_r->epoch = s.epoch;
+			st_r->leases = s.leases;
+			st_r->holds = s.holds;
+			st_r->orphans = s.orphans;
+			st_r->waiters = s.waiters;
+			st_r->index_bytes = s.index_bytes;
+			st_r->index_mem_max = s.index_mem_max;
+			st_r->local_leases = s.local_leases;
+			st_r->client_holds = s.client_holds;
+			st_r->clients = s.clients;
+			st_r->mcast_msgs = s.mcast_msgs;
+			st_r->fastpath_grants = s.fastpath_grants;
+			st_r->cluster_grants = s.cluster_grants;
+			st_r->syncs = s.syncs;
+			st_r->snapshots_sent = s.snapshots_sent;
+			st_r->snapshots_loaded = s.snapshots_loaded;
+			st_r->revokes = s.revokes;
+			st_r->kills = s.kills;
+			st_r->state_hash = s.state_hash;
+			st_r->nmembers = s.nmembers > 64 ? 64 : s.nmembers;
+			for (uint32_t i = 0; i < st_r->nmembers; i++) {
+				st_r->members[i] = s.members[i];
+				st_r->member_holds[i] = s.member_holds[i];
+			}
+		}
+	}
+	free(p.payload);
+	return r;
+}
+
+/* One LIST record: clp_item_lease + name. */
+static int lease_item(struct pending *p, const unsigned char *rec, size_t len, size_t *used_r)
+{
+	struct clp_item_lease it;
+	if (len < sizeof(it))
+		return -1;
+	memcpy(&it, rec, sizeof(it));
+	if (it.namelen == 0 || it.namelen > COROLEASE_NAME_MAX || len - sizeof(it) < it.namelen)
+		return -1;
+	*used_r = sizeof(it) + it.namelen;
+	if (p->fn_ret == 0) {
+		struct corolease_lease_summary s = {
+			.name = rec + sizeof(it), .namelen = it.namelen, .owner = it.owner,
+			.mode = it.mode, .orphaned = it.orphaned != 0, .nholders = it.nholders,
+			.nwaiters = it.nwaiters, .nkeys = it.nkeys, .epoch = it.epoch,
+			.version = it.version,
+		};
+		corolease_list_fn fn = (corolease_list_fn)p->fn;
+		p->fn_ret = fn(p->ctx, &s);
+	}
+	return 0;
+}
+
+CL_PUBLIC int corolease_list(corolease_t *h, const void *prefix, size_t prefixlen,
+			     corolease_list_fn fn, void *ctx)
+{
+	if (!fn)
+		return -EINVAL;
+	struct pending p;
+	memset(&p, 0, sizeof(p));
+	p.item = lease_item;
+	p.fn = (void *)fn;
+	p.ctx = ctx;
+	int r = call_name(h, &p, CLP_REQ_LIST, prefix, prefixlen, true);
+	return list_result(&p, r);
+}
+
+/* Decodes a SHOW payload into d (allocating); 0 or COROLEASE_EPROTO / -ENOMEM. */
+static int parse_show(const unsigned char *pl, size_t len, size_t namelen,
+		      struct corolease_detail *d)
+{
+	struct clp_show s;
+	if (len < sizeof(s))
+		return COROLEASE_EPROTO;
+	memcpy(&s, pl, sizeof(s));
+	if (s.namelen != namelen)
+		return COROLEASE_EPROTO;
+	pl += sizeof(s);
+	len -= sizeof(s);
+	/* counts are bounded by the payload, which a message bounds */
+	if (s.nholders > len / sizeof(struct clp_show_holder) ||
+	    s.nwaiters > len / sizeof(struct clp_show_waiter) ||
+	    s.nkeys > len / (sizeof(struct clp_item_key) + 1))
+		return COROLEASE_EPROTO;
+	size_t fixed = (size_t)s.nholders * sizeof(struct clp_show_holder) +
+		       (size_t)s.nwaiters * sizeof(struct clp_show_waiter);
+	if (fixed > len)
+		return COROLEASE_EPROTO;
+	d->mode = s.mode;
+	d->version = s.version;
+	d->holders = calloc(s.nholders ? s.nholders : 1, sizeof(*d->holders));
+	d->waiters = calloc(s.nwaiters ? s.nwaiters : 1, sizeof(*d->waiters));
+	d->keys = calloc(s.nkeys ? s.nkeys : 1, sizeof(*d->keys));
+	d->keylens = calloc(s.nkeys ? s.nkeys : 1, sizeof(*d->keylens));
+	if (!d->holders || !d->waiters || !d->keys || !d->keylens)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < s.nholders; i++) {
+		struct clp_show_holder sh;
+		memcpy(&sh, pl, sizeof(sh));
+		pl += sizeof(sh);
+		len -= sizeof(sh);
+		d->holders[i] = (struct corolease_holder){ .node = sh.node, .mode = sh.mode,
+							   .epoch = sh.epoch,
+							   .orphan_seq = sh.orphan_seq };
+		d->nholders = i + 1;
+	}
+	for (uint32_t i = 0; i < s.nwaiters; i++) {
+		struct clp_show_waiter sw;
+		memcpy(&sw, pl, sizeof(sw));
+		pl += sizeof(sw);
+		len -= sizeof(sw);
+		d->waiters[i] = (struct corolease_waiter){ .node = sw.node, .mode = sw.mode };
+		d->nwaiters = i + 1;
+	}
+	for (uint32_t i = 0; i < s.nkeys; i++) {
+		struct clp_item_key k;
+		if (len < sizeof(k))
+			return COROLEASE_EPROTO;
+		memcpy(&k, pl, sizeof(k));
+		if (k.keylen == 0 || len - sizeof(k) < k.keylen)
+			return COROLEASE_EPROTO;
+		d->keys[i] = malloc((size_t)k.keylen + 1);
+		if (!d->keys[i])
+			return -ENOMEM;
+		memcpy(d->keys[i], pl + sizeof(k), k.keylen);
+		d->keys[i][k.keylen] = '\0';
+		d->keylens[i] = k.keylen;
+		d->nkeys = i + 1;
+		pl += sizeof(k) + k.keylen;
+		len -= sizeof(k) + k.keylen;
+	}
+	return len ? COROLEASE_EPROTO : 0;
+}
+
+CL_PUBLIC int corolease_show(corolease_t *h, const void *name, size_t namelen,
+			     struct corolease_detail *d_r)
+{
+	if (!d_r)
+		return -EINVAL;
+	memset(d_r, 0, sizeof(*d_r));
+	struct pending p;
+	memset(&p, 0, sizeof(p));
+	int r = call_name(h, &p, CLP_REQ_SHOW, name, namelen, false);
+	if (r == 0) {
+		r = parse_show(p.payload, p.len, namelen, d_r);
+		if (r)
+			corolease_detail_free(d_r);
+	}
+	free(p.payload);
+	return r;
+}
+
+CL_PUBLIC void corolease_detail_free(struct corolease_detail *d)
+{
+	if (!d)
+		return;
+	if (d->keys)
+		for (uint32_t i = 0; i < d->nkeys; i++)
+			free(d->keys[i]);
+	free(d->keys);
+	free(d->keylens);
+	free(d->holders);
+	free(d->waiters);
+	memset(d, 0, sizeof(*d));
+}
+
+static int count_result(struct pending *p, int r, uint64_t *count_r)
+{
+	if (r == 0) {
+		uint64_t count;
+		if (p->len != sizeof(count)) {
+			r = COROLEASE_EPROTO;
+		} else {
+			memcpy(&count, p->payload, sizeof(count));
+			if (count_r)
+				*count_r = count;
+		}
+	}
+	free(p->payload);
+	return r;
+}
+
+CL_PUBLIC int corolease_evict(corolease_t *h, const void *name, size_t namelen,
+			      uint64_t *count_r)
+{
+	if (count_r)
+		*count_r = 0;
+	struct pending p;
+	memset(&p, 0, sizeof(p));
+	int r = call_name(h, &p, CLP_REQ_EVICT, name, namelen, false);
+	return count_result(&p, r, count_r);
+}
+
+CL_PUBLIC int corolease_fence_ack(corolease_t *h, uint32_t node, uint64_t *count_r)
+{
+	if (count_r)
+		*count_r = 0;
+	if (!h || node == 0)
+		return -EINVAL;
+	struct clp_req_node req;
+	memset(&req, 0, sizeof(req));
+	req.node = node;
+	struct iovec iov = { &req, sizeof(req) };
+	struct pending p;
+	memset(&p, 0, sizeof(p));
+	int r = call(h, &p, CLP_REQ_FENCE_ACK, &iov, 1, UINT64_MAX);
+	return count_result(&p, r, count_r);
+}
+
+/* ------------------------------------------------------------------------ */
+/* errors */
+
+#define ERRNO_NAMES(X) \
+	X(EPERM) X(ENOENT) X(ESRCH) X(EINTR) X(EIO) X(ENXIO) X(E2BIG) X(EBADF) \
+	X(EAGAIN) X(ENOMEM) X(EACCES) X(EFAULT) X(EBUSY) X(EEXIST) X(ENODEV) \
+	X(ENOTDIR) X(EISDIR) X(EINVAL) X(ENFILE) X(EMFILE) X(ENOSPC) X(EPIPE) \
+	X(ERANGE) X(EDEADLK) X(ENAMETOOLONG) X(ENOSYS) X(ENOTEMPTY) X(ELOOP) \
+	X(ENOMSG) X(EPROTO) X(EBADMSG) X(EOVERFLOW) X(EMSGSIZE) X(EPROTONOSUPPORT) \
+	X(EOPNOTSUPP) X(EADDRINUSE) X(ENETDOWN) X(ECONNABORTED) X(ECONNRESET) \
+	X(ENOBUFS) X(EISCONN) X(ENOTCONN) X(ESHUTDOWN) X(ETIMEDOUT) X(ECONNREFUSED) \
+	X(EHOSTUNREACH) X(EALREADY) X(EINPROGRESS) X(ESTALE) X(EDQUOT) X(ECANCELED) \
+	X(EOWNERDEAD) X(ENOTRECOVERABLE) X(ENOTSUP) X(ENOTSOCK) X(ENODATA) X(ETIME)
+
+/* The symbolic name of errno value e, or NULL (aliases give the first name). */
+static const char *errno_name(int e)
+{
+#define ERRNO_CASE_(n) if (e == n) return #n;
+	ERRNO_NAMES(ERRNO_CASE_)
+#undef ERRNO_CASE_
+	return NULL;
+}
+
+CL_PUBLIC const char *corolease_strerror(int err)
+{
+	static __thread char buf[128];
+
+	switch (err) {
+#define ERR_MSG_(name, val, msg) case val: return msg;
+	COROLEASE_ERRNO_MAP(ERR_MSG_)
+#undef ERR_MSG_
+	default: break;
+	}
+	if (err == 0)
+		return "success";
+	int e = err < 0 ? -err : err;
+	return strerror_r(e, buf, sizeof(buf));
+}
+
+CL_PUBLIC const char *corolease_errname(int err)
+{
+	switch (err) {
+#define ERR_NAME_(name, val, msg) case val: return "E" #name;
+	COROLEASE_ERRNO_MAP(ERR_NAME_)
+#undef ERR_NAME_
+	default: break;
+	}
+	if (err == 0)
+		return "OK";
+	int e = err < 0 ? -err : err;
+	const char *n = errno_name(e);
+	return n ? n : "EUNKNOWN";
+}
+
+CL_PUBLIC const char *corolease_version(void)
+{
+	return PACKAGE_VERSION;
+}

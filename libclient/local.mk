@@ -1,0 +1,32 @@
+# libclient/: the client library libcorolease (included from the top-level
+# Makefile.am; fragments only append with +=).
+#
+# Only corolease_* is exported: everything is built with -fvisibility=hidden,
+# the public functions are marked visible in client.c, and the version script
+# names the COROLEASE_0.1 node.  libclient/libcorolease.symbols is the Debian
+# symbols file to keep in step with the map.
+#
+# NOTE for lockd/local.mk (owned by the lead): libclient/corolease.h must move
+# from noinst_HEADERS there to include_HEADERS (done here); remove the
+# "noinst_HEADERS += libclient/corolease.h" line in lockd/local.mk, or automake
+# will list the header twice.
+
+lib_LTLIBRARIES += libclient/libcorolease.la
+include_HEADERS += libclient/corolease.h
+libclient_libcorolease_la_SOURCES = libclient/client.c lockd/proto.h
+libclient_libcorolease_la_CFLAGS = $(AM_CFLAGS) $(VISIBILITY_CFLAGS) $(LIBQB_CFLAGS) \
+	-DCOROLEASE_BUILDING
+libclient_libcorolease_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0 -no-undefined \
+	-Wl,--version-script=$(srcdir)/libclient/libcorolease.map
+libclient_libcorolease_la_LIBADD = $(LIBQB_LIBS)
+EXTRA_libclient_libcorolease_la_DEPENDENCIES = $(srcdir)/libclient/libcorolease.map
+EXTRA_DIST += libclient/libcorolease.map libclient/libcorolease.symbols \
+	libclient/corolease.pc.in
+
+# The example quoted in README.md and libcorolease(3): compiled (and linked)
+# by 'make check' so it cannot rot; it is not run (it needs a daemon).
+check_PROGRAMS += libclient/example
+libclient_example_SOURCES = libclient/example.c
+libclient_example_LDADD = libclient/libcorolease.la
+
+dist_man_MANS += doc/libcorolease.3

@@ -1,0 +1,330 @@
+/*
+ * cpg.c - CPG transport: join the group, feed deliveries and configuration
+ * changes to the node agent, multicast its messages.  Contract: cpg.h.
+ *
+ * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
+ *
+ * Which ring a configuration change belongs to.  corosync's exec/cpg.c
+ * (cpg_sync_activate) sends, for a membership change, first the group
+ * confchgs caused by it (left nodes with reason NODEDOWN, joined nodes with
+ * reason NODEUP), and only then the totem confchg carrying the new ring id
+ * (last_sync_ring_id, the ring handed to sync_init -- the same ring
+ * votequorum reports).  The initial totem confchg
+ * (CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF) likewise follows our own join
+ * confchg.  So group confchgs with reason NODEDOWN/NODEUP, and any before
+ * the first totem confchg, are held back and merged into one
+ * cl_node_confchg() with the ring of the totem confchg that follows them.
+ * Process joins/leaves (JOIN, LEAVE, PROCDOWN) are ordinary ordered
+ * messages in the current ring and are passed on at once.  A totem confchg
+ * that changes nothing in our group still moves the node to the new ring
+ * (the votequorum ring must match it for validity to be renewed).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include <corosync/cpg.h>
+
+#include "cpg.h"
+
+struct cld_cpg {
+	struct cld *d;
+	cpg_handle_t h;
+	int fd;
+	bool joined;                  /* our own join confchg seen */
+	bool have_ring;
+	struct cl_ring ring;
+	uint32_t members[CL_MAX_MEMBERS];
+	size_t nmembers;
+	/* held back until the next totem confchg */
+	bool held;
+	uint32_t left[CL_MAX_MEMBERS], joined_ids[CL_MAX_MEMBERS];
+	size_t nleft, njoined;
+};
+
+static struct cld_cpg *cpg_of(cpg_handle_t h)
+{
+	void *ctx = NULL;
+	if (cpg_context_get(h, &ctx) != CS_OK)
+		return NULL;
+	return ctx;
+}
+
+static void add_unique(uint32_t *set, size_t *n, uint32_t id)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (set[i] == id)
+			return;
+	if (*n < CL_MAX_MEMBERS)
+		set[(*n)++] = id;
+}
+
+static void remove_id(uint32_t *set, size_t *n, uint32_t id)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (set[i] == id) {
+			set[i] = set[--*n];
+			return;
+		}
+}
+
+/* Passes the accumulated change to the node with the current ring. */
+static void flush(struct cld_cpg *c)
+{
+	struct cld *d = c->d;
+	c->held = false;
+	if (!c->joined || !d->node) {
+		c->nleft = c->njoined = 0;
+		return;
+	}
+	char buf[256];
+	int off = 0;
+	for (size_t i = 0; i < c->nmembers && off < (int)sizeof(buf) - 12; i++)
+		off += snprintf(buf + off, sizeof(buf) - (size_t)off, " %u", c->members[i]);
+	qb_log(LOG_INFO, "configuration ring %u/%llu members:%s (left %zu, joined %zu)",
+	       c->ring.rep, (unsigned long long)c->ring.seq, off ? buf : " none", c->nleft,
+	       c->njoined);
+	cl_node_confchg(d->node, &c->ring, c->members, c->nmembers, c->left, c->nleft,
+			c->joined_ids, c->njoined);
+	c->nleft = c->njoined = 0;
+}
+
+static void deliver_fn(cpg_handle_t h, const struct cpg_name *group, uint32_t nodeid,
+		       uint32_t pid, void *msg, size_t len)
+{
+	(void)group;
+	(void)pid;
+	struct cld_cpg *c = cpg_of(h);
+	if (!c || !c->d->node || !c->joined)
+		return;
+	if (c->held) {
+		qb_log(LOG_WARNING, "delivery before the totem confchg of a membership change");
+		flush(c);
+	}
+	cl_node_deliver(c->d->node, nodeid, msg, len);
+}
+
+static const char *reason_name(uint32_t r)
+{
+	switch (r) {
+	case CPG_REASON_JOIN: return "join";
+	case CPG_REASON_LEAVE: return "leave";
+	case CPG_REASON_NODEDOWN: return "nodedown";
+	case CPG_REASON_NODEUP: return "nodeup";
+	case CPG_REASON_PROCDOWN: return "procdown";
+	default: return "?";
+	}
+}
+
+static void confchg_fn(cpg_handle_t h, const struct cpg_name *group,
+		       const struct cpg_address *members, size_t nmembers,
+		       const struct cpg_address *left, size_t nleft,
+		       const struct cpg_address *joined, size_t njoined)
+{
+	(void)group;
+	struct cld_cpg *c = cpg_of(h);
+	if (!c)
+		return;
+	struct cld *d = c->d;
+	bool membership = false, self_join = false;
+
+	c->nmembers = 0;
+	for (size_t i = 0; i < nmembers; i++)
+		add_unique(c->members, &c->nmembers, members[i].nodeid);
+	for (size_t i = 0; i < nleft; i++) {
+		qb_log(LOG_DEBUG, "group confchg: node %u pid %u left (%s)", left[i].nodeid,
+		       left[i].pid, reason_name(left[i].reason));
+		if (left[i].reason == CPG_REASON_NODEDOWN || left[i].reason == CPG_REASON_NODEUP)
+			membership = true;
+		if (left[i].nodeid == d->nodeid && left[i].pid == (uint32_t)d->pid)
+			continue;   /* our own leave at shutdown */
+		/* still a member through another process: not gone */
+		bool still = false;
+		for (size_t k = 0; k < c->nmembers; k++)
+			still |= c->members[k] == left[i].nodeid;
+		if (!still) {
+			add_unique(c->left, &c->nleft, left[i].nodeid);
+			remove_id(c->joined_ids, &c->njoined, left[i].nodeid);
+		}
+	}
+	for (size_t i = 0; i < njoined; i++) {
+		qb_log(LOG_DEBUG, "group confchg: node %u pid %u joined (%s)", joined[i].nodeid,
+		       joined[i].pid, reason_name(joined[i].reason));
+		if (joined[i].reason == CPG_REASON_NODEDOWN || joined[i].reason == CPG_REASON_NODEUP)
+			membership = true;
+		if (joined[i].nodeid == d->nodeid && joined[i].pid == (uint32_t)d->pid) {
+			self_join = true;
+			c->joined = true;
+		}
+		add_unique(c->joined_ids, &c->njoined, joined[i].nodeid);
+	}
+	if (!c->joined)
+		return;
+	if (self_join)
+		qb_log(LOG_INFO, "joined CPG group %s", d->cfg.group_name);
+	if (membership || !c->have_ring || c->held) {
+		c->held = true;   /* the totem confchg follows in this dispatch */
+		return;
+	}
+	flush(c);
+}
+
+static void totem_confchg_fn(cpg_handle_t h, struct cpg_ring_id ring, uint32_t nmembers,
+			     const uint32_t *members)
+{
+	(void)members;
+	struct cld_cpg *c = cpg_of(h);
+	if (!c)
+		return;
+	qb_log(LOG_DEBUG, "totem confchg: ring %u/%llu, %u nodes", ring.nodeid,
+	       (unsigned long long)ring.seq, nmembers);
+	bool changed = !c->have_ring || c->ring.rep != ring.nodeid || c->ring.seq != ring.seq;
+	c->ring.rep = ring.nodeid;
+	c->ring.seq = ring.seq;
+	c->have_ring = true;
+	if (c->joined && (changed || c->held))
+		flush(c);
+}
+
+static int dispatch_fn(int32_t fd, int32_t revents, void *data)
+{
+	(void)fd;
+	struct cld *d = data;
+	struct cld_cpg *c = d->cpg;
+	if (!c || !c->h)
+		return -1;
+	cs_error_t rc = CS_OK;
+	if (revents & POLLIN)
+		rc = cpg_dispatch(c->h, CS_DISPATCH_ALL);
+	if ((rc != CS_OK && rc != CS_ERR_TRY_AGAIN) ||
+	    (!(revents & POLLIN) && (revents & (POLLHUP | POLLERR | POLLNVAL)))) {
+		cld_transport_lost(d, "CPG connection lost");
+		return 0;
+	}
+	cld_kick(d);
+	return 0;
+}
+
+int cld_cpg_connect(struct cld *d, uint32_t *nodeid_r)
+{
+	if (!d->cpg) {
+		d->cpg = calloc(1, sizeof(*d->cpg));
+		if (!d->cpg)
+			return -ENOMEM;
+	}
+	struct cld_cpg *c = d->cpg;
+	memset(c, 0, sizeof(*c));
+	c->d = d;
+	c->fd = -1;
+	cpg_model_v1_data_t model = {
+		.model = CPG_MODEL_V1,
+		.cpg_deliver_fn = deliver_fn,
+		.cpg_confchg_fn = confchg_fn,
+		.cpg_totem_confchg_fn = totem_confchg_fn,
+		.flags = CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF,
+	};
+	cs_error_t rc = cpg_model_initialize(&c->h, CPG_MODEL_V1, (cpg_model_data_t *)&model, c);
+	if (rc != CS_OK) {
+		c->h = 0;
+		return -ENOTCONN;
+	}
+	unsigned int nodeid = 0;
+	int fd = -1;
+	if (cpg_local_get(c->h, &nodeid) != CS_OK || cpg_fd_get(c->h, &fd) != CS_OK) {
+		cpg_finalize(c->h);
+		c->h = 0;
+		return -ENOTCONN;
+	}
+	c->fd = fd;
+	if (qb_loop_poll_add(d->loop, QB_LOOP_HIGH, fd, POLLIN, d, dispatch_fn) < 0) {
+		cpg_finalize(c->h);
+		c->h = 0;
+		c->fd = -1;
+		return -EIO;
+	}
+	*nodeid_r = nodeid;
+	return 0;
+}
+
+int cld_cpg_join(struct cld *d)
+{
+	struct cld_cpg *c = d->cpg;
+	struct cpg_name name;
+	size_t len = strlen(d->cfg.group_name);
+	name.length = (uint32_t)len;
+	memcpy(name.value, d->cfg.group_name, len);
+	for (int tries = 0; tries < 50; tries++) {
+		cs_error_t rc = cpg_join(c->h, &name);
+		if (rc == CS_OK)
+			return 0;
+		if (rc != CS_ERR_TRY_AGAIN) {
+			qb_log(LOG_ERR, "cpg_join(%s) failed: %d", d->cfg.group_name, rc);
+			return -EIO;
+		}
+		poll(NULL, 0, 20);
+	}
+	return -EAGAIN;
+}
+
+void cld_cpg_disconnect(struct cld *d)
+{
+	struct cld_cpg *c = d->cpg;
+	if (!c || !c->h)
+		return;
+	if (c->fd >= 0)
+		qb_loop_poll_del(d->loop, c->fd);
+	cpg_finalize(c->h);
+	c->h = 0;
+	c->fd = -1;
+	c->joined = c->have_ring = c->held = false;
+	c->nmembers = c->nleft = c->njoined = 0;
+}
+
+void cld_cpg_leave(struct cld *d)
+{
+	struct cld_cpg *c = d->cpg;
+	if (!c || !c->h)
+		return;
+	if (c->joined) {
+		struct cpg_name name;
+		size_t len = strlen(d->cfg.group_name);
+		name.length = (uint32_t)len;
+		memcpy(name.value, d->cfg.group_name, len);
+		for (int tries = 0; tries < 25 && cpg_leave(c->h, &name) == CS_ERR_TRY_AGAIN; tries++)
+			poll(NULL, 0, 20);
+	}
+	cld_cpg_disconnect(d);
+}
+
+int cld_cpg_mcast(void *ctx, const void *buf, size_t len)
+{
+	struct cld *d = ctx;
+	struct cld_cpg *c = d->cpg;
+	if (!c || !c->h || !c->joined)
+		return -ENOTCONN;
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	cs_error_t rc = cpg_mcast_joined(c->h, CPG_TYPE_AGREED, &iov, 1);
+	if (rc == CS_OK)
+		return 0;
+	if (rc == CS_ERR_TRY_AGAIN)
+		return -EAGAIN;
+	qb_log(LOG_DEBUG, "cpg_mcast_joined: error %d", rc);
+	return -ENOTCONN;
+}
+
+void cld_cpg_ring(const struct cld *d, uint32_t *rep_r, uint64_t *seq_r)
+{
+	const struct cld_cpg *c = d->cpg;
+	*rep_r = c && c->have_ring ? c->ring.rep : 0;
+	*seq_r = c && c->have_ring ? c->ring.seq : 0;
+}
+
+void cld_cpg_free(struct cld *d)
+{
+	cld_cpg_disconnect(d);
+	free(d->cpg);
+	d->cpg = NULL;
+}

@@ -1,0 +1,563 @@
+/*
+ * main.c - coroleased: options, logging, the loop, and the wiring of the
+ * node agent to corosync (cpg.c, quorum.c), clients (ipc.c) and the shared
+ * validity page.
+ *
+ * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifdef HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "cpg.h"
+#include "daemon.h"
+#include "ipc.h"
+#include "quorum.h"
+
+#define RECONNECT_NS (1000ull * 1000000ull)
+
+static struct cld g_d;
+
+uint64_t cld_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* ---- node ops ---- */
+
+static uint64_t op_now(void *ctx)
+{
+	(void)ctx;
+	return cld_now_us();
+}
+
+static void op_event(void *ctx, const struct cl_event *ev)
+{
+	struct cld *d = ctx;
+	if (ev->type == CL_EV_VALIDITY && d->shm) {
+		__atomic_store_n(&d->shm->valid_until, ev->valid_until, __ATOMIC_RELEASE);
+		qb_log(LOG_DEBUG, "validity until %" PRIu64 " (%+" PRId64 " ms)", ev->valid_until,
+		       ev->valid_until ? ((int64_t)ev->valid_until - (int64_t)cld_now_us()) / 1000 : 0);
+	}
+	cld_ipc_event(ctx, ev);
+}
+
+static void op_log(void *ctx, int level, const char *msg)
+{
+	(void)ctx;
+	qb_log(level, "%s", msg);
+}
+
+/* ---- timer ---- */
+
+static void timer_fn(void *data)
+{
+	struct cld *d = data;
+	d->timer_armed = false;
+	if (d->node)
+		cl_node_tick(d->node);
+	cld_kick(d);
+}
+
+void cld_kick(struct cld *d)
+{
+	if (!d->node || d->stopping)
+		return;
+	if (!d->ready_notified && cl_node_synced(d->node)) {
+		d->ready_notified = true;
+		qb_log(LOG_NOTICE, "node %u synced with the cluster; ready", d->nodeid);
+#ifdef HAVE_LIBSYSTEMD
+		sd_notify(0, "READY=1");
+#endif
+	}
+	uint64_t at = cl_node_next_deadline(d->node);
+	if (d->timer_armed && at == d->timer_at)
+		return;
+	if (d->timer_armed) {
+		qb_loop_timer_del(d->loop, d->timer);
+		d->timer_armed = false;
+	}
+	if (at == CL_TIME_NEVER)
+		return;
+	uint64_t now = cld_now_us();
+	uint64_t ns = at > now ? (at - now) * 1000u : 0;
+	if (qb_loop_timer_add(d->loop, QB_LOOP_HIGH, ns, d, timer_fn, &d->timer) == 0) {
+		d->timer_armed = true;
+		d->timer_at = at;
+	} else {
+		qb_log(LOG_ERR, "cannot arm the node timer");
+	}
+}
+
+/* ---- validity page ---- */
+
+static int shm_open_page(struct cld *d)
+{
+	char path[512];
+	int n = snprintf(path, sizeof(path), "%s/corolease.%u.state", d->cfg.run_dir, d->nodeid);
+	if (n < 0 || (size_t)n >= sizeof(d->shm_path)) {
+		qb_log(LOG_ERR, "run_dir too long for the validity page path");
+		return -ENAMETOOLONG;
+	}
+	memcpy(d->shm_path, path, (size_t)n + 1);
+	int fd = open(d->shm_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0) {
+		qb_log(LOG_ERR, "cannot create %s: %s", d->shm_path, strerror(errno));
+		return -errno;
+	}
+	long pg = sysconf(_SC_PAGESIZE);
+	size_t len = pg > 0 ? (size_t)pg : 4096;
+	if (fchmod(fd, 0644) < 0 || ftruncate(fd, (off_t)len) < 0) {
+		qb_log(LOG_ERR, "cannot size %s: %s", d->shm_path, strerror(errno));
+		close(fd);
+		return -errno;
+	}
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED) {
+		qb_log(LOG_ERR, "cannot map %s: %s", d->shm_path, strerror(errno));
+		return -errno;
+	}
+	d->shm = p;
+	memset(d->shm, 0, sizeof(*d->shm));
+	d->shm->version = 1;
+	d->shm->nodeid = d->nodeid;
+	d->shm->daemon_pid = (uint32_t)d->pid;
+	__atomic_store_n(&d->shm->magic, CLP_SHM_MAGIC, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static void shm_close_page(struct cld *d)
+{
+	if (!d->shm)
+		return;
+	__atomic_store_n(&d->shm->valid_until, 0, __ATOMIC_RELEASE);
+	long pg = sysconf(_SC_PAGESIZE);
+	munmap(d->shm, pg > 0 ? (size_t)pg : 4096);
+	d->shm = NULL;
+	unlink(d->shm_path);
+}
+
+/* ---- corosync connection ---- */
+
+static void try_connect(void *data);
+
+static void schedule_reconnect(struct cld *d)
+{
+	if (d->reconnect_armed || d->stopping)
+		return;
+	if (qb_loop_timer_add(d->loop, QB_LOOP_LOW, RECONNECT_NS, d, try_connect, &d->reconnect_timer) == 0)
+		d->reconnect_armed = true;
+}
+
+/* Builds the node config from the daemon config and corosync's token.  Exits on bad config. */
+static void make_node(struct cld *d)
+{
+	uint32_t token = 0;
+	uint64_t validity_ms = d->cfg.validity_ms;
+	if (!validity_ms) {
+		if (cld_cmap_token_ms(&token) == 0) {
+			validity_ms = token;
+		} else {
+			validity_ms = 2000;
+			qb_log(LOG_WARNING, "cannot read runtime.config.totem.token from cmap; validity %" PRIu64 " ms",
+			       validity_ms);
+		}
+	}
+	uint64_t revoke_ms = d->cfg.revoke_timeout_ms ? d->cfg.revoke_timeout_ms : 5000;
+	uint64_t fence_ms = d->cfg.fence_delay_ms ? d->cfg.fence_delay_ms : validity_ms + revoke_ms + 2000;
+	uint64_t hb_ms = d->cfg.heartbeat_ms;
+	char err[256];
+	if (cld_config_check(&d->cfg, validity_ms, revoke_ms, fence_ms, err, sizeof(err)) < 0) {
+		qb_log(LOG_CRIT, "configuration error: %s", err);
+		exit(1);
+	}
+	if (hb_ms && hb_ms >= validity_ms) {
+		qb_log(LOG_CRIT, "configuration error: heartbeat_ms (%" PRIu64 ") must be below validity_ms (%" PRIu64 ")",
+		       hb_ms, validity_ms);
+		exit(1);
+	}
+	struct cl_node_config *nc = &d->ncfg;
+	memset(nc, 0, sizeof(*nc));
+	nc->nodeid = d->nodeid;
+	nc->linger_us = d->cfg.linger_ms * 1000;
+	nc->handover_timeout_us = d->cfg.handover_timeout_ms * 1000;
+	nc->revoke_timeout_us = revoke_ms * 1000;
+	nc->validity_us = validity_ms * 1000;
+	nc->heartbeat_us = hb_ms * 1000;
+	nc->fence_delay_us = fence_ms * 1000;
+	nc->kill_on_revoke = d->cfg.kill_on_revoke;
+	nc->sm.index_mem_max = d->cfg.index_mem_max;
+	cl_node_config_defaults(nc);
+	static const struct cl_node_ops ops = {
+		.now = op_now, .mcast = cld_cpg_mcast, .event = op_event, .log = op_log,
+	};
+	d->node = cl_node_new(nc, &ops, d);
+	if (!d->node) {
+		qb_log(LOG_CRIT, "cannot create the node agent (out of memory or invalid timing)");
+		exit(1);
+	}
+	qb_log(LOG_NOTICE, "node %u: token %u ms, validity %" PRIu64 " ms, revoke timeout %" PRIu64
+	       " ms, fence delay %" PRIu64 " ms, heartbeat %" PRIu64 " ms, linger %" PRIu64 " ms",
+	       d->nodeid, token, validity_ms, revoke_ms, fence_ms, nc->heartbeat_us / 1000,
+	       nc->linger_us / 1000);
+}
+
+static void try_connect(void *data)
+{
+	struct cld *d = data;
+	d->reconnect_armed = false;
+	if (d->connected || d->stopping)
+		return;
+	uint32_t nodeid = 0;
+	int rc = cld_cpg_connect(d, &nodeid);
+	if (rc < 0) {
+		static unsigned quiet;
+		if (quiet++ % 30 == 0)
+			qb_log(LOG_NOTICE, "corosync not reachable (CPG); retrying every second");
+		schedule_reconnect(d);
+		return;
+	}
+	if (!d->node) {
+		d->nodeid = nodeid;
+		make_node(d);
+		if (shm_open_page(d) < 0)
+			exit(1);
+		rc = cld_ipc_start(d);
+		if (rc < 0) {
+			qb_log(LOG_CRIT, "cannot start the IPC service '%s': %s%s", COROLEASE_IPC_NAME,
+			       strerror(-rc), rc == -EADDRINUSE ? " (another coroleased serves it)" : "");
+			exit(1);
+		}
+	} else if (nodeid != d->nodeid) {
+		qb_log(LOG_CRIT, "corosync node id changed from %u to %u; restart coroleased", d->nodeid,
+		       nodeid);
+		exit(1);
+	}
+	if (cld_quorum_connect(d) < 0) {
+		qb_log(LOG_NOTICE, "votequorum not reachable; retrying");
+		cld_cpg_disconnect(d);
+		schedule_reconnect(d);
+		return;
+	}
+	if (cld_cpg_join(d) < 0) {
+		cld_quorum_disconnect(d);
+		cld_cpg_disconnect(d);
+		schedule_reconnect(d);
+		return;
+	}
+	d->connected = true;
+	qb_log(LOG_NOTICE, "connected to corosync as node %u, joining group '%s'", d->nodeid,
+	       d->cfg.group_name);
+	cld_kick(d);
+}
+
+void cld_transport_lost(struct cld *d, const char *why)
+{
+	if (!d->connected)
+		return;
+	d->connected = false;
+	qb_log(LOG_ERR, "%s: revoking every local lease; reconnecting every second", why);
+	/* revoke first: finalizing a dead connection may take a while */
+	if (d->node)
+		cl_node_transport_lost(d->node);
+	cld_cpg_disconnect(d);
+	cld_quorum_disconnect(d);
+	cld_kick(d);
+	schedule_reconnect(d);
+}
+
+/* ---- startup helpers ---- */
+
+static int32_t on_signal(int32_t sig, void *data)
+{
+	struct cld *d = data;
+	qb_log(LOG_NOTICE, "signal %d: shutting down", sig);
+	if (d->node && d->connected)
+		cl_node_transport_lost(d->node);   /* revoke everything locally, tell clients */
+	d->stopping = true;
+	qb_loop_stop(d->loop);
+	return 0;
+}
+
+static int take_lock(struct cld *d)
+{
+	if (mkdir(d->cfg.run_dir, 0755) < 0 && errno != EEXIST) {
+		fprintf(stderr, "coroleased: cannot create %s: %s\n", d->cfg.run_dir, strerror(errno));
+		return -1;
+	}
+	char path[512];
+	snprintf(path, sizeof(path), "%s/coroleased.pid", d->cfg.run_dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		fprintf(stderr, "coroleased: cannot open %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		char buf[32] = "";
+		ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+		buf[n > 0 ? n : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		fprintf(stderr, "coroleased: already running (pid %s, lock %s)\n", buf[0] ? buf : "?", path);
+		close(fd);
+		return -1;
+	}
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
+		fprintf(stderr, "coroleased: cannot write %s: %s\n", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	d->lock_fd = fd;
+	return 0;
+}
+
+static bool pid_alive(long pid)
+{
+	return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
+/* Does directory path (a libqb connection dir) hold rings of our service? */
+static bool dir_is_ours(const char *path)
+{
+	DIR *dir = opendir(path);
+	if (!dir)
+		return false;
+	bool ours = false;
+	struct dirent *e;
+	while (!ours && (e = readdir(dir)))
+		ours = strstr(e->d_name, "-" COROLEASE_IPC_NAME "-") != NULL;
+	closedir(dir);
+	return ours;
+}
+
+/*
+ * Removes libqb IPC leftovers of a dead coroleased from /dev/shm.  libqb 2.x
+ * names each connection's directory qb-SERVERPID-CLIENTPID-FD-XXXXXX, holding
+ * qb-{request,response,event}-SERVICE-{header,data}; older libqb used flat
+ * files with the same prefix.  Only entries of our service whose server pid
+ * is dead are removed.
+ */
+static void clean_stale_shm(void)
+{
+	DIR *dir = opendir("/dev/shm");
+	if (!dir)
+		return;
+	struct dirent *e;
+	unsigned removed = 0;
+	while ((e = readdir(dir))) {
+		long spid;
+		if (strncmp(e->d_name, "qb-", 3) || sscanf(e->d_name + 3, "%ld-", &spid) != 1)
+			continue;
+		if (spid == getpid() || pid_alive(spid))
+			continue;
+		char path[512];
+		snprintf(path, sizeof(path), "/dev/shm/%s", e->d_name);
+		struct stat st;
+		if (lstat(path, &st) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			if (!dir_is_ours(path))
+				continue;
+			DIR *sub = opendir(path);
+			struct dirent *f;
+			while (sub && (f = readdir(sub))) {
+				if (!strcmp(f->d_name, ".") || !strcmp(f->d_name, ".."))
+					continue;
+				char fp[800];
+				snprintf(fp, sizeof(fp), "%s/%s", path, f->d_name);
+				unlink(fp);
+			}
+			if (sub)
+				closedir(sub);
+			if (rmdir(path) == 0)
+				removed++;
+		} else if (S_ISREG(st.st_mode) && strstr(e->d_name, "-" COROLEASE_IPC_NAME "-")) {
+			if (unlink(path) == 0)
+				removed++;
+		}
+	}
+	closedir(dir);
+	if (removed)
+		qb_log(LOG_NOTICE, "removed %u stale libqb IPC leftovers from /dev/shm", removed);
+}
+
+static void setup_logging(const struct cld_config *cfg)
+{
+	qb_log_init("coroleased", LOG_DAEMON, LOG_INFO);
+	int level = LOG_INFO;
+	bool to_stderr = cfg->log_target == CLD_LOG_STDERR;
+	qb_log_ctl(QB_LOG_SYSLOG, QB_LOG_CONF_ENABLED, !to_stderr);
+	qb_log_ctl(QB_LOG_STDERR, QB_LOG_CONF_ENABLED, to_stderr);
+	qb_log_filter_ctl(QB_LOG_SYSLOG, QB_LOG_FILTER_CLEAR_ALL, QB_LOG_FILTER_FILE, "*", LOG_TRACE);
+	qb_log_filter_ctl(QB_LOG_STDERR, QB_LOG_FILTER_CLEAR_ALL, QB_LOG_FILTER_FILE, "*", LOG_TRACE);
+	qb_log_filter_ctl(QB_LOG_SYSLOG, QB_LOG_FILTER_ADD, QB_LOG_FILTER_FILE, "*", level);
+	qb_log_filter_ctl(QB_LOG_STDERR, QB_LOG_FILTER_ADD, QB_LOG_FILTER_FILE, "*", level);
+	if (cfg->debug) {
+		/* our own debug lines only: libqb's are too chatty */
+		qb_log_filter_ctl(QB_LOG_SYSLOG, QB_LOG_FILTER_ADD, QB_LOG_FILTER_FILE_REGEX, "lockd/", LOG_DEBUG);
+		qb_log_filter_ctl(QB_LOG_STDERR, QB_LOG_FILTER_ADD, QB_LOG_FILTER_FILE_REGEX, "lockd/", LOG_DEBUG);
+	}
+	qb_log_format_set(QB_LOG_STDERR, "%t %N[%P] %p: %b");
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: coroleased [-f] [-d] [-c FILE] [-l stderr|syslog] [-o KEY=VALUE]...\n"
+		"  -c FILE        configuration file (default " CLD_DEFAULT_CONFIG ")\n"
+		"  -f             stay in the foreground\n"
+		"  -l TARGET      log to stderr or syslog (default syslog)\n"
+		"  -d             debug logging\n"
+		"  -o KEY=VALUE   override a configuration key (repeatable)\n"
+		"  -h, --help     this text\n"
+		"  -V, --version  print the version\n"
+		"See coroleased(8) and corolease.conf(5).\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct cld *d = &g_d;
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = CLD_DEFAULT_CONFIG;
+	bool config_given = false, foreground = false, debug = false;
+	const char *log_target = NULL;
+	char **overrides = calloc((size_t)argc + 1, sizeof(char *));
+	int noverrides = 0, opt;
+	if (!overrides)
+		return 1;
+	while ((opt = getopt_long(argc, argv, "c:fl:do:hV", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': config = optarg; config_given = true; break;
+		case 'f': foreground = true; break;
+		case 'l': log_target = optarg; break;
+		case 'd': debug = true; break;
+		case 'o': overrides[noverrides++] = optarg; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("coroleased %s\n", PACKAGE_VERSION); return 0;
+		default: usage(stderr); return 1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "coroleased: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 1;
+	}
+
+	char err[600];
+	cld_config_defaults(&d->cfg);
+	if (cld_config_load(&d->cfg, config, config_given, err, sizeof(err)) < 0) {
+		fprintf(stderr, "coroleased: %s\n", err);
+		return 1;
+	}
+	for (int i = 0; i < noverrides; i++) {
+		if (cld_config_override(&d->cfg, overrides[i], err, sizeof(err)) < 0) {
+			fprintf(stderr, "coroleased: %s\n", err);
+			return 1;
+		}
+	}
+	free(overrides);
+	if (log_target && cld_config_set(&d->cfg, "log_target", log_target, err, sizeof(err)) < 0) {
+		fprintf(stderr, "coroleased: -l: %s\n", err);
+		return 1;
+	}
+	if (debug)
+		d->cfg.debug = true;
+	/* timings fixed in the file are checked now; token-derived ones once corosync answers */
+	if (d->cfg.validity_ms &&
+	    cld_config_check(&d->cfg, d->cfg.validity_ms,
+			     d->cfg.revoke_timeout_ms ? d->cfg.revoke_timeout_ms : 5000,
+			     d->cfg.fence_delay_ms ? d->cfg.fence_delay_ms :
+			     d->cfg.validity_ms + (d->cfg.revoke_timeout_ms ? d->cfg.revoke_timeout_ms : 5000) + 2000,
+			     err, sizeof(err)) < 0) {
+		fprintf(stderr, "coroleased: %s\n", err);
+		return 1;
+	}
+
+	if (d->cfg.heartbeat_ms && d->cfg.validity_ms && d->cfg.heartbeat_ms >= d->cfg.validity_ms) {
+		fprintf(stderr, "coroleased: heartbeat_ms (%" PRIu64 ") must be below validity_ms (%" PRIu64 ")\n",
+			d->cfg.heartbeat_ms, d->cfg.validity_ms);
+		return 1;
+	}
+	const char *groups[2] = { d->cfg.socket_group_set ? d->cfg.socket_group : "",
+				  d->cfg.admin_group_set ? d->cfg.admin_group : "" };
+	for (int i = 0; i < 2; i++) {
+		if (groups[i][0] && !getgrnam(groups[i])) {
+			fprintf(stderr, "coroleased: %s '%s' does not exist\n",
+				i ? "admin_group" : "socket_group", groups[i]);
+			return 1;
+		}
+	}
+
+	if (!foreground && daemon(0, 0) < 0) {
+		perror("coroleased: daemon");
+		return 1;
+	}
+	d->pid = getpid();
+	d->lock_fd = -1;
+	if (take_lock(d) < 0)
+		return 1;
+	setup_logging(&d->cfg);
+	signal(SIGPIPE, SIG_IGN);
+	clean_stale_shm();
+
+	d->loop = qb_loop_create();
+	if (!d->loop) {
+		qb_log(LOG_CRIT, "cannot create the event loop");
+		return 1;
+	}
+	qb_loop_signal_handle sh;
+	qb_loop_signal_add(d->loop, QB_LOOP_HIGH, SIGTERM, d, on_signal, &sh);
+	qb_loop_signal_add(d->loop, QB_LOOP_HIGH, SIGINT, d, on_signal, &sh);
+	qb_log(LOG_NOTICE, "coroleased %s starting (pid %d, run dir %s, group %s)", PACKAGE_VERSION,
+	       (int)d->pid, d->cfg.run_dir, d->cfg.group_name);
+
+	try_connect(d);
+	qb_loop_run(d->loop);
+
+	/* shutdown: leave the group, drop clients, clear the validity page */
+	d->stopping = true;
+	if (d->timer_armed)
+		qb_loop_timer_del(d->loop, d->timer);
+	if (d->reconnect_armed)
+		qb_loop_timer_del(d->loop, d->reconnect_timer);
+	cld_cpg_leave(d);
+	cld_quorum_disconnect(d);
+	shm_close_page(d);
+	cld_ipc_stop(d);
+	cld_cpg_free(d);
+	cld_quorum_free(d);
+	d->node = cl_node_free(d->node);
+	qb_loop_destroy(d->loop);
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/coroleased.pid", d->cfg.run_dir);
+	unlink(path);
+	qb_log(LOG_NOTICE, "coroleased stopped");
+	qb_log_fini();
+	return 0;
+}

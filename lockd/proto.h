@@ -1,0 +1,259 @@
+/*
+ * proto.h - the local IPC protocol between libcorolease and coroleased.
+ *
+ * Copyright (c) 2026 the corolease authors.  LGPL-2.1-or-later.
+ *
+ * Transport: libqb IPC (service name COROLEASE_IPC_NAME).  Client -> daemon
+ * messages are requests sent with qb_ipcc_sendv() and never answered on the
+ * response channel; every answer and notification travels daemon -> client
+ * on the event channel (qb_ipcs_event_send), so the client has one fd to
+ * poll (qb_ipcc_fd_get).
+ *
+ * Both ends run on one host, so fields are native-endian fixed-width
+ * integers in structs with the host's natural layout (both ends are built
+ * from this header); variable data (name, key, value) follows sizeof() of
+ * the fixed part, in that order.  Every message starts with libqb's header (id =
+ * message type, size = total bytes).  The receiver checks size against the
+ * fixed part plus the declared lengths exactly, and the bounds of every
+ * length, before using anything; a mismatch is a protocol error.
+ *
+ * Flow: the client sends HELLO first (protocol version); the daemon answers
+ * with a RESULT carrying its node id and the path of the shared validity
+ * page.  Each request carries a client-chosen cookie, echoed in its answer.
+ */
+#ifndef COROLEASE_PROTO_H
+#define COROLEASE_PROTO_H
+
+#include <stdint.h>
+
+#include <qb/qbipc_common.h>
+
+#include "corolease.h"
+
+#define COROLEASE_IPC_NAME     "corolease"
+#define CLP_VERSION            1u
+#define CLP_MAX_MSG            (256u * 1024u)   /* qb buffer size, both channels */
+#define CLP_MAX_LIST_BATCH     512u             /* leases per LIST_ITEMS event */
+
+/* ---- requests (client -> daemon): header.id ---- */
+enum clp_req_type {
+	CLP_REQ_HELLO = 1,       /* clp_req_hello */
+	CLP_REQ_ACQUIRE,         /* clp_req_acquire + name */
+	CLP_REQ_RELEASE,         /* clp_req_name + name */
+	CLP_REQ_INDEX_GET,       /* clp_req_index + name + key */
+	CLP_REQ_INDEX_PUT,       /* clp_req_index + name + key + value */
+	CLP_REQ_INDEX_DEL,       /* clp_req_index + name + key */
+	CLP_REQ_INDEX_LIST,      /* clp_req_name + name: all keys (ITEMS events, then RESULT) */
+	CLP_REQ_WATCH,           /* clp_req_name + name; namelen 0 = every name */
+	CLP_REQ_UNWATCH,         /* clp_req_name + name */
+	CLP_REQ_SYNC,            /* clp_req_base: ordering barrier */
+	CLP_REQ_OWNER,           /* clp_req_name + name */
+	CLP_REQ_STATUS,          /* clp_req_base */
+	CLP_REQ_LIST,            /* clp_req_name + prefix: ITEMS events, then RESULT */
+	CLP_REQ_SHOW,            /* clp_req_name + name */
+	CLP_REQ_EVICT,           /* clp_req_name + name (admin) */
+	CLP_REQ_FENCE_ACK,       /* clp_req_node (admin) */
+	CLP_REQ_TYPE_MAX = CLP_REQ_FENCE_ACK,
+};
+
+/* ---- events (daemon -> client): header.id ---- */
+enum clp_ev_type {
+	CLP_EV_RESULT = 1,       /* clp_ev_result [+ payload]: answer to a request */
+	CLP_EV_GRANTED,          /* clp_ev_lease + name */
+	CLP_EV_QUEUED,           /* clp_ev_lease + name */
+	CLP_EV_WANTED,           /* clp_ev_lease + name: node `node` wants it */
+	CLP_EV_REVOKED,          /* clp_ev_lease + name: stop using it now */
+	CLP_EV_VALIDITY,         /* clp_ev_validity: node-wide deadline moved */
+	CLP_EV_INDEX_CHANGED,    /* clp_ev_index + name + key */
+	CLP_EV_ITEMS,            /* clp_ev_items + records: a batch of LIST/INDEX_LIST output */
+	CLP_EV_TYPE_MAX = CLP_EV_ITEMS,
+};
+
+/* Every request: libqb header, then the cookie. */
+struct clp_req_base {
+	struct qb_ipc_request_header hdr;
+	uint64_t cookie;
+};
+
+struct clp_req_hello {
+	struct clp_req_base b;
+	uint32_t version;        /* CLP_VERSION */
+};
+
+struct clp_req_acquire {
+	struct clp_req_base b;
+	uint8_t mode;            /* COROLEASE_EX / COROLEASE_SH */
+	uint8_t flags;           /* COROLEASE_WAIT */
+	uint16_t namelen;        /* 1..COROLEASE_NAME_MAX */
+	uint32_t timeout_ms;     /* WAIT bound, 0 = none */
+};
+
+struct clp_req_name {
+	struct clp_req_base b;
+	uint16_t namelen;        /* 1..NAME_MAX (0 allowed for WATCH/LIST) */
+};
+
+struct clp_req_index {
+	struct clp_req_base b;
+	uint16_t namelen;
+	uint8_t keylen;          /* 1..255 */
+	uint8_t flags;           /* INDEX_GET: CLP_GET_SYNC = barrier first */
+	uint32_t vallen;         /* INDEX_PUT only, 0..COROLEASE_VALUE_MAX */
+};
+
+#define CLP_GET_SYNC 0x01u
+
+struct clp_req_node {
+	struct clp_req_base b;
+	uint32_t node;
+};
+
+/* Every event: libqb response header (error unused, 0), then the cookie (0 if unsolicited). */
+struct clp_ev_base {
+	struct qb_ipc_response_header hdr;
+	uint64_t cookie;
+};
+
+/*
+ * Answer to any request.  err: 0 or negative code.  Payload by request:
+ *   HELLO: clp_hello_payload;  OWNER: u32 node;  STATUS: clp_status;
+ *   SHOW: clp_show + holders + waiters + keys (see below);
+ *   INDEX_GET: u64 version (the key's, when last written) + value bytes;
+ *   INDEX_PUT/DEL: u64 version (the name's after the write);
+ *   EVICT/FENCE_ACK: u64 count;  LIST/INDEX_LIST: u64 items sent;
+ *   ACQUIRE: only on failure (the grant is a GRANTED event): u32 owner node
+ *            (0 if unknown), so -EBUSY can name the holder.
+ */
+struct clp_ev_result {
+	struct clp_ev_base b;
+	int32_t err;
+	uint32_t req_type;       /* the clp_req_type answered */
+};
+
+struct clp_hello_payload {
+	uint32_t version;
+	uint32_t nodeid;
+	char shm_path[128];      /* validity page to mmap read-only, NUL-terminated */
+};
+
+/*
+ * The shared validity page (read-only for clients).  The daemon stores
+ * valid_until (CLOCK_MONOTONIC microseconds) with a release store; a client
+ * may use its leases while now < valid_until.  0 = nothing valid.
+ */
+struct clp_shm_page {
+	uint32_t magic;          /* CLP_SHM_MAGIC */
+	uint32_t version;
+	uint64_t valid_until;
+	uint32_t nodeid;
+	uint32_t daemon_pid;
+} __attribute__((aligned(64)));
+
+#define CLP_SHM_MAGIC 0x434c5348u   /* "CLSH" */
+
+struct clp_ev_lease {
+	struct clp_ev_base b;
+	int32_t err;             /* DENIED rides on RESULT; here 0 or REVOKED reason */
+	uint32_t node;           /* GRANTED: this node; QUEUED/WANTED: the other node */
+	uint64_t epoch;
+	uint64_t valid_until;    /* GRANTED: node validity at grant */
+	uint64_t deadline;       /* REVOKED: release by (CLOCK_MONOTONIC us) */
+	uint8_t mode;
+	uint8_t pad;
+	uint16_t namelen;
+};
+
+struct clp_ev_validity {
+	struct clp_ev_base b;
+	uint64_t valid_until;
+};
+
+struct clp_ev_index {
+	struct clp_ev_base b;
+	uint64_t version;
+	uint32_t writer;         /* node that wrote */
+	uint8_t deleted;
+	uint8_t keylen;
+	uint16_t namelen;
+};
+
+/*
+ * A batch of list output: count records, each either
+ *   LIST:       clp_item_lease + name
+ *   INDEX_LIST: clp_item_key + key + value
+ */
+struct clp_ev_items {
+	struct clp_ev_base b;
+	uint32_t count;
+	uint32_t pad;
+};
+
+struct clp_item_lease {
+	uint32_t owner;          /* first live holder, else first orphan, else 0 */
+	uint8_t mode;
+	uint8_t orphaned;        /* the shown owner is orphaned */
+	uint16_t namelen;
+	uint32_t nholders;
+	uint32_t nwaiters;
+	uint64_t epoch;          /* owner's epoch */
+	uint64_t version;        /* index version */
+	uint32_t nkeys;
+};
+
+struct clp_item_key {
+	uint8_t keylen;
+	uint8_t pad[3];
+	uint32_t vallen;
+	uint64_t version;
+};
+
+/* STATUS payload. */
+struct clp_status {
+	uint32_t nodeid;
+	uint8_t quorate;         /* replicated machine quorate */
+	uint8_t vq_quorate;      /* local votequorum view */
+	uint8_t synced;
+	uint8_t pad;
+	uint32_t ring_rep;
+	uint64_t ring_seq;
+	uint64_t valid_until;
+	uint64_t now;            /* daemon's CLOCK_MONOTONIC us when answering */
+	uint64_t lsn, epoch;
+	uint64_t leases, holds, orphans, waiters;
+	uint64_t index_bytes, index_mem_max;
+	uint64_t local_leases;   /* node-level holds of this node */
+	uint64_t client_holds;
+	uint64_t clients;
+	uint64_t mcast_msgs, fastpath_grants, cluster_grants;
+	uint64_t syncs, snapshots_sent, snapshots_loaded, revokes, kills;
+	uint64_t state_hash;
+	uint32_t nmembers;
+	uint32_t members[64];
+	uint64_t member_holds[64];  /* live holds per member (same order) */
+};
+
+/* SHOW payload: clp_show, then nholders x clp_show_holder, nwaiters x clp_show_waiter,
+ * then nkeys x (clp_item_key + key) (values omitted; INDEX_LIST has them). */
+struct clp_show {
+	uint16_t namelen;        /* echo */
+	uint8_t mode;
+	uint8_t pad;
+	uint32_t nholders, nwaiters, nkeys;
+	uint64_t version;
+};
+
+struct clp_show_holder {
+	uint32_t node;
+	uint8_t mode;
+	uint8_t pad[3];
+	uint64_t epoch;
+	uint64_t orphan_seq;
+};
+
+struct clp_show_waiter {
+	uint32_t node;
+	uint8_t mode;
+	uint8_t pad[3];
+};
+
+#endif /* COROLEASE_PROTO_H */

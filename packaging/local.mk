@@ -1,0 +1,10 @@
+# packaging/: see the top-level Makefile.am (fragments only append with +=)
+
+# coroleased's man pages
+dist_man_MANS += doc/coroleased.8 doc/corolease.conf.5
+
+# Sample configuration (every key commented out, with its default) and the
+# systemd unit.  The unit names /usr/sbin/coroleased: distributions install it
+# into their unit directory; the sample goes to docdir.
+dist_doc_DATA += packaging/corolease.conf
+EXTRA_DIST += packaging/coroleased.service

@@ -1,0 +1,1 @@
+# tests/integration/: end-to-end tests against real corosync (in progress).

@@ -1,0 +1,1255 @@
+/*
+ * corolease.c - command-line client of coroleased.
+ *
+ * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
+ *
+ * Built only on the public library (corolease.h) and libc.  See
+ * corolease(1) for the commands, their output and the exit codes.
+ */
+#define _GNU_SOURCE 1
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <corolease.h>
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "unknown"
+#endif
+
+/* Exit codes (documented in corolease(1)). */
+enum {
+	EXIT_OK = 0,
+	EXIT_BUSY = 1,         /* lease busy, or name/key not found */
+	EXIT_USAGE = 2,
+	EXIT_UNREACHABLE = 3,  /* daemon not reachable / connection lost */
+	EXIT_NOQUORUM = 4,     /* not quorate, or synchronising */
+	EXIT_PERM = 5,
+	EXIT_OTHER = 6,
+};
+
+static bool opt_json;
+
+/* ------------------------------------------------------------------------ */
+/* output helpers */
+
+static void __attribute__((format(printf, 1, 2))) warnx_(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("corolease: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* Writes bytes for a human: printable ASCII as is, '\\' doubled, others \xNN. */
+static void put_text(FILE *f, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] == '\\')
+			fputs("\\\\", f);
+		else if (p[i] >= 0x20 && p[i] < 0x7f)
+			fputc(p[i], f);
+		else
+			fprintf(f, "\\x%02x", p[i]);
+	}
+}
+
+/* The same into a static buffer, for messages (truncated with "..."). */
+static const char *text(const void *buf, size_t len)
+{
+	static char out[512];
+	const unsigned char *p = buf;
+	size_t o = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (o + 8 >= sizeof(out)) {
+			memcpy(out + o, "...", 4);
+			return out;
+		}
+		if (p[i] == '\\') {
+			out[o++] = '\\';
+			out[o++] = '\\';
+		} else if (p[i] >= 0x20 && p[i] < 0x7f) {
+			out[o++] = (char)p[i];
+		} else {
+			o += (size_t)snprintf(out + o, sizeof(out) - o, "\\x%02x", p[i]);
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/*
+ * Writes bytes as a JSON string.  Names, keys and values are opaque bytes:
+ * '"' and '\\' are escaped, and every byte outside printable ASCII becomes
+ * \u00XX (so each byte maps to one code point, losslessly).
+ */
+static void put_json(FILE *f, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	fputc('"', f);
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] == '"' || p[i] == '\\')
+			fprintf(f, "\\%c", p[i]);
+		else if (p[i] >= 0x20 && p[i] < 0x7f)
+			fputc(p[i], f);
+		else
+			fprintf(f, "\\u%04x", p[i]);
+	}
+	fputc('"', f);
+}
+
+static const char *mode_str(int mode)
+{
+	return mode == COROLEASE_EX ? "EX" : mode == COROLEASE_SH ? "SH" : "-";
+}
+
+static const char *yesno(int v)
+{
+	return v ? "yes" : "no";
+}
+
+static const char *jbool(int v)
+{
+	return v ? "true" : "false";
+}
+
+/* ------------------------------------------------------------------------ */
+/* errors and exit codes */
+
+static int exit_for(int err)
+{
+	switch (err) {
+	case 0:
+		return EXIT_OK;
+	case -EBUSY:
+	case -ENOENT:
+	case COROLEASE_EORPHANED:
+		return EXIT_BUSY;
+	case -ECONNREFUSED:
+	case -ECONNRESET:
+	case -ENOTCONN:
+	case COROLEASE_EDISCONNECTED:
+		return EXIT_UNREACHABLE;
+	case COROLEASE_ENOQUORUM:
+	case COROLEASE_ESYNCING:
+		return EXIT_NOQUORUM;
+	case -EPERM:
+	case -EACCES:
+		return EXIT_PERM;
+	default:
+		return EXIT_OTHER;
+	}
+}
+
+/* Reports err for what (the command) on name; returns the exit code. */
+static int fail(const char *what, const void *name, size_t namelen, int err)
+{
+	if (name)
+		warnx_("%s %s: %s (%s)", what, text(name, namelen), corolease_strerror(err),
+		       corolease_errname(err));
+	else
+		warnx_("%s: %s (%s)", what, corolease_strerror(err), corolease_errname(err));
+	return exit_for(err);
+}
+
+/* Connects or exits: 3 when the daemon is not there, 5 when not allowed. */
+static corolease_t *connect_or_exit(void)
+{
+	corolease_t *h;
+	int r = corolease_connect(&h);
+	if (r == 0)
+		return h;
+	warnx_("cannot connect to coroleased: %s (%s)", corolease_strerror(r),
+	       corolease_errname(r));
+	if (r == -EACCES || r == -EPERM)
+		exit(EXIT_PERM);
+	if (r == COROLEASE_EVERSION)
+		exit(EXIT_OTHER);
+	exit(EXIT_UNREACHABLE);
+}
+
+/* Parses a decimal u32 (> 0 if positive); false if not one. */
+static bool parse_u32(const char *s, uint32_t *v_r, bool positive)
+{
+	char *end;
+	errno = 0;
+	if (!*s || *s == '-' || *s == '+')
+		return false;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end || v > UINT32_MAX || (positive && v == 0))
+		return false;
+	*v_r = (uint32_t)v;
+	return true;
+}
+
+/* Seconds (may be fractional) to milliseconds; false if invalid or too long. */
+static bool parse_secs_ms(const char *s, unsigned *ms_r)
+{
+	char *end;
+	errno = 0;
+	if (!*s || *s == '-' || *s == '+')
+		return false;
+	double d = strtod(s, &end);
+	if (errno || *end || !isfinite(d) || d < 0 || d * 1000.0 > (double)UINT32_MAX)
+		return false;
+	*ms_r = (unsigned)ceil(d * 1000.0);
+	return true;
+}
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* ------------------------------------------------------------------------ */
+/* usage */
+
+static const char usage_main[] =
+	"usage: corolease [--json] COMMAND [ARGS]\n"
+	"\n"
+	"commands:\n"
+	"  status                         node, quorum, members and counters\n"
+	"  list [PREFIX]                  leases (whose name starts with PREFIX)\n"
+	"  show NAME                      holders, waiters and index keys of NAME\n"
+	"  owner NAME                     node holding NAME (0: nobody)\n"
+	"  acquire NAME [OPTIONS] [--] CMD [ARGS...]\n"
+	"                                 run CMD while holding the lease NAME\n"
+	"  evict NAME                     revoke NAME from its holders (admin)\n"
+	"  fence-ack NODE                 declare a departed NODE fenced (admin)\n"
+	"  index get NAME KEY [--sync]    print a value of the index cache\n"
+	"  index put NAME KEY VALUE       write a value (takes NAME exclusively)\n"
+	"  index del NAME KEY             delete a key (takes NAME exclusively)\n"
+	"  index list NAME                print every key and value of NAME\n"
+	"  index watch [NAME] [--count N] print index changes as they happen\n"
+	"\n"
+	"options:\n"
+	"  --json       machine-readable output (read commands)\n"
+	"  -h, --help   this text; COMMAND --help for a command's\n"
+	"  --version    print the version\n"
+	"\n"
+	"exit codes: 0 ok, 1 busy or not found, 2 usage, 3 daemon not reachable,\n"
+	"4 not quorate or synchronising, 5 permission denied, 6 other error\n";
+
+struct cmd_help {
+	const char *name;
+	const char *text;
+};
+
+static const struct cmd_help helps[] = {
+	{ "status", "usage: corolease status [--json]\n"
+		    "Prints the local node's view: node id, quorum (replicated machine and\n"
+		    "votequorum), sync state, ring, validity left, members with their live\n"
+		    "holds, lease/hold/orphan/waiter counts, index memory, counters, state hash.\n" },
+	{ "list", "usage: corolease list [--json] [PREFIX]\n"
+		  "One line per lease whose name starts with PREFIX (all without it):\n"
+		  "name, owner node, mode, epoch, holders, waiters, keys, orphaned.\n" },
+	{ "show", "usage: corolease show [--json] NAME\n"
+		  "Holders (mode, epoch, orphan state), waiters in FIFO order, index version\n"
+		  "and keys of NAME.  Exit 1 if NAME is unknown.\n" },
+	{ "owner", "usage: corolease owner [--json] NAME\n"
+		   "Prints the node holding NAME (0: nobody), from the local replica.\n" },
+	{ "acquire", "usage: corolease acquire NAME [--shared] [--wait SECS | --nowait]\n"
+		     "                         [--kill-after SECS] [--] CMD [ARGS...]\n"
+		     "Takes the lease NAME (exclusive unless --shared), runs CMD with\n"
+		     "COROLEASE_NAME, COROLEASE_EPOCH and COROLEASE_NODE in its environment,\n"
+		     "and releases the lease when CMD exits; exits with CMD's status (128+N if\n"
+		     "killed by signal N).  Without --wait a held lease fails at once (exit 1);\n"
+		     "--wait SECS queues for up to SECS seconds, --wait 0 without limit.\n"
+		     "If the lease is revoked (or the daemon is lost) CMD gets SIGTERM, and\n"
+		     "SIGKILL --kill-after SECS later (default 4), or 0.2 s before the\n"
+		     "daemon's revoke deadline if that is sooner.  SIGINT, SIGTERM and SIGHUP\n"
+		     "are passed on to CMD.\n" },
+	{ "evict", "usage: corolease evict [--json] NAME\n"
+		   "Revokes NAME from every holder (root or the corolease-admin group).\n" },
+	{ "fence-ack", "usage: corolease fence-ack [--json] NODE\n"
+		       "Declares the departed NODE fenced, so its leases are recovered now\n"
+		       "instead of after the fence delay (root or the corolease-admin group).\n" },
+	{ "index", "usage: corolease index get [--json] [--sync] NAME KEY\n"
+		   "       corolease index put NAME KEY VALUE\n"
+		   "       corolease index del NAME KEY\n"
+		   "       corolease index list [--json] NAME\n"
+		   "       corolease index watch [--json] [--count N] [NAME]\n"
+		   "get prints the value (raw bytes and a newline); --sync reads after a\n"
+		   "cluster barrier (linearizable).  put and del take NAME exclusively\n"
+		   "without waiting for the write, then release it (exit 1 if it is held\n"
+		   "elsewhere).  list prints KEY<TAB>VALUE lines, bytes outside printable\n"
+		   "ASCII as \\xNN.  watch prints NAME KEY VERSION put|del NODE per change\n"
+		   "(every name without NAME) until interrupted or N changes were seen.\n" },
+};
+
+static const char *help_for(const char *cmd)
+{
+	for (size_t i = 0; i < sizeof(helps) / sizeof(helps[0]); i++)
+		if (strcmp(helps[i].name, cmd) == 0)
+			return helps[i].text;
+	return usage_main;
+}
+
+static int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	fputs("corolease: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if (strcmp(cmd, "main") == 0)
+		fputs("Try 'corolease --help'.\n", stderr);
+	else
+		fprintf(stderr, "Try 'corolease %s --help'.\n", cmd);
+	return EXIT_USAGE;
+}
+
+/*
+ * Parses the common options of a command (--json, --help) plus extra ones.
+ * Returns the index of the first operand in argv, or -1 (exit code in
+ * *exit_r) for --help or a usage error.  For extra options, handle(opt,
+ * optarg, ctx) returns false on a bad value.
+ */
+static int parse_opts(const char *cmd, int argc, char **argv, const char *shortopts,
+		      const struct option *extra, bool (*handle)(int, const char *, void *),
+		      void *ctx, int *exit_r)
+{
+	struct option opts[16];
+	size_t n = 0;
+	opts[n++] = (struct option){ "json", no_argument, NULL, 'j' };
+	opts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
+	for (; extra && extra->name && n < 15; extra++)
+		opts[n++] = *extra;
+	opts[n] = (struct option){ NULL, 0, NULL, 0 };
+
+	char so[32];
+	snprintf(so, sizeof(so), "h%s", shortopts ? shortopts : "");
+	optind = 0;   /* glibc: full reinitialisation */
+	opterr = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, so, opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			opt_json = true;
+			break;
+		case 'h':
+			fputs(help_for(cmd), stdout);
+			*exit_r = EXIT_OK;
+			return -1;
+		case '?':
+			*exit_r = usage_error(cmd, "%s: unknown option or missing argument: %s",
+					      cmd, argv[optind - 1]);
+			return -1;
+		default:
+			if (!handle || !handle(c, optarg, ctx)) {
+				*exit_r = usage_error(cmd, "%s: invalid value for %s", cmd,
+						      argv[optind - 1]);
+				return -1;
+			}
+			break;
+		}
+	}
+	return optind;
+}
+
+/* ------------------------------------------------------------------------ */
+/* status */
+
+static int cmd_status(int argc, char **argv)
+{
+	int ex;
+	int i = parse_opts("status", argc, argv, NULL, NULL, NULL, NULL, &ex);
+	if (i < 0)
+		return ex;
+	if (i != argc)
+		return usage_error("status", "status: unexpected argument '%s'", argv[i]);
+
+	corolease_t *h = connect_or_exit();
+	struct corolease_status st;
+	int r = corolease_status(h, &st);
+	corolease_close(h);
+	if (r < 0)
+		return fail("status", NULL, 0, r);
+
+	if (opt_json) {
+		printf("{\"node\":%" PRIu32 ",\"quorate\":%s,\"votequorum_quorate\":%s,"
+		       "\"synced\":%s,\"ring\":{\"rep\":%" PRIu32 ",\"seq\":%" PRIu64 "},"
+		       "\"valid_ms\":%" PRId64 ",\"lsn\":%" PRIu64 ",\"epoch\":%" PRIu64 ",",
+		       st.nodeid, jbool(st.quorate), jbool(st.vq_quorate), jbool(st.synced),
+		       st.ring_rep, st.ring_seq, st.valid_ms, st.lsn, st.epoch);
+		printf("\"members\":[");
+		for (uint32_t m = 0; m < st.nmembers; m++)
+			printf("%s{\"node\":%" PRIu32 ",\"holds\":%" PRIu64 "}", m ? "," : "",
+			       st.members[m], st.member_holds[m]);
+		printf("],\"leases\":%" PRIu64 ",\"holds\":%" PRIu64 ",\"orphans\":%" PRIu64
+		       ",\"waiters\":%" PRIu64 ",\"index_bytes\":%" PRIu64
+		       ",\"index_mem_max\":%" PRIu64 ",\"local_leases\":%" PRIu64
+		       ",\"client_holds\":%" PRIu64 ",\"clients\":%" PRIu64 ",",
+		       st.leases, st.holds, st.orphans, st.waiters, st.index_bytes,
+		       st.index_mem_max, st.local_leases, st.client_holds, st.clients);
+		printf("\"counters\":{\"fastpath_grants\":%" PRIu64 ",\"cluster_grants\":%" PRIu64
+		       ",\"mcast_msgs\":%" PRIu64 ",\"syncs\":%" PRIu64
+		       ",\"snapshots_sent\":%" PRIu64 ",\"snapshots_loaded\":%" PRIu64
+		       ",\"revokes\":%" PRIu64 ",\"kills\":%" PRIu64 "},"
+		       "\"state_hash\":\"%016" PRIx64 "\"}\n",
+		       st.fastpath_grants, st.cluster_grants, st.mcast_msgs, st.syncs,
+		       st.snapshots_sent, st.snapshots_loaded, st.revokes, st.kills,
+		       st.state_hash);
+		return EXIT_OK;
+	}
+	printf("node:        %" PRIu32 "\n", st.nodeid);
+	printf("quorate:     %s (votequorum: %s)\n", yesno(st.quorate), yesno(st.vq_quorate));
+	printf("synced:      %s\n", yesno(st.synced));
+	printf("ring:        %" PRIu32 ".%" PRIu64 "\n", st.ring_rep, st.ring_seq);
+	if (st.valid_ms > 0)
+		printf("validity:    %" PRId64 " ms left\n", st.valid_ms);
+	else
+		printf("validity:    lapsed\n");
+	printf("members:     %" PRIu32 "\n", st.nmembers);
+	for (uint32_t m = 0; m < st.nmembers; m++)
+		printf("  node %-6" PRIu32 " %" PRIu64 " live hold%s\n", st.members[m],
+		       st.member_holds[m], st.member_holds[m] == 1 ? "" : "s");
+	printf("leases:      %" PRIu64 " (holds %" PRIu64 ", orphans %" PRIu64
+	       ", waiters %" PRIu64 ")\n", st.leases, st.holds, st.orphans, st.waiters);
+	printf("local:       %" PRIu64 " node lease%s, %" PRIu64 " client hold%s, %" PRIu64
+	       " client%s\n", st.local_leases, st.local_leases == 1 ? "" : "s",
+	       st.client_holds, st.client_holds == 1 ? "" : "s", st.clients,
+	       st.clients == 1 ? "" : "s");
+	printf("index:       %" PRIu64 " / %" PRIu64 " bytes\n", st.index_bytes,
+	       st.index_mem_max);
+	printf("lsn:         %" PRIu64 " (epoch %" PRIu64 ")\n", st.lsn, st.epoch);
+	printf("counters:    fast-path grants %" PRIu64 ", cluster grants %" PRIu64
+	       ", mcasts %" PRIu64 "\n", st.fastpath_grants, st.cluster_grants, st.mcast_msgs);
+	printf("             syncs %" PRIu64 ", snapshots sent %" PRIu64 " / loaded %" PRIu64
+	       ", revokes %" PRIu64 ", kills %" PRIu64 "\n", st.syncs, st.snapshots_sent,
+	       st.snapshots_loaded, st.revokes, st.kills);
+	printf("state hash:  %016" PRIx64 "\n", st.state_hash);
+	return EXIT_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* list, show, owner */
+
+struct list_ctx {
+	unsigned n;
+};
+
+static int list_one(void *ctx, const struct corolease_lease_summary *s)
+{
+	struct list_ctx *c = ctx;
+	if (opt_json) {
+		printf("%s{\"name\":", c->n ? "," : "");
+		put_json(stdout, s->name, s->namelen);
+		printf(",\"owner\":%" PRIu32 ",\"mode\":\"%s\",\"orphaned\":%s,\"epoch\":%" PRIu64
+		       ",\"holders\":%" PRIu32 ",\"waiters\":%" PRIu32 ",\"keys\":%" PRIu32
+		       ",\"version\":%" PRIu64 "}", s->owner, mode_str(s->owner ? s->mode : 0),
+		       jbool(s->orphaned), s->epoch, s->nholders, s->nwaiters, s->nkeys,
+		       s->version);
+	} else {
+		put_text(stdout, s->name, s->namelen);
+		printf("\towner=%" PRIu32 "\tmode=%s\tepoch=%" PRIu64 "\tholders=%" PRIu32
+		       "\twaiters=%" PRIu32 "\tkeys=%" PRIu32 "%s\n", s->owner,
+		       mode_str(s->owner ? s->mode : 0), s->epoch, s->nholders, s->nwaiters,
+		       s->nkeys, s->orphaned ? "\torphaned" : "");
+	}
+	c->n++;
+	return 0;
+}
+
+static int cmd_list(int argc, char **argv)
+{
+	int ex;
+	int i = parse_opts("list", argc, argv, NULL, NULL, NULL, NULL, &ex);
+	if (i < 0)
+		return ex;
+	if (argc - i > 1)
+		return usage_error("list", "list: too many arguments");
+	const char *prefix = i < argc ? argv[i] : "";
+	if (strlen(prefix) > COROLEASE_NAME_MAX)
+		return usage_error("list", "list: prefix longer than %u bytes", COROLEASE_NAME_MAX);
+
+	corolease_t *h = connect_or_exit();
+	struct list_ctx c = { 0 };
+	if (opt_json)
+		printf("[");
+	int r = corolease_list(h, prefix, strlen(prefix), list_one, &c);
+	corolease_close(h);
+	if (opt_json)
+		printf("]\n");
+	if (r < 0)
+		return fail("list", NULL, 0, r);
+	return EXIT_OK;
+}
+
+static bool check_name_arg(const char *cmd, const char *name, int *exit_r)
+{
+	size_t len = strlen(name);
+	if (len == 0 || len > COROLEASE_NAME_MAX) {
+		*exit_r = usage_error(cmd, "%s: a name is 1 to %u bytes", cmd, COROLEASE_NAME_MAX);
+		return false;
+	}
+	return true;
+}
+
+static bool check_key_arg(const char *cmd, const char *key, int *exit_r)
+{
+	size_t len = strlen(key);
+	if (len == 0 || len > COROLEASE_KEY_MAX) {
+		*exit_r = usage_error(cmd, "%s: a key is 1 to %u bytes", cmd, COROLEASE_KEY_MAX);
+		return false;
+	}
+	return true;
+}
+
+static int cmd_show(int argc, char **argv)
+{
+	int ex;
+	int i = parse_opts("show", argc, argv, NULL, NULL, NULL, NULL, &ex);
+	if (i < 0)
+		return ex;
+	if (argc - i != 1)
+		return usage_error("show", "show: expected one NAME");
+	const char *name = argv[i];
+	if (!check_name_arg("show", name, &ex))
+		return ex;
+
+	corolease_t *h = connect_or_exit();
+	struct corolease_detail d;
+	int r = corolease_show(h, name, strlen(name), &d);
+	corolease_close(h);
+	if (r < 0)
+		return fail("show", name, strlen(name), r);
+
+	if (opt_json) {
+		printf("{\"name\":");
+		put_json(stdout, name, strlen(name));
+		printf(",\"mode\":\"%s\",\"holders\":[", mode_str(d.nholders ? d.mode : 0));
+		for (uint32_t k = 0; k < d.nholders; k++) {
+			const struct corolease_holder *o = &d.holders[k];
+			printf("%s{\"node\":%" PRIu32 ",\"mode\":\"%s\",\"epoch\":%" PRIu64
+			       ",\"orphaned\":%s,\"orphan_seq\":%" PRIu64 "}", k ? "," : "",
+			       o->node, mode_str(o->mode), o->epoch, jbool(o->orphan_seq != 0),
+			       o->orphan_seq);
+		}
+		printf("],\"waiters\":[");
+		for (uint32_t k = 0; k < d.nwaiters; k++)
+			printf("%s{\"node\":%" PRIu32 ",\"mode\":\"%s\"}", k ? "," : "",
+			       d.waiters[k].node, mode_str(d.waiters[k].mode));
+		printf("],\"version\":%" PRIu64 ",\"keys\":[", d.version);
+		for (uint32_t k = 0; k < d.nkeys; k++) {
+			if (k)
+				putchar(',');
+			put_json(stdout, d.keys[k], d.keylens[k]);
+		}
+		printf("]}\n");
+	} else {
+		printf("name:     ");
+		put_text(stdout, name, strlen(name));
+		printf("\nmode:     %s\n", mode_str(d.nholders ? d.mode : 0));
+		printf("holders:  %" PRIu32 "\n", d.nholders);
+		for (uint32_t k = 0; k < d.nholders; k++) {
+			const struct corolease_holder *o = &d.holders[k];
+			printf("  node %-6" PRIu32 " %s  epoch %" PRIu64, o->node, mode_str(o->mode),
+			       o->epoch);
+			if (o->orphan_seq)
+				printf("  orphaned (seq %" PRIu64 ")", o->orphan_seq);
+			putchar('\n');
+		}
+		printf("waiters:  %" PRIu32 " (FIFO)\n", d.nwaiters);
+		for (uint32_t k = 0; k < d.nwaiters; k++)
+			printf("  node %-6" PRIu32 " %s\n", d.waiters[k].node,
+			       mode_str(d.waiters[k].mode));
+		printf("index:    version %" PRIu64 ", %" PRIu32 " key%s\n", d.version, d.nkeys,
+		       d.nkeys == 1 ? "" : "s");
+		for (uint32_t k = 0; k < d.nkeys; k++) {
+			printf("  ");
+			put_text(stdout, d.keys[k], d.keylens[k]);
+			putchar('\n');
+		}
+	}
+	corolease_detail_free(&d);
+	return EXIT_OK;
+}
+
+static int cmd_owner(int argc, char **argv)
+{
+	int ex;
+	int i = parse_opts("owner", argc, argv, NULL, NULL, NULL, NULL, &ex);
+	if (i < 0)
+		return ex;
+	if (argc - i != 1)
+		return usage_error("owner", "owner: expected one NAME");
+	const char *name = argv[i];
+	if (!check_name_arg("owner", name, &ex))
+		return ex;
+
+	corolease_t *h = connect_or_exit();
+	uint32_t node;
+	int r = corolease_owner(h, name, strlen(name), &node);
+	corolease_close(h);
+	if (r < 0)
+		return fail("owner", name, strlen(name), r);
+	if (opt_json) {
+		printf("{\"name\":");
+		put_json(stdout, name, strlen(name));
+		printf(",\"owner\":%" PRIu32 "}\n", node);
+	} else {
+		printf("%" PRIu32 "\n", node);
+	}
+	return EXIT_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* evict, fence-ack */
+
+static int cmd_evict(int argc, char **argv)
+{
+	int ex;
+	int i = parse_opts("evict", argc, argv, NULL, NULL, NULL, NULL, &ex);
+	if (i < 0)
+		return ex;
+	if (argc - i != 1)
+		return usage_error("evict", "evict: expected one NAME");
+	const char *name = argv[i];
+	if (!check_name_arg("evict", name, &ex))
+		return ex;
+
+	corolease_t *h = connect_or_exit();
+	uint64_t count;
+	int r = corolease_evict(h, name, strlen(name), &count);
+	corolease_close(h);
+	if (r < 0)
+		return fail("evict", name, strlen(name), r);
+	if (opt_json)
+		printf("{\"evicted\":%" PRIu64 "}\n", count);
+	else
+		printf("evicted %" PRIu64 " holder%s\n", count, count == 1 ? "" : "s");
+	return EXIT_OK;
+}
+
+static int cmd_fence_ack(int argc, char **argv)
+{
+	int ex;
+	int i = parse_opts("fence-ack", argc, argv, NULL, NULL, NULL, NULL, &ex);
+	if (i < 0)
+		return ex;
+	uint32_t node;
+	if (argc - i != 1 || !parse_u32(argv[i], &node, true))
+		return usage_error("fence-ack", "fence-ack: expected one NODE id (> 0)");
+
+	corolease_t *h = connect_or_exit();
+	uint64_t count;
+	int r = corolease_fence_ack(h, node, &count);
+	corolease_close(h);
+	if (r < 0) {
+		warnx_("fence-ack node %" PRIu32 ": %s (%s)", node, corolease_strerror(r),
+		       corolease_errname(r));
+		return exit_for(r);
+	}
+	if (opt_json)
+		printf("{\"node\":%" PRIu32 ",\"recovered\":%" PRIu64 "}\n", node, count);
+	else
+		printf("node %" PRIu32 ": recovered %" PRIu64 " lease%s\n", node, count,
+		       count == 1 ? "" : "s");
+	return EXIT_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* acquire */
+
+static int sig_w = -1;     /* write end of the self-pipe */
+
+static void on_signal(int sig)
+{
+	int saved = errno;
+	unsigned char b = (unsigned char)sig;
+	ssize_t r = write(sig_w, &b, 1);
+	(void)r;
+	errno = saved;
+}
+
+struct run {
+	pid_t child;
+	bool exited;
+	int status;
+	bool stopping;          /* SIGTERM sent for a lost lease */
+	uint64_t kill_at;       /* SIGKILL due (us), 0 = none */
+	unsigned kill_after_ms;
+	bool wanted_told;
+	const char *name;
+};
+
+/*
+ * SIGTERM now; SIGKILL kill_after_ms later, or a little before the daemon's
+ * revoke deadline (deadline_us, 0 = unknown) if that comes first.
+ */
+static void stop_child(struct run *run, const char *why, uint64_t deadline_us)
+{
+	if (run->stopping || run->exited)
+		return;
+	warnx_("acquire %s: %s; stopping the command", text(run->name, strlen(run->name)), why);
+	run->stopping = true;
+	kill(run->child, SIGTERM);
+	uint64_t now = mono_us();
+	run->kill_at = now + (uint64_t)run->kill_after_ms * 1000u;
+	if (deadline_us > now + 200000 && deadline_us - 200000 < run->kill_at)
+		run->kill_at = deadline_us - 200000;
+}
+
+static void acq_revoked(corolease_t *h, corolease_lease_t *lease, void *udata)
+{
+	(void)h;
+	stop_child(udata, "lease revoked", corolease_lease_revoke_deadline(lease));
+}
+
+static void acq_wanted(corolease_t *h, corolease_lease_t *lease, uint32_t node, void *udata)
+{
+	struct run *run = udata;
+	(void)h;
+	(void)lease;
+	if (run->wanted_told)
+		return;
+	run->wanted_told = true;
+	warnx_("acquire %s: wanted by node %" PRIu32 "; the lease is revoked after the "
+	       "daemon's handover timeout unless the command exits",
+	       text(run->name, strlen(run->name)), node);
+}
+
+static void acq_disconnected(corolease_t *h, void *udata)
+{
+	(void)h;
+	stop_child(udata, "connection to coroleased lost", 0);
+}
+
+struct acq_opts {
+	int mode;
+	bool wait;
+	unsigned wait_ms;
+	unsigned kill_after_ms;
+};
+
+static const int fwd_sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+
+static int cmd_acquire(int argc, char **argv)
+{
+	struct acq_opts o = { .mode = COROLEASE_EX, .kill_after_ms = 4000 };
+	const char *name = NULL;
+	char **cmd = NULL;
+
+	/* flock(1)-like: options anywhere before CMD; CMD starts at the first
+	 * operand after NAME, or after "--". */
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *val = NULL;
+		if (strcmp(a, "--") == 0) {
+			cmd = &argv[i + 1];
+			break;
+		}
+		if (a[0] != '-' || a[1] == '\0') {
+			if (!name) {
+				name = a;
+				continue;
+			}
+			cmd = &argv[i];
+			break;
+		}
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			fputs(help_for("acquire"), stdout);
+			return EXIT_OK;
+		} else if (strcmp(a, "-s") == 0 || strcmp(a, "--shared") == 0) {
+			o.mode = COROLEASE_SH;
+		} else if (strcmp(a, "-x") == 0 || strcmp(a, "--exclusive") == 0) {
+			o.mode = COROLEASE_EX;
+		} else if (strcmp(a, "-n") == 0 || strcmp(a, "--nowait") == 0) {
+			o.wait = false;
+		} else if (strcmp(a, "-w") == 0 || strcmp(a, "--wait") == 0 ||
+			   strncmp(a, "--wait=", 7) == 0) {
+			val = a[1] == '-' && a[6] == '=' ? a + 7 : (i + 1 < argc ? argv[++i] : NULL);
+			if (!val || !parse_secs_ms(val, &o.wait_ms))
+				return usage_error("acquire", "acquire: --wait needs SECS >= 0");
+			o.wait = true;
+		} else if (strcmp(a, "--kill-after") == 0 || strncmp(a, "--kill-after=", 13) == 0) {
+			val = a[12] == '=' ? a + 13 : (i + 1 < argc ? argv[++i] : NULL);
+			if (!val || !parse_secs_ms(val, &o.kill_after_ms))
+				return usage_error("acquire", "acquire: --kill-after needs SECS >= 0");
+		} else if (strcmp(a, "--json") == 0) {
+			opt_json = true;   /* accepted, nothing to print */
+		} else {
+			return usage_error("acquire", "acquire: unknown option '%s'", a);
+		}
+	}
+	int ex;
+	if (!name)
+		return usage_error("acquire", "acquire: expected NAME and CMD");
+	if (!check_name_arg("acquire", name, &ex))
+		return ex;
+	if (!cmd || !cmd[0])
+		return usage_error("acquire", "acquire: expected a command to run");
+
+	corolease_t *h = connect_or_exit();
+	corolease_lease_t *lease;
+	uint32_t owner = 0;
+	int r = corolease_acquire(h, name, strlen(name), o.mode, o.wait ? COROLEASE_WAIT : 0,
+				  o.wait_ms, &lease, &owner);
+	if (r < 0) {
+		corolease_close(h);
+		if ((r == -EBUSY || r == -ETIMEDOUT || r == COROLEASE_EORPHANED) && owner) {
+			warnx_("acquire %s: held by node %" PRIu32 "%s (%s)",
+			       text(name, strlen(name)), owner,
+			       r == COROLEASE_EORPHANED ? ", which departed"
+			       : r == -ETIMEDOUT ? "; gave up waiting" : "",
+			       corolease_errname(r));
+			return EXIT_BUSY;
+		}
+		if (r == -ETIMEDOUT) {
+			warnx_("acquire %s: %s (%s)", text(name, strlen(name)), corolease_strerror(r),
+			       corolease_errname(r));
+			return EXIT_BUSY;
+		}
+		return fail("acquire", name, strlen(name), r);
+	}
+
+	struct run run = { .kill_after_ms = o.kill_after_ms, .name = name };
+	struct corolease_callbacks cb = { .wanted = acq_wanted, .revoked = acq_revoked,
+					  .disconnected = acq_disconnected };
+	corolease_set_callbacks(h, &cb, &run);
+
+	/* the command must not keep our connection (and so the lease) alive */
+	int lfd = corolease_get_fd(h);
+	if (lfd >= 0)
+		fcntl(lfd, F_SETFD, fcntl(lfd, F_GETFD) | FD_CLOEXEC);
+
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC | O_NONBLOCK) < 0) {
+		warnx_("acquire: pipe: %s", strerror(errno));
+		corolease_release(lease);
+		corolease_close(h);
+		return EXIT_OTHER;
+	}
+	sig_w = pfd[1];
+	sigset_t block, old;
+	sigemptyset(&block);
+	sigaddset(&block, SIGCHLD);
+	for (size_t k = 0; k < sizeof(fwd_sigs) / sizeof(fwd_sigs[0]); k++)
+		sigaddset(&block, fwd_sigs[k]);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGCHLD, &sa, NULL);
+	for (size_t k = 0; k < sizeof(fwd_sigs) / sizeof(fwd_sigs[0]); k++)
+		sigaction(fwd_sigs[k], &sa, NULL);
+
+	char epoch[32], node[16];
+	snprintf(epoch, sizeof(epoch), "%" PRIu64, corolease_lease_epoch(lease));
+	snprintf(node, sizeof(node), "%" PRIu32, corolease_nodeid(h));
+	fflush(NULL);
+	run.child = fork();
+	if (run.child == 0) {
+		struct sigaction dfl;
+		memset(&dfl, 0, sizeof(dfl));
+		dfl.sa_handler = SIG_DFL;
+		sigaction(SIGCHLD, &dfl, NULL);
+		for (size_t k = 0; k < sizeof(fwd_sigs) / sizeof(fwd_sigs[0]); k++)
+			sigaction(fwd_sigs[k], &dfl, NULL);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		setenv("COROLEASE_NAME", name, 1);
+		setenv("COROLEASE_EPOCH", epoch, 1);
+		setenv("COROLEASE_NODE", node, 1);
+		execvp(cmd[0], cmd);
+		int e = errno;
+		fprintf(stderr, "corolease: acquire: cannot run %s: %s\n", cmd[0], strerror(e));
+		_exit(e == ENOENT ? 127 : 126);
+	}
+	if (run.child < 0) {
+		warnx_("acquire: fork: %s", strerror(errno));
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		corolease_release(lease);
+		corolease_close(h);
+		return EXIT_OTHER;
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+
+	bool lib_dead = false;
+	while (!run.exited) {
+		uint64_t now = mono_us();
+		uint64_t t = lib_dead ? UINT64_MAX : corolease_get_timeout(h);
+		if (run.kill_at && run.kill_at < t)
+			t = run.kill_at;
+		int ms = -1;
+		if (t != UINT64_MAX) {
+			uint64_t d = t <= now ? 0 : (t - now + 999) / 1000u;
+			ms = d > INT_MAX ? INT_MAX : (int)d;
+		}
+		struct pollfd fds[2] = {
+			{ .fd = pfd[0], .events = POLLIN },
+			{ .fd = lib_dead ? -1 : corolease_get_fd(h),
+			  .events = (short)corolease_get_events(h) },
+		};
+		int n = poll(fds, 2, ms);
+		if (n < 0 && errno != EINTR) {
+			warnx_("acquire: poll: %s", strerror(errno));
+			break;
+		}
+		if (n > 0 && (fds[0].revents & POLLIN)) {
+			unsigned char sigs[64];
+			ssize_t got;
+			while ((got = read(pfd[0], sigs, sizeof(sigs))) > 0) {
+				for (ssize_t k = 0; k < got; k++)
+					if (sigs[k] != SIGCHLD && !run.exited)
+						kill(run.child, sigs[k]);
+			}
+			pid_t p;
+			while ((p = waitpid(run.child, &run.status, WNOHANG)) < 0 && errno == EINTR)
+				;
+			if (p == run.child)
+				run.exited = true;
+		}
+		if (!lib_dead) {
+			int r2 = corolease_dispatch(h);
+			if (r2 == COROLEASE_EDISCONNECTED)
+				lib_dead = true;
+		}
+		if (run.kill_at && mono_us() >= run.kill_at && !run.exited) {
+			warnx_("acquire %s: command still running after %u ms; killing it",
+			       text(name, strlen(name)), run.kill_after_ms);
+			kill(run.child, SIGKILL);
+			run.kill_at = 0;
+		}
+	}
+	if (!run.exited) {   /* poll failed: make sure nothing runs unguarded */
+		kill(run.child, SIGKILL);
+		while (waitpid(run.child, &run.status, 0) < 0 && errno == EINTR)
+			;
+	}
+	corolease_release(lease);
+	corolease_close(h);
+	close(pfd[0]);
+	close(pfd[1]);
+	if (WIFEXITED(run.status))
+		return WEXITSTATUS(run.status);
+	if (WIFSIGNALED(run.status))
+		return 128 + WTERMSIG(run.status);
+	return EXIT_OTHER;
+}
+
+/* ------------------------------------------------------------------------ */
+/* index */
+
+static bool index_get_opt(int c, const char *arg, void *ctx)
+{
+	(void)arg;
+	if (c != 's')
+		return false;
+	*(unsigned *)ctx |= COROLEASE_GET_SYNC;
+	return true;
+}
+
+static int index_get(int argc, char **argv)
+{
+	static const struct option ext[] = { { "sync", no_argument, NULL, 's' },
+					     { NULL, 0, NULL, 0 } };
+	unsigned flags = 0;
+	int ex;
+	int i = parse_opts("index", argc, argv, "s", ext, index_get_opt, &flags, &ex);
+	if (i < 0)
+		return ex;
+	if (argc - i != 2)
+		return usage_error("index", "index get: expected NAME KEY");
+	const char *name = argv[i], *key = argv[i + 1];
+	if (!check_name_arg("index", name, &ex) || !check_key_arg("index", key, &ex))
+		return ex;
+
+	static unsigned char val[COROLEASE_VALUE_MAX];
+	size_t vallen;
+	uint64_t version;
+	corolease_t *h = connect_or_exit();
+	int r = corolease_index_get(h, name, strlen(name), key, strlen(key), flags, val,
+				    sizeof(val), &vallen, &version);
+	corolease_close(h);
+	if (r < 0) {
+		warnx_("index get %s %s: %s (%s)", text(name, strlen(name)),
+		       key, corolease_strerror(r), corolease_errname(r));
+		return exit_for(r);
+	}
+	if (vallen > sizeof(val))
+		vallen = sizeof(val);
+	if (opt_json) {
+		printf("{\"name\":");
+		put_json(stdout, name, strlen(name));
+		printf(",\"key\":");
+		put_json(stdout, key, strlen(key));
+		printf(",\"version\":%" PRIu64 ",\"value\":", version);
+		put_json(stdout, val, vallen);
+		printf("}\n");
+	} else {
+		fwrite(val, 1, vallen, stdout);
+		putchar('\n');
+	}
+	return EXIT_OK;
+}
+
+static int index_write(int argc, char **argv, bool del)
+{
+	const char *sub = del ? "index del" : "index put";
+	int ex;
+	int i = parse_opts("index", argc, argv, NULL, NULL, NULL, NULL, &ex);
+	if (i < 0)
+		return ex;
+	if (argc - i != (del ? 2 : 3))
+		return usage_error("index", "%s: expected NAME KEY%s", sub, del ? "" : " VALUE");
+	const char *name = argv[i], *key = argv[i + 1], *val = del ? "" : argv[i + 2];
+	if (!check_name_arg("index", name, &ex) || !check_key_arg("index", key, &ex))
+		return ex;
+	if (strlen(val) > COROLEASE_VALUE_MAX)
+		return usage_error("index", "%s: a value is at most %u bytes", sub,
+				   COROLEASE_VALUE_MAX);
+
+	corolease_t *h = connect_or_exit();
+	corolease_lease_t *lease;
+	uint32_t owner = 0;
+	int r = corolease_acquire(h, name, strlen(name), COROLEASE_EX, 0, 0, &lease, &owner);
+	if (r < 0) {
+		corolease_close(h);
+		if (r == -EBUSY || r == COROLEASE_EORPHANED) {
+			warnx_("%s %s: held by node %" PRIu32 " (%s)", sub, text(name, strlen(name)),
+			       owner, corolease_errname(r));
+			return EXIT_BUSY;
+		}
+		warnx_("%s %s: %s (%s)", sub, text(name, strlen(name)), corolease_strerror(r),
+		       corolease_errname(r));
+		return exit_for(r);
+	}
+	uint64_t version;
+	if (del)
+		r = corolease_index_del(lease, key, strlen(key), &version);
+	else
+		r = corolease_index_put(lease, key, strlen(key), val, strlen(val), &version);
+	corolease_release(lease);
+	corolease_close(h);
+	if (r < 0) {
+		warnx_("%s %s %s: %s (%s)", sub, text(name, strlen(name)), key,
+		       corolease_strerror(r), corolease_errname(r));
+		return exit_for(r);
+	}
+	return EXIT_OK;
+}
+
+struct ilist_ctx {
+	unsigned n;
+};
+
+static int ilist_one(void *ctx, const void *key, size_t keylen, const void *val,
+		     size_t vallen, uint64_t version)
+{
+	struct ilist_ctx *c = ctx;
+	if (opt_json) {
+		printf("%s{\"key\":", c->n ? "," : "");
+		put_json(stdout, key, keylen);
+		printf(",\"version\":%" PRIu64 ",\"value\":", version);
+		put_json(stdout, val, vallen);
+		putchar('}');
+	} else {
+		put_text(stdout, key, keylen);
+		putchar('\t');
+		put_text(stdout, val, vallen);
+		putchar('\n');
+	}
+	c->n++;
+	return 0;
+}
+
+static int index_list(int argc, char **argv)
+{
+	int ex;
+	int i = parse_opts("index", argc, argv, NULL, NULL, NULL, NULL, &ex);
+	if (i < 0)
+		return ex;
+	if (argc - i != 1)
+		return usage_error("index", "index list: expected NAME");
+	const char *name = argv[i];
+	if (!check_name_arg("index", name, &ex))
+		return ex;
+
+	corolease_t *h = connect_or_exit();
+	struct ilist_ctx c = { 0 };
+	if (opt_json) {
+		printf("{\"name\":");
+		put_json(stdout, name, strlen(name));
+		printf(",\"keys\":[");
+	}
+	int r = corolease_index_list(h, name, strlen(name), ilist_one, &c);
+	corolease_close(h);
+	if (opt_json)
+		printf("]}\n");
+	if (r < 0)
+		return fail("index list", name, strlen(name), r);
+	return EXIT_OK;
+}
+
+struct watch_ctx {
+	uint64_t seen, count;
+};
+
+static void watch_changed(corolease_t *h, const void *name, size_t namelen, const void *key,
+			  size_t keylen, uint64_t version, int deleted, uint32_t writer,
+			  void *udata)
+{
+	struct watch_ctx *w = udata;
+	(void)h;
+	if (w->count && w->seen >= w->count)
+		return;
+	if (opt_json) {
+		printf("{\"name\":");
+		put_json(stdout, name, namelen);
+		printf(",\"key\":");
+		put_json(stdout, key, keylen);
+		printf(",\"version\":%" PRIu64 ",\"deleted\":%s,\"writer\":%" PRIu32 "}\n",
+		       version, jbool(deleted), writer);
+	} else {
+		put_text(stdout, name, namelen);
+		putchar(' ');
+		put_text(stdout, key, keylen);
+		printf(" %" PRIu64 " %s %" PRIu32 "\n", version, deleted ? "del" : "put", writer);
+	}
+	fflush(stdout);
+	w->seen++;
+}
+
+static bool watch_opt(int c, const char *arg, void *ctx)
+{
+	uint32_t n;
+	if (c != 'c' || !parse_u32(arg, &n, false))
+		return false;
+	((struct watch_ctx *)ctx)->count = n;
+	return true;
+}
+
+static int index_watch(int argc, char **argv)
+{
+	static const struct option ext[] = { { "count", required_argument, NULL, 'c' },
+					     { NULL, 0, NULL, 0 } };
+	struct watch_ctx w = { 0, 0 };
+	int ex;
+	int i = parse_opts("index", argc, argv, "c:", ext, watch_opt, &w, &ex);
+	if (i < 0)
+		return ex;
+	if (argc - i > 1)
+		return usage_error("index", "index watch: at most one NAME");
+	const char *name = i < argc ? argv[i] : "";
+	if (*name && !check_name_arg("index", name, &ex))
+		return ex;
+
+	corolease_t *h = connect_or_exit();
+	struct corolease_callbacks cb = { .index_changed = watch_changed };
+	corolease_set_callbacks(h, &cb, &w);
+	int r = corolease_watch(h, name, strlen(name));
+	if (r < 0) {
+		corolease_close(h);
+		return fail("index watch", *name ? name : NULL, strlen(name), r);
+	}
+	while (!w.count || w.seen < w.count) {
+		struct pollfd pfd = { .fd = corolease_get_fd(h),
+				      .events = (short)corolease_get_events(h) };
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR) {
+			r = -errno;
+			break;
+		}
+		r = corolease_dispatch(h);
+		if (r < 0)
+			break;
+		r = 0;
+	}
+	corolease_close(h);
+	if (r < 0)
+		return fail("index watch", NULL, 0, r);
+	return EXIT_OK;
+}
+
+static int cmd_index(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage_error("index", "index: expected get, put, del, list or watch");
+	const char *sub = argv[1];
+	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
+		fputs(help_for("index"), stdout);
+		return EXIT_OK;
+	}
+	if (strcmp(sub, "get") == 0)
+		return index_get(argc - 1, argv + 1);
+	if (strcmp(sub, "put") == 0)
+		return index_write(argc - 1, argv + 1, false);
+	if (strcmp(sub, "del") == 0)
+		return index_write(argc - 1, argv + 1, true);
+	if (strcmp(sub, "list") == 0)
+		return index_list(argc - 1, argv + 1);
+	if (strcmp(sub, "watch") == 0)
+		return index_watch(argc - 1, argv + 1);
+	return usage_error("index", "index: unknown subcommand '%s'", sub);
+}
+
+/* ------------------------------------------------------------------------ */
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+} commands[] = {
+	{ "status", cmd_status },   { "list", cmd_list },   { "show", cmd_show },
+	{ "owner", cmd_owner },     { "acquire", cmd_acquire }, { "evict", cmd_evict },
+	{ "fence-ack", cmd_fence_ack }, { "index", cmd_index },
+};
+
+int main(int argc, char **argv)
+{
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--json") == 0) {
+			opt_json = true;
+		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			fputs(usage_main, stdout);
+			return EXIT_OK;
+		} else if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0) {
+			printf("corolease %s (libcorolease %s)\n", PACKAGE_VERSION,
+			       corolease_version());
+			return EXIT_OK;
+		} else {
+			fprintf(stderr, "corolease: unknown option '%s'\n", a);
+			fputs(usage_main, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (i >= argc) {
+		fputs(usage_main, stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[i], "help") == 0) {
+		fputs(i + 1 < argc ? help_for(argv[i + 1]) : usage_main, stdout);
+		return EXIT_OK;
+	}
+	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
+		if (strcmp(argv[i], commands[k].name) == 0)
+			return commands[k].fn(argc - i, argv + i);
+	fprintf(stderr, "corolease: unknown command '%s'\n", argv[i]);
+	fputs(usage_main, stderr);
+	return EXIT_USAGE;
+}
