@@ -33,6 +33,8 @@ struct cld {
 	uint32_t nodeid;
 	pid_t pid;
 	bool stopping;
+	bool draining;                /* first SIGTERM: handing leases back */
+	uint64_t drain_deadline;      /* cld_now_us() */
 
 	struct cld_cpg *cpg;
 	struct cld_quorum *vq;

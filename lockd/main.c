@@ -288,14 +288,48 @@ void cld_transport_lost(struct cld *d, const char *why)
 
 /* ---- startup helpers ---- */
 
+static void stop_now(struct cld *d)
+{
+	if (d->node && d->connected)
+		cl_node_transport_lost(d->node);   /* revoke what is left locally, tell clients */
+	d->stopping = true;
+	qb_loop_stop(d->loop);
+}
+
+/* Polls a graceful drain every 50 ms until done or its deadline. */
+static void drain_check(void *data)
+{
+	struct cld *d = data;
+	if (!d->connected || !d->node || cl_node_drained(d->node) || cld_now_us() >= d->drain_deadline) {
+		if (d->node && d->connected && !cl_node_drained(d->node))
+			qb_log(LOG_WARNING, "drain not finished by its deadline; other nodes will wait "
+			       "the fence delay for what is left");
+		stop_now(d);
+		return;
+	}
+	qb_loop_timer_handle t;
+	qb_loop_timer_add(d->loop, QB_LOOP_HIGH, 50 * QB_TIME_NS_IN_MSEC, d, drain_check, &t);
+}
+
+/*
+ * First SIGTERM/SIGINT: drain (revoke local clients, hand every lease back
+ * through the cluster) for at most revoke_timeout + 3 s, then stop.  A
+ * second signal stops at once.
+ */
 static int32_t on_signal(int32_t sig, void *data)
 {
 	struct cld *d = data;
-	qb_log(LOG_NOTICE, "signal %d: shutting down", sig);
-	if (d->node && d->connected)
-		cl_node_transport_lost(d->node);   /* revoke everything locally, tell clients */
-	d->stopping = true;
-	qb_loop_stop(d->loop);
+	if (d->draining || !d->node || !d->connected) {
+		qb_log(LOG_NOTICE, "signal %d: stopping now", sig);
+		stop_now(d);
+		return 0;
+	}
+	qb_log(LOG_NOTICE, "signal %d: draining (revoking local clients, releasing leases)", sig);
+	d->draining = true;
+	d->drain_deadline = cld_now_us() + (d->cfg.revoke_timeout_ms + 3000) * 1000;
+	cl_node_drain(d->node);
+	cld_kick(d);
+	drain_check(d);
 	return 0;
 }
 

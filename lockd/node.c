@@ -192,6 +192,7 @@ struct cl_node {
 	size_t nfences, cap_fences;
 
 	bool need_reconcile;
+	bool draining;
 	struct unconfirmed *unconf;      /* FIFO via next; tail below */
 	struct unconfirmed **unconf_tail;
 	uint64_t sent_seq;               /* own messages handed to the transport */
@@ -1915,6 +1916,8 @@ int cl_node_acquire(struct cl_node *n, uint64_t client, uint64_t cookie,
 	if (!name_ok(name, namelen) || (mode != CL_MODE_EX && mode != CL_MODE_SH) ||
 	    (flags & ~CL_ACQ_FLAGS_ALL) || client == 0)
 		return -EINVAL;
+	if (n->draining)
+		return -ESHUTDOWN;
 	enter(n);
 	int rc = 0;
 	struct nl_client *c = client_get(n, client);
@@ -2086,6 +2089,39 @@ int cl_node_fence_ack(struct cl_node *n, uint64_t client, uint64_t cookie, uint3
 	int rc = send_op(n, client, cookie, OP_ADMIN, &m);
 	leave(n);
 	return rc;
+}
+
+void cl_node_drain(struct cl_node *n)
+{
+	enter(n);
+	n->draining = true;
+	for (size_t b = 0; b < n->nlb; b++) {
+		struct nl_lease *l = n->lb[b], *next;
+		for (; l; l = next) {
+			next = l->hnext;
+			struct chold *c = l->waiters.head, *cn;
+			for (; c; c = cn) {
+				cn = c->lnext;
+				ev_lease(n, CL_EV_DENIED, c, -ESHUTDOWN, 0);
+				chold_free(n, c);
+			}
+			if (l->held && !l->releasing) {
+				l->wanted = true;   /* give it up as soon as the holders are gone */
+				l->linger_at = 0;
+				l->handover_at = 0;
+				revoke_holders(n, l);
+			}
+			pump(n, l);
+		}
+	}
+	leave(n);
+}
+
+bool cl_node_drained(const struct cl_node *n)
+{
+	if (!ready(n) || !cl_sm_quorate(n->sm))
+		return true;        /* nothing more can be handed back now */
+	return n->nheld == 0 && !n->inflight.head && !n->retry.head && !n->pending.head;
 }
 
 /* ---- lifecycle and queries ---- */

@@ -147,6 +147,17 @@ void cl_node_tick(struct cl_node *n);
 /* Earliest time cl_node_tick() has work, or CL_TIME_NEVER. */
 uint64_t cl_node_next_deadline(const struct cl_node *n);
 
+/*
+ * Starts a graceful shutdown: new acquires fail with -ESHUTDOWN, pending
+ * ones are denied with it, every local client hold is revoked, and each
+ * node-level hold is handed back through the cluster once its clients are
+ * done (or their revoke deadline passed), so other nodes need not wait out
+ * the fence delay.  Keep delivering and ticking until cl_node_drained().
+ */
+void cl_node_drain(struct cl_node *n);
+/* True once a drain has nothing left to give back (or cannot: no quorum, not synced). */
+bool cl_node_drained(const struct cl_node *n);
+
 /* ---- client requests (answers come as events, possibly from inside the call) ---- */
 
 /*

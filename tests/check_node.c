@@ -598,6 +598,33 @@ START_TEST(validity_lapses_without_delivery)
 }
 END_TEST
 
+START_TEST(drain_hands_leases_back)
+{
+	struct tbus *b = cluster(2);
+	struct tnode *n1 = b->nodes[1], *n2 = b->nodes[2];
+	ACQ(n1, 1, "held", CL_MODE_EX, 0);
+	ACQ(n1, 1, "lingering", CL_MODE_EX, 0);
+	bus_run(b);
+	ck_assert_int_eq(cl_node_release(n1->n, 1, "lingering", 9), 0);
+	ACQ(n2, 2, "held", CL_MODE_EX, CL_ACQ_WAIT);
+	bus_run(b);
+	ck_assert(!cl_node_drained(n1->n));
+	cl_node_drain(n1->n);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(n1, CL_EV_REVOKED, 1));
+	ck_assert_uint_eq(cl_sm_owner(cl_node_sm(n2->n), "lingering", 9), CL_NODE_NONE);
+	ck_assert_int_eq(cl_node_acquire(n1->n, 3, 3, "new", 3, CL_MODE_EX, 0, 0), -ESHUTDOWN);
+	ck_assert_ptr_null(last_ev(n2, CL_EV_GRANTED, 2));
+	ck_assert(!cl_node_drained(n1->n));
+	/* the client obeys the revoke: node 2 gets it at once, no fence delay */
+	ck_assert_int_eq(cl_node_release(n1->n, 1, "held", 4), 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(n2, CL_EV_GRANTED, 2));
+	ck_assert(cl_node_drained(n1->n));
+	cluster_free(b);
+}
+END_TEST
+
 static Suite *node_suite(void)
 {
 	Suite *s = suite_create("node");
@@ -615,6 +642,7 @@ static Suite *node_suite(void)
 	tcase_add_test(tc, quorum_loss_revokes_and_refuses);
 	tcase_add_test(tc, client_gone_releases_without_events);
 	tcase_add_test(tc, validity_lapses_without_delivery);
+	tcase_add_test(tc, drain_hands_leases_back);
 	suite_add_tcase(s, tc);
 	return s;
 }
