@@ -9,3 +9,21 @@ BENCH_ARGS =
 bench: bench/bench-sm$(EXEEXT)
 	./bench/bench-sm$(EXEEXT) $(BENCH_ARGS)
 .PHONY: bench
+
+# --- IPC and cluster latency (bench/bench_ipc.c, bench/cpg_ping.c) -----------
+# 'make bench' also runs bench-ipc against a local coroleased if one answers
+# ('./dev run'); without one it says so.  The cross-node figures come from
+# bench/bench_cluster.sh (root; builds a 3-node cluster; run by hand).
+noinst_PROGRAMS += bench/bench-ipc bench/cpg-ping
+bench_bench_ipc_SOURCES = bench/bench_ipc.c
+bench_bench_ipc_CPPFLAGS = -I$(top_srcdir)/libclient
+bench_bench_ipc_CFLAGS = $(AM_CFLAGS) $(LIBQB_CFLAGS)
+bench_bench_ipc_LDADD = libclient/libcorolease.la $(LIBQB_LIBS)
+bench_cpg_ping_SOURCES = bench/cpg_ping.c
+bench_cpg_ping_CFLAGS = $(AM_CFLAGS) $(LIBCPG_CFLAGS)
+bench_cpg_ping_LDADD = $(LIBCPG_LIBS)
+EXTRA_DIST += bench/bench_cluster.sh
+bench: bench-ipc-run
+bench-ipc-run: bench/bench-ipc$(EXEEXT)
+	./bench/bench-ipc$(EXEEXT) local
+.PHONY: bench-ipc-run

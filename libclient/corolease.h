@@ -69,7 +69,8 @@ typedef struct corolease_lease corolease_lease_t;
  * Callbacks.  They run only inside corolease_dispatch() (or inside a sync
  * call that waits), after the library state is consistent; they may call
  * any corolease function except corolease_close() on the same handle.
- * Any member may be NULL.
+ * Any member may be NULL.  `udata` is always the connection's (given to
+ * corolease_set_callbacks); a lease's own is corolease_lease_udata().
  */
 struct corolease_callbacks {
 	/* An async acquire finished: err 0 (lease granted) or negative. On

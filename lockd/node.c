@@ -446,6 +446,27 @@ static int send_msg(struct cl_node *n, const struct cl_msg *msg)
 	return 0;
 }
 
+/*
+ * A NOP that renews validity while the node holds leases (lingering ones
+ * too, so the fast path stays usable).  It goes out even during a sync
+ * round, where ordinary messages wait: its delivery is dropped like any
+ * other, but still renews (renew()), and it is not re-sent afterwards.
+ */
+static void send_heartbeat(struct cl_node *n)
+{
+	struct cl_msg msg = { .type = CL_MSG_NOP, .req_id = 0 };
+	long len = cl_wire_size(&msg);
+	struct outmsg *m = len > 0 ? malloc(sizeof(*m) + (size_t)len) : NULL;
+	if (!m)
+		return;
+	*m = (struct outmsg){ .len = (uint32_t)len, .type = CL_MSG_NOP };
+	if (cl_wire_encode(&msg, m->data, (size_t)len) != len) {
+		free(m);
+		return;
+	}
+	transmit(n, m);
+}
+
 /* ---- local lease table ---- */
 
 static uint64_t lname_hash(const void *name, size_t len)
@@ -1602,9 +1623,14 @@ static void on_chunk(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
 /* ---- transport inputs ---- */
 
 /* Renews validity for one of our own messages sent at sent_at. */
+/*
+ * Also during a sync round: the machine is then frozen, grants nothing, and
+ * is quorate only on a side that has seen no departure since it was
+ * confirmed, so a long snapshot transfer does not make every holder lapse.
+ */
 static void renew(struct cl_node *n, uint64_t sent_at)
 {
-	if (!ready(n) || !quorum_ok(n) || !ring_eq(cl_sm_ring(n->sm), &n->ring))
+	if (!n->sm || !quorum_ok(n) || !ring_eq(cl_sm_ring(n->sm), &n->ring))
 		return;
 	uint64_t t = sent_at + n->cfg.validity_us;
 	if (t <= n->valid_until)
@@ -1659,6 +1685,7 @@ void cl_node_deliver(struct cl_node *n, uint32_t sender, const void *buf, size_t
 	} else if (!ready(n)) {
 		n->c.dropped_in_sync++;
 		if (own) {
+			renew(n, sent_at);
 			q_push(&n->resend, own);
 			own = NULL;
 		}
@@ -1875,10 +1902,8 @@ void cl_node_tick(struct cl_node *n)
 	}
 	if (n->client_holds && n->valid_until && now >= n->valid_until)
 		revoke_all(n, "validity lapsed");
-	if (n->nheld && ready(n) && now >= n->last_send + n->cfg.heartbeat_us) {
-		struct cl_msg m = { .type = CL_MSG_NOP, .req_id = 0 };
-		send_msg(n, &m);
-	}
+	if (n->nheld && n->sm && now >= n->last_send + n->cfg.heartbeat_us)
+		send_heartbeat(n);
 	leave(n);
 }
 
@@ -1892,7 +1917,7 @@ uint64_t cl_node_next_deadline(const struct cl_node *n)
 			d = n->fences[i].deadline;
 	if (n->client_holds && n->valid_until && n->valid_until < d)
 		d = n->valid_until;
-	if (n->nheld && ready(n) && n->last_send + n->cfg.heartbeat_us < d)
+	if (n->nheld && n->sm && n->last_send + n->cfg.heartbeat_us < d)
 		d = n->last_send + n->cfg.heartbeat_us;
 	if (n->retry.head) {
 		uint64_t r = n->ops.now(n->ctx) + 1000;

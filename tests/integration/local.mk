@@ -1,1 +1,33 @@
-# tests/integration/: end-to-end tests against real corosync (in progress).
+# tests/integration/: end-to-end tests against real corosync (included from the
+# top-level Makefile.am; fragments only append with +=).
+#
+# Each script builds its own N-node cluster with cluster.sh (network + mount
+# namespaces, own prefix/subnet/dir, so 'make -j' runs them in parallel),
+# starts coroleased in the nodes and tears everything down on exit.  They need
+# root, 'ip netns' and corosync, and exit 77 (SKIP) without them.  Logs of a
+# failed script (corosync + coroleased per node) are printed into its .log;
+# the cluster directory is /tmp/corolease-it-NAME (IT_TMPDIR overrides /tmp;
+# IT_KEEP=1 keeps the cluster up after the script for inspection).
+
+check_PROGRAMS += tests/integration/cl-load tests/integration/cl-garbage
+tests_integration_cl_load_SOURCES = tests/integration/cl-load.c
+tests_integration_cl_load_CPPFLAGS = -I$(top_srcdir)/libclient
+tests_integration_cl_load_LDADD = libclient/libcorolease.la
+tests_integration_cl_garbage_SOURCES = tests/integration/cl-garbage.c
+tests_integration_cl_garbage_CFLAGS = $(AM_CFLAGS) $(LIBQB_CFLAGS)
+tests_integration_cl_garbage_LDADD = libclient/libcorolease.la $(LIBQB_LIBS)
+
+# longest first, so 'make -j2' overlaps them well
+INTEGRATION_TESTS = \
+	tests/integration/t08-snapshot-100k.sh \
+	tests/integration/t09-daemon-restart.sh \
+	tests/integration/t07-partition.sh \
+	tests/integration/t05-kill-fence.sh \
+	tests/integration/t06-pause.sh \
+	tests/integration/t03-handover.sh \
+	tests/integration/t04-fastpath.sh \
+	tests/integration/t02-contention.sh \
+	tests/integration/t10-garbage.sh \
+	tests/integration/t01-single-node.sh
+TESTS += $(INTEGRATION_TESTS)
+EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh

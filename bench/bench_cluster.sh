@@ -1,0 +1,65 @@
+#!/bin/bash
+# bench_cluster.sh - cross-node figures on a real 3-node corosync cluster.
+# Run by hand, as root, from the source tree after './dev build':
+#
+#   bench/bench_cluster.sh [SECS]        (default 10 s per measurement)
+#
+# It builds a 3-node cluster with tests/integration/cluster.sh (network and
+# mount namespaces; prefix clbn, subnet 10.79.0, dir /tmp/corolease-bench),
+# starts coroleased on every node and prints:
+#   1. bare CPG round trip between two nodes (bench/cpg-ping: PING from node
+#      1, PONG from node 2, agreed order) - the baseline;
+#   2. cross-node handover: bench-ipc pingpong on nodes 1 and 2 at once, both
+#      acquiring one name EX with WAIT and releasing it at once, so every
+#      grant is a handover; grants/s and the time per handover;
+#   3. the local figures of bench-ipc (fast path vs bare libqb) inside node 1.
+# Then the ratio handover / CPG round trip.  Figures only, no assertions.
+# TOKEN / TOKEN_COEFFICIENT / TRANSPORT pass through to cluster.sh.
+set -u -o pipefail
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-$SRC/_build}
+SECS=${1:-10}
+export CLUSTER_DIR=${CLUSTER_DIR:-/tmp/corolease-bench} CLUSTER_PREFIX=${CLUSTER_PREFIX:-clbn}
+export CLUSTER_SUBNET=${CLUSTER_SUBNET:-10.79.0} TOKEN=${TOKEN:-1000} TOKEN_COEFFICIENT=${TOKEN_COEFFICIENT:-0}
+C=$SRC/tests/integration/cluster.sh
+for b in lockd/coroleased tools/corolease bench/bench-ipc bench/cpg-ping; do
+	[[ -x $BUILD/$b ]] || { echo "bench_cluster.sh: $BUILD/$b not built (make -C _build bench/bench-ipc bench/cpg-ping)"; exit 1; }
+done
+((EUID == 0)) || { echo "bench_cluster.sh: needs root"; exit 1; }
+trap 'FAST_DOWN=1 "$C" down >/dev/null 2>&1' EXIT
+"$C" up 3 >/dev/null 2>&1 || { echo "cluster.sh up 3 failed"; exit 1; }
+for i in 1 2 3; do
+	"$C" spawn $i coroleased "$BUILD/lockd/coroleased" -f -l stderr -c /dev/null -o socket_group= -o admin_group= >/dev/null
+done
+for i in 1 2 3; do
+	for k in $(seq 200); do
+		"$C" exec $i "$BUILD/tools/corolease" --json status 2>/dev/null | grep -q '"synced":true' && break
+		sleep 0.1
+	done
+done
+echo "== cluster: 3 nodes, token $TOKEN ms, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+"$C" spawn 2 cpgecho "$BUILD/bench/cpg-ping" echo >/dev/null
+cpg=$("$C" exec 1 "$BUILD/bench/cpg-ping" ping 5000 1)
+echo "== 1. $cpg"
+ctr() { "$C" exec "$1" "$BUILD/tools/corolease" --json status | sed -n 's/.*"fastpath_grants":\([0-9]*\),"cluster_grants":\([0-9]*\).*/\1 \2/p'; }
+read -r f1a c1a < <(ctr 1); read -r f2a c2a < <(ctr 2)
+"$C" spawn 2 pp2 "$BUILD/bench/bench-ipc" pingpong bench/pp "$SECS" >/dev/null
+pp1=$("$C" exec 1 "$BUILD/bench/bench-ipc" pingpong bench/pp "$SECS")
+for k in $(seq 100); do grep -q grants "$CLUSTER_DIR/n2/pp2.log" && break; sleep 0.1; done
+pp2=$(cat "$CLUSTER_DIR/n2/pp2.log")
+echo "== 2. handover ping-pong: $pp1"
+echo "                          $pp2"
+read -r f1b c1b < <(ctr 1); read -r f2b c2b < <(ctr 2)
+echo "   daemon counters: node 1 cluster grants +$((c1b - c1a)) fast-path +$((f1b - f1a)); node 2 cluster grants +$((c2b - c2a)) fast-path +$((f2b - f2a))"
+echo "   (cluster_grants is cluster-wide; a fast-path grant re-grants a lingering lease locally: no handover)"
+# handovers = node-level grants; cluster_grants is a replicated count (the
+# same on every node); client grants also include fast-path re-grants
+g1=$((c1b - c1a)); g2=0
+cpg50=$(sed -n 's/.*p50 \([0-9]*\) us.*/\1/p' <<<"$cpg")
+if [[ -n $g1 && -n $g2 && $((g1 + g2)) -gt 0 && -n $cpg50 ]]; then
+	awk -v g=$((g1 + g2)) -v s="$SECS" -v c="$cpg50" 'BEGIN {
+		h = s * 1e6 / g;
+		printf "   %d handovers in %s s: %.0f us per handover = %.1f x the CPG round trip p50 (%d us)\n", g, s, h, h / c, c }'
+fi
+echo "== 3. local (node 1):"
+"$C" exec 1 "$BUILD/bench/bench-ipc" local -n 20000 | sed 's/^/   /'

@@ -1,0 +1,342 @@
+/*
+ * bench_ipc.c - client-side latency benchmarks through libcorolease.
+ *
+ * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
+ *
+ *   bench-ipc [local] [-n ITER]
+ *       Against the local coroleased (e.g. './dev run'):
+ *       1. bare libqb IPC round trip: this program forks a tiny libqb echo
+ *          server (its own service name) that answers each request on the
+ *          event channel with qb_ipcs_event_send(), the path coroleased uses;
+ *       2. OWNER query through the library (a daemon round trip with a hash
+ *          lookup, no cluster message);
+ *       3. re-acquire: corolease_acquire() of a name this node already holds
+ *          or lingers on (the fast path: IPC only), then corolease_release();
+ *          latency of the acquire call, and acquire+release pairs per second.
+ *       p50/p99 of each, and ratios against the bare libqb round trip.
+ *       Without a daemon it says so and exits 0 (nothing measured).
+ *
+ *   bench-ipc pingpong NAME SECS
+ *       Cross-node handover: run on two nodes at once (bench/bench_cluster.sh).
+ *       Loop: acquire NAME EX with WAIT, release it at once; the other node's
+ *       waiter gets it next, so each grant is one handover.  Prints grants/s
+ *       and the mean grant-to-grant time.
+ *
+ * Figures only, no assertions.
+ */
+#define _GNU_SOURCE 1
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <qb/qbipcc.h>
+#include <qb/qbipcs.h>
+#include <qb/qbloop.h>
+
+#include <corolease.h>
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+struct stats {
+	double p50_us, p99_us, mean_us, per_s;
+};
+
+static struct stats summarize(uint64_t *v, size_t n, uint64_t total_ns)
+{
+	struct stats s;
+	qsort(v, n, sizeof(*v), cmp_u64);
+	uint64_t sum = 0;
+	for (size_t i = 0; i < n; i++)
+		sum += v[i];
+	s.p50_us = (double)v[n / 2] / 1e3;
+	s.p99_us = (double)v[(n * 99) / 100] / 1e3;
+	s.mean_us = (double)sum / (double)n / 1e3;
+	s.per_s = (double)n / ((double)total_ns / 1e9);
+	return s;
+}
+
+static void print_stats(const char *what, struct stats s)
+{
+	printf("%-34s p50 %8.2f us  p99 %8.2f us  mean %8.2f us  %9.0f ops/s\n", what, s.p50_us,
+	       s.p99_us, s.mean_us, s.per_s);
+}
+
+/* ---- bare libqb echo server (child process) ---- */
+
+static qb_loop_t *echo_loop;
+
+static int32_t echo_accept(qb_ipcs_connection_t *c, uid_t uid, gid_t gid)
+{
+	(void)c;
+	(void)uid;
+	(void)gid;
+	return 0;
+}
+
+static int32_t echo_msg(qb_ipcs_connection_t *c, void *data, size_t size)
+{
+	struct qb_ipc_request_header *rq = data;
+	uint8_t buf[64];
+	struct qb_ipc_response_header *rs = (void *)buf;
+	size_t n = size < sizeof(buf) ? size : sizeof(buf);
+	if (n < sizeof(*rs))
+		n = sizeof(*rs);
+	memset(buf, 0, sizeof(buf));
+	memcpy(buf, data, size < n ? size : n);
+	rs->id = rq->id;
+	rs->size = (int32_t)n;
+	rs->error = 0;
+	qb_ipcs_event_send(c, rs, n);
+	return 0;
+}
+
+static int32_t echo_job_add(enum qb_loop_priority p, void *data, qb_loop_job_dispatch_fn fn)
+{
+	return qb_loop_job_add(echo_loop, p, data, fn);
+}
+static int32_t echo_dpoll_add(enum qb_loop_priority p, int32_t fd, int32_t evts, void *data,
+			      qb_ipcs_dispatch_fn_t fn)
+{
+	return qb_loop_poll_add(echo_loop, p, fd, evts, data, fn);
+}
+static int32_t echo_dpoll_mod(enum qb_loop_priority p, int32_t fd, int32_t evts, void *data,
+			      qb_ipcs_dispatch_fn_t fn)
+{
+	return qb_loop_poll_mod(echo_loop, p, fd, evts, data, fn);
+}
+static int32_t echo_dpoll_del(int32_t fd)
+{
+	return qb_loop_poll_del(echo_loop, fd);
+}
+
+static void echo_server(const char *name)
+{
+	echo_loop = qb_loop_create();
+	struct qb_ipcs_service_handlers h = { .connection_accept = echo_accept, .msg_process = echo_msg };
+	struct qb_ipcs_poll_handlers ph = {
+		.job_add = echo_job_add, .dispatch_add = echo_dpoll_add,
+		.dispatch_mod = echo_dpoll_mod, .dispatch_del = echo_dpoll_del,
+	};
+	qb_ipcs_service_t *s = qb_ipcs_create(name, 0, QB_IPC_SHM, &h);
+	if (!s)
+		_exit(1);
+	qb_ipcs_poll_handlers_set(s, &ph);
+	if (qb_ipcs_run(s) != 0)
+		_exit(1);
+	qb_loop_run(echo_loop);
+	_exit(0);
+}
+
+static int bench_bare(int iters, struct stats *out)
+{
+	char name[64];
+	snprintf(name, sizeof(name), "clbench-%d", (int)getpid());
+	pid_t pid = fork();
+	if (pid == 0)
+		echo_server(name);
+	qb_ipcc_connection_t *c = NULL;
+	for (int k = 0; k < 200 && !c; k++) {
+		c = qb_ipcc_connect(name, 64 * 1024);
+		if (!c)
+			usleep(10000);
+	}
+	if (!c) {
+		kill(pid, SIGTERM);
+		waitpid(pid, NULL, 0);
+		return -1;
+	}
+	uint64_t *v = calloc((size_t)iters, sizeof(*v));
+	struct { struct qb_ipc_request_header h; uint64_t cookie; uint32_t x; } rq;
+	uint8_t rb[256];
+	uint64_t t0 = now_ns();
+	for (int i = 0; i < iters + iters / 10; i++) {
+		memset(&rq, 0, sizeof(rq));
+		rq.h.id = 12;
+		rq.h.size = sizeof(rq);
+		rq.cookie = (uint64_t)i;
+		struct iovec iov = { &rq, sizeof(rq) };
+		uint64_t a = now_ns();
+		if (qb_ipcc_sendv(c, &iov, 1) < 0 || qb_ipcc_event_recv(c, rb, sizeof(rb), 5000) < 0)
+			break;
+		if (i == iters / 10)
+			t0 = now_ns();     /* first 10 % are warm-up */
+		if (i >= iters / 10)
+			v[i - iters / 10] = now_ns() - a;
+	}
+	*out = summarize(v, (size_t)iters, now_ns() - t0);
+	free(v);
+	qb_ipcc_disconnect(c);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	return 0;
+}
+
+static int bench_local(int iters)
+{
+	corolease_t *h;
+	int r = corolease_connect(&h);
+	if (r < 0) {
+		printf("bench-ipc: no coroleased to measure against (%s); start one with ./dev run\n",
+		       corolease_strerror(r));
+		return 0;
+	}
+	struct corolease_status st;
+	if (corolease_status(h, &st) == 0 && !(st.quorate && st.synced)) {
+		printf("bench-ipc: coroleased is not quorate/synced yet; nothing measured\n");
+		corolease_close(h);
+		return 0;
+	}
+	struct stats bare, own, acq, pair;
+	if (bench_bare(iters, &bare) < 0) {
+		printf("bench-ipc: cannot start the libqb echo server\n");
+		corolease_close(h);
+		return 1;
+	}
+	uint64_t *v = calloc((size_t)iters, sizeof(*v));
+	const char *name = "bench/reacquire";
+	uint32_t node;
+	uint64_t t0 = now_ns();
+	for (int i = 0; i < iters; i++) {
+		uint64_t a = now_ns();
+		corolease_owner(h, name, strlen(name), &node);
+		v[i] = now_ns() - a;
+	}
+	own = summarize(v, (size_t)iters, now_ns() - t0);
+
+	corolease_lease_t *l;
+	r = corolease_acquire(h, name, strlen(name), COROLEASE_EX, 0, 0, &l, NULL);
+	if (r < 0) {
+		printf("bench-ipc: first acquire of %s: %s\n", name, corolease_strerror(r));
+		corolease_close(h);
+		return 1;
+	}
+	corolease_release(l);
+	corolease_status(h, &st);
+	uint64_t mc0 = st.mcast_msgs, fp0 = st.fastpath_grants;
+	uint64_t *w = calloc((size_t)iters, sizeof(*w));
+	t0 = now_ns();
+	int done = 0;
+	for (; done < iters; done++) {
+		uint64_t a = now_ns();
+		r = corolease_acquire(h, name, strlen(name), COROLEASE_EX, 0, 0, &l, NULL);
+		uint64_t b = now_ns();
+		if (r < 0) {
+			printf("bench-ipc: re-acquire %d: %s\n", done, corolease_strerror(r));
+			break;
+		}
+		corolease_release(l);
+		v[done] = b - a;
+		w[done] = now_ns() - a;
+	}
+	uint64_t tot = now_ns() - t0;
+	corolease_status(h, &st);
+	if (done > 10) {
+		acq = summarize(v, (size_t)done, tot);
+		pair = summarize(w, (size_t)done, tot);
+	} else {
+		corolease_close(h);
+		return 1;
+	}
+	printf("bench-ipc: %d iterations each; node %" PRIu32 "\n", iters, corolease_nodeid(h));
+	print_stats("bare libqb IPC round trip", bare);
+	print_stats("OWNER query (library)", own);
+	print_stats("re-acquire (fast path)", acq);
+	print_stats("re-acquire + release", pair);
+	printf("ratios vs bare libqb round trip (p50): OWNER %.2fx, re-acquire %.2fx\n",
+	       own.p50_us / bare.p50_us, acq.p50_us / bare.p50_us);
+	printf("ratios vs bare libqb round trip (p99): OWNER %.2fx, re-acquire %.2fx\n",
+	       own.p99_us / bare.p99_us, acq.p99_us / bare.p99_us);
+	printf("during the re-acquire loop: %" PRIu64 " fast-path grants, %" PRIu64
+	       " cluster messages (heartbeats and linger expiry only)\n",
+	       st.fastpath_grants - fp0, st.mcast_msgs - mc0);
+	free(v);
+	free(w);
+	corolease_close(h);
+	return 0;
+}
+
+static int bench_pingpong(const char *name, double secs)
+{
+	corolease_t *h;
+	int r = corolease_connect(&h);
+	if (r < 0) {
+		fprintf(stderr, "bench-ipc: connect: %s\n", corolease_strerror(r));
+		return 3;
+	}
+	uint64_t end = now_ns() + (uint64_t)(secs * 1e9), t0 = now_ns(), last = 0;
+	unsigned grants = 0;
+	uint64_t *gaps = calloc(1000000, sizeof(*gaps));
+	size_t ngaps = 0;
+	while (now_ns() < end) {
+		corolease_lease_t *l;
+		r = corolease_acquire(h, name, strlen(name), COROLEASE_EX, COROLEASE_WAIT, 2000, &l, NULL);
+		if (r == -ETIMEDOUT)
+			continue;
+		if (r < 0) {
+			fprintf(stderr, "bench-ipc: acquire: %s\n", corolease_strerror(r));
+			break;
+		}
+		uint64_t t = now_ns();
+		if (last && ngaps < 1000000)
+			gaps[ngaps++] = t - last;
+		last = t;
+		grants++;
+		corolease_release(l);
+		/* let the lease go: process the WANTED/linger traffic before asking again */
+		corolease_dispatch(h);
+	}
+	uint64_t tot = now_ns() - t0;
+	printf("node %" PRIu32 ": %u grants of %s in %.1f s (%.1f/s)", corolease_nodeid(h), grants,
+	       name, (double)tot / 1e9, grants / ((double)tot / 1e9));
+	if (ngaps > 10) {
+		struct stats s = summarize(gaps, ngaps, tot);
+		printf("; between own grants p50 %.0f us p99 %.0f us (fast-path re-grants included)", s.p50_us,
+		       s.p99_us);
+	}
+	printf("\n");
+	free(gaps);
+	corolease_close(h);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	int iters = 20000;
+	if (argc >= 2 && strcmp(argv[1], "pingpong") == 0) {
+		if (argc < 4) {
+			fprintf(stderr, "usage: bench-ipc pingpong NAME SECS\n");
+			return 2;
+		}
+		return bench_pingpong(argv[2], atof(argv[3]));
+	}
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-n") == 0 && i + 1 < argc)
+			iters = atoi(argv[++i]);
+		else if (strcmp(argv[i], "local") != 0) {
+			fprintf(stderr, "usage: bench-ipc [local] [-n ITER] | pingpong NAME SECS\n");
+			return 2;
+		}
+	}
+	if (iters < 100)
+		iters = 100;
+	return bench_local(iters);
+}

@@ -1,0 +1,253 @@
+# lib.sh - shared helpers for the integration tests (sourced, not run).
+#
+# Every test script:
+#   . "$(dirname "$0")/lib.sh"
+#   it_init NAME NNODES [corosync-late-nodes...]   # skips (77) without root / netns / corosync
+#   ... assertions ...
+#   it_pass
+#
+# Each script has its own CLUSTER_PREFIX / CLUSTER_SUBNET / CLUSTER_DIR so
+# scripts run in parallel (make -j).  EXIT is trapped: the cluster is torn
+# down (cluster.sh down stops every spawned process from its pidfile) and, on
+# failure, the corosync and coroleased logs are printed.
+#
+# Timing: corosync TOKEN=1000, TOKEN_COEFFICIENT=0; coroleased with
+# revoke_timeout_ms=1000 linger_ms=1000 handover_timeout_ms=2000, validity
+# = token (1000 ms), so fence delay = validity + revoke + 2 s = 4000 ms.
+set -u -o pipefail
+
+IT_SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+: "${abs_top_builddir:=${top_builddir:-$IT_SRCDIR/../../_build}}"
+IT_BUILD=$(cd "$abs_top_builddir" 2>/dev/null && pwd) || IT_BUILD=$abs_top_builddir
+CLUSTER_SH=$IT_SRCDIR/cluster.sh
+DAEMON=$IT_BUILD/lockd/coroleased
+CLI=$IT_BUILD/tools/corolease
+CL_LOAD=$IT_BUILD/tests/integration/cl-load
+CL_GARBAGE=$IT_BUILD/tests/integration/cl-garbage
+
+export TOKEN=${TOKEN:-1000}
+export TOKEN_COEFFICIENT=${TOKEN_COEFFICIENT:-0}
+
+# daemon timing (ms); fence delay default = validity (= token) + revoke + 2000
+REVOKE_MS=1000
+LINGER_MS=1000
+HANDOVER_MS=2000
+VALIDITY_MS=$TOKEN
+FENCE_MS=$((VALIDITY_MS + REVOKE_MS + 2000))
+DAEMON_OPTS=(-o revoke_timeout_ms=$REVOKE_MS -o linger_ms=$LINGER_MS
+	-o handover_timeout_ms=$HANDOVER_MS -o socket_group= -o admin_group=)
+
+EXTRA_DAEMON_OPTS=()   # a script may add -o key=value for every daemon it starts
+IT_NAME=
+IT_T0=
+IT_OK=0
+IT_KEEP=${IT_KEEP:-0}
+
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+ts() { date +%T.%3N; }
+say() { echo "[$IT_NAME $(ts)] $*"; }
+skip() { echo "SKIP: $*"; exit 77; }
+
+fail() {
+	echo "[$IT_NAME $(ts)] FAIL: $*" >&2
+	exit 1
+}
+
+# ok DESC: print one checked assertion
+ok() { echo "[$IT_NAME $(ts)] ok: $*"; }
+
+# check DESC CMD...: run CMD, ok/fail with DESC
+check() {
+	local desc=$1; shift
+	if "$@"; then ok "$desc"; else fail "$desc (command: $*)"; fi
+}
+
+# wait_until SECS CMD...: poll CMD every 50 ms until it succeeds; 1 on timeout
+wait_until() {
+	local secs=$1; shift
+	local deadline=$(( $(date +%s%N) + secs * 1000000000 ))
+	while :; do
+		"$@" >/dev/null 2>&1 && return 0
+		(( $(date +%s%N) >= deadline )) && return 1
+		sleep 0.05
+	done
+}
+
+# must_wait SECS DESC CMD...: wait_until or fail
+must_wait() {
+	local secs=$1 desc=$2 t0; shift 2
+	t0=$(now_ms)
+	if wait_until "$secs" "$@"; then
+		ok "$desc (after $(( $(now_ms) - t0 )) ms)"
+	else
+		fail "$desc: not true after ${secs}s (command: $*)"
+	fi
+}
+
+cluster() { "$CLUSTER_SH" "$@"; }
+# cl I ARGS...: the CLI in node I
+cl() { local i=$1; shift; "$CLUSTER_SH" exec "$i" "$CLI" "$@"; }
+
+# jget JSON FILTER: a jq filter on JSON text (python3 fallback for simple .a.b paths)
+jget() {
+	if [[ -n $IT_JQ ]]; then
+		jq -r "$2" <<<"$1"
+	else
+		python3 -c '
+import json, sys
+v = json.loads(sys.argv[1])
+for p in sys.argv[2].lstrip(".").split("."):
+    if p: v = v[int(p)] if isinstance(v, list) else v[p]
+print(str(v).lower() if isinstance(v, bool) else v)' "$1" "$2"
+	fi
+}
+
+# holders I NAME: one line "NODE EPOCH ORPHANED(true|false)" per holder in 'show --json'
+holders() {
+	local j; j=$(cl "$1" --json show "$2" 2>/dev/null) || return 1
+	if [[ -n $IT_JQ ]]; then
+		jq -r '.holders[] | "\(.node) \(.epoch) \(.orphaned)"' <<<"$j"
+	else
+		python3 -c '
+import json, sys
+for h in json.loads(sys.argv[1])["holders"]:
+    print(h["node"], h["epoch"], str(h["orphaned"]).lower())' "$j"
+	fi
+}
+
+# st I FILTER: field of 'status --json' on node I
+st() { local j; j=$(cl "$1" --json status 2>/dev/null) || return 1; jget "$j" "$2"; }
+
+synced() { [[ $(st "$1" .synced 2>/dev/null) == true && $(st "$1" .quorate 2>/dev/null) == true ]]; }
+state_hash() { st "$1" .state_hash; }
+
+# hashes_equal I J...: the listed nodes, sampled in parallel, report the
+# same lsn and the same state_hash.  (Heartbeat NOPs advance lsn every
+# validity/4 while leases are held, so a sample is only comparable when every
+# node answered at the same lsn; a retry loop (must_wait) handles the rest.)
+hashes_equal() {
+	local i d=$CLUSTER_DIR/.hash.$$ l0= h0= l h
+	mkdir -p "$d"
+	for i in "$@"; do cl "$i" --json status >"$d/$i" 2>/dev/null & done
+	wait
+	for i in "$@"; do
+		l=$(jget "$(cat "$d/$i")" .lsn 2>/dev/null) || return 1
+		h=$(jget "$(cat "$d/$i")" .state_hash 2>/dev/null) || return 1
+		if [[ -z $l0 ]]; then l0=$l; h0=$h; continue; fi
+		[[ $l == "$l0" ]] || return 1
+		if [[ $h != "$h0" ]]; then
+			echo "$(ts) nodes $* at lsn $l: hash $h0 (node $1) != $h (node $i)" >>"$CLUSTER_DIR/divergence.log"
+			return 1
+		fi
+	done
+	return 0
+}
+
+daemon_pid() { cat "$CLUSTER_DIR/n$1/${2:-coroleased}.pid" 2>/dev/null | awk '{print $1}'; }
+alive() { [[ -n ${1:-} && -d /proc/$1 ]] && [[ $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) != Z ]]; }
+exited() { ! alive "$1"; }
+
+# quiesce: stop every spawned client (all pidfiles but corosync and
+# coroleased*) and wait until they are gone.  With no client holding a lease
+# and linger over, no heartbeat NOPs advance lsn, so the state hashes of all
+# nodes can be compared even when the host is slow.
+quiesce() {
+	local f pid pids=() tag
+	for f in "$CLUSTER_DIR"/n*/*.pid; do
+		[[ -f $f ]] || continue
+		tag=$(basename "$f" .pid)
+		[[ $tag == corosync || $tag == coroleased* ]] && continue
+		pid=$(awk '{print $1}' "$f")
+		alive "$pid" || continue
+		kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
+	done
+	for pid in ${pids[@]+"${pids[@]}"}; do
+		wait_until 10 exited "$pid" || fail "spawned pid $pid did not exit on SIGTERM"
+	done
+	ok "stopped ${#pids[@]} spawned client(s) so the nodes quiesce"
+}
+
+# start_daemon I [TAG] [extra -o ...]: spawn coroleased in node I (log nI/TAG.log)
+start_daemon() {
+	local i=$1 tag=${2:-coroleased}; shift; (($#)) && shift
+	"$CLUSTER_SH" spawn "$i" "$tag" "$DAEMON" -f -l stderr -c /dev/null -o debug=yes \
+		"${DAEMON_OPTS[@]}" ${EXTRA_DAEMON_OPTS[@]+"${EXTRA_DAEMON_OPTS[@]}"} "$@" >/dev/null || fail "cannot spawn coroleased in node $i"
+	IT_DAEMON_LOGS+=("$CLUSTER_DIR/n$i/$tag.log")
+}
+
+# spawn I TAG CMD...: background process in node I; prints its pid
+spawn() { "$CLUSTER_SH" spawn "$@"; }
+
+it_dump_logs() {
+	local f
+	echo "======== logs of $IT_NAME ($CLUSTER_DIR) ========"
+	"$CLUSTER_SH" status 2>&1 || true
+	for f in "$CLUSTER_DIR"/n*/*.log; do
+		[[ -f $f ]] || continue
+		echo "-------- $f (last 150 lines) --------"
+		tail -n 150 "$f"
+	done
+}
+
+it_cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	set +e
+	if ((rc != 0 && rc != 77)); then
+		it_dump_logs >&2
+	fi
+	if [[ -n ${CLUSTER_DIR:-} && -e $CLUSTER_DIR/N && $IT_KEEP != 1 ]]; then
+		FAST_DOWN=1 "$CLUSTER_SH" down >/dev/null 2>&1
+	fi
+	if ((rc == 0)); then
+		echo "[$IT_NAME] PASS in $(( $(now_ms) - IT_T0 )) ms"
+	elif ((rc != 77)); then
+		echo "[$IT_NAME] FAIL (rc $rc) after $(( $(now_ms) - IT_T0 )) ms; logs kept in $CLUSTER_DIR"
+	fi
+	exit "$rc"
+}
+
+# it_init NAME NUM: checks prerequisites, sets the per-script cluster
+# environment (prefix/subnet/dir from NUM, 1..99) and the EXIT trap.
+it_init() {
+	IT_NAME=$1
+	local num=$2
+	IT_T0=$(now_ms)
+	((EUID == 0)) || skip "needs root (network and mount namespaces)"
+	command -v corosync >/dev/null || skip "corosync not installed"
+	command -v nsenter >/dev/null && command -v unshare >/dev/null || skip "util-linux nsenter/unshare missing"
+	ip netns list >/dev/null 2>&1 || skip "'ip netns' not available"
+	[[ -x $DAEMON ]] || skip "coroleased not built ($DAEMON)"
+	[[ -x $CLI ]] || skip "corolease CLI not built ($CLI)"
+	IT_JQ=$(command -v jq || true)
+	[[ -n $IT_JQ ]] || command -v python3 >/dev/null || skip "neither jq nor python3 to parse --json"
+	export CLUSTER_PREFIX=cit$num
+	export CLUSTER_SUBNET=10.78.$num
+	export CLUSTER_DIR=${IT_TMPDIR:-/tmp}/corolease-it-$IT_NAME
+	IT_DAEMON_LOGS=()
+	# a previous run that was killed hard: tear its leftovers down
+	if [[ -e $CLUSTER_DIR/N ]]; then "$CLUSTER_SH" down >/dev/null 2>&1; fi
+	rm -rf "$CLUSTER_DIR"
+	mkdir -p "$CLUSTER_DIR"
+	trap it_cleanup EXIT
+	trap 'exit 130' INT TERM
+	say "cluster dir $CLUSTER_DIR prefix $CLUSTER_PREFIX subnet $CLUSTER_SUBNET.0/24 (token $TOKEN ms, fence delay $FENCE_MS ms)"
+}
+
+# it_up N [LATE...]: cluster of N corosync nodes; coroleased on every node
+# not listed in LATE; waits until those are synced and quorate.
+it_up() {
+	local n=$1 i; shift
+	local late=" $* "
+	cluster up "$n" >"$CLUSTER_DIR/cluster-up.log" 2>&1 || { cat "$CLUSTER_DIR/cluster-up.log" >&2; fail "cluster.sh up $n"; }
+	for ((i = 1; i <= n; i++)); do
+		[[ $late == *" $i "* ]] && continue
+		start_daemon "$i"
+	done
+	for ((i = 1; i <= n; i++)); do
+		[[ $late == *" $i "* ]] && continue
+		must_wait 30 "node $i: coroleased synced and quorate" synced "$i"
+	done
+}
+
+it_pass() { exit 0; }
