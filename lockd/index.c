@@ -293,38 +293,45 @@ int cl_index_restore(struct cl_sm *sm, struct cl_rec *rec, const struct cl_recor
 	return 0;
 }
 
+/* The entry for key of name (and its index in *idx_r), or NULL. */
+static const struct cl_entry *entry_find(const struct cl_sm *sm, const void *name, size_t namelen,
+					 const void *key, size_t keylen,
+					 const struct cl_index **idx_r)
+{
+	const struct cl_rec *rec = cl_rec_find(sm, name, namelen);
+	if (!rec || !rec->idx || keylen < 1 || keylen > COROLEASE_KEY_MAX)
+		return NULL;
+	bool found;
+	uint32_t pos = find_pos(rec->idx, key, keylen, &found);
+	*idx_r = rec->idx;
+	return found ? rec->idx->e[pos] : NULL;
+}
+
 int cl_index_get(const struct cl_sm *sm, const void *name, size_t namelen,
 		 const void *key, size_t keylen,
 		 const uint8_t **val_r, uint32_t *vallen_r, uint64_t *version_r)
 {
-	const struct cl_rec *rec = cl_rec_find(sm, name, namelen);
-	if (!rec || !rec->idx || keylen < 1 || keylen > COROLEASE_KEY_MAX)
+	const struct cl_index *idx;
+	const struct cl_entry *e = entry_find(sm, name, namelen, key, keylen, &idx);
+	if (!e)
 		return -ENOENT;
-	bool found;
-	uint32_t pos = find_pos(rec->idx, key, keylen, &found);
-	if (!found)
-		return -ENOENT;
-	const struct cl_entry *e = rec->idx->e[pos];
 	if (val_r)
 		*val_r = e->data + e->keylen;
 	if (vallen_r)
 		*vallen_r = e->vallen;
 	if (version_r)
-		*version_r = rec->idx->version;
+		*version_r = idx->version;
 	return 0;
 }
 
 int cl_index_entry_version(const struct cl_sm *sm, const void *name, size_t namelen,
 			   const void *key, size_t keylen, uint64_t *ver_r)
 {
-	const struct cl_rec *rec = cl_rec_find(sm, name, namelen);
-	if (!rec || !rec->idx || keylen < 1 || keylen > COROLEASE_KEY_MAX)
+	const struct cl_index *idx;
+	const struct cl_entry *e = entry_find(sm, name, namelen, key, keylen, &idx);
+	if (!e)
 		return -ENOENT;
-	bool found;
-	uint32_t pos = find_pos(rec->idx, key, keylen, &found);
-	if (!found)
-		return -ENOENT;
-	*ver_r = rec->idx->e[pos]->version;
+	*ver_r = e->version;
 	return 0;
 }
 

@@ -518,16 +518,27 @@ static bool check_key_arg(const char *cmd, const char *key, int *exit_r)
 	return true;
 }
 
+/*
+ * Parses the common options and exactly one NAME argument of cmd.  Returns
+ * the name, or NULL with the exit code in *exit_r.
+ */
+static const char *one_name_arg(const char *cmd, int argc, char **argv, int *exit_r)
+{
+	int i = parse_opts(cmd, argc, argv, NULL, NULL, NULL, NULL, exit_r);
+	if (i < 0)
+		return NULL;
+	if (argc - i != 1) {
+		*exit_r = usage_error(cmd, "%s: expected one NAME", cmd);
+		return NULL;
+	}
+	return check_name_arg(cmd, argv[i], exit_r) ? argv[i] : NULL;
+}
+
 static int cmd_show(int argc, char **argv)
 {
 	int ex;
-	int i = parse_opts("show", argc, argv, NULL, NULL, NULL, NULL, &ex);
-	if (i < 0)
-		return ex;
-	if (argc - i != 1)
-		return usage_error("show", "show: expected one NAME");
-	const char *name = argv[i];
-	if (!check_name_arg("show", name, &ex))
+	const char *name = one_name_arg("show", argc, argv, &ex);
+	if (!name)
 		return ex;
 
 	corolease_t *h = connect_or_exit();
@@ -591,13 +602,8 @@ static int cmd_show(int argc, char **argv)
 static int cmd_owner(int argc, char **argv)
 {
 	int ex;
-	int i = parse_opts("owner", argc, argv, NULL, NULL, NULL, NULL, &ex);
-	if (i < 0)
-		return ex;
-	if (argc - i != 1)
-		return usage_error("owner", "owner: expected one NAME");
-	const char *name = argv[i];
-	if (!check_name_arg("owner", name, &ex))
+	const char *name = one_name_arg("owner", argc, argv, &ex);
+	if (!name)
 		return ex;
 
 	corolease_t *h = connect_or_exit();
@@ -622,13 +628,8 @@ static int cmd_owner(int argc, char **argv)
 static int cmd_evict(int argc, char **argv)
 {
 	int ex;
-	int i = parse_opts("evict", argc, argv, NULL, NULL, NULL, NULL, &ex);
-	if (i < 0)
-		return ex;
-	if (argc - i != 1)
-		return usage_error("evict", "evict: expected one NAME");
-	const char *name = argv[i];
-	if (!check_name_arg("evict", name, &ex))
+	const char *name = one_name_arg("evict", argc, argv, &ex);
+	if (!name)
 		return ex;
 
 	corolease_t *h = connect_or_exit();
