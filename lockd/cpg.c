@@ -29,6 +29,7 @@
 #include <corosync/cpg.h>
 
 #include "cpg.h"
+#include "wire.h"
 
 struct cld_cpg {
 	struct cld *d;
@@ -43,7 +44,15 @@ struct cld_cpg {
 	bool held;
 	uint32_t left[CL_MAX_MEMBERS], joined_ids[CL_MAX_MEMBERS];
 	size_t nleft, njoined;
+	/* messages of this loop iteration, sent as one CPG message (wire.h batch) */
+	uint8_t batch[CL_BATCH_MAX];
+	size_t blen;
+	unsigned bcount;
+	bool flush_pending;           /* a flush job or retry timer is armed */
+	uint64_t batches, batched_msgs;
 };
+
+static int batch_flush(struct cld_cpg *c);
 
 static struct cld_cpg *cpg_of(cpg_handle_t h)
 {
@@ -92,6 +101,17 @@ static void flush(struct cld_cpg *c)
 	c->nleft = c->njoined = 0;
 }
 
+struct split_ctx {
+	struct cl_node *node;
+	uint32_t sender;
+};
+
+static void deliver_one(void *ctx, const uint8_t *msg, size_t len)
+{
+	struct split_ctx *s = ctx;
+	cl_node_deliver(s->node, s->sender, msg, len);
+}
+
 static void deliver_fn(cpg_handle_t h, const struct cpg_name *group, uint32_t nodeid,
 		       uint32_t pid, void *msg, size_t len)
 {
@@ -103,6 +123,12 @@ static void deliver_fn(cpg_handle_t h, const struct cpg_name *group, uint32_t no
 	if (c->held) {
 		qb_log(LOG_WARNING, "delivery before the totem confchg of a membership change");
 		flush(c);
+	}
+	if (len && ((const uint8_t *)msg)[0] == CL_BATCH_MAGIC) {
+		struct split_ctx s = { c->d->node, nodeid };
+		if (cl_batch_split(msg, len, deliver_one, &s) < 0)
+			qb_log(LOG_WARNING, "malformed batch of %zu bytes from node %u ignored", len, nodeid);
+		return;
 	}
 	cl_node_deliver(c->d->node, nodeid, msg, len);
 }
@@ -279,6 +305,8 @@ void cld_cpg_disconnect(struct cld *d)
 	cpg_finalize(c->h);
 	c->h = 0;
 	c->fd = -1;
+	c->blen = 0;
+	c->bcount = 0;
 	c->joined = c->have_ring = c->held = false;
 	c->nmembers = c->nleft = c->njoined = 0;
 }
@@ -289,6 +317,11 @@ void cld_cpg_leave(struct cld *d)
 	if (!c || !c->h)
 		return;
 	if (c->joined) {
+		for (int tries = 0; tries < 25 && batch_flush(c) == -EAGAIN; tries++)
+			poll(NULL, 0, 20);
+		qb_log(LOG_NOTICE, "leaving group %s: %llu batched CPG messages carried %llu messages",
+		       d->cfg.group_name, (unsigned long long)c->batches,
+		       (unsigned long long)c->batched_msgs);
 		struct cpg_name name;
 		size_t len = strlen(d->cfg.group_name);
 		name.length = (uint32_t)len;
@@ -299,12 +332,8 @@ void cld_cpg_leave(struct cld *d)
 	cld_cpg_disconnect(d);
 }
 
-int cld_cpg_mcast(void *ctx, const void *buf, size_t len)
+static int send_raw(struct cld_cpg *c, const void *buf, size_t len)
 {
-	struct cld *d = ctx;
-	struct cld_cpg *c = d->cpg;
-	if (!c || !c->h || !c->joined)
-		return -ENOTCONN;
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
 	cs_error_t rc = cpg_mcast_joined(c->h, CPG_TYPE_AGREED, &iov, 1);
 	if (rc == CS_OK)
@@ -313,6 +342,90 @@ int cld_cpg_mcast(void *ctx, const void *buf, size_t len)
 		return -EAGAIN;
 	qb_log(LOG_DEBUG, "cpg_mcast_joined: error %d", rc);
 	return -ENOTCONN;
+}
+
+/* Sends the pending batch (a lone message bare).  0, -EAGAIN (kept) or -ENOTCONN. */
+static int batch_flush(struct cld_cpg *c)
+{
+	if (!c->bcount)
+		return 0;
+	int rc;
+	if (c->bcount == 1) {
+		rc = send_raw(c, c->batch + CL_BATCH_HDR_LEN + 4, c->blen - CL_BATCH_HDR_LEN - 4);
+	} else {
+		c->batch[0] = CL_BATCH_MAGIC;
+		c->batch[1] = 0;
+		cl_put_u16(c->batch + 2, (uint16_t)c->bcount);
+		rc = send_raw(c, c->batch, c->blen);
+		if (rc == 0) {
+			c->batches++;
+			c->batched_msgs += c->bcount;
+		}
+	}
+	if (rc != -EAGAIN) {
+		c->blen = 0;
+		c->bcount = 0;
+	}
+	return rc;
+}
+
+static void flush_job(void *data)
+{
+	struct cld *d = data;
+	struct cld_cpg *c = d->cpg;
+	if (!c || !c->flush_pending)
+		return;
+	c->flush_pending = false;
+	if (!c->h || !c->joined)
+		return;
+	if (batch_flush(c) == -EAGAIN) {
+		/* corosync's queue is full: try again shortly, keeping the order */
+		qb_loop_timer_handle t;
+		if (qb_loop_timer_add(d->loop, QB_LOOP_HIGH, QB_TIME_NS_IN_MSEC, d, flush_job, &t) == 0)
+			c->flush_pending = true;
+	}
+}
+
+/*
+ * ops->mcast for the node: messages are appended to a batch sent once the
+ * current loop iteration is done, so a burst of requests (many clients, a
+ * disconnect releasing thousands of leases) costs few CPG messages.  The
+ * order of our messages is kept.  A message too large for a batch goes
+ * alone after the batch.  -EAGAIN when the batch cannot take it and
+ * corosync refuses the flush: the node retries on its next tick.
+ */
+int cld_cpg_mcast(void *ctx, const void *buf, size_t len)
+{
+	struct cld *d = ctx;
+	struct cld_cpg *c = d->cpg;
+	if (!c || !c->h || !c->joined)
+		return -ENOTCONN;
+	size_t need = 4 + len;
+	if (CL_BATCH_HDR_LEN + need > CL_BATCH_MAX) {
+		int rc = batch_flush(c);
+		return rc < 0 ? rc : send_raw(c, buf, len);
+	}
+	if (c->blen + need > CL_BATCH_MAX || c->bcount == UINT16_MAX) {
+		int rc = batch_flush(c);
+		if (rc < 0)
+			return rc;
+	}
+	if (!c->blen)
+		c->blen = CL_BATCH_HDR_LEN;
+	cl_put_u32(c->batch + c->blen, (uint32_t)len);
+	memcpy(c->batch + c->blen + 4, buf, len);
+	c->blen += need;
+	c->bcount++;
+	if (!c->flush_pending && qb_loop_job_add(d->loop, QB_LOOP_LOW, d, flush_job) == 0)
+		c->flush_pending = true;
+	return 0;
+}
+
+void cld_cpg_batch_stats(const struct cld *d, uint64_t *batches_r, uint64_t *msgs_r)
+{
+	const struct cld_cpg *c = d->cpg;
+	*batches_r = c ? c->batches : 0;
+	*msgs_r = c ? c->batched_msgs : 0;
 }
 
 void cld_cpg_ring(const struct cld *d, uint32_t *rep_r, uint64_t *seq_r)

@@ -25,6 +25,8 @@ void cld_cpg_leave(struct cld *d);
 void cld_cpg_disconnect(struct cld *d);
 /* ops.mcast: 0, -EAGAIN (congested) or -ENOTCONN. */
 int cld_cpg_mcast(void *ctx, const void *buf, size_t len);
+/* CPG messages that carried more than one node message, and how many those carried. */
+void cld_cpg_batch_stats(const struct cld *d, uint64_t *batches_r, uint64_t *msgs_r);
 /* The ring of the latest totem confchg, and the group size. */
 void cld_cpg_ring(const struct cld *d, uint32_t *rep_r, uint64_t *seq_r);
 /* Frees the transport state; accepts d->cpg == NULL. */

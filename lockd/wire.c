@@ -756,3 +756,31 @@ out:
 	free(s.entries);
 	return rc < 0 ? rc : 0;
 }
+
+int cl_batch_split(const uint8_t *buf, size_t len, cl_batch_fn fn, void *ctx)
+{
+	if (len < CL_BATCH_HDR_LEN || buf[0] != CL_BATCH_MAGIC || buf[1] != 0)
+		return COROLEASE_EPROTO;
+	unsigned count = cl_get_u16(buf + 2);
+	if (count < 2)
+		return COROLEASE_EPROTO;
+	size_t pos = CL_BATCH_HDR_LEN;
+	for (unsigned i = 0; i < count; i++) {
+		if (len - pos < 4)
+			return COROLEASE_EPROTO;
+		uint32_t ml = cl_get_u32(buf + pos);
+		pos += 4;
+		if (ml < CL_WIRE_HDR_LEN || ml > len - pos)
+			return COROLEASE_EPROTO;
+		pos += ml;
+	}
+	if (pos != len)
+		return COROLEASE_EPROTO;
+	pos = CL_BATCH_HDR_LEN;
+	for (unsigned i = 0; i < count; i++) {
+		uint32_t ml = cl_get_u32(buf + pos);
+		fn(ctx, buf + pos + 4, ml);
+		pos += 4 + ml;
+	}
+	return (int)count;
+}

@@ -67,6 +67,24 @@ int cl_snap_encode(const struct cl_sm *sm, uint8_t **buf_r, size_t *len_r);
  */
 int cl_snap_decode(const uint8_t *buf, size_t len, struct cl_sm *fresh);
 
+/*
+ * A batch packs several encoded messages into one CPG message:
+ *     u8 CL_BATCH_MAGIC | u8 reserved (0) | u16 count (>= 2) |
+ *     count x (u32 length (>= CL_WIRE_HDR_LEN) | that many bytes)
+ * The magic is never a wire version, so a receiver tells a batch from a
+ * single message by the first byte.  The whole batch must be consumed.
+ */
+#define CL_BATCH_MAGIC   0xb7u
+#define CL_BATCH_HDR_LEN 4u
+#define CL_BATCH_MAX     (64u * 1024u)   /* larger messages travel alone */
+
+typedef void (*cl_batch_fn)(void *ctx, const uint8_t *msg, size_t len);
+/*
+ * Validates the whole batch first, then calls fn for each message in
+ * order.  Returns the count, or COROLEASE_EPROTO (nothing was called).
+ */
+int cl_batch_split(const uint8_t *buf, size_t len, cl_batch_fn fn, void *ctx);
+
 /* Little-endian helpers, shared with the journal and the client protocol. */
 static inline void cl_put_u16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
 static inline void cl_put_u32(uint8_t *p, uint32_t v)

@@ -1308,12 +1308,81 @@ END_TEST
 
 /* ---- runner ---------------------------------------------------------------- */
 
+/* ---- batches (several messages in one CPG message) ---- */
+
+struct split_rec {
+	size_t n;
+	size_t lens[8];
+	uint8_t first[8];
+};
+
+static void rec_msg(void *ctx, const uint8_t *msg, size_t len)
+{
+	struct split_rec *r = ctx;
+	ck_assert_uint_lt(r->n, 8);
+	r->lens[r->n] = len;
+	r->first[r->n] = msg[0];
+	r->n++;
+}
+
+/* Packs count messages of the given lengths (each starting with byte i+1). */
+static size_t make_batch(uint8_t *buf, unsigned count, const uint32_t *lens)
+{
+	size_t pos = CL_BATCH_HDR_LEN;
+	buf[0] = CL_BATCH_MAGIC;
+	buf[1] = 0;
+	cl_put_u16(buf + 2, (uint16_t)count);
+	for (unsigned i = 0; i < count; i++) {
+		cl_put_u32(buf + pos, lens[i]);
+		memset(buf + pos + 4, (int)(i + 1), lens[i]);
+		pos += 4 + lens[i];
+	}
+	return pos;
+}
+
+START_TEST(test_batch_split)
+{
+	uint8_t buf[256];
+	uint32_t lens[] = { 8, 20, 9 };
+	size_t len = make_batch(buf, 3, lens);
+	struct split_rec r = { 0 };
+	ck_assert_int_eq(cl_batch_split(buf, len, rec_msg, &r), 3);
+	ck_assert_uint_eq(r.n, 3);
+	for (unsigned i = 0; i < 3; i++) {
+		ck_assert_uint_eq(r.lens[i], lens[i]);
+		ck_assert_uint_eq(r.first[i], i + 1);
+	}
+	/* every truncation, a trailing byte, bad magic/reserved/count: nothing delivered */
+	for (size_t l = 0; l < len; l++) {
+		struct split_rec z = { 0 };
+		ck_assert_int_eq(cl_batch_split(buf, l, rec_msg, &z), COROLEASE_EPROTO);
+		ck_assert_uint_eq(z.n, 0);
+	}
+	struct split_rec z = { 0 };
+	buf[len] = 0;
+	ck_assert_int_eq(cl_batch_split(buf, len + 1, rec_msg, &z), COROLEASE_EPROTO);
+	buf[1] = 1;
+	ck_assert_int_eq(cl_batch_split(buf, len, rec_msg, &z), COROLEASE_EPROTO);
+	buf[1] = 0;
+	buf[0] = CL_WIRE_VERSION;
+	ck_assert_int_eq(cl_batch_split(buf, len, rec_msg, &z), COROLEASE_EPROTO);
+	uint32_t one[] = { 8 };
+	len = make_batch(buf, 1, one);   /* a lone message travels bare, never as a batch */
+	ck_assert_int_eq(cl_batch_split(buf, len, rec_msg, &z), COROLEASE_EPROTO);
+	uint32_t tiny[] = { 8, 7 };      /* shorter than a message header */
+	len = make_batch(buf, 2, tiny);
+	ck_assert_int_eq(cl_batch_split(buf, len, rec_msg, &z), COROLEASE_EPROTO);
+	ck_assert_uint_eq(z.n, 0);
+}
+END_TEST
+
 static Suite *wire_suite(void)
 {
 	Suite *s = suite_create("wire");
 	TCase *tc;
 
 	tc = tcase_create("msg");
+	tcase_add_test(tc, test_batch_split);
 	tcase_add_test(tc, test_roundtrip_all);
 	tcase_add_test(tc, test_field_layout);
 	tcase_add_test(tc, test_truncations);
