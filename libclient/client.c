@@ -1095,6 +1095,23 @@ CL_PUBLIC int corolease_lease_valid(const corolease_lease_t *lease)
 	return mono_us() < until;
 }
 
+/*
+ * Finishes a call whose successful answer is exactly one value of size
+ * bytes: copies it to out (if non-NULL) or fails with COROLEASE_EPROTO.
+ * Frees the payload; returns r otherwise.
+ */
+static int fixed_result(struct pending *p, int r, void *out, size_t size)
+{
+	if (r == 0) {
+		if (p->len != size)
+			r = COROLEASE_EPROTO;
+		else if (out)
+			memcpy(out, p->payload, size);
+	}
+	free(p->payload);
+	return r;
+}
+
 CL_PUBLIC int corolease_owner(corolease_t *h, const void *name, size_t namelen,
 			      uint32_t *node_r)
 {
@@ -1103,18 +1120,7 @@ CL_PUBLIC int corolease_owner(corolease_t *h, const void *name, size_t namelen,
 	if (node_r)
 		*node_r = 0;
 	int r = call_name(h, &p, CLP_REQ_OWNER, name, namelen, false);
-	if (r == 0) {
-		uint32_t node;
-		if (p.len != sizeof(node)) {
-			r = COROLEASE_EPROTO;
-		} else {
-			memcpy(&node, p.payload, sizeof(node));
-			if (node_r)
-				*node_r = node;
-		}
-	}
-	free(p.payload);
-	return r;
+	return fixed_result(&p, r, node_r, sizeof(*node_r));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1187,18 +1193,7 @@ static int index_write(corolease_lease_t *lease, uint32_t type, const void *key,
 	struct pending p;
 	memset(&p, 0, sizeof(p));
 	int r = call(h, &p, type, iov, vallen ? 4 : 3, UINT64_MAX);
-	if (r == 0) {
-		uint64_t version;
-		if (p.len != sizeof(version)) {
-			r = COROLEASE_EPROTO;
-		} else {
-			memcpy(&version, p.payload, sizeof(version));
-			if (version_r)
-				*version_r = version;
-		}
-	}
-	free(p.payload);
-	return r;
+	return fixed_result(&p, r, version_r, sizeof(*version_r));
 }
 
 CL_PUBLIC int corolease_index_put(corolease_lease_t *lease, const void *key, size_t keylen,
@@ -1497,22 +1492,6 @@ CL_PUBLIC void corolease_detail_free(struct corolease_detail *d)
 	memset(d, 0, sizeof(*d));
 }
 
-static int count_result(struct pending *p, int r, uint64_t *count_r)
-{
-	if (r == 0) {
-		uint64_t count;
-		if (p->len != sizeof(count)) {
-			r = COROLEASE_EPROTO;
-		} else {
-			memcpy(&count, p->payload, sizeof(count));
-			if (count_r)
-				*count_r = count;
-		}
-	}
-	free(p->payload);
-	return r;
-}
-
 CL_PUBLIC int corolease_evict(corolease_t *h, const void *name, size_t namelen,
 			      uint64_t *count_r)
 {
@@ -1521,7 +1500,7 @@ CL_PUBLIC int corolease_evict(corolease_t *h, const void *name, size_t namelen,
 	struct pending p;
 	memset(&p, 0, sizeof(p));
 	int r = call_name(h, &p, CLP_REQ_EVICT, name, namelen, false);
-	return count_result(&p, r, count_r);
+	return fixed_result(&p, r, count_r, sizeof(*count_r));
 }
 
 CL_PUBLIC int corolease_fence_ack(corolease_t *h, uint32_t node, uint64_t *count_r)
@@ -1537,7 +1516,7 @@ CL_PUBLIC int corolease_fence_ack(corolease_t *h, uint32_t node, uint64_t *count
 	struct pending p;
 	memset(&p, 0, sizeof(p));
 	int r = call(h, &p, CLP_REQ_FENCE_ACK, &iov, 1, UINT64_MAX);
-	return count_result(&p, r, count_r);
+	return fixed_result(&p, r, count_r, sizeof(*count_r));
 }
 
 /* ------------------------------------------------------------------------ */
