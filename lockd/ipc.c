@@ -903,39 +903,41 @@ static int list_one(void *ctx, const struct cl_lease_info *info)
 		return 1;
 	if (b->prefixlen && (info->namelen < b->prefixlen || memcmp(info->name, b->prefix, b->prefixlen)))
 		return 0;
-	const struct cl_sm *sm = cl_node_sm(b->ip->d->node);
-	struct cl_hold_info h[1];
-	struct cl_lease_info li;
 	struct clp_item_lease it;
 	memset(&it, 0, sizeof(it));
-	if (cl_sm_lookup(sm, info->name, info->namelen, &li, NULL, 0, NULL, 0) == 0 && li.nholders) {
-		/* first live holder, else the first orphan */
-		struct cl_hold_info *all = calloc(li.nholders, sizeof(*all));
-		if (all && cl_sm_lookup(sm, info->name, info->namelen, &li, all, li.nholders, NULL, 0) == 0) {
-			h[0] = all[0];
-			for (uint32_t i = 0; i < li.nholders; i++)
-				if (!all[i].orphan_seq) {
-					h[0] = all[i];
-					break;
-				}
-			it.owner = h[0].node;
-			it.orphaned = h[0].orphan_seq != 0;
-			it.epoch = h[0].epoch;
-			it.mode = h[0].mode;
-		}
-		free(all);
-	}
+	it.owner = info->owner;
+	it.orphaned = info->owner_orphaned;
+	it.epoch = info->owner_epoch;
+	it.mode = info->mode;
 	it.namelen = info->namelen;
 	it.nholders = info->nholders;
 	it.nwaiters = info->nwaiters;
 	it.version = info->version;
 	it.nkeys = info->nkeys;
-	if (!it.mode)
-		it.mode = info->mode;
 	uint8_t *p = batch_room(b, sizeof(it) + info->namelen);
 	memcpy(p, &it, sizeof(it));
 	memcpy(p + sizeof(it), info->name, info->namelen);
 	return 0;
+}
+
+/* Size of a clp_item_key record for e, with or without its value. */
+static size_t key_item_len(const struct cl_entry_info *e, bool with_value)
+{
+	return sizeof(struct clp_item_key) + e->keylen + (with_value ? e->vallen : 0);
+}
+
+/* Writes that record at p (key_item_len bytes). */
+static void key_item_put(uint8_t *p, const struct cl_entry_info *e, bool with_value)
+{
+	struct clp_item_key it;
+	memset(&it, 0, sizeof(it));
+	it.keylen = e->keylen;
+	it.vallen = e->vallen;
+	it.version = e->version;
+	memcpy(p, &it, sizeof(it));
+	memcpy(p + sizeof(it), e->key, e->keylen);
+	if (with_value && e->vallen)
+		memcpy(p + sizeof(it) + e->keylen, e->value, e->vallen);
 }
 
 static int key_one(void *ctx, const struct cl_entry_info *e)
@@ -943,16 +945,7 @@ static int key_one(void *ctx, const struct cl_entry_info *e)
 	struct batch *b = ctx;
 	if (b->c->dying)
 		return 1;
-	struct clp_item_key it;
-	memset(&it, 0, sizeof(it));
-	it.keylen = e->keylen;
-	it.vallen = e->vallen;
-	it.version = e->version;
-	uint8_t *p = batch_room(b, sizeof(it) + e->keylen + e->vallen);
-	memcpy(p, &it, sizeof(it));
-	memcpy(p + sizeof(it), e->key, e->keylen);
-	if (e->vallen)
-		memcpy(p + sizeof(it) + e->keylen, e->value, e->vallen);
+	key_item_put(batch_room(b, key_item_len(e, true)), e, true);
 	return 0;
 }
 
@@ -993,16 +986,10 @@ struct keys_ctx {
 static int show_key(void *ctx, const struct cl_entry_info *e)
 {
 	struct keys_ctx *k = ctx;
-	size_t need = sizeof(struct clp_item_key) + e->keylen;
+	size_t need = key_item_len(e, false);
 	if (k->off + need > k->cap)
 		return 1;   /* truncated: nkeys says how many are here */
-	struct clp_item_key it;
-	memset(&it, 0, sizeof(it));
-	it.keylen = e->keylen;
-	it.vallen = e->vallen;
-	it.version = e->version;
-	memcpy(k->p + k->off, &it, sizeof(it));
-	memcpy(k->p + k->off + sizeof(it), e->key, e->keylen);
+	key_item_put(k->p + k->off, e, false);
 	k->off += need;
 	k->n++;
 	return 0;

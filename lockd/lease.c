@@ -165,12 +165,19 @@ static void hold_remove(struct cl_sm *sm, struct cl_rec *rec, struct cl_hold *h)
 	rec->nholds--;
 }
 
-static uint32_t first_holder(const struct cl_rec *rec)
+/* The hold a request is told about: the first live one, else the first orphan; NULL if free. */
+static const struct cl_hold *owner_hold(const struct cl_rec *rec)
 {
 	for (uint32_t i = 0; i < rec->nholds; i++)
 		if (!rec->holds[i].orphan_seq)
-			return rec->holds[i].node;
-	return rec->nholds ? rec->holds[0].node : CL_NODE_NONE;
+			return &rec->holds[i];
+	return rec->nholds ? &rec->holds[0] : NULL;
+}
+
+static uint32_t first_holder(const struct cl_rec *rec)
+{
+	const struct cl_hold *h = owner_hold(rec);
+	return h ? h->node : CL_NODE_NONE;
 }
 
 static struct cl_waiter *waiter_of(struct cl_rec *rec, uint32_t node)
@@ -739,12 +746,6 @@ struct cl_sm *cl_sm_free(struct cl_sm *sm)
 	return NULL;
 }
 
-void cl_sm_set_action_fn(struct cl_sm *sm, cl_action_fn fn, void *ctx)
-{
-	sm->act = fn;
-	sm->act_ctx = ctx;
-}
-
 /* ---- queries ---- */
 
 bool cl_sm_quorate(const struct cl_sm *sm)
@@ -805,6 +806,12 @@ static void fill_info(const struct cl_rec *r, struct cl_lease_info *info)
 	info->name = r->name;
 	info->namelen = r->namelen;
 	info->mode = r->nholds ? r->holds[0].mode : CL_MODE_NONE;
+	const struct cl_hold *h = owner_hold(r);
+	if (h) {
+		info->owner = h->node;
+		info->owner_epoch = h->epoch;
+		info->owner_orphaned = h->orphan_seq != 0;
+	}
 	info->nholders = r->nholds;
 	info->nwaiters = r->nwaiters;
 	info->version = r->idx ? r->idx->version : 0;

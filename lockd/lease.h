@@ -141,8 +141,6 @@ struct cl_sm;
 struct cl_sm *cl_sm_new(const struct cl_sm_config *cfg, cl_action_fn fn, void *ctx);
 /* Frees sm; accepts NULL.  Returns NULL. */
 struct cl_sm *cl_sm_free(struct cl_sm *sm);
-/* Replaces the action callback (e.g. after loading a snapshot into a fresh sm). */
-void cl_sm_set_action_fn(struct cl_sm *sm, cl_action_fn fn, void *ctx);
 
 /*
  * Applies one ordered message from `sender`.  The message must already be
@@ -184,6 +182,9 @@ struct cl_lease_info {
 	const uint8_t *name;
 	uint16_t namelen;
 	uint8_t mode;            /* mode of the current holders, NONE if free */
+	bool owner_orphaned;     /* the owner below is an orphaned hold */
+	uint32_t owner;          /* as cl_sm_owner(): first live holder, else first orphan, else 0 */
+	uint64_t owner_epoch;    /* that hold's epoch */
 	uint32_t nholders;
 	uint32_t nwaiters;
 	uint64_t version;        /* index version, 0 if no index data */

@@ -2118,6 +2118,25 @@ END_TEST
 
 /* ------------------------------------------------------------------ main */
 
+/* cl_lease_info names the owner a request would be told about (cl_sm_owner). */
+START_TEST(test_info_owner)
+{
+	uint64_t e3 = GRAB(3, S("a"), SH);
+	struct cl_lease_info li = LOOK(S("a"));
+	ck_assert_uint_eq(li.owner, 3);
+	ck_assert_uint_eq(li.owner_epoch, e3);
+	ck_assert(!li.owner_orphaned);
+
+	/* node 3 departs: its orphan is shown while no live holder exists */
+	OK(confchg(1, 2, NODES(1, 2, 4, 5), NODES(3)));
+	li = LOOK(S("a"));
+	ck_assert_uint_eq(li.owner, 3);
+	ck_assert_uint_eq(li.owner_epoch, e3);
+	ck_assert(li.owner_orphaned);
+	ck_assert_uint_eq(cl_sm_owner(sm, S("a")), li.owner);
+}
+END_TEST
+
 static Suite *lease_suite(void)
 {
 	Suite *s = suite_create("lease");
@@ -2160,6 +2179,7 @@ static Suite *lease_suite(void)
 	tcase_add_test(mem, test_recover_node_seq);
 	tcase_add_test(mem, test_recover_name_order);
 	tcase_add_test(mem, test_recover_node_not_quorate);
+	tcase_add_test(mem, test_info_owner);
 	tcase_add_test(mem, test_unsafe_no_orphan_wait);
 	tcase_add_test(mem, test_unsafe_both);
 	tcase_add_test(mem, test_confchg_invalid);
