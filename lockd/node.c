@@ -903,14 +903,10 @@ static void pump(struct cl_node *n, struct nl_lease *l)
 		}
 	}
 
-	/* unused: linger, or give it up at once if someone wants it */
-	if (l->held && !l->holders.n && !l->releasing && !l->lost && l->req == REQ_NONE &&
-	    !l->waiters.n) {
-		if (l->wanted)
-			send_release(n, l, true);
-		else if (!l->linger_at)
-			l->linger_at = now + n->cfg.linger_us;
-	}
+	/* unused and not wanted (a wanted one was handed over above): linger */
+	if (l->held && !l->holders.n && !l->releasing && !l->lost && !l->wanted &&
+	    l->req == REQ_NONE && !l->waiters.n && !l->linger_at)
+		l->linger_at = now + n->cfg.linger_us;
 	lease_settle(n, l);
 }
 
