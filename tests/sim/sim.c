@@ -72,6 +72,7 @@
 #include <unistd.h>
 
 #include "sim.h"
+#include "hash.h"
 #include "index.h"
 #include "lease.h"
 #include "node.h"
@@ -2544,6 +2545,45 @@ static void dispatch(struct sim *s, const struct ev *e)
 }
 
 /*
+ * --digest: one line per seed that changes whenever the run's behaviour
+ * does: the event count, simulated time, the result counters, and every
+ * live node's machine hash, lsn and agent counters.  Refactors compare the
+ * sorted output before and after (tests/sim/digest.sh).
+ */
+static void print_digest(struct sim *s)
+{
+	const struct sim_result *r = s->res;
+	uint64_t h = cl_hash_u64(0x64696765ULL, r->events);
+
+	h = cl_hash_u64(h, r->sim_us);
+	h = cl_hash_u64(h, (uint64_t)r->inv);
+	h = cl_hash_u64(h, r->grants);
+	h = cl_hash_u64(h, r->index_acks);
+	h = cl_hash_u64(h, r->trans_acks);
+	h = cl_hash_u64(h, r->forks);
+	h = cl_hash_u64(h, r->faults);
+	for (unsigned i = 0; i < s->n; i++) {
+		struct node *n = &s->nodes[i];
+		struct cl_node_counters k;
+
+		if (!n->cn)
+			continue;
+		h = cl_hash_u64(h, n->id);
+		if (cl_node_sm(n->cn)) {
+			struct cl_sm_stats st;
+
+			cl_sm_stats(cl_node_sm(n->cn), &st);
+			h = cl_hash_u64(h, st.lsn);
+			h = cl_hash_u64(h, cl_sm_hash(cl_node_sm(n->cn)));
+		}
+		cl_node_counters(n->cn, &k);
+		h = cl_hash_bytes(h, &k, sizeof(k));
+	}
+	printf("digest seed %" PRIu64 " %016" PRIx64 " events %" PRIu64 "\n", r->seed, h, r->events);
+	fflush(stdout);
+}
+
+/*
  * Runs one seed.  With tracing, keeps the last SIM_TRACE_LINES lines (or
  * prints everything with --verbose) and prints them after a violation.
  * The result (violation, counts) goes to *res.
@@ -2598,6 +2638,8 @@ static void run_seed(const struct sim_opts *o, uint64_t seed, bool tracing, stru
 		       o->plant & CL_UNSAFE_NO_ORPHAN_WAIT ? " --plant no-orphan-wait" : "");
 		fflush(stdout);
 	}
+	if (o->digest)
+		print_digest(s);
 	teardown(s);
 	free(s->ring);
 	free(s);
@@ -2666,7 +2708,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: corolease-sim [--seeds N] [--seed S] [--start S] [--nodes N] [--jobs J]\n"
 		"                     [--plant no-quorum|no-orphan-wait] [--verbose]\n"
-		"                     [--expect-violation] [--lax-trans]\n"
+		"                     [--expect-violation] [--lax-trans] [--digest]\n"
 		"  --seeds N            run N seeds (env SEEDS overrides; default %u)\n"
 		"  --start S            first seed (default 1)\n"
 		"  --seed S             run only seed S (same as --start S --seeds 1)\n"
@@ -2677,7 +2719,9 @@ static void usage(FILE *f)
 		"  --expect-violation   succeed only if some seed shows a double owner\n"
 		"  --lax-trans          do not require acks made in a minority's\n"
 		"                       transitional delivery to survive (the node\n"
-		"                       agent confirms writes, so by default they must)\n",
+		"                       agent confirms writes, so by default they must)\n"
+		"  --digest             print a behaviour digest line per seed (compare\n"
+		"                       sorted output before and after a refactor)\n",
 		DEFAULT_SEEDS, SIM_MIN_NODES, SIM_MAX_NODES);
 }
 
@@ -2738,6 +2782,8 @@ int main(int argc, char **argv)
 			o.verbose = true;
 		} else if (!strcmp(a, "--expect-violation")) {
 			o.expect = true;
+		} else if (!strcmp(a, "--digest")) {
+			o.digest = true;
 		} else if (!strcmp(a, "--lax-trans")) {
 			o.strict_trans = false;
 		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {

@@ -58,6 +58,7 @@ struct sim_opts {
 	bool verbose;            /* print the whole trace (use with one seed) */
 	bool expect;             /* --expect-violation: succeed iff a double owner is seen */
 	bool strict_trans;       /* acks made in a minority's transitional delivery must survive too */
+	bool digest;             /* print one behaviour digest line per seed */
 };
 
 /* Invariant identifiers used in reports. */
