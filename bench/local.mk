@@ -2,7 +2,8 @@
 
 noinst_PROGRAMS += bench/bench-sm
 bench_bench_sm_SOURCES = bench/bench_sm.c
-bench_bench_sm_LDADD = lockd/libcorecore.la
+bench_bench_sm_CPPFLAGS = $(CORE_CPPFLAGS)
+bench_bench_sm_LDADD = core/libcorolease-core.la
 
 # BENCH_ARGS is passed to the benchmark, e.g. make bench BENCH_ARGS=...
 BENCH_ARGS =
@@ -16,7 +17,7 @@ bench: bench/bench-sm$(EXEEXT)
 # bench/bench_cluster.sh (root; builds a 3-node cluster; run by hand).
 noinst_PROGRAMS += bench/bench-ipc bench/cpg-ping
 bench_bench_ipc_SOURCES = bench/bench_ipc.c
-bench_bench_ipc_CPPFLAGS = -I$(top_srcdir)/libclient
+bench_bench_ipc_CPPFLAGS = -I$(top_srcdir)/include
 bench_bench_ipc_CFLAGS = $(AM_CFLAGS) $(LIBQB_CFLAGS)
 bench_bench_ipc_LDADD = libclient/libcorolease.la $(LIBQB_LIBS)
 bench_cpg_ping_SOURCES = bench/cpg_ping.c

@@ -5,7 +5,7 @@
  *
  * One corolease_t is one libqb IPC connection.  Requests go out with
  * qb_ipcc_sendv(); every answer and notification comes back on the event
- * channel (see lockd/proto.h), so the whole library is driven by reading
+ * channel (see include/corolease/ipc.h), so the whole library is driven by reading
  * events: corolease_dispatch() for the embedding event loop, and wait_until()
  * for the synchronous calls, which poll the same fd and process everything
  * that arrives meanwhile (running callbacks for unrelated events too).
@@ -16,7 +16,7 @@
  * runs, nothing is touched after a callback returns except through lookups
  * that are redone, and each nesting level receives into its own buffer.
  *
- * Every event is length-checked against proto.h before use; a malformed
+ * Every event is length-checked against corolease/ipc.h before use; a malformed
  * answer fails its request with COROLEASE_EPROTO, anything else malformed
  * is dropped.
  */
@@ -39,7 +39,7 @@
 #include <qb/qbipcc.h>
 
 #include "corolease.h"
-#include "proto.h"
+#include "corolease/ipc.h"
 
 #define CL_PUBLIC __attribute__((visibility("default")))
 

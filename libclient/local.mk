@@ -6,14 +6,13 @@
 # names the COROLEASE_0.1 node.  libclient/libcorolease.symbols is the Debian
 # symbols file to keep in step with the map.
 #
-# NOTE for lockd/local.mk (owned by the lead): libclient/corolease.h must move
-# from noinst_HEADERS there to include_HEADERS (done here); remove the
-# "noinst_HEADERS += libclient/corolease.h" line in lockd/local.mk, or automake
-# will list the header twice.
+# Include path: the public header and the IPC protocol only; the library
+# never sees the core or the daemon.
 
 lib_LTLIBRARIES += libclient/libcorolease.la
-include_HEADERS += libclient/corolease.h
-libclient_libcorolease_la_SOURCES = libclient/client.c lockd/proto.h
+LIBCLIENT_CPPFLAGS = -I$(top_srcdir)/include
+libclient_libcorolease_la_CPPFLAGS = $(LIBCLIENT_CPPFLAGS)
+libclient_libcorolease_la_SOURCES = libclient/client.c
 libclient_libcorolease_la_CFLAGS = $(AM_CFLAGS) $(VISIBILITY_CFLAGS) $(LIBQB_CFLAGS) \
 	-DCOROLEASE_BUILDING
 libclient_libcorolease_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0 -no-undefined \
@@ -26,6 +25,7 @@ EXTRA_DIST += libclient/libcorolease.map libclient/libcorolease.symbols \
 # The example quoted in README.md and libcorolease(3): compiled (and linked)
 # by 'make check' so it cannot rot; it is not run (it needs a daemon).
 check_PROGRAMS += libclient/example
+libclient_example_CPPFLAGS = $(LIBCLIENT_CPPFLAGS)
 libclient_example_SOURCES = libclient/example.c
 libclient_example_LDADD = libclient/libcorolease.la
 

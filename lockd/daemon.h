@@ -19,7 +19,7 @@
 
 #include "config.h"
 #include "node.h"
-#include "proto.h"
+#include "corolease/ipc.h"
 
 struct cld_cpg;
 struct cld_quorum;

@@ -1,7 +1,7 @@
 /*
  * ipc.c - libqb IPC server: authorises clients, validates every request of
- * proto.h, hands requests to the node agent and turns its events into
- * proto.h events.  Contract: ipc.h.
+ * corolease/ipc.h, hands requests to the node agent and turns its events into
+ * protocol events.  Contract: ipc.h.
  *
  * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
  *

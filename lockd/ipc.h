@@ -1,5 +1,5 @@
 /*
- * ipc.h - the client side of coroleased: libqb IPC server speaking proto.h.
+ * ipc.h - the client side of coroleased: libqb IPC server speaking corolease/ipc.h.
  *
  * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
  */

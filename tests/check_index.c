@@ -1,6 +1,6 @@
 /*
  * check_index.c - unit tests of the replicated per-name index cache
- * (lockd/index.c through cl_sm_apply), written against index.h and
+ * (core/index.c through cl_sm_apply), written against index.h and
  * doc/state-machine.md.
  *
  * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.

@@ -1,6 +1,6 @@
 /*
  * check_lease.c - unit tests of the replicated lease state machine
- * (lockd/lease.c), written against doc/state-machine.md and lease.h.
+ * (core/lease.c), written against doc/state-machine.md and lease.h.
  *
  * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
  *

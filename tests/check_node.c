@@ -1,5 +1,5 @@
 /*
- * check_node.c - scenario tests of the node agent (lockd/node.c) over a tiny
+ * check_node.c - scenario tests of the node agent (core/node.c) over a tiny
  * in-process agreed-order bus.  The randomised, fault-injecting version of
  * this lives in tests/sim/.
  *

@@ -1,5 +1,5 @@
 /*
- * check_wire.c - unit tests for lockd/wire.c (message codec and snapshots).
+ * check_wire.c - unit tests for core/wire.c (message codec and snapshots).
  *
  * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
  *

@@ -11,20 +11,24 @@ check_PROGRAMS += $(CHECK_TEST_PROGS)
 TESTS += $(CHECK_TEST_PROGS)
 
 CHECK_TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-CHECK_TEST_LDADD = lockd/libcorecore.la $(CHECK_LIBS)
+CHECK_TEST_LDADD = core/libcorolease-core.la $(CHECK_LIBS)
 
+tests_check_lease_CPPFLAGS = $(CORE_CPPFLAGS)
 tests_check_lease_SOURCES = tests/check_lease.c
 tests_check_lease_CFLAGS = $(CHECK_TEST_CFLAGS)
 tests_check_lease_LDADD = $(CHECK_TEST_LDADD)
 
+tests_check_index_CPPFLAGS = $(CORE_CPPFLAGS)
 tests_check_index_SOURCES = tests/check_index.c
 tests_check_index_CFLAGS = $(CHECK_TEST_CFLAGS)
 tests_check_index_LDADD = $(CHECK_TEST_LDADD)
 
+tests_check_wire_CPPFLAGS = $(CORE_CPPFLAGS)
 tests_check_wire_SOURCES = tests/check_wire.c
 tests_check_wire_CFLAGS = $(CHECK_TEST_CFLAGS)
 tests_check_wire_LDADD = $(CHECK_TEST_LDADD)
 
+tests_check_node_CPPFLAGS = $(CORE_CPPFLAGS)
 tests_check_node_SOURCES = tests/check_node.c
 tests_check_node_CFLAGS = $(CHECK_TEST_CFLAGS)
 tests_check_node_LDADD = $(CHECK_TEST_LDADD)
@@ -34,7 +38,8 @@ tests_check_node_LDADD = $(CHECK_TEST_LDADD)
 # TESTS entry on its own.
 check_PROGRAMS += tests/sim/corolease-sim
 tests_sim_corolease_sim_SOURCES = tests/sim/sim.c tests/sim/sim.h
-tests_sim_corolease_sim_LDADD = lockd/libcorecore.la
+tests_sim_corolease_sim_CPPFLAGS = $(CORE_CPPFLAGS)
+tests_sim_corolease_sim_LDADD = core/libcorolease-core.la
 
 # Test scripts: must be executable and find binaries via $top_builddir
 TESTS += tests/sim/run-sim.sh

@@ -4,7 +4,7 @@
 
 bin_PROGRAMS += tools/corolease
 tools_corolease_SOURCES = tools/corolease.c
-tools_corolease_CPPFLAGS = -I$(top_srcdir)/libclient
+tools_corolease_CPPFLAGS = -I$(top_srcdir)/include
 tools_corolease_LDADD = libclient/libcorolease.la -lm
 
 dist_man_MANS += doc/corolease.1

@@ -1,6 +1,6 @@
 /*
  * cl-garbage.c - raw libqb IPC client that sends coroleased malformed
- * requests (proto.h) and checks the answers.
+ * requests (include/corolease/ipc.h) and checks the answers.
  *
  * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
  *
@@ -28,7 +28,7 @@
 
 #include <qb/qbipcc.h>
 
-#include "proto.h"
+#include "corolease/ipc.h"
 
 static int failures;
 static uint8_t rbuf[CLP_MAX_MSG];

@@ -11,8 +11,9 @@
 
 check_PROGRAMS += tests/integration/cl-load tests/integration/cl-garbage
 tests_integration_cl_load_SOURCES = tests/integration/cl-load.c
-tests_integration_cl_load_CPPFLAGS = -I$(top_srcdir)/libclient
+tests_integration_cl_load_CPPFLAGS = -I$(top_srcdir)/include
 tests_integration_cl_load_LDADD = libclient/libcorolease.la
+tests_integration_cl_garbage_CPPFLAGS = -I$(top_srcdir)/include
 tests_integration_cl_garbage_SOURCES = tests/integration/cl-garbage.c
 tests_integration_cl_garbage_CFLAGS = $(AM_CFLAGS) $(LIBQB_CFLAGS)
 tests_integration_cl_garbage_LDADD = libclient/libcorolease.la $(LIBQB_LIBS)

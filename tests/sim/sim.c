@@ -45,7 +45,7 @@
  *    just before a partition) outlive the majority's re-grant;
  *  - an INDEX_DONE(0) made while a node delivers transitional messages on
  *    its way into a non-quorate ring is counted but not required to survive:
- *    only that minority applied the write (EVS allows it).  lockd/node.c
+ *    only that minority applied the write (EVS allows it).  core/node.c
  *    therefore confirms a write before answering it, and such an ack is
  *    required to survive like any other (--lax-trans relaxes that);
  *  - without persistence, a majority can form with none of the latest

@@ -1,5 +1,5 @@
 /*
- * proto.h - the local IPC protocol between libcorolease and coroleased.
+ * corolease/ipc.h - the local IPC protocol between libcorolease and coroleased.
  *
  * Copyright (c) 2026 the corolease authors.  LGPL-2.1-or-later.
  *
@@ -21,8 +21,8 @@
  * with a RESULT carrying its node id and the path of the shared validity
  * page.  Each request carries a client-chosen cookie, echoed in its answer.
  */
-#ifndef COROLEASE_PROTO_H
-#define COROLEASE_PROTO_H
+#ifndef COROLEASE_PRIVATE_IPC_H
+#define COROLEASE_PRIVATE_IPC_H
 
 #include <stdint.h>
 
@@ -256,4 +256,4 @@ struct clp_show_waiter {
 	uint8_t pad[3];
 };
 
-#endif /* COROLEASE_PROTO_H */
+#endif /* COROLEASE_PRIVATE_IPC_H */

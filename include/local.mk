@@ -1,0 +1,5 @@
+# include/: corolease.h is the only installed header (the public API);
+# corolease/ is private to the tree (not installed): ipc.h is the local
+# protocol between libcorolease and coroleased.
+include_HEADERS += include/corolease.h
+noinst_HEADERS += include/corolease/ipc.h
