@@ -6,7 +6,8 @@ CHECK_TEST_PROGS = \
 	tests/check_lease \
 	tests/check_index \
 	tests/check_wire \
-	tests/check_node
+	tests/check_node \
+	tests/check_util
 check_PROGRAMS += $(CHECK_TEST_PROGS)
 TESTS += $(CHECK_TEST_PROGS)
 
@@ -32,6 +33,11 @@ tests_check_node_CPPFLAGS = $(CORE_CPPFLAGS)
 tests_check_node_SOURCES = tests/check_node.c
 tests_check_node_CFLAGS = $(CHECK_TEST_CFLAGS)
 tests_check_node_LDADD = $(CHECK_TEST_LDADD)
+
+tests_check_util_CPPFLAGS = -I$(top_srcdir)/include
+tests_check_util_SOURCES = tests/check_util.c
+tests_check_util_CFLAGS = $(CHECK_TEST_CFLAGS)
+tests_check_util_LDADD = $(CHECK_LIBS)
 
 # --- deterministic cluster simulator ----------------------------------------
 # The binary is driven by tests/sim/run-sim.sh (seeds, scenarios); it is not a

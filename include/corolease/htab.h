@@ -1,0 +1,158 @@
+/*
+ * corolease/htab.h - the one intrusive hash table of the tree (private,
+ * header only; used by the core, the daemon and the client library).
+ *
+ * Copyright (c) 2026 the corolease authors.  LGPL-2.1-or-later.
+ *
+ * Entries embed a struct cl_hnode; the caller computes the 64-bit hash and
+ * compares keys itself while walking a chain:
+ *
+ *	for (struct cl_hnode *e = cl_htab_first(&t, h); e; e = cl_htab_next(e, h)) {
+ *		struct thing *x = cl_container_of(e, struct thing, hn);
+ *		if (keys_equal(x, key))
+ *			return x;
+ *	}
+ *
+ * Buckets are a power of two, chains are singly linked, new entries go to
+ * the head of their chain, and the table doubles when an insert finds as
+ * many entries as buckets (rehashing old buckets in order, each chain from
+ * its head).  That fixes the iteration order for a given sequence of
+ * inserts and deletes, which the node agent relies on for determinism.
+ *
+ * Inserting never fails: when doubling cannot get memory the table keeps
+ * its size and the chains grow.  Only cl_htab_init() can fail (-ENOMEM).
+ */
+#ifndef COROLEASE_PRIVATE_HTAB_H
+#define COROLEASE_PRIVATE_HTAB_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#define cl_container_of(ptr, type, member) \
+	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+struct cl_hnode {
+	struct cl_hnode *next;
+	uint64_t hash;
+};
+
+struct cl_htab {
+	struct cl_hnode **b;
+	size_t nb;                   /* power of two, or 0 before init */
+	size_t n;                    /* entries */
+};
+
+/* Allocates nb buckets (a power of two >= 1).  0 or -ENOMEM. */
+static inline int cl_htab_init(struct cl_htab *t, size_t nb)
+{
+	t->b = calloc(nb, sizeof(*t->b));
+	t->nb = t->b ? nb : 0;
+	t->n = 0;
+	return t->b ? 0 : -ENOMEM;
+}
+
+/* Frees the bucket array (entries belong to the caller); accepts an unused table. */
+static inline void cl_htab_fini(struct cl_htab *t)
+{
+	free(t->b);
+	t->b = NULL;
+	t->nb = t->n = 0;
+}
+
+static inline void cl_htab_grow_(struct cl_htab *t)
+{
+	size_t nb = t->nb * 2;
+	struct cl_hnode **b = nb ? calloc(nb, sizeof(*b)) : NULL;
+	if (!b)
+		return;
+	for (size_t i = 0; i < t->nb; i++) {
+		struct cl_hnode *e = t->b[i], *next;
+		for (; e; e = next) {
+			next = e->next;
+			e->next = b[e->hash & (nb - 1)];
+			b[e->hash & (nb - 1)] = e;
+		}
+	}
+	free(t->b);
+	t->b = b;
+	t->nb = nb;
+}
+
+/* Inserts e with hash at the head of its chain.  The table must be initialised. */
+static inline void cl_htab_add(struct cl_htab *t, struct cl_hnode *e, uint64_t hash)
+{
+	if (t->n >= t->nb)
+		cl_htab_grow_(t);
+	e->hash = hash;
+	struct cl_hnode **slot = &t->b[hash & (t->nb - 1)];
+	e->next = *slot;
+	*slot = e;
+	t->n++;
+}
+
+/* Removes e, which must be in t. */
+static inline void cl_htab_del(struct cl_htab *t, struct cl_hnode *e)
+{
+	struct cl_hnode **pp = &t->b[e->hash & (t->nb - 1)];
+	while (*pp != e)
+		pp = &(*pp)->next;
+	*pp = e->next;
+	e->next = NULL;
+	t->n--;
+}
+
+/* The first entry of hash's chain whose hash equals hash, or NULL. */
+static inline struct cl_hnode *cl_htab_first(const struct cl_htab *t, uint64_t hash)
+{
+	if (!t->nb)
+		return NULL;
+	struct cl_hnode *e = t->b[hash & (t->nb - 1)];
+	while (e && e->hash != hash)
+		e = e->next;
+	return e;
+}
+
+/* The next entry after e in its chain with the same hash, or NULL. */
+static inline struct cl_hnode *cl_htab_next(const struct cl_hnode *e, uint64_t hash)
+{
+	struct cl_hnode *x = e->next;
+	while (x && x->hash != hash)
+		x = x->next;
+	return x;
+}
+
+/*
+ * Iteration over every entry in table order.  Inside the loop the current
+ * entry may be deleted (and freed); no other entry may be deleted and
+ * nothing may be inserted (an insert may rehash).
+ *
+ *	struct cl_htab_iter it;
+ *	for (struct cl_hnode *e = cl_htab_iter_first(&t, &it); e; e = cl_htab_iter_next(&t, &it))
+ */
+struct cl_htab_iter {
+	size_t b;
+	struct cl_hnode *next;
+};
+
+static inline struct cl_hnode *cl_htab_iter_next(const struct cl_htab *t, struct cl_htab_iter *it)
+{
+	while (!it->next) {
+		if (++it->b >= t->nb)
+			return NULL;
+		it->next = t->b[it->b];
+	}
+	struct cl_hnode *e = it->next;
+	it->next = e->next;
+	return e;
+}
+
+static inline struct cl_hnode *cl_htab_iter_first(const struct cl_htab *t, struct cl_htab_iter *it)
+{
+	it->b = SIZE_MAX;            /* the first ++ wraps to bucket 0 */
+	it->next = NULL;
+	return cl_htab_iter_next(t, it);
+}
+
+#endif /* COROLEASE_PRIVATE_HTAB_H */
