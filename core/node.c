@@ -2147,7 +2147,7 @@ bool cl_node_drained(const struct cl_node *n)
 
 /* ---- lifecycle and queries ---- */
 
-void cl_node_config_defaults(struct cl_node_config *cfg)
+int cl_node_config_finish(struct cl_node_config *cfg, char *err, size_t errlen)
 {
 	if (!cfg->linger_us)
 		cfg->linger_us = 5000000;
@@ -2165,6 +2165,23 @@ void cl_node_config_defaults(struct cl_node_config *cfg)
 		cfg->sync_chunk = 256u * 1024u;
 	if (cfg->sync_chunk > CL_SYNC_CHUNK_MAX)
 		cfg->sync_chunk = CL_SYNC_CHUNK_MAX;
+	if (cfg->fence_delay_us < cfg->validity_us + cfg->revoke_timeout_us) {
+		if (err)
+			snprintf(err, errlen, "fence_delay_ms (%llu) must be at least validity_ms (%llu) "
+				 "+ revoke_timeout_ms (%llu)",
+				 (unsigned long long)(cfg->fence_delay_us / 1000),
+				 (unsigned long long)(cfg->validity_us / 1000),
+				 (unsigned long long)(cfg->revoke_timeout_us / 1000));
+		return -EINVAL;
+	}
+	if (cfg->heartbeat_us >= cfg->validity_us) {
+		if (err)
+			snprintf(err, errlen, "heartbeat_ms (%llu) must be below validity_ms (%llu)",
+				 (unsigned long long)(cfg->heartbeat_us / 1000),
+				 (unsigned long long)(cfg->validity_us / 1000));
+		return -EINVAL;
+	}
+	return 0;
 }
 
 struct cl_node *cl_node_new(const struct cl_node_config *cfg, const struct cl_node_ops *ops, void *ctx)
@@ -2172,8 +2189,7 @@ struct cl_node *cl_node_new(const struct cl_node_config *cfg, const struct cl_no
 	if (!cfg || !ops || !ops->now || !ops->mcast || cfg->nodeid == CL_NODE_NONE)
 		return NULL;
 	struct cl_node_config c = *cfg;
-	cl_node_config_defaults(&c);
-	if (c.fence_delay_us < c.validity_us + c.revoke_timeout_us || c.heartbeat_us >= c.validity_us)
+	if (cl_node_config_finish(&c, NULL, 0) < 0)
 		return NULL;
 	struct cl_node *n = calloc(1, sizeof(*n));
 	if (!n)

@@ -89,7 +89,8 @@ struct cl_node_config {
 	uint64_t linger_us;          /* keep an unused lease this long; default 5 s */
 	uint64_t handover_timeout_us;/* wanted lease: revoke local users after; default 10 s */
 	uint64_t revoke_timeout_us;  /* revoked clients must be done by; default 5 s */
-	uint64_t validity_us;        /* validity after a confirmed send; default 2 s (token) */
+	uint64_t validity_us;        /* validity after a confirmed send; default 2 s (the
+					daemon passes corosync's token timeout) */
 	uint64_t heartbeat_us;       /* renew validity while clients hold; default validity/4 */
 	uint64_t fence_delay_us;     /* wait before recover-node; default validity+revoke+2 s */
 	uint32_t sync_chunk;         /* snapshot chunk size; default 256 KiB */
@@ -116,8 +117,15 @@ struct cl_node_counters {
 
 struct cl_node;
 
-/* Fills defaults into cfg for every zero field (nodeid excepted). */
-void cl_node_config_defaults(struct cl_node_config *cfg);
+/*
+ * The one place the timing defaults live.  Fills every zero field of cfg
+ * (nodeid excepted) with its default, derived from validity_us where the
+ * default depends on it, then checks the timings: fence_delay_us >=
+ * validity_us + revoke_timeout_us, heartbeat_us < validity_us.  Returns 0,
+ * or -EINVAL with a one-line reason naming the daemon's keys in err (err may
+ * be NULL).
+ */
+int cl_node_config_finish(struct cl_node_config *cfg, char *err, size_t errlen);
 
 /*
  * Creates the agent.  It has no state until its first configuration change

@@ -239,16 +239,3 @@ int cld_config_override(struct cld_config *cfg, const char *kv, char *err, size_
 	}
 	return 0;
 }
-
-int cld_config_check(const struct cld_config *cfg, uint64_t validity_ms,
-		     uint64_t revoke_ms, uint64_t fence_ms, char *err, size_t errlen)
-{
-	(void)cfg;
-	if (fence_ms < validity_ms + revoke_ms) {
-		snprintf(err, errlen,
-			 "fence_delay_ms (%" PRIu64 ") must be at least validity_ms (%" PRIu64
-			 ") + revoke_timeout_ms (%" PRIu64 ")", fence_ms, validity_ms, revoke_ms);
-		return -1;
-	}
-	return 0;
-}

@@ -56,11 +56,4 @@ int cld_config_load(struct cld_config *cfg, const char *path, bool must_exist,
 /* Parses "key=value" (an -o argument).  Returns 0 or -1 with err. */
 int cld_config_override(struct cld_config *cfg, const char *kv, char *err, size_t errlen);
 
-/*
- * Cross-key checks once validity and revoke timeout are known (in ms):
- * fence_delay >= validity + revoke_timeout.  Returns 0 or -1 with err.
- */
-int cld_config_check(const struct cld_config *cfg, uint64_t validity_ms,
-		     uint64_t revoke_ms, uint64_t fence_ms, char *err, size_t errlen);
-
 #endif /* COROLEASE_CONFIG_H */

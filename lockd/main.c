@@ -169,57 +169,53 @@ static void schedule_reconnect(struct cld *d)
 		d->reconnect_armed = true;
 }
 
-/* Builds the node config from the daemon config and corosync's token.  Exits on bad config. */
+/*
+ * The node config from the daemon config; validity defaults to token_ms
+ * (corosync's token timeout) when the file leaves it unset and token_ms is
+ * known.  The defaults and checks are cl_node_config_finish()'s.  Returns 0,
+ * or -EINVAL with the reason in err.
+ */
+static int node_config(const struct cld_config *cfg, uint32_t nodeid, uint64_t token_ms,
+		       struct cl_node_config *nc, char *err, size_t errlen)
+{
+	memset(nc, 0, sizeof(*nc));
+	nc->nodeid = nodeid;
+	nc->linger_us = cfg->linger_ms * 1000;
+	nc->handover_timeout_us = cfg->handover_timeout_ms * 1000;
+	nc->revoke_timeout_us = cfg->revoke_timeout_ms * 1000;
+	nc->validity_us = (cfg->validity_ms ? cfg->validity_ms : token_ms) * 1000;
+	nc->heartbeat_us = cfg->heartbeat_ms * 1000;
+	nc->fence_delay_us = cfg->fence_delay_ms * 1000;
+	nc->kill_on_revoke = cfg->kill_on_revoke;
+	nc->sm.index_mem_max = cfg->index_mem_max;
+	return cl_node_config_finish(nc, err, errlen);
+}
+
+/* Builds the node agent from the daemon config and corosync's token.  Exits on bad config. */
 static void make_node(struct cld *d)
 {
 	uint32_t token = 0;
-	uint64_t validity_ms = d->cfg.validity_ms;
-	if (!validity_ms) {
-		if (cld_cmap_token_ms(&token) == 0) {
-			validity_ms = token;
-		} else {
-			validity_ms = 2000;
-			qb_log(LOG_WARNING, "cannot read runtime.config.totem.token from cmap; validity %" PRIu64 " ms",
-			       validity_ms);
-		}
-	}
-	uint64_t revoke_ms = d->cfg.revoke_timeout_ms ? d->cfg.revoke_timeout_ms : 5000;
-	uint64_t fence_ms = d->cfg.fence_delay_ms ? d->cfg.fence_delay_ms : validity_ms + revoke_ms + 2000;
-	uint64_t hb_ms = d->cfg.heartbeat_ms;
+	if (!d->cfg.validity_ms && cld_cmap_token_ms(&token) < 0)
+		qb_log(LOG_WARNING, "cannot read runtime.config.totem.token from cmap; "
+		       "validity takes its default");
 	char err[256];
-	if (cld_config_check(&d->cfg, validity_ms, revoke_ms, fence_ms, err, sizeof(err)) < 0) {
+	struct cl_node_config *nc = &d->ncfg;
+	if (node_config(&d->cfg, d->nodeid, token, nc, err, sizeof(err)) < 0) {
 		qb_log(LOG_CRIT, "configuration error: %s", err);
 		exit(1);
 	}
-	if (hb_ms && hb_ms >= validity_ms) {
-		qb_log(LOG_CRIT, "configuration error: heartbeat_ms (%" PRIu64 ") must be below validity_ms (%" PRIu64 ")",
-		       hb_ms, validity_ms);
-		exit(1);
-	}
-	struct cl_node_config *nc = &d->ncfg;
-	memset(nc, 0, sizeof(*nc));
-	nc->nodeid = d->nodeid;
-	nc->linger_us = d->cfg.linger_ms * 1000;
-	nc->handover_timeout_us = d->cfg.handover_timeout_ms * 1000;
-	nc->revoke_timeout_us = revoke_ms * 1000;
-	nc->validity_us = validity_ms * 1000;
-	nc->heartbeat_us = hb_ms * 1000;
-	nc->fence_delay_us = fence_ms * 1000;
-	nc->kill_on_revoke = d->cfg.kill_on_revoke;
-	nc->sm.index_mem_max = d->cfg.index_mem_max;
-	cl_node_config_defaults(nc);
 	static const struct cl_node_ops ops = {
 		.now = op_now, .mcast = cld_cpg_mcast, .event = op_event, .log = op_log,
 	};
 	d->node = cl_node_new(nc, &ops, d);
 	if (!d->node) {
-		qb_log(LOG_CRIT, "cannot create the node agent (out of memory or invalid timing)");
+		qb_log(LOG_CRIT, "cannot create the node agent (out of memory)");
 		exit(1);
 	}
 	qb_log(LOG_NOTICE, "node %u: token %u ms, validity %" PRIu64 " ms, revoke timeout %" PRIu64
 	       " ms, fence delay %" PRIu64 " ms, heartbeat %" PRIu64 " ms, linger %" PRIu64 " ms",
-	       d->nodeid, token, validity_ms, revoke_ms, fence_ms, nc->heartbeat_us / 1000,
-	       nc->linger_us / 1000);
+	       d->nodeid, token, nc->validity_us / 1000, nc->revoke_timeout_us / 1000,
+	       nc->fence_delay_us / 1000, nc->heartbeat_us / 1000, nc->linger_us / 1000);
 }
 
 static void try_connect(void *data)
@@ -523,20 +519,12 @@ int main(int argc, char **argv)
 	if (debug)
 		d->cfg.debug = true;
 	/* timings fixed in the file are checked now; token-derived ones once corosync answers */
-	if (d->cfg.validity_ms &&
-	    cld_config_check(&d->cfg, d->cfg.validity_ms,
-			     d->cfg.revoke_timeout_ms ? d->cfg.revoke_timeout_ms : 5000,
-			     d->cfg.fence_delay_ms ? d->cfg.fence_delay_ms :
-			     d->cfg.validity_ms + (d->cfg.revoke_timeout_ms ? d->cfg.revoke_timeout_ms : 5000) + 2000,
-			     err, sizeof(err)) < 0) {
-		fprintf(stderr, "coroleased: %s\n", err);
-		return 1;
-	}
-
-	if (d->cfg.heartbeat_ms && d->cfg.validity_ms && d->cfg.heartbeat_ms >= d->cfg.validity_ms) {
-		fprintf(stderr, "coroleased: heartbeat_ms (%" PRIu64 ") must be below validity_ms (%" PRIu64 ")\n",
-			d->cfg.heartbeat_ms, d->cfg.validity_ms);
-		return 1;
+	if (d->cfg.validity_ms) {
+		struct cl_node_config nc;
+		if (node_config(&d->cfg, 1, 0, &nc, err, sizeof(err)) < 0) {
+			fprintf(stderr, "coroleased: %s\n", err);
+			return 1;
+		}
 	}
 	const char *groups[2] = { d->cfg.socket_group_set ? d->cfg.socket_group : "",
 				  d->cfg.admin_group_set ? d->cfg.admin_group : "" };

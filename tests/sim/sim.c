@@ -2364,7 +2364,7 @@ static void setup(struct sim *s, uint64_t seed)
 	s->cfg.kill_on_revoke = rng_ppm(r, 500000);
 	s->cfg.sm.index_mem_max = rng_ppm(r, 200000) ? rng_range(r, 300, 1500) : 0;
 	s->cfg.sm.unsafe_flags = s->o->plant;
-	cl_node_config_defaults(&s->cfg);
+	cl_node_config_finish(&s->cfg, NULL, 0);
 
 	s->bound = 4 * T + s->cfg.fence_delay_us + s->cfg.linger_us +
 		   (s->n + 1) * (s->cfg.handover_timeout_us + s->cfg.revoke_timeout_us + T);
