@@ -20,98 +20,17 @@
 
 #include "index.h"
 #include "lease.h"
+#include "recorder.h"
 
 /* ------------------------------------------------------------------ recorder */
 
-#define MAX_REC 64
-
-struct rec {
-	struct cl_action a;
-	uint8_t name[COROLEASE_NAME_MAX];
-	uint8_t key[COROLEASE_KEY_MAX];
-};
-
-static struct {
-	size_t n;
-	size_t lost;
-	struct rec r[MAX_REC];
-} rec;
-
+static struct cl_recorder rec;
 static struct cl_sm *sm;
 static struct cl_ring cur_ring;
 
-static void record_action(void *ctx, const struct cl_action *a)
-{
-	struct rec *r;
-
-	(void)ctx;
-	if (rec.n == MAX_REC) {
-		rec.lost++;
-		return;
-	}
-	r = &rec.r[rec.n++];
-	r->a = *a;
-	r->a.name = NULL;
-	r->a.key = NULL;
-	if (a->namelen > 0 && a->name != NULL && a->namelen <= COROLEASE_NAME_MAX) {
-		memcpy(r->name, a->name, a->namelen);
-		r->a.name = r->name;
-	}
-	if (a->keylen > 0 && a->key != NULL) {
-		memcpy(r->key, a->key, a->keylen);
-		r->a.key = r->key;
-	}
-}
-
-static const char *act_name(int t)
-{
-	static const char *const names[] = {
-		[CL_ACT_GRANT] = "GRANT", [CL_ACT_QUEUED] = "QUEUED", [CL_ACT_DENY] = "DENY",
-		[CL_ACT_BLOCKING] = "BLOCKING", [CL_ACT_REVOKE] = "REVOKE",
-		[CL_ACT_RELEASED] = "RELEASED", [CL_ACT_RECOVERED] = "RECOVERED",
-		[CL_ACT_INDEX_DONE] = "INDEX_DONE", [CL_ACT_INDEX_CHANGED] = "INDEX_CHANGED",
-		[CL_ACT_INDEX_EVICTED] = "INDEX_EVICTED", [CL_ACT_ADMIN_DONE] = "ADMIN_DONE",
-		[CL_ACT_QUORUM] = "QUORUM",
-	};
-
-	if (t > 0 && t <= CL_ACT_QUORUM && names[t] != NULL)
-		return names[t];
-	return "?";
-}
-
-static const char *dump(void)
-{
-	static char buf[8192];
-	size_t off = 0;
-
-	off += (size_t)snprintf(buf + off, sizeof(buf) - off, "\n  recorded %zu action(s):", rec.n);
-	for (size_t i = 0; i < rec.n && off < sizeof(buf) - 256; i++) {
-		const struct cl_action *a = &rec.r[i].a;
-		char nm[40];
-		size_t k = 0;
-
-		for (size_t j = 0; j < a->namelen && k < sizeof(nm) - 5; j++) {
-			uint8_t c = rec.r[i].name[j];
-			if (c >= 0x20 && c < 0x7f)
-				nm[k++] = (char)c;
-			else
-				k += (size_t)snprintf(nm + k, sizeof(nm) - k, "\\x%02x", c);
-		}
-		nm[k] = '\0';
-		off += (size_t)snprintf(buf + off, sizeof(buf) - off,
-			"\n  #%zu %s node=%" PRIu32 " err=%d req=%" PRIu64 " epoch=%" PRIu64
-			" version=%" PRIu64 " name='%s' keylen=%u deleted=%d",
-			i, act_name((int)a->type), a->node, a->err, a->req_id, a->epoch,
-			a->version, nm, a->keylen, a->deleted);
-	}
-	return buf;
-}
-
-static void rec_clear(void)
-{
-	rec.n = 0;
-	rec.lost = 0;
-}
+#define record_action cl_recorder_action
+#define dump() cl_recorder_dump(&rec)
+#define rec_clear() cl_recorder_clear(&rec)
 
 /* ------------------------------------------------------------------ inputs */
 
@@ -197,7 +116,7 @@ static void make_sm(size_t mem_max)
 	struct cl_sm_config cfg = { .index_mem_max = mem_max };
 
 	sm = cl_sm_free(sm);
-	sm = cl_sm_new(&cfg, record_action, NULL);
+	sm = cl_sm_new(&cfg, record_action, &rec);
 	ck_assert_ptr_nonnull(sm);
 	OK(confchg(1, 1, NODES(1, 2, 3, 4, 5), NOBODY));
 	OK(quorum_now(1, true));

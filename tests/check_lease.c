@@ -20,102 +20,16 @@
 
 #include "index.h"
 #include "lease.h"
+#include "recorder.h"
 
 /* ------------------------------------------------------------------ recorder */
 
-#define MAX_REC 256
-
-struct rec {
-	struct cl_action a;   /* a.name / a.key point at the copies below */
-	uint8_t name[COROLEASE_NAME_MAX];
-	uint8_t key[COROLEASE_KEY_MAX];
-};
-
-struct recorder {
-	size_t n;
-	size_t lost;
-	struct rec r[MAX_REC];
-};
-
-static struct recorder rec;
+static struct cl_recorder rec;
 static struct cl_sm *sm;
 
-static void rec_clear(void)
-{
-	rec.n = 0;
-	rec.lost = 0;
-}
-
-static void record_action(void *ctx, const struct cl_action *a)
-{
-	struct recorder *rc = ctx;
-	struct rec *r;
-
-	if (rc->n == MAX_REC) {
-		rc->lost++;
-		return;
-	}
-	r = &rc->r[rc->n++];
-	r->a = *a;
-	r->a.name = NULL;
-	r->a.key = NULL;
-	if (a->namelen > 0 && a->name != NULL) {
-		memcpy(r->name, a->name, a->namelen <= COROLEASE_NAME_MAX ? a->namelen :
-		       COROLEASE_NAME_MAX);
-		r->a.name = r->name;
-	}
-	if (a->keylen > 0 && a->key != NULL) {
-		memcpy(r->key, a->key, a->keylen);
-		r->a.key = r->key;
-	}
-}
-
-static const char *act_name(int t)
-{
-	static const char *const names[] = {
-		[CL_ACT_GRANT] = "GRANT", [CL_ACT_QUEUED] = "QUEUED", [CL_ACT_DENY] = "DENY",
-		[CL_ACT_BLOCKING] = "BLOCKING", [CL_ACT_REVOKE] = "REVOKE",
-		[CL_ACT_RELEASED] = "RELEASED", [CL_ACT_RECOVERED] = "RECOVERED",
-		[CL_ACT_INDEX_DONE] = "INDEX_DONE", [CL_ACT_INDEX_CHANGED] = "INDEX_CHANGED",
-		[CL_ACT_INDEX_EVICTED] = "INDEX_EVICTED", [CL_ACT_ADMIN_DONE] = "ADMIN_DONE",
-		[CL_ACT_QUORUM] = "QUORUM",
-	};
-
-	if (t > 0 && t <= CL_ACT_QUORUM && names[t] != NULL)
-		return names[t];
-	return "?";
-}
-
-/* A printable description of every recorded action, for failure messages. */
-static const char *dump(void)
-{
-	static char buf[16384];
-	size_t off = 0;
-
-	off += (size_t)snprintf(buf + off, sizeof(buf) - off, "\n  recorded %zu action(s):", rec.n);
-	for (size_t i = 0; i < rec.n && off < sizeof(buf) - 256; i++) {
-		const struct cl_action *a = &rec.r[i].a;
-		char nm[48];
-		size_t k = 0;
-
-		for (size_t j = 0; j < a->namelen && k < sizeof(nm) - 5; j++) {
-			uint8_t c = rec.r[i].name[j];
-			if (c >= 0x20 && c < 0x7f)
-				nm[k++] = (char)c;
-			else
-				k += (size_t)snprintf(nm + k, sizeof(nm) - k, "\\x%02x", c);
-		}
-		nm[k] = '\0';
-		off += (size_t)snprintf(buf + off, sizeof(buf) - off,
-			"\n  #%zu %s node=%" PRIu32 " owner=%" PRIu32 " wanted_by=%" PRIu32
-			" mode=%u err=%d req=%" PRIu64 " epoch=%" PRIu64 " version=%" PRIu64
-			" count=%" PRIu64 " name='%s'(%u) keylen=%u deleted=%d",
-			i, act_name((int)a->type), a->node, a->owner, a->wanted_by, a->mode,
-			a->err, a->req_id, a->epoch, a->version, a->count, nm, a->namelen,
-			a->keylen, a->deleted);
-	}
-	return buf;
-}
+#define record_action cl_recorder_action
+#define dump() cl_recorder_dump(&rec)
+#define rec_clear() cl_recorder_clear(&rec)
 
 /* ------------------------------------------------------------------ inputs */
 
@@ -293,17 +207,17 @@ static const struct cl_action *xa(int line, size_t i, enum cl_action_type t, uin
 
 	ck_assert_msg(rec.lost == 0, "line %d: recorder overflow%s", line, dump());
 	ck_assert_msg(i < rec.n, "line %d: expected action #%zu %s, only %zu recorded%s",
-		      line, i, act_name((int)t), rec.n, dump());
+		      line, i, cl_action_type_name(t), rec.n, dump());
 	a = &rec.r[i].a;
 	ck_assert_msg(a->type == t, "line %d: action #%zu is %s, expected %s%s", line, i,
-		      act_name((int)a->type), act_name((int)t), dump());
+		      cl_action_type_name(a->type), cl_action_type_name(t), dump());
 	if (node != ANYNODE)
 		ck_assert_msg(a->node == node, "line %d: action #%zu %s: node %" PRIu32
-			      ", expected %" PRIu32 "%s", line, i, act_name((int)t), a->node,
+			      ", expected %" PRIu32 "%s", line, i, cl_action_type_name(t), a->node,
 			      node, dump());
 	if (name != NULL)
 		ck_assert_msg(name_eq(a, name, len), "line %d: action #%zu %s: wrong name%s",
-			      line, i, act_name((int)t), dump());
+			      line, i, cl_action_type_name(t), dump());
 	return a;
 }
 

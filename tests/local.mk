@@ -12,24 +12,27 @@ check_PROGRAMS += $(CHECK_TEST_PROGS)
 TESTS += $(CHECK_TEST_PROGS)
 
 CHECK_TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+# tests/support/: helpers shared by the unit tests
+TEST_SUPPORT = tests/support/recorder.c tests/support/recorder.h
+TEST_CPPFLAGS = $(CORE_CPPFLAGS) -I$(top_srcdir)/tests/support
 CHECK_TEST_LDADD = core/libcorolease-core.la $(CHECK_LIBS)
 
-tests_check_lease_CPPFLAGS = $(CORE_CPPFLAGS)
-tests_check_lease_SOURCES = tests/check_lease.c
+tests_check_lease_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_check_lease_SOURCES = tests/check_lease.c $(TEST_SUPPORT)
 tests_check_lease_CFLAGS = $(CHECK_TEST_CFLAGS)
 tests_check_lease_LDADD = $(CHECK_TEST_LDADD)
 
-tests_check_index_CPPFLAGS = $(CORE_CPPFLAGS)
-tests_check_index_SOURCES = tests/check_index.c
+tests_check_index_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_check_index_SOURCES = tests/check_index.c $(TEST_SUPPORT)
 tests_check_index_CFLAGS = $(CHECK_TEST_CFLAGS)
 tests_check_index_LDADD = $(CHECK_TEST_LDADD)
 
-tests_check_wire_CPPFLAGS = $(CORE_CPPFLAGS)
+tests_check_wire_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_check_wire_SOURCES = tests/check_wire.c
 tests_check_wire_CFLAGS = $(CHECK_TEST_CFLAGS)
 tests_check_wire_LDADD = $(CHECK_TEST_LDADD)
 
-tests_check_node_CPPFLAGS = $(CORE_CPPFLAGS)
+tests_check_node_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_check_node_SOURCES = tests/check_node.c
 tests_check_node_CFLAGS = $(CHECK_TEST_CFLAGS)
 tests_check_node_LDADD = $(CHECK_TEST_LDADD)
