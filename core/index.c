@@ -51,15 +51,7 @@ static uint32_t find_pos(const struct cl_index *idx, const uint8_t *key, size_t 
 
 void cl_lru_remove(struct cl_sm *sm, struct cl_rec *rec)
 {
-	if (rec->lru_prev)
-		rec->lru_prev->lru_next = rec->lru_next;
-	else
-		sm->lru_head = rec->lru_next;
-	if (rec->lru_next)
-		rec->lru_next->lru_prev = rec->lru_prev;
-	else
-		sm->lru_tail = rec->lru_prev;
-	rec->lru_prev = rec->lru_next = NULL;
+	cl_list_del(&rec->lru);
 	rec->lru_tick = 0;
 	sm->lru_bytes -= rec->idx ? rec->idx->bytes : 0;
 }
@@ -67,13 +59,7 @@ void cl_lru_remove(struct cl_sm *sm, struct cl_rec *rec)
 void cl_lru_append(struct cl_sm *sm, struct cl_rec *rec, uint64_t tick)
 {
 	rec->lru_tick = tick;
-	rec->lru_next = NULL;
-	rec->lru_prev = sm->lru_tail;
-	if (sm->lru_tail)
-		sm->lru_tail->lru_next = rec;
-	else
-		sm->lru_head = rec;
-	sm->lru_tail = rec;
+	cl_list_add_tail(&sm->lru, &rec->lru);
 	sm->lru_bytes += rec->idx ? rec->idx->bytes : 0;
 }
 
@@ -95,9 +81,10 @@ void cl_index_free(struct cl_sm *sm, struct cl_rec *rec)
 /* Evicts the oldest unheld index; false when the list is empty. */
 static bool evict_one(struct cl_sm *sm)
 {
-	struct cl_rec *victim = sm->lru_head;
-	if (!victim)
+	struct cl_list *l = cl_list_first(&sm->lru);
+	if (!l)
 		return false;
+	struct cl_rec *victim = cl_list_entry(l, struct cl_rec, lru);
 	struct cl_action a = { .type = CL_ACT_INDEX_EVICTED, .version = victim->idx->version };
 	cl_sm_emit(sm, &a, victim);
 	cl_index_free(sm, victim);   /* takes its bytes off lru_bytes too */
@@ -123,7 +110,7 @@ static int ensure_cap(struct cl_index *idx)
 	uint32_t cap = idx->cap ? idx->cap * 2 : 4;
 	struct cl_entry **e = realloc(idx->e, cap * sizeof(*e));
 	if (!e)
-		return -ENOMEM;
+		return -ENOMEM;     /* the caller poisons the machine */
 	idx->e = e;
 	idx->cap = cap;
 	return 0;
@@ -166,8 +153,10 @@ static int apply_put(struct cl_sm *sm, struct cl_rec *rec, uint32_t sender, cons
 			break;
 	if (!rec->idx) {
 		rec->idx = calloc(1, sizeof(*rec->idx));
-		if (!rec->idx)
+		if (!rec->idx) {
+			cl_sm_oom(sm);
 			return -ENOMEM;
+		}
 	}
 	struct cl_index *idx = rec->idx;
 	struct cl_entry *e = entry_new(m->key, m->keylen, m->value, m->vallen, sm->lsn);
@@ -175,6 +164,7 @@ static int apply_put(struct cl_sm *sm, struct cl_rec *rec, uint32_t sender, cons
 		free(e);
 		if (!idx->n)
 			cl_index_free(sm, rec);
+		cl_sm_oom(sm);
 		return -ENOMEM;
 	}
 	if (found) {

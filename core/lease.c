@@ -37,69 +37,51 @@ static int rec_ptr_cmp(const void *pa, const void *pb)
 
 struct cl_rec *cl_rec_find(const struct cl_sm *sm, const void *name, size_t namelen)
 {
-	if (!sm->nbuckets || namelen == 0 || namelen > COROLEASE_NAME_MAX)
+	if (namelen == 0 || namelen > COROLEASE_NAME_MAX)
 		return NULL;
 	uint64_t h = name_hash(name, namelen);
-	for (struct cl_rec *r = sm->buckets[h & (sm->nbuckets - 1)]; r; r = r->hnext)
-		if (r->hash == h && r->namelen == namelen && !memcmp(r->name, name, namelen))
+	for (struct cl_hnode *e = cl_htab_first(&sm->recs, h); e; e = cl_htab_next(e, h)) {
+		struct cl_rec *r = cl_container_of(e, struct cl_rec, hn);
+		if (r->namelen == namelen && !memcmp(r->name, name, namelen))
 			return r;
+	}
 	return NULL;
 }
 
-static int table_grow(struct cl_sm *sm)
-{
-	uint64_t nb = sm->nbuckets ? sm->nbuckets * 2 : 1024;
-	struct cl_rec **b = calloc(nb, sizeof(*b));
-	if (!b)
-		return -ENOMEM;
-	for (uint64_t i = 0; i < sm->nbuckets; i++) {
-		struct cl_rec *r = sm->buckets[i], *next;
-		for (; r; r = next) {
-			next = r->hnext;
-			r->hnext = b[r->hash & (nb - 1)];
-			b[r->hash & (nb - 1)] = r;
-		}
-	}
-	free(sm->buckets);
-	sm->buckets = b;
-	sm->nbuckets = nb;
-	return 0;
-}
-
-/* Returns the record for name, creating it; NULL on ENOMEM. */
+/* Returns the record for name, creating it; NULL (machine poisoned) on ENOMEM. */
 static struct cl_rec *rec_get(struct cl_sm *sm, const void *name, size_t namelen)
 {
 	struct cl_rec *r = cl_rec_find(sm, name, namelen);
 	if (r)
 		return r;
-	if (sm->nrecs >= sm->nbuckets && table_grow(sm) < 0)
-		return NULL;
 	r = calloc(1, sizeof(*r) + namelen);
-	if (!r)
+	if (!r) {
+		cl_sm_oom(sm);
 		return NULL;
-	r->hash = name_hash(name, namelen);
+	}
 	r->namelen = (uint16_t)namelen;
 	memcpy(r->name, name, namelen);
 	r->holds = &r->hold0;
 	r->cap_holds = 1;
-	struct cl_rec **slot = &sm->buckets[r->hash & (sm->nbuckets - 1)];
-	r->hnext = *slot;
-	*slot = r;
-	sm->nrecs++;
+	cl_list_init(&r->waiters);
+	cl_list_init(&r->lru);
+	cl_htab_add(&sm->recs, &r->hn, name_hash(name, namelen));
 	return r;
 }
 
 static void rec_unlink_free(struct cl_sm *sm, struct cl_rec *rec)
 {
-	struct cl_rec **pp = &sm->buckets[rec->hash & (sm->nbuckets - 1)];
-	while (*pp != rec)
-		pp = &(*pp)->hnext;
-	*pp = rec->hnext;
-	sm->nrecs--;
+	cl_htab_del(&sm->recs, &rec->hn);
 	if (rec->holds != &rec->hold0)
 		free(rec->holds);
 	free(rec);
 }
+
+/* Iteration over every record in table order (see htab.h for what the body may do). */
+#define FOREACH_REC(sm, it, e, r)                                                         \
+	for (struct cl_hnode *e = cl_htab_iter_first(&(sm)->recs, &(it)); e;               \
+	     e = cl_htab_iter_next(&(sm)->recs, &(it)))                                    \
+		for (struct cl_rec *r = cl_container_of(e, struct cl_rec, hn); r; r = NULL)
 
 void cl_rec_settle(struct cl_sm *sm, struct cl_rec *rec)
 {
@@ -140,8 +122,10 @@ static int hold_add(struct cl_sm *sm, struct cl_rec *rec, uint32_t node, uint8_t
 	if (rec->nholds == rec->cap_holds) {
 		uint32_t cap = rec->cap_holds * 2;
 		struct cl_hold *h = malloc(cap * sizeof(*h));
-		if (!h)
+		if (!h) {
+			cl_sm_oom(sm);
 			return -ENOMEM;
+		}
 		memcpy(h, rec->holds, rec->nholds * sizeof(*h));
 		if (rec->holds != &rec->hold0)
 			free(rec->holds);
@@ -182,9 +166,12 @@ static uint32_t first_holder(const struct cl_rec *rec)
 
 static struct cl_waiter *waiter_of(struct cl_rec *rec, uint32_t node)
 {
-	for (struct cl_waiter *w = rec->wq_head; w; w = w->next)
+	struct cl_list *it;
+	cl_list_foreach(it, &rec->waiters) {
+		struct cl_waiter *w = cl_list_entry(it, struct cl_waiter, link);
 		if (w->node == node)
 			return w;
+	}
 	return NULL;
 }
 
@@ -192,25 +179,22 @@ static int waiter_append(struct cl_sm *sm, struct cl_rec *rec, uint32_t node, ui
 			 uint64_t req_id)
 {
 	struct cl_waiter *w = calloc(1, sizeof(*w));
-	if (!w)
+	if (!w) {
+		cl_sm_oom(sm);
 		return -ENOMEM;
-	*w = (struct cl_waiter){ NULL, node, mode, req_id };
-	if (rec->wq_tail)
-		rec->wq_tail->next = w;
-	else
-		rec->wq_head = w;
-	rec->wq_tail = w;
+	}
+	w->node = node;
+	w->mode = mode;
+	w->req_id = req_id;
+	cl_list_add_tail(&rec->waiters, &w->link);
 	rec->nwaiters++;
 	sm->waiters++;
 	return 0;
 }
 
-static void waiter_pop_head(struct cl_sm *sm, struct cl_rec *rec)
+static void waiter_remove(struct cl_sm *sm, struct cl_rec *rec, struct cl_waiter *w)
 {
-	struct cl_waiter *w = rec->wq_head;
-	rec->wq_head = w->next;
-	if (!rec->wq_head)
-		rec->wq_tail = NULL;
+	cl_list_del(&w->link);
 	rec->nwaiters--;
 	sm->waiters--;
 	free(w);
@@ -220,21 +204,14 @@ static void waiter_pop_head(struct cl_sm *sm, struct cl_rec *rec)
 static uint32_t waiters_drop_node(struct cl_sm *sm, struct cl_rec *rec, uint32_t node)
 {
 	uint32_t n = 0;
-	struct cl_waiter **pp = &rec->wq_head, *prev = NULL;
-	while (*pp) {
-		struct cl_waiter *w = *pp;
+	struct cl_list *it, *nx;
+	cl_list_foreach_safe(it, nx, &rec->waiters) {
+		struct cl_waiter *w = cl_list_entry(it, struct cl_waiter, link);
 		if (w->node == node) {
-			*pp = w->next;
-			free(w);
-			rec->nwaiters--;
-			sm->waiters--;
+			waiter_remove(sm, rec, w);
 			n++;
-		} else {
-			prev = w;
-			pp = &w->next;
 		}
 	}
-	rec->wq_tail = prev;
 	return n;
 }
 
@@ -311,55 +288,65 @@ static int grant(struct cl_sm *sm, struct cl_rec *rec, uint32_t node, uint8_t mo
 /* Grants queued requests of rec while compatible; rec may be freed. */
 static void grant_waiters(struct cl_sm *sm, struct cl_rec *rec)
 {
-	while (rec->wq_head && grants_allowed(sm)) {
-		struct cl_waiter *w = rec->wq_head;
+	struct cl_waiter *w;
+	while ((w = cl_rec_head_waiter(rec)) && grants_allowed(sm)) {
 		bool conv;
 		if (!compatible(rec, w->node, w->mode, &conv))
 			break;
 		if (grant(sm, rec, w->node, w->mode, w->req_id, conv) < 0)
-			break;
-		waiter_pop_head(sm, rec);
+			break;      /* out of memory: the machine is poisoned */
+		waiter_remove(sm, rec, w);
 	}
-	if (rec->wq_head && grants_allowed(sm))
-		emit_blocking(sm, rec, rec->wq_head->node, rec->wq_head->mode);
+	if ((w = cl_rec_head_waiter(rec)) && grants_allowed(sm))
+		emit_blocking(sm, rec, w->node, w->mode);
 	cl_rec_settle(sm, rec);
 }
 
-/* Collects the records for which pick() is true, in name order.  NULL + *n=0 if none. */
-static struct cl_rec **collect_sorted(struct cl_sm *sm, bool (*pick)(const struct cl_rec *, uint32_t),
-				      uint32_t arg, size_t *n_r)
+/*
+ * Collects the records for which pick() is true, sorted by cmp.  NULL and
+ * *n_r = 0 if none, or on ENOMEM, which poisons the machine.
+ */
+static struct cl_rec **collect(struct cl_sm *sm, bool (*pick)(const struct cl_rec *, uint32_t),
+			       uint32_t arg, int (*cmp)(const void *, const void *), size_t *n_r)
 {
 	size_t n = 0, cap = 0;
 	struct cl_rec **v = NULL;
-	for (uint64_t b = 0; b < sm->nbuckets; b++) {
-		for (struct cl_rec *r = sm->buckets[b]; r; r = r->hnext) {
-			if (!pick(r, arg))
-				continue;
-			if (n == cap) {
-				size_t nc = cap ? cap * 2 : 64;
-				struct cl_rec **nv = realloc(v, nc * sizeof(*nv));
-				if (!nv) {
-					/* cannot happen silently: report nothing collected */
-					free(v);
-					*n_r = 0;
-					return NULL;
-				}
-				v = nv;
-				cap = nc;
+	struct cl_htab_iter it;
+	FOREACH_REC(sm, it, e, r) {
+		if (!pick(r, arg))
+			continue;
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 64;
+			struct cl_rec **nv = realloc(v, nc * sizeof(*nv));
+			if (!nv) {
+				/* never silently: the machine is poisoned, nothing collected */
+				cl_sm_oom(sm);
+				free(v);
+				*n_r = 0;
+				return NULL;
 			}
-			v[n++] = r;
+			v = nv;
+			cap = nc;
 		}
+		v[n++] = r;
 	}
 	if (n > 1)
-		qsort(v, n, sizeof(*v), rec_ptr_cmp);
+		qsort(v, n, sizeof(*v), cmp);
 	*n_r = n;
 	return v;
+}
+
+/* The records for which pick() is true, in name order (see collect()). */
+static struct cl_rec **collect_sorted(struct cl_sm *sm, bool (*pick)(const struct cl_rec *, uint32_t),
+				      uint32_t arg, size_t *n_r)
+{
+	return collect(sm, pick, arg, rec_ptr_cmp, n_r);
 }
 
 static bool pick_waiting(const struct cl_rec *r, uint32_t arg)
 {
 	(void)arg;
-	return r->wq_head != NULL;
+	return !cl_list_empty(&r->waiters);
 }
 
 static bool pick_held_by(const struct cl_rec *r, uint32_t node)
@@ -374,8 +361,9 @@ static bool pick_holds_or_waits(const struct cl_rec *r, uint32_t node)
 {
 	if (pick_held_by(r, node))
 		return true;
-	for (const struct cl_waiter *w = r->wq_head; w; w = w->next)
-		if (w->node == node)
+	struct cl_list *it;
+	cl_list_foreach(it, &r->waiters)
+		if (cl_list_entry(it, struct cl_waiter, link)->node == node)
 			return true;
 	return false;
 }
@@ -444,6 +432,7 @@ static int apply_acquire(struct cl_sm *sm, uint32_t sender, const struct cl_msg 
 	if (!rec)
 		return -ENOMEM;
 	struct cl_hold *h = hold_of(rec, sender);
+	struct cl_waiter *head = cl_rec_head_waiter(rec);
 	bool conv;
 	int rc = 0;
 	if (h && !h->orphan_seq && (h->mode == CL_MODE_EX || m->mode == CL_MODE_SH)) {
@@ -451,14 +440,14 @@ static int apply_acquire(struct cl_sm *sm, uint32_t sender, const struct cl_msg 
 	} else if (h && !h->orphan_seq && compatible(rec, sender, m->mode, &conv)) {
 		/* sole SH holder asking EX: convert, even with others queued */
 		rc = grant(sm, rec, sender, m->mode, m->req_id, conv);
-		if (rc == 0 && rec->wq_head)
-			emit_blocking(sm, rec, rec->wq_head->node, rec->wq_head->mode);
-	} else if (!rec->wq_head && compatible(rec, sender, m->mode, &conv)) {
+		if (rc == 0 && head)
+			emit_blocking(sm, rec, head->node, head->mode);
+	} else if (!head && compatible(rec, sender, m->mode, &conv)) {
 		rc = grant(sm, rec, sender, m->mode, m->req_id, conv);
 	} else {
 		uint32_t owner = first_holder(rec);
-		if (!owner && rec->wq_head)
-			owner = rec->wq_head->node;
+		if (!owner && head)
+			owner = head->node;
 		emit_blocking(sm, rec, sender, m->mode);
 		if (!(m->flags & CL_ACQ_WAIT)) {
 			deny(sm, sender, m->req_id, -EBUSY, owner, m);
@@ -537,11 +526,11 @@ static bool has_orphans_of(struct cl_sm *sm, uint32_t node)
 {
 	if (!sm->orphans)
 		return false;
-	for (uint64_t b = 0; b < sm->nbuckets; b++)
-		for (struct cl_rec *r = sm->buckets[b]; r; r = r->hnext)
-			for (uint32_t i = 0; i < r->nholds; i++)
-				if (r->holds[i].node == node && r->holds[i].orphan_seq)
-					return true;
+	struct cl_htab_iter it;
+	FOREACH_REC(sm, it, e, r)
+		for (uint32_t i = 0; i < r->nholds; i++)
+			if (r->holds[i].node == node && r->holds[i].orphan_seq)
+				return true;
 	return false;
 }
 
@@ -558,8 +547,9 @@ static int apply_fence_ack(struct cl_sm *sm, uint32_t sender, const struct cl_ms
 	return 0;
 }
 
-static int apply_quorum(struct cl_sm *sm, const struct cl_msg *m)
+static int apply_quorum(struct cl_sm *sm, uint32_t sender, const struct cl_msg *m)
 {
+	(void)sender;
 	if (m->flags & ~CL_QUORUM_YES)
 		return -EINVAL;
 	if (m->ring.rep != sm->ring.rep || m->ring.seq != sm->ring.seq)
@@ -575,63 +565,49 @@ static int apply_quorum(struct cl_sm *sm, const struct cl_msg *m)
 	return 0;
 }
 
+static int apply_recover_node(struct cl_sm *sm, uint32_t sender, const struct cl_msg *m)
+{
+	(void)sender;
+	if (m->node == CL_NODE_NONE)
+		return -EINVAL;
+	/* only a partition that may grant frees orphans on a timer */
+	if (grants_allowed(sm))
+		free_orphans(sm, m->node, m->seq);
+	return 0;
+}
+
+static int apply_nop(struct cl_sm *sm, uint32_t sender, const struct cl_msg *m)
+{
+	admin_done(sm, sender, m->req_id, 0, 0, m);
+	return 0;
+}
+
+/* The machine's inputs, by message type; NULL: not an input of the machine. */
+typedef int (*apply_fn)(struct cl_sm *sm, uint32_t sender, const struct cl_msg *m);
+static const apply_fn apply_table[CL_MSG_TYPE_MAX + 1] = {
+	[CL_MSG_ACQUIRE] = apply_acquire,
+	[CL_MSG_RELEASE] = apply_release,
+	[CL_MSG_HANDOVER_DONE] = apply_release,
+	[CL_MSG_EVICT] = apply_evict,
+	[CL_MSG_RECOVER_NODE] = apply_recover_node,
+	[CL_MSG_FENCE_ACK] = apply_fence_ack,
+	[CL_MSG_INDEX_PUT] = cl_index_apply,
+	[CL_MSG_INDEX_DEL] = cl_index_apply,
+	[CL_MSG_NOP] = apply_nop,
+	[CL_MSG_QUORUM] = apply_quorum,
+};
+
 int cl_sm_apply(struct cl_sm *sm, uint32_t sender, const struct cl_msg *m)
 {
-	int rc;
-
-	if (sender == CL_NODE_NONE)
+	if (sm->failed)
+		return -ENOMEM;
+	if (sender == CL_NODE_NONE || m->type > CL_MSG_TYPE_MAX || !apply_table[m->type])
 		return -EINVAL;
-	switch (m->type) {
-	case CL_MSG_ACQUIRE:
-	case CL_MSG_RELEASE:
-	case CL_MSG_HANDOVER_DONE:
-	case CL_MSG_EVICT:
-	case CL_MSG_RECOVER_NODE:
-	case CL_MSG_FENCE_ACK:
-	case CL_MSG_INDEX_PUT:
-	case CL_MSG_INDEX_DEL:
-	case CL_MSG_NOP:
-	case CL_MSG_QUORUM:
-		break;
-	default:
-		return -EINVAL;
-	}
 	sm->lsn++;
-	switch (m->type) {
-	case CL_MSG_ACQUIRE:
-		rc = apply_acquire(sm, sender, m);
-		break;
-	case CL_MSG_RELEASE:
-	case CL_MSG_HANDOVER_DONE:
-		rc = apply_release(sm, sender, m);
-		break;
-	case CL_MSG_EVICT:
-		rc = apply_evict(sm, sender, m);
-		break;
-	case CL_MSG_RECOVER_NODE:
-		rc = m->node == CL_NODE_NONE ? -EINVAL : 0;
-		/* only a partition that may grant frees orphans on a timer */
-		if (rc == 0 && grants_allowed(sm))
-			free_orphans(sm, m->node, m->seq);
-		break;
-	case CL_MSG_FENCE_ACK:
-		rc = apply_fence_ack(sm, sender, m);
-		break;
-	case CL_MSG_INDEX_PUT:
-	case CL_MSG_INDEX_DEL:
-		rc = cl_index_apply(sm, sender, m);
-		break;
-	case CL_MSG_NOP:
-		admin_done(sm, sender, m->req_id, 0, 0, m);
-		rc = 0;
-		break;
-	default: /* CL_MSG_QUORUM */
-		rc = apply_quorum(sm, m);
-		break;
-	}
+	int rc = apply_table[m->type](sm, sender, m);
 	if (sm->quorate)
 		sm->q_lsn = sm->lsn;
-	return rc;
+	return sm->failed ? -ENOMEM : rc;
 }
 
 static int u32_cmp(const void *a, const void *b)
@@ -669,6 +645,8 @@ int cl_sm_confchg(struct cl_sm *sm, const struct cl_ring *ring,
 		  const uint32_t *members, size_t nmembers,
 		  const uint32_t *left, size_t nleft)
 {
+	if (sm->failed)
+		return -ENOMEM;
 	if (nmembers > CL_MAX_MEMBERS || !ring || (nmembers && !members) || (nleft && !left))
 		return -EINVAL;
 	uint32_t sorted[CL_MAX_MEMBERS];
@@ -702,7 +680,7 @@ int cl_sm_confchg(struct cl_sm *sm, const struct cl_ring *ring,
 	}
 	if (sm->quorate)
 		sm->q_lsn = sm->lsn;
-	return 0;
+	return sm->failed ? -ENOMEM : 0;
 }
 
 /* ---- lifecycle ---- */
@@ -718,7 +696,8 @@ struct cl_sm *cl_sm_new(const struct cl_sm_config *cfg, cl_action_fn fn, void *c
 		sm->cfg.index_mem_max = 64u << 20;
 	sm->act = fn;
 	sm->act_ctx = ctx;
-	if (table_grow(sm) < 0) {
+	cl_list_init(&sm->lru);
+	if (cl_htab_init(&sm->recs, 1024) < 0) {
 		free(sm);
 		return NULL;
 	}
@@ -729,24 +708,25 @@ struct cl_sm *cl_sm_free(struct cl_sm *sm)
 {
 	if (!sm)
 		return NULL;
-	for (uint64_t b = 0; b < sm->nbuckets; b++) {
-		struct cl_rec *r = sm->buckets[b], *next;
-		for (; r; r = next) {
-			next = r->hnext;
-			while (r->wq_head)
-				waiter_pop_head(sm, r);
-			cl_index_free(sm, r);
-			if (r->holds != &r->hold0)
-				free(r->holds);
-			free(r);
-		}
+	struct cl_htab_iter it;
+	FOREACH_REC(sm, it, e, r) {
+		struct cl_waiter *w;
+		while ((w = cl_rec_head_waiter(r)))
+			waiter_remove(sm, r, w);
+		cl_index_free(sm, r);
+		rec_unlink_free(sm, r);
 	}
-	free(sm->buckets);
+	cl_htab_fini(&sm->recs);
 	free(sm);
 	return NULL;
 }
 
 /* ---- queries ---- */
+
+bool cl_sm_failed(const struct cl_sm *sm)
+{
+	return sm->failed;
+}
 
 bool cl_sm_quorate(const struct cl_sm *sm)
 {
@@ -762,15 +742,14 @@ void cl_sm_foreach_orphan(const struct cl_sm *sm, cl_sm_hold_fn fn, void *ctx)
 {
 	if (!sm->orphans)
 		return;
-	for (uint64_t b = 0; b < sm->nbuckets; b++) {
-		for (const struct cl_rec *r = sm->buckets[b]; r; r = r->hnext) {
-			for (uint32_t i = 0; i < r->nholds; i++) {
-				const struct cl_hold *h = &r->holds[i];
-				if (!h->orphan_seq)
-					continue;
-				struct cl_hold_info hi = { h->node, h->mode, h->epoch, h->orphan_seq };
-				fn(ctx, r->name, r->namelen, &hi);
-			}
+	struct cl_htab_iter it;
+	FOREACH_REC(sm, it, e, r) {
+		for (uint32_t i = 0; i < r->nholds; i++) {
+			const struct cl_hold *h = &r->holds[i];
+			if (!h->orphan_seq)
+				continue;
+			struct cl_hold_info hi = { h->node, h->mode, h->epoch, h->orphan_seq };
+			fn(ctx, r->name, r->namelen, &hi);
 		}
 	}
 }
@@ -787,7 +766,7 @@ void cl_sm_stats(const struct cl_sm *sm, struct cl_sm_stats *st)
 	st->q_lsn = sm->q_lsn;
 	st->epoch = sm->epoch;
 	st->orphan_seq = sm->orphan_seq;
-	st->records = sm->nrecs;
+	st->records = sm->recs.n;
 	st->holds = sm->holds;
 	st->orphans = sm->orphans;
 	st->waiters = sm->waiters;
@@ -834,8 +813,14 @@ int cl_sm_lookup(const struct cl_sm *sm, const void *name, size_t namelen,
 		holds_r[i] = (struct cl_hold_info){ h->node, h->mode, h->epoch, h->orphan_seq };
 	}
 	size_t i = 0;
-	for (const struct cl_waiter *w = r->wq_head; waiters_r && w && i < max_waiters; w = w->next, i++)
-		waiters_r[i] = (struct cl_waiter_info){ w->node, w->mode, w->req_id };
+	struct cl_list *it;
+	if (waiters_r)
+		cl_list_foreach(it, &r->waiters) {
+			if (i == max_waiters)
+				break;
+			const struct cl_waiter *w = cl_list_entry(it, struct cl_waiter, link);
+			waiters_r[i++] = (struct cl_waiter_info){ w->node, w->mode, w->req_id };
+		}
 	return 0;
 }
 
@@ -862,14 +847,13 @@ uint64_t cl_sm_hold_epoch(const struct cl_sm *sm, const void *name, size_t namel
 
 int cl_sm_foreach(const struct cl_sm *sm, cl_sm_iter_fn fn, void *ctx)
 {
-	for (uint64_t b = 0; b < sm->nbuckets; b++) {
-		for (const struct cl_rec *r = sm->buckets[b]; r; r = r->hnext) {
-			struct cl_lease_info info;
-			fill_info(r, &info);
-			int rc = fn(ctx, &info);
-			if (rc)
-				return rc;
-		}
+	struct cl_htab_iter it;
+	FOREACH_REC(sm, it, e, r) {
+		struct cl_lease_info info;
+		fill_info(r, &info);
+		int rc = fn(ctx, &info);
+		if (rc)
+			return rc;
 	}
 	return 0;
 }
@@ -899,7 +883,9 @@ static uint64_t rec_hash(const struct cl_rec *r)
 		h = cl_hash_u64(h, x->orphan_seq);
 	}
 	h = cl_hash_u64(h, r->nwaiters);
-	for (const struct cl_waiter *w = r->wq_head; w; w = w->next) {
+	struct cl_list *it;
+	cl_list_foreach(it, &r->waiters) {
+		const struct cl_waiter *w = cl_list_entry(it, struct cl_waiter, link);
 		h = cl_hash_u64(h, ((uint64_t)w->node << 8) | w->mode);
 		h = cl_hash_u64(h, w->req_id);
 	}
@@ -911,11 +897,11 @@ static uint64_t rec_hash(const struct cl_rec *r)
 uint64_t cl_sm_hash(const struct cl_sm *sm)
 {
 	uint64_t sum = 0;
-	for (uint64_t b = 0; b < sm->nbuckets; b++)
-		for (const struct cl_rec *r = sm->buckets[b]; r; r = r->hnext)
-			sum += rec_hash(r);
+	struct cl_htab_iter it;
+	FOREACH_REC(sm, it, e, r)
+		sum += rec_hash(r);
 	uint64_t h = cl_hash_u64(0x736d, sum);
-	h = cl_hash_u64(h, sm->nrecs);
+	h = cl_hash_u64(h, sm->recs.n);
 	h = cl_hash_u64(h, sm->lsn);
 	h = cl_hash_u64(h, sm->q_lsn);
 	h = cl_hash_u64(h, sm->epoch);
@@ -949,68 +935,81 @@ void cl_sm_get_header(const struct cl_sm *sm, struct cl_sm_header *h)
 	memcpy(h->members, sm->members, sm->nmembers * sizeof(uint32_t));
 }
 
+/* Scratch arrays for describing one record at a time. */
+struct rec_scratch {
+	struct cl_hold_info *hv;
+	struct cl_waiter_info *wv;
+	struct cl_entry_info *ev;
+	size_t hcap, wcap, ecap;
+};
+
+/* Grows *v (of elem-sized items, capacity *cap) to hold n.  0 or -ENOMEM. */
+static int scratch_fit(void **v, size_t *cap, size_t n, size_t elem)
+{
+	if (n <= *cap)
+		return 0;
+	void *p = realloc(*v, n * elem);
+	if (!p)
+		return -ENOMEM;
+	*v = p;
+	*cap = n;
+	return 0;
+}
+
+/* Describes r whole in *ri, using sc's arrays.  0 or -ENOMEM. */
+static int describe_rec(const struct cl_rec *r, struct rec_scratch *sc, struct cl_record_info *ri)
+{
+	uint32_t ne = r->idx ? r->idx->n : 0;
+	if (scratch_fit((void **)&sc->hv, &sc->hcap, r->nholds, sizeof(*sc->hv)) < 0 ||
+	    scratch_fit((void **)&sc->wv, &sc->wcap, r->nwaiters, sizeof(*sc->wv)) < 0 ||
+	    scratch_fit((void **)&sc->ev, &sc->ecap, ne, sizeof(*sc->ev)) < 0)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < r->nholds; i++) {
+		const struct cl_hold *h = &r->holds[i];
+		sc->hv[i] = (struct cl_hold_info){ h->node, h->mode, h->epoch, h->orphan_seq };
+	}
+	uint32_t i = 0;
+	struct cl_list *it;
+	cl_list_foreach(it, &r->waiters) {
+		const struct cl_waiter *w = cl_list_entry(it, struct cl_waiter, link);
+		sc->wv[i++] = (struct cl_waiter_info){ w->node, w->mode, w->req_id };
+	}
+	for (i = 0; i < ne; i++) {
+		const struct cl_entry *e = r->idx->e[i];
+		sc->ev[i] = (struct cl_entry_info){ e->data, e->keylen, e->data + e->keylen,
+						    e->vallen, e->version };
+	}
+	*ri = (struct cl_record_info){
+		.name = r->name, .namelen = r->namelen,
+		.version = r->idx ? r->idx->version : 0, .lru_tick = r->lru_tick,
+		.nholds = r->nholds, .nwaiters = r->nwaiters, .nentries = ne,
+		.holds = sc->hv, .waiters = sc->wv, .entries = sc->ev,
+	};
+	return 0;
+}
+
 int cl_sm_foreach_record(const struct cl_sm *sm, cl_sm_record_fn fn, void *ctx)
 {
-	struct cl_hold_info *hv = NULL;
-	struct cl_waiter_info *wv = NULL;
-	struct cl_entry_info *ev = NULL;
-	size_t hcap = 0, wcap = 0, ecap = 0;
+	struct rec_scratch sc = { 0 };
 	int rc = 0;
-
-	for (uint64_t b = 0; b < sm->nbuckets && !rc; b++) {
-		for (const struct cl_rec *r = sm->buckets[b]; r && !rc; r = r->hnext) {
-			uint32_t ne = r->idx ? r->idx->n : 0;
-			if (r->nholds > hcap || r->nwaiters > wcap || ne > ecap) {
-				size_t nh = r->nholds > hcap ? r->nholds : hcap;
-				size_t nw = r->nwaiters > wcap ? r->nwaiters : wcap;
-				size_t nn = ne > ecap ? ne : ecap;
-				void *a = realloc(hv, (nh ? nh : 1) * sizeof(*hv));
-				if (a)
-					hv = a;
-				void *c = realloc(wv, (nw ? nw : 1) * sizeof(*wv));
-				if (c)
-					wv = c;
-				void *d = realloc(ev, (nn ? nn : 1) * sizeof(*ev));
-				if (d)
-					ev = d;
-				if (!a || !c || !d) {
-					rc = -ENOMEM;
-					break;
-				}
-				hcap = nh;
-				wcap = nw;
-				ecap = nn;
-			}
-			for (uint32_t i = 0; i < r->nholds; i++) {
-				const struct cl_hold *h = &r->holds[i];
-				hv[i] = (struct cl_hold_info){ h->node, h->mode, h->epoch, h->orphan_seq };
-			}
-			uint32_t i = 0;
-			for (const struct cl_waiter *w = r->wq_head; w; w = w->next, i++)
-				wv[i] = (struct cl_waiter_info){ w->node, w->mode, w->req_id };
-			for (i = 0; i < ne; i++) {
-				const struct cl_entry *e = r->idx->e[i];
-				ev[i] = (struct cl_entry_info){ e->data, e->keylen, e->data + e->keylen,
-								e->vallen, e->version };
-			}
-			struct cl_record_info ri = {
-				.name = r->name, .namelen = r->namelen,
-				.version = r->idx ? r->idx->version : 0, .lru_tick = r->lru_tick,
-				.nholds = r->nholds, .nwaiters = r->nwaiters, .nentries = ne,
-				.holds = hv, .waiters = wv, .entries = ev,
-			};
+	struct cl_htab_iter it;
+	FOREACH_REC(sm, it, e, r) {
+		struct cl_record_info ri;
+		rc = describe_rec(r, &sc, &ri);
+		if (rc == 0)
 			rc = fn(ctx, &ri);
-		}
+		if (rc)
+			break;
 	}
-	free(hv);
-	free(wv);
-	free(ev);
+	free(sc.hv);
+	free(sc.wv);
+	free(sc.ev);
 	return rc;
 }
 
 int cl_sm_restore_header(struct cl_sm *sm, const struct cl_sm_header *h)
 {
-	if (sm->lsn || sm->nrecs || h->nmembers > CL_MAX_MEMBERS || h->q_lsn > h->lsn ||
+	if (sm->lsn || sm->recs.n || h->nmembers > CL_MAX_MEMBERS || h->q_lsn > h->lsn ||
 	    h->lru_clock > h->lsn)
 		return -EINVAL;
 	for (uint32_t i = 0; i < h->nmembers; i++)
@@ -1090,29 +1089,18 @@ static int lru_tick_cmp(const void *pa, const void *pb)
 	return a->lru_tick < b->lru_tick ? -1 : a->lru_tick > b->lru_tick;
 }
 
+static bool pick_on_lru(const struct cl_rec *r, uint32_t arg)
+{
+	(void)arg;
+	return r->lru_tick != 0;
+}
+
 int cl_sm_restore_finish(struct cl_sm *sm)
 {
-	size_t n = 0, cap = 0;
-	struct cl_rec **v = NULL;
-	for (uint64_t b = 0; b < sm->nbuckets; b++) {
-		for (struct cl_rec *r = sm->buckets[b]; r; r = r->hnext) {
-			if (!r->lru_tick)
-				continue;
-			if (n == cap) {
-				size_t nc = cap ? cap * 2 : 64;
-				struct cl_rec **nv = realloc(v, nc * sizeof(*nv));
-				if (!nv) {
-					free(v);
-					return -ENOMEM;
-				}
-				v = nv;
-				cap = nc;
-			}
-			v[n++] = r;
-		}
-	}
-	if (n > 1)
-		qsort(v, n, sizeof(*v), lru_tick_cmp);
+	size_t n;
+	struct cl_rec **v = collect(sm, pick_on_lru, 0, lru_tick_cmp, &n);
+	if (sm->failed)
+		return -ENOMEM;
 	int rc = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (i && v[i]->lru_tick == v[i - 1]->lru_tick) {

@@ -146,9 +146,17 @@ struct cl_sm *cl_sm_free(struct cl_sm *sm);
  * Applies one ordered message from `sender`.  The message must already be
  * validated by cl_wire_decode() (lengths, mode, type).  Returns 0, or a
  * negative code when the message was rejected as a whole (-EINVAL for a type
- * the machine does not take, -ENOMEM); a rejection of a request is reported
- * as an action, not a return value.  Every call counts one in the lsn,
- * whether or not it changed anything, so lsn is identical on every node.
+ * the machine does not take); a rejection of a request is reported as an
+ * action, not a return value.  Every call counts one in the lsn, whether or
+ * not it changed anything, so lsn is identical on every node.
+ *
+ * Out of memory: -ENOMEM means an allocation failed while the input was
+ * being applied.  Actions may already have been emitted for it and the
+ * state may be half-applied, so the machine is poisoned: it no longer equals
+ * the other replicas, every later call of cl_sm_apply() and cl_sm_confchg()
+ * returns -ENOMEM at once, and cl_sm_failed() is true.  The owner must stop
+ * trusting it (the node agent stops the node; the cluster then treats the
+ * node as departed).  No allocation failure is ever swallowed silently.
  */
 int cl_sm_apply(struct cl_sm *sm, uint32_t sender, const struct cl_msg *m);
 
@@ -157,7 +165,8 @@ int cl_sm_apply(struct cl_sm *sm, uint32_t sender, const struct cl_msg *m);
  * list (any order, no duplicates), left the nodes that departed.  Holds of
  * departed nodes become orphaned with a new orphan seq; their queued requests
  * are dropped; if anyone left, the machine stops being quorate until a
- * CL_MSG_QUORUM for the new ring arrives.  Returns 0 or -EINVAL.
+ * CL_MSG_QUORUM for the new ring arrives.  Returns 0, -EINVAL, or -ENOMEM
+ * (the machine is poisoned, as for cl_sm_apply()).
  */
 int cl_sm_confchg(struct cl_sm *sm, const struct cl_ring *ring,
 		  const uint32_t *members, size_t nmembers,
@@ -211,6 +220,8 @@ struct cl_sm_stats {
 };
 
 void cl_sm_stats(const struct cl_sm *sm, struct cl_sm_stats *st_r);
+/* True once an input failed for lack of memory (see cl_sm_apply()). */
+bool cl_sm_failed(const struct cl_sm *sm);
 bool cl_sm_quorate(const struct cl_sm *sm);
 /* The ring of the last configuration change applied. */
 const struct cl_ring *cl_sm_ring(const struct cl_sm *sm);

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "corolease/htab.h"
+#include "corolease/list.h"
 #include "lease.h"
 
 struct cl_hold {
@@ -20,7 +22,7 @@ struct cl_hold {
 };
 
 struct cl_waiter {
-	struct cl_waiter *next;
+	struct cl_list link;         /* rec->waiters, FIFO */
 	uint32_t node;
 	uint8_t mode;
 	uint64_t req_id;
@@ -43,12 +45,11 @@ struct cl_index {
 
 /* Everything known about one name. */
 struct cl_rec {
-	struct cl_rec *hnext;        /* hash chain */
-	uint64_t hash;
-	struct cl_rec *lru_prev, *lru_next;
+	struct cl_hnode hn;          /* sm->recs, by name hash */
+	struct cl_list lru;          /* sm->lru while lru_tick != 0 */
 	uint64_t lru_tick;           /* 0 = not on the eviction list */
 	struct cl_hold *holds;       /* == &hold0 while cap_holds == 1 */
-	struct cl_waiter *wq_head, *wq_tail;
+	struct cl_list waiters;      /* struct cl_waiter, FIFO */
 	struct cl_index *idx;        /* NULL = no index data */
 	uint32_t nholds, cap_holds;
 	uint32_t nwaiters;
@@ -62,9 +63,8 @@ struct cl_sm {
 	cl_action_fn act;
 	void *act_ctx;
 
-	struct cl_rec **buckets;
-	uint64_t nbuckets;           /* power of two */
-	uint64_t nrecs;
+	struct cl_htab recs;         /* struct cl_rec by name hash; recs.n = names known */
+	bool failed;                 /* out of memory while applying: see lease.h */
 
 	uint64_t lsn, q_lsn, epoch, orphan_seq;
 	uint64_t holds, orphans, waiters;
@@ -78,8 +78,21 @@ struct cl_sm {
 	uint64_t lru_clock;
 	uint64_t index_evictions;
 	uint64_t lru_bytes;          /* index bytes of records on the eviction list */
-	struct cl_rec *lru_head, *lru_tail;
+	struct cl_list lru;          /* eviction list: oldest tick first */
 };
+
+/* Out of memory inside an input: the machine is poisoned (lease.h). */
+static inline void cl_sm_oom(struct cl_sm *sm)
+{
+	sm->failed = true;
+}
+
+/* The first waiter of rec, or NULL. */
+static inline struct cl_waiter *cl_rec_head_waiter(const struct cl_rec *rec)
+{
+	struct cl_list *l = cl_list_first(&rec->waiters);
+	return l ? cl_list_entry(l, struct cl_waiter, link) : NULL;
+}
 
 /* lease.c internals used by index.c */
 struct cl_rec *cl_rec_find(const struct cl_sm *sm, const void *name, size_t namelen);

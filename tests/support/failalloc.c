@@ -15,7 +15,7 @@ void *__wrap_malloc(size_t n);
 void *__wrap_calloc(size_t n, size_t m);
 void *__wrap_realloc(void *p, size_t n);
 
-static bool armed;
+static bool armed, suspended;
 static unsigned long left, failed, calls;
 
 void failalloc_arm(unsigned long successes)
@@ -28,6 +28,17 @@ void failalloc_arm(unsigned long successes)
 void failalloc_disarm(void)
 {
 	armed = false;
+	suspended = false;
+}
+
+void failalloc_suspend(void)
+{
+	suspended = true;
+}
+
+void failalloc_resume(void)
+{
+	suspended = false;
 }
 
 unsigned long failalloc_failed(void)
@@ -43,7 +54,7 @@ unsigned long failalloc_calls(void)
 /* True when this call must fail. */
 static bool refuse(void)
 {
-	if (!armed)
+	if (!armed || suspended)
 		return false;
 	calls++;
 	if (left) {

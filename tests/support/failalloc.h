@@ -17,6 +17,12 @@
 /* Lets `successes` more allocations succeed, then fails all the rest. */
 void failalloc_arm(unsigned long successes);
 void failalloc_disarm(void);
+/*
+ * Suspends injection (and counting) without forgetting where it was, e.g.
+ * around test assertions, whose framework allocates too; resume continues.
+ */
+void failalloc_suspend(void);
+void failalloc_resume(void);
 /* Allocations refused since the last arm. */
 unsigned long failalloc_failed(void);
 /* Allocations made (successful or not) since the last arm. */
