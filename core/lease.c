@@ -935,19 +935,13 @@ void cl_sm_get_header(const struct cl_sm *sm, struct cl_sm_header *h)
 	memcpy(h->members, sm->members, sm->nmembers * sizeof(uint32_t));
 }
 
-/* Scratch arrays for describing one record at a time. */
-struct rec_scratch {
-	struct cl_hold_info *hv;
-	struct cl_waiter_info *wv;
-	struct cl_entry_info *ev;
-	size_t hcap, wcap, ecap;
-};
-
 /* Grows *v (of elem-sized items, capacity *cap) to hold n.  0 or -ENOMEM. */
-static int scratch_fit(void **v, size_t *cap, size_t n, size_t elem)
+static int fit(void **v, size_t *cap, size_t n, size_t elem)
 {
 	if (n <= *cap)
 		return 0;
+	if (n > SIZE_MAX / elem)
+		return -ENOMEM;
 	void *p = realloc(*v, n * elem);
 	if (!p)
 		return -ENOMEM;
@@ -956,41 +950,58 @@ static int scratch_fit(void **v, size_t *cap, size_t n, size_t elem)
 	return 0;
 }
 
+int cl_record_scratch_fit(struct cl_record_scratch *sc, size_t nholds, size_t nwaiters,
+			  size_t nentries)
+{
+	if (fit((void **)&sc->holds, &sc->cap_holds, nholds, sizeof(*sc->holds)) < 0 ||
+	    fit((void **)&sc->waiters, &sc->cap_waiters, nwaiters, sizeof(*sc->waiters)) < 0 ||
+	    fit((void **)&sc->entries, &sc->cap_entries, nentries, sizeof(*sc->entries)) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+void cl_record_scratch_free(struct cl_record_scratch *sc)
+{
+	free(sc->holds);
+	free(sc->waiters);
+	free(sc->entries);
+	memset(sc, 0, sizeof(*sc));
+}
+
 /* Describes r whole in *ri, using sc's arrays.  0 or -ENOMEM. */
-static int describe_rec(const struct cl_rec *r, struct rec_scratch *sc, struct cl_record_info *ri)
+static int describe_rec(const struct cl_rec *r, struct cl_record_scratch *sc,
+			struct cl_record_info *ri)
 {
 	uint32_t ne = r->idx ? r->idx->n : 0;
-	if (scratch_fit((void **)&sc->hv, &sc->hcap, r->nholds, sizeof(*sc->hv)) < 0 ||
-	    scratch_fit((void **)&sc->wv, &sc->wcap, r->nwaiters, sizeof(*sc->wv)) < 0 ||
-	    scratch_fit((void **)&sc->ev, &sc->ecap, ne, sizeof(*sc->ev)) < 0)
+	if (cl_record_scratch_fit(sc, r->nholds, r->nwaiters, ne) < 0)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < r->nholds; i++) {
 		const struct cl_hold *h = &r->holds[i];
-		sc->hv[i] = (struct cl_hold_info){ h->node, h->mode, h->epoch, h->orphan_seq };
+		sc->holds[i] = (struct cl_hold_info){ h->node, h->mode, h->epoch, h->orphan_seq };
 	}
 	uint32_t i = 0;
 	struct cl_list *it;
 	cl_list_foreach(it, &r->waiters) {
 		const struct cl_waiter *w = cl_list_entry(it, struct cl_waiter, link);
-		sc->wv[i++] = (struct cl_waiter_info){ w->node, w->mode, w->req_id };
+		sc->waiters[i++] = (struct cl_waiter_info){ w->node, w->mode, w->req_id };
 	}
 	for (i = 0; i < ne; i++) {
 		const struct cl_entry *e = r->idx->e[i];
-		sc->ev[i] = (struct cl_entry_info){ e->data, e->keylen, e->data + e->keylen,
-						    e->vallen, e->version };
+		sc->entries[i] = (struct cl_entry_info){ e->data, e->keylen, e->data + e->keylen,
+							 e->vallen, e->version };
 	}
 	*ri = (struct cl_record_info){
 		.name = r->name, .namelen = r->namelen,
 		.version = r->idx ? r->idx->version : 0, .lru_tick = r->lru_tick,
 		.nholds = r->nholds, .nwaiters = r->nwaiters, .nentries = ne,
-		.holds = sc->hv, .waiters = sc->wv, .entries = sc->ev,
+		.holds = sc->holds, .waiters = sc->waiters, .entries = sc->entries,
 	};
 	return 0;
 }
 
 int cl_sm_foreach_record(const struct cl_sm *sm, cl_sm_record_fn fn, void *ctx)
 {
-	struct rec_scratch sc = { 0 };
+	struct cl_record_scratch sc = { 0 };
 	int rc = 0;
 	struct cl_htab_iter it;
 	FOREACH_REC(sm, it, e, r) {
@@ -1001,9 +1012,7 @@ int cl_sm_foreach_record(const struct cl_sm *sm, cl_sm_record_fn fn, void *ctx)
 		if (rc)
 			break;
 	}
-	free(sc.hv);
-	free(sc.wv);
-	free(sc.ev);
+	cl_record_scratch_free(&sc);
 	return rc;
 }
 

@@ -304,6 +304,20 @@ struct cl_record_info {
 
 void cl_sm_get_header(const struct cl_sm *sm, struct cl_sm_header *h_r);
 
+/* Arrays for describing records one at a time, reused across records. */
+struct cl_record_scratch {
+	struct cl_hold_info *holds;
+	struct cl_waiter_info *waiters;
+	struct cl_entry_info *entries;
+	size_t cap_holds, cap_waiters, cap_entries;
+};
+
+/* Grows sc's arrays to at least these counts.  0 or -ENOMEM (sc stays valid). */
+int cl_record_scratch_fit(struct cl_record_scratch *sc, size_t nholds, size_t nwaiters,
+			  size_t nentries);
+/* Frees the arrays; sc may be reused after (zeroed). */
+void cl_record_scratch_free(struct cl_record_scratch *sc);
+
 /*
  * Calls fn for every record with full contents, in no particular order.
  * Stops and returns fn's value when it is non-zero; -ENOMEM if scratch

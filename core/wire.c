@@ -593,32 +593,6 @@ fail:
 
 /* ---- snapshot decoding ---------------------------------------------------- */
 
-/* Scratch arrays reused across records. */
-struct snap_scratch {
-	struct cl_hold_info *holds;
-	struct cl_waiter_info *waiters;
-	struct cl_entry_info *entries;
-	size_t cap_holds, cap_waiters, cap_entries;
-};
-
-/*
- * Makes *arr hold at least n elements of size sz.  Returns 0 or -ENOMEM.
- * Callers bound n by the bytes remaining, so n never exceeds the input size.
- */
-static int grow(void **arr, size_t *cap, size_t n, size_t sz)
-{
-	if (n <= *cap)
-		return 0;
-	if (n > SIZE_MAX / sz)
-		return -ENOMEM;
-	void *np = realloc(*arr, n * sz);
-	if (np == NULL)
-		return -ENOMEM;
-	*arr = np;
-	*cap = n;
-	return 0;
-}
-
 /* Maps a restore error to the snapshot decoder's contract. */
 static int restore_err(int rc)
 {
@@ -626,7 +600,7 @@ static int restore_err(int rc)
 }
 
 /* Decodes one record from r into rec (arrays in s, bytes in r's buffer). */
-static int snap_get_record(struct rd *r, struct snap_scratch *s, struct cl_record_info *rec)
+static int snap_get_record(struct rd *r, struct cl_record_scratch *s, struct cl_record_info *rec)
 {
 	memset(rec, 0, sizeof(*rec));
 	rec->namelen = rd_u16(r);
@@ -637,7 +611,7 @@ static int snap_get_record(struct rd *r, struct snap_scratch *s, struct cl_recor
 	rec->nholds = rd_u32(r);
 	if (r->fail || rec->nholds > rd_left(r) / SNAP_HOLD_LEN)
 		return COROLEASE_EPROTO;
-	if (grow((void **)&s->holds, &s->cap_holds, rec->nholds, sizeof(*s->holds)) < 0)
+	if (cl_record_scratch_fit(s, rec->nholds, 0, 0) < 0)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < rec->nholds; i++) {
 		struct cl_hold_info *h = &s->holds[i];
@@ -651,7 +625,7 @@ static int snap_get_record(struct rd *r, struct snap_scratch *s, struct cl_recor
 	rec->nwaiters = rd_u32(r);
 	if (r->fail || rec->nwaiters > rd_left(r) / SNAP_WAITER_LEN)
 		return COROLEASE_EPROTO;
-	if (grow((void **)&s->waiters, &s->cap_waiters, rec->nwaiters, sizeof(*s->waiters)) < 0)
+	if (cl_record_scratch_fit(s, 0, rec->nwaiters, 0) < 0)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < rec->nwaiters; i++) {
 		struct cl_waiter_info *w = &s->waiters[i];
@@ -664,7 +638,7 @@ static int snap_get_record(struct rd *r, struct snap_scratch *s, struct cl_recor
 	rec->nentries = rd_u32(r);
 	if (r->fail || rec->nentries > rd_left(r) / SNAP_ENTRY_MIN)
 		return COROLEASE_EPROTO;
-	if (grow((void **)&s->entries, &s->cap_entries, rec->nentries, sizeof(*s->entries)) < 0)
+	if (cl_record_scratch_fit(s, 0, 0, rec->nentries) < 0)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < rec->nentries; i++) {
 		struct cl_entry_info *en = &s->entries[i];
@@ -687,7 +661,7 @@ static int snap_get_record(struct rd *r, struct snap_scratch *s, struct cl_recor
 
 int cl_snap_decode(const uint8_t *buf, size_t len, struct cl_sm *fresh)
 {
-	struct snap_scratch s = { 0 };
+	struct cl_record_scratch s = { 0 };
 	struct cl_sm_header h;
 	struct rd r;
 	int rc;
@@ -751,9 +725,7 @@ int cl_snap_decode(const uint8_t *buf, size_t len, struct cl_sm *fresh)
 		rc = restore_err(rc);
 
 out:
-	free(s.holds);
-	free(s.waiters);
-	free(s.entries);
+	cl_record_scratch_free(&s);
 	return rc < 0 ? rc : 0;
 }
 
