@@ -88,7 +88,7 @@ static bool evict_one(struct cl_sm *sm)
 	struct cl_action a = { .type = CL_ACT_INDEX_EVICTED, .version = victim->idx->version };
 	cl_sm_emit(sm, &a, victim);
 	cl_index_free(sm, victim);   /* takes its bytes off lru_bytes too */
-	sm->index_evictions++;
+	sm->h.index_evictions++;
 	cl_rec_settle(sm, victim);  /* frees it: no lease state, no index */
 	return true;
 }
@@ -159,7 +159,7 @@ static int apply_put(struct cl_sm *sm, struct cl_rec *rec, uint32_t sender, cons
 		}
 	}
 	struct cl_index *idx = rec->idx;
-	struct cl_entry *e = entry_new(m->key, m->keylen, m->value, m->vallen, sm->lsn);
+	struct cl_entry *e = entry_new(m->key, m->keylen, m->value, m->vallen, sm->h.lsn);
 	if (!e || (!found && ensure_cap(idx) < 0)) {
 		free(e);
 		if (!idx->n)
@@ -177,7 +177,7 @@ static int apply_put(struct cl_sm *sm, struct cl_rec *rec, uint32_t sender, cons
 	}
 	sm->index_bytes = sm->index_bytes - old + cost;
 	idx->bytes = idx->bytes - old + cost;
-	idx->version = sm->lsn;
+	idx->version = sm->h.lsn;
 	return 0;
 }
 
@@ -198,7 +198,7 @@ static int apply_del(struct cl_sm *sm, struct cl_rec *rec, uint32_t sender, cons
 	free(idx->e[pos]);
 	memmove(&idx->e[pos], &idx->e[pos + 1], (idx->n - pos - 1) * sizeof(*idx->e));
 	idx->n--;
-	idx->version = sm->lsn;
+	idx->version = sm->h.lsn;
 	if (!idx->n)
 		cl_index_free(sm, rec);
 	return 0;
@@ -211,7 +211,7 @@ int cl_index_apply(struct cl_sm *sm, uint32_t sender, const struct cl_msg *m)
 	    m->keylen < 1 || (put && m->vallen > COROLEASE_VALUE_MAX) ||
 	    (put && m->vallen && !m->value))
 		return -EINVAL;
-	if (!sm->quorate) {
+	if (!sm->h.quorate) {
 		index_done(sm, sender, m, COROLEASE_ENOQUORUM, 0);
 		return 0;
 	}
@@ -228,7 +228,7 @@ int cl_index_apply(struct cl_sm *sm, uint32_t sender, const struct cl_msg *m)
 	int rc = put ? apply_put(sm, rec, sender, m) : apply_del(sm, rec, sender, m);
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
-	uint64_t version = sm->lsn;
+	uint64_t version = sm->h.lsn;
 	index_done(sm, sender, m, 0, version);
 	struct cl_action a = { .type = CL_ACT_INDEX_CHANGED, .node = sender, .deleted = !put,
 			       .version = version, .key = m->key, .keylen = m->keylen,
@@ -254,7 +254,7 @@ int cl_index_restore(struct cl_sm *sm, struct cl_rec *rec, const struct cl_recor
 {
 	if (!ri->nentries)
 		return ri->version ? -EINVAL : 0;
-	if (ri->version == 0 || ri->version > sm->lsn)
+	if (ri->version == 0 || ri->version > sm->h.lsn)
 		return -EINVAL;
 	struct cl_index *idx = calloc(1, sizeof(*idx));
 	if (!idx)

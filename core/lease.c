@@ -90,7 +90,7 @@ void cl_rec_settle(struct cl_sm *sm, struct cl_rec *rec)
 		if (rec->lru_tick)
 			cl_lru_remove(sm, rec);
 	} else if (!rec->lru_tick) {
-		cl_lru_append(sm, rec, ++sm->lru_clock);
+		cl_lru_append(sm, rec, ++sm->h.lru_clock);
 	}
 	if (!busy && !rec->idx)
 		rec_unlink_free(sm, rec);
@@ -241,7 +241,7 @@ static bool compatible(const struct cl_rec *rec, uint32_t node, uint8_t mode, bo
 
 static bool grants_allowed(const struct cl_sm *sm)
 {
-	return sm->quorate || (sm->cfg.unsafe_flags & CL_UNSAFE_NO_QUORUM_CHECK);
+	return sm->h.quorate || (sm->cfg.unsafe_flags & CL_UNSAFE_NO_QUORUM_CHECK);
 }
 
 static void emit_blocking(struct cl_sm *sm, struct cl_rec *rec, uint32_t wanted_by, uint8_t mode)
@@ -263,7 +263,7 @@ static void emit_blocking(struct cl_sm *sm, struct cl_rec *rec, uint32_t wanted_
 static int grant(struct cl_sm *sm, struct cl_rec *rec, uint32_t node, uint8_t mode,
 		 uint64_t req_id, bool conv)
 {
-	uint64_t epoch = sm->epoch + 1;
+	uint64_t epoch = sm->h.epoch + 1;
 	struct cl_hold *h = hold_of(rec, node);
 	if (conv && h) {
 		h->mode = mode;
@@ -277,8 +277,8 @@ static int grant(struct cl_sm *sm, struct cl_rec *rec, uint32_t node, uint8_t mo
 		if (rc < 0)
 			return rc;
 	}
-	if (epoch > sm->epoch)
-		sm->epoch = epoch;
+	if (epoch > sm->h.epoch)
+		sm->h.epoch = epoch;
 	struct cl_action a = { .type = CL_ACT_GRANT, .node = node, .mode = mode,
 			       .req_id = req_id, .epoch = epoch };
 	cl_sm_emit(sm, &a, rec);
@@ -552,12 +552,12 @@ static int apply_quorum(struct cl_sm *sm, uint32_t sender, const struct cl_msg *
 	(void)sender;
 	if (m->flags & ~CL_QUORUM_YES)
 		return -EINVAL;
-	if (m->ring.rep != sm->ring.rep || m->ring.seq != sm->ring.seq)
+	if (m->ring.rep != sm->h.ring.rep || m->ring.seq != sm->h.ring.seq)
 		return 0;           /* about another ring: stale */
 	bool q = m->flags & CL_QUORUM_YES;
-	if (q == sm->quorate)
+	if (q == sm->h.quorate)
 		return 0;
-	sm->quorate = q;
+	sm->h.quorate = q;
 	struct cl_action a = { .type = CL_ACT_QUORUM, .mode = q };
 	cl_sm_emit(sm, &a, NULL);
 	if (q)
@@ -603,10 +603,10 @@ int cl_sm_apply(struct cl_sm *sm, uint32_t sender, const struct cl_msg *m)
 		return -ENOMEM;
 	if (sender == CL_NODE_NONE || m->type > CL_MSG_TYPE_MAX || !apply_table[m->type])
 		return -EINVAL;
-	sm->lsn++;
+	sm->h.lsn++;
 	int rc = apply_table[m->type](sm, sender, m);
-	if (sm->quorate)
-		sm->q_lsn = sm->lsn;
+	if (sm->h.quorate)
+		sm->h.q_lsn = sm->h.lsn;
 	return sm->failed ? -ENOMEM : rc;
 }
 
@@ -656,17 +656,17 @@ int cl_sm_confchg(struct cl_sm *sm, const struct cl_ring *ring,
 	for (size_t i = 0; i < nmembers; i++)
 		if (sorted[i] == CL_NODE_NONE || (i && sorted[i] == sorted[i - 1]))
 			return -EINVAL;
-	sm->lsn++;
-	sm->ring = *ring;
-	memcpy(sm->members, sorted, nmembers * sizeof(*sorted));
-	sm->nmembers = (uint32_t)nmembers;
+	sm->h.lsn++;
+	sm->h.ring = *ring;
+	memcpy(sm->h.members, sorted, nmembers * sizeof(*sorted));
+	sm->h.nmembers = (uint32_t)nmembers;
 	if (nleft) {
-		if (sm->quorate) {
-			sm->quorate = false;
+		if (sm->h.quorate) {
+			sm->h.quorate = false;
 			struct cl_action a = { .type = CL_ACT_QUORUM, .mode = 0 };
 			cl_sm_emit(sm, &a, NULL);
 		}
-		uint64_t seq = ++sm->orphan_seq;
+		uint64_t seq = ++sm->h.orphan_seq;
 		uint32_t gone[CL_MAX_MEMBERS * 2];
 		size_t ng = nleft < CL_MAX_MEMBERS * 2 ? nleft : CL_MAX_MEMBERS * 2;
 		memcpy(gone, left, ng * sizeof(*gone));
@@ -678,8 +678,8 @@ int cl_sm_confchg(struct cl_sm *sm, const struct cl_ring *ring,
 			node_departed(sm, gone[i], seq);
 		}
 	}
-	if (sm->quorate)
-		sm->q_lsn = sm->lsn;
+	if (sm->h.quorate)
+		sm->h.q_lsn = sm->h.lsn;
 	return sm->failed ? -ENOMEM : 0;
 }
 
@@ -730,12 +730,12 @@ bool cl_sm_failed(const struct cl_sm *sm)
 
 bool cl_sm_quorate(const struct cl_sm *sm)
 {
-	return sm->quorate;
+	return sm->h.quorate;
 }
 
 const struct cl_ring *cl_sm_ring(const struct cl_sm *sm)
 {
-	return &sm->ring;
+	return &sm->h.ring;
 }
 
 void cl_sm_foreach_orphan(const struct cl_sm *sm, cl_sm_hold_fn fn, void *ctx)
@@ -756,27 +756,27 @@ void cl_sm_foreach_orphan(const struct cl_sm *sm, cl_sm_hold_fn fn, void *ctx)
 
 bool cl_sm_is_member(const struct cl_sm *sm, uint32_t node)
 {
-	return bsearch(&node, sm->members, sm->nmembers, sizeof(node), u32_cmp) != NULL;
+	return bsearch(&node, sm->h.members, sm->h.nmembers, sizeof(node), u32_cmp) != NULL;
 }
 
 void cl_sm_stats(const struct cl_sm *sm, struct cl_sm_stats *st)
 {
 	memset(st, 0, sizeof(*st));
-	st->lsn = sm->lsn;
-	st->q_lsn = sm->q_lsn;
-	st->epoch = sm->epoch;
-	st->orphan_seq = sm->orphan_seq;
+	st->lsn = sm->h.lsn;
+	st->q_lsn = sm->h.q_lsn;
+	st->epoch = sm->h.epoch;
+	st->orphan_seq = sm->h.orphan_seq;
 	st->records = sm->recs.n;
 	st->holds = sm->holds;
 	st->orphans = sm->orphans;
 	st->waiters = sm->waiters;
 	st->index_bytes = sm->index_bytes;
 	st->index_mem_max = sm->cfg.index_mem_max;
-	st->index_evictions = sm->index_evictions;
-	st->quorate = sm->quorate;
-	st->ring = sm->ring;
-	st->nmembers = sm->nmembers;
-	memcpy(st->members, sm->members, sm->nmembers * sizeof(uint32_t));
+	st->index_evictions = sm->h.index_evictions;
+	st->quorate = sm->h.quorate;
+	st->ring = sm->h.ring;
+	st->nmembers = sm->h.nmembers;
+	memcpy(st->members, sm->h.members, sm->h.nmembers * sizeof(uint32_t));
 }
 
 static void fill_info(const struct cl_rec *r, struct cl_lease_info *info)
@@ -902,19 +902,19 @@ uint64_t cl_sm_hash(const struct cl_sm *sm)
 		sum += rec_hash(r);
 	uint64_t h = cl_hash_u64(0x736d, sum);
 	h = cl_hash_u64(h, sm->recs.n);
-	h = cl_hash_u64(h, sm->lsn);
-	h = cl_hash_u64(h, sm->q_lsn);
-	h = cl_hash_u64(h, sm->epoch);
-	h = cl_hash_u64(h, sm->orphan_seq);
-	h = cl_hash_u64(h, sm->quorate);
-	h = cl_hash_u64(h, sm->ring.rep);
-	h = cl_hash_u64(h, sm->ring.seq);
-	h = cl_hash_u64(h, sm->lru_clock);
-	h = cl_hash_u64(h, sm->index_evictions);
+	h = cl_hash_u64(h, sm->h.lsn);
+	h = cl_hash_u64(h, sm->h.q_lsn);
+	h = cl_hash_u64(h, sm->h.epoch);
+	h = cl_hash_u64(h, sm->h.orphan_seq);
+	h = cl_hash_u64(h, sm->h.quorate);
+	h = cl_hash_u64(h, sm->h.ring.rep);
+	h = cl_hash_u64(h, sm->h.ring.seq);
+	h = cl_hash_u64(h, sm->h.lru_clock);
+	h = cl_hash_u64(h, sm->h.index_evictions);
 	h = cl_hash_u64(h, sm->index_bytes);
-	h = cl_hash_bytes(h, sm->members, 0);
-	for (uint32_t i = 0; i < sm->nmembers; i++)
-		h = cl_hash_u64(h, sm->members[i]);
+	h = cl_hash_bytes(h, sm->h.members, 0);
+	for (uint32_t i = 0; i < sm->h.nmembers; i++)
+		h = cl_hash_u64(h, sm->h.members[i]);
 	return h;
 }
 
@@ -922,17 +922,7 @@ uint64_t cl_sm_hash(const struct cl_sm *sm)
 
 void cl_sm_get_header(const struct cl_sm *sm, struct cl_sm_header *h)
 {
-	memset(h, 0, sizeof(*h));
-	h->lsn = sm->lsn;
-	h->q_lsn = sm->q_lsn;
-	h->epoch = sm->epoch;
-	h->orphan_seq = sm->orphan_seq;
-	h->lru_clock = sm->lru_clock;
-	h->index_evictions = sm->index_evictions;
-	h->quorate = sm->quorate;
-	h->ring = sm->ring;
-	h->nmembers = sm->nmembers;
-	memcpy(h->members, sm->members, sm->nmembers * sizeof(uint32_t));
+	*h = sm->h;
 }
 
 /* Grows *v (of elem-sized items, capacity *cap) to hold n.  0 or -ENOMEM. */
@@ -1018,22 +1008,13 @@ int cl_sm_foreach_record(const struct cl_sm *sm, cl_sm_record_fn fn, void *ctx)
 
 int cl_sm_restore_header(struct cl_sm *sm, const struct cl_sm_header *h)
 {
-	if (sm->lsn || sm->recs.n || h->nmembers > CL_MAX_MEMBERS || h->q_lsn > h->lsn ||
+	if (sm->h.lsn || sm->recs.n || h->nmembers > CL_MAX_MEMBERS || h->q_lsn > h->lsn ||
 	    h->lru_clock > h->lsn)
 		return -EINVAL;
 	for (uint32_t i = 0; i < h->nmembers; i++)
 		if (h->members[i] == CL_NODE_NONE || (i && h->members[i] <= h->members[i - 1]))
 			return -EINVAL;
-	sm->lsn = h->lsn;
-	sm->q_lsn = h->q_lsn;
-	sm->epoch = h->epoch;
-	sm->orphan_seq = h->orphan_seq;
-	sm->lru_clock = h->lru_clock;
-	sm->index_evictions = h->index_evictions;
-	sm->quorate = h->quorate;
-	sm->ring = h->ring;
-	sm->nmembers = h->nmembers;
-	memcpy(sm->members, h->members, h->nmembers * sizeof(uint32_t));
+	sm->h = *h;
 	return 0;
 }
 
@@ -1051,12 +1032,12 @@ int cl_sm_restore_record(struct cl_sm *sm, const struct cl_record_info *ri)
 	if (cl_rec_find(sm, ri->name, ri->namelen))
 		return -EINVAL;     /* duplicate */
 	bool busy = ri->nholds || ri->nwaiters;
-	if (busy ? ri->lru_tick != 0 : (ri->lru_tick == 0 || ri->lru_tick > sm->lru_clock))
+	if (busy ? ri->lru_tick != 0 : (ri->lru_tick == 0 || ri->lru_tick > sm->h.lru_clock))
 		return -EINVAL;
 	for (uint32_t i = 0; i < ri->nholds; i++) {
 		const struct cl_hold_info *h = &ri->holds[i];
 		if (h->node == CL_NODE_NONE || !valid_mode(h->mode) || h->epoch == 0 ||
-		    h->epoch > sm->epoch || h->orphan_seq > sm->orphan_seq)
+		    h->epoch > sm->h.epoch || h->orphan_seq > sm->h.orphan_seq)
 			return -EINVAL;
 		if (h->mode == CL_MODE_EX && ri->nholds != 1)
 			return -EINVAL;

@@ -66,17 +66,11 @@ struct cl_sm {
 	struct cl_htab recs;         /* struct cl_rec by name hash; recs.n = names known */
 	bool failed;                 /* out of memory while applying: see lease.h */
 
-	uint64_t lsn, q_lsn, epoch, orphan_seq;
+	struct cl_sm_header h;       /* the scalars a snapshot carries */
 	uint64_t holds, orphans, waiters;
-	bool quorate;
-	struct cl_ring ring;
-	uint32_t nmembers;
-	uint32_t members[CL_MAX_MEMBERS];
 
 	/* index */
 	uint64_t index_bytes;
-	uint64_t lru_clock;
-	uint64_t index_evictions;
 	uint64_t lru_bytes;          /* index bytes of records on the eviction list */
 	struct cl_list lru;          /* eviction list: oldest tick first */
 };

@@ -395,7 +395,7 @@ int cl_wire_decode(const uint8_t *buf, size_t len, struct cl_msg *m_r)
  * FNV-1a 64 over the bytes, then the murmur3 64-bit finaliser so that every
  * input bit affects every output bit.  Part of the snapshot format.
  */
-static uint64_t snap_checksum(const uint8_t *p, size_t n)
+uint64_t cl_snap_checksum(const uint8_t *p, size_t n)
 {
 	uint64_t h = 0xcbf29ce484222325ull;
 
@@ -577,7 +577,7 @@ int cl_snap_encode(const struct cl_sm *sm, uint8_t **buf_r, size_t *len_r)
 		goto fail;
 
 	cl_put_u64(e.b.p + count_at, e.nrecords);
-	gb_u64(&e.b, snap_checksum(e.b.p, e.b.len));
+	gb_u64(&e.b, cl_snap_checksum(e.b.p, e.b.len));
 	if (e.b.oom) {
 		rc = -ENOMEM;
 		goto fail;
@@ -672,7 +672,7 @@ int cl_snap_decode(const uint8_t *buf, size_t len, struct cl_sm *fresh)
 		return COROLEASE_EPROTO;
 	if (cl_get_u16(buf + 4) != CL_SNAP_VERSION)
 		return COROLEASE_EVERSION;
-	if (snap_checksum(buf, len - SNAP_SUM_LEN) != cl_get_u64(buf + len - SNAP_SUM_LEN))
+	if (cl_snap_checksum(buf, len - SNAP_SUM_LEN) != cl_get_u64(buf + len - SNAP_SUM_LEN))
 		return COROLEASE_EPROTO;
 
 	rd_init(&r, buf, len - SNAP_SUM_LEN);

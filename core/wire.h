@@ -68,6 +68,12 @@ int cl_snap_encode(const struct cl_sm *sm, uint8_t **buf_r, size_t *len_r);
 int cl_snap_decode(const uint8_t *buf, size_t len, struct cl_sm *fresh);
 
 /*
+ * The snapshot's trailing checksum over n bytes: FNV-1a 64, then the
+ * murmur3 64-bit finaliser.  Part of the format (tests pin it by value).
+ */
+uint64_t cl_snap_checksum(const uint8_t *p, size_t n);
+
+/*
  * A batch packs several encoded messages into one CPG message:
  *     u8 CL_BATCH_MAGIC | u8 reserved (0) | u16 count (>= 2) |
  *     count x (u32 length (>= CL_WIRE_HDR_LEN) | that many bytes)

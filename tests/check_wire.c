@@ -723,27 +723,22 @@ END_TEST
 
 /* ---- snapshots ------------------------------------------------------------ */
 
-/* The snapshot checksum, written independently of wire.c to pin the format. */
-static uint64_t snap_sum(const uint8_t *p, size_t n)
+/* The checksum is part of the format: known answers pin it. */
+START_TEST(snap_checksum_known_answers)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ull;
-	}
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ull;
-	h ^= h >> 33;
-	return h;
+	uint8_t b[256];
+	for (int i = 0; i < 256; i++)
+		b[i] = (uint8_t)i;
+	ck_assert_uint_eq(cl_snap_checksum(b, 0), 0xefd01f60ba992926ull);
+	ck_assert_uint_eq(cl_snap_checksum((const uint8_t *)"CLSN", 4), 0xb22312053dbeb749ull);
+	ck_assert_uint_eq(cl_snap_checksum(b, 256), 0x2067db6dbd4efa06ull);
 }
+END_TEST
 
 /* Rewrites the trailing checksum of a snapshot of len bytes. */
 static void snap_reseal(uint8_t *p, size_t len)
 {
-	cl_put_u64(p + len - 8, snap_sum(p, len - 8));
+	cl_put_u64(p + len - 8, cl_snap_checksum(p, len - 8));
 }
 
 static unsigned long n_actions;
@@ -909,7 +904,7 @@ START_TEST(test_snap_roundtrip)
 		ck_assert(memcmp(buf, "CLSN", 4) == 0);
 		ck_assert_uint_eq(cl_get_u16(buf + 4), CL_SNAP_VERSION);
 		ck_assert_uint_eq(cl_get_u64(buf + count_offset(sm)), st.records);
-		ck_assert_uint_eq(cl_get_u64(buf + len - 8), snap_sum(buf, len - 8));
+		ck_assert_uint_eq(cl_get_u64(buf + len - 8), cl_snap_checksum(buf, len - 8));
 
 		struct cl_sm *sm2 = fresh_sm();
 		ck_assert_int_eq(cl_snap_decode(buf, len, sm2), 0);
@@ -970,7 +965,7 @@ START_TEST(test_snap_truncations)
 		/* resealed: the structure itself must be found short */
 		if (l >= 8) {
 			memcpy(work, buf, l - 8);
-			cl_put_u64(work + l - 8, snap_sum(work, l - 8));
+			cl_put_u64(work + l - 8, cl_snap_checksum(work, l - 8));
 			ck_assert_msg(snap_dec_exact(work, l, NULL) == COROLEASE_EPROTO,
 				      "resealed truncation to %zu of %zu", l, len);
 		}
@@ -980,7 +975,7 @@ START_TEST(test_snap_truncations)
 	ck_assert_ptr_nonnull(longer);
 	memcpy(longer, buf, len - 8);
 	longer[len - 8] = 0;
-	cl_put_u64(longer + len - 7, snap_sum(longer, len - 7));
+	cl_put_u64(longer + len - 7, cl_snap_checksum(longer, len - 7));
 	ck_assert_int_eq(snap_dec_exact(longer, len + 1, NULL), COROLEASE_EPROTO);
 	free(longer);
 
@@ -1402,6 +1397,7 @@ static Suite *wire_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("snap");
+	tcase_add_test(tc, snap_checksum_known_answers);
 	tcase_add_test(tc, test_snap_roundtrip);
 	tcase_add_test(tc, test_snap_truncations);
 	tcase_add_test(tc, test_snap_corruption);
