@@ -142,13 +142,13 @@ static int apply_put(struct cl_sm *sm, struct cl_rec *rec, uint32_t sender, cons
 			old = entry_cost(rec->idx->e[pos]->keylen, rec->idx->e[pos]->vallen);
 	}
 	/* refuse before evicting anything if even evicting everything would not do */
-	if (cost > sm->cfg.index_mem_max ||
-	    sm->index_bytes - sm->lru_bytes - old + cost > sm->cfg.index_mem_max) {
+	if (cost > sm->h.index_mem_max ||
+	    sm->index_bytes - sm->lru_bytes - old + cost > sm->h.index_mem_max) {
 		index_done(sm, sender, m, -ENOSPC, 0);
 		return 1;
 	}
 	/* rec is held, so it is not on the eviction list and survives evictions */
-	while (sm->index_bytes - old + cost > sm->cfg.index_mem_max)
+	while (sm->index_bytes - old + cost > sm->h.index_mem_max)
 		if (!evict_one(sm))
 			break;
 	if (!rec->idx) {
@@ -211,8 +211,13 @@ int cl_index_apply(struct cl_sm *sm, uint32_t sender, const struct cl_msg *m)
 	    m->keylen < 1 || (put && m->vallen > COROLEASE_VALUE_MAX) ||
 	    (put && m->vallen && !m->value))
 		return -EINVAL;
-	if (!sm->h.quorate) {
-		index_done(sm, sender, m, COROLEASE_ENOQUORUM, 0);
+	if (!sm->h.quorate || sm->h.nunfenced) {
+		/*
+		 * Awaiting FENCE_ACK, both sides of a split may be quorate; a
+		 * write acknowledged on the side whose state loses the merge would
+		 * be lost, so none is taken until the departed nodes are fenced.
+		 */
+		index_done(sm, sender, m, sm->h.quorate ? COROLEASE_EFENCING : COROLEASE_ENOQUORUM, 0);
 		return 0;
 	}
 	struct cl_rec *rec = cl_rec_find(sm, m->name, m->namelen);

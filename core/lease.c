@@ -239,9 +239,43 @@ static bool compatible(const struct cl_rec *rec, uint32_t node, uint8_t mode, bo
 	return true;
 }
 
+/*
+ * 0 when the machine may grant, else the code a request is denied with:
+ * not quorate, in the grace period of fresh state, or (split-capable quorum
+ * modes) a departed node not yet fenced.
+ */
+static int grant_block(const struct cl_sm *sm)
+{
+	if (sm->cfg.unsafe_flags & CL_UNSAFE_NO_QUORUM_CHECK)
+		return 0;
+	if (!sm->h.quorate)
+		return COROLEASE_ENOQUORUM;
+	if (sm->h.grace)
+		return COROLEASE_EGRACE;
+	if (sm->h.nunfenced)
+		return COROLEASE_EFENCING;
+	return 0;
+}
+
 static bool grants_allowed(const struct cl_sm *sm)
 {
-	return sm->h.quorate || (sm->cfg.unsafe_flags & CL_UNSAFE_NO_QUORUM_CHECK);
+	return grant_block(sm) == 0;
+}
+
+/*
+ * The next epoch, or 0 when the term's range is used up (see
+ * CL_EPOCH_TERM_SHIFT): the next term's epochs must stay above every epoch
+ * of this one, including those a minority may grant in its last moments.
+ */
+static uint64_t next_epoch(const struct cl_sm *sm)
+{
+	uint64_t seq = sm->h.term.seq;
+	if ((sm->cfg.unsafe_flags & CL_UNSAFE_EPOCH_NO_TERM) || !seq)
+		return sm->h.epoch + 1;
+	if (seq >= (UINT64_C(1) << (64 - CL_EPOCH_TERM_SHIFT)) - CL_RING_SEQ_STEP)
+		return 0;
+	uint64_t limit = (seq + CL_RING_SEQ_STEP) << CL_EPOCH_TERM_SHIFT;
+	return sm->h.epoch + 1 < limit ? sm->h.epoch + 1 : 0;
 }
 
 static void emit_blocking(struct cl_sm *sm, struct cl_rec *rec, uint32_t wanted_by, uint8_t mode)
@@ -256,15 +290,31 @@ static void emit_blocking(struct cl_sm *sm, struct cl_rec *rec, uint32_t wanted_
 	}
 }
 
+static void deny(struct cl_sm *sm, uint32_t node, uint64_t req_id, int err, uint32_t owner,
+		 const uint8_t *name, uint16_t namelen)
+{
+	struct cl_action a = { .type = CL_ACT_DENY, .node = node, .req_id = req_id, .err = err,
+			       .owner = owner, .name = name, .namelen = namelen };
+	cl_sm_emit(sm, &a, NULL);
+}
+
 /*
- * Grants node in mode (new epoch), converting its SH hold if conv.
- * Returns 0 or -ENOMEM.
+ * Grants node in mode (new epoch), converting its SH hold if conv.  Returns
+ * 0 (granted), 1 (denied with -EOVERFLOW: no epoch left in this term) or
+ * -ENOMEM.
  */
 static int grant(struct cl_sm *sm, struct cl_rec *rec, uint32_t node, uint8_t mode,
 		 uint64_t req_id, bool conv)
 {
-	uint64_t epoch = sm->h.epoch + 1;
 	struct cl_hold *h = hold_of(rec, node);
+	uint64_t epoch = 0;
+	if (!h || conv) {
+		epoch = next_epoch(sm);
+		if (!epoch) {
+			deny(sm, node, req_id, -EOVERFLOW, h ? node : 0, rec->name, rec->namelen);
+			return 1;
+		}
+	}
 	if (conv && h) {
 		h->mode = mode;
 		h->epoch = epoch;
@@ -293,9 +343,10 @@ static void grant_waiters(struct cl_sm *sm, struct cl_rec *rec)
 		bool conv;
 		if (!compatible(rec, w->node, w->mode, &conv))
 			break;
-		if (grant(sm, rec, w->node, w->mode, w->req_id, conv) < 0)
+		int rc = grant(sm, rec, w->node, w->mode, w->req_id, conv);
+		if (rc < 0)
 			break;      /* out of memory: the machine is poisoned */
-		waiter_remove(sm, rec, w);
+		waiter_remove(sm, rec, w);   /* granted, or denied for want of epochs */
 	}
 	if ((w = cl_rec_head_waiter(rec)) && grants_allowed(sm))
 		emit_blocking(sm, rec, w->node, w->mode);
@@ -410,22 +461,15 @@ static bool valid_name(const struct cl_msg *m)
 	return m->name && m->namelen >= 1 && m->namelen <= COROLEASE_NAME_MAX;
 }
 
-static void deny(struct cl_sm *sm, uint32_t node, uint64_t req_id, int err, uint32_t owner,
-		 const struct cl_msg *m)
-{
-	struct cl_action a = { .type = CL_ACT_DENY, .node = node, .req_id = req_id, .err = err,
-			       .owner = owner, .name = m->name, .namelen = m->namelen };
-	cl_sm_emit(sm, &a, NULL);
-}
-
 static int apply_acquire(struct cl_sm *sm, uint32_t sender, const struct cl_msg *m)
 {
 	if (!valid_name(m) || (m->mode != CL_MODE_EX && m->mode != CL_MODE_SH) ||
 	    (m->flags & ~CL_ACQ_FLAGS_ALL))
 		return -EINVAL;
-	if (!grants_allowed(sm)) {
+	int block = grant_block(sm);
+	if (block) {
 		struct cl_rec *r = cl_rec_find(sm, m->name, m->namelen);
-		deny(sm, sender, m->req_id, COROLEASE_ENOQUORUM, r ? first_holder(r) : 0, m);
+		deny(sm, sender, m->req_id, block, r ? first_holder(r) : 0, m->name, m->namelen);
 		return 0;
 	}
 	struct cl_rec *rec = rec_get(sm, m->name, m->namelen);
@@ -450,7 +494,7 @@ static int apply_acquire(struct cl_sm *sm, uint32_t sender, const struct cl_msg 
 			owner = head->node;
 		emit_blocking(sm, rec, sender, m->mode);
 		if (!(m->flags & CL_ACQ_WAIT)) {
-			deny(sm, sender, m->req_id, -EBUSY, owner, m);
+			deny(sm, sender, m->req_id, -EBUSY, owner, m->name, m->namelen);
 		} else {
 			struct cl_waiter *w = waiter_of(rec, sender);
 			uint8_t qmode = m->mode;
@@ -471,7 +515,7 @@ static int apply_acquire(struct cl_sm *sm, uint32_t sender, const struct cl_msg 
 		}
 	}
 	cl_rec_settle(sm, rec);
-	return rc;
+	return rc < 0 ? rc : 0;   /* 1: denied for want of epochs */
 }
 
 static int apply_release(struct cl_sm *sm, uint32_t sender, const struct cl_msg *m)
@@ -522,46 +566,101 @@ static int apply_evict(struct cl_sm *sm, uint32_t sender, const struct cl_msg *m
 	return 0;
 }
 
-static bool has_orphans_of(struct cl_sm *sm, uint32_t node)
+/* Index of node in the sorted unfenced set, or -1. */
+static int unfenced_index(const struct cl_sm *sm, uint32_t node)
 {
-	if (!sm->orphans)
-		return false;
-	struct cl_htab_iter it;
-	FOREACH_REC(sm, it, e, r)
-		for (uint32_t i = 0; i < r->nholds; i++)
-			if (r->holds[i].node == node && r->holds[i].orphan_seq)
-				return true;
-	return false;
+	for (uint32_t i = 0; i < sm->h.nunfenced; i++)
+		if (sm->h.unfenced[i] == node)
+			return (int)i;
+	return -1;
 }
 
+static void unfenced_remove(struct cl_sm *sm, uint32_t node)
+{
+	int i = unfenced_index(sm, node);
+	if (i < 0)
+		return;
+	memmove(&sm->h.unfenced[i], &sm->h.unfenced[i + 1],
+		(sm->h.nunfenced - (uint32_t)i - 1) * sizeof(uint32_t));
+	sm->h.nunfenced--;
+}
+
+/* Adds node (sorted); a full set keeps blocking grants until fence-acks empty it. */
+static void unfenced_add(struct cl_sm *sm, uint32_t node)
+{
+	if (unfenced_index(sm, node) >= 0 || sm->h.nunfenced == CL_MAX_UNFENCED)
+		return;
+	uint32_t i = sm->h.nunfenced;
+	while (i > 0 && sm->h.unfenced[i - 1] > node) {
+		sm->h.unfenced[i] = sm->h.unfenced[i - 1];
+		i--;
+	}
+	sm->h.unfenced[i] = node;
+	sm->h.nunfenced++;
+}
+
+/*
+ * FENCE_ACK: an administrator (or the fencing hook) says node is fenced.
+ * Frees all its orphaned holds and ends the wait for it in split-capable
+ * quorum modes.  A current member is refused (ENODEALIVE) unless forced.
+ */
 static int apply_fence_ack(struct cl_sm *sm, uint32_t sender, const struct cl_msg *m)
 {
-	if (m->node == CL_NODE_NONE)
+	if (m->node == CL_NODE_NONE || (m->flags & ~CL_FENCE_FORCE))
 		return -EINVAL;
-	if (cl_sm_is_member(sm, m->node) && !has_orphans_of(sm, m->node)) {
+	if (cl_sm_is_member(sm, m->node) && !(m->flags & CL_FENCE_FORCE)) {
 		admin_done(sm, sender, m->req_id, COROLEASE_ENODEALIVE, 0, m);
 		return 0;
 	}
+	unfenced_remove(sm, m->node);
 	uint64_t n = free_orphans(sm, m->node, UINT64_MAX);
 	admin_done(sm, sender, m->req_id, 0, n, m);
+	grant_all_waiting(sm);
 	return 0;
 }
 
+/*
+ * QUORUM: a member's votequorum verdict for the machine's ring.  Becoming
+ * quorate in a ring later than the term starts a new term: the term is that
+ * ring and epochs continue above its base (CL_EPOCH_TERM_SHIFT).
+ */
 static int apply_quorum(struct cl_sm *sm, uint32_t sender, const struct cl_msg *m)
 {
 	(void)sender;
-	if (m->flags & ~CL_QUORUM_YES)
+	if (m->flags & ~CL_QUORUM_FLAGS_ALL)
 		return -EINVAL;
 	if (m->ring.rep != sm->h.ring.rep || m->ring.seq != sm->h.ring.seq)
 		return 0;           /* about another ring: stale */
+	sm->h.split_mode = (m->flags & CL_QUORUM_SPLIT) &&
+			   !(sm->cfg.unsafe_flags & CL_UNSAFE_SPLIT_TIMER);
 	bool q = m->flags & CL_QUORUM_YES;
 	if (q == sm->h.quorate)
 		return 0;
 	sm->h.quorate = q;
+	if (q && cl_ring_after(&sm->h.ring, &sm->h.term)) {
+		sm->h.term = sm->h.ring;
+		uint64_t seq = sm->h.term.seq;
+		if (!(sm->cfg.unsafe_flags & CL_UNSAFE_EPOCH_NO_TERM) &&
+		    seq < (UINT64_C(1) << (64 - CL_EPOCH_TERM_SHIFT)) &&
+		    sm->h.epoch < seq << CL_EPOCH_TERM_SHIFT)
+			sm->h.epoch = seq << CL_EPOCH_TERM_SHIFT;
+	}
 	struct cl_action a = { .type = CL_ACT_QUORUM, .mode = q };
 	cl_sm_emit(sm, &a, NULL);
 	if (q)
 		grant_all_waiting(sm);
+	return 0;
+}
+
+/* GRACE_END: the fresh lineage made in m->ring has waited out its grace period. */
+static int apply_grace_end(struct cl_sm *sm, uint32_t sender, const struct cl_msg *m)
+{
+	(void)sender;
+	if (!sm->h.grace || m->ring.rep != sm->h.grace_ring.rep ||
+	    m->ring.seq != sm->h.grace_ring.seq)
+		return 0;           /* stale or repeated */
+	sm->h.grace = false;
+	grant_all_waiting(sm);
 	return 0;
 }
 
@@ -570,8 +669,11 @@ static int apply_recover_node(struct cl_sm *sm, uint32_t sender, const struct cl
 	(void)sender;
 	if (m->node == CL_NODE_NONE)
 		return -EINVAL;
-	/* only a partition that may grant frees orphans on a timer */
-	if (grants_allowed(sm))
+	/*
+	 * Only a partition that may grant frees orphans on a timer, and never
+	 * those of a node awaiting FENCE_ACK (split-capable quorum modes).
+	 */
+	if (grants_allowed(sm) && unfenced_index(sm, m->node) < 0)
 		free_orphans(sm, m->node, m->seq);
 	return 0;
 }
@@ -595,6 +697,7 @@ static const apply_fn apply_table[CL_MSG_TYPE_MAX + 1] = {
 	[CL_MSG_INDEX_DEL] = cl_index_apply,
 	[CL_MSG_NOP] = apply_nop,
 	[CL_MSG_QUORUM] = apply_quorum,
+	[CL_MSG_GRACE_END] = apply_grace_end,
 };
 
 int cl_sm_apply(struct cl_sm *sm, uint32_t sender, const struct cl_msg *m)
@@ -660,6 +763,13 @@ int cl_sm_confchg(struct cl_sm *sm, const struct cl_ring *ring,
 	sm->h.ring = *ring;
 	memcpy(sm->h.members, sorted, nmembers * sizeof(*sorted));
 	sm->h.nmembers = (uint32_t)nmembers;
+	/*
+	 * A node that is back in the ring needs no fence-ack: while it was away
+	 * both sides waited for one and granted nothing.  Its orphans stay
+	 * until it recovers them itself (or is fence-acked).
+	 */
+	for (size_t i = 0; i < nmembers; i++)
+		unfenced_remove(sm, sorted[i]);
 	if (nleft) {
 		if (sm->h.quorate) {
 			sm->h.quorate = false;
@@ -676,6 +786,8 @@ int cl_sm_confchg(struct cl_sm *sm, const struct cl_ring *ring,
 			    cl_sm_is_member(sm, gone[i]))
 				continue;
 			node_departed(sm, gone[i], seq);
+			if (sm->h.split_mode)
+				unfenced_add(sm, gone[i]);
 		}
 	}
 	if (sm->h.quorate)
@@ -692,8 +804,7 @@ struct cl_sm *cl_sm_new(const struct cl_sm_config *cfg, cl_action_fn fn, void *c
 		return NULL;
 	if (cfg)
 		sm->cfg = *cfg;
-	if (!sm->cfg.index_mem_max)
-		sm->cfg.index_mem_max = 64u << 20;
+	sm->h.index_mem_max = sm->cfg.index_mem_max ? sm->cfg.index_mem_max : 64u << 20;
 	sm->act = fn;
 	sm->act_ctx = ctx;
 	cl_list_init(&sm->lru);
@@ -722,6 +833,12 @@ struct cl_sm *cl_sm_free(struct cl_sm *sm)
 }
 
 /* ---- queries ---- */
+
+void cl_sm_start_grace(struct cl_sm *sm, const struct cl_ring *ring)
+{
+	sm->h.grace = true;
+	sm->h.grace_ring = *ring;
+}
 
 bool cl_sm_failed(const struct cl_sm *sm)
 {
@@ -771,7 +888,11 @@ void cl_sm_stats(const struct cl_sm *sm, struct cl_sm_stats *st)
 	st->orphans = sm->orphans;
 	st->waiters = sm->waiters;
 	st->index_bytes = sm->index_bytes;
-	st->index_mem_max = sm->cfg.index_mem_max;
+	st->index_mem_max = sm->h.index_mem_max;
+	st->term = sm->h.term;
+	st->grace = sm->h.grace;
+	st->split_mode = sm->h.split_mode;
+	st->nunfenced = sm->h.nunfenced;
 	st->index_evictions = sm->h.index_evictions;
 	st->quorate = sm->h.quorate;
 	st->ring = sm->h.ring;
@@ -915,6 +1036,15 @@ uint64_t cl_sm_hash(const struct cl_sm *sm)
 	h = cl_hash_bytes(h, sm->h.members, 0);
 	for (uint32_t i = 0; i < sm->h.nmembers; i++)
 		h = cl_hash_u64(h, sm->h.members[i]);
+	h = cl_hash_u64(h, sm->h.term.rep);
+	h = cl_hash_u64(h, sm->h.term.seq);
+	h = cl_hash_u64(h, ((uint64_t)sm->h.split_mode << 1) | sm->h.grace);
+	h = cl_hash_u64(h, sm->h.grace_ring.rep);
+	h = cl_hash_u64(h, sm->h.grace_ring.seq);
+	h = cl_hash_u64(h, sm->h.index_mem_max);
+	h = cl_hash_u64(h, sm->h.nunfenced);
+	for (uint32_t i = 0; i < sm->h.nunfenced; i++)
+		h = cl_hash_u64(h, sm->h.unfenced[i]);
 	return h;
 }
 
@@ -1009,10 +1139,13 @@ int cl_sm_foreach_record(const struct cl_sm *sm, cl_sm_record_fn fn, void *ctx)
 int cl_sm_restore_header(struct cl_sm *sm, const struct cl_sm_header *h)
 {
 	if (sm->h.lsn || sm->recs.n || h->nmembers > CL_MAX_MEMBERS || h->q_lsn > h->lsn ||
-	    h->lru_clock > h->lsn)
+	    h->lru_clock > h->lsn || h->nunfenced > CL_MAX_UNFENCED || !h->index_mem_max)
 		return -EINVAL;
 	for (uint32_t i = 0; i < h->nmembers; i++)
 		if (h->members[i] == CL_NODE_NONE || (i && h->members[i] <= h->members[i - 1]))
+			return -EINVAL;
+	for (uint32_t i = 0; i < h->nunfenced; i++)
+		if (h->unfenced[i] == CL_NODE_NONE || (i && h->unfenced[i] <= h->unfenced[i - 1]))
 			return -EINVAL;
 	sm->h = *h;
 	return 0;
@@ -1039,8 +1172,10 @@ int cl_sm_restore_record(struct cl_sm *sm, const struct cl_record_info *ri)
 		if (h->node == CL_NODE_NONE || !valid_mode(h->mode) || h->epoch == 0 ||
 		    h->epoch > sm->h.epoch || h->orphan_seq > sm->h.orphan_seq)
 			return -EINVAL;
-		if (h->mode == CL_MODE_EX && ri->nholds != 1)
-			return -EINVAL;
+		if (h->mode == CL_MODE_EX && !h->orphan_seq)
+			for (uint32_t j = 0; j < ri->nholds; j++)
+				if (j != i && !ri->holds[j].orphan_seq)
+					return -EINVAL;   /* a live EX hold stands alone */
 		for (uint32_t j = 0; j < i; j++)
 			if (ri->holds[j].node == h->node)
 				return -EINVAL;
@@ -1120,6 +1255,7 @@ const char *cl_msg_type_name(unsigned type)
 	case CL_MSG_INDEX_DEL: return "index-del";
 	case CL_MSG_NOP: return "nop";
 	case CL_MSG_QUORUM: return "quorum";
+	case CL_MSG_GRACE_END: return "grace-end";
 	case CL_MSG_SYNC_ANNOUNCE: return "sync-announce";
 	case CL_MSG_SYNC_CHUNK: return "sync-chunk";
 	default: return "unknown";

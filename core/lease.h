@@ -26,6 +26,15 @@
 
 #define CL_NODE_NONE   0u       /* node ids are 1..UINT32_MAX */
 #define CL_MAX_MEMBERS 64u      /* corosync rings stay far below this */
+#define CL_MAX_UNFENCED 128u    /* departed nodes awaiting FENCE_ACK (split modes) */
+/*
+ * Epochs: the high 32 bits are the seq of the term's ring, the low bits
+ * count grants within it.  corosync raises the ring seq by 4 for every new
+ * ring and persists it, so a term has 2^34 epochs before the next term's
+ * range; a grant that would leave it fails with -EOVERFLOW.
+ */
+#define CL_EPOCH_TERM_SHIFT 32u
+#define CL_RING_SEQ_STEP    4u
 
 enum cl_mode {
 	CL_MODE_NONE = 0,
@@ -44,7 +53,8 @@ enum cl_msg_type {
 	CL_MSG_INDEX_PUT = 7,     /* name, key, value, epoch, req_id */
 	CL_MSG_INDEX_DEL = 8,     /* name, key, epoch, req_id */
 	CL_MSG_NOP = 9,           /* req_id: ordering barrier / heartbeat */
-	CL_MSG_QUORUM = 10,       /* ring, flags&1 = quorate: sender's votequorum view */
+	CL_MSG_QUORUM = 10,       /* ring, flags: CL_QUORUM_*: sender's votequorum view */
+	CL_MSG_GRACE_END = 11,    /* ring: ends the grace period of fresh state made in ring */
 	/* sync protocol, handled by node.c, never given to cl_sm_apply() */
 	CL_MSG_SYNC_ANNOUNCE = 32,
 	CL_MSG_SYNC_CHUNK = 33,
@@ -54,6 +64,14 @@ enum cl_msg_type {
 #define CL_ACQ_WAIT      COROLEASE_WAIT
 #define CL_ACQ_FLAGS_ALL CL_ACQ_WAIT
 #define CL_QUORUM_YES    0x01u
+/*
+ * QUORUM: the sender's votequorum runs in a mode where a split can leave
+ * both sides quorate (two_node, last_man_standing, auto_tie_breaker,
+ * qdevice): a departed node's holds are then freed only by FENCE_ACK.
+ */
+#define CL_QUORUM_SPLIT  0x02u
+#define CL_QUORUM_FLAGS_ALL (CL_QUORUM_YES | CL_QUORUM_SPLIT)
+#define CL_FENCE_FORCE   0x01u     /* FENCE_ACK: also for a current member */
 #define CL_SYNC_HAS_STATE  0x01u   /* SYNC_ANNOUNCE: the sender has state */
 #define CL_SYNC_LAST_CHUNK 0x01u   /* SYNC_CHUNK: last chunk of the snapshot */
 
@@ -70,7 +88,7 @@ struct cl_ring {
 struct cl_msg {
 	uint8_t type;            /* enum cl_msg_type */
 	uint8_t mode;            /* ACQUIRE */
-	uint8_t flags;           /* ACQUIRE: CL_ACQ_*; QUORUM: CL_QUORUM_YES;
+	uint8_t flags;           /* ACQUIRE: CL_ACQ_*; QUORUM: CL_QUORUM_*; FENCE_ACK: CL_FENCE_*;
 				    SYNC_ANNOUNCE: CL_SYNC_HAS_STATE; SYNC_CHUNK: CL_SYNC_LAST_CHUNK */
 	uint8_t keylen;          /* INDEX_*: 1..255 */
 	uint16_t namelen;        /* 1..1024 where a name is carried */
@@ -79,8 +97,11 @@ struct cl_msg {
 	uint64_t req_id;         /* sender-chosen request id, echoed in actions */
 	uint64_t epoch;          /* RELEASE, HANDOVER_DONE, INDEX_*: holder's epoch */
 	uint64_t seq;            /* RECOVER_NODE: orphan seq; SYNC_CHUNK: chunk index */
-	struct cl_ring ring;     /* QUORUM, SYNC_ANNOUNCE, SYNC_CHUNK */
+	struct cl_ring ring;     /* QUORUM, GRACE_END, SYNC_ANNOUNCE, SYNC_CHUNK */
 	uint64_t lsn;            /* SYNC_ANNOUNCE: applied count */
+	struct cl_ring term;     /* SYNC_ANNOUNCE: the sender's term */
+	uint64_t mem_max;        /* SYNC_ANNOUNCE: the sender's index bound (fresh state uses
+				    the lowest member's) */
 	uint64_t q_lsn;          /* SYNC_ANNOUNCE: applied count at last quorate apply */
 	uint64_t hash;           /* SYNC_ANNOUNCE: state hash */
 	const uint8_t *name;
@@ -129,16 +150,31 @@ typedef void (*cl_action_fn)(void *ctx, const struct cl_action *a);
  */
 #define CL_UNSAFE_NO_QUORUM_CHECK 0x01u  /* grant while not quorate */
 #define CL_UNSAFE_NO_ORPHAN_WAIT  0x02u  /* free a departed node's holds at once */
+#define CL_UNSAFE_NO_TERM         0x04u  /* merge winner by (q_lsn, lsn) alone (node agent) */
+#define CL_UNSAFE_EPOCH_NO_TERM   0x08u  /* epochs do not jump at a new term */
+#define CL_UNSAFE_SPLIT_TIMER     0x10u  /* ignore split-capable quorum modes */
 
 struct cl_sm_config {
-	size_t index_mem_max;    /* bytes of index data kept; 0 = 64 MiB */
+	size_t index_mem_max;    /* bytes of index data kept; 0 = 64 MiB.  Only a fresh
+				    machine takes it: a loaded one keeps its lineage's */
 	unsigned unsafe_flags;   /* CL_UNSAFE_*; 0 in production */
 };
 
 struct cl_sm;
 
-/* Returns a new empty machine (no members, not quorate), or NULL on ENOMEM. */
+/*
+ * Returns a new empty machine (no members, not quorate, no term), or NULL on
+ * ENOMEM.  A machine that starts a lineage (nobody had state) must be put in
+ * its grace period with cl_sm_start_grace() before its first input.
+ */
 struct cl_sm *cl_sm_new(const struct cl_sm_config *cfg, cl_action_fn fn, void *ctx);
+/*
+ * Marks a fresh machine as the start of a lineage made in ring: nothing is
+ * granted until a GRACE_END for that ring is applied (the node agent sends
+ * one a fence delay later), so clients of a lost earlier state are past
+ * their validity before its names are handed out again.
+ */
+void cl_sm_start_grace(struct cl_sm *sm, const struct cl_ring *ring);
 /* Frees sm; accepts NULL.  Returns NULL. */
 struct cl_sm *cl_sm_free(struct cl_sm *sm);
 
@@ -202,6 +238,9 @@ struct cl_lease_info {
 };
 
 struct cl_sm_stats {
+	struct cl_ring term;     /* see struct cl_sm_header */
+	bool grace, split_mode;
+	uint32_t nunfenced;
 	uint64_t lsn;            /* ordered inputs applied */
 	uint64_t q_lsn;          /* lsn of the last input applied while quorate */
 	uint64_t epoch;          /* last epoch handed out */
@@ -278,7 +317,18 @@ struct cl_sm_header {
 	bool quorate;
 	struct cl_ring ring;
 	uint32_t nmembers;
-	uint32_t members[CL_MAX_MEMBERS];
+	uint32_t members[CL_MAX_MEMBERS];   /* sorted */
+	/*
+	 * The term: the ring in which this lineage last became quorate ({0,0}:
+	 * never).  A merge loads the state of the newest term (doc/state-machine.md).
+	 */
+	struct cl_ring term;
+	bool split_mode;           /* the last QUORUM report had CL_QUORUM_SPLIT */
+	bool grace;                /* fresh state: no grants until GRACE_END(grace_ring) */
+	struct cl_ring grace_ring;
+	uint64_t index_mem_max;    /* the index bound, replicated so every replica evicts alike */
+	uint32_t nunfenced;        /* departed in split mode, awaiting FENCE_ACK */
+	uint32_t unfenced[CL_MAX_UNFENCED];   /* sorted */
 };
 
 /* One index entry of a record. */
@@ -337,6 +387,12 @@ int cl_sm_foreach_record(const struct cl_sm *sm, cl_sm_record_fn fn, void *ctx);
 int cl_sm_restore_header(struct cl_sm *sm, const struct cl_sm_header *h);
 int cl_sm_restore_record(struct cl_sm *sm, const struct cl_record_info *rec);
 int cl_sm_restore_finish(struct cl_sm *sm);
+
+/* True when a is a later ring than b (seq, then representative). */
+static inline bool cl_ring_after(const struct cl_ring *a, const struct cl_ring *b)
+{
+	return a->seq > b->seq || (a->seq == b->seq && a->rep > b->rep);
+}
 
 /* Names for logs and the CLI. */
 const char *cl_msg_type_name(unsigned type);

@@ -122,10 +122,14 @@ long cl_wire_size(const struct cl_msg *m)
 		body = 8 + 2 + (size_t)m->namelen;
 		break;
 	case CL_MSG_RECOVER_NODE:
-	case CL_MSG_FENCE_ACK:
 		if (m->node == CL_NODE_NONE)
 			return -EINVAL;
 		body = 4 + 8;
+		break;
+	case CL_MSG_FENCE_ACK:
+		if (m->node == CL_NODE_NONE || (m->flags & ~CL_FENCE_FORCE) != 0)
+			return -EINVAL;
+		body = 8 + 4 + 1;
 		break;
 	case CL_MSG_INDEX_PUT:
 		if (!name_ok(m->namelen, m->name) || !key_ok(m->keylen, m->key) ||
@@ -142,14 +146,17 @@ long cl_wire_size(const struct cl_msg *m)
 		body = 8;
 		break;
 	case CL_MSG_QUORUM:
-		if ((m->flags & ~CL_QUORUM_YES) != 0)
+		if ((m->flags & ~CL_QUORUM_FLAGS_ALL) != 0)
 			return -EINVAL;
 		body = 4 + 8 + 1;
+		break;
+	case CL_MSG_GRACE_END:
+		body = 4 + 8;
 		break;
 	case CL_MSG_SYNC_ANNOUNCE:
 		if ((m->flags & ~CL_SYNC_HAS_STATE) != 0)
 			return -EINVAL;
-		body = 4 + 8 + 8 + 8 + 8 + 1;
+		body = 4 + 8 + 8 + 8 + 8 + 1 + 4 + 8 + 8;
 		break;
 	case CL_MSG_SYNC_CHUNK:
 		if ((m->flags & ~CL_SYNC_LAST_CHUNK) != 0 ||
@@ -221,6 +228,7 @@ long cl_wire_encode(const struct cl_msg *m, uint8_t *buf, size_t cap)
 	case CL_MSG_FENCE_ACK:
 		wr_u64(&w, m->req_id);
 		wr_u32(&w, m->node);
+		wr_u8(&w, m->flags);
 		break;
 	case CL_MSG_INDEX_PUT:
 		wr_u64(&w, m->req_id);
@@ -248,6 +256,10 @@ long cl_wire_encode(const struct cl_msg *m, uint8_t *buf, size_t cap)
 		wr_u64(&w, m->ring.seq);
 		wr_u8(&w, m->flags);
 		break;
+	case CL_MSG_GRACE_END:
+		wr_u32(&w, m->ring.rep);
+		wr_u64(&w, m->ring.seq);
+		break;
 	case CL_MSG_SYNC_ANNOUNCE:
 		wr_u32(&w, m->ring.rep);
 		wr_u64(&w, m->ring.seq);
@@ -255,6 +267,9 @@ long cl_wire_encode(const struct cl_msg *m, uint8_t *buf, size_t cap)
 		wr_u64(&w, m->q_lsn);
 		wr_u64(&w, m->hash);
 		wr_u8(&w, m->flags);
+		wr_u32(&w, m->term.rep);
+		wr_u64(&w, m->term.seq);
+		wr_u64(&w, m->mem_max);
 		break;
 	case CL_MSG_SYNC_CHUNK:
 		wr_u32(&w, m->ring.rep);
@@ -324,7 +339,8 @@ int cl_wire_decode(const uint8_t *buf, size_t len, struct cl_msg *m_r)
 	case CL_MSG_FENCE_ACK:
 		m.req_id = rd_u64(&r);
 		m.node = rd_u32(&r);
-		if (m.node == CL_NODE_NONE)
+		m.flags = rd_u8(&r);
+		if (m.node == CL_NODE_NONE || (m.flags & ~CL_FENCE_FORCE) != 0)
 			return COROLEASE_EPROTO;
 		break;
 	case CL_MSG_INDEX_PUT:
@@ -356,8 +372,12 @@ int cl_wire_decode(const uint8_t *buf, size_t len, struct cl_msg *m_r)
 		m.ring.rep = rd_u32(&r);
 		m.ring.seq = rd_u64(&r);
 		m.flags = rd_u8(&r);
-		if ((m.flags & ~CL_QUORUM_YES) != 0)
+		if ((m.flags & ~CL_QUORUM_FLAGS_ALL) != 0)
 			return COROLEASE_EPROTO;
+		break;
+	case CL_MSG_GRACE_END:
+		m.ring.rep = rd_u32(&r);
+		m.ring.seq = rd_u64(&r);
 		break;
 	case CL_MSG_SYNC_ANNOUNCE:
 		m.ring.rep = rd_u32(&r);
@@ -366,6 +386,9 @@ int cl_wire_decode(const uint8_t *buf, size_t len, struct cl_msg *m_r)
 		m.q_lsn = rd_u64(&r);
 		m.hash = rd_u64(&r);
 		m.flags = rd_u8(&r);
+		m.term.rep = rd_u32(&r);
+		m.term.seq = rd_u64(&r);
+		m.mem_max = rd_u64(&r);
 		if ((m.flags & ~CL_SYNC_HAS_STATE) != 0)
 			return COROLEASE_EPROTO;
 		break;
@@ -415,6 +438,8 @@ static const uint8_t snap_magic[4] = { 'C', 'L', 'S', 'N' };
 
 /* Fixed sizes used to bound counts against the bytes that remain. */
 #define SNAP_PREFIX_LEN   8u                          /* magic, version, reserved */
+#define SNAP_SPLIT        0x01u                       /* header flags */
+#define SNAP_GRACE        0x02u
 #define SNAP_SUM_LEN      8u
 #define SNAP_HOLD_LEN     (4u + 1u + 8u + 8u)
 #define SNAP_WAITER_LEN   (4u + 1u + 8u)
@@ -547,7 +572,7 @@ int cl_snap_encode(const struct cl_sm *sm, uint8_t **buf_r, size_t *len_r)
 	*len_r = 0;
 	cl_sm_get_header(sm, &h);
 	/* The header's member array has CL_MAX_MEMBERS slots; never read past it. */
-	if (h.nmembers > CL_MAX_MEMBERS)
+	if (h.nmembers > CL_MAX_MEMBERS || h.nunfenced > CL_MAX_UNFENCED)
 		return -EINVAL;
 
 	gb_bytes(&e.b, snap_magic, sizeof(snap_magic));
@@ -565,6 +590,15 @@ int cl_snap_encode(const struct cl_sm *sm, uint8_t **buf_r, size_t *len_r)
 	gb_u32(&e.b, h.nmembers);
 	for (uint32_t i = 0; i < h.nmembers; i++)
 		gb_u32(&e.b, h.members[i]);
+	gb_u32(&e.b, h.term.rep);
+	gb_u64(&e.b, h.term.seq);
+	gb_u8(&e.b, (uint8_t)((h.split_mode ? SNAP_SPLIT : 0) | (h.grace ? SNAP_GRACE : 0)));
+	gb_u32(&e.b, h.grace_ring.rep);
+	gb_u64(&e.b, h.grace_ring.seq);
+	gb_u64(&e.b, h.index_mem_max);
+	gb_u32(&e.b, h.nunfenced);
+	for (uint32_t i = 0; i < h.nunfenced; i++)
+		gb_u32(&e.b, h.unfenced[i]);
 	size_t count_at = e.b.len;
 	gb_u64(&e.b, 0);             /* record count, patched below */
 	if (e.b.oom) {
@@ -696,6 +730,19 @@ int cl_snap_decode(const uint8_t *buf, size_t len, struct cl_sm *fresh)
 	h.quorate = quorate != 0;
 	for (uint32_t i = 0; i < h.nmembers; i++)
 		h.members[i] = rd_u32(&r);
+	h.term.rep = rd_u32(&r);
+	h.term.seq = rd_u64(&r);
+	uint8_t flags = rd_u8(&r);
+	h.grace_ring.rep = rd_u32(&r);
+	h.grace_ring.seq = rd_u64(&r);
+	h.index_mem_max = rd_u64(&r);
+	h.nunfenced = rd_u32(&r);
+	if (r.fail || (flags & ~(SNAP_SPLIT | SNAP_GRACE)) || h.nunfenced > CL_MAX_UNFENCED)
+		return COROLEASE_EPROTO;
+	h.split_mode = flags & SNAP_SPLIT;
+	h.grace = flags & SNAP_GRACE;
+	for (uint32_t i = 0; i < h.nunfenced; i++)
+		h.unfenced[i] = rd_u32(&r);
 	uint64_t nrecords = rd_u64(&r);
 	if (r.fail || nrecords > rd_left(&r) / SNAP_RECORD_MIN)
 		return COROLEASE_EPROTO;

@@ -24,9 +24,9 @@
 
 #include "lease.h"
 
-#define CL_WIRE_VERSION   1u
+#define CL_WIRE_VERSION   2u
 #define CL_WIRE_HDR_LEN   8u
-#define CL_SNAP_VERSION   1u
+#define CL_SNAP_VERSION   2u
 #define CL_SYNC_CHUNK_MAX (512u * 1024u)   /* largest SYNC_CHUNK data */
 /* Largest encoded message: a full SYNC_CHUNK (larger than any INDEX_PUT). */
 #define CL_WIRE_MSG_MAX   (CL_WIRE_HDR_LEN + 64u + CL_SYNC_CHUNK_MAX)

@@ -46,7 +46,9 @@ enum corolease_mode {
 	X(PROTO,     -3006, "malformed protocol message")                                  \
 	X(VERSION,   -3007, "unsupported protocol or snapshot version")                    \
 	X(NODEALIVE, -3008, "node is a live cluster member")                               \
-	X(DISCONNECTED, -3009, "not connected to coroleased")
+	X(DISCONNECTED, -3009, "not connected to coroleased")                             \
+	X(FENCING,   -3010, "waiting for fence-ack of a departed node (split-capable quorum mode)") \
+	X(GRACE,     -3011, "cluster state was lost: no grants until the grace period ends")
 
 enum corolease_errno {
 #define COROLEASE_ERRNO_ENUM_(name, val, msg) COROLEASE_E##name = (val),

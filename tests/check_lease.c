@@ -21,6 +21,7 @@
 #include "index.h"
 #include "lease.h"
 #include "recorder.h"
+#include "wire.h"
 
 /* ------------------------------------------------------------------ recorder */
 
@@ -101,6 +102,12 @@ static int fence(uint32_t sender, uint32_t node, uint64_t req)
 	return apply(sender, &m);
 }
 
+static int fence_flags(uint32_t sender, uint32_t node, uint64_t req, uint8_t flags)
+{
+	struct cl_msg m = { .type = CL_MSG_FENCE_ACK, .node = node, .req_id = req, .flags = flags };
+	return apply(sender, &m);
+}
+
 static int nop(uint32_t sender, uint64_t req)
 {
 	struct cl_msg m = { .type = CL_MSG_NOP, .req_id = req };
@@ -148,6 +155,9 @@ static int put(uint32_t node, const void *name, size_t len, const void *key, siz
 
 #define OK(expr) ck_assert_int_eq((expr), 0)
 
+/* The n-th epoch of the term that began in ring seq (CL_EPOCH_TERM_SHIFT). */
+#define TEP(seq, n) (((uint64_t)(seq) << CL_EPOCH_TERM_SHIFT) + (n))
+
 /* ------------------------------------------------------------------ machine */
 
 static void make_sm(unsigned unsafe, size_t mem_max, bool quorate)
@@ -158,7 +168,7 @@ static void make_sm(unsigned unsafe, size_t mem_max, bool quorate)
 	rec_clear();
 	sm = cl_sm_new(&cfg, record_action, &rec);
 	ck_assert_ptr_nonnull(sm);
-	OK(confchg(1, 1, NODES(1, 2, 3, 4, 5), NOBODY));
+	OK(confchg(1, 0, NODES(1, 2, 3, 4, 5), NOBODY));   /* ring seq 0: the term base is epoch 0 */
 	if (quorate) {
 		OK(quorum_now(1, true));
 		ck_assert(cl_sm_quorate(sm));
@@ -819,8 +829,9 @@ START_TEST(test_queued_granted_on_quorum)
 		ck_assert_int_ge(q, 0);
 		ck_assert_int_ge(g, 0);
 		X_QUORUM((size_t)q, 1);
-		X_GRANT((size_t)g, 2, S("a"), EX, 4, 22);
-		X_GRANT((size_t)g + 1, 2, S("b"), EX, 5, 21);
+		/* a new term (ring seq 2): epochs continue above its base */
+		X_GRANT((size_t)g, 2, S("a"), EX, TEP(2, 1), 22);
+		X_GRANT((size_t)g + 1, 2, S("b"), EX, TEP(2, 2), 21);
 	}
 	ck_assert_uint_eq(LOOK(S("c")).nwaiters, 1);
 }
@@ -931,7 +942,7 @@ START_TEST(test_confchg_departure_orphans)
 	/* quorum for the new ring: 2's SH is now compatible */
 	OK(quorum_now(1, true));
 	ck_assert_int_ge(xfind(CL_ACT_GRANT, 2), 0);
-	X_GRANT((size_t)xfind(CL_ACT_GRANT, 2), 2, S("c"), SH, 6, 32);
+	X_GRANT((size_t)xfind(CL_ACT_GRANT, 2), 2, S("c"), SH, TEP(2, 1), 32);
 	ck_assert_uint_eq(xcount(CL_ACT_GRANT), 1);
 }
 END_TEST
@@ -989,7 +1000,8 @@ START_TEST(test_recover_node_seq)
 	s1 = stats().orphan_seq;
 	OK(confchg(1, 3, NODES(1, 2, 3, 4, 5), NOBODY));
 	OK(quorum_now(1, true));
-	eb = GRAB(3, S("b"), EX);              /* 2 */
+	eb = GRAB(3, S("b"), EX);              /* the first of term 3 */
+	ck_assert_uint_eq(eb, TEP(3, 1));
 	OK(acq(2, S("b"), SH, WAIT, 12));
 	OK(confchg(1, 4, NODES(1, 2, 4, 5), NODES(3)));
 	s2 = stats().orphan_seq;
@@ -1005,14 +1017,14 @@ START_TEST(test_recover_node_seq)
 	OK(recover(1, 3, s1));
 	X_N(2);
 	X_RECOVERED(0, 3, S("a"), ea);
-	X_GRANT(1, 1, S("a"), EX, 3, 11);
+	X_GRANT(1, 1, S("a"), EX, TEP(4, 1), 11);
 	ck_assert_uint_eq(stats().orphans, 1);
 	ck_assert_uint_eq(cl_sm_owner(sm, S("b")), 3);
 
 	OK(recover(2, 3, s2));
 	X_N(2);
 	X_RECOVERED(0, 3, S("b"), eb);
-	X_GRANT(1, 2, S("b"), SH, 4, 12);
+	X_GRANT(1, 2, S("b"), SH, TEP(4, 2), 12);
 	ck_assert_uint_eq(stats().orphans, 0);
 
 	OK(recover(2, 3, s2 + 10));
@@ -1068,7 +1080,7 @@ START_TEST(test_recover_name_order)
 			X_RECOVERED(i, 3, NL(names[k].n, names[k].len), ep[k]);
 		} else {
 			size_t k = order[ng];
-			X_GRANT(i, 1, NL(names[k].n, names[k].len), EX, 7 + ng, 100 + k);
+			X_GRANT(i, 1, NL(names[k].n, names[k].len), EX, TEP(2, 1 + ng), 100 + k);
 			ng++;
 			ck_assert_uint_le(ng, nr);     /* granted only after freed */
 		}
@@ -1127,7 +1139,7 @@ START_TEST(test_fence_ack)
 			X_RECOVERED(i, 3, NL(names[k].n, names[k].len), ep[k]);
 		} else if (a->type == CL_ACT_GRANT) {
 			size_t k = order[ng];
-			X_GRANT(i, 2, NL(names[k].n, names[k].len), EX, 4 + ng, 40 + k);
+			X_GRANT(i, 2, NL(names[k].n, names[k].len), EX, TEP(2, 1 + ng), 40 + k);
 			ng++;
 		}
 	}
@@ -1147,15 +1159,22 @@ START_TEST(test_fence_ack)
 	X_N(1);
 	X_ADMIN(0, 4, 80, 0, 0);
 
-	/* a member that rejoined while its orphans remain: they are freed */
-	GRAB(4, S("x"), EX);
+	/*
+	 * A member that rejoined while its orphans remain: it is alive, so a
+	 * fence-ack is refused unless forced; forced, its orphans are freed.
+	 */
+	uint64_t ex = GRAB(4, S("x"), EX);
 	OK(confchg(1, 3, NODES(1, 2, 5), NODES(4)));
 	OK(confchg(1, 4, NODES(1, 2, 4, 5), NOBODY));
 	OK(quorum_now(1, true));
 	OK(fence(5, 4, 81));
+	X_N(1);
+	X_ADMIN(0, 5, 81, COROLEASE_ENODEALIVE, 0);
+	ck_assert_uint_eq(stats().orphans, 1);
+	OK(fence_flags(5, 4, 82, CL_FENCE_FORCE));
 	X_N(2);
-	X_RECOVERED(0, 4, S("x"), 7);
-	X_ADMIN(1, 5, 81, 0, 1);
+	X_RECOVERED(0, 4, S("x"), ex);
+	X_ADMIN(1, 5, 82, 0, 1);
 	GONE(S("x"));
 }
 END_TEST
@@ -1404,7 +1423,7 @@ START_TEST(test_unsafe_no_orphan_wait)
 	ck_assert_uint_eq(LOOK(S("a")).nholders, 0);
 	ck_assert_uint_eq(xcount(CL_ACT_GRANT), 0);  /* not quorate any more */
 	OK(quorum_now(1, true));
-	X_GRANT((size_t)xfind(CL_ACT_GRANT, ANYNODE), 1, S("a"), EX, 2, 7);
+	X_GRANT((size_t)xfind(CL_ACT_GRANT, ANYNODE), 1, S("a"), EX, TEP(2, 1), 7);
 }
 END_TEST
 
@@ -1422,7 +1441,7 @@ END_TEST
 START_TEST(test_apply_rejects_sync_types)
 {
 	struct cl_msg m;
-	static const uint8_t bad[] = { CL_MSG_SYNC_ANNOUNCE, CL_MSG_SYNC_CHUNK, 0, 11, 31, 200 };
+	static const uint8_t bad[] = { CL_MSG_SYNC_ANNOUNCE, CL_MSG_SYNC_CHUNK, 0, 12, 31, 200 };
 
 	for (size_t i = 0; i < sizeof(bad); i++) {
 		memset(&m, 0, sizeof(m));
@@ -2051,6 +2070,236 @@ START_TEST(test_info_owner)
 }
 END_TEST
 
+/* ================================================================== safety (issue 7) */
+
+static int quorum_flags(uint32_t sender, uint8_t flags)
+{
+	struct cl_msg m = { .type = CL_MSG_QUORUM, .flags = flags, .ring = cur_ring };
+	return apply(sender, &m);
+}
+
+static int grace_end(uint32_t sender, uint32_t rep, uint64_t seq)
+{
+	struct cl_msg m = { .type = CL_MSG_GRACE_END, .ring = { rep, seq } };
+	return apply(sender, &m);
+}
+
+/*
+ * A term begins when the machine becomes quorate in a later ring; its
+ * epochs start above (ring seq << 32), so a minority that kept granting in
+ * the old term (transitional deliveries) can never reach them.
+ */
+START_TEST(test_term_epochs_above_minority)
+{
+	struct cl_sm *minority;
+	uint64_t e0 = GRAB(1, S("x"), EX);
+	ck_assert_uint_eq(e0, 1);                 /* term of ring seq 0 */
+	ck_assert_uint_eq(stats().term.seq, 0);
+	ck_assert_uint_eq(stats().term.rep, 1);
+
+	/* a copy of the machine stands for the minority {1,2}: it grants on in the old term */
+	uint8_t *snap;
+	size_t len;
+	OK(cl_snap_encode(sm, &snap, &len));
+	minority = cl_sm_new(NULL, NULL, NULL);
+	ck_assert_ptr_nonnull(minority);
+	OK(cl_snap_decode(snap, len, minority));
+	free(snap);
+	uint64_t max_minority = 0;
+	for (int i = 0; i < 1000; i++) {
+		char nm[16];
+		int n = snprintf(nm, sizeof(nm), "m%d", i);
+		struct cl_msg m = { .type = CL_MSG_ACQUIRE, .mode = CL_MODE_EX, .req_id = 1,
+				    .name = (const uint8_t *)nm, .namelen = (uint16_t)n };
+		OK(cl_sm_apply(minority, 1, &m));
+	}
+	struct cl_sm_stats mst;
+	cl_sm_stats(minority, &mst);
+	max_minority = mst.epoch;
+	ck_assert_uint_eq(max_minority, 1001);
+	cl_sm_free(minority);
+
+	/* the majority {3,4,5} forms ring seq 4 and becomes quorate: a new term */
+	OK(confchg(3, 4, NODES(3, 4, 5), NODES(1, 2)));
+	OK(quorum_now(3, true));
+	ck_assert_uint_eq(stats().term.seq, 4);
+	ck_assert_uint_eq(stats().term.rep, 3);
+	uint64_t e1 = GRAB(4, S("y"), EX);
+	ck_assert_uint_eq(e1, TEP(4, 1));
+	ck_assert_uint_gt(e1, max_minority);
+
+	/* losing and regaining quorum in the same ring keeps the term */
+	OK(quorum_now(3, false));
+	OK(quorum_now(3, true));
+	ck_assert_uint_eq(stats().term.seq, 4);
+	ck_assert_uint_eq(GRAB(4, S("z"), EX), TEP(4, 2));
+
+	/* a QUORUM for a stale ring neither changes the term nor the epochs */
+	OK(quorum(3, 3, 2, true));
+	ck_assert_uint_eq(stats().term.seq, 4);
+}
+END_TEST
+
+/* A term has 2^34 epochs; past them a grant is denied with -EOVERFLOW. */
+START_TEST(test_term_epoch_range_exhausted)
+{
+	OK(confchg(1, 8, NODES(1, 2, 3, 4), NODES(5)));
+	OK(quorum_now(1, true));
+	ck_assert_uint_eq(stats().term.seq, 8);
+	/* push the counter to the last epoch of the range through a snapshot header */
+	uint8_t *snap;
+	size_t len;
+	OK(cl_snap_encode(sm, &snap, &len));
+	struct cl_sm_header h;
+	cl_sm_get_header(sm, &h);
+	h.epoch = ((uint64_t)(8 + CL_RING_SEQ_STEP) << CL_EPOCH_TERM_SHIFT) - 2;
+	struct cl_sm *m2 = cl_sm_new(NULL, record_action, &rec);
+	ck_assert_ptr_nonnull(m2);
+	OK(cl_sm_restore_header(m2, &h));
+	OK(cl_sm_restore_finish(m2));
+	free(snap);
+	cl_sm_free(sm);
+	sm = m2;
+	uint64_t last = GRAB(1, S("a"), EX);
+	ck_assert_uint_eq(last, ((uint64_t)12 << CL_EPOCH_TERM_SHIFT) - 1);
+	OK(acq(2, S("b"), EX, 0, 9));
+	X_N(1);
+	X_DENY(0, 2, S("b"), -EOVERFLOW, 0, 9);
+	/* a re-acquire of a held lease keeps its epoch and still works */
+	OK(acq(1, S("a"), EX, 0, 10));
+	X_N(1);
+	X_GRANT(0, 1, S("a"), EX, last, 10);
+	/* the next term renews the range */
+	OK(confchg(1, 12, NODES(1, 2, 3), NODES(4)));
+	OK(quorum_now(1, true));
+	ck_assert_uint_eq(GRAB(2, S("b"), EX), TEP(12, 1));
+}
+END_TEST
+
+/*
+ * two_node & co: after a departure nothing is granted and no orphan is
+ * freed on a timer until FENCE_ACK; index writes wait too.
+ */
+START_TEST(test_split_mode_waits_for_fence_ack)
+{
+	OK(quorum_flags(1, CL_QUORUM_YES | CL_QUORUM_SPLIT));
+	ck_assert(stats().split_mode);
+	uint64_t ea = GRAB(2, S("a"), EX);
+	uint64_t eb = GRAB(1, S("b"), EX);
+	OK(confchg(1, 4, NODES(1, 3, 4, 5), NODES(2)));
+	OK(quorum_flags(1, CL_QUORUM_YES | CL_QUORUM_SPLIT));
+	ck_assert(cl_sm_quorate(sm));
+	ck_assert_uint_eq(stats().nunfenced, 1);
+
+	/* no grant at all, with a clear reason */
+	OK(acq(3, S("c"), EX, 0, 20));
+	X_N(1);
+	X_DENY(0, 3, S("c"), COROLEASE_EFENCING, 0, 20);
+	OK(acq(3, S("a"), EX, WAIT, 21));
+	X_N(1);
+	X_DENY(0, 3, S("a"), COROLEASE_EFENCING, 2, 21);
+	/* the fence timer's RECOVER_NODE does nothing */
+	OK(recover(1, 2, stats().orphan_seq));
+	X_N(0);
+	ck_assert_uint_eq(stats().orphans, 1);
+	/* the holder on this side keeps its lease but may not write the index */
+	OK(put(1, S("b"), S("k"), S("v"), eb, 30));
+	X_N(1);
+	ck_assert_int_eq(rec.r[0].a.err, COROLEASE_EFENCING);
+
+	/* FENCE_ACK ends the wait: orphans freed, grants resume */
+	OK(fence(1, 2, 40));
+	ck_assert_uint_eq(stats().nunfenced, 0);
+	ck_assert_uint_eq(stats().orphans, 0);
+	X_RECOVERED((size_t)xfind(CL_ACT_RECOVERED, 2), 2, S("a"), ea);
+	ck_assert_uint_eq(GRAB(3, S("c"), EX), TEP(4, 1));
+	OK(put(1, S("b"), S("k"), S("v"), eb, 31));
+	ck_assert_int_eq(rec.r[0].a.err, 0);
+}
+END_TEST
+
+/* A node back in the ring needs no fence-ack; its orphans stay until recovered. */
+START_TEST(test_split_mode_rejoin_clears_wait)
+{
+	OK(quorum_flags(1, CL_QUORUM_YES | CL_QUORUM_SPLIT));
+	GRAB(2, S("a"), EX);
+	OK(confchg(1, 4, NODES(1, 3, 4, 5), NODES(2)));
+	ck_assert_uint_eq(stats().nunfenced, 1);
+	OK(confchg(1, 8, NODES(1, 2, 3, 4, 5), NOBODY));
+	ck_assert_uint_eq(stats().nunfenced, 0);
+	OK(quorum_flags(1, CL_QUORUM_YES | CL_QUORUM_SPLIT));
+	ck_assert_uint_eq(stats().orphans, 1);
+	ck_assert_uint_eq(GRAB(3, S("c"), EX), TEP(8, 1));
+	/* the rejoined node recovers its own orphan (its agent does so once safe) */
+	OK(recover(2, 2, stats().orphan_seq));
+	ck_assert_uint_eq(stats().orphans, 0);
+}
+END_TEST
+
+/* Without the split flag the same departure frees on the fence timer as before. */
+START_TEST(test_plant_split_timer)
+{
+	make_sm(CL_UNSAFE_SPLIT_TIMER, 0, true);
+	OK(quorum_flags(1, CL_QUORUM_YES | CL_QUORUM_SPLIT));
+	ck_assert(!stats().split_mode);
+	GRAB(2, S("a"), EX);
+	OK(confchg(1, 4, NODES(1, 3, 4, 5), NODES(2)));
+	OK(quorum_flags(1, CL_QUORUM_YES | CL_QUORUM_SPLIT));
+	ck_assert_uint_eq(stats().nunfenced, 0);
+	OK(recover(1, 2, stats().orphan_seq));
+	ck_assert_uint_eq(stats().orphans, 0);
+}
+END_TEST
+
+/* Fresh state: nothing is granted until GRACE_END for the ring it was made in. */
+START_TEST(test_grace_period)
+{
+	struct cl_ring r0 = cur_ring;
+	cl_sm_start_grace(sm, &r0);
+	ck_assert(stats().grace);
+	OK(acq(1, S("a"), EX, 0, 1));
+	X_N(1);
+	X_DENY(0, 1, S("a"), COROLEASE_EGRACE, 0, 1);
+	OK(acq(2, S("a"), EX, WAIT, 2));
+	X_N(1);
+	X_DENY(0, 2, S("a"), COROLEASE_EGRACE, 0, 2);
+	/* a GRACE_END for another ring is stale */
+	OK(grace_end(1, r0.rep, r0.seq + 4));
+	X_N(0);
+	ck_assert(stats().grace);
+	OK(grace_end(3, r0.rep, r0.seq));
+	ck_assert(!stats().grace);
+	ck_assert_uint_eq(GRAB(1, S("a"), EX), 1);
+	OK(grace_end(3, r0.rep, r0.seq));   /* repeated: nothing */
+	X_N(0);
+	/* grace and the split state survive a snapshot and change the hash */
+	uint64_t h0 = cl_sm_hash(sm);
+	cl_sm_start_grace(sm, &r0);
+	ck_assert_uint_ne(cl_sm_hash(sm), h0);
+}
+END_TEST
+
+/* The index bound is the lineage's, carried in snapshots, not each node's setting. */
+START_TEST(test_index_bound_replicated)
+{
+	make_sm(0, 5000, true);
+	ck_assert_uint_eq(stats().index_mem_max, 5000);
+	uint8_t *snap;
+	size_t len;
+	OK(cl_snap_encode(sm, &snap, &len));
+	struct cl_sm_config other = { .index_mem_max = 1 << 20 };
+	struct cl_sm *m2 = cl_sm_new(&other, NULL, NULL);
+	ck_assert_ptr_nonnull(m2);
+	OK(cl_snap_decode(snap, len, m2));
+	free(snap);
+	struct cl_sm_stats st;
+	cl_sm_stats(m2, &st);
+	ck_assert_uint_eq(st.index_mem_max, 5000);
+	ck_assert_uint_eq(cl_sm_hash(m2), cl_sm_hash(sm));
+	cl_sm_free(m2);
+}
+END_TEST
+
 static Suite *lease_suite(void)
 {
 	Suite *s = suite_create("lease");
@@ -2060,6 +2309,17 @@ static Suite *lease_suite(void)
 	TCase *adm = tcase_create("admin");
 	TCase *q = tcase_create("queries");
 	TCase *det = tcase_create("determinism");
+	TCase *saf = tcase_create("safety");
+
+	tcase_add_checked_fixture(saf, setup_quorate, teardown);
+	tcase_add_test(saf, test_term_epochs_above_minority);
+	tcase_add_test(saf, test_term_epoch_range_exhausted);
+	tcase_add_test(saf, test_split_mode_waits_for_fence_ack);
+	tcase_add_test(saf, test_split_mode_rejoin_clears_wait);
+	tcase_add_test(saf, test_plant_split_timer);
+	tcase_add_test(saf, test_grace_period);
+	tcase_add_test(saf, test_index_bound_replicated);
+	suite_add_tcase(s, saf);
 
 	tcase_add_checked_fixture(tc, setup_quorate, teardown);
 	tcase_add_test(tc, test_grant_free_name_epochs);

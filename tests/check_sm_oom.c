@@ -62,8 +62,8 @@ static void build_script(void)
 {
 	static const uint32_t all[] = { 1, 2, 3, 4 }, three[] = { 1, 2, 3 }, four[] = { 4 };
 	nscript = 0;
-	add_confchg(10, all, 4, NULL, 0);
-	quorum(10);
+	add_confchg(0, all, 4, NULL, 0);   /* ring seq 0: the first term's epochs start at 1 */
+	quorum(0);
 	/* records, SH holders (the holds array grows past hold0), waiters */
 	for (uint32_t n = 1; n <= 4; n++)
 		add_msg(n, (struct cl_msg){ .type = CL_MSG_ACQUIRE, .mode = CL_MODE_SH, NAME("shared"),

@@ -78,7 +78,8 @@ static size_t sample_msgs(struct cl_msg *out, size_t max)
 		{ .type = CL_MSG_RECOVER_NODE, .node = 1, .seq = 0 },
 		{ .type = CL_MSG_RECOVER_NODE, .node = UINT32_MAX, .seq = UINT64_MAX },
 		{ .type = CL_MSG_FENCE_ACK, .req_id = 0, .node = 1 },
-		{ .type = CL_MSG_FENCE_ACK, .req_id = UINT64_MAX, .node = UINT32_MAX },
+		{ .type = CL_MSG_FENCE_ACK, .req_id = UINT64_MAX, .node = UINT32_MAX,
+		  .flags = CL_FENCE_FORCE },
 		{ .type = CL_MSG_INDEX_PUT, .req_id = 5, .epoch = 9, .name = (const uint8_t *)"n",
 		  .namelen = 1, .key = (const uint8_t *)"k", .keylen = 1, .value = NULL,
 		  .vallen = 0 },
@@ -96,10 +97,13 @@ static size_t sample_msgs(struct cl_msg *out, size_t max)
 		{ .type = CL_MSG_NOP, .req_id = UINT64_MAX },
 		{ .type = CL_MSG_QUORUM, .ring = { 1, 1 }, .flags = 0 },
 		{ .type = CL_MSG_QUORUM, .ring = { UINT32_MAX, UINT64_MAX }, .flags = CL_QUORUM_YES },
+		{ .type = CL_MSG_QUORUM, .ring = { 3, 8 }, .flags = CL_QUORUM_YES | CL_QUORUM_SPLIT },
+		{ .type = CL_MSG_GRACE_END, .ring = { 1, 4 } },
+		{ .type = CL_MSG_GRACE_END, .ring = { UINT32_MAX, UINT64_MAX } },
 		{ .type = CL_MSG_SYNC_ANNOUNCE },
 		{ .type = CL_MSG_SYNC_ANNOUNCE, .ring = { UINT32_MAX, UINT64_MAX },
 		  .lsn = UINT64_MAX, .q_lsn = UINT64_MAX - 1, .hash = 0x0123456789abcdefull,
-		  .flags = 1 },
+		  .flags = 1, .term = { UINT32_MAX, UINT64_MAX }, .mem_max = UINT64_MAX },
 		{ .type = CL_MSG_SYNC_CHUNK, .ring = { 2, 3 }, .seq = 0, .flags = 0, .vallen = 0 },
 		{ .type = CL_MSG_SYNC_CHUNK, .ring = { 2, 3 }, .seq = 4, .flags = 1,
 		  .value = (const uint8_t *)"chunk", .vallen = 5 },
@@ -207,7 +211,7 @@ START_TEST(test_roundtrip_all)
 		seen[s[i].type] = true;
 		free(copy);
 	}
-	for (unsigned t = 1; t <= 10; t++)
+	for (unsigned t = 1; t <= 11; t++)
 		ck_assert_msg(seen[t], "type %u not covered", t);
 	ck_assert(seen[CL_MSG_SYNC_ANNOUNCE] && seen[CL_MSG_SYNC_CHUNK]);
 }
@@ -217,20 +221,20 @@ START_TEST(test_field_layout)
 {
 	/* Pins the byte layout of a few messages against hand-written bytes. */
 	static const uint8_t acq[] = {
-		1, 1, 0, 0, 15, 0, 0, 0,
+		2, 1, 0, 0, 15, 0, 0, 0,
 		0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, /* req_id */
 		2, 1,                                           /* mode SH, WAIT */
 		3, 0, 'a', 'b', 'c',
 	};
 	static const uint8_t put[] = {
-		1, 7, 0, 0, 27, 0, 0, 0,
+		2, 7, 0, 0, 27, 0, 0, 0,
 		1, 0, 0, 0, 0, 0, 0, 0,   /* req_id */
 		2, 0, 0, 0, 0, 0, 0, 0,   /* epoch */
 		1, 0, 2, 1, 0, 0, 0,      /* namelen 1, keylen 2, vallen 1 */
 		'n', 'k', 'k', 'v',
 	};
 	static const uint8_t chunk[] = {
-		1, 33, 0, 0, 27, 0, 0, 0,
+		2, 33, 0, 0, 27, 0, 0, 0,
 		9, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0,   /* ring */
 		3, 0, 0, 0, 0, 0, 0, 0,                /* seq */
 		1, 2, 0, 0, 0, 'x', 'y',               /* last, vallen 2 */
@@ -316,7 +320,7 @@ START_TEST(test_bad_version)
 {
 	struct cl_msg s[64];
 	size_t n;
-	static const uint8_t versions[] = { 0, 2, 3, 0x81, 255 };
+	static const uint8_t versions[] = { 0, 1, 3, 0x81, 255 };
 
 	init_data();
 	n = sample_msgs(s, 64);
@@ -362,7 +366,7 @@ START_TEST(test_bad_header)
 	}
 	/* unknown types, with a NOP-shaped body and with an empty one */
 	for (unsigned t = 0; t < 256; t++) {
-		if ((t >= 1 && t <= 10) || t == 32 || t == 33)
+		if ((t >= 1 && t <= 11) || t == 32 || t == 33)
 			continue;
 		memcpy(msgbuf, base, len);
 		msgbuf[1] = (uint8_t)t;
@@ -382,21 +386,23 @@ END_TEST
 struct layout {
 	uint8_t type;
 	int namelen_at, name_at, keylen_at, vallen_at, mode_at, flags_at, node_at;
+	uint8_t flag_bits;       /* the flags defined for the type */
 };
 
 static const struct layout layouts[] = {
-	{ CL_MSG_ACQUIRE, 10, 12, -1, -1, 8, 9, -1 },
-	{ CL_MSG_RELEASE, 8, 10, -1, -1, -1, -1, -1 },
-	{ CL_MSG_HANDOVER_DONE, 8, 10, -1, -1, -1, -1, -1 },
-	{ CL_MSG_EVICT, 8, 10, -1, -1, -1, -1, -1 },
-	{ CL_MSG_RECOVER_NODE, -1, -1, -1, -1, -1, -1, 0 },
-	{ CL_MSG_FENCE_ACK, -1, -1, -1, -1, -1, -1, 8 },
-	{ CL_MSG_INDEX_PUT, 16, 23, 18, 19, -1, -1, -1 },
-	{ CL_MSG_INDEX_DEL, 16, 19, 18, -1, -1, -1, -1 },
-	{ CL_MSG_NOP, -1, -1, -1, -1, -1, -1, -1 },
-	{ CL_MSG_QUORUM, -1, -1, -1, -1, -1, 12, -1 },
-	{ CL_MSG_SYNC_ANNOUNCE, -1, -1, -1, -1, -1, 36, -1 },
-	{ CL_MSG_SYNC_CHUNK, -1, -1, -1, 21, -1, 20, -1 },
+	{ CL_MSG_ACQUIRE, 10, 12, -1, -1, 8, 9, -1, CL_ACQ_FLAGS_ALL },
+	{ CL_MSG_RELEASE, 8, 10, -1, -1, -1, -1, -1, 0 },
+	{ CL_MSG_HANDOVER_DONE, 8, 10, -1, -1, -1, -1, -1, 0 },
+	{ CL_MSG_EVICT, 8, 10, -1, -1, -1, -1, -1, 0 },
+	{ CL_MSG_RECOVER_NODE, -1, -1, -1, -1, -1, -1, 0, 0 },
+	{ CL_MSG_FENCE_ACK, -1, -1, -1, -1, -1, 12, 8, CL_FENCE_FORCE },
+	{ CL_MSG_INDEX_PUT, 16, 23, 18, 19, -1, -1, -1, 0 },
+	{ CL_MSG_INDEX_DEL, 16, 19, 18, -1, -1, -1, -1, 0 },
+	{ CL_MSG_NOP, -1, -1, -1, -1, -1, -1, -1, 0 },
+	{ CL_MSG_QUORUM, -1, -1, -1, -1, -1, 12, -1, CL_QUORUM_FLAGS_ALL },
+	{ CL_MSG_GRACE_END, -1, -1, -1, -1, -1, -1, -1, 0 },
+	{ CL_MSG_SYNC_ANNOUNCE, -1, -1, -1, -1, -1, 36, -1, CL_SYNC_HAS_STATE },
+	{ CL_MSG_SYNC_CHUNK, -1, -1, -1, 21, -1, 20, -1, CL_SYNC_LAST_CHUNK },
 };
 
 static const struct layout *layout_of(uint8_t type)
@@ -501,15 +507,14 @@ START_TEST(test_bad_fields)
 			}
 		}
 		if (lo->flags_at >= 0) {
-			/* every type with flags defines bit 0 only */
-			for (unsigned bit = 1; bit < 8; bit++) {
+			/* an undefined flag bit is refused, a defined one is fine either way */
+			for (unsigned bit = 0; bit < 8; bit++) {
+				uint8_t f = (uint8_t)(1u << bit);
 				len = enc(&s[i]);
-				b[lo->flags_at] |= (uint8_t)(1u << bit);
-				ck_assert_int_eq(dec_exact(msgbuf, len), COROLEASE_EPROTO);
+				b[lo->flags_at] ^= f;
+				ck_assert_int_eq(dec_exact(msgbuf, len),
+						 (lo->flag_bits & f) ? 0 : COROLEASE_EPROTO);
 			}
-			len = enc(&s[i]);
-			b[lo->flags_at] ^= 1;   /* the defined bit is fine either way */
-			ck_assert_int_eq(dec_exact(msgbuf, len), 0);
 		}
 		if (lo->node_at >= 0) {
 			len = enc(&s[i]);
@@ -538,7 +543,7 @@ START_TEST(test_encode_errors)
 
 	/* unknown types */
 	for (unsigned t = 0; t < 256; t++) {
-		if ((t >= 1 && t <= 10) || t == 32 || t == 33)
+		if ((t >= 1 && t <= 11) || t == 32 || t == 33)
 			continue;
 		m = (struct cl_msg){ .type = (uint8_t)t, .req_id = 1, .node = 1,
 				     .mode = CL_MODE_EX, .name = nm, .namelen = 4,
@@ -580,8 +585,9 @@ START_TEST(test_encode_errors)
 	/* nodes */
 	m = (struct cl_msg){ .type = CL_MSG_RECOVER_NODE, .node = 0 }; assert_einval(&m);
 	m = (struct cl_msg){ .type = CL_MSG_FENCE_ACK, .node = 0 }; assert_einval(&m);
+	m = (struct cl_msg){ .type = CL_MSG_FENCE_ACK, .node = 1, .flags = 2 }; assert_einval(&m);
 	/* flags of quorum and sync */
-	m = (struct cl_msg){ .type = CL_MSG_QUORUM, .flags = 2 }; assert_einval(&m);
+	m = (struct cl_msg){ .type = CL_MSG_QUORUM, .flags = 4 }; assert_einval(&m);
 	m = (struct cl_msg){ .type = CL_MSG_SYNC_ANNOUNCE, .flags = 2 }; assert_einval(&m);
 	m = (struct cl_msg){ .type = CL_MSG_SYNC_CHUNK, .flags = 0x80 }; assert_einval(&m);
 	m = (struct cl_msg){ .type = CL_MSG_SYNC_CHUNK, .vallen = CL_SYNC_CHUNK_MAX + 1,
@@ -883,7 +889,9 @@ static size_t count_offset(const struct cl_sm *sm)
 	struct cl_sm_stats st;
 
 	cl_sm_stats(sm, &st);
-	return 8 + 6 * 8 + 1 + 4 + 8 + 4 + 4 * (size_t)st.nmembers;
+	/* ..., members, term, flags, grace ring, index bound, unfenced */
+	return 8 + 6 * 8 + 1 + 4 + 8 + 4 + 4 * (size_t)st.nmembers + 4 + 8 + 1 + 4 + 8 + 8 + 4 +
+	       4 * (size_t)st.nunfenced;
 }
 
 START_TEST(test_snap_roundtrip)
@@ -945,6 +953,63 @@ START_TEST(test_snap_roundtrip)
 	free(buf);
 	cl_sm_free(e);
 	cl_sm_free(e2);
+}
+END_TEST
+
+/* The safety scalars (term, split mode, unfenced nodes, grace, index bound) survive a snapshot. */
+START_TEST(test_snap_safety_header)
+{
+	struct cl_sm_config cfg = { .index_mem_max = 4096 };
+	struct cl_sm *sm = cl_sm_new(&cfg, count_action, NULL);
+	const uint32_t m4[] = { 1, 2, 3, 4 }, m2[] = { 1, 2 }, gone[] = { 3, 4 };
+	struct cl_ring r1 = { 1, 4 }, r2 = { 1, 8 };
+	ck_assert_ptr_nonnull(sm);
+	cl_sm_start_grace(sm, &r1);
+	ck_assert_int_eq(cl_sm_confchg(sm, &r1, m4, 4, NULL, 0), 0);
+	struct cl_msg q = { .type = CL_MSG_QUORUM, .ring = r1,
+			    .flags = CL_QUORUM_YES | CL_QUORUM_SPLIT };
+	apply(sm, 1, &q);
+	ck_assert_int_eq(cl_sm_confchg(sm, &r2, m2, 2, gone, 2), 0);
+	q.ring = r2;
+	apply(sm, 1, &q);
+	struct cl_sm_stats st;
+	cl_sm_stats(sm, &st);
+	ck_assert(st.grace && st.split_mode);
+	ck_assert_uint_eq(st.nunfenced, 2);
+	ck_assert_uint_eq(st.term.seq, 8);
+	ck_assert_uint_eq(st.index_mem_max, 4096);
+
+	uint8_t *buf;
+	size_t len;
+	ck_assert_int_eq(cl_snap_encode(sm, &buf, &len), 0);
+	ck_assert_uint_eq(len, count_offset(sm) + 8 + 8);
+	struct cl_sm *b = fresh_sm();
+	ck_assert_int_eq(cl_snap_decode(buf, len, b), 0);
+	assert_same_state(sm, b);
+	struct cl_sm_stats bt;
+	cl_sm_stats(b, &bt);
+	ck_assert(bt.grace && bt.split_mode);
+	ck_assert_uint_eq(bt.nunfenced, 2);
+	ck_assert_uint_eq(bt.term.seq, 8);
+	ck_assert_uint_eq(bt.term.rep, 1);
+	ck_assert_uint_eq(bt.index_mem_max, 4096);
+	/* an unfenced list out of order or with node 0 is refused */
+	size_t uf = count_offset(sm) - 8;   /* the two unfenced ids end the header */
+	uint8_t *work = malloc(len);
+	ck_assert_ptr_nonnull(work);
+	memcpy(work, buf, len);
+	cl_put_u32(work + uf, 4);
+	cl_put_u32(work + uf + 4, 3);
+	snap_reseal(work, len);
+	ck_assert_int_eq(snap_dec_exact(work, len, NULL), COROLEASE_EPROTO);
+	memcpy(work, buf, len);
+	cl_put_u32(work + uf, 0);
+	snap_reseal(work, len);
+	ck_assert_int_eq(snap_dec_exact(work, len, NULL), COROLEASE_EPROTO);
+	free(work);
+	free(buf);
+	cl_sm_free(b);
+	cl_sm_free(sm);
 }
 END_TEST
 
@@ -1013,7 +1078,7 @@ START_TEST(test_snap_corruption)
 	snap_reseal(work, len);
 	ck_assert_int_eq(snap_dec_exact(work, len, NULL), COROLEASE_EPROTO);
 	/* other versions */
-	static const uint16_t versions[] = { 0, 2, 0x100, 0xffff };
+	static const uint16_t versions[] = { 0, 1, 3, 0x100, 0xffff };
 	for (size_t v = 0; v < sizeof(versions) / sizeof(versions[0]); v++) {
 		memcpy(work, buf, len);
 		cl_put_u16(work + 4, versions[v]);
@@ -1399,6 +1464,7 @@ static Suite *wire_suite(void)
 	tc = tcase_create("snap");
 	tcase_add_test(tc, snap_checksum_known_answers);
 	tcase_add_test(tc, test_snap_roundtrip);
+	tcase_add_test(tc, test_snap_safety_header);
 	tcase_add_test(tc, test_snap_truncations);
 	tcase_add_test(tc, test_snap_corruption);
 	tcase_add_test(tc, test_snap_huge_counts);
