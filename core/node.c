@@ -127,7 +127,7 @@ struct fence_timer {
 
 struct qevent {
 	struct qevent *next;
-	struct cl_event ev;
+	struct cl_node_event ev;
 	uint8_t buf[];                   /* name then key */
 };
 
@@ -241,7 +241,7 @@ static bool mode_covers(uint8_t held, uint8_t want)
 
 /* ---- events ---- */
 
-static void ev_push(struct cl_node *n, const struct cl_event *ev)
+static void ev_push(struct cl_node *n, const struct cl_node_event *ev)
 {
 	size_t extra = (size_t)ev->namelen + ev->keylen;
 	struct qevent *q = malloc(sizeof(*q) + extra);
@@ -298,11 +298,11 @@ static void leave(struct cl_node *n)
 	n->depth--;
 }
 
-static void ev_lease(struct cl_node *n, enum cl_event_type type, const struct chold *ch,
+static void ev_lease(struct cl_node *n, enum cl_node_event_type type, const struct chold *ch,
 		     int err, uint32_t owner)
 {
 	const struct nl_lease *l = ch->lease;
-	struct cl_event ev = {
+	struct cl_node_event ev = {
 		.type = type, .client = ch->client->id, .cookie = ch->cookie, .err = err,
 		.owner = owner, .mode = ch->mode, .epoch = l->epoch,
 		.valid_until = n->valid_until, .deadline = ch->deadline,
@@ -319,7 +319,7 @@ static void set_valid_until(struct cl_node *n, uint64_t t)
 		if (t == n->valid_told)
 			return;
 		n->valid_told = t;
-		struct cl_event ev = { .type = CL_EV_VALIDITY, .valid_until = t };
+		struct cl_node_event ev = { .type = CL_NODE_EV_VALIDITY, .valid_until = t };
 		ev_push(n, &ev);
 	}
 }
@@ -821,7 +821,7 @@ static void revoke_holders(struct cl_node *n, struct nl_lease *l)
 		c->state = CH_REVOKED;
 		c->deadline = deadline;
 		n->c.revokes++;
-		ev_lease(n, CL_EV_REVOKED, c, COROLEASE_EREVOKED, 0);
+		ev_lease(n, CL_NODE_EV_REVOKED, c, COROLEASE_EREVOKED, 0);
 	}
 	l->handover_at = 0;
 }
@@ -872,7 +872,7 @@ static void pump(struct cl_node *n, struct nl_lease *l)
 			c->deadline = 0;
 			chl_push(&l->holders, c);
 			n->client_holds++;
-			ev_lease(n, CL_EV_GRANTED, c, 0, n->me);
+			ev_lease(n, CL_NODE_EV_GRANTED, c, 0, n->me);
 		}
 		if (l->holders.n)
 			l->linger_at = 0;
@@ -1023,11 +1023,11 @@ static void on_queued(struct cl_node *n, const struct cl_action *a)
 	for (; c; c = next) {
 		next = c->lnext;
 		if (!(c->flags & CL_ACQ_WAIT)) {
-			ev_lease(n, CL_EV_DENIED, c, -EBUSY, a->owner);
+			ev_lease(n, CL_NODE_EV_DENIED, c, -EBUSY, a->owner);
 			chold_free(n, c);
 		} else if (!c->queued_told) {
 			c->queued_told = true;
-			ev_lease(n, CL_EV_QUEUED, c, 0, a->owner);
+			ev_lease(n, CL_NODE_EV_QUEUED, c, 0, a->owner);
 		}
 	}
 	lease_settle(n, l);
@@ -1044,7 +1044,7 @@ static void on_deny(struct cl_node *n, const struct cl_action *a)
 		next = c->lnext;
 		if (l->held && !l->lost && mode_covers(l->mode, c->mode))
 			continue;
-		ev_lease(n, CL_EV_DENIED, c, a->err, a->owner);
+		ev_lease(n, CL_NODE_EV_DENIED, c, a->err, a->owner);
 		chold_free(n, c);
 	}
 	pump(n, l);
@@ -1060,7 +1060,7 @@ static void on_blocking(struct cl_node *n, const struct cl_action *a, bool revok
 		l->wanted_by = a->wanted_by;
 		for (struct chold *c = l->holders.head; c; c = c->lnext)
 			if (c->state == CH_HELD)
-				ev_lease(n, CL_EV_WANTED, c, 0, a->wanted_by);
+				ev_lease(n, CL_NODE_EV_WANTED, c, 0, a->wanted_by);
 		if (l->holders.n && !revoke)
 			l->handover_at = now_us(n) + n->cfg.handover_timeout_us;
 	}
@@ -1090,7 +1090,7 @@ static void on_hold_gone(struct cl_node *n, const struct cl_action *a)
 	pump(n, l);
 }
 
-static void on_op_done(struct cl_node *n, const struct cl_action *a, enum cl_event_type type)
+static void on_op_done(struct cl_node *n, const struct cl_action *a, enum cl_node_event_type type)
 {
 	if (!a->req_id)
 		return;            /* heartbeat */
@@ -1113,12 +1113,12 @@ static void on_op_done(struct cl_node *n, const struct cl_action *a, enum cl_eve
 		}
 	}
 	if (o->client) {
-		struct cl_event ev = { .type = type, .client = o->client, .cookie = o->cookie,
+		struct cl_node_event ev = { .type = type, .client = o->client, .cookie = o->cookie,
 				       .err = a->err, .version = a->version, .count = a->count,
 				       .name = a->name, .namelen = a->namelen,
 				       .key = a->key, .keylen = a->keylen };
 		if (o->kind == OP_SYNC)
-			ev.type = CL_EV_SYNC_DONE;
+			ev.type = CL_NODE_EV_SYNC_DONE;
 		ev_push(n, &ev);
 	}
 	free(o);
@@ -1130,7 +1130,7 @@ static void on_action(void *ctx, const struct cl_action *a)
 	if (n->ops.action)
 		n->ops.action(n->ctx, a);
 	if (a->type == CL_ACT_INDEX_CHANGED) {
-		struct cl_event ev = { .type = CL_EV_INDEX_CHANGED, .deleted = a->deleted,
+		struct cl_node_event ev = { .type = CL_NODE_EV_INDEX_CHANGED, .deleted = a->deleted,
 				       .version = a->version, .owner = a->node,
 				       .name = a->name, .namelen = a->namelen,
 				       .key = a->key, .keylen = a->keylen };
@@ -1152,8 +1152,8 @@ static void on_action(void *ctx, const struct cl_action *a)
 	case CL_ACT_REVOKE: on_blocking(n, a, true); break;
 	case CL_ACT_RELEASED:
 	case CL_ACT_RECOVERED: on_hold_gone(n, a); break;
-	case CL_ACT_INDEX_DONE: on_op_done(n, a, CL_EV_INDEX_DONE); break;
-	case CL_ACT_ADMIN_DONE: on_op_done(n, a, CL_EV_ADMIN_DONE); break;
+	case CL_ACT_INDEX_DONE: on_op_done(n, a, CL_NODE_EV_INDEX_DONE); break;
+	case CL_ACT_ADMIN_DONE: on_op_done(n, a, CL_NODE_EV_ADMIN_DONE); break;
 	default: break;
 	}
 }
@@ -1329,7 +1329,7 @@ static void reconcile(struct cl_node *n)
 
 static void answer_write(struct cl_node *n, struct unconfirmed *u, int err)
 {
-	struct cl_event ev = { .type = CL_EV_INDEX_DONE, .client = u->client, .cookie = u->cookie,
+	struct cl_node_event ev = { .type = CL_NODE_EV_INDEX_DONE, .client = u->client, .cookie = u->cookie,
 			       .err = err, .version = err ? 0 : u->version, .deleted = u->deleted,
 			       .name = u->buf, .namelen = u->namelen,
 			       .key = u->buf + u->namelen, .keylen = u->keylen };
@@ -1774,7 +1774,7 @@ void cl_node_transport_lost(struct cl_node *n)
 			struct chold *c = l->waiters.head, *cn;
 			for (; c; c = cn) {
 				cn = c->lnext;
-				ev_lease(n, CL_EV_DENIED, c, -ENOTCONN, 0);
+				ev_lease(n, CL_NODE_EV_DENIED, c, -ENOTCONN, 0);
 				chold_free(n, c);
 			}
 			set_held(n, l, false);
@@ -1788,9 +1788,9 @@ void cl_node_transport_lost(struct cl_node *n)
 		for (; o; o = next) {
 			next = o->next;
 			if (o->client) {
-				struct cl_event ev = { .type = o->kind == OP_SYNC ? CL_EV_SYNC_DONE :
-							       o->kind == OP_INDEX ? CL_EV_INDEX_DONE :
-										     CL_EV_ADMIN_DONE,
+				struct cl_node_event ev = { .type = o->kind == OP_SYNC ? CL_NODE_EV_SYNC_DONE :
+							       o->kind == OP_INDEX ? CL_NODE_EV_INDEX_DONE :
+										     CL_NODE_EV_ADMIN_DONE,
 						       .client = o->client, .cookie = o->cookie,
 						       .err = -ENOTCONN };
 				ev_push(n, &ev);
@@ -1847,7 +1847,7 @@ static void lease_timers(struct cl_node *n, struct nl_lease *l, uint64_t now)
 		if (c->state == CH_REVOKED && c->deadline <= now) {
 			if (n->cfg.kill_on_revoke) {
 				n->c.kills++;
-				ev_lease(n, CL_EV_KILL, c, COROLEASE_EREVOKED, 0);
+				ev_lease(n, CL_NODE_EV_KILL, c, COROLEASE_EREVOKED, 0);
 			}
 			struct nl_client *cl = c->client;
 			chold_free(n, c);
@@ -1857,7 +1857,7 @@ static void lease_timers(struct cl_node *n, struct nl_lease *l, uint64_t now)
 	for (c = l->waiters.head; c; c = next) {
 		next = c->lnext;
 		if (c->deadline && c->deadline <= now) {
-			ev_lease(n, CL_EV_DENIED, c, -ETIMEDOUT, l->wanted_by);
+			ev_lease(n, CL_NODE_EV_DENIED, c, -ETIMEDOUT, l->wanted_by);
 			struct nl_client *cl = c->client;
 			chold_free(n, c);
 			client_maybe_free(n, cl);
@@ -1971,11 +1971,11 @@ int cl_node_acquire(struct cl_node *n, uint64_t client, uint64_t cookie,
 	c->nholds++;
 	chl_push(&l->waiters, ch);
 	if (!ready(n) && !(flags & CL_ACQ_WAIT)) {
-		ev_lease(n, CL_EV_DENIED, ch, COROLEASE_ESYNCING, 0);
+		ev_lease(n, CL_NODE_EV_DENIED, ch, COROLEASE_ESYNCING, 0);
 		chold_free(n, ch);
 	} else if (ready(n) && !(n->vq_quorate && cl_sm_quorate(n->sm)) && !(flags & CL_ACQ_WAIT) &&
 		   !(n->cfg.sm.unsafe_flags & CL_UNSAFE_NO_QUORUM_CHECK)) {
-		ev_lease(n, CL_EV_DENIED, ch, COROLEASE_ENOQUORUM, 0);
+		ev_lease(n, CL_NODE_EV_DENIED, ch, COROLEASE_ENOQUORUM, 0);
 		chold_free(n, ch);
 	} else {
 		uint64_t before = n->client_holds;
@@ -2123,7 +2123,7 @@ void cl_node_drain(struct cl_node *n)
 			struct chold *c = l->waiters.head, *cn;
 			for (; c; c = cn) {
 				cn = c->lnext;
-				ev_lease(n, CL_EV_DENIED, c, -ESHUTDOWN, 0);
+				ev_lease(n, CL_NODE_EV_DENIED, c, -ESHUTDOWN, 0);
 				chold_free(n, c);
 			}
 			if (l->held && !l->releasing) {

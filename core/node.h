@@ -32,22 +32,22 @@
 
 #define CL_TIME_NEVER UINT64_MAX
 
-enum cl_event_type {
-	CL_EV_GRANTED = 1,  /* client's acquire granted: mode, epoch, valid_until */
-	CL_EV_DENIED,       /* client's acquire failed: err (-EBUSY + owner, -ETIMEDOUT, ...) */
-	CL_EV_QUEUED,       /* client's WAIT acquire is queued behind owner */
-	CL_EV_WANTED,       /* a lease the client holds is wanted by node `owner` */
-	CL_EV_REVOKED,      /* the client's hold is revoked: stop now; release by `deadline` */
-	CL_EV_KILL,         /* client ignored a revoke past its deadline (kill_on_revoke) */
-	CL_EV_VALIDITY,     /* node-wide validity deadline moved to valid_until (client = 0) */
-	CL_EV_INDEX_DONE,   /* client's put/del answered: err, version */
-	CL_EV_INDEX_CHANGED,/* name/key changed (client = 0: for every watcher) */
-	CL_EV_SYNC_DONE,    /* client's sync barrier passed */
-	CL_EV_ADMIN_DONE,   /* client's evict / fence-ack answered: err, count */
+enum cl_node_event_type {
+	CL_NODE_EV_GRANTED = 1,  /* client's acquire granted: mode, epoch, valid_until */
+	CL_NODE_EV_DENIED,       /* client's acquire failed: err (-EBUSY + owner, -ETIMEDOUT, ...) */
+	CL_NODE_EV_QUEUED,       /* client's WAIT acquire is queued behind owner */
+	CL_NODE_EV_WANTED,       /* a lease the client holds is wanted by node `owner` */
+	CL_NODE_EV_REVOKED,      /* the client's hold is revoked: stop now; release by `deadline` */
+	CL_NODE_EV_KILL,         /* client ignored a revoke past its deadline (kill_on_revoke) */
+	CL_NODE_EV_VALIDITY,     /* node-wide validity deadline moved to valid_until (client = 0) */
+	CL_NODE_EV_INDEX_DONE,   /* client's put/del answered: err, version */
+	CL_NODE_EV_INDEX_CHANGED,/* name/key changed (client = 0: for every watcher) */
+	CL_NODE_EV_SYNC_DONE,    /* client's sync barrier passed */
+	CL_NODE_EV_ADMIN_DONE,   /* client's evict / fence-ack answered: err, count */
 };
 
-struct cl_event {
-	enum cl_event_type type;
+struct cl_node_event {
+	enum cl_node_event_type type;
 	uint64_t client;
 	uint64_t cookie;        /* the client's request id */
 	int err;
@@ -77,7 +77,7 @@ struct cl_node_ops {
 	 */
 	int (*mcast)(void *ctx, const void *buf, size_t len);
 	/* Reports an event to the glue; runs inside the node's calls. */
-	void (*event)(void *ctx, const struct cl_event *ev);
+	void (*event)(void *ctx, const struct cl_node_event *ev);
 	/* Optional: every machine action, for logging and tests.  May be NULL. */
 	void (*action)(void *ctx, const struct cl_action *a);
 	/* Optional: a log line (level as syslog).  May be NULL. */
@@ -94,7 +94,7 @@ struct cl_node_config {
 	uint64_t heartbeat_us;       /* renew validity while clients hold; default validity/4 */
 	uint64_t fence_delay_us;     /* wait before recover-node; default validity+revoke+2 s */
 	uint32_t sync_chunk;         /* snapshot chunk size; default 256 KiB */
-	bool kill_on_revoke;         /* emit CL_EV_KILL for clients late on revoke */
+	bool kill_on_revoke;         /* emit CL_NODE_EV_KILL for clients late on revoke */
 	struct cl_sm_config sm;
 };
 

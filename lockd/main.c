@@ -50,10 +50,10 @@ static uint64_t op_now(void *ctx)
 	return cld_now_us();
 }
 
-static void op_event(void *ctx, const struct cl_event *ev)
+static void op_event(void *ctx, const struct cl_node_event *ev)
 {
 	struct cld *d = ctx;
-	if (ev->type == CL_EV_VALIDITY && d->shm) {
+	if (ev->type == CL_NODE_EV_VALIDITY && d->shm) {
 		__atomic_store_n(&d->shm->valid_until, ev->valid_until, __ATOMIC_RELEASE);
 		qb_log(LOG_DEBUG, "validity until %" PRIu64 " (%+" PRId64 " ms)", ev->valid_until,
 		       ev->valid_until ? ((int64_t)ev->valid_until - (int64_t)cld_now_us()) / 1000 : 0);

@@ -37,7 +37,7 @@ struct tbus {
 };
 
 struct rec_ev {
-	struct cl_event ev;
+	struct cl_node_event ev;
 	char name[64];
 };
 
@@ -72,7 +72,7 @@ static int t_mcast(void *ctx, const void *buf, size_t len)
 	return 0;
 }
 
-static void t_event(void *ctx, const struct cl_event *ev)
+static void t_event(void *ctx, const struct cl_node_event *ev)
 {
 	struct tnode *t = ctx;
 	ck_assert_uint_lt(t->nev, MAXEV);
@@ -208,7 +208,7 @@ static void bus_advance(struct tbus *b, uint64_t t)
 }
 
 /* The last event of type for client (or NULL). */
-static const struct cl_event *last_ev(struct tnode *t, enum cl_event_type type, uint64_t client)
+static const struct cl_node_event *last_ev(struct tnode *t, enum cl_node_event_type type, uint64_t client)
 {
 	for (size_t i = t->nev; i > 0; i--)
 		if (t->evs[i - 1].ev.type == type && t->evs[i - 1].ev.client == client)
@@ -216,7 +216,7 @@ static const struct cl_event *last_ev(struct tnode *t, enum cl_event_type type, 
 	return NULL;
 }
 
-static size_t count_ev(struct tnode *t, enum cl_event_type type, uint64_t client)
+static size_t count_ev(struct tnode *t, enum cl_node_event_type type, uint64_t client)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < t->nev; i++)
@@ -267,7 +267,7 @@ START_TEST(single_node_grant_and_fast_path)
 
 	ACQ(a, 7, "user/INBOX", CL_MODE_EX, 0);
 	bus_run(b);
-	const struct cl_event *g = last_ev(a, CL_EV_GRANTED, 7);
+	const struct cl_node_event *g = last_ev(a, CL_NODE_EV_GRANTED, 7);
 	ck_assert_ptr_nonnull(g);
 	ck_assert_uint_eq(g->epoch, 1);
 	ck_assert_uint_gt(g->valid_until, b->now);
@@ -278,7 +278,7 @@ START_TEST(single_node_grant_and_fast_path)
 	bus_run(b);
 	uint64_t before = mcasts(a);
 	ACQ(a, 8, "user/INBOX", CL_MODE_SH, 0);
-	ck_assert_ptr_nonnull(last_ev(a, CL_EV_GRANTED, 8));
+	ck_assert_ptr_nonnull(last_ev(a, CL_NODE_EV_GRANTED, 8));
 	ck_assert_uint_eq(mcasts(a), before);
 	struct cl_node_counters c;
 	cl_node_counters(a->n, &c);
@@ -325,28 +325,28 @@ START_TEST(contention_nowait_wait_and_handover)
 
 	ACQ(n1, 1, "mbox", CL_MODE_EX, 0);
 	bus_run(b);
-	ck_assert_ptr_nonnull(last_ev(n1, CL_EV_GRANTED, 1));
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_GRANTED, 1));
 
 	ACQ(n2, 2, "mbox", CL_MODE_EX, 0);
 	bus_run(b);
-	const struct cl_event *d = last_ev(n2, CL_EV_DENIED, 2);
+	const struct cl_node_event *d = last_ev(n2, CL_NODE_EV_DENIED, 2);
 	ck_assert_ptr_nonnull(d);
 	ck_assert_int_eq(d->err, -EBUSY);
 	ck_assert_uint_eq(d->owner, 1);
-	const struct cl_event *w = last_ev(n1, CL_EV_WANTED, 1);
+	const struct cl_node_event *w = last_ev(n1, CL_NODE_EV_WANTED, 1);
 	ck_assert_ptr_nonnull(w);
 	ck_assert_uint_eq(w->owner, 2);
 
 	ACQ(n2, 3, "mbox", CL_MODE_EX, CL_ACQ_WAIT);
 	bus_run(b);
-	ck_assert_ptr_nonnull(last_ev(n2, CL_EV_QUEUED, 3));
-	ck_assert_ptr_null(last_ev(n2, CL_EV_GRANTED, 3));
+	ck_assert_ptr_nonnull(last_ev(n2, CL_NODE_EV_QUEUED, 3));
+	ck_assert_ptr_null(last_ev(n2, CL_NODE_EV_GRANTED, 3));
 
 	ck_assert_int_eq(cl_node_release(n1->n, 1, "mbox", 4), 0);
 	bus_run(b);
-	const struct cl_event *g = last_ev(n2, CL_EV_GRANTED, 3);
+	const struct cl_node_event *g = last_ev(n2, CL_NODE_EV_GRANTED, 3);
 	ck_assert_ptr_nonnull(g);
-	ck_assert_uint_gt(g->epoch, last_ev(n1, CL_EV_GRANTED, 1)->epoch);
+	ck_assert_uint_gt(g->epoch, last_ev(n1, CL_NODE_EV_GRANTED, 1)->epoch);
 	ck_assert_uint_eq(cl_sm_owner(cl_node_sm(n1->n), "mbox", 4), 2);
 	cluster_free(b);
 }
@@ -363,7 +363,7 @@ START_TEST(lingering_lease_given_up_at_once)
 	ck_assert_uint_eq(cl_sm_owner(cl_node_sm(n2->n), "m", 1), 1);  /* lingering */
 	ACQ(n2, 2, "m", CL_MODE_EX, CL_ACQ_WAIT);
 	bus_run(b);
-	ck_assert_ptr_nonnull(last_ev(n2, CL_EV_GRANTED, 2));
+	ck_assert_ptr_nonnull(last_ev(n2, CL_NODE_EV_GRANTED, 2));
 	cluster_free(b);
 }
 END_TEST
@@ -378,14 +378,14 @@ START_TEST(handover_timeout_revokes_holder)
 	bus_run(b);
 	uint64_t t0 = b->now;
 	bus_advance(b, t0 + 2900000);
-	ck_assert_ptr_null(last_ev(n1, CL_EV_REVOKED, 1));
+	ck_assert_ptr_null(last_ev(n1, CL_NODE_EV_REVOKED, 1));
 	bus_advance(b, t0 + 3100000);
-	const struct cl_event *r = last_ev(n1, CL_EV_REVOKED, 1);
+	const struct cl_node_event *r = last_ev(n1, CL_NODE_EV_REVOKED, 1);
 	ck_assert_ptr_nonnull(r);
-	ck_assert_ptr_null(last_ev(n2, CL_EV_GRANTED, 2));  /* not before the holder is done */
+	ck_assert_ptr_null(last_ev(n2, CL_NODE_EV_GRANTED, 2));  /* not before the holder is done */
 	ck_assert_int_eq(cl_node_release(n1->n, 1, "m", 1), 0);
 	bus_run(b);
-	ck_assert_ptr_nonnull(last_ev(n2, CL_EV_GRANTED, 2));
+	ck_assert_ptr_nonnull(last_ev(n2, CL_NODE_EV_GRANTED, 2));
 	cluster_free(b);
 }
 END_TEST
@@ -398,8 +398,8 @@ START_TEST(revoke_deadline_hands_over_without_client)
 	bus_run(b);
 	ck_assert_int_eq(cl_node_evict(n2->n, 9, 9, "m", 1), 0);
 	bus_run(b);
-	ck_assert_ptr_nonnull(last_ev(n1, CL_EV_REVOKED, 1));
-	const struct cl_event *a = last_ev(n2, CL_EV_ADMIN_DONE, 9);
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_REVOKED, 1));
+	const struct cl_node_event *a = last_ev(n2, CL_NODE_EV_ADMIN_DONE, 9);
 	ck_assert_ptr_nonnull(a);
 	ck_assert_int_eq(a->err, 0);
 	ck_assert_uint_eq(a->count, 1);
@@ -421,7 +421,7 @@ START_TEST(index_write_needs_ex_and_replicates)
 	ck_assert_int_eq(cl_node_index_put(n1->n, 2, 51, "u/Sent", 6, "messages", 8, "1", 1),
 			 COROLEASE_ENOTHELD);
 	bus_run(b);
-	const struct cl_event *d = last_ev(n1, CL_EV_INDEX_DONE, 1);
+	const struct cl_node_event *d = last_ev(n1, CL_NODE_EV_INDEX_DONE, 1);
 	ck_assert_ptr_nonnull(d);
 	ck_assert_int_eq(d->err, 0);
 	ck_assert_uint_eq(d->cookie, 50);
@@ -432,7 +432,7 @@ START_TEST(index_write_needs_ex_and_replicates)
 	ck_assert_uint_eq(vl, 2);
 	ck_assert_int_eq(memcmp(v, "42", 2), 0);
 	ck_assert_uint_eq(ver, d->version);
-	ck_assert_uint_ge(count_ev(n3, CL_EV_INDEX_CHANGED, 0), 1);
+	ck_assert_uint_ge(count_ev(n3, CL_NODE_EV_INDEX_CHANGED, 0), 1);
 	cluster_free(b);
 }
 END_TEST
@@ -464,7 +464,7 @@ START_TEST(joiner_gets_snapshot)
 	/* and the joiner takes part afterwards */
 	ACQ(b->nodes[3], 5, "new", CL_MODE_EX, 0);
 	bus_run(b);
-	ck_assert_ptr_nonnull(last_ev(b->nodes[3], CL_EV_GRANTED, 5));
+	ck_assert_ptr_nonnull(last_ev(b->nodes[3], CL_NODE_EV_GRANTED, 5));
 	ck_assert_uint_eq(cl_sm_hash(cl_node_sm(n1->n)), cl_sm_hash(cl_node_sm(b->nodes[3]->n)));
 	cluster_free(b);
 }
@@ -478,7 +478,7 @@ START_TEST(departed_holder_freed_after_fence_delay_only)
 	bus_run(b);
 	ACQ(n1, 2, "m", CL_MODE_EX, CL_ACQ_WAIT);
 	bus_run(b);
-	ck_assert_ptr_nonnull(last_ev(n1, CL_EV_QUEUED, 2));
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_QUEUED, 2));
 	/* node 3 vanishes */
 	uint32_t ids[] = { 1, 2 };
 	b->nodes[3] = NULL;
@@ -492,9 +492,9 @@ START_TEST(departed_holder_freed_after_fence_delay_only)
 	/* take n3 out of the bus so it gets no ticks */
 	b->nodes[3] = NULL;
 	bus_advance(b, t0 + 4900000);
-	ck_assert_ptr_null(last_ev(n1, CL_EV_GRANTED, 2));
+	ck_assert_ptr_null(last_ev(n1, CL_NODE_EV_GRANTED, 2));
 	bus_advance(b, t0 + 5100000);
-	ck_assert_ptr_nonnull(last_ev(n1, CL_EV_GRANTED, 2));
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_GRANTED, 2));
 	b->nodes[3] = n3;
 	node_del(b, 3);
 	cluster_free(b);
@@ -514,13 +514,13 @@ START_TEST(fence_ack_frees_at_once)
 	ck_assert_int_eq(cl_node_fence_ack(n1->n, 9, 9, 2), 0);   /* alive: refused */
 	ck_assert_int_eq(cl_node_fence_ack(n1->n, 9, 10, 3), 0);
 	bus_run(b);
-	const struct cl_event *ad = last_ev(n1, CL_EV_ADMIN_DONE, 9);
+	const struct cl_node_event *ad = last_ev(n1, CL_NODE_EV_ADMIN_DONE, 9);
 	ck_assert_ptr_nonnull(ad);
 	ck_assert_int_eq(ad->err, 0);
-	ck_assert_ptr_nonnull(last_ev(n1, CL_EV_GRANTED, 2));
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_GRANTED, 2));
 	size_t nd = 0;
 	for (size_t i = 0; i < n1->nev; i++)
-		if (n1->evs[i].ev.type == CL_EV_ADMIN_DONE && n1->evs[i].ev.cookie == 9)
+		if (n1->evs[i].ev.type == CL_NODE_EV_ADMIN_DONE && n1->evs[i].ev.cookie == 9)
 			nd += n1->evs[i].ev.err == COROLEASE_ENODEALIVE;
 	ck_assert_uint_eq(nd, 1);
 	cl_node_free(n3->n);
@@ -544,10 +544,10 @@ START_TEST(quorum_loss_revokes_and_refuses)
 	cl_node_confchg(n3->n, &ring, me, 1, left, 2, NULL, 0);
 	cl_node_quorum(n3->n, false, &ring);
 	bus_run(b);
-	ck_assert_ptr_nonnull(last_ev(n3, CL_EV_REVOKED, 1));
+	ck_assert_ptr_nonnull(last_ev(n3, CL_NODE_EV_REVOKED, 1));
 	ACQ(n3, 2, "other", CL_MODE_EX, 0);
 	bus_run(b);
-	const struct cl_event *d = last_ev(n3, CL_EV_DENIED, 2);
+	const struct cl_node_event *d = last_ev(n3, CL_NODE_EV_DENIED, 2);
 	ck_assert_ptr_nonnull(d);
 	ck_assert_int_eq(d->err, COROLEASE_ENOQUORUM);
 	ck_assert_uint_eq(cl_node_valid_until(n3->n), 0);
@@ -571,7 +571,7 @@ START_TEST(client_gone_releases_without_events)
 	ck_assert_uint_eq(cl_node_client_holds(n1->n), 0);
 	for (size_t i = before; i < n1->nev; i++)
 		ck_assert_uint_ne(n1->evs[i].ev.client, 1);
-	ck_assert_ptr_nonnull(last_ev(n2, CL_EV_GRANTED, 2));
+	ck_assert_ptr_nonnull(last_ev(n2, CL_NODE_EV_GRANTED, 2));
 	cluster_free(b);
 }
 END_TEST
@@ -584,7 +584,7 @@ START_TEST(validity_lapses_without_delivery)
 	bus_run(b);
 	/* heartbeats keep it valid while the bus works */
 	bus_advance(b, b->now + 10000000);
-	ck_assert_ptr_null(last_ev(n1, CL_EV_REVOKED, 1));
+	ck_assert_ptr_null(last_ev(n1, CL_NODE_EV_REVOKED, 1));
 	ck_assert_uint_gt(cl_node_valid_until(n1->n), b->now);
 	/* the bus stops delivering (paused corosync): the client is revoked by validity */
 	uint64_t t0 = b->now;
@@ -593,7 +593,7 @@ START_TEST(validity_lapses_without_delivery)
 		cl_node_tick(n1->n);
 		bus_flush(b);
 	}
-	ck_assert_ptr_nonnull(last_ev(n1, CL_EV_REVOKED, 1));
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_REVOKED, 1));
 	cluster_free(b);
 }
 END_TEST
@@ -611,15 +611,15 @@ START_TEST(drain_hands_leases_back)
 	ck_assert(!cl_node_drained(n1->n));
 	cl_node_drain(n1->n);
 	bus_run(b);
-	ck_assert_ptr_nonnull(last_ev(n1, CL_EV_REVOKED, 1));
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_REVOKED, 1));
 	ck_assert_uint_eq(cl_sm_owner(cl_node_sm(n2->n), "lingering", 9), CL_NODE_NONE);
 	ck_assert_int_eq(cl_node_acquire(n1->n, 3, 3, "new", 3, CL_MODE_EX, 0, 0), -ESHUTDOWN);
-	ck_assert_ptr_null(last_ev(n2, CL_EV_GRANTED, 2));
+	ck_assert_ptr_null(last_ev(n2, CL_NODE_EV_GRANTED, 2));
 	ck_assert(!cl_node_drained(n1->n));
 	/* the client obeys the revoke: node 2 gets it at once, no fence delay */
 	ck_assert_int_eq(cl_node_release(n1->n, 1, "held", 4), 0);
 	bus_run(b);
-	ck_assert_ptr_nonnull(last_ev(n2, CL_EV_GRANTED, 2));
+	ck_assert_ptr_nonnull(last_ev(n2, CL_NODE_EV_GRANTED, 2));
 	ck_assert(cl_node_drained(n1->n));
 	cluster_free(b);
 }

@@ -32,7 +32,7 @@
  *
  * A client "acts as owner" of a name from receiving GRANTED until it
  * releases or receives REVOKED, and only while now < valid_until (from
- * GRANTED and CL_EV_VALIDITY).  Straggler clients (a per-seed fraction) keep
+ * GRANTED and CL_NODE_EV_VALIDITY).  Straggler clients (a per-seed fraction) keep
  * acting a while after a stop signal -- work they had started: at most
  * revoke_timeout / 2 past valid_until, and never past their revoke deadline.
  * The fence delay (>= validity + revoke timeout) is what covers them, and
@@ -745,33 +745,33 @@ static int op_mcast(void *ctx, const void *buf, size_t len)
 
 enum client_end_why { END_CRASH, END_DISCONNECT, END_KILLED };
 
-static void client_push(struct sim *s, struct client *c, const struct cl_event *ev, int name);
+static void client_push(struct sim *s, struct client *c, const struct cl_node_event *ev, int name);
 static void client_end(struct sim *s, struct client *c, enum client_end_why why);
 static bool client_acting(const struct sim *s, const struct client *c, unsigned name);
 
 /* May an answer of this type answer a request of kind k? */
-static bool answers(uint8_t k, enum cl_event_type t)
+static bool answers(uint8_t k, enum cl_node_event_type t)
 {
 	switch (t) {
-	case CL_EV_GRANTED:
-	case CL_EV_DENIED:
-	case CL_EV_QUEUED:       /* interim, but an answer to an acquire */
+	case CL_NODE_EV_GRANTED:
+	case CL_NODE_EV_DENIED:
+	case CL_NODE_EV_QUEUED:       /* interim, but an answer to an acquire */
 		return k == CALL_ACQ;
-	case CL_EV_INDEX_DONE:
+	case CL_NODE_EV_INDEX_DONE:
 		return k == CALL_PUT || k == CALL_DEL;
-	case CL_EV_SYNC_DONE:
+	case CL_NODE_EV_SYNC_DONE:
 		return k == CALL_SYNC;
-	case CL_EV_ADMIN_DONE:
+	case CL_NODE_EV_ADMIN_DONE:
 		return k == CALL_EVICT || k == CALL_FENCE;
 	default:
 		return false;
 	}
 }
 
-static bool is_answer(enum cl_event_type t)
+static bool is_answer(enum cl_node_event_type t)
 {
-	return t == CL_EV_GRANTED || t == CL_EV_DENIED || t == CL_EV_QUEUED ||
-	       t == CL_EV_INDEX_DONE || t == CL_EV_SYNC_DONE || t == CL_EV_ADMIN_DONE;
+	return t == CL_NODE_EV_GRANTED || t == CL_NODE_EV_DENIED || t == CL_NODE_EV_QUEUED ||
+	       t == CL_NODE_EV_INDEX_DONE || t == CL_NODE_EV_SYNC_DONE || t == CL_NODE_EV_ADMIN_DONE;
 }
 
 /*
@@ -781,7 +781,7 @@ static bool is_answer(enum cl_event_type t)
  * granted together) share an instant and only need distinct epochs.  A grant
  * whose valid_until has passed can never be used and is not counted.
  */
-static void check_epoch(struct sim *s, struct node *n, int name, const struct cl_event *ev)
+static void check_epoch(struct sim *s, struct node *n, int name, const struct cl_node_event *ev)
 {
 	__typeof__(&s->epochs[0]) e;
 	uint64_t t;
@@ -826,7 +826,7 @@ bad:
 }
 
 /* Records an acknowledged index write in the oracle. */
-static void oracle_ack(struct sim *s, struct node *n, struct client *c, const struct cl_event *ev)
+static void oracle_ack(struct sim *s, struct node *n, struct client *c, const struct cl_node_event *ev)
 {
 	struct oracle *o;
 
@@ -853,7 +853,7 @@ static void oracle_ack(struct sim *s, struct node *n, struct client *c, const st
 	o->vallen = c->req.vallen;
 }
 
-static void op_event(void *ctx, const struct cl_event *ev)
+static void op_event(void *ctx, const struct cl_node_event *ev)
 {
 	struct node *n = ctx;
 	struct sim *s = n->sim;
@@ -864,9 +864,9 @@ static void op_event(void *ctx, const struct cl_event *ev)
 		static const char *const tn[] = { "?", "GRANTED", "DENIED", "QUEUED", "WANTED",
 						  "REVOKED", "KILL", "VALIDITY", "INDEX_DONE",
 						  "INDEX_CHANGED", "SYNC_DONE", "ADMIN_DONE" };
-		unsigned t = ev->type <= CL_EV_ADMIN_DONE ? ev->type : 0;
+		unsigned t = ev->type <= CL_NODE_EV_ADMIN_DONE ? ev->type : 0;
 
-		if (ev->type != CL_EV_INDEX_CHANGED)
+		if (ev->type != CL_NODE_EV_INDEX_CHANGED)
 			TR(s, "n%u ev %s client %" PRIx64 " cookie %" PRIu64 " name %s err %d "
 			   "owner %u mode %u epoch %" PRIu64 " valid_until %" PRIu64 " deadline %"
 			   PRIu64 " version %" PRIu64, n->id, tn[t], ev->client, ev->cookie,
@@ -874,13 +874,13 @@ static void op_event(void *ctx, const struct cl_event *ev)
 			   ev->epoch, ev->valid_until, ev->deadline, ev->version);
 	}
 	if (ev->client == 0) {
-		if (ev->type == CL_EV_VALIDITY) {
+		if (ev->type == CL_NODE_EV_VALIDITY) {
 			for (unsigned i = 0; i < SIM_MAX_CLIENTS; i++) {
 				c = &s->clients[i];
 				if (c->used && c->alive && c->node == n->idx)
 					client_push(s, c, ev, -1);
 			}
-		} else if (ev->type != CL_EV_INDEX_CHANGED) {
+		} else if (ev->type != CL_NODE_EV_INDEX_CHANGED) {
 			violation(s, SIM_INV_PROTO, "node %u: event type %d for client 0",
 				  n->id, ev->type);
 		}
@@ -888,7 +888,7 @@ static void op_event(void *ctx, const struct cl_event *ev)
 	}
 	c = client_by_id(s, ev->client);
 	if (!c || c->node != n->idx) {
-		if (is_answer(ev->type) || ev->type == CL_EV_GRANTED)
+		if (is_answer(ev->type) || ev->type == CL_NODE_EV_GRANTED)
 			TR(s, "n%u: event for unknown client %" PRIx64 " dropped", n->id, ev->client);
 		return;
 	}
@@ -899,7 +899,7 @@ static void op_event(void *ctx, const struct cl_event *ev)
 	}
 	if (!c->alive)
 		return;          /* killed, client_gone() not yet called: the socket is dead */
-	if (ev->type == CL_EV_KILL) {
+	if (ev->type == CL_NODE_EV_KILL) {
 		/* the daemon kills the process: it stops at once */
 		s->res->kills++;
 		client_end(s, c, END_KILLED);
@@ -929,7 +929,7 @@ static void op_event(void *ctx, const struct cl_event *ev)
 				  n->id, ev->type, ev->cookie, c->id);
 			return;
 		}
-		if (ev->type == CL_EV_GRANTED) {
+		if (ev->type == CL_NODE_EV_GRANTED) {
 			s->res->grants++;
 			check_epoch(s, n, name, ev);
 			if (ev->mode != CL_MODE_EX && ev->mode != CL_MODE_SH)
@@ -938,12 +938,12 @@ static void op_event(void *ctx, const struct cl_event *ev)
 				violation(s, SIM_INV_PROTO, "node %u: EX asked, %s granted", n->id,
 					  cl_mode_name(ev->mode));
 		}
-		if (ev->type == CL_EV_INDEX_DONE && ev->err == 0)
+		if (ev->type == CL_NODE_EV_INDEX_DONE && ev->err == 0)
 			oracle_ack(s, n, c, ev);
-		if (ev->type != CL_EV_QUEUED)
+		if (ev->type != CL_NODE_EV_QUEUED)
 			c->req_active = false;   /* answered: liveness satisfied */
 	}
-	if (ev->type == CL_EV_REVOKED)
+	if (ev->type == CL_NODE_EV_REVOKED)
 		s->res->revokes++;
 	client_push(s, c, ev, name);
 }
@@ -1732,7 +1732,7 @@ static void client_end(struct sim *s, struct client *c, enum client_end_why why)
 		c->id, n->incarnation);
 }
 
-static void client_push(struct sim *s, struct client *c, const struct cl_event *ev, int name)
+static void client_push(struct sim *s, struct client *c, const struct cl_node_event *ev, int name)
 {
 	uint64_t at = s->now + rng_range(&s->rng, s->ipc_min, s->ipc_max);
 	struct cev *e;
@@ -1894,7 +1894,7 @@ static void client_on_event(struct sim *s, struct client *c, const struct cev *e
 	struct chold *h = e->name >= 0 ? &c->holds[e->name] : NULL;
 
 	switch (e->type) {
-	case CL_EV_GRANTED:
+	case CL_NODE_EV_GRANTED:
 		if (!h || (h->st != H_PENDING && h->st != H_QUEUED) || e->cookie == c->cancelled_cookie)
 			break;
 		h->st = H_HELD;
@@ -1910,14 +1910,14 @@ static void client_on_event(struct sim *s, struct client *c, const struct cev *e
 				      s->now + rng_range(&s->rng, MS, s->hold_max));
 		client_req_done(s, c);
 		break;
-	case CL_EV_DENIED:
+	case CL_NODE_EV_DENIED:
 		if (!h || (h->st != H_PENDING && h->st != H_QUEUED) || e->cookie == c->cancelled_cookie)
 			break;
 		h->st = H_NONE;
 		h->gen++;
 		client_req_done(s, c);
 		break;
-	case CL_EV_QUEUED:
+	case CL_NODE_EV_QUEUED:
 		if (!h || h->st != H_PENDING || e->cookie == c->cancelled_cookie)
 			break;
 		h->st = H_QUEUED;
@@ -1925,12 +1925,12 @@ static void client_on_event(struct sim *s, struct client *c, const struct cev *e
 			ev_push(s, s->now + rng_range(&s->rng, 0, s->token_us), EV_CANCEL, c->slot,
 				c->id, ((uint64_t)e->name << 32) | (uint32_t)h->gen);
 		break;
-	case CL_EV_WANTED:
+	case CL_NODE_EV_WANTED:
 		if (h && h->st == H_HELD)
 			hold_schedule_release(s, c, (unsigned)e->name,
 					      s->now + rng_range(&s->rng, 0, s->release_soon));
 		break;
-	case CL_EV_REVOKED:
+	case CL_NODE_EV_REVOKED:
 		if (h && h->st == H_HELD && !h->revoked) {
 			uint64_t left = e->deadline > s->now ? e->deadline - s->now : 0;
 			/* a straggler finishes work it started: none if the grant just came */
@@ -1948,12 +1948,12 @@ static void client_on_event(struct sim *s, struct client *c, const struct cev *e
 			hold_schedule_release(s, c, (unsigned)e->name, rel);
 		}
 		break;
-	case CL_EV_VALIDITY:
+	case CL_NODE_EV_VALIDITY:
 		client_set_valid(s, c, e->valid_until);
 		break;
-	case CL_EV_INDEX_DONE:
-	case CL_EV_SYNC_DONE:
-	case CL_EV_ADMIN_DONE:
+	case CL_NODE_EV_INDEX_DONE:
+	case CL_NODE_EV_SYNC_DONE:
+	case CL_NODE_EV_ADMIN_DONE:
 		client_req_done(s, c);
 		break;
 	default:
