@@ -15,6 +15,8 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "corolease/htab.h"
+#include "corolease/list.h"
 #include "hash.h"
 #include "index.h"
 #include "node.h"
@@ -22,18 +24,14 @@
 
 /* ---- private types ---- */
 
+/* An own message on one of the queues (pending, retry, inflight, resend). */
 struct outmsg {
-	struct outmsg *next;
+	struct cl_list link;
 	uint64_t sent_at;
 	uint64_t seq;                    /* order handed to the transport (0 = not yet) */
 	uint32_t len;
 	uint8_t type;
 	uint8_t data[];
-};
-
-struct msgq {
-	struct outmsg *head, *tail;
-	size_t n;
 };
 
 enum ch_state { CH_WAITING, CH_HELD, CH_REVOKED };
@@ -43,8 +41,8 @@ struct nl_client;
 
 /* One client's hold on, or pending acquire of, one lease. */
 struct chold {
-	struct chold *lnext, *lprev;     /* lease's waiter or holder list */
-	struct chold *cnext, *cprev;     /* client's list */
+	struct cl_list llink;            /* lease's waiter or holder list */
+	struct cl_list clink;            /* client's list */
 	struct nl_lease *lease;
 	struct nl_client *client;
 	uint64_t cookie;
@@ -56,7 +54,7 @@ struct chold {
 };
 
 struct chlist {
-	struct chold *head, *tail;
+	struct cl_list list;             /* of struct chold via llink */
 	uint32_t n;
 };
 
@@ -64,8 +62,7 @@ enum req_state { REQ_NONE, REQ_SENT, REQ_QUEUED };
 
 /* This node's view of one lease name. */
 struct nl_lease {
-	struct nl_lease *hnext;
-	uint64_t hash;
+	struct cl_hnode hn;              /* in cl_node.leases */
 	struct chlist holders;           /* CH_HELD and CH_REVOKED */
 	struct chlist waiters;           /* CH_WAITING, FIFO */
 	uint64_t epoch;                  /* of the node-level hold */
@@ -88,16 +85,16 @@ struct nl_lease {
 };
 
 struct nl_client {
-	struct nl_client *hnext;
+	struct cl_hnode hn;              /* in cl_node.clients */
 	uint64_t id;
-	struct chold *head;              /* client's cholds via cnext */
+	struct cl_list holds;            /* client's cholds via clink, newest first */
 	uint32_t nholds;                 /* length of that list */
 };
 
 enum op_kind { OP_INDEX, OP_SYNC, OP_ADMIN };
 
 struct pending_op {
-	struct pending_op *next;
+	struct cl_hnode hn;              /* in cl_node.requests */
 	uint64_t req_id;
 	uint64_t client;
 	uint64_t cookie;
@@ -109,7 +106,7 @@ struct pending_op {
  * delivered only in a transitional configuration (see confirm_writes()).
  */
 struct unconfirmed {
-	struct unconfirmed *next;
+	struct cl_list link;             /* in cl_node.unconf, FIFO */
 	uint64_t client, cookie, version;
 	uint64_t sent_mark;              /* own messages handed to the transport when applied */
 	uint64_t departures;             /* departure generation when applied */
@@ -126,7 +123,7 @@ struct fence_timer {
 };
 
 struct qevent {
-	struct qevent *next;
+	struct cl_list link;             /* in cl_node.evq */
 	struct cl_node_event ev;
 	uint8_t buf[];                   /* name then key */
 };
@@ -170,31 +167,26 @@ struct cl_node {
 	uint64_t valid_told;             /* last value reported in an event */
 	uint64_t last_send;
 
-	/* messages */
-	struct msgq pending, retry, inflight, resend;
+	/* own messages: waiting for sync to end, for the transport, for delivery, for re-send */
+	struct cl_list pending, retry, inflight, resend;
 	uint64_t next_req;
 
-	/* local leases */
-	struct nl_lease **lb;
-	size_t nlb, nleases;
+	/* local leases: struct nl_lease by name (256 buckets from the start) */
+	struct cl_htab leases;
 	struct nl_lease **heap;
 	size_t heap_n, heap_cap;
 	uint64_t nheld;                  /* leases with held == true */
 	uint64_t client_holds;
 
-	struct nl_client **cb;
-	size_t ncb, nclients;
-
-	struct pending_op **ob;
-	size_t nob, nops;
+	struct cl_htab clients;          /* struct nl_client by id (64 buckets at first use) */
+	struct cl_htab requests;         /* struct pending_op by req_id (256 at first use) */
 
 	struct fence_timer *fences;
 	size_t nfences, cap_fences;
 
 	bool need_reconcile;
 	bool draining;
-	struct unconfirmed *unconf;      /* FIFO via next; tail below */
-	struct unconfirmed **unconf_tail;
+	struct cl_list unconf;           /* struct unconfirmed, oldest first */
 	uint64_t sent_seq;               /* own messages handed to the transport */
 	uint64_t own_delivered_seq;      /* seq of the last own message delivered */
 	uint64_t departures;             /* configuration changes with departures, and loads */
@@ -202,7 +194,7 @@ struct cl_node {
 	uint64_t started_at;
 
 	/* events */
-	struct qevent *evq_head, *evq_tail;
+	struct cl_list evq;              /* struct qevent, oldest first */
 	int depth;
 
 	struct cl_node_counters c;
@@ -239,6 +231,33 @@ static bool mode_covers(uint8_t held, uint8_t want)
 	return held == CL_MODE_EX || want == CL_MODE_SH;
 }
 
+/* ---- a lease's lists of client holds ---- */
+
+static void chl_push(struct chlist *l, struct chold *c)
+{
+	cl_list_add_tail(&l->list, &c->llink);
+	l->n++;
+}
+
+static void chl_remove(struct chlist *l, struct chold *c)
+{
+	cl_list_del(&c->llink);
+	l->n--;
+}
+
+/* The first hold of l / the one after c, or NULL. */
+static struct chold *ch_first(const struct chlist *l)
+{
+	struct cl_list *e = cl_list_first(&l->list);
+	return e ? cl_list_entry(e, struct chold, llink) : NULL;
+}
+
+static struct chold *ch_next(const struct chlist *l, const struct chold *c)
+{
+	struct cl_list *e = cl_list_next(&l->list, &c->llink);
+	return e ? cl_list_entry(e, struct chold, llink) : NULL;
+}
+
 /* ---- events ---- */
 
 static void ev_push(struct cl_node *n, const struct cl_node_event *ev)
@@ -249,7 +268,6 @@ static void ev_push(struct cl_node *n, const struct cl_node_event *ev)
 		nlog(n, LOG_ERR, "out of memory queueing an event; event lost");
 		return;
 	}
-	q->next = NULL;
 	q->ev = *ev;
 	if (ev->namelen)
 		memcpy(q->buf, ev->name, ev->namelen);
@@ -257,11 +275,7 @@ static void ev_push(struct cl_node *n, const struct cl_node_event *ev)
 		memcpy(q->buf + ev->namelen, ev->key, ev->keylen);
 	q->ev.name = ev->namelen ? q->buf : NULL;
 	q->ev.key = ev->keylen ? q->buf + ev->namelen : NULL;
-	if (n->evq_tail)
-		n->evq_tail->next = q;
-	else
-		n->evq_head = q;
-	n->evq_tail = q;
+	cl_list_add_tail(&n->evq, &q->link);
 }
 
 static void reconcile(struct cl_node *n);
@@ -284,13 +298,12 @@ static void leave(struct cl_node *n)
 	}
 	if (n->need_reconcile)
 		reconcile(n);
-	if (n->unconf)
+	if (!cl_list_empty(&n->unconf))
 		confirm_writes(n);
-	while (n->evq_head) {
-		struct qevent *q = n->evq_head;
-		n->evq_head = q->next;
-		if (!n->evq_head)
-			n->evq_tail = NULL;
+	struct cl_list *e;
+	while ((e = cl_list_first(&n->evq))) {
+		struct qevent *q = cl_list_entry(e, struct qevent, link);
+		cl_list_del(e);
 		if (n->ops.event)
 			n->ops.event(n->ctx, &q->ev);
 		free(q);
@@ -326,50 +339,38 @@ static void set_valid_until(struct cl_node *n, uint64_t t)
 
 /* ---- message queues and sending ---- */
 
-static void q_push(struct msgq *q, struct outmsg *m)
+static void q_push(struct cl_list *q, struct outmsg *m)
 {
-	m->next = NULL;
-	if (q->tail)
-		q->tail->next = m;
-	else
-		q->head = m;
-	q->tail = m;
-	q->n++;
+	cl_list_add_tail(q, &m->link);
 }
 
-static struct outmsg *q_pop(struct msgq *q)
+/* The oldest / newest message of q, or NULL. */
+static struct outmsg *q_first(const struct cl_list *q)
 {
-	struct outmsg *m = q->head;
-	if (!m)
-		return NULL;
-	q->head = m->next;
-	if (!q->head)
-		q->tail = NULL;
-	q->n--;
-	m->next = NULL;
+	struct cl_list *e = cl_list_first(q);
+	return e ? cl_list_entry(e, struct outmsg, link) : NULL;
+}
+
+static struct outmsg *q_last(const struct cl_list *q)
+{
+	struct cl_list *e = cl_list_last(q);
+	return e ? cl_list_entry(e, struct outmsg, link) : NULL;
+}
+
+/* Unlinks and returns the oldest message of q, or NULL. */
+static struct outmsg *q_pop(struct cl_list *q)
+{
+	struct outmsg *m = q_first(q);
+	if (m)
+		cl_list_del(&m->link);
 	return m;
 }
 
-static void q_free(struct msgq *q)
+static void q_free(struct cl_list *q)
 {
 	struct outmsg *m;
 	while ((m = q_pop(q)))
 		free(m);
-}
-
-/* Moves all of src to the end of dst. */
-static void q_splice(struct msgq *dst, struct msgq *src)
-{
-	if (!src->head)
-		return;
-	if (dst->tail)
-		dst->tail->next = src->head;
-	else
-		dst->head = src->head;
-	dst->tail = src->tail;
-	dst->n += src->n;
-	src->head = src->tail = NULL;
-	src->n = 0;
 }
 
 static bool is_sync_type(uint8_t t)
@@ -386,7 +387,7 @@ static bool ready(const struct cl_node *n)
 /* Hands m to the transport now, or queues it for retry behind earlier ones. */
 static void transmit(struct cl_node *n, struct outmsg *m)
 {
-	if (n->retry.head) {
+	if (!cl_list_empty(&n->retry)) {
 		q_push(&n->retry, m);
 		return;
 	}
@@ -406,13 +407,13 @@ static void transmit(struct cl_node *n, struct outmsg *m)
 
 static void flush_retry(struct cl_node *n)
 {
-	while (n->retry.head) {
-		struct outmsg *m = n->retry.head;
+	struct outmsg *m;
+	while ((m = q_first(&n->retry))) {
 		if (n->ops.mcast(n->ctx, m->data, m->len) < 0) {
 			n->c.mcast_eagain++;
 			return;
 		}
-		q_pop(&n->retry);
+		cl_list_del(&m->link);
 		m->sent_at = now_us(n);
 		m->seq = ++n->sent_seq;
 		n->last_send = m->sent_at;
@@ -476,55 +477,48 @@ static uint64_t lname_hash(const void *name, size_t len)
 
 static struct nl_lease *lease_find(const struct cl_node *n, const void *name, size_t len)
 {
-	if (!n->nlb)
-		return NULL;
 	uint64_t h = lname_hash(name, len);
-	for (struct nl_lease *l = n->lb[h & (n->nlb - 1)]; l; l = l->hnext)
-		if (l->hash == h && l->namelen == len && !memcmp(l->name, name, len))
+	for (struct cl_hnode *e = cl_htab_first(&n->leases, h); e; e = cl_htab_next(e, h)) {
+		struct nl_lease *l = cl_container_of(e, struct nl_lease, hn);
+		if (l->namelen == len && !memcmp(l->name, name, len))
 			return l;
+	}
 	return NULL;
 }
 
-static int lease_table_grow(struct cl_node *n)
-{
-	size_t nb = n->nlb ? n->nlb * 2 : 256;
-	struct nl_lease **b = calloc(nb, sizeof(*b));
-	if (!b)
-		return -ENOMEM;
-	for (size_t i = 0; i < n->nlb; i++) {
-		struct nl_lease *l = n->lb[i], *next;
-		for (; l; l = next) {
-			next = l->hnext;
-			l->hnext = b[l->hash & (nb - 1)];
-			b[l->hash & (nb - 1)] = l;
-		}
-	}
-	free(n->lb);
-	n->lb = b;
-	n->nlb = nb;
-	return 0;
-}
-
+/* name's lease, created (with nothing in it) if new; NULL on ENOMEM. */
 static struct nl_lease *lease_get(struct cl_node *n, const void *name, size_t len)
 {
 	struct nl_lease *l = lease_find(n, name, len);
 	if (l)
 		return l;
-	if (n->nleases >= n->nlb && lease_table_grow(n) < 0)
-		return NULL;
 	l = calloc(1, sizeof(*l) + len);
 	if (!l)
 		return NULL;
-	l->hash = lname_hash(name, len);
+	cl_list_init(&l->holders.list);
+	cl_list_init(&l->waiters.list);
 	l->namelen = (uint16_t)len;
 	memcpy(l->name, name, len);
 	l->heap_idx = SIZE_MAX;
 	l->next_deadline = CL_TIME_NEVER;
-	struct nl_lease **slot = &n->lb[l->hash & (n->nlb - 1)];
-	l->hnext = *slot;
-	*slot = l;
-	n->nleases++;
+	cl_htab_add(&n->leases, &l->hn, lname_hash(name, len));
 	return l;
+}
+
+/*
+ * Iteration over every lease in table order; the current one may be freed
+ * (lease_settle) inside the loop, no other, and none may be created.
+ */
+static struct nl_lease *lease_next(const struct cl_node *n, struct cl_htab_iter *it)
+{
+	struct cl_hnode *e = cl_htab_iter_next(&n->leases, it);
+	return e ? cl_container_of(e, struct nl_lease, hn) : NULL;
+}
+
+static struct nl_lease *lease_first(const struct cl_node *n, struct cl_htab_iter *it)
+{
+	struct cl_hnode *e = cl_htab_iter_first(&n->leases, it);
+	return e ? cl_container_of(e, struct nl_lease, hn) : NULL;
 }
 
 /* ---- timer heap over leases (min next_deadline) ---- */
@@ -587,10 +581,10 @@ static void lease_resched(struct cl_node *n, struct nl_lease *l)
 		d = l->linger_at;
 	if (l->handover_at && l->handover_at < d)
 		d = l->handover_at;
-	for (struct chold *c = l->holders.head; c; c = c->lnext)
+	for (struct chold *c = ch_first(&l->holders); c; c = ch_next(&l->holders, c))
 		if (c->state == CH_REVOKED && c->deadline < d)
 			d = c->deadline;
-	for (struct chold *c = l->waiters.head; c; c = c->lnext)
+	for (struct chold *c = ch_first(&l->waiters); c; c = ch_next(&l->waiters, c))
 		if (c->deadline && c->deadline < d)
 			d = c->deadline;
 	l->next_deadline = d;
@@ -625,11 +619,7 @@ static void lease_settle(struct cl_node *n, struct nl_lease *l)
 	if (l->held || l->req != REQ_NONE || l->releasing || l->holders.n || l->waiters.n)
 		return;
 	heap_remove(n, l);
-	struct nl_lease **pp = &n->lb[l->hash & (n->nlb - 1)];
-	while (*pp != l)
-		pp = &(*pp)->hnext;
-	*pp = l->hnext;
-	n->nleases--;
+	cl_htab_del(&n->leases, &l->hn);
 	free(l);
 }
 
@@ -648,100 +638,59 @@ static void set_held(struct cl_node *n, struct nl_lease *l, bool held)
 
 static struct nl_client *client_find(const struct cl_node *n, uint64_t id)
 {
-	if (!n->ncb)
-		return NULL;
-	for (struct nl_client *c = n->cb[cl_mix64(id) & (n->ncb - 1)]; c; c = c->hnext)
+	uint64_t h = cl_mix64(id);
+	for (struct cl_hnode *e = cl_htab_first(&n->clients, h); e; e = cl_htab_next(e, h)) {
+		struct nl_client *c = cl_container_of(e, struct nl_client, hn);
 		if (c->id == id)
 			return c;
+	}
 	return NULL;
 }
 
+/* Client id's entry, created if new; NULL on ENOMEM. */
 static struct nl_client *client_get(struct cl_node *n, uint64_t id)
 {
 	struct nl_client *c = client_find(n, id);
 	if (c)
 		return c;
-	if (n->nclients >= n->ncb) {
-		size_t nb = n->ncb ? n->ncb * 2 : 64;
-		struct nl_client **b = calloc(nb, sizeof(*b));
-		if (!b)
-			return NULL;
-		for (size_t i = 0; i < n->ncb; i++) {
-			struct nl_client *x = n->cb[i], *next;
-			for (; x; x = next) {
-				next = x->hnext;
-				x->hnext = b[cl_mix64(x->id) & (nb - 1)];
-				b[cl_mix64(x->id) & (nb - 1)] = x;
-			}
-		}
-		free(n->cb);
-		n->cb = b;
-		n->ncb = nb;
-	}
+	if (!n->clients.nb && cl_htab_init(&n->clients, 64) < 0)
+		return NULL;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
 	c->id = id;
-	struct nl_client **slot = &n->cb[cl_mix64(id) & (n->ncb - 1)];
-	c->hnext = *slot;
-	*slot = c;
-	n->nclients++;
+	cl_list_init(&c->holds);
+	cl_htab_add(&n->clients, &c->hn, cl_mix64(id));
 	return c;
 }
 
+/* Frees c once it has no holds left. */
 static void client_maybe_free(struct cl_node *n, struct nl_client *c)
 {
-	if (c->head)
+	if (!cl_list_empty(&c->holds))
 		return;
-	struct nl_client **pp = &n->cb[cl_mix64(c->id) & (n->ncb - 1)];
-	while (*pp != c)
-		pp = &(*pp)->hnext;
-	*pp = c->hnext;
-	n->nclients--;
+	cl_htab_del(&n->clients, &c->hn);
 	free(c);
-}
-
-static void chl_push(struct chlist *l, struct chold *c)
-{
-	c->lnext = NULL;
-	c->lprev = l->tail;
-	if (l->tail)
-		l->tail->lnext = c;
-	else
-		l->head = c;
-	l->tail = c;
-	l->n++;
-}
-
-static void chl_remove(struct chlist *l, struct chold *c)
-{
-	if (c->lprev)
-		c->lprev->lnext = c->lnext;
-	else
-		l->head = c->lnext;
-	if (c->lnext)
-		c->lnext->lprev = c->lprev;
-	else
-		l->tail = c->lprev;
-	c->lnext = c->lprev = NULL;
-	l->n--;
 }
 
 /* client c's hold or pending acquire of l: walks the shorter of the two lists. */
 static struct chold *chold_of(struct nl_client *c, const struct nl_lease *l)
 {
 	if (c->nholds > l->holders.n + l->waiters.n) {
-		for (struct chold *h = l->holders.head; h; h = h->lnext)
+		for (struct chold *h = ch_first(&l->holders); h; h = ch_next(&l->holders, h))
 			if (h->client == c)
 				return h;
-		for (struct chold *h = l->waiters.head; h; h = h->lnext)
+		for (struct chold *h = ch_first(&l->waiters); h; h = ch_next(&l->waiters, h))
 			if (h->client == c)
 				return h;
 		return NULL;
 	}
-	for (struct chold *h = c->head; h; h = h->cnext)
+	struct cl_list *e;
+	cl_list_foreach(e, &c->holds) {
+		struct chold *h = cl_list_entry(e, struct chold, clink);
 		if (h->lease == l)
 			return h;
+	}
 	return NULL;
 }
 
@@ -757,14 +706,20 @@ static void chold_free(struct cl_node *n, struct chold *ch)
 		if (ch->state == CH_REVOKED)
 			n->need_reconcile = true;   /* a self-recover may be due */
 	}
-	if (ch->cprev)
-		ch->cprev->cnext = ch->cnext;
-	else
-		ch->client->head = ch->cnext;
-	if (ch->cnext)
-		ch->cnext->cprev = ch->cprev;
+	cl_list_del(&ch->clink);
 	ch->client->nholds--;
 	free(ch);
+}
+
+/* Denies every local waiter of l with err. */
+static void deny_waiters(struct cl_node *n, struct nl_lease *l, int err)
+{
+	struct chold *c = ch_first(&l->waiters), *cn;
+	for (; c; c = cn) {
+		cn = ch_next(&l->waiters, c);
+		ev_lease(n, CL_NODE_EV_DENIED, c, err, 0);
+		chold_free(n, c);
+	}
 }
 
 /* ---- lease decisions ---- */
@@ -815,7 +770,7 @@ static void send_acquire(struct cl_node *n, struct nl_lease *l, uint8_t mode, bo
 static void revoke_holders(struct cl_node *n, struct nl_lease *l)
 {
 	uint64_t deadline = now_us(n) + n->cfg.revoke_timeout_us;
-	for (struct chold *c = l->holders.head; c; c = c->lnext) {
+	for (struct chold *c = ch_first(&l->holders); c; c = ch_next(&l->holders, c)) {
 		if (c->state == CH_REVOKED)
 			continue;
 		c->state = CH_REVOKED;
@@ -862,9 +817,9 @@ static void pump(struct cl_node *n, struct nl_lease *l)
 	bool usable = l->held && !l->lost && !l->wanted && !l->revoking && !l->releasing &&
 		      trusted(n);
 	if (usable) {
-		struct chold *c = l->waiters.head, *next;
+		struct chold *c = ch_first(&l->waiters), *next;
 		for (; c; c = next) {
-			next = c->lnext;
+			next = ch_next(&l->waiters, c);
 			if (!mode_covers(l->mode, c->mode))
 				continue;
 			chl_remove(&l->waiters, c);
@@ -883,7 +838,7 @@ static void pump(struct cl_node *n, struct nl_lease *l)
 	    !l->lost) {
 		uint8_t want = CL_MODE_SH;
 		bool wait = false;
-		for (struct chold *c = l->waiters.head; c; c = c->lnext) {
+		for (struct chold *c = ch_first(&l->waiters); c; c = ch_next(&l->waiters, c)) {
 			if (c->mode == CL_MODE_EX)
 				want = CL_MODE_EX;
 			if (c->flags & CL_ACQ_WAIT)
@@ -914,17 +869,14 @@ static void pump(struct cl_node *n, struct nl_lease *l)
 static void revoke_all(struct cl_node *n, const char *why)
 {
 	uint64_t revoked = n->c.revokes;
-	for (size_t b = 0; b < n->nlb; b++) {
-		struct nl_lease *l = n->lb[b], *next;
-		for (; l; l = next) {
-			next = l->hnext;
-			if (l->held)
-				l->lost = true;
-			l->linger_at = 0;
-			l->handover_at = 0;
-			revoke_holders(n, l);
-			lease_settle(n, l);
-		}
+	struct cl_htab_iter it;
+	for (struct nl_lease *l = lease_first(n, &it); l; l = lease_next(n, &it)) {
+		if (l->held)
+			l->lost = true;
+		l->linger_at = 0;
+		l->handover_at = 0;
+		revoke_holders(n, l);
+		lease_settle(n, l);
 	}
 	if (n->c.revokes != revoked)
 		nlog(n, LOG_WARNING, "revoked %llu local holds: %s",
@@ -934,47 +886,27 @@ static void revoke_all(struct cl_node *n, const char *why)
 
 /* ---- pending request table (index, sync, admin) ---- */
 
+/* Records a request awaiting its answer.  0 or -ENOMEM. */
 static int op_add(struct cl_node *n, uint64_t req_id, uint64_t client, uint64_t cookie, uint8_t kind)
 {
-	if (n->nops >= n->nob) {
-		size_t nb = n->nob ? n->nob * 2 : 256;
-		struct pending_op **b = calloc(nb, sizeof(*b));
-		if (!b)
-			return -ENOMEM;
-		for (size_t i = 0; i < n->nob; i++) {
-			struct pending_op *o = n->ob[i], *next;
-			for (; o; o = next) {
-				next = o->next;
-				o->next = b[cl_mix64(o->req_id) & (nb - 1)];
-				b[cl_mix64(o->req_id) & (nb - 1)] = o;
-			}
-		}
-		free(n->ob);
-		n->ob = b;
-		n->nob = nb;
-	}
+	if (!n->requests.nb && cl_htab_init(&n->requests, 256) < 0)
+		return -ENOMEM;
 	struct pending_op *o = malloc(sizeof(*o));
 	if (!o)
 		return -ENOMEM;
-	*o = (struct pending_op){ NULL, req_id, client, cookie, kind };
-	struct pending_op **slot = &n->ob[cl_mix64(req_id) & (n->nob - 1)];
-	o->next = *slot;
-	*slot = o;
-	n->nops++;
+	*o = (struct pending_op){ .req_id = req_id, .client = client, .cookie = cookie, .kind = kind };
+	cl_htab_add(&n->requests, &o->hn, cl_mix64(req_id));
 	return 0;
 }
 
 /* Removes and returns the op for req_id (caller frees), or NULL. */
 static struct pending_op *op_take(struct cl_node *n, uint64_t req_id)
 {
-	if (!n->nob)
-		return NULL;
-	struct pending_op **pp = &n->ob[cl_mix64(req_id) & (n->nob - 1)];
-	for (; *pp; pp = &(*pp)->next) {
-		if ((*pp)->req_id == req_id) {
-			struct pending_op *o = *pp;
-			*pp = o->next;
-			n->nops--;
+	uint64_t h = cl_mix64(req_id);
+	for (struct cl_hnode *e = cl_htab_first(&n->requests, h); e; e = cl_htab_next(e, h)) {
+		struct pending_op *o = cl_container_of(e, struct pending_op, hn);
+		if (o->req_id == req_id) {
+			cl_htab_del(&n->requests, e);
 			return o;
 		}
 	}
@@ -1019,9 +951,9 @@ static void on_queued(struct cl_node *n, const struct cl_action *a)
 	if (!l)
 		return;
 	l->req = REQ_QUEUED;
-	struct chold *c = l->waiters.head, *next;
+	struct chold *c = ch_first(&l->waiters), *next;
 	for (; c; c = next) {
-		next = c->lnext;
+		next = ch_next(&l->waiters, c);
 		if (!(c->flags & CL_ACQ_WAIT)) {
 			ev_lease(n, CL_NODE_EV_DENIED, c, -EBUSY, a->owner);
 			chold_free(n, c);
@@ -1039,9 +971,9 @@ static void on_deny(struct cl_node *n, const struct cl_action *a)
 	if (!l)
 		return;
 	l->req = REQ_NONE;
-	struct chold *c = l->waiters.head, *next;
+	struct chold *c = ch_first(&l->waiters), *next;
 	for (; c; c = next) {
-		next = c->lnext;
+		next = ch_next(&l->waiters, c);
 		if (l->held && !l->lost && mode_covers(l->mode, c->mode))
 			continue;
 		ev_lease(n, CL_NODE_EV_DENIED, c, a->err, a->owner);
@@ -1058,7 +990,7 @@ static void on_blocking(struct cl_node *n, const struct cl_action *a, bool revok
 	if (!l->wanted) {
 		l->wanted = true;
 		l->wanted_by = a->wanted_by;
-		for (struct chold *c = l->holders.head; c; c = c->lnext)
+		for (struct chold *c = ch_first(&l->holders); c; c = ch_next(&l->holders, c))
 			if (c->state == CH_HELD)
 				ev_lease(n, CL_NODE_EV_WANTED, c, 0, a->wanted_by);
 		if (l->holders.n && !revoke)
@@ -1101,13 +1033,13 @@ static void on_op_done(struct cl_node *n, const struct cl_action *a, enum cl_nod
 		/* applied: the answer waits until the write cannot be lost */
 		struct unconfirmed *u = malloc(sizeof(*u) + a->namelen + a->keylen);
 		if (u) {
-			*u = (struct unconfirmed){ NULL, o->client, o->cookie, a->version,
-						   n->sent_seq, n->departures,
-						   a->deleted, a->namelen, a->keylen };
+			*u = (struct unconfirmed){ .client = o->client, .cookie = o->cookie,
+						   .version = a->version, .sent_mark = n->sent_seq,
+						   .departures = n->departures, .deleted = a->deleted,
+						   .namelen = a->namelen, .keylen = a->keylen };
 			memcpy(u->buf, a->name, a->namelen);
 			memcpy(u->buf + a->namelen, a->key, a->keylen);
-			*n->unconf_tail = u;
-			n->unconf_tail = &u->next;
+			cl_list_add_tail(&n->unconf, &u->link);
 			free(o);
 			return;
 		}
@@ -1262,11 +1194,11 @@ static void reconcile_hold(void *ctx, const uint8_t *name, uint16_t namelen,
 
 static bool revocation_pending(const struct cl_node *n)
 {
-	for (size_t b = 0; b < n->nlb; b++)
-		for (const struct nl_lease *l = n->lb[b]; l; l = l->hnext)
-			for (const struct chold *c = l->holders.head; c; c = c->lnext)
-				if (c->state == CH_REVOKED)
-					return true;
+	struct cl_htab_iter it;
+	for (const struct nl_lease *l = lease_first(n, &it); l; l = lease_next(n, &it))
+		for (const struct chold *c = ch_first(&l->holders); c; c = ch_next(&l->holders, c))
+			if (c->state == CH_REVOKED)
+				return true;
 	return false;
 }
 
@@ -1280,31 +1212,28 @@ static void reconcile(struct cl_node *n)
 	n->need_reconcile = false;
 	if (!ready(n))
 		return;
-	for (size_t b = 0; b < n->nlb; b++) {
-		struct nl_lease *l = n->lb[b], *next;
-		for (; l; l = next) {
-			next = l->hnext;
-			if (l->held && !l->releasing &&
-			    cl_sm_hold_epoch(n->sm, l->name, l->namelen, n->me, NULL) != l->epoch) {
-				set_held(n, l, false);
-				l->wanted = l->revoking = l->lost = false;
-				l->linger_at = l->handover_at = 0;
-				revoke_holders(n, l);
-			}
-			if (l->req == REQ_QUEUED) {
-				struct cl_lease_info info;
-				struct cl_waiter_info w[CL_MAX_MEMBERS];
-				bool found = false;
-				if (cl_sm_lookup(n->sm, l->name, l->namelen, &info, NULL, 0, w,
-						 CL_MAX_MEMBERS) == 0)
-					for (uint32_t i = 0; i < info.nwaiters && i < CL_MAX_MEMBERS; i++)
-						if (w[i].node == n->me)
-							found = true;
-				if (!found)
-					l->req = REQ_NONE;
-			}
-			pump(n, l);
+	struct cl_htab_iter it;
+	for (struct nl_lease *l = lease_first(n, &it); l; l = lease_next(n, &it)) {
+		if (l->held && !l->releasing &&
+		    cl_sm_hold_epoch(n->sm, l->name, l->namelen, n->me, NULL) != l->epoch) {
+			set_held(n, l, false);
+			l->wanted = l->revoking = l->lost = false;
+			l->linger_at = l->handover_at = 0;
+			revoke_holders(n, l);
 		}
+		if (l->req == REQ_QUEUED) {
+			struct cl_lease_info info;
+			struct cl_waiter_info w[CL_MAX_MEMBERS];
+			bool found = false;
+			if (cl_sm_lookup(n->sm, l->name, l->namelen, &info, NULL, 0, w,
+					 CL_MAX_MEMBERS) == 0)
+				for (uint32_t i = 0; i < info.nwaiters && i < CL_MAX_MEMBERS; i++)
+					if (w[i].node == n->me)
+						found = true;
+			if (!found)
+				l->req = REQ_NONE;
+		}
+		pump(n, l);
 	}
 	if (!cl_sm_quorate(n->sm))
 		return;
@@ -1352,15 +1281,16 @@ static void answer_write(struct cl_node *n, struct unconfirmed *u, int err)
  */
 static void confirm_writes(struct cl_node *n)
 {
-	struct unconfirmed **pp = &n->unconf;
 	bool need_nop = false;
-	while (*pp) {
-		struct unconfirmed *u = *pp;
+	const struct outmsg *newest = q_last(&n->inflight);
+	struct cl_list *e, *nx;
+	cl_list_foreach_safe(e, nx, &n->unconf) {
+		struct unconfirmed *u = cl_list_entry(e, struct unconfirmed, link);
 		int verdict = 1;            /* 1 = wait, 0 = done, <0 = lost */
 		if (u->departures == n->departures) {
 			if (n->own_delivered_seq > u->sent_mark)
 				verdict = 0;
-			else if (!(n->inflight.tail && n->inflight.tail->seq > u->sent_mark))
+			else if (!(newest && newest->seq > u->sent_mark))
 				need_nop = true;
 		} else if (ready(n) && cl_sm_quorate(n->sm)) {
 			uint64_t ver = 0;
@@ -1369,16 +1299,13 @@ static void confirm_writes(struct cl_node *n)
 			bool stands = u->deleted ? (rc < 0 || ver > u->version) : (rc == 0 && ver >= u->version);
 			verdict = stands ? 0 : -ESTALE;
 		}
-		if (verdict > 0) {
-			pp = &u->next;
+		if (verdict > 0)
 			continue;
-		}
 		answer_write(n, u, verdict);
-		*pp = u->next;
+		cl_list_del(e);
 		free(u);
 	}
-	n->unconf_tail = pp;
-	if (need_nop && ready(n) && !n->retry.head && !n->pending.head) {
+	if (need_nop && ready(n) && cl_list_empty(&n->retry) && cl_list_empty(&n->pending)) {
 		struct cl_msg m = { .type = CL_MSG_NOP, .req_id = 0 };
 		send_msg(n, &m);
 	}
@@ -1387,19 +1314,16 @@ static void confirm_writes(struct cl_node *n)
 /* Answers every unconfirmed write of client (0 = all) with err, or drops them silently. */
 static void drop_unconfirmed(struct cl_node *n, uint64_t client, int err, bool tell)
 {
-	struct unconfirmed **pp = &n->unconf;
-	while (*pp) {
-		struct unconfirmed *u = *pp;
-		if (client && u->client != client) {
-			pp = &u->next;
+	struct cl_list *e, *nx;
+	cl_list_foreach_safe(e, nx, &n->unconf) {
+		struct unconfirmed *u = cl_list_entry(e, struct unconfirmed, link);
+		if (client && u->client != client)
 			continue;
-		}
 		if (tell)
 			answer_write(n, u, err);
-		*pp = u->next;
+		cl_list_del(e);
 		free(u);
 	}
-	n->unconf_tail = pp;
 }
 
 /* ---- sync rounds ---- */
@@ -1470,7 +1394,7 @@ static void sync_complete(struct cl_node *n)
 	if (n->sync.loaded)
 		arm_all_orphans(n);
 	/* our ordinary messages dropped during the round go out again, first */
-	struct msgq keep = { 0 };
+	struct cl_list keep = CL_LIST_INIT(keep);
 	struct outmsg *m;
 	while ((m = q_pop(&n->resend))) {
 		if (m->type == CL_MSG_QUORUM ||
@@ -1480,7 +1404,7 @@ static void sync_complete(struct cl_node *n)
 		else
 			q_push(&keep, m);
 	}
-	q_splice(&keep, &n->pending);
+	cl_list_splice_tail(&keep, &n->pending);
 	while ((m = q_pop(&keep)))
 		transmit(n, m);
 	reconcile(n);
@@ -1664,7 +1588,7 @@ void cl_node_deliver(struct cl_node *n, uint32_t sender, const void *buf, size_t
 	uint64_t sent_at = 0;
 	struct outmsg *own = NULL;
 	if (sender == n->me) {
-		struct outmsg *h = n->inflight.head;
+		struct outmsg *h = q_first(&n->inflight);
 		if (h && h->len == len && !memcmp(h->data, buf, len)) {
 			own = q_pop(&n->inflight);
 			sent_at = own->sent_at;
@@ -1767,39 +1691,28 @@ void cl_node_transport_lost(struct cl_node *n)
 	q_free(&n->pending);
 	n->nfences = 0;
 	/* requests cannot be answered any more */
-	for (size_t b = 0; b < n->nlb; b++) {
-		struct nl_lease *l = n->lb[b], *next;
-		for (; l; l = next) {
-			next = l->hnext;
-			struct chold *c = l->waiters.head, *cn;
-			for (; c; c = cn) {
-				cn = c->lnext;
-				ev_lease(n, CL_NODE_EV_DENIED, c, -ENOTCONN, 0);
-				chold_free(n, c);
-			}
-			set_held(n, l, false);
-			l->req = REQ_NONE;
-			l->releasing = l->wanted = l->lost = l->revoking = false;
-			lease_settle(n, l);
-		}
+	struct cl_htab_iter it;
+	for (struct nl_lease *l = lease_first(n, &it); l; l = lease_next(n, &it)) {
+		deny_waiters(n, l, -ENOTCONN);
+		set_held(n, l, false);
+		l->req = REQ_NONE;
+		l->releasing = l->wanted = l->lost = l->revoking = false;
+		lease_settle(n, l);
 	}
-	for (size_t b = 0; b < n->nob; b++) {
-		struct pending_op *o = n->ob[b], *next;
-		for (; o; o = next) {
-			next = o->next;
-			if (o->client) {
-				struct cl_node_event ev = { .type = o->kind == OP_SYNC ? CL_NODE_EV_SYNC_DONE :
-							       o->kind == OP_INDEX ? CL_NODE_EV_INDEX_DONE :
-										     CL_NODE_EV_ADMIN_DONE,
-						       .client = o->client, .cookie = o->cookie,
-						       .err = -ENOTCONN };
-				ev_push(n, &ev);
-			}
-			free(o);
+	struct cl_hnode *e;
+	for (e = cl_htab_iter_first(&n->requests, &it); e; e = cl_htab_iter_next(&n->requests, &it)) {
+		struct pending_op *o = cl_container_of(e, struct pending_op, hn);
+		if (o->client) {
+			struct cl_node_event ev = { .type = o->kind == OP_SYNC ? CL_NODE_EV_SYNC_DONE :
+							    o->kind == OP_INDEX ? CL_NODE_EV_INDEX_DONE :
+										  CL_NODE_EV_ADMIN_DONE,
+						    .client = o->client, .cookie = o->cookie,
+						    .err = -ENOTCONN };
+			ev_push(n, &ev);
 		}
-		n->ob[b] = NULL;
+		cl_htab_del(&n->requests, e);
+		free(o);
 	}
-	n->nops = 0;
 	drop_unconfirmed(n, 0, -ENOTCONN, true);
 	leave(n);
 }
@@ -1842,8 +1755,8 @@ static void lease_timers(struct cl_node *n, struct nl_lease *l, uint64_t now)
 		revoke_holders(n, l);
 	}
 	struct chold *c, *next;
-	for (c = l->holders.head; c; c = next) {
-		next = c->lnext;
+	for (c = ch_first(&l->holders); c; c = next) {
+		next = ch_next(&l->holders, c);
 		if (c->state == CH_REVOKED && c->deadline <= now) {
 			if (n->cfg.kill_on_revoke) {
 				n->c.kills++;
@@ -1854,8 +1767,8 @@ static void lease_timers(struct cl_node *n, struct nl_lease *l, uint64_t now)
 			client_maybe_free(n, cl);
 		}
 	}
-	for (c = l->waiters.head; c; c = next) {
-		next = c->lnext;
+	for (c = ch_first(&l->waiters); c; c = next) {
+		next = ch_next(&l->waiters, c);
 		if (c->deadline && c->deadline <= now) {
 			ev_lease(n, CL_NODE_EV_DENIED, c, -ETIMEDOUT, l->wanted_by);
 			struct nl_client *cl = c->client;
@@ -1915,7 +1828,7 @@ uint64_t cl_node_next_deadline(const struct cl_node *n)
 		d = n->valid_until;
 	if (n->nheld && n->sm && n->last_send + n->cfg.heartbeat_us < d)
 		d = n->last_send + n->cfg.heartbeat_us;
-	if (n->retry.head) {
+	if (!cl_list_empty(&n->retry)) {
 		uint64_t r = n->ops.now(n->ctx) + 1000;
 		if (r < d)
 			d = r;
@@ -1964,10 +1877,7 @@ int cl_node_acquire(struct cl_node *n, uint64_t client, uint64_t cookie,
 	ch->flags = (uint8_t)flags;
 	ch->state = CH_WAITING;
 	ch->deadline = timeout_us ? now_us(n) + timeout_us : 0;
-	ch->cnext = c->head;
-	if (c->head)
-		c->head->cprev = ch;
-	c->head = ch;
+	cl_list_add_head(&c->holds, &ch->clink);
 	c->nholds++;
 	chl_push(&l->waiters, ch);
 	if (!ready(n) && !(flags & CL_ACQ_WAIT)) {
@@ -2012,8 +1922,9 @@ void cl_node_client_gone(struct cl_node *n, uint64_t client)
 {
 	struct nl_client *c = client_find(n, client);
 	enter(n);
-	while (c && c->head) {
-		struct chold *ch = c->head;
+	struct cl_list *e;
+	while (c && (e = cl_list_first(&c->holds))) {
+		struct chold *ch = cl_list_entry(e, struct chold, clink);
 		struct nl_lease *l = ch->lease;
 		chold_free(n, ch);
 		pump(n, l);
@@ -2021,10 +1932,13 @@ void cl_node_client_gone(struct cl_node *n, uint64_t client)
 	if (c)
 		client_maybe_free(n, c);
 	drop_unconfirmed(n, client, 0, false);
-	for (size_t b = 0; b < n->nob; b++)
-		for (struct pending_op *o = n->ob[b]; o; o = o->next)
-			if (o->client == client)
-				o->client = 0;   /* answer arrives later; nobody to tell */
+	struct cl_htab_iter it;
+	for (struct cl_hnode *h = cl_htab_iter_first(&n->requests, &it); h;
+	     h = cl_htab_iter_next(&n->requests, &it)) {
+		struct pending_op *o = cl_container_of(h, struct pending_op, hn);
+		if (o->client == client)
+			o->client = 0;   /* answer arrives later; nobody to tell */
+	}
 	leave(n);
 }
 
@@ -2116,24 +2030,16 @@ void cl_node_drain(struct cl_node *n)
 {
 	enter(n);
 	n->draining = true;
-	for (size_t b = 0; b < n->nlb; b++) {
-		struct nl_lease *l = n->lb[b], *next;
-		for (; l; l = next) {
-			next = l->hnext;
-			struct chold *c = l->waiters.head, *cn;
-			for (; c; c = cn) {
-				cn = c->lnext;
-				ev_lease(n, CL_NODE_EV_DENIED, c, -ESHUTDOWN, 0);
-				chold_free(n, c);
-			}
-			if (l->held && !l->releasing) {
-				l->wanted = true;   /* give it up as soon as the holders are gone */
-				l->linger_at = 0;
-				l->handover_at = 0;
-				revoke_holders(n, l);
-			}
-			pump(n, l);
+	struct cl_htab_iter it;
+	for (struct nl_lease *l = lease_first(n, &it); l; l = lease_next(n, &it)) {
+		deny_waiters(n, l, -ESHUTDOWN);
+		if (l->held && !l->releasing) {
+			l->wanted = true;   /* give it up as soon as the holders are gone */
+			l->linger_at = 0;
+			l->handover_at = 0;
+			revoke_holders(n, l);
 		}
+		pump(n, l);
 	}
 	leave(n);
 }
@@ -2142,7 +2048,8 @@ bool cl_node_drained(const struct cl_node *n)
 {
 	if (!ready(n) || !cl_sm_quorate(n->sm))
 		return true;        /* nothing more can be handed back now */
-	return n->nheld == 0 && !n->inflight.head && !n->retry.head && !n->pending.head;
+	return n->nheld == 0 && cl_list_empty(&n->inflight) && cl_list_empty(&n->retry) &&
+	       cl_list_empty(&n->pending);
 }
 
 /* ---- lifecycle and queries ---- */
@@ -2199,65 +2106,63 @@ struct cl_node *cl_node_new(const struct cl_node_config *cfg, const struct cl_no
 	n->ctx = ctx;
 	n->me = c.nodeid;
 	n->started_at = ops->now(ctx);
-	n->unconf_tail = &n->unconf;
-	if (lease_table_grow(n) < 0) {
+	cl_list_init(&n->pending);
+	cl_list_init(&n->retry);
+	cl_list_init(&n->inflight);
+	cl_list_init(&n->resend);
+	cl_list_init(&n->unconf);
+	cl_list_init(&n->evq);
+	if (cl_htab_init(&n->leases, 256) < 0) {
 		free(n);
 		return NULL;
 	}
 	return n;
 }
 
+/* Frees every entry of t (each embeds its cl_hnode at offset off), then t's buckets. */
+static void free_entries(struct cl_htab *t, size_t off)
+{
+	struct cl_htab_iter it;
+	for (struct cl_hnode *e = cl_htab_iter_first(t, &it); e; e = cl_htab_iter_next(t, &it))
+		free((char *)e - off);
+	cl_htab_fini(t);
+}
+
+/* Frees every entry of list (each embeds its cl_list link at offset off). */
+static void free_links(struct cl_list *list, size_t off)
+{
+	struct cl_list *e, *nx;
+	cl_list_foreach_safe(e, nx, list)
+		free((char *)e - off);
+	cl_list_init(list);
+}
+
 struct cl_node *cl_node_free(struct cl_node *n)
 {
 	if (!n)
 		return NULL;
-	for (size_t b = 0; b < n->nlb; b++) {
-		struct nl_lease *l = n->lb[b], *next;
-		for (; l; l = next) {
-			next = l->hnext;
-			struct chold *c, *cn;
-			for (c = l->holders.head; c; c = cn) {
-				cn = c->lnext;
-				free(c);
-			}
-			for (c = l->waiters.head; c; c = cn) {
-				cn = c->lnext;
-				free(c);
-			}
-			free(l);
-		}
-	}
-	free(n->lb);
-	for (size_t b = 0; b < n->ncb; b++) {
-		struct nl_client *c = n->cb[b], *next;
-		for (; c; c = next) {
-			next = c->hnext;
+	struct cl_htab_iter it;
+	for (struct nl_lease *l = lease_first(n, &it); l; l = lease_next(n, &it)) {
+		struct chold *c, *cn;
+		for (c = ch_first(&l->holders); c; c = cn) {
+			cn = ch_next(&l->holders, c);
 			free(c);
 		}
-	}
-	free(n->cb);
-	for (size_t b = 0; b < n->nob; b++) {
-		struct pending_op *o = n->ob[b], *next;
-		for (; o; o = next) {
-			next = o->next;
-			free(o);
+		for (c = ch_first(&l->waiters); c; c = cn) {
+			cn = ch_next(&l->waiters, c);
+			free(c);
 		}
+		free(l);
 	}
-	free(n->ob);
-	while (n->evq_head) {
-		struct qevent *q = n->evq_head;
-		n->evq_head = q->next;
-		free(q);
-	}
-	q_free(&n->pending);
-	q_free(&n->retry);
-	q_free(&n->inflight);
-	q_free(&n->resend);
-	while (n->unconf) {
-		struct unconfirmed *u = n->unconf;
-		n->unconf = u->next;
-		free(u);
-	}
+	cl_htab_fini(&n->leases);
+	free_entries(&n->clients, offsetof(struct nl_client, hn));
+	free_entries(&n->requests, offsetof(struct pending_op, hn));
+	free_links(&n->evq, offsetof(struct qevent, link));
+	free_links(&n->pending, offsetof(struct outmsg, link));
+	free_links(&n->retry, offsetof(struct outmsg, link));
+	free_links(&n->inflight, offsetof(struct outmsg, link));
+	free_links(&n->resend, offsetof(struct outmsg, link));
+	free_links(&n->unconf, offsetof(struct unconfirmed, link));
 	free(n->heap);
 	free(n->fences);
 	sync_reset_buf(n);
