@@ -197,6 +197,10 @@ struct cl_node {
 	struct cl_list evq;              /* struct qevent, oldest first */
 	int depth;
 
+	/* out of memory where it would make the replica or a promise wrong (node.h) */
+	bool failed;
+	bool fatal_told;                 /* CL_NODE_EV_FATAL handed out */
+
 	struct cl_node_counters c;
 };
 
@@ -258,14 +262,33 @@ static struct chold *ch_next(const struct chlist *l, const struct chold *c)
 	return e ? cl_list_entry(e, struct chold, llink) : NULL;
 }
 
+/* ---- out of memory: the agent stops (node.h) ---- */
+
+/*
+ * Puts the agent into its terminal FAILED condition: validity 0 at once,
+ * nothing more is sent or handed out but CL_NODE_EV_FATAL (leave()), and
+ * every later public call does nothing.  Allocates nothing.
+ */
+static void node_fail(struct cl_node *n, const char *what)
+{
+	if (n->failed)
+		return;
+	n->failed = true;
+	n->valid_until = 0;
+	nlog(n, LOG_CRIT, "out of memory %s: the node agent stops; its leases are invalid from now",
+	     what);
+}
+
 /* ---- events ---- */
 
 static void ev_push(struct cl_node *n, const struct cl_node_event *ev)
 {
+	if (n->failed)
+		return;
 	size_t extra = (size_t)ev->namelen + ev->keylen;
 	struct qevent *q = malloc(sizeof(*q) + extra);
 	if (!q) {
-		nlog(n, LOG_ERR, "out of memory queueing an event; event lost");
+		node_fail(n, "queueing an event");
 		return;
 	}
 	q->ev = *ev;
@@ -286,6 +309,32 @@ static void enter(struct cl_node *n)
 	n->depth++;
 }
 
+/* Frees every entry of list (each embeds its cl_list link at offset off); returns how many. */
+static size_t free_links(struct cl_list *list, size_t off)
+{
+	size_t k = 0;
+	struct cl_list *e, *nx;
+	cl_list_foreach_safe(e, nx, list) {
+		free((char *)e - off);
+		k++;
+	}
+	cl_list_init(list);
+	return k;
+}
+
+/* After node_fail(): drops the queued events and hands out CL_NODE_EV_FATAL, once. */
+static void leave_failed(struct cl_node *n)
+{
+	size_t dropped = free_links(&n->evq, offsetof(struct qevent, link));
+	if (n->fatal_told)
+		return;
+	n->fatal_told = true;
+	nlog(n, LOG_CRIT, "node agent failed; %zu queued events dropped", dropped);
+	struct cl_node_event ev = { .type = CL_NODE_EV_FATAL, .err = -ENOMEM };
+	if (n->ops.event)
+		n->ops.event(n->ctx, &ev);
+}
+
 /*
  * Leaves a public call.  The outermost one first reconciles with the machine
  * if an input asked for it, then hands out queued events.
@@ -296,10 +345,15 @@ static void leave(struct cl_node *n)
 		n->depth--;
 		return;
 	}
-	if (n->need_reconcile)
+	if (n->need_reconcile && !n->failed)
 		reconcile(n);
-	if (!cl_list_empty(&n->unconf))
+	if (!cl_list_empty(&n->unconf) && !n->failed)
 		confirm_writes(n);
+	if (n->failed) {
+		leave_failed(n);
+		n->depth--;
+		return;
+	}
 	struct cl_list *e;
 	while ((e = cl_list_first(&n->evq))) {
 		struct qevent *q = cl_list_entry(e, struct qevent, link);
@@ -326,6 +380,8 @@ static void ev_lease(struct cl_node *n, enum cl_node_event_type type, const stru
 
 static void set_valid_until(struct cl_node *n, uint64_t t)
 {
+	if (n->failed)
+		return;
 	n->valid_until = t;
 	uint64_t step = n->cfg.heartbeat_us / 2;
 	if (t < n->valid_told || t >= n->valid_told + step || t == 0) {
@@ -384,18 +440,12 @@ static bool ready(const struct cl_node *n)
 	return n->sm && !n->sync.active;
 }
 
-/* Hands m to the transport now, or queues it for retry behind earlier ones. */
-static void transmit(struct cl_node *n, struct outmsg *m)
+/* Hands m to the transport; false (m untouched) when it is congested. */
+static bool mcast_one(struct cl_node *n, struct outmsg *m)
 {
-	if (!cl_list_empty(&n->retry)) {
-		q_push(&n->retry, m);
-		return;
-	}
-	int rc = n->ops.mcast(n->ctx, m->data, m->len);
-	if (rc < 0) {
+	if (n->ops.mcast(n->ctx, m->data, m->len) < 0) {
 		n->c.mcast_eagain++;
-		q_push(&n->retry, m);
-		return;
+		return false;
 	}
 	m->sent_at = now_us(n);
 	m->seq = ++n->sent_seq;
@@ -403,48 +453,82 @@ static void transmit(struct cl_node *n, struct outmsg *m)
 	n->c.mcast_msgs++;
 	n->c.mcast_bytes += m->len;
 	q_push(&n->inflight, m);
+	return true;
+}
+
+/* Hands m to the transport now, or queues it for retry behind earlier ones. */
+static void transmit(struct cl_node *n, struct outmsg *m)
+{
+	if (n->failed) {
+		free(m);
+		return;
+	}
+	if (!cl_list_empty(&n->retry) || !mcast_one(n, m))
+		q_push(&n->retry, m);
 }
 
 static void flush_retry(struct cl_node *n)
 {
 	struct outmsg *m;
 	while ((m = q_first(&n->retry))) {
-		if (n->ops.mcast(n->ctx, m->data, m->len) < 0) {
-			n->c.mcast_eagain++;
+		cl_list_del(&m->link);
+		if (!mcast_one(n, m)) {
+			cl_list_add_head(&n->retry, &m->link);
 			return;
 		}
-		cl_list_del(&m->link);
-		m->sent_at = now_us(n);
-		m->seq = ++n->sent_seq;
-		n->last_send = m->sent_at;
-		n->c.mcast_msgs++;
-		n->c.mcast_bytes += m->len;
-		q_push(&n->inflight, m);
 	}
 }
 
-/* Encodes and sends (or queues) m.  Returns 0 or a negative code. */
-static int send_msg(struct cl_node *n, const struct cl_msg *msg)
+/* msg encoded in a new outgoing message, or NULL with *err_r: -ENOMEM or the codec's error. */
+static struct outmsg *outmsg_new(const struct cl_msg *msg, int *err_r)
 {
 	long len = cl_wire_size(msg);
-	if (len < 0)
-		return (int)len;
+	if (len < 0) {
+		*err_r = (int)len;
+		return NULL;
+	}
 	struct outmsg *m = malloc(sizeof(*m) + (size_t)len);
-	if (!m)
-		return -ENOMEM;
-	m->len = (uint32_t)len;
-	m->type = msg->type;
-	m->sent_at = 0;
-	m->seq = 0;
+	if (!m) {
+		*err_r = -ENOMEM;
+		return NULL;
+	}
+	*m = (struct outmsg){ .len = (uint32_t)len, .type = msg->type };
 	if (cl_wire_encode(msg, m->data, (size_t)len) != len) {
 		free(m);
-		return -EINVAL;
+		*err_r = -EINVAL;
+		return NULL;
 	}
+	return m;
+}
+
+/*
+ * Encodes and sends m, or queues it until the sync round ends.  Returns 0,
+ * or -ENOMEM (nothing queued, the node is unchanged: the caller refuses a
+ * request with it) or the codec's error.
+ */
+static int queue_msg(struct cl_node *n, const struct cl_msg *msg)
+{
+	int rc;
+	struct outmsg *m = outmsg_new(msg, &rc);
+	if (!m)
+		return rc;
 	if (!is_sync_type(msg->type) && !ready(n))
 		q_push(&n->pending, m);
 	else
 		transmit(n, m);
 	return 0;
+}
+
+/*
+ * queue_msg() for the agent's own messages, which it cannot do without:
+ * -ENOMEM fails the node (node_fail()).  Returns 0 or a negative code.
+ */
+static int send_msg(struct cl_node *n, const struct cl_msg *msg)
+{
+	int rc = queue_msg(n, msg);
+	if (rc == -ENOMEM)
+		node_fail(n, "queueing a message");
+	return rc;
 }
 
 /*
@@ -456,16 +540,12 @@ static int send_msg(struct cl_node *n, const struct cl_msg *msg)
 static void send_heartbeat(struct cl_node *n)
 {
 	struct cl_msg msg = { .type = CL_MSG_NOP, .req_id = 0 };
-	long len = cl_wire_size(&msg);
-	struct outmsg *m = len > 0 ? malloc(sizeof(*m) + (size_t)len) : NULL;
-	if (!m)
-		return;
-	*m = (struct outmsg){ .len = (uint32_t)len, .type = CL_MSG_NOP };
-	if (cl_wire_encode(&msg, m->data, (size_t)len) != len) {
-		free(m);
-		return;
-	}
-	transmit(n, m);
+	int rc;
+	struct outmsg *m = outmsg_new(&msg, &rc);
+	if (m)
+		transmit(n, m);
+	else if (rc == -ENOMEM)
+		node_fail(n, "queueing a heartbeat");
 }
 
 /* ---- local lease table ---- */
@@ -597,7 +677,7 @@ static void lease_resched(struct cl_node *n, struct nl_lease *l)
 			size_t cap = n->heap_cap ? n->heap_cap * 2 : 64;
 			struct nl_lease **h = realloc(n->heap, cap * sizeof(*h));
 			if (!h) {
-				nlog(n, LOG_ERR, "out of memory for a timer; lease timer lost");
+				node_fail(n, "arming a lease timer");
 				return;
 			}
 			n->heap = h;
@@ -918,8 +998,10 @@ static struct pending_op *op_take(struct cl_node *n, uint64_t req_id)
 static void on_grant(struct cl_node *n, const struct cl_action *a)
 {
 	struct nl_lease *l = lease_get(n, a->name, a->namelen);
-	if (!l)
+	if (!l) {
+		node_fail(n, "recording a grant");
 		return;
+	}
 	if (l->held && l->releasing && l->epoch == a->epoch) {
 		/*
 		 * The echo of a re-ask for a hold we are already giving back: the
@@ -1040,9 +1122,11 @@ static void on_op_done(struct cl_node *n, const struct cl_action *a, enum cl_nod
 			memcpy(u->buf, a->name, a->namelen);
 			memcpy(u->buf + a->namelen, a->key, a->keylen);
 			cl_list_add_tail(&n->unconf, &u->link);
-			free(o);
-			return;
+		} else {
+			node_fail(n, "recording an index write");   /* no early answer */
 		}
+		free(o);
+		return;
 	}
 	if (o->client) {
 		struct cl_node_event ev = { .type = type, .client = o->client, .cookie = o->cookie,
@@ -1124,7 +1208,7 @@ static void fence_arm(struct cl_node *n, uint32_t node, uint64_t seq, uint64_t d
 		size_t cap = n->cap_fences ? n->cap_fences * 2 : 8;
 		struct fence_timer *f = realloc(n->fences, cap * sizeof(*f));
 		if (!f) {
-			nlog(n, LOG_ERR, "out of memory arming the fence timer of node %u", node);
+			node_fail(n, "arming a fence timer");
 			return;
 		}
 		n->fences = f;
@@ -1181,8 +1265,10 @@ static void reconcile_hold(void *ctx, const uint8_t *name, uint16_t namelen,
 	 * a usable grant (on_grant).
 	 */
 	l = lease_get(n, name, namelen);
-	if (!l)
+	if (!l) {
+		node_fail(n, "recording a hold to give back");
 		return;
+	}
 	set_held(n, l, true);
 	l->epoch = h->epoch;
 	l->mode = h->mode;
@@ -1368,7 +1454,7 @@ static void sync_send_snapshot(struct cl_node *n)
 	uint8_t *buf;
 	size_t len;
 	if (cl_snap_encode(n->sm, &buf, &len) < 0) {
-		nlog(n, LOG_ERR, "cannot encode a snapshot (out of memory); joiners wait for the next round");
+		node_fail(n, "encoding a snapshot");
 		return;
 	}
 	size_t chunk = n->cfg.sync_chunk, off = 0;
@@ -1411,7 +1497,7 @@ static void sync_complete(struct cl_node *n)
 	maybe_send_quorum(n);
 }
 
-/* Loads the assembled snapshot.  Returns 0 or a negative code. */
+/* Loads the assembled snapshot.  Returns 0 or a negative code (-ENOMEM among them). */
 static int sync_load(struct cl_node *n)
 {
 	struct cl_sm *fresh = cl_sm_new(&n->cfg.sm, on_action, n);
@@ -1451,14 +1537,12 @@ static void sync_decide(struct cl_node *n)
 	n->sync.decided = true;
 	if (w < 0) {
 		/* nobody has state: everyone starts the same empty machine */
-		if (!n->sm) {
+		if (!n->sm)
 			n->sm = cl_sm_new(&n->cfg.sm, on_action, n);
-			if (!n->sm) {
-				nlog(n, LOG_ERR, "out of memory creating the state machine");
-				return;
-			}
+		if (!n->sm || cl_sm_confchg(n->sm, &n->ring, n->members, n->nmembers, NULL, 0) == -ENOMEM) {
+			node_fail(n, "creating the state machine");
+			return;
 		}
-		cl_sm_confchg(n->sm, &n->ring, n->members, n->nmembers, NULL, 0);
 		sync_complete(n);
 		return;
 	}
@@ -1509,9 +1593,7 @@ static void on_chunk(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
 				cap *= 2;
 			uint8_t *b = realloc(n->sync.buf, cap);
 			if (!b) {
-				nlog(n, LOG_ERR, "out of memory receiving a snapshot");
-				n->sync.need_load = false;
-				sync_reset_buf(n);
+				node_fail(n, "receiving a snapshot");
 				return;
 			}
 			n->sync.buf = b;
@@ -1524,6 +1606,10 @@ static void on_chunk(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
 		return;
 	if (n->sync.need_load) {
 		int rc = sync_load(n);
+		if (rc == -ENOMEM) {
+			node_fail(n, "loading a snapshot");
+			return;
+		}
 		if (rc < 0) {
 			/*
 			 * Cannot happen with a correct peer.  Keep no state rather
@@ -1576,6 +1662,8 @@ static void after_own_release(struct cl_node *n, const struct cl_msg *m)
 
 void cl_node_deliver(struct cl_node *n, uint32_t sender, const void *buf, size_t len)
 {
+	if (n->failed)
+		return;
 	struct cl_msg m;
 	enter(n);
 	n->c.delivered++;
@@ -1613,7 +1701,9 @@ void cl_node_deliver(struct cl_node *n, uint32_t sender, const void *buf, size_t
 		if (own)
 			renew(n, sent_at);
 		int rc = cl_sm_apply(n->sm, sender, &m);
-		if (rc < 0)
+		if (rc == -ENOMEM)
+			node_fail(n, "applying a delivered message");
+		else if (rc < 0)
 			nlog(n, LOG_ERR, "%s from node %u not applied: %d", cl_msg_type_name(m.type),
 			     sender, rc);
 		if (own) {
@@ -1632,6 +1722,8 @@ void cl_node_confchg(struct cl_node *n, const struct cl_ring *ring,
 		     const uint32_t *joined, size_t njoined)
 {
 	(void)joined;
+	if (n->failed)
+		return;
 	enter(n);
 	if (nmembers > CL_MAX_MEMBERS) {
 		nlog(n, LOG_CRIT, "configuration of %zu members exceeds %u; ignored", nmembers,
@@ -1643,7 +1735,10 @@ void cl_node_confchg(struct cl_node *n, const struct cl_ring *ring,
 	n->nmembers = (uint32_t)nmembers;
 	memcpy(n->members, members, nmembers * sizeof(*members));
 	if (n->sm) {
-		if (cl_sm_confchg(n->sm, ring, members, nmembers, left, nleft) < 0)
+		int rc = cl_sm_confchg(n->sm, ring, members, nmembers, left, nleft);
+		if (rc == -ENOMEM)
+			node_fail(n, "applying a configuration change");
+		else if (rc < 0)
 			nlog(n, LOG_ERR, "invalid configuration change ignored by the machine");
 		struct cl_sm_stats st;
 		cl_sm_stats(n->sm, &st);
@@ -1666,6 +1761,8 @@ void cl_node_confchg(struct cl_node *n, const struct cl_ring *ring,
 
 void cl_node_quorum(struct cl_node *n, bool quorate, const struct cl_ring *ring)
 {
+	if (n->failed)
+		return;
 	enter(n);
 	n->vq_quorate = quorate;
 	n->vq_ring = *ring;
@@ -1679,6 +1776,8 @@ void cl_node_quorum(struct cl_node *n, bool quorate, const struct cl_ring *ring)
 
 void cl_node_transport_lost(struct cl_node *n)
 {
+	if (n->failed)
+		return;
 	enter(n);
 	revoke_all(n, "transport lost");
 	n->sm = cl_sm_free(n->sm);
@@ -1781,6 +1880,8 @@ static void lease_timers(struct cl_node *n, struct nl_lease *l, uint64_t now)
 
 void cl_node_tick(struct cl_node *n)
 {
+	if (n->failed)
+		return;
 	enter(n);
 	uint64_t now = now_us(n);
 	flush_retry(n);
@@ -1819,6 +1920,8 @@ void cl_node_tick(struct cl_node *n)
 uint64_t cl_node_next_deadline(const struct cl_node *n)
 {
 	uint64_t d = CL_TIME_NEVER;
+	if (n->failed)
+		return d;
 	if (n->heap_n)
 		d = n->heap[0]->next_deadline;
 	for (size_t i = 0; i < n->nfences; i++)
@@ -1847,6 +1950,8 @@ int cl_node_acquire(struct cl_node *n, uint64_t client, uint64_t cookie,
 		    const void *name, size_t namelen, uint8_t mode, unsigned flags,
 		    uint64_t timeout_us)
 {
+	if (n->failed)
+		return -ENOMEM;
 	if (!name_ok(name, namelen) || (mode != CL_MODE_EX && mode != CL_MODE_SH) ||
 	    (flags & ~CL_ACQ_FLAGS_ALL) || client == 0)
 		return -EINVAL;
@@ -1905,6 +2010,8 @@ out:
 
 int cl_node_release(struct cl_node *n, uint64_t client, const void *name, size_t namelen)
 {
+	if (n->failed)
+		return -ENOMEM;
 	struct nl_client *c = client_find(n, client);
 	struct nl_lease *l = name_ok(name, namelen) ? lease_find(n, name, namelen) : NULL;
 	struct chold *ch = c && l ? chold_of(c, l) : NULL;
@@ -1920,6 +2027,8 @@ int cl_node_release(struct cl_node *n, uint64_t client, const void *name, size_t
 
 void cl_node_client_gone(struct cl_node *n, uint64_t client)
 {
+	if (n->failed)
+		return;
 	struct nl_client *c = client_find(n, client);
 	enter(n);
 	struct cl_list *e;
@@ -1942,14 +2051,19 @@ void cl_node_client_gone(struct cl_node *n, uint64_t client)
 	leave(n);
 }
 
-/* Sends m as a request of client answered by an op of kind.  0 or negative. */
+/*
+ * Sends m as a request of client answered by an op of kind.  0, or a
+ * negative code with nothing changed (-ENOMEM refuses the request only).
+ */
 static int send_op(struct cl_node *n, uint64_t client, uint64_t cookie, uint8_t kind, struct cl_msg *m)
 {
+	if (n->failed)
+		return -ENOMEM;
 	m->req_id = new_req(n);
 	int rc = op_add(n, m->req_id, client, cookie, kind);
 	if (rc < 0)
 		return rc;
-	rc = send_msg(n, m);
+	rc = queue_msg(n, m);
 	if (rc < 0)
 		free(op_take(n, m->req_id));
 	return rc;
@@ -1957,6 +2071,8 @@ static int send_op(struct cl_node *n, uint64_t client, uint64_t cookie, uint8_t 
 
 static int index_write(struct cl_node *n, uint64_t client, uint64_t cookie, struct cl_msg *m)
 {
+	if (n->failed)
+		return -ENOMEM;
 	if (!name_ok(m->name, m->namelen) || !m->key || m->keylen < 1)
 		return -EINVAL;
 	struct nl_client *c = client_find(n, client);
@@ -2028,6 +2144,8 @@ int cl_node_fence_ack(struct cl_node *n, uint64_t client, uint64_t cookie, uint3
 
 void cl_node_drain(struct cl_node *n)
 {
+	if (n->failed)
+		return;
 	enter(n);
 	n->draining = true;
 	struct cl_htab_iter it;
@@ -2046,7 +2164,7 @@ void cl_node_drain(struct cl_node *n)
 
 bool cl_node_drained(const struct cl_node *n)
 {
-	if (!ready(n) || !cl_sm_quorate(n->sm))
+	if (n->failed || !ready(n) || !cl_sm_quorate(n->sm))
 		return true;        /* nothing more can be handed back now */
 	return n->nheld == 0 && cl_list_empty(&n->inflight) && cl_list_empty(&n->retry) &&
 	       cl_list_empty(&n->pending);
@@ -2128,15 +2246,6 @@ static void free_entries(struct cl_htab *t, size_t off)
 	cl_htab_fini(t);
 }
 
-/* Frees every entry of list (each embeds its cl_list link at offset off). */
-static void free_links(struct cl_list *list, size_t off)
-{
-	struct cl_list *e, *nx;
-	cl_list_foreach_safe(e, nx, list)
-		free((char *)e - off);
-	cl_list_init(list);
-}
-
 struct cl_node *cl_node_free(struct cl_node *n)
 {
 	if (!n)
@@ -2173,12 +2282,17 @@ struct cl_node *cl_node_free(struct cl_node *n)
 
 const struct cl_sm *cl_node_sm(const struct cl_node *n)
 {
-	return n->sm;
+	return n->failed ? NULL : n->sm;
 }
 
 bool cl_node_synced(const struct cl_node *n)
 {
-	return ready(n);
+	return !n->failed && ready(n);
+}
+
+bool cl_node_failed(const struct cl_node *n)
+{
+	return n->failed;
 }
 
 uint64_t cl_node_valid_until(const struct cl_node *n)

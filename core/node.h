@@ -12,7 +12,7 @@
  *
  * Time is in microseconds of a monotonic clock chosen by the glue.
  *
- * Safety argument in brief (see doc/design.md):
+ * Safety argument in brief (see doc/state-machine.md):
  *  - a lease is usable by local clients only until `valid_until`, renewed to
  *    send_time + validity_us whenever one of this node's own messages is
  *    delivered while the machine is quorate and the local votequorum agrees;
@@ -20,6 +20,27 @@
  *    fence_delay_us after the departure (>= validity_us + revoke_timeout_us +
  *    margin), or by FENCE_ACK;
  *  - only a quorate machine grants.
+ *
+ * Out of memory: stop the node and let the cluster fence it.  An allocation
+ * failure that would make this node's replica or its promises to clients
+ * wrong -- the machine returning -ENOMEM from an input or a snapshot load, or
+ * the agent failing to queue an event or one of its own messages, arm a
+ * timer, or record a grant, a request or an unconfirmed index write --
+ * puts the agent into a terminal FAILED condition instead of going on with
+ * a half state: valid_until drops to 0 at once, nothing more is sent to the
+ * cluster, queued events are dropped (and counted in the log), and a last
+ * CL_NODE_EV_FATAL is handed out, best effort.  From then on every public
+ * call does nothing (requests return -ENOMEM), cl_node_failed() is true,
+ * cl_node_valid_until() is 0, cl_node_synced() false, cl_node_sm() NULL and
+ * cl_node_next_deadline() CL_TIME_NEVER.  A request that cannot be recorded
+ * in the first place is only refused with -ENOMEM; the node goes on.
+ *
+ * The glue must poll cl_node_failed() after every call into the node (it
+ * need not rely on the event, which is best effort), and then zero the
+ * validity page its clients read, and exit non-zero: the service manager
+ * restarts it, and meanwhile the cluster sees a departed node whose holds
+ * are orphans that wait out the fence delay (the validity page and the
+ * fence delay are what keep its clients' writes safe).
  */
 #ifndef COROLEASE_NODE_H
 #define COROLEASE_NODE_H
@@ -44,6 +65,7 @@ enum cl_node_event_type {
 	CL_NODE_EV_INDEX_CHANGED,/* name/key changed (client = 0: for every watcher) */
 	CL_NODE_EV_SYNC_DONE,    /* client's sync barrier passed */
 	CL_NODE_EV_ADMIN_DONE,   /* client's evict / fence-ack answered: err, count */
+	CL_NODE_EV_FATAL,        /* the agent failed (out of memory): err; client = 0 */
 };
 
 struct cl_node_event {
@@ -173,19 +195,21 @@ bool cl_node_drained(const struct cl_node *n);
  * timeout_us bounds a WAIT (0 = no bound).  Returns 0 when the request was
  * taken (the answer is an event: GRANTED, QUEUED then GRANTED/DENIED, or
  * DENIED), or an immediate error without event: -EINVAL (bad name/mode/
- * flags), -EALREADY (client holds or is acquiring name).
+ * flags), -EALREADY (client holds or is acquiring name), -ESHUTDOWN
+ * (draining), -ENOMEM (not recorded, or the agent failed).
  */
 int cl_node_acquire(struct cl_node *n, uint64_t client, uint64_t cookie,
 		    const void *name, size_t namelen, uint8_t mode, unsigned flags,
 		    uint64_t timeout_us);
-/* Releases client's hold or pending acquire of name.  0 or COROLEASE_ENOTHELD. */
+/* Releases client's hold or pending acquire of name.  0, COROLEASE_ENOTHELD, -ENOMEM (failed agent). */
 int cl_node_release(struct cl_node *n, uint64_t client, const void *name, size_t namelen);
 /* Drops everything client holds or waits for, without events to it. */
 void cl_node_client_gone(struct cl_node *n, uint64_t client);
 
 /*
  * Index writes by a client holding name in EX.  0 (answer: INDEX_DONE event)
- * or immediately -EINVAL, COROLEASE_ENOTHELD.
+ * or immediately -EINVAL, COROLEASE_ENOTHELD, -ENOMEM (not recorded, or the
+ * agent failed).  The same -ENOMEM applies to sync, evict and fence-ack.
  */
 int cl_node_index_put(struct cl_node *n, uint64_t client, uint64_t cookie,
 		      const void *name, size_t namelen, const void *key, size_t keylen,
@@ -200,6 +224,9 @@ int cl_node_evict(struct cl_node *n, uint64_t client, uint64_t cookie,
 int cl_node_fence_ack(struct cl_node *n, uint64_t client, uint64_t cookie, uint32_t node);
 
 /* ---- queries ---- */
+
+/* True once the agent failed for good (out of memory; see the top of this file). */
+bool cl_node_failed(const struct cl_node *n);
 
 /* The replica, for local reads (owner, index).  NULL until first synced. */
 const struct cl_sm *cl_node_sm(const struct cl_node *n);

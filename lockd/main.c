@@ -80,6 +80,13 @@ static void timer_fn(void *data)
 
 void cld_kick(struct cld *d)
 {
+	if (d->node && cl_node_failed(d->node)) {
+		/* out-of-memory policy (core/node.h): invalidate, exit, let systemd restart us */
+		qb_log(LOG_CRIT, "node agent failed (out of memory): validity page zeroed, exiting");
+		if (d->shm)
+			__atomic_store_n(&d->shm->valid_until, 0, __ATOMIC_RELEASE);
+		_exit(1);
+	}
 	if (!d->node || d->stopping)
 		return;
 	if (!d->ready_notified && cl_node_synced(d->node)) {

@@ -11,9 +11,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "failalloc.h"
 #include "index.h"
 #include "node.h"
 #include "wire.h"
+
+/*
+ * This binary is linked with failalloc's --wrap flags (Check's own
+ * allocations included).  The bus below takes its memory from the real
+ * allocator and its callbacks check with HARD(), which allocates nothing,
+ * so that only the agents' and the machine's allocations can be made to
+ * fail while a scenario runs armed.
+ */
+void *__real_malloc(size_t n);
+
+#define HARD(cond)                                                                  \
+	do {                                                                        \
+		if (!(cond)) {                                                      \
+			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #cond); \
+			abort();                                                    \
+		}                                                                   \
+	} while (0)
 
 #define MAXN 4
 #define MAXEV 4096
@@ -58,8 +76,8 @@ static uint64_t t_now(void *ctx)
 static int t_mcast(void *ctx, const void *buf, size_t len)
 {
 	struct tnode *t = ctx;
-	struct tmsg *m = malloc(sizeof(*m) + len);
-	ck_assert_ptr_nonnull(m);
+	struct tmsg *m = __real_malloc(sizeof(*m) + len);
+	HARD(m);
 	m->next = NULL;
 	m->sender = t->id;
 	m->len = len;
@@ -75,7 +93,7 @@ static int t_mcast(void *ctx, const void *buf, size_t len)
 static void t_event(void *ctx, const struct cl_node_event *ev)
 {
 	struct tnode *t = ctx;
-	ck_assert_uint_lt(t->nev, MAXEV);
+	HARD(t->nev < MAXEV);
 	struct rec_ev *r = &t->evs[t->nev++];
 	r->ev = *ev;
 	size_t len = ev->namelen < sizeof(r->name) - 1 ? ev->namelen : sizeof(r->name) - 1;
@@ -625,6 +643,184 @@ START_TEST(drain_hands_leases_back)
 }
 END_TEST
 
+/* ---- out of memory: every step completes, or the agent fails cleanly ---- */
+
+/* A failed agent: no validity, no replica, no timers, inert, one FATAL event. */
+static void assert_failed_cleanly(struct tnode *t)
+{
+	ck_assert_uint_eq(cl_node_valid_until(t->n), 0);
+	ck_assert_ptr_null(cl_node_sm(t->n));
+	ck_assert(!cl_node_synced(t->n));
+	ck_assert_uint_eq(cl_node_next_deadline(t->n), CL_TIME_NEVER);
+	ck_assert_uint_eq(count_ev(t, CL_NODE_EV_FATAL, 0), 1);
+	size_t nev = t->nev;
+	uint64_t sent = mcasts(t);
+	ck_assert_int_eq(cl_node_acquire(t->n, 99, 1, "z", 1, CL_MODE_EX, 0, 0), -ENOMEM);
+	ck_assert_int_eq(cl_node_sync(t->n, 99, 2), -ENOMEM);
+	cl_node_tick(t->n);
+	cl_node_deliver(t->n, t->id, "garbage", 7);
+	ck_assert_uint_eq(t->nev, nev);
+	ck_assert_uint_eq(mcasts(t), sent);
+}
+
+/*
+ * Injection paused while the test checks (Check allocates): `budget`
+ * allocations in all while armed, however the steps are cut.
+ */
+static struct {
+	unsigned long budget, used;
+} oom;
+
+static void oom_pause(void)
+{
+	oom.used += failalloc_calls();
+	failalloc_disarm();
+}
+
+static void oom_resume(void)
+{
+	failalloc_arm(oom.budget > oom.used ? oom.budget - oom.used : 0);
+}
+
+/*
+ * After a step of the scenario (injection paused): true when some agent
+ * failed (each failed one is checked), so that the scenario stops there.
+ */
+static bool any_failed(struct tbus *b)
+{
+	oom_pause();
+	bool failed = false;
+	for (uint32_t i = 1; i <= MAXN; i++) {
+		if (b->nodes[i] && cl_node_failed(b->nodes[i]->n)) {
+			assert_failed_cleanly(b->nodes[i]);
+			failed = true;
+		}
+	}
+	return failed;
+}
+
+/*
+ * A refused request (-ENOMEM, the agent still up) left no trace: no event
+ * for the client since the request (the first `nev` are older), and the
+ * local holds it had.  Stops the scenario.
+ */
+static bool refused(struct tnode *t, int rc, uint64_t client, size_t nev, uint64_t holds)
+{
+	if (rc != -ENOMEM)
+		return false;
+	for (size_t i = nev; i < t->nev; i++)
+		ck_assert_uint_ne(t->evs[i].ev.client, client);
+	ck_assert_uint_eq(cl_node_client_holds(t->n), holds);
+	return true;
+}
+
+/*
+ * Acquire, grant through delivery, an index write and its confirmation, a
+ * WAIT behind another node, a handover, a joiner's snapshot, a departure
+ * and the fence delay -- with the agents (and the machine) allowed `budget`
+ * allocations.  Every step either has the outcome it has with unlimited
+ * memory, or was refused with no trace, or some agent failed cleanly; then
+ * the scenario stops.  Returns the allocations made while armed.
+ */
+static unsigned long oom_scenario(unsigned long budget)
+{
+	struct tbus *b = cluster(3);
+	struct tnode *n1 = b->nodes[1], *n2 = b->nodes[2], *n3 = b->nodes[3];
+	struct tnode *n4 = node_add(b, 4);      /* joins later; created with memory */
+	int rc;
+
+	oom.budget = budget;
+	oom.used = 0;
+	size_t nev = n1->nev;
+	oom_resume();
+	rc = cl_node_acquire(n1->n, 1, 101, "m", 1, CL_MODE_EX, 0, 0);
+	bus_run(b);
+	if (any_failed(b) || refused(n1, rc, 1, nev, 0))
+		goto out;
+	ck_assert_int_eq(rc, 0);
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_GRANTED, 1));
+
+	nev = n1->nev;
+	oom_resume();
+	rc = cl_node_index_put(n1->n, 1, 50, "m", 1, "k", 1, "v", 1);
+	bus_run(b);
+	if (any_failed(b) || refused(n1, rc, 1, nev, 1))
+		goto out;
+	ck_assert_int_eq(rc, 0);
+	const struct cl_node_event *d = last_ev(n1, CL_NODE_EV_INDEX_DONE, 1);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_int_eq(d->err, 0);
+	const uint8_t *v;
+	uint32_t vl;
+	uint64_t ver;
+	ck_assert_int_eq(cl_index_get(cl_node_sm(n3->n), "m", 1, "k", 1, &v, &vl, &ver), 0);
+
+	nev = n2->nev;
+	oom_resume();
+	rc = cl_node_acquire(n2->n, 2, 102, "m", 1, CL_MODE_EX, CL_ACQ_WAIT, 0);
+	bus_run(b);
+	if (any_failed(b) || refused(n2, rc, 2, nev, 0))
+		goto out;
+	ck_assert_ptr_nonnull(last_ev(n2, CL_NODE_EV_QUEUED, 2));
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_WANTED, 1));
+
+	oom_resume();
+	rc = cl_node_release(n1->n, 1, "m", 1);
+	bus_run(b);
+	if (any_failed(b))
+		goto out;
+	ck_assert_int_eq(rc, 0);
+	ck_assert_ptr_nonnull(last_ev(n2, CL_NODE_EV_GRANTED, 2));
+
+	nev = n3->nev;
+	oom_resume();
+	rc = cl_node_acquire(n3->n, 3, 103, "x", 1, CL_MODE_EX, 0, 0);
+	bus_run(b);
+	if (any_failed(b) || refused(n3, rc, 3, nev, 0))
+		goto out;
+	ck_assert_ptr_nonnull(last_ev(n3, CL_NODE_EV_GRANTED, 3));
+
+	oom_resume();
+	uint32_t four[] = { 1, 2, 3, 4 };
+	bus_config(b, four, 4);
+	if (any_failed(b))
+		goto out;
+	ck_assert(cl_node_synced(n4->n));
+	ck_assert_uint_eq(cl_sm_hash(cl_node_sm(n4->n)), cl_sm_hash(cl_node_sm(n1->n)));
+
+	/* node 3 vanishes with its hold: freed after the fence delay only */
+	oom_resume();
+	uint32_t three[] = { 1, 2, 4 };
+	b->nodes[3] = NULL;
+	bus_config(b, three, 3);
+	b->nodes[3] = n3;
+	if (any_failed(b))
+		goto out;
+	ck_assert_uint_eq(cl_sm_owner(cl_node_sm(n1->n), "x", 1), 3);
+
+	oom_resume();
+	b->nodes[3] = NULL;
+	bus_advance(b, b->now + 5100000);
+	b->nodes[3] = n3;
+	if (any_failed(b))
+		goto out;
+	ck_assert_uint_eq(cl_sm_owner(cl_node_sm(n1->n), "x", 1), CL_NODE_NONE);
+	ck_assert_uint_eq(cl_sm_owner(cl_node_sm(n4->n), "x", 1), CL_NODE_NONE);
+out:
+	oom_pause();
+	cluster_free(b);
+	return oom.used;
+}
+
+START_TEST(out_of_memory_fails_the_agent_cleanly)
+{
+	unsigned long total = oom_scenario(~0ul);
+	ck_assert_uint_gt(total, 20);
+	for (unsigned long k = 0; k <= total; k++)
+		oom_scenario(k);
+}
+END_TEST
+
 static Suite *node_suite(void)
 {
 	Suite *s = suite_create("node");
@@ -644,6 +840,10 @@ static Suite *node_suite(void)
 	tcase_add_test(tc, validity_lapses_without_delivery);
 	tcase_add_test(tc, drain_hands_leases_back);
 	suite_add_tcase(s, tc);
+	TCase *oom = tcase_create("out of memory");
+	tcase_set_timeout(oom, 120);
+	tcase_add_test(oom, out_of_memory_fails_the_agent_cleanly);
+	suite_add_tcase(s, oom);
 	return s;
 }
 

@@ -57,7 +57,10 @@
  *  - a restarted node (or one whose corosync restarted) joins only after the
  *    others saw its previous incarnation leave, as under CPG;
  *  - agent events reach clients through a per-client FIFO "IPC" with 10..40
- *    us latency; client calls reach the agent at once, or when it resumes.
+ *    us latency; client calls reach the agent at once, or when it resumes;
+ *  - an agent that fails (out of memory, core/node.h) is a crash, as the
+ *    daemon exits then, and restarts later like other crashes.  The
+ *    simulator injects no allocation failures; tests/check_node does.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -863,8 +866,8 @@ static void op_event(void *ctx, const struct cl_node_event *ev)
 	if (s->tracing) {
 		static const char *const tn[] = { "?", "GRANTED", "DENIED", "QUEUED", "WANTED",
 						  "REVOKED", "KILL", "VALIDITY", "INDEX_DONE",
-						  "INDEX_CHANGED", "SYNC_DONE", "ADMIN_DONE" };
-		unsigned t = ev->type <= CL_NODE_EV_ADMIN_DONE ? ev->type : 0;
+						  "INDEX_CHANGED", "SYNC_DONE", "ADMIN_DONE", "FATAL" };
+		unsigned t = ev->type <= CL_NODE_EV_FATAL ? ev->type : 0;
 
 		if (ev->type != CL_NODE_EV_INDEX_CHANGED)
 			TR(s, "n%u ev %s client %" PRIx64 " cookie %" PRIu64 " name %s err %d "
@@ -880,7 +883,8 @@ static void op_event(void *ctx, const struct cl_node_event *ev)
 				if (c->used && c->alive && c->node == n->idx)
 					client_push(s, c, ev, -1);
 			}
-		} else if (ev->type != CL_NODE_EV_INDEX_CHANGED) {
+		} else if (ev->type != CL_NODE_EV_INDEX_CHANGED && ev->type != CL_NODE_EV_FATAL) {
+			/* FATAL: reap_failed() treats the node as crashed after this event */
 			violation(s, SIM_INV_PROTO, "node %u: event type %d for client 0",
 				  n->id, ev->type);
 		}
@@ -2545,6 +2549,26 @@ static void dispatch(struct sim *s, const struct ev *e)
 }
 
 /*
+ * A node whose agent failed (out of memory, node.h) is what the daemon makes
+ * of it: a crash, with a restart later like other crashes.  Not a violation
+ * by itself; the invariants judge what the others do next.
+ */
+static void reap_failed(struct sim *s)
+{
+	for (unsigned i = 0; i < s->n && !s->stop; i++) {
+		struct node *n = &s->nodes[i];
+
+		if (!n->up || !n->cn || !cl_node_failed(n->cn))
+			continue;
+		TR(s, "n%u: agent failed: treated as a crash", n->id);
+		node_crash(s, n);
+		ev_push(s, s->now + rng_range(&s->rng, s->token_us / 2, 10 * s->token_us),
+			EV_RESTART, n->idx, n->fault_gen, 0);
+		apply_faults(s);
+	}
+}
+
+/*
  * --digest: one line per seed that changes whenever the run's behaviour
  * does: the event count, simulated time, the result counters, and every
  * live node's machine hash, lsn and agent counters.  Refactors compare the
@@ -2613,6 +2637,7 @@ static void run_seed(const struct sim_opts *o, uint64_t seed, bool tracing, stru
 		res->events++;
 		s->touched = false;
 		dispatch(s, &e);
+		reap_failed(s);
 		if (s->stop)
 			break;
 		check_owners(s);
