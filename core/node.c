@@ -315,9 +315,8 @@ void cl_node_transport_lost(struct cl_node *n)
 	struct cl_htab_iter it;
 	for (struct nl_lease *l = nd_lease_first(n, &it); l; l = nd_lease_next(n, &it)) {
 		nd_deny_waiters(n, l, -ENOTCONN);
-		nd_set_held(n, l, false);
+		nd_lease_to(n, l, NL_NONE, "transport lost");
 		l->req = REQ_NONE;
-		l->releasing = l->wanted = l->lost = l->revoking = false;
 		nd_lease_settle(n, l);
 	}
 	struct cl_hnode *e;
@@ -538,7 +537,8 @@ static int index_write(struct cl_node *n, uint64_t client, uint64_t cookie, stru
 	struct nl_client *c = nd_client_find(n, client);
 	struct nl_lease *l = c ? nd_lease_find(n, m->name, m->namelen) : NULL;
 	struct chold *ch = l ? nd_chold_of(c, l) : NULL;
-	if (!ch || ch->state != CH_HELD || ch->mode != CL_MODE_EX || !l->held || l->mode != CL_MODE_EX)
+	if (!ch || ch->state != CH_HELD || ch->mode != CL_MODE_EX || l->state == NL_NONE ||
+	    l->mode != CL_MODE_EX)
 		return COROLEASE_ENOTHELD;
 	m->epoch = l->epoch;
 	enter(n);
@@ -611,9 +611,9 @@ void cl_node_drain(struct cl_node *n)
 	struct cl_htab_iter it;
 	for (struct nl_lease *l = nd_lease_first(n, &it); l; l = nd_lease_next(n, &it)) {
 		nd_deny_waiters(n, l, -ESHUTDOWN);
-		if (l->held && !l->releasing) {
-			l->wanted = true;   /* give it up as soon as the holders are gone */
-			l->linger_at = 0;
+		if (l->state != NL_NONE && !hold_is(l, NLP_RELEASING)) {
+			/* give it up as soon as the holders are gone */
+			nd_lease_to(n, l, nd_hold_wanted(l->state), "drain");
 			l->handover_at = 0;
 			nd_revoke_holders(n, l);
 		}

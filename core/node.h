@@ -135,6 +135,7 @@ struct cl_node_counters {
 	uint64_t revokes;            /* client holds revoked */
 	uint64_t kills;
 	uint64_t recover_sent;
+	uint64_t illegal_transitions;/* lease hold moves refused (a bug; logged at LOG_ERR) */
 };
 
 struct cl_node;

@@ -66,26 +66,70 @@ struct chlist {
 
 enum req_state { REQ_NONE, REQ_SENT, REQ_QUEUED };
 
+/*
+ * The node-level hold on one lease name: one state, changed only by
+ * nd_lease_to(), which refuses any move not in the table of node_hold.c.
+ * doc/state-machine.md draws the machine and says what each state means for
+ * local clients.
+ *
+ * A state is the hold's phase -- held and trusted, lost, being given back --
+ * together with what is asked of it -- wanted by another node, its local
+ * holders revoked for a handover -- as far as these combinations behave
+ * differently; NLP_* name these facts.  Only HELD and LINGER grant to
+ * local clients; in WANTED the holders it has may still finish.
+ */
+enum nl_state {
+	NL_NONE,                  /* no node-level hold; local waiters may be asking for one */
+	NL_HELD,                  /* held, trusted: local clients hold it or are about to */
+	NL_LINGER,                /* held, trusted, unused: given back at linger_at; fast path */
+	NL_WANTED,                /* asked for by another node: given back once holders are done */
+	NL_REVOKING,              /* holders revoked for a handover: given back once they are gone */
+	NL_HANDBACK,              /* REVOKING, re-granted since (a conversion) and not asked for
+				     again yet: given back once the holders are gone */
+	NL_LOST,                  /* no longer trusted (quorum, validity or transport lost) */
+	NL_LOST_WANTED,           /* LOST; WANTED if confirmed again */
+	NL_LOST_REVOKING,         /* LOST; REVOKING if confirmed again */
+	NL_LOST_HANDBACK,         /* LOST; HANDBACK if confirmed again */
+	NL_RELEASING,             /* RELEASE or HANDOVER_DONE sent, not yet applied */
+	NL_RELEASING_REVOKED,     /* RELEASING; a re-grant is handed back (HANDBACK) */
+	NL_RELEASING_LOST,        /* RELEASING a lost hold: a DENY keeps no waiter */
+	NL_RELEASING_LOST_REVOKED,/* both */
+	NL_NSTATES
+};
+
+enum {
+	NLP_HELD = 1 << 0,        /* the machine granted this node `epoch` (all but NONE) */
+	NLP_LOST = 1 << 1,        /* not trusted any more */
+	NLP_RELEASING = 1 << 2,   /* our RELEASE / HANDOVER_DONE for epoch is on its way */
+	NLP_WANTED = 1 << 3,      /* another node asked for it (not kept while releasing) */
+	NLP_REVOKING = 1 << 4,    /* holders revoked for a handover: give it back after them */
+};
+
+struct nl_state_info {
+	const char *name;
+	uint8_t props;                   /* NLP_* */
+	uint16_t next;                   /* legal successors, one bit per state */
+};
+
+/* The table of node_hold.c, indexed by enum nl_state. */
+extern const struct nl_state_info nd_hold_table[NL_NSTATES];
+
 /* This node's view of one lease name. */
 struct nl_lease {
 	struct cl_hnode hn;              /* in cl_node.leases */
 	struct chlist holders;           /* CH_HELD and CH_REVOKED */
 	struct chlist waiters;           /* CH_WAITING, FIFO */
 	uint64_t epoch;                  /* of the node-level hold */
-	uint64_t linger_at;              /* 0 = not lingering */
-	uint64_t handover_at;            /* 0 = no handover pending */
+	uint64_t linger_at;              /* set exactly in NL_LINGER */
+	uint64_t handover_at;            /* revoke holders then (0 = no handover timer) */
 	uint64_t renew_at;               /* earliest next validity-renewing ACQUIRE */
 	uint64_t next_deadline;          /* key in the timer heap */
 	size_t heap_idx;                 /* SIZE_MAX = not in heap */
-	uint32_t wanted_by;
+	uint32_t wanted_by;              /* the last node that asked for it */
+	uint8_t state;                   /* enum nl_state; only nd_lease_to() changes it */
 	uint8_t mode;                    /* of the node-level hold */
 	uint8_t req;                     /* enum req_state */
 	uint8_t req_mode;
-	bool held;                       /* machine granted us a hold (epoch) */
-	bool releasing;                  /* RELEASE/HANDOVER_DONE for epoch sent */
-	bool wanted;                     /* someone else asked for it */
-	bool revoking;                   /* holders revoked; hand over when they are gone */
-	bool lost;                       /* hold no longer trusted (quorum/validity loss) */
 	uint16_t namelen;
 	uint8_t name[];
 };
@@ -181,7 +225,7 @@ struct cl_node {
 	struct cl_htab leases;
 	struct nl_lease **heap;
 	size_t heap_n, heap_cap;
-	uint64_t nheld;                  /* leases with held == true */
+	uint64_t nheld;                  /* leases in a state other than NL_NONE */
 	uint64_t client_holds;
 
 	struct cl_htab clients;          /* struct nl_client by id (64 buckets at first use) */
@@ -290,6 +334,11 @@ static inline bool ready(const struct cl_node *n)
 	return n->sm && !n->sync.active;
 }
 
+static inline bool hold_is(const struct nl_lease *l, unsigned props)
+{
+	return (nd_hold_table[l->state].props & props) != 0;
+}
+
 /* ---- node.c ---- */
 
 /* A log line through ops->log (level as syslog); nothing when there is none. */
@@ -304,6 +353,25 @@ void nd_ev_lease(struct cl_node *n, enum cl_node_event_type type, const struct c
 		 int err, uint32_t owner);
 /* Sets valid_until, telling the glue when it moved enough (or to 0). */
 void nd_set_valid_until(struct cl_node *n, uint64_t t);
+
+/* ---- node_hold.c ---- */
+
+const char *nd_hold_name(unsigned s);
+/* True when from -> to is in the table (or from == to). */
+bool nd_hold_legal(unsigned from, unsigned to);
+/*
+ * Moves l to `to` (why: for the log) when the table allows it, keeping
+ * nheld and the state's timers (linger_at only in LINGER, no handover timer
+ * in NONE).  An illegal move leaves l as it is, is logged at LOG_ERR and
+ * counted in illegal_transitions; returns false then.
+ */
+bool nd_lease_to(struct cl_node *n, struct nl_lease *l, enum nl_state to, const char *why);
+/* Where a state goes on an event; the caller passes the result to nd_lease_to(). */
+enum nl_state nd_hold_granted(enum nl_state s, bool same_epoch);  /* GRANT (or re-GRANT) */
+enum nl_state nd_hold_wanted(enum nl_state s);     /* another node asks; or a drain */
+enum nl_state nd_hold_revoked(enum nl_state s);    /* holders revoked for a handover */
+enum nl_state nd_hold_lost(enum nl_state s);       /* quorum, validity or transport lost */
+enum nl_state nd_hold_releasing(enum nl_state s);  /* RELEASE / HANDOVER_DONE sent */
 
 /* ---- node_lease.c ---- */
 
@@ -345,7 +413,6 @@ struct nl_lease *nd_lease_get(struct cl_node *n, const void *name, size_t len);
 struct nl_lease *nd_lease_first(const struct cl_node *n, struct cl_htab_iter *it);
 struct nl_lease *nd_lease_next(const struct cl_node *n, struct cl_htab_iter *it);
 void nd_lease_settle(struct cl_node *n, struct nl_lease *l);
-void nd_set_held(struct cl_node *n, struct nl_lease *l, bool held);
 void nd_heap_remove(struct cl_node *n, struct nl_lease *l);
 struct nl_client *nd_client_find(const struct cl_node *n, uint64_t id);
 struct nl_client *nd_client_get(struct cl_node *n, uint64_t id);

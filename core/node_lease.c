@@ -43,13 +43,17 @@ static bool trusted(struct cl_node *n)
 	return ready(n) && nd_quorum_ok(n) && now_us(n) < n->valid_until;
 }
 
-static void send_release(struct cl_node *n, struct nl_lease *l, bool handover)
+/*
+ * Gives l's hold back to the cluster: HANDOVER_DONE when another node asked
+ * for it, else RELEASE; l moves to `to` (a RELEASING state) once it is sent.
+ */
+static void send_release(struct cl_node *n, struct nl_lease *l, bool handover, enum nl_state to,
+			 const char *why)
 {
 	struct cl_msg m = { .type = handover ? CL_MSG_HANDOVER_DONE : CL_MSG_RELEASE,
 			    .epoch = l->epoch, .name = l->name, .namelen = l->namelen };
 	if (nd_send_msg(n, &m) == 0)
-		l->releasing = true;
-	l->linger_at = 0;
+		nd_lease_to(n, l, to, why);
 }
 
 static void send_acquire(struct cl_node *n, struct nl_lease *l, uint8_t mode, bool wait)
@@ -86,21 +90,16 @@ void nd_pump(struct cl_node *n, struct nl_lease *l)
 {
 	uint64_t now = now_us(n);
 
-	/* holders gone while revoking or wanted: hand the lease over */
-	if (l->held && !l->holders.n && !l->releasing) {
-		if (l->lost) {
+	/* holders gone while lost, wanted or revoking: give the lease back */
+	if (l->state != NL_NONE && !l->holders.n && !hold_is(l, NLP_RELEASING)) {
+		if (hold_is(l, NLP_LOST)) {
 			if (ready(n) && cl_sm_quorate(n->sm) &&
 			    cl_sm_hold_epoch(n->sm, l->name, l->namelen, n->me, NULL) == l->epoch)
-				send_release(n, l, false);
-			else {
-				nd_set_held(n, l, false);   /* reconcile releases it later */
-				l->lost = false;
-				l->wanted = false;
-				l->handover_at = 0;
-			}
-			l->revoking = false;
-		} else if (l->wanted || l->revoking) {
-			send_release(n, l, true);
+				send_release(n, l, false, NL_RELEASING_LOST, "lost hold given back");
+			else   /* reconcile releases it later */
+				nd_lease_to(n, l, NL_NONE, "lost hold forgotten");
+		} else if (hold_is(l, NLP_WANTED | NLP_REVOKING)) {
+			send_release(n, l, true, nd_hold_releasing(l->state), "holders gone: handover");
 		}
 	}
 
@@ -110,8 +109,7 @@ void nd_pump(struct cl_node *n, struct nl_lease *l)
 	}
 
 	/* grant local waiters covered by the node-level hold */
-	bool usable = l->held && !l->lost && !l->wanted && !l->revoking && !l->releasing &&
-		      trusted(n);
+	bool usable = (l->state == NL_HELD || l->state == NL_LINGER) && trusted(n);
 	if (usable) {
 		struct chold *c = ch_first(&l->waiters), *next;
 		for (; c; c = next) {
@@ -126,12 +124,12 @@ void nd_pump(struct cl_node *n, struct nl_lease *l)
 			nd_ev_lease(n, CL_NODE_EV_GRANTED, c, 0, n->me);
 		}
 		if (l->holders.n)
-			l->linger_at = 0;
+			nd_lease_to(n, l, NL_HELD, "local grant");
 	}
 
 	/* what the remaining waiters need from the cluster */
-	if (l->waiters.n && l->req == REQ_NONE && !l->releasing && !l->wanted && !l->revoking &&
-	    !l->lost) {
+	if (l->waiters.n && l->req == REQ_NONE &&
+	    (l->state == NL_NONE || l->state == NL_HELD || l->state == NL_LINGER)) {
 		uint8_t want = CL_MODE_SH;
 		bool wait = false;
 		for (struct chold *c = ch_first(&l->waiters); c; c = ch_next(&l->waiters, c)) {
@@ -140,7 +138,7 @@ void nd_pump(struct cl_node *n, struct nl_lease *l)
 			if (c->flags & CL_ACQ_WAIT)
 				wait = true;
 		}
-		if (!l->held || !mode_covers(l->mode, want)) {
+		if (l->state == NL_NONE || !mode_covers(l->mode, want)) {
 			send_acquire(n, l, want, wait);
 		} else if (nd_quorum_ok(n) && now >= l->renew_at) {
 			/*
@@ -155,9 +153,8 @@ void nd_pump(struct cl_node *n, struct nl_lease *l)
 	}
 
 	/* unused and not wanted (a wanted one was handed over above): linger */
-	if (l->held && !l->holders.n && !l->releasing && !l->lost && !l->wanted &&
-	    l->req == REQ_NONE && !l->waiters.n && !l->linger_at)
-		l->linger_at = now + n->cfg.linger_us;
+	if (l->state == NL_HELD && !l->holders.n && l->req == REQ_NONE && !l->waiters.n)
+		nd_lease_to(n, l, NL_LINGER, "unused");
 	nd_lease_settle(n, l);
 }
 
@@ -167,10 +164,7 @@ void nd_revoke_all(struct cl_node *n, const char *why)
 	uint64_t revoked = n->c.revokes;
 	struct cl_htab_iter it;
 	for (struct nl_lease *l = nd_lease_first(n, &it); l; l = nd_lease_next(n, &it)) {
-		if (l->held)
-			l->lost = true;
-		l->linger_at = 0;
-		l->handover_at = 0;
+		nd_lease_to(n, l, nd_hold_lost(l->state), why);
 		nd_revoke_holders(n, l);
 		nd_lease_settle(n, l);
 	}
@@ -189,7 +183,8 @@ static void on_grant(struct cl_node *n, const struct cl_action *a)
 		nd_fail(n, "recording a grant");
 		return;
 	}
-	if (l->held && l->releasing && l->epoch == a->epoch) {
+	bool same_epoch = l->epoch == a->epoch;
+	if (hold_is(l, NLP_RELEASING) && same_epoch) {
 		/*
 		 * The echo of a re-ask for a hold we are already giving back: the
 		 * RELEASE behind it ends this epoch, so nobody may use it now.
@@ -197,18 +192,13 @@ static void on_grant(struct cl_node *n, const struct cl_action *a)
 		l->req = REQ_NONE;
 		return;
 	}
-	bool new_hold = !l->held || l->epoch != a->epoch;
-	nd_set_held(n, l, true);
-	if (l->epoch != a->epoch) {
-		/* a fresh grant or a conversion: earlier requests for it are moot */
-		l->wanted = false;
-		l->handover_at = 0;
-	}
+	bool new_hold = l->state == NL_NONE || !same_epoch;
+	if (!same_epoch)
+		l->handover_at = 0;   /* a fresh grant or a conversion: earlier requests are moot */
+	nd_lease_to(n, l, nd_hold_granted(l->state, same_epoch), "granted");
 	l->epoch = a->epoch;
 	l->mode = a->mode;
 	l->req = REQ_NONE;
-	l->releasing = false;
-	l->lost = false;
 	if (new_hold)
 		n->c.cluster_grants++;
 	nd_pump(n, l);
@@ -243,7 +233,7 @@ static void on_deny(struct cl_node *n, const struct cl_action *a)
 	struct chold *c = ch_first(&l->waiters), *next;
 	for (; c; c = next) {
 		next = ch_next(&l->waiters, c);
-		if (l->held && !l->lost && mode_covers(l->mode, c->mode))
+		if (l->state != NL_NONE && !hold_is(l, NLP_LOST) && mode_covers(l->mode, c->mode))
 			continue;
 		nd_ev_lease(n, CL_NODE_EV_DENIED, c, a->err, a->owner);
 		nd_chold_free(n, c);
@@ -254,10 +244,10 @@ static void on_deny(struct cl_node *n, const struct cl_action *a)
 static void on_blocking(struct cl_node *n, const struct cl_action *a, bool revoke)
 {
 	struct nl_lease *l = nd_lease_find(n, a->name, a->namelen);
-	if (!l || !l->held || l->epoch != a->epoch || l->releasing)
+	if (!l || l->state == NL_NONE || l->epoch != a->epoch || hold_is(l, NLP_RELEASING))
 		return;
-	if (!l->wanted) {
-		l->wanted = true;
+	if (!hold_is(l, NLP_WANTED)) {
+		nd_lease_to(n, l, nd_hold_wanted(l->state), "blocking");
 		l->wanted_by = a->wanted_by;
 		for (struct chold *c = ch_first(&l->holders); c; c = ch_next(&l->holders, c))
 			if (c->state == CH_HELD)
@@ -266,7 +256,7 @@ static void on_blocking(struct cl_node *n, const struct cl_action *a, bool revok
 			l->handover_at = now_us(n) + n->cfg.handover_timeout_us;
 	}
 	if (revoke) {
-		l->revoking = true;
+		nd_lease_to(n, l, nd_hold_revoked(l->state), "revoke");
 		nd_revoke_holders(n, l);
 	}
 	nd_pump(n, l);
@@ -275,15 +265,9 @@ static void on_blocking(struct cl_node *n, const struct cl_action *a, bool revok
 static void on_hold_gone(struct cl_node *n, const struct cl_action *a)
 {
 	struct nl_lease *l = nd_lease_find(n, a->name, a->namelen);
-	if (!l || !l->held || l->epoch != a->epoch)
+	if (!l || l->state == NL_NONE || l->epoch != a->epoch)
 		return;
-	nd_set_held(n, l, false);
-	l->releasing = false;
-	l->wanted = false;
-	l->lost = false;
-	l->revoking = false;
-	l->linger_at = 0;
-	l->handover_at = 0;
+	nd_lease_to(n, l, NL_NONE, a->type == CL_ACT_RELEASED ? "released" : "recovered");
 	if (l->holders.n) {
 		/* recovered under live clients (fence-ack of ourselves): cut them off */
 		nd_revoke_holders(n, l);
@@ -377,9 +361,9 @@ static void reconcile_hold(void *ctx, const uint8_t *name, uint16_t namelen,
 		return;
 	}
 	struct nl_lease *l = nd_lease_find(n, name, namelen);
-	if (l && l->held && l->epoch == h->epoch)
+	if (l && l->state != NL_NONE && l->epoch == h->epoch)
 		return;
-	if (l && l->releasing)
+	if (l && hold_is(l, NLP_RELEASING))
 		return;   /* its RELEASED is on its way */
 	/*
 	 * A live hold we do not know about: adopt it and give it back, marked
@@ -391,12 +375,9 @@ static void reconcile_hold(void *ctx, const uint8_t *name, uint16_t namelen,
 		nd_fail(n, "recording a hold to give back");
 		return;
 	}
-	nd_set_held(n, l, true);
 	l->epoch = h->epoch;
 	l->mode = h->mode;
-	l->wanted = l->revoking = l->lost = false;
-	l->linger_at = l->handover_at = 0;
-	send_release(n, l, false);
+	send_release(n, l, false, NL_RELEASING, "unknown hold adopted and given back");
 	nd_lease_settle(n, l);
 }
 
@@ -422,11 +403,9 @@ void nd_reconcile(struct cl_node *n)
 		return;
 	struct cl_htab_iter it;
 	for (struct nl_lease *l = nd_lease_first(n, &it); l; l = nd_lease_next(n, &it)) {
-		if (l->held && !l->releasing &&
+		if (l->state != NL_NONE && !hold_is(l, NLP_RELEASING) &&
 		    cl_sm_hold_epoch(n->sm, l->name, l->namelen, n->me, NULL) != l->epoch) {
-			nd_set_held(n, l, false);
-			l->wanted = l->revoking = l->lost = false;
-			l->linger_at = l->handover_at = 0;
+			nd_lease_to(n, l, NL_NONE, "not in the machine");
 			nd_revoke_holders(n, l);
 		}
 		if (l->req == REQ_QUEUED) {
@@ -466,25 +445,25 @@ void nd_reconcile(struct cl_node *n)
 void nd_after_own_release(struct cl_node *n, const struct cl_msg *m)
 {
 	struct nl_lease *l = nd_lease_find(n, m->name, m->namelen);
-	if (!l || !l->releasing || l->epoch != m->epoch)
+	if (!l || !hold_is(l, NLP_RELEASING) || l->epoch != m->epoch)
 		return;
 	if (cl_sm_hold_epoch(n->sm, l->name, l->namelen, n->me, NULL) == l->epoch)
 		return;
-	nd_set_held(n, l, false);
-	l->releasing = l->wanted = l->revoking = l->lost = false;
+	nd_lease_to(n, l, NL_NONE, "own release applied");
 	nd_pump(n, l);
 }
 
 void nd_lease_timers(struct cl_node *n, struct nl_lease *l, uint64_t now)
 {
-	if (l->linger_at && l->linger_at <= now) {
-		l->linger_at = 0;
-		if (l->held && !l->holders.n && !l->releasing && l->req == REQ_NONE && !l->waiters.n)
-			send_release(n, l, false);
+	if (l->state == NL_LINGER && l->linger_at <= now) {
+		if (l->req == REQ_NONE && !l->waiters.n)
+			send_release(n, l, false, NL_RELEASING, "linger over");
+		else
+			nd_lease_to(n, l, NL_HELD, "linger over, asked for again");
 	}
 	if (l->handover_at && l->handover_at <= now) {
 		l->handover_at = 0;
-		l->revoking = true;
+		nd_lease_to(n, l, nd_hold_revoked(l->state), "handover timeout");
 		nd_revoke_holders(n, l);
 	}
 	struct chold *c, *next;

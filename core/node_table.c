@@ -159,22 +159,11 @@ static void lease_resched(struct cl_node *n, struct nl_lease *l)
 void nd_lease_settle(struct cl_node *n, struct nl_lease *l)
 {
 	lease_resched(n, l);
-	if (l->held || l->req != REQ_NONE || l->releasing || l->holders.n || l->waiters.n)
+	if (l->state != NL_NONE || l->req != REQ_NONE || l->holders.n || l->waiters.n)
 		return;
 	nd_heap_remove(n, l);
 	cl_htab_del(&n->leases, &l->hn);
 	free(l);
-}
-
-void nd_set_held(struct cl_node *n, struct nl_lease *l, bool held)
-{
-	if (l->held == held)
-		return;
-	l->held = held;
-	if (held)
-		n->nheld++;
-	else
-		n->nheld--;
 }
 
 /* ---- clients and their holds ---- */

@@ -10,10 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 
 #include "failalloc.h"
 #include "index.h"
 #include "node.h"
+#include "node_int.h"   /* white box: the hold state machine (hold_* tests) */
 #include "wire.h"
 
 /*
@@ -643,6 +645,213 @@ START_TEST(drain_hands_leases_back)
 }
 END_TEST
 
+/* ---- the hold state machine, white box (core/node_hold.c) ---- */
+
+/* doc/state-machine.md's table of legal transitions, written out again. */
+static const struct {
+	enum nl_state from, to;
+} legal_moves[] = {
+	{ NL_NONE, NL_HELD }, { NL_NONE, NL_RELEASING },
+	{ NL_HELD, NL_LINGER }, { NL_HELD, NL_WANTED }, { NL_HELD, NL_REVOKING },
+	{ NL_HELD, NL_LOST },
+	{ NL_LINGER, NL_HELD }, { NL_LINGER, NL_WANTED }, { NL_LINGER, NL_REVOKING },
+	{ NL_LINGER, NL_LOST }, { NL_LINGER, NL_RELEASING },
+	{ NL_WANTED, NL_HELD }, { NL_WANTED, NL_REVOKING }, { NL_WANTED, NL_LOST_WANTED },
+	{ NL_WANTED, NL_RELEASING },
+	{ NL_REVOKING, NL_HANDBACK }, { NL_REVOKING, NL_LOST_REVOKING },
+	{ NL_REVOKING, NL_RELEASING_REVOKED },
+	{ NL_HANDBACK, NL_REVOKING }, { NL_HANDBACK, NL_LOST_HANDBACK },
+	{ NL_HANDBACK, NL_RELEASING_REVOKED },
+	{ NL_LOST, NL_HELD }, { NL_LOST, NL_LOST_WANTED }, { NL_LOST, NL_LOST_REVOKING },
+	{ NL_LOST, NL_RELEASING_LOST },
+	{ NL_LOST_WANTED, NL_WANTED }, { NL_LOST_WANTED, NL_HELD },
+	{ NL_LOST_WANTED, NL_LOST_REVOKING }, { NL_LOST_WANTED, NL_RELEASING_LOST },
+	{ NL_LOST_REVOKING, NL_REVOKING }, { NL_LOST_REVOKING, NL_HANDBACK },
+	{ NL_LOST_REVOKING, NL_RELEASING_LOST },
+	{ NL_LOST_HANDBACK, NL_HANDBACK }, { NL_LOST_HANDBACK, NL_LOST_REVOKING },
+	{ NL_LOST_HANDBACK, NL_RELEASING_LOST },
+	{ NL_RELEASING, NL_HELD }, { NL_RELEASING, NL_RELEASING_REVOKED },
+	{ NL_RELEASING, NL_RELEASING_LOST },
+	{ NL_RELEASING_REVOKED, NL_HANDBACK }, { NL_RELEASING_REVOKED, NL_RELEASING_LOST_REVOKED },
+	{ NL_RELEASING_LOST, NL_HELD }, { NL_RELEASING_LOST, NL_RELEASING_LOST_REVOKED },
+	{ NL_RELEASING_LOST_REVOKED, NL_HANDBACK },
+};
+
+static bool listed_legal(unsigned from, unsigned to)
+{
+	if (to == NL_NONE || from == to)
+		return true;       /* "end" from every state; no move at all */
+	for (size_t i = 0; i < sizeof(legal_moves) / sizeof(legal_moves[0]); i++)
+		if (legal_moves[i].from == from && legal_moves[i].to == to)
+			return true;
+	return false;
+}
+
+static struct {
+	int level;
+	char line[256];
+} hold_log;
+
+static void hold_log_fn(void *ctx, int level, const char *msg)
+{
+	(void)ctx;
+	hold_log.level = level;
+	snprintf(hold_log.line, sizeof(hold_log.line), "%s", msg);
+}
+
+static uint64_t hold_now;
+
+static uint64_t hold_now_fn(void *ctx)
+{
+	(void)ctx;
+	return hold_now;
+}
+
+static int hold_mcast_fn(void *ctx, const void *buf, size_t len)
+{
+	(void)ctx;
+	(void)buf;
+	(void)len;
+	return 0;
+}
+
+static struct cl_node *hold_node(void)
+{
+	static const struct cl_node_ops ops = { .now = hold_now_fn, .mcast = hold_mcast_fn,
+						.log = hold_log_fn };
+	struct cl_node_config c = t_cfg(1);
+	hold_now = 7000000;
+	struct cl_node *n = cl_node_new(&c, &ops, NULL);
+	ck_assert_ptr_nonnull(n);
+	return n;
+}
+
+static uint64_t illegal_count(const struct cl_node *n)
+{
+	struct cl_node_counters c;
+	cl_node_counters(n, &c);
+	return c.illegal_transitions;
+}
+
+/* Puts l into state s behind the machine's back, with s's timers and nheld. */
+static void hold_force(struct cl_node *n, struct nl_lease *l, enum nl_state s)
+{
+	l->state = (uint8_t)s;
+	l->linger_at = s == NL_LINGER ? hold_now + 1 : 0;
+	l->handover_at = s == NL_NONE ? 0 : hold_now + 2;
+	n->nheld = s != NL_NONE;
+}
+
+START_TEST(hold_table_accepts_legal_and_refuses_illegal)
+{
+	struct cl_node *n = hold_node();
+	struct nl_lease *l = nd_lease_get(n, "t\001", 2);
+	ck_assert_ptr_nonnull(l);
+	unsigned legal = 0, illegal = 0;
+	for (unsigned from = 0; from < NL_NSTATES; from++) {
+		for (unsigned to = 0; to < NL_NSTATES; to++) {
+			bool expect = listed_legal(from, to);
+			ck_assert_int_eq(nd_hold_legal(from, to), expect);
+			hold_force(n, l, (enum nl_state)from);
+			uint64_t before = illegal_count(n);
+			hold_log.line[0] = 0;
+			ck_assert_int_eq(nd_lease_to(n, l, (enum nl_state)to, "because"), expect);
+			if (expect) {
+				ck_assert_uint_eq(l->state, to);
+				ck_assert_uint_eq(illegal_count(n), before);
+				ck_assert_str_eq(hold_log.line, "");
+				legal += from != to;
+			} else {
+				/* refused: unchanged, counted, logged with from, to and why */
+				ck_assert_uint_eq(l->state, from);
+				ck_assert_uint_eq(illegal_count(n), before + 1);
+				ck_assert_int_eq(hold_log.level, LOG_ERR);
+				char want[160];
+				snprintf(want, sizeof(want), "lease t?: illegal hold transition %s -> %s "
+					 "(because) refused", nd_hold_name(from), nd_hold_name(to));
+				ck_assert_str_eq(hold_log.line, want);
+				illegal++;
+			}
+			/* the state's timers and the count of held leases follow the state */
+			ck_assert_uint_eq(n->nheld, l->state != NL_NONE);
+			ck_assert_int_eq(l->linger_at != 0, l->state == NL_LINGER);
+			if (l->state == NL_LINGER && from != NL_LINGER)
+				ck_assert_uint_eq(l->linger_at, hold_now + n->cfg.linger_us);
+			if (l->state == NL_NONE)
+				ck_assert_uint_eq(l->handover_at, 0);
+		}
+	}
+	ck_assert_uint_eq(legal, sizeof(legal_moves) / sizeof(legal_moves[0]) + NL_NSTATES - 1);
+	ck_assert_uint_eq(illegal, NL_NSTATES * NL_NSTATES - NL_NSTATES - legal);
+	ck_assert_uint_eq(illegal_count(n), illegal);
+	hold_force(n, l, NL_NONE);
+	cl_node_free(n);
+}
+END_TEST
+
+/* Where each event takes each state where it can happen: always a legal move. */
+START_TEST(hold_events_move_along_the_table)
+{
+	static const struct {
+		enum nl_state s;
+		enum nl_state granted_same, granted_new, wanted, revoked, lost, releasing;
+	} ev[] = {
+		{ NL_NONE, NL_HELD, NL_HELD, NL_NONE, NL_NONE, NL_NONE, NL_RELEASING },
+		{ NL_HELD, NL_HELD, NL_HELD, NL_WANTED, NL_HANDBACK, NL_LOST, NL_RELEASING },
+		{ NL_LINGER, NL_LINGER, NL_LINGER, NL_WANTED, NL_HANDBACK, NL_LOST, NL_RELEASING },
+		{ NL_WANTED, NL_WANTED, NL_HELD, NL_WANTED, NL_REVOKING, NL_LOST_WANTED, NL_RELEASING },
+		{ NL_REVOKING, NL_REVOKING, NL_HANDBACK, NL_REVOKING, NL_REVOKING, NL_LOST_REVOKING,
+		  NL_RELEASING_REVOKED },
+		{ NL_HANDBACK, NL_HANDBACK, NL_HANDBACK, NL_REVOKING, NL_HANDBACK, NL_LOST_HANDBACK,
+		  NL_RELEASING_REVOKED },
+		{ NL_LOST, NL_HELD, NL_HELD, NL_LOST_WANTED, NL_LOST_HANDBACK, NL_LOST,
+		  NL_RELEASING_LOST },
+		{ NL_LOST_WANTED, NL_WANTED, NL_HELD, NL_LOST_WANTED, NL_LOST_REVOKING, NL_LOST_WANTED,
+		  NL_RELEASING_LOST },
+		{ NL_LOST_REVOKING, NL_REVOKING, NL_HANDBACK, NL_LOST_REVOKING, NL_LOST_REVOKING,
+		  NL_LOST_REVOKING, NL_RELEASING_LOST_REVOKED },
+		{ NL_LOST_HANDBACK, NL_HANDBACK, NL_HANDBACK, NL_LOST_REVOKING, NL_LOST_HANDBACK,
+		  NL_LOST_HANDBACK, NL_RELEASING_LOST_REVOKED },
+		{ NL_RELEASING, NL_HELD, NL_HELD, NL_RELEASING, NL_RELEASING_REVOKED, NL_RELEASING_LOST,
+		  NL_RELEASING },
+		{ NL_RELEASING_REVOKED, NL_HANDBACK, NL_HANDBACK, NL_RELEASING_REVOKED,
+		  NL_RELEASING_REVOKED, NL_RELEASING_LOST_REVOKED, NL_RELEASING_REVOKED },
+		{ NL_RELEASING_LOST, NL_HELD, NL_HELD, NL_RELEASING_LOST, NL_RELEASING_LOST_REVOKED,
+		  NL_RELEASING_LOST, NL_RELEASING_LOST },
+		{ NL_RELEASING_LOST_REVOKED, NL_HANDBACK, NL_HANDBACK, NL_RELEASING_LOST_REVOKED,
+		  NL_RELEASING_LOST_REVOKED, NL_RELEASING_LOST_REVOKED, NL_RELEASING_LOST_REVOKED },
+	};
+	ck_assert_uint_eq(sizeof(ev) / sizeof(ev[0]), NL_NSTATES);
+	for (size_t i = 0; i < NL_NSTATES; i++) {
+		enum nl_state s = ev[i].s;
+		ck_assert_uint_eq(s, i);
+		ck_assert_uint_eq(nd_hold_granted(s, true), ev[i].granted_same);
+		ck_assert_uint_eq(nd_hold_granted(s, false), ev[i].granted_new);
+		ck_assert_uint_eq(nd_hold_wanted(s), ev[i].wanted);
+		ck_assert_uint_eq(nd_hold_revoked(s), ev[i].revoked);
+		ck_assert_uint_eq(nd_hold_lost(s), ev[i].lost);
+		ck_assert_uint_eq(nd_hold_releasing(s), ev[i].releasing);
+	}
+	/* each event, in the states where the agent applies it, moves along the table */
+	for (unsigned i = 0; i < NL_NSTATES; i++) {
+		enum nl_state s = (enum nl_state)i;
+		unsigned p = nd_hold_table[s].props;
+		ck_assert(nd_hold_legal(s, nd_hold_lost(s)));              /* revoke_all: all */
+		ck_assert(nd_hold_legal(s, nd_hold_granted(s, false)));    /* GRANT: all */
+		if (!(p & NLP_RELEASING)) {                                /* an echo otherwise */
+			ck_assert(nd_hold_legal(s, nd_hold_granted(s, true)));
+			ck_assert(nd_hold_legal(s, nd_hold_wanted(s)));    /* BLOCKING, drain */
+			ck_assert(nd_hold_legal(nd_hold_wanted(s), nd_hold_revoked(nd_hold_wanted(s))));
+		}
+		if (p & (NLP_WANTED | NLP_RELEASING))                      /* handover timer */
+			ck_assert(nd_hold_legal(s, nd_hold_revoked(s)));
+		if (s == NL_NONE || s == NL_LINGER || (p & (NLP_WANTED | NLP_REVOKING) &&
+						       !(p & (NLP_LOST | NLP_RELEASING))))
+			ck_assert(nd_hold_legal(s, nd_hold_releasing(s))); /* adopt, expiry, gone */
+	}
+}
+END_TEST
+
 /* ---- out of memory: every step completes, or the agent fails cleanly ---- */
 
 /* A failed agent: no validity, no replica, no timers, inert, one FATAL event. */
@@ -840,10 +1049,14 @@ static Suite *node_suite(void)
 	tcase_add_test(tc, validity_lapses_without_delivery);
 	tcase_add_test(tc, drain_hands_leases_back);
 	suite_add_tcase(s, tc);
-	TCase *oom = tcase_create("out of memory");
-	tcase_set_timeout(oom, 120);
-	tcase_add_test(oom, out_of_memory_fails_the_agent_cleanly);
-	suite_add_tcase(s, oom);
+	TCase *tc_hold = tcase_create("hold state machine");
+	tcase_add_test(tc_hold, hold_table_accepts_legal_and_refuses_illegal);
+	tcase_add_test(tc_hold, hold_events_move_along_the_table);
+	suite_add_tcase(s, tc_hold);
+	TCase *tc_oom = tcase_create("out of memory");
+	tcase_set_timeout(tc_oom, 120);
+	tcase_add_test(tc_oom, out_of_memory_fails_the_agent_cleanly);
+	suite_add_tcase(s, tc_oom);
 	return s;
 }
 

@@ -28,7 +28,10 @@
  *               synced, one state, d holds everywhere, every request answered
  *  x  proto:    the agent kept its node.h contract (answers only to requests
  *               outstanding, no events after cl_node_client_gone(), no tick
- *               storm, -EALREADY only when deserved, ...)
+ *               storm, -EALREADY only when deserved, ...), and each lease's
+ *               hold moved only along the legal transitions of its state
+ *               machine (core/node_hold.c): its illegal_transitions counter
+ *               never rises                                (after every event)
  *
  * A client "acts as owner" of a name from receiving GRANTED until it
  * releases or receives REVOKED, and only while now < valid_until (from
@@ -71,6 +74,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -238,6 +242,8 @@ struct node {
 	unsigned tick_same;
 	bool in_trans;           /* delivering transitional messages */
 	bool trans_quorate;      /* ... on the way into a quorate component */
+	uint64_t illegal_seen;   /* the agent's illegal_transitions counter, as last checked */
+	char last_err[SIM_TRACE_WIDTH]; /* its last LOG_ERR (or worse) line */
 };
 
 enum hold_st { H_NONE = 0, H_PENDING, H_QUEUED, H_HELD };
@@ -1000,6 +1006,8 @@ static void op_log(void *ctx, int level, const char *msg)
 {
 	struct node *n = ctx;
 
+	if (level <= LOG_ERR)
+		snprintf(n->last_err, sizeof(n->last_err), "%s", msg);
 	TR(n->sim, "n%u log<%d> %s", n->id, level, msg);
 }
 
@@ -1489,6 +1497,8 @@ static void node_start(struct sim *s, struct node *n)
 	n->cpg_back_at = 0;
 	n->tick_at = NEVER;
 	n->tick_gen++;
+	n->illegal_seen = 0;
+	n->last_err[0] = 0;
 	for (unsigned j = 0; j < s->cpn; j++)
 		client_spawn(s, n->idx * SIM_CLIENTS_PER_NODE + j);
 	node_sched_tick(s, n);
@@ -2067,6 +2077,25 @@ static void check_state(struct sim *s, bool full)
 	}
 }
 
+/* x: every lease hold of every agent moved only along legal transitions. */
+static void check_transitions(struct sim *s)
+{
+	for (unsigned i = 0; i < s->n && !s->stop; i++) {
+		struct node *n = &s->nodes[i];
+		struct cl_node_counters k;
+
+		if (!n->cn)
+			continue;
+		cl_node_counters(n->cn, &k);
+		if (k.illegal_transitions == n->illegal_seen)
+			continue;
+		violation(s, SIM_INV_PROTO, "node %u: %" PRIu64 " illegal lease hold transition(s) "
+			  "refused; last: %s", n->id, k.illegal_transitions - n->illegal_seen,
+			  n->last_err);
+		n->illegal_seen = k.illegal_transitions;
+	}
+}
+
 /* b: no EX owner overlapping an owner on another node. */
 static void check_owners(struct sim *s)
 {
@@ -2637,6 +2666,8 @@ static void run_seed(const struct sim_opts *o, uint64_t seed, bool tracing, stru
 		res->events++;
 		s->touched = false;
 		dispatch(s, &e);
+		if (s->touched)
+			check_transitions(s);
 		reap_failed(s);
 		if (s->stop)
 			break;
