@@ -163,11 +163,11 @@ void nd_set_valid_until(struct cl_node *n, uint64_t t)
 
 /* ---- transport inputs ---- */
 
-/* Renews validity for one of our own messages sent at sent_at. */
 /*
- * Also during a sync round: the machine is then frozen, grants nothing, and
- * is quorate only on a side that has seen no departure since it was
- * confirmed, so a long snapshot transfer does not make every holder lapse.
+ * Renews validity for one of our own messages sent at sent_at.  Also during
+ * a sync round: the machine is then frozen, grants nothing, and is quorate
+ * only on a side that has seen no departure since it was confirmed, so a
+ * long snapshot transfer does not make every holder lapse.
  */
 static void renew(struct cl_node *n, uint64_t sent_at)
 {

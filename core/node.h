@@ -5,8 +5,9 @@
  *
  * struct cl_node is everything a coroleased instance decides, with no I/O of
  * its own: the join/merge sync protocol, local client holds and their
- * refcount on the node-level lease, linger, handover, revocation, the
- * validity deadline, fence-delay timers and the fast path.  The glue (the
+ * refcount on the node-level lease (one hold state machine per lease), linger,
+ * handover, revocation, the validity deadline, fence-delay timers and the
+ * fast path.  The glue (the
  * daemon, or the simulator in tests/sim) gives it time, a multicast and
  * events, and calls cl_node_tick() when cl_node_next_deadline() is due.
  *
@@ -152,8 +153,9 @@ int cl_node_config_finish(struct cl_node_config *cfg, char *err, size_t errlen);
 
 /*
  * Creates the agent.  It has no state until its first configuration change
- * and sync complete.  Returns NULL on ENOMEM or -EINVAL-worthy config
- * (nodeid 0, fence delay shorter than validity + revoke timeout).
+ * and sync complete.  Returns NULL on ENOMEM, or for a config or ops it
+ * cannot take: nodeid 0, no ops->now or ops->mcast, or timings that
+ * cl_node_config_finish() refuses.
  */
 struct cl_node *cl_node_new(const struct cl_node_config *cfg,
 			    const struct cl_node_ops *ops, void *ctx);
@@ -231,8 +233,9 @@ bool cl_node_failed(const struct cl_node *n);
 
 /* The replica, for local reads (owner, index).  NULL until first synced. */
 const struct cl_sm *cl_node_sm(const struct cl_node *n);
+/* True while the agent has state and no sync round runs (ordinary messages flow). */
 bool cl_node_synced(const struct cl_node *n);
-/* True while local clients may use their leases (now < valid_until). */
+/* The node-wide validity deadline: local clients may use their leases while now < it (0: not). */
 uint64_t cl_node_valid_until(const struct cl_node *n);
 void cl_node_counters(const struct cl_node *n, struct cl_node_counters *c_r);
 /* Number of local client holds. */

@@ -204,41 +204,36 @@ static void on_grant(struct cl_node *n, const struct cl_action *a)
 	nd_pump(n, l);
 }
 
-static void on_queued(struct cl_node *n, const struct cl_action *a)
+/*
+ * The machine queued (QUEUED) or refused (DENY) this node's ACQUIRE: the
+ * lease's local waiters learn what concerns them.  Queued: the WAIT ones are
+ * told once, the others are denied -EBUSY.  Refused: those the node-level
+ * hold covers (held, not lost) stay, the others are denied with its err.
+ */
+static void on_answer(struct cl_node *n, const struct cl_action *a)
 {
 	struct nl_lease *l = nd_lease_find(n, a->name, a->namelen);
 	if (!l)
 		return;
-	l->req = REQ_QUEUED;
+	bool queued = a->type == CL_ACT_QUEUED;
+	l->req = queued ? REQ_QUEUED : REQ_NONE;
+	bool covering = l->state != NL_NONE && !hold_is(l, NLP_LOST);
 	struct chold *c = ch_first(&l->waiters), *next;
 	for (; c; c = next) {
 		next = ch_next(&l->waiters, c);
-		if (!(c->flags & CL_ACQ_WAIT)) {
-			nd_ev_lease(n, CL_NODE_EV_DENIED, c, -EBUSY, a->owner);
+		bool stays = queued ? (c->flags & CL_ACQ_WAIT) : covering && mode_covers(l->mode, c->mode);
+		if (!stays) {
+			nd_ev_lease(n, CL_NODE_EV_DENIED, c, queued ? -EBUSY : a->err, a->owner);
 			nd_chold_free(n, c);
-		} else if (!c->queued_told) {
+		} else if (queued && !c->queued_told) {
 			c->queued_told = true;
 			nd_ev_lease(n, CL_NODE_EV_QUEUED, c, 0, a->owner);
 		}
 	}
-	nd_lease_settle(n, l);
-}
-
-static void on_deny(struct cl_node *n, const struct cl_action *a)
-{
-	struct nl_lease *l = nd_lease_find(n, a->name, a->namelen);
-	if (!l)
-		return;
-	l->req = REQ_NONE;
-	struct chold *c = ch_first(&l->waiters), *next;
-	for (; c; c = next) {
-		next = ch_next(&l->waiters, c);
-		if (l->state != NL_NONE && !hold_is(l, NLP_LOST) && mode_covers(l->mode, c->mode))
-			continue;
-		nd_ev_lease(n, CL_NODE_EV_DENIED, c, a->err, a->owner);
-		nd_chold_free(n, c);
-	}
-	nd_pump(n, l);
+	if (queued)
+		nd_lease_settle(n, l);
+	else
+		nd_pump(n, l);
 }
 
 static void on_blocking(struct cl_node *n, const struct cl_action *a, bool revoke)
@@ -333,8 +328,8 @@ void nd_on_action(void *ctx, const struct cl_action *a)
 		return;
 	switch (a->type) {
 	case CL_ACT_GRANT: on_grant(n, a); break;
-	case CL_ACT_QUEUED: on_queued(n, a); break;
-	case CL_ACT_DENY: on_deny(n, a); break;
+	case CL_ACT_QUEUED:
+	case CL_ACT_DENY: on_answer(n, a); break;
 	case CL_ACT_BLOCKING: on_blocking(n, a, false); break;
 	case CL_ACT_REVOKE: on_blocking(n, a, true); break;
 	case CL_ACT_RELEASED:
@@ -366,9 +361,9 @@ static void reconcile_hold(void *ctx, const uint8_t *name, uint16_t namelen,
 	if (l && hold_is(l, NLP_RELEASING))
 		return;   /* its RELEASED is on its way */
 	/*
-	 * A live hold we do not know about: adopt it and give it back, marked
-	 * releasing so that the echo of any re-ask in flight is not taken for
-	 * a usable grant (on_grant).
+	 * A live hold we do not know about: adopt it and give it back, in
+	 * RELEASING, so that the echo of any re-ask in flight is not taken for
+	 * a usable grant (on_grant()).
 	 */
 	l = nd_lease_get(n, name, namelen);
 	if (!l) {

@@ -114,7 +114,7 @@ int nd_send_msg(struct cl_node *n, const struct cl_msg *msg)
  * A NOP that renews validity while the node holds leases (lingering ones
  * too, so the fast path stays usable).  It goes out even during a sync
  * round, where ordinary messages wait: its delivery is dropped like any
- * other, but still renews (renew()), and it is not re-sent afterwards.
+ * other, but still renews (node.c's renew()), and it is not re-sent afterwards.
  */
 void nd_send_heartbeat(struct cl_node *n)
 {

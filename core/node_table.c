@@ -116,6 +116,22 @@ void nd_heap_remove(struct cl_node *n, struct nl_lease *l)
 	l->heap_idx = SIZE_MAX;
 }
 
+/* Room for one more lease in the heap; false (and the node failed) without memory. */
+static bool heap_reserve(struct cl_node *n)
+{
+	if (n->heap_n < n->heap_cap)
+		return true;
+	size_t cap = n->heap_cap ? n->heap_cap * 2 : 64;
+	struct nl_lease **h = realloc(n->heap, cap * sizeof(*h));
+	if (h) {
+		n->heap = h;
+		n->heap_cap = cap;
+	} else {
+		nd_fail(n, "arming a lease timer");
+	}
+	return h != NULL;
+}
+
 /* Recomputes l's earliest timer and its place in the heap. */
 static void lease_resched(struct cl_node *n, struct nl_lease *l)
 {
@@ -136,16 +152,8 @@ static void lease_resched(struct cl_node *n, struct nl_lease *l)
 		return;
 	}
 	if (l->heap_idx == SIZE_MAX) {
-		if (n->heap_n == n->heap_cap) {
-			size_t cap = n->heap_cap ? n->heap_cap * 2 : 64;
-			struct nl_lease **h = realloc(n->heap, cap * sizeof(*h));
-			if (!h) {
-				nd_fail(n, "arming a lease timer");
-				return;
-			}
-			n->heap = h;
-			n->heap_cap = cap;
-		}
+		if (!heap_reserve(n))
+			return;
 		l->heap_idx = n->heap_n;
 		n->heap[n->heap_n++] = l;
 		heap_up(n, l->heap_idx);

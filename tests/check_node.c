@@ -1,7 +1,8 @@
 /*
- * check_node.c - scenario tests of the node agent (core/node.c) over a tiny
- * in-process agreed-order bus.  The randomised, fault-injecting version of
- * this lives in tests/sim/.
+ * check_node.c - scenario tests of the node agent (core/node*.c) over a tiny
+ * in-process agreed-order bus, white-box tests of its hold state machine, and
+ * a scenario under allocation-failure injection.  The randomised,
+ * fault-injecting version of this lives in tests/sim/.
  *
  * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
  */

@@ -48,7 +48,7 @@
  *    just before a partition) outlive the majority's re-grant;
  *  - an INDEX_DONE(0) made while a node delivers transitional messages on
  *    its way into a non-quorate ring is counted but not required to survive:
- *    only that minority applied the write (EVS allows it).  core/node.c
+ *    only that minority applied the write (EVS allows it).  core/node_out.c
  *    therefore confirms a write before answering it, and such an ack is
  *    required to survive like any other (--lax-trans relaxes that);
  *  - without persistence, a majority can form with none of the latest
@@ -359,7 +359,7 @@ struct sim {
 	struct oracle oracle[SIM_MAX_NAMES][SIM_MAX_KEYS];
 	/*
 	 * Name version at its latest memory eviction: an ack that arrives after
-	 * the eviction (node.c confirms writes before answering) for a write at
+	 * the eviction (the agent confirms writes before answering) for a write at
 	 * or below it is not required to survive.
 	 */
 	uint64_t evicted_upto[SIM_MAX_NAMES];
