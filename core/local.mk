@@ -13,6 +13,7 @@ core_libcorolease_core_la_SOURCES = \
 	core/lease.c core/lease.h \
 	core/index.c core/index.h \
 	core/wire.c core/wire.h \
-	core/node.c core/node.h \
+	core/node.c core/node.h core/node_int.h \
+	core/node_hold.c core/node_lease.c core/node_sync.c core/node_out.c core/node_table.c \
 	core/hash.h \
 	core/state.h

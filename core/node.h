@@ -5,14 +5,15 @@
  *
  * struct cl_node is everything a coroleased instance decides, with no I/O of
  * its own: the join/merge sync protocol, local client holds and their
- * refcount on the node-level lease, linger, handover, revocation, the
- * validity deadline, fence-delay timers and the fast path.  The glue (the
+ * refcount on the node-level lease (one hold state machine per lease), linger,
+ * handover, revocation, the validity deadline, fence-delay timers and the
+ * fast path.  The glue (the
  * daemon, or the simulator in tests/sim) gives it time, a multicast and
  * events, and calls cl_node_tick() when cl_node_next_deadline() is due.
  *
  * Time is in microseconds of a monotonic clock chosen by the glue.
  *
- * Safety argument in brief (see doc/design.md):
+ * Safety argument in brief (see doc/state-machine.md):
  *  - a lease is usable by local clients only until `valid_until`, renewed to
  *    send_time + validity_us whenever one of this node's own messages is
  *    delivered while the machine is quorate and the local votequorum agrees;
@@ -20,6 +21,27 @@
  *    fence_delay_us after the departure (>= validity_us + revoke_timeout_us +
  *    margin), or by FENCE_ACK;
  *  - only a quorate machine grants.
+ *
+ * Out of memory: stop the node and let the cluster fence it.  An allocation
+ * failure that would make this node's replica or its promises to clients
+ * wrong -- the machine returning -ENOMEM from an input or a snapshot load, or
+ * the agent failing to queue an event or one of its own messages, arm a
+ * timer, or record a grant, a request or an unconfirmed index write --
+ * puts the agent into a terminal FAILED condition instead of going on with
+ * a half state: valid_until drops to 0 at once, nothing more is sent to the
+ * cluster, queued events are dropped (and counted in the log), and a last
+ * CL_NODE_EV_FATAL is handed out, best effort.  From then on every public
+ * call does nothing (requests return -ENOMEM), cl_node_failed() is true,
+ * cl_node_valid_until() is 0, cl_node_synced() false, cl_node_sm() NULL and
+ * cl_node_next_deadline() CL_TIME_NEVER.  A request that cannot be recorded
+ * in the first place is only refused with -ENOMEM; the node goes on.
+ *
+ * The glue must poll cl_node_failed() after every call into the node (it
+ * need not rely on the event, which is best effort), and then zero the
+ * validity page its clients read, and exit non-zero: the service manager
+ * restarts it, and meanwhile the cluster sees a departed node whose holds
+ * are orphans that wait out the fence delay (the validity page and the
+ * fence delay are what keep its clients' writes safe).
  */
 #ifndef COROLEASE_NODE_H
 #define COROLEASE_NODE_H
@@ -32,22 +54,23 @@
 
 #define CL_TIME_NEVER UINT64_MAX
 
-enum cl_event_type {
-	CL_EV_GRANTED = 1,  /* client's acquire granted: mode, epoch, valid_until */
-	CL_EV_DENIED,       /* client's acquire failed: err (-EBUSY + owner, -ETIMEDOUT, ...) */
-	CL_EV_QUEUED,       /* client's WAIT acquire is queued behind owner */
-	CL_EV_WANTED,       /* a lease the client holds is wanted by node `owner` */
-	CL_EV_REVOKED,      /* the client's hold is revoked: stop now; release by `deadline` */
-	CL_EV_KILL,         /* client ignored a revoke past its deadline (kill_on_revoke) */
-	CL_EV_VALIDITY,     /* node-wide validity deadline moved to valid_until (client = 0) */
-	CL_EV_INDEX_DONE,   /* client's put/del answered: err, version */
-	CL_EV_INDEX_CHANGED,/* name/key changed (client = 0: for every watcher) */
-	CL_EV_SYNC_DONE,    /* client's sync barrier passed */
-	CL_EV_ADMIN_DONE,   /* client's evict / fence-ack answered: err, count */
+enum cl_node_event_type {
+	CL_NODE_EV_GRANTED = 1,  /* client's acquire granted: mode, epoch, valid_until */
+	CL_NODE_EV_DENIED,       /* client's acquire failed: err (-EBUSY + owner, -ETIMEDOUT, ...) */
+	CL_NODE_EV_QUEUED,       /* client's WAIT acquire is queued behind owner */
+	CL_NODE_EV_WANTED,       /* a lease the client holds is wanted by node `owner` */
+	CL_NODE_EV_REVOKED,      /* the client's hold is revoked: stop now; release by `deadline` */
+	CL_NODE_EV_KILL,         /* client ignored a revoke past its deadline (kill_on_revoke) */
+	CL_NODE_EV_VALIDITY,     /* node-wide validity deadline moved to valid_until (client = 0) */
+	CL_NODE_EV_INDEX_DONE,   /* client's put/del answered: err, version */
+	CL_NODE_EV_INDEX_CHANGED,/* name/key changed (client = 0: for every watcher) */
+	CL_NODE_EV_SYNC_DONE,    /* client's sync barrier passed */
+	CL_NODE_EV_ADMIN_DONE,   /* client's evict / fence-ack answered: err, count */
+	CL_NODE_EV_FATAL,        /* the agent failed (out of memory): err; client = 0 */
 };
 
-struct cl_event {
-	enum cl_event_type type;
+struct cl_node_event {
+	enum cl_node_event_type type;
 	uint64_t client;
 	uint64_t cookie;        /* the client's request id */
 	int err;
@@ -77,7 +100,7 @@ struct cl_node_ops {
 	 */
 	int (*mcast)(void *ctx, const void *buf, size_t len);
 	/* Reports an event to the glue; runs inside the node's calls. */
-	void (*event)(void *ctx, const struct cl_event *ev);
+	void (*event)(void *ctx, const struct cl_node_event *ev);
 	/* Optional: every machine action, for logging and tests.  May be NULL. */
 	void (*action)(void *ctx, const struct cl_action *a);
 	/* Optional: a log line (level as syslog).  May be NULL. */
@@ -94,7 +117,7 @@ struct cl_node_config {
 	uint64_t heartbeat_us;       /* renew validity while clients hold; default validity/4 */
 	uint64_t fence_delay_us;     /* wait before recover-node; default validity+revoke+2 s */
 	uint32_t sync_chunk;         /* snapshot chunk size; default 256 KiB */
-	bool kill_on_revoke;         /* emit CL_EV_KILL for clients late on revoke */
+	bool kill_on_revoke;         /* emit CL_NODE_EV_KILL for clients late on revoke */
 	struct cl_sm_config sm;
 };
 
@@ -113,6 +136,7 @@ struct cl_node_counters {
 	uint64_t revokes;            /* client holds revoked */
 	uint64_t kills;
 	uint64_t recover_sent;
+	uint64_t illegal_transitions;/* lease hold moves refused (a bug; logged at LOG_ERR) */
 };
 
 struct cl_node;
@@ -129,8 +153,9 @@ int cl_node_config_finish(struct cl_node_config *cfg, char *err, size_t errlen);
 
 /*
  * Creates the agent.  It has no state until its first configuration change
- * and sync complete.  Returns NULL on ENOMEM or -EINVAL-worthy config
- * (nodeid 0, fence delay shorter than validity + revoke timeout).
+ * and sync complete.  Returns NULL on ENOMEM, or for a config or ops it
+ * cannot take: nodeid 0, no ops->now or ops->mcast, or timings that
+ * cl_node_config_finish() refuses.
  */
 struct cl_node *cl_node_new(const struct cl_node_config *cfg,
 			    const struct cl_node_ops *ops, void *ctx);
@@ -173,19 +198,21 @@ bool cl_node_drained(const struct cl_node *n);
  * timeout_us bounds a WAIT (0 = no bound).  Returns 0 when the request was
  * taken (the answer is an event: GRANTED, QUEUED then GRANTED/DENIED, or
  * DENIED), or an immediate error without event: -EINVAL (bad name/mode/
- * flags), -EALREADY (client holds or is acquiring name).
+ * flags), -EALREADY (client holds or is acquiring name), -ESHUTDOWN
+ * (draining), -ENOMEM (not recorded, or the agent failed).
  */
 int cl_node_acquire(struct cl_node *n, uint64_t client, uint64_t cookie,
 		    const void *name, size_t namelen, uint8_t mode, unsigned flags,
 		    uint64_t timeout_us);
-/* Releases client's hold or pending acquire of name.  0 or COROLEASE_ENOTHELD. */
+/* Releases client's hold or pending acquire of name.  0, COROLEASE_ENOTHELD, -ENOMEM (failed agent). */
 int cl_node_release(struct cl_node *n, uint64_t client, const void *name, size_t namelen);
 /* Drops everything client holds or waits for, without events to it. */
 void cl_node_client_gone(struct cl_node *n, uint64_t client);
 
 /*
  * Index writes by a client holding name in EX.  0 (answer: INDEX_DONE event)
- * or immediately -EINVAL, COROLEASE_ENOTHELD.
+ * or immediately -EINVAL, COROLEASE_ENOTHELD, -ENOMEM (not recorded, or the
+ * agent failed).  The same -ENOMEM applies to sync, evict and fence-ack.
  */
 int cl_node_index_put(struct cl_node *n, uint64_t client, uint64_t cookie,
 		      const void *name, size_t namelen, const void *key, size_t keylen,
@@ -201,10 +228,14 @@ int cl_node_fence_ack(struct cl_node *n, uint64_t client, uint64_t cookie, uint3
 
 /* ---- queries ---- */
 
+/* True once the agent failed for good (out of memory; see the top of this file). */
+bool cl_node_failed(const struct cl_node *n);
+
 /* The replica, for local reads (owner, index).  NULL until first synced. */
 const struct cl_sm *cl_node_sm(const struct cl_node *n);
+/* True while the agent has state and no sync round runs (ordinary messages flow). */
 bool cl_node_synced(const struct cl_node *n);
-/* True while local clients may use their leases (now < valid_until). */
+/* The node-wide validity deadline: local clients may use their leases while now < it (0: not). */
 uint64_t cl_node_valid_until(const struct cl_node *n);
 void cl_node_counters(const struct cl_node *n, struct cl_node_counters *c_r);
 /* Number of local client holds. */

@@ -386,7 +386,7 @@ static void send_result(struct conn *c, uint64_t cookie, uint32_t type, int err,
 	send_ev(c, ip->buf, sizeof(*r) + plen);
 }
 
-static void send_lease_ev(struct conn *c, uint32_t type, const struct cl_event *ev, uint32_t node)
+static void send_lease_ev(struct conn *c, uint32_t type, const struct cl_node_event *ev, uint32_t node)
 {
 	struct cld_ipc *ip = g_ipc;
 	struct clp_ev_lease *e = (struct clp_ev_lease *)ip->buf;
@@ -1156,14 +1156,14 @@ static bool watches(const struct conn *c, const uint8_t *name, size_t namelen)
 	return false;
 }
 
-static void op_done(struct cld_ipc *ip, const struct cl_event *ev)
+static void op_done(struct cld_ipc *ip, const struct cl_node_event *ev)
 {
 	struct op *o = op_take(ip, ev->cookie);
 	if (!o)
 		return;
 	struct conn *c = conn_find(ip, o->conn_id);
 	if (c) {
-		uint64_t v = ev->type == CL_EV_ADMIN_DONE ? ev->count : ev->version;
+		uint64_t v = ev->type == CL_NODE_EV_ADMIN_DONE ? ev->count : ev->version;
 		if (o->req_type == CLP_REQ_INDEX_GET && ev->err == 0)
 			index_get_answer(ip, c, o->cookie, o->data, o->namelen, o->data + o->namelen,
 					 o->keylen);
@@ -1175,14 +1175,14 @@ static void op_done(struct cld_ipc *ip, const struct cl_event *ev)
 	free(o);
 }
 
-void cld_ipc_event(void *ctx, const struct cl_event *ev)
+void cld_ipc_event(void *ctx, const struct cl_node_event *ev)
 {
 	struct cld *d = ctx;
 	struct cld_ipc *ip = d->ipc;
 	if (!ip)
 		return;
-	if (ev->type == CL_EV_VALIDITY || (ev->type == CL_EV_INDEX_CHANGED && !ev->client)) {
-		if (ev->type == CL_EV_VALIDITY) {
+	if (ev->type == CL_NODE_EV_VALIDITY || (ev->type == CL_NODE_EV_INDEX_CHANGED && !ev->client)) {
+		if (ev->type == CL_NODE_EV_VALIDITY) {
 			struct clp_ev_validity *e = (struct clp_ev_validity *)ip->buf;
 			for (struct conn *c = ip->conns; c; c = c->next) {
 				if (!c->hello)
@@ -1211,8 +1211,8 @@ void cld_ipc_event(void *ctx, const struct cl_event *ev)
 		}
 		return;
 	}
-	if (ev->type == CL_EV_INDEX_DONE || ev->type == CL_EV_SYNC_DONE ||
-	    ev->type == CL_EV_ADMIN_DONE) {
+	if (ev->type == CL_NODE_EV_INDEX_DONE || ev->type == CL_NODE_EV_SYNC_DONE ||
+	    ev->type == CL_NODE_EV_ADMIN_DONE) {
 		op_done(ip, ev);
 		return;
 	}
@@ -1221,7 +1221,7 @@ void cld_ipc_event(void *ctx, const struct cl_event *ev)
 		return;
 	struct cname *n;
 	switch (ev->type) {
-	case CL_EV_GRANTED:
+	case CL_NODE_EV_GRANTED:
 		n = cname_find(c, ev->name, ev->namelen);
 		if (n && n->state == CN_PENDING) {
 			n->state = CN_HELD;
@@ -1229,22 +1229,22 @@ void cld_ipc_event(void *ctx, const struct cl_event *ev)
 		}
 		send_lease_ev(c, CLP_EV_GRANTED, ev, d->nodeid);
 		break;
-	case CL_EV_DENIED: {
+	case CL_NODE_EV_DENIED: {
 		uint32_t owner = ev->owner;
 		cname_del(c, ev->name, ev->namelen);
 		send_result(c, ev->cookie, CLP_REQ_ACQUIRE, ev->err, &owner, sizeof(owner));
 		break;
 	}
-	case CL_EV_QUEUED:
+	case CL_NODE_EV_QUEUED:
 		send_lease_ev(c, CLP_EV_QUEUED, ev, ev->owner);
 		break;
-	case CL_EV_WANTED:
+	case CL_NODE_EV_WANTED:
 		send_lease_ev(c, CLP_EV_WANTED, ev, ev->owner);
 		break;
-	case CL_EV_REVOKED:
+	case CL_NODE_EV_REVOKED:
 		send_lease_ev(c, CLP_EV_REVOKED, ev, d->nodeid);
 		break;
-	case CL_EV_KILL:
+	case CL_NODE_EV_KILL:
 		if (d->cfg.kill_on_revoke && c->pid > 1 && c->pid != d->pid) {
 			qb_log(LOG_WARNING, "killing client %" PRIu64 " pid %d: still using revoked lease %.*s",
 			       c->id, (int)c->pid, (int)ev->namelen, (const char *)ev->name);

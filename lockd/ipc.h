@@ -19,7 +19,7 @@ int cld_ipc_start(struct cld *d);
 /* Disconnects every client and destroys the service; safe when not started. */
 void cld_ipc_stop(struct cld *d);
 /* ops.event: routes one node event to its client (or all clients / watchers). */
-void cld_ipc_event(void *ctx, const struct cl_event *ev);
+void cld_ipc_event(void *ctx, const struct cl_node_event *ev);
 /* Connected clients that said HELLO. */
 uint64_t cld_ipc_clients(const struct cld *d);
 

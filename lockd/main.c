@@ -50,10 +50,10 @@ static uint64_t op_now(void *ctx)
 	return cld_now_us();
 }
 
-static void op_event(void *ctx, const struct cl_event *ev)
+static void op_event(void *ctx, const struct cl_node_event *ev)
 {
 	struct cld *d = ctx;
-	if (ev->type == CL_EV_VALIDITY && d->shm) {
+	if (ev->type == CL_NODE_EV_VALIDITY && d->shm) {
 		__atomic_store_n(&d->shm->valid_until, ev->valid_until, __ATOMIC_RELEASE);
 		qb_log(LOG_DEBUG, "validity until %" PRIu64 " (%+" PRId64 " ms)", ev->valid_until,
 		       ev->valid_until ? ((int64_t)ev->valid_until - (int64_t)cld_now_us()) / 1000 : 0);
@@ -80,6 +80,13 @@ static void timer_fn(void *data)
 
 void cld_kick(struct cld *d)
 {
+	if (d->node && cl_node_failed(d->node)) {
+		/* out-of-memory policy (core/node.h): invalidate, exit, let systemd restart us */
+		qb_log(LOG_CRIT, "node agent failed (out of memory): validity page zeroed, exiting");
+		if (d->shm)
+			__atomic_store_n(&d->shm->valid_until, 0, __ATOMIC_RELEASE);
+		_exit(1);
+	}
 	if (!d->node || d->stopping)
 		return;
 	if (!d->ready_notified && cl_node_synced(d->node)) {

@@ -1,7 +1,8 @@
 /*
- * check_node.c - scenario tests of the node agent (core/node.c) over a tiny
- * in-process agreed-order bus.  The randomised, fault-injecting version of
- * this lives in tests/sim/.
+ * check_node.c - scenario tests of the node agent (core/node*.c) over a tiny
+ * in-process agreed-order bus, white-box tests of its hold state machine, and
+ * a scenario under allocation-failure injection.  The randomised,
+ * fault-injecting version of this lives in tests/sim/.
  *
  * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
  */
@@ -10,10 +11,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 
+#include "failalloc.h"
 #include "index.h"
 #include "node.h"
+#include "node_int.h"   /* white box: the hold state machine (hold_* tests) */
 #include "wire.h"
+
+/*
+ * This binary is linked with failalloc's --wrap flags (Check's own
+ * allocations included).  The bus below takes its memory from the real
+ * allocator and its callbacks check with HARD(), which allocates nothing,
+ * so that only the agents' and the machine's allocations can be made to
+ * fail while a scenario runs armed.
+ */
+void *__real_malloc(size_t n);
+
+#define HARD(cond)                                                                  \
+	do {                                                                        \
+		if (!(cond)) {                                                      \
+			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #cond); \
+			abort();                                                    \
+		}                                                                   \
+	} while (0)
 
 #define MAXN 4
 #define MAXEV 4096
@@ -37,7 +58,7 @@ struct tbus {
 };
 
 struct rec_ev {
-	struct cl_event ev;
+	struct cl_node_event ev;
 	char name[64];
 };
 
@@ -58,8 +79,8 @@ static uint64_t t_now(void *ctx)
 static int t_mcast(void *ctx, const void *buf, size_t len)
 {
 	struct tnode *t = ctx;
-	struct tmsg *m = malloc(sizeof(*m) + len);
-	ck_assert_ptr_nonnull(m);
+	struct tmsg *m = __real_malloc(sizeof(*m) + len);
+	HARD(m);
 	m->next = NULL;
 	m->sender = t->id;
 	m->len = len;
@@ -72,10 +93,10 @@ static int t_mcast(void *ctx, const void *buf, size_t len)
 	return 0;
 }
 
-static void t_event(void *ctx, const struct cl_event *ev)
+static void t_event(void *ctx, const struct cl_node_event *ev)
 {
 	struct tnode *t = ctx;
-	ck_assert_uint_lt(t->nev, MAXEV);
+	HARD(t->nev < MAXEV);
 	struct rec_ev *r = &t->evs[t->nev++];
 	r->ev = *ev;
 	size_t len = ev->namelen < sizeof(r->name) - 1 ? ev->namelen : sizeof(r->name) - 1;
@@ -208,7 +229,7 @@ static void bus_advance(struct tbus *b, uint64_t t)
 }
 
 /* The last event of type for client (or NULL). */
-static const struct cl_event *last_ev(struct tnode *t, enum cl_event_type type, uint64_t client)
+static const struct cl_node_event *last_ev(struct tnode *t, enum cl_node_event_type type, uint64_t client)
 {
 	for (size_t i = t->nev; i > 0; i--)
 		if (t->evs[i - 1].ev.type == type && t->evs[i - 1].ev.client == client)
@@ -216,7 +237,7 @@ static const struct cl_event *last_ev(struct tnode *t, enum cl_event_type type, 
 	return NULL;
 }
 
-static size_t count_ev(struct tnode *t, enum cl_event_type type, uint64_t client)
+static size_t count_ev(struct tnode *t, enum cl_node_event_type type, uint64_t client)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < t->nev; i++)
@@ -267,7 +288,7 @@ START_TEST(single_node_grant_and_fast_path)
 
 	ACQ(a, 7, "user/INBOX", CL_MODE_EX, 0);
 	bus_run(b);
-	const struct cl_event *g = last_ev(a, CL_EV_GRANTED, 7);
+	const struct cl_node_event *g = last_ev(a, CL_NODE_EV_GRANTED, 7);
 	ck_assert_ptr_nonnull(g);
 	ck_assert_uint_eq(g->epoch, ((uint64_t)4 << CL_EPOCH_TERM_SHIFT) + 1);   /* term: ring seq 4 */
 	ck_assert_uint_gt(g->valid_until, b->now);
@@ -278,7 +299,7 @@ START_TEST(single_node_grant_and_fast_path)
 	bus_run(b);
 	uint64_t before = mcasts(a);
 	ACQ(a, 8, "user/INBOX", CL_MODE_SH, 0);
-	ck_assert_ptr_nonnull(last_ev(a, CL_EV_GRANTED, 8));
+	ck_assert_ptr_nonnull(last_ev(a, CL_NODE_EV_GRANTED, 8));
 	ck_assert_uint_eq(mcasts(a), before);
 	struct cl_node_counters c;
 	cl_node_counters(a->n, &c);
@@ -325,28 +346,28 @@ START_TEST(contention_nowait_wait_and_handover)
 
 	ACQ(n1, 1, "mbox", CL_MODE_EX, 0);
 	bus_run(b);
-	ck_assert_ptr_nonnull(last_ev(n1, CL_EV_GRANTED, 1));
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_GRANTED, 1));
 
 	ACQ(n2, 2, "mbox", CL_MODE_EX, 0);
 	bus_run(b);
-	const struct cl_event *d = last_ev(n2, CL_EV_DENIED, 2);
+	const struct cl_node_event *d = last_ev(n2, CL_NODE_EV_DENIED, 2);
 	ck_assert_ptr_nonnull(d);
 	ck_assert_int_eq(d->err, -EBUSY);
 	ck_assert_uint_eq(d->owner, 1);
-	const struct cl_event *w = last_ev(n1, CL_EV_WANTED, 1);
+	const struct cl_node_event *w = last_ev(n1, CL_NODE_EV_WANTED, 1);
 	ck_assert_ptr_nonnull(w);
 	ck_assert_uint_eq(w->owner, 2);
 
 	ACQ(n2, 3, "mbox", CL_MODE_EX, CL_ACQ_WAIT);
 	bus_run(b);
-	ck_assert_ptr_nonnull(last_ev(n2, CL_EV_QUEUED, 3));
-	ck_assert_ptr_null(last_ev(n2, CL_EV_GRANTED, 3));
+	ck_assert_ptr_nonnull(last_ev(n2, CL_NODE_EV_QUEUED, 3));
+	ck_assert_ptr_null(last_ev(n2, CL_NODE_EV_GRANTED, 3));
 
 	ck_assert_int_eq(cl_node_release(n1->n, 1, "mbox", 4), 0);
 	bus_run(b);
-	const struct cl_event *g = last_ev(n2, CL_EV_GRANTED, 3);
+	const struct cl_node_event *g = last_ev(n2, CL_NODE_EV_GRANTED, 3);
 	ck_assert_ptr_nonnull(g);
-	ck_assert_uint_gt(g->epoch, last_ev(n1, CL_EV_GRANTED, 1)->epoch);
+	ck_assert_uint_gt(g->epoch, last_ev(n1, CL_NODE_EV_GRANTED, 1)->epoch);
 	ck_assert_uint_eq(cl_sm_owner(cl_node_sm(n1->n), "mbox", 4), 2);
 	cluster_free(b);
 }
@@ -363,7 +384,7 @@ START_TEST(lingering_lease_given_up_at_once)
 	ck_assert_uint_eq(cl_sm_owner(cl_node_sm(n2->n), "m", 1), 1);  /* lingering */
 	ACQ(n2, 2, "m", CL_MODE_EX, CL_ACQ_WAIT);
 	bus_run(b);
-	ck_assert_ptr_nonnull(last_ev(n2, CL_EV_GRANTED, 2));
+	ck_assert_ptr_nonnull(last_ev(n2, CL_NODE_EV_GRANTED, 2));
 	cluster_free(b);
 }
 END_TEST
@@ -378,14 +399,14 @@ START_TEST(handover_timeout_revokes_holder)
 	bus_run(b);
 	uint64_t t0 = b->now;
 	bus_advance(b, t0 + 2900000);
-	ck_assert_ptr_null(last_ev(n1, CL_EV_REVOKED, 1));
+	ck_assert_ptr_null(last_ev(n1, CL_NODE_EV_REVOKED, 1));
 	bus_advance(b, t0 + 3100000);
-	const struct cl_event *r = last_ev(n1, CL_EV_REVOKED, 1);
+	const struct cl_node_event *r = last_ev(n1, CL_NODE_EV_REVOKED, 1);
 	ck_assert_ptr_nonnull(r);
-	ck_assert_ptr_null(last_ev(n2, CL_EV_GRANTED, 2));  /* not before the holder is done */
+	ck_assert_ptr_null(last_ev(n2, CL_NODE_EV_GRANTED, 2));  /* not before the holder is done */
 	ck_assert_int_eq(cl_node_release(n1->n, 1, "m", 1), 0);
 	bus_run(b);
-	ck_assert_ptr_nonnull(last_ev(n2, CL_EV_GRANTED, 2));
+	ck_assert_ptr_nonnull(last_ev(n2, CL_NODE_EV_GRANTED, 2));
 	cluster_free(b);
 }
 END_TEST
@@ -398,8 +419,8 @@ START_TEST(revoke_deadline_hands_over_without_client)
 	bus_run(b);
 	ck_assert_int_eq(cl_node_evict(n2->n, 9, 9, "m", 1), 0);
 	bus_run(b);
-	ck_assert_ptr_nonnull(last_ev(n1, CL_EV_REVOKED, 1));
-	const struct cl_event *a = last_ev(n2, CL_EV_ADMIN_DONE, 9);
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_REVOKED, 1));
+	const struct cl_node_event *a = last_ev(n2, CL_NODE_EV_ADMIN_DONE, 9);
 	ck_assert_ptr_nonnull(a);
 	ck_assert_int_eq(a->err, 0);
 	ck_assert_uint_eq(a->count, 1);
@@ -421,7 +442,7 @@ START_TEST(index_write_needs_ex_and_replicates)
 	ck_assert_int_eq(cl_node_index_put(n1->n, 2, 51, "u/Sent", 6, "messages", 8, "1", 1),
 			 COROLEASE_ENOTHELD);
 	bus_run(b);
-	const struct cl_event *d = last_ev(n1, CL_EV_INDEX_DONE, 1);
+	const struct cl_node_event *d = last_ev(n1, CL_NODE_EV_INDEX_DONE, 1);
 	ck_assert_ptr_nonnull(d);
 	ck_assert_int_eq(d->err, 0);
 	ck_assert_uint_eq(d->cookie, 50);
@@ -432,7 +453,7 @@ START_TEST(index_write_needs_ex_and_replicates)
 	ck_assert_uint_eq(vl, 2);
 	ck_assert_int_eq(memcmp(v, "42", 2), 0);
 	ck_assert_uint_eq(ver, d->version);
-	ck_assert_uint_ge(count_ev(n3, CL_EV_INDEX_CHANGED, 0), 1);
+	ck_assert_uint_ge(count_ev(n3, CL_NODE_EV_INDEX_CHANGED, 0), 1);
 	cluster_free(b);
 }
 END_TEST
@@ -464,7 +485,7 @@ START_TEST(joiner_gets_snapshot)
 	/* and the joiner takes part afterwards */
 	ACQ(b->nodes[3], 5, "new", CL_MODE_EX, 0);
 	bus_run(b);
-	ck_assert_ptr_nonnull(last_ev(b->nodes[3], CL_EV_GRANTED, 5));
+	ck_assert_ptr_nonnull(last_ev(b->nodes[3], CL_NODE_EV_GRANTED, 5));
 	ck_assert_uint_eq(cl_sm_hash(cl_node_sm(n1->n)), cl_sm_hash(cl_node_sm(b->nodes[3]->n)));
 	cluster_free(b);
 }
@@ -478,7 +499,7 @@ START_TEST(departed_holder_freed_after_fence_delay_only)
 	bus_run(b);
 	ACQ(n1, 2, "m", CL_MODE_EX, CL_ACQ_WAIT);
 	bus_run(b);
-	ck_assert_ptr_nonnull(last_ev(n1, CL_EV_QUEUED, 2));
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_QUEUED, 2));
 	/* node 3 vanishes */
 	uint32_t ids[] = { 1, 2 };
 	b->nodes[3] = NULL;
@@ -492,9 +513,9 @@ START_TEST(departed_holder_freed_after_fence_delay_only)
 	/* take n3 out of the bus so it gets no ticks */
 	b->nodes[3] = NULL;
 	bus_advance(b, t0 + 4900000);
-	ck_assert_ptr_null(last_ev(n1, CL_EV_GRANTED, 2));
+	ck_assert_ptr_null(last_ev(n1, CL_NODE_EV_GRANTED, 2));
 	bus_advance(b, t0 + 5100000);
-	ck_assert_ptr_nonnull(last_ev(n1, CL_EV_GRANTED, 2));
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_GRANTED, 2));
 	b->nodes[3] = n3;
 	node_del(b, 3);
 	cluster_free(b);
@@ -514,13 +535,13 @@ START_TEST(fence_ack_frees_at_once)
 	ck_assert_int_eq(cl_node_fence_ack(n1->n, 9, 9, 2), 0);   /* alive: refused */
 	ck_assert_int_eq(cl_node_fence_ack(n1->n, 9, 10, 3), 0);
 	bus_run(b);
-	const struct cl_event *ad = last_ev(n1, CL_EV_ADMIN_DONE, 9);
+	const struct cl_node_event *ad = last_ev(n1, CL_NODE_EV_ADMIN_DONE, 9);
 	ck_assert_ptr_nonnull(ad);
 	ck_assert_int_eq(ad->err, 0);
-	ck_assert_ptr_nonnull(last_ev(n1, CL_EV_GRANTED, 2));
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_GRANTED, 2));
 	size_t nd = 0;
 	for (size_t i = 0; i < n1->nev; i++)
-		if (n1->evs[i].ev.type == CL_EV_ADMIN_DONE && n1->evs[i].ev.cookie == 9)
+		if (n1->evs[i].ev.type == CL_NODE_EV_ADMIN_DONE && n1->evs[i].ev.cookie == 9)
 			nd += n1->evs[i].ev.err == COROLEASE_ENODEALIVE;
 	ck_assert_uint_eq(nd, 1);
 	cl_node_free(n3->n);
@@ -544,10 +565,10 @@ START_TEST(quorum_loss_revokes_and_refuses)
 	cl_node_confchg(n3->n, &ring, me, 1, left, 2, NULL, 0);
 	cl_node_quorum(n3->n, false, &ring);
 	bus_run(b);
-	ck_assert_ptr_nonnull(last_ev(n3, CL_EV_REVOKED, 1));
+	ck_assert_ptr_nonnull(last_ev(n3, CL_NODE_EV_REVOKED, 1));
 	ACQ(n3, 2, "other", CL_MODE_EX, 0);
 	bus_run(b);
-	const struct cl_event *d = last_ev(n3, CL_EV_DENIED, 2);
+	const struct cl_node_event *d = last_ev(n3, CL_NODE_EV_DENIED, 2);
 	ck_assert_ptr_nonnull(d);
 	ck_assert_int_eq(d->err, COROLEASE_ENOQUORUM);
 	ck_assert_uint_eq(cl_node_valid_until(n3->n), 0);
@@ -571,7 +592,7 @@ START_TEST(client_gone_releases_without_events)
 	ck_assert_uint_eq(cl_node_client_holds(n1->n), 0);
 	for (size_t i = before; i < n1->nev; i++)
 		ck_assert_uint_ne(n1->evs[i].ev.client, 1);
-	ck_assert_ptr_nonnull(last_ev(n2, CL_EV_GRANTED, 2));
+	ck_assert_ptr_nonnull(last_ev(n2, CL_NODE_EV_GRANTED, 2));
 	cluster_free(b);
 }
 END_TEST
@@ -584,7 +605,7 @@ START_TEST(validity_lapses_without_delivery)
 	bus_run(b);
 	/* heartbeats keep it valid while the bus works */
 	bus_advance(b, b->now + 10000000);
-	ck_assert_ptr_null(last_ev(n1, CL_EV_REVOKED, 1));
+	ck_assert_ptr_null(last_ev(n1, CL_NODE_EV_REVOKED, 1));
 	ck_assert_uint_gt(cl_node_valid_until(n1->n), b->now);
 	/* the bus stops delivering (paused corosync): the client is revoked by validity */
 	uint64_t t0 = b->now;
@@ -593,7 +614,7 @@ START_TEST(validity_lapses_without_delivery)
 		cl_node_tick(n1->n);
 		bus_flush(b);
 	}
-	ck_assert_ptr_nonnull(last_ev(n1, CL_EV_REVOKED, 1));
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_REVOKED, 1));
 	cluster_free(b);
 }
 END_TEST
@@ -611,17 +632,402 @@ START_TEST(drain_hands_leases_back)
 	ck_assert(!cl_node_drained(n1->n));
 	cl_node_drain(n1->n);
 	bus_run(b);
-	ck_assert_ptr_nonnull(last_ev(n1, CL_EV_REVOKED, 1));
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_REVOKED, 1));
 	ck_assert_uint_eq(cl_sm_owner(cl_node_sm(n2->n), "lingering", 9), CL_NODE_NONE);
 	ck_assert_int_eq(cl_node_acquire(n1->n, 3, 3, "new", 3, CL_MODE_EX, 0, 0), -ESHUTDOWN);
-	ck_assert_ptr_null(last_ev(n2, CL_EV_GRANTED, 2));
+	ck_assert_ptr_null(last_ev(n2, CL_NODE_EV_GRANTED, 2));
 	ck_assert(!cl_node_drained(n1->n));
 	/* the client obeys the revoke: node 2 gets it at once, no fence delay */
 	ck_assert_int_eq(cl_node_release(n1->n, 1, "held", 4), 0);
 	bus_run(b);
-	ck_assert_ptr_nonnull(last_ev(n2, CL_EV_GRANTED, 2));
+	ck_assert_ptr_nonnull(last_ev(n2, CL_NODE_EV_GRANTED, 2));
 	ck_assert(cl_node_drained(n1->n));
 	cluster_free(b);
+}
+END_TEST
+
+/* ---- the hold state machine, white box (core/node_hold.c) ---- */
+
+/* doc/state-machine.md's table of legal transitions, written out again. */
+static const struct {
+	enum nl_state from, to;
+} legal_moves[] = {
+	{ NL_NONE, NL_HELD }, { NL_NONE, NL_RELEASING },
+	{ NL_HELD, NL_LINGER }, { NL_HELD, NL_WANTED }, { NL_HELD, NL_REVOKING },
+	{ NL_HELD, NL_LOST },
+	{ NL_LINGER, NL_HELD }, { NL_LINGER, NL_WANTED }, { NL_LINGER, NL_REVOKING },
+	{ NL_LINGER, NL_LOST }, { NL_LINGER, NL_RELEASING },
+	{ NL_WANTED, NL_HELD }, { NL_WANTED, NL_REVOKING }, { NL_WANTED, NL_LOST_WANTED },
+	{ NL_WANTED, NL_RELEASING },
+	{ NL_REVOKING, NL_HANDBACK }, { NL_REVOKING, NL_LOST_REVOKING },
+	{ NL_REVOKING, NL_RELEASING_REVOKED },
+	{ NL_HANDBACK, NL_REVOKING }, { NL_HANDBACK, NL_LOST_HANDBACK },
+	{ NL_HANDBACK, NL_RELEASING_REVOKED },
+	{ NL_LOST, NL_HELD }, { NL_LOST, NL_LOST_WANTED }, { NL_LOST, NL_LOST_REVOKING },
+	{ NL_LOST, NL_RELEASING_LOST },
+	{ NL_LOST_WANTED, NL_WANTED }, { NL_LOST_WANTED, NL_HELD },
+	{ NL_LOST_WANTED, NL_LOST_REVOKING }, { NL_LOST_WANTED, NL_RELEASING_LOST },
+	{ NL_LOST_REVOKING, NL_REVOKING }, { NL_LOST_REVOKING, NL_HANDBACK },
+	{ NL_LOST_REVOKING, NL_RELEASING_LOST },
+	{ NL_LOST_HANDBACK, NL_HANDBACK }, { NL_LOST_HANDBACK, NL_LOST_REVOKING },
+	{ NL_LOST_HANDBACK, NL_RELEASING_LOST },
+	{ NL_RELEASING, NL_HELD }, { NL_RELEASING, NL_RELEASING_REVOKED },
+	{ NL_RELEASING, NL_RELEASING_LOST },
+	{ NL_RELEASING_REVOKED, NL_HANDBACK }, { NL_RELEASING_REVOKED, NL_RELEASING_LOST_REVOKED },
+	{ NL_RELEASING_LOST, NL_HELD }, { NL_RELEASING_LOST, NL_RELEASING_LOST_REVOKED },
+	{ NL_RELEASING_LOST_REVOKED, NL_HANDBACK },
+};
+
+static bool listed_legal(unsigned from, unsigned to)
+{
+	if (to == NL_NONE || from == to)
+		return true;       /* "end" from every state; no move at all */
+	for (size_t i = 0; i < sizeof(legal_moves) / sizeof(legal_moves[0]); i++)
+		if (legal_moves[i].from == from && legal_moves[i].to == to)
+			return true;
+	return false;
+}
+
+static struct {
+	int level;
+	char line[256];
+} hold_log;
+
+static void hold_log_fn(void *ctx, int level, const char *msg)
+{
+	(void)ctx;
+	hold_log.level = level;
+	snprintf(hold_log.line, sizeof(hold_log.line), "%s", msg);
+}
+
+static uint64_t hold_now;
+
+static uint64_t hold_now_fn(void *ctx)
+{
+	(void)ctx;
+	return hold_now;
+}
+
+static int hold_mcast_fn(void *ctx, const void *buf, size_t len)
+{
+	(void)ctx;
+	(void)buf;
+	(void)len;
+	return 0;
+}
+
+static struct cl_node *hold_node(void)
+{
+	static const struct cl_node_ops ops = { .now = hold_now_fn, .mcast = hold_mcast_fn,
+						.log = hold_log_fn };
+	struct cl_node_config c = t_cfg(1);
+	hold_now = 7000000;
+	struct cl_node *n = cl_node_new(&c, &ops, NULL);
+	ck_assert_ptr_nonnull(n);
+	return n;
+}
+
+static uint64_t illegal_count(const struct cl_node *n)
+{
+	struct cl_node_counters c;
+	cl_node_counters(n, &c);
+	return c.illegal_transitions;
+}
+
+/* Puts l into state s behind the machine's back, with s's timers and nheld. */
+static void hold_force(struct cl_node *n, struct nl_lease *l, enum nl_state s)
+{
+	l->state = (uint8_t)s;
+	l->linger_at = s == NL_LINGER ? hold_now + 1 : 0;
+	l->handover_at = s == NL_NONE ? 0 : hold_now + 2;
+	n->nheld = s != NL_NONE;
+}
+
+START_TEST(hold_table_accepts_legal_and_refuses_illegal)
+{
+	struct cl_node *n = hold_node();
+	struct nl_lease *l = nd_lease_get(n, "t\001", 2);
+	ck_assert_ptr_nonnull(l);
+	unsigned legal = 0, illegal = 0;
+	for (unsigned from = 0; from < NL_NSTATES; from++) {
+		for (unsigned to = 0; to < NL_NSTATES; to++) {
+			bool expect = listed_legal(from, to);
+			ck_assert_int_eq(nd_hold_legal(from, to), expect);
+			hold_force(n, l, (enum nl_state)from);
+			uint64_t before = illegal_count(n);
+			hold_log.line[0] = 0;
+			ck_assert_int_eq(nd_lease_to(n, l, (enum nl_state)to, "because"), expect);
+			if (expect) {
+				ck_assert_uint_eq(l->state, to);
+				ck_assert_uint_eq(illegal_count(n), before);
+				ck_assert_str_eq(hold_log.line, "");
+				legal += from != to;
+			} else {
+				/* refused: unchanged, counted, logged with from, to and why */
+				ck_assert_uint_eq(l->state, from);
+				ck_assert_uint_eq(illegal_count(n), before + 1);
+				ck_assert_int_eq(hold_log.level, LOG_ERR);
+				char want[160];
+				snprintf(want, sizeof(want), "lease t?: illegal hold transition %s -> %s "
+					 "(because) refused", nd_hold_name(from), nd_hold_name(to));
+				ck_assert_str_eq(hold_log.line, want);
+				illegal++;
+			}
+			/* the state's timers and the count of held leases follow the state */
+			ck_assert_uint_eq(n->nheld, l->state != NL_NONE);
+			ck_assert_int_eq(l->linger_at != 0, l->state == NL_LINGER);
+			if (l->state == NL_LINGER && from != NL_LINGER)
+				ck_assert_uint_eq(l->linger_at, hold_now + n->cfg.linger_us);
+			if (l->state == NL_NONE)
+				ck_assert_uint_eq(l->handover_at, 0);
+		}
+	}
+	ck_assert_uint_eq(legal, sizeof(legal_moves) / sizeof(legal_moves[0]) + NL_NSTATES - 1);
+	ck_assert_uint_eq(illegal, NL_NSTATES * NL_NSTATES - NL_NSTATES - legal);
+	ck_assert_uint_eq(illegal_count(n), illegal);
+	hold_force(n, l, NL_NONE);
+	cl_node_free(n);
+}
+END_TEST
+
+/* Where each event takes each state where it can happen: always a legal move. */
+START_TEST(hold_events_move_along_the_table)
+{
+	static const struct {
+		enum nl_state s;
+		enum nl_state granted_same, granted_new, wanted, revoked, lost, releasing;
+	} ev[] = {
+		{ NL_NONE, NL_HELD, NL_HELD, NL_NONE, NL_NONE, NL_NONE, NL_RELEASING },
+		{ NL_HELD, NL_HELD, NL_HELD, NL_WANTED, NL_HANDBACK, NL_LOST, NL_RELEASING },
+		{ NL_LINGER, NL_LINGER, NL_LINGER, NL_WANTED, NL_HANDBACK, NL_LOST, NL_RELEASING },
+		{ NL_WANTED, NL_WANTED, NL_HELD, NL_WANTED, NL_REVOKING, NL_LOST_WANTED, NL_RELEASING },
+		{ NL_REVOKING, NL_REVOKING, NL_HANDBACK, NL_REVOKING, NL_REVOKING, NL_LOST_REVOKING,
+		  NL_RELEASING_REVOKED },
+		{ NL_HANDBACK, NL_HANDBACK, NL_HANDBACK, NL_REVOKING, NL_HANDBACK, NL_LOST_HANDBACK,
+		  NL_RELEASING_REVOKED },
+		{ NL_LOST, NL_HELD, NL_HELD, NL_LOST_WANTED, NL_LOST_HANDBACK, NL_LOST,
+		  NL_RELEASING_LOST },
+		{ NL_LOST_WANTED, NL_WANTED, NL_HELD, NL_LOST_WANTED, NL_LOST_REVOKING, NL_LOST_WANTED,
+		  NL_RELEASING_LOST },
+		{ NL_LOST_REVOKING, NL_REVOKING, NL_HANDBACK, NL_LOST_REVOKING, NL_LOST_REVOKING,
+		  NL_LOST_REVOKING, NL_RELEASING_LOST_REVOKED },
+		{ NL_LOST_HANDBACK, NL_HANDBACK, NL_HANDBACK, NL_LOST_REVOKING, NL_LOST_HANDBACK,
+		  NL_LOST_HANDBACK, NL_RELEASING_LOST_REVOKED },
+		{ NL_RELEASING, NL_HELD, NL_HELD, NL_RELEASING, NL_RELEASING_REVOKED, NL_RELEASING_LOST,
+		  NL_RELEASING },
+		{ NL_RELEASING_REVOKED, NL_HANDBACK, NL_HANDBACK, NL_RELEASING_REVOKED,
+		  NL_RELEASING_REVOKED, NL_RELEASING_LOST_REVOKED, NL_RELEASING_REVOKED },
+		{ NL_RELEASING_LOST, NL_HELD, NL_HELD, NL_RELEASING_LOST, NL_RELEASING_LOST_REVOKED,
+		  NL_RELEASING_LOST, NL_RELEASING_LOST },
+		{ NL_RELEASING_LOST_REVOKED, NL_HANDBACK, NL_HANDBACK, NL_RELEASING_LOST_REVOKED,
+		  NL_RELEASING_LOST_REVOKED, NL_RELEASING_LOST_REVOKED, NL_RELEASING_LOST_REVOKED },
+	};
+	ck_assert_uint_eq(sizeof(ev) / sizeof(ev[0]), NL_NSTATES);
+	for (size_t i = 0; i < NL_NSTATES; i++) {
+		enum nl_state s = ev[i].s;
+		ck_assert_uint_eq(s, i);
+		ck_assert_uint_eq(nd_hold_granted(s, true), ev[i].granted_same);
+		ck_assert_uint_eq(nd_hold_granted(s, false), ev[i].granted_new);
+		ck_assert_uint_eq(nd_hold_wanted(s), ev[i].wanted);
+		ck_assert_uint_eq(nd_hold_revoked(s), ev[i].revoked);
+		ck_assert_uint_eq(nd_hold_lost(s), ev[i].lost);
+		ck_assert_uint_eq(nd_hold_releasing(s), ev[i].releasing);
+	}
+	/* each event, in the states where the agent applies it, moves along the table */
+	for (unsigned i = 0; i < NL_NSTATES; i++) {
+		enum nl_state s = (enum nl_state)i;
+		unsigned p = nd_hold_table[s].props;
+		ck_assert(nd_hold_legal(s, nd_hold_lost(s)));              /* revoke_all: all */
+		ck_assert(nd_hold_legal(s, nd_hold_granted(s, false)));    /* GRANT: all */
+		if (!(p & NLP_RELEASING)) {                                /* an echo otherwise */
+			ck_assert(nd_hold_legal(s, nd_hold_granted(s, true)));
+			ck_assert(nd_hold_legal(s, nd_hold_wanted(s)));    /* BLOCKING, drain */
+			ck_assert(nd_hold_legal(nd_hold_wanted(s), nd_hold_revoked(nd_hold_wanted(s))));
+		}
+		if (p & (NLP_WANTED | NLP_RELEASING))                      /* handover timer */
+			ck_assert(nd_hold_legal(s, nd_hold_revoked(s)));
+		if (s == NL_NONE || s == NL_LINGER || (p & (NLP_WANTED | NLP_REVOKING) &&
+						       !(p & (NLP_LOST | NLP_RELEASING))))
+			ck_assert(nd_hold_legal(s, nd_hold_releasing(s))); /* adopt, expiry, gone */
+	}
+}
+END_TEST
+
+/* ---- out of memory: every step completes, or the agent fails cleanly ---- */
+
+/* A failed agent: no validity, no replica, no timers, inert, one FATAL event. */
+static void assert_failed_cleanly(struct tnode *t)
+{
+	ck_assert_uint_eq(cl_node_valid_until(t->n), 0);
+	ck_assert_ptr_null(cl_node_sm(t->n));
+	ck_assert(!cl_node_synced(t->n));
+	ck_assert_uint_eq(cl_node_next_deadline(t->n), CL_TIME_NEVER);
+	ck_assert_uint_eq(count_ev(t, CL_NODE_EV_FATAL, 0), 1);
+	size_t nev = t->nev;
+	uint64_t sent = mcasts(t);
+	ck_assert_int_eq(cl_node_acquire(t->n, 99, 1, "z", 1, CL_MODE_EX, 0, 0), -ENOMEM);
+	ck_assert_int_eq(cl_node_sync(t->n, 99, 2), -ENOMEM);
+	cl_node_tick(t->n);
+	cl_node_deliver(t->n, t->id, "garbage", 7);
+	ck_assert_uint_eq(t->nev, nev);
+	ck_assert_uint_eq(mcasts(t), sent);
+}
+
+/*
+ * Injection paused while the test checks (Check allocates): `budget`
+ * allocations in all while armed, however the steps are cut.
+ */
+static struct {
+	unsigned long budget, used;
+} oom;
+
+static void oom_pause(void)
+{
+	oom.used += failalloc_calls();
+	failalloc_disarm();
+}
+
+static void oom_resume(void)
+{
+	failalloc_arm(oom.budget > oom.used ? oom.budget - oom.used : 0);
+}
+
+/*
+ * After a step of the scenario (injection paused): true when some agent
+ * failed (each failed one is checked), so that the scenario stops there.
+ */
+static bool any_failed(struct tbus *b)
+{
+	oom_pause();
+	bool failed = false;
+	for (uint32_t i = 1; i <= MAXN; i++) {
+		if (b->nodes[i] && cl_node_failed(b->nodes[i]->n)) {
+			assert_failed_cleanly(b->nodes[i]);
+			failed = true;
+		}
+	}
+	return failed;
+}
+
+/*
+ * A refused request (-ENOMEM, the agent still up) left no trace: no event
+ * for the client since the request (the first `nev` are older), and the
+ * local holds it had.  Stops the scenario.
+ */
+static bool refused(struct tnode *t, int rc, uint64_t client, size_t nev, uint64_t holds)
+{
+	if (rc != -ENOMEM)
+		return false;
+	for (size_t i = nev; i < t->nev; i++)
+		ck_assert_uint_ne(t->evs[i].ev.client, client);
+	ck_assert_uint_eq(cl_node_client_holds(t->n), holds);
+	return true;
+}
+
+/*
+ * Acquire, grant through delivery, an index write and its confirmation, a
+ * WAIT behind another node, a handover, a joiner's snapshot, a departure
+ * and the fence delay -- with the agents (and the machine) allowed `budget`
+ * allocations.  Every step either has the outcome it has with unlimited
+ * memory, or was refused with no trace, or some agent failed cleanly; then
+ * the scenario stops.  Returns the allocations made while armed.
+ */
+static unsigned long oom_scenario(unsigned long budget)
+{
+	struct tbus *b = cluster(3);
+	struct tnode *n1 = b->nodes[1], *n2 = b->nodes[2], *n3 = b->nodes[3];
+	struct tnode *n4 = node_add(b, 4);      /* joins later; created with memory */
+	int rc;
+
+	oom.budget = budget;
+	oom.used = 0;
+	size_t nev = n1->nev;
+	oom_resume();
+	rc = cl_node_acquire(n1->n, 1, 101, "m", 1, CL_MODE_EX, 0, 0);
+	bus_run(b);
+	if (any_failed(b) || refused(n1, rc, 1, nev, 0))
+		goto out;
+	ck_assert_int_eq(rc, 0);
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_GRANTED, 1));
+
+	nev = n1->nev;
+	oom_resume();
+	rc = cl_node_index_put(n1->n, 1, 50, "m", 1, "k", 1, "v", 1);
+	bus_run(b);
+	if (any_failed(b) || refused(n1, rc, 1, nev, 1))
+		goto out;
+	ck_assert_int_eq(rc, 0);
+	const struct cl_node_event *d = last_ev(n1, CL_NODE_EV_INDEX_DONE, 1);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_int_eq(d->err, 0);
+	const uint8_t *v;
+	uint32_t vl;
+	uint64_t ver;
+	ck_assert_int_eq(cl_index_get(cl_node_sm(n3->n), "m", 1, "k", 1, &v, &vl, &ver), 0);
+
+	nev = n2->nev;
+	oom_resume();
+	rc = cl_node_acquire(n2->n, 2, 102, "m", 1, CL_MODE_EX, CL_ACQ_WAIT, 0);
+	bus_run(b);
+	if (any_failed(b) || refused(n2, rc, 2, nev, 0))
+		goto out;
+	ck_assert_ptr_nonnull(last_ev(n2, CL_NODE_EV_QUEUED, 2));
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_WANTED, 1));
+
+	oom_resume();
+	rc = cl_node_release(n1->n, 1, "m", 1);
+	bus_run(b);
+	if (any_failed(b))
+		goto out;
+	ck_assert_int_eq(rc, 0);
+	ck_assert_ptr_nonnull(last_ev(n2, CL_NODE_EV_GRANTED, 2));
+
+	nev = n3->nev;
+	oom_resume();
+	rc = cl_node_acquire(n3->n, 3, 103, "x", 1, CL_MODE_EX, 0, 0);
+	bus_run(b);
+	if (any_failed(b) || refused(n3, rc, 3, nev, 0))
+		goto out;
+	ck_assert_ptr_nonnull(last_ev(n3, CL_NODE_EV_GRANTED, 3));
+
+	oom_resume();
+	uint32_t four[] = { 1, 2, 3, 4 };
+	bus_config(b, four, 4);
+	if (any_failed(b))
+		goto out;
+	ck_assert(cl_node_synced(n4->n));
+	ck_assert_uint_eq(cl_sm_hash(cl_node_sm(n4->n)), cl_sm_hash(cl_node_sm(n1->n)));
+
+	/* node 3 vanishes with its hold: freed after the fence delay only */
+	oom_resume();
+	uint32_t three[] = { 1, 2, 4 };
+	b->nodes[3] = NULL;
+	bus_config(b, three, 3);
+	b->nodes[3] = n3;
+	if (any_failed(b))
+		goto out;
+	ck_assert_uint_eq(cl_sm_owner(cl_node_sm(n1->n), "x", 1), 3);
+
+	oom_resume();
+	b->nodes[3] = NULL;
+	bus_advance(b, b->now + 5100000);
+	b->nodes[3] = n3;
+	if (any_failed(b))
+		goto out;
+	ck_assert_uint_eq(cl_sm_owner(cl_node_sm(n1->n), "x", 1), CL_NODE_NONE);
+	ck_assert_uint_eq(cl_sm_owner(cl_node_sm(n4->n), "x", 1), CL_NODE_NONE);
+out:
+	oom_pause();
+	cluster_free(b);
+	return oom.used;
+}
+
+START_TEST(out_of_memory_fails_the_agent_cleanly)
+{
+	unsigned long total = oom_scenario(~0ul);
+	ck_assert_uint_gt(total, 20);
+	for (unsigned long k = 0; k <= total; k++)
+		oom_scenario(k);
 }
 END_TEST
 
@@ -644,6 +1050,14 @@ static Suite *node_suite(void)
 	tcase_add_test(tc, validity_lapses_without_delivery);
 	tcase_add_test(tc, drain_hands_leases_back);
 	suite_add_tcase(s, tc);
+	TCase *tc_hold = tcase_create("hold state machine");
+	tcase_add_test(tc_hold, hold_table_accepts_legal_and_refuses_illegal);
+	tcase_add_test(tc_hold, hold_events_move_along_the_table);
+	suite_add_tcase(s, tc_hold);
+	TCase *tc_oom = tcase_create("out of memory");
+	tcase_set_timeout(tc_oom, 120);
+	tcase_add_test(tc_oom, out_of_memory_fails_the_agent_cleanly);
+	suite_add_tcase(s, tc_oom);
 	return s;
 }
 

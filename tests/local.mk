@@ -17,6 +17,13 @@ CHECK_TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 TEST_SUPPORT = tests/support/recorder.c tests/support/recorder.h
 TEST_CPPFLAGS = $(CORE_CPPFLAGS) -I$(top_srcdir)/tests/support
 CHECK_TEST_LDADD = core/libcorolease-core.la $(CHECK_LIBS)
+# Allocation-failure injection (tests/support/failalloc.h): a test linked with
+# $(TEST_FAILALLOC_FLAGS) in its _LDFLAGS and $(FAILALLOC_SRC) in its sources
+# has every malloc/calloc/realloc of its own objects and of the core library
+# routed through failalloc.  (Not named *_LDFLAGS: automake would take
+# TEST_FAILALLOC for a program's name.)
+FAILALLOC_SRC = tests/support/failalloc.c tests/support/failalloc.h
+TEST_FAILALLOC_FLAGS = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
 
 tests_check_lease_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_check_lease_SOURCES = tests/check_lease.c $(TEST_SUPPORT)
@@ -33,9 +40,11 @@ tests_check_wire_SOURCES = tests/check_wire.c
 tests_check_wire_CFLAGS = $(CHECK_TEST_CFLAGS)
 tests_check_wire_LDADD = $(CHECK_TEST_LDADD)
 
+# check_node runs its scenarios under allocation-failure injection too
 tests_check_node_CPPFLAGS = $(TEST_CPPFLAGS)
-tests_check_node_SOURCES = tests/check_node.c
+tests_check_node_SOURCES = tests/check_node.c $(FAILALLOC_SRC)
 tests_check_node_CFLAGS = $(CHECK_TEST_CFLAGS)
+tests_check_node_LDFLAGS = $(TEST_FAILALLOC_FLAGS)
 tests_check_node_LDADD = $(CHECK_TEST_LDADD)
 
 tests_check_util_CPPFLAGS = -I$(top_srcdir)/include

@@ -28,11 +28,14 @@
  *               synced, one state, d holds everywhere, every request answered
  *  x  proto:    the agent kept its node.h contract (answers only to requests
  *               outstanding, no events after cl_node_client_gone(), no tick
- *               storm, -EALREADY only when deserved, ...)
+ *               storm, -EALREADY only when deserved, ...), and each lease's
+ *               hold moved only along the legal transitions of its state
+ *               machine (core/node_hold.c): its illegal_transitions counter
+ *               never rises                                (after every event)
  *
  * A client "acts as owner" of a name from receiving GRANTED until it
  * releases or receives REVOKED, and only while now < valid_until (from
- * GRANTED and CL_EV_VALIDITY).  Straggler clients (a per-seed fraction) keep
+ * GRANTED and CL_NODE_EV_VALIDITY).  Straggler clients (a per-seed fraction) keep
  * acting a while after a stop signal -- work they had started: at most
  * revoke_timeout / 2 past valid_until, and never past their revoke deadline.
  * The fence delay (>= validity + revoke timeout) is what covers them, and
@@ -45,7 +48,7 @@
  *    just before a partition) outlive the majority's re-grant;
  *  - an INDEX_DONE(0) made while a node delivers transitional messages on
  *    its way into a non-quorate ring is counted but not required to survive:
- *    only that minority applied the write (EVS allows it).  core/node.c
+ *    only that minority applied the write (EVS allows it).  core/node_out.c
  *    therefore confirms a write before answering it, and such an ack is
  *    required to survive like any other (--lax-trans relaxes that);
  *  - without persistence, a majority can form with none of the latest
@@ -57,7 +60,10 @@
  *  - a restarted node (or one whose corosync restarted) joins only after the
  *    others saw its previous incarnation leave, as under CPG;
  *  - agent events reach clients through a per-client FIFO "IPC" with 10..40
- *    us latency; client calls reach the agent at once, or when it resumes.
+ *    us latency; client calls reach the agent at once, or when it resumes;
+ *  - an agent that fails (out of memory, core/node.h) is a crash, as the
+ *    daemon exits then, and restarts later like other crashes.  The
+ *    simulator injects no allocation failures; tests/check_node does.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -68,6 +74,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -235,6 +242,8 @@ struct node {
 	unsigned tick_same;
 	bool in_trans;           /* delivering transitional messages */
 	bool trans_quorate;      /* ... on the way into a quorate component */
+	uint64_t illegal_seen;   /* the agent's illegal_transitions counter, as last checked */
+	char last_err[SIM_TRACE_WIDTH]; /* its last LOG_ERR (or worse) line */
 };
 
 enum hold_st { H_NONE = 0, H_PENDING, H_QUEUED, H_HELD };
@@ -350,7 +359,7 @@ struct sim {
 	struct oracle oracle[SIM_MAX_NAMES][SIM_MAX_KEYS];
 	/*
 	 * Name version at its latest memory eviction: an ack that arrives after
-	 * the eviction (node.c confirms writes before answering) for a write at
+	 * the eviction (the agent confirms writes before answering) for a write at
 	 * or below it is not required to survive.
 	 */
 	uint64_t evicted_upto[SIM_MAX_NAMES];
@@ -745,33 +754,33 @@ static int op_mcast(void *ctx, const void *buf, size_t len)
 
 enum client_end_why { END_CRASH, END_DISCONNECT, END_KILLED };
 
-static void client_push(struct sim *s, struct client *c, const struct cl_event *ev, int name);
+static void client_push(struct sim *s, struct client *c, const struct cl_node_event *ev, int name);
 static void client_end(struct sim *s, struct client *c, enum client_end_why why);
 static bool client_acting(const struct sim *s, const struct client *c, unsigned name);
 
 /* May an answer of this type answer a request of kind k? */
-static bool answers(uint8_t k, enum cl_event_type t)
+static bool answers(uint8_t k, enum cl_node_event_type t)
 {
 	switch (t) {
-	case CL_EV_GRANTED:
-	case CL_EV_DENIED:
-	case CL_EV_QUEUED:       /* interim, but an answer to an acquire */
+	case CL_NODE_EV_GRANTED:
+	case CL_NODE_EV_DENIED:
+	case CL_NODE_EV_QUEUED:       /* interim, but an answer to an acquire */
 		return k == CALL_ACQ;
-	case CL_EV_INDEX_DONE:
+	case CL_NODE_EV_INDEX_DONE:
 		return k == CALL_PUT || k == CALL_DEL;
-	case CL_EV_SYNC_DONE:
+	case CL_NODE_EV_SYNC_DONE:
 		return k == CALL_SYNC;
-	case CL_EV_ADMIN_DONE:
+	case CL_NODE_EV_ADMIN_DONE:
 		return k == CALL_EVICT || k == CALL_FENCE;
 	default:
 		return false;
 	}
 }
 
-static bool is_answer(enum cl_event_type t)
+static bool is_answer(enum cl_node_event_type t)
 {
-	return t == CL_EV_GRANTED || t == CL_EV_DENIED || t == CL_EV_QUEUED ||
-	       t == CL_EV_INDEX_DONE || t == CL_EV_SYNC_DONE || t == CL_EV_ADMIN_DONE;
+	return t == CL_NODE_EV_GRANTED || t == CL_NODE_EV_DENIED || t == CL_NODE_EV_QUEUED ||
+	       t == CL_NODE_EV_INDEX_DONE || t == CL_NODE_EV_SYNC_DONE || t == CL_NODE_EV_ADMIN_DONE;
 }
 
 /*
@@ -781,7 +790,7 @@ static bool is_answer(enum cl_event_type t)
  * granted together) share an instant and only need distinct epochs.  A grant
  * whose valid_until has passed can never be used and is not counted.
  */
-static void check_epoch(struct sim *s, struct node *n, int name, const struct cl_event *ev)
+static void check_epoch(struct sim *s, struct node *n, int name, const struct cl_node_event *ev)
 {
 	__typeof__(&s->epochs[0]) e;
 	uint64_t t;
@@ -826,7 +835,7 @@ bad:
 }
 
 /* Records an acknowledged index write in the oracle. */
-static void oracle_ack(struct sim *s, struct node *n, struct client *c, const struct cl_event *ev)
+static void oracle_ack(struct sim *s, struct node *n, struct client *c, const struct cl_node_event *ev)
 {
 	struct oracle *o;
 
@@ -853,7 +862,7 @@ static void oracle_ack(struct sim *s, struct node *n, struct client *c, const st
 	o->vallen = c->req.vallen;
 }
 
-static void op_event(void *ctx, const struct cl_event *ev)
+static void op_event(void *ctx, const struct cl_node_event *ev)
 {
 	struct node *n = ctx;
 	struct sim *s = n->sim;
@@ -863,10 +872,10 @@ static void op_event(void *ctx, const struct cl_event *ev)
 	if (s->tracing) {
 		static const char *const tn[] = { "?", "GRANTED", "DENIED", "QUEUED", "WANTED",
 						  "REVOKED", "KILL", "VALIDITY", "INDEX_DONE",
-						  "INDEX_CHANGED", "SYNC_DONE", "ADMIN_DONE" };
-		unsigned t = ev->type <= CL_EV_ADMIN_DONE ? ev->type : 0;
+						  "INDEX_CHANGED", "SYNC_DONE", "ADMIN_DONE", "FATAL" };
+		unsigned t = ev->type <= CL_NODE_EV_FATAL ? ev->type : 0;
 
-		if (ev->type != CL_EV_INDEX_CHANGED)
+		if (ev->type != CL_NODE_EV_INDEX_CHANGED)
 			TR(s, "n%u ev %s client %" PRIx64 " cookie %" PRIu64 " name %s err %d "
 			   "owner %u mode %u epoch %" PRIu64 " valid_until %" PRIu64 " deadline %"
 			   PRIu64 " version %" PRIu64, n->id, tn[t], ev->client, ev->cookie,
@@ -874,13 +883,14 @@ static void op_event(void *ctx, const struct cl_event *ev)
 			   ev->epoch, ev->valid_until, ev->deadline, ev->version);
 	}
 	if (ev->client == 0) {
-		if (ev->type == CL_EV_VALIDITY) {
+		if (ev->type == CL_NODE_EV_VALIDITY) {
 			for (unsigned i = 0; i < SIM_MAX_CLIENTS; i++) {
 				c = &s->clients[i];
 				if (c->used && c->alive && c->node == n->idx)
 					client_push(s, c, ev, -1);
 			}
-		} else if (ev->type != CL_EV_INDEX_CHANGED) {
+		} else if (ev->type != CL_NODE_EV_INDEX_CHANGED && ev->type != CL_NODE_EV_FATAL) {
+			/* FATAL: reap_failed() treats the node as crashed after this event */
 			violation(s, SIM_INV_PROTO, "node %u: event type %d for client 0",
 				  n->id, ev->type);
 		}
@@ -888,7 +898,7 @@ static void op_event(void *ctx, const struct cl_event *ev)
 	}
 	c = client_by_id(s, ev->client);
 	if (!c || c->node != n->idx) {
-		if (is_answer(ev->type) || ev->type == CL_EV_GRANTED)
+		if (is_answer(ev->type) || ev->type == CL_NODE_EV_GRANTED)
 			TR(s, "n%u: event for unknown client %" PRIx64 " dropped", n->id, ev->client);
 		return;
 	}
@@ -899,7 +909,7 @@ static void op_event(void *ctx, const struct cl_event *ev)
 	}
 	if (!c->alive)
 		return;          /* killed, client_gone() not yet called: the socket is dead */
-	if (ev->type == CL_EV_KILL) {
+	if (ev->type == CL_NODE_EV_KILL) {
 		/* the daemon kills the process: it stops at once */
 		s->res->kills++;
 		client_end(s, c, END_KILLED);
@@ -929,7 +939,7 @@ static void op_event(void *ctx, const struct cl_event *ev)
 				  n->id, ev->type, ev->cookie, c->id);
 			return;
 		}
-		if (ev->type == CL_EV_GRANTED) {
+		if (ev->type == CL_NODE_EV_GRANTED) {
 			s->res->grants++;
 			check_epoch(s, n, name, ev);
 			if (ev->mode != CL_MODE_EX && ev->mode != CL_MODE_SH)
@@ -938,12 +948,12 @@ static void op_event(void *ctx, const struct cl_event *ev)
 				violation(s, SIM_INV_PROTO, "node %u: EX asked, %s granted", n->id,
 					  cl_mode_name(ev->mode));
 		}
-		if (ev->type == CL_EV_INDEX_DONE && ev->err == 0)
+		if (ev->type == CL_NODE_EV_INDEX_DONE && ev->err == 0)
 			oracle_ack(s, n, c, ev);
-		if (ev->type != CL_EV_QUEUED)
+		if (ev->type != CL_NODE_EV_QUEUED)
 			c->req_active = false;   /* answered: liveness satisfied */
 	}
-	if (ev->type == CL_EV_REVOKED)
+	if (ev->type == CL_NODE_EV_REVOKED)
 		s->res->revokes++;
 	client_push(s, c, ev, name);
 }
@@ -996,6 +1006,8 @@ static void op_log(void *ctx, int level, const char *msg)
 {
 	struct node *n = ctx;
 
+	if (level <= LOG_ERR)
+		snprintf(n->last_err, sizeof(n->last_err), "%s", msg);
 	TR(n->sim, "n%u log<%d> %s", n->id, level, msg);
 }
 
@@ -1485,6 +1497,8 @@ static void node_start(struct sim *s, struct node *n)
 	n->cpg_back_at = 0;
 	n->tick_at = NEVER;
 	n->tick_gen++;
+	n->illegal_seen = 0;
+	n->last_err[0] = 0;
 	for (unsigned j = 0; j < s->cpn; j++)
 		client_spawn(s, n->idx * SIM_CLIENTS_PER_NODE + j);
 	node_sched_tick(s, n);
@@ -1732,7 +1746,7 @@ static void client_end(struct sim *s, struct client *c, enum client_end_why why)
 		c->id, n->incarnation);
 }
 
-static void client_push(struct sim *s, struct client *c, const struct cl_event *ev, int name)
+static void client_push(struct sim *s, struct client *c, const struct cl_node_event *ev, int name)
 {
 	uint64_t at = s->now + rng_range(&s->rng, s->ipc_min, s->ipc_max);
 	struct cev *e;
@@ -1894,7 +1908,7 @@ static void client_on_event(struct sim *s, struct client *c, const struct cev *e
 	struct chold *h = e->name >= 0 ? &c->holds[e->name] : NULL;
 
 	switch (e->type) {
-	case CL_EV_GRANTED:
+	case CL_NODE_EV_GRANTED:
 		if (!h || (h->st != H_PENDING && h->st != H_QUEUED) || e->cookie == c->cancelled_cookie)
 			break;
 		h->st = H_HELD;
@@ -1910,14 +1924,14 @@ static void client_on_event(struct sim *s, struct client *c, const struct cev *e
 				      s->now + rng_range(&s->rng, MS, s->hold_max));
 		client_req_done(s, c);
 		break;
-	case CL_EV_DENIED:
+	case CL_NODE_EV_DENIED:
 		if (!h || (h->st != H_PENDING && h->st != H_QUEUED) || e->cookie == c->cancelled_cookie)
 			break;
 		h->st = H_NONE;
 		h->gen++;
 		client_req_done(s, c);
 		break;
-	case CL_EV_QUEUED:
+	case CL_NODE_EV_QUEUED:
 		if (!h || h->st != H_PENDING || e->cookie == c->cancelled_cookie)
 			break;
 		h->st = H_QUEUED;
@@ -1925,12 +1939,12 @@ static void client_on_event(struct sim *s, struct client *c, const struct cev *e
 			ev_push(s, s->now + rng_range(&s->rng, 0, s->token_us), EV_CANCEL, c->slot,
 				c->id, ((uint64_t)e->name << 32) | (uint32_t)h->gen);
 		break;
-	case CL_EV_WANTED:
+	case CL_NODE_EV_WANTED:
 		if (h && h->st == H_HELD)
 			hold_schedule_release(s, c, (unsigned)e->name,
 					      s->now + rng_range(&s->rng, 0, s->release_soon));
 		break;
-	case CL_EV_REVOKED:
+	case CL_NODE_EV_REVOKED:
 		if (h && h->st == H_HELD && !h->revoked) {
 			uint64_t left = e->deadline > s->now ? e->deadline - s->now : 0;
 			/* a straggler finishes work it started: none if the grant just came */
@@ -1948,12 +1962,12 @@ static void client_on_event(struct sim *s, struct client *c, const struct cev *e
 			hold_schedule_release(s, c, (unsigned)e->name, rel);
 		}
 		break;
-	case CL_EV_VALIDITY:
+	case CL_NODE_EV_VALIDITY:
 		client_set_valid(s, c, e->valid_until);
 		break;
-	case CL_EV_INDEX_DONE:
-	case CL_EV_SYNC_DONE:
-	case CL_EV_ADMIN_DONE:
+	case CL_NODE_EV_INDEX_DONE:
+	case CL_NODE_EV_SYNC_DONE:
+	case CL_NODE_EV_ADMIN_DONE:
 		client_req_done(s, c);
 		break;
 	default:
@@ -2060,6 +2074,25 @@ static void check_state(struct sim *s, bool full)
 				return;
 			}
 		}
+	}
+}
+
+/* x: every lease hold of every agent moved only along legal transitions. */
+static void check_transitions(struct sim *s)
+{
+	for (unsigned i = 0; i < s->n && !s->stop; i++) {
+		struct node *n = &s->nodes[i];
+		struct cl_node_counters k;
+
+		if (!n->cn)
+			continue;
+		cl_node_counters(n->cn, &k);
+		if (k.illegal_transitions == n->illegal_seen)
+			continue;
+		violation(s, SIM_INV_PROTO, "node %u: %" PRIu64 " illegal lease hold transition(s) "
+			  "refused; last: %s", n->id, k.illegal_transitions - n->illegal_seen,
+			  n->last_err);
+		n->illegal_seen = k.illegal_transitions;
 	}
 }
 
@@ -2545,6 +2578,26 @@ static void dispatch(struct sim *s, const struct ev *e)
 }
 
 /*
+ * A node whose agent failed (out of memory, node.h) is what the daemon makes
+ * of it: a crash, with a restart later like other crashes.  Not a violation
+ * by itself; the invariants judge what the others do next.
+ */
+static void reap_failed(struct sim *s)
+{
+	for (unsigned i = 0; i < s->n && !s->stop; i++) {
+		struct node *n = &s->nodes[i];
+
+		if (!n->up || !n->cn || !cl_node_failed(n->cn))
+			continue;
+		TR(s, "n%u: agent failed: treated as a crash", n->id);
+		node_crash(s, n);
+		ev_push(s, s->now + rng_range(&s->rng, s->token_us / 2, 10 * s->token_us),
+			EV_RESTART, n->idx, n->fault_gen, 0);
+		apply_faults(s);
+	}
+}
+
+/*
  * --digest: one line per seed that changes whenever the run's behaviour
  * does: the event count, simulated time, the result counters, and every
  * live node's machine hash, lsn and agent counters.  Refactors compare the
@@ -2613,6 +2666,9 @@ static void run_seed(const struct sim_opts *o, uint64_t seed, bool tracing, stru
 		res->events++;
 		s->touched = false;
 		dispatch(s, &e);
+		if (s->touched)
+			check_transitions(s);
+		reap_failed(s);
 		if (s->stop)
 			break;
 		check_owners(s);

@@ -1,0 +1,428 @@
+/*
+ * node_int.h - the node agent's private layout and internal interfaces,
+ * shared by core/node*.c only (the public contract is node.h):
+ *
+ *   node.c        public API, event delivery, transport inputs, client
+ *                 requests, lifecycle
+ *   node_lease.c  decisions about one lease: local grants, requests to the
+ *                 cluster, handover, linger, revocation, the machine's
+ *                 actions for this node, reconciliation with the machine
+ *   node_sync.c   sync rounds: announcements, merge winner, snapshots
+ *   node_out.c    own messages: queues, transmit and retry, heartbeat,
+ *                 QUORUM reports, confirmation of index writes
+ *   node_table.c  lease, client and request tables; timer heap; fence timers
+ *
+ * Internal functions shared between these files carry the nd_ prefix.
+ *
+ * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
+ */
+#ifndef COROLEASE_NODE_INT_H
+#define COROLEASE_NODE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "corolease/htab.h"
+#include "corolease/list.h"
+#include "hash.h"
+#include "index.h"
+#include "node.h"
+#include "wire.h"
+
+/* An own message on one of the queues (pending, retry, inflight, resend). */
+struct outmsg {
+	struct cl_list link;
+	uint64_t sent_at;
+	uint64_t seq;                    /* order handed to the transport (0 = not yet) */
+	uint32_t len;
+	uint8_t type;
+	uint8_t data[];
+};
+
+enum ch_state { CH_WAITING, CH_HELD, CH_REVOKED };
+
+struct nl_lease;
+struct nl_client;
+
+/* One client's hold on, or pending acquire of, one lease. */
+struct chold {
+	struct cl_list llink;            /* lease's waiter or holder list */
+	struct cl_list clink;            /* client's list */
+	struct nl_lease *lease;
+	struct nl_client *client;
+	uint64_t cookie;
+	uint64_t deadline;               /* WAITING: timeout (0 none); REVOKED: must be done by */
+	uint8_t mode;
+	uint8_t flags;
+	uint8_t state;                   /* enum ch_state */
+	bool queued_told;
+};
+
+struct chlist {
+	struct cl_list list;             /* of struct chold via llink */
+	uint32_t n;
+};
+
+enum req_state { REQ_NONE, REQ_SENT, REQ_QUEUED };
+
+/*
+ * The node-level hold on one lease name: one state, changed only by
+ * nd_lease_to(), which refuses any move not in the table of node_hold.c.
+ * doc/state-machine.md draws the machine and says what each state means for
+ * local clients.
+ *
+ * A state is the hold's phase -- held and trusted, lost, being given back --
+ * together with what is asked of it -- wanted by another node, its local
+ * holders revoked for a handover -- as far as these combinations behave
+ * differently; NLP_* name these facts.  Only HELD and LINGER grant to
+ * local clients; in WANTED the holders it has may still finish.
+ */
+enum nl_state {
+	NL_NONE,                  /* no node-level hold; local waiters may be asking for one */
+	NL_HELD,                  /* held, trusted: local clients hold it or are about to */
+	NL_LINGER,                /* held, trusted, unused: given back at linger_at; fast path */
+	NL_WANTED,                /* asked for by another node: given back once holders are done */
+	NL_REVOKING,              /* holders revoked for a handover: given back once they are gone */
+	NL_HANDBACK,              /* REVOKING, re-granted since (a conversion) and not asked for
+				     again yet: given back once the holders are gone */
+	NL_LOST,                  /* no longer trusted (quorum, validity or transport lost) */
+	NL_LOST_WANTED,           /* LOST; WANTED if confirmed again */
+	NL_LOST_REVOKING,         /* LOST; REVOKING if confirmed again */
+	NL_LOST_HANDBACK,         /* LOST; HANDBACK if confirmed again */
+	NL_RELEASING,             /* RELEASE or HANDOVER_DONE sent, not yet applied */
+	NL_RELEASING_REVOKED,     /* RELEASING; a re-grant is handed back (HANDBACK) */
+	NL_RELEASING_LOST,        /* RELEASING a lost hold: a DENY keeps no waiter */
+	NL_RELEASING_LOST_REVOKED,/* both */
+	NL_NSTATES
+};
+
+enum {
+	NLP_HELD = 1 << 0,        /* the machine granted this node `epoch` (all but NONE) */
+	NLP_LOST = 1 << 1,        /* not trusted any more */
+	NLP_RELEASING = 1 << 2,   /* our RELEASE / HANDOVER_DONE for epoch is on its way */
+	NLP_WANTED = 1 << 3,      /* another node asked for it (not kept while releasing) */
+	NLP_REVOKING = 1 << 4,    /* holders revoked for a handover: give it back after them */
+};
+
+struct nl_state_info {
+	const char *name;
+	uint8_t props;                   /* NLP_* */
+	uint16_t next;                   /* legal successors, one bit per state */
+};
+
+/* The table of node_hold.c, indexed by enum nl_state. */
+extern const struct nl_state_info nd_hold_table[NL_NSTATES];
+
+/* This node's view of one lease name. */
+struct nl_lease {
+	struct cl_hnode hn;              /* in cl_node.leases */
+	struct chlist holders;           /* CH_HELD and CH_REVOKED */
+	struct chlist waiters;           /* CH_WAITING, FIFO */
+	uint64_t epoch;                  /* of the node-level hold */
+	uint64_t linger_at;              /* set exactly in NL_LINGER */
+	uint64_t handover_at;            /* revoke holders then (0 = no handover timer) */
+	uint64_t renew_at;               /* earliest next validity-renewing ACQUIRE */
+	uint64_t next_deadline;          /* key in the timer heap */
+	size_t heap_idx;                 /* SIZE_MAX = not in heap */
+	uint32_t wanted_by;              /* the last node that asked for it */
+	uint8_t state;                   /* enum nl_state; only nd_lease_to() changes it */
+	uint8_t mode;                    /* of the node-level hold */
+	uint8_t req;                     /* enum req_state */
+	uint8_t req_mode;
+	uint16_t namelen;
+	uint8_t name[];
+};
+
+struct nl_client {
+	struct cl_hnode hn;              /* in cl_node.clients */
+	uint64_t id;
+	struct cl_list holds;            /* client's cholds via clink, newest first */
+	uint32_t nholds;                 /* length of that list */
+};
+
+enum op_kind { OP_INDEX, OP_SYNC, OP_ADMIN };
+
+struct pending_op {
+	struct cl_hnode hn;              /* in cl_node.requests */
+	uint64_t req_id;
+	uint64_t client;
+	uint64_t cookie;
+	uint8_t kind;
+};
+
+/*
+ * An applied index write whose answer waits for confirmation that it was not
+ * delivered only in a transitional configuration (see nd_confirm_writes()).
+ */
+struct unconfirmed {
+	struct cl_list link;             /* in cl_node.unconf, FIFO */
+	uint64_t client, cookie, version;
+	uint64_t sent_mark;              /* own messages handed to the transport when applied */
+	uint64_t departures;             /* departure generation when applied */
+	bool deleted;
+	uint16_t namelen;
+	uint8_t keylen;
+	uint8_t buf[];                   /* name then key */
+};
+
+struct fence_timer {
+	uint32_t node;
+	uint64_t seq;
+	uint64_t deadline;
+};
+
+struct qevent {
+	struct cl_list link;             /* in cl_node.evq */
+	struct cl_node_event ev;
+	uint8_t buf[];                   /* name then key */
+};
+
+struct announce {
+	bool got, has_state;
+	uint64_t lsn, q_lsn, hash;
+};
+
+struct cl_node {
+	struct cl_node_config cfg;
+	struct cl_node_ops ops;
+	void *ctx;
+	uint32_t me;
+
+	struct cl_sm *sm;                /* NULL until the first sync completes */
+	struct cl_ring ring;             /* of the last confchg */
+	uint32_t nmembers;
+	uint32_t members[CL_MAX_MEMBERS];
+
+	/* sync round */
+	struct {
+		bool active, decided, need_load, loaded;
+		uint32_t winner;
+		uint64_t win_hash;
+		uint64_t next_chunk;
+		uint8_t *buf;
+		size_t len, cap;
+		struct announce ann[CL_MAX_MEMBERS];
+	} sync;
+
+	/* quorum */
+	bool vq_quorate;
+	struct cl_ring vq_ring;
+	bool quorum_sent;                /* QUORUM sent for ring */
+	struct cl_ring quorum_sent_ring;
+	bool quorum_sent_yes;
+
+	/* validity */
+	uint64_t valid_until;
+	uint64_t valid_told;             /* last value reported in an event */
+	uint64_t last_send;
+
+	/* own messages: waiting for sync to end, for the transport, for delivery, for re-send */
+	struct cl_list pending, retry, inflight, resend;
+	uint64_t next_req;
+
+	/* local leases: struct nl_lease by name (256 buckets from the start) */
+	struct cl_htab leases;
+	struct nl_lease **heap;
+	size_t heap_n, heap_cap;
+	uint64_t nheld;                  /* leases in a state other than NL_NONE */
+	uint64_t client_holds;
+
+	struct cl_htab clients;          /* struct nl_client by id (64 buckets at first use) */
+	struct cl_htab requests;         /* struct pending_op by req_id (256 at first use) */
+
+	struct fence_timer *fences;
+	size_t nfences, cap_fences;
+
+	bool need_reconcile;
+	bool draining;
+	struct cl_list unconf;           /* struct unconfirmed, oldest first */
+	uint64_t sent_seq;               /* own messages handed to the transport */
+	uint64_t own_delivered_seq;      /* seq of the last own message delivered */
+	uint64_t departures;             /* configuration changes with departures, and loads */
+	uint64_t recover_self_seq;       /* highest self-recover seq sent */
+	uint64_t started_at;
+
+	/* events */
+	struct cl_list evq;              /* struct qevent, oldest first */
+	int depth;
+
+	/* out of memory where it would make the replica or a promise wrong (node.h) */
+	bool failed;
+	bool fatal_told;                 /* CL_NODE_EV_FATAL handed out */
+
+	struct cl_node_counters c;
+};
+
+/* ---- small helpers ---- */
+
+static inline uint64_t now_us(struct cl_node *n)
+{
+	return n->ops.now(n->ctx);
+}
+
+static inline bool ring_eq(const struct cl_ring *a, const struct cl_ring *b)
+{
+	return a->rep == b->rep && a->seq == b->seq;
+}
+
+static inline bool mode_covers(uint8_t held, uint8_t want)
+{
+	return held == CL_MODE_EX || want == CL_MODE_SH;
+}
+
+static inline void chl_push(struct chlist *l, struct chold *c)
+{
+	cl_list_add_tail(&l->list, &c->llink);
+	l->n++;
+}
+
+static inline void chl_remove(struct chlist *l, struct chold *c)
+{
+	cl_list_del(&c->llink);
+	l->n--;
+}
+
+/* The first hold of l / the one after c, or NULL. */
+static inline struct chold *ch_first(const struct chlist *l)
+{
+	struct cl_list *e = cl_list_first(&l->list);
+	return e ? cl_list_entry(e, struct chold, llink) : NULL;
+}
+
+static inline struct chold *ch_next(const struct chlist *l, const struct chold *c)
+{
+	struct cl_list *e = cl_list_next(&l->list, &c->llink);
+	return e ? cl_list_entry(e, struct chold, llink) : NULL;
+}
+
+static inline void q_push(struct cl_list *q, struct outmsg *m)
+{
+	cl_list_add_tail(q, &m->link);
+}
+
+/* The oldest / newest message of q, or NULL. */
+static inline struct outmsg *q_first(const struct cl_list *q)
+{
+	struct cl_list *e = cl_list_first(q);
+	return e ? cl_list_entry(e, struct outmsg, link) : NULL;
+}
+
+static inline struct outmsg *q_last(const struct cl_list *q)
+{
+	struct cl_list *e = cl_list_last(q);
+	return e ? cl_list_entry(e, struct outmsg, link) : NULL;
+}
+
+/* Unlinks and returns the oldest message of q, or NULL. */
+static inline struct outmsg *q_pop(struct cl_list *q)
+{
+	struct outmsg *m = q_first(q);
+	if (m)
+		cl_list_del(&m->link);
+	return m;
+}
+
+static inline bool is_sync_type(uint8_t t)
+{
+	return t == CL_MSG_SYNC_ANNOUNCE || t == CL_MSG_SYNC_CHUNK;
+}
+
+/* Ordinary messages may be sent once the node has state and no sync round runs. */
+static inline bool ready(const struct cl_node *n)
+{
+	return n->sm && !n->sync.active;
+}
+
+static inline bool hold_is(const struct nl_lease *l, unsigned props)
+{
+	return (nd_hold_table[l->state].props & props) != 0;
+}
+
+/* ---- node.c ---- */
+
+/* A log line through ops->log (level as syslog); nothing when there is none. */
+void nd_log(struct cl_node *n, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* The out-of-memory policy (node.h): the agent fails for good.  Allocates nothing. */
+void nd_fail(struct cl_node *n, const char *what);
+/* Queues an event for the glue, handed out when the outermost call returns. */
+void nd_ev_push(struct cl_node *n, const struct cl_node_event *ev);
+/* nd_ev_push() of an event about client hold ch. */
+void nd_ev_lease(struct cl_node *n, enum cl_node_event_type type, const struct chold *ch,
+		 int err, uint32_t owner);
+/* Sets valid_until, telling the glue when it moved enough (or to 0). */
+void nd_set_valid_until(struct cl_node *n, uint64_t t);
+
+/* ---- node_hold.c ---- */
+
+const char *nd_hold_name(unsigned s);
+/* True when from -> to is in the table (or from == to). */
+bool nd_hold_legal(unsigned from, unsigned to);
+/*
+ * Moves l to `to` (why: for the log) when the table allows it, keeping
+ * nheld and the state's timers (linger_at only in LINGER, no handover timer
+ * in NONE).  An illegal move leaves l as it is, is logged at LOG_ERR and
+ * counted in illegal_transitions; returns false then.
+ */
+bool nd_lease_to(struct cl_node *n, struct nl_lease *l, enum nl_state to, const char *why);
+/* Where a state goes on an event; the caller passes the result to nd_lease_to(). */
+enum nl_state nd_hold_granted(enum nl_state s, bool same_epoch);  /* GRANT (or re-GRANT) */
+enum nl_state nd_hold_wanted(enum nl_state s);     /* another node asks; or a drain */
+enum nl_state nd_hold_revoked(enum nl_state s);    /* holders revoked for a handover */
+enum nl_state nd_hold_lost(enum nl_state s);       /* quorum, validity or transport lost */
+enum nl_state nd_hold_releasing(enum nl_state s);  /* RELEASE / HANDOVER_DONE sent */
+
+/* ---- node_lease.c ---- */
+
+bool nd_quorum_ok(const struct cl_node *n);
+void nd_deny_waiters(struct cl_node *n, struct nl_lease *l, int err);
+void nd_revoke_holders(struct cl_node *n, struct nl_lease *l);
+void nd_pump(struct cl_node *n, struct nl_lease *l);
+void nd_revoke_all(struct cl_node *n, const char *why);
+/* The machine's action callback (cl_sm_new()); ctx is the node. */
+void nd_on_action(void *ctx, const struct cl_action *a);
+void nd_reconcile(struct cl_node *n);
+void nd_after_own_release(struct cl_node *n, const struct cl_msg *m);
+void nd_lease_timers(struct cl_node *n, struct nl_lease *l, uint64_t now);
+
+/* ---- node_sync.c ---- */
+
+void nd_sync_start(struct cl_node *n);
+void nd_sync_reset_buf(struct cl_node *n);
+void nd_on_announce(struct cl_node *n, uint32_t sender, const struct cl_msg *m);
+void nd_on_chunk(struct cl_node *n, uint32_t sender, const struct cl_msg *m);
+
+/* ---- node_out.c ---- */
+
+uint64_t nd_new_req(struct cl_node *n);
+int nd_queue_msg(struct cl_node *n, const struct cl_msg *msg);
+int nd_send_msg(struct cl_node *n, const struct cl_msg *msg);
+void nd_transmit(struct cl_node *n, struct outmsg *m);
+void nd_flush_retry(struct cl_node *n);
+void nd_q_free(struct cl_list *q);
+void nd_send_heartbeat(struct cl_node *n);
+void nd_maybe_send_quorum(struct cl_node *n);
+void nd_confirm_writes(struct cl_node *n);
+void nd_drop_unconfirmed(struct cl_node *n, uint64_t client, int err, bool tell);
+
+/* ---- node_table.c ---- */
+
+struct nl_lease *nd_lease_find(const struct cl_node *n, const void *name, size_t len);
+struct nl_lease *nd_lease_get(struct cl_node *n, const void *name, size_t len);
+struct nl_lease *nd_lease_first(const struct cl_node *n, struct cl_htab_iter *it);
+struct nl_lease *nd_lease_next(const struct cl_node *n, struct cl_htab_iter *it);
+void nd_lease_settle(struct cl_node *n, struct nl_lease *l);
+void nd_heap_remove(struct cl_node *n, struct nl_lease *l);
+struct nl_client *nd_client_find(const struct cl_node *n, uint64_t id);
+struct nl_client *nd_client_get(struct cl_node *n, uint64_t id);
+void nd_client_maybe_free(struct cl_node *n, struct nl_client *c);
+struct chold *nd_chold_of(struct nl_client *c, const struct nl_lease *l);
+void nd_chold_free(struct cl_node *n, struct chold *ch);
+int nd_op_add(struct cl_node *n, uint64_t req_id, uint64_t client, uint64_t cookie, uint8_t kind);
+struct pending_op *nd_op_take(struct cl_node *n, uint64_t req_id);
+void nd_fence_arm(struct cl_node *n, uint32_t node, uint64_t seq, uint64_t deadline);
+void nd_arm_all_orphans(struct cl_node *n);
+uint64_t nd_orphans_of(struct cl_node *n, uint32_t node, uint64_t upto);
+
+#endif /* COROLEASE_NODE_INT_H */

@@ -1,0 +1,487 @@
+/*
+ * node_lease.c - the node agent's decisions about one lease: what local
+ * waiters get, what is asked of the cluster, handover, linger, revocation,
+ * the machine's actions for this node, and reconciliation with the machine.
+ *
+ * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "node_int.h"
+
+/* ---- lease decisions ---- */
+
+/* Denies every local waiter of l with err. */
+void nd_deny_waiters(struct cl_node *n, struct nl_lease *l, int err)
+{
+	struct chold *c = ch_first(&l->waiters), *cn;
+	for (; c; c = cn) {
+		cn = ch_next(&l->waiters, c);
+		nd_ev_lease(n, CL_NODE_EV_DENIED, c, err, 0);
+		nd_chold_free(n, c);
+	}
+}
+
+/*
+ * The machine is quorate and the local votequorum agrees, for this ring.
+ * The simulator's CL_UNSAFE_NO_QUORUM_CHECK plant switches this off too, so
+ * that it removes every quorum check, not only the machine's.
+ */
+bool nd_quorum_ok(const struct cl_node *n)
+{
+	if (n->cfg.sm.unsafe_flags & CL_UNSAFE_NO_QUORUM_CHECK)
+		return true;
+	return cl_sm_quorate(n->sm) && n->vq_quorate && ring_eq(&n->vq_ring, &n->ring);
+}
+
+/* Local clients may use leases: synced, nd_quorum_ok, validity. */
+static bool trusted(struct cl_node *n)
+{
+	return ready(n) && nd_quorum_ok(n) && now_us(n) < n->valid_until;
+}
+
+/*
+ * Gives l's hold back to the cluster: HANDOVER_DONE when another node asked
+ * for it, else RELEASE; l moves to `to` (a RELEASING state) once it is sent.
+ */
+static void send_release(struct cl_node *n, struct nl_lease *l, bool handover, enum nl_state to,
+			 const char *why)
+{
+	struct cl_msg m = { .type = handover ? CL_MSG_HANDOVER_DONE : CL_MSG_RELEASE,
+			    .epoch = l->epoch, .name = l->name, .namelen = l->namelen };
+	if (nd_send_msg(n, &m) == 0)
+		nd_lease_to(n, l, to, why);
+}
+
+static void send_acquire(struct cl_node *n, struct nl_lease *l, uint8_t mode, bool wait)
+{
+	struct cl_msg m = { .type = CL_MSG_ACQUIRE, .mode = mode,
+			    .flags = wait ? CL_ACQ_WAIT : 0, .req_id = nd_new_req(n),
+			    .name = l->name, .namelen = l->namelen };
+	if (nd_send_msg(n, &m) == 0) {
+		l->req = REQ_SENT;
+		l->req_mode = mode;
+	}
+}
+
+void nd_revoke_holders(struct cl_node *n, struct nl_lease *l)
+{
+	uint64_t deadline = now_us(n) + n->cfg.revoke_timeout_us;
+	for (struct chold *c = ch_first(&l->holders); c; c = ch_next(&l->holders, c)) {
+		if (c->state == CH_REVOKED)
+			continue;
+		c->state = CH_REVOKED;
+		c->deadline = deadline;
+		n->c.revokes++;
+		nd_ev_lease(n, CL_NODE_EV_REVOKED, c, COROLEASE_EREVOKED, 0);
+	}
+	l->handover_at = 0;
+}
+
+/*
+ * Brings l forward after any change: grants what local waiters can have,
+ * asks the cluster for the rest, hands the lease over or lingers.
+ * l may be freed.
+ */
+void nd_pump(struct cl_node *n, struct nl_lease *l)
+{
+	uint64_t now = now_us(n);
+
+	/* holders gone while lost, wanted or revoking: give the lease back */
+	if (l->state != NL_NONE && !l->holders.n && !hold_is(l, NLP_RELEASING)) {
+		if (hold_is(l, NLP_LOST)) {
+			if (ready(n) && cl_sm_quorate(n->sm) &&
+			    cl_sm_hold_epoch(n->sm, l->name, l->namelen, n->me, NULL) == l->epoch)
+				send_release(n, l, false, NL_RELEASING_LOST, "lost hold given back");
+			else   /* reconcile releases it later */
+				nd_lease_to(n, l, NL_NONE, "lost hold forgotten");
+		} else if (hold_is(l, NLP_WANTED | NLP_REVOKING)) {
+			send_release(n, l, true, nd_hold_releasing(l->state), "holders gone: handover");
+		}
+	}
+
+	if (!ready(n)) {
+		nd_lease_settle(n, l);
+		return;
+	}
+
+	/* grant local waiters covered by the node-level hold */
+	bool usable = (l->state == NL_HELD || l->state == NL_LINGER) && trusted(n);
+	if (usable) {
+		struct chold *c = ch_first(&l->waiters), *next;
+		for (; c; c = next) {
+			next = ch_next(&l->waiters, c);
+			if (!mode_covers(l->mode, c->mode))
+				continue;
+			chl_remove(&l->waiters, c);
+			c->state = CH_HELD;
+			c->deadline = 0;
+			chl_push(&l->holders, c);
+			n->client_holds++;
+			nd_ev_lease(n, CL_NODE_EV_GRANTED, c, 0, n->me);
+		}
+		if (l->holders.n)
+			nd_lease_to(n, l, NL_HELD, "local grant");
+	}
+
+	/* what the remaining waiters need from the cluster */
+	if (l->waiters.n && l->req == REQ_NONE &&
+	    (l->state == NL_NONE || l->state == NL_HELD || l->state == NL_LINGER)) {
+		uint8_t want = CL_MODE_SH;
+		bool wait = false;
+		for (struct chold *c = ch_first(&l->waiters); c; c = ch_next(&l->waiters, c)) {
+			if (c->mode == CL_MODE_EX)
+				want = CL_MODE_EX;
+			if (c->flags & CL_ACQ_WAIT)
+				wait = true;
+		}
+		if (l->state == NL_NONE || !mode_covers(l->mode, want)) {
+			send_acquire(n, l, want, wait);
+		} else if (nd_quorum_ok(n) && now >= l->renew_at) {
+			/*
+			 * Held and covering, but validity lapsed: one ACQUIRE (answered
+			 * with the existing epoch) renews it.  Rate-limited so a hold
+			 * that stays untrusted cannot turn into a message storm; quorum
+			 * and validity changes pump again.
+			 */
+			send_acquire(n, l, l->mode, wait);
+			l->renew_at = now + n->cfg.validity_us / 2;
+		}
+	}
+
+	/* unused and not wanted (a wanted one was handed over above): linger */
+	if (l->state == NL_HELD && !l->holders.n && l->req == REQ_NONE && !l->waiters.n)
+		nd_lease_to(n, l, NL_LINGER, "unused");
+	nd_lease_settle(n, l);
+}
+
+/* Revokes every local hold: quorum, transport or validity lost. */
+void nd_revoke_all(struct cl_node *n, const char *why)
+{
+	uint64_t revoked = n->c.revokes;
+	struct cl_htab_iter it;
+	for (struct nl_lease *l = nd_lease_first(n, &it); l; l = nd_lease_next(n, &it)) {
+		nd_lease_to(n, l, nd_hold_lost(l->state), why);
+		nd_revoke_holders(n, l);
+		nd_lease_settle(n, l);
+	}
+	if (n->c.revokes != revoked)
+		nd_log(n, LOG_WARNING, "revoked %llu local holds: %s",
+		     (unsigned long long)(n->c.revokes - revoked), why);
+	nd_set_valid_until(n, 0);
+}
+
+/* ---- machine actions ---- */
+
+static void on_grant(struct cl_node *n, const struct cl_action *a)
+{
+	struct nl_lease *l = nd_lease_get(n, a->name, a->namelen);
+	if (!l) {
+		nd_fail(n, "recording a grant");
+		return;
+	}
+	bool same_epoch = l->epoch == a->epoch;
+	if (hold_is(l, NLP_RELEASING) && same_epoch) {
+		/*
+		 * The echo of a re-ask for a hold we are already giving back: the
+		 * RELEASE behind it ends this epoch, so nobody may use it now.
+		 */
+		l->req = REQ_NONE;
+		return;
+	}
+	bool new_hold = l->state == NL_NONE || !same_epoch;
+	if (!same_epoch)
+		l->handover_at = 0;   /* a fresh grant or a conversion: earlier requests are moot */
+	nd_lease_to(n, l, nd_hold_granted(l->state, same_epoch), "granted");
+	l->epoch = a->epoch;
+	l->mode = a->mode;
+	l->req = REQ_NONE;
+	if (new_hold)
+		n->c.cluster_grants++;
+	nd_pump(n, l);
+}
+
+/*
+ * The machine queued (QUEUED) or refused (DENY) this node's ACQUIRE: the
+ * lease's local waiters learn what concerns them.  Queued: the WAIT ones are
+ * told once, the others are denied -EBUSY.  Refused: those the node-level
+ * hold covers (held, not lost) stay, the others are denied with its err.
+ */
+static void on_answer(struct cl_node *n, const struct cl_action *a)
+{
+	struct nl_lease *l = nd_lease_find(n, a->name, a->namelen);
+	if (!l)
+		return;
+	bool queued = a->type == CL_ACT_QUEUED;
+	l->req = queued ? REQ_QUEUED : REQ_NONE;
+	bool covering = l->state != NL_NONE && !hold_is(l, NLP_LOST);
+	struct chold *c = ch_first(&l->waiters), *next;
+	for (; c; c = next) {
+		next = ch_next(&l->waiters, c);
+		bool stays = queued ? (c->flags & CL_ACQ_WAIT) : covering && mode_covers(l->mode, c->mode);
+		if (!stays) {
+			nd_ev_lease(n, CL_NODE_EV_DENIED, c, queued ? -EBUSY : a->err, a->owner);
+			nd_chold_free(n, c);
+		} else if (queued && !c->queued_told) {
+			c->queued_told = true;
+			nd_ev_lease(n, CL_NODE_EV_QUEUED, c, 0, a->owner);
+		}
+	}
+	if (queued)
+		nd_lease_settle(n, l);
+	else
+		nd_pump(n, l);
+}
+
+static void on_blocking(struct cl_node *n, const struct cl_action *a, bool revoke)
+{
+	struct nl_lease *l = nd_lease_find(n, a->name, a->namelen);
+	if (!l || l->state == NL_NONE || l->epoch != a->epoch || hold_is(l, NLP_RELEASING))
+		return;
+	if (!hold_is(l, NLP_WANTED)) {
+		nd_lease_to(n, l, nd_hold_wanted(l->state), "blocking");
+		l->wanted_by = a->wanted_by;
+		for (struct chold *c = ch_first(&l->holders); c; c = ch_next(&l->holders, c))
+			if (c->state == CH_HELD)
+				nd_ev_lease(n, CL_NODE_EV_WANTED, c, 0, a->wanted_by);
+		if (l->holders.n && !revoke)
+			l->handover_at = now_us(n) + n->cfg.handover_timeout_us;
+	}
+	if (revoke) {
+		nd_lease_to(n, l, nd_hold_revoked(l->state), "revoke");
+		nd_revoke_holders(n, l);
+	}
+	nd_pump(n, l);
+}
+
+static void on_hold_gone(struct cl_node *n, const struct cl_action *a)
+{
+	struct nl_lease *l = nd_lease_find(n, a->name, a->namelen);
+	if (!l || l->state == NL_NONE || l->epoch != a->epoch)
+		return;
+	nd_lease_to(n, l, NL_NONE, a->type == CL_ACT_RELEASED ? "released" : "recovered");
+	if (l->holders.n) {
+		/* recovered under live clients (fence-ack of ourselves): cut them off */
+		nd_revoke_holders(n, l);
+	}
+	nd_pump(n, l);
+}
+
+static void on_op_done(struct cl_node *n, const struct cl_action *a, enum cl_node_event_type type)
+{
+	if (!a->req_id)
+		return;            /* heartbeat */
+	struct pending_op *o = nd_op_take(n, a->req_id);
+	if (!o)
+		return;
+	if (o->client && o->kind == OP_INDEX && a->err == 0) {
+		/* applied: the answer waits until the write cannot be lost */
+		struct unconfirmed *u = malloc(sizeof(*u) + a->namelen + a->keylen);
+		if (u) {
+			*u = (struct unconfirmed){ .client = o->client, .cookie = o->cookie,
+						   .version = a->version, .sent_mark = n->sent_seq,
+						   .departures = n->departures, .deleted = a->deleted,
+						   .namelen = a->namelen, .keylen = a->keylen };
+			memcpy(u->buf, a->name, a->namelen);
+			memcpy(u->buf + a->namelen, a->key, a->keylen);
+			cl_list_add_tail(&n->unconf, &u->link);
+		} else {
+			nd_fail(n, "recording an index write");   /* no early answer */
+		}
+		free(o);
+		return;
+	}
+	if (o->client) {
+		struct cl_node_event ev = { .type = type, .client = o->client, .cookie = o->cookie,
+				       .err = a->err, .version = a->version, .count = a->count,
+				       .name = a->name, .namelen = a->namelen,
+				       .key = a->key, .keylen = a->keylen };
+		if (o->kind == OP_SYNC)
+			ev.type = CL_NODE_EV_SYNC_DONE;
+		nd_ev_push(n, &ev);
+	}
+	free(o);
+}
+
+void nd_on_action(void *ctx, const struct cl_action *a)
+{
+	struct cl_node *n = ctx;
+	if (n->ops.action)
+		n->ops.action(n->ctx, a);
+	if (a->type == CL_ACT_INDEX_CHANGED) {
+		struct cl_node_event ev = { .type = CL_NODE_EV_INDEX_CHANGED, .deleted = a->deleted,
+				       .version = a->version, .owner = a->node,
+				       .name = a->name, .namelen = a->namelen,
+				       .key = a->key, .keylen = a->keylen };
+		nd_ev_push(n, &ev);
+		return;
+	}
+	if (a->type == CL_ACT_QUORUM) {
+		n->need_reconcile = true;
+		n->recover_self_seq = 0;   /* an earlier self-recover may have met no quorum */
+		return;
+	}
+	if (a->node != n->me)
+		return;
+	switch (a->type) {
+	case CL_ACT_GRANT: on_grant(n, a); break;
+	case CL_ACT_QUEUED:
+	case CL_ACT_DENY: on_answer(n, a); break;
+	case CL_ACT_BLOCKING: on_blocking(n, a, false); break;
+	case CL_ACT_REVOKE: on_blocking(n, a, true); break;
+	case CL_ACT_RELEASED:
+	case CL_ACT_RECOVERED: on_hold_gone(n, a); break;
+	case CL_ACT_INDEX_DONE: on_op_done(n, a, CL_NODE_EV_INDEX_DONE); break;
+	case CL_ACT_ADMIN_DONE: on_op_done(n, a, CL_NODE_EV_ADMIN_DONE); break;
+	default: break;
+	}
+}
+
+struct reconcile {
+	struct cl_node *n;
+	uint64_t max_orphan;
+};
+
+static void reconcile_hold(void *ctx, const uint8_t *name, uint16_t namelen,
+			   const struct cl_hold_info *h)
+{
+	struct reconcile *r = ctx;
+	struct cl_node *n = r->n;
+	if (h->orphan_seq) {
+		if (h->orphan_seq > r->max_orphan)
+			r->max_orphan = h->orphan_seq;
+		return;
+	}
+	struct nl_lease *l = nd_lease_find(n, name, namelen);
+	if (l && l->state != NL_NONE && l->epoch == h->epoch)
+		return;
+	if (l && hold_is(l, NLP_RELEASING))
+		return;   /* its RELEASED is on its way */
+	/*
+	 * A live hold we do not know about: adopt it and give it back, in
+	 * RELEASING, so that the echo of any re-ask in flight is not taken for
+	 * a usable grant (on_grant()).
+	 */
+	l = nd_lease_get(n, name, namelen);
+	if (!l) {
+		nd_fail(n, "recording a hold to give back");
+		return;
+	}
+	l->epoch = h->epoch;
+	l->mode = h->mode;
+	send_release(n, l, false, NL_RELEASING, "unknown hold adopted and given back");
+	nd_lease_settle(n, l);
+}
+
+static bool revocation_pending(const struct cl_node *n)
+{
+	struct cl_htab_iter it;
+	for (const struct nl_lease *l = nd_lease_first(n, &it); l; l = nd_lease_next(n, &it))
+		for (const struct chold *c = ch_first(&l->holders); c; c = ch_next(&l->holders, c))
+			if (c->state == CH_REVOKED)
+				return true;
+	return false;
+}
+
+/*
+ * Makes the local view agree with the machine: local holds the machine does
+ * not show (as live, same epoch) are revoked; machine holds we do not know
+ * are released; our own orphans are recovered once no revocation is pending.
+ */
+void nd_reconcile(struct cl_node *n)
+{
+	n->need_reconcile = false;
+	if (!ready(n))
+		return;
+	struct cl_htab_iter it;
+	for (struct nl_lease *l = nd_lease_first(n, &it); l; l = nd_lease_next(n, &it)) {
+		if (l->state != NL_NONE && !hold_is(l, NLP_RELEASING) &&
+		    cl_sm_hold_epoch(n->sm, l->name, l->namelen, n->me, NULL) != l->epoch) {
+			nd_lease_to(n, l, NL_NONE, "not in the machine");
+			nd_revoke_holders(n, l);
+		}
+		if (l->req == REQ_QUEUED) {
+			struct cl_lease_info info;
+			struct cl_waiter_info w[CL_MAX_MEMBERS];
+			bool found = false;
+			if (cl_sm_lookup(n->sm, l->name, l->namelen, &info, NULL, 0, w,
+					 CL_MAX_MEMBERS) == 0)
+				for (uint32_t i = 0; i < info.nwaiters && i < CL_MAX_MEMBERS; i++)
+					if (w[i].node == n->me)
+						found = true;
+			if (!found)
+				l->req = REQ_NONE;
+		}
+		nd_pump(n, l);
+	}
+	if (!cl_sm_quorate(n->sm))
+		return;
+	struct reconcile r = { n, 0 };
+	cl_sm_foreach_hold_of(n->sm, n->me, reconcile_hold, &r);
+	/*
+	 * Our own orphans: safe to free once no revocation is pending here and
+	 * a previous incarnation's clients (if we restarted) are past validity
+	 * and revoke timeout; until then the fence timers of the others apply.
+	 */
+	if (r.max_orphan && r.max_orphan > n->recover_self_seq && !revocation_pending(n) &&
+	    now_us(n) >= n->started_at + n->cfg.validity_us + n->cfg.revoke_timeout_us) {
+		struct cl_msg m = { .type = CL_MSG_RECOVER_NODE, .node = n->me, .seq = r.max_orphan };
+		if (nd_send_msg(n, &m) == 0) {
+			n->recover_self_seq = r.max_orphan;
+			n->c.recover_sent++;
+		}
+	}
+}
+
+/* After our own RELEASE is applied: the hold is gone unless re-granted since. */
+void nd_after_own_release(struct cl_node *n, const struct cl_msg *m)
+{
+	struct nl_lease *l = nd_lease_find(n, m->name, m->namelen);
+	if (!l || !hold_is(l, NLP_RELEASING) || l->epoch != m->epoch)
+		return;
+	if (cl_sm_hold_epoch(n->sm, l->name, l->namelen, n->me, NULL) == l->epoch)
+		return;
+	nd_lease_to(n, l, NL_NONE, "own release applied");
+	nd_pump(n, l);
+}
+
+void nd_lease_timers(struct cl_node *n, struct nl_lease *l, uint64_t now)
+{
+	if (l->state == NL_LINGER && l->linger_at <= now) {
+		if (l->req == REQ_NONE && !l->waiters.n)
+			send_release(n, l, false, NL_RELEASING, "linger over");
+		else
+			nd_lease_to(n, l, NL_HELD, "linger over, asked for again");
+	}
+	if (l->handover_at && l->handover_at <= now) {
+		l->handover_at = 0;
+		nd_lease_to(n, l, nd_hold_revoked(l->state), "handover timeout");
+		nd_revoke_holders(n, l);
+	}
+	struct chold *c, *next;
+	for (c = ch_first(&l->holders); c; c = next) {
+		next = ch_next(&l->holders, c);
+		if (c->state == CH_REVOKED && c->deadline <= now) {
+			if (n->cfg.kill_on_revoke) {
+				n->c.kills++;
+				nd_ev_lease(n, CL_NODE_EV_KILL, c, COROLEASE_EREVOKED, 0);
+			}
+			struct nl_client *cl = c->client;
+			nd_chold_free(n, c);
+			nd_client_maybe_free(n, cl);
+		}
+	}
+	for (c = ch_first(&l->waiters); c; c = next) {
+		next = ch_next(&l->waiters, c);
+		if (c->deadline && c->deadline <= now) {
+			nd_ev_lease(n, CL_NODE_EV_DENIED, c, -ETIMEDOUT, l->wanted_by);
+			struct nl_client *cl = c->client;
+			nd_chold_free(n, c);
+			nd_client_maybe_free(n, cl);
+		}
+	}
+	nd_pump(n, l);
+}

@@ -1,0 +1,226 @@
+/*
+ * node_sync.c - the node agent's sync rounds: announcements, the merge
+ * winner, and sending and loading the snapshot (doc/state-machine.md).
+ *
+ * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "node_int.h"
+
+/* ---- sync rounds ---- */
+
+static int member_index(const struct cl_node *n, uint32_t node)
+{
+	for (uint32_t i = 0; i < n->nmembers; i++)
+		if (n->members[i] == node)
+			return (int)i;
+	return -1;
+}
+
+void nd_sync_reset_buf(struct cl_node *n)
+{
+	free(n->sync.buf);
+	n->sync.buf = NULL;
+	n->sync.len = n->sync.cap = 0;
+}
+
+void nd_sync_start(struct cl_node *n)
+{
+	n->sync.active = true;
+	n->sync.decided = n->sync.need_load = n->sync.loaded = false;
+	n->sync.winner = CL_NODE_NONE;
+	n->sync.next_chunk = 0;
+	memset(n->sync.ann, 0, sizeof(n->sync.ann));
+	nd_sync_reset_buf(n);
+	struct cl_msg m = { .type = CL_MSG_SYNC_ANNOUNCE, .ring = n->ring };
+	if (n->sm) {
+		struct cl_sm_stats st;
+		cl_sm_stats(n->sm, &st);
+		m.lsn = st.lsn;
+		m.q_lsn = st.q_lsn;
+		m.hash = cl_sm_hash(n->sm);
+		m.flags = CL_SYNC_HAS_STATE;
+	}
+	nd_send_msg(n, &m);
+}
+
+static void sync_send_snapshot(struct cl_node *n)
+{
+	uint8_t *buf;
+	size_t len;
+	if (cl_snap_encode(n->sm, &buf, &len) < 0) {
+		nd_fail(n, "encoding a snapshot");
+		return;
+	}
+	size_t chunk = n->cfg.sync_chunk, off = 0;
+	uint64_t idx = 0;
+	do {
+		size_t part = len - off < chunk ? len - off : chunk;
+		struct cl_msg m = { .type = CL_MSG_SYNC_CHUNK, .ring = n->ring, .seq = idx++,
+				    .flags = off + part == len ? CL_SYNC_LAST_CHUNK : 0, .value = buf + off,
+				    .vallen = (uint32_t)part };
+		nd_send_msg(n, &m);
+		off += part;
+	} while (off < len);
+	free(buf);
+	n->c.snapshots_sent++;
+}
+
+static void sync_complete(struct cl_node *n)
+{
+	n->sync.active = false;
+	nd_sync_reset_buf(n);
+	n->c.syncs++;
+	n->quorum_sent = false;
+	if (n->sync.loaded)
+		nd_arm_all_orphans(n);
+	/* our ordinary messages dropped during the round go out again, first */
+	struct cl_list keep = CL_LIST_INIT(keep);
+	struct outmsg *m;
+	while ((m = q_pop(&n->resend))) {
+		if (m->type == CL_MSG_QUORUM ||
+		    (m->type == CL_MSG_NOP && m->len >= CL_WIRE_HDR_LEN + 8 &&
+		     cl_get_u64(m->data + CL_WIRE_HDR_LEN) == 0))
+			free(m);   /* stale by nature: re-derived below */
+		else
+			q_push(&keep, m);
+	}
+	cl_list_splice_tail(&keep, &n->pending);
+	while ((m = q_pop(&keep)))
+		nd_transmit(n, m);
+	nd_reconcile(n);
+	nd_maybe_send_quorum(n);
+}
+
+/* Loads the assembled snapshot.  Returns 0 or a negative code (-ENOMEM among them). */
+static int sync_load(struct cl_node *n)
+{
+	struct cl_sm *fresh = cl_sm_new(&n->cfg.sm, nd_on_action, n);
+	if (!fresh)
+		return -ENOMEM;
+	int rc = cl_snap_decode(n->sync.buf, n->sync.len, fresh);
+	if (rc == 0 && cl_sm_hash(fresh) != n->sync.win_hash)
+		rc = COROLEASE_EPROTO;
+	if (rc < 0) {
+		cl_sm_free(fresh);
+		return rc;
+	}
+	cl_sm_free(n->sm);
+	n->sm = fresh;
+	n->sync.loaded = true;
+	n->departures++;   /* writes applied before the load are checked against it */
+	n->c.snapshots_loaded++;
+	return 0;
+}
+
+static void sync_decide(struct cl_node *n)
+{
+	int w = -1;
+	for (uint32_t i = 0; i < n->nmembers; i++) {
+		const struct announce *a = &n->sync.ann[i];
+		if (!a->has_state)
+			continue;
+		if (w < 0) {
+			w = (int)i;
+			continue;
+		}
+		const struct announce *b = &n->sync.ann[w];
+		if (a->q_lsn > b->q_lsn || (a->q_lsn == b->q_lsn && a->lsn > b->lsn) ||
+		    (a->q_lsn == b->q_lsn && a->lsn == b->lsn && n->members[i] < n->members[w]))
+			w = (int)i;
+	}
+	n->sync.decided = true;
+	if (w < 0) {
+		/* nobody has state: everyone starts the same empty machine */
+		if (!n->sm)
+			n->sm = cl_sm_new(&n->cfg.sm, nd_on_action, n);
+		if (!n->sm || cl_sm_confchg(n->sm, &n->ring, n->members, n->nmembers, NULL, 0) == -ENOMEM) {
+			nd_fail(n, "creating the state machine");
+			return;
+		}
+		sync_complete(n);
+		return;
+	}
+	n->sync.winner = n->members[w];
+	n->sync.win_hash = n->sync.ann[w].hash;
+	bool any_need = false;
+	for (uint32_t i = 0; i < n->nmembers; i++)
+		if (!n->sync.ann[i].has_state || n->sync.ann[i].hash != n->sync.win_hash)
+			any_need = true;
+	int me = member_index(n, n->me);
+	n->sync.need_load = me >= 0 &&
+		(!n->sync.ann[me].has_state || n->sync.ann[me].hash != n->sync.win_hash);
+	if (!any_need) {
+		sync_complete(n);
+		return;
+	}
+	if (n->sync.winner == n->me)
+		sync_send_snapshot(n);
+}
+
+void nd_on_announce(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
+{
+	int i = member_index(n, sender);
+	if (!n->sync.active || n->sync.decided || i < 0 || !ring_eq(&m->ring, &n->ring))
+		return;
+	struct announce *a = &n->sync.ann[i];
+	a->got = true;
+	a->has_state = m->flags & CL_SYNC_HAS_STATE;
+	a->lsn = m->lsn;
+	a->q_lsn = m->q_lsn;
+	a->hash = m->hash;
+	for (uint32_t j = 0; j < n->nmembers; j++)
+		if (!n->sync.ann[j].got)
+			return;
+	sync_decide(n);
+}
+
+void nd_on_chunk(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
+{
+	if (!n->sync.active || !n->sync.decided || sender != n->sync.winner ||
+	    !ring_eq(&m->ring, &n->ring) || m->seq != n->sync.next_chunk)
+		return;
+	n->sync.next_chunk++;
+	if (n->sync.need_load && m->vallen) {
+		if (n->sync.len + m->vallen > n->sync.cap) {
+			size_t cap = n->sync.cap ? n->sync.cap : 1u << 20;
+			while (cap < n->sync.len + m->vallen)
+				cap *= 2;
+			uint8_t *b = realloc(n->sync.buf, cap);
+			if (!b) {
+				nd_fail(n, "receiving a snapshot");
+				return;
+			}
+			n->sync.buf = b;
+			n->sync.cap = cap;
+		}
+		memcpy(n->sync.buf + n->sync.len, m->value, m->vallen);
+		n->sync.len += m->vallen;
+	}
+	if (!(m->flags & CL_SYNC_LAST_CHUNK))
+		return;
+	if (n->sync.need_load) {
+		int rc = sync_load(n);
+		if (rc == -ENOMEM) {
+			nd_fail(n, "loading a snapshot");
+			return;
+		}
+		if (rc < 0) {
+			/*
+			 * Cannot happen with a correct peer.  Keep no state rather
+			 * than a wrong one: the next round (any confchg) retries.
+			 */
+			nd_log(n, LOG_CRIT, "snapshot from node %u rejected (%d); state dropped",
+			     sender, rc);
+			n->sm = cl_sm_free(n->sm);
+			n->sync.active = false;
+			nd_revoke_all(n, "snapshot rejected");
+			return;
+		}
+	}
+	sync_complete(n);
+}
