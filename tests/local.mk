@@ -52,15 +52,11 @@ tests_check_util_SOURCES = tests/check_util.c
 tests_check_util_CFLAGS = $(CHECK_TEST_CFLAGS)
 tests_check_util_LDADD = $(CHECK_LIBS)
 
-# Allocation-failure injection (tests/support/failalloc.c): every malloc,
-# calloc and realloc of the objects in the link goes through it.
-TEST_FAILALLOC = tests/support/failalloc.c tests/support/failalloc.h
-TEST_FAILALLOC_LINK = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
 
 tests_check_sm_oom_CPPFLAGS = $(TEST_CPPFLAGS)
-tests_check_sm_oom_SOURCES = tests/check_sm_oom.c $(TEST_FAILALLOC)
+tests_check_sm_oom_SOURCES = tests/check_sm_oom.c $(FAILALLOC_SRC)
 tests_check_sm_oom_CFLAGS = $(CHECK_TEST_CFLAGS)
-tests_check_sm_oom_LDFLAGS = $(AM_LDFLAGS) $(TEST_FAILALLOC_LINK)
+tests_check_sm_oom_LDFLAGS = $(AM_LDFLAGS) $(TEST_FAILALLOC_FLAGS)
 tests_check_sm_oom_LDADD = $(CHECK_TEST_LDADD)
 
 # --- deterministic cluster simulator ----------------------------------------
