@@ -29,7 +29,7 @@ static int name_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen
 	return alen < blen ? -1 : alen > blen;
 }
 
-static int rec_ptr_cmp(const void *pa, const void *pb)
+int cl_rec_name_order(const void *pa, const void *pb)
 {
 	const struct cl_rec *a = *(struct cl_rec *const *)pa, *b = *(struct cl_rec *const *)pb;
 	return name_cmp(a->name, a->namelen, b->name, b->namelen);
@@ -49,7 +49,7 @@ struct cl_rec *cl_rec_find(const struct cl_sm *sm, const void *name, size_t name
 }
 
 /* Returns the record for name, creating it; NULL (machine poisoned) on ENOMEM. */
-static struct cl_rec *rec_get(struct cl_sm *sm, const void *name, size_t namelen)
+struct cl_rec *cl_rec_get(struct cl_sm *sm, const void *name, size_t namelen)
 {
 	struct cl_rec *r = cl_rec_find(sm, name, namelen);
 	if (r)
@@ -77,11 +77,6 @@ static void rec_unlink_free(struct cl_sm *sm, struct cl_rec *rec)
 	free(rec);
 }
 
-/* Iteration over every record in table order (see htab.h for what the body may do). */
-#define FOREACH_REC(sm, it, e, r)                                                         \
-	for (struct cl_hnode *e = cl_htab_iter_first(&(sm)->recs, &(it)); e;               \
-	     e = cl_htab_iter_next(&(sm)->recs, &(it)))                                    \
-		for (struct cl_rec *r = cl_container_of(e, struct cl_rec, hn); r; r = NULL)
 
 void cl_rec_settle(struct cl_sm *sm, struct cl_rec *rec)
 {
@@ -108,15 +103,8 @@ void cl_sm_emit(struct cl_sm *sm, struct cl_action *a, const struct cl_rec *rec)
 
 /* ---- holds and waiters ---- */
 
-static struct cl_hold *hold_of(struct cl_rec *rec, uint32_t node)
-{
-	for (uint32_t i = 0; i < rec->nholds; i++)
-		if (rec->holds[i].node == node)
-			return &rec->holds[i];
-	return NULL;
-}
 
-static int hold_add(struct cl_sm *sm, struct cl_rec *rec, uint32_t node, uint8_t mode,
+int cl_hold_add(struct cl_sm *sm, struct cl_rec *rec, uint32_t node, uint8_t mode,
 		    uint64_t epoch, uint64_t orphan_seq)
 {
 	if (rec->nholds == rec->cap_holds) {
@@ -149,20 +137,7 @@ static void hold_remove(struct cl_sm *sm, struct cl_rec *rec, struct cl_hold *h)
 	rec->nholds--;
 }
 
-/* The hold a request is told about: the first live one, else the first orphan; NULL if free. */
-static const struct cl_hold *owner_hold(const struct cl_rec *rec)
-{
-	for (uint32_t i = 0; i < rec->nholds; i++)
-		if (!rec->holds[i].orphan_seq)
-			return &rec->holds[i];
-	return rec->nholds ? &rec->holds[0] : NULL;
-}
 
-static uint32_t first_holder(const struct cl_rec *rec)
-{
-	const struct cl_hold *h = owner_hold(rec);
-	return h ? h->node : CL_NODE_NONE;
-}
 
 static struct cl_waiter *waiter_of(struct cl_rec *rec, uint32_t node)
 {
@@ -175,8 +150,8 @@ static struct cl_waiter *waiter_of(struct cl_rec *rec, uint32_t node)
 	return NULL;
 }
 
-static int waiter_append(struct cl_sm *sm, struct cl_rec *rec, uint32_t node, uint8_t mode,
-			 uint64_t req_id)
+int cl_waiter_append(struct cl_sm *sm, struct cl_rec *rec, uint32_t node, uint8_t mode,
+		     uint64_t req_id)
 {
 	struct cl_waiter *w = calloc(1, sizeof(*w));
 	if (!w) {
@@ -306,7 +281,7 @@ static void deny(struct cl_sm *sm, uint32_t node, uint64_t req_id, int err, uint
 static int grant(struct cl_sm *sm, struct cl_rec *rec, uint32_t node, uint8_t mode,
 		 uint64_t req_id, bool conv)
 {
-	struct cl_hold *h = hold_of(rec, node);
+	struct cl_hold *h = cl_rec_hold_of(rec, node);
 	uint64_t epoch = 0;
 	if (!h || conv) {
 		epoch = next_epoch(sm);
@@ -323,7 +298,7 @@ static int grant(struct cl_sm *sm, struct cl_rec *rec, uint32_t node, uint8_t mo
 		epoch = h->epoch;
 		mode = h->mode;
 	} else {
-		int rc = hold_add(sm, rec, node, mode, epoch, 0);
+		int rc = cl_hold_add(sm, rec, node, mode, epoch, 0);
 		if (rc < 0)
 			return rc;
 	}
@@ -357,8 +332,8 @@ static void grant_waiters(struct cl_sm *sm, struct cl_rec *rec)
  * Collects the records for which pick() is true, sorted by cmp.  NULL and
  * *n_r = 0 if none, or on ENOMEM, which poisons the machine.
  */
-static struct cl_rec **collect(struct cl_sm *sm, bool (*pick)(const struct cl_rec *, uint32_t),
-			       uint32_t arg, int (*cmp)(const void *, const void *), size_t *n_r)
+struct cl_rec **cl_sm_collect(struct cl_sm *sm, bool (*pick)(const struct cl_rec *, uint32_t),
+			      uint32_t arg, int (*cmp)(const void *, const void *), size_t *n_r)
 {
 	size_t n = 0, cap = 0;
 	struct cl_rec **v = NULL;
@@ -387,11 +362,11 @@ static struct cl_rec **collect(struct cl_sm *sm, bool (*pick)(const struct cl_re
 	return v;
 }
 
-/* The records for which pick() is true, in name order (see collect()). */
+/* The records for which pick() is true, in name order (see cl_sm_collect()). */
 static struct cl_rec **collect_sorted(struct cl_sm *sm, bool (*pick)(const struct cl_rec *, uint32_t),
 				      uint32_t arg, size_t *n_r)
 {
-	return collect(sm, pick, arg, rec_ptr_cmp, n_r);
+	return cl_sm_collect(sm, pick, arg, cl_rec_name_order, n_r);
 }
 
 static bool pick_waiting(const struct cl_rec *r, uint32_t arg)
@@ -400,7 +375,7 @@ static bool pick_waiting(const struct cl_rec *r, uint32_t arg)
 	return !cl_list_empty(&r->waiters);
 }
 
-static bool pick_held_by(const struct cl_rec *r, uint32_t node)
+bool cl_rec_held_by(const struct cl_rec *r, uint32_t node)
 {
 	for (uint32_t i = 0; i < r->nholds; i++)
 		if (r->holds[i].node == node)
@@ -410,7 +385,7 @@ static bool pick_held_by(const struct cl_rec *r, uint32_t node)
 
 static bool pick_holds_or_waits(const struct cl_rec *r, uint32_t node)
 {
-	if (pick_held_by(r, node))
+	if (cl_rec_held_by(r, node))
 		return true;
 	struct cl_list *it;
 	cl_list_foreach(it, &r->waiters)
@@ -438,10 +413,10 @@ static uint64_t free_orphans(struct cl_sm *sm, uint32_t node, uint64_t upto)
 {
 	size_t n;
 	uint64_t freed = 0;
-	struct cl_rec **v = collect_sorted(sm, pick_held_by, node, &n);
+	struct cl_rec **v = collect_sorted(sm, cl_rec_held_by, node, &n);
 	for (size_t i = 0; i < n; i++) {
 		struct cl_rec *rec = v[i];
-		struct cl_hold *h = hold_of(rec, node);
+		struct cl_hold *h = cl_rec_hold_of(rec, node);
 		if (!h || !h->orphan_seq || h->orphan_seq > upto)
 			continue;
 		struct cl_action a = { .type = CL_ACT_RECOVERED, .node = node, .epoch = h->epoch };
@@ -469,13 +444,13 @@ static int apply_acquire(struct cl_sm *sm, uint32_t sender, const struct cl_msg 
 	int block = grant_block(sm);
 	if (block) {
 		struct cl_rec *r = cl_rec_find(sm, m->name, m->namelen);
-		deny(sm, sender, m->req_id, block, r ? first_holder(r) : 0, m->name, m->namelen);
+		deny(sm, sender, m->req_id, block, r ? cl_rec_owner(r) : 0, m->name, m->namelen);
 		return 0;
 	}
-	struct cl_rec *rec = rec_get(sm, m->name, m->namelen);
+	struct cl_rec *rec = cl_rec_get(sm, m->name, m->namelen);
 	if (!rec)
 		return -ENOMEM;
-	struct cl_hold *h = hold_of(rec, sender);
+	struct cl_hold *h = cl_rec_hold_of(rec, sender);
 	struct cl_waiter *head = cl_rec_head_waiter(rec);
 	bool conv;
 	int rc = 0;
@@ -489,7 +464,7 @@ static int apply_acquire(struct cl_sm *sm, uint32_t sender, const struct cl_msg 
 	} else if (!head && compatible(rec, sender, m->mode, &conv)) {
 		rc = grant(sm, rec, sender, m->mode, m->req_id, conv);
 	} else {
-		uint32_t owner = first_holder(rec);
+		uint32_t owner = cl_rec_owner(rec);
 		if (!owner && head)
 			owner = head->node;
 		emit_blocking(sm, rec, sender, m->mode);
@@ -504,7 +479,7 @@ static int apply_acquire(struct cl_sm *sm, uint32_t sender, const struct cl_msg 
 				w->req_id = m->req_id;
 				qmode = w->mode;
 			} else {
-				rc = waiter_append(sm, rec, sender, m->mode, m->req_id);
+				rc = cl_waiter_append(sm, rec, sender, m->mode, m->req_id);
 			}
 			if (rc == 0) {
 				struct cl_action a = { .type = CL_ACT_QUEUED, .node = sender,
@@ -525,7 +500,7 @@ static int apply_release(struct cl_sm *sm, uint32_t sender, const struct cl_msg 
 	struct cl_rec *rec = cl_rec_find(sm, m->name, m->namelen);
 	if (!rec)
 		return 0;
-	struct cl_hold *h = hold_of(rec, sender);
+	struct cl_hold *h = cl_rec_hold_of(rec, sender);
 	if (!h || h->orphan_seq || h->epoch != m->epoch)
 		return 0;           /* stale: released already, re-granted, or orphaned */
 	struct cl_action a = { .type = CL_ACT_RELEASED, .node = sender, .epoch = h->epoch };
@@ -713,11 +688,6 @@ int cl_sm_apply(struct cl_sm *sm, uint32_t sender, const struct cl_msg *m)
 	return sm->failed ? -ENOMEM : rc;
 }
 
-static int u32_cmp(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return x < y ? -1 : x > y;
-}
 
 /* Orphans (or, under the unsafe switch, frees) node's holds; drops its waiters. */
 static void node_departed(struct cl_sm *sm, uint32_t node, uint64_t seq)
@@ -727,7 +697,7 @@ static void node_departed(struct cl_sm *sm, uint32_t node, uint64_t seq)
 	for (size_t i = 0; i < n; i++) {
 		struct cl_rec *rec = v[i];
 		waiters_drop_node(sm, rec, node);
-		struct cl_hold *h = hold_of(rec, node);
+		struct cl_hold *h = cl_rec_hold_of(rec, node);
 		if (h && !h->orphan_seq) {
 			if (sm->cfg.unsafe_flags & CL_UNSAFE_NO_ORPHAN_WAIT) {
 				struct cl_action a = { .type = CL_ACT_RECOVERED, .node = node,
@@ -755,7 +725,7 @@ int cl_sm_confchg(struct cl_sm *sm, const struct cl_ring *ring,
 	uint32_t sorted[CL_MAX_MEMBERS];
 	if (nmembers)
 		memcpy(sorted, members, nmembers * sizeof(*sorted));
-	qsort(sorted, nmembers, sizeof(*sorted), u32_cmp);
+	qsort(sorted, nmembers, sizeof(*sorted), cl_u32_cmp);
 	for (size_t i = 0; i < nmembers; i++)
 		if (sorted[i] == CL_NODE_NONE || (i && sorted[i] == sorted[i - 1]))
 			return -EINVAL;
@@ -780,7 +750,7 @@ int cl_sm_confchg(struct cl_sm *sm, const struct cl_ring *ring,
 		uint32_t gone[CL_MAX_MEMBERS * 2];
 		size_t ng = nleft < CL_MAX_MEMBERS * 2 ? nleft : CL_MAX_MEMBERS * 2;
 		memcpy(gone, left, ng * sizeof(*gone));
-		qsort(gone, ng, sizeof(*gone), u32_cmp);
+		qsort(gone, ng, sizeof(*gone), cl_u32_cmp);
 		for (size_t i = 0; i < ng; i++) {
 			if (gone[i] == CL_NODE_NONE || (i && gone[i] == gone[i - 1]) ||
 			    cl_sm_is_member(sm, gone[i]))
@@ -832,455 +802,8 @@ struct cl_sm *cl_sm_free(struct cl_sm *sm)
 	return NULL;
 }
 
-/* ---- queries ---- */
-
 void cl_sm_start_grace(struct cl_sm *sm, const struct cl_ring *ring)
 {
 	sm->h.grace = true;
 	sm->h.grace_ring = *ring;
-}
-
-bool cl_sm_failed(const struct cl_sm *sm)
-{
-	return sm->failed;
-}
-
-bool cl_sm_quorate(const struct cl_sm *sm)
-{
-	return sm->h.quorate;
-}
-
-const struct cl_ring *cl_sm_ring(const struct cl_sm *sm)
-{
-	return &sm->h.ring;
-}
-
-void cl_sm_foreach_orphan(const struct cl_sm *sm, cl_sm_hold_fn fn, void *ctx)
-{
-	if (!sm->orphans)
-		return;
-	struct cl_htab_iter it;
-	FOREACH_REC(sm, it, e, r) {
-		for (uint32_t i = 0; i < r->nholds; i++) {
-			const struct cl_hold *h = &r->holds[i];
-			if (!h->orphan_seq)
-				continue;
-			struct cl_hold_info hi = { h->node, h->mode, h->epoch, h->orphan_seq };
-			fn(ctx, r->name, r->namelen, &hi);
-		}
-	}
-}
-
-bool cl_sm_is_member(const struct cl_sm *sm, uint32_t node)
-{
-	return bsearch(&node, sm->h.members, sm->h.nmembers, sizeof(node), u32_cmp) != NULL;
-}
-
-void cl_sm_stats(const struct cl_sm *sm, struct cl_sm_stats *st)
-{
-	memset(st, 0, sizeof(*st));
-	st->lsn = sm->h.lsn;
-	st->q_lsn = sm->h.q_lsn;
-	st->epoch = sm->h.epoch;
-	st->orphan_seq = sm->h.orphan_seq;
-	st->records = sm->recs.n;
-	st->holds = sm->holds;
-	st->orphans = sm->orphans;
-	st->waiters = sm->waiters;
-	st->index_bytes = sm->index_bytes;
-	st->index_mem_max = sm->h.index_mem_max;
-	st->term = sm->h.term;
-	st->grace = sm->h.grace;
-	st->split_mode = sm->h.split_mode;
-	st->nunfenced = sm->h.nunfenced;
-	st->index_evictions = sm->h.index_evictions;
-	st->quorate = sm->h.quorate;
-	st->ring = sm->h.ring;
-	st->nmembers = sm->h.nmembers;
-	memcpy(st->members, sm->h.members, sm->h.nmembers * sizeof(uint32_t));
-}
-
-static void fill_info(const struct cl_rec *r, struct cl_lease_info *info)
-{
-	memset(info, 0, sizeof(*info));
-	info->name = r->name;
-	info->namelen = r->namelen;
-	info->mode = r->nholds ? r->holds[0].mode : CL_MODE_NONE;
-	const struct cl_hold *h = owner_hold(r);
-	if (h) {
-		info->owner = h->node;
-		info->owner_epoch = h->epoch;
-		info->owner_orphaned = h->orphan_seq != 0;
-	}
-	info->nholders = r->nholds;
-	info->nwaiters = r->nwaiters;
-	info->version = r->idx ? r->idx->version : 0;
-	info->nkeys = r->idx ? r->idx->n : 0;
-	info->lru_tick = r->lru_tick;
-}
-
-int cl_sm_lookup(const struct cl_sm *sm, const void *name, size_t namelen,
-		 struct cl_lease_info *info_r,
-		 struct cl_hold_info *holds_r, size_t max_holds,
-		 struct cl_waiter_info *waiters_r, size_t max_waiters)
-{
-	const struct cl_rec *r = cl_rec_find(sm, name, namelen);
-	if (!r)
-		return -ENOENT;
-	if (info_r)
-		fill_info(r, info_r);
-	for (size_t i = 0; holds_r && i < r->nholds && i < max_holds; i++) {
-		const struct cl_hold *h = &r->holds[i];
-		holds_r[i] = (struct cl_hold_info){ h->node, h->mode, h->epoch, h->orphan_seq };
-	}
-	size_t i = 0;
-	struct cl_list *it;
-	if (waiters_r)
-		cl_list_foreach(it, &r->waiters) {
-			if (i == max_waiters)
-				break;
-			const struct cl_waiter *w = cl_list_entry(it, struct cl_waiter, link);
-			waiters_r[i++] = (struct cl_waiter_info){ w->node, w->mode, w->req_id };
-		}
-	return 0;
-}
-
-uint32_t cl_sm_owner(const struct cl_sm *sm, const void *name, size_t namelen)
-{
-	const struct cl_rec *r = cl_rec_find(sm, name, namelen);
-	return r ? first_holder(r) : CL_NODE_NONE;
-}
-
-uint64_t cl_sm_hold_epoch(const struct cl_sm *sm, const void *name, size_t namelen,
-			  uint32_t node, uint8_t *mode_r)
-{
-	struct cl_rec *r = cl_rec_find(sm, name, namelen);
-	struct cl_hold *h = r ? hold_of(r, node) : NULL;
-	if (!h || h->orphan_seq) {
-		if (mode_r)
-			*mode_r = CL_MODE_NONE;
-		return 0;
-	}
-	if (mode_r)
-		*mode_r = h->mode;
-	return h->epoch;
-}
-
-int cl_sm_foreach(const struct cl_sm *sm, cl_sm_iter_fn fn, void *ctx)
-{
-	struct cl_htab_iter it;
-	FOREACH_REC(sm, it, e, r) {
-		struct cl_lease_info info;
-		fill_info(r, &info);
-		int rc = fn(ctx, &info);
-		if (rc)
-			return rc;
-	}
-	return 0;
-}
-
-void cl_sm_foreach_hold_of(const struct cl_sm *sm, uint32_t node, cl_sm_hold_fn fn, void *ctx)
-{
-	size_t n;
-	struct cl_rec **v = collect_sorted((struct cl_sm *)sm, pick_held_by, node, &n);
-	for (size_t i = 0; i < n; i++) {
-		const struct cl_hold *h = hold_of(v[i], node);
-		if (!h)
-			continue;   /* cannot happen: collected because node holds */
-		struct cl_hold_info hi = { h->node, h->mode, h->epoch, h->orphan_seq };
-		fn(ctx, v[i]->name, v[i]->namelen, &hi);
-	}
-	free(v);
-}
-
-static uint64_t rec_hash(const struct cl_rec *r)
-{
-	uint64_t h = cl_hash_bytes(0x7265636f7264ULL, r->name, r->namelen);
-	h = cl_hash_u64(h, r->nholds);
-	for (uint32_t i = 0; i < r->nholds; i++) {
-		const struct cl_hold *x = &r->holds[i];
-		h = cl_hash_u64(h, ((uint64_t)x->node << 8) | x->mode);
-		h = cl_hash_u64(h, x->epoch);
-		h = cl_hash_u64(h, x->orphan_seq);
-	}
-	h = cl_hash_u64(h, r->nwaiters);
-	struct cl_list *it;
-	cl_list_foreach(it, &r->waiters) {
-		const struct cl_waiter *w = cl_list_entry(it, struct cl_waiter, link);
-		h = cl_hash_u64(h, ((uint64_t)w->node << 8) | w->mode);
-		h = cl_hash_u64(h, w->req_id);
-	}
-	h = cl_hash_u64(h, r->lru_tick);
-	h = cl_hash_u64(h, r->idx ? cl_index_hash(r->idx) : 0);
-	return h;
-}
-
-uint64_t cl_sm_hash(const struct cl_sm *sm)
-{
-	uint64_t sum = 0;
-	struct cl_htab_iter it;
-	FOREACH_REC(sm, it, e, r)
-		sum += rec_hash(r);
-	uint64_t h = cl_hash_u64(0x736d, sum);
-	h = cl_hash_u64(h, sm->recs.n);
-	h = cl_hash_u64(h, sm->h.lsn);
-	h = cl_hash_u64(h, sm->h.q_lsn);
-	h = cl_hash_u64(h, sm->h.epoch);
-	h = cl_hash_u64(h, sm->h.orphan_seq);
-	h = cl_hash_u64(h, sm->h.quorate);
-	h = cl_hash_u64(h, sm->h.ring.rep);
-	h = cl_hash_u64(h, sm->h.ring.seq);
-	h = cl_hash_u64(h, sm->h.lru_clock);
-	h = cl_hash_u64(h, sm->h.index_evictions);
-	h = cl_hash_u64(h, sm->index_bytes);
-	h = cl_hash_bytes(h, sm->h.members, 0);
-	for (uint32_t i = 0; i < sm->h.nmembers; i++)
-		h = cl_hash_u64(h, sm->h.members[i]);
-	h = cl_hash_u64(h, sm->h.term.rep);
-	h = cl_hash_u64(h, sm->h.term.seq);
-	h = cl_hash_u64(h, ((uint64_t)sm->h.split_mode << 1) | sm->h.grace);
-	h = cl_hash_u64(h, sm->h.grace_ring.rep);
-	h = cl_hash_u64(h, sm->h.grace_ring.seq);
-	h = cl_hash_u64(h, sm->h.index_mem_max);
-	h = cl_hash_u64(h, sm->h.nunfenced);
-	for (uint32_t i = 0; i < sm->h.nunfenced; i++)
-		h = cl_hash_u64(h, sm->h.unfenced[i]);
-	return h;
-}
-
-/* ---- snapshot support ---- */
-
-void cl_sm_get_header(const struct cl_sm *sm, struct cl_sm_header *h)
-{
-	*h = sm->h;
-}
-
-/* Grows *v (of elem-sized items, capacity *cap) to hold n.  0 or -ENOMEM. */
-static int fit(void **v, size_t *cap, size_t n, size_t elem)
-{
-	if (n <= *cap)
-		return 0;
-	if (n > SIZE_MAX / elem)
-		return -ENOMEM;
-	void *p = realloc(*v, n * elem);
-	if (!p)
-		return -ENOMEM;
-	*v = p;
-	*cap = n;
-	return 0;
-}
-
-int cl_record_scratch_fit(struct cl_record_scratch *sc, size_t nholds, size_t nwaiters,
-			  size_t nentries)
-{
-	if (fit((void **)&sc->holds, &sc->cap_holds, nholds, sizeof(*sc->holds)) < 0 ||
-	    fit((void **)&sc->waiters, &sc->cap_waiters, nwaiters, sizeof(*sc->waiters)) < 0 ||
-	    fit((void **)&sc->entries, &sc->cap_entries, nentries, sizeof(*sc->entries)) < 0)
-		return -ENOMEM;
-	return 0;
-}
-
-void cl_record_scratch_free(struct cl_record_scratch *sc)
-{
-	free(sc->holds);
-	free(sc->waiters);
-	free(sc->entries);
-	memset(sc, 0, sizeof(*sc));
-}
-
-/* Describes r whole in *ri, using sc's arrays.  0 or -ENOMEM. */
-static int describe_rec(const struct cl_rec *r, struct cl_record_scratch *sc,
-			struct cl_record_info *ri)
-{
-	uint32_t ne = r->idx ? r->idx->n : 0;
-	if (cl_record_scratch_fit(sc, r->nholds, r->nwaiters, ne) < 0)
-		return -ENOMEM;
-	for (uint32_t i = 0; i < r->nholds; i++) {
-		const struct cl_hold *h = &r->holds[i];
-		sc->holds[i] = (struct cl_hold_info){ h->node, h->mode, h->epoch, h->orphan_seq };
-	}
-	uint32_t i = 0;
-	struct cl_list *it;
-	cl_list_foreach(it, &r->waiters) {
-		const struct cl_waiter *w = cl_list_entry(it, struct cl_waiter, link);
-		sc->waiters[i++] = (struct cl_waiter_info){ w->node, w->mode, w->req_id };
-	}
-	for (i = 0; i < ne; i++) {
-		const struct cl_entry *e = r->idx->e[i];
-		sc->entries[i] = (struct cl_entry_info){ e->data, e->keylen, e->data + e->keylen,
-							 e->vallen, e->version };
-	}
-	*ri = (struct cl_record_info){
-		.name = r->name, .namelen = r->namelen,
-		.version = r->idx ? r->idx->version : 0, .lru_tick = r->lru_tick,
-		.nholds = r->nholds, .nwaiters = r->nwaiters, .nentries = ne,
-		.holds = sc->holds, .waiters = sc->waiters, .entries = sc->entries,
-	};
-	return 0;
-}
-
-int cl_sm_foreach_record(const struct cl_sm *sm, cl_sm_record_fn fn, void *ctx)
-{
-	struct cl_record_scratch sc = { 0 };
-	int rc = 0;
-	struct cl_htab_iter it;
-	FOREACH_REC(sm, it, e, r) {
-		struct cl_record_info ri;
-		rc = describe_rec(r, &sc, &ri);
-		if (rc == 0)
-			rc = fn(ctx, &ri);
-		if (rc)
-			break;
-	}
-	cl_record_scratch_free(&sc);
-	return rc;
-}
-
-int cl_sm_restore_header(struct cl_sm *sm, const struct cl_sm_header *h)
-{
-	if (sm->h.lsn || sm->recs.n || h->nmembers > CL_MAX_MEMBERS || h->q_lsn > h->lsn ||
-	    h->lru_clock > h->lsn || h->nunfenced > CL_MAX_UNFENCED || !h->index_mem_max)
-		return -EINVAL;
-	for (uint32_t i = 0; i < h->nmembers; i++)
-		if (h->members[i] == CL_NODE_NONE || (i && h->members[i] <= h->members[i - 1]))
-			return -EINVAL;
-	for (uint32_t i = 0; i < h->nunfenced; i++)
-		if (h->unfenced[i] == CL_NODE_NONE || (i && h->unfenced[i] <= h->unfenced[i - 1]))
-			return -EINVAL;
-	sm->h = *h;
-	return 0;
-}
-
-static bool valid_mode(uint8_t m)
-{
-	return m == CL_MODE_EX || m == CL_MODE_SH;
-}
-
-int cl_sm_restore_record(struct cl_sm *sm, const struct cl_record_info *ri)
-{
-	if (ri->namelen < 1 || ri->namelen > COROLEASE_NAME_MAX || !ri->name)
-		return -EINVAL;
-	if (!ri->nholds && !ri->nwaiters && !ri->nentries)
-		return -EINVAL;     /* an empty record is never kept */
-	if (cl_rec_find(sm, ri->name, ri->namelen))
-		return -EINVAL;     /* duplicate */
-	bool busy = ri->nholds || ri->nwaiters;
-	if (busy ? ri->lru_tick != 0 : (ri->lru_tick == 0 || ri->lru_tick > sm->h.lru_clock))
-		return -EINVAL;
-	for (uint32_t i = 0; i < ri->nholds; i++) {
-		const struct cl_hold_info *h = &ri->holds[i];
-		if (h->node == CL_NODE_NONE || !valid_mode(h->mode) || h->epoch == 0 ||
-		    h->epoch > sm->h.epoch || h->orphan_seq > sm->h.orphan_seq)
-			return -EINVAL;
-		if (h->mode == CL_MODE_EX && !h->orphan_seq)
-			for (uint32_t j = 0; j < ri->nholds; j++)
-				if (j != i && !ri->holds[j].orphan_seq)
-					return -EINVAL;   /* a live EX hold stands alone */
-		for (uint32_t j = 0; j < i; j++)
-			if (ri->holds[j].node == h->node)
-				return -EINVAL;
-	}
-	for (uint32_t i = 0; i < ri->nwaiters; i++) {
-		const struct cl_waiter_info *w = &ri->waiters[i];
-		if (w->node == CL_NODE_NONE || !valid_mode(w->mode))
-			return -EINVAL;
-		for (uint32_t j = 0; j < i; j++)
-			if (ri->waiters[j].node == w->node)
-				return -EINVAL;
-	}
-	struct cl_rec *rec = rec_get(sm, ri->name, ri->namelen);
-	if (!rec)
-		return -ENOMEM;
-	for (uint32_t i = 0; i < ri->nholds; i++) {
-		const struct cl_hold_info *h = &ri->holds[i];
-		if (hold_add(sm, rec, h->node, h->mode, h->epoch, h->orphan_seq) < 0)
-			return -ENOMEM;
-	}
-	for (uint32_t i = 0; i < ri->nwaiters; i++) {
-		const struct cl_waiter_info *w = &ri->waiters[i];
-		if (waiter_append(sm, rec, w->node, w->mode, w->req_id) < 0)
-			return -ENOMEM;
-	}
-	int rc = cl_index_restore(sm, rec, ri);
-	if (rc < 0)
-		return rc;
-	rec->lru_tick = ri->lru_tick;   /* linked into the list by restore_finish */
-	return 0;
-}
-
-static int lru_tick_cmp(const void *pa, const void *pb)
-{
-	const struct cl_rec *a = *(struct cl_rec *const *)pa, *b = *(struct cl_rec *const *)pb;
-	return a->lru_tick < b->lru_tick ? -1 : a->lru_tick > b->lru_tick;
-}
-
-static bool pick_on_lru(const struct cl_rec *r, uint32_t arg)
-{
-	(void)arg;
-	return r->lru_tick != 0;
-}
-
-int cl_sm_restore_finish(struct cl_sm *sm)
-{
-	size_t n;
-	struct cl_rec **v = collect(sm, pick_on_lru, 0, lru_tick_cmp, &n);
-	if (sm->failed)
-		return -ENOMEM;
-	int rc = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (i && v[i]->lru_tick == v[i - 1]->lru_tick) {
-			rc = -EINVAL;
-			break;
-		}
-		uint64_t t = v[i]->lru_tick;
-		v[i]->lru_tick = 0;
-		cl_lru_append(sm, v[i], t);
-	}
-	free(v);
-	return rc;
-}
-
-/* ---- names ---- */
-
-const char *cl_msg_type_name(unsigned type)
-{
-	switch (type) {
-	case CL_MSG_ACQUIRE: return "acquire";
-	case CL_MSG_RELEASE: return "release";
-	case CL_MSG_HANDOVER_DONE: return "handover-done";
-	case CL_MSG_EVICT: return "evict";
-	case CL_MSG_RECOVER_NODE: return "recover-node";
-	case CL_MSG_FENCE_ACK: return "fence-ack";
-	case CL_MSG_INDEX_PUT: return "index-put";
-	case CL_MSG_INDEX_DEL: return "index-del";
-	case CL_MSG_NOP: return "nop";
-	case CL_MSG_QUORUM: return "quorum";
-	case CL_MSG_GRACE_END: return "grace-end";
-	case CL_MSG_SYNC_ANNOUNCE: return "sync-announce";
-	case CL_MSG_SYNC_CHUNK: return "sync-chunk";
-	default: return "unknown";
-	}
-}
-
-const char *cl_mode_name(unsigned mode)
-{
-	switch (mode) {
-	case CL_MODE_EX: return "EX";
-	case CL_MODE_SH: return "SH";
-	case CL_MODE_NONE: return "-";
-	default: return "?";
-	}
-}
-
-const char *cl_action_type_name(unsigned type)
-{
-	static const char *const names[] = {
-		[CL_ACT_GRANT] = "grant", [CL_ACT_QUEUED] = "queued", [CL_ACT_DENY] = "deny",
-		[CL_ACT_BLOCKING] = "blocking", [CL_ACT_REVOKE] = "revoke",
-		[CL_ACT_RELEASED] = "released", [CL_ACT_RECOVERED] = "recovered",
-		[CL_ACT_INDEX_DONE] = "index-done", [CL_ACT_INDEX_CHANGED] = "index-changed",
-		[CL_ACT_INDEX_EVICTED] = "index-evicted", [CL_ACT_ADMIN_DONE] = "admin-done",
-		[CL_ACT_QUORUM] = "quorum",
-	};
-	return type < sizeof(names) / sizeof(names[0]) && names[type] ? names[type] : "unknown";
 }

@@ -11,6 +11,7 @@ noinst_LTLIBRARIES += core/libcorolease-core.la
 core_libcorolease_core_la_CPPFLAGS = $(CORE_CPPFLAGS)
 core_libcorolease_core_la_SOURCES = \
 	core/lease.c core/lease.h \
+	core/lease_query.c core/lease_snap.c \
 	core/index.c core/index.h \
 	core/wire.c core/wire.h \
 	core/node.c core/node.h core/node_int.h \

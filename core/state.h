@@ -88,11 +88,66 @@ static inline struct cl_waiter *cl_rec_head_waiter(const struct cl_rec *rec)
 	return l ? cl_list_entry(l, struct cl_waiter, link) : NULL;
 }
 
-/* lease.c internals used by index.c */
+/* ---- lease.c internals, shared with index.c, lease_query.c and lease_snap.c ---- */
+
 struct cl_rec *cl_rec_find(const struct cl_sm *sm, const void *name, size_t namelen);
+/* The record for name, created if needed; NULL (machine poisoned) on ENOMEM. */
+struct cl_rec *cl_rec_get(struct cl_sm *sm, const void *name, size_t namelen);
 /* Updates rec's eviction-list membership and frees it when empty.  rec may be gone after. */
 void cl_rec_settle(struct cl_sm *sm, struct cl_rec *rec);
 void cl_sm_emit(struct cl_sm *sm, struct cl_action *a, const struct cl_rec *rec);
+/* Adds a hold / a waiter at the end.  0 or -ENOMEM (machine poisoned). */
+int cl_hold_add(struct cl_sm *sm, struct cl_rec *rec, uint32_t node, uint8_t mode,
+		uint64_t epoch, uint64_t orphan_seq);
+int cl_waiter_append(struct cl_sm *sm, struct cl_rec *rec, uint32_t node, uint8_t mode,
+		     uint64_t req_id);
+/*
+ * The records for which pick(rec, arg) is true, sorted by cmp (a qsort
+ * comparator of struct cl_rec *).  NULL and *n_r = 0 if none, or on ENOMEM,
+ * which poisons the machine.  The caller frees the array.
+ */
+struct cl_rec **cl_sm_collect(struct cl_sm *sm, bool (*pick)(const struct cl_rec *, uint32_t),
+			      uint32_t arg, int (*cmp)(const void *, const void *), size_t *n_r);
+/* qsort comparator of struct cl_rec *: name order (memcmp, shorter first on a tie). */
+int cl_rec_name_order(const void *pa, const void *pb);
+/* A pick for cl_sm_collect(): node holds rec (orphaned holds too). */
+bool cl_rec_held_by(const struct cl_rec *r, uint32_t node);
+
+/* Iteration over every record in table order (see htab.h for what the body may do). */
+#define FOREACH_REC(sm, it, e, r)                                                         \
+	for (struct cl_hnode *e = cl_htab_iter_first(&(sm)->recs, &(it)); e;               \
+	     e = cl_htab_iter_next(&(sm)->recs, &(it)))                                    \
+		for (struct cl_rec *r = cl_container_of(e, struct cl_rec, hn); r; r = NULL)
+
+static inline int cl_u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* node's hold on rec (live or orphaned), or NULL. */
+static inline struct cl_hold *cl_rec_hold_of(const struct cl_rec *rec, uint32_t node)
+{
+	for (uint32_t i = 0; i < rec->nholds; i++)
+		if (rec->holds[i].node == node)
+			return &rec->holds[i];
+	return NULL;
+}
+
+/* The hold a request is told about: the first live one, else the first orphan; NULL if free. */
+static inline const struct cl_hold *cl_rec_owner_hold(const struct cl_rec *rec)
+{
+	for (uint32_t i = 0; i < rec->nholds; i++)
+		if (!rec->holds[i].orphan_seq)
+			return &rec->holds[i];
+	return rec->nholds ? &rec->holds[0] : NULL;
+}
+
+static inline uint32_t cl_rec_owner(const struct cl_rec *rec)
+{
+	const struct cl_hold *h = cl_rec_owner_hold(rec);
+	return h ? h->node : CL_NODE_NONE;
+}
 
 /* index.c internals used by lease.c */
 int cl_index_apply(struct cl_sm *sm, uint32_t sender, const struct cl_msg *m);
