@@ -441,8 +441,14 @@ static int apply_acquire(struct cl_sm *sm, uint32_t sender, const struct cl_msg 
 	if (!valid_name(m) || (m->mode != CL_MODE_EX && m->mode != CL_MODE_SH) ||
 	    (m->flags & ~CL_ACQ_FLAGS_ALL))
 		return -EINVAL;
+	/*
+	 * Not quorate: denied.  In a grace period or awaiting fence-ack: a WAIT
+	 * request is queued (granted when the wait ends), others are denied.
+	 */
 	int block = grant_block(sm);
-	if (block) {
+	bool queue_only = (block == COROLEASE_EGRACE || block == COROLEASE_EFENCING) &&
+			  (m->flags & CL_ACQ_WAIT);
+	if (block && !queue_only) {
 		struct cl_rec *r = cl_rec_find(sm, m->name, m->namelen);
 		deny(sm, sender, m->req_id, block, r ? cl_rec_owner(r) : 0, m->name, m->namelen);
 		return 0;
@@ -454,7 +460,9 @@ static int apply_acquire(struct cl_sm *sm, uint32_t sender, const struct cl_msg 
 	struct cl_waiter *head = cl_rec_head_waiter(rec);
 	bool conv;
 	int rc = 0;
-	if (h && !h->orphan_seq && (h->mode == CL_MODE_EX || m->mode == CL_MODE_SH)) {
+	if (queue_only) {
+		goto conflict;
+	} else if (h && !h->orphan_seq && (h->mode == CL_MODE_EX || m->mode == CL_MODE_SH)) {
 		rc = grant(sm, rec, sender, m->mode, m->req_id, false);
 	} else if (h && !h->orphan_seq && compatible(rec, sender, m->mode, &conv)) {
 		/* sole SH holder asking EX: convert, even with others queued */
@@ -464,6 +472,7 @@ static int apply_acquire(struct cl_sm *sm, uint32_t sender, const struct cl_msg 
 	} else if (!head && compatible(rec, sender, m->mode, &conv)) {
 		rc = grant(sm, rec, sender, m->mode, m->req_id, conv);
 	} else {
+conflict:;
 		uint32_t owner = cl_rec_owner(rec);
 		if (!owner && head)
 			owner = head->node;

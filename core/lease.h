@@ -153,6 +153,8 @@ typedef void (*cl_action_fn)(void *ctx, const struct cl_action *a);
 #define CL_UNSAFE_NO_TERM         0x04u  /* merge winner by (q_lsn, lsn) alone (node agent) */
 #define CL_UNSAFE_EPOCH_NO_TERM   0x08u  /* epochs do not jump at a new term */
 #define CL_UNSAFE_SPLIT_TIMER     0x10u  /* ignore split-capable quorum modes */
+#define CL_UNSAFE_ANCHOR_OWN      0x20u  /* renew validity from the delivered message's own
+					    send time (node agent) */
 
 struct cl_sm_config {
 	size_t index_mem_max;    /* bytes of index data kept; 0 = 64 MiB.  Only a fresh
@@ -240,6 +242,7 @@ struct cl_lease_info {
 struct cl_sm_stats {
 	struct cl_ring term;     /* see struct cl_sm_header */
 	bool grace, split_mode;
+	struct cl_ring grace_ring;
 	uint32_t nunfenced;
 	uint64_t lsn;            /* ordered inputs applied */
 	uint64_t q_lsn;          /* lsn of the last input applied while quorate */

@@ -62,6 +62,7 @@ void cl_sm_stats(const struct cl_sm *sm, struct cl_sm_stats *st)
 	st->index_mem_max = sm->h.index_mem_max;
 	st->term = sm->h.term;
 	st->grace = sm->h.grace;
+	st->grace_ring = sm->h.grace_ring;
 	st->split_mode = sm->h.split_mode;
 	st->nunfenced = sm->h.nunfenced;
 	st->index_evictions = sm->h.index_evictions;

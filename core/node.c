@@ -164,22 +164,39 @@ void nd_set_valid_until(struct cl_node *n, uint64_t t)
 /* ---- transport inputs ---- */
 
 /*
- * Renews validity for one of our own messages sent at sent_at.  Also during
- * a sync round: the machine is then frozen, grants nothing, and is quorate
- * only on a side that has seen no departure since it was confirmed, so a
- * long snapshot transfer does not make every holder lapse.
+ * Renews validity to anchor + validity_us, when the machine is quorate and
+ * the local votequorum agrees for the current ring (also during a sync
+ * round: the machine is then frozen, grants nothing, and is quorate only on
+ * a side that has seen no departure since it was confirmed, so a long
+ * snapshot transfer does not make every holder lapse).
  */
-static void renew(struct cl_node *n, uint64_t sent_at)
+static void renew(struct cl_node *n, uint64_t anchor)
 {
-	if (!n->sm || !nd_quorum_ok(n) || !ring_eq(cl_sm_ring(n->sm), &n->ring))
+	if (!anchor || !n->sm || !nd_quorum_ok(n) || !ring_eq(cl_sm_ring(n->sm), &n->ring))
 		return;
-	uint64_t t = sent_at + n->cfg.validity_us;
+	uint64_t t = anchor + n->cfg.validity_us;
 	if (t <= n->valid_until)
 		return;
 	uint64_t now = now_us(n);
 	if (n->valid_until <= now && t > now)
 		n->need_reconcile = true;   /* valid again: waiters held back by the lapse can go */
 	nd_set_valid_until(n, t);
+}
+
+/*
+ * The anchor an own delivered message m2 confirms (doc/state-machine.md, "The
+ * validity anchor"): the send time of the own message m1 delivered before m2
+ * was sent, when no configuration change came between m1's delivery and
+ * now.  m2 arriving in m1's configuration proves m1 was not delivered
+ * transitionally, so the whole ring saw the ring alive after m1 was sent.
+ * m2's own send time proves nothing: a stalled corosync may originate m2
+ * after the others have left, and deliver it to this node alone.  0: none.
+ */
+static uint64_t anchor_of(const struct cl_node *n, const struct outmsg *m2)
+{
+	if (n->cfg.sm.unsafe_flags & CL_UNSAFE_ANCHOR_OWN)
+		return m2->sent_at;
+	return m2->anchor_gen == n->conf_gen ? m2->anchor_at : 0;
 }
 
 void cl_node_deliver(struct cl_node *n, uint32_t sender, const void *buf, size_t len)
@@ -195,14 +212,16 @@ void cl_node_deliver(struct cl_node *n, uint32_t sender, const void *buf, size_t
 		leave(n);
 		return;
 	}
-	uint64_t sent_at = 0;
+	uint64_t anchor = 0;
 	struct outmsg *own = NULL;
 	if (sender == n->me) {
 		struct outmsg *h = q_first(&n->inflight);
 		if (h && h->len == len && !memcmp(h->data, buf, len)) {
 			own = q_pop(&n->inflight);
-			sent_at = own->sent_at;
+			anchor = anchor_of(n, own);
 			n->own_delivered_seq = own->seq;
+			n->own_sent_at = own->sent_at;
+			n->own_gen = n->conf_gen;
 		} else {
 			nd_log(n, LOG_WARNING, "own %s delivered out of order; ignored for renewal",
 			     cl_msg_type_name(m.type));
@@ -215,13 +234,13 @@ void cl_node_deliver(struct cl_node *n, uint32_t sender, const void *buf, size_t
 	} else if (!ready(n)) {
 		n->c.dropped_in_sync++;
 		if (own) {
-			renew(n, sent_at);
+			renew(n, anchor);
 			q_push(&n->resend, own);
 			own = NULL;
 		}
 	} else {
 		if (own)
-			renew(n, sent_at);
+			renew(n, anchor);
 		int rc = cl_sm_apply(n->sm, sender, &m);
 		if (rc == -ENOMEM)
 			nd_fail(n, "applying a delivered message");
@@ -229,7 +248,7 @@ void cl_node_deliver(struct cl_node *n, uint32_t sender, const void *buf, size_t
 			nd_log(n, LOG_ERR, "%s from node %u not applied: %d", cl_msg_type_name(m.type),
 			     sender, rc);
 		if (own) {
-			renew(n, sent_at);
+			renew(n, anchor);
 			if (m.type == CL_MSG_RELEASE || m.type == CL_MSG_HANDOVER_DONE)
 				nd_after_own_release(n, &m);
 		}
@@ -256,6 +275,7 @@ void cl_node_confchg(struct cl_node *n, const struct cl_ring *ring,
 	n->ring = *ring;
 	n->nmembers = (uint32_t)nmembers;
 	memcpy(n->members, members, nmembers * sizeof(*members));
+	n->conf_gen++;          /* own deliveries before this confirm no anchor after it */
 	if (n->sm) {
 		int rc = cl_sm_confchg(n->sm, ring, members, nmembers, left, nleft);
 		if (rc == -ENOMEM)
@@ -298,6 +318,7 @@ void cl_node_quorum(struct cl_node *n, bool quorate, const struct cl_ring *ring)
 
 void cl_node_transport_lost(struct cl_node *n)
 {
+	n->conf_gen++;
 	if (n->failed)
 		return;
 	enter(n);
@@ -337,6 +358,30 @@ void cl_node_transport_lost(struct cl_node *n)
 	leave(n);
 }
 
+/*
+ * The grace period of fresh state: once due, a member sends GRACE_END for
+ * the ring the state was made in, while quorate, until the machine has left
+ * its grace period (any member's message ends it).
+ */
+static void grace_tick(struct cl_node *n, uint64_t now)
+{
+	struct cl_sm_stats st;
+	if (!n->sm) {
+		n->grace_armed = false;
+		return;
+	}
+	cl_sm_stats(n->sm, &st);
+	if (!st.grace || !ring_eq(&st.grace_ring, &n->grace_ring)) {
+		n->grace_armed = false;
+		return;
+	}
+	if (ready(n) && nd_quorum_ok(n)) {
+		struct cl_msg m = { .type = CL_MSG_GRACE_END, .ring = n->grace_ring };
+		nd_send_msg(n, &m);
+	}
+	n->grace_at = now + n->cfg.validity_us / 2;
+}
+
 void cl_node_tick(struct cl_node *n)
 {
 	if (n->failed)
@@ -371,8 +416,10 @@ void cl_node_tick(struct cl_node *n)
 	}
 	if (n->client_holds && n->valid_until && now >= n->valid_until)
 		nd_revoke_all(n, "validity lapsed");
-	if (n->nheld && n->sm && now >= n->last_send + n->cfg.heartbeat_us)
+	if (n->leases.n && n->sm && now >= n->last_send + n->cfg.heartbeat_us)
 		nd_send_heartbeat(n);
+	if (n->grace_armed && now >= n->grace_at)
+		grace_tick(n, now);
 	leave(n);
 }
 
@@ -388,8 +435,10 @@ uint64_t cl_node_next_deadline(const struct cl_node *n)
 			d = n->fences[i].deadline;
 	if (n->client_holds && n->valid_until && n->valid_until < d)
 		d = n->valid_until;
-	if (n->nheld && n->sm && n->last_send + n->cfg.heartbeat_us < d)
+	if (n->leases.n && n->sm && n->last_send + n->cfg.heartbeat_us < d)
 		d = n->last_send + n->cfg.heartbeat_us;
+	if (n->grace_armed && n->grace_at < d)
+		d = n->grace_at;
 	if (!cl_list_empty(&n->retry)) {
 		uint64_t r = n->ops.now(n->ctx) + 1000;
 		if (r < d)

@@ -35,6 +35,13 @@ struct outmsg {
 	struct cl_list link;
 	uint64_t sent_at;
 	uint64_t seq;                    /* order handed to the transport (0 = not yet) */
+	/*
+	 * The validity anchor this message confirms when it is delivered: the
+	 * send time of the newest own message delivered before this one was
+	 * handed to the transport, and the configuration generation of that
+	 * delivery (0: none).  See renew() in node.c.
+	 */
+	uint64_t anchor_at, anchor_gen;
 	uint32_t len;
 	uint8_t type;
 	uint8_t data[];
@@ -157,6 +164,7 @@ struct pending_op {
  */
 struct unconfirmed {
 	struct cl_list link;             /* in cl_node.unconf, FIFO */
+	bool barrier;                    /* a sync barrier (no name, key or version) */
 	uint64_t client, cookie, version;
 	uint64_t sent_mark;              /* own messages handed to the transport when applied */
 	uint64_t departures;             /* departure generation when applied */
@@ -181,6 +189,8 @@ struct qevent {
 struct announce {
 	bool got, has_state;
 	uint64_t lsn, q_lsn, hash;
+	struct cl_ring term;
+	uint64_t mem_max;
 };
 
 struct cl_node {
@@ -216,6 +226,13 @@ struct cl_node {
 	uint64_t valid_until;
 	uint64_t valid_told;             /* last value reported in an event */
 	uint64_t last_send;
+	uint64_t conf_gen;               /* configuration changes seen (and transport losses) */
+	uint64_t own_sent_at, own_gen;   /* send time and conf_gen of the newest own delivery */
+
+	/* grace period of fresh state (lease.h): GRACE_END for grace_ring due at grace_at */
+	bool grace_armed;
+	uint64_t grace_at;
+	struct cl_ring grace_ring;
 
 	/* own messages: waiting for sync to end, for the transport, for delivery, for re-send */
 	struct cl_list pending, retry, inflight, resend;

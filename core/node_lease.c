@@ -277,19 +277,30 @@ static void on_op_done(struct cl_node *n, const struct cl_action *a, enum cl_nod
 	struct pending_op *o = nd_op_take(n, a->req_id);
 	if (!o)
 		return;
-	if (o->client && o->kind == OP_INDEX && a->err == 0) {
-		/* applied: the answer waits until the write cannot be lost */
-		struct unconfirmed *u = malloc(sizeof(*u) + a->namelen + a->keylen);
+	bool barrier = o->kind == OP_SYNC;
+	struct cl_action refused;
+	if (barrier && a->err == 0 && !nd_quorum_ok(n)) {
+		/* a barrier delivered where reads are not linearizable */
+		refused = (struct cl_action){ .type = a->type, .err = COROLEASE_ENOQUORUM };
+		a = &refused;
+	} else if (o->client && (o->kind == OP_INDEX || barrier) && a->err == 0) {
+		/* applied: the answer waits until it cannot be lost (nd_confirm_writes()) */
+		size_t extra = barrier ? 0 : (size_t)a->namelen + a->keylen;
+		struct unconfirmed *u = malloc(sizeof(*u) + extra);
 		if (u) {
-			*u = (struct unconfirmed){ .client = o->client, .cookie = o->cookie,
-						   .version = a->version, .sent_mark = n->sent_seq,
-						   .departures = n->departures, .deleted = a->deleted,
-						   .namelen = a->namelen, .keylen = a->keylen };
-			memcpy(u->buf, a->name, a->namelen);
-			memcpy(u->buf + a->namelen, a->key, a->keylen);
+			*u = (struct unconfirmed){ .barrier = barrier, .client = o->client,
+						   .cookie = o->cookie, .version = a->version,
+						   .sent_mark = n->sent_seq, .departures = n->departures,
+						   .deleted = a->deleted };
+			if (!barrier) {
+				u->namelen = a->namelen;
+				u->keylen = a->keylen;
+				memcpy(u->buf, a->name, a->namelen);
+				memcpy(u->buf + a->namelen, a->key, a->keylen);
+			}
 			cl_list_add_tail(&n->unconf, &u->link);
 		} else {
-			nd_fail(n, "recording an index write");   /* no early answer */
+			nd_fail(n, "recording a write or barrier");   /* no early answer */
 		}
 		free(o);
 		return;

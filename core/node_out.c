@@ -28,6 +28,8 @@ static bool mcast_one(struct cl_node *n, struct outmsg *m)
 	}
 	m->sent_at = now_us(n);
 	m->seq = ++n->sent_seq;
+	m->anchor_at = n->own_sent_at;
+	m->anchor_gen = n->own_gen;
 	n->last_send = m->sent_at;
 	n->c.mcast_msgs++;
 	n->c.mcast_bytes += m->len;
@@ -111,10 +113,13 @@ int nd_send_msg(struct cl_node *n, const struct cl_msg *msg)
 }
 
 /*
- * A NOP that renews validity while the node holds leases (lingering ones
- * too, so the fast path stays usable).  It goes out even during a sync
- * round, where ordinary messages wait: its delivery is dropped like any
- * other, but still renews (node.c's renew()), and it is not re-sent afterwards.
+ * A NOP that renews validity while the node has any lease state: holds
+ * (lingering ones too, so the fast path stays usable) and requests waiting
+ * for the cluster (so a grant that arrives is usable at once).  Each
+ * delivery confirms the previous own message's send time (renew()).  It goes
+ * out even during a sync round, where ordinary messages wait: its delivery
+ * is dropped like any other, but still renews, and it is not re-sent
+ * afterwards.
  */
 void nd_send_heartbeat(struct cl_node *n)
 {
@@ -166,6 +171,9 @@ static void answer_write(struct cl_node *n, struct unconfirmed *u, int err)
 			       .err = err, .version = err ? 0 : u->version, .deleted = u->deleted,
 			       .name = u->buf, .namelen = u->namelen,
 			       .key = u->buf + u->namelen, .keylen = u->keylen };
+	if (u->barrier)
+		ev = (struct cl_node_event){ .type = CL_NODE_EV_SYNC_DONE, .client = u->client,
+					     .cookie = u->cookie, .err = err };
 	if (u->client)
 		nd_ev_push(n, &ev);
 }
@@ -181,6 +189,10 @@ static void answer_write(struct cl_node *n, struct unconfirmed *u, int err)
  *    the write stands if its entry (or, for a delete, its absence or a later
  *    write) is in the quorate state, else it was lost with a minority and the
  *    client gets -ESTALE.
+ * A sync barrier is confirmed the same way, but only the first rule can
+ * confirm it, and only while the machine is quorate and the local
+ * votequorum agrees: reads after it are then linearizable.  After a
+ * departure it fails with COROLEASE_ENOQUORUM (the client may retry).
  * Sends one NOP when nothing of ours is in flight to confirm with.
  */
 void nd_confirm_writes(struct cl_node *n)
@@ -193,9 +205,12 @@ void nd_confirm_writes(struct cl_node *n)
 		int verdict = 1;            /* 1 = wait, 0 = done, <0 = lost */
 		if (u->departures == n->departures) {
 			if (n->own_delivered_seq > u->sent_mark)
-				verdict = 0;
+				verdict = u->barrier && !(ready(n) && nd_quorum_ok(n)) ?
+					  COROLEASE_ENOQUORUM : 0;
 			else if (!(newest && newest->seq > u->sent_mark))
 				need_nop = true;
+		} else if (u->barrier) {
+			verdict = COROLEASE_ENOQUORUM;
 		} else if (ready(n) && cl_sm_quorate(n->sm)) {
 			uint64_t ver = 0;
 			int rc = cl_index_entry_version(n->sm, u->buf, u->namelen, u->buf + u->namelen,

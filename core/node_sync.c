@@ -36,12 +36,14 @@ void nd_sync_start(struct cl_node *n)
 	n->sync.next_chunk = 0;
 	memset(n->sync.ann, 0, sizeof(n->sync.ann));
 	nd_sync_reset_buf(n);
-	struct cl_msg m = { .type = CL_MSG_SYNC_ANNOUNCE, .ring = n->ring };
+	struct cl_msg m = { .type = CL_MSG_SYNC_ANNOUNCE, .ring = n->ring,
+			    .mem_max = n->cfg.sm.index_mem_max ? n->cfg.sm.index_mem_max : 64u << 20 };
 	if (n->sm) {
 		struct cl_sm_stats st;
 		cl_sm_stats(n->sm, &st);
 		m.lsn = st.lsn;
 		m.q_lsn = st.q_lsn;
+		m.term = st.term;
 		m.hash = cl_sm_hash(n->sm);
 		m.flags = CL_SYNC_HAS_STATE;
 	}
@@ -70,14 +72,27 @@ static void sync_send_snapshot(struct cl_node *n)
 	n->c.snapshots_sent++;
 }
 
+/* GRACE_END for fresh state made in ring, due a fence delay from now (node.c). */
+static void arm_grace(struct cl_node *n, const struct cl_ring *ring)
+{
+	n->grace_armed = true;
+	n->grace_at = now_us(n) + n->cfg.fence_delay_us;
+	n->grace_ring = *ring;
+}
+
 static void sync_complete(struct cl_node *n)
 {
 	n->sync.active = false;
 	nd_sync_reset_buf(n);
 	n->c.syncs++;
 	n->quorum_sent = false;
-	if (n->sync.loaded)
+	if (n->sync.loaded) {
 		nd_arm_all_orphans(n);
+		struct cl_sm_stats st;
+		cl_sm_stats(n->sm, &st);
+		if (st.grace)
+			arm_grace(n, &st.grace_ring);   /* a fallback to the creators' timers */
+	}
 	/* our ordinary messages dropped during the round go out again, first */
 	struct cl_list keep = CL_LIST_INIT(keep);
 	struct outmsg *m;
@@ -117,6 +132,54 @@ static int sync_load(struct cl_node *n)
 	return 0;
 }
 
+/*
+ * Is announcement a a better merge winner than b?  The latest term first (a
+ * side that lacks the newest quorate lineage never wins, however much it
+ * applied), then q_lsn, then lsn, then the lower node id (ia < ib).
+ */
+static bool better(const struct cl_node *n, const struct announce *a, uint32_t ia,
+		   const struct announce *b, uint32_t ib)
+{
+	if (!(n->cfg.sm.unsafe_flags & CL_UNSAFE_NO_TERM)) {
+		if (cl_ring_after(&a->term, &b->term))
+			return true;
+		if (cl_ring_after(&b->term, &a->term))
+			return false;
+	}
+	if (a->q_lsn != b->q_lsn)
+		return a->q_lsn > b->q_lsn;
+	if (a->lsn != b->lsn)
+		return a->lsn > b->lsn;
+	return ia < ib;
+}
+
+/*
+ * Nobody has state: every member starts the same empty machine, with the
+ * lowest member's index bound, in its grace period (lease.h), and arms the
+ * GRACE_END that ends it.
+ */
+static void start_fresh(struct cl_node *n)
+{
+	uint32_t low = 0;
+	for (uint32_t i = 1; i < n->nmembers; i++)
+		if (n->members[i] < n->members[low])
+			low = i;
+	struct cl_sm_config cfg = n->cfg.sm;
+	cfg.index_mem_max = n->sync.ann[low].mem_max;
+	n->sm = cl_sm_free(n->sm);
+	n->sm = cl_sm_new(&cfg, nd_on_action, n);
+	if (!n->sm || cl_sm_confchg(n->sm, &n->ring, n->members, n->nmembers, NULL, 0) == -ENOMEM) {
+		nd_fail(n, "creating the state machine");
+		return;
+	}
+	cl_sm_start_grace(n->sm, &n->ring);
+	arm_grace(n, &n->ring);
+	nd_log(n, LOG_NOTICE, "no member has state: starting empty in ring %u/%llu; nothing is "
+	       "granted for the grace period (%llu ms)", n->ring.rep, (unsigned long long)n->ring.seq,
+	       (unsigned long long)(n->cfg.fence_delay_us / 1000));
+	sync_complete(n);
+}
+
 static void sync_decide(struct cl_node *n)
 {
 	int w = -1;
@@ -124,25 +187,12 @@ static void sync_decide(struct cl_node *n)
 		const struct announce *a = &n->sync.ann[i];
 		if (!a->has_state)
 			continue;
-		if (w < 0) {
-			w = (int)i;
-			continue;
-		}
-		const struct announce *b = &n->sync.ann[w];
-		if (a->q_lsn > b->q_lsn || (a->q_lsn == b->q_lsn && a->lsn > b->lsn) ||
-		    (a->q_lsn == b->q_lsn && a->lsn == b->lsn && n->members[i] < n->members[w]))
+		if (w < 0 || better(n, a, n->members[i], &n->sync.ann[w], n->members[w]))
 			w = (int)i;
 	}
 	n->sync.decided = true;
 	if (w < 0) {
-		/* nobody has state: everyone starts the same empty machine */
-		if (!n->sm)
-			n->sm = cl_sm_new(&n->cfg.sm, nd_on_action, n);
-		if (!n->sm || cl_sm_confchg(n->sm, &n->ring, n->members, n->nmembers, NULL, 0) == -ENOMEM) {
-			nd_fail(n, "creating the state machine");
-			return;
-		}
-		sync_complete(n);
+		start_fresh(n);
 		return;
 	}
 	n->sync.winner = n->members[w];
@@ -173,6 +223,8 @@ void nd_on_announce(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
 	a->lsn = m->lsn;
 	a->q_lsn = m->q_lsn;
 	a->hash = m->hash;
+	a->term = m->term;
+	a->mem_max = m->mem_max ? m->mem_max : 64u << 20;
 	for (uint32_t j = 0; j < n->nmembers; j++)
 		if (!n->sync.ann[j].got)
 			return;

@@ -2195,9 +2195,10 @@ START_TEST(test_split_mode_waits_for_fence_ack)
 	OK(acq(3, S("c"), EX, 0, 20));
 	X_N(1);
 	X_DENY(0, 3, S("c"), COROLEASE_EFENCING, 0, 20);
+	/* a WAIT request is queued, and granted once the wait is over */
 	OK(acq(3, S("a"), EX, WAIT, 21));
-	X_N(1);
-	X_DENY(0, 3, S("a"), COROLEASE_EFENCING, 2, 21);
+	ck_assert_int_ge(xfind(CL_ACT_QUEUED, 3), 0);
+	ck_assert_uint_eq(xcount(CL_ACT_GRANT), 0);
 	/* the fence timer's RECOVER_NODE does nothing */
 	OK(recover(1, 2, stats().orphan_seq));
 	X_N(0);
@@ -2212,7 +2213,8 @@ START_TEST(test_split_mode_waits_for_fence_ack)
 	ck_assert_uint_eq(stats().nunfenced, 0);
 	ck_assert_uint_eq(stats().orphans, 0);
 	X_RECOVERED((size_t)xfind(CL_ACT_RECOVERED, 2), 2, S("a"), ea);
-	ck_assert_uint_eq(GRAB(3, S("c"), EX), TEP(4, 1));
+	X_GRANT((size_t)xfind(CL_ACT_GRANT, 3), 3, S("a"), EX, TEP(4, 1), 21);
+	ck_assert_uint_eq(GRAB(3, S("c"), EX), TEP(4, 2));
 	OK(put(1, S("b"), S("k"), S("v"), eb, 31));
 	ck_assert_int_eq(rec.r[0].a.err, 0);
 }
@@ -2260,16 +2262,20 @@ START_TEST(test_grace_period)
 	OK(acq(1, S("a"), EX, 0, 1));
 	X_N(1);
 	X_DENY(0, 1, S("a"), COROLEASE_EGRACE, 0, 1);
+	/* a WAIT request is queued until the grace period ends */
 	OK(acq(2, S("a"), EX, WAIT, 2));
 	X_N(1);
-	X_DENY(0, 2, S("a"), COROLEASE_EGRACE, 0, 2);
+	X_QUEUED(0, 2, S("a"), 0, 2);
 	/* a GRACE_END for another ring is stale */
 	OK(grace_end(1, r0.rep, r0.seq + 4));
 	X_N(0);
 	ck_assert(stats().grace);
 	OK(grace_end(3, r0.rep, r0.seq));
 	ck_assert(!stats().grace);
-	ck_assert_uint_eq(GRAB(1, S("a"), EX), 1);
+	X_N(1);
+	X_GRANT(0, 2, S("a"), EX, 1, 2);
+	OK(acq(1, S("a"), EX, 0, 3));
+	X_DENY((size_t)xfind(CL_ACT_DENY, 1), 1, S("a"), -EBUSY, 2, 3);
 	OK(grace_end(3, r0.rep, r0.seq));   /* repeated: nothing */
 	X_N(0);
 	/* grace and the split state survive a snapshot and change the hash */

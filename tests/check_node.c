@@ -265,6 +265,15 @@ static struct tbus *cluster(size_t n)
 	bus_config(b, ids, n);
 	for (size_t i = 0; i < n; i++)
 		ck_assert(cl_node_synced(b->nodes[ids[i]]->n));
+	/* fresh state: nothing is granted until the grace period (the fence delay) is over */
+	struct cl_sm_stats st;
+	cl_sm_stats(cl_node_sm(b->nodes[ids[0]]->n), &st);
+	ck_assert(st.grace);
+	bus_advance(b, b->now + t_cfg(1).fence_delay_us + 1000);
+	for (size_t i = 0; i < n; i++) {
+		cl_sm_stats(cl_node_sm(b->nodes[ids[i]]->n), &st);
+		ck_assert(!st.grace);
+	}
 	return b;
 }
 
