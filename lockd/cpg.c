@@ -4,20 +4,8 @@
  *
  * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
  *
- * Which ring a configuration change belongs to.  corosync's exec/cpg.c
- * (cpg_sync_activate) sends, for a membership change, first the group
- * confchgs caused by it (left nodes with reason NODEDOWN, joined nodes with
- * reason NODEUP), and only then the totem confchg carrying the new ring id
- * (last_sync_ring_id, the ring handed to sync_init -- the same ring
- * votequorum reports).  The initial totem confchg
- * (CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF) likewise follows our own join
- * confchg.  So group confchgs with reason NODEDOWN/NODEUP, and any before
- * the first totem confchg, are held back and merged into one
- * cl_node_confchg() with the ring of the totem confchg that follows them.
- * Process joins/leaves (JOIN, LEAVE, PROCDOWN) are ordinary ordered
- * messages in the current ring and are passed on at once.  A totem confchg
- * that changes nothing in our group still moves the node to the new ring
- * (the votequorum ring must match it for validity to be renewed).
+ * How group and totem confchgs are merged into the node's changes:
+ * confchg.h.
  */
 #include <errno.h>
 #include <poll.h>
@@ -29,21 +17,14 @@
 #include <corosync/cpg.h>
 
 #include "cpg.h"
+#include "confchg.h"
 #include "wire.h"
 
 struct cld_cpg {
 	struct cld *d;
 	cpg_handle_t h;
 	int fd;
-	bool joined;                  /* our own join confchg seen */
-	bool have_ring;
-	struct cl_ring ring;
-	uint32_t members[CL_MAX_MEMBERS];
-	size_t nmembers;
-	/* held back until the next totem confchg */
-	bool held;
-	uint32_t left[CL_MAX_MEMBERS], joined_ids[CL_MAX_MEMBERS];
-	size_t nleft, njoined;
+	struct cld_confchg cc;
 	/* messages of this loop iteration, sent as one CPG message (wire.h batch) */
 	uint8_t batch[CL_BATCH_MAX];
 	size_t blen;
@@ -62,44 +43,21 @@ static struct cld_cpg *cpg_of(cpg_handle_t h)
 	return ctx;
 }
 
-static void add_unique(uint32_t *set, size_t *n, uint32_t id)
+static void cc_change(void *ctx, const struct cld_change *ch)
 {
-	for (size_t i = 0; i < *n; i++)
-		if (set[i] == id)
-			return;
-	if (*n < CL_MAX_MEMBERS)
-		set[(*n)++] = id;
+	struct cld_cpg *c = ctx;
+	if (c->d->node)
+		cl_node_confchg(c->d->node, &ch->ring, ch->members, ch->nmembers, ch->left, ch->nleft,
+				ch->joined, ch->njoined);
 }
 
-static void remove_id(uint32_t *set, size_t *n, uint32_t id)
+static void cc_log(void *ctx, int level, const char *msg)
 {
-	for (size_t i = 0; i < *n; i++)
-		if (set[i] == id) {
-			set[i] = set[--*n];
-			return;
-		}
+	(void)ctx;
+	qb_log(level, "%s", msg);
 }
 
-/* Passes the accumulated change to the node with the current ring. */
-static void flush(struct cld_cpg *c)
-{
-	struct cld *d = c->d;
-	c->held = false;
-	if (!c->joined || !d->node) {
-		c->nleft = c->njoined = 0;
-		return;
-	}
-	char buf[256];
-	int off = 0;
-	for (size_t i = 0; i < c->nmembers && off < (int)sizeof(buf) - 12; i++)
-		off += snprintf(buf + off, sizeof(buf) - (size_t)off, " %u", c->members[i]);
-	qb_log(LOG_INFO, "configuration ring %u/%llu members:%s (left %zu, joined %zu)",
-	       c->ring.rep, (unsigned long long)c->ring.seq, off ? buf : " none", c->nleft,
-	       c->njoined);
-	cl_node_confchg(d->node, &c->ring, c->members, c->nmembers, c->left, c->nleft,
-			c->joined_ids, c->njoined);
-	c->nleft = c->njoined = 0;
-}
+static const struct cld_confchg_ops cc_ops = { .change = cc_change, .log = cc_log };
 
 struct split_ctx {
 	struct cl_node *node;
@@ -118,12 +76,8 @@ static void deliver_fn(cpg_handle_t h, const struct cpg_name *group, uint32_t no
 	(void)group;
 	(void)pid;
 	struct cld_cpg *c = cpg_of(h);
-	if (!c || !c->d->node || !c->joined)
+	if (!c || !c->d->node || !cld_confchg_deliverable(&c->cc))
 		return;
-	if (c->held) {
-		qb_log(LOG_WARNING, "delivery before the totem confchg of a membership change");
-		flush(c);
-	}
 	if (len && ((const uint8_t *)msg)[0] == CL_BATCH_MAGIC) {
 		struct split_ctx s = { c->d->node, nodeid };
 		if (cl_batch_split(msg, len, deliver_one, &s) < 0)
@@ -133,16 +87,23 @@ static void deliver_fn(cpg_handle_t h, const struct cpg_name *group, uint32_t no
 	cl_node_deliver(c->d->node, nodeid, msg, len);
 }
 
-static const char *reason_name(uint32_t r)
+_Static_assert((int)CPG_REASON_JOIN == (int)CLD_CC_JOIN &&
+	       (int)CPG_REASON_LEAVE == (int)CLD_CC_LEAVE &&
+	       (int)CPG_REASON_NODEDOWN == (int)CLD_CC_NODEDOWN &&
+	       (int)CPG_REASON_NODEUP == (int)CLD_CC_NODEUP &&
+	       (int)CPG_REASON_PROCDOWN == (int)CLD_CC_PROCDOWN, "confchg.h's reasons are corosync's");
+
+/* Copies corosync's addresses (at most CPG_MEMBERS_MAX, corosync's own bound) to out. */
+static size_t addrs(struct cld_cc_addr *out, const struct cpg_address *a, size_t n)
 {
-	switch (r) {
-	case CPG_REASON_JOIN: return "join";
-	case CPG_REASON_LEAVE: return "leave";
-	case CPG_REASON_NODEDOWN: return "nodedown";
-	case CPG_REASON_NODEUP: return "nodeup";
-	case CPG_REASON_PROCDOWN: return "procdown";
-	default: return "?";
+	if (n > CPG_MEMBERS_MAX)
+		n = CPG_MEMBERS_MAX;
+	for (size_t i = 0; i < n; i++) {
+		out[i].nodeid = a[i].nodeid;
+		out[i].pid = a[i].pid;
+		out[i].reason = a[i].reason;
 	}
+	return n;
 }
 
 static void confchg_fn(cpg_handle_t h, const struct cpg_name *group,
@@ -154,48 +115,12 @@ static void confchg_fn(cpg_handle_t h, const struct cpg_name *group,
 	struct cld_cpg *c = cpg_of(h);
 	if (!c)
 		return;
-	struct cld *d = c->d;
-	bool membership = false, self_join = false;
-
-	c->nmembers = 0;
-	for (size_t i = 0; i < nmembers; i++)
-		add_unique(c->members, &c->nmembers, members[i].nodeid);
-	for (size_t i = 0; i < nleft; i++) {
-		qb_log(LOG_DEBUG, "group confchg: node %u pid %u left (%s)", left[i].nodeid,
-		       left[i].pid, reason_name(left[i].reason));
-		if (left[i].reason == CPG_REASON_NODEDOWN || left[i].reason == CPG_REASON_NODEUP)
-			membership = true;
-		if (left[i].nodeid == d->nodeid && left[i].pid == (uint32_t)d->pid)
-			continue;   /* our own leave at shutdown */
-		/* still a member through another process: not gone */
-		bool still = false;
-		for (size_t k = 0; k < c->nmembers; k++)
-			still |= c->members[k] == left[i].nodeid;
-		if (!still) {
-			add_unique(c->left, &c->nleft, left[i].nodeid);
-			remove_id(c->joined_ids, &c->njoined, left[i].nodeid);
-		}
-	}
-	for (size_t i = 0; i < njoined; i++) {
-		qb_log(LOG_DEBUG, "group confchg: node %u pid %u joined (%s)", joined[i].nodeid,
-		       joined[i].pid, reason_name(joined[i].reason));
-		if (joined[i].reason == CPG_REASON_NODEDOWN || joined[i].reason == CPG_REASON_NODEUP)
-			membership = true;
-		if (joined[i].nodeid == d->nodeid && joined[i].pid == (uint32_t)d->pid) {
-			self_join = true;
-			c->joined = true;
-		}
-		add_unique(c->joined_ids, &c->njoined, joined[i].nodeid);
-	}
-	if (!c->joined)
-		return;
-	if (self_join)
-		qb_log(LOG_INFO, "joined CPG group %s", d->cfg.group_name);
-	if (membership || !c->have_ring || c->held) {
-		c->held = true;   /* the totem confchg follows in this dispatch */
-		return;
-	}
-	flush(c);
+	struct cld_cc_addr m[CPG_MEMBERS_MAX], l[CPG_MEMBERS_MAX], j[CPG_MEMBERS_MAX];
+	nmembers = addrs(m, members, nmembers);
+	nleft = addrs(l, left, nleft);
+	njoined = addrs(j, joined, njoined);
+	if (cld_confchg_group(&c->cc, m, nmembers, l, nleft, j, njoined))
+		qb_log(LOG_INFO, "joined CPG group %s", c->d->cfg.group_name);
 }
 
 static void totem_confchg_fn(cpg_handle_t h, struct cpg_ring_id ring, uint32_t nmembers,
@@ -207,12 +132,8 @@ static void totem_confchg_fn(cpg_handle_t h, struct cpg_ring_id ring, uint32_t n
 		return;
 	qb_log(LOG_DEBUG, "totem confchg: ring %u/%llu, %u nodes", ring.nodeid,
 	       (unsigned long long)ring.seq, nmembers);
-	bool changed = !c->have_ring || c->ring.rep != ring.nodeid || c->ring.seq != ring.seq;
-	c->ring.rep = ring.nodeid;
-	c->ring.seq = ring.seq;
-	c->have_ring = true;
-	if (c->joined && (changed || c->held))
-		flush(c);
+	struct cl_ring r = { .rep = ring.nodeid, .seq = ring.seq };
+	cld_confchg_totem(&c->cc, &r);
 }
 
 static int dispatch_fn(int32_t fd, int32_t revents, void *data)
@@ -245,6 +166,7 @@ int cld_cpg_connect(struct cld *d, uint32_t *nodeid_r)
 	memset(c, 0, sizeof(*c));
 	c->d = d;
 	c->fd = -1;
+	cld_confchg_init(&c->cc, 0, 0, &cc_ops, c);
 	cpg_model_v1_data_t model = {
 		.model = CPG_MODEL_V1,
 		.cpg_deliver_fn = deliver_fn,
@@ -271,6 +193,7 @@ int cld_cpg_connect(struct cld *d, uint32_t *nodeid_r)
 		c->fd = -1;
 		return -EIO;
 	}
+	cld_confchg_init(&c->cc, nodeid, (uint32_t)d->pid, &cc_ops, c);
 	*nodeid_r = nodeid;
 	return 0;
 }
@@ -307,8 +230,7 @@ void cld_cpg_disconnect(struct cld *d)
 	c->fd = -1;
 	c->blen = 0;
 	c->bcount = 0;
-	c->joined = c->have_ring = c->held = false;
-	c->nmembers = c->nleft = c->njoined = 0;
+	cld_confchg_init(&c->cc, 0, 0, &cc_ops, c);
 }
 
 void cld_cpg_leave(struct cld *d)
@@ -316,7 +238,7 @@ void cld_cpg_leave(struct cld *d)
 	struct cld_cpg *c = d->cpg;
 	if (!c || !c->h)
 		return;
-	if (c->joined) {
+	if (c->cc.joined) {
 		for (int tries = 0; tries < 25 && batch_flush(c) == -EAGAIN; tries++)
 			poll(NULL, 0, 20);
 		qb_log(LOG_NOTICE, "leaving group %s: %llu batched CPG messages carried %llu messages",
@@ -376,7 +298,7 @@ static void flush_job(void *data)
 	if (!c || !c->flush_pending)
 		return;
 	c->flush_pending = false;
-	if (!c->h || !c->joined)
+	if (!c->h || !c->cc.joined)
 		return;
 	if (batch_flush(c) == -EAGAIN) {
 		/* corosync's queue is full: try again shortly, keeping the order */
@@ -398,7 +320,7 @@ int cld_cpg_mcast(void *ctx, const void *buf, size_t len)
 {
 	struct cld *d = ctx;
 	struct cld_cpg *c = d->cpg;
-	if (!c || !c->h || !c->joined)
+	if (!c || !c->h || !c->cc.joined)
 		return -ENOTCONN;
 	size_t need = 4 + len;
 	if (CL_BATCH_HDR_LEN + need > CL_BATCH_MAX) {
@@ -430,9 +352,11 @@ void cld_cpg_batch_stats(const struct cld *d, uint64_t *batches_r, uint64_t *msg
 
 void cld_cpg_ring(const struct cld *d, uint32_t *rep_r, uint64_t *seq_r)
 {
-	const struct cld_cpg *c = d->cpg;
-	*rep_r = c && c->have_ring ? c->ring.rep : 0;
-	*seq_r = c && c->have_ring ? c->ring.seq : 0;
+	struct cl_ring r = { 0, 0 };
+	if (d->cpg)
+		cld_confchg_ring(&d->cpg->cc, &r);
+	*rep_r = r.rep;
+	*seq_r = r.seq;
 }
 
 void cld_cpg_free(struct cld *d)

@@ -7,6 +7,7 @@ sbin_PROGRAMS += lockd/coroleased
 lockd_coroleased_CPPFLAGS = $(LOCKD_CPPFLAGS)
 lockd_coroleased_SOURCES = \
 	lockd/main.c lockd/daemon.h \
+	lockd/confchg.c lockd/confchg.h \
 	lockd/cpg.c lockd/cpg.h \
 	lockd/quorum.c lockd/quorum.h \
 	lockd/ipc.c lockd/ipc.h \

@@ -7,7 +7,8 @@ CHECK_TEST_PROGS = \
 	tests/check_index \
 	tests/check_wire \
 	tests/check_node \
-	tests/check_util
+	tests/check_util \
+	tests/check_confchg
 check_PROGRAMS += $(CHECK_TEST_PROGS)
 TESTS += $(CHECK_TEST_PROGS)
 
@@ -41,6 +42,12 @@ tests_check_util_CPPFLAGS = -I$(top_srcdir)/include
 tests_check_util_SOURCES = tests/check_util.c
 tests_check_util_CFLAGS = $(CHECK_TEST_CFLAGS)
 tests_check_util_LDADD = $(CHECK_LIBS)
+
+# lockd/'s pure parts, linked from their sources
+tests_check_confchg_CPPFLAGS = $(CORE_CPPFLAGS) -I$(top_srcdir)/lockd
+tests_check_confchg_SOURCES = tests/check_confchg.c lockd/confchg.c lockd/confchg.h
+tests_check_confchg_CFLAGS = $(CHECK_TEST_CFLAGS)
+tests_check_confchg_LDADD = $(CHECK_LIBS)
 
 # --- deterministic cluster simulator ----------------------------------------
 # The binary is driven by tests/sim/run-sim.sh (seeds, scenarios); it is not a
