@@ -1,11 +1,9 @@
 /*
- * cpg.c - CPG transport: join the group, feed deliveries and configuration
- * changes to the node agent, multicast its messages.  Contract: cpg.h.
+ * cpg.c - CPG transport: join the group, hand deliveries and merged
+ * configuration changes (confchg.c) to the owner, multicast the node's
+ * messages in batches.  Contract: cpg.h.
  *
  * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
- *
- * How group and totem confchgs are merged into the node's changes:
- * confchg.h.
  */
 #include <errno.h>
 #include <poll.h>
@@ -13,15 +11,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <corosync/cpg.h>
+#include <qb/qblog.h>
 
 #include "cpg.h"
-#include "confchg.h"
+#include "cs.h"
 #include "wire.h"
 
 struct cld_cpg {
-	struct cld *d;
+	qb_loop_t *loop;
+	const struct cld_cpg_ops *ops;
+	void *ctx;
+	struct cpg_name name;
 	cpg_handle_t h;
 	int fd;
 	struct cld_confchg cc;
@@ -30,6 +33,8 @@ struct cld_cpg {
 	size_t blen;
 	unsigned bcount;
 	bool flush_pending;           /* a flush job or retry timer is armed */
+	bool flush_timer;             /* ... and it is the timer (flush_th) */
+	qb_loop_timer_handle flush_th;
 	uint64_t batches, batched_msgs;
 };
 
@@ -46,9 +51,7 @@ static struct cld_cpg *cpg_of(cpg_handle_t h)
 static void cc_change(void *ctx, const struct cld_change *ch)
 {
 	struct cld_cpg *c = ctx;
-	if (c->d->node)
-		cl_node_confchg(c->d->node, &ch->ring, ch->members, ch->nmembers, ch->left, ch->nleft,
-				ch->joined, ch->njoined);
+	c->ops->confchg(c->ctx, ch);
 }
 
 static void cc_log(void *ctx, int level, const char *msg)
@@ -60,14 +63,14 @@ static void cc_log(void *ctx, int level, const char *msg)
 static const struct cld_confchg_ops cc_ops = { .change = cc_change, .log = cc_log };
 
 struct split_ctx {
-	struct cl_node *node;
+	struct cld_cpg *c;
 	uint32_t sender;
 };
 
 static void deliver_one(void *ctx, const uint8_t *msg, size_t len)
 {
 	struct split_ctx *s = ctx;
-	cl_node_deliver(s->node, s->sender, msg, len);
+	s->c->ops->deliver(s->c->ctx, s->sender, msg, len);
 }
 
 static void deliver_fn(cpg_handle_t h, const struct cpg_name *group, uint32_t nodeid,
@@ -76,15 +79,15 @@ static void deliver_fn(cpg_handle_t h, const struct cpg_name *group, uint32_t no
 	(void)group;
 	(void)pid;
 	struct cld_cpg *c = cpg_of(h);
-	if (!c || !c->d->node || !cld_confchg_deliverable(&c->cc))
+	if (!c || !cld_confchg_deliverable(&c->cc))
 		return;
 	if (len && ((const uint8_t *)msg)[0] == CL_BATCH_MAGIC) {
-		struct split_ctx s = { c->d->node, nodeid };
+		struct split_ctx s = { c, nodeid };
 		if (cl_batch_split(msg, len, deliver_one, &s) < 0)
 			qb_log(LOG_WARNING, "malformed batch of %zu bytes from node %u ignored", len, nodeid);
 		return;
 	}
-	cl_node_deliver(c->d->node, nodeid, msg, len);
+	c->ops->deliver(c->ctx, nodeid, msg, len);
 }
 
 _Static_assert((int)CPG_REASON_JOIN == (int)CLD_CC_JOIN &&
@@ -120,7 +123,7 @@ static void confchg_fn(cpg_handle_t h, const struct cpg_name *group,
 	nleft = addrs(l, left, nleft);
 	njoined = addrs(j, joined, njoined);
 	if (cld_confchg_group(&c->cc, m, nmembers, l, nleft, j, njoined))
-		qb_log(LOG_INFO, "joined CPG group %s", c->d->cfg.group_name);
+		qb_log(LOG_INFO, "joined CPG group %.*s", (int)c->name.length, c->name.value);
 }
 
 static void totem_confchg_fn(cpg_handle_t h, struct cpg_ring_id ring, uint32_t nmembers,
@@ -136,37 +139,36 @@ static void totem_confchg_fn(cpg_handle_t h, struct cpg_ring_id ring, uint32_t n
 	cld_confchg_totem(&c->cc, &r);
 }
 
-static int dispatch_fn(int32_t fd, int32_t revents, void *data)
+int cld_cpg_dispatch(struct cld_cpg *c, int revents)
 {
-	(void)fd;
-	struct cld *d = data;
-	struct cld_cpg *c = d->cpg;
-	if (!c || !c->h)
-		return -1;
-	cs_error_t rc = CS_OK;
-	if (revents & POLLIN)
-		rc = cpg_dispatch(c->h, CS_DISPATCH_ALL);
-	if ((rc != CS_OK && rc != CS_ERR_TRY_AGAIN) ||
-	    (!(revents & POLLIN) && (revents & (POLLHUP | POLLERR | POLLNVAL)))) {
-		cld_transport_lost(d, "CPG connection lost");
-		return 0;
-	}
-	cld_kick(d);
-	return 0;
+	if (!c->h)
+		return -ENOTCONN;
+	cs_error_t rc = (revents & POLLIN) ? cpg_dispatch(c->h, CS_DISPATCH_ALL) : CS_OK;
+	return cld_cs_dispatched(rc, revents);
 }
 
-int cld_cpg_connect(struct cld *d, uint32_t *nodeid_r)
+struct cld_cpg *cld_cpg_new(qb_loop_t *loop, const char *group_name,
+			    const struct cld_cpg_ops *ops, void *ctx)
 {
-	if (!d->cpg) {
-		d->cpg = calloc(1, sizeof(*d->cpg));
-		if (!d->cpg)
-			return -ENOMEM;
-	}
-	struct cld_cpg *c = d->cpg;
-	memset(c, 0, sizeof(*c));
-	c->d = d;
+	struct cld_cpg *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	size_t len = strlen(group_name);
+	if (len > sizeof(c->name.value))
+		len = sizeof(c->name.value);   /* config.c allows far less */
+	c->loop = loop;
+	c->ops = ops;
+	c->ctx = ctx;
 	c->fd = -1;
+	c->name.length = (uint32_t)len;
+	memcpy(c->name.value, group_name, len);
 	cld_confchg_init(&c->cc, 0, 0, &cc_ops, c);
+	return c;
+}
+
+int cld_cpg_connect(struct cld_cpg *c, uint32_t *nodeid_r, int *fd_r)
+{
+	cld_cpg_disconnect(c);
 	cpg_model_v1_data_t model = {
 		.model = CPG_MODEL_V1,
 		.cpg_deliver_fn = deliver_fn,
@@ -187,30 +189,27 @@ int cld_cpg_connect(struct cld *d, uint32_t *nodeid_r)
 		return -ENOTCONN;
 	}
 	c->fd = fd;
-	if (qb_loop_poll_add(d->loop, QB_LOOP_HIGH, fd, POLLIN, d, dispatch_fn) < 0) {
-		cpg_finalize(c->h);
-		c->h = 0;
-		c->fd = -1;
-		return -EIO;
-	}
-	cld_confchg_init(&c->cc, nodeid, (uint32_t)d->pid, &cc_ops, c);
+	c->batches = c->batched_msgs = 0;   /* counted per connection */
+	cld_confchg_init(&c->cc, nodeid, (uint32_t)getpid(), &cc_ops, c);
 	*nodeid_r = nodeid;
+	*fd_r = fd;
 	return 0;
 }
 
-int cld_cpg_join(struct cld *d)
+int cld_cpg_fd(const struct cld_cpg *c)
 {
-	struct cld_cpg *c = d->cpg;
-	struct cpg_name name;
-	size_t len = strlen(d->cfg.group_name);
-	name.length = (uint32_t)len;
-	memcpy(name.value, d->cfg.group_name, len);
+	return c->h ? c->fd : -1;
+}
+
+int cld_cpg_join(struct cld_cpg *c)
+{
 	for (int tries = 0; tries < 50; tries++) {
-		cs_error_t rc = cpg_join(c->h, &name);
+		cs_error_t rc = cpg_join(c->h, &c->name);
 		if (rc == CS_OK)
 			return 0;
 		if (rc != CS_ERR_TRY_AGAIN) {
-			qb_log(LOG_ERR, "cpg_join(%s) failed: %d", d->cfg.group_name, rc);
+			qb_log(LOG_ERR, "cpg_join(%.*s) failed: %d", (int)c->name.length, c->name.value,
+			       rc);
 			return -EIO;
 		}
 		poll(NULL, 0, 20);
@@ -218,13 +217,10 @@ int cld_cpg_join(struct cld *d)
 	return -EAGAIN;
 }
 
-void cld_cpg_disconnect(struct cld *d)
+void cld_cpg_disconnect(struct cld_cpg *c)
 {
-	struct cld_cpg *c = d->cpg;
-	if (!c || !c->h)
+	if (!c->h)
 		return;
-	if (c->fd >= 0)
-		qb_loop_poll_del(d->loop, c->fd);
 	cpg_finalize(c->h);
 	c->h = 0;
 	c->fd = -1;
@@ -233,25 +229,35 @@ void cld_cpg_disconnect(struct cld *d)
 	cld_confchg_init(&c->cc, 0, 0, &cc_ops, c);
 }
 
-void cld_cpg_leave(struct cld *d)
+void cld_cpg_leave(struct cld_cpg *c)
 {
-	struct cld_cpg *c = d->cpg;
-	if (!c || !c->h)
+	if (!c->h)
 		return;
 	if (c->cc.joined) {
 		for (int tries = 0; tries < 25 && batch_flush(c) == -EAGAIN; tries++)
 			poll(NULL, 0, 20);
-		qb_log(LOG_NOTICE, "leaving group %s: %llu batched CPG messages carried %llu messages",
-		       d->cfg.group_name, (unsigned long long)c->batches,
+		qb_log(LOG_NOTICE, "leaving group %.*s: %llu batched CPG messages carried %llu messages",
+		       (int)c->name.length, c->name.value, (unsigned long long)c->batches,
 		       (unsigned long long)c->batched_msgs);
-		struct cpg_name name;
-		size_t len = strlen(d->cfg.group_name);
-		name.length = (uint32_t)len;
-		memcpy(name.value, d->cfg.group_name, len);
-		for (int tries = 0; tries < 25 && cpg_leave(c->h, &name) == CS_ERR_TRY_AGAIN; tries++)
+		for (int tries = 0; tries < 25 && cpg_leave(c->h, &c->name) == CS_ERR_TRY_AGAIN; tries++)
 			poll(NULL, 0, 20);
 	}
-	cld_cpg_disconnect(d);
+	cld_cpg_disconnect(c);
+}
+
+static void flush_job(void *data);
+
+struct cld_cpg *cld_cpg_free(struct cld_cpg *c)
+{
+	if (!c)
+		return NULL;
+	cld_cpg_disconnect(c);
+	if (c->flush_pending && c->flush_timer)
+		qb_loop_timer_del(c->loop, c->flush_th);
+	else if (c->flush_pending)
+		qb_loop_job_del(c->loop, QB_LOOP_LOW, c, flush_job);
+	free(c);
+	return NULL;
 }
 
 static int send_raw(struct cld_cpg *c, const void *buf, size_t len)
@@ -291,36 +297,34 @@ static int batch_flush(struct cld_cpg *c)
 	return rc;
 }
 
+/* The flush job at the end of a loop iteration, and its retry timer. */
 static void flush_job(void *data)
 {
-	struct cld *d = data;
-	struct cld_cpg *c = d->cpg;
-	if (!c || !c->flush_pending)
+	struct cld_cpg *c = data;
+	if (!c->flush_pending)
 		return;
-	c->flush_pending = false;
+	c->flush_pending = c->flush_timer = false;
 	if (!c->h || !c->cc.joined)
 		return;
 	if (batch_flush(c) == -EAGAIN) {
 		/* corosync's queue is full: try again shortly, keeping the order */
-		qb_loop_timer_handle t;
-		if (qb_loop_timer_add(d->loop, QB_LOOP_HIGH, QB_TIME_NS_IN_MSEC, d, flush_job, &t) == 0)
-			c->flush_pending = true;
+		if (qb_loop_timer_add(c->loop, QB_LOOP_HIGH, QB_TIME_NS_IN_MSEC, c, flush_job,
+				      &c->flush_th) == 0)
+			c->flush_pending = c->flush_timer = true;
 	}
 }
 
 /*
- * ops->mcast for the node: messages are appended to a batch sent once the
- * current loop iteration is done, so a burst of requests (many clients, a
- * disconnect releasing thousands of leases) costs few CPG messages.  The
- * order of our messages is kept.  A message too large for a batch goes
- * alone after the batch.  -EAGAIN when the batch cannot take it and
- * corosync refuses the flush: the node retries on its next tick.
+ * Messages are appended to a batch sent once the current loop iteration is
+ * done, so a burst of requests (many clients, a disconnect releasing
+ * thousands of leases) costs few CPG messages.  The order of our messages is
+ * kept.  A message too large for a batch goes alone after the batch.
+ * -EAGAIN when the batch cannot take it and corosync refuses the flush: the
+ * node retries on its next tick.
  */
-int cld_cpg_mcast(void *ctx, const void *buf, size_t len)
+int cld_cpg_mcast(struct cld_cpg *c, const void *buf, size_t len)
 {
-	struct cld *d = ctx;
-	struct cld_cpg *c = d->cpg;
-	if (!c || !c->h || !c->cc.joined)
+	if (!c->h || !c->cc.joined)
 		return -ENOTCONN;
 	size_t need = 4 + len;
 	if (CL_BATCH_HDR_LEN + need > CL_BATCH_MAX) {
@@ -338,30 +342,15 @@ int cld_cpg_mcast(void *ctx, const void *buf, size_t len)
 	memcpy(c->batch + c->blen + 4, buf, len);
 	c->blen += need;
 	c->bcount++;
-	if (!c->flush_pending && qb_loop_job_add(d->loop, QB_LOOP_LOW, d, flush_job) == 0)
+	if (!c->flush_pending && qb_loop_job_add(c->loop, QB_LOOP_LOW, c, flush_job) == 0)
 		c->flush_pending = true;
 	return 0;
 }
 
-void cld_cpg_batch_stats(const struct cld *d, uint64_t *batches_r, uint64_t *msgs_r)
-{
-	const struct cld_cpg *c = d->cpg;
-	*batches_r = c ? c->batches : 0;
-	*msgs_r = c ? c->batched_msgs : 0;
-}
-
-void cld_cpg_ring(const struct cld *d, uint32_t *rep_r, uint64_t *seq_r)
+void cld_cpg_ring(const struct cld_cpg *c, uint32_t *rep_r, uint64_t *seq_r)
 {
 	struct cl_ring r = { 0, 0 };
-	if (d->cpg)
-		cld_confchg_ring(&d->cpg->cc, &r);
+	cld_confchg_ring(&c->cc, &r);
 	*rep_r = r.rep;
 	*seq_r = r.seq;
-}
-
-void cld_cpg_free(struct cld *d)
-{
-	cld_cpg_disconnect(d);
-	free(d->cpg);
-	d->cpg = NULL;
 }

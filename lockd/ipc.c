@@ -19,12 +19,13 @@
 #include <unistd.h>
 
 #include <qb/qbipcs.h>
+#include <qb/qblog.h>
 
+#include "clock.h"
+#include "corolease/ipc.h"
+#include "hash.h"
 #include "index.h"
 #include "ipc.h"
-#include "quorum.h"
-#include "cpg.h"
-#include "hash.h"
 
 #define CLD_MAX_BAD      16u
 #define CLD_OUTQ_MAX     (4u * 1024u * 1024u)  /* unread event backlog per client */
@@ -57,6 +58,7 @@ struct outbuf {
 struct conn {
 	struct conn *next, *prev;
 	struct conn *hnext;
+	struct cld_ipc *ip;
 	qb_ipcs_connection_t *qc;
 	uint64_t id;
 	pid_t pid;
@@ -87,12 +89,16 @@ struct op {
 };
 
 struct cld_ipc {
-	struct cld *d;
+	qb_loop_t *loop;
+	struct cld_ipc_config cfg;
+	const struct cld_ipc_ops *ops;
+	void *ctx;
+	bool refuse_new;
 	qb_ipcs_service_t *s;
 	struct conn *conns;
 	uint64_t nconns, nhello;
 	struct conn *hash[NBUCKETS];
-	struct op *ops[NBUCKETS];
+	struct op *opb[NBUCKETS];      /* ops by id */
 	uint64_t next_op, next_id;
 	bool sock_gid_ok, admin_gid_ok;
 	gid_t sock_gid, admin_gid;
@@ -103,31 +109,37 @@ struct cld_ipc {
 	uint8_t req[CLP_MAX_MSG] __attribute__((aligned(64)));
 };
 
-static qb_loop_t *g_loop;         /* for the libqb poll handlers, which get no context */
-static struct cld_ipc *g_ipc;
+/*
+ * The loop the service runs on.  libqb calls its poll handlers
+ * (qb_ipcs_poll_handlers) with no context pointer, and libqb's public API
+ * has no way to find a loop (qb_loop_default_get() is internal), so the one
+ * service of the process keeps its loop here.  Everything else reaches the
+ * service through the service and connection context pointers.
+ */
+static qb_loop_t *service_loop;
 
 /* ---- loop glue for libqb ---- */
 
 static int32_t ph_job_add(enum qb_loop_priority p, void *data, qb_loop_job_dispatch_fn fn)
 {
-	return qb_loop_job_add(g_loop, p, data, fn);
+	return qb_loop_job_add(service_loop, p, data, fn);
 }
 
 static int32_t ph_dispatch_add(enum qb_loop_priority p, int32_t fd, int32_t events, void *data,
 			       qb_ipcs_dispatch_fn_t fn)
 {
-	return qb_loop_poll_add(g_loop, p, fd, events, data, fn);
+	return qb_loop_poll_add(service_loop, p, fd, events, data, fn);
 }
 
 static int32_t ph_dispatch_mod(enum qb_loop_priority p, int32_t fd, int32_t events, void *data,
 			       qb_ipcs_dispatch_fn_t fn)
 {
-	return qb_loop_poll_mod(g_loop, p, fd, events, data, fn);
+	return qb_loop_poll_mod(service_loop, p, fd, events, data, fn);
 }
 
 static int32_t ph_dispatch_del(int32_t fd)
 {
-	return qb_loop_poll_del(g_loop, fd);
+	return qb_loop_poll_del(service_loop, fd);
 }
 
 /* ---- helpers ---- */
@@ -225,7 +237,7 @@ static struct op *op_new(struct cld_ipc *ip, struct conn *c, uint64_t cookie, ui
 		memcpy(o->data, name, namelen);
 	if (keylen)
 		memcpy(o->data + namelen, key, keylen);
-	struct op **s = &ip->ops[cl_mix64(o->id) & (NBUCKETS - 1)];
+	struct op **s = &ip->opb[cl_mix64(o->id) & (NBUCKETS - 1)];
 	o->next = *s;
 	*s = o;
 	c->pending++;
@@ -235,7 +247,7 @@ static struct op *op_new(struct cld_ipc *ip, struct conn *c, uint64_t cookie, ui
 /* Unlinks the op (caller frees) and settles its client's pending count. */
 static struct op *op_take(struct cld_ipc *ip, uint64_t id)
 {
-	struct op **pp = &ip->ops[cl_mix64(id) & (NBUCKETS - 1)];
+	struct op **pp = &ip->opb[cl_mix64(id) & (NBUCKETS - 1)];
 	for (; *pp; pp = &(*pp)->next) {
 		if ((*pp)->id == id) {
 			struct op *o = *pp;
@@ -267,7 +279,7 @@ static void conn_kill(struct conn *c, const char *why)
 	qb_log(why ? LOG_WARNING : LOG_DEBUG, "disconnecting client %" PRIu64 " (pid %d): %s", c->id, (int)c->pid,
 	       why ? why : "connection already closed");
 	qb_ipcs_connection_ref(c->qc);
-	if (qb_loop_job_add(g_loop, QB_LOOP_HIGH, c->qc, disconnect_job) != 0) {
+	if (qb_loop_job_add(c->ip->loop, QB_LOOP_HIGH, c->qc, disconnect_job) != 0) {
 		qb_ipcs_connection_unref(c->qc);
 		qb_ipcs_disconnect(c->qc);
 	}
@@ -287,7 +299,7 @@ static void arm_flush(struct cld_ipc *ip)
 {
 	if (ip->flush_armed)
 		return;
-	if (qb_loop_timer_add(g_loop, QB_LOOP_MED, CLD_FLUSH_NS, ip, flush_all, &ip->flush_timer) == 0)
+	if (qb_loop_timer_add(ip->loop, QB_LOOP_MED, CLD_FLUSH_NS, ip, flush_all, &ip->flush_timer) == 0)
 		ip->flush_armed = true;
 }
 
@@ -368,13 +380,13 @@ static void send_ev(struct conn *c, void *buf, size_t len)
 		c->oq_head = b;
 	c->oq_tail = b;
 	c->oq_bytes += len;
-	arm_flush(g_ipc);
+	arm_flush(c->ip);
 }
 
 static void send_result(struct conn *c, uint64_t cookie, uint32_t type, int err,
 			const void *payload, size_t plen)
 {
-	struct cld_ipc *ip = g_ipc;
+	struct cld_ipc *ip = c->ip;
 	struct clp_ev_result *r = (struct clp_ev_result *)ip->buf;
 	memset(r, 0, sizeof(*r));
 	r->b.hdr.id = CLP_EV_RESULT;
@@ -388,7 +400,7 @@ static void send_result(struct conn *c, uint64_t cookie, uint32_t type, int err,
 
 static void send_lease_ev(struct conn *c, uint32_t type, const struct cl_event *ev, uint32_t node)
 {
-	struct cld_ipc *ip = g_ipc;
+	struct cld_ipc *ip = c->ip;
 	struct clp_ev_lease *e = (struct clp_ev_lease *)ip->buf;
 	memset(e, 0, sizeof(*e));
 	e->b.hdr.id = (int32_t)type;
@@ -439,23 +451,24 @@ static bool in_group(pid_t pid, gid_t gid, gid_t target)
 
 static int32_t accept_fn(qb_ipcs_connection_t *qc, uid_t uid, gid_t gid)
 {
-	struct cld_ipc *ip = g_ipc;
+	struct cld_ipc *ip = qb_ipcs_connection_service_context_get(qc);
 	struct qb_ipcs_connection_stats st;
 	memset(&st, 0, sizeof(st));
 	qb_ipcs_connection_stats_get(qc, &st, 0);
 	pid_t pid = st.client_pid;
-	if (ip->d->stopping)
+	if (!ip || ip->refuse_new)
 		return -ESHUTDOWN;
 	bool ok = uid == 0 || uid == getuid() ||
 		  (ip->sock_gid_ok && in_group(pid, gid, ip->sock_gid));
 	if (!ok) {
 		qb_log(LOG_NOTICE, "refused IPC connection from uid %u gid %u pid %d: not in socket_group '%s'",
-		       (unsigned)uid, (unsigned)gid, (int)pid, ip->d->cfg.socket_group);
+		       (unsigned)uid, (unsigned)gid, (int)pid, ip->cfg.conf->socket_group);
 		return -EACCES;
 	}
 	struct conn *c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
+	c->ip = ip;
 	c->qc = qc;
 	c->id = ++ip->next_id;
 	c->pid = pid;
@@ -515,7 +528,7 @@ static void conn_free(struct cld_ipc *ip, struct conn *c)
 /* The client is gone: drop its holds without blocking, forget it. */
 static void conn_gone(qb_ipcs_connection_t *qc)
 {
-	struct cld_ipc *ip = g_ipc;
+	struct cld_ipc *ip = qb_ipcs_connection_service_context_get(qc);
 	struct conn *c = qb_ipcs_context_get(qc);
 	if (!c || !ip)
 		return;
@@ -524,10 +537,9 @@ static void conn_gone(qb_ipcs_connection_t *qc)
 	qb_log(LOG_DEBUG, "client %" PRIu64 " (pid %d) gone with %" PRIu64 " leases", id, (int)c->pid,
 	       c->nleases);
 	conn_free(ip, c);
-	if (ip->d->node)
-		cl_node_client_gone(ip->d->node, id);
+	cl_node_client_gone(ip->cfg.node, id);
 	/* its ops stay in the table until answered, then are dropped */
-	cld_kick(ip->d);
+	ip->ops->input_done(ip->ctx);
 }
 
 static int32_t closed_fn(qb_ipcs_connection_t *qc)
@@ -666,24 +678,24 @@ static void do_hello(struct cld_ipc *ip, struct conn *c, const struct req *r)
 	struct clp_hello_payload p;
 	memset(&p, 0, sizeof(p));
 	p.version = CLP_VERSION;
-	p.nodeid = ip->d->nodeid;
-	snprintf(p.shm_path, sizeof(p.shm_path), "%s", ip->d->shm_path);
+	p.nodeid = ip->cfg.nodeid;
+	snprintf(p.shm_path, sizeof(p.shm_path), "%s", ip->cfg.shm_path);
 	send_result(c, r->cookie, r->type, 0, &p, sizeof(p));
 }
 
 static void do_acquire(struct cld_ipc *ip, struct conn *c, const struct req *r)
 {
-	struct cld *d = ip->d;
+	const struct cld_config *conf = ip->cfg.conf;
 	uint32_t owner = 0;
 	int rc;
 	if (cname_find(c, r->name, r->namelen))
 		rc = -EALREADY;
-	else if (c->nleases >= d->cfg.max_leases_per_client)
+	else if (c->nleases >= conf->max_leases_per_client)
 		rc = -EDQUOT;
-	else if (c->pending >= d->cfg.max_pending_per_client)
+	else if (c->pending >= conf->max_pending_per_client)
 		rc = -EAGAIN;
 	else if ((rc = cname_add(c, r->name, r->namelen)) == 0) {
-		rc = cl_node_acquire(d->node, c->id, r->cookie, r->name, r->namelen, r->mode,
+		rc = cl_node_acquire(ip->cfg.node, c->id, r->cookie, r->name, r->namelen, r->mode,
 				     r->flags, (uint64_t)r->timeout_ms * 1000);
 		if (rc < 0)
 			cname_del(c, r->name, r->namelen);
@@ -697,7 +709,7 @@ static void do_release(struct cld_ipc *ip, struct conn *c, const struct req *r)
 	int rc = COROLEASE_ENOTHELD;
 	if (cname_find(c, r->name, r->namelen)) {
 		cname_del(c, r->name, r->namelen);
-		cl_node_release(ip->d->node, c->id, r->name, r->namelen);
+		cl_node_release(ip->cfg.node, c->id, r->name, r->namelen);
 		rc = 0;
 	}
 	send_result(c, r->cookie, r->type, rc, NULL, 0);
@@ -706,7 +718,7 @@ static void do_release(struct cld_ipc *ip, struct conn *c, const struct req *r)
 static void index_get_answer(struct cld_ipc *ip, struct conn *c, uint64_t cookie,
 			     const uint8_t *name, size_t namelen, const uint8_t *key, size_t keylen)
 {
-	const struct cl_sm *sm = cl_node_sm(ip->d->node);
+	const struct cl_sm *sm = cl_node_sm(ip->cfg.node);
 	if (!sm) {
 		send_result(c, cookie, CLP_REQ_INDEX_GET, COROLEASE_ESYNCING, NULL, 0);
 		return;
@@ -735,12 +747,12 @@ static void index_get_answer(struct cld_ipc *ip, struct conn *c, uint64_t cookie
 
 static void do_op(struct cld_ipc *ip, struct conn *c, const struct req *r)
 {
-	struct cld *d = ip->d;
+	struct cl_node *node = ip->cfg.node;
 	if ((r->type == CLP_REQ_EVICT || r->type == CLP_REQ_FENCE_ACK) && !c->admin) {
 		send_result(c, r->cookie, r->type, -EPERM, NULL, 0);
 		return;
 	}
-	if (c->pending >= d->cfg.max_pending_per_client) {
+	if (c->pending >= ip->cfg.conf->max_pending_per_client) {
 		send_result(c, r->cookie, r->type, -EAGAIN, NULL, 0);
 		return;
 	}
@@ -755,20 +767,20 @@ static void do_op(struct cld_ipc *ip, struct conn *c, const struct req *r)
 	int rc;
 	switch (r->type) {
 	case CLP_REQ_INDEX_PUT:
-		rc = cl_node_index_put(d->node, c->id, id, r->name, r->namelen, r->key, r->keylen,
+		rc = cl_node_index_put(node, c->id, id, r->name, r->namelen, r->key, r->keylen,
 				       r->val, r->vallen);
 		break;
 	case CLP_REQ_INDEX_DEL:
-		rc = cl_node_index_del(d->node, c->id, id, r->name, r->namelen, r->key, r->keylen);
+		rc = cl_node_index_del(node, c->id, id, r->name, r->namelen, r->key, r->keylen);
 		break;
 	case CLP_REQ_EVICT:
-		rc = cl_node_evict(d->node, c->id, id, r->name, r->namelen);
+		rc = cl_node_evict(node, c->id, id, r->name, r->namelen);
 		break;
 	case CLP_REQ_FENCE_ACK:
-		rc = cl_node_fence_ack(d->node, c->id, id, r->node);
+		rc = cl_node_fence_ack(node, c->id, id, r->node);
 		break;
 	default: /* SYNC, INDEX_GET with CLP_GET_SYNC */
-		rc = cl_node_sync(d->node, c->id, id);
+		rc = cl_node_sync(node, c->id, id);
 		break;
 	}
 	if (rc < 0) {
@@ -780,7 +792,7 @@ static void do_op(struct cld_ipc *ip, struct conn *c, const struct req *r)
 
 static void do_owner(struct cld_ipc *ip, struct conn *c, const struct req *r)
 {
-	const struct cl_sm *sm = cl_node_sm(ip->d->node);
+	const struct cl_sm *sm = cl_node_sm(ip->cfg.node);
 	if (!sm) {
 		send_result(c, r->cookie, r->type, COROLEASE_ESYNCING, NULL, 0);
 		return;
@@ -800,11 +812,11 @@ static void count_hold(void *ctx, const uint8_t *name, uint16_t namelen, const s
 
 static void do_status(struct cld_ipc *ip, struct conn *c, const struct req *r)
 {
-	struct cld *d = ip->d;
+	const struct cld_ipc_config *d = &ip->cfg;
 	struct clp_status s;
 	memset(&s, 0, sizeof(s));
 	s.nodeid = d->nodeid;
-	s.vq_quorate = cld_quorum_quorate(d);
+	s.vq_quorate = ip->ops->vq_quorate(ip->ctx);
 	s.now = cld_now_us();
 	s.clients = ip->nhello;
 	s.index_mem_max = d->ncfg.sm.index_mem_max;
@@ -847,7 +859,7 @@ static void do_status(struct cld_ipc *ip, struct conn *c, const struct req *r)
 				s.local_leases = s.member_holds[i];
 		}
 	} else {
-		cld_cpg_ring(d, &s.ring_rep, &s.ring_seq);
+		ip->ops->ring(ip->ctx, &s.ring_rep, &s.ring_seq);
 	}
 	send_result(c, r->cookie, r->type, 0, &s, sizeof(s));
 }
@@ -951,7 +963,7 @@ static int key_one(void *ctx, const struct cl_entry_info *e)
 
 static void do_list(struct cld_ipc *ip, struct conn *c, const struct req *r)
 {
-	const struct cl_sm *sm = cl_node_sm(ip->d->node);
+	const struct cl_sm *sm = cl_node_sm(ip->cfg.node);
 	if (!sm) {
 		send_result(c, r->cookie, r->type, COROLEASE_ESYNCING, NULL, 0);
 		return;
@@ -997,7 +1009,7 @@ static int show_key(void *ctx, const struct cl_entry_info *e)
 
 static void do_show(struct cld_ipc *ip, struct conn *c, const struct req *r)
 {
-	const struct cl_sm *sm = cl_node_sm(ip->d->node);
+	const struct cl_sm *sm = cl_node_sm(ip->cfg.node);
 	if (!sm) {
 		send_result(c, r->cookie, r->type, COROLEASE_ESYNCING, NULL, 0);
 		return;
@@ -1087,7 +1099,7 @@ static void do_watch(struct conn *c, const struct req *r)
 
 static int32_t msg_fn(qb_ipcs_connection_t *qc, void *data, size_t size)
 {
-	struct cld_ipc *ip = g_ipc;
+	struct cld_ipc *ip = qb_ipcs_connection_service_context_get(qc);
 	struct conn *c = qb_ipcs_context_get(qc);
 	if (!c || c->dying || !ip)
 		return 0;
@@ -1140,7 +1152,7 @@ static int32_t msg_fn(qb_ipcs_connection_t *qc, void *data, size_t size)
 	case CLP_REQ_SHOW: do_show(ip, c, &r); break;
 	default: break;
 	}
-	cld_kick(ip->d);
+	ip->ops->input_done(ip->ctx);
 	return 0;
 }
 
@@ -1175,10 +1187,8 @@ static void op_done(struct cld_ipc *ip, const struct cl_event *ev)
 	free(o);
 }
 
-void cld_ipc_event(void *ctx, const struct cl_event *ev)
+void cld_ipc_event(struct cld_ipc *ip, const struct cl_event *ev)
 {
-	struct cld *d = ctx;
-	struct cld_ipc *ip = d->ipc;
 	if (!ip)
 		return;
 	if (ev->type == CL_EV_VALIDITY || (ev->type == CL_EV_INDEX_CHANGED && !ev->client)) {
@@ -1227,7 +1237,7 @@ void cld_ipc_event(void *ctx, const struct cl_event *ev)
 			n->state = CN_HELD;
 			c->pending--;
 		}
-		send_lease_ev(c, CLP_EV_GRANTED, ev, d->nodeid);
+		send_lease_ev(c, CLP_EV_GRANTED, ev, ip->cfg.nodeid);
 		break;
 	case CL_EV_DENIED: {
 		uint32_t owner = ev->owner;
@@ -1242,10 +1252,10 @@ void cld_ipc_event(void *ctx, const struct cl_event *ev)
 		send_lease_ev(c, CLP_EV_WANTED, ev, ev->owner);
 		break;
 	case CL_EV_REVOKED:
-		send_lease_ev(c, CLP_EV_REVOKED, ev, d->nodeid);
+		send_lease_ev(c, CLP_EV_REVOKED, ev, ip->cfg.nodeid);
 		break;
 	case CL_EV_KILL:
-		if (d->cfg.kill_on_revoke && c->pid > 1 && c->pid != d->pid) {
+		if (ip->cfg.conf->kill_on_revoke && c->pid > 1 && c->pid != ip->cfg.pid) {
 			qb_log(LOG_WARNING, "killing client %" PRIu64 " pid %d: still using revoked lease %.*s",
 			       c->id, (int)c->pid, (int)ev->namelen, (const char *)ev->name);
 			kill(c->pid, SIGKILL);
@@ -1254,11 +1264,6 @@ void cld_ipc_event(void *ctx, const struct cl_event *ev)
 	default:
 		break;
 	}
-}
-
-uint64_t cld_ipc_clients(const struct cld *d)
-{
-	return d->ipc ? d->ipc->nhello : 0;
 }
 
 /* ---- service ---- */
@@ -1281,27 +1286,31 @@ static int resolve_group(const char *name, bool must_exist, gid_t *gid_r, bool *
 	return 0;
 }
 
-int cld_ipc_start(struct cld *d)
+int cld_ipc_start(qb_loop_t *loop, const struct cld_ipc_config *cfg,
+		  const struct cld_ipc_ops *ops, void *ctx, struct cld_ipc **ip_r)
 {
+	if (service_loop)
+		return -EBUSY;   /* one service per process */
 	struct cld_ipc *ip = calloc(1, sizeof(*ip));
 	if (!ip)
 		return -ENOMEM;
-	ip->d = d;
-	int rc = resolve_group(d->cfg.socket_group, d->cfg.socket_group_set, &ip->sock_gid,
+	ip->loop = loop;
+	ip->cfg = *cfg;
+	ip->ops = ops;
+	ip->ctx = ctx;
+	const struct cld_config *dc = cfg->conf;
+	int rc = resolve_group(dc->socket_group, dc->socket_group_set, &ip->sock_gid,
 			       &ip->sock_gid_ok);
 	if (rc == 0)
-		rc = resolve_group(d->cfg.admin_group, d->cfg.admin_group_set, &ip->admin_gid,
+		rc = resolve_group(dc->admin_group, dc->admin_group_set, &ip->admin_gid,
 				   &ip->admin_gid_ok);
 	if (rc < 0) {
 		free(ip);
 		return rc;
 	}
 	qb_log(LOG_INFO, "IPC access: root%s%s; admin: root%s%s", ip->sock_gid_ok ? " and group " : " only",
-	       ip->sock_gid_ok ? d->cfg.socket_group : "",
-	       ip->admin_gid_ok ? " and group " : " only", ip->admin_gid_ok ? d->cfg.admin_group : "");
-	g_loop = d->loop;
-	g_ipc = ip;
-	d->ipc = ip;
+	       ip->sock_gid_ok ? dc->socket_group : "",
+	       ip->admin_gid_ok ? " and group " : " only", ip->admin_gid_ok ? dc->admin_group : "");
 	static struct qb_ipcs_service_handlers sh = {
 		.connection_accept = accept_fn,
 		.connection_created = NULL,
@@ -1320,41 +1329,49 @@ int cld_ipc_start(struct cld *d)
 		rc = -errno ? -errno : -ENOMEM;
 		goto fail;
 	}
+	qb_ipcs_service_context_set(ip->s, ip);
 	qb_ipcs_enforce_buffer_size(ip->s, CLP_MAX_MSG);
 	qb_ipcs_poll_handlers_set(ip->s, &ph);
+	service_loop = loop;
 	rc = qb_ipcs_run(ip->s);
 	if (rc < 0) {
 		ip->s = NULL;   /* qb_ipcs_run() already dropped the service on failure */
+		service_loop = NULL;
 		goto fail;
 	}
+	*ip_r = ip;
 	return 0;
 fail:
-	d->ipc = NULL;
-	g_ipc = NULL;
 	free(ip);
 	return rc;
 }
 
-void cld_ipc_stop(struct cld *d)
+void cld_ipc_refuse_new(struct cld_ipc *ip)
 {
-	struct cld_ipc *ip = d->ipc;
+	if (ip)
+		ip->refuse_new = true;
+}
+
+struct cld_ipc *cld_ipc_stop(struct cld_ipc *ip)
+{
 	if (!ip)
-		return;
+		return NULL;
 	if (ip->flush_armed)
-		qb_loop_timer_del(g_loop, ip->flush_timer);
+		qb_loop_timer_del(ip->loop, ip->flush_timer);
 	ip->flush_armed = false;
+	ip->refuse_new = true;
 	if (ip->s)
 		qb_ipcs_destroy(ip->s);   /* disconnects every client: conn_gone frees them */
 	while (ip->conns)
 		conn_free(ip, ip->conns);
 	for (size_t i = 0; i < NBUCKETS; i++) {
-		struct op *o = ip->ops[i], *next;
+		struct op *o = ip->opb[i], *next;
 		for (; o; o = next) {
 			next = o->next;
 			free(o);
 		}
 	}
-	d->ipc = NULL;
-	g_ipc = NULL;
+	service_loop = NULL;
 	free(ip);
+	return NULL;
 }

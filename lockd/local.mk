@@ -6,9 +6,9 @@ LOCKD_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/core -I$(top_srcdir)/lo
 sbin_PROGRAMS += lockd/coroleased
 lockd_coroleased_CPPFLAGS = $(LOCKD_CPPFLAGS)
 lockd_coroleased_SOURCES = \
-	lockd/main.c lockd/daemon.h \
+	lockd/main.c lockd/clock.h \
 	lockd/confchg.c lockd/confchg.h \
-	lockd/cpg.c lockd/cpg.h \
+	lockd/cpg.c lockd/cpg.h lockd/cs.h \
 	lockd/quorum.c lockd/quorum.h \
 	lockd/ipc.c lockd/ipc.h \
 	lockd/config.c lockd/config.h
