@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <grp.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
@@ -265,28 +264,6 @@ static void schedule_reconnect(struct cld *d)
 		d->reconnect_armed = true;
 }
 
-/*
- * The node config from the daemon config; validity defaults to token_ms
- * (corosync's token timeout) when the file leaves it unset and token_ms is
- * known.  The defaults and checks are cl_node_config_finish()'s.  Returns 0,
- * or -EINVAL with the reason in err.
- */
-static int node_config(const struct cld_config *cfg, uint32_t nodeid, uint64_t token_ms,
-		       struct cl_node_config *nc, char *err, size_t errlen)
-{
-	memset(nc, 0, sizeof(*nc));
-	nc->nodeid = nodeid;
-	nc->linger_us = cfg->linger_ms * 1000;
-	nc->handover_timeout_us = cfg->handover_timeout_ms * 1000;
-	nc->revoke_timeout_us = cfg->revoke_timeout_ms * 1000;
-	nc->validity_us = (cfg->validity_ms ? cfg->validity_ms : token_ms) * 1000;
-	nc->heartbeat_us = cfg->heartbeat_ms * 1000;
-	nc->fence_delay_us = cfg->fence_delay_ms * 1000;
-	nc->kill_on_revoke = cfg->kill_on_revoke;
-	nc->sm.index_mem_max = cfg->index_mem_max;
-	return cl_node_config_finish(nc, err, errlen);
-}
-
 /* Builds the node agent from the daemon config and corosync's token.  Exits on bad config. */
 static void make_node(struct cld *d)
 {
@@ -296,7 +273,7 @@ static void make_node(struct cld *d)
 		       "validity takes its default");
 	char err[256];
 	struct cl_node_config *nc = &d->ncfg;
-	if (node_config(&d->cfg, d->nodeid, token, nc, err, sizeof(err)) < 0) {
+	if (cld_config_node(&d->cfg, d->nodeid, token, nc, err, sizeof(err)) < 0) {
 		qb_log(LOG_CRIT, "configuration error: %s", err);
 		exit(1);
 	}
@@ -625,12 +602,14 @@ static void setup_logging(const struct cld_config *cfg)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: coroleased [-f] [-d] [-c FILE] [-l stderr|syslog] [-o KEY=VALUE]...\n"
+		"usage: coroleased [-f] [-d] [-t] [-c FILE] [-l stderr|syslog] [-o KEY=VALUE]...\n"
 		"  -c FILE        configuration file (default " CLD_DEFAULT_CONFIG ")\n"
 		"  -f             stay in the foreground\n"
 		"  -l TARGET      log to stderr or syslog (default syslog)\n"
 		"  -d             debug logging\n"
 		"  -o KEY=VALUE   override a configuration key (repeatable)\n"
+		"  -t, --test-config\n"
+		"                 check the configuration, print it as in effect, and exit\n"
 		"  -h, --help     this text\n"
 		"  -V, --version  print the version\n"
 		"See coroleased(8) and corolease.conf(5).\n");
@@ -643,22 +622,24 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "foreground", no_argument, NULL, 'f' },
+		{ "test-config", no_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = CLD_DEFAULT_CONFIG;
-	bool config_given = false, foreground = false, debug = false;
+	bool config_given = false, foreground = false, debug = false, test_config = false;
 	const char *log_target = NULL;
 	char **overrides = calloc((size_t)argc + 1, sizeof(char *));
 	int noverrides = 0, opt;
 	if (!overrides)
 		return 1;
-	while ((opt = getopt_long(argc, argv, "c:fl:do:hV", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:fl:do:thV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': config = optarg; config_given = true; break;
 		case 'f': foreground = true; break;
 		case 'l': log_target = optarg; break;
 		case 'd': debug = true; break;
 		case 'o': overrides[noverrides++] = optarg; break;
+		case 't': test_config = true; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("coroleased %s\n", PACKAGE_VERSION); return 0;
 		default: usage(stderr); return 1;
@@ -689,22 +670,13 @@ int main(int argc, char **argv)
 	}
 	if (debug)
 		d->cfg.debug = true;
-	/* timings fixed in the file are checked now; token-derived ones once corosync answers */
-	if (d->cfg.validity_ms) {
-		struct cl_node_config nc;
-		if (node_config(&d->cfg, 1, 0, &nc, err, sizeof(err)) < 0) {
-			fprintf(stderr, "coroleased: %s\n", err);
-			return 1;
-		}
+	if (cld_config_check(&d->cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "coroleased: %s\n", err);
+		return 1;
 	}
-	const char *groups[2] = { d->cfg.socket_group_set ? d->cfg.socket_group : "",
-				  d->cfg.admin_group_set ? d->cfg.admin_group : "" };
-	for (int i = 0; i < 2; i++) {
-		if (groups[i][0] && !getgrnam(groups[i])) {
-			fprintf(stderr, "coroleased: %s '%s' does not exist\n",
-				i ? "admin_group" : "socket_group", groups[i]);
-			return 1;
-		}
+	if (test_config) {
+		cld_config_print(&d->cfg, stdout);
+		return fflush(stdout) == 0 ? 0 : 1;
 	}
 
 	if (!foreground && daemon(0, 0) < 0) {

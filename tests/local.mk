@@ -49,6 +49,10 @@ tests_check_confchg_SOURCES = tests/check_confchg.c lockd/confchg.c lockd/confch
 tests_check_confchg_CFLAGS = $(CHECK_TEST_CFLAGS)
 tests_check_confchg_LDADD = $(CHECK_LIBS)
 
+# --- configuration golden tests: coroleased -t on tests/config/*.conf -------
+TESTS += tests/config/run-config-tests.sh
+EXTRA_DIST += tests/config
+
 # --- deterministic cluster simulator ----------------------------------------
 # The binary is driven by tests/sim/run-sim.sh (seeds, scenarios); it is not a
 # TESTS entry on its own.
