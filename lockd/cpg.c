@@ -26,7 +26,6 @@ struct cld_cpg {
 	void *ctx;
 	struct cpg_name name;
 	cpg_handle_t h;
-	int fd;
 	struct cld_confchg cc;
 	/* messages of this loop iteration, sent as one CPG message (wire.h batch) */
 	uint8_t batch[CL_BATCH_MAX];
@@ -159,14 +158,13 @@ struct cld_cpg *cld_cpg_new(qb_loop_t *loop, const char *group_name,
 	c->loop = loop;
 	c->ops = ops;
 	c->ctx = ctx;
-	c->fd = -1;
 	c->name.length = (uint32_t)len;
 	memcpy(c->name.value, group_name, len);
 	cld_confchg_init(&c->cc, 0, 0, &cc_ops, c);
 	return c;
 }
 
-int cld_cpg_connect(struct cld_cpg *c, uint32_t *nodeid_r, int *fd_r)
+int cld_cpg_connect(struct cld_cpg *c, uint32_t *nodeid_r)
 {
 	cld_cpg_disconnect(c);
 	cpg_model_v1_data_t model = {
@@ -182,23 +180,20 @@ int cld_cpg_connect(struct cld_cpg *c, uint32_t *nodeid_r, int *fd_r)
 		return -ENOTCONN;
 	}
 	unsigned int nodeid = 0;
-	int fd = -1;
-	if (cpg_local_get(c->h, &nodeid) != CS_OK || cpg_fd_get(c->h, &fd) != CS_OK) {
+	if (cpg_local_get(c->h, &nodeid) != CS_OK) {
 		cpg_finalize(c->h);
 		c->h = 0;
 		return -ENOTCONN;
 	}
-	c->fd = fd;
 	c->batches = c->batched_msgs = 0;   /* counted per connection */
 	cld_confchg_init(&c->cc, nodeid, (uint32_t)getpid(), &cc_ops, c);
 	*nodeid_r = nodeid;
-	*fd_r = fd;
 	return 0;
 }
 
 int cld_cpg_fd(const struct cld_cpg *c)
 {
-	return c->h ? c->fd : -1;
+	return cld_cs_fd(c->h, cpg_fd_get);
 }
 
 int cld_cpg_join(struct cld_cpg *c)
@@ -223,7 +218,6 @@ void cld_cpg_disconnect(struct cld_cpg *c)
 		return;
 	cpg_finalize(c->h);
 	c->h = 0;
-	c->fd = -1;
 	c->blen = 0;
 	c->bcount = 0;
 	cld_confchg_init(&c->cc, 0, 0, &cc_ops, c);

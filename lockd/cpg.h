@@ -6,8 +6,8 @@
  * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
  *
  * The transport knows only what its owner hands it: a loop (for the batch
- * flush it schedules), the group name and the ops.  The owner polls the fd
- * that cld_cpg_connect() returns and calls cld_cpg_dispatch() when it is
+ * flush it schedules), the group name and the ops.  The owner polls
+ * cld_cpg_fd() once connected and calls cld_cpg_dispatch() when it is
  * ready; what to do when the connection is lost is the owner's decision.
  */
 #ifndef COROLEASE_CPG_H
@@ -40,11 +40,10 @@ struct cld_cpg *cld_cpg_free(struct cld_cpg *c);
 
 /*
  * Connects to corosync's CPG service (not yet joined).  *nodeid_r gets the
- * local node id, *fd_r the fd to poll for POLLIN.  Returns 0 or -ENOTCONN
- * (corosync not running or refusing).
+ * local node id.  Returns 0 or -ENOTCONN (corosync not running or refusing).
  */
-int cld_cpg_connect(struct cld_cpg *c, uint32_t *nodeid_r, int *fd_r);
-/* The polled fd while connected, else -1. */
+int cld_cpg_connect(struct cld_cpg *c, uint32_t *nodeid_r);
+/* The fd to poll for POLLIN while connected, else -1. */
 int cld_cpg_fd(const struct cld_cpg *c);
 /*
  * Dispatches what is pending after poll reported revents on the fd: the ops

@@ -1,5 +1,5 @@
 /*
- * cs.h - what cpg.c and quorum.c share about corosync's dispatch.
+ * cs.h - what cpg.c and quorum.c share about a corosync connection.
  *
  * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
  */
@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdint.h>
 
 #include <corosync/corotypes.h>
 
@@ -22,6 +23,15 @@ static inline int cld_cs_dispatched(cs_error_t rc, int revents)
 	    (!(revents & POLLIN) && (revents & (POLLHUP | POLLERR | POLLNVAL))))
 		return -ENOTCONN;
 	return 0;
+}
+
+/* The fd of handle h (0: not connected) by the service's *_fd_get(), else -1. */
+static inline int cld_cs_fd(uint64_t h, cs_error_t (*fd_get)(uint64_t h, int *fd))
+{
+	int fd = -1;
+	if (h && fd_get(h, &fd) != CS_OK)
+		fd = -1;
+	return fd;
 }
 
 #endif /* COROLEASE_CS_H */

@@ -1,6 +1,6 @@
 /*
  * main.c - coroleased: options, logging, the loop, and the wiring of the
- * node agent to corosync (cpg.c, quorum.c), clients (ipc.c) and the shared
+ * node agent to corosync (cpg.c, quorum.c), clients (ipc*.c) and the shared
  * validity page.
  *
  * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
@@ -386,9 +386,8 @@ static void try_connect(void *data)
 	if (d->connected || d->stopping)
 		return;
 	uint32_t nodeid = 0;
-	int fd = -1;
-	int rc = cld_cpg_connect(d->cpg, &nodeid, &fd);
-	if (rc == 0 && watch_fd(d, fd, cpg_ready) < 0) {
+	int rc = cld_cpg_connect(d->cpg, &nodeid);
+	if (rc == 0 && watch_fd(d, cld_cpg_fd(d->cpg), cpg_ready) < 0) {
 		cld_cpg_disconnect(d->cpg);
 		rc = -EIO;
 	}
@@ -406,8 +405,8 @@ static void try_connect(void *data)
 		       nodeid);
 		exit(1);
 	}
-	rc = cld_quorum_connect(d->vq, &fd);
-	if (rc == 0 && watch_fd(d, fd, vq_ready) < 0) {
+	rc = cld_quorum_connect(d->vq);
+	if (rc == 0 && watch_fd(d, cld_quorum_fd(d->vq), vq_ready) < 0) {
 		cld_quorum_disconnect(d->vq);
 		rc = -EIO;
 	}

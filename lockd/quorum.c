@@ -27,7 +27,6 @@ struct cld_quorum {
 	const struct cld_quorum_ops *ops;
 	void *ctx;
 	votequorum_handle_t h;
-	int fd;
 	bool quorate;
 	bool have_ring;
 	struct cl_ring ring;
@@ -61,14 +60,14 @@ static void nodelist_fn(votequorum_handle_t h, uint64_t context, votequorum_ring
 {
 	(void)context;
 	(void)nodes;
-	struct cld_quorum *q = vq_of(h);
-	if (!q)
-		return;
 	qb_log(LOG_DEBUG, "votequorum nodelist: ring %u/%llu, %u nodes", ring.nodeid,
 	       (unsigned long long)ring.seq, nnodes);
-	q->ring.rep = ring.nodeid;
-	q->ring.seq = ring.seq;
-	q->have_ring = true;
+	struct cld_quorum *q = vq_of(h);
+	if (q) {
+		q->ring.rep = ring.nodeid;
+		q->ring.seq = ring.seq;
+		q->have_ring = true;
+	}
 }
 
 struct cld_quorum *cld_quorum_new(const struct cld_quorum_ops *ops, void *ctx)
@@ -78,7 +77,6 @@ struct cld_quorum *cld_quorum_new(const struct cld_quorum_ops *ops, void *ctx)
 		return NULL;
 	q->ops = ops;
 	q->ctx = ctx;
-	q->fd = -1;
 	return q;
 }
 
@@ -90,7 +88,7 @@ int cld_quorum_dispatch(struct cld_quorum *q, int revents)
 	return cld_cs_dispatched(rc, revents);
 }
 
-int cld_quorum_connect(struct cld_quorum *q, int *fd_r)
+int cld_quorum_connect(struct cld_quorum *q)
 {
 	cld_quorum_disconnect(q);
 	votequorum_callbacks_t cb = {
@@ -101,21 +99,18 @@ int cld_quorum_connect(struct cld_quorum *q, int *fd_r)
 		q->h = 0;
 		return -ENOTCONN;
 	}
-	int fd = -1;
-	if (votequorum_context_set(q->h, q) != CS_OK || votequorum_fd_get(q->h, &fd) != CS_OK ||
+	if (votequorum_context_set(q->h, q) != CS_OK ||
 	    votequorum_trackstart(q->h, 0, CS_TRACK_CHANGES) != CS_OK) {
 		votequorum_finalize(q->h);
 		q->h = 0;
 		return -ENOTCONN;
 	}
-	q->fd = fd;
-	*fd_r = fd;
 	return 0;
 }
 
 int cld_quorum_fd(const struct cld_quorum *q)
 {
-	return q->h ? q->fd : -1;
+	return cld_cs_fd(q->h, votequorum_fd_get);
 }
 
 void cld_quorum_disconnect(struct cld_quorum *q)
@@ -124,7 +119,6 @@ void cld_quorum_disconnect(struct cld_quorum *q)
 		return;
 	votequorum_finalize(q->h);
 	q->h = 0;
-	q->fd = -1;
 	q->quorate = q->have_ring = false;
 }
 

@@ -3,7 +3,7 @@
  *
  * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
  *
- * Like cpg.h, the owner polls the fd cld_quorum_connect() returns, calls
+ * Like cpg.h, the owner polls cld_quorum_fd() once connected, calls
  * cld_quorum_dispatch() when it is ready, and decides what a lost
  * connection means.
  */
@@ -27,12 +27,9 @@ struct cld_quorum *cld_quorum_new(const struct cld_quorum_ops *ops, void *ctx);
 /* Disconnects; accepts NULL; returns NULL. */
 struct cld_quorum *cld_quorum_free(struct cld_quorum *q);
 
-/*
- * Connects to votequorum and starts tracking changes; *fd_r gets the fd to
- * poll for POLLIN.  0 or -ENOTCONN.
- */
-int cld_quorum_connect(struct cld_quorum *q, int *fd_r);
-/* The polled fd while connected, else -1. */
+/* Connects to votequorum and starts tracking changes.  0 or -ENOTCONN. */
+int cld_quorum_connect(struct cld_quorum *q);
+/* The fd to poll for POLLIN while connected, else -1. */
 int cld_quorum_fd(const struct cld_quorum *q);
 /*
  * Dispatches what is pending after poll reported revents: ops.quorum runs
