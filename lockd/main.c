@@ -60,6 +60,7 @@ struct cld {
 	struct cld_cpg *cpg;
 	struct cld_quorum *vq;
 	struct cld_ipc *ipc;          /* NULL until corosync first answered */
+	int cpg_fd, vq_fd;            /* the transports' fds polled, or -1 */
 
 	/* corosync connection */
 	bool connected;
@@ -293,23 +294,26 @@ static void make_node(struct cld *d)
 
 /* ---- corosync inputs ---- */
 
-/* Polls fd (a transport's, just connected) with handler fn.  0 or negative. */
-static int watch_fd(struct cld *d, int fd, qb_loop_poll_dispatch_fn fn)
+/* Polls fd (a transport's, just connected) with handler fn; *fd_r remembers it.  0 or negative. */
+static int watch_fd(struct cld *d, int fd, qb_loop_poll_dispatch_fn fn, int *fd_r)
 {
-	return qb_loop_poll_add(d->loop, QB_LOOP_HIGH, fd, POLLIN, d, fn);
+	int rc = fd < 0 ? -ENOTCONN : qb_loop_poll_add(d->loop, QB_LOOP_HIGH, fd, POLLIN, d, fn);
+	*fd_r = rc == 0 ? fd : -1;
+	return rc;
 }
 
-/* Stops polling fd (-1: not connected, nothing to do). */
-static void unwatch_fd(struct cld *d, int fd)
+/* Stops polling *fd_r (-1: nothing polled). */
+static void unwatch_fd(struct cld *d, int *fd_r)
 {
-	if (fd >= 0)
-		qb_loop_poll_del(d->loop, fd);
+	if (*fd_r >= 0)
+		qb_loop_poll_del(d->loop, *fd_r);
+	*fd_r = -1;
 }
 
 /* Disconnects CPG, leaving the group first when leave (at shutdown). */
 static void cpg_down(struct cld *d, bool leave)
 {
-	unwatch_fd(d, cld_cpg_fd(d->cpg));
+	unwatch_fd(d, &d->cpg_fd);
 	if (leave)
 		cld_cpg_leave(d->cpg);
 	else
@@ -318,7 +322,7 @@ static void cpg_down(struct cld *d, bool leave)
 
 static void vq_down(struct cld *d)
 {
-	unwatch_fd(d, cld_quorum_fd(d->vq));
+	unwatch_fd(d, &d->vq_fd);
 	cld_quorum_disconnect(d->vq);
 }
 
@@ -387,7 +391,7 @@ static void try_connect(void *data)
 		return;
 	uint32_t nodeid = 0;
 	int rc = cld_cpg_connect(d->cpg, &nodeid);
-	if (rc == 0 && watch_fd(d, cld_cpg_fd(d->cpg), cpg_ready) < 0) {
+	if (rc == 0 && watch_fd(d, cld_cpg_fd(d->cpg), cpg_ready, &d->cpg_fd) < 0) {
 		cld_cpg_disconnect(d->cpg);
 		rc = -EIO;
 	}
@@ -406,7 +410,7 @@ static void try_connect(void *data)
 		exit(1);
 	}
 	rc = cld_quorum_connect(d->vq);
-	if (rc == 0 && watch_fd(d, cld_quorum_fd(d->vq), vq_ready) < 0) {
+	if (rc == 0 && watch_fd(d, cld_quorum_fd(d->vq), vq_ready, &d->vq_fd) < 0) {
 		cld_quorum_disconnect(d->vq);
 		rc = -EIO;
 	}
@@ -684,6 +688,7 @@ int main(int argc, char **argv)
 	}
 	d->pid = getpid();
 	d->lock_fd = -1;
+	d->cpg_fd = d->vq_fd = -1;
 	if (take_lock(d) < 0)
 		return 1;
 	setup_logging(&d->cfg);
