@@ -618,6 +618,19 @@ static void usage(FILE *f)
 		"See coroleased(8) and corolease.conf(5).\n");
 }
 
+/* The defaults, then the file, then the -o overrides in order.  0, or -1 with err. */
+static int load_config(struct cld_config *cfg, const char *path, bool must_exist,
+		       char *const *overrides, int noverrides, char *err, size_t errlen)
+{
+	cld_config_defaults(cfg);
+	if (cld_config_load(cfg, path, must_exist, err, errlen) < 0)
+		return -1;
+	for (int i = 0; i < noverrides; i++)
+		if (cld_config_override(cfg, overrides[i], err, errlen) < 0)
+			return -1;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct cld *d = &g_d;
@@ -643,30 +656,25 @@ int main(int argc, char **argv)
 		case 'd': debug = true; break;
 		case 'o': overrides[noverrides++] = optarg; break;
 		case 't': test_config = true; break;
-		case 'h': usage(stdout); return 0;
-		case 'V': printf("coroleased %s\n", PACKAGE_VERSION); return 0;
-		default: usage(stderr); return 1;
+		case 'h': usage(stdout); free(overrides); return 0;
+		case 'V': printf("coroleased %s\n", PACKAGE_VERSION); free(overrides); return 0;
+		default: usage(stderr); free(overrides); return 1;
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "coroleased: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
+		free(overrides);
 		return 1;
 	}
 
 	char err[600];
-	cld_config_defaults(&d->cfg);
-	if (cld_config_load(&d->cfg, config, config_given, err, sizeof(err)) < 0) {
+	int rc = load_config(&d->cfg, config, config_given, overrides, noverrides, err, sizeof(err));
+	free(overrides);
+	if (rc < 0) {
 		fprintf(stderr, "coroleased: %s\n", err);
 		return 1;
 	}
-	for (int i = 0; i < noverrides; i++) {
-		if (cld_config_override(&d->cfg, overrides[i], err, sizeof(err)) < 0) {
-			fprintf(stderr, "coroleased: %s\n", err);
-			return 1;
-		}
-	}
-	free(overrides);
 	if (log_target && cld_config_set(&d->cfg, "log_target", log_target, err, sizeof(err)) < 0) {
 		fprintf(stderr, "coroleased: -l: %s\n", err);
 		return 1;
