@@ -1,11 +1,13 @@
 /*
- * config.c - coroleased configuration file parser.  Contract: config.h;
- * keys and defaults: corolease.conf(5).
+ * config.c - coroleased configuration: one table of keys, the file parser,
+ * and the effective configuration.  Contract: config.h; keys and defaults:
+ * corolease.conf(5).
  *
  * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
  */
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,17 +15,98 @@
 
 #include "config.h"
 
-void cld_config_defaults(struct cld_config *cfg)
+enum key_type {
+	K_STRING,                     /* printable text of min..max bytes */
+	K_PATH,                       /* a K_STRING that starts with '/' */
+	K_COUNT,                      /* decimal min..max */
+	K_MS,                         /* milliseconds min..max; also a node timing */
+	K_SIZE,                       /* bytes min..max, with an optional K/M/G (1024-based) */
+	K_BOOL,                       /* yes/no, true/false, on/off, 1/0 */
+	K_LOG_TARGET,                 /* syslog or stderr */
+};
+
+#define NO_FIELD SIZE_MAX
+
+struct key {
+	const char *name;
+	enum key_type type;
+	size_t off;                   /* the field in struct cld_config */
+	size_t cap;                   /* K_STRING, K_PATH: sizeof the field */
+	size_t given_off;             /* a bool in struct cld_config set when given, or NO_FIELD */
+	size_t node_off;              /* K_MS: its uint64_t microseconds in struct cl_node_config */
+	uint64_t min, max;            /* numbers: the value; strings: the length */
+	const char *def;              /* the default as text; NULL: 0, which the core fills in */
+	uint64_t (*effective)(uint64_t v);  /* optional, K_SIZE: the value the core applies for v */
+	const char *want;             /* what a bad value is told it should be */
+};
+
+/* 1 hour bounds every timeout: far above any sane value, far below overflow. */
+#define MS_MAX 3600000ull
+
+#define FIELD(f) .off = offsetof(struct cld_config, f), .cap = sizeof(((struct cld_config *)0)->f)
+#define NOT_GIVEN .given_off = NO_FIELD
+#define GIVEN(f) .given_off = offsetof(struct cld_config, f)
+#define TIMING(f, node_f)                                                    \
+	.type = K_MS, FIELD(f), NOT_GIVEN,                                   \
+	.node_off = offsetof(struct cl_node_config, node_f), .min = 1, .max = MS_MAX, \
+	.want = "milliseconds, 1..3600000"
+
+static uint64_t effective_index_mem_max(uint64_t v);
+
+static const struct key keys[] = {
+	{ .name = "group_name", .type = K_STRING, FIELD(group_name), NOT_GIVEN, .min = 1, .max = 127,
+	  .def = CLD_DEFAULT_GROUP, .want = "1..127 printable characters" },
+	{ .name = "socket_group", .type = K_STRING, FIELD(socket_group), GIVEN(socket_group_set),
+	  .min = 0, .max = 63, .def = CLD_DEFAULT_SOCKET_GROUP,
+	  .want = "a group name (empty: root only)" },
+	{ .name = "admin_group", .type = K_STRING, FIELD(admin_group), GIVEN(admin_group_set),
+	  .min = 0, .max = 63, .def = CLD_DEFAULT_ADMIN_GROUP,
+	  .want = "a group name (empty: root only)" },
+	{ .name = "linger_ms", TIMING(linger_ms, linger_us) },
+	{ .name = "handover_timeout_ms", TIMING(handover_timeout_ms, handover_timeout_us) },
+	{ .name = "revoke_timeout_ms", TIMING(revoke_timeout_ms, revoke_timeout_us) },
+	{ .name = "validity_ms", TIMING(validity_ms, validity_us) },
+	{ .name = "fence_delay_ms", TIMING(fence_delay_ms, fence_delay_us) },
+	{ .name = "heartbeat_ms", TIMING(heartbeat_ms, heartbeat_us) },
+	{ .name = "kill_on_revoke", .type = K_BOOL, FIELD(kill_on_revoke), NOT_GIVEN, .def = "no",
+	  .want = "yes or no" },
+	{ .name = "index_mem_max", .type = K_SIZE, FIELD(index_mem_max), NOT_GIVEN, .min = 1024,
+	  .max = 64ull << 30, .effective = effective_index_mem_max,
+	  .want = "bytes, optionally with K, M or G (1 K .. 64 G)" },
+	{ .name = "max_leases_per_client", .type = K_COUNT, FIELD(max_leases_per_client), NOT_GIVEN,
+	  .min = 1, .max = 10000000, .def = "10000", .want = "1..10000000" },
+	{ .name = "max_pending_per_client", .type = K_COUNT, FIELD(max_pending_per_client), NOT_GIVEN,
+	  .min = 1, .max = 1000000, .def = "1000", .want = "1..1000000" },
+	{ .name = "log_target", .type = K_LOG_TARGET, FIELD(log_target), NOT_GIVEN, .def = "syslog",
+	  .want = "syslog or stderr" },
+	{ .name = "debug", .type = K_BOOL, FIELD(debug), NOT_GIVEN, .def = "no", .want = "yes or no" },
+	{ .name = "run_dir", .type = K_PATH, FIELD(run_dir), NOT_GIVEN, .min = 1, .max = 100,
+	  .def = CLD_DEFAULT_RUN_DIR, .want = "an absolute path of at most 100 characters" },
+};
+
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+static const char *const log_targets[] = { [CLD_LOG_SYSLOG] = "syslog", [CLD_LOG_STDERR] = "stderr" };
+
+static const struct key *key_find(const char *name)
 {
-	memset(cfg, 0, sizeof(*cfg));
-	snprintf(cfg->group_name, sizeof(cfg->group_name), "%s", CLD_DEFAULT_GROUP);
-	snprintf(cfg->socket_group, sizeof(cfg->socket_group), "%s", CLD_DEFAULT_SOCKET_GROUP);
-	snprintf(cfg->admin_group, sizeof(cfg->admin_group), "%s", "corolease-admin");
-	snprintf(cfg->run_dir, sizeof(cfg->run_dir), "%s", CLD_DEFAULT_RUN_DIR);
-	cfg->max_leases_per_client = 10000;
-	cfg->max_pending_per_client = 1000;
-	cfg->log_target = CLD_LOG_SYSLOG;
+	for (size_t i = 0; i < NKEYS; i++)
+		if (!strcmp(keys[i].name, name))
+			return &keys[i];
+	return NULL;
 }
+
+static void *field(struct cld_config *cfg, size_t off)
+{
+	return (char *)cfg + off;
+}
+
+static const void *cfield(const struct cld_config *cfg, size_t off)
+{
+	return (const char *)cfg + off;
+}
+
+/* ---- values ---- */
 
 static char *trim(char *s)
 {
@@ -76,10 +159,10 @@ static int parse_bool(const char *v, bool *out)
 	return 0;
 }
 
-static int set_str(char *dst, size_t cap, const char *v, bool allow_empty)
+static int parse_string(const struct key *k, const char *v, char *dst)
 {
 	size_t n = strlen(v);
-	if ((!n && !allow_empty) || n >= cap)
+	if (n < k->min || n > k->max || n >= k->cap || (k->type == K_PATH && v[0] != '/'))
 		return -1;
 	for (size_t i = 0; i < n; i++)
 		if (!isprint((unsigned char)v[i]))
@@ -88,87 +171,63 @@ static int set_str(char *dst, size_t cap, const char *v, bool allow_empty)
 	return 0;
 }
 
-/* 1 hour bounds every timeout: far above any sane value, far below overflow. */
-#define MS_MAX 3600000ull
+/* Sets k's field from v.  0, or -1 (the field may be left changed). */
+static int parse_value(struct cld_config *cfg, const struct key *k, const char *v)
+{
+	void *p = field(cfg, k->off);
+	uint64_t x;
+	switch (k->type) {
+	case K_STRING:
+	case K_PATH:
+		return parse_string(k, v, p);
+	case K_COUNT:
+	case K_MS:
+	case K_SIZE:
+		if (parse_u64(v, k->type == K_SIZE, k->max, &x) < 0 || x < k->min)
+			return -1;
+		*(uint64_t *)p = x;
+		return 0;
+	case K_BOOL:
+		return parse_bool(v, p);
+	case K_LOG_TARGET:
+		for (size_t i = 0; i < sizeof(log_targets) / sizeof(log_targets[0]); i++) {
+			if (!strcmp(v, log_targets[i])) {
+				*(enum cld_log_target *)p = (enum cld_log_target)i;
+				return 0;
+			}
+		}
+		return -1;
+	}
+	return -1;
+}
+
+void cld_config_defaults(struct cld_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (keys[i].def && parse_value(cfg, &keys[i], keys[i].def) < 0)
+			abort();   /* the table contradicts itself */
+	}
+}
 
 int cld_config_set(struct cld_config *cfg, const char *key, const char *v,
 		   char *err, size_t errlen)
 {
-	int rc = -1;
-	const char *want = "a value";
-	uint64_t *ms = NULL;
-
-	if (!strcmp(key, "group_name")) {
-		want = "1..127 printable characters";
-		rc = set_str(cfg->group_name, sizeof(cfg->group_name), v, false);
-	} else if (!strcmp(key, "socket_group")) {
-		want = "a group name (empty: root only)";
-		rc = set_str(cfg->socket_group, sizeof(cfg->socket_group), v, true);
-		cfg->socket_group_set = true;
-	} else if (!strcmp(key, "admin_group")) {
-		want = "a group name (empty: root only)";
-		rc = set_str(cfg->admin_group, sizeof(cfg->admin_group), v, true);
-		cfg->admin_group_set = true;
-	} else if (!strcmp(key, "linger_ms")) {
-		ms = &cfg->linger_ms;
-	} else if (!strcmp(key, "handover_timeout_ms")) {
-		ms = &cfg->handover_timeout_ms;
-	} else if (!strcmp(key, "revoke_timeout_ms")) {
-		ms = &cfg->revoke_timeout_ms;
-	} else if (!strcmp(key, "validity_ms")) {
-		ms = &cfg->validity_ms;
-	} else if (!strcmp(key, "fence_delay_ms")) {
-		ms = &cfg->fence_delay_ms;
-	} else if (!strcmp(key, "heartbeat_ms")) {
-		ms = &cfg->heartbeat_ms;
-	} else if (!strcmp(key, "kill_on_revoke")) {
-		want = "yes or no";
-		rc = parse_bool(v, &cfg->kill_on_revoke);
-	} else if (!strcmp(key, "index_mem_max")) {
-		want = "bytes, optionally with K, M or G (1 K .. 64 G)";
-		rc = parse_u64(v, true, 64ull << 30, &cfg->index_mem_max);
-		if (rc == 0 && cfg->index_mem_max < 1024)
-			rc = -1;
-	} else if (!strcmp(key, "max_leases_per_client")) {
-		want = "1..10000000";
-		rc = parse_u64(v, false, 10000000, &cfg->max_leases_per_client);
-		if (rc == 0 && !cfg->max_leases_per_client)
-			rc = -1;
-	} else if (!strcmp(key, "max_pending_per_client")) {
-		want = "1..1000000";
-		rc = parse_u64(v, false, 1000000, &cfg->max_pending_per_client);
-		if (rc == 0 && !cfg->max_pending_per_client)
-			rc = -1;
-	} else if (!strcmp(key, "log_target")) {
-		want = "syslog or stderr";
-		rc = 0;
-		if (!strcmp(v, "syslog"))
-			cfg->log_target = CLD_LOG_SYSLOG;
-		else if (!strcmp(v, "stderr"))
-			cfg->log_target = CLD_LOG_STDERR;
-		else
-			rc = -1;
-	} else if (!strcmp(key, "debug")) {
-		want = "yes or no";
-		rc = parse_bool(v, &cfg->debug);
-	} else if (!strcmp(key, "run_dir")) {
-		want = "an absolute path of at most 100 characters";
-		rc = v[0] == '/' && strlen(v) <= 100 ?
-			set_str(cfg->run_dir, sizeof(cfg->run_dir), v, false) : -1;
-	} else {
+	const struct key *k = key_find(key);
+	if (!k) {
 		snprintf(err, errlen, "unknown key '%s'", key);
 		return -1;
 	}
-	if (ms) {
-		want = "milliseconds, 1..3600000";
-		rc = parse_u64(v, false, MS_MAX, ms);
-		if (rc == 0 && !*ms)
-			rc = -1;
+	if (k->given_off != NO_FIELD)
+		*(bool *)field(cfg, k->given_off) = true;
+	if (parse_value(cfg, k, v) < 0) {
+		snprintf(err, errlen, "bad value '%s' for %s: expected %s", v, key, k->want);
+		return -1;
 	}
-	if (rc < 0)
-		snprintf(err, errlen, "bad value '%s' for %s: expected %s", v, key, want);
-	return rc;
+	return 0;
 }
+
+/* ---- the file and -o ---- */
 
 int cld_config_load(struct cld_config *cfg, const char *path, bool must_exist,
 		    char *err, size_t errlen)
@@ -238,4 +297,138 @@ int cld_config_override(struct cld_config *cfg, const char *kv, char *err, size_
 		return -1;
 	}
 	return 0;
+}
+
+/* ---- the node configuration and the checks ---- */
+
+static uint64_t timing_of(const struct cl_node_config *nc, const struct key *k)
+{
+	uint64_t v;
+	memcpy(&v, (const char *)nc + k->node_off, sizeof(v));
+	return v;
+}
+
+static void timing_set(struct cl_node_config *nc, const struct key *k, uint64_t v)
+{
+	memcpy((char *)nc + k->node_off, &v, sizeof(v));
+}
+
+int cld_config_node(const struct cld_config *cfg, uint32_t nodeid, uint64_t token_ms,
+		    struct cl_node_config *nc, char *err, size_t errlen)
+{
+	memset(nc, 0, sizeof(*nc));
+	nc->nodeid = nodeid;
+	for (size_t i = 0; i < NKEYS; i++)
+		if (keys[i].type == K_MS)
+			timing_set(nc, &keys[i], *(const uint64_t *)cfield(cfg, keys[i].off) * 1000);
+	if (!nc->validity_us)
+		nc->validity_us = token_ms * 1000;
+	nc->kill_on_revoke = cfg->kill_on_revoke;
+	nc->sm.index_mem_max = cfg->index_mem_max;
+	return cl_node_config_finish(nc, err, errlen);
+}
+
+int cld_config_check(const struct cld_config *cfg, char *err, size_t errlen)
+{
+	/* timings fixed in the file are checked now; token-derived ones once corosync answers */
+	if (cfg->validity_ms) {
+		struct cl_node_config nc;
+		if (cld_config_node(cfg, 1, 0, &nc, err, errlen) < 0)
+			return -1;
+	}
+	const char *groups[2] = { cfg->socket_group_set ? cfg->socket_group : "",
+				  cfg->admin_group_set ? cfg->admin_group : "" };
+	for (int i = 0; i < 2; i++) {
+		if (groups[i][0] && !getgrnam(groups[i])) {
+			snprintf(err, errlen, "%s '%s' does not exist", i ? "admin_group" : "socket_group",
+				 groups[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* ---- the effective configuration ---- */
+
+/* The index memory bound the core applies for index_mem_max (0: its default). */
+static uint64_t effective_index_mem_max(uint64_t index_mem_max)
+{
+	struct cl_sm_config smc = { .index_mem_max = index_mem_max };
+	struct cl_sm *sm = cl_sm_new(&smc, NULL, NULL);
+	if (!sm)
+		return index_mem_max;   /* out of memory: say what was given */
+	struct cl_sm_stats st;
+	cl_sm_stats(sm, &st);
+	cl_sm_free(sm);
+	return st.index_mem_max;
+}
+
+static void print_size(FILE *f, uint64_t v)
+{
+	static const char suffix[] = "GMK";
+	for (int i = 0; i < 3; i++) {
+		uint64_t unit = 1ull << (10 * (3 - i));
+		if (v && v % unit == 0) {
+			fprintf(f, "%" PRIu64 "%c", v / unit, suffix[i]);
+			return;
+		}
+	}
+	fprintf(f, "%" PRIu64, v);
+}
+
+/*
+ * Probes: the node configuration for two token timeouts.  A timing that
+ * differs between them follows the token (validity_ms unset).
+ */
+#define PROBE_TOKEN_A 1000u
+#define PROBE_TOKEN_B 3000u
+
+static void print_timing(FILE *f, const struct key *k, const struct cl_node_config *a,
+			 const struct cl_node_config *b)
+{
+	uint64_t va = timing_of(a, k), vb = timing_of(b, k);
+	if (va == vb)
+		fprintf(f, "%" PRIu64, va / 1000);
+	else if (va == PROBE_TOKEN_A * 1000ull && vb == PROBE_TOKEN_B * 1000ull)
+		fputs("<token timeout>", f);
+	else
+		fputs("<derived from the token timeout>", f);
+}
+
+void cld_config_print(const struct cld_config *cfg, FILE *f)
+{
+	struct cl_node_config a, b;
+	/* the values are filled in before the checks, so they are there either way */
+	cld_config_node(cfg, 1, PROBE_TOKEN_A, &a, NULL, 0);
+	cld_config_node(cfg, 1, PROBE_TOKEN_B, &b, NULL, 0);
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct key *k = &keys[i];
+		const void *p = cfield(cfg, k->off);
+		fprintf(f, "%s =", k->name);
+		if (k->type != K_STRING && k->type != K_PATH)
+			fputc(' ', f);
+		switch (k->type) {
+		case K_STRING:
+		case K_PATH:
+			if (*(const char *)p)
+				fprintf(f, " %s", (const char *)p);
+			break;
+		case K_COUNT:
+			fprintf(f, "%" PRIu64, *(const uint64_t *)p);
+			break;
+		case K_MS:
+			print_timing(f, k, &a, &b);
+			break;
+		case K_SIZE:
+			print_size(f, k->effective ? k->effective(*(const uint64_t *)p) : *(const uint64_t *)p);
+			break;
+		case K_BOOL:
+			fputs(*(const bool *)p ? "yes" : "no", f);
+			break;
+		case K_LOG_TARGET:
+			fputs(log_targets[*(const enum cld_log_target *)p], f);
+			break;
+		}
+		fputc('\n', f);
+	}
 }

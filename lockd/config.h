@@ -1,8 +1,14 @@
 /*
- * config.h - coroleased configuration: defaults, the key = value file and
- * -o overrides.
+ * config.h - coroleased configuration: the key = value file, -o overrides,
+ * the node configuration built from it, and the effective configuration
+ * that coroleased -t prints.
  *
  * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
+ *
+ * Every key is one entry of the table in config.c (name, type, field,
+ * bounds, default, expected-value text); corolease.conf(5) and
+ * packaging/corolease.conf document each of them (a test checks that).
+ * Timing defaults are not here: they are cl_node_config_finish()'s.
  */
 #ifndef COROLEASE_CONFIG_H
 #define COROLEASE_CONFIG_H
@@ -10,11 +16,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+
+#include "node.h"
 
 #define CLD_DEFAULT_CONFIG   "/etc/corolease/corolease.conf"
 #define CLD_DEFAULT_RUN_DIR  "/run/corolease"
 #define CLD_DEFAULT_GROUP    "corolease"
 #define CLD_DEFAULT_SOCKET_GROUP "corolease"
+#define CLD_DEFAULT_ADMIN_GROUP  "corolease-admin"
 
 enum cld_log_target { CLD_LOG_SYSLOG = 0, CLD_LOG_STDERR = 1 };
 
@@ -24,11 +34,11 @@ struct cld_config {
 	char admin_group[64];         /* may evict / fence-ack */
 	bool socket_group_set;        /* given explicitly: must exist */
 	bool admin_group_set;
-	/* milliseconds; 0 = derived default (see coroleased(8)) */
+	/* milliseconds; 0 = the core's default (cl_node_config_finish) */
 	uint64_t linger_ms, handover_timeout_ms, revoke_timeout_ms;
 	uint64_t validity_ms, fence_delay_ms, heartbeat_ms;
 	bool kill_on_revoke;
-	uint64_t index_mem_max;       /* bytes; 0 = 64 MiB */
+	uint64_t index_mem_max;       /* bytes; 0 = the core's default */
 	uint64_t max_leases_per_client;
 	uint64_t max_pending_per_client;
 	enum cld_log_target log_target;
@@ -36,7 +46,7 @@ struct cld_config {
 	char run_dir[256];
 };
 
-/* Fills cfg with the built-in defaults. */
+/* Fills cfg with the built-in defaults (the table's). */
 void cld_config_defaults(struct cld_config *cfg);
 
 /*
@@ -55,5 +65,30 @@ int cld_config_load(struct cld_config *cfg, const char *path, bool must_exist,
 
 /* Parses "key=value" (an -o argument).  Returns 0 or -1 with err. */
 int cld_config_override(struct cld_config *cfg, const char *kv, char *err, size_t errlen);
+
+/*
+ * The node configuration for node nodeid: validity defaults to token_ms
+ * (corosync's token timeout) when the file leaves it unset; every other
+ * default, and the timing checks, are cl_node_config_finish()'s.  Returns
+ * 0, or -EINVAL with the reason in err (which may be NULL).
+ */
+int cld_config_node(const struct cld_config *cfg, uint32_t nodeid, uint64_t token_ms,
+		    struct cl_node_config *nc, char *err, size_t errlen);
+
+/*
+ * The checks before start-up that need no corosync: the timings when
+ * validity_ms is set (the others are checked once the token timeout is
+ * known), and that an explicitly configured group exists.  0, or -1 with
+ * the reason in err.
+ */
+int cld_config_check(const struct cld_config *cfg, char *err, size_t errlen);
+
+/*
+ * Writes the effective configuration to f, one "key = value" line per key
+ * in the table's order: the value given, else the default in effect.  With
+ * validity_ms unset, the timings that follow corosync's token timeout print
+ * as "<token timeout>" (validity) or "<derived from the token timeout>".
+ */
+void cld_config_print(const struct cld_config *cfg, FILE *f);
 
 #endif /* COROLEASE_CONFIG_H */

@@ -1,23 +1,9 @@
 /*
- * cpg.c - CPG transport: join the group, feed deliveries and configuration
- * changes to the node agent, multicast its messages.  Contract: cpg.h.
+ * cpg.c - CPG transport: join the group, hand deliveries and merged
+ * configuration changes (confchg.c) to the owner, multicast the node's
+ * messages in batches.  Contract: cpg.h.
  *
  * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
- *
- * Which ring a configuration change belongs to.  corosync's exec/cpg.c
- * (cpg_sync_activate) sends, for a membership change, first the group
- * confchgs caused by it (left nodes with reason NODEDOWN, joined nodes with
- * reason NODEUP), and only then the totem confchg carrying the new ring id
- * (last_sync_ring_id, the ring handed to sync_init -- the same ring
- * votequorum reports).  The initial totem confchg
- * (CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF) likewise follows our own join
- * confchg.  So group confchgs with reason NODEDOWN/NODEUP, and any before
- * the first totem confchg, are held back and merged into one
- * cl_node_confchg() with the ring of the totem confchg that follows them.
- * Process joins/leaves (JOIN, LEAVE, PROCDOWN) are ordinary ordered
- * messages in the current ring and are passed on at once.  A totem confchg
- * that changes nothing in our group still moves the node to the new ring
- * (the votequorum ring must match it for validity to be renewed).
  */
 #include <errno.h>
 #include <poll.h>
@@ -25,30 +11,29 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <corosync/cpg.h>
+#include <qb/qblog.h>
 
 #include "cpg.h"
+#include "cs.h"
 #include "wire.h"
 
 struct cld_cpg {
-	struct cld *d;
+	qb_loop_t *loop;
+	const struct cld_cpg_ops *ops;
+	void *ctx;
+	struct cpg_name name;
 	cpg_handle_t h;
-	int fd;
-	bool joined;                  /* our own join confchg seen */
-	bool have_ring;
-	struct cl_ring ring;
-	uint32_t members[CL_MAX_MEMBERS];
-	size_t nmembers;
-	/* held back until the next totem confchg */
-	bool held;
-	uint32_t left[CL_MAX_MEMBERS], joined_ids[CL_MAX_MEMBERS];
-	size_t nleft, njoined;
+	struct cld_confchg cc;
 	/* messages of this loop iteration, sent as one CPG message (wire.h batch) */
 	uint8_t batch[CL_BATCH_MAX];
 	size_t blen;
 	unsigned bcount;
 	bool flush_pending;           /* a flush job or retry timer is armed */
+	bool flush_timer;             /* ... and it is the timer (flush_th) */
+	qb_loop_timer_handle flush_th;
 	uint64_t batches, batched_msgs;
 };
 
@@ -62,54 +47,29 @@ static struct cld_cpg *cpg_of(cpg_handle_t h)
 	return ctx;
 }
 
-static void add_unique(uint32_t *set, size_t *n, uint32_t id)
+static void cc_change(void *ctx, const struct cld_change *ch)
 {
-	for (size_t i = 0; i < *n; i++)
-		if (set[i] == id)
-			return;
-	if (*n < CL_MAX_MEMBERS)
-		set[(*n)++] = id;
+	struct cld_cpg *c = ctx;
+	c->ops->confchg(c->ctx, ch);
 }
 
-static void remove_id(uint32_t *set, size_t *n, uint32_t id)
+static void cc_log(void *ctx, int level, const char *msg)
 {
-	for (size_t i = 0; i < *n; i++)
-		if (set[i] == id) {
-			set[i] = set[--*n];
-			return;
-		}
+	(void)ctx;
+	qb_log(level, "%s", msg);
 }
 
-/* Passes the accumulated change to the node with the current ring. */
-static void flush(struct cld_cpg *c)
-{
-	struct cld *d = c->d;
-	c->held = false;
-	if (!c->joined || !d->node) {
-		c->nleft = c->njoined = 0;
-		return;
-	}
-	char buf[256];
-	int off = 0;
-	for (size_t i = 0; i < c->nmembers && off < (int)sizeof(buf) - 12; i++)
-		off += snprintf(buf + off, sizeof(buf) - (size_t)off, " %u", c->members[i]);
-	qb_log(LOG_INFO, "configuration ring %u/%llu members:%s (left %zu, joined %zu)",
-	       c->ring.rep, (unsigned long long)c->ring.seq, off ? buf : " none", c->nleft,
-	       c->njoined);
-	cl_node_confchg(d->node, &c->ring, c->members, c->nmembers, c->left, c->nleft,
-			c->joined_ids, c->njoined);
-	c->nleft = c->njoined = 0;
-}
+static const struct cld_confchg_ops cc_ops = { .change = cc_change, .log = cc_log };
 
 struct split_ctx {
-	struct cl_node *node;
+	struct cld_cpg *c;
 	uint32_t sender;
 };
 
 static void deliver_one(void *ctx, const uint8_t *msg, size_t len)
 {
 	struct split_ctx *s = ctx;
-	cl_node_deliver(s->node, s->sender, msg, len);
+	s->c->ops->deliver(s->c->ctx, s->sender, msg, len);
 }
 
 static void deliver_fn(cpg_handle_t h, const struct cpg_name *group, uint32_t nodeid,
@@ -118,31 +78,34 @@ static void deliver_fn(cpg_handle_t h, const struct cpg_name *group, uint32_t no
 	(void)group;
 	(void)pid;
 	struct cld_cpg *c = cpg_of(h);
-	if (!c || !c->d->node || !c->joined)
+	if (!c || !cld_confchg_deliverable(&c->cc))
 		return;
-	if (c->held) {
-		qb_log(LOG_WARNING, "delivery before the totem confchg of a membership change");
-		flush(c);
-	}
 	if (len && ((const uint8_t *)msg)[0] == CL_BATCH_MAGIC) {
-		struct split_ctx s = { c->d->node, nodeid };
+		struct split_ctx s = { c, nodeid };
 		if (cl_batch_split(msg, len, deliver_one, &s) < 0)
 			qb_log(LOG_WARNING, "malformed batch of %zu bytes from node %u ignored", len, nodeid);
 		return;
 	}
-	cl_node_deliver(c->d->node, nodeid, msg, len);
+	c->ops->deliver(c->ctx, nodeid, msg, len);
 }
 
-static const char *reason_name(uint32_t r)
+_Static_assert((int)CPG_REASON_JOIN == (int)CLD_CC_JOIN &&
+	       (int)CPG_REASON_LEAVE == (int)CLD_CC_LEAVE &&
+	       (int)CPG_REASON_NODEDOWN == (int)CLD_CC_NODEDOWN &&
+	       (int)CPG_REASON_NODEUP == (int)CLD_CC_NODEUP &&
+	       (int)CPG_REASON_PROCDOWN == (int)CLD_CC_PROCDOWN, "confchg.h's reasons are corosync's");
+
+/* Copies corosync's addresses (at most CPG_MEMBERS_MAX, corosync's own bound) to out. */
+static size_t addrs(struct cld_cc_addr *out, const struct cpg_address *a, size_t n)
 {
-	switch (r) {
-	case CPG_REASON_JOIN: return "join";
-	case CPG_REASON_LEAVE: return "leave";
-	case CPG_REASON_NODEDOWN: return "nodedown";
-	case CPG_REASON_NODEUP: return "nodeup";
-	case CPG_REASON_PROCDOWN: return "procdown";
-	default: return "?";
+	if (n > CPG_MEMBERS_MAX)
+		n = CPG_MEMBERS_MAX;
+	for (size_t i = 0; i < n; i++) {
+		out[i].nodeid = a[i].nodeid;
+		out[i].pid = a[i].pid;
+		out[i].reason = a[i].reason;
 	}
+	return n;
 }
 
 static void confchg_fn(cpg_handle_t h, const struct cpg_name *group,
@@ -154,48 +117,12 @@ static void confchg_fn(cpg_handle_t h, const struct cpg_name *group,
 	struct cld_cpg *c = cpg_of(h);
 	if (!c)
 		return;
-	struct cld *d = c->d;
-	bool membership = false, self_join = false;
-
-	c->nmembers = 0;
-	for (size_t i = 0; i < nmembers; i++)
-		add_unique(c->members, &c->nmembers, members[i].nodeid);
-	for (size_t i = 0; i < nleft; i++) {
-		qb_log(LOG_DEBUG, "group confchg: node %u pid %u left (%s)", left[i].nodeid,
-		       left[i].pid, reason_name(left[i].reason));
-		if (left[i].reason == CPG_REASON_NODEDOWN || left[i].reason == CPG_REASON_NODEUP)
-			membership = true;
-		if (left[i].nodeid == d->nodeid && left[i].pid == (uint32_t)d->pid)
-			continue;   /* our own leave at shutdown */
-		/* still a member through another process: not gone */
-		bool still = false;
-		for (size_t k = 0; k < c->nmembers; k++)
-			still |= c->members[k] == left[i].nodeid;
-		if (!still) {
-			add_unique(c->left, &c->nleft, left[i].nodeid);
-			remove_id(c->joined_ids, &c->njoined, left[i].nodeid);
-		}
-	}
-	for (size_t i = 0; i < njoined; i++) {
-		qb_log(LOG_DEBUG, "group confchg: node %u pid %u joined (%s)", joined[i].nodeid,
-		       joined[i].pid, reason_name(joined[i].reason));
-		if (joined[i].reason == CPG_REASON_NODEDOWN || joined[i].reason == CPG_REASON_NODEUP)
-			membership = true;
-		if (joined[i].nodeid == d->nodeid && joined[i].pid == (uint32_t)d->pid) {
-			self_join = true;
-			c->joined = true;
-		}
-		add_unique(c->joined_ids, &c->njoined, joined[i].nodeid);
-	}
-	if (!c->joined)
-		return;
-	if (self_join)
-		qb_log(LOG_INFO, "joined CPG group %s", d->cfg.group_name);
-	if (membership || !c->have_ring || c->held) {
-		c->held = true;   /* the totem confchg follows in this dispatch */
-		return;
-	}
-	flush(c);
+	struct cld_cc_addr m[CPG_MEMBERS_MAX], l[CPG_MEMBERS_MAX], j[CPG_MEMBERS_MAX];
+	nmembers = addrs(m, members, nmembers);
+	nleft = addrs(l, left, nleft);
+	njoined = addrs(j, joined, njoined);
+	if (cld_confchg_group(&c->cc, m, nmembers, l, nleft, j, njoined))
+		qb_log(LOG_INFO, "joined CPG group %.*s", (int)c->name.length, c->name.value);
 }
 
 static void totem_confchg_fn(cpg_handle_t h, struct cpg_ring_id ring, uint32_t nmembers,
@@ -207,44 +134,39 @@ static void totem_confchg_fn(cpg_handle_t h, struct cpg_ring_id ring, uint32_t n
 		return;
 	qb_log(LOG_DEBUG, "totem confchg: ring %u/%llu, %u nodes", ring.nodeid,
 	       (unsigned long long)ring.seq, nmembers);
-	bool changed = !c->have_ring || c->ring.rep != ring.nodeid || c->ring.seq != ring.seq;
-	c->ring.rep = ring.nodeid;
-	c->ring.seq = ring.seq;
-	c->have_ring = true;
-	if (c->joined && (changed || c->held))
-		flush(c);
+	struct cl_ring r = { .rep = ring.nodeid, .seq = ring.seq };
+	cld_confchg_totem(&c->cc, &r);
 }
 
-static int dispatch_fn(int32_t fd, int32_t revents, void *data)
+int cld_cpg_dispatch(struct cld_cpg *c, int revents)
 {
-	(void)fd;
-	struct cld *d = data;
-	struct cld_cpg *c = d->cpg;
-	if (!c || !c->h)
-		return -1;
-	cs_error_t rc = CS_OK;
-	if (revents & POLLIN)
-		rc = cpg_dispatch(c->h, CS_DISPATCH_ALL);
-	if ((rc != CS_OK && rc != CS_ERR_TRY_AGAIN) ||
-	    (!(revents & POLLIN) && (revents & (POLLHUP | POLLERR | POLLNVAL)))) {
-		cld_transport_lost(d, "CPG connection lost");
-		return 0;
-	}
-	cld_kick(d);
-	return 0;
+	if (!c->h)
+		return -ENOTCONN;
+	cs_error_t rc = (revents & POLLIN) ? cpg_dispatch(c->h, CS_DISPATCH_ALL) : CS_OK;
+	return cld_cs_dispatched(rc, revents);
 }
 
-int cld_cpg_connect(struct cld *d, uint32_t *nodeid_r)
+struct cld_cpg *cld_cpg_new(qb_loop_t *loop, const char *group_name,
+			    const struct cld_cpg_ops *ops, void *ctx)
 {
-	if (!d->cpg) {
-		d->cpg = calloc(1, sizeof(*d->cpg));
-		if (!d->cpg)
-			return -ENOMEM;
-	}
-	struct cld_cpg *c = d->cpg;
-	memset(c, 0, sizeof(*c));
-	c->d = d;
-	c->fd = -1;
+	struct cld_cpg *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	size_t len = strlen(group_name);
+	if (len > sizeof(c->name.value))
+		len = sizeof(c->name.value);   /* config.c allows far less */
+	c->loop = loop;
+	c->ops = ops;
+	c->ctx = ctx;
+	c->name.length = (uint32_t)len;
+	memcpy(c->name.value, group_name, len);
+	cld_confchg_init(&c->cc, 0, 0, &cc_ops, c);
+	return c;
+}
+
+int cld_cpg_connect(struct cld_cpg *c, uint32_t *nodeid_r)
+{
+	cld_cpg_disconnect(c);
 	cpg_model_v1_data_t model = {
 		.model = CPG_MODEL_V1,
 		.cpg_deliver_fn = deliver_fn,
@@ -258,36 +180,31 @@ int cld_cpg_connect(struct cld *d, uint32_t *nodeid_r)
 		return -ENOTCONN;
 	}
 	unsigned int nodeid = 0;
-	int fd = -1;
-	if (cpg_local_get(c->h, &nodeid) != CS_OK || cpg_fd_get(c->h, &fd) != CS_OK) {
+	if (cpg_local_get(c->h, &nodeid) != CS_OK) {
 		cpg_finalize(c->h);
 		c->h = 0;
 		return -ENOTCONN;
 	}
-	c->fd = fd;
-	if (qb_loop_poll_add(d->loop, QB_LOOP_HIGH, fd, POLLIN, d, dispatch_fn) < 0) {
-		cpg_finalize(c->h);
-		c->h = 0;
-		c->fd = -1;
-		return -EIO;
-	}
+	c->batches = c->batched_msgs = 0;   /* counted per connection */
+	cld_confchg_init(&c->cc, nodeid, (uint32_t)getpid(), &cc_ops, c);
 	*nodeid_r = nodeid;
 	return 0;
 }
 
-int cld_cpg_join(struct cld *d)
+int cld_cpg_fd(const struct cld_cpg *c)
 {
-	struct cld_cpg *c = d->cpg;
-	struct cpg_name name;
-	size_t len = strlen(d->cfg.group_name);
-	name.length = (uint32_t)len;
-	memcpy(name.value, d->cfg.group_name, len);
+	return cld_cs_fd(c->h, cpg_fd_get);
+}
+
+int cld_cpg_join(struct cld_cpg *c)
+{
 	for (int tries = 0; tries < 50; tries++) {
-		cs_error_t rc = cpg_join(c->h, &name);
+		cs_error_t rc = cpg_join(c->h, &c->name);
 		if (rc == CS_OK)
 			return 0;
 		if (rc != CS_ERR_TRY_AGAIN) {
-			qb_log(LOG_ERR, "cpg_join(%s) failed: %d", d->cfg.group_name, rc);
+			qb_log(LOG_ERR, "cpg_join(%.*s) failed: %d", (int)c->name.length, c->name.value,
+			       rc);
 			return -EIO;
 		}
 		poll(NULL, 0, 20);
@@ -295,41 +212,46 @@ int cld_cpg_join(struct cld *d)
 	return -EAGAIN;
 }
 
-void cld_cpg_disconnect(struct cld *d)
+void cld_cpg_disconnect(struct cld_cpg *c)
 {
-	struct cld_cpg *c = d->cpg;
-	if (!c || !c->h)
+	if (!c->h)
 		return;
-	if (c->fd >= 0)
-		qb_loop_poll_del(d->loop, c->fd);
 	cpg_finalize(c->h);
 	c->h = 0;
-	c->fd = -1;
 	c->blen = 0;
 	c->bcount = 0;
-	c->joined = c->have_ring = c->held = false;
-	c->nmembers = c->nleft = c->njoined = 0;
+	cld_confchg_init(&c->cc, 0, 0, &cc_ops, c);
 }
 
-void cld_cpg_leave(struct cld *d)
+void cld_cpg_leave(struct cld_cpg *c)
 {
-	struct cld_cpg *c = d->cpg;
-	if (!c || !c->h)
+	if (!c->h)
 		return;
-	if (c->joined) {
+	if (c->cc.joined) {
 		for (int tries = 0; tries < 25 && batch_flush(c) == -EAGAIN; tries++)
 			poll(NULL, 0, 20);
-		qb_log(LOG_NOTICE, "leaving group %s: %llu batched CPG messages carried %llu messages",
-		       d->cfg.group_name, (unsigned long long)c->batches,
+		qb_log(LOG_NOTICE, "leaving group %.*s: %llu batched CPG messages carried %llu messages",
+		       (int)c->name.length, c->name.value, (unsigned long long)c->batches,
 		       (unsigned long long)c->batched_msgs);
-		struct cpg_name name;
-		size_t len = strlen(d->cfg.group_name);
-		name.length = (uint32_t)len;
-		memcpy(name.value, d->cfg.group_name, len);
-		for (int tries = 0; tries < 25 && cpg_leave(c->h, &name) == CS_ERR_TRY_AGAIN; tries++)
+		for (int tries = 0; tries < 25 && cpg_leave(c->h, &c->name) == CS_ERR_TRY_AGAIN; tries++)
 			poll(NULL, 0, 20);
 	}
-	cld_cpg_disconnect(d);
+	cld_cpg_disconnect(c);
+}
+
+static void flush_job(void *data);
+
+struct cld_cpg *cld_cpg_free(struct cld_cpg *c)
+{
+	if (!c)
+		return NULL;
+	cld_cpg_disconnect(c);
+	if (c->flush_pending && c->flush_timer)
+		qb_loop_timer_del(c->loop, c->flush_th);
+	else if (c->flush_pending)
+		qb_loop_job_del(c->loop, QB_LOOP_LOW, c, flush_job);
+	free(c);
+	return NULL;
 }
 
 static int send_raw(struct cld_cpg *c, const void *buf, size_t len)
@@ -369,36 +291,34 @@ static int batch_flush(struct cld_cpg *c)
 	return rc;
 }
 
+/* The flush job at the end of a loop iteration, and its retry timer. */
 static void flush_job(void *data)
 {
-	struct cld *d = data;
-	struct cld_cpg *c = d->cpg;
-	if (!c || !c->flush_pending)
+	struct cld_cpg *c = data;
+	if (!c->flush_pending)
 		return;
-	c->flush_pending = false;
-	if (!c->h || !c->joined)
+	c->flush_pending = c->flush_timer = false;
+	if (!c->h || !c->cc.joined)
 		return;
 	if (batch_flush(c) == -EAGAIN) {
 		/* corosync's queue is full: try again shortly, keeping the order */
-		qb_loop_timer_handle t;
-		if (qb_loop_timer_add(d->loop, QB_LOOP_HIGH, QB_TIME_NS_IN_MSEC, d, flush_job, &t) == 0)
-			c->flush_pending = true;
+		if (qb_loop_timer_add(c->loop, QB_LOOP_HIGH, QB_TIME_NS_IN_MSEC, c, flush_job,
+				      &c->flush_th) == 0)
+			c->flush_pending = c->flush_timer = true;
 	}
 }
 
 /*
- * ops->mcast for the node: messages are appended to a batch sent once the
- * current loop iteration is done, so a burst of requests (many clients, a
- * disconnect releasing thousands of leases) costs few CPG messages.  The
- * order of our messages is kept.  A message too large for a batch goes
- * alone after the batch.  -EAGAIN when the batch cannot take it and
- * corosync refuses the flush: the node retries on its next tick.
+ * Messages are appended to a batch sent once the current loop iteration is
+ * done, so a burst of requests (many clients, a disconnect releasing
+ * thousands of leases) costs few CPG messages.  The order of our messages is
+ * kept.  A message too large for a batch goes alone after the batch.
+ * -EAGAIN when the batch cannot take it and corosync refuses the flush: the
+ * node retries on its next tick.
  */
-int cld_cpg_mcast(void *ctx, const void *buf, size_t len)
+int cld_cpg_mcast(struct cld_cpg *c, const void *buf, size_t len)
 {
-	struct cld *d = ctx;
-	struct cld_cpg *c = d->cpg;
-	if (!c || !c->h || !c->joined)
+	if (!c->h || !c->cc.joined)
 		return -ENOTCONN;
 	size_t need = 4 + len;
 	if (CL_BATCH_HDR_LEN + need > CL_BATCH_MAX) {
@@ -416,28 +336,15 @@ int cld_cpg_mcast(void *ctx, const void *buf, size_t len)
 	memcpy(c->batch + c->blen + 4, buf, len);
 	c->blen += need;
 	c->bcount++;
-	if (!c->flush_pending && qb_loop_job_add(d->loop, QB_LOOP_LOW, d, flush_job) == 0)
+	if (!c->flush_pending && qb_loop_job_add(c->loop, QB_LOOP_LOW, c, flush_job) == 0)
 		c->flush_pending = true;
 	return 0;
 }
 
-void cld_cpg_batch_stats(const struct cld *d, uint64_t *batches_r, uint64_t *msgs_r)
+void cld_cpg_ring(const struct cld_cpg *c, uint32_t *rep_r, uint64_t *seq_r)
 {
-	const struct cld_cpg *c = d->cpg;
-	*batches_r = c ? c->batches : 0;
-	*msgs_r = c ? c->batched_msgs : 0;
-}
-
-void cld_cpg_ring(const struct cld *d, uint32_t *rep_r, uint64_t *seq_r)
-{
-	const struct cld_cpg *c = d->cpg;
-	*rep_r = c && c->have_ring ? c->ring.rep : 0;
-	*seq_r = c && c->have_ring ? c->ring.seq : 0;
-}
-
-void cld_cpg_free(struct cld *d)
-{
-	cld_cpg_disconnect(d);
-	free(d->cpg);
-	d->cpg = NULL;
+	struct cl_ring r = { 0, 0 };
+	cld_confchg_ring(&c->cc, &r);
+	*rep_r = r.rep;
+	*seq_r = r.seq;
 }

@@ -1,7 +1,14 @@
 /*
- * cpg.h - the CPG transport of coroleased.
+ * cpg.h - the CPG transport of coroleased: the group connection, batched
+ * multicasts, and deliveries and merged configuration changes handed to its
+ * owner through ops.
  *
  * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
+ *
+ * The transport knows only what its owner hands it: a loop (for the batch
+ * flush it schedules), the group name and the ops.  The owner polls
+ * cld_cpg_fd() once connected and calls cld_cpg_dispatch() when it is
+ * ready; what to do when the connection is lost is the owner's decision.
  */
 #ifndef COROLEASE_CPG_H
 #define COROLEASE_CPG_H
@@ -9,27 +16,58 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "daemon.h"
+#include <qb/qbloop.h>
+
+#include "confchg.h"
+
+struct cld_cpg_ops {
+	/* One ordered node message from sender (a batch arrives split). */
+	void (*deliver)(void *ctx, uint32_t sender, const void *msg, size_t len);
+	/* A configuration change, merged as confchg.h describes. */
+	void (*confchg)(void *ctx, const struct cld_change *ch);
+};
+
+struct cld_cpg;
 
 /*
- * Connects to corosync's CPG service (not yet joined) and registers its fd
- * with d->loop.  *nodeid_r gets the local node id.  Returns 0 or -errno-ish
- * (-ENOTCONN when corosync is not running).
+ * A transport for group group_name (copied), not connected.  ops must
+ * outlive it.  NULL on ENOMEM.
  */
-int cld_cpg_connect(struct cld *d, uint32_t *nodeid_r);
-/* Joins d->cfg.group_name.  0 or negative. */
-int cld_cpg_join(struct cld *d);
-/* Leaves the group (best effort) and disconnects.  Safe when not connected. */
-void cld_cpg_leave(struct cld *d);
-/* Drops the connection without leaving (corosync is gone). */
-void cld_cpg_disconnect(struct cld *d);
-/* ops.mcast: 0, -EAGAIN (congested) or -ENOTCONN. */
-int cld_cpg_mcast(void *ctx, const void *buf, size_t len);
-/* CPG messages that carried more than one node message, and how many those carried. */
-void cld_cpg_batch_stats(const struct cld *d, uint64_t *batches_r, uint64_t *msgs_r);
-/* The ring of the latest totem confchg, and the group size. */
-void cld_cpg_ring(const struct cld *d, uint32_t *rep_r, uint64_t *seq_r);
-/* Frees the transport state; accepts d->cpg == NULL. */
-void cld_cpg_free(struct cld *d);
+struct cld_cpg *cld_cpg_new(qb_loop_t *loop, const char *group_name,
+			    const struct cld_cpg_ops *ops, void *ctx);
+/* Leaves nothing behind (disconnects without leaving); accepts NULL; returns NULL. */
+struct cld_cpg *cld_cpg_free(struct cld_cpg *c);
+
+/*
+ * Connects to corosync's CPG service (not yet joined).  *nodeid_r gets the
+ * local node id.  Returns 0 or -ENOTCONN (corosync not running or refusing).
+ */
+int cld_cpg_connect(struct cld_cpg *c, uint32_t *nodeid_r);
+/* The fd to poll for POLLIN while connected, else -1. */
+int cld_cpg_fd(const struct cld_cpg *c);
+/*
+ * Dispatches what is pending after poll reported revents on the fd: the ops
+ * run from inside.  0, or -ENOTCONN when the connection is gone (a dispatch
+ * error or a hang-up); the connection is then left as it is for the owner
+ * to disconnect.
+ */
+int cld_cpg_dispatch(struct cld_cpg *c, int revents);
+/* Joins the group.  0, -EAGAIN (corosync kept saying try again) or -EIO. */
+int cld_cpg_join(struct cld_cpg *c);
+/*
+ * Sends what is batched, leaves the group (best effort) and disconnects.
+ * Safe when not connected.  The owner stops polling the fd first.
+ */
+void cld_cpg_leave(struct cld_cpg *c);
+/* Drops the connection without leaving (corosync is gone).  Safe when not connected. */
+void cld_cpg_disconnect(struct cld_cpg *c);
+
+/*
+ * For cl_node_ops.mcast: queues buf in the batch sent once the current loop
+ * iteration is done.  0, -EAGAIN (congested) or -ENOTCONN (not joined).
+ */
+int cld_cpg_mcast(struct cld_cpg *c, const void *buf, size_t len);
+/* The ring of the latest totem confchg (0/0 before the first). */
+void cld_cpg_ring(const struct cld_cpg *c, uint32_t *rep_r, uint64_t *seq_r);
 
 #endif /* COROLEASE_CPG_H */

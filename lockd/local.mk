@@ -6,10 +6,11 @@ LOCKD_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/core -I$(top_srcdir)/lo
 sbin_PROGRAMS += lockd/coroleased
 lockd_coroleased_CPPFLAGS = $(LOCKD_CPPFLAGS)
 lockd_coroleased_SOURCES = \
-	lockd/main.c lockd/daemon.h \
-	lockd/cpg.c lockd/cpg.h \
+	lockd/main.c lockd/clock.h \
+	lockd/confchg.c lockd/confchg.h \
+	lockd/cpg.c lockd/cpg.h lockd/cs.h \
 	lockd/quorum.c lockd/quorum.h \
-	lockd/ipc.c lockd/ipc.h \
+	lockd/ipc.c lockd/ipc_req.c lockd/ipc_read.c lockd/ipc.h lockd/ipc_int.h \
 	lockd/config.c lockd/config.h
 lockd_coroleased_CFLAGS = $(AM_CFLAGS) $(LIBQB_CFLAGS) $(LIBCPG_CFLAGS) \
 	$(LIBVOTEQUORUM_CFLAGS) $(LIBCMAP_CFLAGS) $(LIBSYSTEMD_CFLAGS)

@@ -1,16 +1,23 @@
 /*
  * main.c - coroleased: options, logging, the loop, and the wiring of the
- * node agent to corosync (cpg.c, quorum.c), clients (ipc.c) and the shared
+ * node agent to corosync (cpg.c, quorum.c), clients (ipc*.c) and the shared
  * validity page.
  *
  * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
+ *
+ * main owns the one qb_loop and the policy.  The other parts know only what
+ * main hands them and report through their ops: the transports' fds are
+ * polled here, a dispatch that returns -ENOTCONN makes main revoke every
+ * local lease and reconnect, and every input (a corosync dispatch, an IPC
+ * request or disconnect, the timer) ends with kick(), which re-arms the
+ * node's timer at cl_node_next_deadline().
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <grp.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,25 +29,58 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <qb/qbloop.h>
+#include <qb/qblog.h>
+
 #ifdef HAVE_LIBSYSTEMD
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "clock.h"
+#include "config.h"
+#include "corolease/ipc.h"
 #include "cpg.h"
-#include "daemon.h"
 #include "ipc.h"
+#include "node.h"
 #include "quorum.h"
 
 #define RECONNECT_NS (1000ull * 1000000ull)
 
-static struct cld g_d;
+struct cld {
+	struct cld_config cfg;
+	qb_loop_t *loop;
+	struct cl_node *node;         /* NULL until corosync first answered */
+	struct cl_node_config ncfg;
+	uint32_t nodeid;
+	pid_t pid;
+	bool stopping;
+	bool draining;                /* first SIGTERM: handing leases back */
+	uint64_t drain_deadline;      /* cld_now_us() */
 
-uint64_t cld_now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
+	struct cld_cpg *cpg;
+	struct cld_quorum *vq;
+	struct cld_ipc *ipc;          /* NULL until corosync first answered */
+	int cpg_fd, vq_fd;            /* the transports' fds polled, or -1 */
+
+	/* corosync connection */
+	bool connected;
+	qb_loop_timer_handle reconnect_timer;
+	bool reconnect_armed;
+
+	/* node timer */
+	qb_loop_timer_handle timer;
+	bool timer_armed;
+	uint64_t timer_at;
+
+	/* validity page */
+	char shm_path[128];
+	struct clp_shm_page *shm;
+
+	bool ready_notified;
+	int lock_fd;
+};
+
+static struct cld g_d;
 
 /* ---- node ops ---- */
 
@@ -48,6 +88,12 @@ static uint64_t op_now(void *ctx)
 {
 	(void)ctx;
 	return cld_now_us();
+}
+
+static int op_mcast(void *ctx, const void *buf, size_t len)
+{
+	struct cld *d = ctx;
+	return cld_cpg_mcast(d->cpg, buf, len);
 }
 
 static void op_event(void *ctx, const struct cl_node_event *ev)
@@ -58,7 +104,7 @@ static void op_event(void *ctx, const struct cl_node_event *ev)
 		qb_log(LOG_DEBUG, "validity until %" PRIu64 " (%+" PRId64 " ms)", ev->valid_until,
 		       ev->valid_until ? ((int64_t)ev->valid_until - (int64_t)cld_now_us()) / 1000 : 0);
 	}
-	cld_ipc_event(ctx, ev);
+	cld_ipc_event(d->ipc, ev);
 }
 
 static void op_log(void *ctx, int level, const char *msg)
@@ -69,16 +115,22 @@ static void op_log(void *ctx, int level, const char *msg)
 
 /* ---- timer ---- */
 
+static void kick(struct cld *d);
+
 static void timer_fn(void *data)
 {
 	struct cld *d = data;
 	d->timer_armed = false;
 	if (d->node)
 		cl_node_tick(d->node);
-	cld_kick(d);
+	kick(d);
 }
 
-void cld_kick(struct cld *d)
+/*
+ * After every input: applies the node's out-of-memory policy, re-arms the
+ * node timer; also sends READY=1 once synced.
+ */
+static void kick(struct cld *d)
 {
 	if (d->node && cl_node_failed(d->node)) {
 		/* out-of-memory policy (core/node.h): invalidate, exit, let systemd restart us */
@@ -114,6 +166,53 @@ void cld_kick(struct cld *d)
 		qb_log(LOG_ERR, "cannot arm the node timer");
 	}
 }
+
+/* ---- transport and IPC ops ---- */
+
+static void on_deliver(void *ctx, uint32_t sender, const void *msg, size_t len)
+{
+	struct cld *d = ctx;
+	if (d->node)
+		cl_node_deliver(d->node, sender, msg, len);
+}
+
+static void on_confchg(void *ctx, const struct cld_change *ch)
+{
+	struct cld *d = ctx;
+	if (d->node)
+		cl_node_confchg(d->node, &ch->ring, ch->members, ch->nmembers, ch->left, ch->nleft,
+				ch->joined, ch->njoined);
+}
+
+static void on_quorum(void *ctx, bool quorate, const struct cl_ring *ring)
+{
+	struct cld *d = ctx;
+	if (d->node)
+		cl_node_quorum(d->node, quorate, ring);
+}
+
+static void on_ipc_input(void *ctx)
+{
+	kick(ctx);
+}
+
+static bool on_vq_quorate(void *ctx)
+{
+	struct cld *d = ctx;
+	return cld_quorum_quorate(d->vq);
+}
+
+static void on_ring(void *ctx, uint32_t *rep_r, uint64_t *seq_r)
+{
+	struct cld *d = ctx;
+	cld_cpg_ring(d->cpg, rep_r, seq_r);
+}
+
+static const struct cld_cpg_ops cpg_ops = { .deliver = on_deliver, .confchg = on_confchg };
+static const struct cld_quorum_ops vq_ops = { .quorum = on_quorum };
+static const struct cld_ipc_ops ipc_ops = {
+	.input_done = on_ipc_input, .vq_quorate = on_vq_quorate, .ring = on_ring,
+};
 
 /* ---- validity page ---- */
 
@@ -176,28 +275,6 @@ static void schedule_reconnect(struct cld *d)
 		d->reconnect_armed = true;
 }
 
-/*
- * The node config from the daemon config; validity defaults to token_ms
- * (corosync's token timeout) when the file leaves it unset and token_ms is
- * known.  The defaults and checks are cl_node_config_finish()'s.  Returns 0,
- * or -EINVAL with the reason in err.
- */
-static int node_config(const struct cld_config *cfg, uint32_t nodeid, uint64_t token_ms,
-		       struct cl_node_config *nc, char *err, size_t errlen)
-{
-	memset(nc, 0, sizeof(*nc));
-	nc->nodeid = nodeid;
-	nc->linger_us = cfg->linger_ms * 1000;
-	nc->handover_timeout_us = cfg->handover_timeout_ms * 1000;
-	nc->revoke_timeout_us = cfg->revoke_timeout_ms * 1000;
-	nc->validity_us = (cfg->validity_ms ? cfg->validity_ms : token_ms) * 1000;
-	nc->heartbeat_us = cfg->heartbeat_ms * 1000;
-	nc->fence_delay_us = cfg->fence_delay_ms * 1000;
-	nc->kill_on_revoke = cfg->kill_on_revoke;
-	nc->sm.index_mem_max = cfg->index_mem_max;
-	return cl_node_config_finish(nc, err, errlen);
-}
-
 /* Builds the node agent from the daemon config and corosync's token.  Exits on bad config. */
 static void make_node(struct cld *d)
 {
@@ -207,12 +284,12 @@ static void make_node(struct cld *d)
 		       "validity takes its default");
 	char err[256];
 	struct cl_node_config *nc = &d->ncfg;
-	if (node_config(&d->cfg, d->nodeid, token, nc, err, sizeof(err)) < 0) {
+	if (cld_config_node(&d->cfg, d->nodeid, token, nc, err, sizeof(err)) < 0) {
 		qb_log(LOG_CRIT, "configuration error: %s", err);
 		exit(1);
 	}
 	static const struct cl_node_ops ops = {
-		.now = op_now, .mcast = cld_cpg_mcast, .event = op_event, .log = op_log,
+		.now = op_now, .mcast = op_mcast, .event = op_event, .log = op_log,
 	};
 	d->node = cl_node_new(nc, &ops, d);
 	if (!d->node) {
@@ -225,56 +302,42 @@ static void make_node(struct cld *d)
 	       nc->fence_delay_us / 1000, nc->heartbeat_us / 1000, nc->linger_us / 1000);
 }
 
-static void try_connect(void *data)
+/* ---- corosync inputs ---- */
+
+/* Polls fd (a transport's, just connected) with handler fn; *fd_r remembers it.  0 or negative. */
+static int watch_fd(struct cld *d, int fd, qb_loop_poll_dispatch_fn fn, int *fd_r)
 {
-	struct cld *d = data;
-	d->reconnect_armed = false;
-	if (d->connected || d->stopping)
-		return;
-	uint32_t nodeid = 0;
-	int rc = cld_cpg_connect(d, &nodeid);
-	if (rc < 0) {
-		static unsigned quiet;
-		if (quiet++ % 30 == 0)
-			qb_log(LOG_NOTICE, "corosync not reachable (CPG); retrying every second");
-		schedule_reconnect(d);
-		return;
-	}
-	if (!d->node) {
-		d->nodeid = nodeid;
-		make_node(d);
-		if (shm_open_page(d) < 0)
-			exit(1);
-		rc = cld_ipc_start(d);
-		if (rc < 0) {
-			qb_log(LOG_CRIT, "cannot start the IPC service '%s': %s%s", COROLEASE_IPC_NAME,
-			       strerror(-rc), rc == -EADDRINUSE ? " (another coroleased serves it)" : "");
-			exit(1);
-		}
-	} else if (nodeid != d->nodeid) {
-		qb_log(LOG_CRIT, "corosync node id changed from %u to %u; restart coroleased", d->nodeid,
-		       nodeid);
-		exit(1);
-	}
-	if (cld_quorum_connect(d) < 0) {
-		qb_log(LOG_NOTICE, "votequorum not reachable; retrying");
-		cld_cpg_disconnect(d);
-		schedule_reconnect(d);
-		return;
-	}
-	if (cld_cpg_join(d) < 0) {
-		cld_quorum_disconnect(d);
-		cld_cpg_disconnect(d);
-		schedule_reconnect(d);
-		return;
-	}
-	d->connected = true;
-	qb_log(LOG_NOTICE, "connected to corosync as node %u, joining group '%s'", d->nodeid,
-	       d->cfg.group_name);
-	cld_kick(d);
+	int rc = fd < 0 ? -ENOTCONN : qb_loop_poll_add(d->loop, QB_LOOP_HIGH, fd, POLLIN, d, fn);
+	*fd_r = rc == 0 ? fd : -1;
+	return rc;
 }
 
-void cld_transport_lost(struct cld *d, const char *why)
+/* Stops polling *fd_r (-1: nothing polled). */
+static void unwatch_fd(struct cld *d, int *fd_r)
+{
+	if (*fd_r >= 0)
+		qb_loop_poll_del(d->loop, *fd_r);
+	*fd_r = -1;
+}
+
+/* Disconnects CPG, leaving the group first when leave (at shutdown). */
+static void cpg_down(struct cld *d, bool leave)
+{
+	unwatch_fd(d, &d->cpg_fd);
+	if (leave)
+		cld_cpg_leave(d->cpg);
+	else
+		cld_cpg_disconnect(d->cpg);
+}
+
+static void vq_down(struct cld *d)
+{
+	unwatch_fd(d, &d->vq_fd);
+	cld_quorum_disconnect(d->vq);
+}
+
+/* Corosync is gone (dispatch error or hang-up): revoke, disconnect, retry every second. */
+static void transport_lost(struct cld *d, const char *why)
 {
 	if (!d->connected)
 		return;
@@ -283,10 +346,100 @@ void cld_transport_lost(struct cld *d, const char *why)
 	/* revoke first: finalizing a dead connection may take a while */
 	if (d->node)
 		cl_node_transport_lost(d->node);
-	cld_cpg_disconnect(d);
-	cld_quorum_disconnect(d);
-	cld_kick(d);
+	cpg_down(d, false);
+	vq_down(d);
 	schedule_reconnect(d);
+}
+
+/* After a corosync dispatch that returned rc: the policy on a lost connection, then kick(). */
+static int32_t dispatched(struct cld *d, int rc, const char *lost)
+{
+	if (rc < 0)
+		transport_lost(d, lost);
+	kick(d);
+	return 0;
+}
+
+static int32_t cpg_ready(int32_t fd, int32_t revents, void *data)
+{
+	struct cld *d = data;
+	(void)fd;
+	return dispatched(d, cld_cpg_dispatch(d->cpg, revents), "CPG connection lost");
+}
+
+static int32_t vq_ready(int32_t fd, int32_t revents, void *data)
+{
+	struct cld *d = data;
+	(void)fd;
+	return dispatched(d, cld_quorum_dispatch(d->vq, revents), "votequorum connection lost");
+}
+
+/* The first time corosync answers: the node, the validity page, the IPC service.  Exits on failure. */
+static void start_serving(struct cld *d, uint32_t nodeid)
+{
+	d->nodeid = nodeid;
+	make_node(d);
+	if (shm_open_page(d) < 0)
+		exit(1);
+	struct cld_ipc_config ic = {
+		.node = d->node, .conf = &d->cfg, .ncfg = d->ncfg,
+		.nodeid = d->nodeid, .pid = d->pid, .shm_path = d->shm_path,
+	};
+	int rc = cld_ipc_start(d->loop, &ic, &ipc_ops, d, &d->ipc);
+	if (rc < 0) {
+		qb_log(LOG_CRIT, "cannot start the IPC service '%s': %s%s", COROLEASE_IPC_NAME,
+		       strerror(-rc), rc == -EADDRINUSE ? " (another coroleased serves it)" : "");
+		exit(1);
+	}
+}
+
+static void try_connect(void *data)
+{
+	struct cld *d = data;
+	d->reconnect_armed = false;
+	if (d->connected || d->stopping)
+		return;
+	uint32_t nodeid = 0;
+	int rc = cld_cpg_connect(d->cpg, &nodeid);
+	if (rc == 0 && watch_fd(d, cld_cpg_fd(d->cpg), cpg_ready, &d->cpg_fd) < 0) {
+		cld_cpg_disconnect(d->cpg);
+		rc = -EIO;
+	}
+	if (rc < 0) {
+		static unsigned quiet;
+		if (quiet++ % 30 == 0)
+			qb_log(LOG_NOTICE, "corosync not reachable (CPG); retrying every second");
+		schedule_reconnect(d);
+		return;
+	}
+	if (!d->node) {
+		start_serving(d, nodeid);
+	} else if (nodeid != d->nodeid) {
+		qb_log(LOG_CRIT, "corosync node id changed from %u to %u; restart coroleased", d->nodeid,
+		       nodeid);
+		exit(1);
+	}
+	rc = cld_quorum_connect(d->vq);
+	if (rc == 0 && watch_fd(d, cld_quorum_fd(d->vq), vq_ready, &d->vq_fd) < 0) {
+		cld_quorum_disconnect(d->vq);
+		rc = -EIO;
+	}
+	if (rc < 0) {
+		qb_log(LOG_NOTICE, "votequorum not reachable; retrying");
+		cpg_down(d, false);
+		schedule_reconnect(d);
+		return;
+	}
+	if (cld_cpg_join(d->cpg) < 0) {
+		vq_down(d);
+		cpg_down(d, false);
+		schedule_reconnect(d);
+		return;
+	}
+	d->connected = true;
+	qb_log(LOG_NOTICE, "connected to corosync as node %u, joining group '%s'", d->nodeid,
+	       d->cfg.group_name);
+	kick(d);
 }
 
 /* ---- startup helpers ---- */
@@ -296,6 +449,7 @@ static void stop_now(struct cld *d)
 	if (d->node && d->connected)
 		cl_node_transport_lost(d->node);   /* revoke what is left locally, tell clients */
 	d->stopping = true;
+	cld_ipc_refuse_new(d->ipc);
 	qb_loop_stop(d->loop);
 }
 
@@ -331,7 +485,7 @@ static int32_t on_signal(int32_t sig, void *data)
 	d->draining = true;
 	d->drain_deadline = cld_now_us() + (d->cfg.revoke_timeout_ms + 3000) * 1000;
 	cl_node_drain(d->node);
-	cld_kick(d);
+	kick(d);
 	drain_check(d);
 	return 0;
 }
@@ -461,15 +615,30 @@ static void setup_logging(const struct cld_config *cfg)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: coroleased [-f] [-d] [-c FILE] [-l stderr|syslog] [-o KEY=VALUE]...\n"
+		"usage: coroleased [-f] [-d] [-t] [-c FILE] [-l stderr|syslog] [-o KEY=VALUE]...\n"
 		"  -c FILE        configuration file (default " CLD_DEFAULT_CONFIG ")\n"
 		"  -f             stay in the foreground\n"
 		"  -l TARGET      log to stderr or syslog (default syslog)\n"
 		"  -d             debug logging\n"
 		"  -o KEY=VALUE   override a configuration key (repeatable)\n"
+		"  -t, --test-config\n"
+		"                 check the configuration, print it as in effect, and exit\n"
 		"  -h, --help     this text\n"
 		"  -V, --version  print the version\n"
 		"See coroleased(8) and corolease.conf(5).\n");
+}
+
+/* The defaults, then the file, then the -o overrides in order.  0, or -1 with err. */
+static int load_config(struct cld_config *cfg, const char *path, bool must_exist,
+		       char *const *overrides, int noverrides, char *err, size_t errlen)
+{
+	cld_config_defaults(cfg);
+	if (cld_config_load(cfg, path, must_exist, err, errlen) < 0)
+		return -1;
+	for (int i = 0; i < noverrides; i++)
+		if (cld_config_override(cfg, overrides[i], err, errlen) < 0)
+			return -1;
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -479,68 +648,56 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "foreground", no_argument, NULL, 'f' },
+		{ "test-config", no_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = CLD_DEFAULT_CONFIG;
-	bool config_given = false, foreground = false, debug = false;
+	bool config_given = false, foreground = false, debug = false, test_config = false;
 	const char *log_target = NULL;
 	char **overrides = calloc((size_t)argc + 1, sizeof(char *));
 	int noverrides = 0, opt;
 	if (!overrides)
 		return 1;
-	while ((opt = getopt_long(argc, argv, "c:fl:do:hV", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:fl:do:thV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': config = optarg; config_given = true; break;
 		case 'f': foreground = true; break;
 		case 'l': log_target = optarg; break;
 		case 'd': debug = true; break;
 		case 'o': overrides[noverrides++] = optarg; break;
-		case 'h': usage(stdout); return 0;
-		case 'V': printf("coroleased %s\n", PACKAGE_VERSION); return 0;
-		default: usage(stderr); return 1;
+		case 't': test_config = true; break;
+		case 'h': usage(stdout); free(overrides); return 0;
+		case 'V': printf("coroleased %s\n", PACKAGE_VERSION); free(overrides); return 0;
+		default: usage(stderr); free(overrides); return 1;
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "coroleased: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
+		free(overrides);
 		return 1;
 	}
 
 	char err[600];
-	cld_config_defaults(&d->cfg);
-	if (cld_config_load(&d->cfg, config, config_given, err, sizeof(err)) < 0) {
+	int rc = load_config(&d->cfg, config, config_given, overrides, noverrides, err, sizeof(err));
+	free(overrides);
+	if (rc < 0) {
 		fprintf(stderr, "coroleased: %s\n", err);
 		return 1;
 	}
-	for (int i = 0; i < noverrides; i++) {
-		if (cld_config_override(&d->cfg, overrides[i], err, sizeof(err)) < 0) {
-			fprintf(stderr, "coroleased: %s\n", err);
-			return 1;
-		}
-	}
-	free(overrides);
 	if (log_target && cld_config_set(&d->cfg, "log_target", log_target, err, sizeof(err)) < 0) {
 		fprintf(stderr, "coroleased: -l: %s\n", err);
 		return 1;
 	}
 	if (debug)
 		d->cfg.debug = true;
-	/* timings fixed in the file are checked now; token-derived ones once corosync answers */
-	if (d->cfg.validity_ms) {
-		struct cl_node_config nc;
-		if (node_config(&d->cfg, 1, 0, &nc, err, sizeof(err)) < 0) {
-			fprintf(stderr, "coroleased: %s\n", err);
-			return 1;
-		}
+	if (cld_config_check(&d->cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "coroleased: %s\n", err);
+		return 1;
 	}
-	const char *groups[2] = { d->cfg.socket_group_set ? d->cfg.socket_group : "",
-				  d->cfg.admin_group_set ? d->cfg.admin_group : "" };
-	for (int i = 0; i < 2; i++) {
-		if (groups[i][0] && !getgrnam(groups[i])) {
-			fprintf(stderr, "coroleased: %s '%s' does not exist\n",
-				i ? "admin_group" : "socket_group", groups[i]);
-			return 1;
-		}
+	if (test_config) {
+		cld_config_print(&d->cfg, stdout);
+		return fflush(stdout) == 0 ? 0 : 1;
 	}
 
 	if (!foreground && daemon(0, 0) < 0) {
@@ -549,6 +706,7 @@ int main(int argc, char **argv)
 	}
 	d->pid = getpid();
 	d->lock_fd = -1;
+	d->cpg_fd = d->vq_fd = -1;
 	if (take_lock(d) < 0)
 		return 1;
 	setup_logging(&d->cfg);
@@ -558,6 +716,12 @@ int main(int argc, char **argv)
 	d->loop = qb_loop_create();
 	if (!d->loop) {
 		qb_log(LOG_CRIT, "cannot create the event loop");
+		return 1;
+	}
+	d->cpg = cld_cpg_new(d->loop, d->cfg.group_name, &cpg_ops, d);
+	d->vq = cld_quorum_new(&vq_ops, d);
+	if (!d->cpg || !d->vq) {
+		qb_log(LOG_CRIT, "cannot start (out of memory)");
 		return 1;
 	}
 	qb_loop_signal_handle sh;
@@ -575,12 +739,12 @@ int main(int argc, char **argv)
 		qb_loop_timer_del(d->loop, d->timer);
 	if (d->reconnect_armed)
 		qb_loop_timer_del(d->loop, d->reconnect_timer);
-	cld_cpg_leave(d);
-	cld_quorum_disconnect(d);
+	cpg_down(d, true);
+	vq_down(d);
 	shm_close_page(d);
-	cld_ipc_stop(d);
-	cld_cpg_free(d);
-	cld_quorum_free(d);
+	d->ipc = cld_ipc_stop(d->ipc);
+	d->cpg = cld_cpg_free(d->cpg);
+	d->vq = cld_quorum_free(d->vq);
 	d->node = cl_node_free(d->node);
 	qb_loop_destroy(d->loop);
 	char path[1024];

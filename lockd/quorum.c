@@ -18,13 +18,15 @@
 
 #include <corosync/cmap.h>
 #include <corosync/votequorum.h>
+#include <qb/qblog.h>
 
+#include "cs.h"
 #include "quorum.h"
 
 struct cld_quorum {
-	struct cld *d;
+	const struct cld_quorum_ops *ops;
+	void *ctx;
 	votequorum_handle_t h;
-	int fd;
 	bool quorate;
 	bool have_ring;
 	struct cl_ring ring;
@@ -49,8 +51,8 @@ static void quorum_fn(votequorum_handle_t h, uint64_t context, uint32_t quorate,
 	qb_log(LOG_INFO, "votequorum: %s, %u known nodes, ring %u/%llu", quorate ? "quorate" : "NOT quorate",
 	       nnodes, q->ring.rep, (unsigned long long)q->ring.seq);
 	q->quorate = quorate;
-	if (q->d->node && q->have_ring)
-		cl_node_quorum(q->d->node, quorate, &q->ring);
+	if (q->have_ring)
+		q->ops->quorum(q->ctx, quorate, &q->ring);
 }
 
 static void nodelist_fn(votequorum_handle_t h, uint64_t context, votequorum_ring_id_t ring,
@@ -58,46 +60,37 @@ static void nodelist_fn(votequorum_handle_t h, uint64_t context, votequorum_ring
 {
 	(void)context;
 	(void)nodes;
-	struct cld_quorum *q = vq_of(h);
-	if (!q)
-		return;
 	qb_log(LOG_DEBUG, "votequorum nodelist: ring %u/%llu, %u nodes", ring.nodeid,
 	       (unsigned long long)ring.seq, nnodes);
-	q->ring.rep = ring.nodeid;
-	q->ring.seq = ring.seq;
-	q->have_ring = true;
+	struct cld_quorum *q = vq_of(h);
+	if (q) {
+		q->ring.rep = ring.nodeid;
+		q->ring.seq = ring.seq;
+		q->have_ring = true;
+	}
 }
 
-static int dispatch_fn(int32_t fd, int32_t revents, void *data)
+struct cld_quorum *cld_quorum_new(const struct cld_quorum_ops *ops, void *ctx)
 {
-	(void)fd;
-	struct cld *d = data;
-	struct cld_quorum *q = d->vq;
-	if (!q || !q->h)
-		return -1;
-	cs_error_t rc = CS_OK;
-	if (revents & POLLIN)
-		rc = votequorum_dispatch(q->h, CS_DISPATCH_ALL);
-	if ((rc != CS_OK && rc != CS_ERR_TRY_AGAIN) ||
-	    (!(revents & POLLIN) && (revents & (POLLHUP | POLLERR | POLLNVAL)))) {
-		cld_transport_lost(d, "votequorum connection lost");
-		return 0;
-	}
-	cld_kick(d);
-	return 0;
+	struct cld_quorum *q = calloc(1, sizeof(*q));
+	if (!q)
+		return NULL;
+	q->ops = ops;
+	q->ctx = ctx;
+	return q;
 }
 
-int cld_quorum_connect(struct cld *d)
+int cld_quorum_dispatch(struct cld_quorum *q, int revents)
 {
-	if (!d->vq) {
-		d->vq = calloc(1, sizeof(*d->vq));
-		if (!d->vq)
-			return -ENOMEM;
-	}
-	struct cld_quorum *q = d->vq;
-	memset(q, 0, sizeof(*q));
-	q->d = d;
-	q->fd = -1;
+	if (!q->h)
+		return -ENOTCONN;
+	cs_error_t rc = (revents & POLLIN) ? votequorum_dispatch(q->h, CS_DISPATCH_ALL) : CS_OK;
+	return cld_cs_dispatched(rc, revents);
+}
+
+int cld_quorum_connect(struct cld_quorum *q)
+{
+	cld_quorum_disconnect(q);
 	votequorum_callbacks_t cb = {
 		.votequorum_quorum_notify_fn = quorum_fn,
 		.votequorum_nodelist_notify_fn = nodelist_fn,
@@ -106,46 +99,41 @@ int cld_quorum_connect(struct cld *d)
 		q->h = 0;
 		return -ENOTCONN;
 	}
-	int fd = -1;
-	if (votequorum_context_set(q->h, q) != CS_OK || votequorum_fd_get(q->h, &fd) != CS_OK ||
+	if (votequorum_context_set(q->h, q) != CS_OK ||
 	    votequorum_trackstart(q->h, 0, CS_TRACK_CHANGES) != CS_OK) {
 		votequorum_finalize(q->h);
 		q->h = 0;
 		return -ENOTCONN;
 	}
-	q->fd = fd;
-	if (qb_loop_poll_add(d->loop, QB_LOOP_HIGH, fd, POLLIN, d, dispatch_fn) < 0) {
-		votequorum_finalize(q->h);
-		q->h = 0;
-		q->fd = -1;
-		return -EIO;
-	}
 	return 0;
 }
 
-void cld_quorum_disconnect(struct cld *d)
+int cld_quorum_fd(const struct cld_quorum *q)
 {
-	struct cld_quorum *q = d->vq;
-	if (!q || !q->h)
+	return cld_cs_fd(q->h, votequorum_fd_get);
+}
+
+void cld_quorum_disconnect(struct cld_quorum *q)
+{
+	if (!q->h)
 		return;
-	if (q->fd >= 0)
-		qb_loop_poll_del(d->loop, q->fd);
 	votequorum_finalize(q->h);
 	q->h = 0;
-	q->fd = -1;
 	q->quorate = q->have_ring = false;
 }
 
-bool cld_quorum_quorate(const struct cld *d)
+bool cld_quorum_quorate(const struct cld_quorum *q)
 {
-	return d->vq && d->vq->h && d->vq->quorate;
+	return q->h && q->quorate;
 }
 
-void cld_quorum_free(struct cld *d)
+struct cld_quorum *cld_quorum_free(struct cld_quorum *q)
 {
-	cld_quorum_disconnect(d);
-	free(d->vq);
-	d->vq = NULL;
+	if (!q)
+		return NULL;
+	cld_quorum_disconnect(q);
+	free(q);
+	return NULL;
 }
 
 int cld_cmap_token_ms(uint32_t *token_ms_r)

@@ -2,6 +2,10 @@
  * quorum.h - the local votequorum view and cmap look-ups of coroleased.
  *
  * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
+ *
+ * Like cpg.h, the owner polls cld_quorum_fd() once connected, calls
+ * cld_quorum_dispatch() when it is ready, and decides what a lost
+ * connection means.
  */
 #ifndef COROLEASE_QUORUM_H
 #define COROLEASE_QUORUM_H
@@ -9,23 +13,37 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "daemon.h"
+#include "lease.h"   /* struct cl_ring */
 
+struct cld_quorum_ops {
+	/* A quorum verdict, with the ring it is for (the latest nodelist notification's). */
+	void (*quorum)(void *ctx, bool quorate, const struct cl_ring *ring);
+};
+
+struct cld_quorum;
+
+/* A view, not connected; ops must outlive it.  NULL on ENOMEM. */
+struct cld_quorum *cld_quorum_new(const struct cld_quorum_ops *ops, void *ctx);
+/* Disconnects; accepts NULL; returns NULL. */
+struct cld_quorum *cld_quorum_free(struct cld_quorum *q);
+
+/* Connects to votequorum and starts tracking changes.  0 or -ENOTCONN. */
+int cld_quorum_connect(struct cld_quorum *q);
+/* The fd to poll for POLLIN while connected, else -1. */
+int cld_quorum_fd(const struct cld_quorum *q);
 /*
- * Connects to votequorum, starts tracking changes and registers the fd.
- * Notifications go to cl_node_quorum() once d->node exists.  0 or negative.
+ * Dispatches what is pending after poll reported revents: ops.quorum runs
+ * from inside.  0, or -ENOTCONN when the connection is gone.
  */
-int cld_quorum_connect(struct cld *d);
-/* Disconnects; safe when not connected. */
-void cld_quorum_disconnect(struct cld *d);
+int cld_quorum_dispatch(struct cld_quorum *q, int revents);
+/* Disconnects; safe when not connected.  The owner stops polling the fd first. */
+void cld_quorum_disconnect(struct cld_quorum *q);
 /* The last local votequorum verdict (false while disconnected). */
-bool cld_quorum_quorate(const struct cld *d);
-/* Frees the state; accepts d->vq == NULL. */
-void cld_quorum_free(struct cld *d);
+bool cld_quorum_quorate(const struct cld_quorum *q);
 
 /*
  * Reads the effective totem token timeout (runtime.config.totem.token, ms)
- * from cmap.  0 or negative (corosync unreachable, key missing).
+ * from cmap.  0, or -ENOTCONN (corosync unreachable) or -ENOENT (key missing).
  */
 int cld_cmap_token_ms(uint32_t *token_ms_r);
 

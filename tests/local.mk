@@ -8,7 +8,8 @@ CHECK_TEST_PROGS = \
 	tests/check_wire \
 	tests/check_node \
 	tests/check_util \
-	tests/check_sm_oom
+	tests/check_sm_oom \
+	tests/check_confchg
 check_PROGRAMS += $(CHECK_TEST_PROGS)
 TESTS += $(CHECK_TEST_PROGS)
 
@@ -52,12 +53,21 @@ tests_check_util_SOURCES = tests/check_util.c
 tests_check_util_CFLAGS = $(CHECK_TEST_CFLAGS)
 tests_check_util_LDADD = $(CHECK_LIBS)
 
-
 tests_check_sm_oom_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_check_sm_oom_SOURCES = tests/check_sm_oom.c $(FAILALLOC_SRC)
 tests_check_sm_oom_CFLAGS = $(CHECK_TEST_CFLAGS)
 tests_check_sm_oom_LDFLAGS = $(AM_LDFLAGS) $(TEST_FAILALLOC_FLAGS)
 tests_check_sm_oom_LDADD = $(CHECK_TEST_LDADD)
+
+# lockd/'s pure parts, linked from their sources
+tests_check_confchg_CPPFLAGS = $(CORE_CPPFLAGS) -I$(top_srcdir)/lockd
+tests_check_confchg_SOURCES = tests/check_confchg.c lockd/confchg.c lockd/confchg.h
+tests_check_confchg_CFLAGS = $(CHECK_TEST_CFLAGS)
+tests_check_confchg_LDADD = $(CHECK_LIBS)
+
+# --- configuration golden tests: coroleased -t on tests/config/*.conf -------
+TESTS += tests/config/run-config-tests.sh
+EXTRA_DIST += tests/config
 
 # --- deterministic cluster simulator ----------------------------------------
 # The binary is driven by tests/sim/run-sim.sh (seeds, scenarios); it is not a

@@ -1,0 +1,164 @@
+/*
+ * ipc_int.h - private to the IPC service (ipc*.c): its state, a client
+ * connection, a decoded request, and what the three parts call of each other.
+ *
+ * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
+ *
+ *   ipc.c       the libqb service: loop glue, authorisation, the connection
+ *               table, and each client's outgoing event queue;
+ *   ipc_req.c   the request table (validation and dispatch), the handlers
+ *               that change state, and node events routed back to clients;
+ *   ipc_read.c  answers read from the local replica: OWNER, INDEX_GET, SHOW,
+ *               and the streamed LIST / INDEX_LIST.
+ *
+ * Memory per client stays bounded: leases (max_leases_per_client), pending
+ * requests (max_pending_per_client), and events the client does not read
+ * (a small backlog, CLD_OUTQ_MAX bytes, then the client is disconnected).
+ */
+#ifndef COROLEASE_IPC_INT_H
+#define COROLEASE_IPC_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <qb/qbipcs.h>
+#include <qb/qblog.h>
+
+#include "corolease/htab.h"
+#include "corolease/ipc.h"
+#include "corolease/list.h"
+#include "ipc.h"
+
+#define CLD_MAX_BAD      16u
+#define CLD_OUTQ_MAX     (4u * 1024u * 1024u)  /* unread event backlog per client */
+#define CLD_BATCH_BYTES  (60u * 1024u)        /* ITEMS payload per event */
+#define CLD_FLUSH_NS     (5ull * 1000000ull)
+
+/* A name the client holds or is acquiring (in conn.names). */
+enum { CN_PENDING = 1, CN_HELD = 2 };
+
+struct cname {
+	struct cl_hnode hn;
+	uint8_t state;
+	uint16_t namelen;
+	uint8_t name[];
+};
+
+struct watch {
+	struct cl_list link;          /* in conn.watches */
+	uint16_t namelen;
+	uint8_t name[];
+};
+
+struct outbuf {
+	struct cl_list link;          /* in conn.outq */
+	size_t len;
+	bool bulk;                    /* part of a LIST / INDEX_LIST answer */
+	uint8_t data[];
+};
+
+struct conn {
+	struct cl_list link;          /* in cld_ipc.conns */
+	struct cl_hnode hn;           /* in cld_ipc.conn_tab, by id */
+	struct cld_ipc *ip;
+	qb_ipcs_connection_t *qc;
+	uint64_t id;
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	bool hello, admin, dying;
+	unsigned bad;
+	uint64_t pending;             /* acquires not granted yet, and ops */
+	struct cl_htab names;         /* struct cname; no buckets until the first */
+	bool watch_all;
+	struct cl_list watches;
+	struct cl_list outq;          /* struct outbuf, oldest first */
+	size_t oq_bytes;
+	size_t bulk_bytes;            /* queued list output, exempt from CLD_OUTQ_MAX */
+	bool bulk;                    /* a list is being produced now */
+};
+
+/* A request waiting for the node's answer (INDEX_PUT/DEL, SYNC, EVICT, FENCE_ACK). */
+struct op {
+	struct cl_hnode hn;           /* in cld_ipc.op_tab, by id */
+	uint64_t id;
+	uint64_t conn_id;
+	uint64_t cookie;
+	uint32_t req_type;
+	uint16_t namelen;
+	uint8_t keylen;
+	uint8_t data[];               /* INDEX_GET|SYNC: name then key */
+};
+
+struct cld_ipc {
+	qb_loop_t *loop;
+	struct cld_ipc_config cfg;
+	const struct cld_ipc_ops *ops;
+	void *ctx;
+	qb_ipcs_service_t *s;
+	struct cl_list conns;         /* struct conn, newest first */
+	struct cl_htab conn_tab;
+	struct cl_htab op_tab;
+	uint64_t nconns, nhello;
+	uint64_t next_op, next_id;
+	bool refuse_new;
+	bool sock_gid_ok, admin_gid_ok;
+	gid_t sock_gid, admin_gid;
+	qb_loop_timer_handle flush_timer;
+	bool flush_armed;
+	/* event scratch, and a copy of a request that libqb hands over misaligned */
+	uint8_t buf[CLP_MAX_MSG] __attribute__((aligned(64)));
+	uint8_t req[CLP_MAX_MSG] __attribute__((aligned(64)));
+};
+
+/* A request after validation: every pointer lies inside the message. */
+struct req {
+	uint32_t type;
+	uint64_t cookie;
+	const void *msg;              /* the fixed part (struct clp_req_*), 8-byte aligned */
+	const uint8_t *name;
+	uint16_t namelen;
+	const uint8_t *key;
+	uint8_t keylen;
+	const uint8_t *val;
+	uint32_t vallen;
+	uint8_t flags;
+};
+
+/* ---- ipc.c ---- */
+
+/* The connection with id, or NULL (gone). */
+struct conn *ipc_conn_find(struct cld_ipc *ip, uint64_t id);
+/* Disconnects c from the loop, never from inside libqb's own call chain; why NULL: quietly. */
+void ipc_conn_kill(struct conn *c, const char *why);
+/*
+ * Sends one event (buf with its header's id filled in; the size is set
+ * here), queueing a short backlog; a client that lets it grow past
+ * CLD_OUTQ_MAX is disconnected.  Output of a list (c->bulk) is exempt.
+ */
+void ipc_send(struct conn *c, void *buf, size_t len);
+/* Sends the RESULT of request type with cookie: err and plen bytes of payload. */
+void ipc_result(struct conn *c, uint64_t cookie, uint32_t type, int err,
+		const void *payload, size_t plen);
+
+/* ---- ipc_req.c ---- */
+
+/* Validates and handles one request of size bytes (8-byte aligned) from c. */
+void ipc_request(struct cld_ipc *ip, struct conn *c, const uint8_t *data, size_t size);
+/* Frees what the request side keeps per connection (names, watches). */
+void ipc_conn_forget(struct conn *c);
+/* Frees every op still waiting (the service is stopping). */
+void ipc_ops_free(struct cld_ipc *ip);
+
+/* ---- ipc_read.c (handlers of the request table) ---- */
+
+void ipc_do_owner(struct cld_ipc *ip, struct conn *c, const struct req *r);
+void ipc_do_list(struct cld_ipc *ip, struct conn *c, const struct req *r);
+void ipc_do_show(struct cld_ipc *ip, struct conn *c, const struct req *r);
+/* The answer to INDEX_GET (at once, or once its sync barrier passed). */
+void ipc_index_get_answer(struct cld_ipc *ip, struct conn *c, uint64_t cookie,
+			  const uint8_t *name, size_t namelen, const uint8_t *key, size_t keylen);
+
+#endif /* COROLEASE_IPC_INT_H */

@@ -1,0 +1,643 @@
+/*
+ * ipc_req.c - requests of corolease/ipc.h: one table indexed by request
+ * type validates and dispatches each message; the handlers that change
+ * state; node events routed back to the clients.  See ipc_int.h.
+ *
+ * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "hash.h"
+#include "ipc_int.h"
+
+/* ---- the names a client holds or is acquiring ---- */
+
+static uint64_t nhash(const void *name, size_t len)
+{
+	return cl_hash_bytes(0x69706321ULL, name, len);
+}
+
+static struct cname *cname_find(struct conn *c, const void *name, size_t len)
+{
+	uint64_t h = nhash(name, len);
+	for (struct cl_hnode *e = cl_htab_first(&c->names, h); e; e = cl_htab_next(e, h)) {
+		struct cname *n = cl_container_of(e, struct cname, hn);
+		if (n->namelen == len && !memcmp(n->name, name, len))
+			return n;
+	}
+	return NULL;
+}
+
+/* Adds name as pending.  NULL on ENOMEM. */
+static struct cname *cname_add(struct conn *c, const void *name, size_t len)
+{
+	if (!c->names.nb && cl_htab_init(&c->names, 16) < 0)
+		return NULL;
+	struct cname *n = malloc(sizeof(*n) + len);
+	if (!n)
+		return NULL;
+	n->state = CN_PENDING;
+	n->namelen = (uint16_t)len;
+	memcpy(n->name, name, len);
+	cl_htab_add(&c->names, &n->hn, nhash(name, len));
+	c->pending++;
+	return n;
+}
+
+static void cname_del(struct conn *c, struct cname *n)
+{
+	cl_htab_del(&c->names, &n->hn);
+	if (n->state == CN_PENDING)
+		c->pending--;
+	free(n);
+}
+
+/* ---- the names a client watches ---- */
+
+static struct watch *watch_find(struct conn *c, const uint8_t *name, size_t namelen)
+{
+	struct cl_list *l;
+	cl_list_foreach(l, &c->watches) {
+		struct watch *w = cl_list_entry(l, struct watch, link);
+		if (w->namelen == namelen && !memcmp(w->name, name, namelen))
+			return w;
+	}
+	return NULL;
+}
+
+static bool watches(struct conn *c, const uint8_t *name, size_t namelen)
+{
+	return c->watch_all || watch_find(c, name, namelen);
+}
+
+void ipc_conn_forget(struct conn *c)
+{
+	struct cl_htab_iter it;
+	for (struct cl_hnode *e = cl_htab_iter_first(&c->names, &it); e;
+	     e = cl_htab_iter_next(&c->names, &it))
+		cname_del(c, cl_container_of(e, struct cname, hn));
+	cl_htab_fini(&c->names);
+	struct cl_list *l, *nx;
+	cl_list_foreach_safe(l, nx, &c->watches) {
+		cl_list_del(l);
+		free(cl_list_entry(l, struct watch, link));
+	}
+}
+
+/* ---- requests waiting for the node's answer ---- */
+
+/*
+ * Starts an op for r (keeping its name and key when keep) and returns its
+ * id, never 0.  0 when r was answered already: too many pending (-EAGAIN)
+ * or -ENOMEM.
+ */
+static uint64_t op_begin(struct cld_ipc *ip, struct conn *c, const struct req *r, bool keep)
+{
+	if (c->pending >= ip->cfg.conf->max_pending_per_client) {
+		ipc_result(c, r->cookie, r->type, -EAGAIN, NULL, 0);
+		return 0;
+	}
+	size_t namelen = keep ? r->namelen : 0, keylen = keep ? r->keylen : 0;
+	struct op *o = malloc(sizeof(*o) + namelen + keylen);
+	if (!o) {
+		ipc_result(c, r->cookie, r->type, -ENOMEM, NULL, 0);
+		return 0;
+	}
+	o->id = ++ip->next_op;
+	o->conn_id = c->id;
+	o->cookie = r->cookie;
+	o->req_type = r->type;
+	o->namelen = (uint16_t)namelen;
+	o->keylen = (uint8_t)keylen;
+	if (namelen)
+		memcpy(o->data, r->name, namelen);
+	if (keylen)
+		memcpy(o->data + namelen, r->key, keylen);
+	cl_htab_add(&ip->op_tab, &o->hn, cl_mix64(o->id));
+	c->pending++;
+	return o->id;
+}
+
+/* Unlinks the op (caller frees) and settles its client's pending count. */
+static struct op *op_take(struct cld_ipc *ip, uint64_t id)
+{
+	uint64_t h = cl_mix64(id);
+	for (struct cl_hnode *e = cl_htab_first(&ip->op_tab, h); e; e = cl_htab_next(e, h)) {
+		struct op *o = cl_container_of(e, struct op, hn);
+		if (o->id != id)
+			continue;
+		cl_htab_del(&ip->op_tab, &o->hn);
+		struct conn *c = ipc_conn_find(ip, o->conn_id);
+		if (c && c->pending)
+			c->pending--;
+		return o;
+	}
+	return NULL;
+}
+
+/* After the node call for op id: when it refused at once (rc < 0), drop the op and answer r. */
+static void op_end(struct cld_ipc *ip, struct conn *c, const struct req *r, uint64_t id, int rc)
+{
+	if (rc >= 0)
+		return;
+	free(op_take(ip, id));
+	ipc_result(c, r->cookie, r->type, rc, NULL, 0);
+}
+
+void ipc_ops_free(struct cld_ipc *ip)
+{
+	struct cl_htab_iter it;
+	for (struct cl_hnode *e = cl_htab_iter_first(&ip->op_tab, &it); e;
+	     e = cl_htab_iter_next(&ip->op_tab, &it)) {
+		cl_htab_del(&ip->op_tab, e);
+		free(cl_container_of(e, struct op, hn));
+	}
+}
+
+/* The node answered an op (INDEX_DONE, SYNC_DONE, ADMIN_DONE). */
+static void op_done(struct cld_ipc *ip, const struct cl_node_event *ev)
+{
+	struct op *o = op_take(ip, ev->cookie);
+	if (!o)
+		return;
+	struct conn *c = ipc_conn_find(ip, o->conn_id);
+	if (c) {
+		uint64_t v = ev->type == CL_NODE_EV_ADMIN_DONE ? ev->count : ev->version;
+		if (o->req_type == CLP_REQ_INDEX_GET && ev->err == 0)
+			ipc_index_get_answer(ip, c, o->cookie, o->data, o->namelen, o->data + o->namelen,
+					     o->keylen);
+		else if (o->req_type == CLP_REQ_SYNC || ev->err)
+			ipc_result(c, o->cookie, o->req_type, ev->err, NULL, 0);
+		else
+			ipc_result(c, o->cookie, o->req_type, 0, &v, sizeof(v));
+	}
+	free(o);
+}
+
+/* ---- handlers ---- */
+
+static void do_hello(struct cld_ipc *ip, struct conn *c, const struct req *r)
+{
+	const struct clp_req_hello *h = r->msg;
+	if (h->version != CLP_VERSION) {
+		ipc_result(c, r->cookie, r->type, COROLEASE_EVERSION, NULL, 0);
+		return;
+	}
+	if (!c->hello)
+		ip->nhello++;
+	c->hello = true;
+	struct clp_hello_payload p;
+	memset(&p, 0, sizeof(p));
+	p.version = CLP_VERSION;
+	p.nodeid = ip->cfg.nodeid;
+	snprintf(p.shm_path, sizeof(p.shm_path), "%s", ip->cfg.shm_path);
+	ipc_result(c, r->cookie, r->type, 0, &p, sizeof(p));
+}
+
+static void do_acquire(struct cld_ipc *ip, struct conn *c, const struct req *r)
+{
+	const struct clp_req_acquire *a = r->msg;
+	const struct cld_config *conf = ip->cfg.conf;
+	uint32_t owner = 0;
+	struct cname *n;
+	int rc;
+	if (cname_find(c, r->name, r->namelen))
+		rc = -EALREADY;
+	else if (c->names.n >= conf->max_leases_per_client)
+		rc = -EDQUOT;
+	else if (c->pending >= conf->max_pending_per_client)
+		rc = -EAGAIN;
+	else if (!(n = cname_add(c, r->name, r->namelen)))
+		rc = -ENOMEM;
+	else if ((rc = cl_node_acquire(ip->cfg.node, c->id, r->cookie, r->name, r->namelen, a->mode,
+				       r->flags, (uint64_t)a->timeout_ms * 1000)) < 0)
+		cname_del(c, n);
+	if (rc < 0)
+		ipc_result(c, r->cookie, r->type, rc, &owner, sizeof(owner));
+}
+
+static void do_release(struct cld_ipc *ip, struct conn *c, const struct req *r)
+{
+	int rc = COROLEASE_ENOTHELD;
+	struct cname *n = cname_find(c, r->name, r->namelen);
+	if (n) {
+		cname_del(c, n);
+		cl_node_release(ip->cfg.node, c->id, r->name, r->namelen);
+		rc = 0;
+	}
+	ipc_result(c, r->cookie, r->type, rc, NULL, 0);
+}
+
+static void do_index_get(struct cld_ipc *ip, struct conn *c, const struct req *r)
+{
+	if (!(r->flags & CLP_GET_SYNC)) {
+		ipc_index_get_answer(ip, c, r->cookie, r->name, r->namelen, r->key, r->keylen);
+		return;
+	}
+	/* a barrier first: the answer follows its SYNC_DONE (op_done) */
+	uint64_t id = op_begin(ip, c, r, true);
+	if (id)
+		op_end(ip, c, r, id, cl_node_sync(ip->cfg.node, c->id, id));
+}
+
+static void do_sync(struct cld_ipc *ip, struct conn *c, const struct req *r)
+{
+	uint64_t id = op_begin(ip, c, r, false);
+	if (id)
+		op_end(ip, c, r, id, cl_node_sync(ip->cfg.node, c->id, id));
+}
+
+static void do_index_put(struct cld_ipc *ip, struct conn *c, const struct req *r)
+{
+	uint64_t id = op_begin(ip, c, r, false);
+	if (id)
+		op_end(ip, c, r, id, cl_node_index_put(ip->cfg.node, c->id, id, r->name, r->namelen,
+						       r->key, r->keylen, r->val, r->vallen));
+}
+
+static void do_index_del(struct cld_ipc *ip, struct conn *c, const struct req *r)
+{
+	uint64_t id = op_begin(ip, c, r, false);
+	if (id)
+		op_end(ip, c, r, id, cl_node_index_del(ip->cfg.node, c->id, id, r->name, r->namelen,
+						       r->key, r->keylen));
+}
+
+static void do_evict(struct cld_ipc *ip, struct conn *c, const struct req *r)
+{
+	uint64_t id = op_begin(ip, c, r, false);
+	if (id)
+		op_end(ip, c, r, id, cl_node_evict(ip->cfg.node, c->id, id, r->name, r->namelen));
+}
+
+static void do_fence_ack(struct cld_ipc *ip, struct conn *c, const struct req *r)
+{
+	uint64_t id = op_begin(ip, c, r, false);
+	if (id)
+		op_end(ip, c, r, id, cl_node_fence_ack(ip->cfg.node, c->id, id,
+						       ((const struct clp_req_node *)r->msg)->node));
+}
+
+/* WATCH / UNWATCH name; namelen 0: every name. */
+static void do_watch(struct cld_ipc *ip, struct conn *c, const struct req *r)
+{
+	(void)ip;
+	int rc = 0;
+	bool on = r->type == CLP_REQ_WATCH;
+	if (!r->namelen) {
+		c->watch_all = on;
+	} else {
+		struct watch *w = watch_find(c, r->name, r->namelen);
+		if (on && !w) {
+			w = malloc(sizeof(*w) + r->namelen);
+			if (!w) {
+				rc = -ENOMEM;
+			} else {
+				w->namelen = r->namelen;
+				memcpy(w->name, r->name, r->namelen);
+				cl_list_add_tail(&c->watches, &w->link);
+			}
+		} else if (!on && w) {
+			cl_list_del(&w->link);
+			free(w);
+		}
+	}
+	ipc_result(c, r->cookie, r->type, rc, NULL, 0);
+}
+
+static void count_hold(void *ctx, const uint8_t *name, uint16_t namelen, const struct cl_hold_info *h)
+{
+	(void)name;
+	(void)namelen;
+	uint64_t *cnt = ctx;
+	if (!h->orphan_seq)
+		(*cnt)++;
+}
+
+static void do_status(struct cld_ipc *ip, struct conn *c, const struct req *r)
+{
+	const struct cld_ipc_config *d = &ip->cfg;
+	struct clp_status s;
+	memset(&s, 0, sizeof(s));
+	s.nodeid = d->nodeid;
+	s.vq_quorate = ip->ops->vq_quorate(ip->ctx);
+	s.now = cld_now_us();
+	s.clients = ip->nhello;
+	s.index_mem_max = d->ncfg.sm.index_mem_max;
+	if (d->node) {
+		s.synced = cl_node_synced(d->node);
+		s.valid_until = cl_node_valid_until(d->node);
+		s.client_holds = cl_node_client_holds(d->node);
+		struct cl_node_counters k;
+		cl_node_counters(d->node, &k);
+		s.mcast_msgs = k.mcast_msgs;
+		s.fastpath_grants = k.fastpath_grants;
+		s.cluster_grants = k.cluster_grants;
+		s.syncs = k.syncs;
+		s.snapshots_sent = k.snapshots_sent;
+		s.snapshots_loaded = k.snapshots_loaded;
+		s.revokes = k.revokes;
+		s.kills = k.kills;
+	}
+	const struct cl_sm *sm = d->node ? cl_node_sm(d->node) : NULL;
+	if (sm) {
+		struct cl_sm_stats st;
+		cl_sm_stats(sm, &st);
+		s.quorate = st.quorate;
+		s.ring_rep = st.ring.rep;
+		s.ring_seq = st.ring.seq;
+		s.lsn = st.lsn;
+		s.epoch = st.epoch;
+		s.leases = st.records;
+		s.holds = st.holds;
+		s.orphans = st.orphans;
+		s.waiters = st.waiters;
+		s.index_bytes = st.index_bytes;
+		s.index_mem_max = st.index_mem_max;
+		s.state_hash = cl_sm_hash(sm);
+		s.nmembers = st.nmembers < 64 ? st.nmembers : 64;
+		for (uint32_t i = 0; i < s.nmembers; i++) {
+			s.members[i] = st.members[i];
+			cl_sm_foreach_hold_of(sm, st.members[i], count_hold, &s.member_holds[i]);
+			if (st.members[i] == d->nodeid)
+				s.local_leases = s.member_holds[i];
+		}
+	} else {
+		ip->ops->ring(ip->ctx, &s.ring_rep, &s.ring_seq);
+	}
+	ipc_result(c, r->cookie, r->type, 0, &s, sizeof(s));
+}
+
+/* ---- the request table ---- */
+
+/* Checks a type's own fields beyond the lengths: 0 or COROLEASE_EPROTO. */
+typedef int (*check_fn)(const void *msg);
+
+static int check_acquire(const void *msg)
+{
+	const struct clp_req_acquire *a = msg;
+	return a->mode == COROLEASE_EX || a->mode == COROLEASE_SH ? 0 : COROLEASE_EPROTO;
+}
+
+static int check_fence_ack(const void *msg)
+{
+	return ((const struct clp_req_node *)msg)->node ? 0 : COROLEASE_EPROTO;
+}
+
+enum name_rule {
+	NAME_NONE,                    /* the type carries no name */
+	NAME_REQUIRED,                /* 1..COROLEASE_NAME_MAX bytes */
+	NAME_MAY_BE_EMPTY,            /* 0..COROLEASE_NAME_MAX (empty: every name) */
+};
+
+typedef void (*handler_fn)(struct cld_ipc *ip, struct conn *c, const struct req *r);
+
+/*
+ * One request type.  The lengths and flags the checks need are read from
+ * the fixed part at the offsets given (0: the type has no such field; the
+ * header is at offset 0); a handler reads the rest of its fixed part itself,
+ * through req.msg.
+ */
+struct req_type {
+	size_t fixed;                 /* sizeof the fixed part; 0: no such request */
+	enum name_rule name;
+	size_t namelen_at;            /* uint16_t */
+	size_t keylen_at;             /* uint8_t; the key (1..255 bytes) follows the name */
+	size_t vallen_at;             /* uint32_t; the value follows the key */
+	size_t flags_at;              /* uint8_t */
+	bool value;                   /* a value (0..COROLEASE_VALUE_MAX) is allowed */
+	uint8_t flags;                /* the flags the type allows */
+	check_fn check;               /* NULL: nothing more to check */
+	bool before_hello;            /* allowed before HELLO */
+	bool admin;                   /* root or admin_group only (else -EPERM) */
+	handler_fn handle;
+};
+
+#define FIXED(type) .fixed = sizeof(struct type)
+#define NAMED(type, rule) FIXED(type), .name = (rule), .namelen_at = offsetof(struct type, namelen)
+#define INDEX(rule)                                                              \
+	NAMED(clp_req_index, rule), .keylen_at = offsetof(struct clp_req_index, keylen), \
+	.vallen_at = offsetof(struct clp_req_index, vallen), .flags_at = offsetof(struct clp_req_index, flags)
+
+static const struct req_type req_types[CLP_REQ_TYPE_MAX + 1] = {
+	[CLP_REQ_HELLO] = { FIXED(clp_req_hello), .before_hello = true, .handle = do_hello },
+	[CLP_REQ_ACQUIRE] = { NAMED(clp_req_acquire, NAME_REQUIRED),
+			      .flags_at = offsetof(struct clp_req_acquire, flags),
+			      .flags = COROLEASE_WAIT, .check = check_acquire, .handle = do_acquire },
+	[CLP_REQ_RELEASE] = { NAMED(clp_req_name, NAME_REQUIRED), .handle = do_release },
+	[CLP_REQ_INDEX_GET] = { INDEX(NAME_REQUIRED), .flags = CLP_GET_SYNC, .handle = do_index_get },
+	[CLP_REQ_INDEX_PUT] = { INDEX(NAME_REQUIRED), .value = true, .handle = do_index_put },
+	[CLP_REQ_INDEX_DEL] = { INDEX(NAME_REQUIRED), .handle = do_index_del },
+	[CLP_REQ_INDEX_LIST] = { NAMED(clp_req_name, NAME_REQUIRED), .handle = ipc_do_list },
+	[CLP_REQ_WATCH] = { NAMED(clp_req_name, NAME_MAY_BE_EMPTY), .handle = do_watch },
+	[CLP_REQ_UNWATCH] = { NAMED(clp_req_name, NAME_MAY_BE_EMPTY), .handle = do_watch },
+	[CLP_REQ_SYNC] = { FIXED(clp_req_base), .handle = do_sync },
+	[CLP_REQ_OWNER] = { NAMED(clp_req_name, NAME_REQUIRED), .handle = ipc_do_owner },
+	[CLP_REQ_STATUS] = { FIXED(clp_req_base), .handle = do_status },
+	[CLP_REQ_LIST] = { NAMED(clp_req_name, NAME_MAY_BE_EMPTY), .handle = ipc_do_list },
+	[CLP_REQ_SHOW] = { NAMED(clp_req_name, NAME_REQUIRED), .handle = ipc_do_show },
+	[CLP_REQ_EVICT] = { NAMED(clp_req_name, NAME_REQUIRED), .admin = true, .handle = do_evict },
+	[CLP_REQ_FENCE_ACK] = { FIXED(clp_req_node), .check = check_fence_ack, .admin = true,
+				.handle = do_fence_ack },
+};
+
+/* The unsigned field of width bytes at offset at of data; 0 when at is 0 (no such field). */
+static uint32_t field_at(const uint8_t *data, size_t at, size_t width)
+{
+	if (!at)
+		return 0;
+	uint8_t b1;
+	uint16_t b2;
+	uint32_t b4;
+	switch (width) {
+	case 1: memcpy(&b1, data + at, 1); return b1;
+	case 2: memcpy(&b2, data + at, 2); return b2;
+	default: memcpy(&b4, data + at, 4); return b4;
+	}
+}
+
+/*
+ * Checks the message against its type's entry before anything is used: the
+ * type exists, the header's size is the size received, the fixed part is
+ * there, every declared length is in bounds, and the size is exactly the
+ * fixed part plus the declared lengths.  0 with *t_r and r filled, or
+ * COROLEASE_EPROTO (r->type and r->cookie still filled, for the answer).
+ */
+static int parse_req(const uint8_t *data, size_t size, struct req *r, const struct req_type **t_r)
+{
+	const struct clp_req_base *b = (const void *)data;
+	r->type = (uint32_t)b->hdr.id;
+	r->cookie = b->cookie;
+	const struct req_type *t = r->type <= CLP_REQ_TYPE_MAX ? &req_types[r->type] : NULL;
+	if (!t || !t->fixed || size < t->fixed || (size_t)b->hdr.size != size)
+		return COROLEASE_EPROTO;
+	r->namelen = (uint16_t)field_at(data, t->namelen_at, sizeof(uint16_t));
+	r->keylen = (uint8_t)field_at(data, t->keylen_at, sizeof(uint8_t));
+	r->vallen = field_at(data, t->vallen_at, sizeof(uint32_t));
+	r->flags = (uint8_t)field_at(data, t->flags_at, sizeof(uint8_t));
+	if (r->namelen > COROLEASE_NAME_MAX || (!r->namelen && t->name == NAME_REQUIRED) ||
+	    (t->keylen_at && !r->keylen) || r->vallen > COROLEASE_VALUE_MAX ||
+	    (r->vallen && !t->value) || (r->flags & ~t->flags) || (t->check && t->check(data) < 0))
+		return COROLEASE_EPROTO;
+	if (size != t->fixed + r->namelen + r->keylen + r->vallen)
+		return COROLEASE_EPROTO;
+	r->msg = data;
+	r->name = data + t->fixed;
+	r->key = r->name + r->namelen;
+	r->val = r->key + r->keylen;
+	*t_r = t;
+	return 0;
+}
+
+void ipc_request(struct cld_ipc *ip, struct conn *c, const uint8_t *data, size_t size)
+{
+	struct req r;
+	memset(&r, 0, sizeof(r));
+	const struct req_type *t = NULL;
+	int rc = COROLEASE_EPROTO;
+	if (size > sizeof(ip->req))
+		size = 0;   /* larger than any request: malformed */
+	else if (size >= sizeof(struct clp_req_base))
+		rc = parse_req(data, size, &r, &t);
+	else if (size >= sizeof(struct qb_ipc_request_header))
+		r.type = (uint32_t)((const struct qb_ipc_request_header *)data)->id;
+	if (rc == 0 && !c->hello && !t->before_hello)
+		rc = COROLEASE_EPROTO;
+	if (rc < 0) {
+		ipc_result(c, r.cookie, r.type <= CLP_REQ_TYPE_MAX ? r.type : 0, rc, NULL, 0);
+		if (++c->bad >= CLD_MAX_BAD)
+			ipc_conn_kill(c, "too many malformed requests");
+		else
+			qb_log(LOG_DEBUG, "client %" PRIu64 ": malformed request (type %u, %zu bytes)",
+			       c->id, r.type, size);
+		return;
+	}
+	if (t->admin && !c->admin) {
+		ipc_result(c, r.cookie, r.type, -EPERM, NULL, 0);
+		return;
+	}
+	t->handle(ip, c, &r);
+}
+
+/* ---- node events ---- */
+
+static void send_lease_ev(struct conn *c, uint32_t type, const struct cl_node_event *ev, uint32_t node)
+{
+	uint8_t *buf = c->ip->buf;
+	struct clp_ev_lease *e = (struct clp_ev_lease *)buf;
+	memset(e, 0, sizeof(*e));
+	e->b.hdr.id = (int32_t)type;
+	e->b.cookie = ev->cookie;
+	e->err = type == CLP_EV_REVOKED ? ev->err : 0;
+	e->node = node;
+	e->epoch = ev->epoch;
+	e->valid_until = ev->valid_until;
+	e->deadline = ev->deadline;
+	e->mode = ev->mode;
+	e->namelen = ev->namelen;
+	memcpy(buf + sizeof(*e), ev->name, ev->namelen);
+	ipc_send(c, buf, sizeof(*e) + ev->namelen);
+}
+
+/* VALIDITY to every client that said HELLO. */
+static void broadcast_validity(struct cld_ipc *ip, const struct cl_node_event *ev)
+{
+	struct clp_ev_validity *e = (struct clp_ev_validity *)ip->buf;
+	struct cl_list *l;
+	cl_list_foreach(l, &ip->conns) {
+		struct conn *c = cl_list_entry(l, struct conn, link);
+		if (!c->hello)
+			continue;
+		memset(e, 0, sizeof(*e));
+		e->b.hdr.id = CLP_EV_VALIDITY;
+		e->valid_until = ev->valid_until;
+		ipc_send(c, ip->buf, sizeof(*e));
+	}
+}
+
+/* INDEX_CHANGED to every client that said HELLO and watches the name. */
+static void broadcast_index_changed(struct cld_ipc *ip, const struct cl_node_event *ev)
+{
+	struct cl_list *l;
+	cl_list_foreach(l, &ip->conns) {
+		struct conn *c = cl_list_entry(l, struct conn, link);
+		if (!c->hello || !watches(c, ev->name, ev->namelen))
+			continue;
+		struct clp_ev_index *e = (struct clp_ev_index *)ip->buf;
+		memset(e, 0, sizeof(*e));
+		e->b.hdr.id = CLP_EV_INDEX_CHANGED;
+		e->version = ev->version;
+		e->writer = ev->owner;
+		e->deleted = ev->deleted;
+		e->keylen = ev->keylen;
+		e->namelen = ev->namelen;
+		memcpy(ip->buf + sizeof(*e), ev->name, ev->namelen);
+		memcpy(ip->buf + sizeof(*e) + ev->namelen, ev->key, ev->keylen);
+		ipc_send(c, ip->buf, sizeof(*e) + ev->namelen + ev->keylen);
+	}
+}
+
+void cld_ipc_event(struct cld_ipc *ip, const struct cl_node_event *ev)
+{
+	if (!ip)
+		return;
+	if (ev->type == CL_NODE_EV_VALIDITY) {
+		broadcast_validity(ip, ev);
+		return;
+	}
+	if (ev->type == CL_NODE_EV_INDEX_CHANGED && !ev->client) {
+		broadcast_index_changed(ip, ev);
+		return;
+	}
+	if (ev->type == CL_NODE_EV_INDEX_DONE || ev->type == CL_NODE_EV_SYNC_DONE ||
+	    ev->type == CL_NODE_EV_ADMIN_DONE) {
+		op_done(ip, ev);
+		return;
+	}
+	struct conn *c = ipc_conn_find(ip, ev->client);
+	if (!c)
+		return;
+	struct cname *n;
+	switch (ev->type) {
+	case CL_NODE_EV_GRANTED:
+		n = cname_find(c, ev->name, ev->namelen);
+		if (n && n->state == CN_PENDING) {
+			n->state = CN_HELD;
+			c->pending--;
+		}
+		send_lease_ev(c, CLP_EV_GRANTED, ev, ip->cfg.nodeid);
+		break;
+	case CL_NODE_EV_DENIED: {
+		uint32_t owner = ev->owner;
+		n = cname_find(c, ev->name, ev->namelen);
+		if (n)
+			cname_del(c, n);
+		ipc_result(c, ev->cookie, CLP_REQ_ACQUIRE, ev->err, &owner, sizeof(owner));
+		break;
+	}
+	case CL_NODE_EV_QUEUED:
+		send_lease_ev(c, CLP_EV_QUEUED, ev, ev->owner);
+		break;
+	case CL_NODE_EV_WANTED:
+		send_lease_ev(c, CLP_EV_WANTED, ev, ev->owner);
+		break;
+	case CL_NODE_EV_REVOKED:
+		send_lease_ev(c, CLP_EV_REVOKED, ev, ip->cfg.nodeid);
+		break;
+	case CL_NODE_EV_KILL:
+		if (ip->cfg.conf->kill_on_revoke && c->pid > 1 && c->pid != ip->cfg.pid) {
+			qb_log(LOG_WARNING, "killing client %" PRIu64 " pid %d: still using revoked lease %.*s",
+			       c->id, (int)c->pid, (int)ev->namelen, (const char *)ev->name);
+			kill(c->pid, SIGKILL);
+		}
+		break;
+	default:
+		break;
+	}
+}
