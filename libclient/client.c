@@ -39,7 +39,9 @@
 #include <qb/qbipcc.h>
 
 #include "corolease.h"
+#include "corolease/htab.h"
 #include "corolease/ipc.h"
+#include "corolease/list.h"
 
 #define CL_PUBLIC __attribute__((visibility("default")))
 
@@ -66,9 +68,9 @@ enum lease_state {
 
 struct corolease_lease {
 	corolease_t *h;
-	struct corolease_lease *prev, *next;  /* h->leases */
-	struct corolease_lease *hnext;        /* h->buckets[cookie] */
-	uint64_t cookie;                      /* of the ACQUIRE */
+	struct cl_hnode hn;           /* h->by_cookie, hashed by cookie */
+	struct cl_list link;          /* h->leases */
+	uint64_t cookie;              /* of the ACQUIRE */
 	enum lease_state state;
 	bool revoked;
 	bool sync;            /* a synchronous acquire waits on it: no callback */
@@ -86,7 +88,7 @@ struct corolease_lease {
 
 /* A synchronous request waiting for its RESULT. */
 struct pending {
-	struct pending *next;
+	struct cl_list link;          /* h->pending */
 	uint64_t cookie;
 	uint32_t req_type;
 	bool done;
@@ -104,7 +106,7 @@ struct pending {
 
 /* A request the daemon's flow control refused; sent again from dispatch. */
 struct outmsg {
-	struct outmsg *next;
+	struct cl_list link;          /* h->outq */
 	size_t len;
 	unsigned char data[];
 };
@@ -130,11 +132,10 @@ struct corolease {
 	struct corolease_callbacks cb;
 	void *udata;
 
-	struct corolease_lease *leases;
-	struct corolease_lease **buckets;
-	size_t nbuckets, nleases;
-	struct pending *pending;
-	struct outmsg *outq, **outq_tail;
+	struct cl_htab by_cookie;     /* every lease handle */
+	struct cl_list leases;        /* the same, in acquire order */
+	struct cl_list pending;
+	struct cl_list outq;
 };
 
 /* ------------------------------------------------------------------------ */
@@ -161,66 +162,16 @@ static uint64_t new_cookie(corolease_t *h)
 	return c;
 }
 
-static size_t bucket_of(const corolease_t *h, uint64_t cookie)
+static void lease_link(corolease_t *h, struct corolease_lease *l)
 {
-	uint64_t x = cookie * 0x9e3779b97f4a7c15ull;
-	return (size_t)(x >> 32) & (h->nbuckets - 1);
-}
-
-static void lease_hash_add(corolease_t *h, struct corolease_lease *l)
-{
-	if (h->nleases + 1 > h->nbuckets * 2) {
-		size_t n = h->nbuckets * 2;
-		struct corolease_lease **nb = calloc(n, sizeof(*nb));
-		if (nb) {
-			struct corolease_lease **old = h->buckets;
-			size_t on = h->nbuckets;
-			h->buckets = nb;
-			h->nbuckets = n;
-			for (size_t i = 0; i < on; i++) {
-				struct corolease_lease *e, *next;
-				for (e = old[i]; e; e = next) {
-					next = e->hnext;
-					size_t b = bucket_of(h, e->cookie);
-					e->hnext = nb[b];
-					nb[b] = e;
-				}
-			}
-			free(old);
-		}   /* on ENOMEM keep the smaller table: chains just grow */
-	}
-	size_t b = bucket_of(h, l->cookie);
-	l->hnext = h->buckets[b];
-	h->buckets[b] = l;
-	h->nleases++;
-	l->prev = NULL;
-	l->next = h->leases;
-	if (h->leases)
-		h->leases->prev = l;
-	h->leases = l;
-}
-
-static void lease_unlink(corolease_t *h, struct corolease_lease *l)
-{
-	struct corolease_lease **pp = &h->buckets[bucket_of(h, l->cookie)];
-	for (; *pp; pp = &(*pp)->hnext) {
-		if (*pp == l) {
-			*pp = l->hnext;
-			break;
-		}
-	}
-	if (l->prev)
-		l->prev->next = l->next;
-	else
-		h->leases = l->next;
-	if (l->next)
-		l->next->prev = l->prev;
-	h->nleases--;
+	cl_htab_add(&h->by_cookie, &l->hn, l->cookie);
+	cl_list_add_tail(&h->leases, &l->link);
 }
 
 static void lease_free(struct corolease_lease *l)
 {
-	lease_unlink(l->h, l);
+	cl_htab_del(&l->h->by_cookie, &l->hn);
+	cl_list_del(&l->link);
 	free(l);
 }
 
@@ -228,38 +179,38 @@ static struct corolease_lease *lease_by_cookie(const corolease_t *h, uint64_t co
 {
 	if (cookie == 0)
 		return NULL;
-	for (struct corolease_lease *l = h->buckets[bucket_of(h, cookie)]; l; l = l->hnext)
+	for (struct cl_hnode *e = cl_htab_first(&h->by_cookie, cookie); e;
+	     e = cl_htab_next(e, cookie)) {
+		struct corolease_lease *l = cl_container_of(e, struct corolease_lease, hn);
 		if (l->cookie == cookie)
 			return l;
+	}
 	return NULL;
 }
+
+#define lease_of(l) cl_list_entry(l, struct corolease_lease, link)
 
 /* A granted lease by name, for notifications without a cookie. */
 static struct corolease_lease *lease_by_name(const corolease_t *h, const void *name, size_t len)
 {
-	for (struct corolease_lease *l = h->leases; l; l = l->next)
+	const struct cl_list *it;
+	cl_list_foreach(it, &h->leases) {
+		struct corolease_lease *l = lease_of(it);
 		if (l->state == LS_GRANTED && l->namelen == len && memcmp(l->name, name, len) == 0)
 			return l;
+	}
 	return NULL;
 }
 
 static struct pending *pending_by_cookie(const corolease_t *h, uint64_t cookie)
 {
-	for (struct pending *p = h->pending; p; p = p->next)
+	const struct cl_list *it;
+	cl_list_foreach(it, &h->pending) {
+		struct pending *p = cl_list_entry(it, struct pending, link);
 		if (p->cookie == cookie)
 			return p;
-	return NULL;
-}
-
-static void pending_unlink(corolease_t *h, struct pending *p)
-{
-	for (struct pending **pp = &h->pending; *pp; pp = &(*pp)->next) {
-		if (*pp == p) {
-			*pp = p->next;
-			break;
-		}
 	}
-	p->next = NULL;
+	return NULL;
 }
 
 static void *rxbuf_get(corolease_t *h)
@@ -285,15 +236,14 @@ static void rxbuf_put(corolease_t *h, void *buf)
 /* Sends what flow control held back, in order.  0, or negative on a dead link. */
 static int outq_flush(corolease_t *h)
 {
-	while (h->outq) {
-		struct outmsg *m = h->outq;
+	struct cl_list *first;
+	while ((first = cl_list_first(&h->outq))) {
+		struct outmsg *m = cl_list_entry(first, struct outmsg, link);
 		struct iovec iov = { m->data, m->len };
 		ssize_t r = qb_ipcc_sendv(h->qb, &iov, 1);
 		if (r == -EAGAIN)
 			return 0;
-		h->outq = m->next;
-		if (!h->outq)
-			h->outq_tail = &h->outq;
+		cl_list_del(first);
 		free(m);
 		if (r < 0 && is_disconnect(r)) {
 			h->dead = true;
@@ -325,7 +275,7 @@ static int send_req(corolease_t *h, uint32_t type, uint64_t cookie,
 	b->hdr.size = (int32_t)total;
 	b->cookie = cookie;
 
-	if (!h->outq) {
+	if (cl_list_empty(&h->outq)) {
 		ssize_t r = qb_ipcc_sendv(h->qb, iov, niov);
 		if (r >= 0)
 			return 0;
@@ -340,7 +290,6 @@ static int send_req(corolease_t *h, uint32_t type, uint64_t cookie,
 	struct outmsg *m = malloc(sizeof(*m) + total);
 	if (!m)
 		return -ENOMEM;
-	m->next = NULL;
 	m->len = total;
 	size_t off = 0;
 	for (unsigned i = 0; i < niov; i++) {
@@ -348,8 +297,7 @@ static int send_req(corolease_t *h, uint32_t type, uint64_t cookie,
 			memcpy(m->data + off, iov[i].iov_base, iov[i].iov_len);
 		off += iov[i].iov_len;
 	}
-	*h->outq_tail = m;
-	h->outq_tail = &m->next;
+	cl_list_add_tail(&h->outq, &m->link);
 	return 0;
 }
 
@@ -594,7 +542,9 @@ static void run_timeouts(corolease_t *h)
 	bool again = true;
 	while (again) {
 		again = false;
-		for (struct corolease_lease *l = h->leases; l; l = l->next) {
+		const struct cl_list *it;
+		cl_list_foreach(it, &h->leases) {
+			struct corolease_lease *l = lease_of(it);
 			if (l->state == LS_PENDING && l->deadline && l->deadline <= now) {
 				if (!h->dead)
 					send_release(h, l);
@@ -613,12 +563,14 @@ static void report_disconnect(corolease_t *h)
 	if (h->dead_reported)
 		return;
 	h->dead_reported = true;
-	for (struct pending *p = h->pending; p; p = p->next)
-		complete(p, COROLEASE_EDISCONNECTED, NULL, 0);
+	const struct cl_list *it;
+	cl_list_foreach(it, &h->pending)
+		complete(cl_list_entry(it, struct pending, link), COROLEASE_EDISCONNECTED, NULL, 0);
 	bool again = true;
 	while (again) {
 		again = false;
-		for (struct corolease_lease *l = h->leases; l; l = l->next) {
+		cl_list_foreach(it, &h->leases) {
+			struct corolease_lease *l = lease_of(it);
 			if (l->state == LS_PENDING) {
 				fail_pending_acquire(h, l, COROLEASE_EDISCONNECTED, 0);
 				again = true;
@@ -671,10 +623,13 @@ static int process(corolease_t *h)
 static uint64_t next_timeout(const corolease_t *h)
 {
 	uint64_t t = UINT64_MAX;
-	for (const struct corolease_lease *l = h->leases; l; l = l->next)
+	const struct cl_list *it;
+	cl_list_foreach(it, &h->leases) {
+		const struct corolease_lease *l = lease_of(it);
 		if (l->state == LS_PENDING && l->deadline && l->deadline < t)
 			t = l->deadline;
-	if (h->outq && !h->dead) {
+	}
+	if (!cl_list_empty(&h->outq) && !h->dead) {
 		uint64_t r = mono_us() + OUTQ_RETRY_US;
 		if (r < t)
 			t = r;
@@ -734,10 +689,9 @@ static int call(corolease_t *h, struct pending *p, uint32_t type,
 	int r = send_req(h, type, p->cookie, iov, niov);
 	if (r < 0)
 		return p->err = r;
-	p->next = h->pending;
-	h->pending = p;
+	cl_list_add_tail(&h->pending, &p->link);
 	r = wait_until(h, pending_done, p, deadline);
-	pending_unlink(h, p);
+	cl_list_del(&p->link);
 	if (!p->done) {
 		p->done = true;
 		p->err = r ? r : COROLEASE_EDISCONNECTED;
@@ -810,18 +764,17 @@ CL_PUBLIC int corolease_connect(corolease_t **h_r)
 	if (!h)
 		return -ENOMEM;
 	h->next_cookie = 1;
-	h->outq_tail = &h->outq;
-	h->nbuckets = 16;
-	h->buckets = calloc(h->nbuckets, sizeof(*h->buckets));
-	if (!h->buckets) {
+	cl_list_init(&h->leases);
+	cl_list_init(&h->pending);
+	cl_list_init(&h->outq);
+	if (cl_htab_init(&h->by_cookie, 16) < 0) {
 		free(h);
 		return -ENOMEM;
 	}
 	h->qb = qb_ipcc_connect(COROLEASE_IPC_NAME, CLP_MAX_MSG);
 	if (!h->qb) {
 		int err = errno ? -errno : -ECONNREFUSED;
-		free(h->buckets);
-		free(h);
+		corolease_close(h);
 		return err;
 	}
 	int32_t fd = -1;
@@ -876,12 +829,12 @@ CL_PUBLIC corolease_t *corolease_close(corolease_t *h)
 {
 	if (!h)
 		return NULL;
-	while (h->leases)
-		lease_free(h->leases);
-	while (h->outq) {
-		struct outmsg *m = h->outq;
-		h->outq = m->next;
-		free(m);
+	struct cl_list *first;
+	while ((first = cl_list_first(&h->leases)))
+		lease_free(lease_of(first));
+	while ((first = cl_list_first(&h->outq))) {
+		cl_list_del(first);
+		free(cl_list_entry(first, struct outmsg, link));
 	}
 	while (h->rxfree) {
 		struct rxbuf *b = h->rxfree;
@@ -892,7 +845,7 @@ CL_PUBLIC corolease_t *corolease_close(corolease_t *h)
 		munmap((void *)h->shm, h->shm_len);
 	if (h->qb)
 		qb_ipcc_disconnect(h->qb);
-	free(h->buckets);
+	cl_htab_fini(&h->by_cookie);
 	free(h);
 	return NULL;
 }
@@ -961,6 +914,7 @@ static int start_acquire(corolease_t *h, const void *name, size_t namelen, int m
 	if (!l)
 		return -ENOMEM;
 	l->h = h;
+	cl_list_init(&l->link);
 	l->cookie = new_cookie(h);
 	l->state = LS_PENDING;
 	l->sync = sync;
@@ -983,7 +937,7 @@ static int start_acquire(corolease_t *h, const void *name, size_t namelen, int m
 		free(l);
 		return r;
 	}
-	lease_hash_add(h, l);
+	lease_link(h, l);
 	*lease_r = l;
 	return 0;
 }
