@@ -66,21 +66,35 @@ typedef struct corolease corolease_t;
 typedef struct corolease_lease corolease_lease_t;
 
 /*
- * Callbacks.  They run only inside corolease_dispatch() (or inside a sync
- * call that waits), after the library state is consistent; they may call
- * any corolease function except corolease_close() on the same handle.
- * Any member may be NULL.  `udata` is always the connection's (given to
- * corolease_set_callbacks); a lease's own is corolease_lease_udata().
+ * Callbacks run only inside corolease_dispatch(), never inside any other
+ * call.  A synchronous call (corolease_acquire(), corolease_index_put(),
+ * ...) that waits for its answer processes every event that arrives
+ * meanwhile: the library's state is updated at once (a revoked lease's
+ * corolease_lease_valid() is 0 from that moment), but the callbacks are
+ * queued, in arrival order, for the next corolease_dispatch(), and
+ * corolease_get_timeout() returns 0 while the queue is not empty.
+ *
+ * A callback may call any function except corolease_close() on the same
+ * handle.  Callbacks it causes (for example through a synchronous call) are
+ * queued for the next corolease_dispatch(), not run within the current one.
+ * Releasing a lease drops the callbacks queued for it.  Any member may be
+ * NULL: its events are then not queued (a failed async acquire's handle is
+ * still freed, at the next corolease_dispatch()).  `udata` is always the
+ * connection's (given to corolease_set_callbacks); a lease's own is
+ * corolease_lease_udata().
  */
 struct corolease_callbacks {
-	/* An async acquire finished: err 0 (lease granted) or negative. On
-	 * error the lease handle is freed right after the callback returns. */
+	/* An async acquire finished: err 0 (lease granted) or negative (the
+	 * errors of corolease_acquire).  On error the lease handle is freed
+	 * right after the callback returns. */
 	void (*acquired)(corolease_t *h, corolease_lease_t *lease, int err, void *udata);
-	/* Node `node` wants a lease we hold: release it when done. */
+	/* Node `node` wants a lease we hold: release it when done.  Queued
+	 * at most once per lease at a time (a later want updates the node). */
 	void (*wanted)(corolease_t *h, corolease_lease_t *lease, uint32_t node, void *udata);
 	/* The lease was revoked: stop using it at once, then release it. */
 	void (*revoked)(corolease_t *h, corolease_lease_t *lease, void *udata);
-	/* The connection to the daemon is gone; every lease is invalid. */
+	/* The connection to the daemon is gone; every lease is invalid.  Runs
+	 * once, after the `acquired` callbacks of the acquires it failed. */
 	void (*disconnected)(corolease_t *h, void *udata);
 	/* A watched name's key changed (deleted != 0 if removed). */
 	void (*index_changed)(corolease_t *h, const void *name, size_t namelen,
@@ -95,7 +109,8 @@ struct corolease_callbacks {
  */
 int corolease_connect(corolease_t **h_r);
 /* Closes the connection (the daemon releases everything it held); accepts
- * NULL; frees all lease handles; returns NULL. */
+ * NULL; frees all lease handles and drops queued callbacks without running
+ * them; returns NULL.  Not to be called from a callback. */
 corolease_t *corolease_close(corolease_t *h);
 
 void corolease_set_callbacks(corolease_t *h, const struct corolease_callbacks *cb, void *udata);
@@ -106,14 +121,22 @@ int corolease_get_fd(const corolease_t *h);
 /* poll(2) events to wait for on that fd (POLLIN). */
 int corolease_get_events(const corolease_t *h);
 /*
- * Microseconds (CLOCK_MONOTONIC, absolute) when corolease_dispatch() must be
- * called even without fd activity (an acquire timeout), or UINT64_MAX.
+ * When corolease_dispatch() must be called even if the fd is not readable:
+ * an absolute CLOCK_MONOTONIC time in microseconds (an acquire deadline, a
+ * send retry), 0 for "now" (callbacks are queued, or a lost connection is
+ * not reported yet), or UINT64_MAX for no deadline.  An event loop must
+ * honour it: queued callbacks do not make the fd readable.  Ask again after
+ * every call into the library.
  */
 uint64_t corolease_get_timeout(const corolease_t *h);
 /*
- * Processes whatever has arrived, without blocking, and runs callbacks.
- * Returns the number of messages processed (>= 0) or a negative code
- * (COROLEASE_EDISCONNECTED once the daemon is gone).
+ * Never blocks.  Receives whatever has arrived (up to 1024 events) and
+ * handles due deadlines, then runs the queued callbacks, oldest first:
+ * those left by synchronous calls, then those of the events just received.
+ * Returns the number of events received plus callbacks run (0: nothing to
+ * do), or a negative code (COROLEASE_EDISCONNECTED once the daemon is gone,
+ * on every call from then on; queued callbacks, `disconnected` among them,
+ * still run).
  */
 int corolease_dispatch(corolease_t *h);
 /* The node id of the local daemon. */
@@ -133,14 +156,18 @@ int corolease_acquire(corolease_t *h, const void *name, size_t namelen, int mode
 		      uint32_t *owner_r);
 /*
  * Starts an acquire and returns at once with 0 and *lease_r (not yet
- * granted); the `acquired` callback reports the result.
+ * granted); the `acquired` callback reports the result, from a later
+ * corolease_dispatch().
  */
 int corolease_acquire_async(corolease_t *h, const void *name, size_t namelen, int mode,
 			    unsigned flags, unsigned timeout_ms, void *lease_udata,
 			    corolease_lease_t **lease_r);
 /*
- * Releases the lease (or cancels a pending acquire) and frees the handle.
- * Fire-and-forget: returns 0, or COROLEASE_EDISCONNECTED (handle freed anyway).
+ * Releases the lease (or cancels a pending acquire), drops its queued
+ * callbacks and frees the handle; accepts NULL.  Inside the `acquired`
+ * callback of a failed acquire it does nothing (the library frees that
+ * handle after the callback).  Fire-and-forget: returns 0, or
+ * COROLEASE_EDISCONNECTED (handle freed anyway).
  */
 int corolease_release(corolease_lease_t *lease);
 
@@ -160,7 +187,8 @@ int corolease_lease_granted(const corolease_lease_t *lease);
 /*
  * 1 if the lease may be used right now: granted, not revoked, connected,
  * and the node's validity deadline (read from shared memory) not passed.
- * No IPC; call it before each write to shared storage.
+ * No IPC and no dispatch needed; call it before each write to shared
+ * storage.
  */
 int corolease_lease_valid(const corolease_lease_t *lease);
 
@@ -190,7 +218,11 @@ int corolease_index_put(corolease_lease_t *lease, const void *key, size_t keylen
 			const void *val, size_t vallen, uint64_t *version_r);
 int corolease_index_del(corolease_lease_t *lease, const void *key, size_t keylen,
 			uint64_t *version_r);
-/* Calls fn for each key of name in key order; returns 0 or an error. */
+/*
+ * Calls fn for each key of name in key order, from inside this call (not
+ * from an event: fn may call any function but corolease_close()); returns
+ * 0, fn's first non-zero return, or an error.
+ */
 typedef int (*corolease_index_fn)(void *ctx, const void *key, size_t keylen,
 				  const void *val, size_t vallen, uint64_t version);
 int corolease_index_list(corolease_t *h, const void *name, size_t namelen,
@@ -233,7 +265,8 @@ struct corolease_lease_summary {
 	uint64_t epoch, version;
 };
 typedef int (*corolease_list_fn)(void *ctx, const struct corolease_lease_summary *s);
-/* Lists leases whose name starts with prefix (prefixlen 0: all). */
+/* Lists leases whose name starts with prefix (prefixlen 0: all), calling fn
+ * from inside this call, like corolease_index_list(). */
 int corolease_list(corolease_t *h, const void *prefix, size_t prefixlen,
 		   corolease_list_fn fn, void *ctx);
 

@@ -1,24 +1,32 @@
 /*
  * client.c - libcorolease: the client side of the coroleased IPC protocol.
+ * Contract: corolease.h.
  *
  * Copyright (c) 2026 the corolease authors.  LGPL-2.1-or-later.
  *
  * One corolease_t is one libqb IPC connection.  Requests go out with
  * qb_ipcc_sendv(); every answer and notification comes back on the event
- * channel (see include/corolease/ipc.h), so the whole library is driven by reading
- * events: corolease_dispatch() for the embedding event loop, and wait_until()
- * for the synchronous calls, which poll the same fd and process everything
- * that arrives meanwhile (running callbacks for unrelated events too).
+ * channel (see include/corolease/ipc.h), so the whole library is driven by
+ * reading events in process(): from corolease_dispatch() for the embedding
+ * event loop, and from wait_until() for the synchronous calls, which poll
+ * the same fd until their own answer is in.
  *
- * Reentrancy: callbacks may call any function but corolease_close(), also
- * the synchronous ones, which then process events from inside a callback.
- * So an event is handled completely (state updated) before its callback
- * runs, nothing is touched after a callback returns except through lookups
- * that are redone, and each nesting level receives into its own buffer.
+ * Callbacks, the sd-bus way: handling an event updates the library's state
+ * at once but only queues the user's callback (h->cbq, oldest first);
+ * corolease_dispatch() runs the queue.  No user code runs inside process(),
+ * so it is never re-entered and receives into one buffer.  The functions a
+ * list call hands its records to run in the waiting call itself, between
+ * two rounds of process() (struct batch).
  *
- * Every event is length-checked against corolease/ipc.h before use; a malformed
- * answer fails its request with COROLEASE_EPROTO, anything else malformed
- * is dropped.
+ * A lease's callbacks are embedded in the lease (one of each kind queued
+ * at a time), so queuing them cannot fail and releasing the lease unlinks
+ * them.  An index change is queued as a malloc'd copy; when that fails the
+ * connection is given up and reported lost, rather than the notification
+ * dropped silently.
+ *
+ * Every event is length-checked against corolease/ipc.h before use; a
+ * malformed answer fails its request with COROLEASE_EPROTO, anything else
+ * malformed is dropped.
  */
 #define _GNU_SOURCE 1
 
@@ -59,6 +67,8 @@
 #define ACQUIRE_GRACE_US     500000u
 /* Retry interval for requests the daemon's flow control turned away. */
 #define OUTQ_RETRY_US        10000u
+/* Events one process() round receives at most: the embedding loop breathes. */
+#define PROCESS_MAX_EVENTS   1024
 
 enum lease_state {
 	LS_PENDING,     /* ACQUIRE sent, no answer yet */
@@ -66,10 +76,31 @@ enum lease_state {
 	LS_FAILED,      /* denied, timed out or disconnected; freed soon */
 };
 
+enum cb_kind { CB_ACQUIRED, CB_WANTED, CB_REVOKED, CB_DISCONNECTED, CB_INDEX };
+
+/* One queued callback.  Not queued, its link is a list of its own. */
+struct cbq {
+	struct cl_list link;          /* h->cbq */
+	uint64_t seq;                 /* queue order: dispatch runs what came before it */
+	enum cb_kind kind;
+};
+
+/* A queued index_changed, with copies of the name and key in data[]. */
+struct index_cb {
+	struct cbq q;
+	uint64_t version;
+	uint32_t writer;
+	bool deleted;
+	uint16_t namelen;
+	uint8_t keylen;
+	unsigned char data[];
+};
+
 struct corolease_lease {
 	corolease_t *h;
 	struct cl_hnode hn;           /* h->by_cookie, hashed by cookie */
 	struct cl_list link;          /* h->leases */
+	struct cbq cb_acquired, cb_wanted, cb_revoked;
 	uint64_t cookie;              /* of the ACQUIRE */
 	enum lease_state state;
 	bool revoked;
@@ -77,6 +108,7 @@ struct corolease_lease {
 	bool in_cb;           /* inside its failing `acquired` callback */
 	int err;              /* LS_FAILED: why */
 	uint32_t owner;       /* holder named by a denial or QUEUED */
+	uint32_t wanted_by;   /* node of the last WANTED */
 	uint64_t epoch;
 	uint64_t deadline;    /* library's acquire deadline (us), 0 = none */
 	uint64_t revoke_deadline;
@@ -84,6 +116,14 @@ struct corolease_lease {
 	void *udata;
 	size_t namelen;
 	unsigned char name[]; /* namelen bytes + NUL */
+};
+
+/* ITEMS records received for a list call, not yet handed to its function. */
+struct batch {
+	struct cl_list link;          /* pending->batches */
+	uint32_t count;
+	size_t len;
+	unsigned char rec[];
 };
 
 /* A synchronous request waiting for its RESULT. */
@@ -95,13 +135,14 @@ struct pending {
 	int err;
 	unsigned char *payload;       /* malloc'd copy of the RESULT payload */
 	size_t len;
-	/* LIST / INDEX_LIST: each record of an ITEMS event */
+	/* LIST / INDEX_LIST: each record of the ITEMS events */
+	struct cl_list batches;
 	int (*item)(struct pending *p, const unsigned char *rec, size_t len, size_t *used_r);
 	void *fn;
 	void *ctx;
 	uint64_t nitems;
 	int fn_ret;                   /* first non-zero return of the user's fn */
-	int proto_err;
+	int item_err;                 /* malformed records, or no memory for them */
 };
 
 /* A request the daemon's flow control refused; sent again from dispatch. */
@@ -111,19 +152,15 @@ struct outmsg {
 	unsigned char data[];
 };
 
-struct rxbuf {
-	struct rxbuf *next;
-};
-
 struct corolease {
 	qb_ipcc_connection_t *qb;
 	int fd;
 	uint32_t nodeid;
 	bool dead;                    /* connection lost (or never usable) */
-	bool dead_reported;           /* disconnected callback ran */
+	bool dead_reported;           /* pending calls failed, `disconnected` queued */
 	uint64_t next_cookie;
 	size_t bufsize;               /* largest event */
-	struct rxbuf *rxfree;         /* one receive buffer per nesting level */
+	unsigned char *rx;            /* receive buffer (process() never nests) */
 
 	const struct clp_shm_page *shm;  /* NULL: use valid_until below */
 	size_t shm_len;
@@ -136,6 +173,9 @@ struct corolease {
 	struct cl_list leases;        /* the same, in acquire order */
 	struct cl_list pending;
 	struct cl_list outq;
+	struct cl_list cbq;           /* queued callbacks, oldest first */
+	uint64_t cb_seq;              /* seq of the next queued callback */
+	struct cbq cb_disconnected;
 };
 
 /* ------------------------------------------------------------------------ */
@@ -162,16 +202,40 @@ static uint64_t new_cookie(corolease_t *h)
 	return c;
 }
 
+/* ---- the callback queue ---- */
+
+static void cbq_init(struct cbq *q, enum cb_kind kind)
+{
+	cl_list_init(&q->link);
+	q->seq = 0;
+	q->kind = kind;
+}
+
+/* Queues q at the tail unless it is queued already (then it keeps its place). */
+static void cbq_push(corolease_t *h, struct cbq *q)
+{
+	if (!cl_list_empty(&q->link))
+		return;
+	q->seq = h->cb_seq++;
+	cl_list_add_tail(&h->cbq, &q->link);
+}
+
+/* ---- lease handles ---- */
+
 static void lease_link(corolease_t *h, struct corolease_lease *l)
 {
 	cl_htab_add(&h->by_cookie, &l->hn, l->cookie);
 	cl_list_add_tail(&h->leases, &l->link);
 }
 
+/* Unlinks and frees a linked lease handle, dropping its queued callbacks. */
 static void lease_free(struct corolease_lease *l)
 {
 	cl_htab_del(&l->h->by_cookie, &l->hn);
 	cl_list_del(&l->link);
+	cl_list_del(&l->cb_acquired.link);
+	cl_list_del(&l->cb_wanted.link);
+	cl_list_del(&l->cb_revoked.link);
 	free(l);
 }
 
@@ -202,6 +266,15 @@ static struct corolease_lease *lease_by_name(const corolease_t *h, const void *n
 	return NULL;
 }
 
+/* ---- pending calls ---- */
+
+static void pending_init(struct pending *p)
+{
+	memset(p, 0, sizeof(*p));
+	cl_list_init(&p->link);
+	cl_list_init(&p->batches);
+}
+
 static struct pending *pending_by_cookie(const corolease_t *h, uint64_t cookie)
 {
 	const struct cl_list *it;
@@ -213,21 +286,32 @@ static struct pending *pending_by_cookie(const corolease_t *h, uint64_t cookie)
 	return NULL;
 }
 
-static void *rxbuf_get(corolease_t *h)
+/*
+ * Hands p's received records to its function, outside process(): the
+ * function may call into the library (and so receive further batches).
+ */
+static void pending_run_batches(struct pending *p)
 {
-	struct rxbuf *b = h->rxfree;
-	if (b) {
-		h->rxfree = b->next;
-		return b;
+	struct cl_list *first;
+	while ((first = cl_list_first(&p->batches))) {
+		struct batch *b = cl_list_entry(first, struct batch, link);
+		cl_list_del(first);
+		const unsigned char *rec = b->rec;
+		size_t left = b->len;
+		for (uint32_t i = 0; i < b->count && !p->item_err; i++) {
+			size_t used;
+			if (p->item(p, rec, left, &used) < 0) {
+				p->item_err = COROLEASE_EPROTO;
+				break;
+			}
+			rec += used;
+			left -= used;
+			p->nitems++;
+		}
+		if (left && !p->item_err)
+			p->item_err = COROLEASE_EPROTO;
+		free(b);
 	}
-	return malloc(h->bufsize);
-}
-
-static void rxbuf_put(corolease_t *h, void *buf)
-{
-	struct rxbuf *b = buf;
-	b->next = h->rxfree;
-	h->rxfree = b;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -257,7 +341,7 @@ static int outq_flush(corolease_t *h)
  * Sends a request: iov[0] starts with struct clp_req_base, whose header and
  * cookie are filled in here.  Queues it when flow control says -EAGAIN, so
  * the order of requests is always kept.  Returns 0, -EMSGSIZE, -ENOMEM or
- * COROLEASE_EDISCONNECTED (no callbacks run here: dispatch reports it).
+ * COROLEASE_EDISCONNECTED (dispatch reports the loss).
  */
 static int send_req(corolease_t *h, uint32_t type, uint64_t cookie,
 		    struct iovec *iov, unsigned niov)
@@ -311,10 +395,24 @@ static int send_release(corolease_t *h, const struct corolease_lease *l)
 }
 
 /* ------------------------------------------------------------------------ */
-/* receiving */
+/* receiving: update the state, queue the callbacks */
 
+/*
+ * Fails a pending acquire: a synchronous caller picks the result up; an
+ * async one gets its `acquired` callback queued (the handle is freed after
+ * it runs).
+ */
 static void fail_pending_acquire(corolease_t *h, struct corolease_lease *l, int err,
-				 uint32_t owner);
+				 uint32_t owner)
+{
+	l->state = LS_FAILED;
+	l->err = err;
+	l->deadline = 0;
+	if (owner)
+		l->owner = owner;
+	if (!l->sync)
+		cbq_push(h, &l->cb_acquired);
+}
 
 static void complete(struct pending *p, int err, const unsigned char *payload, size_t len)
 {
@@ -385,9 +483,8 @@ static struct corolease_lease *ev_lease_target(corolease_t *h, const unsigned ch
 	}
 	if (!l && e_r->b.cookie == 0)
 		return lease_by_name(h, name, e_r->namelen);
-	if (l && (l->namelen != e_r->namelen || memcmp(l->name, name, l->namelen) != 0)) {
+	if (l && (l->namelen != e_r->namelen || memcmp(l->name, name, l->namelen) != 0))
 		*bad_r = true;
-	}
 	return l;
 }
 
@@ -408,8 +505,8 @@ static void on_granted(corolease_t *h, const unsigned char *buf, size_t len)
 	l->mode = e.mode;
 	l->deadline = 0;
 	h->valid_until = e.valid_until;
-	if (!l->sync && h->cb.acquired)
-		h->cb.acquired(h, l, 0, h->udata);
+	if (!l->sync)
+		cbq_push(h, &l->cb_acquired);
 }
 
 static void on_queued(corolease_t *h, const unsigned char *buf, size_t len)
@@ -428,8 +525,9 @@ static void on_wanted(corolease_t *h, const unsigned char *buf, size_t len)
 	struct corolease_lease *l = ev_lease_target(h, buf, len, &e, &bad);
 	if (!l || bad || l->state != LS_GRANTED || l->revoked)
 		return;
+	l->wanted_by = e.node;
 	if (h->cb.wanted)
-		h->cb.wanted(h, l, e.node, h->udata);
+		cbq_push(h, &l->cb_wanted);
 }
 
 static void on_revoked(corolease_t *h, const unsigned char *buf, size_t len)
@@ -443,7 +541,7 @@ static void on_revoked(corolease_t *h, const unsigned char *buf, size_t len)
 	l->revoked = true;
 	l->revoke_deadline = bad ? 0 : e.deadline;
 	if (h->cb.revoked)
-		h->cb.revoked(h, l, h->udata);
+		cbq_push(h, &l->cb_revoked);
 }
 
 static void on_validity(corolease_t *h, const unsigned char *buf, size_t len)
@@ -458,50 +556,58 @@ static void on_validity(corolease_t *h, const unsigned char *buf, size_t len)
 static void on_index_changed(corolease_t *h, const unsigned char *buf, size_t len)
 {
 	struct clp_ev_index e;
-	if (len < sizeof(e))
+	if (len < sizeof(e) || !h->cb.index_changed)
 		return;
 	memcpy(&e, buf, sizeof(e));
 	if (e.namelen > COROLEASE_NAME_MAX || e.keylen == 0 ||
 	    len != sizeof(e) + e.namelen + e.keylen)
 		return;
-	if (h->cb.index_changed)
-		h->cb.index_changed(h, buf + sizeof(e), e.namelen, buf + sizeof(e) + e.namelen,
-				    e.keylen, e.version, e.deleted != 0, e.writer, h->udata);
+	struct index_cb *x = malloc(sizeof(*x) + e.namelen + e.keylen);
+	if (!x) {
+		h->dead = true;   /* never lose a notification silently */
+		return;
+	}
+	cbq_init(&x->q, CB_INDEX);
+	x->version = e.version;
+	x->writer = e.writer;
+	x->deleted = e.deleted != 0;
+	x->namelen = e.namelen;
+	x->keylen = e.keylen;
+	memcpy(x->data, buf + sizeof(e), (size_t)e.namelen + e.keylen);
+	cbq_push(h, &x->q);
 }
 
-static void on_items(corolease_t *h, const unsigned char *buf, size_t len)
+/* Keeps an ITEMS batch for its list call; true if one was kept. */
+static bool on_items(corolease_t *h, const unsigned char *buf, size_t len)
 {
 	struct clp_ev_items e;
 	if (len < sizeof(e))
-		return;
+		return false;
 	memcpy(&e, buf, sizeof(e));
 	struct pending *p = pending_by_cookie(h, e.b.cookie);
-	if (!p || p->done || !p->item)
-		return;
-	const unsigned char *rec = buf + sizeof(e);
-	size_t left = len - sizeof(e);
-	for (uint32_t i = 0; i < e.count; i++) {
-		size_t used;
-		if (p->item(p, rec, left, &used) < 0) {
-			p->proto_err = COROLEASE_EPROTO;
-			return;
-		}
-		rec += used;
-		left -= used;
-		p->nitems++;
+	if (!p || p->done || !p->item || p->item_err)
+		return false;
+	struct batch *b = malloc(sizeof(*b) + len - sizeof(e));
+	if (!b) {
+		p->item_err = -ENOMEM;
+		return false;
 	}
-	if (left)
-		p->proto_err = COROLEASE_EPROTO;
+	b->count = e.count;
+	b->len = len - sizeof(e);
+	memcpy(b->rec, buf + sizeof(e), b->len);
+	cl_list_add_tail(&p->batches, &b->link);
+	return true;
 }
 
-static void process_event(corolease_t *h, const unsigned char *buf, size_t len)
+/* Handles one event; true when a list batch waits for its call (stop receiving). */
+static bool process_event(corolease_t *h, const unsigned char *buf, size_t len)
 {
 	struct clp_ev_base b;
 	if (len < sizeof(b))
-		return;
+		return false;
 	memcpy(&b, buf, sizeof(b));
 	if (b.hdr.size < 0 || (size_t)b.hdr.size != len)
-		return;
+		return false;
 	switch (b.hdr.id) {
 	case CLP_EV_RESULT:        on_result(h, buf, len); break;
 	case CLP_EV_GRANTED:       on_granted(h, buf, len); break;
@@ -510,53 +616,28 @@ static void process_event(corolease_t *h, const unsigned char *buf, size_t len)
 	case CLP_EV_REVOKED:       on_revoked(h, buf, len); break;
 	case CLP_EV_VALIDITY:      on_validity(h, buf, len); break;
 	case CLP_EV_INDEX_CHANGED: on_index_changed(h, buf, len); break;
-	case CLP_EV_ITEMS:         on_items(h, buf, len); break;
+	case CLP_EV_ITEMS:         return on_items(h, buf, len);
 	default:                   break;   /* unknown: newer daemon, ignore */
 	}
-}
-
-/*
- * Fails a pending acquire: a synchronous caller picks the result up; an
- * async one gets its callback and the handle is freed afterwards.
- */
-static void fail_pending_acquire(corolease_t *h, struct corolease_lease *l, int err,
-				 uint32_t owner)
-{
-	l->state = LS_FAILED;
-	l->err = err;
-	l->deadline = 0;
-	if (owner)
-		l->owner = owner;
-	if (l->sync)
-		return;
-	l->in_cb = true;
-	if (h->cb.acquired)
-		h->cb.acquired(h, l, err, h->udata);
-	lease_free(l);
+	return false;
 }
 
 /* Acquires whose library deadline passed: -ETIMEDOUT and cancel. */
 static void run_timeouts(corolease_t *h)
 {
 	uint64_t now = mono_us();
-	bool again = true;
-	while (again) {
-		again = false;
-		const struct cl_list *it;
-		cl_list_foreach(it, &h->leases) {
-			struct corolease_lease *l = lease_of(it);
-			if (l->state == LS_PENDING && l->deadline && l->deadline <= now) {
-				if (!h->dead)
-					send_release(h, l);
-				fail_pending_acquire(h, l, -ETIMEDOUT, 0);
-				again = true;   /* callbacks may have changed the list */
-				break;
-			}
+	const struct cl_list *it;
+	cl_list_foreach(it, &h->leases) {
+		struct corolease_lease *l = lease_of(it);
+		if (l->state == LS_PENDING && l->deadline && l->deadline <= now) {
+			if (!h->dead)
+				send_release(h, l);
+			fail_pending_acquire(h, l, -ETIMEDOUT, 0);
 		}
 	}
 }
 
-/* The connection is gone: fail everything pending, report it once. */
+/* The connection is gone: fail everything pending, queue `disconnected` once. */
 static void report_disconnect(corolease_t *h)
 {
 	h->dead = true;
@@ -566,26 +647,19 @@ static void report_disconnect(corolease_t *h)
 	const struct cl_list *it;
 	cl_list_foreach(it, &h->pending)
 		complete(cl_list_entry(it, struct pending, link), COROLEASE_EDISCONNECTED, NULL, 0);
-	bool again = true;
-	while (again) {
-		again = false;
-		cl_list_foreach(it, &h->leases) {
-			struct corolease_lease *l = lease_of(it);
-			if (l->state == LS_PENDING) {
-				fail_pending_acquire(h, l, COROLEASE_EDISCONNECTED, 0);
-				again = true;
-				break;
-			}
-		}
+	cl_list_foreach(it, &h->leases) {
+		struct corolease_lease *l = lease_of(it);
+		if (l->state == LS_PENDING)
+			fail_pending_acquire(h, l, COROLEASE_EDISCONNECTED, 0);
 	}
 	if (h->cb.disconnected)
-		h->cb.disconnected(h, h->udata);
+		cbq_push(h, &h->cb_disconnected);
 }
 
 /*
- * Receives and processes every event available now, runs due timeouts and
- * resends what flow control held back.  Returns the number of events, or
- * COROLEASE_EDISCONNECTED.
+ * Receives and handles the events available now (no callback runs), runs
+ * due timeouts and resends what flow control held back.  Returns the number
+ * of events, or COROLEASE_EDISCONNECTED.
  */
 static int process(corolease_t *h)
 {
@@ -593,24 +667,16 @@ static int process(corolease_t *h)
 
 	if (!h->dead)
 		outq_flush(h);
-	while (!h->dead) {
-		void *buf = rxbuf_get(h);
-		if (!buf)
-			return n ? n : -ENOMEM;
-		ssize_t r = qb_ipcc_event_recv(h->qb, buf, h->bufsize, 0);
+	while (!h->dead && n < PROCESS_MAX_EVENTS) {
+		ssize_t r = qb_ipcc_event_recv(h->qb, h->rx, h->bufsize, 0);
 		if (r < 0) {
-			rxbuf_put(h, buf);
-			if (r == -EAGAIN || r == -ETIMEDOUT || r == -EINTR)
-				break;
 			if (is_disconnect(r))
 				h->dead = true;
 			break;
 		}
 		n++;
-		process_event(h, buf, (size_t)r);
-		rxbuf_put(h, buf);
-		if (n >= 1024)   /* let the embedding loop breathe */
-			break;
+		if (process_event(h, h->rx, (size_t)r))
+			break;   /* let the waiting list call take its records first */
 	}
 	run_timeouts(h);
 	if (h->dead) {
@@ -620,7 +686,70 @@ static int process(corolease_t *h)
 	return n;
 }
 
-static uint64_t next_timeout(const corolease_t *h)
+/* Runs one queued callback (already unlinked). */
+static void run_callback(corolease_t *h, struct cbq *q)
+{
+	struct corolease_lease *l;
+	struct index_cb *x;
+
+	switch (q->kind) {
+	case CB_ACQUIRED:
+		l = cl_container_of(q, struct corolease_lease, cb_acquired);
+		if (l->state == LS_GRANTED) {
+			if (h->cb.acquired)
+				h->cb.acquired(h, l, 0, h->udata);
+			return;
+		}
+		l->in_cb = true;   /* corolease_release() leaves it to us */
+		if (h->cb.acquired)
+			h->cb.acquired(h, l, l->err, h->udata);
+		lease_free(l);
+		return;
+	case CB_WANTED:
+		l = cl_container_of(q, struct corolease_lease, cb_wanted);
+		if (h->cb.wanted)
+			h->cb.wanted(h, l, l->wanted_by, h->udata);
+		return;
+	case CB_REVOKED:
+		l = cl_container_of(q, struct corolease_lease, cb_revoked);
+		if (h->cb.revoked)
+			h->cb.revoked(h, l, h->udata);
+		return;
+	case CB_DISCONNECTED:
+		if (h->cb.disconnected)
+			h->cb.disconnected(h, h->udata);
+		return;
+	case CB_INDEX:
+		x = cl_container_of(q, struct index_cb, q);
+		if (h->cb.index_changed)
+			h->cb.index_changed(h, x->data, x->namelen, x->data + x->namelen, x->keylen,
+					    x->version, x->deleted, x->writer, h->udata);
+		free(x);
+		return;
+	}
+}
+
+/*
+ * Runs, oldest first, the callbacks queued before seq end; those they
+ * queue themselves wait for the next dispatch.  Returns how many ran.
+ */
+static int run_callbacks(corolease_t *h, uint64_t end)
+{
+	int n = 0;
+	struct cl_list *first;
+	while ((first = cl_list_first(&h->cbq))) {
+		struct cbq *q = cl_list_entry(first, struct cbq, link);
+		if (q->seq >= end)
+			break;
+		cl_list_del(first);
+		run_callback(h, q);
+		n++;
+	}
+	return n;
+}
+
+/* The earliest library deadline (acquire timeout, send retry), or UINT64_MAX. */
+static uint64_t next_deadline(const corolease_t *h)
 {
 	uint64_t t = UINT64_MAX;
 	const struct cl_list *it;
@@ -638,22 +767,22 @@ static uint64_t next_timeout(const corolease_t *h)
 }
 
 /*
- * Processes events until done(arg) or deadline (us, UINT64_MAX = none).
- * Returns 0, -ETIMEDOUT, or COROLEASE_EDISCONNECTED.
+ * Processes events until done(arg) or deadline (us, UINT64_MAX = none);
+ * done may do work of its own between rounds.  Runs no callback.  Returns
+ * 0, -ETIMEDOUT, COROLEASE_EDISCONNECTED or a poll(2) error.
  */
-static int wait_until(corolease_t *h, bool (*done)(const void *arg), const void *arg,
-		      uint64_t deadline)
+static int wait_until(corolease_t *h, bool (*done)(void *arg), void *arg, uint64_t deadline)
 {
 	for (;;) {
 		int r = process(h);
 		if (done(arg))
 			return 0;
-		if (r < 0 && r != -ENOMEM)
+		if (r < 0)
 			return r;
 		uint64_t now = mono_us();
 		if (now >= deadline)
 			return -ETIMEDOUT;
-		uint64_t t = next_timeout(h);
+		uint64_t t = next_deadline(h);
 		if (deadline < t)
 			t = deadline;
 		int ms = -1;
@@ -661,23 +790,23 @@ static int wait_until(corolease_t *h, bool (*done)(const void *arg), const void 
 			uint64_t d = t > now ? (t - now + 999) / 1000 : 0;
 			ms = d > INT_MAX ? INT_MAX : (int)d;
 		}
-		if (r == -ENOMEM && (ms < 0 || ms > 10))
-			ms = 10;
 		struct pollfd pfd = { .fd = h->fd, .events = POLLIN };
 		if (poll(&pfd, 1, ms) < 0 && errno != EINTR)
 			return -errno;
 	}
 }
 
-static bool pending_done(const void *arg)
+static bool pending_settled(void *arg)
 {
-	return ((const struct pending *)arg)->done;
+	struct pending *p = arg;
+	pending_run_batches(p);
+	return p->done;
 }
 
 /*
- * Sends a request and waits for its RESULT.  p is the caller's (zeroed
- * except item/fn/ctx); on return p->err holds the daemon's err (or a local
- * error) and p->payload the payload, which the caller frees.
+ * Sends a request and waits for its RESULT.  p comes from pending_init()
+ * (with item/fn/ctx set for a list); on return p->err holds the daemon's
+ * err (or a local error) and p->payload the payload, which the caller frees.
  */
 static int call(corolease_t *h, struct pending *p, uint32_t type,
 		struct iovec *iov, unsigned niov, uint64_t deadline)
@@ -690,14 +819,14 @@ static int call(corolease_t *h, struct pending *p, uint32_t type,
 	if (r < 0)
 		return p->err = r;
 	cl_list_add_tail(&h->pending, &p->link);
-	r = wait_until(h, pending_done, p, deadline);
-	cl_list_del(&p->link);
+	r = wait_until(h, pending_settled, p, deadline);
+	cl_list_del(&p->link);   /* its batches all ran: done() runs them after each round */
 	if (!p->done) {
 		p->done = true;
 		p->err = r ? r : COROLEASE_EDISCONNECTED;
 	}
-	if (!p->err && p->proto_err)
-		p->err = p->proto_err;
+	if (!p->err && p->item_err)
+		p->err = p->item_err;
 	if (p->err) {
 		free(p->payload);
 		p->payload = NULL;
@@ -729,6 +858,34 @@ static int call_name(corolease_t *h, struct pending *p, uint32_t type,
 	return call(h, p, type, iov, namelen ? 2 : 1, UINT64_MAX);
 }
 
+/* A request without arguments. */
+static int call_bare(corolease_t *h, struct pending *p, uint32_t type)
+{
+	if (!h)
+		return -EINVAL;
+	struct clp_req_base req;
+	memset(&req, 0, sizeof(req));
+	struct iovec iov = { &req, sizeof(req) };
+	return call(h, p, type, &iov, 1, UINT64_MAX);
+}
+
+/*
+ * Finishes a call whose successful answer is exactly size bytes (0: none):
+ * copies it to out (if non-NULL) or fails with COROLEASE_EPROTO.  Frees
+ * the payload; returns r otherwise.
+ */
+static int fixed_result(struct pending *p, int r, void *out, size_t size)
+{
+	if (r == 0) {
+		if (p->len != size)
+			r = COROLEASE_EPROTO;
+		else if (out && size)
+			memcpy(out, p->payload, size);
+	}
+	free(p->payload);
+	return r;
+}
+
 /* ------------------------------------------------------------------------ */
 /* connection */
 
@@ -755,6 +912,23 @@ static void map_shm(corolease_t *h, const char *path)
 	close(fd);
 }
 
+/* The HELLO answer: node id and validity page.  0, COROLEASE_EPROTO or _EVERSION. */
+static int hello_result(corolease_t *h, const struct pending *p)
+{
+	struct clp_hello_payload hp;
+	if (p->len != sizeof(hp))
+		return COROLEASE_EPROTO;
+	memcpy(&hp, p->payload, sizeof(hp));
+	if (hp.version != CLP_VERSION)
+		return COROLEASE_EVERSION;
+	if (hp.nodeid == 0 || !memchr(hp.shm_path, '\0', sizeof(hp.shm_path)))
+		return COROLEASE_EPROTO;
+	h->nodeid = hp.nodeid;
+	if (hp.shm_path[0])
+		map_shm(h, hp.shm_path);
+	return 0;
+}
+
 CL_PUBLIC int corolease_connect(corolease_t **h_r)
 {
 	if (!h_r)
@@ -764,9 +938,12 @@ CL_PUBLIC int corolease_connect(corolease_t **h_r)
 	if (!h)
 		return -ENOMEM;
 	h->next_cookie = 1;
+	h->fd = -1;
 	cl_list_init(&h->leases);
 	cl_list_init(&h->pending);
 	cl_list_init(&h->outq);
+	cl_list_init(&h->cbq);
+	cbq_init(&h->cb_disconnected, CB_DISCONNECTED);
 	if (cl_htab_init(&h->by_cookie, 16) < 0) {
 		free(h);
 		return -ENOMEM;
@@ -782,6 +959,11 @@ CL_PUBLIC int corolease_connect(corolease_t **h_r)
 	h->bufsize = bs > 0 ? (size_t)bs : CLP_MAX_MSG;
 	if (h->bufsize < CLP_MAX_MSG)
 		h->bufsize = CLP_MAX_MSG;
+	h->rx = malloc(h->bufsize);
+	if (!h->rx) {
+		corolease_close(h);
+		return -ENOMEM;
+	}
 	if (qb_ipcc_fd_get(h->qb, &fd) < 0 || fd < 0) {
 		corolease_close(h);
 		return COROLEASE_EDISCONNECTED;
@@ -797,25 +979,10 @@ CL_PUBLIC int corolease_connect(corolease_t **h_r)
 	req.version = CLP_VERSION;
 	struct iovec iov = { &req, sizeof(req) };
 	struct pending p;
-	memset(&p, 0, sizeof(p));
+	pending_init(&p);
 	int r = call(h, &p, CLP_REQ_HELLO, &iov, 1, mono_us() + HELLO_TIMEOUT_US);
-	if (r == 0) {
-		struct clp_hello_payload hp;
-		if (p.len != sizeof(hp)) {
-			r = COROLEASE_EPROTO;
-		} else {
-			memcpy(&hp, p.payload, sizeof(hp));
-			if (hp.version != CLP_VERSION)
-				r = COROLEASE_EVERSION;
-			else if (hp.nodeid == 0 || !memchr(hp.shm_path, '\0', sizeof(hp.shm_path)))
-				r = COROLEASE_EPROTO;
-			else {
-				h->nodeid = hp.nodeid;
-				if (hp.shm_path[0])
-					map_shm(h, hp.shm_path);
-			}
-		}
-	}
+	if (r == 0)
+		r = hello_result(h, &p);
 	free(p.payload);
 	if (r < 0) {
 		corolease_close(h);
@@ -832,19 +999,21 @@ CL_PUBLIC corolease_t *corolease_close(corolease_t *h)
 	struct cl_list *first;
 	while ((first = cl_list_first(&h->leases)))
 		lease_free(lease_of(first));
+	while ((first = cl_list_first(&h->cbq))) {   /* left: index changes, disconnected */
+		struct cbq *q = cl_list_entry(first, struct cbq, link);
+		cl_list_del(first);
+		if (q->kind == CB_INDEX)
+			free(cl_container_of(q, struct index_cb, q));
+	}
 	while ((first = cl_list_first(&h->outq))) {
 		cl_list_del(first);
 		free(cl_list_entry(first, struct outmsg, link));
-	}
-	while (h->rxfree) {
-		struct rxbuf *b = h->rxfree;
-		h->rxfree = b->next;
-		free(b);
 	}
 	if (h->shm)
 		munmap((void *)h->shm, h->shm_len);
 	if (h->qb)
 		qb_ipcc_disconnect(h->qb);
+	free(h->rx);
 	cl_htab_fini(&h->by_cookie);
 	free(h);
 	return NULL;
@@ -862,6 +1031,9 @@ CL_PUBLIC void corolease_set_callbacks(corolease_t *h, const struct corolease_ca
 	h->udata = udata;
 }
 
+/* ------------------------------------------------------------------------ */
+/* event loop */
+
 CL_PUBLIC int corolease_get_fd(const corolease_t *h)
 {
 	return h ? h->fd : -EINVAL;
@@ -876,17 +1048,19 @@ CL_PUBLIC uint64_t corolease_get_timeout(const corolease_t *h)
 {
 	if (!h)
 		return UINT64_MAX;
-	/* a death not reported yet: dispatch should run at once */
-	if (h->dead && !h->dead_reported)
+	/* queued callbacks, or a death not reported yet: dispatch now */
+	if (!cl_list_empty(&h->cbq) || (h->dead && !h->dead_reported))
 		return 0;
-	return next_timeout(h);
+	return next_deadline(h);
 }
 
 CL_PUBLIC int corolease_dispatch(corolease_t *h)
 {
 	if (!h)
 		return -EINVAL;
-	return process(h);
+	int n = process(h);
+	int ran = run_callbacks(h, h->cb_seq);
+	return n < 0 ? n : n + ran;
 }
 
 CL_PUBLIC uint32_t corolease_nodeid(const corolease_t *h)
@@ -915,6 +1089,9 @@ static int start_acquire(corolease_t *h, const void *name, size_t namelen, int m
 		return -ENOMEM;
 	l->h = h;
 	cl_list_init(&l->link);
+	cbq_init(&l->cb_acquired, CB_ACQUIRED);
+	cbq_init(&l->cb_wanted, CB_WANTED);
+	cbq_init(&l->cb_revoked, CB_REVOKED);
 	l->cookie = new_cookie(h);
 	l->state = LS_PENDING;
 	l->sync = sync;
@@ -942,7 +1119,7 @@ static int start_acquire(corolease_t *h, const void *name, size_t namelen, int m
 	return 0;
 }
 
-static bool lease_settled(const void *arg)
+static bool lease_settled(void *arg)
 {
 	return ((const struct corolease_lease *)arg)->state != LS_PENDING;
 }
@@ -986,16 +1163,14 @@ CL_PUBLIC int corolease_acquire_async(corolease_t *h, const void *name, size_t n
 
 CL_PUBLIC int corolease_release(corolease_lease_t *lease)
 {
-	if (!lease)
-		return 0;
+	if (!lease || lease->in_cb)
+		return 0;   /* a failed acquire's callback: the library frees it after */
 	corolease_t *h = lease->h;
-	if (lease->in_cb || lease->state == LS_FAILED)
-		return 0;   /* failing acquire: the library frees it after the callback */
 	int r = 0;
-	if (h->dead)
-		r = COROLEASE_EDISCONNECTED;
-	else if (send_release(h, lease) == COROLEASE_EDISCONNECTED)
-		r = COROLEASE_EDISCONNECTED;
+	if (lease->state != LS_FAILED) {   /* a failed one holds nothing at the daemon */
+		if (h->dead || send_release(h, lease) == COROLEASE_EDISCONNECTED)
+			r = COROLEASE_EDISCONNECTED;
+	}
 	lease_free(lease);
 	return r;
 }
@@ -1012,24 +1187,19 @@ CL_PUBLIC int corolease_lease_mode(const corolease_lease_t *lease)
 
 CL_PUBLIC const void *corolease_lease_name(const corolease_lease_t *lease, size_t *namelen_r)
 {
-	if (!lease) {
-		if (namelen_r)
-			*namelen_r = 0;
-		return NULL;
-	}
 	if (namelen_r)
-		*namelen_r = lease->namelen;
-	return lease->name;
-}
-
-CL_PUBLIC uint64_t corolease_lease_revoke_deadline(const corolease_lease_t *lease)
-{
-	return lease ? lease->revoke_deadline : 0;
+		*namelen_r = lease ? lease->namelen : 0;
+	return lease ? lease->name : NULL;
 }
 
 CL_PUBLIC void *corolease_lease_udata(const corolease_lease_t *lease)
 {
 	return lease ? lease->udata : NULL;
+}
+
+CL_PUBLIC uint64_t corolease_lease_revoke_deadline(const corolease_lease_t *lease)
+{
+	return lease ? lease->revoke_deadline : 0;
 }
 
 CL_PUBLIC int corolease_lease_granted(const corolease_lease_t *lease)
@@ -1049,28 +1219,11 @@ CL_PUBLIC int corolease_lease_valid(const corolease_lease_t *lease)
 	return mono_us() < until;
 }
 
-/*
- * Finishes a call whose successful answer is exactly one value of size
- * bytes: copies it to out (if non-NULL) or fails with COROLEASE_EPROTO.
- * Frees the payload; returns r otherwise.
- */
-static int fixed_result(struct pending *p, int r, void *out, size_t size)
-{
-	if (r == 0) {
-		if (p->len != size)
-			r = COROLEASE_EPROTO;
-		else if (out)
-			memcpy(out, p->payload, size);
-	}
-	free(p->payload);
-	return r;
-}
-
 CL_PUBLIC int corolease_owner(corolease_t *h, const void *name, size_t namelen,
 			      uint32_t *node_r)
 {
 	struct pending p;
-	memset(&p, 0, sizeof(p));
+	pending_init(&p);
 	if (node_r)
 		*node_r = 0;
 	int r = call_name(h, &p, CLP_REQ_OWNER, name, namelen, false);
@@ -1100,7 +1253,7 @@ CL_PUBLIC int corolease_index_get(corolease_t *h, const void *name, size_t namel
 	struct iovec iov[3] = { { &req, sizeof(req) }, { (void *)name, namelen },
 				{ (void *)key, keylen } };
 	struct pending p;
-	memset(&p, 0, sizeof(p));
+	pending_init(&p);
 	int r = call(h, &p, CLP_REQ_INDEX_GET, iov, 3, UINT64_MAX);
 	if (r == 0) {
 		uint64_t version;
@@ -1145,7 +1298,7 @@ static int index_write(corolease_lease_t *lease, uint32_t type, const void *key,
 	struct iovec iov[4] = { { &req, sizeof(req) }, { lease->name, lease->namelen },
 				{ (void *)key, keylen }, { (void *)val, vallen } };
 	struct pending p;
-	memset(&p, 0, sizeof(p));
+	pending_init(&p);
 	int r = call(h, &p, type, iov, vallen ? 4 : 3, UINT64_MAX);
 	return fixed_result(&p, r, version_r, sizeof(*version_r));
 }
@@ -1181,70 +1334,60 @@ static int key_item(struct pending *p, const unsigned char *rec, size_t len, siz
 	return 0;
 }
 
-/* Result of a LIST / INDEX_LIST call: the fn's abort value, or a count check. */
-static int list_result(struct pending *p, int r)
+/*
+ * A LIST / INDEX_LIST call: sends it with item as the record decoder and
+ * returns the fn's abort value, or the call's result with a count check.
+ */
+static int list_call(corolease_t *h, uint32_t type, const void *name, size_t namelen,
+		     bool allow_empty,
+		     int (*item)(struct pending *, const unsigned char *, size_t, size_t *),
+		     void *fn, void *ctx)
 {
-	if (r == 0) {
-		uint64_t count;
-		if (p->len != sizeof(count)) {
-			r = COROLEASE_EPROTO;
-		} else {
-			memcpy(&count, p->payload, sizeof(count));
-			if (count != p->nitems && !p->fn_ret)
-				r = COROLEASE_EPROTO;
-		}
-	}
-	free(p->payload);
-	p->payload = NULL;
-	if (p->fn_ret)
-		return p->fn_ret;
+	if (!fn)
+		return -EINVAL;
+	struct pending p;
+	pending_init(&p);
+	p.item = item;
+	p.fn = fn;
+	p.ctx = ctx;
+	int r = call_name(h, &p, type, name, namelen, allow_empty);
+	uint64_t count = 0;
+	r = fixed_result(&p, r, &count, sizeof(count));
+	if (p.fn_ret)
+		return p.fn_ret;
+	if (r == 0 && count != p.nitems)
+		r = COROLEASE_EPROTO;
 	return r;
 }
 
 CL_PUBLIC int corolease_index_list(corolease_t *h, const void *name, size_t namelen,
 				   corolease_index_fn fn, void *ctx)
 {
-	if (!fn)
-		return -EINVAL;
-	struct pending p;
-	memset(&p, 0, sizeof(p));
-	p.item = key_item;
-	p.fn = (void *)fn;
-	p.ctx = ctx;
-	int r = call_name(h, &p, CLP_REQ_INDEX_LIST, name, namelen, false);
-	return list_result(&p, r);
+	return list_call(h, CLP_REQ_INDEX_LIST, name, namelen, false, key_item, (void *)fn, ctx);
 }
 
 CL_PUBLIC int corolease_watch(corolease_t *h, const void *name, size_t namelen)
 {
 	struct pending p;
-	memset(&p, 0, sizeof(p));
+	pending_init(&p);
 	int r = call_name(h, &p, CLP_REQ_WATCH, name, namelen, true);
-	free(p.payload);
-	return r;
+	return fixed_result(&p, r, NULL, 0);
 }
 
 CL_PUBLIC int corolease_unwatch(corolease_t *h, const void *name, size_t namelen)
 {
 	struct pending p;
-	memset(&p, 0, sizeof(p));
+	pending_init(&p);
 	int r = call_name(h, &p, CLP_REQ_UNWATCH, name, namelen, true);
-	free(p.payload);
-	return r;
+	return fixed_result(&p, r, NULL, 0);
 }
 
 CL_PUBLIC int corolease_sync(corolease_t *h)
 {
-	if (!h)
-		return -EINVAL;
-	struct clp_req_base req;
-	memset(&req, 0, sizeof(req));
-	struct iovec iov = { &req, sizeof(req) };
 	struct pending p;
-	memset(&p, 0, sizeof(p));
-	int r = call(h, &p, CLP_REQ_SYNC, &iov, 1, UINT64_MAX);
-	free(p.payload);
-	return r;
+	pending_init(&p);
+	int r = call_bare(h, &p, CLP_REQ_SYNC);
+	return fixed_result(&p, r, NULL, 0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1255,12 +1398,9 @@ CL_PUBLIC int corolease_status(corolease_t *h, struct corolease_status *st_r)
 	if (!h || !st_r)
 		return -EINVAL;
 	memset(st_r, 0, sizeof(*st_r));
-	struct clp_req_base req;
-	memset(&req, 0, sizeof(req));
-	struct iovec iov = { &req, sizeof(req) };
 	struct pending p;
-	memset(&p, 0, sizeof(p));
-	int r = call(h, &p, CLP_REQ_STATUS, &iov, 1, UINT64_MAX);
+	pending_init(&p);
+	int r = call_bare(h, &p, CLP_REQ_STATUS);
 	if (r == 0) {
 		struct clp_status s;
 		if (p.len != sizeof(s)) {
@@ -1336,15 +1476,7 @@ static int lease_item(struct pending *p, const unsigned char *rec, size_t len, s
 CL_PUBLIC int corolease_list(corolease_t *h, const void *prefix, size_t prefixlen,
 			     corolease_list_fn fn, void *ctx)
 {
-	if (!fn)
-		return -EINVAL;
-	struct pending p;
-	memset(&p, 0, sizeof(p));
-	p.item = lease_item;
-	p.fn = (void *)fn;
-	p.ctx = ctx;
-	int r = call_name(h, &p, CLP_REQ_LIST, prefix, prefixlen, true);
-	return list_result(&p, r);
+	return list_call(h, CLP_REQ_LIST, prefix, prefixlen, true, lease_item, (void *)fn, ctx);
 }
 
 /* Decodes a SHOW payload into d (allocating); 0 or COROLEASE_EPROTO / -ENOMEM. */
@@ -1421,7 +1553,7 @@ CL_PUBLIC int corolease_show(corolease_t *h, const void *name, size_t namelen,
 		return -EINVAL;
 	memset(d_r, 0, sizeof(*d_r));
 	struct pending p;
-	memset(&p, 0, sizeof(p));
+	pending_init(&p);
 	int r = call_name(h, &p, CLP_REQ_SHOW, name, namelen, false);
 	if (r == 0) {
 		r = parse_show(p.payload, p.len, namelen, d_r);
@@ -1452,7 +1584,7 @@ CL_PUBLIC int corolease_evict(corolease_t *h, const void *name, size_t namelen,
 	if (count_r)
 		*count_r = 0;
 	struct pending p;
-	memset(&p, 0, sizeof(p));
+	pending_init(&p);
 	int r = call_name(h, &p, CLP_REQ_EVICT, name, namelen, false);
 	return fixed_result(&p, r, count_r, sizeof(*count_r));
 }
@@ -1468,7 +1600,7 @@ CL_PUBLIC int corolease_fence_ack(corolease_t *h, uint32_t node, uint64_t *count
 	req.node = node;
 	struct iovec iov = { &req, sizeof(req) };
 	struct pending p;
-	memset(&p, 0, sizeof(p));
+	pending_init(&p);
 	int r = call(h, &p, CLP_REQ_FENCE_ACK, &iov, 1, UINT64_MAX);
 	return fixed_result(&p, r, count_r, sizeof(*count_r));
 }

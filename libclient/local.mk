@@ -30,3 +30,13 @@ libclient_example_SOURCES = libclient/example.c
 libclient_example_LDADD = libclient/libcorolease.la
 
 dist_man_MANS += doc/libcorolease.3
+
+# Unit tests of the library: client.c linked with a stand-in for libqb's IPC
+# client (tests/support/fakeqb.c), the test playing the daemon.
+check_PROGRAMS += tests/check_client
+TESTS += tests/check_client
+tests_check_client_SOURCES = tests/check_client.c libclient/client.c \
+	tests/support/fakeqb.c tests/support/fakeqb.h
+tests_check_client_CPPFLAGS = $(LIBCLIENT_CPPFLAGS) -I$(top_srcdir)/tests/support
+tests_check_client_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBQB_CFLAGS)
+tests_check_client_LDADD = $(CHECK_LIBS)

@@ -221,6 +221,22 @@ static uint64_t mono_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+/*
+ * poll(2) timeout in ms until the earlier of two CLOCK_MONOTONIC deadlines
+ * in us (corolease_get_timeout's: 0 = now, UINT64_MAX = none; extra: 0 =
+ * none); -1 for none.
+ */
+static int poll_ms(uint64_t t, uint64_t extra)
+{
+	if (extra && extra < t)
+		t = extra;
+	if (t == UINT64_MAX)
+		return -1;
+	uint64_t now = mono_us();
+	uint64_t d = t <= now ? 0 : (t - now + 999) / 1000u;
+	return d > INT_MAX ? INT_MAX : (int)d;
+}
+
 /* ------------------------------------------------------------------------ */
 /* usage */
 
@@ -804,7 +820,15 @@ static int cmd_acquire(int argc, char **argv)
 	if (!cmd || !cmd[0])
 		return usage_error("acquire", "acquire: expected a command to run");
 
+	/*
+	 * Callbacks first: what arrives during the acquire (a WANTED) is
+	 * queued and runs in the loop below, once CMD runs.
+	 */
 	corolease_t *h = connect_or_exit();
+	struct run run = { .kill_after_ms = o.kill_after_ms, .name = name };
+	struct corolease_callbacks cb = { .wanted = acq_wanted, .revoked = acq_revoked,
+					  .disconnected = acq_disconnected };
+	corolease_set_callbacks(h, &cb, &run);
 	corolease_lease_t *lease;
 	uint32_t owner = 0;
 	int r = corolease_acquire(h, name, strlen(name), o.mode, o.wait ? COROLEASE_WAIT : 0,
@@ -826,11 +850,6 @@ static int cmd_acquire(int argc, char **argv)
 		}
 		return fail("acquire", name, strlen(name), r);
 	}
-
-	struct run run = { .kill_after_ms = o.kill_after_ms, .name = name };
-	struct corolease_callbacks cb = { .wanted = acq_wanted, .revoked = acq_revoked,
-					  .disconnected = acq_disconnected };
-	corolease_set_callbacks(h, &cb, &run);
 
 	/* the command must not keep our connection (and so the lease) alive */
 	int lfd = corolease_get_fd(h);
@@ -892,15 +911,7 @@ static int cmd_acquire(int argc, char **argv)
 
 	bool lib_dead = false;
 	while (!run.exited) {
-		uint64_t now = mono_us();
-		uint64_t t = lib_dead ? UINT64_MAX : corolease_get_timeout(h);
-		if (run.kill_at && run.kill_at < t)
-			t = run.kill_at;
-		int ms = -1;
-		if (t != UINT64_MAX) {
-			uint64_t d = t <= now ? 0 : (t - now + 999) / 1000u;
-			ms = d > INT_MAX ? INT_MAX : (int)d;
-		}
+		int ms = poll_ms(lib_dead ? UINT64_MAX : corolease_get_timeout(h), run.kill_at);
 		struct pollfd fds[2] = {
 			{ .fd = pfd[0], .events = POLLIN },
 			{ .fd = lib_dead ? -1 : corolease_get_fd(h),
@@ -1171,7 +1182,7 @@ static int index_watch(int argc, char **argv)
 	while (!w.count || w.seen < w.count) {
 		struct pollfd pfd = { .fd = corolease_get_fd(h),
 				      .events = (short)corolease_get_events(h) };
-		if (poll(&pfd, 1, -1) < 0 && errno != EINTR) {
+		if (poll(&pfd, 1, poll_ms(corolease_get_timeout(h), 0)) < 0 && errno != EINTR) {
 			r = -errno;
 			break;
 		}
