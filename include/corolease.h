@@ -1,5 +1,7 @@
 /*
- * corolease.h - public interface of libcorolease.
+ * corolease.h - public interface of libcorolease: connection, event loop,
+ * leases, index cache, errors.  Administration (status, list, show, evict,
+ * fence-ack) is in corolease_admin.h.
  *
  * Copyright (c) 2026 the corolease authors.  LGPL-2.1-or-later.
  *
@@ -7,6 +9,13 @@
  * (-EBUSY, -ESTALE, ...) or one of the domain codes below, which live in
  * their own negative range so they never collide with errno.  0 is
  * success; some functions return a positive count.
+ *
+ * "The common errors" are those every call that talks to the daemon can
+ * return:
+ *   -EINVAL                  a NULL handle or an argument out of range
+ *   -ENOMEM                  out of memory
+ *   COROLEASE_EPROTO         the daemon's answer was malformed
+ *   COROLEASE_EDISCONNECTED  the connection to the daemon is lost
  */
 #ifndef COROLEASE_H
 #define COROLEASE_H
@@ -57,8 +66,6 @@ enum corolease_errno {
 
 /* ------------------------------------------------------------------------ */
 /* Library API.  Only corolease_* symbols are exported.                      */
-
-#define COROLEASE_ADMIN_GROUP_DEFAULT "corolease-admin"
 
 /* An opaque connection to the local coroleased. */
 typedef struct corolease corolease_t;
@@ -232,62 +239,6 @@ int corolease_watch(corolease_t *h, const void *name, size_t namelen);
 int corolease_unwatch(corolease_t *h, const void *name, size_t namelen);
 /* Waits until everything sent to the cluster before it is applied. */
 int corolease_sync(corolease_t *h);
-
-/* ---- status and administration ---- */
-struct corolease_status {
-	uint32_t nodeid;
-	int quorate;             /* replicated state quorate */
-	int vq_quorate;          /* local votequorum */
-	int synced;
-	uint32_t ring_rep;
-	uint64_t ring_seq;
-	int64_t valid_ms;        /* validity left, ms (<= 0: lapsed) */
-	uint64_t lsn, epoch;
-	uint64_t leases, holds, orphans, waiters;
-	uint64_t index_bytes, index_mem_max;
-	uint64_t local_leases, client_holds, clients;
-	uint64_t mcast_msgs, fastpath_grants, cluster_grants;
-	uint64_t syncs, snapshots_sent, snapshots_loaded, revokes, kills;
-	uint64_t state_hash;
-	uint32_t nmembers;
-	uint32_t members[64];
-	uint64_t member_holds[64];
-};
-int corolease_status(corolease_t *h, struct corolease_status *st_r);
-
-struct corolease_lease_summary {
-	const void *name;
-	size_t namelen;
-	uint32_t owner;          /* 0 = free (index only) */
-	int mode;
-	int orphaned;
-	uint32_t nholders, nwaiters, nkeys;
-	uint64_t epoch, version;
-};
-typedef int (*corolease_list_fn)(void *ctx, const struct corolease_lease_summary *s);
-/* Lists leases whose name starts with prefix (prefixlen 0: all), calling fn
- * from inside this call, like corolease_index_list(). */
-int corolease_list(corolease_t *h, const void *prefix, size_t prefixlen,
-		   corolease_list_fn fn, void *ctx);
-
-struct corolease_holder { uint32_t node; int mode; uint64_t epoch; uint64_t orphan_seq; };
-struct corolease_waiter { uint32_t node; int mode; };
-struct corolease_detail {
-	int mode;
-	uint32_t nholders, nwaiters, nkeys;
-	uint64_t version;
-	struct corolease_holder *holders;   /* malloc'd; free with corolease_detail_free */
-	struct corolease_waiter *waiters;
-	char **keys;                        /* NUL-terminated copies */
-	size_t *keylens;
-};
-/* Details of one name: 0, -ENOENT, ... */
-int corolease_show(corolease_t *h, const void *name, size_t namelen, struct corolease_detail *d_r);
-void corolease_detail_free(struct corolease_detail *d);
-
-/* Admin (root or the admin group): evict name's holders; declare node fenced. */
-int corolease_evict(corolease_t *h, const void *name, size_t namelen, uint64_t *count_r);
-int corolease_fence_ack(corolease_t *h, uint32_t node, uint64_t *count_r);
 
 /* Message and symbolic name for any code this library returns (errno too). */
 const char *corolease_strerror(int err);

@@ -1,6 +1,6 @@
 /*
  * client.c - libcorolease: the client side of the coroleased IPC protocol.
- * Contract: corolease.h.
+ * Contracts: corolease.h and corolease_admin.h.
  *
  * Copyright (c) 2026 the corolease authors.  LGPL-2.1-or-later.
  *
@@ -47,6 +47,7 @@
 #include <qb/qbipcc.h>
 
 #include "corolease.h"
+#include "corolease_admin.h"
 #include "corolease/htab.h"
 #include "corolease/ipc.h"
 #include "corolease/list.h"
@@ -1391,64 +1392,134 @@ CL_PUBLIC int corolease_sync(corolease_t *h)
 }
 
 /* ------------------------------------------------------------------------ */
-/* status and administration */
+/* status */
 
-CL_PUBLIC int corolease_status(corolease_t *h, struct corolease_status *st_r)
+struct status_rec {
+	const char *key;
+	uint64_t value;
+	int type;
+};
+
+struct corolease_status {
+	size_t n;
+	struct status_rec recs[];     /* then the keys, NUL-terminated */
+};
+
+/* A key of [a-z0-9_] words joined by single dots. */
+static bool status_key_ok(const unsigned char *k, size_t len)
 {
-	if (!h || !st_r)
+	if (len == 0 || len > COROLEASE_STATUS_KEY_MAX || k[0] == '.' || k[len - 1] == '.')
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = k[i];
+		if (c == '.' ? k[i - 1] == '.' :
+		    !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+			return false;
+	}
+	return true;
+}
+
+static bool status_type_known(uint8_t type)
+{
+	return type >= COROLEASE_STATUS_U64 && type <= COROLEASE_STATUS_HASH;
+}
+
+/*
+ * Walks a STATUS payload: calls put(st, i, rec, key) for each record of a
+ * known type (i counting those), if st is non-NULL.  Returns that count, or
+ * COROLEASE_EPROTO for a malformed payload; *keybytes_r gets the key bytes.
+ */
+static long status_walk(const unsigned char *pl, size_t len, corolease_status_t *st,
+			size_t *keybytes_r)
+{
+	size_t n = 0, keybytes = 0;
+	char *keys = st ? (char *)&st->recs[st->n] : NULL;
+	while (len) {
+		struct clp_status_rec r;
+		if (len < sizeof(r))
+			return COROLEASE_EPROTO;
+		memcpy(&r, pl, sizeof(r));
+		if (len - sizeof(r) < r.keylen || !status_key_ok(pl + sizeof(r), r.keylen))
+			return COROLEASE_EPROTO;
+		if (status_type_known(r.type)) {
+			if (st) {
+				memcpy(keys + keybytes, pl + sizeof(r), r.keylen);
+				keys[keybytes + r.keylen] = '\0';
+				st->recs[n] = (struct status_rec){ keys + keybytes, r.value, r.type };
+			}
+			n++;
+			keybytes += (size_t)r.keylen + 1;
+		}
+		pl += sizeof(r) + r.keylen;
+		len -= sizeof(r) + r.keylen;
+	}
+	*keybytes_r = keybytes;
+	return (long)n;
+}
+
+CL_PUBLIC int corolease_status_get(corolease_t *h, corolease_status_t **st_r)
+{
+	if (!st_r)
 		return -EINVAL;
-	memset(st_r, 0, sizeof(*st_r));
+	*st_r = NULL;
 	struct pending p;
 	pending_init(&p);
 	int r = call_bare(h, &p, CLP_REQ_STATUS);
-	if (r == 0) {
-		struct clp_status s;
-		if (p.len != sizeof(s)) {
-			r = COROLEASE_EPROTO;
-		} else {
-			memcpy(&s, p.payload, sizeof(s));
-			st_r->nodeid = s.nodeid;
-			st_r->quorate = s.quorate != 0;
-			st_r->vq_quorate = s.vq_quorate != 0;
-			st_r->synced = s.synced != 0;
-			st_r->ring_rep = s.ring_rep;
-			st_r->ring_seq = s.ring_seq;
-			if (s.valid_until == 0)
-				st_r->valid_ms = 0;
-			else if (s.valid_until >= s.now)
-				st_r->valid_ms = (int64_t)((s.valid_until - s.now) / 1000u);
-			else
-				st_r->valid_ms = -(int64_t)((s.now - s.valid_until) / 1000u);
-			st_r->lsn = s.lsn;
-			st_r->epoch = s.epoch;
-			st_r->leases = s.leases;
-			st_r->holds = s.holds;
-			st_r->orphans = s.orphans;
-			st_r->waiters = s.waiters;
-			st_r->index_bytes = s.index_bytes;
-			st_r->index_mem_max = s.index_mem_max;
-			st_r->local_leases = s.local_leases;
-			st_r->client_holds = s.client_holds;
-			st_r->clients = s.clients;
-			st_r->mcast_msgs = s.mcast_msgs;
-			st_r->fastpath_grants = s.fastpath_grants;
-			st_r->cluster_grants = s.cluster_grants;
-			st_r->syncs = s.syncs;
-			st_r->snapshots_sent = s.snapshots_sent;
-			st_r->snapshots_loaded = s.snapshots_loaded;
-			st_r->revokes = s.revokes;
-			st_r->kills = s.kills;
-			st_r->state_hash = s.state_hash;
-			st_r->nmembers = s.nmembers > 64 ? 64 : s.nmembers;
-			for (uint32_t i = 0; i < st_r->nmembers; i++) {
-				st_r->members[i] = s.members[i];
-				st_r->member_holds[i] = s.member_holds[i];
-			}
+	size_t keybytes = 0;
+	long n = r == 0 ? status_walk(p.payload, p.len, NULL, &keybytes) : r;
+	if (n >= 0) {
+		corolease_status_t *st = malloc(sizeof(*st) + (size_t)n * sizeof(st->recs[0]) +
+						keybytes);
+		if (st) {
+			st->n = (size_t)n;
+			status_walk(p.payload, p.len, st, &keybytes);
+			*st_r = st;
 		}
+		n = st ? 0 : -ENOMEM;
 	}
 	free(p.payload);
-	return r;
+	return (int)n;
 }
+
+CL_PUBLIC corolease_status_t *corolease_status_free(corolease_status_t *st)
+{
+	free(st);
+	return NULL;
+}
+
+CL_PUBLIC int corolease_status_u64(const corolease_status_t *st, const char *key,
+				   uint64_t *value_r)
+{
+	if (!st || !key || !value_r)
+		return -EINVAL;
+	for (size_t i = 0; i < st->n; i++) {
+		if (strcmp(st->recs[i].key, key) == 0) {
+			*value_r = st->recs[i].value;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+CL_PUBLIC int corolease_status_next(const corolease_status_t *st, size_t *iter,
+				    const char **key_r, int *type_r, uint64_t *value_r)
+{
+	if (!st || !iter)
+		return -EINVAL;
+	if (*iter >= st->n)
+		return -ENOENT;
+	const struct status_rec *r = &st->recs[(*iter)++];
+	if (key_r)
+		*key_r = r->key;
+	if (type_r)
+		*type_r = r->type;
+	if (value_r)
+		*value_r = r->value;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* list, show, administration */
 
 /* One LIST record: clp_item_lease + name. */
 static int lease_item(struct pending *p, const unsigned char *rec, size_t len, size_t *used_r)
@@ -1547,27 +1618,30 @@ static int parse_show(const unsigned char *pl, size_t len, size_t namelen,
 }
 
 CL_PUBLIC int corolease_show(corolease_t *h, const void *name, size_t namelen,
-			     struct corolease_detail *d_r)
+			     struct corolease_detail **d_r)
 {
 	if (!d_r)
 		return -EINVAL;
-	memset(d_r, 0, sizeof(*d_r));
+	*d_r = NULL;
 	struct pending p;
 	pending_init(&p);
 	int r = call_name(h, &p, CLP_REQ_SHOW, name, namelen, false);
 	if (r == 0) {
-		r = parse_show(p.payload, p.len, namelen, d_r);
-		if (r)
-			corolease_detail_free(d_r);
+		struct corolease_detail *d = calloc(1, sizeof(*d));
+		r = d ? parse_show(p.payload, p.len, namelen, d) : -ENOMEM;
+		if (r == 0)
+			*d_r = d;
+		else
+			corolease_detail_free(d);
 	}
 	free(p.payload);
 	return r;
 }
 
-CL_PUBLIC void corolease_detail_free(struct corolease_detail *d)
+CL_PUBLIC struct corolease_detail *corolease_detail_free(struct corolease_detail *d)
 {
 	if (!d)
-		return;
+		return NULL;
 	if (d->keys)
 		for (uint32_t i = 0; i < d->nkeys; i++)
 			free(d->keys[i]);
@@ -1575,7 +1649,8 @@ CL_PUBLIC void corolease_detail_free(struct corolease_detail *d)
 	free(d->keylens);
 	free(d->holders);
 	free(d->waiters);
-	memset(d, 0, sizeof(*d));
+	free(d);
+	return NULL;
 }
 
 CL_PUBLIC int corolease_evict(corolease_t *h, const void *name, size_t namelen,

@@ -10,6 +10,7 @@ lockd_coroleased_SOURCES = \
 	lockd/cpg.c lockd/cpg.h \
 	lockd/quorum.c lockd/quorum.h \
 	lockd/ipc.c lockd/ipc.h \
+	lockd/status.c lockd/status.h \
 	lockd/config.c lockd/config.h
 lockd_coroleased_CFLAGS = $(AM_CFLAGS) $(LIBQB_CFLAGS) $(LIBCPG_CFLAGS) \
 	$(LIBVOTEQUORUM_CFLAGS) $(LIBCMAP_CFLAGS) $(LIBSYSTEMD_CFLAGS)

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "corolease.h"
+#include "corolease_admin.h"
 #include "corolease/ipc.h"
 #include "fakeqb.h"
 
@@ -36,6 +37,8 @@ static struct {
 	int releases[MAX_ACQ];            /* RELEASEs by name 'a' + i */
 	bool grant_at_once;               /* answer ACQUIRE with GRANTED */
 	void (*on_sync)(void);            /* injects events before a SYNC's answer */
+	unsigned char status[4096];       /* STATUS payload */
+	size_t status_len;
 	int owner_calls;
 } fd_;
 
@@ -156,6 +159,9 @@ static void daemon_request(void *ctx, const void *req, size_t len)
 		if (fd_.on_sync)
 			fd_.on_sync();
 		ev_result(b.cookie, CLP_REQ_SYNC, 0, NULL, 0);
+		break;
+	case CLP_REQ_STATUS:
+		ev_result(b.cookie, CLP_REQ_STATUS, 0, fd_.status, fd_.status_len);
 		break;
 	case CLP_REQ_OWNER: {
 		uint32_t owner = 1;
@@ -400,6 +406,67 @@ START_TEST(disconnect_fails_acquires_then_reports)
 }
 END_TEST
 
+/* ---- status ---- */
+
+static void status_put(const char *key, uint8_t type, uint64_t value)
+{
+	struct clp_status_rec r;
+	memset(&r, 0, sizeof(r));
+	r.value = value;
+	r.type = type;
+	r.keylen = (uint8_t)strlen(key);
+	memcpy(fd_.status + fd_.status_len, &r, sizeof(r));
+	memcpy(fd_.status + fd_.status_len + sizeof(r), key, r.keylen);
+	fd_.status_len += sizeof(r) + r.keylen;
+}
+
+START_TEST(status_records)
+{
+	corolease_t *h = open_conn();
+	status_put("node", COROLEASE_STATUS_U64, 7);
+	status_put("quorate", COROLEASE_STATUS_BOOL, 1);
+	status_put("valid_ms", COROLEASE_STATUS_S64, (uint64_t)-5);
+	status_put("members.0.node", COROLEASE_STATUS_U64, 7);
+	status_put("members.0.holds", COROLEASE_STATUS_U64, 2);
+	status_put("future.kind", 99, 1);   /* a newer daemon's type: skipped */
+	status_put("state_hash", COROLEASE_STATUS_HASH, 0xfeedull);
+
+	corolease_status_t *st;
+	ck_assert_int_eq(corolease_status_get(h, &st), 0);
+	uint64_t v;
+	ck_assert_int_eq(corolease_status_u64(st, "members.0.holds", &v), 0);
+	ck_assert_uint_eq(v, 2);
+	ck_assert_int_eq(corolease_status_u64(st, "valid_ms", &v), 0);
+	ck_assert_int_eq((int64_t)v, -5);
+	ck_assert_int_eq(corolease_status_u64(st, "future.kind", &v), -ENOENT);
+	ck_assert_int_eq(corolease_status_u64(st, "lsn", &v), -ENOENT);
+
+	static const char *const keys[] = { "node", "quorate", "valid_ms", "members.0.node",
+					    "members.0.holds", "state_hash" };
+	size_t it = 0, n = 0;
+	const char *key;
+	int type;
+	while (corolease_status_next(st, &it, &key, &type, &v) == 0) {
+		ck_assert_uint_lt(n, 6);
+		ck_assert_str_eq(key, keys[n]);
+		n++;
+	}
+	ck_assert_uint_eq(n, 6);
+	ck_assert_int_eq(type, COROLEASE_STATUS_HASH);
+	ck_assert_uint_eq(v, 0xfeed);
+	ck_assert_int_eq(corolease_status_next(st, &it, NULL, NULL, NULL), -ENOENT);
+	ck_assert_ptr_null(corolease_status_free(st));
+	ck_assert_ptr_null(corolease_status_free(NULL));
+
+	status_put("Bad..key", COROLEASE_STATUS_U64, 1);   /* malformed key */
+	ck_assert_int_eq(corolease_status_get(h, &st), COROLEASE_EPROTO);
+	ck_assert_ptr_null(st);
+	fd_.status_len -= 3;                                 /* truncated record */
+	ck_assert_int_eq(corolease_status_get(h, &st), COROLEASE_EPROTO);
+	corolease_close(h);
+}
+END_TEST
+
 /* ---- list: fn runs in the call, outside event processing ---- */
 
 static corolease_t *list_h;
@@ -439,6 +506,7 @@ static Suite *client_suite(void)
 	tcase_add_test(tc, disconnect_fails_acquires_then_reports);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("admin");
+	tcase_add_test(tc, status_records);
 	tcase_add_test(tc, list_fn_may_call_the_library);
 	suite_add_tcase(s, tc);
 	return s;
