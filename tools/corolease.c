@@ -927,12 +927,10 @@ static int cmd_acquire(int argc, char **argv)
 				  o.wait_ms, &lease, &owner);
 	if (r < 0) {
 		corolease_close(h);
-		if ((r == -EBUSY || r == -ETIMEDOUT || r == COROLEASE_EORPHANED) && owner) {
+		if ((r == -EBUSY || r == -ETIMEDOUT) && owner) {
 			warnx_("acquire %s: held by node %" PRIu32 "%s (%s)",
 			       text(name, strlen(name)), owner,
-			       r == COROLEASE_EORPHANED ? ", which departed"
-			       : r == -ETIMEDOUT ? "; gave up waiting" : "",
-			       corolease_errname(r));
+			       r == -ETIMEDOUT ? "; gave up waiting" : "", corolease_errname(r));
 			return EXIT_BUSY;
 		}
 		if (r == -ETIMEDOUT) {
@@ -1134,7 +1132,7 @@ static int index_write(int argc, char **argv, bool del)
 	int r = corolease_acquire(h, name, strlen(name), COROLEASE_EX, 0, 0, &lease, &owner);
 	if (r < 0) {
 		corolease_close(h);
-		if (r == -EBUSY || r == COROLEASE_EORPHANED) {
+		if (r == -EBUSY) {
 			warnx_("%s %s: held by node %" PRIu32 " (%s)", sub, text(name, strlen(name)),
 			       owner, corolease_errname(r));
 			return EXIT_BUSY;
