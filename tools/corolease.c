@@ -294,10 +294,12 @@ static const struct cmd_help helps[] = {
 		     "and releases the lease when CMD exits; exits with CMD's status (128+N if\n"
 		     "killed by signal N).  Without --wait a held lease fails at once (exit 1);\n"
 		     "--wait SECS queues for up to SECS seconds, --wait 0 without limit.\n"
+		     "When another node wants the lease, a notice goes to stderr; CMD keeps\n"
+		     "the lease until it exits or the daemon's handover timeout revokes it.\n"
 		     "If the lease is revoked (or the daemon is lost) CMD gets SIGTERM, and\n"
 		     "SIGKILL --kill-after SECS later (default 4), or 0.2 s before the\n"
-		     "daemon's revoke deadline if that is sooner.  SIGINT, SIGTERM and SIGHUP\n"
-		     "are passed on to CMD.\n" },
+		     "daemon's revoke deadline if that is sooner.  SIGINT, SIGTERM, SIGHUP\n"
+		     "and SIGQUIT are passed on to CMD.\n" },
 	{ "evict", "usage: corolease evict [--json] NAME\n"
 		   "Revokes NAME from every holder (root or the corolease-admin group).\n" },
 	{ "fence-ack", "usage: corolease fence-ack [--json] NODE\n"
@@ -803,6 +805,7 @@ struct run {
 	unsigned kill_after_ms;
 	bool wanted_told;
 	const char *name;
+	const char *cmd;        /* CMD, for messages */
 };
 
 /*
@@ -836,9 +839,8 @@ static void acq_wanted(corolease_t *h, corolease_lease_t *lease, uint32_t node, 
 	if (run->wanted_told)
 		return;
 	run->wanted_told = true;
-	warnx_("acquire %s: wanted by node %" PRIu32 "; the lease is revoked after the "
-	       "daemon's handover timeout unless the command exits",
-	       text(run->name, strlen(run->name)), node);
+	warnx_("lease %s wanted by node %" PRIu32 "; %s keeps it until it exits or the "
+	       "handover timeout", text(run->name, strlen(run->name)), node, run->cmd);
 }
 
 static void acq_disconnected(corolease_t *h, void *udata)
@@ -917,7 +919,7 @@ static int cmd_acquire(int argc, char **argv)
 	 * queued and runs in the loop below, once CMD runs.
 	 */
 	corolease_t *h = connect_or_exit();
-	struct run run = { .kill_after_ms = o.kill_after_ms, .name = name };
+	struct run run = { .kill_after_ms = o.kill_after_ms, .name = name, .cmd = cmd[0] };
 	struct corolease_callbacks cb = { .wanted = acq_wanted, .revoked = acq_revoked,
 					  .disconnected = acq_disconnected };
 	corolease_set_callbacks(h, &cb, &run);
