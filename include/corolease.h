@@ -1,19 +1,33 @@
 /*
- * corolease.h - public interface of libcorolease.
+ * corolease.h - public interface of libcorolease: connection, event loop,
+ * leases, index cache, errors.  Administration (status, list, show, evict,
+ * fence-ack) is in corolease_admin.h.
  *
  * Copyright (c) 2026 the corolease authors.  LGPL-2.1-or-later.
  *
  * Errors: every function that can fail returns a negative errno value
  * (-EBUSY, -ESTALE, ...) or one of the domain codes below, which live in
  * their own negative range so they never collide with errno.  0 is
- * success; some functions return a positive count.
+ * success; a positive value is returned only where a comment says so.
+ *
+ * Each function names its errors where it is declared.  "The common
+ * errors" are those every call that talks to the daemon can return:
+ *   -EINVAL                  a NULL handle or an argument out of range
+ *   -ENOMEM                  out of memory
+ *   COROLEASE_EPROTO         the daemon's answer was malformed
+ *   COROLEASE_EDISCONNECTED  the connection to the daemon is lost
+ *
+ * Ownership: a corolease_t is the caller's from corolease_connect() to
+ * corolease_close(); a lease handle from its acquire to corolease_release()
+ * (or, for a failed async acquire, until its `acquired` callback returns).
+ * Pointers handed to callbacks and iteration functions are valid only
+ * during the call.
  */
 #ifndef COROLEASE_H
 #define COROLEASE_H
 
 #include <stdint.h>
 #include <stddef.h>
-#include <stdbool.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -56,33 +70,62 @@ enum corolease_errno {
 #undef COROLEASE_ERRNO_ENUM_
 };
 
-
-/* ------------------------------------------------------------------------ */
-/* Library API.  Only corolease_* symbols are exported.                      */
-
-#define COROLEASE_ADMIN_GROUP_DEFAULT "corolease-admin"
-
 /* An opaque connection to the local coroleased. */
 typedef struct corolease corolease_t;
 /* An opaque handle on one lease this connection holds or is acquiring. */
 typedef struct corolease_lease corolease_lease_t;
 
+/* ------------------------------------------------------------------------ */
+/* connection */
+
 /*
- * Callbacks.  They run only inside corolease_dispatch() (or inside a sync
- * call that waits), after the library state is consistent; they may call
- * any corolease function except corolease_close() on the same handle.
- * Any member may be NULL.  `udata` is always the connection's (given to
- * corolease_set_callbacks); a lease's own is corolease_lease_udata().
+ * Connects to coroleased and handshakes, blocking for at most 10 s.
+ * Returns 0 and *h_r, or -ENOENT / -ECONNREFUSED (daemon not running),
+ * -EACCES (not in the socket group), -ETIMEDOUT (no handshake answer),
+ * COROLEASE_EVERSION (daemon speaks another protocol version), or a
+ * common error.
+ */
+int corolease_connect(corolease_t **h_r);
+/*
+ * Closes the connection (the daemon releases everything it held), frees
+ * every lease handle and drops queued callbacks without running them.
+ * Accepts NULL; returns NULL.  Not to be called from a callback.
+ */
+corolease_t *corolease_close(corolease_t *h);
+
+/* ------------------------------------------------------------------------ */
+/* callbacks */
+
+/*
+ * Callbacks run only inside corolease_dispatch(), never inside any other
+ * call.  A synchronous call (corolease_acquire(), corolease_index_put(),
+ * ...) that waits for its answer processes every event that arrives
+ * meanwhile: the library's state is updated at once (a revoked lease's
+ * corolease_lease_valid() is 0 from that moment), but the callbacks are
+ * queued, in arrival order, for the next corolease_dispatch(), and
+ * corolease_get_timeout() returns 0 while the queue is not empty.
+ *
+ * A callback may call any function except corolease_close() on the same
+ * handle.  Callbacks it causes (for example through a synchronous call) are
+ * queued for the next corolease_dispatch(), not run within the current one.
+ * Releasing a lease drops the callbacks queued for it.  Any member may be
+ * NULL: its events are then not queued (a failed async acquire's handle is
+ * still freed, at the next corolease_dispatch()).  `udata` is always the
+ * connection's (given to corolease_set_callbacks); a lease's own is
+ * corolease_lease_udata().
  */
 struct corolease_callbacks {
-	/* An async acquire finished: err 0 (lease granted) or negative. On
-	 * error the lease handle is freed right after the callback returns. */
+	/* An async acquire finished: err 0 (lease granted) or negative (the
+	 * errors of corolease_acquire).  On error the lease handle is freed
+	 * right after the callback returns. */
 	void (*acquired)(corolease_t *h, corolease_lease_t *lease, int err, void *udata);
-	/* Node `node` wants a lease we hold: release it when done. */
+	/* Node `node` wants a lease we hold: release it when done.  Queued
+	 * at most once per lease at a time (a later want updates the node). */
 	void (*wanted)(corolease_t *h, corolease_lease_t *lease, uint32_t node, void *udata);
 	/* The lease was revoked: stop using it at once, then release it. */
 	void (*revoked)(corolease_t *h, corolease_lease_t *lease, void *udata);
-	/* The connection to the daemon is gone; every lease is invalid. */
+	/* The connection to the daemon is gone; every lease is invalid.  Runs
+	 * once, after the `acquired` callbacks of the acquires it failed. */
 	void (*disconnected)(corolease_t *h, void *udata);
 	/* A watched name's key changed (deleted != 0 if removed). */
 	void (*index_changed)(corolease_t *h, const void *name, size_t namelen,
@@ -90,65 +133,81 @@ struct corolease_callbacks {
 			      int deleted, uint32_t writer_node, void *udata);
 };
 
-/*
- * Connects to coroleased.  Returns 0 and *h_r, or -ENOENT/-ECONNREFUSED
- * (daemon not running), -EACCES (not in the socket group), -ENOMEM,
- * COROLEASE_EVERSION.
- */
-int corolease_connect(corolease_t **h_r);
-/* Closes the connection (the daemon releases everything it held); accepts
- * NULL; frees all lease handles; returns NULL. */
-corolease_t *corolease_close(corolease_t *h);
-
+/* Copies *cb (NULL clears every callback) and udata.  No error. */
 void corolease_set_callbacks(corolease_t *h, const struct corolease_callbacks *cb, void *udata);
 
-/* ---- event-loop integration (sd-bus style) ---- */
-/* The fd to poll. */
+/* ------------------------------------------------------------------------ */
+/* event-loop integration (sd-bus style) */
+
+/* The fd to poll, or -EINVAL for a NULL handle. */
 int corolease_get_fd(const corolease_t *h);
-/* poll(2) events to wait for on that fd (POLLIN). */
+/* poll(2) events to wait for on that fd: POLLIN (0 for a NULL handle). */
 int corolease_get_events(const corolease_t *h);
 /*
- * Microseconds (CLOCK_MONOTONIC, absolute) when corolease_dispatch() must be
- * called even without fd activity (an acquire timeout), or UINT64_MAX.
+ * When corolease_dispatch() must be called even if the fd is not readable:
+ * an absolute CLOCK_MONOTONIC time in microseconds (an acquire deadline, a
+ * send retry), 0 for "now" (callbacks are queued, or a lost connection is
+ * not reported yet), or UINT64_MAX for no deadline (also for a NULL
+ * handle).  An event loop must honour it: queued callbacks do not make the
+ * fd readable.  Ask again after every call into the library.
  */
 uint64_t corolease_get_timeout(const corolease_t *h);
 /*
- * Processes whatever has arrived, without blocking, and runs callbacks.
- * Returns the number of messages processed (>= 0) or a negative code
- * (COROLEASE_EDISCONNECTED once the daemon is gone).
+ * Never blocks.  Runs the callbacks queued so far, then receives whatever
+ * has arrived (up to 1024 events), handles due deadlines, and runs the
+ * callbacks of those events.  Returns the number of events received plus
+ * callbacks run (0: nothing to do), -EINVAL for a NULL handle, or
+ * COROLEASE_EDISCONNECTED once the connection is lost (on every call from
+ * then on; queued callbacks, `disconnected` among them, still run).
  */
 int corolease_dispatch(corolease_t *h);
-/* The node id of the local daemon. */
+/* The node id of the local daemon (0 for a NULL handle). */
 uint32_t corolease_nodeid(const corolease_t *h);
 
-/* ---- leases ---- */
+/* ------------------------------------------------------------------------ */
+/* leases */
+
 /*
  * Acquires name (1..COROLEASE_NAME_MAX bytes) in mode with flags
- * (COROLEASE_WAIT).  timeout_ms bounds a WAIT (0 = none).  Blocks until
- * granted or failed.  Returns 0 and *lease_r, or -EBUSY (held elsewhere;
- * *owner_r = owner node if owner_r is non-NULL), -ETIMEDOUT,
- * COROLEASE_ENOQUORUM, COROLEASE_ESYNCING, -EALREADY (this connection holds
- * name), -EINVAL, COROLEASE_EDISCONNECTED, -EDQUOT (per-client lease quota).
+ * (COROLEASE_WAIT), blocking until granted or refused.  timeout_ms bounds a
+ * WAIT (0 = none).  Returns 0 and *lease_r, or
+ *   -EBUSY                held elsewhere (also by a departed node awaiting
+ *                         recovery); *owner_r = the holder if owner_r != NULL
+ *   -ETIMEDOUT            the WAIT bound ran out (*owner_r set when known)
+ *   -EALREADY             this connection holds or is acquiring name
+ *   -EDQUOT               per-connection lease quota reached
+ *   -EAGAIN               too many requests of this connection pending
+ *   COROLEASE_ENOQUORUM   the node's partition is not quorate
+ *   COROLEASE_ESYNCING    the node is still synchronising (without WAIT)
+ *   -ENOTCONN             the node lost the cluster before a decision
+ *   -ESHUTDOWN            the daemon is stopping
+ * or a common error.
  */
 int corolease_acquire(corolease_t *h, const void *name, size_t namelen, int mode,
 		      unsigned flags, unsigned timeout_ms, corolease_lease_t **lease_r,
 		      uint32_t *owner_r);
 /*
  * Starts an acquire and returns at once with 0 and *lease_r (not yet
- * granted); the `acquired` callback reports the result.
+ * granted); the `acquired` callback reports the outcome (the errors of
+ * corolease_acquire), from a later corolease_dispatch().  Fails at once
+ * only with a common error.
  */
 int corolease_acquire_async(corolease_t *h, const void *name, size_t namelen, int mode,
 			    unsigned flags, unsigned timeout_ms, void *lease_udata,
 			    corolease_lease_t **lease_r);
 /*
- * Releases the lease (or cancels a pending acquire) and frees the handle.
- * Fire-and-forget: returns 0, or COROLEASE_EDISCONNECTED (handle freed anyway).
+ * Releases the lease (or cancels a pending acquire), drops its queued
+ * callbacks and frees the handle; accepts NULL.  Inside the `acquired`
+ * callback of a failed acquire it does nothing (the library frees that
+ * handle after the callback).  Does not wait: returns 0, or
+ * COROLEASE_EDISCONNECTED (the handle is freed anyway).
  */
 int corolease_release(corolease_lease_t *lease);
 
-/* Accessors on a lease handle. */
-uint64_t corolease_lease_epoch(const corolease_lease_t *lease);   /* fencing token */
+/* Accessors on a lease handle; no errors (NULL gives 0 / NULL). */
+uint64_t corolease_lease_epoch(const corolease_lease_t *lease);   /* fencing token, 0 until granted */
 int corolease_lease_mode(const corolease_lease_t *lease);
+/* The name (NUL-terminated for convenience) and its length in *namelen_r. */
 const void *corolease_lease_name(const corolease_lease_t *lease, size_t *namelen_r);
 void *corolease_lease_udata(const corolease_lease_t *lease);
 /*
@@ -157,108 +216,90 @@ void *corolease_lease_udata(const corolease_lease_t *lease);
  * the process if kill_on_revoke is set.  0 if not revoked.
  */
 uint64_t corolease_lease_revoke_deadline(const corolease_lease_t *lease);
-/* 1 once granted and not revoked (and connected). */
+/* 1 once granted and while not revoked and connected, else 0. */
 int corolease_lease_granted(const corolease_lease_t *lease);
 /*
  * 1 if the lease may be used right now: granted, not revoked, connected,
- * and the node's validity deadline (read from shared memory) not passed.
- * No IPC; call it before each write to shared storage.
+ * and the node's validity deadline (read from shared memory) not passed;
+ * else 0.  No IPC and no dispatch needed; call it before each write to
+ * shared storage.
  */
 int corolease_lease_valid(const corolease_lease_t *lease);
 
-/* Which node holds name, from the local replica: 0 and *node_r (0 = nobody), or error. */
+/*
+ * Which node holds name, from the local replica: 0 and *node_r (0 =
+ * nobody), or COROLEASE_ESYNCING (no replica yet), or a common error.
+ */
 int corolease_owner(corolease_t *h, const void *name, size_t namelen, uint32_t *node_r);
 
-/* ---- index cache ---- */
+/* ------------------------------------------------------------------------ */
+/* index cache */
+
 #define COROLEASE_GET_SYNC 0x01u  /* barrier first: linearizable read */
 /*
  * Reads key of name from the local replica.  Copies up to bufsize bytes of
  * the value into buf; *vallen_r gets the full length; *version_r the
  * version at which this key was last written (as corolease_index_list
- * reports it).  Returns 0, -ENOENT, -EINVAL, COROLEASE_EDISCONNECTED.
+ * reports it).  Returns 0, or -ENOENT (no such key), COROLEASE_ESYNCING;
+ * with COROLEASE_GET_SYNC also -EAGAIN (too many requests pending) and
+ * -ENOTCONN (the node lost the cluster before the barrier); or a common
+ * error.
  */
 int corolease_index_get(corolease_t *h, const void *name, size_t namelen,
 			const void *key, size_t keylen, unsigned flags,
 			void *buf, size_t bufsize, size_t *vallen_r, uint64_t *version_r);
 /*
- * Writes key of the lease's name; the lease must be held EX.  Blocks until
- * the write is applied in agreed order and confirmed to survive a partition
- * (see doc/state-machine.md).  Returns 0 and the new version (the name's,
- * which is also the key's), -ESTALE (epoch no longer current, or the write
- * was lost with a minority partition), COROLEASE_ENOTHELD, -ENOSPC,
- * COROLEASE_ENOQUORUM, -EINVAL.
+ * Writes (or deletes) key of the lease's name; the lease must be held EX.
+ * Blocks until the write is applied in agreed order and confirmed to
+ * survive a partition (see doc/state-machine.md).  Returns 0 and the new
+ * version (the name's, which is also the key's), or
+ *   -ESTALE               the epoch is no longer current, or the write was
+ *                         lost with a minority partition
+ *   COROLEASE_ENOTHELD    the lease is not granted, or not EX
+ *   COROLEASE_EREVOKED    the lease was revoked (refused locally)
+ *   -ENOSPC               put: the index memory bound cannot fit the value
+ *   -ENOENT               del: no such key
+ *   -EAGAIN               too many requests of this connection pending
+ *   COROLEASE_ENOQUORUM   the partition is not quorate
+ *   -ENOTCONN             the node lost the cluster before the write applied
+ * or a common error.
  */
 int corolease_index_put(corolease_lease_t *lease, const void *key, size_t keylen,
 			const void *val, size_t vallen, uint64_t *version_r);
 int corolease_index_del(corolease_lease_t *lease, const void *key, size_t keylen,
 			uint64_t *version_r);
-/* Calls fn for each key of name in key order; returns 0 or an error. */
+/*
+ * Calls fn for each key of name in key order, from inside this call (not
+ * from an event: fn may call any function but corolease_close()).  A
+ * non-zero return from fn stops the calls and is returned.  Returns 0, or
+ * fn's value, COROLEASE_ESYNCING, -EAGAIN (a list of this connection is
+ * still being delivered), or a common error.
+ */
 typedef int (*corolease_index_fn)(void *ctx, const void *key, size_t keylen,
 				  const void *val, size_t vallen, uint64_t version);
 int corolease_index_list(corolease_t *h, const void *name, size_t namelen,
 			 corolease_index_fn fn, void *ctx);
-/* Watches name (namelen 0: every name) for index changes. */
+/*
+ * Watches (unwatches) name for index changes, reported through
+ * `index_changed`; namelen 0 means every name.  0 or a common error.
+ */
 int corolease_watch(corolease_t *h, const void *name, size_t namelen);
 int corolease_unwatch(corolease_t *h, const void *name, size_t namelen);
-/* Waits until everything sent to the cluster before it is applied. */
+/*
+ * Waits until everything sent to the cluster before it is applied.  0,
+ * -EAGAIN (too many requests pending), -ENOTCONN (the node lost the
+ * cluster), or a common error.
+ */
 int corolease_sync(corolease_t *h);
 
-/* ---- status and administration ---- */
-struct corolease_status {
-	uint32_t nodeid;
-	int quorate;             /* replicated state quorate */
-	int vq_quorate;          /* local votequorum */
-	int synced;
-	uint32_t ring_rep;
-	uint64_t ring_seq;
-	int64_t valid_ms;        /* validity left, ms (<= 0: lapsed) */
-	uint64_t lsn, epoch;
-	uint64_t leases, holds, orphans, waiters;
-	uint64_t index_bytes, index_mem_max;
-	uint64_t local_leases, client_holds, clients;
-	uint64_t mcast_msgs, fastpath_grants, cluster_grants;
-	uint64_t syncs, snapshots_sent, snapshots_loaded, revokes, kills;
-	uint64_t state_hash;
-	uint32_t nmembers;
-	uint32_t members[64];
-	uint64_t member_holds[64];
-};
-int corolease_status(corolease_t *h, struct corolease_status *st_r);
+/* ------------------------------------------------------------------------ */
+/* errors and version */
 
-struct corolease_lease_summary {
-	const void *name;
-	size_t namelen;
-	uint32_t owner;          /* 0 = free (index only) */
-	int mode;
-	int orphaned;
-	uint32_t nholders, nwaiters, nkeys;
-	uint64_t epoch, version;
-};
-typedef int (*corolease_list_fn)(void *ctx, const struct corolease_lease_summary *s);
-/* Lists leases whose name starts with prefix (prefixlen 0: all). */
-int corolease_list(corolease_t *h, const void *prefix, size_t prefixlen,
-		   corolease_list_fn fn, void *ctx);
-
-struct corolease_holder { uint32_t node; int mode; uint64_t epoch; uint64_t orphan_seq; };
-struct corolease_waiter { uint32_t node; int mode; };
-struct corolease_detail {
-	int mode;
-	uint32_t nholders, nwaiters, nkeys;
-	uint64_t version;
-	struct corolease_holder *holders;   /* malloc'd; free with corolease_detail_free */
-	struct corolease_waiter *waiters;
-	char **keys;                        /* NUL-terminated copies */
-	size_t *keylens;
-};
-/* Details of one name: 0, -ENOENT, ... */
-int corolease_show(corolease_t *h, const void *name, size_t namelen, struct corolease_detail *d_r);
-void corolease_detail_free(struct corolease_detail *d);
-
-/* Admin (root or the admin group): evict name's holders; declare node fenced. */
-int corolease_evict(corolease_t *h, const void *name, size_t namelen, uint64_t *count_r);
-int corolease_fence_ack(corolease_t *h, uint32_t node, uint64_t *count_r);
-
-/* Message and symbolic name for any code this library returns (errno too). */
+/*
+ * Message and symbolic name ("EBUSY", "ENOQUORUM", "OK") for any code this
+ * library returns, and errno values of either sign.  Static or
+ * thread-local strings; never NULL.
+ */
 const char *corolease_strerror(int err);
 const char *corolease_errname(int err);
 /* Library version string. */

@@ -1,24 +1,32 @@
 /*
  * client.c - libcorolease: the client side of the coroleased IPC protocol.
+ * Contracts: corolease.h and corolease_admin.h.
  *
  * Copyright (c) 2026 the corolease authors.  LGPL-2.1-or-later.
  *
  * One corolease_t is one libqb IPC connection.  Requests go out with
  * qb_ipcc_sendv(); every answer and notification comes back on the event
- * channel (see include/corolease/ipc.h), so the whole library is driven by reading
- * events: corolease_dispatch() for the embedding event loop, and wait_until()
- * for the synchronous calls, which poll the same fd and process everything
- * that arrives meanwhile (running callbacks for unrelated events too).
+ * channel (see include/corolease/ipc.h), so the whole library is driven by
+ * reading events in process(): from corolease_dispatch() for the embedding
+ * event loop, and from wait_until() for the synchronous calls, which poll
+ * the same fd until their own answer is in.
  *
- * Reentrancy: callbacks may call any function but corolease_close(), also
- * the synchronous ones, which then process events from inside a callback.
- * So an event is handled completely (state updated) before its callback
- * runs, nothing is touched after a callback returns except through lookups
- * that are redone, and each nesting level receives into its own buffer.
+ * Callbacks, the sd-bus way: handling an event updates the library's state
+ * at once but only queues the user's callback (h->cbq, oldest first);
+ * corolease_dispatch() runs the queue.  No user code runs inside process(),
+ * so it is never re-entered and receives into one buffer.  The functions a
+ * list call hands its records to run in the waiting call itself, between
+ * two rounds of process() (struct batch).
  *
- * Every event is length-checked against corolease/ipc.h before use; a malformed
- * answer fails its request with COROLEASE_EPROTO, anything else malformed
- * is dropped.
+ * A lease's callbacks are embedded in the lease (one of each kind queued
+ * at a time), so queuing them cannot fail and releasing the lease unlinks
+ * them.  An index change is queued as a malloc'd copy; when that fails the
+ * connection is given up and reported lost, rather than the notification
+ * dropped silently.
+ *
+ * Every event is length-checked against corolease/ipc.h before use; a
+ * malformed answer fails its request with COROLEASE_EPROTO, anything else
+ * malformed is dropped.
  */
 #define _GNU_SOURCE 1
 
@@ -39,7 +47,10 @@
 #include <qb/qbipcc.h>
 
 #include "corolease.h"
+#include "corolease_admin.h"
+#include "corolease/htab.h"
 #include "corolease/ipc.h"
+#include "corolease/list.h"
 
 #define CL_PUBLIC __attribute__((visibility("default")))
 
@@ -57,6 +68,8 @@
 #define ACQUIRE_GRACE_US     500000u
 /* Retry interval for requests the daemon's flow control turned away. */
 #define OUTQ_RETRY_US        10000u
+/* Events one process() round receives at most: the embedding loop breathes. */
+#define PROCESS_MAX_EVENTS   1024
 
 enum lease_state {
 	LS_PENDING,     /* ACQUIRE sent, no answer yet */
@@ -64,17 +77,39 @@ enum lease_state {
 	LS_FAILED,      /* denied, timed out or disconnected; freed soon */
 };
 
+enum cb_kind { CB_ACQUIRED, CB_WANTED, CB_REVOKED, CB_DISCONNECTED, CB_INDEX };
+
+/* One queued callback.  Not queued, its link is a list of its own. */
+struct cbq {
+	struct cl_list link;          /* h->cbq */
+	uint64_t seq;                 /* queue order: dispatch runs what came before it */
+	enum cb_kind kind;
+};
+
+/* A queued index_changed, with copies of the name and key in data[]. */
+struct index_cb {
+	struct cbq q;
+	uint64_t version;
+	uint32_t writer;
+	bool deleted;
+	uint16_t namelen;
+	uint8_t keylen;
+	unsigned char data[];
+};
+
 struct corolease_lease {
 	corolease_t *h;
-	struct corolease_lease *prev, *next;  /* h->leases */
-	struct corolease_lease *hnext;        /* h->buckets[cookie] */
-	uint64_t cookie;                      /* of the ACQUIRE */
+	struct cl_hnode hn;           /* h->by_cookie, hashed by cookie */
+	struct cl_list link;          /* h->leases */
+	struct cbq cb_acquired, cb_wanted, cb_revoked;
+	uint64_t cookie;              /* of the ACQUIRE */
 	enum lease_state state;
 	bool revoked;
 	bool sync;            /* a synchronous acquire waits on it: no callback */
 	bool in_cb;           /* inside its failing `acquired` callback */
 	int err;              /* LS_FAILED: why */
 	uint32_t owner;       /* holder named by a denial or QUEUED */
+	uint32_t wanted_by;   /* node of the last WANTED */
 	uint64_t epoch;
 	uint64_t deadline;    /* library's acquire deadline (us), 0 = none */
 	uint64_t revoke_deadline;
@@ -84,33 +119,38 @@ struct corolease_lease {
 	unsigned char name[]; /* namelen bytes + NUL */
 };
 
+/* ITEMS records received for a list call, not yet handed to its function. */
+struct batch {
+	struct cl_list link;          /* pending->batches */
+	uint32_t count;
+	size_t len;
+	unsigned char rec[];
+};
+
 /* A synchronous request waiting for its RESULT. */
 struct pending {
-	struct pending *next;
+	struct cl_list link;          /* h->pending */
 	uint64_t cookie;
 	uint32_t req_type;
 	bool done;
 	int err;
 	unsigned char *payload;       /* malloc'd copy of the RESULT payload */
 	size_t len;
-	/* LIST / INDEX_LIST: each record of an ITEMS event */
+	/* LIST / INDEX_LIST: each record of the ITEMS events */
+	struct cl_list batches;
 	int (*item)(struct pending *p, const unsigned char *rec, size_t len, size_t *used_r);
 	void *fn;
 	void *ctx;
 	uint64_t nitems;
 	int fn_ret;                   /* first non-zero return of the user's fn */
-	int proto_err;
+	int item_err;                 /* malformed records, or no memory for them */
 };
 
 /* A request the daemon's flow control refused; sent again from dispatch. */
 struct outmsg {
-	struct outmsg *next;
+	struct cl_list link;          /* h->outq */
 	size_t len;
 	unsigned char data[];
-};
-
-struct rxbuf {
-	struct rxbuf *next;
 };
 
 struct corolease {
@@ -118,10 +158,10 @@ struct corolease {
 	int fd;
 	uint32_t nodeid;
 	bool dead;                    /* connection lost (or never usable) */
-	bool dead_reported;           /* disconnected callback ran */
+	bool dead_reported;           /* pending calls failed, `disconnected` queued */
 	uint64_t next_cookie;
 	size_t bufsize;               /* largest event */
-	struct rxbuf *rxfree;         /* one receive buffer per nesting level */
+	unsigned char *rx;            /* receive buffer (process() never nests) */
 
 	const struct clp_shm_page *shm;  /* NULL: use valid_until below */
 	size_t shm_len;
@@ -130,11 +170,13 @@ struct corolease {
 	struct corolease_callbacks cb;
 	void *udata;
 
-	struct corolease_lease *leases;
-	struct corolease_lease **buckets;
-	size_t nbuckets, nleases;
-	struct pending *pending;
-	struct outmsg *outq, **outq_tail;
+	struct cl_htab by_cookie;     /* every lease handle */
+	struct cl_list leases;        /* the same, in acquire order */
+	struct cl_list pending;
+	struct cl_list outq;
+	struct cl_list cbq;           /* queued callbacks, oldest first */
+	uint64_t cb_seq;              /* seq of the next queued callback */
+	struct cbq cb_disconnected;
 };
 
 /* ------------------------------------------------------------------------ */
@@ -161,66 +203,40 @@ static uint64_t new_cookie(corolease_t *h)
 	return c;
 }
 
-static size_t bucket_of(const corolease_t *h, uint64_t cookie)
+/* ---- the callback queue ---- */
+
+static void cbq_init(struct cbq *q, enum cb_kind kind)
 {
-	uint64_t x = cookie * 0x9e3779b97f4a7c15ull;
-	return (size_t)(x >> 32) & (h->nbuckets - 1);
+	cl_list_init(&q->link);
+	q->seq = 0;
+	q->kind = kind;
 }
 
-static void lease_hash_add(corolease_t *h, struct corolease_lease *l)
+/* Queues q at the tail unless it is queued already (then it keeps its place). */
+static void cbq_push(corolease_t *h, struct cbq *q)
 {
-	if (h->nleases + 1 > h->nbuckets * 2) {
-		size_t n = h->nbuckets * 2;
-		struct corolease_lease **nb = calloc(n, sizeof(*nb));
-		if (nb) {
-			struct corolease_lease **old = h->buckets;
-			size_t on = h->nbuckets;
-			h->buckets = nb;
-			h->nbuckets = n;
-			for (size_t i = 0; i < on; i++) {
-				struct corolease_lease *e, *next;
-				for (e = old[i]; e; e = next) {
-					next = e->hnext;
-					size_t b = bucket_of(h, e->cookie);
-					e->hnext = nb[b];
-					nb[b] = e;
-				}
-			}
-			free(old);
-		}   /* on ENOMEM keep the smaller table: chains just grow */
-	}
-	size_t b = bucket_of(h, l->cookie);
-	l->hnext = h->buckets[b];
-	h->buckets[b] = l;
-	h->nleases++;
-	l->prev = NULL;
-	l->next = h->leases;
-	if (h->leases)
-		h->leases->prev = l;
-	h->leases = l;
+	if (!cl_list_empty(&q->link))
+		return;
+	q->seq = h->cb_seq++;
+	cl_list_add_tail(&h->cbq, &q->link);
 }
 
-static void lease_unlink(corolease_t *h, struct corolease_lease *l)
+/* ---- lease handles ---- */
+
+static void lease_link(corolease_t *h, struct corolease_lease *l)
 {
-	struct corolease_lease **pp = &h->buckets[bucket_of(h, l->cookie)];
-	for (; *pp; pp = &(*pp)->hnext) {
-		if (*pp == l) {
-			*pp = l->hnext;
-			break;
-		}
-	}
-	if (l->prev)
-		l->prev->next = l->next;
-	else
-		h->leases = l->next;
-	if (l->next)
-		l->next->prev = l->prev;
-	h->nleases--;
+	cl_htab_add(&h->by_cookie, &l->hn, l->cookie);
+	cl_list_add_tail(&h->leases, &l->link);
 }
 
+/* Unlinks and frees a linked lease handle, dropping its queued callbacks. */
 static void lease_free(struct corolease_lease *l)
 {
-	lease_unlink(l->h, l);
+	cl_htab_del(&l->h->by_cookie, &l->hn);
+	cl_list_del(&l->link);
+	cl_list_del(&l->cb_acquired.link);
+	cl_list_del(&l->cb_wanted.link);
+	cl_list_del(&l->cb_revoked.link);
 	free(l);
 }
 
@@ -228,55 +244,75 @@ static struct corolease_lease *lease_by_cookie(const corolease_t *h, uint64_t co
 {
 	if (cookie == 0)
 		return NULL;
-	for (struct corolease_lease *l = h->buckets[bucket_of(h, cookie)]; l; l = l->hnext)
+	for (struct cl_hnode *e = cl_htab_first(&h->by_cookie, cookie); e;
+	     e = cl_htab_next(e, cookie)) {
+		struct corolease_lease *l = cl_container_of(e, struct corolease_lease, hn);
 		if (l->cookie == cookie)
 			return l;
+	}
 	return NULL;
 }
+
+#define lease_of(l) cl_list_entry(l, struct corolease_lease, link)
 
 /* A granted lease by name, for notifications without a cookie. */
 static struct corolease_lease *lease_by_name(const corolease_t *h, const void *name, size_t len)
 {
-	for (struct corolease_lease *l = h->leases; l; l = l->next)
+	const struct cl_list *it;
+	cl_list_foreach(it, &h->leases) {
+		struct corolease_lease *l = lease_of(it);
 		if (l->state == LS_GRANTED && l->namelen == len && memcmp(l->name, name, len) == 0)
 			return l;
+	}
 	return NULL;
+}
+
+/* ---- pending calls ---- */
+
+static void pending_init(struct pending *p)
+{
+	memset(p, 0, sizeof(*p));
+	cl_list_init(&p->link);
+	cl_list_init(&p->batches);
 }
 
 static struct pending *pending_by_cookie(const corolease_t *h, uint64_t cookie)
 {
-	for (struct pending *p = h->pending; p; p = p->next)
+	const struct cl_list *it;
+	cl_list_foreach(it, &h->pending) {
+		struct pending *p = cl_list_entry(it, struct pending, link);
 		if (p->cookie == cookie)
 			return p;
+	}
 	return NULL;
 }
 
-static void pending_unlink(corolease_t *h, struct pending *p)
+/*
+ * Hands p's received records to its function, outside process(): the
+ * function may call into the library (and so receive further batches).
+ */
+static void pending_run_batches(struct pending *p)
 {
-	for (struct pending **pp = &h->pending; *pp; pp = &(*pp)->next) {
-		if (*pp == p) {
-			*pp = p->next;
-			break;
+	struct cl_list *first;
+	while ((first = cl_list_first(&p->batches))) {
+		struct batch *b = cl_list_entry(first, struct batch, link);
+		cl_list_del(first);
+		const unsigned char *rec = b->rec;
+		size_t left = b->len;
+		for (uint32_t i = 0; i < b->count && !p->item_err; i++) {
+			size_t used;
+			if (p->item(p, rec, left, &used) < 0) {
+				p->item_err = COROLEASE_EPROTO;
+				break;
+			}
+			rec += used;
+			left -= used;
+			p->nitems++;
 		}
+		if (left && !p->item_err)
+			p->item_err = COROLEASE_EPROTO;
+		free(b);
 	}
-	p->next = NULL;
-}
-
-static void *rxbuf_get(corolease_t *h)
-{
-	struct rxbuf *b = h->rxfree;
-	if (b) {
-		h->rxfree = b->next;
-		return b;
-	}
-	return malloc(h->bufsize);
-}
-
-static void rxbuf_put(corolease_t *h, void *buf)
-{
-	struct rxbuf *b = buf;
-	b->next = h->rxfree;
-	h->rxfree = b;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -285,15 +321,14 @@ static void rxbuf_put(corolease_t *h, void *buf)
 /* Sends what flow control held back, in order.  0, or negative on a dead link. */
 static int outq_flush(corolease_t *h)
 {
-	while (h->outq) {
-		struct outmsg *m = h->outq;
+	struct cl_list *first;
+	while ((first = cl_list_first(&h->outq))) {
+		struct outmsg *m = cl_list_entry(first, struct outmsg, link);
 		struct iovec iov = { m->data, m->len };
 		ssize_t r = qb_ipcc_sendv(h->qb, &iov, 1);
 		if (r == -EAGAIN)
 			return 0;
-		h->outq = m->next;
-		if (!h->outq)
-			h->outq_tail = &h->outq;
+		cl_list_del(first);
 		free(m);
 		if (r < 0 && is_disconnect(r)) {
 			h->dead = true;
@@ -307,7 +342,7 @@ static int outq_flush(corolease_t *h)
  * Sends a request: iov[0] starts with struct clp_req_base, whose header and
  * cookie are filled in here.  Queues it when flow control says -EAGAIN, so
  * the order of requests is always kept.  Returns 0, -EMSGSIZE, -ENOMEM or
- * COROLEASE_EDISCONNECTED (no callbacks run here: dispatch reports it).
+ * COROLEASE_EDISCONNECTED (dispatch reports the loss).
  */
 static int send_req(corolease_t *h, uint32_t type, uint64_t cookie,
 		    struct iovec *iov, unsigned niov)
@@ -325,7 +360,7 @@ static int send_req(corolease_t *h, uint32_t type, uint64_t cookie,
 	b->hdr.size = (int32_t)total;
 	b->cookie = cookie;
 
-	if (!h->outq) {
+	if (cl_list_empty(&h->outq)) {
 		ssize_t r = qb_ipcc_sendv(h->qb, iov, niov);
 		if (r >= 0)
 			return 0;
@@ -340,7 +375,6 @@ static int send_req(corolease_t *h, uint32_t type, uint64_t cookie,
 	struct outmsg *m = malloc(sizeof(*m) + total);
 	if (!m)
 		return -ENOMEM;
-	m->next = NULL;
 	m->len = total;
 	size_t off = 0;
 	for (unsigned i = 0; i < niov; i++) {
@@ -348,8 +382,7 @@ static int send_req(corolease_t *h, uint32_t type, uint64_t cookie,
 			memcpy(m->data + off, iov[i].iov_base, iov[i].iov_len);
 		off += iov[i].iov_len;
 	}
-	*h->outq_tail = m;
-	h->outq_tail = &m->next;
+	cl_list_add_tail(&h->outq, &m->link);
 	return 0;
 }
 
@@ -363,10 +396,24 @@ static int send_release(corolease_t *h, const struct corolease_lease *l)
 }
 
 /* ------------------------------------------------------------------------ */
-/* receiving */
+/* receiving: update the state, queue the callbacks */
 
+/*
+ * Fails a pending acquire: a synchronous caller picks the result up; an
+ * async one gets its `acquired` callback queued (the handle is freed after
+ * it runs).
+ */
 static void fail_pending_acquire(corolease_t *h, struct corolease_lease *l, int err,
-				 uint32_t owner);
+				 uint32_t owner)
+{
+	l->state = LS_FAILED;
+	l->err = err;
+	l->deadline = 0;
+	if (owner)
+		l->owner = owner;
+	if (!l->sync)
+		cbq_push(h, &l->cb_acquired);
+}
 
 static void complete(struct pending *p, int err, const unsigned char *payload, size_t len)
 {
@@ -437,9 +484,8 @@ static struct corolease_lease *ev_lease_target(corolease_t *h, const unsigned ch
 	}
 	if (!l && e_r->b.cookie == 0)
 		return lease_by_name(h, name, e_r->namelen);
-	if (l && (l->namelen != e_r->namelen || memcmp(l->name, name, l->namelen) != 0)) {
+	if (l && (l->namelen != e_r->namelen || memcmp(l->name, name, l->namelen) != 0))
 		*bad_r = true;
-	}
 	return l;
 }
 
@@ -460,8 +506,8 @@ static void on_granted(corolease_t *h, const unsigned char *buf, size_t len)
 	l->mode = e.mode;
 	l->deadline = 0;
 	h->valid_until = e.valid_until;
-	if (!l->sync && h->cb.acquired)
-		h->cb.acquired(h, l, 0, h->udata);
+	if (!l->sync)
+		cbq_push(h, &l->cb_acquired);
 }
 
 static void on_queued(corolease_t *h, const unsigned char *buf, size_t len)
@@ -480,8 +526,9 @@ static void on_wanted(corolease_t *h, const unsigned char *buf, size_t len)
 	struct corolease_lease *l = ev_lease_target(h, buf, len, &e, &bad);
 	if (!l || bad || l->state != LS_GRANTED || l->revoked)
 		return;
+	l->wanted_by = e.node;
 	if (h->cb.wanted)
-		h->cb.wanted(h, l, e.node, h->udata);
+		cbq_push(h, &l->cb_wanted);
 }
 
 static void on_revoked(corolease_t *h, const unsigned char *buf, size_t len)
@@ -495,7 +542,7 @@ static void on_revoked(corolease_t *h, const unsigned char *buf, size_t len)
 	l->revoked = true;
 	l->revoke_deadline = bad ? 0 : e.deadline;
 	if (h->cb.revoked)
-		h->cb.revoked(h, l, h->udata);
+		cbq_push(h, &l->cb_revoked);
 }
 
 static void on_validity(corolease_t *h, const unsigned char *buf, size_t len)
@@ -510,50 +557,58 @@ static void on_validity(corolease_t *h, const unsigned char *buf, size_t len)
 static void on_index_changed(corolease_t *h, const unsigned char *buf, size_t len)
 {
 	struct clp_ev_index e;
-	if (len < sizeof(e))
+	if (len < sizeof(e) || !h->cb.index_changed)
 		return;
 	memcpy(&e, buf, sizeof(e));
 	if (e.namelen > COROLEASE_NAME_MAX || e.keylen == 0 ||
 	    len != sizeof(e) + e.namelen + e.keylen)
 		return;
-	if (h->cb.index_changed)
-		h->cb.index_changed(h, buf + sizeof(e), e.namelen, buf + sizeof(e) + e.namelen,
-				    e.keylen, e.version, e.deleted != 0, e.writer, h->udata);
+	struct index_cb *x = malloc(sizeof(*x) + e.namelen + e.keylen);
+	if (!x) {
+		h->dead = true;   /* never lose a notification silently */
+		return;
+	}
+	cbq_init(&x->q, CB_INDEX);
+	x->version = e.version;
+	x->writer = e.writer;
+	x->deleted = e.deleted != 0;
+	x->namelen = e.namelen;
+	x->keylen = e.keylen;
+	memcpy(x->data, buf + sizeof(e), (size_t)e.namelen + e.keylen);
+	cbq_push(h, &x->q);
 }
 
-static void on_items(corolease_t *h, const unsigned char *buf, size_t len)
+/* Keeps an ITEMS batch for its list call; true if one was kept. */
+static bool on_items(corolease_t *h, const unsigned char *buf, size_t len)
 {
 	struct clp_ev_items e;
 	if (len < sizeof(e))
-		return;
+		return false;
 	memcpy(&e, buf, sizeof(e));
 	struct pending *p = pending_by_cookie(h, e.b.cookie);
-	if (!p || p->done || !p->item)
-		return;
-	const unsigned char *rec = buf + sizeof(e);
-	size_t left = len - sizeof(e);
-	for (uint32_t i = 0; i < e.count; i++) {
-		size_t used;
-		if (p->item(p, rec, left, &used) < 0) {
-			p->proto_err = COROLEASE_EPROTO;
-			return;
-		}
-		rec += used;
-		left -= used;
-		p->nitems++;
+	if (!p || p->done || !p->item || p->item_err)
+		return false;
+	struct batch *b = malloc(sizeof(*b) + len - sizeof(e));
+	if (!b) {
+		p->item_err = -ENOMEM;
+		return false;
 	}
-	if (left)
-		p->proto_err = COROLEASE_EPROTO;
+	b->count = e.count;
+	b->len = len - sizeof(e);
+	memcpy(b->rec, buf + sizeof(e), b->len);
+	cl_list_add_tail(&p->batches, &b->link);
+	return true;
 }
 
-static void process_event(corolease_t *h, const unsigned char *buf, size_t len)
+/* Handles one event; true when a list batch waits for its call (stop receiving). */
+static bool process_event(corolease_t *h, const unsigned char *buf, size_t len)
 {
 	struct clp_ev_base b;
 	if (len < sizeof(b))
-		return;
+		return false;
 	memcpy(&b, buf, sizeof(b));
 	if (b.hdr.size < 0 || (size_t)b.hdr.size != len)
-		return;
+		return false;
 	switch (b.hdr.id) {
 	case CLP_EV_RESULT:        on_result(h, buf, len); break;
 	case CLP_EV_GRANTED:       on_granted(h, buf, len); break;
@@ -562,78 +617,50 @@ static void process_event(corolease_t *h, const unsigned char *buf, size_t len)
 	case CLP_EV_REVOKED:       on_revoked(h, buf, len); break;
 	case CLP_EV_VALIDITY:      on_validity(h, buf, len); break;
 	case CLP_EV_INDEX_CHANGED: on_index_changed(h, buf, len); break;
-	case CLP_EV_ITEMS:         on_items(h, buf, len); break;
+	case CLP_EV_ITEMS:         return on_items(h, buf, len);
 	default:                   break;   /* unknown: newer daemon, ignore */
 	}
-}
-
-/*
- * Fails a pending acquire: a synchronous caller picks the result up; an
- * async one gets its callback and the handle is freed afterwards.
- */
-static void fail_pending_acquire(corolease_t *h, struct corolease_lease *l, int err,
-				 uint32_t owner)
-{
-	l->state = LS_FAILED;
-	l->err = err;
-	l->deadline = 0;
-	if (owner)
-		l->owner = owner;
-	if (l->sync)
-		return;
-	l->in_cb = true;
-	if (h->cb.acquired)
-		h->cb.acquired(h, l, err, h->udata);
-	lease_free(l);
+	return false;
 }
 
 /* Acquires whose library deadline passed: -ETIMEDOUT and cancel. */
 static void run_timeouts(corolease_t *h)
 {
 	uint64_t now = mono_us();
-	bool again = true;
-	while (again) {
-		again = false;
-		for (struct corolease_lease *l = h->leases; l; l = l->next) {
-			if (l->state == LS_PENDING && l->deadline && l->deadline <= now) {
-				if (!h->dead)
-					send_release(h, l);
-				fail_pending_acquire(h, l, -ETIMEDOUT, 0);
-				again = true;   /* callbacks may have changed the list */
-				break;
-			}
+	const struct cl_list *it;
+	cl_list_foreach(it, &h->leases) {
+		struct corolease_lease *l = lease_of(it);
+		if (l->state == LS_PENDING && l->deadline && l->deadline <= now) {
+			if (!h->dead)
+				send_release(h, l);
+			fail_pending_acquire(h, l, -ETIMEDOUT, 0);
 		}
 	}
 }
 
-/* The connection is gone: fail everything pending, report it once. */
+/* The connection is gone: fail everything pending, queue `disconnected` once. */
 static void report_disconnect(corolease_t *h)
 {
 	h->dead = true;
 	if (h->dead_reported)
 		return;
 	h->dead_reported = true;
-	for (struct pending *p = h->pending; p; p = p->next)
-		complete(p, COROLEASE_EDISCONNECTED, NULL, 0);
-	bool again = true;
-	while (again) {
-		again = false;
-		for (struct corolease_lease *l = h->leases; l; l = l->next) {
-			if (l->state == LS_PENDING) {
-				fail_pending_acquire(h, l, COROLEASE_EDISCONNECTED, 0);
-				again = true;
-				break;
-			}
-		}
+	const struct cl_list *it;
+	cl_list_foreach(it, &h->pending)
+		complete(cl_list_entry(it, struct pending, link), COROLEASE_EDISCONNECTED, NULL, 0);
+	cl_list_foreach(it, &h->leases) {
+		struct corolease_lease *l = lease_of(it);
+		if (l->state == LS_PENDING)
+			fail_pending_acquire(h, l, COROLEASE_EDISCONNECTED, 0);
 	}
 	if (h->cb.disconnected)
-		h->cb.disconnected(h, h->udata);
+		cbq_push(h, &h->cb_disconnected);
 }
 
 /*
- * Receives and processes every event available now, runs due timeouts and
- * resends what flow control held back.  Returns the number of events, or
- * COROLEASE_EDISCONNECTED.
+ * Receives and handles the events available now (no callback runs), runs
+ * due timeouts and resends what flow control held back.  Returns the number
+ * of events, or COROLEASE_EDISCONNECTED.
  */
 static int process(corolease_t *h)
 {
@@ -641,24 +668,16 @@ static int process(corolease_t *h)
 
 	if (!h->dead)
 		outq_flush(h);
-	while (!h->dead) {
-		void *buf = rxbuf_get(h);
-		if (!buf)
-			return n ? n : -ENOMEM;
-		ssize_t r = qb_ipcc_event_recv(h->qb, buf, h->bufsize, 0);
+	while (!h->dead && n < PROCESS_MAX_EVENTS) {
+		ssize_t r = qb_ipcc_event_recv(h->qb, h->rx, h->bufsize, 0);
 		if (r < 0) {
-			rxbuf_put(h, buf);
-			if (r == -EAGAIN || r == -ETIMEDOUT || r == -EINTR)
-				break;
 			if (is_disconnect(r))
 				h->dead = true;
 			break;
 		}
 		n++;
-		process_event(h, buf, (size_t)r);
-		rxbuf_put(h, buf);
-		if (n >= 1024)   /* let the embedding loop breathe */
-			break;
+		if (process_event(h, h->rx, (size_t)r))
+			break;   /* let the waiting list call take its records first */
 	}
 	run_timeouts(h);
 	if (h->dead) {
@@ -668,13 +687,79 @@ static int process(corolease_t *h)
 	return n;
 }
 
-static uint64_t next_timeout(const corolease_t *h)
+/* Runs one queued callback (already unlinked). */
+static void run_callback(corolease_t *h, struct cbq *q)
+{
+	struct corolease_lease *l;
+	struct index_cb *x;
+
+	switch (q->kind) {
+	case CB_ACQUIRED:
+		l = cl_container_of(q, struct corolease_lease, cb_acquired);
+		if (l->state == LS_GRANTED) {
+			if (h->cb.acquired)
+				h->cb.acquired(h, l, 0, h->udata);
+			return;
+		}
+		l->in_cb = true;   /* corolease_release() leaves it to us */
+		if (h->cb.acquired)
+			h->cb.acquired(h, l, l->err, h->udata);
+		lease_free(l);
+		return;
+	case CB_WANTED:
+		l = cl_container_of(q, struct corolease_lease, cb_wanted);
+		if (h->cb.wanted)
+			h->cb.wanted(h, l, l->wanted_by, h->udata);
+		return;
+	case CB_REVOKED:
+		l = cl_container_of(q, struct corolease_lease, cb_revoked);
+		if (h->cb.revoked)
+			h->cb.revoked(h, l, h->udata);
+		return;
+	case CB_DISCONNECTED:
+		if (h->cb.disconnected)
+			h->cb.disconnected(h, h->udata);
+		return;
+	case CB_INDEX:
+		x = cl_container_of(q, struct index_cb, q);
+		if (h->cb.index_changed)
+			h->cb.index_changed(h, x->data, x->namelen, x->data + x->namelen, x->keylen,
+					    x->version, x->deleted, x->writer, h->udata);
+		free(x);
+		return;
+	}
+}
+
+/*
+ * Runs, oldest first, the callbacks queued before seq end; those they
+ * queue themselves wait for the next dispatch.  Returns how many ran.
+ */
+static int run_callbacks(corolease_t *h, uint64_t end)
+{
+	int n = 0;
+	struct cl_list *first;
+	while ((first = cl_list_first(&h->cbq))) {
+		struct cbq *q = cl_list_entry(first, struct cbq, link);
+		if (q->seq >= end)
+			break;
+		cl_list_del(first);
+		run_callback(h, q);
+		n++;
+	}
+	return n;
+}
+
+/* The earliest library deadline (acquire timeout, send retry), or UINT64_MAX. */
+static uint64_t next_deadline(const corolease_t *h)
 {
 	uint64_t t = UINT64_MAX;
-	for (const struct corolease_lease *l = h->leases; l; l = l->next)
+	const struct cl_list *it;
+	cl_list_foreach(it, &h->leases) {
+		const struct corolease_lease *l = lease_of(it);
 		if (l->state == LS_PENDING && l->deadline && l->deadline < t)
 			t = l->deadline;
-	if (h->outq && !h->dead) {
+	}
+	if (!cl_list_empty(&h->outq) && !h->dead) {
 		uint64_t r = mono_us() + OUTQ_RETRY_US;
 		if (r < t)
 			t = r;
@@ -683,22 +768,22 @@ static uint64_t next_timeout(const corolease_t *h)
 }
 
 /*
- * Processes events until done(arg) or deadline (us, UINT64_MAX = none).
- * Returns 0, -ETIMEDOUT, or COROLEASE_EDISCONNECTED.
+ * Processes events until done(arg) or deadline (us, UINT64_MAX = none);
+ * done may do work of its own between rounds.  Runs no callback.  Returns
+ * 0, -ETIMEDOUT, COROLEASE_EDISCONNECTED or a poll(2) error.
  */
-static int wait_until(corolease_t *h, bool (*done)(const void *arg), const void *arg,
-		      uint64_t deadline)
+static int wait_until(corolease_t *h, bool (*done)(void *arg), void *arg, uint64_t deadline)
 {
 	for (;;) {
 		int r = process(h);
 		if (done(arg))
 			return 0;
-		if (r < 0 && r != -ENOMEM)
+		if (r < 0)
 			return r;
 		uint64_t now = mono_us();
 		if (now >= deadline)
 			return -ETIMEDOUT;
-		uint64_t t = next_timeout(h);
+		uint64_t t = next_deadline(h);
 		if (deadline < t)
 			t = deadline;
 		int ms = -1;
@@ -706,23 +791,23 @@ static int wait_until(corolease_t *h, bool (*done)(const void *arg), const void 
 			uint64_t d = t > now ? (t - now + 999) / 1000 : 0;
 			ms = d > INT_MAX ? INT_MAX : (int)d;
 		}
-		if (r == -ENOMEM && (ms < 0 || ms > 10))
-			ms = 10;
 		struct pollfd pfd = { .fd = h->fd, .events = POLLIN };
 		if (poll(&pfd, 1, ms) < 0 && errno != EINTR)
 			return -errno;
 	}
 }
 
-static bool pending_done(const void *arg)
+static bool pending_settled(void *arg)
 {
-	return ((const struct pending *)arg)->done;
+	struct pending *p = arg;
+	pending_run_batches(p);
+	return p->done;
 }
 
 /*
- * Sends a request and waits for its RESULT.  p is the caller's (zeroed
- * except item/fn/ctx); on return p->err holds the daemon's err (or a local
- * error) and p->payload the payload, which the caller frees.
+ * Sends a request and waits for its RESULT.  p comes from pending_init()
+ * (with item/fn/ctx set for a list); on return p->err holds the daemon's
+ * err (or a local error) and p->payload the payload, which the caller frees.
  */
 static int call(corolease_t *h, struct pending *p, uint32_t type,
 		struct iovec *iov, unsigned niov, uint64_t deadline)
@@ -734,16 +819,15 @@ static int call(corolease_t *h, struct pending *p, uint32_t type,
 	int r = send_req(h, type, p->cookie, iov, niov);
 	if (r < 0)
 		return p->err = r;
-	p->next = h->pending;
-	h->pending = p;
-	r = wait_until(h, pending_done, p, deadline);
-	pending_unlink(h, p);
+	cl_list_add_tail(&h->pending, &p->link);
+	r = wait_until(h, pending_settled, p, deadline);
+	cl_list_del(&p->link);   /* its batches all ran: done() runs them after each round */
 	if (!p->done) {
 		p->done = true;
 		p->err = r ? r : COROLEASE_EDISCONNECTED;
 	}
-	if (!p->err && p->proto_err)
-		p->err = p->proto_err;
+	if (!p->err && p->item_err)
+		p->err = p->item_err;
 	if (p->err) {
 		free(p->payload);
 		p->payload = NULL;
@@ -775,6 +859,34 @@ static int call_name(corolease_t *h, struct pending *p, uint32_t type,
 	return call(h, p, type, iov, namelen ? 2 : 1, UINT64_MAX);
 }
 
+/* A request without arguments. */
+static int call_bare(corolease_t *h, struct pending *p, uint32_t type)
+{
+	if (!h)
+		return -EINVAL;
+	struct clp_req_base req;
+	memset(&req, 0, sizeof(req));
+	struct iovec iov = { &req, sizeof(req) };
+	return call(h, p, type, &iov, 1, UINT64_MAX);
+}
+
+/*
+ * Finishes a call whose successful answer is exactly size bytes (0: none):
+ * copies it to out (if non-NULL) or fails with COROLEASE_EPROTO.  Frees
+ * the payload; returns r otherwise.
+ */
+static int fixed_result(struct pending *p, int r, void *out, size_t size)
+{
+	if (r == 0) {
+		if (p->len != size)
+			r = COROLEASE_EPROTO;
+		else if (out && size)
+			memcpy(out, p->payload, size);
+	}
+	free(p->payload);
+	return r;
+}
+
 /* ------------------------------------------------------------------------ */
 /* connection */
 
@@ -801,6 +913,23 @@ static void map_shm(corolease_t *h, const char *path)
 	close(fd);
 }
 
+/* The HELLO answer: node id and validity page.  0, COROLEASE_EPROTO or _EVERSION. */
+static int hello_result(corolease_t *h, const struct pending *p)
+{
+	struct clp_hello_payload hp;
+	if (p->len != sizeof(hp))
+		return COROLEASE_EPROTO;
+	memcpy(&hp, p->payload, sizeof(hp));
+	if (hp.version != CLP_VERSION)
+		return COROLEASE_EVERSION;
+	if (hp.nodeid == 0 || !memchr(hp.shm_path, '\0', sizeof(hp.shm_path)))
+		return COROLEASE_EPROTO;
+	h->nodeid = hp.nodeid;
+	if (hp.shm_path[0])
+		map_shm(h, hp.shm_path);
+	return 0;
+}
+
 CL_PUBLIC int corolease_connect(corolease_t **h_r)
 {
 	if (!h_r)
@@ -810,18 +939,20 @@ CL_PUBLIC int corolease_connect(corolease_t **h_r)
 	if (!h)
 		return -ENOMEM;
 	h->next_cookie = 1;
-	h->outq_tail = &h->outq;
-	h->nbuckets = 16;
-	h->buckets = calloc(h->nbuckets, sizeof(*h->buckets));
-	if (!h->buckets) {
+	h->fd = -1;
+	cl_list_init(&h->leases);
+	cl_list_init(&h->pending);
+	cl_list_init(&h->outq);
+	cl_list_init(&h->cbq);
+	cbq_init(&h->cb_disconnected, CB_DISCONNECTED);
+	if (cl_htab_init(&h->by_cookie, 16) < 0) {
 		free(h);
 		return -ENOMEM;
 	}
 	h->qb = qb_ipcc_connect(COROLEASE_IPC_NAME, CLP_MAX_MSG);
 	if (!h->qb) {
 		int err = errno ? -errno : -ECONNREFUSED;
-		free(h->buckets);
-		free(h);
+		corolease_close(h);
 		return err;
 	}
 	int32_t fd = -1;
@@ -829,6 +960,11 @@ CL_PUBLIC int corolease_connect(corolease_t **h_r)
 	h->bufsize = bs > 0 ? (size_t)bs : CLP_MAX_MSG;
 	if (h->bufsize < CLP_MAX_MSG)
 		h->bufsize = CLP_MAX_MSG;
+	h->rx = malloc(h->bufsize);
+	if (!h->rx) {
+		corolease_close(h);
+		return -ENOMEM;
+	}
 	if (qb_ipcc_fd_get(h->qb, &fd) < 0 || fd < 0) {
 		corolease_close(h);
 		return COROLEASE_EDISCONNECTED;
@@ -844,25 +980,10 @@ CL_PUBLIC int corolease_connect(corolease_t **h_r)
 	req.version = CLP_VERSION;
 	struct iovec iov = { &req, sizeof(req) };
 	struct pending p;
-	memset(&p, 0, sizeof(p));
+	pending_init(&p);
 	int r = call(h, &p, CLP_REQ_HELLO, &iov, 1, mono_us() + HELLO_TIMEOUT_US);
-	if (r == 0) {
-		struct clp_hello_payload hp;
-		if (p.len != sizeof(hp)) {
-			r = COROLEASE_EPROTO;
-		} else {
-			memcpy(&hp, p.payload, sizeof(hp));
-			if (hp.version != CLP_VERSION)
-				r = COROLEASE_EVERSION;
-			else if (hp.nodeid == 0 || !memchr(hp.shm_path, '\0', sizeof(hp.shm_path)))
-				r = COROLEASE_EPROTO;
-			else {
-				h->nodeid = hp.nodeid;
-				if (hp.shm_path[0])
-					map_shm(h, hp.shm_path);
-			}
-		}
-	}
+	if (r == 0)
+		r = hello_result(h, &p);
 	free(p.payload);
 	if (r < 0) {
 		corolease_close(h);
@@ -876,23 +997,25 @@ CL_PUBLIC corolease_t *corolease_close(corolease_t *h)
 {
 	if (!h)
 		return NULL;
-	while (h->leases)
-		lease_free(h->leases);
-	while (h->outq) {
-		struct outmsg *m = h->outq;
-		h->outq = m->next;
-		free(m);
+	struct cl_list *first;
+	while ((first = cl_list_first(&h->leases)))
+		lease_free(lease_of(first));
+	while ((first = cl_list_first(&h->cbq))) {   /* left: index changes, disconnected */
+		struct cbq *q = cl_list_entry(first, struct cbq, link);
+		cl_list_del(first);
+		if (q->kind == CB_INDEX)
+			free(cl_container_of(q, struct index_cb, q));
 	}
-	while (h->rxfree) {
-		struct rxbuf *b = h->rxfree;
-		h->rxfree = b->next;
-		free(b);
+	while ((first = cl_list_first(&h->outq))) {
+		cl_list_del(first);
+		free(cl_list_entry(first, struct outmsg, link));
 	}
 	if (h->shm)
 		munmap((void *)h->shm, h->shm_len);
 	if (h->qb)
 		qb_ipcc_disconnect(h->qb);
-	free(h->buckets);
+	free(h->rx);
+	cl_htab_fini(&h->by_cookie);
 	free(h);
 	return NULL;
 }
@@ -909,6 +1032,9 @@ CL_PUBLIC void corolease_set_callbacks(corolease_t *h, const struct corolease_ca
 	h->udata = udata;
 }
 
+/* ------------------------------------------------------------------------ */
+/* event loop */
+
 CL_PUBLIC int corolease_get_fd(const corolease_t *h)
 {
 	return h ? h->fd : -EINVAL;
@@ -923,17 +1049,19 @@ CL_PUBLIC uint64_t corolease_get_timeout(const corolease_t *h)
 {
 	if (!h)
 		return UINT64_MAX;
-	/* a death not reported yet: dispatch should run at once */
-	if (h->dead && !h->dead_reported)
+	/* queued callbacks, or a death not reported yet: dispatch now */
+	if (!cl_list_empty(&h->cbq) || (h->dead && !h->dead_reported))
 		return 0;
-	return next_timeout(h);
+	return next_deadline(h);
 }
 
 CL_PUBLIC int corolease_dispatch(corolease_t *h)
 {
 	if (!h)
 		return -EINVAL;
-	return process(h);
+	int n = process(h);
+	int ran = run_callbacks(h, h->cb_seq);
+	return n < 0 ? n : n + ran;
 }
 
 CL_PUBLIC uint32_t corolease_nodeid(const corolease_t *h)
@@ -961,6 +1089,10 @@ static int start_acquire(corolease_t *h, const void *name, size_t namelen, int m
 	if (!l)
 		return -ENOMEM;
 	l->h = h;
+	cl_list_init(&l->link);
+	cbq_init(&l->cb_acquired, CB_ACQUIRED);
+	cbq_init(&l->cb_wanted, CB_WANTED);
+	cbq_init(&l->cb_revoked, CB_REVOKED);
 	l->cookie = new_cookie(h);
 	l->state = LS_PENDING;
 	l->sync = sync;
@@ -983,12 +1115,12 @@ static int start_acquire(corolease_t *h, const void *name, size_t namelen, int m
 		free(l);
 		return r;
 	}
-	lease_hash_add(h, l);
+	lease_link(h, l);
 	*lease_r = l;
 	return 0;
 }
 
-static bool lease_settled(const void *arg)
+static bool lease_settled(void *arg)
 {
 	return ((const struct corolease_lease *)arg)->state != LS_PENDING;
 }
@@ -1032,16 +1164,14 @@ CL_PUBLIC int corolease_acquire_async(corolease_t *h, const void *name, size_t n
 
 CL_PUBLIC int corolease_release(corolease_lease_t *lease)
 {
-	if (!lease)
-		return 0;
+	if (!lease || lease->in_cb)
+		return 0;   /* a failed acquire's callback: the library frees it after */
 	corolease_t *h = lease->h;
-	if (lease->in_cb || lease->state == LS_FAILED)
-		return 0;   /* failing acquire: the library frees it after the callback */
 	int r = 0;
-	if (h->dead)
-		r = COROLEASE_EDISCONNECTED;
-	else if (send_release(h, lease) == COROLEASE_EDISCONNECTED)
-		r = COROLEASE_EDISCONNECTED;
+	if (lease->state != LS_FAILED) {   /* a failed one holds nothing at the daemon */
+		if (h->dead || send_release(h, lease) == COROLEASE_EDISCONNECTED)
+			r = COROLEASE_EDISCONNECTED;
+	}
 	lease_free(lease);
 	return r;
 }
@@ -1058,24 +1188,19 @@ CL_PUBLIC int corolease_lease_mode(const corolease_lease_t *lease)
 
 CL_PUBLIC const void *corolease_lease_name(const corolease_lease_t *lease, size_t *namelen_r)
 {
-	if (!lease) {
-		if (namelen_r)
-			*namelen_r = 0;
-		return NULL;
-	}
 	if (namelen_r)
-		*namelen_r = lease->namelen;
-	return lease->name;
-}
-
-CL_PUBLIC uint64_t corolease_lease_revoke_deadline(const corolease_lease_t *lease)
-{
-	return lease ? lease->revoke_deadline : 0;
+		*namelen_r = lease ? lease->namelen : 0;
+	return lease ? lease->name : NULL;
 }
 
 CL_PUBLIC void *corolease_lease_udata(const corolease_lease_t *lease)
 {
 	return lease ? lease->udata : NULL;
+}
+
+CL_PUBLIC uint64_t corolease_lease_revoke_deadline(const corolease_lease_t *lease)
+{
+	return lease ? lease->revoke_deadline : 0;
 }
 
 CL_PUBLIC int corolease_lease_granted(const corolease_lease_t *lease)
@@ -1095,28 +1220,11 @@ CL_PUBLIC int corolease_lease_valid(const corolease_lease_t *lease)
 	return mono_us() < until;
 }
 
-/*
- * Finishes a call whose successful answer is exactly one value of size
- * bytes: copies it to out (if non-NULL) or fails with COROLEASE_EPROTO.
- * Frees the payload; returns r otherwise.
- */
-static int fixed_result(struct pending *p, int r, void *out, size_t size)
-{
-	if (r == 0) {
-		if (p->len != size)
-			r = COROLEASE_EPROTO;
-		else if (out)
-			memcpy(out, p->payload, size);
-	}
-	free(p->payload);
-	return r;
-}
-
 CL_PUBLIC int corolease_owner(corolease_t *h, const void *name, size_t namelen,
 			      uint32_t *node_r)
 {
 	struct pending p;
-	memset(&p, 0, sizeof(p));
+	pending_init(&p);
 	if (node_r)
 		*node_r = 0;
 	int r = call_name(h, &p, CLP_REQ_OWNER, name, namelen, false);
@@ -1146,7 +1254,7 @@ CL_PUBLIC int corolease_index_get(corolease_t *h, const void *name, size_t namel
 	struct iovec iov[3] = { { &req, sizeof(req) }, { (void *)name, namelen },
 				{ (void *)key, keylen } };
 	struct pending p;
-	memset(&p, 0, sizeof(p));
+	pending_init(&p);
 	int r = call(h, &p, CLP_REQ_INDEX_GET, iov, 3, UINT64_MAX);
 	if (r == 0) {
 		uint64_t version;
@@ -1191,7 +1299,7 @@ static int index_write(corolease_lease_t *lease, uint32_t type, const void *key,
 	struct iovec iov[4] = { { &req, sizeof(req) }, { lease->name, lease->namelen },
 				{ (void *)key, keylen }, { (void *)val, vallen } };
 	struct pending p;
-	memset(&p, 0, sizeof(p));
+	pending_init(&p);
 	int r = call(h, &p, type, iov, vallen ? 4 : 3, UINT64_MAX);
 	return fixed_result(&p, r, version_r, sizeof(*version_r));
 }
@@ -1227,134 +1335,191 @@ static int key_item(struct pending *p, const unsigned char *rec, size_t len, siz
 	return 0;
 }
 
-/* Result of a LIST / INDEX_LIST call: the fn's abort value, or a count check. */
-static int list_result(struct pending *p, int r)
+/*
+ * A LIST / INDEX_LIST call: sends it with item as the record decoder and
+ * returns the fn's abort value, or the call's result with a count check.
+ */
+static int list_call(corolease_t *h, uint32_t type, const void *name, size_t namelen,
+		     bool allow_empty,
+		     int (*item)(struct pending *, const unsigned char *, size_t, size_t *),
+		     void *fn, void *ctx)
 {
-	if (r == 0) {
-		uint64_t count;
-		if (p->len != sizeof(count)) {
-			r = COROLEASE_EPROTO;
-		} else {
-			memcpy(&count, p->payload, sizeof(count));
-			if (count != p->nitems && !p->fn_ret)
-				r = COROLEASE_EPROTO;
-		}
-	}
-	free(p->payload);
-	p->payload = NULL;
-	if (p->fn_ret)
-		return p->fn_ret;
+	if (!fn)
+		return -EINVAL;
+	struct pending p;
+	pending_init(&p);
+	p.item = item;
+	p.fn = fn;
+	p.ctx = ctx;
+	int r = call_name(h, &p, type, name, namelen, allow_empty);
+	uint64_t count = 0;
+	r = fixed_result(&p, r, &count, sizeof(count));
+	if (p.fn_ret)
+		return p.fn_ret;
+	if (r == 0 && count != p.nitems)
+		r = COROLEASE_EPROTO;
 	return r;
 }
 
 CL_PUBLIC int corolease_index_list(corolease_t *h, const void *name, size_t namelen,
 				   corolease_index_fn fn, void *ctx)
 {
-	if (!fn)
-		return -EINVAL;
-	struct pending p;
-	memset(&p, 0, sizeof(p));
-	p.item = key_item;
-	p.fn = (void *)fn;
-	p.ctx = ctx;
-	int r = call_name(h, &p, CLP_REQ_INDEX_LIST, name, namelen, false);
-	return list_result(&p, r);
+	return list_call(h, CLP_REQ_INDEX_LIST, name, namelen, false, key_item, (void *)fn, ctx);
 }
 
 CL_PUBLIC int corolease_watch(corolease_t *h, const void *name, size_t namelen)
 {
 	struct pending p;
-	memset(&p, 0, sizeof(p));
+	pending_init(&p);
 	int r = call_name(h, &p, CLP_REQ_WATCH, name, namelen, true);
-	free(p.payload);
-	return r;
+	return fixed_result(&p, r, NULL, 0);
 }
 
 CL_PUBLIC int corolease_unwatch(corolease_t *h, const void *name, size_t namelen)
 {
 	struct pending p;
-	memset(&p, 0, sizeof(p));
+	pending_init(&p);
 	int r = call_name(h, &p, CLP_REQ_UNWATCH, name, namelen, true);
-	free(p.payload);
-	return r;
+	return fixed_result(&p, r, NULL, 0);
 }
 
 CL_PUBLIC int corolease_sync(corolease_t *h)
 {
-	if (!h)
-		return -EINVAL;
-	struct clp_req_base req;
-	memset(&req, 0, sizeof(req));
-	struct iovec iov = { &req, sizeof(req) };
 	struct pending p;
-	memset(&p, 0, sizeof(p));
-	int r = call(h, &p, CLP_REQ_SYNC, &iov, 1, UINT64_MAX);
-	free(p.payload);
-	return r;
+	pending_init(&p);
+	int r = call_bare(h, &p, CLP_REQ_SYNC);
+	return fixed_result(&p, r, NULL, 0);
 }
 
 /* ------------------------------------------------------------------------ */
-/* status and administration */
+/* status */
 
-CL_PUBLIC int corolease_status(corolease_t *h, struct corolease_status *st_r)
+struct status_rec {
+	const char *key;
+	uint64_t value;
+	int type;
+};
+
+struct corolease_status {
+	size_t n;
+	struct status_rec recs[];     /* then the keys, NUL-terminated */
+};
+
+/* A key of [a-z0-9_] words joined by single dots. */
+static bool status_key_ok(const unsigned char *k, size_t len)
 {
-	if (!h || !st_r)
-		return -EINVAL;
-	memset(st_r, 0, sizeof(*st_r));
-	struct clp_req_base req;
-	memset(&req, 0, sizeof(req));
-	struct iovec iov = { &req, sizeof(req) };
-	struct pending p;
-	memset(&p, 0, sizeof(p));
-	int r = call(h, &p, CLP_REQ_STATUS, &iov, 1, UINT64_MAX);
-	if (r == 0) {
-		struct clp_status s;
-		if (p.len != sizeof(s)) {
-			r = COROLEASE_EPROTO;
-		} else {
-			memcpy(&s, p.payload, sizeof(s));
-			st_r->nodeid = s.nodeid;
-			st_r->quorate = s.quorate != 0;
-			st_r->vq_quorate = s.vq_quorate != 0;
-			st_r->synced = s.synced != 0;
-			st_r->ring_rep = s.ring_rep;
-			st_r->ring_seq = s.ring_seq;
-			if (s.valid_until == 0)
-				st_r->valid_ms = 0;
-			else if (s.valid_until >= s.now)
-				st_r->valid_ms = (int64_t)((s.valid_until - s.now) / 1000u);
-			else
-				st_r->valid_ms = -(int64_t)((s.now - s.valid_until) / 1000u);
-			st_r->lsn = s.lsn;
-			st_r->epoch = s.epoch;
-			st_r->leases = s.leases;
-			st_r->holds = s.holds;
-			st_r->orphans = s.orphans;
-			st_r->waiters = s.waiters;
-			st_r->index_bytes = s.index_bytes;
-			st_r->index_mem_max = s.index_mem_max;
-			st_r->local_leases = s.local_leases;
-			st_r->client_holds = s.client_holds;
-			st_r->clients = s.clients;
-			st_r->mcast_msgs = s.mcast_msgs;
-			st_r->fastpath_grants = s.fastpath_grants;
-			st_r->cluster_grants = s.cluster_grants;
-			st_r->syncs = s.syncs;
-			st_r->snapshots_sent = s.snapshots_sent;
-			st_r->snapshots_loaded = s.snapshots_loaded;
-			st_r->revokes = s.revokes;
-			st_r->kills = s.kills;
-			st_r->state_hash = s.state_hash;
-			st_r->nmembers = s.nmembers > 64 ? 64 : s.nmembers;
-			for (uint32_t i = 0; i < st_r->nmembers; i++) {
-				st_r->members[i] = s.members[i];
-				st_r->member_holds[i] = s.member_holds[i];
+	if (len == 0 || len > COROLEASE_STATUS_KEY_MAX || k[0] == '.' || k[len - 1] == '.')
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = k[i];
+		if (c == '.' ? k[i - 1] == '.' :
+		    !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+			return false;
+	}
+	return true;
+}
+
+static bool status_type_known(uint8_t type)
+{
+	return type >= COROLEASE_STATUS_U64 && type <= COROLEASE_STATUS_HASH;
+}
+
+/*
+ * Walks a STATUS payload: calls put(st, i, rec, key) for each record of a
+ * known type (i counting those), if st is non-NULL.  Returns that count, or
+ * COROLEASE_EPROTO for a malformed payload; *keybytes_r gets the key bytes.
+ */
+static long status_walk(const unsigned char *pl, size_t len, corolease_status_t *st,
+			size_t *keybytes_r)
+{
+	size_t n = 0, keybytes = 0;
+	char *keys = st ? (char *)&st->recs[st->n] : NULL;
+	while (len) {
+		struct clp_status_rec r;
+		if (len < sizeof(r))
+			return COROLEASE_EPROTO;
+		memcpy(&r, pl, sizeof(r));
+		if (len - sizeof(r) < r.keylen || !status_key_ok(pl + sizeof(r), r.keylen))
+			return COROLEASE_EPROTO;
+		if (status_type_known(r.type)) {
+			if (st) {
+				memcpy(keys + keybytes, pl + sizeof(r), r.keylen);
+				keys[keybytes + r.keylen] = '\0';
+				st->recs[n] = (struct status_rec){ keys + keybytes, r.value, r.type };
 			}
+			n++;
+			keybytes += (size_t)r.keylen + 1;
 		}
+		pl += sizeof(r) + r.keylen;
+		len -= sizeof(r) + r.keylen;
+	}
+	*keybytes_r = keybytes;
+	return (long)n;
+}
+
+CL_PUBLIC int corolease_status_get(corolease_t *h, corolease_status_t **st_r)
+{
+	if (!st_r)
+		return -EINVAL;
+	*st_r = NULL;
+	struct pending p;
+	pending_init(&p);
+	int r = call_bare(h, &p, CLP_REQ_STATUS);
+	size_t keybytes = 0;
+	long n = r == 0 ? status_walk(p.payload, p.len, NULL, &keybytes) : r;
+	if (n >= 0) {
+		corolease_status_t *st = malloc(sizeof(*st) + (size_t)n * sizeof(st->recs[0]) +
+						keybytes);
+		if (st) {
+			st->n = (size_t)n;
+			status_walk(p.payload, p.len, st, &keybytes);
+			*st_r = st;
+		}
+		n = st ? 0 : -ENOMEM;
 	}
 	free(p.payload);
-	return r;
+	return (int)n;
 }
+
+CL_PUBLIC corolease_status_t *corolease_status_free(corolease_status_t *st)
+{
+	free(st);
+	return NULL;
+}
+
+CL_PUBLIC int corolease_status_u64(const corolease_status_t *st, const char *key,
+				   uint64_t *value_r)
+{
+	if (!st || !key || !value_r)
+		return -EINVAL;
+	for (size_t i = 0; i < st->n; i++) {
+		if (strcmp(st->recs[i].key, key) == 0) {
+			*value_r = st->recs[i].value;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+CL_PUBLIC int corolease_status_next(const corolease_status_t *st, size_t *iter,
+				    const char **key_r, int *type_r, uint64_t *value_r)
+{
+	if (!st || !iter)
+		return -EINVAL;
+	if (*iter >= st->n)
+		return -ENOENT;
+	const struct status_rec *r = &st->recs[(*iter)++];
+	if (key_r)
+		*key_r = r->key;
+	if (type_r)
+		*type_r = r->type;
+	if (value_r)
+		*value_r = r->value;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* list, show, administration */
 
 /* One LIST record: clp_item_lease + name. */
 static int lease_item(struct pending *p, const unsigned char *rec, size_t len, size_t *used_r)
@@ -1382,15 +1547,7 @@ static int lease_item(struct pending *p, const unsigned char *rec, size_t len, s
 CL_PUBLIC int corolease_list(corolease_t *h, const void *prefix, size_t prefixlen,
 			     corolease_list_fn fn, void *ctx)
 {
-	if (!fn)
-		return -EINVAL;
-	struct pending p;
-	memset(&p, 0, sizeof(p));
-	p.item = lease_item;
-	p.fn = (void *)fn;
-	p.ctx = ctx;
-	int r = call_name(h, &p, CLP_REQ_LIST, prefix, prefixlen, true);
-	return list_result(&p, r);
+	return list_call(h, CLP_REQ_LIST, prefix, prefixlen, true, lease_item, (void *)fn, ctx);
 }
 
 /* Decodes a SHOW payload into d (allocating); 0 or COROLEASE_EPROTO / -ENOMEM. */
@@ -1461,27 +1618,30 @@ static int parse_show(const unsigned char *pl, size_t len, size_t namelen,
 }
 
 CL_PUBLIC int corolease_show(corolease_t *h, const void *name, size_t namelen,
-			     struct corolease_detail *d_r)
+			     struct corolease_detail **d_r)
 {
 	if (!d_r)
 		return -EINVAL;
-	memset(d_r, 0, sizeof(*d_r));
+	*d_r = NULL;
 	struct pending p;
-	memset(&p, 0, sizeof(p));
+	pending_init(&p);
 	int r = call_name(h, &p, CLP_REQ_SHOW, name, namelen, false);
 	if (r == 0) {
-		r = parse_show(p.payload, p.len, namelen, d_r);
-		if (r)
-			corolease_detail_free(d_r);
+		struct corolease_detail *d = calloc(1, sizeof(*d));
+		r = d ? parse_show(p.payload, p.len, namelen, d) : -ENOMEM;
+		if (r == 0)
+			*d_r = d;
+		else
+			corolease_detail_free(d);
 	}
 	free(p.payload);
 	return r;
 }
 
-CL_PUBLIC void corolease_detail_free(struct corolease_detail *d)
+CL_PUBLIC struct corolease_detail *corolease_detail_free(struct corolease_detail *d)
 {
 	if (!d)
-		return;
+		return NULL;
 	if (d->keys)
 		for (uint32_t i = 0; i < d->nkeys; i++)
 			free(d->keys[i]);
@@ -1489,7 +1649,8 @@ CL_PUBLIC void corolease_detail_free(struct corolease_detail *d)
 	free(d->keylens);
 	free(d->holders);
 	free(d->waiters);
-	memset(d, 0, sizeof(*d));
+	free(d);
+	return NULL;
 }
 
 CL_PUBLIC int corolease_evict(corolease_t *h, const void *name, size_t namelen,
@@ -1498,7 +1659,7 @@ CL_PUBLIC int corolease_evict(corolease_t *h, const void *name, size_t namelen,
 	if (count_r)
 		*count_r = 0;
 	struct pending p;
-	memset(&p, 0, sizeof(p));
+	pending_init(&p);
 	int r = call_name(h, &p, CLP_REQ_EVICT, name, namelen, false);
 	return fixed_result(&p, r, count_r, sizeof(*count_r));
 }
@@ -1514,7 +1675,7 @@ CL_PUBLIC int corolease_fence_ack(corolease_t *h, uint32_t node, uint64_t *count
 	req.node = node;
 	struct iovec iov = { &req, sizeof(req) };
 	struct pending p;
-	memset(&p, 0, sizeof(p));
+	pending_init(&p);
 	int r = call(h, &p, CLP_REQ_FENCE_ACK, &iov, 1, UINT64_MAX);
 	return fixed_result(&p, r, count_r, sizeof(*count_r));
 }

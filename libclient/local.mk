@@ -1,10 +1,12 @@
 # libclient/: the client library libcorolease (included from the top-level
 # Makefile.am; fragments only append with +=).
 #
-# Only corolease_* is exported: everything is built with -fvisibility=hidden,
-# the public functions are marked visible in client.c, and the version script
-# names the COROLEASE_0.1 node.  libclient/libcorolease.symbols is the Debian
-# symbols file to keep in step with the map.
+# Only the public functions are exported: everything is built with
+# -fvisibility=hidden, they are marked visible in client.c, and the version
+# script lists each of them under the COROLEASE_0.1 node.
+# libclient/libcorolease.symbols is the Debian symbols file;
+# tests/check-symbols.sh keeps both in step with the library, the headers
+# and libcorolease(3).
 #
 # Include path: the public header and the IPC protocol only; the library
 # never sees the core or the daemon.
@@ -30,3 +32,18 @@ libclient_example_SOURCES = libclient/example.c
 libclient_example_LDADD = libclient/libcorolease.la
 
 dist_man_MANS += doc/libcorolease.3
+
+# Unit tests of the library: client.c linked with a stand-in for libqb's IPC
+# client (tests/support/fakeqb.c), the test playing the daemon.
+check_PROGRAMS += tests/check_client
+TESTS += tests/check_client
+tests_check_client_SOURCES = tests/check_client.c libclient/client.c \
+	tests/support/fakeqb.c tests/support/fakeqb.h
+tests_check_client_CPPFLAGS = $(LIBCLIENT_CPPFLAGS) -I$(top_srcdir)/tests/support
+tests_check_client_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBQB_CFLAGS)
+tests_check_client_LDADD = $(CHECK_LIBS)
+
+# The exported symbols against the version script, the Debian symbols file,
+# the public headers and libcorolease(3).
+TESTS += tests/check-symbols.sh
+EXTRA_DIST += tests/check-symbols.sh

@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "hash.h"
 #include "ipc_int.h"
+#include "status.h"
 
 /* ---- the names a client holds or is acquiring ---- */
 
@@ -311,67 +312,21 @@ static void do_watch(struct cld_ipc *ip, struct conn *c, const struct req *r)
 	ipc_result(c, r->cookie, r->type, rc, NULL, 0);
 }
 
-static void count_hold(void *ctx, const uint8_t *name, uint16_t namelen, const struct cl_hold_info *h)
-{
-	(void)name;
-	(void)namelen;
-	uint64_t *cnt = ctx;
-	if (!h->orphan_seq)
-		(*cnt)++;
-}
-
 static void do_status(struct cld_ipc *ip, struct conn *c, const struct req *r)
 {
 	const struct cld_ipc_config *d = &ip->cfg;
-	struct clp_status s;
-	memset(&s, 0, sizeof(s));
-	s.nodeid = d->nodeid;
-	s.vq_quorate = ip->ops->vq_quorate(ip->ctx);
-	s.now = cld_now_us();
-	s.clients = ip->nhello;
-	s.index_mem_max = d->ncfg.sm.index_mem_max;
-	if (d->node) {
-		s.synced = cl_node_synced(d->node);
-		s.valid_until = cl_node_valid_until(d->node);
-		s.client_holds = cl_node_client_holds(d->node);
-		struct cl_node_counters k;
-		cl_node_counters(d->node, &k);
-		s.mcast_msgs = k.mcast_msgs;
-		s.fastpath_grants = k.fastpath_grants;
-		s.cluster_grants = k.cluster_grants;
-		s.syncs = k.syncs;
-		s.snapshots_sent = k.snapshots_sent;
-		s.snapshots_loaded = k.snapshots_loaded;
-		s.revokes = k.revokes;
-		s.kills = k.kills;
-	}
-	const struct cl_sm *sm = d->node ? cl_node_sm(d->node) : NULL;
-	if (sm) {
-		struct cl_sm_stats st;
-		cl_sm_stats(sm, &st);
-		s.quorate = st.quorate;
-		s.ring_rep = st.ring.rep;
-		s.ring_seq = st.ring.seq;
-		s.lsn = st.lsn;
-		s.epoch = st.epoch;
-		s.leases = st.records;
-		s.holds = st.holds;
-		s.orphans = st.orphans;
-		s.waiters = st.waiters;
-		s.index_bytes = st.index_bytes;
-		s.index_mem_max = st.index_mem_max;
-		s.state_hash = cl_sm_hash(sm);
-		s.nmembers = st.nmembers < 64 ? st.nmembers : 64;
-		for (uint32_t i = 0; i < s.nmembers; i++) {
-			s.members[i] = st.members[i];
-			cl_sm_foreach_hold_of(sm, st.members[i], count_hold, &s.member_holds[i]);
-			if (st.members[i] == d->nodeid)
-				s.local_leases = s.member_holds[i];
-		}
-	} else {
-		ip->ops->ring(ip->ctx, &s.ring_rep, &s.ring_seq);
-	}
-	ipc_result(c, r->cookie, r->type, 0, &s, sizeof(s));
+	struct cld_status_in in = {
+		.node = d->node, .nodeid = d->nodeid, .vq_quorate = ip->ops->vq_quorate(ip->ctx),
+		.clients = ip->nhello, .index_mem_max = d->ncfg.sm.index_mem_max,
+		.now = cld_now_us(),
+	};
+	ip->ops->ring(ip->ctx, &in.ring_rep, &in.ring_seq);
+	unsigned char p[CLD_STATUS_MAX];
+	long len = cld_status_encode(&in, p, sizeof(p));
+	if (len < 0)
+		ipc_result(c, r->cookie, r->type, (int)len, NULL, 0);
+	else
+		ipc_result(c, r->cookie, r->type, 0, p, (size_t)len);
 }
 
 /* ---- the request table ---- */

@@ -3,8 +3,8 @@
  *
  * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
  *
- * Built only on the public library (corolease.h) and libc.  See
- * corolease(1) for the commands, their output and the exit codes.
+ * Built only on the public library (corolease.h, corolease_admin.h) and
+ * libc.  See corolease(1) for the commands, their output and the exit codes.
  */
 #define _GNU_SOURCE 1
 
@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include <corolease.h>
+#include <corolease_admin.h>
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "unknown"
@@ -221,6 +222,22 @@ static uint64_t mono_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+/*
+ * poll(2) timeout in ms until the earlier of two CLOCK_MONOTONIC deadlines
+ * in us (corolease_get_timeout's: 0 = now, UINT64_MAX = none; extra: 0 =
+ * none); -1 for none.
+ */
+static int poll_ms(uint64_t t, uint64_t extra)
+{
+	if (extra && extra < t)
+		t = extra;
+	if (t == UINT64_MAX)
+		return -1;
+	uint64_t now = mono_us();
+	uint64_t d = t <= now ? 0 : (t - now + 999) / 1000u;
+	return d > INT_MAX ? INT_MAX : (int)d;
+}
+
 /* ------------------------------------------------------------------------ */
 /* usage */
 
@@ -257,9 +274,11 @@ struct cmd_help {
 
 static const struct cmd_help helps[] = {
 	{ "status", "usage: corolease status [--json]\n"
-		    "Prints the local node's view: node id, quorum (replicated machine and\n"
-		    "votequorum), sync state, ring, validity left, members with their live\n"
-		    "holds, lease/hold/orphan/waiter counts, index memory, counters, state hash.\n" },
+		    "Prints the local node's view, every record the daemon reports: node id,\n"
+		    "quorum (replicated machine and votequorum), sync state, ring, validity\n"
+		    "left, members with their live holds, lease/hold/orphan/waiter counts,\n"
+		    "index memory, counters, state hash.  One \"key: value\" line each, nested\n"
+		    "by the dots in the keys (members as a list); --json prints one object.\n" },
 	{ "list", "usage: corolease list [--json] [PREFIX]\n"
 		  "One line per lease whose name starts with PREFIX (all without it):\n"
 		  "name, owner node, mode, epoch, holders, waiters, keys, orphaned.\n" },
@@ -275,10 +294,12 @@ static const struct cmd_help helps[] = {
 		     "and releases the lease when CMD exits; exits with CMD's status (128+N if\n"
 		     "killed by signal N).  Without --wait a held lease fails at once (exit 1);\n"
 		     "--wait SECS queues for up to SECS seconds, --wait 0 without limit.\n"
+		     "When another node wants the lease, a notice goes to stderr; CMD keeps\n"
+		     "the lease until it exits or the daemon's handover timeout revokes it.\n"
 		     "If the lease is revoked (or the daemon is lost) CMD gets SIGTERM, and\n"
 		     "SIGKILL --kill-after SECS later (default 4), or 0.2 s before the\n"
-		     "daemon's revoke deadline if that is sooner.  SIGINT, SIGTERM and SIGHUP\n"
-		     "are passed on to CMD.\n" },
+		     "daemon's revoke deadline if that is sooner.  SIGINT, SIGTERM, SIGHUP\n"
+		     "and SIGQUIT are passed on to CMD.\n" },
 	{ "evict", "usage: corolease evict [--json] NAME\n"
 		   "Revokes NAME from every holder (root or the corolease-admin group).\n" },
 	{ "fence-ack", "usage: corolease fence-ack [--json] NODE\n"
@@ -372,6 +393,133 @@ static int parse_opts(const char *cmd, int argc, char **argv, const char *shorto
 /* ------------------------------------------------------------------------ */
 /* status */
 
+/*
+ * The status records are a tree: a key's dot-separated words are its path,
+ * and a numeric word is an array index ("members.0.node").  One walk
+ * prints it as JSON or as indented "key: value" text, opening and closing
+ * containers as the paths of consecutive keys diverge, so a key the daemon
+ * adds shows up without a change here.
+ */
+#define STATUS_DEPTH 8
+
+struct status_walk {
+	int depth;                           /* open containers below the top object */
+	const char *name[STATUS_DEPTH];      /* their words (into the previous key) */
+	size_t len[STATUS_DEPTH];
+	bool array[STATUS_DEPTH + 1];        /* container at level i is an array */
+	unsigned items[STATUS_DEPTH + 1];    /* entries written at each level */
+	bool dash;                           /* text: the next line starts an array element */
+};
+
+static bool is_index(const char *w, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (w[i] < '0' || w[i] > '9')
+			return false;
+	return len > 0;
+}
+
+/*
+ * Starts an entry of the current container: in JSON its comma and member
+ * name; in text its indent ("- " for an array element's first line) and
+ * "name:" (a container's on a line of its own, a value's padded).
+ */
+static void status_entry(struct status_walk *w, const char *name, size_t len, bool leaf)
+{
+	int d = w->depth;
+	bool in_array = w->array[d];
+	if (opt_json) {
+		if (w->items[d]++)
+			putchar(',');
+		if (!in_array)
+			printf("\"%.*s\":", (int)len, name);
+		return;
+	}
+	if (in_array && !leaf) {
+		w->dash = true;
+		return;
+	}
+	if (in_array) {
+		printf("%*s- ", 2 * d, "");
+		return;
+	}
+	if (w->dash)
+		printf("%*s- ", 2 * d - 2, "");
+	else
+		printf("%*s", 2 * d, "");
+	w->dash = false;
+	int col = 2 * d + (int)len + 1;
+	if (leaf)
+		printf("%.*s:%*s", (int)len, name, col < 22 ? 22 - col : 1, "");
+	else
+		printf("%.*s:\n", (int)len, name);
+}
+
+static void status_close(struct status_walk *w)
+{
+	if (opt_json)
+		putchar(w->array[w->depth] ? ']' : '}');
+	w->depth--;
+}
+
+static void status_open(struct status_walk *w, const char *name, size_t len, bool array)
+{
+	status_entry(w, name, len, false);
+	w->name[w->depth] = name;
+	w->len[w->depth] = len;
+	w->depth++;
+	w->array[w->depth] = array;
+	w->items[w->depth] = 0;
+	if (opt_json)
+		putchar(array ? '[' : '{');
+}
+
+static void status_value(int type, uint64_t v)
+{
+	switch (type) {
+	case COROLEASE_STATUS_BOOL:
+		fputs(opt_json ? jbool(v != 0) : yesno(v != 0), stdout);
+		break;
+	case COROLEASE_STATUS_S64:
+		printf("%" PRId64, (int64_t)v);
+		break;
+	case COROLEASE_STATUS_HASH:
+		printf(opt_json ? "\"%016" PRIx64 "\"" : "%016" PRIx64, v);
+		break;
+	default:
+		printf("%" PRIu64, v);
+		break;
+	}
+	if (!opt_json)
+		putchar('\n');
+}
+
+/* Prints one record, closing and opening containers from the previous one's path. */
+static void status_record(struct status_walk *w, const char *key, int type, uint64_t v)
+{
+	const char *word[STATUS_DEPTH + 1];
+	size_t len[STATUS_DEPTH + 1];
+	int n = 0;
+	for (const char *k = key;; n++) {
+		const char *dot = n < STATUS_DEPTH ? strchr(k, '.') : NULL;
+		word[n] = k;
+		len[n] = dot ? (size_t)(dot - k) : strlen(k);   /* past the limit: the rest is one word */
+		if (!dot)
+			break;
+		k = dot + 1;
+	}
+	int same = 0;
+	while (same < w->depth && same < n && w->len[same] == len[same] &&
+	       memcmp(w->name[same], word[same], len[same]) == 0)
+		same++;
+	while (w->depth > same)
+		status_close(w);
+	for (int i = same; i < n; i++)
+		status_open(w, word[i], len[i], is_index(word[i + 1], len[i + 1]));
+	status_entry(w, word[n], len[n], true);
+	status_value(type, v);
+}
+
 static int cmd_status(int argc, char **argv)
 {
 	int ex;
@@ -382,65 +530,27 @@ static int cmd_status(int argc, char **argv)
 		return usage_error("status", "status: unexpected argument '%s'", argv[i]);
 
 	corolease_t *h = connect_or_exit();
-	struct corolease_status st;
-	int r = corolease_status(h, &st);
+	corolease_status_t *st;
+	int r = corolease_status_get(h, &st);
 	corolease_close(h);
 	if (r < 0)
 		return fail("status", NULL, 0, r);
 
-	if (opt_json) {
-		printf("{\"node\":%" PRIu32 ",\"quorate\":%s,\"votequorum_quorate\":%s,"
-		       "\"synced\":%s,\"ring\":{\"rep\":%" PRIu32 ",\"seq\":%" PRIu64 "},"
-		       "\"valid_ms\":%" PRId64 ",\"lsn\":%" PRIu64 ",\"epoch\":%" PRIu64 ",",
-		       st.nodeid, jbool(st.quorate), jbool(st.vq_quorate), jbool(st.synced),
-		       st.ring_rep, st.ring_seq, st.valid_ms, st.lsn, st.epoch);
-		printf("\"members\":[");
-		for (uint32_t m = 0; m < st.nmembers; m++)
-			printf("%s{\"node\":%" PRIu32 ",\"holds\":%" PRIu64 "}", m ? "," : "",
-			       st.members[m], st.member_holds[m]);
-		printf("],\"leases\":%" PRIu64 ",\"holds\":%" PRIu64 ",\"orphans\":%" PRIu64
-		       ",\"waiters\":%" PRIu64 ",\"index_bytes\":%" PRIu64
-		       ",\"index_mem_max\":%" PRIu64 ",\"local_leases\":%" PRIu64
-		       ",\"client_holds\":%" PRIu64 ",\"clients\":%" PRIu64 ",",
-		       st.leases, st.holds, st.orphans, st.waiters, st.index_bytes,
-		       st.index_mem_max, st.local_leases, st.client_holds, st.clients);
-		printf("\"counters\":{\"fastpath_grants\":%" PRIu64 ",\"cluster_grants\":%" PRIu64
-		       ",\"mcast_msgs\":%" PRIu64 ",\"syncs\":%" PRIu64
-		       ",\"snapshots_sent\":%" PRIu64 ",\"snapshots_loaded\":%" PRIu64
-		       ",\"revokes\":%" PRIu64 ",\"kills\":%" PRIu64 "},"
-		       "\"state_hash\":\"%016" PRIx64 "\"}\n",
-		       st.fastpath_grants, st.cluster_grants, st.mcast_msgs, st.syncs,
-		       st.snapshots_sent, st.snapshots_loaded, st.revokes, st.kills,
-		       st.state_hash);
-		return EXIT_OK;
-	}
-	printf("node:        %" PRIu32 "\n", st.nodeid);
-	printf("quorate:     %s (votequorum: %s)\n", yesno(st.quorate), yesno(st.vq_quorate));
-	printf("synced:      %s\n", yesno(st.synced));
-	printf("ring:        %" PRIu32 ".%" PRIu64 "\n", st.ring_rep, st.ring_seq);
-	if (st.valid_ms > 0)
-		printf("validity:    %" PRId64 " ms left\n", st.valid_ms);
-	else
-		printf("validity:    lapsed\n");
-	printf("members:     %" PRIu32 "\n", st.nmembers);
-	for (uint32_t m = 0; m < st.nmembers; m++)
-		printf("  node %-6" PRIu32 " %" PRIu64 " live hold%s\n", st.members[m],
-		       st.member_holds[m], st.member_holds[m] == 1 ? "" : "s");
-	printf("leases:      %" PRIu64 " (holds %" PRIu64 ", orphans %" PRIu64
-	       ", waiters %" PRIu64 ")\n", st.leases, st.holds, st.orphans, st.waiters);
-	printf("local:       %" PRIu64 " node lease%s, %" PRIu64 " client hold%s, %" PRIu64
-	       " client%s\n", st.local_leases, st.local_leases == 1 ? "" : "s",
-	       st.client_holds, st.client_holds == 1 ? "" : "s", st.clients,
-	       st.clients == 1 ? "" : "s");
-	printf("index:       %" PRIu64 " / %" PRIu64 " bytes\n", st.index_bytes,
-	       st.index_mem_max);
-	printf("lsn:         %" PRIu64 " (epoch %" PRIu64 ")\n", st.lsn, st.epoch);
-	printf("counters:    fast-path grants %" PRIu64 ", cluster grants %" PRIu64
-	       ", mcasts %" PRIu64 "\n", st.fastpath_grants, st.cluster_grants, st.mcast_msgs);
-	printf("             syncs %" PRIu64 ", snapshots sent %" PRIu64 " / loaded %" PRIu64
-	       ", revokes %" PRIu64 ", kills %" PRIu64 "\n", st.syncs, st.snapshots_sent,
-	       st.snapshots_loaded, st.revokes, st.kills);
-	printf("state hash:  %016" PRIx64 "\n", st.state_hash);
+	struct status_walk w;
+	memset(&w, 0, sizeof(w));
+	const char *key;
+	int type;
+	uint64_t v;
+	size_t it = 0;
+	if (opt_json)
+		putchar('{');
+	while (corolease_status_next(st, &it, &key, &type, &v) == 0)
+		status_record(&w, key, type, v);
+	while (w.depth > 0)
+		status_close(&w);
+	if (opt_json)
+		puts("}");
+	corolease_status_free(st);
 	return EXIT_OK;
 }
 
@@ -542,7 +652,7 @@ static int cmd_show(int argc, char **argv)
 		return ex;
 
 	corolease_t *h = connect_or_exit();
-	struct corolease_detail d;
+	struct corolease_detail *d;
 	int r = corolease_show(h, name, strlen(name), &d);
 	corolease_close(h);
 	if (r < 0)
@@ -551,51 +661,51 @@ static int cmd_show(int argc, char **argv)
 	if (opt_json) {
 		printf("{\"name\":");
 		put_json(stdout, name, strlen(name));
-		printf(",\"mode\":\"%s\",\"holders\":[", mode_str(d.nholders ? d.mode : 0));
-		for (uint32_t k = 0; k < d.nholders; k++) {
-			const struct corolease_holder *o = &d.holders[k];
+		printf(",\"mode\":\"%s\",\"holders\":[", mode_str(d->nholders ? d->mode : 0));
+		for (uint32_t k = 0; k < d->nholders; k++) {
+			const struct corolease_holder *o = &d->holders[k];
 			printf("%s{\"node\":%" PRIu32 ",\"mode\":\"%s\",\"epoch\":%" PRIu64
 			       ",\"orphaned\":%s,\"orphan_seq\":%" PRIu64 "}", k ? "," : "",
 			       o->node, mode_str(o->mode), o->epoch, jbool(o->orphan_seq != 0),
 			       o->orphan_seq);
 		}
 		printf("],\"waiters\":[");
-		for (uint32_t k = 0; k < d.nwaiters; k++)
+		for (uint32_t k = 0; k < d->nwaiters; k++)
 			printf("%s{\"node\":%" PRIu32 ",\"mode\":\"%s\"}", k ? "," : "",
-			       d.waiters[k].node, mode_str(d.waiters[k].mode));
-		printf("],\"version\":%" PRIu64 ",\"keys\":[", d.version);
-		for (uint32_t k = 0; k < d.nkeys; k++) {
+			       d->waiters[k].node, mode_str(d->waiters[k].mode));
+		printf("],\"version\":%" PRIu64 ",\"keys\":[", d->version);
+		for (uint32_t k = 0; k < d->nkeys; k++) {
 			if (k)
 				putchar(',');
-			put_json(stdout, d.keys[k], d.keylens[k]);
+			put_json(stdout, d->keys[k], d->keylens[k]);
 		}
 		printf("]}\n");
 	} else {
 		printf("name:     ");
 		put_text(stdout, name, strlen(name));
-		printf("\nmode:     %s\n", mode_str(d.nholders ? d.mode : 0));
-		printf("holders:  %" PRIu32 "\n", d.nholders);
-		for (uint32_t k = 0; k < d.nholders; k++) {
-			const struct corolease_holder *o = &d.holders[k];
+		printf("\nmode:     %s\n", mode_str(d->nholders ? d->mode : 0));
+		printf("holders:  %" PRIu32 "\n", d->nholders);
+		for (uint32_t k = 0; k < d->nholders; k++) {
+			const struct corolease_holder *o = &d->holders[k];
 			printf("  node %-6" PRIu32 " %s  epoch %" PRIu64, o->node, mode_str(o->mode),
 			       o->epoch);
 			if (o->orphan_seq)
 				printf("  orphaned (seq %" PRIu64 ")", o->orphan_seq);
 			putchar('\n');
 		}
-		printf("waiters:  %" PRIu32 " (FIFO)\n", d.nwaiters);
-		for (uint32_t k = 0; k < d.nwaiters; k++)
-			printf("  node %-6" PRIu32 " %s\n", d.waiters[k].node,
-			       mode_str(d.waiters[k].mode));
-		printf("index:    version %" PRIu64 ", %" PRIu32 " key%s\n", d.version, d.nkeys,
-		       d.nkeys == 1 ? "" : "s");
-		for (uint32_t k = 0; k < d.nkeys; k++) {
+		printf("waiters:  %" PRIu32 " (FIFO)\n", d->nwaiters);
+		for (uint32_t k = 0; k < d->nwaiters; k++)
+			printf("  node %-6" PRIu32 " %s\n", d->waiters[k].node,
+			       mode_str(d->waiters[k].mode));
+		printf("index:    version %" PRIu64 ", %" PRIu32 " key%s\n", d->version, d->nkeys,
+		       d->nkeys == 1 ? "" : "s");
+		for (uint32_t k = 0; k < d->nkeys; k++) {
 			printf("  ");
-			put_text(stdout, d.keys[k], d.keylens[k]);
+			put_text(stdout, d->keys[k], d->keylens[k]);
 			putchar('\n');
 		}
 	}
-	corolease_detail_free(&d);
+	corolease_detail_free(d);
 	return EXIT_OK;
 }
 
@@ -695,6 +805,7 @@ struct run {
 	unsigned kill_after_ms;
 	bool wanted_told;
 	const char *name;
+	const char *cmd;        /* CMD, for messages */
 };
 
 /*
@@ -728,9 +839,8 @@ static void acq_wanted(corolease_t *h, corolease_lease_t *lease, uint32_t node, 
 	if (run->wanted_told)
 		return;
 	run->wanted_told = true;
-	warnx_("acquire %s: wanted by node %" PRIu32 "; the lease is revoked after the "
-	       "daemon's handover timeout unless the command exits",
-	       text(run->name, strlen(run->name)), node);
+	warnx_("lease %s wanted by node %" PRIu32 "; %s keeps it until it exits or the "
+	       "handover timeout", text(run->name, strlen(run->name)), node, run->cmd);
 }
 
 static void acq_disconnected(corolease_t *h, void *udata)
@@ -804,19 +914,25 @@ static int cmd_acquire(int argc, char **argv)
 	if (!cmd || !cmd[0])
 		return usage_error("acquire", "acquire: expected a command to run");
 
+	/*
+	 * Callbacks first: what arrives during the acquire (a WANTED) is
+	 * queued and runs in the loop below, once CMD runs.
+	 */
 	corolease_t *h = connect_or_exit();
+	struct run run = { .kill_after_ms = o.kill_after_ms, .name = name, .cmd = cmd[0] };
+	struct corolease_callbacks cb = { .wanted = acq_wanted, .revoked = acq_revoked,
+					  .disconnected = acq_disconnected };
+	corolease_set_callbacks(h, &cb, &run);
 	corolease_lease_t *lease;
 	uint32_t owner = 0;
 	int r = corolease_acquire(h, name, strlen(name), o.mode, o.wait ? COROLEASE_WAIT : 0,
 				  o.wait_ms, &lease, &owner);
 	if (r < 0) {
 		corolease_close(h);
-		if ((r == -EBUSY || r == -ETIMEDOUT || r == COROLEASE_EORPHANED) && owner) {
+		if ((r == -EBUSY || r == -ETIMEDOUT) && owner) {
 			warnx_("acquire %s: held by node %" PRIu32 "%s (%s)",
 			       text(name, strlen(name)), owner,
-			       r == COROLEASE_EORPHANED ? ", which departed"
-			       : r == -ETIMEDOUT ? "; gave up waiting" : "",
-			       corolease_errname(r));
+			       r == -ETIMEDOUT ? "; gave up waiting" : "", corolease_errname(r));
 			return EXIT_BUSY;
 		}
 		if (r == -ETIMEDOUT) {
@@ -826,11 +942,6 @@ static int cmd_acquire(int argc, char **argv)
 		}
 		return fail("acquire", name, strlen(name), r);
 	}
-
-	struct run run = { .kill_after_ms = o.kill_after_ms, .name = name };
-	struct corolease_callbacks cb = { .wanted = acq_wanted, .revoked = acq_revoked,
-					  .disconnected = acq_disconnected };
-	corolease_set_callbacks(h, &cb, &run);
 
 	/* the command must not keep our connection (and so the lease) alive */
 	int lfd = corolease_get_fd(h);
@@ -892,15 +1003,7 @@ static int cmd_acquire(int argc, char **argv)
 
 	bool lib_dead = false;
 	while (!run.exited) {
-		uint64_t now = mono_us();
-		uint64_t t = lib_dead ? UINT64_MAX : corolease_get_timeout(h);
-		if (run.kill_at && run.kill_at < t)
-			t = run.kill_at;
-		int ms = -1;
-		if (t != UINT64_MAX) {
-			uint64_t d = t <= now ? 0 : (t - now + 999) / 1000u;
-			ms = d > INT_MAX ? INT_MAX : (int)d;
-		}
+		int ms = poll_ms(lib_dead ? UINT64_MAX : corolease_get_timeout(h), run.kill_at);
 		struct pollfd fds[2] = {
 			{ .fd = pfd[0], .events = POLLIN },
 			{ .fd = lib_dead ? -1 : corolease_get_fd(h),
@@ -1031,7 +1134,7 @@ static int index_write(int argc, char **argv, bool del)
 	int r = corolease_acquire(h, name, strlen(name), COROLEASE_EX, 0, 0, &lease, &owner);
 	if (r < 0) {
 		corolease_close(h);
-		if (r == -EBUSY || r == COROLEASE_EORPHANED) {
+		if (r == -EBUSY) {
 			warnx_("%s %s: held by node %" PRIu32 " (%s)", sub, text(name, strlen(name)),
 			       owner, corolease_errname(r));
 			return EXIT_BUSY;
@@ -1171,7 +1274,7 @@ static int index_watch(int argc, char **argv)
 	while (!w.count || w.seen < w.count) {
 		struct pollfd pfd = { .fd = corolease_get_fd(h),
 				      .events = (short)corolease_get_events(h) };
-		if (poll(&pfd, 1, -1) < 0 && errno != EINTR) {
+		if (poll(&pfd, 1, poll_ms(corolease_get_timeout(h), 0)) < 0 && errno != EINTR) {
 			r = -errno;
 			break;
 		}

@@ -29,9 +29,10 @@
 #include <qb/qbipc_common.h>
 
 #include "corolease.h"
+#include "corolease_admin.h"
 
 #define COROLEASE_IPC_NAME     "corolease"
-#define CLP_VERSION            1u
+#define CLP_VERSION            2u   /* 2: STATUS as key/value records */
 #define CLP_MAX_MSG            (256u * 1024u)   /* qb buffer size, both channels */
 #define CLP_MAX_LIST_BATCH     512u             /* leases per LIST_ITEMS event */
 
@@ -116,7 +117,7 @@ struct clp_ev_base {
 
 /*
  * Answer to any request.  err: 0 or negative code.  Payload by request:
- *   HELLO: clp_hello_payload;  OWNER: u32 node;  STATUS: clp_status;
+ *   HELLO: clp_hello_payload;  OWNER: u32 node;  STATUS: clp_status_rec records;
  *   SHOW: clp_show + holders + waiters + keys (see below);
  *   INDEX_GET: u64 version (the key's, when last written) + value bytes;
  *   INDEX_PUT/DEL: u64 version (the name's after the write);
@@ -207,29 +208,18 @@ struct clp_item_key {
 	uint64_t version;
 };
 
-/* STATUS payload. */
-struct clp_status {
-	uint32_t nodeid;
-	uint8_t quorate;         /* replicated machine quorate */
-	uint8_t vq_quorate;      /* local votequorum view */
-	uint8_t synced;
-	uint8_t pad;
-	uint32_t ring_rep;
-	uint64_t ring_seq;
-	uint64_t valid_until;
-	uint64_t now;            /* daemon's CLOCK_MONOTONIC us when answering */
-	uint64_t lsn, epoch;
-	uint64_t leases, holds, orphans, waiters;
-	uint64_t index_bytes, index_mem_max;
-	uint64_t local_leases;   /* node-level holds of this node */
-	uint64_t client_holds;
-	uint64_t clients;
-	uint64_t mcast_msgs, fastpath_grants, cluster_grants;
-	uint64_t syncs, snapshots_sent, snapshots_loaded, revokes, kills;
-	uint64_t state_hash;
-	uint32_t nmembers;
-	uint32_t members[64];
-	uint64_t member_holds[64];  /* live holds per member (same order) */
+/*
+ * STATUS payload: a sequence of records, each a clp_status_rec followed by
+ * keylen key bytes (no NUL), nothing after the last.  A key is 1 to
+ * COROLEASE_STATUS_KEY_MAX bytes of [a-z0-9_] words joined by '.', type an
+ * enum corolease_status_type.  The daemon makes them from one field list
+ * (lockd/status.c); a client skips records of a type it does not know.
+ */
+struct clp_status_rec {
+	uint64_t value;
+	uint8_t type;
+	uint8_t keylen;
+	uint8_t pad[6];
 };
 
 /* SHOW payload: clp_show, then nholders x clp_show_holder, nwaiters x clp_show_waiter,

@@ -20,6 +20,7 @@
 #define _GNU_SOURCE 1
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,8 +117,15 @@ static int status(qb_ipcc_connection_t *c, uint32_t *node_r)
 	size_t pl;
 	uint64_t ck = 0;
 	int r = recv_result(c, &ck, NULL, 5000, &p, &pl);
-	if (r == 0 && pl >= sizeof(struct clp_status))
-		*node_r = ((struct clp_status *)p)->nodeid;
+	/* the records (struct clp_status_rec + key); the node id is key "node" */
+	for (size_t off = 0; r == 0 && off + sizeof(struct clp_status_rec) <= pl;) {
+		struct clp_status_rec rec;
+		memcpy(&rec, (const char *)p + off, sizeof(rec));
+		const char *key = (const char *)p + off + sizeof(rec);
+		if (rec.keylen == 4 && off + sizeof(rec) + 4 <= pl && memcmp(key, "node", 4) == 0)
+			*node_r = (uint32_t)rec.value;
+		off += sizeof(rec) + rec.keylen;
+	}
 	if (r == 0 && ck != 4242)
 		return 2;
 	return r;

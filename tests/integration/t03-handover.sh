@@ -2,7 +2,8 @@
 # 3. Handover: while node 1 holds, node 2 WAITs.
 #   a. node 1's client (cl-load, ignores WANTED) gets the WANTED callback naming
 #      node 2; after handover_timeout it is revoked and node 2 is granted.
-#   b. the same with the CLI holding (acquire -- sleep): its CMD gets SIGTERM.
+#   b. the same with the CLI holding (acquire -- sleep): it prints the WANTED
+#      notice naming node 2, then its CMD gets SIGTERM.
 #   c. a client that releases on WANTED (cl-load -H) hands over at once.
 . "$(dirname "$0")/lib.sh"
 it_init handover 13
@@ -34,17 +35,18 @@ t0=$(now_ms)
 spawn 2 waitB "$CLI" acquire "$N" --wait 30 -- sh -c 'echo "epoch $COROLEASE_EPOCH"' >/dev/null
 must_wait 10 "node 1's CMD got SIGTERM (lease revoked)" grep -q '^got-SIGTERM' "$CLUSTER_DIR/n1/holdB.log"
 tr=$(now_ms)
-check "node 1's CLI said why: $(grep -m1 'revoked' "$CLUSTER_DIR/n1/holdB.log")" grep -q 'lease revoked' "$CLUSTER_DIR/n1/holdB.log"
+check "node 1's CLI said why: $(grep -m1 'lease revoked' "$CLUSTER_DIR/n1/holdB.log")" grep -q 'lease revoked' "$CLUSTER_DIR/n1/holdB.log"
 must_wait 10 "node 2 granted" grep -q '^epoch' "$CLUSTER_DIR/n2/waitB.log"
 tg=$(now_ms)
 say "CMD terminated +$((tr - t0)) ms, node 2 granted +$((tg - t0)) ms"
 check "CMD not terminated before handover_timeout - 300 ms ($((tr - t0)) ms)" [ $((tr - t0)) -ge $((HANDOVER_MS - 300)) ]
 must_wait 5 "node 1's CLI exited" exited "$hpid"
-if grep -qi 'wanted' "$CLUSTER_DIR/n1/holdB.log"; then
-	ok "CLI printed the WANTED notice: $(grep -i -m1 wanted "$CLUSTER_DIR/n1/holdB.log")"
-else
-	say "note: the CLI prints nothing when its lease is wanted (no 'wanted by node 2' line)"
-fi
+notice="corolease: lease $N wanted by node 2; sh keeps it until it exits or the handover timeout"
+check "node 1's CLI printed the WANTED notice: $(grep -m1 'wanted by' "$CLUSTER_DIR/n1/holdB.log")" \
+	grep -qxF "$notice" "$CLUSTER_DIR/n1/holdB.log"
+check "the notice came before the revocation" \
+	awk -v n="$notice" '$0 == n { w = NR } /lease revoked/ && !r { r = NR } END { exit !(w && r && w < r) }' \
+	"$CLUSTER_DIR/n1/holdB.log"
 
 # --- c. cooperative client: releases on WANTED
 N=it/handover-c

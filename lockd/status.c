@@ -1,0 +1,169 @@
+/*
+ * status.c - the STATUS answer of coroleased.  Contract: status.h.
+ *
+ * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
+ *
+ * Each field is one line of CLD_STATUS_FIELDS: its key (also its JSON path
+ * in 'corolease --json status'), its type and the expression that reads
+ * it.  The records go out in that order, so adding a field changes no
+ * struct, no protocol version and no library ABI.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "corolease/ipc.h"
+#include "status.h"
+
+/* What the fields read, gathered once per answer (zero where not known yet). */
+struct status_src {
+	const struct cld_status_in *in;
+	const struct cl_sm *sm;               /* NULL until the node has a replica */
+	struct cl_sm_stats st;
+	struct cl_node_counters k;
+	bool synced;
+	uint32_t ring_rep;
+	uint64_t ring_seq;
+	int64_t valid_ms;                     /* validity left; <= 0: lapsed */
+	uint64_t client_holds;
+	uint64_t local_leases;                /* live holds of this node */
+	uint64_t member_holds[CL_MAX_MEMBERS]; /* live holds of st.members[i] */
+};
+
+/*
+ * The fields, in output order.  F(key, type, expression over s), type one
+ * of U64, S64, BOOL, HASH (enum corolease_status_type); M(prefix) puts the
+ * member list as prefix.I.node and prefix.I.holds.  Documented in
+ * libcorolease(3) and corolease(1).
+ */
+#define CLD_STATUS_FIELDS(F, M)                                                   \
+	F("node",                      U64,  s->in->nodeid)                       \
+	F("quorate",                   BOOL, s->st.quorate)                       \
+	F("votequorum_quorate",        BOOL, s->in->vq_quorate)                   \
+	F("synced",                    BOOL, s->synced)                           \
+	F("ring.rep",                  U64,  s->ring_rep)                         \
+	F("ring.seq",                  U64,  s->ring_seq)                         \
+	F("valid_ms",                  S64,  s->valid_ms)                         \
+	F("lsn",                       U64,  s->st.lsn)                           \
+	F("epoch",                     U64,  s->st.epoch)                         \
+	F("term.rep",                  U64,  s->st.term.rep)                      \
+	F("term.seq",                  U64,  s->st.term.seq)                      \
+	F("grace",                     BOOL, s->st.grace)                         \
+	F("split_quorum",              BOOL, s->st.split_mode)                    \
+	F("awaiting_fence_ack",        U64,  s->st.nunfenced)                     \
+	M("members")                                                              \
+	F("leases",                    U64,  s->st.records)                       \
+	F("holds",                     U64,  s->st.holds)                         \
+	F("orphans",                   U64,  s->st.orphans)                       \
+	F("waiters",                   U64,  s->st.waiters)                       \
+	F("index_bytes",               U64,  s->st.index_bytes)                   \
+	F("index_mem_max",             U64,  s->st.index_mem_max)                 \
+	F("local_leases",              U64,  s->local_leases)                     \
+	F("client_holds",              U64,  s->client_holds)                     \
+	F("clients",                   U64,  s->in->clients)                      \
+	F("counters.fastpath_grants",  U64,  s->k.fastpath_grants)                \
+	F("counters.cluster_grants",   U64,  s->k.cluster_grants)                 \
+	F("counters.mcast_msgs",       U64,  s->k.mcast_msgs)                     \
+	F("counters.syncs",            U64,  s->k.syncs)                          \
+	F("counters.snapshots_sent",   U64,  s->k.snapshots_sent)                 \
+	F("counters.snapshots_loaded", U64,  s->k.snapshots_loaded)               \
+	F("counters.revokes",          U64,  s->k.revokes)                        \
+	F("counters.kills",            U64,  s->k.kills)                          \
+	F("state_hash",                HASH, s->sm ? cl_sm_hash(s->sm) : 0)
+
+static void count_live(void *ctx, const uint8_t *name, uint16_t namelen,
+		       const struct cl_hold_info *h)
+{
+	(void)name;
+	(void)namelen;
+	if (!h->orphan_seq)
+		(*(uint64_t *)ctx)++;
+}
+
+/* Milliseconds from now to until (negative once passed); 0 if until is 0. */
+static int64_t ms_left(uint64_t until, uint64_t now)
+{
+	if (until == 0)
+		return 0;
+	if (until >= now)
+		return (int64_t)((until - now) / 1000u);
+	return -(int64_t)((now - until) / 1000u);
+}
+
+static void gather(const struct cld_status_in *in, struct status_src *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->in = in;
+	s->st.index_mem_max = in->index_mem_max;
+	if (in->node) {
+		s->synced = cl_node_synced(in->node);
+		s->client_holds = cl_node_client_holds(in->node);
+		s->valid_ms = ms_left(cl_node_valid_until(in->node), in->now);
+		cl_node_counters(in->node, &s->k);
+		s->sm = cl_node_sm(in->node);
+	}
+	if (!s->sm) {
+		s->ring_rep = in->ring_rep;
+		s->ring_seq = in->ring_seq;
+		return;
+	}
+	cl_sm_stats(s->sm, &s->st);
+	s->ring_rep = s->st.ring.rep;
+	s->ring_seq = s->st.ring.seq;
+	for (uint32_t i = 0; i < s->st.nmembers && i < CL_MAX_MEMBERS; i++) {
+		cl_sm_foreach_hold_of(s->sm, s->st.members[i], count_live, &s->member_holds[i]);
+		if (s->st.members[i] == in->nodeid)
+			s->local_leases = s->member_holds[i];
+	}
+}
+
+struct status_enc {
+	unsigned char *p;
+	size_t off, cap;
+	bool full;
+};
+
+static void put(struct status_enc *e, const char *key, uint8_t type, uint64_t value)
+{
+	struct clp_status_rec r;
+	size_t keylen = strlen(key);
+	if (e->full || keylen > COROLEASE_STATUS_KEY_MAX ||
+	    e->cap - e->off < sizeof(r) + keylen) {
+		e->full = true;
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	r.value = value;
+	r.type = type;
+	r.keylen = (uint8_t)keylen;
+	memcpy(e->p + e->off, &r, sizeof(r));
+	memcpy(e->p + e->off + sizeof(r), key, keylen);
+	e->off += sizeof(r) + keylen;
+}
+
+static void put_members(struct status_enc *e, const char *prefix, const struct status_src *s)
+{
+	char key[COROLEASE_STATUS_KEY_MAX + 1];
+	for (uint32_t i = 0; i < s->st.nmembers && i < CL_MAX_MEMBERS; i++) {
+		snprintf(key, sizeof(key), "%s.%" PRIu32 ".node", prefix, i);
+		put(e, key, COROLEASE_STATUS_U64, s->st.members[i]);
+		snprintf(key, sizeof(key), "%s.%" PRIu32 ".holds", prefix, i);
+		put(e, key, COROLEASE_STATUS_U64, s->member_holds[i]);
+	}
+}
+
+long cld_status_encode(const struct cld_status_in *in, void *buf, size_t cap)
+{
+	struct status_src src;
+	const struct status_src *s = &src;
+	struct status_enc e = { buf, 0, cap, false };
+
+	gather(in, &src);
+#define STATUS_PUT_(key, type, expr) put(&e, key, COROLEASE_STATUS_##type, (uint64_t)(expr));
+#define STATUS_MEMBERS_(prefix) put_members(&e, prefix, s);
+	CLD_STATUS_FIELDS(STATUS_PUT_, STATUS_MEMBERS_)
+#undef STATUS_PUT_
+#undef STATUS_MEMBERS_
+	return e.full ? -EMSGSIZE : (long)e.off;
+}

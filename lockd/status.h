@@ -1,0 +1,38 @@
+/*
+ * status.h - the daemon's answer to STATUS: its state as key/value records
+ * (struct clp_status_rec, corolease/ipc.h), made from one field list.
+ *
+ * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
+ */
+#ifndef COROLEASE_STATUS_H
+#define COROLEASE_STATUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "node.h"
+
+/* Room that always holds the encoded status (members are at most CL_MAX_MEMBERS). */
+#define CLD_STATUS_MAX 16384u
+
+/* What the daemon knows beyond its node agent. */
+struct cld_status_in {
+	const struct cl_node *node;   /* NULL until corosync first answered */
+	uint32_t nodeid;
+	bool vq_quorate;              /* the local votequorum view */
+	uint32_t ring_rep;            /* the transport's ring, for before the first sync */
+	uint64_t ring_seq;
+	uint64_t clients;             /* connections that said HELLO */
+	uint64_t index_mem_max;       /* the configured bound, for before the first sync */
+	uint64_t now;                 /* the node's clock (cld_now_us()) */
+};
+
+/*
+ * Encodes the status into buf (cap bytes) as STATUS records.  Returns the
+ * length, or -EMSGSIZE when cap is too small (never with CLD_STATUS_MAX).
+ * Reads in and the node; changes nothing.
+ */
+long cld_status_encode(const struct cld_status_in *in, void *buf, size_t cap);
+
+#endif /* COROLEASE_STATUS_H */
