@@ -416,7 +416,7 @@ void cl_node_tick(struct cl_node *n)
 	}
 	if (n->client_holds && n->valid_until && now >= n->valid_until)
 		nd_revoke_all(n, "validity lapsed");
-	if (n->leases.n && n->sm && now >= n->last_send + n->cfg.heartbeat_us)
+	if (n->sm && now >= n->last_send + n->cfg.heartbeat_us)
 		nd_send_heartbeat(n);
 	if (n->grace_armed && now >= n->grace_at)
 		grace_tick(n, now);
@@ -435,7 +435,7 @@ uint64_t cl_node_next_deadline(const struct cl_node *n)
 			d = n->fences[i].deadline;
 	if (n->client_holds && n->valid_until && n->valid_until < d)
 		d = n->valid_until;
-	if (n->leases.n && n->sm && n->last_send + n->cfg.heartbeat_us < d)
+	if (n->sm && n->last_send + n->cfg.heartbeat_us < d)
 		d = n->last_send + n->cfg.heartbeat_us;
 	if (n->grace_armed && n->grace_at < d)
 		d = n->grace_at;

@@ -114,7 +114,7 @@ struct cl_node_config {
 	uint64_t revoke_timeout_us;  /* revoked clients must be done by; default 5 s */
 	uint64_t validity_us;        /* validity after a confirmed send; default 2 s (the
 					daemon passes corosync's token timeout) */
-	uint64_t heartbeat_us;       /* renew validity while clients hold; default validity/4 */
+	uint64_t heartbeat_us;       /* NOP when nothing was sent this long; default validity/4 */
 	uint64_t fence_delay_us;     /* wait before recover-node; default validity+revoke+2 s */
 	uint32_t sync_chunk;         /* snapshot chunk size; default 256 KiB */
 	bool kill_on_revoke;         /* emit CL_NODE_EV_KILL for clients late on revoke */
@@ -123,6 +123,7 @@ struct cl_node_config {
 
 struct cl_node_counters {
 	uint64_t mcast_msgs;         /* messages handed to ops->mcast */
+	uint64_t heartbeats;         /* of which heartbeat NOPs */
 	uint64_t mcast_bytes;
 	uint64_t mcast_eagain;
 	uint64_t fastpath_grants;    /* local acquires granted without a message */

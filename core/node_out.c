@@ -113,23 +113,26 @@ int nd_send_msg(struct cl_node *n, const struct cl_msg *msg)
 }
 
 /*
- * A NOP that renews validity while the node has any lease state: holds
- * (lingering ones too, so the fast path stays usable) and requests waiting
- * for the cluster (so a grant that arrives is usable at once).  Each
- * delivery confirms the previous own message's send time (renew()).  It goes
- * out even during a sync round, where ordinary messages wait: its delivery
- * is dropped like any other, but still renews, and it is not re-sent
- * afterwards.
+ * A NOP sent when the node has sent nothing for heartbeat_us, whenever it
+ * has state.  Each delivery of an own message confirms the previous one's
+ * send time (node.c's renew()), so the node's validity stays fresh and a
+ * grant is usable the moment it is delivered, on an idle node too (a node
+ * that sent nothing for long would need two round trips before its first
+ * grant could be used).  It goes out even during a sync round, where
+ * ordinary messages wait: its delivery is dropped like any other, but still
+ * renews, and it is not re-sent afterwards.
  */
 void nd_send_heartbeat(struct cl_node *n)
 {
 	struct cl_msg msg = { .type = CL_MSG_NOP, .req_id = 0 };
 	int rc;
 	struct outmsg *m = outmsg_new(&msg, &rc);
-	if (m)
+	if (m) {
+		n->c.heartbeats++;
 		nd_transmit(n, m);
-	else if (rc == -ENOMEM)
+	} else if (rc == -ENOMEM) {
 		nd_fail(n, "queueing a heartbeat");
+	}
 }
 
 /* ---- request ids ---- */

@@ -65,6 +65,7 @@ struct status_src {
 	F("counters.fastpath_grants",  U64,  s->k.fastpath_grants)                \
 	F("counters.cluster_grants",   U64,  s->k.cluster_grants)                 \
 	F("counters.mcast_msgs",       U64,  s->k.mcast_msgs)                     \
+	F("counters.heartbeats",       U64,  s->k.heartbeats)                     \
 	F("counters.syncs",            U64,  s->k.syncs)                          \
 	F("counters.snapshots_sent",   U64,  s->k.snapshots_sent)                 \
 	F("counters.snapshots_loaded", U64,  s->k.snapshots_loaded)               \

@@ -119,7 +119,12 @@ for h in json.loads(sys.argv[1])["holders"]:
 # st I FILTER: field of 'status --json' on node I
 st() { local j; j=$(cl "$1" --json status 2>/dev/null) || return 1; jget "$j" "$2"; }
 
-synced() { [[ $(st "$1" .synced 2>/dev/null) == true && $(st "$1" .quorate 2>/dev/null) == true ]]; }
+# synced I: node I is synced, quorate, and past the grace period of fresh state
+# (a cluster that starts with no state grants nothing for a fence delay)
+synced() {
+	local j; j=$(cl "$1" --json status 2>/dev/null) || return 1
+	[[ $(jget "$j" .synced) == true && $(jget "$j" .quorate) == true && $(jget "$j" .grace) == false ]]
+}
 state_hash() { st "$1" .state_hash; }
 
 # hashes_equal I J...: the listed nodes, sampled in parallel, report the
@@ -254,7 +259,7 @@ it_up() {
 	done
 	for ((i = 1; i <= n; i++)); do
 		[[ $late == *" $i "* ]] && continue
-		must_wait 30 "node $i: coroleased synced and quorate" synced "$i"
+		must_wait 30 "node $i: coroleased synced, quorate, past the grace period" synced "$i"
 	done
 }
 
