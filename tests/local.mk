@@ -8,7 +8,8 @@ CHECK_TEST_PROGS = \
 	tests/check_wire \
 	tests/check_node \
 	tests/check_util \
-	tests/check_sm_oom
+	tests/check_sm_oom \
+	tests/check_evsbus
 check_PROGRAMS += $(CHECK_TEST_PROGS)
 TESTS += $(CHECK_TEST_PROGS)
 
@@ -37,6 +38,14 @@ tests_check_node_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_check_node_SOURCES = tests/check_node.c
 tests_check_node_CFLAGS = $(CHECK_TEST_CFLAGS)
 tests_check_node_LDADD = $(CHECK_TEST_LDADD)
+
+# tests/support/evsbus: corosync's extended virtual synchrony, in process
+TEST_EVSBUS = tests/support/evsbus.c tests/support/evsbus.h
+
+tests_check_evsbus_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_check_evsbus_SOURCES = tests/check_evsbus.c $(TEST_EVSBUS)
+tests_check_evsbus_CFLAGS = $(CHECK_TEST_CFLAGS)
+tests_check_evsbus_LDADD = $(CHECK_TEST_LDADD)
 
 tests_check_util_CPPFLAGS = -I$(top_srcdir)/include
 tests_check_util_SOURCES = tests/check_util.c
