@@ -39,13 +39,20 @@ tests_check_node_SOURCES = tests/check_node.c
 tests_check_node_CFLAGS = $(CHECK_TEST_CFLAGS)
 tests_check_node_LDADD = $(CHECK_TEST_LDADD)
 
-# tests/support/evsbus: corosync's extended virtual synchrony, in process
-TEST_EVSBUS = tests/support/evsbus.c tests/support/evsbus.h
+# tests/support/evsbus: corosync's extended virtual synchrony, in process,
+# with the helpers of the safety tests (tests/safety/safety.c)
+check_LTLIBRARIES += tests/libevsbus.la
+tests_libevsbus_la_SOURCES = \
+	tests/support/evsbus.c tests/support/evsbus.h \
+	tests/safety/safety.c tests/safety/safety.h
+tests_libevsbus_la_CPPFLAGS = $(TEST_CPPFLAGS) -I$(top_srcdir)/tests/safety
+tests_libevsbus_la_CFLAGS = $(CHECK_TEST_CFLAGS)
+EVSBUS_LDADD = tests/libevsbus.la $(CHECK_TEST_LDADD)
 
 tests_check_evsbus_CPPFLAGS = $(TEST_CPPFLAGS)
-tests_check_evsbus_SOURCES = tests/check_evsbus.c $(TEST_EVSBUS)
+tests_check_evsbus_SOURCES = tests/check_evsbus.c
 tests_check_evsbus_CFLAGS = $(CHECK_TEST_CFLAGS)
-tests_check_evsbus_LDADD = $(CHECK_TEST_LDADD)
+tests_check_evsbus_LDADD = $(EVSBUS_LDADD)
 
 tests_check_util_CPPFLAGS = -I$(top_srcdir)/include
 tests_check_util_SOURCES = tests/check_util.c
@@ -62,6 +69,24 @@ tests_check_sm_oom_SOURCES = tests/check_sm_oom.c $(TEST_FAILALLOC)
 tests_check_sm_oom_CFLAGS = $(CHECK_TEST_CFLAGS)
 tests_check_sm_oom_LDFLAGS = $(AM_LDFLAGS) $(TEST_FAILALLOC_LINK)
 tests_check_sm_oom_LDADD = $(CHECK_TEST_LDADD)
+
+# --- safety regression tests (issue 7) ---------------------------------------
+# One binary per schedule, over tests/support/evsbus.  Each asserts the SAFE
+# outcome, so it fails on code that has the defect: exit 1 (XFAIL) when the
+# safety assertion fails, 99 (a hard ERROR even here) when it fails for any
+# other reason.  The fix of a defect removes its test from XFAIL_TESTS.
+SAFETY_TESTS = \
+	tests/safety/merge_loads_minority_state
+check_PROGRAMS += $(SAFETY_TESTS)
+TESTS += $(SAFETY_TESTS)
+XFAIL_TESTS += \
+	tests/safety/merge_loads_minority_state
+
+SAFETY_CPPFLAGS = $(TEST_CPPFLAGS) -I$(top_srcdir)/tests/safety
+
+tests_safety_merge_loads_minority_state_CPPFLAGS = $(SAFETY_CPPFLAGS)
+tests_safety_merge_loads_minority_state_CFLAGS = $(CHECK_TEST_CFLAGS)
+tests_safety_merge_loads_minority_state_LDADD = $(EVSBUS_LDADD)
 
 # --- deterministic cluster simulator ----------------------------------------
 # The binary is driven by tests/sim/run-sim.sh (seeds, scenarios); it is not a
