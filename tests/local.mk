@@ -76,6 +76,7 @@ tests_check_sm_oom_LDADD = $(CHECK_TEST_LDADD)
 # safety assertion fails, 99 (a hard ERROR even here) when it fails for any
 # other reason.  The fix of a defect removes its test from XFAIL_TESTS.
 SAFETY_TESTS = \
+	tests/safety/corosync_pause_stale_grant \
 	tests/safety/lease_valid_after_revoke \
 	tests/safety/two_node_split_frees_other_side \
 	tests/safety/epoch_reused_across_partition \
@@ -83,6 +84,7 @@ SAFETY_TESTS = \
 check_PROGRAMS += $(SAFETY_TESTS)
 TESTS += $(SAFETY_TESTS)
 XFAIL_TESTS += \
+	tests/safety/corosync_pause_stale_grant \
 	tests/safety/lease_valid_after_revoke \
 	tests/safety/two_node_split_frees_other_side \
 	tests/safety/epoch_reused_across_partition \
@@ -105,6 +107,10 @@ tests_safety_two_node_split_frees_other_side_LDADD = $(EVSBUS_LDADD)
 tests_safety_lease_valid_after_revoke_CPPFLAGS = $(SAFETY_CPPFLAGS)
 tests_safety_lease_valid_after_revoke_CFLAGS = $(CHECK_TEST_CFLAGS)
 tests_safety_lease_valid_after_revoke_LDADD = $(EVSBUS_LDADD)
+
+tests_safety_corosync_pause_stale_grant_CPPFLAGS = $(SAFETY_CPPFLAGS)
+tests_safety_corosync_pause_stale_grant_CFLAGS = $(CHECK_TEST_CFLAGS)
+tests_safety_corosync_pause_stale_grant_LDADD = $(EVSBUS_LDADD)
 
 # --- deterministic cluster simulator ----------------------------------------
 # The binary is driven by tests/sim/run-sim.sh (seeds, scenarios); it is not a
