@@ -76,6 +76,7 @@ tests_check_sm_oom_LDADD = $(CHECK_TEST_LDADD)
 # safety assertion fails, 99 (a hard ERROR even here) when it fails for any
 # other reason.  The fix of a defect removes its test from XFAIL_TESTS.
 SAFETY_TESTS = \
+	tests/safety/stateless_restart_grants_early \
 	tests/safety/sync_read_stale_on_minority \
 	tests/safety/corosync_pause_stale_grant \
 	tests/safety/lease_valid_after_revoke \
@@ -85,6 +86,7 @@ SAFETY_TESTS = \
 check_PROGRAMS += $(SAFETY_TESTS)
 TESTS += $(SAFETY_TESTS)
 XFAIL_TESTS += \
+	tests/safety/stateless_restart_grants_early \
 	tests/safety/sync_read_stale_on_minority \
 	tests/safety/corosync_pause_stale_grant \
 	tests/safety/lease_valid_after_revoke \
@@ -117,6 +119,10 @@ tests_safety_corosync_pause_stale_grant_LDADD = $(EVSBUS_LDADD)
 tests_safety_sync_read_stale_on_minority_CPPFLAGS = $(SAFETY_CPPFLAGS)
 tests_safety_sync_read_stale_on_minority_CFLAGS = $(CHECK_TEST_CFLAGS)
 tests_safety_sync_read_stale_on_minority_LDADD = $(EVSBUS_LDADD)
+
+tests_safety_stateless_restart_grants_early_CPPFLAGS = $(SAFETY_CPPFLAGS)
+tests_safety_stateless_restart_grants_early_CFLAGS = $(CHECK_TEST_CFLAGS)
+tests_safety_stateless_restart_grants_early_LDADD = $(EVSBUS_LDADD)
 
 # --- deterministic cluster simulator ----------------------------------------
 # The binary is driven by tests/sim/run-sim.sh (seeds, scenarios); it is not a
