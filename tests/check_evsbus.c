@@ -146,6 +146,61 @@ START_TEST(transitional_delivery_follows_copies)
 }
 END_TEST
 
+/* Delivered to some members before the break: the others never get it. */
+START_TEST(regular_delivery_to_some)
+{
+	struct evs_bus *b = bus(3);
+	struct cl_node_counters c3, d3;
+	evs_ring_hold(b, 1, true);
+	evs_acquire(b, 1, 1, "a", CL_MODE_EX, 0, 0);
+	evs_deliver_to(b, 1, EVS_N(1) | EVS_N(2));
+	ck_assert_ptr_nonnull(evs_last(b, 1, 1, CL_EV_GRANTED, "a"));
+	ck_assert_uint_eq(owner(b, 2, "a"), 1);
+	ck_assert_uint_eq(owner(b, 3, "a"), 0);
+	ck_assert_uint_eq(evs_pending(b, 1), 1);
+	cl_node_counters(evs_agent(b, 3), &c3);
+	EVS_SPLIT(b, EVS_N(1) | EVS_N(2), EVS_N(3));
+	cl_node_counters(evs_agent(b, 3), &d3);
+	ck_assert_uint_eq(owner(b, 3, "a"), 0);
+	ck_assert_uint_eq(d3.bad_msgs, c3.bad_msgs);
+	ck_assert_uint_eq(d3.delivered, c3.delivered);   /* nothing of the old ring */
+	ck_assert(cl_sm_hash(cl_node_sm(evs_agent(b, 1))) == cl_sm_hash(cl_node_sm(evs_agent(b, 2))));
+	no_violation(b);
+	evs_free(b);
+}
+END_TEST
+
+/* votequorum on its own schedule: no verdict, no quorum; a flap with no ring change. */
+START_TEST(votequorum_manual)
+{
+	struct evs_config c;
+	evs_config_default(&c, 3);
+	c.vq = EVS_VQ_MANUAL;
+	struct evs_bus *b = evs_new(&c);
+	uint32_t all = ALL3;
+	evs_form(b, &all, 1);
+	evs_run(b);
+	ck_assert(!cl_sm_quorate(cl_node_sm(evs_agent(b, 1))));
+	evs_quorum(b, 2, true);
+	evs_run(b);
+	ck_assert(cl_sm_quorate(cl_node_sm(evs_agent(b, 1))));   /* node 2's QUORUM decides */
+	evs_acquire(b, 1, 1, "a", CL_MODE_EX, 0, 0);
+	evs_run(b);
+	ck_assert_ptr_null(evs_last(b, 1, 1, CL_EV_GRANTED, "a"));   /* node 1's own view says no */
+	evs_quorum(b, 1, true);
+	evs_quorum(b, 3, true);
+	evs_run(b);
+	evs_release(b, 1, 1, "a");
+	evs_acquire(b, 1, 1, "a", CL_MODE_EX, 0, 0);
+	evs_run(b);
+	ck_assert(evs_lease_valid(b, 1, 1, "a"));
+	evs_quorum(b, 1, false);
+	ck_assert_uint_eq(evs_page(b, 1), 0);
+	ck_assert_ptr_nonnull(evs_last(b, 1, 1, CL_EV_REVOKED, "a"));
+	evs_free(b);
+}
+END_TEST
+
 /* The correct partition path: the majority frees a departed holder only after the fence delay. */
 START_TEST(split_majority_waits_fence_delay)
 {
@@ -282,6 +337,8 @@ static Suite *evsbus_suite(void)
 	tcase_add_test(tc, client_model);
 	tcase_add_test(tc, batch_is_one_cpg_message);
 	tcase_add_test(tc, transitional_delivery_follows_copies);
+	tcase_add_test(tc, regular_delivery_to_some);
+	tcase_add_test(tc, votequorum_manual);
 	tcase_add_test(tc, split_majority_waits_fence_delay);
 	tcase_add_test(tc, short_pause_resumes_ring);
 	tcase_add_test(tc, long_pause_delivers_alone);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -821,15 +822,24 @@ static int comp_of(const struct evs_bus *b, uint32_t id)
 	return nd->comp;
 }
 
-/* Delivers ring ci's messages to the attached members in mask, message by message; true if any. */
-static bool deliver_ring(struct evs_bus *b, int ci, uint32_t mask)
+/*
+ * Delivers ring ci's messages below upto to the attached members in mask,
+ * message by message, until none has more; true if any was delivered.
+ */
+static bool deliver_ring(struct evs_bus *b, int ci, uint32_t mask, size_t upto)
 {
 	bool any = false;
 	for (;;) {
 		bool step = false;
 		for (uint32_t id = 1; id <= b->cfg.nodes; id++) {
 			struct node *nd = &b->nodes[id];
-			if ((mask & EVS_N(id)) && nd->comp == ci && deliver_next(b, nd))
+			if (!(mask & EVS_N(id)) || nd->comp != ci)
+				continue;
+			const struct comp *c = &b->comps[ci];
+			while (nd->cursor < c->n && nd->cursor < upto &&
+			       (c->msgs[nd->cursor]->delivered & EVS_N(id)))
+				nd->cursor++;
+			if (nd->cursor < upto && deliver_next(b, nd))
 				step = any = true;
 		}
 		if (!step)
@@ -841,7 +851,7 @@ void evs_deliver_to(struct evs_bus *b, uint32_t node, uint32_t mask)
 {
 	int ci = comp_of(b, node);
 	ck_assert_msg(!b->comps[ci].broken, "evsbus: ring of node %u is broken", node);
-	deliver_ring(b, ci, mask);
+	deliver_ring(b, ci, mask, b->comps[ci].n);
 }
 
 void evs_deliver_all(struct evs_bus *b, uint32_t node)
@@ -852,7 +862,7 @@ void evs_deliver_all(struct evs_bus *b, uint32_t node)
 		for (uint32_t id = 1; id <= b->cfg.nodes; id++)
 			if (b->nodes[id].up && !b->nodes[id].paused && b->nodes[id].comp == ci)
 				box_flush(b, &b->nodes[id]);
-		if (!deliver_ring(b, ci, ~0u))
+		if (!deliver_ring(b, ci, ~0u, SIZE_MAX))
 			return;
 	}
 }
@@ -897,7 +907,8 @@ void evs_run(struct evs_bus *b)
 		}
 		for (int ci = 0; ci < MAX_COMPS; ci++) {
 			struct comp *c = &b->comps[ci];
-			if (c->used && !c->broken && !c->forming && !c->hold && deliver_ring(b, ci, ~0u))
+			if (c->used && !c->broken && !c->forming && !c->hold &&
+			    deliver_ring(b, ci, ~0u, SIZE_MAX))
 				any = true;
 		}
 		if (!any)
@@ -1140,6 +1151,8 @@ static void node_start(struct evs_bus *b, struct node *nd)
 	nd->page = 0;
 	memset(nd->clients, 0, sizeof(nd->clients));
 	memset(nd->ann, 0, sizeof(nd->ann));
+	for (size_t i = 0; i < b->nnames; i++)
+		b->names[i].last[nd->id] = 0;     /* a new incarnation holds nothing */
 }
 
 void evs_config_default(struct evs_config *c, unsigned nodes)

@@ -195,7 +195,10 @@ void evs_split(struct evs_bus *b, const uint32_t *groups, size_t ngroups);
 void evs_break(struct evs_bus *b, uint32_t node);
 /* Holds (or releases) automatic delivery in node's ring. */
 void evs_ring_hold(struct evs_bus *b, uint32_t node, bool hold);
-/* Delivers every pending message of node's ring to the members in mask, in order. */
+/*
+ * Delivers the messages pending in node's ring now (not those sent meanwhile)
+ * to the members in mask, in order; the others have not received them.
+ */
 void evs_deliver_to(struct evs_bus *b, uint32_t node, uint32_t mask);
 /* Delivers node's ring's pending messages to every member until quiet. */
 void evs_deliver_all(struct evs_bus *b, uint32_t node);
