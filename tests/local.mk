@@ -76,23 +76,23 @@ tests_check_sm_oom_LDADD = $(CHECK_TEST_LDADD)
 # safety assertion fails, 99 (a hard ERROR even here) when it fails for any
 # other reason.  The fix of a defect removes its test from XFAIL_TESTS.
 SAFETY_TESTS = \
-	tests/safety/stateless_restart_grants_early \
-	tests/safety/sync_read_stale_on_minority \
-	tests/safety/corosync_pause_stale_grant \
-	tests/safety/lease_valid_after_revoke \
-	tests/safety/two_node_split_frees_other_side \
+	tests/safety/merge_loads_minority_state \
 	tests/safety/epoch_reused_across_partition \
-	tests/safety/merge_loads_minority_state
+	tests/safety/two_node_split_frees_other_side \
+	tests/safety/lease_valid_after_revoke \
+	tests/safety/corosync_pause_stale_grant \
+	tests/safety/sync_read_stale_on_minority \
+	tests/safety/stateless_restart_grants_early
 check_PROGRAMS += $(SAFETY_TESTS)
 TESTS += $(SAFETY_TESTS)
 XFAIL_TESTS += \
-	tests/safety/stateless_restart_grants_early \
-	tests/safety/sync_read_stale_on_minority \
-	tests/safety/corosync_pause_stale_grant \
-	tests/safety/lease_valid_after_revoke \
-	tests/safety/two_node_split_frees_other_side \
+	tests/safety/merge_loads_minority_state \
 	tests/safety/epoch_reused_across_partition \
-	tests/safety/merge_loads_minority_state
+	tests/safety/two_node_split_frees_other_side \
+	tests/safety/lease_valid_after_revoke \
+	tests/safety/corosync_pause_stale_grant \
+	tests/safety/sync_read_stale_on_minority \
+	tests/safety/stateless_restart_grants_early
 
 SAFETY_CPPFLAGS = $(TEST_CPPFLAGS) -I$(top_srcdir)/tests/safety
 

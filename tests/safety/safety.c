@@ -48,6 +48,8 @@ void safety_verdict(struct safety *s)
 		return;
 	fprintf(stderr, "%s:%s\n", SAFETY_TAG, s->buf);
 	evs_dump_trace(s->b, stderr, 120);
+	evs_free(s->b);      /* the test ends here */
+	s->b = NULL;
 	ck_abort_msg("%s:%s", SAFETY_TAG, s->buf);
 }
 

@@ -40,7 +40,10 @@ void safety_expect(struct safety *s, bool ok, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Adds the bus's owner and epoch check results. */
 void safety_expect_checks(struct safety *s, bool owner, bool epoch);
-/* Fails the test with SAFETY_TAG and every finding (and prints the trace) if there are any. */
+/*
+ * If there are findings: prints them and the trace, frees the bus and fails
+ * the test with SAFETY_TAG and every finding.
+ */
 void safety_verdict(struct safety *s);
 /* A precondition of the schedule: fails with a hard error (exit 99), not the expected failure. */
 #define PRECONDITION(cond, ...) ck_assert_msg((cond), "precondition: " __VA_ARGS__)
