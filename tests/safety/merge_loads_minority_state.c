@@ -79,7 +79,6 @@ START_TEST(merge_loads_minority_state)
 	for (uint32_t id = 1; id <= 5; id++)
 		PRECONDITION(cl_node_synced(evs_agent(b, id)), "node %u synced after the merge", id);
 	const struct evs_announce *a1 = evs_announce(b, 3, 1), *a3 = evs_announce(b, 3, 3);
-	PRECONDITION(a1->seen && a3->seen, "node 3 saw the announces of nodes 1 and 3");
 	struct cl_node_counters c3;
 	cl_node_counters(evs_agent(b, 3), &c3);
 	fprintf(stderr, "merge at t=%s: node 1 announced q_lsn %" PRIu64 " lsn %" PRIu64

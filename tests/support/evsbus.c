@@ -94,6 +94,7 @@ struct node {
 	size_t nev, capev;
 	struct client clients[EVS_MAX_CLIENTS];
 	struct evs_announce ann[EVS_MAX_NODES + 1];
+	uint64_t last_msg;        /* id of the last CPG message it originated */
 };
 
 struct name_epochs {
@@ -114,6 +115,8 @@ struct evs_bus {
 	struct comp comps[MAX_COMPS];
 	struct name_epochs *names;
 	size_t nnames, capnames;
+	uint32_t *dlog;           /* by message id: the nodes that delivered it */
+	size_t capdlog;
 	char *violation[2];
 	bool tracing;
 	char trace[TRACE_LINES][TRACE_WIDTH];
@@ -556,6 +559,15 @@ static void originate(struct evs_bus *b, struct node *nd, int ci, const uint8_t 
 		c->msgs = xrealloc(c->msgs, c->cap * sizeof(*c->msgs));
 	}
 	c->msgs[c->n++] = m;
+	if (m->id >= b->capdlog) {
+		size_t cap = b->capdlog ? 2 * b->capdlog : 1024;
+		while (cap <= m->id)
+			cap *= 2;
+		b->dlog = xrealloc(b->dlog, cap * sizeof(*b->dlog));
+		memset(b->dlog + b->capdlog, 0, (cap - b->capdlog) * sizeof(*b->dlog));
+		b->capdlog = cap;
+	}
+	nd->last_msg = m->id;
 	char d[TRACE_WIDTH];
 	describe(data, len, d, sizeof(d));
 	trace(b, "n%u originates #%" PRIu64 " in ring %u/%" PRIu64 ": %s", nd->id, m->id, c->ring.rep,
@@ -791,6 +803,7 @@ static void deliver_msg(struct evs_bus *b, struct node *nd, struct evs_msg *m, c
 	trace(b, "n%u delivers%s #%" PRIu64 " from n%u: %s", nd->id, how, m->id, m->sender, d);
 	m->have |= EVS_N(nd->id);
 	m->delivered |= EVS_N(nd->id);
+	b->dlog[m->id] |= EVS_N(nd->id);
 	struct part_ctx pc = { b, nd, m->sender };
 	if (m->len && m->data[0] == CL_BATCH_MAGIC) {
 		int rc = cl_batch_split(m->data, m->len, deliver_part, &pc);
@@ -872,6 +885,16 @@ void evs_receive(struct evs_bus *b, uint32_t node, uint32_t mask)
 	struct comp *c = &b->comps[comp_of(b, node)];
 	for (size_t i = 0; i < c->n; i++)
 		c->msgs[i]->have |= mask & c->mask;
+}
+
+uint64_t evs_last_sent(const struct evs_bus *b, uint32_t node)
+{
+	return node_of(b, node)->last_msg;
+}
+
+uint32_t evs_delivered_by(const struct evs_bus *b, uint64_t msg)
+{
+	return msg && msg < b->capdlog ? b->dlog[msg] : 0;
 }
 
 size_t evs_pending(const struct evs_bus *b, uint32_t node)
@@ -1220,6 +1243,7 @@ void evs_free(struct evs_bus *b)
 		free(c->msgs);
 	}
 	free(b->names);
+	free(b->dlog);
 	free(b->violation[0]);
 	free(b->violation[1]);
 	free(b);

@@ -204,6 +204,9 @@ void evs_deliver_to(struct evs_bus *b, uint32_t node, uint32_t mask);
 void evs_deliver_all(struct evs_bus *b, uint32_t node);
 /* Marks the pending messages of node's ring as received (not delivered) by mask. */
 void evs_receive(struct evs_bus *b, uint32_t node, uint32_t mask);
+/* The id of the last CPG message node originated (0: none), and who delivered it so far. */
+uint64_t evs_last_sent(const struct evs_bus *b, uint32_t node);
+uint32_t evs_delivered_by(const struct evs_bus *b, uint64_t msg);
 /* Messages originated in node's ring that some member has not delivered. */
 size_t evs_pending(const struct evs_bus *b, uint32_t node);
 /* node's current ring (its last confchg's ring; {0,0} before any). */
