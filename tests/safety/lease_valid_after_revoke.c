@@ -26,8 +26,10 @@
  * Why it fails today: a revoke reaches a client only through its event
  * queue (CL_EV_REVOKED); what it can read without dispatching is one
  * node-wide deadline.  node.c's revoke_all() sets that page to 0, but the
- * next renewal for any other lease (client 9's grant of y, then heartbeats)
- * moves it forward again (renew() -> set_valid_until()), and per-lease
+ * next delivery of any own message while quorate moves it forward again
+ * (renew() -> set_valid_until()): here already node 1's QUORUM message when
+ * votequorum comes back, then client 9's ACQUIRE of y and the heartbeats
+ * that keep y; per-lease
  * revokes (handover timeout, EVICT, reconcile after a merge) never touch
  * it.  Nothing ties the page to the lease that was revoked.
  */
@@ -62,6 +64,8 @@ START_TEST(lease_valid_after_revoke)
 	evs_advance(b, evs_now(b) + 50 * MS);
 	evs_quorum(b, 1, true);
 	evs_run(b);
+	bool v_back = evs_lease_valid(b, 1, 1, "x");
+	uint64_t page_back = evs_page(b, 1), t_back = evs_now(b);
 	evs_advance(b, evs_now(b) + 50 * MS);
 
 	PRECONDITION(evs_acquire(b, 1, 9, "y", CL_MODE_EX, 0, 0) == 0, "client 9 asks for y");
@@ -86,10 +90,14 @@ START_TEST(lease_valid_after_revoke)
 		evs_t(evs_now(b)));
 	safety_expect(&s, !v_revoked, "client 1's lease_valid(x) = 1 right after its revoke at t=%s",
 		      evs_t(revoked_at));
+	safety_expect(&s, !v_back,
+		      "client 1's lease_valid(x) = 1 again at t=%s, after its revoke at t=%s: when "
+		      "votequorum came back, node 1's own QUORUM delivery moved the validity page from "
+		      "%s to %s",
+		      evs_t(t_back), evs_t(revoked_at), evs_t(page_revoked), evs_t(page_back));
 	safety_expect(&s, !v_y,
-		      "client 1's lease_valid(x) = 1 again at t=%s, after its revoke at t=%s: client "
-		      "9's grant of y moved node 1's validity page from %s to %s",
-		      evs_t(t_y), evs_t(revoked_at), evs_t(page_revoked), evs_t(page_y));
+		      "client 1's lease_valid(x) = 1 at t=%s, after client 9 took y: the page is at %s",
+		      evs_t(t_y), evs_t(page_y));
 	safety_expect(&s, !v_x2 && !v_later,
 		      "client 1's lease_valid(x) = %d when node 2's client 2 %s x at t=%s (epoch %"
 		      PRIu64 ") and = %d at t=%s",
