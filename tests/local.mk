@@ -9,7 +9,8 @@ CHECK_TEST_PROGS = \
 	tests/check_node \
 	tests/check_util \
 	tests/check_sm_oom \
-	tests/check_confchg
+	tests/check_confchg \
+	tests/check_evsbus
 check_PROGRAMS += $(CHECK_TEST_PROGS)
 TESTS += $(CHECK_TEST_PROGS)
 
@@ -48,6 +49,21 @@ tests_check_node_CFLAGS = $(CHECK_TEST_CFLAGS)
 tests_check_node_LDFLAGS = $(TEST_FAILALLOC_FLAGS)
 tests_check_node_LDADD = $(CHECK_TEST_LDADD)
 
+# tests/support/evsbus: corosync's extended virtual synchrony, in process,
+# with the helpers of the safety tests (tests/safety/safety.c)
+check_LTLIBRARIES += tests/libevsbus.la
+tests_libevsbus_la_SOURCES = \
+	tests/support/evsbus.c tests/support/evsbus.h \
+	tests/safety/safety.c tests/safety/safety.h
+tests_libevsbus_la_CPPFLAGS = $(TEST_CPPFLAGS) -I$(top_srcdir)/tests/safety
+tests_libevsbus_la_CFLAGS = $(CHECK_TEST_CFLAGS)
+EVSBUS_LDADD = tests/libevsbus.la $(CHECK_TEST_LDADD)
+
+tests_check_evsbus_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_check_evsbus_SOURCES = tests/check_evsbus.c
+tests_check_evsbus_CFLAGS = $(CHECK_TEST_CFLAGS)
+tests_check_evsbus_LDADD = $(EVSBUS_LDADD)
+
 tests_check_util_CPPFLAGS = -I$(top_srcdir)/include
 tests_check_util_SOURCES = tests/check_util.c
 tests_check_util_CFLAGS = $(CHECK_TEST_CFLAGS)
@@ -68,6 +84,60 @@ tests_check_confchg_LDADD = $(CHECK_LIBS)
 # --- configuration golden tests: coroleased -t on tests/config/*.conf -------
 TESTS += tests/config/run-config-tests.sh
 EXTRA_DIST += tests/config
+
+# --- safety regression tests (issue 7) ---------------------------------------
+# One binary per schedule, over tests/support/evsbus.  Each asserts the SAFE
+# outcome, so it fails on code that has the defect: exit 1 (XFAIL) when the
+# safety assertion fails, 99 (a hard ERROR even here) when it fails for any
+# other reason.  The fix of a defect removes its test from XFAIL_TESTS.
+SAFETY_TESTS = \
+	tests/safety/merge_loads_minority_state \
+	tests/safety/epoch_reused_across_partition \
+	tests/safety/two_node_split_frees_other_side \
+	tests/safety/lease_valid_after_revoke \
+	tests/safety/corosync_pause_stale_grant \
+	tests/safety/sync_read_stale_on_minority \
+	tests/safety/stateless_restart_grants_early
+check_PROGRAMS += $(SAFETY_TESTS)
+TESTS += $(SAFETY_TESTS)
+XFAIL_TESTS += \
+	tests/safety/merge_loads_minority_state \
+	tests/safety/epoch_reused_across_partition \
+	tests/safety/two_node_split_frees_other_side \
+	tests/safety/lease_valid_after_revoke \
+	tests/safety/corosync_pause_stale_grant \
+	tests/safety/sync_read_stale_on_minority \
+	tests/safety/stateless_restart_grants_early
+
+SAFETY_CPPFLAGS = $(TEST_CPPFLAGS) -I$(top_srcdir)/tests/safety
+
+tests_safety_merge_loads_minority_state_CPPFLAGS = $(SAFETY_CPPFLAGS)
+tests_safety_merge_loads_minority_state_CFLAGS = $(CHECK_TEST_CFLAGS)
+tests_safety_merge_loads_minority_state_LDADD = $(EVSBUS_LDADD)
+
+tests_safety_epoch_reused_across_partition_CPPFLAGS = $(SAFETY_CPPFLAGS)
+tests_safety_epoch_reused_across_partition_CFLAGS = $(CHECK_TEST_CFLAGS)
+tests_safety_epoch_reused_across_partition_LDADD = $(EVSBUS_LDADD)
+
+tests_safety_two_node_split_frees_other_side_CPPFLAGS = $(SAFETY_CPPFLAGS)
+tests_safety_two_node_split_frees_other_side_CFLAGS = $(CHECK_TEST_CFLAGS)
+tests_safety_two_node_split_frees_other_side_LDADD = $(EVSBUS_LDADD)
+
+tests_safety_lease_valid_after_revoke_CPPFLAGS = $(SAFETY_CPPFLAGS)
+tests_safety_lease_valid_after_revoke_CFLAGS = $(CHECK_TEST_CFLAGS)
+tests_safety_lease_valid_after_revoke_LDADD = $(EVSBUS_LDADD)
+
+tests_safety_corosync_pause_stale_grant_CPPFLAGS = $(SAFETY_CPPFLAGS)
+tests_safety_corosync_pause_stale_grant_CFLAGS = $(CHECK_TEST_CFLAGS)
+tests_safety_corosync_pause_stale_grant_LDADD = $(EVSBUS_LDADD)
+
+tests_safety_sync_read_stale_on_minority_CPPFLAGS = $(SAFETY_CPPFLAGS)
+tests_safety_sync_read_stale_on_minority_CFLAGS = $(CHECK_TEST_CFLAGS)
+tests_safety_sync_read_stale_on_minority_LDADD = $(EVSBUS_LDADD)
+
+tests_safety_stateless_restart_grants_early_CPPFLAGS = $(SAFETY_CPPFLAGS)
+tests_safety_stateless_restart_grants_early_CFLAGS = $(CHECK_TEST_CFLAGS)
+tests_safety_stateless_restart_grants_early_LDADD = $(EVSBUS_LDADD)
 
 # --- deterministic cluster simulator ----------------------------------------
 # The binary is driven by tests/sim/run-sim.sh (seeds, scenarios); it is not a

@@ -1,0 +1,359 @@
+/*
+ * check_evsbus.c - tests of the EVS test bus (tests/support/evsbus.c): that
+ * it delivers as corosync would, and that its owner and epoch checks stay
+ * quiet on the paths the agents get right.  The schedules the agents get
+ * wrong are in tests/safety/.
+ *
+ * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "evsbus.h"
+#include "lease.h"
+
+#define SEC 1000000ull
+#define ALL3 (EVS_N(1) | EVS_N(2) | EVS_N(3))
+
+static struct evs_bus *bus(unsigned nodes)
+{
+	struct evs_config c;
+	evs_config_default(&c, nodes);
+	struct evs_bus *b = evs_new(&c);
+	evs_boot(b);
+	return b;
+}
+
+static void no_violation(const struct evs_bus *b)
+{
+	const char *o = evs_violation(b, EVS_CHECK_OWNER), *e = evs_violation(b, EVS_CHECK_EPOCH);
+	if (o || e)
+		evs_dump_trace(b, stderr, 80);
+	ck_assert_msg(!o, "owner: %s", o);
+	ck_assert_msg(!e, "epoch: %s", e);
+}
+
+static uint32_t owner(const struct evs_bus *b, uint32_t node, const char *name)
+{
+	return cl_sm_owner(cl_node_sm(evs_agent(b, node)), name, strlen(name));
+}
+
+START_TEST(boot_grant_handover)
+{
+	struct evs_bus *b = bus(3);
+	struct cl_ring r = evs_ring(b, 1);
+	ck_assert_uint_eq(r.rep, 1);
+	ck_assert_uint_eq(r.seq, 4);
+	ck_assert_int_eq(evs_acquire(b, 1, 11, "x", CL_MODE_EX, 0, 0), 0);
+	evs_run(b);
+	const struct evs_event *g = evs_last(b, 1, 11, CL_NODE_EV_GRANTED, "x");
+	ck_assert_ptr_nonnull(g);
+	ck_assert(evs_lease_valid(b, 1, 11, "x"));
+	ck_assert_uint_eq(evs_page(b, 1), evs_now(b) + SEC);
+	ck_assert_int_eq(evs_acquire(b, 2, 21, "x", CL_MODE_EX, CL_ACQ_WAIT, 0), 0);
+	evs_run(b);
+	ck_assert_ptr_nonnull(evs_last(b, 2, 21, CL_NODE_EV_QUEUED, "x"));
+	/* the holder does not let go: revoked after the handover timeout, done by its deadline */
+	evs_advance(b, evs_now(b) + 3 * SEC + SEC / 2);
+	ck_assert_ptr_nonnull(evs_last(b, 1, 11, CL_NODE_EV_REVOKED, "x"));
+	ck_assert(!evs_lease_valid(b, 1, 11, "x"));
+	ck_assert_ptr_null(evs_last(b, 2, 21, CL_NODE_EV_GRANTED, "x"));
+	evs_advance(b, evs_now(b) + SEC);
+	const struct evs_event *g2 = evs_last(b, 2, 21, CL_NODE_EV_GRANTED, "x");
+	ck_assert_ptr_nonnull(g2);
+	ck_assert_uint_gt(g2->ev.epoch, g->ev.epoch);
+	/* heartbeats keep node 2's client valid */
+	evs_advance(b, evs_now(b) + 5 * SEC);
+	ck_assert(evs_lease_valid(b, 2, 21, "x"));
+	no_violation(b);
+	evs_free(b);
+}
+END_TEST
+
+/* A client that does not dispatch still sees the page; one that dispatches sees its revoke. */
+START_TEST(client_model)
+{
+	struct evs_bus *b = bus(1);
+	evs_acquire(b, 1, 1, "a", CL_MODE_EX, 0, 0);
+	evs_acquire(b, 1, 2, "b", CL_MODE_EX, 0, 0);
+	evs_run(b);
+	evs_client_dispatching(b, 1, 2, false);
+	ck_assert_int_eq(cl_node_evict(evs_agent(b, 1), 9, 9, "b", 1), 0);
+	ck_assert_int_eq(cl_node_evict(evs_agent(b, 1), 9, 10, "a", 1), 0);
+	evs_run(b);
+	ck_assert_ptr_nonnull(evs_last(b, 1, 2, CL_NODE_EV_REVOKED, "b"));
+	ck_assert(!evs_lease_valid(b, 1, 1, "a"));
+	ck_assert(evs_lease_valid(b, 1, 2, "b"));     /* not dispatched yet */
+	evs_dispatch(b, 1, 2);
+	ck_assert(!evs_lease_valid(b, 1, 2, "b"));
+	ck_assert_int_eq(evs_release(b, 1, 1, "a"), 0);
+	ck_assert_int_eq(evs_release(b, 1, 2, "b"), 0);
+	evs_run(b);
+	ck_assert_uint_eq(owner(b, 1, "a"), 0);
+	no_violation(b);
+	evs_free(b);
+}
+END_TEST
+
+/* One CPG message carries a batch; every part is delivered, in order, to every member. */
+START_TEST(batch_is_one_cpg_message)
+{
+	struct evs_bus *b = bus(3);
+	evs_batch(b, 1, true);
+	evs_ring_hold(b, 1, true);
+	evs_acquire(b, 1, 1, "a", CL_MODE_EX, 0, 0);
+	evs_acquire(b, 1, 2, "b", CL_MODE_EX, 0, 0);
+	evs_acquire(b, 1, 3, "c", CL_MODE_SH, 0, 0);
+	ck_assert_uint_eq(evs_pending(b, 1), 0);
+	evs_flush(b, 1);
+	ck_assert_uint_eq(evs_pending(b, 1), 1);
+	evs_ring_hold(b, 1, false);
+	evs_run(b);
+	for (uint64_t c = 1; c <= 3; c++)
+		ck_assert_ptr_nonnull(evs_last(b, 1, c, CL_NODE_EV_GRANTED, NULL));
+	ck_assert_uint_eq(owner(b, 3, "c"), 1);
+	ck_assert_uint_eq(cl_sm_hash(cl_node_sm(evs_agent(b, 1))), cl_sm_hash(cl_node_sm(evs_agent(b, 3))));
+	no_violation(b);
+	evs_free(b);
+}
+END_TEST
+
+/* Transitional delivery follows the copies: the sender's side always, the other side if it had one. */
+START_TEST(transitional_delivery_follows_copies)
+{
+	for (int copy = 0; copy <= 1; copy++) {
+		struct evs_bus *b = bus(3);
+		evs_ring_hold(b, 1, true);
+		evs_acquire(b, 1, 1, "a", CL_MODE_EX, 0, 0);
+		if (copy)
+			evs_receive(b, 1, EVS_N(3));   /* node 3 got a copy before the break */
+		EVS_SPLIT(b, EVS_N(1), EVS_N(2) | EVS_N(3));
+		ck_assert_uint_eq(owner(b, 1, "a"), 1);
+		ck_assert_uint_eq(owner(b, 2, "a"), copy ? 1 : 0);
+		ck_assert_uint_eq(owner(b, 3, "a"), copy ? 1 : 0);
+		struct cl_ring r1 = evs_ring(b, 1), r2 = evs_ring(b, 2);
+		ck_assert_uint_eq(r1.rep, 1);
+		ck_assert_uint_eq(r2.rep, 2);
+		ck_assert_uint_gt(r2.seq, r1.seq);
+		ck_assert(cl_sm_quorate(cl_node_sm(evs_agent(b, 2))));
+		ck_assert(!cl_sm_quorate(cl_node_sm(evs_agent(b, 1))));
+		no_violation(b);
+		evs_free(b);
+	}
+}
+END_TEST
+
+/* Delivered to some members before the break: the others never get it. */
+START_TEST(regular_delivery_to_some)
+{
+	struct evs_bus *b = bus(3);
+	struct cl_node_counters c3, d3;
+	evs_ring_hold(b, 1, true);
+	evs_acquire(b, 1, 1, "a", CL_MODE_EX, 0, 0);
+	evs_deliver_to(b, 1, EVS_N(1) | EVS_N(2));
+	ck_assert_ptr_nonnull(evs_last(b, 1, 1, CL_NODE_EV_GRANTED, "a"));
+	ck_assert_uint_eq(owner(b, 2, "a"), 1);
+	ck_assert_uint_eq(owner(b, 3, "a"), 0);
+	ck_assert_uint_eq(evs_pending(b, 1), 1);
+	cl_node_counters(evs_agent(b, 3), &c3);
+	EVS_SPLIT(b, EVS_N(1) | EVS_N(2), EVS_N(3));
+	cl_node_counters(evs_agent(b, 3), &d3);
+	ck_assert_uint_eq(owner(b, 3, "a"), 0);
+	ck_assert_uint_eq(d3.bad_msgs, c3.bad_msgs);
+	ck_assert_uint_eq(d3.delivered, c3.delivered);   /* nothing of the old ring */
+	ck_assert(cl_sm_hash(cl_node_sm(evs_agent(b, 1))) == cl_sm_hash(cl_node_sm(evs_agent(b, 2))));
+	no_violation(b);
+	evs_free(b);
+}
+END_TEST
+
+/* votequorum on its own schedule: no verdict, no quorum; a flap with no ring change. */
+START_TEST(votequorum_manual)
+{
+	struct evs_config c;
+	evs_config_default(&c, 3);
+	c.vq = EVS_VQ_MANUAL;
+	struct evs_bus *b = evs_new(&c);
+	uint32_t all = ALL3;
+	evs_form(b, &all, 1);
+	evs_run(b);
+	ck_assert(!cl_sm_quorate(cl_node_sm(evs_agent(b, 1))));
+	evs_quorum(b, 2, true);
+	evs_run(b);
+	ck_assert(cl_sm_quorate(cl_node_sm(evs_agent(b, 1))));   /* node 2's QUORUM decides */
+	evs_acquire(b, 1, 1, "a", CL_MODE_EX, 0, 0);
+	evs_run(b);
+	ck_assert_ptr_null(evs_last(b, 1, 1, CL_NODE_EV_GRANTED, "a"));   /* node 1's own view says no */
+	evs_quorum(b, 1, true);
+	evs_quorum(b, 3, true);
+	evs_run(b);
+	evs_release(b, 1, 1, "a");
+	evs_acquire(b, 1, 1, "a", CL_MODE_EX, 0, 0);
+	evs_run(b);
+	ck_assert(evs_lease_valid(b, 1, 1, "a"));
+	evs_quorum(b, 1, false);
+	ck_assert_uint_eq(evs_page(b, 1), 0);
+	ck_assert_ptr_nonnull(evs_last(b, 1, 1, CL_NODE_EV_REVOKED, "a"));
+	evs_free(b);
+}
+END_TEST
+
+/* The correct partition path: the majority frees a departed holder only after the fence delay. */
+START_TEST(split_majority_waits_fence_delay)
+{
+	struct evs_bus *b = bus(3);
+	evs_acquire(b, 1, 1, "x", CL_MODE_EX, 0, 0);
+	evs_run(b);
+	evs_advance(b, evs_now(b) + 2 * SEC);
+	ck_assert(evs_lease_valid(b, 1, 1, "x"));
+	EVS_SPLIT(b, EVS_N(1), EVS_N(2) | EVS_N(3));
+	uint64_t formed = evs_now(b);
+	ck_assert(!evs_lease_valid(b, 1, 1, "x"));
+	evs_acquire(b, 2, 2, "x", CL_MODE_EX, CL_ACQ_WAIT, 0);
+	evs_run(b);
+	evs_advance(b, formed + 4 * SEC - 1);
+	ck_assert_ptr_null(evs_last(b, 2, 2, CL_NODE_EV_GRANTED, "x"));
+	evs_advance(b, formed + 4 * SEC + 1);
+	ck_assert_ptr_nonnull(evs_last(b, 2, 2, CL_NODE_EV_GRANTED, "x"));
+	/* heal: one state again */
+	EVS_FORM(b, ALL3);
+	evs_run(b);
+	uint64_t h = cl_sm_hash(cl_node_sm(evs_agent(b, 1)));
+	ck_assert_uint_eq(cl_sm_hash(cl_node_sm(evs_agent(b, 2))), h);
+	ck_assert_uint_eq(cl_sm_hash(cl_node_sm(evs_agent(b, 3))), h);
+	ck_assert_uint_eq(owner(b, 1, "x"), 2);
+	no_violation(b);
+	evs_free(b);
+}
+END_TEST
+
+/* A pause shorter than the token timeout: the same ring goes on and the held message is delivered. */
+START_TEST(short_pause_resumes_ring)
+{
+	struct evs_bus *b = bus(3);
+	struct cl_ring r = evs_ring(b, 2);
+	evs_pause(b, 2);
+	evs_acquire(b, 2, 1, "a", CL_MODE_EX, 0, 0);
+	evs_run(b);
+	ck_assert_ptr_null(evs_last(b, 2, 1, CL_NODE_EV_GRANTED, "a"));
+	evs_advance(b, evs_now(b) + SEC / 2);
+	evs_resume(b, 2);
+	evs_run(b);
+	ck_assert_ptr_nonnull(evs_last(b, 2, 1, CL_NODE_EV_GRANTED, "a"));
+	ck_assert_uint_eq(owner(b, 3, "a"), 2);
+	ck_assert_uint_eq(evs_ring(b, 2).seq, r.seq);
+	no_violation(b);
+	evs_free(b);
+}
+END_TEST
+
+/* A long pause: the others form a ring; the paused node delivers its queue alone, then is alone. */
+START_TEST(long_pause_delivers_alone)
+{
+	struct evs_bus *b = bus(3);
+	evs_pause(b, 3);
+	EVS_SPLIT(b, EVS_N(1) | EVS_N(2));
+	evs_acquire(b, 3, 1, "a", CL_MODE_EX, 0, 0);
+	evs_resume(b, 3);
+	ck_assert_uint_eq(owner(b, 3, "a"), 3);     /* applied in the ring the others left */
+	ck_assert_uint_eq(owner(b, 1, "a"), 0);
+	EVS_FORM(b, EVS_N(3));
+	evs_run(b);
+	ck_assert_uint_eq(evs_ring(b, 3).rep, 3);
+	ck_assert(!cl_sm_quorate(cl_node_sm(evs_agent(b, 3))));
+	evs_free(b);
+}
+END_TEST
+
+/* Crash, restart with no state, rejoin: the restarted node loads the others' state. */
+START_TEST(crash_restart_rejoin)
+{
+	struct evs_bus *b = bus(3);
+	evs_crash(b, 3);
+	EVS_SPLIT(b, EVS_N(1) | EVS_N(2));
+	evs_acquire(b, 1, 1, "a", CL_MODE_EX, 0, 0);
+	evs_run(b);
+	evs_restart(b, 3);
+	EVS_FORM(b, ALL3);
+	evs_run(b);
+	ck_assert(cl_node_synced(evs_agent(b, 3)));
+	ck_assert_uint_eq(owner(b, 3, "a"), 1);
+	ck_assert_uint_eq(cl_sm_hash(cl_node_sm(evs_agent(b, 1))), cl_sm_hash(cl_node_sm(evs_agent(b, 3))));
+	ck_assert(evs_lease_valid(b, 1, 1, "a"));
+	no_violation(b);
+	evs_free(b);
+}
+END_TEST
+
+/* Clocks with an offset and a drift: every node still ticks at its own deadlines. */
+START_TEST(drifting_clocks)
+{
+	struct evs_config c;
+	evs_config_default(&c, 3);
+	struct evs_bus *b = evs_new(&c);
+	evs_clock(b, 2, 250000, 400);
+	evs_clock(b, 3, -100000, -300);
+	evs_boot(b);
+	ck_assert_uint_eq(evs_node_now(b, 2), evs_now(b) + 250000 + evs_now(b) * 400 / 1000000);
+	evs_acquire(b, 2, 1, "a", CL_MODE_EX, 0, 0);
+	evs_acquire(b, 3, 1, "b", CL_MODE_EX, 0, 0);
+	evs_run(b);
+	evs_advance(b, evs_now(b) + 20 * SEC);
+	ck_assert(evs_lease_valid(b, 2, 1, "a"));
+	ck_assert(evs_lease_valid(b, 3, 1, "b"));
+	no_violation(b);
+	evs_free(b);
+}
+END_TEST
+
+/* The checks: two EX users of one name, and an epoch that does not grow, are reported. */
+START_TEST(checks_report)
+{
+	struct evs_config c;
+	evs_config_default(&c, 2);
+	c.node.sm.unsafe_flags = CL_UNSAFE_NO_QUORUM_CHECK;
+	struct evs_bus *b = evs_new(&c);
+	evs_boot(b);
+	EVS_SPLIT(b, EVS_N(1), EVS_N(2));
+	evs_acquire(b, 1, 1, "x", CL_MODE_EX, 0, 0);
+	evs_acquire(b, 2, 1, "x", CL_MODE_EX, 0, 0);
+	evs_run(b);
+	ck_assert_ptr_nonnull(evs_violation(b, EVS_CHECK_OWNER));
+	ck_assert_ptr_nonnull(strstr(evs_violation(b, EVS_CHECK_OWNER), "\"x\" in use by two nodes"));
+	ck_assert_ptr_nonnull(evs_violation(b, EVS_CHECK_EPOCH));
+	evs_free(b);
+}
+END_TEST
+
+static Suite *evsbus_suite(void)
+{
+	Suite *s = suite_create("evsbus");
+	TCase *tc = tcase_create("bus");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, boot_grant_handover);
+	tcase_add_test(tc, client_model);
+	tcase_add_test(tc, batch_is_one_cpg_message);
+	tcase_add_test(tc, transitional_delivery_follows_copies);
+	tcase_add_test(tc, regular_delivery_to_some);
+	tcase_add_test(tc, votequorum_manual);
+	tcase_add_test(tc, split_majority_waits_fence_delay);
+	tcase_add_test(tc, short_pause_resumes_ring);
+	tcase_add_test(tc, long_pause_delivers_alone);
+	tcase_add_test(tc, crash_restart_rejoin);
+	tcase_add_test(tc, drifting_clocks);
+	tcase_add_test(tc, checks_report);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(evsbus_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

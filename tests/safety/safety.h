@@ -1,0 +1,66 @@
+/*
+ * safety.h - shared by the safety regression tests in tests/safety/.
+ *
+ * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
+ *
+ * Each test in this directory replays one schedule of issue 7 over the EVS
+ * bus (tests/support/evsbus.h) and asserts the SAFE outcome, so it fails on
+ * the code that has the defect.  They are automake XFAIL_TESTS (see
+ * tests/local.mk): the fix of a defect removes its test from that list.
+ *
+ * Exit status, so that an expected failure is exactly the named one:
+ *   0  the safe outcome held (XPASS while the test is in XFAIL_TESTS);
+ *   1  the safety assertion failed (the expected failure: XFAIL);
+ *   99 anything else (a crash, or the schedule did not happen as written:
+ *      a precondition failed): a hard ERROR even in XFAIL_TESTS.
+ */
+#ifndef COROLEASE_TEST_SAFETY_H
+#define COROLEASE_TEST_SAFETY_H
+
+#include <check.h>
+#include <stdbool.h>
+
+#include "evsbus.h"
+
+#define SAFETY_TAG "SAFETY VIOLATION"
+#define SEC 1000000ull
+#define MS  1000ull
+
+/* Findings of one test: every unsafe outcome it saw, with its evidence. */
+struct safety {
+	struct evs_bus *b;
+	unsigned n;
+	size_t len;
+	char buf[3072];
+};
+
+void safety_init(struct safety *s, struct evs_bus *b);
+/* Adds a finding when ok is false. */
+void safety_expect(struct safety *s, bool ok, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Adds the bus's owner and epoch check results. */
+void safety_expect_checks(struct safety *s, bool owner, bool epoch);
+/*
+ * If there are findings: prints them and the trace, frees the bus and fails
+ * the test with SAFETY_TAG and every finding.
+ */
+void safety_verdict(struct safety *s);
+/* A precondition of the schedule: fails with a hard error (exit 99), not the expected failure. */
+#define PRECONDITION(cond, ...) ck_assert_msg((cond), "precondition: " __VA_ARGS__)
+
+/* Runs one test; returns the exit status described above. */
+int safety_main(const TTest *test);
+
+#endif /* COROLEASE_TEST_SAFETY_H */
+
+/*
+ * The opening of issue 7's five-node schedule (defects 1 and 2): the ring
+ * {1..5} is booted; node 1 batches (as lockd/cpg.c does) and its clients
+ * 101..111 ask for names[0..10] in EX: one CPG message of 11 ACQUIREs, which
+ * no other node has received when the ring breaks.  With regular, nodes 1
+ * and 2 deliver it in the ring's regular configuration just before the
+ * break (agreed order needs no acknowledgement); otherwise they deliver it
+ * transitionally.  Either way {3,4,5} never gets it.  The split {1,2} |
+ * {3,4,5} forms token + consensus after the break; {3,4,5} is quorate.
+ */
+struct evs_bus *safety_minority_batch(const char *const names[11], bool regular);
