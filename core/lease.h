@@ -264,6 +264,8 @@ struct cl_sm_stats {
 void cl_sm_stats(const struct cl_sm *sm, struct cl_sm_stats *st_r);
 /* True once an input failed for lack of memory (see cl_sm_apply()). */
 bool cl_sm_failed(const struct cl_sm *sm);
+/* True while node, departed in a split-capable quorum mode, awaits FENCE_ACK. */
+bool cl_sm_unfenced(const struct cl_sm *sm, uint32_t node);
 bool cl_sm_quorate(const struct cl_sm *sm);
 /* The ring of the last configuration change applied. */
 const struct cl_ring *cl_sm_ring(const struct cl_sm *sm);

@@ -16,6 +16,14 @@ bool cl_sm_failed(const struct cl_sm *sm)
 	return sm->failed;
 }
 
+bool cl_sm_unfenced(const struct cl_sm *sm, uint32_t node)
+{
+	for (uint32_t i = 0; i < sm->h.nunfenced; i++)
+		if (sm->h.unfenced[i] == node)
+			return true;
+	return false;
+}
+
 bool cl_sm_quorate(const struct cl_sm *sm)
 {
 	return sm->h.quorate;

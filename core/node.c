@@ -316,6 +316,25 @@ void cl_node_quorum(struct cl_node *n, bool quorate, const struct cl_ring *ring)
 	leave(n);
 }
 
+void cl_node_quorum_mode(struct cl_node *n, unsigned qmodes)
+{
+	if (n->failed || n->vq_modes == (qmodes & CL_QMODE_ALL))
+		return;
+	enter(n);
+	n->vq_modes = qmodes & CL_QMODE_ALL;
+	nd_log(n, LOG_NOTICE, "votequorum mode%s%s%s%s%s", n->vq_modes ? ":" : ": standard",
+	       qmodes & CL_QMODE_TWO_NODE ? " two_node" : "",
+	       qmodes & CL_QMODE_LAST_MAN_STANDING ? " last_man_standing" : "",
+	       qmodes & CL_QMODE_AUTO_TIE_BREAKER ? " auto_tie_breaker" : "",
+	       qmodes & CL_QMODE_QDEVICE ? " qdevice" : "");
+	if (n->vq_modes)
+		nd_log(n, LOG_NOTICE, "a split can leave both sides quorate: a departed node's leases "
+		       "are freed only by 'corolease fence-ack NODE' (or the fencing hook), and nothing "
+		       "is granted until then");
+	nd_maybe_send_quorum(n);
+	leave(n);
+}
+
 void cl_node_transport_lost(struct cl_node *n)
 {
 	n->conf_gen++;
@@ -405,7 +424,15 @@ void cl_node_tick(struct cl_node *n)
 			n->fences[i] = n->fences[--n->nfences];
 			continue;
 		}
-		if (ready(n) && cl_sm_quorate(n->sm)) {
+		if (ready(n) && cl_sm_unfenced(n->sm, f->node)) {
+			/* split-capable quorum mode: no timer frees it (RECOVER_NODE would be ignored) */
+			if (!f->told)
+				nd_log(n, LOG_WARNING, "node %u left %llu ms ago; in this quorum mode only "
+				       "'corolease fence-ack %u' (or the fencing hook) frees its leases, and "
+				       "nothing is granted until then", f->node,
+				       (unsigned long long)(n->cfg.fence_delay_us / 1000), f->node);
+			f->told = true;
+		} else if (ready(n) && cl_sm_quorate(n->sm)) {
 			struct cl_msg m = { .type = CL_MSG_RECOVER_NODE, .node = f->node, .seq = f->seq };
 			if (nd_send_msg(n, &m) == 0)
 				n->c.recover_sent++;
@@ -640,11 +667,13 @@ int cl_node_evict(struct cl_node *n, uint64_t client, uint64_t cookie,
 	return rc;
 }
 
-int cl_node_fence_ack(struct cl_node *n, uint64_t client, uint64_t cookie, uint32_t node)
+int cl_node_fence_ack(struct cl_node *n, uint64_t client, uint64_t cookie, uint32_t node,
+		      bool force)
 {
 	if (node == CL_NODE_NONE)
 		return -EINVAL;
-	struct cl_msg m = { .type = CL_MSG_FENCE_ACK, .node = node };
+	struct cl_msg m = { .type = CL_MSG_FENCE_ACK, .node = node,
+			    .flags = force ? CL_FENCE_FORCE : 0 };
 	enter(n);
 	int rc = send_op(n, client, cookie, OP_ADMIN, &m);
 	leave(n);

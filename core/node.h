@@ -174,6 +174,20 @@ void cl_node_confchg(struct cl_node *n, const struct cl_ring *ring,
 		     const uint32_t *joined, size_t njoined);
 /* The local votequorum view: quorate or not, for ring. */
 void cl_node_quorum(struct cl_node *n, bool quorate, const struct cl_ring *ring);
+
+/*
+ * votequorum modes in which a split can leave both sides quorate (the
+ * daemon reads them from votequorum_getinfo()'s flags).  With any of them
+ * set, a departed node's holds are freed only by FENCE_ACK (or its return),
+ * and nothing is granted meanwhile (doc/state-machine.md).
+ */
+#define CL_QMODE_TWO_NODE          0x01u
+#define CL_QMODE_LAST_MAN_STANDING 0x02u
+#define CL_QMODE_AUTO_TIE_BREAKER  0x04u
+#define CL_QMODE_QDEVICE           0x08u
+#define CL_QMODE_ALL               0x0fu
+/* The local votequorum's modes (CL_QMODE_*); reported to the machine with the verdict. */
+void cl_node_quorum_mode(struct cl_node *n, unsigned qmodes);
 /* The transport is gone (corosync died): revoke everything, forget state. */
 void cl_node_transport_lost(struct cl_node *n);
 /* Runs due timers and retries congested sends. */
@@ -225,7 +239,12 @@ int cl_node_sync(struct cl_node *n, uint64_t client, uint64_t cookie);
 /* Admin: evict name's holders / declare node fenced.  Answer: ADMIN_DONE. */
 int cl_node_evict(struct cl_node *n, uint64_t client, uint64_t cookie,
 		  const void *name, size_t namelen);
-int cl_node_fence_ack(struct cl_node *n, uint64_t client, uint64_t cookie, uint32_t node);
+/*
+ * FENCE_ACK for node: it is fenced, free its holds.  A current member is
+ * refused (ADMIN_DONE with COROLEASE_ENODEALIVE) unless force.
+ */
+int cl_node_fence_ack(struct cl_node *n, uint64_t client, uint64_t cookie, uint32_t node,
+		      bool force);
 
 /* ---- queries ---- */
 

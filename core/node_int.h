@@ -178,6 +178,7 @@ struct fence_timer {
 	uint32_t node;
 	uint64_t seq;
 	uint64_t deadline;
+	bool told;                       /* logged that it awaits fence-ack */
 };
 
 struct qevent {
@@ -216,11 +217,13 @@ struct cl_node {
 	} sync;
 
 	/* quorum */
+	unsigned vq_modes;               /* CL_QMODE_* of the local votequorum */
 	bool vq_quorate;
 	struct cl_ring vq_ring;
 	bool quorum_sent;                /* QUORUM sent for ring */
 	struct cl_ring quorum_sent_ring;
 	bool quorum_sent_yes;
+	bool quorum_sent_split;
 
 	/* validity */
 	uint64_t valid_until;

@@ -153,16 +153,22 @@ void nd_maybe_send_quorum(struct cl_node *n)
 {
 	if (!ready(n) || !ring_eq(&n->vq_ring, &n->ring))
 		return;
-	bool want = n->vq_quorate;
-	if (n->quorum_sent && ring_eq(&n->quorum_sent_ring, &n->ring) && n->quorum_sent_yes == want)
+	bool want = n->vq_quorate, split = n->vq_modes != 0;
+	if (n->quorum_sent && ring_eq(&n->quorum_sent_ring, &n->ring) &&
+	    n->quorum_sent_yes == want && n->quorum_sent_split == split)
 		return;
-	if (want == cl_sm_quorate(n->sm) && ring_eq(cl_sm_ring(n->sm), &n->ring))
+	struct cl_sm_stats st;
+	cl_sm_stats(n->sm, &st);
+	if (want == st.quorate && ring_eq(&st.ring, &n->ring) &&
+	    (split == st.split_mode || (n->cfg.sm.unsafe_flags & CL_UNSAFE_SPLIT_TIMER)))
 		return;
-	struct cl_msg m = { .type = CL_MSG_QUORUM, .flags = want ? CL_QUORUM_YES : 0, .ring = n->ring };
+	struct cl_msg m = { .type = CL_MSG_QUORUM, .ring = n->ring,
+			    .flags = (uint8_t)((want ? CL_QUORUM_YES : 0) | (split ? CL_QUORUM_SPLIT : 0)) };
 	if (nd_send_msg(n, &m) == 0) {
 		n->quorum_sent = true;
 		n->quorum_sent_ring = n->ring;
 		n->quorum_sent_yes = want;
+		n->quorum_sent_split = split;
 	}
 }
 

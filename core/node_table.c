@@ -307,7 +307,7 @@ void nd_fence_arm(struct cl_node *n, uint32_t node, uint64_t seq, uint64_t deadl
 		n->fences = f;
 		n->cap_fences = cap;
 	}
-	n->fences[n->nfences++] = (struct fence_timer){ node, seq, deadline };
+	n->fences[n->nfences++] = (struct fence_timer){ node, seq, deadline, false };
 }
 
 struct orphan_scan {

@@ -282,7 +282,7 @@ static void do_fence_ack(struct cld_ipc *ip, struct conn *c, const struct req *r
 	uint64_t id = op_begin(ip, c, r, false);
 	if (id)
 		op_end(ip, c, r, id, cl_node_fence_ack(ip->cfg.node, c->id, id,
-						       ((const struct clp_req_node *)r->msg)->node));
+						       ((const struct clp_req_node *)r->msg)->node, false));
 }
 
 /* WATCH / UNWATCH name; namelen 0: every name. */

@@ -184,11 +184,13 @@ static void on_confchg(void *ctx, const struct cld_change *ch)
 				ch->joined, ch->njoined);
 }
 
-static void on_quorum(void *ctx, bool quorate, const struct cl_ring *ring)
+static void on_quorum(void *ctx, bool quorate, const struct cl_ring *ring, unsigned qmodes)
 {
 	struct cld *d = ctx;
-	if (d->node)
-		cl_node_quorum(d->node, quorate, ring);
+	if (!d->node)
+		return;
+	cl_node_quorum_mode(d->node, qmodes);
+	cl_node_quorum(d->node, quorate, ring);
 }
 
 static void on_ipc_input(void *ctx)

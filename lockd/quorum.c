@@ -21,6 +21,7 @@
 #include <qb/qblog.h>
 
 #include "cs.h"
+#include "node.h"   /* CL_QMODE_* */
 #include "quorum.h"
 
 struct cld_quorum {
@@ -30,6 +31,7 @@ struct cld_quorum {
 	bool quorate;
 	bool have_ring;
 	struct cl_ring ring;
+	unsigned qmodes;              /* CL_QMODE_* */
 };
 
 static struct cld_quorum *vq_of(votequorum_handle_t h)
@@ -38,6 +40,31 @@ static struct cld_quorum *vq_of(votequorum_handle_t h)
 	if (votequorum_context_get(h, &ctx) != CS_OK)
 		return NULL;
 	return ctx;
+}
+
+/*
+ * The modes in which a split can leave both sides quorate (CL_QMODE_*),
+ * from votequorum_getinfo() for this node (VOTEQUORUM_QDEVICE_NODEID stands
+ * for "this node" there).  On failure the last known modes stay.
+ */
+static unsigned read_qmodes(struct cld_quorum *q)
+{
+	struct votequorum_info info;
+	memset(&info, 0, sizeof(info));
+	if (votequorum_getinfo(q->h, VOTEQUORUM_QDEVICE_NODEID, &info) != CS_OK) {
+		qb_log(LOG_WARNING, "votequorum_getinfo failed; keeping the last known quorum modes");
+		return q->qmodes;
+	}
+	unsigned m = 0;
+	if (info.flags & VOTEQUORUM_INFO_TWONODE)
+		m |= CL_QMODE_TWO_NODE;
+	if (info.flags & VOTEQUORUM_INFO_LAST_MAN_STANDING)
+		m |= CL_QMODE_LAST_MAN_STANDING;
+	if (info.flags & VOTEQUORUM_INFO_AUTO_TIE_BREAKER)
+		m |= CL_QMODE_AUTO_TIE_BREAKER;
+	if (info.flags & VOTEQUORUM_INFO_QDEVICE_REGISTERED)
+		m |= CL_QMODE_QDEVICE;
+	return m;
 }
 
 static void quorum_fn(votequorum_handle_t h, uint64_t context, uint32_t quorate,
@@ -51,8 +78,9 @@ static void quorum_fn(votequorum_handle_t h, uint64_t context, uint32_t quorate,
 	qb_log(LOG_INFO, "votequorum: %s, %u known nodes, ring %u/%llu", quorate ? "quorate" : "NOT quorate",
 	       nnodes, q->ring.rep, (unsigned long long)q->ring.seq);
 	q->quorate = quorate;
+	q->qmodes = read_qmodes(q);
 	if (q->have_ring)
-		q->ops->quorum(q->ctx, quorate, &q->ring);
+		q->ops->quorum(q->ctx, quorate, &q->ring, q->qmodes);
 }
 
 static void nodelist_fn(votequorum_handle_t h, uint64_t context, votequorum_ring_id_t ring,

@@ -16,8 +16,12 @@
 #include "lease.h"   /* struct cl_ring */
 
 struct cld_quorum_ops {
-	/* A quorum verdict, with the ring it is for (the latest nodelist notification's). */
-	void (*quorum)(void *ctx, bool quorate, const struct cl_ring *ring);
+	/*
+	 * A quorum verdict, with the ring it is for (the latest nodelist
+	 * notification's), and the votequorum modes in effect (CL_QMODE_* of
+	 * node.h, read with votequorum_getinfo()).
+	 */
+	void (*quorum)(void *ctx, bool quorate, const struct cl_ring *ring, unsigned qmodes);
 };
 
 struct cld_quorum;

@@ -337,7 +337,7 @@ START_TEST(bad_requests_rejected)
 	ck_assert_int_eq(cl_node_acquire(a->n, 0, 1, "a", 1, CL_MODE_EX, 0, 0), -EINVAL);
 	ck_assert_int_eq(cl_node_acquire(a->n, 1, 1, big, COROLEASE_NAME_MAX, CL_MODE_EX, 0, 0), -EALREADY);
 	ck_assert_int_eq(cl_node_index_put(a->n, 1, 2, "a", 1, "k", 1, "v", 1), COROLEASE_ENOTHELD);
-	ck_assert_int_eq(cl_node_fence_ack(a->n, 1, 3, 0), -EINVAL);
+	ck_assert_int_eq(cl_node_fence_ack(a->n, 1, 3, 0, false), -EINVAL);
 	bus_run(b);
 	/* garbage on the bus is counted and ignored */
 	cl_node_deliver(a->n, 2, "garbage", 7);
@@ -541,8 +541,8 @@ START_TEST(fence_ack_frees_at_once)
 	uint32_t ids[] = { 1, 2 };
 	b->nodes[3] = NULL;
 	bus_config(b, ids, 2);
-	ck_assert_int_eq(cl_node_fence_ack(n1->n, 9, 9, 2), 0);   /* alive: refused */
-	ck_assert_int_eq(cl_node_fence_ack(n1->n, 9, 10, 3), 0);
+	ck_assert_int_eq(cl_node_fence_ack(n1->n, 9, 9, 2, false), 0);   /* alive: refused */
+	ck_assert_int_eq(cl_node_fence_ack(n1->n, 9, 10, 3, false), 0);
 	bus_run(b);
 	const struct cl_node_event *ad = last_ev(n1, CL_NODE_EV_ADMIN_DONE, 9);
 	ck_assert_ptr_nonnull(ad);

@@ -1063,7 +1063,7 @@ static void exec_call(struct sim *s, struct node *n, const struct call *k)
 		rc = cl_node_evict(n->cn, k->client, k->cookie, nm, strlen(nm));
 		break;
 	case CALL_FENCE:
-		rc = cl_node_fence_ack(n->cn, k->client, k->cookie, k->target);
+		rc = cl_node_fence_ack(n->cn, k->client, k->cookie, k->target, false);
 		break;
 	}
 	TR(s, "n%u call kind %u client %" PRIx64 " cookie %" PRIu64 " name %s key %s mode %u "

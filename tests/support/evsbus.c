@@ -1461,7 +1461,7 @@ int evs_fence_ack(struct evs_bus *b, uint32_t node, uint64_t client, uint32_t ta
 	ck_assert(nd->up);
 	client_get(nd, client, true);
 	trace(b, "n%u client %" PRIu64 " fence-ack node %u", node, client, target);
-	int rc = cl_node_fence_ack(nd->n, client, ++b->cookies, target);
+	int rc = cl_node_fence_ack(nd->n, client, ++b->cookies, target, false);
 	post_step(b);
 	return rc;
 }
