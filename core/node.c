@@ -231,6 +231,8 @@ void cl_node_deliver(struct cl_node *n, uint32_t sender, const void *buf, size_t
 		nd_on_announce(n, sender, &m);
 	} else if (m.type == CL_MSG_SYNC_CHUNK) {
 		nd_on_chunk(n, sender, &m);
+	} else if (m.type == CL_MSG_SYNC_HOLDS) {
+		nd_on_holds(n, sender, &m);
 	} else if (!ready(n)) {
 		n->c.dropped_in_sync++;
 		if (own) {
