@@ -463,7 +463,9 @@ static int apply_acquire(struct cl_sm *sm, uint32_t sender, const struct cl_msg 
 	if (queue_only) {
 		goto conflict;
 	} else if (h && !h->orphan_seq && (h->mode == CL_MODE_EX || m->mode == CL_MODE_SH)) {
-		rc = grant(sm, rec, sender, m->mode, m->req_id, false);
+		/* covered: the same epoch, or a new one in its mode when asked */
+		bool renew = m->flags & CL_ACQ_NEW_EPOCH;
+		rc = grant(sm, rec, sender, renew ? h->mode : m->mode, m->req_id, renew);
 	} else if (h && !h->orphan_seq && compatible(rec, sender, m->mode, &conv)) {
 		/* sole SH holder asking EX: convert, even with others queued */
 		rc = grant(sm, rec, sender, m->mode, m->req_id, conv);

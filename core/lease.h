@@ -63,7 +63,13 @@ enum cl_msg_type {
 };
 
 #define CL_ACQ_WAIT      COROLEASE_WAIT
-#define CL_ACQ_FLAGS_ALL CL_ACQ_WAIT
+/*
+ * ACQUIRE from a node that holds the name: re-grant it under a new epoch
+ * (the node hands the lease between its own clients after revoking one, so
+ * that a late write of the revoked one is fenced off).
+ */
+#define CL_ACQ_NEW_EPOCH 0x80u
+#define CL_ACQ_FLAGS_ALL (CL_ACQ_WAIT | CL_ACQ_NEW_EPOCH)
 #define CL_QUORUM_YES    0x01u
 /*
  * QUORUM: the sender's votequorum runs in a mode where a split can leave

@@ -64,6 +64,7 @@ struct chold {
 	uint8_t flags;
 	uint8_t state;                   /* enum ch_state */
 	bool queued_told;
+	bool wanted_told;                /* told WANTED for a local waiter */
 };
 
 struct chlist {
@@ -129,6 +130,8 @@ struct nl_lease {
 	uint64_t epoch;                  /* of the node-level hold */
 	uint64_t linger_at;              /* set exactly in NL_LINGER */
 	uint64_t handover_at;            /* revoke holders then (0 = no handover timer) */
+	uint64_t local_handover_at;      /* revoke local holders a local waiter waits for */
+	bool new_epoch_due;              /* a local holder was revoked: next local grant re-stamps */
 	uint64_t renew_at;               /* earliest next validity-renewing ACQUIRE */
 	uint64_t next_deadline;          /* key in the timer heap */
 	size_t heap_idx;                 /* SIZE_MAX = not in heap */

@@ -2356,6 +2356,23 @@ START_TEST(test_orphan_dropped)
 }
 END_TEST
 
+/* CL_ACQ_NEW_EPOCH: a holder's re-ask re-stamps its hold with a new epoch. */
+START_TEST(test_acquire_new_epoch)
+{
+	uint64_t e1 = GRAB(1, S("a"), EX);
+	OK(acq(1, S("a"), EX, 0, 7));
+	X_GRANT(0, 1, S("a"), EX, e1, 7);          /* plain re-ask: the same epoch */
+	OK(acq(1, S("a"), SH, CL_ACQ_NEW_EPOCH, 8));
+	X_N(1);
+	X_GRANT(0, 1, S("a"), EX, e1 + 1, 8);      /* new epoch, mode kept */
+	ck_assert_uint_eq(cl_sm_hold_epoch(sm, S("a"), 1, NULL), e1 + 1);
+	/* from a node that does not hold it, the flag changes nothing */
+	uint64_t e2 = GRAB(2, S("b"), SH);
+	OK(acq(3, S("b"), SH, CL_ACQ_NEW_EPOCH, 9));
+	X_GRANT(0, 3, S("b"), SH, e2 + 1, 9);
+}
+END_TEST
+
 static Suite *lease_suite(void)
 {
 	Suite *s = suite_create("lease");
@@ -2380,6 +2397,7 @@ static Suite *lease_suite(void)
 
 	tcase_add_checked_fixture(tc, setup_quorate, teardown);
 	tcase_add_test(tc, test_grant_free_name_epochs);
+	tcase_add_test(tc, test_acquire_new_epoch);
 	tcase_add_test(tc, test_idempotent_reacquire);
 	tcase_add_test(tc, test_sh_batching);
 	tcase_add_test(tc, test_conflict_nowait_deny);

@@ -572,7 +572,7 @@ START_TEST(test_encode_errors)
 	m = acq; m.mode = 0; assert_einval(&m);
 	m = acq; m.mode = 3; assert_einval(&m);
 	m = acq; m.flags = 2; assert_einval(&m);
-	m = acq; m.flags = 0x80; assert_einval(&m);
+	m = acq; m.flags = 0x40; assert_einval(&m);
 	/* keys and values */
 	struct cl_msg put = { .type = CL_MSG_INDEX_PUT, .name = nm, .namelen = 4, .key = nm,
 			      .keylen = 1, .value = val_max, .vallen = COROLEASE_VALUE_MAX };
