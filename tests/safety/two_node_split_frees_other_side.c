@@ -53,9 +53,6 @@ START_TEST(two_node_split_frees_other_side)
 	evs_boot(b);
 	struct safety s;
 	safety_init(&s, b);
-	if (!evs_quorum_mode_api())
-		fprintf(stderr, "note: node.h has no cl_node_quorum_mode() (CL_QMODE_TWO_NODE): the "
-			"agents cannot be told that votequorum runs two_node\n");
 
 	PRECONDITION(evs_acquire(b, 1, 11, "x", CL_MODE_EX, 0, 0) == 0, "node 1 asks for x");
 	PRECONDITION(evs_acquire(b, 2, 21, "y", CL_MODE_EX, 0, 0) == 0, "node 2 asks for y");
@@ -91,11 +88,9 @@ START_TEST(two_node_split_frees_other_side)
 		      "node 2 freed node 1's hold on x after the fence delay and granted x to its "
 		      "client 22 (epoch %" PRIu64 ") at t=%s, without FENCE_ACK, while node 1, quorate "
 		      "on its own (two_node), keeps client 11's lease on x valid (lease_valid() = %d at "
-		      "t=%s)%s",
+		      "t=%s)",
 		      g2 ? g2->ev.epoch : 0, g2 ? evs_t(g2->at) : "-", evs_lease_valid(b, 1, 11, "x"),
-		      evs_t(evs_now(b)),
-		      evs_quorum_mode_api() ? "" : "; the agent has no way to learn the quorum mode "
-		      "(the fix must add cl_node_quorum_mode())");
+		      evs_t(evs_now(b)));
 	safety_expect(&s, !g1,
 		      "node 1 likewise granted y to its client 12 (epoch %" PRIu64 ") at t=%s while "
 		      "node 2's client 21 holds y (lease_valid() = %d)",
