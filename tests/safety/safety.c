@@ -108,3 +108,17 @@ struct evs_bus *safety_minority_batch(const char *first, unsigned count, bool re
 	PRECONDITION(cl_sm_quorate(cl_node_sm(evs_agent(b, 3))), "{3,4,5} is the quorate side");
 	return b;
 }
+
+uint64_t safety_heal(struct evs_bus *b, uint32_t n)
+{
+	uint64_t heal = evs_now(b);
+	uint32_t all = 0;
+	for (uint32_t id = 1; id <= n; id++)
+		all |= EVS_N(id);
+	evs_note(b, "the network heals");
+	evs_form(b, &all, 1);
+	evs_run(b);
+	for (uint32_t id = 1; id <= n; id++)
+		PRECONDITION(cl_node_synced(evs_agent(b, id)), "node %u synced after the merge", id);
+	return heal;
+}

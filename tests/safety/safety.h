@@ -63,6 +63,13 @@ int safety_main(const TTest *test);
  * {3,4,5} never gets it.  The split {1,2} | {3,4,5} forms token + consensus
  * after the break; {3,4,5} is quorate.
  */
+/*
+ * A quick heal: one ring of nodes 1..n forms at once and runs until quiet;
+ * every node must be synced after it (a precondition).  Returns the time it
+ * formed.
+ */
+uint64_t safety_heal(struct evs_bus *b, uint32_t n);
+
 #define SAFETY_BATCH_MAX (11 * EVS_MAX_LEASES)
 struct evs_bus *safety_minority_batch(const char *first, unsigned count, bool regular);
 
