@@ -103,7 +103,6 @@ SAFETY_TESTS = \
 check_PROGRAMS += $(SAFETY_TESTS)
 TESTS += $(SAFETY_TESTS)
 XFAIL_TESTS += \
-	tests/safety/two_node_split_frees_other_side \
 	tests/safety/lease_valid_after_revoke \
 	tests/safety/corosync_pause_stale_grant \
 	tests/safety/sync_read_stale_on_minority \
