@@ -103,7 +103,6 @@ SAFETY_TESTS = \
 check_PROGRAMS += $(SAFETY_TESTS)
 TESTS += $(SAFETY_TESTS)
 XFAIL_TESTS += \
-	tests/safety/sync_read_stale_on_minority \
 	tests/safety/stateless_restart_grants_early
 
 SAFETY_CPPFLAGS = $(TEST_CPPFLAGS) -I$(top_srcdir)/tests/safety
