@@ -1,7 +1,8 @@
 # lockd/: coroleased, thin glue around the core (corosync CPG + votequorum,
 # libqb IPC, the validity page).  It sees the core, the public header and
 # the IPC protocol.
-LOCKD_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/core -I$(top_srcdir)/lockd
+LOCKD_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/core -I$(top_srcdir)/lockd \
+	-DCOROLEASE_IPC_PEER
 
 sbin_PROGRAMS += lockd/coroleased
 lockd_coroleased_CPPFLAGS = $(LOCKD_CPPFLAGS)

@@ -81,6 +81,10 @@ tests_check_confchg_SOURCES = tests/check_confchg.c lockd/confchg.c lockd/confch
 tests_check_confchg_CFLAGS = $(CHECK_TEST_CFLAGS)
 tests_check_confchg_LDADD = $(CHECK_LIBS)
 
+# --- the layers: every #include of the production code stays in its layer ---
+TESTS += tests/check-layers.sh
+EXTRA_DIST += tests/check-layers.sh
+
 # --- configuration golden tests: coroleased -t on tests/config/*.conf -------
 TESTS += tests/config/run-config-tests.sh
 EXTRA_DIST += tests/config

@@ -24,6 +24,15 @@
 #ifndef COROLEASE_PRIVATE_IPC_H
 #define COROLEASE_PRIVATE_IPC_H
 
+/*
+ * Only the two ends of the protocol (libclient/, lockd/ and the tests that
+ * play one of them) define COROLEASE_IPC_PEER; the core, the CLI and any
+ * program built on the public API cannot include this header by accident.
+ */
+#ifndef COROLEASE_IPC_PEER
+#error "corolease/ipc.h is private to libcorolease and coroleased (see include/local.mk)"
+#endif
+
 #include <stdint.h>
 
 #include <qb/qbipc_common.h>
