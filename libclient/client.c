@@ -1664,15 +1664,17 @@ CL_PUBLIC int corolease_evict(corolease_t *h, const void *name, size_t namelen,
 	return fixed_result(&p, r, count_r, sizeof(*count_r));
 }
 
-CL_PUBLIC int corolease_fence_ack(corolease_t *h, uint32_t node, uint64_t *count_r)
+CL_PUBLIC int corolease_fence_ack(corolease_t *h, uint32_t node, unsigned flags,
+				  uint64_t *count_r)
 {
 	if (count_r)
 		*count_r = 0;
-	if (!h || node == 0)
+	if (!h || node == 0 || (flags & ~COROLEASE_FENCE_FORCE))
 		return -EINVAL;
 	struct clp_req_node req;
 	memset(&req, 0, sizeof(req));
 	req.node = node;
+	req.flags = (uint8_t)flags;
 	struct iovec iov = { &req, sizeof(req) };
 	struct pending p;
 	pending_init(&p);

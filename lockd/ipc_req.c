@@ -282,7 +282,8 @@ static void do_fence_ack(struct cld_ipc *ip, struct conn *c, const struct req *r
 	uint64_t id = op_begin(ip, c, r, false);
 	if (id)
 		op_end(ip, c, r, id, cl_node_fence_ack(ip->cfg.node, c->id, id,
-						       ((const struct clp_req_node *)r->msg)->node, false));
+						       ((const struct clp_req_node *)r->msg)->node,
+						       r->flags & COROLEASE_FENCE_FORCE));
 }
 
 /* WATCH / UNWATCH name; namelen 0: every name. */
@@ -342,7 +343,8 @@ static int check_acquire(const void *msg)
 
 static int check_fence_ack(const void *msg)
 {
-	return ((const struct clp_req_node *)msg)->node ? 0 : COROLEASE_EPROTO;
+	const struct clp_req_node *f = msg;
+	return f->node && !f->pad[0] && !f->pad[1] && !f->pad[2] ? 0 : COROLEASE_EPROTO;
 }
 
 enum name_rule {
@@ -398,7 +400,8 @@ static const struct req_type req_types[CLP_REQ_TYPE_MAX + 1] = {
 	[CLP_REQ_LIST] = { NAMED(clp_req_name, NAME_MAY_BE_EMPTY), .handle = ipc_do_list },
 	[CLP_REQ_SHOW] = { NAMED(clp_req_name, NAME_REQUIRED), .handle = ipc_do_show },
 	[CLP_REQ_EVICT] = { NAMED(clp_req_name, NAME_REQUIRED), .admin = true, .handle = do_evict },
-	[CLP_REQ_FENCE_ACK] = { FIXED(clp_req_node), .check = check_fence_ack, .admin = true,
+	[CLP_REQ_FENCE_ACK] = { FIXED(clp_req_node), .flags_at = offsetof(struct clp_req_node, flags),
+				.flags = COROLEASE_FENCE_FORCE, .check = check_fence_ack, .admin = true,
 				.handle = do_fence_ack },
 };
 
