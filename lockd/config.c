@@ -325,7 +325,19 @@ int cld_config_node(const struct cld_config *cfg, uint32_t nodeid, uint64_t toke
 		nc->validity_us = token_ms * 1000;
 	nc->kill_on_revoke = cfg->kill_on_revoke;
 	nc->sm.index_mem_max = cfg->index_mem_max;
-	return cl_node_config_finish(nc, err, errlen);
+	int rc = cl_node_config_finish(nc, err, errlen);
+	if (rc == 0 && token_ms && cfg->validity_ms > token_ms) {
+		/* doc/state-machine.md, "The validity anchor" */
+		if (err)
+			snprintf(err, errlen, "validity_ms (%" PRIu64 ") exceeds corosync's token timeout "
+				 "(%" PRIu64 " ms, runtime.config.totem.token): the rest of the cluster may "
+				 "form a new ring one token timeout after it last saw this node, and this "
+				 "node's clients must have stopped using their leases by then; lower "
+				 "validity_ms, or leave it unset to follow the token timeout",
+				 cfg->validity_ms, token_ms);
+		rc = -EINVAL;
+	}
+	return rc;
 }
 
 int cld_config_check(const struct cld_config *cfg, char *err, size_t errlen)
@@ -418,6 +430,9 @@ void cld_config_print(const struct cld_config *cfg, FILE *f)
 			break;
 		case K_MS:
 			print_timing(f, k, &a, &b);
+			if (k->node_off == offsetof(struct cl_node_config, validity_us) &&
+			    cfg->validity_ms)
+				fputs("  # at most corosync's token timeout, checked at start-up", f);
 			break;
 		case K_SIZE:
 			print_size(f, k->effective ? k->effective(*(const uint64_t *)p) : *(const uint64_t *)p);
