@@ -41,6 +41,10 @@ struct cld_config {
 	uint64_t index_mem_max;       /* bytes; 0 = the core's default */
 	uint64_t max_leases_per_client;
 	uint64_t max_pending_per_client;
+	uint64_t max_watches_per_client;
+	uint64_t max_connections;     /* in total (root may open CLD_ROOT_RESERVE more) */
+	uint64_t max_connections_per_uid;
+	uint64_t max_snapshot_bytes;  /* 0 = the core's default (CL_SNAPSHOT_MAX_DEFAULT) */
 	enum cld_log_target log_target;
 	bool debug;
 	char run_dir[256];
@@ -80,8 +84,8 @@ int cld_config_node(const struct cld_config *cfg, uint32_t nodeid, uint64_t toke
 /*
  * The checks before start-up that need no corosync: the timings when
  * validity_ms is set (the others are checked once the token timeout is
- * known), and that an explicitly configured group exists.  0, or -1 with
- * the reason in err.
+ * known), that max_snapshot_bytes holds index_mem_max, and that an
+ * explicitly configured group exists.  0, or -1 with the reason in err.
  */
 int cld_config_check(const struct cld_config *cfg, char *err, size_t errlen);
 

@@ -182,7 +182,10 @@ static corolease_t *connect_or_exit(void)
 	       corolease_errname(r));
 	if (r == -EACCES || r == -EPERM)
 		exit(EXIT_PERM);
-	if (r == COROLEASE_EVERSION)
+	if (r == -EUSERS)
+		warnx_("the daemon's connection limit is reached (max_connections, or "
+		       "max_connections_per_uid for this user); its log says which");
+	if (r == COROLEASE_EVERSION || r == -EUSERS)
 		exit(EXIT_OTHER);
 	exit(EXIT_UNREACHABLE);
 }
