@@ -66,7 +66,14 @@ struct conn *ipc_conn_find(struct cld_ipc *ip, uint64_t id)
 static void disconnect_job(void *data)
 {
 	qb_ipcs_connection_t *qc = data;
-	qb_ipcs_disconnect(qc);
+	/*
+	 * libqb may have closed the connection itself since the job was queued
+	 * (the client left): conn_gone() then cleared its context, and a second
+	 * qb_ipcs_disconnect() would drop libqb's own reference again (its
+	 * "ref:0 state:3" assertion).  Our reference kept qc alive till here.
+	 */
+	if (qb_ipcs_context_get(qc))
+		qb_ipcs_disconnect(qc);
 	qb_ipcs_connection_unref(qc);
 }
 
