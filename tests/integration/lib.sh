@@ -25,6 +25,7 @@ DAEMON=$IT_BUILD/lockd/coroleased
 CLI=$IT_BUILD/tools/corolease
 CL_LOAD=$IT_BUILD/tests/integration/cl-load
 CL_GARBAGE=$IT_BUILD/tests/integration/cl-garbage
+CL_LIMITS=$IT_BUILD/tests/integration/cl-limits
 
 export TOKEN=${TOKEN:-1000}
 export TOKEN_COEFFICIENT=${TOKEN_COEFFICIENT:-0}

@@ -9,7 +9,8 @@
 # the cluster directory is /tmp/corolease-it-NAME (IT_TMPDIR overrides /tmp;
 # IT_KEEP=1 keeps the cluster up after the script for inspection).
 
-check_PROGRAMS += tests/integration/cl-load tests/integration/cl-garbage
+check_PROGRAMS += tests/integration/cl-load tests/integration/cl-garbage \
+	tests/integration/cl-limits
 tests_integration_cl_load_SOURCES = tests/integration/cl-load.c
 tests_integration_cl_load_CPPFLAGS = -I$(top_srcdir)/include
 tests_integration_cl_load_LDADD = libclient/libcorolease.la
@@ -17,6 +18,9 @@ tests_integration_cl_garbage_CPPFLAGS = -I$(top_srcdir)/include
 tests_integration_cl_garbage_SOURCES = tests/integration/cl-garbage.c
 tests_integration_cl_garbage_CFLAGS = $(AM_CFLAGS) $(LIBQB_CFLAGS)
 tests_integration_cl_garbage_LDADD = libclient/libcorolease.la $(LIBQB_LIBS)
+tests_integration_cl_limits_SOURCES = tests/integration/cl-limits.c
+tests_integration_cl_limits_CPPFLAGS = -I$(top_srcdir)/include
+tests_integration_cl_limits_LDADD = libclient/libcorolease.la
 
 # longest first, so 'make -j2' overlaps them well
 INTEGRATION_TESTS = \
@@ -29,6 +33,7 @@ INTEGRATION_TESTS = \
 	tests/integration/t04-fastpath.sh \
 	tests/integration/t02-contention.sh \
 	tests/integration/t10-garbage.sh \
+	tests/integration/t14-client-limits.sh \
 	tests/integration/t01-single-node.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh
