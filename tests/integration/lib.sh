@@ -128,26 +128,44 @@ synced() {
 }
 state_hash() { st "$1" .state_hash; }
 
-# hashes_equal I J...: the listed nodes, sampled in parallel, report the
-# same lsn and the same state_hash.  (Heartbeat NOPs advance lsn every
-# validity/4 while leases are held, so a sample is only comparable when every
-# node answered at the same lsn; a retry loop (must_wait) handles the rest.)
+# hashes_equal I J...: the listed nodes report the same state_hash at the
+# same lsn.  Every node with state sends a heartbeat NOP whenever it was
+# silent for heartbeat_ms (validity/4), so lsn moves on several times a
+# second even when nothing else happens, and only states at one lsn compare:
+# each node is sampled 4 times in a row, the samplers start together (a
+# barrier), and the states are compared at every lsn that all of them saw.
+# Fails (for must_wait to retry) when no lsn was seen by all, or when two
+# states at one lsn differ (also logged in divergence.log).
 hashes_equal() {
-	local i d=$CLUSTER_DIR/.hash.$$ l0= h0= l h
+	local i d=$CLUSTER_DIR/.hash.$$ k all pids=() out
+	rm -rf "$d"
 	mkdir -p "$d"
-	for i in "$@"; do cl "$i" --json status >"$d/$i" 2>/dev/null & done
-	wait
 	for i in "$@"; do
-		l=$(jget "$(cat "$d/$i")" .lsn 2>/dev/null) || return 1
-		h=$(jget "$(cat "$d/$i")" .state_hash 2>/dev/null) || return 1
-		if [[ -z $l0 ]]; then l0=$l; h0=$h; continue; fi
-		[[ $l == "$l0" ]] || return 1
-		if [[ $h != "$h0" ]]; then
-			echo "$(ts) nodes $* at lsn $l: hash $h0 (node $1) != $h (node $i)" >>"$CLUSTER_DIR/divergence.log"
-			return 1
-		fi
+		"$CLUSTER_SH" exec "$i" sh -c ': >"$1.ready"; while [ ! -e "$2" ]; do sleep 0.005; done
+			for k in 1 2 3 4; do "$3" --json status; done' sh "$d/$i" "$d/go" "$CLI" \
+			>"$d/$i" 2>/dev/null &
+		pids+=($!)
 	done
-	return 0
+	for ((k = 0; k < 1000; k++)); do
+		all=1
+		for i in "$@"; do [[ -e $d/$i.ready ]] || all=0; done
+		((all)) && break
+		sleep 0.01
+	done
+	: >"$d/go"
+	wait "${pids[@]}"
+	out=$(for i in "$@"; do
+		awk -v node="$i" 'match($0, /"lsn":[0-9]+/) { l = substr($0, RSTART + 6, RLENGTH - 6)
+			if (match($0, /"state_hash":"[0-9a-f]+"/)) print l, substr($0, RSTART + 14, RLENGTH - 15), node }' "$d/$i"
+	done | awk -v n=$# '
+		!(($1, $3) in seen) { seen[$1, $3] = 1; count[$1]++
+			if (!($1 in hash)) { hash[$1] = $2; first[$1] = $3 }
+			else if (hash[$1] != $2) bad[$1] = bad[$1] sprintf(" node %s %s != node %s %s;", first[$1], hash[$1], $3, $2) }
+		END { for (l in count) if (count[l] == n) { common++; if (l in bad) print "lsn " l ":" bad[l] }
+		      if (!common) print "none" }')
+	[[ -z $out ]] && return 0
+	[[ $out != none ]] && echo "$(ts) nodes $*: $out" >>"$CLUSTER_DIR/divergence.log"
+	return 1
 }
 
 daemon_pid() { cat "$CLUSTER_DIR/n$1/${2:-coroleased}.pid" 2>/dev/null | awk '{print $1}'; }
@@ -155,9 +173,8 @@ alive() { [[ -n ${1:-} && -d /proc/$1 ]] && [[ $(awk '{print $3}' "/proc/$1/stat
 exited() { ! alive "$1"; }
 
 # quiesce: stop every spawned client (all pidfiles but corosync and
-# coroleased*) and wait until they are gone.  With no client holding a lease
-# and linger over, no heartbeat NOPs advance lsn, so the state hashes of all
-# nodes can be compared even when the host is slow.
+# coroleased*) and wait until they are gone, so that only heartbeat NOPs
+# still change the state and hashes_equal can compare it.
 quiesce() {
 	local f pid pids=() tag
 	for f in "$CLUSTER_DIR"/n*/*.pid; do
