@@ -33,13 +33,9 @@
 
 #include <corolease.h>
 
-static volatile sig_atomic_t stop;
+#include "clt.h"
 
-static void on_sig(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
+
 
 static void on_changed(corolease_t *h, const void *name, size_t namelen, const void *key,
 		       size_t keylen, uint64_t version, int deleted, uint32_t writer, void *udata)
@@ -59,7 +55,7 @@ static void serve(corolease_t **hs, long n)
 	struct pollfd *p = calloc((size_t)n + 1, sizeof(*p));
 	if (!p)
 		return;
-	while (!stop) {
+	while (!clt_stop) {
 		if (!n) {
 			pause();
 			continue;
@@ -144,13 +140,7 @@ static int do_watch(long n, const char *prefix)
 
 int main(int argc, char **argv)
 {
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_sig;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	clt_start();
 	long n = argc > 2 ? strtol(argv[2], NULL, 10) : 0;
 	if (argc == 3 && !strcmp(argv[1], "connect") && n > 0)
 		return do_connect(n, NULL);

@@ -26,6 +26,7 @@ CLI=$IT_BUILD/tools/corolease
 CL_LOAD=$IT_BUILD/tests/integration/cl-load
 CL_GARBAGE=$IT_BUILD/tests/integration/cl-garbage
 CL_LIMITS=$IT_BUILD/tests/integration/cl-limits
+CL_VALID=$IT_BUILD/tests/integration/cl-valid
 
 export TOKEN=${TOKEN:-1000}
 export TOKEN_COEFFICIENT=${TOKEN_COEFFICIENT:-0}
@@ -166,6 +167,37 @@ hashes_equal() {
 	[[ -z $out ]] && return 0
 	[[ $out != none ]] && echo "$(ts) nodes $*: $out" >>"$CLUSTER_DIR/divergence.log"
 	return 1
+}
+
+# valid_intervals NODE LOG: from a cl-valid log, one line "NAME NODE FROM TO" (CLOCK_REALTIME
+# microseconds) per interval in which the client could use NAME: from "valid NAME 1 T" to LAST
+# of the "valid NAME 0 T LAST" or "end NAME LAST" after it; still open at the end of the log
+# (the client died): TO is 9e15, forever.
+valid_intervals() {
+	awk -v node="$1" '
+		function us(t) { return substr(t, 1, length(t) - 3) + 0 }
+		function out(n, to) { printf "%s %s %.0f %.0f\n", n, node, from[n], to; delete from[n] }
+		$1 == "valid" && $3 == 1 { from[$2] = us($4) }
+		$1 == "valid" && $3 == 0 && ($2 in from) { out($2, us($5)) }
+		$1 == "end" && ($2 in from) { out($2, us($3)) }
+		END { for (n in from) out(n, 9e15) }' "$2"
+}
+
+# valid_overlaps NODE:LOG...: the intervals of every cl-valid log given (each with the node its
+# client ran on) in which clients of two different nodes could use one name at the same time;
+# prints one line per overlap, nothing when there is none.
+valid_overlaps() {
+	local a
+	for a in "$@"; do valid_intervals "${a%%:*}" "${a#*:}"; done | awk '
+		{ name[NR] = $1; node[NR] = $2; from[NR] = $3; to[NR] = $4 }
+		END {
+			for (i = 1; i <= NR; i++)
+				for (j = i + 1; j <= NR; j++)
+					if (name[i] == name[j] && node[i] != node[j] &&
+					    from[i] <= to[j] && from[j] <= to[i])
+						printf "%s: node %s [%.0f, %.0f] overlaps node %s [%.0f, %.0f]\n", name[i],
+						       node[i], from[i], to[i], node[j], from[j], to[j]
+		}'
 }
 
 daemon_pid() { cat "$CLUSTER_DIR/n$1/${2:-coroleased}.pid" 2>/dev/null | awk '{print $1}'; }
