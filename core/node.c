@@ -736,6 +736,8 @@ int cl_node_config_finish(struct cl_node_config *cfg, char *err, size_t errlen)
 		cfg->sync_chunk = 256u * 1024u;
 	if (cfg->sync_chunk > CL_SYNC_CHUNK_MAX)
 		cfg->sync_chunk = CL_SYNC_CHUNK_MAX;
+	if (!cfg->snapshot_max)
+		cfg->snapshot_max = CL_SNAPSHOT_MAX_DEFAULT;
 	if (cfg->fence_delay_us < cfg->validity_us + cfg->revoke_timeout_us) {
 		if (err)
 			snprintf(err, errlen, "fence_delay_ms (%llu) must be at least validity_ms (%llu) "

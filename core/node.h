@@ -117,6 +117,8 @@ struct cl_node_config {
 	uint64_t heartbeat_us;       /* NOP when nothing was sent this long; default validity/4 */
 	uint64_t fence_delay_us;     /* wait before recover-node; default validity+revoke+2 s */
 	uint32_t sync_chunk;         /* snapshot chunk size; default 256 KiB */
+	uint64_t snapshot_max;       /* a snapshot to load larger than this is refused; default
+					CL_SNAPSHOT_MAX_DEFAULT */
 	bool kill_on_revoke;         /* emit CL_NODE_EV_KILL for clients late on revoke */
 	struct cl_sm_config sm;
 };
@@ -134,6 +136,7 @@ struct cl_node_counters {
 	uint64_t syncs;              /* sync rounds completed */
 	uint64_t snapshots_sent;
 	uint64_t snapshots_loaded;
+	uint64_t snapshots_refused;  /* larger than snapshot_max: the node stays unsynced */
 	uint64_t revokes;            /* client holds revoked */
 	uint64_t kills;
 	uint64_t recover_sent;
@@ -142,8 +145,10 @@ struct cl_node_counters {
 
 struct cl_node;
 
+#define CL_SNAPSHOT_MAX_DEFAULT (4ull << 30)
+
 /*
- * The one place the timing defaults live.  Fills every zero field of cfg
+ * The one place the timing defaults live (and snapshot_max's).  Fills every zero field of cfg
  * (nodeid excepted) with its default, derived from validity_us where the
  * default depends on it, then checks the timings: fence_delay_us >=
  * validity_us + revoke_timeout_us, heartbeat_us < validity_us.  Returns 0,

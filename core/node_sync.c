@@ -375,6 +375,19 @@ void nd_on_announce(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
 	sync_decide(n);
 }
 
+/*
+ * Ends the round for this node with no state (logged by the caller): it
+ * revokes its clients and stays unsynced, dropping ordinary messages, until
+ * a later round (a configuration change with a joiner) gives it state.
+ */
+static void sync_give_up(struct cl_node *n, const char *why)
+{
+	n->sm = cl_sm_free(n->sm);
+	n->sync.active = false;
+	nd_sync_reset_buf(n);
+	nd_revoke_all(n, why);
+}
+
 void nd_on_chunk(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
 {
 	if (!n->sync.active || !n->sync.decided || sender != n->sync.winner ||
@@ -382,10 +395,24 @@ void nd_on_chunk(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
 		return;
 	n->sync.next_chunk++;
 	if (n->sync.need_load && m->vallen) {
+		if (m->vallen > n->cfg.snapshot_max - n->sync.len) {
+			/* the buffer never grows past snapshot_max (max_snapshot_bytes) */
+			nd_log(n, LOG_ERR, "snapshot from node %u refused: larger than max_snapshot_bytes "
+			       "(%llu bytes; chunk %llu would make %llu); this node stays unsynced, with "
+			       "no state, until a node joins (raise max_snapshot_bytes and restart "
+			       "coroleased)", sender, (unsigned long long)n->cfg.snapshot_max,
+			       (unsigned long long)m->seq,
+			       (unsigned long long)n->sync.len + m->vallen);
+			n->c.snapshots_refused++;
+			sync_give_up(n, "snapshot too large");
+			return;
+		}
 		if (n->sync.len + m->vallen > n->sync.cap) {
 			size_t cap = n->sync.cap ? n->sync.cap : 1u << 20;
 			while (cap < n->sync.len + m->vallen)
 				cap *= 2;
+			if (cap > n->cfg.snapshot_max)
+				cap = (size_t)n->cfg.snapshot_max;
 			uint8_t *b = realloc(n->sync.buf, cap);
 			if (!b) {
 				nd_fail(n, "receiving a snapshot");
@@ -412,9 +439,7 @@ void nd_on_chunk(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
 			 */
 			nd_log(n, LOG_CRIT, "snapshot from node %u rejected (%d); state dropped",
 			     sender, rc);
-			n->sm = cl_sm_free(n->sm);
-			n->sync.active = false;
-			nd_revoke_all(n, "snapshot rejected");
+			sync_give_up(n, "snapshot rejected");
 			return;
 		}
 	}

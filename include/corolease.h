@@ -87,7 +87,8 @@ typedef struct corolease_lease corolease_lease_t;
 /*
  * Connects to coroleased and handshakes, blocking for at most 10 s.
  * Returns 0 and *h_r, or -ENOENT / -ECONNREFUSED (daemon not running),
- * -EACCES (not in the socket group), -ETIMEDOUT (no handshake answer),
+ * -EACCES (not in the socket group), -EUSERS (the daemon's connection
+ * limit, in total or for this uid, is reached), -ETIMEDOUT (no handshake answer),
  * COROLEASE_EVERSION (daemon speaks another protocol version), or a
  * common error.
  */
@@ -287,7 +288,9 @@ int corolease_index_list(corolease_t *h, const void *name, size_t namelen,
 			 corolease_index_fn fn, void *ctx);
 /*
  * Watches (unwatches) name for index changes, reported through
- * `index_changed`; namelen 0 means every name.  0 or a common error.
+ * `index_changed`; namelen 0 means every name.  0 or a common error;
+ * corolease_watch() of a name also -EDQUOT (per-connection watch quota
+ * reached; watching every name costs none of it).
  */
 int corolease_watch(corolease_t *h, const void *name, size_t namelen);
 int corolease_unwatch(corolease_t *h, const void *name, size_t namelen);

@@ -281,10 +281,13 @@ static void schedule_reconnect(struct cld *d)
 static void make_node(struct cld *d)
 {
 	uint32_t token = 0;
-	if (!d->cfg.validity_ms && cld_cmap_token_ms(&token) < 0)
-		qb_log(LOG_WARNING, "cannot read runtime.config.totem.token from cmap; "
-		       "validity takes its default");
-	char err[256];
+	if (cld_cmap_token_ms(&token) < 0) {
+		/* validity is bounded by the token timeout: unknown, nothing is safe */
+		qb_log(LOG_CRIT, "cannot read corosync's token timeout (runtime.config.totem.token) "
+		       "from cmap, which bounds validity_ms; exiting");
+		exit(1);
+	}
+	char err[512];
 	struct cl_node_config *nc = &d->ncfg;
 	if (cld_config_node(&d->cfg, d->nodeid, token, nc, err, sizeof(err)) < 0) {
 		qb_log(LOG_CRIT, "configuration error: %s", err);

@@ -116,6 +116,8 @@ struct clp_req_index {
 struct clp_req_node {
 	struct clp_req_base b;
 	uint32_t node;
+	uint8_t flags;           /* FENCE_ACK: COROLEASE_FENCE_FORCE */
+	uint8_t pad[3];
 };
 
 /* Every event: libqb response header (error unused, 0), then the cookie (0 if unsolicited). */
