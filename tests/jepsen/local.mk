@@ -15,3 +15,6 @@ check_PROGRAMS += tests/jepsen/jp-client
 tests_jepsen_jp_client_SOURCES = tests/jepsen/jp-client.c
 tests_jepsen_jp_client_CPPFLAGS = -I$(top_srcdir)/include
 tests_jepsen_jp_client_LDADD = libclient/libcorolease.la
+
+TESTS += tests/jepsen/t21-checker.sh
+EXTRA_DIST += tests/jepsen/t21-checker.sh tests/jepsen/jepsen-check.py
