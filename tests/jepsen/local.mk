@@ -16,5 +16,16 @@ tests_jepsen_jp_client_SOURCES = tests/jepsen/jp-client.c
 tests_jepsen_jp_client_CPPFLAGS = -I$(top_srcdir)/include
 tests_jepsen_jp_client_LDADD = libclient/libcorolease.la
 
-TESTS += tests/jepsen/t21-checker.sh
-EXTRA_DIST += tests/jepsen/t21-checker.sh tests/jepsen/jepsen-check.py
+TESTS += tests/jepsen/t21-checker.sh tests/jepsen/t20-jepsen.sh
+EXTRA_DIST += tests/jepsen/t20-jepsen.sh tests/jepsen/t21-checker.sh tests/jepsen/run.sh \
+	tests/jepsen/nemesis.sh tests/jepsen/jepsen-check.py
+
+# A long run on its own (not part of 'make check'); root, corosync, python3:
+#   make jepsen [JEPSEN_NODES=5] [JEPSEN_SECONDS=600] [JEPSEN_SEED=N] [IT_INSTANCE=D]
+# Variables given on the command line or in the environment go through;
+# the rest are run.sh's defaults, but 5 nodes and 600 s here.
+.PHONY: jepsen
+jepsen: tests/jepsen/jp-client lockd/coroleased tools/corolease
+	$(AM_TESTS_ENVIRONMENT) \
+	JEPSEN_NODES="$${JEPSEN_NODES:-5}" JEPSEN_SECONDS="$${JEPSEN_SECONDS:-600}" \
+	$(srcdir)/tests/jepsen/run.sh
