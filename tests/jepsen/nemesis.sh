@@ -2,12 +2,13 @@
 # after tests/integration/lib.sh).
 #
 # nemesis_run SEED SECONDS [FAULTS] plays a seeded random schedule on the
-# cluster until SECONDS have passed and at least FAULTS faults were played.  The fault kinds come in decks: each deck is
-# the seven kinds in a seeded random order, so a short run still has every
-# kind.  One fault at a time; with 5 or more nodes a fault hits one or two
-# nodes, so a majority always stays whole.  After each fault the nemesis
-# undoes it, waits until the node is synced again (so no fault ever takes
-# the last copy of the state), then pauses a seeded gap (0.3-2 s).
+# cluster until SECONDS have passed and at least FAULTS faults were played.
+# The fault kinds come in decks: each deck is the seven kinds (NEM_KINDS) in
+# a seeded random order, so a short run still has every kind.  One fault at
+# a time; with 5 or more nodes a fault hits one or two nodes, so a majority
+# always stays whole.  After each fault the nemesis undoes it, waits until
+# the node is synced again (so no fault ever takes the last copy of the
+# state), then pauses a seeded gap (0.3-2 s).
 #
 #   kill-corosync   kill -9 a node's corosync, restart it after 1-4 s
 #   pause-corosync  SIGSTOP a node's corosync alone: mostly about token +
@@ -27,7 +28,8 @@
 # and said on stdout.  Times come from `jp-client now` (CLOCK_MONOTONIC, the
 # clock of the clients' histories).
 
-NEM_KINDS=(kill-corosync pause-corosync pause-daemon pause-client kill-daemon partition loss)
+NEM_ALL_KINDS="kill-corosync pause-corosync pause-daemon pause-client kill-daemon partition loss"
+read -r -a NEM_KINDS <<<"$NEM_ALL_KINDS"   # the deck; run.sh's JEPSEN_KINDS narrows it
 NEM_FID=0
 NEM_LOG=
 declare -A NEM_DTAG      # node -> tag of its current coroleased (pidfile nI/TAG.pid)

@@ -16,6 +16,13 @@
 #   JEPSEN_FAULTS    play at least this many faults, even past JEPSEN_SECONDS (0)
 #   JEPSEN_BOUND_MS  the checker's bound on calls without a timeout (10000)
 #   JEPSEN_SLACK_MS  the checker's slack past a call's own timeout (2000)
+#   JEPSEN_KINDS     fault kinds to deal, comma-separated (all seven; nemesis.sh)
+#   JEPSEN_PLANT     TESTS ONLY: start every coroleased with
+#                    --unsafe-test-plant=JEPSEN_PLANT (a build configured with
+#                    --enable-unsafe-test-plants; see lockd/main.c), and pass
+#                    only if the checker finds a violation: it proves the
+#                    whole chain sees a broken daemon, e.g.
+#                    JEPSEN_PLANT=no-quorum JEPSEN_KINDS=partition
 #   JEPSEN_STRICT    1: do not excuse lease_valid() reading true right after a
 #                    write that spanned a stop of its client (issue 7 defect
 #                    4; see jepsen-check.py --allow-post-pause-valid)
@@ -55,8 +62,20 @@ command -v python3 >/dev/null || skip "python3 not installed (the checker)"
 [[ $JEPSEN_NODES =~ ^[0-9]+$ ]] && ((JEPSEN_NODES >= 3)) || fail "JEPSEN_NODES must be 3 or more"
 [[ $JEPSEN_SEED =~ ^[0-9]+$ ]] || fail "JEPSEN_SEED must be a number"
 NEM_LOG=$CLUSTER_DIR/nemesis.log
+if [[ -n ${JEPSEN_KINDS:-} ]]; then
+	IFS=, read -r -a NEM_KINDS <<<"$JEPSEN_KINDS"
+	for k in "${NEM_KINDS[@]}"; do
+		[[ " $NEM_ALL_KINDS " == *" $k "* ]] || fail "JEPSEN_KINDS: unknown fault kind '$k' (kinds: $NEM_ALL_KINDS)"
+	done
+fi
+if [[ -n ${JEPSEN_PLANT:-} ]]; then
+	"$DAEMON" --unsafe-test-plant="$JEPSEN_PLANT" -t -c /dev/null >/dev/null 2>&1 ||
+		skip "coroleased has no --unsafe-test-plant=$JEPSEN_PLANT (configure --enable-unsafe-test-plants)"
+	EXTRA_DAEMON_OPTS+=(--unsafe-test-plant="$JEPSEN_PLANT")
+	say "PLANTED: every coroleased runs with --unsafe-test-plant=$JEPSEN_PLANT; the checker must find a violation"
+fi
 say "seed $JEPSEN_SEED: $JEPSEN_NODES nodes, $JEPSEN_CLIENTS clients each, nemesis for ${JEPSEN_SECONDS}s (rerun with JEPSEN_SEED=$JEPSEN_SEED)"
-nem_log "ev=run phase=start seed=$JEPSEN_SEED nodes=$JEPSEN_NODES seconds=$JEPSEN_SECONDS clients=$JEPSEN_CLIENTS t=$(mono)"
+nem_log "ev=run phase=start plant=${JEPSEN_PLANT:-none} kinds=${NEM_KINDS[*]// /,} seed=$JEPSEN_SEED nodes=$JEPSEN_NODES seconds=$JEPSEN_SECONDS clients=$JEPSEN_CLIENTS t=$(mono)"
 
 it_up "$JEPSEN_NODES"
 for ((i = 1; i <= JEPSEN_NODES; i++)); do
@@ -101,6 +120,11 @@ say "nemesis: $NEM_FID faults; $NEM_UNSYNCED times a node was not synced 60 s af
 say "checker: $CHECKER ${opts[*]} $CLUSTER_DIR"
 python3 "$CHECKER" "${opts[@]}" "$CLUSTER_DIR" | tee "$CLUSTER_DIR/checker.out"
 rc=${PIPESTATUS[0]}
+if [[ -n ${JEPSEN_PLANT:-} ]]; then
+	((rc == 1)) || fail "planted $JEPSEN_PLANT, but the checker found no violation (exit $rc, seed $JEPSEN_SEED)"
+	say "planted $JEPSEN_PLANT: the checker found the violations (seed $JEPSEN_SEED)"
+	it_pass
+fi
 if ((rc != 0)); then
 	keep=${JEPSEN_KEEP:-$CLUSTER_DIR.violation-$JEPSEN_SEED}
 	rm -rf "$keep" && mkdir -p "$keep" && cp -a "$CLUSTER_DIR"/n* "$CLUSTER_DIR"/*.log "$CLUSTER_DIR/checker.out" "$keep"/ 2>/dev/null
