@@ -14,7 +14,7 @@
 #   JEPSEN_CLIENTS   client processes per node (3)
 #   JEPSEN_NAMES     contended lease names (jp/a,jp/b,jp/c); keys k0,k1 each
 #   JEPSEN_FAULTS    play at least this many faults, even past JEPSEN_SECONDS (0)
-#   JEPSEN_BOUND_MS  the checker's bound on calls without a timeout (10000)
+#   JEPSEN_BOUND_MS  the checker's bound on calls without a timeout (15000)
 #   JEPSEN_SLACK_MS  the checker's slack past a call's own timeout (2000)
 #   JEPSEN_KINDS     fault kinds to deal, comma-separated (all seven; nemesis.sh)
 #   JEPSEN_PLANT     TESTS ONLY: start every coroleased with
@@ -50,7 +50,7 @@ JEPSEN_CLIENTS=${JEPSEN_CLIENTS:-3}
 JEPSEN_NAMES=${JEPSEN_NAMES:-jp/a,jp/b,jp/c}
 JEPSEN_KEYS=k0,k1
 JEPSEN_FAULTS=${JEPSEN_FAULTS:-0}
-JEPSEN_BOUND_MS=${JEPSEN_BOUND_MS:-10000}
+JEPSEN_BOUND_MS=${JEPSEN_BOUND_MS:-15000}
 JEPSEN_SLACK_MS=${JEPSEN_SLACK_MS:-2000}
 JEPSEN_STRICT=${JEPSEN_STRICT:-0}
 JP=$IT_BUILD/tests/jepsen/jp-client
