@@ -61,6 +61,20 @@
  *    others saw its previous incarnation leave, as under CPG;
  *  - agent events reach clients through a per-client FIFO "IPC" with 10..40
  *    us latency; client calls reach the agent at once, or when it resumes;
+ *  - clocks: every node's daemon reads its own clock (CLOCK_BOOTTIME):
+ *    a random offset and a drift of up to drift_ppm (0 or 20..500 ppm per
+ *    seed); validity is drawn at most T minus three times the drift's worth.
+ *    Pauses are of the daemon and corosync alone (its clients and clock run
+ *    on), a suspend (the whole node, clients too, sleeps; CLOCK_BOOTTIME
+ *    counts on, so the clock jumps forward on resume), or a VM pause (the
+ *    whole node, and its clock stands still).  A stopped clock makes the
+ *    node's validity last longer in real time by the stop: that is safe only
+ *    within the slack between validity and T, so VM pauses last at most
+ *    vm_pause_max = (T - validity - 2 drift) / 2, at most one per 2 T per
+ *    node; longer ones need the watchdog and storage-side epoch checks of
+ *    doc/state-machine.md, which the simulator does not model.  Every
+ *    invariant is judged in real time; the simulator turns node times
+ *    (valid_until, deadlines) into real ones only through the node's clock;
  *  - an agent that fails (out of memory, core/node.h) is a crash, as the
  *    daemon exits then, and restarts later like other crashes.  The
  *    simulator injects no allocation failures; tests/check_node does.
@@ -222,8 +236,15 @@ struct node {
 	unsigned idx;
 	uint32_t id;
 	bool up;
-	bool paused;
+	uint8_t freeze;          /* enum freeze: paused, and how */
 	bool ghost;              /* its ring dissolved while it was paused */
+	uint64_t thaw_at;        /* scheduled end of the freeze */
+	/* its clock (the daemon's CLOCK_BOOTTIME): see clk_at() */
+	uint64_t clk_t0;         /* real time of the last rebase */
+	uint64_t clk_off;        /* node time at clk_t0 */
+	int32_t ppm;             /* drift: node time runs (1e6 + ppm) / 1e6 as fast as real time */
+	bool clk_stopped;        /* a VM pause: the clock stands at clk_off */
+	uint64_t clk_stop_end;   /* real time its last clock stop ended */
 	uint64_t incarnation;    /* bumped on crash, restart and corosync restart */
 	uint64_t fault_gen;      /* matches scheduled resume/restart events */
 	struct cl_node *cn;
@@ -246,6 +267,15 @@ struct node {
 	char last_err[SIM_TRACE_WIDTH]; /* its last LOG_ERR (or worse) line */
 };
 
+/*
+ * How a node is paused.  PROC: its daemon and corosync are stopped (SIGSTOP,
+ * a host too busy to schedule them); its clients run and its clock counts.
+ * SUSPEND: the whole node sleeps, clients too; CLOCK_BOOTTIME counts on, so
+ * its clock jumps forward on resume.  VM: the whole virtual machine is paused
+ * and its clock stands still meanwhile (bounded: see vm_pause_max).
+ */
+enum freeze { FZ_NONE = 0, FZ_PROC, FZ_SUSPEND, FZ_VM };
+
 enum hold_st { H_NONE = 0, H_PENDING, H_QUEUED, H_HELD };
 
 struct chold {
@@ -254,7 +284,8 @@ struct chold {
 	bool revoked;
 	uint64_t epoch;
 	uint64_t stop_at;        /* revoked: acting ends here (straggle) */
-	uint64_t since;          /* GRANTED received */
+	uint64_t since;          /* GRANTED received (real time) */
+	uint64_t since_nt;       /* ... in its node's time */
 	uint64_t gen;            /* matches release/cancel timers */
 	uint64_t release_at;     /* scheduled release, NEVER if none */
 };
@@ -330,6 +361,8 @@ struct sim {
 	uint64_t token_us;
 	uint64_t lat_min, lat_max, ipc_min, ipc_max;
 	uint64_t eagain_ppm, straggler_ppm;
+	uint32_t drift_ppm;      /* bound of every node's clock drift */
+	uint64_t vm_pause_max;   /* longest pause with a stopped clock (0: none) */
 	uint64_t hold_max, think_max, release_soon;
 	uint64_t t_stop, t_final, bound;
 	struct cl_node_config cfg;
@@ -636,7 +669,65 @@ static size_t mask_ids(const struct sim *s, uint32_t mask, uint32_t *ids_r)
 
 static bool node_live(const struct node *n)
 {
-	return n->up && !n->paused;
+	return n->up && n->freeze == FZ_NONE;
+}
+
+/* Whether n's clients are paused with it (the whole node sleeps). */
+static bool node_asleep(const struct node *n)
+{
+	return n->freeze == FZ_SUSPEND || n->freeze == FZ_VM;
+}
+
+/* ------------------------------------------------------------- node clocks */
+
+/*
+ * A node's clock at real time t: clk_off at clk_t0, then counting (1e6 +
+ * ppm) / 1e6 as fast as real time; it stands still while stopped (a VM
+ * pause).  Monotonic in t.  Node times never meet real times or other
+ * nodes' times except through these two functions.
+ */
+static uint64_t clk_at(const struct node *n, uint64_t t)
+{
+	uint64_t d;
+
+	if (n->clk_stopped || t <= n->clk_t0)
+		return n->clk_off;
+	d = t - n->clk_t0;
+	return n->clk_off + d + (uint64_t)(int64_t)(((__int128)d * n->ppm) / 1000000);
+}
+
+static uint64_t node_now(const struct sim *s, const struct node *n)
+{
+	return clk_at(n, s->now);
+}
+
+/* The earliest real time (>= now) at which n's clock reads nt; NEVER while it stands below. */
+static uint64_t clk_real(const struct sim *s, const struct node *n, uint64_t nt)
+{
+	uint64_t t;
+
+	if (nt <= clk_at(n, s->now))
+		return s->now;
+	if (n->clk_stopped)
+		return NEVER;
+	t = n->clk_t0 + (uint64_t)(((__int128)(nt - n->clk_off) * 1000000) / (1000000 + n->ppm));
+	if (t < s->now)
+		t = s->now;
+	while (clk_at(n, t) < nt)
+		t++;
+	while (t > s->now && clk_at(n, t - 1) >= nt)
+		t--;
+	return t;
+}
+
+/* Stops or restarts n's clock now (a VM pause). */
+static void clk_stop(struct sim *s, struct node *n, bool stop)
+{
+	n->clk_off = clk_at(n, s->now);
+	n->clk_t0 = s->now;
+	n->clk_stopped = stop;
+	if (!stop)
+		n->clk_stop_end = s->now;
 }
 
 /* True while n is live in a stable quorate component (liveness applies). */
@@ -660,15 +751,15 @@ static void node_sched_tick(struct sim *s, struct node *n)
 	if (!node_live(n))
 		return;
 	d = cl_node_next_deadline(n->cn);
-	if (d == CL_TIME_NEVER) {
+	if (d != CL_TIME_NEVER)
+		d = clk_real(s, n, d);   /* the node's time to real time */
+	if (d == NEVER) {
 		if (n->tick_at != NEVER) {
 			n->tick_at = NEVER;
 			n->tick_gen++;
 		}
 		return;
 	}
-	if (d < s->now)
-		d = s->now;
 	if (d == n->tick_at)
 		return;
 	n->tick_at = d;
@@ -713,7 +804,7 @@ static uint64_t op_now(void *ctx)
 {
 	struct node *n = ctx;
 
-	return n->sim->now;
+	return node_now(n->sim, n);
 }
 
 static int op_mcast(void *ctx, const void *buf, size_t len)
@@ -796,7 +887,7 @@ static void check_epoch(struct sim *s, struct node *n, int name, const struct cl
 	uint64_t t;
 	size_t i;
 
-	if (name < 0 || ev->valid_until <= s->now || s->forked)
+	if (name < 0 || ev->valid_until <= node_now(s, n) || s->forked)
 		return;
 	e = &s->epochs[name];
 	if (ev->epoch != e->granted[n->idx]) {
@@ -1088,7 +1179,7 @@ static void node_call(struct sim *s, struct node *n, const struct call *k)
 {
 	if (!n->up)
 		return;
-	if (n->paused) {
+	if (n->freeze != FZ_NONE) {
 		if (n->ncalls == n->capcalls) {
 			n->capcalls = n->capcalls ? 2 * n->capcalls : 8;
 			n->calls = xrealloc(n->calls, n->capcalls * sizeof(*n->calls));
@@ -1425,7 +1516,7 @@ static void on_reform(struct sim *s, const struct ev *e)
 
 			if (n->comp != ci)
 				continue;
-			if (n->up && n->paused) {
+			if (n->up && n->freeze != FZ_NONE) {
 				msgq_clear(&n->ghostq);
 				for (size_t j = c->inflight.head; j < c->inflight.len; j++)
 					msgq_push(&n->ghostq, msg_ref(c->inflight.v[j].m), 0);
@@ -1488,7 +1579,7 @@ static void node_start(struct sim *s, struct node *n)
 		return;
 	}
 	n->up = true;
-	n->paused = false;
+	n->freeze = FZ_NONE;
 	n->ghost = false;
 	n->comp = -1;
 	n->has_view = false;
@@ -1515,7 +1606,9 @@ static void node_crash(struct sim *s, struct node *n)
 	}
 	n->cn = cl_node_free(n->cn);
 	n->up = false;
-	n->paused = false;
+	if (n->clk_stopped)
+		clk_stop(s, n, false);   /* power cycled: the clock runs again */
+	n->freeze = FZ_NONE;
 	n->ghost = false;
 	n->comp = -1;
 	n->incarnation++;
@@ -1535,7 +1628,9 @@ static void node_resume(struct sim *s, struct node *n)
 	};
 
 	TR(s, "FAULT: resume n%u (ghost %d, %zu calls waiting)", n->id, n->ghost, n->ncalls);
-	n->paused = false;
+	if (n->clk_stopped)
+		clk_stop(s, n, false);
+	n->freeze = FZ_NONE;
 	n->fault_gen++;
 	n->tick_at = NEVER;
 	n->tick_gen++;
@@ -1619,18 +1714,32 @@ static void on_fault(struct sim *s)
 				n->fault_gen, 0);
 		apply_faults(s);
 	} else if (kind < 55) {
-		/* pause: sometimes shorter than the token timeout, mostly longer */
+		/*
+		 * pause: sometimes shorter than the token timeout, mostly longer.
+		 * Of the daemon and corosync alone (PROC), or of the whole node:
+		 * a suspend (CLOCK_BOOTTIME counts on), or a VM pause whose clock
+		 * stands still (short: vm_pause_max), at most one per 2 T a node.
+		 */
+		static const char *const how[] = { "", "daemon and corosync", "suspend", "VM" };
 		uint64_t d = rng_ppm(&s->rng, 300000) ? rng_range(&s->rng, T / 10, T * 9 / 10)
 						    : rng_range(&s->rng, T + T / 5, 6 * T);
+		uint8_t fz = kind < 42 ? FZ_PROC : kind < 50 ? FZ_SUSPEND : FZ_VM;
 
 		if (!node_live(n))
 			return;
-		TR(s, "FAULT: pause n%u for %" PRIu64 " us", n->id, d);
-		n->paused = true;
+		if (fz == FZ_VM && (!s->vm_pause_max || n->clk_stop_end + 2 * T > s->now))
+			fz = FZ_SUSPEND;
+		if (fz == FZ_VM)
+			d = rng_range(&s->rng, s->vm_pause_max / 4, s->vm_pause_max);
+		TR(s, "FAULT: pause n%u (%s) for %" PRIu64 " us", n->id, how[fz], d);
+		n->freeze = fz;
+		if (fz == FZ_VM)
+			clk_stop(s, n, true);
+		n->thaw_at = s->now + d;
 		n->fault_gen++;
 		n->tick_gen++;
 		n->tick_at = NEVER;
-		ev_push(s, s->now + d, EV_RESUME, n->idx, n->fault_gen, 0);
+		ev_push(s, n->thaw_at, EV_RESUME, n->idx, n->fault_gen, 0);
 		apply_faults(s);
 	} else if (kind < 62) {
 		if (!node_live(n) || n->comp < 0)
@@ -1785,11 +1894,13 @@ static bool client_acting(const struct sim *s, const struct client *c, unsigned 
 
 	if (!c->alive || h->st != H_HELD)
 		return false;
+	uint64_t nt = node_now(s, &s->nodes[c->node]);
+
 	if (h->revoked && s->now >= h->stop_at)
 		return false;
-	if (s->now < c->valid_until)
+	if (nt < c->valid_until)
 		return true;
-	return h->since < c->valid_until && s->now < c->valid_until + c->straggle_v;
+	return h->since_nt < c->valid_until && nt < c->valid_until + c->straggle_v;
 }
 
 /* The client stops acting on name (if it still does) at time t at the latest. */
@@ -1894,12 +2005,17 @@ static void on_wake(struct sim *s, const struct ev *e)
 }
 
 /*
- * The client learns the node-wide validity deadline.  A deadline already
- * past counts from now: that is when the client learns it must stop.
+ * The client learns the node-wide validity deadline (its node's time).  A
+ * deadline already past counts from now, when the client learns it must
+ * stop -- unless it knew an earlier one: it stopped then.
  */
 static void client_set_valid(struct sim *s, struct client *c, uint64_t t)
 {
-	c->valid_until = t < s->now ? s->now : t;
+	uint64_t nt = node_now(s, &s->nodes[c->node]);
+
+	if (t < nt)   /* learnt only now; never later than it already knew */
+		t = c->valid_until < nt ? c->valid_until : nt;
+	c->valid_until = t;
 }
 
 /* A client handles one event that reached it over the IPC. */
@@ -1917,6 +2033,7 @@ static void client_on_event(struct sim *s, struct client *c, const struct cev *e
 		h->epoch = e->epoch;
 		h->revoked = false;
 		h->since = s->now;
+		h->since_nt = node_now(s, &s->nodes[c->node]);
 		h->gen++;
 		h->release_at = NEVER;
 		client_set_valid(s, c, e->valid_until);
@@ -1946,7 +2063,8 @@ static void client_on_event(struct sim *s, struct client *c, const struct cev *e
 		break;
 	case CL_NODE_EV_REVOKED:
 		if (h && h->st == H_HELD && !h->revoked) {
-			uint64_t left = e->deadline > s->now ? e->deadline - s->now : 0;
+			uint64_t nt = node_now(s, &s->nodes[c->node]);
+			uint64_t left = e->deadline > nt ? e->deadline - nt : 0;
 			/* a straggler finishes work it started: none if the grant just came */
 			uint64_t straggle = c->straggler && h->since < s->now ?
 					    rng_range(&s->rng, 0, left / 2) : 0;
@@ -1955,7 +2073,7 @@ static void client_on_event(struct sim *s, struct client *c, const struct cev *e
 			h->revoked = true;
 			h->stop_at = s->now + straggle;
 			if (rng_ppm(&s->rng, 30000))    /* late: cleans up after the deadline */
-				rel = e->deadline + rng_range(&s->rng, 0, s->token_us);
+				rel = s->now + left + rng_range(&s->rng, 0, s->token_us);
 			else
 				rel = h->stop_at + rng_range(&s->rng, 0, (left - straggle) / 2);
 			h->release_at = NEVER;
@@ -2387,7 +2505,17 @@ static void setup(struct sim *s, uint64_t seed)
 	s->release_soon = T / 4;
 
 	memset(&s->cfg, 0, sizeof(s->cfg));
-	s->cfg.validity_us = rng_range(r, T / 2, T);
+	/*
+	 * Clocks: each node's drifts by at most drift_ppm.  Validity stays
+	 * below T by the drift's worth (the daemon's default, the token
+	 * timeout, is far below token + consensus); what is left is the slack
+	 * a stopped clock may eat: vm_pause_max.
+	 */
+	s->drift_ppm = rng_ppm(r, 250000) ? 0 : (uint32_t)rng_range(r, 20, 500);
+	s->cfg.validity_us = rng_range(r, T / 2, T - T * 3 * s->drift_ppm / 1000000 - MS);
+	s->vm_pause_max = (T - s->cfg.validity_us - T * 2 * s->drift_ppm / 1000000) / 2;
+	if (s->vm_pause_max < MS)
+		s->vm_pause_max = 0;
 	s->cfg.revoke_timeout_us = rng_range(r, T, 3 * T);
 	s->cfg.handover_timeout_us = rng_range(r, T, 4 * T);
 	s->cfg.linger_us = rng_range(r, 1000, 2 * T);
@@ -2443,7 +2571,10 @@ static void setup(struct sim *s, uint64_t seed)
 		n->id = ids[i];
 		n->comp = -1;
 		n->tick_at = NEVER;
-		TR(s, "node n%u starts", n->id);
+		n->clk_t0 = s->now;
+		n->clk_off = rng_range(r, SEC, 1000000 * SEC);
+		n->ppm = (int32_t)rng_range(r, 0, 2 * s->drift_ppm) - (int32_t)s->drift_ppm;
+		TR(s, "node n%u starts (clock %" PRIu64 ", drift %d ppm)", n->id, n->clk_off, n->ppm);
 		node_start(s, n);
 	}
 	apply_faults(s);   /* the first ring forms a token timeout after start */
@@ -2485,7 +2616,7 @@ static void on_stop(struct sim *s)
 		if (!n->up) {
 			TR(s, "FAULT: restart n%u", n->id);
 			node_start(s, n);
-		} else if (n->paused) {
+		} else if (n->freeze != FZ_NONE) {
 			node_resume(s, n);
 		}
 	}
@@ -2496,6 +2627,16 @@ static void dispatch(struct sim *s, const struct ev *e)
 {
 	struct node *n;
 
+	if ((e->type == EV_IPC || e->type == EV_WAKE || e->type == EV_RELEASE ||
+	     e->type == EV_CANCEL) && node_asleep(&s->nodes[s->clients[e->a].node])) {
+		/* the client sleeps with its node: it goes on when the node wakes */
+		struct client *c = &s->clients[e->a];
+
+		if (e->type == EV_RELEASE && c->holds[e->c >> 32].release_at == s->now)
+			c->holds[e->c >> 32].release_at = s->nodes[c->node].thaw_at;
+		ev_push(s, s->nodes[s->clients[e->a].node].thaw_at, e->type, e->a, e->b, e->c);
+		return;
+	}
 	switch (e->type) {
 	case EV_DELIVER:
 		on_deliver(s, e);
@@ -2533,7 +2674,7 @@ static void dispatch(struct sim *s, const struct ev *e)
 		break;
 	case EV_RESUME:
 		n = &s->nodes[e->a];
-		if (n->up && n->paused && n->fault_gen == e->b && s->faults_on)
+		if (n->up && n->freeze != FZ_NONE && n->fault_gen == e->b && s->faults_on)
 			node_resume(s, n);
 		break;
 	case EV_RESTART:
