@@ -61,6 +61,13 @@
  *    others saw its previous incarnation leave, as under CPG;
  *  - agent events reach clients through a per-client FIFO "IPC" with 10..40
  *    us latency; client calls reach the agent at once, or when it resumes;
+ *  - batching (in 80% of seeds): as lockd/cpg.c, an agent's sends within
+ *    one loop iteration -- one event, or batch_window (up to 10 ms) of a
+ *    busy daemon -- go out as one CPG message in the wire.h batch format,
+ *    split with cl_batch_split() on delivery; a refused flush is retried
+ *    1 ms later.  corosync refuses sends at random (eagain_ppm) and, in
+ *    congestion faults, for up to T/3 at a time (only in batching seeds:
+ *    see fault_congest());
  *  - clocks: every node's daemon reads its own clock (CLOCK_BOOTTIME):
  *    a random offset and a drift of up to drift_ppm (0 or 20..500 ppm per
  *    seed); validity is drawn at most T minus three times the drift's worth.
@@ -253,6 +260,12 @@ struct node {
 	uint64_t view_inc[SIM_MAX_NODES]; /* ... and their incarnations then */
 	bool has_view;
 	struct msgq held;        /* sent while its ring was broken or absent */
+	uint8_t *batch;          /* the daemon's batch of this loop iteration (CL_BATCH_MAX) */
+	size_t blen;
+	unsigned bcount;
+	bool flush_armed;
+	uint64_t flush_gen;
+	uint64_t congested_until; /* corosync refuses sends (flow control) until then */
 	struct msgq ghostq;      /* its old ring's pending messages (ghost) */
 	struct call *calls;      /* client calls made while paused */
 	size_t ncalls, capcalls;
@@ -335,7 +348,7 @@ struct oracle {
 enum ev_type {
 	EV_DELIVER = 1, EV_TICK, EV_IPC, EV_WAKE, EV_RELEASE, EV_CANCEL, EV_SPAWN,
 	EV_GONE, EV_FAULT, EV_RESUME, EV_RESTART, EV_HEAL, EV_REFORM, EV_CHECK,
-	EV_STOP, EV_FINAL, EV_CPG_BACK,
+	EV_STOP, EV_FINAL, EV_CPG_BACK, EV_FLUSH,
 };
 
 struct ev {
@@ -361,6 +374,8 @@ struct sim {
 	uint64_t token_us;
 	uint64_t lat_min, lat_max, ipc_min, ipc_max;
 	uint64_t eagain_ppm, straggler_ppm;
+	bool batching;           /* the daemon packs a loop iteration's messages into one */
+	uint64_t batch_window;   /* length of a loop iteration (0: one event) */
 	uint32_t drift_ppm;      /* bound of every node's clock drift */
 	uint64_t vm_pause_max;   /* longest pause with a stopped clock (0: none) */
 	uint64_t hold_max, think_max, release_soon;
@@ -592,6 +607,8 @@ static void msgq_clear(struct msgq *q)
 /* Returns a message type name for traces (decodes the header only). */
 static const char *msg_type(const struct msg *m)
 {
+	if (m->len >= CL_BATCH_HDR_LEN && m->data[0] == CL_BATCH_MAGIC)
+		return "batch";
 	return m->len >= CL_WIRE_HDR_LEN ? cl_msg_type_name(m->data[1]) : "?";
 }
 
@@ -807,20 +824,19 @@ static uint64_t op_now(void *ctx)
 	return node_now(n->sim, n);
 }
 
-static int op_mcast(void *ctx, const void *buf, size_t len)
+/*
+ * corosync takes (0) or refuses (-EAGAIN: its send queue is full) one CPG
+ * message: a batch, or a message sent alone.  Taken, it is originated in the
+ * node's ring, or held while that ring is broken or absent.
+ */
+static int cs_send(struct sim *s, struct node *n, const uint8_t *buf, size_t len)
 {
-	struct node *n = ctx;
-	struct sim *s = n->sim;
 	struct msg *m;
 
-	if (!node_live(n)) {
-		violation(s, SIM_INV_PROTO, "node %u: mcast while down or paused", n->id);
-		return -EAGAIN;
-	}
-	if (rng_ppm(&s->rng, s->eagain_ppm)) {
+	if (s->now < n->congested_until || rng_ppm(&s->rng, s->eagain_ppm)) {
 		s->res->eagains++;
-		TR(s, "n%u mcast %s len %zu: EAGAIN", n->id,
-		   len >= 2 ? cl_msg_type_name(((const uint8_t *)buf)[1]) : "?", len);
+		TR(s, "n%u cpg_mcast_joined len %zu: EAGAIN%s", n->id, len,
+		   s->now < n->congested_until ? " (congested)" : "");
 		return -EAGAIN;
 	}
 	m = xrealloc(NULL, sizeof(*m) + len);
@@ -840,6 +856,96 @@ static int op_mcast(void *ctx, const void *buf, size_t len)
 		   msg_type(m), len, n->comp >= 0 ? "broken" : "none");
 		msgq_push(&n->held, m, 0);
 	}
+	return 0;
+}
+
+/*
+ * Sends n's pending batch as lockd/cpg.c's batch_flush() does: a lone
+ * message bare, several in the wire.h batch format.  0, or -EAGAIN (kept).
+ */
+static int batch_flush(struct sim *s, struct node *n)
+{
+	int rc;
+
+	if (!n->bcount)
+		return 0;
+	if (n->bcount == 1) {
+		rc = cs_send(s, n, n->batch + CL_BATCH_HDR_LEN + 4, n->blen - CL_BATCH_HDR_LEN - 4);
+	} else {
+		n->batch[0] = CL_BATCH_MAGIC;
+		n->batch[1] = 0;
+		cl_put_u16(n->batch + 2, (uint16_t)n->bcount);
+		rc = cs_send(s, n, n->batch, n->blen);
+		if (rc == 0)
+			s->res->batches++;
+	}
+	if (rc == 0)
+		n->blen = n->bcount = 0;
+	return rc;
+}
+
+/* The flush job at the end of the daemon's loop iteration (or its retry). */
+static void batch_arm(struct sim *s, struct node *n, uint64_t at)
+{
+	n->flush_gen++;
+	n->flush_armed = true;
+	ev_push(s, at, EV_FLUSH, n->idx, n->flush_gen, 0);
+}
+
+static void on_flush(struct sim *s, const struct ev *e)
+{
+	struct node *n = &s->nodes[e->a];
+
+	if (!n->up || !n->flush_armed || e->b != n->flush_gen)
+		return;
+	if (!node_live(n)) {       /* the job runs when the daemon does */
+		batch_arm(s, n, n->thaw_at);
+		return;
+	}
+	n->flush_armed = false;
+	if (batch_flush(s, n) == -EAGAIN)
+		batch_arm(s, n, s->now + MS);   /* as cpg.c: try again 1 ms later */
+}
+
+/*
+ * ops->mcast, as lockd/cpg.c's cld_cpg_mcast(): with batching, a message
+ * joins the batch that the end of this loop iteration sends (batch_window
+ * later: a busy daemon's iteration), a full batch is flushed first, a large
+ * message goes alone after it; -EAGAIN only when a flush needed now is
+ * refused.  Without batching, every message is its own CPG message.
+ */
+static int op_mcast(void *ctx, const void *buf, size_t len)
+{
+	struct node *n = ctx;
+	struct sim *s = n->sim;
+	size_t need = 4 + len;
+	int rc;
+
+	if (!node_live(n)) {
+		violation(s, SIM_INV_PROTO, "node %u: mcast while down or paused", n->id);
+		return -EAGAIN;
+	}
+	if (!s->batching)
+		return cs_send(s, n, buf, len);
+	if (CL_BATCH_HDR_LEN + need > CL_BATCH_MAX) {
+		rc = batch_flush(s, n);
+		return rc < 0 ? rc : cs_send(s, n, buf, len);
+	}
+	if (n->blen + need > CL_BATCH_MAX || n->bcount == UINT16_MAX) {
+		rc = batch_flush(s, n);
+		if (rc < 0)
+			return rc;
+	}
+	if (!n->batch)
+		n->batch = xrealloc(NULL, CL_BATCH_MAX);
+	if (!n->blen)
+		n->blen = CL_BATCH_HDR_LEN;
+	cl_put_u32(n->batch + n->blen, (uint32_t)len);
+	memcpy(n->batch + n->blen + 4, buf, len);
+	n->blen += need;
+	n->bcount++;
+	if (!n->flush_armed)
+		batch_arm(s, n, s->now + s->batch_window);
 	return 0;
 }
 
@@ -1200,11 +1306,32 @@ static void run_deferred_calls(struct sim *s, struct node *n)
 
 /* ----------------------------------------------------------------- the bus */
 
+struct split_ctx {
+	struct node *n;
+	uint32_t sender;
+};
+
+static void deliver_part(void *ctx, const uint8_t *msg, size_t len)
+{
+	struct split_ctx *x = ctx;
+
+	cl_node_deliver(x->n->cn, x->sender, msg, len);
+}
+
+/* One CPG message to n: a batch is split as lockd/cpg.c's deliver_fn() does. */
 static void deliver_one(struct sim *s, struct node *n, const struct msg *m, bool trans)
 {
 	TR(s, "n%u deliver%s #%" PRIu64 " %s from n%u", n->id, trans ? " (transitional)" : "",
 	   m->id, msg_type(m), m->sender);
-	cl_node_deliver(n->cn, m->sender, m->data, m->len);
+	if (m->len && m->data[0] == CL_BATCH_MAGIC) {
+		struct split_ctx x = { n, m->sender };
+
+		if (cl_batch_split(m->data, m->len, deliver_part, &x) < 0)
+			violation(s, SIM_INV_PROTO, "node %u: malformed batch #%" PRIu64 " from node %u",
+				  n->id, m->id, m->sender);
+	} else {
+		cl_node_deliver(n->cn, m->sender, m->data, m->len);
+	}
 	node_sched_tick(s, n);
 }
 
@@ -1616,6 +1743,8 @@ static void node_crash(struct sim *s, struct node *n)
 	n->tick_gen++;
 	n->tick_at = NEVER;
 	n->ncalls = 0;
+	n->blen = n->bcount = 0;   /* the batch died with the daemon */
+	n->flush_armed = false;
 	msgq_clear(&n->held);
 	msgq_clear(&n->ghostq);
 }
@@ -1634,6 +1763,8 @@ static void node_resume(struct sim *s, struct node *n)
 	n->fault_gen++;
 	n->tick_at = NEVER;
 	n->tick_gen++;
+	if (n->flush_armed)
+		batch_arm(s, n, s->now);
 	/* the woken daemon finds cpg, ipc and timers ready, in some order */
 	for (unsigned k = 0; k < 3 && !s->stop && node_live(n); k++) {
 		switch (perms[order][k]) {
@@ -1685,6 +1816,8 @@ static void node_transport_restart(struct sim *s, struct node *n, uint64_t downt
 	n->has_view = false;
 	n->view = 0;
 	n->incarnation++;        /* a new CPG member to the others */
+	n->blen = n->bcount = 0; /* cpg.c drops its batch with the connection */
+	n->flush_armed = false;
 	msgq_clear(&n->held);
 	msgq_clear(&n->ghostq);
 	n->cpg_back_at = s->now + downtime;
@@ -1692,95 +1825,153 @@ static void node_transport_restart(struct sim *s, struct node *n, uint64_t downt
 	node_sched_tick(s, n);
 }
 
+/* crash; usually restart later */
+static void fault_crash(struct sim *s, struct node *n)
+{
+	uint64_t T = s->token_us;
+
+	if (!n->up || count_down(s) + 1 >= s->n)
+		return;
+	node_crash(s, n);
+	if (rng_ppm(&s->rng, 800000))
+		ev_push(s, s->now + rng_range(&s->rng, T / 2, 10 * T), EV_RESTART, n->idx,
+			n->fault_gen, 0);
+	apply_faults(s);
+}
+
+/* a crash and restart in quick succession (a reboot) */
+static void fault_reboot(struct sim *s, struct node *n)
+{
+	if (!n->up || count_down(s) + 1 >= s->n)
+		return;
+	node_crash(s, n);
+	ev_push(s, s->now + rng_range(&s->rng, 1000, s->token_us / 2), EV_RESTART, n->idx,
+		n->fault_gen, 0);
+	apply_faults(s);
+}
+
+/*
+ * A pause: sometimes shorter than the token timeout, mostly longer.  Of the
+ * daemon and corosync alone (PROC), or of the whole node: a suspend
+ * (CLOCK_BOOTTIME counts on), or a VM pause whose clock stands still
+ * (short: vm_pause_max), at most one per 2 T a node.
+ */
+static void fault_pause(struct sim *s, struct node *n)
+{
+	static const char *const how[] = { "", "daemon and corosync", "suspend", "VM" };
+	uint64_t T = s->token_us;
+	uint64_t d = rng_ppm(&s->rng, 300000) ? rng_range(&s->rng, T / 10, T * 9 / 10)
+					    : rng_range(&s->rng, T + T / 5, 6 * T);
+	unsigned r = (unsigned)rng_range(&s->rng, 0, 99);
+	uint8_t fz = r < 55 ? FZ_PROC : r < 80 ? FZ_SUSPEND : FZ_VM;
+
+	if (!node_live(n))
+		return;
+	if (fz == FZ_VM && (!s->vm_pause_max || n->clk_stop_end + 2 * T > s->now))
+		fz = FZ_SUSPEND;
+	if (fz == FZ_VM)
+		d = rng_range(&s->rng, s->vm_pause_max / 4, s->vm_pause_max);
+	TR(s, "FAULT: pause n%u (%s) for %" PRIu64 " us", n->id, how[fz], d);
+	n->freeze = fz;
+	if (fz == FZ_VM)
+		clk_stop(s, n, true);
+	n->thaw_at = s->now + d;
+	n->fault_gen++;
+	n->tick_gen++;
+	n->tick_at = NEVER;
+	ev_push(s, n->thaw_at, EV_RESUME, n->idx, n->fault_gen, 0);
+	apply_faults(s);
+}
+
+static void fault_transport(struct sim *s, struct node *n)
+{
+	if (!node_live(n) || n->comp < 0)
+		return;
+	node_transport_restart(s, n, rng_range(&s->rng, s->token_us / 10, 4 * s->token_us));
+	apply_faults(s);
+}
+
+/* partition into 2 or 3 groups, often leaving a minority */
+static void fault_partition(struct sim *s, struct node *n)
+{
+	uint64_t T = s->token_us;
+	unsigned ngroups = rng_ppm(&s->rng, 750000) ? 2 : 3;
+	bool split = false;
+
+	(void)n;
+	if (partitioned(s))
+		return;
+	while (!split) {
+		for (unsigned i = 0; i < s->n; i++) {
+			s->nodes[i].group = (uint32_t)rng_range(&s->rng, 0, ngroups - 1);
+			if (s->nodes[i].group != s->nodes[0].group)
+				split = true;
+		}
+	}
+	if (s->tracing) {
+		char buf[64];
+		size_t off = 0;
+
+		for (unsigned i = 0; i < s->n; i++)
+			off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%u:%u",
+						i ? " " : "", s->nodes[i].id, s->nodes[i].group);
+		TR(s, "FAULT: partition %s", buf);
+	}
+	s->part_gen++;
+	ev_push(s, s->now + rng_range(&s->rng, 2 * T, 15 * T), EV_HEAL, 0, s->part_gen, 0);
+	apply_faults(s);
+}
+
+/*
+ * corosync's send queue fills (flow control): every send is refused with
+ * -EAGAIN for a while.  The agent and the daemon's batch keep what they
+ * could not send, and it all goes out at once when the queue drains.
+ */
+static void fault_congest(struct sim *s, struct node *n)
+{
+	uint64_t d = rng_range(&s->rng, MS, s->token_us / 3);
+
+	/*
+	 * Only where the daemon batches, as lockd/cpg.c always does (its mcast
+	 * fails only once a 64 KiB batch is full).  An agent whose mcast keeps
+	 * failing ticks without end and queues a heartbeat per tick (reported
+	 * to the core's owner; --congest-unbatched shows it).
+	 */
+	if (!node_live(n) || (!s->batching && !s->o->congest_unbatched))
+		return;
+	TR(s, "FAULT: n%u: corosync's send queue is full for %" PRIu64 " us", n->id, d);
+	n->congested_until = s->now + d;
+}
+
+static const struct fault_kind {
+	const char *name;
+	unsigned weight;
+	void (*fn)(struct sim *s, struct node *n);
+} fault_kinds[] = {
+	{ "crash", 22, fault_crash },
+	{ "reboot", 8, fault_reboot },
+	{ "pause", 30, fault_pause },
+	{ "transport", 7, fault_transport },
+	{ "partition", 28, fault_partition },
+	{ "congest", 5, fault_congest },
+};
+
 static void on_fault(struct sim *s)
 {
 	uint64_t T = s->token_us;
-	unsigned kind;
-	struct node *n;
+	unsigned total = 0, r;
+	size_t k;
 
 	if (!s->faults_on)
 		return;
 	ev_push(s, s->now + rng_range(&s->rng, 2 * T, 12 * T), EV_FAULT, 0, 0, 0);
-	kind = (unsigned)rng_range(&s->rng, 0, 99);
-	n = &s->nodes[rng_range(&s->rng, 0, s->n - 1)];
+	for (k = 0; k < sizeof(fault_kinds) / sizeof(fault_kinds[0]); k++)
+		total += fault_kinds[k].weight;
+	r = (unsigned)rng_range(&s->rng, 0, total - 1);
+	for (k = 0; r >= fault_kinds[k].weight; k++)
+		r -= fault_kinds[k].weight;
 	s->res->faults++;
-	if (kind < 25) {
-		/* crash; usually restart later */
-		if (!n->up || count_down(s) + 1 >= s->n)
-			return;
-		node_crash(s, n);
-		if (rng_ppm(&s->rng, 800000))
-			ev_push(s, s->now + rng_range(&s->rng, T / 2, 10 * T), EV_RESTART, n->idx,
-				n->fault_gen, 0);
-		apply_faults(s);
-	} else if (kind < 55) {
-		/*
-		 * pause: sometimes shorter than the token timeout, mostly longer.
-		 * Of the daemon and corosync alone (PROC), or of the whole node:
-		 * a suspend (CLOCK_BOOTTIME counts on), or a VM pause whose clock
-		 * stands still (short: vm_pause_max), at most one per 2 T a node.
-		 */
-		static const char *const how[] = { "", "daemon and corosync", "suspend", "VM" };
-		uint64_t d = rng_ppm(&s->rng, 300000) ? rng_range(&s->rng, T / 10, T * 9 / 10)
-						    : rng_range(&s->rng, T + T / 5, 6 * T);
-		uint8_t fz = kind < 42 ? FZ_PROC : kind < 50 ? FZ_SUSPEND : FZ_VM;
-
-		if (!node_live(n))
-			return;
-		if (fz == FZ_VM && (!s->vm_pause_max || n->clk_stop_end + 2 * T > s->now))
-			fz = FZ_SUSPEND;
-		if (fz == FZ_VM)
-			d = rng_range(&s->rng, s->vm_pause_max / 4, s->vm_pause_max);
-		TR(s, "FAULT: pause n%u (%s) for %" PRIu64 " us", n->id, how[fz], d);
-		n->freeze = fz;
-		if (fz == FZ_VM)
-			clk_stop(s, n, true);
-		n->thaw_at = s->now + d;
-		n->fault_gen++;
-		n->tick_gen++;
-		n->tick_at = NEVER;
-		ev_push(s, n->thaw_at, EV_RESUME, n->idx, n->fault_gen, 0);
-		apply_faults(s);
-	} else if (kind < 62) {
-		if (!node_live(n) || n->comp < 0)
-			return;
-		node_transport_restart(s, n, rng_range(&s->rng, T / 10, 4 * T));
-		apply_faults(s);
-	} else if (kind < 92) {
-		/* partition into 2 or 3 groups, often leaving a minority */
-		unsigned ngroups = rng_ppm(&s->rng, 750000) ? 2 : 3;
-		bool split = false;
-
-		if (partitioned(s))
-			return;
-		while (!split) {
-			for (unsigned i = 0; i < s->n; i++) {
-				s->nodes[i].group = (uint32_t)rng_range(&s->rng, 0, ngroups - 1);
-				if (s->nodes[i].group != s->nodes[0].group)
-					split = true;
-			}
-		}
-		if (s->tracing) {
-			char buf[64];
-			size_t off = 0;
-
-			for (unsigned i = 0; i < s->n; i++)
-				off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%u:%u",
-							i ? " " : "", s->nodes[i].id, s->nodes[i].group);
-			TR(s, "FAULT: partition %s", buf);
-		}
-		s->part_gen++;
-		ev_push(s, s->now + rng_range(&s->rng, 2 * T, 15 * T), EV_HEAL, 0, s->part_gen, 0);
-		apply_faults(s);
-	} else {
-		/* a crash and restart in quick succession (a reboot) */
-		if (!n->up || count_down(s) + 1 >= s->n)
-			return;
-		node_crash(s, n);
-		ev_push(s, s->now + rng_range(&s->rng, 1000, T / 2), EV_RESTART, n->idx,
-			n->fault_gen, 0);
-		apply_faults(s);
-	}
+	fault_kinds[k].fn(s, &s->nodes[rng_range(&s->rng, 0, s->n - 1)]);
 }
 
 static void heal_all(struct sim *s)
@@ -2499,6 +2690,8 @@ static void setup(struct sim *s, uint64_t seed)
 	s->ipc_min = 10;
 	s->ipc_max = 40;
 	s->eagain_ppm = rng_ppm(r, 300000) ? 0 : rng_range(r, 1000, 30000);
+	s->batching = !rng_ppm(r, 200000);
+	s->batch_window = !s->batching || rng_ppm(r, 400000) ? 0 : rng_range(r, 100, 10 * MS);
 	s->straggler_ppm = rng_ppm(r, 200000) ? 0 : rng_range(r, 200000, 800000);
 	s->hold_max = rng_range(r, T / 4, 2 * T);
 	s->think_max = rng_range(r, T / 20, T / 2);
@@ -2593,6 +2786,7 @@ static void teardown(struct sim *s)
 		msgq_clear(&n->held);
 		msgq_clear(&n->ghostq);
 		free(n->calls);
+		free(n->batch);
 	}
 	for (int i = 0; i < SIM_MAX_COMPS; i++)
 		if (s->comps[i].used)
@@ -2707,6 +2901,9 @@ static void dispatch(struct sim *s, const struct ev *e)
 	case EV_FINAL:
 		check_final(s);
 		s->stop = true;
+		break;
+	case EV_FLUSH:
+		on_flush(s, e);
 		break;
 	case EV_CPG_BACK:
 		n = &s->nodes[e->a];
@@ -2906,6 +3103,7 @@ static void usage(FILE *f)
 		"usage: corolease-sim [--seeds N] [--seed S] [--start S] [--nodes N] [--jobs J]\n"
 		"                     [--plant no-quorum|no-orphan-wait] [--verbose]\n"
 		"                     [--expect-violation] [--lax-trans] [--digest]\n"
+		"                     [--congest-unbatched]\n"
 		"  --seeds N            run N seeds (env SEEDS overrides; default %u)\n"
 		"  --start S            first seed (default 1)\n"
 		"  --seed S             run only seed S (same as --start S --seeds 1)\n"
@@ -2917,6 +3115,8 @@ static void usage(FILE *f)
 		"  --lax-trans          do not require acks made in a minority's\n"
 		"                       transitional delivery to survive (the node\n"
 		"                       agent confirms writes, so by default they must)\n"
+		"  --congest-unbatched  congest corosync's send queue in seeds that do not\n"
+		"                       batch as well (the agent then ticks without end)\n"
 		"  --digest             print a behaviour digest line per seed (compare\n"
 		"                       sorted output before and after a refactor)\n",
 		DEFAULT_SEEDS, SIM_MIN_NODES, SIM_MAX_NODES);
@@ -2981,6 +3181,8 @@ int main(int argc, char **argv)
 			o.expect = true;
 		} else if (!strcmp(a, "--digest")) {
 			o.digest = true;
+		} else if (!strcmp(a, "--congest-unbatched")) {
+			o.congest_unbatched = true;
 		} else if (!strcmp(a, "--lax-trans")) {
 			o.strict_trans = false;
 		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {

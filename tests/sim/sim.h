@@ -59,6 +59,7 @@ struct sim_opts {
 	bool expect;             /* --expect-violation: succeed iff a double owner is seen */
 	bool strict_trans;       /* acks made in a minority's transitional delivery must survive too */
 	bool digest;             /* print one behaviour digest line per seed */
+	bool congest_unbatched;  /* congestion faults in seeds without batching too */
 };
 
 /* Invariant identifiers used in reports. */
@@ -83,7 +84,7 @@ struct sim_result {
 	char desc[512];
 	uint64_t soft;           /* violations of other invariants ignored in --expect-violation mode */
 	/* statistics for the summary */
-	uint64_t faults, grants, index_acks, trans_acks, forks;
+	uint64_t faults, grants, index_acks, trans_acks, forks, batches;
 	uint64_t eagains, revokes, kills;
 };
 
