@@ -57,10 +57,27 @@
  *    seed is counted as a fork and b, c and d are off for the rest of it
  *    (two quorate lineages exist; the merge that ends them drops one side's
  *    holds with no fence wait);
- *  - a restarted node (or one whose corosync restarted) joins only after the
- *    others saw its previous incarnation leave, as under CPG;
  *  - agent events reach clients through a per-client FIFO "IPC" with 10..40
  *    us latency; client calls reach the agent at once, or when it resumes;
+ *  - totem and CPG apart: a ring's totem members are running corosyncs, its
+ *    CPG group the daemons that joined in it.  A daemon that dies while its
+ *    corosync runs leaves the group at once (a group change ordered with
+ *    the messages, same ring id), and its restart joins the same way; a
+ *    restarted corosync or daemon joins only after the others saw the
+ *    previous one leave.  A ring that loses a member re-forms T after it
+ *    broke; a merge or a join takes join_us (T/20..T/4);
+ *  - at a break each undelivered message was received by its sender's
+ *    corosync and by each other member with probability rcv_ppm; a member
+ *    of a new ring delivers transitionally, in the old order, what some
+ *    member of its transitional set had, so one side, both or neither may
+ *    apply a message.  Partitions often heal within two heartbeats of the
+ *    new rings forming (quick_heal_ppm);
+ *  - a corosync stall (SIGSTOP of corosync alone): the daemon runs on, its
+ *    sends are accepted and held, and the ring breaks for the others.  A
+ *    paused or stalled node whose ring re-formed without it wakes believing
+ *    in its dead ring: it delivers to itself alone, transitionally, what it
+ *    had received there and then what its corosync held when it woke, then
+ *    gets a singleton ring; what the daemon sends meanwhile waits for that;
  *  - batching (in 80% of seeds): as lockd/cpg.c, an agent's sends within
  *    one loop iteration -- one event, or batch_window (up to 10 ms) of a
  *    busy daemon -- go out as one CPG message in the wire.h batch format,
@@ -82,9 +99,10 @@
  *    doc/state-machine.md, which the simulator does not model.  Every
  *    invariant is judged in real time; the simulator turns node times
  *    (valid_until, deadlines) into real ones only through the node's clock;
- *  - an agent that fails (out of memory, core/node.h) is a crash, as the
- *    daemon exits then, and restarts later like other crashes.  The
- *    simulator injects no allocation failures; tests/check_node does.
+ *  - an agent that fails (out of memory, core/node.h) is a daemon crash: the
+ *    daemon exits, and systemd restarts it later.  A dying daemon's sends
+ *    that corosync held die with it.  The simulator injects no allocation
+ *    failures; tests/check_node does.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -189,16 +207,25 @@ static bool rng_ppm(struct rng *r, uint64_t ppm)
 
 /* --------------------------------------------------------- data structures */
 
-/* A multicast message; shared (refcounted) by every queue that holds it. */
+/*
+ * A CPG message, or a change of the CPG group inside a running ring (a
+ * daemon's process joins or leaves: grp); shared (refcounted) by every
+ * queue that holds it.
+ */
 struct msg {
 	uint32_t refs;
 	uint32_t sender;         /* node id */
-	uint64_t sender_inc;     /* the sender's incarnation */
+	uint64_t sender_inc;     /* the sender's (daemon's) incarnation */
+	uint64_t sender_cs;      /* the sender's corosync instance */
 	uint64_t id;             /* global send order, for traces */
 	uint64_t sent;           /* time ops->mcast took it */
+	uint32_t rcv;            /* set when its ring breaks: members that had received it */
+	int8_t grp;              /* 0 a message; GRP_JOIN / GRP_LEAVE of the sender's daemon */
 	size_t len;
 	uint8_t data[];
 };
+
+enum { GRP_LEAVE = -1, GRP_JOIN = 1 };
 
 struct msgq_ent {
 	struct msg *m;
@@ -211,16 +238,23 @@ struct msgq {
 	size_t head, len, cap;
 };
 
-/* A ring: a set of nodes that deliver the same messages in the same order. */
+/*
+ * A totem ring: the corosyncs in mask deliver the same messages in the same
+ * order; the daemons in gmask (the CPG group) are the ones that get them.
+ */
 struct comp {
 	bool used;
 	bool broken;             /* fault seen: no deliveries, sends held */
 	uint64_t gen;            /* bumped on break/unbreak; stale deliveries are dropped */
 	struct cl_ring ring;
-	uint32_t mask;           /* member node indexes (the ring's membership) */
-	struct msgq inflight;    /* ordered, not yet delivered */
+	uint32_t mask;           /* totem members (node indexes) */
+	uint32_t gmask;          /* CPG group members: daemons joined in this ring */
+	uint64_t ginc[SIM_MAX_NODES];   /* ... the incarnation of each that joined */
+	uint64_t cs_inc[SIM_MAX_NODES]; /* each totem member's corosync instance */
+	struct msgq inflight;    /* ordered, not yet delivered (messages and group changes) */
 	uint64_t last_at;        /* latest delivery time handed out */
 	uint64_t stable_since;   /* NEVER while broken */
+	uint64_t broken_at;      /* when it last broke (token lost) */
 };
 
 enum call_kind {
@@ -242,7 +276,12 @@ struct node {
 	struct sim *sim;
 	unsigned idx;
 	uint32_t id;
-	bool up;
+	bool on;                 /* powered (off: crashed or fenced) */
+	bool up;                 /* its daemon runs (cn) */
+	uint8_t cs;              /* enum cs_state: its corosync */
+	uint64_t cs_inc;         /* corosync instance: bumped when corosync (re)starts */
+	bool cpg_joined;         /* the daemon has its own join confchg (cpg.c's cc.joined) */
+	bool join_pending;       /* its daemon's join is on its way in its ring */
 	uint8_t freeze;          /* enum freeze: paused, and how */
 	bool ghost;              /* its ring dissolved while it was paused */
 	uint64_t thaw_at;        /* scheduled end of the freeze */
@@ -254,6 +293,8 @@ struct node {
 	uint64_t clk_stop_end;   /* real time its last clock stop ended */
 	uint64_t incarnation;    /* bumped on crash, restart and corosync restart */
 	uint64_t fault_gen;      /* matches scheduled resume/restart events */
+	uint64_t daemon_gen;     /* matches its daemon's scheduled restart */
+	uint64_t stall_gen;      /* matches the end of a corosync stall */
 	struct cl_node *cn;
 	int comp;                /* component index, -1 when none */
 	uint32_t view;           /* members (mask) of its last configuration change */
@@ -288,6 +329,14 @@ struct node {
  * and its clock stands still meanwhile (bounded: see vm_pause_max).
  */
 enum freeze { FZ_NONE = 0, FZ_PROC, FZ_SUSPEND, FZ_VM };
+
+/*
+ * A node's corosync.  STALL: stopped (SIGSTOP, a long scheduling delay)
+ * while the daemon runs on: sends are accepted and queued, nothing is
+ * delivered, and the ring breaks for the others.  DOWN: restarting under
+ * the daemon (cl_node_transport_lost) until cpg_back_at.
+ */
+enum cs_state { CS_RUN = 0, CS_STALL, CS_DOWN };
 
 enum hold_st { H_NONE = 0, H_PENDING, H_QUEUED, H_HELD };
 
@@ -348,7 +397,7 @@ struct oracle {
 enum ev_type {
 	EV_DELIVER = 1, EV_TICK, EV_IPC, EV_WAKE, EV_RELEASE, EV_CANCEL, EV_SPAWN,
 	EV_GONE, EV_FAULT, EV_RESUME, EV_RESTART, EV_HEAL, EV_REFORM, EV_CHECK,
-	EV_STOP, EV_FINAL, EV_CPG_BACK, EV_FLUSH,
+	EV_STOP, EV_FINAL, EV_CPG_BACK, EV_FLUSH, EV_DAEMON_BACK, EV_STALL_END,
 };
 
 struct ev {
@@ -374,6 +423,9 @@ struct sim {
 	uint64_t token_us;
 	uint64_t lat_min, lat_max, ipc_min, ipc_max;
 	uint64_t eagain_ppm, straggler_ppm;
+	uint64_t join_us;        /* a membership change that loses nobody (merge, join) */
+	uint64_t rcv_ppm;        /* at a break, each member had each undelivered message */
+	uint64_t quick_heal_ppm; /* partitions that heal within two heartbeats of forming */
 	bool batching;           /* the daemon packs a loop iteration's messages into one */
 	uint64_t batch_window;   /* length of a loop iteration (0: one event) */
 	uint32_t drift_ppm;      /* bound of every node's clock drift */
@@ -755,7 +807,8 @@ static bool node_ok(const struct sim *s, const struct node *n)
 	if (!node_live(n) || n->comp < 0)
 		return false;
 	c = &s->comps[n->comp];
-	return !c->broken && quorate_mask(s, c->mask);
+	return !c->broken && (c->gmask & (1u << n->idx)) && c->ginc[n->idx] == n->incarnation &&
+	       quorate_mask(s, c->mask);
 }
 
 /* -------------------------------------------------------------- node glue */
@@ -805,17 +858,8 @@ static void on_tick(struct sim *s, const struct ev *e)
 	node_sched_tick(s, n);
 }
 
-static void comp_send(struct sim *s, int ci, struct msg *m)
-{
-	struct comp *c = &s->comps[ci];
-	uint64_t at = s->now + rng_range(&s->rng, s->lat_min, s->lat_max);
-
-	if (at < c->last_at)
-		at = c->last_at;
-	c->last_at = at;
-	msgq_push(&c->inflight, m, at);
-	ev_push(s, at, EV_DELIVER, (uint32_t)ci, c->gen, 0);
-}
+static void comp_send(struct sim *s, int ci, struct msg *m);
+static struct msg *msg_new(struct sim *s, const struct node *n, const void *buf, size_t len);
 
 static uint64_t op_now(void *ctx)
 {
@@ -833,20 +877,15 @@ static int cs_send(struct sim *s, struct node *n, const uint8_t *buf, size_t len
 {
 	struct msg *m;
 
+	if (!n->cpg_joined)
+		return -ENOTCONN;   /* cpg.c: not joined (yet, or any more) */
 	if (s->now < n->congested_until || rng_ppm(&s->rng, s->eagain_ppm)) {
 		s->res->eagains++;
 		TR(s, "n%u cpg_mcast_joined len %zu: EAGAIN%s", n->id, len,
 		   s->now < n->congested_until ? " (congested)" : "");
 		return -EAGAIN;
 	}
-	m = xrealloc(NULL, sizeof(*m) + len);
-	m->refs = 1;
-	m->sender = n->id;
-	m->sender_inc = n->incarnation;
-	m->id = ++s->msg_id;
-	m->sent = s->now;
-	m->len = len;
-	memcpy(m->data, buf, len);
+	m = msg_new(s, n, buf, len);
 	/* a sender's messages stay in its order: behind any it still holds */
 	if (n->comp >= 0 && !s->comps[n->comp].broken && msgq_count(&n->held) == 0) {
 		TR(s, "n%u mcast #%" PRIu64 " %s len %zu", n->id, m->id, msg_type(m), len);
@@ -1335,6 +1374,176 @@ static void deliver_one(struct sim *s, struct node *n, const struct msg *m, bool
 	node_sched_tick(s, n);
 }
 
+/* Whether n's daemon is in ring ci's CPG group, live, and the process that joined it. */
+static bool group_live(const struct sim *s, int ci, const struct node *n)
+{
+	const struct comp *c = &s->comps[ci];
+
+	return (c->gmask & (1u << n->idx)) && node_live(n) && n->comp == ci &&
+	       c->ginc[n->idx] == n->incarnation;
+}
+
+/* Whether the verdict of ring c is quorate (one vote per corosync). */
+static bool ring_quorate(const struct sim *s, const struct comp *c)
+{
+	return quorate_mask(s, c->mask);
+}
+
+/* n's daemon gets the configuration change of ring ci: its group as it is now. */
+static void node_confchg(struct sim *s, struct node *n, int ci)
+{
+	struct comp *c = &s->comps[ci];
+	uint32_t members[SIM_MAX_NODES], left[SIM_MAX_NODES], joined[SIM_MAX_NODES];
+	uint32_t oldview = n->has_view ? n->view : 0;
+	size_t nm, nl, nj;
+
+	nm = mask_ids(s, c->gmask, members);
+	nl = mask_ids(s, oldview & ~c->gmask, left);
+	nj = mask_ids(s, c->gmask & ~oldview, joined);
+	TR(s, "n%u confchg ring %u.%" PRIu64 " members %#x left %#x joined %#x (totem %#x)",
+	   n->id, c->ring.rep, c->ring.seq, c->gmask, oldview & ~c->gmask, c->gmask & ~oldview,
+	   c->mask);
+	n->view = c->gmask;
+	for (unsigned i = 0; i < s->n; i++)
+		n->view_inc[i] = c->ginc[i];
+	n->has_view = true;
+	n->cpg_joined = true;
+	cl_node_confchg(n->cn, &c->ring, members, nm, left, nl, joined, nj);
+	node_sched_tick(s, n);
+}
+
+/* n's daemon gets votequorum's verdict for ring ci. */
+static void node_verdict(struct sim *s, struct node *n, int ci)
+{
+	struct comp *c = &s->comps[ci];
+	bool q = ring_quorate(s, c);
+
+	TR(s, "n%u votequorum ring %u.%" PRIu64 ": %squorate", n->id, c->ring.rep, c->ring.seq,
+	   q ? "" : "not ");
+	cl_node_quorum(n->cn, q, &c->ring);
+	node_sched_tick(s, n);
+}
+
+/* Queues a message or group change in ring ci: delivered in order, or kept while it is broken. */
+static void comp_send(struct sim *s, int ci, struct msg *m)
+{
+	struct comp *c = &s->comps[ci];
+	uint64_t at = s->now + rng_range(&s->rng, s->lat_min, s->lat_max);
+
+	if (c->broken) {
+		msgq_push(&c->inflight, m, 0);   /* comp_unbreak() sends it on */
+		return;
+	}
+	if (at < c->last_at)
+		at = c->last_at;
+	c->last_at = at;
+	msgq_push(&c->inflight, m, at);
+	ev_push(s, at, EV_DELIVER, (uint32_t)ci, c->gen, 0);
+}
+
+static struct msg *msg_new(struct sim *s, const struct node *n, const void *buf, size_t len)
+{
+	struct msg *m = xrealloc(NULL, sizeof(*m) + len);
+
+	memset(m, 0, sizeof(*m));
+	m->refs = 1;
+	m->sender = n->id;
+	m->sender_inc = n->incarnation;
+	m->sender_cs = n->cs_inc;
+	m->id = ++s->msg_id;
+	m->sent = s->now;
+	m->len = len;
+	if (len)
+		memcpy(m->data, buf, len);
+	return m;
+}
+
+/*
+ * Whether node j's daemon may be in ring ci's CPG group: under CPG the
+ * others first see a previous process of it leave (a confchg of their
+ * own), and only then the new one join.
+ */
+static bool group_joinable(const struct sim *s, int ci, const struct node *j)
+{
+	const struct comp *c = &s->comps[ci];
+
+	if (!j->up || ((c->gmask & (1u << j->idx)) && c->ginc[j->idx] != j->incarnation))
+		return false;
+	for (unsigned i = 0; i < s->n; i++) {
+		const struct node *ni = &s->nodes[i];
+
+		if (ni != j && (c->mask & (1u << i)) && ni->up && ni->has_view &&
+		    (ni->view & (1u << j->idx)) && ni->view_inc[j->idx] != j->incarnation)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * A daemon whose corosync is in a running ring but which is not in its
+ * group joins it (its cpg_join): a group change ordered with the messages.
+ */
+static void try_joins(struct sim *s)
+{
+	for (unsigned i = 0; i < s->n; i++) {
+		struct node *n = &s->nodes[i];
+		struct msg *m;
+
+		if (!node_live(n) || n->cpg_joined || n->join_pending || n->comp < 0 ||
+		    s->comps[n->comp].broken || n->cs != CS_RUN ||
+		    (s->comps[n->comp].gmask & (1u << i)) || !group_joinable(s, n->comp, n))
+			continue;
+		m = msg_new(s, n, NULL, 0);
+		m->grp = GRP_JOIN;
+		n->join_pending = true;
+		TR(s, "n%u's daemon joins the group of ring %u.%" PRIu64 " (#%" PRIu64 ")", n->id,
+		   s->comps[n->comp].ring.rep, s->comps[n->comp].ring.seq, m->id);
+		comp_send(s, n->comp, m);
+	}
+}
+
+/* A group change reaches the group of running ring ci, in its place in the order. */
+static void group_deliver(struct sim *s, int ci, const struct msg *m)
+{
+	struct comp *c = &s->comps[ci];
+	struct node *j = node_by_id(s, m->sender);
+	uint32_t bit;
+
+	if (!j)
+		return;
+	bit = 1u << j->idx;
+	if (m->grp == GRP_LEAVE) {
+		if (!(c->gmask & bit) || c->ginc[j->idx] != m->sender_inc)
+			return;
+		c->gmask &= ~bit;
+		TR(s, "ring %u.%" PRIu64 ": n%u's daemon left the group", c->ring.rep, c->ring.seq, j->id);
+		for (unsigned i = 0; i < s->n && !s->stop; i++)
+			if (group_live(s, ci, &s->nodes[i]))
+				node_confchg(s, &s->nodes[i], ci);
+		try_joins(s);
+		return;
+	}
+	if (j->incarnation != m->sender_inc)
+		return;
+	j->join_pending = false;
+	if (!node_live(j) || j->comp != ci || (c->gmask & bit) || j->cs != CS_RUN ||
+	    !group_joinable(s, ci, j)) {
+		try_joins(s);
+		return;
+	}
+	c->gmask |= bit;
+	c->ginc[j->idx] = j->incarnation;
+	TR(s, "ring %u.%" PRIu64 ": n%u's daemon joined the group", c->ring.rep, c->ring.seq, j->id);
+	for (unsigned i = 0; i < s->n && !s->stop; i++)
+		if (i != j->idx && group_live(s, ci, &s->nodes[i]))
+			node_confchg(s, &s->nodes[i], ci);
+	if (s->stop)
+		return;
+	node_confchg(s, j, ci);
+	if (!s->stop)
+		node_verdict(s, j, ci);    /* votequorum_trackstart: the current verdict */
+}
+
 static void on_deliver(struct sim *s, const struct ev *e)
 {
 	struct comp *c = &s->comps[e->a];
@@ -1348,11 +1557,12 @@ static void on_deliver(struct sim *s, const struct ev *e)
 		fprintf(stderr, "sim: internal error: delivery queue out of step\n");
 		abort();
 	}
-	for (unsigned i = 0; i < s->n && !s->stop; i++) {
-		struct node *n = &s->nodes[i];
-
-		if ((c->mask & (1u << i)) && node_live(n) && n->comp == (int)e->a)
-			deliver_one(s, n, m, false);
+	if (m->grp) {
+		group_deliver(s, (int)e->a, m);
+	} else {
+		for (unsigned i = 0; i < s->n && !s->stop; i++)
+			if (group_live(s, (int)e->a, &s->nodes[i]))
+				deliver_one(s, &s->nodes[i], m, false);
 	}
 	msg_unref(m);
 }
@@ -1369,6 +1579,8 @@ static int comp_alloc(struct sim *s, uint32_t mask)
 			c->used = true;
 			c->gen = gen;
 			c->mask = mask;
+			for (unsigned j = 0; j < s->n; j++)
+				c->cs_inc[j] = s->nodes[j].cs_inc;
 			s->ring_seq += 4;
 			c->ring.seq = s->ring_seq;
 			c->ring.rep = s->nodes[__builtin_ctz(mask)].id;
@@ -1389,6 +1601,12 @@ static void comp_free(struct sim *s, int ci)
 	c->gen++;
 }
 
+/*
+ * The token is lost: no more deliveries in the ring, sends are held.  Of its
+ * undelivered messages, the sender's corosync has each (unless it died) and
+ * every other member received it with probability rcv_ppm: what each
+ * member's new ring delivers transitionally follows from that (join_ring).
+ */
 static void comp_break(struct sim *s, int ci)
 {
 	struct comp *c = &s->comps[ci];
@@ -1399,6 +1617,20 @@ static void comp_break(struct sim *s, int ci)
 	c->broken = true;
 	c->gen++;
 	c->stable_since = NEVER;
+	c->broken_at = s->now;
+	for (size_t k = c->inflight.head; k < c->inflight.len; k++) {
+		struct msg *m = c->inflight.v[k].m;
+		struct node *snd = node_by_id(s, m->sender);
+
+		if (m->grp || !snd)
+			continue;
+		m->rcv = 0;
+		if (snd->on && snd->cs_inc == m->sender_cs)
+			m->rcv |= 1u << snd->idx;
+		for (unsigned i = 0; i < s->n; i++)
+			if ((c->mask & (1u << i)) && i != snd->idx && rng_ppm(&s->rng, s->rcv_ppm))
+				m->rcv |= 1u << i;
+	}
 }
 
 /* Sends everything n held while it had no working ring. */
@@ -1433,28 +1665,35 @@ static void comp_unbreak(struct sim *s, int ci)
 			send_held(s, &s->nodes[i]);
 }
 
+/* Whether n's corosync takes part in totem: powered, running, not paused. */
+static bool cs_live(const struct sim *s, const struct node *n)
+{
+	return n->on && n->freeze == FZ_NONE && n->cs == CS_RUN && s->now >= n->cpg_back_at;
+}
+
 /*
- * Whether node j may join a ring now.  A restarted node whose previous
- * incarnation is still in a reachable live node's view waits: under CPG the
- * others first see the old process leave, and the new one join later.
+ * Whether node j's corosync may be in a new ring now.  A restarted corosync
+ * whose previous instance is still in a ring a reachable node believes in
+ * waits: under CPG the others first see the old one leave.
  */
-static bool joinable(const struct sim *s, unsigned j)
+static bool totem_joinable(const struct sim *s, unsigned j)
 {
 	const struct node *nj = &s->nodes[j];
 
-	if (!node_live(nj) || s->now < nj->cpg_back_at)
+	if (!cs_live(s, nj))
 		return false;
 	for (unsigned i = 0; i < s->n; i++) {
 		const struct node *ni = &s->nodes[i];
 
-		if (i != j && node_live(ni) && ni->group == nj->group && ni->has_view &&
-		    (ni->view & (1u << j)) && ni->view_inc[j] != nj->incarnation)
+		if (i != j && cs_live(s, ni) && ni->group == nj->group && ni->comp >= 0 &&
+		    (s->comps[ni->comp].mask & (1u << j)) &&
+		    s->comps[ni->comp].cs_inc[j] != nj->cs_inc)
 			return false;
 	}
 	return true;
 }
 
-/* The groups that should form: connected, live, unpaused, joinable nodes. */
+/* The rings that should be: connected, running, joinable corosyncs. */
 static size_t desired_groups(const struct sim *s, uint32_t *groups_r)
 {
 	size_t k = 0;
@@ -1463,10 +1702,10 @@ static size_t desired_groups(const struct sim *s, uint32_t *groups_r)
 	for (unsigned i = 0; i < s->n; i++) {
 		uint32_t g = 0;
 
-		if (!joinable(s, i) || (done & (1u << i)))
+		if (!totem_joinable(s, i) || (done & (1u << i)))
 			continue;
 		for (unsigned j = 0; j < s->n; j++)
-			if (joinable(s, j) && s->nodes[j].group == s->nodes[i].group)
+			if (totem_joinable(s, j) && s->nodes[j].group == s->nodes[i].group)
 				g |= 1u << j;
 		done |= g;
 		groups_r[k++] = g;
@@ -1474,34 +1713,39 @@ static size_t desired_groups(const struct sim *s, uint32_t *groups_r)
 	return k;
 }
 
-/* True if every member of comp ci is live and still attached to it. */
+/* True if every member of comp ci is running and still attached to it. */
 static bool comp_intact(const struct sim *s, int ci)
 {
 	const struct comp *c = &s->comps[ci];
 
 	for (unsigned i = 0; i < s->n; i++)
 		if ((c->mask & (1u << i)) &&
-		    (!node_live(&s->nodes[i]) || s->nodes[i].comp != ci))
+		    (!cs_live(s, &s->nodes[i]) || s->nodes[i].comp != ci ||
+		     c->cs_inc[i] != s->nodes[i].cs_inc))
 			return false;
 	return true;
 }
 
-static void schedule_reform(struct sim *s)
+/* Whether broken ring c lost members (not all of them go on together). */
+static bool comp_lossy(const struct comp *c, const uint32_t *groups, size_t ng)
 {
-	s->reform_pending = true;
-	s->reform_gen++;
-	ev_push(s, s->now + s->token_us, EV_REFORM, 0, s->reform_gen, 0);
+	for (size_t g = 0; g < ng; g++)
+		if (groups[g] & c->mask)
+			return (c->mask & ~groups[g]) != 0;
+	return true;
 }
 
 /*
- * After any fault: breaks every stable ring that is no longer a desired
+ * After any fault: breaks every running ring that is no longer a desired
  * group, resumes broken rings that are whole again, and schedules the
- * membership change a token timeout later if anything is left to form.
+ * membership change: a token timeout (T: token + consensus) after a ring
+ * lost a member, join_us after a change that only merges or adds.
  */
 static void apply_faults(struct sim *s)
 {
 	uint32_t groups[SIM_MAX_NODES];
 	size_t ng = desired_groups(s, groups);
+	uint64_t at = 0;
 	bool need = false;
 
 	s->last_fault = s->now;
@@ -1518,55 +1762,58 @@ static void apply_faults(struct sim *s)
 			comp_break(s, ci);
 		else if (c->broken)
 			comp_unbreak(s, ci);
-		if (c->broken)
-			need = true;
+		if (!c->broken)
+			continue;
+		need = true;
+		if (comp_lossy(c, groups, ng) && c->broken_at + s->token_us > at)
+			at = c->broken_at + s->token_us;
 	}
 	for (unsigned i = 0; i < s->n; i++)
-		if (node_live(&s->nodes[i]) && s->nodes[i].comp < 0)
+		if (cs_live(s, &s->nodes[i]) && s->nodes[i].comp < 0)
 			need = true;
-	if (need)
-		schedule_reform(s);
+	if (need) {
+		if (s->now + s->join_us > at)
+			at = s->now + s->join_us;
+		s->reform_pending = true;
+		s->reform_gen++;
+		ev_push(s, at, EV_REFORM, 0, s->reform_gen, 0);
+	}
+	try_joins(s);
 }
 
-/* One member's passage into the new ring ci: transitional, confchg, quorum, held. */
-static void join_ring(struct sim *s, struct node *n, int ci, const struct msgq *old)
+/*
+ * One member's passage into the new ring ci from old ring oci: if its daemon
+ * was in the old group, it first delivers, in the old order, the old ring's
+ * undelivered messages that some member of its transitional set (the old
+ * members going to the same new ring) had received; then the configuration
+ * change and the votequorum verdict; then what it held goes out.
+ */
+static void join_ring(struct sim *s, struct node *n, int ci, int oci)
 {
 	struct comp *c = &s->comps[ci];
-	uint32_t members[SIM_MAX_NODES], left[SIM_MAX_NODES], joined[SIM_MAX_NODES];
-	uint32_t oldview = n->has_view ? n->view : 0;
-	size_t nm, nl, nj;
-	bool q = quorate_mask(s, c->mask);
 
-	send_held(s, n);   /* sent in the new ring: delivered after the confchg */
-	if (old) {
+	if (oci >= 0 && (s->comps[oci].gmask & (1u << n->idx)) &&
+	    s->comps[oci].ginc[n->idx] == n->incarnation) {
+		const struct msgq *old = &s->comps[oci].inflight;
+		uint32_t trans = s->comps[oci].mask & c->mask;
+
 		n->in_trans = true;
-		n->trans_quorate = q;
+		n->trans_quorate = ring_quorate(s, c);
 		for (size_t i = old->head; i < old->len && node_live(n) && !s->stop; i++) {
 			const struct msg *m = old->v[i].m;
-			struct node *snd = node_by_id(s, m->sender);
 
-			if (snd && (c->mask & (1u << snd->idx)) && snd->incarnation == m->sender_inc)
+			if (!m->grp && (m->rcv & trans))
 				deliver_one(s, n, m, true);
 		}
 		n->in_trans = false;
 	}
-	if (s->stop)
+	if (s->stop || !node_live(n))
 		return;
-	nm = mask_ids(s, c->mask, members);
-	nl = mask_ids(s, oldview & ~c->mask, left);
-	nj = mask_ids(s, c->mask & ~oldview, joined);
-	TR(s, "n%u confchg ring %u.%" PRIu64 " members %#x left %#x joined %#x quorate %d",
-	   n->id, c->ring.rep, c->ring.seq, c->mask, oldview & ~c->mask, c->mask & ~oldview, q);
-	n->view = c->mask;
-	for (unsigned i = 0; i < s->n; i++)
-		n->view_inc[i] = s->nodes[i].incarnation;
-	n->has_view = true;
-	cl_node_confchg(n->cn, &c->ring, members, nm, left, nl, joined, nj);
-	node_sched_tick(s, n);
-	if (s->stop)
-		return;
-	cl_node_quorum(n->cn, q, &c->ring);
-	node_sched_tick(s, n);
+	node_confchg(s, n, ci);
+	if (!s->stop && node_live(n))
+		node_verdict(s, n, ci);
+	if (!s->stop && node_live(n))
+		send_held(s, n);
 }
 
 static void oracle_formation(struct sim *s, uint32_t mask);
@@ -1584,7 +1831,6 @@ static void on_reform(struct sim *s, const struct ev *e)
 		return;
 	s->reform_pending = false;
 	ng = desired_groups(s, groups);
-	/* a held-back joiner has become joinable: its peers' ring changes too */
 	for (int ci = 0; ci < SIM_MAX_COMPS; ci++) {
 		bool want = false;
 
@@ -1615,23 +1861,35 @@ static void on_reform(struct sim *s, const struct ev *e)
 	for (size_t k = 0; k < nnew; k++) {
 		struct comp *c = &s->comps[newc[k]];
 
-		TR(s, "ring %u.%" PRIu64 " forms: mask %#x", c->ring.rep, c->ring.seq, c->mask);
 		for (unsigned i = 0; i < s->n; i++)
 			if (c->mask & (1u << i))
 				s->nodes[i].comp = newc[k];
+		/* the group: members' running daemons that CPG lets in */
+		for (unsigned i = 0; i < s->n; i++) {
+			struct node *n = &s->nodes[i];
+
+			if (!(c->mask & (1u << i)))
+				continue;
+			n->join_pending = false;
+			if (node_live(n) && group_joinable(s, newc[k], n)) {
+				c->gmask |= 1u << i;
+				c->ginc[i] = n->incarnation;
+			}
+		}
+		TR(s, "ring %u.%" PRIu64 " forms: mask %#x group %#x", c->ring.rep, c->ring.seq,
+		   c->mask, c->gmask);
 	}
 	for (size_t k = 0; k < nnew && !s->stop; k++) {
 		for (unsigned i = 0; i < s->n && !s->stop; i++) {
 			struct node *n = &s->nodes[i];
 
-			if (!(s->comps[newc[k]].mask & (1u << i)) || !node_live(n))
-				continue;
-			join_ring(s, n, newc[k], oldc[i] >= 0 ? &s->comps[oldc[i]].inflight : NULL);
+			if (s->comps[newc[k]].gmask & (1u << i))
+				join_ring(s, n, newc[k], oldc[i]);
 		}
-		if (!s->stop && quorate_mask(s, s->comps[newc[k]].mask))
-			oracle_formation(s, s->comps[newc[k]].mask);
+		if (!s->stop && ring_quorate(s, &s->comps[newc[k]]))
+			oracle_formation(s, s->comps[newc[k]].gmask);
 	}
-	/* dissolve the old rings; paused members keep the pending messages */
+	/* dissolve the old rings; a paused or stalled member keeps what it had received */
 	for (int ci = 0; ci < SIM_MAX_COMPS; ci++) {
 		struct comp *c = &s->comps[ci];
 		bool still = false;
@@ -1643,10 +1901,12 @@ static void on_reform(struct sim *s, const struct ev *e)
 
 			if (n->comp != ci)
 				continue;
-			if (n->up && n->freeze != FZ_NONE) {
+			if (n->on && (n->freeze != FZ_NONE || n->cs == CS_STALL)) {
 				msgq_clear(&n->ghostq);
 				for (size_t j = c->inflight.head; j < c->inflight.len; j++)
-					msgq_push(&n->ghostq, msg_ref(c->inflight.v[j].m), 0);
+					if (!c->inflight.v[j].m->grp &&
+					    (c->inflight.v[j].m->rcv & (1u << i)))
+						msgq_push(&n->ghostq, msg_ref(c->inflight.v[j].m), 0);
 				n->ghost = true;
 				n->comp = -1;
 				TR(s, "n%u (paused) loses ring %u.%" PRIu64 "; %zu messages pending",
@@ -1658,44 +1918,72 @@ static void on_reform(struct sim *s, const struct ev *e)
 		if (!still)
 			comp_free(s, ci);
 	}
-	/* restarted nodes held back above join in a later change */
+	/* corosyncs held back above join in a later change; daemons join their group */
 	for (unsigned i = 0; i < s->n; i++)
-		if (node_live(&s->nodes[i]) && s->nodes[i].comp < 0 && !s->reform_pending) {
+		if (cs_live(s, &s->nodes[i]) && s->nodes[i].comp < 0 && !s->reform_pending) {
 			TR(s, "n%u joins with the next configuration change", s->nodes[i].id);
-			schedule_reform(s);
+			s->reform_pending = true;
+			s->reform_gen++;
+			ev_push(s, s->now + s->join_us, EV_REFORM, 0, s->reform_gen, 0);
 		}
+	try_joins(s);
 }
 
-/* A resumed node whose ring dissolved: transitional, singleton ring. */
+/*
+ * A paused or stalled node wakes to find its ring gone: its corosync still
+ * believes in it, originates there what it held, and delivers to itself
+ * alone, transitionally, what it had of that ring and then its own held
+ * messages -- before it learns it is alone (a singleton ring, not quorate).
+ */
 static void ghost_wake(struct sim *s, struct node *n)
 {
-	int ci;
+	struct msgq held = n->held;
 	struct msg *m;
+	int ci;
 
-	if (!n->ghost)
+	if (!n->ghost || n->cs != CS_RUN || n->freeze != FZ_NONE)
 		return;
 	n->ghost = false;
 	ci = comp_alloc(s, 1u << n->idx);
 	n->comp = ci;
-	send_held(s, n);
+	/*
+	 * Only what corosync held when it woke is originated in the dead ring
+	 * (it had the token then); what the daemon sends from now on waits for
+	 * the next ring (sent there after the confchg below).
+	 */
+	memset(&n->held, 0, sizeof(n->held));
+	if (!n->up || !n->cpg_joined) {
+		msgq_clear(&n->ghostq);
+		msgq_clear(&held);
+		return;
+	}
+	s->comps[ci].gmask = 1u << n->idx;
+	s->comps[ci].ginc[n->idx] = n->incarnation;
 	n->in_trans = true;
 	n->trans_quorate = false;
 	while (node_live(n) && !s->stop && (m = msgq_pop(&n->ghostq, NULL))) {
 		deliver_one(s, n, m, true);
 		msg_unref(m);
 	}
+	while (node_live(n) && !s->stop && (m = msgq_pop(&held, NULL))) {
+		TR(s, "n%u originates held #%" PRIu64 " in its dead ring", n->id, m->id);
+		deliver_one(s, n, m, true);
+		msg_unref(m);
+	}
 	n->in_trans = false;
 	msgq_clear(&n->ghostq);
-	if (s->stop)
+	msgq_clear(&held);
+	if (s->stop || !node_live(n))
 		return;
-	join_ring(s, n, ci, NULL);
+	join_ring(s, n, ci, -1);
 }
 
-/* ----------------------------------------------------------------- faults */
+/* ------------------------------------------------------------- lifecycle */
 
 static void client_spawn(struct sim *s, unsigned slot);
 
-static void node_start(struct sim *s, struct node *n)
+/* The daemon starts (again): a new agent with no state, a new CPG process. */
+static void daemon_start(struct sim *s, struct node *n)
 {
 	struct cl_node_config cfg = s->cfg;
 
@@ -1706,25 +1994,37 @@ static void node_start(struct sim *s, struct node *n)
 		return;
 	}
 	n->up = true;
-	n->freeze = FZ_NONE;
-	n->ghost = false;
-	n->comp = -1;
+	n->incarnation++;
+	n->cpg_joined = false;
+	n->join_pending = false;
 	n->has_view = false;
 	n->view = 0;
-	n->incarnation++;
-	n->cpg_back_at = 0;
 	n->tick_at = NEVER;
 	n->tick_gen++;
 	n->illegal_seen = 0;
 	n->last_err[0] = 0;
 	for (unsigned j = 0; j < s->cpn; j++)
-		client_spawn(s, n->idx * SIM_CLIENTS_PER_NODE + j);
+		if (!s->clients[n->idx * SIM_CLIENTS_PER_NODE + j].used)
+			client_spawn(s, n->idx * SIM_CLIENTS_PER_NODE + j);
 	node_sched_tick(s, n);
 }
 
-static void node_crash(struct sim *s, struct node *n)
+/* The node powers on: corosync (a new instance) and the daemon start. */
+static void node_start(struct sim *s, struct node *n)
 {
-	TR(s, "FAULT: crash n%u", n->id);
+	n->on = true;
+	n->cs = CS_RUN;
+	n->cs_inc++;
+	n->cpg_back_at = 0;
+	n->freeze = FZ_NONE;
+	n->ghost = false;
+	n->comp = -1;
+	daemon_start(s, n);
+}
+
+/* What dies with the daemon process. */
+static void daemon_gone(struct sim *s, struct node *n)
+{
 	for (unsigned i = 0; i < SIM_MAX_CLIENTS; i++) {
 		struct client *c = &s->clients[i];
 
@@ -1733,20 +2033,53 @@ static void node_crash(struct sim *s, struct node *n)
 	}
 	n->cn = cl_node_free(n->cn);
 	n->up = false;
-	if (n->clk_stopped)
-		clk_stop(s, n, false);   /* power cycled: the clock runs again */
-	n->freeze = FZ_NONE;
-	n->ghost = false;
-	n->comp = -1;
-	n->incarnation++;
-	n->fault_gen++;
+	n->cpg_joined = false;
+	n->join_pending = false;
+	n->has_view = false;
 	n->tick_gen++;
 	n->tick_at = NEVER;
 	n->ncalls = 0;
 	n->blen = n->bcount = 0;   /* the batch died with the daemon */
 	n->flush_armed = false;
-	msgq_clear(&n->held);
+	msgq_clear(&n->held);      /* simplification: its queued sends die with it */
+}
+
+/* The node loses power (a crash, or fencing): everything on it stops. */
+static void node_crash(struct sim *s, struct node *n)
+{
+	TR(s, "FAULT: crash n%u", n->id);
+	daemon_gone(s, n);
+	n->on = false;
+	if (n->clk_stopped)
+		clk_stop(s, n, false);   /* power cycled: the clock runs again */
+	n->freeze = FZ_NONE;
+	n->cs = CS_RUN;
+	n->ghost = false;
+	n->comp = -1;
+	n->incarnation++;
+	n->fault_gen++;
 	msgq_clear(&n->ghostq);
+}
+
+/*
+ * The daemon dies (kill -9, out of memory) while the node and its corosync
+ * run on: CPG tells the group at once (a process leave, ordered with the
+ * messages of the running ring); systemd restarts it a little later.
+ */
+static void daemon_crash(struct sim *s, struct node *n, uint64_t restart_in)
+{
+	TR(s, "FAULT: n%u's daemon dies (restart in %" PRIu64 " us)", n->id, restart_in);
+	daemon_gone(s, n);
+	if (n->comp >= 0 && (s->comps[n->comp].gmask & (1u << n->idx))) {
+		struct msg *m = msg_new(s, n, NULL, 0);
+
+		m->sender_inc = s->comps[n->comp].ginc[n->idx];
+		m->grp = GRP_LEAVE;
+		comp_send(s, n->comp, m);
+	}
+	n->daemon_gen++;
+	ev_push(s, s->now + restart_in, EV_DAEMON_BACK, n->idx, n->daemon_gen, 0);
+	apply_faults(s);
 }
 
 static void node_resume(struct sim *s, struct node *n)
@@ -1784,12 +2117,24 @@ static void node_resume(struct sim *s, struct node *n)
 		apply_faults(s);
 }
 
+/* corosync runs again after a stall (SIGCONT). */
+static void stall_end(struct sim *s, struct node *n)
+{
+	TR(s, "FAULT: n%u's corosync runs again (ghost %d, %zu held)", n->id, n->ghost,
+	   msgq_count(&n->held));
+	n->cs = CS_RUN;
+	if (node_live(n))
+		ghost_wake(s, n);
+	if (!s->stop)
+		apply_faults(s);
+}
+
 static unsigned count_down(const struct sim *s)
 {
 	unsigned k = 0;
 
 	for (unsigned i = 0; i < s->n; i++)
-		k += !s->nodes[i].up;
+		k += !s->nodes[i].on;
 	return k;
 }
 
@@ -1815,13 +2160,17 @@ static void node_transport_restart(struct sim *s, struct node *n, uint64_t downt
 	n->ghost = false;
 	n->has_view = false;
 	n->view = 0;
+	n->cpg_joined = false;
+	n->join_pending = false;
+	n->cs = CS_DOWN;
+	n->cs_inc++;
 	n->incarnation++;        /* a new CPG member to the others */
 	n->blen = n->bcount = 0; /* cpg.c drops its batch with the connection */
 	n->flush_armed = false;
 	msgq_clear(&n->held);
 	msgq_clear(&n->ghostq);
 	n->cpg_back_at = s->now + downtime;
-	ev_push(s, n->cpg_back_at, EV_CPG_BACK, n->idx, n->incarnation, 0);
+	ev_push(s, n->cpg_back_at, EV_CPG_BACK, n->idx, n->cs_inc, 0);
 	node_sched_tick(s, n);
 }
 
@@ -1883,6 +2232,34 @@ static void fault_pause(struct sim *s, struct node *n)
 	apply_faults(s);
 }
 
+/* The daemon dies; corosync and the node run on (restart: systemd). */
+static void fault_daemon(struct sim *s, struct node *n)
+{
+	if (!node_live(n))
+		return;
+	daemon_crash(s, n, rng_range(&s->rng, s->token_us / 10, 5 * s->token_us));
+}
+
+/*
+ * corosync stalls while the daemon runs (SIGSTOP of corosync alone, a long
+ * scheduling delay): mostly a little longer than the token timeout, so the
+ * others form a ring without it just before it resumes.
+ */
+static void fault_stall(struct sim *s, struct node *n)
+{
+	uint64_t T = s->token_us;
+	uint64_t d = rng_ppm(&s->rng, 250000) ? rng_range(&s->rng, T / 10, T * 9 / 10)
+					    : rng_range(&s->rng, T + T / 50, 2 * T);
+
+	if (!node_live(n) || n->cs != CS_RUN || n->comp < 0)
+		return;
+	TR(s, "FAULT: n%u's corosync stalls for %" PRIu64 " us", n->id, d);
+	n->cs = CS_STALL;
+	n->stall_gen++;
+	ev_push(s, s->now + d, EV_STALL_END, n->idx, n->stall_gen, 0);
+	apply_faults(s);
+}
+
 static void fault_transport(struct sim *s, struct node *n)
 {
 	if (!node_live(n) || n->comp < 0)
@@ -1918,7 +2295,12 @@ static void fault_partition(struct sim *s, struct node *n)
 		TR(s, "FAULT: partition %s", buf);
 	}
 	s->part_gen++;
-	ev_push(s, s->now + rng_range(&s->rng, 2 * T, 15 * T), EV_HEAL, 0, s->part_gen, 0);
+	/* a quick heal: the new rings run a heartbeat or two, then merge again */
+	if (rng_ppm(&s->rng, s->quick_heal_ppm))
+		ev_push(s, s->now + T + rng_range(&s->rng, 0, 2 * s->cfg.heartbeat_us), EV_HEAL, 0,
+			s->part_gen, 0);
+	else
+		ev_push(s, s->now + rng_range(&s->rng, 2 * T, 15 * T), EV_HEAL, 0, s->part_gen, 0);
 	apply_faults(s);
 }
 
@@ -1948,11 +2330,13 @@ static const struct fault_kind {
 	unsigned weight;
 	void (*fn)(struct sim *s, struct node *n);
 } fault_kinds[] = {
-	{ "crash", 22, fault_crash },
-	{ "reboot", 8, fault_reboot },
-	{ "pause", 30, fault_pause },
-	{ "transport", 7, fault_transport },
-	{ "partition", 28, fault_partition },
+	{ "crash", 16, fault_crash },
+	{ "reboot", 6, fault_reboot },
+	{ "pause", 22, fault_pause },
+	{ "daemon", 10, fault_daemon },
+	{ "stall", 12, fault_stall },
+	{ "transport", 5, fault_transport },
+	{ "partition", 24, fault_partition },
 	{ "congest", 5, fault_congest },
 };
 
@@ -2256,8 +2640,12 @@ static void client_on_event(struct sim *s, struct client *c, const struct cev *e
 		if (h && h->st == H_HELD && !h->revoked) {
 			uint64_t nt = node_now(s, &s->nodes[c->node]);
 			uint64_t left = e->deadline > nt ? e->deadline - nt : 0;
-			/* a straggler finishes work it started: none if the grant just came */
-			uint64_t straggle = c->straggler && h->since < s->now ?
+			/*
+			 * a straggler finishes work it started: none if the grant just
+			 * came, or if it was not using the lease any more
+			 */
+			uint64_t straggle = c->straggler && h->since < s->now &&
+					    client_acting(s, c, (unsigned)e->name) ?
 					    rng_range(&s->rng, 0, left / 2) : 0;
 			uint64_t rel;
 
@@ -2363,8 +2751,7 @@ static void check_state(struct sim *s, bool full)
 			const struct cl_sm *sm;
 			uint64_t hash = 0;
 
-			if (!(c->mask & (1u << i)) || !node_live(n) || n->comp != ci ||
-			    !cl_node_synced(n->cn) || !(sm = cl_node_sm(n->cn)))
+			if (!group_live(s, ci, n) || !cl_node_synced(n->cn) || !(sm = cl_node_sm(n->cn)))
 				continue;
 			cl_sm_stats(sm, &st);
 			if (full)
@@ -2648,9 +3035,9 @@ static void check_final(struct sim *s)
 		struct node *n = &s->nodes[i];
 		struct cl_sm_stats st;
 
-		if (!node_live(n) || n->comp != ci || ci < 0 || s->comps[ci].broken) {
-			violation(s, SIM_INV_CONVERGE, "node %u is not in one stable ring with node %u",
-				  n->id, s->nodes[0].id);
+		if (ci < 0 || !group_live(s, ci, n) || s->comps[ci].broken) {
+			violation(s, SIM_INV_CONVERGE, "node %u is not in one stable ring and group with "
+				  "node %u", n->id, s->nodes[0].id);
 			return;
 		}
 		if (!cl_node_synced(n->cn) || !cl_node_sm(n->cn)) {
@@ -2690,6 +3077,9 @@ static void setup(struct sim *s, uint64_t seed)
 	s->ipc_min = 10;
 	s->ipc_max = 40;
 	s->eagain_ppm = rng_ppm(r, 300000) ? 0 : rng_range(r, 1000, 30000);
+	s->join_us = rng_range(r, T / 20, T / 4);
+	s->rcv_ppm = rng_ppm(r, 300000) ? 0 : rng_range(r, 100000, 900000);
+	s->quick_heal_ppm = rng_range(r, 0, 700000);
 	s->batching = !rng_ppm(r, 200000);
 	s->batch_window = !s->batching || rng_ppm(r, 400000) ? 0 : rng_range(r, 100, 10 * MS);
 	s->straggler_ppm = rng_ppm(r, 200000) ? 0 : rng_range(r, 200000, 800000);
@@ -2807,11 +3197,18 @@ static void on_stop(struct sim *s)
 	for (unsigned i = 0; i < s->n; i++) {
 		struct node *n = &s->nodes[i];
 
-		if (!n->up) {
+		if (!n->on) {
 			TR(s, "FAULT: restart n%u", n->id);
 			node_start(s, n);
-		} else if (n->freeze != FZ_NONE) {
+			continue;
+		}
+		if (n->freeze != FZ_NONE)
 			node_resume(s, n);
+		if (n->cs == CS_STALL)
+			stall_end(s, n);
+		if (!n->up) {
+			TR(s, "FAULT: n%u's daemon restarts", n->id);
+			daemon_start(s, n);
 		}
 	}
 	apply_faults(s);
@@ -2868,16 +3265,29 @@ static void dispatch(struct sim *s, const struct ev *e)
 		break;
 	case EV_RESUME:
 		n = &s->nodes[e->a];
-		if (n->up && n->freeze != FZ_NONE && n->fault_gen == e->b && s->faults_on)
+		if (n->on && n->freeze != FZ_NONE && n->fault_gen == e->b && s->faults_on)
 			node_resume(s, n);
 		break;
 	case EV_RESTART:
 		n = &s->nodes[e->a];
-		if (!n->up && n->fault_gen == e->b && s->faults_on) {
+		if (!n->on && n->fault_gen == e->b && s->faults_on) {
 			TR(s, "FAULT: restart n%u", n->id);
 			node_start(s, n);
 			apply_faults(s);
 		}
+		break;
+	case EV_DAEMON_BACK:
+		n = &s->nodes[e->a];
+		if (n->on && !n->up && n->daemon_gen == e->b && s->faults_on) {
+			TR(s, "FAULT: n%u's daemon restarts", n->id);
+			daemon_start(s, n);
+			apply_faults(s);
+		}
+		break;
+	case EV_STALL_END:
+		n = &s->nodes[e->a];
+		if (n->on && n->cs == CS_STALL && n->stall_gen == e->b && s->faults_on)
+			stall_end(s, n);
 		break;
 	case EV_HEAL:
 		if (e->b == s->part_gen && s->faults_on) {
@@ -2907,8 +3317,9 @@ static void dispatch(struct sim *s, const struct ev *e)
 		break;
 	case EV_CPG_BACK:
 		n = &s->nodes[e->a];
-		if (n->up && n->incarnation == e->b) {
+		if (n->on && n->cs == CS_DOWN && n->cs_inc == e->b) {
 			TR(s, "FAULT: corosync back on n%u", n->id);
+			n->cs = CS_RUN;
 			apply_faults(s);
 		}
 		break;
@@ -2917,7 +3328,7 @@ static void dispatch(struct sim *s, const struct ev *e)
 
 /*
  * A node whose agent failed (out of memory, node.h) is what the daemon makes
- * of it: a crash, with a restart later like other crashes.  Not a violation
+ * of it: the daemon exits, and systemd restarts it later.  Not a violation
  * by itself; the invariants judge what the others do next.
  */
 static void reap_failed(struct sim *s)
@@ -2927,11 +3338,8 @@ static void reap_failed(struct sim *s)
 
 		if (!n->up || !n->cn || !cl_node_failed(n->cn))
 			continue;
-		TR(s, "n%u: agent failed: treated as a crash", n->id);
-		node_crash(s, n);
-		ev_push(s, s->now + rng_range(&s->rng, s->token_us / 2, 10 * s->token_us),
-			EV_RESTART, n->idx, n->fault_gen, 0);
-		apply_faults(s);
+		TR(s, "n%u: agent failed: the daemon exits", n->id);
+		daemon_crash(s, n, rng_range(&s->rng, s->token_us / 2, 10 * s->token_us));
 	}
 }
 
