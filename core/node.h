@@ -208,8 +208,18 @@ bool cl_node_drained(const struct cl_node *n);
 
 /* ---- client requests (answers come as events, possibly from inside the call) ---- */
 
+/* cl_node_acquire(): share an EX hold with other such local clients (COROLEASE_NODE_SHARED). */
+#define CL_NODE_SHARED    COROLEASE_NODE_SHARED
+#define CL_NODE_ACQ_FLAGS (CL_ACQ_WAIT | CL_NODE_SHARED)
+
 /*
- * Acquires name for client in mode (CL_MODE_EX/SH) with flags (CL_ACQ_WAIT).
+ * Acquires name for client in mode (CL_MODE_EX/SH) with flags (CL_ACQ_WAIT,
+ * CL_NODE_SHARED).  Local clients are arbitrated like nodes: SH with SH, EX
+ * alone unless every EX holder and the request are CL_NODE_SHARED; a request
+ * that conflicts only with local holders is denied -EBUSY naming this node,
+ * or (WAIT) queued: the holders are told WANTED by this node and revoked
+ * after handover_timeout_us.  A lease passed to another local client after a
+ * clean release keeps its epoch; after a revoke it gets a new one first.
  * timeout_us bounds a WAIT (0 = no bound).  Returns 0 when the request was
  * taken (the answer is an event: GRANTED, QUEUED then GRANTED/DENIED, or
  * DENIED), or an immediate error without event: -EINVAL (bad name/mode/

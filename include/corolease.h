@@ -46,6 +46,12 @@ enum corolease_mode {
 
 /* Acquire flags. */
 #define COROLEASE_WAIT  0x01u  /* queue behind the holder instead of -EBUSY */
+/*
+ * Share an EX hold with this node's other clients that ask for it the same
+ * way (several processes of one mail user, say).  Without it, EX is exclusive
+ * between the clients of one node too, as with flock(2).
+ */
+#define COROLEASE_NODE_SHARED 0x02u
 
 /*
  * Domain error codes.  X(NAME, value, message).  One list makes the enum,

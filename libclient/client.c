@@ -1080,7 +1080,8 @@ static int start_acquire(corolease_t *h, const void *name, size_t namelen, int m
 		return -EINVAL;
 	*lease_r = NULL;
 	if (!name || namelen == 0 || namelen > COROLEASE_NAME_MAX ||
-	    (mode != COROLEASE_EX && mode != COROLEASE_SH) || (flags & ~COROLEASE_WAIT))
+	    (mode != COROLEASE_EX && mode != COROLEASE_SH) ||
+	    (flags & ~(COROLEASE_WAIT | COROLEASE_NODE_SHARED)))
 		return -EINVAL;
 	if (h->dead)
 		return COROLEASE_EDISCONNECTED;
@@ -1106,7 +1107,7 @@ static int start_acquire(corolease_t *h, const void *name, size_t namelen, int m
 	struct clp_req_acquire req;
 	memset(&req, 0, sizeof(req));
 	req.mode = (uint8_t)mode;
-	req.flags = (flags & COROLEASE_WAIT) ? COROLEASE_WAIT : 0;
+	req.flags = (uint8_t)(flags & (COROLEASE_WAIT | COROLEASE_NODE_SHARED));
 	req.namelen = (uint16_t)namelen;
 	req.timeout_ms = (flags & COROLEASE_WAIT) ? timeout_ms : 0;
 	struct iovec iov[2] = { { &req, sizeof(req) }, { l->name, namelen } };

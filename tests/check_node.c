@@ -1040,11 +1040,121 @@ START_TEST(out_of_memory_fails_the_agent_cleanly)
 }
 END_TEST
 
+/*
+ * Local clients are arbitrated like nodes (issue 8): EX is exclusive between
+ * two clients of one node unless both ask CL_NODE_SHARED.
+ */
+START_TEST(local_ex_is_exclusive)
+{
+	struct tbus *b = cluster(2);
+	struct tnode *a = b->nodes[1];
+	ACQ(a, 1, "u/INBOX", CL_MODE_EX, 0);
+	bus_run(b);
+	const struct cl_node_event *g1 = last_ev(a, CL_NODE_EV_GRANTED, 1);
+	ck_assert_ptr_nonnull(g1);
+	/* a second local client, NOWAIT: busy, held by this node */
+	ACQ(a, 2, "u/INBOX", CL_MODE_EX, 0);
+	bus_run(b);
+	const struct cl_node_event *d = last_ev(a, CL_NODE_EV_DENIED, 2);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_int_eq(d->err, -EBUSY);
+	ck_assert_uint_eq(d->owner, 1);
+	ck_assert_ptr_null(last_ev(a, CL_NODE_EV_GRANTED, 2));
+	/* SH beside a local EX: refused too */
+	ACQ(a, 3, "u/INBOX", CL_MODE_SH, 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(a, CL_NODE_EV_DENIED, 3));
+	/* WAIT: queued behind this node, the holder is told WANTED by this node */
+	uint64_t m0 = mcasts(a);
+	ACQ(a, 4, "u/INBOX", CL_MODE_EX, CL_ACQ_WAIT);
+	bus_run(b);
+	const struct cl_node_event *q = last_ev(a, CL_NODE_EV_QUEUED, 4);
+	ck_assert_ptr_nonnull(q);
+	ck_assert_uint_eq(q->owner, 1);
+	const struct cl_node_event *w = last_ev(a, CL_NODE_EV_WANTED, 1);
+	ck_assert_ptr_nonnull(w);
+	ck_assert_uint_eq(w->owner, 1);
+	/* a clean release hands it over locally, same epoch, no message */
+	ck_assert_int_eq(cl_node_release(a->n, 1, "u/INBOX", 7), 0);
+	bus_run(b);
+	const struct cl_node_event *g4 = last_ev(a, CL_NODE_EV_GRANTED, 4);
+	ck_assert_ptr_nonnull(g4);
+	ck_assert_uint_eq(g4->epoch, g1->epoch);
+	ck_assert_uint_le(mcasts(a) - m0, 0);
+	cluster_free(b);
+}
+END_TEST
+
+START_TEST(local_node_shared_and_sh)
+{
+	struct tbus *b = cluster(1);
+	struct tnode *a = b->nodes[1];
+	ACQ(a, 1, "u/x", CL_MODE_EX, CL_NODE_SHARED);
+	bus_run(b);
+	ACQ(a, 2, "u/x", CL_MODE_EX, CL_NODE_SHARED);
+	bus_run(b);
+	const struct cl_node_event *g1 = last_ev(a, CL_NODE_EV_GRANTED, 1);
+	const struct cl_node_event *g2 = last_ev(a, CL_NODE_EV_GRANTED, 2);
+	ck_assert_ptr_nonnull(g1);
+	ck_assert_ptr_nonnull(g2);
+	ck_assert_uint_eq(g1->epoch, g2->epoch);
+	/* a plain EX request does not share with them */
+	ACQ(a, 3, "u/x", CL_MODE_EX, 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(a, CL_NODE_EV_DENIED, 3));
+	/* SH with SH */
+	ACQ(a, 4, "u/y", CL_MODE_SH, 0);
+	ACQ(a, 5, "u/y", CL_MODE_SH, 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(a, CL_NODE_EV_GRANTED, 4));
+	ck_assert_ptr_nonnull(last_ev(a, CL_NODE_EV_GRANTED, 5));
+	/* the flag is refused where it means nothing but the known bits */
+	ck_assert_int_eq(cl_node_acquire(a->n, 9, 9, "u/z", 3, CL_MODE_EX, 0x40, 0), -EINVAL);
+	cluster_free(b);
+}
+END_TEST
+
+/*
+ * A local holder that does not let go of a lease another local client waits
+ * for is revoked after handover_timeout; the waiter then gets it under a new
+ * epoch, so a late write of the revoked one is fenced off.
+ */
+START_TEST(local_handover_timeout_new_epoch)
+{
+	struct tbus *b = cluster(2);
+	struct tnode *a = b->nodes[1];
+	ACQ(a, 1, "u/INBOX", CL_MODE_EX, 0);
+	bus_run(b);
+	const struct cl_node_event *g1 = last_ev(a, CL_NODE_EV_GRANTED, 1);
+	ck_assert_ptr_nonnull(g1);
+	uint64_t e1 = g1->epoch;
+	ACQ(a, 2, "u/INBOX", CL_MODE_EX, CL_ACQ_WAIT);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(a, CL_NODE_EV_QUEUED, 2));
+	struct cl_node_config c = t_cfg(1);
+	bus_advance(b, b->now + c.handover_timeout_us - 1000);
+	ck_assert_ptr_null(last_ev(a, CL_NODE_EV_REVOKED, 1));
+	bus_advance(b, b->now + 2000);
+	ck_assert_ptr_nonnull(last_ev(a, CL_NODE_EV_REVOKED, 1));
+	ck_assert_ptr_null(last_ev(a, CL_NODE_EV_GRANTED, 2));
+	/* the revoked client does not release: its deadline ends it */
+	bus_advance(b, b->now + c.revoke_timeout_us + 1000);
+	const struct cl_node_event *g2 = last_ev(a, CL_NODE_EV_GRANTED, 2);
+	ck_assert_ptr_nonnull(g2);
+	ck_assert_uint_gt(g2->epoch, e1);
+	ck_assert_uint_eq(cl_sm_hold_epoch(cl_node_sm(b->nodes[2]->n), "u/INBOX", 7, 1, NULL), g2->epoch);
+	cluster_free(b);
+}
+END_TEST
+
 static Suite *node_suite(void)
 {
 	Suite *s = suite_create("node");
 	TCase *tc = tcase_create("scenarios");
 	tcase_add_test(tc, single_node_grant_and_fast_path);
+	tcase_add_test(tc, local_ex_is_exclusive);
+	tcase_add_test(tc, local_node_shared_and_sh);
+	tcase_add_test(tc, local_handover_timeout_new_epoch);
 	tcase_add_test(tc, bad_requests_rejected);
 	tcase_add_test(tc, contention_nowait_wait_and_handover);
 	tcase_add_test(tc, lingering_lease_given_up_at_once);

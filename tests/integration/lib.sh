@@ -155,8 +155,8 @@ exited() { ! alive "$1"; }
 
 # quiesce: stop every spawned client (all pidfiles but corosync and
 # coroleased*) and wait until they are gone.  With no client holding a lease
-# and linger over, no heartbeat NOPs advance lsn, so the state hashes of all
-# nodes can be compared even when the host is slow.
+# and linger over, lsn stands still (heartbeats are not machine inputs), so the
+# state hashes of all nodes can be compared even when the host is slow.
 quiesce() {
 	local f pid pids=() tag
 	for f in "$CLUSTER_DIR"/n*/*.pid; do
