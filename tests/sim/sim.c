@@ -272,6 +272,20 @@ struct call {
 	uint64_t client, cookie, timeout, val_seed;
 };
 
+/* One node's votequorum (exec/votequorum.c); see vq_recalc(). */
+struct vq {
+	unsigned expected;       /* us->expected_votes */
+	unsigned quorum;
+	bool quorate;            /* cluster_is_quorate */
+	bool wfa;                /* wait_for_all_status */
+	uint32_t members, prev_members;   /* quorum_members (node indexes) */
+	unsigned lowest;         /* lowest_node_id (an index) when last quorate */
+	bool qvote;              /* its quorum device casts its vote */
+	bool qdev_cut;           /* its qdevice cannot reach the arbiter */
+	uint64_t qdev_gen;
+	uint64_t lms_gen;        /* matches its last_man_standing timer */
+};
+
 struct node {
 	struct sim *sim;
 	unsigned idx;
@@ -294,8 +308,12 @@ struct node {
 	uint64_t incarnation;    /* bumped on crash, restart and corosync restart */
 	uint64_t fault_gen;      /* matches scheduled resume/restart events */
 	uint64_t daemon_gen;     /* matches its daemon's scheduled restart */
+	uint64_t blocked_at;     /* last seen in a grace period or awaiting fence-ack */
 	uint64_t stall_gen;      /* matches the end of a corosync stall */
 	struct cl_node *cn;
+	struct vq vq;            /* its corosync's votequorum */
+	uint64_t vq_ngen;        /* verdicts notified to its daemon ... */
+	uint64_t vq_told;        /* ... and the last one it read */
 	int comp;                /* component index, -1 when none */
 	uint32_t view;           /* members (mask) of its last configuration change */
 	uint64_t view_inc[SIM_MAX_NODES]; /* ... and their incarnations then */
@@ -397,7 +415,8 @@ struct oracle {
 enum ev_type {
 	EV_DELIVER = 1, EV_TICK, EV_IPC, EV_WAKE, EV_RELEASE, EV_CANCEL, EV_SPAWN,
 	EV_GONE, EV_FAULT, EV_RESUME, EV_RESTART, EV_HEAL, EV_REFORM, EV_CHECK,
-	EV_STOP, EV_FINAL, EV_CPG_BACK, EV_FLUSH, EV_DAEMON_BACK, EV_STALL_END,
+	EV_STOP, EV_FINAL, EV_CPG_BACK, EV_FLUSH, EV_DAEMON_BACK, EV_STALL_END, EV_VERDICT,
+	EV_LMS, EV_QDEV_LOST, EV_QDEV_BACK,
 };
 
 struct ev {
@@ -423,6 +442,11 @@ struct sim {
 	uint64_t token_us;
 	uint64_t lat_min, lat_max, ipc_min, ipc_max;
 	uint64_t eagain_ppm, straggler_ppm;
+	/* votequorum: its modes (vq.c), and when daemons read its verdicts */
+	bool vq_two_node, vq_lms, vq_atb, vq_qdev, vq_wfa;
+	unsigned qmodes;         /* CL_QMODE_* the daemons report */
+	uint64_t lms_window, qdev_timeout;
+	uint64_t vq_first_ppm, vq_late_ppm, vq_late_max;
 	uint64_t join_us;        /* a membership change that loses nobody (merge, join) */
 	uint64_t rcv_ppm;        /* at a break, each member had each undelivered message */
 	uint64_t quick_heal_ppm; /* partitions that heal within two heartbeats of forming */
@@ -464,6 +488,9 @@ struct sim {
 	 */
 	uint64_t evicted_upto[SIM_MAX_NAMES];
 	bool forked;             /* state history lost (see oracle_formation): no b, c, d */
+
+	/* --watch: what each replica last showed of that name */
+	char watched[SIM_MAX_NODES][200];
 
 	/* tracing */
 	bool tracing;
@@ -671,11 +698,6 @@ static unsigned popcount32(uint32_t x)
 	return (unsigned)__builtin_popcount(x);
 }
 
-static bool quorate_mask(const struct sim *s, uint32_t mask)
-{
-	return popcount32(mask) > s->n / 2;
-}
-
 static int name_index(const struct sim *s, const uint8_t *name, size_t len)
 {
 	if (!name)
@@ -747,6 +769,12 @@ static bool node_asleep(const struct node *n)
 	return n->freeze == FZ_SUSPEND || n->freeze == FZ_VM;
 }
 
+/* Whether n's corosync takes part in totem: powered, running, not paused. */
+static bool cs_live(const struct sim *s, const struct node *n)
+{
+	return n->on && n->freeze == FZ_NONE && n->cs == CS_RUN && s->now >= n->cpg_back_at;
+}
+
 /* ------------------------------------------------------------- node clocks */
 
 /*
@@ -808,7 +836,7 @@ static bool node_ok(const struct sim *s, const struct node *n)
 		return false;
 	c = &s->comps[n->comp];
 	return !c->broken && (c->gmask & (1u << n->idx)) && c->ginc[n->idx] == n->incarnation &&
-	       quorate_mask(s, c->mask);
+	       n->vq.quorate;
 }
 
 /* -------------------------------------------------------------- node glue */
@@ -1343,6 +1371,272 @@ static void run_deferred_calls(struct sim *s, struct node *n)
 	n->ncalls = 0;
 }
 
+/* ------------------------------------------------------------ votequorum */
+
+/*
+ * Each node's corosync runs a votequorum (exec/votequorum.c): one vote per
+ * node, expected_votes of the configuration (plus the quorum device's), and
+ * per seed the modes two_node (with its automatic wait_for_all),
+ * last_man_standing (with its window), auto_tie_breaker (lowest node id),
+ * wait_for_all, or a quorum device (one vote, given by an ffsplit arbiter
+ * to the largest partition, the lowest node id on a tie).  A node's state
+ * changes at each new ring (sync_init, then recalculate_quorum(0, 0) at
+ * sync_activate), when its last_man_standing timer fires
+ * (recalculate_quorum(1, 1)) and when its quorum device's vote changes.
+ * Only the corosyncs of a ring count, whatever their daemons do.
+ */
+
+static unsigned vq_popcount(uint32_t m)
+{
+	return popcount32(m);
+}
+
+/* votequorum_sync_init() for n's ring of members `mask`. */
+static void vq_sync_init(struct sim *s, struct node *n, uint32_t mask)
+{
+	struct vq *v = &n->vq;
+	unsigned cnt = vq_popcount(mask);
+	bool left = (v->members & ~mask) != 0;
+
+	if (s->vq_lms &&
+	    ((cnt >= v->quorum && left) ||
+	     (cnt <= v->quorum && s->vq_atb && (mask & (1u << v->lowest))))) {
+		v->lms_gen++;
+		ev_push(s, s->now + s->lms_window, EV_LMS, n->idx, v->lms_gen, 0);
+	}
+	v->prev_members = v->members;
+	v->members = mask;
+}
+
+/*
+ * recalculate_quorum() with calculate_quorum() and are_we_quorate(); the
+ * members' expected votes are those they sent in their nodeinfo (highest).
+ * Returns true when the quorate flag changed.
+ */
+static bool vq_recalc(struct sim *s, struct node *n, bool allow_decrease, unsigned highest)
+{
+	struct vq *v = &n->vq;
+	unsigned members = vq_popcount(v->members);
+	unsigned qdev_cfg = s->vq_qdev ? 1 : 0;
+	unsigned total_all = members + qdev_cfg;          /* get_total_votes() */
+	unsigned total = members + (s->vq_qdev && v->qvote ? 1 : 0);
+	unsigned nodes = total, q1, q2, newq;
+	bool was = v->quorate, q;
+
+	if (total_all > v->expected)
+		v->expected = total_all;
+	if (allow_decrease)
+		highest = total_all;    /* by_current_nodes: max_expected = cluster members */
+	else if (v->expected > highest)
+		highest = v->expected;
+	q1 = (highest + 2) / 2;
+	q2 = (total + 2) / 2;
+	newq = q1 > q2 ? q1 : q2;
+	if (!allow_decrease && v->quorum > newq)
+		newq = v->quorum;
+	if (s->vq_two_node && nodes <= 2)
+		newq = 1;
+	v->quorum = newq;
+	if (allow_decrease)
+		v->expected = total_all;   /* update_node_expected_votes() */
+	/* are_we_quorate() */
+	if (s->vq_wfa && v->wfa) {
+		if (total != v->expected)
+			return false;   /* waiting for all: stays inquorate */
+		v->wfa = false;
+	}
+	q = v->quorum <= total;
+	if (q) {
+		for (unsigned i = 0; i < s->n; i++)
+			if (v->members & (1u << i)) {
+				v->lowest = i;     /* get_lowest_node_id(): ids ascend with i */
+				break;
+			}
+	}
+	if (s->vq_atb && total == v->expected / 2 &&
+	    (int)vq_popcount(v->prev_members) - (int)members < (int)v->quorum &&
+	    (v->members & (1u << v->lowest)))
+		q = true;
+	if (s->vq_wfa)
+		v->wfa = !q;
+	v->quorate = q;
+	return q != was;
+}
+
+/* corosync (re)starts on n: votequorum from its configuration. */
+static void vq_boot(struct sim *s, struct node *n)
+{
+	struct vq *v = &n->vq;
+
+	v->expected = s->n + (s->vq_qdev ? 1 : 0);
+	v->quorum = 0;
+	v->quorate = false;
+	v->wfa = s->vq_wfa;
+	v->members = v->prev_members = 0;
+	v->lowest = n->idx;
+	v->qvote = false;
+	v->lms_gen++;
+	v->qdev_cut = false;
+}
+
+/* The highest expected votes the members of mask sent in their nodeinfo. */
+static unsigned vq_highest(const struct sim *s, uint32_t mask)
+{
+	unsigned h = 0;
+
+	for (unsigned i = 0; i < s->n; i++)
+		if ((mask & (1u << i)) && s->nodes[i].vq.expected > h)
+			h = s->nodes[i].vq.expected;
+	return h;
+}
+
+/*
+ * The quorum device's arbiter (qnetd, ffsplit): its vote goes to the
+ * partition with the most nodes, on a tie to the one with the lowest node
+ * id; a node cut off from it keeps the vote it had until its qdevice
+ * timeout (qdev_timeout_at), then loses it.
+ */
+static uint32_t qdev_winner(const struct sim *s)
+{
+	uint32_t best = 0;
+
+	for (int ci = 0; ci < SIM_MAX_COMPS; ci++) {
+		const struct comp *c = &s->comps[ci];
+
+		if (!c->used || c->broken)
+			continue;
+		if (!best || vq_popcount(c->mask) > vq_popcount(best) ||
+		    (vq_popcount(c->mask) == vq_popcount(best) &&
+		     __builtin_ctz(c->mask) < __builtin_ctz(best)))
+			best = c->mask;
+	}
+	return best;
+}
+
+/* n's daemon reads verdict number gen, unless a later one overtook it. */
+static void vq_tell(struct sim *s, struct node *n, uint64_t gen, bool quorate,
+		    const struct cl_ring *ring)
+{
+	if (gen <= n->vq_told || !n->up)
+		return;
+	n->vq_told = gen;
+	TR(s, "n%u votequorum ring %u.%" PRIu64 ": %squorate%s", n->id, ring->rep, ring->seq,
+	   quorate ? "" : "not ", s->qmodes ? " (split-capable mode)" : "");
+	cl_node_quorum_mode(n->cn, s->qmodes);
+	cl_node_quorum(n->cn, quorate, ring);
+	node_sched_tick(s, n);
+}
+
+/* The verdict n's daemon is told, now or `delay` later (when it dispatches votequorum). */
+static void vq_notify(struct sim *s, struct node *n, bool quorate, const struct cl_ring *ring,
+		      uint64_t delay)
+{
+	uint64_t gen = ++n->vq_ngen;
+
+	if (delay || !node_live(n))
+		ev_push(s, s->now + delay, EV_VERDICT, n->idx, gen,
+			(ring->seq << 32) | ((uint64_t)ring->rep << 1) | quorate);
+	else
+		vq_tell(s, n, gen, quorate, ring);
+}
+
+static void on_verdict(struct sim *s, const struct ev *e)
+{
+	struct node *n = &s->nodes[e->a];
+	struct cl_ring ring = { .rep = (uint32_t)(e->c & 0xffffffffu) >> 1, .seq = e->c >> 32 };
+
+	if (e->b <= n->vq_told || !n->up)
+		return;           /* overtaken by a later one, or the daemon is gone */
+	if (!node_live(n)) {  /* read when the daemon runs again */
+		ev_push(s, n->freeze ? n->thaw_at : s->now + MS, EV_VERDICT, e->a, e->b, e->c);
+		return;
+	}
+	vq_tell(s, n, e->b, e->c & 1, &ring);
+}
+
+/* A random dispatch delay for a verdict (0: at once). */
+static uint64_t vq_delay(struct sim *s)
+{
+	return rng_ppm(&s->rng, s->vq_late_ppm) ? rng_range(&s->rng, 1, s->vq_late_max) : 0;
+}
+
+/*
+ * A ring formed (or n alone woke into one): every member's votequorum runs
+ * its sync.  The nodeinfo they exchange carries their expected votes from
+ * before it; quorum devices vote for the new partitions.
+ */
+static void vq_ring_sync(struct sim *s, int ci)
+{
+	struct comp *c = &s->comps[ci];
+	unsigned highest = 0;
+	uint32_t win = s->vq_qdev ? qdev_winner(s) : 0;
+
+	highest = vq_highest(s, c->mask);
+	for (unsigned i = 0; i < s->n; i++) {
+		struct node *n = &s->nodes[i];
+
+		if (!(c->mask & (1u << i)))
+			continue;
+		if (s->vq_qdev && !n->vq.qdev_cut)
+			n->vq.qvote = win == c->mask;
+		vq_sync_init(s, n, c->mask);
+		vq_recalc(s, n, false, highest);
+	}
+}
+
+/*
+ * After new rings formed: a quorum device may move its vote between
+ * partitions that did not change; their nodes' votequorum recalculates and
+ * tells a changed verdict for the same ring (a flap within one ring).
+ */
+static void vq_qdev_poll(struct sim *s)
+{
+	uint32_t win;
+
+	if (!s->vq_qdev)
+		return;
+	win = qdev_winner(s);
+	for (unsigned i = 0; i < s->n; i++) {
+		struct node *n = &s->nodes[i];
+		bool vote;
+
+		if (n->vq.qdev_cut || n->comp < 0 || s->comps[n->comp].broken || !cs_live(s, n))
+			continue;
+		vote = win == s->comps[n->comp].mask;
+		if (vote == n->vq.qvote)
+			continue;
+		n->vq.qvote = vote;
+		if (vq_recalc(s, n, false, vq_highest(s, n->vq.members)))
+			vq_notify(s, n, n->vq.quorate, &s->comps[n->comp].ring, vq_delay(s));
+	}
+}
+
+/* The last_man_standing window passed: expected votes come down to the members. */
+static void on_lms(struct sim *s, const struct ev *e)
+{
+	struct node *n = &s->nodes[e->a];
+
+	if (e->b != n->vq.lms_gen || !cs_live(s, n) || !n->vq.quorate || n->comp < 0)
+		return;
+	TR(s, "n%u votequorum: last_man_standing window over; expected votes %u -> %u", n->id,
+	   n->vq.expected, vq_popcount(n->vq.members));
+	if (vq_recalc(s, n, true, 0))
+		vq_notify(s, n, n->vq.quorate, &s->comps[n->comp].ring, vq_delay(s));
+}
+
+/* n's quorum device loses its vote (its qdevice timeout after being cut off). */
+static void on_qdev_lost(struct sim *s, const struct ev *e)
+{
+	struct node *n = &s->nodes[e->a];
+
+	if (e->b != n->vq.qdev_gen || !n->vq.qdev_cut || !n->vq.qvote)
+		return;
+	n->vq.qvote = false;
+	TR(s, "n%u votequorum: lost contact with the quorum device", n->id);
+	if (cs_live(s, n) && n->comp >= 0 && vq_recalc(s, n, false, vq_highest(s, n->vq.members)))
+		vq_notify(s, n, n->vq.quorate, &s->comps[n->comp].ring, vq_delay(s));
+}
+
 /* ----------------------------------------------------------------- the bus */
 
 struct split_ctx {
@@ -1383,10 +1677,13 @@ static bool group_live(const struct sim *s, int ci, const struct node *n)
 	       c->ginc[n->idx] == n->incarnation;
 }
 
-/* Whether the verdict of ring c is quorate (one vote per corosync). */
+/* Whether some member's votequorum finds ring c quorate (in split modes, one may not). */
 static bool ring_quorate(const struct sim *s, const struct comp *c)
 {
-	return quorate_mask(s, c->mask);
+	for (unsigned i = 0; i < s->n; i++)
+		if ((c->mask & (1u << i)) && s->nodes[i].vq.quorate)
+			return true;
+	return false;
 }
 
 /* n's daemon gets the configuration change of ring ci: its group as it is now. */
@@ -1412,16 +1709,24 @@ static void node_confchg(struct sim *s, struct node *n, int ci)
 	node_sched_tick(s, n);
 }
 
-/* n's daemon gets votequorum's verdict for ring ci. */
-static void node_verdict(struct sim *s, struct node *n, int ci)
+/* n's daemon gets its votequorum's verdict for ring ci, after `delay`. */
+static void node_verdict(struct sim *s, struct node *n, int ci, uint64_t delay)
 {
-	struct comp *c = &s->comps[ci];
-	bool q = ring_quorate(s, c);
+	vq_notify(s, n, n->vq.quorate, &s->comps[ci].ring, delay);
+}
 
-	TR(s, "n%u votequorum ring %u.%" PRIu64 ": %squorate", n->id, c->ring.rep, c->ring.seq,
-	   q ? "" : "not ");
-	cl_node_quorum(n->cn, q, &c->ring);
-	node_sched_tick(s, n);
+/*
+ * When a daemon reads votequorum's verdict for a new ring: before even the
+ * transitional deliveries (it dispatched votequorum first), right after the
+ * confchg, or a while later.
+ */
+enum vq_when { VQ_FIRST, VQ_AFTER, VQ_LATE };
+
+static enum vq_when vq_when(struct sim *s)
+{
+	if (rng_ppm(&s->rng, s->vq_first_ppm))
+		return VQ_FIRST;
+	return rng_ppm(&s->rng, s->vq_late_ppm) ? VQ_LATE : VQ_AFTER;
 }
 
 /* Queues a message or group change in ring ci: delivered in order, or kept while it is broken. */
@@ -1507,6 +1812,7 @@ static void group_deliver(struct sim *s, int ci, const struct msg *m)
 {
 	struct comp *c = &s->comps[ci];
 	struct node *j = node_by_id(s, m->sender);
+	enum vq_when when;
 	uint32_t bit;
 
 	if (!j)
@@ -1539,9 +1845,14 @@ static void group_deliver(struct sim *s, int ci, const struct msg *m)
 			node_confchg(s, &s->nodes[i], ci);
 	if (s->stop)
 		return;
-	node_confchg(s, j, ci);
-	if (!s->stop)
-		node_verdict(s, j, ci);    /* votequorum_trackstart: the current verdict */
+	/* votequorum_trackstart: the current verdict, read before or after the confchg */
+	when = vq_when(s);
+	if (when == VQ_FIRST)
+		node_verdict(s, j, ci, 0);
+	if (!s->stop && node_live(j))
+		node_confchg(s, j, ci);
+	if (!s->stop && node_live(j) && when != VQ_FIRST)
+		node_verdict(s, j, ci, when == VQ_LATE ? rng_range(&s->rng, 1, s->vq_late_max) : 0);
 }
 
 static void on_deliver(struct sim *s, const struct ev *e)
@@ -1665,12 +1976,6 @@ static void comp_unbreak(struct sim *s, int ci)
 			send_held(s, &s->nodes[i]);
 }
 
-/* Whether n's corosync takes part in totem: powered, running, not paused. */
-static bool cs_live(const struct sim *s, const struct node *n)
-{
-	return n->on && n->freeze == FZ_NONE && n->cs == CS_RUN && s->now >= n->cpg_back_at;
-}
-
 /*
  * Whether node j's corosync may be in a new ring now.  A restarted corosync
  * whose previous instance is still in a ring a reachable node believes in
@@ -1791,7 +2096,10 @@ static void apply_faults(struct sim *s)
 static void join_ring(struct sim *s, struct node *n, int ci, int oci)
 {
 	struct comp *c = &s->comps[ci];
+	enum vq_when when = vq_when(s);
 
+	if (when == VQ_FIRST)
+		node_verdict(s, n, ci, 0);
 	if (oci >= 0 && (s->comps[oci].gmask & (1u << n->idx)) &&
 	    s->comps[oci].ginc[n->idx] == n->incarnation) {
 		const struct msgq *old = &s->comps[oci].inflight;
@@ -1810,8 +2118,8 @@ static void join_ring(struct sim *s, struct node *n, int ci, int oci)
 	if (s->stop || !node_live(n))
 		return;
 	node_confchg(s, n, ci);
-	if (!s->stop && node_live(n))
-		node_verdict(s, n, ci);
+	if (!s->stop && node_live(n) && when != VQ_FIRST)
+		node_verdict(s, n, ci, when == VQ_LATE ? rng_range(&s->rng, 1, s->vq_late_max) : 0);
 	if (!s->stop && node_live(n))
 		send_held(s, n);
 }
@@ -1879,6 +2187,8 @@ static void on_reform(struct sim *s, const struct ev *e)
 		TR(s, "ring %u.%" PRIu64 " forms: mask %#x group %#x", c->ring.rep, c->ring.seq,
 		   c->mask, c->gmask);
 	}
+	for (size_t k = 0; k < nnew; k++)
+		vq_ring_sync(s, newc[k]);
 	for (size_t k = 0; k < nnew && !s->stop; k++) {
 		for (unsigned i = 0; i < s->n && !s->stop; i++) {
 			struct node *n = &s->nodes[i];
@@ -1918,6 +2228,7 @@ static void on_reform(struct sim *s, const struct ev *e)
 		if (!still)
 			comp_free(s, ci);
 	}
+	vq_qdev_poll(s);
 	/* corosyncs held back above join in a later change; daemons join their group */
 	for (unsigned i = 0; i < s->n; i++)
 		if (cs_live(s, &s->nodes[i]) && s->nodes[i].comp < 0 && !s->reform_pending) {
@@ -1946,6 +2257,7 @@ static void ghost_wake(struct sim *s, struct node *n)
 	n->ghost = false;
 	ci = comp_alloc(s, 1u << n->idx);
 	n->comp = ci;
+	vq_ring_sync(s, ci);
 	/*
 	 * Only what corosync held when it woke is originated in the dead ring
 	 * (it had the token then); what the daemon sends from now on waits for
@@ -1995,6 +2307,7 @@ static void daemon_start(struct sim *s, struct node *n)
 	}
 	n->up = true;
 	n->incarnation++;
+	n->vq_told = n->vq_ngen;   /* a new votequorum connection: nothing of the old one */
 	n->cpg_joined = false;
 	n->join_pending = false;
 	n->has_view = false;
@@ -2015,6 +2328,7 @@ static void node_start(struct sim *s, struct node *n)
 	n->on = true;
 	n->cs = CS_RUN;
 	n->cs_inc++;
+	vq_boot(s, n);
 	n->cpg_back_at = 0;
 	n->freeze = FZ_NONE;
 	n->ghost = false;
@@ -2164,6 +2478,7 @@ static void node_transport_restart(struct sim *s, struct node *n, uint64_t downt
 	n->join_pending = false;
 	n->cs = CS_DOWN;
 	n->cs_inc++;
+	vq_boot(s, n);
 	n->incarnation++;        /* a new CPG member to the others */
 	n->blen = n->bcount = 0; /* cpg.c drops its batch with the connection */
 	n->flush_armed = false;
@@ -2260,6 +2575,46 @@ static void fault_stall(struct sim *s, struct node *n)
 	apply_faults(s);
 }
 
+/*
+ * votequorum flaps within one ring (a quorum device's vote lost and back, an
+ * administrator changing expected votes): on one node or every member, the
+ * verdict says not quorate, then quorate again for the same ring.
+ */
+static void fault_flap(struct sim *s, struct node *n)
+{
+	uint64_t d = rng_range(&s->rng, MS, s->token_us / 2);
+	bool all = rng_ppm(&s->rng, 300000);
+	const struct comp *c;
+
+	if (!node_live(n) || n->comp < 0 || s->comps[n->comp].broken || !n->vq.quorate)
+		return;
+	c = &s->comps[n->comp];
+	TR(s, "FAULT: votequorum flaps for %" PRIu64 " us on %s of ring %u.%" PRIu64, d,
+	   all ? "every member" : "one member", c->ring.rep, c->ring.seq);
+	for (unsigned i = 0; i < s->n; i++) {
+		struct node *m = &s->nodes[i];
+
+		if ((i == n->idx || (all && (c->mask & (1u << i)))) && m->vq.quorate && m->up) {
+			vq_notify(s, m, false, &c->ring, all ? vq_delay(s) : 0);
+			vq_notify(s, m, true, &c->ring, d + (all ? vq_delay(s) : 0));
+		}
+	}
+}
+
+/* A node's quorum device loses the arbiter for a while (qdevice seeds). */
+static void fault_qdev(struct sim *s, struct node *n)
+{
+	uint64_t d = rng_range(&s->rng, s->token_us / 2, 3 * s->qdev_timeout);
+
+	if (!s->vq_qdev || !n->on || n->vq.qdev_cut)
+		return;
+	TR(s, "FAULT: n%u's quorum device cannot reach the arbiter for %" PRIu64 " us", n->id, d);
+	n->vq.qdev_cut = true;
+	n->vq.qdev_gen++;
+	ev_push(s, s->now + s->qdev_timeout, EV_QDEV_LOST, n->idx, n->vq.qdev_gen, 0);
+	ev_push(s, s->now + d, EV_QDEV_BACK, n->idx, n->vq.qdev_gen, 0);
+}
+
 static void fault_transport(struct sim *s, struct node *n)
 {
 	if (!node_live(n) || n->comp < 0)
@@ -2338,6 +2693,8 @@ static const struct fault_kind {
 	{ "transport", 5, fault_transport },
 	{ "partition", 24, fault_partition },
 	{ "congest", 5, fault_congest },
+	{ "flap", 6, fault_flap },
+	{ "qdevice", 4, fault_qdev },
 };
 
 static void on_fault(struct sim *s)
@@ -2991,9 +3348,66 @@ static const char *call_name(uint8_t kind)
 	return kind <= CALL_GONE ? names[kind] : "?";
 }
 
+/* Writes what n's replica shows of name (holders, orphans, waiters) into buf, for reports. */
+static const char *lease_desc(const struct sim *s, const struct node *n, unsigned name, char *buf,
+			      size_t cap)
+{
+	struct cl_lease_info li;
+	struct cl_hold_info h[8];
+	struct cl_waiter_info w[8];
+	size_t off = 0;
+
+	buf[0] = 0;
+	if (!n->up || !cl_node_sm(n->cn) ||
+	    cl_sm_lookup(cl_node_sm(n->cn), sim_names[name], strlen(sim_names[name]), &li, h, 8,
+			 w, 8) < 0)
+		return "no record";
+	off += (size_t)snprintf(buf + off, cap - off, "holders");
+	for (uint32_t i = 0; i < li.nholders && i < 8 && off < cap; i++)
+		off += (size_t)snprintf(buf + off, cap - off, " n%u:%s:e%" PRIu64 "%s", h[i].node,
+					cl_mode_name(h[i].mode), h[i].epoch,
+					h[i].orphan_seq ? ":orphan" : "");
+	if (off < cap)
+		off += (size_t)snprintf(buf + off, cap - off, "; waiters");
+	for (uint32_t i = 0; i < li.nwaiters && i < 8 && off < cap; i++)
+		off += (size_t)snprintf(buf + off, cap - off, " n%u:%s", w[i].node,
+					cl_mode_name(w[i].mode));
+	(void)s;
+	return buf;
+}
+
+/* --watch NAME: traces every change of what a replica shows of NAME. */
+static void watch_name(struct sim *s)
+{
+	char d[200];
+
+	for (unsigned i = 0; i < s->n; i++) {
+		lease_desc(s, &s->nodes[i], s->o->watch, d, sizeof(d));
+		if (strcmp(d, s->watched[i])) {
+			TR(s, "WATCH n%u %s: %s", s->nodes[i].id, sim_names[s->o->watch], d[0] ? d : "no record");
+			memcpy(s->watched[i], d, sizeof(d));
+		}
+	}
+}
+
 /* e: answered within the bound while the node stays healthy. */
 static void check_live(struct sim *s, bool final)
 {
+	/*
+	 * Waits the design imposes do not count: the grace period of fresh
+	 * state, and a departed node awaiting fence-ack in a split-capable
+	 * quorum mode (the fencing hook may be late).
+	 */
+	for (unsigned i = 0; i < s->n; i++) {
+		struct node *n = &s->nodes[i];
+		struct cl_sm_stats st;
+
+		if (n->up && cl_node_sm(n->cn)) {
+			cl_sm_stats(cl_node_sm(n->cn), &st);
+			if (st.grace || st.nunfenced)
+				n->blocked_at = s->now;
+		}
+	}
 	for (unsigned i = 0; i < SIM_MAX_CLIENTS && !s->stop; i++) {
 		struct client *c = &s->clients[i];
 		struct node *n;
@@ -3016,12 +3430,18 @@ static void check_live(struct sim *s, bool final)
 			since = s->comps[n->comp].stable_since;
 		if (s->last_fault > since)
 			since = s->last_fault;
-		if (s->now > since + s->bound)
+		if (n->blocked_at > since)
+			since = n->blocked_at;
+		if (s->now > since + s->bound) {
+			char d[200];
+
 			violation(s, SIM_INV_LIVE, "node %u client %" PRIx64 " %s cookie %" PRIu64
 				  " name %s issued at %" PRIu64 ": no answer after %" PRIu64
-				  " us of healthy ring (bound %" PRIu64 ")", n->id, c->id,
+				  " us of healthy ring (bound %" PRIu64 "); its replica: %s", n->id, c->id,
 				  call_name(c->req.kind), c->req.cookie, sim_names[c->req.name],
-				  c->req_issued, s->now - since, s->bound);
+				  c->req_issued, s->now - since, s->bound,
+				  lease_desc(s, n, c->req.name, d, sizeof(d)));
+		}
 	}
 }
 
@@ -3068,7 +3488,7 @@ static void setup(struct sim *s, uint64_t seed)
 	uint64_t active;
 
 	rng_seed(r, seed);
-	s->n = s->o->nodes ? s->o->nodes : (unsigned)rng_range(r, SIM_MIN_NODES, SIM_MAX_NODES);
+	s->n = s->o->nodes ? s->o->nodes : rng_ppm(r, 120000) ? 2 : (unsigned)rng_range(r, 3, SIM_MAX_NODES);
 	s->nnames = (unsigned)rng_range(r, 4, SIM_MAX_NAMES);
 	s->cpn = (unsigned)rng_range(r, 1, SIM_CLIENTS_PER_NODE);
 	T = s->token_us = rng_range(r, 300 * MS, 1000 * MS);
@@ -3078,6 +3498,36 @@ static void setup(struct sim *s, uint64_t seed)
 	s->ipc_max = 40;
 	s->eagain_ppm = rng_ppm(r, 300000) ? 0 : rng_range(r, 1000, 30000);
 	s->join_us = rng_range(r, T / 20, T / 4);
+	/*
+	 * votequorum modes: two_node (with its automatic wait_for_all) in most
+	 * 2-node seeds; else standard, last_man_standing, auto_tie_breaker
+	 * (with wait_for_all where the node count is odd, as votequorum
+	 * demands), both, or a quorum device.  The daemons report the modes
+	 * in which a split can leave both sides quorate (CL_QMODE_*).
+	 */
+	{
+		unsigned m = (unsigned)rng_range(r, 0, 99);
+
+		if (s->n == 2) {
+			s->vq_two_node = m < 70;
+			s->vq_wfa = s->vq_two_node;
+			s->vq_qdev = m >= 85;
+		} else {
+			s->vq_lms = m >= 50 && m < 70;
+			s->vq_atb = (m >= 62 && m < 80 && (s->n % 2 == 0 || !s->vq_lms));
+			s->vq_qdev = m >= 80;
+			s->vq_wfa = (s->vq_atb && s->n % 2) || (s->vq_lms && rng_ppm(r, 500000));
+		}
+		s->qmodes = (s->vq_two_node ? CL_QMODE_TWO_NODE : 0) |
+			    (s->vq_lms ? CL_QMODE_LAST_MAN_STANDING : 0) |
+			    (s->vq_atb ? CL_QMODE_AUTO_TIE_BREAKER : 0) |
+			    (s->vq_qdev ? CL_QMODE_QDEVICE : 0);
+		s->lms_window = rng_range(r, T, 8 * T);
+		s->qdev_timeout = rng_range(r, T, 6 * T);
+		s->vq_first_ppm = rng_range(r, 0, 300000);
+		s->vq_late_ppm = rng_range(r, 0, 400000);
+		s->vq_late_max = rng_range(r, 100, T / 4);
+	}
 	s->rcv_ppm = rng_ppm(r, 300000) ? 0 : rng_range(r, 100000, 900000);
 	s->quick_heal_ppm = rng_range(r, 0, 700000);
 	s->batching = !rng_ppm(r, 200000);
@@ -3206,6 +3656,10 @@ static void on_stop(struct sim *s)
 			node_resume(s, n);
 		if (n->cs == CS_STALL)
 			stall_end(s, n);
+		if (n->vq.qdev_cut) {
+			n->vq.qdev_cut = false;
+			vq_qdev_poll(s);
+		}
 		if (!n->up) {
 			TR(s, "FAULT: n%u's daemon restarts", n->id);
 			daemon_start(s, n);
@@ -3315,6 +3769,22 @@ static void dispatch(struct sim *s, const struct ev *e)
 	case EV_FLUSH:
 		on_flush(s, e);
 		break;
+	case EV_VERDICT:
+		on_verdict(s, e);
+		break;
+	case EV_LMS:
+		on_lms(s, e);
+		break;
+	case EV_QDEV_LOST:
+		on_qdev_lost(s, e);
+		break;
+	case EV_QDEV_BACK:
+		n = &s->nodes[e->a];
+		if (n->vq.qdev_cut && n->vq.qdev_gen == e->b) {
+			n->vq.qdev_cut = false;    /* polls the arbiter again */
+			vq_qdev_poll(s);
+		}
+		break;
 	case EV_CPG_BACK:
 		n = &s->nodes[e->a];
 		if (n->on && n->cs == CS_DOWN && n->cs_inc == e->b) {
@@ -3414,6 +3884,8 @@ static void run_seed(const struct sim_opts *o, uint64_t seed, bool tracing, stru
 		dispatch(s, &e);
 		if (s->touched)
 			check_transitions(s);
+		if (s->o->watch < SIM_MAX_NAMES && s->tracing && s->touched)
+			watch_name(s);
 		reap_failed(s);
 		if (s->stop)
 			break;
@@ -3511,7 +3983,7 @@ static void usage(FILE *f)
 		"usage: corolease-sim [--seeds N] [--seed S] [--start S] [--nodes N] [--jobs J]\n"
 		"                     [--plant no-quorum|no-orphan-wait] [--verbose]\n"
 		"                     [--expect-violation] [--lax-trans] [--digest]\n"
-		"                     [--congest-unbatched]\n"
+		"                     [--congest-unbatched] [--watch NAME]\n"
 		"  --seeds N            run N seeds (env SEEDS overrides; default %u)\n"
 		"  --start S            first seed (default 1)\n"
 		"  --seed S             run only seed S (same as --start S --seeds 1)\n"
@@ -3523,6 +3995,8 @@ static void usage(FILE *f)
 		"  --lax-trans          do not require acks made in a minority's\n"
 		"                       transitional delivery to survive (the node\n"
 		"                       agent confirms writes, so by default they must)\n"
+		"  --watch NAME         trace each change of what every replica shows of NAME\n"
+		"                       (holders, orphans, waiters; with --verbose)\n"
 		"  --congest-unbatched  congest corosync's send queue in seeds that do not\n"
 		"                       batch as well (the agent then ticks without end)\n"
 		"  --digest             print a behaviour digest line per seed (compare\n"
@@ -3547,7 +4021,7 @@ static bool parse_u64(const char *s, uint64_t *v_r)
 
 int main(int argc, char **argv)
 {
-	struct sim_opts o = { .start = 1, .strict_trans = true };
+	struct sim_opts o = { .start = 1, .strict_trans = true, .watch = SIM_MAX_NAMES };
 	uint64_t v;
 	const char *env = getenv("SEEDS");
 	bool one = false;
@@ -3589,6 +4063,11 @@ int main(int argc, char **argv)
 			o.expect = true;
 		} else if (!strcmp(a, "--digest")) {
 			o.digest = true;
+		} else if (!strcmp(a, "--watch") && arg) {
+			for (o.watch = 0; o.watch < SIM_MAX_NAMES; o.watch++)
+				if (!strcmp(arg, sim_names[o.watch]))
+					break;
+			i++;
 		} else if (!strcmp(a, "--congest-unbatched")) {
 			o.congest_unbatched = true;
 		} else if (!strcmp(a, "--lax-trans")) {
