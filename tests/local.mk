@@ -113,8 +113,6 @@ SAFETY_TESTS = \
 	tests/safety/merge_drops_loser_hold
 check_PROGRAMS += $(SAFETY_TESTS)
 TESTS += $(SAFETY_TESTS)
-XFAIL_TESTS += \
-	tests/safety/merge_drops_loser_hold
 
 SAFETY_CPPFLAGS = $(TEST_CPPFLAGS) -I$(top_srcdir)/tests/safety
 

@@ -34,14 +34,12 @@
  * still use it (before its revoke deadline): the dropped hold waits like an
  * orphan of node 1.
  *
- * Why it fails today: SYNC_HOLDS is not implemented (there is no such
- * message in core/wire.h or core/lease.h).  node_sync.c's sync_load()
- * replaces node 1's machine with node 3's, in which x is free; reconcile()
- * (node_lease.c) only revokes client 101 again and forgets the hold; node
- * 5's ACQUIRE finds x free in the merged, quorate machine and is granted at
- * once, inside client 101's revoke deadline.  (With revoke_timeout_us below
- * token + consensus - validity the timing alone would hide it, as with the
- * bus's default 1 s.)
+ * What fixed it: SYNC_HOLDS (core/node_sync.c).  Node 1 lost the merge, so
+ * during the round it multicasts its own live holds; every node adds x as an
+ * orphaned hold of node 1 to the loaded state, and node 5 waits the fence
+ * delay.  With the send of SYNC_HOLDS disabled (cl_sm_foreach_hold_of() not
+ * called in sync_send_holds()) the test fails again: node 5 is granted x at
+ * the merge, 3.8 s inside client 101's revoke deadline.
  */
 #include <inttypes.h>
 #include <stdio.h>
