@@ -552,6 +552,30 @@ static int apply_evict(struct cl_sm *sm, uint32_t sender, const struct cl_msg *m
 	return 0;
 }
 
+/*
+ * A lineage's term begins when it may grant for the first time in a ring
+ * later than its term: quorate and (split-capable quorum modes) no departed
+ * node awaiting FENCE_ACK.  The term is that ring and epochs continue above
+ * its base (CL_EPOCH_TERM_SHIFT).  A side of a split that waits for a
+ * fence-ack keeps its old term, so it cannot outrank at the merge a side
+ * that was fence-acked and made progress (doc/state-machine.md).
+ */
+static void begin_term(struct cl_sm *sm, const struct cl_ring *ring)
+{
+	sm->h.term = *ring;
+	uint64_t seq = ring->seq;
+	if (!(sm->cfg.unsafe_flags & CL_UNSAFE_EPOCH_NO_TERM) &&
+	    seq < (UINT64_C(1) << (64 - CL_EPOCH_TERM_SHIFT)) &&
+	    sm->h.epoch < seq << CL_EPOCH_TERM_SHIFT)
+		sm->h.epoch = seq << CL_EPOCH_TERM_SHIFT;
+}
+
+static void maybe_begin_term(struct cl_sm *sm)
+{
+	if (sm->h.quorate && !sm->h.nunfenced && cl_ring_after(&sm->h.ring, &sm->h.term))
+		begin_term(sm, &sm->h.ring);
+}
+
 /* Index of node in the sorted unfenced set, or -1. */
 static int unfenced_index(const struct cl_sm *sm, uint32_t node)
 {
@@ -599,17 +623,14 @@ static int apply_fence_ack(struct cl_sm *sm, uint32_t sender, const struct cl_ms
 		return 0;
 	}
 	unfenced_remove(sm, m->node);
+	maybe_begin_term(sm);
 	uint64_t n = free_orphans(sm, m->node, UINT64_MAX);
 	admin_done(sm, sender, m->req_id, 0, n, m);
 	grant_all_waiting(sm);
 	return 0;
 }
 
-/*
- * QUORUM: a member's votequorum verdict for the machine's ring.  Becoming
- * quorate in a ring later than the term starts a new term: the term is that
- * ring and epochs continue above its base (CL_EPOCH_TERM_SHIFT).
- */
+/* QUORUM: a member's votequorum verdict for the machine's ring. */
 static int apply_quorum(struct cl_sm *sm, uint32_t sender, const struct cl_msg *m)
 {
 	(void)sender;
@@ -623,14 +644,7 @@ static int apply_quorum(struct cl_sm *sm, uint32_t sender, const struct cl_msg *
 	if (q == sm->h.quorate)
 		return 0;
 	sm->h.quorate = q;
-	if (q && cl_ring_after(&sm->h.ring, &sm->h.term)) {
-		sm->h.term = sm->h.ring;
-		uint64_t seq = sm->h.term.seq;
-		if (!(sm->cfg.unsafe_flags & CL_UNSAFE_EPOCH_NO_TERM) &&
-		    seq < (UINT64_C(1) << (64 - CL_EPOCH_TERM_SHIFT)) &&
-		    sm->h.epoch < seq << CL_EPOCH_TERM_SHIFT)
-			sm->h.epoch = seq << CL_EPOCH_TERM_SHIFT;
-	}
+	maybe_begin_term(sm);
 	struct cl_action a = { .type = CL_ACT_QUORUM, .mode = q };
 	cl_sm_emit(sm, &a, NULL);
 	if (q)
@@ -820,6 +834,13 @@ void cl_sm_start_grace(struct cl_sm *sm, const struct cl_ring *ring)
 }
 
 /* ---- holds dropped by a state load ---- */
+
+void cl_sm_merge_term(struct cl_sm *sm, const struct cl_ring *ring)
+{
+	sm->h.lsn++;
+	if (cl_ring_after(ring, &sm->h.term))
+		begin_term(sm, ring);
+}
 
 uint64_t cl_sm_begin_dropped(struct cl_sm *sm)
 {

@@ -410,6 +410,14 @@ static inline bool cl_ring_after(const struct cl_ring *a, const struct cl_ring *
 }
 
 /*
+ * A sync round joined lineages of different terms (doc/state-machine.md,
+ * "Terms and the merge winner"): every node calls this once, at the same
+ * point, on the loaded state; the merged lineage takes ring (the merge's) as
+ * its term, and its epochs jump above every epoch either side gave out.
+ */
+void cl_sm_merge_term(struct cl_sm *sm, const struct cl_ring *ring);
+
+/*
  * Holds dropped by a state load (doc/state-machine.md, "Terms and the merge
  * winner").  Every node of a sync round calls these in the same order on the
  * same state: cl_sm_begin_dropped() once (a fresh orphan seq, returned),

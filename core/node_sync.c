@@ -320,6 +320,10 @@ static void sync_decide(struct cl_node *n)
 	}
 	n->sync.winner = n->members[w];
 	n->sync.win_hash = n->sync.ann[w].hash;
+	nd_log(n, LOG_INFO, "sync in ring %u/%llu: node %u's state wins (term %u/%llu, q_lsn %llu, "
+	       "lsn %llu)", n->ring.rep, (unsigned long long)n->ring.seq, n->sync.winner,
+	       n->sync.ann[w].term.rep, (unsigned long long)n->sync.ann[w].term.seq,
+	       (unsigned long long)n->sync.ann[w].q_lsn, (unsigned long long)n->sync.ann[w].lsn);
 	bool any_need = false;
 	for (uint32_t i = 0; i < n->nmembers; i++) {
 		struct announce *a = &n->sync.ann[i];
@@ -342,6 +346,27 @@ static void sync_decide(struct cl_node *n)
 		sync_send_holds(n);
 }
 
+/*
+ * When members brought state of different terms (diverged lineages: a split
+ * whose sides were both fence-acked, say), the merged lineage starts a new
+ * term in this ring, so that no epoch the losing side gave out is reused.
+ */
+static void merge_terms(struct cl_node *n)
+{
+	int w = member_index(n, n->sync.winner);
+	if (w < 0)
+		return;
+	for (uint32_t i = 0; i < n->nmembers; i++) {
+		const struct announce *a = &n->sync.ann[i];
+		if (a->has_state && !ring_eq(&a->term, &n->sync.ann[w].term)) {
+			cl_sm_merge_term(n->sm, &n->ring);
+			nd_log(n, LOG_NOTICE, "lineages of different terms merged: term %u/%llu begins",
+			       n->ring.rep, (unsigned long long)n->ring.seq);
+			return;
+		}
+	}
+}
+
 /* Ends the round once the snapshot (if any) and every due hold list are in. */
 static void sync_try_complete(struct cl_node *n)
 {
@@ -350,6 +375,7 @@ static void sync_try_complete(struct cl_node *n)
 	for (uint32_t i = 0; i < n->nmembers; i++)
 		if (n->sync.ann[i].holds_due && !n->sync.ann[i].holds_done)
 			return;
+	merge_terms(n);
 	apply_dropped(n);
 	if (!n->failed)
 		sync_complete(n);

@@ -2190,6 +2190,9 @@ START_TEST(test_split_mode_waits_for_fence_ack)
 	OK(quorum_flags(1, CL_QUORUM_YES | CL_QUORUM_SPLIT));
 	ck_assert(cl_sm_quorate(sm));
 	ck_assert_uint_eq(stats().nunfenced, 1);
+	/* a side that waits for a fence-ack keeps its old term (it could not
+	 * outrank at a merge the side that was fence-acked and granted) */
+	ck_assert_uint_lt(stats().term.seq, 4);
 
 	/* no grant at all, with a clear reason */
 	OK(acq(3, S("c"), EX, 0, 20));
@@ -2212,11 +2215,32 @@ START_TEST(test_split_mode_waits_for_fence_ack)
 	OK(fence(1, 2, 40));
 	ck_assert_uint_eq(stats().nunfenced, 0);
 	ck_assert_uint_eq(stats().orphans, 0);
+	ck_assert_uint_eq(stats().term.seq, 4);     /* the term begins when grants may */
 	X_RECOVERED((size_t)xfind(CL_ACT_RECOVERED, 2), 2, S("a"), ea);
 	X_GRANT((size_t)xfind(CL_ACT_GRANT, 3), 3, S("a"), EX, TEP(4, 1), 21);
 	ck_assert_uint_eq(GRAB(3, S("c"), EX), TEP(4, 2));
 	OK(put(1, S("b"), S("k"), S("v"), eb, 31));
 	ck_assert_int_eq(rec.r[0].a.err, 0);
+}
+END_TEST
+
+/*
+ * A sync round that joins lineages of different terms starts a new term in
+ * the merge's ring: epochs jump above both sides' ranges; an older ring
+ * changes nothing.
+ */
+START_TEST(test_merge_term)
+{
+	ck_assert_uint_eq(GRAB(2, S("a"), EX), TEP(cur_ring.seq, 1));
+	struct cl_ring old = stats().term, merge = { .rep = 2, .seq = 40 };
+	uint64_t lsn = stats().lsn;
+	cl_sm_merge_term(sm, &old);
+	ck_assert_uint_eq(stats().lsn, lsn + 1);
+	ck_assert_uint_eq(GRAB(3, S("b"), EX), TEP(cur_ring.seq, 2));
+	cl_sm_merge_term(sm, &merge);
+	ck_assert_uint_eq(stats().term.seq, 40);
+	ck_assert_uint_eq(stats().term.rep, 2);
+	ck_assert_uint_eq(GRAB(3, S("c"), EX), TEP(40, 1));
 }
 END_TEST
 
@@ -2389,6 +2413,7 @@ static Suite *lease_suite(void)
 	tcase_add_test(saf, test_term_epoch_range_exhausted);
 	tcase_add_test(saf, test_split_mode_waits_for_fence_ack);
 	tcase_add_test(saf, test_split_mode_rejoin_clears_wait);
+	tcase_add_test(saf, test_merge_term);
 	tcase_add_test(saf, test_plant_split_timer);
 	tcase_add_test(saf, test_grace_period);
 	tcase_add_test(saf, test_index_bound_replicated);

@@ -31,6 +31,8 @@ INTEGRATION_TESTS = \
 	tests/integration/t09-daemon-restart.sh \
 	tests/integration/t07-partition.sh \
 	tests/integration/t12-two-node-split.sh \
+	tests/integration/t13-corosync-stall.sh \
+	tests/integration/t15-two-node-merge-after-fence-ack.sh \
 	tests/integration/t05-kill-fence.sh \
 	tests/integration/t06-pause.sh \
 	tests/integration/t03-handover.sh \

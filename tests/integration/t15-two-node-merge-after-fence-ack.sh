@@ -1,16 +1,17 @@
 #!/bin/bash
-# 15. KNOWN DEFECT (XFAIL in tests/integration/local.mk): a two_node split
-# where only one side is fence-acked.  Node 1 fence-acks node 2, then grants
-# split/x and acknowledges an index write under it; node 2 granted nothing
-# (it waits for its own fence-ack).  After the heal the merge must keep node
-# 1's state, the only side that made progress: the acknowledged write
-# survives, and the next grant of split/x has a higher epoch.
+# 15. A two_node split where only one side is fence-acked.  Node 1
+# fence-acks node 2, then grants split/x and acknowledges an index write
+# under it; node 2 granted nothing (it waits for its own fence-ack).  After
+# the heal the merge must keep node 1's state, the only side that made
+# progress: the acknowledged write survives, and the next grant of split/x
+# has a higher epoch.
 #
-# Today both sides start their terms in rings with the same seq (each side's
-# new ring is the old seq + 4), the tie goes to the higher ring
-# representative, node 2: its state wins, node 1's acknowledged write is
-# lost, and split/x is granted again with the epoch node 1 gave out during
-# the split (the same fencing token twice).
+# Both sides' rings have the same seq after the split.  Once, both began a
+# term there and the tie went to the higher ring representative, node 2:
+# node 1's acknowledged write was lost and split/x was granted again with
+# node 1's epoch.  Now a term begins only when the side may grant (after the
+# fence-ack), and a merge of different terms starts a new one
+# (doc/state-machine.md, "Terms and the merge winner").
 . "$(dirname "$0")/lib.sh"
 # until the safety assertions at the end, a failure is a hard error (99), not
 # the expected failure
