@@ -158,6 +158,29 @@ static void local_handover(struct cl_node *n, struct nl_lease *l)
 }
 
 /*
+ * Without quorum (the machine's or the local votequorum's) nothing can be
+ * granted: local waiters that asked to WAIT stay queued here, bounded by
+ * their own timeouts, and the cluster is asked once quorum is back (a
+ * QUORUM action reconciles every lease); the others are denied now.
+ * True when l must not ask the cluster yet.
+ */
+static bool wait_for_quorum(struct cl_node *n, struct nl_lease *l)
+{
+	if ((n->vq_quorate && cl_sm_quorate(n->sm)) ||
+	    (n->cfg.sm.unsafe_flags & CL_UNSAFE_NO_QUORUM_CHECK))
+		return false;
+	struct chold *c = ch_first(&l->waiters), *next;
+	for (; c; c = next) {
+		next = ch_next(&l->waiters, c);
+		if (!(c->flags & CL_ACQ_WAIT)) {
+			nd_ev_lease(n, CL_NODE_EV_DENIED, c, COROLEASE_ENOQUORUM, 0);
+			nd_chold_free(n, c);
+		}
+	}
+	return true;
+}
+
+/*
  * Brings l forward after any change: grants what local waiters can have,
  * asks the cluster for the rest, hands the lease over or lingers.
  * l may be freed.
@@ -225,7 +248,8 @@ void nd_pump(struct cl_node *n, struct nl_lease *l)
 				wait = true;
 		}
 		if (l->state == NL_NONE || !mode_covers(l->mode, want) || restamp) {
-			send_acquire(n, l, restamp ? l->mode : want, wait);
+			if (!wait_for_quorum(n, l))
+				send_acquire(n, l, restamp ? l->mode : want, wait);
 		} else if (!trusted(n) && nd_quorum_ok(n) && now >= l->renew_at) {
 			/*
 			 * Held and covering, but validity lapsed: one ACQUIRE (answered
@@ -304,12 +328,15 @@ static void on_answer(struct cl_node *n, const struct cl_action *a)
 	if (!l)
 		return;
 	bool queued = a->type == CL_ACT_QUEUED;
+	/* no quorum: a WAIT request waits here for it (nd_pump asks again) */
+	bool no_quorum = !queued && a->err == COROLEASE_ENOQUORUM;
 	l->req = queued ? REQ_QUEUED : REQ_NONE;
 	bool covering = l->state != NL_NONE && !hold_is(l, NLP_LOST);
 	struct chold *c = ch_first(&l->waiters), *next;
 	for (; c; c = next) {
 		next = ch_next(&l->waiters, c);
-		bool stays = queued ? (c->flags & CL_ACQ_WAIT) : covering && mode_covers(l->mode, c->mode);
+		bool stays = queued || no_quorum ? (c->flags & CL_ACQ_WAIT) :
+			     covering && mode_covers(l->mode, c->mode);
 		if (!stays) {
 			nd_ev_lease(n, CL_NODE_EV_DENIED, c, queued ? -EBUSY : a->err, a->owner);
 			nd_chold_free(n, c);
@@ -323,6 +350,7 @@ static void on_answer(struct cl_node *n, const struct cl_action *a)
 	else
 		nd_pump(n, l);
 }
+
 
 static void on_blocking(struct cl_node *n, const struct cl_action *a, bool revoke)
 {

@@ -688,6 +688,42 @@ START_TEST(quorum_loss_revokes_and_refuses)
 }
 END_TEST
 
+/*
+ * Without quorum a WAIT acquire waits (bounded by its own timeout) and is
+ * granted once quorum is back; it is not denied with ENOQUORUM in the
+ * middle of a membership change (tests/integration/t13).
+ */
+START_TEST(wait_acquire_waits_out_quorum_loss)
+{
+	struct tbus *b = cluster(3);
+	struct tnode *n3 = b->nodes[3];
+	uint32_t all[] = { 1, 2, 3 };
+	/* node 3 alone: partition (as quorum_loss_revokes_and_refuses) */
+	b->members[0] = 3;
+	b->nmembers = 1;
+	b->ring_seq += 4;
+	struct cl_ring ring = { 3, b->ring_seq };
+	uint32_t me[] = { 3 }, left[] = { 1, 2 };
+	cl_node_confchg(n3->n, &ring, me, 1, left, 2, NULL, 0);
+	cl_node_quorum(n3->n, false, &ring);
+	bus_run(b);
+	ck_assert(!cl_sm_quorate(cl_node_sm(n3->n)));
+	ACQ(n3, 4, "w", CL_MODE_EX, CL_ACQ_WAIT);
+	ACQ(n3, 5, "v", CL_MODE_EX, 0);
+	bus_run(b);
+	ck_assert_ptr_null(last_ev(n3, CL_NODE_EV_DENIED, 4));
+	ck_assert_ptr_null(last_ev(n3, CL_NODE_EV_GRANTED, 4));
+	const struct cl_node_event *d = last_ev(n3, CL_NODE_EV_DENIED, 5);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_int_eq(d->err, COROLEASE_ENOQUORUM);
+	bus_config(b, all, 3);
+	bus_advance(b, b->now + 10000000);
+	ck_assert_ptr_null(last_ev(n3, CL_NODE_EV_DENIED, 4));
+	ck_assert_ptr_nonnull(last_ev(n3, CL_NODE_EV_GRANTED, 4));
+	cluster_free(b);
+}
+END_TEST
+
 START_TEST(client_gone_releases_without_events)
 {
 	struct tbus *b = cluster(2);
@@ -1269,6 +1305,7 @@ static Suite *node_suite(void)
 	tcase_add_test(tc, departed_holder_freed_after_fence_delay_only);
 	tcase_add_test(tc, fence_ack_frees_at_once);
 	tcase_add_test(tc, quorum_loss_revokes_and_refuses);
+	tcase_add_test(tc, wait_acquire_waits_out_quorum_loss);
 	tcase_add_test(tc, client_gone_releases_without_events);
 	tcase_add_test(tc, validity_lapses_without_delivery);
 	tcase_add_test(tc, drain_hands_leases_back);
