@@ -979,7 +979,7 @@ START_TEST(test_snap_safety_header)
 	cl_sm_stats(sm, &st);
 	ck_assert(st.grace && st.split_mode);
 	ck_assert_uint_eq(st.nunfenced, 2);
-	ck_assert_uint_eq(st.term.seq, 8);
+	ck_assert_uint_eq(st.term.seq, 4);   /* awaiting fence-ack: no new term in ring 8 */
 	ck_assert_uint_eq(st.index_mem_max, 4096);
 
 	uint8_t *buf;
@@ -993,7 +993,7 @@ START_TEST(test_snap_safety_header)
 	cl_sm_stats(b, &bt);
 	ck_assert(bt.grace && bt.split_mode);
 	ck_assert_uint_eq(bt.nunfenced, 2);
-	ck_assert_uint_eq(bt.term.seq, 8);
+	ck_assert_uint_eq(bt.term.seq, 4);
 	ck_assert_uint_eq(bt.term.rep, 1);
 	ck_assert_uint_eq(bt.index_mem_max, 4096);
 	/* an unfenced list out of order or with node 0 is refused */
@@ -1388,16 +1388,19 @@ static void rec_msg(void *ctx, const uint8_t *msg, size_t len)
 	r->n++;
 }
 
-/* Packs count messages of the given lengths (each starting with byte i+1). */
-static size_t make_batch(uint8_t *buf, unsigned count, const uint32_t *lens)
+/* Packs count encoded NOPs (request ids 1..count, lengths in lens[]) into a batch. */
+static size_t make_batch(uint8_t *buf, unsigned count, uint32_t *lens)
 {
 	size_t pos = CL_BATCH_HDR_LEN;
 	buf[0] = CL_BATCH_MAGIC;
 	buf[1] = 0;
 	cl_put_u16(buf + 2, (uint16_t)count);
 	for (unsigned i = 0; i < count; i++) {
+		struct cl_msg m = { .type = CL_MSG_NOP, .req_id = i + 1 };
+		long l = cl_wire_encode(&m, buf + pos + 4, 64);
+		ck_assert_int_gt(l, 0);
+		lens[i] = (uint32_t)l;
 		cl_put_u32(buf + pos, lens[i]);
-		memset(buf + pos + 4, (int)(i + 1), lens[i]);
 		pos += 4 + lens[i];
 	}
 	return pos;
@@ -1406,14 +1409,14 @@ static size_t make_batch(uint8_t *buf, unsigned count, const uint32_t *lens)
 START_TEST(test_batch_split)
 {
 	uint8_t buf[256];
-	uint32_t lens[] = { 8, 20, 9 };
+	uint32_t lens[3];
 	size_t len = make_batch(buf, 3, lens);
 	struct split_rec r = { 0 };
 	ck_assert_int_eq(cl_batch_split(buf, len, rec_msg, &r), 3);
 	ck_assert_uint_eq(r.n, 3);
 	for (unsigned i = 0; i < 3; i++) {
 		ck_assert_uint_eq(r.lens[i], lens[i]);
-		ck_assert_uint_eq(r.first[i], i + 1);
+		ck_assert_uint_eq(r.first[i], CL_WIRE_VERSION);
 	}
 	/* every truncation, a trailing byte, bad magic/reserved/count: nothing delivered */
 	for (size_t l = 0; l < len; l++) {
@@ -1429,12 +1432,24 @@ START_TEST(test_batch_split)
 	buf[1] = 0;
 	buf[0] = CL_WIRE_VERSION;
 	ck_assert_int_eq(cl_batch_split(buf, len, rec_msg, &z), COROLEASE_EPROTO);
-	uint32_t one[] = { 8 };
+	buf[0] = CL_BATCH_MAGIC;
+	/* one bad message inside: the whole batch is refused, none delivered */
+	size_t last = CL_BATCH_HDR_LEN + 2 * 4 + lens[0] + lens[1] + 4;
+	buf[last + 1] = 200;                /* an unknown type */
+	ck_assert_int_eq(cl_batch_split(buf, len, rec_msg, &z), COROLEASE_EPROTO);
+	buf[last + 1] = CL_MSG_NOP;
+	buf[last] = CL_WIRE_VERSION + 1;    /* another wire version */
+	ck_assert_int_eq(cl_batch_split(buf, len, rec_msg, &z), COROLEASE_EVERSION);
+	ck_assert_uint_eq(z.n, 0);
+	uint32_t one[1];
 	len = make_batch(buf, 1, one);   /* a lone message travels bare, never as a batch */
 	ck_assert_int_eq(cl_batch_split(buf, len, rec_msg, &z), COROLEASE_EPROTO);
-	uint32_t tiny[] = { 8, 7 };      /* shorter than a message header */
-	len = make_batch(buf, 2, tiny);
-	ck_assert_int_eq(cl_batch_split(buf, len, rec_msg, &z), COROLEASE_EPROTO);
+	uint32_t two[2];
+	len = make_batch(buf, 2, two);   /* shorter than a message header */
+	cl_put_u32(buf + CL_BATCH_HDR_LEN + 4 + two[0], CL_WIRE_HDR_LEN - 1);
+	cl_put_u16(buf + 2, 2);
+	ck_assert_int_eq(cl_batch_split(buf, CL_BATCH_HDR_LEN + 4 + two[0] + 4 + CL_WIRE_HDR_LEN - 1,
+					rec_msg, &z), COROLEASE_EPROTO);
 	ck_assert_uint_eq(z.n, 0);
 }
 END_TEST
