@@ -40,12 +40,19 @@ void nd_log(struct cl_node *n, int level, const char *fmt, ...)
  * nothing more is sent or handed out but CL_NODE_EV_FATAL (leave()), and
  * every later public call does nothing.  Allocates nothing.
  */
+/* Stops the agent for good: its leases are invalid from now (the daemon exits). */
+static void stop(struct cl_node *n, int err)
+{
+	n->failed = true;
+	n->fail_err = err;
+	n->valid_until = 0;
+}
+
 void nd_fail(struct cl_node *n, const char *what)
 {
 	if (n->failed)
 		return;
-	n->failed = true;
-	n->valid_until = 0;
+	stop(n, -ENOMEM);
 	nd_log(n, LOG_CRIT, "out of memory %s: the node agent stops; its leases are invalid from now",
 	     what);
 }
@@ -98,7 +105,7 @@ static void leave_failed(struct cl_node *n)
 		return;
 	n->fatal_told = true;
 	nd_log(n, LOG_CRIT, "node agent failed; %zu queued events dropped", dropped);
-	struct cl_node_event ev = { .type = CL_NODE_EV_FATAL, .err = -ENOMEM };
+	struct cl_node_event ev = { .type = CL_NODE_EV_FATAL, .err = n->fail_err };
 	if (n->ops.event)
 		n->ops.event(n->ctx, &ev);
 }
@@ -199,16 +206,83 @@ static uint64_t anchor_of(const struct cl_node *n, const struct outmsg *m2)
 	return m2->anchor_gen == n->conf_gen ? m2->anchor_at : 0;
 }
 
+/*
+ * A delivery that does not decode.  Another wire version is a member of
+ * another release: mixed versions are refused (doc/coroleased.8).  A node
+ * that has no state yet is the one joining, so it stops (the daemon exits
+ * with the reason); a member with state ignores the newcomer, whose own
+ * agent stops on the members' messages, and its sync round restarts when
+ * the newcomer leaves.
+ */
+static void bad_delivery(struct cl_node *n, uint32_t sender, const uint8_t *buf, size_t len, int rc)
+{
+	n->c.bad_msgs++;
+	if (rc != COROLEASE_EVERSION) {
+		nd_log(n, LOG_WARNING, "undecodable message of %zu bytes from node %u ignored", len,
+		       sender);
+		return;
+	}
+	n->c.version_mismatches++;
+	unsigned theirs = buf[0] == CL_BATCH_MAGIC && len > CL_BATCH_HDR_LEN + 4 ?
+			  buf[CL_BATCH_HDR_LEN + 4] : buf[0];
+	if (!n->sm) {
+		stop(n, COROLEASE_EVERSION);
+		nd_log(n, LOG_CRIT, "node %u speaks wire version %u, this node %u: a cluster of mixed "
+		       "versions is refused, and this node, the one joining, stops", sender, theirs,
+		       CL_WIRE_VERSION);
+		return;
+	}
+	if (n->c.version_mismatches == 1 || sender != n->mismatch_from) {
+		nd_log(n, LOG_CRIT, "node %u speaks wire version %u, this node %u: its messages are "
+		       "ignored until it leaves (a joiner of another version stops itself)", sender,
+		       theirs, CL_WIRE_VERSION);
+		n->mismatch_from = sender;
+	}
+}
+
+static void deliver_one(struct cl_node *n, uint32_t sender, const uint8_t *buf, size_t len);
+
+struct batch_ctx {
+	struct cl_node *n;
+	uint32_t sender;
+};
+
+static void deliver_inner(void *ctx, const uint8_t *msg, size_t len)
+{
+	struct batch_ctx *b = ctx;
+	if (!b->n->failed)
+		deliver_one(b->n, b->sender, msg, len);
+}
+
 void cl_node_deliver(struct cl_node *n, uint32_t sender, const void *buf, size_t len)
+{
+	if (n->failed)
+		return;
+	const uint8_t *p = buf;
+	if (len && p[0] == CL_BATCH_MAGIC) {
+		/* a batch: every message in it decodes, or none is used */
+		struct batch_ctx b = { n, sender };
+		int rc = cl_batch_split(p, len, deliver_inner, &b);
+		if (rc < 0) {
+			enter(n);
+			bad_delivery(n, sender, p, len, rc);
+			leave(n);
+		}
+		return;
+	}
+	deliver_one(n, sender, p, len);
+}
+
+static void deliver_one(struct cl_node *n, uint32_t sender, const uint8_t *buf, size_t len)
 {
 	if (n->failed)
 		return;
 	struct cl_msg m;
 	enter(n);
 	n->c.delivered++;
-	if (cl_wire_decode(buf, len, &m) < 0) {
-		n->c.bad_msgs++;
-		nd_log(n, LOG_WARNING, "undecodable message of %zu bytes from node %u ignored", len, sender);
+	int drc = cl_wire_decode(buf, len, &m);
+	if (drc < 0) {
+		bad_delivery(n, sender, buf, len, drc);
 		leave(n);
 		return;
 	}

@@ -36,6 +36,10 @@
  * cl_node_next_deadline() CL_TIME_NEVER.  A request that cannot be recorded
  * in the first place is only refused with -ENOMEM; the node goes on.
  *
+ * The same FAILED condition (event err COROLEASE_EVERSION) ends a node that
+ * has no state yet when a member speaks another wire version: a cluster of
+ * mixed versions is refused, and the joiner is the one that stops.
+ *
  * The glue must poll cl_node_failed() after every call into the node (it
  * need not rely on the event, which is best effort), and then zero the
  * validity page its clients read, and exit non-zero: the service manager
@@ -66,7 +70,7 @@ enum cl_node_event_type {
 	CL_NODE_EV_INDEX_CHANGED,/* name/key changed (client = 0: for every watcher) */
 	CL_NODE_EV_SYNC_DONE,    /* client's sync barrier passed */
 	CL_NODE_EV_ADMIN_DONE,   /* client's evict / fence-ack answered: err, count */
-	CL_NODE_EV_FATAL,        /* the agent failed (out of memory): err; client = 0 */
+	CL_NODE_EV_FATAL,        /* the agent failed: err (-ENOMEM, COROLEASE_EVERSION); client = 0 */
 };
 
 struct cl_node_event {
@@ -131,7 +135,8 @@ struct cl_node_counters {
 	uint64_t fastpath_grants;    /* local acquires granted without a message */
 	uint64_t cluster_grants;     /* acquires that went through the cluster */
 	uint64_t delivered;
-	uint64_t bad_msgs;           /* deliveries that failed to decode */
+	uint64_t bad_msgs;           /* deliveries that failed to decode (a batch counts once) */
+	uint64_t version_mismatches; /* of which: another wire version (a member of another release) */
 	uint64_t dropped_in_sync;    /* ordinary messages dropped during a sync round */
 	uint64_t syncs;              /* sync rounds completed */
 	uint64_t snapshots_sent;

@@ -279,6 +279,8 @@ struct cl_node {
 
 	/* out of memory where it would make the replica or a promise wrong (node.h) */
 	bool failed;
+	int fail_err;                    /* why: -ENOMEM or COROLEASE_EVERSION */
+	uint32_t mismatch_from;           /* the last member heard speaking another wire version */
 	bool fatal_told;                 /* CL_NODE_EV_FATAL handed out */
 
 	struct cl_node_counters c;

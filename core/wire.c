@@ -794,6 +794,10 @@ int cl_batch_split(const uint8_t *buf, size_t len, cl_batch_fn fn, void *ctx)
 		pos += 4;
 		if (ml < CL_WIRE_HDR_LEN || ml > len - pos)
 			return COROLEASE_EPROTO;
+		struct cl_msg m;
+		int rc = cl_wire_decode(buf + pos, ml, &m);
+		if (rc < 0)
+			return rc;
 		pos += ml;
 	}
 	if (pos != len)

@@ -86,8 +86,11 @@ uint64_t cl_snap_checksum(const uint8_t *p, size_t n);
 
 typedef void (*cl_batch_fn)(void *ctx, const uint8_t *msg, size_t len);
 /*
- * Validates the whole batch first, then calls fn for each message in
- * order.  Returns the count, or COROLEASE_EPROTO (nothing was called).
+ * Validates the whole batch first, every message in it decoded with
+ * cl_wire_decode(), then calls fn for each message in order.  Returns the
+ * count, or COROLEASE_EVERSION (a message of another wire version) or
+ * COROLEASE_EPROTO (anything else malformed), and then fn was never called:
+ * a batch is used whole or not at all.
  */
 int cl_batch_split(const uint8_t *buf, size_t len, cl_batch_fn fn, void *ctx);
 

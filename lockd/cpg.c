@@ -61,17 +61,6 @@ static void cc_log(void *ctx, int level, const char *msg)
 
 static const struct cld_confchg_ops cc_ops = { .change = cc_change, .log = cc_log };
 
-struct split_ctx {
-	struct cld_cpg *c;
-	uint32_t sender;
-};
-
-static void deliver_one(void *ctx, const uint8_t *msg, size_t len)
-{
-	struct split_ctx *s = ctx;
-	s->c->ops->deliver(s->c->ctx, s->sender, msg, len);
-}
-
 static void deliver_fn(cpg_handle_t h, const struct cpg_name *group, uint32_t nodeid,
 		       uint32_t pid, void *msg, size_t len)
 {
@@ -80,12 +69,7 @@ static void deliver_fn(cpg_handle_t h, const struct cpg_name *group, uint32_t no
 	struct cld_cpg *c = cpg_of(h);
 	if (!c || !cld_confchg_deliverable(&c->cc))
 		return;
-	if (len && ((const uint8_t *)msg)[0] == CL_BATCH_MAGIC) {
-		struct split_ctx s = { c, nodeid };
-		if (cl_batch_split(msg, len, deliver_one, &s) < 0)
-			qb_log(LOG_WARNING, "malformed batch of %zu bytes from node %u ignored", len, nodeid);
-		return;
-	}
+	/* a batch too: the node agent splits it (cl_node_deliver) */
 	c->ops->deliver(c->ctx, nodeid, msg, len);
 }
 

@@ -133,8 +133,12 @@ static void timer_fn(void *data)
 static void kick(struct cld *d)
 {
 	if (d->node && cl_node_failed(d->node)) {
-		/* out-of-memory policy (core/node.h): invalidate, exit, let systemd restart us */
-		qb_log(LOG_CRIT, "node agent failed (out of memory): validity page zeroed, exiting");
+		/*
+		 * core/node.h: out of memory, or a cluster of another wire version
+		 * joined; the agent logged why.  Invalidate, exit.
+		 */
+		qb_log(LOG_CRIT, "node agent stopped (the reason is logged above): validity page zeroed, "
+		       "exiting");
 		if (d->shm)
 			__atomic_store_n(&d->shm->valid_until, 0, __ATOMIC_RELEASE);
 		_exit(1);

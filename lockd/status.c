@@ -70,6 +70,8 @@ struct status_src {
 	F("counters.mcast_msgs",       U64,  s->k.mcast_msgs)                     \
 	F("counters.heartbeats",       U64,  s->k.heartbeats)                     \
 	F("counters.syncs",            U64,  s->k.syncs)                          \
+	F("counters.bad_msgs",         U64,  s->k.bad_msgs)                       \
+	F("counters.version_mismatches", U64, s->k.version_mismatches)            \
 	F("counters.snapshots_sent",   U64,  s->k.snapshots_sent)                 \
 	F("counters.snapshots_loaded", U64,  s->k.snapshots_loaded)               \
 	F("counters.snapshots_refused", U64, s->k.snapshots_refused)              \

@@ -373,6 +373,63 @@ START_TEST(bad_requests_rejected)
 }
 END_TEST
 
+/*
+ * Another wire version (a member of another release): a member with state
+ * counts and ignores it; a node with no state yet, the joiner, stops; a
+ * batch with one bad message is refused whole.
+ */
+START_TEST(mixed_wire_versions_refused)
+{
+	struct tbus *b = cluster(1);
+	struct tnode *a = b->nodes[1];
+	uint8_t msg[64];
+	struct cl_msg nop = { .type = CL_MSG_NOP, .req_id = 7 };
+	long len = cl_wire_encode(&nop, msg, sizeof(msg));
+	ck_assert_int_gt(len, 0);
+	msg[0] = CL_WIRE_VERSION + 1;
+	cl_node_deliver(a->n, 2, msg, (size_t)len);
+	struct cl_node_counters c;
+	cl_node_counters(a->n, &c);
+	ck_assert_uint_eq(c.bad_msgs, 1);
+	ck_assert_uint_eq(c.version_mismatches, 1);
+	ck_assert(!cl_node_failed(a->n));
+	ck_assert(cl_node_synced(a->n));
+
+	/* a batch of two good NOPs and one of another version: none applied */
+	uint8_t batch[256];
+	size_t pos = CL_BATCH_HDR_LEN;
+	batch[0] = CL_BATCH_MAGIC;
+	batch[1] = 0;
+	cl_put_u16(batch + 2, 3);
+	for (unsigned i = 0; i < 3; i++) {
+		nop.req_id = 100 + i;
+		long l = cl_wire_encode(&nop, batch + pos + 4, 64);
+		ck_assert_int_gt(l, 0);
+		cl_put_u32(batch + pos, (uint32_t)l);
+		if (i == 2)
+			batch[pos + 4] = CL_WIRE_VERSION + 1;
+		pos += 4 + (size_t)l;
+	}
+	uint64_t hash = cl_sm_hash(cl_node_sm(a->n));
+	cl_node_counters(a->n, &c);
+	uint64_t delivered = c.delivered;
+	cl_node_deliver(a->n, 1, batch, pos);
+	ck_assert_uint_eq(cl_sm_hash(cl_node_sm(a->n)), hash);
+	cl_node_counters(a->n, &c);
+	ck_assert_uint_eq(c.version_mismatches, 2);
+	ck_assert_uint_eq(c.delivered, delivered);   /* not even the good ones */
+	ck_assert(!cl_node_failed(a->n));
+
+	/* a joiner (no state yet) hears another version: it stops */
+	struct tnode *j = node_add(b, 2);
+	ck_assert(!cl_node_synced(j->n));
+	cl_node_deliver(j->n, 1, msg, (size_t)len);
+	ck_assert(cl_node_failed(j->n));
+	ck_assert_uint_eq(cl_node_valid_until(j->n), 0);
+	cluster_free(b);
+}
+END_TEST
+
 START_TEST(contention_nowait_wait_and_handover)
 {
 	struct tbus *b = cluster(3);
@@ -1305,6 +1362,7 @@ static Suite *node_suite(void)
 	tcase_add_test(tc, departed_holder_freed_after_fence_delay_only);
 	tcase_add_test(tc, fence_ack_frees_at_once);
 	tcase_add_test(tc, quorum_loss_revokes_and_refuses);
+	tcase_add_test(tc, mixed_wire_versions_refused);
 	tcase_add_test(tc, wait_acquire_waits_out_quorum_loss);
 	tcase_add_test(tc, client_gone_releases_without_events);
 	tcase_add_test(tc, validity_lapses_without_delivery);
