@@ -31,8 +31,7 @@ struct cld_cpg {
 	uint8_t batch[CL_BATCH_MAX];
 	size_t blen;
 	unsigned bcount;
-	bool flush_pending;           /* a flush job or retry timer is armed */
-	bool flush_timer;             /* ... and it is the timer (flush_th) */
+	bool flush_pending;           /* the flush timer (flush_th) is armed */
 	qb_loop_timer_handle flush_th;
 	uint64_t batches, batched_msgs;
 };
@@ -223,17 +222,13 @@ void cld_cpg_leave(struct cld_cpg *c)
 	cld_cpg_disconnect(c);
 }
 
-static void flush_job(void *data);
-
 struct cld_cpg *cld_cpg_free(struct cld_cpg *c)
 {
 	if (!c)
 		return NULL;
 	cld_cpg_disconnect(c);
-	if (c->flush_pending && c->flush_timer)
+	if (c->flush_pending)
 		qb_loop_timer_del(c->loop, c->flush_th);
-	else if (c->flush_pending)
-		qb_loop_job_del(c->loop, QB_LOOP_LOW, c, flush_job);
 	free(c);
 	return NULL;
 }
@@ -275,20 +270,20 @@ static int batch_flush(struct cld_cpg *c)
 	return rc;
 }
 
-/* The flush job at the end of a loop iteration, and its retry timer. */
+/* The flush at the end of a loop iteration (a timer due at once), and its retry. */
 static void flush_job(void *data)
 {
 	struct cld_cpg *c = data;
 	if (!c->flush_pending)
 		return;
-	c->flush_pending = c->flush_timer = false;
+	c->flush_pending = false;
 	if (!c->h || !c->cc.joined)
 		return;
 	if (batch_flush(c) == -EAGAIN) {
 		/* corosync's queue is full: try again shortly, keeping the order */
 		if (qb_loop_timer_add(c->loop, QB_LOOP_HIGH, QB_TIME_NS_IN_MSEC, c, flush_job,
 				      &c->flush_th) == 0)
-			c->flush_pending = c->flush_timer = true;
+			c->flush_pending = true;
 	}
 }
 
@@ -320,7 +315,14 @@ int cld_cpg_mcast(struct cld_cpg *c, const void *buf, size_t len)
 	memcpy(c->batch + c->blen + 4, buf, len);
 	c->blen += need;
 	c->bcount++;
-	if (!c->flush_pending && qb_loop_job_add(c->loop, QB_LOOP_LOW, c, flush_job) == 0)
+	/*
+	 * A timer due at once, not a job: libqb's loop sleeps 50 ms before
+	 * running jobs when nothing else is pending, but polls without
+	 * waiting while a timer is due.  It still fires after the events of
+	 * this iteration, so a burst still goes out as one batch.
+	 */
+	if (!c->flush_pending &&
+	    qb_loop_timer_add(c->loop, QB_LOOP_HIGH, 0, c, flush_job, &c->flush_th) == 0)
 		c->flush_pending = true;
 	return 0;
 }
