@@ -398,6 +398,33 @@ static int parse_opts(const char *cmd, int argc, char **argv, const char *shorto
 	return optind;
 }
 
+/* One flag option (-c / --name) that sets flag in *flags_r: parse_opts() for it. */
+struct flag_opt {
+	int c;
+	unsigned flag, flags;
+};
+
+static bool flag_opt_cb(int c, const char *arg, void *ctx)
+{
+	struct flag_opt *f = ctx;
+	(void)arg;
+	if (c != f->c)
+		return false;
+	f->flags |= f->flag;
+	return true;
+}
+
+static int parse_flag_opt(const char *cmd, int argc, char **argv, const char *name, int c,
+			  unsigned flag, unsigned *flags_r, int *exit_r)
+{
+	const struct option ext[] = { { name, no_argument, NULL, c }, { NULL, 0, NULL, 0 } };
+	const char shortopts[2] = { (char)c, 0 };
+	struct flag_opt f = { .c = c, .flag = flag };
+	int i = parse_opts(cmd, argc, argv, shortopts, ext, flag_opt_cb, &f, exit_r);
+	*flags_r = f.flags;
+	return i;
+}
+
 /* ------------------------------------------------------------------------ */
 /* status */
 
@@ -763,22 +790,11 @@ static int cmd_evict(int argc, char **argv)
 	return EXIT_OK;
 }
 
-static bool fence_ack_opt(int c, const char *arg, void *ctx)
-{
-	(void)arg;
-	if (c != 'f')
-		return false;
-	*(unsigned *)ctx |= COROLEASE_FENCE_FORCE;
-	return true;
-}
-
 static int cmd_fence_ack(int argc, char **argv)
 {
-	static const struct option ext[] = { { "force", no_argument, NULL, 'f' },
-					     { NULL, 0, NULL, 0 } };
-	unsigned flags = 0;
+	unsigned flags;
 	int ex;
-	int i = parse_opts("fence-ack", argc, argv, "f", ext, fence_ack_opt, &flags, &ex);
+	int i = parse_flag_opt("fence-ack", argc, argv, "force", 'f', COROLEASE_FENCE_FORCE, &flags, &ex);
 	if (i < 0)
 		return ex;
 	uint32_t node;
@@ -1085,22 +1101,11 @@ static int cmd_acquire(int argc, char **argv)
 /* ------------------------------------------------------------------------ */
 /* index */
 
-static bool index_get_opt(int c, const char *arg, void *ctx)
-{
-	(void)arg;
-	if (c != 's')
-		return false;
-	*(unsigned *)ctx |= COROLEASE_GET_SYNC;
-	return true;
-}
-
 static int index_get(int argc, char **argv)
 {
-	static const struct option ext[] = { { "sync", no_argument, NULL, 's' },
-					     { NULL, 0, NULL, 0 } };
-	unsigned flags = 0;
+	unsigned flags;
 	int ex;
-	int i = parse_opts("index", argc, argv, "s", ext, index_get_opt, &flags, &ex);
+	int i = parse_flag_opt("index", argc, argv, "sync", 's', COROLEASE_GET_SYNC, &flags, &ex);
 	if (i < 0)
 		return ex;
 	if (argc - i != 2)
