@@ -75,6 +75,8 @@ static const struct key keys[] = {
 	{ .name = "index_mem_max", .type = K_SIZE, FIELD(index_mem_max), NOT_GIVEN, .min = 1024,
 	  .max = 64ull << 30, .effective = effective_index_mem_max,
 	  .want = "bytes, optionally with K, M or G (1 K .. 64 G)" },
+	{ .name = "max_leases", .type = K_COUNT, FIELD(max_leases), NOT_GIVEN,
+	  .min = 1, .max = 100000000, .def = "4000000", .want = "1..100000000" },
 	{ .name = "max_leases_per_client", .type = K_COUNT, FIELD(max_leases_per_client), NOT_GIVEN,
 	  .min = 1, .max = 10000000, .def = "10000", .want = "1..10000000" },
 	{ .name = "max_pending_per_client", .type = K_COUNT, FIELD(max_pending_per_client), NOT_GIVEN,

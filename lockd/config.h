@@ -42,6 +42,7 @@ struct cld_config {
 	uint64_t max_leases_per_client;
 	uint64_t max_pending_per_client;
 	uint64_t max_watches_per_client;
+	uint64_t max_leases;            /* names in the replicated state a new acquire may add to */
 	uint64_t max_connections;     /* in total (root may open CLD_ROOT_RESERVE more) */
 	uint64_t max_connections_per_uid;
 	uint64_t max_snapshot_bytes;  /* 0 = the core's default (CL_SNAPSHOT_MAX_DEFAULT) */

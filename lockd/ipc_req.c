@@ -179,6 +179,29 @@ static void do_hello(struct cld_ipc *ip, struct conn *c, const struct req *r)
 	ipc_result(c, r->cookie, r->type, 0, &p, sizeof(p));
 }
 
+/*
+ * max_leases: the replicated state already has that many names and name is
+ * not among them.  Checked where a request enters, on the node, so the
+ * replicas never disagree; acquires in flight on other nodes may overshoot
+ * it by their number.
+ */
+static bool machine_full(struct cld_ipc *ip, const uint8_t *name, size_t namelen)
+{
+	const struct cl_sm *sm = cl_node_sm(ip->cfg.node);
+	if (!sm)
+		return false;
+	struct cl_sm_stats st;
+	cl_sm_stats(sm, &st);
+	if (st.records < ip->cfg.conf->max_leases ||
+	    cl_sm_lookup(sm, name, namelen, &(struct cl_lease_info){ 0 }, NULL, 0, NULL, 0) == 0)
+		return false;
+	if (!ip->refused_leases++ || !(ip->refused_leases & 1023))
+		qb_log(LOG_WARNING, "acquire of a new name refused: max_leases (%" PRIu64 ") names "
+		       "in the cluster's state (%" PRIu64 " refusals so far)",
+		       ip->cfg.conf->max_leases, ip->refused_leases);
+	return true;
+}
+
 static void do_acquire(struct cld_ipc *ip, struct conn *c, const struct req *r)
 {
 	const struct clp_req_acquire *a = r->msg;
@@ -192,6 +215,8 @@ static void do_acquire(struct cld_ipc *ip, struct conn *c, const struct req *r)
 		rc = -EDQUOT;
 	else if (c->pending >= conf->max_pending_per_client)
 		rc = -EAGAIN;
+	else if (machine_full(ip, r->name, r->namelen))
+		rc = -ENOSPC;
 	else if (!(n = cname_add(c, r->name, r->namelen)))
 		rc = -ENOMEM;
 	else if ((rc = cl_node_acquire(ip->cfg.node, c->id, r->cookie, r->name, r->namelen, a->mode,
@@ -293,6 +318,7 @@ static void do_status(struct cld_ipc *ip, struct conn *c, const struct req *r)
 		.now = cld_now_us(), .connections = ip->nconns, .watches = ip->watches.nwatches,
 		.watches_all = ip->watches.nall, .refused_conns = ip->refused_conns,
 		.refused_conns_uid = ip->refused_conns_uid, .refused_watches = ip->refused_watches,
+		.refused_leases = ip->refused_leases,
 	};
 	ip->ops->ring(ip->ctx, &in.ring_rep, &in.ring_seq);
 	unsigned char p[CLD_STATUS_MAX];

@@ -78,6 +78,7 @@ struct status_src {
 	F("counters.connections_refused", U64, s->in->refused_conns)              \
 	F("counters.connections_refused_uid", U64, s->in->refused_conns_uid)      \
 	F("counters.watches_refused",  U64,  s->in->refused_watches)              \
+	F("counters.leases_refused",   U64,  s->in->refused_leases)               \
 	F("counters.revokes",          U64,  s->k.revokes)                        \
 	F("counters.kills",            U64,  s->k.kills)                          \
 	F("state_hash",                HASH, s->sm ? cl_sm_hash(s->sm) : 0)

@@ -168,6 +168,11 @@ static int fail(const char *what, const void *name, size_t namelen, int err)
 		       corolease_errname(err));
 	else
 		warnx_("%s: %s (%s)", what, corolease_strerror(err), corolease_errname(err));
+	if (err == -ENOSPC)
+		warnx_("the cluster's state holds max_leases names already (corolease.conf(5))");
+	else if (err == -EDQUOT)
+		warnx_("this connection's quota is reached (max_leases_per_client or "
+		       "max_watches_per_client, corolease.conf(5))");
 	return exit_for(err);
 }
 
