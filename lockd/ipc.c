@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -362,6 +363,11 @@ static int32_t accept_fn(qb_ipcs_connection_t *qc, uid_t uid, gid_t gid)
 	c->qc = qc;
 	c->id = ++ip->next_id;
 	c->pid = pid;
+	/*
+	 * kill_on_revoke kills through a pidfd taken now, never by a pid
+	 * number that may be reused once the client is gone.
+	 */
+	c->pidfd = ip->cfg.conf->kill_on_revoke && pid > 1 ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
 	c->uid = uid;
 	c->gid = gid;
 	c->admin = uid == 0 || (ip->admin_gid_ok && in_group(pid, gid, ip->admin_gid));
@@ -388,6 +394,8 @@ static void conn_free(struct cld_ipc *ip, struct conn *c)
 	struct cl_list *l, *nx;
 	cl_list_foreach_safe(l, nx, &c->outq)
 		outbuf_free(c, cl_list_entry(l, struct outbuf, link));
+	if (c->pidfd >= 0)
+		close(c->pidfd);
 	free(c);
 }
 

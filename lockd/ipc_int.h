@@ -66,6 +66,7 @@ struct conn {
 	qb_ipcs_connection_t *qc;
 	uint64_t id;
 	pid_t pid;
+	int pidfd;                    /* kill_on_revoke: the client process, or -1 */
 	uid_t uid;
 	gid_t gid;
 	bool hello, admin, dying;

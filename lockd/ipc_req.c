@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "hash.h"
@@ -597,10 +599,16 @@ void cld_ipc_event(struct cld_ipc *ip, const struct cl_node_event *ev)
 		send_lease_ev(c, CLP_EV_REVOKED, ev, ip->cfg.nodeid);
 		break;
 	case CL_NODE_EV_KILL:
-		if (ip->cfg.conf->kill_on_revoke && c->pid > 1 && c->pid != ip->cfg.pid) {
+		if (ip->cfg.conf->kill_on_revoke && c->pidfd >= 0 && c->pid != ip->cfg.pid) {
 			qb_log(LOG_WARNING, "killing client %" PRIu64 " pid %d: still using revoked lease %.*s",
 			       c->id, (int)c->pid, (int)ev->namelen, (const char *)ev->name);
-			kill(c->pid, SIGKILL);
+			if (syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0) < 0)
+				qb_log(LOG_ERR, "cannot kill client %" PRIu64 " pid %d: %s", c->id,
+				       (int)c->pid, strerror(errno));
+		} else if (ip->cfg.conf->kill_on_revoke && c->pid != ip->cfg.pid) {
+			qb_log(LOG_ERR, "client %" PRIu64 " pid %d still uses revoked lease %.*s, and "
+			       "there is no pidfd to kill it by (pidfd_open failed at connect)", c->id,
+			       (int)c->pid, (int)ev->namelen, (const char *)ev->name);
 		}
 		break;
 	default:
