@@ -555,7 +555,7 @@ static int take_lock(struct cld *d)
 	}
 	char path[512];
 	snprintf(path, sizeof(path), "%s/coroleased.pid", d->cfg.run_dir);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0) {
 		fprintf(stderr, "coroleased: cannot open %s: %s\n", path, strerror(errno));
 		return -1;
@@ -580,23 +580,53 @@ static int take_lock(struct cld *d)
 	return 0;
 }
 
+/* Is pid a live process?  A zombie (dead, not yet reaped) is not. */
 static bool pid_alive(long pid)
 {
-	return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+	if (pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno != EPERM))
+		return false;
+	char path[64], buf[256];
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return true;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *p = strrchr(buf, ')');   /* "pid (comm) S ...": comm may hold anything */
+	return !(p && p[1] == ' ' && p[2] == 'Z');
 }
 
-/* Does directory path (a libqb connection dir) hold rings of our service? */
-static bool dir_is_ours(const char *path)
+/*
+ * Empties and removes the libqb connection directory name in /dev/shm
+ * (shm, a dirfd) if it holds rings of our service (libqb gives a client's
+ * directory to the client's uid, so any owner).  Race-free against a local
+ * user who swaps it for a symlink: it is opened once without following
+ * links and emptied with unlinkat() relative to that descriptor, so nothing
+ * outside it is ever touched.
+ */
+static bool remove_conn_dir(int shm, const char *name)
 {
-	DIR *dir = opendir(path);
-	if (!dir)
+	int fd = openat(shm, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
 		return false;
+	DIR *dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return false;
+	}
 	bool ours = false;
 	struct dirent *e;
 	while (!ours && (e = readdir(dir)))
 		ours = strstr(e->d_name, "-" COROLEASE_IPC_NAME "-") != NULL;
+	if (ours) {
+		rewinddir(dir);
+		while ((e = readdir(dir)))
+			if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+				unlinkat(dirfd(dir), e->d_name, 0);
+	}
 	closedir(dir);
-	return ours;
+	return ours && unlinkat(shm, name, AT_REMOVEDIR) == 0;
 }
 
 /*
@@ -611,6 +641,7 @@ static void clean_stale_shm(void)
 	DIR *dir = opendir("/dev/shm");
 	if (!dir)
 		return;
+	int shm = dirfd(dir);
 	struct dirent *e;
 	unsigned removed = 0;
 	while ((e = readdir(dir))) {
@@ -619,29 +650,14 @@ static void clean_stale_shm(void)
 			continue;
 		if (spid == getpid() || pid_alive(spid))
 			continue;
-		char path[512];
-		snprintf(path, sizeof(path), "/dev/shm/%s", e->d_name);
 		struct stat st;
-		if (lstat(path, &st) < 0)
+		if (fstatat(shm, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		if (S_ISDIR(st.st_mode)) {
-			if (!dir_is_ours(path))
-				continue;
-			DIR *sub = opendir(path);
-			struct dirent *f;
-			while (sub && (f = readdir(sub))) {
-				if (!strcmp(f->d_name, ".") || !strcmp(f->d_name, ".."))
-					continue;
-				char fp[800];
-				snprintf(fp, sizeof(fp), "%s/%s", path, f->d_name);
-				unlink(fp);
-			}
-			if (sub)
-				closedir(sub);
-			if (rmdir(path) == 0)
-				removed++;
+			removed += remove_conn_dir(shm, e->d_name);
 		} else if (S_ISREG(st.st_mode) && strstr(e->d_name, "-" COROLEASE_IPC_NAME "-")) {
-			if (unlink(path) == 0)
+			/* unlinkat() never follows a link: a swapped name loses only itself */
+			if (unlinkat(shm, e->d_name, 0) == 0)
 				removed++;
 		}
 	}
