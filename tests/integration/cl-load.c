@@ -14,6 +14,8 @@
  *   disconnected                       connection to coroleased lost
  *   reconnected                        (-r) connected again
  *   all held N                         every lease is held (again)
+ *   took US                            after the first "all held": microseconds
+ *                                      from the first connection to it
  *   progress held=H pending=P cycles=C reconnects=R errors=E   (every second)
  *
  *   -l  loop: release every granted lease at once and acquire it again
@@ -54,6 +56,7 @@ static bool opt_loop, opt_reconnect, opt_wait, opt_handover, opt_once, opt_verbo
 static int opt_mode = COROLEASE_EX;
 static uint64_t held, pending, cycles, reconnects, errors;
 static bool all_reported;
+static uint64_t connected_at;  /* now_us() of the first connection */
 static corolease_t *h;
 static bool dead;
 static uint64_t retry_at;
@@ -126,6 +129,7 @@ static void on_acquired(corolease_t *hh, corolease_lease_t *lease, int err, void
 	held++;
 	if (held == count && !all_reported) {
 		printf("all held %" PRIu32 "\n", count);
+		printf("took %" PRIu64 "\n", now_us() - connected_at);
 		all_reported = true;
 	}
 }
@@ -212,6 +216,8 @@ static int do_connect(void)
 		h = NULL;
 		return r;
 	}
+	if (!connected_at)
+		connected_at = now_us();
 	corolease_set_callbacks(h, &cbs, NULL);
 	dead = false;
 	return 0;

@@ -43,6 +43,7 @@ INTEGRATION_TESTS = \
 	tests/integration/t16-max-leases.sh \
 	tests/integration/t17-kill-on-revoke.sh \
 	tests/integration/t18-shm-cleanup.sh \
+	tests/integration/t19-send-path.sh \
 	tests/integration/t01-single-node.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh

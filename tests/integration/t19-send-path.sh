@@ -1,0 +1,21 @@
+#!/bin/bash
+# 19. The send path has no delay (issue 9): an idle coroleased hands a
+# request to corosync in the loop iteration that received it.  One client
+# acquires 100 new names one after the other (window 1, each through the
+# cluster), so before every acquire the daemon is idle.  When the batch was
+# flushed from a low-priority libqb job, libqb's loop slept 50 ms before
+# running it: 100 acquires took over 5 s.  Passes when they take under 2 s
+# (about 0.1 s on an idle 2-core machine); a functional check of the send
+# path, not a benchmark (bench/ has the figures).
+. "$(dirname "$0")/lib.sh"
+it_init send-path 33
+[[ -x $CL_LOAD ]] || skip "cl-load not built ($CL_LOAD)"
+it_up 1
+spawn 1 seq "$CL_LOAD" -p sp/ -n 100 -W 1 >/dev/null
+must_wait 30 "100 acquires, one at a time" grep -q '^took ' "$CLUSTER_DIR/n1/seq.log"
+us=$(awk '$1 == "took" {print $2; exit}' "$CLUSTER_DIR/n1/seq.log")
+say "100 sequential cluster acquires took $((us / 1000)) ms ($((us / 100)) us each); load $(cut -d' ' -f1 /proc/loadavg)"
+check "they took under 2 s (one 50 ms sleep each would be 5 s)" [ "$us" -lt 2000000 ]
+j=$(cl 1 --json status)
+check "... each went through the cluster ($(jget "$j" .counters.cluster_grants) cluster grants)" [ "$(jget "$j" .counters.cluster_grants)" -ge 100 ]
+it_pass
