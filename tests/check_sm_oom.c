@@ -49,7 +49,8 @@ static void add_confchg(uint64_t seq, const uint32_t *mem, size_t nm, const uint
 	struct step *s = &script[nscript++];
 	*s = (struct step){ .kind = S_CONFCHG, .ring_seq = seq, .nmembers = nm, .nleft = nl };
 	memcpy(s->members, mem, nm * sizeof(*mem));
-	memcpy(s->left, left, nl * sizeof(*left));
+	if (nl)
+		memcpy(s->left, left, nl * sizeof(*left));
 }
 
 static void quorum(uint64_t seq)
