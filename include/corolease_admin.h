@@ -120,15 +120,15 @@ struct corolease_detail *corolease_detail_free(struct corolease_detail *d);
  * Revokes name from every live holder; *count_r gets how many.  Returns 0,
  * or -ENOENT (nobody holds name), COROLEASE_EORPHANED (only departed
  * holders: see corolease_fence_ack), -EPERM (not an administrator), -EAGAIN
- * (too many requests pending), -ENOTCONN (the node lost the cluster), or a
- * common error.
+ * (too many requests pending), COROLEASE_ENOCLUSTER (the node lost its
+ * corosync connection first: the outcome is unknown), or a common error.
  */
 int corolease_evict(corolease_t *h, const void *name, size_t namelen, uint64_t *count_r);
 /*
  * Declares the departed node fenced, so its orphaned leases are recovered
  * now; *count_r gets how many.  Returns 0, or COROLEASE_ENODEALIVE (node is
- * a live member), -EPERM, -EAGAIN, -ENOTCONN (as above), or a common error
- * (-EINVAL for node 0).
+ * a live member), -EPERM, -EAGAIN, COROLEASE_ENOCLUSTER (as above), or a
+ * common error (-EINVAL for node 0).
  */
 int corolease_fence_ack(corolease_t *h, uint32_t node, uint64_t *count_r);
 

@@ -41,6 +41,7 @@ struct cld_config {
 	uint64_t index_mem_max;       /* bytes; 0 = the core's default */
 	uint64_t max_leases_per_client;
 	uint64_t max_pending_per_client;
+	uint64_t max_client_holds;    /* node-wide: the validity page's revocation slots */
 	enum cld_log_target log_target;
 	bool debug;
 	char run_dir[256];

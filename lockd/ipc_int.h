@@ -14,6 +14,8 @@
  * Memory per client stays bounded: leases (max_leases_per_client), pending
  * requests (max_pending_per_client), and events the client does not read
  * (a small backlog, CLD_OUTQ_MAX bytes, then the client is disconnected).
+ * Node-wide, every name a client holds or is acquiring owns a revocation
+ * slot of the validity page (max_client_holds of them; page.h).
  */
 #ifndef COROLEASE_IPC_INT_H
 #define COROLEASE_IPC_INT_H
@@ -43,6 +45,8 @@ struct cname {
 	struct cl_hnode hn;
 	uint8_t state;
 	uint16_t namelen;
+	uint32_t slot;                /* its revocation slot in the validity page */
+	uint64_t slot_word;           /* CN_HELD: the word GRANTED told the client */
 	uint8_t name[];
 };
 
@@ -104,6 +108,8 @@ struct cld_ipc {
 	uint64_t nconns, nhello;
 	uint64_t next_op, next_id;
 	bool refuse_new;
+	uint64_t holds_refused;       /* acquires refused: max_client_holds reached */
+	uint64_t holds_refused_told;  /* when that was last logged (cld_now_us()) */
 	bool sock_gid_ok, admin_gid_ok;
 	gid_t sock_gid, admin_gid;
 	qb_loop_timer_handle flush_timer;

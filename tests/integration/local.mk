@@ -9,10 +9,13 @@
 # the cluster directory is /tmp/corolease-it-NAME (IT_TMPDIR overrides /tmp;
 # IT_KEEP=1 keeps the cluster up after the script for inspection).
 
-check_PROGRAMS += tests/integration/cl-load tests/integration/cl-garbage
+check_PROGRAMS += tests/integration/cl-load tests/integration/cl-garbage tests/integration/cl-valid
 tests_integration_cl_load_SOURCES = tests/integration/cl-load.c
 tests_integration_cl_load_CPPFLAGS = -I$(top_srcdir)/include
 tests_integration_cl_load_LDADD = libclient/libcorolease.la
+tests_integration_cl_valid_SOURCES = tests/integration/cl-valid.c
+tests_integration_cl_valid_CPPFLAGS = -I$(top_srcdir)/include
+tests_integration_cl_valid_LDADD = libclient/libcorolease.la
 tests_integration_cl_garbage_CPPFLAGS = -I$(top_srcdir)/include
 tests_integration_cl_garbage_SOURCES = tests/integration/cl-garbage.c
 tests_integration_cl_garbage_CFLAGS = $(AM_CFLAGS) $(LIBQB_CFLAGS)
@@ -21,6 +24,7 @@ tests_integration_cl_garbage_LDADD = libclient/libcorolease.la $(LIBQB_LIBS)
 # longest first, so 'make -j2' overlaps them well
 INTEGRATION_TESTS = \
 	tests/integration/t08-snapshot-100k.sh \
+	tests/integration/t11-lease-valid.sh \
 	tests/integration/t09-daemon-restart.sh \
 	tests/integration/t07-partition.sh \
 	tests/integration/t05-kill-fence.sh \
