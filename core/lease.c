@@ -463,7 +463,9 @@ static int apply_acquire(struct cl_sm *sm, uint32_t sender, const struct cl_msg 
 	if (queue_only) {
 		goto conflict;
 	} else if (h && !h->orphan_seq && (h->mode == CL_MODE_EX || m->mode == CL_MODE_SH)) {
-		rc = grant(sm, rec, sender, m->mode, m->req_id, false);
+		/* covered: the same epoch, or a new one in its mode when asked */
+		bool renew = m->flags & CL_ACQ_NEW_EPOCH;
+		rc = grant(sm, rec, sender, renew ? h->mode : m->mode, m->req_id, renew);
 	} else if (h && !h->orphan_seq && compatible(rec, sender, m->mode, &conv)) {
 		/* sole SH holder asking EX: convert, even with others queued */
 		rc = grant(sm, rec, sender, m->mode, m->req_id, conv);
@@ -815,4 +817,39 @@ void cl_sm_start_grace(struct cl_sm *sm, const struct cl_ring *ring)
 {
 	sm->h.grace = true;
 	sm->h.grace_ring = *ring;
+}
+
+/* ---- holds dropped by a state load ---- */
+
+uint64_t cl_sm_begin_dropped(struct cl_sm *sm)
+{
+	sm->h.lsn++;
+	return ++sm->h.orphan_seq;
+}
+
+int cl_sm_orphan_dropped(struct cl_sm *sm, uint32_t node, const uint8_t *name, uint16_t namelen,
+			 uint8_t mode, uint64_t epoch, uint64_t seq)
+{
+	if (sm->failed)
+		return -ENOMEM;
+	if (node == CL_NODE_NONE || !name || namelen < 1 || namelen > COROLEASE_NAME_MAX ||
+	    (mode != CL_MODE_EX && mode != CL_MODE_SH) || !epoch || !seq || seq > sm->h.orphan_seq)
+		return -EINVAL;
+	sm->h.lsn++;
+	/* the loser's epochs may run past this lineage's counter: stay above them */
+	if (epoch > sm->h.epoch)
+		sm->h.epoch = epoch;
+	struct cl_rec *rec = cl_rec_get(sm, name, namelen);
+	if (!rec)
+		return -ENOMEM;
+	struct cl_hold *h = cl_rec_hold_of(rec, node);
+	int rc = 0;
+	if (!h) {
+		rc = cl_hold_add(sm, rec, node, mode, epoch, seq);
+	} else if (!h->orphan_seq && h->epoch != epoch) {
+		h->orphan_seq = seq;       /* a re-grant it cannot trust: its clients are revoked */
+		sm->orphans++;
+	}
+	cl_rec_settle(sm, rec);
+	return rc;
 }

@@ -58,11 +58,18 @@ enum cl_msg_type {
 	/* sync protocol, handled by node.c, never given to cl_sm_apply() */
 	CL_MSG_SYNC_ANNOUNCE = 32,
 	CL_MSG_SYNC_CHUNK = 33,
-	CL_MSG_TYPE_MAX = 33,
+	CL_MSG_SYNC_HOLDS = 34,   /* a loser's own live holds, chunked like SYNC_CHUNK */
+	CL_MSG_TYPE_MAX = 34,
 };
 
 #define CL_ACQ_WAIT      COROLEASE_WAIT
-#define CL_ACQ_FLAGS_ALL CL_ACQ_WAIT
+/*
+ * ACQUIRE from a node that holds the name: re-grant it under a new epoch
+ * (the node hands the lease between its own clients after revoking one, so
+ * that a late write of the revoked one is fenced off).
+ */
+#define CL_ACQ_NEW_EPOCH 0x80u
+#define CL_ACQ_FLAGS_ALL (CL_ACQ_WAIT | CL_ACQ_NEW_EPOCH)
 #define CL_QUORUM_YES    0x01u
 /*
  * QUORUM: the sender's votequorum runs in a mode where a split can leave
@@ -73,7 +80,8 @@ enum cl_msg_type {
 #define CL_QUORUM_FLAGS_ALL (CL_QUORUM_YES | CL_QUORUM_SPLIT)
 #define CL_FENCE_FORCE   0x01u     /* FENCE_ACK: also for a current member */
 #define CL_SYNC_HAS_STATE  0x01u   /* SYNC_ANNOUNCE: the sender has state */
-#define CL_SYNC_LAST_CHUNK 0x01u   /* SYNC_CHUNK: last chunk of the snapshot */
+#define CL_SYNC_HAS_HOLDS  0x02u   /* SYNC_ANNOUNCE: ... with live holds of its own */
+#define CL_SYNC_LAST_CHUNK 0x01u   /* SYNC_CHUNK, SYNC_HOLDS: the last chunk */
 
 /* A totem ring id: the representative node and the ring sequence. */
 struct cl_ring {
@@ -264,6 +272,8 @@ struct cl_sm_stats {
 void cl_sm_stats(const struct cl_sm *sm, struct cl_sm_stats *st_r);
 /* True once an input failed for lack of memory (see cl_sm_apply()). */
 bool cl_sm_failed(const struct cl_sm *sm);
+/* The number of live (not orphaned) holds of node. */
+uint64_t cl_sm_live_holds_of(const struct cl_sm *sm, uint32_t node);
 /* True while node, departed in a split-capable quorum mode, awaits FENCE_ACK. */
 bool cl_sm_unfenced(const struct cl_sm *sm, uint32_t node);
 bool cl_sm_quorate(const struct cl_sm *sm);
@@ -398,6 +408,21 @@ static inline bool cl_ring_after(const struct cl_ring *a, const struct cl_ring *
 {
 	return a->seq > b->seq || (a->seq == b->seq && a->rep > b->rep);
 }
+
+/*
+ * Holds dropped by a state load (doc/state-machine.md, "Terms and the merge
+ * winner").  Every node of a sync round calls these in the same order on the
+ * same state: cl_sm_begin_dropped() once (a fresh orphan seq, returned),
+ * then cl_sm_orphan_dropped() for each live hold a loser had: unless node
+ * still holds name live with that epoch, the name gets an orphaned hold of
+ * node (its own live hold of another epoch becomes orphaned; otherwise an
+ * orphaned hold is added beside any others), so nothing is granted on it
+ * until node recovers it or the fence delay passes.  0, -EINVAL (bad name,
+ * mode or node) or -ENOMEM (the machine is poisoned).
+ */
+uint64_t cl_sm_begin_dropped(struct cl_sm *sm);
+int cl_sm_orphan_dropped(struct cl_sm *sm, uint32_t node, const uint8_t *name, uint16_t namelen,
+			 uint8_t mode, uint64_t epoch, uint64_t seq);
 
 /* Names for logs and the CLI. */
 const char *cl_msg_type_name(unsigned type);

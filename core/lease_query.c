@@ -16,6 +16,17 @@ bool cl_sm_failed(const struct cl_sm *sm)
 	return sm->failed;
 }
 
+uint64_t cl_sm_live_holds_of(const struct cl_sm *sm, uint32_t node)
+{
+	uint64_t n = 0;
+	struct cl_htab_iter it;
+	FOREACH_REC(sm, it, e, r) {
+		const struct cl_hold *h = cl_rec_hold_of(r, node);
+		n += h && !h->orphan_seq;
+	}
+	return n;
+}
+
 bool cl_sm_unfenced(const struct cl_sm *sm, uint32_t node)
 {
 	for (uint32_t i = 0; i < sm->h.nunfenced; i++)
@@ -247,6 +258,7 @@ const char *cl_msg_type_name(unsigned type)
 	case CL_MSG_GRACE_END: return "grace-end";
 	case CL_MSG_SYNC_ANNOUNCE: return "sync-announce";
 	case CL_MSG_SYNC_CHUNK: return "sync-chunk";
+	case CL_MSG_SYNC_HOLDS: return "sync-holds";
 	default: return "unknown";
 	}
 }

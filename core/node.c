@@ -231,6 +231,8 @@ void cl_node_deliver(struct cl_node *n, uint32_t sender, const void *buf, size_t
 		nd_on_announce(n, sender, &m);
 	} else if (m.type == CL_MSG_SYNC_CHUNK) {
 		nd_on_chunk(n, sender, &m);
+	} else if (m.type == CL_MSG_SYNC_HOLDS) {
+		nd_on_holds(n, sender, &m);
 	} else if (!ready(n)) {
 		n->c.dropped_in_sync++;
 		if (own) {
@@ -241,7 +243,13 @@ void cl_node_deliver(struct cl_node *n, uint32_t sender, const void *buf, size_t
 	} else {
 		if (own)
 			renew(n, anchor);
-		int rc = cl_sm_apply(n->sm, sender, &m);
+		/*
+		 * A heartbeat (NOP with request id 0) only renews its sender's
+		 * validity; every node leaves it out of the machine alike, so
+		 * idle nodes do not move lsn and the state hash.
+		 */
+		bool heartbeat = m.type == CL_MSG_NOP && m.req_id == 0;
+		int rc = heartbeat ? 0 : cl_sm_apply(n->sm, sender, &m);
 		if (rc == -ENOMEM)
 			nd_fail(n, "applying a delivered message");
 		else if (rc < 0)
@@ -488,7 +496,7 @@ int cl_node_acquire(struct cl_node *n, uint64_t client, uint64_t cookie,
 	if (n->failed)
 		return -ENOMEM;
 	if (!name_ok(name, namelen) || (mode != CL_MODE_EX && mode != CL_MODE_SH) ||
-	    (flags & ~CL_ACQ_FLAGS_ALL) || client == 0)
+	    (flags & ~CL_NODE_ACQ_FLAGS) || client == 0)
 		return -EINVAL;
 	if (n->draining)
 		return -ESHUTDOWN;
@@ -728,6 +736,8 @@ int cl_node_config_finish(struct cl_node_config *cfg, char *err, size_t errlen)
 		cfg->sync_chunk = 256u * 1024u;
 	if (cfg->sync_chunk > CL_SYNC_CHUNK_MAX)
 		cfg->sync_chunk = CL_SYNC_CHUNK_MAX;
+	if (!cfg->snapshot_max)
+		cfg->snapshot_max = CL_SNAPSHOT_MAX_DEFAULT;
 	if (cfg->fence_delay_us < cfg->validity_us + cfg->revoke_timeout_us) {
 		if (err)
 			snprintf(err, errlen, "fence_delay_ms (%llu) must be at least validity_ms (%llu) "

@@ -117,6 +117,8 @@ struct cl_node_config {
 	uint64_t heartbeat_us;       /* NOP when nothing was sent this long; default validity/4 */
 	uint64_t fence_delay_us;     /* wait before recover-node; default validity+revoke+2 s */
 	uint32_t sync_chunk;         /* snapshot chunk size; default 256 KiB */
+	uint64_t snapshot_max;       /* a snapshot to load larger than this is refused; default
+					CL_SNAPSHOT_MAX_DEFAULT */
 	bool kill_on_revoke;         /* emit CL_NODE_EV_KILL for clients late on revoke */
 	struct cl_sm_config sm;
 };
@@ -134,6 +136,7 @@ struct cl_node_counters {
 	uint64_t syncs;              /* sync rounds completed */
 	uint64_t snapshots_sent;
 	uint64_t snapshots_loaded;
+	uint64_t snapshots_refused;  /* larger than snapshot_max: the node stays unsynced */
 	uint64_t revokes;            /* client holds revoked */
 	uint64_t kills;
 	uint64_t recover_sent;
@@ -142,8 +145,10 @@ struct cl_node_counters {
 
 struct cl_node;
 
+#define CL_SNAPSHOT_MAX_DEFAULT (4ull << 30)
+
 /*
- * The one place the timing defaults live.  Fills every zero field of cfg
+ * The one place the timing defaults live (and snapshot_max's).  Fills every zero field of cfg
  * (nodeid excepted) with its default, derived from validity_us where the
  * default depends on it, then checks the timings: fence_delay_us >=
  * validity_us + revoke_timeout_us, heartbeat_us < validity_us.  Returns 0,
@@ -208,8 +213,18 @@ bool cl_node_drained(const struct cl_node *n);
 
 /* ---- client requests (answers come as events, possibly from inside the call) ---- */
 
+/* cl_node_acquire(): share an EX hold with other such local clients (COROLEASE_NODE_SHARED). */
+#define CL_NODE_SHARED    COROLEASE_NODE_SHARED
+#define CL_NODE_ACQ_FLAGS (CL_ACQ_WAIT | CL_NODE_SHARED)
+
 /*
- * Acquires name for client in mode (CL_MODE_EX/SH) with flags (CL_ACQ_WAIT).
+ * Acquires name for client in mode (CL_MODE_EX/SH) with flags (CL_ACQ_WAIT,
+ * CL_NODE_SHARED).  Local clients are arbitrated like nodes: SH with SH, EX
+ * alone unless every EX holder and the request are CL_NODE_SHARED; a request
+ * that conflicts only with local holders is denied -EBUSY naming this node,
+ * or (WAIT) queued: the holders are told WANTED by this node and revoked
+ * after handover_timeout_us.  A lease passed to another local client after a
+ * clean release keeps its epoch; after a revoke it gets a new one first.
  * timeout_us bounds a WAIT (0 = no bound).  Returns 0 when the request was
  * taken (the answer is an event: GRANTED, QUEUED then GRANTED/DENIED, or
  * DENIED), or an immediate error without event: -EINVAL (bad name/mode/

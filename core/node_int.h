@@ -64,6 +64,7 @@ struct chold {
 	uint8_t flags;
 	uint8_t state;                   /* enum ch_state */
 	bool queued_told;
+	bool wanted_told;                /* told WANTED for a local waiter */
 };
 
 struct chlist {
@@ -129,6 +130,8 @@ struct nl_lease {
 	uint64_t epoch;                  /* of the node-level hold */
 	uint64_t linger_at;              /* set exactly in NL_LINGER */
 	uint64_t handover_at;            /* revoke holders then (0 = no handover timer) */
+	uint64_t local_handover_at;      /* revoke local holders a local waiter waits for */
+	bool new_epoch_due;              /* a local holder was revoked: next local grant re-stamps */
 	uint64_t renew_at;               /* earliest next validity-renewing ACQUIRE */
 	uint64_t next_deadline;          /* key in the timer heap */
 	size_t heap_idx;                 /* SIZE_MAX = not in heap */
@@ -187,8 +190,14 @@ struct qevent {
 	uint8_t buf[];                   /* name then key */
 };
 
+/* One member's announce, and (a loser with live holds) the holds it sends. */
 struct announce {
-	bool got, has_state;
+	bool got, has_state, has_holds;
+	bool holds_due;                  /* its SYNC_HOLDS must arrive before the round ends */
+	bool holds_done;                 /* their last chunk arrived */
+	uint64_t holds_next;             /* next chunk index expected */
+	uint8_t *holds;                  /* the records received so far */
+	size_t holds_len, holds_cap;
 	uint64_t lsn, q_lsn, hash;
 	struct cl_ring term;
 	uint64_t mem_max;
@@ -208,6 +217,7 @@ struct cl_node {
 	/* sync round */
 	struct {
 		bool active, decided, need_load, loaded;
+		bool snap_due, snap_done;    /* a snapshot is sent this round / it arrived */
 		uint32_t winner;
 		uint64_t win_hash;
 		uint64_t next_chunk;
@@ -345,7 +355,7 @@ static inline struct outmsg *q_pop(struct cl_list *q)
 
 static inline bool is_sync_type(uint8_t t)
 {
-	return t == CL_MSG_SYNC_ANNOUNCE || t == CL_MSG_SYNC_CHUNK;
+	return t == CL_MSG_SYNC_ANNOUNCE || t == CL_MSG_SYNC_CHUNK || t == CL_MSG_SYNC_HOLDS;
 }
 
 /* Ordinary messages may be sent once the node has state and no sync round runs. */
@@ -412,6 +422,7 @@ void nd_sync_start(struct cl_node *n);
 void nd_sync_reset_buf(struct cl_node *n);
 void nd_on_announce(struct cl_node *n, uint32_t sender, const struct cl_msg *m);
 void nd_on_chunk(struct cl_node *n, uint32_t sender, const struct cl_msg *m);
+void nd_on_holds(struct cl_node *n, uint32_t sender, const struct cl_msg *m);
 
 /* ---- node_out.c ---- */
 

@@ -59,8 +59,9 @@ static void send_release(struct cl_node *n, struct nl_lease *l, bool handover, e
 static void send_acquire(struct cl_node *n, struct nl_lease *l, uint8_t mode, bool wait)
 {
 	struct cl_msg m = { .type = CL_MSG_ACQUIRE, .mode = mode,
-			    .flags = wait ? CL_ACQ_WAIT : 0, .req_id = nd_new_req(n),
-			    .name = l->name, .namelen = l->namelen };
+			    .flags = (uint8_t)((wait ? CL_ACQ_WAIT : 0) |
+					       (l->new_epoch_due ? CL_ACQ_NEW_EPOCH : 0)),
+			    .req_id = nd_new_req(n), .name = l->name, .namelen = l->namelen };
 	if (nd_send_msg(n, &m) == 0) {
 		l->req = REQ_SENT;
 		l->req_mode = mode;
@@ -79,6 +80,81 @@ void nd_revoke_holders(struct cl_node *n, struct nl_lease *l)
 		nd_ev_lease(n, CL_NODE_EV_REVOKED, c, COROLEASE_EREVOKED, 0);
 	}
 	l->handover_at = 0;
+}
+
+/*
+ * Can local waiter c hold l beside its current local holders (revoked ones
+ * count until they are gone)?  SH with SH; EX alone, unless c and every
+ * holder are EX and CL_NODE_SHARED.
+ */
+static bool local_compatible(const struct nl_lease *l, const struct chold *c)
+{
+	for (const struct chold *h = ch_first(&l->holders); h; h = ch_next(&l->holders, h)) {
+		if (c->mode == CL_MODE_SH && h->mode == CL_MODE_SH)
+			continue;
+		if (c->mode == CL_MODE_EX && h->mode == CL_MODE_EX &&
+		    (c->flags & CL_NODE_SHARED) && (h->flags & CL_NODE_SHARED))
+			continue;
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Local waiters the node-level hold covers but local holders block: a
+ * NOWAIT one is denied -EBUSY naming this node; a WAIT one is told QUEUED
+ * once, the holders in its way are told WANTED once, and the local handover
+ * timer starts.
+ */
+static void local_conflicts(struct cl_node *n, struct nl_lease *l)
+{
+	struct chold *c = ch_first(&l->waiters), *next;
+	for (; c; c = next) {
+		next = ch_next(&l->waiters, c);
+		if (!mode_covers(l->mode, c->mode) || local_compatible(l, c))
+			continue;
+		if (!(c->flags & CL_ACQ_WAIT)) {
+			nd_ev_lease(n, CL_NODE_EV_DENIED, c, -EBUSY, n->me);
+			nd_chold_free(n, c);
+			continue;
+		}
+		if (!c->queued_told) {
+			c->queued_told = true;
+			nd_ev_lease(n, CL_NODE_EV_QUEUED, c, 0, n->me);
+		}
+		for (struct chold *h = ch_first(&l->holders); h; h = ch_next(&l->holders, h)) {
+			if (h->state == CH_HELD && !h->wanted_told) {
+				h->wanted_told = true;
+				nd_ev_lease(n, CL_NODE_EV_WANTED, h, 0, n->me);
+			}
+		}
+		if (!l->local_handover_at)
+			l->local_handover_at = now_us(n) + n->cfg.handover_timeout_us;
+	}
+}
+
+/*
+ * The local handover timer fired: the local holders in the head waiter's way
+ * are revoked; once they are gone the lease goes to it under a new epoch.
+ */
+static void local_handover(struct cl_node *n, struct nl_lease *l)
+{
+	l->local_handover_at = 0;
+	const struct chold *w = ch_first(&l->waiters);
+	if (!w || !mode_covers(l->mode, w->mode) || local_compatible(l, w))
+		return;
+	uint64_t deadline = now_us(n) + n->cfg.revoke_timeout_us;
+	for (struct chold *h = ch_first(&l->holders); h; h = ch_next(&l->holders, h)) {
+		if (h->state != CH_HELD)
+			continue;
+		if (w->mode == CL_MODE_SH && h->mode == CL_MODE_SH)
+			continue;
+		h->state = CH_REVOKED;
+		h->deadline = deadline;
+		n->c.revokes++;
+		nd_ev_lease(n, CL_NODE_EV_REVOKED, h, COROLEASE_EREVOKED, 0);
+		l->new_epoch_due = true;
+	}
 }
 
 /*
@@ -108,14 +184,21 @@ void nd_pump(struct cl_node *n, struct nl_lease *l)
 		return;
 	}
 
-	/* grant local waiters covered by the node-level hold */
+	/*
+	 * grant local waiters covered by the node-level hold, in order, as far
+	 * as the local holders allow (a revoked local holder gone: under a new
+	 * epoch first)
+	 */
 	bool usable = (l->state == NL_HELD || l->state == NL_LINGER) && trusted(n);
-	if (usable) {
+	bool restamp = l->new_epoch_due && !l->holders.n;
+	if (usable && !restamp) {
 		struct chold *c = ch_first(&l->waiters), *next;
 		for (; c; c = next) {
 			next = ch_next(&l->waiters, c);
 			if (!mode_covers(l->mode, c->mode))
 				continue;
+			if (!local_compatible(l, c))
+				break;
 			chl_remove(&l->waiters, c);
 			c->state = CH_HELD;
 			c->deadline = 0;
@@ -125,6 +208,9 @@ void nd_pump(struct cl_node *n, struct nl_lease *l)
 		}
 		if (l->holders.n)
 			nd_lease_to(n, l, NL_HELD, "local grant");
+		local_conflicts(n, l);
+		if (!ch_first(&l->waiters) || local_compatible(l, ch_first(&l->waiters)))
+			l->local_handover_at = 0;
 	}
 
 	/* what the remaining waiters need from the cluster */
@@ -138,9 +224,9 @@ void nd_pump(struct cl_node *n, struct nl_lease *l)
 			if (c->flags & CL_ACQ_WAIT)
 				wait = true;
 		}
-		if (l->state == NL_NONE || !mode_covers(l->mode, want)) {
-			send_acquire(n, l, want, wait);
-		} else if (nd_quorum_ok(n) && now >= l->renew_at) {
+		if (l->state == NL_NONE || !mode_covers(l->mode, want) || restamp) {
+			send_acquire(n, l, restamp ? l->mode : want, wait);
+		} else if (!trusted(n) && nd_quorum_ok(n) && now >= l->renew_at) {
 			/*
 			 * Held and covering, but validity lapsed: one ACQUIRE (answered
 			 * with the existing epoch) renews it.  Rate-limited so a hold
@@ -193,8 +279,10 @@ static void on_grant(struct cl_node *n, const struct cl_action *a)
 		return;
 	}
 	bool new_hold = l->state == NL_NONE || !same_epoch;
-	if (!same_epoch)
+	if (!same_epoch) {
 		l->handover_at = 0;   /* a fresh grant or a conversion: earlier requests are moot */
+		l->new_epoch_due = false;
+	}
 	nd_lease_to(n, l, nd_hold_granted(l->state, same_epoch), "granted");
 	l->epoch = a->epoch;
 	l->mode = a->mode;
@@ -472,6 +560,8 @@ void nd_lease_timers(struct cl_node *n, struct nl_lease *l, uint64_t now)
 		nd_lease_to(n, l, nd_hold_revoked(l->state), "handover timeout");
 		nd_revoke_holders(n, l);
 	}
+	if (l->local_handover_at && l->local_handover_at <= now)
+		local_handover(n, l);
 	struct chold *c, *next;
 	for (c = ch_first(&l->holders); c; c = next) {
 		next = ch_next(&l->holders, c);

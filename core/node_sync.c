@@ -26,16 +26,65 @@ void nd_sync_reset_buf(struct cl_node *n)
 	free(n->sync.buf);
 	n->sync.buf = NULL;
 	n->sync.len = n->sync.cap = 0;
+	for (uint32_t i = 0; i < CL_MAX_MEMBERS; i++) {
+		free(n->sync.ann[i].holds);
+		n->sync.ann[i].holds = NULL;
+		n->sync.ann[i].holds_len = n->sync.ann[i].holds_cap = 0;
+	}
+}
+
+/* Appends len bytes to *buf (len_r, cap_r).  0 or -ENOMEM. */
+static int buf_append(uint8_t **buf, size_t *len_r, size_t *cap_r, const void *p, size_t len)
+{
+	if (*len_r + len > *cap_r) {
+		size_t cap = *cap_r ? *cap_r : 4096;
+		while (cap < *len_r + len)
+			cap *= 2;
+		uint8_t *b = realloc(*buf, cap);
+		if (!b)
+			return -ENOMEM;
+		*buf = b;
+		*cap_r = cap;
+	}
+	memcpy(*buf + *len_r, p, len);
+	*len_r += len;
+	return 0;
+}
+
+/* ---- own live holds, for SYNC_HOLDS: u16 namelen | name | u8 mode | u64 epoch ---- */
+
+struct holds_enc {
+	uint8_t *buf;
+	size_t len, cap;
+	uint64_t n;
+	bool oom;
+};
+
+static void enc_hold(void *ctx, const uint8_t *name, uint16_t namelen, const struct cl_hold_info *h)
+{
+	struct holds_enc *e = ctx;
+	if (h->orphan_seq || e->oom)
+		return;
+	uint8_t hdr[2], tail[9];
+	cl_put_u16(hdr, namelen);
+	tail[0] = h->mode;
+	cl_put_u64(tail + 1, h->epoch);
+	if (buf_append(&e->buf, &e->len, &e->cap, hdr, 2) < 0 ||
+	    buf_append(&e->buf, &e->len, &e->cap, name, namelen) < 0 ||
+	    buf_append(&e->buf, &e->len, &e->cap, tail, sizeof(tail)) < 0)
+		e->oom = true;
+	e->n++;
 }
 
 void nd_sync_start(struct cl_node *n)
 {
 	n->sync.active = true;
+	nd_sync_reset_buf(n);   /* before the announces are cleared: it frees their buffers */
 	n->sync.decided = n->sync.need_load = n->sync.loaded = false;
+	n->sync.snap_due = n->sync.snap_done = false;
 	n->sync.winner = CL_NODE_NONE;
 	n->sync.next_chunk = 0;
 	memset(n->sync.ann, 0, sizeof(n->sync.ann));
-	nd_sync_reset_buf(n);
 	struct cl_msg m = { .type = CL_MSG_SYNC_ANNOUNCE, .ring = n->ring,
 			    .mem_max = n->cfg.sm.index_mem_max ? n->cfg.sm.index_mem_max : 64u << 20 };
 	if (n->sm) {
@@ -46,6 +95,8 @@ void nd_sync_start(struct cl_node *n)
 		m.term = st.term;
 		m.hash = cl_sm_hash(n->sm);
 		m.flags = CL_SYNC_HAS_STATE;
+		if (cl_sm_live_holds_of(n->sm, n->me))
+			m.flags |= CL_SYNC_HAS_HOLDS;
 	}
 	nd_send_msg(n, &m);
 }
@@ -80,13 +131,85 @@ static void arm_grace(struct cl_node *n, const struct cl_ring *ring)
 	n->grace_ring = *ring;
 }
 
+/*
+ * Sends this loser's own live holds (SYNC_HOLDS chunks) from its state as it
+ * was before the round, so that every node can give those the loaded state
+ * drops the fence wait of orphans.
+ */
+static void sync_send_holds(struct cl_node *n)
+{
+	struct holds_enc e = { 0 };
+	cl_sm_foreach_hold_of(n->sm, n->me, enc_hold, &e);
+	if (e.oom) {
+		free(e.buf);
+		nd_fail(n, "encoding the holds a load drops");
+		return;
+	}
+	size_t chunk = n->cfg.sync_chunk, off = 0;
+	uint64_t idx = 0;
+	do {
+		size_t part = e.len - off < chunk ? e.len - off : chunk;
+		struct cl_msg m = { .type = CL_MSG_SYNC_HOLDS, .ring = n->ring, .seq = idx++,
+				    .flags = off + part == e.len ? CL_SYNC_LAST_CHUNK : 0,
+				    .value = e.buf ? e.buf + off : NULL, .vallen = (uint32_t)part };
+		nd_send_msg(n, &m);
+		off += part;
+	} while (off < e.len);
+	free(e.buf);
+	nd_log(n, LOG_NOTICE, "this node's state lost the merge: its %llu live holds not in the "
+	       "winner's state become orphans until it recovers them", (unsigned long long)e.n);
+}
+
+/*
+ * Gives every hold a loser had and the loaded state dropped the fence wait
+ * of an orphan (doc/state-machine.md), on every node in the same order.
+ * A malformed list is used up to its first bad record, alike everywhere.
+ */
+static void apply_dropped(struct cl_node *n)
+{
+	bool any = false;
+	for (uint32_t i = 0; i < n->nmembers; i++)
+		any |= n->sync.ann[i].holds_due;
+	if (!any)
+		return;
+	uint64_t seq = cl_sm_begin_dropped(n->sm);
+	for (uint32_t i = 0; i < n->nmembers; i++) {
+		const struct announce *a = &n->sync.ann[i];
+		if (!a->holds_due)
+			continue;
+		size_t off = 0;
+		while (off + 2 <= a->holds_len) {
+			uint16_t namelen = cl_get_u16(a->holds + off);
+			if (off + 2 + namelen + 9 > a->holds_len)
+				break;
+			const uint8_t *name = a->holds + off + 2;
+			uint8_t mode = name[namelen];
+			uint64_t epoch = cl_get_u64(name + namelen + 1);
+			int rc = cl_sm_orphan_dropped(n->sm, n->members[i], name, namelen, mode, epoch, seq);
+			if (rc == -ENOMEM) {
+				nd_fail(n, "orphaning the holds a load dropped");
+				return;
+			}
+			if (rc < 0)
+				break;
+			off += 2 + namelen + 9;
+		}
+		if (off != a->holds_len)
+			nd_log(n, LOG_ERR, "malformed hold list from node %u ignored after %zu bytes",
+			       n->members[i], off);
+	}
+}
+
 static void sync_complete(struct cl_node *n)
 {
 	n->sync.active = false;
 	nd_sync_reset_buf(n);
 	n->c.syncs++;
 	n->quorum_sent = false;
-	if (n->sync.loaded) {
+	bool dropped = false;
+	for (uint32_t i = 0; i < n->nmembers; i++)
+		dropped |= n->sync.ann[i].holds_due;
+	if (n->sync.loaded || dropped) {
 		nd_arm_all_orphans(n);
 		struct cl_sm_stats st;
 		cl_sm_stats(n->sm, &st);
@@ -198,18 +321,38 @@ static void sync_decide(struct cl_node *n)
 	n->sync.winner = n->members[w];
 	n->sync.win_hash = n->sync.ann[w].hash;
 	bool any_need = false;
-	for (uint32_t i = 0; i < n->nmembers; i++)
-		if (!n->sync.ann[i].has_state || n->sync.ann[i].hash != n->sync.win_hash)
+	for (uint32_t i = 0; i < n->nmembers; i++) {
+		struct announce *a = &n->sync.ann[i];
+		if (!a->has_state || a->hash != n->sync.win_hash)
 			any_need = true;
+		/* a loser with live holds of its own tells which (the load drops them) */
+		a->holds_due = a->has_state && a->hash != n->sync.win_hash && a->has_holds;
+	}
 	int me = member_index(n, n->me);
 	n->sync.need_load = me >= 0 &&
 		(!n->sync.ann[me].has_state || n->sync.ann[me].hash != n->sync.win_hash);
+	n->sync.snap_due = any_need;
 	if (!any_need) {
 		sync_complete(n);
 		return;
 	}
 	if (n->sync.winner == n->me)
 		sync_send_snapshot(n);
+	if (me >= 0 && n->sync.ann[me].holds_due && !n->failed)
+		sync_send_holds(n);
+}
+
+/* Ends the round once the snapshot (if any) and every due hold list are in. */
+static void sync_try_complete(struct cl_node *n)
+{
+	if (n->sync.snap_due && !n->sync.snap_done)
+		return;
+	for (uint32_t i = 0; i < n->nmembers; i++)
+		if (n->sync.ann[i].holds_due && !n->sync.ann[i].holds_done)
+			return;
+	apply_dropped(n);
+	if (!n->failed)
+		sync_complete(n);
 }
 
 void nd_on_announce(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
@@ -220,6 +363,7 @@ void nd_on_announce(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
 	struct announce *a = &n->sync.ann[i];
 	a->got = true;
 	a->has_state = m->flags & CL_SYNC_HAS_STATE;
+	a->has_holds = m->flags & CL_SYNC_HAS_HOLDS;
 	a->lsn = m->lsn;
 	a->q_lsn = m->q_lsn;
 	a->hash = m->hash;
@@ -231,6 +375,19 @@ void nd_on_announce(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
 	sync_decide(n);
 }
 
+/*
+ * Ends the round for this node with no state (logged by the caller): it
+ * revokes its clients and stays unsynced, dropping ordinary messages, until
+ * a later round (a configuration change with a joiner) gives it state.
+ */
+static void sync_give_up(struct cl_node *n, const char *why)
+{
+	n->sm = cl_sm_free(n->sm);
+	n->sync.active = false;
+	nd_sync_reset_buf(n);
+	nd_revoke_all(n, why);
+}
+
 void nd_on_chunk(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
 {
 	if (!n->sync.active || !n->sync.decided || sender != n->sync.winner ||
@@ -238,10 +395,24 @@ void nd_on_chunk(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
 		return;
 	n->sync.next_chunk++;
 	if (n->sync.need_load && m->vallen) {
+		if (m->vallen > n->cfg.snapshot_max - n->sync.len) {
+			/* the buffer never grows past snapshot_max (max_snapshot_bytes) */
+			nd_log(n, LOG_ERR, "snapshot from node %u refused: larger than max_snapshot_bytes "
+			       "(%llu bytes; chunk %llu would make %llu); this node stays unsynced, with "
+			       "no state, until a node joins (raise max_snapshot_bytes and restart "
+			       "coroleased)", sender, (unsigned long long)n->cfg.snapshot_max,
+			       (unsigned long long)m->seq,
+			       (unsigned long long)n->sync.len + m->vallen);
+			n->c.snapshots_refused++;
+			sync_give_up(n, "snapshot too large");
+			return;
+		}
 		if (n->sync.len + m->vallen > n->sync.cap) {
 			size_t cap = n->sync.cap ? n->sync.cap : 1u << 20;
 			while (cap < n->sync.len + m->vallen)
 				cap *= 2;
+			if (cap > n->cfg.snapshot_max)
+				cap = (size_t)n->cfg.snapshot_max;
 			uint8_t *b = realloc(n->sync.buf, cap);
 			if (!b) {
 				nd_fail(n, "receiving a snapshot");
@@ -268,11 +439,29 @@ void nd_on_chunk(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
 			 */
 			nd_log(n, LOG_CRIT, "snapshot from node %u rejected (%d); state dropped",
 			     sender, rc);
-			n->sm = cl_sm_free(n->sm);
-			n->sync.active = false;
-			nd_revoke_all(n, "snapshot rejected");
+			sync_give_up(n, "snapshot rejected");
 			return;
 		}
 	}
-	sync_complete(n);
+	n->sync.snap_done = true;
+	sync_try_complete(n);
+}
+
+void nd_on_holds(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
+{
+	int i = member_index(n, sender);
+	if (!n->sync.active || !n->sync.decided || i < 0 || !ring_eq(&m->ring, &n->ring))
+		return;
+	struct announce *a = &n->sync.ann[i];
+	if (!a->holds_due || a->holds_done || m->seq != a->holds_next)
+		return;
+	a->holds_next++;
+	if (m->vallen && buf_append(&a->holds, &a->holds_len, &a->holds_cap, m->value, m->vallen) < 0) {
+		nd_fail(n, "receiving the holds a load drops");
+		return;
+	}
+	if (!(m->flags & CL_SYNC_LAST_CHUNK))
+		return;
+	a->holds_done = true;
+	sync_try_complete(n);
 }

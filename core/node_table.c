@@ -140,6 +140,8 @@ static void lease_resched(struct cl_node *n, struct nl_lease *l)
 		d = l->linger_at;
 	if (l->handover_at && l->handover_at < d)
 		d = l->handover_at;
+	if (l->local_handover_at && l->local_handover_at < d)
+		d = l->local_handover_at;
 	for (struct chold *c = ch_first(&l->holders); c; c = ch_next(&l->holders, c))
 		if (c->state == CH_REVOKED && c->deadline < d)
 			d = c->deadline;

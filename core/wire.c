@@ -154,11 +154,12 @@ long cl_wire_size(const struct cl_msg *m)
 		body = 4 + 8;
 		break;
 	case CL_MSG_SYNC_ANNOUNCE:
-		if ((m->flags & ~CL_SYNC_HAS_STATE) != 0)
+		if ((m->flags & ~(CL_SYNC_HAS_STATE | CL_SYNC_HAS_HOLDS)) != 0)
 			return -EINVAL;
 		body = 4 + 8 + 8 + 8 + 8 + 1 + 4 + 8 + 8;
 		break;
 	case CL_MSG_SYNC_CHUNK:
+	case CL_MSG_SYNC_HOLDS:
 		if ((m->flags & ~CL_SYNC_LAST_CHUNK) != 0 ||
 		    !value_ok(m->vallen, CL_SYNC_CHUNK_MAX, m->value))
 			return -EINVAL;
@@ -272,6 +273,7 @@ long cl_wire_encode(const struct cl_msg *m, uint8_t *buf, size_t cap)
 		wr_u64(&w, m->mem_max);
 		break;
 	case CL_MSG_SYNC_CHUNK:
+	case CL_MSG_SYNC_HOLDS:
 		wr_u32(&w, m->ring.rep);
 		wr_u64(&w, m->ring.seq);
 		wr_u64(&w, m->seq);
@@ -389,10 +391,11 @@ int cl_wire_decode(const uint8_t *buf, size_t len, struct cl_msg *m_r)
 		m.term.rep = rd_u32(&r);
 		m.term.seq = rd_u64(&r);
 		m.mem_max = rd_u64(&r);
-		if ((m.flags & ~CL_SYNC_HAS_STATE) != 0)
+		if ((m.flags & ~(CL_SYNC_HAS_STATE | CL_SYNC_HAS_HOLDS)) != 0)
 			return COROLEASE_EPROTO;
 		break;
 	case CL_MSG_SYNC_CHUNK:
+	case CL_MSG_SYNC_HOLDS:
 		m.ring.rep = rd_u32(&r);
 		m.ring.seq = rd_u64(&r);
 		m.seq = rd_u64(&r);

@@ -62,6 +62,12 @@ enum corolease_mode {
 
 /* Acquire flags. */
 #define COROLEASE_WAIT  0x01u  /* queue behind the holder instead of -EBUSY */
+/*
+ * Share an EX hold with this node's other clients that ask for it the same
+ * way (several processes of one mail user, say).  Without it, EX is exclusive
+ * between the clients of one node too, as with flock(2).
+ */
+#define COROLEASE_NODE_SHARED 0x02u
 
 /*
  * Domain error codes.  X(NAME, value, message).  One list makes the enum,
@@ -103,9 +109,11 @@ typedef struct corolease_lease corolease_lease_t;
  * must be owned by root or that uid and not writable by group or others.
  * Returns 0 and *h_r, or -ECONNREFUSED / -ENOENT (daemon not running),
  * -EAGAIN (its connection backlog is full: stopped or overloaded),
- * -EACCES (not in the socket group), -ESHUTDOWN (the daemon is stopping),
- * -ETIMEDOUT (no complete handshake within 10 s), COROLEASE_EUNTRUSTED
- * (the checks above failed: possibly another user's fake daemon),
+ * -EACCES (not in the socket group), -EUSERS (the daemon's connection
+ * limit, in total or for this uid, is reached), -ESHUTDOWN (the daemon is
+ * stopping), -ETIMEDOUT (no complete handshake within 10 s),
+ * COROLEASE_EUNTRUSTED (the checks above failed: possibly another user's
+ * fake daemon),
  * COROLEASE_EVERSION (daemon speaks another protocol version), or a
  * common error (COROLEASE_EDISCONNECTED: the daemon went away during the
  * handshake).
@@ -326,7 +334,9 @@ int corolease_index_list(corolease_t *h, const void *name, size_t namelen,
 			 corolease_index_fn fn, void *ctx);
 /*
  * Watches (unwatches) name for index changes, reported through
- * `index_changed`; namelen 0 means every name.  0 or a common error.
+ * `index_changed`; namelen 0 means every name.  0 or a common error;
+ * corolease_watch() of a name also -EDQUOT (per-connection watch quota
+ * reached; watching every name costs none of it).
  */
 int corolease_watch(corolease_t *h, const void *name, size_t namelen);
 int corolease_unwatch(corolease_t *h, const void *name, size_t namelen);

@@ -124,13 +124,18 @@ struct corolease_detail *corolease_detail_free(struct corolease_detail *d);
  * corosync connection first: the outcome is unknown), or a common error.
  */
 int corolease_evict(corolease_t *h, const void *name, size_t namelen, uint64_t *count_r);
+/* corolease_fence_ack() flags. */
+#define COROLEASE_FENCE_FORCE 0x01u  /* also for a node that is a current member */
 /*
  * Declares the departed node fenced, so its orphaned leases are recovered
- * now; *count_r gets how many.  Returns 0, or COROLEASE_ENODEALIVE (node is
- * a live member), -EPERM, -EAGAIN, COROLEASE_ENOCLUSTER (as above), or a
- * common error (-EINVAL for node 0).
+ * now (and, in a split-capable quorum mode, grants resume); *count_r gets
+ * how many.  A current member is refused with COROLEASE_ENODEALIVE unless
+ * flags has COROLEASE_FENCE_FORCE; forced, only the holds it had before it
+ * last left (orphans) are freed, never those it holds now.  Returns 0, or
+ * COROLEASE_ENODEALIVE, -EPERM, -EAGAIN, COROLEASE_ENOCLUSTER (as above),
+ * or a common error (-EINVAL for node 0 or an unknown flag).
  */
-int corolease_fence_ack(corolease_t *h, uint32_t node, uint64_t *count_r);
+int corolease_fence_ack(corolease_t *h, uint32_t node, unsigned flags, uint64_t *count_r);
 
 #ifdef __cplusplus
 }

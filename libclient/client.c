@@ -1236,7 +1236,8 @@ static int start_acquire(corolease_t *h, const void *name, size_t namelen, int m
 		return -EINVAL;
 	*lease_r = NULL;
 	if (!name || namelen == 0 || namelen > COROLEASE_NAME_MAX ||
-	    (mode != COROLEASE_EX && mode != COROLEASE_SH) || (flags & ~COROLEASE_WAIT))
+	    (mode != COROLEASE_EX && mode != COROLEASE_SH) ||
+	    (flags & ~(COROLEASE_WAIT | COROLEASE_NODE_SHARED)))
 		return -EINVAL;
 	if (h->dead)
 		return COROLEASE_EDISCONNECTED;
@@ -1264,7 +1265,7 @@ static int start_acquire(corolease_t *h, const void *name, size_t namelen, int m
 	struct clp_req_acquire req;
 	memset(&req, 0, sizeof(req));
 	req.mode = (uint8_t)mode;
-	req.flags = (flags & COROLEASE_WAIT) ? COROLEASE_WAIT : 0;
+	req.flags = (uint8_t)(flags & (COROLEASE_WAIT | COROLEASE_NODE_SHARED));
 	req.namelen = (uint16_t)namelen;
 	req.timeout_ms = (flags & COROLEASE_WAIT) ? timeout_ms : 0;
 	struct iovec iov[2] = { { &req, sizeof(req) }, { l->name, namelen } };
@@ -1840,15 +1841,17 @@ CL_PUBLIC int corolease_evict(corolease_t *h, const void *name, size_t namelen,
 	return fixed_result(&p, r, count_r, sizeof(*count_r));
 }
 
-CL_PUBLIC int corolease_fence_ack(corolease_t *h, uint32_t node, uint64_t *count_r)
+CL_PUBLIC int corolease_fence_ack(corolease_t *h, uint32_t node, unsigned flags,
+				  uint64_t *count_r)
 {
 	if (count_r)
 		*count_r = 0;
-	if (!h || node == 0)
+	if (!h || node == 0 || (flags & ~COROLEASE_FENCE_FORCE))
 		return -EINVAL;
 	struct clp_req_node req;
 	memset(&req, 0, sizeof(req));
 	req.node = node;
+	req.flags = (uint8_t)flags;
 	struct iovec iov = { &req, sizeof(req) };
 	struct pending p;
 	pending_init(&p);
@@ -1868,7 +1871,8 @@ CL_PUBLIC int corolease_fence_ack(corolease_t *h, uint32_t node, uint64_t *count
 	X(EOPNOTSUPP) X(EADDRINUSE) X(ENETDOWN) X(ECONNABORTED) X(ECONNRESET) \
 	X(ENOBUFS) X(EISCONN) X(ENOTCONN) X(ESHUTDOWN) X(ETIMEDOUT) X(ECONNREFUSED) \
 	X(EHOSTUNREACH) X(EALREADY) X(EINPROGRESS) X(ESTALE) X(EDQUOT) X(ECANCELED) \
-	X(EOWNERDEAD) X(ENOTRECOVERABLE) X(ENOTSUP) X(ENOTSOCK) X(ENODATA) X(ETIME)
+	X(EOWNERDEAD) X(ENOTRECOVERABLE) X(ENOTSUP) X(ENOTSOCK) X(ENODATA) X(ETIME) \
+	X(EUSERS)
 
 /* The symbolic name of errno value e, or NULL (aliases give the first name). */
 static const char *errno_name(int e)

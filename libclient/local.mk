@@ -8,12 +8,13 @@
 # tests/check-symbols.sh keeps both in step with the library, the headers
 # and libcorolease(3).
 #
-# Include path: the public header and the IPC protocol only; the library
-# never sees the core or the daemon.
+# Include path: include/ only; the library never sees the core or the
+# daemon.  It is one end of the IPC protocol (COROLEASE_IPC_PEER, see
+# include/corolease/ipc.h); the example, like any user, is not.
 
 lib_LTLIBRARIES += libclient/libcorolease.la
 LIBCLIENT_CPPFLAGS = -I$(top_srcdir)/include
-libclient_libcorolease_la_CPPFLAGS = $(LIBCLIENT_CPPFLAGS)
+libclient_libcorolease_la_CPPFLAGS = $(LIBCLIENT_CPPFLAGS) -DCOROLEASE_IPC_PEER
 libclient_libcorolease_la_SOURCES = libclient/client.c
 libclient_libcorolease_la_CFLAGS = $(AM_CFLAGS) $(VISIBILITY_CFLAGS) $(LIBQB_CFLAGS) \
 	-DCOROLEASE_BUILDING
@@ -39,7 +40,8 @@ check_PROGRAMS += tests/check_client
 TESTS += tests/check_client
 tests_check_client_SOURCES = tests/check_client.c libclient/client.c \
 	tests/support/fakeqb.c tests/support/fakeqb.h
-tests_check_client_CPPFLAGS = $(LIBCLIENT_CPPFLAGS) -I$(top_srcdir)/tests/support
+tests_check_client_CPPFLAGS = $(LIBCLIENT_CPPFLAGS) -DCOROLEASE_IPC_PEER \
+	-I$(top_srcdir)/tests/support
 tests_check_client_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBQB_CFLAGS)
 # the test moves CLOCK_BOOTTIME ahead of CLOCK_MONOTONIC (a suspend)
 tests_check_client_LDFLAGS = -Wl,--wrap=clock_gettime

@@ -37,7 +37,8 @@ struct key {
 	size_t node_off;              /* K_MS: its uint64_t microseconds in struct cl_node_config */
 	uint64_t min, max;            /* numbers: the value; strings: the length */
 	const char *def;              /* the default as text; NULL: 0, which the core fills in */
-	uint64_t (*effective)(uint64_t v);  /* optional, K_SIZE: the value the core applies for v */
+	/* optional, K_SIZE: the value in effect for v (0: the default) */
+	uint64_t (*effective)(const struct cld_config *cfg, uint64_t v);
 	const char *want;             /* what a bad value is told it should be */
 };
 
@@ -52,7 +53,8 @@ struct key {
 	.node_off = offsetof(struct cl_node_config, node_f), .min = 1, .max = MS_MAX, \
 	.want = "milliseconds, 1..3600000"
 
-static uint64_t effective_index_mem_max(uint64_t v);
+static uint64_t effective_index_mem_max(const struct cld_config *cfg, uint64_t v);
+static uint64_t effective_snapshot_max(const struct cld_config *cfg, uint64_t v);
 
 static const struct key keys[] = {
 	{ .name = "group_name", .type = K_STRING, FIELD(group_name), NOT_GIVEN, .min = 1, .max = 127,
@@ -80,6 +82,15 @@ static const struct key keys[] = {
 	  .min = 1, .max = 1000000, .def = "1000", .want = "1..1000000" },
 	{ .name = "max_client_holds", .type = K_COUNT, FIELD(max_client_holds), NOT_GIVEN,
 	  .min = 1, .max = CLP_SHM_SLOTS_MAX, .def = "262144", .want = "1..16777216" },
+	{ .name = "max_watches_per_client", .type = K_COUNT, FIELD(max_watches_per_client), NOT_GIVEN,
+	  .min = 1, .max = 1000000, .def = "1000", .want = "1..1000000" },
+	{ .name = "max_connections", .type = K_COUNT, FIELD(max_connections), NOT_GIVEN,
+	  .min = 1, .max = 100000, .def = "1024", .want = "1..100000" },
+	{ .name = "max_connections_per_uid", .type = K_COUNT, FIELD(max_connections_per_uid),
+	  NOT_GIVEN, .min = 1, .max = 100000, .def = "512", .want = "1..100000" },
+	{ .name = "max_snapshot_bytes", .type = K_SIZE, FIELD(max_snapshot_bytes), NOT_GIVEN,
+	  .min = 1ull << 20, .max = 1ull << 40, .effective = effective_snapshot_max,
+	  .want = "bytes, optionally with K, M or G (1 M .. 1024 G)" },
 	{ .name = "log_target", .type = K_LOG_TARGET, FIELD(log_target), NOT_GIVEN, .def = "syslog",
 	  .want = "syslog or stderr" },
 	{ .name = "debug", .type = K_BOOL, FIELD(debug), NOT_GIVEN, .def = "no", .want = "yes or no" },
@@ -328,7 +339,20 @@ int cld_config_node(const struct cld_config *cfg, uint32_t nodeid, uint64_t toke
 		nc->validity_us = token_ms * 1000;
 	nc->kill_on_revoke = cfg->kill_on_revoke;
 	nc->sm.index_mem_max = cfg->index_mem_max;
-	return cl_node_config_finish(nc, err, errlen);
+	nc->snapshot_max = effective_snapshot_max(cfg, cfg->max_snapshot_bytes);
+	int rc = cl_node_config_finish(nc, err, errlen);
+	if (rc == 0 && token_ms && cfg->validity_ms > token_ms) {
+		/* doc/state-machine.md, "The validity anchor" */
+		if (err)
+			snprintf(err, errlen, "validity_ms (%" PRIu64 ") exceeds corosync's token timeout "
+				 "(%" PRIu64 " ms, runtime.config.totem.token): the rest of the cluster may "
+				 "form a new ring one token timeout after it last saw this node, and this "
+				 "node's clients must have stopped using their leases by then; lower "
+				 "validity_ms, or leave it unset to follow the token timeout",
+				 cfg->validity_ms, token_ms);
+		rc = -EINVAL;
+	}
+	return rc;
 }
 
 int cld_config_check(const struct cld_config *cfg, char *err, size_t errlen)
@@ -338,6 +362,14 @@ int cld_config_check(const struct cld_config *cfg, char *err, size_t errlen)
 		struct cl_node_config nc;
 		if (cld_config_node(cfg, 1, 0, &nc, err, errlen) < 0)
 			return -1;
+	}
+	/* a snapshot carries the whole index: one that cannot would never load */
+	uint64_t snap = effective_snapshot_max(cfg, cfg->max_snapshot_bytes);
+	uint64_t index = effective_index_mem_max(cfg, cfg->index_mem_max);
+	if (snap < index) {
+		snprintf(err, errlen, "max_snapshot_bytes (%" PRIu64 ") must be at least index_mem_max "
+			 "(%" PRIu64 "): a snapshot carries the whole index", snap, index);
+		return -1;
 	}
 	const char *groups[2] = { cfg->socket_group_set ? cfg->socket_group : "",
 				  cfg->admin_group_set ? cfg->admin_group : "" };
@@ -354,8 +386,9 @@ int cld_config_check(const struct cld_config *cfg, char *err, size_t errlen)
 /* ---- the effective configuration ---- */
 
 /* The index memory bound the core applies for index_mem_max (0: its default). */
-static uint64_t effective_index_mem_max(uint64_t index_mem_max)
+static uint64_t effective_index_mem_max(const struct cld_config *cfg, uint64_t index_mem_max)
 {
+	(void)cfg;
 	struct cl_sm_config smc = { .index_mem_max = index_mem_max };
 	struct cl_sm *sm = cl_sm_new(&smc, NULL, NULL);
 	if (!sm)
@@ -364,6 +397,21 @@ static uint64_t effective_index_mem_max(uint64_t index_mem_max)
 	cl_sm_stats(sm, &st);
 	cl_sm_free(sm);
 	return st.index_mem_max;
+}
+
+/*
+ * The snapshot bound for max_snapshot_bytes: the value given, else the
+ * core's default (CL_SNAPSHOT_MAX_DEFAULT), or twice index_mem_max when that
+ * is larger, as a snapshot carries the whole index.
+ */
+static uint64_t effective_snapshot_max(const struct cld_config *cfg, uint64_t max_snapshot_bytes)
+{
+	if (max_snapshot_bytes)
+		return max_snapshot_bytes;
+	struct cl_node_config nc = { .snapshot_max = 0 };
+	cl_node_config_finish(&nc, NULL, 0);
+	uint64_t twice = 2 * effective_index_mem_max(cfg, cfg->index_mem_max);
+	return twice > nc.snapshot_max ? twice : nc.snapshot_max;
 }
 
 static void print_size(FILE *f, uint64_t v)
@@ -421,9 +469,13 @@ void cld_config_print(const struct cld_config *cfg, FILE *f)
 			break;
 		case K_MS:
 			print_timing(f, k, &a, &b);
+			if (k->node_off == offsetof(struct cl_node_config, validity_us) &&
+			    cfg->validity_ms)
+				fputs("  # at most corosync's token timeout, checked at start-up", f);
 			break;
 		case K_SIZE:
-			print_size(f, k->effective ? k->effective(*(const uint64_t *)p) : *(const uint64_t *)p);
+			print_size(f, k->effective ? k->effective(cfg, *(const uint64_t *)p) :
+						     *(const uint64_t *)p);
 			break;
 		case K_BOOL:
 			fputs(*(const bool *)p ? "yes" : "no", f);

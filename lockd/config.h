@@ -42,6 +42,10 @@ struct cld_config {
 	uint64_t max_leases_per_client;
 	uint64_t max_pending_per_client;
 	uint64_t max_client_holds;    /* node-wide: the validity page's revocation slots */
+	uint64_t max_watches_per_client;
+	uint64_t max_connections;     /* in total (root may open CLD_ROOT_RESERVE more) */
+	uint64_t max_connections_per_uid;
+	uint64_t max_snapshot_bytes;  /* 0 = the core's default (CL_SNAPSHOT_MAX_DEFAULT) */
 	enum cld_log_target log_target;
 	bool debug;
 	char run_dir[256];
@@ -70,8 +74,10 @@ int cld_config_override(struct cld_config *cfg, const char *kv, char *err, size_
 /*
  * The node configuration for node nodeid: validity defaults to token_ms
  * (corosync's token timeout) when the file leaves it unset; every other
- * default, and the timing checks, are cl_node_config_finish()'s.  Returns
- * 0, or -EINVAL with the reason in err (which may be NULL).
+ * default, and the timing checks, are cl_node_config_finish()'s.  With
+ * token_ms known (not 0), a validity_ms above it is refused too
+ * (doc/state-machine.md, "The validity anchor").  Returns 0, or -EINVAL with
+ * the reason in err (which may be NULL); nc is filled in either way.
  */
 int cld_config_node(const struct cld_config *cfg, uint32_t nodeid, uint64_t token_ms,
 		    struct cl_node_config *nc, char *err, size_t errlen);
@@ -79,8 +85,8 @@ int cld_config_node(const struct cld_config *cfg, uint32_t nodeid, uint64_t toke
 /*
  * The checks before start-up that need no corosync: the timings when
  * validity_ms is set (the others are checked once the token timeout is
- * known), and that an explicitly configured group exists.  0, or -1 with
- * the reason in err.
+ * known), that max_snapshot_bytes holds index_mem_max, and that an
+ * explicitly configured group exists.  0, or -1 with the reason in err.
  */
 int cld_config_check(const struct cld_config *cfg, char *err, size_t errlen);
 
@@ -88,7 +94,9 @@ int cld_config_check(const struct cld_config *cfg, char *err, size_t errlen);
  * Writes the effective configuration to f, one "key = value" line per key
  * in the table's order: the value given, else the default in effect.  With
  * validity_ms unset, the timings that follow corosync's token timeout print
- * as "<token timeout>" (validity) or "<derived from the token timeout>".
+ * as "<token timeout>" (validity) or "<derived from the token timeout>"; a
+ * validity_ms given is followed by a comment stating its bound (the token
+ * timeout, checked at start-up).
  */
 void cld_config_print(const struct cld_config *cfg, FILE *f);
 

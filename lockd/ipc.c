@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "hash.h"
 #include "ipc_int.h"
 
@@ -65,7 +66,14 @@ struct conn *ipc_conn_find(struct cld_ipc *ip, uint64_t id)
 static void disconnect_job(void *data)
 {
 	qb_ipcs_connection_t *qc = data;
-	qb_ipcs_disconnect(qc);
+	/*
+	 * libqb may have closed the connection itself since the job was queued
+	 * (the client left): conn_gone() then cleared its context, and a second
+	 * qb_ipcs_disconnect() would drop libqb's own reference again (its
+	 * "ref:0 state:3" assertion).  Our reference kept qc alive till here.
+	 */
+	if (qb_ipcs_context_get(qc))
+		qb_ipcs_disconnect(qc);
 	qb_ipcs_connection_unref(qc);
 }
 
@@ -237,6 +245,95 @@ static bool in_group(pid_t pid, gid_t gid, gid_t target)
 	return found;
 }
 
+/* ---- connection limits ---- */
+
+/* How many connections one uid has (in cld_ipc.uid_tab while it has any). */
+struct uid_conns {
+	struct cl_hnode hn;
+	uid_t uid;
+	uint64_t n;
+};
+
+static struct uid_conns *uid_conns_find(struct cld_ipc *ip, uid_t uid)
+{
+	uint64_t h = cl_mix64(uid);
+	for (struct cl_hnode *e = cl_htab_first(&ip->uid_tab, h); e; e = cl_htab_next(e, h)) {
+		struct uid_conns *u = cl_container_of(e, struct uid_conns, hn);
+		if (u->uid == uid)
+			return u;
+	}
+	return NULL;
+}
+
+/* Counts a connection of uid.  0, or -ENOMEM. */
+static int uid_conns_add(struct cld_ipc *ip, uid_t uid)
+{
+	struct uid_conns *u = uid_conns_find(ip, uid);
+	if (!u) {
+		u = calloc(1, sizeof(*u));
+		if (!u)
+			return -ENOMEM;
+		u->uid = uid;
+		cl_htab_add(&ip->uid_tab, &u->hn, cl_mix64(uid));
+	}
+	u->n++;
+	return 0;
+}
+
+static void uid_conns_drop(struct cld_ipc *ip, uid_t uid)
+{
+	struct uid_conns *u = uid_conns_find(ip, uid);
+	if (u && --u->n == 0) {
+		cl_htab_del(&ip->uid_tab, &u->hn);
+		free(u);
+	}
+}
+
+/*
+ * Refuses a connection over limit `which` (0: max_connections, 1:
+ * max_connections_per_uid): counts it, logs why (at most one line a second
+ * per limit, saying how many went unlogged), and returns the error the
+ * client gets from corolease_connect().
+ */
+static int32_t refuse(struct cld_ipc *ip, int which, uid_t uid, pid_t pid)
+{
+	static const char *const limit[2] = { "max_connections", "max_connections_per_uid" };
+	const struct cld_config *conf = ip->cfg.conf;
+	uint64_t value = which ? conf->max_connections_per_uid : conf->max_connections;
+	(*(which ? &ip->refused_conns_uid : &ip->refused_conns))++;
+	uint64_t now = cld_now_us();
+	if (now < ip->refusal_log_at[which]) {
+		ip->refusals_unlogged[which]++;
+		return -EUSERS;
+	}
+	ip->refusal_log_at[which] = now + CLD_REFUSAL_LOG_US;
+	qb_log(LOG_WARNING, "refused IPC connection from uid %u pid %d: %s (%" PRIu64 ") reached, "
+	       "%" PRIu64 " connections open (%" PRIu64 " more refused by it, unlogged, since the "
+	       "last such line)", (unsigned)uid, (int)pid, limit[which], value, ip->nconns,
+	       ip->refusals_unlogged[which]);
+	ip->refusals_unlogged[which] = 0;
+	return -EUSERS;
+}
+
+/*
+ * The connection limits: 0, or the refusal.  Root and the daemon's own
+ * user may open CLD_ROOT_RESERVE connections beyond max_connections, so an
+ * administrator can still connect when other users took them all.
+ */
+static int32_t over_limit(struct cld_ipc *ip, uid_t uid, pid_t pid)
+{
+	const struct cld_config *conf = ip->cfg.conf;
+	uint64_t total = conf->max_connections;
+	if (uid == 0 || uid == getuid())
+		total += CLD_ROOT_RESERVE;
+	if (ip->nconns >= total)
+		return refuse(ip, 0, uid, pid);
+	struct uid_conns *u = uid_conns_find(ip, uid);
+	if (u && u->n >= conf->max_connections_per_uid)
+		return refuse(ip, 1, uid, pid);
+	return 0;
+}
+
 static int32_t accept_fn(qb_ipcs_connection_t *qc, uid_t uid, gid_t gid)
 {
 	struct cld_ipc *ip = qb_ipcs_connection_service_context_get(qc);
@@ -253,9 +350,14 @@ static int32_t accept_fn(qb_ipcs_connection_t *qc, uid_t uid, gid_t gid)
 		       (unsigned)uid, (unsigned)gid, (int)pid, ip->cfg.conf->socket_group);
 		return -EACCES;
 	}
+	int32_t rc = over_limit(ip, uid, pid);
+	if (rc < 0)
+		return rc;
 	struct conn *c = calloc(1, sizeof(*c));
-	if (!c)
+	if (!c || uid_conns_add(ip, uid) < 0) {
+		free(c);
 		return -ENOMEM;
+	}
 	c->ip = ip;
 	c->qc = qc;
 	c->id = ++ip->next_id;
@@ -263,7 +365,7 @@ static int32_t accept_fn(qb_ipcs_connection_t *qc, uid_t uid, gid_t gid)
 	c->uid = uid;
 	c->gid = gid;
 	c->admin = uid == 0 || (ip->admin_gid_ok && in_group(pid, gid, ip->admin_gid));
-	cl_list_init(&c->watches);
+	cld_watcher_init(&c->watch);
 	cl_list_init(&c->outq);
 	cl_list_add_head(&ip->conns, &c->link);
 	cl_htab_add(&ip->conn_tab, &c->hn, cl_mix64(c->id));
@@ -279,6 +381,7 @@ static void conn_free(struct cld_ipc *ip, struct conn *c)
 	cl_list_del(&c->link);
 	cl_htab_del(&ip->conn_tab, &c->hn);
 	ip->nconns--;
+	uid_conns_drop(ip, c->uid);
 	if (c->hello)
 		ip->nhello--;
 	ipc_conn_forget(c);
@@ -371,7 +474,8 @@ int cld_ipc_start(qb_loop_t *loop, const struct cld_ipc_config *cfg,
 	if (rc == 0)
 		rc = resolve_group(dc->admin_group, dc->admin_group_set, &ip->admin_gid,
 				   &ip->admin_gid_ok);
-	if (rc == 0 && (cl_htab_init(&ip->conn_tab, 1024) < 0 || cl_htab_init(&ip->op_tab, 1024) < 0))
+	if (rc == 0 && (cl_htab_init(&ip->conn_tab, 1024) < 0 || cl_htab_init(&ip->op_tab, 1024) < 0 ||
+			cl_htab_init(&ip->uid_tab, 64) < 0 || cld_watch_reg_init(&ip->watches) < 0))
 		rc = -ENOMEM;
 	if (rc < 0)
 		goto fail;
@@ -411,6 +515,8 @@ int cld_ipc_start(qb_loop_t *loop, const struct cld_ipc_config *cfg,
 fail:
 	cl_htab_fini(&ip->conn_tab);
 	cl_htab_fini(&ip->op_tab);
+	cl_htab_fini(&ip->uid_tab);
+	cld_watch_reg_fini(&ip->watches);
 	free(ip);
 	return rc;
 }
@@ -437,6 +543,8 @@ struct cld_ipc *cld_ipc_stop(struct cld_ipc *ip)
 	ipc_ops_free(ip);
 	cl_htab_fini(&ip->conn_tab);
 	cl_htab_fini(&ip->op_tab);
+	cl_htab_fini(&ip->uid_tab);
+	cld_watch_reg_fini(&ip->watches);
 	service_loop = NULL;
 	free(ip);
 	return NULL;

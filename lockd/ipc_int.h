@@ -12,10 +12,13 @@
  *               and the streamed LIST / INDEX_LIST.
  *
  * Memory per client stays bounded: leases (max_leases_per_client), pending
- * requests (max_pending_per_client), and events the client does not read
- * (a small backlog, CLD_OUTQ_MAX bytes, then the client is disconnected).
- * Node-wide, every name a client holds or is acquiring owns a revocation
- * slot of the validity page (max_client_holds of them; page.h).
+ * requests (max_pending_per_client), watches (max_watches_per_client), and
+ * events the client does not read (a small backlog, CLD_OUTQ_MAX bytes,
+ * then the client is disconnected).  Connections are bounded in total
+ * (max_connections, plus CLD_ROOT_RESERVE for root and the daemon's user)
+ * and per uid (max_connections_per_uid).  Node-wide, every name a client
+ * holds or is acquiring owns a revocation slot of the validity page
+ * (max_client_holds of them; page.h).
  */
 #ifndef COROLEASE_IPC_INT_H
 #define COROLEASE_IPC_INT_H
@@ -32,11 +35,14 @@
 #include "corolease/ipc.h"
 #include "corolease/list.h"
 #include "ipc.h"
+#include "watch.h"
 
 #define CLD_MAX_BAD      16u
 #define CLD_OUTQ_MAX     (4u * 1024u * 1024u)  /* unread event backlog per client */
 #define CLD_BATCH_BYTES  (60u * 1024u)        /* ITEMS payload per event */
 #define CLD_FLUSH_NS     (5ull * 1000000ull)
+#define CLD_ROOT_RESERVE 16u                  /* connections beyond max_connections for root */
+#define CLD_REFUSAL_LOG_US 1000000ull         /* at most one refused-connection log line a second */
 
 /* A name the client holds or is acquiring (in conn.names). */
 enum { CN_PENDING = 1, CN_HELD = 2 };
@@ -47,12 +53,6 @@ struct cname {
 	uint16_t namelen;
 	uint32_t slot;                /* its revocation slot in the validity page */
 	uint64_t slot_word;           /* CN_HELD: the word GRANTED told the client */
-	uint8_t name[];
-};
-
-struct watch {
-	struct cl_list link;          /* in conn.watches */
-	uint16_t namelen;
 	uint8_t name[];
 };
 
@@ -76,8 +76,7 @@ struct conn {
 	unsigned bad;
 	uint64_t pending;             /* acquires not granted yet, and ops */
 	struct cl_htab names;         /* struct cname; no buckets until the first */
-	bool watch_all;
-	struct cl_list watches;
+	struct cld_watcher watch;     /* in cld_ipc.watches */
 	struct cl_list outq;          /* struct outbuf, oldest first */
 	size_t oq_bytes;
 	size_t bulk_bytes;            /* queued list output, exempt from CLD_OUTQ_MAX */
@@ -105,7 +104,14 @@ struct cld_ipc {
 	struct cl_list conns;         /* struct conn, newest first */
 	struct cl_htab conn_tab;
 	struct cl_htab op_tab;
+	struct cld_watch_reg watches;
+	struct cl_htab uid_tab;       /* struct uid_conns: connections per uid */
 	uint64_t nconns, nhello;
+	/* refusals, for STATUS */
+	uint64_t refused_conns, refused_conns_uid, refused_watches;
+	/* per limit (0: max_connections, 1: max_connections_per_uid) */
+	uint64_t refusal_log_at[2];   /* cld_now_us(): the next refusal worth a log line */
+	uint64_t refusals_unlogged[2];
 	uint64_t next_op, next_id;
 	bool refuse_new;
 	uint64_t holds_refused;       /* acquires refused: max_client_holds reached */

@@ -71,24 +71,6 @@ static void cname_del(struct conn *c, struct cname *n)
 	free(n);
 }
 
-/* ---- the names a client watches ---- */
-
-static struct watch *watch_find(struct conn *c, const uint8_t *name, size_t namelen)
-{
-	struct cl_list *l;
-	cl_list_foreach(l, &c->watches) {
-		struct watch *w = cl_list_entry(l, struct watch, link);
-		if (w->namelen == namelen && !memcmp(w->name, name, namelen))
-			return w;
-	}
-	return NULL;
-}
-
-static bool watches(struct conn *c, const uint8_t *name, size_t namelen)
-{
-	return c->watch_all || watch_find(c, name, namelen);
-}
-
 void ipc_conn_forget(struct conn *c)
 {
 	struct cl_htab_iter it;
@@ -96,11 +78,7 @@ void ipc_conn_forget(struct conn *c)
 	     e = cl_htab_iter_next(&c->names, &it))
 		cname_del(c, cl_container_of(e, struct cname, hn));
 	cl_htab_fini(&c->names);
-	struct cl_list *l, *nx;
-	cl_list_foreach_safe(l, nx, &c->watches) {
-		cl_list_del(l);
-		free(cl_list_entry(l, struct watch, link));
-	}
+	cld_watcher_forget(&c->ip->watches, &c->watch);
 }
 
 /* ---- requests waiting for the node's answer ---- */
@@ -311,32 +289,26 @@ static void do_fence_ack(struct cld_ipc *ip, struct conn *c, const struct req *r
 	uint64_t id = op_begin(ip, c, r, false);
 	if (id)
 		op_end(ip, c, r, id, cl_node_fence_ack(ip->cfg.node, c->id, id,
-						       ((const struct clp_req_node *)r->msg)->node, false));
+						       ((const struct clp_req_node *)r->msg)->node,
+						       r->flags & COROLEASE_FENCE_FORCE));
 }
 
 /* WATCH / UNWATCH name; namelen 0: every name. */
 static void do_watch(struct cld_ipc *ip, struct conn *c, const struct req *r)
 {
-	(void)ip;
 	int rc = 0;
 	bool on = r->type == CLP_REQ_WATCH;
-	if (!r->namelen) {
-		c->watch_all = on;
-	} else {
-		struct watch *w = watch_find(c, r->name, r->namelen);
-		if (on && !w) {
-			w = malloc(sizeof(*w) + r->namelen);
-			if (!w) {
-				rc = -ENOMEM;
-			} else {
-				w->namelen = r->namelen;
-				memcpy(w->name, r->name, r->namelen);
-				cl_list_add_tail(&c->watches, &w->link);
-			}
-		} else if (!on && w) {
-			cl_list_del(&w->link);
-			free(w);
-		}
+	if (!r->namelen)
+		cld_watch_all(&ip->watches, &c->watch, on);
+	else if (!on)
+		cld_watch_del(&ip->watches, &c->watch, r->name, r->namelen);
+	else
+		rc = cld_watch_add(&ip->watches, &c->watch, r->name, r->namelen,
+				   ip->cfg.conf->max_watches_per_client);
+	if (rc == -EDQUOT) {
+		ip->refused_watches++;
+		qb_log(LOG_DEBUG, "client %" PRIu64 " (pid %d): watch refused, max_watches_per_client "
+		       "(%" PRIu64 ") reached", c->id, (int)c->pid, ip->cfg.conf->max_watches_per_client);
 	}
 	ipc_result(c, r->cookie, r->type, rc, NULL, 0);
 }
@@ -347,7 +319,9 @@ static void do_status(struct cld_ipc *ip, struct conn *c, const struct req *r)
 	struct cld_status_in in = {
 		.node = d->node, .nodeid = d->nodeid, .vq_quorate = ip->ops->vq_quorate(ip->ctx),
 		.clients = ip->nhello, .index_mem_max = d->ncfg.sm.index_mem_max,
-		.now = cld_now_us(),
+		.now = cld_now_us(), .connections = ip->nconns, .watches = ip->watches.nwatches,
+		.watches_all = ip->watches.nall, .refused_conns = ip->refused_conns,
+		.refused_conns_uid = ip->refused_conns_uid, .refused_watches = ip->refused_watches,
 	};
 	ip->ops->ring(ip->ctx, &in.ring_rep, &in.ring_seq);
 	unsigned char p[CLD_STATUS_MAX];
@@ -371,7 +345,8 @@ static int check_acquire(const void *msg)
 
 static int check_fence_ack(const void *msg)
 {
-	return ((const struct clp_req_node *)msg)->node ? 0 : COROLEASE_EPROTO;
+	const struct clp_req_node *f = msg;
+	return f->node && !f->pad[0] && !f->pad[1] && !f->pad[2] ? 0 : COROLEASE_EPROTO;
 }
 
 enum name_rule {
@@ -413,7 +388,8 @@ static const struct req_type req_types[CLP_REQ_TYPE_MAX + 1] = {
 	[CLP_REQ_HELLO] = { FIXED(clp_req_hello), .before_hello = true, .handle = do_hello },
 	[CLP_REQ_ACQUIRE] = { NAMED(clp_req_acquire, NAME_REQUIRED),
 			      .flags_at = offsetof(struct clp_req_acquire, flags),
-			      .flags = COROLEASE_WAIT, .check = check_acquire, .handle = do_acquire },
+			      .flags = COROLEASE_WAIT | COROLEASE_NODE_SHARED, .check = check_acquire,
+			      .handle = do_acquire },
 	[CLP_REQ_RELEASE] = { NAMED(clp_req_name, NAME_REQUIRED), .handle = do_release },
 	[CLP_REQ_INDEX_GET] = { INDEX(NAME_REQUIRED), .flags = CLP_GET_SYNC, .handle = do_index_get },
 	[CLP_REQ_INDEX_PUT] = { INDEX(NAME_REQUIRED), .value = true, .handle = do_index_put },
@@ -427,7 +403,8 @@ static const struct req_type req_types[CLP_REQ_TYPE_MAX + 1] = {
 	[CLP_REQ_LIST] = { NAMED(clp_req_name, NAME_MAY_BE_EMPTY), .handle = ipc_do_list },
 	[CLP_REQ_SHOW] = { NAMED(clp_req_name, NAME_REQUIRED), .handle = ipc_do_show },
 	[CLP_REQ_EVICT] = { NAMED(clp_req_name, NAME_REQUIRED), .admin = true, .handle = do_evict },
-	[CLP_REQ_FENCE_ACK] = { FIXED(clp_req_node), .check = check_fence_ack, .admin = true,
+	[CLP_REQ_FENCE_ACK] = { FIXED(clp_req_node), .flags_at = offsetof(struct clp_req_node, flags),
+				.flags = COROLEASE_FENCE_FORCE, .check = check_fence_ack, .admin = true,
 				.handle = do_fence_ack },
 };
 
@@ -533,26 +510,34 @@ static void send_lease_ev(struct conn *c, uint32_t type, const struct cl_node_ev
 	ipc_send(c, buf, sizeof(*e) + ev->namelen);
 }
 
-/* INDEX_CHANGED to every client that said HELLO and watches the name. */
+struct index_changed {
+	void *buf;
+	size_t len;
+};
+
+static void send_index_changed(void *ctx, struct cld_watcher *w)
+{
+	struct index_changed *x = ctx;
+	struct conn *c = cl_container_of(w, struct conn, watch);
+	if (c->hello)
+		ipc_send(c, x->buf, x->len);   /* never changes a watch (a kill is deferred) */
+}
+
+/* INDEX_CHANGED to the clients that watch the name, or every name (watch.h). */
 static void broadcast_index_changed(struct cld_ipc *ip, const struct cl_node_event *ev)
 {
-	struct cl_list *l;
-	cl_list_foreach(l, &ip->conns) {
-		struct conn *c = cl_list_entry(l, struct conn, link);
-		if (!c->hello || !watches(c, ev->name, ev->namelen))
-			continue;
-		struct clp_ev_index *e = (struct clp_ev_index *)ip->buf;
-		memset(e, 0, sizeof(*e));
-		e->b.hdr.id = CLP_EV_INDEX_CHANGED;
-		e->version = ev->version;
-		e->writer = ev->owner;
-		e->deleted = ev->deleted;
-		e->keylen = ev->keylen;
-		e->namelen = ev->namelen;
-		memcpy(ip->buf + sizeof(*e), ev->name, ev->namelen);
-		memcpy(ip->buf + sizeof(*e) + ev->namelen, ev->key, ev->keylen);
-		ipc_send(c, ip->buf, sizeof(*e) + ev->namelen + ev->keylen);
-	}
+	struct clp_ev_index *e = (struct clp_ev_index *)ip->buf;
+	memset(e, 0, sizeof(*e));
+	e->b.hdr.id = CLP_EV_INDEX_CHANGED;
+	e->version = ev->version;
+	e->writer = ev->owner;
+	e->deleted = ev->deleted;
+	e->keylen = ev->keylen;
+	e->namelen = ev->namelen;
+	memcpy(ip->buf + sizeof(*e), ev->name, ev->namelen);
+	memcpy(ip->buf + sizeof(*e) + ev->namelen, ev->key, ev->keylen);
+	struct index_changed x = { ip->buf, sizeof(*e) + ev->namelen + ev->keylen };
+	cld_watch_foreach(&ip->watches, ev->name, ev->namelen, send_index_changed, &x);
 }
 
 void cld_ipc_event(struct cld_ipc *ip, const struct cl_node_event *ev)

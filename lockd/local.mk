@@ -1,7 +1,8 @@
 # lockd/: coroleased, thin glue around the core (corosync CPG + votequorum,
 # libqb IPC, the validity page).  It sees the core, the public header and
 # the IPC protocol.
-LOCKD_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/core -I$(top_srcdir)/lockd
+LOCKD_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/core -I$(top_srcdir)/lockd \
+	-DCOROLEASE_IPC_PEER
 
 sbin_PROGRAMS += lockd/coroleased
 lockd_coroleased_CPPFLAGS = $(LOCKD_CPPFLAGS)
@@ -13,6 +14,7 @@ lockd_coroleased_SOURCES = \
 	lockd/ipc.c lockd/ipc_req.c lockd/ipc_read.c lockd/ipc.h lockd/ipc_int.h \
 	lockd/status.c lockd/status.h \
 	lockd/page.c lockd/page.h \
+	lockd/watch.c lockd/watch.h \
 	lockd/config.c lockd/config.h
 lockd_coroleased_CFLAGS = $(AM_CFLAGS) $(LIBQB_CFLAGS) $(LIBCPG_CFLAGS) \
 	$(LIBVOTEQUORUM_CFLAGS) $(LIBCMAP_CFLAGS) $(LIBSYSTEMD_CFLAGS)

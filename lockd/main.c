@@ -226,19 +226,70 @@ static void schedule_reconnect(struct cld *d)
 		d->reconnect_armed = true;
 }
 
+#ifdef COROLEASE_UNSAFE_TEST_PLANTS
+/*
+ * TESTS ONLY.  Built only with configure --enable-unsafe-test-plants (a
+ * default build has no such option): --unsafe-test-plant=NAME[,NAME...]
+ * sets the node agent's CL_UNSAFE_* switches, which remove safety
+ * mechanisms, so tests/jepsen can show that its checker catches a broken
+ * daemon.  The daemon says so at LOG_CRIT when it starts.
+ */
+static unsigned unsafe_plants;
+
+static const struct {
+	const char *name;
+	unsigned flag;
+} plant_names[] = {
+	{ "no-quorum", CL_UNSAFE_NO_QUORUM_CHECK },
+	{ "no-orphan-wait", CL_UNSAFE_NO_ORPHAN_WAIT },
+	{ "no-term", CL_UNSAFE_NO_TERM },
+	{ "epoch-no-term", CL_UNSAFE_EPOCH_NO_TERM },
+	{ "split-timer", CL_UNSAFE_SPLIT_TIMER },
+	{ "anchor-own", CL_UNSAFE_ANCHOR_OWN },
+};
+
+/* Adds the plants named in arg (comma-separated) to unsafe_plants; 0 or -1. */
+static int parse_plants(const char *arg)
+{
+	while (*arg) {
+		size_t len = strcspn(arg, ","), i;
+		for (i = 0; i < sizeof(plant_names) / sizeof(plant_names[0]); i++)
+			if (strlen(plant_names[i].name) == len && !strncmp(arg, plant_names[i].name, len))
+				break;
+		if (i == sizeof(plant_names) / sizeof(plant_names[0])) {
+			fprintf(stderr, "coroleased: unknown plant '%.*s'\n", (int)len, arg);
+			return -1;
+		}
+		unsafe_plants |= plant_names[i].flag;
+		arg += len + (arg[len] == ',');
+	}
+	return 0;
+}
+#endif
+
 /* Builds the node agent from the daemon config and corosync's token.  Exits on bad config. */
 static void make_node(struct cld *d)
 {
 	uint32_t token = 0;
-	if (!d->cfg.validity_ms && cld_cmap_token_ms(&token) < 0)
-		qb_log(LOG_WARNING, "cannot read runtime.config.totem.token from cmap; "
-		       "validity takes its default");
-	char err[256];
+	if (cld_cmap_token_ms(&token) < 0) {
+		/* validity is bounded by the token timeout: unknown, nothing is safe */
+		qb_log(LOG_CRIT, "cannot read corosync's token timeout (runtime.config.totem.token) "
+		       "from cmap, which bounds validity_ms; exiting");
+		exit(1);
+	}
+	char err[512];
 	struct cl_node_config *nc = &d->ncfg;
 	if (cld_config_node(&d->cfg, d->nodeid, token, nc, err, sizeof(err)) < 0) {
 		qb_log(LOG_CRIT, "configuration error: %s", err);
 		exit(1);
 	}
+#ifdef COROLEASE_UNSAFE_TEST_PLANTS
+	if (unsafe_plants) {
+		nc->sm.unsafe_flags |= unsafe_plants;
+		qb_log(LOG_CRIT, "TEST BUILD: unsafe plants 0x%x active: this daemon breaks the lease "
+		       "guarantees on purpose", unsafe_plants);
+	}
+#endif
 	static const struct cl_node_ops ops = {
 		.now = op_now, .mcast = op_mcast, .event = op_event, .log = op_log,
 	};
@@ -618,6 +669,9 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "test-config", no_argument, NULL, 't' },
+#ifdef COROLEASE_UNSAFE_TEST_PLANTS
+		{ "unsafe-test-plant", required_argument, NULL, 'P' + 256 },
+#endif
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = CLD_DEFAULT_CONFIG;
@@ -637,6 +691,14 @@ int main(int argc, char **argv)
 		case 't': test_config = true; break;
 		case 'h': usage(stdout); free(overrides); return 0;
 		case 'V': printf("coroleased %s\n", PACKAGE_VERSION); free(overrides); return 0;
+#ifdef COROLEASE_UNSAFE_TEST_PLANTS
+		case 'P' + 256:
+			if (parse_plants(optarg) < 0) {
+				free(overrides);
+				return 1;
+			}
+			break;
+#endif
 		default: usage(stderr); free(overrides); return 1;
 		}
 	}

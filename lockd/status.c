@@ -62,6 +62,9 @@ struct status_src {
 	F("local_leases",              U64,  s->local_leases)                     \
 	F("client_holds",              U64,  s->client_holds)                     \
 	F("clients",                   U64,  s->in->clients)                      \
+	F("connections",               U64,  s->in->connections)                  \
+	F("watches",                   U64,  s->in->watches)                      \
+	F("watches_all",               U64,  s->in->watches_all)                  \
 	F("counters.fastpath_grants",  U64,  s->k.fastpath_grants)                \
 	F("counters.cluster_grants",   U64,  s->k.cluster_grants)                 \
 	F("counters.mcast_msgs",       U64,  s->k.mcast_msgs)                     \
@@ -69,6 +72,10 @@ struct status_src {
 	F("counters.syncs",            U64,  s->k.syncs)                          \
 	F("counters.snapshots_sent",   U64,  s->k.snapshots_sent)                 \
 	F("counters.snapshots_loaded", U64,  s->k.snapshots_loaded)               \
+	F("counters.snapshots_refused", U64, s->k.snapshots_refused)              \
+	F("counters.connections_refused", U64, s->in->refused_conns)              \
+	F("counters.connections_refused_uid", U64, s->in->refused_conns_uid)      \
+	F("counters.watches_refused",  U64,  s->in->refused_watches)              \
 	F("counters.revokes",          U64,  s->k.revokes)                        \
 	F("counters.kills",            U64,  s->k.kills)                          \
 	F("state_hash",                HASH, s->sm ? cl_sm_hash(s->sm) : 0)

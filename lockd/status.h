@@ -24,6 +24,12 @@ struct cld_status_in {
 	uint32_t ring_rep;            /* the transport's ring, for before the first sync */
 	uint64_t ring_seq;
 	uint64_t clients;             /* connections that said HELLO */
+	uint64_t connections;         /* every connection, HELLO or not */
+	uint64_t watches;             /* named watches of every connection */
+	uint64_t watches_all;         /* connections watching every name */
+	uint64_t refused_conns;       /* connections refused: max_connections */
+	uint64_t refused_conns_uid;   /* ...: max_connections_per_uid */
+	uint64_t refused_watches;     /* watches refused: max_watches_per_client */
 	uint64_t index_mem_max;       /* the configured bound, for before the first sync */
 	uint64_t now;                 /* the node's clock (cld_now_us()) */
 };

@@ -41,18 +41,41 @@ static uint32_t owner(const struct evs_bus *b, uint32_t node, const char *name)
 	return cl_sm_owner(cl_node_sm(evs_agent(b, node)), name, strlen(name));
 }
 
+static bool in_grace(const struct evs_bus *b, uint32_t node)
+{
+	struct cl_sm_stats st;
+	cl_sm_stats(cl_node_sm(evs_agent(b, node)), &st);
+	return st.grace;
+}
+
 START_TEST(boot_grant_handover)
 {
-	struct evs_bus *b = bus(3);
+	struct evs_config c;
+	evs_config_default(&c, 3);
+	struct evs_bus *b = evs_new(&c);
+	uint64_t start = evs_now(b);
+	evs_boot(b);
 	struct cl_ring r = evs_ring(b, 1);
 	ck_assert_uint_eq(r.rep, 1);
 	ck_assert_uint_eq(r.seq, 4);
+	/* the boot waited out the grace period of the fresh state, and no longer */
+	for (uint32_t id = 1; id <= 3; id++)
+		ck_assert(!in_grace(b, id));
+	ck_assert_uint_ge(evs_now(b), start + c.node.fence_delay_us);
+	ck_assert_uint_lt(evs_now(b), start + c.node.fence_delay_us + c.node.validity_us);
+	/* between heartbeats: the previous own message was sent earlier than now */
+	evs_advance(b, evs_now(b) + c.node.heartbeat_us / 2);
+	uint64_t prev = evs_last_sent(b, 1);
+	ck_assert_uint_eq(evs_delivered_by(b, prev), ALL3);
+	ck_assert_uint_lt(evs_msg_at(b, prev), evs_now(b));
 	ck_assert_int_eq(evs_acquire(b, 1, 11, "x", CL_MODE_EX, 0, 0), 0);
 	evs_run(b);
 	const struct evs_event *g = evs_last(b, 1, 11, CL_NODE_EV_GRANTED, "x");
 	ck_assert_ptr_nonnull(g);
 	ck_assert(evs_lease_valid(b, 1, 11, "x"));
-	ck_assert_uint_eq(evs_page(b, 1), evs_now(b) + SEC);
+	/* the ACQUIRE's delivery renews validity from the own message delivered before it was sent */
+	ck_assert_uint_gt(evs_last_sent(b, 1), prev);
+	ck_assert_uint_eq(evs_page(b, 1), evs_msg_at(b, prev) + c.node.validity_us);
 	ck_assert_int_eq(evs_acquire(b, 2, 21, "x", CL_MODE_EX, CL_ACQ_WAIT, 0), 0);
 	evs_run(b);
 	ck_assert_ptr_nonnull(evs_last(b, 2, 21, CL_NODE_EV_QUEUED, "x"));
@@ -73,26 +96,79 @@ START_TEST(boot_grant_handover)
 }
 END_TEST
 
-/* A client that does not dispatch still sees the page; one that dispatches sees its revoke. */
+/*
+ * The client page: a client that does not dispatch sees its revoke at once
+ * with per-hold slots, and only once it dispatches with the node-wide page;
+ * one that dispatches sees it either way.  A grant it has not dispatched is
+ * not usable.
+ */
 START_TEST(client_model)
 {
-	struct evs_bus *b = bus(1);
+	for (int per_hold = 0; per_hold <= 1; per_hold++) {
+		struct evs_config c;
+		evs_config_default(&c, 1);
+		c.page = per_hold ? EVS_PAGE_PER_HOLD : EVS_PAGE_NODE_WIDE;
+		struct evs_bus *b = evs_new(&c);
+		evs_boot(b);
+		evs_client_dispatching(b, 1, 3, false);
+		evs_acquire(b, 1, 1, "a", CL_MODE_EX, 0, 0);
+		evs_acquire(b, 1, 2, "b", CL_MODE_EX, 0, 0);
+		evs_acquire(b, 1, 3, "c", CL_MODE_EX, 0, 0);
+		evs_run(b);
+		ck_assert_ptr_nonnull(evs_last(b, 1, 3, CL_NODE_EV_GRANTED, "c"));
+		ck_assert(!evs_lease_valid(b, 1, 3, "c"));    /* granted, not dispatched */
+		evs_dispatch(b, 1, 3);
+		ck_assert(evs_lease_valid(b, 1, 3, "c"));
+		evs_client_dispatching(b, 1, 2, false);
+		ck_assert_int_eq(cl_node_evict(evs_agent(b, 1), 9, 9, "b", 1), 0);
+		ck_assert_int_eq(cl_node_evict(evs_agent(b, 1), 9, 10, "a", 1), 0);
+		evs_run(b);
+		ck_assert_ptr_nonnull(evs_last(b, 1, 2, CL_NODE_EV_REVOKED, "b"));
+		ck_assert(!evs_lease_valid(b, 1, 1, "a"));
+		ck_assert(evs_page(b, 1) > evs_node_now(b, 1));   /* the node is still valid */
+		ck_assert(evs_lease_valid(b, 1, 3, "c"));
+		ck_assert(evs_lease_valid(b, 1, 2, "b") == !per_hold);   /* not dispatched yet */
+		evs_dispatch(b, 1, 2);
+		ck_assert(!evs_lease_valid(b, 1, 2, "b"));
+		ck_assert_int_eq(evs_release(b, 1, 1, "a"), 0);
+		ck_assert_int_eq(evs_release(b, 1, 2, "b"), 0);
+		evs_run(b);
+		ck_assert_uint_eq(owner(b, 1, "a"), 0);
+		no_violation(b);
+		evs_free(b);
+	}
+}
+END_TEST
+
+/* Fresh state: nothing is granted for a fence delay after the first ring forms. */
+START_TEST(fresh_ring_grace)
+{
+	struct evs_config c;
+	evs_config_default(&c, 3);
+	struct evs_bus *b = evs_new(&c);
+	uint32_t all = ALL3;
+	evs_form(b, &all, 1);
+	evs_run(b);
+	uint64_t formed = evs_now(b);
+	for (uint32_t id = 1; id <= 3; id++) {
+		ck_assert(cl_node_synced(evs_agent(b, id)));
+		ck_assert(in_grace(b, id));
+	}
 	evs_acquire(b, 1, 1, "a", CL_MODE_EX, 0, 0);
-	evs_acquire(b, 1, 2, "b", CL_MODE_EX, 0, 0);
+	evs_acquire(b, 2, 2, "a", CL_MODE_EX, CL_ACQ_WAIT, 0);
 	evs_run(b);
-	evs_client_dispatching(b, 1, 2, false);
-	ck_assert_int_eq(cl_node_evict(evs_agent(b, 1), 9, 9, "b", 1), 0);
-	ck_assert_int_eq(cl_node_evict(evs_agent(b, 1), 9, 10, "a", 1), 0);
-	evs_run(b);
-	ck_assert_ptr_nonnull(evs_last(b, 1, 2, CL_NODE_EV_REVOKED, "b"));
-	ck_assert(!evs_lease_valid(b, 1, 1, "a"));
-	ck_assert(evs_lease_valid(b, 1, 2, "b"));     /* not dispatched yet */
-	evs_dispatch(b, 1, 2);
-	ck_assert(!evs_lease_valid(b, 1, 2, "b"));
-	ck_assert_int_eq(evs_release(b, 1, 1, "a"), 0);
-	ck_assert_int_eq(evs_release(b, 1, 2, "b"), 0);
-	evs_run(b);
-	ck_assert_uint_eq(owner(b, 1, "a"), 0);
+	const struct evs_event *d = evs_last(b, 1, 1, CL_NODE_EV_DENIED, "a");
+	ck_assert_ptr_nonnull(d);
+	ck_assert_int_eq(d->ev.err, COROLEASE_EGRACE);
+	evs_advance(b, formed + c.node.fence_delay_us - 1);
+	ck_assert(in_grace(b, 3));
+	ck_assert_ptr_null(evs_last(b, 2, 2, CL_NODE_EV_GRANTED, "a"));
+	evs_advance(b, formed + c.node.fence_delay_us + c.node.validity_us);
+	const struct evs_event *g = evs_last(b, 2, 2, CL_NODE_EV_GRANTED, "a");
+	ck_assert_ptr_nonnull(g);
+	ck_assert_uint_ge(g->at, formed + c.node.fence_delay_us);
+	ck_assert(!in_grace(b, 3));
+	ck_assert(evs_lease_valid(b, 2, 2, "a"));
 	no_violation(b);
 	evs_free(b);
 }
@@ -153,17 +229,21 @@ START_TEST(regular_delivery_to_some)
 	struct cl_node_counters c3, d3;
 	evs_ring_hold(b, 1, true);
 	evs_acquire(b, 1, 1, "a", CL_MODE_EX, 0, 0);
+	uint64_t acq = evs_last_sent(b, 1);
 	evs_deliver_to(b, 1, EVS_N(1) | EVS_N(2));
 	ck_assert_ptr_nonnull(evs_last(b, 1, 1, CL_NODE_EV_GRANTED, "a"));
 	ck_assert_uint_eq(owner(b, 2, "a"), 1);
 	ck_assert_uint_eq(owner(b, 3, "a"), 0);
 	ck_assert_uint_eq(evs_pending(b, 1), 1);
+	ck_assert_uint_eq(evs_delivered_by(b, acq), EVS_N(1) | EVS_N(2));
 	cl_node_counters(evs_agent(b, 3), &c3);
 	EVS_SPLIT(b, EVS_N(1) | EVS_N(2), EVS_N(3));
 	cl_node_counters(evs_agent(b, 3), &d3);
 	ck_assert_uint_eq(owner(b, 3, "a"), 0);
 	ck_assert_uint_eq(d3.bad_msgs, c3.bad_msgs);
-	ck_assert_uint_eq(d3.delivered, c3.delivered);   /* nothing of the old ring */
+	ck_assert_uint_eq(evs_delivered_by(b, acq), EVS_N(1) | EVS_N(2));   /* not even transitionally */
+	/* node 3 delivered only its own held heartbeats and its new ring's, not the old ring's */
+	ck_assert_uint_le(d3.delivered - c3.delivered, d3.mcast_msgs - c3.mcast_msgs);
 	ck_assert(cl_sm_hash(cl_node_sm(evs_agent(b, 1))) == cl_sm_hash(cl_node_sm(evs_agent(b, 2))));
 	no_violation(b);
 	evs_free(b);
@@ -186,17 +266,61 @@ START_TEST(votequorum_manual)
 	ck_assert(cl_sm_quorate(cl_node_sm(evs_agent(b, 1))));   /* node 2's QUORUM decides */
 	evs_acquire(b, 1, 1, "a", CL_MODE_EX, 0, 0);
 	evs_run(b);
-	ck_assert_ptr_null(evs_last(b, 1, 1, CL_NODE_EV_GRANTED, "a"));   /* node 1's own view says no */
+	const struct evs_event *d = evs_last(b, 1, 1, CL_NODE_EV_DENIED, "a");
+	ck_assert_ptr_nonnull(d);                  /* node 1's own view says no */
+	ck_assert_int_eq(d->ev.err, COROLEASE_ENOQUORUM);
 	evs_quorum(b, 1, true);
 	evs_quorum(b, 3, true);
 	evs_run(b);
-	evs_release(b, 1, 1, "a");
+	/* the fresh state's grace period */
+	evs_advance(b, evs_now(b) + c.node.fence_delay_us + c.node.validity_us);
+	ck_assert(!in_grace(b, 1));
 	evs_acquire(b, 1, 1, "a", CL_MODE_EX, 0, 0);
 	evs_run(b);
 	ck_assert(evs_lease_valid(b, 1, 1, "a"));
 	evs_quorum(b, 1, false);
 	ck_assert_uint_eq(evs_page(b, 1), 0);
 	ck_assert_ptr_nonnull(evs_last(b, 1, 1, CL_NODE_EV_REVOKED, "a"));
+	evs_free(b);
+}
+END_TEST
+
+/*
+ * votequorum two_node: each node of a split is quorate, and the agents know
+ * the mode (grants wait for a fence-ack); a node whose corosync restarted is
+ * not quorate alone until it has seen the other (wait_for_all).
+ */
+START_TEST(two_node_verdicts)
+{
+	struct evs_config c;
+	evs_config_default(&c, 2);
+	c.two_node = true;
+	struct evs_bus *b = evs_new(&c);
+	evs_boot(b);
+	EVS_SPLIT(b, EVS_N(1), EVS_N(2));
+	for (uint32_t id = 1; id <= 2; id++) {
+		struct cl_sm_stats st;
+		cl_sm_stats(cl_node_sm(evs_agent(b, id)), &st);
+		ck_assert(st.quorate && st.split_mode);
+		ck_assert_uint_eq(st.nunfenced, 1);
+		ck_assert(cl_sm_unfenced(cl_node_sm(evs_agent(b, id)), 3 - id));
+	}
+	evs_acquire(b, 1, 1, "a", CL_MODE_EX, 0, 0);
+	evs_run(b);
+	const struct evs_event *d = evs_last(b, 1, 1, CL_NODE_EV_DENIED, "a");
+	ck_assert_ptr_nonnull(d);
+	ck_assert_int_eq(d->ev.err, COROLEASE_EFENCING);
+	evs_crash(b, 2);
+	evs_restart(b, 2);
+	EVS_FORM(b, EVS_N(2));
+	evs_run(b);
+	ck_assert(!cl_sm_quorate(cl_node_sm(evs_agent(b, 2))));   /* wait_for_all */
+	EVS_FORM(b, EVS_N(1) | EVS_N(2));
+	evs_run(b);
+	ck_assert(cl_node_synced(evs_agent(b, 2)));
+	ck_assert(cl_sm_quorate(cl_node_sm(evs_agent(b, 2))));
+	ck_assert(!cl_sm_unfenced(cl_node_sm(evs_agent(b, 2)), 2));   /* back in the ring */
+	no_violation(b);
 	evs_free(b);
 }
 END_TEST
@@ -335,10 +459,12 @@ static Suite *evsbus_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, boot_grant_handover);
 	tcase_add_test(tc, client_model);
+	tcase_add_test(tc, fresh_ring_grace);
 	tcase_add_test(tc, batch_is_one_cpg_message);
 	tcase_add_test(tc, transitional_delivery_follows_copies);
 	tcase_add_test(tc, regular_delivery_to_some);
 	tcase_add_test(tc, votequorum_manual);
+	tcase_add_test(tc, two_node_verdicts);
 	tcase_add_test(tc, split_majority_waits_fence_delay);
 	tcase_add_test(tc, short_pause_resumes_ring);
 	tcase_add_test(tc, long_pause_delivers_alone);

@@ -2306,6 +2306,73 @@ START_TEST(test_index_bound_replicated)
 }
 END_TEST
 
+/* Holds a load dropped become orphans of their node (doc/state-machine.md). */
+START_TEST(test_orphan_dropped)
+{
+	uint64_t ea = GRAB(2, S("a"), EX);          /* 2 still holds a with this epoch */
+	uint64_t eb = GRAB(3, S("b"), EX);          /* b: 3 holds it, 2 had it elsewhere */
+	uint64_t st0 = stats().orphan_seq;
+	uint64_t seq = cl_sm_begin_dropped(sm);
+	ck_assert_uint_eq(seq, st0 + 1);
+	/* unchanged: node 2 holds a live with that epoch */
+	OK(cl_sm_orphan_dropped(sm, 2, S("a"), EX, ea, seq));
+	ck_assert_uint_eq(stats().orphans, 0);
+	/* node 2 had b (another side's grant): an orphan beside 3's live EX hold */
+	OK(cl_sm_orphan_dropped(sm, 2, S("b"), EX, 99, seq));
+	ck_assert_uint_eq(stats().orphans, 1);
+	ck_assert_uint_eq(LOOK(S("b")).nholders, 2);
+	ck_assert_uint_eq(cl_sm_owner(sm, S("b")), 3);
+	/* node 2 had c, which nobody holds now: orphaned, so nobody gets it */
+	OK(cl_sm_orphan_dropped(sm, 2, S("c"), SH, 7, seq));
+	ck_assert_uint_eq(stats().orphans, 2);
+	OK(acq(4, S("c"), EX, 0, 50));
+	X_DENY(0, 4, S("c"), -EBUSY, 2, 50);
+	/* node 2 holds d live with another epoch than it had: that hold is orphaned */
+	uint64_t ed = GRAB(2, S("d"), EX);
+	OK(cl_sm_orphan_dropped(sm, 2, S("d"), EX, ed + 1000, seq));
+	ck_assert_uint_eq(cl_sm_hold_epoch(sm, S("d"), 2, NULL), 0);
+	ck_assert_uint_eq(stats().orphans, 3);
+	/* bad input */
+	ck_assert_int_eq(cl_sm_orphan_dropped(sm, 0, S("e"), EX, 1, seq), -EINVAL);
+	ck_assert_int_eq(cl_sm_orphan_dropped(sm, 2, S("e"), 9, 1, seq), -EINVAL);
+	ck_assert_int_eq(cl_sm_orphan_dropped(sm, 2, S("e"), EX, 1, seq + 1), -EINVAL);
+	/* the orphans survive a snapshot, a live EX beside an orphan included */
+	uint8_t *snap;
+	size_t len;
+	OK(cl_snap_encode(sm, &snap, &len));
+	struct cl_sm *b = cl_sm_new(NULL, NULL, NULL);
+	ck_assert_ptr_nonnull(b);
+	OK(cl_snap_decode(snap, len, b));
+	ck_assert_uint_eq(cl_sm_hash(b), cl_sm_hash(sm));
+	cl_sm_free(b);
+	free(snap);
+	/* node 2 recovers its own orphans; waiters get them */
+	OK(acq(4, S("c"), EX, WAIT, 51));
+	OK(recover(2, 2, seq));
+	ck_assert_uint_eq(stats().orphans, 0);
+	/* ... above every epoch a dropped hold had (99 and ed + 1000) */
+	X_GRANT((size_t)xfind(CL_ACT_GRANT, 4), 4, S("c"), EX, ed + 1001, 51);
+	(void)eb;
+}
+END_TEST
+
+/* CL_ACQ_NEW_EPOCH: a holder's re-ask re-stamps its hold with a new epoch. */
+START_TEST(test_acquire_new_epoch)
+{
+	uint64_t e1 = GRAB(1, S("a"), EX);
+	OK(acq(1, S("a"), EX, 0, 7));
+	X_GRANT(0, 1, S("a"), EX, e1, 7);          /* plain re-ask: the same epoch */
+	OK(acq(1, S("a"), SH, CL_ACQ_NEW_EPOCH, 8));
+	X_N(1);
+	X_GRANT(0, 1, S("a"), EX, e1 + 1, 8);      /* new epoch, mode kept */
+	ck_assert_uint_eq(cl_sm_hold_epoch(sm, S("a"), 1, NULL), e1 + 1);
+	/* from a node that does not hold it, the flag changes nothing */
+	uint64_t e2 = GRAB(2, S("b"), SH);
+	OK(acq(3, S("b"), SH, CL_ACQ_NEW_EPOCH, 9));
+	X_GRANT(0, 3, S("b"), SH, e2 + 1, 9);
+}
+END_TEST
+
 static Suite *lease_suite(void)
 {
 	Suite *s = suite_create("lease");
@@ -2325,10 +2392,12 @@ static Suite *lease_suite(void)
 	tcase_add_test(saf, test_plant_split_timer);
 	tcase_add_test(saf, test_grace_period);
 	tcase_add_test(saf, test_index_bound_replicated);
+	tcase_add_test(saf, test_orphan_dropped);
 	suite_add_tcase(s, saf);
 
 	tcase_add_checked_fixture(tc, setup_quorate, teardown);
 	tcase_add_test(tc, test_grant_free_name_epochs);
+	tcase_add_test(tc, test_acquire_new_epoch);
 	tcase_add_test(tc, test_idempotent_reacquire);
 	tcase_add_test(tc, test_sh_batching);
 	tcase_add_test(tc, test_conflict_nowait_deny);

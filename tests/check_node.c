@@ -126,17 +126,23 @@ static void bus_init(struct tbus *b)
 	b->now = 1000000;
 }
 
-static struct tnode *node_add(struct tbus *b, uint32_t id)
+static struct tnode *node_add_cfg(struct tbus *b, const struct cl_node_config *c)
 {
 	struct tnode *t = calloc(1, sizeof(*t));
 	ck_assert_ptr_nonnull(t);
 	t->bus = b;
-	t->id = id;
-	struct cl_node_config c = t_cfg(id);
-	t->n = cl_node_new(&c, &t_ops, t);
+	t->id = c->nodeid;
+	uint32_t id = c->nodeid;
+	t->n = cl_node_new(c, &t_ops, t);
 	ck_assert_ptr_nonnull(t->n);
 	b->nodes[id] = t;
 	return t;
+}
+
+static struct tnode *node_add(struct tbus *b, uint32_t id)
+{
+	struct cl_node_config c = t_cfg(id);
+	return node_add_cfg(b, &c);
 }
 
 static void node_del(struct tbus *b, uint32_t id)
@@ -147,21 +153,31 @@ static void node_del(struct tbus *b, uint32_t id)
 	b->nodes[id] = NULL;
 }
 
+static bool bus_step(struct tbus *b);
+
 /* Delivers every queued message to every member, in order, until quiet. */
 static void bus_run(struct tbus *b)
 {
-	while (b->head) {
-		struct tmsg *m = b->head;
-		b->head = m->next;
-		if (!b->head)
-			b->tail = NULL;
-		for (size_t i = 0; i < b->nmembers; i++) {
-			struct tnode *t = b->nodes[b->members[i]];
-			if (t)
-				cl_node_deliver(t->n, m->sender, m->data, m->len);
-		}
-		free(m);
+	while (bus_step(b))
+		;
+}
+
+/* Delivers the first queued message to every member; false when none is queued. */
+static bool bus_step(struct tbus *b)
+{
+	struct tmsg *m = b->head;
+	if (!m)
+		return false;
+	b->head = m->next;
+	if (!b->head)
+		b->tail = NULL;
+	for (size_t i = 0; i < b->nmembers; i++) {
+		struct tnode *t = b->nodes[b->members[i]];
+		if (t)
+			cl_node_deliver(t->n, m->sender, m->data, m->len);
 	}
+	free(m);
+	return true;
 }
 
 /* Drops undelivered messages (they were never sent on the old ring). */
@@ -175,8 +191,11 @@ static void bus_flush(struct tbus *b)
 	b->tail = NULL;
 }
 
-/* New membership: everyone in `ids` gets the confchg and a quorum report. */
-static void bus_config(struct tbus *b, const uint32_t *ids, size_t n)
+/*
+ * New membership: everyone in `ids` gets the confchg and a quorum report;
+ * what they send in answer is not delivered yet.
+ */
+static void bus_config_only(struct tbus *b, const uint32_t *ids, size_t n)
 {
 	bus_run(b);
 	uint32_t left[MAXN], joined[MAXN];
@@ -203,6 +222,12 @@ static void bus_config(struct tbus *b, const uint32_t *ids, size_t n)
 		cl_node_confchg(b->nodes[ids[i]]->n, &ring, ids, n, left, nl, joined, nj);
 	for (size_t i = 0; i < n; i++)
 		cl_node_quorum(b->nodes[ids[i]]->n, true, &ring);
+}
+
+/* bus_config_only(), then delivers until quiet. */
+static void bus_config(struct tbus *b, const uint32_t *ids, size_t n)
+{
+	bus_config_only(b, ids, n);
 	bus_run(b);
 }
 
@@ -467,17 +492,24 @@ START_TEST(index_write_needs_ex_and_replicates)
 }
 END_TEST
 
-START_TEST(joiner_gets_snapshot)
+/* A cluster of nodes 1 and 2 where node 1's client 1 holds user000/INBOX .. user299/INBOX. */
+static struct tbus *cluster_with_300_leases(void)
 {
 	struct tbus *b = cluster(2);
-	struct tnode *n1 = b->nodes[1];
 	char name[32];
 	for (int i = 0; i < 300; i++) {
 		snprintf(name, sizeof(name), "user%03d/INBOX", i);
-		ck_assert_int_eq(cl_node_acquire(n1->n, 1, (uint64_t)i, name, strlen(name),
+		ck_assert_int_eq(cl_node_acquire(b->nodes[1]->n, 1, (uint64_t)i, name, strlen(name),
 						 CL_MODE_EX, 0, 0), 0);
 	}
 	bus_run(b);
+	return b;
+}
+
+START_TEST(joiner_gets_snapshot)
+{
+	struct tbus *b = cluster_with_300_leases();
+	struct tnode *n1 = b->nodes[1];
 	ck_assert_int_eq(cl_node_index_put(n1->n, 1, 999, "user000/INBOX", 13, "uidnext", 7, "77", 2), 0);
 	bus_run(b);
 	node_add(b, 3);
@@ -496,6 +528,77 @@ START_TEST(joiner_gets_snapshot)
 	bus_run(b);
 	ck_assert_ptr_nonnull(last_ev(b->nodes[3], CL_NODE_EV_GRANTED, 5));
 	ck_assert_uint_eq(cl_sm_hash(cl_node_sm(n1->n)), cl_sm_hash(cl_node_sm(b->nodes[3]->n)));
+	cluster_free(b);
+}
+END_TEST
+
+/*
+ * A joiner whose max_snapshot_bytes (snapshot_max) is below the state's
+ * snapshot refuses it as it arrives: its receive buffer never grows past the
+ * bound, it keeps no state and stays unsynced (it grants nothing), the
+ * others go on; restarted with room enough it syncs.
+ */
+START_TEST(joiner_refuses_snapshot_over_its_bound)
+{
+	enum { BOUND = 10000 };
+	struct tbus *b = cluster_with_300_leases();
+	struct tnode *n1 = b->nodes[1];
+	static char big[16384];
+	memset(big, 'v', sizeof(big));
+	ck_assert_int_eq(cl_node_index_put(n1->n, 1, 999, "user000/INBOX", 13, "k", 1, big,
+					   sizeof(big)), 0);
+	bus_run(b);
+	uint8_t *snap;
+	size_t len;
+	ck_assert_int_eq(cl_snap_encode(cl_node_sm(n1->n), &snap, &len), 0);
+	free(snap);
+	ck_assert_uint_gt(len, 3 * BOUND);   /* refused in the middle of the transfer */
+
+	struct cl_node_config c3 = t_cfg(3);
+	c3.snapshot_max = BOUND;
+	struct tnode *n3 = node_add_cfg(b, &c3);
+	uint32_t ids[] = { 1, 2, 3 };
+	bus_config_only(b, ids, 3);
+	size_t peak = 0;
+	while (bus_step(b))
+		if (n3->n->sync.cap > peak)
+			peak = n3->n->sync.cap;
+	ck_assert_uint_gt(peak, 0);
+	ck_assert_uint_le(peak, BOUND);
+	struct cl_node_counters c;
+	cl_node_counters(n3->n, &c);
+	ck_assert_uint_eq(c.snapshots_refused, 1);
+	ck_assert_uint_eq(c.snapshots_loaded, 0);
+	ck_assert(!cl_node_synced(n3->n));
+	ck_assert_ptr_null(cl_node_sm(n3->n));
+	ck_assert_ptr_null(n3->n->sync.buf);
+	ck_assert(!cl_node_failed(n3->n));
+	/* it grants nothing; the others go on */
+	ACQ(n3, 5, "user001/INBOX", CL_MODE_EX, 0);
+	bus_run(b);
+	const struct cl_node_event *d = last_ev(n3, CL_NODE_EV_DENIED, 5);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_int_eq(d->err, COROLEASE_ESYNCING);
+	ck_assert(cl_node_synced(n1->n) && cl_node_synced(b->nodes[2]->n));
+	ACQ(b->nodes[2], 6, "fresh", CL_MODE_EX, 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(b->nodes[2], CL_NODE_EV_GRANTED, 6));
+	ck_assert_uint_eq(cl_sm_hash(cl_node_sm(n1->n)), cl_sm_hash(cl_node_sm(b->nodes[2]->n)));
+	ck_assert_uint_eq(cl_sm_owner(cl_node_sm(n1->n), "user001/INBOX", 13), 1);
+
+	/* restarted with the default bound, it loads the same state */
+	uint32_t two[] = { 1, 2 };
+	b->nodes[3] = NULL;
+	bus_config(b, two, 2);
+	b->nodes[3] = n3;
+	node_del(b, 3);
+	node_add(b, 3);
+	bus_config(b, ids, 3);
+	cl_node_counters(b->nodes[3]->n, &c);
+	ck_assert_uint_eq(c.snapshots_loaded, 1);
+	ck_assert_uint_eq(c.snapshots_refused, 0);
+	ck_assert(cl_node_synced(b->nodes[3]->n));
+	ck_assert_uint_eq(cl_sm_hash(cl_node_sm(b->nodes[3]->n)), cl_sm_hash(cl_node_sm(n1->n)));
 	cluster_free(b);
 }
 END_TEST
@@ -1040,11 +1143,121 @@ START_TEST(out_of_memory_fails_the_agent_cleanly)
 }
 END_TEST
 
+/*
+ * Local clients are arbitrated like nodes (issue 8): EX is exclusive between
+ * two clients of one node unless both ask CL_NODE_SHARED.
+ */
+START_TEST(local_ex_is_exclusive)
+{
+	struct tbus *b = cluster(2);
+	struct tnode *a = b->nodes[1];
+	ACQ(a, 1, "u/INBOX", CL_MODE_EX, 0);
+	bus_run(b);
+	const struct cl_node_event *g1 = last_ev(a, CL_NODE_EV_GRANTED, 1);
+	ck_assert_ptr_nonnull(g1);
+	/* a second local client, NOWAIT: busy, held by this node */
+	ACQ(a, 2, "u/INBOX", CL_MODE_EX, 0);
+	bus_run(b);
+	const struct cl_node_event *d = last_ev(a, CL_NODE_EV_DENIED, 2);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_int_eq(d->err, -EBUSY);
+	ck_assert_uint_eq(d->owner, 1);
+	ck_assert_ptr_null(last_ev(a, CL_NODE_EV_GRANTED, 2));
+	/* SH beside a local EX: refused too */
+	ACQ(a, 3, "u/INBOX", CL_MODE_SH, 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(a, CL_NODE_EV_DENIED, 3));
+	/* WAIT: queued behind this node, the holder is told WANTED by this node */
+	uint64_t m0 = mcasts(a);
+	ACQ(a, 4, "u/INBOX", CL_MODE_EX, CL_ACQ_WAIT);
+	bus_run(b);
+	const struct cl_node_event *q = last_ev(a, CL_NODE_EV_QUEUED, 4);
+	ck_assert_ptr_nonnull(q);
+	ck_assert_uint_eq(q->owner, 1);
+	const struct cl_node_event *w = last_ev(a, CL_NODE_EV_WANTED, 1);
+	ck_assert_ptr_nonnull(w);
+	ck_assert_uint_eq(w->owner, 1);
+	/* a clean release hands it over locally, same epoch, no message */
+	ck_assert_int_eq(cl_node_release(a->n, 1, "u/INBOX", 7), 0);
+	bus_run(b);
+	const struct cl_node_event *g4 = last_ev(a, CL_NODE_EV_GRANTED, 4);
+	ck_assert_ptr_nonnull(g4);
+	ck_assert_uint_eq(g4->epoch, g1->epoch);
+	ck_assert_uint_le(mcasts(a) - m0, 0);
+	cluster_free(b);
+}
+END_TEST
+
+START_TEST(local_node_shared_and_sh)
+{
+	struct tbus *b = cluster(1);
+	struct tnode *a = b->nodes[1];
+	ACQ(a, 1, "u/x", CL_MODE_EX, CL_NODE_SHARED);
+	bus_run(b);
+	ACQ(a, 2, "u/x", CL_MODE_EX, CL_NODE_SHARED);
+	bus_run(b);
+	const struct cl_node_event *g1 = last_ev(a, CL_NODE_EV_GRANTED, 1);
+	const struct cl_node_event *g2 = last_ev(a, CL_NODE_EV_GRANTED, 2);
+	ck_assert_ptr_nonnull(g1);
+	ck_assert_ptr_nonnull(g2);
+	ck_assert_uint_eq(g1->epoch, g2->epoch);
+	/* a plain EX request does not share with them */
+	ACQ(a, 3, "u/x", CL_MODE_EX, 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(a, CL_NODE_EV_DENIED, 3));
+	/* SH with SH */
+	ACQ(a, 4, "u/y", CL_MODE_SH, 0);
+	ACQ(a, 5, "u/y", CL_MODE_SH, 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(a, CL_NODE_EV_GRANTED, 4));
+	ck_assert_ptr_nonnull(last_ev(a, CL_NODE_EV_GRANTED, 5));
+	/* the flag is refused where it means nothing but the known bits */
+	ck_assert_int_eq(cl_node_acquire(a->n, 9, 9, "u/z", 3, CL_MODE_EX, 0x40, 0), -EINVAL);
+	cluster_free(b);
+}
+END_TEST
+
+/*
+ * A local holder that does not let go of a lease another local client waits
+ * for is revoked after handover_timeout; the waiter then gets it under a new
+ * epoch, so a late write of the revoked one is fenced off.
+ */
+START_TEST(local_handover_timeout_new_epoch)
+{
+	struct tbus *b = cluster(2);
+	struct tnode *a = b->nodes[1];
+	ACQ(a, 1, "u/INBOX", CL_MODE_EX, 0);
+	bus_run(b);
+	const struct cl_node_event *g1 = last_ev(a, CL_NODE_EV_GRANTED, 1);
+	ck_assert_ptr_nonnull(g1);
+	uint64_t e1 = g1->epoch;
+	ACQ(a, 2, "u/INBOX", CL_MODE_EX, CL_ACQ_WAIT);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(a, CL_NODE_EV_QUEUED, 2));
+	struct cl_node_config c = t_cfg(1);
+	bus_advance(b, b->now + c.handover_timeout_us - 1000);
+	ck_assert_ptr_null(last_ev(a, CL_NODE_EV_REVOKED, 1));
+	bus_advance(b, b->now + 2000);
+	ck_assert_ptr_nonnull(last_ev(a, CL_NODE_EV_REVOKED, 1));
+	ck_assert_ptr_null(last_ev(a, CL_NODE_EV_GRANTED, 2));
+	/* the revoked client does not release: its deadline ends it */
+	bus_advance(b, b->now + c.revoke_timeout_us + 1000);
+	const struct cl_node_event *g2 = last_ev(a, CL_NODE_EV_GRANTED, 2);
+	ck_assert_ptr_nonnull(g2);
+	ck_assert_uint_gt(g2->epoch, e1);
+	ck_assert_uint_eq(cl_sm_hold_epoch(cl_node_sm(b->nodes[2]->n), "u/INBOX", 7, 1, NULL), g2->epoch);
+	cluster_free(b);
+}
+END_TEST
+
 static Suite *node_suite(void)
 {
 	Suite *s = suite_create("node");
 	TCase *tc = tcase_create("scenarios");
 	tcase_add_test(tc, single_node_grant_and_fast_path);
+	tcase_add_test(tc, local_ex_is_exclusive);
+	tcase_add_test(tc, local_node_shared_and_sh);
+	tcase_add_test(tc, local_handover_timeout_new_epoch);
 	tcase_add_test(tc, bad_requests_rejected);
 	tcase_add_test(tc, contention_nowait_wait_and_handover);
 	tcase_add_test(tc, lingering_lease_given_up_at_once);
@@ -1052,6 +1265,7 @@ static Suite *node_suite(void)
 	tcase_add_test(tc, revoke_deadline_hands_over_without_client);
 	tcase_add_test(tc, index_write_needs_ex_and_replicates);
 	tcase_add_test(tc, joiner_gets_snapshot);
+	tcase_add_test(tc, joiner_refuses_snapshot_over_its_bound);
 	tcase_add_test(tc, departed_holder_freed_after_fence_delay_only);
 	tcase_add_test(tc, fence_ack_frees_at_once);
 	tcase_add_test(tc, quorum_loss_revokes_and_refuses);

@@ -105,6 +105,8 @@ static size_t sample_msgs(struct cl_msg *out, size_t max)
 		  .lsn = UINT64_MAX, .q_lsn = UINT64_MAX - 1, .hash = 0x0123456789abcdefull,
 		  .flags = 1, .term = { UINT32_MAX, UINT64_MAX }, .mem_max = UINT64_MAX },
 		{ .type = CL_MSG_SYNC_CHUNK, .ring = { 2, 3 }, .seq = 0, .flags = 0, .vallen = 0 },
+		{ .type = CL_MSG_SYNC_HOLDS, .ring = { 2, 3 }, .seq = 1, .flags = 1,
+		  .value = (const uint8_t *)"holds", .vallen = 5 },
 		{ .type = CL_MSG_SYNC_CHUNK, .ring = { 2, 3 }, .seq = 4, .flags = 1,
 		  .value = (const uint8_t *)"chunk", .vallen = 5 },
 		{ .type = CL_MSG_SYNC_CHUNK, .ring = { UINT32_MAX, UINT64_MAX }, .seq = UINT64_MAX,
@@ -213,7 +215,7 @@ START_TEST(test_roundtrip_all)
 	}
 	for (unsigned t = 1; t <= 11; t++)
 		ck_assert_msg(seen[t], "type %u not covered", t);
-	ck_assert(seen[CL_MSG_SYNC_ANNOUNCE] && seen[CL_MSG_SYNC_CHUNK]);
+	ck_assert(seen[CL_MSG_SYNC_ANNOUNCE] && seen[CL_MSG_SYNC_CHUNK] && seen[CL_MSG_SYNC_HOLDS]);
 }
 END_TEST
 
@@ -366,7 +368,7 @@ START_TEST(test_bad_header)
 	}
 	/* unknown types, with a NOP-shaped body and with an empty one */
 	for (unsigned t = 0; t < 256; t++) {
-		if ((t >= 1 && t <= 11) || t == 32 || t == 33)
+		if ((t >= 1 && t <= 11) || t == 32 || t == 33 || t == 34)
 			continue;
 		memcpy(msgbuf, base, len);
 		msgbuf[1] = (uint8_t)t;
@@ -401,8 +403,9 @@ static const struct layout layouts[] = {
 	{ CL_MSG_NOP, -1, -1, -1, -1, -1, -1, -1, 0 },
 	{ CL_MSG_QUORUM, -1, -1, -1, -1, -1, 12, -1, CL_QUORUM_FLAGS_ALL },
 	{ CL_MSG_GRACE_END, -1, -1, -1, -1, -1, -1, -1, 0 },
-	{ CL_MSG_SYNC_ANNOUNCE, -1, -1, -1, -1, -1, 36, -1, CL_SYNC_HAS_STATE },
+	{ CL_MSG_SYNC_ANNOUNCE, -1, -1, -1, -1, -1, 36, -1, CL_SYNC_HAS_STATE | CL_SYNC_HAS_HOLDS },
 	{ CL_MSG_SYNC_CHUNK, -1, -1, -1, 21, -1, 20, -1, CL_SYNC_LAST_CHUNK },
+	{ CL_MSG_SYNC_HOLDS, -1, -1, -1, 21, -1, 20, -1, CL_SYNC_LAST_CHUNK },
 };
 
 static const struct layout *layout_of(uint8_t type)
@@ -543,7 +546,7 @@ START_TEST(test_encode_errors)
 
 	/* unknown types */
 	for (unsigned t = 0; t < 256; t++) {
-		if ((t >= 1 && t <= 11) || t == 32 || t == 33)
+		if ((t >= 1 && t <= 11) || t == 32 || t == 33 || t == 34)
 			continue;
 		m = (struct cl_msg){ .type = (uint8_t)t, .req_id = 1, .node = 1,
 				     .mode = CL_MODE_EX, .name = nm, .namelen = 4,
@@ -569,7 +572,7 @@ START_TEST(test_encode_errors)
 	m = acq; m.mode = 0; assert_einval(&m);
 	m = acq; m.mode = 3; assert_einval(&m);
 	m = acq; m.flags = 2; assert_einval(&m);
-	m = acq; m.flags = 0x80; assert_einval(&m);
+	m = acq; m.flags = 0x40; assert_einval(&m);
 	/* keys and values */
 	struct cl_msg put = { .type = CL_MSG_INDEX_PUT, .name = nm, .namelen = 4, .key = nm,
 			      .keylen = 1, .value = val_max, .vallen = COROLEASE_VALUE_MAX };
@@ -588,7 +591,7 @@ START_TEST(test_encode_errors)
 	m = (struct cl_msg){ .type = CL_MSG_FENCE_ACK, .node = 1, .flags = 2 }; assert_einval(&m);
 	/* flags of quorum and sync */
 	m = (struct cl_msg){ .type = CL_MSG_QUORUM, .flags = 4 }; assert_einval(&m);
-	m = (struct cl_msg){ .type = CL_MSG_SYNC_ANNOUNCE, .flags = 2 }; assert_einval(&m);
+	m = (struct cl_msg){ .type = CL_MSG_SYNC_ANNOUNCE, .flags = 4 }; assert_einval(&m);
 	m = (struct cl_msg){ .type = CL_MSG_SYNC_CHUNK, .flags = 0x80 }; assert_einval(&m);
 	m = (struct cl_msg){ .type = CL_MSG_SYNC_CHUNK, .vallen = CL_SYNC_CHUNK_MAX + 1,
 			     .value = chunk_max };

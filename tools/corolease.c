@@ -182,7 +182,10 @@ static corolease_t *connect_or_exit(void)
 	       corolease_errname(r));
 	if (r == -EACCES || r == -EPERM)
 		exit(EXIT_PERM);
-	if (r == COROLEASE_EVERSION)
+	if (r == -EUSERS)
+		warnx_("the daemon's connection limit is reached (max_connections, or "
+		       "max_connections_per_uid for this user); its log says which");
+	if (r == COROLEASE_EVERSION || r == -EUSERS)
 		exit(EXIT_OTHER);
 	exit(EXIT_UNREACHABLE);
 }
@@ -253,7 +256,7 @@ static const char usage_main[] =
 	"  acquire NAME [OPTIONS] [--] CMD [ARGS...]\n"
 	"                                 run CMD while holding the lease NAME\n"
 	"  evict NAME                     revoke NAME from its holders (admin)\n"
-	"  fence-ack NODE                 declare a departed NODE fenced (admin)\n"
+	"  fence-ack [--force] NODE       declare a departed NODE fenced (admin)\n"
 	"  index get NAME KEY [--sync]    print a value of the index cache\n"
 	"  index put NAME KEY VALUE       write a value (takes NAME exclusively)\n"
 	"  index del NAME KEY             delete a key (takes NAME exclusively)\n"
@@ -303,9 +306,14 @@ static const struct cmd_help helps[] = {
 		     "and SIGQUIT are passed on to CMD.\n" },
 	{ "evict", "usage: corolease evict [--json] NAME\n"
 		   "Revokes NAME from every holder (root or the corolease-admin group).\n" },
-	{ "fence-ack", "usage: corolease fence-ack [--json] NODE\n"
+	{ "fence-ack", "usage: corolease fence-ack [--json] [--force] NODE\n"
 		       "Declares the departed NODE fenced, so its leases are recovered now\n"
-		       "instead of after the fence delay (root or the corolease-admin group).\n" },
+		       "instead of after the fence delay, and, in a quorum mode where a split\n"
+		       "leaves both sides quorate (two_node, ...), grants resume (root or the\n"
+		       "corolease-admin group).  Give it only once NODE is really down.\n"
+		       "A NODE that is a current member is refused (exit 6, ENODEALIVE);\n"
+		       "--force acknowledges it anyway, which frees only the leases NODE held\n"
+		       "before it last left the cluster, never those it holds now.\n" },
 	{ "index", "usage: corolease index get [--json] [--sync] NAME KEY\n"
 		   "       corolease index put NAME KEY VALUE\n"
 		   "       corolease index del NAME KEY\n"
@@ -756,10 +764,22 @@ static int cmd_evict(int argc, char **argv)
 	return EXIT_OK;
 }
 
+static bool fence_ack_opt(int c, const char *arg, void *ctx)
+{
+	(void)arg;
+	if (c != 'f')
+		return false;
+	*(unsigned *)ctx |= COROLEASE_FENCE_FORCE;
+	return true;
+}
+
 static int cmd_fence_ack(int argc, char **argv)
 {
+	static const struct option ext[] = { { "force", no_argument, NULL, 'f' },
+					     { NULL, 0, NULL, 0 } };
+	unsigned flags = 0;
 	int ex;
-	int i = parse_opts("fence-ack", argc, argv, NULL, NULL, NULL, NULL, &ex);
+	int i = parse_opts("fence-ack", argc, argv, "f", ext, fence_ack_opt, &flags, &ex);
 	if (i < 0)
 		return ex;
 	uint32_t node;
@@ -768,11 +788,17 @@ static int cmd_fence_ack(int argc, char **argv)
 
 	corolease_t *h = connect_or_exit();
 	uint64_t count;
-	int r = corolease_fence_ack(h, node, &count);
+	int r = corolease_fence_ack(h, node, flags, &count);
 	corolease_close(h);
 	if (r < 0) {
 		warnx_("fence-ack node %" PRIu32 ": %s (%s)", node, corolease_strerror(r),
 		       corolease_errname(r));
+		if (r == COROLEASE_ENODEALIVE)
+			warnx_("node %" PRIu32 " is a member of the current cluster configuration, so "
+			       "nothing of it was freed.  --force acknowledges it anyway: that frees only "
+			       "the leases node %" PRIu32 " held before it last left the cluster, never "
+			       "those it holds now; use it only when you know node %" PRIu32 " was "
+			       "fenced or restarted since.", node, node, node);
 		return exit_for(r);
 	}
 	if (opt_json)

@@ -33,6 +33,15 @@
 #ifndef COROLEASE_PRIVATE_IPC_H
 #define COROLEASE_PRIVATE_IPC_H
 
+/*
+ * Only the two ends of the protocol (libclient/, lockd/ and the tests that
+ * play one of them) define COROLEASE_IPC_PEER; the core, the CLI and any
+ * program built on the public API cannot include this header by accident.
+ */
+#ifndef COROLEASE_IPC_PEER
+#error "corolease/ipc.h is private to libcorolease and coroleased (see include/local.mk)"
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -119,6 +128,8 @@ struct clp_req_index {
 struct clp_req_node {
 	struct clp_req_base b;
 	uint32_t node;
+	uint8_t flags;           /* FENCE_ACK: COROLEASE_FENCE_FORCE */
+	uint8_t pad[3];
 };
 
 /* Every event: libqb response header (error unused, 0), then the cookie (0 if unsolicited). */

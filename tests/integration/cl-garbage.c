@@ -314,6 +314,22 @@ int main(void)
 	CHECK(r == 0, "fresh connection: STATUS -> %s (node %u)",
 	      r == 1 ? "no answer" : r == 2 ? "bad cookie" : corolease_errname(r), node);
 	qb_ipcc_disconnect(c);
+
+	/* 8. FENCE_ACK with a flag it does not know, or its padding set */
+	c = conn();
+	if (hello(c, CLP_VERSION, 3) != 0) {
+		CHECK(0, "third connection HELLO");
+		return 1;
+	}
+	memset(&fa, 0, sizeof(fa));
+	hdr(&fa, CLP_REQ_FENCE_ACK, sizeof(fa), 61);
+	fa.node = 5;
+	fa.flags = 0x80;
+	garbage(c, "FENCE_ACK flags 0x80", &fa, sizeof(fa), 61);
+	fa.flags = COROLEASE_FENCE_FORCE;
+	fa.pad[1] = 1;
+	garbage(c, "FENCE_ACK padding not zero", &fa, sizeof(fa), 61);
+	qb_ipcc_disconnect(c);
 	printf("%s: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
 	return failures ? 1 : 0;
 }

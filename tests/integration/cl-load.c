@@ -38,6 +38,8 @@
 
 #include <corolease.h>
 
+#include "clt.h"
+
 enum { S_IDLE, S_PENDING, S_HELD, S_DONE };
 
 struct slot {
@@ -52,7 +54,6 @@ static bool opt_loop, opt_reconnect, opt_wait, opt_handover, opt_once, opt_verbo
 static int opt_mode = COROLEASE_EX;
 static uint64_t held, pending, cycles, reconnects, errors;
 static bool all_reported;
-static volatile sig_atomic_t stop;
 static corolease_t *h;
 static bool dead;
 static uint64_t retry_at;
@@ -204,11 +205,6 @@ static void reset_all(void)
 	}
 }
 
-static void on_sig(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 static int do_connect(void)
 {
@@ -281,13 +277,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cl-load: COUNT and WINDOW must be > 0\n");
 		return 2;
 	}
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_sig;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	clt_start();
 
 	slots = calloc(count, sizeof(*slots));
 	todo = calloc(count, sizeof(*todo));
@@ -299,14 +289,14 @@ int main(int argc, char **argv)
 			fprintf(stderr, "cl-load: connect: %s\n", corolease_strerror(r));
 			return 3;
 		}
-		if (stop)
+		if (clt_stop)
 			return 0;
 		usleep(100000);
 	}
 	printf("connected node %" PRIu32 "\n", corolease_nodeid(h));
 	reset_all();
 	uint64_t next_report = now_us() + 1000000;
-	while (!stop) {
+	while (!clt_stop) {
 		if (dead) {
 			if (h) {
 				printf("disconnected\n");

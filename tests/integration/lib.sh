@@ -25,6 +25,8 @@ DAEMON=$IT_BUILD/lockd/coroleased
 CLI=$IT_BUILD/tools/corolease
 CL_LOAD=$IT_BUILD/tests/integration/cl-load
 CL_GARBAGE=$IT_BUILD/tests/integration/cl-garbage
+CL_LIMITS=$IT_BUILD/tests/integration/cl-limits
+CL_VALID=$IT_BUILD/tests/integration/cl-valid
 
 export TOKEN=${TOKEN:-1000}
 export TOKEN_COEFFICIENT=${TOKEN_COEFFICIENT:-0}
@@ -127,26 +129,75 @@ synced() {
 }
 state_hash() { st "$1" .state_hash; }
 
-# hashes_equal I J...: the listed nodes, sampled in parallel, report the
-# same lsn and the same state_hash.  (Heartbeat NOPs advance lsn every
-# validity/4 while leases are held, so a sample is only comparable when every
-# node answered at the same lsn; a retry loop (must_wait) handles the rest.)
+# hashes_equal I J...: the listed nodes report the same state_hash at the
+# same lsn.  Every node with state sends a heartbeat NOP whenever it was
+# silent for heartbeat_ms (validity/4), so lsn moves on several times a
+# second even when nothing else happens, and only states at one lsn compare:
+# each node is sampled 4 times in a row, the samplers start together (a
+# barrier), and the states are compared at every lsn that all of them saw.
+# Fails (for must_wait to retry) when no lsn was seen by all, or when two
+# states at one lsn differ (also logged in divergence.log).
 hashes_equal() {
-	local i d=$CLUSTER_DIR/.hash.$$ l0= h0= l h
+	local i d=$CLUSTER_DIR/.hash.$$ k all pids=() out
+	rm -rf "$d"
 	mkdir -p "$d"
-	for i in "$@"; do cl "$i" --json status >"$d/$i" 2>/dev/null & done
-	wait
 	for i in "$@"; do
-		l=$(jget "$(cat "$d/$i")" .lsn 2>/dev/null) || return 1
-		h=$(jget "$(cat "$d/$i")" .state_hash 2>/dev/null) || return 1
-		if [[ -z $l0 ]]; then l0=$l; h0=$h; continue; fi
-		[[ $l == "$l0" ]] || return 1
-		if [[ $h != "$h0" ]]; then
-			echo "$(ts) nodes $* at lsn $l: hash $h0 (node $1) != $h (node $i)" >>"$CLUSTER_DIR/divergence.log"
-			return 1
-		fi
+		"$CLUSTER_SH" exec "$i" sh -c ': >"$1.ready"; while [ ! -e "$2" ]; do sleep 0.005; done
+			for k in 1 2 3 4; do "$3" --json status; done' sh "$d/$i" "$d/go" "$CLI" \
+			>"$d/$i" 2>/dev/null &
+		pids+=($!)
 	done
-	return 0
+	for ((k = 0; k < 1000; k++)); do
+		all=1
+		for i in "$@"; do [[ -e $d/$i.ready ]] || all=0; done
+		((all)) && break
+		sleep 0.01
+	done
+	: >"$d/go"
+	wait "${pids[@]}"
+	out=$(for i in "$@"; do
+		awk -v node="$i" 'match($0, /"lsn":[0-9]+/) { l = substr($0, RSTART + 6, RLENGTH - 6)
+			if (match($0, /"state_hash":"[0-9a-f]+"/)) print l, substr($0, RSTART + 14, RLENGTH - 15), node }' "$d/$i"
+	done | awk -v n=$# '
+		!(($1, $3) in seen) { seen[$1, $3] = 1; count[$1]++
+			if (!($1 in hash)) { hash[$1] = $2; first[$1] = $3 }
+			else if (hash[$1] != $2) bad[$1] = bad[$1] sprintf(" node %s %s != node %s %s;", first[$1], hash[$1], $3, $2) }
+		END { for (l in count) if (count[l] == n) { common++; if (l in bad) print "lsn " l ":" bad[l] }
+		      if (!common) print "none" }')
+	[[ -z $out ]] && return 0
+	[[ $out != none ]] && echo "$(ts) nodes $*: $out" >>"$CLUSTER_DIR/divergence.log"
+	return 1
+}
+
+# valid_intervals NODE LOG: from a cl-valid log, one line "NAME NODE FROM TO" (CLOCK_REALTIME
+# microseconds) per interval in which the client could use NAME: from "valid NAME 1 T" to LAST
+# of the "valid NAME 0 T LAST" or "end NAME LAST" after it; still open at the end of the log
+# (the client died): TO is 9e15, forever.
+valid_intervals() {
+	awk -v node="$1" '
+		function us(t) { return substr(t, 1, length(t) - 3) + 0 }
+		function out(n, to) { printf "%s %s %.0f %.0f\n", n, node, from[n], to; delete from[n] }
+		$1 == "valid" && $3 == 1 { from[$2] = us($4) }
+		$1 == "valid" && $3 == 0 && ($2 in from) { out($2, us($5)) }
+		$1 == "end" && ($2 in from) { out($2, us($3)) }
+		END { for (n in from) out(n, 9e15) }' "$2"
+}
+
+# valid_overlaps NODE:LOG...: the intervals of every cl-valid log given (each with the node its
+# client ran on) in which clients of two different nodes could use one name at the same time;
+# prints one line per overlap, nothing when there is none.
+valid_overlaps() {
+	local a
+	for a in "$@"; do valid_intervals "${a%%:*}" "${a#*:}"; done | awk '
+		{ name[NR] = $1; node[NR] = $2; from[NR] = $3; to[NR] = $4 }
+		END {
+			for (i = 1; i <= NR; i++)
+				for (j = i + 1; j <= NR; j++)
+					if (name[i] == name[j] && node[i] != node[j] &&
+					    from[i] <= to[j] && from[j] <= to[i])
+						printf "%s: node %s [%.0f, %.0f] overlaps node %s [%.0f, %.0f]\n", name[i],
+						       node[i], from[i], to[i], node[j], from[j], to[j]
+		}'
 }
 
 daemon_pid() { cat "$CLUSTER_DIR/n$1/${2:-coroleased}.pid" 2>/dev/null | awk '{print $1}'; }
@@ -155,8 +206,8 @@ exited() { ! alive "$1"; }
 
 # quiesce: stop every spawned client (all pidfiles but corosync and
 # coroleased*) and wait until they are gone.  With no client holding a lease
-# and linger over, no heartbeat NOPs advance lsn, so the state hashes of all
-# nodes can be compared even when the host is slow.
+# and linger over, lsn stands still (heartbeats are not machine inputs), so the
+# state hashes of all nodes can be compared even when the host is slow.
 quiesce() {
 	local f pid pids=() tag
 	for f in "$CLUSTER_DIR"/n*/*.pid; do

@@ -9,17 +9,21 @@
 # the cluster directory is /tmp/corolease-it-NAME (IT_TMPDIR overrides /tmp;
 # IT_KEEP=1 keeps the cluster up after the script for inspection).
 
-check_PROGRAMS += tests/integration/cl-load tests/integration/cl-garbage tests/integration/cl-valid
-tests_integration_cl_load_SOURCES = tests/integration/cl-load.c
+check_PROGRAMS += tests/integration/cl-load tests/integration/cl-garbage \
+	tests/integration/cl-limits tests/integration/cl-valid
+tests_integration_cl_load_SOURCES = tests/integration/cl-load.c tests/integration/clt.h
 tests_integration_cl_load_CPPFLAGS = -I$(top_srcdir)/include
 tests_integration_cl_load_LDADD = libclient/libcorolease.la
-tests_integration_cl_valid_SOURCES = tests/integration/cl-valid.c
-tests_integration_cl_valid_CPPFLAGS = -I$(top_srcdir)/include
-tests_integration_cl_valid_LDADD = libclient/libcorolease.la
-tests_integration_cl_garbage_CPPFLAGS = -I$(top_srcdir)/include
+tests_integration_cl_garbage_CPPFLAGS = -I$(top_srcdir)/include -DCOROLEASE_IPC_PEER
 tests_integration_cl_garbage_SOURCES = tests/integration/cl-garbage.c
 tests_integration_cl_garbage_CFLAGS = $(AM_CFLAGS) $(LIBQB_CFLAGS)
 tests_integration_cl_garbage_LDADD = libclient/libcorolease.la $(LIBQB_LIBS)
+tests_integration_cl_limits_SOURCES = tests/integration/cl-limits.c tests/integration/clt.h
+tests_integration_cl_limits_CPPFLAGS = -I$(top_srcdir)/include
+tests_integration_cl_limits_LDADD = libclient/libcorolease.la
+tests_integration_cl_valid_SOURCES = tests/integration/cl-valid.c tests/integration/clt.h
+tests_integration_cl_valid_CPPFLAGS = -I$(top_srcdir)/include
+tests_integration_cl_valid_LDADD = libclient/libcorolease.la
 
 # longest first, so 'make -j2' overlaps them well
 INTEGRATION_TESTS = \
@@ -27,12 +31,14 @@ INTEGRATION_TESTS = \
 	tests/integration/t11-lease-valid.sh \
 	tests/integration/t09-daemon-restart.sh \
 	tests/integration/t07-partition.sh \
+	tests/integration/t12-two-node-split.sh \
 	tests/integration/t05-kill-fence.sh \
 	tests/integration/t06-pause.sh \
 	tests/integration/t03-handover.sh \
 	tests/integration/t04-fastpath.sh \
 	tests/integration/t02-contention.sh \
 	tests/integration/t10-garbage.sh \
+	tests/integration/t14-client-limits.sh \
 	tests/integration/t01-single-node.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh

@@ -24,18 +24,31 @@
  * alone (singleton ring, not quorate).
  *
  * The safe outcome: node 3 grants its client nothing usable from that
- * delivery (x is node 2's, in EX), and its validity is not renewed by a
- * message delivered in a ring the others had already left: node 3's page
- * must not move past what it was when its corosync stopped.
+ * delivery (x is node 2's, in EX), and its validity is not renewed past
+ * what the ring it last saw alive can vouch for: every message node 3
+ * delivered in that ring's regular configuration was sent before t0, so no
+ * page later than t0 + validity is justified -- and t0 + validity <= t0 +
+ * token, before {1,2} can form without it.  (Until the validity anchor, the
+ * safe outcome was stated as "the page does not move past its value at the
+ * pause"; under the anchor rule a held heartbeat delivered on resume may
+ * confirm the send time of the last message delivered before the pause,
+ * which moves the page, but not past t0 + validity: here from 6.25 to 6.5
+ * with t0 = 5.5, both in the past by then.)
  *
- * Why it fails today: node.c's renew() extends valid_until to sent_at +
- * validity for every own message delivered while the machine is quorate and
- * the local votequorum agrees for the same ring -- and both still hold for
- * the dead ring; sent_at is when the ACQUIRE was handed to the paused
- * corosync (t0 + 2.25 s), not a point that cannot follow the ring break.
- * lease.c then grants x on the stale state (free there) with the next epoch
- * of the same per-lineage counter the majority used for node 2, and
- * pump() finds the node trusted and hands the grant to the client.
+ * Status: passes since validity is renewed to the anchor -- the send time
+ * of the own message delivered before the one now delivered was sent, with
+ * no configuration change between -- instead of the delivered message's
+ * own send time (core/node.c anchor_of(), renew(); doc/state-machine.md
+ * "The validity anchor").  The held ACQUIRE was sent at t0 + 2.25 s, but
+ * it, like every heartbeat held with it, confirms only the send time of the
+ * last own message delivered before it was sent -- one delivered before the
+ * pause, sent at t0 at most; the page stays in the past, the agent does not
+ * trust the grant, and client 7 is not granted.
+ *
+ * Shown to notice the defect: with the plant CL_UNSAFE_ANCHOR_OWN (renew
+ * from the delivered message's own send time), EVSBUS_UNSAFE=0x20, it fails
+ * with exit 1: node 3's page jumps to t0 + 3.25 s and client 7 is granted x
+ * SH while node 2's client 2 holds x EX (two owners).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -89,12 +102,12 @@ START_TEST(corosync_pause_stale_grant)
 		      "holds x EX (epoch %" PRIu64 ", lease_valid() = %d): client 7's lease_valid() = %d",
 		      g3 ? g3->ev.epoch : 0, g3 ? evs_t(g3->at) : "-", evs_t(formed), g2->ev.epoch, v2,
 		      v3);
-	safety_expect(&s, page_after <= page_at_pause,
-		      "node 3 renewed its validity from %s to %s at t=%s from a message sent at t=%s "
-		      "into a paused corosync and delivered after the others had formed a ring without "
-		      "it (t=%s)",
-		      evs_t(page_at_pause), evs_t(page_after), evs_t(resumed), evs_t(t0 + 2250 * MS),
-		      evs_t(formed));
+	safety_expect(&s, page_after <= t0 + c.node.validity_us,
+		      "node 3 renewed its validity from %s to %s at t=%s, past t0 + validity = %s, from "
+		      "messages sent into a paused corosync (at t=%s the ACQUIRE) and delivered after "
+		      "the others had formed a ring without it (t=%s)",
+		      evs_t(page_at_pause), evs_t(page_after), evs_t(resumed),
+		      evs_t(t0 + c.node.validity_us), evs_t(t0 + 2250 * MS), evs_t(formed));
 	safety_expect_checks(&s, true, true);
 	safety_verdict(&s);
 	evs_free(b);

@@ -12,26 +12,35 @@
  * Here: three nodes.  Node 1's client 1 holds x, then stops dispatching (it
  * is busy writing, checking lease_valid() before each write).  Node 1's
  * votequorum says "not quorate" and then "quorate" again for the same ring,
- * with no CPG change.  Node 1's client 9 takes y.  Node 2's client 2 waits
- * for x and gets it once node 1 gives x up (client 1 never releases: node 1
- * hands x over at client 1's revoke deadline).  The client is modelled as
- * libcorolease is today (libclient/client.c corolease_lease_valid()): a
- * per-lease revoked flag set only when the client dispatches, plus the
- * node-wide validity page, which the daemon writes at every CL_NODE_EV_VALIDITY.
+ * with no CPG change.  Node 1's client 9 takes y; the node-wide validity is
+ * in the future again (a precondition: the schedule needs it).  Node 2's
+ * client 2 waits for x and gets it once node 1 gives x up (client 1 never
+ * releases: node 1 hands x over at client 1's revoke deadline).
  *
  * The safe outcome: from the revoke on, client 1's lease_valid(x) is 0,
  * without a dispatch -- in particular after the page moves forward for
  * another lease, and when node 2 holds x.
  *
- * Why it fails today: a revoke reaches a client only through its event
- * queue (CL_NODE_EV_REVOKED); what it can read without dispatching is one
- * node-wide deadline.  node.c's revoke_all() sets that page to 0, but the
- * next delivery of any own message while quorate moves it forward again
- * (renew() -> set_valid_until()): here already node 1's QUORUM message when
- * votequorum comes back, then client 9's ACQUIRE of y and the heartbeats
- * that keep y; per-lease
- * revokes (handover timeout, EVICT, reconcile after a merge) never touch
- * it.  Nothing ties the page to the lease that was revoked.
+ * The defect was in the client page, not in the agent: a revoke reached a
+ * client only through its event queue (CL_NODE_EV_REVOKED), and what it
+ * could read without dispatching was one node-wide deadline, which the next
+ * delivery of any own message while quorate moves forward again (here
+ * already node 1's QUORUM message when votequorum comes back).  The page
+ * rework (daemon and library, done apart from core/) gives each client hold
+ * a slot in the shared page that the daemon clears the moment the agent
+ * reports REVOKED, next to the node-wide valid_until.
+ *
+ * Status: passes against the bus's model of the reworked page
+ * (EVS_PAGE_PER_HOLD, the default; tests/support/evsbus.h "Clients"): it
+ * checks that the agent reports REVOKED at the revoke itself, so that the
+ * daemon can clear the slot before the page moves forward.  It says nothing
+ * about the daemon and library code itself; their own tests must show that
+ * they clear the slot at once and that corolease_lease_valid() reads it.
+ *
+ * Shown to notice the defect: with the node-wide page of the library before
+ * the rework, EVSBUS_PAGE=node-wide, it fails with exit 1: client 1's
+ * lease_valid(x) is 1 again from node 1's QUORUM delivery on, and still 1
+ * when node 2's client 2 holds x (two owners).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -73,6 +82,8 @@ START_TEST(lease_valid_after_revoke)
 	PRECONDITION(evs_last(b, 1, 9, CL_NODE_EV_GRANTED, "y") != NULL, "client 9 gets y");
 	bool v_y = evs_lease_valid(b, 1, 1, "x");
 	uint64_t page_y = evs_page(b, 1), t_y = evs_now(b);
+	PRECONDITION(page_y > evs_node_now(b, 1), "node 1's validity page is in the future again "
+		     "(page %s at t=%s)", evs_t(page_y), evs_t(t_y));
 
 	PRECONDITION(evs_acquire(b, 2, 2, "x", CL_MODE_EX, CL_ACQ_WAIT, 0) == 0, "node 2 waits for x");
 	evs_run(b);

@@ -79,7 +79,7 @@ int safety_main(const TTest *test)
 	return rc;
 }
 
-struct evs_bus *safety_minority_batch(const char *const names[11], bool regular)
+struct evs_bus *safety_minority_batch(const char *first, unsigned count, bool regular)
 {
 	struct evs_config c;
 	evs_config_default(&c, 5);
@@ -87,12 +87,17 @@ struct evs_bus *safety_minority_batch(const char *const names[11], bool regular)
 	evs_boot(b);
 	evs_batch(b, 1, true);
 	evs_ring_hold(b, 1, true);
-	for (unsigned i = 0; i < 11; i++)
-		PRECONDITION(evs_acquire(b, 1, 101 + i, names[i], CL_MODE_EX, 0, 0) == 0,
-			     "node 1 takes the acquire of %s", names[i]);
+	PRECONDITION(count >= 1 && count <= SAFETY_BATCH_MAX, "a batch of 1..%u ACQUIREs", SAFETY_BATCH_MAX);
+	for (unsigned i = 0; i < count; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "m%03u", i);
+		const char *nm = i ? name : first;
+		PRECONDITION(evs_acquire(b, 1, 101 + i % 11, nm, CL_MODE_EX, 0, 0) == 0,
+			     "node 1 takes the acquire of %s", nm);
+	}
 	evs_flush(b, 1);
 	evs_batch(b, 1, false);
-	PRECONDITION(evs_pending(b, 1) == 1, "one CPG message carries the 11 ACQUIREs");
+	PRECONDITION(evs_pending(b, 1) == 1, "one CPG message carries the %u ACQUIREs", count);
 	uint64_t batch = evs_last_sent(b, 1);
 	if (regular)
 		evs_deliver_to(b, 1, EVS_N(1) | EVS_N(2));
@@ -102,4 +107,18 @@ struct evs_bus *safety_minority_batch(const char *const names[11], bool regular)
 		     "{1,2} delivered node 1's batch and {3,4,5} did not");
 	PRECONDITION(cl_sm_quorate(cl_node_sm(evs_agent(b, 3))), "{3,4,5} is the quorate side");
 	return b;
+}
+
+uint64_t safety_heal(struct evs_bus *b, uint32_t n)
+{
+	uint64_t heal = evs_now(b);
+	uint32_t all = 0;
+	for (uint32_t id = 1; id <= n; id++)
+		all |= EVS_N(id);
+	evs_note(b, "the network heals");
+	evs_form(b, &all, 1);
+	evs_run(b);
+	for (uint32_t id = 1; id <= n; id++)
+		PRECONDITION(cl_node_synced(evs_agent(b, id)), "node %u synced after the merge", id);
+	return heal;
 }

@@ -19,11 +19,19 @@
  * (quorate, synced, after a barrier in the current ring): node 1 must
  * answer COROLEASE_ENOQUORUM (or, were it able to, v2) -- never v1.
  *
- * Why it fails today: cl_node_sync() sends a NOP and node.c answers
- * SYNC_DONE with the NOP's ADMIN_DONE (apply_nop in lease.c, err 0) in any
- * ring, quorate or not; the barrier only orders the read after what this
- * ring delivered, and node 1's ring is node 1 alone.  lockd/ipc.c then
- * reads the local replica.
+ * Status: passes since a sync barrier is answered only where the read after
+ * it is linearizable: its NOP must be delivered while the machine is quorate
+ * and the local votequorum agrees, and be confirmed like an index write;
+ * otherwise SYNC_DONE carries COROLEASE_ENOQUORUM (core/node_lease.c
+ * on_op_done(), core/node_out.c nd_confirm_writes()).  Node 1, alone, gets
+ * COROLEASE_ENOQUORUM.
+ *
+ * Shown to notice the defect: there is no test plant for it.  Reverting
+ * locally the barrier handling of df9d877 -- in core/node_lease.c
+ * on_op_done(), `bool barrier = false;` instead of `o->kind == OP_SYNC`, so
+ * that SYNC_DONE is answered at the NOP's ADMIN_DONE as before -- makes it
+ * fail with exit 1: node 1 answers 4 ms after v2 was acknowledged, rc 0,
+ * and reads v1.
  */
 #include <inttypes.h>
 #include <stdio.h>

@@ -10,39 +10,66 @@
  * indefinitely."
  *
  * Here: two nodes with votequorum two_node, so each half of a split is
- * quorate (the bus delivers quorate = yes to both).  Node 1's client 11
- * holds x, node 2's client 21 holds y.  The ring breaks; token + consensus
- * later each node is alone and quorate.  Both clients were revoked when
- * validity lapsed during the failure detection, and take their leases again
- * on their own side (each machine is quorate again).  Node 2's client 22
- * asks for x and node 1's client 12 for y (WAIT).  Then the fence delay
- * passes.
+ * quorate (the bus delivers quorate = yes to both, with CL_QMODE_TWO_NODE,
+ * as lockd/main.c passes votequorum's flags).  Node 1's client 11 holds x,
+ * node 2's client 21 holds y.  The ring breaks; token + consensus later each
+ * node is alone and quorate.  Both clients were revoked when validity lapsed
+ * during the failure detection (validity <= token), release, and ask for
+ * their lease again on their own side.  Node 2's client 22 asks for x and
+ * node 1's client 12 for y (WAIT).  Then the fence delay passes, and two
+ * seconds more.
  *
  * The safe outcome: where a split can leave both sides quorate, neither side
  * frees the other's holds on a timer: node 2 must not grant x (nor node 1
- * grant y) without FENCE_ACK, so no name is in use on both nodes.
+ * grant y) without FENCE_ACK, so no name is in use on both nodes.  The
+ * issue's setup -- each client valid again on its own side -- is part of
+ * the defect: both sides are quorate, so a grant on one side is safe only if
+ * the other never grants the same name, and neither side can know what the
+ * other does.  So the safe outcome includes that nothing at all is granted
+ * between the split and a fence-ack (doc/state-machine.md, "Split-capable
+ * quorum modes"): the re-asks of clients 11 and 21 are refused too.
  *
- * The API the fix must provide (an assumption of this test): the agent
- * cannot learn the quorum mode today.  The test assumes node.h gains
- *     #define CL_QMODE_TWO_NODE 0x1u   (and _LMS, _ATB, _QDEVICE: votequorum's
- *                                        info flags, from votequorum_getinfo)
- *     void cl_node_quorum_mode(struct cl_node *n, unsigned qmode);
- * and the bus calls cl_node_quorum_mode(n, CL_QMODE_TWO_NODE) on every agent
- * of a two_node bus once CL_QMODE_TWO_NODE is defined
- * (tests/support/evsbus.c, node_start()).  Until then the test runs the
- * schedule all the same and fails on the unsafe outcome itself.
+ * Status: passes since the agent learns votequorum's modes
+ * (cl_node_quorum_mode()) and reports them with its QUORUM; in a
+ * split-capable mode a departure makes the machine refuse every grant
+ * (COROLEASE_EFENCING; WAIT requests queue), RECOVER_NODE frees nothing, and
+ * no fence timer fires, until a FENCE_ACK for the departed node or its
+ * return (core/lease.c grant_block(), apply_recover_node(); core/node.c
+ * cl_node_tick()).
  *
- * Why it fails today: node.c arms a fence timer for every departed member
- * (cl_node_confchg -> fence_arm) and, once quorate, sends RECOVER_NODE when
- * it fires (cl_node_tick); lease.c frees the orphans whenever the machine is
- * quorate (apply_recover_node).  Nothing knows that "quorate" here does not
- * exclude a quorate other side, whose node keeps renewing its clients'
- * validity from its own deliveries.
+ * Shown to notice the defect: with the plant CL_UNSAFE_SPLIT_TIMER (split
+ * modes ignored), EVSBUS_UNSAFE=0x10, it fails with exit 1: each client gets
+ * its lease back on its own side, and after the fence delay each side frees
+ * the other's orphan and grants it (x to client 22 while client 11 holds x:
+ * two owners).
  */
 #include <inttypes.h>
 #include <stdio.h>
 
 #include "safety.h"
+
+/* The last event of type for client about name at or after since, or NULL. */
+static const struct evs_event *since_(const struct evs_bus *b, uint32_t node, uint64_t client,
+				      enum cl_node_event_type type, const char *name, uint64_t since)
+{
+	const struct evs_event *e = evs_last(b, node, client, type, name);
+	return e && e->at >= since ? e : NULL;
+}
+
+/* What client's request for name since then came to: granted, refused, or waiting. */
+static const char *outcome(const struct evs_bus *b, uint32_t node, uint64_t client, const char *name,
+			   uint64_t since, char *buf, size_t cap)
+{
+	const struct evs_event *g = since_(b, node, client, CL_NODE_EV_GRANTED, name, since);
+	const struct evs_event *d = since_(b, node, client, CL_NODE_EV_DENIED, name, since);
+	if (g)
+		snprintf(buf, cap, "granted (epoch %" PRIu64 ") at t=%s", g->ev.epoch, evs_t(g->at));
+	else if (d)
+		snprintf(buf, cap, "refused (err %d)", d->ev.err);
+	else
+		snprintf(buf, cap, "waiting");
+	return buf;
+}
 
 START_TEST(two_node_split_frees_other_side)
 {
@@ -53,9 +80,6 @@ START_TEST(two_node_split_frees_other_side)
 	evs_boot(b);
 	struct safety s;
 	safety_init(&s, b);
-	if (!evs_quorum_mode_api())
-		fprintf(stderr, "note: node.h has no cl_node_quorum_mode() (CL_QMODE_TWO_NODE): the "
-			"agents cannot be told that votequorum runs two_node\n");
 
 	PRECONDITION(evs_acquire(b, 1, 11, "x", CL_MODE_EX, 0, 0) == 0, "node 1 asks for x");
 	PRECONDITION(evs_acquire(b, 2, 21, "y", CL_MODE_EX, 0, 0) == 0, "node 2 asks for y");
@@ -66,6 +90,8 @@ START_TEST(two_node_split_frees_other_side)
 	evs_note(b, "the link between the two nodes fails");
 	EVS_SPLIT(b, EVS_N(1), EVS_N(2));
 	uint64_t split = evs_now(b);
+	PRECONDITION(cl_sm_quorate(cl_node_sm(evs_agent(b, 1))) &&
+		     cl_sm_quorate(cl_node_sm(evs_agent(b, 2))), "both nodes are quorate alone (two_node)");
 
 	/* the clients take their leases again on their own side; each asks for the other's name */
 	evs_release(b, 1, 11, "x");
@@ -76,30 +102,38 @@ START_TEST(two_node_split_frees_other_side)
 	PRECONDITION(evs_acquire(b, 2, 22, "x", CL_MODE_EX, CL_ACQ_WAIT, 0) == 0, "node 2 waits for x");
 	PRECONDITION(evs_acquire(b, 1, 12, "y", CL_MODE_EX, CL_ACQ_WAIT, 0) == 0, "node 1 waits for y");
 	evs_run(b);
-	fprintf(stderr, "after the split (t=%s): both machines quorate: %d %d; node 1 client 11 "
-		"lease_valid(x) = %d, node 2 client 21 lease_valid(y) = %d\n", evs_t(split),
-		cl_sm_quorate(cl_node_sm(evs_agent(b, 1))), cl_sm_quorate(cl_node_sm(evs_agent(b, 2))),
-		evs_lease_valid(b, 1, 11, "x"), evs_lease_valid(b, 2, 21, "y"));
+	char o11[64], o21[64];
+	fprintf(stderr, "after the split (t=%s): node 1 client 11 re-asks x: %s; node 2 client 21 re-asks "
+		"y: %s\n", evs_t(split), outcome(b, 1, 11, "x", split, o11, sizeof(o11)),
+		outcome(b, 2, 21, "y", split, o21, sizeof(o21)));
 
 	evs_advance(b, split + c.node.fence_delay_us + 2 * SEC);
+	const struct evs_event *g11 = since_(b, 1, 11, CL_NODE_EV_GRANTED, "x", split);
+	const struct evs_event *g21 = since_(b, 2, 21, CL_NODE_EV_GRANTED, "y", split);
 	const struct evs_event *g2 = evs_last(b, 2, 22, CL_NODE_EV_GRANTED, "x");
 	const struct evs_event *g1 = evs_last(b, 1, 12, CL_NODE_EV_GRANTED, "y");
-	fprintf(stderr, "split at t=%s, fence delay %s s; at t=%s: node 1 client 11 lease_valid(x) = %d, "
-		"node 2 client 21 lease_valid(y) = %d\n", evs_t(split), evs_t(c.node.fence_delay_us),
-		evs_t(evs_now(b)), evs_lease_valid(b, 1, 11, "x"), evs_lease_valid(b, 2, 21, "y"));
+	outcome(b, 1, 11, "x", split, o11, sizeof(o11));
+	outcome(b, 2, 21, "y", split, o21, sizeof(o21));
+	char o22[64], o12[64];
+	fprintf(stderr, "split at t=%s, fence delay %s s; at t=%s: node 2 client 22 (x): %s; node 1 "
+		"client 12 (y): %s; lease_valid: client 11 x = %d, client 21 y = %d\n", evs_t(split),
+		evs_t(c.node.fence_delay_us), evs_t(evs_now(b)), outcome(b, 2, 22, "x", split, o22, sizeof(o22)),
+		outcome(b, 1, 12, "y", split, o12, sizeof(o12)), evs_lease_valid(b, 1, 11, "x"),
+		evs_lease_valid(b, 2, 21, "y"));
 	safety_expect(&s, !g2,
-		      "node 2 freed node 1's hold on x after the fence delay and granted x to its "
-		      "client 22 (epoch %" PRIu64 ") at t=%s, without FENCE_ACK, while node 1, quorate "
-		      "on its own (two_node), keeps client 11's lease on x valid (lease_valid() = %d at "
-		      "t=%s)%s",
-		      g2 ? g2->ev.epoch : 0, g2 ? evs_t(g2->at) : "-", evs_lease_valid(b, 1, 11, "x"),
-		      evs_t(evs_now(b)),
-		      evs_quorum_mode_api() ? "" : "; the agent has no way to learn the quorum mode "
-		      "(the fix must add cl_node_quorum_mode())");
+		      "node 2 freed node 1's hold on x and granted x to its client 22 (epoch %" PRIu64
+		      ") at t=%s (split at t=%s), without FENCE_ACK, while node 1, quorate on its own "
+		      "(two_node), %s",
+		      g2 ? g2->ev.epoch : 0, g2 ? evs_t(g2->at) : "-", evs_t(split),
+		      g11 ? "granted x again to its client 11" : "could grant x again");
 	safety_expect(&s, !g1,
 		      "node 1 likewise granted y to its client 12 (epoch %" PRIu64 ") at t=%s while "
-		      "node 2's client 21 holds y (lease_valid() = %d)",
-		      g1 ? g1->ev.epoch : 0, g1 ? evs_t(g1->at) : "-", evs_lease_valid(b, 2, 21, "y"));
+		      "node 2 %s",
+		      g1 ? g1->ev.epoch : 0, g1 ? evs_t(g1->at) : "-",
+		      g21 ? "granted y again to its client 21" : "could grant y again");
+	safety_expect(&s, !g11 && !g21,
+		      "a side granted while the other side may be quorate too, before any FENCE_ACK: "
+		      "node 1 client 11 x %s, node 2 client 21 y %s", o11, o21);
 	safety_expect_checks(&s, true, false);
 	safety_verdict(&s);
 	evs_free(b);

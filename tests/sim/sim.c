@@ -57,13 +57,52 @@
  *    seed is counted as a fork and b, c and d are off for the rest of it
  *    (two quorate lineages exist; the merge that ends them drops one side's
  *    holds with no fence wait);
- *  - a restarted node (or one whose corosync restarted) joins only after the
- *    others saw its previous incarnation leave, as under CPG;
  *  - agent events reach clients through a per-client FIFO "IPC" with 10..40
  *    us latency; client calls reach the agent at once, or when it resumes;
- *  - an agent that fails (out of memory, core/node.h) is a crash, as the
- *    daemon exits then, and restarts later like other crashes.  The
- *    simulator injects no allocation failures; tests/check_node does.
+ *  - totem and CPG apart: a ring's totem members are running corosyncs, its
+ *    CPG group the daemons that joined in it.  A daemon that dies while its
+ *    corosync runs leaves the group at once (a group change ordered with
+ *    the messages, same ring id), and its restart joins the same way; a
+ *    restarted corosync or daemon joins only after the others saw the
+ *    previous one leave.  A ring that loses a member re-forms T after it
+ *    broke; a merge or a join takes join_us (T/20..T/4);
+ *  - at a break each undelivered message was received by its sender's
+ *    corosync and by each other member with probability rcv_ppm; a member
+ *    of a new ring delivers transitionally, in the old order, what some
+ *    member of its transitional set had, so one side, both or neither may
+ *    apply a message.  Partitions often heal within two heartbeats of the
+ *    new rings forming (quick_heal_ppm);
+ *  - a corosync stall (SIGSTOP of corosync alone): the daemon runs on, its
+ *    sends are accepted and held, and the ring breaks for the others.  A
+ *    paused or stalled node whose ring re-formed without it wakes believing
+ *    in its dead ring: it delivers to itself alone, transitionally, what it
+ *    had received there and then what its corosync held when it woke, then
+ *    gets a singleton ring; what the daemon sends meanwhile waits for that;
+ *  - batching (in 80% of seeds): as lockd/cpg.c, an agent's sends within
+ *    one loop iteration -- one event, or batch_window (up to 10 ms) of a
+ *    busy daemon -- go out as one CPG message in the wire.h batch format,
+ *    split with cl_batch_split() on delivery; a refused flush is retried
+ *    1 ms later.  corosync refuses sends at random (eagain_ppm) and, in
+ *    congestion faults, for up to T/3 at a time (only in batching seeds:
+ *    see fault_congest());
+ *  - clocks: every node's daemon reads its own clock (CLOCK_BOOTTIME):
+ *    a random offset and a drift of up to drift_ppm (0 or 20..500 ppm per
+ *    seed); validity is drawn at most T minus three times the drift's worth.
+ *    Pauses are of the daemon and corosync alone (its clients and clock run
+ *    on), a suspend (the whole node, clients too, sleeps; CLOCK_BOOTTIME
+ *    counts on, so the clock jumps forward on resume), or a VM pause (the
+ *    whole node, and its clock stands still).  A stopped clock makes the
+ *    node's validity last longer in real time by the stop: that is safe only
+ *    within the slack between validity and T, so VM pauses last at most
+ *    vm_pause_max = (T - validity - 2 drift) / 2, at most one per 2 T per
+ *    node; longer ones need the watchdog and storage-side epoch checks of
+ *    doc/state-machine.md, which the simulator does not model.  Every
+ *    invariant is judged in real time; the simulator turns node times
+ *    (valid_until, deadlines) into real ones only through the node's clock;
+ *  - an agent that fails (out of memory, core/node.h) is a daemon crash: the
+ *    daemon exits, and systemd restarts it later.  A dying daemon's sends
+ *    that corosync held die with it.  The simulator injects no allocation
+ *    failures; tests/check_node does.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -168,16 +207,25 @@ static bool rng_ppm(struct rng *r, uint64_t ppm)
 
 /* --------------------------------------------------------- data structures */
 
-/* A multicast message; shared (refcounted) by every queue that holds it. */
+/*
+ * A CPG message, or a change of the CPG group inside a running ring (a
+ * daemon's process joins or leaves: grp); shared (refcounted) by every
+ * queue that holds it.
+ */
 struct msg {
 	uint32_t refs;
 	uint32_t sender;         /* node id */
-	uint64_t sender_inc;     /* the sender's incarnation */
+	uint64_t sender_inc;     /* the sender's (daemon's) incarnation */
+	uint64_t sender_cs;      /* the sender's corosync instance */
 	uint64_t id;             /* global send order, for traces */
 	uint64_t sent;           /* time ops->mcast took it */
+	uint32_t rcv;            /* set when its ring breaks: members that had received it */
+	int8_t grp;              /* 0 a message; GRP_JOIN / GRP_LEAVE of the sender's daemon */
 	size_t len;
 	uint8_t data[];
 };
+
+enum { GRP_LEAVE = -1, GRP_JOIN = 1 };
 
 struct msgq_ent {
 	struct msg *m;
@@ -190,16 +238,23 @@ struct msgq {
 	size_t head, len, cap;
 };
 
-/* A ring: a set of nodes that deliver the same messages in the same order. */
+/*
+ * A totem ring: the corosyncs in mask deliver the same messages in the same
+ * order; the daemons in gmask (the CPG group) are the ones that get them.
+ */
 struct comp {
 	bool used;
 	bool broken;             /* fault seen: no deliveries, sends held */
 	uint64_t gen;            /* bumped on break/unbreak; stale deliveries are dropped */
 	struct cl_ring ring;
-	uint32_t mask;           /* member node indexes (the ring's membership) */
-	struct msgq inflight;    /* ordered, not yet delivered */
+	uint32_t mask;           /* totem members (node indexes) */
+	uint32_t gmask;          /* CPG group members: daemons joined in this ring */
+	uint64_t ginc[SIM_MAX_NODES];   /* ... the incarnation of each that joined */
+	uint64_t cs_inc[SIM_MAX_NODES]; /* each totem member's corosync instance */
+	struct msgq inflight;    /* ordered, not yet delivered (messages and group changes) */
 	uint64_t last_at;        /* latest delivery time handed out */
 	uint64_t stable_since;   /* NEVER while broken */
+	uint64_t broken_at;      /* when it last broke (token lost) */
 };
 
 enum call_kind {
@@ -217,21 +272,59 @@ struct call {
 	uint64_t client, cookie, timeout, val_seed;
 };
 
+/* One node's votequorum (exec/votequorum.c); see vq_recalc(). */
+struct vq {
+	unsigned expected;       /* us->expected_votes */
+	unsigned quorum;
+	bool quorate;            /* cluster_is_quorate */
+	bool wfa;                /* wait_for_all_status */
+	uint32_t members, prev_members;   /* quorum_members (node indexes) */
+	unsigned lowest;         /* lowest_node_id (an index) when last quorate */
+	bool qvote;              /* its quorum device casts its vote */
+	bool qdev_cut;           /* its qdevice cannot reach the arbiter */
+	uint64_t qdev_gen;
+	uint64_t lms_gen;        /* matches its last_man_standing timer */
+};
+
 struct node {
 	struct sim *sim;
 	unsigned idx;
 	uint32_t id;
-	bool up;
-	bool paused;
+	bool on;                 /* powered (off: crashed or fenced) */
+	bool up;                 /* its daemon runs (cn) */
+	uint8_t cs;              /* enum cs_state: its corosync */
+	uint64_t cs_inc;         /* corosync instance: bumped when corosync (re)starts */
+	bool cpg_joined;         /* the daemon has its own join confchg (cpg.c's cc.joined) */
+	bool join_pending;       /* its daemon's join is on its way in its ring */
+	uint8_t freeze;          /* enum freeze: paused, and how */
 	bool ghost;              /* its ring dissolved while it was paused */
+	uint64_t thaw_at;        /* scheduled end of the freeze */
+	/* its clock (the daemon's CLOCK_BOOTTIME): see clk_at() */
+	uint64_t clk_t0;         /* real time of the last rebase */
+	uint64_t clk_off;        /* node time at clk_t0 */
+	int32_t ppm;             /* drift: node time runs (1e6 + ppm) / 1e6 as fast as real time */
+	bool clk_stopped;        /* a VM pause: the clock stands at clk_off */
+	uint64_t clk_stop_end;   /* real time its last clock stop ended */
 	uint64_t incarnation;    /* bumped on crash, restart and corosync restart */
 	uint64_t fault_gen;      /* matches scheduled resume/restart events */
+	uint64_t daemon_gen;     /* matches its daemon's scheduled restart */
+	uint64_t blocked_at;     /* last seen in a grace period or awaiting fence-ack */
+	uint64_t stall_gen;      /* matches the end of a corosync stall */
 	struct cl_node *cn;
+	struct vq vq;            /* its corosync's votequorum */
+	uint64_t vq_ngen;        /* verdicts notified to its daemon ... */
+	uint64_t vq_told;        /* ... and the last one it read */
 	int comp;                /* component index, -1 when none */
 	uint32_t view;           /* members (mask) of its last configuration change */
 	uint64_t view_inc[SIM_MAX_NODES]; /* ... and their incarnations then */
 	bool has_view;
 	struct msgq held;        /* sent while its ring was broken or absent */
+	uint8_t *batch;          /* the daemon's batch of this loop iteration (CL_BATCH_MAX) */
+	size_t blen;
+	unsigned bcount;
+	bool flush_armed;
+	uint64_t flush_gen;
+	uint64_t congested_until; /* corosync refuses sends (flow control) until then */
 	struct msgq ghostq;      /* its old ring's pending messages (ghost) */
 	struct call *calls;      /* client calls made while paused */
 	size_t ncalls, capcalls;
@@ -246,6 +339,23 @@ struct node {
 	char last_err[SIM_TRACE_WIDTH]; /* its last LOG_ERR (or worse) line */
 };
 
+/*
+ * How a node is paused.  PROC: its daemon and corosync are stopped (SIGSTOP,
+ * a host too busy to schedule them); its clients run and its clock counts.
+ * SUSPEND: the whole node sleeps, clients too; CLOCK_BOOTTIME counts on, so
+ * its clock jumps forward on resume.  VM: the whole virtual machine is paused
+ * and its clock stands still meanwhile (bounded: see vm_pause_max).
+ */
+enum freeze { FZ_NONE = 0, FZ_PROC, FZ_SUSPEND, FZ_VM };
+
+/*
+ * A node's corosync.  STALL: stopped (SIGSTOP, a long scheduling delay)
+ * while the daemon runs on: sends are accepted and queued, nothing is
+ * delivered, and the ring breaks for the others.  DOWN: restarting under
+ * the daemon (cl_node_transport_lost) until cpg_back_at.
+ */
+enum cs_state { CS_RUN = 0, CS_STALL, CS_DOWN };
+
 enum hold_st { H_NONE = 0, H_PENDING, H_QUEUED, H_HELD };
 
 struct chold {
@@ -254,7 +364,8 @@ struct chold {
 	bool revoked;
 	uint64_t epoch;
 	uint64_t stop_at;        /* revoked: acting ends here (straggle) */
-	uint64_t since;          /* GRANTED received */
+	uint64_t since;          /* GRANTED received (real time) */
+	uint64_t since_nt;       /* ... in its node's time */
 	uint64_t gen;            /* matches release/cancel timers */
 	uint64_t release_at;     /* scheduled release, NEVER if none */
 };
@@ -304,7 +415,8 @@ struct oracle {
 enum ev_type {
 	EV_DELIVER = 1, EV_TICK, EV_IPC, EV_WAKE, EV_RELEASE, EV_CANCEL, EV_SPAWN,
 	EV_GONE, EV_FAULT, EV_RESUME, EV_RESTART, EV_HEAL, EV_REFORM, EV_CHECK,
-	EV_STOP, EV_FINAL, EV_CPG_BACK,
+	EV_STOP, EV_FINAL, EV_CPG_BACK, EV_FLUSH, EV_DAEMON_BACK, EV_STALL_END, EV_VERDICT,
+	EV_LMS, EV_QDEV_LOST, EV_QDEV_BACK,
 };
 
 struct ev {
@@ -330,6 +442,18 @@ struct sim {
 	uint64_t token_us;
 	uint64_t lat_min, lat_max, ipc_min, ipc_max;
 	uint64_t eagain_ppm, straggler_ppm;
+	/* votequorum: its modes (vq.c), and when daemons read its verdicts */
+	bool vq_two_node, vq_lms, vq_atb, vq_qdev, vq_wfa;
+	unsigned qmodes;         /* CL_QMODE_* the daemons report */
+	uint64_t lms_window, qdev_timeout;
+	uint64_t vq_first_ppm, vq_late_ppm, vq_late_max;
+	uint64_t join_us;        /* a membership change that loses nobody (merge, join) */
+	uint64_t rcv_ppm;        /* at a break, each member had each undelivered message */
+	uint64_t quick_heal_ppm; /* partitions that heal within two heartbeats of forming */
+	bool batching;           /* the daemon packs a loop iteration's messages into one */
+	uint64_t batch_window;   /* length of a loop iteration (0: one event) */
+	uint32_t drift_ppm;      /* bound of every node's clock drift */
+	uint64_t vm_pause_max;   /* longest pause with a stopped clock (0: none) */
 	uint64_t hold_max, think_max, release_soon;
 	uint64_t t_stop, t_final, bound;
 	struct cl_node_config cfg;
@@ -364,6 +488,9 @@ struct sim {
 	 */
 	uint64_t evicted_upto[SIM_MAX_NAMES];
 	bool forked;             /* state history lost (see oracle_formation): no b, c, d */
+
+	/* --watch: what each replica last showed of that name */
+	char watched[SIM_MAX_NODES][200];
 
 	/* tracing */
 	bool tracing;
@@ -559,6 +686,8 @@ static void msgq_clear(struct msgq *q)
 /* Returns a message type name for traces (decodes the header only). */
 static const char *msg_type(const struct msg *m)
 {
+	if (m->len >= CL_BATCH_HDR_LEN && m->data[0] == CL_BATCH_MAGIC)
+		return "batch";
 	return m->len >= CL_WIRE_HDR_LEN ? cl_msg_type_name(m->data[1]) : "?";
 }
 
@@ -567,11 +696,6 @@ static const char *msg_type(const struct msg *m)
 static unsigned popcount32(uint32_t x)
 {
 	return (unsigned)__builtin_popcount(x);
-}
-
-static bool quorate_mask(const struct sim *s, uint32_t mask)
-{
-	return popcount32(mask) > s->n / 2;
 }
 
 static int name_index(const struct sim *s, const uint8_t *name, size_t len)
@@ -636,7 +760,71 @@ static size_t mask_ids(const struct sim *s, uint32_t mask, uint32_t *ids_r)
 
 static bool node_live(const struct node *n)
 {
-	return n->up && !n->paused;
+	return n->up && n->freeze == FZ_NONE;
+}
+
+/* Whether n's clients are paused with it (the whole node sleeps). */
+static bool node_asleep(const struct node *n)
+{
+	return n->freeze == FZ_SUSPEND || n->freeze == FZ_VM;
+}
+
+/* Whether n's corosync takes part in totem: powered, running, not paused. */
+static bool cs_live(const struct sim *s, const struct node *n)
+{
+	return n->on && n->freeze == FZ_NONE && n->cs == CS_RUN && s->now >= n->cpg_back_at;
+}
+
+/* ------------------------------------------------------------- node clocks */
+
+/*
+ * A node's clock at real time t: clk_off at clk_t0, then counting (1e6 +
+ * ppm) / 1e6 as fast as real time; it stands still while stopped (a VM
+ * pause).  Monotonic in t.  Node times never meet real times or other
+ * nodes' times except through these two functions.
+ */
+static uint64_t clk_at(const struct node *n, uint64_t t)
+{
+	uint64_t d;
+
+	if (n->clk_stopped || t <= n->clk_t0)
+		return n->clk_off;
+	d = t - n->clk_t0;
+	return n->clk_off + d + (uint64_t)(int64_t)(((__int128)d * n->ppm) / 1000000);
+}
+
+static uint64_t node_now(const struct sim *s, const struct node *n)
+{
+	return clk_at(n, s->now);
+}
+
+/* The earliest real time (>= now) at which n's clock reads nt; NEVER while it stands below. */
+static uint64_t clk_real(const struct sim *s, const struct node *n, uint64_t nt)
+{
+	uint64_t t;
+
+	if (nt <= clk_at(n, s->now))
+		return s->now;
+	if (n->clk_stopped)
+		return NEVER;
+	t = n->clk_t0 + (uint64_t)(((__int128)(nt - n->clk_off) * 1000000) / (1000000 + n->ppm));
+	if (t < s->now)
+		t = s->now;
+	while (clk_at(n, t) < nt)
+		t++;
+	while (t > s->now && clk_at(n, t - 1) >= nt)
+		t--;
+	return t;
+}
+
+/* Stops or restarts n's clock now (a VM pause). */
+static void clk_stop(struct sim *s, struct node *n, bool stop)
+{
+	n->clk_off = clk_at(n, s->now);
+	n->clk_t0 = s->now;
+	n->clk_stopped = stop;
+	if (!stop)
+		n->clk_stop_end = s->now;
 }
 
 /* True while n is live in a stable quorate component (liveness applies). */
@@ -647,7 +835,8 @@ static bool node_ok(const struct sim *s, const struct node *n)
 	if (!node_live(n) || n->comp < 0)
 		return false;
 	c = &s->comps[n->comp];
-	return !c->broken && quorate_mask(s, c->mask);
+	return !c->broken && (c->gmask & (1u << n->idx)) && c->ginc[n->idx] == n->incarnation &&
+	       n->vq.quorate;
 }
 
 /* -------------------------------------------------------------- node glue */
@@ -660,15 +849,15 @@ static void node_sched_tick(struct sim *s, struct node *n)
 	if (!node_live(n))
 		return;
 	d = cl_node_next_deadline(n->cn);
-	if (d == CL_TIME_NEVER) {
+	if (d != CL_TIME_NEVER)
+		d = clk_real(s, n, d);   /* the node's time to real time */
+	if (d == NEVER) {
 		if (n->tick_at != NEVER) {
 			n->tick_at = NEVER;
 			n->tick_gen++;
 		}
 		return;
 	}
-	if (d < s->now)
-		d = s->now;
 	if (d == n->tick_at)
 		return;
 	n->tick_at = d;
@@ -697,49 +886,34 @@ static void on_tick(struct sim *s, const struct ev *e)
 	node_sched_tick(s, n);
 }
 
-static void comp_send(struct sim *s, int ci, struct msg *m)
-{
-	struct comp *c = &s->comps[ci];
-	uint64_t at = s->now + rng_range(&s->rng, s->lat_min, s->lat_max);
-
-	if (at < c->last_at)
-		at = c->last_at;
-	c->last_at = at;
-	msgq_push(&c->inflight, m, at);
-	ev_push(s, at, EV_DELIVER, (uint32_t)ci, c->gen, 0);
-}
+static void comp_send(struct sim *s, int ci, struct msg *m);
+static struct msg *msg_new(struct sim *s, const struct node *n, const void *buf, size_t len);
 
 static uint64_t op_now(void *ctx)
 {
 	struct node *n = ctx;
 
-	return n->sim->now;
+	return node_now(n->sim, n);
 }
 
-static int op_mcast(void *ctx, const void *buf, size_t len)
+/*
+ * corosync takes (0) or refuses (-EAGAIN: its send queue is full) one CPG
+ * message: a batch, or a message sent alone.  Taken, it is originated in the
+ * node's ring, or held while that ring is broken or absent.
+ */
+static int cs_send(struct sim *s, struct node *n, const uint8_t *buf, size_t len)
 {
-	struct node *n = ctx;
-	struct sim *s = n->sim;
 	struct msg *m;
 
-	if (!node_live(n)) {
-		violation(s, SIM_INV_PROTO, "node %u: mcast while down or paused", n->id);
-		return -EAGAIN;
-	}
-	if (rng_ppm(&s->rng, s->eagain_ppm)) {
+	if (!n->cpg_joined)
+		return -ENOTCONN;   /* cpg.c: not joined (yet, or any more) */
+	if (s->now < n->congested_until || rng_ppm(&s->rng, s->eagain_ppm)) {
 		s->res->eagains++;
-		TR(s, "n%u mcast %s len %zu: EAGAIN", n->id,
-		   len >= 2 ? cl_msg_type_name(((const uint8_t *)buf)[1]) : "?", len);
+		TR(s, "n%u cpg_mcast_joined len %zu: EAGAIN%s", n->id, len,
+		   s->now < n->congested_until ? " (congested)" : "");
 		return -EAGAIN;
 	}
-	m = xrealloc(NULL, sizeof(*m) + len);
-	m->refs = 1;
-	m->sender = n->id;
-	m->sender_inc = n->incarnation;
-	m->id = ++s->msg_id;
-	m->sent = s->now;
-	m->len = len;
-	memcpy(m->data, buf, len);
+	m = msg_new(s, n, buf, len);
 	/* a sender's messages stay in its order: behind any it still holds */
 	if (n->comp >= 0 && !s->comps[n->comp].broken && msgq_count(&n->held) == 0) {
 		TR(s, "n%u mcast #%" PRIu64 " %s len %zu", n->id, m->id, msg_type(m), len);
@@ -749,6 +923,96 @@ static int op_mcast(void *ctx, const void *buf, size_t len)
 		   msg_type(m), len, n->comp >= 0 ? "broken" : "none");
 		msgq_push(&n->held, m, 0);
 	}
+	return 0;
+}
+
+/*
+ * Sends n's pending batch as lockd/cpg.c's batch_flush() does: a lone
+ * message bare, several in the wire.h batch format.  0, or -EAGAIN (kept).
+ */
+static int batch_flush(struct sim *s, struct node *n)
+{
+	int rc;
+
+	if (!n->bcount)
+		return 0;
+	if (n->bcount == 1) {
+		rc = cs_send(s, n, n->batch + CL_BATCH_HDR_LEN + 4, n->blen - CL_BATCH_HDR_LEN - 4);
+	} else {
+		n->batch[0] = CL_BATCH_MAGIC;
+		n->batch[1] = 0;
+		cl_put_u16(n->batch + 2, (uint16_t)n->bcount);
+		rc = cs_send(s, n, n->batch, n->blen);
+		if (rc == 0)
+			s->res->batches++;
+	}
+	if (rc == 0)
+		n->blen = n->bcount = 0;
+	return rc;
+}
+
+/* The flush job at the end of the daemon's loop iteration (or its retry). */
+static void batch_arm(struct sim *s, struct node *n, uint64_t at)
+{
+	n->flush_gen++;
+	n->flush_armed = true;
+	ev_push(s, at, EV_FLUSH, n->idx, n->flush_gen, 0);
+}
+
+static void on_flush(struct sim *s, const struct ev *e)
+{
+	struct node *n = &s->nodes[e->a];
+
+	if (!n->up || !n->flush_armed || e->b != n->flush_gen)
+		return;
+	if (!node_live(n)) {       /* the job runs when the daemon does */
+		batch_arm(s, n, n->thaw_at);
+		return;
+	}
+	n->flush_armed = false;
+	if (batch_flush(s, n) == -EAGAIN)
+		batch_arm(s, n, s->now + MS);   /* as cpg.c: try again 1 ms later */
+}
+
+/*
+ * ops->mcast, as lockd/cpg.c's cld_cpg_mcast(): with batching, a message
+ * joins the batch that the end of this loop iteration sends (batch_window
+ * later: a busy daemon's iteration), a full batch is flushed first, a large
+ * message goes alone after it; -EAGAIN only when a flush needed now is
+ * refused.  Without batching, every message is its own CPG message.
+ */
+static int op_mcast(void *ctx, const void *buf, size_t len)
+{
+	struct node *n = ctx;
+	struct sim *s = n->sim;
+	size_t need = 4 + len;
+	int rc;
+
+	if (!node_live(n)) {
+		violation(s, SIM_INV_PROTO, "node %u: mcast while down or paused", n->id);
+		return -EAGAIN;
+	}
+	if (!s->batching)
+		return cs_send(s, n, buf, len);
+	if (CL_BATCH_HDR_LEN + need > CL_BATCH_MAX) {
+		rc = batch_flush(s, n);
+		return rc < 0 ? rc : cs_send(s, n, buf, len);
+	}
+	if (n->blen + need > CL_BATCH_MAX || n->bcount == UINT16_MAX) {
+		rc = batch_flush(s, n);
+		if (rc < 0)
+			return rc;
+	}
+	if (!n->batch)
+		n->batch = xrealloc(NULL, CL_BATCH_MAX);
+	if (!n->blen)
+		n->blen = CL_BATCH_HDR_LEN;
+	cl_put_u32(n->batch + n->blen, (uint32_t)len);
+	memcpy(n->batch + n->blen + 4, buf, len);
+	n->blen += need;
+	n->bcount++;
+	if (!n->flush_armed)
+		batch_arm(s, n, s->now + s->batch_window);
 	return 0;
 }
 
@@ -796,7 +1060,7 @@ static void check_epoch(struct sim *s, struct node *n, int name, const struct cl
 	uint64_t t;
 	size_t i;
 
-	if (name < 0 || ev->valid_until <= s->now || s->forked)
+	if (name < 0 || ev->valid_until <= node_now(s, n) || s->forked)
 		return;
 	e = &s->epochs[name];
 	if (ev->epoch != e->granted[n->idx]) {
@@ -1088,7 +1352,7 @@ static void node_call(struct sim *s, struct node *n, const struct call *k)
 {
 	if (!n->up)
 		return;
-	if (n->paused) {
+	if (n->freeze != FZ_NONE) {
 		if (n->ncalls == n->capcalls) {
 			n->capcalls = n->capcalls ? 2 * n->capcalls : 8;
 			n->calls = xrealloc(n->calls, n->capcalls * sizeof(*n->calls));
@@ -1107,14 +1371,488 @@ static void run_deferred_calls(struct sim *s, struct node *n)
 	n->ncalls = 0;
 }
 
+/* ------------------------------------------------------------ votequorum */
+
+/*
+ * Each node's corosync runs a votequorum (exec/votequorum.c): one vote per
+ * node, expected_votes of the configuration (plus the quorum device's), and
+ * per seed the modes two_node (with its automatic wait_for_all),
+ * last_man_standing (with its window), auto_tie_breaker (lowest node id),
+ * wait_for_all, or a quorum device (one vote, given by an ffsplit arbiter
+ * to the largest partition, the lowest node id on a tie).  A node's state
+ * changes at each new ring (sync_init, then recalculate_quorum(0, 0) at
+ * sync_activate), when its last_man_standing timer fires
+ * (recalculate_quorum(1, 1)) and when its quorum device's vote changes.
+ * Only the corosyncs of a ring count, whatever their daemons do.
+ */
+
+static unsigned vq_popcount(uint32_t m)
+{
+	return popcount32(m);
+}
+
+/* votequorum_sync_init() for n's ring of members `mask`. */
+static void vq_sync_init(struct sim *s, struct node *n, uint32_t mask)
+{
+	struct vq *v = &n->vq;
+	unsigned cnt = vq_popcount(mask);
+	bool left = (v->members & ~mask) != 0;
+
+	if (s->vq_lms &&
+	    ((cnt >= v->quorum && left) ||
+	     (cnt <= v->quorum && s->vq_atb && (mask & (1u << v->lowest))))) {
+		v->lms_gen++;
+		ev_push(s, s->now + s->lms_window, EV_LMS, n->idx, v->lms_gen, 0);
+	}
+	v->prev_members = v->members;
+	v->members = mask;
+}
+
+/*
+ * recalculate_quorum() with calculate_quorum() and are_we_quorate(); the
+ * members' expected votes are those they sent in their nodeinfo (highest).
+ * Returns true when the quorate flag changed.
+ */
+static bool vq_recalc(struct sim *s, struct node *n, bool allow_decrease, unsigned highest)
+{
+	struct vq *v = &n->vq;
+	unsigned members = vq_popcount(v->members);
+	unsigned qdev_cfg = s->vq_qdev ? 1 : 0;
+	unsigned total_all = members + qdev_cfg;          /* get_total_votes() */
+	unsigned total = members + (s->vq_qdev && v->qvote ? 1 : 0);
+	unsigned nodes = total, q1, q2, newq;
+	bool was = v->quorate, q;
+
+	if (total_all > v->expected)
+		v->expected = total_all;
+	if (allow_decrease)
+		highest = total_all;    /* by_current_nodes: max_expected = cluster members */
+	else if (v->expected > highest)
+		highest = v->expected;
+	q1 = (highest + 2) / 2;
+	q2 = (total + 2) / 2;
+	newq = q1 > q2 ? q1 : q2;
+	if (!allow_decrease && v->quorum > newq)
+		newq = v->quorum;
+	if (s->vq_two_node && nodes <= 2)
+		newq = 1;
+	v->quorum = newq;
+	if (allow_decrease)
+		v->expected = total_all;   /* update_node_expected_votes() */
+	/* are_we_quorate() */
+	if (s->vq_wfa && v->wfa) {
+		if (total != v->expected)
+			return false;   /* waiting for all: stays inquorate */
+		v->wfa = false;
+	}
+	q = v->quorum <= total;
+	if (q) {
+		for (unsigned i = 0; i < s->n; i++)
+			if (v->members & (1u << i)) {
+				v->lowest = i;     /* get_lowest_node_id(): ids ascend with i */
+				break;
+			}
+	}
+	if (s->vq_atb && total == v->expected / 2 &&
+	    (int)vq_popcount(v->prev_members) - (int)members < (int)v->quorum &&
+	    (v->members & (1u << v->lowest)))
+		q = true;
+	if (s->vq_wfa)
+		v->wfa = !q;
+	v->quorate = q;
+	return q != was;
+}
+
+/* corosync (re)starts on n: votequorum from its configuration. */
+static void vq_boot(struct sim *s, struct node *n)
+{
+	struct vq *v = &n->vq;
+
+	v->expected = s->n + (s->vq_qdev ? 1 : 0);
+	v->quorum = 0;
+	v->quorate = false;
+	v->wfa = s->vq_wfa;
+	v->members = v->prev_members = 0;
+	v->lowest = n->idx;
+	v->qvote = false;
+	v->lms_gen++;
+	v->qdev_cut = false;
+}
+
+/* The highest expected votes the members of mask sent in their nodeinfo. */
+static unsigned vq_highest(const struct sim *s, uint32_t mask)
+{
+	unsigned h = 0;
+
+	for (unsigned i = 0; i < s->n; i++)
+		if ((mask & (1u << i)) && s->nodes[i].vq.expected > h)
+			h = s->nodes[i].vq.expected;
+	return h;
+}
+
+/*
+ * The quorum device's arbiter (qnetd, ffsplit): its vote goes to the
+ * partition with the most nodes, on a tie to the one with the lowest node
+ * id; a node cut off from it keeps the vote it had until its qdevice
+ * timeout (qdev_timeout_at), then loses it.
+ */
+static uint32_t qdev_winner(const struct sim *s)
+{
+	uint32_t best = 0;
+
+	for (int ci = 0; ci < SIM_MAX_COMPS; ci++) {
+		const struct comp *c = &s->comps[ci];
+
+		if (!c->used || c->broken)
+			continue;
+		if (!best || vq_popcount(c->mask) > vq_popcount(best) ||
+		    (vq_popcount(c->mask) == vq_popcount(best) &&
+		     __builtin_ctz(c->mask) < __builtin_ctz(best)))
+			best = c->mask;
+	}
+	return best;
+}
+
+/* n's daemon reads verdict number gen, unless a later one overtook it. */
+static void vq_tell(struct sim *s, struct node *n, uint64_t gen, bool quorate,
+		    const struct cl_ring *ring)
+{
+	if (gen <= n->vq_told || !n->up)
+		return;
+	n->vq_told = gen;
+	TR(s, "n%u votequorum ring %u.%" PRIu64 ": %squorate%s", n->id, ring->rep, ring->seq,
+	   quorate ? "" : "not ", s->qmodes ? " (split-capable mode)" : "");
+	cl_node_quorum_mode(n->cn, s->qmodes);
+	cl_node_quorum(n->cn, quorate, ring);
+	node_sched_tick(s, n);
+}
+
+/* The verdict n's daemon is told, now or `delay` later (when it dispatches votequorum). */
+static void vq_notify(struct sim *s, struct node *n, bool quorate, const struct cl_ring *ring,
+		      uint64_t delay)
+{
+	uint64_t gen = ++n->vq_ngen;
+
+	if (delay || !node_live(n))
+		ev_push(s, s->now + delay, EV_VERDICT, n->idx, gen,
+			(ring->seq << 32) | ((uint64_t)ring->rep << 1) | quorate);
+	else
+		vq_tell(s, n, gen, quorate, ring);
+}
+
+static void on_verdict(struct sim *s, const struct ev *e)
+{
+	struct node *n = &s->nodes[e->a];
+	struct cl_ring ring = { .rep = (uint32_t)(e->c & 0xffffffffu) >> 1, .seq = e->c >> 32 };
+
+	if (e->b <= n->vq_told || !n->up)
+		return;           /* overtaken by a later one, or the daemon is gone */
+	if (!node_live(n)) {  /* read when the daemon runs again */
+		ev_push(s, n->freeze ? n->thaw_at : s->now + MS, EV_VERDICT, e->a, e->b, e->c);
+		return;
+	}
+	vq_tell(s, n, e->b, e->c & 1, &ring);
+}
+
+/* A random dispatch delay for a verdict (0: at once). */
+static uint64_t vq_delay(struct sim *s)
+{
+	return rng_ppm(&s->rng, s->vq_late_ppm) ? rng_range(&s->rng, 1, s->vq_late_max) : 0;
+}
+
+/*
+ * A ring formed (or n alone woke into one): every member's votequorum runs
+ * its sync.  The nodeinfo they exchange carries their expected votes from
+ * before it; quorum devices vote for the new partitions.
+ */
+static void vq_ring_sync(struct sim *s, int ci)
+{
+	struct comp *c = &s->comps[ci];
+	unsigned highest = 0;
+	uint32_t win = s->vq_qdev ? qdev_winner(s) : 0;
+
+	highest = vq_highest(s, c->mask);
+	for (unsigned i = 0; i < s->n; i++) {
+		struct node *n = &s->nodes[i];
+
+		if (!(c->mask & (1u << i)))
+			continue;
+		if (s->vq_qdev && !n->vq.qdev_cut)
+			n->vq.qvote = win == c->mask;
+		vq_sync_init(s, n, c->mask);
+		vq_recalc(s, n, false, highest);
+	}
+}
+
+/*
+ * After new rings formed: a quorum device may move its vote between
+ * partitions that did not change; their nodes' votequorum recalculates and
+ * tells a changed verdict for the same ring (a flap within one ring).
+ */
+static void vq_qdev_poll(struct sim *s)
+{
+	uint32_t win;
+
+	if (!s->vq_qdev)
+		return;
+	win = qdev_winner(s);
+	for (unsigned i = 0; i < s->n; i++) {
+		struct node *n = &s->nodes[i];
+		bool vote;
+
+		if (n->vq.qdev_cut || n->comp < 0 || s->comps[n->comp].broken || !cs_live(s, n))
+			continue;
+		vote = win == s->comps[n->comp].mask;
+		if (vote == n->vq.qvote)
+			continue;
+		n->vq.qvote = vote;
+		if (vq_recalc(s, n, false, vq_highest(s, n->vq.members)))
+			vq_notify(s, n, n->vq.quorate, &s->comps[n->comp].ring, vq_delay(s));
+	}
+}
+
+/* The last_man_standing window passed: expected votes come down to the members. */
+static void on_lms(struct sim *s, const struct ev *e)
+{
+	struct node *n = &s->nodes[e->a];
+
+	if (e->b != n->vq.lms_gen || !cs_live(s, n) || !n->vq.quorate || n->comp < 0)
+		return;
+	TR(s, "n%u votequorum: last_man_standing window over; expected votes %u -> %u", n->id,
+	   n->vq.expected, vq_popcount(n->vq.members));
+	if (vq_recalc(s, n, true, 0))
+		vq_notify(s, n, n->vq.quorate, &s->comps[n->comp].ring, vq_delay(s));
+}
+
+/* n's quorum device loses its vote (its qdevice timeout after being cut off). */
+static void on_qdev_lost(struct sim *s, const struct ev *e)
+{
+	struct node *n = &s->nodes[e->a];
+
+	if (e->b != n->vq.qdev_gen || !n->vq.qdev_cut || !n->vq.qvote)
+		return;
+	n->vq.qvote = false;
+	TR(s, "n%u votequorum: lost contact with the quorum device", n->id);
+	if (cs_live(s, n) && n->comp >= 0 && vq_recalc(s, n, false, vq_highest(s, n->vq.members)))
+		vq_notify(s, n, n->vq.quorate, &s->comps[n->comp].ring, vq_delay(s));
+}
+
 /* ----------------------------------------------------------------- the bus */
 
+struct split_ctx {
+	struct node *n;
+	uint32_t sender;
+};
+
+static void deliver_part(void *ctx, const uint8_t *msg, size_t len)
+{
+	struct split_ctx *x = ctx;
+
+	cl_node_deliver(x->n->cn, x->sender, msg, len);
+}
+
+/* One CPG message to n: a batch is split as lockd/cpg.c's deliver_fn() does. */
 static void deliver_one(struct sim *s, struct node *n, const struct msg *m, bool trans)
 {
 	TR(s, "n%u deliver%s #%" PRIu64 " %s from n%u", n->id, trans ? " (transitional)" : "",
 	   m->id, msg_type(m), m->sender);
-	cl_node_deliver(n->cn, m->sender, m->data, m->len);
+	if (m->len && m->data[0] == CL_BATCH_MAGIC) {
+		struct split_ctx x = { n, m->sender };
+
+		if (cl_batch_split(m->data, m->len, deliver_part, &x) < 0)
+			violation(s, SIM_INV_PROTO, "node %u: malformed batch #%" PRIu64 " from node %u",
+				  n->id, m->id, m->sender);
+	} else {
+		cl_node_deliver(n->cn, m->sender, m->data, m->len);
+	}
 	node_sched_tick(s, n);
+}
+
+/* Whether n's daemon is in ring ci's CPG group, live, and the process that joined it. */
+static bool group_live(const struct sim *s, int ci, const struct node *n)
+{
+	const struct comp *c = &s->comps[ci];
+
+	return (c->gmask & (1u << n->idx)) && node_live(n) && n->comp == ci &&
+	       c->ginc[n->idx] == n->incarnation;
+}
+
+/* Whether some member's votequorum finds ring c quorate (in split modes, one may not). */
+static bool ring_quorate(const struct sim *s, const struct comp *c)
+{
+	for (unsigned i = 0; i < s->n; i++)
+		if ((c->mask & (1u << i)) && s->nodes[i].vq.quorate)
+			return true;
+	return false;
+}
+
+/* n's daemon gets the configuration change of ring ci: its group as it is now. */
+static void node_confchg(struct sim *s, struct node *n, int ci)
+{
+	struct comp *c = &s->comps[ci];
+	uint32_t members[SIM_MAX_NODES], left[SIM_MAX_NODES], joined[SIM_MAX_NODES];
+	uint32_t oldview = n->has_view ? n->view : 0;
+	size_t nm, nl, nj;
+
+	nm = mask_ids(s, c->gmask, members);
+	nl = mask_ids(s, oldview & ~c->gmask, left);
+	nj = mask_ids(s, c->gmask & ~oldview, joined);
+	TR(s, "n%u confchg ring %u.%" PRIu64 " members %#x left %#x joined %#x (totem %#x)",
+	   n->id, c->ring.rep, c->ring.seq, c->gmask, oldview & ~c->gmask, c->gmask & ~oldview,
+	   c->mask);
+	n->view = c->gmask;
+	for (unsigned i = 0; i < s->n; i++)
+		n->view_inc[i] = c->ginc[i];
+	n->has_view = true;
+	n->cpg_joined = true;
+	cl_node_confchg(n->cn, &c->ring, members, nm, left, nl, joined, nj);
+	node_sched_tick(s, n);
+}
+
+/* n's daemon gets its votequorum's verdict for ring ci, after `delay`. */
+static void node_verdict(struct sim *s, struct node *n, int ci, uint64_t delay)
+{
+	vq_notify(s, n, n->vq.quorate, &s->comps[ci].ring, delay);
+}
+
+/*
+ * When a daemon reads votequorum's verdict for a new ring: before even the
+ * transitional deliveries (it dispatched votequorum first), right after the
+ * confchg, or a while later.
+ */
+enum vq_when { VQ_FIRST, VQ_AFTER, VQ_LATE };
+
+static enum vq_when vq_when(struct sim *s)
+{
+	if (rng_ppm(&s->rng, s->vq_first_ppm))
+		return VQ_FIRST;
+	return rng_ppm(&s->rng, s->vq_late_ppm) ? VQ_LATE : VQ_AFTER;
+}
+
+/* Queues a message or group change in ring ci: delivered in order, or kept while it is broken. */
+static void comp_send(struct sim *s, int ci, struct msg *m)
+{
+	struct comp *c = &s->comps[ci];
+	uint64_t at = s->now + rng_range(&s->rng, s->lat_min, s->lat_max);
+
+	if (c->broken) {
+		msgq_push(&c->inflight, m, 0);   /* comp_unbreak() sends it on */
+		return;
+	}
+	if (at < c->last_at)
+		at = c->last_at;
+	c->last_at = at;
+	msgq_push(&c->inflight, m, at);
+	ev_push(s, at, EV_DELIVER, (uint32_t)ci, c->gen, 0);
+}
+
+static struct msg *msg_new(struct sim *s, const struct node *n, const void *buf, size_t len)
+{
+	struct msg *m = xrealloc(NULL, sizeof(*m) + len);
+
+	memset(m, 0, sizeof(*m));
+	m->refs = 1;
+	m->sender = n->id;
+	m->sender_inc = n->incarnation;
+	m->sender_cs = n->cs_inc;
+	m->id = ++s->msg_id;
+	m->sent = s->now;
+	m->len = len;
+	if (len)
+		memcpy(m->data, buf, len);
+	return m;
+}
+
+/*
+ * Whether node j's daemon may be in ring ci's CPG group: under CPG the
+ * others first see a previous process of it leave (a confchg of their
+ * own), and only then the new one join.
+ */
+static bool group_joinable(const struct sim *s, int ci, const struct node *j)
+{
+	const struct comp *c = &s->comps[ci];
+
+	if (!j->up || ((c->gmask & (1u << j->idx)) && c->ginc[j->idx] != j->incarnation))
+		return false;
+	for (unsigned i = 0; i < s->n; i++) {
+		const struct node *ni = &s->nodes[i];
+
+		if (ni != j && (c->mask & (1u << i)) && ni->up && ni->has_view &&
+		    (ni->view & (1u << j->idx)) && ni->view_inc[j->idx] != j->incarnation)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * A daemon whose corosync is in a running ring but which is not in its
+ * group joins it (its cpg_join): a group change ordered with the messages.
+ */
+static void try_joins(struct sim *s)
+{
+	for (unsigned i = 0; i < s->n; i++) {
+		struct node *n = &s->nodes[i];
+		struct msg *m;
+
+		if (!node_live(n) || n->cpg_joined || n->join_pending || n->comp < 0 ||
+		    s->comps[n->comp].broken || n->cs != CS_RUN ||
+		    (s->comps[n->comp].gmask & (1u << i)) || !group_joinable(s, n->comp, n))
+			continue;
+		m = msg_new(s, n, NULL, 0);
+		m->grp = GRP_JOIN;
+		n->join_pending = true;
+		TR(s, "n%u's daemon joins the group of ring %u.%" PRIu64 " (#%" PRIu64 ")", n->id,
+		   s->comps[n->comp].ring.rep, s->comps[n->comp].ring.seq, m->id);
+		comp_send(s, n->comp, m);
+	}
+}
+
+/* A group change reaches the group of running ring ci, in its place in the order. */
+static void group_deliver(struct sim *s, int ci, const struct msg *m)
+{
+	struct comp *c = &s->comps[ci];
+	struct node *j = node_by_id(s, m->sender);
+	enum vq_when when;
+	uint32_t bit;
+
+	if (!j)
+		return;
+	bit = 1u << j->idx;
+	if (m->grp == GRP_LEAVE) {
+		if (!(c->gmask & bit) || c->ginc[j->idx] != m->sender_inc)
+			return;
+		c->gmask &= ~bit;
+		TR(s, "ring %u.%" PRIu64 ": n%u's daemon left the group", c->ring.rep, c->ring.seq, j->id);
+		for (unsigned i = 0; i < s->n && !s->stop; i++)
+			if (group_live(s, ci, &s->nodes[i]))
+				node_confchg(s, &s->nodes[i], ci);
+		try_joins(s);
+		return;
+	}
+	if (j->incarnation != m->sender_inc)
+		return;
+	j->join_pending = false;
+	if (!node_live(j) || j->comp != ci || (c->gmask & bit) || j->cs != CS_RUN ||
+	    !group_joinable(s, ci, j)) {
+		try_joins(s);
+		return;
+	}
+	c->gmask |= bit;
+	c->ginc[j->idx] = j->incarnation;
+	TR(s, "ring %u.%" PRIu64 ": n%u's daemon joined the group", c->ring.rep, c->ring.seq, j->id);
+	for (unsigned i = 0; i < s->n && !s->stop; i++)
+		if (i != j->idx && group_live(s, ci, &s->nodes[i]))
+			node_confchg(s, &s->nodes[i], ci);
+	if (s->stop)
+		return;
+	/* votequorum_trackstart: the current verdict, read before or after the confchg */
+	when = vq_when(s);
+	if (when == VQ_FIRST)
+		node_verdict(s, j, ci, 0);
+	if (!s->stop && node_live(j))
+		node_confchg(s, j, ci);
+	if (!s->stop && node_live(j) && when != VQ_FIRST)
+		node_verdict(s, j, ci, when == VQ_LATE ? rng_range(&s->rng, 1, s->vq_late_max) : 0);
 }
 
 static void on_deliver(struct sim *s, const struct ev *e)
@@ -1130,11 +1868,12 @@ static void on_deliver(struct sim *s, const struct ev *e)
 		fprintf(stderr, "sim: internal error: delivery queue out of step\n");
 		abort();
 	}
-	for (unsigned i = 0; i < s->n && !s->stop; i++) {
-		struct node *n = &s->nodes[i];
-
-		if ((c->mask & (1u << i)) && node_live(n) && n->comp == (int)e->a)
-			deliver_one(s, n, m, false);
+	if (m->grp) {
+		group_deliver(s, (int)e->a, m);
+	} else {
+		for (unsigned i = 0; i < s->n && !s->stop; i++)
+			if (group_live(s, (int)e->a, &s->nodes[i]))
+				deliver_one(s, &s->nodes[i], m, false);
 	}
 	msg_unref(m);
 }
@@ -1151,6 +1890,8 @@ static int comp_alloc(struct sim *s, uint32_t mask)
 			c->used = true;
 			c->gen = gen;
 			c->mask = mask;
+			for (unsigned j = 0; j < s->n; j++)
+				c->cs_inc[j] = s->nodes[j].cs_inc;
 			s->ring_seq += 4;
 			c->ring.seq = s->ring_seq;
 			c->ring.rep = s->nodes[__builtin_ctz(mask)].id;
@@ -1171,6 +1912,12 @@ static void comp_free(struct sim *s, int ci)
 	c->gen++;
 }
 
+/*
+ * The token is lost: no more deliveries in the ring, sends are held.  Of its
+ * undelivered messages, the sender's corosync has each (unless it died) and
+ * every other member received it with probability rcv_ppm: what each
+ * member's new ring delivers transitionally follows from that (join_ring).
+ */
 static void comp_break(struct sim *s, int ci)
 {
 	struct comp *c = &s->comps[ci];
@@ -1181,6 +1928,20 @@ static void comp_break(struct sim *s, int ci)
 	c->broken = true;
 	c->gen++;
 	c->stable_since = NEVER;
+	c->broken_at = s->now;
+	for (size_t k = c->inflight.head; k < c->inflight.len; k++) {
+		struct msg *m = c->inflight.v[k].m;
+		struct node *snd = node_by_id(s, m->sender);
+
+		if (m->grp || !snd)
+			continue;
+		m->rcv = 0;
+		if (snd->on && snd->cs_inc == m->sender_cs)
+			m->rcv |= 1u << snd->idx;
+		for (unsigned i = 0; i < s->n; i++)
+			if ((c->mask & (1u << i)) && i != snd->idx && rng_ppm(&s->rng, s->rcv_ppm))
+				m->rcv |= 1u << i;
+	}
 }
 
 /* Sends everything n held while it had no working ring. */
@@ -1216,27 +1977,28 @@ static void comp_unbreak(struct sim *s, int ci)
 }
 
 /*
- * Whether node j may join a ring now.  A restarted node whose previous
- * incarnation is still in a reachable live node's view waits: under CPG the
- * others first see the old process leave, and the new one join later.
+ * Whether node j's corosync may be in a new ring now.  A restarted corosync
+ * whose previous instance is still in a ring a reachable node believes in
+ * waits: under CPG the others first see the old one leave.
  */
-static bool joinable(const struct sim *s, unsigned j)
+static bool totem_joinable(const struct sim *s, unsigned j)
 {
 	const struct node *nj = &s->nodes[j];
 
-	if (!node_live(nj) || s->now < nj->cpg_back_at)
+	if (!cs_live(s, nj))
 		return false;
 	for (unsigned i = 0; i < s->n; i++) {
 		const struct node *ni = &s->nodes[i];
 
-		if (i != j && node_live(ni) && ni->group == nj->group && ni->has_view &&
-		    (ni->view & (1u << j)) && ni->view_inc[j] != nj->incarnation)
+		if (i != j && cs_live(s, ni) && ni->group == nj->group && ni->comp >= 0 &&
+		    (s->comps[ni->comp].mask & (1u << j)) &&
+		    s->comps[ni->comp].cs_inc[j] != nj->cs_inc)
 			return false;
 	}
 	return true;
 }
 
-/* The groups that should form: connected, live, unpaused, joinable nodes. */
+/* The rings that should be: connected, running, joinable corosyncs. */
 static size_t desired_groups(const struct sim *s, uint32_t *groups_r)
 {
 	size_t k = 0;
@@ -1245,10 +2007,10 @@ static size_t desired_groups(const struct sim *s, uint32_t *groups_r)
 	for (unsigned i = 0; i < s->n; i++) {
 		uint32_t g = 0;
 
-		if (!joinable(s, i) || (done & (1u << i)))
+		if (!totem_joinable(s, i) || (done & (1u << i)))
 			continue;
 		for (unsigned j = 0; j < s->n; j++)
-			if (joinable(s, j) && s->nodes[j].group == s->nodes[i].group)
+			if (totem_joinable(s, j) && s->nodes[j].group == s->nodes[i].group)
 				g |= 1u << j;
 		done |= g;
 		groups_r[k++] = g;
@@ -1256,34 +2018,39 @@ static size_t desired_groups(const struct sim *s, uint32_t *groups_r)
 	return k;
 }
 
-/* True if every member of comp ci is live and still attached to it. */
+/* True if every member of comp ci is running and still attached to it. */
 static bool comp_intact(const struct sim *s, int ci)
 {
 	const struct comp *c = &s->comps[ci];
 
 	for (unsigned i = 0; i < s->n; i++)
 		if ((c->mask & (1u << i)) &&
-		    (!node_live(&s->nodes[i]) || s->nodes[i].comp != ci))
+		    (!cs_live(s, &s->nodes[i]) || s->nodes[i].comp != ci ||
+		     c->cs_inc[i] != s->nodes[i].cs_inc))
 			return false;
 	return true;
 }
 
-static void schedule_reform(struct sim *s)
+/* Whether broken ring c lost members (not all of them go on together). */
+static bool comp_lossy(const struct comp *c, const uint32_t *groups, size_t ng)
 {
-	s->reform_pending = true;
-	s->reform_gen++;
-	ev_push(s, s->now + s->token_us, EV_REFORM, 0, s->reform_gen, 0);
+	for (size_t g = 0; g < ng; g++)
+		if (groups[g] & c->mask)
+			return (c->mask & ~groups[g]) != 0;
+	return true;
 }
 
 /*
- * After any fault: breaks every stable ring that is no longer a desired
+ * After any fault: breaks every running ring that is no longer a desired
  * group, resumes broken rings that are whole again, and schedules the
- * membership change a token timeout later if anything is left to form.
+ * membership change: a token timeout (T: token + consensus) after a ring
+ * lost a member, join_us after a change that only merges or adds.
  */
 static void apply_faults(struct sim *s)
 {
 	uint32_t groups[SIM_MAX_NODES];
 	size_t ng = desired_groups(s, groups);
+	uint64_t at = 0;
 	bool need = false;
 
 	s->last_fault = s->now;
@@ -1300,55 +2067,61 @@ static void apply_faults(struct sim *s)
 			comp_break(s, ci);
 		else if (c->broken)
 			comp_unbreak(s, ci);
-		if (c->broken)
-			need = true;
+		if (!c->broken)
+			continue;
+		need = true;
+		if (comp_lossy(c, groups, ng) && c->broken_at + s->token_us > at)
+			at = c->broken_at + s->token_us;
 	}
 	for (unsigned i = 0; i < s->n; i++)
-		if (node_live(&s->nodes[i]) && s->nodes[i].comp < 0)
+		if (cs_live(s, &s->nodes[i]) && s->nodes[i].comp < 0)
 			need = true;
-	if (need)
-		schedule_reform(s);
+	if (need) {
+		if (s->now + s->join_us > at)
+			at = s->now + s->join_us;
+		s->reform_pending = true;
+		s->reform_gen++;
+		ev_push(s, at, EV_REFORM, 0, s->reform_gen, 0);
+	}
+	try_joins(s);
 }
 
-/* One member's passage into the new ring ci: transitional, confchg, quorum, held. */
-static void join_ring(struct sim *s, struct node *n, int ci, const struct msgq *old)
+/*
+ * One member's passage into the new ring ci from old ring oci: if its daemon
+ * was in the old group, it first delivers, in the old order, the old ring's
+ * undelivered messages that some member of its transitional set (the old
+ * members going to the same new ring) had received; then the configuration
+ * change and the votequorum verdict; then what it held goes out.
+ */
+static void join_ring(struct sim *s, struct node *n, int ci, int oci)
 {
 	struct comp *c = &s->comps[ci];
-	uint32_t members[SIM_MAX_NODES], left[SIM_MAX_NODES], joined[SIM_MAX_NODES];
-	uint32_t oldview = n->has_view ? n->view : 0;
-	size_t nm, nl, nj;
-	bool q = quorate_mask(s, c->mask);
+	enum vq_when when = vq_when(s);
 
-	send_held(s, n);   /* sent in the new ring: delivered after the confchg */
-	if (old) {
+	if (when == VQ_FIRST)
+		node_verdict(s, n, ci, 0);
+	if (oci >= 0 && (s->comps[oci].gmask & (1u << n->idx)) &&
+	    s->comps[oci].ginc[n->idx] == n->incarnation) {
+		const struct msgq *old = &s->comps[oci].inflight;
+		uint32_t trans = s->comps[oci].mask & c->mask;
+
 		n->in_trans = true;
-		n->trans_quorate = q;
+		n->trans_quorate = ring_quorate(s, c);
 		for (size_t i = old->head; i < old->len && node_live(n) && !s->stop; i++) {
 			const struct msg *m = old->v[i].m;
-			struct node *snd = node_by_id(s, m->sender);
 
-			if (snd && (c->mask & (1u << snd->idx)) && snd->incarnation == m->sender_inc)
+			if (!m->grp && (m->rcv & trans))
 				deliver_one(s, n, m, true);
 		}
 		n->in_trans = false;
 	}
-	if (s->stop)
+	if (s->stop || !node_live(n))
 		return;
-	nm = mask_ids(s, c->mask, members);
-	nl = mask_ids(s, oldview & ~c->mask, left);
-	nj = mask_ids(s, c->mask & ~oldview, joined);
-	TR(s, "n%u confchg ring %u.%" PRIu64 " members %#x left %#x joined %#x quorate %d",
-	   n->id, c->ring.rep, c->ring.seq, c->mask, oldview & ~c->mask, c->mask & ~oldview, q);
-	n->view = c->mask;
-	for (unsigned i = 0; i < s->n; i++)
-		n->view_inc[i] = s->nodes[i].incarnation;
-	n->has_view = true;
-	cl_node_confchg(n->cn, &c->ring, members, nm, left, nl, joined, nj);
-	node_sched_tick(s, n);
-	if (s->stop)
-		return;
-	cl_node_quorum(n->cn, q, &c->ring);
-	node_sched_tick(s, n);
+	node_confchg(s, n, ci);
+	if (!s->stop && node_live(n) && when != VQ_FIRST)
+		node_verdict(s, n, ci, when == VQ_LATE ? rng_range(&s->rng, 1, s->vq_late_max) : 0);
+	if (!s->stop && node_live(n))
+		send_held(s, n);
 }
 
 static void oracle_formation(struct sim *s, uint32_t mask);
@@ -1366,7 +2139,6 @@ static void on_reform(struct sim *s, const struct ev *e)
 		return;
 	s->reform_pending = false;
 	ng = desired_groups(s, groups);
-	/* a held-back joiner has become joinable: its peers' ring changes too */
 	for (int ci = 0; ci < SIM_MAX_COMPS; ci++) {
 		bool want = false;
 
@@ -1397,23 +2169,37 @@ static void on_reform(struct sim *s, const struct ev *e)
 	for (size_t k = 0; k < nnew; k++) {
 		struct comp *c = &s->comps[newc[k]];
 
-		TR(s, "ring %u.%" PRIu64 " forms: mask %#x", c->ring.rep, c->ring.seq, c->mask);
 		for (unsigned i = 0; i < s->n; i++)
 			if (c->mask & (1u << i))
 				s->nodes[i].comp = newc[k];
+		/* the group: members' running daemons that CPG lets in */
+		for (unsigned i = 0; i < s->n; i++) {
+			struct node *n = &s->nodes[i];
+
+			if (!(c->mask & (1u << i)))
+				continue;
+			n->join_pending = false;
+			if (node_live(n) && group_joinable(s, newc[k], n)) {
+				c->gmask |= 1u << i;
+				c->ginc[i] = n->incarnation;
+			}
+		}
+		TR(s, "ring %u.%" PRIu64 " forms: mask %#x group %#x", c->ring.rep, c->ring.seq,
+		   c->mask, c->gmask);
 	}
+	for (size_t k = 0; k < nnew; k++)
+		vq_ring_sync(s, newc[k]);
 	for (size_t k = 0; k < nnew && !s->stop; k++) {
 		for (unsigned i = 0; i < s->n && !s->stop; i++) {
 			struct node *n = &s->nodes[i];
 
-			if (!(s->comps[newc[k]].mask & (1u << i)) || !node_live(n))
-				continue;
-			join_ring(s, n, newc[k], oldc[i] >= 0 ? &s->comps[oldc[i]].inflight : NULL);
+			if (s->comps[newc[k]].gmask & (1u << i))
+				join_ring(s, n, newc[k], oldc[i]);
 		}
-		if (!s->stop && quorate_mask(s, s->comps[newc[k]].mask))
-			oracle_formation(s, s->comps[newc[k]].mask);
+		if (!s->stop && ring_quorate(s, &s->comps[newc[k]]))
+			oracle_formation(s, s->comps[newc[k]].gmask);
 	}
-	/* dissolve the old rings; paused members keep the pending messages */
+	/* dissolve the old rings; a paused or stalled member keeps what it had received */
 	for (int ci = 0; ci < SIM_MAX_COMPS; ci++) {
 		struct comp *c = &s->comps[ci];
 		bool still = false;
@@ -1425,10 +2211,12 @@ static void on_reform(struct sim *s, const struct ev *e)
 
 			if (n->comp != ci)
 				continue;
-			if (n->up && n->paused) {
+			if (n->on && (n->freeze != FZ_NONE || n->cs == CS_STALL)) {
 				msgq_clear(&n->ghostq);
 				for (size_t j = c->inflight.head; j < c->inflight.len; j++)
-					msgq_push(&n->ghostq, msg_ref(c->inflight.v[j].m), 0);
+					if (!c->inflight.v[j].m->grp &&
+					    (c->inflight.v[j].m->rcv & (1u << i)))
+						msgq_push(&n->ghostq, msg_ref(c->inflight.v[j].m), 0);
 				n->ghost = true;
 				n->comp = -1;
 				TR(s, "n%u (paused) loses ring %u.%" PRIu64 "; %zu messages pending",
@@ -1440,44 +2228,74 @@ static void on_reform(struct sim *s, const struct ev *e)
 		if (!still)
 			comp_free(s, ci);
 	}
-	/* restarted nodes held back above join in a later change */
+	vq_qdev_poll(s);
+	/* corosyncs held back above join in a later change; daemons join their group */
 	for (unsigned i = 0; i < s->n; i++)
-		if (node_live(&s->nodes[i]) && s->nodes[i].comp < 0 && !s->reform_pending) {
+		if (cs_live(s, &s->nodes[i]) && s->nodes[i].comp < 0 && !s->reform_pending) {
 			TR(s, "n%u joins with the next configuration change", s->nodes[i].id);
-			schedule_reform(s);
+			s->reform_pending = true;
+			s->reform_gen++;
+			ev_push(s, s->now + s->join_us, EV_REFORM, 0, s->reform_gen, 0);
 		}
+	try_joins(s);
 }
 
-/* A resumed node whose ring dissolved: transitional, singleton ring. */
+/*
+ * A paused or stalled node wakes to find its ring gone: its corosync still
+ * believes in it, originates there what it held, and delivers to itself
+ * alone, transitionally, what it had of that ring and then its own held
+ * messages -- before it learns it is alone (a singleton ring, not quorate).
+ */
 static void ghost_wake(struct sim *s, struct node *n)
 {
-	int ci;
+	struct msgq held = n->held;
 	struct msg *m;
+	int ci;
 
-	if (!n->ghost)
+	if (!n->ghost || n->cs != CS_RUN || n->freeze != FZ_NONE)
 		return;
 	n->ghost = false;
 	ci = comp_alloc(s, 1u << n->idx);
 	n->comp = ci;
-	send_held(s, n);
+	vq_ring_sync(s, ci);
+	/*
+	 * Only what corosync held when it woke is originated in the dead ring
+	 * (it had the token then); what the daemon sends from now on waits for
+	 * the next ring (sent there after the confchg below).
+	 */
+	memset(&n->held, 0, sizeof(n->held));
+	if (!n->up || !n->cpg_joined) {
+		msgq_clear(&n->ghostq);
+		msgq_clear(&held);
+		return;
+	}
+	s->comps[ci].gmask = 1u << n->idx;
+	s->comps[ci].ginc[n->idx] = n->incarnation;
 	n->in_trans = true;
 	n->trans_quorate = false;
 	while (node_live(n) && !s->stop && (m = msgq_pop(&n->ghostq, NULL))) {
 		deliver_one(s, n, m, true);
 		msg_unref(m);
 	}
+	while (node_live(n) && !s->stop && (m = msgq_pop(&held, NULL))) {
+		TR(s, "n%u originates held #%" PRIu64 " in its dead ring", n->id, m->id);
+		deliver_one(s, n, m, true);
+		msg_unref(m);
+	}
 	n->in_trans = false;
 	msgq_clear(&n->ghostq);
-	if (s->stop)
+	msgq_clear(&held);
+	if (s->stop || !node_live(n))
 		return;
-	join_ring(s, n, ci, NULL);
+	join_ring(s, n, ci, -1);
 }
 
-/* ----------------------------------------------------------------- faults */
+/* ------------------------------------------------------------- lifecycle */
 
 static void client_spawn(struct sim *s, unsigned slot);
 
-static void node_start(struct sim *s, struct node *n)
+/* The daemon starts (again): a new agent with no state, a new CPG process. */
+static void daemon_start(struct sim *s, struct node *n)
 {
 	struct cl_node_config cfg = s->cfg;
 
@@ -1488,25 +2306,39 @@ static void node_start(struct sim *s, struct node *n)
 		return;
 	}
 	n->up = true;
-	n->paused = false;
-	n->ghost = false;
-	n->comp = -1;
+	n->incarnation++;
+	n->vq_told = n->vq_ngen;   /* a new votequorum connection: nothing of the old one */
+	n->cpg_joined = false;
+	n->join_pending = false;
 	n->has_view = false;
 	n->view = 0;
-	n->incarnation++;
-	n->cpg_back_at = 0;
 	n->tick_at = NEVER;
 	n->tick_gen++;
 	n->illegal_seen = 0;
 	n->last_err[0] = 0;
 	for (unsigned j = 0; j < s->cpn; j++)
-		client_spawn(s, n->idx * SIM_CLIENTS_PER_NODE + j);
+		if (!s->clients[n->idx * SIM_CLIENTS_PER_NODE + j].used)
+			client_spawn(s, n->idx * SIM_CLIENTS_PER_NODE + j);
 	node_sched_tick(s, n);
 }
 
-static void node_crash(struct sim *s, struct node *n)
+/* The node powers on: corosync (a new instance) and the daemon start. */
+static void node_start(struct sim *s, struct node *n)
 {
-	TR(s, "FAULT: crash n%u", n->id);
+	n->on = true;
+	n->cs = CS_RUN;
+	n->cs_inc++;
+	vq_boot(s, n);
+	n->cpg_back_at = 0;
+	n->freeze = FZ_NONE;
+	n->ghost = false;
+	n->comp = -1;
+	daemon_start(s, n);
+}
+
+/* What dies with the daemon process. */
+static void daemon_gone(struct sim *s, struct node *n)
+{
 	for (unsigned i = 0; i < SIM_MAX_CLIENTS; i++) {
 		struct client *c = &s->clients[i];
 
@@ -1515,16 +2347,53 @@ static void node_crash(struct sim *s, struct node *n)
 	}
 	n->cn = cl_node_free(n->cn);
 	n->up = false;
-	n->paused = false;
+	n->cpg_joined = false;
+	n->join_pending = false;
+	n->has_view = false;
+	n->tick_gen++;
+	n->tick_at = NEVER;
+	n->ncalls = 0;
+	n->blen = n->bcount = 0;   /* the batch died with the daemon */
+	n->flush_armed = false;
+	msgq_clear(&n->held);      /* simplification: its queued sends die with it */
+}
+
+/* The node loses power (a crash, or fencing): everything on it stops. */
+static void node_crash(struct sim *s, struct node *n)
+{
+	TR(s, "FAULT: crash n%u", n->id);
+	daemon_gone(s, n);
+	n->on = false;
+	if (n->clk_stopped)
+		clk_stop(s, n, false);   /* power cycled: the clock runs again */
+	n->freeze = FZ_NONE;
+	n->cs = CS_RUN;
 	n->ghost = false;
 	n->comp = -1;
 	n->incarnation++;
 	n->fault_gen++;
-	n->tick_gen++;
-	n->tick_at = NEVER;
-	n->ncalls = 0;
-	msgq_clear(&n->held);
 	msgq_clear(&n->ghostq);
+}
+
+/*
+ * The daemon dies (kill -9, out of memory) while the node and its corosync
+ * run on: CPG tells the group at once (a process leave, ordered with the
+ * messages of the running ring); systemd restarts it a little later.
+ */
+static void daemon_crash(struct sim *s, struct node *n, uint64_t restart_in)
+{
+	TR(s, "FAULT: n%u's daemon dies (restart in %" PRIu64 " us)", n->id, restart_in);
+	daemon_gone(s, n);
+	if (n->comp >= 0 && (s->comps[n->comp].gmask & (1u << n->idx))) {
+		struct msg *m = msg_new(s, n, NULL, 0);
+
+		m->sender_inc = s->comps[n->comp].ginc[n->idx];
+		m->grp = GRP_LEAVE;
+		comp_send(s, n->comp, m);
+	}
+	n->daemon_gen++;
+	ev_push(s, s->now + restart_in, EV_DAEMON_BACK, n->idx, n->daemon_gen, 0);
+	apply_faults(s);
 }
 
 static void node_resume(struct sim *s, struct node *n)
@@ -1535,10 +2404,14 @@ static void node_resume(struct sim *s, struct node *n)
 	};
 
 	TR(s, "FAULT: resume n%u (ghost %d, %zu calls waiting)", n->id, n->ghost, n->ncalls);
-	n->paused = false;
+	if (n->clk_stopped)
+		clk_stop(s, n, false);
+	n->freeze = FZ_NONE;
 	n->fault_gen++;
 	n->tick_at = NEVER;
 	n->tick_gen++;
+	if (n->flush_armed)
+		batch_arm(s, n, s->now);
 	/* the woken daemon finds cpg, ipc and timers ready, in some order */
 	for (unsigned k = 0; k < 3 && !s->stop && node_live(n); k++) {
 		switch (perms[order][k]) {
@@ -1558,12 +2431,24 @@ static void node_resume(struct sim *s, struct node *n)
 		apply_faults(s);
 }
 
+/* corosync runs again after a stall (SIGCONT). */
+static void stall_end(struct sim *s, struct node *n)
+{
+	TR(s, "FAULT: n%u's corosync runs again (ghost %d, %zu held)", n->id, n->ghost,
+	   msgq_count(&n->held));
+	n->cs = CS_RUN;
+	if (node_live(n))
+		ghost_wake(s, n);
+	if (!s->stop)
+		apply_faults(s);
+}
+
 static unsigned count_down(const struct sim *s)
 {
 	unsigned k = 0;
 
 	for (unsigned i = 0; i < s->n; i++)
-		k += !s->nodes[i].up;
+		k += !s->nodes[i].on;
 	return k;
 }
 
@@ -1589,89 +2474,245 @@ static void node_transport_restart(struct sim *s, struct node *n, uint64_t downt
 	n->ghost = false;
 	n->has_view = false;
 	n->view = 0;
+	n->cpg_joined = false;
+	n->join_pending = false;
+	n->cs = CS_DOWN;
+	n->cs_inc++;
+	vq_boot(s, n);
 	n->incarnation++;        /* a new CPG member to the others */
+	n->blen = n->bcount = 0; /* cpg.c drops its batch with the connection */
+	n->flush_armed = false;
 	msgq_clear(&n->held);
 	msgq_clear(&n->ghostq);
 	n->cpg_back_at = s->now + downtime;
-	ev_push(s, n->cpg_back_at, EV_CPG_BACK, n->idx, n->incarnation, 0);
+	ev_push(s, n->cpg_back_at, EV_CPG_BACK, n->idx, n->cs_inc, 0);
 	node_sched_tick(s, n);
 }
+
+/* crash; usually restart later */
+static void fault_crash(struct sim *s, struct node *n)
+{
+	uint64_t T = s->token_us;
+
+	if (!n->up || count_down(s) + 1 >= s->n)
+		return;
+	node_crash(s, n);
+	if (rng_ppm(&s->rng, 800000))
+		ev_push(s, s->now + rng_range(&s->rng, T / 2, 10 * T), EV_RESTART, n->idx,
+			n->fault_gen, 0);
+	apply_faults(s);
+}
+
+/* a crash and restart in quick succession (a reboot) */
+static void fault_reboot(struct sim *s, struct node *n)
+{
+	if (!n->up || count_down(s) + 1 >= s->n)
+		return;
+	node_crash(s, n);
+	ev_push(s, s->now + rng_range(&s->rng, 1000, s->token_us / 2), EV_RESTART, n->idx,
+		n->fault_gen, 0);
+	apply_faults(s);
+}
+
+/*
+ * A pause: sometimes shorter than the token timeout, mostly longer.  Of the
+ * daemon and corosync alone (PROC), or of the whole node: a suspend
+ * (CLOCK_BOOTTIME counts on), or a VM pause whose clock stands still
+ * (short: vm_pause_max), at most one per 2 T a node.
+ */
+static void fault_pause(struct sim *s, struct node *n)
+{
+	static const char *const how[] = { "", "daemon and corosync", "suspend", "VM" };
+	uint64_t T = s->token_us;
+	uint64_t d = rng_ppm(&s->rng, 300000) ? rng_range(&s->rng, T / 10, T * 9 / 10)
+					    : rng_range(&s->rng, T + T / 5, 6 * T);
+	unsigned r = (unsigned)rng_range(&s->rng, 0, 99);
+	uint8_t fz = r < 55 ? FZ_PROC : r < 80 ? FZ_SUSPEND : FZ_VM;
+
+	if (!node_live(n))
+		return;
+	if (fz == FZ_VM && (!s->vm_pause_max || n->clk_stop_end + 2 * T > s->now))
+		fz = FZ_SUSPEND;
+	if (fz == FZ_VM)
+		d = rng_range(&s->rng, s->vm_pause_max / 4, s->vm_pause_max);
+	TR(s, "FAULT: pause n%u (%s) for %" PRIu64 " us", n->id, how[fz], d);
+	n->freeze = fz;
+	if (fz == FZ_VM)
+		clk_stop(s, n, true);
+	n->thaw_at = s->now + d;
+	n->fault_gen++;
+	n->tick_gen++;
+	n->tick_at = NEVER;
+	ev_push(s, n->thaw_at, EV_RESUME, n->idx, n->fault_gen, 0);
+	apply_faults(s);
+}
+
+/* The daemon dies; corosync and the node run on (restart: systemd). */
+static void fault_daemon(struct sim *s, struct node *n)
+{
+	if (!node_live(n))
+		return;
+	daemon_crash(s, n, rng_range(&s->rng, s->token_us / 10, 5 * s->token_us));
+}
+
+/*
+ * corosync stalls while the daemon runs (SIGSTOP of corosync alone, a long
+ * scheduling delay): mostly a little longer than the token timeout, so the
+ * others form a ring without it just before it resumes.
+ */
+static void fault_stall(struct sim *s, struct node *n)
+{
+	uint64_t T = s->token_us;
+	uint64_t d = rng_ppm(&s->rng, 250000) ? rng_range(&s->rng, T / 10, T * 9 / 10)
+					    : rng_range(&s->rng, T + T / 50, 2 * T);
+
+	if (!node_live(n) || n->cs != CS_RUN || n->comp < 0)
+		return;
+	TR(s, "FAULT: n%u's corosync stalls for %" PRIu64 " us", n->id, d);
+	n->cs = CS_STALL;
+	n->stall_gen++;
+	ev_push(s, s->now + d, EV_STALL_END, n->idx, n->stall_gen, 0);
+	apply_faults(s);
+}
+
+/*
+ * votequorum flaps within one ring (a quorum device's vote lost and back, an
+ * administrator changing expected votes): on one node or every member, the
+ * verdict says not quorate, then quorate again for the same ring.
+ */
+static void fault_flap(struct sim *s, struct node *n)
+{
+	uint64_t d = rng_range(&s->rng, MS, s->token_us / 2);
+	bool all = rng_ppm(&s->rng, 300000);
+	const struct comp *c;
+
+	if (!node_live(n) || n->comp < 0 || s->comps[n->comp].broken || !n->vq.quorate)
+		return;
+	c = &s->comps[n->comp];
+	TR(s, "FAULT: votequorum flaps for %" PRIu64 " us on %s of ring %u.%" PRIu64, d,
+	   all ? "every member" : "one member", c->ring.rep, c->ring.seq);
+	for (unsigned i = 0; i < s->n; i++) {
+		struct node *m = &s->nodes[i];
+
+		if ((i == n->idx || (all && (c->mask & (1u << i)))) && m->vq.quorate && m->up) {
+			vq_notify(s, m, false, &c->ring, all ? vq_delay(s) : 0);
+			vq_notify(s, m, true, &c->ring, d + (all ? vq_delay(s) : 0));
+		}
+	}
+}
+
+/* A node's quorum device loses the arbiter for a while (qdevice seeds). */
+static void fault_qdev(struct sim *s, struct node *n)
+{
+	uint64_t d = rng_range(&s->rng, s->token_us / 2, 3 * s->qdev_timeout);
+
+	if (!s->vq_qdev || !n->on || n->vq.qdev_cut)
+		return;
+	TR(s, "FAULT: n%u's quorum device cannot reach the arbiter for %" PRIu64 " us", n->id, d);
+	n->vq.qdev_cut = true;
+	n->vq.qdev_gen++;
+	ev_push(s, s->now + s->qdev_timeout, EV_QDEV_LOST, n->idx, n->vq.qdev_gen, 0);
+	ev_push(s, s->now + d, EV_QDEV_BACK, n->idx, n->vq.qdev_gen, 0);
+}
+
+static void fault_transport(struct sim *s, struct node *n)
+{
+	if (!node_live(n) || n->comp < 0)
+		return;
+	node_transport_restart(s, n, rng_range(&s->rng, s->token_us / 10, 4 * s->token_us));
+	apply_faults(s);
+}
+
+/* partition into 2 or 3 groups, often leaving a minority */
+static void fault_partition(struct sim *s, struct node *n)
+{
+	uint64_t T = s->token_us;
+	unsigned ngroups = rng_ppm(&s->rng, 750000) ? 2 : 3;
+	bool split = false;
+
+	(void)n;
+	if (partitioned(s))
+		return;
+	while (!split) {
+		for (unsigned i = 0; i < s->n; i++) {
+			s->nodes[i].group = (uint32_t)rng_range(&s->rng, 0, ngroups - 1);
+			if (s->nodes[i].group != s->nodes[0].group)
+				split = true;
+		}
+	}
+	if (s->tracing) {
+		char buf[64];
+		size_t off = 0;
+
+		for (unsigned i = 0; i < s->n; i++)
+			off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%u:%u",
+						i ? " " : "", s->nodes[i].id, s->nodes[i].group);
+		TR(s, "FAULT: partition %s", buf);
+	}
+	s->part_gen++;
+	/* a quick heal: the new rings run a heartbeat or two, then merge again */
+	if (rng_ppm(&s->rng, s->quick_heal_ppm))
+		ev_push(s, s->now + T + rng_range(&s->rng, 0, 2 * s->cfg.heartbeat_us), EV_HEAL, 0,
+			s->part_gen, 0);
+	else
+		ev_push(s, s->now + rng_range(&s->rng, 2 * T, 15 * T), EV_HEAL, 0, s->part_gen, 0);
+	apply_faults(s);
+}
+
+/*
+ * corosync's send queue fills (flow control): every send is refused with
+ * -EAGAIN for a while.  The agent and the daemon's batch keep what they
+ * could not send, and it all goes out at once when the queue drains.
+ */
+static void fault_congest(struct sim *s, struct node *n)
+{
+	uint64_t d = rng_range(&s->rng, MS, s->token_us / 3);
+
+	/*
+	 * Only where the daemon batches, as lockd/cpg.c always does (its mcast
+	 * fails only once a 64 KiB batch is full).  An agent whose mcast keeps
+	 * failing ticks without end and queues a heartbeat per tick (reported
+	 * to the core's owner; --congest-unbatched shows it).
+	 */
+	if (!node_live(n) || (!s->batching && !s->o->congest_unbatched))
+		return;
+	TR(s, "FAULT: n%u: corosync's send queue is full for %" PRIu64 " us", n->id, d);
+	n->congested_until = s->now + d;
+}
+
+static const struct fault_kind {
+	const char *name;
+	unsigned weight;
+	void (*fn)(struct sim *s, struct node *n);
+} fault_kinds[] = {
+	{ "crash", 16, fault_crash },
+	{ "reboot", 6, fault_reboot },
+	{ "pause", 22, fault_pause },
+	{ "daemon", 10, fault_daemon },
+	{ "stall", 12, fault_stall },
+	{ "transport", 5, fault_transport },
+	{ "partition", 24, fault_partition },
+	{ "congest", 5, fault_congest },
+	{ "flap", 6, fault_flap },
+	{ "qdevice", 4, fault_qdev },
+};
 
 static void on_fault(struct sim *s)
 {
 	uint64_t T = s->token_us;
-	unsigned kind;
-	struct node *n;
+	unsigned total = 0, r;
+	size_t k;
 
 	if (!s->faults_on)
 		return;
 	ev_push(s, s->now + rng_range(&s->rng, 2 * T, 12 * T), EV_FAULT, 0, 0, 0);
-	kind = (unsigned)rng_range(&s->rng, 0, 99);
-	n = &s->nodes[rng_range(&s->rng, 0, s->n - 1)];
+	for (k = 0; k < sizeof(fault_kinds) / sizeof(fault_kinds[0]); k++)
+		total += fault_kinds[k].weight;
+	r = (unsigned)rng_range(&s->rng, 0, total - 1);
+	for (k = 0; r >= fault_kinds[k].weight; k++)
+		r -= fault_kinds[k].weight;
 	s->res->faults++;
-	if (kind < 25) {
-		/* crash; usually restart later */
-		if (!n->up || count_down(s) + 1 >= s->n)
-			return;
-		node_crash(s, n);
-		if (rng_ppm(&s->rng, 800000))
-			ev_push(s, s->now + rng_range(&s->rng, T / 2, 10 * T), EV_RESTART, n->idx,
-				n->fault_gen, 0);
-		apply_faults(s);
-	} else if (kind < 55) {
-		/* pause: sometimes shorter than the token timeout, mostly longer */
-		uint64_t d = rng_ppm(&s->rng, 300000) ? rng_range(&s->rng, T / 10, T * 9 / 10)
-						    : rng_range(&s->rng, T + T / 5, 6 * T);
-
-		if (!node_live(n))
-			return;
-		TR(s, "FAULT: pause n%u for %" PRIu64 " us", n->id, d);
-		n->paused = true;
-		n->fault_gen++;
-		n->tick_gen++;
-		n->tick_at = NEVER;
-		ev_push(s, s->now + d, EV_RESUME, n->idx, n->fault_gen, 0);
-		apply_faults(s);
-	} else if (kind < 62) {
-		if (!node_live(n) || n->comp < 0)
-			return;
-		node_transport_restart(s, n, rng_range(&s->rng, T / 10, 4 * T));
-		apply_faults(s);
-	} else if (kind < 92) {
-		/* partition into 2 or 3 groups, often leaving a minority */
-		unsigned ngroups = rng_ppm(&s->rng, 750000) ? 2 : 3;
-		bool split = false;
-
-		if (partitioned(s))
-			return;
-		while (!split) {
-			for (unsigned i = 0; i < s->n; i++) {
-				s->nodes[i].group = (uint32_t)rng_range(&s->rng, 0, ngroups - 1);
-				if (s->nodes[i].group != s->nodes[0].group)
-					split = true;
-			}
-		}
-		if (s->tracing) {
-			char buf[64];
-			size_t off = 0;
-
-			for (unsigned i = 0; i < s->n; i++)
-				off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%u:%u",
-							i ? " " : "", s->nodes[i].id, s->nodes[i].group);
-			TR(s, "FAULT: partition %s", buf);
-		}
-		s->part_gen++;
-		ev_push(s, s->now + rng_range(&s->rng, 2 * T, 15 * T), EV_HEAL, 0, s->part_gen, 0);
-		apply_faults(s);
-	} else {
-		/* a crash and restart in quick succession (a reboot) */
-		if (!n->up || count_down(s) + 1 >= s->n)
-			return;
-		node_crash(s, n);
-		ev_push(s, s->now + rng_range(&s->rng, 1000, T / 2), EV_RESTART, n->idx,
-			n->fault_gen, 0);
-		apply_faults(s);
-	}
+	fault_kinds[k].fn(s, &s->nodes[rng_range(&s->rng, 0, s->n - 1)]);
 }
 
 static void heal_all(struct sim *s)
@@ -1785,11 +2826,13 @@ static bool client_acting(const struct sim *s, const struct client *c, unsigned 
 
 	if (!c->alive || h->st != H_HELD)
 		return false;
+	uint64_t nt = node_now(s, &s->nodes[c->node]);
+
 	if (h->revoked && s->now >= h->stop_at)
 		return false;
-	if (s->now < c->valid_until)
+	if (nt < c->valid_until)
 		return true;
-	return h->since < c->valid_until && s->now < c->valid_until + c->straggle_v;
+	return h->since_nt < c->valid_until && nt < c->valid_until + c->straggle_v;
 }
 
 /* The client stops acting on name (if it still does) at time t at the latest. */
@@ -1894,12 +2937,17 @@ static void on_wake(struct sim *s, const struct ev *e)
 }
 
 /*
- * The client learns the node-wide validity deadline.  A deadline already
- * past counts from now: that is when the client learns it must stop.
+ * The client learns the node-wide validity deadline (its node's time).  A
+ * deadline already past counts from now, when the client learns it must
+ * stop -- unless it knew an earlier one: it stopped then.
  */
 static void client_set_valid(struct sim *s, struct client *c, uint64_t t)
 {
-	c->valid_until = t < s->now ? s->now : t;
+	uint64_t nt = node_now(s, &s->nodes[c->node]);
+
+	if (t < nt)   /* learnt only now; never later than it already knew */
+		t = c->valid_until < nt ? c->valid_until : nt;
+	c->valid_until = t;
 }
 
 /* A client handles one event that reached it over the IPC. */
@@ -1917,6 +2965,7 @@ static void client_on_event(struct sim *s, struct client *c, const struct cev *e
 		h->epoch = e->epoch;
 		h->revoked = false;
 		h->since = s->now;
+		h->since_nt = node_now(s, &s->nodes[c->node]);
 		h->gen++;
 		h->release_at = NEVER;
 		client_set_valid(s, c, e->valid_until);
@@ -1946,16 +2995,21 @@ static void client_on_event(struct sim *s, struct client *c, const struct cev *e
 		break;
 	case CL_NODE_EV_REVOKED:
 		if (h && h->st == H_HELD && !h->revoked) {
-			uint64_t left = e->deadline > s->now ? e->deadline - s->now : 0;
-			/* a straggler finishes work it started: none if the grant just came */
-			uint64_t straggle = c->straggler && h->since < s->now ?
+			uint64_t nt = node_now(s, &s->nodes[c->node]);
+			uint64_t left = e->deadline > nt ? e->deadline - nt : 0;
+			/*
+			 * a straggler finishes work it started: none if the grant just
+			 * came, or if it was not using the lease any more
+			 */
+			uint64_t straggle = c->straggler && h->since < s->now &&
+					    client_acting(s, c, (unsigned)e->name) ?
 					    rng_range(&s->rng, 0, left / 2) : 0;
 			uint64_t rel;
 
 			h->revoked = true;
 			h->stop_at = s->now + straggle;
 			if (rng_ppm(&s->rng, 30000))    /* late: cleans up after the deadline */
-				rel = e->deadline + rng_range(&s->rng, 0, s->token_us);
+				rel = s->now + left + rng_range(&s->rng, 0, s->token_us);
 			else
 				rel = h->stop_at + rng_range(&s->rng, 0, (left - straggle) / 2);
 			h->release_at = NEVER;
@@ -2054,8 +3108,7 @@ static void check_state(struct sim *s, bool full)
 			const struct cl_sm *sm;
 			uint64_t hash = 0;
 
-			if (!(c->mask & (1u << i)) || !node_live(n) || n->comp != ci ||
-			    !cl_node_synced(n->cn) || !(sm = cl_node_sm(n->cn)))
+			if (!group_live(s, ci, n) || !cl_node_synced(n->cn) || !(sm = cl_node_sm(n->cn)))
 				continue;
 			cl_sm_stats(sm, &st);
 			if (full)
@@ -2295,9 +3348,66 @@ static const char *call_name(uint8_t kind)
 	return kind <= CALL_GONE ? names[kind] : "?";
 }
 
+/* Writes what n's replica shows of name (holders, orphans, waiters) into buf, for reports. */
+static const char *lease_desc(const struct sim *s, const struct node *n, unsigned name, char *buf,
+			      size_t cap)
+{
+	struct cl_lease_info li;
+	struct cl_hold_info h[8];
+	struct cl_waiter_info w[8];
+	size_t off = 0;
+
+	buf[0] = 0;
+	if (!n->up || !cl_node_sm(n->cn) ||
+	    cl_sm_lookup(cl_node_sm(n->cn), sim_names[name], strlen(sim_names[name]), &li, h, 8,
+			 w, 8) < 0)
+		return "no record";
+	off += (size_t)snprintf(buf + off, cap - off, "holders");
+	for (uint32_t i = 0; i < li.nholders && i < 8 && off < cap; i++)
+		off += (size_t)snprintf(buf + off, cap - off, " n%u:%s:e%" PRIu64 "%s", h[i].node,
+					cl_mode_name(h[i].mode), h[i].epoch,
+					h[i].orphan_seq ? ":orphan" : "");
+	if (off < cap)
+		off += (size_t)snprintf(buf + off, cap - off, "; waiters");
+	for (uint32_t i = 0; i < li.nwaiters && i < 8 && off < cap; i++)
+		off += (size_t)snprintf(buf + off, cap - off, " n%u:%s", w[i].node,
+					cl_mode_name(w[i].mode));
+	(void)s;
+	return buf;
+}
+
+/* --watch NAME: traces every change of what a replica shows of NAME. */
+static void watch_name(struct sim *s)
+{
+	char d[200];
+
+	for (unsigned i = 0; i < s->n; i++) {
+		lease_desc(s, &s->nodes[i], s->o->watch, d, sizeof(d));
+		if (strcmp(d, s->watched[i])) {
+			TR(s, "WATCH n%u %s: %s", s->nodes[i].id, sim_names[s->o->watch], d[0] ? d : "no record");
+			memcpy(s->watched[i], d, sizeof(d));
+		}
+	}
+}
+
 /* e: answered within the bound while the node stays healthy. */
 static void check_live(struct sim *s, bool final)
 {
+	/*
+	 * Waits the design imposes do not count: the grace period of fresh
+	 * state, and a departed node awaiting fence-ack in a split-capable
+	 * quorum mode (the fencing hook may be late).
+	 */
+	for (unsigned i = 0; i < s->n; i++) {
+		struct node *n = &s->nodes[i];
+		struct cl_sm_stats st;
+
+		if (n->up && cl_node_sm(n->cn)) {
+			cl_sm_stats(cl_node_sm(n->cn), &st);
+			if (st.grace || st.nunfenced)
+				n->blocked_at = s->now;
+		}
+	}
 	for (unsigned i = 0; i < SIM_MAX_CLIENTS && !s->stop; i++) {
 		struct client *c = &s->clients[i];
 		struct node *n;
@@ -2320,12 +3430,18 @@ static void check_live(struct sim *s, bool final)
 			since = s->comps[n->comp].stable_since;
 		if (s->last_fault > since)
 			since = s->last_fault;
-		if (s->now > since + s->bound)
+		if (n->blocked_at > since)
+			since = n->blocked_at;
+		if (s->now > since + s->bound) {
+			char d[200];
+
 			violation(s, SIM_INV_LIVE, "node %u client %" PRIx64 " %s cookie %" PRIu64
 				  " name %s issued at %" PRIu64 ": no answer after %" PRIu64
-				  " us of healthy ring (bound %" PRIu64 ")", n->id, c->id,
+				  " us of healthy ring (bound %" PRIu64 "); its replica: %s", n->id, c->id,
 				  call_name(c->req.kind), c->req.cookie, sim_names[c->req.name],
-				  c->req_issued, s->now - since, s->bound);
+				  c->req_issued, s->now - since, s->bound,
+				  lease_desc(s, n, c->req.name, d, sizeof(d)));
+		}
 	}
 }
 
@@ -2339,9 +3455,9 @@ static void check_final(struct sim *s)
 		struct node *n = &s->nodes[i];
 		struct cl_sm_stats st;
 
-		if (!node_live(n) || n->comp != ci || ci < 0 || s->comps[ci].broken) {
-			violation(s, SIM_INV_CONVERGE, "node %u is not in one stable ring with node %u",
-				  n->id, s->nodes[0].id);
+		if (ci < 0 || !group_live(s, ci, n) || s->comps[ci].broken) {
+			violation(s, SIM_INV_CONVERGE, "node %u is not in one stable ring and group with "
+				  "node %u", n->id, s->nodes[0].id);
 			return;
 		}
 		if (!cl_node_synced(n->cn) || !cl_node_sm(n->cn)) {
@@ -2372,7 +3488,7 @@ static void setup(struct sim *s, uint64_t seed)
 	uint64_t active;
 
 	rng_seed(r, seed);
-	s->n = s->o->nodes ? s->o->nodes : (unsigned)rng_range(r, SIM_MIN_NODES, SIM_MAX_NODES);
+	s->n = s->o->nodes ? s->o->nodes : rng_ppm(r, 120000) ? 2 : (unsigned)rng_range(r, 3, SIM_MAX_NODES);
 	s->nnames = (unsigned)rng_range(r, 4, SIM_MAX_NAMES);
 	s->cpn = (unsigned)rng_range(r, 1, SIM_CLIENTS_PER_NODE);
 	T = s->token_us = rng_range(r, 300 * MS, 1000 * MS);
@@ -2381,13 +3497,58 @@ static void setup(struct sim *s, uint64_t seed)
 	s->ipc_min = 10;
 	s->ipc_max = 40;
 	s->eagain_ppm = rng_ppm(r, 300000) ? 0 : rng_range(r, 1000, 30000);
+	s->join_us = rng_range(r, T / 20, T / 4);
+	/*
+	 * votequorum modes: two_node (with its automatic wait_for_all) in most
+	 * 2-node seeds; else standard, last_man_standing, auto_tie_breaker
+	 * (with wait_for_all where the node count is odd, as votequorum
+	 * demands), both, or a quorum device.  The daemons report the modes
+	 * in which a split can leave both sides quorate (CL_QMODE_*).
+	 */
+	{
+		unsigned m = (unsigned)rng_range(r, 0, 99);
+
+		if (s->n == 2) {
+			s->vq_two_node = m < 70;
+			s->vq_wfa = s->vq_two_node;
+			s->vq_qdev = m >= 85;
+		} else {
+			s->vq_lms = m >= 50 && m < 70;
+			s->vq_atb = (m >= 62 && m < 80 && (s->n % 2 == 0 || !s->vq_lms));
+			s->vq_qdev = m >= 80;
+			s->vq_wfa = (s->vq_atb && s->n % 2) || (s->vq_lms && rng_ppm(r, 500000));
+		}
+		s->qmodes = (s->vq_two_node ? CL_QMODE_TWO_NODE : 0) |
+			    (s->vq_lms ? CL_QMODE_LAST_MAN_STANDING : 0) |
+			    (s->vq_atb ? CL_QMODE_AUTO_TIE_BREAKER : 0) |
+			    (s->vq_qdev ? CL_QMODE_QDEVICE : 0);
+		s->lms_window = rng_range(r, T, 8 * T);
+		s->qdev_timeout = rng_range(r, T, 6 * T);
+		s->vq_first_ppm = rng_range(r, 0, 300000);
+		s->vq_late_ppm = rng_range(r, 0, 400000);
+		s->vq_late_max = rng_range(r, 100, T / 4);
+	}
+	s->rcv_ppm = rng_ppm(r, 300000) ? 0 : rng_range(r, 100000, 900000);
+	s->quick_heal_ppm = rng_range(r, 0, 700000);
+	s->batching = !rng_ppm(r, 200000);
+	s->batch_window = !s->batching || rng_ppm(r, 400000) ? 0 : rng_range(r, 100, 10 * MS);
 	s->straggler_ppm = rng_ppm(r, 200000) ? 0 : rng_range(r, 200000, 800000);
 	s->hold_max = rng_range(r, T / 4, 2 * T);
 	s->think_max = rng_range(r, T / 20, T / 2);
 	s->release_soon = T / 4;
 
 	memset(&s->cfg, 0, sizeof(s->cfg));
-	s->cfg.validity_us = rng_range(r, T / 2, T);
+	/*
+	 * Clocks: each node's drifts by at most drift_ppm.  Validity stays
+	 * below T by the drift's worth (the daemon's default, the token
+	 * timeout, is far below token + consensus); what is left is the slack
+	 * a stopped clock may eat: vm_pause_max.
+	 */
+	s->drift_ppm = rng_ppm(r, 250000) ? 0 : (uint32_t)rng_range(r, 20, 500);
+	s->cfg.validity_us = rng_range(r, T / 2, T - T * 3 * s->drift_ppm / 1000000 - MS);
+	s->vm_pause_max = (T - s->cfg.validity_us - T * 2 * s->drift_ppm / 1000000) / 2;
+	if (s->vm_pause_max < MS)
+		s->vm_pause_max = 0;
 	s->cfg.revoke_timeout_us = rng_range(r, T, 3 * T);
 	s->cfg.handover_timeout_us = rng_range(r, T, 4 * T);
 	s->cfg.linger_us = rng_range(r, 1000, 2 * T);
@@ -2443,7 +3604,10 @@ static void setup(struct sim *s, uint64_t seed)
 		n->id = ids[i];
 		n->comp = -1;
 		n->tick_at = NEVER;
-		TR(s, "node n%u starts", n->id);
+		n->clk_t0 = s->now;
+		n->clk_off = rng_range(r, SEC, 1000000 * SEC);
+		n->ppm = (int32_t)rng_range(r, 0, 2 * s->drift_ppm) - (int32_t)s->drift_ppm;
+		TR(s, "node n%u starts (clock %" PRIu64 ", drift %d ppm)", n->id, n->clk_off, n->ppm);
 		node_start(s, n);
 	}
 	apply_faults(s);   /* the first ring forms a token timeout after start */
@@ -2462,6 +3626,7 @@ static void teardown(struct sim *s)
 		msgq_clear(&n->held);
 		msgq_clear(&n->ghostq);
 		free(n->calls);
+		free(n->batch);
 	}
 	for (int i = 0; i < SIM_MAX_COMPS; i++)
 		if (s->comps[i].used)
@@ -2482,11 +3647,22 @@ static void on_stop(struct sim *s)
 	for (unsigned i = 0; i < s->n; i++) {
 		struct node *n = &s->nodes[i];
 
-		if (!n->up) {
+		if (!n->on) {
 			TR(s, "FAULT: restart n%u", n->id);
 			node_start(s, n);
-		} else if (n->paused) {
+			continue;
+		}
+		if (n->freeze != FZ_NONE)
 			node_resume(s, n);
+		if (n->cs == CS_STALL)
+			stall_end(s, n);
+		if (n->vq.qdev_cut) {
+			n->vq.qdev_cut = false;
+			vq_qdev_poll(s);
+		}
+		if (!n->up) {
+			TR(s, "FAULT: n%u's daemon restarts", n->id);
+			daemon_start(s, n);
 		}
 	}
 	apply_faults(s);
@@ -2496,6 +3672,16 @@ static void dispatch(struct sim *s, const struct ev *e)
 {
 	struct node *n;
 
+	if ((e->type == EV_IPC || e->type == EV_WAKE || e->type == EV_RELEASE ||
+	     e->type == EV_CANCEL) && node_asleep(&s->nodes[s->clients[e->a].node])) {
+		/* the client sleeps with its node: it goes on when the node wakes */
+		struct client *c = &s->clients[e->a];
+
+		if (e->type == EV_RELEASE && c->holds[e->c >> 32].release_at == s->now)
+			c->holds[e->c >> 32].release_at = s->nodes[c->node].thaw_at;
+		ev_push(s, s->nodes[s->clients[e->a].node].thaw_at, e->type, e->a, e->b, e->c);
+		return;
+	}
 	switch (e->type) {
 	case EV_DELIVER:
 		on_deliver(s, e);
@@ -2533,16 +3719,29 @@ static void dispatch(struct sim *s, const struct ev *e)
 		break;
 	case EV_RESUME:
 		n = &s->nodes[e->a];
-		if (n->up && n->paused && n->fault_gen == e->b && s->faults_on)
+		if (n->on && n->freeze != FZ_NONE && n->fault_gen == e->b && s->faults_on)
 			node_resume(s, n);
 		break;
 	case EV_RESTART:
 		n = &s->nodes[e->a];
-		if (!n->up && n->fault_gen == e->b && s->faults_on) {
+		if (!n->on && n->fault_gen == e->b && s->faults_on) {
 			TR(s, "FAULT: restart n%u", n->id);
 			node_start(s, n);
 			apply_faults(s);
 		}
+		break;
+	case EV_DAEMON_BACK:
+		n = &s->nodes[e->a];
+		if (n->on && !n->up && n->daemon_gen == e->b && s->faults_on) {
+			TR(s, "FAULT: n%u's daemon restarts", n->id);
+			daemon_start(s, n);
+			apply_faults(s);
+		}
+		break;
+	case EV_STALL_END:
+		n = &s->nodes[e->a];
+		if (n->on && n->cs == CS_STALL && n->stall_gen == e->b && s->faults_on)
+			stall_end(s, n);
 		break;
 	case EV_HEAL:
 		if (e->b == s->part_gen && s->faults_on) {
@@ -2567,10 +3766,30 @@ static void dispatch(struct sim *s, const struct ev *e)
 		check_final(s);
 		s->stop = true;
 		break;
+	case EV_FLUSH:
+		on_flush(s, e);
+		break;
+	case EV_VERDICT:
+		on_verdict(s, e);
+		break;
+	case EV_LMS:
+		on_lms(s, e);
+		break;
+	case EV_QDEV_LOST:
+		on_qdev_lost(s, e);
+		break;
+	case EV_QDEV_BACK:
+		n = &s->nodes[e->a];
+		if (n->vq.qdev_cut && n->vq.qdev_gen == e->b) {
+			n->vq.qdev_cut = false;    /* polls the arbiter again */
+			vq_qdev_poll(s);
+		}
+		break;
 	case EV_CPG_BACK:
 		n = &s->nodes[e->a];
-		if (n->up && n->incarnation == e->b) {
+		if (n->on && n->cs == CS_DOWN && n->cs_inc == e->b) {
 			TR(s, "FAULT: corosync back on n%u", n->id);
+			n->cs = CS_RUN;
 			apply_faults(s);
 		}
 		break;
@@ -2579,7 +3798,7 @@ static void dispatch(struct sim *s, const struct ev *e)
 
 /*
  * A node whose agent failed (out of memory, node.h) is what the daemon makes
- * of it: a crash, with a restart later like other crashes.  Not a violation
+ * of it: the daemon exits, and systemd restarts it later.  Not a violation
  * by itself; the invariants judge what the others do next.
  */
 static void reap_failed(struct sim *s)
@@ -2589,11 +3808,8 @@ static void reap_failed(struct sim *s)
 
 		if (!n->up || !n->cn || !cl_node_failed(n->cn))
 			continue;
-		TR(s, "n%u: agent failed: treated as a crash", n->id);
-		node_crash(s, n);
-		ev_push(s, s->now + rng_range(&s->rng, s->token_us / 2, 10 * s->token_us),
-			EV_RESTART, n->idx, n->fault_gen, 0);
-		apply_faults(s);
+		TR(s, "n%u: agent failed: the daemon exits", n->id);
+		daemon_crash(s, n, rng_range(&s->rng, s->token_us / 2, 10 * s->token_us));
 	}
 }
 
@@ -2668,6 +3884,8 @@ static void run_seed(const struct sim_opts *o, uint64_t seed, bool tracing, stru
 		dispatch(s, &e);
 		if (s->touched)
 			check_transitions(s);
+		if (s->o->watch < SIM_MAX_NAMES && s->tracing && s->touched)
+			watch_name(s);
 		reap_failed(s);
 		if (s->stop)
 			break;
@@ -2765,6 +3983,7 @@ static void usage(FILE *f)
 		"usage: corolease-sim [--seeds N] [--seed S] [--start S] [--nodes N] [--jobs J]\n"
 		"                     [--plant no-quorum|no-orphan-wait] [--verbose]\n"
 		"                     [--expect-violation] [--lax-trans] [--digest]\n"
+		"                     [--congest-unbatched] [--watch NAME]\n"
 		"  --seeds N            run N seeds (env SEEDS overrides; default %u)\n"
 		"  --start S            first seed (default 1)\n"
 		"  --seed S             run only seed S (same as --start S --seeds 1)\n"
@@ -2776,6 +3995,10 @@ static void usage(FILE *f)
 		"  --lax-trans          do not require acks made in a minority's\n"
 		"                       transitional delivery to survive (the node\n"
 		"                       agent confirms writes, so by default they must)\n"
+		"  --watch NAME         trace each change of what every replica shows of NAME\n"
+		"                       (holders, orphans, waiters; with --verbose)\n"
+		"  --congest-unbatched  congest corosync's send queue in seeds that do not\n"
+		"                       batch as well (the agent then ticks without end)\n"
 		"  --digest             print a behaviour digest line per seed (compare\n"
 		"                       sorted output before and after a refactor)\n",
 		DEFAULT_SEEDS, SIM_MIN_NODES, SIM_MAX_NODES);
@@ -2798,7 +4021,7 @@ static bool parse_u64(const char *s, uint64_t *v_r)
 
 int main(int argc, char **argv)
 {
-	struct sim_opts o = { .start = 1, .strict_trans = true };
+	struct sim_opts o = { .start = 1, .strict_trans = true, .watch = SIM_MAX_NAMES };
 	uint64_t v;
 	const char *env = getenv("SEEDS");
 	bool one = false;
@@ -2840,6 +4063,13 @@ int main(int argc, char **argv)
 			o.expect = true;
 		} else if (!strcmp(a, "--digest")) {
 			o.digest = true;
+		} else if (!strcmp(a, "--watch") && arg) {
+			for (o.watch = 0; o.watch < SIM_MAX_NAMES; o.watch++)
+				if (!strcmp(arg, sim_names[o.watch]))
+					break;
+			i++;
+		} else if (!strcmp(a, "--congest-unbatched")) {
+			o.congest_unbatched = true;
 		} else if (!strcmp(a, "--lax-trans")) {
 			o.strict_trans = false;
 		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {

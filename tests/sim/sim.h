@@ -4,7 +4,7 @@
  *
  * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
  *
- * One process hosts N (3..7) real struct cl_node instances (which run the
+ * One process hosts N (2..7) real struct cl_node instances (which run the
  * real lease.c / index.c / wire.c) and connects them through a simulated
  * CPG bus that models totem's extended virtual synchrony:
  *
@@ -38,7 +38,7 @@
 
 #include "node.h"
 
-#define SIM_MIN_NODES         3
+#define SIM_MIN_NODES         2
 #define SIM_MAX_NODES         7
 #define SIM_MAX_NAMES         8   /* lease names in play: few, so contention is high */
 #define SIM_MAX_KEYS          4   /* index keys per name */
@@ -59,6 +59,8 @@ struct sim_opts {
 	bool expect;             /* --expect-violation: succeed iff a double owner is seen */
 	bool strict_trans;       /* acks made in a minority's transitional delivery must survive too */
 	bool digest;             /* print one behaviour digest line per seed */
+	bool congest_unbatched;  /* congestion faults in seeds without batching too */
+	unsigned watch;          /* --watch: trace this name's holders everywhere (SIM_MAX_NAMES: none) */
 };
 
 /* Invariant identifiers used in reports. */
@@ -83,7 +85,7 @@ struct sim_result {
 	char desc[512];
 	uint64_t soft;           /* violations of other invariants ignored in --expect-violation mode */
 	/* statistics for the summary */
-	uint64_t faults, grants, index_acks, trans_acks, forks;
+	uint64_t faults, grants, index_acks, trans_acks, forks, batches;
 	uint64_t eagains, revokes, kills;
 };
 

@@ -6,6 +6,7 @@
 #include <check.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -95,6 +96,14 @@ struct node {
 	struct client clients[EVS_MAX_CLIENTS];
 	struct evs_announce ann[EVS_MAX_NODES + 1];
 	uint64_t last_msg;        /* id of the last CPG message it originated */
+	bool seen_all;            /* two_node: was in a ring of all nodes (wait_for_all over) */
+};
+
+/* What the bus remembers of every CPG message, by id, after its ring is gone. */
+struct msglog {
+	uint32_t sender;
+	uint32_t delivered;       /* nodes that delivered it */
+	uint64_t at;              /* global time it was originated */
 };
 
 struct name_epochs {
@@ -115,8 +124,8 @@ struct evs_bus {
 	struct comp comps[MAX_COMPS];
 	struct name_epochs *names;
 	size_t nnames, capnames;
-	uint32_t *dlog;           /* by message id: the nodes that delivered it */
-	size_t capdlog;
+	struct msglog *mlog;      /* by message id */
+	size_t capmlog;
 	char *violation[2];
 	bool tracing;
 	char trace[TRACE_LINES][TRACE_WIDTH];
@@ -297,18 +306,21 @@ static void describe_part(const uint8_t *p, size_t len, char *out, size_t cap)
 		snprintf(out, cap, "%s node %u seq %" PRIu64, t, m.node, m.seq);
 		break;
 	case CL_MSG_FENCE_ACK:
-		snprintf(out, cap, "%s node %u", t, m.node);
+		snprintf(out, cap, "%s node %u%s", t, m.node, m.flags & CL_FENCE_FORCE ? " (force)" : "");
 		break;
 	case CL_MSG_NOP:
 		snprintf(out, cap, "%s%s", t, m.req_id ? "" : " (heartbeat)");
 		break;
 	case CL_MSG_QUORUM:
-		snprintf(out, cap, "%s %s ring %u/%" PRIu64, t, m.flags & CL_QUORUM_YES ? "yes" : "no",
-			 m.ring.rep, m.ring.seq);
+		snprintf(out, cap, "%s %s ring %u/%" PRIu64 "%s", t, m.flags & CL_QUORUM_YES ? "yes" : "no",
+			 m.ring.rep, m.ring.seq, m.flags & CL_QUORUM_SPLIT ? " (split-capable)" : "");
+		break;
+	case CL_MSG_GRACE_END:
+		snprintf(out, cap, "%s ring %u/%" PRIu64, t, m.ring.rep, m.ring.seq);
 		break;
 	case CL_MSG_SYNC_ANNOUNCE:
-		snprintf(out, cap, "%s ring %u/%" PRIu64 " lsn %" PRIu64 " q_lsn %" PRIu64 "%s", t,
-			 m.ring.rep, m.ring.seq, m.lsn, m.q_lsn,
+		snprintf(out, cap, "%s ring %u/%" PRIu64 " term %u/%" PRIu64 " lsn %" PRIu64 " q_lsn %"
+			 PRIu64 "%s", t, m.ring.rep, m.ring.seq, m.term.rep, m.term.seq, m.lsn, m.q_lsn,
 			 m.flags & CL_SYNC_HAS_STATE ? "" : " (no state)");
 		break;
 	case CL_MSG_SYNC_CHUNK:
@@ -374,10 +386,15 @@ const char *evs_violation(const struct evs_bus *b, enum evs_check which)
 	return b->violation[which];
 }
 
+/*
+ * corolease_lease_valid() at global time g.  The revocation it sees: with
+ * per-hold slots the daemon's, at once; with the node-wide page only what
+ * the client has dispatched.
+ */
 static bool lease_valid_at(const struct node *nd, const struct lease *l, uint64_t g)
 {
-	return l->used && l->seen_granted && !l->seen_revoked && !l->released &&
-	       node_clock(nd, g) < nd->page;
+	bool revoked = nd->b->cfg.page == EVS_PAGE_PER_HOLD ? l->revoked : l->seen_revoked;
+	return l->used && l->seen_granted && !revoked && !l->released && node_clock(nd, g) < nd->page;
 }
 
 /* The client may be using the lease: it knows it has it, and is valid or revoked but not yet due. */
@@ -559,14 +576,15 @@ static void originate(struct evs_bus *b, struct node *nd, int ci, const uint8_t 
 		c->msgs = xrealloc(c->msgs, c->cap * sizeof(*c->msgs));
 	}
 	c->msgs[c->n++] = m;
-	if (m->id >= b->capdlog) {
-		size_t cap = b->capdlog ? 2 * b->capdlog : 1024;
+	if (m->id >= b->capmlog) {
+		size_t cap = b->capmlog ? 2 * b->capmlog : 1024;
 		while (cap <= m->id)
 			cap *= 2;
-		b->dlog = xrealloc(b->dlog, cap * sizeof(*b->dlog));
-		memset(b->dlog + b->capdlog, 0, (cap - b->capdlog) * sizeof(*b->dlog));
-		b->capdlog = cap;
+		b->mlog = xrealloc(b->mlog, cap * sizeof(*b->mlog));
+		memset(b->mlog + b->capmlog, 0, (cap - b->capmlog) * sizeof(*b->mlog));
+		b->capmlog = cap;
 	}
+	b->mlog[m->id] = (struct msglog){ .sender = nd->id, .at = m->at };
 	nd->last_msg = m->id;
 	char d[TRACE_WIDTH];
 	describe(data, len, d, sizeof(d));
@@ -789,6 +807,7 @@ static void deliver_part(void *ctx, const uint8_t *p, size_t len)
 		a->seen = true;
 		a->has_state = m.flags & CL_SYNC_HAS_STATE;
 		a->ring = m.ring;
+		a->term = m.term;
 		a->lsn = m.lsn;
 		a->q_lsn = m.q_lsn;
 		a->hash = m.hash;
@@ -804,7 +823,7 @@ static void deliver_msg(struct evs_bus *b, struct node *nd, struct evs_msg *m, c
 	trace(b, "n%u delivers%s #%" PRIu64 " from n%u: %s", nd->id, how, m->id, m->sender, d);
 	m->have |= EVS_N(nd->id);
 	m->delivered |= EVS_N(nd->id);
-	b->dlog[m->id] |= EVS_N(nd->id);
+	b->mlog[m->id].delivered |= EVS_N(nd->id);
 	struct part_ctx pc = { b, nd, m->sender };
 	if (m->len && m->data[0] == CL_BATCH_MAGIC) {
 		int rc = cl_batch_split(m->data, m->len, deliver_part, &pc);
@@ -895,7 +914,13 @@ uint64_t evs_last_sent(const struct evs_bus *b, uint32_t node)
 
 uint32_t evs_delivered_by(const struct evs_bus *b, uint64_t msg)
 {
-	return msg && msg < b->capdlog ? b->dlog[msg] : 0;
+	return msg && msg < b->capmlog ? b->mlog[msg].delivered : 0;
+}
+
+uint64_t evs_msg_at(const struct evs_bus *b, uint64_t msg)
+{
+	ck_assert_msg(msg && msg < b->capmlog && b->mlog[msg].sender, "evsbus: no message #%" PRIu64, msg);
+	return b->mlog[msg].at;
 }
 
 size_t evs_pending(const struct evs_bus *b, uint32_t node)
@@ -995,12 +1020,28 @@ void evs_ring_hold(struct evs_bus *b, uint32_t node, bool hold)
 	b->comps[comp_of(b, node)].hold = hold;
 }
 
+static unsigned expected_votes(const struct evs_bus *b)
+{
+	return b->cfg.expected_votes ? b->cfg.expected_votes : b->cfg.nodes;
+}
+
+/*
+ * votequorum's verdict for a ring of members.  two_node (with two expected
+ * votes): one vote is enough, but only once the nodes have seen each other
+ * since their corosync started (wait_for_all, which two_node turns on).
+ */
 static bool verdict(const struct evs_bus *b, uint32_t members)
 {
-	unsigned expected = b->cfg.expected_votes ? b->cfg.expected_votes : b->cfg.nodes;
+	unsigned expected = expected_votes(b);
 	unsigned votes = popcount(members);
-	if (b->cfg.two_node && expected == 2)
+	if (b->cfg.two_node && expected == 2) {
+		if (votes >= 2)
+			return true;
+		for (uint32_t id = 1; id <= b->cfg.nodes; id++)
+			if ((members & EVS_N(id)) && !b->nodes[id].seen_all)
+				return false;
 		return votes >= 1;
+	}
 	return 2 * votes > expected;
 }
 
@@ -1008,8 +1049,10 @@ void evs_quorum_ring(struct evs_bus *b, uint32_t node, bool quorate, const struc
 {
 	struct node *nd = node_of(b, node);
 	ck_assert_msg(nd->up && !nd->paused, "evsbus: quorum verdict for a node that is down or paused");
-	trace(b, "n%u votequorum: %s, ring %u/%" PRIu64, node, quorate ? "quorate" : "NOT quorate",
-	      ring->rep, ring->seq);
+	trace(b, "n%u votequorum: %s, ring %u/%" PRIu64 "%s", node, quorate ? "quorate" : "NOT quorate",
+	      ring->rep, ring->seq, b->cfg.two_node ? " (two_node)" : "");
+	/* as lockd/main.c's on_quorum(): the modes, then the verdict */
+	cl_node_quorum_mode(nd->n, b->cfg.two_node ? CL_QMODE_TWO_NODE : 0);
 	cl_node_quorum(nd->n, quorate, ring);
 	post_step(b);
 }
@@ -1036,6 +1079,8 @@ static void pass_into(struct evs_bus *b, struct node *nd, int oc, int ci, uint32
 		ck_assert_msg(!(nd->view & g & EVS_N(j)) || nd->view_inc[j] == b->nodes[j].inc,
 			      "evsbus: limit: node %u still lists the previous incarnation of restarted "
 			      "node %u (CPG would show it leave first)", nd->id, j);
+	if (popcount(g) >= expected_votes(b))
+		nd->seen_all = true;
 	bool q = verdict(b, g);
 	if (b->cfg.vq == EVS_VQ_BEFORE)
 		evs_quorum_ring(b, nd->id, q, &c->ring);
@@ -1160,12 +1205,8 @@ static void node_start(struct evs_bus *b, struct node *nd)
 	cfg.nodeid = nd->id;
 	nd->n = cl_node_new(&cfg, &evs_ops, nd);
 	ck_assert_msg(nd->n != NULL, "evsbus: cl_node_new failed for node %u", nd->id);
-#ifdef CL_QMODE_TWO_NODE
-	/* the API the two_node fix provides (see evs_quorum_mode_api()) */
-	if (b->cfg.two_node)
-		cl_node_quorum_mode(nd->n, CL_QMODE_TWO_NODE);
-#endif
 	nd->up = true;
+	nd->seen_all = false;     /* votequorum's wait_for_all starts again with corosync */
 	nd->paused = false;
 	nd->inc++;
 	nd->comp = -1;
@@ -1205,15 +1246,30 @@ struct evs_bus *evs_new(const struct evs_config *c)
 	b->now = c->start_us;
 	const char *tr = getenv("EVSBUS_TRACE");
 	b->tracing = tr && *tr && strcmp(tr, "0");
+	/* the plants a safety test is shown to notice (see evsbus.h) */
+	const char *un = getenv("EVSBUS_UNSAFE"), *pg = getenv("EVSBUS_PAGE");
+	if (un && *un) {
+		char *end;
+		unsigned long f = strtoul(un, &end, 0);
+		ck_assert_msg(!*end && f <= UINT_MAX, "evsbus: EVSBUS_UNSAFE=%s is not a number", un);
+		b->cfg.node.sm.unsafe_flags |= (unsigned)f;
+	}
+	if (pg && *pg) {
+		ck_assert_msg(!strcmp(pg, "node-wide") || !strcmp(pg, "per-hold"),
+			      "evsbus: EVSBUS_PAGE=%s is neither node-wide nor per-hold", pg);
+		b->cfg.page = !strcmp(pg, "node-wide") ? EVS_PAGE_NODE_WIDE : EVS_PAGE_PER_HOLD;
+	}
 	for (uint32_t id = 1; id <= c->nodes; id++) {
 		struct node *nd = &b->nodes[id];
 		nd->b = b;
 		nd->id = id;
 		node_start(b, nd);
 	}
-	trace(b, "bus of %u nodes: token %s s, consensus %s s, validity %s s, fence delay %s s%s",
-	      c->nodes, evs_t(c->token_us), evs_t(c->consensus_us), evs_t(c->node.validity_us),
-	      evs_t(c->node.fence_delay_us), c->two_node ? ", votequorum two_node" : "");
+	trace(b, "bus of %u nodes: token %s s, consensus %s s, validity %s s, fence delay %s s%s, "
+	      "%s page, unsafe flags %#x", c->nodes, evs_t(c->token_us), evs_t(c->consensus_us),
+	      evs_t(c->node.validity_us), evs_t(c->node.fence_delay_us),
+	      c->two_node ? ", votequorum two_node" : "",
+	      b->cfg.page == EVS_PAGE_PER_HOLD ? "per-hold" : "node-wide", b->cfg.node.sm.unsafe_flags);
 	return b;
 }
 
@@ -1244,10 +1300,26 @@ void evs_free(struct evs_bus *b)
 		free(c->msgs);
 	}
 	free(b->names);
-	free(b->dlog);
+	free(b->mlog);
 	free(b->violation[0]);
 	free(b->violation[1]);
 	free(b);
+}
+
+/* Whether any live node's machine is in the grace period of fresh state. */
+static bool any_grace(const struct evs_bus *b)
+{
+	for (uint32_t id = 1; id <= b->cfg.nodes; id++) {
+		const struct node *nd = &b->nodes[id];
+		const struct cl_sm *sm = nd->up ? cl_node_sm(nd->n) : NULL;
+		struct cl_sm_stats st;
+		if (!sm)
+			continue;
+		cl_sm_stats(sm, &st);
+		if (st.grace)
+			return true;
+	}
+	return false;
 }
 
 void evs_boot(struct evs_bus *b)
@@ -1257,8 +1329,25 @@ void evs_boot(struct evs_bus *b)
 		all |= EVS_N(id);
 	evs_form(b, &all, 1);
 	evs_run(b);
+	uint64_t formed = b->now;
 	for (uint32_t id = 1; id <= b->cfg.nodes; id++)
 		ck_assert_msg(cl_node_synced(b->nodes[id].n), "evsbus: node %u not synced after boot", id);
+	/* step from deadline to deadline until a GRACE_END is applied everywhere */
+	uint64_t limit = formed + 60 * 1000000ull;
+	while (any_grace(b)) {
+		uint64_t next = CL_TIME_NEVER;
+		for (uint32_t id = 1; id <= b->cfg.nodes; id++) {
+			const struct node *nd = &b->nodes[id];
+			uint64_t d = nd->up ? to_global(nd, cl_node_next_deadline(nd->n)) : CL_TIME_NEVER;
+			if (d < next)
+				next = d;
+		}
+		ck_assert_msg(next != CL_TIME_NEVER && next <= limit,
+			      "evsbus: the grace period of the booted ring did not end by t=%s",
+			      evs_t(limit));
+		evs_advance(b, next > b->now ? next : b->now + 1);
+	}
+	trace(b, "boot: the grace period ended %s s after the ring formed", evs_t(b->now - formed));
 }
 
 void evs_batch(struct evs_bus *b, uint32_t node, bool on)
@@ -1346,15 +1435,6 @@ void evs_restart(struct evs_bus *b, uint32_t node)
 	ck_assert(!nd->up);
 	node_start(b, nd);
 	trace(b, "n%u restarts (incarnation %u, no state)", node, nd->inc);
-}
-
-bool evs_quorum_mode_api(void)
-{
-#ifdef CL_QMODE_TWO_NODE
-	return true;
-#else
-	return false;
-#endif
 }
 
 struct cl_node *evs_agent(const struct evs_bus *b, uint32_t node)
@@ -1455,13 +1535,14 @@ int evs_sync(struct evs_bus *b, uint32_t node, uint64_t client)
 	return rc;
 }
 
-int evs_fence_ack(struct evs_bus *b, uint32_t node, uint64_t client, uint32_t target)
+int evs_fence_ack(struct evs_bus *b, uint32_t node, uint64_t client, uint32_t target, bool force)
 {
 	struct node *nd = node_of(b, node);
 	ck_assert(nd->up);
 	client_get(nd, client, true);
-	trace(b, "n%u client %" PRIu64 " fence-ack node %u", node, client, target);
-	int rc = cl_node_fence_ack(nd->n, client, ++b->cookies, target, false);
+	trace(b, "n%u client %" PRIu64 " fence-ack node %u%s", node, client, target,
+	      force ? " (force)" : "");
+	int rc = cl_node_fence_ack(nd->n, client, ++b->cookies, target, force);
 	post_step(b);
 	return rc;
 }

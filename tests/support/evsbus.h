@@ -52,7 +52,11 @@
  * to evs_quorum(), so the votequorum and CPG views may change at different
  * moments, or votequorum may flap with no ring change.  The automatic verdict
  * is votes > expected / 2 (one vote per node); with two_node and two expected
- * votes, one node is quorate (votequorum's two_node: 1).
+ * votes, one node is quorate (votequorum's two_node: 1), but only once it has
+ * been in a ring with the other since its corosync started (wait_for_all,
+ * which two_node turns on).  Every verdict comes with votequorum's modes, as
+ * lockd/main.c passes them: cl_node_quorum_mode(n, CL_QMODE_TWO_NODE) on a
+ * two_node bus, 0 otherwise, then cl_node_quorum().
  *
  * Batching.  evs_batch(node, true): the node's multicasts collect into one
  * CPG message in the wire.h batch format, built as lockd/cpg.c builds it (a
@@ -71,7 +75,13 @@
  *
  * Crash and restart: evs_crash() frees the agent and ends its clients; what
  * others received from it stays deliverable.  evs_restart() makes a new
- * agent (next incarnation) with no state and no ring.
+ * agent (next incarnation) with no state and no ring; its corosync starts
+ * again too (wait_for_all applies anew).
+ *
+ * Fresh state.  When no member of a ring has state, the agents start an
+ * empty machine in its grace period and grant nothing until a GRACE_END a
+ * fence delay later (core/node_sync.c).  evs_boot() waits that out; a test
+ * that wants to see it forms the first ring with evs_form().
  *
  * Time.  One global clock (microseconds) that the test advances; each node's
  * clock is global * (1 + drift_ppm / 1e6) + offset.  evs_advance() moves the
@@ -79,13 +89,22 @@
  * (cl_node_next_deadline / cl_node_tick), flushing batches and delivering in
  * the rings that run.
  *
- * Clients are modelled as libcorolease does it today: every event is
- * recorded per node; a client learns GRANTED/REVOKED only when it dispatches
- * (at once by default; evs_client_dispatching(false) makes it a client that
- * keeps working without dispatching); evs_lease_valid() is
- * corolease_lease_valid(): granted and not revoked as dispatched, and the
- * node's clock below the validity page, which is the latest CL_NODE_EV_VALIDITY
- * value, written at once (the daemon's shared page, read without dispatch).
+ * Clients.  Every event is recorded per node; a client learns GRANTED and
+ * REVOKED only when it dispatches (at once by default;
+ * evs_client_dispatching(false) makes it a client that keeps working without
+ * dispatching).  evs_lease_valid() is corolease_lease_valid(), read from the
+ * daemon's shared page without a dispatch: the node's clock below the
+ * node-wide valid_until, which is the latest CL_NODE_EV_VALIDITY value
+ * (written at once), and, for the hold itself, as the page is laid out
+ * (evs_config.page):
+ *  - EVS_PAGE_PER_HOLD (default): the page has a slot per client hold that
+ *    the daemon clears the moment the agent reports REVOKED, so a revoked
+ *    client sees it without dispatching;
+ *  - EVS_PAGE_NODE_WIDE: the page holds valid_until only (libcorolease
+ *    before the page rework): the hold counts as revoked once the client
+ *    has dispatched the REVOKED.
+ * Either way the client must have dispatched GRANTED (it has no lease
+ * handle before).
  *
  * Checks after every step (every delivered message, confchg, verdict, tick
  * and client call):
@@ -98,6 +117,12 @@
  *    every epoch granted on that name before, anywhere (further GRANTED
  *    events of a node's current hold repeat its epoch).
  * The first violation of each is kept with its evidence (evs_violation()).
+ *
+ * Plants.  To show that a safety test notices the defect it is about, the
+ * environment can weaken every bus it runs: EVSBUS_UNSAFE=<flags> ORs
+ * CL_UNSAFE_* flags (core/lease.h) into the agents' sm.unsafe_flags, and
+ * EVSBUS_PAGE=node-wide selects the node-wide client page.  EVSBUS_TRACE=1
+ * prints the trace as it goes.
  *
  * Limits (not modelled): message loss inside a running ring other than by a
  * break; -EAGAIN and flow control; CPG process joins and leaves inside one
@@ -131,6 +156,11 @@ enum evs_vq_mode {
 	EVS_VQ_MANUAL,      /* only evs_quorum() */
 };
 
+enum evs_page {
+	EVS_PAGE_PER_HOLD = 0,  /* per-hold slot cleared on REVOKED, plus valid_until */
+	EVS_PAGE_NODE_WIDE,     /* valid_until only; a revoke is seen when dispatched */
+};
+
 struct evs_config {
 	unsigned nodes;             /* ids 1..nodes, at most EVS_MAX_NODES */
 	uint64_t token_us;          /* totem token timeout */
@@ -138,7 +168,8 @@ struct evs_config {
 	uint64_t start_us;          /* global clock at creation */
 	enum evs_vq_mode vq;
 	unsigned expected_votes;    /* 0: nodes */
-	bool two_node;              /* votequorum two_node: 1 */
+	bool two_node;              /* votequorum two_node: 1 (with its wait_for_all) */
+	enum evs_page page;         /* the client page's layout (see above) */
 	struct cl_node_config node; /* template for every agent; nodeid is set per node */
 };
 
@@ -156,6 +187,7 @@ struct evs_announce {
 	bool seen;
 	bool has_state;
 	struct cl_ring ring;
+	struct cl_ring term;        /* the ring in which its state's lineage last became quorate */
 	uint64_t lsn, q_lsn, hash;
 };
 
@@ -165,14 +197,18 @@ struct evs_bus;
  * Defaults: token 1 s, consensus 1.2 s, start at t = 1 s, verdict after the
  * confchg; agents with validity 1 s (the daemon passes the token timeout),
  * heartbeat 250 ms, revoke timeout 1 s, fence delay validity + revoke + 2 s,
- * handover timeout 3 s, linger 5 s, 4 KiB sync chunks.
+ * handover timeout 3 s, linger 5 s, 4 KiB sync chunks; a per-hold client page.
  */
 void evs_config_default(struct evs_config *c, unsigned nodes);
 
 /* Creates the bus and its agents (no ring yet).  Fails the test on error. */
 struct evs_bus *evs_new(const struct evs_config *c);
 void evs_free(struct evs_bus *b);
-/* Forms one ring of every node and runs it until quiet (everyone synced). */
+/*
+ * Forms one ring of every node, runs it until quiet (everyone synced), and
+ * waits until the grace period of the fresh state has ended on every node
+ * (a fence delay, ticking every node).
+ */
 void evs_boot(struct evs_bus *b);
 
 /* ---- rings ---- */
@@ -207,6 +243,11 @@ void evs_receive(struct evs_bus *b, uint32_t node, uint32_t mask);
 /* The id of the last CPG message node originated (0: none), and who delivered it so far. */
 uint64_t evs_last_sent(const struct evs_bus *b, uint32_t node);
 uint32_t evs_delivered_by(const struct evs_bus *b, uint64_t msg);
+/*
+ * The global time msg was originated: the sender agent's send time, unless
+ * corosync held it (a broken ring, a pause) or it was batched.
+ */
+uint64_t evs_msg_at(const struct evs_bus *b, uint64_t msg);
 /* Messages originated in node's ring that some member has not delivered. */
 size_t evs_pending(const struct evs_bus *b, uint32_t node);
 /* node's current ring (its last confchg's ring; {0,0} before any). */
@@ -228,14 +269,6 @@ void evs_resume(struct evs_bus *b, uint32_t node);
 void evs_crash(struct evs_bus *b, uint32_t node);
 void evs_restart(struct evs_bus *b, uint32_t node);
 void evs_clock(struct evs_bus *b, uint32_t node, int64_t offset_us, int32_t drift_ppm);
-/*
- * Whether the agent can be told votequorum's mode.  node.h has no such API
- * yet; what the two_node fix is assumed to provide (see
- * tests/safety/two_node_split_frees_other_side.c): CL_QMODE_TWO_NODE (and
- * _LMS, _ATB, _QDEVICE) and cl_node_quorum_mode(n, flags).  Once node.h
- * defines CL_QMODE_TWO_NODE, the bus tells every agent of a two_node bus.
- */
-bool evs_quorum_mode_api(void);
 struct cl_node *evs_agent(const struct evs_bus *b, uint32_t node);
 bool evs_up(const struct evs_bus *b, uint32_t node);
 
@@ -257,14 +290,14 @@ int evs_release(struct evs_bus *b, uint32_t node, uint64_t client, const char *n
 int evs_put(struct evs_bus *b, uint32_t node, uint64_t client, const char *name,
 	    const char *key, const char *val);
 int evs_sync(struct evs_bus *b, uint32_t node, uint64_t client);
-int evs_fence_ack(struct evs_bus *b, uint32_t node, uint64_t client, uint32_t target);
+int evs_fence_ack(struct evs_bus *b, uint32_t node, uint64_t client, uint32_t target, bool force);
 /* Whether client dispatches its events as they come (default true). */
 void evs_client_dispatching(struct evs_bus *b, uint32_t node, uint64_t client, bool on);
 /* Dispatches client's pending events now. */
 void evs_dispatch(struct evs_bus *b, uint32_t node, uint64_t client);
 /* corolease_lease_valid() of client's lease on name, now. */
 bool evs_lease_valid(const struct evs_bus *b, uint32_t node, uint64_t client, const char *name);
-/* The node's validity page (latest CL_NODE_EV_VALIDITY value). */
+/* The node-wide valid_until of node's page (latest CL_NODE_EV_VALIDITY value). */
 uint64_t evs_page(const struct evs_bus *b, uint32_t node);
 /* The last event of type for client (0: node-wide) about name (NULL: any), or NULL. */
 const struct evs_event *evs_last(const struct evs_bus *b, uint32_t node, uint64_t client,
