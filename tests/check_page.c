@@ -1,19 +1,22 @@
 /*
  * check_page.c - unit tests for the daemon's validity page (lockd/page.c),
  * linked from its source: run dir checks, one fresh file per incarnation,
- * retiring a previous incarnation's pages, and the revocation slots'
- * generations (corolease/ipc.h, "The validity page").
+ * retiring a previous incarnation's pages, the revocation slots'
+ * generations (corolease/ipc.h, "The validity page"), and that another
+ * local user can read the page but neither write it nor add a page.
  *
  * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
  */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "corolease/ipc.h"
@@ -206,6 +209,68 @@ START_TEST(slots_have_generations)
 }
 END_TEST
 
+/*
+ * In a child running as user nobody (65534): what a hostile local user can
+ * do to path in dir.  Exit status: 0 if it could read the page and could
+ * neither write nor map it writable nor create a file in dir, else the
+ * number of the first step that went wrong.
+ */
+static int as_nobody(const char *path)
+{
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(10);
+		int fd = open(path, O_RDONLY | O_NOFOLLOW);
+		if (fd < 0)
+			_exit(1);
+		if (mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) != MAP_FAILED ||
+		    errno != EACCES)
+			_exit(2);
+		close(fd);
+		if (open(path, O_RDWR) >= 0 || errno != EACCES)
+			_exit(3);
+		if (chmod(path, 0666) == 0 || errno != EPERM)
+			_exit(4);
+		char other[128];
+		snprintf(other, sizeof(other), "%s/" CLP_SHM_PREFIX "0000000000000001", dir);
+		if (open(other, O_RDWR | O_CREAT | O_EXCL, 0644) >= 0 || errno != EACCES)
+			_exit(5);
+		if (unlink(path) == 0 || errno != EACCES)
+			_exit(6);
+		_exit(0);
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+START_TEST(other_users_cannot_write_the_page)
+{
+	char err[256];
+	struct cld_page *pg;
+	/* whatever the daemon's umask: 0644 */
+	mode_t old = umask(0);
+	ck_assert_int_eq(cld_page_create(dir, 1, 1, 16, &pg, err, sizeof(err)), 0);
+	if (geteuid() == 0)   /* the hostile user's view first, then the mode */
+		ck_assert_int_eq(as_nobody(cld_page_path(pg)), 0);
+	struct stat st;
+	ck_assert_int_eq(stat(cld_page_path(pg), &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0644);
+	cld_page_close(pg);
+	umask(0777);
+	ck_assert_int_eq(cld_page_create(dir, 1, 1, 16, &pg, err, sizeof(err)), 0);
+	ck_assert_int_eq(stat(cld_page_path(pg), &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0644);
+	umask(old);
+	cld_page_close(pg);
+	if (geteuid() != 0)
+		fprintf(stderr, "other_users_cannot_write_the_page: not root, no user switch\n");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("page");
@@ -215,6 +280,7 @@ int main(void)
 	tcase_add_test(tc, a_fresh_file_per_incarnation);
 	tcase_add_test(tc, a_new_daemon_retires_the_old_pages);
 	tcase_add_test(tc, slots_have_generations);
+	tcase_add_test(tc, other_users_cannot_write_the_page);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
