@@ -436,7 +436,7 @@ void cl_node_transport_lost(struct cl_node *n)
 	/* requests cannot be answered any more */
 	struct cl_htab_iter it;
 	for (struct nl_lease *l = nd_lease_first(n, &it); l; l = nd_lease_next(n, &it)) {
-		nd_deny_waiters(n, l, -ENOTCONN);
+		nd_deny_waiters(n, l, COROLEASE_ENOCLUSTER);
 		nd_lease_to(n, l, NL_NONE, "transport lost");
 		l->req = REQ_NONE;
 		nd_lease_settle(n, l);
@@ -449,13 +449,13 @@ void cl_node_transport_lost(struct cl_node *n)
 							    o->kind == OP_INDEX ? CL_NODE_EV_INDEX_DONE :
 										  CL_NODE_EV_ADMIN_DONE,
 						    .client = o->client, .cookie = o->cookie,
-						    .err = -ENOTCONN };
+						    .err = COROLEASE_ENOCLUSTER };
 			nd_ev_push(n, &ev);
 		}
 		cl_htab_del(&n->requests, e);
 		free(o);
 	}
-	nd_drop_unconfirmed(n, 0, -ENOTCONN, true);
+	nd_drop_unconfirmed(n, 0, COROLEASE_ENOCLUSTER, true);
 	leave(n);
 }
 

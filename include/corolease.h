@@ -15,7 +15,23 @@
  *   -EINVAL                  a NULL handle or an argument out of range
  *   -ENOMEM                  out of memory
  *   COROLEASE_EPROTO         the daemon's answer was malformed
- *   COROLEASE_EDISCONNECTED  the connection to the daemon is lost
+ *   COROLEASE_EDISCONNECTED  the connection to the daemon is lost: returned
+ *                            as soon as the daemon is gone (a call waiting
+ *                            for an answer polls the connection and sees it
+ *                            hang up), never a raw -ENOTCONN or -EPIPE; the
+ *                            outcome of a request in flight is unknown
+ *
+ * Time: every time this library takes or returns (corolease_get_timeout(),
+ * corolease_lease_revoke_deadline()) and every deadline it keeps is
+ * CLOCK_BOOTTIME in microseconds, which keeps counting while the machine
+ * is suspended (CLOCK_MONOTONIC on kernels before Linux 2.6.39, which lack
+ * it).
+ *
+ * Bounds: corolease_connect() returns within 10 s; an acquire with a
+ * timeout returns by it (plus 0.5 s with COROLEASE_WAIT, see
+ * corolease_acquire()); a call without a timeout of its own waits for the
+ * daemon's answer, or returns COROLEASE_EDISCONNECTED once the daemon is
+ * gone.
  *
  * Ownership: a corolease_t is the caller's from corolease_connect() to
  * corolease_close(); a lease handle from its acquire to corolease_release()
@@ -68,7 +84,9 @@ enum corolease_mode {
 	X(NODEALIVE, -3008, "node is a live cluster member")                               \
 	X(DISCONNECTED, -3009, "not connected to coroleased")                             \
 	X(FENCING,   -3010, "waiting for fence-ack of a departed node (split-capable quorum mode)") \
-	X(GRACE,     -3011, "cluster state was lost: no grants until the grace period ends")
+	X(GRACE,     -3011, "cluster state was lost: no grants until the grace period ends") \
+	X(UNTRUSTED, -3012, "coroleased or its validity page failed the ownership checks") \
+	X(NOCLUSTER, -3013, "the node lost its corosync connection before the request was decided")
 
 enum corolease_errno {
 #define COROLEASE_ERRNO_ENUM_(name, val, msg) COROLEASE_E##name = (val),
@@ -85,12 +103,20 @@ typedef struct corolease_lease corolease_lease_t;
 /* connection */
 
 /*
- * Connects to coroleased and handshakes, blocking for at most 10 s.
- * Returns 0 and *h_r, or -ENOENT / -ECONNREFUSED (daemon not running),
+ * Connects to coroleased and handshakes, blocking for at most 10 s in all.
+ * Checks whom it talks to first: the daemon's uid must be root or the
+ * caller's effective uid, and the daemon's validity page and its directory
+ * must be owned by root or that uid and not writable by group or others.
+ * Returns 0 and *h_r, or -ECONNREFUSED / -ENOENT (daemon not running),
+ * -EAGAIN (its connection backlog is full: stopped or overloaded),
  * -EACCES (not in the socket group), -EUSERS (the daemon's connection
- * limit, in total or for this uid, is reached), -ETIMEDOUT (no handshake answer),
+ * limit, in total or for this uid, is reached), -ESHUTDOWN (the daemon is
+ * stopping), -ETIMEDOUT (no complete handshake within 10 s),
+ * COROLEASE_EUNTRUSTED (the checks above failed: possibly another user's
+ * fake daemon),
  * COROLEASE_EVERSION (daemon speaks another protocol version), or a
- * common error.
+ * common error (COROLEASE_EDISCONNECTED: the daemon went away during the
+ * handshake).
  */
 int corolease_connect(corolease_t **h_r);
 /*
@@ -152,11 +178,12 @@ int corolease_get_fd(const corolease_t *h);
 int corolease_get_events(const corolease_t *h);
 /*
  * When corolease_dispatch() must be called even if the fd is not readable:
- * an absolute CLOCK_MONOTONIC time in microseconds (an acquire deadline, a
+ * an absolute CLOCK_BOOTTIME time in microseconds (an acquire deadline, a
  * send retry), 0 for "now" (callbacks are queued, or a lost connection is
  * not reported yet), or UINT64_MAX for no deadline (also for a NULL
  * handle).  An event loop must honour it: queued callbacks do not make the
- * fd readable.  Ask again after every call into the library.
+ * fd readable.  Ask again after every call into the library.  (The fd also
+ * reports POLLHUP when the daemon dies; dispatch then reports the loss.)
  */
 uint64_t corolease_get_timeout(const corolease_t *h);
 /*
@@ -176,17 +203,23 @@ uint32_t corolease_nodeid(const corolease_t *h);
 
 /*
  * Acquires name (1..COROLEASE_NAME_MAX bytes) in mode with flags
- * (COROLEASE_WAIT), blocking until granted or refused.  timeout_ms bounds a
- * WAIT (0 = none).  Returns 0 and *lease_r, or
+ * (COROLEASE_WAIT), blocking until granted or refused.  timeout_ms (0 =
+ * none) bounds the call: with COROLEASE_WAIT the daemon gives up the wait
+ * after timeout_ms and names the holder, and the library itself 0.5 s
+ * later if the daemon does not answer; without it the library gives up
+ * after timeout_ms.  Returns 0 and *lease_r, or
  *   -EBUSY                held elsewhere (also by a departed node awaiting
  *                         recovery); *owner_r = the holder if owner_r != NULL
- *   -ETIMEDOUT            the WAIT bound ran out (*owner_r set when known)
+ *   -ETIMEDOUT            timeout_ms ran out (*owner_r set when known)
  *   -EALREADY             this connection holds or is acquiring name
- *   -EDQUOT               per-connection lease quota reached
+ *   -EDQUOT               lease quota reached: this connection's
+ *                         (max_leases_per_client) or the node's
+ *                         (max_client_holds)
  *   -EAGAIN               too many requests of this connection pending
  *   COROLEASE_ENOQUORUM   the node's partition is not quorate
  *   COROLEASE_ESYNCING    the node is still synchronising (without WAIT)
- *   -ENOTCONN             the node lost the cluster before a decision
+ *   COROLEASE_ENOCLUSTER  the node lost its corosync connection before a
+ *                         decision
  *   -ESHUTDOWN            the daemon is stopping
  * or a common error.
  */
@@ -218,18 +251,28 @@ int corolease_lease_mode(const corolease_lease_t *lease);
 const void *corolease_lease_name(const corolease_lease_t *lease, size_t *namelen_r);
 void *corolease_lease_udata(const corolease_lease_t *lease);
 /*
- * After a revoke: when the daemon stops waiting for this release
- * (CLOCK_MONOTONIC microseconds); then it hands the lease over, and kills
- * the process if kill_on_revoke is set.  0 if not revoked.
+ * After a revoke has been dispatched: when the daemon stops waiting for
+ * this release (CLOCK_BOOTTIME microseconds); then it hands the lease over,
+ * and kills the process if kill_on_revoke is set.  0 if not revoked.
  */
 uint64_t corolease_lease_revoke_deadline(const corolease_lease_t *lease);
-/* 1 once granted and while not revoked and connected, else 0. */
+/*
+ * 1 once granted and while not revoked (by the daemon, dispatched or not)
+ * and connected, else 0.  Like corolease_lease_valid() without the
+ * deadline: 1 does not mean the lease may be used.
+ */
 int corolease_lease_granted(const corolease_lease_t *lease);
 /*
- * 1 if the lease may be used right now: granted, not revoked, connected,
- * and the node's validity deadline (read from shared memory) not passed;
- * else 0.  No IPC and no dispatch needed; call it before each write to
- * shared storage.
+ * 1 if the lease may be used right now, else 0: granted; not revoked, as
+ * the daemon marks it in its validity page the moment it revokes the hold
+ * (no dispatch needed); the node's validity deadline, read from the same
+ * page, not passed; the page is the one of the daemon this connection
+ * talks to (a restarted daemon never revives an old connection's leases);
+ * and the connection not hung up (one poll(2): a crashed daemon's leases
+ * read 0 from the crash on).  No IPC and no dispatch; call it before each
+ * write to shared storage, and stamp the write with the epoch: a process
+ * paused between the check and the write can only be stopped by storage
+ * that checks the epoch.
  */
 int corolease_lease_valid(const corolease_lease_t *lease);
 
@@ -248,9 +291,10 @@ int corolease_owner(corolease_t *h, const void *name, size_t namelen, uint32_t *
  * the value into buf; *vallen_r gets the full length; *version_r the
  * version at which this key was last written (as corolease_index_list
  * reports it).  Returns 0, or -ENOENT (no such key), COROLEASE_ESYNCING;
- * with COROLEASE_GET_SYNC also -EAGAIN (too many requests pending) and
- * -ENOTCONN (the node lost the cluster before the barrier); or a common
- * error.
+ * with COROLEASE_GET_SYNC also -EAGAIN (too many requests pending),
+ * COROLEASE_ENOQUORUM (the read would not be linearizable here) and
+ * COROLEASE_ENOCLUSTER (the node lost its corosync connection before the
+ * barrier); or a common error.
  */
 int corolease_index_get(corolease_t *h, const void *name, size_t namelen,
 			const void *key, size_t keylen, unsigned flags,
@@ -268,8 +312,10 @@ int corolease_index_get(corolease_t *h, const void *name, size_t namelen,
  *   -ENOENT               del: no such key
  *   -EAGAIN               too many requests of this connection pending
  *   COROLEASE_ENOQUORUM   the partition is not quorate
- *   -ENOTCONN             the node lost the cluster before the write applied
- * or a common error.
+ *   COROLEASE_ENOCLUSTER  the node lost its corosync connection before the
+ *                         write was confirmed: its outcome is unknown
+ * or a common error (with COROLEASE_EDISCONNECTED, too, the outcome of a
+ * write in flight is unknown).
  */
 int corolease_index_put(corolease_lease_t *lease, const void *key, size_t keylen,
 			const void *val, size_t vallen, uint64_t *version_r);
@@ -296,8 +342,9 @@ int corolease_watch(corolease_t *h, const void *name, size_t namelen);
 int corolease_unwatch(corolease_t *h, const void *name, size_t namelen);
 /*
  * Waits until everything sent to the cluster before it is applied.  0,
- * -EAGAIN (too many requests pending), -ENOTCONN (the node lost the
- * cluster), or a common error.
+ * -EAGAIN (too many requests pending), COROLEASE_ENOQUORUM (not
+ * linearizable here), COROLEASE_ENOCLUSTER (the node lost its corosync
+ * connection), or a common error.
  */
 int corolease_sync(corolease_t *h);
 

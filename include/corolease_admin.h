@@ -120,8 +120,8 @@ struct corolease_detail *corolease_detail_free(struct corolease_detail *d);
  * Revokes name from every live holder; *count_r gets how many.  Returns 0,
  * or -ENOENT (nobody holds name), COROLEASE_EORPHANED (only departed
  * holders: see corolease_fence_ack), -EPERM (not an administrator), -EAGAIN
- * (too many requests pending), -ENOTCONN (the node lost the cluster), or a
- * common error.
+ * (too many requests pending), COROLEASE_ENOCLUSTER (the node lost its
+ * corosync connection first: the outcome is unknown), or a common error.
  */
 int corolease_evict(corolease_t *h, const void *name, size_t namelen, uint64_t *count_r);
 /* corolease_fence_ack() flags. */
@@ -132,8 +132,8 @@ int corolease_evict(corolease_t *h, const void *name, size_t namelen, uint64_t *
  * how many.  A current member is refused with COROLEASE_ENODEALIVE unless
  * flags has COROLEASE_FENCE_FORCE; forced, only the holds it had before it
  * last left (orphans) are freed, never those it holds now.  Returns 0, or
- * COROLEASE_ENODEALIVE, -EPERM, -EAGAIN, -ENOTCONN (as above), or a common
- * error (-EINVAL for node 0 or an unknown flag).
+ * COROLEASE_ENODEALIVE, -EPERM, -EAGAIN, COROLEASE_ENOCLUSTER (as above),
+ * or a common error (-EINVAL for node 0 or an unknown flag).
  */
 int corolease_fence_ack(corolease_t *h, uint32_t node, unsigned flags, uint64_t *count_r);
 

@@ -27,6 +27,15 @@
  * Every event is length-checked against corolease/ipc.h before use; a
  * malformed answer fails its request with COROLEASE_EPROTO, anything else
  * malformed is dropped.
+ *
+ * Validity without dispatch: corolease_lease_valid() reads the daemon's
+ * validity page (its deadline and the lease's revocation slot) and polls
+ * the fd for a hang-up; see "The validity page" in corolease/ipc.h.
+ *
+ * Bounded calls: connecting (socket, libqb handshake and HELLO) takes at
+ * most CONNECT_TIMEOUT_US; an acquire with a timeout returns by it (plus
+ * ACQUIRE_GRACE_US with COROLEASE_WAIT); every wait polls the fd, whose
+ * POLLHUP ends it with COROLEASE_EDISCONNECTED as soon as the daemon dies.
  */
 #define _GNU_SOURCE 1
 
@@ -39,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -58,12 +68,12 @@
 #define PACKAGE_VERSION "unknown"
 #endif
 
-/* Time the HELLO handshake may take before corolease_connect() gives up. */
-#define HELLO_TIMEOUT_US     (10u * 1000000u)
+/* Time corolease_connect() may take in all (libqb's handshake and HELLO). */
+#define CONNECT_TIMEOUT_US   (10u * 1000000u)
 /*
- * Grace added to an acquire's timeout for the library's own deadline: the
- * daemon times the wait out itself (and names the holder), the library's
- * deadline only guards against a daemon that never answers.
+ * Grace added to a WAIT acquire's timeout for the library's own deadline:
+ * the daemon times the wait out itself (and names the holder), the
+ * library's deadline only guards against a daemon that never answers.
  */
 #define ACQUIRE_GRACE_US     500000u
 /* Retry interval for requests the daemon's flow control turned away. */
@@ -111,6 +121,8 @@ struct corolease_lease {
 	uint32_t owner;       /* holder named by a denial or QUEUED */
 	uint32_t wanted_by;   /* node of the last WANTED */
 	uint64_t epoch;
+	uint32_t slot;        /* LS_GRANTED: its revocation slot in the page */
+	uint64_t slot_word;   /* LS_GRANTED: the slot's word while the hold is valid */
 	uint64_t deadline;    /* library's acquire deadline (us), 0 = none */
 	uint64_t revoke_deadline;
 	int mode;
@@ -163,9 +175,13 @@ struct corolease {
 	size_t bufsize;               /* largest event */
 	unsigned char *rx;            /* receive buffer (process() never nests) */
 
-	const struct clp_shm_page *shm;  /* NULL: use valid_until below */
-	size_t shm_len;
-	uint64_t valid_until;         /* last VALIDITY / GRANTED value */
+	/* the validity page (mapped read-only), as the HELLO described it */
+	const struct clp_shm_page *page;
+	const uint64_t *slots;
+	size_t page_len;
+	uint64_t incarnation;
+	uint32_t nslots;
+	uid_t server_uid;             /* the daemon's, checked at connect */
 
 	struct corolease_callbacks cb;
 	void *udata;
@@ -182,11 +198,24 @@ struct corolease {
 /* ------------------------------------------------------------------------ */
 /* small helpers */
 
-static uint64_t mono_us(void)
+/* The protocol's clock (corolease/ipc.h): CLOCK_BOOTTIME in microseconds. */
+static uint64_t now_us(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	return clp_now_us();
+}
+
+/*
+ * True when the fd reports the connection gone (POLLHUP, POLLERR,
+ * POLLNVAL), or cannot be asked: the daemon crashed or closed it.  One
+ * poll(2) with no events and no wait.
+ */
+static bool hung_up(const corolease_t *h)
+{
+	struct pollfd p = { .fd = h->fd, .events = 0 };
+	int n = poll(&p, 1, 0);
+	if (n < 0)
+		return errno != EINTR;
+	return n > 0 && (p.revents & (POLLHUP | POLLERR | POLLNVAL));
 }
 
 static bool is_disconnect(long err)
@@ -501,11 +530,18 @@ static void on_granted(corolease_t *h, const unsigned char *buf, size_t len)
 		fail_pending_acquire(h, l, COROLEASE_EPROTO, 0);
 		return;
 	}
+	if (e.slot >= h->nslots || !(e.slot_word & CLP_SLOT_VALID)) {
+		/* a grant without a usable slot could never be valid */
+		send_release(h, l);
+		fail_pending_acquire(h, l, COROLEASE_EPROTO, 0);
+		return;
+	}
 	l->state = LS_GRANTED;
 	l->epoch = e.epoch;
 	l->mode = e.mode;
+	l->slot = e.slot;
+	l->slot_word = e.slot_word;
 	l->deadline = 0;
-	h->valid_until = e.valid_until;
 	if (!l->sync)
 		cbq_push(h, &l->cb_acquired);
 }
@@ -543,15 +579,6 @@ static void on_revoked(corolease_t *h, const unsigned char *buf, size_t len)
 	l->revoke_deadline = bad ? 0 : e.deadline;
 	if (h->cb.revoked)
 		cbq_push(h, &l->cb_revoked);
-}
-
-static void on_validity(corolease_t *h, const unsigned char *buf, size_t len)
-{
-	struct clp_ev_validity v;
-	if (len != sizeof(v))
-		return;
-	memcpy(&v, buf, sizeof(v));
-	h->valid_until = v.valid_until;
 }
 
 static void on_index_changed(corolease_t *h, const unsigned char *buf, size_t len)
@@ -615,7 +642,6 @@ static bool process_event(corolease_t *h, const unsigned char *buf, size_t len)
 	case CLP_EV_QUEUED:        on_queued(h, buf, len); break;
 	case CLP_EV_WANTED:        on_wanted(h, buf, len); break;
 	case CLP_EV_REVOKED:       on_revoked(h, buf, len); break;
-	case CLP_EV_VALIDITY:      on_validity(h, buf, len); break;
 	case CLP_EV_INDEX_CHANGED: on_index_changed(h, buf, len); break;
 	case CLP_EV_ITEMS:         return on_items(h, buf, len);
 	default:                   break;   /* unknown: newer daemon, ignore */
@@ -626,7 +652,7 @@ static bool process_event(corolease_t *h, const unsigned char *buf, size_t len)
 /* Acquires whose library deadline passed: -ETIMEDOUT and cancel. */
 static void run_timeouts(corolease_t *h)
 {
-	uint64_t now = mono_us();
+	uint64_t now = now_us();
 	const struct cl_list *it;
 	cl_list_foreach(it, &h->leases) {
 		struct corolease_lease *l = lease_of(it);
@@ -760,7 +786,7 @@ static uint64_t next_deadline(const corolease_t *h)
 			t = l->deadline;
 	}
 	if (!cl_list_empty(&h->outq) && !h->dead) {
-		uint64_t r = mono_us() + OUTQ_RETRY_US;
+		uint64_t r = now_us() + OUTQ_RETRY_US;
 		if (r < t)
 			t = r;
 	}
@@ -780,7 +806,7 @@ static int wait_until(corolease_t *h, bool (*done)(void *arg), void *arg, uint64
 			return 0;
 		if (r < 0)
 			return r;
-		uint64_t now = mono_us();
+		uint64_t now = now_us();
 		if (now >= deadline)
 			return -ETIMEDOUT;
 		uint64_t t = next_deadline(h);
@@ -792,8 +818,13 @@ static int wait_until(corolease_t *h, bool (*done)(void *arg), void *arg, uint64
 			ms = d > INT_MAX ? INT_MAX : (int)d;
 		}
 		struct pollfd pfd = { .fd = h->fd, .events = POLLIN };
-		if (poll(&pfd, 1, ms) < 0 && errno != EINTR)
-			return -errno;
+		if (poll(&pfd, 1, ms) < 0 && errno != EINTR) {
+			if (errno == ENOMEM)
+				return -ENOMEM;
+			h->dead = true;   /* the fd cannot be waited on: give the connection up */
+		}
+		if (pfd.revents & (POLLHUP | POLLERR | POLLNVAL))
+			h->dead = true;   /* the daemon is gone: the next round reports it */
 	}
 }
 
@@ -890,30 +921,96 @@ static int fixed_result(struct pending *p, int r, void *out, size_t size)
 /* ------------------------------------------------------------------------ */
 /* connection */
 
-static void map_shm(corolease_t *h, const char *path)
+/* Owned by root or the daemon's user, and not writable by group or others. */
+static bool trusted_file(const corolease_t *h, const struct stat *st)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	struct stat st;
-	if (fstat(fd, &st) == 0 && st.st_size >= (off_t)sizeof(struct clp_shm_page)) {
-		size_t len = sizeof(struct clp_shm_page);
-		void *m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
-		if (m != MAP_FAILED) {
-			const struct clp_shm_page *pg = m;
-			if (pg->magic == CLP_SHM_MAGIC && pg->version == CLP_VERSION &&
-			    (pg->nodeid == 0 || pg->nodeid == h->nodeid)) {
-				h->shm = pg;
-				h->shm_len = len;
-			} else {
-				munmap(m, len);
-			}
-		}
-	}
-	close(fd);
+	return (st->st_uid == 0 || st->st_uid == h->server_uid) &&
+	       !(st->st_mode & (S_IWGRP | S_IWOTH));
 }
 
-/* The HELLO answer: node id and validity page.  0, COROLEASE_EPROTO or _EVERSION. */
+/*
+ * Who serves the connection: its uid from libqb (qb_ipcc_auth_get) and,
+ * where the fd is a socket, from the kernel (SO_PEERCRED) must each be root
+ * or our own effective uid.  0 or COROLEASE_EUNTRUSTED.
+ */
+static int check_server(corolease_t *h)
+{
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	if (qb_ipcc_auth_get(h->qb, &pid, &uid, &gid) < 0 || (uid != 0 && uid != geteuid()))
+		return COROLEASE_EUNTRUSTED;
+	struct ucred cr;
+	socklen_t crlen = sizeof(cr);
+	if (getsockopt(h->fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) == 0) {
+		if (cr.uid != 0 && cr.uid != geteuid())
+			return COROLEASE_EUNTRUSTED;
+	} else if (errno != ENOTSOCK) {
+		return COROLEASE_EUNTRUSTED;
+	}
+	h->server_uid = uid;
+	return 0;
+}
+
+/*
+ * Maps the validity page the HELLO named (hp), after checking its directory
+ * and the file (see corolease/ipc.h).  0, COROLEASE_EUNTRUSTED (owner or
+ * mode), COROLEASE_EPROTO (missing, or not the page described), or -ENOMEM.
+ */
+static int map_page(corolease_t *h, const struct clp_hello_payload *hp)
+{
+	const char *path = hp->shm_path, *slash = strrchr(path, '/');
+	if (path[0] != '/' || !slash || !slash[1] || hp->incarnation == 0 || hp->nslots == 0 ||
+	    hp->nslots > CLP_SHM_SLOTS_MAX)
+		return COROLEASE_EPROTO;
+	char dir[sizeof(hp->shm_path)];
+	size_t dlen = slash == path ? 1 : (size_t)(slash - path);
+	memcpy(dir, path, dlen);
+	dir[dlen] = '\0';
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return COROLEASE_EPROTO;
+	struct stat st;
+	int r = 0, fd = -1;
+	if (fstat(dfd, &st) < 0)
+		r = COROLEASE_EPROTO;
+	else if (!trusted_file(h, &st))
+		r = COROLEASE_EUNTRUSTED;
+	else if ((fd = openat(dfd, slash + 1, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0)
+		r = errno == ELOOP ? COROLEASE_EUNTRUSTED : COROLEASE_EPROTO;   /* a symlink */
+	else if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		r = COROLEASE_EUNTRUSTED;
+	else if (!trusted_file(h, &st))
+		r = COROLEASE_EUNTRUSTED;
+	else if ((uint64_t)st.st_size != clp_shm_len(hp->nslots))
+		r = COROLEASE_EPROTO;
+	close(dfd);
+	if (r < 0) {
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	size_t len = clp_shm_len(hp->nslots);
+	void *m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (m == MAP_FAILED)
+		return errno == ENOMEM ? -ENOMEM : COROLEASE_EPROTO;
+	const struct clp_shm_page *pg = m;
+	if (__atomic_load_n(&pg->magic, __ATOMIC_ACQUIRE) != CLP_SHM_MAGIC ||
+	    pg->version != CLP_VERSION || pg->incarnation != hp->incarnation ||
+	    pg->nodeid != hp->nodeid || pg->nslots != hp->nslots) {
+		munmap(m, len);
+		return COROLEASE_EPROTO;
+	}
+	h->page = pg;
+	h->slots = (const uint64_t *)((const char *)m + CLP_SHM_SLOTS_OFF);
+	h->page_len = len;
+	h->incarnation = hp->incarnation;
+	h->nslots = hp->nslots;
+	return 0;
+}
+
+/* The HELLO answer: node id and validity page.  0 or a connect error. */
 static int hello_result(corolease_t *h, const struct pending *p)
 {
 	struct clp_hello_payload hp;
@@ -925,8 +1022,62 @@ static int hello_result(corolease_t *h, const struct pending *p)
 	if (hp.nodeid == 0 || !memchr(hp.shm_path, '\0', sizeof(hp.shm_path)))
 		return COROLEASE_EPROTO;
 	h->nodeid = hp.nodeid;
-	if (hp.shm_path[0])
-		map_shm(h, hp.shm_path);
+	return map_page(h, &hp);
+}
+
+/* A failed libqb connect's errno as corolease_connect() reports it. */
+static int connect_errno(int e)
+{
+	switch (e) {
+	case 0:
+		return -ECONNREFUSED;
+	case ENOTCONN:
+	case ECONNRESET:
+	case ECONNABORTED:
+	case EPIPE:
+		return COROLEASE_EDISCONNECTED;   /* the daemon went away during the handshake */
+	default:
+		return -e;
+	}
+}
+
+/*
+ * libqb's part of connecting, bounded by deadline: qb_ipcc_connect() would
+ * wait without limit for a daemon that accepted but does not answer (stopped,
+ * or stuck), so the socket is connected asynchronously and polled.  0 with
+ * h->qb set, or a connect error.
+ */
+static int qb_connect(corolease_t *h, uint64_t deadline)
+{
+	int cfd = -1;
+	errno = 0;
+	qb_ipcc_connection_t *c = qb_ipcc_connect_async(COROLEASE_IPC_NAME, CLP_MAX_MSG, &cfd);
+	if (!c)
+		return connect_errno(errno);
+	for (;;) {
+		uint64_t now = now_us();
+		if (now >= deadline) {
+			/* never continued: libqb frees it but leaves its socket to us */
+			qb_ipcc_disconnect(c);
+			close(cfd);
+			return -ETIMEDOUT;
+		}
+		uint64_t ms = (deadline - now + 999) / 1000;
+		struct pollfd p = { .fd = cfd, .events = POLLIN };
+		int n = poll(&p, 1, ms > INT_MAX ? INT_MAX : (int)ms);
+		if (n > 0)
+			break;
+		if (n < 0 && errno != EINTR) {
+			int e = errno;
+			qb_ipcc_disconnect(c);
+			close(cfd);
+			return -e;
+		}
+	}
+	int r = qb_ipcc_connect_continue(c);   /* on failure it freed c and closed cfd */
+	if (r != 0)
+		return connect_errno(r < 0 ? -r : EPROTO);
+	h->qb = c;
 	return 0;
 }
 
@@ -935,6 +1086,7 @@ CL_PUBLIC int corolease_connect(corolease_t **h_r)
 	if (!h_r)
 		return -EINVAL;
 	*h_r = NULL;
+	uint64_t deadline = now_us() + CONNECT_TIMEOUT_US;
 	corolease_t *h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
@@ -949,11 +1101,10 @@ CL_PUBLIC int corolease_connect(corolease_t **h_r)
 		free(h);
 		return -ENOMEM;
 	}
-	h->qb = qb_ipcc_connect(COROLEASE_IPC_NAME, CLP_MAX_MSG);
-	if (!h->qb) {
-		int err = errno ? -errno : -ECONNREFUSED;
+	int r = qb_connect(h, deadline);
+	if (r < 0) {
 		corolease_close(h);
-		return err;
+		return r;
 	}
 	int32_t fd = -1;
 	int32_t bs = qb_ipcc_get_buffer_size(h->qb);
@@ -974,6 +1125,11 @@ CL_PUBLIC int corolease_connect(corolease_t **h_r)
 	int fl = fcntl(fd, F_GETFD);
 	if (fl >= 0)
 		fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+	r = check_server(h);
+	if (r < 0) {
+		corolease_close(h);
+		return r;
+	}
 
 	struct clp_req_hello req;
 	memset(&req, 0, sizeof(req));
@@ -981,7 +1137,7 @@ CL_PUBLIC int corolease_connect(corolease_t **h_r)
 	struct iovec iov = { &req, sizeof(req) };
 	struct pending p;
 	pending_init(&p);
-	int r = call(h, &p, CLP_REQ_HELLO, &iov, 1, mono_us() + HELLO_TIMEOUT_US);
+	r = call(h, &p, CLP_REQ_HELLO, &iov, 1, deadline);
 	if (r == 0)
 		r = hello_result(h, &p);
 	free(p.payload);
@@ -1010,8 +1166,8 @@ CL_PUBLIC corolease_t *corolease_close(corolease_t *h)
 		cl_list_del(first);
 		free(cl_list_entry(first, struct outmsg, link));
 	}
-	if (h->shm)
-		munmap((void *)h->shm, h->shm_len);
+	if (h->page)
+		munmap((void *)h->page, h->page_len);
 	if (h->qb)
 		qb_ipcc_disconnect(h->qb);
 	free(h->rx);
@@ -1101,8 +1257,10 @@ static int start_acquire(corolease_t *h, const void *name, size_t namelen, int m
 	l->udata = udata;
 	l->namelen = namelen;
 	memcpy(l->name, name, namelen);
-	if ((flags & COROLEASE_WAIT) && timeout_ms)
-		l->deadline = mono_us() + (uint64_t)timeout_ms * 1000u + ACQUIRE_GRACE_US;
+	/* a WAIT is timed out by the daemon, which names the holder; the library backs it up */
+	if (timeout_ms)
+		l->deadline = now_us() + (uint64_t)timeout_ms * 1000u +
+			      ((flags & COROLEASE_WAIT) ? ACQUIRE_GRACE_US : 0);
 
 	struct clp_req_acquire req;
 	memset(&req, 0, sizeof(req));
@@ -1204,21 +1362,39 @@ CL_PUBLIC uint64_t corolease_lease_revoke_deadline(const corolease_lease_t *leas
 	return lease ? lease->revoke_deadline : 0;
 }
 
+/* The daemon has not revoked the granted lease: its slot still holds the granted word. */
+static bool slot_armed(const corolease_lease_t *lease)
+{
+	const corolease_t *h = lease->h;
+	return lease->slot < h->nslots &&
+	       __atomic_load_n(&h->slots[lease->slot], __ATOMIC_ACQUIRE) == lease->slot_word;
+}
+
+/* Granted and not revoked, as far as this process can tell without dispatching. */
+static bool lease_live(const corolease_lease_t *lease)
+{
+	return lease && lease->state == LS_GRANTED && !lease->revoked && !lease->h->dead &&
+	       slot_armed(lease);
+}
+
 CL_PUBLIC int corolease_lease_granted(const corolease_lease_t *lease)
 {
-	return lease && lease->state == LS_GRANTED && !lease->revoked && !lease->h->dead;
+	return lease_live(lease) && !hung_up(lease->h);
 }
 
 CL_PUBLIC int corolease_lease_valid(const corolease_lease_t *lease)
 {
-	if (!lease || lease->state != LS_GRANTED || lease->revoked)
+	if (!lease_live(lease))
 		return 0;
 	const corolease_t *h = lease->h;
-	if (h->dead)
+	const struct clp_shm_page *pg = h->page;
+	if (__atomic_load_n(&pg->magic, __ATOMIC_ACQUIRE) != CLP_SHM_MAGIC ||
+	    pg->incarnation != h->incarnation || pg->nodeid != h->nodeid)
 		return 0;
-	uint64_t until = h->shm ? __atomic_load_n(&h->shm->valid_until, __ATOMIC_ACQUIRE)
-				: h->valid_until;
-	return mono_us() < until;
+	if (now_us() >= __atomic_load_n(&pg->valid_until, __ATOMIC_ACQUIRE))
+		return 0;
+	/* last, the one system call: a crashed daemon's socket hangs up at once */
+	return !hung_up(h);
 }
 
 CL_PUBLIC int corolease_owner(corolease_t *h, const void *name, size_t namelen,
@@ -1290,7 +1466,7 @@ static int index_write(corolease_lease_t *lease, uint32_t type, const void *key,
 		return COROLEASE_EDISCONNECTED;
 	if (lease->state != LS_GRANTED)
 		return COROLEASE_ENOTHELD;
-	if (lease->revoked)
+	if (lease->revoked || !slot_armed(lease))
 		return COROLEASE_EREVOKED;
 	struct clp_req_index req;
 	memset(&req, 0, sizeof(req));

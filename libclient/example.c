@@ -30,7 +30,7 @@ static void on_revoked(corolease_t *h, corolease_lease_t *lease, void *udata)
 static int poll_ms(uint64_t t, int max_ms)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_BOOTTIME, &ts);   /* the library's clock */
 	uint64_t now = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 	if (t <= now)
 		return 0;

@@ -43,6 +43,8 @@ tests_check_client_SOURCES = tests/check_client.c libclient/client.c \
 tests_check_client_CPPFLAGS = $(LIBCLIENT_CPPFLAGS) -DCOROLEASE_IPC_PEER \
 	-I$(top_srcdir)/tests/support
 tests_check_client_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBQB_CFLAGS)
+# the test moves CLOCK_BOOTTIME ahead of CLOCK_MONOTONIC (a suspend)
+tests_check_client_LDFLAGS = -Wl,--wrap=clock_gettime
 tests_check_client_LDADD = $(CHECK_LIBS)
 
 # The exported symbols against the version script, the Debian symbols file,

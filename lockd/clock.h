@@ -7,14 +7,19 @@
 #define COROLEASE_CLOCK_H
 
 #include <stdint.h>
-#include <time.h>
 
-/* CLOCK_MONOTONIC in microseconds: the node's clock and the validity page's. */
+#include "corolease/ipc.h"
+
+/*
+ * The node's clock, the validity page's and every deadline sent to clients:
+ * the protocol's clp_now_us() (CLOCK_BOOTTIME in microseconds, counting
+ * across suspend).  qb_loop timers count CLOCK_MONOTONIC, so after a
+ * suspend the node timer fires late by the time suspended; clients read the
+ * page against this clock themselves, so no lease outlives its deadline.
+ */
 static inline uint64_t cld_now_us(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	return clp_now_us();
 }
 
 #endif /* COROLEASE_CLOCK_H */

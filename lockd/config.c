@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "corolease/ipc.h"
 
 enum key_type {
 	K_STRING,                     /* printable text of min..max bytes */
@@ -81,6 +82,8 @@ static const struct key keys[] = {
 	  .min = 1, .max = 10000000, .def = "10000", .want = "1..10000000" },
 	{ .name = "max_pending_per_client", .type = K_COUNT, FIELD(max_pending_per_client), NOT_GIVEN,
 	  .min = 1, .max = 1000000, .def = "1000", .want = "1..1000000" },
+	{ .name = "max_client_holds", .type = K_COUNT, FIELD(max_client_holds), NOT_GIVEN,
+	  .min = 1, .max = CLP_SHM_SLOTS_MAX, .def = "262144", .want = "1..16777216" },
 	{ .name = "max_watches_per_client", .type = K_COUNT, FIELD(max_watches_per_client), NOT_GIVEN,
 	  .min = 1, .max = 1000000, .def = "1000", .want = "1..1000000" },
 	{ .name = "max_connections", .type = K_COUNT, FIELD(max_connections), NOT_GIVEN,

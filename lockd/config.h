@@ -41,6 +41,7 @@ struct cld_config {
 	uint64_t index_mem_max;       /* bytes; 0 = the core's default */
 	uint64_t max_leases_per_client;
 	uint64_t max_pending_per_client;
+	uint64_t max_client_holds;    /* node-wide: the validity page's revocation slots */
 	uint64_t max_watches_per_client;
 	uint64_t max_leases;            /* names in the replicated state a new acquire may add to */
 	uint64_t max_connections;     /* in total (root may open CLD_ROOT_RESERVE more) */

@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "node.h"
+#include "page.h"
 
 struct cld_ipc_config {
 	struct cl_node *node;         /* requests go here */
@@ -27,7 +28,8 @@ struct cld_ipc_config {
 	struct cl_node_config ncfg;   /* the node's effective configuration (a copy) */
 	uint32_t nodeid;
 	pid_t pid;                    /* the daemon's own (never killed) */
-	const char *shm_path;         /* the validity page, told to clients in HELLO */
+	struct cld_page *page;        /* the validity page (told in HELLO; a slot per client
+					 hold); must outlive the service */
 };
 
 struct cld_ipc_ops {

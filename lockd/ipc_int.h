@@ -16,7 +16,9 @@
  * events the client does not read (a small backlog, CLD_OUTQ_MAX bytes,
  * then the client is disconnected).  Connections are bounded in total
  * (max_connections, plus CLD_ROOT_RESERVE for root and the daemon's user)
- * and per uid (max_connections_per_uid).
+ * and per uid (max_connections_per_uid).  Node-wide, every name a client
+ * holds or is acquiring owns a revocation slot of the validity page
+ * (max_client_holds of them; page.h).
  */
 #ifndef COROLEASE_IPC_INT_H
 #define COROLEASE_IPC_INT_H
@@ -49,6 +51,8 @@ struct cname {
 	struct cl_hnode hn;
 	uint8_t state;
 	uint16_t namelen;
+	uint32_t slot;                /* its revocation slot in the validity page */
+	uint64_t slot_word;           /* CN_HELD: the word GRANTED told the client */
 	uint8_t name[];
 };
 
@@ -111,6 +115,8 @@ struct cld_ipc {
 	uint64_t refusals_unlogged[2];
 	uint64_t next_op, next_id;
 	bool refuse_new;
+	uint64_t holds_refused;       /* acquires refused: max_client_holds reached */
+	uint64_t holds_refused_told;  /* when that was last logged (cld_now_us()) */
 	bool sock_gid_ok, admin_gid_ok;
 	gid_t sock_gid, admin_gid;
 	qb_loop_timer_handle flush_timer;

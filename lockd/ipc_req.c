@@ -37,27 +37,39 @@ static struct cname *cname_find(struct conn *c, const void *name, size_t len)
 	return NULL;
 }
 
-/* Adds name as pending.  NULL on ENOMEM. */
-static struct cname *cname_add(struct conn *c, const void *name, size_t len)
+/*
+ * Adds name as pending, with a revocation slot of the validity page.  0 and
+ * *n_r, -EDQUOT (every slot taken: max_client_holds) or -ENOMEM.
+ */
+static int cname_add(struct conn *c, const void *name, size_t len, struct cname **n_r)
 {
 	if (!c->names.nb && cl_htab_init(&c->names, 16) < 0)
-		return NULL;
+		return -ENOMEM;
 	struct cname *n = malloc(sizeof(*n) + len);
 	if (!n)
-		return NULL;
+		return -ENOMEM;
+	int rc = cld_page_slot_alloc(c->ip->cfg.page, &n->slot);
+	if (rc < 0) {
+		free(n);
+		return rc;
+	}
 	n->state = CN_PENDING;
 	n->namelen = (uint16_t)len;
+	n->slot_word = 0;
 	memcpy(n->name, name, len);
 	cl_htab_add(&c->names, &n->hn, nhash(name, len));
 	c->pending++;
-	return n;
+	*n_r = n;
+	return 0;
 }
 
+/* The hold is over (released, denied, the client gone): its slot goes back, invalid. */
 static void cname_del(struct conn *c, struct cname *n)
 {
 	cl_htab_del(&c->names, &n->hn);
 	if (n->state == CN_PENDING)
 		c->pending--;
+	cld_page_slot_free(c->ip->cfg.page, n->slot);
 	free(n);
 }
 
@@ -177,7 +189,9 @@ static void do_hello(struct cld_ipc *ip, struct conn *c, const struct req *r)
 	memset(&p, 0, sizeof(p));
 	p.version = CLP_VERSION;
 	p.nodeid = ip->cfg.nodeid;
-	snprintf(p.shm_path, sizeof(p.shm_path), "%s", ip->cfg.shm_path);
+	p.incarnation = cld_page_incarnation(ip->cfg.page);
+	p.nslots = cld_page_nslots(ip->cfg.page);
+	snprintf(p.shm_path, sizeof(p.shm_path), "%s", cld_page_path(ip->cfg.page));
 	ipc_result(c, r->cookie, r->type, 0, &p, sizeof(p));
 }
 
@@ -204,6 +218,19 @@ static bool machine_full(struct cld_ipc *ip, const uint8_t *name, size_t namelen
 	return true;
 }
 
+/* Logs (at most every 10 s, with a count) that max_client_holds turned acquires away. */
+static void holds_refused(struct cld_ipc *ip, struct conn *c)
+{
+	uint64_t now = cld_now_us();
+	ip->holds_refused++;
+	if (ip->holds_refused_told && now < ip->holds_refused_told + 10000000u)
+		return;
+	ip->holds_refused_told = now;
+	qb_log(LOG_WARNING, "client %" PRIu64 " (pid %d): acquire refused with EDQUOT: the node's "
+	       "%" PRIu32 " client hold slots (max_client_holds) are taken; %" PRIu64 " refused so far",
+	       c->id, (int)c->pid, cld_page_nslots(ip->cfg.page), ip->holds_refused);
+}
+
 static void do_acquire(struct cld_ipc *ip, struct conn *c, const struct req *r)
 {
 	const struct clp_req_acquire *a = r->msg;
@@ -219,11 +246,13 @@ static void do_acquire(struct cld_ipc *ip, struct conn *c, const struct req *r)
 		rc = -EAGAIN;
 	else if (machine_full(ip, r->name, r->namelen))
 		rc = -ENOSPC;
-	else if (!(n = cname_add(c, r->name, r->namelen)))
-		rc = -ENOMEM;
-	else if ((rc = cl_node_acquire(ip->cfg.node, c->id, r->cookie, r->name, r->namelen, a->mode,
-				       r->flags, (uint64_t)a->timeout_ms * 1000)) < 0)
+	else if ((rc = cname_add(c, r->name, r->namelen, &n)) < 0) {
+		if (rc == -EDQUOT)
+			holds_refused(ip, c);
+	} else if ((rc = cl_node_acquire(ip->cfg.node, c->id, r->cookie, r->name, r->namelen,
+					 a->mode, r->flags, (uint64_t)a->timeout_ms * 1000)) < 0) {
 		cname_del(c, n);
+	}
 	if (rc < 0)
 		ipc_result(c, r->cookie, r->type, rc, &owner, sizeof(owner));
 }
@@ -487,7 +516,9 @@ void ipc_request(struct cld_ipc *ip, struct conn *c, const uint8_t *data, size_t
 
 /* ---- node events ---- */
 
-static void send_lease_ev(struct conn *c, uint32_t type, const struct cl_node_event *ev, uint32_t node)
+/* A lease event to c; slot and word (GRANTED) are the hold's revocation slot. */
+static void send_lease_ev(struct conn *c, uint32_t type, const struct cl_node_event *ev, uint32_t node,
+			  uint32_t slot, uint64_t word)
 {
 	uint8_t *buf = c->ip->buf;
 	struct clp_ev_lease *e = (struct clp_ev_lease *)buf;
@@ -499,26 +530,12 @@ static void send_lease_ev(struct conn *c, uint32_t type, const struct cl_node_ev
 	e->epoch = ev->epoch;
 	e->valid_until = ev->valid_until;
 	e->deadline = ev->deadline;
+	e->slot = slot;
+	e->slot_word = word;
 	e->mode = ev->mode;
 	e->namelen = ev->namelen;
 	memcpy(buf + sizeof(*e), ev->name, ev->namelen);
 	ipc_send(c, buf, sizeof(*e) + ev->namelen);
-}
-
-/* VALIDITY to every client that said HELLO. */
-static void broadcast_validity(struct cld_ipc *ip, const struct cl_node_event *ev)
-{
-	struct clp_ev_validity *e = (struct clp_ev_validity *)ip->buf;
-	struct cl_list *l;
-	cl_list_foreach(l, &ip->conns) {
-		struct conn *c = cl_list_entry(l, struct conn, link);
-		if (!c->hello)
-			continue;
-		memset(e, 0, sizeof(*e));
-		e->b.hdr.id = CLP_EV_VALIDITY;
-		e->valid_until = ev->valid_until;
-		ipc_send(c, ip->buf, sizeof(*e));
-	}
 }
 
 struct index_changed {
@@ -555,10 +572,8 @@ void cld_ipc_event(struct cld_ipc *ip, const struct cl_node_event *ev)
 {
 	if (!ip)
 		return;
-	if (ev->type == CL_NODE_EV_VALIDITY) {
-		broadcast_validity(ip, ev);
-		return;
-	}
+	if (ev->type == CL_NODE_EV_VALIDITY)
+		return;   /* the owner publishes it in the page; clients read it there */
 	if (ev->type == CL_NODE_EV_INDEX_CHANGED && !ev->client) {
 		broadcast_index_changed(ip, ev);
 		return;
@@ -578,8 +593,12 @@ void cld_ipc_event(struct cld_ipc *ip, const struct cl_node_event *ev)
 		if (n && n->state == CN_PENDING) {
 			n->state = CN_HELD;
 			c->pending--;
+			/* valid in the page before the client can hear of it */
+			n->slot_word = cld_page_slot_arm(ip->cfg.page, n->slot);
 		}
-		send_lease_ev(c, CLP_EV_GRANTED, ev, ip->cfg.nodeid);
+		/* no name (never, as release and gone cancel the acquire): a grant that is never valid */
+		send_lease_ev(c, CLP_EV_GRANTED, ev, ip->cfg.nodeid, n ? n->slot : CLP_SLOT_NONE,
+			      n ? n->slot_word : 0);
 		break;
 	case CL_NODE_EV_DENIED: {
 		uint32_t owner = ev->owner;
@@ -590,13 +609,21 @@ void cld_ipc_event(struct cld_ipc *ip, const struct cl_node_event *ev)
 		break;
 	}
 	case CL_NODE_EV_QUEUED:
-		send_lease_ev(c, CLP_EV_QUEUED, ev, ev->owner);
+		send_lease_ev(c, CLP_EV_QUEUED, ev, ev->owner, CLP_SLOT_NONE, 0);
 		break;
 	case CL_NODE_EV_WANTED:
-		send_lease_ev(c, CLP_EV_WANTED, ev, ev->owner);
+		send_lease_ev(c, CLP_EV_WANTED, ev, ev->owner, CLP_SLOT_NONE, 0);
 		break;
 	case CL_NODE_EV_REVOKED:
-		send_lease_ev(c, CLP_EV_REVOKED, ev, ip->cfg.nodeid);
+		n = cname_find(c, ev->name, ev->namelen);
+		if (n) {
+			/* corolease_lease_valid() reads 0 from here on, dispatched or not */
+			cld_page_slot_clear(ip->cfg.page, n->slot);
+			qb_log(LOG_DEBUG, "client %" PRIu64 ": hold of '%.*s' revoked, slot %" PRIu32
+			       " cleared at %" PRIu64 " us", c->id, (int)ev->namelen,
+			       (const char *)ev->name, n->slot, cld_now_us());
+		}
+		send_lease_ev(c, CLP_EV_REVOKED, ev, ip->cfg.nodeid, CLP_SLOT_NONE, 0);
 		break;
 	case CL_NODE_EV_KILL:
 		if (ip->cfg.conf->kill_on_revoke && c->pidfd >= 0 && c->pid != ip->cfg.pid) {

@@ -24,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,6 +41,7 @@
 #include "cpg.h"
 #include "ipc.h"
 #include "node.h"
+#include "page.h"
 #include "quorum.h"
 
 #define RECONNECT_NS (1000ull * 1000000ull)
@@ -72,12 +72,11 @@ struct cld {
 	bool timer_armed;
 	uint64_t timer_at;
 
-	/* validity page */
-	char shm_path[128];
-	struct clp_shm_page *shm;
+	struct cld_page *page;        /* validity page, NULL until corosync first answered */
 
 	bool ready_notified;
 	int lock_fd;
+	int retired;                  /* old validity pages removed at startup, or -errno */
 };
 
 static struct cld g_d;
@@ -99,8 +98,8 @@ static int op_mcast(void *ctx, const void *buf, size_t len)
 static void op_event(void *ctx, const struct cl_node_event *ev)
 {
 	struct cld *d = ctx;
-	if (ev->type == CL_NODE_EV_VALIDITY && d->shm) {
-		__atomic_store_n(&d->shm->valid_until, ev->valid_until, __ATOMIC_RELEASE);
+	if (ev->type == CL_NODE_EV_VALIDITY && d->page) {
+		cld_page_set_valid_until(d->page, ev->valid_until);
 		qb_log(LOG_DEBUG, "validity until %" PRIu64 " (%+" PRId64 " ms)", ev->valid_until,
 		       ev->valid_until ? ((int64_t)ev->valid_until - (int64_t)cld_now_us()) / 1000 : 0);
 	}
@@ -137,10 +136,9 @@ static void kick(struct cld *d)
 		 * core/node.h: out of memory, or a cluster of another wire version
 		 * joined; the agent logged why.  Invalidate, exit.
 		 */
-		qb_log(LOG_CRIT, "node agent stopped (the reason is logged above): validity page zeroed, "
-		       "exiting");
-		if (d->shm)
-			__atomic_store_n(&d->shm->valid_until, 0, __ATOMIC_RELEASE);
+		qb_log(LOG_CRIT, "node agent stopped (the reason is logged above): validity page "
+		       "retired, exiting");
+		cld_page_kill(d->page);
 		_exit(1);
 	}
 	if (!d->node || d->stopping)
@@ -219,55 +217,6 @@ static const struct cld_quorum_ops vq_ops = { .quorum = on_quorum };
 static const struct cld_ipc_ops ipc_ops = {
 	.input_done = on_ipc_input, .vq_quorate = on_vq_quorate, .ring = on_ring,
 };
-
-/* ---- validity page ---- */
-
-static int shm_open_page(struct cld *d)
-{
-	char path[512];
-	int n = snprintf(path, sizeof(path), "%s/corolease.%u.state", d->cfg.run_dir, d->nodeid);
-	if (n < 0 || (size_t)n >= sizeof(d->shm_path)) {
-		qb_log(LOG_ERR, "run_dir too long for the validity page path");
-		return -ENAMETOOLONG;
-	}
-	memcpy(d->shm_path, path, (size_t)n + 1);
-	int fd = open(d->shm_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0) {
-		qb_log(LOG_ERR, "cannot create %s: %s", d->shm_path, strerror(errno));
-		return -errno;
-	}
-	long pg = sysconf(_SC_PAGESIZE);
-	size_t len = pg > 0 ? (size_t)pg : 4096;
-	if (fchmod(fd, 0644) < 0 || ftruncate(fd, (off_t)len) < 0) {
-		qb_log(LOG_ERR, "cannot size %s: %s", d->shm_path, strerror(errno));
-		close(fd);
-		return -errno;
-	}
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
-	if (p == MAP_FAILED) {
-		qb_log(LOG_ERR, "cannot map %s: %s", d->shm_path, strerror(errno));
-		return -errno;
-	}
-	d->shm = p;
-	memset(d->shm, 0, sizeof(*d->shm));
-	d->shm->version = 1;
-	d->shm->nodeid = d->nodeid;
-	d->shm->daemon_pid = (uint32_t)d->pid;
-	__atomic_store_n(&d->shm->magic, CLP_SHM_MAGIC, __ATOMIC_RELEASE);
-	return 0;
-}
-
-static void shm_close_page(struct cld *d)
-{
-	if (!d->shm)
-		return;
-	__atomic_store_n(&d->shm->valid_until, 0, __ATOMIC_RELEASE);
-	long pg = sysconf(_SC_PAGESIZE);
-	munmap(d->shm, pg > 0 ? (size_t)pg : 4096);
-	d->shm = NULL;
-	unlink(d->shm_path);
-}
 
 /* ---- corosync connection ---- */
 
@@ -436,11 +385,17 @@ static void start_serving(struct cld *d, uint32_t nodeid)
 {
 	d->nodeid = nodeid;
 	make_node(d);
-	if (shm_open_page(d) < 0)
+	char err[256];
+	if (cld_page_create(d->cfg.run_dir, d->nodeid, d->pid, (uint32_t)d->cfg.max_client_holds,
+			    &d->page, err, sizeof(err)) < 0) {
+		qb_log(LOG_CRIT, "validity page: %s", err);
 		exit(1);
+	}
+	qb_log(LOG_INFO, "validity page %s (incarnation %016" PRIx64 ", %" PRIu32 " client hold slots)",
+	       cld_page_path(d->page), cld_page_incarnation(d->page), cld_page_nslots(d->page));
 	struct cld_ipc_config ic = {
 		.node = d->node, .conf = &d->cfg, .ncfg = d->ncfg,
-		.nodeid = d->nodeid, .pid = d->pid, .shm_path = d->shm_path,
+		.nodeid = d->nodeid, .pid = d->pid, .page = d->page,
 	};
 	int rc = cld_ipc_start(d->loop, &ic, &ipc_ops, d, &d->ipc);
 	if (rc < 0) {
@@ -547,10 +502,20 @@ static int32_t on_signal(int32_t sig, void *data)
 	return 0;
 }
 
+/*
+ * Creates and checks the run dir (it holds the validity page: root's, not
+ * writable by others), takes the pid file lock, then retires the validity
+ * pages a previous incarnation left.  0 or -1 (reported on stderr).
+ */
 static int take_lock(struct cld *d)
 {
 	if (mkdir(d->cfg.run_dir, 0755) < 0 && errno != EEXIST) {
 		fprintf(stderr, "coroleased: cannot create %s: %s\n", d->cfg.run_dir, strerror(errno));
+		return -1;
+	}
+	char err[512];
+	if (cld_page_check_dir(d->cfg.run_dir, err, sizeof(err)) < 0) {
+		fprintf(stderr, "coroleased: %s\n", err);
 		return -1;
 	}
 	char path[512];
@@ -577,6 +542,8 @@ static int take_lock(struct cld *d)
 		return -1;
 	}
 	d->lock_fd = fd;
+	/* only now: a running daemon's page is never touched by a second one */
+	d->retired = cld_page_retire_old(d->cfg.run_dir);
 	return 0;
 }
 
@@ -813,6 +780,11 @@ int main(int argc, char **argv)
 	qb_loop_signal_add(d->loop, QB_LOOP_HIGH, SIGINT, d, on_signal, &sh);
 	qb_log(LOG_NOTICE, "coroleased %s starting (pid %d, run dir %s, group %s)", PACKAGE_VERSION,
 	       (int)d->pid, d->cfg.run_dir, d->cfg.group_name);
+	if (d->retired > 0)
+		qb_log(LOG_NOTICE, "retired %d validity page(s) of a previous incarnation", d->retired);
+	else if (d->retired < 0)
+		qb_log(LOG_WARNING, "cannot read %s to retire old validity pages: %s", d->cfg.run_dir,
+		       strerror(-d->retired));
 
 	try_connect(d);
 	qb_loop_run(d->loop);
@@ -825,8 +797,9 @@ int main(int argc, char **argv)
 		qb_loop_timer_del(d->loop, d->reconnect_timer);
 	cpg_down(d, true);
 	vq_down(d);
-	shm_close_page(d);
+	cld_page_kill(d->page);              /* every lease invalid before the clients go */
 	d->ipc = cld_ipc_stop(d->ipc);
+	d->page = cld_page_close(d->page);   /* after the IPC: its clients' slots live there */
 	d->cpg = cld_cpg_free(d->cpg);
 	d->vq = cld_quorum_free(d->vq);
 	d->node = cl_node_free(d->node);

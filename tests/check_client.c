@@ -3,16 +3,23 @@
  * with tests/support/fakeqb.c instead of libqb: the test plays coroleased,
  * answering each request and injecting events at chosen moments.
  *
- * The main subject is the callback contract of corolease.h: a synchronous
+ * The main subjects: the callback contract of corolease.h (a synchronous
  * call processes the events that arrive while it waits (state at once) but
  * runs no callback; corolease_get_timeout() is 0 while callbacks are
  * queued; corolease_dispatch() runs them in arrival order; releasing a
- * lease drops its queued callbacks.
+ * lease drops its queued callbacks); and corolease_lease_valid() without
+ * dispatch (corolease/ipc.h, "The validity page"): the fake daemon keeps a
+ * real page file with revocation slots, and clears, frees and reuses slots,
+ * retires the page or hangs up as coroleased would.  The library's clock
+ * is CLOCK_BOOTTIME: clock_gettime() is wrapped (-Wl,--wrap) so that a test
+ * can suspend the machine for the library alone.
  *
  * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
  */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -20,7 +27,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "corolease.h"
 #include "corolease_admin.h"
@@ -31,22 +41,117 @@
 /* the fake daemon */
 
 #define MAX_ACQ 8
+#define NSLOTS  16
+#define INCARNATION 0x0123456789abcdefull
 
 static struct {
 	uint64_t acq_cookie[MAX_ACQ];     /* ACQUIREs by name 'a' + i */
 	int releases[MAX_ACQ];            /* RELEASEs by name 'a' + i */
+	uint32_t slot[MAX_ACQ];           /* the revocation slot of name 'a' + i */
 	bool grant_at_once;               /* answer ACQUIRE with GRANTED */
+	bool answer_acquire;              /* else: never answer an ACQUIRE (when not at once) */
+	bool die_on_sync;                 /* the daemon dies when a SYNC arrives */
 	void (*on_sync)(void);            /* injects events before a SYNC's answer */
 	unsigned char status[4096];       /* STATUS payload */
 	size_t status_len;
 	int owner_calls;
+	/* the validity page */
+	char dir[64], path[128];
+	struct clp_shm_page *page;
+	uint64_t *slots;
+	uint64_t incarnation;             /* told in HELLO */
 } fd_;
 
-static uint64_t now_us(void)
+/* ---- the clock: CLOCK_BOOTTIME can run ahead of CLOCK_MONOTONIC (a suspend) ---- */
+
+static uint64_t suspended_us;         /* added to CLOCK_BOOTTIME for everyone in this process */
+
+int __real_clock_gettime(clockid_t id, struct timespec *ts);
+int __wrap_clock_gettime(clockid_t id, struct timespec *ts);
+int __wrap_clock_gettime(clockid_t id, struct timespec *ts)
+{
+	int r = __real_clock_gettime(id, ts);
+	if (r == 0 && id == CLOCK_BOOTTIME && suspended_us) {
+		uint64_t ns = (uint64_t)ts->tv_nsec + (suspended_us % 1000000u) * 1000u;
+		ts->tv_sec += (time_t)(suspended_us / 1000000u + ns / 1000000000u);
+		ts->tv_nsec = (long)(ns % 1000000000u);
+	}
+	return r;
+}
+
+static uint64_t clock_us(clockid_t id)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* The protocol's clock, as the daemon reads it. */
+static uint64_t now_us(void)
+{
+	return clock_us(CLOCK_BOOTTIME);
+}
+
+/* ---- the fake daemon's validity page (page.c's rules, by hand) ---- */
+
+static void page_create(void)
+{
+	snprintf(fd_.dir, sizeof(fd_.dir), "/tmp/check_client.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(fd_.dir));
+	ck_assert_int_eq(chmod(fd_.dir, 0755), 0);
+	fd_.incarnation = INCARNATION;
+	snprintf(fd_.path, sizeof(fd_.path), "%s/" CLP_SHM_PREFIX "%016" PRIx64, fd_.dir,
+		 fd_.incarnation);
+	int fd = open(fd_.path, O_RDWR | O_CREAT | O_EXCL, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fchmod(fd, 0644), 0);
+	ck_assert_int_eq(ftruncate(fd, (off_t)clp_shm_len(NSLOTS)), 0);
+	void *m = mmap(NULL, clp_shm_len(NSLOTS), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ck_assert(m != MAP_FAILED);
+	close(fd);
+	fd_.page = m;
+	fd_.slots = (uint64_t *)((char *)m + CLP_SHM_SLOTS_OFF);
+	fd_.page->version = CLP_VERSION;
+	fd_.page->incarnation = fd_.incarnation;
+	fd_.page->valid_until = now_us() + 3600u * 1000000u;
+	fd_.page->nodeid = 1;
+	fd_.page->daemon_pid = (uint32_t)getpid();
+	fd_.page->daemon_uid = (uint32_t)geteuid();
+	fd_.page->nslots = NSLOTS;
+	fd_.page->magic = CLP_SHM_MAGIC;
+	for (int i = 0; i < MAX_ACQ; i++)
+		fd_.slot[i] = (uint32_t)i;
+}
+
+static void page_remove(void)
+{
+	if (!fd_.page)
+		return;
+	munmap(fd_.page, clp_shm_len(NSLOTS));
+	fd_.page = NULL;
+	unlink(fd_.path);
+	rmdir(fd_.dir);
+}
+
+/* Arms name 'a' + i's slot (as GRANTED does) and returns the word. */
+static uint64_t slot_arm(int i)
+{
+	fd_.slots[fd_.slot[i]] |= CLP_SLOT_VALID;
+	return fd_.slots[fd_.slot[i]];
+}
+
+/* The node agent revoked name 'a' + i: the valid bit goes, nothing is sent. */
+static void slot_clear(int i)
+{
+	fd_.slots[fd_.slot[i]] &= ~(uint64_t)CLP_SLOT_VALID;
+}
+
+/* The hold of name 'a' + i ended: next generation, bit clear. */
+static void slot_free(int i)
+{
+	if (fd_.slot[i] >= NSLOTS)
+		return;   /* a grant that never had one */
+	fd_.slots[fd_.slot[i]] = ((fd_.slots[fd_.slot[i]] >> 1) + 1) << 1;
 }
 
 static void ev_result(uint64_t cookie, uint32_t req_type, int err, const void *pl, size_t plen)
@@ -78,6 +183,13 @@ static void ev_lease(uint32_t type, int i, uint32_t node)
 	e.epoch = 100 + (uint64_t)i;
 	e.valid_until = now_us() + 3600u * 1000000u;
 	e.deadline = now_us() + 1000000u;
+	e.slot = CLP_SLOT_NONE;
+	if (type == CLP_EV_GRANTED) {
+		e.slot = fd_.slot[i];
+		e.slot_word = slot_arm(i);
+	} else if (type == CLP_EV_REVOKED) {
+		slot_clear(i);
+	}
 	e.mode = COROLEASE_EX;
 	e.namelen = 1;
 	memcpy(buf, &e, sizeof(e));
@@ -140,6 +252,9 @@ static void daemon_request(void *ctx, const void *req, size_t len)
 		memset(&hp, 0, sizeof(hp));
 		hp.version = CLP_VERSION;
 		hp.nodeid = 1;
+		hp.incarnation = fd_.incarnation;
+		hp.nslots = NSLOTS;
+		snprintf(hp.shm_path, sizeof(hp.shm_path), "%s", fd_.path);
 		ev_result(b.cookie, CLP_REQ_HELLO, 0, &hp, sizeof(hp));
 		break;
 	}
@@ -151,11 +266,18 @@ static void daemon_request(void *ctx, const void *req, size_t len)
 			ev_lease(CLP_EV_GRANTED, i, 1);
 		break;
 	}
-	case CLP_REQ_RELEASE:
-		fd_.releases[p[sizeof(struct clp_req_name)] - 'a']++;
+	case CLP_REQ_RELEASE: {
+		int i = p[sizeof(struct clp_req_name)] - 'a';
+		fd_.releases[i]++;
+		slot_free(i);
 		ev_result(b.cookie, CLP_REQ_RELEASE, 0, NULL, 0);
 		break;
+	}
 	case CLP_REQ_SYNC:
+		if (fd_.die_on_sync) {
+			fakeqb_hangup();
+			break;
+		}
 		if (fd_.on_sync)
 			fd_.on_sync();
 		ev_result(b.cookie, CLP_REQ_SYNC, 0, NULL, 0);
@@ -252,13 +374,21 @@ static void on_index(corolease_t *h, const void *name, size_t namelen, const voi
 	      (const char *)key, (unsigned long long)version, deleted ? "del" : "put", writer);
 }
 
-static corolease_t *open_conn(void)
+/* A fresh fake daemon with its page; the connection is the test's to open. */
+static void fake_daemon(void)
 {
 	memset(&fd_, 0, sizeof(fd_));
 	memset(leases, 0, sizeof(leases));
 	cb_log[0] = '\0';
 	in_acquired = NULL;
+	suspended_us = 0;
 	fakeqb_set_handler(daemon_request, NULL);
+	page_create();
+}
+
+static corolease_t *open_conn(void)
+{
+	fake_daemon();
 	corolease_t *h;
 	ck_assert_int_eq(corolease_connect(&h), 0);
 	static const struct corolease_callbacks cb = {
@@ -496,6 +626,238 @@ START_TEST(list_fn_may_call_the_library)
 }
 END_TEST
 
+/* ---- corolease_lease_valid() without dispatch ---- */
+
+static corolease_lease_t *grant(corolease_t *h, char name)
+{
+	corolease_lease_t *l;
+	fd_.grant_at_once = true;
+	ck_assert_int_eq(corolease_acquire(h, &name, 1, COROLEASE_EX, 0, 0, &l, NULL), 0);
+	fd_.grant_at_once = false;
+	ck_assert(corolease_lease_valid(l));
+	ck_assert(corolease_lease_granted(l));
+	return l;
+}
+
+START_TEST(revoke_invalidates_without_dispatch)
+{
+	corolease_t *h = open_conn();
+	corolease_lease_t *a = grant(h, 'a'), *b = grant(h, 'b');
+	/* the daemon revokes a: its slot is cleared; the REVOKED event is not read yet */
+	slot_clear(0);
+	ck_assert(!corolease_lease_valid(a));
+	ck_assert(!corolease_lease_granted(a));
+	ck_assert(corolease_lease_valid(b));   /* the node-wide page is untouched */
+	uint64_t v;
+	ck_assert_int_eq(corolease_index_put(a, "k", 1, "v", 1, &v), COROLEASE_EREVOKED);
+	/* the page moving forward for another lease changes nothing for a */
+	fd_.page->valid_until = now_us() + 7200u * 1000000u;
+	ck_assert(!corolease_lease_valid(a));
+	ck_assert_str_eq(cb_log, "");
+	corolease_release(a);
+	corolease_release(b);
+	corolease_close(h);
+}
+END_TEST
+
+START_TEST(reused_slot_stays_invalid_for_a_stale_handle)
+{
+	corolease_t *h = open_conn();
+	corolease_lease_t *a = grant(h, 'a');
+	/* a's hold ends at the daemon (revoked, its deadline passed, the slot freed) and
+	 * the slot goes to b's grant: armed again, with the next generation */
+	slot_clear(0);
+	slot_free(0);
+	fd_.slot[1] = fd_.slot[0];
+	corolease_lease_t *b = grant(h, 'b');
+	ck_assert(!corolease_lease_valid(a));
+	ck_assert(corolease_lease_valid(b));
+	corolease_release(b);
+	corolease_release(a);
+	corolease_close(h);
+}
+END_TEST
+
+START_TEST(page_deadline_and_incarnation)
+{
+	corolease_t *h = open_conn();
+	corolease_lease_t *a = grant(h, 'a');
+	uint64_t until = fd_.page->valid_until;
+	fd_.page->valid_until = now_us();        /* the node's validity ran out */
+	ck_assert(!corolease_lease_valid(a));
+	ck_assert(corolease_lease_granted(a));   /* granted, but not usable */
+	fd_.page->valid_until = until;
+	ck_assert(corolease_lease_valid(a));
+	fd_.page->magic = 0;                     /* retired by a new daemon */
+	ck_assert(!corolease_lease_valid(a));
+	fd_.page->magic = CLP_SHM_MAGIC;
+	fd_.page->incarnation++;                 /* not the page the HELLO named */
+	ck_assert(!corolease_lease_valid(a));
+	fd_.page->incarnation--;
+	ck_assert(corolease_lease_valid(a));
+	corolease_release(a);
+	corolease_close(h);
+}
+END_TEST
+
+START_TEST(suspend_counts_against_validity)
+{
+	corolease_t *h = open_conn();
+	fd_.page->valid_until = now_us() + 2000000u;
+	corolease_lease_t *a = grant(h, 'a');
+	/* a library deadline: a WAIT acquire of 3 s (+0.5 s grace) */
+	corolease_lease_t *q;
+	ck_assert_int_eq(corolease_acquire_async(h, "c", 1, COROLEASE_EX, COROLEASE_WAIT, 3000, NULL,
+						 &q), 0);
+	uint64_t t = corolease_get_timeout(h), boot = now_us();
+	ck_assert_uint_ge(t, boot + 3400000u);
+	ck_assert_uint_le(t, boot + 3500000u);
+	/* the machine sleeps 5 s: CLOCK_BOOTTIME moves, CLOCK_MONOTONIC does not */
+	suspended_us = 5000000u;
+	ck_assert_uint_lt(clock_us(CLOCK_MONOTONIC) + 4000000u, now_us());
+	ck_assert(!corolease_lease_valid(a));
+	ck_assert_uint_lt(corolease_get_timeout(h), now_us());   /* the acquire is overdue */
+	ck_assert_int_eq(corolease_dispatch(h), 1);              /* its timeout callback */
+	ck_assert_str_eq(cb_log, "acquired c ETIMEDOUT;");
+	corolease_release(a);
+	corolease_close(h);
+}
+END_TEST
+
+START_TEST(hangup_invalidates_at_once)
+{
+	corolease_t *h = open_conn();
+	corolease_lease_t *a = grant(h, 'a');
+	acquire_async(h, 'b');
+	fakeqb_hangup();   /* the daemon crashes: nothing retired, slot and page still armed */
+	ck_assert(!corolease_lease_valid(a));
+	ck_assert(!corolease_lease_granted(a));
+	ck_assert_int_eq(corolease_sync(h), COROLEASE_EDISCONNECTED);
+	ck_assert_str_eq(cb_log, "");
+	ck_assert_uint_eq(corolease_get_timeout(h), 0);
+	ck_assert_int_eq(corolease_dispatch(h), COROLEASE_EDISCONNECTED);
+	ck_assert_str_eq(cb_log, "acquired b EDISCONNECTED;disconnected;");
+	ck_assert(!corolease_lease_valid(a));
+	corolease_release(a);
+	corolease_close(h);
+}
+END_TEST
+
+START_TEST(daemon_dies_during_a_call)
+{
+	corolease_t *h = open_conn();
+	fd_.die_on_sync = true;
+	uint64_t t0 = now_us();
+	ck_assert_int_eq(corolease_sync(h), COROLEASE_EDISCONNECTED);
+	ck_assert_uint_lt(now_us() - t0, 1000000u);
+	ck_assert_int_eq(corolease_owner(h, "x", 1, NULL), COROLEASE_EDISCONNECTED);
+	corolease_close(h);
+}
+END_TEST
+
+START_TEST(acquire_timeout_bounds_the_call)
+{
+	corolease_t *h = open_conn();
+	corolease_lease_t *l = NULL;
+	uint32_t owner;
+	/* the daemon never answers: without WAIT the timeout is the library's alone */
+	uint64_t t0 = now_us();
+	ck_assert_int_eq(corolease_acquire(h, "c", 1, COROLEASE_EX, 0, 200, &l, &owner), -ETIMEDOUT);
+	uint64_t took = now_us() - t0;
+	ck_assert_uint_ge(took, 200000u);
+	ck_assert_uint_lt(took, 400000u);
+	ck_assert_ptr_null(l);
+	ck_assert_int_eq(fd_.releases[2], 1);   /* cancelled at the daemon */
+	/* WAIT: the daemon's own timeout comes first; the library's backs it up */
+	t0 = now_us();
+	ck_assert_int_eq(corolease_acquire(h, "d", 1, COROLEASE_EX, COROLEASE_WAIT, 200, &l, &owner),
+			 -ETIMEDOUT);
+	took = now_us() - t0;
+	ck_assert_uint_ge(took, 700000u);
+	ck_assert_uint_lt(took, 900000u);
+	ck_assert_int_eq(fd_.releases[3], 1);
+	corolease_close(h);
+}
+END_TEST
+
+START_TEST(grant_without_slot_is_refused)
+{
+	corolease_t *h = open_conn();
+	acquire_async(h, 'a');
+	fd_.slot[0] = NSLOTS;
+	struct clp_ev_lease e;   /* ev_lease() would arm a slot */
+	unsigned char buf[sizeof(e) + 1];
+	memset(&e, 0, sizeof(e));
+	e.b.hdr.id = CLP_EV_GRANTED;
+	e.b.hdr.size = (int32_t)sizeof(buf);
+	e.b.cookie = fd_.acq_cookie[0];
+	e.slot = CLP_SLOT_NONE;
+	e.mode = COROLEASE_EX;
+	e.namelen = 1;
+	memcpy(buf, &e, sizeof(e));
+	buf[sizeof(e)] = 'a';
+	fakeqb_event(buf, sizeof(buf));
+	ck_assert_int_eq(corolease_dispatch(h), 3);   /* GRANTED, RELEASE's answer, callback */
+	ck_assert_str_eq(cb_log, "acquired a EPROTO;");
+	ck_assert_int_eq(fd_.releases[0], 1);
+	corolease_close(h);
+}
+END_TEST
+
+/* ---- whom the library trusts (issue 8, item 2) ---- */
+
+static int try_connect(void)
+{
+	corolease_t *h = NULL;
+	int r = corolease_connect(&h);
+	if (r == 0)
+		corolease_close(h);
+	else
+		ck_assert_ptr_null(h);
+	return r;
+}
+
+START_TEST(connect_checks_the_daemon_and_its_page)
+{
+	fake_daemon();
+	ck_assert_int_eq(try_connect(), 0);
+
+	fakeqb_set_server_uid(geteuid() == 4242 ? 4243 : 4242);   /* a user's fake daemon */
+	ck_assert_int_eq(try_connect(), COROLEASE_EUNTRUSTED);
+	fakeqb_set_server_uid(geteuid());
+
+	ck_assert_int_eq(chmod(fd_.path, 0664), 0);                /* group-writable page */
+	ck_assert_int_eq(try_connect(), COROLEASE_EUNTRUSTED);
+	ck_assert_int_eq(chmod(fd_.path, 0644), 0);
+
+	ck_assert_int_eq(chmod(fd_.dir, 0777), 0);                 /* anyone may replace it */
+	ck_assert_int_eq(try_connect(), COROLEASE_EUNTRUSTED);
+	ck_assert_int_eq(chmod(fd_.dir, 0755), 0);
+
+	if (geteuid() == 0) {                                      /* another user's page */
+		ck_assert_int_eq(chown(fd_.path, 4242, 0), 0);
+		ck_assert_int_eq(try_connect(), COROLEASE_EUNTRUSTED);
+		ck_assert_int_eq(chown(fd_.path, 0, 0), 0);
+	}
+
+	char real[160];                                            /* a symlink to a real page */
+	snprintf(real, sizeof(real), "%s.real", fd_.path);
+	ck_assert_int_eq(rename(fd_.path, real), 0);
+	ck_assert_int_eq(symlink(real, fd_.path), 0);
+	ck_assert_int_eq(try_connect(), COROLEASE_EUNTRUSTED);
+	ck_assert_int_eq(unlink(fd_.path), 0);
+	ck_assert_int_eq(rename(real, fd_.path), 0);
+
+	fd_.incarnation++;                                         /* another incarnation's page */
+	ck_assert_int_eq(try_connect(), COROLEASE_EPROTO);
+	fd_.incarnation--;
+	ck_assert_int_eq(truncate(fd_.path, (off_t)clp_shm_len(NSLOTS) - 8), 0);   /* wrong size */
+	ck_assert_int_eq(try_connect(), COROLEASE_EPROTO);
+	ck_assert_int_eq(truncate(fd_.path, (off_t)clp_shm_len(NSLOTS)), 0);
+	ck_assert_int_eq(try_connect(), 0);
+}
+END_TEST
+
 static Suite *client_suite(void)
 {
 	Suite *s = suite_create("client");
@@ -504,10 +866,30 @@ static Suite *client_suite(void)
 	tcase_add_test(tc, release_drops_queued_callbacks);
 	tcase_add_test(tc, callback_caused_callbacks_wait_for_next_dispatch);
 	tcase_add_test(tc, disconnect_fails_acquires_then_reports);
+	tcase_add_checked_fixture(tc, NULL, page_remove);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("validity");
+	tcase_add_test(tc, revoke_invalidates_without_dispatch);
+	tcase_add_test(tc, reused_slot_stays_invalid_for_a_stale_handle);
+	tcase_add_test(tc, page_deadline_and_incarnation);
+	tcase_add_test(tc, suspend_counts_against_validity);
+	tcase_add_test(tc, hangup_invalidates_at_once);
+	tcase_add_test(tc, grant_without_slot_is_refused);
+	tcase_add_checked_fixture(tc, NULL, page_remove);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("bounded");
+	tcase_add_test(tc, daemon_dies_during_a_call);
+	tcase_add_test(tc, acquire_timeout_bounds_the_call);
+	tcase_add_checked_fixture(tc, NULL, page_remove);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("trust");
+	tcase_add_test(tc, connect_checks_the_daemon_and_its_page);
+	tcase_add_checked_fixture(tc, NULL, page_remove);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("admin");
 	tcase_add_test(tc, status_records);
 	tcase_add_test(tc, list_fn_may_call_the_library);
+	tcase_add_checked_fixture(tc, NULL, page_remove);
 	suite_add_tcase(s, tc);
 	return s;
 }

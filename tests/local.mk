@@ -10,6 +10,7 @@ CHECK_TEST_PROGS = \
 	tests/check_util \
 	tests/check_sm_oom \
 	tests/check_confchg \
+	tests/check_page \
 	tests/check_watch \
 	tests/check_evsbus
 check_PROGRAMS += $(CHECK_TEST_PROGS)
@@ -81,6 +82,11 @@ tests_check_confchg_CPPFLAGS = $(CORE_CPPFLAGS) -I$(top_srcdir)/lockd
 tests_check_confchg_SOURCES = tests/check_confchg.c lockd/confchg.c lockd/confchg.h
 tests_check_confchg_CFLAGS = $(CHECK_TEST_CFLAGS)
 tests_check_confchg_LDADD = $(CHECK_LIBS)
+
+tests_check_page_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/lockd -DCOROLEASE_IPC_PEER
+tests_check_page_SOURCES = tests/check_page.c lockd/page.c lockd/page.h
+tests_check_page_CFLAGS = $(CHECK_TEST_CFLAGS) $(LIBQB_CFLAGS)
+tests_check_page_LDADD = $(CHECK_LIBS)
 
 tests_check_watch_CPPFLAGS = $(CORE_CPPFLAGS) -I$(top_srcdir)/lockd
 tests_check_watch_SOURCES = tests/check_watch.c lockd/watch.c lockd/watch.h

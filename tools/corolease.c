@@ -145,12 +145,12 @@ static int exit_for(int err)
 	case COROLEASE_EORPHANED:
 		return EXIT_BUSY;
 	case -ECONNREFUSED:
-	case -ECONNRESET:
-	case -ENOTCONN:
 	case COROLEASE_EDISCONNECTED:
+	case COROLEASE_EUNTRUSTED:
 		return EXIT_UNREACHABLE;
 	case COROLEASE_ENOQUORUM:
 	case COROLEASE_ESYNCING:
+	case COROLEASE_ENOCLUSTER:
 		return EXIT_NOQUORUM;
 	case -EPERM:
 	case -EACCES:
@@ -223,15 +223,16 @@ static bool parse_secs_ms(const char *s, unsigned *ms_r)
 	return true;
 }
 
-static uint64_t mono_us(void)
+/* The library's clock (libcorolease(3)): CLOCK_BOOTTIME in microseconds. */
+static uint64_t boot_us(void)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_BOOTTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 /*
- * poll(2) timeout in ms until the earlier of two CLOCK_MONOTONIC deadlines
+ * poll(2) timeout in ms until the earlier of two CLOCK_BOOTTIME deadlines
  * in us (corolease_get_timeout's: 0 = now, UINT64_MAX = none; extra: 0 =
  * none); -1 for none.
  */
@@ -241,7 +242,7 @@ static int poll_ms(uint64_t t, uint64_t extra)
 		t = extra;
 	if (t == UINT64_MAX)
 		return -1;
-	uint64_t now = mono_us();
+	uint64_t now = boot_us();
 	uint64_t d = t <= now ? 0 : (t - now + 999) / 1000u;
 	return d > INT_MAX ? INT_MAX : (int)d;
 }
@@ -866,7 +867,7 @@ static void stop_child(struct run *run, const char *why, uint64_t deadline_us)
 	warnx_("acquire %s: %s; stopping the command", text(run->name, strlen(run->name)), why);
 	run->stopping = true;
 	kill(run->child, SIGTERM);
-	uint64_t now = mono_us();
+	uint64_t now = boot_us();
 	run->kill_at = now + (uint64_t)run->kill_after_ms * 1000u;
 	if (deadline_us > now + 200000 && deadline_us - 200000 < run->kill_at)
 		run->kill_at = deadline_us - 200000;
@@ -1080,7 +1081,7 @@ static int cmd_acquire(int argc, char **argv)
 			if (r2 == COROLEASE_EDISCONNECTED)
 				lib_dead = true;
 		}
-		if (run.kill_at && mono_us() >= run.kill_at && !run.exited) {
+		if (run.kill_at && boot_us() >= run.kill_at && !run.exited) {
 			warnx_("acquire %s: command still running after %u ms; killing it",
 			       text(name, strlen(name)), run.kill_after_ms);
 			kill(run.child, SIGKILL);

@@ -18,8 +18,17 @@
  * length, before using anything; a mismatch is a protocol error.
  *
  * Flow: the client sends HELLO first (protocol version); the daemon answers
- * with a RESULT carrying its node id and the path of the shared validity
- * page.  Each request carries a client-chosen cookie, echoed in its answer.
+ * with a RESULT carrying its node id and its validity page (path,
+ * incarnation, slot count; see "The validity page" below).  Each request
+ * carries a client-chosen cookie, echoed in its answer.
+ *
+ * Clock: every time on this protocol, in the page and in the library's API
+ * (valid_until, revoke deadlines, corolease_get_timeout()) is clp_now_us():
+ * CLOCK_BOOTTIME in microseconds, which keeps counting while the machine is
+ * suspended (CLOCK_MONOTONIC does not, so a deadline read from it would
+ * survive a suspend).  On a kernel without CLOCK_BOOTTIME (before Linux
+ * 2.6.39) both ends fall back to CLOCK_MONOTONIC alike.  Neither covers a
+ * whole-VM pause that stops the guest's clocks: see doc/state-machine.md.
  */
 #ifndef COROLEASE_PRIVATE_IPC_H
 #define COROLEASE_PRIVATE_IPC_H
@@ -33,7 +42,9 @@
 #error "corolease/ipc.h is private to libcorolease and coroleased (see include/local.mk)"
 #endif
 
+#include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <qb/qbipc_common.h>
 
@@ -41,7 +52,8 @@
 #include "corolease_admin.h"
 
 #define COROLEASE_IPC_NAME     "corolease"
-#define CLP_VERSION            2u   /* 2: STATUS as key/value records */
+#define CLP_VERSION            3u   /* 2: STATUS as key/value records; 3: page per
+					   incarnation with revocation slots */
 #define CLP_MAX_MSG            (256u * 1024u)   /* qb buffer size, both channels */
 #define CLP_MAX_LIST_BATCH     512u             /* leases per LIST_ITEMS event */
 
@@ -73,7 +85,7 @@ enum clp_ev_type {
 	CLP_EV_QUEUED,           /* clp_ev_lease + name */
 	CLP_EV_WANTED,           /* clp_ev_lease + name: node `node` wants it */
 	CLP_EV_REVOKED,          /* clp_ev_lease + name: stop using it now */
-	CLP_EV_VALIDITY,         /* clp_ev_validity: node-wide deadline moved */
+	CLP_EV_RESERVED_6,       /* was VALIDITY (version 2): the page carries it */
 	CLP_EV_INDEX_CHANGED,    /* clp_ev_index + name + key */
 	CLP_EV_ITEMS,            /* clp_ev_items + records: a batch of LIST/INDEX_LIST output */
 	CLP_EV_TYPE_MAX = CLP_EV_ITEMS,
@@ -145,39 +157,108 @@ struct clp_ev_result {
 struct clp_hello_payload {
 	uint32_t version;
 	uint32_t nodeid;
+	uint64_t incarnation;    /* the page's (never 0) */
+	uint32_t nslots;         /* revocation slots in the page */
+	uint32_t pad;
 	char shm_path[128];      /* validity page to mmap read-only, NUL-terminated */
 };
 
 /*
- * The shared validity page (read-only for clients).  The daemon stores
- * valid_until (CLOCK_MONOTONIC microseconds) with a release store; a client
- * may use its leases while now < valid_until.  0 = nothing valid.
+ * ---- The validity page ----
+ *
+ * What corolease_lease_valid() reads without a round trip.  One file per
+ * daemon incarnation, RUN_DIR/CLP_SHM_PREFIX + 16 hex digits of a random
+ * 64-bit incarnation id, created with O_CREAT|O_EXCL|O_NOFOLLOW (never an
+ * existing file, never through a symlink), mode 0644, owned by the daemon's
+ * user, in a run dir that the daemon checks is not writable by group or
+ * others.  At startup the daemon retires every page file a previous
+ * incarnation left there (stores magic 0 and valid_until 0 in it, then
+ * unlinks it); a client of the dead daemon keeps its old mapping, which
+ * nobody writes again.  At a clean stop it retires its own page the same way.
+ *
+ * Layout: a clp_shm_page header at offset 0, then, at CLP_SHM_SLOTS_OFF,
+ * nslots 64-bit revocation slots.  The file is clp_shm_len(nslots) bytes
+ * and sparse: nslots is max_client_holds (default 262144, 2 MiB), and only
+ * slots in use take memory.
+ *
+ * A slot word is generation << 1 | CLP_SLOT_VALID.  The daemon gives each
+ * client hold a slot when it accepts the acquire (-EDQUOT when none is
+ * free), sets the valid bit just before it sends GRANTED, which carries the
+ * slot index and the word (clp_ev_lease.slot, .slot_word), and clears the
+ * bit the moment the node agent reports the hold REVOKED (eviction, handover
+ * timeout, reconciliation, quorum, validity or transport lost, drain).  When
+ * the hold ends (release, denial, the client gone) the slot is freed with
+ * the next generation, bit clear, so a stale handle never finds its word in
+ * a reused slot.  Stores are release stores; readers use acquire loads.
+ *
+ * The library's corolease_lease_valid(lease) is 1 only while all hold:
+ * the lease was granted and no REVOKED was processed; the connection is not
+ * known dead; the page's magic, version, incarnation and node id are those
+ * of the HELLO; clp_now_us() < valid_until; the slot's word equals the one
+ * GRANTED carried; and poll(2) of the connection's fd (no events asked)
+ * reports no POLLHUP/POLLERR/POLLNVAL, so a daemon that crashed (its socket
+ * closed by the kernel) reads as invalid from the crash on, before anything
+ * is retired or dispatched.
+ *
+ * Before mapping the page the library checks whom it talks to: the daemon's
+ * uid (libqb's qb_ipcc_auth_get(), and SO_PEERCRED of the fd) is root or the
+ * client's own; the page's directory and the page itself (opened with
+ * O_NOFOLLOW, a regular file of exactly clp_shm_len(nslots) bytes) are owned
+ * by root or that uid and not writable by group or others.  Otherwise
+ * corolease_connect() fails with COROLEASE_EUNTRUSTED.
  */
 struct clp_shm_page {
-	uint32_t magic;          /* CLP_SHM_MAGIC */
-	uint32_t version;
-	uint64_t valid_until;
+	uint32_t magic;          /* CLP_SHM_MAGIC while the incarnation serves; 0 once retired */
+	uint32_t version;        /* CLP_VERSION */
+	uint64_t incarnation;    /* random, never 0; also in the file name and the HELLO */
+	uint64_t valid_until;    /* node-wide deadline (clp_now_us()); 0 = nothing valid */
 	uint32_t nodeid;
 	uint32_t daemon_pid;
+	uint32_t daemon_uid;
+	uint32_t nslots;         /* slots at CLP_SHM_SLOTS_OFF */
 } __attribute__((aligned(64)));
 
-#define CLP_SHM_MAGIC 0x434c5348u   /* "CLSH" */
+#define CLP_SHM_MAGIC      0x434c5033u        /* "CLP3" */
+#define CLP_SHM_PREFIX     "validity."        /* + 16 lowercase hex digits */
+#define CLP_SHM_SLOTS_OFF  4096u              /* the slots' offset in the file */
+#define CLP_SHM_SLOTS_MAX  (1u << 24)         /* bound on nslots (128 MiB of slots) */
+#define CLP_SLOT_VALID     1u                 /* bit 0 of a slot word */
+#define CLP_SLOT_NONE      UINT32_MAX         /* GRANTED without a slot: never valid */
+
+/* Bytes of a page file with nslots slots. */
+static inline size_t clp_shm_len(uint32_t nslots)
+{
+	return CLP_SHM_SLOTS_OFF + (size_t)nslots * sizeof(uint64_t);
+}
+
+/*
+ * The protocol's clock (see "Clock" above): CLOCK_BOOTTIME in microseconds,
+ * or CLOCK_MONOTONIC where the kernel lacks CLOCK_BOOTTIME.  The daemon's
+ * cld_now_us() and the library's now_us() are this.
+ */
+static inline uint64_t clp_now_us(void)
+{
+	struct timespec ts;
+#ifdef CLOCK_BOOTTIME
+	if (clock_gettime(CLOCK_BOOTTIME, &ts) == 0)
+		return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+#endif
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 
 struct clp_ev_lease {
 	struct clp_ev_base b;
 	int32_t err;             /* DENIED rides on RESULT; here 0 or REVOKED reason */
 	uint32_t node;           /* GRANTED: this node; QUEUED/WANTED: the other node */
 	uint64_t epoch;
-	uint64_t valid_until;    /* GRANTED: node validity at grant */
-	uint64_t deadline;       /* REVOKED: release by (CLOCK_MONOTONIC us) */
+	uint64_t valid_until;    /* GRANTED: node validity at grant (informational) */
+	uint64_t deadline;       /* REVOKED: release by (clp_now_us()) */
+	uint64_t slot_word;      /* GRANTED: the slot's word while the hold is valid */
+	uint32_t slot;           /* GRANTED: the hold's revocation slot, or CLP_SLOT_NONE */
 	uint8_t mode;
 	uint8_t pad;
 	uint16_t namelen;
-};
-
-struct clp_ev_validity {
-	struct clp_ev_base b;
-	uint64_t valid_until;
 };
 
 struct clp_ev_index {

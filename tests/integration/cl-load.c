@@ -61,10 +61,11 @@ static corolease_t *h;
 static bool dead;
 static uint64_t retry_at;
 
+/* The library's clock: corolease_get_timeout() is CLOCK_BOOTTIME. */
 static uint64_t now_us(void)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_BOOTTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 

@@ -28,6 +28,7 @@ tests_integration_cl_valid_LDADD = libclient/libcorolease.la
 # longest first, so 'make -j2' overlaps them well
 INTEGRATION_TESTS = \
 	tests/integration/t08-snapshot-100k.sh \
+	tests/integration/t11-lease-valid.sh \
 	tests/integration/t09-daemon-restart.sh \
 	tests/integration/t07-partition.sh \
 	tests/integration/t12-two-node-split.sh \

@@ -38,7 +38,7 @@ must_wait 10 "node 3's client A may use stall/a1 and stall/a2" \
 spawn 1 w "$CL_VALID" -w stall/a1 stall/a2 >/dev/null
 must_wait 10 "node 1's client W is queued behind node 3" \
 	bash -c "'$CLUSTER_SH' exec 1 '$CLI' --json show stall/a2 | grep -q '\"waiters\":\[{\"node\":1'"
-read -r _ mono0 real0 < <(grep '^clock' "$CLUSTER_DIR/n3/a.log")
+read -r _ boot0 real0 < <(grep '^clock' "$CLUSTER_DIR/n3/a.log")
 LOG1=$CLUSTER_DIR/n1/coroleased.log
 LOG3=$CLUSTER_DIR/n3/coroleased.log
 mark1=$(wc -l <"$LOG1")
@@ -87,9 +87,10 @@ nbv=$(grep -c '^valid' "$CLUSTER_DIR/n3/b.log")
 say "node 3 granted its client B $nb of the names it asked for during the stall; B saw $nbv lease_valid() changes"
 
 # ---- node 3's validity was not renewed by deliveries after the stall
-# The deadlines are CLOCK_MONOTONIC microseconds; A's "clock" line maps them to CLOCK_REALTIME.
-tp_mono=$(( (tp_ns / 1000) - (real0 / 1000 - mono0) ))
-bound=$((tp_mono + VALIDITY_MS * 1000))
+# The deadlines are the daemon's clock (CLOCK_BOOTTIME microseconds); A's "clock" line maps them
+# to CLOCK_REALTIME.
+tp_boot=$(( (tp_ns / 1000) - (real0 / 1000 - boot0) ))
+bound=$((tp_boot + VALIDITY_MS * 1000))
 tail -n +"$((mark + 1))" "$LOG3" | awk '/totem confchg: .* 3 nodes/ { exit } { print }' >"$CLUSTER_DIR/n3/stall-window.log"
 vals=$(grep -o 'validity until [0-9]*' "$CLUSTER_DIR/n3/stall-window.log" | awk '$3 != 0 {print $3}')
 say "node 3 announced $(wc -w <<<"$vals") deadline(s) other than 0 from the stall until it was back in a 3-node ring: $(tr '\n' ' ' <<<"$vals")(bound $bound = stall + $VALIDITY_MS ms)"

@@ -5,7 +5,7 @@ usage: jepsen-check.py [options] RUN_DIR | FILE...
 
 Reads the histories of one run: every client's lines ("J ev=...", from
 jp-client) and the nemesis' lines ("N ...", from nemesis.sh and run.sh), in
-any files given, or in every *.log under RUN_DIR.  Times are CLOCK_MONOTONIC
+any files given, or in every *.log under RUN_DIR.  Times are CLOCK_BOOTTIME
 microseconds, one clock for every network namespace.  Prints a verdict
 (VALID or INVALID), the evidence of every violation (the log lines, with
 file:line, times and epochs) and a summary; exits 0 if valid, 1 if not, 2
@@ -70,16 +70,17 @@ import sys
 # documents ENOQUORUM for a sync read that is not linearizable
 COMMON = {"EINVAL", "ENOMEM", "EPROTO", "EDISCONNECTED"}
 DOCUMENTED = {
-    "connect": COMMON | {"ENOENT", "ECONNREFUSED", "EACCES", "ETIMEDOUT", "EVERSION"},
+    "connect": COMMON | {"ENOENT", "ECONNREFUSED", "EAGAIN", "EACCES", "EUSERS", "ESHUTDOWN",
+                         "ETIMEDOUT", "EUNTRUSTED", "EVERSION"},
     "acquire": COMMON | {"EBUSY", "ETIMEDOUT", "EALREADY", "EDQUOT", "EAGAIN",
-                         "ENOQUORUM", "ESYNCING", "ENOTCONN", "ESHUTDOWN"},
+                         "ENOQUORUM", "ESYNCING", "ENOCLUSTER", "ESHUTDOWN"},
     "put": COMMON | {"ESTALE", "ENOTHELD", "EREVOKED", "ENOSPC", "EAGAIN",
-                     "ENOQUORUM", "ENOTCONN"},
-    "get": COMMON | {"ENOENT", "ESYNCING", "EAGAIN", "ENOTCONN", "ENOQUORUM"},
+                     "ENOQUORUM", "ENOCLUSTER"},
+    "get": COMMON | {"ENOENT", "ESYNCING", "EAGAIN", "ENOCLUSTER", "ENOQUORUM"},
 }
 # a put answered with one of these was not applied (corolease.h: refused, or
 # "-ESTALE ... the write was lost with a minority partition"); any other
-# error (ENOTCONN, EDISCONNECTED, ...) or no answer leaves it indeterminate
+# error (ENOCLUSTER, EDISCONNECTED, ...) or no answer leaves it indeterminate
 PUT_DEFINITE_FAIL = {"ESTALE", "ENOTHELD", "EREVOKED", "ENOSPC", "ENOQUORUM",
                      "EAGAIN", "EINVAL", "EFENCING"}
 # the library waits this long past an acquire's timeout (client.c ACQUIRE_GRACE_US)

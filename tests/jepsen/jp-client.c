@@ -6,8 +6,9 @@
  * Uses libcorolease through include/corolease.h only.  Three modes:
  *
  *   jp-client now
- *       prints CLOCK_MONOTONIC in microseconds (the nemesis stamps its
- *       faults with it: every network namespace shares the host's clock).
+ *       prints CLOCK_BOOTTIME in microseconds, the library's clock (the
+ *       nemesis stamps its faults with it: every network namespace shares
+ *       the host's clock).
  *
  *   jp-client run -N NODE -n NAME,NAME... -k KEY,KEY... [-s SEED] [-S SH_PCT]
  *       until SIGTERM: takes leases on the names (EX, sometimes SH, mostly
@@ -21,7 +22,7 @@
  *
  * History: one line per event on stdout, line-buffered (so a SIGKILL loses
  * nothing already logged), each "J ev=KIND n=NODE p=PID" followed by
- * key=value fields; times are CLOCK_MONOTONIC microseconds.  The checker
+ * key=value fields; times are CLOCK_BOOTTIME microseconds.  The checker
  * (jepsen-check.py) reads only lines starting with "J ".
  *
  *   ev=start   names= keys= seed=
@@ -76,7 +77,7 @@ static bool cur_wanted, cur_revoked;
 static uint64_t now_us(void)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_BOOTTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
@@ -142,12 +143,12 @@ static void token(const void *v, size_t len, char *out, size_t cap)
 		snprintf(out, cap, "x:");
 }
 
-/* Sleeps until an absolute CLOCK_MONOTONIC time, across signals. */
+/* Sleeps until an absolute CLOCK_BOOTTIME time, across signals. */
 static void sleep_until(uint64_t t)
 {
 	struct timespec ts = { .tv_sec = (time_t)(t / 1000000u),
 			       .tv_nsec = (long)(t % 1000000u) * 1000 };
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+	while (clock_nanosleep(CLOCK_BOOTTIME, TIMER_ABSTIME, &ts, NULL) == EINTR)
 		;
 }
 

@@ -23,9 +23,9 @@
 #   loss            20-60 % packet loss in and out of a node for 3-8 s
 #
 # Every fault is logged to $CLUSTER_DIR/nemesis.log, for the checker, as
-#   N fid=K op=KIND node=I [pid=P] [ms=DURATION] [pct=P] phase=start t=MONO_US
-#   N fid=K phase=end t=MONO_US
-# and said on stdout.  Times come from `jp-client now` (CLOCK_MONOTONIC, the
+#   N fid=K op=KIND node=I [pid=P] [ms=DURATION] [pct=P] phase=start t=BOOT_US
+#   N fid=K phase=end t=BOOT_US
+# and said on stdout.  Times come from `jp-client now` (CLOCK_BOOTTIME, the
 # clock of the clients' histories).
 
 NEM_ALL_KINDS="kill-corosync pause-corosync pause-daemon pause-client kill-daemon partition loss"

@@ -34,7 +34,7 @@
 #   IT_INSTANCE      as for every integration test (tests/integration/lib.sh)
 #
 # Timing is lib.sh's: token 1000 ms, validity = token, revoke 1 s, handover
-# 2 s, fence delay 4 s.  Every history line carries CLOCK_MONOTONIC times;
+# 2 s, fence delay 4 s.  Every history line carries CLOCK_BOOTTIME times;
 # the nemesis stamps its faults with the same clock (nemesis.sh).
 #
 # Exit: 0 when the checker finds no violation, 1 when it does (or the run

@@ -28,6 +28,8 @@ struct fake_ev {
 
 static struct {
 	bool open, hung_up;
+	bool uid_set;
+	uid_t uid;                    /* the server's, for qb_ipcc_auth_get */
 	int pipe[2];                  /* one byte per queued event */
 	struct fake_ev *head, **tail;
 	size_t n;
@@ -65,12 +67,21 @@ size_t fakeqb_queued(void)
 
 void fakeqb_hangup(void)
 {
+	if (fq.hung_up)
+		return;
 	fq.hung_up = true;
-	if (write(fq.pipe[1], "h", 1) != 1)   /* a hangup wakes poll(2), as POLLHUP would */
-		abort();
+	close(fq.pipe[1]);   /* the read end now reports POLLHUP, as a dead daemon's socket */
+	fq.pipe[1] = -1;
 }
 
-qb_ipcc_connection_t *qb_ipcc_connect(const char *name, size_t max_msg_size)
+void fakeqb_set_server_uid(unsigned uid)
+{
+	fq.uid_set = true;
+	fq.uid = (uid_t)uid;
+}
+
+/* The handshake is done at once: the connect fd is readable from the start. */
+qb_ipcc_connection_t *qb_ipcc_connect_async(const char *name, size_t max_msg_size, int *connect_fd)
 {
 	(void)name;
 	(void)max_msg_size;
@@ -81,7 +92,31 @@ qb_ipcc_connection_t *qb_ipcc_connect(const char *name, size_t max_msg_size)
 	fq.head = NULL;
 	fq.tail = &fq.head;
 	fq.n = 0;
+	*connect_fd = fq.pipe[0];
+	if (write(fq.pipe[1], "c", 1) != 1)
+		abort();
 	return (qb_ipcc_connection_t *)(void *)&fake_conn;
+}
+
+int qb_ipcc_connect_continue(qb_ipcc_connection_t *c)
+{
+	(void)c;
+	char b;
+	if (read(fq.pipe[0], &b, 1) != 1)
+		abort();
+	return 0;
+}
+
+int32_t qb_ipcc_auth_get(qb_ipcc_connection_t *c, pid_t *pid, uid_t *uid, gid_t *gid)
+{
+	(void)c;
+	if (pid)
+		*pid = getpid();
+	if (uid)
+		*uid = fq.uid_set ? fq.uid : geteuid();
+	if (gid)
+		*gid = getegid();
+	return 0;
 }
 
 int32_t qb_ipcc_get_buffer_size(qb_ipcc_connection_t *c)
@@ -156,6 +191,7 @@ void qb_ipcc_disconnect(qb_ipcc_connection_t *c)
 	fq.tail = &fq.head;
 	fq.n = 0;
 	close(fq.pipe[0]);
-	close(fq.pipe[1]);
+	if (fq.pipe[1] >= 0)
+		close(fq.pipe[1]);
 	fq.open = false;
 }
