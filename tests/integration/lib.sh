@@ -288,6 +288,10 @@ it_init() {
 		export CLUSTER_PREFIX=c${inst}t$num CLUSTER_DIR=${IT_TMPDIR:-/tmp}/corolease-it$inst-$IT_NAME
 	fi
 	export CLUSTER_SUBNET=10.$((78 + inst)).$num
+	# two scripts with one number would tear down each other's namespaces:
+	# the number is held (flock) for the script's lifetime
+	exec {IT_NUM_FD}>"${IT_TMPDIR:-/tmp}/corolease-it$inst-num$num.lock"
+	flock -n "$IT_NUM_FD" || fail "test number $num (instance $inst) is in use by another running test: give each script its own it_init number"
 	IT_DAEMON_LOGS=()
 	# a previous run that was killed hard: tear its leftovers down
 	if [[ -e $CLUSTER_DIR/N ]]; then "$CLUSTER_SH" down >/dev/null 2>&1; fi

@@ -5,7 +5,7 @@
 # (a symlink named like a leftover, a leftover directory holding a symlink
 # to a file outside) must not make it delete anything outside /dev/shm.
 . "$(dirname "$0")/lib.sh"
-it_init shm-cleanup 31
+it_init shm-cleanup 35
 it_up 1
 spawn 1 holder "$CL_VALID" shm/x >/dev/null
 must_wait 10 "the client holds shm/x" grep -q '^valid shm/x 1' "$CLUSTER_DIR/n1/holder.log"

@@ -26,7 +26,7 @@
 #   JEPSEN_STRICT    1: do not excuse lease_valid() reading true right after a
 #                    write that spanned a stop of its client (issue 7 defect
 #                    4; see jepsen-check.py --allow-post-pause-valid)
-#   JEPSEN_NAME, JEPSEN_NUM   lib.sh test name and number (jepsen-long, 22):
+#   JEPSEN_NAME, JEPSEN_NUM   lib.sh test name and number (jepsen-long, 37):
 #                    the cluster directory is /tmp/corolease-it[N]-NAME, kept
 #                    after the run with every history and log in it
 #   JEPSEN_KEEP      where to copy the histories of a run that finds a
@@ -56,7 +56,7 @@ JEPSEN_STRICT=${JEPSEN_STRICT:-0}
 JP=$IT_BUILD/tests/jepsen/jp-client
 CHECKER=$JEPSEN_SRC/jepsen-check.py
 
-it_init "${JEPSEN_NAME:-jepsen-long}" "${JEPSEN_NUM:-22}"
+it_init "${JEPSEN_NAME:-jepsen-long}" "${JEPSEN_NUM:-37}"
 command -v python3 >/dev/null || skip "python3 not installed (the checker)"
 [[ -x $JP ]] || skip "jp-client not built ($JP)"
 [[ $JEPSEN_NODES =~ ^[0-9]+$ ]] && ((JEPSEN_NODES >= 3)) || fail "JEPSEN_NODES must be 3 or more"
