@@ -182,6 +182,8 @@ struct corolease {
 	uint64_t incarnation;
 	uint32_t nslots;
 	uid_t server_uid;             /* the daemon's, checked at connect */
+	uid_t service_owner;          /* owner of the service file ... */
+	pid_t service_pid;            /* ... and the pid it names */
 
 	struct corolease_callbacks cb;
 	void *udata;
@@ -938,7 +940,8 @@ static int check_server(corolease_t *h)
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
-	if (qb_ipcc_auth_get(h->qb, &pid, &uid, &gid) < 0 || (uid != 0 && uid != geteuid()))
+	if (qb_ipcc_auth_get(h->qb, &pid, &uid, &gid) < 0 || (uid != 0 && uid != geteuid()) ||
+	    uid != h->service_owner || pid != h->service_pid)
 		return COROLEASE_EUNTRUSTED;
 	struct ucred cr;
 	socklen_t crlen = sizeof(cr);
@@ -1042,6 +1045,57 @@ static int connect_errno(int e)
 }
 
 /*
+ * The daemon's service name of this start, from RUN_DIR/CLP_SERVICE_FILE
+ * (corolease/ipc.h): the directory and the file must belong to root or to
+ * our effective uid and be writable by nobody else.  Remembers the owner
+ * and the pid it names for check_server().  0, -ENOENT (no daemon has
+ * published one: not running), COROLEASE_EUNTRUSTED, or COROLEASE_EPROTO.
+ */
+static int read_service(corolease_t *h, char *name, size_t cap)
+{
+	const char *dir = getenv("COROLEASE_RUN_DIR");
+	if (!dir || dir[0] != '/')
+		dir = CLP_DEFAULT_RUN_DIR;
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -ENOENT;
+	struct stat st;
+	int r = 0, fd = -1;
+	if (fstat(dfd, &st) < 0)
+		r = COROLEASE_EPROTO;
+	else if ((st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & (S_IWGRP | S_IWOTH)))
+		r = COROLEASE_EUNTRUSTED;
+	else if ((fd = openat(dfd, CLP_SERVICE_FILE, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0)
+		r = errno == ELOOP ? COROLEASE_EUNTRUSTED : -ENOENT;
+	else if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+		 (st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & (S_IWGRP | S_IWOTH)))
+		r = COROLEASE_EUNTRUSTED;
+	close(dfd);
+	if (r < 0) {
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	char line[CLP_SERVICE_NAME_MAX + 32];
+	ssize_t n = read(fd, line, sizeof(line) - 1);
+	close(fd);
+	if (n <= 0)
+		return COROLEASE_EPROTO;
+	line[n] = '\0';
+	char *sp = strchr(line, ' '), *end = NULL;
+	size_t nlen = sp ? (size_t)(sp - line) : 0;
+	long pid = sp ? strtol(sp + 1, &end, 10) : 0;
+	if (!nlen || nlen >= cap || pid <= 0 || pid > INT_MAX || !end || (*end != '\n' && *end) ||
+	    strncmp(line, COROLEASE_IPC_NAME "-", sizeof(COROLEASE_IPC_NAME)))
+		return COROLEASE_EPROTO;
+	memcpy(name, line, nlen);
+	name[nlen] = '\0';
+	h->service_owner = st.st_uid;
+	h->service_pid = (pid_t)pid;
+	return 0;
+}
+
+/*
  * libqb's part of connecting, bounded by deadline: qb_ipcc_connect() would
  * wait without limit for a daemon that accepted but does not answer (stopped,
  * or stuck), so the socket is connected asynchronously and polled.  0 with
@@ -1049,9 +1103,13 @@ static int connect_errno(int e)
  */
 static int qb_connect(corolease_t *h, uint64_t deadline)
 {
+	char name[CLP_SERVICE_NAME_MAX];
+	int r = read_service(h, name, sizeof(name));
+	if (r < 0)
+		return r;
 	int cfd = -1;
 	errno = 0;
-	qb_ipcc_connection_t *c = qb_ipcc_connect_async(COROLEASE_IPC_NAME, CLP_MAX_MSG, &cfd);
+	qb_ipcc_connection_t *c = qb_ipcc_connect_async(name, CLP_MAX_MSG, &cfd);
 	if (!c)
 		return connect_errno(errno);
 	for (;;) {
@@ -1074,7 +1132,7 @@ static int qb_connect(corolease_t *h, uint64_t deadline)
 			return -e;
 		}
 	}
-	int r = qb_ipcc_connect_continue(c);   /* on failure it freed c and closed cfd */
+	r = qb_ipcc_connect_continue(c);   /* on failure it freed c and closed cfd */
 	if (r != 0)
 		return connect_errno(r < 0 ? -r : EPROTO);
 	h->qb = c;

@@ -21,7 +21,7 @@
 #include "node.h"
 
 #define CLD_DEFAULT_CONFIG   "/etc/corolease/corolease.conf"
-#define CLD_DEFAULT_RUN_DIR  "/run/corolease"
+#define CLD_DEFAULT_RUN_DIR  "/run/corolease"   /* = CLP_DEFAULT_RUN_DIR, corolease/ipc.h */
 #define CLD_DEFAULT_GROUP    "corolease"
 #define CLD_DEFAULT_SOCKET_GROUP "corolease"
 #define CLD_DEFAULT_ADMIN_GROUP  "corolease-admin"

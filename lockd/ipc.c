@@ -6,11 +6,14 @@
  * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -463,6 +466,53 @@ static int resolve_group(const char *name, bool must_exist, gid_t *gid_r, bool *
 	return 0;
 }
 
+/* A service name of its own for this start (corolease/ipc.h). */
+static int new_service_name(struct cld_ipc *ip)
+{
+	uint64_t r;
+	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		return errno ? -errno : -EIO;
+	snprintf(ip->service, sizeof(ip->service), "%s-%016" PRIx64, COROLEASE_IPC_NAME, r);
+	return 0;
+}
+
+/*
+ * Publishes the service name and this pid in RUN_DIR/CLP_SERVICE_FILE:
+ * written to a new file beside it (never following a link), then renamed
+ * over the old one, so a client reads either the old or the new whole.
+ */
+static int publish_service(struct cld_ipc *ip)
+{
+	const char *dir = ip->cfg.conf->run_dir;
+	char tmp[sizeof(ip->service_path) + 16], line[CLP_SERVICE_NAME_MAX + 32];
+	int n = snprintf(ip->service_path, sizeof(ip->service_path), "%s/%s", dir, CLP_SERVICE_FILE);
+	int t = snprintf(tmp, sizeof(tmp), "%s/.%s.%d", dir, CLP_SERVICE_FILE, (int)getpid());
+	int len = snprintf(line, sizeof(line), "%s %d\n", ip->service, (int)getpid());
+	if (n < 0 || (size_t)n >= sizeof(ip->service_path) || t < 0 || (size_t)t >= sizeof(tmp)) {
+		ip->service_path[0] = '\0';
+		return -ENAMETOOLONG;
+	}
+	unlink(tmp);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	int rc = 0;
+	if (fd < 0 || fchmod(fd, 0644) < 0 || write(fd, line, (size_t)len) != len)
+		rc = -errno;
+	if (fd >= 0)
+		close(fd);
+	if (rc == 0 && rename(tmp, ip->service_path) < 0)
+		rc = -errno;
+	if (rc < 0) {
+		qb_log(LOG_CRIT, "cannot publish the IPC service name in %s: %s", ip->service_path,
+		       strerror(-rc));
+		unlink(tmp);
+		ip->service_path[0] = '\0';
+		return rc;
+	}
+	qb_log(LOG_INFO, "IPC service %s published in %s", ip->service, ip->service_path);
+	return 0;
+}
+
+
 int cld_ipc_start(qb_loop_t *loop, const struct cld_ipc_config *cfg,
 		  const struct cld_ipc_ops *ops, void *ctx, struct cld_ipc **ip_r)
 {
@@ -503,7 +553,10 @@ int cld_ipc_start(qb_loop_t *loop, const struct cld_ipc_config *cfg,
 		.dispatch_mod = ph_dispatch_mod,
 		.dispatch_del = ph_dispatch_del,
 	};
-	ip->s = qb_ipcs_create(COROLEASE_IPC_NAME, 0, QB_IPC_NATIVE, &sh);
+	rc = new_service_name(ip);
+	if (rc < 0)
+		goto fail;
+	ip->s = qb_ipcs_create(ip->service, 0, QB_IPC_NATIVE, &sh);
 	if (!ip->s) {
 		rc = -errno ? -errno : -ENOMEM;
 		goto fail;
@@ -515,6 +568,13 @@ int cld_ipc_start(qb_loop_t *loop, const struct cld_ipc_config *cfg,
 	rc = qb_ipcs_run(ip->s);
 	if (rc < 0) {
 		ip->s = NULL;   /* qb_ipcs_run() already dropped the service on failure */
+		service_loop = NULL;
+		goto fail;
+	}
+	rc = publish_service(ip);
+	if (rc < 0) {
+		qb_ipcs_destroy(ip->s);
+		ip->s = NULL;
 		service_loop = NULL;
 		goto fail;
 	}
@@ -543,6 +603,8 @@ struct cld_ipc *cld_ipc_stop(struct cld_ipc *ip)
 		qb_loop_timer_del(ip->loop, ip->flush_timer);
 	ip->flush_armed = false;
 	ip->refuse_new = true;
+	if (ip->service_path[0])
+		unlink(ip->service_path);   /* no new client is sent to a name about to go */
 	if (ip->s)
 		qb_ipcs_destroy(ip->s);   /* disconnects every client: conn_gone frees them */
 	struct cl_list *l;

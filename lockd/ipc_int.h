@@ -97,6 +97,8 @@ struct op {
 };
 
 struct cld_ipc {
+	char service[CLP_SERVICE_NAME_MAX];   /* the libqb service name of this start */
+	char service_path[160];               /* RUN_DIR/CLP_SERVICE_FILE, "" until written */
 	qb_loop_t *loop;
 	struct cld_ipc_config cfg;
 	const struct cld_ipc_ops *ops;

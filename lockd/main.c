@@ -399,8 +399,7 @@ static void start_serving(struct cld *d, uint32_t nodeid)
 	};
 	int rc = cld_ipc_start(d->loop, &ic, &ipc_ops, d, &d->ipc);
 	if (rc < 0) {
-		qb_log(LOG_CRIT, "cannot start the IPC service '%s': %s%s", COROLEASE_IPC_NAME,
-		       strerror(-rc), rc == -EADDRINUSE ? " (another coroleased serves it)" : "");
+		qb_log(LOG_CRIT, "cannot start the IPC service: %s", strerror(-rc));
 		exit(1);
 	}
 }

@@ -817,6 +817,64 @@ static int try_connect(void)
 	return r;
 }
 
+/* Rewrites the service file (RUN_DIR/service) with text. */
+static void write_service(const char *text)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "%s/%s", getenv("COROLEASE_RUN_DIR"), CLP_SERVICE_FILE);
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/*
+ * The daemon is found through the service file it publishes, and only a
+ * file root (or this uid) wrote in a directory nobody else may write, naming
+ * the server that answers, is believed: a squatter of the abstract socket
+ * name cannot pass for the daemon.
+ */
+START_TEST(connect_finds_the_daemon_by_its_service_file)
+{
+	fake_daemon();
+	const char *dir = getenv("COROLEASE_RUN_DIR");
+	char good[96], path[64];
+	snprintf(good, sizeof(good), "%s-test %d\n", COROLEASE_IPC_NAME, (int)getppid());
+	snprintf(path, sizeof(path), "%s/%s", dir, CLP_SERVICE_FILE);
+	fakeqb_set_server_pid((int)getppid());
+	write_service(good);
+	ck_assert_int_eq(try_connect(), 0);
+
+	char other[96];                                     /* another process serves the name */
+	snprintf(other, sizeof(other), "%s-test %d\n", COROLEASE_IPC_NAME, (int)getppid() + 1);
+	write_service(other);
+	ck_assert_int_eq(try_connect(), COROLEASE_EUNTRUSTED);
+
+	write_service("corolease-test\n");                 /* malformed */
+	ck_assert_int_eq(try_connect(), COROLEASE_EPROTO);
+	write_service("sshd 1\n");                          /* not a corolease service */
+	ck_assert_int_eq(try_connect(), COROLEASE_EPROTO);
+
+	write_service(good);
+	ck_assert_int_eq(chmod(path, 0666), 0);             /* anyone may write it */
+	ck_assert_int_eq(try_connect(), COROLEASE_EUNTRUSTED);
+	ck_assert_int_eq(chmod(path, 0644), 0);
+	ck_assert_int_eq(chmod(dir, 0777), 0);              /* anyone may replace it */
+	ck_assert_int_eq(try_connect(), COROLEASE_EUNTRUSTED);
+	ck_assert_int_eq(chmod(dir, 0700), 0);
+	if (geteuid() == 0) {                               /* another user's file */
+		ck_assert_int_eq(chown(path, 4242, 0), 0);
+		ck_assert_int_eq(try_connect(), COROLEASE_EUNTRUSTED);
+		ck_assert_int_eq(chown(path, 0, 0), 0);
+	}
+
+	ck_assert_int_eq(unlink(path), 0);                  /* no daemon has published one */
+	ck_assert_int_eq(try_connect(), -ENOENT);
+	write_service(good);
+	ck_assert_int_eq(try_connect(), 0);
+}
+END_TEST
+
 START_TEST(connect_checks_the_daemon_and_its_page)
 {
 	fake_daemon();
@@ -884,6 +942,7 @@ static Suite *client_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("trust");
 	tcase_add_test(tc, connect_checks_the_daemon_and_its_page);
+	tcase_add_test(tc, connect_finds_the_daemon_by_its_service_file);
 	tcase_add_checked_fixture(tc, NULL, page_remove);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("admin");
@@ -894,8 +953,49 @@ static Suite *client_suite(void)
 	return s;
 }
 
+/*
+ * The library finds the daemon through RUN_DIR/service (corolease/ipc.h):
+ * a private run dir naming this process, which the libqb stand-in reports
+ * as the server.
+ */
+static pid_t run_dir_owner;
+
+static void fake_run_dir(void)
+{
+	static char dir[] = "/tmp/check_client.XXXXXX";
+	char path[64];
+	FILE *f = NULL;
+	if (mkdtemp(dir)) {
+		snprintf(path, sizeof(path), "%s/%s", dir, CLP_SERVICE_FILE);
+		f = fopen(path, "w");
+	}
+	if (!f) {
+		perror("check_client: a run dir in /tmp");
+		exit(1);
+	}
+	fprintf(f, "%s-test %d\n", COROLEASE_IPC_NAME, (int)getpid());
+	fclose(f);
+	setenv("COROLEASE_RUN_DIR", dir, 1);
+	fakeqb_set_server_pid((int)getpid());   /* tests run in forked children */
+	run_dir_owner = getpid();
+}
+
+/* ... removed at exit */
+static void rm_run_dir(void)
+{
+	if (getpid() != run_dir_owner)
+		return;         /* a forked test ending */
+	const char *dir = getenv("COROLEASE_RUN_DIR");
+	char path[64];
+	snprintf(path, sizeof(path), "%s/%s", dir, CLP_SERVICE_FILE);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
+	fake_run_dir();
+	atexit(rm_run_dir);
 	SRunner *sr = srunner_create(client_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);

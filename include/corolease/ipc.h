@@ -51,7 +51,22 @@
 #include "corolease.h"
 #include "corolease_admin.h"
 
+/*
+ * The libqb service name.  libqb serves it in the abstract socket namespace,
+ * where any local user may bind a name first; so the daemon serves
+ * COROLEASE_IPC_NAME "-" and 16 random hex digits, new at every start, and
+ * publishes "NAME PID\n" in RUN_DIR/CLP_SERVICE_FILE (written by root in
+ * root's 0755 run dir, 0644).  A client reads it from $COROLEASE_RUN_DIR or
+ * CLP_DEFAULT_RUN_DIR, trusts it only when the file and its directory
+ * belong to root (or to the client's own uid) and nobody else may write
+ * them, and then checks that the server it reached runs as that owner with
+ * that pid.  A squatter can neither take the daemon's name in advance nor
+ * pass for it.
+ */
 #define COROLEASE_IPC_NAME     "corolease"
+#define CLP_SERVICE_FILE       "service"
+#define CLP_DEFAULT_RUN_DIR    "/run/corolease"
+#define CLP_SERVICE_NAME_MAX   64
 #define CLP_VERSION            3u   /* 2: STATUS as key/value records; 3: page per
 					   incarnation with revocation slots */
 #define CLP_MAX_MSG            (256u * 1024u)   /* qb buffer size, both channels */

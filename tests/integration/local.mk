@@ -9,11 +9,14 @@
 # the cluster directory is /tmp/corolease-it-NAME (IT_TMPDIR overrides /tmp;
 # IT_KEEP=1 keeps the cluster up after the script for inspection).
 
-check_PROGRAMS += tests/integration/cl-load tests/integration/cl-garbage \
+check_PROGRAMS += tests/integration/cl-load tests/integration/cl-garbage tests/integration/cl-squat \
 	tests/integration/cl-limits tests/integration/cl-valid
 tests_integration_cl_load_SOURCES = tests/integration/cl-load.c tests/integration/clt.h
 tests_integration_cl_load_CPPFLAGS = -I$(top_srcdir)/include
 tests_integration_cl_load_LDADD = libclient/libcorolease.la
+tests_integration_cl_squat_SOURCES = tests/integration/cl-squat.c
+tests_integration_cl_squat_CFLAGS = $(AM_CFLAGS) $(LIBQB_CFLAGS)
+tests_integration_cl_squat_LDADD = $(LIBQB_LIBS)
 tests_integration_cl_garbage_CPPFLAGS = -I$(top_srcdir)/include -DCOROLEASE_IPC_PEER
 tests_integration_cl_garbage_SOURCES = tests/integration/cl-garbage.c
 tests_integration_cl_garbage_CFLAGS = $(AM_CFLAGS) $(LIBQB_CFLAGS)
@@ -45,6 +48,7 @@ INTEGRATION_TESTS = \
 	tests/integration/t17-kill-on-revoke.sh \
 	tests/integration/t18-shm-cleanup.sh \
 	tests/integration/t19-send-path.sh \
+	tests/integration/t22-squat.sh \
 	tests/integration/t01-single-node.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh

@@ -107,11 +107,18 @@ int qb_ipcc_connect_continue(qb_ipcc_connection_t *c)
 	return 0;
 }
 
+static pid_t server_pid;
+
+void fakeqb_set_server_pid(int pid)
+{
+	server_pid = (pid_t)pid;
+}
+
 int32_t qb_ipcc_auth_get(qb_ipcc_connection_t *c, pid_t *pid, uid_t *uid, gid_t *gid)
 {
 	(void)c;
 	if (pid)
-		*pid = getpid();
+		*pid = server_pid ? server_pid : getpid();
 	if (uid)
 		*uid = fq.uid_set ? fq.uid : geteuid();
 	if (gid)

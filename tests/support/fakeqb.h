@@ -32,5 +32,7 @@ size_t fakeqb_queued(void);
 void fakeqb_hangup(void);
 /* The uid qb_ipcc_auth_get() reports for the "daemon" (default: our own). */
 void fakeqb_set_server_uid(unsigned uid);
+/* The server pid qb_ipcc_auth_get() reports (default: the caller's own). */
+void fakeqb_set_server_pid(int pid);
 
 #endif /* COROLEASE_TEST_FAKEQB_H */
