@@ -776,6 +776,36 @@ int cl_sm_confchg(struct cl_sm *sm, const struct cl_ring *ring,
 	return sm->failed ? -ENOMEM : 0;
 }
 
+/* ---- test-only switches ---- */
+
+static const struct {
+	const char *name;
+	unsigned flag;
+} unsafe_names[] = {
+	{ "no-quorum", CL_UNSAFE_NO_QUORUM_CHECK },
+	{ "no-orphan-wait", CL_UNSAFE_NO_ORPHAN_WAIT },
+	{ "no-term", CL_UNSAFE_NO_TERM },
+	{ "epoch-no-term", CL_UNSAFE_EPOCH_NO_TERM },
+	{ "split-timer", CL_UNSAFE_SPLIT_TIMER },
+	{ "anchor-own", CL_UNSAFE_ANCHOR_OWN },
+};
+
+unsigned cl_unsafe_by_name(const char *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof(unsafe_names) / sizeof(unsafe_names[0]); i++)
+		if (strlen(unsafe_names[i].name) == len && !memcmp(name, unsafe_names[i].name, len))
+			return unsafe_names[i].flag;
+	return 0;
+}
+
+const char *cl_unsafe_name(unsigned flag)
+{
+	for (size_t i = 0; i < sizeof(unsafe_names) / sizeof(unsafe_names[0]); i++)
+		if (unsafe_names[i].flag == flag)
+			return unsafe_names[i].name;
+	return NULL;
+}
+
 /* ---- lifecycle ---- */
 
 struct cl_sm *cl_sm_new(const struct cl_sm_config *cfg, cl_action_fn fn, void *ctx)

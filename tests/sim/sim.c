@@ -533,9 +533,17 @@ static void trace_(struct sim *s, const char *fmt, ...)
 static void violation(struct sim *s, enum sim_inv inv, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* The invariants a planted safety bug must break: two owners, a reused or
+ * reordered fencing token, a lost acknowledged write. */
+static bool safety_inv(enum sim_inv inv)
+{
+	return inv == SIM_INV_OWNER || inv == SIM_INV_EPOCH || inv == SIM_INV_INDEX;
+}
+
 /*
  * Records a violation.  The first hard one stops the seed; in
- * --expect-violation mode only invariant b is hard, the others are counted.
+ * --expect-violation mode only the safety invariants (b, c, d) are hard,
+ * the others are counted.
  */
 static void violation(struct sim *s, enum sim_inv inv, const char *fmt, ...)
 {
@@ -546,7 +554,7 @@ static void violation(struct sim *s, enum sim_inv inv, const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	TR(s, "VIOLATION (%c): %s", (char)inv, buf);
-	if (s->o->expect && inv != SIM_INV_OWNER) {
+	if (s->o->expect && !safety_inv(inv)) {
 		s->res->soft++;
 		return;
 	}
@@ -3362,6 +3370,15 @@ static const char *lease_desc(const struct sim *s, const struct node *n, unsigne
 	    cl_sm_lookup(cl_node_sm(n->cn), sim_names[name], strlen(sim_names[name]), &li, h, 8,
 			 w, 8) < 0)
 		return "no record";
+	{
+		struct cl_sm_stats st;
+
+		cl_sm_stats(cl_node_sm(n->cn), &st);
+		off += (size_t)snprintf(buf + off, cap - off, "%s%s%s%s; ",
+					st.quorate ? "quorate" : "not quorate",
+					st.grace ? ", grace" : "", st.nunfenced ? ", awaiting fence-ack" : "",
+					st.split_mode ? ", split mode" : "");
+	}
 	off += (size_t)snprintf(buf + off, cap - off, "holders");
 	for (uint32_t i = 0; i < li.nholders && i < 8 && off < cap; i++)
 		off += (size_t)snprintf(buf + off, cap - off, " n%u:%s:e%" PRIu64 "%s", h[i].node,
@@ -3857,8 +3874,12 @@ static void print_digest(struct sim *s)
  * prints everything with --verbose) and prints them after a violation.
  * The result (violation, counts) goes to *res.
  */
+static const char *plant_args(unsigned flags, char *buf, size_t cap);
+
 static void run_seed(const struct sim_opts *o, uint64_t seed, bool tracing, struct sim_result *res)
 {
+	char pl[160];
+
 	struct sim *s = calloc(1, sizeof(*s));
 
 	if (!s) {
@@ -3897,19 +3918,23 @@ static void run_seed(const struct sim_opts *o, uint64_t seed, bool tracing, stru
 				  (unsigned long long)MAX_EVENTS_PER_SEED);
 	}
 	res->sim_us = s->now;
+	if (!tracing && o->keep_going && res->inv != SIM_OK && !(o->expect && safety_inv(res->inv))) {
+		printf("sim: seed %" PRIu64 ": VIOLATION of invariant %c at t=%" PRIu64 " us: %s\n",
+		       seed, (char)res->inv, s->now, res->desc);
+		fflush(stdout);
+	}
 	if (tracing && res->inv != SIM_OK) {
 		printf("sim: seed %" PRIu64 ": VIOLATION of invariant %c at event %" PRIu64
 		       ", t=%" PRIu64 " us: %s\n", seed, (char)res->inv, res->inv_event, s->now,
 		       res->desc);
-		if (!o->verbose && !(o->expect && res->inv == SIM_INV_OWNER)) {
+		if (!o->verbose && !(o->expect && safety_inv(res->inv))) {
 			printf("sim: last %u trace lines:\n", s->ring_n);
 			for (unsigned i = 0; i < s->ring_n; i++)
 				printf("  %s\n", s->ring[(s->ring_pos + SIM_TRACE_LINES - s->ring_n + i) %
 							  SIM_TRACE_LINES]);
 		}
-		printf("sim: replay with: corolease-sim --seed %" PRIu64 " --verbose%s%s\n", seed,
-		       o->plant & CL_UNSAFE_NO_QUORUM_CHECK ? " --plant no-quorum" : "",
-		       o->plant & CL_UNSAFE_NO_ORPHAN_WAIT ? " --plant no-orphan-wait" : "");
+		printf("sim: replay with: corolease-sim --seed %" PRIu64 " --verbose%s\n", seed,
+		       plant_args(o->plant, pl, sizeof(pl)));
 		fflush(stdout);
 	}
 	if (o->digest)
@@ -3920,6 +3945,18 @@ static void run_seed(const struct sim_opts *o, uint64_t seed, bool tracing, stru
 }
 
 /* -------------------------------------------------------------------- main */
+
+/* " --plant X" for each planted switch in flags, into buf. */
+static const char *plant_args(unsigned flags, char *buf, size_t cap)
+{
+	size_t off = 0;
+
+	buf[0] = 0;
+	for (unsigned f = 1; f & CL_UNSAFE_ALL && off < cap; f <<= 1)
+		if (flags & f)
+			off += (size_t)snprintf(buf + off, cap - off, " --plant %s", cl_unsafe_name(f));
+	return buf;
+}
 
 /* What a worker process reports through shared memory. */
 struct worker_out {
@@ -3955,7 +3992,7 @@ static void worker(const struct sim_opts *o, unsigned wi, struct shared *sh)
 		out->faults += r.faults;
 		if (r.inv == SIM_OK)
 			continue;
-		if (o->expect && r.inv == SIM_INV_OWNER) {
+		if (o->expect && safety_inv(r.inv)) {
 			out->owner = true;
 			out->owner_seed = seed;
 			if (!o->verbose)
@@ -3968,6 +4005,8 @@ static void worker(const struct sim_opts *o, unsigned wi, struct shared *sh)
 			out->bad = true;
 			out->bad_seed = seed;
 		}
+		if (o->keep_going)
+			continue;
 		if (!o->verbose)
 			run_seed(o, seed, true, &r);
 		if (!o->expect) {
@@ -3981,8 +4020,9 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: corolease-sim [--seeds N] [--seed S] [--start S] [--nodes N] [--jobs J]\n"
-		"                     [--plant no-quorum|no-orphan-wait] [--verbose]\n"
-		"                     [--expect-violation] [--lax-trans] [--digest]\n"
+		"                     [--plant no-quorum|no-orphan-wait|no-term|epoch-no-term|\n"
+		"                              split-timer|anchor-own] [--verbose]\n"
+		"                     [--expect-violation] [--keep-going] [--lax-trans] [--digest]\n"
 		"                     [--congest-unbatched] [--watch NAME]\n"
 		"  --seeds N            run N seeds (env SEEDS overrides; default %u)\n"
 		"  --start S            first seed (default 1)\n"
@@ -3991,7 +4031,9 @@ static void usage(FILE *f)
 		"  --jobs J             worker processes (default: online CPUs)\n"
 		"  --plant X            disable a safety mechanism on every node\n"
 		"  --verbose            print the full trace (use with --seed)\n"
-		"  --expect-violation   succeed only if some seed shows a double owner\n"
+		"  --expect-violation   succeed only if some seed breaks a safety invariant\n"
+		"                       (b owner, c epoch, d index)\n"
+		"  --keep-going         run every seed; one line per violating seed\n"
 		"  --lax-trans          do not require acks made in a minority's\n"
 		"                       transitional delivery to survive (the node\n"
 		"                       agent confirms writes, so by default they must)\n"
@@ -4051,12 +4093,11 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "--jobs") && parse_u64(arg, &v) && v >= 1 && v <= 64) {
 			o.jobs = (unsigned)v;
 			i++;
-		} else if (!strcmp(a, "--plant") && arg && !strcmp(arg, "no-quorum")) {
-			o.plant |= CL_UNSAFE_NO_QUORUM_CHECK;
+		} else if (!strcmp(a, "--plant") && arg && cl_unsafe_by_name(arg, strlen(arg))) {
+			o.plant |= cl_unsafe_by_name(arg, strlen(arg));
 			i++;
-		} else if (!strcmp(a, "--plant") && arg && !strcmp(arg, "no-orphan-wait")) {
-			o.plant |= CL_UNSAFE_NO_ORPHAN_WAIT;
-			i++;
+		} else if (!strcmp(a, "--keep-going")) {
+			o.keep_going = true;
 		} else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
 			o.verbose = true;
 		} else if (!strcmp(a, "--expect-violation")) {
@@ -4165,14 +4206,14 @@ int main(int argc, char **argv)
 	       BUILD_NOTE);
 	if (o.expect) {
 		if (tot.owner) {
-			printf("sim: expected violation found: double owner at seed %" PRIu64
+			printf("sim: expected violation found at seed %" PRIu64
 			       " (%" PRIu64 " other invariant reports ignored)\n", tot.owner_seed, tot.soft);
 			return 0;
 		}
-		printf("sim: expected a double owner (plant%s%s) but none of seeds %" PRIu64
-		       "..%" PRIu64 " showed one\n",
-		       o.plant & CL_UNSAFE_NO_QUORUM_CHECK ? " no-quorum" : "",
-		       o.plant & CL_UNSAFE_NO_ORPHAN_WAIT ? " no-orphan-wait" : "",
+		char pl[160];
+
+		printf("sim: expected a safety violation (b, c or d;%s) but none of seeds %" PRIu64
+		       "..%" PRIu64 " showed one\n", plant_args(o.plant, pl, sizeof(pl)),
 		       o.start, o.start + o.seeds - 1);
 		return 1;
 	}
