@@ -748,15 +748,27 @@ int cl_sm_confchg(struct cl_sm *sm, const struct cl_ring *ring,
 	 * A node that is back in the ring needs no fence-ack: while it was away
 	 * both sides waited for one and granted nothing.  Its orphans stay
 	 * until it recovers them itself (or is fence-acked).
+	 *
+	 * If that ends the wait, the requests queued during it must be granted,
+	 * but not here: the return is a join, so a sync round follows, and
+	 * after a split both sides' machines apply this change, each quorate on
+	 * its own.  Granting here would give one name to a waiter on each side.
+	 * So the machine stops being quorate; the QUORUM that every member sends
+	 * after the round (in its new term) grants the waiters, once, in the
+	 * state the round agreed on.
 	 */
+	uint32_t was_unfenced = sm->h.nunfenced;
 	for (size_t i = 0; i < nmembers; i++)
 		unfenced_remove(sm, sorted[i]);
-	if (nleft) {
+	bool wait_over = was_unfenced && !sm->h.nunfenced;
+	if (nleft || wait_over) {
 		if (sm->h.quorate) {
 			sm->h.quorate = false;
 			struct cl_action a = { .type = CL_ACT_QUORUM, .mode = 0 };
 			cl_sm_emit(sm, &a, NULL);
 		}
+	}
+	if (nleft) {
 		uint64_t seq = ++sm->h.orphan_seq;
 		uint32_t gone[CL_MAX_MEMBERS * 2];
 		size_t ng = nleft < CL_MAX_MEMBERS * 2 ? nleft : CL_MAX_MEMBERS * 2;
