@@ -23,7 +23,12 @@
  *  e  liveness: a request on a node that stayed in a stable quorate ring
  *               is answered within a bound derived from the timeouts,
  *               counted from the request, that ring's forming or the last
- *               fault anywhere, whichever is latest          (periodically)
+ *               fault anywhere, whichever is latest; and a synced member of
+ *               a stable ring whose members' daemons have all read a
+ *               quorate verdict for it sees its machine quorate within that
+ *               bound (a DENY NOQUORUM answers a request, so the first
+ *               part alone misses a machine stuck non-quorate)
+ *                                                            (periodically)
  *  f  converge: after the faults stop and everything heals: one ring, all
  *               synced, one state, d holds everywhere, every request answered
  *  x  proto:    the agent kept its node.h contract (answers only to requests
@@ -313,7 +318,10 @@ struct node {
 	struct cl_node *cn;
 	struct vq vq;            /* its corosync's votequorum */
 	uint64_t vq_ngen;        /* verdicts notified to its daemon ... */
-	uint64_t vq_told;        /* ... and the last one it read */
+	uint64_t vq_told;        /* ... and the last one it read: */
+	bool vq_told_q;          /* ... its verdict (false before any on this connection) */
+	struct cl_ring vq_told_ring;
+	uint64_t qwant_since;    /* its ring's verdicts all quorate since (0: not now) */
 	int comp;                /* component index, -1 when none */
 	uint32_t view;           /* members (mask) of its last configuration change */
 	uint64_t view_inc[SIM_MAX_NODES]; /* ... and their incarnations then */
@@ -1528,6 +1536,8 @@ static void vq_tell(struct sim *s, struct node *n, uint64_t gen, bool quorate,
 	if (gen <= n->vq_told || !n->up)
 		return;
 	n->vq_told = gen;
+	n->vq_told_q = quorate;
+	n->vq_told_ring = *ring;
 	TR(s, "n%u votequorum ring %u.%" PRIu64 ": %squorate%s", n->id, ring->rep, ring->seq,
 	   quorate ? "" : "not ", s->qmodes ? " (split-capable mode)" : "");
 	cl_node_quorum_mode(n->cn, s->qmodes);
@@ -2316,6 +2326,7 @@ static void daemon_start(struct sim *s, struct node *n)
 	n->up = true;
 	n->incarnation++;
 	n->vq_told = n->vq_ngen;   /* a new votequorum connection: nothing of the old one */
+	n->vq_told_q = false;
 	n->cpg_joined = false;
 	n->join_pending = false;
 	n->has_view = false;
@@ -3407,9 +3418,47 @@ static void watch_name(struct sim *s)
 	}
 }
 
+/*
+ * e, the machine's quorum: a synced member of a stable ring whose every
+ * member's daemon has read a quorate verdict for that ring must see its
+ * machine quorate within the bound (a report in flight, lost in a flap, must
+ * not leave it non-quorate for good: core defect F3).
+ */
+static void check_machine_quorum(struct sim *s)
+{
+	for (unsigned i = 0; i < s->n && !s->stop; i++) {
+		struct node *m = &s->nodes[i];
+		int ci = m->comp;
+		const struct comp *c = ci >= 0 ? &s->comps[ci] : NULL;
+		bool all = c && c->used && !c->broken && c->gmask == c->mask;
+		uint64_t since;
+
+		for (unsigned j = 0; j < s->n && all; j++) {
+			const struct node *o = &s->nodes[j];
+
+			if (c->mask & (1u << j))
+				all = o->comp == ci && node_live(o) && group_live(s, ci, o) &&
+				      o->vq_told_q && o->vq_told_ring.rep == c->ring.rep &&
+				      o->vq_told_ring.seq == c->ring.seq && cl_node_synced(o->cn);
+		}
+		if (!all) {
+			m->qwant_since = 0;
+			continue;
+		}
+		if (!m->qwant_since)
+			m->qwant_since = s->now;
+		since = m->qwant_since > s->last_fault ? m->qwant_since : s->last_fault;
+		if (!cl_sm_quorate(cl_node_sm(m->cn)) && s->now > since + s->bound)
+			violation(s, SIM_INV_LIVE, "node %u: every member of ring %u.%" PRIu64
+				  " has read a quorate verdict since %" PRIu64 ", but its machine "
+				  "is not quorate", m->id, c->ring.rep, c->ring.seq, m->qwant_since);
+	}
+}
+
 /* e: answered within the bound while the node stays healthy. */
 static void check_live(struct sim *s, bool final)
 {
+	check_machine_quorum(s);
 	/*
 	 * Waits the design imposes do not count: the grace period of fresh
 	 * state, and a departed node awaiting fence-ack in a split-capable
