@@ -762,15 +762,27 @@ int cl_sm_confchg(struct cl_sm *sm, const struct cl_ring *ring,
 	 * A node that is back in the ring needs no fence-ack: while it was away
 	 * both sides waited for one and granted nothing.  Its orphans stay
 	 * until it recovers them itself (or is fence-acked).
+	 *
+	 * If that ends the wait, the requests queued during it must be granted,
+	 * but not here: the return is a join, so a sync round follows, and
+	 * after a split both sides' machines apply this change, each quorate on
+	 * its own.  Granting here would give one name to a waiter on each side.
+	 * So the machine stops being quorate; the QUORUM that every member sends
+	 * after the round (in its new term) grants the waiters, once, in the
+	 * state the round agreed on.
 	 */
+	uint32_t was_unfenced = sm->h.nunfenced;
 	for (size_t i = 0; i < nmembers; i++)
 		unfenced_remove(sm, sorted[i]);
-	if (nleft) {
+	bool wait_over = was_unfenced && !sm->h.nunfenced;
+	if (nleft || wait_over) {
 		if (sm->h.quorate) {
 			sm->h.quorate = false;
 			struct cl_action a = { .type = CL_ACT_QUORUM, .mode = 0 };
 			cl_sm_emit(sm, &a, NULL);
 		}
+	}
+	if (nleft) {
 		uint64_t seq = ++sm->h.orphan_seq;
 		uint32_t gone[CL_MAX_MEMBERS * 2];
 		size_t ng = nleft < CL_MAX_MEMBERS * 2 ? nleft : CL_MAX_MEMBERS * 2;
@@ -788,6 +800,36 @@ int cl_sm_confchg(struct cl_sm *sm, const struct cl_ring *ring,
 	if (sm->h.quorate)
 		sm->h.q_lsn = sm->h.lsn;
 	return sm->failed ? -ENOMEM : 0;
+}
+
+/* ---- test-only switches ---- */
+
+static const struct {
+	const char *name;
+	unsigned flag;
+} unsafe_names[] = {
+	{ "no-quorum", CL_UNSAFE_NO_QUORUM_CHECK },
+	{ "no-orphan-wait", CL_UNSAFE_NO_ORPHAN_WAIT },
+	{ "no-term", CL_UNSAFE_NO_TERM },
+	{ "epoch-no-term", CL_UNSAFE_EPOCH_NO_TERM },
+	{ "split-timer", CL_UNSAFE_SPLIT_TIMER },
+	{ "anchor-own", CL_UNSAFE_ANCHOR_OWN },
+};
+
+unsigned cl_unsafe_by_name(const char *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof(unsafe_names) / sizeof(unsafe_names[0]); i++)
+		if (strlen(unsafe_names[i].name) == len && !memcmp(name, unsafe_names[i].name, len))
+			return unsafe_names[i].flag;
+	return 0;
+}
+
+const char *cl_unsafe_name(unsigned flag)
+{
+	for (size_t i = 0; i < sizeof(unsafe_names) / sizeof(unsafe_names[0]); i++)
+		if (unsafe_names[i].flag == flag)
+			return unsafe_names[i].name;
+	return NULL;
 }
 
 /* ---- lifecycle ---- */

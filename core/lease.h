@@ -163,6 +163,13 @@ typedef void (*cl_action_fn)(void *ctx, const struct cl_action *a);
 #define CL_UNSAFE_SPLIT_TIMER     0x10u  /* ignore split-capable quorum modes */
 #define CL_UNSAFE_ANCHOR_OWN      0x20u  /* renew validity from the delivered message's own
 					    send time (node agent) */
+#define CL_UNSAFE_ALL             0x3fu
+
+/* The CL_UNSAFE_* switch named name (len bytes: "no-quorum", "no-orphan-wait",
+ * "no-term", "epoch-no-term", "split-timer", "anchor-own"), or 0. */
+unsigned cl_unsafe_by_name(const char *name, size_t len);
+/* The name of the one CL_UNSAFE_* switch flag, or NULL. */
+const char *cl_unsafe_name(unsigned flag);
 
 struct cl_sm_config {
 	size_t index_mem_max;    /* bytes of index data kept; 0 = 64 MiB.  Only a fresh

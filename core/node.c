@@ -122,6 +122,10 @@ static void leave(struct cl_node *n)
 	}
 	if (n->need_reconcile && !n->failed)
 		nd_reconcile(n);
+	if (n->quorum_recheck && !n->failed) {
+		n->quorum_recheck = false;
+		nd_maybe_send_quorum(n);
+	}
 	if (!cl_list_empty(&n->unconf) && !n->failed)
 		nd_confirm_writes(n);
 	if (n->failed) {

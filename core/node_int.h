@@ -234,6 +234,7 @@ struct cl_node {
 	struct cl_ring quorum_sent_ring;
 	bool quorum_sent_yes;
 	bool quorum_sent_split;
+	bool quorum_recheck;             /* an applied QUORUM changed the machine's flag */
 
 	/* validity */
 	uint64_t valid_until;

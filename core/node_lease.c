@@ -448,6 +448,7 @@ void nd_on_action(void *ctx, const struct cl_action *a)
 	}
 	if (a->type == CL_ACT_QUORUM) {
 		n->need_reconcile = true;
+		n->quorum_recheck = true;  /* our verdict may differ from the machine's now */
 		n->recover_self_seq = 0;   /* an earlier self-recover may have met no quorum */
 		return;
 	}

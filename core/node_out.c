@@ -146,22 +146,39 @@ uint64_t nd_new_req(struct cl_node *n)
 /* ---- quorum reports ---- */
 
 /*
- * Tells the machine what the local votequorum says for the current ring,
- * once per ring and verdict, when the machine does not agree already.
+ * Tells the machine what the local votequorum says for the current ring.
+ * Called when the verdict, the modes, the ring or the sync state change, and
+ * after an applied QUORUM changed the machine's flag (leave()).
+ *
+ *  - Once this node has reported for the ring, it reports again exactly when
+ *    its verdict differs from its last report, whatever the machine shows
+ *    now: that report may still be in flight (a short votequorum flap sends
+ *    QUORUM no, and the machine is still quorate when the verdict is back),
+ *    and it will change the machine when it applies.
+ *  - Before that, it reports when the machine does not agree.  An applied
+ *    QUORUM of another member that changes the machine's flag brings it back
+ *    here, so a machine left non-quorate by a member whose verdict has
+ *    changed since is corrected by the others.
+ *
+ * Each member reports at most once per change of its own verdict, plus once
+ * per ring: members that disagree for good settle instead of answering each
+ * other's reports.
  */
 void nd_maybe_send_quorum(struct cl_node *n)
 {
 	if (!ready(n) || !ring_eq(&n->vq_ring, &n->ring))
 		return;
 	bool want = n->vq_quorate, split = n->vq_modes != 0;
-	if (n->quorum_sent && ring_eq(&n->quorum_sent_ring, &n->ring) &&
-	    n->quorum_sent_yes == want && n->quorum_sent_split == split)
-		return;
-	struct cl_sm_stats st;
-	cl_sm_stats(n->sm, &st);
-	if (want == st.quorate && ring_eq(&st.ring, &n->ring) &&
-	    (split == st.split_mode || (n->cfg.sm.unsafe_flags & CL_UNSAFE_SPLIT_TIMER)))
-		return;
+	if (n->quorum_sent && ring_eq(&n->quorum_sent_ring, &n->ring)) {
+		if (n->quorum_sent_yes == want && n->quorum_sent_split == split)
+			return;
+	} else {
+		struct cl_sm_stats st;
+		cl_sm_stats(n->sm, &st);
+		if (want == st.quorate && ring_eq(&st.ring, &n->ring) &&
+		    (split == st.split_mode || (n->cfg.sm.unsafe_flags & CL_UNSAFE_SPLIT_TIMER)))
+			return;
+	}
 	struct cl_msg m = { .type = CL_MSG_QUORUM, .ring = n->ring,
 			    .flags = (uint8_t)((want ? CL_QUORUM_YES : 0) | (split ? CL_QUORUM_SPLIT : 0)) };
 	if (nd_send_msg(n, &m) == 0) {

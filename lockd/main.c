@@ -240,31 +240,17 @@ static void schedule_reconnect(struct cld *d)
  */
 static unsigned unsafe_plants;
 
-static const struct {
-	const char *name;
-	unsigned flag;
-} plant_names[] = {
-	{ "no-quorum", CL_UNSAFE_NO_QUORUM_CHECK },
-	{ "no-orphan-wait", CL_UNSAFE_NO_ORPHAN_WAIT },
-	{ "no-term", CL_UNSAFE_NO_TERM },
-	{ "epoch-no-term", CL_UNSAFE_EPOCH_NO_TERM },
-	{ "split-timer", CL_UNSAFE_SPLIT_TIMER },
-	{ "anchor-own", CL_UNSAFE_ANCHOR_OWN },
-};
-
 /* Adds the plants named in arg (comma-separated) to unsafe_plants; 0 or -1. */
 static int parse_plants(const char *arg)
 {
 	while (*arg) {
-		size_t len = strcspn(arg, ","), i;
-		for (i = 0; i < sizeof(plant_names) / sizeof(plant_names[0]); i++)
-			if (strlen(plant_names[i].name) == len && !strncmp(arg, plant_names[i].name, len))
-				break;
-		if (i == sizeof(plant_names) / sizeof(plant_names[0])) {
+		size_t len = strcspn(arg, ",");
+		unsigned flag = cl_unsafe_by_name(arg, len);
+		if (!flag) {
 			fprintf(stderr, "coroleased: unknown plant '%.*s'\n", (int)len, arg);
 			return -1;
 		}
-		unsafe_plants |= plant_names[i].flag;
+		unsafe_plants |= flag;
 		arg += len + (arg[len] == ',');
 	}
 	return 0;

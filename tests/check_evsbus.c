@@ -36,6 +36,11 @@ static void no_violation(const struct evs_bus *b)
 	ck_assert_msg(!e, "epoch: %s", e);
 }
 
+static bool ring_eq_(struct cl_ring a, struct cl_ring b)
+{
+	return a.rep == b.rep && a.seq == b.seq;
+}
+
 static uint32_t owner(const struct evs_bus *b, uint32_t node, const char *name)
 {
 	return cl_sm_owner(cl_node_sm(evs_agent(b, node)), name, strlen(name));
@@ -452,6 +457,79 @@ START_TEST(checks_report)
 }
 END_TEST
 
+/*
+ * F3: a short votequorum flap on one node.  Its QUORUM(no) is still in
+ * flight when the verdict is quorate again; the machine still says quorate,
+ * so a check against the machine alone sends nothing, and once QUORUM(no)
+ * applies nothing re-evaluates: the machine stays non-quorate while every
+ * votequorum says quorate, and nothing is granted again.
+ */
+START_TEST(quorum_flap_while_report_in_flight)
+{
+	struct evs_bus *b = bus(3);
+	struct cl_ring r = evs_ring(b, 1);
+	ck_assert(cl_sm_quorate(cl_node_sm(evs_agent(b, 1))));
+	evs_ring_hold(b, 1, true);
+	evs_quorum(b, 1, false);
+	evs_quorum(b, 1, true);
+	ck_assert(cl_sm_quorate(cl_node_sm(evs_agent(b, 1))));   /* QUORUM(no) not applied yet */
+	evs_ring_hold(b, 1, false);
+	evs_run(b);
+	ck_assert(ring_eq_(evs_ring(b, 1), r));   /* no configuration change */
+	for (uint32_t id = 1; id <= 3; id++)
+		ck_assert_msg(cl_sm_quorate(cl_node_sm(evs_agent(b, id))),
+			      "node %u: machine not quorate after the flap", id);
+	ck_assert_int_eq(evs_acquire(b, 2, 21, "x", CL_MODE_EX, 0, 0), 0);
+	evs_run(b);
+	ck_assert_ptr_nonnull(evs_last(b, 2, 21, CL_NODE_EV_GRANTED, "x"));
+	/* and the same flap on every member at once */
+	evs_ring_hold(b, 1, true);
+	for (uint32_t id = 1; id <= 3; id++)
+		evs_quorum(b, id, false);
+	for (uint32_t id = 1; id <= 3; id++)
+		evs_quorum(b, id, true);
+	evs_ring_hold(b, 1, false);
+	evs_run(b);
+	for (uint32_t id = 1; id <= 3; id++)
+		ck_assert(cl_sm_quorate(cl_node_sm(evs_agent(b, id))));
+	no_violation(b);
+	evs_free(b);
+}
+END_TEST
+
+/*
+ * Two members disagree for good (one has lost its quorum device's vote):
+ * each reports its verdict once per change, so the reports do not
+ * ping-pong, and the machine settles.
+ */
+START_TEST(quorum_disagreement_settles)
+{
+	struct evs_bus *b = bus(3);
+	evs_quorum(b, 1, false);
+	evs_run(b);
+	bool q = cl_sm_quorate(cl_node_sm(evs_agent(b, 2)));
+	struct cl_sm_stats st;
+	cl_sm_stats(cl_node_sm(evs_agent(b, 2)), &st);
+	uint64_t lsn = st.lsn;
+	evs_advance(b, evs_now(b) + 2 * SEC);
+	evs_run(b);
+	/* settled: no more reports, only heartbeats (about 4 per second per node) */
+	ck_assert(cl_sm_quorate(cl_node_sm(evs_agent(b, 2))) == q);
+	cl_sm_stats(cl_node_sm(evs_agent(b, 2)), &st);
+	ck_assert_uint_le(st.lsn - lsn, 3 * 10);
+	/* node 1 cannot use its leases meanwhile, whatever the machine says */
+	ck_assert_int_eq(evs_acquire(b, 1, 11, "x", CL_MODE_EX, 0, 0), 0);
+	evs_run(b);
+	ck_assert_ptr_null(evs_last(b, 1, 11, CL_NODE_EV_GRANTED, "x"));
+	evs_quorum(b, 1, true);
+	evs_run(b);
+	for (uint32_t id = 1; id <= 3; id++)
+		ck_assert(cl_sm_quorate(cl_node_sm(evs_agent(b, id))));
+	no_violation(b);
+	evs_free(b);
+}
+END_TEST
+
 static Suite *evsbus_suite(void)
 {
 	Suite *s = suite_create("evsbus");
@@ -471,6 +549,8 @@ static Suite *evsbus_suite(void)
 	tcase_add_test(tc, crash_restart_rejoin);
 	tcase_add_test(tc, drifting_clocks);
 	tcase_add_test(tc, checks_report);
+	tcase_add_test(tc, quorum_flap_while_report_in_flight);
+	tcase_add_test(tc, quorum_disagreement_settles);
 	suite_add_tcase(s, tc);
 	return s;
 }

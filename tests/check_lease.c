@@ -2262,6 +2262,45 @@ START_TEST(test_split_mode_rejoin_clears_wait)
 }
 END_TEST
 
+/*
+ * Requests queued while a departed node was awaited are granted when it is
+ * back in the ring -- by the QUORUM for the merged ring, not by the
+ * configuration change itself (both sides of a split apply that one, each
+ * quorate, before the sync round picks one state).  Found by corolease-sim:
+ * the waiters of a name nobody held stayed queued for good.
+ */
+START_TEST(test_split_mode_rejoin_grants_waiters)
+{
+	OK(quorum_flags(1, CL_QUORUM_YES | CL_QUORUM_SPLIT));
+	OK(confchg(1, 4, NODES(1, 3, 4, 5), NODES(2)));
+	OK(quorum_flags(1, CL_QUORUM_YES | CL_QUORUM_SPLIT));
+	ck_assert_uint_eq(stats().nunfenced, 1);
+	OK(acq(3, S("a"), EX, WAIT, 21));
+	ck_assert_int_ge(xfind(CL_ACT_QUEUED, 3), 0);
+	OK(confchg(1, 8, NODES(1, 2, 3, 4, 5), NOBODY));
+	ck_assert_uint_eq(stats().nunfenced, 0);
+	/* nothing granted by the change; the machine waits for a verdict */
+	ck_assert_uint_eq(xcount(CL_ACT_GRANT), 0);
+	ck_assert(!cl_sm_quorate(sm));
+	OK(quorum_flags(1, CL_QUORUM_YES | CL_QUORUM_SPLIT));
+	X_GRANT((size_t)xfind(CL_ACT_GRANT, 3), 3, S("a"), EX, TEP(8, 1), 21);
+	ck_assert_uint_eq(stats().waiters, 0);
+}
+END_TEST
+
+/* A rejoin that leaves another node awaited changes nothing. */
+START_TEST(test_split_mode_partial_rejoin_keeps_quorum)
+{
+	OK(quorum_flags(1, CL_QUORUM_YES | CL_QUORUM_SPLIT));
+	OK(confchg(1, 4, NODES(1, 4, 5), NODES(2, 3)));
+	OK(quorum_flags(1, CL_QUORUM_YES | CL_QUORUM_SPLIT));
+	ck_assert_uint_eq(stats().nunfenced, 2);
+	OK(confchg(1, 8, NODES(1, 2, 4, 5), NOBODY));
+	ck_assert_uint_eq(stats().nunfenced, 1);
+	ck_assert(cl_sm_quorate(sm));
+}
+END_TEST
+
 /* Without the split flag the same departure frees on the fence timer as before. */
 START_TEST(test_plant_split_timer)
 {
@@ -2414,6 +2453,8 @@ static Suite *lease_suite(void)
 	tcase_add_test(saf, test_split_mode_waits_for_fence_ack);
 	tcase_add_test(saf, test_split_mode_rejoin_clears_wait);
 	tcase_add_test(saf, test_merge_term);
+	tcase_add_test(saf, test_split_mode_rejoin_grants_waiters);
+	tcase_add_test(saf, test_split_mode_partial_rejoin_keeps_quorum);
 	tcase_add_test(saf, test_plant_split_timer);
 	tcase_add_test(saf, test_grace_period);
 	tcase_add_test(saf, test_index_bound_replicated);

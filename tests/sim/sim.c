@@ -23,7 +23,12 @@
  *  e  liveness: a request on a node that stayed in a stable quorate ring
  *               is answered within a bound derived from the timeouts,
  *               counted from the request, that ring's forming or the last
- *               fault anywhere, whichever is latest          (periodically)
+ *               fault anywhere, whichever is latest; and a synced member of
+ *               a stable ring whose members' daemons have all read a
+ *               quorate verdict for it sees its machine quorate within that
+ *               bound (a DENY NOQUORUM answers a request, so the first
+ *               part alone misses a machine stuck non-quorate)
+ *                                                            (periodically)
  *  f  converge: after the faults stop and everything heals: one ring, all
  *               synced, one state, d holds everywhere, every request answered
  *  x  proto:    the agent kept its node.h contract (answers only to requests
@@ -313,7 +318,10 @@ struct node {
 	struct cl_node *cn;
 	struct vq vq;            /* its corosync's votequorum */
 	uint64_t vq_ngen;        /* verdicts notified to its daemon ... */
-	uint64_t vq_told;        /* ... and the last one it read */
+	uint64_t vq_told;        /* ... and the last one it read: */
+	bool vq_told_q;          /* ... its verdict (false before any on this connection) */
+	struct cl_ring vq_told_ring;
+	uint64_t qwant_since;    /* its ring's verdicts all quorate since (0: not now) */
 	int comp;                /* component index, -1 when none */
 	uint32_t view;           /* members (mask) of its last configuration change */
 	uint64_t view_inc[SIM_MAX_NODES]; /* ... and their incarnations then */
@@ -533,9 +541,17 @@ static void trace_(struct sim *s, const char *fmt, ...)
 static void violation(struct sim *s, enum sim_inv inv, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* The invariants a planted safety bug must break: two owners, a reused or
+ * reordered fencing token, a lost acknowledged write. */
+static bool safety_inv(enum sim_inv inv)
+{
+	return inv == SIM_INV_OWNER || inv == SIM_INV_EPOCH || inv == SIM_INV_INDEX;
+}
+
 /*
  * Records a violation.  The first hard one stops the seed; in
- * --expect-violation mode only invariant b is hard, the others are counted.
+ * --expect-violation mode only the safety invariants (b, c, d) are hard,
+ * the others are counted.
  */
 static void violation(struct sim *s, enum sim_inv inv, const char *fmt, ...)
 {
@@ -546,7 +562,7 @@ static void violation(struct sim *s, enum sim_inv inv, const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	TR(s, "VIOLATION (%c): %s", (char)inv, buf);
-	if (s->o->expect && inv != SIM_INV_OWNER) {
+	if (s->o->expect && !safety_inv(inv)) {
 		s->res->soft++;
 		return;
 	}
@@ -1520,6 +1536,8 @@ static void vq_tell(struct sim *s, struct node *n, uint64_t gen, bool quorate,
 	if (gen <= n->vq_told || !n->up)
 		return;
 	n->vq_told = gen;
+	n->vq_told_q = quorate;
+	n->vq_told_ring = *ring;
 	TR(s, "n%u votequorum ring %u.%" PRIu64 ": %squorate%s", n->id, ring->rep, ring->seq,
 	   quorate ? "" : "not ", s->qmodes ? " (split-capable mode)" : "");
 	cl_node_quorum_mode(n->cn, s->qmodes);
@@ -2308,6 +2326,7 @@ static void daemon_start(struct sim *s, struct node *n)
 	n->up = true;
 	n->incarnation++;
 	n->vq_told = n->vq_ngen;   /* a new votequorum connection: nothing of the old one */
+	n->vq_told_q = false;
 	n->cpg_joined = false;
 	n->join_pending = false;
 	n->has_view = false;
@@ -3362,6 +3381,15 @@ static const char *lease_desc(const struct sim *s, const struct node *n, unsigne
 	    cl_sm_lookup(cl_node_sm(n->cn), sim_names[name], strlen(sim_names[name]), &li, h, 8,
 			 w, 8) < 0)
 		return "no record";
+	{
+		struct cl_sm_stats st;
+
+		cl_sm_stats(cl_node_sm(n->cn), &st);
+		off += (size_t)snprintf(buf + off, cap - off, "%s%s%s%s; ",
+					st.quorate ? "quorate" : "not quorate",
+					st.grace ? ", grace" : "", st.nunfenced ? ", awaiting fence-ack" : "",
+					st.split_mode ? ", split mode" : "");
+	}
 	off += (size_t)snprintf(buf + off, cap - off, "holders");
 	for (uint32_t i = 0; i < li.nholders && i < 8 && off < cap; i++)
 		off += (size_t)snprintf(buf + off, cap - off, " n%u:%s:e%" PRIu64 "%s", h[i].node,
@@ -3390,9 +3418,47 @@ static void watch_name(struct sim *s)
 	}
 }
 
+/*
+ * e, the machine's quorum: a synced member of a stable ring whose every
+ * member's daemon has read a quorate verdict for that ring must see its
+ * machine quorate within the bound (a report in flight, lost in a flap, must
+ * not leave it non-quorate for good: core defect F3).
+ */
+static void check_machine_quorum(struct sim *s)
+{
+	for (unsigned i = 0; i < s->n && !s->stop; i++) {
+		struct node *m = &s->nodes[i];
+		int ci = m->comp;
+		const struct comp *c = ci >= 0 ? &s->comps[ci] : NULL;
+		bool all = c && c->used && !c->broken && c->gmask == c->mask;
+		uint64_t since;
+
+		for (unsigned j = 0; j < s->n && all; j++) {
+			const struct node *o = &s->nodes[j];
+
+			if (c->mask & (1u << j))
+				all = o->comp == ci && node_live(o) && group_live(s, ci, o) &&
+				      o->vq_told_q && o->vq_told_ring.rep == c->ring.rep &&
+				      o->vq_told_ring.seq == c->ring.seq && cl_node_synced(o->cn);
+		}
+		if (!all) {
+			m->qwant_since = 0;
+			continue;
+		}
+		if (!m->qwant_since)
+			m->qwant_since = s->now;
+		since = m->qwant_since > s->last_fault ? m->qwant_since : s->last_fault;
+		if (!cl_sm_quorate(cl_node_sm(m->cn)) && s->now > since + s->bound)
+			violation(s, SIM_INV_LIVE, "node %u: every member of ring %u.%" PRIu64
+				  " has read a quorate verdict since %" PRIu64 ", but its machine "
+				  "is not quorate", m->id, c->ring.rep, c->ring.seq, m->qwant_since);
+	}
+}
+
 /* e: answered within the bound while the node stays healthy. */
 static void check_live(struct sim *s, bool final)
 {
+	check_machine_quorum(s);
 	/*
 	 * Waits the design imposes do not count: the grace period of fresh
 	 * state, and a departed node awaiting fence-ack in a split-capable
@@ -3857,8 +3923,12 @@ static void print_digest(struct sim *s)
  * prints everything with --verbose) and prints them after a violation.
  * The result (violation, counts) goes to *res.
  */
+static const char *plant_args(unsigned flags, char *buf, size_t cap);
+
 static void run_seed(const struct sim_opts *o, uint64_t seed, bool tracing, struct sim_result *res)
 {
+	char pl[160];
+
 	struct sim *s = calloc(1, sizeof(*s));
 
 	if (!s) {
@@ -3897,19 +3967,23 @@ static void run_seed(const struct sim_opts *o, uint64_t seed, bool tracing, stru
 				  (unsigned long long)MAX_EVENTS_PER_SEED);
 	}
 	res->sim_us = s->now;
+	if (!tracing && o->keep_going && res->inv != SIM_OK && !(o->expect && safety_inv(res->inv))) {
+		printf("sim: seed %" PRIu64 ": VIOLATION of invariant %c at t=%" PRIu64 " us: %s\n",
+		       seed, (char)res->inv, s->now, res->desc);
+		fflush(stdout);
+	}
 	if (tracing && res->inv != SIM_OK) {
 		printf("sim: seed %" PRIu64 ": VIOLATION of invariant %c at event %" PRIu64
 		       ", t=%" PRIu64 " us: %s\n", seed, (char)res->inv, res->inv_event, s->now,
 		       res->desc);
-		if (!o->verbose && !(o->expect && res->inv == SIM_INV_OWNER)) {
+		if (!o->verbose && !(o->expect && safety_inv(res->inv))) {
 			printf("sim: last %u trace lines:\n", s->ring_n);
 			for (unsigned i = 0; i < s->ring_n; i++)
 				printf("  %s\n", s->ring[(s->ring_pos + SIM_TRACE_LINES - s->ring_n + i) %
 							  SIM_TRACE_LINES]);
 		}
-		printf("sim: replay with: corolease-sim --seed %" PRIu64 " --verbose%s%s\n", seed,
-		       o->plant & CL_UNSAFE_NO_QUORUM_CHECK ? " --plant no-quorum" : "",
-		       o->plant & CL_UNSAFE_NO_ORPHAN_WAIT ? " --plant no-orphan-wait" : "");
+		printf("sim: replay with: corolease-sim --seed %" PRIu64 " --verbose%s\n", seed,
+		       plant_args(o->plant, pl, sizeof(pl)));
 		fflush(stdout);
 	}
 	if (o->digest)
@@ -3920,6 +3994,18 @@ static void run_seed(const struct sim_opts *o, uint64_t seed, bool tracing, stru
 }
 
 /* -------------------------------------------------------------------- main */
+
+/* " --plant X" for each planted switch in flags, into buf. */
+static const char *plant_args(unsigned flags, char *buf, size_t cap)
+{
+	size_t off = 0;
+
+	buf[0] = 0;
+	for (unsigned f = 1; f & CL_UNSAFE_ALL && off < cap; f <<= 1)
+		if (flags & f)
+			off += (size_t)snprintf(buf + off, cap - off, " --plant %s", cl_unsafe_name(f));
+	return buf;
+}
 
 /* What a worker process reports through shared memory. */
 struct worker_out {
@@ -3955,7 +4041,7 @@ static void worker(const struct sim_opts *o, unsigned wi, struct shared *sh)
 		out->faults += r.faults;
 		if (r.inv == SIM_OK)
 			continue;
-		if (o->expect && r.inv == SIM_INV_OWNER) {
+		if (o->expect && safety_inv(r.inv)) {
 			out->owner = true;
 			out->owner_seed = seed;
 			if (!o->verbose)
@@ -3968,6 +4054,8 @@ static void worker(const struct sim_opts *o, unsigned wi, struct shared *sh)
 			out->bad = true;
 			out->bad_seed = seed;
 		}
+		if (o->keep_going)
+			continue;
 		if (!o->verbose)
 			run_seed(o, seed, true, &r);
 		if (!o->expect) {
@@ -3981,8 +4069,9 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: corolease-sim [--seeds N] [--seed S] [--start S] [--nodes N] [--jobs J]\n"
-		"                     [--plant no-quorum|no-orphan-wait] [--verbose]\n"
-		"                     [--expect-violation] [--lax-trans] [--digest]\n"
+		"                     [--plant no-quorum|no-orphan-wait|no-term|epoch-no-term|\n"
+		"                              split-timer|anchor-own] [--verbose]\n"
+		"                     [--expect-violation] [--keep-going] [--lax-trans] [--digest]\n"
 		"                     [--congest-unbatched] [--watch NAME]\n"
 		"  --seeds N            run N seeds (env SEEDS overrides; default %u)\n"
 		"  --start S            first seed (default 1)\n"
@@ -3991,7 +4080,9 @@ static void usage(FILE *f)
 		"  --jobs J             worker processes (default: online CPUs)\n"
 		"  --plant X            disable a safety mechanism on every node\n"
 		"  --verbose            print the full trace (use with --seed)\n"
-		"  --expect-violation   succeed only if some seed shows a double owner\n"
+		"  --expect-violation   succeed only if some seed breaks a safety invariant\n"
+		"                       (b owner, c epoch, d index)\n"
+		"  --keep-going         run every seed; one line per violating seed\n"
 		"  --lax-trans          do not require acks made in a minority's\n"
 		"                       transitional delivery to survive (the node\n"
 		"                       agent confirms writes, so by default they must)\n"
@@ -4051,12 +4142,11 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "--jobs") && parse_u64(arg, &v) && v >= 1 && v <= 64) {
 			o.jobs = (unsigned)v;
 			i++;
-		} else if (!strcmp(a, "--plant") && arg && !strcmp(arg, "no-quorum")) {
-			o.plant |= CL_UNSAFE_NO_QUORUM_CHECK;
+		} else if (!strcmp(a, "--plant") && arg && cl_unsafe_by_name(arg, strlen(arg))) {
+			o.plant |= cl_unsafe_by_name(arg, strlen(arg));
 			i++;
-		} else if (!strcmp(a, "--plant") && arg && !strcmp(arg, "no-orphan-wait")) {
-			o.plant |= CL_UNSAFE_NO_ORPHAN_WAIT;
-			i++;
+		} else if (!strcmp(a, "--keep-going")) {
+			o.keep_going = true;
 		} else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
 			o.verbose = true;
 		} else if (!strcmp(a, "--expect-violation")) {
@@ -4165,14 +4255,14 @@ int main(int argc, char **argv)
 	       BUILD_NOTE);
 	if (o.expect) {
 		if (tot.owner) {
-			printf("sim: expected violation found: double owner at seed %" PRIu64
+			printf("sim: expected violation found at seed %" PRIu64
 			       " (%" PRIu64 " other invariant reports ignored)\n", tot.owner_seed, tot.soft);
 			return 0;
 		}
-		printf("sim: expected a double owner (plant%s%s) but none of seeds %" PRIu64
-		       "..%" PRIu64 " showed one\n",
-		       o.plant & CL_UNSAFE_NO_QUORUM_CHECK ? " no-quorum" : "",
-		       o.plant & CL_UNSAFE_NO_ORPHAN_WAIT ? " no-orphan-wait" : "",
+		char pl[160];
+
+		printf("sim: expected a safety violation (b, c or d;%s) but none of seeds %" PRIu64
+		       "..%" PRIu64 " showed one\n", plant_args(o.plant, pl, sizeof(pl)),
 		       o.start, o.start + o.seeds - 1);
 		return 1;
 	}

@@ -56,7 +56,8 @@ struct sim_opts {
 	unsigned plant;          /* CL_UNSAFE_* flags set on every node */
 	unsigned jobs;           /* worker processes */
 	bool verbose;            /* print the whole trace (use with one seed) */
-	bool expect;             /* --expect-violation: succeed iff a double owner is seen */
+	bool expect;             /* --expect-violation: succeed iff a safety invariant (b, c, d) breaks */
+	bool keep_going;         /* --keep-going: one line per violating seed, run every seed */
 	bool strict_trans;       /* acks made in a minority's transitional delivery must survive too */
 	bool digest;             /* print one behaviour digest line per seed */
 	bool congest_unbatched;  /* congestion faults in seeds without batching too */
