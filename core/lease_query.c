@@ -40,6 +40,11 @@ bool cl_sm_quorate(const struct cl_sm *sm)
 	return sm->h.quorate;
 }
 
+uint32_t cl_sm_nunfenced(const struct cl_sm *sm)
+{
+	return sm->h.nunfenced;
+}
+
 const struct cl_ring *cl_sm_ring(const struct cl_sm *sm)
 {
 	return &sm->h.ring;

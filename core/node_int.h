@@ -409,6 +409,7 @@ enum nl_state nd_hold_releasing(enum nl_state s);  /* RELEASE / HANDOVER_DONE se
 /* ---- node_lease.c ---- */
 
 bool nd_quorum_ok(const struct cl_node *n);
+bool nd_authoritative(const struct cl_node *n);
 void nd_deny_waiters(struct cl_node *n, struct nl_lease *l, int err);
 void nd_revoke_holders(struct cl_node *n, struct nl_lease *l);
 void nd_pump(struct cl_node *n, struct nl_lease *l);

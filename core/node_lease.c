@@ -37,6 +37,19 @@ bool nd_quorum_ok(const struct cl_node *n)
 	return cl_sm_quorate(n->sm) && n->vq_quorate && ring_eq(&n->vq_ring, &n->ring);
 }
 
+/*
+ * This node's state is the cluster's: quorate as nd_quorum_ok(), and no
+ * departed node awaits a fence-ack.  In a split-capable quorum mode both
+ * sides of a split stay quorate, so a side that waits for a fence-ack may be
+ * the one whose state loses at the heal: what it alone applied (a write
+ * delivered in its transitional configuration) is not confirmed there, and
+ * reads there are not linearizable.
+ */
+bool nd_authoritative(const struct cl_node *n)
+{
+	return nd_quorum_ok(n) && cl_sm_nunfenced(n->sm) == 0;
+}
+
 /* Local clients may use leases: synced, nd_quorum_ok, validity. */
 static bool trusted(struct cl_node *n)
 {
@@ -395,7 +408,7 @@ static void on_op_done(struct cl_node *n, const struct cl_action *a, enum cl_nod
 		return;
 	bool barrier = o->kind == OP_SYNC;
 	struct cl_action refused;
-	if (barrier && a->err == 0 && !nd_quorum_ok(n)) {
+	if (barrier && a->err == 0 && !nd_authoritative(n)) {
 		/* a barrier delivered where reads are not linearizable */
 		refused = (struct cl_action){ .type = a->type, .err = COROLEASE_ENOQUORUM };
 		a = &refused;

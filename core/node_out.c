@@ -211,13 +211,16 @@ static void answer_write(struct cl_node *n, struct unconfirmed *u, int err)
  *    delivered in a transitional configuration (the ring already broken),
  *    that message could only arrive after the departure; so the write was
  *    delivered in a regular configuration and every surviving member has it;
- *  - after a departure (or a snapshot load), once the machine is quorate:
- *    the write stands if its entry (or, for a delete, its absence or a later
- *    write) is in the quorate state, else it was lost with a minority and the
+ *  - after a departure (or a snapshot load), once the machine is quorate
+ *    and awaits no fence-ack (in a split-capable quorum mode both sides of
+ *    a split are quorate; the one that waits may lose at the heal): the
+ *    write stands if its entry (or, for a delete, its absence or a later
+ *    write) is in that state, else it was lost with a minority and the
  *    client gets -ESTALE.
  * A sync barrier is confirmed the same way, but only the first rule can
- * confirm it, and only while the machine is quorate and the local
- * votequorum agrees: reads after it are then linearizable.  After a
+ * confirm it, and only while nd_authoritative() (quorate, the local
+ * votequorum agrees, no fence-ack awaited): reads after it are then
+ * linearizable.  After a
  * departure it fails with COROLEASE_ENOQUORUM (the client may retry).
  * Sends one NOP when nothing of ours is in flight to confirm with.
  */
@@ -231,13 +234,13 @@ void nd_confirm_writes(struct cl_node *n)
 		int verdict = 1;            /* 1 = wait, 0 = done, <0 = lost */
 		if (u->departures == n->departures) {
 			if (n->own_delivered_seq > u->sent_mark)
-				verdict = u->barrier && !(ready(n) && nd_quorum_ok(n)) ?
+				verdict = u->barrier && !(ready(n) && nd_authoritative(n)) ?
 					  COROLEASE_ENOQUORUM : 0;
 			else if (!(newest && newest->seq > u->sent_mark))
 				need_nop = true;
 		} else if (u->barrier) {
 			verdict = COROLEASE_ENOQUORUM;
-		} else if (ready(n) && cl_sm_quorate(n->sm)) {
+		} else if (ready(n) && cl_sm_quorate(n->sm) && cl_sm_nunfenced(n->sm) == 0) {
 			uint64_t ver = 0;
 			int rc = cl_index_entry_version(n->sm, u->buf, u->namelen, u->buf + u->namelen,
 							u->keylen, &ver);
