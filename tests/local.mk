@@ -116,7 +116,8 @@ SAFETY_TESTS = \
 	tests/safety/corosync_pause_stale_grant \
 	tests/safety/sync_read_stale_on_minority \
 	tests/safety/stateless_restart_grants_early \
-	tests/safety/merge_drops_loser_hold
+	tests/safety/merge_drops_loser_hold \
+	tests/safety/two_node_transitional_write_acked
 check_PROGRAMS += $(SAFETY_TESTS)
 TESTS += $(SAFETY_TESTS)
 
@@ -153,6 +154,9 @@ tests_safety_stateless_restart_grants_early_LDADD = $(EVSBUS_LDADD)
 tests_safety_merge_drops_loser_hold_CPPFLAGS = $(SAFETY_CPPFLAGS)
 tests_safety_merge_drops_loser_hold_CFLAGS = $(CHECK_TEST_CFLAGS)
 tests_safety_merge_drops_loser_hold_LDADD = $(EVSBUS_LDADD)
+tests_safety_two_node_transitional_write_acked_CPPFLAGS = $(SAFETY_CPPFLAGS)
+tests_safety_two_node_transitional_write_acked_CFLAGS = $(CHECK_TEST_CFLAGS)
+tests_safety_two_node_transitional_write_acked_LDADD = $(EVSBUS_LDADD)
 
 # --- deterministic cluster simulator ----------------------------------------
 # The binary is driven by tests/sim/run-sim.sh (seeds, scenarios); it is not a
