@@ -877,6 +877,12 @@ void cl_sm_start_grace(struct cl_sm *sm, const struct cl_ring *ring)
 
 /* ---- holds dropped by a state load ---- */
 
+void cl_sm_raise_epoch(struct cl_sm *sm, uint64_t floor)
+{
+	if (sm->h.epoch < floor)
+		sm->h.epoch = floor;
+}
+
 void cl_sm_merge_term(struct cl_sm *sm, const struct cl_ring *ring)
 {
 	sm->h.lsn++;

@@ -111,6 +111,8 @@ struct cl_msg {
 	uint64_t mem_max;        /* SYNC_ANNOUNCE: the sender's index bound (fresh state uses
 				    the lowest member's) */
 	uint64_t q_lsn;          /* SYNC_ANNOUNCE: applied count at last quorate apply */
+	uint64_t epoch_floor;    /* SYNC_ANNOUNCE: no epoch at or below it was ever free to grant
+				    again as far as the sender knows (fresh state starts above) */
 	uint64_t hash;           /* SYNC_ANNOUNCE: state hash */
 	const uint8_t *name;
 	const uint8_t *key;
@@ -425,6 +427,13 @@ static inline bool cl_ring_after(const struct cl_ring *a, const struct cl_ring *
  * its term, and its epochs jump above every epoch either side gave out.
  */
 void cl_sm_merge_term(struct cl_sm *sm, const struct cl_ring *ring);
+
+/*
+ * Fresh state (no member had any): every member raises the epoch counter of
+ * the new machine to the highest epoch floor announced, at the same point,
+ * so no epoch of a lost lineage is granted again (doc/state-machine.md).
+ */
+void cl_sm_raise_epoch(struct cl_sm *sm, uint64_t floor);
 
 /*
  * Holds dropped by a state load (doc/state-machine.md, "Terms and the merge

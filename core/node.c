@@ -849,6 +849,7 @@ struct cl_node *cl_node_new(const struct cl_node_config *cfg, const struct cl_no
 	n->ops = *ops;
 	n->ctx = ctx;
 	n->me = c.nodeid;
+	n->epoch_kept = c.epoch_floor;
 	n->started_at = ops->now(ctx);
 	cl_list_init(&n->pending);
 	cl_list_init(&n->retry);

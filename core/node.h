@@ -71,6 +71,9 @@ enum cl_node_event_type {
 	CL_NODE_EV_SYNC_DONE,    /* client's sync barrier passed */
 	CL_NODE_EV_ADMIN_DONE,   /* client's evict / fence-ack answered: err, count */
 	CL_NODE_EV_FATAL,        /* the agent failed: err (-ENOMEM, COROLEASE_EVERSION); client = 0 */
+	CL_NODE_EV_EPOCH_FLOOR,  /* keep `epoch` past this run (cl_node_config.epoch_floor of the
+				    next): every epoch granted so far is below it; client = 0.
+				    Handed out before the grant that needs it is. */
 };
 
 struct cl_node_event {
@@ -124,6 +127,8 @@ struct cl_node_config {
 	uint64_t snapshot_max;       /* a snapshot to load larger than this is refused; default
 					CL_SNAPSHOT_MAX_DEFAULT */
 	bool kill_on_revoke;         /* emit CL_NODE_EV_KILL for clients late on revoke */
+	uint64_t epoch_floor;        /* the last CL_NODE_EV_EPOCH_FLOOR a previous run of the
+				        daemon on this node kept (0: none) */
 	struct cl_sm_config sm;
 };
 

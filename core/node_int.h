@@ -201,6 +201,7 @@ struct announce {
 	uint64_t lsn, q_lsn, hash;
 	struct cl_ring term;
 	uint64_t mem_max;
+	uint64_t epoch_floor;
 };
 
 struct cl_node {
@@ -281,6 +282,7 @@ struct cl_node {
 	/* out of memory where it would make the replica or a promise wrong (node.h) */
 	bool failed;
 	int fail_err;                    /* why: -ENOMEM or COROLEASE_EVERSION */
+	uint64_t epoch_kept;             /* the last CL_NODE_EV_EPOCH_FLOOR (or cfg.epoch_floor) */
 	uint32_t mismatch_from;           /* the last member heard speaking another wire version */
 	bool fatal_told;                 /* CL_NODE_EV_FATAL handed out */
 

@@ -446,11 +446,30 @@ static void on_op_done(struct cl_node *n, const struct cl_action *a, enum cl_nod
 	free(o);
 }
 
+/*
+ * Keeps the epoch floor ahead of every grant: once a grant's epoch comes
+ * within half a step of the floor kept, a new floor a step above it is
+ * handed out, before the grant's own event (the glue keeps it across a
+ * restart of the daemon; doc/state-machine.md, "Epochs").
+ */
+#define EPOCH_FLOOR_STEP (UINT64_C(1) << 16)
+
+static void keep_epoch_floor(struct cl_node *n, uint64_t epoch)
+{
+	if (epoch + EPOCH_FLOOR_STEP / 2 <= n->epoch_kept)
+		return;
+	n->epoch_kept = epoch + EPOCH_FLOOR_STEP;
+	struct cl_node_event ev = { .type = CL_NODE_EV_EPOCH_FLOOR, .epoch = n->epoch_kept };
+	nd_ev_push(n, &ev);
+}
+
 void nd_on_action(void *ctx, const struct cl_action *a)
 {
 	struct cl_node *n = ctx;
 	if (n->ops.action)
 		n->ops.action(n->ctx, a);
+	if (a->type == CL_ACT_GRANT)
+		keep_epoch_floor(n, a->epoch);
 	if (a->type == CL_ACT_INDEX_CHANGED) {
 		struct cl_node_event ev = { .type = CL_NODE_EV_INDEX_CHANGED, .deleted = a->deleted,
 				       .version = a->version, .owner = a->node,

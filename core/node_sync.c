@@ -86,7 +86,8 @@ void nd_sync_start(struct cl_node *n)
 	n->sync.next_chunk = 0;
 	memset(n->sync.ann, 0, sizeof(n->sync.ann));
 	struct cl_msg m = { .type = CL_MSG_SYNC_ANNOUNCE, .ring = n->ring,
-			    .mem_max = n->cfg.sm.index_mem_max ? n->cfg.sm.index_mem_max : 64u << 20 };
+			    .mem_max = n->cfg.sm.index_mem_max ? n->cfg.sm.index_mem_max : 64u << 20,
+			    .epoch_floor = n->epoch_kept };
 	if (n->sm) {
 		struct cl_sm_stats st;
 		cl_sm_stats(n->sm, &st);
@@ -94,6 +95,8 @@ void nd_sync_start(struct cl_node *n)
 		m.q_lsn = st.q_lsn;
 		m.term = st.term;
 		m.hash = cl_sm_hash(n->sm);
+		if (st.epoch > m.epoch_floor)
+			m.epoch_floor = st.epoch;
 		m.flags = CL_SYNC_HAS_STATE;
 		if (cl_sm_live_holds_of(n->sm, n->me))
 			m.flags |= CL_SYNC_HAS_HOLDS;
@@ -295,6 +298,12 @@ static void start_fresh(struct cl_node *n)
 		nd_fail(n, "creating the state machine");
 		return;
 	}
+	/* no epoch a lost lineage may have given out is granted again */
+	uint64_t floor = 0;
+	for (uint32_t i = 0; i < n->nmembers; i++)
+		if (n->sync.ann[i].epoch_floor > floor)
+			floor = n->sync.ann[i].epoch_floor;
+	cl_sm_raise_epoch(n->sm, floor);
 	cl_sm_start_grace(n->sm, &n->ring);
 	arm_grace(n, &n->ring);
 	nd_log(n, LOG_NOTICE, "no member has state: starting empty in ring %u/%llu; nothing is "
@@ -395,6 +404,7 @@ void nd_on_announce(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
 	a->hash = m->hash;
 	a->term = m->term;
 	a->mem_max = m->mem_max ? m->mem_max : 64u << 20;
+	a->epoch_floor = m->epoch_floor;
 	for (uint32_t j = 0; j < n->nmembers; j++)
 		if (!n->sync.ann[j].got)
 			return;

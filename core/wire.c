@@ -156,7 +156,7 @@ long cl_wire_size(const struct cl_msg *m)
 	case CL_MSG_SYNC_ANNOUNCE:
 		if ((m->flags & ~(CL_SYNC_HAS_STATE | CL_SYNC_HAS_HOLDS)) != 0)
 			return -EINVAL;
-		body = 4 + 8 + 8 + 8 + 8 + 1 + 4 + 8 + 8;
+		body = 4 + 8 + 8 + 8 + 8 + 1 + 4 + 8 + 8 + 8;
 		break;
 	case CL_MSG_SYNC_CHUNK:
 	case CL_MSG_SYNC_HOLDS:
@@ -271,6 +271,7 @@ long cl_wire_encode(const struct cl_msg *m, uint8_t *buf, size_t cap)
 		wr_u32(&w, m->term.rep);
 		wr_u64(&w, m->term.seq);
 		wr_u64(&w, m->mem_max);
+		wr_u64(&w, m->epoch_floor);
 		break;
 	case CL_MSG_SYNC_CHUNK:
 	case CL_MSG_SYNC_HOLDS:
@@ -391,6 +392,7 @@ int cl_wire_decode(const uint8_t *buf, size_t len, struct cl_msg *m_r)
 		m.term.rep = rd_u32(&r);
 		m.term.seq = rd_u64(&r);
 		m.mem_max = rd_u64(&r);
+		m.epoch_floor = rd_u64(&r);
 		if ((m.flags & ~(CL_SYNC_HAS_STATE | CL_SYNC_HAS_HOLDS)) != 0)
 			return COROLEASE_EPROTO;
 		break;

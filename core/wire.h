@@ -24,7 +24,7 @@
 
 #include "lease.h"
 
-#define CL_WIRE_VERSION   2u
+#define CL_WIRE_VERSION   3u   /* 3: SYNC_ANNOUNCE carries epoch_floor */
 #define CL_WIRE_HDR_LEN   8u
 #define CL_SNAP_VERSION   2u
 #define CL_SYNC_CHUNK_MAX (512u * 1024u)   /* largest SYNC_CHUNK data */

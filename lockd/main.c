@@ -95,9 +95,52 @@ static int op_mcast(void *ctx, const void *buf, size_t len)
 	return cld_cpg_mcast(d->cpg, buf, len);
 }
 
+/*
+ * RUN_DIR/epoch-floor keeps the node agent's epoch floor across restarts of
+ * the daemon (CL_NODE_EV_EPOCH_FLOOR): with every daemon restarted while
+ * corosync runs on, the ring, and so the term, stays the same, and only
+ * this floor keeps the fresh state from granting epochs again.  A reboot
+ * empties /run, but corosync then starts a ring with a higher seq (it keeps
+ * the seq in /var/lib/corosync), which raises every epoch anyway.
+ */
+static uint64_t read_epoch_floor(const struct cld *d)
+{
+	char path[512], buf[32];
+	snprintf(path, sizeof(path), "%s/epoch-floor", d->cfg.run_dir);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	uint64_t v = strtoull(buf, NULL, 10);
+	qb_log(LOG_INFO, "epoch floor %" PRIu64 " kept by a previous run", v);
+	return v;
+}
+
+static void keep_epoch_floor(struct cld *d, uint64_t floor)
+{
+	char path[512], buf[32];
+	snprintf(path, sizeof(path), "%s/epoch-floor", d->cfg.run_dir);
+	int len = snprintf(buf, sizeof(buf), "%" PRIu64 "\n", floor);
+	int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0 || pwrite(fd, buf, (size_t)len, 0) != len || ftruncate(fd, len) < 0)
+		qb_log(LOG_ERR, "cannot keep the epoch floor %" PRIu64 " in %s: %s (a restart of "
+		       "every daemon while corosync runs could grant its epochs again)", floor, path,
+		       strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
 static void op_event(void *ctx, const struct cl_node_event *ev)
 {
 	struct cld *d = ctx;
+	if (ev->type == CL_NODE_EV_EPOCH_FLOOR) {
+		keep_epoch_floor(d, ev->epoch);
+		return;
+	}
 	if (ev->type == CL_NODE_EV_VALIDITY && d->page) {
 		cld_page_set_valid_until(d->page, ev->valid_until);
 		qb_log(LOG_DEBUG, "validity until %" PRIu64 " (%+" PRId64 " ms)", ev->valid_until,
@@ -273,6 +316,7 @@ static void make_node(struct cld *d)
 		qb_log(LOG_CRIT, "configuration error: %s", err);
 		exit(1);
 	}
+	nc->epoch_floor = read_epoch_floor(d);
 #ifdef COROLEASE_UNSAFE_TEST_PLANTS
 	if (unsafe_plants) {
 		nc->sm.unsafe_flags |= unsafe_plants;

@@ -430,6 +430,55 @@ START_TEST(mixed_wire_versions_refused)
 }
 END_TEST
 
+/*
+ * Every daemon restarts while corosync runs on: the ring, and so the term,
+ * stay the same, and the fresh state must not grant an epoch the lost one
+ * gave out (found by the breaker's t41).  The agents hand out an epoch
+ * floor (CL_NODE_EV_EPOCH_FLOOR) that the daemon keeps in its run dir and
+ * gives the next run (cl_node_config.epoch_floor); without it the defect
+ * shows.
+ */
+static uint64_t epoch_after_restart_of_all(bool keep_floor)
+{
+	struct tbus *b = cluster(2);
+	ACQ(b->nodes[1], 1, "x", CL_MODE_EX, 0);
+	bus_run(b);
+	const struct cl_node_event *g = last_ev(b->nodes[1], CL_NODE_EV_GRANTED, 1);
+	ck_assert_ptr_nonnull(g);
+	uint64_t e1 = g->epoch, kept[3] = { 0 };
+	for (uint32_t id = 1; id <= 2; id++) {
+		const struct cl_node_event *f = last_ev(b->nodes[id], CL_NODE_EV_EPOCH_FLOOR, 0);
+		ck_assert_ptr_nonnull(f);          /* handed out before the grant needed it */
+		ck_assert_uint_gt(f->epoch, e1);
+		kept[id] = f->epoch;
+	}
+	for (uint32_t id = 1; id <= 2; id++) {
+		node_del(b, id);
+		struct cl_node_config c = t_cfg(id);
+		c.epoch_floor = keep_floor ? kept[id] : 0;
+		node_add_cfg(b, &c);
+	}
+	b->ring_seq -= 4;                       /* corosync ran on: the same ring */
+	uint32_t all[] = { 1, 2 };
+	bus_config(b, all, 2);
+	bus_advance(b, b->now + t_cfg(1).fence_delay_us + 1000);   /* the grace period */
+	ACQ(b->nodes[2], 2, "x", CL_MODE_EX, 0);
+	bus_run(b);
+	g = last_ev(b->nodes[2], CL_NODE_EV_GRANTED, 2);
+	ck_assert_ptr_nonnull(g);
+	uint64_t e2 = g->epoch;
+	ck_assert(keep_floor ? e2 > e1 : e2 == e1);
+	cluster_free(b);
+	return e2;
+}
+
+START_TEST(epochs_grow_across_restart_of_every_daemon)
+{
+	epoch_after_restart_of_all(false);        /* the defect, without the floor */
+	epoch_after_restart_of_all(true);
+}
+END_TEST
+
 START_TEST(contention_nowait_wait_and_handover)
 {
 	struct tbus *b = cluster(3);
@@ -1363,6 +1412,7 @@ static Suite *node_suite(void)
 	tcase_add_test(tc, fence_ack_frees_at_once);
 	tcase_add_test(tc, quorum_loss_revokes_and_refuses);
 	tcase_add_test(tc, mixed_wire_versions_refused);
+	tcase_add_test(tc, epochs_grow_across_restart_of_every_daemon);
 	tcase_add_test(tc, wait_acquire_waits_out_quorum_loss);
 	tcase_add_test(tc, client_gone_releases_without_events);
 	tcase_add_test(tc, validity_lapses_without_delivery);

@@ -223,20 +223,20 @@ START_TEST(test_field_layout)
 {
 	/* Pins the byte layout of a few messages against hand-written bytes. */
 	static const uint8_t acq[] = {
-		2, 1, 0, 0, 15, 0, 0, 0,
+		3, 1, 0, 0, 15, 0, 0, 0,
 		0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, /* req_id */
 		2, 1,                                           /* mode SH, WAIT */
 		3, 0, 'a', 'b', 'c',
 	};
 	static const uint8_t put[] = {
-		2, 7, 0, 0, 27, 0, 0, 0,
+		3, 7, 0, 0, 27, 0, 0, 0,
 		1, 0, 0, 0, 0, 0, 0, 0,   /* req_id */
 		2, 0, 0, 0, 0, 0, 0, 0,   /* epoch */
 		1, 0, 2, 1, 0, 0, 0,      /* namelen 1, keylen 2, vallen 1 */
 		'n', 'k', 'k', 'v',
 	};
 	static const uint8_t chunk[] = {
-		2, 33, 0, 0, 27, 0, 0, 0,
+		3, 33, 0, 0, 27, 0, 0, 0,
 		9, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0,   /* ring */
 		3, 0, 0, 0, 0, 0, 0, 0,                /* seq */
 		1, 2, 0, 0, 0, 'x', 'y',               /* last, vallen 2 */
@@ -322,7 +322,7 @@ START_TEST(test_bad_version)
 {
 	struct cl_msg s[64];
 	size_t n;
-	static const uint8_t versions[] = { 0, 1, 3, 0x81, 255 };
+	static const uint8_t versions[] = { 0, 1, 2, 4, 0x81, 255 };   /* all but CL_WIRE_VERSION (3) */
 
 	init_data();
 	n = sample_msgs(s, 64);

@@ -313,6 +313,7 @@ struct node {
 	uint64_t incarnation;    /* bumped on crash, restart and corosync restart */
 	uint64_t fault_gen;      /* matches scheduled resume/restart events */
 	uint64_t daemon_gen;     /* matches its daemon's scheduled restart */
+	uint64_t kept_floor;     /* RUN_DIR/epoch-floor: survives a daemon restart, not a crash */
 	uint64_t blocked_at;     /* last seen in a grace period or awaiting fence-ack */
 	uint64_t stall_gen;      /* matches the end of a corosync stall */
 	struct cl_node *cn;
@@ -1152,8 +1153,9 @@ static void op_event(void *ctx, const struct cl_node_event *ev)
 	if (s->tracing) {
 		static const char *const tn[] = { "?", "GRANTED", "DENIED", "QUEUED", "WANTED",
 						  "REVOKED", "KILL", "VALIDITY", "INDEX_DONE",
-						  "INDEX_CHANGED", "SYNC_DONE", "ADMIN_DONE", "FATAL" };
-		unsigned t = ev->type <= CL_NODE_EV_FATAL ? ev->type : 0;
+						  "INDEX_CHANGED", "SYNC_DONE", "ADMIN_DONE", "FATAL",
+						  "EPOCH_FLOOR" };
+		unsigned t = ev->type <= CL_NODE_EV_EPOCH_FLOOR ? ev->type : 0;
 
 		if (ev->type != CL_NODE_EV_INDEX_CHANGED)
 			TR(s, "n%u ev %s client %" PRIx64 " cookie %" PRIu64 " name %s err %d "
@@ -1163,7 +1165,9 @@ static void op_event(void *ctx, const struct cl_node_event *ev)
 			   ev->epoch, ev->valid_until, ev->deadline, ev->version);
 	}
 	if (ev->client == 0) {
-		if (ev->type == CL_NODE_EV_VALIDITY) {
+		if (ev->type == CL_NODE_EV_EPOCH_FLOOR) {
+			n->kept_floor = ev->epoch;   /* the daemon writes RUN_DIR/epoch-floor */
+		} else if (ev->type == CL_NODE_EV_VALIDITY) {
 			for (unsigned i = 0; i < SIM_MAX_CLIENTS; i++) {
 				c = &s->clients[i];
 				if (c->used && c->alive && c->node == n->idx)
@@ -2318,6 +2322,7 @@ static void daemon_start(struct sim *s, struct node *n)
 	struct cl_node_config cfg = s->cfg;
 
 	cfg.nodeid = n->id;
+	cfg.epoch_floor = n->kept_floor;
 	n->cn = cl_node_new(&cfg, &sim_ops, n);
 	if (!n->cn) {
 		violation(s, SIM_INV_PROTO, "cl_node_new failed for node %u", n->id);
@@ -2389,6 +2394,7 @@ static void node_crash(struct sim *s, struct node *n)
 	n->cs = CS_RUN;
 	n->ghost = false;
 	n->comp = -1;
+	n->kept_floor = 0;       /* /run is gone with the power */
 	n->incarnation++;
 	n->fault_gen++;
 	msgq_clear(&n->ghostq);
