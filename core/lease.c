@@ -554,8 +554,9 @@ static int apply_evict(struct cl_sm *sm, uint32_t sender, const struct cl_msg *m
 
 /*
  * A lineage's term begins when it may grant for the first time in a ring
- * later than its term: quorate and (split-capable quorum modes) no departed
- * node awaiting FENCE_ACK.  The term is that ring and epochs continue above
+ * later than its term: quorate, out of the grace period of fresh state, and
+ * (split-capable quorum modes) no departed node awaiting FENCE_ACK.  So
+ * fresh state that waits cannot outrank at a merge a lineage with history.  The term is that ring and epochs continue above
  * its base (CL_EPOCH_TERM_SHIFT).  A side of a split that waits for a
  * fence-ack keeps its old term, so it cannot outrank at the merge a side
  * that was fence-acked and made progress (doc/state-machine.md).
@@ -572,7 +573,8 @@ static void begin_term(struct cl_sm *sm, const struct cl_ring *ring)
 
 static void maybe_begin_term(struct cl_sm *sm)
 {
-	if (sm->h.quorate && !sm->h.nunfenced && cl_ring_after(&sm->h.ring, &sm->h.term))
+	if (sm->h.quorate && !sm->h.nunfenced && !sm->h.grace &&
+	    cl_ring_after(&sm->h.ring, &sm->h.term))
 		begin_term(sm, &sm->h.ring);
 }
 
@@ -623,6 +625,8 @@ static int apply_fence_ack(struct cl_sm *sm, uint32_t sender, const struct cl_ms
 		return 0;
 	}
 	unfenced_remove(sm, m->node);
+	if (sm->h.grace && sm->h.split_mode)
+		sm->h.grace = false;   /* fresh state with nodes missing: the operator says one is down */
 	maybe_begin_term(sm);
 	uint64_t n = free_orphans(sm, m->node, UINT64_MAX);
 	admin_done(sm, sender, m->req_id, 0, n, m);
@@ -660,6 +664,7 @@ static int apply_grace_end(struct cl_sm *sm, uint32_t sender, const struct cl_ms
 	    m->ring.seq != sm->h.grace_ring.seq)
 		return 0;           /* stale or repeated */
 	sm->h.grace = false;
+	maybe_begin_term(sm);
 	grant_all_waiting(sm);
 	return 0;
 }

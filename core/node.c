@@ -404,7 +404,10 @@ void cl_node_quorum(struct cl_node *n, bool quorate, const struct cl_ring *ring)
 
 void cl_node_quorum_mode(struct cl_node *n, unsigned qmodes)
 {
-	if (n->failed || n->vq_modes == (qmodes & CL_QMODE_ALL))
+	if (n->failed)
+		return;
+	n->vq_incomplete = qmodes & CL_QMODE_INCOMPLETE;
+	if (n->vq_modes == (qmodes & CL_QMODE_ALL))
 		return;
 	enter(n);
 	n->vq_modes = qmodes & CL_QMODE_ALL;
@@ -480,7 +483,19 @@ static void grace_tick(struct cl_node *n, uint64_t now)
 		n->grace_armed = false;
 		return;
 	}
-	if (ready(n) && nd_quorum_ok(n)) {
+	if (n->vq_modes && n->vq_incomplete) {
+		/*
+		 * A split-capable mode with nodes missing: they may hold state
+		 * this fresh lineage knows nothing of, and both sides may be
+		 * quorate.  Wait for them, or for a fence-ack.
+		 */
+		if (!ring_eq(&n->grace_told, &n->grace_ring)) {
+			n->grace_told = n->grace_ring;
+			nd_log(n, LOG_WARNING, "fresh state in a split-capable quorum mode with nodes "
+			       "missing: nothing is granted until they are back or 'corolease "
+			       "fence-ack NODE' says a missing node is down");
+		}
+	} else if (ready(n) && nd_quorum_ok(n)) {
 		struct cl_msg m = { .type = CL_MSG_GRACE_END, .ring = n->grace_ring };
 		nd_send_msg(n, &m);
 	}

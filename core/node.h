@@ -201,6 +201,12 @@ void cl_node_quorum(struct cl_node *n, bool quorate, const struct cl_ring *ring)
 #define CL_QMODE_AUTO_TIE_BREAKER  0x04u
 #define CL_QMODE_QDEVICE           0x08u
 #define CL_QMODE_ALL               0x0fu
+/*
+ * Not a mode: not every expected vote is present (votequorum's total_votes
+ * below highest_expected).  In a split-capable mode fresh state then stays
+ * in its grace period until the others are back or a fence-ack ends it.
+ */
+#define CL_QMODE_INCOMPLETE        0x10u
 /* The local votequorum's modes (CL_QMODE_*); reported to the machine with the verdict. */
 void cl_node_quorum_mode(struct cl_node *n, unsigned qmodes);
 /* The transport is gone (corosync died): revoke everything, forget state. */

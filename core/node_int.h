@@ -282,6 +282,8 @@ struct cl_node {
 	/* out of memory where it would make the replica or a promise wrong (node.h) */
 	bool failed;
 	int fail_err;                    /* why: -ENOMEM or COROLEASE_EVERSION */
+	bool vq_incomplete;              /* CL_QMODE_INCOMPLETE from the last verdict */
+	struct cl_ring grace_told;       /* the grace ring whose wait was logged */
 	uint64_t epoch_kept;             /* the last CL_NODE_EV_EPOCH_FLOOR (or cfg.epoch_floor) */
 	uint32_t mismatch_from;           /* the last member heard speaking another wire version */
 	bool fatal_told;                 /* CL_NODE_EV_FATAL handed out */

@@ -64,6 +64,8 @@ static unsigned read_qmodes(struct cld_quorum *q)
 		m |= CL_QMODE_AUTO_TIE_BREAKER;
 	if (info.flags & VOTEQUORUM_INFO_QDEVICE_REGISTERED)
 		m |= CL_QMODE_QDEVICE;
+	if (info.total_votes < info.highest_expected)
+		m |= CL_QMODE_INCOMPLETE;
 	return m;
 }
 

@@ -479,6 +479,45 @@ START_TEST(epochs_grow_across_restart_of_every_daemon)
 }
 END_TEST
 
+/*
+ * Fresh state in a split-capable quorum mode with nodes missing (a daemon
+ * restarted during a two_node split, found by the breaker's t42): it stays
+ * in its grace period, begins no term (so it cannot outrank the other
+ * side's state at the heal), and only a fence-ack of a missing node ends
+ * the wait.
+ */
+START_TEST(fresh_state_waits_for_missing_nodes_in_split_mode)
+{
+	struct tbus b_, *b = &b_;
+	bus_init(b);
+	node_add(b, 1);
+	cl_node_quorum_mode(b->nodes[1]->n, CL_QMODE_TWO_NODE | CL_QMODE_INCOMPLETE);
+	uint32_t alone[] = { 1 };
+	bus_config(b, alone, 1);
+	ck_assert(cl_node_synced(b->nodes[1]->n));
+	bus_advance(b, b->now + 3 * t_cfg(1).fence_delay_us);
+	struct cl_sm_stats st;
+	cl_sm_stats(cl_node_sm(b->nodes[1]->n), &st);
+	ck_assert(st.grace);                          /* still waiting */
+	ck_assert_uint_eq(st.term.seq, 0);            /* no term of its own */
+	ACQ(b->nodes[1], 1, "x", CL_MODE_EX, 0);
+	bus_run(b);
+	const struct cl_node_event *d = last_ev(b->nodes[1], CL_NODE_EV_DENIED, 1);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_int_eq(d->err, COROLEASE_EGRACE);
+	/* the operator says node 2 is down */
+	ck_assert_int_eq(cl_node_fence_ack(b->nodes[1]->n, 9, 19, 2, false), 0);
+	bus_run(b);
+	cl_sm_stats(cl_node_sm(b->nodes[1]->n), &st);
+	ck_assert(!st.grace);
+	ck_assert_uint_eq(st.term.seq, b->ring_seq);
+	ACQ(b->nodes[1], 2, "x", CL_MODE_EX, 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(b->nodes[1], CL_NODE_EV_GRANTED, 2));
+	node_del(b, 1);
+}
+END_TEST
+
 START_TEST(contention_nowait_wait_and_handover)
 {
 	struct tbus *b = cluster(3);
@@ -1413,6 +1452,7 @@ static Suite *node_suite(void)
 	tcase_add_test(tc, quorum_loss_revokes_and_refuses);
 	tcase_add_test(tc, mixed_wire_versions_refused);
 	tcase_add_test(tc, epochs_grow_across_restart_of_every_daemon);
+	tcase_add_test(tc, fresh_state_waits_for_missing_nodes_in_split_mode);
 	tcase_add_test(tc, wait_acquire_waits_out_quorum_loss);
 	tcase_add_test(tc, client_gone_releases_without_events);
 	tcase_add_test(tc, validity_lapses_without_delivery);

@@ -967,11 +967,11 @@ START_TEST(test_snap_safety_header)
 	const uint32_t m4[] = { 1, 2, 3, 4 }, m2[] = { 1, 2 }, gone[] = { 3, 4 };
 	struct cl_ring r1 = { 1, 4 }, r2 = { 1, 8 };
 	ck_assert_ptr_nonnull(sm);
-	cl_sm_start_grace(sm, &r1);
 	ck_assert_int_eq(cl_sm_confchg(sm, &r1, m4, 4, NULL, 0), 0);
 	struct cl_msg q = { .type = CL_MSG_QUORUM, .ring = r1,
 			    .flags = CL_QUORUM_YES | CL_QUORUM_SPLIT };
-	apply(sm, 1, &q);
+	apply(sm, 1, &q);          /* the term begins in r1 (no grace yet) */
+	cl_sm_start_grace(sm, &r1);
 	ck_assert_int_eq(cl_sm_confchg(sm, &r2, m2, 2, gone, 2), 0);
 	q.ring = r2;
 	apply(sm, 1, &q);
