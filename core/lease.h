@@ -284,6 +284,8 @@ uint64_t cl_sm_live_holds_of(const struct cl_sm *sm, uint32_t node);
 /* True while node, departed in a split-capable quorum mode, awaits FENCE_ACK. */
 bool cl_sm_unfenced(const struct cl_sm *sm, uint32_t node);
 bool cl_sm_quorate(const struct cl_sm *sm);
+/* True while some departed node awaits FENCE_ACK (split-capable quorum modes). */
+bool cl_sm_awaiting_fence(const struct cl_sm *sm);
 /* The ring of the last configuration change applied. */
 const struct cl_ring *cl_sm_ring(const struct cl_sm *sm);
 bool cl_sm_is_member(const struct cl_sm *sm, uint32_t node);

@@ -40,6 +40,11 @@ bool cl_sm_quorate(const struct cl_sm *sm)
 	return sm->h.quorate;
 }
 
+bool cl_sm_awaiting_fence(const struct cl_sm *sm)
+{
+	return sm->h.nunfenced != 0;
+}
+
 const struct cl_ring *cl_sm_ring(const struct cl_sm *sm)
 {
 	return &sm->h.ring;

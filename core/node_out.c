@@ -211,10 +211,14 @@ static void answer_write(struct cl_node *n, struct unconfirmed *u, int err)
  *    delivered in a transitional configuration (the ring already broken),
  *    that message could only arrive after the departure; so the write was
  *    delivered in a regular configuration and every surviving member has it;
- *  - after a departure (or a snapshot load), once the machine is quorate:
- *    the write stands if its entry (or, for a delete, its absence or a later
- *    write) is in the quorate state, else it was lost with a minority and the
- *    client gets -ESTALE.
+ *  - after a departure (or a snapshot load), once the machine is quorate
+ *    and awaits no departed node's FENCE_ACK: the write stands if its entry
+ *    (or, for a delete, its absence or a later write) is in the quorate
+ *    state, else it was lost with a minority and the client gets -ESTALE.
+ *    In split-capable quorum modes the other side of a split may be quorate
+ *    as well, and its state may win the merge: only once it is fenced (the
+ *    state here is then the only one) or back (the state here is the merged
+ *    one) does the quorate state decide.
  * A sync barrier is confirmed the same way, but only the first rule can
  * confirm it, and only while the machine is quorate and the local
  * votequorum agrees: reads after it are then linearizable.  After a
@@ -237,7 +241,7 @@ void nd_confirm_writes(struct cl_node *n)
 				need_nop = true;
 		} else if (u->barrier) {
 			verdict = COROLEASE_ENOQUORUM;
-		} else if (ready(n) && cl_sm_quorate(n->sm)) {
+		} else if (ready(n) && cl_sm_quorate(n->sm) && !cl_sm_awaiting_fence(n->sm)) {
 			uint64_t ver = 0;
 			int rc = cl_index_entry_version(n->sm, u->buf, u->namelen, u->buf + u->namelen,
 							u->keylen, &ver);
