@@ -28,3 +28,12 @@ bench: bench-ipc-run
 bench-ipc-run: bench/bench-ipc$(EXEEXT)
 	./bench/bench-ipc$(EXEEXT) local
 .PHONY: bench-ipc-run
+
+# --- the long simulator run (issue 7) -----------------------------------------
+# 'make sim-long' runs SEEDS (default 1000000) corolease-sim seeds with every
+# invariant on, one worker (JOBS=1), at nice 10, with a progress line per
+# CHUNK seeds; see bench/sim-long.sh.  Its result is quoted in README.md.
+EXTRA_DIST += bench/sim-long.sh
+sim-long: tests/sim/corolease-sim$(EXEEXT)
+	nice -n 10 $(srcdir)/bench/sim-long.sh ./tests/sim/corolease-sim$(EXEEXT)
+.PHONY: sim-long

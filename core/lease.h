@@ -288,6 +288,8 @@ bool cl_sm_unfenced(const struct cl_sm *sm, uint32_t node);
 bool cl_sm_quorate(const struct cl_sm *sm);
 /* Departed nodes awaiting FENCE_ACK (split-capable quorum modes). */
 uint32_t cl_sm_nunfenced(const struct cl_sm *sm);
+/* True while some departed node awaits FENCE_ACK (split-capable quorum modes). */
+bool cl_sm_awaiting_fence(const struct cl_sm *sm);
 /* The ring of the last configuration change applied. */
 const struct cl_ring *cl_sm_ring(const struct cl_sm *sm);
 bool cl_sm_is_member(const struct cl_sm *sm, uint32_t node);

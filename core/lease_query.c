@@ -45,6 +45,11 @@ uint32_t cl_sm_nunfenced(const struct cl_sm *sm)
 	return sm->h.nunfenced;
 }
 
+bool cl_sm_awaiting_fence(const struct cl_sm *sm)
+{
+	return sm->h.nunfenced != 0;
+}
+
 const struct cl_ring *cl_sm_ring(const struct cl_sm *sm)
 {
 	return &sm->h.ring;

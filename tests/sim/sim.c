@@ -57,11 +57,14 @@
  *    therefore confirms a write before answering it, and such an ack is
  *    required to survive like any other (--lax-trans relaxes that);
  *  - without persistence, a majority can form with none of the latest
- *    state (its replicas crashed or are cut off).  When a quorate ring forms
- *    that lacks the highest epoch in use or some acknowledged write, the
- *    seed is counted as a fork and b, c and d are off for the rest of it
- *    (two quorate lineages exist; the merge that ends them drops one side's
- *    holds with no fence wait);
+ *    state (its replicas crashed or are cut off), or a daemon restarts with
+ *    no state and nobody to sync from.  When a quorate ring forms, or a
+ *    fresh machine is made, and lacks some acknowledged write, the seed is
+ *    counted as a fork and only those writes leave d's oracle: no journal
+ *    keeps what every replica of a quorate lineage lost.  Every other
+ *    invariant stays on: b and c must hold across forks (the fresh state's
+ *    grace period, terms, and the fence wait of holds a merge drops), and d
+ *    holds for every other write;
  *  - agent events reach clients through a per-client FIFO "IPC" with 10..40
  *    us latency; client calls reach the agent at once, or when it resumes;
  *  - totem and CPG apart: a ring's totem members are running corosyncs, its
@@ -496,7 +499,7 @@ struct sim {
 	 * or below it is not required to survive.
 	 */
 	uint64_t evicted_upto[SIM_MAX_NAMES];
-	bool forked;             /* state history lost (see oracle_formation): no b, c, d */
+	uint64_t grace_seen[SIM_MAX_NODES];  /* ring seq of the last fresh machine seen per node */
 
 	/* --watch: what each replica last showed of that name */
 	char watched[SIM_MAX_NODES][200];
@@ -1077,7 +1080,7 @@ static void check_epoch(struct sim *s, struct node *n, int name, const struct cl
 	uint64_t t;
 	size_t i;
 
-	if (name < 0 || ev->valid_until <= node_now(s, n) || s->forked)
+	if (name < 0 || ev->valid_until <= node_now(s, n))
 		return;
 	e = &s->epochs[name];
 	if (ev->epoch != e->granted[n->idx]) {
@@ -1123,8 +1126,6 @@ static void oracle_ack(struct sim *s, struct node *n, struct client *c, const st
 	if (c->req.name >= s->nnames || c->req.key >= SIM_MAX_KEYS)
 		return;
 	s->res->index_acks++;
-	if (s->forked)
-		return;
 	if (n->in_trans && !n->trans_quorate) {
 		s->res->trans_acks++;
 		TR(s, "n%u: INDEX_DONE(0) in a minority's transitional delivery: not required "
@@ -2146,7 +2147,7 @@ static void join_ring(struct sim *s, struct node *n, int ci, int oci)
 		send_held(s, n);
 }
 
-static void oracle_formation(struct sim *s, uint32_t mask);
+static void oracle_formation(struct sim *s, uint32_t mask, const char *what);
 
 /* The membership protocol finishes: new rings form from broken ones. */
 static void on_reform(struct sim *s, const struct ev *e)
@@ -2219,7 +2220,7 @@ static void on_reform(struct sim *s, const struct ev *e)
 				join_ring(s, n, newc[k], oldc[i]);
 		}
 		if (!s->stop && ring_quorate(s, &s->comps[newc[k]]))
-			oracle_formation(s, s->comps[newc[k]].gmask);
+			oracle_formation(s, s->comps[newc[k]].gmask, "quorate ring");
 	}
 	/* dissolve the old rings; a paused or stalled member keeps what it had received */
 	for (int ci = 0; ci < SIM_MAX_COMPS; ci++) {
@@ -3179,8 +3180,6 @@ static void check_owners(struct sim *s)
 {
 	uint32_t any[SIM_MAX_NAMES] = { 0 }, ex[SIM_MAX_NAMES] = { 0 };
 
-	if (s->forked)
-		return;   /* two lineages granted: a merge drops one's holds, unfenced */
 	for (unsigned i = 0; i < SIM_MAX_CLIENTS; i++) {
 		const struct client *c = &s->clients[i];
 
@@ -3303,35 +3302,13 @@ static void check_index_node(struct sim *s, struct node *n, const char *when)
  * loser's holds without any fence wait -- so from here on invariants b, c
  * and d cannot be judged for this seed: it is counted as a fork.
  */
-static void oracle_formation(struct sim *s, uint32_t mask)
+static void oracle_formation(struct sim *s, uint32_t mask, const char *what)
 {
-	uint64_t known = 0, used = 0;
-	const char *why = NULL;
-	char buf[128];
+	unsigned lost = 0;
 
-	if (s->forked)
-		return;
-	for (unsigned j = 0; j < s->n; j++) {
-		struct cl_sm_stats st;
-
-		if ((mask & (1u << j)) && node_live(&s->nodes[j]) && cl_node_sm(s->nodes[j].cn)) {
-			cl_sm_stats(cl_node_sm(s->nodes[j].cn), &st);
-			if (st.epoch > known)
-				known = st.epoch;
-		}
-	}
-	for (unsigned i = 0; i < s->nnames; i++)
-		for (size_t j = 0; j < s->epochs[i].n; j++)
-			if (s->epochs[i].v[j].epoch > used)
-				used = s->epochs[i].v[j].epoch;
-	if (used > known) {
-		snprintf(buf, sizeof(buf), "knows epochs up to %" PRIu64 ", clients used %" PRIu64,
-			 known, used);
-		why = buf;
-	}
-	for (unsigned i = 0; i < s->nnames && !why; i++) {
-		for (unsigned k = 0; k < SIM_MAX_KEYS && !why; k++) {
-			const struct oracle *o = &s->oracle[i][k];
+	for (unsigned i = 0; i < s->nnames; i++) {
+		for (unsigned k = 0; k < SIM_MAX_KEYS; k++) {
+			struct oracle *o = &s->oracle[i][k];
 			bool have = false;
 
 			if (o->st == O_NONE)
@@ -3339,20 +3316,39 @@ static void oracle_formation(struct sim *s, uint32_t mask)
 			for (unsigned j = 0; j < s->n && !have; j++)
 				if ((mask & (1u << j)) && node_live(&s->nodes[j]))
 					have = replica_has(s, cl_node_sm(s->nodes[j].cn), i, k, o, NULL);
-			if (!have) {
-				snprintf(buf, sizeof(buf), "has no replica of %s/%s version %" PRIu64,
-					 sim_names[i], sim_keys[k], o->version);
-				why = buf;
-			}
+			if (have)
+				continue;
+			TR(s, "FORK: %s %#x has no replica of %s/%s version %" PRIu64 ": the write "
+			   "was lost with every replica of its lineage (no persistence)", what, mask,
+			   sim_names[i], sim_keys[k], o->version);
+			memset(o, 0, sizeof(*o));
+			lost++;
 		}
 	}
-	if (!why)
-		return;
-	TR(s, "FORK: quorate ring %#x %s: the latest state was lost with its replicas "
-	   "(no persistence); invariants b, c and d are off for this seed", mask, why);
-	s->forked = true;
-	s->res->forks++;
-	memset(s->oracle, 0, sizeof(s->oracle));
+	if (lost)
+		s->res->forks++;
+}
+
+/*
+ * A node whose machine is fresh (in the grace period of a ring it has not
+ * been seen in): a new lineage, made by members that had no state.  The
+ * writes no live replica anywhere has are gone for good.
+ */
+static void check_fresh(struct sim *s)
+{
+	for (unsigned i = 0; i < s->n; i++) {
+		struct node *n = &s->nodes[i];
+		struct cl_sm_stats st;
+
+		if (!n->up || !cl_node_sm(n->cn))
+			continue;
+		cl_sm_stats(cl_node_sm(n->cn), &st);
+		if (!st.grace || st.grace_ring.seq == s->grace_seen[i])
+			continue;
+		s->grace_seen[i] = st.grace_ring.seq;
+		/* lost only if no live replica anywhere has it: nothing brings it back */
+		oracle_formation(s, (1u << s->n) - 1, "fresh machine; the live replicas");
+	}
 }
 
 static void check_index(struct sim *s)
@@ -3958,8 +3954,10 @@ static void run_seed(const struct sim_opts *o, uint64_t seed, bool tracing, stru
 		res->events++;
 		s->touched = false;
 		dispatch(s, &e);
-		if (s->touched)
+		if (s->touched) {
 			check_transitions(s);
+			check_fresh(s);
+		}
 		if (s->o->watch < SIM_MAX_NAMES && s->tracing && s->touched)
 			watch_name(s);
 		reap_failed(s);
