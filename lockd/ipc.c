@@ -121,12 +121,13 @@ static void outbuf_free(struct conn *c, struct outbuf *b)
 {
 	cl_list_del(&b->link);
 	c->oq_bytes -= b->len;
-	if (b->bulk)
-		c->bulk_bytes -= b->len;
 	free(b);
 }
 
-/* Sends what is queued for c.  Returns true when the queue is empty. */
+/*
+ * Sends what is queued for c, and goes on with its listing once the queue
+ * drained.  Returns true when the queue is empty.
+ */
 static bool conn_flush(struct conn *c)
 {
 	struct cl_list *l;
@@ -141,7 +142,9 @@ static bool conn_flush(struct conn *c)
 			return true;
 		}
 	}
-	return true;
+	if (c->listing && !c->dying)
+		ipc_list_pump(c->ip, c);
+	return cl_list_empty(&c->outq);
 }
 
 static void flush_all(void *data)
@@ -175,11 +178,8 @@ void ipc_send(struct conn *c, void *buf, size_t len)
 			return;
 		}
 	}
-	/*
-	 * A list answer may be as large as the replica; it is queued whole (one
-	 * per client at a time).  Everything else counts against CLD_OUTQ_MAX.
-	 */
-	if (!c->bulk && c->oq_bytes - c->bulk_bytes + len > CLD_OUTQ_MAX) {
+	/* every byte counts, list answers too (they pause at CLD_LIST_QUEUED) */
+	if (c->oq_bytes + len > CLD_OUTQ_MAX) {
 		ipc_conn_kill(c, "client does not read its events");
 		return;
 	}
@@ -189,9 +189,6 @@ void ipc_send(struct conn *c, void *buf, size_t len)
 		return;
 	}
 	b->len = len;
-	b->bulk = c->bulk;
-	if (b->bulk)
-		c->bulk_bytes += len;
 	memcpy(b->data, buf, len);
 	cl_list_add_tail(&c->outq, &b->link);
 	c->oq_bytes += len;
@@ -396,6 +393,7 @@ static void conn_free(struct cld_ipc *ip, struct conn *c)
 		outbuf_free(c, cl_list_entry(l, struct outbuf, link));
 	if (c->pidfd >= 0)
 		close(c->pidfd);
+	free(c->listing);
 	free(c);
 }
 

@@ -27,6 +27,7 @@ CL_LOAD=$IT_BUILD/tests/integration/cl-load
 CL_GARBAGE=$IT_BUILD/tests/integration/cl-garbage
 CL_LIMITS=$IT_BUILD/tests/integration/cl-limits
 CL_VALID=$IT_BUILD/tests/integration/cl-valid
+CL_FLOOD=$IT_BUILD/tests/integration/cl-flood
 
 export TOKEN=${TOKEN:-1000}
 export TOKEN_COEFFICIENT=${TOKEN_COEFFICIENT:-0}
