@@ -137,6 +137,12 @@ struct cld_ipc {
 	gid_t sock_gid, admin_gid;
 	qb_loop_timer_handle flush_timer;
 	bool flush_armed;
+	struct cl_list handshakes;    /* struct handshake (ipc.c): half-open sockets */
+	uint64_t nhandshakes;         /* of them, counted against the limits */
+	uint64_t handshakes_dropped;  /* refused or timed out, for STATUS */
+	int last_auth_fd;             /* the socket whose handshake just ended, or -1 */
+	qb_loop_timer_handle handshake_tmr;
+	bool handshake_armed;
 	/* event scratch, and a copy of a request that libqb hands over misaligned */
 	uint8_t buf[CLP_MAX_MSG] __attribute__((aligned(64)));
 	uint8_t req[CLP_MAX_MSG] __attribute__((aligned(64)));

@@ -350,6 +350,7 @@ static void do_status(struct cld_ipc *ip, struct conn *c, const struct req *r)
 		.watches_all = ip->watches.nall, .refused_conns = ip->refused_conns,
 		.refused_conns_uid = ip->refused_conns_uid, .refused_watches = ip->refused_watches,
 		.refused_leases = ip->refused_leases,
+		.handshakes = ip->nhandshakes, .handshakes_dropped = ip->handshakes_dropped,
 	};
 	ip->ops->ring(ip->ctx, &in.ring_rep, &in.ring_seq);
 	unsigned char p[CLD_STATUS_MAX];

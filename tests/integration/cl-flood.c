@@ -244,8 +244,7 @@ static int halfopen(long n)
 		memset(&a, 0, sizeof(a));
 		a.sun_family = AF_UNIX;
 		snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "%s", COROLEASE_IPC_NAME);
-		socklen_t alen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
-					     strlen(COROLEASE_IPC_NAME));
+		socklen_t alen = sizeof(a);   /* libqb binds the whole sun_path, NUL padded */
 		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0 || connect(fd, (struct sockaddr *)&a, alen) < 0) {
 			fprintf(stderr, "connection %ld: %s\n", k, strerror(errno));

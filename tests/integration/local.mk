@@ -46,6 +46,7 @@ INTEGRATION_TESTS = \
 	tests/integration/t10-garbage.sh \
 	tests/integration/t14-client-limits.sh \
 	tests/integration/t20-list-flood.sh \
+	tests/integration/t21-local-users.sh \
 	tests/integration/t16-max-leases.sh \
 	tests/integration/t17-kill-on-revoke.sh \
 	tests/integration/t18-shm-cleanup.sh \
