@@ -18,6 +18,7 @@
 
 #include "clock.h"
 #include "groups.h"
+#include "qbpeek.h"
 #include "hash.h"
 #include "ipc_int.h"
 
@@ -643,12 +644,22 @@ static int32_t msg_fn(qb_ipcs_connection_t *qc, void *data, size_t size)
 	struct conn *c = qb_ipcs_context_get(qc);
 	if (!c || c->dying || !ip)
 		return 0;
-	if (((uintptr_t)data & 7u) && size <= sizeof(ip->req)) {
-		/* libqb's rings are 4-byte aligned; the structs need 8 */
-		memcpy(ip->req, data, size);
-		data = ip->req;
+	/*
+	 * size is what the client wrote in the header; the bytes it really sent
+	 * are the ring chunk's (qbpeek.c).  The request is parsed from a private
+	 * copy of those bytes, never beyond them, and never from the ring the
+	 * client can still write.  A header that disagrees is malformed.
+	 */
+	ssize_t real = cld_qb_chunk_size(data);
+	if (real < 0) {
+		if (!ip->sizes_unchecked++)
+			qb_log(LOG_WARNING, "libqb did not report the size of a request read: "
+			       "judging requests by their headers' sizes");
+		real = (ssize_t)size;
 	}
-	ipc_request(ip, c, data, size);
+	size_t n = (size_t)real < sizeof(ip->req) ? (size_t)real : sizeof(ip->req);
+	memcpy(ip->req, data, n);
+	ipc_request(ip, c, ip->req, (size_t)real);
 	ip->ops->input_done(ip->ctx);
 	return 0;
 }

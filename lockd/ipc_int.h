@@ -143,6 +143,7 @@ struct cld_ipc {
 	int last_auth_fd;             /* the socket whose handshake just ended, or -1 */
 	qb_loop_timer_handle handshake_tmr;
 	bool handshake_armed;
+	uint64_t sizes_unchecked;     /* requests whose real size libqb did not tell (qbpeek.c) */
 	/* event scratch, and a copy of a request that libqb hands over misaligned */
 	uint8_t buf[CLP_MAX_MSG] __attribute__((aligned(64)));
 	uint8_t req[CLP_MAX_MSG] __attribute__((aligned(64)));

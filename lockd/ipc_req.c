@@ -454,7 +454,8 @@ static uint32_t field_at(const uint8_t *data, size_t at, size_t width)
 
 /*
  * Checks the message against its type's entry before anything is used: the
- * type exists, the header's size is the size received, the fixed part is
+ * type exists, the header's size is the size received (the ring chunk's,
+ * qbpeek.c, not the header's own claim), the fixed part is
  * there, every declared length is in bounds, and the size is exactly the
  * fixed part plus the declared lengths.  0 with *t_r and r filled, or
  * COROLEASE_EPROTO (r->type and r->cookie still filled, for the answer).
