@@ -93,7 +93,9 @@ static int list(long n, const char *what, const char *name, int hold)
 	size_t namelen = strlen(name);
 	if (namelen > COROLEASE_NAME_MAX)
 		return 1;
-	qb_ipcc_connection_t **cs = calloc((size_t)n, sizeof(*cs));
+	/* static: the connections are left open at exit on purpose, not leaked */
+	static qb_ipcc_connection_t **cs;
+	cs = calloc((size_t)n, sizeof(*cs));
 	static uint8_t buf[CLP_MAX_MSG];
 	if (!cs)
 		return 1;
@@ -229,6 +231,9 @@ static int slowread(const char *what, const char *name, long secs)
 			distinct++;
 	printf("items %zu distinct %zu result %s total %llu\n", n, distinct,
 	       err == 1 ? "none" : err ? corolease_errname(err) : "0", (unsigned long long)total);
+	for (size_t i = 0; i < n; i++)
+		free(items[i]);
+	free(items);
 	qb_ipcc_disconnect(c);
 	return 0;
 }
