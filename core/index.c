@@ -333,10 +333,23 @@ int cl_index_entry_version(const struct cl_sm *sm, const void *name, size_t name
 int cl_index_foreach(const struct cl_sm *sm, const void *name, size_t namelen,
 		     cl_index_iter_fn fn, void *ctx)
 {
+	return cl_index_foreach_after(sm, name, namelen, NULL, 0, fn, ctx);
+}
+
+int cl_index_foreach_after(const struct cl_sm *sm, const void *name, size_t namelen,
+			   const void *after, size_t afterlen, cl_index_iter_fn fn, void *ctx)
+{
 	const struct cl_rec *rec = cl_rec_find(sm, name, namelen);
 	if (!rec || !rec->idx)
 		return -ENOENT;
-	for (uint32_t i = 0; i < rec->idx->n; i++) {
+	uint32_t start = 0;
+	if (afterlen) {
+		bool found;
+		start = find_pos(rec->idx, after, afterlen, &found);
+		if (found)
+			start++;
+	}
+	for (uint32_t i = start; i < rec->idx->n; i++) {
 		const struct cl_entry *e = rec->idx->e[i];
 		struct cl_entry_info ei = { e->data, e->keylen, e->data + e->keylen, e->vallen,
 					    e->version };

@@ -50,6 +50,13 @@ typedef int (*cl_index_iter_fn)(void *ctx, const struct cl_entry_info *e);
 int cl_index_foreach(const struct cl_sm *sm, const void *name, size_t namelen,
 		     cl_index_iter_fn fn, void *ctx);
 
+/*
+ * Like cl_index_foreach(), from the first key after `after` (afterlen 0:
+ * from the first key), so a long walk can be resumed after sm changed.
+ */
+int cl_index_foreach_after(const struct cl_sm *sm, const void *name, size_t namelen,
+			   const void *after, size_t afterlen, cl_index_iter_fn fn, void *ctx);
+
 /* Bytes currently charged against the bound. */
 uint64_t cl_index_bytes(const struct cl_sm *sm);
 

@@ -320,6 +320,14 @@ uint64_t cl_sm_hold_epoch(const struct cl_sm *sm, const void *name, size_t namel
  */
 typedef int (*cl_sm_iter_fn)(void *ctx, const struct cl_lease_info *info);
 int cl_sm_foreach(const struct cl_sm *sm, cl_sm_iter_fn fn, void *ctx);
+/*
+ * One step of a scan that may be resumed after sm changed: calls fn for
+ * the records of the bucket cursor designates (start with 0) and returns
+ * the next cursor, 0 when the scan is over.  Every record present for the
+ * whole scan is visited exactly once; records created or freed meanwhile
+ * may or may not be (corolease/htab.h).  fn's return value is ignored.
+ */
+uint64_t cl_sm_scan(const struct cl_sm *sm, uint64_t cursor, cl_sm_iter_fn fn, void *ctx);
 
 /* Calls fn for every hold of node (orphaned ones included), in name order. */
 typedef void (*cl_sm_hold_fn)(void *ctx, const uint8_t *name, uint16_t namelen,

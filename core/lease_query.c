@@ -180,6 +180,16 @@ int cl_sm_foreach(const struct cl_sm *sm, cl_sm_iter_fn fn, void *ctx)
 	return 0;
 }
 
+uint64_t cl_sm_scan(const struct cl_sm *sm, uint64_t cursor, cl_sm_iter_fn fn, void *ctx)
+{
+	for (struct cl_hnode *e = cl_htab_scan_chain(&sm->recs, cursor); e; e = e->next) {
+		struct cl_lease_info info;
+		fill_info(cl_container_of(e, struct cl_rec, hn), &info);
+		fn(ctx, &info);
+	}
+	return cl_htab_scan_next(&sm->recs, cursor);
+}
+
 void cl_sm_foreach_hold_of(const struct cl_sm *sm, uint32_t node, cl_sm_hold_fn fn, void *ctx)
 {
 	size_t n;

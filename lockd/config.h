@@ -46,6 +46,10 @@ struct cld_config {
 	uint64_t max_leases;            /* names in the replicated state a new acquire may add to */
 	uint64_t max_connections;     /* in total (root may open CLD_ROOT_RESERVE more) */
 	uint64_t max_connections_per_uid;
+	/* connections still in libqb's handshake (before authorisation); root's never count */
+	uint64_t handshake_timeout_ms;
+	uint64_t max_handshakes;
+	uint64_t max_handshakes_per_uid;
 	uint64_t max_snapshot_bytes;  /* 0 = the core's default (CL_SNAPSHOT_MAX_DEFAULT) */
 	enum cld_log_target log_target;
 	bool debug;

@@ -5,6 +5,7 @@
  *
  * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
  */
+#define _GNU_SOURCE 1   /* struct ucred */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -14,10 +15,13 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "clock.h"
+#include "groups.h"
+#include "qbpeek.h"
 #include "hash.h"
 #include "ipc_int.h"
 
@@ -27,10 +31,148 @@
  * The loop the service runs on.  libqb calls its poll handlers
  * (qb_ipcs_poll_handlers) with no context pointer, and libqb's public API
  * has no way to find a loop (qb_loop_default_get() is internal), so the one
- * service of the process keeps its loop here.  Everything else reaches the
- * service through the service and connection context pointers.
+ * service of the process keeps its loop, and itself, here.  Everything else
+ * reaches the service through the service and connection context pointers.
  */
 static qb_loop_t *service_loop;
+static struct cld_ipc *service_ip;
+
+/*
+ * Half-open connections.  libqb accepts a socket, then waits on it for the
+ * client's credentials and connection request with no deadline, before
+ * connection_accept is called; anyone may connect to the abstract socket.
+ * The poll glue sees those sockets go by: the listening socket's handler
+ * runs through accept_tramp(), and a socket libqb adds to the loop from
+ * inside it is one in its handshake, until libqb takes it out of the loop
+ * again (done, refused, or the client gone).  A handshake gets
+ * handshake_timeout_ms; beyond max_handshakes in total or
+ * max_handshakes_per_uid for its uid (root's never count and are never
+ * refused) it is refused at once.  Refused and late ones are shut down,
+ * which libqb sees as the client hanging up and closes.
+ */
+struct handshake {
+	struct cl_list link;          /* in cld_ipc.handshakes, oldest first */
+	int fd;
+	uid_t uid;
+	uint64_t deadline;            /* cld_now_us() */
+	bool dropped;                 /* shut down: libqb closes it next */
+	bool counted;                 /* in cld_ipc.nhandshakes (not root's, not dropped) */
+};
+
+static qb_ipcs_dispatch_fn_t acceptor_fn;
+static void *acceptor_data;
+static int acceptor_fd = -1;
+static bool in_run, in_accept;
+
+static int32_t accept_tramp(int32_t fd, int32_t revents, void *data)
+{
+	(void)data;
+	in_accept = true;
+	int32_t rc = acceptor_fn(fd, revents, acceptor_data);
+	in_accept = false;
+	return rc;
+}
+
+static struct handshake *handshake_find(struct cld_ipc *ip, int fd)
+{
+	struct cl_list *l;
+	cl_list_foreach(l, &ip->handshakes) {
+		struct handshake *h = cl_list_entry(l, struct handshake, link);
+		if (h->fd == fd)
+			return h;
+	}
+	return NULL;
+}
+
+static void handshake_drop(struct cld_ipc *ip, struct handshake *h, const char *why)
+{
+	if (h->dropped)
+		return;
+	h->dropped = true;
+	if (h->counted)
+		ip->nhandshakes--;
+	h->counted = false;
+	ip->handshakes_dropped++;
+	qb_log(LOG_DEBUG, "dropping a half-open IPC connection of uid %u: %s", (unsigned)h->uid, why);
+	shutdown(h->fd, SHUT_RDWR);
+}
+
+static void handshake_timer(void *data);
+
+static void handshake_arm(struct cld_ipc *ip)
+{
+	if (ip->handshake_armed || cl_list_empty(&ip->handshakes))
+		return;
+	uint64_t ns = ip->cfg.conf->handshake_timeout_ms * 1000000ull / 4;
+	if (qb_loop_timer_add(ip->loop, QB_LOOP_HIGH, ns ? ns : 1, ip, handshake_timer,
+			      &ip->handshake_tmr) == 0)
+		ip->handshake_armed = true;
+}
+
+static void handshake_timer(void *data)
+{
+	struct cld_ipc *ip = data;
+	ip->handshake_armed = false;
+	uint64_t now = cld_now_us();
+	struct cl_list *l;
+	cl_list_foreach(l, &ip->handshakes) {
+		struct handshake *h = cl_list_entry(l, struct handshake, link);
+		if (now >= h->deadline)
+			handshake_drop(ip, h, "handshake_timeout_ms passed");
+	}
+	handshake_arm(ip);
+}
+
+/* A socket libqb starts a handshake on (fd: accepted a moment ago). */
+static void handshake_begin(struct cld_ipc *ip, int fd)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
+		cr.uid = (uid_t)-1;
+	struct handshake *h = calloc(1, sizeof(*h));
+	if (!h) {
+		shutdown(fd, SHUT_RDWR);
+		return;
+	}
+	h->fd = fd;
+	h->uid = cr.uid;
+	h->deadline = cld_now_us() + ip->cfg.conf->handshake_timeout_ms * 1000u;
+	cl_list_add_tail(&ip->handshakes, &h->link);
+	if (cr.uid == 0)
+		return;
+	uint64_t total = 0, mine = 0;
+	struct cl_list *l;
+	cl_list_foreach(l, &ip->handshakes) {
+		const struct handshake *o = cl_list_entry(l, struct handshake, link);
+		if (o == h || o->dropped || o->uid == 0)
+			continue;
+		total++;
+		mine += o->uid == cr.uid;
+	}
+	if (total >= ip->cfg.conf->max_handshakes)
+		handshake_drop(ip, h, "max_handshakes reached");
+	else if (mine >= ip->cfg.conf->max_handshakes_per_uid)
+		handshake_drop(ip, h, "max_handshakes_per_uid reached");
+	else {
+		h->counted = true;
+		ip->nhandshakes++;
+	}
+	handshake_arm(ip);
+}
+
+/* libqb took fd out of the loop: a handshake on it is over (last_auth_fd: see accept_fn). */
+static void handshake_end(struct cld_ipc *ip, int fd)
+{
+	struct handshake *h = handshake_find(ip, fd);
+	if (!h)
+		return;
+	if (h->counted)
+		ip->nhandshakes--;
+	ip->last_auth_fd = h->dropped ? -1 : fd;
+	cl_list_del(&h->link);
+	free(h);
+}
 
 static int32_t ph_job_add(enum qb_loop_priority p, void *data, qb_loop_job_dispatch_fn fn)
 {
@@ -40,17 +182,33 @@ static int32_t ph_job_add(enum qb_loop_priority p, void *data, qb_loop_job_dispa
 static int32_t ph_dispatch_add(enum qb_loop_priority p, int32_t fd, int32_t events, void *data,
 			       qb_ipcs_dispatch_fn_t fn)
 {
-	return qb_loop_poll_add(service_loop, p, fd, events, data, fn);
+	if (in_run && acceptor_fd < 0) {
+		/* the listening socket (qb_ipcs_run): its handler runs through accept_tramp */
+		acceptor_fd = fd;
+		acceptor_fn = fn;
+		acceptor_data = data;
+		return qb_loop_poll_add(service_loop, p, fd, events, NULL, accept_tramp);
+	}
+	int32_t rc = qb_loop_poll_add(service_loop, p, fd, events, data, fn);
+	if (rc == 0 && in_accept && service_ip)
+		handshake_begin(service_ip, fd);
+	return rc;
 }
 
 static int32_t ph_dispatch_mod(enum qb_loop_priority p, int32_t fd, int32_t events, void *data,
 			       qb_ipcs_dispatch_fn_t fn)
 {
+	if (fd == acceptor_fd)
+		return qb_loop_poll_mod(service_loop, p, fd, events, NULL, accept_tramp);
 	return qb_loop_poll_mod(service_loop, p, fd, events, data, fn);
 }
 
 static int32_t ph_dispatch_del(int32_t fd)
 {
+	if (fd == acceptor_fd)
+		acceptor_fd = -1;
+	else if (service_ip)
+		handshake_end(service_ip, fd);
 	return qb_loop_poll_del(service_loop, fd);
 }
 
@@ -124,12 +282,13 @@ static void outbuf_free(struct conn *c, struct outbuf *b)
 {
 	cl_list_del(&b->link);
 	c->oq_bytes -= b->len;
-	if (b->bulk)
-		c->bulk_bytes -= b->len;
 	free(b);
 }
 
-/* Sends what is queued for c.  Returns true when the queue is empty. */
+/*
+ * Sends what is queued for c, and goes on with its listing once the queue
+ * drained.  Returns true when the queue is empty.
+ */
 static bool conn_flush(struct conn *c)
 {
 	struct cl_list *l;
@@ -144,7 +303,9 @@ static bool conn_flush(struct conn *c)
 			return true;
 		}
 	}
-	return true;
+	if (c->listing && !c->dying)
+		ipc_list_pump(c->ip, c);
+	return cl_list_empty(&c->outq);
 }
 
 static void flush_all(void *data)
@@ -178,11 +339,8 @@ void ipc_send(struct conn *c, void *buf, size_t len)
 			return;
 		}
 	}
-	/*
-	 * A list answer may be as large as the replica; it is queued whole (one
-	 * per client at a time).  Everything else counts against CLD_OUTQ_MAX.
-	 */
-	if (!c->bulk && c->oq_bytes - c->bulk_bytes + len > CLD_OUTQ_MAX) {
+	/* every byte counts, list answers too (they pause at CLD_LIST_QUEUED) */
+	if (c->oq_bytes + len > CLD_OUTQ_MAX) {
 		ipc_conn_kill(c, "client does not read its events");
 		return;
 	}
@@ -192,9 +350,6 @@ void ipc_send(struct conn *c, void *buf, size_t len)
 		return;
 	}
 	b->len = len;
-	b->bulk = c->bulk;
-	if (b->bulk)
-		c->bulk_bytes += len;
 	memcpy(b->data, buf, len);
 	cl_list_add_tail(&c->outq, &b->link);
 	c->oq_bytes += len;
@@ -218,35 +373,82 @@ void ipc_result(struct conn *c, uint64_t cookie, uint32_t type, int err,
 
 /* ---- authorisation ---- */
 
-/* True when pid (primary gid gid) is a member of target, by /proc/PID/status. */
-static bool in_group(pid_t pid, gid_t gid, gid_t target)
+/*
+ * Group membership of a connecting client: gid is its primary group (from
+ * libqb's credentials).  The supplementary groups come from the kernel with
+ * SO_PEERGROUPS on the client's socket (the one whose handshake just ended,
+ * checked by SO_PEERCRED to be this client's), as they were at connect();
+ * else from the whole Groups: line of /proc/PID/status, read as whole
+ * numbers however long it is.  Either way a client with any number of
+ * groups (65536 at most) is judged by all of them, and a number cut in two
+ * is never a gid.
+ */
+struct groups {
+	gid_t primary;
+	gid_t *g;
+	size_t n;
+};
+
+static int peer_groups(int fd, pid_t pid, uid_t uid, gid_t gid, struct groups *gr)
 {
-	if (gid == target)
-		return true;
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 || cr.pid != pid ||
+	    cr.uid != uid || cr.gid != gid)
+		return -ESRCH;
+	socklen_t sz = 64 * sizeof(gid_t);
+	for (int tries = 0; tries < 3; tries++) {
+		gid_t *g = malloc(sz ? sz : sizeof(gid_t));
+		if (!g)
+			return -ENOMEM;
+		socklen_t got = sz;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &got) == 0) {
+			gr->g = g;
+			gr->n = got / sizeof(gid_t);
+			return 0;
+		}
+		int e = errno;
+		free(g);
+		if (e != ERANGE)
+			return -e;
+		sz = got;   /* the kernel says how much it needs */
+	}
+	return -EAGAIN;
+}
+
+static int proc_groups(pid_t pid, struct groups *gr)
+{
 	if (pid <= 0)
-		return false;
-	char path[64], line[4096];
+		return -ESRCH;
+	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	FILE *f = fopen(path, "re");
 	if (!f)
-		return false;
-	bool found = false;
-	while (!found && fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "Groups:", 7))
-			continue;
-		char *p = line + 7, *end;
-		for (;;) {
-			unsigned long g = strtoul(p, &end, 10);
-			if (end == p)
-				break;
-			if ((gid_t)g == target)
-				found = true;
-			p = end;
+		return -errno;
+	char *line = NULL;
+	size_t cap = 0;
+	int rc = -ENOENT;
+	while (getline(&line, &cap, f) >= 0) {
+		if (!strncmp(line, "Groups:", 7)) {
+			rc = cld_parse_groups(line + 7, &gr->g, &gr->n);
+			break;
 		}
-		break;
 	}
+	free(line);
 	fclose(f);
-	return found;
+	return rc;
+}
+
+static bool in_groups(const struct groups *gr, bool ok, gid_t target)
+{
+	if (!ok)
+		return false;
+	if (gr->primary == target)
+		return true;
+	for (size_t i = 0; i < gr->n; i++)
+		if (gr->g[i] == target)
+			return true;
+	return false;
 }
 
 /* ---- connection limits ---- */
@@ -347,8 +549,16 @@ static int32_t accept_fn(qb_ipcs_connection_t *qc, uid_t uid, gid_t gid)
 	pid_t pid = st.client_pid;
 	if (!ip || ip->refuse_new)
 		return -ESHUTDOWN;
-	bool ok = uid == 0 || uid == getuid() ||
-		  (ip->sock_gid_ok && in_group(pid, gid, ip->sock_gid));
+	struct groups gr = { .primary = gid };
+	int fd = ip->last_auth_fd;
+	ip->last_auth_fd = -1;
+	if (uid != 0 && (ip->sock_gid_ok || ip->admin_gid_ok) &&
+	    peer_groups(fd, pid, uid, gid, &gr) < 0 && proc_groups(pid, &gr) < 0)
+		qb_log(LOG_NOTICE, "cannot read the groups of pid %d (uid %u): judged by its primary "
+		       "group %u alone", (int)pid, (unsigned)uid, (unsigned)gid);
+	bool ok = uid == 0 || uid == getuid() || in_groups(&gr, ip->sock_gid_ok, ip->sock_gid);
+	bool admin = uid == 0 || in_groups(&gr, ip->admin_gid_ok, ip->admin_gid);
+	free(gr.g);
 	if (!ok) {
 		qb_log(LOG_NOTICE, "refused IPC connection from uid %u gid %u pid %d: not in socket_group '%s'",
 		       (unsigned)uid, (unsigned)gid, (int)pid, ip->cfg.conf->socket_group);
@@ -373,7 +583,7 @@ static int32_t accept_fn(qb_ipcs_connection_t *qc, uid_t uid, gid_t gid)
 	c->pidfd = ip->cfg.conf->kill_on_revoke && pid > 1 ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
 	c->uid = uid;
 	c->gid = gid;
-	c->admin = uid == 0 || (ip->admin_gid_ok && in_group(pid, gid, ip->admin_gid));
+	c->admin = admin;
 	cld_watcher_init(&c->watch);
 	cl_list_init(&c->outq);
 	cl_list_add_head(&ip->conns, &c->link);
@@ -399,6 +609,7 @@ static void conn_free(struct cld_ipc *ip, struct conn *c)
 		outbuf_free(c, cl_list_entry(l, struct outbuf, link));
 	if (c->pidfd >= 0)
 		close(c->pidfd);
+	free(c->listing);
 	free(c);
 }
 
@@ -436,12 +647,22 @@ static int32_t msg_fn(qb_ipcs_connection_t *qc, void *data, size_t size)
 	struct conn *c = qb_ipcs_context_get(qc);
 	if (!c || c->dying || !ip)
 		return 0;
-	if (((uintptr_t)data & 7u) && size <= sizeof(ip->req)) {
-		/* libqb's rings are 4-byte aligned; the structs need 8 */
-		memcpy(ip->req, data, size);
-		data = ip->req;
+	/*
+	 * size is what the client wrote in the header; the bytes it really sent
+	 * are the ring chunk's (qbpeek.c).  The request is parsed from a private
+	 * copy of those bytes, never beyond them, and never from the ring the
+	 * client can still write.  A header that disagrees is malformed.
+	 */
+	ssize_t real = cld_qb_chunk_size(data);
+	if (real < 0) {
+		if (!ip->sizes_unchecked++)
+			qb_log(LOG_WARNING, "libqb did not report the size of a request read: "
+			       "judging requests by their headers' sizes");
+		real = (ssize_t)size;
 	}
-	ipc_request(ip, c, data, size);
+	size_t n = (size_t)real < sizeof(ip->req) ? (size_t)real : sizeof(ip->req);
+	memcpy(ip->req, data, n);
+	ipc_request(ip, c, ip->req, (size_t)real);
 	ip->ops->input_done(ip->ctx);
 	return 0;
 }
@@ -525,7 +746,9 @@ int cld_ipc_start(qb_loop_t *loop, const struct cld_ipc_config *cfg,
 	ip->cfg = *cfg;
 	ip->ops = ops;
 	ip->ctx = ctx;
+	ip->last_auth_fd = -1;
 	cl_list_init(&ip->conns);
+	cl_list_init(&ip->handshakes);
 	const struct cld_config *dc = cfg->conf;
 	int rc = resolve_group(dc->socket_group, dc->socket_group_set, &ip->sock_gid,
 			       &ip->sock_gid_ok);
@@ -565,10 +788,14 @@ int cld_ipc_start(qb_loop_t *loop, const struct cld_ipc_config *cfg,
 	qb_ipcs_enforce_buffer_size(ip->s, CLP_MAX_MSG);
 	qb_ipcs_poll_handlers_set(ip->s, &ph);
 	service_loop = loop;
+	service_ip = ip;
+	in_run = true;
 	rc = qb_ipcs_run(ip->s);
+	in_run = false;
 	if (rc < 0) {
 		ip->s = NULL;   /* qb_ipcs_run() already dropped the service on failure */
 		service_loop = NULL;
+		service_ip = NULL;
 		goto fail;
 	}
 	rc = publish_service(ip);
@@ -576,6 +803,7 @@ int cld_ipc_start(qb_loop_t *loop, const struct cld_ipc_config *cfg,
 		qb_ipcs_destroy(ip->s);
 		ip->s = NULL;
 		service_loop = NULL;
+		service_ip = NULL;
 		goto fail;
 	}
 	*ip_r = ip;
@@ -602,6 +830,9 @@ struct cld_ipc *cld_ipc_stop(struct cld_ipc *ip)
 	if (ip->flush_armed)
 		qb_loop_timer_del(ip->loop, ip->flush_timer);
 	ip->flush_armed = false;
+	if (ip->handshake_armed)
+		qb_loop_timer_del(ip->loop, ip->handshake_tmr);
+	ip->handshake_armed = false;
 	ip->refuse_new = true;
 	if (ip->service_path[0])
 		unlink(ip->service_path);   /* no new client is sent to a name about to go */
@@ -611,6 +842,12 @@ struct cld_ipc *cld_ipc_stop(struct cld_ipc *ip)
 	while ((l = cl_list_first(&ip->conns)))
 		conn_free(ip, cl_list_entry(l, struct conn, link));
 	ipc_ops_free(ip);
+	while ((l = cl_list_first(&ip->handshakes))) {
+		cl_list_del(l);
+		free(cl_list_entry(l, struct handshake, link));
+	}
+	service_ip = NULL;
+	acceptor_fd = -1;
 	cl_htab_fini(&ip->conn_tab);
 	cl_htab_fini(&ip->op_tab);
 	cl_htab_fini(&ip->uid_tab);

@@ -14,7 +14,8 @@
  * Memory per client stays bounded: leases (max_leases_per_client), pending
  * requests (max_pending_per_client), watches (max_watches_per_client), and
  * events the client does not read (a small backlog, CLD_OUTQ_MAX bytes,
- * then the client is disconnected).  Connections are bounded in total
+ * then the client is disconnected), and list answers (streamed as the
+ * client drains them, CLD_LIST_QUEUED bytes queued at most).  Connections are bounded in total
  * (max_connections, plus CLD_ROOT_RESERVE for root and the daemon's user)
  * and per uid (max_connections_per_uid).  Node-wide, every name a client
  * holds or is acquiring owns a revocation slot of the validity page
@@ -40,6 +41,7 @@
 #define CLD_MAX_BAD      16u
 #define CLD_OUTQ_MAX     (4u * 1024u * 1024u)  /* unread event backlog per client */
 #define CLD_BATCH_BYTES  (60u * 1024u)        /* ITEMS payload per event */
+#define CLD_LIST_QUEUED  (2u * CLD_BATCH_BYTES) /* a list pauses with this much queued */
 #define CLD_FLUSH_NS     (5ull * 1000000ull)
 #define CLD_ROOT_RESERVE 16u                  /* connections beyond max_connections for root */
 #define CLD_REFUSAL_LOG_US 1000000ull         /* at most one refused-connection log line a second */
@@ -59,8 +61,23 @@ struct cname {
 struct outbuf {
 	struct cl_list link;          /* in conn.outq */
 	size_t len;
-	bool bulk;                    /* part of a LIST / INDEX_LIST answer */
 	uint8_t data[];
+};
+
+/*
+ * A LIST or INDEX_LIST answer being produced as its client drains it
+ * (ipc_read.c): a batch at a time, paused while CLD_LIST_QUEUED bytes wait
+ * in the client's queue, resumed from where it stopped.
+ */
+struct listing {
+	uint32_t type;
+	uint64_t cookie;
+	uint64_t cursor;              /* LIST: cl_sm_scan() position */
+	uint64_t total;               /* items sent so far */
+	uint16_t prefixlen;           /* LIST: the prefix; INDEX_LIST: the name */
+	uint8_t lastlen;              /* INDEX_LIST: the last key sent (0: none yet) */
+	uint8_t last[COROLEASE_KEY_MAX];
+	uint8_t prefix[COROLEASE_NAME_MAX];
 };
 
 struct conn {
@@ -79,9 +96,8 @@ struct conn {
 	struct cl_htab names;         /* struct cname; no buckets until the first */
 	struct cld_watcher watch;     /* in cld_ipc.watches */
 	struct cl_list outq;          /* struct outbuf, oldest first */
-	size_t oq_bytes;
-	size_t bulk_bytes;            /* queued list output, exempt from CLD_OUTQ_MAX */
-	bool bulk;                    /* a list is being produced now */
+	size_t oq_bytes;              /* every queued byte, lists included: <= CLD_OUTQ_MAX */
+	struct listing *listing;      /* the list being answered, or NULL */
 };
 
 /* A request waiting for the node's answer (INDEX_PUT/DEL, SYNC, EVICT, FENCE_ACK). */
@@ -123,6 +139,13 @@ struct cld_ipc {
 	gid_t sock_gid, admin_gid;
 	qb_loop_timer_handle flush_timer;
 	bool flush_armed;
+	struct cl_list handshakes;    /* struct handshake (ipc.c): half-open sockets */
+	uint64_t nhandshakes;         /* of them, counted against the limits */
+	uint64_t handshakes_dropped;  /* refused or timed out, for STATUS */
+	int last_auth_fd;             /* the socket whose handshake just ended, or -1 */
+	qb_loop_timer_handle handshake_tmr;
+	bool handshake_armed;
+	uint64_t sizes_unchecked;     /* requests whose real size libqb did not tell (qbpeek.c) */
 	/* event scratch, and a copy of a request that libqb hands over misaligned */
 	uint8_t buf[CLP_MAX_MSG] __attribute__((aligned(64)));
 	uint8_t req[CLP_MAX_MSG] __attribute__((aligned(64)));
@@ -151,7 +174,7 @@ void ipc_conn_kill(struct conn *c, const char *why);
 /*
  * Sends one event (buf with its header's id filled in; the size is set
  * here), queueing a short backlog; a client that lets it grow past
- * CLD_OUTQ_MAX is disconnected.  Output of a list (c->bulk) is exempt.
+ * CLD_OUTQ_MAX is disconnected.  Lists count too (they pause long before).
  */
 void ipc_send(struct conn *c, void *buf, size_t len);
 /* Sends the RESULT of request type with cookie: err and plen bytes of payload. */
@@ -171,6 +194,8 @@ void ipc_ops_free(struct cld_ipc *ip);
 
 void ipc_do_owner(struct cld_ipc *ip, struct conn *c, const struct req *r);
 void ipc_do_list(struct cld_ipc *ip, struct conn *c, const struct req *r);
+/* Goes on with c's listing (its queue drained below CLD_LIST_QUEUED); may end it. */
+void ipc_list_pump(struct cld_ipc *ip, struct conn *c);
 void ipc_do_show(struct cld_ipc *ip, struct conn *c, const struct req *r);
 /* The answer to INDEX_GET (at once, or once its sync barrier passed). */
 void ipc_index_get_answer(struct cld_ipc *ip, struct conn *c, uint64_t cookie,

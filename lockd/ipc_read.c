@@ -62,12 +62,9 @@ void ipc_index_get_answer(struct cld_ipc *ip, struct conn *c, uint64_t cookie,
 struct batch {
 	struct cld_ipc *ip;
 	struct conn *c;
-	uint64_t cookie;
+	struct listing *l;
 	size_t off;                    /* bytes used in ip->buf */
 	uint32_t count;
-	uint64_t total;
-	const uint8_t *prefix;
-	size_t prefixlen;
 };
 
 static void batch_start(struct batch *b)
@@ -83,7 +80,7 @@ static void batch_send(struct batch *b)
 	struct clp_ev_items *e = (struct clp_ev_items *)b->ip->buf;
 	memset(e, 0, sizeof(*e));
 	e->b.hdr.id = CLP_EV_ITEMS;
-	e->b.cookie = b->cookie;
+	e->b.cookie = b->l->cookie;
 	e->count = b->count;
 	ipc_send(b->c, b->ip->buf, b->off);
 	batch_start(b);
@@ -97,16 +94,21 @@ static uint8_t *batch_room(struct batch *b, size_t len)
 	uint8_t *p = b->ip->buf + b->off;
 	b->off += len;
 	b->count++;
-	b->total++;
+	b->l->total++;
 	return p;
+}
+
+/* The listing must pause: its client is gone, or has CLD_LIST_QUEUED bytes waiting. */
+static bool batch_full(const struct batch *b)
+{
+	return b->c->dying || b->c->oq_bytes >= CLD_LIST_QUEUED;
 }
 
 static int list_one(void *ctx, const struct cl_lease_info *info)
 {
 	struct batch *b = ctx;
-	if (b->c->dying)
-		return 1;
-	if (b->prefixlen && (info->namelen < b->prefixlen || memcmp(info->name, b->prefix, b->prefixlen)))
+	const struct listing *l = b->l;
+	if (l->prefixlen && (info->namelen < l->prefixlen || memcmp(info->name, l->prefix, l->prefixlen)))
 		return 0;
 	struct clp_item_lease it;
 	memset(&it, 0, sizeof(it));
@@ -148,36 +150,74 @@ static void key_item_put(uint8_t *p, const struct cl_entry_info *e, bool with_va
 static int key_one(void *ctx, const struct cl_entry_info *e)
 {
 	struct batch *b = ctx;
-	if (b->c->dying)
-		return 1;
+	if (batch_full(b))
+		return 1;   /* resumed after the last key sent */
 	key_item_put(batch_room(b, key_item_len(e, true)), e, true);
+	b->l->lastlen = (uint8_t)e->keylen;
+	memcpy(b->l->last, e->key, e->keylen);
 	return 0;
+}
+
+/*
+ * A list is answered as its client reads: batches go out until
+ * CLD_LIST_QUEUED bytes wait in the client's queue, and conn_flush() calls
+ * this again once the queue drained.  So a client that never reads costs
+ * its event ring and CLD_LIST_QUEUED bytes, not the size of the answer.
+ * LIST resumes its scan of the replica (cl_sm_scan: a name present
+ * throughout is listed once), INDEX_LIST after the last key sent; names
+ * and keys written meanwhile may or may not be listed.
+ */
+void ipc_list_pump(struct cld_ipc *ip, struct conn *c)
+{
+	struct listing *l = c->listing;
+	if (!l || c->dying)
+		return;
+	const struct cl_sm *sm = replica(ip, c, l->cookie, l->type);
+	if (!sm) {
+		c->listing = NULL;   /* lost the replica (resynchronising): answered ESYNCING */
+		free(l);
+		return;
+	}
+	struct batch b = { .ip = ip, .c = c, .l = l };
+	batch_start(&b);
+	bool done;
+	if (l->type == CLP_REQ_LIST) {
+		do
+			l->cursor = cl_sm_scan(sm, l->cursor, list_one, &b);
+		while (l->cursor && !batch_full(&b));
+		done = !l->cursor;
+	} else {
+		done = cl_index_foreach_after(sm, l->prefix, l->prefixlen, l->last, l->lastlen,
+					      key_one, &b) != 1;
+	}
+	batch_send(&b);
+	if (!done || c->dying)
+		return;
+	c->listing = NULL;
+	ipc_result(c, l->cookie, l->type, 0, &l->total, sizeof(l->total));
+	free(l);
 }
 
 void ipc_do_list(struct cld_ipc *ip, struct conn *c, const struct req *r)
 {
-	const struct cl_sm *sm = replica(ip, c, r->cookie, r->type);
-	if (!sm)
+	if (!replica(ip, c, r->cookie, r->type))
 		return;
-	if (c->bulk_bytes) {
+	if (c->listing) {
 		/* the previous list is still being delivered */
 		ipc_result(c, r->cookie, r->type, -EAGAIN, NULL, 0);
 		return;
 	}
-	/* the name is copied: ip->buf is reused for the batches */
-	uint8_t prefix[COROLEASE_NAME_MAX];
-	memcpy(prefix, r->name, r->namelen);
-	struct batch b = { .ip = ip, .c = c, .cookie = r->cookie, .prefix = prefix,
-			   .prefixlen = r->namelen };
-	batch_start(&b);
-	c->bulk = true;
-	if (r->type == CLP_REQ_LIST)
-		cl_sm_foreach(sm, list_one, &b);
-	else
-		cl_index_foreach(sm, prefix, r->namelen, key_one, &b);
-	batch_send(&b);
-	ipc_result(c, r->cookie, r->type, 0, &b.total, sizeof(b.total));
-	c->bulk = false;
+	struct listing *l = calloc(1, sizeof(*l));
+	if (!l) {
+		ipc_result(c, r->cookie, r->type, -ENOMEM, NULL, 0);
+		return;
+	}
+	l->type = r->type;
+	l->cookie = r->cookie;
+	l->prefixlen = r->namelen;
+	memcpy(l->prefix, r->name, r->namelen);
+	c->listing = l;
+	ipc_list_pump(ip, c);
 }
 
 struct keys_ctx {

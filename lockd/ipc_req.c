@@ -350,6 +350,7 @@ static void do_status(struct cld_ipc *ip, struct conn *c, const struct req *r)
 		.watches_all = ip->watches.nall, .refused_conns = ip->refused_conns,
 		.refused_conns_uid = ip->refused_conns_uid, .refused_watches = ip->refused_watches,
 		.refused_leases = ip->refused_leases,
+		.handshakes = ip->nhandshakes, .handshakes_dropped = ip->handshakes_dropped,
 	};
 	ip->ops->ring(ip->ctx, &in.ring_rep, &in.ring_seq);
 	unsigned char p[CLD_STATUS_MAX];
@@ -453,7 +454,8 @@ static uint32_t field_at(const uint8_t *data, size_t at, size_t width)
 
 /*
  * Checks the message against its type's entry before anything is used: the
- * type exists, the header's size is the size received, the fixed part is
+ * type exists, the header's size is the size received (the ring chunk's,
+ * qbpeek.c, not the header's own claim), the fixed part is
  * there, every declared length is in bounds, and the size is exactly the
  * fixed part plus the declared lengths.  0 with *t_r and r filled, or
  * COROLEASE_EPROTO (r->type and r->cookie still filled, for the answer).

@@ -15,6 +15,8 @@ lockd_coroleased_SOURCES = \
 	lockd/status.c lockd/status.h \
 	lockd/page.c lockd/page.h \
 	lockd/watch.c lockd/watch.h \
+	lockd/groups.c lockd/groups.h \
+	lockd/qbpeek.c lockd/qbpeek.h \
 	lockd/config.c lockd/config.h
 lockd_coroleased_CFLAGS = $(AM_CFLAGS) $(LIBQB_CFLAGS) $(LIBCPG_CFLAGS) \
 	$(LIBVOTEQUORUM_CFLAGS) $(LIBCMAP_CFLAGS) $(LIBSYSTEMD_CFLAGS)

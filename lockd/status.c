@@ -65,6 +65,7 @@ struct status_src {
 	F("connections",               U64,  s->in->connections)                  \
 	F("watches",                   U64,  s->in->watches)                      \
 	F("watches_all",               U64,  s->in->watches_all)                  \
+	F("handshakes",                U64,  s->in->handshakes)                   \
 	F("counters.fastpath_grants",  U64,  s->k.fastpath_grants)                \
 	F("counters.cluster_grants",   U64,  s->k.cluster_grants)                 \
 	F("counters.mcast_msgs",       U64,  s->k.mcast_msgs)                     \
@@ -78,6 +79,7 @@ struct status_src {
 	F("counters.connections_refused", U64, s->in->refused_conns)              \
 	F("counters.connections_refused_uid", U64, s->in->refused_conns_uid)      \
 	F("counters.watches_refused",  U64,  s->in->refused_watches)              \
+	F("counters.handshakes_dropped", U64, s->in->handshakes_dropped)          \
 	F("counters.leases_refused",   U64,  s->in->refused_leases)               \
 	F("counters.revokes",          U64,  s->k.revokes)                        \
 	F("counters.kills",            U64,  s->k.kills)                          \

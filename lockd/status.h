@@ -30,6 +30,8 @@ struct cld_status_in {
 	uint64_t refused_conns;       /* connections refused: max_connections */
 	uint64_t refused_conns_uid;   /* ...: max_connections_per_uid */
 	uint64_t refused_watches;     /* watches refused: max_watches_per_client */
+	uint64_t handshakes;          /* connections in libqb's handshake now (root's not counted) */
+	uint64_t handshakes_dropped;  /* ... refused (max_handshakes*) or timed out */
 	uint64_t refused_leases;      /* acquires of new names refused: max_leases */
 	uint64_t index_mem_max;       /* the configured bound, for before the first sync */
 	uint64_t now;                 /* the node's clock (cld_now_us()) */

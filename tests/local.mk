@@ -12,6 +12,7 @@ CHECK_TEST_PROGS = \
 	tests/check_confchg \
 	tests/check_page \
 	tests/check_watch \
+	tests/check_groups \
 	tests/check_evsbus
 check_PROGRAMS += $(CHECK_TEST_PROGS)
 TESTS += $(CHECK_TEST_PROGS)
@@ -88,6 +89,10 @@ tests_check_page_SOURCES = tests/check_page.c lockd/page.c lockd/page.h
 tests_check_page_CFLAGS = $(CHECK_TEST_CFLAGS) $(LIBQB_CFLAGS)
 tests_check_page_LDADD = $(CHECK_LIBS)
 
+tests_check_groups_CPPFLAGS = $(CORE_CPPFLAGS) -I$(top_srcdir)/lockd
+tests_check_groups_SOURCES = tests/check_groups.c lockd/groups.c lockd/groups.h
+tests_check_groups_CFLAGS = $(CHECK_TEST_CFLAGS)
+tests_check_groups_LDADD = $(CHECK_LIBS)
 tests_check_watch_CPPFLAGS = $(CORE_CPPFLAGS) -I$(top_srcdir)/lockd
 tests_check_watch_SOURCES = tests/check_watch.c lockd/watch.c lockd/watch.h
 tests_check_watch_CFLAGS = $(CHECK_TEST_CFLAGS)

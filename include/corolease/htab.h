@@ -155,4 +155,34 @@ static inline struct cl_hnode *cl_htab_iter_first(const struct cl_htab *t, struc
 	return cl_htab_iter_next(t, it);
 }
 
+/*
+ * A resumable scan over a table that may change between steps (the
+ * reverse-binary cursor of Redis' SCAN): start with cursor 0, visit the
+ * chain cl_htab_scan_chain() gives, move on with cl_htab_scan_next(), and
+ * stop when it returns 0.  Every entry present for the whole scan is
+ * visited exactly once, whatever inserts (and doublings) happen between
+ * steps, because the table never shrinks; entries inserted or deleted
+ * during the scan may or may not be visited.
+ */
+static inline struct cl_hnode *cl_htab_scan_chain(const struct cl_htab *t, uint64_t cursor)
+{
+	return t->nb ? t->b[cursor & (t->nb - 1)] : NULL;
+}
+
+static inline uint64_t cl_htab_rev64_(uint64_t v)
+{
+	v = ((v >> 1) & 0x5555555555555555ull) | ((v & 0x5555555555555555ull) << 1);
+	v = ((v >> 2) & 0x3333333333333333ull) | ((v & 0x3333333333333333ull) << 2);
+	v = ((v >> 4) & 0x0f0f0f0f0f0f0f0full) | ((v & 0x0f0f0f0f0f0f0f0full) << 4);
+	return __builtin_bswap64(v);
+}
+
+static inline uint64_t cl_htab_scan_next(const struct cl_htab *t, uint64_t cursor)
+{
+	if (!t->nb)
+		return 0;
+	cursor |= ~(uint64_t)(t->nb - 1);   /* count in the bits above the mask, reversed */
+	return cl_htab_rev64_(cl_htab_rev64_(cursor) + 1);
+}
+
 #endif /* COROLEASE_PRIVATE_HTAB_H */

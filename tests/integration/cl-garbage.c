@@ -10,6 +10,8 @@
  *    bad lengths/modes/flags, oversized value) -> RESULT COROLEASE_EPROTO
  *    each, cookie echoed where the header carried one; fewer than the
  *    daemon's limit (16), so the connection stays up and STATUS answers 0.
+ * 3b. On a second connection, headers that lie consistently (size and
+ *    declared lengths agree, fewer or more bytes sent) -> EPROTO.
  * 4. A message larger than the IPC buffer: refused by libqb on our side.
  * 5. More garbage until the daemon disconnects us (must happen by 64).
  * 6. A flood of garbage without reading the answers: disconnected.
@@ -218,6 +220,38 @@ int main(void)
 	garbage(c, "ACQUIRE flags 0x80", &acq, sizeof(acq.a) + 4, 28);
 	acq.a.flags = 0;
 	sent_bad += 6;
+
+	/*
+	 * 3b. headers that lie consistently (issue 8, finding 8), on a second
+	 * connection: the size in the header and the declared lengths agree,
+	 * but fewer bytes were sent.  libqb hands the daemon the header's size;
+	 * it must judge by the bytes it really got, and parse none beyond.
+	 */
+	{
+		qb_ipcc_connection_t *l = conn();
+		CHECK(hello(l, CLP_VERSION, 14) == 0, "HELLO on a second connection");
+		struct { struct clp_req_acquire a; char name[100]; } la;
+		memset(&la, 0, sizeof(la));
+		hdr(&la, CLP_REQ_ACQUIRE, (int32_t)(sizeof(la.a) + 100), 41);
+		la.a.mode = COROLEASE_EX;
+		la.a.namelen = 100;
+		memcpy(la.name, "lie1", 4);
+		garbage(l, "ACQUIRE of a 100-byte name, header and namelen agree, 4 name bytes sent", &la,
+			sizeof(la.a) + 4, 41);
+		struct { struct clp_req_index i; char nk[5]; char val[1000]; } lp;
+		memset(&lp, 'v', sizeof(lp));
+		memset(&lp.i, 0, sizeof(lp.i));
+		hdr(&lp, CLP_REQ_INDEX_PUT, (int32_t)(sizeof(lp.i) + 5 + 1000), 42);
+		lp.i.namelen = 4;
+		lp.i.keylen = 1;
+		lp.i.vallen = 1000;
+		memcpy(lp.nk, "lie2k", 5);
+		garbage(l, "INDEX_PUT of a 1000-byte value, header and vallen agree, 10 value bytes sent",
+			&lp, sizeof(lp.i) + 5 + 10, 42);
+		hdr(&lp, CLP_REQ_INDEX_PUT, 64, 43);
+		garbage(l, "a 1,045-byte INDEX_PUT whose header says 64", &lp, sizeof(lp.i) + 5 + 1000, 43);
+		qb_ipcc_disconnect(l);
+	}
 
 	/* oversized value (INDEX_PUT vallen > 64 KiB, really sent) */
 	memset(big, 'v', sizeof(big));

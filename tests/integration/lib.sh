@@ -28,6 +28,7 @@ CL_GARBAGE=$IT_BUILD/tests/integration/cl-garbage
 CL_LIMITS=$IT_BUILD/tests/integration/cl-limits
 CL_VALID=$IT_BUILD/tests/integration/cl-valid
 CL_SQUAT=$IT_BUILD/tests/integration/cl-squat
+CL_FLOOD=$IT_BUILD/tests/integration/cl-flood
 
 export TOKEN=${TOKEN:-1000}
 export TOKEN_COEFFICIENT=${TOKEN_COEFFICIENT:-0}
@@ -256,6 +257,13 @@ it_cleanup() {
 	fi
 	if [[ -n ${CLUSTER_DIR:-} && -e $CLUSTER_DIR/N && $IT_KEEP != 1 ]]; then
 		FAST_DOWN=1 "$CLUSTER_SH" down >/dev/null 2>&1
+	fi
+	# a sanitizer build: any report of a daemon (during the test or at its exit) fails it
+	if ((rc == 0)) && [[ -n ${CLUSTER_DIR:-} ]] &&
+		grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$CLUSTER_DIR"/n*/coroleased*.log 2>/dev/null; then
+		echo "[$IT_NAME] FAIL: a sanitizer report in a daemon's log:"
+		grep -hE -A30 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$CLUSTER_DIR"/n*/coroleased*.log | head -80
+		rc=1
 	fi
 	if ((rc == 0)); then
 		echo "[$IT_NAME] PASS in $(( $(now_ms) - IT_T0 )) ms"

@@ -10,7 +10,7 @@
 # IT_KEEP=1 keeps the cluster up after the script for inspection).
 
 check_PROGRAMS += tests/integration/cl-load tests/integration/cl-garbage tests/integration/cl-squat \
-	tests/integration/cl-limits tests/integration/cl-valid
+	tests/integration/cl-limits tests/integration/cl-valid tests/integration/cl-flood
 tests_integration_cl_load_SOURCES = tests/integration/cl-load.c tests/integration/clt.h
 tests_integration_cl_load_CPPFLAGS = -I$(top_srcdir)/include
 tests_integration_cl_load_LDADD = libclient/libcorolease.la
@@ -24,6 +24,10 @@ tests_integration_cl_garbage_LDADD = libclient/libcorolease.la $(LIBQB_LIBS)
 tests_integration_cl_limits_SOURCES = tests/integration/cl-limits.c tests/integration/clt.h
 tests_integration_cl_limits_CPPFLAGS = -I$(top_srcdir)/include
 tests_integration_cl_limits_LDADD = libclient/libcorolease.la
+tests_integration_cl_flood_SOURCES = tests/integration/cl-flood.c tests/integration/clt.h
+tests_integration_cl_flood_CPPFLAGS = -I$(top_srcdir)/include -DCOROLEASE_IPC_PEER
+tests_integration_cl_flood_CFLAGS = $(AM_CFLAGS) $(LIBQB_CFLAGS)
+tests_integration_cl_flood_LDADD = libclient/libcorolease.la $(LIBQB_LIBS)
 tests_integration_cl_valid_SOURCES = tests/integration/cl-valid.c tests/integration/clt.h
 tests_integration_cl_valid_CPPFLAGS = -I$(top_srcdir)/include
 tests_integration_cl_valid_LDADD = libclient/libcorolease.la
@@ -44,6 +48,8 @@ INTEGRATION_TESTS = \
 	tests/integration/t02-contention.sh \
 	tests/integration/t10-garbage.sh \
 	tests/integration/t14-client-limits.sh \
+	tests/integration/t20-list-flood.sh \
+	tests/integration/t21-local-users.sh \
 	tests/integration/t16-max-leases.sh \
 	tests/integration/t17-kill-on-revoke.sh \
 	tests/integration/t18-shm-cleanup.sh \

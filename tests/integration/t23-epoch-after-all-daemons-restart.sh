@@ -7,7 +7,7 @@
 # ring seq << 32.  Expected (issue 7 defect 2, doc/state-machine.md "Epochs"):
 # per name, epochs only grow, also across full-cluster restarts.
 . "$(dirname "$0")/lib.sh"
-it_init epoch-restart-all 41
+it_init epoch-restart-all 43
 [[ -x $CL_VALID ]] || skip "cl-valid not built ($CL_VALID)"
 it_up 3
 
