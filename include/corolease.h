@@ -218,6 +218,12 @@ uint32_t corolease_nodeid(const corolease_t *h);
  *   -EAGAIN               too many requests of this connection pending
  *   COROLEASE_ENOQUORUM   the node's partition is not quorate
  *   COROLEASE_ESYNCING    the node is still synchronising (without WAIT)
+ *   COROLEASE_EFENCING    a departed node awaits fence-ack in a split-capable
+ *                         quorum mode (without WAIT; a WAIT request queues)
+ *   COROLEASE_EGRACE      fresh cluster state in its grace period (without
+ *                         WAIT; a WAIT request queues)
+ *   -ENOSPC               the cluster's state holds max_leases names and name
+ *                         is not one of them
  *   COROLEASE_ENOCLUSTER  the node lost its corosync connection before a
  *                         decision
  *   -ESHUTDOWN            the daemon is stopping
