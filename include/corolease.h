@@ -318,6 +318,8 @@ int corolease_index_get(corolease_t *h, const void *name, size_t namelen,
  *   -ENOENT               del: no such key
  *   -EAGAIN               too many requests of this connection pending
  *   COROLEASE_ENOQUORUM   the partition is not quorate
+ *   COROLEASE_EFENCING    a departed node awaits fence-ack (split-capable
+ *                         quorum mode): nothing is written until then
  *   COROLEASE_ENOCLUSTER  the node lost its corosync connection before the
  *                         write was confirmed: its outcome is unknown
  * or a common error (with COROLEASE_EDISCONNECTED, too, the outcome of a

@@ -76,7 +76,7 @@ DOCUMENTED = {
                          "ENOQUORUM", "ESYNCING", "ENOCLUSTER", "ESHUTDOWN",
                          "EFENCING", "EGRACE", "ENOSPC"},
     "put": COMMON | {"ESTALE", "ENOTHELD", "EREVOKED", "ENOSPC", "EAGAIN",
-                     "ENOQUORUM", "ENOCLUSTER"},
+                     "ENOQUORUM", "ENOCLUSTER", "EFENCING"},
     "get": COMMON | {"ENOENT", "ESYNCING", "EAGAIN", "ENOCLUSTER", "ENOQUORUM"},
 }
 # a put answered with one of these was not applied (corolease.h: refused, or
