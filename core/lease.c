@@ -891,7 +891,12 @@ void cl_sm_raise_epoch(struct cl_sm *sm, uint64_t floor)
 void cl_sm_merge_term(struct cl_sm *sm, const struct cl_ring *ring)
 {
 	sm->h.lsn++;
-	if (cl_ring_after(ring, &sm->h.term))
+	/*
+	 * Only a lineage that may grant takes a term: a minority (or a side
+	 * awaiting a fence-ack, or fresh state in its grace) that merged
+	 * lineages must not outrank the majority at the next heal.
+	 */
+	if (sm->h.quorate && !sm->h.nunfenced && !sm->h.grace && cl_ring_after(ring, &sm->h.term))
 		begin_term(sm, ring);
 }
 

@@ -433,8 +433,10 @@ static inline bool cl_ring_after(const struct cl_ring *a, const struct cl_ring *
 /*
  * A sync round joined lineages of different terms (doc/state-machine.md,
  * "Terms and the merge winner"): every node calls this once, at the same
- * point, on the loaded state; the merged lineage takes ring (the merge's) as
- * its term, and its epochs jump above every epoch either side gave out.
+ * point, on the loaded state; if that state may grant (quorate, no fence-ack
+ * awaited, out of grace), the merged lineage takes ring (the merge's) as its
+ * term, and its epochs jump above every epoch either side gave out; else the
+ * next QUORUM begins a term in the usual way.
  */
 void cl_sm_merge_term(struct cl_sm *sm, const struct cl_ring *ring);
 

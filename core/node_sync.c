@@ -369,8 +369,11 @@ static void merge_terms(struct cl_node *n)
 		const struct announce *a = &n->sync.ann[i];
 		if (a->has_state && !ring_eq(&a->term, &n->sync.ann[w].term)) {
 			cl_sm_merge_term(n->sm, &n->ring);
-			nd_log(n, LOG_NOTICE, "lineages of different terms merged: term %u/%llu begins",
-			       n->ring.rep, (unsigned long long)n->ring.seq);
+			struct cl_sm_stats st;
+			cl_sm_stats(n->sm, &st);
+			if (ring_eq(&st.term, &n->ring))
+				nd_log(n, LOG_NOTICE, "lineages of different terms merged: term %u/%llu "
+				       "begins", n->ring.rep, (unsigned long long)n->ring.seq);
 			return;
 		}
 	}

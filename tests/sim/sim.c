@@ -500,6 +500,8 @@ struct sim {
 	 */
 	uint64_t evicted_upto[SIM_MAX_NAMES];
 	uint64_t grace_seen[SIM_MAX_NODES];  /* ring seq of the last fresh machine seen per node */
+	uint64_t grace_inc[SIM_MAX_NODES];   /* ... and the node's incarnation then: a daemon
+						restarted into the same ring makes a new one */
 
 	/* --watch: what each replica last showed of that name */
 	char watched[SIM_MAX_NODES][200];
@@ -1545,7 +1547,11 @@ static void vq_tell(struct sim *s, struct node *n, uint64_t gen, bool quorate,
 	n->vq_told_ring = *ring;
 	TR(s, "n%u votequorum ring %u.%" PRIu64 ": %squorate%s", n->id, ring->rep, ring->seq,
 	   quorate ? "" : "not ", s->qmodes ? " (split-capable mode)" : "");
-	cl_node_quorum_mode(n->cn, s->qmodes);
+	/* as lockd/quorum.c: not every expected vote present (total_votes < highest_expected) */
+	unsigned qm = s->qmodes;
+	if (popcount32(n->vq.members) < s->n)
+		qm |= CL_QMODE_INCOMPLETE;
+	cl_node_quorum_mode(n->cn, qm);
 	cl_node_quorum(n->cn, quorate, ring);
 	node_sched_tick(s, n);
 }
@@ -3278,6 +3284,11 @@ static void check_index_node(struct sim *s, struct node *n, const char *when)
 		violation(s, SIM_INV_PROTO, "node %u synced but has no machine", n->id);
 		return;
 	}
+	struct cl_sm_stats st;
+	cl_sm_stats(sm, &st);
+	if (st.grace)
+		return;   /* fresh state waiting (grace): it serves nothing; a lineage with the
+			     writes may still be out there (a split-capable split) */
 	for (unsigned i = 0; i < s->nnames && !s->stop; i++) {
 		for (unsigned k = 0; k < SIM_MAX_KEYS && !s->stop; k++) {
 			const struct oracle *o = &s->oracle[i][k];
@@ -3343,9 +3354,11 @@ static void check_fresh(struct sim *s)
 		if (!n->up || !cl_node_sm(n->cn))
 			continue;
 		cl_sm_stats(cl_node_sm(n->cn), &st);
-		if (!st.grace || st.grace_ring.seq == s->grace_seen[i])
+		if (!st.grace || (st.grace_ring.seq == s->grace_seen[i] &&
+				  n->incarnation == s->grace_inc[i]))
 			continue;
 		s->grace_seen[i] = st.grace_ring.seq;
+		s->grace_inc[i] = n->incarnation;
 		/* lost only if no live replica anywhere has it: nothing brings it back */
 		oracle_formation(s, (1u << s->n) - 1, "fresh machine; the live replicas");
 	}

@@ -78,6 +78,7 @@ struct node {
 	bool up, paused, batching;
 	uint32_t inc;
 	struct cl_node *n;
+	uint32_t vq_members;      /* the members of the ring of its latest verdict */
 	int comp;                 /* attached ring, -1 none */
 	size_t cursor;            /* first message of the ring not delivered in order */
 	uint32_t view;            /* members of its last confchg */
@@ -1053,7 +1054,11 @@ void evs_quorum_ring(struct evs_bus *b, uint32_t node, bool quorate, const struc
 	trace(b, "n%u votequorum: %s, ring %u/%" PRIu64 "%s", node, quorate ? "quorate" : "NOT quorate",
 	      ring->rep, ring->seq, b->cfg.two_node ? " (two_node)" : "");
 	/* as lockd/main.c's on_quorum(): the modes, then the verdict */
-	cl_node_quorum_mode(nd->n, b->cfg.two_node ? CL_QMODE_TWO_NODE : 0);
+	uint32_t mem = nd->vq_members ? nd->vq_members : nd->view;
+	unsigned qm = b->cfg.two_node ? CL_QMODE_TWO_NODE : 0;
+	if (popcount(mem) < expected_votes(b))
+		qm |= CL_QMODE_INCOMPLETE;
+	cl_node_quorum_mode(nd->n, qm);
 	cl_node_quorum(nd->n, quorate, ring);
 	post_step(b);
 }
@@ -1083,6 +1088,7 @@ static void pass_into(struct evs_bus *b, struct node *nd, int oc, int ci, uint32
 	if (popcount(g) >= expected_votes(b))
 		nd->seen_all = true;
 	bool q = verdict(b, g);
+	nd->vq_members = g;
 	if (b->cfg.vq == EVS_VQ_BEFORE)
 		evs_quorum_ring(b, nd->id, q, &c->ring);
 	uint32_t members[EVS_MAX_NODES], left[EVS_MAX_NODES], joined[EVS_MAX_NODES];
