@@ -45,8 +45,8 @@
 
 #include <corolease.h>
 
-#include "clt.h"
 #include "corolease/ipc.h"
+#include "clt.h"
 
 static int fill(const char *name, long keys, long bytes)
 {
@@ -101,7 +101,7 @@ static int list(long n, const char *what, const char *name, int hold)
 		return 1;
 	long k = 0;
 	for (; k < n; k++) {
-		qb_ipcc_connection_t *c = qb_ipcc_connect(COROLEASE_IPC_NAME, CLP_MAX_MSG);
+		qb_ipcc_connection_t *c = qb_ipcc_connect(clt_service(), CLP_MAX_MSG);
 		if (!c)
 			break;
 		cs[k] = c;
@@ -165,7 +165,7 @@ static int slowread(const char *what, const char *name, long secs)
 {
 	static uint8_t buf[CLP_MAX_MSG];
 	size_t namelen = strlen(name);
-	qb_ipcc_connection_t *c = qb_ipcc_connect(COROLEASE_IPC_NAME, CLP_MAX_MSG);
+	qb_ipcc_connection_t *c = qb_ipcc_connect(clt_service(), CLP_MAX_MSG);
 	if (!c)
 		return 1;
 	struct clp_req_hello hm;
@@ -248,7 +248,7 @@ static int halfopen(long n)
 		struct sockaddr_un a;
 		memset(&a, 0, sizeof(a));
 		a.sun_family = AF_UNIX;
-		snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "%s", COROLEASE_IPC_NAME);
+		snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "%s", clt_service());
 		socklen_t alen = sizeof(a);   /* libqb binds the whole sun_path, NUL padded */
 		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0 || connect(fd, (struct sockaddr *)&a, alen) < 0) {

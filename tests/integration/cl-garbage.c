@@ -32,6 +32,7 @@
 #include <qb/qbipcc.h>
 
 #include "corolease/ipc.h"
+#include "clt.h"
 
 static int failures;
 static uint8_t rbuf[CLP_MAX_MSG];
@@ -48,22 +49,9 @@ static uint8_t rbuf[CLP_MAX_MSG];
 		putchar('\n');                                        \
 	} while (0)
 
-/* The daemon's service name of this start, from the file it publishes (corolease/ipc.h). */
-static const char *service(void)
-{
-	static char name[CLP_SERVICE_NAME_MAX];
-	FILE *f = fopen(CLP_DEFAULT_RUN_DIR "/" CLP_SERVICE_FILE, "r");
-	if (!f || fscanf(f, "%63s", name) != 1) {
-		printf("FAIL: no service name in %s\n", CLP_DEFAULT_RUN_DIR "/" CLP_SERVICE_FILE);
-		exit(1);
-	}
-	fclose(f);
-	return name;
-}
-
 static qb_ipcc_connection_t *conn(void)
 {
-	qb_ipcc_connection_t *c = qb_ipcc_connect(service(), CLP_MAX_MSG);
+	qb_ipcc_connection_t *c = qb_ipcc_connect(clt_service(), CLP_MAX_MSG);
 	if (!c) {
 		printf("FAIL: qb_ipcc_connect: %s\n", strerror(errno));
 		exit(1);
