@@ -12,15 +12,28 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * The xorshift-multiply finaliser shape: x ^= x >> s1; x *= m1; x ^= x >> s2;
+ * x *= m2; x ^= x >> s3.  Bijective for odd multipliers.
+ */
+static inline uint64_t cl_xsmul(uint64_t x, unsigned s1, uint64_t m1, unsigned s2, uint64_t m2,
+				unsigned s3)
+{
+	x = (x ^ (x >> s1)) * m1;
+	x = (x ^ (x >> s2)) * m2;
+	return x ^ (x >> s3);
+}
+
 /* A bijective 64-bit finaliser (splitmix64's). */
 static inline uint64_t cl_mix64(uint64_t x)
 {
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	x ^= x >> 31;
-	return x;
+	return cl_xsmul(x, 30, 0xbf58476d1ce4e5b9ULL, 27, 0x94d049bb133111ebULL, 31);
+}
+
+/* murmur3's 64-bit finaliser (fmix64). */
+static inline uint64_t cl_fmix64(uint64_t x)
+{
+	return cl_xsmul(x, 33, 0xff51afd7ed558ccdULL, 33, 0xc4ceb9fe1a85ec53ULL, 33);
 }
 
 /* Folds v into the running hash h. */

@@ -17,20 +17,17 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "logf.h"
 #include "node_int.h"
 
 /* ---- logging ---- */
 
 void nd_log(struct cl_node *n, int level, const char *fmt, ...)
 {
-	if (!n->ops.log)
-		return;
-	char buf[512];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	cl_vlogf(n->ops.log, n->ctx, level, fmt, ap);
 	va_end(ap);
-	n->ops.log(n->ctx, level, buf);
 }
 
 /* ---- out of memory: the agent stops (node.h) ---- */

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "wire.h"
 
 
@@ -431,12 +432,7 @@ uint64_t cl_snap_checksum(const uint8_t *p, size_t n)
 		h ^= p[i];
 		h *= 0x100000001b3ull;
 	}
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ull;
-	h ^= h >> 33;
-	return h;
+	return cl_fmix64(h);
 }
 
 static const uint8_t snap_magic[4] = { 'C', 'L', 'S', 'N' };

@@ -10,20 +10,17 @@
 #include <syslog.h>
 
 #include "confchg.h"
+#include "logf.h"
 
 static void logf_(const struct cld_confchg *m, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 static void logf_(const struct cld_confchg *m, int level, const char *fmt, ...)
 {
-	if (!m->ops->log)
-		return;
-	char buf[320];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	cl_vlogf(m->ops->log, m->ctx, level, fmt, ap);
 	va_end(ap);
-	m->ops->log(m->ctx, level, buf);
 }
 
 const char *cld_cc_reason_name(uint32_t reason)

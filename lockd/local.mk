@@ -7,7 +7,7 @@ LOCKD_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/core -I$(top_srcdir)/lo
 sbin_PROGRAMS += lockd/coroleased
 lockd_coroleased_CPPFLAGS = $(LOCKD_CPPFLAGS)
 lockd_coroleased_SOURCES = \
-	lockd/main.c lockd/clock.h \
+	lockd/main.c lockd/clock.h lockd/pidstat.h \
 	lockd/confchg.c lockd/confchg.h \
 	lockd/cpg.c lockd/cpg.h lockd/cs.h \
 	lockd/quorum.c lockd/quorum.h \

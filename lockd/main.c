@@ -14,6 +14,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -42,6 +43,7 @@
 #include "ipc.h"
 #include "node.h"
 #include "page.h"
+#include "pidstat.h"
 #include "quorum.h"
 
 #define RECONNECT_NS (1000ull * 1000000ull)
@@ -579,18 +581,9 @@ static int take_lock(struct cld *d)
 /* Is pid a live process?  A zombie (dead, not yet reaped) is not. */
 static bool pid_alive(long pid)
 {
-	if (pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno != EPERM))
+	if (pid <= 0 || pid > INT_MAX || (kill((pid_t)pid, 0) < 0 && errno != EPERM))
 		return false;
-	char path[64], buf[256];
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return true;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	const char *p = strrchr(buf, ')');   /* "pid (comm) S ...": comm may hold anything */
-	return !(p && p[1] == ' ' && p[2] == 'Z');
+	return cld_pid_state((pid_t)pid) != 'Z';   /* unreadable: alive, as kill() said */
 }
 
 /*

@@ -685,19 +685,51 @@ static const char *one_name_arg(const char *cmd, int argc, char **argv, int *exi
 	return check_name_arg(cmd, argv[i], exit_r) ? argv[i] : NULL;
 }
 
-static int cmd_show(int argc, char **argv)
+/* The library calls of the one-NAME commands, with their results behind out. */
+static int call_show(corolease_t *h, const char *n, size_t len, void *out)
+{
+	return corolease_show(h, n, len, out);
+}
+
+static int call_owner(corolease_t *h, const char *n, size_t len, void *out)
+{
+	return corolease_owner(h, n, len, out);
+}
+
+static int call_evict(corolease_t *h, const char *n, size_t len, void *out)
+{
+	return corolease_evict(h, n, len, out);
+}
+
+/*
+ * A command of one NAME argument: parses it, connects, runs call and
+ * disconnects.  -1 with *namep set when the call succeeded (its result is
+ * in out), else the exit code, after a message.
+ */
+static int one_name_call(const char *cmd, int argc, char **argv,
+			 int (*call)(corolease_t *, const char *, size_t, void *), void *out,
+			 const char **namep)
 {
 	int ex;
-	const char *name = one_name_arg("show", argc, argv, &ex);
+	const char *name = one_name_arg(cmd, argc, argv, &ex);
 	if (!name)
 		return ex;
-
 	corolease_t *h = connect_or_exit();
-	struct corolease_detail *d;
-	int r = corolease_show(h, name, strlen(name), &d);
+	int r = call(h, name, strlen(name), out);
 	corolease_close(h);
 	if (r < 0)
-		return fail("show", name, strlen(name), r);
+		return fail(cmd, name, strlen(name), r);
+	*namep = name;
+	return -1;
+}
+
+static int cmd_show(int argc, char **argv)
+{
+	const char *name;
+	struct corolease_detail *d;
+	int ex = one_name_call("show", argc, argv, call_show, &d, &name);
+	if (ex >= 0)
+		return ex;
 
 	if (opt_json) {
 		printf("{\"name\":");
@@ -752,17 +784,11 @@ static int cmd_show(int argc, char **argv)
 
 static int cmd_owner(int argc, char **argv)
 {
-	int ex;
-	const char *name = one_name_arg("owner", argc, argv, &ex);
-	if (!name)
-		return ex;
-
-	corolease_t *h = connect_or_exit();
+	const char *name;
 	uint32_t node;
-	int r = corolease_owner(h, name, strlen(name), &node);
-	corolease_close(h);
-	if (r < 0)
-		return fail("owner", name, strlen(name), r);
+	int ex = one_name_call("owner", argc, argv, call_owner, &node, &name);
+	if (ex >= 0)
+		return ex;
 	if (opt_json) {
 		printf("{\"name\":");
 		put_json(stdout, name, strlen(name));
@@ -778,17 +804,11 @@ static int cmd_owner(int argc, char **argv)
 
 static int cmd_evict(int argc, char **argv)
 {
-	int ex;
-	const char *name = one_name_arg("evict", argc, argv, &ex);
-	if (!name)
-		return ex;
-
-	corolease_t *h = connect_or_exit();
+	const char *name;
 	uint64_t count;
-	int r = corolease_evict(h, name, strlen(name), &count);
-	corolease_close(h);
-	if (r < 0)
-		return fail("evict", name, strlen(name), r);
+	int ex = one_name_call("evict", argc, argv, call_evict, &count, &name);
+	if (ex >= 0)
+		return ex;
 	if (opt_json)
 		printf("{\"evicted\":%" PRIu64 "}\n", count);
 	else

@@ -71,6 +71,7 @@
 #include <corolease_admin.h>
 
 #include "clt.h"
+#include "pidstat.h"
 
 struct lease {
 	const char *name;
@@ -170,16 +171,8 @@ static void on_usr1(int sig)
 /* Gone, or a zombie (state Z in /proc/PID/stat). */
 static bool gone(pid_t pid)
 {
-	char path[64], buf[512];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return true;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	const char *rp = strrchr(buf, ')');
-	return !rp || (rp[1] == ' ' && rp[2] == 'Z');
+	char st = cld_pid_state(pid);
+	return !st || st == 'Z';
 }
 
 static int cmd_kill(pid_t pid)

@@ -29,7 +29,7 @@ tests_integration_cl_flood_CPPFLAGS = -I$(top_srcdir)/include -DCOROLEASE_IPC_PE
 tests_integration_cl_flood_CFLAGS = $(AM_CFLAGS) $(LIBQB_CFLAGS)
 tests_integration_cl_flood_LDADD = libclient/libcorolease.la $(LIBQB_LIBS)
 tests_integration_cl_valid_SOURCES = tests/integration/cl-valid.c tests/integration/clt.h
-tests_integration_cl_valid_CPPFLAGS = -I$(top_srcdir)/include
+tests_integration_cl_valid_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/lockd
 tests_integration_cl_valid_LDADD = libclient/libcorolease.la
 
 # longest first, so 'make -j2' overlaps them well
