@@ -225,9 +225,24 @@ struct conn *ipc_conn_find(struct cld_ipc *ip, uint64_t id)
 	return NULL;
 }
 
+/*
+ * A disconnect queued as a job, holding a reference on qc.  Kept in
+ * ip->kills so that cld_ipc_stop() can run it before qb_ipcs_destroy():
+ * libqb's destroy disconnects every connection still on its list, which
+ * for one it already closed drops a reference again -- ours -- so the job
+ * would later touch a freed connection (and an unrun job leaks).
+ */
+struct kill_job {
+	struct cl_list link;
+	qb_ipcs_connection_t *qc;
+};
+
 static void disconnect_job(void *data)
 {
-	qb_ipcs_connection_t *qc = data;
+	struct kill_job *k = data;
+	qb_ipcs_connection_t *qc = k->qc;
+	cl_list_del(&k->link);
+	free(k);
 	/*
 	 * libqb may have closed the connection itself since the job was queued
 	 * (the client left): conn_gone() then cleared its context, and a second
@@ -247,9 +262,29 @@ void ipc_conn_kill(struct conn *c, const char *why)
 	qb_log(why ? LOG_WARNING : LOG_DEBUG, "disconnecting client %" PRIu64 " (pid %d): %s", c->id, (int)c->pid,
 	       why ? why : "connection already closed");
 	qb_ipcs_connection_ref(c->qc);
-	if (qb_loop_job_add(c->ip->loop, QB_LOOP_HIGH, c->qc, disconnect_job) != 0) {
+	struct kill_job *k = malloc(sizeof(*k));
+	if (k) {
+		k->qc = c->qc;
+		cl_list_add_tail(&c->ip->kills, &k->link);
+	}
+	if (!k || qb_loop_job_add(c->ip->loop, QB_LOOP_HIGH, k, disconnect_job) != 0) {
+		if (k) {
+			cl_list_del(&k->link);
+			free(k);
+		}
 		qb_ipcs_connection_unref(c->qc);
 		qb_ipcs_disconnect(c->qc);
+	}
+}
+
+/* Runs the queued disconnects now (at shutdown, before libqb's destroy). */
+static void run_kills(struct cld_ipc *ip)
+{
+	struct cl_list *l;
+	while ((l = cl_list_first(&ip->kills))) {
+		struct kill_job *k = cl_list_entry(l, struct kill_job, link);
+		qb_loop_job_del(ip->loop, QB_LOOP_HIGH, k, disconnect_job);
+		disconnect_job(k);
 	}
 }
 
@@ -749,6 +784,7 @@ int cld_ipc_start(qb_loop_t *loop, const struct cld_ipc_config *cfg,
 	ip->last_auth_fd = -1;
 	cl_list_init(&ip->conns);
 	cl_list_init(&ip->handshakes);
+	cl_list_init(&ip->kills);
 	const struct cld_config *dc = cfg->conf;
 	int rc = resolve_group(dc->socket_group, dc->socket_group_set, &ip->sock_gid,
 			       &ip->sock_gid_ok);
@@ -836,6 +872,7 @@ struct cld_ipc *cld_ipc_stop(struct cld_ipc *ip)
 	ip->refuse_new = true;
 	if (ip->service_path[0])
 		unlink(ip->service_path);   /* no new client is sent to a name about to go */
+	run_kills(ip);
 	if (ip->s)
 		qb_ipcs_destroy(ip->s);   /* disconnects every client: conn_gone frees them */
 	struct cl_list *l;

@@ -139,6 +139,7 @@ struct cld_ipc {
 	gid_t sock_gid, admin_gid;
 	qb_loop_timer_handle flush_timer;
 	bool flush_armed;
+	struct cl_list kills;         /* struct kill_job (ipc.c): disconnects queued as jobs */
 	struct cl_list handshakes;    /* struct handshake (ipc.c): half-open sockets */
 	uint64_t nhandshakes;         /* of them, counted against the limits */
 	uint64_t handshakes_dropped;  /* refused or timed out, for STATUS */

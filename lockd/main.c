@@ -604,10 +604,12 @@ static bool remove_conn_dir(int shm, const char *name)
 		close(fd);
 		return false;
 	}
-	bool ours = false;
+	bool ours = false, empty = true;
 	struct dirent *e;
-	while (!ours && (e = readdir(dir)))
+	while (!ours && (e = readdir(dir))) {
 		ours = strstr(e->d_name, "-" COROLEASE_IPC_NAME "-") != NULL;
+		empty = empty && (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."));
+	}
 	if (ours) {
 		rewinddir(dir);
 		while ((e = readdir(dir)))
@@ -615,7 +617,8 @@ static bool remove_conn_dir(int shm, const char *name)
 				unlinkat(dirfd(dir), e->d_name, 0);
 	}
 	closedir(dir);
-	return ours && unlinkat(shm, name, AT_REMOVEDIR) == 0;
+	/* an empty one is removed too: a client that saw its server die unlinks its files */
+	return (ours || empty) && unlinkat(shm, name, AT_REMOVEDIR) == 0;
 }
 
 /*
@@ -623,7 +626,8 @@ static bool remove_conn_dir(int shm, const char *name)
  * names each connection's directory qb-SERVERPID-CLIENTPID-FD-XXXXXX, holding
  * qb-{request,response,event}-SERVICE-{header,data}; older libqb used flat
  * files with the same prefix.  Only entries of our service whose server pid
- * is dead are removed.
+ * is dead are removed, and empty directories of a dead server (a client of
+ * a dead daemon unlinks its ring files but cannot remove the directory).
  */
 static void clean_stale_shm(void)
 {

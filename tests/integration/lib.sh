@@ -36,7 +36,7 @@ export TOKEN_COEFFICIENT=${TOKEN_COEFFICIENT:-0}
 # daemon timing (ms); fence delay default = validity (= token) + revoke + 2000
 REVOKE_MS=1000
 LINGER_MS=1000
-HANDOVER_MS=2000
+HANDOVER_MS=${HANDOVER_MS:-2000}   # a script may set it before sourcing this file
 VALIDITY_MS=$TOKEN
 FENCE_MS=$((VALIDITY_MS + REVOKE_MS + 2000))
 DAEMON_OPTS=(-o revoke_timeout_ms=$REVOKE_MS -o linger_ms=$LINGER_MS

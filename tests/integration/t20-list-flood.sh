@@ -59,4 +59,15 @@ check "a slow LIST reader gets all 3000 names once" [ "$out" = "items 3000 disti
 n=$(cl 1 list flood/n | grep -c 'flood/n')
 check "corolease list flood/n: 3000 names (got $n)" [ "$n" = 3000 ]
 check "coroleased (pid $d) still running" alive "$d"
+
+# a stop while disconnects of killed list clients are still queued: the
+# daemon runs them before libqb's destroy (which would drop their reference
+# again and leave the jobs to touch freed connections; the ASan build
+# reported the unrun jobs as leaks at exit)
+spawn 1 hold2 "$CL_FLOOD" list 50 index flood/big hold >/dev/null
+must_wait 30 "50 more non-reading INDEX_LIST connections open" grep -q '^ready' "$CLUSTER_DIR/n1/hold2.log"
+kill -KILL "$(daemon_pid 1 hold2)"
+kill -TERM "$d"
+must_wait 20 "coroleased stopped right after 50 list clients died" exited "$d"
+check "it logged a clean stop" grep -q "coroleased stopped" "$CLUSTER_DIR/n1/coroleased.log"
 it_pass
