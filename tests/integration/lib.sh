@@ -129,6 +129,11 @@ synced() {
 	local j; j=$(cl "$1" --json status 2>/dev/null) || return 1
 	[[ $(jget "$j" .synced) == true && $(jget "$j" .quorate) == true && $(jget "$j" .grace) == false ]]
 }
+# in_grace I: node I is synced and quorate but its fresh state is in grace
+in_grace() {
+	local j; j=$(cl "$1" --json status 2>/dev/null) || return 1
+	[[ $(jget "$j" .synced) == true && $(jget "$j" .quorate) == true && $(jget "$j" .grace) == true ]]
+}
 state_hash() { st "$1" .state_hash; }
 
 # hashes_equal I J...: the listed nodes report the same state_hash at the

@@ -29,6 +29,9 @@
 # clock of the clients' histories).
 
 NEM_ALL_KINDS="kill-corosync pause-corosync pause-daemon pause-client kill-daemon partition loss"
+# not dealt by default (JEPSEN_KINDS only): short-partition (a cut healed within
+# 0.3-2 s), flap (a node's link cut/healed 3-8 times, 200-900 ms each)
+NEM_EXTRA_KINDS="short-partition flap"
 read -r -a NEM_KINDS <<<"$NEM_ALL_KINDS"   # the deck; run.sh's JEPSEN_KINDS narrows it
 NEM_FID=0
 NEM_LOG=
@@ -175,6 +178,25 @@ nem_fault() {
 		for i in "${nodes[@]}"; do nem_start "$kind" "$i" "ms=$ms"; fids+=("$NEM_FID"); cluster partition "$i" >/dev/null; done
 		nem_sleep_ms "$ms"
 		for i in "${nodes[@]}"; do cluster heal "$i" >/dev/null; done
+		;;
+	short-partition)
+		nem_rand 300 2000; ms=$NR
+		for i in "${nodes[@]}"; do nem_start "$kind" "$i" "ms=$ms"; fids+=("$NEM_FID"); cluster partition "$i" >/dev/null; done
+		nem_sleep_ms "$ms"
+		for i in "${nodes[@]}"; do cluster heal "$i" >/dev/null; done
+		;;
+	flap)
+		local k nf
+		nem_rand 3 8; nf=$NR
+		for i in "${nodes[@]}"; do nem_start "$kind" "$i" "n=$nf"; fids+=("$NEM_FID"); done
+		for ((k = 0; k < nf; k++)); do
+			nem_rand 200 900; ms=$NR
+			for i in "${nodes[@]}"; do cluster partition "$i" >/dev/null; done
+			nem_sleep_ms "$ms"
+			nem_rand 200 900; ms=$NR
+			for i in "${nodes[@]}"; do cluster heal "$i" >/dev/null; done
+			nem_sleep_ms "$ms"
+		done
 		;;
 	loss)
 		nem_rand 3000 8000; ms=$NR

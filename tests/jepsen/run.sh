@@ -59,13 +59,15 @@ CHECKER=$JEPSEN_SRC/jepsen-check.py
 it_init "${JEPSEN_NAME:-jepsen-long}" "${JEPSEN_NUM:-37}"
 command -v python3 >/dev/null || skip "python3 not installed (the checker)"
 [[ -x $JP ]] || skip "jp-client not built ($JP)"
-[[ $JEPSEN_NODES =~ ^[0-9]+$ ]] && ((JEPSEN_NODES >= 3)) || fail "JEPSEN_NODES must be 3 or more"
+# JEPSEN_TWO_NODE=1 allows JEPSEN_NODES=2 (cluster.sh sets votequorum two_node: a split
+# leaves both sides quorate and each waits for a fence-ack; the nemesis gives none)
+[[ $JEPSEN_NODES =~ ^[0-9]+$ ]] && ((JEPSEN_NODES >= 3 || (JEPSEN_NODES == 2 && ${JEPSEN_TWO_NODE:-0} == 1))) || fail "JEPSEN_NODES must be 3 or more"
 [[ $JEPSEN_SEED =~ ^[0-9]+$ ]] || fail "JEPSEN_SEED must be a number"
 NEM_LOG=$CLUSTER_DIR/nemesis.log
 if [[ -n ${JEPSEN_KINDS:-} ]]; then
 	IFS=, read -r -a NEM_KINDS <<<"$JEPSEN_KINDS"
 	for k in "${NEM_KINDS[@]}"; do
-		[[ " $NEM_ALL_KINDS " == *" $k "* ]] || fail "JEPSEN_KINDS: unknown fault kind '$k' (kinds: $NEM_ALL_KINDS)"
+		[[ " $NEM_ALL_KINDS $NEM_EXTRA_KINDS " == *" $k "* ]] || fail "JEPSEN_KINDS: unknown fault kind '$k' (kinds: $NEM_ALL_KINDS $NEM_EXTRA_KINDS)"
 	done
 fi
 if [[ -n ${JEPSEN_PLANT:-} ]]; then
