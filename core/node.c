@@ -293,6 +293,7 @@ static void deliver_one(struct cl_node *n, uint32_t sender, const uint8_t *buf, 
 		struct outmsg *h = q_first(&n->inflight);
 		if (h && h->len == len && !memcmp(h->data, buf, len)) {
 			own = q_pop(&n->inflight);
+			n->inflight_bytes -= own->len;
 			anchor = anchor_of(n, own);
 			n->own_delivered_seq = own->seq;
 			n->own_sent_at = own->sent_at;
@@ -302,6 +303,7 @@ static void deliver_one(struct cl_node *n, uint32_t sender, const uint8_t *buf, 
 			     cl_msg_type_name(m.type));
 		}
 	}
+	bool own_back = own != NULL;
 	if (m.type == CL_MSG_SYNC_ANNOUNCE) {
 		nd_on_announce(n, sender, &m);
 	} else if (m.type == CL_MSG_SYNC_CHUNK) {
@@ -336,6 +338,8 @@ static void deliver_one(struct cl_node *n, uint32_t sender, const uint8_t *buf, 
 				nd_after_own_release(n, &m);
 		}
 	}
+	if (own_back && !cl_list_empty(&n->retry) && !n->failed)
+		nd_flush_retry(n);   /* the send window moved on */
 	free(own);
 	leave(n);
 }
@@ -434,6 +438,7 @@ void cl_node_transport_lost(struct cl_node *n)
 	n->vq_quorate = false;
 	nd_q_free(&n->retry);
 	nd_q_free(&n->inflight);
+	n->inflight_bytes = 0;
 	nd_q_free(&n->resend);
 	nd_q_free(&n->pending);
 	n->nfences = 0;
@@ -826,6 +831,8 @@ int cl_node_config_finish(struct cl_node_config *cfg, char *err, size_t errlen)
 		cfg->sync_chunk = 256u * 1024u;
 	if (cfg->sync_chunk > CL_SYNC_CHUNK_MAX)
 		cfg->sync_chunk = CL_SYNC_CHUNK_MAX;
+	if (!cfg->send_window)
+		cfg->send_window = 4 * cfg->sync_chunk;
 	if (!cfg->snapshot_max)
 		cfg->snapshot_max = CL_SNAPSHOT_MAX_DEFAULT;
 	if (cfg->fence_delay_us < cfg->validity_us + cfg->revoke_timeout_us) {

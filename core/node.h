@@ -124,6 +124,10 @@ struct cl_node_config {
 	uint64_t heartbeat_us;       /* NOP when nothing was sent this long; default validity/4 */
 	uint64_t fence_delay_us;     /* wait before recover-node; default validity+revoke+2 s */
 	uint32_t sync_chunk;         /* snapshot chunk size; default 256 KiB */
+	uint32_t send_window;        /* bytes of own messages handed to the transport and not
+					yet delivered back; more wait (their send time, the
+					renewal anchor, stays recent under a bulk transfer);
+					default 4 sync chunks */
 	uint64_t snapshot_max;       /* a snapshot to load larger than this is refused; default
 					CL_SNAPSHOT_MAX_DEFAULT */
 	bool kill_on_revoke;         /* emit CL_NODE_EV_KILL for clients late on revoke */

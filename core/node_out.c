@@ -19,9 +19,24 @@ void nd_q_free(struct cl_list *q)
 		free(m);
 }
 
-/* Hands m to the transport; false (m untouched) when it is congested. */
+/*
+ * Whether m must wait for the send window (cfg.send_window): something is
+ * in flight and m would take it past the window.  A message that has been
+ * in flight longer than the validity opens it anyway, so a delivery that
+ * never comes back cannot stop the node sending.
+ */
+static bool window_full(struct cl_node *n, const struct outmsg *m)
+{
+	const struct outmsg *oldest = q_first(&n->inflight);
+	return oldest && n->inflight_bytes + m->len > n->cfg.send_window &&
+	       now_us(n) - oldest->sent_at < n->cfg.validity_us;
+}
+
+/* Hands m to the transport; false (m untouched) when it is congested or the window is full. */
 static bool mcast_one(struct cl_node *n, struct outmsg *m)
 {
+	if (window_full(n, m))
+		return false;
 	if (n->ops.mcast(n->ctx, m->data, m->len) < 0) {
 		n->c.mcast_eagain++;
 		return false;
@@ -33,6 +48,7 @@ static bool mcast_one(struct cl_node *n, struct outmsg *m)
 	n->last_send = m->sent_at;
 	n->c.mcast_msgs++;
 	n->c.mcast_bytes += m->len;
+	n->inflight_bytes += m->len;
 	q_push(&n->inflight, m);
 	return true;
 }
