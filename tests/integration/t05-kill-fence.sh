@@ -3,6 +3,9 @@
 # node 2 is granted after the fence delay and not before; node 1's client is
 # revoked (its CMD terminated) and node 1's coroleased survives.  Then node
 # 1's corosync is restarted: its daemon reconnects and the states converge.
+# node 2's wait must not end node 1's hold by the handover timeout (2 s in
+# the suite) before a loaded machine has seen it queued: a long one here
+HANDOVER_MS=60000
 . "$(dirname "$0")/lib.sh"
 it_init killfence 15
 it_up 3
