@@ -292,8 +292,9 @@ static void do_index_put(struct cld_ipc *ip, struct conn *c, const struct req *r
 {
 	uint64_t id = op_begin(ip, c, r, false);
 	if (id)
-		op_end(ip, c, r, id, cl_node_index_put(ip->cfg.node, c->id, id, r->name, r->namelen,
-						       r->key, r->keylen, r->val, r->vallen));
+		op_end(ip, c, r, id, cl_node_index_put(ip->cfg.node, c->id, id, (uint32_t)c->uid,
+						       r->name, r->namelen, r->key, r->keylen,
+						       r->val, r->vallen));
 }
 
 static void do_index_del(struct cld_ipc *ip, struct conn *c, const struct req *r)

@@ -1336,7 +1336,7 @@ static void exec_call(struct sim *s, struct node *n, const struct call *k)
 		break;
 	case CALL_PUT:
 		val_fill(val, k->vallen, k->val_seed);
-		rc = cl_node_index_put(n->cn, k->client, k->cookie, nm, strlen(nm), key,
+		rc = cl_node_index_put(n->cn, k->client, k->cookie, 0, nm, strlen(nm), key,
 				       strlen(key), val, k->vallen);
 		break;
 	case CALL_DEL:
