@@ -56,6 +56,7 @@ INTEGRATION_TESTS = \
 	tests/integration/t19-send-path.sh \
 	tests/integration/t22-squat.sh \
 	tests/integration/t23-epoch-after-all-daemons-restart.sh \
+	tests/integration/t24-index-quota.sh \
 	tests/integration/t01-single-node.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh
