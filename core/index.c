@@ -47,20 +47,88 @@ static uint32_t find_pos(const struct cl_index *idx, const uint8_t *key, size_t 
 	return lo;
 }
 
-/* ---- eviction list (ordered by tick, oldest at head) ---- */
+/* ---- per-uid accounts ---- */
+
+static struct cl_uid_acct *acct_find(const struct cl_sm *sm, uint32_t uid)
+{
+	uint64_t h = cl_mix64(uid);
+	for (struct cl_hnode *e = cl_htab_first(&sm->uids, h); e; e = cl_htab_next(e, h)) {
+		struct cl_uid_acct *a = cl_container_of(e, struct cl_uid_acct, hn);
+		if (a->uid == uid)
+			return a;
+	}
+	return NULL;
+}
+
+/* uid's account, created empty if needed; NULL (machine poisoned) on ENOMEM. */
+static struct cl_uid_acct *acct_get(struct cl_sm *sm, uint32_t uid)
+{
+	struct cl_uid_acct *a = acct_find(sm, uid);
+	if (a)
+		return a;
+	a = calloc(1, sizeof(*a));
+	if (!a) {
+		cl_sm_oom(sm);
+		return NULL;
+	}
+	a->uid = uid;
+	cl_list_init(&a->lru);
+	cl_htab_add(&sm->uids, &a->hn, cl_mix64(uid));
+	return a;
+}
+
+/* Takes bytes off uid's account (which must exist), and frees it once it is empty. */
+static void acct_debit(struct cl_sm *sm, uint32_t uid, uint64_t bytes)
+{
+	struct cl_uid_acct *a = acct_find(sm, uid);
+	a->bytes -= bytes;
+	if (!a->bytes) {
+		cl_htab_del(&sm->uids, &a->hn);
+		free(a);
+	}
+}
+
+int cl_index_init(struct cl_sm *sm)
+{
+	return cl_htab_init(&sm->uids, 16);
+}
+
+void cl_index_fini(struct cl_sm *sm)
+{
+	struct cl_htab_iter it;
+	for (struct cl_hnode *e = cl_htab_iter_first(&sm->uids, &it); e;
+	     e = cl_htab_iter_next(&sm->uids, &it)) {
+		cl_htab_del(&sm->uids, e);
+		free(cl_container_of(e, struct cl_uid_acct, hn));
+	}
+	cl_htab_fini(&sm->uids);
+}
+
+/* ---- eviction lists (ordered by tick, oldest at head): all, and per uid ---- */
 
 void cl_lru_remove(struct cl_sm *sm, struct cl_rec *rec)
 {
 	cl_list_del(&rec->lru);
 	rec->lru_tick = 0;
-	sm->lru_bytes -= rec->idx ? rec->idx->bytes : 0;
+	struct cl_index *idx = rec->idx;
+	if (idx) {
+		sm->lru_bytes -= idx->bytes;
+		cl_list_del(&idx->ulru);
+		acct_find(sm, idx->uid)->lru_bytes -= idx->bytes;
+	}
 }
 
 void cl_lru_append(struct cl_sm *sm, struct cl_rec *rec, uint64_t tick)
 {
 	rec->lru_tick = tick;
 	cl_list_add_tail(&sm->lru, &rec->lru);
-	sm->lru_bytes += rec->idx ? rec->idx->bytes : 0;
+	struct cl_index *idx = rec->idx;
+	if (idx) {
+		struct cl_uid_acct *a = acct_find(sm, idx->uid);
+		sm->lru_bytes += idx->bytes;
+		cl_list_add_tail(&a->lru, &idx->ulru);
+		a->lru_bytes += idx->bytes;
+	}
 }
 
 void cl_index_free(struct cl_sm *sm, struct cl_rec *rec)
@@ -68,14 +136,28 @@ void cl_index_free(struct cl_sm *sm, struct cl_rec *rec)
 	struct cl_index *idx = rec->idx;
 	if (!idx)
 		return;
-	if (rec->lru_tick)
+	if (rec->lru_tick) {
 		sm->lru_bytes -= idx->bytes;
+		cl_list_del(&idx->ulru);
+		acct_find(sm, idx->uid)->lru_bytes -= idx->bytes;
+	}
 	sm->index_bytes -= idx->bytes;
+	acct_debit(sm, idx->uid, idx->bytes);
 	for (uint32_t i = 0; i < idx->n; i++)
 		free(idx->e[i]);
 	free(idx->e);
 	free(idx);
 	rec->idx = NULL;
+}
+
+/* Evicts victim's index (victim is on the eviction list) and forgets victim. */
+static void evict(struct cl_sm *sm, struct cl_rec *victim)
+{
+	struct cl_action a = { .type = CL_ACT_INDEX_EVICTED, .version = victim->idx->version };
+	cl_sm_emit(sm, &a, victim);
+	cl_index_free(sm, victim);   /* takes its bytes off the eviction lists too */
+	sm->h.index_evictions++;
+	cl_rec_settle(sm, victim);  /* frees it: no lease state, no index */
 }
 
 /* Evicts the oldest unheld index; false when the list is empty. */
@@ -84,12 +166,18 @@ static bool evict_one(struct cl_sm *sm)
 	struct cl_list *l = cl_list_first(&sm->lru);
 	if (!l)
 		return false;
-	struct cl_rec *victim = cl_list_entry(l, struct cl_rec, lru);
-	struct cl_action a = { .type = CL_ACT_INDEX_EVICTED, .version = victim->idx->version };
-	cl_sm_emit(sm, &a, victim);
-	cl_index_free(sm, victim);   /* takes its bytes off lru_bytes too */
-	sm->h.index_evictions++;
-	cl_rec_settle(sm, victim);  /* frees it: no lease state, no index */
+	evict(sm, cl_list_entry(l, struct cl_rec, lru));
+	return true;
+}
+
+/* Evicts the oldest unheld index charged to uid; false when it has none. */
+static bool evict_own(struct cl_sm *sm, uint32_t uid)
+{
+	const struct cl_uid_acct *a = acct_find(sm, uid);
+	struct cl_list *l = a ? cl_list_first(&a->lru) : NULL;
+	if (!l)
+		return false;
+	evict(sm, cl_list_entry(l, struct cl_index, ulru)->rec);
 	return true;
 }
 
@@ -131,6 +219,58 @@ static struct cl_entry *entry_new(const uint8_t *key, size_t keylen, const uint8
 	return e;
 }
 
+/*
+ * What uid is charged after a put of cost bytes replacing old ones in the
+ * index idx (NULL: none yet), which moves to uid (index.h).
+ */
+static uint64_t charged_after(const struct cl_sm *sm, uint32_t uid, const struct cl_index *idx,
+			      uint64_t old, uint64_t cost)
+{
+	const struct cl_uid_acct *a = acct_find(sm, uid);
+	uint64_t have = a ? a->bytes : 0;
+	if (idx && idx->uid == uid)
+		have -= idx->bytes;
+	return have + (idx ? idx->bytes : 0) - old + cost;
+}
+
+/*
+ * Whether a put of uid (cost bytes replacing old ones in idx) can be made
+ * room for by the evictions it may make (index.h): 0, -EDQUOT or -ENOSPC.
+ * idx's record is held, so it is on no eviction list.
+ */
+static int put_room(const struct cl_sm *sm, uint32_t uid, const struct cl_index *idx,
+		    uint64_t old, uint64_t cost)
+{
+	uint64_t max = sm->h.index_mem_max, quota = sm->h.index_bytes_per_uid;
+	uint64_t total = sm->index_bytes - old + cost;
+	if (!quota)
+		return cost > max || total - sm->lru_bytes > max ? -ENOSPC : 0;
+	const struct cl_uid_acct *a = acct_find(sm, uid);
+	uint64_t own_lru = a ? a->lru_bytes : 0;
+	if (uid != 0 && charged_after(sm, uid, idx, old, cost) - own_lru > quota)
+		return -EDQUOT;
+	if (cost > max || total - own_lru > max)
+		return -ENOSPC;
+	return 0;
+}
+
+/* Makes the room put_room() found: evicts until the put fits (index.h). */
+static void put_evict(struct cl_sm *sm, uint32_t uid, const struct cl_index *idx,
+		      uint64_t old, uint64_t cost)
+{
+	uint64_t max = sm->h.index_mem_max, quota = sm->h.index_bytes_per_uid;
+	if (!quota) {
+		while (sm->index_bytes - old + cost > max)
+			if (!evict_one(sm))
+				break;
+		return;
+	}
+	while (sm->index_bytes - old + cost > max ||
+	       (uid != 0 && charged_after(sm, uid, idx, old, cost) > quota))
+		if (!evict_own(sm, uid))
+			break;
+}
+
 static int apply_put(struct cl_sm *sm, struct cl_rec *rec, uint32_t sender, const struct cl_msg *m)
 {
 	bool found = false;
@@ -141,22 +281,26 @@ static int apply_put(struct cl_sm *sm, struct cl_rec *rec, uint32_t sender, cons
 		if (found)
 			old = entry_cost(rec->idx->e[pos]->keylen, rec->idx->e[pos]->vallen);
 	}
-	/* refuse before evicting anything if even evicting everything would not do */
-	if (cost > sm->h.index_mem_max ||
-	    sm->index_bytes - sm->lru_bytes - old + cost > sm->h.index_mem_max) {
-		index_done(sm, sender, m, -ENOSPC, 0);
+	/* refuse before evicting anything if even every eviction allowed would not do */
+	int err = put_room(sm, m->uid, rec->idx, old, cost);
+	if (err) {
+		index_done(sm, sender, m, err, 0);
 		return 1;
 	}
-	/* rec is held, so it is not on the eviction list and survives evictions */
-	while (sm->index_bytes - old + cost > sm->h.index_mem_max)
-		if (!evict_one(sm))
-			break;
+	/* rec is held, so it is not on an eviction list and survives evictions */
+	put_evict(sm, m->uid, rec->idx, old, cost);
+	struct cl_uid_acct *acct = acct_get(sm, m->uid);   /* after evicting: may have been freed */
+	if (!acct)
+		return -ENOMEM;
 	if (!rec->idx) {
 		rec->idx = calloc(1, sizeof(*rec->idx));
 		if (!rec->idx) {
 			cl_sm_oom(sm);
 			return -ENOMEM;
 		}
+		rec->idx->uid = m->uid;
+		rec->idx->rec = rec;
+		cl_list_init(&rec->idx->ulru);
 	}
 	struct cl_index *idx = rec->idx;
 	struct cl_entry *e = entry_new(m->key, m->keylen, m->value, m->vallen, sm->h.lsn);
@@ -166,6 +310,12 @@ static int apply_put(struct cl_sm *sm, struct cl_rec *rec, uint32_t sender, cons
 			cl_index_free(sm, rec);
 		cl_sm_oom(sm);
 		return -ENOMEM;
+	}
+	if (idx->uid != m->uid) {
+		/* the writer takes the whole index over */
+		acct_debit(sm, idx->uid, idx->bytes);
+		acct->bytes += idx->bytes;
+		idx->uid = m->uid;
 	}
 	if (found) {
 		free(idx->e[pos]);
@@ -177,6 +327,7 @@ static int apply_put(struct cl_sm *sm, struct cl_rec *rec, uint32_t sender, cons
 	}
 	sm->index_bytes = sm->index_bytes - old + cost;
 	idx->bytes = idx->bytes - old + cost;
+	acct->bytes = acct->bytes - old + cost;
 	idx->version = sm->h.lsn;
 	return 0;
 }
@@ -192,15 +343,18 @@ static int apply_del(struct cl_sm *sm, struct cl_rec *rec, uint32_t sender, cons
 		return 1;
 	}
 	struct cl_index *idx = rec->idx;
+	if (idx->n == 1) {
+		cl_index_free(sm, rec);     /* credits its uid too */
+		return 0;
+	}
 	uint64_t cost = entry_cost(idx->e[pos]->keylen, idx->e[pos]->vallen);
 	sm->index_bytes -= cost;
 	idx->bytes -= cost;
+	acct_debit(sm, idx->uid, cost);   /* idx keeps bytes charged: the account stays */
 	free(idx->e[pos]);
 	memmove(&idx->e[pos], &idx->e[pos + 1], (idx->n - pos - 1) * sizeof(*idx->e));
 	idx->n--;
 	idx->version = sm->h.lsn;
-	if (!idx->n)
-		cl_index_free(sm, rec);
 	return 0;
 }
 
@@ -245,6 +399,7 @@ int cl_index_apply(struct cl_sm *sm, uint32_t sender, const struct cl_msg *m)
 uint64_t cl_index_hash(const struct cl_index *idx)
 {
 	uint64_t h = cl_hash_u64(0x696478, idx->version);
+	h = cl_hash_u64(h, idx->uid);
 	h = cl_hash_u64(h, idx->n);
 	for (uint32_t i = 0; i < idx->n; i++) {
 		const struct cl_entry *e = idx->e[i];
@@ -258,14 +413,20 @@ uint64_t cl_index_hash(const struct cl_index *idx)
 int cl_index_restore(struct cl_sm *sm, struct cl_rec *rec, const struct cl_record_info *ri)
 {
 	if (!ri->nentries)
-		return ri->version ? -EINVAL : 0;
+		return ri->version || ri->uid ? -EINVAL : 0;
 	if (ri->version == 0 || ri->version > sm->h.lsn)
 		return -EINVAL;
+	struct cl_uid_acct *acct = acct_get(sm, ri->uid);
+	if (!acct)
+		return -ENOMEM;
 	struct cl_index *idx = calloc(1, sizeof(*idx));
 	if (!idx)
 		return -ENOMEM;
 	rec->idx = idx;
 	idx->version = ri->version;
+	idx->uid = ri->uid;
+	idx->rec = rec;
+	cl_list_init(&idx->ulru);
 	idx->e = calloc(ri->nentries, sizeof(*idx->e));
 	if (!idx->e)
 		return -ENOMEM;
@@ -284,6 +445,7 @@ int cl_index_restore(struct cl_sm *sm, struct cl_rec *rec, const struct cl_recor
 		idx->e[idx->n++] = e;
 		idx->bytes += entry_cost(ei->keylen, ei->vallen);
 		sm->index_bytes += entry_cost(ei->keylen, ei->vallen);
+		acct->bytes += entry_cost(ei->keylen, ei->vallen);
 	}
 	return 0;
 }
@@ -363,4 +525,15 @@ int cl_index_foreach_after(const struct cl_sm *sm, const void *name, size_t name
 uint64_t cl_index_bytes(const struct cl_sm *sm)
 {
 	return sm->index_bytes;
+}
+
+uint64_t cl_index_uid_bytes(const struct cl_sm *sm, uint32_t uid)
+{
+	const struct cl_uid_acct *a = acct_find(sm, uid);
+	return a ? a->bytes : 0;
+}
+
+uint64_t cl_index_uids(const struct cl_sm *sm)
+{
+	return sm->uids.n;
 }

@@ -7,17 +7,36 @@
  * arrive as CL_MSG_INDEX_PUT / CL_MSG_INDEX_DEL through cl_sm_apply() and
  * are accepted only from the current EX holder carrying its epoch, while the
  * machine is quorate; otherwise they are answered with -ESTALE,
- * COROLEASE_ENOQUORUM, -ENOSPC or -ENOENT (delete of a missing key), the same
- * way on every node.  A name's version is the lsn of its last write, so it
- * only grows, even across eviction.
+ * COROLEASE_ENOQUORUM, COROLEASE_EFENCING, -ENOSPC, -EDQUOT or -ENOENT
+ * (delete of a missing key), the same way on every node.  A name's version
+ * is the lsn of its last write, so it only grows, even across eviction.
  *
  * Memory: the sum over entries of (keylen + vallen + CL_INDEX_ENTRY_OVERHEAD)
- * stays at or below index_mem_max.  A put that would not fit even after
- * evicting every evictable index is refused with -ENOSPC before anything is
- * evicted.  To make room, whole indexes of names that
+ * stays at or below index_mem_max.  To make room, whole indexes of names that
  * nobody holds or waits for are evicted, least recently released first; the
  * order is kept by an ordered counter so eviction is identical everywhere.
- * Local reads do not touch that order.
+ * Local reads do not touch that order.  A put that does not fit even after
+ * every eviction it may make is refused before anything is evicted.
+ *
+ * Per-uid quota: every put carries the writing client's uid (the daemon
+ * takes it from the connection's credentials), and a name's whole index is
+ * charged to the uid of its last put (a put into an index charged to another
+ * uid moves the whole index to the writer); a delete credits that uid.  With
+ * index_bytes_per_uid (Q) off (0), the above is all: any put may evict any
+ * unheld index, and the bound alone refuses (-ENOSPC).  With Q on:
+ *  - a put evicts only indexes charged to its own uid, oldest first: never
+ *    another uid's, whatever the bound;
+ *  - -EDQUOT: the writer's uid would be charged more than Q even after
+ *    evicting every unheld index of its own (what it writes in names it
+ *    holds counts in full); uid 0 (root) has no quota;
+ *  - -ENOSPC: the bound cannot fit the put even after evicting every unheld
+ *    index of the writer's uid;
+ *  - evictions are made only for a put that is then applied: to bring the
+ *    writer's uid back under Q and the total under the bound.
+ * So one uid's writes never evict another's records, and a uid can always
+ * write up to Q as long as Q times the number of writing uids (root's
+ * writes aside) is at most index_mem_max.  Every replica decides alike: the uid is part of the
+ * replicated input, and a snapshot carries each index's uid and Q.
  */
 #ifndef COROLEASE_INDEX_H
 #define COROLEASE_INDEX_H
@@ -59,5 +78,8 @@ int cl_index_foreach_after(const struct cl_sm *sm, const void *name, size_t name
 
 /* Bytes currently charged against the bound. */
 uint64_t cl_index_bytes(const struct cl_sm *sm);
+
+/* Bytes of the indexes charged to uid (0 if none). */
+uint64_t cl_index_uid_bytes(const struct cl_sm *sm, uint32_t uid);
 
 #endif /* COROLEASE_INDEX_H */

@@ -847,10 +847,16 @@ struct cl_sm *cl_sm_new(const struct cl_sm_config *cfg, cl_action_fn fn, void *c
 	if (cfg)
 		sm->cfg = *cfg;
 	sm->h.index_mem_max = sm->cfg.index_mem_max ? sm->cfg.index_mem_max : 64u << 20;
+	sm->h.index_bytes_per_uid = sm->cfg.index_bytes_per_uid;
 	sm->act = fn;
 	sm->act_ctx = ctx;
 	cl_list_init(&sm->lru);
 	if (cl_htab_init(&sm->recs, 1024) < 0) {
+		free(sm);
+		return NULL;
+	}
+	if (cl_index_init(sm) < 0) {
+		cl_htab_fini(&sm->recs);
 		free(sm);
 		return NULL;
 	}
@@ -870,6 +876,7 @@ struct cl_sm *cl_sm_free(struct cl_sm *sm)
 		rec_unlink_free(sm, r);
 	}
 	cl_htab_fini(&sm->recs);
+	cl_index_fini(sm);
 	free(sm);
 	return NULL;
 }

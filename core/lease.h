@@ -50,7 +50,7 @@ enum cl_msg_type {
 	CL_MSG_EVICT = 4,         /* name, req_id: admin forces the holders out */
 	CL_MSG_RECOVER_NODE = 5,  /* node, seq: free node's orphans marked at seq or earlier */
 	CL_MSG_FENCE_ACK = 6,     /* node, req_id: node is fenced, free all its orphans */
-	CL_MSG_INDEX_PUT = 7,     /* name, key, value, epoch, req_id */
+	CL_MSG_INDEX_PUT = 7,     /* name, key, value, epoch, uid, req_id */
 	CL_MSG_INDEX_DEL = 8,     /* name, key, epoch, req_id */
 	CL_MSG_NOP = 9,           /* req_id: ordering barrier / heartbeat */
 	CL_MSG_QUORUM = 10,       /* ring, flags: CL_QUORUM_*: sender's votequorum view */
@@ -101,6 +101,7 @@ struct cl_msg {
 	uint8_t keylen;          /* INDEX_*: 1..255 */
 	uint16_t namelen;        /* 1..1024 where a name is carried */
 	uint32_t node;           /* RECOVER_NODE, FENCE_ACK: target node */
+	uint32_t uid;            /* INDEX_PUT: the writing client's uid, charged for the index */
 	uint32_t vallen;         /* INDEX_PUT: 0..64 KiB; SYNC_CHUNK: data length */
 	uint64_t req_id;         /* sender-chosen request id, echoed in actions */
 	uint64_t epoch;          /* RELEASE, HANDOVER_DONE, INDEX_*: holder's epoch */
@@ -110,6 +111,8 @@ struct cl_msg {
 	struct cl_ring term;     /* SYNC_ANNOUNCE: the sender's term */
 	uint64_t mem_max;        /* SYNC_ANNOUNCE: the sender's index bound (fresh state uses
 				    the lowest member's) */
+	uint64_t per_uid_max;    /* SYNC_ANNOUNCE: the sender's index_bytes_per_uid (0: off;
+				    fresh state uses the lowest member's, like mem_max) */
 	uint64_t q_lsn;          /* SYNC_ANNOUNCE: applied count at last quorate apply */
 	uint64_t epoch_floor;    /* SYNC_ANNOUNCE: no epoch at or below it was ever free to grant
 				    again as far as the sender knows (fresh state starts above) */
@@ -176,6 +179,8 @@ const char *cl_unsafe_name(unsigned flag);
 struct cl_sm_config {
 	size_t index_mem_max;    /* bytes of index data kept; 0 = 64 MiB.  Only a fresh
 				    machine takes it: a loaded one keeps its lineage's */
+	uint64_t index_bytes_per_uid; /* per-uid quota of index bytes; 0 = off (index.h).
+				    Only a fresh machine takes it, like index_mem_max */
 	unsigned unsafe_flags;   /* CL_UNSAFE_*; 0 in production */
 };
 
@@ -253,6 +258,7 @@ struct cl_lease_info {
 	uint32_t nwaiters;
 	uint64_t version;        /* index version, 0 if no index data */
 	uint32_t nkeys;
+	uint32_t index_uid;      /* the uid its index is charged to (0 if no index data) */
 	uint64_t lru_tick;       /* 0 unless on the eviction list */
 };
 
@@ -271,6 +277,8 @@ struct cl_sm_stats {
 	uint64_t waiters;
 	uint64_t index_bytes;
 	uint64_t index_mem_max;
+	uint64_t index_bytes_per_uid;  /* 0: off */
+	uint64_t index_uids;     /* uids charged for index bytes */
 	uint64_t index_evictions;
 	bool quorate;
 	struct cl_ring ring;
@@ -340,7 +348,8 @@ void cl_sm_foreach_orphan(const struct cl_sm *sm, cl_sm_hold_fn fn, void *ctx);
 
 /*
  * Order-independent 64-bit hash of the whole replicated state (leases,
- * waiters, index, counters, members, quorate flag).  Equal states give equal
+ * waiters, index and the uid each index is charged to, counters, members,
+ * quorate flag, index limits).  Equal states give equal
  * hashes on every node and after a snapshot round trip.
  */
 uint64_t cl_sm_hash(const struct cl_sm *sm);
@@ -363,6 +372,7 @@ struct cl_sm_header {
 	bool grace;                /* fresh state: no grants until GRACE_END(grace_ring) */
 	struct cl_ring grace_ring;
 	uint64_t index_mem_max;    /* the index bound, replicated so every replica evicts alike */
+	uint64_t index_bytes_per_uid;  /* the per-uid quota (0: off), replicated likewise */
 	uint32_t nunfenced;        /* departed in split mode, awaiting FENCE_ACK */
 	uint32_t unfenced[CL_MAX_UNFENCED];   /* sorted */
 };
@@ -382,6 +392,7 @@ struct cl_record_info {
 	uint16_t namelen;
 	uint64_t version;        /* index version */
 	uint64_t lru_tick;       /* 0 = not on the eviction list */
+	uint32_t uid;            /* the uid the index is charged to (0 when it has no entries) */
 	uint32_t nholds, nwaiters, nentries;
 	const struct cl_hold_info *holds;      /* grant order */
 	const struct cl_waiter_info *waiters;  /* FIFO */

@@ -89,6 +89,8 @@ void cl_sm_stats(const struct cl_sm *sm, struct cl_sm_stats *st)
 	st->waiters = sm->waiters;
 	st->index_bytes = sm->index_bytes;
 	st->index_mem_max = sm->h.index_mem_max;
+	st->index_bytes_per_uid = sm->h.index_bytes_per_uid;
+	st->index_uids = cl_index_uids(sm);
 	st->term = sm->h.term;
 	st->grace = sm->h.grace;
 	st->grace_ring = sm->h.grace_ring;
@@ -117,6 +119,7 @@ static void fill_info(const struct cl_rec *r, struct cl_lease_info *info)
 	info->nwaiters = r->nwaiters;
 	info->version = r->idx ? r->idx->version : 0;
 	info->nkeys = r->idx ? r->idx->n : 0;
+	info->index_uid = r->idx ? r->idx->uid : 0;
 	info->lru_tick = r->lru_tick;
 }
 
@@ -253,6 +256,7 @@ uint64_t cl_sm_hash(const struct cl_sm *sm)
 	h = cl_hash_u64(h, sm->h.grace_ring.rep);
 	h = cl_hash_u64(h, sm->h.grace_ring.seq);
 	h = cl_hash_u64(h, sm->h.index_mem_max);
+	h = cl_hash_u64(h, sm->h.index_bytes_per_uid);
 	h = cl_hash_u64(h, sm->h.nunfenced);
 	for (uint32_t i = 0; i < sm->h.nunfenced; i++)
 		h = cl_hash_u64(h, sm->h.unfenced[i]);

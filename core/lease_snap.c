@@ -74,6 +74,7 @@ static int describe_rec(const struct cl_rec *r, struct cl_record_scratch *sc,
 	*ri = (struct cl_record_info){
 		.name = r->name, .namelen = r->namelen,
 		.version = r->idx ? r->idx->version : 0, .lru_tick = r->lru_tick,
+		.uid = r->idx ? r->idx->uid : 0,
 		.nholds = r->nholds, .nwaiters = r->nwaiters, .nentries = ne,
 		.holds = sc->holds, .waiters = sc->waiters, .entries = sc->entries,
 	};

@@ -726,7 +726,7 @@ static int index_write(struct cl_node *n, uint64_t client, uint64_t cookie, stru
 	return rc;
 }
 
-int cl_node_index_put(struct cl_node *n, uint64_t client, uint64_t cookie,
+int cl_node_index_put(struct cl_node *n, uint64_t client, uint64_t cookie, uint32_t uid,
 		      const void *name, size_t namelen, const void *key, size_t keylen,
 		      const void *val, size_t vallen)
 {
@@ -735,7 +735,7 @@ int cl_node_index_put(struct cl_node *n, uint64_t client, uint64_t cookie,
 		return -EINVAL;
 	struct cl_msg m = { .type = CL_MSG_INDEX_PUT, .name = name, .namelen = (uint16_t)namelen,
 			    .key = key, .keylen = (uint8_t)keylen, .value = val,
-			    .vallen = (uint32_t)vallen };
+			    .vallen = (uint32_t)vallen, .uid = uid };
 	return index_write(n, client, cookie, &m);
 }
 

@@ -263,8 +263,10 @@ void cl_node_client_gone(struct cl_node *n, uint64_t client);
  * Index writes by a client holding name in EX.  0 (answer: INDEX_DONE event)
  * or immediately -EINVAL, COROLEASE_ENOTHELD, -ENOMEM (not recorded, or the
  * agent failed).  The same -ENOMEM applies to sync, evict and fence-ack.
+ * A put is charged to uid, the client's (index.h: per-uid quota), and may
+ * be answered -EDQUOT or -ENOSPC.
  */
-int cl_node_index_put(struct cl_node *n, uint64_t client, uint64_t cookie,
+int cl_node_index_put(struct cl_node *n, uint64_t client, uint64_t cookie, uint32_t uid,
 		      const void *name, size_t namelen, const void *key, size_t keylen,
 		      const void *val, size_t vallen);
 int cl_node_index_del(struct cl_node *n, uint64_t client, uint64_t cookie,

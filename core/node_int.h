@@ -201,6 +201,7 @@ struct announce {
 	uint64_t lsn, q_lsn, hash;
 	struct cl_ring term;
 	uint64_t mem_max;
+	uint64_t per_uid_max;
 	uint64_t epoch_floor;
 };
 

@@ -87,6 +87,7 @@ void nd_sync_start(struct cl_node *n)
 	memset(n->sync.ann, 0, sizeof(n->sync.ann));
 	struct cl_msg m = { .type = CL_MSG_SYNC_ANNOUNCE, .ring = n->ring,
 			    .mem_max = n->cfg.sm.index_mem_max ? n->cfg.sm.index_mem_max : 64u << 20,
+			    .per_uid_max = n->cfg.sm.index_bytes_per_uid,
 			    .epoch_floor = n->epoch_kept };
 	if (n->sm) {
 		struct cl_sm_stats st;
@@ -255,6 +256,17 @@ static int sync_load(struct cl_node *n)
 	n->sync.loaded = true;
 	n->departures++;   /* writes applied before the load are checked against it */
 	n->c.snapshots_loaded++;
+	/* the index limits are the lineage's (fixed when its fresh state was made) */
+	struct cl_sm_stats st;
+	cl_sm_stats(fresh, &st);
+	uint64_t mem_max = n->cfg.sm.index_mem_max ? n->cfg.sm.index_mem_max : 64u << 20;
+	if (st.index_mem_max != mem_max || st.index_bytes_per_uid != n->cfg.sm.index_bytes_per_uid)
+		nd_log(n, LOG_NOTICE, "the cluster's state keeps index_mem_max %llu and "
+		       "index_bytes_per_uid %llu, not this node's %llu and %llu: every replica "
+		       "applies the limits the state was made with (restart every node to change them)",
+		       (unsigned long long)st.index_mem_max, (unsigned long long)st.index_bytes_per_uid,
+		       (unsigned long long)mem_max,
+		       (unsigned long long)n->cfg.sm.index_bytes_per_uid);
 	return 0;
 }
 
@@ -281,7 +293,7 @@ static bool better(const struct cl_node *n, const struct announce *a, uint32_t i
 
 /*
  * Nobody has state: every member starts the same empty machine, with the
- * lowest member's index bound, in its grace period (lease.h), and arms the
+ * lowest member's index bound and per-uid quota, in its grace period (lease.h), and arms the
  * GRACE_END that ends it.
  */
 static void start_fresh(struct cl_node *n)
@@ -292,6 +304,7 @@ static void start_fresh(struct cl_node *n)
 			low = i;
 	struct cl_sm_config cfg = n->cfg.sm;
 	cfg.index_mem_max = n->sync.ann[low].mem_max;
+	cfg.index_bytes_per_uid = n->sync.ann[low].per_uid_max;
 	n->sm = cl_sm_free(n->sm);
 	n->sm = cl_sm_new(&cfg, nd_on_action, n);
 	if (!n->sm || cl_sm_confchg(n->sm, &n->ring, n->members, n->nmembers, NULL, 0) == -ENOMEM) {
@@ -407,6 +420,7 @@ void nd_on_announce(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
 	a->hash = m->hash;
 	a->term = m->term;
 	a->mem_max = m->mem_max ? m->mem_max : 64u << 20;
+	a->per_uid_max = m->per_uid_max;
 	a->epoch_floor = m->epoch_floor;
 	for (uint32_t j = 0; j < n->nmembers; j++)
 		if (!n->sync.ann[j].got)

@@ -38,9 +38,21 @@ struct cl_entry {
 
 struct cl_index {
 	uint64_t version;
-	uint64_t bytes;              /* charged against the bound */
+	uint64_t bytes;              /* charged against the bound, and to uid */
+	uint32_t uid;                /* the uid of the last put (index.h) */
 	uint32_t n, cap;
 	struct cl_entry **e;         /* sorted by key */
+	struct cl_rec *rec;          /* the record it belongs to */
+	struct cl_list ulru;         /* its uid's eviction list, while rec is on sm->lru */
+};
+
+/* The index bytes charged to one uid; in sm->uids while it has any. */
+struct cl_uid_acct {
+	struct cl_hnode hn;          /* by cl_mix64(uid) */
+	uint32_t uid;
+	uint64_t bytes;              /* of the indexes charged to uid */
+	uint64_t lru_bytes;          /* of those on the eviction list */
+	struct cl_list lru;          /* their cl_index.ulru, oldest tick first */
 };
 
 /* Everything known about one name. */
@@ -73,6 +85,7 @@ struct cl_sm {
 	uint64_t index_bytes;
 	uint64_t lru_bytes;          /* index bytes of records on the eviction list */
 	struct cl_list lru;          /* eviction list: oldest tick first */
+	struct cl_htab uids;         /* struct cl_uid_acct; derived from the indexes */
 };
 
 /* Out of memory inside an input: the machine is poisoned (lease.h). */
@@ -150,6 +163,11 @@ static inline uint32_t cl_rec_owner(const struct cl_rec *rec)
 }
 
 /* index.c internals used by lease.c */
+/* The uid accounts: 0 or -ENOMEM; fini frees whatever accounts are left. */
+int cl_index_init(struct cl_sm *sm);
+void cl_index_fini(struct cl_sm *sm);
+/* The number of uids charged for index bytes. */
+uint64_t cl_index_uids(const struct cl_sm *sm);
 int cl_index_apply(struct cl_sm *sm, uint32_t sender, const struct cl_msg *m);
 void cl_index_free(struct cl_sm *sm, struct cl_rec *rec);
 uint64_t cl_index_hash(const struct cl_index *idx);

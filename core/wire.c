@@ -136,7 +136,7 @@ long cl_wire_size(const struct cl_msg *m)
 		if (!name_ok(m->namelen, m->name) || !key_ok(m->keylen, m->key) ||
 		    !value_ok(m->vallen, COROLEASE_VALUE_MAX, m->value))
 			return -EINVAL;
-		body = 8 + 8 + 2 + 1 + 4 + (size_t)m->namelen + m->keylen + m->vallen;
+		body = 8 + 8 + 4 + 2 + 1 + 4 + (size_t)m->namelen + m->keylen + m->vallen;
 		break;
 	case CL_MSG_INDEX_DEL:
 		if (!name_ok(m->namelen, m->name) || !key_ok(m->keylen, m->key))
@@ -157,7 +157,7 @@ long cl_wire_size(const struct cl_msg *m)
 	case CL_MSG_SYNC_ANNOUNCE:
 		if ((m->flags & ~(CL_SYNC_HAS_STATE | CL_SYNC_HAS_HOLDS)) != 0)
 			return -EINVAL;
-		body = 4 + 8 + 8 + 8 + 8 + 1 + 4 + 8 + 8 + 8;
+		body = 4 + 8 + 8 + 8 + 8 + 1 + 4 + 8 + 8 + 8 + 8;
 		break;
 	case CL_MSG_SYNC_CHUNK:
 	case CL_MSG_SYNC_HOLDS:
@@ -235,6 +235,7 @@ long cl_wire_encode(const struct cl_msg *m, uint8_t *buf, size_t cap)
 	case CL_MSG_INDEX_PUT:
 		wr_u64(&w, m->req_id);
 		wr_u64(&w, m->epoch);
+		wr_u32(&w, m->uid);
 		wr_u16(&w, m->namelen);
 		wr_u8(&w, m->keylen);
 		wr_u32(&w, m->vallen);
@@ -273,6 +274,7 @@ long cl_wire_encode(const struct cl_msg *m, uint8_t *buf, size_t cap)
 		wr_u64(&w, m->term.seq);
 		wr_u64(&w, m->mem_max);
 		wr_u64(&w, m->epoch_floor);
+		wr_u64(&w, m->per_uid_max);
 		break;
 	case CL_MSG_SYNC_CHUNK:
 	case CL_MSG_SYNC_HOLDS:
@@ -350,6 +352,7 @@ int cl_wire_decode(const uint8_t *buf, size_t len, struct cl_msg *m_r)
 	case CL_MSG_INDEX_PUT:
 		m.req_id = rd_u64(&r);
 		m.epoch = rd_u64(&r);
+		m.uid = rd_u32(&r);
 		namelen = rd_u16(&r);
 		m.keylen = rd_u8(&r);
 		m.vallen = rd_u32(&r);
@@ -394,6 +397,7 @@ int cl_wire_decode(const uint8_t *buf, size_t len, struct cl_msg *m_r)
 		m.term.seq = rd_u64(&r);
 		m.mem_max = rd_u64(&r);
 		m.epoch_floor = rd_u64(&r);
+		m.per_uid_max = rd_u64(&r);
 		if ((m.flags & ~(CL_SYNC_HAS_STATE | CL_SYNC_HAS_HOLDS)) != 0)
 			return COROLEASE_EPROTO;
 		break;
@@ -445,7 +449,7 @@ static const uint8_t snap_magic[4] = { 'C', 'L', 'S', 'N' };
 #define SNAP_HOLD_LEN     (4u + 1u + 8u + 8u)
 #define SNAP_WAITER_LEN   (4u + 1u + 8u)
 #define SNAP_ENTRY_MIN    (1u + 1u + 4u + 8u)         /* 1-byte key, empty value */
-#define SNAP_RECORD_MIN   (2u + 1u + 8u + 8u + 4u + 4u + 4u)
+#define SNAP_RECORD_MIN   (2u + 1u + 8u + 8u + 4u + 4u + 4u + 4u)
 
 /* ---- snapshot encoding ---------------------------------------------------- */
 
@@ -533,6 +537,7 @@ static int snap_put_record(void *ctx, const struct cl_record_info *rec)
 	gb_bytes(b, rec->name, rec->namelen);
 	gb_u64(b, rec->version);
 	gb_u64(b, rec->lru_tick);
+	gb_u32(b, rec->uid);
 	gb_u32(b, rec->nholds);
 	for (uint32_t i = 0; i < rec->nholds; i++) {
 		const struct cl_hold_info *h = &rec->holds[i];
@@ -597,6 +602,7 @@ int cl_snap_encode(const struct cl_sm *sm, uint8_t **buf_r, size_t *len_r)
 	gb_u32(&e.b, h.grace_ring.rep);
 	gb_u64(&e.b, h.grace_ring.seq);
 	gb_u64(&e.b, h.index_mem_max);
+	gb_u64(&e.b, h.index_bytes_per_uid);
 	gb_u32(&e.b, h.nunfenced);
 	for (uint32_t i = 0; i < h.nunfenced; i++)
 		gb_u32(&e.b, h.unfenced[i]);
@@ -642,6 +648,7 @@ static int snap_get_record(struct rd *r, struct cl_record_scratch *s, struct cl_
 	rec->name = rd_name(r, rec->namelen);
 	rec->version = rd_u64(r);
 	rec->lru_tick = rd_u64(r);
+	rec->uid = rd_u32(r);
 
 	rec->nholds = rd_u32(r);
 	if (r->fail || rec->nholds > rd_left(r) / SNAP_HOLD_LEN)
@@ -737,6 +744,7 @@ int cl_snap_decode(const uint8_t *buf, size_t len, struct cl_sm *fresh)
 	h.grace_ring.rep = rd_u32(&r);
 	h.grace_ring.seq = rd_u64(&r);
 	h.index_mem_max = rd_u64(&r);
+	h.index_bytes_per_uid = rd_u64(&r);
 	h.nunfenced = rd_u32(&r);
 	if (r.fail || (flags & ~(SNAP_SPLIT | SNAP_GRACE)) || h.nunfenced > CL_MAX_UNFENCED)
 		return COROLEASE_EPROTO;

@@ -24,9 +24,14 @@
 
 #include "lease.h"
 
-#define CL_WIRE_VERSION   3u   /* 3: SYNC_ANNOUNCE carries epoch_floor */
+/*
+ * 3: SYNC_ANNOUNCE carries epoch_floor; 4: INDEX_PUT carries the writer's
+ * uid, SYNC_ANNOUNCE the sender's index_bytes_per_uid
+ */
+#define CL_WIRE_VERSION   4u
 #define CL_WIRE_HDR_LEN   8u
-#define CL_SNAP_VERSION   2u
+/* 3: the header carries index_bytes_per_uid, each record its index's uid */
+#define CL_SNAP_VERSION   3u
 #define CL_SYNC_CHUNK_MAX (512u * 1024u)   /* largest SYNC_CHUNK data */
 /* Largest encoded message: a full SYNC_CHUNK (larger than any INDEX_PUT). */
 #define CL_WIRE_MSG_MAX   (CL_WIRE_HDR_LEN + 64u + CL_SYNC_CHUNK_MAX)

@@ -314,7 +314,13 @@ int corolease_index_get(corolease_t *h, const void *name, size_t namelen,
  *                         lost with a minority partition
  *   COROLEASE_ENOTHELD    the lease is not granted, or not EX
  *   COROLEASE_EREVOKED    the lease was revoked (refused locally)
- *   -ENOSPC               put: the index memory bound cannot fit the value
+ *   -ENOSPC               put: the index memory bound (index_mem_max) cannot
+ *                         fit the value, even after evicting what the put may
+ *                         evict (with per-uid quotas on, only indexes of the
+ *                         caller's uid: another uid's are never evicted for it)
+ *   -EDQUOT               put: the caller's uid would exceed its index quota
+ *                         (index_bytes_per_uid) even after evicting its own
+ *                         indexes of names nobody holds; root has none
  *   -ENOENT               del: no such key
  *   -EAGAIN               too many requests of this connection pending
  *   COROLEASE_ENOQUORUM   the partition is not quorate

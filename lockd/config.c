@@ -36,6 +36,7 @@ struct key {
 	size_t given_off;             /* a bool in struct cld_config set when given, or NO_FIELD */
 	size_t node_off;              /* K_MS: its uint64_t microseconds in struct cl_node_config */
 	uint64_t min, max;            /* numbers: the value; strings: the length */
+	bool zero_ok;                 /* numbers: 0 is allowed too (off) */
 	const char *def;              /* the default as text; NULL: 0, which the core fills in */
 	/* optional, K_SIZE: the value in effect for v (0: the default) */
 	uint64_t (*effective)(const struct cld_config *cfg, uint64_t v);
@@ -54,6 +55,7 @@ struct key {
 	.want = "milliseconds, 1..3600000"
 
 static uint64_t effective_index_mem_max(const struct cld_config *cfg, uint64_t v);
+static uint64_t effective_per_uid(const struct cld_config *cfg, uint64_t v);
 static uint64_t effective_snapshot_max(const struct cld_config *cfg, uint64_t v);
 
 static const struct key keys[] = {
@@ -76,6 +78,10 @@ static const struct key keys[] = {
 	{ .name = "index_mem_max", .type = K_SIZE, FIELD(index_mem_max), NOT_GIVEN, .min = 1024,
 	  .max = 64ull << 30, .effective = effective_index_mem_max,
 	  .want = "bytes, optionally with K, M or G (1 K .. 64 G)" },
+	{ .name = "index_bytes_per_uid", .type = K_SIZE, FIELD(index_bytes_per_uid),
+	  GIVEN(index_bytes_per_uid_set), .min = 1024, .max = 64ull << 30, .zero_ok = true,
+	  .effective = effective_per_uid,
+	  .want = "0 (off), or bytes, optionally with K, M or G (1 K .. 64 G)" },
 	{ .name = "max_leases", .type = K_COUNT, FIELD(max_leases), NOT_GIVEN,
 	  .min = 1, .max = 100000000, .def = "4000000", .want = "1..100000000" },
 	{ .name = "max_leases_per_client", .type = K_COUNT, FIELD(max_leases_per_client), NOT_GIVEN,
@@ -205,7 +211,8 @@ static int parse_value(struct cld_config *cfg, const struct key *k, const char *
 	case K_COUNT:
 	case K_MS:
 	case K_SIZE:
-		if (parse_u64(v, k->type == K_SIZE, k->max, &x) < 0 || x < k->min)
+		if (parse_u64(v, k->type == K_SIZE, k->max, &x) < 0 ||
+		    (x < k->min && !(x == 0 && k->zero_ok)))
 			return -1;
 		*(uint64_t *)p = x;
 		return 0;
@@ -347,6 +354,7 @@ int cld_config_node(const struct cld_config *cfg, uint32_t nodeid, uint64_t toke
 		nc->validity_us = token_ms * 1000;
 	nc->kill_on_revoke = cfg->kill_on_revoke;
 	nc->sm.index_mem_max = cfg->index_mem_max;
+	nc->sm.index_bytes_per_uid = effective_per_uid(cfg, cfg->index_bytes_per_uid);
 	nc->snapshot_max = effective_snapshot_max(cfg, cfg->max_snapshot_bytes);
 	int rc = cl_node_config_finish(nc, err, errlen);
 	if (rc == 0 && token_ms && cfg->validity_ms > token_ms) {
@@ -405,6 +413,14 @@ static uint64_t effective_index_mem_max(const struct cld_config *cfg, uint64_t i
 	cl_sm_stats(sm, &st);
 	cl_sm_free(sm);
 	return st.index_mem_max;
+}
+
+/* The per-uid index quota for index_bytes_per_uid: the value given, else half the bound. */
+static uint64_t effective_per_uid(const struct cld_config *cfg, uint64_t index_bytes_per_uid)
+{
+	if (cfg->index_bytes_per_uid_set)
+		return index_bytes_per_uid;
+	return effective_index_mem_max(cfg, cfg->index_mem_max) / 2;
 }
 
 /*

@@ -39,6 +39,8 @@ struct cld_config {
 	uint64_t validity_ms, fence_delay_ms, heartbeat_ms;
 	bool kill_on_revoke;
 	uint64_t index_mem_max;       /* bytes; 0 = the core's default */
+	uint64_t index_bytes_per_uid; /* bytes; 0 = off; unset: half the index bound */
+	bool index_bytes_per_uid_set;
 	uint64_t max_leases_per_client;
 	uint64_t max_pending_per_client;
 	uint64_t max_client_holds;    /* node-wide: the validity page's revocation slots */

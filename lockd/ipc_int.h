@@ -128,6 +128,7 @@ struct cld_ipc {
 	uint64_t nconns, nhello;
 	/* refusals, for STATUS */
 	uint64_t refused_conns, refused_conns_uid, refused_watches, refused_leases;
+	uint64_t refused_index_quota, refused_index_full;   /* puts: -EDQUOT, -ENOSPC */
 	/* per limit (0: max_connections, 1: max_connections_per_uid) */
 	uint64_t refusal_log_at[2];   /* cld_now_us(): the next refusal worth a log line */
 	uint64_t refusals_unlogged[2];

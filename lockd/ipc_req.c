@@ -153,6 +153,31 @@ void ipc_ops_free(struct cld_ipc *ip)
 	}
 }
 
+/*
+ * Counts an index put the machine refused for a limit, and logs it (the
+ * first and every 1024th of each kind).  c may be NULL (gone meanwhile).
+ */
+static void index_refused(struct cld_ipc *ip, const struct conn *c, int err)
+{
+	uint64_t *n = err == -EDQUOT ? &ip->refused_index_quota : &ip->refused_index_full;
+	if ((*n)++ && (*n & 1023))
+		return;
+	const struct cl_sm *sm = cl_node_sm(ip->cfg.node);
+	struct cl_sm_stats st = { 0 };
+	if (sm)
+		cl_sm_stats(sm, &st);
+	long uid = c ? (long)c->uid : -1;
+	if (err == -EDQUOT)
+		qb_log(LOG_NOTICE, "index put of uid %ld refused: it would exceed index_bytes_per_uid "
+		       "(%" PRIu64 ") even after evicting its unheld indexes (%" PRIu64 " such "
+		       "refusals so far)", uid, st.index_bytes_per_uid, *n);
+	else
+		qb_log(LOG_NOTICE, "index put of uid %ld refused: index_mem_max (%" PRIu64 ") is full "
+		       "of %s (%" PRIu64 " such refusals so far)", uid, st.index_mem_max,
+		       st.index_bytes_per_uid ? "held indexes and other uids' (never evicted for it)"
+					      : "held indexes", *n);
+}
+
 /* The node answered an op (INDEX_DONE, SYNC_DONE, ADMIN_DONE). */
 static void op_done(struct cld_ipc *ip, const struct cl_node_event *ev)
 {
@@ -160,6 +185,8 @@ static void op_done(struct cld_ipc *ip, const struct cl_node_event *ev)
 	if (!o)
 		return;
 	struct conn *c = ipc_conn_find(ip, o->conn_id);
+	if (o->req_type == CLP_REQ_INDEX_PUT && (ev->err == -EDQUOT || ev->err == -ENOSPC))
+		index_refused(ip, c, ev->err);
 	if (c) {
 		uint64_t v = ev->type == CL_NODE_EV_ADMIN_DONE ? ev->count : ev->version;
 		if (o->req_type == CLP_REQ_INDEX_GET && ev->err == 0)
@@ -292,8 +319,9 @@ static void do_index_put(struct cld_ipc *ip, struct conn *c, const struct req *r
 {
 	uint64_t id = op_begin(ip, c, r, false);
 	if (id)
-		op_end(ip, c, r, id, cl_node_index_put(ip->cfg.node, c->id, id, r->name, r->namelen,
-						       r->key, r->keylen, r->val, r->vallen));
+		op_end(ip, c, r, id, cl_node_index_put(ip->cfg.node, c->id, id, (uint32_t)c->uid,
+						       r->name, r->namelen, r->key, r->keylen,
+						       r->val, r->vallen));
 }
 
 static void do_index_del(struct cld_ipc *ip, struct conn *c, const struct req *r)
@@ -350,6 +378,9 @@ static void do_status(struct cld_ipc *ip, struct conn *c, const struct req *r)
 		.watches_all = ip->watches.nall, .refused_conns = ip->refused_conns,
 		.refused_conns_uid = ip->refused_conns_uid, .refused_watches = ip->refused_watches,
 		.refused_leases = ip->refused_leases,
+		.refused_index_quota = ip->refused_index_quota,
+		.refused_index_full = ip->refused_index_full,
+		.index_bytes_per_uid = d->ncfg.sm.index_bytes_per_uid, .caller_uid = (uint32_t)c->uid,
 		.handshakes = ip->nhandshakes, .handshakes_dropped = ip->handshakes_dropped,
 	};
 	ip->ops->ring(ip->ctx, &in.ring_rep, &in.ring_seq);

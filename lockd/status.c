@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "corolease/ipc.h"
+#include "index.h"
 #include "status.h"
 
 /* What the fields read, gathered once per answer (zero where not known yet). */
@@ -28,6 +29,7 @@ struct status_src {
 	int64_t valid_ms;                     /* validity left; <= 0: lapsed */
 	uint64_t client_holds;
 	uint64_t local_leases;                /* live holds of this node */
+	uint64_t caller_bytes;                /* index bytes charged to the caller's uid */
 	uint64_t member_holds[CL_MAX_MEMBERS]; /* live holds of st.members[i] */
 };
 
@@ -59,6 +61,10 @@ struct status_src {
 	F("waiters",                   U64,  s->st.waiters)                       \
 	F("index_bytes",               U64,  s->st.index_bytes)                   \
 	F("index_mem_max",             U64,  s->st.index_mem_max)                 \
+	F("index_bytes_per_uid",       U64,  s->st.index_bytes_per_uid)           \
+	F("index_uids",                U64,  s->st.index_uids)                    \
+	F("caller.uid",                U64,  s->in->caller_uid)                   \
+	F("caller.index_bytes",        U64,  s->caller_bytes)                     \
 	F("local_leases",              U64,  s->local_leases)                     \
 	F("client_holds",              U64,  s->client_holds)                     \
 	F("clients",                   U64,  s->in->clients)                      \
@@ -81,6 +87,8 @@ struct status_src {
 	F("counters.watches_refused",  U64,  s->in->refused_watches)              \
 	F("counters.handshakes_dropped", U64, s->in->handshakes_dropped)          \
 	F("counters.leases_refused",   U64,  s->in->refused_leases)               \
+	F("counters.index_quota_refused", U64, s->in->refused_index_quota)        \
+	F("counters.index_full_refused", U64, s->in->refused_index_full)          \
 	F("counters.revokes",          U64,  s->k.revokes)                        \
 	F("counters.kills",            U64,  s->k.kills)                          \
 	F("state_hash",                HASH, s->sm ? cl_sm_hash(s->sm) : 0)
@@ -109,6 +117,7 @@ static void gather(const struct cld_status_in *in, struct status_src *s)
 	memset(s, 0, sizeof(*s));
 	s->in = in;
 	s->st.index_mem_max = in->index_mem_max;
+	s->st.index_bytes_per_uid = in->index_bytes_per_uid;
 	if (in->node) {
 		s->synced = cl_node_synced(in->node);
 		s->client_holds = cl_node_client_holds(in->node);
@@ -122,6 +131,7 @@ static void gather(const struct cld_status_in *in, struct status_src *s)
 		return;
 	}
 	cl_sm_stats(s->sm, &s->st);
+	s->caller_bytes = cl_index_uid_bytes(s->sm, in->caller_uid);
 	s->ring_rep = s->st.ring.rep;
 	s->ring_seq = s->st.ring.seq;
 	for (uint32_t i = 0; i < s->st.nmembers && i < CL_MAX_MEMBERS; i++) {

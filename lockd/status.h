@@ -33,7 +33,11 @@ struct cld_status_in {
 	uint64_t handshakes;          /* connections in libqb's handshake now (root's not counted) */
 	uint64_t handshakes_dropped;  /* ... refused (max_handshakes*) or timed out */
 	uint64_t refused_leases;      /* acquires of new names refused: max_leases */
+	uint64_t refused_index_quota; /* index puts refused: the uid's index_bytes_per_uid */
+	uint64_t refused_index_full;  /* ...: index_mem_max (with what they may evict) */
 	uint64_t index_mem_max;       /* the configured bound, for before the first sync */
+	uint64_t index_bytes_per_uid; /* the configured quota (0: off), likewise */
+	uint32_t caller_uid;          /* the uid of the client asking */
 	uint64_t now;                 /* the node's clock (cld_now_us()) */
 };
 

@@ -21,6 +21,7 @@
 #include "index.h"
 #include "lease.h"
 #include "recorder.h"
+#include "wire.h"
 
 /* ------------------------------------------------------------------ recorder */
 
@@ -869,6 +870,380 @@ START_TEST(test_tiny_bound)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ per-uid quota */
+
+static void make_sm_q(size_t mem_max, uint64_t per_uid)
+{
+	struct cl_sm_config cfg = { .index_mem_max = mem_max, .index_bytes_per_uid = per_uid };
+
+	sm = cl_sm_free(sm);
+	sm = cl_sm_new(&cfg, record_action, &rec);
+	ck_assert_ptr_nonnull(sm);
+	OK(confchg(1, 1, NODES(1, 2, 3, 4, 5), NOBODY));
+	OK(quorum_now(1, true));
+	rec_clear();
+}
+
+/* A put by node as uid. */
+static int uput(uint32_t node, uint32_t uid, const void *name, size_t len, const void *key,
+		size_t keylen, size_t vallen, uint64_t epoch, uint64_t req)
+{
+	struct cl_msg m = {
+		.type = CL_MSG_INDEX_PUT, .namelen = (uint16_t)len, .name = name,
+		.keylen = (uint8_t)keylen, .key = key, .vallen = (uint32_t)vallen,
+		.value = vals, .epoch = epoch, .req_id = req, .uid = uid,
+	};
+	return apply(node, &m);
+}
+
+#define UBYTES(uid, want) ck_assert_uint_eq(cl_index_uid_bytes(sm, uid), (want))
+
+/* name gets one key k of vallen bytes from node as uid, and is released: evictable. */
+static void unheld(int line, uint32_t node, uint32_t uid, const char *name, size_t vallen)
+{
+	uint64_t e = grab(line, node, name, strlen(name), EX);
+
+	ck_assert_msg(uput(node, uid, name, strlen(name), "k", 1, vallen, e, 1) == 0 &&
+		      xfind(CL_ACT_INDEX_DONE) >= 0 && rec.r[xfind(CL_ACT_INDEX_DONE)].a.err == 0,
+		      "line %d: put%s", line, dump());
+	OK(rel(node, name, strlen(name), e));
+	ck_assert_uint_gt(look(line, name, strlen(name)).lru_tick, 0);
+}
+#define UNHELD(node, uid, nm, vallen) unheld(__LINE__, node, uid, nm, vallen)
+
+/* The index is charged to the uid of its last put; a delete credits that uid. */
+START_TEST(test_uid_accounting)
+{
+	uint64_t e;
+
+	memset(vals, 'v', sizeof(vals));
+	ck_assert_uint_eq(stats().index_bytes_per_uid, 0);     /* off unless configured */
+	e = GRAB(1, S("a"), EX);
+	OK(uput(1, 1000, S("a"), S("k"), 2, e, 1));
+	X_WRITE_OK(1, 1, S("a"), S("k"), false);
+	UBYTES(1000, entry_cost(1, 2));
+	ck_assert_uint_eq(stats().index_uids, 1);
+	ck_assert_uint_eq(LOOK(S("a")).index_uid, 1000);
+	/* another uid writing into it takes the whole index over */
+	OK(uput(1, 1001, S("a"), S("j"), 3, e, 2));
+	X_WRITE_OK(1, 2, S("a"), S("j"), false);
+	UBYTES(1000, 0);
+	UBYTES(1001, entry_cost(1, 2) + entry_cost(1, 3));
+	ck_assert_uint_eq(stats().index_uids, 1);
+	ck_assert_uint_eq(LOOK(S("a")).index_uid, 1001);
+	/* an overwrite charges the difference */
+	OK(uput(1, 1001, S("a"), S("j"), 10, e, 3));
+	UBYTES(1001, entry_cost(1, 2) + entry_cost(1, 10));
+	/* deletes credit the index's uid; the last one ends the account */
+	OK(del(1, S("a"), S("k"), e, 4));
+	X_WRITE_OK(1, 4, S("a"), S("k"), true);
+	UBYTES(1001, entry_cost(1, 10));
+	OK(del(1, S("a"), S("j"), e, 5));
+	UBYTES(1001, 0);
+	ck_assert_uint_eq(stats().index_uids, 0);
+	BYTES(0);
+	/* root is accounted like any uid */
+	OK(uput(1, 0, S("a"), S("k"), 0, e, 6));
+	UBYTES(0, entry_cost(1, 0));
+	ck_assert_uint_eq(stats().index_uids, 1);
+	/* eviction credits too */
+	make_sm(2 * entry_cost(1, 0));
+	UNHELD(1, 1000, "x", 0);
+	UNHELD(1, 1001, "y", 0);
+	e = GRAB(2, S("z"), EX);
+	OK(uput(2, 1002, S("z"), S("k"), 0, e, 7));
+	X_EVICTED(0, S("x"));
+	UBYTES(1000, 0);
+	UBYTES(1001, entry_cost(1, 0));
+	UBYTES(1002, entry_cost(1, 0));
+	ck_assert_uint_eq(stats().index_uids, 2);
+}
+END_TEST
+
+/*
+ * Over its quota a uid's put evicts its own unheld indexes first, and is
+ * refused with -EDQUOT (nothing evicted) once what it holds cannot fit;
+ * another uid's records stay, and that uid writes on.  Root has no quota.
+ */
+START_TEST(test_quota_edquot)
+{
+	const uint64_t c100 = entry_cost(1, 100), c10 = entry_cost(1, 10);
+	uint64_t e, eb, er;
+
+	memset(vals, 'v', sizeof(vals));
+	make_sm_q(1u << 20, 3 * c100);
+	ck_assert_uint_eq(stats().index_bytes_per_uid, 3 * c100);
+	UNHELD(2, 2000, "b", 100);         /* another uid's, oldest of all */
+	UNHELD(1, 1000, "old", 10);        /* A's own, unheld */
+	e = GRAB(1, S("a"), EX);
+	OK(uput(1, 1000, S("a"), S("1"), 100, e, 1));
+	X_WRITE_OK(1, 1, S("a"), S("1"), false);
+	OK(uput(1, 1000, S("a"), S("2"), 100, e, 2));
+	X_WRITE_OK(1, 2, S("a"), S("2"), false);
+	UBYTES(1000, c10 + 2 * c100);
+	/* the third needs room under the quota: A's own unheld index goes, b stays */
+	OK(uput(1, 1000, S("a"), S("3"), 100, e, 3));
+	X_N(3);
+	X_EVICTED(0, S("old"));
+	X_DONE(1, 3, 0, lsn());
+	UBYTES(1000, 3 * c100);
+	/* the fourth cannot fit: refused, nothing evicted, nothing changed */
+	uint64_t h = cl_sm_hash(sm), evictions = stats().index_evictions;
+	OK(uput(1, 1000, S("a"), S("4"), 100, e, 4));
+	X_WRITE_ERR(1, 4, -EDQUOT);
+	ck_assert_uint_eq(stats().index_evictions, evictions);
+	UBYTES(1000, 3 * c100);
+	EXPECT_NOKEY(S("a"), S("4"));
+	/* a refusal is an input: only lsn moved */
+	ck_assert_uint_ne(cl_sm_hash(sm), h);
+	/* so is a larger overwrite, a smaller one is not */
+	OK(uput(1, 1000, S("a"), S("3"), 101, e, 5));
+	X_WRITE_ERR(1, 5, -EDQUOT);
+	OK(uput(1, 1000, S("a"), S("3"), 50, e, 6));
+	X_WRITE_OK(1, 6, S("a"), S("3"), false);
+	/* B's record is intact, and B writes up to its own quota */
+	expect_val(__LINE__, S("b"), S("k"), vals, 100, UINT64_MAX);
+	UBYTES(2000, c100);
+	eb = GRAB(2, S("c"), EX);
+	OK(uput(2, 2000, S("c"), S("1"), 100, eb, 7));
+	X_WRITE_OK(2, 7, S("c"), S("1"), false);
+	OK(uput(2, 2000, S("c"), S("2"), 100, eb, 8));
+	X_WRITE_OK(2, 8, S("c"), S("2"), false);
+	OK(uput(2, 2000, S("c"), S("3"), 100, eb, 9));
+	X_N(3);
+	X_EVICTED(0, S("b"));                /* its own */
+	UBYTES(2000, 3 * c100);
+	UBYTES(1000, 2 * c100 + entry_cost(1, 50));
+	/* a single value larger than the quota never fits */
+	OK(uput(2, 2000, S("c"), S("big"), 3 * c100, eb, 10));
+	X_WRITE_ERR(2, 10, -EDQUOT);
+	/* root has no quota */
+	er = GRAB(3, S("r"), EX);
+	for (uint64_t i = 0; i < 5; i++) {
+		char k = (char)('0' + i);
+		OK(uput(3, 0, S("r"), &k, 1, 100, er, 20 + i));
+		X_WRITE_OK(3, 20 + i, S("r"), NL(&k, 1), false);
+	}
+	UBYTES(0, 5 * c100);
+}
+END_TEST
+
+/*
+ * With the quota on, a put that needs room under the bound evicts only its
+ * own uid's unheld indexes, even when another uid's are older, and is
+ * refused with -ENOSPC rather than evict another's.  With it off, the
+ * oldest index goes, whoever wrote it.
+ */
+START_TEST(test_quota_evicts_own_only)
+{
+	const uint64_t c = entry_cost(1, 100);
+
+	memset(vals, 'v', sizeof(vals));
+	for (int on = 0; on <= 1; on++) {
+		uint64_t e;
+
+		make_sm_q(4 * c, on ? 4 * c : 0);
+		UNHELD(2, 2000, "b1", 100);
+		UNHELD(2, 2000, "b2", 100);
+		UNHELD(1, 1000, "a1", 100);
+		e = GRAB(1, S("a2"), EX);
+		OK(uput(1, 1000, S("a2"), S("1"), 100, e, 1));
+		X_WRITE_OK(1, 1, S("a2"), S("1"), false);
+		BYTES(4 * c);
+		OK(uput(1, 1000, S("a2"), S("2"), 100, e, 2));
+		X_N(3);
+		X_DONE(1, 2, 0, lsn());
+		if (!on) {
+			X_EVICTED(0, S("b1"));        /* the oldest */
+			GONE(S("b1"));
+			continue;
+		}
+		X_EVICTED(0, S("a1"));                /* its own, though b1 is older */
+		GONE(S("a1"));
+		ck_assert_uint_eq(LOOK(S("b1")).nkeys, 1);
+		/* nothing of its own left to evict: -ENOSPC, b1 and b2 stay */
+		OK(uput(1, 1000, S("a2"), S("3"), 100, e, 3));
+		X_WRITE_ERR(1, 3, -ENOSPC);
+		ck_assert_uint_eq(LOOK(S("b1")).nkeys, 1);
+		ck_assert_uint_eq(LOOK(S("b2")).nkeys, 1);
+		UBYTES(2000, 2 * c);
+		UBYTES(1000, 2 * c);
+		/* B still writes: its own oldest makes room */
+		uint64_t eb = GRAB(2, S("b3"), EX);
+		OK(uput(2, 2000, S("b3"), S("k"), 100, eb, 4));
+		X_N(3);
+		X_EVICTED(0, S("b1"));
+		X_DONE(2, 4, 0, lsn());
+	}
+}
+END_TEST
+
+/* A uid writing into an index charged to another takes it whole: its quota must fit it. */
+START_TEST(test_quota_takeover)
+{
+	const uint64_t c = entry_cost(1, 100);
+	uint64_t e;
+
+	memset(vals, 'v', sizeof(vals));
+	make_sm_q(1u << 20, 2 * c);
+	e = GRAB(1, S("a"), EX);
+	OK(uput(1, 1000, S("a"), S("1"), 100, e, 1));
+	OK(uput(1, 1000, S("a"), S("2"), 100, e, 2));
+	UBYTES(1000, 2 * c);
+	OK(rel(1, S("a"), e));
+	e = GRAB(2, S("a"), EX);
+	OK(uput(2, 2000, S("a"), S("3"), 0, e, 3));
+	X_WRITE_ERR(2, 3, -EDQUOT);
+	UBYTES(1000, 2 * c);
+	UBYTES(2000, 0);
+	/* a delete needs no quota; it credits the index's uid */
+	OK(del(2, S("a"), S("1"), e, 4));
+	X_WRITE_OK(2, 4, S("a"), S("1"), true);
+	UBYTES(1000, c);
+	OK(uput(2, 2000, S("a"), S("3"), 0, e, 5));
+	X_WRITE_OK(2, 5, S("a"), S("3"), false);
+	UBYTES(1000, 0);
+	UBYTES(2000, c + entry_cost(1, 0));
+	ck_assert_uint_eq(LOOK(S("a")).index_uid, 2000);
+}
+END_TEST
+
+/* ---- two replicas, and a third loaded from a snapshot, decide alike ---- */
+
+struct qdigest {
+	uint64_t h, n, evicted, edquot, enospc;
+};
+
+static void qdigest_action(void *ctx, const struct cl_action *a)
+{
+	struct qdigest *d = ctx;
+	uint64_t v[] = { (uint64_t)a->type, a->node, (uint64_t)(int64_t)a->err, a->req_id,
+			 a->version, a->epoch, a->namelen };
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		d->h = (d->h ^ v[i]) * 0x100000001b3ULL;
+	for (size_t i = 0; i < a->namelen; i++)
+		d->h = (d->h ^ a->name[i]) * 0x100000001b3ULL;
+	d->n++;
+	d->evicted += a->type == CL_ACT_INDEX_EVICTED;
+	d->edquot += a->type == CL_ACT_INDEX_DONE && a->err == -EDQUOT;
+	d->enospc += a->type == CL_ACT_INDEX_DONE && a->err == -ENOSPC;
+}
+
+static uint64_t q_rng;
+
+static uint64_t q_rnd(uint64_t n)
+{
+	q_rng ^= q_rng << 13;
+	q_rng ^= q_rng >> 7;
+	q_rng ^= q_rng << 17;
+	return q_rng % n;
+}
+
+/* One input shaped by g's state: acquires, puts of four uids, deletes, releases. */
+static struct cl_msg q_event(const struct cl_sm *g, uint32_t *sender_r, char *name, char *key)
+{
+	struct cl_msg m = { .type = CL_MSG_NOP };
+	uint64_t r = q_rnd(100);
+	uint32_t node = (uint32_t)(1 + q_rnd(3));
+	int nl = snprintf(name, 8, "n%u", (unsigned)q_rnd(12));
+
+	key[0] = (char)('a' + q_rnd(4));
+	m.name = (const uint8_t *)name;
+	m.namelen = (uint16_t)nl;
+	m.req_id = q_rng;
+	*sender_r = node;
+	uint64_t ep = cl_sm_hold_epoch(g, name, (size_t)nl, node, NULL);
+	if (r < 25 || !ep) {
+		m.type = CL_MSG_ACQUIRE;
+		m.mode = EX;
+	} else if (r < 75) {
+		static const uint32_t uids[] = { 0, 1000, 1001, 1002 };
+		m.type = CL_MSG_INDEX_PUT;
+		m.key = (const uint8_t *)key;
+		m.keylen = 1;
+		m.value = vals;
+		m.vallen = (uint32_t)q_rnd(120);
+		m.epoch = ep;
+		m.uid = uids[q_rnd(4)];
+	} else if (r < 85) {
+		m.type = CL_MSG_INDEX_DEL;
+		m.key = (const uint8_t *)key;
+		m.keylen = 1;
+		m.epoch = ep;
+	} else {
+		m.type = CL_MSG_RELEASE;
+		m.epoch = ep;
+	}
+	return m;
+}
+
+START_TEST(test_quota_replicas_and_snapshot)
+{
+	struct cl_sm_config cfg = { .index_mem_max = 1200, .index_bytes_per_uid = 500 };
+	struct qdigest da = { 0xcbf29ce484222325ULL, 0, 0, 0, 0 }, db = da, dc = da;
+	struct cl_sm *a = cl_sm_new(&cfg, qdigest_action, &da);
+	struct cl_sm *b = cl_sm_new(&cfg, qdigest_action, &db);
+	struct cl_sm *c = NULL;
+	const uint32_t mem[] = { 1, 2, 3 };
+	struct cl_ring r1 = { 1, 1 };
+	struct cl_msg q = { .type = CL_MSG_QUORUM, .flags = CL_QUORUM_YES, .ring = r1 };
+
+	memset(vals, 'v', sizeof(vals));
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	OK(cl_sm_confchg(a, &r1, mem, 3, NULL, 0));
+	OK(cl_sm_confchg(b, &r1, mem, 3, NULL, 0));
+	OK(cl_sm_apply(a, 1, &q));
+	OK(cl_sm_apply(b, 1, &q));
+	q_rng = 0x9e3779b97f4a7c15ULL;
+	for (int step = 0; step < 6000; step++) {
+		char name[8], key[1];
+		uint32_t sender;
+		struct cl_msg m = q_event(a, &sender, name, key);
+
+		OK(cl_sm_apply(a, sender, &m));
+		OK(cl_sm_apply(b, sender, &m));
+		if (c)
+			OK(cl_sm_apply(c, sender, &m));
+		if (step == 3000) {
+			/* a joiner loads a's snapshot (made with another config) */
+			uint8_t *buf;
+			size_t len;
+			OK(cl_snap_encode(a, &buf, &len));
+			dc = da;
+			c = cl_sm_new(&(struct cl_sm_config){ .index_mem_max = 1 << 20 },
+				      qdigest_action, &dc);
+			ck_assert_ptr_nonnull(c);
+			OK(cl_snap_decode(buf, len, c));
+			free(buf);
+			ck_assert_uint_eq(cl_sm_hash(c), cl_sm_hash(a));
+		}
+		ck_assert_msg(cl_sm_hash(a) == cl_sm_hash(b), "step %d: hashes differ", step);
+		ck_assert_msg(da.h == db.h && da.n == db.n, "step %d: actions differ", step);
+		if (c) {
+			ck_assert_msg(cl_sm_hash(a) == cl_sm_hash(c), "step %d: the joiner's hash", step);
+			ck_assert_msg(da.h == dc.h, "step %d: the joiner's actions differ", step);
+		}
+		for (uint32_t uid = 1000; uid <= 1002; uid++)
+			ck_assert_uint_le(cl_index_uid_bytes(a, uid), 500);
+		ck_assert_uint_le(cl_index_bytes(a), 1200);
+	}
+	/* the walk met every rule */
+	ck_assert_uint_gt(da.evicted, 10);
+	ck_assert_uint_gt(da.edquot, 10);
+	ck_assert_uint_gt(da.enospc, 10);
+	ck_assert_uint_gt(dc.evicted, da.evicted / 4);
+	struct cl_sm_stats st;
+	cl_sm_stats(c, &st);
+	ck_assert_uint_eq(st.index_bytes_per_uid, 500);
+	ck_assert_uint_eq(st.index_mem_max, 1200);
+	cl_sm_free(a);
+	cl_sm_free(b);
+	cl_sm_free(c);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ main */
 
 static Suite *index_suite(void)
@@ -876,6 +1251,7 @@ static Suite *index_suite(void)
 	Suite *s = suite_create("index");
 	TCase *tc = tcase_create("index");
 	TCase *mem = tcase_create("memory");
+	TCase *quota = tcase_create("quota");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_put_get_del);
@@ -895,6 +1271,14 @@ static Suite *index_suite(void)
 	tcase_add_test(mem, test_never_evict_held);
 	tcase_add_test(mem, test_tiny_bound);
 	suite_add_tcase(s, mem);
+
+	tcase_add_checked_fixture(quota, setup, teardown);
+	tcase_add_test(quota, test_uid_accounting);
+	tcase_add_test(quota, test_quota_edquot);
+	tcase_add_test(quota, test_quota_evicts_own_only);
+	tcase_add_test(quota, test_quota_takeover);
+	tcase_add_test(quota, test_quota_replicas_and_snapshot);
+	suite_add_tcase(s, quota);
 	return s;
 }
 

@@ -1540,6 +1540,7 @@ static const struct { const char *k; size_t len; } R_keys[] = {
 	{ "k1", 2 }, { "k2", 2 }, { "k10", 3 }, { "\xff", 1 },
 };
 static const size_t R_vallens[] = { 0, 5, 64, 300, 500 };
+static const uint32_t R_uids[] = { 0, 1000, 1001, 1002 };
 static uint8_t R_val[500];
 
 struct ev {
@@ -1554,6 +1555,7 @@ struct ev {
 struct actdigest {
 	uint64_t h;
 	uint64_t n;
+	uint64_t edquot, enospc;   /* puts refused for a uid's quota / the bound */
 };
 
 static void fnv(uint64_t *h, const void *p, size_t n)
@@ -1579,6 +1581,10 @@ static void digest_action(void *ctx, const struct cl_action *a)
 {
 	struct actdigest *d = ctx;
 
+	if (a->type == CL_ACT_INDEX_DONE && a->err == -EDQUOT)
+		d->edquot++;
+	if (a->type == CL_ACT_INDEX_DONE && a->err == -ENOSPC)
+		d->enospc++;
 	fnv64(&d->h, (uint64_t)a->type);
 	fnv64(&d->h, a->node);
 	fnv64(&d->h, a->owner);
@@ -1645,6 +1651,7 @@ static int dump_record(void *ctx, const struct cl_record_info *r)
 	b_put(b, r->name, r->namelen);
 	b_u64(b, r->version);
 	b_u64(b, r->lru_tick);
+	b_u64(b, r->uid);
 	b_u64(b, r->nholds);
 	for (uint32_t i = 0; i < r->nholds; i++) {
 		b_u64(b, r->holds[i].node);
@@ -1696,6 +1703,8 @@ static struct blob canon(const struct cl_sm *m_sm)
 	b_u64(&out, h.orphan_seq);
 	b_u64(&out, h.lru_clock);
 	b_u64(&out, h.index_evictions);
+	b_u64(&out, h.index_mem_max);
+	b_u64(&out, h.index_bytes_per_uid);
 	b_u64(&out, h.quorate);
 	b_u64(&out, h.ring.rep);
 	b_u64(&out, h.ring.seq);
@@ -1772,6 +1781,7 @@ static void gen_event(const struct cl_sm *g, struct ev *e, uint64_t step)
 		if (e->m.type == CL_MSG_INDEX_PUT) {
 			e->m.value = R_val;
 			e->m.vallen = (uint32_t)R_vallens[rndn(5)];
+			e->m.uid = R_uids[rndn(4)];
 		}
 	} else if (r < 69) {
 		e->m.type = CL_MSG_EVICT;
@@ -1833,9 +1843,9 @@ static int feed(struct cl_sm *m_sm, const struct ev *e)
 
 #define DET_STEPS 6000
 
-static struct cl_sm *det_new(struct actdigest *d, size_t mem_max)
+static struct cl_sm *det_new(struct actdigest *d, size_t mem_max, uint64_t per_uid)
 {
-	struct cl_sm_config cfg = { .index_mem_max = mem_max };
+	struct cl_sm_config cfg = { .index_mem_max = mem_max, .index_bytes_per_uid = per_uid };
 	struct cl_sm *m_sm = cl_sm_new(&cfg, digest_action, d);
 	uint32_t mem[] = { 1, 2, 3 };
 	struct cl_ring r = { 1, 1 };
@@ -1845,10 +1855,13 @@ static struct cl_sm *det_new(struct actdigest *d, size_t mem_max)
 	return m_sm;
 }
 
+/* Runs 0 and 2 without per-uid quota, 1 and 3 with one (the same on every replica). */
 START_TEST(test_determinism_random)
 {
-	struct actdigest da = { 0xcbf29ce484222325ULL, 0 }, db = da, dc = da;
-	struct cl_sm *a = det_new(&da, 1500), *b = det_new(&db, 1500), *c = det_new(&dc, 1500);
+	struct actdigest da = { 0xcbf29ce484222325ULL, 0, 0, 0 }, db = da, dc = da;
+	uint64_t per_uid = _i % 2 ? 700 : 0;
+	struct cl_sm *a = det_new(&da, 1500, per_uid), *b = det_new(&db, 1500, per_uid);
+	struct cl_sm *c = det_new(&dc, 1500, per_uid);
 	struct ev *evs = calloc(DET_STEPS, sizeof(*evs));
 	uint64_t seed = 0x9e3779b97f4a7c15ULL ^ (uint64_t)_i;
 	struct cl_sm_stats st;
@@ -1883,6 +1896,11 @@ START_TEST(test_determinism_random)
 	ck_assert_uint_gt(st.orphan_seq, 5);
 	ck_assert_uint_gt(maxrec, 3);
 	ck_assert_uint_gt(st.index_evictions, 0);
+	ck_assert_uint_gt(da.enospc, 0);
+	if (per_uid)
+		ck_assert_uint_gt(da.edquot, 0);
+	else
+		ck_assert_uint_eq(da.edquot, 0);
 
 	/* a shuffled input: a different state, and so a different hash */
 	for (size_t i = DET_STEPS; i > 1; i--) {
@@ -1988,8 +2006,8 @@ static int copy_record(void *ctx, const struct cl_record_info *r)
 
 START_TEST(test_restore_roundtrip_hash)
 {
-	struct actdigest da = { 0xcbf29ce484222325ULL, 0 }, db = da;
-	struct cl_sm *a = det_new(&da, 2000), *b;
+	struct actdigest da = { 0xcbf29ce484222325ULL, 0, 0, 0 }, db = da;
+	struct cl_sm *a = det_new(&da, 2000, 900), *b;
 	struct rec_copies rc = { 0 };
 	struct cl_sm_header h;
 	struct ev e;
@@ -2001,6 +2019,7 @@ START_TEST(test_restore_roundtrip_hash)
 		gen_event(a, &e, (uint64_t)s + 1);
 		(void)feed(a, &e);
 	}
+	/* the per-uid quota comes with the header, whatever b was made with */
 	b = cl_sm_new(&(struct cl_sm_config){ .index_mem_max = 2000 }, digest_action, &db);
 	ck_assert_ptr_nonnull(b);
 	cl_sm_get_header(a, &h);

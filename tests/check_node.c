@@ -361,7 +361,7 @@ START_TEST(bad_requests_rejected)
 	ck_assert_int_eq(cl_node_acquire(a->n, 1, 1, "a", 1, CL_MODE_EX, 0x80, 0), -EINVAL);
 	ck_assert_int_eq(cl_node_acquire(a->n, 0, 1, "a", 1, CL_MODE_EX, 0, 0), -EINVAL);
 	ck_assert_int_eq(cl_node_acquire(a->n, 1, 1, big, COROLEASE_NAME_MAX, CL_MODE_EX, 0, 0), -EALREADY);
-	ck_assert_int_eq(cl_node_index_put(a->n, 1, 2, "a", 1, "k", 1, "v", 1), COROLEASE_ENOTHELD);
+	ck_assert_int_eq(cl_node_index_put(a->n, 1, 2, 0, "a", 1, "k", 1, "v", 1), COROLEASE_ENOTHELD);
 	ck_assert_int_eq(cl_node_fence_ack(a->n, 1, 3, 0, false), -EINVAL);
 	bus_run(b);
 	/* garbage on the bus is counted and ignored */
@@ -617,8 +617,8 @@ START_TEST(index_write_needs_ex_and_replicates)
 	ACQ(n1, 1, "u/INBOX", CL_MODE_EX, 0);
 	ACQ(n1, 2, "u/Sent", CL_MODE_SH, 0);
 	bus_run(b);
-	ck_assert_int_eq(cl_node_index_put(n1->n, 1, 50, "u/INBOX", 7, "messages", 8, "42", 2), 0);
-	ck_assert_int_eq(cl_node_index_put(n1->n, 2, 51, "u/Sent", 6, "messages", 8, "1", 1),
+	ck_assert_int_eq(cl_node_index_put(n1->n, 1, 50, 0, "u/INBOX", 7, "messages", 8, "42", 2), 0);
+	ck_assert_int_eq(cl_node_index_put(n1->n, 2, 51, 0, "u/Sent", 6, "messages", 8, "1", 1),
 			 COROLEASE_ENOTHELD);
 	bus_run(b);
 	const struct cl_node_event *d = last_ev(n1, CL_NODE_EV_INDEX_DONE, 1);
@@ -655,7 +655,7 @@ START_TEST(joiner_gets_snapshot)
 {
 	struct tbus *b = cluster_with_300_leases();
 	struct tnode *n1 = b->nodes[1];
-	ck_assert_int_eq(cl_node_index_put(n1->n, 1, 999, "user000/INBOX", 13, "uidnext", 7, "77", 2), 0);
+	ck_assert_int_eq(cl_node_index_put(n1->n, 1, 999, 0, "user000/INBOX", 13, "uidnext", 7, "77", 2), 0);
 	bus_run(b);
 	node_add(b, 3);
 	uint32_t ids[] = { 1, 2, 3 };
@@ -744,7 +744,7 @@ START_TEST(joiner_refuses_snapshot_over_its_bound)
 	struct tnode *n1 = b->nodes[1];
 	static char big[16384];
 	memset(big, 'v', sizeof(big));
-	ck_assert_int_eq(cl_node_index_put(n1->n, 1, 999, "user000/INBOX", 13, "k", 1, big,
+	ck_assert_int_eq(cl_node_index_put(n1->n, 1, 999, 0, "user000/INBOX", 13, "k", 1, big,
 					   sizeof(big)), 0);
 	bus_run(b);
 	uint8_t *snap;
@@ -1299,7 +1299,7 @@ static unsigned long oom_scenario(unsigned long budget)
 
 	nev = n1->nev;
 	oom_resume();
-	rc = cl_node_index_put(n1->n, 1, 50, "m", 1, "k", 1, "v", 1);
+	rc = cl_node_index_put(n1->n, 1, 50, 0, "m", 1, "k", 1, "v", 1);
 	bus_run(b);
 	if (any_failed(b) || refused(n1, rc, 1, nev, 1))
 		goto out;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "index.h"
 #include "lease.h"
 #include "wire.h"
 
@@ -83,11 +84,12 @@ static size_t sample_msgs(struct cl_msg *out, size_t max)
 		{ .type = CL_MSG_INDEX_PUT, .req_id = 5, .epoch = 9, .name = (const uint8_t *)"n",
 		  .namelen = 1, .key = (const uint8_t *)"k", .keylen = 1, .value = NULL,
 		  .vallen = 0 },
-		{ .type = CL_MSG_INDEX_PUT, .req_id = 6, .epoch = 10, .name = (const uint8_t *)"foo",
+		{ .type = CL_MSG_INDEX_PUT, .req_id = 6, .epoch = 10, .uid = 1000,
+		  .name = (const uint8_t *)"foo",
 		  .namelen = 3, .key = (const uint8_t *)"bar", .keylen = 3,
 		  .value = (const uint8_t *)"bazqux", .vallen = 6 },
 		{ .type = CL_MSG_INDEX_PUT, .req_id = UINT64_MAX, .epoch = UINT64_MAX,
-		  .name = name_max, .namelen = COROLEASE_NAME_MAX, .key = key_max,
+		  .uid = UINT32_MAX, .name = name_max, .namelen = COROLEASE_NAME_MAX, .key = key_max,
 		  .keylen = COROLEASE_KEY_MAX, .value = val_max, .vallen = COROLEASE_VALUE_MAX },
 		{ .type = CL_MSG_INDEX_DEL, .req_id = 8, .epoch = 1, .name = (const uint8_t *)"n",
 		  .namelen = 1, .key = (const uint8_t *)"k", .keylen = 1 },
@@ -103,7 +105,8 @@ static size_t sample_msgs(struct cl_msg *out, size_t max)
 		{ .type = CL_MSG_SYNC_ANNOUNCE },
 		{ .type = CL_MSG_SYNC_ANNOUNCE, .ring = { UINT32_MAX, UINT64_MAX },
 		  .lsn = UINT64_MAX, .q_lsn = UINT64_MAX - 1, .hash = 0x0123456789abcdefull,
-		  .flags = 1, .term = { UINT32_MAX, UINT64_MAX }, .mem_max = UINT64_MAX },
+		  .flags = 1, .term = { UINT32_MAX, UINT64_MAX }, .mem_max = UINT64_MAX,
+		  .epoch_floor = UINT64_MAX - 2, .per_uid_max = UINT64_MAX - 3 },
 		{ .type = CL_MSG_SYNC_CHUNK, .ring = { 2, 3 }, .seq = 0, .flags = 0, .vallen = 0 },
 		{ .type = CL_MSG_SYNC_HOLDS, .ring = { 2, 3 }, .seq = 1, .flags = 1,
 		  .value = (const uint8_t *)"holds", .vallen = 5 },
@@ -141,6 +144,12 @@ static void assert_msg_eq(const struct cl_msg *a, const struct cl_msg *b)
 	ck_assert_uint_eq(a->lsn, b->lsn);
 	ck_assert_uint_eq(a->q_lsn, b->q_lsn);
 	ck_assert_uint_eq(a->hash, b->hash);
+	ck_assert_uint_eq(a->uid, b->uid);
+	ck_assert_uint_eq(a->term.rep, b->term.rep);
+	ck_assert_uint_eq(a->term.seq, b->term.seq);
+	ck_assert_uint_eq(a->mem_max, b->mem_max);
+	ck_assert_uint_eq(a->epoch_floor, b->epoch_floor);
+	ck_assert_uint_eq(a->per_uid_max, b->per_uid_max);
 	ck_assert(bytes_eq(a->name, b->name, a->namelen));
 	ck_assert(bytes_eq(a->key, b->key, a->keylen));
 	ck_assert(bytes_eq(a->value, b->value, a->vallen));
@@ -223,20 +232,21 @@ START_TEST(test_field_layout)
 {
 	/* Pins the byte layout of a few messages against hand-written bytes. */
 	static const uint8_t acq[] = {
-		3, 1, 0, 0, 15, 0, 0, 0,
+		4, 1, 0, 0, 15, 0, 0, 0,
 		0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, /* req_id */
 		2, 1,                                           /* mode SH, WAIT */
 		3, 0, 'a', 'b', 'c',
 	};
 	static const uint8_t put[] = {
-		3, 7, 0, 0, 27, 0, 0, 0,
+		4, 7, 0, 0, 31, 0, 0, 0,
 		1, 0, 0, 0, 0, 0, 0, 0,   /* req_id */
 		2, 0, 0, 0, 0, 0, 0, 0,   /* epoch */
+		0xe9, 0xfd, 0, 0,         /* uid 65001 */
 		1, 0, 2, 1, 0, 0, 0,      /* namelen 1, keylen 2, vallen 1 */
 		'n', 'k', 'k', 'v',
 	};
 	static const uint8_t chunk[] = {
-		3, 33, 0, 0, 27, 0, 0, 0,
+		4, 33, 0, 0, 27, 0, 0, 0,
 		9, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0,   /* ring */
 		3, 0, 0, 0, 0, 0, 0, 0,                /* seq */
 		1, 2, 0, 0, 0, 'x', 'y',               /* last, vallen 2 */
@@ -248,7 +258,7 @@ START_TEST(test_field_layout)
 	ck_assert_int_eq(enc(&m), sizeof(acq));
 	ck_assert(memcmp(msgbuf, acq, sizeof(acq)) == 0);
 
-	m = (struct cl_msg){ .type = CL_MSG_INDEX_PUT, .req_id = 1, .epoch = 2,
+	m = (struct cl_msg){ .type = CL_MSG_INDEX_PUT, .req_id = 1, .epoch = 2, .uid = 65001,
 			     .name = (const uint8_t *)"n", .namelen = 1,
 			     .key = (const uint8_t *)"kk", .keylen = 2,
 			     .value = (const uint8_t *)"v", .vallen = 1 };
@@ -322,7 +332,7 @@ START_TEST(test_bad_version)
 {
 	struct cl_msg s[64];
 	size_t n;
-	static const uint8_t versions[] = { 0, 1, 2, 4, 0x81, 255 };   /* all but CL_WIRE_VERSION (3) */
+	static const uint8_t versions[] = { 0, 1, 2, 3, 5, 0x81, 255 };   /* all but CL_WIRE_VERSION (4) */
 
 	init_data();
 	n = sample_msgs(s, 64);
@@ -398,7 +408,7 @@ static const struct layout layouts[] = {
 	{ CL_MSG_EVICT, 8, 10, -1, -1, -1, -1, -1, 0 },
 	{ CL_MSG_RECOVER_NODE, -1, -1, -1, -1, -1, -1, 0, 0 },
 	{ CL_MSG_FENCE_ACK, -1, -1, -1, -1, -1, 12, 8, CL_FENCE_FORCE },
-	{ CL_MSG_INDEX_PUT, 16, 23, 18, 19, -1, -1, -1, 0 },
+	{ CL_MSG_INDEX_PUT, 20, 27, 22, 23, -1, -1, -1, 0 },
 	{ CL_MSG_INDEX_DEL, 16, 19, 18, -1, -1, -1, -1, 0 },
 	{ CL_MSG_NOP, -1, -1, -1, -1, -1, -1, -1, 0 },
 	{ CL_MSG_QUORUM, -1, -1, -1, -1, -1, 12, -1, CL_QUORUM_FLAGS_ALL },
@@ -777,6 +787,8 @@ static void acquire(struct cl_sm *sm, uint32_t node, const uint8_t *name, uint16
 	apply(sm, node, &m);
 }
 
+static uint32_t put_uid;   /* the uid put() writes as */
+
 static void put(struct cl_sm *sm, uint32_t node, const uint8_t *name, uint16_t namelen,
 		const uint8_t *key, uint8_t keylen, const uint8_t *val, uint32_t vallen)
 {
@@ -784,7 +796,14 @@ static void put(struct cl_sm *sm, uint32_t node, const uint8_t *name, uint16_t n
 	ck_assert_uint_ne(epoch, 0);
 	struct cl_msg m = { .type = CL_MSG_INDEX_PUT, .req_id = 7, .epoch = epoch,
 			    .name = name, .namelen = namelen, .key = key, .keylen = keylen,
-			    .value = val, .vallen = vallen };
+			    .value = val, .vallen = vallen, .uid = put_uid };
+	apply(sm, node, &m);
+}
+
+static void release(struct cl_sm *sm, uint32_t node, const uint8_t *name, uint16_t namelen)
+{
+	struct cl_msg m = { .type = CL_MSG_RELEASE, .name = name, .namelen = namelen,
+			    .epoch = cl_sm_hold_epoch(sm, name, namelen, node, NULL) };
 	apply(sm, node, &m);
 }
 
@@ -798,11 +817,12 @@ static void quorum(struct cl_sm *sm, const struct cl_ring *ring, const uint32_t 
 
 /*
  * Builds a machine with holds (EX, SH, one orphaned), a waiter and index
- * entries.  big adds maximal names, keys and values.
+ * entries of two uids (one index unheld), with a per-uid quota.  big adds
+ * maximal names, keys and values.
  */
 static struct cl_sm *build_machine(bool big)
 {
-	struct cl_sm_config cfg = { 0 };
+	struct cl_sm_config cfg = { .index_bytes_per_uid = 1u << 20 };
 	struct cl_sm *sm = cl_sm_new(&cfg, count_action, NULL);
 	const uint32_t m3[] = { 1, 2, 3 }, m2[] = { 1, 2 }, gone[] = { 3 };
 	struct cl_ring r1 = { 1, 4 }, r2 = { 1, 8 };
@@ -813,8 +833,14 @@ static struct cl_sm *build_machine(bool big)
 	ck_assert(cl_sm_quorate(sm));
 
 	acquire(sm, 1, S("alpha"), CL_MODE_EX, 0);
+	put_uid = 1000;
 	put(sm, 1, S("alpha"), (const uint8_t *)"k1", 2, (const uint8_t *)"v1", 2);
 	put(sm, 1, S("alpha"), (const uint8_t *)"k0", 2, NULL, 0);
+	acquire(sm, 2, S("gamma"), CL_MODE_EX, 0);
+	put_uid = 2000;
+	put(sm, 2, S("gamma"), (const uint8_t *)"g", 1, (const uint8_t *)"gg", 2);
+	release(sm, 2, S("gamma"));
+	put_uid = 0;
 	acquire(sm, 2, S("beta"), CL_MODE_SH, 0);
 	acquire(sm, 3, S("beta"), CL_MODE_SH, 0);
 	acquire(sm, 1, S("beta"), CL_MODE_EX, CL_ACQ_WAIT);
@@ -877,6 +903,10 @@ static void assert_same_state(const struct cl_sm *a, const struct cl_sm *b)
 	ck_assert_uint_eq(sa.orphans, sb.orphans);
 	ck_assert_uint_eq(sa.waiters, sb.waiters);
 	ck_assert_uint_eq(sa.index_bytes, sb.index_bytes);
+	ck_assert_uint_eq(sa.index_bytes_per_uid, sb.index_bytes_per_uid);
+	ck_assert_uint_eq(sa.index_uids, sb.index_uids);
+	for (uint32_t uid = 0; uid <= 3000; uid += 1000)
+		ck_assert_uint_eq(cl_index_uid_bytes(a, uid), cl_index_uid_bytes(b, uid));
 	ck_assert_uint_eq(sa.index_evictions, sb.index_evictions);
 	ck_assert_int_eq(sa.quorate, sb.quorate);
 	ck_assert_uint_eq(sa.ring.rep, sb.ring.rep);
@@ -892,8 +922,8 @@ static size_t count_offset(const struct cl_sm *sm)
 	struct cl_sm_stats st;
 
 	cl_sm_stats(sm, &st);
-	/* ..., members, term, flags, grace ring, index bound, unfenced */
-	return 8 + 6 * 8 + 1 + 4 + 8 + 4 + 4 * (size_t)st.nmembers + 4 + 8 + 1 + 4 + 8 + 8 + 4 +
+	/* ..., members, term, flags, grace ring, index bound, per-uid quota, unfenced */
+	return 8 + 6 * 8 + 1 + 4 + 8 + 4 + 4 * (size_t)st.nmembers + 4 + 8 + 1 + 4 + 8 + 8 + 8 + 4 +
 	       4 * (size_t)st.nunfenced;
 }
 
@@ -1081,7 +1111,7 @@ START_TEST(test_snap_corruption)
 	snap_reseal(work, len);
 	ck_assert_int_eq(snap_dec_exact(work, len, NULL), COROLEASE_EPROTO);
 	/* other versions */
-	static const uint16_t versions[] = { 0, 1, 3, 0x100, 0xffff };
+	static const uint16_t versions[] = { 0, 1, 2, 4, 0x100, 0xffff };
 	for (size_t v = 0; v < sizeof(versions) / sizeof(versions[0]); v++) {
 		memcpy(work, buf, len);
 		cl_put_u16(work + 4, versions[v]);
@@ -1237,15 +1267,16 @@ START_TEST(test_snap_bad_records)
 	ck_assert_uint_eq(cl_get_u64(buf + co), 1);
 	const uint8_t *rec = buf + co + 8;
 	size_t rlen = len - co - 16;
-	/* record layout: namelen@0 name@2 version@7 lru@15 nholds@23 hold@27
-	 * (node, mode@31, epoch, orphan_seq) nwaiters@48 nentries@52 entry@56
-	 * (keylen, key@57, vallen@58, value@62, version@63) */
-	ck_assert_uint_eq(rlen, 71);
+	/* record layout: namelen@0 name@2 version@7 lru@15 uid@23 nholds@27 hold@31
+	 * (node, mode@35, epoch, orphan_seq) nwaiters@52 nentries@56 entry@60
+	 * (keylen, key@61, vallen@62, value@66, version@67) */
+	ck_assert_uint_eq(rlen, 75);
 	ck_assert_uint_eq(cl_get_u16(rec), 5);
-	ck_assert_uint_eq(cl_get_u32(rec + 23), 1);
-	ck_assert_uint_eq(cl_get_u32(rec + 52), 1);
+	ck_assert_uint_eq(cl_get_u32(rec + 23), 0);     /* put() writes as uid 0 */
+	ck_assert_uint_eq(cl_get_u32(rec + 27), 1);
+	ck_assert_uint_eq(cl_get_u32(rec + 56), 1);
 
-	uint8_t two[2 * 71];
+	uint8_t two[2 * 75];
 	memcpy(two, rec, rlen);
 	memcpy(two + rlen, rec, rlen);
 	/* the same name twice: the machine refuses, the decoder says EPROTO */
@@ -1256,18 +1287,18 @@ START_TEST(test_snap_bad_records)
 	struct { size_t at; int width; uint32_t val; } bad[] = {
 		{ 0, 2, 0 },            /* namelen 0 */
 		{ 0, 2, 1025 },
-		{ 31, 1, 0 },           /* hold mode */
-		{ 31, 1, 3 },
-		{ 27, 4, 0 },           /* hold node 0 */
-		{ 56, 1, 0 },           /* keylen 0 */
-		{ 58, 4, COROLEASE_VALUE_MAX + 1 },
-		{ 58, 4, 0xffffffffu },
-		{ 23, 4, 2 },           /* more holds than present */
-		{ 52, 4, 2 },           /* more entries than present */
-		{ 48, 4, 1 },           /* a waiter that is not there */
+		{ 35, 1, 0 },           /* hold mode */
+		{ 35, 1, 3 },
+		{ 31, 4, 0 },           /* hold node 0 */
+		{ 60, 1, 0 },           /* keylen 0 */
+		{ 62, 4, COROLEASE_VALUE_MAX + 1 },
+		{ 62, 4, 0xffffffffu },
+		{ 27, 4, 2 },           /* more holds than present */
+		{ 56, 4, 2 },           /* more entries than present */
+		{ 52, 4, 1 },           /* a waiter that is not there */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		uint8_t one[71];
+		uint8_t one[75];
 		memcpy(one, rec, rlen);
 		if (bad[i].width == 1)
 			one[bad[i].at] = (uint8_t)bad[i].val;
@@ -1285,6 +1316,31 @@ START_TEST(test_snap_bad_records)
 	ck_assert_int_eq(snap_dec_exact(b, blen, &h), 0);
 	ck_assert_uint_eq(h, cl_sm_hash(sm));
 	free(b);
+	/* without entries: version 0 and uid 0, or the record is refused */
+	{
+		uint8_t one[75];
+		size_t l = rlen - 15;          /* drop the entry */
+		memcpy(one, rec, l);
+		cl_put_u32(one + 56, 0);
+		cl_put_u64(one + 7, 0);
+		b = craft(buf, co, 1, one, l, &blen);
+		ck_assert_int_eq(snap_dec_exact(b, blen, NULL), 0);
+		free(b);
+		cl_put_u32(one + 23, 5);
+		b = craft(buf, co, 1, one, l, &blen);
+		ck_assert_int_eq(snap_dec_exact(b, blen, NULL), COROLEASE_EPROTO);
+		free(b);
+	}
+	/* another uid is another state: the index's owner is part of the hash */
+	{
+		uint8_t one[75];
+		memcpy(one, rec, rlen);
+		cl_put_u32(one + 23, 1000);
+		b = craft(buf, co, 1, one, rlen, &blen);
+		ck_assert_int_eq(snap_dec_exact(b, blen, &h), 0);
+		ck_assert_uint_ne(h, cl_sm_hash(sm));
+		free(b);
+	}
 
 	free(buf);
 	cl_sm_free(sm);

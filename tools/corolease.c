@@ -1169,6 +1169,29 @@ static int index_get(int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* Explains a put refused for the caller's index quota (-EDQUOT) or the index bound (-ENOSPC). */
+static void index_limit_hint(corolease_t *h, int err)
+{
+	corolease_status_t *st = NULL;
+	uint64_t uid = 0, mine = 0, quota = 0, max = 0;
+	if (corolease_status_get(h, &st) == 0) {
+		corolease_status_u64(st, "caller.uid", &uid);
+		corolease_status_u64(st, "caller.index_bytes", &mine);
+		corolease_status_u64(st, "index_bytes_per_uid", &quota);
+		corolease_status_u64(st, "index_mem_max", &max);
+		corolease_status_free(st);
+	}
+	if (err == -EDQUOT)
+		warnx_("uid %" PRIu64 " would exceed its index quota: it has %" PRIu64 " bytes of "
+		       "index data in the cluster, index_bytes_per_uid is %" PRIu64 " (corolease.conf(5)); "
+		       "its indexes of names nobody holds were evicted first, so delete keys of names "
+		       "it holds, or write less", uid, mine, quota);
+	else
+		warnx_("the index is full (index_mem_max %" PRIu64 ", corolease.conf(5)) with indexes "
+		       "that cannot be evicted for this put: of names held%s", max,
+		       quota ? ", or of other uids (a put evicts only its own uid's)" : "");
+}
+
 static int index_write(int argc, char **argv, bool del)
 {
 	const char *sub = del ? "index del" : "index put";
@@ -1206,13 +1229,14 @@ static int index_write(int argc, char **argv, bool del)
 	else
 		r = corolease_index_put(lease, key, strlen(key), val, strlen(val), &version);
 	corolease_release(lease);
-	corolease_close(h);
 	if (r < 0) {
 		warnx_("%s %s %s: %s (%s)", sub, text(name, strlen(name)), key,
 		       corolease_strerror(r), corolease_errname(r));
-		return exit_for(r);
+		if (r == -EDQUOT || r == -ENOSPC)
+			index_limit_hint(h, r);
 	}
-	return EXIT_OK;
+	corolease_close(h);
+	return r < 0 ? exit_for(r) : EXIT_OK;
 }
 
 struct ilist_ctx {

@@ -59,6 +59,7 @@ INTEGRATION_TESTS = \
 	tests/integration/t24-two-node-split-daemon-restart.sh \
 	tests/integration/t25-two-node-split-restart-two-owners.sh \
 	tests/integration/t26-daemon-stop-waiter.sh \
+	tests/integration/t27-index-quota.sh \
 	tests/integration/t01-single-node.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh

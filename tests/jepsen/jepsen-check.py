@@ -75,14 +75,14 @@ DOCUMENTED = {
     "acquire": COMMON | {"EBUSY", "ETIMEDOUT", "EALREADY", "EDQUOT", "EAGAIN",
                          "ENOQUORUM", "ESYNCING", "ENOCLUSTER", "ESHUTDOWN",
                          "EFENCING", "EGRACE", "ENOSPC"},
-    "put": COMMON | {"ESTALE", "ENOTHELD", "EREVOKED", "ENOSPC", "EAGAIN",
+    "put": COMMON | {"ESTALE", "ENOTHELD", "EREVOKED", "ENOSPC", "EDQUOT", "EAGAIN",
                      "ENOQUORUM", "ENOCLUSTER", "EFENCING"},
     "get": COMMON | {"ENOENT", "ESYNCING", "EAGAIN", "ENOCLUSTER", "ENOQUORUM"},
 }
 # a put answered with one of these was not applied (corolease.h: refused, or
 # "-ESTALE ... the write was lost with a minority partition"); any other
 # error (ENOCLUSTER, EDISCONNECTED, ...) or no answer leaves it indeterminate
-PUT_DEFINITE_FAIL = {"ESTALE", "ENOTHELD", "EREVOKED", "ENOSPC", "ENOQUORUM",
+PUT_DEFINITE_FAIL = {"ESTALE", "ENOTHELD", "EREVOKED", "ENOSPC", "EDQUOT", "ENOQUORUM",
                      "EAGAIN", "EINVAL", "EFENCING"}
 # the library waits this long past an acquire's timeout (client.c ACQUIRE_GRACE_US)
 ACQUIRE_GRACE_US = 500000

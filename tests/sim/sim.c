@@ -1310,6 +1310,16 @@ static const struct cl_node_ops sim_ops = {
 
 static void client_req_done(struct sim *s, struct client *c);
 
+/*
+ * The uid a client writes the index as: three uids (root among them) by
+ * slot, so the per-uid quota of the index-bounded seeds decides puts, and
+ * its evictions, on every replica from the uid in the message.
+ */
+static uint32_t sim_uid(const struct client *c)
+{
+	return (uint32_t)(c->slot % 3) * 1000u;
+}
+
 /* Runs one client call against a live agent. */
 static void exec_call(struct sim *s, struct node *n, const struct call *k)
 {
@@ -1336,8 +1346,8 @@ static void exec_call(struct sim *s, struct node *n, const struct call *k)
 		break;
 	case CALL_PUT:
 		val_fill(val, k->vallen, k->val_seed);
-		rc = cl_node_index_put(n->cn, k->client, k->cookie, nm, strlen(nm), key,
-				       strlen(key), val, k->vallen);
+		rc = cl_node_index_put(n->cn, k->client, k->cookie, sim_uid(c), nm, strlen(nm),
+				       key, strlen(key), val, k->vallen);
 		break;
 	case CALL_DEL:
 		rc = cl_node_index_del(n->cn, k->client, k->cookie, nm, strlen(nm), key,
@@ -3638,6 +3648,8 @@ static void setup(struct sim *s, uint64_t seed)
 	s->cfg.sync_chunk = rng_ppm(r, 500000) ? 0 : (uint32_t)rng_range(r, 256, 4096);
 	s->cfg.kill_on_revoke = rng_ppm(r, 500000);
 	s->cfg.sm.index_mem_max = rng_ppm(r, 200000) ? rng_range(r, 300, 1500) : 0;
+	/* seeds with a small index bound have a per-uid quota too (no draw: schedules unchanged) */
+	s->cfg.sm.index_bytes_per_uid = s->cfg.sm.index_mem_max / 2;
 	s->cfg.sm.unsafe_flags = s->o->plant;
 	cl_node_config_finish(&s->cfg, NULL, 0);
 
@@ -3669,11 +3681,12 @@ static void setup(struct sim *s, uint64_t seed)
 			}
 	TR(s, "seed %" PRIu64 ": %u nodes, %u names, %u clients/node, token %" PRIu64
 	   " validity %" PRIu64 " revoke %" PRIu64 " handover %" PRIu64 " linger %" PRIu64
-	   " fence %" PRIu64 " chunk %u kill %d mem %zu eagain %" PRIu64 "ppm stragglers %"
-	   PRIu64 "ppm stop %" PRIu64 " bound %" PRIu64, seed, s->n, s->nnames, s->cpn, T,
-	   s->cfg.validity_us, s->cfg.revoke_timeout_us, s->cfg.handover_timeout_us,
+	   " fence %" PRIu64 " chunk %u kill %d mem %zu per-uid %" PRIu64 " eagain %" PRIu64
+	   "ppm stragglers %" PRIu64 "ppm stop %" PRIu64 " bound %" PRIu64, seed, s->n, s->nnames,
+	   s->cpn, T, s->cfg.validity_us, s->cfg.revoke_timeout_us, s->cfg.handover_timeout_us,
 	   s->cfg.linger_us, s->cfg.fence_delay_us, s->cfg.sync_chunk, s->cfg.kill_on_revoke,
-	   s->cfg.sm.index_mem_max, s->eagain_ppm, s->straggler_ppm, s->t_stop, s->bound);
+	   s->cfg.sm.index_mem_max, s->cfg.sm.index_bytes_per_uid, s->eagain_ppm,
+	   s->straggler_ppm, s->t_stop, s->bound);
 
 	s->workload_on = true;
 	s->faults_on = true;

@@ -1525,8 +1525,8 @@ int evs_put(struct evs_bus *b, uint32_t node, uint64_t client, const char *name,
 	ck_assert(nd->up);
 	client_get(nd, client, true);
 	trace(b, "n%u client %" PRIu64 " put %s/%s = %s", node, client, name, key, val);
-	int rc = cl_node_index_put(nd->n, client, ++b->cookies, name, strlen(name), key, strlen(key),
-				   val, strlen(val));
+	int rc = cl_node_index_put(nd->n, client, ++b->cookies, 0, name, strlen(name), key,
+				   strlen(key), val, strlen(val));
 	post_step(b);
 	return rc;
 }
