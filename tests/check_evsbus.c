@@ -21,11 +21,7 @@
 
 static struct evs_bus *bus(unsigned nodes)
 {
-	struct evs_config c;
-	evs_config_default(&c, nodes);
-	struct evs_bus *b = evs_new(&c);
-	evs_boot(b);
-	return b;
+	return evs_new_booted(nodes, false);
 }
 
 static void no_violation(const struct evs_bus *b)
@@ -298,11 +294,7 @@ END_TEST
  */
 START_TEST(two_node_verdicts)
 {
-	struct evs_config c;
-	evs_config_default(&c, 2);
-	c.two_node = true;
-	struct evs_bus *b = evs_new(&c);
-	evs_boot(b);
+	struct evs_bus *b = evs_new_booted(2, true);
 	EVS_SPLIT(b, EVS_N(1), EVS_N(2));
 	for (uint32_t id = 1; id <= 2; id++) {
 		struct cl_sm_stats st;
@@ -541,11 +533,7 @@ END_TEST
  */
 START_TEST(two_node_write_in_split_waits_for_fence)
 {
-	struct evs_config c;
-	evs_config_default(&c, 2);
-	c.two_node = true;
-	struct evs_bus *b = evs_new(&c);
-	evs_boot(b);
+	struct evs_bus *b = evs_new_booted(2, true);
 	ck_assert_int_eq(evs_acquire(b, 2, 21, "a", CL_MODE_EX, 0, 0), 0);
 	evs_run(b);
 	ck_assert_ptr_nonnull(evs_last(b, 2, 21, CL_NODE_EV_GRANTED, "a"));

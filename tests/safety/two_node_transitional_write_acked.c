@@ -31,11 +31,7 @@
 
 START_TEST(two_node_transitional_write_acked)
 {
-	struct evs_config c;
-	evs_config_default(&c, 2);
-	c.two_node = true;
-	struct evs_bus *b = evs_new(&c);
-	evs_boot(b);
+	struct evs_bus *b = evs_new_booted(2, true);
 	struct safety s;
 	safety_init(&s, b);
 

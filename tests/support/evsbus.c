@@ -1357,6 +1357,16 @@ void evs_boot(struct evs_bus *b)
 	trace(b, "boot: the grace period ended %s s after the ring formed", evs_t(b->now - formed));
 }
 
+struct evs_bus *evs_new_booted(unsigned nodes, bool two_node)
+{
+	struct evs_config c;
+	evs_config_default(&c, nodes);
+	c.two_node = two_node;
+	struct evs_bus *b = evs_new(&c);
+	evs_boot(b);
+	return b;
+}
+
 void evs_batch(struct evs_bus *b, uint32_t node, bool on)
 {
 	struct node *nd = node_of(b, node);

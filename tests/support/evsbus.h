@@ -210,6 +210,8 @@ void evs_free(struct evs_bus *b);
  * (a fence delay, ticking every node).
  */
 void evs_boot(struct evs_bus *b);
+/* evs_new() with the default config of nodes (votequorum two_node if asked), then evs_boot(). */
+struct evs_bus *evs_new_booted(unsigned nodes, bool two_node);
 
 /* ---- rings ---- */
 
