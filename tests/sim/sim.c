@@ -294,6 +294,18 @@ struct vq {
 	uint64_t lms_gen;        /* matches its last_man_standing timer */
 };
 
+/* What the invariant checks read of one agent (node_view()). */
+struct agent_view {
+	uint64_t gen;            /* the node's agen when read; 0: never */
+	bool failed;             /* cl_node_failed() */
+	bool synced;             /* cl_node_synced() */
+	bool has_sm;             /* cl_node_sm() != NULL */
+	uint64_t illegal;        /* cl_node_counters().illegal_transitions */
+	struct cl_sm_stats st;   /* cl_sm_stats() of its machine, when has_sm */
+	uint64_t hash_gen;       /* the node's agen when hash was computed; 0: never */
+	uint64_t hash;           /* cl_sm_hash() of its machine */
+};
+
 struct node {
 	struct sim *sim;
 	unsigned idx;
@@ -349,6 +361,13 @@ struct node {
 	bool trans_quorate;      /* ... on the way into a quorate component */
 	uint64_t illegal_seen;   /* the agent's illegal_transitions counter, as last checked */
 	char last_err[SIM_TRACE_WIDTH]; /* its last LOG_ERR (or worse) line */
+	/*
+	 * What the checks read of the agent, cached: the agent and its machine
+	 * change only inside calls into the agent, and AGENT() bumps agen before
+	 * and after each, so av is current while av.gen == agen.
+	 */
+	uint64_t agen;
+	struct agent_view av;
 };
 
 /*
@@ -863,6 +882,66 @@ static bool node_ok(const struct sim *s, const struct node *n)
 
 /* -------------------------------------------------------------- node glue */
 
+/*
+ * Runs `call`, a call into n's agent (n->cn), or its creation or end.  The
+ * agent and its machine change only inside such calls, so node_view() may
+ * keep what it read until the next one: agen moves on before (callbacks
+ * inside the call read afresh) and after it.
+ */
+#define AGENT(n, call) do { (n)->agen++; call; (n)->agen++; } while (0)
+
+static void view_read(struct node *n, struct agent_view *v)
+{
+	const struct cl_sm *sm = cl_node_sm(n->cn);
+	struct cl_node_counters k;
+
+	v->gen = n->agen;
+	v->failed = cl_node_failed(n->cn);
+	v->synced = cl_node_synced(n->cn);
+	v->has_sm = sm != NULL;
+	cl_node_counters(n->cn, &k);
+	v->illegal = k.illegal_transitions;
+	if (sm)
+		cl_sm_stats(sm, &v->st);
+}
+
+/*
+ * What the checks read of n's agent (which must exist: n->cn), as of now.
+ * With --self-check, a cached view is compared with a fresh read.
+ */
+static const struct agent_view *node_view(struct node *n)
+{
+	struct agent_view *v = &n->av;
+
+	if (v->gen != n->agen) {
+		view_read(n, v);
+	} else if (n->sim->o->self_check) {
+		struct agent_view f;
+
+		view_read(n, &f);
+		if (f.failed != v->failed || f.synced != v->synced || f.has_sm != v->has_sm ||
+		    f.illegal != v->illegal || (f.has_sm && memcmp(&f.st, &v->st, sizeof(f.st))))
+			violation(n->sim, SIM_INV_PROTO, "self-check: node %u: stale cached view "
+				  "of its agent (a call into it without AGENT())", n->id);
+	}
+	return v;
+}
+
+/* cl_sm_hash() of n's machine (n->cn must have one), cached like node_view(). */
+static uint64_t node_hash(struct node *n)
+{
+	struct agent_view *v = &n->av;
+
+	if (v->hash_gen != n->agen) {
+		v->hash = cl_sm_hash(cl_node_sm(n->cn));
+		v->hash_gen = n->agen;
+	} else if (n->sim->o->self_check && v->hash != cl_sm_hash(cl_node_sm(n->cn))) {
+		violation(n->sim, SIM_INV_PROTO, "self-check: node %u: stale cached machine hash",
+			  n->id);
+	}
+	return v->hash;
+}
+
 static void node_sched_tick(struct sim *s, struct node *n)
 {
 	uint64_t d;
@@ -904,7 +983,7 @@ static void on_tick(struct sim *s, const struct ev *e)
 		n->tick_same_at = s->now;
 		n->tick_same = 0;
 	}
-	cl_node_tick(n->cn);
+	AGENT(n, cl_node_tick(n->cn));
 	node_sched_tick(s, n);
 }
 
@@ -1321,6 +1400,7 @@ static void exec_call(struct sim *s, struct node *n, const struct call *k)
 
 	if (k->kind != CALL_GONE && (!c || !c->alive))
 		return;          /* the client died while the call waited */
+	n->agen++;               /* AGENT() around the switch */
 	switch (k->kind) {
 	case CALL_ACQ:
 		rc = cl_node_acquire(n->cn, k->client, k->cookie, nm, strlen(nm), k->mode,
@@ -1353,6 +1433,7 @@ static void exec_call(struct sim *s, struct node *n, const struct call *k)
 		rc = cl_node_fence_ack(n->cn, k->client, k->cookie, k->target, false);
 		break;
 	}
+	n->agen++;
 	TR(s, "n%u call kind %u client %" PRIx64 " cookie %" PRIu64 " name %s key %s mode %u "
 	   "flags %u timeout %" PRIu64 " target %u -> %d", n->id, k->kind, k->client, k->cookie,
 	   nm, key, k->mode, k->flags, k->timeout, k->target, rc);
@@ -1551,8 +1632,8 @@ static void vq_tell(struct sim *s, struct node *n, uint64_t gen, bool quorate,
 	unsigned qm = s->qmodes;
 	if (popcount32(n->vq.members) < s->n)
 		qm |= CL_QMODE_INCOMPLETE;
-	cl_node_quorum_mode(n->cn, qm);
-	cl_node_quorum(n->cn, quorate, ring);
+	AGENT(n, cl_node_quorum_mode(n->cn, qm));
+	AGENT(n, cl_node_quorum(n->cn, quorate, ring));
 	node_sched_tick(s, n);
 }
 
@@ -1677,7 +1758,7 @@ static void deliver_part(void *ctx, const uint8_t *msg, size_t len)
 {
 	struct split_ctx *x = ctx;
 
-	cl_node_deliver(x->n->cn, x->sender, msg, len);
+	AGENT(x->n, cl_node_deliver(x->n->cn, x->sender, msg, len));
 }
 
 /* One CPG message to n: a batch is split as lockd/cpg.c's deliver_fn() does. */
@@ -1692,7 +1773,7 @@ static void deliver_one(struct sim *s, struct node *n, const struct msg *m, bool
 			violation(s, SIM_INV_PROTO, "node %u: malformed batch #%" PRIu64 " from node %u",
 				  n->id, m->id, m->sender);
 	} else {
-		cl_node_deliver(n->cn, m->sender, m->data, m->len);
+		AGENT(n, cl_node_deliver(n->cn, m->sender, m->data, m->len));
 	}
 	node_sched_tick(s, n);
 }
@@ -1734,7 +1815,7 @@ static void node_confchg(struct sim *s, struct node *n, int ci)
 		n->view_inc[i] = c->ginc[i];
 	n->has_view = true;
 	n->cpg_joined = true;
-	cl_node_confchg(n->cn, &c->ring, members, nm, left, nl, joined, nj);
+	AGENT(n, cl_node_confchg(n->cn, &c->ring, members, nm, left, nl, joined, nj));
 	node_sched_tick(s, n);
 }
 
@@ -2330,7 +2411,7 @@ static void daemon_start(struct sim *s, struct node *n)
 
 	cfg.nodeid = n->id;
 	cfg.epoch_floor = n->kept_floor;
-	n->cn = cl_node_new(&cfg, &sim_ops, n);
+	AGENT(n, n->cn = cl_node_new(&cfg, &sim_ops, n));
 	if (!n->cn) {
 		violation(s, SIM_INV_PROTO, "cl_node_new failed for node %u", n->id);
 		return;
@@ -2376,7 +2457,7 @@ static void daemon_gone(struct sim *s, struct node *n)
 		if (c->used && c->node == n->idx)
 			client_end(s, c, END_CRASH);
 	}
-	n->cn = cl_node_free(n->cn);
+	AGENT(n, n->cn = cl_node_free(n->cn));
 	n->up = false;
 	n->cpg_joined = false;
 	n->join_pending = false;
@@ -2454,7 +2535,7 @@ static void node_resume(struct sim *s, struct node *n)
 			run_deferred_calls(s, n);
 			break;
 		case 2:
-			cl_node_tick(n->cn);
+			AGENT(n, cl_node_tick(n->cn));
 			break;
 		}
 		node_sched_tick(s, n);
@@ -2501,7 +2582,7 @@ static bool partitioned(const struct sim *s)
 static void node_transport_restart(struct sim *s, struct node *n, uint64_t downtime)
 {
 	TR(s, "FAULT: corosync restarts under n%u (%" PRIu64 " us)", n->id, downtime);
-	cl_node_transport_lost(n->cn);
+	AGENT(n, cl_node_transport_lost(n->cn));
 	n->comp = -1;
 	n->ghost = false;
 	n->has_view = false;
@@ -3127,35 +3208,40 @@ static bool stats_equal(const struct cl_sm_stats *a, const struct cl_sm_stats *b
  */
 static void check_state(struct sim *s, bool full)
 {
+	uint32_t live[SIM_MAX_COMPS] = { 0 };
+
+	/* a node is group-live in its own ring only (group_live()) */
+	for (unsigned i = 0; i < s->n; i++) {
+		struct node *n = &s->nodes[i];
+
+		if (n->comp >= 0 && group_live(s, n->comp, n))
+			live[n->comp] |= 1u << i;
+	}
 	for (int ci = 0; ci < SIM_MAX_COMPS && !s->stop; ci++) {
 		const struct comp *c = &s->comps[ci];
 		struct node *ref = NULL;
-		struct cl_sm_stats st, ref_st = { 0 };
-		uint64_t ref_hash = 0;
+		const struct cl_sm_stats *ref_st = NULL;
 
-		if (!c->used)
+		if (!c->used || !live[ci])
 			continue;
 		for (unsigned i = 0; i < s->n; i++) {
 			struct node *n = &s->nodes[i];
-			const struct cl_sm *sm;
-			uint64_t hash = 0;
+			const struct agent_view *v;
 
-			if (!group_live(s, ci, n) || !cl_node_synced(n->cn) || !(sm = cl_node_sm(n->cn)))
+			if (!(live[ci] & (1u << i)) || !(v = node_view(n))->synced || !v->has_sm)
 				continue;
-			cl_sm_stats(sm, &st);
-			if (full)
-				hash = cl_sm_hash(sm);
 			if (!ref) {
 				ref = n;
-				ref_st = st;
-				ref_hash = hash;
+				ref_st = &v->st;
 				continue;
 			}
-			if (st.lsn == ref_st.lsn && (!stats_equal(&st, &ref_st) || hash != ref_hash)) {
+			/* hashes only where the stats agree: a report names the stats first */
+			if (v->st.lsn == ref_st->lsn &&
+			    (!stats_equal(&v->st, ref_st) || (full && node_hash(n) != node_hash(ref)))) {
 				violation(s, SIM_INV_STATE, "ring %u.%" PRIu64 ": nodes %u and %u "
 					  "both synced at lsn %" PRIu64 " but their states differ (%s)",
-					  c->ring.rep, c->ring.seq, ref->id, n->id, st.lsn,
-					  !stats_equal(&st, &ref_st) ? "stats" : "cl_sm_hash");
+					  c->ring.rep, c->ring.seq, ref->id, n->id, v->st.lsn,
+					  !stats_equal(&v->st, ref_st) ? "stats" : "cl_sm_hash");
 				return;
 			}
 		}
@@ -3167,17 +3253,16 @@ static void check_transitions(struct sim *s)
 {
 	for (unsigned i = 0; i < s->n && !s->stop; i++) {
 		struct node *n = &s->nodes[i];
-		struct cl_node_counters k;
+		uint64_t illegal;
 
 		if (!n->cn)
 			continue;
-		cl_node_counters(n->cn, &k);
-		if (k.illegal_transitions == n->illegal_seen)
+		illegal = node_view(n)->illegal;
+		if (illegal == n->illegal_seen)
 			continue;
 		violation(s, SIM_INV_PROTO, "node %u: %" PRIu64 " illegal lease hold transition(s) "
-			  "refused; last: %s", n->id, k.illegal_transitions - n->illegal_seen,
-			  n->last_err);
-		n->illegal_seen = k.illegal_transitions;
+			  "refused; last: %s", n->id, illegal - n->illegal_seen, n->last_err);
+		n->illegal_seen = illegal;
 	}
 }
 
@@ -3349,15 +3434,14 @@ static void check_fresh(struct sim *s)
 {
 	for (unsigned i = 0; i < s->n; i++) {
 		struct node *n = &s->nodes[i];
-		struct cl_sm_stats st;
+		const struct agent_view *v;
 
-		if (!n->up || !cl_node_sm(n->cn))
+		if (!n->up || !(v = node_view(n))->has_sm)
 			continue;
-		cl_sm_stats(cl_node_sm(n->cn), &st);
-		if (!st.grace || (st.grace_ring.seq == s->grace_seen[i] &&
-				  n->incarnation == s->grace_inc[i]))
+		if (!v->st.grace || (v->st.grace_ring.seq == s->grace_seen[i] &&
+				     n->incarnation == s->grace_inc[i]))
 			continue;
-		s->grace_seen[i] = st.grace_ring.seq;
+		s->grace_seen[i] = v->st.grace_ring.seq;
 		s->grace_inc[i] = n->incarnation;
 		/* lost only if no live replica anywhere has it: nothing brings it back */
 		oracle_formation(s, (1u << s->n) - 1, "fresh machine; the live replicas");
@@ -3481,13 +3565,10 @@ static void check_live(struct sim *s, bool final)
 	 */
 	for (unsigned i = 0; i < s->n; i++) {
 		struct node *n = &s->nodes[i];
-		struct cl_sm_stats st;
+		const struct agent_view *v;
 
-		if (n->up && cl_node_sm(n->cn)) {
-			cl_sm_stats(cl_node_sm(n->cn), &st);
-			if (st.grace || st.nunfenced)
-				n->blocked_at = s->now;
-		}
+		if (n->up && (v = node_view(n))->has_sm && (v->st.grace || v->st.nunfenced))
+			n->blocked_at = s->now;
 	}
 	for (unsigned i = 0; i < SIM_MAX_CLIENTS && !s->stop; i++) {
 		struct client *c = &s->clients[i];
@@ -3887,7 +3968,7 @@ static void reap_failed(struct sim *s)
 	for (unsigned i = 0; i < s->n && !s->stop; i++) {
 		struct node *n = &s->nodes[i];
 
-		if (!n->up || !n->cn || !cl_node_failed(n->cn))
+		if (!n->up || !n->cn || !node_view(n)->failed)
 			continue;
 		TR(s, "n%u: agent failed: the daemon exits", n->id);
 		daemon_crash(s, n, rng_range(&s->rng, s->token_us / 2, 10 * s->token_us));
@@ -4089,7 +4170,7 @@ static void usage(FILE *f)
 		"                     [--plant no-quorum|no-orphan-wait|no-term|epoch-no-term|\n"
 		"                              split-timer|anchor-own] [--verbose]\n"
 		"                     [--expect-violation] [--keep-going] [--lax-trans] [--digest]\n"
-		"                     [--congest-unbatched] [--watch NAME]\n"
+		"                     [--congest-unbatched] [--watch NAME] [--self-check]\n"
 		"  --seeds N            run N seeds (env SEEDS overrides; default %u)\n"
 		"  --start S            first seed (default 1)\n"
 		"  --seed S             run only seed S (same as --start S --seeds 1)\n"
@@ -4108,7 +4189,10 @@ static void usage(FILE *f)
 		"  --congest-unbatched  congest corosync's send queue in seeds that do not\n"
 		"                       batch as well (the agent then ticks without end)\n"
 		"  --digest             print a behaviour digest line per seed (compare\n"
-		"                       sorted output before and after a refactor)\n",
+		"                       sorted output before and after a refactor)\n"
+		"  --self-check         verify every cached agent view and every skipped\n"
+		"                       invariant check against a fresh one (slow; a\n"
+		"                       mismatch is a violation of x)\n",
 		DEFAULT_SEEDS, SIM_MIN_NODES, SIM_MAX_NODES);
 }
 
@@ -4170,6 +4254,8 @@ int main(int argc, char **argv)
 			o.expect = true;
 		} else if (!strcmp(a, "--digest")) {
 			o.digest = true;
+		} else if (!strcmp(a, "--self-check")) {
+			o.self_check = true;
 		} else if (!strcmp(a, "--watch") && arg) {
 			for (o.watch = 0; o.watch < SIM_MAX_NAMES; o.watch++)
 				if (!strcmp(arg, sim_names[o.watch]))
