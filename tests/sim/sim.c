@@ -153,6 +153,7 @@
 #endif
 
 #define MAX_EVENTS_PER_SEED 20000000ull
+#define SIM_VAL_MAX         200    /* longest index value a client writes */
 #define TICK_STORM          2000   /* ticks of one node at one instant */
 
 /* ------------------------------------------------------------------ PRNG */
@@ -441,6 +442,7 @@ struct oracle {
 	uint8_t st;
 	uint32_t vallen;
 	uint64_t version, val_seed;
+	uint8_t val[SIM_VAL_MAX];  /* val_fill(vallen, val_seed): the value acknowledged */
 };
 
 enum ev_type {
@@ -1223,6 +1225,7 @@ static void oracle_ack(struct sim *s, struct node *n, struct client *c, const st
 	o->version = ev->version;
 	o->val_seed = c->req.val_seed;
 	o->vallen = c->req.vallen;
+	val_fill(o->val, o->vallen, o->val_seed);
 }
 
 static void op_event(void *ctx, const struct cl_node_event *ev)
@@ -3021,7 +3024,7 @@ static void on_wake(struct sim *s, const struct ev *e)
 		} else {
 			k.kind = CALL_PUT;
 			k.val_seed = rng_next(&s->rng);
-			k.vallen = (uint32_t)(s->cfg.sm.index_mem_max ? rng_range(&s->rng, 0, 200)
+			k.vallen = (uint32_t)(s->cfg.sm.index_mem_max ? rng_range(&s->rng, 0, SIM_VAL_MAX)
 								 : rng_range(&s->rng, 0, 48));
 		}
 		client_issue(s, c, &k);
@@ -3309,82 +3312,79 @@ static void check_owners(struct sim *s)
 	}
 }
 
-struct find_ctx {
-	const char *key;
-	const struct cl_entry_info *found;
-	struct cl_entry_info copy;
+/* What one replica has of one name's keys (replica_keys()). */
+struct replica_keys {
+	bool found[SIM_MAX_KEYS];
+	struct cl_entry_info e[SIM_MAX_KEYS];   /* pointing into the machine: read at once */
 };
 
-static int find_key(void *ctx, const struct cl_entry_info *e)
+static int replica_key(void *ctx, const struct cl_entry_info *e)
 {
-	struct find_ctx *f = ctx;
+	struct replica_keys *rk = ctx;
+	int k = key_index(e->key, e->keylen);
 
-	if (e->keylen == strlen(f->key) && memcmp(e->key, f->key, e->keylen) == 0) {
-		f->copy = *e;
-		f->found = &f->copy;
-		return 1;
+	if (k >= 0 && !rk->found[k]) {
+		rk->found[k] = true;
+		rk->e[k] = *e;
 	}
 	return 0;
 }
 
-/*
- * Whether replica sm reflects acknowledged write o of name i, key k: a put
- * is there (with its value) or was overwritten later; a delete is not undone
- * by an entry of its version or older.  *found_r (may be NULL) gets the entry.
- */
-static bool replica_has(const struct sim *s, const struct cl_sm *sm, unsigned i, unsigned k,
-			const struct oracle *o, struct cl_entry_info *found_r)
+/* Reads the entries machine sm has for name i's keys into *rk. */
+static void replica_keys(const struct cl_sm *sm, unsigned i, struct replica_keys *rk)
 {
-	static uint8_t val[COROLEASE_VALUE_MAX];
-	struct find_ctx f = { .key = sim_keys[k] };
+	memset(rk, 0, sizeof(*rk));
+	cl_index_foreach(sm, sim_names[i], strlen(sim_names[i]), replica_key, rk);
+}
 
-	(void)s;
-	if (found_r)
-		found_r->version = 0;
-	if (!sm)
+/*
+ * Whether a replica at lsn whose entry for the key is f (NULL: none)
+ * reflects acknowledged write o: a put is there (with its value) or was
+ * overwritten later; a delete is not undone by an entry of its version or
+ * older, and an empty or short machine never saw it.
+ */
+static bool replica_has(const struct oracle *o, uint64_t lsn, const struct cl_entry_info *f)
+{
+	if (o->st == O_DEL)
+		return lsn >= o->version && (!f || f->version > o->version);
+	if (!f || f->version < o->version)
 		return false;
-	cl_index_foreach(sm, sim_names[i], strlen(sim_names[i]), find_key, &f);
-	if (found_r && f.found)
-		*found_r = *f.found;
-	if (o->st == O_DEL) {
-		struct cl_sm_stats st;
-
-		cl_sm_stats(sm, &st);   /* an empty or short machine never saw the delete */
-		return st.lsn >= o->version && (!f.found || f.found->version > o->version);
-	}
-	if (!f.found || f.found->version < o->version)
-		return false;
-	if (f.found->version > o->version)
+	if (f->version > o->version)
 		return true;
-	val_fill(val, o->vallen, o->val_seed);
-	return f.found->vallen == o->vallen && memcmp(f.found->value, val, o->vallen) == 0;
+	return f->vallen == o->vallen && memcmp(f->value, o->val, o->vallen) == 0;
 }
 
 /* d: acknowledged writes are visible on node n. */
 static void check_index_node(struct sim *s, struct node *n, const char *when)
 {
-	const struct cl_sm *sm = cl_node_sm(n->cn);
+	const struct agent_view *v = node_view(n);
 
-	if (!sm) {
+	if (!v->has_sm) {
 		violation(s, SIM_INV_PROTO, "node %u synced but has no machine", n->id);
 		return;
 	}
-	struct cl_sm_stats st;
-	cl_sm_stats(sm, &st);
-	if (st.grace)
+	if (v->st.grace)
 		return;   /* fresh state waiting (grace): it serves nothing; a lineage with the
 			     writes may still be out there (a split-capable split) */
 	for (unsigned i = 0; i < s->nnames && !s->stop; i++) {
+		struct replica_keys rk;
+		bool read = false;
+
 		for (unsigned k = 0; k < SIM_MAX_KEYS && !s->stop; k++) {
 			const struct oracle *o = &s->oracle[i][k];
-			struct cl_entry_info e;
 
-			if (o->st == O_NONE || replica_has(s, sm, i, k, o, &e))
+			if (o->st == O_NONE)
+				continue;
+			if (!read) {
+				replica_keys(cl_node_sm(n->cn), i, &rk);
+				read = true;
+			}
+			if (replica_has(o, v->st.lsn, rk.found[k] ? &rk.e[k] : NULL))
 				continue;
 			violation(s, SIM_INV_INDEX, "%s: node %u: acknowledged %s of %s/%s at version %"
 				  PRIu64 " is lost (entry version %" PRIu64 ")", when, n->id,
 				  o->st == O_PUT ? "put" : "delete", sim_names[i], sim_keys[k],
-				  o->version, e.version);
+				  o->version, rk.found[k] ? rk.e[k].version : 0);
 		}
 	}
 }
@@ -3403,15 +3403,27 @@ static void oracle_formation(struct sim *s, uint32_t mask, const char *what)
 	unsigned lost = 0;
 
 	for (unsigned i = 0; i < s->nnames; i++) {
+		struct replica_keys rk[SIM_MAX_NODES];
+		uint32_t read = 0;
+
 		for (unsigned k = 0; k < SIM_MAX_KEYS; k++) {
 			struct oracle *o = &s->oracle[i][k];
 			bool have = false;
 
 			if (o->st == O_NONE)
 				continue;
-			for (unsigned j = 0; j < s->n && !have; j++)
-				if ((mask & (1u << j)) && node_live(&s->nodes[j]))
-					have = replica_has(s, cl_node_sm(s->nodes[j].cn), i, k, o, NULL);
+			for (unsigned j = 0; j < s->n && !have; j++) {
+				struct node *m = &s->nodes[j];
+				const struct agent_view *v;
+
+				if (!(mask & (1u << j)) || !node_live(m) || !(v = node_view(m))->has_sm)
+					continue;
+				if (!(read & (1u << j))) {
+					replica_keys(cl_node_sm(m->cn), i, &rk[j]);
+					read |= 1u << j;
+				}
+				have = replica_has(o, v->st.lsn, rk[j].found[k] ? &rk[j].e[k] : NULL);
+			}
 			if (have)
 				continue;
 			TR(s, "FORK: %s %#x has no replica of %s/%s version %" PRIu64 ": the write "
@@ -3453,7 +3465,7 @@ static void check_index(struct sim *s)
 	for (unsigned i = 0; i < s->n && !s->stop; i++) {
 		struct node *n = &s->nodes[i];
 
-		if (node_ok(s, n) && cl_node_synced(n->cn))
+		if (node_ok(s, n) && node_view(n)->synced)
 			check_index_node(s, n, "check");
 	}
 }
