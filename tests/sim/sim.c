@@ -493,6 +493,8 @@ struct sim {
 
 	bool workload_on, faults_on;
 	bool touched;            /* an agent was called during this event */
+	uint32_t owners_grew;    /* names some client may have begun to act as owner of, or
+				    as EX owner of, since the last check_owners() */
 	uint64_t last_fault;
 	uint64_t reform_gen;
 	bool reform_pending;
@@ -3063,6 +3065,10 @@ static void client_set_valid(struct sim *s, struct client *c, uint64_t t)
 
 	if (t < nt)   /* learnt only now; never later than it already knew */
 		t = c->valid_until < nt ? c->valid_until : nt;
+	if (t > c->valid_until)
+		for (unsigned i = 0; i < s->nnames; i++)
+			if (c->holds[i].st == H_HELD)
+				s->owners_grew |= 1u << i;
 	c->valid_until = t;
 }
 
@@ -3076,6 +3082,7 @@ static void client_on_event(struct sim *s, struct client *c, const struct cev *e
 		if (!h || (h->st != H_PENDING && h->st != H_QUEUED) || e->cookie == c->cancelled_cookie)
 			break;
 		h->st = H_HELD;
+		s->owners_grew |= 1u << e->name;
 		if (e->mode == CL_MODE_EX)
 			h->mode = CL_MODE_EX;
 		h->epoch = e->epoch;
@@ -3269,18 +3276,40 @@ static void check_transitions(struct sim *s)
 	}
 }
 
-/* b: no EX owner overlapping an owner on another node. */
+/*
+ * b: no EX owner overlapping an owner on another node.  Checked after every
+ * event, but only for the names in owners_grew: for the others it held at
+ * the previous event and still holds.  Proof: b fails for a name only if
+ * some node has an acting EX owner and another node any acting owner of
+ * it; the acting (client, name, mode) triples only shrink except where
+ * owners_grew is marked.  client_acting() is true only for a held hold and
+ * falls with time alone (node clocks never go back, and it compares them
+ * and now with fixed bounds), and the client state it reads changes only
+ * in ways that can end acting -- a hold let go, a revoke (stop_at >= now),
+ * a client ending -- except a GRANTED (the hold becomes held, maybe EX, with
+ * a new since_nt) and a later valid_until, both of which mark the names
+ * they concern.  A subset of a non-violating set of acting owners does not
+ * violate b: if a node's EX owner acts, it was the only node with EX and no
+ * other node had any owner before.  --self-check checks every name anyway
+ * and reports a violating name that was not marked.
+ */
 static void check_owners(struct sim *s)
 {
 	uint32_t any[SIM_MAX_NAMES] = { 0 }, ex[SIM_MAX_NAMES] = { 0 };
+	uint32_t grew = s->owners_grew;
+	uint32_t names = s->o->self_check ? (1u << s->nnames) - 1 : grew;
 
+	s->owners_grew = 0;
+	if (!names)
+		return;
 	for (unsigned i = 0; i < SIM_MAX_CLIENTS; i++) {
 		const struct client *c = &s->clients[i];
 
 		if (!c->used || !c->alive)
 			continue;
 		for (unsigned name = 0; name < s->nnames; name++) {
-			if (c->holds[name].st != H_HELD || !client_acting(s, c, name))
+			if (!(names & (1u << name)) || c->holds[name].st != H_HELD ||
+			    !client_acting(s, c, name))
 				continue;
 			any[name] |= 1u << c->node;
 			if (c->holds[name].mode == CL_MODE_EX)
@@ -3289,6 +3318,11 @@ static void check_owners(struct sim *s)
 	}
 	for (unsigned name = 0; name < s->nnames; name++) {
 		if (ex[name] && (popcount32(ex[name]) > 1 || (any[name] & ~ex[name]))) {
+			if (!(grew & (1u << name))) {
+				violation(s, SIM_INV_PROTO, "self-check: double owner of %s, which "
+					  "check_owners() would not have checked", sim_names[name]);
+				return;
+			}
 			char buf[256];
 			size_t off = 0;
 
