@@ -133,24 +133,33 @@ static inline struct cl_hnode *cl_htab_next(const struct cl_hnode *e, uint64_t h
  */
 struct cl_htab_iter {
 	size_t b;
+	size_t left;                 /* entries not returned yet: all in chains after b's */
 	struct cl_hnode *next;
 };
 
 static inline struct cl_hnode *cl_htab_iter_next(const struct cl_htab *t, struct cl_htab_iter *it)
 {
-	while (!it->next) {
-		if (++it->b >= t->nb)
+	if (!it->next) {
+		size_t b = it->b + 1;
+		if (!it->left)
+			return NULL;     /* the buckets left are empty: no need to look */
+		while (b < t->nb && !t->b[b])
+			b++;
+		if (b >= t->nb)
 			return NULL;
-		it->next = t->b[it->b];
+		it->b = b;
+		it->next = t->b[b];
 	}
 	struct cl_hnode *e = it->next;
 	it->next = e->next;
+	it->left--;
 	return e;
 }
 
 static inline struct cl_hnode *cl_htab_iter_first(const struct cl_htab *t, struct cl_htab_iter *it)
 {
-	it->b = SIZE_MAX;            /* the first ++ wraps to bucket 0 */
+	it->b = SIZE_MAX;            /* b + 1 wraps to bucket 0 */
+	it->left = t->n;
 	it->next = NULL;
 	return cl_htab_iter_next(t, it);
 }
