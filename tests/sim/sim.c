@@ -325,6 +325,7 @@ struct node {
 	uint64_t clk_off;        /* node time at clk_t0 */
 	int32_t ppm;             /* drift: node time runs (1e6 + ppm) / 1e6 as fast as real time */
 	bool clk_stopped;        /* a VM pause: the clock stands at clk_off */
+	uint64_t real_nt, real_t, real_t0, real_off;   /* clk_real(): its last answer */
 	uint64_t clk_stop_end;   /* real time its last clock stop ended */
 	uint64_t incarnation;    /* bumped on crash, restart and corosync restart */
 	uint64_t fault_gen;      /* matches scheduled resume/restart events */
@@ -539,6 +540,7 @@ static const char *const sim_names[SIM_MAX_NAMES] = {
 	"user1", "a", "user10", "mbox/INBOX", "user2", "ab", "b", "zz",
 };
 static const char *const sim_keys[SIM_MAX_KEYS] = { "k0", "k1", "k2", "key3" };
+static size_t sim_name_len[SIM_MAX_NAMES], sim_key_len[SIM_MAX_KEYS];   /* strlen(), set by main() */
 
 /* ------------------------------------------------------------------ trace */
 
@@ -748,7 +750,7 @@ static int name_index(const struct sim *s, const uint8_t *name, size_t len)
 	if (!name)
 		return -1;
 	for (unsigned i = 0; i < s->nnames; i++)
-		if (strlen(sim_names[i]) == len && memcmp(sim_names[i], name, len) == 0)
+		if (sim_name_len[i] == len && memcmp(sim_names[i], name, len) == 0)
 			return (int)i;
 	return -1;
 }
@@ -758,7 +760,7 @@ static int key_index(const uint8_t *key, size_t len)
 	if (!key)
 		return -1;
 	for (unsigned i = 0; i < SIM_MAX_KEYS; i++)
-		if (strlen(sim_keys[i]) == len && memcmp(sim_keys[i], key, len) == 0)
+		if (sim_key_len[i] == len && memcmp(sim_keys[i], key, len) == 0)
 			return (int)i;
 	return -1;
 }
@@ -859,7 +861,7 @@ static uint64_t node_now(const struct sim *s, const struct node *n)
 }
 
 /* The earliest real time (>= now) at which n's clock reads nt; NEVER while it stands below. */
-static uint64_t clk_real(const struct sim *s, const struct node *n, uint64_t nt)
+static uint64_t clk_real_(const struct sim *s, const struct node *n, uint64_t nt)
 {
 	uint64_t t;
 
@@ -874,6 +876,34 @@ static uint64_t clk_real(const struct sim *s, const struct node *n, uint64_t nt)
 		t++;
 	while (t > s->now && clk_at(n, t - 1) >= nt)
 		t--;
+	return t;
+}
+
+/*
+ * clk_real_(), remembering its last answer.  That is min{t >= now :
+ * clk_at(t) >= nt} (clk_at() never decreases; the loops above stop at the
+ * first such t), which is max(now, m) with m the first real time the clock
+ * reads nt -- fixed while clk_t0, clk_off (ppm never changes) are and the
+ * clock runs.  So an answer still ahead of now is the answer again.
+ */
+static uint64_t clk_real(const struct sim *s, struct node *n, uint64_t nt)
+{
+	bool hit = nt == n->real_nt && n->real_t > s->now && n->clk_t0 == n->real_t0 &&
+		   n->clk_off == n->real_off && !n->clk_stopped;
+	uint64_t t;
+
+	if (hit && !s->o->self_check)
+		return n->real_t;
+	t = clk_real_(s, n, nt);
+	if (hit && t != n->real_t)
+		violation(n->sim, SIM_INV_PROTO, "self-check: node %u: clk_real() remembered %"
+			  PRIu64 " for %" PRIu64 ", not %" PRIu64, n->id, n->real_t, nt, t);
+	if (t > s->now && !n->clk_stopped) {
+		n->real_nt = nt;
+		n->real_t = t;
+		n->real_t0 = n->clk_t0;
+		n->real_off = n->clk_off;
+	}
 	return t;
 }
 
@@ -3382,8 +3412,8 @@ static int replica_key(void *ctx, const struct cl_entry_info *e)
 /* Reads the entries machine sm has for name i's keys into *rk. */
 static void replica_keys(const struct cl_sm *sm, unsigned i, struct replica_keys *rk)
 {
-	memset(rk, 0, sizeof(*rk));
-	cl_index_foreach(sm, sim_names[i], strlen(sim_names[i]), replica_key, rk);
+	memset(rk->found, 0, sizeof(rk->found));   /* e[k] is read only where found[k] */
+	cl_index_foreach(sm, sim_names[i], sim_name_len[i], replica_key, rk);
 }
 
 /*
@@ -4284,6 +4314,10 @@ int main(int argc, char **argv)
 	long ncpu;
 
 	o.seeds = DEFAULT_SEEDS;
+	for (unsigned i = 0; i < SIM_MAX_NAMES; i++)
+		sim_name_len[i] = strlen(sim_names[i]);
+	for (unsigned i = 0; i < SIM_MAX_KEYS; i++)
+		sim_key_len[i] = strlen(sim_keys[i]);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *arg = i + 1 < argc ? argv[i + 1] : NULL;
 
