@@ -140,10 +140,15 @@ struct cl_htab_iter {
 static inline struct cl_hnode *cl_htab_iter_next(const struct cl_htab *t, struct cl_htab_iter *it)
 {
 	if (!it->next) {
+		struct cl_hnode *const *p = t->b;
 		size_t b = it->b + 1;
 		if (!it->left)
 			return NULL;     /* the buckets left are empty: no need to look */
-		while (b < t->nb && !t->b[b])
+		/* empty buckets four at a time (sparse tables), then one by one */
+		while (b + 4 <= t->nb && !((uintptr_t)p[b] | (uintptr_t)p[b + 1] |
+					   (uintptr_t)p[b + 2] | (uintptr_t)p[b + 3]))
+			b += 4;
+		while (b < t->nb && !p[b])
 			b++;
 		if (b >= t->nb)
 			return NULL;
