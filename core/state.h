@@ -41,6 +41,8 @@ struct cl_index {
 	uint64_t bytes;              /* charged against the bound */
 	uint32_t n, cap;
 	struct cl_entry **e;         /* sorted by key */
+	bool hashed;                 /* hash is cl_index_hash() of version and e[0..n) */
+	uint64_t hash;               /* (entries never change: a write replaces one) */
 };
 
 /* Everything known about one name. */
@@ -152,7 +154,8 @@ static inline uint32_t cl_rec_owner(const struct cl_rec *rec)
 /* index.c internals used by lease.c */
 int cl_index_apply(struct cl_sm *sm, uint32_t sender, const struct cl_msg *m);
 void cl_index_free(struct cl_sm *sm, struct cl_rec *rec);
-uint64_t cl_index_hash(const struct cl_index *idx);
+/* The index's part of the state hash; kept until a write changes the index. */
+uint64_t cl_index_hash(struct cl_index *idx);
 int cl_index_restore(struct cl_sm *sm, struct cl_rec *rec, const struct cl_record_info *ri);
 void cl_lru_remove(struct cl_sm *sm, struct cl_rec *rec);
 void cl_lru_append(struct cl_sm *sm, struct cl_rec *rec, uint64_t tick);
