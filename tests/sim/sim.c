@@ -494,6 +494,7 @@ struct sim {
 
 	bool workload_on, faults_on;
 	bool touched;            /* an agent was called during this event */
+	uint32_t reap_look;      /* nodes whose agent was called since reap_failed() looked */
 	uint32_t owners_grew;    /* names some client may have begun to act as owner of, or
 				    as EX owner of, since the last check_owners() */
 	uint64_t last_fault;
@@ -541,6 +542,7 @@ static const char *const sim_names[SIM_MAX_NAMES] = {
 };
 static const char *const sim_keys[SIM_MAX_KEYS] = { "k0", "k1", "k2", "key3" };
 static size_t sim_name_len[SIM_MAX_NAMES], sim_key_len[SIM_MAX_KEYS];   /* strlen(), set by main() */
+static bool self_check;  /* --self-check (o->self_check), for the hottest paths */
 
 /* ------------------------------------------------------------------ trace */
 
@@ -937,7 +939,13 @@ static bool node_ok(const struct sim *s, const struct node *n)
  * keep what it read until the next one: agen moves on before (callbacks
  * inside the call read afresh) and after it.
  */
-#define AGENT(n, call) do { (n)->agen++; call; (n)->agen++; } while (0)
+#define AGENT(n, call) do { agent_changed(n); call; agent_changed(n); } while (0)
+
+static void agent_changed(struct node *n)
+{
+	n->agen++;
+	n->sim->reap_look |= 1u << n->idx;
+}
 
 static void view_read(struct node *n, struct agent_view *v)
 {
@@ -964,7 +972,7 @@ static const struct agent_view *node_view(struct node *n)
 
 	if (v->gen != n->agen) {
 		view_read(n, v);
-	} else if (n->sim->o->self_check) {
+	} else if (self_check) {
 		struct agent_view f;
 
 		view_read(n, &f);
@@ -1450,7 +1458,7 @@ static void exec_call(struct sim *s, struct node *n, const struct call *k)
 
 	if (k->kind != CALL_GONE && (!c || !c->alive))
 		return;          /* the client died while the call waited */
-	n->agen++;               /* AGENT() around the switch */
+	agent_changed(n);        /* AGENT() around the switch */
 	switch (k->kind) {
 	case CALL_ACQ:
 		rc = cl_node_acquire(n->cn, k->client, k->cookie, nm, strlen(nm), k->mode,
@@ -1483,7 +1491,7 @@ static void exec_call(struct sim *s, struct node *n, const struct call *k)
 		rc = cl_node_fence_ack(n->cn, k->client, k->cookie, k->target, false);
 		break;
 	}
-	n->agen++;
+	agent_changed(n);
 	TR(s, "n%u call kind %u client %" PRIx64 " cookie %" PRIu64 " name %s key %s mode %u "
 	   "flags %u timeout %" PRIu64 " target %u -> %d", n->id, k->kind, k->client, k->cookie,
 	   nm, key, k->mode, k->flags, k->timeout, k->target, rc);
@@ -3263,21 +3271,26 @@ static bool stats_equal(const struct cl_sm_stats *a, const struct cl_sm_stats *b
  */
 static void check_state(struct sim *s, bool full)
 {
-	uint32_t live[SIM_MAX_COMPS] = { 0 };
+	uint32_t live[SIM_MAX_COMPS], rings = 0;
 
-	/* a node is group-live in its own ring only (group_live()) */
+	/* a node is group-live in its own ring only (group_live()): the rings with any, in order */
 	for (unsigned i = 0; i < s->n; i++) {
 		struct node *n = &s->nodes[i];
 
-		if (n->comp >= 0 && group_live(s, n->comp, n))
-			live[n->comp] |= 1u << i;
+		if (n->comp < 0 || !group_live(s, n->comp, n))
+			continue;
+		if (!(rings & (1u << n->comp)))
+			live[n->comp] = 0;
+		rings |= 1u << n->comp;
+		live[n->comp] |= 1u << i;
 	}
-	for (int ci = 0; ci < SIM_MAX_COMPS && !s->stop; ci++) {
+	for (; rings && !s->stop; rings &= rings - 1) {
+		int ci = __builtin_ctz(rings);
 		const struct comp *c = &s->comps[ci];
 		struct node *ref = NULL;
 		const struct cl_sm_stats *ref_st = NULL;
 
-		if (!c->used || !live[ci])
+		if (!c->used)
 			continue;
 		for (unsigned i = 0; i < s->n; i++) {
 			struct node *n = &s->nodes[i];
@@ -4056,11 +4069,25 @@ static void dispatch(struct sim *s, const struct ev *e)
  */
 static void reap_failed(struct sim *s)
 {
+	uint32_t look = s->reap_look;
+
+	/*
+	 * After every event, but only nodes whose agent was called since the
+	 * last look, or during this one (a reap calls into others, and the loop
+	 * always went on to them): up, cn and failed change only in events that
+	 * call the agent, so any other node was judged "not failed" then and
+	 * would be now.  --self-check looks at every node.
+	 */
+	s->reap_look = 0;
 	for (unsigned i = 0; i < s->n && !s->stop; i++) {
 		struct node *n = &s->nodes[i];
+		bool looked = (look | s->reap_look) & (1u << i);
 
-		if (!n->up || !n->cn || !node_view(n)->failed)
+		if ((!looked && !self_check) || !n->up || !n->cn || !node_view(n)->failed)
 			continue;
+		if (!looked)
+			violation(s, SIM_INV_PROTO, "self-check: reap_failed() would have skipped "
+				  "node %u", n->id);
 		TR(s, "n%u: agent failed: the daemon exits", n->id);
 		daemon_crash(s, n, rng_range(&s->rng, s->token_us / 2, 10 * s->token_us));
 	}
@@ -4350,7 +4377,7 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "--digest")) {
 			o.digest = true;
 		} else if (!strcmp(a, "--self-check")) {
-			o.self_check = true;
+			o.self_check = self_check = true;
 		} else if (!strcmp(a, "--watch") && arg) {
 			for (o.watch = 0; o.watch < SIM_MAX_NAMES; o.watch++)
 				if (!strcmp(arg, sim_names[o.watch]))
