@@ -31,8 +31,10 @@ bench-ipc-run: bench/bench-ipc$(EXEEXT)
 
 # --- the long simulator run (issue 7) -----------------------------------------
 # 'make sim-long' runs SEEDS (default 1000000) corolease-sim seeds with every
-# invariant on, one worker (JOBS=1), at nice 10, with a progress line per
-# CHUNK seeds; see bench/sim-long.sh.  Its result is quoted in README.md.
+# invariant on, split over JOBS processes (default: the online CPUs), at
+# nice 10, with a progress line per CHUNK seeds and the merged result (seeds,
+# violations, CPU and wall time) at the end; see bench/sim-long.sh.  Its
+# result is quoted in README.md.
 EXTRA_DIST += bench/sim-long.sh
 sim-long: tests/sim/corolease-sim$(EXEEXT)
 	nice -n 10 $(srcdir)/bench/sim-long.sh ./tests/sim/corolease-sim$(EXEEXT)

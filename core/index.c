@@ -329,6 +329,7 @@ static int apply_put(struct cl_sm *sm, struct cl_rec *rec, uint32_t sender, cons
 	idx->bytes = idx->bytes - old + cost;
 	acct->bytes = acct->bytes - old + cost;
 	idx->version = sm->h.lsn;
+	idx->hashed = false;
 	return 0;
 }
 
@@ -355,6 +356,7 @@ static int apply_del(struct cl_sm *sm, struct cl_rec *rec, uint32_t sender, cons
 	memmove(&idx->e[pos], &idx->e[pos + 1], (idx->n - pos - 1) * sizeof(*idx->e));
 	idx->n--;
 	idx->version = sm->h.lsn;
+	idx->hashed = false;
 	return 0;
 }
 
@@ -396,8 +398,10 @@ int cl_index_apply(struct cl_sm *sm, uint32_t sender, const struct cl_msg *m)
 	return 0;
 }
 
-uint64_t cl_index_hash(const struct cl_index *idx)
+uint64_t cl_index_hash(struct cl_index *idx)
 {
+	if (idx->hashed)
+		return idx->hash;
 	uint64_t h = cl_hash_u64(0x696478, idx->version);
 	h = cl_hash_u64(h, idx->uid);
 	h = cl_hash_u64(h, idx->n);
@@ -407,6 +411,8 @@ uint64_t cl_index_hash(const struct cl_index *idx)
 		h = cl_hash_bytes(h, e->data + e->keylen, e->vallen);
 		h = cl_hash_u64(h, e->version);
 	}
+	idx->hash = h;
+	idx->hashed = true;
 	return h;
 }
 

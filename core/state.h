@@ -42,6 +42,8 @@ struct cl_index {
 	uint32_t uid;                /* the uid of the last put (index.h) */
 	uint32_t n, cap;
 	struct cl_entry **e;         /* sorted by key */
+	bool hashed;                 /* hash is cl_index_hash() of version, uid and e[0..n) */
+	uint64_t hash;               /* (entries never change: a write replaces one) */
 	struct cl_rec *rec;          /* the record it belongs to */
 	struct cl_list ulru;         /* its uid's eviction list, while rec is on sm->lru */
 };
@@ -170,7 +172,8 @@ void cl_index_fini(struct cl_sm *sm);
 uint64_t cl_index_uids(const struct cl_sm *sm);
 int cl_index_apply(struct cl_sm *sm, uint32_t sender, const struct cl_msg *m);
 void cl_index_free(struct cl_sm *sm, struct cl_rec *rec);
-uint64_t cl_index_hash(const struct cl_index *idx);
+/* The index's part of the state hash; kept until a write changes the index. */
+uint64_t cl_index_hash(struct cl_index *idx);
 int cl_index_restore(struct cl_sm *sm, struct cl_rec *rec, const struct cl_record_info *ri);
 void cl_lru_remove(struct cl_sm *sm, struct cl_rec *rec);
 void cl_lru_append(struct cl_sm *sm, struct cl_rec *rec, uint64_t tick);

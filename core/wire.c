@@ -297,12 +297,12 @@ static const uint8_t *rd_name(struct rd *r, uint16_t namelen)
 	return rd_bytes(r, namelen);
 }
 
-int cl_wire_decode(const uint8_t *buf, size_t len, struct cl_msg *m_r)
+/* cl_wire_decode() but for *m_r, which it writes only on success (all of it). */
+static int wire_decode(const uint8_t *buf, size_t len, struct cl_msg *m_r)
 {
 	struct rd r;
 	uint16_t namelen = 0;
 
-	memset(m_r, 0, sizeof(*m_r));
 	if (len < 1 || buf == NULL)
 		return COROLEASE_EPROTO;
 	if (buf[0] != CL_WIRE_VERSION)
@@ -420,6 +420,17 @@ int cl_wire_decode(const uint8_t *buf, size_t len, struct cl_msg *m_r)
 	m.namelen = namelen;
 	*m_r = m;
 	return 0;
+}
+
+int cl_wire_decode(const uint8_t *buf, size_t len, struct cl_msg *m_r)
+{
+	int rc = wire_decode(buf, len, m_r);
+
+	/* a refused message leaves *m_r zeroed, as it always did (cleared up
+	   front before: a second 136-byte write of every message decoded) */
+	if (rc)
+		memset(m_r, 0, sizeof(*m_r));
+	return rc;
 }
 
 /* ---- snapshot checksum ---------------------------------------------------- */

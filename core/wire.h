@@ -99,32 +99,32 @@ typedef void (*cl_batch_fn)(void *ctx, const uint8_t *msg, size_t len);
  */
 int cl_batch_split(const uint8_t *buf, size_t len, cl_batch_fn fn, void *ctx);
 
-/* Little-endian helpers, shared with the journal and the client protocol. */
+/*
+ * Little-endian helpers, shared with the journal and the client protocol.
+ * Byte by byte whatever the host's order and alignment, written as single
+ * expressions: compilers make one load or store of each (not of a loop).
+ */
 static inline void cl_put_u16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
 static inline void cl_put_u32(uint8_t *p, uint32_t v)
 {
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
 }
 static inline void cl_put_u64(uint8_t *p, uint64_t v)
 {
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
+	cl_put_u32(p, (uint32_t)v);
+	cl_put_u32(p + 4, (uint32_t)(v >> 32));
 }
 static inline uint16_t cl_get_u16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 static inline uint32_t cl_get_u32(const uint8_t *p)
 {
-	uint32_t v = 0;
-	for (int i = 3; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 static inline uint64_t cl_get_u64(const uint8_t *p)
 {
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
+	return (uint64_t)cl_get_u32(p) | (uint64_t)cl_get_u32(p + 4) << 32;
 }
 
 #endif /* COROLEASE_WIRE_H */

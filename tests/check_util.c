@@ -104,6 +104,39 @@ START_TEST(htab_iterate_and_delete)
 }
 END_TEST
 
+/*
+ * A sparse table: iteration walks the chains in bucket order, each from its
+ * head (the order the core's determinism rests on), stops after the last
+ * entry, and reaches one in the very last bucket.
+ */
+START_TEST(htab_iterate_sparse)
+{
+	enum { NB = 1024 };
+	static const uint64_t buckets[] = { 0, 5, 5, 700, NB - 1 };
+	struct item v[5];
+	struct cl_htab t;
+	memset(v, 0, sizeof(v));
+	ck_assert_int_eq(cl_htab_init(&t, NB), 0);
+	for (unsigned i = 0; i < 5; i++)
+		cl_htab_add(&t, &v[i].hn, buckets[i] + (uint64_t)i * NB);   /* no growth: n < nb */
+	static const unsigned order[] = { 0, 2, 1, 3, 4 };   /* bucket 5: newest first */
+	struct cl_htab_iter it;
+	unsigned k = 0;
+	for (struct cl_hnode *e = cl_htab_iter_first(&t, &it); e; e = cl_htab_iter_next(&t, &it)) {
+		ck_assert_uint_lt(k, 5);
+		ck_assert_ptr_eq(e, &v[order[k++]].hn);
+	}
+	ck_assert_uint_eq(k, 5);
+	ck_assert_ptr_null(cl_htab_iter_next(&t, &it));   /* stays at the end */
+	cl_htab_del(&t, &v[4].hn);
+	k = 0;
+	for (struct cl_hnode *e = cl_htab_iter_first(&t, &it); e; e = cl_htab_iter_next(&t, &it))
+		ck_assert_ptr_eq(e, &v[order[k++]].hn);
+	ck_assert_uint_eq(k, 4);
+	cl_htab_fini(&t);
+}
+END_TEST
+
 START_TEST(htab_order_is_insert_history)
 {
 	/* two tables fed the same history iterate in the same order */
@@ -198,6 +231,7 @@ static Suite *util_suite(void)
 	TCase *tc = tcase_create("htab");
 	tcase_add_test(tc, htab_add_find_del_grow);
 	tcase_add_test(tc, htab_iterate_and_delete);
+	tcase_add_test(tc, htab_iterate_sparse);
 	tcase_add_test(tc, htab_order_is_insert_history);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("list");

@@ -133,24 +133,38 @@ static inline struct cl_hnode *cl_htab_next(const struct cl_hnode *e, uint64_t h
  */
 struct cl_htab_iter {
 	size_t b;
+	size_t left;                 /* entries not returned yet: all in chains after b's */
 	struct cl_hnode *next;
 };
 
 static inline struct cl_hnode *cl_htab_iter_next(const struct cl_htab *t, struct cl_htab_iter *it)
 {
-	while (!it->next) {
-		if (++it->b >= t->nb)
+	if (!it->next) {
+		struct cl_hnode *const *p = t->b;
+		size_t b = it->b + 1;
+		if (!it->left)
+			return NULL;     /* the buckets left are empty: no need to look */
+		/* empty buckets four at a time (sparse tables), then one by one */
+		while (b + 4 <= t->nb && !((uintptr_t)p[b] | (uintptr_t)p[b + 1] |
+					   (uintptr_t)p[b + 2] | (uintptr_t)p[b + 3]))
+			b += 4;
+		while (b < t->nb && !p[b])
+			b++;
+		if (b >= t->nb)
 			return NULL;
-		it->next = t->b[it->b];
+		it->b = b;
+		it->next = t->b[b];
 	}
 	struct cl_hnode *e = it->next;
 	it->next = e->next;
+	it->left--;
 	return e;
 }
 
 static inline struct cl_hnode *cl_htab_iter_first(const struct cl_htab *t, struct cl_htab_iter *it)
 {
-	it->b = SIZE_MAX;            /* the first ++ wraps to bucket 0 */
+	it->b = SIZE_MAX;            /* b + 1 wraps to bucket 0 */
+	it->left = t->n;
 	it->next = NULL;
 	return cl_htab_iter_next(t, it);
 }

@@ -153,6 +153,7 @@
 #endif
 
 #define MAX_EVENTS_PER_SEED 20000000ull
+#define SIM_VAL_MAX         200    /* longest index value a client writes */
 #define TICK_STORM          2000   /* ticks of one node at one instant */
 
 /* ------------------------------------------------------------------ PRNG */
@@ -294,6 +295,18 @@ struct vq {
 	uint64_t lms_gen;        /* matches its last_man_standing timer */
 };
 
+/* What the invariant checks read of one agent (node_view()). */
+struct agent_view {
+	uint64_t gen;            /* the node's agen when read; 0: never */
+	bool failed;             /* cl_node_failed() */
+	bool synced;             /* cl_node_synced() */
+	bool has_sm;             /* cl_node_sm() != NULL */
+	uint64_t illegal;        /* cl_node_counters().illegal_transitions */
+	struct cl_sm_stats st;   /* cl_sm_stats() of its machine, when has_sm */
+	uint64_t hash_gen;       /* the node's agen when hash was computed; 0: never */
+	uint64_t hash;           /* cl_sm_hash() of its machine */
+};
+
 struct node {
 	struct sim *sim;
 	unsigned idx;
@@ -312,6 +325,7 @@ struct node {
 	uint64_t clk_off;        /* node time at clk_t0 */
 	int32_t ppm;             /* drift: node time runs (1e6 + ppm) / 1e6 as fast as real time */
 	bool clk_stopped;        /* a VM pause: the clock stands at clk_off */
+	uint64_t real_nt, real_t, real_t0, real_off;   /* clk_real(): its last answer */
 	uint64_t clk_stop_end;   /* real time its last clock stop ended */
 	uint64_t incarnation;    /* bumped on crash, restart and corosync restart */
 	uint64_t fault_gen;      /* matches scheduled resume/restart events */
@@ -349,6 +363,13 @@ struct node {
 	bool trans_quorate;      /* ... on the way into a quorate component */
 	uint64_t illegal_seen;   /* the agent's illegal_transitions counter, as last checked */
 	char last_err[SIM_TRACE_WIDTH]; /* its last LOG_ERR (or worse) line */
+	/*
+	 * What the checks read of the agent, cached: the agent and its machine
+	 * change only inside calls into the agent, and AGENT() bumps agen before
+	 * and after each, so av is current while av.gen == agen.
+	 */
+	uint64_t agen;
+	struct agent_view av;
 };
 
 /*
@@ -422,6 +443,7 @@ struct oracle {
 	uint8_t st;
 	uint32_t vallen;
 	uint64_t version, val_seed;
+	uint8_t val[SIM_VAL_MAX];  /* val_fill(vallen, val_seed): the value acknowledged */
 };
 
 enum ev_type {
@@ -472,6 +494,9 @@ struct sim {
 
 	bool workload_on, faults_on;
 	bool touched;            /* an agent was called during this event */
+	uint32_t reap_look;      /* nodes whose agent was called since reap_failed() looked */
+	uint32_t owners_grew;    /* names some client may have begun to act as owner of, or
+				    as EX owner of, since the last check_owners() */
 	uint64_t last_fault;
 	uint64_t reform_gen;
 	bool reform_pending;
@@ -516,6 +541,8 @@ static const char *const sim_names[SIM_MAX_NAMES] = {
 	"user1", "a", "user10", "mbox/INBOX", "user2", "ab", "b", "zz",
 };
 static const char *const sim_keys[SIM_MAX_KEYS] = { "k0", "k1", "k2", "key3" };
+static size_t sim_name_len[SIM_MAX_NAMES], sim_key_len[SIM_MAX_KEYS];   /* strlen(), set by main() */
+static bool self_check;  /* --self-check (o->self_check), for the hottest paths */
 
 /* ------------------------------------------------------------------ trace */
 
@@ -725,7 +752,7 @@ static int name_index(const struct sim *s, const uint8_t *name, size_t len)
 	if (!name)
 		return -1;
 	for (unsigned i = 0; i < s->nnames; i++)
-		if (strlen(sim_names[i]) == len && memcmp(sim_names[i], name, len) == 0)
+		if (sim_name_len[i] == len && memcmp(sim_names[i], name, len) == 0)
 			return (int)i;
 	return -1;
 }
@@ -735,7 +762,7 @@ static int key_index(const uint8_t *key, size_t len)
 	if (!key)
 		return -1;
 	for (unsigned i = 0; i < SIM_MAX_KEYS; i++)
-		if (strlen(sim_keys[i]) == len && memcmp(sim_keys[i], key, len) == 0)
+		if (sim_key_len[i] == len && memcmp(sim_keys[i], key, len) == 0)
 			return (int)i;
 	return -1;
 }
@@ -800,6 +827,21 @@ static bool cs_live(const struct sim *s, const struct node *n)
 /* ------------------------------------------------------------- node clocks */
 
 /*
+ * (int64_t)(((__int128)a * b) / c), for c > 0: the 128-bit quotient
+ * (truncated toward zero, as C divides) cut to 64 bits as a cast does.
+ * Where a * b fits in 64 signed bits (always, in practice) 64-bit
+ * arithmetic gives the very same quotient, without __divti3.
+ */
+static int64_t muldiv(uint64_t a, int32_t b, int64_t c)
+{
+	int64_t p;
+
+	if (a <= INT64_MAX && !__builtin_mul_overflow((int64_t)a, (int64_t)b, &p))
+		return p / c;
+	return (int64_t)(((__int128)a * b) / c);
+}
+
+/*
  * A node's clock at real time t: clk_off at clk_t0, then counting (1e6 +
  * ppm) / 1e6 as fast as real time; it stands still while stopped (a VM
  * pause).  Monotonic in t.  Node times never meet real times or other
@@ -812,7 +854,7 @@ static uint64_t clk_at(const struct node *n, uint64_t t)
 	if (n->clk_stopped || t <= n->clk_t0)
 		return n->clk_off;
 	d = t - n->clk_t0;
-	return n->clk_off + d + (uint64_t)(int64_t)(((__int128)d * n->ppm) / 1000000);
+	return n->clk_off + d + (uint64_t)muldiv(d, n->ppm, 1000000);
 }
 
 static uint64_t node_now(const struct sim *s, const struct node *n)
@@ -821,7 +863,7 @@ static uint64_t node_now(const struct sim *s, const struct node *n)
 }
 
 /* The earliest real time (>= now) at which n's clock reads nt; NEVER while it stands below. */
-static uint64_t clk_real(const struct sim *s, const struct node *n, uint64_t nt)
+static uint64_t clk_real_(const struct sim *s, const struct node *n, uint64_t nt)
 {
 	uint64_t t;
 
@@ -829,13 +871,41 @@ static uint64_t clk_real(const struct sim *s, const struct node *n, uint64_t nt)
 		return s->now;
 	if (n->clk_stopped)
 		return NEVER;
-	t = n->clk_t0 + (uint64_t)(((__int128)(nt - n->clk_off) * 1000000) / (1000000 + n->ppm));
+	t = n->clk_t0 + (uint64_t)muldiv(nt - n->clk_off, 1000000, 1000000 + n->ppm);
 	if (t < s->now)
 		t = s->now;
 	while (clk_at(n, t) < nt)
 		t++;
 	while (t > s->now && clk_at(n, t - 1) >= nt)
 		t--;
+	return t;
+}
+
+/*
+ * clk_real_(), remembering its last answer.  That is min{t >= now :
+ * clk_at(t) >= nt} (clk_at() never decreases; the loops above stop at the
+ * first such t), which is max(now, m) with m the first real time the clock
+ * reads nt -- fixed while clk_t0, clk_off (ppm never changes) are and the
+ * clock runs.  So an answer still ahead of now is the answer again.
+ */
+static uint64_t clk_real(const struct sim *s, struct node *n, uint64_t nt)
+{
+	bool hit = nt == n->real_nt && n->real_t > s->now && n->clk_t0 == n->real_t0 &&
+		   n->clk_off == n->real_off && !n->clk_stopped;
+	uint64_t t;
+
+	if (hit && !s->o->self_check)
+		return n->real_t;
+	t = clk_real_(s, n, nt);
+	if (hit && t != n->real_t)
+		violation(n->sim, SIM_INV_PROTO, "self-check: node %u: clk_real() remembered %"
+			  PRIu64 " for %" PRIu64 ", not %" PRIu64, n->id, n->real_t, nt, t);
+	if (t > s->now && !n->clk_stopped) {
+		n->real_nt = nt;
+		n->real_t = t;
+		n->real_t0 = n->clk_t0;
+		n->real_off = n->clk_off;
+	}
 	return t;
 }
 
@@ -862,6 +932,72 @@ static bool node_ok(const struct sim *s, const struct node *n)
 }
 
 /* -------------------------------------------------------------- node glue */
+
+/*
+ * Runs `call`, a call into n's agent (n->cn), or its creation or end.  The
+ * agent and its machine change only inside such calls, so node_view() may
+ * keep what it read until the next one: agen moves on before (callbacks
+ * inside the call read afresh) and after it.
+ */
+#define AGENT(n, call) do { agent_changed(n); call; agent_changed(n); } while (0)
+
+static void agent_changed(struct node *n)
+{
+	n->agen++;
+	n->sim->reap_look |= 1u << n->idx;
+}
+
+static void view_read(struct node *n, struct agent_view *v)
+{
+	const struct cl_sm *sm = cl_node_sm(n->cn);
+	struct cl_node_counters k;
+
+	v->gen = n->agen;
+	v->failed = cl_node_failed(n->cn);
+	v->synced = cl_node_synced(n->cn);
+	v->has_sm = sm != NULL;
+	cl_node_counters(n->cn, &k);
+	v->illegal = k.illegal_transitions;
+	if (sm)
+		cl_sm_stats(sm, &v->st);
+}
+
+/*
+ * What the checks read of n's agent (which must exist: n->cn), as of now.
+ * With --self-check, a cached view is compared with a fresh read.
+ */
+static const struct agent_view *node_view(struct node *n)
+{
+	struct agent_view *v = &n->av;
+
+	if (v->gen != n->agen) {
+		view_read(n, v);
+	} else if (self_check) {
+		struct agent_view f;
+
+		view_read(n, &f);
+		if (f.failed != v->failed || f.synced != v->synced || f.has_sm != v->has_sm ||
+		    f.illegal != v->illegal || (f.has_sm && memcmp(&f.st, &v->st, sizeof(f.st))))
+			violation(n->sim, SIM_INV_PROTO, "self-check: node %u: stale cached view "
+				  "of its agent (a call into it without AGENT())", n->id);
+	}
+	return v;
+}
+
+/* cl_sm_hash() of n's machine (n->cn must have one), cached like node_view(). */
+static uint64_t node_hash(struct node *n)
+{
+	struct agent_view *v = &n->av;
+
+	if (v->hash_gen != n->agen) {
+		v->hash = cl_sm_hash(cl_node_sm(n->cn));
+		v->hash_gen = n->agen;
+	} else if (n->sim->o->self_check && v->hash != cl_sm_hash(cl_node_sm(n->cn))) {
+		violation(n->sim, SIM_INV_PROTO, "self-check: node %u: stale cached machine hash",
+			  n->id);
+	}
+	return v->hash;
+}
 
 static void node_sched_tick(struct sim *s, struct node *n)
 {
@@ -904,7 +1040,7 @@ static void on_tick(struct sim *s, const struct ev *e)
 		n->tick_same_at = s->now;
 		n->tick_same = 0;
 	}
-	cl_node_tick(n->cn);
+	AGENT(n, cl_node_tick(n->cn));
 	node_sched_tick(s, n);
 }
 
@@ -1144,6 +1280,7 @@ static void oracle_ack(struct sim *s, struct node *n, struct client *c, const st
 	o->version = ev->version;
 	o->val_seed = c->req.val_seed;
 	o->vallen = c->req.vallen;
+	val_fill(o->val, o->vallen, o->val_seed);
 }
 
 static void op_event(void *ctx, const struct cl_node_event *ev)
@@ -1331,6 +1468,7 @@ static void exec_call(struct sim *s, struct node *n, const struct call *k)
 
 	if (k->kind != CALL_GONE && (!c || !c->alive))
 		return;          /* the client died while the call waited */
+	agent_changed(n);        /* AGENT() around the switch */
 	switch (k->kind) {
 	case CALL_ACQ:
 		rc = cl_node_acquire(n->cn, k->client, k->cookie, nm, strlen(nm), k->mode,
@@ -1363,6 +1501,7 @@ static void exec_call(struct sim *s, struct node *n, const struct call *k)
 		rc = cl_node_fence_ack(n->cn, k->client, k->cookie, k->target, false);
 		break;
 	}
+	agent_changed(n);
 	TR(s, "n%u call kind %u client %" PRIx64 " cookie %" PRIu64 " name %s key %s mode %u "
 	   "flags %u timeout %" PRIu64 " target %u -> %d", n->id, k->kind, k->client, k->cookie,
 	   nm, key, k->mode, k->flags, k->timeout, k->target, rc);
@@ -1561,8 +1700,8 @@ static void vq_tell(struct sim *s, struct node *n, uint64_t gen, bool quorate,
 	unsigned qm = s->qmodes;
 	if (popcount32(n->vq.members) < s->n)
 		qm |= CL_QMODE_INCOMPLETE;
-	cl_node_quorum_mode(n->cn, qm);
-	cl_node_quorum(n->cn, quorate, ring);
+	AGENT(n, cl_node_quorum_mode(n->cn, qm));
+	AGENT(n, cl_node_quorum(n->cn, quorate, ring));
 	node_sched_tick(s, n);
 }
 
@@ -1687,7 +1826,7 @@ static void deliver_part(void *ctx, const uint8_t *msg, size_t len)
 {
 	struct split_ctx *x = ctx;
 
-	cl_node_deliver(x->n->cn, x->sender, msg, len);
+	AGENT(x->n, cl_node_deliver(x->n->cn, x->sender, msg, len));
 }
 
 /* One CPG message to n: a batch is split as lockd/cpg.c's deliver_fn() does. */
@@ -1702,7 +1841,7 @@ static void deliver_one(struct sim *s, struct node *n, const struct msg *m, bool
 			violation(s, SIM_INV_PROTO, "node %u: malformed batch #%" PRIu64 " from node %u",
 				  n->id, m->id, m->sender);
 	} else {
-		cl_node_deliver(n->cn, m->sender, m->data, m->len);
+		AGENT(n, cl_node_deliver(n->cn, m->sender, m->data, m->len));
 	}
 	node_sched_tick(s, n);
 }
@@ -1744,7 +1883,7 @@ static void node_confchg(struct sim *s, struct node *n, int ci)
 		n->view_inc[i] = c->ginc[i];
 	n->has_view = true;
 	n->cpg_joined = true;
-	cl_node_confchg(n->cn, &c->ring, members, nm, left, nl, joined, nj);
+	AGENT(n, cl_node_confchg(n->cn, &c->ring, members, nm, left, nl, joined, nj));
 	node_sched_tick(s, n);
 }
 
@@ -2340,7 +2479,7 @@ static void daemon_start(struct sim *s, struct node *n)
 
 	cfg.nodeid = n->id;
 	cfg.epoch_floor = n->kept_floor;
-	n->cn = cl_node_new(&cfg, &sim_ops, n);
+	AGENT(n, n->cn = cl_node_new(&cfg, &sim_ops, n));
 	if (!n->cn) {
 		violation(s, SIM_INV_PROTO, "cl_node_new failed for node %u", n->id);
 		return;
@@ -2386,7 +2525,7 @@ static void daemon_gone(struct sim *s, struct node *n)
 		if (c->used && c->node == n->idx)
 			client_end(s, c, END_CRASH);
 	}
-	n->cn = cl_node_free(n->cn);
+	AGENT(n, n->cn = cl_node_free(n->cn));
 	n->up = false;
 	n->cpg_joined = false;
 	n->join_pending = false;
@@ -2464,7 +2603,7 @@ static void node_resume(struct sim *s, struct node *n)
 			run_deferred_calls(s, n);
 			break;
 		case 2:
-			cl_node_tick(n->cn);
+			AGENT(n, cl_node_tick(n->cn));
 			break;
 		}
 		node_sched_tick(s, n);
@@ -2511,7 +2650,7 @@ static bool partitioned(const struct sim *s)
 static void node_transport_restart(struct sim *s, struct node *n, uint64_t downtime)
 {
 	TR(s, "FAULT: corosync restarts under n%u (%" PRIu64 " us)", n->id, downtime);
-	cl_node_transport_lost(n->cn);
+	AGENT(n, cl_node_transport_lost(n->cn));
 	n->comp = -1;
 	n->ghost = false;
 	n->has_view = false;
@@ -2950,7 +3089,7 @@ static void on_wake(struct sim *s, const struct ev *e)
 		} else {
 			k.kind = CALL_PUT;
 			k.val_seed = rng_next(&s->rng);
-			k.vallen = (uint32_t)(s->cfg.sm.index_mem_max ? rng_range(&s->rng, 0, 200)
+			k.vallen = (uint32_t)(s->cfg.sm.index_mem_max ? rng_range(&s->rng, 0, SIM_VAL_MAX)
 								 : rng_range(&s->rng, 0, 48));
 		}
 		client_issue(s, c, &k);
@@ -2989,6 +3128,10 @@ static void client_set_valid(struct sim *s, struct client *c, uint64_t t)
 
 	if (t < nt)   /* learnt only now; never later than it already knew */
 		t = c->valid_until < nt ? c->valid_until : nt;
+	if (t > c->valid_until)
+		for (unsigned i = 0; i < s->nnames; i++)
+			if (c->holds[i].st == H_HELD)
+				s->owners_grew |= 1u << i;
 	c->valid_until = t;
 }
 
@@ -3002,6 +3145,7 @@ static void client_on_event(struct sim *s, struct client *c, const struct cev *e
 		if (!h || (h->st != H_PENDING && h->st != H_QUEUED) || e->cookie == c->cancelled_cookie)
 			break;
 		h->st = H_HELD;
+		s->owners_grew |= 1u << e->name;
 		if (e->mode == CL_MODE_EX)
 			h->mode = CL_MODE_EX;
 		h->epoch = e->epoch;
@@ -3137,35 +3281,45 @@ static bool stats_equal(const struct cl_sm_stats *a, const struct cl_sm_stats *b
  */
 static void check_state(struct sim *s, bool full)
 {
-	for (int ci = 0; ci < SIM_MAX_COMPS && !s->stop; ci++) {
+	uint32_t live[SIM_MAX_COMPS], rings = 0;
+
+	/* a node is group-live in its own ring only (group_live()): the rings with any, in order */
+	for (unsigned i = 0; i < s->n; i++) {
+		struct node *n = &s->nodes[i];
+
+		if (n->comp < 0 || !group_live(s, n->comp, n))
+			continue;
+		if (!(rings & (1u << n->comp)))
+			live[n->comp] = 0;
+		rings |= 1u << n->comp;
+		live[n->comp] |= 1u << i;
+	}
+	for (; rings && !s->stop; rings &= rings - 1) {
+		int ci = __builtin_ctz(rings);
 		const struct comp *c = &s->comps[ci];
 		struct node *ref = NULL;
-		struct cl_sm_stats st, ref_st = { 0 };
-		uint64_t ref_hash = 0;
+		const struct cl_sm_stats *ref_st = NULL;
 
 		if (!c->used)
 			continue;
 		for (unsigned i = 0; i < s->n; i++) {
 			struct node *n = &s->nodes[i];
-			const struct cl_sm *sm;
-			uint64_t hash = 0;
+			const struct agent_view *v;
 
-			if (!group_live(s, ci, n) || !cl_node_synced(n->cn) || !(sm = cl_node_sm(n->cn)))
+			if (!(live[ci] & (1u << i)) || !(v = node_view(n))->synced || !v->has_sm)
 				continue;
-			cl_sm_stats(sm, &st);
-			if (full)
-				hash = cl_sm_hash(sm);
 			if (!ref) {
 				ref = n;
-				ref_st = st;
-				ref_hash = hash;
+				ref_st = &v->st;
 				continue;
 			}
-			if (st.lsn == ref_st.lsn && (!stats_equal(&st, &ref_st) || hash != ref_hash)) {
+			/* hashes only where the stats agree: a report names the stats first */
+			if (v->st.lsn == ref_st->lsn &&
+			    (!stats_equal(&v->st, ref_st) || (full && node_hash(n) != node_hash(ref)))) {
 				violation(s, SIM_INV_STATE, "ring %u.%" PRIu64 ": nodes %u and %u "
 					  "both synced at lsn %" PRIu64 " but their states differ (%s)",
-					  c->ring.rep, c->ring.seq, ref->id, n->id, st.lsn,
-					  !stats_equal(&st, &ref_st) ? "stats" : "cl_sm_hash");
+					  c->ring.rep, c->ring.seq, ref->id, n->id, v->st.lsn,
+					  !stats_equal(&v->st, ref_st) ? "stats" : "cl_sm_hash");
 				return;
 			}
 		}
@@ -3177,32 +3331,53 @@ static void check_transitions(struct sim *s)
 {
 	for (unsigned i = 0; i < s->n && !s->stop; i++) {
 		struct node *n = &s->nodes[i];
-		struct cl_node_counters k;
+		uint64_t illegal;
 
 		if (!n->cn)
 			continue;
-		cl_node_counters(n->cn, &k);
-		if (k.illegal_transitions == n->illegal_seen)
+		illegal = node_view(n)->illegal;
+		if (illegal == n->illegal_seen)
 			continue;
 		violation(s, SIM_INV_PROTO, "node %u: %" PRIu64 " illegal lease hold transition(s) "
-			  "refused; last: %s", n->id, k.illegal_transitions - n->illegal_seen,
-			  n->last_err);
-		n->illegal_seen = k.illegal_transitions;
+			  "refused; last: %s", n->id, illegal - n->illegal_seen, n->last_err);
+		n->illegal_seen = illegal;
 	}
 }
 
-/* b: no EX owner overlapping an owner on another node. */
+/*
+ * b: no EX owner overlapping an owner on another node.  Checked after every
+ * event, but only for the names in owners_grew: for the others it held at
+ * the previous event and still holds.  Proof: b fails for a name only if
+ * some node has an acting EX owner and another node any acting owner of
+ * it; the acting (client, name, mode) triples only shrink except where
+ * owners_grew is marked.  client_acting() is true only for a held hold and
+ * falls with time alone (node clocks never go back, and it compares them
+ * and now with fixed bounds), and the client state it reads changes only
+ * in ways that can end acting -- a hold let go, a revoke (stop_at >= now),
+ * a client ending -- except a GRANTED (the hold becomes held, maybe EX, with
+ * a new since_nt) and a later valid_until, both of which mark the names
+ * they concern.  A subset of a non-violating set of acting owners does not
+ * violate b: if a node's EX owner acts, it was the only node with EX and no
+ * other node had any owner before.  --self-check checks every name anyway
+ * and reports a violating name that was not marked.
+ */
 static void check_owners(struct sim *s)
 {
 	uint32_t any[SIM_MAX_NAMES] = { 0 }, ex[SIM_MAX_NAMES] = { 0 };
+	uint32_t grew = s->owners_grew;
+	uint32_t names = s->o->self_check ? (1u << s->nnames) - 1 : grew;
 
+	s->owners_grew = 0;
+	if (!names)
+		return;
 	for (unsigned i = 0; i < SIM_MAX_CLIENTS; i++) {
 		const struct client *c = &s->clients[i];
 
 		if (!c->used || !c->alive)
 			continue;
 		for (unsigned name = 0; name < s->nnames; name++) {
-			if (c->holds[name].st != H_HELD || !client_acting(s, c, name))
+			if (!(names & (1u << name)) || c->holds[name].st != H_HELD ||
+			    !client_acting(s, c, name))
 				continue;
 			any[name] |= 1u << c->node;
 			if (c->holds[name].mode == CL_MODE_EX)
@@ -3211,6 +3386,11 @@ static void check_owners(struct sim *s)
 	}
 	for (unsigned name = 0; name < s->nnames; name++) {
 		if (ex[name] && (popcount32(ex[name]) > 1 || (any[name] & ~ex[name]))) {
+			if (!(grew & (1u << name))) {
+				violation(s, SIM_INV_PROTO, "self-check: double owner of %s, which "
+					  "check_owners() would not have checked", sim_names[name]);
+				return;
+			}
 			char buf[256];
 			size_t off = 0;
 
@@ -3234,82 +3414,79 @@ static void check_owners(struct sim *s)
 	}
 }
 
-struct find_ctx {
-	const char *key;
-	const struct cl_entry_info *found;
-	struct cl_entry_info copy;
+/* What one replica has of one name's keys (replica_keys()). */
+struct replica_keys {
+	bool found[SIM_MAX_KEYS];
+	struct cl_entry_info e[SIM_MAX_KEYS];   /* pointing into the machine: read at once */
 };
 
-static int find_key(void *ctx, const struct cl_entry_info *e)
+static int replica_key(void *ctx, const struct cl_entry_info *e)
 {
-	struct find_ctx *f = ctx;
+	struct replica_keys *rk = ctx;
+	int k = key_index(e->key, e->keylen);
 
-	if (e->keylen == strlen(f->key) && memcmp(e->key, f->key, e->keylen) == 0) {
-		f->copy = *e;
-		f->found = &f->copy;
-		return 1;
+	if (k >= 0 && !rk->found[k]) {
+		rk->found[k] = true;
+		rk->e[k] = *e;
 	}
 	return 0;
 }
 
-/*
- * Whether replica sm reflects acknowledged write o of name i, key k: a put
- * is there (with its value) or was overwritten later; a delete is not undone
- * by an entry of its version or older.  *found_r (may be NULL) gets the entry.
- */
-static bool replica_has(const struct sim *s, const struct cl_sm *sm, unsigned i, unsigned k,
-			const struct oracle *o, struct cl_entry_info *found_r)
+/* Reads the entries machine sm has for name i's keys into *rk. */
+static void replica_keys(const struct cl_sm *sm, unsigned i, struct replica_keys *rk)
 {
-	static uint8_t val[COROLEASE_VALUE_MAX];
-	struct find_ctx f = { .key = sim_keys[k] };
+	memset(rk->found, 0, sizeof(rk->found));   /* e[k] is read only where found[k] */
+	cl_index_foreach(sm, sim_names[i], sim_name_len[i], replica_key, rk);
+}
 
-	(void)s;
-	if (found_r)
-		found_r->version = 0;
-	if (!sm)
+/*
+ * Whether a replica at lsn whose entry for the key is f (NULL: none)
+ * reflects acknowledged write o: a put is there (with its value) or was
+ * overwritten later; a delete is not undone by an entry of its version or
+ * older, and an empty or short machine never saw it.
+ */
+static bool replica_has(const struct oracle *o, uint64_t lsn, const struct cl_entry_info *f)
+{
+	if (o->st == O_DEL)
+		return lsn >= o->version && (!f || f->version > o->version);
+	if (!f || f->version < o->version)
 		return false;
-	cl_index_foreach(sm, sim_names[i], strlen(sim_names[i]), find_key, &f);
-	if (found_r && f.found)
-		*found_r = *f.found;
-	if (o->st == O_DEL) {
-		struct cl_sm_stats st;
-
-		cl_sm_stats(sm, &st);   /* an empty or short machine never saw the delete */
-		return st.lsn >= o->version && (!f.found || f.found->version > o->version);
-	}
-	if (!f.found || f.found->version < o->version)
-		return false;
-	if (f.found->version > o->version)
+	if (f->version > o->version)
 		return true;
-	val_fill(val, o->vallen, o->val_seed);
-	return f.found->vallen == o->vallen && memcmp(f.found->value, val, o->vallen) == 0;
+	return f->vallen == o->vallen && memcmp(f->value, o->val, o->vallen) == 0;
 }
 
 /* d: acknowledged writes are visible on node n. */
 static void check_index_node(struct sim *s, struct node *n, const char *when)
 {
-	const struct cl_sm *sm = cl_node_sm(n->cn);
+	const struct agent_view *v = node_view(n);
 
-	if (!sm) {
+	if (!v->has_sm) {
 		violation(s, SIM_INV_PROTO, "node %u synced but has no machine", n->id);
 		return;
 	}
-	struct cl_sm_stats st;
-	cl_sm_stats(sm, &st);
-	if (st.grace)
+	if (v->st.grace)
 		return;   /* fresh state waiting (grace): it serves nothing; a lineage with the
 			     writes may still be out there (a split-capable split) */
 	for (unsigned i = 0; i < s->nnames && !s->stop; i++) {
+		struct replica_keys rk;
+		bool read = false;
+
 		for (unsigned k = 0; k < SIM_MAX_KEYS && !s->stop; k++) {
 			const struct oracle *o = &s->oracle[i][k];
-			struct cl_entry_info e;
 
-			if (o->st == O_NONE || replica_has(s, sm, i, k, o, &e))
+			if (o->st == O_NONE)
+				continue;
+			if (!read) {
+				replica_keys(cl_node_sm(n->cn), i, &rk);
+				read = true;
+			}
+			if (replica_has(o, v->st.lsn, rk.found[k] ? &rk.e[k] : NULL))
 				continue;
 			violation(s, SIM_INV_INDEX, "%s: node %u: acknowledged %s of %s/%s at version %"
 				  PRIu64 " is lost (entry version %" PRIu64 ")", when, n->id,
 				  o->st == O_PUT ? "put" : "delete", sim_names[i], sim_keys[k],
-				  o->version, e.version);
+				  o->version, rk.found[k] ? rk.e[k].version : 0);
 		}
 	}
 }
@@ -3328,15 +3505,27 @@ static void oracle_formation(struct sim *s, uint32_t mask, const char *what)
 	unsigned lost = 0;
 
 	for (unsigned i = 0; i < s->nnames; i++) {
+		struct replica_keys rk[SIM_MAX_NODES];
+		uint32_t read = 0;
+
 		for (unsigned k = 0; k < SIM_MAX_KEYS; k++) {
 			struct oracle *o = &s->oracle[i][k];
 			bool have = false;
 
 			if (o->st == O_NONE)
 				continue;
-			for (unsigned j = 0; j < s->n && !have; j++)
-				if ((mask & (1u << j)) && node_live(&s->nodes[j]))
-					have = replica_has(s, cl_node_sm(s->nodes[j].cn), i, k, o, NULL);
+			for (unsigned j = 0; j < s->n && !have; j++) {
+				struct node *m = &s->nodes[j];
+				const struct agent_view *v;
+
+				if (!(mask & (1u << j)) || !node_live(m) || !(v = node_view(m))->has_sm)
+					continue;
+				if (!(read & (1u << j))) {
+					replica_keys(cl_node_sm(m->cn), i, &rk[j]);
+					read |= 1u << j;
+				}
+				have = replica_has(o, v->st.lsn, rk[j].found[k] ? &rk[j].e[k] : NULL);
+			}
 			if (have)
 				continue;
 			TR(s, "FORK: %s %#x has no replica of %s/%s version %" PRIu64 ": the write "
@@ -3359,15 +3548,14 @@ static void check_fresh(struct sim *s)
 {
 	for (unsigned i = 0; i < s->n; i++) {
 		struct node *n = &s->nodes[i];
-		struct cl_sm_stats st;
+		const struct agent_view *v;
 
-		if (!n->up || !cl_node_sm(n->cn))
+		if (!n->up || !(v = node_view(n))->has_sm)
 			continue;
-		cl_sm_stats(cl_node_sm(n->cn), &st);
-		if (!st.grace || (st.grace_ring.seq == s->grace_seen[i] &&
-				  n->incarnation == s->grace_inc[i]))
+		if (!v->st.grace || (v->st.grace_ring.seq == s->grace_seen[i] &&
+				     n->incarnation == s->grace_inc[i]))
 			continue;
-		s->grace_seen[i] = st.grace_ring.seq;
+		s->grace_seen[i] = v->st.grace_ring.seq;
 		s->grace_inc[i] = n->incarnation;
 		/* lost only if no live replica anywhere has it: nothing brings it back */
 		oracle_formation(s, (1u << s->n) - 1, "fresh machine; the live replicas");
@@ -3379,7 +3567,7 @@ static void check_index(struct sim *s)
 	for (unsigned i = 0; i < s->n && !s->stop; i++) {
 		struct node *n = &s->nodes[i];
 
-		if (node_ok(s, n) && cl_node_synced(n->cn))
+		if (node_ok(s, n) && node_view(n)->synced)
 			check_index_node(s, n, "check");
 	}
 }
@@ -3491,13 +3679,10 @@ static void check_live(struct sim *s, bool final)
 	 */
 	for (unsigned i = 0; i < s->n; i++) {
 		struct node *n = &s->nodes[i];
-		struct cl_sm_stats st;
+		const struct agent_view *v;
 
-		if (n->up && cl_node_sm(n->cn)) {
-			cl_sm_stats(cl_node_sm(n->cn), &st);
-			if (st.grace || st.nunfenced)
-				n->blocked_at = s->now;
-		}
+		if (n->up && (v = node_view(n))->has_sm && (v->st.grace || v->st.nunfenced))
+			n->blocked_at = s->now;
 	}
 	for (unsigned i = 0; i < SIM_MAX_CLIENTS && !s->stop; i++) {
 		struct client *c = &s->clients[i];
@@ -3897,11 +4082,25 @@ static void dispatch(struct sim *s, const struct ev *e)
  */
 static void reap_failed(struct sim *s)
 {
+	uint32_t look = s->reap_look;
+
+	/*
+	 * After every event, but only nodes whose agent was called since the
+	 * last look, or during this one (a reap calls into others, and the loop
+	 * always went on to them): up, cn and failed change only in events that
+	 * call the agent, so any other node was judged "not failed" then and
+	 * would be now.  --self-check looks at every node.
+	 */
+	s->reap_look = 0;
 	for (unsigned i = 0; i < s->n && !s->stop; i++) {
 		struct node *n = &s->nodes[i];
+		bool looked = (look | s->reap_look) & (1u << i);
 
-		if (!n->up || !n->cn || !cl_node_failed(n->cn))
+		if ((!looked && !self_check) || !n->up || !n->cn || !node_view(n)->failed)
 			continue;
+		if (!looked)
+			violation(s, SIM_INV_PROTO, "self-check: reap_failed() would have skipped "
+				  "node %u", n->id);
 		TR(s, "n%u: agent failed: the daemon exits", n->id);
 		daemon_crash(s, n, rng_range(&s->rng, s->token_us / 2, 10 * s->token_us));
 	}
@@ -4102,7 +4301,7 @@ static void usage(FILE *f)
 		"                     [--plant no-quorum|no-orphan-wait|no-term|epoch-no-term|\n"
 		"                              split-timer|anchor-own] [--verbose]\n"
 		"                     [--expect-violation] [--keep-going] [--lax-trans] [--digest]\n"
-		"                     [--congest-unbatched] [--watch NAME]\n"
+		"                     [--congest-unbatched] [--watch NAME] [--self-check]\n"
 		"  --seeds N            run N seeds (env SEEDS overrides; default %u)\n"
 		"  --start S            first seed (default 1)\n"
 		"  --seed S             run only seed S (same as --start S --seeds 1)\n"
@@ -4121,7 +4320,10 @@ static void usage(FILE *f)
 		"  --congest-unbatched  congest corosync's send queue in seeds that do not\n"
 		"                       batch as well (the agent then ticks without end)\n"
 		"  --digest             print a behaviour digest line per seed (compare\n"
-		"                       sorted output before and after a refactor)\n",
+		"                       sorted output before and after a refactor)\n"
+		"  --self-check         verify every cached agent view and every skipped\n"
+		"                       invariant check against a fresh one (slow; a\n"
+		"                       mismatch is a violation of x)\n",
 		DEFAULT_SEEDS, SIM_MIN_NODES, SIM_MAX_NODES);
 }
 
@@ -4152,6 +4354,10 @@ int main(int argc, char **argv)
 	long ncpu;
 
 	o.seeds = DEFAULT_SEEDS;
+	for (unsigned i = 0; i < SIM_MAX_NAMES; i++)
+		sim_name_len[i] = strlen(sim_names[i]);
+	for (unsigned i = 0; i < SIM_MAX_KEYS; i++)
+		sim_key_len[i] = strlen(sim_keys[i]);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *arg = i + 1 < argc ? argv[i + 1] : NULL;
 
@@ -4183,6 +4389,8 @@ int main(int argc, char **argv)
 			o.expect = true;
 		} else if (!strcmp(a, "--digest")) {
 			o.digest = true;
+		} else if (!strcmp(a, "--self-check")) {
+			o.self_check = self_check = true;
 		} else if (!strcmp(a, "--watch") && arg) {
 			for (o.watch = 0; o.watch < SIM_MAX_NAMES; o.watch++)
 				if (!strcmp(arg, sim_names[o.watch]))

@@ -60,6 +60,7 @@ struct sim_opts {
 	bool keep_going;         /* --keep-going: one line per violating seed, run every seed */
 	bool strict_trans;       /* acks made in a minority's transitional delivery must survive too */
 	bool digest;             /* print one behaviour digest line per seed */
+	bool self_check;         /* --self-check: what the checks cache or skip is verified afresh */
 	bool congest_unbatched;  /* congestion faults in seeds without batching too */
 	unsigned watch;          /* --watch: trace this name's holders everywhere (SIM_MAX_NAMES: none) */
 };
