@@ -111,6 +111,20 @@
  *    daemon exits, and systemd restarts it later.  A dying daemon's sends
  *    that corosync held die with it.  The simulator injects no allocation
  *    failures; tests/check_node does.
+ *
+ * --scenario minority-burst (sc_burst()) makes many of the faults one shape,
+ * the schedule of issue 7's defect 1, varied: a node's burst of requests
+ * from short-lived clients (SYNC barriers and acquires: the agent sends one
+ * ACQUIRE per name) goes out as one batch; the ring splits while it is in
+ * flight (or a little before or after); with side_only each side had
+ * received only its own side's messages, so only the burst's side delivers
+ * it, transitionally, its machine still quorate; the quorate side's clients
+ * hurry for a few requests (grants, acknowledged writes); the split heals
+ * within two heartbeats of the new rings.  A minority that out-counts the
+ * majority's quorate inputs wins the merge if terms are ignored (--plant
+ * no-term).  Those seeds are 3..7 nodes, always batch, and run mostly in
+ * the standard votequorum mode.  Without the option nothing of it draws from
+ * the PRNG: every seed runs as it always did (compare --digest).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -425,6 +439,8 @@ struct client {
 	uint64_t valid_until;
 	uint64_t straggle_v;     /* acts this long past valid_until (stragglers) */
 	bool straggler;
+	bool burst;              /* one of a burst (minority-burst): ends once it holds nothing */
+	unsigned rush;           /* minority-burst: quick requests left on the quorate side */
 	struct chold holds[SIM_MAX_NAMES];
 	/* the one outstanding request */
 	bool req_active;
@@ -450,7 +466,7 @@ enum ev_type {
 	EV_DELIVER = 1, EV_TICK, EV_IPC, EV_WAKE, EV_RELEASE, EV_CANCEL, EV_SPAWN,
 	EV_GONE, EV_FAULT, EV_RESUME, EV_RESTART, EV_HEAL, EV_REFORM, EV_CHECK,
 	EV_STOP, EV_FINAL, EV_CPG_BACK, EV_FLUSH, EV_DAEMON_BACK, EV_STALL_END, EV_VERDICT,
-	EV_LMS, EV_QDEV_LOST, EV_QDEV_BACK,
+	EV_LMS, EV_QDEV_LOST, EV_QDEV_BACK, EV_SC_SPLIT,
 };
 
 struct ev {
@@ -505,9 +521,24 @@ struct sim {
 	uint64_t part_gen;
 	uint64_t client_gen;
 
+	/* --scenario minority-burst (all zero without it) */
+	uint64_t sc_ppm;         /* a fault is the scenario's burst and split */
+	uint64_t sc_gen;         /* matches the planned split (EV_SC_SPLIT) */
+	struct {
+		bool armed;          /* the split follows node's next send to corosync */
+		bool late;           /* ... after the first deliveries could have come */
+		bool side_only;      /* see sc_split() */
+		unsigned node;       /* the bursting node's index */
+		uint32_t minority;   /* node indexes on the minority side */
+	} sc_plan;
+	bool sc_side_only;       /* the break now: each side received only its own side's messages */
+	uint64_t sc_rush_until;  /* quorate-side clients hurry (rush) until then */
+	uint64_t sc_think;       /* ... thinking at most this long */
+
 	struct node nodes[SIM_MAX_NODES];
 	struct comp comps[SIM_MAX_COMPS];
-	struct client clients[SIM_MAX_CLIENTS];
+	unsigned nslots;         /* client slots in use: SIM_MAX_CLIENTS, plus a burst's */
+	struct client clients[SIM_MAX_CLIENTS + SIM_BURST_MAX];
 
 	/* invariant c: epochs clients used, ordered by when their node's machine granted them */
 	struct {
@@ -779,7 +810,7 @@ static struct client *client_by_id(struct sim *s, uint64_t id)
 {
 	unsigned slot = (unsigned)(id & 0xff);
 
-	if (slot >= SIM_MAX_CLIENTS || !s->clients[slot].used || s->clients[slot].id != id)
+	if (slot >= s->nslots || !s->clients[slot].used || s->clients[slot].id != id)
 		return NULL;
 	return &s->clients[slot];
 }
@@ -1046,6 +1077,7 @@ static void on_tick(struct sim *s, const struct ev *e)
 
 static void comp_send(struct sim *s, int ci, struct msg *m);
 static struct msg *msg_new(struct sim *s, const struct node *n, const void *buf, size_t len);
+static void sc_burst_sent(struct sim *s);
 
 static uint64_t op_now(void *ctx)
 {
@@ -1081,6 +1113,8 @@ static int cs_send(struct sim *s, struct node *n, const uint8_t *buf, size_t len
 		   msg_type(m), len, n->comp >= 0 ? "broken" : "none");
 		msgq_push(&n->held, m, 0);
 	}
+	if (s->sc_plan.armed && n->idx == s->sc_plan.node)
+		sc_burst_sent(s);
 	return 0;
 }
 
@@ -1308,7 +1342,7 @@ static void op_event(void *ctx, const struct cl_node_event *ev)
 		if (ev->type == CL_NODE_EV_EPOCH_FLOOR) {
 			n->kept_floor = ev->epoch;   /* the daemon writes RUN_DIR/epoch-floor */
 		} else if (ev->type == CL_NODE_EV_VALIDITY) {
-			for (unsigned i = 0; i < SIM_MAX_CLIENTS; i++) {
+			for (unsigned i = 0; i < s->nslots; i++) {
 				c = &s->clients[i];
 				if (c->used && c->alive && c->node == n->idx)
 					client_push(s, c, ev, -1);
@@ -2117,7 +2151,9 @@ static void comp_break(struct sim *s, int ci)
 		if (snd->on && snd->cs_inc == m->sender_cs)
 			m->rcv |= 1u << snd->idx;
 		for (unsigned i = 0; i < s->n; i++)
-			if ((c->mask & (1u << i)) && i != snd->idx && rng_ppm(&s->rng, s->rcv_ppm))
+			if ((c->mask & (1u << i)) && i != snd->idx &&
+			    !(s->sc_side_only && s->nodes[i].group != snd->group) &&
+			    rng_ppm(&s->rng, s->rcv_ppm))
 				m->rcv |= 1u << i;
 	}
 }
@@ -2519,7 +2555,7 @@ static void node_start(struct sim *s, struct node *n)
 /* What dies with the daemon process. */
 static void daemon_gone(struct sim *s, struct node *n)
 {
-	for (unsigned i = 0; i < SIM_MAX_CLIENTS; i++) {
+	for (unsigned i = 0; i < s->nslots; i++) {
 		struct client *c = &s->clients[i];
 
 		if (c->used && c->node == n->idx)
@@ -2861,6 +2897,9 @@ static void fault_congest(struct sim *s, struct node *n)
 	n->congested_until = s->now + d;
 }
 
+static bool sc_burst(struct sim *s);
+static void sc_split(struct sim *s, uint32_t minority, bool side_only);
+
 static const struct fault_kind {
 	const char *name;
 	unsigned weight;
@@ -2887,6 +2926,10 @@ static void on_fault(struct sim *s)
 	if (!s->faults_on)
 		return;
 	ev_push(s, s->now + rng_range(&s->rng, 2 * T, 12 * T), EV_FAULT, 0, 0, 0);
+	if (s->o->scenario == SIM_SC_MINORITY_BURST && rng_ppm(&s->rng, s->sc_ppm) && sc_burst(s)) {
+		s->res->faults++;
+		return;
+	}
 	for (k = 0; k < sizeof(fault_kinds) / sizeof(fault_kinds[0]); k++)
 		total += fault_kinds[k].weight;
 	r = (unsigned)rng_range(&s->rng, 0, total - 1);
@@ -2912,15 +2955,23 @@ static void client_wake_at(struct sim *s, struct client *c, uint64_t t)
 	ev_push(s, t, EV_WAKE, c->slot, c->id, c->wake_gen);
 }
 
-static void client_req_done(struct sim *s, struct client *c)
+/* minority-burst: whether client c is one of the quorate side's, hurrying. */
+static bool client_rushing(const struct sim *s, const struct client *c)
 {
-	client_wake_at(s, c, s->now + rng_range(&s->rng, 0, s->think_max));
+	return c->rush && s->now < s->sc_rush_until;
 }
 
-static void client_spawn(struct sim *s, unsigned slot)
+static void client_req_done(struct sim *s, struct client *c)
+{
+	client_wake_at(s, c, s->now + rng_range(&s->rng, 0, client_rushing(s, c) ? s->sc_think
+										: s->think_max));
+}
+
+/* A new client process in slot on node index ni; it has not decided anything yet. */
+static struct client *client_start(struct sim *s, unsigned slot, unsigned ni)
 {
 	struct client *c = &s->clients[slot];
-	struct node *n = &s->nodes[slot / SIM_CLIENTS_PER_NODE];
+	struct node *n = &s->nodes[ni];
 	struct cev *inbox = c->inbox;
 
 	memset(c, 0, sizeof(*c));
@@ -2938,6 +2989,14 @@ static void client_spawn(struct sim *s, unsigned slot)
 	for (unsigned i = 0; i < SIM_MAX_NAMES; i++)
 		c->holds[i].release_at = NEVER;
 	TR(s, "n%u client %" PRIx64 " starts%s", n->id, c->id, c->straggler ? " (straggler)" : "");
+	return c;
+}
+
+/* One of the node's own client slots gets a new client, which thinks first. */
+static void client_spawn(struct sim *s, unsigned slot)
+{
+	struct client *c = client_start(s, slot, slot / SIM_CLIENTS_PER_NODE);
+
 	client_wake_at(s, c, s->now + rng_range(&s->rng, 0, s->think_max));
 }
 
@@ -2964,8 +3023,9 @@ static void client_end(struct sim *s, struct client *c, enum client_end_why why)
 	}
 	ev_push(s, s->now + rng_range(&s->rng, s->ipc_min, s->ipc_max), EV_GONE, c->node, c->id,
 		n->incarnation);
-	ev_push(s, s->now + s->ipc_max + rng_range(&s->rng, 0, s->think_max), EV_SPAWN, c->slot,
-		c->id, n->incarnation);
+	if (!c->burst)
+		ev_push(s, s->now + s->ipc_max + rng_range(&s->rng, 0, s->think_max), EV_SPAWN,
+			c->slot, c->id, n->incarnation);
 }
 
 static void client_push(struct sim *s, struct client *c, const struct cl_node_event *ev, int name)
@@ -3039,6 +3099,73 @@ static void client_issue(struct sim *s, struct client *c, struct call *k)
 	node_call(s, &s->nodes[c->node], k);
 }
 
+/* Client c writes (or deletes) one of name's keys, which it acts as EX owner of. */
+static void client_write(struct sim *s, struct client *c, unsigned name)
+{
+	struct call k = { .name = (uint8_t)name };
+
+	k.key = (uint8_t)rng_range(&s->rng, 0, SIM_MAX_KEYS - 1);
+	if (rng_ppm(&s->rng, 250000)) {
+		k.kind = CALL_DEL;
+	} else {
+		k.kind = CALL_PUT;
+		k.val_seed = rng_next(&s->rng);
+		k.vallen = (uint32_t)(s->cfg.sm.index_mem_max ? rng_range(&s->rng, 0, SIM_VAL_MAX)
+							 : rng_range(&s->rng, 0, 48));
+	}
+	client_issue(s, c, &k);
+}
+
+/* An acquire's mode and flags, as clients draw them: mostly EX, often WAIT, some with a timeout. */
+static void acquire_draw(struct sim *s, struct call *k)
+{
+	k->mode = rng_ppm(&s->rng, 650000) ? CL_MODE_EX : CL_MODE_SH;
+	if (rng_ppm(&s->rng, 600000)) {
+		k->flags = CL_ACQ_WAIT;
+		if (rng_ppm(&s->rng, 400000))
+			k->timeout = rng_range(&s->rng, s->token_us / 10, 3 * s->token_us);
+	}
+}
+
+/* Client c asks for k->name (mode, flags and timeout set in k); it holds nothing of it. */
+static void client_acquire(struct sim *s, struct client *c, struct call *k)
+{
+	k->kind = CALL_ACQ;
+	c->holds[k->name].st = H_PENDING;
+	c->holds[k->name].mode = k->mode;
+	c->holds[k->name].gen++;
+	client_issue(s, c, k);
+}
+
+/*
+ * minority-burst: a quorate-side client's quick request, the little work
+ * that side does before the heal: mostly a write to a name it acts as EX
+ * owner of, else an EX acquire, mostly without WAIT (a busy name is refused
+ * at once, and the next try comes soon).
+ */
+static void client_rush(struct sim *s, struct client *c, unsigned held, const unsigned *exheld,
+			unsigned nex)
+{
+	struct call k = { 0 };
+
+	c->rush--;
+	if (nex > 0 && rng_ppm(&s->rng, 800000)) {
+		client_write(s, c, exheld[rng_range(&s->rng, 0, nex - 1)]);
+		return;
+	}
+	k.name = (uint8_t)rng_range(&s->rng, 0, s->nnames - 1);
+	if (held >= 2 || c->holds[k.name].st != H_NONE) {
+		client_req_done(s, c);
+		return;
+	}
+	k.mode = CL_MODE_EX;
+	if (rng_ppm(&s->rng, 300000)) {
+		k.flags = CL_ACQ_WAIT;
+		k.timeout = rng_range(&s->rng, s->token_us / 20, s->token_us / 2);
+	}
+	client_acquire(s, c, &k);
+}
+
 /* Picks the next thing a client does. */
 static void on_wake(struct sim *s, const struct ev *e)
 {
@@ -3056,6 +3183,18 @@ static void on_wake(struct sim *s, const struct ev *e)
 		if (c->holds[i].st == H_HELD && c->holds[i].mode == CL_MODE_EX &&
 		    client_acting(s, c, i))
 			exheld[nex++] = i;
+	}
+	if (c->burst) {
+		/* one of a burst: it leaves once it holds (or waits for) nothing */
+		if (held)
+			client_req_done(s, c);
+		else
+			client_end(s, c, END_DISCONNECT);
+		return;
+	}
+	if (client_rushing(s, c)) {
+		client_rush(s, c, held, exheld, nex);
+		return;
 	}
 	r = (unsigned)rng_range(&s->rng, 0, 999);
 	if (r < 6) {
@@ -3082,17 +3221,7 @@ static void on_wake(struct sim *s, const struct ev *e)
 		k.kind = CALL_SYNC;
 		client_issue(s, c, &k);
 	} else if (r < 500 && nex > 0) {
-		k.name = (uint8_t)exheld[rng_range(&s->rng, 0, nex - 1)];
-		k.key = (uint8_t)rng_range(&s->rng, 0, SIM_MAX_KEYS - 1);
-		if (rng_ppm(&s->rng, 250000)) {
-			k.kind = CALL_DEL;
-		} else {
-			k.kind = CALL_PUT;
-			k.val_seed = rng_next(&s->rng);
-			k.vallen = (uint32_t)(s->cfg.sm.index_mem_max ? rng_range(&s->rng, 0, SIM_VAL_MAX)
-								 : rng_range(&s->rng, 0, 48));
-		}
-		client_issue(s, c, &k);
+		client_write(s, c, exheld[rng_range(&s->rng, 0, nex - 1)]);
 	} else if (held < 2) {
 		unsigned name = (unsigned)rng_range(&s->rng, 0, s->nnames - 1);
 
@@ -3100,18 +3229,9 @@ static void on_wake(struct sim *s, const struct ev *e)
 			client_req_done(s, c);
 			return;
 		}
-		k.kind = CALL_ACQ;
 		k.name = (uint8_t)name;
-		k.mode = rng_ppm(&s->rng, 650000) ? CL_MODE_EX : CL_MODE_SH;
-		if (rng_ppm(&s->rng, 600000)) {
-			k.flags = CL_ACQ_WAIT;
-			if (rng_ppm(&s->rng, 400000))
-				k.timeout = rng_range(&s->rng, s->token_us / 10, 3 * s->token_us);
-		}
-		c->holds[name].st = H_PENDING;
-		c->holds[name].mode = k.mode;
-		c->holds[name].gen++;
-		client_issue(s, c, &k);
+		acquire_draw(s, &k);
+		client_acquire(s, c, &k);
 	} else {
 		client_req_done(s, c);
 	}
@@ -3260,6 +3380,138 @@ static void on_release(struct sim *s, const struct ev *e, bool cancel)
 	node_call(s, &s->nodes[c->node], &k);
 }
 
+/* ------------------------------------------------ scenario: minority-burst */
+
+/*
+ * The split of the scenario: the nodes of mask minority on one side, the
+ * rest on the other.  It heals within two heartbeats of the new rings
+ * forming (a token timeout from now), mostly, or much later; until the
+ * merge the quorate side's clients hurry (client_rush()), from about when
+ * their ring forms.  With side_only, each member of the breaking ring had
+ * received, of its undelivered messages, only those sent from its own side:
+ * each side delivers its own messages transitionally, and only those.
+ */
+static void sc_split(struct sim *s, uint32_t minority, bool side_only)
+{
+	uint64_t T = s->token_us, hb = s->cfg.heartbeat_us;
+	uint64_t heal = rng_ppm(&s->rng, 850000) ? s->now + T + rng_range(&s->rng, 0, 2 * hb)
+						 : s->now + rng_range(&s->rng, 2 * T, 15 * T);
+
+	for (unsigned i = 0; i < s->n; i++)
+		s->nodes[i].group = (minority >> i) & 1u;
+	TR(s, "FAULT: partition (minority-burst): minority %#x%s, heal at %" PRIu64, minority,
+	   side_only ? ", each side received only its own side's messages" : "", heal);
+	s->part_gen++;
+	ev_push(s, heal, EV_HEAL, 0, s->part_gen, 0);
+	s->sc_rush_until = heal + s->join_us;
+	for (unsigned i = 0; i < s->nslots; i++) {
+		struct client *c = &s->clients[i];
+
+		if (!c->used || !c->alive || c->burst || (minority & (1u << c->node)))
+			continue;
+		c->rush = (unsigned)rng_range(&s->rng, 1, 3);
+		if (!c->req_active)
+			client_wake_at(s, c, s->now + T + rng_range(&s->rng, 0, hb / 2));
+	}
+	s->sc_side_only = side_only;
+	apply_faults(s);
+	s->sc_side_only = false;
+}
+
+/*
+ * The scenario's fault, in place of a random one (sc_ppm of them): a burst
+ * on one node of 4..SIM_BURST_MAX requests, each from a short-lived client
+ * of its own, made in one event, so that the daemon sends them as one CPG
+ * message (scenario seeds always batch): acquires of random names (the agent
+ * sends one ACQUIRE per name, so they are few inputs) and SYNC barriers (one
+ * NOP input each).  Then the split: mostly while that message is in flight
+ * (sc_burst_sent()), else a little later, or just before the burst.  The
+ * bursting node is in the minority (1 .. (n - 1) / 2 nodes) mostly, in the
+ * majority sometimes.  False, doing nothing, if the cluster is split
+ * already or no node is in a running ring: a random fault instead.
+ */
+static bool sc_burst(struct sim *s)
+{
+	unsigned cand[SIM_MAX_NODES], nc = 0, nmin, want, made = 0, when;
+	uint32_t minority = 0;
+	bool side_only;
+	struct node *b;
+
+	if (partitioned(s))
+		return false;
+	for (unsigned i = 0; i < s->n; i++) {
+		struct node *n = &s->nodes[i];
+
+		if (node_live(n) && n->cpg_joined && n->comp >= 0 && !s->comps[n->comp].broken)
+			cand[nc++] = i;
+	}
+	if (!nc)
+		return false;
+	b = &s->nodes[cand[rng_range(&s->rng, 0, nc - 1)]];
+	nmin = (unsigned)rng_range(&s->rng, 1, (s->n - 1) / 2);
+	if (rng_ppm(&s->rng, 800000))
+		minority = 1u << b->idx;
+	while (popcount32(minority) < nmin) {
+		unsigned i = (unsigned)rng_range(&s->rng, 0, s->n - 1);
+
+		if (i != b->idx)
+			minority |= 1u << i;
+	}
+	side_only = rng_ppm(&s->rng, 750000);
+	want = (unsigned)rng_range(&s->rng, 4, SIM_BURST_MAX);
+	when = (unsigned)rng_range(&s->rng, 0, 99);
+	s->res->bursts++;
+	TR(s, "FAULT: n%u bursts %u requests (%s side), then the ring splits (minority %#x)", b->id,
+	   want, (minority & (1u << b->idx)) ? "minority" : "majority", minority);
+	if (when < 10) {
+		sc_split(s, minority, side_only);
+	} else {
+		s->sc_plan.armed = true;
+		s->sc_plan.late = when >= 80;
+		s->sc_plan.side_only = side_only;
+		s->sc_plan.node = b->idx;
+		s->sc_plan.minority = minority;
+		/* if the burst is not sent soon (refused, held back), the split comes anyway */
+		s->sc_gen++;
+		ev_push(s, s->now + s->batch_window + 10 * MS, EV_SC_SPLIT, minority, s->sc_gen,
+			side_only);
+	}
+	for (unsigned slot = SIM_MAX_CLIENTS; slot < s->nslots && made < want && node_live(b);
+	     slot++) {
+		struct client *c = &s->clients[slot];
+		struct call k = { .kind = CALL_SYNC };
+
+		if (c->used && c->alive)
+			continue;
+		c = client_start(s, slot, b->idx);
+		c->burst = true;
+		made++;
+		if (rng_ppm(&s->rng, 600000)) {
+			client_issue(s, c, &k);
+			continue;
+		}
+		k.name = (uint8_t)rng_range(&s->rng, 0, s->nnames - 1);
+		acquire_draw(s, &k);
+		client_acquire(s, c, &k);
+	}
+	return true;
+}
+
+/*
+ * corosync took a message of the bursting node (its burst, unless the agent
+ * held that back): the split comes before any member can have delivered it
+ * (within lat_min), or a little later (sc_plan.late).
+ */
+static void sc_burst_sent(struct sim *s)
+{
+	uint64_t d = s->sc_plan.late ? rng_range(&s->rng, s->lat_min, s->lat_max + 2 * MS)
+				     : rng_range(&s->rng, 1, s->lat_min - 1);
+
+	s->sc_plan.armed = false;
+	s->sc_gen++;
+	ev_push(s, s->now + d, EV_SC_SPLIT, s->sc_plan.minority, s->sc_gen, s->sc_plan.side_only);
+}
+
 /* -------------------------------------------------------------- invariants */
 
 /* Whether two machines' scalar stats agree (the member list aside). */
@@ -3370,7 +3622,7 @@ static void check_owners(struct sim *s)
 	s->owners_grew = 0;
 	if (!names)
 		return;
-	for (unsigned i = 0; i < SIM_MAX_CLIENTS; i++) {
+	for (unsigned i = 0; i < s->nslots; i++) {
 		const struct client *c = &s->clients[i];
 
 		if (!c->used || !c->alive)
@@ -3394,7 +3646,7 @@ static void check_owners(struct sim *s)
 			char buf[256];
 			size_t off = 0;
 
-			for (unsigned i = 0; i < SIM_MAX_CLIENTS; i++) {
+			for (unsigned i = 0; i < s->nslots; i++) {
 				const struct client *c = &s->clients[i];
 
 				if (!c->used || !client_acting(s, c, name))
@@ -3684,7 +3936,7 @@ static void check_live(struct sim *s, bool final)
 		if (n->up && (v = node_view(n))->has_sm && (v->st.grace || v->st.nunfenced))
 			n->blocked_at = s->now;
 	}
-	for (unsigned i = 0; i < SIM_MAX_CLIENTS && !s->stop; i++) {
+	for (unsigned i = 0; i < s->nslots && !s->stop; i++) {
 		struct client *c = &s->clients[i];
 		struct node *n;
 		uint64_t since;
@@ -3764,7 +4016,13 @@ static void setup(struct sim *s, uint64_t seed)
 	uint64_t active;
 
 	rng_seed(r, seed);
-	s->n = s->o->nodes ? s->o->nodes : rng_ppm(r, 120000) ? 2 : (unsigned)rng_range(r, 3, SIM_MAX_NODES);
+	s->nslots = s->o->scenario ? SIM_MAX_CLIENTS + SIM_BURST_MAX : SIM_MAX_CLIENTS;
+	if (s->o->nodes)
+		s->n = s->o->nodes;
+	else if (s->o->scenario)   /* a split with a minority and a quorate majority */
+		s->n = (unsigned)rng_range(r, 3, SIM_MAX_NODES);
+	else
+		s->n = rng_ppm(r, 120000) ? 2 : (unsigned)rng_range(r, 3, SIM_MAX_NODES);
 	s->nnames = (unsigned)rng_range(r, 4, SIM_MAX_NAMES);
 	s->cpn = (unsigned)rng_range(r, 1, SIM_CLIENTS_PER_NODE);
 	T = s->token_us = rng_range(r, 300 * MS, 1000 * MS);
@@ -3794,6 +4052,9 @@ static void setup(struct sim *s, uint64_t seed)
 			s->vq_qdev = m >= 80;
 			s->vq_wfa = (s->vq_atb && s->n % 2) || (s->vq_lms && rng_ppm(r, 500000));
 		}
+		/* scenario seeds: mostly the standard mode, where only a majority is quorate */
+		if (s->o->scenario && rng_ppm(r, 750000))
+			s->vq_two_node = s->vq_lms = s->vq_atb = s->vq_qdev = s->vq_wfa = false;
 		s->qmodes = (s->vq_two_node ? CL_QMODE_TWO_NODE : 0) |
 			    (s->vq_lms ? CL_QMODE_LAST_MAN_STANDING : 0) |
 			    (s->vq_atb ? CL_QMODE_AUTO_TIE_BREAKER : 0) |
@@ -3806,12 +4067,16 @@ static void setup(struct sim *s, uint64_t seed)
 	}
 	s->rcv_ppm = rng_ppm(r, 300000) ? 0 : rng_range(r, 100000, 900000);
 	s->quick_heal_ppm = rng_range(r, 0, 700000);
-	s->batching = !rng_ppm(r, 200000);
+	s->batching = !rng_ppm(r, 200000) || s->o->scenario;   /* scenario seeds: as lockd/cpg.c */
 	s->batch_window = !s->batching || rng_ppm(r, 400000) ? 0 : rng_range(r, 100, 10 * MS);
 	s->straggler_ppm = rng_ppm(r, 200000) ? 0 : rng_range(r, 200000, 800000);
 	s->hold_max = rng_range(r, T / 4, 2 * T);
 	s->think_max = rng_range(r, T / 20, T / 2);
 	s->release_soon = T / 4;
+	if (s->o->scenario) {
+		s->sc_ppm = rng_range(r, 300000, 800000);
+		s->sc_think = rng_range(r, MS, 10 * MS);
+	}
 
 	memset(&s->cfg, 0, sizeof(s->cfg));
 	/*
@@ -3910,7 +4175,7 @@ static void teardown(struct sim *s)
 	for (int i = 0; i < SIM_MAX_COMPS; i++)
 		if (s->comps[i].used)
 			comp_free(s, i);
-	for (unsigned i = 0; i < SIM_MAX_CLIENTS; i++)
+	for (unsigned i = 0; i < s->nslots; i++)
 		free(s->clients[i].inbox);
 	for (unsigned i = 0; i < SIM_MAX_NAMES; i++)
 		free(s->epochs[i].v);
@@ -4021,6 +4286,13 @@ static void dispatch(struct sim *s, const struct ev *e)
 		n = &s->nodes[e->a];
 		if (n->on && n->cs == CS_STALL && n->stall_gen == e->b && s->faults_on)
 			stall_end(s, n);
+		break;
+	case EV_SC_SPLIT:
+		if (e->b != s->sc_gen)
+			break;
+		s->sc_plan.armed = false;
+		if (s->faults_on && !partitioned(s))
+			sc_split(s, e->a, e->c != 0);
 		break;
 	case EV_HEAL:
 		if (e->b == s->part_gen && s->faults_on) {
@@ -4151,10 +4423,11 @@ static void print_digest(struct sim *s)
  * The result (violation, counts) goes to *res.
  */
 static const char *plant_args(unsigned flags, char *buf, size_t cap);
+static const char *scenario_arg(const struct sim_opts *o, char *buf, size_t cap);
 
 static void run_seed(const struct sim_opts *o, uint64_t seed, bool tracing, struct sim_result *res)
 {
-	char pl[160];
+	char pl[160], sc[40];
 
 	struct sim *s = calloc(1, sizeof(*s));
 
@@ -4211,8 +4484,8 @@ static void run_seed(const struct sim_opts *o, uint64_t seed, bool tracing, stru
 				printf("  %s\n", s->ring[(s->ring_pos + SIM_TRACE_LINES - s->ring_n + i) %
 							  SIM_TRACE_LINES]);
 		}
-		printf("sim: replay with: corolease-sim --seed %" PRIu64 " --verbose%s\n", seed,
-		       plant_args(o->plant, pl, sizeof(pl)));
+		printf("sim: replay with: corolease-sim --seed %" PRIu64 " --verbose%s%s\n", seed,
+		       scenario_arg(o, sc, sizeof(sc)), plant_args(o->plant, pl, sizeof(pl)));
 		fflush(stdout);
 	}
 	if (o->digest)
@@ -4223,6 +4496,21 @@ static void run_seed(const struct sim_opts *o, uint64_t seed, bool tracing, stru
 }
 
 /* -------------------------------------------------------------------- main */
+
+/* --scenario's names, by enum sim_scenario. */
+static const char *const scenario_names[] = {
+	[SIM_SC_NONE] = "none",
+	[SIM_SC_MINORITY_BURST] = "minority-burst",
+};
+
+/* " --scenario X" for o's scenario (none: ""), into buf. */
+static const char *scenario_arg(const struct sim_opts *o, char *buf, size_t cap)
+{
+	buf[0] = 0;
+	if (o->scenario)
+		snprintf(buf, cap, " --scenario %s", scenario_names[o->scenario]);
+	return buf;
+}
 
 /* " --plant X" for each planted switch in flags, into buf. */
 static const char *plant_args(unsigned flags, char *buf, size_t cap)
@@ -4239,7 +4527,7 @@ static const char *plant_args(unsigned flags, char *buf, size_t cap)
 /* What a worker process reports through shared memory. */
 struct worker_out {
 	uint64_t seeds, events, sim_us, violations, soft, trans_acks, forks, grants, acks;
-	uint64_t faults;
+	uint64_t faults, bursts;
 	uint64_t bad_seed;       /* first violating seed (hard) */
 	uint64_t owner_seed;     /* --expect-violation: first seed with a double owner */
 	bool bad, owner;
@@ -4268,6 +4556,7 @@ static void worker(const struct sim_opts *o, unsigned wi, struct shared *sh)
 		out->grants += r.grants;
 		out->acks += r.index_acks;
 		out->faults += r.faults;
+		out->bursts += r.bursts;
 		if (r.inv == SIM_OK)
 			continue;
 		if (o->expect && safety_inv(r.inv)) {
@@ -4302,12 +4591,24 @@ static void usage(FILE *f)
 		"                              split-timer|anchor-own] [--verbose]\n"
 		"                     [--expect-violation] [--keep-going] [--lax-trans] [--digest]\n"
 		"                     [--congest-unbatched] [--watch NAME] [--self-check]\n"
+		"                     [--scenario minority-burst]\n"
 		"  --seeds N            run N seeds (env SEEDS overrides; default %u)\n"
 		"  --start S            first seed (default 1)\n"
 		"  --seed S             run only seed S (same as --start S --seeds 1)\n"
 		"  --nodes N            cluster size %d..%d (default: random per seed)\n"
 		"  --jobs J             worker processes (default: online CPUs)\n"
 		"  --plant X            disable a safety mechanism on every node\n"
+		"  --scenario minority-burst\n"
+		"                       bias the faults toward one shape (its own stream of\n"
+		"                       seeds; without it every seed runs as it always did):\n"
+		"                       a node's burst of 4..%d requests (acquires, barriers)\n"
+		"                       batched into one CPG message is in flight as its ring\n"
+		"                       splits; only its side delivers it (mostly a minority,\n"
+		"                       its machine still quorate); the quorate side grants\n"
+		"                       and acknowledges writes; the split heals within two\n"
+		"                       heartbeats.  3..7 nodes, mostly standard votequorum.\n"
+		"                       It catches --plant no-term (the default stream\n"
+		"                       does not)\n"
 		"  --verbose            print the full trace (use with --seed)\n"
 		"  --expect-violation   succeed only if some seed breaks a safety invariant\n"
 		"                       (b owner, c epoch, d index)\n"
@@ -4324,7 +4625,7 @@ static void usage(FILE *f)
 		"  --self-check         verify every cached agent view and every skipped\n"
 		"                       invariant check against a fresh one (slow; a\n"
 		"                       mismatch is a violation of x)\n",
-		DEFAULT_SEEDS, SIM_MIN_NODES, SIM_MAX_NODES);
+		DEFAULT_SEEDS, SIM_MIN_NODES, SIM_MAX_NODES, SIM_BURST_MAX);
 }
 
 static bool parse_u64(const char *s, uint64_t *v_r)
@@ -4380,6 +4681,16 @@ int main(int argc, char **argv)
 			i++;
 		} else if (!strcmp(a, "--plant") && arg && cl_unsafe_by_name(arg, strlen(arg))) {
 			o.plant |= cl_unsafe_by_name(arg, strlen(arg));
+			i++;
+		} else if (!strcmp(a, "--scenario") && arg) {
+			for (o.scenario = 0; o.scenario < sizeof(scenario_names) / sizeof(scenario_names[0]);
+			     o.scenario++)
+				if (!strcmp(arg, scenario_names[o.scenario]))
+					break;
+			if (o.scenario == sizeof(scenario_names) / sizeof(scenario_names[0])) {
+				usage(stderr);
+				return 2;
+			}
 			i++;
 		} else if (!strcmp(a, "--keep-going")) {
 			o.keep_going = true;
@@ -4475,6 +4786,7 @@ int main(int argc, char **argv)
 		tot.grants += x->grants;
 		tot.acks += x->acks;
 		tot.faults += x->faults;
+		tot.bursts += x->bursts;
 		if (x->bad && (!tot.bad || x->bad_seed < tot.bad_seed)) {
 			tot.bad = true;
 			tot.bad_seed = x->bad_seed;
@@ -4491,22 +4803,28 @@ int main(int argc, char **argv)
 	       tot.forks, tot.faults, (double)tot.sim_us / 1e6,
 	       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, o.jobs,
 	       BUILD_NOTE);
+	if (o.scenario)
+		printf("sim: scenario %s: %" PRIu64 " of the faults were its bursts and splits\n",
+		       scenario_names[o.scenario], tot.bursts);
 	if (o.expect) {
 		if (tot.owner) {
 			printf("sim: expected violation found at seed %" PRIu64
 			       " (%" PRIu64 " other invariant reports ignored)\n", tot.owner_seed, tot.soft);
 			return 0;
 		}
-		char pl[160];
+		char pl[160], sc[40];
 
-		printf("sim: expected a safety violation (b, c or d;%s) but none of seeds %" PRIu64
-		       "..%" PRIu64 " showed one\n", plant_args(o.plant, pl, sizeof(pl)),
-		       o.start, o.start + o.seeds - 1);
+		printf("sim: expected a safety violation (b, c or d;%s%s) but none of seeds %" PRIu64
+		       "..%" PRIu64 " showed one\n", scenario_arg(&o, sc, sizeof(sc)),
+		       plant_args(o.plant, pl, sizeof(pl)), o.start, o.start + o.seeds - 1);
 		return 1;
 	}
 	if (tot.bad) {
+		char pl[160], sc[40];
+
 		printf("sim: FAILED: first violating seed %" PRIu64 "; replay with "
-		       "corolease-sim --seed %" PRIu64 " --verbose\n", tot.bad_seed, tot.bad_seed);
+		       "corolease-sim --seed %" PRIu64 " --verbose%s%s\n", tot.bad_seed, tot.bad_seed,
+		       scenario_arg(&o, sc, sizeof(sc)), plant_args(o.plant, pl, sizeof(pl)));
 		return 1;
 	}
 	return tot.violations ? 1 : 0;

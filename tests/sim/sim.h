@@ -44,9 +44,26 @@
 #define SIM_MAX_KEYS          4   /* index keys per name */
 #define SIM_CLIENTS_PER_NODE  3   /* most client slots a node has */
 #define SIM_MAX_CLIENTS       (SIM_MAX_NODES * SIM_CLIENTS_PER_NODE)
+#define SIM_BURST_MAX         64  /* short-lived clients of one burst (--scenario minority-burst) */
 #define SIM_MAX_COMPS         (2 * SIM_MAX_NODES + 2)
 #define SIM_TRACE_LINES       40  /* trace lines kept for a violation report */
 #define SIM_TRACE_WIDTH       240
+
+/*
+ * A scenario biases the fault schedule toward one dangerous shape; without
+ * one (the default) every seed runs exactly as it always has.
+ */
+enum sim_scenario {
+	SIM_SC_NONE = 0,
+	/*
+	 * A node's burst of requests, batched into one CPG message, is in flight
+	 * when the ring splits; only the burst's side delivers it (in the old
+	 * ring's transitional configuration, its machine still quorate); the
+	 * quorate side grants and acknowledges writes; the split heals within a
+	 * heartbeat or two.  The shape of issue 7's defect 1 (--plant no-term).
+	 */
+	SIM_SC_MINORITY_BURST,
+};
 
 /* What the command line asks for. */
 struct sim_opts {
@@ -54,6 +71,7 @@ struct sim_opts {
 	uint64_t start;          /* first seed */
 	unsigned nodes;          /* 0 = random per seed in SIM_MIN_NODES..SIM_MAX_NODES */
 	unsigned plant;          /* CL_UNSAFE_* flags set on every node */
+	unsigned scenario;       /* enum sim_scenario */
 	unsigned jobs;           /* worker processes */
 	bool verbose;            /* print the whole trace (use with one seed) */
 	bool expect;             /* --expect-violation: succeed iff a safety invariant (b, c, d) breaks */
@@ -89,6 +107,7 @@ struct sim_result {
 	/* statistics for the summary */
 	uint64_t faults, grants, index_acks, trans_acks, forks, batches;
 	uint64_t eagains, revokes, kills;
+	uint64_t bursts;         /* minority-burst: the scenario's bursts (and splits) */
 };
 
 #endif /* COROLEASE_SIM_H */
