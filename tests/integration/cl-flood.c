@@ -8,7 +8,7 @@
  *                     takes NAME exclusively (libcorolease) and writes KEYS
  *                     keys of BYTES bytes each into its index
  *   cl-flood list N index|list NAME [hold]
- *                     N raw libqb connections, each HELLO, then INDEX_LIST
+ *                     N raw connections, each HELLO, then INDEX_LIST
  *                     NAME (or LIST with prefix NAME), never reading the
  *                     answer; then exits at once (the connections close with
  *                     the process), or with "hold" keeps them until SIGTERM
@@ -20,7 +20,7 @@
  *                     and prints "items K distinct D result ERRNAME total T"
  *   cl-flood halfopen N
  *                     N raw connections to the daemon's socket that never
- *                     start libqb's handshake, kept until SIGTERM (or until
+ *                     say HELLO, kept until SIGTERM (or until
  *                     the daemon drops them)
  *
  * Lines on stdout (line-buffered): "filled K", "sent K" (list), "open K"
@@ -40,8 +40,6 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-#include <qb/qbipcc.h>
 
 #include <corolease.h>
 
@@ -82,10 +80,10 @@ static int fill(const char *name, long keys, long bytes)
 	return k == keys ? 0 : 1;
 }
 
-static int send_msg(qb_ipcc_connection_t *c, const void *buf, size_t len)
+static int send_msg(clt_conn_t *c, const void *buf, size_t len)
 {
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	return qb_ipcc_sendv(c, &iov, 1) < 0 ? -1 : 0;
+	return clt_sendv(c, &iov, 1) < 0 ? -1 : 0;
 }
 
 static int list(long n, const char *what, const char *name, int hold)
@@ -94,14 +92,14 @@ static int list(long n, const char *what, const char *name, int hold)
 	if (namelen > COROLEASE_NAME_MAX)
 		return 1;
 	/* static: the connections are left open at exit on purpose, not leaked */
-	static qb_ipcc_connection_t **cs;
+	static clt_conn_t **cs;
 	cs = calloc((size_t)n, sizeof(*cs));
 	static uint8_t buf[CLP_MAX_MSG];
 	if (!cs)
 		return 1;
 	long k = 0;
 	for (; k < n; k++) {
-		qb_ipcc_connection_t *c = qb_ipcc_connect(clt_service(), CLP_MAX_MSG);
+		clt_conn_t *c = clt_connect();
 		if (!c)
 			break;
 		cs[k] = c;
@@ -111,7 +109,7 @@ static int list(long n, const char *what, const char *name, int hold)
 		hm.b.hdr.size = sizeof(hm);
 		hm.b.cookie = 1;
 		hm.version = CLP_VERSION;
-		if (send_msg(c, &hm, sizeof(hm)) < 0 || qb_ipcc_event_recv(c, buf, sizeof(buf), 5000) < 0)
+		if (send_msg(c, &hm, sizeof(hm)) < 0 || clt_recv(c, buf, sizeof(buf), 5000) < 0)
 			break;
 		struct clp_req_name *m = (struct clp_req_name *)buf;
 		memset(m, 0, sizeof(*m));
@@ -165,7 +163,7 @@ static int slowread(const char *what, const char *name, long secs)
 {
 	static uint8_t buf[CLP_MAX_MSG];
 	size_t namelen = strlen(name);
-	qb_ipcc_connection_t *c = qb_ipcc_connect(clt_service(), CLP_MAX_MSG);
+	clt_conn_t *c = clt_connect();
 	if (!c)
 		return 1;
 	struct clp_req_hello hm;
@@ -173,7 +171,7 @@ static int slowread(const char *what, const char *name, long secs)
 	hm.b.hdr.id = CLP_REQ_HELLO;
 	hm.b.hdr.size = sizeof(hm);
 	hm.version = CLP_VERSION;
-	if (send_msg(c, &hm, sizeof(hm)) < 0 || qb_ipcc_event_recv(c, buf, sizeof(buf), 5000) < 0)
+	if (send_msg(c, &hm, sizeof(hm)) < 0 || clt_recv(c, buf, sizeof(buf), 5000) < 0)
 		return 1;
 	bool index = strcmp(what, "list") != 0;
 	struct clp_req_name *m = (struct clp_req_name *)buf;
@@ -191,7 +189,7 @@ static int slowread(const char *what, const char *name, long secs)
 	int err = 1;
 	uint64_t total = 0;
 	for (;;) {
-		ssize_t len = qb_ipcc_event_recv(c, buf, sizeof(buf), 5000);
+		ssize_t len = clt_recv(c, buf, sizeof(buf), 5000);
 		if (len < (ssize_t)sizeof(struct clp_ev_base))
 			break;
 		const struct clp_ev_base *b = (const void *)buf;
@@ -234,7 +232,7 @@ static int slowread(const char *what, const char *name, long secs)
 	for (size_t i = 0; i < n; i++)
 		free(items[i]);
 	free(items);
-	qb_ipcc_disconnect(c);
+	clt_close(c);
 	return 0;
 }
 
@@ -248,9 +246,9 @@ static int halfopen(long n)
 		struct sockaddr_un a;
 		memset(&a, 0, sizeof(a));
 		a.sun_family = AF_UNIX;
-		snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "%s", clt_service());
-		socklen_t alen = sizeof(a);   /* libqb binds the whole sun_path, NUL padded */
-		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		clt_socket_addr(&a);
+		socklen_t alen = sizeof(a);
+		int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 		if (fd < 0 || connect(fd, (struct sockaddr *)&a, alen) < 0) {
 			fprintf(stderr, "connection %ld: %s\n", k, strerror(errno));
 			if (fd >= 0)
@@ -265,9 +263,8 @@ static int halfopen(long n)
 		pause();
 	long dropped = 0;
 	for (long i = 0; i < k; i++) {
-		struct pollfd p = { .fd = fds[i], .events = POLLIN };
-		char c;
-		if (poll(&p, 1, 0) == 1 && recv(fds[i], &c, 1, MSG_DONTWAIT) == 0)
+		struct pollfd p = { .fd = fds[i], .events = POLLIN | POLLRDHUP };
+		if (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLRDHUP)))
 			dropped++;
 		close(fds[i]);
 	}
