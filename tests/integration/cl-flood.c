@@ -23,6 +23,13 @@
  *                     say HELLO, kept until SIGTERM (or until
  *                     the daemon drops them)
  *
+ *   cl-flood noread N NAME KEY K
+ *                     N raw connections, each HELLO, then K INDEX_GETs of
+ *                     NAME's KEY, never reading; kept until SIGTERM
+ *   cl-flood connflood SECS
+ *                     connects to the daemon's socket and closes, in a loop,
+ *                     for SECS seconds; prints "connects K failed F (ERR)"
+ *
  * Lines on stdout (line-buffered): "filled K", "sent K" (list), "open K"
  * (halfopen), "ready", and for halfopen at SIGTERM "dropped D" (how many
  * the daemon had closed).  Exit 0, or 1 on a setup failure.
@@ -39,6 +46,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <corolease.h>
@@ -86,6 +94,25 @@ static int send_msg(clt_conn_t *c, const void *buf, size_t len)
 	return clt_sendv(c, &iov, 1) < 0 ? -1 : 0;
 }
 
+/* A raw connection that said HELLO (its answer read into buf), or NULL. */
+static clt_conn_t *raw_open(uint8_t *buf, size_t cap)
+{
+	clt_conn_t *c = clt_connect();
+	if (!c)
+		return NULL;
+	struct clp_req_hello hm;
+	memset(&hm, 0, sizeof(hm));
+	hm.b.hdr.id = CLP_REQ_HELLO;
+	hm.b.hdr.size = sizeof(hm);
+	hm.b.cookie = 1;
+	hm.version = CLP_VERSION;
+	if (send_msg(c, &hm, sizeof(hm)) < 0 || clt_recv(c, buf, cap, 5000) < 0) {
+		clt_close(c);
+		return NULL;
+	}
+	return c;
+}
+
 static int list(long n, const char *what, const char *name, int hold)
 {
 	size_t namelen = strlen(name);
@@ -99,18 +126,10 @@ static int list(long n, const char *what, const char *name, int hold)
 		return 1;
 	long k = 0;
 	for (; k < n; k++) {
-		clt_conn_t *c = clt_connect();
+		clt_conn_t *c = raw_open(buf, sizeof(buf));
 		if (!c)
 			break;
 		cs[k] = c;
-		struct clp_req_hello hm;
-		memset(&hm, 0, sizeof(hm));
-		hm.b.hdr.id = CLP_REQ_HELLO;
-		hm.b.hdr.size = sizeof(hm);
-		hm.b.cookie = 1;
-		hm.version = CLP_VERSION;
-		if (send_msg(c, &hm, sizeof(hm)) < 0 || clt_recv(c, buf, sizeof(buf), 5000) < 0)
-			break;
 		struct clp_req_name *m = (struct clp_req_name *)buf;
 		memset(m, 0, sizeof(*m));
 		m->b.hdr.id = !strcmp(what, "list") ? CLP_REQ_LIST : CLP_REQ_INDEX_LIST;
@@ -163,15 +182,8 @@ static int slowread(const char *what, const char *name, long secs)
 {
 	static uint8_t buf[CLP_MAX_MSG];
 	size_t namelen = strlen(name);
-	clt_conn_t *c = clt_connect();
+	clt_conn_t *c = raw_open(buf, sizeof(buf));
 	if (!c)
-		return 1;
-	struct clp_req_hello hm;
-	memset(&hm, 0, sizeof(hm));
-	hm.b.hdr.id = CLP_REQ_HELLO;
-	hm.b.hdr.size = sizeof(hm);
-	hm.version = CLP_VERSION;
-	if (send_msg(c, &hm, sizeof(hm)) < 0 || clt_recv(c, buf, sizeof(buf), 5000) < 0)
 		return 1;
 	bool index = strcmp(what, "list") != 0;
 	struct clp_req_name *m = (struct clp_req_name *)buf;
@@ -273,6 +285,68 @@ static int halfopen(long n)
 	return 0;
 }
 
+/*
+ * n raw connections, each asking k times for NAME's KEY and never reading
+ * the answers; kept until SIGTERM.
+ */
+static int noread(long n, const char *name, const char *key, long k)
+{
+	static uint8_t buf[CLP_MAX_MSG];
+	size_t nl = strlen(name), kl = strlen(key);
+	if (nl > COROLEASE_NAME_MAX || kl > COROLEASE_KEY_MAX)
+		return 1;
+	long ok = 0;
+	for (; ok < n; ok++) {
+		clt_conn_t *c = raw_open(buf, sizeof(buf));   /* left open at exit on purpose */
+		if (!c)
+			break;
+		struct clp_req_index *r = (struct clp_req_index *)buf;
+		memset(r, 0, sizeof(*r));
+		r->b.hdr.id = CLP_REQ_INDEX_GET;
+		r->b.hdr.size = (int32_t)(sizeof(*r) + nl + kl);
+		r->namelen = (uint16_t)nl;
+		r->keylen = (uint8_t)kl;
+		memcpy(buf + sizeof(*r), name, nl);
+		memcpy(buf + sizeof(*r) + nl, key, kl);
+		for (long j = 0; j < k; j++) {
+			r->b.cookie = 10 + (uint64_t)j;
+			struct pollfd p = { .fd = c->fd, .events = POLLOUT };
+			if (poll(&p, 1, 2000) != 1 || send_msg(c, buf, sizeof(*r) + nl + kl) < 0)
+				break;
+		}
+	}
+	printf("sent %ld\n", ok);
+	printf("ready\n");
+	while (!clt_stop)
+		pause();
+	return 0;
+}
+
+/* Connects to the daemon's socket and closes, in a loop for secs seconds. */
+static int connflood(long secs)
+{
+	struct sockaddr_un a;
+	clt_socket_addr(&a);
+	time_t end = time(NULL) + secs;
+	long k = 0, fails = 0;
+	int err = 0;
+	printf("ready\n");
+	while (!clt_stop && time(NULL) < end) {
+		int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			break;
+		if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+			fails++;
+			err = errno;
+		} else {
+			k++;
+		}
+		close(fd);
+	}
+	printf("connects %ld failed %ld (%s)\n", k, fails, err ? strerror(err) : "-");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	clt_start();
@@ -286,7 +360,12 @@ int main(int argc, char **argv)
 		return slowread(argv[2], argv[3], strtol(argv[4], NULL, 10));
 	if (argc == 3 && !strcmp(argv[1], "halfopen"))
 		return halfopen(strtol(argv[2], NULL, 10));
+	if (argc == 6 && !strcmp(argv[1], "noread"))
+		return noread(strtol(argv[2], NULL, 10), argv[3], argv[4], strtol(argv[5], NULL, 10));
+	if (argc == 3 && !strcmp(argv[1], "connflood"))
+		return connflood(strtol(argv[2], NULL, 10));
 	fprintf(stderr, "usage: cl-flood fill NAME KEYS BYTES | list N index|list NAME [hold] | "
-		"names PREFIX N | slowread index|list NAME SECS | halfopen N\n");
+		"names PREFIX N | slowread index|list NAME SECS | halfopen N | noread N NAME KEY K | "
+		"connflood SECS\n");
 	return 2;
 }
