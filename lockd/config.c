@@ -111,8 +111,8 @@ static const struct key keys[] = {
 	{ .name = "log_target", .type = K_LOG_TARGET, FIELD(log_target), NOT_GIVEN, .def = "syslog",
 	  .want = "syslog or stderr" },
 	{ .name = "debug", .type = K_BOOL, FIELD(debug), NOT_GIVEN, .def = "no", .want = "yes or no" },
-	{ .name = "run_dir", .type = K_PATH, FIELD(run_dir), NOT_GIVEN, .min = 1, .max = 100,
-	  .def = CLD_DEFAULT_RUN_DIR, .want = "an absolute path of at most 100 characters" },
+	{ .name = "run_dir", .type = K_PATH, FIELD(run_dir), NOT_GIVEN, .min = 1, .max = 80,
+	  .def = CLD_DEFAULT_RUN_DIR, .want = "an absolute path of at most 80 characters (a socket path)" },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
