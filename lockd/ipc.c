@@ -530,18 +530,54 @@ static int conn_new(struct cld_ipc *ip, int fd)
 	return 0;
 }
 
+static int32_t accept_dispatch(int32_t fd, int32_t revents, void *data);
+
+static void accept_resume(void *data)
+{
+	struct cld_ipc *ip = data;
+	ip->accept_paused = false;
+	if (ip->lfd >= 0)
+		qb_loop_poll_mod(ip->loop, QB_LOOP_HIGH, ip->lfd, POLLIN, ip, accept_dispatch);
+}
+
+/*
+ * accept() failed for want of descriptors or memory: the waiting connection
+ * stays in the backlog and the socket stays readable, so accepting pauses
+ * for CLD_ACCEPT_PAUSE_NS instead of spinning (and logging) until one is
+ * free; logged at most once a second.
+ */
+static void accept_pause(struct cld_ipc *ip, int err)
+{
+	ip->accept_failures++;
+	uint64_t now = cld_now_us();
+	if (now >= ip->accept_log_at) {
+		ip->accept_log_at = now + CLD_REFUSAL_LOG_US;
+		qb_log(LOG_WARNING, "accept on %s: %s (%" PRIu64 " such failures so far); pausing new "
+		       "connections for %llu ms", ip->sock_path, strerror(err), ip->accept_failures,
+		       CLD_ACCEPT_PAUSE_NS / 1000000ull);
+	}
+	if (ip->accept_paused)
+		return;
+	qb_loop_timer_handle t;
+	if (qb_loop_timer_add(ip->loop, QB_LOOP_HIGH, CLD_ACCEPT_PAUSE_NS, ip, accept_resume, &t) == 0 &&
+	    qb_loop_poll_mod(ip->loop, QB_LOOP_HIGH, ip->lfd, 0, ip, accept_dispatch) == 0)
+		ip->accept_paused = true;
+}
+
 /* The listening socket is readable: accepts what waits, a bounded number at a time. */
 static int32_t accept_dispatch(int32_t fd, int32_t revents, void *data)
 {
 	struct cld_ipc *ip = data;
 	(void)revents;
+	if (ip->accept_paused)
+		return 0;
 	for (int i = 0; i < 64; i++) {
 		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
 			if (errno != EAGAIN)
-				qb_log(LOG_WARNING, "accept on %s: %s", ip->sock_path, strerror(errno));
+				accept_pause(ip, errno);
 			break;
 		}
 		int rc = conn_new(ip, cfd);

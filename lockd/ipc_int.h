@@ -45,6 +45,7 @@
 #define CLD_LIST_QUEUED  (2u * CLD_BATCH_BYTES) /* a list pauses with this much queued */
 #define CLD_ROOT_RESERVE 16u                  /* connections beyond max_connections for root */
 #define CLD_REFUSAL_LOG_US 1000000ull         /* at most one refused-connection log line a second */
+#define CLD_ACCEPT_PAUSE_NS (100ull * 1000000ull) /* accepting waits this long after EMFILE */
 
 /* A name the client holds or is acquiring (in conn.names). */
 enum { CN_PENDING = 1, CN_HELD = 2 };
@@ -149,6 +150,8 @@ struct cld_ipc {
 	uint64_t handshakes_dropped;  /* refused or timed out, for STATUS */
 	qb_loop_timer_handle handshake_tmr;
 	bool handshake_armed;
+	bool accept_paused;           /* accept() ran out of descriptors: retried after a pause */
+	uint64_t accept_failures, accept_log_at;
 	/* event scratch, and the request being read (one packet) */
 	uint8_t buf[CLP_MAX_MSG] __attribute__((aligned(64)));
 	uint8_t req[CLP_MAX_MSG] __attribute__((aligned(64)));

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -576,6 +577,20 @@ static int take_lock(struct cld *d)
 	return 0;
 }
 
+/*
+ * Each client connection is a descriptor: the soft RLIMIT_NOFILE goes up to
+ * the hard one (the unit file sets 65536), so max_connections is what
+ * bounds them, not a default of 1024 descriptors.
+ */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 static void setup_logging(const struct cld_config *cfg)
 {
 	qb_log_init("coroleased", LOG_DAEMON, LOG_INFO);
@@ -705,6 +720,7 @@ int main(int argc, char **argv)
 		return 1;
 	setup_logging(&d->cfg);
 	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
 
 	d->loop = qb_loop_create();
 	if (!d->loop) {

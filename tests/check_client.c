@@ -51,6 +51,7 @@ static struct {
 	bool grant_at_once;               /* answer ACQUIRE with GRANTED */
 	bool answer_acquire;              /* else: never answer an ACQUIRE (when not at once) */
 	bool die_on_sync;                 /* the daemon dies when a SYNC arrives */
+	int refuse;                       /* < 0: refuse connections with it (RESULT, cookie 0) */
 	void (*on_sync)(void);            /* injects events before a SYNC's answer */
 	unsigned char status[4096];       /* STATUS payload */
 	size_t status_len;
@@ -248,6 +249,12 @@ static void daemon_request(void *ctx, const void *req, size_t len)
 	const unsigned char *p = req;
 	switch (b.hdr.id) {
 	case CLP_REQ_HELLO: {
+		if (fd_.refuse < 0) {
+			/* as coroleased refuses: a RESULT of HELLO with cookie 0, then it closes */
+			ev_result(0, CLP_REQ_HELLO, fd_.refuse, NULL, 0);
+			faketp_hangup();
+			break;
+		}
 		struct clp_hello_payload hp;
 		memset(&hp, 0, sizeof(hp));
 		hp.version = CLP_VERSION;
@@ -849,6 +856,19 @@ START_TEST(connect_trusts_only_a_safe_run_dir)
 }
 END_TEST
 
+/* A connection the daemon refuses fails with the daemon's reason, not as a lost connection. */
+START_TEST(connect_reports_why_it_was_refused)
+{
+	fake_daemon();
+	fd_.refuse = -EUSERS;
+	ck_assert_int_eq(try_connect(), -EUSERS);
+	fd_.refuse = -EAGAIN;
+	ck_assert_int_eq(try_connect(), -EAGAIN);
+	fd_.refuse = 0;
+	ck_assert_int_eq(try_connect(), 0);
+}
+END_TEST
+
 START_TEST(connect_checks_the_daemon_and_its_page)
 {
 	fake_daemon();
@@ -917,6 +937,7 @@ static Suite *client_suite(void)
 	tc = tcase_create("trust");
 	tcase_add_test(tc, connect_checks_the_daemon_and_its_page);
 	tcase_add_test(tc, connect_trusts_only_a_safe_run_dir);
+	tcase_add_test(tc, connect_reports_why_it_was_refused);
 	tcase_add_checked_fixture(tc, NULL, page_remove);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("admin");
