@@ -12,7 +12,8 @@
 #   2. cross-node handover: bench-ipc pingpong on nodes 1 and 2 at once, both
 #      acquiring one name EX with WAIT and releasing it at once, so every
 #      grant is a handover; grants/s and the time per handover;
-#   3. the local figures of bench-ipc (fast path vs bare libqb) inside node 1.
+#   3. the local figures of bench-ipc (fast path vs a bare socket round trip, and
+#      a bare libqb one for reference) inside node 1.
 # Then the ratio handover / CPG round trip.  Figures only, no assertions.
 # TOKEN / TOKEN_COEFFICIENT / TRANSPORT pass through to cluster.sh.
 set -u -o pipefail

@@ -5,15 +5,17 @@
  *
  *   bench-ipc [local] [-n ITER]
  *       Against the local coroleased (e.g. './dev run'):
- *       1. bare libqb IPC round trip: this program forks a tiny libqb echo
- *          server (its own service name) that answers each request on the
- *          event channel with qb_ipcs_event_send(), the path coroleased uses;
+ *       1. bare socket round trip, the floor of coroleased's transport: this
+ *          program forks a tiny echo server on a SOCK_SEQPACKET socket, run
+ *          by a libqb loop as coroleased's is; and, for reference, a bare
+ *          libqb IPC round trip (a libqb echo server, shared-memory rings,
+ *          answering on the event channel with qb_ipcs_event_send());
  *       2. OWNER query through the library (a daemon round trip with a hash
  *          lookup, no cluster message);
  *       3. re-acquire: corolease_acquire() of a name this node already holds
  *          or lingers on (the fast path: IPC only), then corolease_release();
  *          latency of the acquire call, and acquire+release pairs per second.
- *       p50/p99 of each, and ratios against the bare libqb round trip.
+ *       p50/p99 of each, and ratios against the bare socket round trip.
  *       Without a daemon it says so and exits 0 (nothing measured).
  *
  *   bench-ipc pingpong NAME SECS
@@ -31,7 +33,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -190,6 +195,86 @@ static int bench_bare(int iters, struct stats *out)
 	return 0;
 }
 
+/* ---- bare SOCK_SEQPACKET echo server (child process), on a libqb loop ---- */
+
+static int32_t sp_conn(int32_t fd, int32_t revents, void *data)
+{
+	(void)revents;
+	(void)data;
+	uint8_t buf[4096];
+	ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+	if (n == 0 || (n < 0 && errno != EAGAIN)) {
+		close(fd);
+		return -1;
+	}
+	if (n > 0)
+		(void)send(fd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	return 0;
+}
+
+static int32_t sp_accept(int32_t fd, int32_t revents, void *data)
+{
+	(void)revents;
+	(void)data;
+	int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (c >= 0)
+		qb_loop_poll_add(echo_loop, QB_LOOP_HIGH, c, POLLIN, NULL, sp_conn);
+	return 0;
+}
+
+static int bench_socket(int iters, struct stats *out)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	snprintf(a.sun_path, sizeof(a.sun_path), "/tmp/clbench-%d.sock", (int)getpid());
+	unlink(a.sun_path);
+	int lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(lfd, 16) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		echo_loop = qb_loop_create();
+		qb_loop_poll_add(echo_loop, QB_LOOP_HIGH, lfd, POLLIN, NULL, sp_accept);
+		qb_loop_run(echo_loop);
+		_exit(0);
+	}
+	close(lfd);
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		kill(pid, SIGTERM);
+		waitpid(pid, NULL, 0);
+		unlink(a.sun_path);
+		return -1;
+	}
+	uint64_t *v = calloc((size_t)iters, sizeof(*v));
+	struct { struct qb_ipc_request_header h; uint64_t cookie; uint32_t x; } rq;
+	uint8_t rb[256];
+	uint64_t t0 = now_ns();
+	for (int i = 0; i < iters + iters / 10; i++) {
+		memset(&rq, 0, sizeof(rq));
+		rq.h.id = 12;
+		rq.h.size = sizeof(rq);
+		rq.cookie = (uint64_t)i;
+		uint64_t t = now_ns();
+		/* as the library does: a non-blocking send, then poll and a non-blocking receive */
+		if (send(fd, &rq, sizeof(rq), MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+			break;
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, 5000) != 1 || recv(fd, rb, sizeof(rb), MSG_DONTWAIT) <= 0)
+			break;
+		if (i == iters / 10)
+			t0 = now_ns();     /* first 10 % are warm-up */
+		if (i >= iters / 10)
+			v[i - iters / 10] = now_ns() - t;
+	}
+	*out = summarize(v, (size_t)iters, now_ns() - t0);
+	free(v);
+	close(fd);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	unlink(a.sun_path);
+	return 0;
+}
+
 /* Two values of the daemon's status (0 where missing); 0 or an error. */
 static int status2(corolease_t *h, const char *k1, uint64_t *v1, const char *k2, uint64_t *v2)
 {
@@ -219,9 +304,9 @@ static int bench_local(int iters)
 		corolease_close(h);
 		return 0;
 	}
-	struct stats bare, own, acq, pair;
-	if (bench_bare(iters, &bare) < 0) {
-		printf("bench-ipc: cannot start the libqb echo server\n");
+	struct stats bare, qb, own, acq, pair;
+	if (bench_socket(iters, &bare) < 0 || bench_bare(iters, &qb) < 0) {
+		printf("bench-ipc: cannot start an echo server\n");
 		corolease_close(h);
 		return 1;
 	}
@@ -271,14 +356,15 @@ static int bench_local(int iters)
 		return 1;
 	}
 	printf("bench-ipc: %d iterations each; node %" PRIu32 "\n", iters, corolease_nodeid(h));
-	print_stats("bare libqb IPC round trip", bare);
+	print_stats("bare socket round trip", bare);
+	print_stats("bare libqb IPC round trip (shm)", qb);
 	print_stats("OWNER query (library)", own);
 	print_stats("re-acquire (fast path)", acq);
 	print_stats("re-acquire + release", pair);
-	printf("ratios vs bare libqb round trip (p50): OWNER %.2fx, re-acquire %.2fx\n",
-	       own.p50_us / bare.p50_us, acq.p50_us / bare.p50_us);
-	printf("ratios vs bare libqb round trip (p99): OWNER %.2fx, re-acquire %.2fx\n",
-	       own.p99_us / bare.p99_us, acq.p99_us / bare.p99_us);
+	printf("ratios vs bare socket round trip (p50): OWNER %.2fx, re-acquire %.2fx, libqb %.2fx\n",
+	       own.p50_us / bare.p50_us, acq.p50_us / bare.p50_us, qb.p50_us / bare.p50_us);
+	printf("ratios vs bare socket round trip (p99): OWNER %.2fx, re-acquire %.2fx, libqb %.2fx\n",
+	       own.p99_us / bare.p99_us, acq.p99_us / bare.p99_us, qb.p99_us / bare.p99_us);
 	printf("during the re-acquire loop: %" PRIu64 " fast-path grants, %" PRIu64
 	       " cluster messages (heartbeats and linger expiry only)\n",
 	       fp1 - fp0, mc1 - mc0);

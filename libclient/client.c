@@ -4,9 +4,9 @@
  *
  * Copyright (c) 2026 the corolease authors.  LGPL-2.1-or-later.
  *
- * One corolease_t is one libqb IPC connection.  Requests go out with
- * qb_ipcc_sendv(); every answer and notification comes back on the event
- * channel (see include/corolease/ipc.h), so the whole library is driven by
+ * One corolease_t is one connection to coroleased's socket (transport.h).
+ * Requests go out as packets; every answer and notification comes back on
+ * the same socket (see include/corolease/ipc.h), so the whole library is driven by
  * reading events in process(): from corolease_dispatch() for the embedding
  * event loop, and from wait_until() for the synchronous calls, which poll
  * the same fd until their own answer is in.
@@ -32,7 +32,7 @@
  * validity page (its deadline and the lease's revocation slot) and polls
  * the fd for a hang-up; see "The validity page" in corolease/ipc.h.
  *
- * Bounded calls: connecting (socket, libqb handshake and HELLO) takes at
+ * Bounded calls: connecting (socket and HELLO) takes at
  * most CONNECT_TIMEOUT_US; an acquire with a timeout returns by it (plus
  * ACQUIRE_GRACE_US with COROLEASE_WAIT); every wait polls the fd, whose
  * POLLHUP ends it with COROLEASE_EDISCONNECTED as soon as the daemon dies.
@@ -45,19 +45,20 @@
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <qb/qbipcc.h>
-
 #include "corolease.h"
 #include "corolease_admin.h"
+#include "transport.h"
 #include "corolease/htab.h"
 #include "corolease/ipc.h"
 #include "corolease/list.h"
@@ -166,8 +167,7 @@ struct outmsg {
 };
 
 struct corolease {
-	qb_ipcc_connection_t *qb;
-	int fd;
+	int fd;                       /* the socket (transport.h), or -1 */
 	uint32_t nodeid;
 	bool dead;                    /* connection lost (or never usable) */
 	bool dead_reported;           /* pending calls failed, `disconnected` queued */
@@ -182,8 +182,6 @@ struct corolease {
 	uint64_t incarnation;
 	uint32_t nslots;
 	uid_t server_uid;             /* the daemon's, checked at connect */
-	uid_t service_owner;          /* owner of the service file ... */
-	pid_t service_pid;            /* ... and the pid it names */
 
 	struct corolease_callbacks cb;
 	void *udata;
@@ -356,7 +354,7 @@ static int outq_flush(corolease_t *h)
 	while ((first = cl_list_first(&h->outq))) {
 		struct outmsg *m = cl_list_entry(first, struct outmsg, link);
 		struct iovec iov = { m->data, m->len };
-		ssize_t r = qb_ipcc_sendv(h->qb, &iov, 1);
+		ssize_t r = cltp_sendv(h->fd, &iov, 1);
 		if (r == -EAGAIN)
 			return 0;
 		cl_list_del(first);
@@ -392,7 +390,7 @@ static int send_req(corolease_t *h, uint32_t type, uint64_t cookie,
 	b->cookie = cookie;
 
 	if (cl_list_empty(&h->outq)) {
-		ssize_t r = qb_ipcc_sendv(h->qb, iov, niov);
+		ssize_t r = cltp_sendv(h->fd, iov, niov);
 		if (r >= 0)
 			return 0;
 		if (r != -EAGAIN) {
@@ -472,6 +470,18 @@ static void on_result(corolease_t *h, const unsigned char *buf, size_t len)
 	const unsigned char *pl = buf + sizeof(r);
 	size_t plen = len - sizeof(r);
 
+	if (r.b.cookie == 0 && r.req_type == CLP_REQ_HELLO && r.err < 0) {
+		/* the daemon refused the connection (corolease/ipc.h): the HELLO fails with why */
+		const struct cl_list *it;
+		cl_list_foreach(it, &h->pending) {
+			struct pending *hp = cl_list_entry(it, struct pending, link);
+			if (hp->req_type == CLP_REQ_HELLO) {
+				complete(hp, r.err, NULL, 0);
+				break;
+			}
+		}
+		return;
+	}
 	struct pending *p = pending_by_cookie(h, r.b.cookie);
 	if (p) {
 		if (r.req_type != p->req_type)
@@ -697,7 +707,9 @@ static int process(corolease_t *h)
 	if (!h->dead)
 		outq_flush(h);
 	while (!h->dead && n < PROCESS_MAX_EVENTS) {
-		ssize_t r = qb_ipcc_event_recv(h->qb, h->rx, h->bufsize, 0);
+		ssize_t r = cltp_recv(h->fd, h->rx, h->bufsize);
+		if (r == -EMSGSIZE)
+			continue;   /* no event is that large: dropped, as malformed */
 		if (r < 0) {
 			if (is_disconnect(r))
 				h->dead = true;
@@ -825,8 +837,9 @@ static int wait_until(corolease_t *h, bool (*done)(void *arg), void *arg, uint64
 				return -ENOMEM;
 			h->dead = true;   /* the fd cannot be waited on: give the connection up */
 		}
-		if (pfd.revents & (POLLHUP | POLLERR | POLLNVAL))
+		if (pfd.revents & (POLLERR | POLLNVAL))
 			h->dead = true;   /* the daemon is gone: the next round reports it */
+		/* POLLHUP: the next round reads what the daemon sent before it went, then ENOTCONN */
 	}
 }
 
@@ -931,26 +944,15 @@ static bool trusted_file(const corolease_t *h, const struct stat *st)
 }
 
 /*
- * Who serves the connection: its uid from libqb (qb_ipcc_auth_get) and,
- * where the fd is a socket, from the kernel (SO_PEERCRED) must each be root
+ * Who serves the connection: the kernel's word (SO_PEERCRED) must be root
  * or our own effective uid.  0 or COROLEASE_EUNTRUSTED.
  */
 static int check_server(corolease_t *h)
 {
-	pid_t pid;
 	uid_t uid;
-	gid_t gid;
-	if (qb_ipcc_auth_get(h->qb, &pid, &uid, &gid) < 0 || (uid != 0 && uid != geteuid()) ||
-	    uid != h->service_owner || pid != h->service_pid)
+	pid_t pid;
+	if (cltp_peer(h->fd, &uid, &pid) < 0 || (uid != 0 && uid != geteuid()))
 		return COROLEASE_EUNTRUSTED;
-	struct ucred cr;
-	socklen_t crlen = sizeof(cr);
-	if (getsockopt(h->fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) == 0) {
-		if (cr.uid != 0 && cr.uid != geteuid())
-			return COROLEASE_EUNTRUSTED;
-	} else if (errno != ENOTSOCK) {
-		return COROLEASE_EUNTRUSTED;
-	}
 	h->server_uid = uid;
 	return 0;
 }
@@ -1028,115 +1030,47 @@ static int hello_result(corolease_t *h, const struct pending *p)
 	return map_page(h, &hp);
 }
 
-/* A failed libqb connect's errno as corolease_connect() reports it. */
-static int connect_errno(int e)
-{
-	switch (e) {
-	case 0:
-		return -ECONNREFUSED;
-	case ENOTCONN:
-	case ECONNRESET:
-	case ECONNABORTED:
-	case EPIPE:
-		return COROLEASE_EDISCONNECTED;   /* the daemon went away during the handshake */
-	default:
-		return -e;
-	}
-}
-
 /*
- * The daemon's service name of this start, from RUN_DIR/CLP_SERVICE_FILE
- * (corolease/ipc.h): the directory and the file must belong to root or to
- * our effective uid and be writable by nobody else.  Remembers the owner
- * and the pid it names for check_server().  0, -ENOENT (no daemon has
- * published one: not running), COROLEASE_EUNTRUSTED, or COROLEASE_EPROTO.
+ * The daemon's socket, RUN_DIR/CLP_SOCKET_FILE ($COROLEASE_RUN_DIR, else
+ * CLP_DEFAULT_RUN_DIR), trusted only in a directory of root or of our
+ * effective uid that nobody else may write (corolease/ipc.h): 0, -ENOENT
+ * (no run directory: no daemon), COROLEASE_EUNTRUSTED or -ENAMETOOLONG.
  */
-static int read_service(corolease_t *h, char *name, size_t cap)
+static int socket_path(char *path, size_t cap)
 {
 	const char *dir = getenv("COROLEASE_RUN_DIR");
 	if (!dir || dir[0] != '/')
 		dir = CLP_DEFAULT_RUN_DIR;
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return -ENOENT;
 	struct stat st;
-	int r = 0, fd = -1;
-	if (fstat(dfd, &st) < 0)
-		r = COROLEASE_EPROTO;
-	else if ((st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & (S_IWGRP | S_IWOTH)))
-		r = COROLEASE_EUNTRUSTED;
-	else if ((fd = openat(dfd, CLP_SERVICE_FILE, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0)
-		r = errno == ELOOP ? COROLEASE_EUNTRUSTED : -ENOENT;
-	else if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-		 (st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & (S_IWGRP | S_IWOTH)))
-		r = COROLEASE_EUNTRUSTED;
-	close(dfd);
-	if (r < 0) {
-		if (fd >= 0)
-			close(fd);
-		return r;
-	}
-	char line[CLP_SERVICE_NAME_MAX + 32];
-	ssize_t n = read(fd, line, sizeof(line) - 1);
-	close(fd);
-	if (n <= 0)
-		return COROLEASE_EPROTO;
-	line[n] = '\0';
-	char *sp = strchr(line, ' '), *end = NULL;
-	size_t nlen = sp ? (size_t)(sp - line) : 0;
-	long pid = sp ? strtol(sp + 1, &end, 10) : 0;
-	if (!nlen || nlen >= cap || pid <= 0 || pid > INT_MAX || !end || (*end != '\n' && *end) ||
-	    strncmp(line, COROLEASE_IPC_NAME "-", sizeof(COROLEASE_IPC_NAME)))
-		return COROLEASE_EPROTO;
-	memcpy(name, line, nlen);
-	name[nlen] = '\0';
-	h->service_owner = st.st_uid;
-	h->service_pid = (pid_t)pid;
-	return 0;
+	if (stat(dir, &st) < 0)
+		return -ENOENT;
+	if (!S_ISDIR(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid()) ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH)))
+		return COROLEASE_EUNTRUSTED;
+	int n = snprintf(path, cap, "%s/%s", dir, CLP_SOCKET_FILE);
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
 }
 
 /*
- * libqb's part of connecting, bounded by deadline: qb_ipcc_connect() would
- * wait without limit for a daemon that accepted but does not answer (stopped,
- * or stuck), so the socket is connected asynchronously and polled.  0 with
- * h->qb set, or a connect error.
+ * The daemon's reason for closing a new connection (corolease/ipc.h: a
+ * RESULT of type HELLO with cookie 0), when it said one before it closed
+ * and our HELLO found the socket shut; else err.
  */
-static int qb_connect(corolease_t *h, uint64_t deadline)
+static int refusal(corolease_t *h, int err)
 {
-	char name[CLP_SERVICE_NAME_MAX];
-	int r = read_service(h, name, sizeof(name));
-	if (r < 0)
-		return r;
-	int cfd = -1;
-	errno = 0;
-	qb_ipcc_connection_t *c = qb_ipcc_connect_async(name, CLP_MAX_MSG, &cfd);
-	if (!c)
-		return connect_errno(errno);
-	for (;;) {
-		uint64_t now = now_us();
-		if (now >= deadline) {
-			/* never continued: libqb frees it but leaves its socket to us */
-			qb_ipcc_disconnect(c);
-			close(cfd);
-			return -ETIMEDOUT;
-		}
-		uint64_t ms = (deadline - now + 999) / 1000;
-		struct pollfd p = { .fd = cfd, .events = POLLIN };
-		int n = poll(&p, 1, ms > INT_MAX ? INT_MAX : (int)ms);
-		if (n > 0)
+	for (int i = 0; i < 8; i++) {
+		ssize_t n = cltp_recv(h->fd, h->rx, h->bufsize);
+		if (n < 0)
 			break;
-		if (n < 0 && errno != EINTR) {
-			int e = errno;
-			qb_ipcc_disconnect(c);
-			close(cfd);
-			return -e;
-		}
+		struct clp_ev_result rs;
+		if ((size_t)n < sizeof(rs))
+			continue;
+		memcpy(&rs, h->rx, sizeof(rs));
+		if (rs.b.hdr.id == CLP_EV_RESULT && rs.b.cookie == 0 && rs.req_type == CLP_REQ_HELLO &&
+		    rs.err < 0)
+			return rs.err;
 	}
-	r = qb_ipcc_connect_continue(c);   /* on failure it freed c and closed cfd */
-	if (r != 0)
-		return connect_errno(r < 0 ? -r : EPROTO);
-	h->qb = c;
-	return 0;
+	return err;
 }
 
 CL_PUBLIC int corolease_connect(corolease_t **h_r)
@@ -1159,30 +1093,21 @@ CL_PUBLIC int corolease_connect(corolease_t **h_r)
 		free(h);
 		return -ENOMEM;
 	}
-	int r = qb_connect(h, deadline);
-	if (r < 0) {
-		corolease_close(h);
-		return r;
-	}
-	int32_t fd = -1;
-	int32_t bs = qb_ipcc_get_buffer_size(h->qb);
-	h->bufsize = bs > 0 ? (size_t)bs : CLP_MAX_MSG;
-	if (h->bufsize < CLP_MAX_MSG)
-		h->bufsize = CLP_MAX_MSG;
+	h->bufsize = CLP_MAX_MSG;
 	h->rx = malloc(h->bufsize);
 	if (!h->rx) {
 		corolease_close(h);
 		return -ENOMEM;
 	}
-	if (qb_ipcc_fd_get(h->qb, &fd) < 0 || fd < 0) {
+	/* close-on-exec: a child that execs must not keep the connection (and its leases) alive */
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int r = socket_path(path, sizeof(path));
+	if (r == 0)
+		r = cltp_connect(path, deadline, &h->fd);
+	if (r < 0) {
 		corolease_close(h);
-		return COROLEASE_EDISCONNECTED;
+		return r;
 	}
-	h->fd = fd;
-	/* a child that execs must not keep the connection (and its leases) alive */
-	int fl = fcntl(fd, F_GETFD);
-	if (fl >= 0)
-		fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
 	r = check_server(h);
 	if (r < 0) {
 		corolease_close(h);
@@ -1198,6 +1123,8 @@ CL_PUBLIC int corolease_connect(corolease_t **h_r)
 	r = call(h, &p, CLP_REQ_HELLO, &iov, 1, deadline);
 	if (r == 0)
 		r = hello_result(h, &p);
+	else if (r == COROLEASE_EDISCONNECTED)
+		r = refusal(h, r);
 	free(p.payload);
 	if (r < 0) {
 		corolease_close(h);
@@ -1226,8 +1153,7 @@ CL_PUBLIC corolease_t *corolease_close(corolease_t *h)
 	}
 	if (h->page)
 		munmap((void *)h->page, h->page_len);
-	if (h->qb)
-		qb_ipcc_disconnect(h->qb);
+	cltp_close(h->fd);
 	free(h->rx);
 	cl_htab_fini(&h->by_cookie);
 	free(h);

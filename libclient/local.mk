@@ -15,12 +15,12 @@
 lib_LTLIBRARIES += libclient/libcorolease.la
 LIBCLIENT_CPPFLAGS = -I$(top_srcdir)/include
 libclient_libcorolease_la_CPPFLAGS = $(LIBCLIENT_CPPFLAGS) -DCOROLEASE_IPC_PEER
-libclient_libcorolease_la_SOURCES = libclient/client.c
+libclient_libcorolease_la_SOURCES = libclient/client.c libclient/transport.c \
+	libclient/transport.h
 libclient_libcorolease_la_CFLAGS = $(AM_CFLAGS) $(VISIBILITY_CFLAGS) $(LIBQB_CFLAGS) \
 	-DCOROLEASE_BUILDING
 libclient_libcorolease_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0 -no-undefined \
 	-Wl,--version-script=$(srcdir)/libclient/libcorolease.map
-libclient_libcorolease_la_LIBADD = $(LIBQB_LIBS)
 EXTRA_libclient_libcorolease_la_DEPENDENCIES = $(srcdir)/libclient/libcorolease.map
 EXTRA_DIST += libclient/libcorolease.map libclient/libcorolease.symbols \
 	libclient/corolease.pc.in
@@ -34,14 +34,14 @@ libclient_example_LDADD = libclient/libcorolease.la
 
 dist_man_MANS += doc/libcorolease.3
 
-# Unit tests of the library: client.c linked with a stand-in for libqb's IPC
-# client (tests/support/fakeqb.c), the test playing the daemon.
+# Unit tests of the library: client.c linked with a stand-in for its
+# transport (tests/support/faketp.c), the test playing the daemon.
 check_PROGRAMS += tests/check_client
 TESTS += tests/check_client
 tests_check_client_SOURCES = tests/check_client.c libclient/client.c \
-	tests/support/fakeqb.c tests/support/fakeqb.h
+	tests/support/faketp.c tests/support/faketp.h
 tests_check_client_CPPFLAGS = $(LIBCLIENT_CPPFLAGS) -DCOROLEASE_IPC_PEER \
-	-I$(top_srcdir)/tests/support
+	-I$(top_srcdir)/tests/support -I$(top_srcdir)/libclient
 tests_check_client_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBQB_CFLAGS)
 # the test moves CLOCK_BOOTTIME ahead of CLOCK_MONOTONIC (a suspend)
 tests_check_client_LDFLAGS = -Wl,--wrap=clock_gettime

@@ -96,6 +96,9 @@ static const struct key keys[] = {
 	  .min = 1, .max = 100000, .def = "1024", .want = "1..100000" },
 	{ .name = "max_connections_per_uid", .type = K_COUNT, FIELD(max_connections_per_uid),
 	  NOT_GIVEN, .min = 1, .max = 100000, .def = "512", .want = "1..100000" },
+	{ .name = "max_queued_bytes_per_uid", .type = K_SIZE, FIELD(max_queued_bytes_per_uid),
+	  NOT_GIVEN, .min = 1ull << 20, .max = 1ull << 40, .def = "64M",
+	  .want = "bytes, optionally with K, M or G (1 M .. 1024 G)" },
 	{ .name = "handshake_timeout_ms", .type = K_COUNT, FIELD(handshake_timeout_ms), NOT_GIVEN,
 	  .min = 10, .max = 60000, .def = "2000", .want = "10..60000" },
 	{ .name = "max_handshakes", .type = K_COUNT, FIELD(max_handshakes), NOT_GIVEN,
@@ -108,8 +111,8 @@ static const struct key keys[] = {
 	{ .name = "log_target", .type = K_LOG_TARGET, FIELD(log_target), NOT_GIVEN, .def = "syslog",
 	  .want = "syslog or stderr" },
 	{ .name = "debug", .type = K_BOOL, FIELD(debug), NOT_GIVEN, .def = "no", .want = "yes or no" },
-	{ .name = "run_dir", .type = K_PATH, FIELD(run_dir), NOT_GIVEN, .min = 1, .max = 100,
-	  .def = CLD_DEFAULT_RUN_DIR, .want = "an absolute path of at most 100 characters" },
+	{ .name = "run_dir", .type = K_PATH, FIELD(run_dir), NOT_GIVEN, .min = 1, .max = 80,
+	  .def = CLD_DEFAULT_RUN_DIR, .want = "an absolute path of at most 80 characters (a socket path)" },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

@@ -48,7 +48,8 @@ struct cld_config {
 	uint64_t max_leases;            /* names in the replicated state a new acquire may add to */
 	uint64_t max_connections;     /* in total (root may open CLD_ROOT_RESERVE more) */
 	uint64_t max_connections_per_uid;
-	/* connections still in libqb's handshake (before authorisation); root's never count */
+	uint64_t max_queued_bytes_per_uid;   /* events queued for one uid's clients, all together */
+	/* connections that have not said HELLO yet; root's never count */
 	uint64_t handshake_timeout_ms;
 	uint64_t max_handshakes;
 	uint64_t max_handshakes_per_uid;

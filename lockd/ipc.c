@@ -1,6 +1,6 @@
 /*
- * ipc.c - the libqb IPC service of coroleased: loop glue, authorisation,
- * the connection table and each client's outgoing event queue.  Contract:
+ * ipc.c - the IPC service of coroleased: its socket, authorisation, the
+ * connection table and each client's outgoing event queue.  Contract:
  * ipc.h; the parts of the service: ipc_int.h.
  *
  * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
@@ -13,206 +13,38 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "groups.h"
-#include "qbpeek.h"
 #include "hash.h"
 #include "ipc_int.h"
 
-/* ---- loop glue for libqb ---- */
-
-/*
- * The loop the service runs on.  libqb calls its poll handlers
- * (qb_ipcs_poll_handlers) with no context pointer, and libqb's public API
- * has no way to find a loop (qb_loop_default_get() is internal), so the one
- * service of the process keeps its loop, and itself, here.  Everything else
- * reaches the service through the service and connection context pointers.
- */
-static qb_loop_t *service_loop;
-static struct cld_ipc *service_ip;
-
-/*
- * Half-open connections.  libqb accepts a socket, then waits on it for the
- * client's credentials and connection request with no deadline, before
- * connection_accept is called; anyone may connect to the abstract socket.
- * The poll glue sees those sockets go by: the listening socket's handler
- * runs through accept_tramp(), and a socket libqb adds to the loop from
- * inside it is one in its handshake, until libqb takes it out of the loop
- * again (done, refused, or the client gone).  A handshake gets
- * handshake_timeout_ms; beyond max_handshakes in total or
- * max_handshakes_per_uid for its uid (root's never count and are never
- * refused) it is refused at once.  Refused and late ones are shut down,
- * which libqb sees as the client hanging up and closes.
- */
-struct handshake {
-	struct cl_list link;          /* in cld_ipc.handshakes, oldest first */
-	int fd;
-	uid_t uid;
-	uint64_t deadline;            /* cld_now_us() */
-	bool dropped;                 /* shut down: libqb closes it next */
-	bool counted;                 /* in cld_ipc.nhandshakes (not root's, not dropped) */
-};
-
-static qb_ipcs_dispatch_fn_t acceptor_fn;
-static void *acceptor_data;
-static int acceptor_fd = -1;
-static bool in_run, in_accept;
-
-static int32_t accept_tramp(int32_t fd, int32_t revents, void *data)
-{
-	(void)data;
-	in_accept = true;
-	int32_t rc = acceptor_fn(fd, revents, acceptor_data);
-	in_accept = false;
-	return rc;
-}
-
-static struct handshake *handshake_find(struct cld_ipc *ip, int fd)
-{
-	struct cl_list *l;
-	cl_list_foreach(l, &ip->handshakes) {
-		struct handshake *h = cl_list_entry(l, struct handshake, link);
-		if (h->fd == fd)
-			return h;
-	}
-	return NULL;
-}
-
-static void handshake_drop(struct cld_ipc *ip, struct handshake *h, const char *why)
-{
-	if (h->dropped)
-		return;
-	h->dropped = true;
-	if (h->counted)
-		ip->nhandshakes--;
-	h->counted = false;
-	ip->handshakes_dropped++;
-	qb_log(LOG_DEBUG, "dropping a half-open IPC connection of uid %u: %s", (unsigned)h->uid, why);
-	shutdown(h->fd, SHUT_RDWR);
-}
-
-static void handshake_timer(void *data);
-
-static void handshake_arm(struct cld_ipc *ip)
-{
-	if (ip->handshake_armed || cl_list_empty(&ip->handshakes))
-		return;
-	uint64_t ns = ip->cfg.conf->handshake_timeout_ms * 1000000ull / 4;
-	if (qb_loop_timer_add(ip->loop, QB_LOOP_HIGH, ns ? ns : 1, ip, handshake_timer,
-			      &ip->handshake_tmr) == 0)
-		ip->handshake_armed = true;
-}
-
-static void handshake_timer(void *data)
-{
-	struct cld_ipc *ip = data;
-	ip->handshake_armed = false;
-	uint64_t now = cld_now_us();
-	struct cl_list *l;
-	cl_list_foreach(l, &ip->handshakes) {
-		struct handshake *h = cl_list_entry(l, struct handshake, link);
-		if (now >= h->deadline)
-			handshake_drop(ip, h, "handshake_timeout_ms passed");
-	}
-	handshake_arm(ip);
-}
-
-/* A socket libqb starts a handshake on (fd: accepted a moment ago). */
-static void handshake_begin(struct cld_ipc *ip, int fd)
-{
-	struct ucred cr;
-	socklen_t len = sizeof(cr);
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
-		cr.uid = (uid_t)-1;
-	struct handshake *h = calloc(1, sizeof(*h));
-	if (!h) {
-		shutdown(fd, SHUT_RDWR);
-		return;
-	}
-	h->fd = fd;
-	h->uid = cr.uid;
-	h->deadline = cld_now_us() + ip->cfg.conf->handshake_timeout_ms * 1000u;
-	cl_list_add_tail(&ip->handshakes, &h->link);
-	if (cr.uid == 0)
-		return;
-	uint64_t total = 0, mine = 0;
-	struct cl_list *l;
-	cl_list_foreach(l, &ip->handshakes) {
-		const struct handshake *o = cl_list_entry(l, struct handshake, link);
-		if (o == h || o->dropped || o->uid == 0)
-			continue;
-		total++;
-		mine += o->uid == cr.uid;
-	}
-	if (total >= ip->cfg.conf->max_handshakes)
-		handshake_drop(ip, h, "max_handshakes reached");
-	else if (mine >= ip->cfg.conf->max_handshakes_per_uid)
-		handshake_drop(ip, h, "max_handshakes_per_uid reached");
-	else {
-		h->counted = true;
-		ip->nhandshakes++;
-	}
-	handshake_arm(ip);
-}
-
-/* libqb took fd out of the loop: a handshake on it is over (last_auth_fd: see accept_fn). */
-static void handshake_end(struct cld_ipc *ip, int fd)
-{
-	struct handshake *h = handshake_find(ip, fd);
-	if (!h)
-		return;
-	if (h->counted)
-		ip->nhandshakes--;
-	ip->last_auth_fd = h->dropped ? -1 : fd;
-	cl_list_del(&h->link);
-	free(h);
-}
-
-static int32_t ph_job_add(enum qb_loop_priority p, void *data, qb_loop_job_dispatch_fn fn)
-{
-	return qb_loop_job_add(service_loop, p, data, fn);
-}
-
-static int32_t ph_dispatch_add(enum qb_loop_priority p, int32_t fd, int32_t events, void *data,
-			       qb_ipcs_dispatch_fn_t fn)
-{
-	if (in_run && acceptor_fd < 0) {
-		/* the listening socket (qb_ipcs_run): its handler runs through accept_tramp */
-		acceptor_fd = fd;
-		acceptor_fn = fn;
-		acceptor_data = data;
-		return qb_loop_poll_add(service_loop, p, fd, events, NULL, accept_tramp);
-	}
-	int32_t rc = qb_loop_poll_add(service_loop, p, fd, events, data, fn);
-	if (rc == 0 && in_accept && service_ip)
-		handshake_begin(service_ip, fd);
-	return rc;
-}
-
-static int32_t ph_dispatch_mod(enum qb_loop_priority p, int32_t fd, int32_t events, void *data,
-			       qb_ipcs_dispatch_fn_t fn)
-{
-	if (fd == acceptor_fd)
-		return qb_loop_poll_mod(service_loop, p, fd, events, NULL, accept_tramp);
-	return qb_loop_poll_mod(service_loop, p, fd, events, data, fn);
-}
-
-static int32_t ph_dispatch_del(int32_t fd)
-{
-	if (fd == acceptor_fd)
-		acceptor_fd = -1;
-	else if (service_ip)
-		handshake_end(service_ip, fd);
-	return qb_loop_poll_del(service_loop, fd);
-}
-
 /* ---- connections ---- */
+
+/*
+ * The transport.  coroleased listens on a Unix SOCK_SEQPACKET socket,
+ * RUN_DIR/CLP_SOCKET_FILE, which the kernel guards: the file is root's
+ * (mode 0660, group socket_group, or 0600 without one) in root's 0755 run
+ * directory, so a user outside socket_group cannot even connect, and nobody
+ * else can bind the name.  Every message is one packet: the kernel keeps the
+ * boundaries and tells its real size, and nothing of a connection lives in
+ * memory the client can write (libqb's IPC shares its ring headers with the
+ * client, which could then steer the daemon's reads, writes, munmaps and
+ * unlinks; its socket transport uses abstract names any local user can send
+ * to).  The peer's credentials and groups come from the kernel at accept
+ * (SO_PEERCRED, SO_PEERGROUPS).
+ *
+ * A connection is closed only from its own poll handler, conn_dispatch(),
+ * or by cld_ipc_stop(): ipc_conn_kill() marks it dying and shuts the
+ * socket down, which wakes that handler (and shows the client a hang-up at
+ * once), so no list being walked loses an entry under its feet.
+ */
 
 struct conn *ipc_conn_find(struct cld_ipc *ip, uint64_t id)
 {
@@ -225,35 +57,6 @@ struct conn *ipc_conn_find(struct cld_ipc *ip, uint64_t id)
 	return NULL;
 }
 
-/*
- * A disconnect queued as a job, holding a reference on qc.  Kept in
- * ip->kills so that cld_ipc_stop() can run it before qb_ipcs_destroy():
- * libqb's destroy disconnects every connection still on its list, which
- * for one it already closed drops a reference again -- ours -- so the job
- * would later touch a freed connection (and an unrun job leaks).
- */
-struct kill_job {
-	struct cl_list link;
-	qb_ipcs_connection_t *qc;
-};
-
-static void disconnect_job(void *data)
-{
-	struct kill_job *k = data;
-	qb_ipcs_connection_t *qc = k->qc;
-	cl_list_del(&k->link);
-	free(k);
-	/*
-	 * libqb may have closed the connection itself since the job was queued
-	 * (the client left): conn_gone() then cleared its context, and a second
-	 * qb_ipcs_disconnect() would drop libqb's own reference again (its
-	 * "ref:0 state:3" assertion).  Our reference kept qc alive till here.
-	 */
-	if (qb_ipcs_context_get(qc))
-		qb_ipcs_disconnect(qc);
-	qb_ipcs_connection_unref(qc);
-}
-
 void ipc_conn_kill(struct conn *c, const char *why)
 {
 	if (c->dying)
@@ -261,62 +64,162 @@ void ipc_conn_kill(struct conn *c, const char *why)
 	c->dying = true;
 	qb_log(why ? LOG_WARNING : LOG_DEBUG, "disconnecting client %" PRIu64 " (pid %d): %s", c->id, (int)c->pid,
 	       why ? why : "connection already closed");
-	qb_ipcs_connection_ref(c->qc);
-	struct kill_job *k = malloc(sizeof(*k));
-	if (k) {
-		k->qc = c->qc;
-		cl_list_add_tail(&c->ip->kills, &k->link);
-	}
-	if (!k || qb_loop_job_add(c->ip->loop, QB_LOOP_HIGH, k, disconnect_job) != 0) {
-		if (k) {
-			cl_list_del(&k->link);
-			free(k);
+	shutdown(c->fd, SHUT_RDWR);
+}
+
+/* ---- the HELLO deadline ---- */
+
+/*
+ * A connection must say HELLO within handshake_timeout_ms.  Connections
+ * that have not said it yet count against max_handshakes in total and
+ * max_handshakes_per_uid (root's never count, and are never refused).
+ */
+static void handshake_timer(void *data);
+
+static void handshake_arm(struct cld_ipc *ip)
+{
+	if (ip->handshake_armed || cl_list_empty(&ip->handshakes))
+		return;
+	uint64_t ns = ip->cfg.conf->handshake_timeout_ms * 1000000ull / 4;
+	if (qb_loop_timer_add(ip->loop, QB_LOOP_HIGH, ns ? ns : 1, ip, handshake_timer,
+			      &ip->handshake_tmr) == 0)
+		ip->handshake_armed = true;
+}
+
+static void handshake_end(struct cld_ipc *ip, struct conn *c)
+{
+	if (!c->in_handshake)
+		return;
+	c->in_handshake = false;
+	cl_list_del(&c->hs_link);
+	if (c->uid != 0)
+		ip->nhandshakes--;
+}
+
+static void handshake_timer(void *data)
+{
+	struct cld_ipc *ip = data;
+	ip->handshake_armed = false;
+	uint64_t now = cld_now_us();
+	struct cl_list *l, *nx;
+	cl_list_foreach_safe(l, nx, &ip->handshakes) {
+		struct conn *c = cl_list_entry(l, struct conn, hs_link);
+		if (now >= c->hs_deadline) {
+			handshake_end(ip, c);
+			ip->handshakes_dropped++;
+			ipc_conn_kill(c, "no HELLO within handshake_timeout_ms");
 		}
-		qb_ipcs_connection_unref(c->qc);
-		qb_ipcs_disconnect(c->qc);
+	}
+	handshake_arm(ip);
+}
+
+/* 0, or a reason to refuse a new connection of uid before its HELLO. */
+static const char *handshake_limit(struct cld_ipc *ip, uid_t uid)
+{
+	if (uid == 0)
+		return NULL;
+	if (ip->nhandshakes >= ip->cfg.conf->max_handshakes)
+		return "max_handshakes reached";
+	uint64_t mine = 0;
+	struct cl_list *l;
+	cl_list_foreach(l, &ip->handshakes) {
+		const struct conn *o = cl_list_entry(l, struct conn, hs_link);
+		mine += o->uid == uid;
+	}
+	return mine >= ip->cfg.conf->max_handshakes_per_uid ? "max_handshakes_per_uid reached" : NULL;
+}
+
+/* ---- per-uid accounting ---- */
+
+/* One uid's connections and queued bytes (in cld_ipc.uid_tab while it has a connection). */
+struct uid_conns {
+	struct cl_hnode hn;
+	uid_t uid;
+	uint64_t n;
+	uint64_t queued;              /* bytes waiting in its connections' queues */
+};
+
+static struct uid_conns *uid_conns_find(struct cld_ipc *ip, uid_t uid)
+{
+	uint64_t h = cl_mix64(uid);
+	for (struct cl_hnode *e = cl_htab_first(&ip->uid_tab, h); e; e = cl_htab_next(e, h)) {
+		struct uid_conns *u = cl_container_of(e, struct uid_conns, hn);
+		if (u->uid == uid)
+			return u;
+	}
+	return NULL;
+}
+
+/* Counts a connection of uid.  0, or -ENOMEM. */
+static int uid_conns_add(struct cld_ipc *ip, uid_t uid)
+{
+	struct uid_conns *u = uid_conns_find(ip, uid);
+	if (!u) {
+		u = calloc(1, sizeof(*u));
+		if (!u)
+			return -ENOMEM;
+		u->uid = uid;
+		cl_htab_add(&ip->uid_tab, &u->hn, cl_mix64(uid));
+	}
+	u->n++;
+	return 0;
+}
+
+static void uid_conns_drop(struct cld_ipc *ip, uid_t uid)
+{
+	struct uid_conns *u = uid_conns_find(ip, uid);
+	if (u && --u->n == 0) {
+		cl_htab_del(&ip->uid_tab, &u->hn);
+		free(u);
 	}
 }
 
-/* Runs the queued disconnects now (at shutdown, before libqb's destroy). */
-static void run_kills(struct cld_ipc *ip)
+static void uid_queued(struct cld_ipc *ip, uid_t uid, int64_t delta)
 {
-	struct cl_list *l;
-	while ((l = cl_list_first(&ip->kills))) {
-		struct kill_job *k = cl_list_entry(l, struct kill_job, link);
-		qb_loop_job_del(ip->loop, QB_LOOP_HIGH, k, disconnect_job);
-		disconnect_job(k);
-	}
+	struct uid_conns *u = uid_conns_find(ip, uid);
+	if (u)
+		u->queued += (uint64_t)delta;
 }
 
 /* ---- sending ---- */
 
-static void flush_all(void *data);
+static int32_t conn_dispatch(int32_t fd, int32_t revents, void *data);
+
+/* Polls c's socket for room to send too (want), or not. */
+static void conn_want_out(struct conn *c, bool want)
+{
+	if (c->want_out == want || c->dying)
+		return;
+	c->want_out = want;
+	qb_loop_poll_mod(c->ip->loop, QB_LOOP_HIGH, c->fd, POLLIN | (want ? POLLOUT : 0), c,
+			 conn_dispatch);
+}
+
+/* One packet to c's socket: its size, or -errno (-EAGAIN: no room now). */
+static ssize_t sock_send(const struct conn *c, const void *buf, size_t len)
+{
+	ssize_t rc = send(c->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	return rc < 0 ? -errno : rc;
+}
 
 /* Log reason for a failed event send; NULL (quiet) when the peer just left. */
 static const char *send_err_reason(ssize_t rc)
 {
 	if (rc == -ENOTCONN || rc == -EPIPE || rc == -ESHUTDOWN || rc == -ECONNRESET)
 		return NULL;
-	return rc == -EMSGSIZE ? "event larger than the client's buffer" : "event send failed";
+	return rc == -EMSGSIZE ? "event larger than the socket's buffer" : "event send failed";
 }
 
 static bool send_would_block(ssize_t rc)
 {
-	return rc == -EAGAIN || rc == -ENOBUFS || rc == -ETIMEDOUT;
-}
-
-static void arm_flush(struct cld_ipc *ip)
-{
-	if (ip->flush_armed)
-		return;
-	if (qb_loop_timer_add(ip->loop, QB_LOOP_MED, CLD_FLUSH_NS, ip, flush_all, &ip->flush_timer) == 0)
-		ip->flush_armed = true;
+	return rc == -EAGAIN || rc == -ENOBUFS;
 }
 
 static void outbuf_free(struct conn *c, struct outbuf *b)
 {
 	cl_list_del(&b->link);
 	c->oq_bytes -= b->len;
+	uid_queued(c->ip, c->uid, -(int64_t)b->len);
 	free(b);
 }
 
@@ -329,33 +232,21 @@ static bool conn_flush(struct conn *c)
 	struct cl_list *l;
 	while ((l = cl_list_first(&c->outq))) {
 		struct outbuf *b = cl_list_entry(l, struct outbuf, link);
-		ssize_t rc = qb_ipcs_event_send(c->qc, b->data, b->len);
-		if (send_would_block(rc))
+		ssize_t rc = sock_send(c, b->data, b->len);
+		if (send_would_block(rc)) {
+			conn_want_out(c, true);
 			return false;
+		}
 		outbuf_free(c, b);
 		if (rc < 0) {
 			ipc_conn_kill(c, send_err_reason(rc));
 			return true;
 		}
 	}
+	conn_want_out(c, false);
 	if (c->listing && !c->dying)
 		ipc_list_pump(c->ip, c);
 	return cl_list_empty(&c->outq);
-}
-
-static void flush_all(void *data)
-{
-	struct cld_ipc *ip = data;
-	ip->flush_armed = false;
-	bool more = false;
-	struct cl_list *l;
-	cl_list_foreach(l, &ip->conns) {
-		struct conn *c = cl_list_entry(l, struct conn, link);
-		if (!c->dying && !cl_list_empty(&c->outq) && !conn_flush(c))
-			more = true;
-	}
-	if (more)
-		arm_flush(ip);
 }
 
 void ipc_send(struct conn *c, void *buf, size_t len)
@@ -366,7 +257,7 @@ void ipc_send(struct conn *c, void *buf, size_t len)
 	h->size = (int32_t)len;
 	h->error = 0;
 	if (cl_list_empty(&c->outq)) {
-		ssize_t rc = qb_ipcs_event_send(c->qc, buf, len);
+		ssize_t rc = sock_send(c, buf, len);
 		if (rc >= 0)
 			return;
 		if (!send_would_block(rc)) {
@@ -379,6 +270,13 @@ void ipc_send(struct conn *c, void *buf, size_t len)
 		ipc_conn_kill(c, "client does not read its events");
 		return;
 	}
+	struct cld_ipc *ip = c->ip;
+	struct uid_conns *u = uid_conns_find(ip, c->uid);
+	if (c->uid != 0 && u && u->queued + len > ip->cfg.conf->max_queued_bytes_per_uid) {
+		ip->refused_queued++;
+		ipc_conn_kill(c, "its uid's clients do not read their events (max_queued_bytes_per_uid)");
+		return;
+	}
 	struct outbuf *b = malloc(sizeof(*b) + len);
 	if (!b) {
 		ipc_conn_kill(c, "out of memory queueing an event");
@@ -388,7 +286,8 @@ void ipc_send(struct conn *c, void *buf, size_t len)
 	memcpy(b->data, buf, len);
 	cl_list_add_tail(&c->outq, &b->link);
 	c->oq_bytes += len;
-	arm_flush(c->ip);
+	uid_queued(ip, c->uid, (int64_t)len);
+	conn_want_out(c, true);
 }
 
 void ipc_result(struct conn *c, uint64_t cookie, uint32_t type, int err,
@@ -409,12 +308,11 @@ void ipc_result(struct conn *c, uint64_t cookie, uint32_t type, int err,
 /* ---- authorisation ---- */
 
 /*
- * Group membership of a connecting client: gid is its primary group (from
- * libqb's credentials).  The supplementary groups come from the kernel with
- * SO_PEERGROUPS on the client's socket (the one whose handshake just ended,
- * checked by SO_PEERCRED to be this client's), as they were at connect();
- * else from the whole Groups: line of /proc/PID/status, read as whole
- * numbers however long it is.  Either way a client with any number of
+ * Group membership of a connecting client: gid is its primary group
+ * (SO_PEERCRED).  The supplementary groups come from the kernel with
+ * SO_PEERGROUPS on the accepted socket, as they were at connect(); else
+ * from the whole Groups: line of /proc/PID/status, read as whole numbers
+ * however long it is.  Either way a client with any number of
  * groups (65536 at most) is judged by all of them, and a number cut in two
  * is never a gid.
  */
@@ -424,13 +322,8 @@ struct groups {
 	size_t n;
 };
 
-static int peer_groups(int fd, pid_t pid, uid_t uid, gid_t gid, struct groups *gr)
+static int peer_groups(int fd, struct groups *gr)
 {
-	struct ucred cr;
-	socklen_t len = sizeof(cr);
-	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 || cr.pid != pid ||
-	    cr.uid != uid || cr.gid != gid)
-		return -ESRCH;
 	socklen_t sz = 64 * sizeof(gid_t);
 	for (int tries = 0; tries < 3; tries++) {
 		gid_t *g = malloc(sz ? sz : sizeof(gid_t));
@@ -488,48 +381,6 @@ static bool in_groups(const struct groups *gr, bool ok, gid_t target)
 
 /* ---- connection limits ---- */
 
-/* How many connections one uid has (in cld_ipc.uid_tab while it has any). */
-struct uid_conns {
-	struct cl_hnode hn;
-	uid_t uid;
-	uint64_t n;
-};
-
-static struct uid_conns *uid_conns_find(struct cld_ipc *ip, uid_t uid)
-{
-	uint64_t h = cl_mix64(uid);
-	for (struct cl_hnode *e = cl_htab_first(&ip->uid_tab, h); e; e = cl_htab_next(e, h)) {
-		struct uid_conns *u = cl_container_of(e, struct uid_conns, hn);
-		if (u->uid == uid)
-			return u;
-	}
-	return NULL;
-}
-
-/* Counts a connection of uid.  0, or -ENOMEM. */
-static int uid_conns_add(struct cld_ipc *ip, uid_t uid)
-{
-	struct uid_conns *u = uid_conns_find(ip, uid);
-	if (!u) {
-		u = calloc(1, sizeof(*u));
-		if (!u)
-			return -ENOMEM;
-		u->uid = uid;
-		cl_htab_add(&ip->uid_tab, &u->hn, cl_mix64(uid));
-	}
-	u->n++;
-	return 0;
-}
-
-static void uid_conns_drop(struct cld_ipc *ip, uid_t uid)
-{
-	struct uid_conns *u = uid_conns_find(ip, uid);
-	if (u && --u->n == 0) {
-		cl_htab_del(&ip->uid_tab, &u->hn);
-		free(u);
-	}
-}
-
 /*
  * Refuses a connection over limit `which` (0: max_connections, 1:
  * max_connections_per_uid): counts it, logs why (at most one line a second
@@ -575,40 +426,77 @@ static int32_t over_limit(struct cld_ipc *ip, uid_t uid, pid_t pid)
 	return 0;
 }
 
-static int32_t accept_fn(qb_ipcs_connection_t *qc, uid_t uid, gid_t gid)
+/*
+ * Tells a refused client why (a RESULT of its HELLO-to-be, cookie 0) and
+ * closes the socket.
+ */
+static void refuse_fd(struct cld_ipc *ip, int fd, int err)
 {
-	struct cld_ipc *ip = qb_ipcs_connection_service_context_get(qc);
-	struct qb_ipcs_connection_stats st;
-	memset(&st, 0, sizeof(st));
-	qb_ipcs_connection_stats_get(qc, &st, 0);
-	pid_t pid = st.client_pid;
-	if (!ip || ip->refuse_new)
+	struct clp_ev_result r;
+	memset(&r, 0, sizeof(r));
+	r.b.hdr.id = CLP_EV_RESULT;
+	r.b.hdr.size = (int32_t)sizeof(r);
+	r.err = err;
+	r.req_type = CLP_REQ_HELLO;
+	(void)send(fd, &r, sizeof(r), MSG_DONTWAIT | MSG_NOSIGNAL);
+	close(fd);
+	(void)ip;
+}
+
+/*
+ * Authorises a socket just accepted and makes it a connection: 0, or the
+ * error the client is told (-EACCES, -EUSERS, -EAGAIN, -ESHUTDOWN, -ENOMEM).
+ */
+static int conn_new(struct cld_ipc *ip, int fd)
+{
+	if (ip->refuse_new)
 		return -ESHUTDOWN;
+	struct ucred cr;
+	socklen_t crlen = sizeof(cr);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) < 0)
+		return -EACCES;
+	uid_t uid = cr.uid;
+	gid_t gid = cr.gid;
+	pid_t pid = cr.pid;
 	struct groups gr = { .primary = gid };
-	int fd = ip->last_auth_fd;
-	ip->last_auth_fd = -1;
-	if (uid != 0 && (ip->sock_gid_ok || ip->admin_gid_ok) &&
-	    peer_groups(fd, pid, uid, gid, &gr) < 0 && proc_groups(pid, &gr) < 0)
+	if (uid != 0 && (ip->sock_gid_ok || ip->admin_gid_ok) && peer_groups(fd, &gr) < 0 &&
+	    proc_groups(pid, &gr) < 0)
 		qb_log(LOG_NOTICE, "cannot read the groups of pid %d (uid %u): judged by its primary "
 		       "group %u alone", (int)pid, (unsigned)uid, (unsigned)gid);
 	bool ok = uid == 0 || uid == getuid() || in_groups(&gr, ip->sock_gid_ok, ip->sock_gid);
 	bool admin = uid == 0 || in_groups(&gr, ip->admin_gid_ok, ip->admin_gid);
 	free(gr.g);
 	if (!ok) {
-		qb_log(LOG_NOTICE, "refused IPC connection from uid %u gid %u pid %d: not in socket_group '%s'",
-		       (unsigned)uid, (unsigned)gid, (int)pid, ip->cfg.conf->socket_group);
+		/* the socket's mode keeps them out; reaching here, someone loosened it */
+		ip->refused_not_member++;
+		if (cld_now_us() >= ip->refusal_log_at[2]) {
+			ip->refusal_log_at[2] = cld_now_us() + CLD_REFUSAL_LOG_US;
+			qb_log(LOG_NOTICE, "refused IPC connection from uid %u gid %u pid %d: not in "
+			       "socket_group '%s' (%s should be mode 0660 or 0600)", (unsigned)uid,
+			       (unsigned)gid, (int)pid, ip->cfg.conf->socket_group, ip->sock_path);
+		}
 		return -EACCES;
 	}
 	int32_t rc = over_limit(ip, uid, pid);
 	if (rc < 0)
 		return rc;
+	const char *hs = handshake_limit(ip, uid);
+	if (hs) {
+		ip->handshakes_dropped++;
+		qb_log(LOG_DEBUG, "refused a connection of uid %u: %s", (unsigned)uid, hs);
+		return -EAGAIN;
+	}
+	/* room for one largest event; the kernel doubles it for its bookkeeping */
+	int sb = (int)(CLP_MAX_MSG / 2 + 4096);
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sb, sizeof(sb)) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb));
 	struct conn *c = calloc(1, sizeof(*c));
 	if (!c || uid_conns_add(ip, uid) < 0) {
 		free(c);
 		return -ENOMEM;
 	}
 	c->ip = ip;
-	c->qc = qc;
+	c->fd = fd;
 	c->id = ++ip->next_id;
 	c->pid = pid;
 	/*
@@ -621,41 +509,108 @@ static int32_t accept_fn(qb_ipcs_connection_t *qc, uid_t uid, gid_t gid)
 	c->admin = admin;
 	cld_watcher_init(&c->watch);
 	cl_list_init(&c->outq);
+	if (qb_loop_poll_add(ip->loop, QB_LOOP_HIGH, fd, POLLIN, c, conn_dispatch) != 0) {
+		uid_conns_drop(ip, uid);
+		if (c->pidfd >= 0)
+			close(c->pidfd);
+		free(c);
+		return -ENOMEM;
+	}
 	cl_list_add_head(&ip->conns, &c->link);
 	cl_htab_add(&ip->conn_tab, &c->hn, cl_mix64(c->id));
 	ip->nconns++;
-	qb_ipcs_context_set(qc, c);
+	c->in_handshake = true;
+	c->hs_deadline = cld_now_us() + ip->cfg.conf->handshake_timeout_ms * 1000u;
+	cl_list_add_tail(&ip->handshakes, &c->hs_link);
+	if (uid != 0)
+		ip->nhandshakes++;
+	handshake_arm(ip);
 	qb_log(LOG_DEBUG, "client %" PRIu64 " connected: pid %d uid %u%s", c->id, (int)pid,
 	       (unsigned)uid, c->admin ? " (admin)" : "");
 	return 0;
 }
 
+static int32_t accept_dispatch(int32_t fd, int32_t revents, void *data);
+
+static void accept_resume(void *data)
+{
+	struct cld_ipc *ip = data;
+	ip->accept_paused = false;
+	if (ip->lfd >= 0)
+		qb_loop_poll_mod(ip->loop, QB_LOOP_HIGH, ip->lfd, POLLIN, ip, accept_dispatch);
+}
+
+/*
+ * accept() failed for want of descriptors or memory: the waiting connection
+ * stays in the backlog and the socket stays readable, so accepting pauses
+ * for CLD_ACCEPT_PAUSE_NS instead of spinning (and logging) until one is
+ * free; logged at most once a second.
+ */
+static void accept_pause(struct cld_ipc *ip, int err)
+{
+	ip->accept_failures++;
+	uint64_t now = cld_now_us();
+	if (now >= ip->accept_log_at) {
+		ip->accept_log_at = now + CLD_REFUSAL_LOG_US;
+		qb_log(LOG_WARNING, "accept on %s: %s (%" PRIu64 " such failures so far); pausing new "
+		       "connections for %llu ms", ip->sock_path, strerror(err), ip->accept_failures,
+		       CLD_ACCEPT_PAUSE_NS / 1000000ull);
+	}
+	if (ip->accept_paused)
+		return;
+	qb_loop_timer_handle t;
+	if (qb_loop_timer_add(ip->loop, QB_LOOP_HIGH, CLD_ACCEPT_PAUSE_NS, ip, accept_resume, &t) == 0 &&
+	    qb_loop_poll_mod(ip->loop, QB_LOOP_HIGH, ip->lfd, 0, ip, accept_dispatch) == 0)
+		ip->accept_paused = true;
+}
+
+/* The listening socket is readable: accepts what waits, a bounded number at a time. */
+static int32_t accept_dispatch(int32_t fd, int32_t revents, void *data)
+{
+	struct cld_ipc *ip = data;
+	(void)revents;
+	if (ip->accept_paused)
+		return 0;
+	for (int i = 0; i < 64; i++) {
+		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (cfd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN)
+				accept_pause(ip, errno);
+			break;
+		}
+		int rc = conn_new(ip, cfd);
+		if (rc < 0)
+			refuse_fd(ip, cfd, rc);
+	}
+	return 0;
+}
+
 static void conn_free(struct cld_ipc *ip, struct conn *c)
 {
+	handshake_end(ip, c);
 	cl_list_del(&c->link);
 	cl_htab_del(&ip->conn_tab, &c->hn);
 	ip->nconns--;
+	struct cl_list *l, *nx;
+	cl_list_foreach_safe(l, nx, &c->outq)
+		outbuf_free(c, cl_list_entry(l, struct outbuf, link));
 	uid_conns_drop(ip, c->uid);
 	if (c->hello)
 		ip->nhello--;
 	ipc_conn_forget(c);
-	struct cl_list *l, *nx;
-	cl_list_foreach_safe(l, nx, &c->outq)
-		outbuf_free(c, cl_list_entry(l, struct outbuf, link));
+	qb_loop_poll_del(ip->loop, c->fd);
+	close(c->fd);
 	if (c->pidfd >= 0)
 		close(c->pidfd);
 	free(c->listing);
 	free(c);
 }
 
-/* The client is gone: drop its holds without blocking, forget it. */
-static void conn_gone(qb_ipcs_connection_t *qc)
+/* The client is gone (or was disconnected): drop its holds without blocking, forget it. */
+static void conn_gone(struct cld_ipc *ip, struct conn *c)
 {
-	struct cld_ipc *ip = qb_ipcs_connection_service_context_get(qc);
-	struct conn *c = qb_ipcs_context_get(qc);
-	if (!c || !ip)
-		return;
-	qb_ipcs_context_set(qc, NULL);
 	uint64_t id = c->id;
 	qb_log(LOG_DEBUG, "client %" PRIu64 " (pid %d) gone with %" PRIu64 " leases", id, (int)c->pid,
 	       (uint64_t)c->names.n);
@@ -665,40 +620,43 @@ static void conn_gone(qb_ipcs_connection_t *qc)
 	ip->ops->input_done(ip->ctx);
 }
 
-static int32_t closed_fn(qb_ipcs_connection_t *qc)
+/*
+ * c's socket is readable, writable, hung up, or shut down by
+ * ipc_conn_kill().  Reads a bounded number of requests (each one whole
+ * packet, parsed from the daemon's own buffer and never beyond the bytes
+ * the kernel says arrived), sends what waits, and closes the connection
+ * when it is over -- the only place besides cld_ipc_stop() that does.
+ */
+static int32_t conn_dispatch(int32_t fd, int32_t revents, void *data)
 {
-	conn_gone(qc);
-	return 0;
-}
-
-static void destroyed_fn(qb_ipcs_connection_t *qc)
-{
-	conn_gone(qc);
-}
-
-static int32_t msg_fn(qb_ipcs_connection_t *qc, void *data, size_t size)
-{
-	struct cld_ipc *ip = qb_ipcs_connection_service_context_get(qc);
-	struct conn *c = qb_ipcs_context_get(qc);
-	if (!c || c->dying || !ip)
-		return 0;
-	/*
-	 * size is what the client wrote in the header; the bytes it really sent
-	 * are the ring chunk's (qbpeek.c).  The request is parsed from a private
-	 * copy of those bytes, never beyond them, and never from the ring the
-	 * client can still write.  A header that disagrees is malformed.
-	 */
-	ssize_t real = cld_qb_chunk_size(data);
-	if (real < 0) {
-		if (!ip->sizes_unchecked++)
-			qb_log(LOG_WARNING, "libqb did not report the size of a request read: "
-			       "judging requests by their headers' sizes");
-		real = (ssize_t)size;
+	struct conn *c = data;
+	struct cld_ipc *ip = c->ip;
+	if (!c->dying && (revents & POLLOUT))
+		conn_flush(c);
+	for (int i = 0; i < 32 && !c->dying; i++) {
+		ssize_t n = recv(fd, ip->req, sizeof(ip->req), MSG_DONTWAIT | MSG_TRUNC);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			ipc_conn_kill(c, errno == ECONNRESET ? NULL : "receive failed");
+			break;
+		}
+		if (n == 0) {
+			ipc_conn_kill(c, NULL);   /* the client closed its end */
+			break;
+		}
+		if ((size_t)n > sizeof(ip->req)) {
+			ip->oversized++;
+			ipc_conn_kill(c, "request larger than the protocol allows");
+			break;
+		}
+		ipc_request(ip, c, ip->req, (size_t)n);
+		if (c->hello)
+			handshake_end(ip, c);
+		ip->ops->input_done(ip->ctx);
 	}
-	size_t n = (size_t)real < sizeof(ip->req) ? (size_t)real : sizeof(ip->req);
-	memcpy(ip->req, data, n);
-	ipc_request(ip, c, ip->req, (size_t)real);
-	ip->ops->input_done(ip->ctx);
+	if (c->dying || (revents & (POLLHUP | POLLERR | POLLNVAL) && !(revents & POLLIN)))
+		conn_gone(ip, c);
 	return 0;
 }
 
@@ -722,58 +680,61 @@ static int resolve_group(const char *name, bool must_exist, gid_t *gid_r, bool *
 	return 0;
 }
 
-/* A service name of its own for this start (corolease/ipc.h). */
-static int new_service_name(struct cld_ipc *ip)
-{
-	uint64_t r;
-	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
-		return errno ? -errno : -EIO;
-	snprintf(ip->service, sizeof(ip->service), "%s-%016" PRIx64, COROLEASE_IPC_NAME, r);
-	return 0;
-}
-
 /*
- * Publishes the service name and this pid in RUN_DIR/CLP_SERVICE_FILE:
- * written to a new file beside it (never following a link), then renamed
- * over the old one, so a client reads either the old or the new whole.
+ * Creates the listening socket RUN_DIR/CLP_SOCKET_FILE: bound under a
+ * temporary name, given its mode and group, then renamed over the name, so
+ * the socket is never reachable with looser permissions (the run directory
+ * is root's 0755, cld_page_check_dir()).  A socket left by a daemon that
+ * died is replaced; a live one (another coroleased) is -EADDRINUSE.
  */
-static int publish_service(struct cld_ipc *ip)
+static int listen_socket(struct cld_ipc *ip)
 {
 	const char *dir = ip->cfg.conf->run_dir;
-	char tmp[sizeof(ip->service_path) + 16], line[CLP_SERVICE_NAME_MAX + 32];
-	int n = snprintf(ip->service_path, sizeof(ip->service_path), "%s/%s", dir, CLP_SERVICE_FILE);
-	int t = snprintf(tmp, sizeof(tmp), "%s/.%s.%d", dir, CLP_SERVICE_FILE, (int)getpid());
-	int len = snprintf(line, sizeof(line), "%s %d\n", ip->service, (int)getpid());
-	if (n < 0 || (size_t)n >= sizeof(ip->service_path) || t < 0 || (size_t)t >= sizeof(tmp)) {
-		ip->service_path[0] = '\0';
+	char tmp[sizeof(ip->sock_path) + 16];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int n = snprintf(ip->sock_path, sizeof(ip->sock_path), "%s/%s", dir, CLP_SOCKET_FILE);
+	int t = snprintf(tmp, sizeof(tmp), "%s/.%s.%d", dir, CLP_SOCKET_FILE, (int)getpid());
+	if (n < 0 || (size_t)n >= sizeof(sa.sun_path) || t < 0 || (size_t)t >= sizeof(sa.sun_path)) {
+		qb_log(LOG_ERR, "run_dir %s: too long for a socket path", dir);
 		return -ENAMETOOLONG;
 	}
-	unlink(tmp);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	int rc = 0;
-	if (fd < 0 || fchmod(fd, 0644) < 0 || write(fd, line, (size_t)len) != len)
-		rc = -errno;
-	if (fd >= 0)
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* is another daemon serving it? */
+	memcpy(sa.sun_path, ip->sock_path, (size_t)n + 1);
+	int probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		close(probe);
 		close(fd);
-	if (rc == 0 && rename(tmp, ip->service_path) < 0)
+		qb_log(LOG_ERR, "%s: another coroleased answers there", ip->sock_path);
+		return -EADDRINUSE;
+	}
+	if (probe >= 0)
+		close(probe);
+	memcpy(sa.sun_path, tmp, (size_t)t + 1);
+	unlink(tmp);
+	mode_t mode = ip->sock_gid_ok ? 0660 : 0600;
+	int rc = 0;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(tmp, mode) < 0 ||
+	    (ip->sock_gid_ok && chown(tmp, (uid_t)-1, ip->sock_gid) < 0) ||
+	    listen(fd, SOMAXCONN) < 0 || rename(tmp, ip->sock_path) < 0)
 		rc = -errno;
 	if (rc < 0) {
-		qb_log(LOG_CRIT, "cannot publish the IPC service name in %s: %s", ip->service_path,
-		       strerror(-rc));
+		qb_log(LOG_ERR, "cannot listen on %s: %s", ip->sock_path, strerror(-rc));
 		unlink(tmp);
-		ip->service_path[0] = '\0';
+		close(fd);
 		return rc;
 	}
-	qb_log(LOG_INFO, "IPC service %s published in %s", ip->service, ip->service_path);
+	ip->lfd = fd;
+	qb_log(LOG_INFO, "IPC socket %s (mode %04o%s%s)", ip->sock_path, (unsigned)mode,
+	       ip->sock_gid_ok ? ", group " : "", ip->sock_gid_ok ? ip->cfg.conf->socket_group : "");
 	return 0;
 }
-
 
 int cld_ipc_start(qb_loop_t *loop, const struct cld_ipc_config *cfg,
 		  const struct cld_ipc_ops *ops, void *ctx, struct cld_ipc **ip_r)
 {
-	if (service_loop)
-		return -EBUSY;   /* one service per process */
 	struct cld_ipc *ip = calloc(1, sizeof(*ip));
 	if (!ip)
 		return -ENOMEM;
@@ -781,10 +742,9 @@ int cld_ipc_start(qb_loop_t *loop, const struct cld_ipc_config *cfg,
 	ip->cfg = *cfg;
 	ip->ops = ops;
 	ip->ctx = ctx;
-	ip->last_auth_fd = -1;
+	ip->lfd = -1;
 	cl_list_init(&ip->conns);
 	cl_list_init(&ip->handshakes);
-	cl_list_init(&ip->kills);
 	const struct cld_config *dc = cfg->conf;
 	int rc = resolve_group(dc->socket_group, dc->socket_group_set, &ip->sock_gid,
 			       &ip->sock_gid_ok);
@@ -799,47 +759,13 @@ int cld_ipc_start(qb_loop_t *loop, const struct cld_ipc_config *cfg,
 	qb_log(LOG_INFO, "IPC access: root%s%s; admin: root%s%s", ip->sock_gid_ok ? " and group " : " only",
 	       ip->sock_gid_ok ? dc->socket_group : "",
 	       ip->admin_gid_ok ? " and group " : " only", ip->admin_gid_ok ? dc->admin_group : "");
-	static struct qb_ipcs_service_handlers sh = {
-		.connection_accept = accept_fn,
-		.connection_created = NULL,
-		.msg_process = msg_fn,
-		.connection_closed = closed_fn,
-		.connection_destroyed = destroyed_fn,
-	};
-	static struct qb_ipcs_poll_handlers ph = {
-		.job_add = ph_job_add,
-		.dispatch_add = ph_dispatch_add,
-		.dispatch_mod = ph_dispatch_mod,
-		.dispatch_del = ph_dispatch_del,
-	};
-	rc = new_service_name(ip);
+	rc = listen_socket(ip);
 	if (rc < 0)
 		goto fail;
-	ip->s = qb_ipcs_create(ip->service, 0, QB_IPC_NATIVE, &sh);
-	if (!ip->s) {
-		rc = -errno ? -errno : -ENOMEM;
-		goto fail;
-	}
-	qb_ipcs_service_context_set(ip->s, ip);
-	qb_ipcs_enforce_buffer_size(ip->s, CLP_MAX_MSG);
-	qb_ipcs_poll_handlers_set(ip->s, &ph);
-	service_loop = loop;
-	service_ip = ip;
-	in_run = true;
-	rc = qb_ipcs_run(ip->s);
-	in_run = false;
-	if (rc < 0) {
-		ip->s = NULL;   /* qb_ipcs_run() already dropped the service on failure */
-		service_loop = NULL;
-		service_ip = NULL;
-		goto fail;
-	}
-	rc = publish_service(ip);
-	if (rc < 0) {
-		qb_ipcs_destroy(ip->s);
-		ip->s = NULL;
-		service_loop = NULL;
-		service_ip = NULL;
+	rc = qb_loop_poll_add(loop, QB_LOOP_HIGH, ip->lfd, POLLIN, ip, accept_dispatch);
+	if (rc != 0) {
+		unlink(ip->sock_path);
+		close(ip->lfd);
 		goto fail;
 	}
 	*ip_r = ip;
@@ -863,33 +789,24 @@ struct cld_ipc *cld_ipc_stop(struct cld_ipc *ip)
 {
 	if (!ip)
 		return NULL;
-	if (ip->flush_armed)
-		qb_loop_timer_del(ip->loop, ip->flush_timer);
-	ip->flush_armed = false;
 	if (ip->handshake_armed)
 		qb_loop_timer_del(ip->loop, ip->handshake_tmr);
 	ip->handshake_armed = false;
 	ip->refuse_new = true;
-	if (ip->service_path[0])
-		unlink(ip->service_path);   /* no new client is sent to a name about to go */
-	run_kills(ip);
-	if (ip->s)
-		qb_ipcs_destroy(ip->s);   /* disconnects every client: conn_gone frees them */
+	if (ip->lfd >= 0) {
+		qb_loop_poll_del(ip->loop, ip->lfd);
+		unlink(ip->sock_path);   /* no new client finds a socket about to go */
+		close(ip->lfd);
+		ip->lfd = -1;
+	}
 	struct cl_list *l;
 	while ((l = cl_list_first(&ip->conns)))
 		conn_free(ip, cl_list_entry(l, struct conn, link));
 	ipc_ops_free(ip);
-	while ((l = cl_list_first(&ip->handshakes))) {
-		cl_list_del(l);
-		free(cl_list_entry(l, struct handshake, link));
-	}
-	service_ip = NULL;
-	acceptor_fd = -1;
 	cl_htab_fini(&ip->conn_tab);
 	cl_htab_fini(&ip->op_tab);
 	cl_htab_fini(&ip->uid_tab);
 	cld_watch_reg_fini(&ip->watches);
-	service_loop = NULL;
 	free(ip);
 	return NULL;
 }

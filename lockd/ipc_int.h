@@ -4,7 +4,7 @@
  *
  * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
  *
- *   ipc.c       the libqb service: loop glue, authorisation, the connection
+ *   ipc.c       the socket service: accepting, authorisation, the connection
  *               table, and each client's outgoing event queue;
  *   ipc_req.c   the request table (validation and dispatch), the handlers
  *               that change state, and node events routed back to clients;
@@ -29,8 +29,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include <qb/qbipcs.h>
+#include <qb/qbipc_common.h>
 #include <qb/qblog.h>
+#include <qb/qbloop.h>
 
 #include "corolease/htab.h"
 #include "corolease/ipc.h"
@@ -42,9 +43,9 @@
 #define CLD_OUTQ_MAX     (4u * 1024u * 1024u)  /* unread event backlog per client */
 #define CLD_BATCH_BYTES  (60u * 1024u)        /* ITEMS payload per event */
 #define CLD_LIST_QUEUED  (2u * CLD_BATCH_BYTES) /* a list pauses with this much queued */
-#define CLD_FLUSH_NS     (5ull * 1000000ull)
 #define CLD_ROOT_RESERVE 16u                  /* connections beyond max_connections for root */
 #define CLD_REFUSAL_LOG_US 1000000ull         /* at most one refused-connection log line a second */
+#define CLD_ACCEPT_PAUSE_NS (100ull * 1000000ull) /* accepting waits this long after EMFILE */
 
 /* A name the client holds or is acquiring (in conn.names). */
 enum { CN_PENDING = 1, CN_HELD = 2 };
@@ -84,13 +85,17 @@ struct conn {
 	struct cl_list link;          /* in cld_ipc.conns */
 	struct cl_hnode hn;           /* in cld_ipc.conn_tab, by id */
 	struct cld_ipc *ip;
-	qb_ipcs_connection_t *qc;
+	int fd;                       /* its socket (SOCK_SEQPACKET) */
 	uint64_t id;
 	pid_t pid;
 	int pidfd;                    /* kill_on_revoke: the client process, or -1 */
 	uid_t uid;
 	gid_t gid;
 	bool hello, admin, dying;
+	bool want_out;                /* its socket is polled for POLLOUT too */
+	bool in_handshake;            /* no HELLO yet: on cld_ipc.handshakes */
+	struct cl_list hs_link;
+	uint64_t hs_deadline;         /* cld_now_us(): HELLO by then */
 	unsigned bad;
 	uint64_t pending;             /* acquires not granted yet, and ops */
 	struct cl_htab names;         /* struct cname; no buckets until the first */
@@ -113,13 +118,12 @@ struct op {
 };
 
 struct cld_ipc {
-	char service[CLP_SERVICE_NAME_MAX];   /* the libqb service name of this start */
-	char service_path[160];               /* RUN_DIR/CLP_SERVICE_FILE, "" until written */
+	char sock_path[108];          /* RUN_DIR/CLP_SOCKET_FILE (a sun_path) */
+	int lfd;                      /* the listening socket, or -1 */
 	qb_loop_t *loop;
 	struct cld_ipc_config cfg;
 	const struct cld_ipc_ops *ops;
 	void *ctx;
-	qb_ipcs_service_t *s;
 	struct cl_list conns;         /* struct conn, newest first */
 	struct cl_htab conn_tab;
 	struct cl_htab op_tab;
@@ -129,26 +133,26 @@ struct cld_ipc {
 	/* refusals, for STATUS */
 	uint64_t refused_conns, refused_conns_uid, refused_watches, refused_leases;
 	uint64_t refused_index_quota, refused_index_full;   /* puts: -EDQUOT, -ENOSPC */
-	/* per limit (0: max_connections, 1: max_connections_per_uid) */
-	uint64_t refusal_log_at[2];   /* cld_now_us(): the next refusal worth a log line */
-	uint64_t refusals_unlogged[2];
+	uint64_t refused_not_member;  /* connections of users outside socket_group */
+	uint64_t refused_queued;      /* disconnected: max_queued_bytes_per_uid */
+	uint64_t oversized;           /* disconnected: a request over CLP_MAX_MSG */
+	/* per limit (0: max_connections, 1: max_connections_per_uid, 2: not a member) */
+	uint64_t refusal_log_at[3];   /* cld_now_us(): the next refusal worth a log line */
+	uint64_t refusals_unlogged[3];
 	uint64_t next_op, next_id;
 	bool refuse_new;
 	uint64_t holds_refused;       /* acquires refused: max_client_holds reached */
 	uint64_t holds_refused_told;  /* when that was last logged (cld_now_us()) */
 	bool sock_gid_ok, admin_gid_ok;
 	gid_t sock_gid, admin_gid;
-	qb_loop_timer_handle flush_timer;
-	bool flush_armed;
-	struct cl_list kills;         /* struct kill_job (ipc.c): disconnects queued as jobs */
-	struct cl_list handshakes;    /* struct handshake (ipc.c): half-open sockets */
-	uint64_t nhandshakes;         /* of them, counted against the limits */
+	struct cl_list handshakes;    /* struct conn (hs_link): no HELLO yet, oldest first */
+	uint64_t nhandshakes;         /* of them, counted against the limits (not root's) */
 	uint64_t handshakes_dropped;  /* refused or timed out, for STATUS */
-	int last_auth_fd;             /* the socket whose handshake just ended, or -1 */
 	qb_loop_timer_handle handshake_tmr;
 	bool handshake_armed;
-	uint64_t sizes_unchecked;     /* requests whose real size libqb did not tell (qbpeek.c) */
-	/* event scratch, and a copy of a request that libqb hands over misaligned */
+	bool accept_paused;           /* accept() ran out of descriptors: retried after a pause */
+	uint64_t accept_failures, accept_log_at;
+	/* event scratch, and the request being read (one packet) */
 	uint8_t buf[CLP_MAX_MSG] __attribute__((aligned(64)));
 	uint8_t req[CLP_MAX_MSG] __attribute__((aligned(64)));
 };
@@ -171,7 +175,7 @@ struct req {
 
 /* The connection with id, or NULL (gone). */
 struct conn *ipc_conn_find(struct cld_ipc *ip, uint64_t id);
-/* Disconnects c from the loop, never from inside libqb's own call chain; why NULL: quietly. */
+/* Disconnects c: shuts its socket down now, frees it from its poll handler; why NULL: quietly. */
 void ipc_conn_kill(struct conn *c, const char *why);
 /*
  * Sends one event (buf with its header's id filled in; the size is set

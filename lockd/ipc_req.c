@@ -382,6 +382,8 @@ static void do_status(struct cld_ipc *ip, struct conn *c, const struct req *r)
 		.refused_index_full = ip->refused_index_full,
 		.index_bytes_per_uid = d->ncfg.sm.index_bytes_per_uid, .caller_uid = (uint32_t)c->uid,
 		.handshakes = ip->nhandshakes, .handshakes_dropped = ip->handshakes_dropped,
+		.refused_group = ip->refused_not_member, .refused_queued = ip->refused_queued,
+		.oversized = ip->oversized,
 	};
 	ip->ops->ring(ip->ctx, &in.ring_rep, &in.ring_seq);
 	unsigned char p[CLD_STATUS_MAX];

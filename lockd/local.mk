@@ -1,5 +1,5 @@
 # lockd/: coroleased, thin glue around the core (corosync CPG + votequorum,
-# libqb IPC, the validity page).  It sees the core, the public header and
+# its socket, the validity page).  It sees the core, the public header and
 # the IPC protocol.
 LOCKD_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/core -I$(top_srcdir)/lockd \
 	-DCOROLEASE_IPC_PEER
@@ -16,7 +16,6 @@ lockd_coroleased_SOURCES = \
 	lockd/page.c lockd/page.h \
 	lockd/watch.c lockd/watch.h \
 	lockd/groups.c lockd/groups.h \
-	lockd/qbpeek.c lockd/qbpeek.h \
 	lockd/config.c lockd/config.h
 lockd_coroleased_CFLAGS = $(AM_CFLAGS) $(LIBQB_CFLAGS) $(LIBCPG_CFLAGS) \
 	$(LIBVOTEQUORUM_CFLAGS) $(LIBCMAP_CFLAGS) $(LIBSYSTEMD_CFLAGS)

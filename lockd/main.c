@@ -12,7 +12,6 @@
  * request or disconnect, the timer) ends with kick(), which re-arms the
  * node's timer at cl_node_next_deadline().
  */
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
@@ -25,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,7 +43,6 @@
 #include "ipc.h"
 #include "node.h"
 #include "page.h"
-#include "pidstat.h"
 #include "quorum.h"
 
 #define RECONNECT_NS (1000ull * 1000000ull)
@@ -578,85 +577,18 @@ static int take_lock(struct cld *d)
 	return 0;
 }
 
-/* Is pid a live process?  A zombie (dead, not yet reaped) is not. */
-static bool pid_alive(long pid)
-{
-	if (pid <= 0 || pid > INT_MAX || (kill((pid_t)pid, 0) < 0 && errno != EPERM))
-		return false;
-	return cld_pid_state((pid_t)pid) != 'Z';   /* unreadable: alive, as kill() said */
-}
-
 /*
- * Empties and removes the libqb connection directory name in /dev/shm
- * (shm, a dirfd) if it holds rings of our service (libqb gives a client's
- * directory to the client's uid, so any owner).  Race-free against a local
- * user who swaps it for a symlink: it is opened once without following
- * links and emptied with unlinkat() relative to that descriptor, so nothing
- * outside it is ever touched.
+ * Each client connection is a descriptor: the soft RLIMIT_NOFILE goes up to
+ * the hard one (the unit file sets 65536), so max_connections is what
+ * bounds them, not a default of 1024 descriptors.
  */
-static bool remove_conn_dir(int shm, const char *name)
+static void raise_nofile(void)
 {
-	int fd = openat(shm, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	DIR *dir = fdopendir(fd);
-	if (!dir) {
-		close(fd);
-		return false;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	bool ours = false, empty = true;
-	struct dirent *e;
-	while (!ours && (e = readdir(dir))) {
-		ours = strstr(e->d_name, "-" COROLEASE_IPC_NAME "-") != NULL;
-		empty = empty && (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."));
-	}
-	if (ours) {
-		rewinddir(dir);
-		while ((e = readdir(dir)))
-			if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-				unlinkat(dirfd(dir), e->d_name, 0);
-	}
-	closedir(dir);
-	/* an empty one is removed too: a client that saw its server die unlinks its files */
-	return (ours || empty) && unlinkat(shm, name, AT_REMOVEDIR) == 0;
-}
-
-/*
- * Removes libqb IPC leftovers of a dead coroleased from /dev/shm.  libqb 2.x
- * names each connection's directory qb-SERVERPID-CLIENTPID-FD-XXXXXX, holding
- * qb-{request,response,event}-SERVICE-{header,data}; older libqb used flat
- * files with the same prefix.  Only entries of our service whose server pid
- * is dead are removed, and empty directories of a dead server (a client of
- * a dead daemon unlinks its ring files but cannot remove the directory).
- */
-static void clean_stale_shm(void)
-{
-	DIR *dir = opendir("/dev/shm");
-	if (!dir)
-		return;
-	int shm = dirfd(dir);
-	struct dirent *e;
-	unsigned removed = 0;
-	while ((e = readdir(dir))) {
-		long spid;
-		if (strncmp(e->d_name, "qb-", 3) || sscanf(e->d_name + 3, "%ld-", &spid) != 1)
-			continue;
-		if (spid == getpid() || pid_alive(spid))
-			continue;
-		struct stat st;
-		if (fstatat(shm, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;
-		if (S_ISDIR(st.st_mode)) {
-			removed += remove_conn_dir(shm, e->d_name);
-		} else if (S_ISREG(st.st_mode) && strstr(e->d_name, "-" COROLEASE_IPC_NAME "-")) {
-			/* unlinkat() never follows a link: a swapped name loses only itself */
-			if (unlinkat(shm, e->d_name, 0) == 0)
-				removed++;
-		}
-	}
-	closedir(dir);
-	if (removed)
-		qb_log(LOG_NOTICE, "removed %u stale libqb IPC leftovers from /dev/shm", removed);
 }
 
 static void setup_logging(const struct cld_config *cfg)
@@ -788,7 +720,7 @@ int main(int argc, char **argv)
 		return 1;
 	setup_logging(&d->cfg);
 	signal(SIGPIPE, SIG_IGN);
-	clean_stale_shm();
+	raise_nofile();
 
 	d->loop = qb_loop_create();
 	if (!d->loop) {

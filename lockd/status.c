@@ -86,6 +86,9 @@ struct status_src {
 	F("counters.connections_refused_uid", U64, s->in->refused_conns_uid)      \
 	F("counters.watches_refused",  U64,  s->in->refused_watches)              \
 	F("counters.handshakes_dropped", U64, s->in->handshakes_dropped)          \
+	F("counters.connections_refused_group", U64, s->in->refused_group)        \
+	F("counters.queued_refused",   U64,  s->in->refused_queued)               \
+	F("counters.oversized_requests", U64, s->in->oversized)                   \
 	F("counters.leases_refused",   U64,  s->in->refused_leases)               \
 	F("counters.index_quota_refused", U64, s->in->refused_index_quota)        \
 	F("counters.index_full_refused", U64, s->in->refused_index_full)          \

@@ -30,8 +30,11 @@ struct cld_status_in {
 	uint64_t refused_conns;       /* connections refused: max_connections */
 	uint64_t refused_conns_uid;   /* ...: max_connections_per_uid */
 	uint64_t refused_watches;     /* watches refused: max_watches_per_client */
-	uint64_t handshakes;          /* connections in libqb's handshake now (root's not counted) */
+	uint64_t handshakes;          /* connections without HELLO now (root's not counted) */
 	uint64_t handshakes_dropped;  /* ... refused (max_handshakes*) or timed out */
+	uint64_t refused_group;       /* connections of users outside socket_group */
+	uint64_t refused_queued;      /* disconnected over max_queued_bytes_per_uid */
+	uint64_t oversized;           /* disconnected for a request over the protocol's size */
 	uint64_t refused_leases;      /* acquires of new names refused: max_leases */
 	uint64_t refused_index_quota; /* index puts refused: the uid's index_bytes_per_uid */
 	uint64_t refused_index_full;  /* ...: index_mem_max (with what they may evict) */

@@ -1,6 +1,6 @@
 /*
  * check_client.c - unit tests for libcorolease (libclient/client.c), linked
- * with tests/support/fakeqb.c instead of libqb: the test plays coroleased,
+ * with tests/support/faketp.c instead of libqb: the test plays coroleased,
  * answering each request and injecting events at chosen moments.
  *
  * The main subjects: the callback contract of corolease.h (a synchronous
@@ -35,7 +35,7 @@
 #include "corolease.h"
 #include "corolease_admin.h"
 #include "corolease/ipc.h"
-#include "fakeqb.h"
+#include "faketp.h"
 
 /* ------------------------------------------------------------------------ */
 /* the fake daemon */
@@ -51,6 +51,7 @@ static struct {
 	bool grant_at_once;               /* answer ACQUIRE with GRANTED */
 	bool answer_acquire;              /* else: never answer an ACQUIRE (when not at once) */
 	bool die_on_sync;                 /* the daemon dies when a SYNC arrives */
+	int refuse;                       /* < 0: refuse connections with it (RESULT, cookie 0) */
 	void (*on_sync)(void);            /* injects events before a SYNC's answer */
 	unsigned char status[4096];       /* STATUS payload */
 	size_t status_len;
@@ -167,7 +168,7 @@ static void ev_result(uint64_t cookie, uint32_t req_type, int err, const void *p
 	memcpy(buf, &r, sizeof(r));
 	if (plen)
 		memcpy(buf + sizeof(r), pl, plen);
-	fakeqb_event(buf, sizeof(r) + plen);
+	faketp_event(buf, sizeof(r) + plen);
 }
 
 /* A lease event about name 'a' + i (GRANTED, WANTED, REVOKED). */
@@ -194,7 +195,7 @@ static void ev_lease(uint32_t type, int i, uint32_t node)
 	e.namelen = 1;
 	memcpy(buf, &e, sizeof(e));
 	buf[sizeof(e)] = (unsigned char)('a' + i);
-	fakeqb_event(buf, sizeof(buf));
+	faketp_event(buf, sizeof(buf));
 }
 
 static void ev_index(const char *name, const char *key)
@@ -211,7 +212,7 @@ static void ev_index(const char *name, const char *key)
 	memcpy(buf, &e, sizeof(e));
 	memcpy(buf + sizeof(e), name, e.namelen);
 	memcpy(buf + sizeof(e) + e.namelen, key, e.keylen);
-	fakeqb_event(buf, (size_t)e.b.hdr.size);
+	faketp_event(buf, (size_t)e.b.hdr.size);
 }
 
 /* An ITEMS batch of LIST records, names from names[]. */
@@ -236,7 +237,7 @@ static void ev_list_items(uint64_t cookie, const char *const *names, uint32_t n)
 	}
 	e.b.hdr.size = (int32_t)off;
 	memcpy(buf, &e, sizeof(e));
-	fakeqb_event(buf, off);
+	faketp_event(buf, off);
 }
 
 static void daemon_request(void *ctx, const void *req, size_t len)
@@ -248,6 +249,12 @@ static void daemon_request(void *ctx, const void *req, size_t len)
 	const unsigned char *p = req;
 	switch (b.hdr.id) {
 	case CLP_REQ_HELLO: {
+		if (fd_.refuse < 0) {
+			/* as coroleased refuses: a RESULT of HELLO with cookie 0, then it closes */
+			ev_result(0, CLP_REQ_HELLO, fd_.refuse, NULL, 0);
+			faketp_hangup();
+			break;
+		}
 		struct clp_hello_payload hp;
 		memset(&hp, 0, sizeof(hp));
 		hp.version = CLP_VERSION;
@@ -275,7 +282,7 @@ static void daemon_request(void *ctx, const void *req, size_t len)
 	}
 	case CLP_REQ_SYNC:
 		if (fd_.die_on_sync) {
-			fakeqb_hangup();
+			faketp_hangup();
 			break;
 		}
 		if (fd_.on_sync)
@@ -382,7 +389,7 @@ static void fake_daemon(void)
 	cb_log[0] = '\0';
 	in_acquired = NULL;
 	suspended_us = 0;
-	fakeqb_set_handler(daemon_request, NULL);
+	faketp_set_handler(daemon_request, NULL);
 	page_create();
 }
 
@@ -525,7 +532,7 @@ START_TEST(disconnect_fails_acquires_then_reports)
 {
 	corolease_t *h = open_conn();
 	acquire_async(h, 'a');
-	fakeqb_hangup();
+	faketp_hangup();
 	ck_assert(fd_readable(h));
 	ck_assert_int_eq(corolease_dispatch(h), COROLEASE_EDISCONNECTED);
 	ck_assert_str_eq(cb_log, "acquired a EDISCONNECTED;disconnected;");
@@ -729,7 +736,7 @@ START_TEST(hangup_invalidates_at_once)
 	corolease_t *h = open_conn();
 	corolease_lease_t *a = grant(h, 'a');
 	acquire_async(h, 'b');
-	fakeqb_hangup();   /* the daemon crashes: nothing retired, slot and page still armed */
+	faketp_hangup();   /* the daemon crashes: nothing retired, slot and page still armed */
 	ck_assert(!corolease_lease_valid(a));
 	ck_assert(!corolease_lease_granted(a));
 	ck_assert_int_eq(corolease_sync(h), COROLEASE_EDISCONNECTED);
@@ -796,7 +803,7 @@ START_TEST(grant_without_slot_is_refused)
 	e.namelen = 1;
 	memcpy(buf, &e, sizeof(e));
 	buf[sizeof(e)] = 'a';
-	fakeqb_event(buf, sizeof(buf));
+	faketp_event(buf, sizeof(buf));
 	ck_assert_int_eq(corolease_dispatch(h), 3);   /* GRANTED, RELEASE's answer, callback */
 	ck_assert_str_eq(cb_log, "acquired a EPROTO;");
 	ck_assert_int_eq(fd_.releases[0], 1);
@@ -817,60 +824,47 @@ static int try_connect(void)
 	return r;
 }
 
-/* Rewrites the service file (RUN_DIR/service) with text. */
-static void write_service(const char *text)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "%s/%s", getenv("COROLEASE_RUN_DIR"), CLP_SERVICE_FILE);
-	FILE *f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(text, f);
-	fclose(f);
-}
-
 /*
- * The daemon is found through the service file it publishes, and only a
- * file root (or this uid) wrote in a directory nobody else may write, naming
- * the server that answers, is believed: a squatter of the abstract socket
- * name cannot pass for the daemon.
+ * The daemon's socket is believed only in a run directory of root (or of
+ * this uid) that nobody else may write: nobody else can have put it there.
+ * No socket there: no daemon.
  */
-START_TEST(connect_finds_the_daemon_by_its_service_file)
+START_TEST(connect_trusts_only_a_safe_run_dir)
 {
 	fake_daemon();
 	const char *dir = getenv("COROLEASE_RUN_DIR");
-	char good[96], path[64];
-	snprintf(good, sizeof(good), "%s-test %d\n", COROLEASE_IPC_NAME, (int)getppid());
-	snprintf(path, sizeof(path), "%s/%s", dir, CLP_SERVICE_FILE);
-	fakeqb_set_server_pid((int)getppid());
-	write_service(good);
+	char path[64];
+	snprintf(path, sizeof(path), "%s/%s", dir, CLP_SOCKET_FILE);
 	ck_assert_int_eq(try_connect(), 0);
 
-	char other[96];                                     /* another process serves the name */
-	snprintf(other, sizeof(other), "%s-test %d\n", COROLEASE_IPC_NAME, (int)getppid() + 1);
-	write_service(other);
+	ck_assert_int_eq(chmod(dir, 0777), 0);              /* anyone may replace the socket */
 	ck_assert_int_eq(try_connect(), COROLEASE_EUNTRUSTED);
-
-	write_service("corolease-test\n");                 /* malformed */
-	ck_assert_int_eq(try_connect(), COROLEASE_EPROTO);
-	write_service("sshd 1\n");                          /* not a corolease service */
-	ck_assert_int_eq(try_connect(), COROLEASE_EPROTO);
-
-	write_service(good);
-	ck_assert_int_eq(chmod(path, 0666), 0);             /* anyone may write it */
+	ck_assert_int_eq(chmod(dir, 0770), 0);              /* a group may */
 	ck_assert_int_eq(try_connect(), COROLEASE_EUNTRUSTED);
-	ck_assert_int_eq(chmod(path, 0644), 0);
-	ck_assert_int_eq(chmod(dir, 0777), 0);              /* anyone may replace it */
-	ck_assert_int_eq(try_connect(), COROLEASE_EUNTRUSTED);
-	ck_assert_int_eq(chmod(dir, 0700), 0);
-	if (geteuid() == 0) {                               /* another user's file */
-		ck_assert_int_eq(chown(path, 4242, 0), 0);
+	ck_assert_int_eq(chmod(dir, 0755), 0);
+	if (geteuid() == 0) {                               /* another user's directory */
+		ck_assert_int_eq(chown(dir, 4242, 0), 0);
 		ck_assert_int_eq(try_connect(), COROLEASE_EUNTRUSTED);
-		ck_assert_int_eq(chown(path, 0, 0), 0);
+		ck_assert_int_eq(chown(dir, 0, 0), 0);
 	}
-
-	ck_assert_int_eq(unlink(path), 0);                  /* no daemon has published one */
+	ck_assert_int_eq(unlink(path), 0);                  /* no daemon */
 	ck_assert_int_eq(try_connect(), -ENOENT);
-	write_service(good);
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	ck_assert_int_eq(try_connect(), 0);
+}
+END_TEST
+
+/* A connection the daemon refuses fails with the daemon's reason, not as a lost connection. */
+START_TEST(connect_reports_why_it_was_refused)
+{
+	fake_daemon();
+	fd_.refuse = -EUSERS;
+	ck_assert_int_eq(try_connect(), -EUSERS);
+	fd_.refuse = -EAGAIN;
+	ck_assert_int_eq(try_connect(), -EAGAIN);
+	fd_.refuse = 0;
 	ck_assert_int_eq(try_connect(), 0);
 }
 END_TEST
@@ -880,9 +874,9 @@ START_TEST(connect_checks_the_daemon_and_its_page)
 	fake_daemon();
 	ck_assert_int_eq(try_connect(), 0);
 
-	fakeqb_set_server_uid(geteuid() == 4242 ? 4243 : 4242);   /* a user's fake daemon */
+	faketp_set_server_uid(geteuid() == 4242 ? 4243 : 4242);   /* a user's fake daemon */
 	ck_assert_int_eq(try_connect(), COROLEASE_EUNTRUSTED);
-	fakeqb_set_server_uid(geteuid());
+	faketp_set_server_uid(geteuid());
 
 	ck_assert_int_eq(chmod(fd_.path, 0664), 0);                /* group-writable page */
 	ck_assert_int_eq(try_connect(), COROLEASE_EUNTRUSTED);
@@ -942,7 +936,8 @@ static Suite *client_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("trust");
 	tcase_add_test(tc, connect_checks_the_daemon_and_its_page);
-	tcase_add_test(tc, connect_finds_the_daemon_by_its_service_file);
+	tcase_add_test(tc, connect_trusts_only_a_safe_run_dir);
+	tcase_add_test(tc, connect_reports_why_it_was_refused);
 	tcase_add_checked_fixture(tc, NULL, page_remove);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("admin");
@@ -954,9 +949,9 @@ static Suite *client_suite(void)
 }
 
 /*
- * The library finds the daemon through RUN_DIR/service (corolease/ipc.h):
- * a private run dir naming this process, which the libqb stand-in reports
- * as the server.
+ * The library finds the daemon's socket in RUN_DIR (corolease/ipc.h): a
+ * private run dir whose socket file the transport stand-in takes for a
+ * listening daemon.
  */
 static pid_t run_dir_owner;
 
@@ -965,18 +960,16 @@ static void fake_run_dir(void)
 	static char dir[] = "/tmp/check_client.XXXXXX";
 	char path[64];
 	FILE *f = NULL;
-	if (mkdtemp(dir)) {
-		snprintf(path, sizeof(path), "%s/%s", dir, CLP_SERVICE_FILE);
+	if (mkdtemp(dir) && chmod(dir, 0755) == 0) {
+		snprintf(path, sizeof(path), "%s/%s", dir, CLP_SOCKET_FILE);
 		f = fopen(path, "w");
 	}
 	if (!f) {
 		perror("check_client: a run dir in /tmp");
 		exit(1);
 	}
-	fprintf(f, "%s-test %d\n", COROLEASE_IPC_NAME, (int)getpid());
 	fclose(f);
 	setenv("COROLEASE_RUN_DIR", dir, 1);
-	fakeqb_set_server_pid((int)getpid());   /* tests run in forked children */
 	run_dir_owner = getpid();
 }
 
@@ -987,7 +980,7 @@ static void rm_run_dir(void)
 		return;         /* a forked test ending */
 	const char *dir = getenv("COROLEASE_RUN_DIR");
 	char path[64];
-	snprintf(path, sizeof(path), "%s/%s", dir, CLP_SERVICE_FILE);
+	snprintf(path, sizeof(path), "%s/%s", dir, CLP_SOCKET_FILE);
 	unlink(path);
 	rmdir(dir);
 }

@@ -3,17 +3,24 @@
  *
  * Copyright (c) 2026 the corolease authors.  LGPL-2.1-or-later.
  *
- * Transport: libqb IPC (service name COROLEASE_IPC_NAME).  Client -> daemon
- * messages are requests sent with qb_ipcc_sendv() and never answered on the
- * response channel; every answer and notification travels daemon -> client
- * on the event channel (qb_ipcs_event_send), so the client has one fd to
- * poll (qb_ipcc_fd_get).
+ * Transport: a Unix SOCK_SEQPACKET socket, RUN_DIR/CLP_SOCKET_FILE, one
+ * message per packet.  Client -> daemon messages are requests; every answer
+ * and notification travels daemon -> client on the same socket, so the
+ * client has one fd to poll.  The daemon creates the socket in its run
+ * directory (root's, 0755) with mode 0660 and group socket_group (0600
+ * without one), so the kernel keeps everybody else out and nobody can take
+ * the name first.  A client trusts the run directory only when root (or its
+ * own uid) owns it and nobody else may write it, and the server only when
+ * SO_PEERCRED says root or the client's own uid.  A connection refused by
+ * the daemon (limits, stopping) gets one RESULT of type HELLO with cookie 0
+ * and the reason in err, then the socket closes.
  *
  * Both ends run on one host, so fields are native-endian fixed-width
  * integers in structs with the host's natural layout (both ends are built
  * from this header); variable data (name, key, value) follows sizeof() of
- * the fixed part, in that order.  Every message starts with libqb's header (id =
- * message type, size = total bytes).  The receiver checks size against the
+ * the fixed part, in that order.  Every message starts with libqb's header
+ * layout, struct qb_ipc_request_header / qb_ipc_response_header (id =
+ * message type, size = total bytes, which must equal the packet's).  The receiver checks size against the
  * fixed part plus the declared lengths exactly, and the bounds of every
  * length, before using anything; a mismatch is a protocol error.
  *
@@ -51,25 +58,13 @@
 #include "corolease.h"
 #include "corolease_admin.h"
 
-/*
- * The libqb service name.  libqb serves it in the abstract socket namespace,
- * where any local user may bind a name first; so the daemon serves
- * COROLEASE_IPC_NAME "-" and 16 random hex digits, new at every start, and
- * publishes "NAME PID\n" in RUN_DIR/CLP_SERVICE_FILE (written by root in
- * root's 0755 run dir, 0644).  A client reads it from $COROLEASE_RUN_DIR or
- * CLP_DEFAULT_RUN_DIR, trusts it only when the file and its directory
- * belong to root (or to the client's own uid) and nobody else may write
- * them, and then checks that the server it reached runs as that owner with
- * that pid.  A squatter can neither take the daemon's name in advance nor
- * pass for it.
- */
-#define COROLEASE_IPC_NAME     "corolease"
-#define CLP_SERVICE_FILE       "service"
+/* The socket in the run directory ($COROLEASE_RUN_DIR, else CLP_DEFAULT_RUN_DIR). */
+#define COROLEASE_IPC_NAME     "corolease"   /* (older daemons' libqb service) */
+#define CLP_SOCKET_FILE        "corolease.sock"
 #define CLP_DEFAULT_RUN_DIR    "/run/corolease"
-#define CLP_SERVICE_NAME_MAX   64
-#define CLP_VERSION            3u   /* 2: STATUS as key/value records; 3: page per
-					   incarnation with revocation slots */
-#define CLP_MAX_MSG            (256u * 1024u)   /* qb buffer size, both channels */
+#define CLP_VERSION            4u   /* 2: STATUS as key/value records; 3: page per
+					   incarnation with revocation slots; 4: own socket */
+#define CLP_MAX_MSG            (256u * 1024u)   /* the largest packet, either way */
 #define CLP_MAX_LIST_BATCH     512u             /* leases per LIST_ITEMS event */
 
 /* ---- requests (client -> daemon): header.id ---- */

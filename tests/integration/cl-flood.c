@@ -8,7 +8,7 @@
  *                     takes NAME exclusively (libcorolease) and writes KEYS
  *                     keys of BYTES bytes each into its index
  *   cl-flood list N index|list NAME [hold]
- *                     N raw libqb connections, each HELLO, then INDEX_LIST
+ *                     N raw connections, each HELLO, then INDEX_LIST
  *                     NAME (or LIST with prefix NAME), never reading the
  *                     answer; then exits at once (the connections close with
  *                     the process), or with "hold" keeps them until SIGTERM
@@ -20,8 +20,15 @@
  *                     and prints "items K distinct D result ERRNAME total T"
  *   cl-flood halfopen N
  *                     N raw connections to the daemon's socket that never
- *                     start libqb's handshake, kept until SIGTERM (or until
+ *                     say HELLO, kept until SIGTERM (or until
  *                     the daemon drops them)
+ *
+ *   cl-flood noread N NAME KEY K
+ *                     N raw connections, each HELLO, then K INDEX_GETs of
+ *                     NAME's KEY, never reading; kept until SIGTERM
+ *   cl-flood connflood SECS
+ *                     connects to the daemon's socket and closes, in a loop,
+ *                     for SECS seconds; prints "connects K failed F (ERR)"
  *
  * Lines on stdout (line-buffered): "filled K", "sent K" (list), "open K"
  * (halfopen), "ready", and for halfopen at SIGTERM "dropped D" (how many
@@ -39,9 +46,8 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
-
-#include <qb/qbipcc.h>
 
 #include <corolease.h>
 
@@ -82,10 +88,29 @@ static int fill(const char *name, long keys, long bytes)
 	return k == keys ? 0 : 1;
 }
 
-static int send_msg(qb_ipcc_connection_t *c, const void *buf, size_t len)
+static int send_msg(clt_conn_t *c, const void *buf, size_t len)
 {
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	return qb_ipcc_sendv(c, &iov, 1) < 0 ? -1 : 0;
+	return clt_sendv(c, &iov, 1) < 0 ? -1 : 0;
+}
+
+/* A raw connection that said HELLO (its answer read into buf), or NULL. */
+static clt_conn_t *raw_open(uint8_t *buf, size_t cap)
+{
+	clt_conn_t *c = clt_connect();
+	if (!c)
+		return NULL;
+	struct clp_req_hello hm;
+	memset(&hm, 0, sizeof(hm));
+	hm.b.hdr.id = CLP_REQ_HELLO;
+	hm.b.hdr.size = sizeof(hm);
+	hm.b.cookie = 1;
+	hm.version = CLP_VERSION;
+	if (send_msg(c, &hm, sizeof(hm)) < 0 || clt_recv(c, buf, cap, 5000) < 0) {
+		clt_close(c);
+		return NULL;
+	}
+	return c;
 }
 
 static int list(long n, const char *what, const char *name, int hold)
@@ -94,25 +119,17 @@ static int list(long n, const char *what, const char *name, int hold)
 	if (namelen > COROLEASE_NAME_MAX)
 		return 1;
 	/* static: the connections are left open at exit on purpose, not leaked */
-	static qb_ipcc_connection_t **cs;
+	static clt_conn_t **cs;
 	cs = calloc((size_t)n, sizeof(*cs));
 	static uint8_t buf[CLP_MAX_MSG];
 	if (!cs)
 		return 1;
 	long k = 0;
 	for (; k < n; k++) {
-		qb_ipcc_connection_t *c = qb_ipcc_connect(clt_service(), CLP_MAX_MSG);
+		clt_conn_t *c = raw_open(buf, sizeof(buf));
 		if (!c)
 			break;
 		cs[k] = c;
-		struct clp_req_hello hm;
-		memset(&hm, 0, sizeof(hm));
-		hm.b.hdr.id = CLP_REQ_HELLO;
-		hm.b.hdr.size = sizeof(hm);
-		hm.b.cookie = 1;
-		hm.version = CLP_VERSION;
-		if (send_msg(c, &hm, sizeof(hm)) < 0 || qb_ipcc_event_recv(c, buf, sizeof(buf), 5000) < 0)
-			break;
 		struct clp_req_name *m = (struct clp_req_name *)buf;
 		memset(m, 0, sizeof(*m));
 		m->b.hdr.id = !strcmp(what, "list") ? CLP_REQ_LIST : CLP_REQ_INDEX_LIST;
@@ -165,15 +182,8 @@ static int slowread(const char *what, const char *name, long secs)
 {
 	static uint8_t buf[CLP_MAX_MSG];
 	size_t namelen = strlen(name);
-	qb_ipcc_connection_t *c = qb_ipcc_connect(clt_service(), CLP_MAX_MSG);
+	clt_conn_t *c = raw_open(buf, sizeof(buf));
 	if (!c)
-		return 1;
-	struct clp_req_hello hm;
-	memset(&hm, 0, sizeof(hm));
-	hm.b.hdr.id = CLP_REQ_HELLO;
-	hm.b.hdr.size = sizeof(hm);
-	hm.version = CLP_VERSION;
-	if (send_msg(c, &hm, sizeof(hm)) < 0 || qb_ipcc_event_recv(c, buf, sizeof(buf), 5000) < 0)
 		return 1;
 	bool index = strcmp(what, "list") != 0;
 	struct clp_req_name *m = (struct clp_req_name *)buf;
@@ -191,7 +201,7 @@ static int slowread(const char *what, const char *name, long secs)
 	int err = 1;
 	uint64_t total = 0;
 	for (;;) {
-		ssize_t len = qb_ipcc_event_recv(c, buf, sizeof(buf), 5000);
+		ssize_t len = clt_recv(c, buf, sizeof(buf), 5000);
 		if (len < (ssize_t)sizeof(struct clp_ev_base))
 			break;
 		const struct clp_ev_base *b = (const void *)buf;
@@ -234,7 +244,7 @@ static int slowread(const char *what, const char *name, long secs)
 	for (size_t i = 0; i < n; i++)
 		free(items[i]);
 	free(items);
-	qb_ipcc_disconnect(c);
+	clt_close(c);
 	return 0;
 }
 
@@ -248,9 +258,9 @@ static int halfopen(long n)
 		struct sockaddr_un a;
 		memset(&a, 0, sizeof(a));
 		a.sun_family = AF_UNIX;
-		snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "%s", clt_service());
-		socklen_t alen = sizeof(a);   /* libqb binds the whole sun_path, NUL padded */
-		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		clt_socket_addr(&a);
+		socklen_t alen = sizeof(a);
+		int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 		if (fd < 0 || connect(fd, (struct sockaddr *)&a, alen) < 0) {
 			fprintf(stderr, "connection %ld: %s\n", k, strerror(errno));
 			if (fd >= 0)
@@ -265,14 +275,75 @@ static int halfopen(long n)
 		pause();
 	long dropped = 0;
 	for (long i = 0; i < k; i++) {
-		struct pollfd p = { .fd = fds[i], .events = POLLIN };
-		char c;
-		if (poll(&p, 1, 0) == 1 && recv(fds[i], &c, 1, MSG_DONTWAIT) == 0)
+		struct pollfd p = { .fd = fds[i], .events = POLLIN | POLLRDHUP };
+		if (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLRDHUP)))
 			dropped++;
 		close(fds[i]);
 	}
 	printf("dropped %ld\n", dropped);
 	free(fds);
+	return 0;
+}
+
+/*
+ * n raw connections, each asking k times for NAME's KEY and never reading
+ * the answers; kept until SIGTERM.
+ */
+static int noread(long n, const char *name, const char *key, long k)
+{
+	static uint8_t buf[CLP_MAX_MSG];
+	size_t nl = strlen(name), kl = strlen(key);
+	if (nl > COROLEASE_NAME_MAX || kl > COROLEASE_KEY_MAX)
+		return 1;
+	long ok = 0;
+	for (; ok < n; ok++) {
+		clt_conn_t *c = raw_open(buf, sizeof(buf));   /* left open at exit on purpose */
+		if (!c)
+			break;
+		struct clp_req_index *r = (struct clp_req_index *)buf;
+		memset(r, 0, sizeof(*r));
+		r->b.hdr.id = CLP_REQ_INDEX_GET;
+		r->b.hdr.size = (int32_t)(sizeof(*r) + nl + kl);
+		r->namelen = (uint16_t)nl;
+		r->keylen = (uint8_t)kl;
+		memcpy(buf + sizeof(*r), name, nl);
+		memcpy(buf + sizeof(*r) + nl, key, kl);
+		for (long j = 0; j < k; j++) {
+			r->b.cookie = 10 + (uint64_t)j;
+			struct pollfd p = { .fd = c->fd, .events = POLLOUT };
+			if (poll(&p, 1, 2000) != 1 || send_msg(c, buf, sizeof(*r) + nl + kl) < 0)
+				break;
+		}
+	}
+	printf("sent %ld\n", ok);
+	printf("ready\n");
+	while (!clt_stop)
+		pause();
+	return 0;
+}
+
+/* Connects to the daemon's socket and closes, in a loop for secs seconds. */
+static int connflood(long secs)
+{
+	struct sockaddr_un a;
+	clt_socket_addr(&a);
+	time_t end = time(NULL) + secs;
+	long k = 0, fails = 0;
+	int err = 0;
+	printf("ready\n");
+	while (!clt_stop && time(NULL) < end) {
+		int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			break;
+		if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+			fails++;
+			err = errno;
+		} else {
+			k++;
+		}
+		close(fd);
+	}
+	printf("connects %ld failed %ld (%s)\n", k, fails, err ? strerror(err) : "-");
 	return 0;
 }
 
@@ -289,7 +360,12 @@ int main(int argc, char **argv)
 		return slowread(argv[2], argv[3], strtol(argv[4], NULL, 10));
 	if (argc == 3 && !strcmp(argv[1], "halfopen"))
 		return halfopen(strtol(argv[2], NULL, 10));
+	if (argc == 6 && !strcmp(argv[1], "noread"))
+		return noread(strtol(argv[2], NULL, 10), argv[3], argv[4], strtol(argv[5], NULL, 10));
+	if (argc == 3 && !strcmp(argv[1], "connflood"))
+		return connflood(strtol(argv[2], NULL, 10));
 	fprintf(stderr, "usage: cl-flood fill NAME KEYS BYTES | list N index|list NAME [hold] | "
-		"names PREFIX N | slowread index|list NAME SECS | halfopen N\n");
+		"names PREFIX N | slowread index|list NAME SECS | halfopen N | noread N NAME KEY K | "
+		"connflood SECS\n");
 	return 2;
 }

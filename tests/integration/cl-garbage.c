@@ -1,5 +1,5 @@
 /*
- * cl-garbage.c - raw libqb IPC client that sends coroleased malformed
+ * cl-garbage.c - raw protocol client that sends coroleased malformed
  * requests (include/corolease/ipc.h) and checks the answers.
  *
  * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
@@ -12,7 +12,8 @@
  *    daemon's limit (16), so the connection stays up and STATUS answers 0.
  * 3b. On a second connection, headers that lie consistently (size and
  *    declared lengths agree, fewer or more bytes sent) -> EPROTO.
- * 4. A message larger than the IPC buffer: refused by libqb on our side.
+ * 4. A packet larger than CLP_MAX_MSG (sent with a send buffer forced
+ *    large enough, as root): the daemon closes that connection, and only it.
  * 5. More garbage until the daemon disconnects us (must happen by 64).
  * 6. A flood of garbage without reading the answers: disconnected.
  * 7. A new connection (HELLO + STATUS) is served normally.
@@ -28,8 +29,6 @@
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
-
-#include <qb/qbipcc.h>
 
 #include "corolease/ipc.h"
 #include "clt.h"
@@ -49,29 +48,29 @@ static uint8_t rbuf[CLP_MAX_MSG];
 		putchar('\n');                                        \
 	} while (0)
 
-static qb_ipcc_connection_t *conn(void)
+static clt_conn_t *conn(void)
 {
-	qb_ipcc_connection_t *c = qb_ipcc_connect(clt_service(), CLP_MAX_MSG);
+	clt_conn_t *c = clt_connect();
 	if (!c) {
-		printf("FAIL: qb_ipcc_connect: %s\n", strerror(errno));
+		printf("FAIL: connect: %s\n", strerror(errno));
 		exit(1);
 	}
 	return c;
 }
 
-static int send_raw(qb_ipcc_connection_t *c, const void *buf, size_t len)
+static int send_raw(clt_conn_t *c, const void *buf, size_t len)
 {
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	ssize_t r = qb_ipcc_sendv(c, &iov, 1);
+	ssize_t r = clt_sendv(c, &iov, 1);
 	return r < 0 ? (int)r : 0;
 }
 
 /* Next RESULT (skipping other events); returns err, or 1 on no answer / disconnect. */
-static int recv_result(qb_ipcc_connection_t *c, uint64_t *cookie_r, uint32_t *type_r, int timeout_ms,
+static int recv_result(clt_conn_t *c, uint64_t *cookie_r, uint32_t *type_r, int timeout_ms,
 		       void **payload, size_t *plen)
 {
 	for (;;) {
-		ssize_t n = qb_ipcc_event_recv(c, rbuf, sizeof(rbuf), timeout_ms);
+		ssize_t n = clt_recv(c, rbuf, sizeof(rbuf), timeout_ms);
 		if (n < 0)
 			return 1;
 		if ((size_t)n < sizeof(struct clp_ev_result))
@@ -99,7 +98,7 @@ static void hdr(void *buf, int32_t id, int32_t size, uint64_t cookie)
 	b->cookie = cookie;
 }
 
-static int hello(qb_ipcc_connection_t *c, uint32_t version, uint64_t cookie)
+static int hello(clt_conn_t *c, uint32_t version, uint64_t cookie)
 {
 	struct clp_req_hello m;
 	memset(&m, 0, sizeof(m));
@@ -110,7 +109,7 @@ static int hello(qb_ipcc_connection_t *c, uint32_t version, uint64_t cookie)
 	return recv_result(c, NULL, NULL, 5000, NULL, NULL);
 }
 
-static int status(qb_ipcc_connection_t *c, uint32_t *node_r)
+static int status(clt_conn_t *c, uint32_t *node_r)
 {
 	struct clp_req_base m;
 	hdr(&m, CLP_REQ_STATUS, sizeof(m), 4242);
@@ -135,7 +134,7 @@ static int status(qb_ipcc_connection_t *c, uint32_t *node_r)
 }
 
 /* One garbage message: send len bytes of buf; expect EPROTO (cookie check if want_cookie). */
-static void garbage(qb_ipcc_connection_t *c, const char *what, const void *buf, size_t len,
+static void garbage(clt_conn_t *c, const char *what, const void *buf, size_t len,
 		    uint64_t want_cookie)
 {
 	int s = send_raw(c, buf, len);
@@ -154,7 +153,7 @@ int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	static uint8_t big[CLP_MAX_MSG + 4096];
-	qb_ipcc_connection_t *c = conn();
+	clt_conn_t *c = conn();
 	int sent_bad = 0;
 
 	/* 1. before HELLO */
@@ -212,11 +211,11 @@ int main(void)
 	/*
 	 * 3b. headers that lie consistently (issue 8, finding 8), on a second
 	 * connection: the size in the header and the declared lengths agree,
-	 * but fewer bytes were sent.  libqb hands the daemon the header's size;
-	 * it must judge by the bytes it really got, and parse none beyond.
+	 * but fewer bytes were sent.  The daemon must judge by the packet's
+	 * size, and parse none beyond.
 	 */
 	{
-		qb_ipcc_connection_t *l = conn();
+		clt_conn_t *l = conn();
 		CHECK(hello(l, CLP_VERSION, 14) == 0, "HELLO on a second connection");
 		struct { struct clp_req_acquire a; char name[100]; } la;
 		memset(&la, 0, sizeof(la));
@@ -238,7 +237,7 @@ int main(void)
 			&lp, sizeof(lp.i) + 5 + 10, 42);
 		hdr(&lp, CLP_REQ_INDEX_PUT, 64, 43);
 		garbage(l, "a 1,045-byte INDEX_PUT whose header says 64", &lp, sizeof(lp.i) + 5 + 1000, 43);
-		qb_ipcc_disconnect(l);
+		clt_close(l);
 	}
 
 	/* oversized value (INDEX_PUT vallen > 64 KiB, really sent) */
@@ -270,13 +269,26 @@ int main(void)
 	CHECK(r == 0, "after %d malformed requests the connection still serves STATUS (node %u, %s)",
 	      sent_bad, node, r == 1 ? "no answer" : r == 2 ? "bad cookie" : corolease_errname(r));
 
-	/* 4. larger than the IPC buffer: libqb refuses it on the client side */
-	hdr(big, CLP_REQ_STATUS, (int32_t)sizeof(big), 41);
-	int s = send_raw(c, big, sizeof(big));
-	CHECK(s < 0, "message of %zu bytes (> %u buffer) refused by the client side: %s", sizeof(big),
-	      CLP_MAX_MSG, s < 0 ? strerror(-s) : "sent");
+	/* 4. larger than CLP_MAX_MSG, on a connection of its own */
+	{
+		clt_conn_t *o = conn();
+		CHECK(hello(o, CLP_VERSION, 15) == 0, "HELLO on the oversized connection");
+		int sb = (int)sizeof(big) + 65536;
+		bool forced = setsockopt(o->fd, SOL_SOCKET, SO_SNDBUFFORCE, &sb, sizeof(sb)) == 0;
+		hdr(big, CLP_REQ_STATUS, (int32_t)sizeof(big), 41);
+		int s = send_raw(o, big, sizeof(big));
+		if (!forced || s < 0) {
+			printf("note: a %zu-byte packet could not be sent (%s): not root?\n", sizeof(big),
+			       s < 0 ? strerror(-s) : "SO_SNDBUFFORCE refused");
+		} else {
+			r = recv_result(o, NULL, NULL, 3000, NULL, NULL);
+			CHECK(r == 1, "a %zu-byte packet (> %u): the daemon closed that connection (%s)",
+			      sizeof(big), CLP_MAX_MSG, r == 1 ? "closed" : corolease_errname(r));
+		}
+		clt_close(o);
+	}
 	r = status(c, &node);
-	CHECK(r == 0, "connection still serves STATUS after the oversized attempt");
+	CHECK(r == 0, "the other connection still serves STATUS after the oversized packet");
 
 	/* 5. keep sending garbage until disconnected */
 	int k;
@@ -298,7 +310,7 @@ int main(void)
 		}
 	}
 	CHECK(gone, "disconnected after %d malformed requests in total (limit 16)", sent_bad + k + 1);
-	qb_ipcc_disconnect(c);
+	clt_close(c);
 
 	/* 6. flood without reading */
 	c = conn();
@@ -322,11 +334,9 @@ int main(void)
 		}
 	}
 	CHECK(gone, "flood of %d random-type 512-byte messages: disconnected (%d answers read)", sent, k);
-	qb_ipcc_disconnect(c);
+	clt_close(c);
 
-	/* informative: lying size larger than the bytes really sent.  libqb hands
-	 * msg_process() hdr->size, not the received size, so the daemon cannot
-	 * tell; it must at least not crash. */
+	/* a size larger than the bytes really sent: the packet's size decides (EPROTO) */
 	c = conn();
 	if (hello(c, CLP_VERSION, 1) == 0) {
 		struct clp_req_acquire a2;
@@ -335,11 +345,10 @@ int main(void)
 		((struct clp_req_name *)&a2)->namelen = 10;
 		send_raw(c, &a2, sizeof(struct clp_req_name));
 		r = recv_result(c, NULL, NULL, 3000, NULL, NULL);
-		printf("note: SHOW whose hdr.size claims 10 name bytes that were not sent -> %s "
-		       "(libqb passes hdr->size to the server; the name is read from stale ring bytes)\n",
-		       r == 1 ? "no answer" : corolease_errname(r));
+		CHECK(r == COROLEASE_EPROTO, "SHOW whose hdr.size claims 10 name bytes that were not "
+		      "sent -> %s", r == 1 ? "no answer" : corolease_errname(r));
 	}
-	qb_ipcc_disconnect(c);
+	clt_close(c);
 
 	/* 7. a fresh, well-behaved connection */
 	c = conn();
@@ -348,7 +357,7 @@ int main(void)
 	r = status(c, &node);
 	CHECK(r == 0, "fresh connection: STATUS -> %s (node %u)",
 	      r == 1 ? "no answer" : r == 2 ? "bad cookie" : corolease_errname(r), node);
-	qb_ipcc_disconnect(c);
+	clt_close(c);
 
 	/* 8. FENCE_ACK with a flag it does not know, or its padding set */
 	c = conn();
@@ -364,7 +373,7 @@ int main(void)
 	fa.flags = COROLEASE_FENCE_FORCE;
 	fa.pad[1] = 1;
 	garbage(c, "FENCE_ACK padding not zero", &fa, sizeof(fa), 61);
-	qb_ipcc_disconnect(c);
+	clt_close(c);
 	printf("%s: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
 	return failures ? 1 : 0;
 }

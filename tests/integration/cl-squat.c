@@ -1,97 +1,54 @@
 /*
  * cl-squat.c - integration-test stand-in for a local user's fake daemon: it
- * serves a libqb IPC service NAME (the abstract socket any local user may
- * bind) and accepts every connection, answering nothing.
+ * listens on a SOCK_SEQPACKET socket at PATH, as coroleased does on
+ * RUN_DIR/corolease.sock, accepts every connection and answers nothing.
  *
  * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
  *
- *   cl-squat NAME...
+ *   cl-squat PATH...
  *
- * Serves every NAME it can bind; prints "serving NAME" or "taken NAME ERR"
+ * Serves every PATH it can bind; prints "serving PATH" or "taken PATH ERR"
  * for each, then "ready", and runs until SIGTERM.
  */
 #include <errno.h>
-#include <signal.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
-#include <qb/qbipcs.h>
-#include <qb/qbloop.h>
-
-static qb_loop_t *loop;
-
-static int32_t accept_fn(qb_ipcs_connection_t *c, uid_t uid, gid_t gid)
-{
-	(void)c;
-	(void)uid;
-	(void)gid;
-	return 0;
-}
-
-static int32_t msg_fn(qb_ipcs_connection_t *c, void *data, size_t size)
-{
-	(void)c;
-	(void)data;
-	(void)size;
-	return 0;   /* a fake daemon that never answers */
-}
-
-static int32_t dispatch_add(enum qb_loop_priority p, int32_t fd, int32_t evts, void *data,
-			    qb_ipcs_dispatch_fn_t fn)
-{
-	return qb_loop_poll_add(loop, p, fd, evts, data, fn);
-}
-
-static int32_t dispatch_mod(enum qb_loop_priority p, int32_t fd, int32_t evts, void *data,
-			    qb_ipcs_dispatch_fn_t fn)
-{
-	return qb_loop_poll_mod(loop, p, fd, evts, data, fn);
-}
-
-static int32_t dispatch_del(int32_t fd)
-{
-	return qb_loop_poll_del(loop, fd);
-}
-
-static int32_t job_add(enum qb_loop_priority p, void *data, qb_loop_job_dispatch_fn fn)
-{
-	return qb_loop_job_add(loop, p, data, fn);
-}
-
-static int32_t on_term(int32_t sig, void *data)
-{
-	(void)sig;
-	(void)data;
-	qb_loop_stop(loop);
-	return 0;
-}
+#include "clt.h"
 
 int main(int argc, char **argv)
 {
-	static struct qb_ipcs_service_handlers sh = { .connection_accept = accept_fn,
-						      .msg_process = msg_fn };
-	static struct qb_ipcs_poll_handlers ph = { .job_add = job_add, .dispatch_add = dispatch_add,
-						   .dispatch_mod = dispatch_mod,
-						   .dispatch_del = dispatch_del };
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	loop = qb_loop_create();
-	if (!loop)
-		return 1;
-	qb_loop_signal_add(loop, QB_LOOP_HIGH, SIGTERM, NULL, on_term, NULL);
-	for (int i = 1; i < argc; i++) {
-		qb_ipcs_service_t *s = qb_ipcs_create(argv[i], 0, QB_IPC_NATIVE, &sh);
-		if (!s) {
+	clt_start();
+	struct pollfd p[16];
+	int n = 0;
+	for (int i = 1; i < argc && n < 16; i++) {
+		struct sockaddr_un a = { .sun_family = AF_UNIX };
+		snprintf(a.sun_path, sizeof(a.sun_path), "%s", argv[i]);
+		int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+		if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 16) < 0) {
 			printf("taken %s %s\n", argv[i], strerror(errno));
+			if (fd >= 0)
+				close(fd);
 			continue;
 		}
-		qb_ipcs_poll_handlers_set(s, &ph);
-		int rc = qb_ipcs_run(s);
-		if (rc < 0)
-			printf("taken %s %s\n", argv[i], strerror(-rc));
-		else
-			printf("serving %s\n", argv[i]);
+		printf("serving %s\n", argv[i]);
+		p[n].fd = fd;
+		p[n].events = POLLIN;
+		n++;
 	}
 	printf("ready\n");
-	qb_loop_run(loop);
+	while (!clt_stop) {
+		if (poll(p, (nfds_t)n, 200) <= 0)
+			continue;
+		for (int i = 0; i < n; i++)
+			if (p[i].revents & POLLIN) {
+				int c = accept(p[i].fd, NULL, NULL);
+				(void)c;   /* kept open, never answered */
+			}
+	}
 	return 0;
 }

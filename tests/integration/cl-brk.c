@@ -1,0 +1,433 @@
+/*
+ * cl-brk.c - hostile local client of coroleased's socket (breaker tests t8N).
+ * Standalone: only corolease/ipc.h.  Build:
+ *   gcc -O1 -g -Wall -I include -DCOROLEASE_IPC_PEER $(pkg-config --cflags libqb) \
+ *       tests/integration/cl-brk.c -o /tmp/brk/cl-brk
+ *
+ * Modes (socket: $COROLEASE_RUN_DIR or /run/corolease, then corolease.sock):
+ *   linger SECS [WHEN]   pass (SCM_RIGHTS) a TCP socket with unsent data and
+ *                        SO_LINGER=SECS to the daemon, then drop our copy.
+ *                        WHEN: "read" (default: the daemon reads and drops it)
+ *                        or "close" (we close the connection with it unread).
+ *   warnflood SECS       connect, HELLO, 16 malformed requests (disconnect
+ *                        with a WARNING line), again, for SECS; prints cycles
+ *   sizes                0, 1, 8, 16 bytes, CLP_MAX_MSG, CLP_MAX_MSG+1 packets
+ *   fdpass N             N packets each carrying 250 fds (SCM_RIGHTS)
+ *   hold N               N HELLO'd connections, held until SIGTERM
+ *   spin SECS            one connection sending STATUS back to back (reading answers)
+ *   noread N SECS        N connections, each sends STATUS requests for SECS, never reads
+ *   passconn             connect+HELLO, then pass the socket over stdin (a unix socket) -- unused
+ *   useconn FD           use an inherited connected fd: STATUS, print result
+ *   stall                send one STATUS, read nothing, keep socket open forever
+ */
+#define _GNU_SOURCE 1
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "corolease/ipc.h"
+
+static uint8_t buf[2 * CLP_MAX_MSG];
+
+static uint64_t ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int sconnect(void)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	const char *dir = getenv("COROLEASE_RUN_DIR");
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s/%s", dir && dir[0] == '/' ? dir : CLP_DEFAULT_RUN_DIR,
+		 CLP_SOCKET_FILE);
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	if (fd < 0)
+		return -1;
+	int sb = 1 << 20;   /* capped by wmem_max for non-root */
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb));
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+static ssize_t rd(int fd, int tmo)
+{
+	struct pollfd p = { fd, POLLIN, 0 };
+	if (poll(&p, 1, tmo) <= 0)
+		return -ETIMEDOUT;
+	ssize_t r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
+	return r < 0 ? -errno : r;
+}
+
+static int hello(int fd)
+{
+	struct clp_req_hello h;
+	memset(&h, 0, sizeof(h));
+	h.b.hdr.id = CLP_REQ_HELLO;
+	h.b.hdr.size = sizeof(h);
+	h.b.cookie = 1;
+	h.version = CLP_VERSION;
+	if (send(fd, &h, sizeof(h), MSG_NOSIGNAL) != sizeof(h))
+		return -1;
+	ssize_t r = rd(fd, 5000);
+	if (r < (ssize_t)sizeof(struct clp_ev_result))
+		return -1;
+	struct clp_ev_result *res = (void *)buf;
+	return res->err;
+}
+
+static void status_req(struct clp_req_base *s, uint64_t cookie)
+{
+	memset(s, 0, sizeof(*s));
+	s->hdr.id = CLP_REQ_STATUS;
+	s->hdr.size = sizeof(*s);
+	s->cookie = cookie;
+}
+
+static int send_fds(int fd, const void *data, size_t len, const int *fds, int n)
+{
+	struct iovec iov = { (void *)data, len };
+	char cbuf[CMSG_SPACE(253 * sizeof(int))];
+	memset(cbuf, 0, sizeof(cbuf));
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = CMSG_SPACE((size_t)n * sizeof(int)) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN((size_t)n * sizeof(int));
+	memcpy(CMSG_DATA(cm), fds, (size_t)n * sizeof(int));
+	return sendmsg(fd, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+/* A TCP socket whose send queue cannot drain: connected to a listener of ours
+ * that never accepts/reads, with tiny buffers, filled until EAGAIN. */
+static int stuck_tcp(int linger_s)
+{
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int small = 4096;
+	setsockopt(l, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	if (bind(l, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(l, 1) < 0) {
+		perror("tcp listen");
+		return -1;
+	}
+	socklen_t al = sizeof(a);
+	getsockname(l, (struct sockaddr *)&a, &al);
+	int t = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(t, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	if (connect(t, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		perror("tcp connect");
+		return -1;
+	}
+	fcntl(t, F_SETFL, O_NONBLOCK);
+	static char junk[65536];
+	size_t sent = 0;
+	for (int i = 0; i < 10000; i++) {
+		ssize_t r = send(t, junk, sizeof(junk), MSG_NOSIGNAL);
+		if (r < 0) {
+			if (errno == EAGAIN) {
+				usleep(20000);
+				if (send(t, junk, sizeof(junk), MSG_NOSIGNAL) < 0 && errno == EAGAIN)
+					break;
+				continue;
+			}
+			perror("tcp send");
+			break;
+		}
+		sent += (size_t)r;
+	}
+	struct linger lg = { 1, linger_s };
+	setsockopt(t, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	fcntl(t, F_SETFL, 0);   /* linger applies to blocking close semantics */
+	fprintf(stderr, "tcp socket: %zu bytes queued, linger %d s (listener kept open, never accepts)\n", sent,
+		linger_s);
+	/* the listener stays open in this process: the peer end lives in its accept queue */
+	return t;
+}
+
+static int m_linger(int secs, const char *when)
+{
+	int fd = sconnect();
+	if (fd < 0) {
+		perror("connect");
+		return 1;
+	}
+	int t = stuck_tcp(secs);
+	if (t < 0)
+		return 1;
+	struct clp_req_base s;
+	status_req(&s, 7);
+	int rc = send_fds(fd, &s, sizeof(s), &t, 1);
+	close(t);   /* ours gone: the daemon's copy (in flight) is the last */
+	printf("passed at %llu ms (rc %d)\n", (unsigned long long)ms(), rc);
+	if (!strcmp(when, "close")) {
+		close(fd);
+		printf("closed our connection with the packet unread (daemon closes it)\n");
+	} else {
+		ssize_t r = rd(fd, (secs + 5) * 1000);
+		printf("answer after %llu ms: %zd bytes\n", (unsigned long long)ms(), r);
+	}
+	fflush(stdout);
+	pause();   /* keep the listener alive */
+	return 0;
+}
+
+static int m_warnflood(int secs)
+{
+	uint64_t end = ms() + (uint64_t)secs * 1000;
+	long cycles = 0, fails = 0;
+	uint8_t bad[8] = { 0 };
+	while (ms() < end) {
+		int fd = sconnect();
+		if (fd < 0) {
+			fails++;
+			usleep(1000);
+			continue;
+		}
+		if (hello(fd) != 0) {
+			fails++;
+			close(fd);
+			continue;
+		}
+		for (int i = 0; i < 16; i++)
+			send(fd, bad, sizeof(bad), MSG_NOSIGNAL | MSG_DONTWAIT);
+		/* wait for the daemon to hang up */
+		for (int i = 0; i < 40; i++) {
+			ssize_t r = rd(fd, 1000);
+			if (r == 0 || r == -ECONNRESET || r == -ETIMEDOUT)
+				break;
+		}
+		close(fd);
+		cycles++;
+	}
+	printf("cycles %ld fails %ld\n", cycles, fails);
+	return 0;
+}
+
+static int m_sizes(void)
+{
+	size_t sizes[] = { 0, 1, 8, 16, sizeof(struct clp_req_base), CLP_MAX_MSG, CLP_MAX_MSG + 1, 300000 };
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		int fd = sconnect();
+		if (fd < 0) {
+			perror("connect");
+			return 1;
+		}
+		int hr = hello(fd);
+		memset(buf, 0, sizes[i]);
+		if (sizes[i] >= sizeof(struct qb_ipc_request_header)) {
+			struct qb_ipc_request_header *h = (void *)buf;
+			h->id = CLP_REQ_STATUS;
+			h->size = (int32_t)sizes[i];
+		}
+		ssize_t s = send(fd, buf, sizes[i], MSG_NOSIGNAL);
+		int se = errno;
+		ssize_t r = rd(fd, 2000);
+		int err = r >= (ssize_t)sizeof(struct clp_ev_result) ? ((struct clp_ev_result *)buf)->err : 0;
+		printf("size %zu: hello %d, send %zd (%s), answer %zd err %d\n", sizes[i], hr, s,
+		       s < 0 ? strerror(se) : "ok", r, err);
+		close(fd);
+	}
+	return 0;
+}
+
+static int m_fdpass(long n)
+{
+	int fd = sconnect();
+	if (fd < 0 || hello(fd) != 0) {
+		perror("connect");
+		return 1;
+	}
+	int fds[250];
+	int p[2];
+	for (int i = 0; i < 250; i += 2) {
+		if (pipe(p) < 0) {
+			perror("pipe");
+			return 1;
+		}
+		fds[i] = p[0];
+		fds[i + 1] = p[1];
+	}
+	struct clp_req_base s;
+	long ok = 0, answered = 0;
+	for (long k = 0; k < n; k++) {
+		status_req(&s, (uint64_t)k + 2);
+		int rc = send_fds(fd, &s, sizeof(s), fds, 250);
+		if (rc < 0) {
+			printf("send %ld: %s\n", k, strerror(-rc));
+			break;
+		}
+		ok++;
+		while (rd(fd, 0) > 0)
+			answered++;
+	}
+	while (rd(fd, 500) > 0)
+		answered++;
+	printf("sent %ld packets with 250 fds each, %ld answers\n", ok, answered);
+	fflush(stdout);
+	if (getenv("BRK_HOLD"))
+		pause();
+	return 0;
+}
+
+static int m_hold(long n)
+{
+	long k = 0;
+	for (; k < n; k++) {
+		int fd = sconnect();
+		if (fd < 0) {
+			printf("connect %ld: %s\n", k, strerror(errno));
+			break;
+		}
+		int h = hello(fd);
+		if (h != 0) {
+			printf("hello %ld: %d\n", k, h);
+			close(fd);
+			break;
+		}
+	}
+	printf("held %ld\n", k);
+	fflush(stdout);
+	pause();
+	return 0;
+}
+
+static int m_spin(int secs)
+{
+	int fd = sconnect();
+	if (fd < 0 || hello(fd) != 0) {
+		perror("connect");
+		return 1;
+	}
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	uint64_t end = ms() + (uint64_t)secs * 1000;
+	long sent = 0, got = 0;
+	struct clp_req_base s;
+	while (ms() < end) {
+		status_req(&s, (uint64_t)sent + 2);
+		if (send(fd, &s, sizeof(s), MSG_NOSIGNAL | MSG_DONTWAIT) == sizeof(s))
+			sent++;
+		while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+			got++;
+		if (sent - got > 500) {
+			struct pollfd p = { fd, POLLIN, 0 };
+			poll(&p, 1, 100);
+		}
+	}
+	printf("spin: sent %ld got %ld\n", sent, got);
+	return 0;
+}
+
+static int m_noread(long n, int secs)
+{
+	int *fds = calloc((size_t)n, sizeof(int));
+	long k = 0;
+	for (; k < n; k++) {
+		fds[k] = sconnect();
+		if (fds[k] < 0 || hello(fds[k]) != 0)
+			break;
+	}
+	printf("connections %ld\n", k);
+	fflush(stdout);
+	struct clp_req_base s;
+	uint64_t end = ms() + (uint64_t)secs * 1000;
+	long sent = 0;
+	while (ms() < end) {
+		int any = 0;
+		for (long i = 0; i < k; i++) {
+			if (fds[i] < 0)
+				continue;
+			status_req(&s, 2);
+			ssize_t r = send(fds[i], &s, sizeof(s), MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (r > 0) {
+				sent++;
+				any = 1;
+			} else if (errno != EAGAIN) {
+				close(fds[i]);
+				fds[i] = -1;
+			}
+		}
+		if (!any)
+			usleep(20000);
+	}
+	long alive = 0;
+	for (long i = 0; i < k; i++)
+		alive += fds[i] >= 0;
+	printf("sent %ld requests; %ld connections alive\n", sent, alive);
+	printf("ready\n");
+	fflush(stdout);
+	pause();
+	return 0;
+}
+
+static int m_useconn(int fd)
+{
+	struct clp_req_base s;
+	status_req(&s, 99);
+	ssize_t w = send(fd, &s, sizeof(s), MSG_NOSIGNAL);
+	ssize_t r = rd(fd, 3000);
+	int err = r >= (ssize_t)sizeof(struct clp_ev_result) ? ((struct clp_ev_result *)buf)->err : -999;
+	printf("uid %d: send %zd, STATUS answer %zd bytes err %d\n", (int)getuid(), w, r, err);
+	return 0;
+}
+
+static int m_stall(void)
+{
+	int fd = sconnect();
+	if (fd < 0 || hello(fd) != 0) {
+		perror("connect");
+		return 1;
+	}
+	printf("stalled connection open\n");
+	fflush(stdout);
+	pause();
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGPIPE, SIG_IGN);
+	if (argc < 2)
+		return 2;
+	const char *m = argv[1];
+	if (!strcmp(m, "linger") && argc >= 3)
+		return m_linger(atoi(argv[2]), argc > 3 ? argv[3] : "read");
+	if (!strcmp(m, "warnflood") && argc >= 3)
+		return m_warnflood(atoi(argv[2]));
+	if (!strcmp(m, "sizes"))
+		return m_sizes();
+	if (!strcmp(m, "fdpass") && argc >= 3)
+		return m_fdpass(atol(argv[2]));
+	if (!strcmp(m, "hold") && argc >= 3)
+		return m_hold(atol(argv[2]));
+	if (!strcmp(m, "spin") && argc >= 3)
+		return m_spin(atoi(argv[2]));
+	if (!strcmp(m, "noread") && argc >= 4)
+		return m_noread(atol(argv[2]), atoi(argv[3]));
+	if (!strcmp(m, "useconn") && argc >= 3)
+		return m_useconn(atoi(argv[2]));
+	if (!strcmp(m, "stall"))
+		return m_stall();
+	fprintf(stderr, "bad mode\n");
+	return 2;
+}
