@@ -353,6 +353,14 @@ void cl_sm_foreach_orphan(const struct cl_sm *sm, cl_sm_hold_fn fn, void *ctx);
  * hashes on every node and after a snapshot round trip.
  */
 uint64_t cl_sm_hash(const struct cl_sm *sm);
+/*
+ * cl_sm_hash(), remembered until the machine changes: every change of a
+ * record moves the header (lsn, or the whole header at a restore), so an
+ * unchanged header and record, hold and index counts give the same hash
+ * without walking the records.  For answers a client may ask for at will
+ * (STATUS): they must not cost a walk of a million records each.
+ */
+uint64_t cl_sm_hash_cached(struct cl_sm *sm);
 
 /* ---- snapshot support (used by wire.c) ---- */
 

@@ -229,6 +229,19 @@ static uint64_t rec_hash(const struct cl_rec *r)
 	return h;
 }
 
+uint64_t cl_sm_hash_cached(struct cl_sm *sm)
+{
+	uint64_t counts[5] = { sm->recs.n, sm->holds, sm->orphans, sm->waiters, sm->index_bytes };
+	if (sm->hash_ok && !memcmp(&sm->hash_h, &sm->h, sizeof(sm->h)) &&
+	    !memcmp(sm->hash_counts, counts, sizeof(counts)))
+		return sm->hash_val;
+	sm->hash_val = cl_sm_hash(sm);
+	memcpy(&sm->hash_h, &sm->h, sizeof(sm->h));
+	memcpy(sm->hash_counts, counts, sizeof(counts));
+	sm->hash_ok = true;
+	return sm->hash_val;
+}
+
 uint64_t cl_sm_hash(const struct cl_sm *sm)
 {
 	uint64_t sum = 0;

@@ -931,6 +931,11 @@ const struct cl_sm *cl_node_sm(const struct cl_node *n)
 	return n->failed ? NULL : n->sm;
 }
 
+uint64_t cl_node_state_hash(struct cl_node *n)
+{
+	return n->failed || !n->sm ? 0 : cl_sm_hash_cached(n->sm);
+}
+
 bool cl_node_synced(const struct cl_node *n)
 {
 	return !n->failed && ready(n);

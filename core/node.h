@@ -290,6 +290,8 @@ bool cl_node_failed(const struct cl_node *n);
 
 /* The replica, for local reads (owner, index).  NULL until first synced. */
 const struct cl_sm *cl_node_sm(const struct cl_node *n);
+/* cl_sm_hash() of the replica (0 without one), remembered until it changes (cl_sm_hash_cached()). */
+uint64_t cl_node_state_hash(struct cl_node *n);
 /* True while the agent has state and no sync round runs (ordinary messages flow). */
 bool cl_node_synced(const struct cl_node *n);
 /* The node-wide validity deadline: local clients may use their leases while now < it (0: not). */

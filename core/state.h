@@ -88,6 +88,12 @@ struct cl_sm {
 	uint64_t lru_bytes;          /* index bytes of records on the eviction list */
 	struct cl_list lru;          /* eviction list: oldest tick first */
 	struct cl_htab uids;         /* struct cl_uid_acct; derived from the indexes */
+
+	/* cl_sm_hash_cached(): the hash of the state these described */
+	bool hash_ok;
+	struct cl_sm_header hash_h;
+	uint64_t hash_counts[5];     /* recs.n, holds, orphans, waiters, index_bytes */
+	uint64_t hash_val;
 };
 
 /* Out of memory inside an input: the machine is poisoned (lease.h). */

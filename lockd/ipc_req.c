@@ -383,7 +383,7 @@ static void do_status(struct cld_ipc *ip, struct conn *c, const struct req *r)
 		.index_bytes_per_uid = d->ncfg.sm.index_bytes_per_uid, .caller_uid = (uint32_t)c->uid,
 		.handshakes = ip->nhandshakes, .handshakes_dropped = ip->handshakes_dropped,
 		.refused_group = ip->refused_not_member, .refused_queued = ip->refused_queued,
-		.oversized = ip->oversized,
+		.oversized = ip->oversized, .state_hash = cl_node_state_hash(d->node),
 	};
 	ip->ops->ring(ip->ctx, &in.ring_rep, &in.ring_seq);
 	unsigned char p[CLD_STATUS_MAX];

@@ -94,7 +94,7 @@ struct status_src {
 	F("counters.index_full_refused", U64, s->in->refused_index_full)          \
 	F("counters.revokes",          U64,  s->k.revokes)                        \
 	F("counters.kills",            U64,  s->k.kills)                          \
-	F("state_hash",                HASH, s->sm ? cl_sm_hash(s->sm) : 0)
+	F("state_hash",                HASH, s->in->state_hash)
 
 static void count_live(void *ctx, const uint8_t *name, uint16_t namelen,
 		       const struct cl_hold_info *h)

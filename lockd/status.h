@@ -41,6 +41,7 @@ struct cld_status_in {
 	uint64_t index_mem_max;       /* the configured bound, for before the first sync */
 	uint64_t index_bytes_per_uid; /* the configured quota (0: off), likewise */
 	uint32_t caller_uid;          /* the uid of the client asking */
+	uint64_t state_hash;          /* cl_node_state_hash() */
 	uint64_t now;                 /* the node's clock (cld_now_us()) */
 };
 

@@ -1884,6 +1884,9 @@ START_TEST(test_determinism_random)
 			      seed, s, ra, rb);
 		ck_assert_msg(cl_sm_hash(a) == cl_sm_hash(b), "seed %#" PRIx64 " step %" PRIu64
 			      ": hashes differ", seed, s);
+		/* a remembered hash is never stale: every change moves what it is keyed by */
+		ck_assert_msg(cl_sm_hash_cached(a) == cl_sm_hash(a), "step %" PRIu64
+			      ": cl_sm_hash_cached() is stale", s);
 		ck_assert_msg(da.h == db.h && da.n == db.n, "step %" PRIu64 ": actions differ", s);
 		if (s % 64 == 0 || s == DET_STEPS - 1)
 			ck_assert_msg(canon_eq(a, b), "step %" PRIu64 ": states differ", s);
