@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -62,9 +64,97 @@ void ipc_conn_kill(struct conn *c, const char *why)
 	if (c->dying)
 		return;
 	c->dying = true;
-	qb_log(why ? LOG_WARNING : LOG_DEBUG, "disconnecting client %" PRIu64 " (pid %d): %s", c->id, (int)c->pid,
-	       why ? why : "connection already closed");
+	struct cld_ipc *ip = c->ip;
+	uint64_t now = why ? cld_now_us() : 0;
+	if (why && now >= ip->kill_log_at) {
+		/* at most a line a second: a client must not be able to flood the log */
+		ip->kill_log_at = now + CLD_REFUSAL_LOG_US;
+		qb_log(LOG_WARNING, "disconnecting client %" PRIu64 " (pid %d, uid %u): %s (%" PRIu64
+		       " more disconnected since the last such line)", c->id, (int)c->pid,
+		       (unsigned)c->uid, why, ip->kills_unlogged);
+		ip->kills_unlogged = 0;
+	} else {
+		ip->kills_unlogged += why != NULL;
+		qb_log(LOG_DEBUG, "disconnecting client %" PRIu64 " (pid %d): %s", c->id, (int)c->pid,
+		       why ? why : "connection already closed");
+	}
 	shutdown(c->fd, SHUT_RDWR);
+}
+
+/* ---- closing what clients may have passed ---- */
+
+/*
+ * A client can pass file descriptors with SCM_RIGHTS.  Where the kernel
+ * allows (Linux 6.16, SO_PASSRIGHTS), the daemon's socket refuses them at
+ * the sender.  Elsewhere the daemon must never hold the last reference to
+ * such a file in its loop thread: closing it may block as long as its
+ * owner likes (a TCP socket lingering on unsent data, a FUSE file whose
+ * flush never returns), and a socket with unread passed files is such a
+ * reference too.  So the passed files, and every client socket, are closed
+ * by a thread of their own (closer_fd()); the loop only hands them over.
+ */
+static int closer_pipe[2] = { -1, -1 };
+
+static void *closer_main(void *arg)
+{
+	(void)arg;
+	int fd;
+	for (;;) {
+		ssize_t n = read(closer_pipe[0], &fd, sizeof(fd));
+		if (n == (ssize_t)sizeof(fd))
+			close(fd);
+		else if (n == 0 || (n < 0 && errno != EINTR))
+			return NULL;
+	}
+}
+
+static int closer_start(void)
+{
+	if (closer_pipe[0] >= 0)
+		return 0;
+	if (pipe2(closer_pipe, O_CLOEXEC) < 0)
+		return -errno;
+	pthread_t t;
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);   /* signals stay with the loop */
+	int rc = pthread_create(&t, NULL, closer_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		close(closer_pipe[0]);
+		close(closer_pipe[1]);
+		closer_pipe[0] = closer_pipe[1] = -1;
+		return -rc;
+	}
+	pthread_detach(t);
+	return 0;
+}
+
+/* Closes fd from the closer thread (or here, when it cannot be handed over). */
+static void closer_fd(int fd)
+{
+	if (fd < 0)
+		return;
+	if (closer_pipe[1] < 0 || write(closer_pipe[1], &fd, sizeof(fd)) != (ssize_t)sizeof(fd))
+		close(fd);
+}
+
+/* Hands every descriptor of an SCM_RIGHTS message in mh to the closer; how many. */
+static unsigned passed_fds(struct msghdr *mh)
+{
+	unsigned n = 0;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(fd));
+			closer_fd(fd);
+			n++;
+		}
+	}
+	return n;
 }
 
 /* ---- the HELLO deadline ---- */
@@ -191,7 +281,7 @@ static void conn_want_out(struct conn *c, bool want)
 	if (c->want_out == want || c->dying)
 		return;
 	c->want_out = want;
-	qb_loop_poll_mod(c->ip->loop, QB_LOOP_HIGH, c->fd, POLLIN | (want ? POLLOUT : 0), c,
+	qb_loop_poll_mod(c->ip->loop, c->prio, c->fd, POLLIN | (want ? POLLOUT : 0), c,
 			 conn_dispatch);
 }
 
@@ -427,6 +517,20 @@ static int32_t over_limit(struct cld_ipc *ip, uid_t uid, pid_t pid)
 }
 
 /*
+ * The connecting process as a pidfd: from the kernel at connect time
+ * (SO_PEERPIDFD, Linux 6.5), so a process that exited before the accept
+ * cannot lend its pid number to another; else pidfd_open() of the pid.
+ */
+static int peer_pidfd(int fd, pid_t pid)
+{
+	int pfd = -1;
+	socklen_t len = sizeof(pfd);
+	if (getsockopt(fd, SOL_SOCKET, CLD_SO_PEERPIDFD, &pfd, &len) == 0 && pfd >= 0)
+		return pfd;
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+/*
  * Tells a refused client why (a RESULT of its HELLO-to-be, cookie 0) and
  * closes the socket.
  */
@@ -439,7 +543,7 @@ static void refuse_fd(struct cld_ipc *ip, int fd, int err)
 	r.err = err;
 	r.req_type = CLP_REQ_HELLO;
 	(void)send(fd, &r, sizeof(r), MSG_DONTWAIT | MSG_NOSIGNAL);
-	close(fd);
+	closer_fd(fd);
 	(void)ip;
 }
 
@@ -488,8 +592,7 @@ static int conn_new(struct cld_ipc *ip, int fd)
 	}
 	/* room for one largest event; the kernel doubles it for its bookkeeping */
 	int sb = (int)(CLP_MAX_MSG / 2 + 4096);
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sb, sizeof(sb)) < 0)
-		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb));
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb));
 	struct conn *c = calloc(1, sizeof(*c));
 	if (!c || uid_conns_add(ip, uid) < 0) {
 		free(c);
@@ -503,13 +606,21 @@ static int conn_new(struct cld_ipc *ip, int fd)
 	 * kill_on_revoke kills through a pidfd taken now, never by a pid
 	 * number that may be reused once the client is gone.
 	 */
-	c->pidfd = ip->cfg.conf->kill_on_revoke && pid > 1 ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
+	c->pidfd = ip->cfg.conf->kill_on_revoke && pid > 1 ? peer_pidfd(fd, pid) : -1;
 	c->uid = uid;
 	c->gid = gid;
 	c->admin = admin;
 	cld_watcher_init(&c->watch);
 	cl_list_init(&c->outq);
-	if (qb_loop_poll_add(ip->loop, QB_LOOP_HIGH, fd, POLLIN, c, conn_dispatch) != 0) {
+	/*
+	 * Clients below corosync and the timers, root's (and the daemon's
+	 * user's) above other users': libqb runs a handful of ready items per
+	 * level and loop round, so however many connections are busy, the
+	 * node's own work runs every round (breaker: 500 connections of one
+	 * user let the node's validity lapse when they shared its level).
+	 */
+	c->prio = uid == 0 || uid == getuid() ? QB_LOOP_MED : QB_LOOP_LOW;
+	if (qb_loop_poll_add(ip->loop, c->prio, fd, POLLIN, c, conn_dispatch) != 0) {
 		uid_conns_drop(ip, uid);
 		if (c->pidfd >= 0)
 			close(c->pidfd);
@@ -601,7 +712,7 @@ static void conn_free(struct cld_ipc *ip, struct conn *c)
 		ip->nhello--;
 	ipc_conn_forget(c);
 	qb_loop_poll_del(ip->loop, c->fd);
-	close(c->fd);
+	closer_fd(c->fd);   /* packets it never read may hold passed files */
 	if (c->pidfd >= 0)
 		close(c->pidfd);
 	free(c->listing);
@@ -633,8 +744,20 @@ static int32_t conn_dispatch(int32_t fd, int32_t revents, void *data)
 	struct cld_ipc *ip = c->ip;
 	if (!c->dying && (revents & POLLOUT))
 		conn_flush(c);
-	for (int i = 0; i < 32 && !c->dying; i++) {
-		ssize_t n = recv(fd, ip->req, sizeof(ip->req), MSG_DONTWAIT | MSG_TRUNC);
+	for (int i = 0; i < CLD_REQS_PER_WAKE && !c->dying; i++) {
+		union {
+			struct cmsghdr align;
+			uint8_t b[CMSG_SPACE(CLD_SCM_MAX_FD * sizeof(int))];
+		} ctl;
+		struct iovec iov = { ip->req, sizeof(ip->req) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
+				     .msg_controllen = sizeof(ctl.b) };
+		ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC);
+		if (n >= 0 && mh.msg_controllen && passed_fds(&mh)) {
+			ip->passed_fds++;
+			ipc_conn_kill(c, "it passed file descriptors (not part of the protocol)");
+			break;
+		}
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;
@@ -714,6 +837,10 @@ static int listen_socket(struct cld_ipc *ip)
 		close(probe);
 	memcpy(sa.sun_path, tmp, (size_t)t + 1);
 	unlink(tmp);
+	int no = 0;   /* inherited by every connection, refused at the sender */
+	if (setsockopt(fd, SOL_SOCKET, CLD_SO_PASSRIGHTS, &no, sizeof(no)) < 0)
+		qb_log(LOG_INFO, "this kernel cannot refuse passed file descriptors (SO_PASSRIGHTS): "
+		       "the daemon closes them from a thread of its own");
 	mode_t mode = ip->sock_gid_ok ? 0660 : 0600;
 	int rc = 0;
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(tmp, mode) < 0 ||
@@ -759,7 +886,9 @@ int cld_ipc_start(qb_loop_t *loop, const struct cld_ipc_config *cfg,
 	qb_log(LOG_INFO, "IPC access: root%s%s; admin: root%s%s", ip->sock_gid_ok ? " and group " : " only",
 	       ip->sock_gid_ok ? dc->socket_group : "",
 	       ip->admin_gid_ok ? " and group " : " only", ip->admin_gid_ok ? dc->admin_group : "");
-	rc = listen_socket(ip);
+	rc = closer_start();
+	if (rc == 0)
+		rc = listen_socket(ip);
 	if (rc < 0)
 		goto fail;
 	rc = qb_loop_poll_add(loop, QB_LOOP_HIGH, ip->lfd, POLLIN, ip, accept_dispatch);

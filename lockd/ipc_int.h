@@ -45,6 +45,18 @@
 #define CLD_LIST_QUEUED  (2u * CLD_BATCH_BYTES) /* a list pauses with this much queued */
 #define CLD_ROOT_RESERVE 16u                  /* connections beyond max_connections for root */
 #define CLD_REFUSAL_LOG_US 1000000ull         /* at most one refused-connection log line a second */
+#define CLD_REQS_PER_WAKE 4                    /* requests read per connection and poll round */
+#define CLD_SCM_MAX_FD   253u                   /* the kernel's SCM_MAX_FD */
+#ifndef SO_PASSRIGHTS
+#define CLD_SO_PASSRIGHTS 83                    /* Linux 6.16 (asm-generic/socket.h) */
+#else
+#define CLD_SO_PASSRIGHTS SO_PASSRIGHTS
+#endif
+#ifndef SO_PEERPIDFD
+#define CLD_SO_PEERPIDFD 77                     /* Linux 6.5 */
+#else
+#define CLD_SO_PEERPIDFD SO_PEERPIDFD
+#endif
 #define CLD_ACCEPT_PAUSE_NS (100ull * 1000000ull) /* accepting waits this long after EMFILE */
 
 /* A name the client holds or is acquiring (in conn.names). */
@@ -93,6 +105,7 @@ struct conn {
 	gid_t gid;
 	bool hello, admin, dying;
 	bool want_out;                /* its socket is polled for POLLOUT too */
+	enum qb_loop_priority prio;   /* its socket's level in the loop */
 	bool in_handshake;            /* no HELLO yet: on cld_ipc.handshakes */
 	struct cl_list hs_link;
 	uint64_t hs_deadline;         /* cld_now_us(): HELLO by then */
@@ -136,6 +149,8 @@ struct cld_ipc {
 	uint64_t refused_not_member;  /* connections of users outside socket_group */
 	uint64_t refused_queued;      /* disconnected: max_queued_bytes_per_uid */
 	uint64_t oversized;           /* disconnected: a request over CLP_MAX_MSG */
+	uint64_t passed_fds;          /* disconnected: passed file descriptors */
+	uint64_t kill_log_at, kills_unlogged;   /* disconnect warnings: a line a second */
 	/* per limit (0: max_connections, 1: max_connections_per_uid, 2: not a member) */
 	uint64_t refusal_log_at[3];   /* cld_now_us(): the next refusal worth a log line */
 	uint64_t refusals_unlogged[3];

@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/ioctl.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -78,6 +79,7 @@ static ssize_t rd(int fd, int tmo)
 	return r < 0 ? -errno : r;
 }
 
+static int hello_tmo = 5000;
 static int hello(int fd)
 {
 	struct clp_req_hello h;
@@ -88,9 +90,9 @@ static int hello(int fd)
 	h.version = CLP_VERSION;
 	if (send(fd, &h, sizeof(h), MSG_NOSIGNAL) != sizeof(h))
 		return -1;
-	ssize_t r = rd(fd, 5000);
+	ssize_t r = rd(fd, hello_tmo);
 	if (r < (ssize_t)sizeof(struct clp_ev_result))
-		return -1;
+		return r == 0 ? -2 : -1;
 	struct clp_ev_result *res = (void *)buf;
 	return res->err;
 }
@@ -167,24 +169,60 @@ static int stuck_tcp(int linger_s)
 static int m_linger(int secs, const char *when)
 {
 	int fd = sconnect();
-	if (fd < 0) {
+	if (fd < 0 || hello(fd) != 0) {
 		perror("connect");
 		return 1;
 	}
 	int t = stuck_tcp(secs);
 	if (t < 0)
 		return 1;
-	struct clp_req_base s;
-	status_req(&s, 7);
-	int rc = send_fds(fd, &s, sizeof(s), &t, 1);
-	close(t);   /* ours gone: the daemon's copy (in flight) is the last */
+	/*
+	 * The daemon must drop the last reference: we close ours right after
+	 * sending.  If the daemon was quicker, our close() is the last and we
+	 * linger instead -- so each try runs in a child (BRK_TRIES of them).
+	 */
+	int rc = 0;
+	int tries = getenv("BRK_TRIES") ? atoi(getenv("BRK_TRIES")) : 1;
+	for (int k = 0; k < tries; k++) {
+		int t2 = k ? stuck_tcp(secs) : t;
+		pid_t ch = fork();
+		if (ch == 0) {
+			struct clp_req_base s;
+			/* keep the daemon busy for a few ms so that our close() comes first */
+			int pre = getenv("BRK_PRELOAD") ? atoi(getenv("BRK_PRELOAD")) : 300;
+			for (int q = 0; q < pre; q++) {
+				status_req(&s, 100 + (uint64_t)q);
+				send(fd, &s, sizeof(s), MSG_NOSIGNAL | MSG_DONTWAIT);
+			}
+			status_req(&s, 7);
+			rc = send_fds(fd, &s, sizeof(s), &t2, 1);
+			uint64_t c0 = ms();
+			close(t2);
+			printf("try %d: passed (rc %d), our close took %llu ms\n", k, rc,
+			       (unsigned long long)(ms() - c0));
+			_exit(0);
+		}
+		close(t2);   /* the parent's copy: not the last (the child's, in flight) */
+		usleep(200000);
+	}
 	printf("passed at %llu ms (rc %d)\n", (unsigned long long)ms(), rc);
 	if (!strcmp(when, "close")) {
 		close(fd);
 		printf("closed our connection with the packet unread (daemon closes it)\n");
 	} else {
-		ssize_t r = rd(fd, (secs + 5) * 1000);
-		printf("answer after %llu ms: %zd bytes\n", (unsigned long long)ms(), r);
+		uint64_t t0 = ms();
+		for (;;) {
+			ssize_t r = rd(fd, (secs * tries + 10) * 1000);
+			if (r < (ssize_t)sizeof(struct clp_ev_result)) {
+				printf("read: %zd\n", r);
+				break;
+			}
+			if (((struct clp_ev_result *)buf)->b.cookie == 7) {
+				printf("answer to the fd packet %llu ms after passing\n",
+				       (unsigned long long)(ms() - t0));
+				break;
+			}
+		}
 	}
 	fflush(stdout);
 	pause();   /* keep the listener alive */
@@ -403,6 +441,194 @@ static int m_stall(void)
 	return 0;
 }
 
+
+/*
+ * pin N NAME KEY: N times: connect, HELLO, send INDEX_GET NAME KEY without
+ * reading until the daemon hangs up (its queue passed CLD_OUTQ_MAX or the
+ * uid's cap), then keep the dead socket open with everything the daemon's
+ * socket (SO_SNDBUFFORCE) put in our receive queue.  Prints the bytes pinned.
+ */
+static int m_pin(long n, const char *name, const char *key)
+{
+	size_t nl = strlen(name), kl = strlen(key);
+	struct clp_req_index *q = (void *)buf;
+	static uint8_t req[4096];
+	memset(req, 0, sizeof(req));
+	q = (void *)req;
+	q->b.hdr.id = CLP_REQ_INDEX_GET;
+	q->b.hdr.size = (int32_t)(sizeof(*q) + nl + kl);
+	q->namelen = (uint16_t)nl;
+	q->keylen = (uint8_t)kl;
+	memcpy(req + sizeof(*q), name, nl);
+	memcpy(req + sizeof(*q) + nl, key, kl);
+	size_t qlen = sizeof(*q) + nl + kl;
+	long k = 0, hung = 0;
+	unsigned long long pinned = 0;
+	uint64_t t0 = ms();
+	for (; k < n; k++) {
+		int fd = sconnect();
+		if (fd < 0) {
+			printf("connect %ld: %s\n", k, strerror(errno));
+			break;
+		}
+		if (hello(fd) != 0) {
+			printf("hello %ld failed\n", k);
+			close(fd);
+			break;
+		}
+		fcntl(fd, F_SETFL, O_NONBLOCK);
+		uint64_t end = ms() + 20000;
+		for (;;) {
+			ssize_t r = send(fd, req, qlen, MSG_NOSIGNAL);
+			if (r < 0 && errno != EAGAIN) {
+				hung++;
+				break;
+			}
+			if (r < 0) {
+				struct pollfd p = { fd, POLLOUT, 0 };
+				poll(&p, 1, 50);
+				if (p.revents & (POLLHUP | POLLERR)) {
+					hung++;
+					break;
+				}
+			}
+			if (ms() > end)
+				break;
+		}
+		int inq = 0;
+		ioctl(fd, FIONREAD, &inq);   /* first packet only for seqpacket; just a hint */
+		pinned += 0;
+		if (k % 100 == 0)
+			printf("%ld connections pinned so far (%llu ms)\n", k, (unsigned long long)(ms() - t0));
+	}
+	printf("pinned %ld dead connections (%ld hung up by the daemon) in %llu ms\n", k, hung,
+	       (unsigned long long)(ms() - t0));
+	printf("ready\n");
+	pause();
+	return 0;
+}
+
+/* mspin CONNS SECS: CONNS connections, each kept with DEPTH STATUS requests outstanding (reading answers). */
+static int m_mspin(long n, int secs)
+{
+	int depth = getenv("BRK_DEPTH") ? atoi(getenv("BRK_DEPTH")) : 32;
+	int *fds = calloc((size_t)n, sizeof(int));
+	long *out = calloc((size_t)n, sizeof(long));
+	long k = 0;
+	for (; k < n; k++) {
+		fds[k] = sconnect();
+		if (fds[k] < 0 || hello(fds[k]) != 0)
+			break;
+		fcntl(fds[k], F_SETFL, O_NONBLOCK);
+	}
+	printf("connections %ld\n", k);
+	struct clp_req_base s;
+	status_req(&s, 5);
+	uint64_t end = ms() + (uint64_t)secs * 1000;
+	long sent = 0, got = 0;
+	struct pollfd *pf = calloc((size_t)k, sizeof(*pf));
+	while (ms() < end) {
+		for (long i = 0; i < k; i++) {
+			while (out[i] < depth && send(fds[i], &s, sizeof(s), MSG_NOSIGNAL | MSG_DONTWAIT) > 0) {
+				out[i]++;
+				sent++;
+			}
+			pf[i].fd = fds[i];
+			pf[i].events = POLLIN;
+		}
+		poll(pf, (nfds_t)k, 100);
+		for (long i = 0; i < k; i++)
+			while (recv(fds[i], buf, sizeof(buf), MSG_DONTWAIT) > 0) {
+				out[i]--;
+				got++;
+			}
+	}
+	printf("mspin: %ld connections, sent %ld, got %ld answers in %d s (%ld/s)\n", k, sent, got, secs,
+	       got / (secs ? secs : 1));
+	return 0;
+}
+
+/* rtt N GAP_MS: one connection, N STATUS round trips GAP_MS apart: min/median/max ms. */
+static int cmpu(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+static int m_rtt(int n, int gap)
+{
+	uint64_t tc = ms();
+	hello_tmo = 60000;
+	int fd = sconnect();
+	int hr = fd < 0 ? -3 : hello(fd);
+	if (hr != 0) {
+		printf("rtt: connect/hello failed after %llu ms (%s)\n", (unsigned long long)(ms() - tc),
+		       hr == -2 ? "the daemon closed the connection" : hr == -1 ? "no answer" : "connect");
+		return 1;
+	}
+	uint64_t tconn = ms() - tc;
+	uint64_t *v = calloc((size_t)n, sizeof(*v));
+	struct clp_req_base s;
+	int k = 0;
+	for (; k < n; k++) {
+		status_req(&s, (uint64_t)k + 10);
+		struct timespec a, b;
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		send(fd, &s, sizeof(s), MSG_NOSIGNAL);
+		ssize_t r = rd(fd, 60000);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		if (r <= 0)
+			break;
+		v[k] = (uint64_t)(((int64_t)b.tv_sec - a.tv_sec) * 1000000 + ((int64_t)b.tv_nsec - a.tv_nsec) / 1000);
+		usleep((useconds_t)gap * 1000);
+	}
+	qsort(v, (size_t)k, sizeof(*v), cmpu);
+	if (k)
+		printf("rtt: connect+hello %llu ms; %d STATUS: min %.2f median %.2f max %.2f ms\n",
+		       (unsigned long long)tconn, k, v[0] / 1000.0, v[k / 2] / 1000.0, v[k - 1] / 1000.0);
+	return 0;
+}
+
+/* page SECS: sample the validity page (the one in the run dir) every 5 ms: time spent expired. */
+#include <sys/mman.h>
+#include <dirent.h>
+static int m_page(int secs)
+{
+	const char *dir = getenv("COROLEASE_RUN_DIR");
+	if (!dir || dir[0] != '/')
+		dir = CLP_DEFAULT_RUN_DIR;
+	DIR *dd = opendir(dir);
+	struct dirent *de;
+	char path[512] = "";
+	while (dd && (de = readdir(dd)))
+		if (!strncmp(de->d_name, CLP_SHM_PREFIX, strlen(CLP_SHM_PREFIX)))
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+	int fd = open(path, O_RDONLY);
+	if (fd < 0) {
+		printf("page: cannot open '%s'\n", path);
+		return 1;
+	}
+	const struct clp_shm_page *pg = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+	uint64_t end = ms() + (uint64_t)secs * 1000, bad_ms = 0, worst = 0, cur = 0;
+	uint64_t last = ms();
+	while (ms() < end) {
+		uint64_t vu = __atomic_load_n(&pg->valid_until, __ATOMIC_ACQUIRE);
+		uint64_t now = clp_now_us();
+		uint64_t t = ms();
+		if (now >= vu) {
+			bad_ms += t - last;
+			cur += t - last;
+			if (cur > worst)
+				worst = cur;
+		} else
+			cur = 0;
+		last = t;
+		usleep(5000);
+	}
+	printf("page: node validity expired for %llu ms of %d s, longest %llu ms\n", (unsigned long long)bad_ms,
+	       secs, (unsigned long long)worst);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -426,6 +652,14 @@ int main(int argc, char **argv)
 		return m_noread(atol(argv[2]), atoi(argv[3]));
 	if (!strcmp(m, "useconn") && argc >= 3)
 		return m_useconn(atoi(argv[2]));
+	if (!strcmp(m, "pin") && argc >= 5)
+		return m_pin(atol(argv[2]), argv[3], argv[4]);
+	if (!strcmp(m, "mspin") && argc >= 4)
+		return m_mspin(atol(argv[2]), atoi(argv[3]));
+	if (!strcmp(m, "rtt") && argc >= 4)
+		return m_rtt(atoi(argv[2]), atoi(argv[3]));
+	if (!strcmp(m, "page") && argc >= 3)
+		return m_page(atoi(argv[2]));
 	if (!strcmp(m, "stall"))
 		return m_stall();
 	fprintf(stderr, "bad mode\n");

@@ -10,7 +10,11 @@
 # IT_KEEP=1 keeps the cluster up after the script for inspection).
 
 check_PROGRAMS += tests/integration/cl-load tests/integration/cl-garbage tests/integration/cl-squat \
-	tests/integration/cl-limits tests/integration/cl-valid tests/integration/cl-flood
+	tests/integration/cl-limits tests/integration/cl-valid tests/integration/cl-flood \
+	tests/integration/cl-brk
+tests_integration_cl_brk_SOURCES = tests/integration/cl-brk.c
+tests_integration_cl_brk_CPPFLAGS = -I$(top_srcdir)/include -DCOROLEASE_IPC_PEER
+tests_integration_cl_brk_CFLAGS = $(AM_CFLAGS) $(LIBQB_CFLAGS)
 tests_integration_cl_load_SOURCES = tests/integration/cl-load.c tests/integration/clt.h
 tests_integration_cl_load_CPPFLAGS = -I$(top_srcdir)/include
 tests_integration_cl_load_LDADD = libclient/libcorolease.la
@@ -61,6 +65,8 @@ INTEGRATION_TESTS = \
 	tests/integration/t60-no-shared-rings.sh tests/integration/t61-descriptor-exhaustion.sh \
 	tests/integration/t65-uid-memory.sh \
 	tests/integration/t66-connect-flood.sh tests/integration/t70-refusal-log-flood.sh \
+	tests/integration/t80-scm-linger.sh tests/integration/t81-warn-flood.sh \
+	tests/integration/t82-odd-packets.sh tests/integration/t84-loop-starvation.sh \
 	tests/integration/t01-single-node.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh
