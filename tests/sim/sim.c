@@ -2851,9 +2851,9 @@ static void fault_congest(struct sim *s, struct node *n)
 
 	/*
 	 * Only where the daemon batches, as lockd/cpg.c always does (its mcast
-	 * fails only once a 64 KiB batch is full).  An agent whose mcast keeps
-	 * failing ticks without end and queues a heartbeat per tick (reported
-	 * to the core's owner; --congest-unbatched shows it).
+	 * fails only once a 64 KiB batch is full).  --congest-unbatched
+	 * congests the other seeds too: the agent's own mcast refused for long
+	 * (it used to tick without end there, queueing a heartbeat per tick).
 	 */
 	if (!node_live(n) || (!s->batching && !s->o->congest_unbatched))
 		return;
@@ -4318,7 +4318,7 @@ static void usage(FILE *f)
 		"  --watch NAME         trace each change of what every replica shows of NAME\n"
 		"                       (holders, orphans, waiters; with --verbose)\n"
 		"  --congest-unbatched  congest corosync's send queue in seeds that do not\n"
-		"                       batch as well (the agent then ticks without end)\n"
+		"                       batch as well (the agent's mcast refused for long)\n"
 		"  --digest             print a behaviour digest line per seed (compare\n"
 		"                       sorted output before and after a refactor)\n"
 		"  --self-check         verify every cached agent view and every skipped\n"
