@@ -504,6 +504,22 @@ static void grace_tick(struct cl_node *n, uint64_t now)
 	n->grace_at = now + n->cfg.validity_us / 2;
 }
 
+/*
+ * When the next heartbeat is due: heartbeat_us after the node last handed
+ * the transport anything, if it has state.  CL_TIME_NEVER while own
+ * messages wait for a retry (corosync refused them, or the send window is
+ * full): they are sent first and renew as well as a NOP would, and
+ * last_send moves only when they go out, so a heartbeat due then would stay
+ * due, a busy loop queueing one NOP per tick.  The retry has its own
+ * deadline.
+ */
+static uint64_t heartbeat_at(const struct cl_node *n)
+{
+	if (!n->sm || !cl_list_empty(&n->retry))
+		return CL_TIME_NEVER;
+	return n->last_send + n->cfg.heartbeat_us;
+}
+
 void cl_node_tick(struct cl_node *n)
 {
 	if (n->failed)
@@ -546,7 +562,7 @@ void cl_node_tick(struct cl_node *n)
 	}
 	if (n->client_holds && n->valid_until && now >= n->valid_until)
 		nd_revoke_all(n, "validity lapsed");
-	if (n->sm && now >= n->last_send + n->cfg.heartbeat_us)
+	if (now >= heartbeat_at(n))
 		nd_send_heartbeat(n);
 	if (n->grace_armed && now >= n->grace_at)
 		grace_tick(n, now);
@@ -565,8 +581,8 @@ uint64_t cl_node_next_deadline(const struct cl_node *n)
 			d = n->fences[i].deadline;
 	if (n->client_holds && n->valid_until && n->valid_until < d)
 		d = n->valid_until;
-	if (n->sm && n->last_send + n->cfg.heartbeat_us < d)
-		d = n->last_send + n->cfg.heartbeat_us;
+	if (heartbeat_at(n) < d)
+		d = heartbeat_at(n);
 	if (n->grace_armed && n->grace_at < d)
 		d = n->grace_at;
 	if (!cl_list_empty(&n->retry)) {

@@ -130,11 +130,12 @@ int nd_send_msg(struct cl_node *n, const struct cl_msg *msg)
 
 /*
  * A NOP sent when the node has sent nothing for heartbeat_us, whenever it
- * has state.  Each delivery of an own message confirms the previous one's
- * send time (node.c's renew()), so the node's validity stays fresh and a
- * grant is usable the moment it is delivered, on an idle node too (a node
- * that sent nothing for long would need two round trips before its first
- * grant could be used).  It goes out even during a sync round, where
+ * has state and no own message waits for a retry (node.c's
+ * heartbeat_at()).  Each delivery of an own message confirms the previous
+ * one's send time (node.c's renew()), so the node's validity stays fresh
+ * and a grant is usable the moment it is delivered, on an idle node too (a
+ * node that sent nothing for long would need two round trips before its
+ * first grant could be used).  It goes out even during a sync round, where
  * ordinary messages wait: its delivery is dropped like any other, but still
  * renews, and it is not re-sent afterwards.
  */

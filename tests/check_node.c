@@ -67,6 +67,7 @@ struct tnode {
 	uint32_t id;
 	struct cl_node *n;
 	bool member;
+	bool refuse;                     /* t_mcast answers -EAGAIN (corosync congested) */
 	struct rec_ev evs[MAXEV];
 	size_t nev;
 };
@@ -79,6 +80,8 @@ static uint64_t t_now(void *ctx)
 static int t_mcast(void *ctx, const void *buf, size_t len)
 {
 	struct tnode *t = ctx;
+	if (t->refuse)
+		return -EAGAIN;
 	struct tmsg *m = __real_malloc(sizeof(*m) + len);
 	HARD(m);
 	m->next = NULL;
@@ -993,6 +996,73 @@ START_TEST(drain_hands_leases_back)
 }
 END_TEST
 
+/*
+ * Node t has own messages waiting to be handed to the transport, and a
+ * heartbeat is due.  A tick may queue one heartbeat behind them, but it must
+ * leave the next deadline in the future: the daemon arms its timer there, so
+ * a deadline that stays at or before now is a busy loop that queues another
+ * NOP on every pass, as long as the transport holds back (corosync seeds
+ * 513423 and 542349: a ring broke with the send window full).
+ */
+static void tick_storm_absent(struct tbus *b, struct tnode *t)
+{
+	struct cl_node_counters c0, c;
+	cl_node_counters(t->n, &c0);
+	b->now += t_cfg(t->id).validity_us / 4 + 1000;   /* past the heartbeat, within the validity */
+	/* white box: a heartbeat is due, and sends wait for a retry */
+	ck_assert_uint_ge(b->now, t->n->last_send + t->n->cfg.heartbeat_us);
+	ck_assert(!cl_list_empty(&t->n->retry));
+	for (int i = 0; i < 100; i++) {
+		cl_node_tick(t->n);
+		ck_assert_msg(cl_node_next_deadline(t->n) > b->now,
+			      "tick %d: next deadline %llu not after now %llu", i,
+			      (unsigned long long)cl_node_next_deadline(t->n),
+			      (unsigned long long)b->now);
+	}
+	cl_node_counters(t->n, &c);
+	ck_assert_uint_le(c.heartbeats - c0.heartbeats, 1);
+}
+
+/* The send window is full (a large own message not delivered yet): the next waits. */
+START_TEST(heartbeat_due_with_send_window_full)
+{
+	static char big[20000];   /* more than the send window, 4 sync chunks of 4096 */
+	struct tbus *b = cluster(2);
+	struct tnode *n1 = b->nodes[1];
+	ACQ(n1, 1, "user/INBOX", CL_MODE_EX, 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_GRANTED, 1));
+	ck_assert_int_eq(cl_node_index_put(n1->n, 1, 7, 0, "user/INBOX", 10, "k", 1, big,
+					   sizeof(big)), 0);
+	uint64_t sent = mcasts(n1);
+	ACQ(n1, 2, "user/Sent", CL_MODE_EX, 0);   /* held back by the window */
+	ck_assert_uint_eq(mcasts(n1), sent);
+	tick_storm_absent(b, n1);
+	/* the window opens: everything goes out, the put is answered, the acquire granted */
+	bus_advance(b, b->now + 100000);
+	const struct cl_node_event *done = last_ev(n1, CL_NODE_EV_INDEX_DONE, 1);
+	ck_assert_ptr_nonnull(done);
+	ck_assert_int_eq(done->err, 0);
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_GRANTED, 2));
+	cluster_free(b);
+}
+END_TEST
+
+/* corosync refuses sends (CS_ERR_TRY_AGAIN) while a heartbeat is due. */
+START_TEST(heartbeat_due_with_transport_congested)
+{
+	struct tbus *b = cluster(2);
+	struct tnode *n1 = b->nodes[1];
+	n1->refuse = true;
+	ACQ(n1, 1, "user/INBOX", CL_MODE_EX, 0);   /* refused: waits for a retry */
+	tick_storm_absent(b, n1);
+	n1->refuse = false;
+	bus_advance(b, b->now + 100000);
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_GRANTED, 1));
+	cluster_free(b);
+}
+END_TEST
+
 /* ---- the hold state machine, white box (core/node_hold.c) ---- */
 
 /* doc/state-machine.md's table of legal transitions, written out again. */
@@ -1501,6 +1571,8 @@ static Suite *node_suite(void)
 	tcase_add_test(tc, index_write_needs_ex_and_replicates);
 	tcase_add_test(tc, joiner_gets_snapshot);
 	tcase_add_test(tc, snapshot_sent_within_send_window);
+	tcase_add_test(tc, heartbeat_due_with_send_window_full);
+	tcase_add_test(tc, heartbeat_due_with_transport_congested);
 	tcase_add_test(tc, joiner_refuses_snapshot_over_its_bound);
 	tcase_add_test(tc, departed_holder_freed_after_fence_delay_only);
 	tcase_add_test(tc, fence_ack_frees_at_once);

@@ -3,7 +3,9 @@
 #
 # 1. runs ${SEEDS:-<the binary's default>} seeds of the deterministic cluster
 #    simulation with every safety mechanism on: any invariant violation fails;
-# 2. runs up to ${PLANT_SEEDS:-1000} seeds with each planted bug (a safety
+# 2. replays the seeds that long runs (bench/sim-long.sh) found beyond the
+#    default range, each once (REGRESSION_SEEDS below);
+# 3. runs up to ${PLANT_SEEDS:-1000} seeds with each planted bug (a safety
 #    mechanism switched off, core/lease.h CL_UNSAFE_*): the simulator must
 #    notice a safety violation (b owner, c epoch, d index), else the test
 #    fails, because a checker that misses a planted bug proves nothing.
@@ -42,6 +44,18 @@ if ! "$SIM"; then
 	echo "run-sim.sh: FAIL: invariant violation (seed above)"
 	status=1
 fi
+
+# seeds found by long runs: 39290 and 67564 (d: a put overwritten before its
+# ack), 513423 and 542349 (x: a tick storm, heartbeats due with the send
+# window full)
+REGRESSION_SEEDS="39290 67564 513423 542349"
+echo "run-sim.sh: seeds found by long runs: $REGRESSION_SEEDS"
+for seed in $REGRESSION_SEEDS; do
+	if ! SEEDS= "$SIM" --seed "$seed" --jobs 1 >/dev/null; then
+		echo "run-sim.sh: FAIL: seed $seed: replay with $SIM --seed $seed --verbose"
+		status=1
+	fi
+done
 
 # no-term: the scenario that makes its schedule, and the schedule by hand
 echo "run-sim.sh: planted bug 'no-term' must be noticed within $PLANT_SEEDS seeds of --scenario minority-burst"
