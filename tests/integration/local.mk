@@ -10,7 +10,8 @@
 # IT_KEEP=1 keeps the cluster up after the script for inspection).
 
 check_PROGRAMS += tests/integration/cl-load tests/integration/cl-garbage tests/integration/cl-squat \
-	tests/integration/cl-limits tests/integration/cl-valid tests/integration/cl-flood
+	tests/integration/cl-limits tests/integration/cl-valid tests/integration/cl-flood \
+	tests/integration/cl-nshared
 tests_integration_cl_load_SOURCES = tests/integration/cl-load.c tests/integration/clt.h
 tests_integration_cl_load_CPPFLAGS = -I$(top_srcdir)/include
 tests_integration_cl_load_LDADD = libclient/libcorolease.la
@@ -28,6 +29,9 @@ tests_integration_cl_flood_SOURCES = tests/integration/cl-flood.c tests/integrat
 tests_integration_cl_flood_CPPFLAGS = -I$(top_srcdir)/include -DCOROLEASE_IPC_PEER
 tests_integration_cl_flood_CFLAGS = $(AM_CFLAGS) $(LIBQB_CFLAGS)
 tests_integration_cl_flood_LDADD = libclient/libcorolease.la $(LIBQB_LIBS)
+tests_integration_cl_nshared_SOURCES = tests/integration/cl-nshared.c tests/integration/clt.h
+tests_integration_cl_nshared_CPPFLAGS = -I$(top_srcdir)/include
+tests_integration_cl_nshared_LDADD = libclient/libcorolease.la
 tests_integration_cl_valid_SOURCES = tests/integration/cl-valid.c tests/integration/clt.h
 tests_integration_cl_valid_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/lockd
 tests_integration_cl_valid_LDADD = libclient/libcorolease.la
