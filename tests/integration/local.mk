@@ -11,7 +11,7 @@
 
 check_PROGRAMS += tests/integration/cl-load tests/integration/cl-garbage tests/integration/cl-squat \
 	tests/integration/cl-limits tests/integration/cl-valid tests/integration/cl-flood \
-	tests/integration/cl-nshared
+	tests/integration/cl-shm tests/integration/cl-nshared
 tests_integration_cl_load_SOURCES = tests/integration/cl-load.c tests/integration/clt.h
 tests_integration_cl_load_CPPFLAGS = -I$(top_srcdir)/include
 tests_integration_cl_load_LDADD = libclient/libcorolease.la
@@ -29,6 +29,10 @@ tests_integration_cl_flood_SOURCES = tests/integration/cl-flood.c tests/integrat
 tests_integration_cl_flood_CPPFLAGS = -I$(top_srcdir)/include -DCOROLEASE_IPC_PEER
 tests_integration_cl_flood_CFLAGS = $(AM_CFLAGS) $(LIBQB_CFLAGS)
 tests_integration_cl_flood_LDADD = libclient/libcorolease.la $(LIBQB_LIBS)
+tests_integration_cl_shm_SOURCES = tests/integration/cl-shm.c tests/integration/clt.h
+tests_integration_cl_shm_CPPFLAGS = -I$(top_srcdir)/include -DCOROLEASE_IPC_PEER
+tests_integration_cl_shm_CFLAGS = $(AM_CFLAGS) $(LIBQB_CFLAGS)
+tests_integration_cl_shm_LDADD = $(LIBQB_LIBS)
 tests_integration_cl_nshared_SOURCES = tests/integration/cl-nshared.c tests/integration/clt.h
 tests_integration_cl_nshared_CPPFLAGS = -I$(top_srcdir)/include
 tests_integration_cl_nshared_LDADD = libclient/libcorolease.la
