@@ -285,7 +285,7 @@ void nd_pump(struct cl_node *n, struct nl_lease *l)
 void nd_revoke_all(struct cl_node *n, const char *why)
 {
 	uint64_t revoked = n->c.revokes;
-	struct cl_htab_iter it;
+	struct nl_iter it;
 	for (struct nl_lease *l = nd_lease_first(n, &it); l; l = nd_lease_next(n, &it)) {
 		nd_lease_to(n, l, nd_hold_lost(l->state), why);
 		nd_revoke_holders(n, l);
@@ -538,7 +538,7 @@ static void reconcile_hold(void *ctx, const uint8_t *name, uint16_t namelen,
 
 static bool revocation_pending(const struct cl_node *n)
 {
-	struct cl_htab_iter it;
+	struct nl_iter it;
 	for (const struct nl_lease *l = nd_lease_first(n, &it); l; l = nd_lease_next(n, &it))
 		for (const struct chold *c = ch_first(&l->holders); c; c = ch_next(&l->holders, c))
 			if (c->state == CH_REVOKED)
@@ -556,7 +556,7 @@ void nd_reconcile(struct cl_node *n)
 	n->need_reconcile = false;
 	if (!ready(n))
 		return;
-	struct cl_htab_iter it;
+	struct nl_iter it;
 	for (struct nl_lease *l = nd_lease_first(n, &it); l; l = nd_lease_next(n, &it)) {
 		if (l->state != NL_NONE && !hold_is(l, NLP_RELEASING) &&
 		    cl_sm_hold_epoch(n->sm, l->name, l->namelen, n->me, NULL) != l->epoch) {

@@ -45,23 +45,30 @@ struct nl_lease *nd_lease_get(struct cl_node *n, const void *name, size_t len)
 	l->heap_idx = SIZE_MAX;
 	l->next_deadline = CL_TIME_NEVER;
 	cl_htab_add(&n->leases, &l->hn, lname_hash(name, len));
+	cl_list_add_tail(&n->lease_order, &l->order);
 	return l;
 }
 
 /*
- * Iteration over every lease in table order; the current one may be freed
- * (nd_lease_settle) inside the loop, no other, and none may be created.
+ * Iteration over every lease in the order they were created, which depends
+ * only on the node's inputs (never on the table's hash, so the messages and
+ * events a walk produces come in the same order on any host); the current
+ * one may be freed (nd_lease_settle) inside the loop, no other.  A lease
+ * created inside the loop may or may not be visited.
  */
-struct nl_lease *nd_lease_next(const struct cl_node *n, struct cl_htab_iter *it)
+struct nl_lease *nd_lease_next(const struct cl_node *n, struct nl_iter *it)
 {
-	struct cl_hnode *e = cl_htab_iter_next(&n->leases, it);
-	return e ? cl_container_of(e, struct nl_lease, hn) : NULL;
+	struct cl_list *e = it->next;
+	if (!e)
+		return NULL;
+	it->next = cl_list_next(&n->lease_order, e);
+	return cl_list_entry(e, struct nl_lease, order);
 }
 
-struct nl_lease *nd_lease_first(const struct cl_node *n, struct cl_htab_iter *it)
+struct nl_lease *nd_lease_first(const struct cl_node *n, struct nl_iter *it)
 {
-	struct cl_hnode *e = cl_htab_iter_first(&n->leases, it);
-	return e ? cl_container_of(e, struct nl_lease, hn) : NULL;
+	it->next = cl_list_first(&n->lease_order);
+	return nd_lease_next(n, it);
 }
 
 /* ---- timer heap over leases (min next_deadline) ---- */
@@ -173,6 +180,7 @@ void nd_lease_settle(struct cl_node *n, struct nl_lease *l)
 		return;
 	nd_heap_remove(n, l);
 	cl_htab_del(&n->leases, &l->hn);
+	cl_list_del(&l->order);
 	free(l);
 }
 
@@ -327,11 +335,24 @@ static void arm_for_orphan(void *ctx, const uint8_t *name, uint16_t namelen,
 		nd_fence_arm(s->n, h->node, h->orphan_seq, s->deadline);
 }
 
-/* After loading a snapshot: arm fence timers for every orphan in it, from now. */
+static int fence_node_cmp(const void *pa, const void *pb)
+{
+	const struct fence_timer *a = pa, *b = pb;
+	return a->node < b->node ? -1 : a->node > b->node;
+}
+
+/*
+ * After loading a snapshot: arm fence timers for every orphan in it, from
+ * now.  The orphans come in the replica table's order, which depends on its
+ * key, so the timers are sorted by node afterwards: timers due together send
+ * their RECOVER_NODEs in node order on every host.
+ */
 void nd_arm_all_orphans(struct cl_node *n)
 {
 	struct orphan_scan s = { n, now_us(n) + n->cfg.fence_delay_us };
 	cl_sm_foreach_orphan(n->sm, arm_for_orphan, &s);
+	if (n->nfences > 1)
+		qsort(n->fences, n->nfences, sizeof(*n->fences), fence_node_cmp);
 }
 
 struct orphan_count {
