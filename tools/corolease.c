@@ -598,15 +598,62 @@ static int cmd_status(int argc, char **argv)
 /* ------------------------------------------------------------------------ */
 /* list, show, owner */
 
-struct list_ctx {
-	unsigned n;
+/*
+ * The daemon sends a listing in its table's order, which depends on a key
+ * of its own (a different one on every node and at every start): the lines
+ * are collected and printed in name order (bytes, shorter first on a common
+ * prefix), so that the same state lists alike everywhere.
+ */
+struct list_item {
+	struct corolease_lease_summary s;   /* s.name points at name */
+	uint8_t name[];
 };
 
-static int list_one(void *ctx, const struct corolease_lease_summary *s)
+struct list_ctx {
+	struct list_item **v;
+	size_t n, cap;
+	bool oom;
+};
+
+static int list_collect(void *ctx, const struct corolease_lease_summary *s)
 {
 	struct list_ctx *c = ctx;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 256;
+		struct list_item **v = realloc(c->v, cap * sizeof(*v));
+		if (!v) {
+			c->oom = true;
+			return -ENOMEM;
+		}
+		c->v = v;
+		c->cap = cap;
+	}
+	struct list_item *it = malloc(sizeof(*it) + s->namelen);
+	if (!it) {
+		c->oom = true;
+		return -ENOMEM;
+	}
+	it->s = *s;
+	memcpy(it->name, s->name, s->namelen);
+	it->s.name = it->name;
+	c->v[c->n++] = it;
+	return 0;
+}
+
+static int list_item_cmp(const void *pa, const void *pb)
+{
+	const struct corolease_lease_summary *a = &(*(struct list_item *const *)pa)->s;
+	const struct corolease_lease_summary *b = &(*(struct list_item *const *)pb)->s;
+	int c = memcmp(a->name, b->name, a->namelen < b->namelen ? a->namelen : b->namelen);
+	if (c)
+		return c;
+	return a->namelen < b->namelen ? -1 : a->namelen > b->namelen;
+}
+
+static void list_print(const struct corolease_lease_summary *s, bool first)
+{
 	if (opt_json) {
-		printf("%s{\"name\":", c->n ? "," : "");
+		printf("%s{\"name\":", first ? "" : ",");
 		put_json(stdout, s->name, s->namelen);
 		printf(",\"owner\":%" PRIu32 ",\"mode\":\"%s\",\"orphaned\":%s,\"epoch\":%" PRIu64
 		       ",\"holders\":%" PRIu32 ",\"waiters\":%" PRIu32 ",\"keys\":%" PRIu32
@@ -620,8 +667,6 @@ static int list_one(void *ctx, const struct corolease_lease_summary *s)
 		       mode_str(s->owner ? s->mode : 0), s->epoch, s->nholders, s->nwaiters,
 		       s->nkeys, s->orphaned ? "\torphaned" : "");
 	}
-	c->n++;
-	return 0;
 }
 
 static int cmd_list(int argc, char **argv)
@@ -638,11 +683,19 @@ static int cmd_list(int argc, char **argv)
 
 	corolease_t *h = connect_or_exit();
 	struct list_ctx c = { 0 };
-	if (opt_json)
-		printf("[");
-	int r = corolease_list(h, prefix, strlen(prefix), list_one, &c);
+	int r = corolease_list(h, prefix, strlen(prefix), list_collect, &c);
 	corolease_close(h);
-	if (opt_json)
+	if (r == 0 && c.n > 1)
+		qsort(c.v, c.n, sizeof(*c.v), list_item_cmp);
+	if (opt_json && r == 0)
+		printf("[");
+	for (size_t k = 0; k < c.n; k++) {
+		if (r == 0)
+			list_print(&c.v[k]->s, k == 0);
+		free(c.v[k]);
+	}
+	free(c.v);
+	if (opt_json && r == 0)
 		printf("]\n");
 	if (r < 0)
 		return fail("list", NULL, 0, r);
