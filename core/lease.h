@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "corolease.h"
+#include "hash.h"
 
 #define CL_NODE_NONE   0u       /* node ids are 1..UINT32_MAX */
 #define CL_MAX_MEMBERS 64u      /* corosync rings stay far below this */
@@ -182,6 +183,14 @@ struct cl_sm_config {
 	uint64_t index_bytes_per_uid; /* per-uid quota of index bytes; 0 = off (index.h).
 				    Only a fresh machine takes it, like index_mem_max */
 	unsigned unsafe_flags;   /* CL_UNSAFE_*; 0 in production */
+	/*
+	 * The key of the name tables' buckets (hash.h, cl_siphash()): the
+	 * replica's and the node agent's.  Secret and local: the daemon draws
+	 * one at each start, and it never leaves the process (nothing
+	 * replicated, sent or shown depends on it).  All zero: a fixed, public
+	 * key, for tests and the simulator, which give each node its own.
+	 */
+	struct cl_hash_key table_key;
 };
 
 struct cl_sm;

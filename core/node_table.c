@@ -13,14 +13,15 @@
 
 /* ---- local lease table ---- */
 
-static uint64_t lname_hash(const void *name, size_t len)
+/* A name's bucket hash, under the node's secret table key (hash.h; cl_sm_config.table_key). */
+static uint64_t lname_hash(const struct cl_node *n, const void *name, size_t len)
 {
-	return cl_hash_bytes(0x6e6f6465ULL, name, len);
+	return cl_siphash(&n->cfg.sm.table_key, name, len);
 }
 
 struct nl_lease *nd_lease_find(const struct cl_node *n, const void *name, size_t len)
 {
-	uint64_t h = lname_hash(name, len);
+	uint64_t h = lname_hash(n, name, len);
 	for (struct cl_hnode *e = cl_htab_first(&n->leases, h); e; e = cl_htab_next(e, h)) {
 		struct nl_lease *l = cl_container_of(e, struct nl_lease, hn);
 		if (l->namelen == len && !memcmp(l->name, name, len))
@@ -44,7 +45,7 @@ struct nl_lease *nd_lease_get(struct cl_node *n, const void *name, size_t len)
 	memcpy(l->name, name, len);
 	l->heap_idx = SIZE_MAX;
 	l->next_deadline = CL_TIME_NEVER;
-	cl_htab_add(&n->leases, &l->hn, lname_hash(name, len));
+	cl_htab_add(&n->leases, &l->hn, lname_hash(n, name, len));
 	cl_list_add_tail(&n->lease_order, &l->order);
 	return l;
 }

@@ -16,14 +16,16 @@
 
 #include "clock.h"
 #include "hash.h"
+#include "hashkey.h"
 #include "ipc_int.h"
 #include "status.h"
 
 /* ---- the names a client holds or is acquiring ---- */
 
+/* Keyed by the daemon's secret (hashkey.h): the client chooses the names. */
 static uint64_t nhash(const void *name, size_t len)
 {
-	return cl_hash_bytes(0x69706321ULL, name, len);
+	return cl_siphash(cld_hash_key(), name, len);
 }
 
 static struct cname *cname_find(struct conn *c, const void *name, size_t len)

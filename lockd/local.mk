@@ -16,6 +16,7 @@ lockd_coroleased_SOURCES = \
 	lockd/page.c lockd/page.h \
 	lockd/watch.c lockd/watch.h \
 	lockd/groups.c lockd/groups.h \
+	lockd/hashkey.c lockd/hashkey.h \
 	lockd/qbpeek.c lockd/qbpeek.h \
 	lockd/config.c lockd/config.h
 lockd_coroleased_CFLAGS = $(AM_CFLAGS) $(LIBQB_CFLAGS) $(LIBCPG_CFLAGS) \

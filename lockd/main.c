@@ -40,6 +40,7 @@
 #include "config.h"
 #include "corolease/ipc.h"
 #include "cpg.h"
+#include "hashkey.h"
 #include "ipc.h"
 #include "node.h"
 #include "page.h"
@@ -319,6 +320,7 @@ static void make_node(struct cld *d)
 		exit(1);
 	}
 	nc->epoch_floor = read_epoch_floor(d);
+	nc->sm.table_key = *cld_hash_key();   /* secret, this start's (hashkey.h) */
 #ifdef COROLEASE_UNSAFE_TEST_PLANTS
 	if (unsafe_plants) {
 		nc->sm.unsafe_flags |= unsafe_plants;
@@ -777,6 +779,12 @@ int main(int argc, char **argv)
 		return fflush(stdout) == 0 ? 0 : 1;
 	}
 
+	int krc = cld_hash_key_init();
+	if (krc < 0) {
+		fprintf(stderr, "coroleased: no randomness from the kernel for the table key "
+			"(getrandom, /dev/urandom): %s\n", strerror(-krc));
+		return 1;
+	}
 	if (!foreground && daemon(0, 0) < 0) {
 		perror("coroleased: daemon");
 		return 1;

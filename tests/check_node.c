@@ -117,6 +117,7 @@ static struct cl_node_config t_cfg(uint32_t id)
 	c.validity_us = 2000000;
 	c.fence_delay_us = 5000000;
 	c.sync_chunk = 4096;         /* several chunks even for small states */
+	c.sm.table_key = (struct cl_hash_key){ cl_mix64(id), cl_mix64(~(uint64_t)id) };  /* its own */
 	return c;
 }
 
