@@ -585,7 +585,7 @@ static bool name_ok(const void *name, size_t len)
 	return name && len >= 1 && len <= COROLEASE_NAME_MAX;
 }
 
-int cl_node_acquire(struct cl_node *n, uint64_t client, uint64_t cookie,
+int cl_node_acquire(struct cl_node *n, uint64_t client, uint64_t cookie, uint32_t uid,
 		    const void *name, size_t namelen, uint8_t mode, unsigned flags,
 		    uint64_t timeout_us)
 {
@@ -617,6 +617,7 @@ int cl_node_acquire(struct cl_node *n, uint64_t client, uint64_t cookie,
 	ch->lease = l;
 	ch->client = c;
 	ch->cookie = cookie;
+	ch->uid = uid;
 	ch->mode = mode;
 	ch->flags = (uint8_t)flags;
 	ch->state = CH_WAITING;

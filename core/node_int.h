@@ -60,8 +60,9 @@ struct chold {
 	struct nl_client *client;
 	uint64_t cookie;
 	uint64_t deadline;               /* WAITING: timeout (0 none); REVOKED: must be done by */
+	uint32_t uid;                    /* the client's user (cl_node_acquire()) */
 	uint8_t mode;
-	uint8_t flags;
+	uint8_t flags;                   /* CL_NODE_ACQ_FLAGS */
 	uint8_t state;                   /* enum ch_state */
 	bool queued_told;
 	bool wanted_told;                /* told WANTED for a local waiter */

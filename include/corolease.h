@@ -63,9 +63,11 @@ enum corolease_mode {
 /* Acquire flags. */
 #define COROLEASE_WAIT  0x01u  /* queue behind the holder instead of -EBUSY */
 /*
- * Share an EX hold with this node's other clients that ask for it the same
- * way (several processes of one mail user, say).  Without it, EX is exclusive
- * between the clients of one node too, as with flock(2).
+ * Share an EX hold with this node's other clients of the same user (uid)
+ * that ask for it the same way (several processes of one mail user, say).
+ * A client of another uid, root included, never joins such a hold: it waits
+ * (COROLEASE_WAIT) or gets -EBUSY as for any EX hold.  Without the flag, EX
+ * is exclusive between the clients of one node too, as with flock(2).
  */
 #define COROLEASE_NODE_SHARED 0x02u
 

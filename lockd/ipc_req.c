@@ -278,8 +278,10 @@ static void do_acquire(struct cld_ipc *ip, struct conn *c, const struct req *r)
 	else if ((rc = cname_add(c, r->name, r->namelen, &n)) < 0) {
 		if (rc == -EDQUOT)
 			holds_refused(ip, c);
-	} else if ((rc = cl_node_acquire(ip->cfg.node, c->id, r->cookie, r->name, r->namelen,
-					 a->mode, r->flags, (uint64_t)a->timeout_ms * 1000)) < 0) {
+	} else if ((rc = cl_node_acquire(ip->cfg.node, c->id, r->cookie, (uint32_t)c->uid, r->name,
+					 r->namelen, a->mode,
+					 r->flags | (c->admin ? CL_NODE_PRIVILEGED : 0),
+					 (uint64_t)a->timeout_ms * 1000)) < 0) {
 		cname_del(c, n);
 	}
 	if (rc < 0)

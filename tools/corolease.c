@@ -303,8 +303,10 @@ static const struct cmd_help helps[] = {
 		     "and releases the lease when CMD exits; exits with CMD's status (128+N if\n"
 		     "killed by signal N).  Without --wait a held lease fails at once (exit 1);\n"
 		     "--wait SECS queues for up to SECS seconds, --wait 0 without limit.\n"
-		     "When another node wants the lease, a notice goes to stderr; CMD keeps\n"
-		     "the lease until it exits or the daemon's handover timeout revokes it.\n"
+		     "When another client wants the lease, a notice goes to stderr; CMD keeps\n"
+		     "the lease until it exits, or until the daemon's handover timeout revokes\n"
+		     "it if the waiter may take it (another node; here: the same user, root,\n"
+		     "the admin group).\n"
 		     "If the lease is revoked (or the daemon is lost) CMD gets SIGTERM, and\n"
 		     "SIGKILL --kill-after SECS later (default 4), or 0.2 s before the\n"
 		     "daemon's revoke deadline if that is sooner.  SIGINT, SIGTERM, SIGHUP\n"
@@ -960,8 +962,9 @@ static void acq_wanted(corolease_t *h, corolease_lease_t *lease, uint32_t node, 
 	if (run->wanted_told)
 		return;
 	run->wanted_told = true;
-	warnx_("lease %s wanted by node %" PRIu32 "; %s keeps it until it exits or the "
-	       "handover timeout", text(run->name, strlen(run->name)), node, run->cmd);
+	warnx_("lease %s wanted by node %" PRIu32 "; %s keeps it until it exits, or until the "
+	       "handover timeout if the waiter may take it", text(run->name, strlen(run->name)),
+	       node, run->cmd);
 }
 
 static void acq_disconnected(corolease_t *h, void *udata)

@@ -14,7 +14,10 @@
 # up in revoke_timeout_ms, so any member of socket_group can have any
 # lease-holding process of any user killed, by naming its lease.
 #
-# FAILS on current code: "root's command ran to its end".
+# Failed before the fix ("root's command ran to its end").  The fix: a local
+# waiter of another uid that is neither root nor in admin_group does not
+# start the local handover (core/node_lease.c, may_force()): root's job is
+# told WANTED and runs to its end, and uid 61001 gets the lease after it.
 . "$(dirname "$0")/lib.sh"
 it_init revoke-other-user 63
 [[ $(getent group users | cut -d: -f3) == 100 ]] || skip "group users (100) needed"

@@ -12,7 +12,9 @@
 # the same fencing token, while 61002 still holds it, and its index write
 # under that token succeeds.
 #
-# FAILS on current code: "uid 61001 cannot join uid 61002's exclusive hold".
+# Failed before the fix ("uid 61001 cannot join uid 61002's exclusive
+# hold").  The fix: node-shared holds are shared between clients of one uid
+# only (core/node_lease.c, local_compatible()); uid 61001 gets EBUSY.
 . "$(dirname "$0")/lib.sh"
 it_init node-shared-users 69
 CL_NS=$IT_BUILD/tests/integration/cl-nshared

@@ -1471,8 +1471,13 @@ static void exec_call(struct sim *s, struct node *n, const struct call *k)
 	agent_changed(n);        /* AGENT() around the switch */
 	switch (k->kind) {
 	case CALL_ACQ:
-		rc = cl_node_acquire(n->cn, k->client, k->cookie, nm, strlen(nm), k->mode,
-				     k->flags, k->timeout);
+		/*
+		 * as privileged users: a local waiter has the holders in its way
+		 * revoked whatever their uid (the policy for other users is
+		 * check_node's), so the workload's handovers stay as they were
+		 */
+		rc = cl_node_acquire(n->cn, k->client, k->cookie, sim_uid(c), nm, strlen(nm),
+				     k->mode, k->flags | CL_NODE_PRIVILEGED, k->timeout);
 		break;
 	case CALL_REL:
 		rc = cl_node_release(n->cn, k->client, nm, strlen(nm));

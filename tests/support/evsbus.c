@@ -1513,7 +1513,9 @@ int evs_acquire(struct evs_bus *b, uint32_t node, uint64_t client, const char *n
 	client_get(nd, client, true);
 	trace(b, "n%u client %" PRIu64 " acquire %s %s%s", node, client, name, cl_mode_name(mode),
 	      flags & CL_ACQ_WAIT ? " WAIT" : "");
-	int rc = cl_node_acquire(nd->n, client, ++b->cookies, name, strlen(name), mode, flags, timeout_us);
+	/* every client of one uid: local handovers as ever */
+	int rc = cl_node_acquire(nd->n, client, ++b->cookies, 0, name, strlen(name), mode, flags,
+				 timeout_us);
 	post_step(b);
 	return rc;
 }
