@@ -215,7 +215,8 @@ uint32_t corolease_nodeid(const corolease_t *h);
  *   -ETIMEDOUT            timeout_ms ran out (*owner_r set when known)
  *   -EALREADY             this connection holds or is acquiring name
  *   -EDQUOT               lease quota reached: this connection's
- *                         (max_leases_per_client) or the node's
+ *                         (max_leases_per_client), its user's share of the
+ *                         node's (max_client_holds_per_uid) or the node's
  *                         (max_client_holds)
  *   -EAGAIN               too many requests of this connection pending
  *   COROLEASE_ENOQUORUM   the node's partition is not quorate

@@ -17,6 +17,7 @@ lockd_coroleased_SOURCES = \
 	lockd/watch.c lockd/watch.h \
 	lockd/groups.c lockd/groups.h \
 	lockd/hashkey.c lockd/hashkey.h \
+	lockd/holdquota.c lockd/holdquota.h \
 	lockd/qbpeek.c lockd/qbpeek.h \
 	lockd/config.c lockd/config.h
 lockd_coroleased_CFLAGS = $(AM_CFLAGS) $(LIBQB_CFLAGS) $(LIBCPG_CFLAGS) \

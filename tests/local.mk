@@ -13,6 +13,7 @@ CHECK_TEST_PROGS = \
 	tests/check_page \
 	tests/check_watch \
 	tests/check_groups \
+	tests/check_holdquota \
 	tests/check_evsbus
 check_PROGRAMS += $(CHECK_TEST_PROGS)
 TESTS += $(CHECK_TEST_PROGS)
@@ -102,6 +103,10 @@ tests_check_groups_CPPFLAGS = $(CORE_CPPFLAGS) -I$(top_srcdir)/lockd
 tests_check_groups_SOURCES = tests/check_groups.c lockd/groups.c lockd/groups.h
 tests_check_groups_CFLAGS = $(CHECK_TEST_CFLAGS)
 tests_check_groups_LDADD = $(CHECK_LIBS)
+tests_check_holdquota_CPPFLAGS = $(CORE_CPPFLAGS) -I$(top_srcdir)/lockd
+tests_check_holdquota_SOURCES = tests/check_holdquota.c lockd/holdquota.c lockd/holdquota.h
+tests_check_holdquota_CFLAGS = $(CHECK_TEST_CFLAGS)
+tests_check_holdquota_LDADD = $(CHECK_LIBS)
 tests_check_watch_CPPFLAGS = $(CORE_CPPFLAGS) -I$(top_srcdir)/lockd
 tests_check_watch_SOURCES = tests/check_watch.c lockd/watch.c lockd/watch.h \
 	lockd/hashkey.c lockd/hashkey.h

@@ -69,6 +69,7 @@ INTEGRATION_TESTS = \
 	tests/integration/t26-daemon-stop-waiter.sh \
 	tests/integration/t27-index-quota.sh \
 	tests/integration/t63-revoke-other-user.sh \
+	tests/integration/t64-hold-slots.sh \
 	tests/integration/t69-node-shared-users.sh \
 	tests/integration/t01-single-node.sh
 TESTS += $(INTEGRATION_TESTS)
