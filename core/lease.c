@@ -11,13 +11,12 @@
 #include "index.h"
 #include "state.h"
 
-#define NAME_HASH_SEED 0x636f726f6c656173ULL  /* "corolease" */
-
 /* ---- records and the name table ---- */
 
-static uint64_t name_hash(const void *name, size_t namelen)
+/* A name's bucket hash: keyed, so that nobody can choose names that share a chain (hash.h). */
+static uint64_t name_hash(const struct cl_sm *sm, const void *name, size_t namelen)
 {
-	return cl_hash_bytes(NAME_HASH_SEED, name, namelen);
+	return cl_siphash(&sm->cfg.table_key, name, namelen);
 }
 
 /* memcmp order, shorter first on a common prefix. */
@@ -39,7 +38,7 @@ struct cl_rec *cl_rec_find(const struct cl_sm *sm, const void *name, size_t name
 {
 	if (namelen == 0 || namelen > COROLEASE_NAME_MAX)
 		return NULL;
-	uint64_t h = name_hash(name, namelen);
+	uint64_t h = name_hash(sm, name, namelen);
 	for (struct cl_hnode *e = cl_htab_first(&sm->recs, h); e; e = cl_htab_next(e, h)) {
 		struct cl_rec *r = cl_container_of(e, struct cl_rec, hn);
 		if (r->namelen == namelen && !memcmp(r->name, name, namelen))
@@ -65,7 +64,7 @@ struct cl_rec *cl_rec_get(struct cl_sm *sm, const void *name, size_t namelen)
 	r->cap_holds = 1;
 	cl_list_init(&r->waiters);
 	cl_list_init(&r->lru);
-	cl_htab_add(&sm->recs, &r->hn, name_hash(name, namelen));
+	cl_htab_add(&sm->recs, &r->hn, name_hash(sm, name, namelen));
 	return r;
 }
 

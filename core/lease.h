@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "corolease.h"
+#include "hash.h"
 
 #define CL_NODE_NONE   0u       /* node ids are 1..UINT32_MAX */
 #define CL_MAX_MEMBERS 64u      /* corosync rings stay far below this */
@@ -182,6 +183,14 @@ struct cl_sm_config {
 	uint64_t index_bytes_per_uid; /* per-uid quota of index bytes; 0 = off (index.h).
 				    Only a fresh machine takes it, like index_mem_max */
 	unsigned unsafe_flags;   /* CL_UNSAFE_*; 0 in production */
+	/*
+	 * The key of the name tables' buckets (hash.h, cl_siphash()): the
+	 * replica's and the node agent's.  Secret and local: the daemon draws
+	 * one at each start, and it never leaves the process (nothing
+	 * replicated, sent or shown depends on it).  All zero: a fixed, public
+	 * key, for tests and the simulator, which give each node its own.
+	 */
+	struct cl_hash_key table_key;
 };
 
 struct cl_sm;
@@ -323,8 +332,10 @@ uint64_t cl_sm_hold_epoch(const struct cl_sm *sm, const void *name, size_t namel
 			  uint32_t node, uint8_t *mode_r);
 
 /*
- * Calls fn for every record, in no particular order, until fn returns
- * non-zero (which is then returned).  fn must not change sm.
+ * Calls fn for every record, in no particular order (the table's, which
+ * depends on its key: it differs between hosts and runs, so nothing that
+ * leaves the process may follow it), until fn returns non-zero (which is
+ * then returned).  fn must not change sm.
  */
 typedef int (*cl_sm_iter_fn)(void *ctx, const struct cl_lease_info *info);
 int cl_sm_foreach(const struct cl_sm *sm, cl_sm_iter_fn fn, void *ctx);
@@ -334,6 +345,7 @@ int cl_sm_foreach(const struct cl_sm *sm, cl_sm_iter_fn fn, void *ctx);
  * the next cursor, 0 when the scan is over.  Every record present for the
  * whole scan is visited exactly once; records created or freed meanwhile
  * may or may not be (corolease/htab.h).  fn's return value is ignored.
+ * The order is the table's, as cl_sm_foreach()'s.
  */
 uint64_t cl_sm_scan(const struct cl_sm *sm, uint64_t cursor, cl_sm_iter_fn fn, void *ctx);
 
@@ -343,7 +355,11 @@ typedef void (*cl_sm_hold_fn)(void *ctx, const uint8_t *name, uint16_t namelen,
 void cl_sm_foreach_hold_of(const struct cl_sm *sm, uint32_t node,
 			   cl_sm_hold_fn fn, void *ctx);
 
-/* Calls fn for every orphaned hold, in no particular order.  fn must not change sm. */
+/*
+ * Calls fn for every orphaned hold, in no particular order (as
+ * cl_sm_foreach()'s: a caller whose effects leave the process sorts).  fn
+ * must not change sm.
+ */
 void cl_sm_foreach_orphan(const struct cl_sm *sm, cl_sm_hold_fn fn, void *ctx);
 
 /*
@@ -424,9 +440,11 @@ int cl_record_scratch_fit(struct cl_record_scratch *sc, size_t nholds, size_t nw
 void cl_record_scratch_free(struct cl_record_scratch *sc);
 
 /*
- * Calls fn for every record with full contents, in no particular order.
- * Stops and returns fn's value when it is non-zero; -ENOMEM if scratch
- * space could not be had.
+ * Calls fn for every record with full contents, in name order (memcmp,
+ * shorter first on a common prefix), so the same state gives the same
+ * sequence on every host.  Stops and returns fn's value when it is
+ * non-zero; -ENOMEM (sm unchanged) if the sort or scratch space could not
+ * be had.
  */
 typedef int (*cl_sm_record_fn)(void *ctx, const struct cl_record_info *rec);
 int cl_sm_foreach_record(const struct cl_sm *sm, cl_sm_record_fn fn, void *ctx);

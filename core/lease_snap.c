@@ -81,20 +81,32 @@ static int describe_rec(const struct cl_rec *r, struct cl_record_scratch *sc,
 	return 0;
 }
 
+/*
+ * In name order, not the table's: the table's order depends on its key,
+ * which differs from host to host, and a snapshot is the same bytes for the
+ * same state wherever it is made.  Costs a pointer per record while it runs.
+ */
 int cl_sm_foreach_record(const struct cl_sm *sm, cl_sm_record_fn fn, void *ctx)
 {
+	size_t n = 0;
+	const struct cl_rec **v = malloc((sm->recs.n ? sm->recs.n : 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;   /* sm unchanged: a read is refused, nothing poisoned */
+	struct cl_htab_iter it;
+	FOREACH_REC(sm, it, e, r)
+		v[n++] = r;
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cl_rec_name_order);
 	struct cl_record_scratch sc = { 0 };
 	int rc = 0;
-	struct cl_htab_iter it;
-	FOREACH_REC(sm, it, e, r) {
+	for (size_t i = 0; i < n && rc == 0; i++) {
 		struct cl_record_info ri;
-		rc = describe_rec(r, &sc, &ri);
+		rc = describe_rec(v[i], &sc, &ri);
 		if (rc == 0)
 			rc = fn(ctx, &ri);
-		if (rc)
-			break;
 	}
 	cl_record_scratch_free(&sc);
+	free(v);
 	return rc;
 }
 

@@ -443,13 +443,14 @@ void cl_node_transport_lost(struct cl_node *n)
 	nd_q_free(&n->pending);
 	n->nfences = 0;
 	/* requests cannot be answered any more */
-	struct cl_htab_iter it;
-	for (struct nl_lease *l = nd_lease_first(n, &it); l; l = nd_lease_next(n, &it)) {
+	struct nl_iter li;
+	for (struct nl_lease *l = nd_lease_first(n, &li); l; l = nd_lease_next(n, &li)) {
 		nd_deny_waiters(n, l, COROLEASE_ENOCLUSTER);
 		nd_lease_to(n, l, NL_NONE, "transport lost");
 		l->req = REQ_NONE;
 		nd_lease_settle(n, l);
 	}
+	struct cl_htab_iter it;
 	struct cl_hnode *e;
 	for (e = cl_htab_iter_first(&n->requests, &it); e; e = cl_htab_iter_next(&n->requests, &it)) {
 		struct pending_op *o = cl_container_of(e, struct pending_op, hn);
@@ -600,7 +601,7 @@ static bool name_ok(const void *name, size_t len)
 	return name && len >= 1 && len <= COROLEASE_NAME_MAX;
 }
 
-int cl_node_acquire(struct cl_node *n, uint64_t client, uint64_t cookie,
+int cl_node_acquire(struct cl_node *n, uint64_t client, uint64_t cookie, uint32_t uid,
 		    const void *name, size_t namelen, uint8_t mode, unsigned flags,
 		    uint64_t timeout_us)
 {
@@ -632,6 +633,7 @@ int cl_node_acquire(struct cl_node *n, uint64_t client, uint64_t cookie,
 	ch->lease = l;
 	ch->client = c;
 	ch->cookie = cookie;
+	ch->uid = uid;
 	ch->mode = mode;
 	ch->flags = (uint8_t)flags;
 	ch->state = CH_WAITING;
@@ -805,7 +807,7 @@ void cl_node_drain(struct cl_node *n)
 		return;
 	enter(n);
 	n->draining = true;
-	struct cl_htab_iter it;
+	struct nl_iter it;
 	for (struct nl_lease *l = nd_lease_first(n, &it); l; l = nd_lease_next(n, &it)) {
 		nd_deny_waiters(n, l, -ESHUTDOWN);
 		if (l->state != NL_NONE && !hold_is(l, NLP_RELEASING)) {
@@ -892,6 +894,7 @@ struct cl_node *cl_node_new(const struct cl_node_config *cfg, const struct cl_no
 	cl_list_init(&n->resend);
 	cl_list_init(&n->unconf);
 	cl_list_init(&n->evq);
+	cl_list_init(&n->lease_order);
 	if (cl_htab_init(&n->leases, 256) < 0) {
 		free(n);
 		return NULL;
@@ -912,7 +915,7 @@ struct cl_node *cl_node_free(struct cl_node *n)
 {
 	if (!n)
 		return NULL;
-	struct cl_htab_iter it;
+	struct nl_iter it;
 	for (struct nl_lease *l = nd_lease_first(n, &it); l; l = nd_lease_next(n, &it)) {
 		struct chold *c, *cn;
 		for (c = ch_first(&l->holders); c; c = cn) {

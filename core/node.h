@@ -233,25 +233,37 @@ bool cl_node_drained(const struct cl_node *n);
 
 /* ---- client requests (answers come as events, possibly from inside the call) ---- */
 
-/* cl_node_acquire(): share an EX hold with other such local clients (COROLEASE_NODE_SHARED). */
+/* cl_node_acquire(): share an EX hold with other such local clients of its uid (COROLEASE_NODE_SHARED). */
 #define CL_NODE_SHARED    COROLEASE_NODE_SHARED
-#define CL_NODE_ACQ_FLAGS (CL_ACQ_WAIT | CL_NODE_SHARED)
+/*
+ * cl_node_acquire(): the client may have any local holder revoked for its
+ * WAIT request (the glue sets it for root and admin_group; never a client's
+ * own flag).
+ */
+#define CL_NODE_PRIVILEGED 0x10u
+#define CL_NODE_ACQ_FLAGS (CL_ACQ_WAIT | CL_NODE_SHARED | CL_NODE_PRIVILEGED)
 
 /*
- * Acquires name for client in mode (CL_MODE_EX/SH) with flags (CL_ACQ_WAIT,
- * CL_NODE_SHARED).  Local clients are arbitrated like nodes: SH with SH, EX
- * alone unless every EX holder and the request are CL_NODE_SHARED; a request
- * that conflicts only with local holders is denied -EBUSY naming this node,
- * or (WAIT) queued: the holders are told WANTED by this node and revoked
- * after handover_timeout_us.  A lease passed to another local client after a
- * clean release keeps its epoch; after a revoke it gets a new one first.
- * timeout_us bounds a WAIT (0 = no bound).  Returns 0 when the request was
- * taken (the answer is an event: GRANTED, QUEUED then GRANTED/DENIED, or
- * DENIED), or an immediate error without event: -EINVAL (bad name/mode/
- * flags), -EALREADY (client holds or is acquiring name), -ESHUTDOWN
- * (draining), -ENOMEM (not recorded, or the agent failed).
+ * Acquires name for client, whose user is uid, in mode (CL_MODE_EX/SH) with
+ * flags (CL_ACQ_WAIT, CL_NODE_SHARED, CL_NODE_PRIVILEGED).  Local clients are
+ * arbitrated like nodes: SH with SH, EX alone unless the request and every
+ * EX holder are CL_NODE_SHARED and of the request's uid (no other uid joins,
+ * privileged or not); a request that conflicts only with local holders is
+ * denied -EBUSY naming this node, or (WAIT) queued: the holders in its way
+ * are told WANTED by this node, and the head of the local queue has them
+ * revoked after handover_timeout_us if it may: it is CL_NODE_PRIVILEGED, or
+ * every holder in its way is of its uid.  Otherwise nobody is revoked for it
+ * and it waits for them to release (or for its timeout).  A request for a
+ * hold another node must give up (node-level arbitration) is handed over as
+ * ever, whoever the local holders are.  A lease passed to another local
+ * client after a clean release keeps its epoch; after a revoke it gets a
+ * new one first.  timeout_us bounds a WAIT (0 = no bound).  Returns 0 when
+ * the request was taken (the answer is an event: GRANTED, QUEUED then
+ * GRANTED/DENIED, or DENIED), or an immediate error without event:
+ * -EINVAL (bad name/mode/flags), -EALREADY (client holds or is acquiring
+ * name), -ESHUTDOWN (draining), -ENOMEM (not recorded, or the agent failed).
  */
-int cl_node_acquire(struct cl_node *n, uint64_t client, uint64_t cookie,
+int cl_node_acquire(struct cl_node *n, uint64_t client, uint64_t cookie, uint32_t uid,
 		    const void *name, size_t namelen, uint8_t mode, unsigned flags,
 		    uint64_t timeout_us);
 /* Releases client's hold or pending acquire of name.  0, COROLEASE_ENOTHELD, -ENOMEM (failed agent). */

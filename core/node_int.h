@@ -60,8 +60,9 @@ struct chold {
 	struct nl_client *client;
 	uint64_t cookie;
 	uint64_t deadline;               /* WAITING: timeout (0 none); REVOKED: must be done by */
+	uint32_t uid;                    /* the client's user (cl_node_acquire()) */
 	uint8_t mode;
-	uint8_t flags;
+	uint8_t flags;                   /* CL_NODE_ACQ_FLAGS */
 	uint8_t state;                   /* enum ch_state */
 	bool queued_told;
 	bool wanted_told;                /* told WANTED for a local waiter */
@@ -125,6 +126,7 @@ extern const struct nl_state_info nd_hold_table[NL_NSTATES];
 /* This node's view of one lease name. */
 struct nl_lease {
 	struct cl_hnode hn;              /* in cl_node.leases */
+	struct cl_list order;            /* in cl_node.lease_order */
 	struct chlist holders;           /* CH_HELD and CH_REVOKED */
 	struct chlist waiters;           /* CH_WAITING, FIFO */
 	uint64_t epoch;                  /* of the node-level hold */
@@ -254,8 +256,13 @@ struct cl_node {
 	struct cl_list pending, retry, inflight, resend;
 	uint64_t next_req;
 
-	/* local leases: struct nl_lease by name (256 buckets from the start) */
+	/*
+	 * local leases: struct nl_lease by name (256 buckets from the start),
+	 * and the same in the order they were created, the order in which every
+	 * walk over them goes (the table's order depends on its key)
+	 */
 	struct cl_htab leases;
+	struct cl_list lease_order;
 	struct nl_lease **heap;
 	size_t heap_n, heap_cap;
 	uint64_t nheld;                  /* leases in a state other than NL_NONE */
@@ -451,8 +458,12 @@ void nd_drop_unconfirmed(struct cl_node *n, uint64_t client, int err, bool tell)
 
 struct nl_lease *nd_lease_find(const struct cl_node *n, const void *name, size_t len);
 struct nl_lease *nd_lease_get(struct cl_node *n, const void *name, size_t len);
-struct nl_lease *nd_lease_first(const struct cl_node *n, struct cl_htab_iter *it);
-struct nl_lease *nd_lease_next(const struct cl_node *n, struct cl_htab_iter *it);
+/* A walk over the leases (nd_lease_first()). */
+struct nl_iter {
+	struct cl_list *next;
+};
+struct nl_lease *nd_lease_first(const struct cl_node *n, struct nl_iter *it);
+struct nl_lease *nd_lease_next(const struct cl_node *n, struct nl_iter *it);
 void nd_lease_settle(struct cl_node *n, struct nl_lease *l);
 void nd_heap_remove(struct cl_node *n, struct nl_lease *l);
 struct nl_client *nd_client_find(const struct cl_node *n, uint64_t id);

@@ -98,7 +98,9 @@ void nd_revoke_holders(struct cl_node *n, struct nl_lease *l)
 /*
  * Can local waiter c hold l beside its current local holders (revoked ones
  * count until they are gone)?  SH with SH; EX alone, unless c and every
- * holder are EX and CL_NODE_SHARED.
+ * holder are EX, CL_NODE_SHARED and of one uid: a node-shared hold is
+ * shared between the clients of one user (issue 8: another user, root
+ * included, arbitrates like any local client).
  */
 static bool local_compatible(const struct nl_lease *l, const struct chold *c)
 {
@@ -106,10 +108,34 @@ static bool local_compatible(const struct nl_lease *l, const struct chold *c)
 		if (c->mode == CL_MODE_SH && h->mode == CL_MODE_SH)
 			continue;
 		if (c->mode == CL_MODE_EX && h->mode == CL_MODE_EX &&
-		    (c->flags & CL_NODE_SHARED) && (h->flags & CL_NODE_SHARED))
+		    (c->flags & CL_NODE_SHARED) && (h->flags & CL_NODE_SHARED) && c->uid == h->uid)
 			continue;
 		return false;
 	}
+	return true;
+}
+
+/* Is local holder h in local waiter w's way (would the handover revoke it)? */
+static bool in_way(const struct chold *w, const struct chold *h)
+{
+	return h->state == CH_HELD && !(w->mode == CL_MODE_SH && h->mode == CL_MODE_SH);
+}
+
+/*
+ * May local waiter w have the local holders in its way revoked (the local
+ * handover)?  When it is privileged (root, admin_group: the glue says), or
+ * when every one of them is of its uid; never for another user's hold
+ * (issue 8: the holder is told WANTED, and w waits).  False without w.
+ */
+static bool may_force(const struct nl_lease *l, const struct chold *w)
+{
+	if (!w)
+		return false;
+	if (w->flags & CL_NODE_PRIVILEGED)
+		return true;
+	for (const struct chold *h = ch_first(&l->holders); h; h = ch_next(&l->holders, h))
+		if (in_way(w, h) && h->uid != w->uid)
+			return false;
 	return true;
 }
 
@@ -117,7 +143,8 @@ static bool local_compatible(const struct nl_lease *l, const struct chold *c)
  * Local waiters the node-level hold covers but local holders block: a
  * NOWAIT one is denied -EBUSY naming this node; a WAIT one is told QUEUED
  * once, the holders in its way are told WANTED once, and the local handover
- * timer starts.
+ * timer starts, unless the head of the queue (for whom local_handover()
+ * acts) may not force the holders in its way (may_force()).
  */
 static void local_conflicts(struct cl_node *n, struct nl_lease *l)
 {
@@ -141,26 +168,25 @@ static void local_conflicts(struct cl_node *n, struct nl_lease *l)
 				nd_ev_lease(n, CL_NODE_EV_WANTED, h, 0, n->me);
 			}
 		}
-		if (!l->local_handover_at)
+		if (!l->local_handover_at && may_force(l, ch_first(&l->waiters)))
 			l->local_handover_at = now_us(n) + n->cfg.handover_timeout_us;
 	}
 }
 
 /*
  * The local handover timer fired: the local holders in the head waiter's way
- * are revoked; once they are gone the lease goes to it under a new epoch.
+ * are revoked, if it may have them revoked (may_force()); once they are gone
+ * the lease goes to it under a new epoch.
  */
 static void local_handover(struct cl_node *n, struct nl_lease *l)
 {
 	l->local_handover_at = 0;
 	const struct chold *w = ch_first(&l->waiters);
-	if (!w || !mode_covers(l->mode, w->mode) || local_compatible(l, w))
+	if (!w || !mode_covers(l->mode, w->mode) || local_compatible(l, w) || !may_force(l, w))
 		return;
 	uint64_t deadline = now_us(n) + n->cfg.revoke_timeout_us;
 	for (struct chold *h = ch_first(&l->holders); h; h = ch_next(&l->holders, h)) {
-		if (h->state != CH_HELD)
-			continue;
-		if (w->mode == CL_MODE_SH && h->mode == CL_MODE_SH)
+		if (!in_way(w, h))
 			continue;
 		h->state = CH_REVOKED;
 		h->deadline = deadline;
@@ -285,7 +311,7 @@ void nd_pump(struct cl_node *n, struct nl_lease *l)
 void nd_revoke_all(struct cl_node *n, const char *why)
 {
 	uint64_t revoked = n->c.revokes;
-	struct cl_htab_iter it;
+	struct nl_iter it;
 	for (struct nl_lease *l = nd_lease_first(n, &it); l; l = nd_lease_next(n, &it)) {
 		nd_lease_to(n, l, nd_hold_lost(l->state), why);
 		nd_revoke_holders(n, l);
@@ -538,7 +564,7 @@ static void reconcile_hold(void *ctx, const uint8_t *name, uint16_t namelen,
 
 static bool revocation_pending(const struct cl_node *n)
 {
-	struct cl_htab_iter it;
+	struct nl_iter it;
 	for (const struct nl_lease *l = nd_lease_first(n, &it); l; l = nd_lease_next(n, &it))
 		for (const struct chold *c = ch_first(&l->holders); c; c = ch_next(&l->holders, c))
 			if (c->state == CH_REVOKED)
@@ -556,7 +582,7 @@ void nd_reconcile(struct cl_node *n)
 	n->need_reconcile = false;
 	if (!ready(n))
 		return;
-	struct cl_htab_iter it;
+	struct nl_iter it;
 	for (struct nl_lease *l = nd_lease_first(n, &it); l; l = nd_lease_next(n, &it)) {
 		if (l->state != NL_NONE && !hold_is(l, NLP_RELEASING) &&
 		    cl_sm_hold_epoch(n->sm, l->name, l->namelen, n->me, NULL) != l->epoch) {

@@ -13,14 +13,15 @@
 
 /* ---- local lease table ---- */
 
-static uint64_t lname_hash(const void *name, size_t len)
+/* A name's bucket hash, under the node's secret table key (hash.h; cl_sm_config.table_key). */
+static uint64_t lname_hash(const struct cl_node *n, const void *name, size_t len)
 {
-	return cl_hash_bytes(0x6e6f6465ULL, name, len);
+	return cl_siphash(&n->cfg.sm.table_key, name, len);
 }
 
 struct nl_lease *nd_lease_find(const struct cl_node *n, const void *name, size_t len)
 {
-	uint64_t h = lname_hash(name, len);
+	uint64_t h = lname_hash(n, name, len);
 	for (struct cl_hnode *e = cl_htab_first(&n->leases, h); e; e = cl_htab_next(e, h)) {
 		struct nl_lease *l = cl_container_of(e, struct nl_lease, hn);
 		if (l->namelen == len && !memcmp(l->name, name, len))
@@ -44,24 +45,31 @@ struct nl_lease *nd_lease_get(struct cl_node *n, const void *name, size_t len)
 	memcpy(l->name, name, len);
 	l->heap_idx = SIZE_MAX;
 	l->next_deadline = CL_TIME_NEVER;
-	cl_htab_add(&n->leases, &l->hn, lname_hash(name, len));
+	cl_htab_add(&n->leases, &l->hn, lname_hash(n, name, len));
+	cl_list_add_tail(&n->lease_order, &l->order);
 	return l;
 }
 
 /*
- * Iteration over every lease in table order; the current one may be freed
- * (nd_lease_settle) inside the loop, no other, and none may be created.
+ * Iteration over every lease in the order they were created, which depends
+ * only on the node's inputs (never on the table's hash, so the messages and
+ * events a walk produces come in the same order on any host); the current
+ * one may be freed (nd_lease_settle) inside the loop, no other.  A lease
+ * created inside the loop may or may not be visited.
  */
-struct nl_lease *nd_lease_next(const struct cl_node *n, struct cl_htab_iter *it)
+struct nl_lease *nd_lease_next(const struct cl_node *n, struct nl_iter *it)
 {
-	struct cl_hnode *e = cl_htab_iter_next(&n->leases, it);
-	return e ? cl_container_of(e, struct nl_lease, hn) : NULL;
+	struct cl_list *e = it->next;
+	if (!e)
+		return NULL;
+	it->next = cl_list_next(&n->lease_order, e);
+	return cl_list_entry(e, struct nl_lease, order);
 }
 
-struct nl_lease *nd_lease_first(const struct cl_node *n, struct cl_htab_iter *it)
+struct nl_lease *nd_lease_first(const struct cl_node *n, struct nl_iter *it)
 {
-	struct cl_hnode *e = cl_htab_iter_first(&n->leases, it);
-	return e ? cl_container_of(e, struct nl_lease, hn) : NULL;
+	it->next = cl_list_first(&n->lease_order);
+	return nd_lease_next(n, it);
 }
 
 /* ---- timer heap over leases (min next_deadline) ---- */
@@ -173,6 +181,7 @@ void nd_lease_settle(struct cl_node *n, struct nl_lease *l)
 		return;
 	nd_heap_remove(n, l);
 	cl_htab_del(&n->leases, &l->hn);
+	cl_list_del(&l->order);
 	free(l);
 }
 
@@ -327,11 +336,24 @@ static void arm_for_orphan(void *ctx, const uint8_t *name, uint16_t namelen,
 		nd_fence_arm(s->n, h->node, h->orphan_seq, s->deadline);
 }
 
-/* After loading a snapshot: arm fence timers for every orphan in it, from now. */
+static int fence_node_cmp(const void *pa, const void *pb)
+{
+	const struct fence_timer *a = pa, *b = pb;
+	return a->node < b->node ? -1 : a->node > b->node;
+}
+
+/*
+ * After loading a snapshot: arm fence timers for every orphan in it, from
+ * now.  The orphans come in the replica table's order, which depends on its
+ * key, so the timers are sorted by node afterwards: timers due together send
+ * their RECOVER_NODEs in node order on every host.
+ */
 void nd_arm_all_orphans(struct cl_node *n)
 {
 	struct orphan_scan s = { n, now_us(n) + n->cfg.fence_delay_us };
 	cl_sm_foreach_orphan(n->sm, arm_for_orphan, &s);
+	if (n->nfences > 1)
+		qsort(n->fences, n->nfences, sizeof(*n->fences), fence_node_cmp);
 }
 
 struct orphan_count {

@@ -60,8 +60,8 @@ int cl_wire_decode(const uint8_t *buf, size_t len, struct cl_msg *m_r);
  * Encodes the whole state of sm into a malloc'd buffer (*buf_r, *len_r; the
  * caller frees).  Returns 0, -ENOMEM, or -EINVAL for a machine that cannot
  * be described (more than CL_MAX_MEMBERS members; cannot happen).  Records
- * are written in table order, so equal states may give different bytes;
- * only their cl_sm_hash() is equal after loading.
+ * are written in name order (cl_sm_foreach_record()), so equal states give
+ * equal bytes whatever the machines' table keys.
  */
 int cl_snap_encode(const struct cl_sm *sm, uint8_t **buf_r, size_t *len_r);
 

@@ -63,9 +63,11 @@ enum corolease_mode {
 /* Acquire flags. */
 #define COROLEASE_WAIT  0x01u  /* queue behind the holder instead of -EBUSY */
 /*
- * Share an EX hold with this node's other clients that ask for it the same
- * way (several processes of one mail user, say).  Without it, EX is exclusive
- * between the clients of one node too, as with flock(2).
+ * Share an EX hold with this node's other clients of the same user (uid)
+ * that ask for it the same way (several processes of one mail user, say).
+ * A client of another uid, root included, never joins such a hold: it waits
+ * (COROLEASE_WAIT) or gets -EBUSY as for any EX hold.  Without the flag, EX
+ * is exclusive between the clients of one node too, as with flock(2).
  */
 #define COROLEASE_NODE_SHARED 0x02u
 
@@ -213,7 +215,8 @@ uint32_t corolease_nodeid(const corolease_t *h);
  *   -ETIMEDOUT            timeout_ms ran out (*owner_r set when known)
  *   -EALREADY             this connection holds or is acquiring name
  *   -EDQUOT               lease quota reached: this connection's
- *                         (max_leases_per_client) or the node's
+ *                         (max_leases_per_client), its user's share of the
+ *                         node's (max_client_holds_per_uid) or the node's
  *                         (max_client_holds)
  *   -EAGAIN               too many requests of this connection pending
  *   COROLEASE_ENOQUORUM   the node's partition is not quorate

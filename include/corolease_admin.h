@@ -84,7 +84,8 @@ struct corolease_lease_summary {
 typedef int (*corolease_list_fn)(void *ctx, const struct corolease_lease_summary *s);
 /*
  * Calls fn for each lease whose name starts with prefix (prefixlen 0: all),
- * from inside this call (fn may call any function but corolease_close()).
+ * from inside this call (fn may call any function but corolease_close()),
+ * in no particular order (it differs between nodes and daemon starts).
  * A non-zero return from fn stops the calls and is returned.  Returns 0, or
  * fn's value, COROLEASE_ESYNCING, -EAGAIN (a list of this connection is
  * still being delivered), or a common error.

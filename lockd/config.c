@@ -38,7 +38,7 @@ struct key {
 	uint64_t min, max;            /* numbers: the value; strings: the length */
 	bool zero_ok;                 /* numbers: 0 is allowed too (off) */
 	const char *def;              /* the default as text; NULL: 0, which the core fills in */
-	/* optional, K_SIZE: the value in effect for v (0: the default) */
+	/* optional, K_SIZE and K_COUNT: the value in effect for v (0: the default) */
 	uint64_t (*effective)(const struct cld_config *cfg, uint64_t v);
 	const char *want;             /* what a bad value is told it should be */
 };
@@ -57,6 +57,7 @@ struct key {
 static uint64_t effective_index_mem_max(const struct cld_config *cfg, uint64_t v);
 static uint64_t effective_per_uid(const struct cld_config *cfg, uint64_t v);
 static uint64_t effective_snapshot_max(const struct cld_config *cfg, uint64_t v);
+static uint64_t effective_holds_per_uid(const struct cld_config *cfg, uint64_t v);
 
 static const struct key keys[] = {
 	{ .name = "group_name", .type = K_STRING, FIELD(group_name), NOT_GIVEN, .min = 1, .max = 127,
@@ -90,6 +91,9 @@ static const struct key keys[] = {
 	  .min = 1, .max = 1000000, .def = "1000", .want = "1..1000000" },
 	{ .name = "max_client_holds", .type = K_COUNT, FIELD(max_client_holds), NOT_GIVEN,
 	  .min = 1, .max = CLP_SHM_SLOTS_MAX, .def = "262144", .want = "1..16777216" },
+	{ .name = "max_client_holds_per_uid", .type = K_COUNT, FIELD(max_client_holds_per_uid),
+	  GIVEN(max_client_holds_per_uid_set), .min = 1, .max = CLP_SHM_SLOTS_MAX,
+	  .effective = effective_holds_per_uid, .want = "1..16777216" },
 	{ .name = "max_watches_per_client", .type = K_COUNT, FIELD(max_watches_per_client), NOT_GIVEN,
 	  .min = 1, .max = 1000000, .def = "1000", .want = "1..1000000" },
 	{ .name = "max_connections", .type = K_COUNT, FIELD(max_connections), NOT_GIVEN,
@@ -441,6 +445,19 @@ static uint64_t effective_snapshot_max(const struct cld_config *cfg, uint64_t ma
 	return twice > nc.snapshot_max ? twice : nc.snapshot_max;
 }
 
+/* The per-uid share of the client hold slots: the value given, else a quarter (at least 1). */
+static uint64_t effective_holds_per_uid(const struct cld_config *cfg, uint64_t v)
+{
+	if (cfg->max_client_holds_per_uid_set)
+		return v;
+	return cfg->max_client_holds / 4 ? cfg->max_client_holds / 4 : 1;
+}
+
+uint64_t cld_config_holds_per_uid(const struct cld_config *cfg)
+{
+	return effective_holds_per_uid(cfg, cfg->max_client_holds_per_uid);
+}
+
 static void print_size(FILE *f, uint64_t v)
 {
 	static const char suffix[] = "GMK";
@@ -492,7 +509,8 @@ void cld_config_print(const struct cld_config *cfg, FILE *f)
 				fprintf(f, " %s", (const char *)p);
 			break;
 		case K_COUNT:
-			fprintf(f, "%" PRIu64, *(const uint64_t *)p);
+			fprintf(f, "%" PRIu64, k->effective ? k->effective(cfg, *(const uint64_t *)p) :
+							      *(const uint64_t *)p);
 			break;
 		case K_MS:
 			print_timing(f, k, &a, &b);

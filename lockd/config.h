@@ -43,7 +43,9 @@ struct cld_config {
 	bool index_bytes_per_uid_set;
 	uint64_t max_leases_per_client;
 	uint64_t max_pending_per_client;
-	uint64_t max_client_holds;    /* node-wide: the validity page's revocation slots */
+	uint64_t max_client_holds;    /* node-wide: the validity page's shared revocation slots */
+	uint64_t max_client_holds_per_uid;  /* of them, one uid's; unset: a quarter */
+	bool max_client_holds_per_uid_set;
 	uint64_t max_watches_per_client;
 	uint64_t max_leases;            /* names in the replicated state a new acquire may add to */
 	uint64_t max_connections;     /* in total (root may open CLD_ROOT_RESERVE more) */
@@ -89,6 +91,12 @@ int cld_config_override(struct cld_config *cfg, const char *kv, char *err, size_
  */
 int cld_config_node(const struct cld_config *cfg, uint32_t nodeid, uint64_t token_ms,
 		    struct cl_node_config *nc, char *err, size_t errlen);
+
+/*
+ * The client hold slots one uid may take (max_client_holds_per_uid): the
+ * value given, else a quarter of max_client_holds (at least 1).
+ */
+uint64_t cld_config_holds_per_uid(const struct cld_config *cfg);
 
 /*
  * The checks before start-up that need no corosync: the timings when

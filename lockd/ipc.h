@@ -19,6 +19,7 @@
 #include <qb/qbloop.h>
 
 #include "config.h"
+#include "holdquota.h"
 #include "node.h"
 #include "page.h"
 
@@ -30,6 +31,8 @@ struct cld_ipc_config {
 	pid_t pid;                    /* the daemon's own (never killed) */
 	struct cld_page *page;        /* the validity page (told in HELLO; a slot per client
 					 hold); must outlive the service */
+	struct cld_holdquota *holds;  /* who may take the page's slots (holdquota.h); must
+					 outlive the service */
 };
 
 struct cld_ipc_ops {

@@ -16,14 +16,16 @@
 
 #include "clock.h"
 #include "hash.h"
+#include "hashkey.h"
 #include "ipc_int.h"
 #include "status.h"
 
 /* ---- the names a client holds or is acquiring ---- */
 
+/* Keyed by the daemon's secret (hashkey.h): the client chooses the names. */
 static uint64_t nhash(const void *name, size_t len)
 {
-	return cl_hash_bytes(0x69706321ULL, name, len);
+	return cl_siphash(cld_hash_key(), name, len);
 }
 
 static struct cname *cname_find(struct conn *c, const void *name, size_t len)
@@ -37,9 +39,17 @@ static struct cname *cname_find(struct conn *c, const void *name, size_t len)
 	return NULL;
 }
 
+/* Root and the daemon's own user: no per-uid share of hold slots, and the reserve too. */
+static bool holds_privileged(const struct conn *c)
+{
+	return c->uid == 0 || c->uid == getuid();
+}
+
 /*
- * Adds name as pending, with a revocation slot of the validity page.  0 and
- * *n_r, -EDQUOT (every slot taken: max_client_holds) or -ENOMEM.
+ * Adds name as pending, with a revocation slot of the validity page, if the
+ * client's uid may have one more (holdquota.h).  0 and *n_r; -EDQUOT (its
+ * uid's share, max_client_holds_per_uid, is taken), -ENOSPC (every slot it
+ * may use is taken: max_client_holds, or the reserve too), or -ENOMEM.
  */
 static int cname_add(struct conn *c, const void *name, size_t len, struct cname **n_r)
 {
@@ -48,10 +58,16 @@ static int cname_add(struct conn *c, const void *name, size_t len, struct cname 
 	struct cname *n = malloc(sizeof(*n) + len);
 	if (!n)
 		return -ENOMEM;
-	int rc = cld_page_slot_alloc(c->ip->cfg.page, &n->slot);
+	int rc = cld_holdquota_take(c->ip->cfg.holds, (uint32_t)c->uid, holds_privileged(c));
 	if (rc < 0) {
 		free(n);
 		return rc;
+	}
+	rc = cld_page_slot_alloc(c->ip->cfg.page, &n->slot);
+	if (rc < 0) {
+		cld_holdquota_put(c->ip->cfg.holds, (uint32_t)c->uid);
+		free(n);
+		return rc == -EDQUOT ? -ENOSPC : rc;   /* the page has room for every quota */
 	}
 	n->state = CN_PENDING;
 	n->namelen = (uint16_t)len;
@@ -70,6 +86,7 @@ static void cname_del(struct conn *c, struct cname *n)
 	if (n->state == CN_PENDING)
 		c->pending--;
 	cld_page_slot_free(c->ip->cfg.page, n->slot);
+	cld_holdquota_put(c->ip->cfg.holds, (uint32_t)c->uid);
 	free(n);
 }
 
@@ -245,17 +262,32 @@ static bool machine_full(struct cld_ipc *ip, const uint8_t *name, size_t namelen
 	return true;
 }
 
-/* Logs (at most every 10 s, with a count) that max_client_holds turned acquires away. */
-static void holds_refused(struct cld_ipc *ip, struct conn *c)
+/*
+ * Logs (at most every 10 s, with the counts) that the client hold slots
+ * turned an acquire away: err -EDQUOT, its uid's share; -ENOSPC, every slot
+ * it may use.  The client gets -EDQUOT either way.
+ */
+static void holds_refused(struct cld_ipc *ip, struct conn *c, int err)
 {
 	uint64_t now = cld_now_us();
 	ip->holds_refused++;
 	if (ip->holds_refused_told && now < ip->holds_refused_told + 10000000u)
 		return;
 	ip->holds_refused_told = now;
-	qb_log(LOG_WARNING, "client %" PRIu64 " (pid %d): acquire refused with EDQUOT: the node's "
-	       "%" PRIu32 " client hold slots (max_client_holds) are taken; %" PRIu64 " refused so far",
-	       c->id, (int)c->pid, cld_page_nslots(ip->cfg.page), ip->holds_refused);
+	struct cld_holdquota_stats st;
+	cld_holdquota_stats(ip->cfg.holds, &st);
+	if (err == -EDQUOT)
+		qb_log(LOG_WARNING, "client %" PRIu64 " (pid %d, uid %u): acquire refused with EDQUOT: "
+		       "its uid holds its share of the client hold slots (max_client_holds_per_uid, "
+		       "%" PRIu64 "); %" PRIu64 " refused for a uid's share, %" PRIu64 " for a full node "
+		       "so far", c->id, (int)c->pid, (unsigned)c->uid, st.per_uid, st.refused_uid,
+		       st.refused_full);
+	else
+		qb_log(LOG_WARNING, "client %" PRIu64 " (pid %d, uid %u): acquire refused with EDQUOT: "
+		       "the node's client hold slots are taken (max_client_holds %" PRIu64 ", %" PRIu64
+		       " in use, %" PRIu64 " more for root); %" PRIu64 " refused for a full node, "
+		       "%" PRIu64 " for a uid's share so far", c->id, (int)c->pid, (unsigned)c->uid,
+		       st.shared, st.used, st.reserve, st.refused_full, st.refused_uid);
 }
 
 static void do_acquire(struct cld_ipc *ip, struct conn *c, const struct req *r)
@@ -274,10 +306,14 @@ static void do_acquire(struct cld_ipc *ip, struct conn *c, const struct req *r)
 	else if (machine_full(ip, r->name, r->namelen))
 		rc = -ENOSPC;
 	else if ((rc = cname_add(c, r->name, r->namelen, &n)) < 0) {
-		if (rc == -EDQUOT)
-			holds_refused(ip, c);
-	} else if ((rc = cl_node_acquire(ip->cfg.node, c->id, r->cookie, r->name, r->namelen,
-					 a->mode, r->flags, (uint64_t)a->timeout_ms * 1000)) < 0) {
+		if (rc == -EDQUOT || rc == -ENOSPC) {
+			holds_refused(ip, c, rc);
+			rc = -EDQUOT;
+		}
+	} else if ((rc = cl_node_acquire(ip->cfg.node, c->id, r->cookie, (uint32_t)c->uid, r->name,
+					 r->namelen, a->mode,
+					 r->flags | (c->admin ? CL_NODE_PRIVILEGED : 0),
+					 (uint64_t)a->timeout_ms * 1000)) < 0) {
 		cname_del(c, n);
 	}
 	if (rc < 0)
@@ -381,10 +417,18 @@ static void do_status(struct cld_ipc *ip, struct conn *c, const struct req *r)
 		.refused_index_quota = ip->refused_index_quota,
 		.refused_index_full = ip->refused_index_full,
 		.index_bytes_per_uid = d->ncfg.sm.index_bytes_per_uid, .caller_uid = (uint32_t)c->uid,
+		.caller_holds = cld_holdquota_of(d->holds, (uint32_t)c->uid),
 		.handshakes = ip->nhandshakes, .handshakes_dropped = ip->handshakes_dropped,
 		.refused_group = ip->refused_not_member, .refused_queued = ip->refused_queued,
 		.oversized = ip->oversized, .state_hash = cl_node_state_hash(d->node),
 	};
+	struct cld_holdquota_stats hq;
+	cld_holdquota_stats(d->holds, &hq);
+	in.refused_holds = hq.refused_full;
+	in.refused_holds_uid = hq.refused_uid;
+	in.holds_max = hq.shared;
+	in.holds_per_uid = hq.per_uid;
+	in.holds_reserve = hq.reserve;
 	ip->ops->ring(ip->ctx, &in.ring_rep, &in.ring_seq);
 	unsigned char p[CLD_STATUS_MAX];
 	long len = cld_status_encode(&in, p, sizeof(p));

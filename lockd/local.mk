@@ -16,6 +16,8 @@ lockd_coroleased_SOURCES = \
 	lockd/page.c lockd/page.h \
 	lockd/watch.c lockd/watch.h \
 	lockd/groups.c lockd/groups.h \
+	lockd/hashkey.c lockd/hashkey.h \
+	lockd/holdquota.c lockd/holdquota.h \
 	lockd/config.c lockd/config.h
 lockd_coroleased_CFLAGS = $(AM_CFLAGS) $(LIBQB_CFLAGS) $(LIBCPG_CFLAGS) \
 	$(LIBVOTEQUORUM_CFLAGS) $(LIBCMAP_CFLAGS) $(LIBSYSTEMD_CFLAGS)

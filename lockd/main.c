@@ -40,6 +40,7 @@
 #include "config.h"
 #include "corolease/ipc.h"
 #include "cpg.h"
+#include "hashkey.h"
 #include "ipc.h"
 #include "node.h"
 #include "page.h"
@@ -74,6 +75,7 @@ struct cld {
 	uint64_t timer_at;
 
 	struct cld_page *page;        /* validity page, NULL until corosync first answered */
+	struct cld_holdquota *holds;  /* its slots shared out among uids (holdquota.h) */
 
 	bool ready_notified;
 	int lock_fd;
@@ -318,6 +320,7 @@ static void make_node(struct cld *d)
 		exit(1);
 	}
 	nc->epoch_floor = read_epoch_floor(d);
+	nc->sm.table_key = *cld_hash_key();   /* secret, this start's (hashkey.h) */
 #ifdef COROLEASE_UNSAFE_TEST_PLANTS
 	if (unsafe_plants) {
 		nc->sm.unsafe_flags |= unsafe_plants;
@@ -417,16 +420,30 @@ static void start_serving(struct cld *d, uint32_t nodeid)
 	d->nodeid = nodeid;
 	make_node(d);
 	char err[256];
-	if (cld_page_create(d->cfg.run_dir, d->nodeid, d->pid, (uint32_t)d->cfg.max_client_holds,
+	/*
+	 * max_client_holds slots for everyone, CLD_HOLD_RESERVE more for root
+	 * (taken out of max_client_holds where the page cannot have more)
+	 */
+	uint64_t shared = d->cfg.max_client_holds;
+	if (shared > CLP_SHM_SLOTS_MAX - CLD_HOLD_RESERVE)
+		shared = CLP_SHM_SLOTS_MAX - CLD_HOLD_RESERVE;
+	d->holds = cld_holdquota_new(shared, cld_config_holds_per_uid(&d->cfg), CLD_HOLD_RESERVE);
+	if (!d->holds) {
+		qb_log(LOG_CRIT, "cannot start (out of memory)");
+		exit(1);
+	}
+	if (cld_page_create(d->cfg.run_dir, d->nodeid, d->pid, (uint32_t)(shared + CLD_HOLD_RESERVE),
 			    &d->page, err, sizeof(err)) < 0) {
 		qb_log(LOG_CRIT, "validity page: %s", err);
 		exit(1);
 	}
-	qb_log(LOG_INFO, "validity page %s (incarnation %016" PRIx64 ", %" PRIu32 " client hold slots)",
-	       cld_page_path(d->page), cld_page_incarnation(d->page), cld_page_nslots(d->page));
+	qb_log(LOG_INFO, "validity page %s (incarnation %016" PRIx64 ", %" PRIu32 " client hold slots: "
+	       "%" PRIu64 " for everyone, %" PRIu64 " of them per uid, %u more for root)",
+	       cld_page_path(d->page), cld_page_incarnation(d->page), cld_page_nslots(d->page),
+	       shared, cld_config_holds_per_uid(&d->cfg), CLD_HOLD_RESERVE);
 	struct cld_ipc_config ic = {
 		.node = d->node, .conf = &d->cfg, .ncfg = d->ncfg,
-		.nodeid = d->nodeid, .pid = d->pid, .page = d->page,
+		.nodeid = d->nodeid, .pid = d->pid, .page = d->page, .holds = d->holds,
 	};
 	int rc = cld_ipc_start(d->loop, &ic, &ipc_ops, d, &d->ipc);
 	if (rc < 0) {
@@ -709,6 +726,12 @@ int main(int argc, char **argv)
 		return fflush(stdout) == 0 ? 0 : 1;
 	}
 
+	int krc = cld_hash_key_init();
+	if (krc < 0) {
+		fprintf(stderr, "coroleased: no randomness from the kernel for the table key "
+			"(getrandom, /dev/urandom): %s\n", strerror(-krc));
+		return 1;
+	}
 	if (!foreground && daemon(0, 0) < 0) {
 		perror("coroleased: daemon");
 		return 1;
@@ -758,6 +781,7 @@ int main(int argc, char **argv)
 	cld_page_kill(d->page);              /* every lease invalid before the clients go */
 	d->ipc = cld_ipc_stop(d->ipc);
 	d->page = cld_page_close(d->page);   /* after the IPC: its clients' slots live there */
+	d->holds = cld_holdquota_free(d->holds);
 	d->cpg = cld_cpg_free(d->cpg);
 	d->vq = cld_quorum_free(d->vq);
 	d->node = cl_node_free(d->node);

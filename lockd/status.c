@@ -65,8 +65,12 @@ struct status_src {
 	F("index_uids",                U64,  s->st.index_uids)                    \
 	F("caller.uid",                U64,  s->in->caller_uid)                   \
 	F("caller.index_bytes",        U64,  s->caller_bytes)                     \
+	F("caller.holds",              U64,  s->in->caller_holds)                 \
 	F("local_leases",              U64,  s->local_leases)                     \
 	F("client_holds",              U64,  s->client_holds)                     \
+	F("client_holds_max",          U64,  s->in->holds_max)                    \
+	F("client_holds_per_uid",      U64,  s->in->holds_per_uid)                \
+	F("client_holds_reserve",      U64,  s->in->holds_reserve)                \
 	F("clients",                   U64,  s->in->clients)                      \
 	F("connections",               U64,  s->in->connections)                  \
 	F("watches",                   U64,  s->in->watches)                      \
@@ -90,6 +94,8 @@ struct status_src {
 	F("counters.queued_refused",   U64,  s->in->refused_queued)               \
 	F("counters.oversized_requests", U64, s->in->oversized)                   \
 	F("counters.leases_refused",   U64,  s->in->refused_leases)               \
+	F("counters.holds_refused",    U64,  s->in->refused_holds)                \
+	F("counters.holds_refused_uid", U64, s->in->refused_holds_uid)            \
 	F("counters.index_quota_refused", U64, s->in->refused_index_quota)        \
 	F("counters.index_full_refused", U64, s->in->refused_index_full)          \
 	F("counters.revokes",          U64,  s->k.revokes)                        \

@@ -42,6 +42,12 @@ struct cld_status_in {
 	uint64_t index_bytes_per_uid; /* the configured quota (0: off), likewise */
 	uint32_t caller_uid;          /* the uid of the client asking */
 	uint64_t state_hash;          /* cl_node_state_hash() */
+	uint64_t caller_holds;        /* the client hold slots of that uid */
+	uint64_t holds_max;           /* client hold slots for everyone (max_client_holds) */
+	uint64_t holds_per_uid;       /* ... one uid's share (max_client_holds_per_uid) */
+	uint64_t holds_reserve;       /* slots beyond them for root and the daemon's user */
+	uint64_t refused_holds;       /* acquires refused: every slot the client may use taken */
+	uint64_t refused_holds_uid;   /* ...: its uid's share taken */
 	uint64_t now;                 /* the node's clock (cld_now_us()) */
 };
 

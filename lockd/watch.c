@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "hash.h"
+#include "hashkey.h"
 #include "watch.h"
 
 /* A watched name and its watchers (in cld_watch_reg.names while it has any). */
@@ -26,9 +27,10 @@ struct wentry {
 	struct cld_watcher *w;
 };
 
+/* Keyed by the daemon's secret (hashkey.h): clients choose the names. */
 static uint64_t whash(const void *name, size_t len)
 {
-	return cl_hash_bytes(0x77617463ULL, name, len);
+	return cl_siphash(cld_hash_key(), name, len);
 }
 
 static bool same(const struct wname *wn, const void *name, size_t len)

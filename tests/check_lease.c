@@ -1843,9 +1843,15 @@ static int feed(struct cl_sm *m_sm, const struct ev *e)
 
 #define DET_STEPS 6000
 
-static struct cl_sm *det_new(struct actdigest *d, size_t mem_max, uint64_t per_uid)
+/*
+ * A machine as every replica starts, with table key number k (each replica
+ * has a secret key of its own: nothing it does may depend on the key).
+ */
+static struct cl_sm *det_new_key(struct actdigest *d, size_t mem_max, uint64_t per_uid,
+				 uint64_t k)
 {
-	struct cl_sm_config cfg = { .index_mem_max = mem_max, .index_bytes_per_uid = per_uid };
+	struct cl_sm_config cfg = { .index_mem_max = mem_max, .index_bytes_per_uid = per_uid,
+				    .table_key = { cl_mix64(k), cl_mix64(~k) } };
 	struct cl_sm *m_sm = cl_sm_new(&cfg, digest_action, d);
 	uint32_t mem[] = { 1, 2, 3 };
 	struct cl_ring r = { 1, 1 };
@@ -1855,14 +1861,53 @@ static struct cl_sm *det_new(struct actdigest *d, size_t mem_max, uint64_t per_u
 	return m_sm;
 }
 
+static struct cl_sm *det_new(struct actdigest *d, size_t mem_max, uint64_t per_uid)
+{
+	return det_new_key(d, mem_max, per_uid, 0);
+}
+
+/* a's and b's snapshots are the same bytes (records in name order, whatever the keys). */
+static void snaps_equal(const struct cl_sm *a, const struct cl_sm *b, uint64_t step)
+{
+	uint8_t *pa, *pb;
+	size_t la, lb;
+
+	ck_assert_int_eq(cl_snap_encode(a, &pa, &la), 0);
+	ck_assert_int_eq(cl_snap_encode(b, &pb, &lb), 0);
+	ck_assert_msg(la == lb && memcmp(pa, pb, la) == 0,
+		      "step %" PRIu64 ": one state, snapshots differ with other table keys", step);
+	free(pa);
+	free(pb);
+}
+
+/* A fresh machine with table key k, loaded from a's snapshot. */
+static struct cl_sm *det_load(const struct cl_sm *a, struct actdigest *d, uint64_t k)
+{
+	struct cl_sm_config cfg = { .table_key = { cl_mix64(k), cl_mix64(~k) } };
+	struct cl_sm *m_sm = cl_sm_new(&cfg, digest_action, d);
+	uint8_t *p;
+	size_t len;
+
+	ck_assert_ptr_nonnull(m_sm);
+	ck_assert_int_eq(cl_snap_encode(a, &p, &len), 0);
+	ck_assert_int_eq(cl_snap_decode(p, len, m_sm), 0);
+	free(p);
+	return m_sm;
+}
+
 /* Runs 0 and 2 without per-uid quota, 1 and 3 with one (the same on every replica). */
 START_TEST(test_determinism_random)
 {
 	struct actdigest da = { 0xcbf29ce484222325ULL, 0, 0, 0 }, db = da, dc = da, dd = da;
+	struct actdigest d1 = da, d2 = da;
 	uint64_t per_uid = _i % 2 ? 700 : 0;
-	struct cl_sm *a = det_new(&da, 1500, per_uid), *b = det_new(&db, 1500, per_uid);
-	struct cl_sm *c = det_new(&dc, 1500, per_uid);
-	struct cl_sm *d = det_new(&dd, 1500, per_uid);   /* b's twin, hashed only now and then */
+	/* every replica with a table key of its own, as daemons have (hash.h) */
+	struct cl_sm *a = det_new_key(&da, 1500, per_uid, 1), *b = det_new_key(&db, 1500, per_uid, 2);
+	struct cl_sm *c = det_new_key(&dc, 1500, per_uid, 3);
+	/* b's twin, hashed only now and then */
+	struct cl_sm *d = det_new_key(&dd, 1500, per_uid, 4);
+	/* two replicas loaded from a's snapshot half way, with keys of their own */
+	struct cl_sm *l1 = NULL, *l2 = NULL;
 	struct ev *evs = calloc(DET_STEPS, sizeof(*evs));
 	uint64_t seed = 0x9e3779b97f4a7c15ULL ^ (uint64_t)_i;
 	struct cl_sm_stats st;
@@ -1877,9 +1922,23 @@ START_TEST(test_determinism_random)
 		int ra, rb;
 
 		gen_event(a, &evs[s], s + 1);
+		if (s == DET_STEPS / 2) {
+			l1 = det_load(a, &d1, 5);
+			l2 = det_load(a, &d2, 6);
+		}
 		ra = feed(a, &evs[s]);
 		rb = feed(b, &evs[s]);
 		ck_assert_int_eq(feed(d, &evs[s]), rb);
+		if (l1) {
+			ck_assert_int_eq(feed(l1, &evs[s]), ra);
+			ck_assert_int_eq(feed(l2, &evs[s]), ra);
+			ck_assert_msg(d1.h == d2.h && d1.n == d2.n, "step %" PRIu64 ": actions of "
+				      "replicas loaded from one snapshot differ", s);
+			ck_assert_msg(cl_sm_hash(l1) == cl_sm_hash(a), "step %" PRIu64 ": a loaded "
+				      "replica diverged", s);
+		}
+		if (s % 500 == 0 || s == DET_STEPS - 1)
+			snaps_equal(a, b, s);
 		ck_assert_msg(ra == rb && ra == 0, "seed %#" PRIx64 " step %" PRIu64 ": rc %d / %d",
 			      seed, s, ra, rb);
 		ck_assert_msg(cl_sm_hash(a) == cl_sm_hash(b), "seed %#" PRIx64 " step %" PRIu64
@@ -1926,11 +1985,45 @@ START_TEST(test_determinism_random)
 
 	/* same hash is stable across calls */
 	ck_assert_uint_eq(cl_sm_hash(a), cl_sm_hash(a));
+	ck_assert(canon_eq(a, l2));
 	free(evs);
 	cl_sm_free(a);
 	cl_sm_free(b);
 	cl_sm_free(c);
 	cl_sm_free(d);
+	cl_sm_free(l1);
+	cl_sm_free(l2);
+}
+END_TEST
+
+/*
+ * cl_siphash_cd() is SipHash: the published SipHash-2-4 vectors (key 00..0f,
+ * message 00..(n-1)); and cl_siphash() (1-3) depends on every key bit and
+ * on the length.
+ */
+START_TEST(test_siphash)
+{
+	const struct cl_hash_key k = { 0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL };
+	uint8_t m[64];
+
+	for (size_t i = 0; i < sizeof(m); i++)
+		m[i] = (uint8_t)i;
+	ck_assert_uint_eq(cl_siphash_cd(&k, m, 0, 2, 4), 0x726fdb47dd0e0e31ULL);
+	ck_assert_uint_eq(cl_siphash_cd(&k, m, 1, 2, 4), 0x74f839c593dc67fdULL);
+	ck_assert_uint_eq(cl_siphash_cd(&k, m, 15, 2, 4), 0xa129ca6149be45e5ULL);
+	ck_assert_uint_eq(cl_siphash_cd(&k, m, 63, 2, 4), 0x958a324ceb064572ULL);
+	for (unsigned b = 0; b < 128; b++) {
+		struct cl_hash_key x = k;
+
+		if (b < 64)
+			x.k0 ^= 1ULL << b;
+		else
+			x.k1 ^= 1ULL << (b - 64);
+		ck_assert_uint_ne(cl_siphash(&x, m, 16), cl_siphash(&k, m, 16));
+	}
+	ck_assert_uint_ne(cl_siphash(&k, m, 8), cl_siphash(&k, m, 9));
+	m[8] = 0;
+	ck_assert_uint_ne(cl_siphash(&k, m, 8), cl_siphash(&k, m, 9));
 }
 END_TEST
 
@@ -2545,6 +2638,7 @@ static Suite *lease_suite(void)
 
 	tcase_set_timeout(det, 120);
 	tcase_add_loop_test(det, test_determinism_random, 0, 3);
+	tcase_add_test(det, test_siphash);
 	tcase_add_test(det, test_restore_roundtrip_hash);
 	suite_add_tcase(s, det);
 	return s;

@@ -120,6 +120,7 @@ static struct cl_node_config t_cfg(uint32_t id)
 	c.validity_us = 2000000;
 	c.fence_delay_us = 5000000;
 	c.sync_chunk = 4096;         /* several chunks even for small states */
+	c.sm.table_key = (struct cl_hash_key){ cl_mix64(id), cl_mix64(~(uint64_t)id) };  /* its own */
 	return c;
 }
 
@@ -314,8 +315,10 @@ static void cluster_free(struct tbus *b)
 	free(b);
 }
 
-#define ACQ(t, client, name, mode, flags) \
-	ck_assert_int_eq(cl_node_acquire((t)->n, client, 100 + client, name, strlen(name), mode, flags, 0), 0)
+#define ACQ(t, client, name, mode, flags) ACQU(t, client, 0, name, mode, flags)
+/* ... by a client of user uid (flags may add CL_NODE_PRIVILEGED: root, admin_group) */
+#define ACQU(t, client, uid, name, mode, flags) \
+	ck_assert_int_eq(cl_node_acquire((t)->n, client, 100 + client, uid, name, strlen(name), mode, flags, 0), 0)
 
 START_TEST(single_node_grant_and_fast_path)
 {
@@ -357,13 +360,13 @@ START_TEST(bad_requests_rejected)
 	struct tnode *a = b->nodes[1];
 	char big[COROLEASE_NAME_MAX + 1];
 	memset(big, 'x', sizeof(big));
-	ck_assert_int_eq(cl_node_acquire(a->n, 1, 1, "", 0, CL_MODE_EX, 0, 0), -EINVAL);
-	ck_assert_int_eq(cl_node_acquire(a->n, 1, 1, big, sizeof(big), CL_MODE_EX, 0, 0), -EINVAL);
-	ck_assert_int_eq(cl_node_acquire(a->n, 1, 1, big, COROLEASE_NAME_MAX, CL_MODE_EX, 0, 0), 0);
-	ck_assert_int_eq(cl_node_acquire(a->n, 1, 1, "a", 1, 3, 0, 0), -EINVAL);
-	ck_assert_int_eq(cl_node_acquire(a->n, 1, 1, "a", 1, CL_MODE_EX, 0x80, 0), -EINVAL);
-	ck_assert_int_eq(cl_node_acquire(a->n, 0, 1, "a", 1, CL_MODE_EX, 0, 0), -EINVAL);
-	ck_assert_int_eq(cl_node_acquire(a->n, 1, 1, big, COROLEASE_NAME_MAX, CL_MODE_EX, 0, 0), -EALREADY);
+	ck_assert_int_eq(cl_node_acquire(a->n, 1, 1, 0, "", 0, CL_MODE_EX, 0, 0), -EINVAL);
+	ck_assert_int_eq(cl_node_acquire(a->n, 1, 1, 0, big, sizeof(big), CL_MODE_EX, 0, 0), -EINVAL);
+	ck_assert_int_eq(cl_node_acquire(a->n, 1, 1, 0, big, COROLEASE_NAME_MAX, CL_MODE_EX, 0, 0), 0);
+	ck_assert_int_eq(cl_node_acquire(a->n, 1, 1, 0, "a", 1, 3, 0, 0), -EINVAL);
+	ck_assert_int_eq(cl_node_acquire(a->n, 1, 1, 0, "a", 1, CL_MODE_EX, 0x80, 0), -EINVAL);
+	ck_assert_int_eq(cl_node_acquire(a->n, 0, 1, 0, "a", 1, CL_MODE_EX, 0, 0), -EINVAL);
+	ck_assert_int_eq(cl_node_acquire(a->n, 1, 1, 0, big, COROLEASE_NAME_MAX, CL_MODE_EX, 0, 0), -EALREADY);
 	ck_assert_int_eq(cl_node_index_put(a->n, 1, 2, 0, "a", 1, "k", 1, "v", 1), COROLEASE_ENOTHELD);
 	ck_assert_int_eq(cl_node_fence_ack(a->n, 1, 3, 0, false), -EINVAL);
 	bus_run(b);
@@ -647,7 +650,7 @@ static struct tbus *cluster_with_300_leases(void)
 	char name[32];
 	for (int i = 0; i < 300; i++) {
 		snprintf(name, sizeof(name), "user%03d/INBOX", i);
-		ck_assert_int_eq(cl_node_acquire(b->nodes[1]->n, 1, (uint64_t)i, name, strlen(name),
+		ck_assert_int_eq(cl_node_acquire(b->nodes[1]->n, 1, (uint64_t)i, 0, name, strlen(name),
 						 CL_MODE_EX, 0, 0), 0);
 	}
 	bus_run(b);
@@ -704,7 +707,7 @@ START_TEST(snapshot_sent_within_send_window)
 	char name[32];
 	for (int i = 0; i < 3000; i++) {
 		snprintf(name, sizeof(name), "user%04d/INBOX", i);
-		ck_assert_int_eq(cl_node_acquire(n1->n, 1, (uint64_t)i, name, strlen(name),
+		ck_assert_int_eq(cl_node_acquire(n1->n, 1, (uint64_t)i, 0, name, strlen(name),
 						 CL_MODE_EX, 0, 0), 0);
 		if (i % 100 == 99)
 			bus_run(b);
@@ -984,7 +987,7 @@ START_TEST(drain_hands_leases_back)
 	bus_run(b);
 	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_REVOKED, 1));
 	ck_assert_uint_eq(cl_sm_owner(cl_node_sm(n2->n), "lingering", 9), CL_NODE_NONE);
-	ck_assert_int_eq(cl_node_acquire(n1->n, 3, 3, "new", 3, CL_MODE_EX, 0, 0), -ESHUTDOWN);
+	ck_assert_int_eq(cl_node_acquire(n1->n, 3, 3, 0, "new", 3, CL_MODE_EX, 0, 0), -ESHUTDOWN);
 	ck_assert_ptr_null(last_ev(n2, CL_NODE_EV_GRANTED, 2));
 	ck_assert(!cl_node_drained(n1->n));
 	/* the client obeys the revoke: node 2 gets it at once, no fence delay */
@@ -1282,7 +1285,7 @@ static void assert_failed_cleanly(struct tnode *t)
 	ck_assert_uint_eq(count_ev(t, CL_NODE_EV_FATAL, 0), 1);
 	size_t nev = t->nev;
 	uint64_t sent = mcasts(t);
-	ck_assert_int_eq(cl_node_acquire(t->n, 99, 1, "z", 1, CL_MODE_EX, 0, 0), -ENOMEM);
+	ck_assert_int_eq(cl_node_acquire(t->n, 99, 1, 0, "z", 1, CL_MODE_EX, 0, 0), -ENOMEM);
 	ck_assert_int_eq(cl_node_sync(t->n, 99, 2), -ENOMEM);
 	cl_node_tick(t->n);
 	cl_node_deliver(t->n, t->id, "garbage", 7);
@@ -1360,7 +1363,7 @@ static unsigned long oom_scenario(unsigned long budget)
 	oom.used = 0;
 	size_t nev = n1->nev;
 	oom_resume();
-	rc = cl_node_acquire(n1->n, 1, 101, "m", 1, CL_MODE_EX, 0, 0);
+	rc = cl_node_acquire(n1->n, 1, 101, 0, "m", 1, CL_MODE_EX, 0, 0);
 	bus_run(b);
 	if (any_failed(b) || refused(n1, rc, 1, nev, 0))
 		goto out;
@@ -1384,7 +1387,7 @@ static unsigned long oom_scenario(unsigned long budget)
 
 	nev = n2->nev;
 	oom_resume();
-	rc = cl_node_acquire(n2->n, 2, 102, "m", 1, CL_MODE_EX, CL_ACQ_WAIT, 0);
+	rc = cl_node_acquire(n2->n, 2, 102, 0, "m", 1, CL_MODE_EX, CL_ACQ_WAIT, 0);
 	bus_run(b);
 	if (any_failed(b) || refused(n2, rc, 2, nev, 0))
 		goto out;
@@ -1401,7 +1404,7 @@ static unsigned long oom_scenario(unsigned long budget)
 
 	nev = n3->nev;
 	oom_resume();
-	rc = cl_node_acquire(n3->n, 3, 103, "x", 1, CL_MODE_EX, 0, 0);
+	rc = cl_node_acquire(n3->n, 3, 103, 0, "x", 1, CL_MODE_EX, 0, 0);
 	bus_run(b);
 	if (any_failed(b) || refused(n3, rc, 3, nev, 0))
 		goto out;
@@ -1517,7 +1520,7 @@ START_TEST(local_node_shared_and_sh)
 	ck_assert_ptr_nonnull(last_ev(a, CL_NODE_EV_GRANTED, 4));
 	ck_assert_ptr_nonnull(last_ev(a, CL_NODE_EV_GRANTED, 5));
 	/* the flag is refused where it means nothing but the known bits */
-	ck_assert_int_eq(cl_node_acquire(a->n, 9, 9, "u/z", 3, CL_MODE_EX, 0x40, 0), -EINVAL);
+	ck_assert_int_eq(cl_node_acquire(a->n, 9, 9, 0, "u/z", 3, CL_MODE_EX, 0x40, 0), -EINVAL);
 	cluster_free(b);
 }
 END_TEST
@@ -1555,6 +1558,142 @@ START_TEST(local_handover_timeout_new_epoch)
 }
 END_TEST
 
+/* The err of client's last DENIED event, which must exist. */
+static int denied_err(struct tnode *t, uint64_t client)
+{
+	const struct cl_node_event *d = last_ev(t, CL_NODE_EV_DENIED, client);
+	ck_assert_ptr_nonnull(d);
+	return d ? d->err : 0;
+}
+
+/*
+ * Issue 8 (F6): a local WAIT acquire of another user (not privileged) does
+ * not have a local holder revoked: the holder is told WANTED (advisory) and
+ * the waiter waits for the release or its timeout.  A waiter of the holder's
+ * uid, and a privileged one (root, admin_group), have it revoked after
+ * handover_timeout as before; so does a waiter on another node (the
+ * node-level handover), whoever the users are.
+ */
+START_TEST(local_handover_needs_same_uid_or_privilege)
+{
+	struct tbus *b = cluster(2);
+	struct tnode *a = b->nodes[1], *o = b->nodes[2];
+	struct cl_node_config c = t_cfg(1);
+	uint64_t wait = c.handover_timeout_us + c.revoke_timeout_us + 1000000;
+
+	/* another user: WANTED, never REVOKED; it waits for the release */
+	ACQU(a, 1, 0, "job", CL_MODE_EX, 0);
+	bus_run(b);
+	const struct cl_node_event *g1 = last_ev(a, CL_NODE_EV_GRANTED, 1);
+	ck_assert_ptr_nonnull(g1);
+	uint64_t e1 = g1->epoch;
+	ACQU(a, 2, 61001, "job", CL_MODE_EX, CL_ACQ_WAIT);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(a, CL_NODE_EV_QUEUED, 2));
+	ck_assert_ptr_nonnull(last_ev(a, CL_NODE_EV_WANTED, 1));
+	bus_advance(b, b->now + wait);
+	ck_assert_ptr_null(last_ev(a, CL_NODE_EV_REVOKED, 1));
+	ck_assert_ptr_null(last_ev(a, CL_NODE_EV_KILL, 1));
+	ck_assert_ptr_null(last_ev(a, CL_NODE_EV_GRANTED, 2));
+	ck_assert_int_eq(cl_node_release(a->n, 1, "job", 3), 0);
+	bus_run(b);
+	const struct cl_node_event *g2 = last_ev(a, CL_NODE_EV_GRANTED, 2);
+	ck_assert_ptr_nonnull(g2);
+	ck_assert_uint_eq(g2->epoch, e1);   /* a clean release: same epoch */
+
+	/* ... with a timeout: denied when it passes, the holder untouched */
+	ACQU(a, 3, 61002, "job", CL_MODE_EX, 0);   /* NOWAIT: busy, never revoking */
+	bus_run(b);
+	ck_assert_int_eq(denied_err(a, 3), -EBUSY);
+	ck_assert_int_eq(cl_node_acquire(a->n, 4, 104, 61002, "job", 3, CL_MODE_EX, CL_ACQ_WAIT,
+					 wait), 0);
+	bus_run(b);
+	bus_advance(b, b->now + wait + 1000);
+	ck_assert_int_eq(denied_err(a, 4), -ETIMEDOUT);
+	ck_assert_ptr_null(last_ev(a, CL_NODE_EV_REVOKED, 2));
+
+	/* SH holders of two users: an EX waiter of one of them revokes neither */
+	ACQU(a, 5, 5000, "sh", CL_MODE_SH, 0);
+	ACQU(a, 6, 6000, "sh", CL_MODE_SH, 0);
+	bus_run(b);
+	ACQU(a, 7, 5000, "sh", CL_MODE_EX, CL_ACQ_WAIT);
+	bus_run(b);
+	bus_advance(b, b->now + wait);
+	ck_assert_ptr_null(last_ev(a, CL_NODE_EV_REVOKED, 5));
+	ck_assert_ptr_null(last_ev(a, CL_NODE_EV_REVOKED, 6));
+	ck_assert_ptr_nonnull(last_ev(a, CL_NODE_EV_WANTED, 5));
+	ck_assert_ptr_nonnull(last_ev(a, CL_NODE_EV_WANTED, 6));
+
+	/* the holder's own uid: revoked after handover_timeout, as before */
+	ACQU(a, 8, 5000, "own", CL_MODE_EX, 0);
+	bus_run(b);
+	ACQU(a, 9, 5000, "own", CL_MODE_EX, CL_ACQ_WAIT);
+	bus_run(b);
+	bus_advance(b, b->now + c.handover_timeout_us + 1000);
+	ck_assert_ptr_nonnull(last_ev(a, CL_NODE_EV_REVOKED, 8));
+
+	/* a privileged waiter (root, admin_group) of another uid: revoked too */
+	ACQU(a, 10, 5000, "adm", CL_MODE_EX, 0);
+	bus_run(b);
+	ACQU(a, 11, 7000, "adm", CL_MODE_EX, CL_ACQ_WAIT | CL_NODE_PRIVILEGED);
+	bus_run(b);
+	bus_advance(b, b->now + c.handover_timeout_us + 1000);
+	ck_assert_ptr_nonnull(last_ev(a, CL_NODE_EV_REVOKED, 10));
+
+	/* a waiter on another node, any user: the node-level handover as before */
+	ACQU(a, 12, 0, "far", CL_MODE_EX, 0);
+	bus_run(b);
+	ACQU(o, 13, 61001, "far", CL_MODE_EX, CL_ACQ_WAIT);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(a, CL_NODE_EV_WANTED, 12));
+	bus_advance(b, b->now + c.handover_timeout_us + 1000);
+	ck_assert_ptr_nonnull(last_ev(a, CL_NODE_EV_REVOKED, 12));
+	bus_advance(b, b->now + c.revoke_timeout_us + 1000);
+	ck_assert_ptr_nonnull(last_ev(o, CL_NODE_EV_GRANTED, 13));
+	cluster_free(b);
+}
+END_TEST
+
+/*
+ * Issue 8 (F7): an EX hold with CL_NODE_SHARED is shared only between the
+ * clients of one uid; a client of another uid, root included, arbitrates like
+ * any local client (NOWAIT: -EBUSY; WAIT: queued until they are done).
+ */
+START_TEST(local_node_shared_same_uid_only)
+{
+	struct tbus *b = cluster(1);
+	struct tnode *a = b->nodes[1];
+	ACQU(a, 1, 5000, "mbox/alice", CL_MODE_EX, CL_NODE_SHARED);
+	bus_run(b);
+	const struct cl_node_event *g1 = last_ev(a, CL_NODE_EV_GRANTED, 1);
+	ck_assert_ptr_nonnull(g1);
+	ACQU(a, 2, 6000, "mbox/alice", CL_MODE_EX, CL_NODE_SHARED);
+	ACQU(a, 3, 0, "mbox/alice", CL_MODE_EX, CL_NODE_SHARED | CL_NODE_PRIVILEGED);
+	bus_run(b);
+	ck_assert_int_eq(denied_err(a, 2), -EBUSY);
+	ck_assert_int_eq(denied_err(a, 3), -EBUSY);
+	ck_assert_ptr_null(last_ev(a, CL_NODE_EV_GRANTED, 2));
+	ck_assert_ptr_null(last_ev(a, CL_NODE_EV_GRANTED, 3));
+	/* the same uid joins at once, with the same epoch */
+	ACQU(a, 4, 5000, "mbox/alice", CL_MODE_EX, CL_NODE_SHARED);
+	bus_run(b);
+	const struct cl_node_event *g4 = last_ev(a, CL_NODE_EV_GRANTED, 4);
+	ck_assert_ptr_nonnull(g4);
+	ck_assert_uint_eq(g4->epoch, g1->epoch);
+	/* another uid that waits gets it once both are done */
+	ACQU(a, 5, 6000, "mbox/alice", CL_MODE_EX, CL_NODE_SHARED | CL_ACQ_WAIT);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(a, CL_NODE_EV_QUEUED, 5));
+	ck_assert_int_eq(cl_node_release(a->n, 1, "mbox/alice", 10), 0);
+	bus_run(b);
+	ck_assert_ptr_null(last_ev(a, CL_NODE_EV_GRANTED, 5));
+	ck_assert_int_eq(cl_node_release(a->n, 4, "mbox/alice", 10), 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(a, CL_NODE_EV_GRANTED, 5));
+	cluster_free(b);
+}
+END_TEST
+
 static Suite *node_suite(void)
 {
 	Suite *s = suite_create("node");
@@ -1563,6 +1702,8 @@ static Suite *node_suite(void)
 	tcase_add_test(tc, local_ex_is_exclusive);
 	tcase_add_test(tc, local_node_shared_and_sh);
 	tcase_add_test(tc, local_handover_timeout_new_epoch);
+	tcase_add_test(tc, local_handover_needs_same_uid_or_privilege);
+	tcase_add_test(tc, local_node_shared_same_uid_only);
 	tcase_add_test(tc, bad_requests_rejected);
 	tcase_add_test(tc, contention_nowait_wait_and_handover);
 	tcase_add_test(tc, lingering_lease_given_up_at_once);

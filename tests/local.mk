@@ -13,6 +13,7 @@ CHECK_TEST_PROGS = \
 	tests/check_page \
 	tests/check_watch \
 	tests/check_groups \
+	tests/check_holdquota \
 	tests/check_evsbus
 check_PROGRAMS += $(CHECK_TEST_PROGS)
 TESTS += $(CHECK_TEST_PROGS)
@@ -39,6 +40,15 @@ tests_check_index_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_check_index_SOURCES = tests/check_index.c $(TEST_SUPPORT)
 tests_check_index_CFLAGS = $(CHECK_TEST_CFLAGS)
 tests_check_index_LDADD = $(CHECK_TEST_LDADD)
+
+# issue 8 (F10): lease names computed to collide in a public hash cost no more
+# than others (the name tables' keys are secret)
+check_PROGRAMS += tests/check_hashflood
+TESTS += tests/check_hashflood
+tests_check_hashflood_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_check_hashflood_SOURCES = tests/check_hashflood.c
+tests_check_hashflood_CFLAGS = $(CHECK_TEST_CFLAGS)
+tests_check_hashflood_LDADD = $(CHECK_TEST_LDADD)
 
 tests_check_wire_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_check_wire_SOURCES = tests/check_wire.c
@@ -93,8 +103,13 @@ tests_check_groups_CPPFLAGS = $(CORE_CPPFLAGS) -I$(top_srcdir)/lockd
 tests_check_groups_SOURCES = tests/check_groups.c lockd/groups.c lockd/groups.h
 tests_check_groups_CFLAGS = $(CHECK_TEST_CFLAGS)
 tests_check_groups_LDADD = $(CHECK_LIBS)
+tests_check_holdquota_CPPFLAGS = $(CORE_CPPFLAGS) -I$(top_srcdir)/lockd
+tests_check_holdquota_SOURCES = tests/check_holdquota.c lockd/holdquota.c lockd/holdquota.h
+tests_check_holdquota_CFLAGS = $(CHECK_TEST_CFLAGS)
+tests_check_holdquota_LDADD = $(CHECK_LIBS)
 tests_check_watch_CPPFLAGS = $(CORE_CPPFLAGS) -I$(top_srcdir)/lockd
-tests_check_watch_SOURCES = tests/check_watch.c lockd/watch.c lockd/watch.h
+tests_check_watch_SOURCES = tests/check_watch.c lockd/watch.c lockd/watch.h \
+	lockd/hashkey.c lockd/hashkey.h
 tests_check_watch_CFLAGS = $(CHECK_TEST_CFLAGS)
 tests_check_watch_LDADD = $(CHECK_LIBS)
 

@@ -171,8 +171,10 @@ static int fail(const char *what, const void *name, size_t namelen, int err)
 	if (err == -ENOSPC)
 		warnx_("the cluster's state holds max_leases names already (corolease.conf(5))");
 	else if (err == -EDQUOT)
-		warnx_("this connection's quota is reached (max_leases_per_client or "
-		       "max_watches_per_client, corolease.conf(5))");
+		warnx_("a quota is reached: this connection's (max_leases_per_client, "
+		       "max_watches_per_client), your user's share of the node's client hold slots "
+		       "(max_client_holds_per_uid) or the node's (max_client_holds); see "
+		       "'corolease status' and corolease.conf(5)");
 	return exit_for(err);
 }
 
@@ -303,8 +305,10 @@ static const struct cmd_help helps[] = {
 		     "and releases the lease when CMD exits; exits with CMD's status (128+N if\n"
 		     "killed by signal N).  Without --wait a held lease fails at once (exit 1);\n"
 		     "--wait SECS queues for up to SECS seconds, --wait 0 without limit.\n"
-		     "When another node wants the lease, a notice goes to stderr; CMD keeps\n"
-		     "the lease until it exits or the daemon's handover timeout revokes it.\n"
+		     "When another client wants the lease, a notice goes to stderr; CMD keeps\n"
+		     "the lease until it exits, or until the daemon's handover timeout revokes\n"
+		     "it if the waiter may take it (another node; here: the same user, root,\n"
+		     "the admin group).\n"
 		     "If the lease is revoked (or the daemon is lost) CMD gets SIGTERM, and\n"
 		     "SIGKILL --kill-after SECS later (default 4), or 0.2 s before the\n"
 		     "daemon's revoke deadline if that is sooner.  SIGINT, SIGTERM, SIGHUP\n"
@@ -598,15 +602,62 @@ static int cmd_status(int argc, char **argv)
 /* ------------------------------------------------------------------------ */
 /* list, show, owner */
 
-struct list_ctx {
-	unsigned n;
+/*
+ * The daemon sends a listing in its table's order, which depends on a key
+ * of its own (a different one on every node and at every start): the lines
+ * are collected and printed in name order (bytes, shorter first on a common
+ * prefix), so that the same state lists alike everywhere.
+ */
+struct list_item {
+	struct corolease_lease_summary s;   /* s.name points at name */
+	uint8_t name[];
 };
 
-static int list_one(void *ctx, const struct corolease_lease_summary *s)
+struct list_ctx {
+	struct list_item **v;
+	size_t n, cap;
+	bool oom;
+};
+
+static int list_collect(void *ctx, const struct corolease_lease_summary *s)
 {
 	struct list_ctx *c = ctx;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 256;
+		struct list_item **v = realloc(c->v, cap * sizeof(*v));
+		if (!v) {
+			c->oom = true;
+			return -ENOMEM;
+		}
+		c->v = v;
+		c->cap = cap;
+	}
+	struct list_item *it = malloc(sizeof(*it) + s->namelen);
+	if (!it) {
+		c->oom = true;
+		return -ENOMEM;
+	}
+	it->s = *s;
+	memcpy(it->name, s->name, s->namelen);
+	it->s.name = it->name;
+	c->v[c->n++] = it;
+	return 0;
+}
+
+static int list_item_cmp(const void *pa, const void *pb)
+{
+	const struct corolease_lease_summary *a = &(*(struct list_item *const *)pa)->s;
+	const struct corolease_lease_summary *b = &(*(struct list_item *const *)pb)->s;
+	int c = memcmp(a->name, b->name, a->namelen < b->namelen ? a->namelen : b->namelen);
+	if (c)
+		return c;
+	return a->namelen < b->namelen ? -1 : a->namelen > b->namelen;
+}
+
+static void list_print(const struct corolease_lease_summary *s, bool first)
+{
 	if (opt_json) {
-		printf("%s{\"name\":", c->n ? "," : "");
+		printf("%s{\"name\":", first ? "" : ",");
 		put_json(stdout, s->name, s->namelen);
 		printf(",\"owner\":%" PRIu32 ",\"mode\":\"%s\",\"orphaned\":%s,\"epoch\":%" PRIu64
 		       ",\"holders\":%" PRIu32 ",\"waiters\":%" PRIu32 ",\"keys\":%" PRIu32
@@ -620,8 +671,6 @@ static int list_one(void *ctx, const struct corolease_lease_summary *s)
 		       mode_str(s->owner ? s->mode : 0), s->epoch, s->nholders, s->nwaiters,
 		       s->nkeys, s->orphaned ? "\torphaned" : "");
 	}
-	c->n++;
-	return 0;
 }
 
 static int cmd_list(int argc, char **argv)
@@ -638,11 +687,19 @@ static int cmd_list(int argc, char **argv)
 
 	corolease_t *h = connect_or_exit();
 	struct list_ctx c = { 0 };
-	if (opt_json)
-		printf("[");
-	int r = corolease_list(h, prefix, strlen(prefix), list_one, &c);
+	int r = corolease_list(h, prefix, strlen(prefix), list_collect, &c);
 	corolease_close(h);
-	if (opt_json)
+	if (r == 0 && c.n > 1)
+		qsort(c.v, c.n, sizeof(*c.v), list_item_cmp);
+	if (opt_json && r == 0)
+		printf("[");
+	for (size_t k = 0; k < c.n; k++) {
+		if (r == 0)
+			list_print(&c.v[k]->s, k == 0);
+		free(c.v[k]);
+	}
+	free(c.v);
+	if (opt_json && r == 0)
 		printf("]\n");
 	if (r < 0)
 		return fail("list", NULL, 0, r);
@@ -907,8 +964,9 @@ static void acq_wanted(corolease_t *h, corolease_lease_t *lease, uint32_t node, 
 	if (run->wanted_told)
 		return;
 	run->wanted_told = true;
-	warnx_("lease %s wanted by node %" PRIu32 "; %s keeps it until it exits or the "
-	       "handover timeout", text(run->name, strlen(run->name)), node, run->cmd);
+	warnx_("lease %s wanted by node %" PRIu32 "; %s keeps it until it exits, or until the "
+	       "handover timeout if the waiter may take it", text(run->name, strlen(run->name)),
+	       node, run->cmd);
 }
 
 static void acq_disconnected(corolease_t *h, void *udata)

@@ -16,8 +16,12 @@
  * Buckets are a power of two, chains are singly linked, new entries go to
  * the head of their chain, and the table doubles when an insert finds as
  * many entries as buckets (rehashing old buckets in order, each chain from
- * its head).  That fixes the iteration order for a given sequence of
- * inserts and deletes, which the node agent relies on for determinism.
+ * its head).  That fixes the iteration order for a given hash function and
+ * sequence of inserts and deletes, but the tables of names hash with a key
+ * that is secret and differs from process to process (core/hash.h), so
+ * their order differs from host to host: nothing that leaves the process (a
+ * message, a snapshot, a state hash, a listing, an event order) may follow
+ * it.  Walks whose effects do sort, or go by a list of their own.
  *
  * Inserting never fails: when doubling cannot get memory the table keeps
  * its size and the chains grow.  Only cl_htab_init() can fail (-ENOMEM).

@@ -11,7 +11,7 @@
 
 check_PROGRAMS += tests/integration/cl-load tests/integration/cl-garbage tests/integration/cl-squat \
 	tests/integration/cl-limits tests/integration/cl-valid tests/integration/cl-flood \
-	tests/integration/cl-brk
+	tests/integration/cl-brk tests/integration/cl-nshared
 tests_integration_cl_brk_SOURCES = tests/integration/cl-brk.c
 tests_integration_cl_brk_CPPFLAGS = -I$(top_srcdir)/include -DCOROLEASE_IPC_PEER
 tests_integration_cl_brk_CFLAGS = $(AM_CFLAGS) $(LIBQB_CFLAGS)
@@ -31,6 +31,9 @@ tests_integration_cl_flood_SOURCES = tests/integration/cl-flood.c tests/integrat
 tests_integration_cl_flood_CPPFLAGS = -I$(top_srcdir)/include -DCOROLEASE_IPC_PEER
 tests_integration_cl_flood_CFLAGS = $(AM_CFLAGS) $(LIBQB_CFLAGS)
 tests_integration_cl_flood_LDADD = libclient/libcorolease.la $(LIBQB_LIBS)
+tests_integration_cl_nshared_SOURCES = tests/integration/cl-nshared.c tests/integration/clt.h
+tests_integration_cl_nshared_CPPFLAGS = -I$(top_srcdir)/include
+tests_integration_cl_nshared_LDADD = libclient/libcorolease.la
 tests_integration_cl_valid_SOURCES = tests/integration/cl-valid.c tests/integration/clt.h
 tests_integration_cl_valid_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/lockd
 tests_integration_cl_valid_LDADD = libclient/libcorolease.la
@@ -67,6 +70,9 @@ INTEGRATION_TESTS = \
 	tests/integration/t66-connect-flood.sh tests/integration/t70-refusal-log-flood.sh \
 	tests/integration/t80-scm-linger.sh tests/integration/t81-warn-flood.sh \
 	tests/integration/t82-odd-packets.sh tests/integration/t84-loop-starvation.sh \
+	tests/integration/t63-revoke-other-user.sh \
+	tests/integration/t64-hold-slots.sh \
+	tests/integration/t69-node-shared-users.sh \
 	tests/integration/t01-single-node.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh

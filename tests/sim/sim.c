@@ -1559,8 +1559,13 @@ static void exec_call(struct sim *s, struct node *n, const struct call *k)
 	agent_changed(n);        /* AGENT() around the switch */
 	switch (k->kind) {
 	case CALL_ACQ:
-		rc = cl_node_acquire(n->cn, k->client, k->cookie, nm, strlen(nm), k->mode,
-				     k->flags, k->timeout);
+		/*
+		 * as privileged users: a local waiter has the holders in its way
+		 * revoked whatever their uid (the policy for other users is
+		 * check_node's), so the workload's handovers stay as they were
+		 */
+		rc = cl_node_acquire(n->cn, k->client, k->cookie, sim_uid(c), nm, strlen(nm),
+				     k->mode, k->flags | CL_NODE_PRIVILEGED, k->timeout);
 		break;
 	case CALL_REL:
 		rc = cl_node_release(n->cn, k->client, nm, strlen(nm));
@@ -2569,6 +2574,14 @@ static void daemon_start(struct sim *s, struct node *n)
 
 	cfg.nodeid = n->id;
 	cfg.epoch_floor = n->kept_floor;
+	/*
+	 * A table key of its own for each node and start, as every daemon draws
+	 * one (cl_sm_config.table_key); from the seed, the node, its start and
+	 * --key-salt, never from the rng: runs with other salts behave alike,
+	 * or the tables' order leaks somewhere.
+	 */
+	cfg.sm.table_key.k0 = cl_hash_u64(cl_hash_u64(s->o->key_salt, s->res->seed), n->id);
+	cfg.sm.table_key.k1 = cl_hash_u64(cfg.sm.table_key.k0, n->incarnation);
 	AGENT(n, n->cn = cl_node_new(&cfg, &sim_ops, n));
 	if (!n->cn) {
 		violation(s, SIM_INV_PROTO, "cl_node_new failed for node %u", n->id);
@@ -4645,7 +4658,7 @@ static void usage(FILE *f)
 		"                              split-timer|anchor-own] [--verbose]\n"
 		"                     [--expect-violation] [--keep-going] [--lax-trans] [--digest]\n"
 		"                     [--congest-unbatched] [--watch NAME] [--self-check]\n"
-		"                     [--scenario minority-burst]\n"
+		"                     [--scenario minority-burst] [--key-salt K]\n"
 		"  --seeds N            run N seeds (env SEEDS overrides; default %u)\n"
 		"  --start S            first seed (default 1)\n"
 		"  --seed S             run only seed S (same as --start S --seeds 1)\n"
@@ -4678,7 +4691,10 @@ static void usage(FILE *f)
 		"                       sorted output before and after a refactor)\n"
 		"  --self-check         verify every cached agent view and every skipped\n"
 		"                       invariant check against a fresh one (slow; a\n"
-		"                       mismatch is a violation of x)\n",
+		"                       mismatch is a violation of x)\n"
+		"  --key-salt K         another table key for every node (default 0); the\n"
+		"                       digests must not change with it (nothing may follow\n"
+		"                       a table's order)\n",
 		DEFAULT_SEEDS, SIM_MIN_NODES, SIM_MAX_NODES, SIM_BURST_MAX);
 }
 
@@ -4760,6 +4776,9 @@ int main(int argc, char **argv)
 			for (o.watch = 0; o.watch < SIM_MAX_NAMES; o.watch++)
 				if (!strcmp(arg, sim_names[o.watch]))
 					break;
+			i++;
+		} else if (!strcmp(a, "--key-salt") && parse_u64(arg, &v)) {
+			o.key_salt = v;
 			i++;
 		} else if (!strcmp(a, "--congest-unbatched")) {
 			o.congest_unbatched = true;

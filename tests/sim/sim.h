@@ -81,6 +81,7 @@ struct sim_opts {
 	bool self_check;         /* --self-check: what the checks cache or skip is verified afresh */
 	bool congest_unbatched;  /* congestion faults in seeds without batching too */
 	unsigned watch;          /* --watch: trace this name's holders everywhere (SIM_MAX_NAMES: none) */
+	uint64_t key_salt;       /* --key-salt: into every node's table key (cl_sm_config.table_key) */
 };
 
 /* Invariant identifiers used in reports. */

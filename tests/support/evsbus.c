@@ -77,6 +77,7 @@ struct node {
 	uint32_t id;
 	bool up, paused, batching;
 	uint32_t inc;
+	uint64_t starts;          /* cl_node_new() calls, for its table key */
 	struct cl_node *n;
 	uint32_t vq_members;      /* the members of the ring of its latest verdict */
 	int comp;                 /* attached ring, -1 none */
@@ -1210,6 +1211,9 @@ static void node_start(struct evs_bus *b, struct node *nd)
 {
 	struct cl_node_config cfg = b->cfg.node;
 	cfg.nodeid = nd->id;
+	/* a table key of its own at every start, as a daemon draws one (cl_sm_config.table_key) */
+	nd->starts++;
+	cfg.sm.table_key = (struct cl_hash_key){ cl_mix64(nd->id), cl_mix64(nd->starts) };
 	nd->n = cl_node_new(&cfg, &evs_ops, nd);
 	ck_assert_msg(nd->n != NULL, "evsbus: cl_node_new failed for node %u", nd->id);
 	nd->up = true;
@@ -1509,7 +1513,9 @@ int evs_acquire(struct evs_bus *b, uint32_t node, uint64_t client, const char *n
 	client_get(nd, client, true);
 	trace(b, "n%u client %" PRIu64 " acquire %s %s%s", node, client, name, cl_mode_name(mode),
 	      flags & CL_ACQ_WAIT ? " WAIT" : "");
-	int rc = cl_node_acquire(nd->n, client, ++b->cookies, name, strlen(name), mode, flags, timeout_us);
+	/* every client of one uid: local handovers as ever */
+	int rc = cl_node_acquire(nd->n, client, ++b->cookies, 0, name, strlen(name), mode, flags,
+				 timeout_us);
 	post_step(b);
 	return rc;
 }
