@@ -8,3 +8,8 @@ dist_man_MANS += doc/coroleased.8 doc/corolease.conf.5
 # into their unit directory; the sample goes to docdir.
 dist_doc_DATA += packaging/corolease.conf
 EXTRA_DIST += packaging/coroleased.service
+
+# OCF resource agent ocf:corolease:coroleased (Pacemaker looks under
+# /usr/lib/ocf whatever libdir is)
+ocfdir = $(prefix)/lib/ocf/resource.d/corolease
+dist_ocf_SCRIPTS = packaging/ocf/coroleased
