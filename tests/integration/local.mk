@@ -62,6 +62,7 @@ INTEGRATION_TESTS = \
 	tests/integration/t65-uid-memory.sh \
 	tests/integration/t66-connect-flood.sh tests/integration/t70-refusal-log-flood.sh \
 	tests/integration/t30-ocf-agent.sh tests/integration/t31-systemd-unit.sh \
+	tests/integration/t32-prometheus.sh \
 	tests/integration/t01-single-node.sh
 TESTS += $(INTEGRATION_TESTS)
-EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh
+EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/check-prometheus.py
