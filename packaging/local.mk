@@ -13,3 +13,7 @@ EXTRA_DIST += packaging/coroleased.service packaging/corolease.sysusers packagin
 # /usr/lib/ocf whatever libdir is)
 ocfdir = $(prefix)/lib/ocf/resource.d/corolease
 dist_ocf_SCRIPTS = packaging/ocf/coroleased
+
+# Pacemaker alert agent: fence-ack after a successful fencing
+alertdir = $(datadir)/corolease
+dist_alert_SCRIPTS = packaging/pacemaker/alert_corolease_fence.sh
