@@ -78,6 +78,8 @@ struct cld {
 	struct cld_holdquota *holds;  /* its slots shared out among uids (holdquota.h) */
 
 	bool ready_notified;
+	qb_loop_timer_handle watchdog_timer;
+	uint64_t watchdog_ns;         /* WATCHDOG=1 period (half of WATCHDOG_USEC), 0: off */
 	int lock_fd;
 	int retired;                  /* old validity pages removed at startup, or -errno */
 };
@@ -213,6 +215,38 @@ static void kick(struct cld *d)
 	} else {
 		qb_log(LOG_ERR, "cannot arm the node timer");
 	}
+}
+
+/* ---- systemd watchdog ---- */
+
+#ifdef HAVE_LIBSYSTEMD
+/* Sends WATCHDOG=1 and re-arms itself: a main loop that hangs stops the pings. */
+static void watchdog_fn(void *data)
+{
+	struct cld *d = data;
+	sd_notify(0, "WATCHDOG=1");
+	if (qb_loop_timer_add(d->loop, QB_LOOP_HIGH, d->watchdog_ns, d, watchdog_fn,
+			      &d->watchdog_timer) != 0)
+		qb_log(LOG_ERR, "cannot arm the watchdog timer: systemd will stop the daemon");
+}
+#endif
+
+/*
+ * With WatchdogSec= (WATCHDOG_USEC, and WATCHDOG_PID naming this process if
+ * set) pings systemd from the main loop at half the interval; else nothing.
+ */
+static void watchdog_start(struct cld *d)
+{
+#ifdef HAVE_LIBSYSTEMD
+	uint64_t usec = 0;
+	if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0)
+		return;
+	d->watchdog_ns = usec * 1000u / 2;
+	qb_log(LOG_INFO, "systemd watchdog: WATCHDOG=1 every %" PRIu64 " ms", d->watchdog_ns / 1000000u);
+	watchdog_fn(d);
+#else
+	(void)d;
+#endif
 }
 
 /* ---- transport and IPC ops ---- */
@@ -767,6 +801,7 @@ int main(int argc, char **argv)
 		qb_log(LOG_WARNING, "cannot read %s to retire old validity pages: %s", d->cfg.run_dir,
 		       strerror(-d->retired));
 
+	watchdog_start(d);
 	try_connect(d);
 	qb_loop_run(d->loop);
 

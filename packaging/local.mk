@@ -7,4 +7,13 @@ dist_man_MANS += doc/coroleased.8 doc/corolease.conf.5
 # systemd unit.  The unit names /usr/sbin/coroleased: distributions install it
 # into their unit directory; the sample goes to docdir.
 dist_doc_DATA += packaging/corolease.conf
-EXTRA_DIST += packaging/coroleased.service
+EXTRA_DIST += packaging/coroleased.service packaging/corolease.sysusers packaging/corolease.tmpfiles packaging/corolease.spec
+
+# OCF resource agent ocf:corolease:coroleased (Pacemaker looks under
+# /usr/lib/ocf whatever libdir is)
+ocfdir = $(prefix)/lib/ocf/resource.d/corolease
+dist_ocf_SCRIPTS = packaging/ocf/coroleased
+
+# Pacemaker alert agent: fence-ack after a successful fencing
+alertdir = $(datadir)/corolease
+dist_alert_SCRIPTS = packaging/pacemaker/alert_corolease_fence.sh

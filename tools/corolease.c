@@ -256,7 +256,7 @@ static const char usage_main[] =
 	"usage: corolease [--json] COMMAND [ARGS]\n"
 	"\n"
 	"commands:\n"
-	"  status                         node, quorum, members and counters\n"
+	"  status [--prometheus]          node, quorum, members and counters\n"
 	"  list [PREFIX]                  leases (whose name starts with PREFIX)\n"
 	"  show NAME                      holders, waiters and index keys of NAME\n"
 	"  owner NAME                     node holding NAME (0: nobody)\n"
@@ -284,12 +284,14 @@ struct cmd_help {
 };
 
 static const struct cmd_help helps[] = {
-	{ "status", "usage: corolease status [--json]\n"
+	{ "status", "usage: corolease status [--json | --prometheus]\n"
 		    "Prints the local node's view, every record the daemon reports: node id,\n"
 		    "quorum (replicated machine and votequorum), sync state, ring, validity\n"
 		    "left, members with their live holds, lease/hold/orphan/waiter counts,\n"
 		    "index memory, counters, state hash.  One \"key: value\" line each, nested\n"
-		    "by the dots in the keys (members as a list); --json prints one object.\n" },
+		    "by the dots in the keys (members as a list); --json prints one object;\n"
+		    "--prometheus prints every record as a metric in the Prometheus text\n"
+		    "format, with HELP and TYPE lines (counters.X as corolease_X_total).\n" },
 	{ "list", "usage: corolease list [--json] [PREFIX]\n"
 		  "One line per lease whose name starts with PREFIX (all without it):\n"
 		  "name, owner node, mode, epoch, holders, waiters, keys, orphaned.\n" },
@@ -565,10 +567,102 @@ static void status_record(struct status_walk *w, const char *key, int type, uint
 	status_value(type, v);
 }
 
+/*
+ * --prometheus: every record as a metric in the Prometheus text exposition
+ * format (version 0.0.4), each family with its HELP and TYPE lines.  A key
+ * becomes corolease_KEY with dots as underscores; counters.X becomes the
+ * counter corolease_X_total; booleans are 0/1 gauges; members.I.node and
+ * members.I.holds become corolease_member_holds{node="N"} (and the gauge
+ * corolease_members); KEY_ms becomes corolease_KEY_seconds in seconds; the
+ * state hash is the label of corolease_state_info.
+ */
+struct prom_walk {
+	bool members_typed;                  /* HELP/TYPE of corolease_member_holds printed */
+	uint64_t member_node;                /* members.I.node, for the next members.I.holds */
+	unsigned nmembers;
+};
+
+static void prom_family(const char *name, const char *type, const char *key)
+{
+	printf("# HELP %s coroleased status field %s (see corolease(1))\n", name, key);
+	printf("# TYPE %s %s\n", name, type);
+}
+
+static void prom_record(struct prom_walk *w, const char *key, int type, uint64_t v)
+{
+	char name[160];
+	if (strncmp(key, "members.", 8) == 0) {
+		const char *field = strrchr(key, '.') + 1;
+		if (strcmp(field, "node") == 0) {
+			w->member_node = v;
+			w->nmembers++;
+		} else if (strcmp(field, "holds") == 0) {
+			if (!w->members_typed)
+				prom_family("corolease_member_holds", "gauge", "members.I.holds");
+			w->members_typed = true;
+			printf("corolease_member_holds{node=\"%" PRIu64 "\"} %" PRIu64 "\n",
+			       w->member_node, v);
+		}
+		return;
+	}
+	if (strcmp(key, "leases") == 0) {
+		/* the member list came just before: its size */
+		prom_family("corolease_members", "gauge", "members (their number)");
+		printf("corolease_members %u\n", w->nmembers);
+	}
+	bool counter = strncmp(key, "counters.", 9) == 0;
+	const char *k = counter ? key + 9 : key;
+	size_t klen = strlen(k);
+	bool ms = klen > 3 && strcmp(k + klen - 3, "_ms") == 0;   /* in seconds, as Prometheus wants */
+	size_t n;
+	if (type == COROLEASE_STATUS_HASH)
+		n = (size_t)snprintf(name, sizeof(name), "corolease_state_info");
+	else
+		n = (size_t)snprintf(name, sizeof(name), "corolease_%.*s%s", (int)(ms ? klen - 3 : klen), k,
+				     ms ? "_seconds" : counter ? "_total" : "");
+	if (n >= sizeof(name))
+		return;
+	for (char *c = name; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9')))
+			*c = '_';
+	prom_family(name, counter ? "counter" : "gauge", key);
+	switch (type) {
+	case COROLEASE_STATUS_BOOL:
+		printf("%s %d\n", name, v != 0);
+		break;
+	case COROLEASE_STATUS_S64:
+		if (ms)
+			printf("%s %.3f\n", name, (double)(int64_t)v / 1000.0);
+		else
+			printf("%s %" PRId64 "\n", name, (int64_t)v);
+		break;
+	case COROLEASE_STATUS_HASH:
+		printf("%s{%s=\"%016" PRIx64 "\"} 1\n", name, k, v);
+		break;
+	default:
+		printf("%s %" PRIu64 "\n", name, v);
+		break;
+	}
+}
+
+static bool status_opt(int c, const char *arg, void *ctx)
+{
+	(void)arg;
+	if (c != 'P')
+		return false;
+	*(bool *)ctx = true;
+	return true;
+}
+
 static int cmd_status(int argc, char **argv)
 {
 	int ex;
-	int i = parse_opts("status", argc, argv, NULL, NULL, NULL, NULL, &ex);
+	bool prometheus = false;
+	static const struct option status_opts[] = {
+		{ "prometheus", no_argument, NULL, 'P' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int i = parse_opts("status", argc, argv, NULL, status_opts, status_opt, &prometheus, &ex);
 	if (i < 0)
 		return ex;
 	if (i != argc)
@@ -581,12 +675,19 @@ static int cmd_status(int argc, char **argv)
 	if (r < 0)
 		return fail("status", NULL, 0, r);
 
-	struct status_walk w;
-	memset(&w, 0, sizeof(w));
 	const char *key;
 	int type;
 	uint64_t v;
 	size_t it = 0;
+	if (prometheus) {
+		struct prom_walk pw = { 0 };
+		while (corolease_status_next(st, &it, &key, &type, &v) == 0)
+			prom_record(&pw, key, type, v);
+		corolease_status_free(st);
+		return fflush(stdout) == 0 ? EXIT_OK : EXIT_OTHER;
+	}
+	struct status_walk w;
+	memset(&w, 0, sizeof(w));
 	if (opt_json)
 		putchar('{');
 	while (corolease_status_next(st, &it, &key, &type, &v) == 0)

@@ -73,6 +73,8 @@ INTEGRATION_TESTS = \
 	tests/integration/t63-revoke-other-user.sh \
 	tests/integration/t64-hold-slots.sh \
 	tests/integration/t69-node-shared-users.sh \
+	tests/integration/t30-ocf-agent.sh tests/integration/t31-systemd-unit.sh \
+	tests/integration/t32-prometheus.sh \
 	tests/integration/t01-single-node.sh
 TESTS += $(INTEGRATION_TESTS)
-EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh
+EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/check-prometheus.py

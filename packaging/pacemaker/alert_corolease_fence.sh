@@ -1,0 +1,53 @@
+#!/bin/sh
+#
+# alert_corolease_fence.sh - Pacemaker alert agent: after a SUCCESSFUL fencing
+# of a node, 'corolease fence-ack NODEID', so coroleased recovers that node's
+# orphaned leases at once instead of after the fence delay (and, in quorum
+# modes where both sides of a split may stay quorate, at all).
+#
+# Acts only on CRM_alert_kind=fencing with CRM_alert_rc=0; every other alert
+# is ignored (exit 0).  The target's corosync node id comes from
+# CRM_alert_nodeid if Pacemaker set it, else from 'crm_node -l' (id name state).
+# Never --force: a node that is a member again is refused by the daemon.
+#
+# Configure (pcs):
+#   pcs alert create id=corolease-fence \
+#       path=/usr/share/corolease/alert_corolease_fence.sh
+#   pcs alert recipient add corolease-fence value=corolease
+# Optional environment (alert meta or instance attributes):
+#   COROLEASE_CLI       the corolease tool (default: corolease in PATH)
+#   COROLEASE_RUN_DIR   coroleased's run directory, as for the CLI
+
+CLI=${COROLEASE_CLI:-corolease}
+
+log() { logger -t corolease-fence-alert -- "$*" 2>/dev/null; echo "corolease-fence-alert: $*" >&2; }
+
+[ "${CRM_alert_kind:-}" = fencing ] || exit 0
+if [ "${CRM_alert_rc:-}" != 0 ]; then
+	log "fencing of ${CRM_alert_node:-?} did not succeed (rc ${CRM_alert_rc:-?}: ${CRM_alert_desc:-}): no fence-ack"
+	exit 0
+fi
+node=${CRM_alert_node:-}
+[ -n "$node" ] || { log "fencing alert without CRM_alert_node: no fence-ack"; exit 1; }
+
+id=${CRM_alert_nodeid:-}
+case "$id" in
+''|*[!0-9]*)
+	id=$(crm_node -l 2>/dev/null | awk -v n="$node" '$2 == n { print $1; exit }')
+	;;
+esac
+case "$id" in
+''|*[!0-9]*|0)
+	log "no corosync node id for fenced node '$node' (crm_node -l): no fence-ack"
+	exit 1
+	;;
+esac
+
+out=$("$CLI" fence-ack "$id" 2>&1)
+rc=$?
+if [ $rc -eq 0 ]; then
+	log "node $node (id $id) fenced (${CRM_alert_task:-fence}): fence-ack sent"
+	exit 0
+fi
+log "corolease fence-ack $id for fenced node $node failed (exit $rc): $out"
+exit "$rc"

@@ -1,0 +1,43 @@
+#!/bin/bash
+# check-fence-alert.sh - packaging/pacemaker/alert_corolease_fence.sh runs
+# 'corolease fence-ack ID' only after a successful fencing alert: with stub
+# corolease and crm_node in PATH it acks node2 as id 2 on kind=fencing rc=0,
+# and does nothing for a failed fencing (rc 1), a node alert, or a node
+# crm_node does not know; the CLI's failure is passed on.
+set -u
+src=${top_srcdir:-.}
+AGENT=$src/packaging/pacemaker/alert_corolease_fence.sh
+tmp=$(mktemp -d) || exit 99
+trap 'rm -rf "$tmp"' EXIT
+cat >"$tmp/corolease" <<'STUB'
+#!/bin/sh
+echo "$*" >>"$STUB_LOG"
+exit "${STUB_RC:-0}"
+STUB
+cat >"$tmp/crm_node" <<'STUB'
+#!/bin/sh
+printf '1 node1 member\n2 node2 lost\n3 node3 member\n'
+STUB
+chmod +x "$tmp/corolease" "$tmp/crm_node"
+export PATH="$tmp:$PATH" STUB_LOG=$tmp/calls
+bad=0
+# run EXPECTED-RC EXPECTED-CALLS DESC ENV...
+run() {
+	local want_rc=$1 want=$2 desc=$3; shift 3
+	: >"$STUB_LOG"
+	env -i PATH="$PATH" STUB_LOG="$STUB_LOG" "$@" sh "$AGENT" 2>/dev/null; local rc=$?
+	local got; got=$(cat "$STUB_LOG")
+	if [[ $rc == "$want_rc" && $got == "$want" ]]; then
+		echo "ok: $desc"
+	else
+		echo "FAIL: $desc: rc $rc (want $want_rc), calls '$got' (want '$want')"; bad=1
+	fi
+}
+run 0 "fence-ack 2" "successful fencing of node2: fence-ack 2" CRM_alert_kind=fencing CRM_alert_rc=0 CRM_alert_node=node2 CRM_alert_task=reboot
+run 0 "fence-ack 7" "CRM_alert_nodeid wins over crm_node" CRM_alert_kind=fencing CRM_alert_rc=0 CRM_alert_node=node2 CRM_alert_nodeid=7
+run 0 "" "failed fencing: no fence-ack" CRM_alert_kind=fencing CRM_alert_rc=1 CRM_alert_node=node2
+run 0 "" "node alert: ignored" CRM_alert_kind=node CRM_alert_rc=0 CRM_alert_node=node2
+run 0 "" "resource alert: ignored" CRM_alert_kind=resource CRM_alert_node=node2
+run 1 "" "unknown node: no fence-ack, exit 1" CRM_alert_kind=fencing CRM_alert_rc=0 CRM_alert_node=nodeX
+run 6 "fence-ack 2" "the CLI's failure is passed on" CRM_alert_kind=fencing CRM_alert_rc=0 CRM_alert_node=node2 STUB_RC=6
+exit $bad

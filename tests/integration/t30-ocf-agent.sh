@@ -1,0 +1,92 @@
+#!/bin/bash
+# 30. The OCF resource agent packaging/ocf/coroleased on a real one-node
+# cluster: ocf-tester with zero failures; then start waits for sync and fails
+# with a reason when corosync is down, monitor reports a running but
+# unquorate daemon as OCF_ERR_GENERIC, stop drains (a client holding a lease
+# is revoked and the daemon exits before the drain timeout), validate-all
+# rejects a bad configuration with OCF_ERR_CONFIGURED.
+. "$(dirname "$0")/lib.sh"
+AGENT=$IT_SRCDIR/../../packaging/ocf/coroleased
+OCF_ROOT=${OCF_ROOT:-/usr/lib/ocf}
+export OCF_ROOT
+command -v ocf-tester >/dev/null || skip "ocf-tester not installed (Debian: apt-get install resource-agents)"
+[[ -f $OCF_ROOT/lib/heartbeat/ocf-shellfuncs ]] || skip "ocf-shellfuncs missing under $OCF_ROOT (resource-agents)"
+command -v xmllint >/dev/null || skip "xmllint missing (libxml2-utils)"
+it_init ocf 100
+
+RUN=/run/corolease-ocf
+OPTS="${DAEMON_OPTS[*]}"
+# agent ACTION [KEY=VALUE...]: the agent in node 1; prints nothing, returns its rc
+agent() {
+	local action=$1; shift
+	cluster exec 1 env OCF_ROOT="$OCF_ROOT" OCF_RESOURCE_INSTANCE=coroleased \
+		OCF_RESKEY_binary="$DAEMON" OCF_RESKEY_cli="$CLI" OCF_RESKEY_config=/dev/null \
+		OCF_RESKEY_run_dir="$RUN" OCF_RESKEY_options="$OPTS" \
+		OCF_RESKEY_CRM_meta_timeout=20000 "$@" "$AGENT" "$action" >"$CLUSTER_DIR/agent-$action.out" 2>&1
+}
+# stop whatever the agent started, before the cluster goes down
+ocf_cleanup() {
+	local rc=$?
+	[[ -e $CLUSTER_DIR/N ]] && agent stop OCF_RESKEY_drain_timeout=5 >/dev/null 2>&1
+	(exit "$rc")
+	it_cleanup
+}
+trap ocf_cleanup EXIT
+
+check "meta-data validates against the OCF RELAX NG schema" \
+	bash -c "'$AGENT' meta-data | xmllint --noout --relaxng /usr/share/resource-agents/metadata.rng - 2>/dev/null"
+for p in binary cli config run_dir options sync_timeout drain_timeout; do
+	check "meta-data describes parameter $p" bash -c "'$AGENT' meta-data | grep -q '<parameter name=\"$p\"'"
+done
+
+cluster up 1 >"$CLUSTER_DIR/cluster-up.log" 2>&1 || { cat "$CLUSTER_DIR/cluster-up.log" >&2; fail "cluster.sh up 1"; }
+
+out=$(cluster exec 1 ocf-tester -n coroleased -o binary="$DAEMON" -o cli="$CLI" -o config=/dev/null \
+	-o run_dir="$RUN" -o options="$OPTS" "$AGENT" 2>&1); rc=$?
+echo "$out"
+check "ocf-tester exits 0" [ $rc = 0 ]
+check "ocf-tester reports zero failures" grep -q 'passed all tests$' <<<"$out"
+check "ocf-tester printed no error" bash -c "! grep -qi 'error\\|failed' <<<\"\$1\"" _ "$out"
+
+agent monitor; rc=$?
+check "monitor after ocf-tester: not running (7, got $rc)" [ $rc = 7 ]
+agent start; rc=$?
+check "start: 0 (got $rc)" [ $rc = 0 ]
+check "after start the daemon is synced and quorate" bash -c "'$CLUSTER_SH' exec 1 env COROLEASE_RUN_DIR='$RUN' '$CLI' --json status | grep -q '\"synced\":true'"
+agent monitor; rc=$?
+check "monitor: running, synced, quorate (0, got $rc)" [ $rc = 0 ]
+
+# a client holds a lease (after the grace period of fresh state); stop
+# revokes it and the daemon exits in the drain
+must_wait 15 "the grace period of fresh state ended" bash -c "'$CLUSTER_SH' exec 1 env COROLEASE_RUN_DIR='$RUN' '$CLI' --json status | grep -q '\"grace\":false'"
+pid=$(spawn 1 holder env COROLEASE_RUN_DIR="$RUN" "$CLI" acquire ocf/held -- sleep 120) || fail "spawn holder"
+must_wait 10 "the holder holds ocf/held" bash -c "'$CLUSTER_SH' exec 1 env COROLEASE_RUN_DIR='$RUN' '$CLI' --json show ocf/held | grep -q '\"node\":1'"
+t0=$(now_ms)
+agent stop OCF_RESKEY_drain_timeout=15; rc=$?
+dt=$(( $(now_ms) - t0 ))
+check "stop: 0 (got $rc) in $dt ms" [ $rc = 0 ]
+check "stop drained without SIGKILL" bash -c "! grep -q SIGKILL '$CLUSTER_DIR/agent-stop.out'"
+check "stop took less than the drain timeout (${dt} ms < 15000)" [ $dt -lt 15000 ]
+must_wait 5 "the holder of ocf/held was revoked and exited" exited "$pid"
+agent monitor; rc=$?
+check "monitor after stop: not running (7, got $rc)" [ $rc = 7 ]
+
+# corosync down: the daemon runs but never syncs; start fails within its limit
+cluster stop 1 >/dev/null 2>&1 || fail "cluster.sh stop 1"
+t0=$(now_ms)
+agent start OCF_RESKEY_sync_timeout=3; rc=$?
+dt=$(( $(now_ms) - t0 ))
+check "start without corosync fails (1, got $rc) after $dt ms" [ $rc = 1 ]
+check "start failed within sync_timeout + 3 s ($dt ms)" [ $dt -lt 6000 ]
+check "start gave a reason: $(tail -n 2 "$CLUSTER_DIR/agent-start.out" | tr '\n' ' ')" \
+	grep -q 'not synced and quorate after 3s' "$CLUSTER_DIR/agent-start.out"
+agent monitor; rc=$?
+check "monitor of a running daemon without corosync: OCF_ERR_GENERIC (1, got $rc)" [ $rc = 1 ]
+agent stop OCF_RESKEY_drain_timeout=10; rc=$?
+check "stop of the unsynced daemon: 0 (got $rc)" [ $rc = 0 ]
+
+agent validate-all OCF_RESKEY_options="-o linger_ms=nonsense"; rc=$?
+check "validate-all with a bad option: OCF_ERR_CONFIGURED (6, got $rc)" [ $rc = 6 ]
+agent validate-all OCF_RESKEY_binary=/nonexistent/coroleased; rc=$?
+check "validate-all with a missing binary: OCF_ERR_INSTALLED (5, got $rc)" [ $rc = 5 ]
+it_pass
