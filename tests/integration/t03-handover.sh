@@ -41,7 +41,7 @@ tg=$(now_ms)
 say "CMD terminated +$((tr - t0)) ms, node 2 granted +$((tg - t0)) ms"
 check "CMD not terminated before handover_timeout - 300 ms ($((tr - t0)) ms)" [ $((tr - t0)) -ge $((HANDOVER_MS - 300)) ]
 must_wait 5 "node 1's CLI exited" exited "$hpid"
-notice="corolease: lease $N wanted by node 2; sh keeps it until it exits or the handover timeout"
+notice="corolease: lease $N wanted by node 2; sh keeps it until it exits, or until the handover timeout if the waiter may take it"
 check "node 1's CLI printed the WANTED notice: $(grep -m1 'wanted by' "$CLUSTER_DIR/n1/holdB.log")" \
 	grep -qxF "$notice" "$CLUSTER_DIR/n1/holdB.log"
 check "the notice came before the revocation" \
