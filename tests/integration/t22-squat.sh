@@ -27,8 +27,9 @@ check "corolease acquire works" cl 1 acquire sq/x -- true
 
 kill -KILL "$pid"
 must_wait 10 "coroleased is gone" exited "$pid"
-spawn 1 sq2 "${SQ[@]}" "$CL_SQUAT" "$SOCK" /tmp/sq-nobody/corolease.sock >/dev/null
-"$CLUSTER_SH" exec 1 "${SQ[@]}" sh -c 'mkdir -p -m 0755 /tmp/sq-nobody'
+spawn 1 sq2 "${SQ[@]}" "$CL_SQUAT" "$SOCK" >/dev/null
+"$CLUSTER_SH" exec 1 rm -rf /tmp/sq-nobody
+"$CLUSTER_SH" exec 1 "${SQ[@]}" sh -c 'mkdir -m 0755 /tmp/sq-nobody'
 spawn 1 sq3 "${SQ[@]}" "$CL_SQUAT" /tmp/sq-nobody/corolease.sock >/dev/null
 must_wait 10 "user nobody serves its own fake socket" grep -q '^serving /tmp/sq-nobody' "$CLUSTER_DIR/n1/sq3.log"
 check "user nobody cannot take over the stale $SOCK" grep -q "^taken $SOCK" "$CLUSTER_DIR/n1/sq2.log"
