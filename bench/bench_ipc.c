@@ -85,6 +85,64 @@ static void print_stats(const char *what, struct stats s)
 	       s.p99_us, s.mean_us, s.per_s);
 }
 
+/* ---- timing an echo server ---- */
+
+struct echo_req {
+	struct qb_ipc_request_header h;
+	uint64_t cookie;
+	uint32_t x;
+};
+
+/* One request and its echo over conn: 0, or -1 when the server is gone. */
+typedef int (*round_trip_fn)(void *conn, struct echo_req *rq, uint8_t *rb, size_t cap);
+
+/*
+ * iters round trips timed after iters/10 of warm-up, each its own request
+ * (cookie = its number); a failed one ends the run.
+ */
+static struct stats echo_loop_time(int iters, round_trip_fn rt, void *conn)
+{
+	struct stats s = { 0 };
+	uint64_t *v = calloc((size_t)iters, sizeof(*v));
+	if (!v)
+		return s;
+	struct echo_req rq;
+	uint8_t rb[256];
+	uint64_t t0 = now_ns();
+	for (int i = 0; i < iters + iters / 10; i++) {
+		memset(&rq, 0, sizeof(rq));
+		rq.h.id = 12;
+		rq.h.size = sizeof(rq);
+		rq.cookie = (uint64_t)i;
+		uint64_t a = now_ns();
+		if (rt(conn, &rq, rb, sizeof(rb)) < 0)
+			break;
+		if (i == iters / 10)
+			t0 = now_ns();     /* first 10 % are warm-up */
+		if (i >= iters / 10)
+			v[i - iters / 10] = now_ns() - a;
+	}
+	s = summarize(v, (size_t)iters, now_ns() - t0);
+	free(v);
+	return s;
+}
+
+static int qb_round_trip(void *conn, struct echo_req *rq, uint8_t *rb, size_t cap)
+{
+	struct iovec iov = { rq, sizeof(*rq) };
+	return qb_ipcc_sendv(conn, &iov, 1) < 0 || qb_ipcc_event_recv(conn, rb, cap, 5000) < 0 ? -1 : 0;
+}
+
+/* As the library does: a non-blocking send, then poll and a non-blocking receive. */
+static int sock_round_trip(void *conn, struct echo_req *rq, uint8_t *rb, size_t cap)
+{
+	int fd = *(int *)conn;
+	if (send(fd, rq, sizeof(*rq), MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		return -1;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	return poll(&p, 1, 5000) != 1 || recv(fd, rb, cap, MSG_DONTWAIT) <= 0 ? -1 : 0;
+}
+
 /* ---- bare libqb echo server (child process) ---- */
 
 static qb_loop_t *echo_loop;
@@ -169,26 +227,7 @@ static int bench_bare(int iters, struct stats *out)
 		waitpid(pid, NULL, 0);
 		return -1;
 	}
-	uint64_t *v = calloc((size_t)iters, sizeof(*v));
-	struct { struct qb_ipc_request_header h; uint64_t cookie; uint32_t x; } rq;
-	uint8_t rb[256];
-	uint64_t t0 = now_ns();
-	for (int i = 0; i < iters + iters / 10; i++) {
-		memset(&rq, 0, sizeof(rq));
-		rq.h.id = 12;
-		rq.h.size = sizeof(rq);
-		rq.cookie = (uint64_t)i;
-		struct iovec iov = { &rq, sizeof(rq) };
-		uint64_t a = now_ns();
-		if (qb_ipcc_sendv(c, &iov, 1) < 0 || qb_ipcc_event_recv(c, rb, sizeof(rb), 5000) < 0)
-			break;
-		if (i == iters / 10)
-			t0 = now_ns();     /* first 10 % are warm-up */
-		if (i >= iters / 10)
-			v[i - iters / 10] = now_ns() - a;
-	}
-	*out = summarize(v, (size_t)iters, now_ns() - t0);
-	free(v);
+	*out = echo_loop_time(iters, qb_round_trip, c);
 	qb_ipcc_disconnect(c);
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
@@ -245,29 +284,7 @@ static int bench_socket(int iters, struct stats *out)
 		unlink(a.sun_path);
 		return -1;
 	}
-	uint64_t *v = calloc((size_t)iters, sizeof(*v));
-	struct { struct qb_ipc_request_header h; uint64_t cookie; uint32_t x; } rq;
-	uint8_t rb[256];
-	uint64_t t0 = now_ns();
-	for (int i = 0; i < iters + iters / 10; i++) {
-		memset(&rq, 0, sizeof(rq));
-		rq.h.id = 12;
-		rq.h.size = sizeof(rq);
-		rq.cookie = (uint64_t)i;
-		uint64_t t = now_ns();
-		/* as the library does: a non-blocking send, then poll and a non-blocking receive */
-		if (send(fd, &rq, sizeof(rq), MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-			break;
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		if (poll(&p, 1, 5000) != 1 || recv(fd, rb, sizeof(rb), MSG_DONTWAIT) <= 0)
-			break;
-		if (i == iters / 10)
-			t0 = now_ns();     /* first 10 % are warm-up */
-		if (i >= iters / 10)
-			v[i - iters / 10] = now_ns() - t;
-	}
-	*out = summarize(v, (size_t)iters, now_ns() - t0);
-	free(v);
+	*out = echo_loop_time(iters, sock_round_trip, &fd);
 	close(fd);
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);

@@ -461,6 +461,13 @@ static void complete(struct pending *p, int err, const unsigned char *payload, s
 	}
 }
 
+/* The daemon's refusal of a new connection (corolease/ipc.h): a RESULT of HELLO with cookie 0. */
+static bool refused(const struct clp_ev_result *r)
+{
+	return r->b.hdr.id == CLP_EV_RESULT && r->b.cookie == 0 && r->req_type == CLP_REQ_HELLO &&
+	       r->err < 0;
+}
+
 static void on_result(corolease_t *h, const unsigned char *buf, size_t len)
 {
 	struct clp_ev_result r;
@@ -470,7 +477,7 @@ static void on_result(corolease_t *h, const unsigned char *buf, size_t len)
 	const unsigned char *pl = buf + sizeof(r);
 	size_t plen = len - sizeof(r);
 
-	if (r.b.cookie == 0 && r.req_type == CLP_REQ_HELLO && r.err < 0) {
+	if (refused(&r)) {
 		/* the daemon refused the connection (corolease/ipc.h): the HELLO fails with why */
 		const struct cl_list *it;
 		cl_list_foreach(it, &h->pending) {
@@ -1066,8 +1073,7 @@ static int refusal(corolease_t *h, int err)
 		if ((size_t)n < sizeof(rs))
 			continue;
 		memcpy(&rs, h->rx, sizeof(rs));
-		if (rs.b.hdr.id == CLP_EV_RESULT && rs.b.cookie == 0 && rs.req_type == CLP_REQ_HELLO &&
-		    rs.err < 0)
+		if (refused(&rs))
 			return rs.err;
 	}
 	return err;

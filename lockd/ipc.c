@@ -534,7 +534,7 @@ static int peer_pidfd(int fd, pid_t pid)
  * Tells a refused client why (a RESULT of its HELLO-to-be, cookie 0) and
  * closes the socket.
  */
-static void refuse_fd(struct cld_ipc *ip, int fd, int err)
+static void refuse_fd(int fd, int err)
 {
 	struct clp_ev_result r;
 	memset(&r, 0, sizeof(r));
@@ -544,7 +544,6 @@ static void refuse_fd(struct cld_ipc *ip, int fd, int err)
 	r.req_type = CLP_REQ_HELLO;
 	(void)send(fd, &r, sizeof(r), MSG_DONTWAIT | MSG_NOSIGNAL);
 	closer_fd(fd);
-	(void)ip;
 }
 
 /*
@@ -693,7 +692,7 @@ static int32_t accept_dispatch(int32_t fd, int32_t revents, void *data)
 		}
 		int rc = conn_new(ip, cfd);
 		if (rc < 0)
-			refuse_fd(ip, cfd, rc);
+			refuse_fd(cfd, rc);
 	}
 	return 0;
 }
