@@ -51,10 +51,12 @@
  *
  *   cl-valid -t                print B, now
  *   cl-valid -K PID            SIGKILL PID, wait until it is gone (or a
- *                              zombie: its files are closed), print
+ *                              zombie with no thread left: its files are
+ *                              closed), print
  *                              "killed PID at B0..B1 gone at B2"
  */
 #define _GNU_SOURCE 1
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -64,6 +66,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -168,11 +171,38 @@ static void on_usr1(int sig)
 	dispatch_once = 1;
 }
 
-/* Gone, or a zombie (state Z in /proc/PID/stat). */
+/*
+ * Gone, or a zombie whose every thread has exited.  The thread group
+ * leader turns Z while the daemon's other threads may still be exiting,
+ * and the descriptor table (the client sockets) is released by the last
+ * of them.  A pidfd polls readable only when the whole group has exited;
+ * without pidfd_open, the leader must be Z and alone in /proc/PID/task.
+ */
 static bool gone(pid_t pid)
 {
+	static int pidfd = -2;
+	if (pidfd == -2)
+		pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd >= 0) {
+		struct pollfd p = { .fd = pidfd, .events = POLLIN };
+		return poll(&p, 1, 0) == 1;
+	}
 	char st = cld_pid_state(pid);
-	return !st || st == 'Z';
+	if (!st)
+		return true;
+	if (st != 'Z')
+		return false;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return true;
+	int n = 0;
+	for (struct dirent *e; (e = readdir(d));)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n <= 1;
 }
 
 static int cmd_kill(pid_t pid)

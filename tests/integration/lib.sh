@@ -278,6 +278,36 @@ it_cleanup() {
 	exit "$rc"
 }
 
+# it_take_stale_lock LOCK NUM INST: the number's lock is held.  Every process
+# a test starts inherits the lock's descriptor, so a process that outlived
+# its test (one the cluster's teardown did not reach) keeps the number held
+# after that test ended.  When no test script holds it, those leftovers are
+# killed and the lock taken; when one does, the numbers collide: fail.
+it_take_stale_lock() {
+	local lock=$1 num=$2 inst=$3 fd pid holders=() scripts=() cmd
+	for fd in /proc/[0-9]*/fd/*; do
+		[[ $(readlink "$fd" 2>/dev/null) == "$lock" ]] || continue
+		pid=${fd#/proc/}; pid=${pid%%/*}
+		((pid == $$ || pid == BASHPID)) && continue
+		[[ " ${holders[*]} " == *" $pid "* ]] && continue
+		holders+=("$pid")
+		cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)
+		[[ $cmd =~ (^|/)bash\ .*/t[0-9]+[-a-z0-9]*\.sh|run\.sh ]] && scripts+=("$pid: $cmd")
+	done
+	((${#scripts[@]} == 0)) ||
+		fail "test number $num (instance $inst) is in use by another running test (${scripts[*]}): give each script its own it_init number"
+	for pid in "${holders[@]}"; do
+		echo "[$IT_NAME] test number $num was still held by pid $pid ($(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)), left over from an earlier run: killing it" >&2
+		kill -KILL "$pid" 2>/dev/null
+	done
+	local i
+	for ((i = 0; i < 100; i++)); do
+		flock -n "$IT_NUM_FD" && return 0
+		sleep 0.1
+	done
+	fail "test number $num (instance $inst): the lock $lock is still held 10 s after killing its holders (${holders[*]})"
+}
+
 # it_init NAME NUM: checks prerequisites, sets the per-script cluster
 # environment (prefix/subnet/dir from NUM, 1..99) and the EXIT trap.
 it_init() {
@@ -304,8 +334,9 @@ it_init() {
 	export CLUSTER_SUBNET=10.$((78 + inst)).$num
 	# two scripts with one number would tear down each other's namespaces:
 	# the number is held (flock) for the script's lifetime
-	exec {IT_NUM_FD}>"${IT_TMPDIR:-/tmp}/corolease-it$inst-num$num.lock"
-	flock -n "$IT_NUM_FD" || fail "test number $num (instance $inst) is in use by another running test: give each script its own it_init number"
+	local lock=${IT_TMPDIR:-/tmp}/corolease-it$inst-num$num.lock
+	exec {IT_NUM_FD}>"$lock"
+	flock -n "$IT_NUM_FD" || it_take_stale_lock "$lock" "$num" "$inst"
 	IT_DAEMON_LOGS=()
 	# a previous run that was killed hard: tear its leftovers down
 	if [[ -e $CLUSTER_DIR/N ]]; then "$CLUSTER_SH" down >/dev/null 2>&1; fi

@@ -15,6 +15,14 @@ it_init uid-memory 65
 [[ -x $CL_FLOOD ]] || skip "cl-flood not built"
 [[ $(getent group users | cut -d: -f3) == 100 ]] || skip "group users (100) needed"
 EXTRA_DAEMON_OPTS=(-o socket_group=users -o max_queued_bytes_per_uid=16M)
+# An ASan build keeps freed memory resident in its quarantine (256 MB by
+# default), which alone passes the bound (+127 MB seen, against +16 MB for
+# the plain build).  That daemon runs with a 4 MB quarantine so the bound
+# still measures what the daemon holds.
+if ldd "$DAEMON" 2>/dev/null | grep -q libasan; then
+	export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4
+	say "ASan build: the daemon runs with ASAN_OPTIONS=$ASAN_OPTIONS"
+fi
 it_up 1
 d=$(daemon_pid 1)
 AS=(setpriv --reuid=61001 --regid=100 --clear-groups)
