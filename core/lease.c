@@ -252,14 +252,20 @@ static uint64_t next_epoch(const struct cl_sm *sm)
 	return sm->h.epoch + 1 < limit ? sm->h.epoch + 1 : 0;
 }
 
-static void emit_blocking(struct cl_sm *sm, struct cl_rec *rec, uint32_t wanted_by, uint8_t mode)
+/*
+ * Tells every holder in the way that wanted_by asked for the name; waits:
+ * it is queued (a NOWAIT try was denied and only informs the holder).
+ */
+static void emit_blocking(struct cl_sm *sm, struct cl_rec *rec, uint32_t wanted_by, uint8_t mode,
+			  bool waits)
 {
 	for (uint32_t i = 0; i < rec->nholds; i++) {
 		const struct cl_hold *h = &rec->holds[i];
 		if (h->orphan_seq || h->node == wanted_by)
 			continue;
 		struct cl_action a = { .type = CL_ACT_BLOCKING, .node = h->node, .owner = h->node,
-				       .wanted_by = wanted_by, .mode = mode, .epoch = h->epoch };
+				       .wanted_by = wanted_by, .waits = waits, .mode = mode,
+				       .epoch = h->epoch };
 		cl_sm_emit(sm, &a, rec);
 	}
 }
@@ -323,7 +329,7 @@ static void grant_waiters(struct cl_sm *sm, struct cl_rec *rec)
 		waiter_remove(sm, rec, w);   /* granted, or denied for want of epochs */
 	}
 	if ((w = cl_rec_head_waiter(rec)) && grants_allowed(sm))
-		emit_blocking(sm, rec, w->node, w->mode);
+		emit_blocking(sm, rec, w->node, w->mode, true);
 	cl_rec_settle(sm, rec);
 }
 
@@ -469,7 +475,7 @@ static int apply_acquire(struct cl_sm *sm, uint32_t sender, const struct cl_msg 
 		/* sole SH holder asking EX: convert, even with others queued */
 		rc = grant(sm, rec, sender, m->mode, m->req_id, conv);
 		if (rc == 0 && head)
-			emit_blocking(sm, rec, head->node, head->mode);
+			emit_blocking(sm, rec, head->node, head->mode, true);
 	} else if (!head && compatible(rec, sender, m->mode, &conv)) {
 		rc = grant(sm, rec, sender, m->mode, m->req_id, conv);
 	} else {
@@ -477,7 +483,7 @@ conflict:;
 		uint32_t owner = cl_rec_owner(rec);
 		if (!owner && head)
 			owner = head->node;
-		emit_blocking(sm, rec, sender, m->mode);
+		emit_blocking(sm, rec, sender, m->mode, m->flags & CL_ACQ_WAIT);
 		if (!(m->flags & CL_ACQ_WAIT)) {
 			deny(sm, sender, m->req_id, -EBUSY, owner, m->name, m->namelen);
 		} else {

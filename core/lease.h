@@ -143,6 +143,7 @@ struct cl_action {
 	uint32_t node;          /* node concerned (requester / holder) */
 	uint32_t owner;         /* DENY(EBUSY)/QUEUED/BLOCKING: a current holder */
 	uint32_t wanted_by;     /* BLOCKING: requesting node */
+	bool waits;             /* BLOCKING: the requester is queued (WAIT), not a NOWAIT try */
 	uint8_t mode;           /* GRANT: granted mode; BLOCKING: wanted mode */
 	bool deleted;           /* INDEX_CHANGED, INDEX_DONE: a delete */
 	int err;                /* DENY, INDEX_DONE, ADMIN_DONE: 0 or negative code */

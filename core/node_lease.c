@@ -402,9 +402,14 @@ static void on_blocking(struct cl_node *n, const struct cl_action *a, bool revok
 		for (struct chold *c = ch_first(&l->holders); c; c = ch_next(&l->holders, c))
 			if (c->state == CH_HELD)
 				nd_ev_lease(n, CL_NODE_EV_WANTED, c, 0, a->wanted_by);
-		if (l->holders.n && !revoke)
-			l->handover_at = now_us(n) + n->cfg.handover_timeout_us;
 	}
+	/*
+	 * The holders are forced out after handover_timeout only for a node
+	 * that waits: a NOWAIT try was denied already, and revoking the holders
+	 * for it would hand the lease to nobody.
+	 */
+	if (a->waits && l->holders.n && !revoke && !l->handover_at && !hold_is(l, NLP_REVOKING))
+		l->handover_at = now_us(n) + n->cfg.handover_timeout_us;
 	if (revoke) {
 		nd_lease_to(n, l, nd_hold_revoked(l->state), "revoke");
 		nd_revoke_holders(n, l);
@@ -665,7 +670,10 @@ void nd_lease_timers(struct cl_node *n, struct nl_lease *l, uint64_t now)
 	for (c = ch_first(&l->waiters); c; c = next) {
 		next = ch_next(&l->waiters, c);
 		if (c->deadline && c->deadline <= now) {
-			nd_ev_lease(n, CL_NODE_EV_DENIED, c, -ETIMEDOUT, l->wanted_by);
+			/* a wait that ends without quorum says why it was not granted */
+			bool quorate = !n->sm || (n->vq_quorate && cl_sm_quorate(n->sm));
+			nd_ev_lease(n, CL_NODE_EV_DENIED, c, quorate ? -ETIMEDOUT : COROLEASE_ENOQUORUM,
+				    n->sm ? cl_sm_owner(n->sm, l->name, l->namelen) : 0);
 			struct nl_client *cl = c->client;
 			nd_chold_free(n, c);
 			nd_client_maybe_free(n, cl);

@@ -155,7 +155,10 @@ struct corolease_callbacks {
 	 * right after the callback returns. */
 	void (*acquired)(corolease_t *h, corolease_lease_t *lease, int err, void *udata);
 	/* Node `node` wants a lease we hold: release it when done.  Queued
-	 * at most once per lease at a time (a later want updates the node). */
+	 * at most once per lease at a time (a later want updates the node).
+	 * When that node waits (COROLEASE_WAIT), the lease is revoked after
+	 * the daemon's handover_timeout_ms; a NOWAIT try was denied and only
+	 * tells. */
 	void (*wanted)(corolease_t *h, corolease_lease_t *lease, uint32_t node, void *udata);
 	/* The lease was revoked: stop using it at once, then release it. */
 	void (*revoked)(corolease_t *h, corolease_lease_t *lease, void *udata);
@@ -213,6 +216,8 @@ uint32_t corolease_nodeid(const corolease_t *h);
  *   -EBUSY                held elsewhere (also by a departed node awaiting
  *                         recovery); *owner_r = the holder if owner_r != NULL
  *   -ETIMEDOUT            timeout_ms ran out (*owner_r set when known)
+ *                         while quorate; a wait that ends while the
+ *                         partition is not quorate: COROLEASE_ENOQUORUM
  *   -EALREADY             this connection holds or is acquiring name
  *   -EDQUOT               lease quota reached: this connection's
  *                         (max_leases_per_client), its user's share of the

@@ -542,11 +542,22 @@ START_TEST(contention_nowait_wait_and_handover)
 	const struct cl_node_event *w = last_ev(n1, CL_NODE_EV_WANTED, 1);
 	ck_assert_ptr_nonnull(w);
 	ck_assert_uint_eq(w->owner, 2);
+	/* a NOWAIT try only tells: nobody waits, so the holder is never revoked */
+	uint64_t t0 = b->now;
+	bus_advance(b, t0 + 2 * t_cfg(1).handover_timeout_us);
+	ck_assert_ptr_null(last_ev(n1, CL_NODE_EV_REVOKED, 1));
+	ck_assert_uint_eq(cl_sm_owner(cl_node_sm(n1->n), "mbox", 4), 1);
 
 	ACQ(n2, 3, "mbox", CL_MODE_EX, CL_ACQ_WAIT);
 	bus_run(b);
 	ck_assert_ptr_nonnull(last_ev(n2, CL_NODE_EV_QUEUED, 3));
 	ck_assert_ptr_null(last_ev(n2, CL_NODE_EV_GRANTED, 3));
+	/* a waiter: the holder (already told WANTED) is revoked at the handover timeout */
+	t0 = b->now;
+	bus_advance(b, t0 + t_cfg(1).handover_timeout_us - 100000);
+	ck_assert_ptr_null(last_ev(n1, CL_NODE_EV_REVOKED, 1));
+	bus_advance(b, t0 + t_cfg(1).handover_timeout_us + 100000);
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_REVOKED, 1));
 
 	ck_assert_int_eq(cl_node_release(n1->n, 1, "mbox", 4), 0);
 	bus_run(b);
@@ -867,13 +878,10 @@ START_TEST(fence_ack_frees_at_once)
 }
 END_TEST
 
-START_TEST(quorum_loss_revokes_and_refuses)
+/* Of a 3-node cluster, node 3 alone sees a ring without 1 and 2, not quorate. */
+static void isolate_node3(struct tbus *b)
 {
-	struct tbus *b = cluster(3);
 	struct tnode *n3 = b->nodes[3];
-	ACQ(n3, 1, "m", CL_MODE_EX, 0);
-	bus_run(b);
-	/* node 3 alone: partition */
 	b->members[0] = 3;
 	b->nmembers = 1;
 	b->ring_seq += 4;
@@ -881,6 +889,15 @@ START_TEST(quorum_loss_revokes_and_refuses)
 	uint32_t me[] = { 3 }, left[] = { 1, 2 };
 	cl_node_confchg(n3->n, &ring, me, 1, left, 2, NULL, 0);
 	cl_node_quorum(n3->n, false, &ring);
+}
+
+START_TEST(quorum_loss_revokes_and_refuses)
+{
+	struct tbus *b = cluster(3);
+	struct tnode *n3 = b->nodes[3];
+	ACQ(n3, 1, "m", CL_MODE_EX, 0);
+	bus_run(b);
+	isolate_node3(b);   /* node 3 alone: partition */
 	bus_run(b);
 	ck_assert_ptr_nonnull(last_ev(n3, CL_NODE_EV_REVOKED, 1));
 	ACQ(n3, 2, "other", CL_MODE_EX, 0);
@@ -903,14 +920,7 @@ START_TEST(wait_acquire_waits_out_quorum_loss)
 	struct tbus *b = cluster(3);
 	struct tnode *n3 = b->nodes[3];
 	uint32_t all[] = { 1, 2, 3 };
-	/* node 3 alone: partition (as quorum_loss_revokes_and_refuses) */
-	b->members[0] = 3;
-	b->nmembers = 1;
-	b->ring_seq += 4;
-	struct cl_ring ring = { 3, b->ring_seq };
-	uint32_t me[] = { 3 }, left[] = { 1, 2 };
-	cl_node_confchg(n3->n, &ring, me, 1, left, 2, NULL, 0);
-	cl_node_quorum(n3->n, false, &ring);
+	isolate_node3(b);   /* node 3 alone: partition */
 	bus_run(b);
 	ck_assert(!cl_sm_quorate(cl_node_sm(n3->n)));
 	ACQ(n3, 4, "w", CL_MODE_EX, CL_ACQ_WAIT);
@@ -925,6 +935,45 @@ START_TEST(wait_acquire_waits_out_quorum_loss)
 	bus_advance(b, b->now + 10000000);
 	ck_assert_ptr_null(last_ev(n3, CL_NODE_EV_DENIED, 4));
 	ck_assert_ptr_nonnull(last_ev(n3, CL_NODE_EV_GRANTED, 4));
+	cluster_free(b);
+}
+END_TEST
+
+/*
+ * A WAIT acquire whose own timeout ends while the partition is not quorate
+ * says so (COROLEASE_ENOQUORUM), not -ETIMEDOUT: the caller learns why.
+ */
+START_TEST(wait_timeout_without_quorum_says_noquorum)
+{
+	struct tbus *b = cluster(3);
+	struct tnode *n3 = b->nodes[3];
+	isolate_node3(b);
+	bus_run(b);
+	ck_assert_int_eq(cl_node_acquire(n3->n, 4, 104, 0, "w", 1, CL_MODE_EX, CL_ACQ_WAIT, 1000000), 0);
+	bus_run(b);
+	ck_assert_ptr_null(last_ev(n3, CL_NODE_EV_DENIED, 4));
+	bus_advance(b, b->now + 1500000);
+	const struct cl_node_event *d = last_ev(n3, CL_NODE_EV_DENIED, 4);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_int_eq(d->err, COROLEASE_ENOQUORUM);
+	cluster_free(b);
+}
+END_TEST
+
+/* The same wait on a quorate node behind a holder: -ETIMEDOUT naming it. */
+START_TEST(wait_timeout_behind_a_holder_says_timedout)
+{
+	struct tbus *b = cluster(2);
+	struct tnode *n1 = b->nodes[1], *n2 = b->nodes[2];
+	ACQ(n1, 1, "w", CL_MODE_EX, 0);
+	bus_run(b);
+	ck_assert_int_eq(cl_node_acquire(n2->n, 2, 102, 0, "w", 1, CL_MODE_EX, CL_ACQ_WAIT, 1000000), 0);
+	bus_run(b);
+	bus_advance(b, b->now + 1500000);
+	const struct cl_node_event *d = last_ev(n2, CL_NODE_EV_DENIED, 2);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_int_eq(d->err, -ETIMEDOUT);
+	ck_assert_uint_eq(d->owner, 1);
 	cluster_free(b);
 }
 END_TEST
@@ -1706,6 +1755,8 @@ static Suite *node_suite(void)
 	tcase_add_test(tc, local_node_shared_same_uid_only);
 	tcase_add_test(tc, bad_requests_rejected);
 	tcase_add_test(tc, contention_nowait_wait_and_handover);
+	tcase_add_test(tc, wait_timeout_without_quorum_says_noquorum);
+	tcase_add_test(tc, wait_timeout_behind_a_holder_says_timedout);
 	tcase_add_test(tc, lingering_lease_given_up_at_once);
 	tcase_add_test(tc, handover_timeout_revokes_holder);
 	tcase_add_test(tc, revoke_deadline_hands_over_without_client);

@@ -65,6 +65,7 @@ INTEGRATION_TESTS = \
 	tests/integration/t25-two-node-split-restart-two-owners.sh \
 	tests/integration/t26-daemon-stop-waiter.sh \
 	tests/integration/t27-index-quota.sh \
+	tests/integration/t28-nowait-try.sh \
 	tests/integration/t60-no-shared-rings.sh tests/integration/t61-descriptor-exhaustion.sh \
 	tests/integration/t65-uid-memory.sh \
 	tests/integration/t66-connect-flood.sh tests/integration/t70-refusal-log-flood.sh \
