@@ -222,6 +222,7 @@ struct cl_node {
 	struct {
 		bool active, decided, need_load, loaded;
 		bool snap_due, snap_done;    /* a snapshot is sent this round / it arrived */
+		bool again;                  /* a member announced after the decision: one more round */
 		uint32_t winner;
 		uint64_t win_hash;
 		uint64_t next_chunk;

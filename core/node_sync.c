@@ -81,7 +81,7 @@ void nd_sync_start(struct cl_node *n)
 	n->sync.active = true;
 	nd_sync_reset_buf(n);   /* before the announces are cleared: it frees their buffers */
 	n->sync.decided = n->sync.need_load = n->sync.loaded = false;
-	n->sync.snap_due = n->sync.snap_done = false;
+	n->sync.snap_due = n->sync.snap_done = n->sync.again = false;
 	n->sync.winner = CL_NODE_NONE;
 	n->sync.next_chunk = 0;
 	memset(n->sync.ann, 0, sizeof(n->sync.ann));
@@ -236,6 +236,11 @@ static void sync_complete(struct cl_node *n)
 		nd_transmit(n, m);
 	nd_reconcile(n);
 	nd_maybe_send_quorum(n);
+	if (n->sync.again && !n->failed) {
+		nd_log(n, LOG_NOTICE, "a member announced again during the sync in ring %u/%llu: "
+		       "another round", n->ring.rep, (unsigned long long)n->ring.seq);
+		nd_sync_start(n);
+	}
 }
 
 /* Loads the assembled snapshot.  Returns 0 or a negative code (-ENOMEM among them). */
@@ -406,11 +411,31 @@ static void sync_try_complete(struct cl_node *n)
 		sync_complete(n);
 }
 
+/*
+ * An announce opens a round on every member that receives it, in the same
+ * place of the agreed order.  CPG does not give every member the same view
+ * of a membership change: a node cut off for a moment can see the others
+ * leave and join again while they see nothing (no joiner: no round of their
+ * own).  So a member's announce in the current ring starts a round here
+ * when none is active (its round needs this node's announce), and one that
+ * comes after this round's decision asks for one more round.
+ */
 void nd_on_announce(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
 {
 	int i = member_index(n, sender);
-	if (!n->sync.active || n->sync.decided || i < 0 || !ring_eq(&m->ring, &n->ring))
+	if (i < 0 || !ring_eq(&m->ring, &n->ring))
 		return;
+	if (!n->sync.active) {
+		nd_log(n, LOG_NOTICE, "node %u started a sync in ring %u/%llu that this node's view of "
+		       "the group did not ask for: joining it", sender, n->ring.rep,
+		       (unsigned long long)n->ring.seq);
+		nd_sync_start(n);
+		if (n->failed)
+			return;
+	} else if (n->sync.decided) {
+		n->sync.again = true;
+		return;
+	}
 	struct announce *a = &n->sync.ann[i];
 	a->got = true;
 	a->has_state = m->flags & CL_SYNC_HAS_STATE;
