@@ -19,6 +19,12 @@
  *   passconn             connect+HELLO, then pass the socket over stdin (a unix socket) -- unused
  *   useconn FD           use an inherited connected fd: STATUS, print result
  *   stall                send one STATUS, read nothing, keep socket open forever
+ *   rtt N GAP_MS         one connection, N STATUS round trips GAP_MS apart
+ *   listflood CONNS SECS PREFIX
+ *                        CONNS connections, each kept with BRK_DEPTH (default
+ *                        50) LIST PREFIX requests outstanding (reading the
+ *                        answers) for SECS; prints "ready" once connected,
+ *                        then how many LISTs were answered and how
  */
 #define _GNU_SOURCE 1
 #include <errno.h>
@@ -566,7 +572,11 @@ static int m_rtt(int n, int gap)
 		return 1;
 	}
 	uint64_t tconn = ms() - tc;
-	uint64_t *v = calloc((size_t)n, sizeof(*v));
+	uint64_t *v = calloc(n > 0 ? (size_t)n : 1, sizeof(*v));
+	if (!v) {
+		close(fd);
+		return 1;
+	}
 	struct clp_req_base s;
 	int k = 0;
 	for (; k < n; k++) {
@@ -585,6 +595,116 @@ static int m_rtt(int n, int gap)
 	if (k)
 		printf("rtt: connect+hello %llu ms; %d STATUS: min %.2f median %.2f max %.2f ms\n",
 		       (unsigned long long)tconn, k, v[0] / 1000.0, v[k / 2] / 1000.0, v[k - 1] / 1000.0);
+	if (k < n)
+		printf("rtt: %d of %d STATUS unanswered\n", n - k, n);
+	free(v);
+	close(fd);
+	return k == n ? 0 : 1;
+}
+
+/*
+ * listflood CONNS SECS PREFIX: CONNS connections, each with BRK_DEPTH LIST
+ * PREFIX requests outstanding, answers read, for SECS.  A LIST answered
+ * with result 0 counts as listed, -EAGAIN (a list of the connection or of
+ * the uid still under way) as busy.
+ */
+static int m_listflood(long n, int secs, const char *prefix)
+{
+	int depth = getenv("BRK_DEPTH") ? atoi(getenv("BRK_DEPTH")) : 50;
+	size_t plen = strlen(prefix);
+	if (n <= 0 || depth <= 0 || plen > 1024)
+		return 2;
+	int *fds = calloc((size_t)n, sizeof(*fds));
+	long *out = calloc((size_t)n, sizeof(*out));
+	struct pollfd *pf = calloc((size_t)n, sizeof(*pf));
+	static uint8_t req[sizeof(struct clp_req_name) + 1024 + 8];
+	if (!fds || !out || !pf) {
+		free(fds);
+		free(out);
+		free(pf);
+		return 1;
+	}
+	long k = 0;
+	for (; k < n; k++) {
+		fds[k] = sconnect();
+		if (fds[k] < 0)
+			break;
+		if (hello(fds[k]) != 0) {
+			close(fds[k]);
+			break;
+		}
+		fcntl(fds[k], F_SETFL, O_NONBLOCK);
+	}
+	printf("connections %ld\n", k);
+	printf("ready\n");
+	struct clp_req_name *m = (struct clp_req_name *)req;
+	memset(req, 0, sizeof(req));
+	m->b.hdr.id = CLP_REQ_LIST;
+	m->b.hdr.size = (int32_t)(sizeof(*m) + plen);
+	m->b.cookie = 3;
+	m->namelen = (uint16_t)plen;
+	memcpy(req + sizeof(*m), prefix, plen);
+	size_t qlen = sizeof(*m) + plen;
+	uint64_t t0 = ms(), end = t0 + (uint64_t)secs * 1000;
+	long sent = 0, listed = 0, busy = 0, other = 0, items = 0, lost = 0;
+	while (ms() < end) {
+		for (long i = 0; i < k; i++) {
+			pf[i].fd = fds[i];
+			pf[i].events = POLLIN;
+			while (fds[i] >= 0 && out[i] < depth &&
+			       send(fds[i], req, qlen, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)qlen) {
+				out[i]++;
+				sent++;
+			}
+		}
+		poll(pf, (nfds_t)k, 100);
+		for (long i = 0; i < k; i++) {
+			ssize_t r = -1;
+			while (fds[i] >= 0 && (r = recv(fds[i], buf, sizeof(buf), MSG_DONTWAIT)) != 0) {
+				if (r < 0) {
+					if (errno != EAGAIN && errno != EINTR) {
+						close(fds[i]);
+						fds[i] = -1;
+						pf[i].fd = -1;
+						lost++;
+					}
+					break;
+				}
+				const struct clp_ev_base *e = (const void *)buf;
+				if (r >= (ssize_t)sizeof(struct clp_ev_items) && e->hdr.id == CLP_EV_ITEMS) {
+					items += ((const struct clp_ev_items *)buf)->count;
+				} else if (r >= (ssize_t)sizeof(struct clp_ev_result) &&
+					   e->hdr.id == CLP_EV_RESULT) {
+					int err = ((const struct clp_ev_result *)buf)->err;
+					if (err == 0)
+						listed++;
+					else if (err == -EAGAIN)
+						busy++;
+					else
+						other++;
+					out[i]--;
+				}
+			}
+			if (fds[i] >= 0 && r == 0) {
+				close(fds[i]);
+				fds[i] = -1;
+				pf[i].fd = -1;
+				lost++;
+			}
+		}
+	}
+	long alive = 0;
+	for (long i = 0; i < k; i++)
+		if (fds[i] >= 0) {
+			alive++;
+			close(fds[i]);
+		}
+	printf("lists sent %ld answered %ld: listed %ld busy %ld other %ld; items %ld; "
+	       "%ld connections alive, %ld lost, in %llu ms\n", sent, listed + busy + other, listed,
+	       busy, other, items, alive, lost, (unsigned long long)(ms() - t0));
+	free(fds);
+	free(out);
+	free(pf);
 	return 0;
 }
 
@@ -658,6 +778,8 @@ int main(int argc, char **argv)
 		return m_mspin(atol(argv[2]), atoi(argv[3]));
 	if (!strcmp(m, "rtt") && argc >= 4)
 		return m_rtt(atoi(argv[2]), atoi(argv[3]));
+	if (!strcmp(m, "listflood") && argc >= 5)
+		return m_listflood(atol(argv[2]), atoi(argv[3]), argv[4]);
 	if (!strcmp(m, "page") && argc >= 3)
 		return m_page(atoi(argv[2]));
 	if (!strcmp(m, "stall"))
