@@ -401,9 +401,10 @@ void ipc_result(struct conn *c, uint64_t cookie, uint32_t type, int err,
  * A LIST scans the replica and an INDEX_LIST a name's keys; either may
  * send nothing for a long time (a prefix that matches nothing), so the
  * pause on queued bytes alone would never pace it.  Each runs in turns of
- * CLD_LIST_BUDGET records or keys: one job per loop priority gives one
- * turn each time the loop runs it, to the list first in its queue, which
- * goes to the back if it wants more.  So lists take turns round robin,
+ * CLD_LIST_BUDGET records or keys: one expired timer per loop priority
+ * gives one turn each time the loop runs it, to the list first in its
+ * queue, which goes to the back if it wants more.  (A timer, not a libqb
+ * job: qb_loop_job_del() of a job already queued to run does not free it.)  So lists take turns round robin,
  * among themselves and with every other item of their level (a client's
  * requests, up to CLD_REQS_PER_WAKE of them), and root's (QB_LOOP_MED)
  * before other users' (QB_LOOP_LOW), whatever the number of lists.
@@ -415,7 +416,7 @@ static void list_arm(struct list_turns *t)
 	if (t->armed || cl_list_empty(&t->q))
 		return;
 	/* on failure (no memory) the next ipc_list_sched() at this level tries again */
-	t->armed = qb_loop_job_add(t->ip->loop, t->prio, t, list_turn) == 0;
+	t->armed = qb_loop_timer_add(t->ip->loop, t->prio, 0, t, list_turn, &t->th) == 0;
 }
 
 static void list_turn(void *data)
@@ -1013,7 +1014,7 @@ struct cld_ipc *cld_ipc_stop(struct cld_ipc *ip)
 		conn_free(ip, cl_list_entry(l, struct conn, link));
 	for (int p = QB_LOOP_LOW; p <= QB_LOOP_HIGH; p++)
 		if (ip->list_turns[p].armed)
-			qb_loop_job_del(ip->loop, (enum qb_loop_priority)p, &ip->list_turns[p], list_turn);
+			qb_loop_timer_del(ip->loop, ip->list_turns[p].th);
 	ipc_ops_free(ip);
 	cl_htab_fini(&ip->conn_tab);
 	cl_htab_fini(&ip->op_tab);

@@ -128,12 +128,13 @@ struct conn {
 	struct cl_list list_link;
 };
 
-/* The lists waiting for a turn at one loop priority, and the one job that gives them. */
+/* The lists waiting for a turn at one loop priority, and the one timer that gives them. */
 struct list_turns {
 	struct cld_ipc *ip;
 	enum qb_loop_priority prio;
 	struct cl_list q;             /* struct conn (list_link), next turn first */
-	bool armed;                   /* its job is in the loop */
+	bool armed;                   /* th is in the loop */
+	qb_loop_timer_handle th;      /* expires at once: the next turn */
 };
 
 /* A request waiting for the node's answer (INDEX_PUT/DEL, SYNC, EVICT, FENCE_ACK). */
