@@ -20,10 +20,18 @@
 # code, and the 50,000 holds were revoked); the flood's LISTs still
 # complete (paced, not refused for ever); and a LIST of 10,000 names made
 # by root during the flood returns each of them exactly once.
+#
+# A sanitizer build of the daemon is several times slower: on a loaded
+# host it let the validity of 50,000 holds lapse with no flood at all.  So
+# there the test holds 10,000 names, reports the timing and the validity
+# without judging them (the plain build does), and checks the rest.  A
+# host too loaded to judge (root's STATUS alone over 200 ms at the median,
+# several times the usual 20-40 ms, or the validity lapsing before the
+# flood) makes the test skip: the daemon's share of the CPU, not its
+# loop, would decide the timing then.
 . "$(dirname "$0")/lib.sh"
 it_init list-scan 67
 BRK=${BRK:-$IT_BUILD/tests/integration/cl-brk}
-NAMES=${NAMES:-50000}
 CONNS=${CONNS:-20}
 SECS=${SECS:-20}
 [[ -x $BRK && -x $CL_LOAD ]] || skip "cl-brk / cl-load not built"
@@ -31,6 +39,9 @@ SECS=${SECS:-20}
 EXTRA_DAEMON_OPTS=(-o socket_group=users)
 it_up 1
 d=$(daemon_pid 1)
+san=
+grep -q libasan "/proc/$d/maps" && san=1
+NAMES=${NAMES:-$([[ $san ]] && echo 10000 || echo 50000)}
 AS=(setpriv --reuid=61001 --regid=100 --clear-groups)
 per=$((NAMES / 5))
 for c in 1 2 3 4 5; do spawn 1 load$c "$CL_LOAD" -p "ls/$c/" -n "$per" -W 1000 >/dev/null; done
@@ -43,8 +54,12 @@ alone=$(cluster exec 1 "$BRK" rtt 20 100)
 say "root alone: $alone"
 amed=$(field median "$alone") amax=$(field max "$alone")
 [[ -n $amax ]] || fail "root's STATUS round trips alone failed: $alone"
-
 log=$CLUSTER_DIR/n1/coroleased.log
+if [[ ! $san ]]; then
+	awk -v m="$amed" 'BEGIN { exit !(m > 200) }' && skip "host too loaded: root's STATUS alone $amed ms at the median"
+	grep -qE 'revoked .*validity lapsed' "$log" && skip "host too loaded: the validity lapsed before the flood"
+fi
+
 l0=$(wc -l < "$log")
 spawn 1 lf "${AS[@]}" "$BRK" listflood "$CONNS" "$SECS" zz-no-such-prefix >/dev/null
 must_wait 30 "uid 61001's list flood runs" grep -q '^ready' "$CLUSTER_DIR/n1/lf.log"
@@ -57,9 +72,19 @@ say "root during the flood: $during"
 must_wait $((SECS + 60)) "the flood ended" grep -q '^lists' "$CLUSTER_DIR/n1/lf.log"
 say "cl-brk listflood: $(tr '\n' ' ' < "$CLUSTER_DIR/n1/lf.log")"
 check "coroleased (pid $d) still running" alive "$d"
+n=$(sed -n 's/.* listed \([0-9]*\) .*/\1/p' "$CLUSTER_DIR/n1/lf.log")
+check "the flood's LISTs still complete, paced (${n:-none} in $SECS s)" [ "${n:-0}" -gt 0 ]
 lapsed=$(tail -n +"$l0" "$log" | grep -E 'revoked .*validity lapsed' | head -3)
+if [[ $san && $lapsed ]]; then
+	say "sanitizer build: the validity lapsed ($lapsed); timing and root's LIST (its names revoked) not judged"
+	it_pass
+fi
+check "root's LIST during the flood: $per names, each once (got $listed)" [ "$listed" = "$per 0" ]
+if [[ $san ]]; then
+	say "sanitizer build: timing not judged"
+	it_pass
+fi
 check "the node's validity never lapsed during the flood${lapsed:+ ($lapsed)}" [ -z "$lapsed" ]
-
 dmed=$(field median "$during") dmax=$(field max "$during")
 mlimit=$(awk -v a="$amed" 'BEGIN { l = 3 * a; print (l > 100 ? l : 100) }')
 limit=$(awk -v a="$amax" 'BEGIN { l = 3 * a; print (l > 1000 ? l : 1000) }')
@@ -68,7 +93,4 @@ check "root's median STATUS RTT under $mlimit ms during the flood (${dmed:-none}
 	awk -v m="${dmed:-999999}" -v l="$mlimit" 'BEGIN { exit !(m < l) }'
 check "root's slowest STATUS RTT under $limit ms during the flood (${dmax:-none} ms)" \
 	awk -v m="${dmax:-999999}" -v l="$limit" 'BEGIN { exit !(m < l) }'
-n=$(sed -n 's/.* listed \([0-9]*\) .*/\1/p' "$CLUSTER_DIR/n1/lf.log")
-check "the flood's LISTs still complete, paced (${n:-none} in $SECS s)" [ "${n:-0}" -gt 0 ]
-check "root's LIST during the flood: $per names, each once (got $listed)" [ "$listed" = "$per 0" ]
 it_pass
