@@ -9,15 +9,21 @@
 #
 # Node 1 holds NAMES (50,000) names (cl-load, root); uid 61001 (group users,
 # in socket_group) runs CONNS (20) raw connections, each with 50 LIST
-# "zz-no-such-prefix" outstanding, for SECS (20) s (cl-brk listflood).
-# Root's STATUS round trip (cl-brk rtt, own connection; STATUS itself
-# walks the state, tens of ms here) is measured alone (20, 100 ms apart)
-# and during the flood (40, 150 ms apart).  Passes when, during the flood,
-# every one is answered, root's median RTT stays under max(3 x the median
-# alone, 100 ms) and its slowest under max(3 x the slowest alone, 1000 ms)
-# (relative: the test hosts are shared and often loaded); the node's
-# validity never lapses (no local hold revoked: it did lapse on the old
-# code, and the 50,000 holds were revoked); the flood's LISTs still
+# "zz-no-such-prefix" outstanding, for SECS (20) s (cl-brk listflood; a
+# connection told busy holds off 20 ms, so the flood's own CPU does not
+# decide the timing: answering refusals fast is t84's subject).
+# Root's round trips (cl-brk rtt, own connection) are measured alone and
+# during the flood: OWNER of a name, which costs the daemon next to nothing,
+# so its time is the wait for the daemon's loop (20 alone, 40 during the
+# flood, 50 and 100 ms apart); and STATUS, which walks the state (15-40 ms
+# here; 20 alone, 40 during, 100 and 150 ms apart).  Passes when, during
+# the flood, every round trip is answered; root's OWNER median stays under
+# max(20 x alone, 3 ms) (the previous daemon: 16-32 ms against 0.06-0.07
+# alone; this one 0.06); its STATUS median under max(2 x alone, alone +
+# 20 ms) (previous: up to 51 ms against 16) and its slowest under
+# max(3 x alone, 1000 ms); the node's validity never lapses (it did lapse
+# in 4 runs of 8 of the previous daemon, and its 50,000 holds were
+# revoked); the flood's LISTs still
 # complete (paced, not refused for ever); and a LIST of 10,000 names made
 # by root during the flood returns each of them exactly once.
 #
@@ -52,6 +58,8 @@ must_wait 300 "$NAMES names held on node 1" all_loaded
 field() { sed -n "s/.* $1 \([0-9.]*\).*/\1/p" <<<"$2"; }
 alone=$(cluster exec 1 "$BRK" rtt 20 100)
 say "root alone: $alone"
+oalone=$(cluster exec 1 "$BRK" rtt 20 50 ls/1/000000)
+say "root alone: $oalone"
 amed=$(field median "$alone") amax=$(field max "$alone")
 [[ -n $amax ]] || fail "root's STATUS round trips alone failed: $alone"
 log=$CLUSTER_DIR/n1/coroleased.log
@@ -67,6 +75,8 @@ sleep 2
 t0=$(now_ms)
 listed=$(cl 1 list ls/3/ | grep -o 'ls/3/[0-9]*' | sort | uniq -c | awk '{ n++; if ($1 != 1) d++ } END { print n + 0, d + 0 }')
 say "root's LIST ls/3/ during the flood: $(( $(now_ms) - t0 )) ms, distinct names and duplicates: $listed"
+oduring=$(cluster exec 1 "$BRK" rtt 40 100 ls/1/000000)
+say "root during the flood: $oduring"
 during=$(cluster exec 1 "$BRK" rtt 40 150)
 say "root during the flood: $during"
 must_wait $((SECS + 60)) "the flood ended" grep -q '^lists' "$CLUSTER_DIR/n1/lf.log"
@@ -85,8 +95,13 @@ if [[ $san ]]; then
 	it_pass
 fi
 check "the node's validity never lapsed during the flood${lapsed:+ ($lapsed)}" [ -z "$lapsed" ]
+oamed=$(field median "$oalone") odmed=$(field median "$oduring")
+olimit=$(awk -v a="${oamed:-0}" 'BEGIN { l = 20 * a; print (l > 3 ? l : 3) }')
+check "root's 40 OWNER round trips all answered during the flood" grep -q ' 40 OWNER' <<<"$oduring"
+check "root's median OWNER RTT under $olimit ms during the flood (${odmed:-none} ms)" \
+	awk -v m="${odmed:-999999}" -v l="$olimit" 'BEGIN { exit !(m < l) }'
 dmed=$(field median "$during") dmax=$(field max "$during")
-mlimit=$(awk -v a="$amed" 'BEGIN { l = 3 * a; print (l > 100 ? l : 100) }')
+mlimit=$(awk -v a="$amed" 'BEGIN { l = 2 * a; if (a + 20 > l) l = a + 20; print l }')
 limit=$(awk -v a="$amax" 'BEGIN { l = 3 * a; print (l > 1000 ? l : 1000) }')
 check "root's 40 STATUS round trips all answered during the flood" grep -q ' 40 STATUS' <<<"$during"
 check "root's median STATUS RTT under $mlimit ms during the flood (${dmed:-none} ms)" \
