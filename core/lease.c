@@ -855,6 +855,8 @@ struct cl_sm *cl_sm_new(const struct cl_sm_config *cfg, cl_action_fn fn, void *c
 	sm->h.index_bytes_per_uid = sm->cfg.index_bytes_per_uid;
 	sm->act = fn;
 	sm->act_ctx = ctx;
+	static uint64_t serials;
+	sm->serial = __atomic_add_fetch(&serials, 1, __ATOMIC_RELAXED);
 	cl_list_init(&sm->lru);
 	if (cl_htab_init(&sm->recs, 1024) < 0) {
 		free(sm);

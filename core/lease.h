@@ -349,6 +349,23 @@ int cl_sm_foreach(const struct cl_sm *sm, cl_sm_iter_fn fn, void *ctx);
  * The order is the table's, as cl_sm_foreach()'s.
  */
 uint64_t cl_sm_scan(const struct cl_sm *sm, uint64_t cursor, cl_sm_iter_fn fn, void *ctx);
+/*
+ * Steps of cl_sm_scan() (the same cursor) until about budget units of work
+ * are spent: each record visited costs one, an empty bucket one.  A bucket
+ * is never split (the cursor designates buckets), so a step may go over by
+ * its chain's length less one; at least one bucket is scanned whatever the
+ * budget.  Stops early after a bucket in which fn returned non-zero (the
+ * caller's batch is full).  Returns the next cursor, 0 when the scan is
+ * over; *spent_r (may be NULL) gets the units spent.
+ */
+uint64_t cl_sm_scan_some(const struct cl_sm *sm, uint64_t cursor, uint32_t budget,
+			 cl_sm_iter_fn fn, void *ctx, uint32_t *spent_r);
+/*
+ * An identity no other state machine of this process had: a scan cursor
+ * (cl_sm_scan()) means something only for the machine it came from, and a
+ * resynchronisation replaces the machine, maybe at the same address.
+ */
+uint64_t cl_sm_serial(const struct cl_sm *sm);
 
 /* Calls fn for every hold of node (orphaned ones included), in name order. */
 typedef void (*cl_sm_hold_fn)(void *ctx, const uint8_t *name, uint16_t namelen,

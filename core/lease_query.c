@@ -193,6 +193,34 @@ uint64_t cl_sm_scan(const struct cl_sm *sm, uint64_t cursor, cl_sm_iter_fn fn, v
 	return cl_htab_scan_next(&sm->recs, cursor);
 }
 
+uint64_t cl_sm_scan_some(const struct cl_sm *sm, uint64_t cursor, uint32_t budget,
+			 cl_sm_iter_fn fn, void *ctx, uint32_t *spent_r)
+{
+	uint32_t spent = 0;
+	do {
+		bool stop = false;
+		uint32_t cost = 0;
+		for (struct cl_hnode *e = cl_htab_scan_chain(&sm->recs, cursor); e; e = e->next) {
+			struct cl_lease_info info;
+			fill_info(cl_container_of(e, struct cl_rec, hn), &info);
+			stop |= fn(ctx, &info) != 0;
+			cost++;
+		}
+		spent += cost ? cost : 1;
+		cursor = cl_htab_scan_next(&sm->recs, cursor);
+		if (stop)
+			break;
+	} while (cursor && spent < budget);
+	if (spent_r)
+		*spent_r = spent;
+	return cursor;
+}
+
+uint64_t cl_sm_serial(const struct cl_sm *sm)
+{
+	return sm->serial;
+}
+
 void cl_sm_foreach_hold_of(const struct cl_sm *sm, uint32_t node, cl_sm_hold_fn fn, void *ctx)
 {
 	size_t n;

@@ -78,6 +78,7 @@ struct cl_sm {
 	void *act_ctx;
 
 	struct cl_htab recs;         /* struct cl_rec by name hash; recs.n = names known */
+	uint64_t serial;             /* cl_sm_serial() */
 	bool failed;                 /* out of memory while applying: see lease.h */
 
 	struct cl_sm_header h;       /* the scalars a snapshot carries */

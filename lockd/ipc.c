@@ -227,6 +227,7 @@ struct uid_conns {
 	uid_t uid;
 	uint64_t n;
 	uint64_t queued;              /* bytes waiting in its connections' queues */
+	uint64_t lists;               /* lists under way on its connections */
 };
 
 static struct uid_conns *uid_conns_find(struct cld_ipc *ip, uid_t uid)
@@ -314,7 +315,7 @@ static void outbuf_free(struct conn *c, struct outbuf *b)
 }
 
 /*
- * Sends what is queued for c, and goes on with its listing once the queue
+ * Sends what is queued for c, and gives its listing a turn once the queue
  * drained.  Returns true when the queue is empty.
  */
 static bool conn_flush(struct conn *c)
@@ -334,9 +335,8 @@ static bool conn_flush(struct conn *c)
 		}
 	}
 	conn_want_out(c, false);
-	if (c->listing && !c->dying)
-		ipc_list_pump(c->ip, c);
-	return cl_list_empty(&c->outq);
+	ipc_list_sched(c);
+	return true;
 }
 
 void ipc_send(struct conn *c, void *buf, size_t len)
@@ -393,6 +393,82 @@ void ipc_result(struct conn *c, uint64_t cookie, uint32_t type, int err,
 	if (plen)
 		memcpy(ip->buf + sizeof(*r), payload, plen);
 	ipc_send(c, ip->buf, sizeof(*r) + plen);
+}
+
+/* ---- lists, in turns ---- */
+
+/*
+ * A LIST scans the replica and an INDEX_LIST a name's keys; either may
+ * send nothing for a long time (a prefix that matches nothing), so the
+ * pause on queued bytes alone would never pace it.  Each runs in turns of
+ * CLD_LIST_BUDGET records or keys: one expired timer per loop priority
+ * gives one turn each time the loop runs it, to the list first in its
+ * queue, which goes to the back if it wants more.  (A timer, not a libqb
+ * job: qb_loop_job_del() of a job already queued to run does not free it.)  So lists take turns round robin,
+ * among themselves and with every other item of their level (a client's
+ * requests, up to CLD_REQS_PER_WAKE of them), and root's (QB_LOOP_MED)
+ * before other users' (QB_LOOP_LOW), whatever the number of lists.
+ */
+static void list_turn(void *data);
+
+static void list_arm(struct list_turns *t)
+{
+	if (t->armed || cl_list_empty(&t->q))
+		return;
+	/* on failure (no memory) the next ipc_list_sched() at this level tries again */
+	t->armed = qb_loop_timer_add(t->ip->loop, t->prio, 0, t, list_turn, &t->th) == 0;
+}
+
+static void list_turn(void *data)
+{
+	struct list_turns *t = data;
+	t->armed = false;
+	struct cl_list *l = cl_list_first(&t->q);
+	if (l) {
+		struct conn *c = cl_list_entry(l, struct conn, list_link);
+		cl_list_del(&c->list_link);
+		c->list_queued = false;
+		if (ipc_list_pump(t->ip, c))
+			ipc_list_sched(c);
+	}
+	list_arm(t);
+}
+
+void ipc_list_sched(struct conn *c)
+{
+	if (!c->listing || c->dying || c->list_queued)
+		return;
+	struct list_turns *t = &c->ip->list_turns[c->prio];
+	cl_list_add_tail(&t->q, &c->list_link);
+	c->list_queued = true;
+	list_arm(t);
+}
+
+int ipc_list_start(struct conn *c, struct listing *l)
+{
+	struct uid_conns *u = uid_conns_find(c->ip, c->uid);
+	if (c->uid != 0 && u && u->lists >= CLD_LISTS_PER_UID)
+		return -EAGAIN;
+	if (u)
+		u->lists++;
+	c->listing = l;
+	ipc_list_sched(c);
+	return 0;
+}
+
+void ipc_list_end(struct conn *c)
+{
+	if (c->list_queued) {
+		cl_list_del(&c->list_link);
+		c->list_queued = false;
+	}
+	if (!c->listing)
+		return;
+	struct uid_conns *u = uid_conns_find(c->ip, c->uid);
+	if (u && u->lists)
+		u->lists--;
+	free(c->listing);
+	c->listing = NULL;
 }
 
 /* ---- authorisation ---- */
@@ -706,6 +782,7 @@ static void conn_free(struct cld_ipc *ip, struct conn *c)
 	struct cl_list *l, *nx;
 	cl_list_foreach_safe(l, nx, &c->outq)
 		outbuf_free(c, cl_list_entry(l, struct outbuf, link));
+	ipc_list_end(c);
 	uid_conns_drop(ip, c->uid);
 	if (c->hello)
 		ip->nhello--;
@@ -714,7 +791,6 @@ static void conn_free(struct cld_ipc *ip, struct conn *c)
 	closer_fd(c->fd);   /* packets it never read may hold passed files */
 	if (c->pidfd >= 0)
 		close(c->pidfd);
-	free(c->listing);
 	free(c);
 }
 
@@ -871,6 +947,12 @@ int cld_ipc_start(qb_loop_t *loop, const struct cld_ipc_config *cfg,
 	ip->lfd = -1;
 	cl_list_init(&ip->conns);
 	cl_list_init(&ip->handshakes);
+	for (int p = QB_LOOP_LOW; p <= QB_LOOP_HIGH; p++) {
+		struct list_turns *t = &ip->list_turns[p];
+		t->ip = ip;
+		t->prio = (enum qb_loop_priority)p;
+		cl_list_init(&t->q);
+	}
 	const struct cld_config *dc = cfg->conf;
 	int rc = resolve_group(dc->socket_group, dc->socket_group_set, &ip->sock_gid,
 			       &ip->sock_gid_ok);
@@ -930,6 +1012,9 @@ struct cld_ipc *cld_ipc_stop(struct cld_ipc *ip)
 	struct cl_list *l;
 	while ((l = cl_list_first(&ip->conns)))
 		conn_free(ip, cl_list_entry(l, struct conn, link));
+	for (int p = QB_LOOP_LOW; p <= QB_LOOP_HIGH; p++)
+		if (ip->list_turns[p].armed)
+			qb_loop_timer_del(ip->loop, ip->list_turns[p].th);
 	ipc_ops_free(ip);
 	cl_htab_fini(&ip->conn_tab);
 	cl_htab_fini(&ip->op_tab);

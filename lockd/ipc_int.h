@@ -15,7 +15,11 @@
  * requests (max_pending_per_client), watches (max_watches_per_client), and
  * events the client does not read (a small backlog, CLD_OUTQ_MAX bytes,
  * then the client is disconnected), and list answers (streamed as the
- * client drains them, CLD_LIST_QUEUED bytes queued at most).  Connections are bounded in total
+ * client drains them, CLD_LIST_QUEUED bytes queued at most; one list per
+ * connection, CLD_LISTS_PER_UID per uid but root's).  Time is bounded too:
+ * a list runs in turns of the loop, CLD_LIST_BUDGET records scanned each,
+ * taken round robin with the other lists at its connection's priority
+ * (ipc_list_sched()).  Connections are bounded in total
  * (max_connections, plus CLD_ROOT_RESERVE for root and the daemon's user)
  * and per uid (max_connections_per_uid).  Node-wide, every name a client
  * holds or is acquiring owns a revocation slot of the validity page
@@ -43,6 +47,9 @@
 #define CLD_OUTQ_MAX     (4u * 1024u * 1024u)  /* unread event backlog per client */
 #define CLD_BATCH_BYTES  (60u * 1024u)        /* ITEMS payload per event */
 #define CLD_LIST_QUEUED  (2u * CLD_BATCH_BYTES) /* a list pauses with this much queued */
+#define CLD_LIST_BUDGET  1024u                /* records (or keys) a list scans per turn */
+#define CLD_LIST_TURN_BYTES CLD_LIST_QUEUED    /* and bytes it sends per turn, about */
+#define CLD_LISTS_PER_UID 4u                   /* lists under way per uid (root's: no limit) */
 #define CLD_ROOT_RESERVE 16u                  /* connections beyond max_connections for root */
 #define CLD_REFUSAL_LOG_US 1000000ull         /* at most one refused-connection log line a second */
 #define CLD_REQS_PER_WAKE 4                    /* requests read per connection and poll round */
@@ -79,13 +86,14 @@ struct outbuf {
 
 /*
  * A LIST or INDEX_LIST answer being produced as its client drains it
- * (ipc_read.c): a batch at a time, paused while CLD_LIST_QUEUED bytes wait
+ * (ipc_read.c): a turn at a time, paused while CLD_LIST_QUEUED bytes wait
  * in the client's queue, resumed from where it stopped.
  */
 struct listing {
 	uint32_t type;
 	uint64_t cookie;
 	uint64_t cursor;              /* LIST: cl_sm_scan() position */
+	uint64_t sm_serial;           /* LIST: of the replica the cursor walks (cl_sm_serial()) */
 	uint64_t total;               /* items sent so far */
 	uint16_t prefixlen;           /* LIST: the prefix; INDEX_LIST: the name */
 	uint8_t lastlen;              /* INDEX_LIST: the last key sent (0: none yet) */
@@ -116,6 +124,17 @@ struct conn {
 	struct cl_list outq;          /* struct outbuf, oldest first */
 	size_t oq_bytes;              /* every queued byte, lists included: <= CLD_OUTQ_MAX */
 	struct listing *listing;      /* the list being answered, or NULL */
+	bool list_queued;             /* listing waits for a turn: on cld_ipc.list_turns[prio] */
+	struct cl_list list_link;
+};
+
+/* The lists waiting for a turn at one loop priority, and the one timer that gives them. */
+struct list_turns {
+	struct cld_ipc *ip;
+	enum qb_loop_priority prio;
+	struct cl_list q;             /* struct conn (list_link), next turn first */
+	bool armed;                   /* th is in the loop */
+	qb_loop_timer_handle th;      /* expires at once: the next turn */
 };
 
 /* A request waiting for the node's answer (INDEX_PUT/DEL, SYNC, EVICT, FENCE_ACK). */
@@ -166,6 +185,7 @@ struct cld_ipc {
 	qb_loop_timer_handle handshake_tmr;
 	bool handshake_armed;
 	bool accept_paused;           /* accept() ran out of descriptors: retried after a pause */
+	struct list_turns list_turns[QB_LOOP_HIGH + 1];   /* by connection priority */
 	uint64_t accept_failures, accept_log_at;
 	/* event scratch, and the request being read (one packet) */
 	uint8_t buf[CLP_MAX_MSG] __attribute__((aligned(64)));
@@ -201,6 +221,16 @@ void ipc_send(struct conn *c, void *buf, size_t len);
 /* Sends the RESULT of request type with cookie: err and plen bytes of payload. */
 void ipc_result(struct conn *c, uint64_t cookie, uint32_t type, int err,
 		const void *payload, size_t plen);
+/*
+ * Makes l c's listing (c has none), counted against its uid, and gives it
+ * its first turn: 0, or -EAGAIN (the uid has CLD_LISTS_PER_UID under way;
+ * l is the caller's still).
+ */
+int ipc_list_start(struct conn *c, struct listing *l);
+/* Gives c's listing, if any, a turn of the loop after those already waiting at its priority. */
+void ipc_list_sched(struct conn *c);
+/* Ends c's listing, if any: frees it, uncounts it, takes it off the turns. */
+void ipc_list_end(struct conn *c);
 
 /* ---- ipc_req.c ---- */
 
@@ -215,8 +245,13 @@ void ipc_ops_free(struct cld_ipc *ip);
 
 void ipc_do_owner(struct cld_ipc *ip, struct conn *c, const struct req *r);
 void ipc_do_list(struct cld_ipc *ip, struct conn *c, const struct req *r);
-/* Goes on with c's listing (its queue drained below CLD_LIST_QUEUED); may end it. */
-void ipc_list_pump(struct cld_ipc *ip, struct conn *c);
+/*
+ * One turn of c's listing: at most CLD_LIST_BUDGET records or keys scanned
+ * and about CLD_LIST_TURN_BYTES sent; may end it.  Returns true when it
+ * wants another turn at once (it stopped on its budget), false when it
+ * ended or waits for its queue to drain (conn_flush() schedules it then).
+ */
+bool ipc_list_pump(struct cld_ipc *ip, struct conn *c);
 void ipc_do_show(struct cld_ipc *ip, struct conn *c, const struct req *r);
 /* The answer to INDEX_GET (at once, or once its sync barrier passed). */
 void ipc_index_get_answer(struct cld_ipc *ip, struct conn *c, uint64_t cookie,

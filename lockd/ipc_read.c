@@ -65,6 +65,8 @@ struct batch {
 	struct listing *l;
 	size_t off;                    /* bytes used in ip->buf */
 	uint32_t count;
+	size_t sent;                   /* bytes sent this turn */
+	uint32_t keys;                 /* INDEX_LIST: keys scanned this turn */
 };
 
 static void batch_start(struct batch *b)
@@ -83,6 +85,7 @@ static void batch_send(struct batch *b)
 	e->b.cookie = b->l->cookie;
 	e->count = b->count;
 	ipc_send(b->c, b->ip->buf, b->off);
+	b->sent += b->off;
 	batch_start(b);
 }
 
@@ -102,6 +105,12 @@ static uint8_t *batch_room(struct batch *b, size_t len)
 static bool batch_full(const struct batch *b)
 {
 	return b->c->dying || b->c->oq_bytes >= CLD_LIST_QUEUED;
+}
+
+/* This turn is over: the listing pauses, or sent its share of bytes. */
+static bool turn_over(const struct batch *b)
+{
+	return batch_full(b) || b->sent + b->off >= CLD_LIST_TURN_BYTES;
 }
 
 static int list_one(void *ctx, const struct cl_lease_info *info)
@@ -124,7 +133,7 @@ static int list_one(void *ctx, const struct cl_lease_info *info)
 	uint8_t *p = batch_room(b, sizeof(it) + info->namelen);
 	memcpy(p, &it, sizeof(it));
 	memcpy(p + sizeof(it), info->name, info->namelen);
-	return 0;
+	return turn_over(b);   /* cl_sm_scan_some() stops after this bucket */
 }
 
 /* Size of a clp_item_key record for e, with or without its value. */
@@ -150,8 +159,9 @@ static void key_item_put(uint8_t *p, const struct cl_entry_info *e, bool with_va
 static int key_one(void *ctx, const struct cl_entry_info *e)
 {
 	struct batch *b = ctx;
-	if (batch_full(b))
+	if (turn_over(b) || b->keys >= CLD_LIST_BUDGET)
 		return 1;   /* resumed after the last key sent */
+	b->keys++;
 	key_item_put(batch_room(b, key_item_len(e, true)), e, true);
 	b->l->lastlen = (uint8_t)e->keylen;
 	memcpy(b->l->last, e->key, e->keylen);
@@ -159,48 +169,60 @@ static int key_one(void *ctx, const struct cl_entry_info *e)
 }
 
 /*
- * A list is answered as its client reads: batches go out until
- * CLD_LIST_QUEUED bytes wait in the client's queue, and conn_flush() calls
- * this again once the queue drained.  So a client that never reads costs
- * its event ring and CLD_LIST_QUEUED bytes, not the size of the answer.
- * LIST resumes its scan of the replica (cl_sm_scan: a name present
- * throughout is listed once), INDEX_LIST after the last key sent; names
+ * A list is answered as its client reads, in turns (ipc_list_sched()):
+ * a turn scans CLD_LIST_BUDGET records or keys at most and sends about
+ * CLD_LIST_TURN_BYTES, then the list waits for its next turn; with
+ * CLD_LIST_QUEUED bytes waiting in the client's queue it waits until
+ * conn_flush() drained them.  So a client that never reads costs its
+ * event ring and CLD_LIST_QUEUED bytes, not the size of the answer, and a
+ * list that finds nothing to send (a prefix that matches no name) costs a
+ * turn's budget at a time, not a scan of the whole replica.  LIST resumes
+ * its scan of the replica (cl_sm_scan_some(): a name present throughout
+ * is listed once); if a resynchronisation replaced the replica meanwhile,
+ * the cursor means nothing there and the list ends with
+ * COROLEASE_ESYNCING.  INDEX_LIST resumes after the last key sent.  Names
  * and keys written meanwhile may or may not be listed.
  */
-void ipc_list_pump(struct cld_ipc *ip, struct conn *c)
+bool ipc_list_pump(struct cld_ipc *ip, struct conn *c)
 {
 	struct listing *l = c->listing;
 	if (!l || c->dying)
-		return;
+		return false;
 	const struct cl_sm *sm = replica(ip, c, l->cookie, l->type);
-	if (!sm) {
-		c->listing = NULL;   /* lost the replica (resynchronising): answered ESYNCING */
-		free(l);
-		return;
+	if (!sm || (l->type == CLP_REQ_LIST && cl_sm_serial(sm) != l->sm_serial)) {
+		/* lost the replica (resynchronising): answered ESYNCING */
+		if (sm)
+			ipc_result(c, l->cookie, l->type, COROLEASE_ESYNCING, NULL, 0);
+		ipc_list_end(c);
+		return false;
 	}
 	struct batch b = { .ip = ip, .c = c, .l = l };
 	batch_start(&b);
 	bool done;
 	if (l->type == CLP_REQ_LIST) {
-		do
-			l->cursor = cl_sm_scan(sm, l->cursor, list_one, &b);
-		while (l->cursor && !batch_full(&b));
+		l->cursor = cl_sm_scan_some(sm, l->cursor, CLD_LIST_BUDGET, list_one, &b, NULL);
 		done = !l->cursor;
 	} else {
 		done = cl_index_foreach_after(sm, l->prefix, l->prefixlen, l->last, l->lastlen,
 					      key_one, &b) != 1;
 	}
 	batch_send(&b);
-	if (!done || c->dying)
-		return;
-	c->listing = NULL;
-	ipc_result(c, l->cookie, l->type, 0, &l->total, sizeof(l->total));
-	free(l);
+	if (c->dying)
+		return false;
+	if (!done)
+		return !batch_full(&b);
+	uint64_t total = l->total;
+	uint64_t cookie = l->cookie;
+	uint32_t type = l->type;
+	ipc_list_end(c);
+	ipc_result(c, cookie, type, 0, &total, sizeof(total));
+	return false;
 }
 
 void ipc_do_list(struct cld_ipc *ip, struct conn *c, const struct req *r)
 {
-	if (!replica(ip, c, r->cookie, r->type))
+	const struct cl_sm *sm = replica(ip, c, r->cookie, r->type);
+	if (!sm)
 		return;
 	if (c->listing) {
 		/* the previous list is still being delivered */
@@ -214,10 +236,14 @@ void ipc_do_list(struct cld_ipc *ip, struct conn *c, const struct req *r)
 	}
 	l->type = r->type;
 	l->cookie = r->cookie;
+	l->sm_serial = cl_sm_serial(sm);
 	l->prefixlen = r->namelen;
 	memcpy(l->prefix, r->name, r->namelen);
-	c->listing = l;
-	ipc_list_pump(ip, c);
+	if (ipc_list_start(c, l) < 0) {
+		/* its uid has CLD_LISTS_PER_UID lists under way */
+		free(l);
+		ipc_result(c, r->cookie, r->type, -EAGAIN, NULL, 0);
+	}
 }
 
 struct keys_ctx {

@@ -1380,6 +1380,166 @@ START_TEST(test_queries)
 }
 END_TEST
 
+/* ---- resumable scans in steps of a budget (cl_sm_scan_some: LIST's turns) ---- */
+
+#define SCAN_KEEP  3000      /* names present for the whole scan: k00000.. */
+#define SCAN_MORE  6000      /* names created during it (the table doubles): n00000.. */
+
+struct scan_seen {
+	unsigned k[SCAN_KEEP];
+	unsigned n[SCAN_MORE];
+	unsigned step;           /* records visited in this step */
+	unsigned stop_after;     /* fn returns non-zero at this many records of a step (0: never) */
+};
+
+static int scan_count(void *ctx, const struct cl_lease_info *info)
+{
+	struct scan_seen *sc = ctx;
+	char buf[16];
+	unsigned i;
+
+	ck_assert_uint_lt(info->namelen, sizeof(buf));
+	memcpy(buf, info->name, info->namelen);
+	buf[info->namelen] = 0;
+	ck_assert(sscanf(buf + 1, "%u", &i) == 1);
+	if (buf[0] == 'k') {
+		ck_assert_uint_lt(i, SCAN_KEEP);
+		sc->k[i]++;
+	} else {
+		ck_assert_uint_lt(i, SCAN_MORE);
+		sc->n[i]++;
+	}
+	sc->step++;
+	return sc->stop_after && sc->step >= sc->stop_after;
+}
+
+static uint64_t scan_grab(char c, unsigned i)
+{
+	char name[16];
+	int len = snprintf(name, sizeof(name), "%c%05u", c, i);
+
+	return grab(__LINE__, 1, name, (size_t)len, EX);
+}
+
+/*
+ * One step: visits no more than the budget allows (a bucket is never
+ * split: the chains of a table of names under its secret hash are short,
+ * so 16 records of slack are plenty), spends the whole budget unless the
+ * scan ended, and says what it spent.
+ */
+static uint64_t scan_step(struct scan_seen *sc, uint64_t cursor, uint32_t budget)
+{
+	uint32_t spent = 0xdeadbeef;
+
+	sc->step = 0;
+	uint64_t next = cl_sm_scan_some(sm, cursor, budget, scan_count, sc, &spent);
+	ck_assert_uint_le(sc->step, spent);
+	ck_assert_uint_ge(spent, 1);
+	ck_assert_uint_le(spent, (budget ? budget : 1) + 16);
+	if (next && !sc->stop_after)
+		ck_assert_uint_ge(spent, budget);
+	return next;
+}
+
+START_TEST(test_scan_budget)
+{
+	static struct scan_seen sc;
+	uint64_t cursor = 0;
+	unsigned steps = 0;
+
+	memset(&sc, 0, sizeof(sc));
+	for (unsigned i = 0; i < SCAN_KEEP; i++)
+		scan_grab('k', i);
+	do {
+		cursor = scan_step(&sc, cursor, 64);
+		steps++;
+	} while (cursor);
+	for (unsigned i = 0; i < SCAN_KEEP; i++)
+		ck_assert_msg(sc.k[i] == 1, "k%05u listed %u times", i, sc.k[i]);
+	/* 3000 records in 4096 buckets (1096 of them empty at least): 4096 to 7096 units, 64 a step */
+	ck_assert_uint_ge(steps, 4096 / (64 + 16));
+	ck_assert_uint_le(steps, (SCAN_KEEP + 4096) / 64 + 1);
+
+	/* budget 0 still moves on (one bucket a step) */
+	memset(&sc, 0, sizeof(sc));
+	cursor = 0;
+	steps = 0;
+	do {
+		cursor = scan_step(&sc, cursor, 0);
+		steps++;
+	} while (cursor);
+	ck_assert_uint_eq(steps, 4096);
+	for (unsigned i = 0; i < SCAN_KEEP; i++)
+		ck_assert_uint_eq(sc.k[i], 1);
+
+	/* fn's non-zero ends the step after the bucket it was in (no record lost or repeated) */
+	memset(&sc, 0, sizeof(sc));
+	sc.stop_after = 1;
+	cursor = 0;
+	do {
+		cursor = scan_step(&sc, cursor, 100000);
+		ck_assert_uint_le(sc.step, 16);
+	} while (cursor);
+	for (unsigned i = 0; i < SCAN_KEEP; i++)
+		ck_assert_uint_eq(sc.k[i], 1);
+
+	/* a scan of an empty machine ends at once */
+	make_sm(0, 0, true);
+	memset(&sc, 0, sizeof(sc));
+	cursor = scan_step(&sc, 0, 1 << 20);
+	ck_assert_uint_eq(cursor, 0);
+	ck_assert_uint_eq(sc.step, 0);
+}
+END_TEST
+
+START_TEST(test_scan_resumes_across_changes)
+{
+	static struct scan_seen sc;
+	static uint64_t doomed_ep[SCAN_KEEP];
+	uint64_t cursor = 0;
+	unsigned added = 0, removed = 0, steps = 0;
+
+	memset(&sc, 0, sizeof(sc));
+	/* k names: every third is released during the scan, the others stay */
+	for (unsigned i = 0; i < SCAN_KEEP; i++)
+		doomed_ep[i] = scan_grab('k', i);
+	uint64_t serial = cl_sm_serial(sm);
+	do {
+		cursor = scan_step(&sc, cursor, 50);
+		steps++;
+		/* between steps: 40 names created (doubling the table twice in all) ... */
+		for (unsigned j = 0; j < 40 && added < SCAN_MORE; j++)
+			scan_grab('n', added++);
+		/* ... and 5 of the doomed names released (their records freed) */
+		for (unsigned j = 0; j < 5 && removed < SCAN_KEEP; j++, removed += 3) {
+			char name[16];
+			int len = snprintf(name, sizeof(name), "k%05u", removed);
+			OK(rel(1, name, (size_t)len, doomed_ep[removed]));
+			GONE(NL(name, (size_t)len));
+		}
+	} while (cursor);
+	ck_assert_uint_gt(added, 4096);   /* the table grew during the scan */
+	ck_assert_uint_gt(removed, 0);
+	ck_assert_uint_eq(cl_sm_serial(sm), serial);   /* the same machine throughout */
+	for (unsigned i = 0; i < SCAN_KEEP; i++) {
+		bool throughout = i % 3 != 0 || i >= removed;
+		if (throughout)
+			ck_assert_msg(sc.k[i] == 1, "k%05u, present throughout, listed %u times (step %u)",
+				      i, sc.k[i], steps);
+		else
+			ck_assert_msg(sc.k[i] <= 1, "k%05u listed %u times", i, sc.k[i]);
+	}
+	for (unsigned i = 0; i < SCAN_MORE; i++)
+		ck_assert_msg(sc.n[i] <= 1, "n%05u listed %u times", i, sc.n[i]);
+
+	/* another machine (a resynchronisation's) has another serial */
+	struct cl_sm *other = cl_sm_new(NULL, record_action, &rec);
+	ck_assert_ptr_nonnull(other);
+	ck_assert_uint_ne(cl_sm_serial(other), serial);
+	cl_sm_free(other);
+}
+END_TEST
+
 START_TEST(test_owner_orphan_fallback)
 {
 	GRAB(3, S("a"), SH);
@@ -2634,6 +2794,8 @@ static Suite *lease_suite(void)
 	tcase_add_test(q, test_owner_orphan_fallback);
 	tcase_add_test(q, test_hash_sensitivity);
 	tcase_add_test(q, test_free_null_and_names);
+	tcase_add_test(q, test_scan_budget);
+	tcase_add_test(q, test_scan_resumes_across_changes);
 	suite_add_tcase(s, q);
 
 	tcase_set_timeout(det, 120);

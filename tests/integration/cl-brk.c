@@ -19,6 +19,16 @@
  *   passconn             connect+HELLO, then pass the socket over stdin (a unix socket) -- unused
  *   useconn FD           use an inherited connected fd: STATUS, print result
  *   stall                send one STATUS, read nothing, keep socket open forever
+ *   rtt N GAP_MS [NAME]  one connection, N STATUS round trips GAP_MS apart (with
+ *                        NAME: OWNER NAME, a lookup that costs the daemon
+ *                        next to nothing, so the time is the wait for its loop)
+ *   listflood CONNS SECS PREFIX
+ *                        CONNS connections, each kept with BRK_DEPTH (default
+ *                        50) LIST PREFIX requests outstanding (reading the
+ *                        answers) for SECS; a connection told busy (-EAGAIN)
+ *                        sends nothing more for BRK_BUSY_MS (default 20) ms;
+ *                        prints "ready" once connected, then how many LISTs
+ *                        were answered and how
  */
 #define _GNU_SOURCE 1
 #include <errno.h>
@@ -548,14 +558,31 @@ static int m_mspin(long n, int secs)
 	return 0;
 }
 
-/* rtt N GAP_MS: one connection, N STATUS round trips GAP_MS apart: min/median/max ms. */
+/* rtt N GAP_MS [NAME]: one connection, N STATUS (or OWNER NAME) round trips GAP_MS apart: min/median/max ms. */
 static int cmpu(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 	return x < y ? -1 : x > y;
 }
-static int m_rtt(int n, int gap)
+static int m_rtt(int n, int gap, const char *owner)
 {
+	static uint8_t req[sizeof(struct clp_req_name) + 1024];
+	size_t qlen = sizeof(struct clp_req_base);
+	const char *what = owner ? "OWNER" : "STATUS";
+	if (owner) {
+		size_t nl = strlen(owner);
+		if (nl < 1 || nl > 1024)
+			return 2;
+		struct clp_req_name *m = (struct clp_req_name *)req;
+		memset(m, 0, sizeof(*m));
+		m->b.hdr.id = CLP_REQ_OWNER;
+		m->namelen = (uint16_t)nl;
+		memcpy(req + sizeof(*m), owner, nl);
+		qlen = sizeof(*m) + nl;
+	} else {
+		status_req((struct clp_req_base *)req, 0);
+	}
+	((struct clp_req_base *)req)->hdr.size = (int32_t)qlen;
 	uint64_t tc = ms();
 	hello_tmo = 60000;
 	int fd = sconnect();
@@ -566,14 +593,17 @@ static int m_rtt(int n, int gap)
 		return 1;
 	}
 	uint64_t tconn = ms() - tc;
-	uint64_t *v = calloc((size_t)n, sizeof(*v));
-	struct clp_req_base s;
+	uint64_t *v = calloc(n > 0 ? (size_t)n : 1, sizeof(*v));
+	if (!v) {
+		close(fd);
+		return 1;
+	}
 	int k = 0;
 	for (; k < n; k++) {
-		status_req(&s, (uint64_t)k + 10);
+		((struct clp_req_base *)req)->cookie = (uint64_t)k + 10;
 		struct timespec a, b;
 		clock_gettime(CLOCK_MONOTONIC, &a);
-		send(fd, &s, sizeof(s), MSG_NOSIGNAL);
+		send(fd, req, qlen, MSG_NOSIGNAL);
 		ssize_t r = rd(fd, 60000);
 		clock_gettime(CLOCK_MONOTONIC, &b);
 		if (r <= 0)
@@ -583,8 +613,129 @@ static int m_rtt(int n, int gap)
 	}
 	qsort(v, (size_t)k, sizeof(*v), cmpu);
 	if (k)
-		printf("rtt: connect+hello %llu ms; %d STATUS: min %.2f median %.2f max %.2f ms\n",
-		       (unsigned long long)tconn, k, v[0] / 1000.0, v[k / 2] / 1000.0, v[k - 1] / 1000.0);
+		printf("rtt: connect+hello %llu ms; %d %s: min %.2f median %.2f max %.2f ms\n",
+		       (unsigned long long)tconn, k, what, v[0] / 1000.0, v[k / 2] / 1000.0,
+		       v[k - 1] / 1000.0);
+	if (k < n)
+		printf("rtt: %d of %d %s unanswered\n", n - k, n, what);
+	free(v);
+	close(fd);
+	return k == n ? 0 : 1;
+}
+
+/*
+ * listflood CONNS SECS PREFIX: CONNS connections, each with BRK_DEPTH LIST
+ * PREFIX requests outstanding, answers read, for SECS.  A LIST answered
+ * with result 0 counts as listed, -EAGAIN (a list of the connection or of
+ * the uid still under way) as busy; a connection told busy holds off for
+ * BRK_BUSY_MS, as a client would, so the flood tests what the daemon does
+ * with the LISTs it takes on, not how many refusals it can send (that is
+ * mspin's business).
+ */
+static int m_listflood(long n, int secs, const char *prefix)
+{
+	int depth = getenv("BRK_DEPTH") ? atoi(getenv("BRK_DEPTH")) : 50;
+	uint64_t busy_ms = getenv("BRK_BUSY_MS") ? (uint64_t)atol(getenv("BRK_BUSY_MS")) : 20;
+	size_t plen = strlen(prefix);
+	if (n <= 0 || depth <= 0 || plen > 1024)
+		return 2;
+	int *fds = calloc((size_t)n, sizeof(*fds));
+	long *out = calloc((size_t)n, sizeof(*out));
+	uint64_t *hold = calloc((size_t)n, sizeof(*hold));   /* told busy: no sends before */
+	struct pollfd *pf = calloc((size_t)n, sizeof(*pf));
+	static uint8_t req[sizeof(struct clp_req_name) + 1024 + 8];
+	if (!fds || !out || !hold || !pf) {
+		free(fds);
+		free(out);
+		free(hold);
+		free(pf);
+		return 1;
+	}
+	long k = 0;
+	for (; k < n; k++) {
+		fds[k] = sconnect();
+		if (fds[k] < 0)
+			break;
+		if (hello(fds[k]) != 0) {
+			close(fds[k]);
+			break;
+		}
+		fcntl(fds[k], F_SETFL, O_NONBLOCK);
+	}
+	printf("connections %ld\n", k);
+	printf("ready\n");
+	struct clp_req_name *m = (struct clp_req_name *)req;
+	memset(req, 0, sizeof(req));
+	m->b.hdr.id = CLP_REQ_LIST;
+	m->b.hdr.size = (int32_t)(sizeof(*m) + plen);
+	m->b.cookie = 3;
+	m->namelen = (uint16_t)plen;
+	memcpy(req + sizeof(*m), prefix, plen);
+	size_t qlen = sizeof(*m) + plen;
+	uint64_t t0 = ms(), end = t0 + (uint64_t)secs * 1000;
+	long sent = 0, listed = 0, busy = 0, other = 0, items = 0, lost = 0;
+	while (ms() < end) {
+		uint64_t now = ms();
+		for (long i = 0; i < k; i++) {
+			pf[i].fd = fds[i];
+			pf[i].events = POLLIN;
+			while (fds[i] >= 0 && out[i] < depth && now >= hold[i] &&
+			       send(fds[i], req, qlen, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)qlen) {
+				out[i]++;
+				sent++;
+			}
+		}
+		poll(pf, (nfds_t)k, busy_ms && busy_ms < 100 ? (int)busy_ms : 100);
+		for (long i = 0; i < k; i++) {
+			ssize_t r = -1;
+			while (fds[i] >= 0 && (r = recv(fds[i], buf, sizeof(buf), MSG_DONTWAIT)) != 0) {
+				if (r < 0) {
+					if (errno != EAGAIN && errno != EINTR) {
+						close(fds[i]);
+						fds[i] = -1;
+						pf[i].fd = -1;
+						lost++;
+					}
+					break;
+				}
+				const struct clp_ev_base *e = (const void *)buf;
+				if (r >= (ssize_t)sizeof(struct clp_ev_items) && e->hdr.id == CLP_EV_ITEMS) {
+					items += ((const struct clp_ev_items *)buf)->count;
+				} else if (r >= (ssize_t)sizeof(struct clp_ev_result) &&
+					   e->hdr.id == CLP_EV_RESULT) {
+					int err = ((const struct clp_ev_result *)buf)->err;
+					if (err == 0)
+						listed++;
+					else if (err == -EAGAIN) {
+						busy++;
+						hold[i] = ms() + busy_ms;
+					}
+					else
+						other++;
+					out[i]--;
+				}
+			}
+			if (fds[i] >= 0 && r == 0) {
+				close(fds[i]);
+				fds[i] = -1;
+				pf[i].fd = -1;
+				lost++;
+			}
+		}
+	}
+	long alive = 0;
+	for (long i = 0; i < k; i++)
+		if (fds[i] >= 0) {
+			alive++;
+			close(fds[i]);
+		}
+	printf("lists sent %ld answered %ld: listed %ld busy %ld other %ld; items %ld; "
+	       "%ld connections alive, %ld lost, in %llu ms\n", sent, listed + busy + other, listed,
+	       busy, other, items, alive, lost, (unsigned long long)(ms() - t0));
+	free(fds);
+	free(out);
+	free(hold);
+	free(pf);
 	return 0;
 }
 
@@ -657,7 +808,9 @@ int main(int argc, char **argv)
 	if (!strcmp(m, "mspin") && argc >= 4)
 		return m_mspin(atol(argv[2]), atoi(argv[3]));
 	if (!strcmp(m, "rtt") && argc >= 4)
-		return m_rtt(atoi(argv[2]), atoi(argv[3]));
+		return m_rtt(atoi(argv[2]), atoi(argv[3]), argc > 4 ? argv[4] : NULL);
+	if (!strcmp(m, "listflood") && argc >= 5)
+		return m_listflood(atol(argv[2]), atoi(argv[3]), argv[4]);
 	if (!strcmp(m, "page") && argc >= 3)
 		return m_page(atoi(argv[2]));
 	if (!strcmp(m, "stall"))

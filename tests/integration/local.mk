@@ -68,6 +68,7 @@ INTEGRATION_TESTS = \
 	tests/integration/t28-nowait-try.sh \
 	tests/integration/t60-no-shared-rings.sh tests/integration/t61-descriptor-exhaustion.sh \
 	tests/integration/t65-uid-memory.sh \
+	tests/integration/t67-list-scan.sh \
 	tests/integration/t66-connect-flood.sh tests/integration/t70-refusal-log-flood.sh \
 	tests/integration/t80-scm-linger.sh tests/integration/t81-warn-flood.sh \
 	tests/integration/t82-odd-packets.sh tests/integration/t84-loop-starvation.sh \

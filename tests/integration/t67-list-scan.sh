@@ -1,41 +1,111 @@
 #!/bin/bash
-# 67. BREAKER FINDING (issue 8, item 5): LIST with a prefix that matches
-# nothing scans the whole replicated state in one go, with nothing sent,
-# so nothing paces it (the streaming pauses only on queued output bytes).
-# A member of socket_group pipelines such LISTs on a few connections and
-# the daemon spends its time scanning; root's 'corolease status' waits.
+# 67. (breaker, issue 8 item F9) LIST with a prefix that matches nothing
+# scanned the whole replicated state in one go with nothing sent, so nothing
+# paced it (the streaming paused only on queued output bytes).  A member of
+# socket_group pipelining such LISTs on a few connections kept the daemon
+# scanning, and root's requests waited (first run, host at load 20: root's
+# 'corolease status' slowest of 5 2.2 s alone, 11.9 s and one failure during
+# the flood, which got 6,000 LISTs through in 20 s).
 #
-# Node 1 holds 50,000 names (cl-load); uid 61001 (socket_group users) runs
-# 20 raw connections sending LIST "zz-no-such-prefix" 50 at a time for 20 s.
+# Node 1 holds NAMES (50,000) names (cl-load, root); uid 61001 (group users,
+# in socket_group) runs CONNS (20) raw connections, each with 50 LIST
+# "zz-no-such-prefix" outstanding, for SECS (20) s (cl-brk listflood; a
+# connection told busy holds off 20 ms, so the flood's own CPU does not
+# decide the timing: answering refusals fast is t84's subject).
+# Root's round trips (cl-brk rtt, own connection) are measured alone and
+# during the flood: OWNER of a name, which costs the daemon next to nothing,
+# so its time is the wait for the daemon's loop (20 alone, 40 during the
+# flood, 50 and 100 ms apart); and STATUS, which walks the state (15-40 ms
+# here; 20 alone, 40 during, 100 and 150 ms apart).  Passes when, during
+# the flood, every round trip is answered; root's OWNER median stays under
+# max(20 x alone, 3 ms) (the previous daemon: 16-32 ms against 0.06-0.07
+# alone; this one 0.06); its STATUS median under max(2 x alone, alone +
+# 20 ms) (previous: up to 51 ms against 16) and its slowest under
+# max(3 x alone, 1000 ms); the node's validity never lapses (it did lapse
+# in 4 runs of 8 of the previous daemon, and its 50,000 holds were
+# revoked); the flood's LISTs still
+# complete (paced, not refused for ever); and a LIST of 10,000 names made
+# by root during the flood returns each of them exactly once.
 #
-# FAILS on current code: root's status fails or is several times slower
-# during the flood (first run, host at load 20: slowest of 5 2.2 s alone,
-# 11.9 s and one failure during the flood; the flood got 6,000 LISTs
-# through in 20 s, each a scan of 50,000 records).
+# A sanitizer build of the daemon is several times slower: on a loaded
+# host it let the validity of 50,000 holds lapse with no flood at all.  So
+# there the test holds 10,000 names, reports the timing and the validity
+# without judging them (the plain build does), and checks the rest.  A
+# host too loaded to judge (root's STATUS alone over 200 ms at the median,
+# several times the usual 20-40 ms, or the validity lapsing before the
+# flood) makes the test skip: the daemon's share of the CPU, not its
+# loop, would decide the timing then.
 . "$(dirname "$0")/lib.sh"
 it_init list-scan 67
-CL_SHM=$IT_BUILD/tests/integration/cl-shm
-[[ -x $CL_SHM && -x $CL_LOAD ]] || skip "cl-shm / cl-load not built"
+BRK=${BRK:-$IT_BUILD/tests/integration/cl-brk}
+CONNS=${CONNS:-20}
+SECS=${SECS:-20}
+[[ -x $BRK && -x $CL_LOAD ]] || skip "cl-brk / cl-load not built"
 [[ $(getent group users | cut -d: -f3) == 100 ]] || skip "group users (100) needed"
 EXTRA_DAEMON_OPTS=(-o socket_group=users)
 it_up 1
 d=$(daemon_pid 1)
+san=
+grep -q libasan "/proc/$d/maps" && san=1
+NAMES=${NAMES:-$([[ $san ]] && echo 10000 || echo 50000)}
 AS=(setpriv --reuid=61001 --regid=100 --clear-groups)
-for c in 1 2 3 4 5; do spawn 1 load$c "$CL_LOAD" -p "ls/$c/" -n 10000 -W 1000 >/dev/null; done
-all_loaded() { local c; for c in 1 2 3 4 5; do grep -q '^all held 10000' "$CLUSTER_DIR/n1/load$c.log" || return 1; done; }
-must_wait 300 "50,000 names held on node 1" all_loaded
-lat() { local t0 i m=0 x; for i in 1 2 3 4 5; do t0=$(now_ms); cl 1 status >/dev/null || echo -n "failed "; x=$(( $(now_ms) - t0 )); ((x > m)) && m=$x; done; echo $m; }
-base=$(lat)
-say "root's status alone: slowest of 5 $base ms"
-spawn 1 lf "${AS[@]}" "$CL_SHM" listflood 20 20 zz-no-such-prefix >/dev/null
+per=$((NAMES / 5))
+for c in 1 2 3 4 5; do spawn 1 load$c "$CL_LOAD" -p "ls/$c/" -n "$per" -W 1000 >/dev/null; done
+all_loaded() { local c; for c in 1 2 3 4 5; do grep -q "^all held $per" "$CLUSTER_DIR/n1/load$c.log" || return 1; done; }
+must_wait 300 "$NAMES names held on node 1" all_loaded
+
+# "rtt: connect+hello C ms; N STATUS: min A median M max X ms"
+field() { sed -n "s/.* $1 \([0-9.]*\).*/\1/p" <<<"$2"; }
+alone=$(cluster exec 1 "$BRK" rtt 20 100)
+say "root alone: $alone"
+oalone=$(cluster exec 1 "$BRK" rtt 20 50 ls/1/000000)
+say "root alone: $oalone"
+amed=$(field median "$alone") amax=$(field max "$alone")
+[[ -n $amax ]] || fail "root's STATUS round trips alone failed: $alone"
+log=$CLUSTER_DIR/n1/coroleased.log
+if [[ ! $san ]]; then
+	awk -v m="$amed" 'BEGIN { exit !(m > 200) }' && skip "host too loaded: root's STATUS alone $amed ms at the median"
+	grep -qE 'revoked .*validity lapsed' "$log" && skip "host too loaded: the validity lapsed before the flood"
+fi
+
+l0=$(wc -l < "$log")
+spawn 1 lf "${AS[@]}" "$BRK" listflood "$CONNS" "$SECS" zz-no-such-prefix >/dev/null
 must_wait 30 "uid 61001's list flood runs" grep -q '^ready' "$CLUSTER_DIR/n1/lf.log"
 sleep 2
-during=$(lat)
-say "root's status during the flood: slowest of 5 $during ms"
-must_wait 60 "the flood ended" grep -q '^lists' "$CLUSTER_DIR/n1/lf.log"
-say "cl-shm: $(tr '\n' ' ' < "$CLUSTER_DIR/n1/lf.log")"
+t0=$(now_ms)
+listed=$(cl 1 list ls/3/ | grep -o 'ls/3/[0-9]*' | sort | uniq -c | awk '{ n++; if ($1 != 1) d++ } END { print n + 0, d + 0 }')
+say "root's LIST ls/3/ during the flood: $(( $(now_ms) - t0 )) ms, distinct names and duplicates: $listed"
+oduring=$(cluster exec 1 "$BRK" rtt 40 100 ls/1/000000)
+say "root during the flood: $oduring"
+during=$(cluster exec 1 "$BRK" rtt 40 150)
+say "root during the flood: $during"
+must_wait $((SECS + 60)) "the flood ended" grep -q '^lists' "$CLUSTER_DIR/n1/lf.log"
+say "cl-brk listflood: $(tr '\n' ' ' < "$CLUSTER_DIR/n1/lf.log")"
 check "coroleased (pid $d) still running" alive "$d"
-limit=$(( base * 3 > 3000 ? base * 3 : 3000 ))
-check "root's status never fails during the flood ($during)" bash -c "! grep -q failed <<<'$during'"
-check "root's status stays under $limit ms during the flood (${during##* } ms)" [ "${during##* }" -lt $limit ]
+n=$(sed -n 's/.* listed \([0-9]*\) .*/\1/p' "$CLUSTER_DIR/n1/lf.log")
+check "the flood's LISTs still complete, paced (${n:-none} in $SECS s)" [ "${n:-0}" -gt 0 ]
+lapsed=$(tail -n +"$l0" "$log" | grep -E 'revoked .*validity lapsed' | head -3)
+if [[ $san && $lapsed ]]; then
+	say "sanitizer build: the validity lapsed ($lapsed); timing and root's LIST (its names revoked) not judged"
+	it_pass
+fi
+check "root's LIST during the flood: $per names, each once (got $listed)" [ "$listed" = "$per 0" ]
+if [[ $san ]]; then
+	say "sanitizer build: timing not judged"
+	it_pass
+fi
+check "the node's validity never lapsed during the flood${lapsed:+ ($lapsed)}" [ -z "$lapsed" ]
+oamed=$(field median "$oalone") odmed=$(field median "$oduring")
+olimit=$(awk -v a="${oamed:-0}" 'BEGIN { l = 20 * a; print (l > 3 ? l : 3) }')
+check "root's 40 OWNER round trips all answered during the flood" grep -q ' 40 OWNER' <<<"$oduring"
+check "root's median OWNER RTT under $olimit ms during the flood (${odmed:-none} ms)" \
+	awk -v m="${odmed:-999999}" -v l="$olimit" 'BEGIN { exit !(m < l) }'
+dmed=$(field median "$during") dmax=$(field max "$during")
+mlimit=$(awk -v a="$amed" 'BEGIN { l = 2 * a; if (a + 20 > l) l = a + 20; print l }')
+limit=$(awk -v a="$amax" 'BEGIN { l = 3 * a; print (l > 1000 ? l : 1000) }')
+check "root's 40 STATUS round trips all answered during the flood" grep -q ' 40 STATUS' <<<"$during"
+check "root's median STATUS RTT under $mlimit ms during the flood (${dmed:-none} ms)" \
+	awk -v m="${dmed:-999999}" -v l="$mlimit" 'BEGIN { exit !(m < l) }'
+check "root's slowest STATUS RTT under $limit ms during the flood (${dmax:-none} ms)" \
+	awk -v m="${dmax:-999999}" -v l="$limit" 'BEGIN { exit !(m < l) }'
 it_pass
