@@ -496,9 +496,10 @@ static inline bool cl_ring_after(const struct cl_ring *a, const struct cl_ring *
 void cl_sm_merge_term(struct cl_sm *sm, const struct cl_ring *ring);
 
 /*
- * Fresh state (no member had any): every member raises the epoch counter of
- * the new machine to the highest epoch floor announced, at the same point,
- * so no epoch of a lost lineage is granted again (doc/state-machine.md).
+ * State in its grace period (fresh, or loaded while it waits): at the end
+ * of every sync round every member raises the epoch counter to the highest
+ * epoch floor announced, at the same point, so no epoch of a lost lineage
+ * is granted again (doc/state-machine.md).
  */
 void cl_sm_raise_epoch(struct cl_sm *sm, uint64_t floor);
 

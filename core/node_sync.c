@@ -204,8 +204,32 @@ static void apply_dropped(struct cl_node *n)
 	}
 }
 
+/*
+ * State in its grace period has granted nothing yet, and the term it begins
+ * when the grace period ends may be the very ring in which a lost lineage
+ * granted (every daemon that had that lineage died while corosync ran on).
+ * So at the end of every round, whether the state was made in it, loaded or
+ * kept, state still in grace raises its epoch counter to the highest epoch
+ * floor a member announced: a node of the lost lineage may join while the
+ * grace period runs.  Every member does so at the same point, with the same
+ * announcements, so the replicas stay alike.
+ */
+static void take_epoch_floors(struct cl_node *n)
+{
+	struct cl_sm_stats st;
+	cl_sm_stats(n->sm, &st);
+	if (!st.grace)
+		return;
+	uint64_t floor = 0;
+	for (uint32_t i = 0; i < n->nmembers; i++)
+		if (n->sync.ann[i].epoch_floor > floor)
+			floor = n->sync.ann[i].epoch_floor;
+	cl_sm_raise_epoch(n->sm, floor);
+}
+
 static void sync_complete(struct cl_node *n)
 {
+	take_epoch_floors(n);
 	n->sync.active = false;
 	nd_sync_reset_buf(n);
 	n->c.syncs++;
@@ -316,13 +340,7 @@ static void start_fresh(struct cl_node *n)
 		nd_fail(n, "creating the state machine");
 		return;
 	}
-	/* no epoch a lost lineage may have given out is granted again */
-	uint64_t floor = 0;
-	for (uint32_t i = 0; i < n->nmembers; i++)
-		if (n->sync.ann[i].epoch_floor > floor)
-			floor = n->sync.ann[i].epoch_floor;
-	cl_sm_raise_epoch(n->sm, floor);
-	cl_sm_start_grace(n->sm, &n->ring);
+	cl_sm_start_grace(n->sm, &n->ring);   /* sync_complete() raises it to the floors */
 	arm_grace(n, &n->ring);
 	nd_log(n, LOG_NOTICE, "no member has state: starting empty in ring %u/%llu; nothing is "
 	       "granted for the grace period (%llu ms)", n->ring.rep, (unsigned long long)n->ring.seq,

@@ -524,6 +524,64 @@ START_TEST(fresh_state_waits_for_missing_nodes_in_split_mode)
 }
 END_TEST
 
+/*
+ * A lineage grants in a ring and every daemon that had it dies, while
+ * corosync runs on (the simulator's seed 189357): a node that restarts
+ * alone starts fresh state in the same ring, and a node of the lost lineage
+ * rejoins while that state is still in its grace period, announcing its
+ * epoch floor.  The fresh state wins the round (the joiner has none), and
+ * its term begins in that same ring when the grace period ends: unless it
+ * took the joiner's floor, it grants the lost lineage's epochs again.
+ */
+START_TEST(fresh_state_takes_the_floor_of_a_joiner_in_grace)
+{
+	struct tbus *b = cluster(2);
+	node_del(b, 2);                          /* node 2's daemon dies */
+	uint32_t one[] = { 1 }, two[] = { 2 }, both[] = { 1, 2 };
+	bus_config(b, one, 1);                   /* node 1's lineage begins a term here */
+	ACQ(b->nodes[1], 1, "x", CL_MODE_EX, 0);
+	bus_run(b);
+	const struct cl_node_event *g = last_ev(b->nodes[1], CL_NODE_EV_GRANTED, 1);
+	ck_assert_ptr_nonnull(g);
+	uint64_t e1 = g->epoch;
+	const struct cl_node_event *f = last_ev(b->nodes[1], CL_NODE_EV_EPOCH_FLOOR, 0);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_gt(f->epoch, e1);
+	struct cl_node_config c1 = t_cfg(1);
+	c1.epoch_floor = f->epoch;               /* what node 1's daemon keeps in its run dir */
+
+	node_del(b, 1);                          /* node 1's daemon dies too: the lineage is lost */
+	node_add(b, 2);                          /* node 2's restarts, alone, in the same ring */
+	b->ring_seq -= 4;
+	bus_config(b, two, 1);
+	struct cl_sm_stats st;
+	cl_sm_stats(cl_node_sm(b->nodes[2]->n), &st);
+	ck_assert(st.grace);
+
+	node_add_cfg(b, &c1);                    /* node 1's restarts while that state waits */
+	b->ring_seq -= 4;
+	bus_config(b, both, 2);
+	for (uint32_t id = 1; id <= 2; id++) {
+		ck_assert(cl_node_synced(b->nodes[id]->n));
+		cl_sm_stats(cl_node_sm(b->nodes[id]->n), &st);
+		ck_assert(st.grace);
+		ck_assert_uint_ge(st.epoch, c1.epoch_floor);
+	}
+
+	bus_advance(b, b->now + t_cfg(1).fence_delay_us + 1000);   /* the grace period */
+	cl_sm_stats(cl_node_sm(b->nodes[2]->n), &st);
+	ck_assert(!st.grace);
+	ACQ(b->nodes[2], 2, "x", CL_MODE_EX, 0);
+	bus_run(b);
+	g = last_ev(b->nodes[2], CL_NODE_EV_GRANTED, 2);
+	ck_assert_ptr_nonnull(g);
+	ck_assert_uint_gt(g->epoch, e1);
+	ck_assert_uint_eq(cl_sm_hash(cl_node_sm(b->nodes[1]->n)),
+			  cl_sm_hash(cl_node_sm(b->nodes[2]->n)));
+	cluster_free(b);
+}
+END_TEST
+
 START_TEST(contention_nowait_wait_and_handover)
 {
 	struct tbus *b = cluster(3);
@@ -1819,6 +1877,7 @@ static Suite *node_suite(void)
 	tcase_add_test(tc, mixed_wire_versions_refused);
 	tcase_add_test(tc, epochs_grow_across_restart_of_every_daemon);
 	tcase_add_test(tc, fresh_state_waits_for_missing_nodes_in_split_mode);
+	tcase_add_test(tc, fresh_state_takes_the_floor_of_a_joiner_in_grace);
 	tcase_add_test(tc, wait_acquire_waits_out_quorum_loss);
 	tcase_add_test(tc, client_gone_releases_without_events);
 	tcase_add_test(tc, validity_lapses_without_delivery);

@@ -47,8 +47,13 @@ fi
 
 # seeds found by long runs: 39290 and 67564 (d: a put overwritten before its
 # ack), 513423 and 542349 (x: a tick storm, heartbeats due with the send
-# window full)
-REGRESSION_SEEDS="39290 67564 513423 542349"
+# window full), 189357 (c: fresh state still in its grace period ignored the
+# epoch floor of a node of a lost lineage that joined meanwhile, and granted
+# that lineage's epochs again when its term began in the same ring), 423061
+# (d, the simulator's oracle: the last replica of a lineage crashed while a
+# fresh machine waited out its grace period; its writes are a fork, not a
+# loss the agent could have prevented)
+REGRESSION_SEEDS="39290 67564 513423 542349 189357 423061"
 echo "run-sim.sh: seeds found by long runs: $REGRESSION_SEEDS"
 for seed in $REGRESSION_SEEDS; do
 	if ! SEEDS= "$SIM" --seed "$seed" --jobs 1 >/dev/null; then

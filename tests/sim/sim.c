@@ -60,9 +60,11 @@
  *  - without persistence, a majority can form with none of the latest
  *    state (its replicas crashed or are cut off), or a daemon restarts with
  *    no state and nobody to sync from.  When a quorate ring forms, or a
- *    fresh machine is made, and lacks some acknowledged write, the seed is
- *    counted as a fork and only those writes leave d's oracle: no journal
- *    keeps what every replica of a quorate lineage lost.  Every other
+ *    fresh machine is made, and lacks some acknowledged write (for a fresh
+ *    machine: no live replica has it, checked again when it leaves its
+ *    grace period), the seed is counted as a fork and only those writes
+ *    leave d's oracle: no journal keeps what every replica of a quorate
+ *    lineage lost.  Every other
  *    invariant stays on: b and c must hold across forks (the fresh state's
  *    grace period, terms, and the fence wait of holds a merge drops), and d
  *    holds for every other write;
@@ -578,6 +580,7 @@ struct sim {
 	uint64_t grace_seen[SIM_MAX_NODES];  /* ring seq of the last fresh machine seen per node */
 	uint64_t grace_inc[SIM_MAX_NODES];   /* ... and the node's incarnation then: a daemon
 						restarted into the same ring makes a new one */
+	bool grace_open[SIM_MAX_NODES];      /* that fresh machine was not yet seen out of grace */
 
 	/* --watch: what each replica last showed of that name */
 	char watched[SIM_MAX_NODES][200];
@@ -3861,7 +3864,11 @@ static void oracle_formation(struct sim *s, uint32_t mask, const char *what)
 /*
  * A node whose machine is fresh (in the grace period of a ring it has not
  * been seen in): a new lineage, made by members that had no state.  The
- * writes no live replica anywhere has are gone for good.
+ * writes no live replica anywhere has are gone for good.  The same holds
+ * when that machine is first seen out of its grace period (it serves from
+ * then on): the last replicas of the old lineage may have crashed while it
+ * waited (seed 423061: in a split-capable mode the other side, cut off
+ * when the fresh machine was made, crashed, and a fence-ack ended the wait).
  */
 static void check_fresh(struct sim *s)
 {
@@ -3871,11 +3878,19 @@ static void check_fresh(struct sim *s)
 
 		if (!n->up || !(v = node_view(n))->has_sm)
 			continue;
-		if (!v->st.grace || (v->st.grace_ring.seq == s->grace_seen[i] &&
-				     n->incarnation == s->grace_inc[i]))
+		if (!v->st.grace) {
+			if (s->grace_open[i]) {
+				s->grace_open[i] = false;
+				oracle_formation(s, (1u << s->n) - 1,
+						 "fresh machine out of grace; the live replicas");
+			}
+			continue;
+		}
+		if (v->st.grace_ring.seq == s->grace_seen[i] && n->incarnation == s->grace_inc[i])
 			continue;
 		s->grace_seen[i] = v->st.grace_ring.seq;
 		s->grace_inc[i] = n->incarnation;
+		s->grace_open[i] = true;
 		/* lost only if no live replica anywhere has it: nothing brings it back */
 		oracle_formation(s, (1u << s->n) - 1, "fresh machine; the live replicas");
 	}
