@@ -359,6 +359,7 @@ void cl_node_confchg(struct cl_node *n, const struct cl_ring *ring,
 		leave(n);
 		return;
 	}
+	bool new_ring = !ring_eq(ring, &n->ring);
 	n->ring = *ring;
 	n->nmembers = (uint32_t)nmembers;
 	memcpy(n->members, members, nmembers * sizeof(*members));
@@ -376,11 +377,24 @@ void cl_node_confchg(struct cl_node *n, const struct cl_ring *ring,
 			if (left[i] != n->me)
 				nd_fence_arm(n, left[i], st.orphan_seq, deadline);
 	}
-	if (nleft)
+	/*
+	 * A new ring may hide a departure.  CPG does not give every member the
+	 * same view of one change: a node cut off for a moment sees the others
+	 * leave and join again, and they see only a new ring with the same
+	 * members.  Such a member delivered the old ring's last messages in a
+	 * transitional configuration that the others may not have had, and may
+	 * lose what it applied to the merge the others' round makes.  So, in
+	 * every new ring: a write applied before it is confirmed as after a
+	 * departure (against the state after the round), and every member
+	 * starts a round at once -- none applies a message of the new ring that
+	 * another member drops in its round (nd_on_announce() only rescues a
+	 * member whose view asked for none).
+	 */
+	if (nleft || new_ring)
 		n->departures++;
 	if (nleft && now_us(n) >= n->valid_until)
 		nd_revoke_all(n, "members left and validity has lapsed");
-	if (njoined || n->sync.active || !n->sm)
+	if (njoined || new_ring || n->sync.active || !n->sm)
 		nd_sync_start(n);
 	else
 		n->need_reconcile = true;

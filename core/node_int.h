@@ -281,7 +281,8 @@ struct cl_node {
 	uint64_t sent_seq;               /* own messages handed to the transport */
 	uint64_t inflight_bytes;         /* their bytes on the inflight queue */
 	uint64_t own_delivered_seq;      /* seq of the last own message delivered */
-	uint64_t departures;             /* configuration changes with departures, and loads */
+	uint64_t departures;             /* configuration changes with departures or a new ring,
+					    and loads */
 	uint64_t recover_self_seq;       /* highest self-recover seq sent */
 	uint64_t started_at;
 

@@ -224,21 +224,24 @@ static void answer_write(struct cl_node *n, struct unconfirmed *u, int err)
 /*
  * An applied write is answered only once it cannot be lost:
  *  - an own message handed to the transport after the write was applied
- *    has been delivered, with no departure in between.  Had the write been
- *    delivered in a transitional configuration (the ring already broken),
- *    that message could only arrive after the departure; so the write was
- *    delivered in a regular configuration and every surviving member has it;
- *  - after a departure (or a snapshot load), once the machine is quorate
- *    and awaits no fence-ack (in a split-capable quorum mode both sides of
- *    a split are quorate; the one that waits may lose at the heal): the
- *    write stands if its entry (or, for a delete, its absence or a later
- *    write) is in that state, else it was lost with a minority and the
- *    client gets -ESTALE.
+ *    has been delivered, with no departure or new ring in between.  Had the
+ *    write been delivered in a transitional configuration (the ring already
+ *    broken), that message could only arrive after the configuration change
+ *    -- one that may list no departure (a member that skipped a ring the
+ *    others formed: cl_node_confchg()); so the write was delivered in a
+ *    regular configuration and every surviving member has it;
+ *  - after a departure or a new ring (or a snapshot load), once the round
+ *    is over, the machine quorate and awaiting no fence-ack (in a
+ *    split-capable quorum mode both sides of a split are quorate; the one
+ *    that waits may lose at the heal): the write stands if its entry (or,
+ *    for a delete, its absence or a later write) is in that state, else it
+ *    was lost with a minority and the client gets -ESTALE.
  * A sync barrier is confirmed the same way, but only the first rule can
  * confirm it, and only while nd_authoritative() (quorate, the local
  * votequorum agrees, no fence-ack awaited): reads after it are then
  * linearizable.  After a
- * departure it fails with COROLEASE_ENOQUORUM (the client may retry).
+ * departure or a new ring it fails with COROLEASE_ENOQUORUM (the client may
+ * retry).
  * Sends one NOP when nothing of ours is in flight to confirm with.
  */
 void nd_confirm_writes(struct cl_node *n)

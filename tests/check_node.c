@@ -982,6 +982,121 @@ START_TEST(a_round_only_one_member_asked_for_is_joined)
 }
 END_TEST
 
+/*
+ * The rings of CPG's asymmetric view with node 2 the one that skips: 1 and 3
+ * form ring r1 without it (2 left, quorate: a new term), then r2 with it
+ * (2 joined); node 2 goes from the old ring straight into r2 and sees no
+ * change.  held: what node 2's corosync held meanwhile, originated first in
+ * r2.  Then everything is delivered and the nodes run a while.
+ */
+static void node2_skips_a_ring(struct tbus *b, struct tmsg *held)
+{
+	uint32_t two[] = { 2 }, r1m[] = { 1, 3 }, all[] = { 1, 2, 3 };
+	b->members[0] = 1;
+	b->members[1] = 3;
+	b->nmembers = 2;
+	b->ring_seq += 4;
+	struct cl_ring r1 = { 1, b->ring_seq };
+	for (uint32_t i = 1; i <= 3; i += 2)
+		cl_node_confchg(b->nodes[i]->n, &r1, r1m, 2, two, 1, NULL, 0);
+	for (uint32_t i = 1; i <= 3; i += 2)
+		cl_node_quorum(b->nodes[i]->n, true, &r1);
+	bus_run(b);
+	memcpy(b->members, all, sizeof(all));
+	b->nmembers = 3;
+	b->ring_seq += 4;
+	struct cl_ring r2 = { 1, b->ring_seq };
+	cl_node_confchg(b->nodes[1]->n, &r2, all, 3, NULL, 0, two, 1);
+	cl_node_confchg(b->nodes[2]->n, &r2, all, 3, NULL, 0, NULL, 0);
+	cl_node_confchg(b->nodes[3]->n, &r2, all, 3, NULL, 0, two, 1);
+	if (held) {
+		struct tmsg *t = held;
+		while (t->next)
+			t = t->next;
+		t->next = b->head;
+		if (!b->head)
+			b->tail = t;
+		b->head = held;
+	}
+	for (uint32_t i = 1; i <= 3; i++)
+		cl_node_quorum(b->nodes[i]->n, true, &r2);
+	bus_advance(b, b->now + 100000);
+}
+
+/* A 3-node cluster where node 2, holding "m" in EX, has just sent a put of k (client 1). */
+static struct tbus *node2_puts(void)
+{
+	struct tbus *b = cluster(3);
+	struct tnode *n2 = b->nodes[2];
+	ACQ(n2, 1, "m", CL_MODE_EX, 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(n2, CL_NODE_EV_GRANTED, 1));
+	ck_assert_int_eq(cl_node_index_put(n2->n, 1, 7, 0, "m", 1, "k", 1, "v", 1), 0);
+	return b;
+}
+
+/* A write node 2 answered OK is in every replica (else it was answered with an error). */
+static void assert_put_kept(struct tbus *b, uint64_t client)
+{
+	const struct cl_node_event *d = last_ev(b->nodes[2], CL_NODE_EV_INDEX_DONE, client);
+	ck_assert_ptr_nonnull(d);
+	for (uint32_t i = 1; i <= 3; i++)
+		ck_assert(cl_node_synced(b->nodes[i]->n));
+	if (d->err != 0)
+		return;
+	for (uint32_t i = 1; i <= 3; i++) {
+		const uint8_t *v;
+		uint32_t vl;
+		uint64_t ver;
+		ck_assert_msg(cl_index_get(cl_node_sm(b->nodes[i]->n), "m", 1, "k", 1, &v, &vl,
+					   &ver) == 0, "node %u lacks the put node 2 answered OK", i);
+		ck_assert_uint_eq(ver, d->version);
+	}
+}
+
+/*
+ * Node 2 skips a ring (node2_skips_a_ring()) and its write, held by its
+ * corosync meanwhile, is the first message of the next ring: 1 and 3 are in
+ * the round their view asked for, and drop it.  Node 2 must not apply it
+ * and answer OK there, then load 1's state, which lacks it.
+ */
+START_TEST(a_write_in_a_ring_some_members_skipped_is_not_lost)
+{
+	struct tbus *b = node2_puts();
+	struct tmsg *held = b->head;   /* the token is lost: nothing more is delivered */
+	b->head = b->tail = NULL;
+	node2_skips_a_ring(b, held);
+	assert_put_kept(b, 1);
+	cluster_free(b);
+}
+END_TEST
+
+/*
+ * As above, but node 2 alone had its write when the token was lost: it
+ * delivers it in the transitional configuration, as it leaves the old ring
+ * (1 and 3 never do), and its confchg that follows says no one left.  An
+ * own message delivered after that must not confirm the write: 1's state
+ * wins the round in the next ring (the newer term) and lacks it.
+ */
+START_TEST(a_write_delivered_only_by_a_member_that_skipped_a_ring_is_not_confirmed)
+{
+	struct tbus *b = node2_puts();
+	struct tnode *n2 = b->nodes[2];
+	struct tmsg *m = b->head;
+	ck_assert_ptr_nonnull(m);
+	ck_assert_ptr_null(m->next);
+	b->head = b->tail = NULL;
+	cl_node_deliver(n2->n, m->sender, m->data, m->len);   /* transitional, node 2 alone */
+	free(m);
+	ck_assert_ptr_null(last_ev(n2, CL_NODE_EV_INDEX_DONE, 1));
+	struct tmsg *held = b->head;   /* what it sends next waits for the next ring */
+	b->head = b->tail = NULL;
+	node2_skips_a_ring(b, held);
+	assert_put_kept(b, 1);
+	cluster_free(b);
+}
+END_TEST
+
 /* Of a 3-node cluster, node 3 alone sees a ring without 1 and 2, not quorate. */
 static void isolate_node3(struct tbus *b)
 {
@@ -1861,6 +1976,8 @@ static Suite *node_suite(void)
 	tcase_add_test(tc, contention_nowait_wait_and_handover);
 	tcase_add_test(tc, wait_timeout_without_quorum_says_noquorum);
 	tcase_add_test(tc, a_round_only_one_member_asked_for_is_joined);
+	tcase_add_test(tc, a_write_in_a_ring_some_members_skipped_is_not_lost);
+	tcase_add_test(tc, a_write_delivered_only_by_a_member_that_skipped_a_ring_is_not_confirmed);
 	tcase_add_test(tc, wait_timeout_behind_a_holder_says_timedout);
 	tcase_add_test(tc, lingering_lease_given_up_at_once);
 	tcase_add_test(tc, handover_timeout_revokes_holder);

@@ -28,7 +28,11 @@
  *               a stable ring whose members' daemons have all read a
  *               quorate verdict for it sees its machine quorate within that
  *               bound (a DENY NOQUORUM answers a request, so the first
- *               part alone misses a machine stuck non-quorate)
+ *               part alone misses a machine stuck non-quorate); and a
+ *               live daemon in the group of a running ring is synced
+ *               within 4 T of joining it, the ring's forming or the last
+ *               fault (check_synced(): the request bound is far longer
+ *               than the time between faults, which resync a stuck node)
  *                                                            (periodically)
  *  f  converge: after the faults stop and everything heals: one ring, all
  *               synced, one state, d holds everywhere, every request answered
@@ -128,6 +132,16 @@
  * no-term).  Those seeds are 3..7 nodes, always batch, and run mostly in
  * the standard votequorum mode.  Without the option nothing of it draws from
  * the PRNG: every seed runs as it always did (compare --digest).
+ *
+ * --scenario asym-view (fault_skip()) makes many of the faults CPG's
+ * asymmetric view of one change: a ring's token is lost; a token timeout
+ * later some of its nodes (the lossy node alone mostly, else the rest
+ * without it, else any proper part) form a ring of their own, see the
+ * others leave, and a moment later all form the next ring, in which those
+ * see the others join and the others -- which skipped the interim ring --
+ * see the same members in a new ring, no one left or joined.  Each side
+ * delivers of the old ring's last messages what one of its own side had.
+ * Its own stream of seeds too; without it nothing of it draws from the PRNG.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -357,6 +371,7 @@ struct node {
 	bool vq_told_q;          /* ... its verdict (false before any on this connection) */
 	struct cl_ring vq_told_ring;
 	uint64_t qwant_since;    /* its ring's verdicts all quorate since (0: not now) */
+	uint64_t sync_want_since; /* a live member of a stable ring's group since (0: not now) */
 	int comp;                /* component index, -1 when none */
 	uint32_t view;           /* members (mask) of its last configuration change */
 	uint64_t view_inc[SIM_MAX_NODES]; /* ... and their incarnations then */
@@ -487,7 +502,7 @@ enum ev_type {
 	EV_DELIVER = 1, EV_TICK, EV_IPC, EV_WAKE, EV_RELEASE, EV_CANCEL, EV_SPAWN,
 	EV_GONE, EV_FAULT, EV_RESUME, EV_RESTART, EV_HEAL, EV_REFORM, EV_CHECK,
 	EV_STOP, EV_FINAL, EV_CPG_BACK, EV_FLUSH, EV_DAEMON_BACK, EV_STALL_END, EV_VERDICT,
-	EV_LMS, EV_QDEV_LOST, EV_QDEV_BACK, EV_SC_SPLIT,
+	EV_LMS, EV_QDEV_LOST, EV_QDEV_BACK, EV_SC_SPLIT, EV_SKIP,
 };
 
 struct ev {
@@ -555,6 +570,15 @@ struct sim {
 	bool sc_side_only;       /* the break now: each side received only its own side's messages */
 	uint64_t sc_rush_until;  /* quorate-side clients hurry (rush) until then */
 	uint64_t sc_think;       /* ... thinking at most this long */
+
+	/* --scenario asym-view (all zero without it): fault_skip() */
+	uint64_t skip_ppm;       /* a fault is the scenario's skipped ring */
+	struct {
+		uint64_t gen;        /* matches the planned interim ring (EV_SKIP) */
+		int ci;              /* the ring whose token was lost */
+		uint64_t cgen;       /* ... its gen after the break */
+		uint32_t mask;       /* node indexes that form a ring of their own */
+	} skip;
 
 	struct node nodes[SIM_MAX_NODES];
 	struct comp comps[SIM_MAX_COMPS];
@@ -2967,6 +2991,144 @@ static void fault_congest(struct sim *s, struct node *n)
 	n->congested_until = s->now + d;
 }
 
+/*
+ * --scenario asym-view: CPG's asymmetric view of one membership change, as
+ * corosync gives it under packet loss (d0b10b9; jepsen seed 20, 31% loss on
+ * node 1).  The token of ring ci is lost: nobody delivers anything more in
+ * it, sends are held (comp_break(), as for any break).  A token timeout
+ * later (T: token + consensus) the nodes of `mask` form a ring of their own
+ * -- the lossy node alone, or the rest without it -- because their consensus
+ * timeout ran out before they heard the others' join messages.  The others
+ * are still in gather, where they keep those nodes in their set; when the
+ * join messages of both meet, all form the next ring together, a moment
+ * later, without the others ever having formed a ring of their own.
+ *
+ * What each side delivers follows from totem's recovery: a new ring
+ * recovers the old ring's messages among the members that come from that
+ * same old ring.  So the nodes of mask deliver, on their way into the
+ * interim ring, what one of them had received (join_ring(), trans = mask),
+ * and the others, on their way into the next ring, what one of them had
+ * (ci's mask loses `mask` below, so their trans set is the others alone):
+ * one side, both or neither may apply a message, as at any split.  What
+ * differs from a split is the configuration change: totem's transitional
+ * list is the old ring's members that are in the new one (my_memb_list and
+ * my_new_memb_list), so the others get a transitional and a regular
+ * configuration that leave no one out and add no one, and CPG, which
+ * computes the left list from the old and new member lists, tells them of
+ * no one leaving or joining (cpg.c: "left 0, joined 0", a new ring id).
+ * The nodes of mask see the others leave in the interim ring and join in
+ * the next.  node_confchg() computes each node's lists from its own view,
+ * which gives exactly that.
+ *
+ * The interim ring's votequorum is recalculated as at any ring; a quorum
+ * device's arbiter gives it no vote (qnetd's ffsplit waits for every node's
+ * membership report, and the others report none).  A variant that corosync
+ * does not produce, not modelled: the others seeing a node leave and not
+ * seeing it join again (CPG's join lists are exchanged at every ring).
+ * False, doing nothing, if n is not in a running ring of two or more, or a
+ * membership change is under way: a random fault instead.
+ */
+static bool fault_skip(struct sim *s, struct node *n)
+{
+	uint64_t T = s->token_us;
+	struct comp *c;
+	uint32_t mask, others;
+	unsigned r;
+
+	if (!node_live(n) || !cs_live(s, n) || n->comp < 0 || s->comps[n->comp].broken ||
+	    popcount32(s->comps[n->comp].mask) < 2 || s->reform_pending)
+		return false;
+	c = &s->comps[n->comp];
+	others = c->mask & ~(1u << n->idx);
+	r = (unsigned)rng_range(&s->rng, 0, 99);
+	if (r < 60) {
+		mask = 1u << n->idx;            /* the lossy node alone (the jepsen case) */
+	} else if (r < 80) {
+		mask = others;                  /* the rest, without the lossy node */
+	} else {                                /* any proper part of the ring */
+		do {
+			mask = (uint32_t)rng_next(&s->rng) & c->mask;
+		} while (!mask || mask == c->mask);
+	}
+	TR(s, "FAULT: ring %u.%" PRIu64 " loses its token; in a token timeout %#x form a ring of "
+	   "their own, the others (%#x) skip it", c->ring.rep, c->ring.seq, mask, c->mask & ~mask);
+	s->res->skips++;
+	s->last_fault = s->now;
+	comp_break(s, n->comp);
+	s->skip.gen++;
+	s->skip.ci = n->comp;
+	s->skip.cgen = c->gen;
+	s->skip.mask = mask;
+	ev_push(s, s->now + T, EV_SKIP, 0, s->skip.gen, 0);
+	return true;
+}
+
+/*
+ * The interim ring of fault_skip() forms, unless anything else moved ring
+ * ci on meanwhile (any fault's apply_faults() resumes it, or re-forms it:
+ * then this is an ordinary break); the next ring, with everyone, follows
+ * join_us / 4 .. 2 join_us later, through on_reform().
+ */
+static void on_skip(struct sim *s, const struct ev *e)
+{
+	int ci = s->skip.ci, ni;
+	struct comp *c = &s->comps[ci], *nc;
+	uint32_t mask = s->skip.mask;
+
+	if (e->b != s->skip.gen || !c->used || !c->broken || c->gen != s->skip.cgen ||
+	    s->reform_pending || !s->faults_on)
+		return;
+	if (!comp_intact(s, ci)) {              /* cannot happen without apply_faults(); be safe */
+		apply_faults(s);
+		return;
+	}
+	s->last_fault = s->now;
+	ni = comp_alloc(s, mask);
+	nc = &s->comps[ni];
+	c = &s->comps[ci];
+	for (unsigned i = 0; i < s->n; i++) {
+		struct node *m = &s->nodes[i];
+
+		if (!(mask & (1u << i)))
+			continue;
+		m->comp = ni;
+		m->join_pending = false;
+		if (node_live(m) && group_joinable(s, ni, m)) {
+			nc->gmask |= 1u << i;
+			nc->ginc[i] = m->incarnation;
+		}
+	}
+	TR(s, "ring %u.%" PRIu64 " forms: mask %#x group %#x (the others skip it, still in ring "
+	   "%u.%" PRIu64 ")", nc->ring.rep, nc->ring.seq, nc->mask, nc->gmask, c->ring.rep,
+	   c->ring.seq);
+	/* vq_ring_sync(), but the arbiter votes for no one yet */
+	for (unsigned i = 0; i < s->n; i++) {
+		struct node *m = &s->nodes[i];
+
+		if (!(mask & (1u << i)))
+			continue;
+		if (s->vq_qdev && !m->vq.qdev_cut)
+			m->vq.qvote = false;
+		vq_sync_init(s, m, mask);
+		vq_recalc(s, m, false, vq_highest(s, mask));
+	}
+	for (unsigned i = 0; i < s->n && !s->stop; i++)
+		if (nc->gmask & (1u << i))
+			join_ring(s, &s->nodes[i], ni, ci);
+	if (s->stop)
+		return;
+	if (ring_quorate(s, nc))
+		oracle_formation(s, nc->gmask, "quorate ring");
+	/* they left ring ci for good: the others recover its messages among themselves */
+	c->mask &= ~mask;
+	c->gmask &= ~mask;
+	s->reform_pending = true;
+	s->reform_gen++;
+	ev_push(s, s->now + rng_range(&s->rng, s->join_us / 4, 2 * s->join_us), EV_REFORM, 0,
+		s->reform_gen, 0);
+	try_joins(s);
+}
+
 static bool sc_burst(struct sim *s);
 static void sc_split(struct sim *s, uint32_t minority, bool side_only);
 
@@ -2997,6 +3159,11 @@ static void on_fault(struct sim *s)
 		return;
 	ev_push(s, s->now + rng_range(&s->rng, 2 * T, 12 * T), EV_FAULT, 0, 0, 0);
 	if (s->o->scenario == SIM_SC_MINORITY_BURST && rng_ppm(&s->rng, s->sc_ppm) && sc_burst(s)) {
+		s->res->faults++;
+		return;
+	}
+	if (s->o->scenario == SIM_SC_ASYM_VIEW && rng_ppm(&s->rng, s->skip_ppm) &&
+	    fault_skip(s, &s->nodes[rng_range(&s->rng, 0, s->n - 1)])) {
 		s->res->faults++;
 		return;
 	}
@@ -4002,10 +4169,48 @@ static void check_machine_quorum(struct sim *s)
 	}
 }
 
+/*
+ * e, sync: a live daemon in the group of a running ring is synced within
+ * 4 T of joining it, of the ring's forming or of the last fault, whichever
+ * is latest.  A round needs one announce from each member, and a snapshot
+ * and hold lists when states differ: messages, not timers.  A member whose
+ * view of a change asked for no round must still take part in one that
+ * another member's view asked for (d0b10b9), or it waits for the next
+ * fault -- which the request bound, far longer than the time between
+ * faults, seldom sees.
+ */
+static void check_synced(struct sim *s)
+{
+	for (unsigned i = 0; i < s->n && !s->stop; i++) {
+		struct node *n = &s->nodes[i];
+		const struct comp *c = n->comp >= 0 ? &s->comps[n->comp] : NULL;
+		uint64_t since;
+
+		if (!c || c->broken || !group_live(s, n->comp, n) || !cs_live(s, n) ||
+		    node_view(n)->failed) {
+			n->sync_want_since = 0;
+			continue;
+		}
+		if (!n->sync_want_since)
+			n->sync_want_since = s->now;
+		since = n->sync_want_since;
+		if (c->stable_since > since)
+			since = c->stable_since;
+		if (s->last_fault > since)
+			since = s->last_fault;
+		if (!node_view(n)->synced && s->now > since + 4 * s->token_us)
+			violation(s, SIM_INV_LIVE, "node %u: in the group of ring %u.%" PRIu64
+				  " (members %#x) since %" PRIu64 " but not synced %" PRIu64
+				  " us after it, its forming or the last fault", n->id, c->ring.rep,
+				  c->ring.seq, c->gmask, n->sync_want_since, s->now - since);
+	}
+}
+
 /* e: answered within the bound while the node stays healthy. */
 static void check_live(struct sim *s, bool final)
 {
 	check_machine_quorum(s);
+	check_synced(s);
 	/*
 	 * Waits the design imposes do not count: the grace period of fresh
 	 * state, and a departed node awaiting fence-ack in a split-capable
@@ -4096,12 +4301,13 @@ static void setup(struct sim *s, uint64_t seed)
 	uint64_t T;
 	uint32_t ids[SIM_MAX_NODES];
 	uint64_t active;
+	bool burst = s->o->scenario == SIM_SC_MINORITY_BURST;
 
 	rng_seed(r, seed);
-	s->nslots = s->o->scenario ? SIM_MAX_CLIENTS + SIM_BURST_MAX : SIM_MAX_CLIENTS;
+	s->nslots = burst ? SIM_MAX_CLIENTS + SIM_BURST_MAX : SIM_MAX_CLIENTS;
 	if (s->o->nodes)
 		s->n = s->o->nodes;
-	else if (s->o->scenario)   /* a split with a minority and a quorate majority */
+	else if (burst)   /* a split with a minority and a quorate majority */
 		s->n = (unsigned)rng_range(r, 3, SIM_MAX_NODES);
 	else
 		s->n = rng_ppm(r, 120000) ? 2 : (unsigned)rng_range(r, 3, SIM_MAX_NODES);
@@ -4135,7 +4341,7 @@ static void setup(struct sim *s, uint64_t seed)
 			s->vq_wfa = (s->vq_atb && s->n % 2) || (s->vq_lms && rng_ppm(r, 500000));
 		}
 		/* scenario seeds: mostly the standard mode, where only a majority is quorate */
-		if (s->o->scenario && rng_ppm(r, 750000))
+		if (burst && rng_ppm(r, 750000))
 			s->vq_two_node = s->vq_lms = s->vq_atb = s->vq_qdev = s->vq_wfa = false;
 		s->qmodes = (s->vq_two_node ? CL_QMODE_TWO_NODE : 0) |
 			    (s->vq_lms ? CL_QMODE_LAST_MAN_STANDING : 0) |
@@ -4149,16 +4355,18 @@ static void setup(struct sim *s, uint64_t seed)
 	}
 	s->rcv_ppm = rng_ppm(r, 300000) ? 0 : rng_range(r, 100000, 900000);
 	s->quick_heal_ppm = rng_range(r, 0, 700000);
-	s->batching = !rng_ppm(r, 200000) || s->o->scenario;   /* scenario seeds: as lockd/cpg.c */
+	s->batching = !rng_ppm(r, 200000) || burst;   /* scenario seeds: as lockd/cpg.c */
 	s->batch_window = !s->batching || rng_ppm(r, 400000) ? 0 : rng_range(r, 100, 10 * MS);
 	s->straggler_ppm = rng_ppm(r, 200000) ? 0 : rng_range(r, 200000, 800000);
 	s->hold_max = rng_range(r, T / 4, 2 * T);
 	s->think_max = rng_range(r, T / 20, T / 2);
 	s->release_soon = T / 4;
-	if (s->o->scenario) {
+	if (burst) {
 		s->sc_ppm = rng_range(r, 300000, 800000);
 		s->sc_think = rng_range(r, MS, 10 * MS);
 	}
+	if (s->o->scenario == SIM_SC_ASYM_VIEW)
+		s->skip_ppm = rng_range(r, 200000, 600000);
 
 	memset(&s->cfg, 0, sizeof(s->cfg));
 	/*
@@ -4368,6 +4576,9 @@ static void dispatch(struct sim *s, const struct ev *e)
 		n = &s->nodes[e->a];
 		if (n->on && n->cs == CS_STALL && n->stall_gen == e->b && s->faults_on)
 			stall_end(s, n);
+		break;
+	case EV_SKIP:
+		on_skip(s, e);
 		break;
 	case EV_SC_SPLIT:
 		if (e->b != s->sc_gen)
@@ -4583,6 +4794,7 @@ static void run_seed(const struct sim_opts *o, uint64_t seed, bool tracing, stru
 static const char *const scenario_names[] = {
 	[SIM_SC_NONE] = "none",
 	[SIM_SC_MINORITY_BURST] = "minority-burst",
+	[SIM_SC_ASYM_VIEW] = "asym-view",
 };
 
 /* " --scenario X" for o's scenario (none: ""), into buf. */
@@ -4609,7 +4821,7 @@ static const char *plant_args(unsigned flags, char *buf, size_t cap)
 /* What a worker process reports through shared memory. */
 struct worker_out {
 	uint64_t seeds, events, sim_us, violations, soft, trans_acks, forks, grants, acks;
-	uint64_t faults, bursts;
+	uint64_t faults, bursts, skips;
 	uint64_t bad_seed;       /* first violating seed (hard) */
 	uint64_t owner_seed;     /* --expect-violation: first seed with a double owner */
 	bool bad, owner;
@@ -4639,6 +4851,7 @@ static void worker(const struct sim_opts *o, unsigned wi, struct shared *sh)
 		out->acks += r.index_acks;
 		out->faults += r.faults;
 		out->bursts += r.bursts;
+		out->skips += r.skips;
 		if (r.inv == SIM_OK)
 			continue;
 		if (o->expect && safety_inv(r.inv)) {
@@ -4673,7 +4886,7 @@ static void usage(FILE *f)
 		"                              split-timer|anchor-own] [--verbose]\n"
 		"                     [--expect-violation] [--keep-going] [--lax-trans] [--digest]\n"
 		"                     [--congest-unbatched] [--watch NAME] [--self-check]\n"
-		"                     [--scenario minority-burst] [--key-salt K]\n"
+		"                     [--scenario minority-burst|asym-view] [--key-salt K]\n"
 		"  --seeds N            run N seeds (env SEEDS overrides; default %u)\n"
 		"  --start S            first seed (default 1)\n"
 		"  --seed S             run only seed S (same as --start S --seeds 1)\n"
@@ -4691,6 +4904,13 @@ static void usage(FILE *f)
 		"                       heartbeats.  3..7 nodes, mostly standard votequorum.\n"
 		"                       It catches --plant no-term (the default stream\n"
 		"                       does not)\n"
+		"  --scenario asym-view\n"
+		"                       many faults are CPG's asymmetric view of one change:\n"
+		"                       a ring's token is lost, some of its nodes (the lossy\n"
+		"                       one alone, or the rest) form a ring of their own for a\n"
+		"                       moment, the others skip it and go straight into the\n"
+		"                       next ring with everyone (no one left or joined, as\n"
+		"                       they see it).  Its own stream of seeds\n"
 		"  --verbose            print the full trace (use with --seed)\n"
 		"  --expect-violation   succeed only if some seed breaks a safety invariant\n"
 		"                       (b owner, c epoch, d index)\n"
@@ -4875,6 +5095,7 @@ int main(int argc, char **argv)
 		tot.acks += x->acks;
 		tot.faults += x->faults;
 		tot.bursts += x->bursts;
+		tot.skips += x->skips;
 		if (x->bad && (!tot.bad || x->bad_seed < tot.bad_seed)) {
 			tot.bad = true;
 			tot.bad_seed = x->bad_seed;
@@ -4891,9 +5112,12 @@ int main(int argc, char **argv)
 	       tot.forks, tot.faults, (double)tot.sim_us / 1e6,
 	       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, o.jobs,
 	       BUILD_NOTE);
-	if (o.scenario)
+	if (o.scenario == SIM_SC_MINORITY_BURST)
 		printf("sim: scenario %s: %" PRIu64 " of the faults were its bursts and splits\n",
 		       scenario_names[o.scenario], tot.bursts);
+	if (o.scenario == SIM_SC_ASYM_VIEW)
+		printf("sim: scenario %s: %" PRIu64 " of the faults were rings that some nodes "
+		       "skipped\n", scenario_names[o.scenario], tot.skips);
 	if (o.expect) {
 		if (tot.owner) {
 			printf("sim: expected violation found at seed %" PRIu64

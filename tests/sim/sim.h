@@ -63,6 +63,15 @@ enum sim_scenario {
 	 * heartbeat or two.  The shape of issue 7's defect 1 (--plant no-term).
 	 */
 	SIM_SC_MINORITY_BURST,
+	/*
+	 * CPG's asymmetric view of one change (sim.c's fault_skip()): some
+	 * nodes form a ring of their own for a moment while the rest of their
+	 * ring skip it, in gather, and go straight into the next ring with
+	 * everyone; those see a new ring with the same members, no one left or
+	 * joined.  The shape of the liveness bug d0b10b9 fixed (a round only
+	 * one side asked for).
+	 */
+	SIM_SC_ASYM_VIEW,
 };
 
 /* What the command line asks for. */
@@ -109,6 +118,7 @@ struct sim_result {
 	uint64_t faults, grants, index_acks, trans_acks, forks, batches;
 	uint64_t eagains, revokes, kills;
 	uint64_t bursts;         /* minority-burst: the scenario's bursts (and splits) */
+	uint64_t skips;          /* asym-view: interim rings that the rest of their ring skipped */
 };
 
 #endif /* COROLEASE_SIM_H */
