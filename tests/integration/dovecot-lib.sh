@@ -11,10 +11,18 @@
 #                        (base_dir in the node's private /run, IMAP on
 #                        $CLUSTER_SUBNET.I:143, log nI/dovecot-mail.log), with
 #                        the corolease plugin if PLUGIN is 1.
+#   dv_imap I USER [select [SECS]]
+#                        from node $DV_FROM (1): log in to node I as USER (and SELECT
+#                        INBOX, staying logged in SECS seconds); prints the
+#                        server's answers, exits 0 if all were OK
 #   dv_corruption        the count of "Corrupted", "fscking", "Panic" lines in
 #                        every node's Dovecot log
 #   dv_down              stop the Dovecots, then the bindfs mounts
 DV_USERS=${DV_USERS:-u1,u2,u3}
+# the plugin's settings (a script may set them before sourcing this file)
+DV_USER_WAIT=${DV_USER_WAIT:-8s}
+DV_MAILBOX_WAIT=${DV_MAILBOX_WAIT:-5s}
+DV_FAIL_MODE=${DV_FAIL_MODE:-closed}
 DV_LOAD=$IT_SRCDIR/imap-load.py
 DV_PLUGIN_DIR=$IT_BUILD/dovecot/.libs
 DV_STORE=
@@ -87,9 +95,9 @@ mail_plugins = \$mail_plugins corolease
 plugin {
   corolease_user_lease = yes
   corolease_mailbox_lease = yes
-  corolease_user_wait = 8s
-  corolease_mailbox_wait = 5s
-  corolease_fail_mode = closed
+  corolease_user_wait = $DV_USER_WAIT
+  corolease_mailbox_wait = $DV_MAILBOX_WAIT
+  corolease_fail_mode = $DV_FAIL_MODE
 }
 EOF
 	fi
@@ -137,6 +145,12 @@ dv_load() {
 # dv_check: every node's INBOX of every user against $DV_APPENDED (imap-load.py check)
 dv_check() {
 	cluster exec 1 python3 "$DV_LOAD" check --hosts "$DV_HOSTS" --users "$DV_USERS" --appended "$DV_APPENDED"
+}
+
+dv_imap() {
+	local sel=()
+	[[ -n ${3:-} ]] && sel=(--select --seconds "${4:-0}")
+	cluster exec "${DV_FROM:-1}" python3 "$DV_LOAD" session --hosts "$CLUSTER_SUBNET.$1" --users "$2" "${sel[@]}"
 }
 
 dv_corruption() {

@@ -11,6 +11,11 @@
       (a refused login, NO [INUSE], a BYE are what the plugin is for).
       Prints one summary line "appended N failed_logins N no N bye N ops N".
 
+  imap-load.py session --hosts H --users U [--select] [--seconds S]
+      One login to H as U (and SELECT INBOX, then NOOP every 0.2 s for S
+      seconds); prints each answer ("LOGIN OK ...", "SELECT NO [INUSE] ...",
+      "ERROR ..." for a BYE or a refused connection); exit 0 if all were OK.
+
   imap-load.py check --hosts H1,.. --users u1,.. --appended FILE
       Reads INBOX of every user from every host (one at a time; a login that
       fails is retried for 60 s), and checks: UIDs unique, every keep
@@ -195,19 +200,41 @@ def cmd_check(args):
     return 0 if ok else 1
 
 
+def cmd_session(args):
+    try:
+        c = imaplib.IMAP4(args.hosts[0], 143, timeout=30)
+        typ, data = c.login(args.users[0], PASSWORD)
+        print("LOGIN", typ, data[0].decode(errors="replace"), flush=True)
+        if args.select:
+            typ, data = c.select("INBOX")
+            print("SELECT", typ, data[0].decode(errors="replace"), flush=True)
+            if typ != "OK":
+                return 1
+            end = time.time() + args.seconds
+            while time.time() < end:
+                c.noop()
+                time.sleep(0.2)
+        c.logout()
+        return 0
+    except (imaplib.IMAP4.error, imaplib.IMAP4.abort, OSError) as e:
+        print("ERROR", e, flush=True)
+        return 1
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("cmd", choices=["load", "check"])
+    p.add_argument("cmd", choices=["load", "check", "session"])
     p.add_argument("--hosts", required=True)
     p.add_argument("--users", required=True)
     p.add_argument("--seconds", type=float, default=30)
     p.add_argument("--workers", type=int, default=8)
     p.add_argument("--out", default="/dev/null")
     p.add_argument("--appended")
+    p.add_argument("--select", action="store_true")
     args = p.parse_args()
     args.hosts = args.hosts.split(",")
     args.users = args.users.split(",")
-    return cmd_load(args) if args.cmd == "load" else cmd_check(args)
+    return {"load": cmd_load, "check": cmd_check, "session": cmd_session}[args.cmd](args)
 
 
 if __name__ == "__main__":
