@@ -81,7 +81,6 @@ static struct timeout *cl_to;
 static struct cl_hold *cl_holds;
 static bool cl_revoked; /* a hold was revoked or the daemon lost: no storage access */
 static bool cl_stopping;
-static bool cl_debug; /* mail_debug of the last user created */
 
 static void cl_schedule(void);
 
@@ -273,9 +272,8 @@ static int cl_hold_get(const char *name, unsigned wait_ms, enum cld_fail_mode fa
 	hold->name = i_strdup(name);
 	hold->next = cl_holds;
 	cl_holds = hold;
-	if (cl_debug)
-		i_debug("corolease: %s held, epoch %llu", name,
-			(unsigned long long)corolease_lease_epoch(lease));
+	i_info("corolease: %s held (epoch %llu)", name,
+	       (unsigned long long)corolease_lease_epoch(lease));
 	return 0;
 }
 
@@ -293,6 +291,7 @@ static void cl_hold_put(struct cl_hold **holdp)
 			break;
 		}
 	}
+	i_info("corolease: %s released", hold->name);
 	(void)corolease_release(hold->lease);
 	cl_schedule();
 	i_free(hold->name);
@@ -447,7 +446,6 @@ static void corolease_mail_user_created(struct mail_user *user)
 	uint32_t owner;
 	int ret;
 
-	cl_debug = user->mail_debug;
 	cuser = p_new(user->pool, struct corolease_user, 1);
 	if (cld_settings_parse(&cuser->set, cl_user_getenv, user, err, sizeof(err)) < 0) {
 		user->error = p_strdup_printf(user->pool, "corolease: %s", err);

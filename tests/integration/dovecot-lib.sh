@@ -9,7 +9,8 @@
 #                        locks, as on NFS without lockd or a cluster file
 #                        system without DLM.  Then a Dovecot instance per node
 #                        (base_dir in the node's private /run, IMAP on
-#                        $CLUSTER_SUBNET.I:143, log nI/dovecot-mail.log), with
+#                        $CLUSTER_SUBNET.I:143, LMTP on port 24, log
+#                        nI/dovecot-mail.log), with
 #                        the corolease plugin if PLUGIN is 1.
 #   dv_imap I USER [select [SECS]]
 #                        from node $DV_FROM (1): log in to node I as USER (and SELECT
@@ -53,7 +54,7 @@ base_dir = /run/dovecot-it
 state_dir = $d/dvstate
 instance_name = dovecot-it-n$i
 listen = $CLUSTER_SUBNET.$i
-protocols = imap
+protocols = imap lmtp
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain
@@ -87,6 +88,13 @@ service imap-login {
 service imap {
   client_limit = 1
 }
+service lmtp {
+  inet_listener lmtp {
+    address = $CLUSTER_SUBNET.$i
+    port = 24
+  }
+  client_limit = 1
+}
 EOF
 	if [[ $plugin == 1 ]]; then
 		cat >>"$d/dovecot.conf" <<EOF
@@ -114,7 +122,11 @@ dv_up() {
 		cluster exec "$i" mkdir -p /run/cl-mail
 		# bindfs in the foreground under cluster.sh's pidfile; the tag sorts
 		# after "dovecot" so that teardown stops Dovecot first
-		spawn "$i" z-bindfs bindfs -f "$DV_STORE" /run/cl-mail >/dev/null
+		# no attribute, entry or page caching: every node reads what
+		# another just wrote (a cache-coherent cluster file system),
+		# only the POSIX locks stay per node
+		spawn "$i" z-bindfs bindfs -f -o attr_timeout=0,entry_timeout=0,negative_timeout=0,direct_io \
+			"$DV_STORE" /run/cl-mail >/dev/null
 		must_wait 10 "node $i: bindfs view of the store mounted" \
 			cluster exec "$i" mountpoint -q /run/cl-mail
 		dv_conf "$i" "$plugin"
@@ -142,9 +154,11 @@ dv_load() {
 	say "load: $summary"
 }
 
-# dv_check: every node's INBOX of every user against $DV_APPENDED (imap-load.py check)
+# dv_check [PATIENCE]: every node's INBOX of every user against $DV_APPENDED
+# (imap-load.py check; a failing login or SELECT retried PATIENCE s, default 60)
 dv_check() {
-	cluster exec 1 python3 "$DV_LOAD" check --hosts "$DV_HOSTS" --users "$DV_USERS" --appended "$DV_APPENDED"
+	cluster exec 1 python3 "$DV_LOAD" check --hosts "$DV_HOSTS" --users "$DV_USERS" \
+		--appended "$DV_APPENDED" --patience "${1:-60}"
 }
 
 dv_imap() {

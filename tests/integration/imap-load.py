@@ -16,9 +16,13 @@
       seconds); prints each answer ("LOGIN OK ...", "SELECT NO [INUSE] ...",
       "ERROR ..." for a BYE or a refused connection); exit 0 if all were OK.
 
-  imap-load.py check --hosts H1,.. --users u1,.. --appended FILE
-      Reads INBOX of every user from every host (one at a time; a login that
-      fails is retried for 60 s), and checks: UIDs unique, every keep
+  imap-load.py lmtp --hosts H --users U --out FILE
+      Delivers one message to U through LMTP on H (port 24); on success
+      appends "U message-id" to FILE (as load does) and prints the id.
+
+  imap-load.py check --hosts H1,.. --users u1,.. --appended FILE [--patience S]
+      Reads INBOX of every user from every host (one at a time; a login or
+      SELECT that fails is retried for S seconds, default 60), and checks: UIDs unique, every keep
       message of FILE present exactly once, the (UID, Message-ID) lists equal
       on every host.  Prints what it found; exit 0 only if all hold.
 """
@@ -142,9 +146,12 @@ def read_inbox(host, user, tries_until):
     while time.time() < tries_until:
         try:
             c = connect(host, user, timeout=30)
-            typ, _ = c.select("INBOX", readonly=True)
+            typ, data = c.select("INBOX", readonly=True)
             if typ != "OK":
                 raise imaplib.IMAP4.error("SELECT failed")
+            if int(data[0]) == 0:
+                c.logout()
+                return []
             typ, data = c.fetch("1:*", "(UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
             c.logout()
             if typ != "OK":
@@ -173,8 +180,13 @@ def cmd_check(args):
     ok = True
     for user in args.users:
         lists = {}
-        for host in args.hosts:
-            lists[host] = read_inbox(host, user, time.time() + 60)
+        try:
+            for host in args.hosts:
+                lists[host] = read_inbox(host, user, time.time() + args.patience)
+        except RuntimeError as e:
+            print("check %s: %s" % (user, e))
+            ok = False
+            continue
         first = args.hosts[0]
         msgs = lists[first]
         uids = [u for u, _ in msgs]
@@ -221,9 +233,28 @@ def cmd_session(args):
         return 1
 
 
+def cmd_lmtp(args):
+    import smtplib
+    user = args.users[0]
+    mid, body = message(user, "keep", 0)
+    try:
+        with smtplib.LMTP(args.hosts[0], 24, timeout=60) as c:
+            refused = c.sendmail("load@it", [user], body)
+    except (smtplib.SMTPException, OSError) as e:
+        print("ERROR", e)
+        return 1
+    if refused:
+        print("REFUSED", refused)
+        return 1
+    with open(args.out, "a") as out:
+        out.write("%s %s\n" % (user, mid))
+    print(mid)
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("cmd", choices=["load", "check", "session"])
+    p.add_argument("cmd", choices=["load", "check", "session", "lmtp"])
     p.add_argument("--hosts", required=True)
     p.add_argument("--users", required=True)
     p.add_argument("--seconds", type=float, default=30)
@@ -231,10 +262,12 @@ def main():
     p.add_argument("--out", default="/dev/null")
     p.add_argument("--appended")
     p.add_argument("--select", action="store_true")
+    p.add_argument("--patience", type=float, default=60,
+                   help="check: seconds to retry a login or SELECT that fails")
     args = p.parse_args()
     args.hosts = args.hosts.split(",")
     args.users = args.users.split(",")
-    return {"load": cmd_load, "check": cmd_check, "session": cmd_session}[args.cmd](args)
+    return {"load": cmd_load, "check": cmd_check, "session": cmd_session, "lmtp": cmd_lmtp}[args.cmd](args)
 
 
 if __name__ == "__main__":

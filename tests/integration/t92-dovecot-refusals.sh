@@ -5,6 +5,8 @@
 #  - a login on another node for the same user waits, the holder's session
 #    ends ("corolease: node 2 wants user/u1: ending the session"), and the
 #    new node takes the lease;
+#  - an LMTP delivery on a third node moves the user lease there; the raw
+#    storage of the incoming message takes none;
 #  - a mailbox held elsewhere (here by a root CLI on node 2, not
 #    node-shared) gives SELECT "NO [INUSE]" after corolease_mailbox_wait;
 #  - on a node that is not quorate, a login is refused as unavailable;
@@ -38,6 +40,22 @@ echo "$out"
 check "u1's login on node 2 is served once node 1 let go (rc $rc)" [ $rc = 0 ]
 check "node 1's session was told why it ended" grep -q 'corolease: node 2 wants user/u1: ending the session' <(mlog 1)
 must_wait 10 "node 1's client saw its session end" grep -q '^ERROR' "$CLUSTER_DIR/n1/sess1.log"
+
+# 2b. LMTP delivery to u1 on node 3 (u1 last held on node 2): the user lease
+# moves to node 3, the raw storage of the incoming message takes no lease,
+# and the message is in u1's INBOX as read from node 1
+DV_APPENDED=$CLUSTER_DIR/appended
+: >"$DV_APPENDED"
+mid=$(cluster exec 1 python3 "$DV_LOAD" lmtp --hosts "$CLUSTER_SUBNET.3" --users u1 --out "$DV_APPENDED"); rc=$?
+check "LMTP delivery to u1 on node 3 accepted (rc $rc: $mid)" [ $rc = 0 ]
+check "node 3's LMTP took user/u1 and u1's INBOX" \
+	bash -c "grep -q 'lmtp(u1).*corolease: user/u1 held' '$CLUSTER_DIR/n3/dovecot-mail.log' &&
+		grep -q 'lmtp(u1).*corolease: mailbox//run/cl-mail/u1/Maildir held' '$CLUSTER_DIR/n3/dovecot-mail.log'"
+check "no lease for the raw storage (only user/ and /run/cl-mail/ mailbox leases)" \
+	bash -c "! grep 'corolease: .* held' '$CLUSTER_DIR/n3/dovecot-mail.log' | grep -v 'corolease: user/u[0-9] held\|corolease: mailbox//run/cl-mail/u[0-9]/Maildir held'"
+out=$(DV_USERS=u1 dv_check); rc=$?
+echo "$out"
+check "the delivered message is in u1's INBOX once, as read from every node" grep -q '^check u1: .* missing 0, more than once 0, duplicate uids 0, same list on all 3 hosts: yes' <<<"$out"
 
 # 3. a mailbox held by another node: NO [INUSE]
 spawn 2 boxholder "$CLI" acquire mailbox//run/cl-mail/u2/Maildir -- sleep 60 >/dev/null
