@@ -31,3 +31,12 @@ tests_check_dovecot_SOURCES = tests/check_dovecot.c dovecot/naming.c
 tests_check_dovecot_CPPFLAGS = -I$(top_srcdir)/dovecot
 tests_check_dovecot_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_check_dovecot_LDADD = $(CHECK_LIBS)
+
+# The routing passdb's answering side: a dict-protocol server linked with
+# libcorolease (and libcmap for the node addresses); no Dovecot dependency,
+# so it is built everywhere.
+sbin_PROGRAMS += dovecot/corolease-route
+dovecot_corolease_route_SOURCES = dovecot/corolease-route.c dovecot/naming.c
+dovecot_corolease_route_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/dovecot
+dovecot_corolease_route_CFLAGS = $(AM_CFLAGS) $(LIBCMAP_CFLAGS)
+dovecot_corolease_route_LDADD = libclient/libcorolease.la $(LIBCMAP_LIBS)

@@ -159,3 +159,25 @@ int cld_settings_parse(struct cld_settings *set, cld_getenv_fn *getenv, void *ct
 	}
 	return 0;
 }
+
+int cld_route_answer(unsigned owner, unsigned self, const char *owner_addr,
+		     char *buf, size_t bufsize)
+{
+	const char *p;
+	int n;
+
+	if (owner == 0 || owner == self)
+		n = snprintf(buf, bufsize, "{\"noauthenticate\":\"y\"}");
+	else {
+		if (owner_addr == NULL || owner_addr[0] == '\0')
+			return -1;
+		for (p = owner_addr; *p != '\0'; p++) {
+			if (!isalnum((unsigned char)*p) && *p != '.' && *p != ':' && *p != '-')
+				return -1;
+		}
+		n = snprintf(buf, bufsize,
+			     "{\"noauthenticate\":\"y\",\"proxy_maybe\":\"y\",\"host\":\"%s\"}",
+			     owner_addr);
+	}
+	return n < 0 || (size_t)n >= bufsize ? -1 : n;
+}

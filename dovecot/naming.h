@@ -58,4 +58,18 @@ int cld_settings_parse(struct cld_settings *set, cld_getenv_fn *getenv, void *ct
 /* Duration text to milliseconds as above: 0, or -1 if malformed. */
 int cld_parse_duration_ms(const char *s, unsigned *ms_r);
 
+/*
+ * The routing passdb's answer (a JSON object of passdb fields, for
+ * Dovecot's dict passdb) for a user whose lease user/NAME is held by node
+ * `owner` (0: nobody), asked on node `self`:
+ *   owner 0 or self:  {"noauthenticate":"y"}            serve it here
+ *   another node:     {"noauthenticate":"y","proxy_maybe":"y","host":"ADDR"}
+ * ("noauthenticate": the passdb before it checked the password).  Returns
+ * the length, or -1 when another node holds the user but owner_addr is
+ * NULL or not a plain address (letters, digits, '.', ':', '-' only), or
+ * the answer does not fit: the lookup must then fail, never serve locally.
+ */
+int cld_route_answer(unsigned owner, unsigned self, const char *owner_addr,
+		     char *buf, size_t bufsize);
+
 #endif

@@ -130,6 +130,26 @@ START_TEST(settings)
 }
 END_TEST
 
+START_TEST(route_answers)
+{
+	char buf[256];
+
+	ck_assert_int_gt(cld_route_answer(0, 2, NULL, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "{\"noauthenticate\":\"y\"}");
+	ck_assert_int_gt(cld_route_answer(2, 2, "10.0.0.2", buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "{\"noauthenticate\":\"y\"}");
+	ck_assert_int_gt(cld_route_answer(3, 2, "10.0.0.3", buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "{\"noauthenticate\":\"y\",\"proxy_maybe\":\"y\",\"host\":\"10.0.0.3\"}");
+	ck_assert_int_gt(cld_route_answer(3, 2, "fd00::3", buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "{\"noauthenticate\":\"y\",\"proxy_maybe\":\"y\",\"host\":\"fd00::3\"}");
+	/* another node holds the user but its address is unknown or odd: fail */
+	ck_assert_int_eq(cld_route_answer(3, 2, NULL, buf, sizeof(buf)), -1);
+	ck_assert_int_eq(cld_route_answer(3, 2, "", buf, sizeof(buf)), -1);
+	ck_assert_int_eq(cld_route_answer(3, 2, "10.0.0.3\",\"x", buf, sizeof(buf)), -1);
+	ck_assert_int_eq(cld_route_answer(3, 2, "10.0.0.3", buf, 20), -1);
+}
+END_TEST
+
 static Suite *dovecot_suite(void)
 {
 	Suite *s = suite_create("dovecot");
@@ -139,6 +159,7 @@ static Suite *dovecot_suite(void)
 	tcase_add_test(tc, mailbox_names);
 	tcase_add_test(tc, durations);
 	tcase_add_test(tc, settings);
+	tcase_add_test(tc, route_answers);
 	suite_add_tcase(s, tc);
 	return s;
 }

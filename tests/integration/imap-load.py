@@ -145,7 +145,7 @@ def read_inbox(host, user, tries_until):
     last = None
     while time.time() < tries_until:
         try:
-            c = connect(host, user, timeout=30)
+            c = connect(host, user, timeout=max(5, min(30, tries_until - time.time())))
             typ, data = c.select("INBOX", readonly=True)
             if typ != "OK":
                 raise imaplib.IMAP4.error("SELECT failed")
