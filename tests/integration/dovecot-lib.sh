@@ -83,6 +83,7 @@ passdb {
   driver = static
   args = password=pass
 }
+$( ((DV_ROUTE)) && echo 'lmtp_proxy = yes')
 userdb {
   driver = static
   args = uid=mail gid=mail home=/run/cl-mail/%u

@@ -5,7 +5,8 @@
 # proxy_maybe=y host=ADDR, so imap-login proxies there instead of taking
 # the user over.  Checked: a login on node 2 for a user held on node 1 is
 # proxied (node 1 keeps the lease, no session ends); the load of t91 runs
-# with routing, with no corruption and every message once; a login on a
+# with routing, with no corruption and every message once; an LMTP delivery
+# on a node that does not hold the user is proxied to the one that does; a login on a
 # node whose corolease-route is down fails (it is not served locally).
 HANDOVER_MS=60000
 DV_ROUTE=1
@@ -37,6 +38,25 @@ echo "$out"
 check "every appended message present exactly once, unique UIDs, same list on every node" [ $rc = 0 ]
 n=$(dv_corruption)
 check "no Corrupted/fscking/Panic line ($n)" [ "$n" = 0 ]
+
+# LMTP is routed the same way (lmtp_proxy = yes): a delivery on another node
+# for a user held on node H (wherever the routed session landed) goes to H
+spawn 1 sess2 python3 "$DV_LOAD" session --hosts "$CLUSTER_SUBNET.1" --users u2 --select --seconds 60 >/dev/null
+must_wait 20 "u2's session selected INBOX" grep -q '^SELECT OK' "$CLUSTER_DIR/n1/sess2.log"
+holder=$(cl 3 owner user/u2)
+check "some node holds user/u2 ($holder)" [ "${holder:-0}" -gt 0 ]
+other=$((holder % 3 + 1))
+wants0=$(cat "$CLUSTER_DIR"/n*/dovecot-mail.log | grep -c 'corolease: node [0-9]* wants user/u2' || true)
+mid=$(cluster exec 1 python3 "$DV_LOAD" lmtp --hosts "$CLUSTER_SUBNET.$other" --users u2 --out "$DV_APPENDED"); rc=$?
+check "LMTP delivery to u2 on node $other accepted (rc $rc: $mid)" [ $rc = 0 ]
+check "node $holder delivered it" grep -q "lmtp(u2).*msgid=$mid.*saved mail to INBOX" <(mlog "$holder")
+check "node $holder still holds user/u2" [ "$(cl 3 owner user/u2)" = "$holder" ]
+wants1=$(cat "$CLUSTER_DIR"/n*/dovecot-mail.log | grep -c 'corolease: node [0-9]* wants user/u2' || true)
+check "no session of u2 was ended ($wants0 -> $wants1)" [ "$wants0" = "$wants1" ]
+kill -TERM "$(daemon_pid 1 sess2)"
+out=$(DV_USERS=u2 dv_check); rc=$?
+echo "$out"
+check "the delivered message is in u2's INBOX once, same list from every node" [ $rc = 0 ]
 
 kill -TERM "$(daemon_pid 3 router)"
 must_wait 10 "node 3's corolease-route stopped" exited "$(daemon_pid 3 router)"
