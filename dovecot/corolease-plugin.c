@@ -383,9 +383,12 @@ static void corolease_mailbox_close(struct mailbox *box)
 static void corolease_mailbox_free(struct mailbox *box)
 {
 	struct corolease_mailbox *cbox = COROLEASE_BOX_CONTEXT_REQUIRE(box);
+	/* cbox lives in box->pool, which super.free() frees */
+	struct cl_hold *hold = cbox->hold;
 
+	cbox->hold = NULL;
 	cbox->module_ctx.super.free(box);
-	cl_hold_put(&cbox->hold);
+	cl_hold_put(&hold);
 }
 
 static int corolease_transaction_commit(struct mailbox_transaction_context *t,
