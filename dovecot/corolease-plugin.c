@@ -81,8 +81,10 @@ static struct timeout *cl_to;
 static struct cl_hold *cl_holds;
 static bool cl_revoked; /* a hold was revoked or the daemon lost: no storage access */
 static bool cl_stopping;
+static bool cl_dead; /* the connection is lost: its fd is no longer polled */
 
 static void cl_schedule(void);
+static void cl_disconnect(void);
 
 static uint64_t cl_now_us(void)
 {
@@ -128,7 +130,7 @@ static void cl_schedule(void)
 	unsigned ms;
 
 	timeout_remove(&cl_to);
-	if (cl_h == NULL)
+	if (cl_h == NULL || cl_dead)
 		return;
 	when = corolease_get_timeout(cl_h);
 	if (when == UINT64_MAX)
@@ -156,6 +158,10 @@ static void cl_revoked_cb(corolease_t *h ATTR_UNUSED, corolease_lease_t *lease,
 
 static void cl_disconnected(corolease_t *h ATTR_UNUSED, void *udata ATTR_UNUSED)
 {
+	/* a hung-up fd stays readable: stop polling it (the handle is closed,
+	   and a new connection made, by the next cl_connect()) */
+	cl_dead = TRUE;
+	io_remove(&cl_io);
 	if (cl_holds == NULL)
 		return;
 	cl_revoked = TRUE;
@@ -169,13 +175,18 @@ static const struct corolease_callbacks cl_callbacks = {
 	.disconnected = cl_disconnected,
 };
 
-/* connects once per process; 0 or a corolease error */
+/* connects once per process (again after a lost connection, once no hold is
+   left on it); 0 or a corolease error */
 static int cl_connect(void)
 {
 	int ret;
 
+	if (cl_h != NULL && cl_dead && cl_holds == NULL) {
+		cl_disconnect();
+		cl_dead = FALSE;
+	}
 	if (cl_h != NULL)
-		return 0;
+		return cl_dead ? COROLEASE_EDISCONNECTED : 0;
 	if ((ret = corolease_connect(&cl_h)) < 0) {
 		cl_h = NULL;
 		return ret;
