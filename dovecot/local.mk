@@ -40,3 +40,4 @@ dovecot_corolease_route_SOURCES = dovecot/corolease-route.c dovecot/naming.c
 dovecot_corolease_route_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/dovecot
 dovecot_corolease_route_CFLAGS = $(AM_CFLAGS) $(LIBCMAP_CFLAGS)
 dovecot_corolease_route_LDADD = libclient/libcorolease.la $(LIBCMAP_LIBS)
+dist_man_MANS += doc/corolease-route.8
