@@ -3,7 +3,7 @@
  * Unix socket) with where a user's sessions belong: on the node that holds
  * the lease user/NAME.
  *
- *   corolease-route [-s SOCKET] [-m MODE] [-a NODE=ADDR]...
+ *   corolease-route [-s SOCKET] [-m MODE] [-g GROUP] [-a NODE=ADDR]...
  *
  * For a lookup of "shared/passdb/NAME" (or "passdb/NAME") it asks the local
  * coroleased who holds user/NAME (corolease_owner(): the local replica, no
@@ -20,6 +20,7 @@
 #define _GNU_SOURCE 1
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -235,14 +236,16 @@ static int client_input(struct client *c)
 
 int main(int argc, char **argv)
 {
-	const char *path = "/run/corolease/route.sock";
+	const char *path = "/run/corolease-route.sock";
 	mode_t mode = 0660;
+	gid_t gid = (gid_t)-1;
+	struct group *gr;
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	static struct client clients[MAX_CLIENTS];
 	struct pollfd pfd[MAX_CLIENTS + 1];
 	int lfd, opt, i;
 
-	while ((opt = getopt(argc, argv, "s:m:a:h")) != -1) {
+	while ((opt = getopt(argc, argv, "s:m:g:a:h")) != -1) {
 		char *eq;
 
 		switch (opt) {
@@ -251,6 +254,13 @@ int main(int argc, char **argv)
 			break;
 		case 'm':
 			mode = (mode_t)strtoul(optarg, NULL, 8);
+			break;
+		case 'g':
+			if ((gr = getgrnam(optarg)) == NULL) {
+				fprintf(stderr, "corolease-route: no group '%s'\n", optarg);
+				return 2;
+			}
+			gid = gr->gr_gid;
 			break;
 		case 'a':
 			eq = strchr(optarg, '=');
@@ -261,7 +271,7 @@ int main(int argc, char **argv)
 			set_node((unsigned)atoi(optarg), eq + 1);
 			break;
 		default:
-			fprintf(stderr, "usage: corolease-route [-s SOCKET] [-m MODE] [-a NODE=ADDR]...\n");
+			fprintf(stderr, "usage: corolease-route [-s SOCKET] [-m MODE] [-g GROUP] [-a NODE=ADDR]...\n");
 			return opt == 'h' ? 0 : 2;
 		}
 	}
@@ -275,7 +285,7 @@ int main(int argc, char **argv)
 	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	(void)unlink(path);
 	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    chmod(path, mode) < 0 || listen(lfd, 64) < 0) {
+	    chown(path, (uid_t)-1, gid) < 0 || chmod(path, mode) < 0 || listen(lfd, 64) < 0) {
 		fprintf(stderr, "corolease-route: %s: %s\n", path, strerror(errno));
 		return 1;
 	}

@@ -145,7 +145,7 @@ dv_up() {
 			cluster exec "$i" mountpoint -q /run/cl-mail
 		dv_conf "$i" "$plugin"
 		if ((DV_ROUTE)); then
-			spawn "$i" router "$DV_ROUTER" -s /run/corolease-route.sock -m 0666 >/dev/null
+			spawn "$i" router "$DV_ROUTER" -s /run/corolease-route.sock -g dovecot >/dev/null
 			must_wait 10 "node $i: corolease-route listening" \
 				cluster exec "$i" test -S /run/corolease-route.sock
 		fi

@@ -16,6 +16,7 @@ EXTRA_DAEMON_OPTS=(-o kill_on_revoke=yes -o socket_group=mail)
 it_init dovecot-routing 93
 dv_prereq
 [[ -x $DV_ROUTER ]] || skip "corolease-route not built"
+getent group dovecot >/dev/null || skip "no dovecot group (the routing socket is for Dovecot's auth process)"
 dv_up 3 1
 mlog() { cat "$CLUSTER_DIR/n$1/dovecot-mail.log"; }
 
