@@ -5,7 +5,8 @@
 # leases, its sessions end, the others take its users after the fence
 # delay).  Phase 2 (20 s, nodes 1 and 2): 8 s in, node 2's coroleased gets
 # SIGTERM (it drains: revokes local clients, hands its leases back) and is
-# started again.  Then node 3's corosync comes back.
+# started again.  Then node 3's corosync comes back.  Phase 3 (20 s, all
+# nodes): 6 s in, node 3 is partitioned away for 10 s, then healed.
 # Pass only with no "Corrupted", "fscking" or "Panic" line in any node's
 # log, every message whose APPEND was answered OK present exactly once with
 # unique UIDs, and the same list read from every node.
@@ -46,7 +47,23 @@ must_wait 60 "phase 2 of the load ended" exited "$lpid"
 say "phase 2: $(tail -n 1 "$CLUSTER_DIR/n1/load2.log")"
 cluster start 3 >/dev/null 2>&1
 must_wait 60 "node 3 back: coroleased synced and quorate" synced 3
+
+# phase 3 (20 s, all nodes): 6 s in, node 3 is cut off from the others for
+# 10 s (its leases are revoked on the quorum loss, the majority takes its
+# users after the fence delay), then healed
+load_phase load3 20 "$DV_HOSTS"
+lpid=$(daemon_pid 1 load3)
+sleep 6
+say "$(cluster partition 3)"
+sleep 10
+say "$(cluster heal 3)"
+must_wait 90 "phase 3 of the load ended" exited "$lpid"
+say "phase 3: $(tail -n 1 "$CLUSTER_DIR/n1/load3.log")"
+must_wait 60 "node 3 synced and quorate after the partition" synced 3
 say "sessions ended on wanted: $(cat "$CLUSTER_DIR"/n*/dovecot-mail.log | grep -c 'corolease: node [0-9]* wants'), on revoke: $(cat "$CLUSTER_DIR"/n*/dovecot-mail.log | grep -c 'corolease: .* revoked'), daemon lost: $(cat "$CLUSTER_DIR"/n*/dovecot-mail.log | grep -c 'corolease: lost the connection'), refused: $(cat "$CLUSTER_DIR"/n*/dovecot-mail.log | grep -c 'session refused')"
+# a process blocked in a waiting acquire when its other lease is revoked
+# acts on the revoke only after that wait: coroleased kills it (kill_on_revoke)
+say "mail processes killed by coroleased (kill_on_revoke): $(cat "$CLUSTER_DIR"/n*/coroleased*.log | grep -c 'killing client')"
 n_app=$(wc -l <"$DV_APPENDED")
 check "the load appended messages ($n_app)" [ "$n_app" -gt 20 ]
 out=$(dv_check); rc=$?
