@@ -40,6 +40,11 @@ tests_integration_cl_valid_LDADD = libclient/libcorolease.la
 
 # longest first, so 'make -j2' overlaps them well
 INTEGRATION_TESTS = \
+	tests/integration/t91-dovecot-plugin.sh \
+	tests/integration/t90-dovecot-baseline.sh \
+	tests/integration/t92-dovecot-refusals.sh \
+	tests/integration/t93-dovecot-routing.sh \
+	tests/integration/t94-dovecot-faults.sh \
 	tests/integration/t08-snapshot-100k.sh \
 	tests/integration/t11-lease-valid.sh \
 	tests/integration/t09-daemon-restart.sh \
@@ -79,4 +84,5 @@ INTEGRATION_TESTS = \
 	tests/integration/t32-prometheus.sh \
 	tests/integration/t01-single-node.sh
 TESTS += $(INTEGRATION_TESTS)
-EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/check-prometheus.py
+EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/check-prometheus.py \
+	tests/integration/dovecot-lib.sh tests/integration/imap-load.py

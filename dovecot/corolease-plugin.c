@@ -1,0 +1,509 @@
+/*
+ * corolease-plugin.c - Dovecot 2.3 mail plugin: a user lease and mailbox
+ * leases from coroleased, so that two nodes sharing one mail store never
+ * work on one user or mailbox at once.
+ *
+ * One connection to the local coroleased per mail process, hosted in the
+ * process's ioloop (io_add on corolease_get_fd(), a timeout from
+ * corolease_get_timeout(), corolease_dispatch()); no threads.  Callbacks
+ * run only from that dispatch.  Every lease is EX with
+ * COROLEASE_NODE_SHARED: the mail processes of one node share it (Dovecot's
+ * own locks order them), another node waits or is refused.
+ *
+ *   user lease     "user/<username>", taken when the mail user is created
+ *                  (not for the internal users of raw storage and shared
+ *                  namespaces, which are `autocreated`).
+ *   mailbox lease  "mailbox/<mailbox directory>", taken by the wrapped
+ *                  mailbox open (any namespace: private, shared, public),
+ *                  never for the raw storage of LMTP/LDA input.
+ *
+ * Leases are counted per name within the process (one hold on the
+ * connection however often a mailbox is opened) and released on the last
+ * close.  A `wanted` (another node waits) or `revoked` (quorum or validity
+ * lost) callback, or the loss of the daemon, ends the mail process: the
+ * ioloop stops after the command in progress (master_service_stop), so
+ * IMAP clients get "* BYE Server shutting down." and the log says why with
+ * the prefix "corolease:"; after a revoke every storage access the plugin
+ * sees (open, commit) fails at once.  This needs client_limit = 1 in the
+ * mail services (Dovecot's default for imap and pop3): stopping the process
+ * must end only the sessions of this user.
+ *
+ * Copyright (c) 2026 the corolease authors.  LGPL-2.1-or-later.
+ */
+#include "lib.h"
+#include "ioloop.h"
+#include "module-context.h"
+#include "master-service.h"
+#include "mail-user.h"
+#include "mail-storage-private.h"
+#include "mail-storage-hooks.h"
+
+#include <corolease.h>
+#include <time.h>
+
+#include "naming.h"
+
+#define COROLEASE_USER_CONTEXT(obj) MODULE_CONTEXT(obj, corolease_user_module)
+#define COROLEASE_BOX_CONTEXT(obj) MODULE_CONTEXT(obj, corolease_storage_module)
+#define COROLEASE_USER_CONTEXT_REQUIRE(obj) MODULE_CONTEXT_REQUIRE(obj, corolease_user_module)
+#define COROLEASE_BOX_CONTEXT_REQUIRE(obj) MODULE_CONTEXT_REQUIRE(obj, corolease_storage_module)
+
+/* one lease name held by this process, counted */
+struct cl_hold {
+	struct cl_hold *next;
+	corolease_lease_t *lease;
+	unsigned refcount;
+	char *name;
+};
+
+struct corolease_user {
+	union mail_user_module_context module_ctx;
+	struct cld_settings set;
+	struct cl_hold *user_hold; /* NULL: no user lease (disabled, fail-open) */
+};
+
+struct corolease_mailbox {
+	union mailbox_module_context module_ctx;
+	struct cl_hold *hold;
+};
+
+const char *corolease_plugin_version = DOVECOT_ABI_VERSION;
+void corolease_plugin_init(struct module *module);
+void corolease_plugin_deinit(void);
+
+static MODULE_CONTEXT_DEFINE_INIT(corolease_user_module, &mail_user_module_register);
+static MODULE_CONTEXT_DEFINE_INIT(corolease_storage_module, &mail_storage_module_register);
+
+/* the process's connection */
+static corolease_t *cl_h;
+static struct io *cl_io;
+static struct timeout *cl_to;
+static struct cl_hold *cl_holds;
+static bool cl_revoked; /* a hold was revoked or the daemon lost: no storage access */
+static bool cl_stopping;
+static bool cl_dead; /* the connection is lost: its fd is no longer polled */
+
+static void cl_schedule(void);
+static void cl_disconnect(void);
+
+static uint64_t cl_now_us(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_BOOTTIME, &ts) < 0)
+		(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* ends the process after the current command: the sessions it serves end */
+static void cl_stop(const char *reason)
+{
+	if (cl_stopping)
+		return;
+	cl_stopping = TRUE;
+	i_info("corolease: %s: ending the session", reason);
+	master_service_stop(master_service);
+}
+
+static void cl_dispatch(void)
+{
+	if (cl_h == NULL)
+		return;
+	(void)corolease_dispatch(cl_h);
+	cl_schedule();
+}
+
+static void cl_io_cb(void *context ATTR_UNUSED)
+{
+	cl_dispatch();
+}
+
+static void cl_timeout_cb(void *context ATTR_UNUSED)
+{
+	cl_dispatch();
+}
+
+/* (re)arms the timeout from corolease_get_timeout(): after every library call */
+static void cl_schedule(void)
+{
+	uint64_t when, now;
+	unsigned ms;
+
+	timeout_remove(&cl_to);
+	if (cl_h == NULL || cl_dead)
+		return;
+	when = corolease_get_timeout(cl_h);
+	if (when == UINT64_MAX)
+		return;
+	now = cl_now_us();
+	ms = when <= now ? 0 : (unsigned)I_MIN((when - now + 999) / 1000, 3600000u);
+	cl_to = timeout_add_short(ms, cl_timeout_cb, (void *)NULL);
+}
+
+static void cl_wanted(corolease_t *h ATTR_UNUSED, corolease_lease_t *lease, uint32_t node,
+		      void *udata ATTR_UNUSED)
+{
+	cl_stop(t_strdup_printf("node %u wants %s", node,
+				(const char *)corolease_lease_name(lease, NULL)));
+}
+
+static void cl_revoked_cb(corolease_t *h ATTR_UNUSED, corolease_lease_t *lease,
+			  void *udata ATTR_UNUSED)
+{
+	cl_revoked = TRUE;
+	i_error("corolease: %s revoked (quorum or validity lost): storage access stopped",
+		(const char *)corolease_lease_name(lease, NULL));
+	cl_stop("lease revoked");
+}
+
+static void cl_disconnected(corolease_t *h ATTR_UNUSED, void *udata ATTR_UNUSED)
+{
+	/* a hung-up fd stays readable: stop polling it (the handle is closed,
+	   and a new connection made, by the next cl_connect()) */
+	cl_dead = TRUE;
+	io_remove(&cl_io);
+	if (cl_holds == NULL)
+		return;
+	cl_revoked = TRUE;
+	i_error("corolease: lost the connection to coroleased: every lease is invalid, storage access stopped");
+	cl_stop("coroleased gone");
+}
+
+static const struct corolease_callbacks cl_callbacks = {
+	.wanted = cl_wanted,
+	.revoked = cl_revoked_cb,
+	.disconnected = cl_disconnected,
+};
+
+/* connects once per process (again after a lost connection, once no hold is
+   left on it); 0 or a corolease error */
+static int cl_connect(void)
+{
+	int ret;
+
+	if (cl_h != NULL && cl_dead && cl_holds == NULL) {
+		cl_disconnect();
+		cl_dead = FALSE;
+	}
+	if (cl_h != NULL)
+		return cl_dead ? COROLEASE_EDISCONNECTED : 0;
+	if ((ret = corolease_connect(&cl_h)) < 0) {
+		cl_h = NULL;
+		return ret;
+	}
+	corolease_set_callbacks(cl_h, &cl_callbacks, NULL);
+	cl_io = io_add(corolease_get_fd(cl_h), IO_READ, cl_io_cb, (void *)NULL);
+	cl_schedule();
+	return 0;
+}
+
+static void cl_disconnect(void)
+{
+	io_remove(&cl_io);
+	timeout_remove(&cl_to);
+	cl_h = corolease_close(cl_h);
+}
+
+/* errors after which fail_mode=open may serve without a lease */
+static bool cl_unavailable(int err)
+{
+	switch (err) {
+	case COROLEASE_ENOQUORUM:
+	case COROLEASE_ESYNCING:
+	case COROLEASE_ENOCLUSTER:
+	case COROLEASE_EDISCONNECTED:
+	case COROLEASE_EFENCING:
+	case COROLEASE_EGRACE:
+	case -ECONNREFUSED:
+	case -ENOENT:
+	case -EAGAIN:
+	case -ESHUTDOWN:
+	case -EUSERS:
+		return TRUE;
+	default:
+		return FALSE;
+	}
+}
+
+/*
+ * Takes (or counts one more use of) name.  Returns 0 and *hold_r (NULL when
+ * fail-open served without a lease), -1 with *err_r set: the corolease
+ * error, *owner_r the holder's node (0 if unknown).
+ */
+static int cl_hold_get(const char *name, unsigned wait_ms, enum cld_fail_mode fail_mode,
+		       struct cl_hold **hold_r, int *err_r, uint32_t *owner_r)
+{
+	struct cl_hold *hold;
+	corolease_lease_t *lease;
+	unsigned flags = COROLEASE_NODE_SHARED;
+	int ret;
+
+	*hold_r = NULL;
+	*owner_r = 0;
+	if (cl_revoked) {
+		*err_r = COROLEASE_EREVOKED;
+		return -1;
+	}
+	for (hold = cl_holds; hold != NULL; hold = hold->next) {
+		if (strcmp(hold->name, name) == 0) {
+			hold->refcount++;
+			*hold_r = hold;
+			return 0;
+		}
+	}
+	if ((ret = cl_connect()) == 0) {
+		if (wait_ms > 0)
+			flags |= COROLEASE_WAIT;
+		ret = corolease_acquire(cl_h, name, strlen(name), COROLEASE_EX, flags,
+					wait_ms, &lease, owner_r);
+		/* a WAIT acquire on a node that is not quorate runs out its
+		   timeout and says ETIMEDOUT (owner unknown), not ENOQUORUM:
+		   ask the daemon, so that the refusal is [UNAVAILABLE] and
+		   fail-open applies */
+		if (ret == -ETIMEDOUT && *owner_r == 0) {
+			int sret = corolease_sync(cl_h);
+
+			if (sret < 0)
+				ret = sret;
+		}
+		cl_schedule();
+	}
+	if (ret < 0) {
+		if (fail_mode == CLD_FAIL_OPEN && cl_unavailable(ret)) {
+			i_warning("corolease: %s: %s; corolease_fail_mode=open: serving without the lease",
+				  name, corolease_strerror(ret));
+			return 0;
+		}
+		*err_r = ret;
+		return -1;
+	}
+	hold = i_new(struct cl_hold, 1);
+	hold->lease = lease;
+	hold->refcount = 1;
+	hold->name = i_strdup(name);
+	hold->next = cl_holds;
+	cl_holds = hold;
+	i_info("corolease: %s held (epoch %llu)", name,
+	       (unsigned long long)corolease_lease_epoch(lease));
+	return 0;
+}
+
+/* drops one use of *holdp and sets it NULL; releases on the last */
+static void cl_hold_put(struct cl_hold **holdp)
+{
+	struct cl_hold *hold = *holdp, **p;
+
+	*holdp = NULL;
+	if (hold == NULL || --hold->refcount > 0)
+		return;
+	for (p = &cl_holds; *p != NULL; p = &(*p)->next) {
+		if (*p == hold) {
+			*p = hold->next;
+			break;
+		}
+	}
+	i_info("corolease: %s released", hold->name);
+	(void)corolease_release(hold->lease);
+	cl_schedule();
+	i_free(hold->name);
+	i_free(hold);
+	if (cl_holds == NULL && cl_h != NULL)
+		cl_disconnect();
+}
+
+/* 1 if storage may be written under hold (NULL: no lease in fail-open) */
+static bool cl_hold_valid(const struct cl_hold *hold)
+{
+	if (cl_revoked)
+		return FALSE;
+	return hold == NULL || corolease_lease_valid(hold->lease) == 1;
+}
+
+static const char *cl_refusal(const char *what, int err, uint32_t owner)
+{
+	if (err == -EBUSY || err == -ETIMEDOUT) {
+		return owner != 0 ?
+			t_strdup_printf("%s is in use on cluster node %u", what, owner) :
+			t_strdup_printf("%s is in use on another cluster node", what);
+	}
+	return t_strdup_printf("%s: cluster lease unavailable (%s)", what, corolease_strerror(err));
+}
+
+/* ------------------------------------------------------------------------ */
+/* mailboxes */
+
+static bool cl_mailbox_commit_allowed(struct mailbox *box)
+{
+	struct corolease_mailbox *cbox = COROLEASE_BOX_CONTEXT(box);
+	struct corolease_user *cuser = COROLEASE_USER_CONTEXT(box->storage->user);
+
+	if (cl_revoked || (cbox != NULL && !cl_hold_valid(cbox->hold)) ||
+	    (cuser != NULL && !cl_hold_valid(cuser->user_hold)))
+		return FALSE;
+	return TRUE;
+}
+
+static int corolease_mailbox_open(struct mailbox *box)
+{
+	struct corolease_mailbox *cbox = COROLEASE_BOX_CONTEXT_REQUIRE(box);
+	struct corolease_user *cuser = COROLEASE_USER_CONTEXT(box->storage->user);
+	char name[CLD_NAME_MAX + 1];
+	const char *path;
+	uint32_t owner;
+	int err;
+
+	if (cl_revoked) {
+		mail_storage_set_error(box->storage, MAIL_ERROR_UNAVAILABLE,
+				       "Cluster lease revoked, session ending");
+		return -1;
+	}
+	if (cbox->hold == NULL && cuser != NULL && cuser->set.mailbox_lease) {
+		if (mailbox_get_path_to(box, MAILBOX_LIST_PATH_TYPE_MAILBOX, &path) <= 0 ||
+		    path == NULL)
+			path = t_strconcat(box->storage->user->username, "/", box->vname, NULL);
+		if (cld_mailbox_lease_name(path, name, sizeof(name)) < 0) {
+			mail_storage_set_critical(box->storage, "corolease: no lease name for %s", path);
+			return -1;
+		}
+		if (cl_hold_get(name, cuser->set.mailbox_wait_ms, cuser->set.fail_mode, &cbox->hold,
+				&err, &owner) < 0) {
+			const char *msg = cl_refusal(t_strdup_printf("Mailbox %s", box->vname), err, owner);
+
+			i_info("corolease: %s: %s", name, msg);
+			mail_storage_set_error(box->storage,
+					       err == -EBUSY || err == -ETIMEDOUT ?
+					       MAIL_ERROR_INUSE : MAIL_ERROR_UNAVAILABLE, msg);
+			return -1;
+		}
+	}
+	if (cbox->module_ctx.super.open(box) < 0) {
+		cl_hold_put(&cbox->hold);
+		return -1;
+	}
+	return 0;
+}
+
+static void corolease_mailbox_close(struct mailbox *box)
+{
+	struct corolease_mailbox *cbox = COROLEASE_BOX_CONTEXT_REQUIRE(box);
+
+	cbox->module_ctx.super.close(box);
+	cl_hold_put(&cbox->hold);
+}
+
+static void corolease_mailbox_free(struct mailbox *box)
+{
+	struct corolease_mailbox *cbox = COROLEASE_BOX_CONTEXT_REQUIRE(box);
+	/* cbox lives in box->pool, which super.free() frees */
+	struct cl_hold *hold = cbox->hold;
+
+	cbox->hold = NULL;
+	cbox->module_ctx.super.free(box);
+	cl_hold_put(&hold);
+}
+
+static int corolease_transaction_commit(struct mailbox_transaction_context *t,
+					struct mail_transaction_commit_changes *changes_r)
+{
+	struct mailbox *box = t->box;
+	struct corolease_mailbox *cbox = COROLEASE_BOX_CONTEXT_REQUIRE(box);
+
+	if (!cl_mailbox_commit_allowed(box)) {
+		i_error("corolease: %s: lease no longer valid, transaction not committed", box->vname);
+		cbox->module_ctx.super.transaction_rollback(t);
+		mail_storage_set_error(box->storage, MAIL_ERROR_UNAVAILABLE,
+				       "Cluster lease lost, nothing written");
+		return -1;
+	}
+	return cbox->module_ctx.super.transaction_commit(t, changes_r);
+}
+
+static void corolease_mailbox_allocated(struct mailbox *box)
+{
+	struct mailbox_vfuncs *v = box->vlast;
+	struct corolease_mailbox *cbox;
+
+	if (strcmp(box->storage->name, "raw") == 0 ||
+	    COROLEASE_USER_CONTEXT(box->storage->user) == NULL)
+		return;
+	cbox = p_new(box->pool, struct corolease_mailbox, 1);
+	cbox->module_ctx.super = *v;
+	box->vlast = &cbox->module_ctx.super;
+	v->open = corolease_mailbox_open;
+	v->close = corolease_mailbox_close;
+	v->free = corolease_mailbox_free;
+	v->transaction_commit = corolease_transaction_commit;
+	MODULE_CONTEXT_SET(box, corolease_storage_module, cbox);
+}
+
+/* ------------------------------------------------------------------------ */
+/* users */
+
+static const char *cl_user_getenv(const char *key, void *ctx)
+{
+	return mail_user_plugin_getenv(ctx, key);
+}
+
+static void corolease_user_deinit(struct mail_user *user)
+{
+	struct corolease_user *cuser = COROLEASE_USER_CONTEXT_REQUIRE(user);
+
+	cl_hold_put(&cuser->user_hold);
+	cuser->module_ctx.super.deinit(user);
+}
+
+static void corolease_mail_user_created(struct mail_user *user)
+{
+	struct mail_user_vfuncs *v = user->vlast;
+	struct corolease_user *cuser;
+	char name[CLD_NAME_MAX + 1], err[256];
+	uint32_t owner;
+	int ret;
+
+	cuser = p_new(user->pool, struct corolease_user, 1);
+	if (cld_settings_parse(&cuser->set, cl_user_getenv, user, err, sizeof(err)) < 0) {
+		user->error = p_strdup_printf(user->pool, "corolease: %s", err);
+		return;
+	}
+	cuser->module_ctx.super = *v;
+	user->vlast = &cuser->module_ctx.super;
+	v->deinit = corolease_user_deinit;
+	MODULE_CONTEXT_SET(user, corolease_user_module, cuser);
+
+	/* raw storage's user and the owners of shared mailboxes */
+	if (user->autocreated || !cuser->set.user_lease)
+		return;
+	if (cld_user_lease_name(user->username, name, sizeof(name)) < 0) {
+		user->error = p_strdup_printf(user->pool, "corolease: user name too long for a lease");
+		return;
+	}
+	if (cl_hold_get(name, cuser->set.user_wait_ms, cuser->set.fail_mode, &cuser->user_hold,
+			&ret, &owner) < 0) {
+		const char *msg = cl_refusal(t_strdup_printf("User %s", user->username), ret, owner);
+
+		i_info("corolease: %s: %s: session refused", name, msg);
+		user->error = p_strdup_printf(user->pool, "corolease: %s", msg);
+	}
+}
+
+static struct mail_storage_hooks corolease_mail_storage_hooks = {
+	.mail_user_created = corolease_mail_user_created,
+	.mailbox_allocated = corolease_mailbox_allocated,
+};
+
+void corolease_plugin_init(struct module *module)
+{
+	mail_storage_hooks_add(module, &corolease_mail_storage_hooks);
+}
+
+void corolease_plugin_deinit(void)
+{
+	mail_storage_hooks_remove(&corolease_mail_storage_hooks);
+	while (cl_holds != NULL) {
+		struct cl_hold *hold = cl_holds;
+
+		hold->refcount = 1;
+		cl_hold_put(&hold);
+	}
+	cl_disconnect();
+}

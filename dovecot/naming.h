@@ -1,0 +1,75 @@
+/*
+ * naming.h - the Dovecot plugin's pure parts: lease names and settings.
+ * No Dovecot and no I/O: tests/check_dovecot.c links naming.c directly.
+ *
+ * Copyright (c) 2026 the corolease authors.  LGPL-2.1-or-later.
+ */
+#ifndef COROLEASE_DOVECOT_NAMING_H
+#define COROLEASE_DOVECOT_NAMING_H
+
+#include <stddef.h>
+
+/* Longest lease name the plugin builds (the daemon's COROLEASE_NAME_MAX). */
+#define CLD_NAME_MAX 1024u
+
+/*
+ * "user/<username>" into buf (NUL-terminated).  Returns its length, or -1
+ * when username is empty or the name would not fit in bufsize or in
+ * CLD_NAME_MAX bytes (a user name that long is refused, not hashed, so
+ * that `corolease list` always shows the real user name).
+ */
+int cld_user_lease_name(const char *username, char *buf, size_t bufsize);
+
+/*
+ * "mailbox/<path>" into buf, path being the mailbox's directory in the mail
+ * store.  A path too long for CLD_NAME_MAX becomes "mailbox/#<16 hex digits
+ * of FNV-1a 64>:<the path's last bytes>": a collision can only make two
+ * mailboxes share one lease (coarser, never unsafe).  Returns the length, or
+ * -1 for an empty path or bufsize < CLD_NAME_MAX + 1.
+ */
+int cld_mailbox_lease_name(const char *path, char *buf, size_t bufsize);
+
+enum cld_fail_mode {
+	CLD_FAIL_CLOSED = 0, /* no daemon, no quorum, syncing: refuse */
+	CLD_FAIL_OPEN = 1,   /* then serve without a lease (single-node use) */
+};
+
+struct cld_settings {
+	int user_lease;             /* corolease_user_lease (yes) */
+	int mailbox_lease;          /* corolease_mailbox_lease (yes) */
+	unsigned user_wait_ms;      /* corolease_user_wait (10s) */
+	unsigned mailbox_wait_ms;   /* corolease_mailbox_wait (5s) */
+	enum cld_fail_mode fail_mode; /* corolease_fail_mode (closed) */
+};
+
+/* Returns the value of a plugin setting, or NULL when it is not set. */
+typedef const char *cld_getenv_fn(const char *key, void *ctx);
+
+/*
+ * Fills *set from getenv (defaults for unset keys).  Returns 0, or -1 with
+ * a message in err (errlen bytes) naming the key and the bad value.
+ * Booleans: yes/no (also y/n, true/false, 1/0).  Durations: a number with
+ * an optional unit ms, s, sec, secs, m, min, mins (no unit: seconds, as
+ * Dovecot's own time settings), at most 1 hour.
+ */
+int cld_settings_parse(struct cld_settings *set, cld_getenv_fn *getenv, void *ctx,
+		       char *err, size_t errlen);
+
+/* Duration text to milliseconds as above: 0, or -1 if malformed. */
+int cld_parse_duration_ms(const char *s, unsigned *ms_r);
+
+/*
+ * The routing passdb's answer (a JSON object of passdb fields, for
+ * Dovecot's dict passdb) for a user whose lease user/NAME is held by node
+ * `owner` (0: nobody), asked on node `self`:
+ *   owner 0 or self:  {"noauthenticate":"y"}            serve it here
+ *   another node:     {"noauthenticate":"y","proxy_maybe":"y","host":"ADDR"}
+ * ("noauthenticate": the passdb before it checked the password).  Returns
+ * the length, or -1 when another node holds the user but owner_addr is
+ * NULL or not a plain address (letters, digits, '.', ':', '-' only), or
+ * the answer does not fit: the lookup must then fail, never serve locally.
+ */
+int cld_route_answer(unsigned owner, unsigned self, const char *owner_addr,
+		     char *buf, size_t bufsize);
+
+#endif

@@ -1,0 +1,174 @@
+/*
+ * check_dovecot.c - unit tests for the Dovecot plugin's pure parts
+ * (dovecot/naming.c): lease names and settings parsing.
+ *
+ * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "naming.h"
+
+START_TEST(user_names)
+{
+	char buf[CLD_NAME_MAX + 1], big[CLD_NAME_MAX + 8];
+
+	ck_assert_int_eq(cld_user_lease_name("alice", buf, sizeof(buf)), 10);
+	ck_assert_str_eq(buf, "user/alice");
+	ck_assert_int_eq(cld_user_lease_name("bob@example.org", buf, sizeof(buf)), 20);
+	ck_assert_str_eq(buf, "user/bob@example.org");
+	ck_assert_int_eq(cld_user_lease_name("", buf, sizeof(buf)), -1);
+	ck_assert_int_eq(cld_user_lease_name(NULL, buf, sizeof(buf)), -1);
+	/* too small a buffer: refused, nothing truncated */
+	ck_assert_int_eq(cld_user_lease_name("alice", buf, 10), -1);
+	ck_assert_int_eq(cld_user_lease_name("alice", buf, 11), 10);
+	/* exactly CLD_NAME_MAX bytes fits; one more is refused */
+	memset(big, 'u', CLD_NAME_MAX - 5);
+	big[CLD_NAME_MAX - 5] = '\0';
+	ck_assert_int_eq(cld_user_lease_name(big, buf, sizeof(buf)), (int)CLD_NAME_MAX);
+	memset(big, 'u', CLD_NAME_MAX - 4);
+	big[CLD_NAME_MAX - 4] = '\0';
+	ck_assert_int_eq(cld_user_lease_name(big, buf, sizeof(buf)), -1);
+}
+END_TEST
+
+START_TEST(mailbox_names)
+{
+	char buf[CLD_NAME_MAX + 1], a[2000], b[2000], name_a[CLD_NAME_MAX + 1];
+
+	ck_assert_int_eq(cld_mailbox_lease_name("/srv/mail/alice/Maildir", buf, sizeof(buf)), 31);
+	ck_assert_str_eq(buf, "mailbox//srv/mail/alice/Maildir");
+	ck_assert_int_eq(cld_mailbox_lease_name("", buf, sizeof(buf)), -1);
+	ck_assert_int_eq(cld_mailbox_lease_name("/x", buf, 100), -1);
+	/* a path too long: hashed prefix plus the tail, exactly CLD_NAME_MAX bytes */
+	memset(a, 'a', sizeof(a) - 1);
+	a[sizeof(a) - 1] = '\0';
+	memcpy(b, a, sizeof(a));
+	b[0] = 'b'; /* differs only at the start, outside the kept tail */
+	ck_assert_int_eq(cld_mailbox_lease_name(a, name_a, sizeof(name_a)), (int)CLD_NAME_MAX);
+	ck_assert_uint_eq(strlen(name_a), CLD_NAME_MAX);
+	ck_assert(strncmp(name_a, "mailbox/#", 9) == 0);
+	ck_assert_int_eq(name_a[25], ':');
+	ck_assert_int_eq(cld_mailbox_lease_name(b, buf, sizeof(buf)), (int)CLD_NAME_MAX);
+	ck_assert_str_ne(buf, name_a); /* the hash tells them apart */
+	/* deterministic: every node names one mailbox the same */
+	ck_assert_int_eq(cld_mailbox_lease_name(a, buf, sizeof(buf)), (int)CLD_NAME_MAX);
+	ck_assert_str_eq(buf, name_a);
+}
+END_TEST
+
+START_TEST(durations)
+{
+	static const struct {
+		const char *text;
+		int ms; /* -1: refused */
+	} cases[] = {
+		{ "10", 10000 }, { "500ms", 500 }, { "3 secs", 3000 }, { "2min", 120000 },
+		{ "0", 0 }, { "60m", 3600000 }, { "61m", -1 }, { "-1", -1 }, { "", -1 },
+		{ "5 fortnights", -1 }, { "99999999999999999999", -1 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		unsigned ms = 7;
+		int ret = cld_parse_duration_ms(cases[i].text, &ms);
+
+		ck_assert_msg(ret == (cases[i].ms < 0 ? -1 : 0), "'%s': returned %d", cases[i].text, ret);
+		/* untouched on error */
+		ck_assert_uint_eq(ms, cases[i].ms < 0 ? 7u : (unsigned)cases[i].ms);
+	}
+}
+END_TEST
+
+struct env {
+	const char *kv[12];
+};
+
+static const char *env_get(const char *key, void *ctx)
+{
+	const struct env *e = ctx;
+
+	for (size_t i = 0; e->kv[i] != NULL; i += 2)
+		if (strcmp(e->kv[i], key) == 0)
+			return e->kv[i + 1];
+	return NULL;
+}
+
+START_TEST(settings)
+{
+	struct cld_settings set;
+	char err[256];
+	struct env none = { { NULL } };
+	struct env all = { { "corolease_user_lease", "no", "corolease_mailbox_lease", "yes",
+			     "corolease_user_wait", "2s", "corolease_mailbox_wait", "250ms",
+			     "corolease_fail_mode", "open", NULL } };
+	struct env bad_bool = { { "corolease_mailbox_lease", "maybe", NULL } };
+	struct env bad_time = { { "corolease_user_wait", "soon", NULL } };
+	struct env bad_mode = { { "corolease_fail_mode", "ajar", NULL } };
+
+	ck_assert_int_eq(cld_settings_parse(&set, env_get, &none, err, sizeof(err)), 0);
+	ck_assert_int_eq(set.user_lease, 1);
+	ck_assert_int_eq(set.mailbox_lease, 1);
+	ck_assert_uint_eq(set.user_wait_ms, 10000);
+	ck_assert_uint_eq(set.mailbox_wait_ms, 5000);
+	ck_assert_int_eq(set.fail_mode, CLD_FAIL_CLOSED);
+
+	ck_assert_int_eq(cld_settings_parse(&set, env_get, &all, err, sizeof(err)), 0);
+	ck_assert_int_eq(set.user_lease, 0);
+	ck_assert_int_eq(set.mailbox_lease, 1);
+	ck_assert_uint_eq(set.user_wait_ms, 2000);
+	ck_assert_uint_eq(set.mailbox_wait_ms, 250);
+	ck_assert_int_eq(set.fail_mode, CLD_FAIL_OPEN);
+
+	ck_assert_int_eq(cld_settings_parse(&set, env_get, &bad_bool, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "corolease_mailbox_lease"));
+	ck_assert_ptr_nonnull(strstr(err, "maybe"));
+	ck_assert_int_eq(cld_settings_parse(&set, env_get, &bad_time, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "corolease_user_wait"));
+	ck_assert_int_eq(cld_settings_parse(&set, env_get, &bad_mode, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "corolease_fail_mode"));
+}
+END_TEST
+
+START_TEST(route_answers)
+{
+	char buf[256];
+
+	ck_assert_int_gt(cld_route_answer(0, 2, NULL, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "{\"noauthenticate\":\"y\"}");
+	ck_assert_int_gt(cld_route_answer(2, 2, "10.0.0.2", buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "{\"noauthenticate\":\"y\"}");
+	ck_assert_int_gt(cld_route_answer(3, 2, "10.0.0.3", buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "{\"noauthenticate\":\"y\",\"proxy_maybe\":\"y\",\"host\":\"10.0.0.3\"}");
+	ck_assert_int_gt(cld_route_answer(3, 2, "fd00::3", buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "{\"noauthenticate\":\"y\",\"proxy_maybe\":\"y\",\"host\":\"fd00::3\"}");
+	/* another node holds the user but its address is unknown or odd: fail */
+	ck_assert_int_eq(cld_route_answer(3, 2, NULL, buf, sizeof(buf)), -1);
+	ck_assert_int_eq(cld_route_answer(3, 2, "", buf, sizeof(buf)), -1);
+	ck_assert_int_eq(cld_route_answer(3, 2, "10.0.0.3\",\"x", buf, sizeof(buf)), -1);
+	ck_assert_int_eq(cld_route_answer(3, 2, "10.0.0.3", buf, 20), -1);
+}
+END_TEST
+
+static Suite *dovecot_suite(void)
+{
+	Suite *s = suite_create("dovecot");
+	TCase *tc = tcase_create("pure");
+
+	tcase_add_test(tc, user_names);
+	tcase_add_test(tc, mailbox_names);
+	tcase_add_test(tc, durations);
+	tcase_add_test(tc, settings);
+	tcase_add_test(tc, route_answers);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(dovecot_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

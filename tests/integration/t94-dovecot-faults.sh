@@ -1,0 +1,75 @@
+#!/bin/bash
+# 94. The load of t91 (plugin, three Dovecot nodes, one maildir tree through
+# per-node bindfs mounts) under faults.  Phase 1 (16 s, all nodes): 8 s in,
+# node 3's corosync is killed with SIGKILL (its coroleased revokes its
+# leases, its sessions end, the others take its users after the fence
+# delay).  Phase 2 (20 s, nodes 1 and 2): 8 s in, node 2's coroleased gets
+# SIGTERM (it drains: revokes local clients, hands its leases back) and is
+# started again.  Then node 3's corosync comes back.  Phase 3 (20 s, all
+# nodes): 6 s in, node 3 is partitioned away for 10 s, then healed.
+# Pass only with no "Corrupted", "fscking" or "Panic" line in any node's
+# log, every message whose APPEND was answered OK present exactly once with
+# unique UIDs, and the same list read from every node.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/dovecot-lib.sh"
+EXTRA_DAEMON_OPTS=(-o kill_on_revoke=yes -o socket_group=mail)
+it_init dovecot-faults 94
+dv_prereq
+dv_up 3 1
+
+DV_APPENDED=$CLUSTER_DIR/appended
+: >"$DV_APPENDED"
+# load_phase TAG SECONDS HOSTS: the load in the background (node 1)
+load_phase() {
+	spawn 1 "$1" python3 "$DV_LOAD" load --hosts "$3" --users "$DV_USERS" --seconds "$2" \
+		--workers 12 --out "$DV_APPENDED" >/dev/null
+}
+
+# phase 1: all three nodes; node 3's corosync killed 8 s in
+load_phase load1 16 "$DV_HOSTS"
+lpid=$(daemon_pid 1 load1)
+sleep 8
+say "$(cluster kill 3)"
+must_wait 60 "phase 1 of the load ended" exited "$lpid"
+say "phase 1: $(tail -n 1 "$CLUSTER_DIR/n1/load1.log")"
+
+# phase 2: nodes 1 and 2 (a login on node 3, not quorate, waits out
+# corolease_user_wait before it is refused); node 2's coroleased drained 8 s in
+load_phase load2 20 "$CLUSTER_SUBNET.1,$CLUSTER_SUBNET.2"
+lpid=$(daemon_pid 1 load2)
+sleep 8
+say "SIGTERM to node 2's coroleased"
+kill -TERM "$(daemon_pid 2)"
+must_wait 20 "node 2's coroleased drained and exited" exited "$(daemon_pid 2)"
+start_daemon 2 coroleased
+must_wait 30 "node 2's coroleased synced again" synced 2
+must_wait 60 "phase 2 of the load ended" exited "$lpid"
+say "phase 2: $(tail -n 1 "$CLUSTER_DIR/n1/load2.log")"
+cluster start 3 >/dev/null 2>&1
+must_wait 60 "node 3 back: coroleased synced and quorate" synced 3
+
+# phase 3 (20 s, all nodes): 6 s in, node 3 is cut off from the others for
+# 10 s (its leases are revoked on the quorum loss, the majority takes its
+# users after the fence delay), then healed
+load_phase load3 20 "$DV_HOSTS"
+lpid=$(daemon_pid 1 load3)
+sleep 6
+say "$(cluster partition 3)"
+sleep 10
+say "$(cluster heal 3)"
+must_wait 90 "phase 3 of the load ended" exited "$lpid"
+say "phase 3: $(tail -n 1 "$CLUSTER_DIR/n1/load3.log")"
+must_wait 60 "node 3 synced and quorate after the partition" synced 3
+say "sessions ended on wanted: $(cat "$CLUSTER_DIR"/n*/dovecot-mail.log | grep -c 'corolease: node [0-9]* wants'), on revoke: $(cat "$CLUSTER_DIR"/n*/dovecot-mail.log | grep -c 'corolease: .* revoked'), daemon lost: $(cat "$CLUSTER_DIR"/n*/dovecot-mail.log | grep -c 'corolease: lost the connection'), refused: $(cat "$CLUSTER_DIR"/n*/dovecot-mail.log | grep -c 'session refused')"
+# a process blocked in a waiting acquire when its other lease is revoked
+# acts on the revoke only after that wait: coroleased kills it (kill_on_revoke)
+say "mail processes killed by coroleased (kill_on_revoke): $(cat "$CLUSTER_DIR"/n*/coroleased*.log | grep -c 'killing client')"
+n_app=$(wc -l <"$DV_APPENDED")
+check "the load appended messages ($n_app)" [ "$n_app" -gt 20 ]
+out=$(dv_check); rc=$?
+echo "$out"
+check "every appended message present exactly once, unique UIDs, same list on every node" [ $rc = 0 ]
+n=$(dv_corruption)
+grep -hE 'Corrupted|fscking|Panic' "$CLUSTER_DIR"/n*/dovecot-mail.log | head -5
+check "no Corrupted/fscking/Panic line under faults ($n)" [ "$n" = 0 ]
+it_pass
