@@ -256,10 +256,11 @@ static int cl_hold_get(const char *name, unsigned wait_ms, enum cld_fail_mode fa
 			flags |= COROLEASE_WAIT;
 		ret = corolease_acquire(cl_h, name, strlen(name), COROLEASE_EX, flags,
 					wait_ms, &lease, owner_r);
-		/* a WAIT acquire on a node that is not quorate runs out its
-		   timeout and says ETIMEDOUT (owner unknown), not ENOQUORUM:
-		   ask the daemon, so that the refusal is [UNAVAILABLE] and
-		   fail-open applies */
+		/* a WAIT acquire that ends without quorum says ENOQUORUM; a
+		   timeout with no owner known (the library's own, when the
+		   daemon does not answer in time) asks the daemon, so that a
+		   node that is not quorate or syncing refuses as [UNAVAILABLE]
+		   and fail-open applies */
 		if (ret == -ETIMEDOUT && *owner_r == 0) {
 			int sret = corolease_sync(cl_h);
 
