@@ -132,8 +132,6 @@ bool nd_lease_to(struct cl_node *n, struct nl_lease *l, enum nl_state to, const 
 	if (from == NL_LINGER)
 		l->linger_at = 0;
 	l->state = to;
-	if (!(nd_hold_table[to].props & NLP_WANTED))
-		l->wanted_told = false;
 	if (to == NL_NONE) {
 		n->nheld--;
 		l->handover_at = 0;

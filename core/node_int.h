@@ -138,7 +138,6 @@ struct nl_lease {
 	uint64_t next_deadline;          /* key in the timer heap */
 	size_t heap_idx;                 /* SIZE_MAX = not in heap */
 	uint32_t wanted_by;              /* the last node that asked for it */
-	bool wanted_told;                /* holders told WANTED (for a waiter); cleared with WANTED */
 	uint8_t state;                   /* enum nl_state; only nd_lease_to() changes it */
 	uint8_t mode;                    /* of the node-level hold */
 	uint8_t req;                     /* enum req_state */

@@ -399,22 +399,15 @@ static void on_blocking(struct cl_node *n, const struct cl_action *a, bool revok
 	if (!hold_is(l, NLP_WANTED)) {
 		nd_lease_to(n, l, nd_hold_wanted(l->state), "blocking");
 		l->wanted_by = a->wanted_by;
-	}
-	/*
-	 * The node gives the lease back as soon as its holders are done (at
-	 * once when it only lingers).  The holders themselves are told, and
-	 * forced out after handover_timeout, only for a node that waits: a
-	 * NOWAIT try was denied already, and ending the holders' work for it
-	 * would hand the lease to nobody (a login router probing with NOWAIT
-	 * would end every session it asks about).
-	 */
-	if ((a->waits || revoke) && !l->wanted_told) {
-		l->wanted_told = true;
-		l->wanted_by = a->wanted_by;
 		for (struct chold *c = ch_first(&l->holders); c; c = ch_next(&l->holders, c))
 			if (c->state == CH_HELD)
 				nd_ev_lease(n, CL_NODE_EV_WANTED, c, 0, a->wanted_by);
 	}
+	/*
+	 * The holders are forced out after handover_timeout only for a node
+	 * that waits: a NOWAIT try was denied already, and revoking the holders
+	 * for it would hand the lease to nobody.
+	 */
 	if (a->waits && l->holders.n && !revoke && !l->handover_at && !hold_is(l, NLP_REVOKING))
 		l->handover_at = now_us(n) + n->cfg.handover_timeout_us;
 	if (revoke) {

@@ -154,10 +154,11 @@ struct corolease_callbacks {
 	 * errors of corolease_acquire).  On error the lease handle is freed
 	 * right after the callback returns. */
 	void (*acquired)(corolease_t *h, corolease_lease_t *lease, int err, void *udata);
-	/* Node `node` waits for a lease we hold: release it when done; it is
-	 * revoked after the daemon's handover_timeout_ms.  Queued at most once
-	 * per lease at a time (a later want updates the node).  An acquire
-	 * without COROLEASE_WAIT that was denied is not told. */
+	/* Node `node` wants a lease we hold: release it when done.  Queued
+	 * at most once per lease at a time (a later want updates the node).
+	 * When that node waits (COROLEASE_WAIT), the lease is revoked after
+	 * the daemon's handover_timeout_ms; a NOWAIT try was denied and only
+	 * tells. */
 	void (*wanted)(corolease_t *h, corolease_lease_t *lease, uint32_t node, void *udata);
 	/* The lease was revoked: stop using it at once, then release it. */
 	void (*revoked)(corolease_t *h, corolease_lease_t *lease, void *udata);

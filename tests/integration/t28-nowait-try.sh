@@ -1,13 +1,13 @@
 #!/bin/bash
 # 28. A NOWAIT try does not take a lease away; a wait without quorum says so.
 # (a) Node 1 holds NAME (corolease acquire NAME -- sleep 1000).  Node 2 tries
-#     it without --wait three times: each exits 1 naming node 1; node 1's
-#     command is not told it is wanted and still holds NAME well past the
+#     it without --wait three times: each exits 1 naming node 1, node 1's
+#     command is told it is wanted, and it still holds NAME well past the
 #     handover timeout (2 s here): a denied try has nobody to hand over to.
 #     (It was revoked after the handover timeout, handing the lease to
 #     nobody: a login router probing with NOWAIT ended the holder's sessions.)
-# (b) Node 2 then waits (--wait 30): node 1's command is told, revoked at
-#     the handover timeout, and node 2 granted with a larger epoch.
+# (b) Node 2 then waits (--wait 30): node 1's command is revoked at the
+#     handover timeout and node 2 granted with a larger epoch.
 # (c) Node 3 cut off (not quorate) waits 2 s for a free name: the CLI says the
 #     partition is not quorate, not that the wait timed out.
 . "$(dirname "$0")/lib.sh"
@@ -27,11 +27,11 @@ for i in 1 2 3; do
 	check "try $i from node 2 exits 1 naming node 1 (got $rc: $out)" [ $rc = 1 ] && grep -q 'node 1' <<<"$out"
 	sleep 1
 done
+must_wait 10 "node 1's command was told the lease is wanted" grep -q "wanted by node 2" "$CLUSTER_DIR/n1/holder.log"
 # past the handover timeout of the first try, with margin for a loaded machine
 while (( $(now_ms) - t0 < 3 * HANDOVER_MS )); do sleep 0.2; done
 check "node 1's command still runs $(( $(now_ms) - t0 )) ms after the first try (handover timeout $HANDOVER_MS ms)" alive "$hpid"
 check "node 1's command was not revoked" bash -c "! grep -q 'revoked' '$CLUSTER_DIR/n1/holder.log'"
-check "nor told that node 2 wants it (nobody waits)" bash -c "! grep -q 'wanted by' '$CLUSTER_DIR/n1/holder.log'"
 check "node 1 still owns $N" [ "$(cl 2 owner "$N")" = 1 ]
 
 # ---- (b) a waiter: handed over at the handover timeout ----
@@ -41,7 +41,6 @@ must_wait 30 "node 2's waiting acquire was granted" grep -q '^epoch' "$CLUSTER_D
 t=$(( $(now_ms) - t0 ))
 say "node 2 granted $t ms after it started waiting (handover timeout $HANDOVER_MS ms)"
 check "not before the handover timeout" [ "$t" -ge "$HANDOVER_MS" ]
-check "node 1's command was told that node 2 wants it" grep -q 'wanted by node 2' "$CLUSTER_DIR/n1/holder.log"
 check "node 1's command was revoked" grep -q 'revoked' "$CLUSTER_DIR/n1/holder.log"
 e2=$(awk '/^epoch/{print $2}' "$CLUSTER_DIR/n2/waiter.log")
 check "node 2's epoch $e2 > node 1's epoch $e1" [ "$e2" -gt "$e1" ]
