@@ -174,6 +174,8 @@ struct unconfirmed {
 	uint64_t sent_mark;              /* own messages handed to the transport when applied */
 	uint64_t departures;             /* departure generation when applied */
 	bool deleted;
+	bool have_val;                   /* a put: valhash is its value's cl_hash_bytes() */
+	uint64_t valhash;
 	uint16_t namelen;
 	uint8_t keylen;
 	uint8_t buf[];                   /* name then key */

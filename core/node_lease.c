@@ -457,6 +457,14 @@ static void on_op_done(struct cl_node *n, const struct cl_action *a, enum cl_nod
 				u->keylen = a->keylen;
 				memcpy(u->buf, a->name, a->namelen);
 				memcpy(u->buf + a->namelen, a->key, a->keylen);
+				/* the value just applied, to recognise it in a state loaded later */
+				const uint8_t *v;
+				uint32_t vl;
+				if (!a->deleted && cl_index_get(n->sm, a->name, a->namelen, a->key,
+								a->keylen, &v, &vl, NULL) == 0) {
+					u->have_val = true;
+					u->valhash = cl_hash_bytes(0, v, vl);
+				}
 			}
 			cl_list_add_tail(&n->unconf, &u->link);
 		} else {

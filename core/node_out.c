@@ -265,6 +265,21 @@ void nd_confirm_writes(struct cl_node *n)
 			int rc = cl_index_entry_version(n->sm, u->buf, u->namelen, u->buf + u->namelen,
 							u->keylen, &ver);
 			bool stands = u->deleted ? (rc < 0 || ver > u->version) : (rc == 0 && ver >= u->version);
+			/*
+			 * Versions are the lsn of the lineage that applied the write:
+			 * the state loaded may hold the same write at another version
+			 * (a member that missed a message of the old ring counts one
+			 * less).  The write is answered with its version in this state.
+			 */
+			const uint8_t *v;
+			uint32_t vl;
+			if (u->have_val && rc == 0 &&
+			    cl_index_get(n->sm, u->buf, u->namelen, u->buf + u->namelen, u->keylen,
+					 &v, &vl, NULL) == 0 &&
+			    cl_hash_bytes(0, v, vl) == u->valhash) {
+				stands = true;
+				u->version = ver;
+			}
 			verdict = stands ? 0 : -ESTALE;
 		}
 		if (verdict > 0)

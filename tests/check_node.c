@@ -1055,6 +1055,69 @@ static void assert_put_kept(struct tbus *b, uint64_t client)
 }
 
 /*
+ * Seen in the jepsen test (seed 22): a write's version is the lsn of the
+ * lineage that applies it, and node 2 missed, as the ring broke, a message
+ * of node 3 that 1 and 3 delivered: node 2 applied its own put at one lsn
+ * less than they did.  Cut off, it could confirm the put only after the
+ * merge, against the state it loaded from 1 and 3, which holds the put at
+ * their version: the answer must give that one (it gave its own, so a read
+ * anywhere returned the value at another version than acknowledged).
+ */
+START_TEST(a_write_confirmed_after_a_load_has_the_loaded_version)
+{
+	struct tbus *b = cluster(3);
+	struct tnode *n1 = b->nodes[1], *n2 = b->nodes[2], *n3 = b->nodes[3];
+	ACQ(n2, 1, "m", CL_MODE_EX, 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(n2, CL_NODE_EV_GRANTED, 1));
+	/* the ring breaks: node 3's acquire reaches 1 and 3 only */
+	ACQ(n3, 9, "z", CL_MODE_EX, 0);
+	struct tmsg *m = b->head;
+	ck_assert_ptr_nonnull(m);
+	b->head = m->next;
+	if (!b->head)
+		b->tail = NULL;
+	cl_node_deliver(n1->n, m->sender, m->data, m->len);
+	cl_node_deliver(n3->n, m->sender, m->data, m->len);
+	free(m);
+	/* node 2's put reaches everyone, then nothing more is delivered */
+	ck_assert_int_eq(cl_node_index_put(n2->n, 1, 7, 0, "m", 1, "k", 1, "v", 1), 0);
+	while ((m = b->head) && m->sender != 2) {
+		b->head = m->next;
+		free(m);
+	}
+	ck_assert_ptr_nonnull(m);
+	b->head = m->next;
+	if (!b->head)
+		b->tail = NULL;
+	for (int i = 1; i <= 3; i++)
+		cl_node_deliver(b->nodes[i]->n, m->sender, m->data, m->len);
+	free(m);
+	bus_flush(b);
+	ck_assert_ptr_null(last_ev(n2, CL_NODE_EV_INDEX_DONE, 1));
+	/* node 2 alone; 1 and 3 go on quorate */
+	b->ring_seq += 4;
+	struct cl_ring r2 = { 2, b->ring_seq }, r13 = { 1, b->ring_seq };
+	uint32_t two[] = { 2 }, one3[] = { 1, 3 }, all[] = { 1, 2, 3 };
+	cl_node_confchg(n2->n, &r2, two, 1, one3, 2, NULL, 0);
+	cl_node_quorum(n2->n, false, &r2);
+	b->members[0] = 1;
+	b->members[1] = 3;
+	b->nmembers = 2;
+	cl_node_confchg(n1->n, &r13, one3, 2, two, 1, NULL, 0);
+	cl_node_confchg(n3->n, &r13, one3, 2, two, 1, NULL, 0);
+	cl_node_quorum(n1->n, true, &r13);
+	cl_node_quorum(n3->n, true, &r13);
+	bus_run(b);
+	/* the heal: 1 and 3's state wins (it holds one message more) */
+	bus_config(b, all, 3);
+	bus_advance(b, b->now + 2 * t_cfg(1).fence_delay_us);
+	assert_put_kept(b, 1);
+	cluster_free(b);
+}
+END_TEST
+
+/*
  * Node 2 skips a ring (node2_skips_a_ring()) and its write, held by its
  * corosync meanwhile, is the first message of the next ring: 1 and 3 are in
  * the round their view asked for, and drop it.  Node 2 must not apply it
@@ -1976,6 +2039,7 @@ static Suite *node_suite(void)
 	tcase_add_test(tc, contention_nowait_wait_and_handover);
 	tcase_add_test(tc, wait_timeout_without_quorum_says_noquorum);
 	tcase_add_test(tc, a_round_only_one_member_asked_for_is_joined);
+	tcase_add_test(tc, a_write_confirmed_after_a_load_has_the_loaded_version);
 	tcase_add_test(tc, a_write_in_a_ring_some_members_skipped_is_not_lost);
 	tcase_add_test(tc, a_write_delivered_only_by_a_member_that_skipped_a_ring_is_not_confirmed);
 	tcase_add_test(tc, wait_timeout_behind_a_holder_says_timedout);
