@@ -378,6 +378,15 @@ void cl_node_confchg(struct cl_node *n, const struct cl_ring *ring,
 	}
 	if (nleft)
 		n->departures++;
+	/*
+	 * The machine stops being quorate on any departure (cl_sm_confchg()),
+	 * also a daemon's leave inside the ring (corosync runs on there): no
+	 * verdict for a new ring will come then, so this node reports its own
+	 * for the ring again (else the rest stays unquorate, freeing nothing,
+	 * until some daemon joins).
+	 */
+	if (nleft && n->quorum_sent && ring_eq(&n->quorum_sent_ring, ring))
+		n->quorum_sent = false;
 	if (nleft && now_us(n) >= n->valid_until)
 		nd_revoke_all(n, "members left and validity has lapsed");
 	if (njoined || n->sync.active || !n->sm)

@@ -582,6 +582,38 @@ START_TEST(fresh_state_takes_the_floor_of_a_joiner_in_grace)
 }
 END_TEST
 
+/*
+ * A daemon leaves the group inside the ring (it stopped, or died, and its
+ * corosync runs on): the machine stops being quorate on the departure, and
+ * no verdict for a new ring follows, so each remaining member reports its
+ * verdict for the ring again.  Before, the rest answered ENOQUORUM until
+ * some daemon joined, and never freed the leaver's leases.
+ */
+START_TEST(leave_inside_the_ring_keeps_the_rest_quorate)
+{
+	struct tbus *b = cluster(2);
+	ACQ(b->nodes[2], 2, "y", CL_MODE_EX, 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(b->nodes[2], CL_NODE_EV_GRANTED, 2));
+	node_del(b, 2);                          /* node 2's daemon dies; its corosync runs on */
+	uint32_t one[] = { 1 };
+	b->ring_seq -= 4;                        /* the same ring */
+	bus_config(b, one, 1);
+	struct cl_sm_stats st;
+	cl_sm_stats(cl_node_sm(b->nodes[1]->n), &st);
+	ck_assert(st.quorate);
+	ACQ(b->nodes[1], 1, "x", CL_MODE_EX, 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(b->nodes[1], CL_NODE_EV_GRANTED, 1));
+	ACQ(b->nodes[1], 3, "y", CL_MODE_EX, CL_ACQ_WAIT);   /* node 2's orphan: the fence delay */
+	bus_run(b);
+	ck_assert_ptr_null(last_ev(b->nodes[1], CL_NODE_EV_GRANTED, 3));
+	bus_advance(b, b->now + t_cfg(1).fence_delay_us + t_cfg(1).validity_us);
+	ck_assert_ptr_nonnull(last_ev(b->nodes[1], CL_NODE_EV_GRANTED, 3));
+	cluster_free(b);
+}
+END_TEST
+
 START_TEST(contention_nowait_wait_and_handover)
 {
 	struct tbus *b = cluster(3);
@@ -1878,6 +1910,7 @@ static Suite *node_suite(void)
 	tcase_add_test(tc, epochs_grow_across_restart_of_every_daemon);
 	tcase_add_test(tc, fresh_state_waits_for_missing_nodes_in_split_mode);
 	tcase_add_test(tc, fresh_state_takes_the_floor_of_a_joiner_in_grace);
+	tcase_add_test(tc, leave_inside_the_ring_keeps_the_rest_quorate);
 	tcase_add_test(tc, wait_acquire_waits_out_quorum_loss);
 	tcase_add_test(tc, client_gone_releases_without_events);
 	tcase_add_test(tc, validity_lapses_without_delivery);
