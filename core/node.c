@@ -337,6 +337,13 @@ static void deliver_one(struct cl_node *n, uint32_t sender, const uint8_t *buf, 
 			if (m.type == CL_MSG_RELEASE || m.type == CL_MSG_HANDOVER_DONE)
 				nd_after_own_release(n, &m);
 		}
+		if (m.type == CL_MSG_FENCE_ACK && rc == 0 && n->sm) {
+			/* the operator says m.node is down: fresh state need not wait for it */
+			struct cl_sm_stats st;
+			cl_sm_stats(n->sm, &st);
+			if (st.grace)
+				nd_grace_excuse(n, &st.grace_ring, m.node);
+		}
 	}
 	if (own_back && !cl_list_empty(&n->retry) && !n->failed)
 		nd_flush_retry(n);   /* the send window moved on */
@@ -392,6 +399,15 @@ void cl_node_confchg(struct cl_node *n, const struct cl_ring *ring,
 	 */
 	if (nleft || new_ring)
 		n->departures++;
+	/*
+	 * The machine stops being quorate on any departure (cl_sm_confchg()),
+	 * also a daemon's leave inside the ring (corosync runs on there): no
+	 * verdict for a new ring will come then, so this node reports its own
+	 * for the ring again (else the rest stays unquorate, freeing nothing,
+	 * until some daemon joins).
+	 */
+	if (nleft && n->quorum_sent && ring_eq(&n->quorum_sent_ring, ring))
+		n->quorum_sent = false;
 	if (nleft && now_us(n) >= n->valid_until)
 		nd_revoke_all(n, "members left and validity has lapsed");
 	if (njoined || new_ring || n->sync.active || !n->sm)
@@ -415,6 +431,35 @@ void cl_node_quorum(struct cl_node *n, bool quorate, const struct cl_ring *ring)
 		n->need_reconcile = true;
 	nd_maybe_send_quorum(n);
 	leave(n);
+}
+
+void cl_node_totem(struct cl_node *n, const struct cl_ring *ring, const uint32_t *members,
+		   size_t nmembers)
+{
+	if (n->failed)
+		return;
+	if (nmembers > CL_MAX_MEMBERS) {
+		nd_log(n, LOG_CRIT, "totem membership of %zu nodes exceeds %u; the rest is ignored",
+		       nmembers, CL_MAX_MEMBERS);
+		nmembers = CL_MAX_MEMBERS;
+	}
+	n->totem_known = true;
+	n->totem_ring = *ring;
+	n->ntotem = (uint32_t)nmembers;
+	memcpy(n->totem, members, nmembers * sizeof(*members));
+}
+
+void nd_grace_excuse(struct cl_node *n, const struct cl_ring *ring, uint32_t node)
+{
+	if (!ring_eq(ring, &n->excused_ring)) {
+		n->excused_ring = *ring;
+		n->nexcused = 0;
+	}
+	for (uint32_t i = 0; i < n->nexcused; i++)
+		if (n->excused[i] == node)
+			return;
+	if (n->nexcused < CL_MAX_MEMBERS)
+		n->excused[n->nexcused++] = node;   /* full: it stays awaited (safe) */
 }
 
 void cl_node_quorum_mode(struct cl_node *n, unsigned qmodes)
@@ -483,10 +528,79 @@ void cl_node_transport_lost(struct cl_node *n)
 	leave(n);
 }
 
+static bool in_list(const uint32_t *v, uint32_t nv, uint32_t id)
+{
+	for (uint32_t i = 0; i < nv; i++)
+		if (v[i] == id)
+			return true;
+	return false;
+}
+
+/*
+ * The nodes the grace period of fresh state made in grace_ring waits for
+ * (into awaited_r, their number returned): those of the totem ring with no
+ * daemon in the group (a daemon that died while its corosync ran on may have
+ * granted in this very ring, and only its kept epoch floor says how far),
+ * unless their floor was announced to this state or they were fence-acked.
+ * If the ring goes, the term that begins is a later ring's, above every
+ * epoch of this one.  A totem membership of another ring than the group's
+ * is one in flux: UINT32_MAX, wait.  No membership ever given: none.
+ */
+static uint32_t grace_awaited(const struct cl_node *n, uint32_t *awaited_r)
+{
+	if (!n->totem_known)
+		return 0;
+	if (!ring_eq(&n->totem_ring, &n->ring))
+		return UINT32_MAX;
+	bool excused = ring_eq(&n->excused_ring, &n->grace_ring);
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < n->ntotem; i++) {
+		uint32_t id = n->totem[i];
+		if (in_list(n->members, n->nmembers, id) ||
+		    (excused && in_list(n->excused, n->nexcused, id)))
+			continue;
+		awaited_r[k++] = id;
+	}
+	return k;
+}
+
+/*
+ * Logs the nodes fresh state waits for: when the set changes, and again
+ * every 5 minutes while it does not.
+ */
+static void grace_tell_awaited(struct cl_node *n, const uint32_t *aw, uint32_t k, uint64_t now)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ k;
+	for (uint32_t i = 0; k != UINT32_MAX && i < k; i++)
+		h = cl_mix64(h ^ aw[i]);
+	h |= 1;
+	if (h == n->awaited_hash && now < n->awaited_told_at + 300000000ull)
+		return;
+	n->awaited_hash = h;
+	n->awaited_told_at = now;
+	if (k == UINT32_MAX) {
+		nd_log(n, LOG_NOTICE, "fresh state waits for the totem membership of ring %u/%llu "
+		       "before its grace period may end", n->ring.rep, (unsigned long long)n->ring.seq);
+		return;
+	}
+	char list[256];
+	int off = 0;
+	for (uint32_t i = 0; i < k && off < (int)sizeof(list) - 16; i++)
+		off += snprintf(list + off, sizeof(list) - (size_t)off, "%s%u", i ? " " : "", aw[i]);
+	nd_log(n, LOG_WARNING, "fresh state grants nothing, past its grace period, while node%s %s "
+	       "%s in the corosync ring with no coroleased in the group: a coroleased that died "
+	       "there may have granted epochs in this very ring, and only the epoch floor it keeps "
+	       "says which.  Start coroleased there; for a node whose coroleased had no state (or "
+	       "never runs), 'corolease fence-ack NODE' ends the wait", k > 1 ? "s" : "", list,
+	       k > 1 ? "are" : "is");
+}
+
 /*
  * The grace period of fresh state: once due, a member sends GRACE_END for
- * the ring the state was made in, while quorate, until the machine has left
- * its grace period (any member's message ends it).
+ * the ring the state was made in, while quorate and no node of the totem
+ * ring is awaited (grace_awaited()), until the machine has left its grace
+ * period (any member's message ends it).  Only the decision to send uses
+ * this node's own view; the GRACE_END is applied alike everywhere.
  */
 static void grace_tick(struct cl_node *n, uint64_t now)
 {
@@ -513,8 +627,14 @@ static void grace_tick(struct cl_node *n, uint64_t now)
 			       "fence-ack NODE' says a missing node is down");
 		}
 	} else if (ready(n) && nd_quorum_ok(n)) {
-		struct cl_msg m = { .type = CL_MSG_GRACE_END, .ring = n->grace_ring };
-		nd_send_msg(n, &m);
+		uint32_t aw[CL_MAX_MEMBERS];
+		uint32_t k = grace_awaited(n, aw);
+		if (k) {
+			grace_tell_awaited(n, aw, k, now);
+		} else {
+			struct cl_msg m = { .type = CL_MSG_GRACE_END, .ring = n->grace_ring };
+			nd_send_msg(n, &m);
+		}
 	}
 	n->grace_at = now + n->cfg.validity_us / 2;
 }

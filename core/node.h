@@ -193,6 +193,20 @@ void cl_node_confchg(struct cl_node *n, const struct cl_ring *ring,
 		     const uint32_t *joined, size_t njoined);
 /* The local votequorum view: quorate or not, for ring. */
 void cl_node_quorum(struct cl_node *n, bool quorate, const struct cl_ring *ring);
+/*
+ * The totem membership of ring: every node whose corosync is in the ring,
+ * whether or not its daemon is in the group (CPG's totem confchg).  It
+ * only decides when this node SENDS the GRACE_END of fresh state
+ * (doc/state-machine.md, "Fresh state and the grace period"): not while a
+ * node of the ring has no daemon in the group, has not announced its epoch
+ * floor to this state, and was not fence-acked, nor while the last
+ * membership given is not of the group's ring.  A glue that never calls it
+ * gets no such wait (the daemon and the simulator call it on every totem
+ * change, before the group change of that ring).  Members beyond
+ * CL_MAX_MEMBERS are ignored (logged).
+ */
+void cl_node_totem(struct cl_node *n, const struct cl_ring *ring, const uint32_t *members,
+		   size_t nmembers);
 
 /*
  * votequorum modes in which a split can leave both sides quorate (the

@@ -255,6 +255,21 @@ struct cl_node {
 	uint64_t grace_at;
 	struct cl_ring grace_ring;
 
+	/*
+	 * The totem membership (cl_node_totem()), and the nodes the grace
+	 * period of the state made in excused_ring no longer waits for: their
+	 * floor was announced to it, or they were fence-acked (node.c)
+	 */
+	bool totem_known;
+	struct cl_ring totem_ring;
+	uint32_t ntotem;
+	uint32_t totem[CL_MAX_MEMBERS];
+	struct cl_ring excused_ring;
+	uint32_t nexcused;
+	uint32_t excused[CL_MAX_MEMBERS];
+	uint64_t awaited_hash;           /* of the awaited set last logged (0: none) */
+	uint64_t awaited_told_at;
+
 	/* own messages: waiting for sync to end, for the transport, for delivery, for re-send */
 	struct cl_list pending, retry, inflight, resend;
 	uint64_t next_req;
@@ -403,6 +418,11 @@ void nd_ev_lease(struct cl_node *n, enum cl_node_event_type type, const struct c
 		 int err, uint32_t owner);
 /* Sets valid_until, telling the glue when it moved enough (or to 0). */
 void nd_set_valid_until(struct cl_node *n, uint64_t t);
+/*
+ * The grace period of the state made in ring stops waiting for node (its
+ * epoch floor was announced to that state, or it was fence-acked).
+ */
+void nd_grace_excuse(struct cl_node *n, const struct cl_ring *ring, uint32_t node);
 
 /* ---- node_hold.c ---- */
 

@@ -212,7 +212,9 @@ static void apply_dropped(struct cl_node *n)
  * kept, state still in grace raises its epoch counter to the highest epoch
  * floor a member announced: a node of the lost lineage may join while the
  * grace period runs.  Every member does so at the same point, with the same
- * announcements, so the replicas stay alike.
+ * announcements, so the replicas stay alike.  And this node's grace period
+ * no longer waits for those members, should their daemons leave again
+ * (grace_tick()).
  */
 static void take_epoch_floors(struct cl_node *n)
 {
@@ -221,9 +223,12 @@ static void take_epoch_floors(struct cl_node *n)
 	if (!st.grace)
 		return;
 	uint64_t floor = 0;
-	for (uint32_t i = 0; i < n->nmembers; i++)
+	for (uint32_t i = 0; i < n->nmembers; i++) {
 		if (n->sync.ann[i].epoch_floor > floor)
 			floor = n->sync.ann[i].epoch_floor;
+		/* its floor is in: the grace period need not wait for it (node.c) */
+		nd_grace_excuse(n, &st.grace_ring, n->members[i]);
+	}
 	cl_sm_raise_epoch(n->sm, floor);
 }
 

@@ -111,13 +111,14 @@ static void confchg_fn(cpg_handle_t h, const struct cpg_name *group,
 static void totem_confchg_fn(cpg_handle_t h, struct cpg_ring_id ring, uint32_t nmembers,
 			     const uint32_t *members)
 {
-	(void)members;
 	struct cld_cpg *c = cpg_of(h);
 	if (!c)
 		return;
 	qb_log(LOG_DEBUG, "totem confchg: ring %u/%llu, %u nodes", ring.nodeid,
 	       (unsigned long long)ring.seq, nmembers);
 	struct cl_ring r = { .rep = ring.nodeid, .seq = ring.seq };
+	if (c->ops->totem)
+		c->ops->totem(c->ctx, &r, members, nmembers);
 	cld_confchg_totem(&c->cc, &r);
 }
 

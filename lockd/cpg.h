@@ -25,6 +25,12 @@ struct cld_cpg_ops {
 	void (*deliver)(void *ctx, uint32_t sender, const void *msg, size_t len);
 	/* A configuration change, merged as confchg.h describes. */
 	void (*confchg)(void *ctx, const struct cld_change *ch);
+	/*
+	 * The totem membership of ring (every node whose corosync is in it),
+	 * from each totem confchg, handed over before the group change of that
+	 * ring.  May be NULL.
+	 */
+	void (*totem)(void *ctx, const struct cl_ring *ring, const uint32_t *members, size_t n);
 };
 
 struct cld_cpg;

@@ -266,6 +266,13 @@ static void on_confchg(void *ctx, const struct cld_change *ch)
 				ch->joined, ch->njoined);
 }
 
+static void on_totem(void *ctx, const struct cl_ring *ring, const uint32_t *members, size_t n)
+{
+	struct cld *d = ctx;
+	if (d->node)
+		cl_node_totem(d->node, ring, members, n);
+}
+
 static void on_quorum(void *ctx, bool quorate, const struct cl_ring *ring, unsigned qmodes)
 {
 	struct cld *d = ctx;
@@ -292,7 +299,9 @@ static void on_ring(void *ctx, uint32_t *rep_r, uint64_t *seq_r)
 	cld_cpg_ring(d->cpg, rep_r, seq_r);
 }
 
-static const struct cld_cpg_ops cpg_ops = { .deliver = on_deliver, .confchg = on_confchg };
+static const struct cld_cpg_ops cpg_ops = {
+	.deliver = on_deliver, .confchg = on_confchg, .totem = on_totem,
+};
 static const struct cld_quorum_ops vq_ops = { .quorum = on_quorum };
 static const struct cld_ipc_ops ipc_ops = {
 	.input_done = on_ipc_input, .vq_quorate = on_vq_quorate, .ring = on_ring,

@@ -55,6 +55,8 @@ struct tbus {
 	uint32_t members[MAXN];
 	size_t nmembers;
 	uint64_t ring_seq;
+	uint32_t totem[MAXN];            /* the corosyncs in the ring (0 of them: not told) */
+	size_t ntotem;
 };
 
 struct rec_ev {
@@ -222,8 +224,11 @@ static void bus_config_only(struct tbus *b, const uint32_t *ids, size_t n)
 	b->nmembers = n;
 	b->ring_seq += 4;
 	struct cl_ring ring = { ids[0], b->ring_seq };
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		if (b->ntotem)   /* as lockd/cpg.c: the totem membership before the group change */
+			cl_node_totem(b->nodes[ids[i]]->n, &ring, b->totem, b->ntotem);
 		cl_node_confchg(b->nodes[ids[i]]->n, &ring, ids, n, left, nl, joined, nj);
+	}
 	for (size_t i = 0; i < n; i++)
 		cl_node_quorum(b->nodes[ids[i]]->n, true, &ring);
 }
@@ -525,6 +530,25 @@ START_TEST(fresh_state_waits_for_missing_nodes_in_split_mode)
 END_TEST
 
 /*
+ * Client 1 of node id is granted "x" (*epoch_r); returns the config of a
+ * next run of that daemon, with the epoch floor it kept in its run dir.
+ */
+static struct cl_node_config grant_x_keep_floor(struct tbus *b, uint32_t id, uint64_t *epoch_r)
+{
+	ACQ(b->nodes[id], 1, "x", CL_MODE_EX, 0);
+	bus_run(b);
+	const struct cl_node_event *g = last_ev(b->nodes[id], CL_NODE_EV_GRANTED, 1);
+	ck_assert_ptr_nonnull(g);
+	*epoch_r = g->epoch;
+	const struct cl_node_event *f = last_ev(b->nodes[id], CL_NODE_EV_EPOCH_FLOOR, 0);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_gt(f->epoch, g->epoch);
+	struct cl_node_config c = t_cfg(id);
+	c.epoch_floor = f->epoch;
+	return c;
+}
+
+/*
  * A lineage grants in a ring and every daemon that had it dies, while
  * corosync runs on (the simulator's seed 189357): a node that restarts
  * alone starts fresh state in the same ring, and a node of the lost lineage
@@ -539,16 +563,8 @@ START_TEST(fresh_state_takes_the_floor_of_a_joiner_in_grace)
 	node_del(b, 2);                          /* node 2's daemon dies */
 	uint32_t one[] = { 1 }, two[] = { 2 }, both[] = { 1, 2 };
 	bus_config(b, one, 1);                   /* node 1's lineage begins a term here */
-	ACQ(b->nodes[1], 1, "x", CL_MODE_EX, 0);
-	bus_run(b);
-	const struct cl_node_event *g = last_ev(b->nodes[1], CL_NODE_EV_GRANTED, 1);
-	ck_assert_ptr_nonnull(g);
-	uint64_t e1 = g->epoch;
-	const struct cl_node_event *f = last_ev(b->nodes[1], CL_NODE_EV_EPOCH_FLOOR, 0);
-	ck_assert_ptr_nonnull(f);
-	ck_assert_uint_gt(f->epoch, e1);
-	struct cl_node_config c1 = t_cfg(1);
-	c1.epoch_floor = f->epoch;               /* what node 1's daemon keeps in its run dir */
+	uint64_t e1;
+	struct cl_node_config c1 = grant_x_keep_floor(b, 1, &e1);
 
 	node_del(b, 1);                          /* node 1's daemon dies too: the lineage is lost */
 	node_add(b, 2);                          /* node 2's restarts, alone, in the same ring */
@@ -573,11 +589,150 @@ START_TEST(fresh_state_takes_the_floor_of_a_joiner_in_grace)
 	ck_assert(!st.grace);
 	ACQ(b->nodes[2], 2, "x", CL_MODE_EX, 0);
 	bus_run(b);
-	g = last_ev(b->nodes[2], CL_NODE_EV_GRANTED, 2);
+	const struct cl_node_event *g = last_ev(b->nodes[2], CL_NODE_EV_GRANTED, 2);
 	ck_assert_ptr_nonnull(g);
 	ck_assert_uint_gt(g->epoch, e1);
 	ck_assert_uint_eq(cl_sm_hash(cl_node_sm(b->nodes[1]->n)),
 			  cl_sm_hash(cl_node_sm(b->nodes[2]->n)));
+	cluster_free(b);
+}
+END_TEST
+
+/*
+ * Fresh state must not end its grace period while a node of the corosync
+ * ring has no daemon in the group: that daemon may have granted in this
+ * very ring, and only its kept epoch floor says how far.  Three corosyncs
+ * run throughout (one ring); only node 1's daemon grants "x", after nodes
+ * 2's and 3's have died; then node 1's dies too and node 2's starts fresh
+ * in that ring.  Without the wait the grace period ends a fence delay later
+ * and node 2 grants "x" the epoch node 1's lineage gave.  The wait ends
+ * when node 1's daemon is back (its floor is then taken), when node 1's
+ * corosync leaves (a new ring: a new term above every epoch of the old),
+ * or by a fence-ack of node 1 (the operator's word that it had nothing).
+ */
+enum gw_end { GW_JOIN, GW_TOTEM_LEAVE, GW_FENCE_ACK };
+
+static void grace_waits_for_totem_member(enum gw_end how)
+{
+	struct tbus *b = malloc(sizeof(*b));
+	ck_assert_ptr_nonnull(b);
+	bus_init(b);
+	uint32_t all[] = { 1, 2, 3 }, one[] = { 1 }, two[] = { 2 }, twothree[] = { 2, 3 };
+	memcpy(b->totem, all, sizeof(all));
+	b->ntotem = 3;
+	for (uint32_t id = 1; id <= 3; id++)
+		node_add(b, id);
+	bus_config(b, all, 3);
+	bus_advance(b, b->now + t_cfg(1).fence_delay_us + 1000);   /* nobody awaited */
+	struct cl_sm_stats st;
+	cl_sm_stats(cl_node_sm(b->nodes[1]->n), &st);
+	ck_assert(!st.grace);
+	uint64_t ring0 = b->ring_seq;
+
+	node_del(b, 2);                          /* nodes 2's and 3's daemons die; corosync runs on */
+	node_del(b, 3);
+	b->ring_seq -= 4;
+	bus_config(b, one, 1);
+	ck_assert_uint_eq(b->ring_seq, ring0);
+	uint64_t e1;
+	struct cl_node_config c1 = grant_x_keep_floor(b, 1, &e1);
+	const struct cl_node_event *g;
+
+	node_del(b, 1);                          /* the lineage is lost; its corosync runs on */
+	node_add(b, 2);                          /* node 2's daemon starts fresh, in the same ring */
+	b->ring_seq -= 4;
+	bus_config(b, two, 1);
+	cl_sm_stats(cl_node_sm(b->nodes[2]->n), &st);
+	ck_assert(st.grace);
+	ACQ(b->nodes[2], 2, "x", CL_MODE_EX, CL_ACQ_WAIT);
+	bus_advance(b, b->now + 3 * t_cfg(1).fence_delay_us);
+	g = last_ev(b->nodes[2], CL_NODE_EV_GRANTED, 2);
+	if (g)
+		fprintf(stderr, "grace_waits_for_totem_member: node 2 granted \"x\" epoch %llu<<32|%llu "
+			"in the ring of node 1's lineage, which granted %llu<<32|%llu\n",
+			(unsigned long long)(g->epoch >> 32), (unsigned long long)(g->epoch & 0xffffffffu),
+			(unsigned long long)(e1 >> 32), (unsigned long long)(e1 & 0xffffffffu));
+	ck_assert_ptr_null(g);                   /* nothing while node 1 is awaited */
+	cl_sm_stats(cl_node_sm(b->nodes[2]->n), &st);
+	ck_assert(st.grace);
+
+	node_add(b, 3);                          /* another daemon coming does not end the wait */
+	b->ring_seq -= 4;
+	bus_config(b, twothree, 2);
+	bus_advance(b, b->now + 2 * t_cfg(1).fence_delay_us);
+	ck_assert_ptr_null(last_ev(b->nodes[2], CL_NODE_EV_GRANTED, 2));
+
+	if (how == GW_JOIN) {
+		node_add_cfg(b, &c1);            /* node 1's daemon is back: its floor is taken */
+		b->ring_seq -= 4;
+		bus_config(b, all, 3);
+		cl_sm_stats(cl_node_sm(b->nodes[2]->n), &st);
+		ck_assert(st.grace);
+		ck_assert_uint_ge(st.epoch, c1.epoch_floor);
+		node_del(b, 1);                  /* and gone again: its floor is in, no more wait */
+		b->ring_seq -= 4;
+		bus_config(b, twothree, 2);
+	} else if (how == GW_TOTEM_LEAVE) {
+		b->ntotem = 2;                   /* node 1's corosync leaves: a new ring */
+		memcpy(b->totem, twothree, sizeof(twothree));
+		bus_config(b, twothree, 2);
+		ck_assert_uint_gt(b->ring_seq, ring0);
+	} else {
+		ck_assert_int_eq(cl_node_fence_ack(b->nodes[3]->n, 9, 19, 1, false), 0);
+		bus_run(b);
+		const struct cl_node_event *a = last_ev(b->nodes[3], CL_NODE_EV_ADMIN_DONE, 9);
+		ck_assert_ptr_nonnull(a);
+		ck_assert_int_eq(a->err, 0);
+	}
+	bus_advance(b, b->now + t_cfg(1).fence_delay_us + 1000);
+	cl_sm_stats(cl_node_sm(b->nodes[2]->n), &st);
+	ck_assert(!st.grace);
+	bus_run(b);
+	g = last_ev(b->nodes[2], CL_NODE_EV_GRANTED, 2);
+	ck_assert_ptr_nonnull(g);
+	if (how != GW_FENCE_ACK)         /* a fence-ack is the operator's word, here a wrong one */
+		ck_assert_uint_gt(g->epoch, e1);
+	ck_assert_uint_eq(cl_sm_hash(cl_node_sm(b->nodes[2]->n)),
+			  cl_sm_hash(cl_node_sm(b->nodes[3]->n)));
+	cluster_free(b);
+}
+
+START_TEST(fresh_state_waits_for_totem_members_without_daemon)
+{
+	grace_waits_for_totem_member(GW_JOIN);
+	grace_waits_for_totem_member(GW_TOTEM_LEAVE);
+	grace_waits_for_totem_member(GW_FENCE_ACK);
+}
+END_TEST
+
+/*
+ * A daemon leaves the group inside the ring (it stopped, or died, and its
+ * corosync runs on): the machine stops being quorate on the departure, and
+ * no verdict for a new ring follows, so each remaining member reports its
+ * verdict for the ring again.  Before, the rest answered ENOQUORUM until
+ * some daemon joined, and never freed the leaver's leases.
+ */
+START_TEST(leave_inside_the_ring_keeps_the_rest_quorate)
+{
+	struct tbus *b = cluster(2);
+	ACQ(b->nodes[2], 2, "y", CL_MODE_EX, 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(b->nodes[2], CL_NODE_EV_GRANTED, 2));
+	node_del(b, 2);                          /* node 2's daemon dies; its corosync runs on */
+	uint32_t one[] = { 1 };
+	b->ring_seq -= 4;                        /* the same ring */
+	bus_config(b, one, 1);
+	struct cl_sm_stats st;
+	cl_sm_stats(cl_node_sm(b->nodes[1]->n), &st);
+	ck_assert(st.quorate);
+	ACQ(b->nodes[1], 1, "x", CL_MODE_EX, 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(b->nodes[1], CL_NODE_EV_GRANTED, 1));
+	ACQ(b->nodes[1], 3, "y", CL_MODE_EX, CL_ACQ_WAIT);   /* node 2's orphan: the fence delay */
+	bus_run(b);
+	ck_assert_ptr_null(last_ev(b->nodes[1], CL_NODE_EV_GRANTED, 3));
+	bus_advance(b, b->now + t_cfg(1).fence_delay_us + t_cfg(1).validity_us);
+	ck_assert_ptr_nonnull(last_ev(b->nodes[1], CL_NODE_EV_GRANTED, 3));
 	cluster_free(b);
 }
 END_TEST
@@ -2059,6 +2214,8 @@ static Suite *node_suite(void)
 	tcase_add_test(tc, epochs_grow_across_restart_of_every_daemon);
 	tcase_add_test(tc, fresh_state_waits_for_missing_nodes_in_split_mode);
 	tcase_add_test(tc, fresh_state_takes_the_floor_of_a_joiner_in_grace);
+	tcase_add_test(tc, leave_inside_the_ring_keeps_the_rest_quorate);
+	tcase_add_test(tc, fresh_state_waits_for_totem_members_without_daemon);
 	tcase_add_test(tc, wait_acquire_waits_out_quorum_loss);
 	tcase_add_test(tc, client_gone_releases_without_events);
 	tcase_add_test(tc, validity_lapses_without_delivery);

@@ -242,6 +242,18 @@ start_daemon() {
 # spawn I TAG CMD...: background process in node I; prints its pid
 spawn() { "$CLUSTER_SH" spawn "$@"; }
 
+# grant_epoch I TAG NAME: a cl-valid on node I takes NAME (waiting up to
+# 20 s) and is stopped again; prints the epoch it was granted (nothing if none)
+grant_epoch() {
+	local i=$1 tag=$2 name=$3 e
+	spawn "$i" "$tag" "$CL_VALID" "$name" >/dev/null
+	must_wait 20 "client $tag on node $i granted $name" grep -q "^granted $name " "$CLUSTER_DIR/n$i/$tag.log" >&2
+	e=$(awk -v n="$name" '$1 == "granted" && $2 == n { print $3; exit }' "$CLUSTER_DIR/n$i/$tag.log")
+	kill -TERM "$(awk '{print $1}' "$CLUSTER_DIR/n$i/$tag.pid")"
+	wait_until 10 exited "$(awk '{print $1}' "$CLUSTER_DIR/n$i/$tag.pid")"
+	echo "$e"
+}
+
 it_dump_logs() {
 	local f
 	echo "======== logs of $IT_NAME ($CLUSTER_DIR) ========"

@@ -66,6 +66,7 @@ INTEGRATION_TESTS = \
 	tests/integration/t19-send-path.sh \
 	tests/integration/t22-squat.sh \
 	tests/integration/t23-epoch-after-all-daemons-restart.sh \
+	tests/integration/t29-grace-waits-for-daemonless-node.sh \
 	tests/integration/t24-two-node-split-daemon-restart.sh \
 	tests/integration/t25-two-node-split-restart-two-owners.sh \
 	tests/integration/t26-daemon-stop-waiter.sh \

@@ -11,20 +11,9 @@ it_init epoch-restart-all 43
 [[ -x $CL_VALID ]] || skip "cl-valid not built ($CL_VALID)"
 it_up 3
 
-# grant NODE TAG NAME: a cl-valid on NODE takes NAME; prints the epoch it was granted
-grant() {
-	local i=$1 tag=$2 name=$3 e
-	spawn "$i" "$tag" "$CL_VALID" "$name" >/dev/null
-	must_wait 20 "client $tag on node $i granted $name" grep -q "^granted $name " "$CLUSTER_DIR/n$i/$tag.log" >&2
-	e=$(awk -v n="$name" '$1 == "granted" && $2 == n { print $3; exit }' "$CLUSTER_DIR/n$i/$tag.log")
-	kill -TERM "$(awk '{print $1}' "$CLUSTER_DIR/n$i/$tag.pid")"
-	wait_until 10 exited "$(awk '{print $1}' "$CLUSTER_DIR/n$i/$tag.pid")"
-	echo "$e"
-}
-
 old=()
 for k in 1 2 3 4 5; do
-	old+=("$(grant $(( (k % 3) + 1 )) a$k ep/x)")
+	old+=("$(grant_epoch $(( (k % 3) + 1 )) a$k ep/x)")
 	sleep 1.2   # past linger, so the next node's grant is a new epoch
 done
 say "epochs of ep/x before the restart: ${old[*]}"
@@ -45,7 +34,7 @@ done
 say "node 1's restarted daemon: $(grep -o 'configuration ring [0-9/]*\|no member has state.*' "$CLUSTER_DIR/n1/coroleased-r.log" | head -2 | tr '\n' ';')"
 new=()
 for k in 1 2 3; do
-	new+=("$(grant $(( (k % 3) + 1 )) b$k ep/x)")
+	new+=("$(grant_epoch $(( (k % 3) + 1 )) b$k ep/x)")
 	sleep 1.2
 done
 say "epochs of ep/x after the restart: ${new[*]} (largest before: $max)"

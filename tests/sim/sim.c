@@ -1989,9 +1989,11 @@ static void node_confchg(struct sim *s, struct node *n, int ci)
 {
 	struct comp *c = &s->comps[ci];
 	uint32_t members[SIM_MAX_NODES], left[SIM_MAX_NODES], joined[SIM_MAX_NODES];
+	uint32_t totem[SIM_MAX_NODES];
 	uint32_t oldview = n->has_view ? n->view : 0;
-	size_t nm, nl, nj;
+	size_t nm, nl, nj, nt;
 
+	nt = mask_ids(s, c->mask, totem);
 	nm = mask_ids(s, c->gmask, members);
 	nl = mask_ids(s, oldview & ~c->gmask, left);
 	nj = mask_ids(s, c->gmask & ~oldview, joined);
@@ -2003,6 +2005,8 @@ static void node_confchg(struct sim *s, struct node *n, int ci)
 		n->view_inc[i] = c->ginc[i];
 	n->has_view = true;
 	n->cpg_joined = true;
+	/* lockd/cpg.c: the totem confchg's membership, before the group change of the ring */
+	AGENT(n, cl_node_totem(n->cn, &c->ring, totem, nt));
 	AGENT(n, cl_node_confchg(n->cn, &c->ring, members, nm, left, nl, joined, nj));
 	node_sched_tick(s, n);
 }
