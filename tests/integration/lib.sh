@@ -384,7 +384,9 @@ it_up() {
 			[[ -n $first ]] || first=$i
 			must_wait 30 "node $i: coroleased synced and quorate" synced_or_in_grace "$i"
 		done
+		# (with every daemon late, there is no one to ask yet)
 		for i in $late; do
+			[[ -n $first ]] || break
 			"$CLUSTER_SH" exec "$first" "$CLI" fence-ack "$i" >/dev/null ||
 				fail "fence-ack of node $i (no coroleased yet) from node $first"
 		done
