@@ -783,10 +783,11 @@ int cl_node_acquire(struct cl_node *n, uint64_t client, uint64_t cookie, uint32_
 		nd_ev_lease(n, CL_NODE_EV_DENIED, ch, COROLEASE_ENOQUORUM, 0);
 		nd_chold_free(n, ch);
 	} else {
-		uint64_t before = n->client_holds;
-		nd_pump(n, l);
-		if (n->client_holds > before && ch->state == CH_HELD)
-			n->c.fastpath_grants += l->req == REQ_NONE;
+		n->fast_ch = ch;
+		n->fast_granted = false;
+		nd_pump(n, l);   /* may free ch and l */
+		n->fast_ch = NULL;
+		n->c.fastpath_grants += n->fast_granted;
 		l = NULL;
 	}
 out:

@@ -285,6 +285,14 @@ struct cl_node {
 	size_t heap_n, heap_cap;
 	uint64_t nheld;                  /* leases in a state other than NL_NONE */
 	uint64_t client_holds;
+	/*
+	 * cl_node_acquire()'s new hold while it pumps its lease, and whether
+	 * the pump granted it locally with nothing asked of the cluster (the
+	 * fast path): the pump may free both the hold (a NOWAIT denial) and the
+	 * lease, so the answer is noted in the pump, not read after it.
+	 */
+	const struct chold *fast_ch;
+	bool fast_granted;
 
 	struct cl_htab clients;          /* struct nl_client by id (64 buckets at first use) */
 	struct cl_htab requests;         /* struct pending_op by req_id (256 at first use) */

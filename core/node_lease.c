@@ -266,6 +266,8 @@ void nd_pump(struct cl_node *n, struct nl_lease *l)
 			c->deadline = 0;
 			chl_push(&l->holders, c);
 			n->client_holds++;
+			if (c == n->fast_ch)
+				n->fast_granted = l->req == REQ_NONE;
 			nd_ev_lease(n, CL_NODE_EV_GRANTED, c, 0, n->me);
 		}
 		if (l->holders.n)
