@@ -232,12 +232,16 @@ nem_heal_all() {
 
 # nemesis_run SEED SECONDS [FAULTS]
 nemesis_run() {
-	local seed=$1 secs=$2 min=${3:-0} t_end deck=() k kind n nodes i j tmp
+	local seed=$1 secs=$2 min=${3:-0} t_end deck=() k kind n nodes i j tmp played=0
 	NEM_STATE=$(( seed % 2147483648 ))
 	NEM_UNSYNCED=0
 	t_end=$(( $(now_ms) + secs * 1000 ))
 	nem_log "ev=run phase=nemesis-start seed=$seed seconds=$secs t=$(mono)"
-	while (( $(now_ms) < t_end || NEM_FID < min )); do
+	# FAULTS counts faults played (deck draws), not fault ids: with 5 nodes
+	# or more a fault may hit two nodes and take two ids, and a deck of
+	# seven kinds then ended after five (seed 50: no pause-daemon, no
+	# pause-client)
+	while (( $(now_ms) < t_end || played < min )); do
 		if ((${#deck[@]} == 0)); then
 			deck=("${NEM_KINDS[@]}")
 			for ((i = ${#deck[@]} - 1; i > 0; i--)); do   # Fisher-Yates
@@ -245,6 +249,7 @@ nemesis_run() {
 			done
 		fi
 		kind=${deck[0]}; deck=("${deck[@]:1}")
+		played=$((played + 1))
 		n=1
 		nem_rand 1 100
 		(( JEPSEN_NODES >= 5 && NR <= 40 )) && n=2
