@@ -129,6 +129,10 @@ synced() {
 	local j; j=$(cl "$1" --json status 2>/dev/null) || return 1
 	[[ $(jget "$j" .synced) == true && $(jget "$j" .quorate) == true && $(jget "$j" .grace) == false ]]
 }
+# daemon_asan: the coroleased under test is an ASan build (its allocator
+# keeps freed memory in a quarantine and runs several times slower)
+daemon_asan() { ldd "$DAEMON" 2>/dev/null | grep -q libasan; }
+
 # synced_or_in_grace I: node I is synced and quorate, in a grace period or not
 synced_or_in_grace() { synced "$1" || in_grace "$1"; }
 

@@ -38,7 +38,7 @@ check "all 50 sent" grep -qx 'sent 50' "$CLUSTER_DIR/n1/hold.log"
 sleep 2
 anon1=$(anon "$d") shm1=$(shmem "$d")
 say "daemon RssAnon: ${anon0} kB before, ${anon1} kB with 50 non-reading list clients (+$(( (anon1 - anon0) / 1024 )) MB; the answers are $((50 * 60 * 60000 / 1048576)) MB); RssShmem (their event rings): ${shm0} -> ${shm1} kB"
-if grep -q libasan "/proc/$d/maps"; then
+if daemon_asan; then
 	say "ASan build (quarantine and shadow memory): the 32 MB bound is checked by the plain build only"
 else
 	check "the daemon's private memory grew by less than 32 MB" [ $((anon1 - anon0)) -lt $((32 * 1024)) ]

@@ -19,7 +19,7 @@ EXTRA_DAEMON_OPTS=(-o socket_group=users -o max_queued_bytes_per_uid=16M)
 # default), which alone passes the bound (+127 MB seen, against +16 MB for
 # the plain build).  That daemon runs with a 4 MB quarantine so the bound
 # still measures what the daemon holds.
-if ldd "$DAEMON" 2>/dev/null | grep -q libasan; then
+if daemon_asan; then
 	export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4
 	say "ASan build: the daemon runs with ASAN_OPTIONS=$ASAN_OPTIONS"
 fi

@@ -46,7 +46,7 @@ EXTRA_DAEMON_OPTS=(-o socket_group=users)
 it_up 1
 d=$(daemon_pid 1)
 san=
-grep -q libasan "/proc/$d/maps" && san=1
+daemon_asan && san=1
 NAMES=${NAMES:-$([[ $san ]] && echo 10000 || echo 50000)}
 AS=(setpriv --reuid=61001 --regid=100 --clear-groups)
 per=$((NAMES / 5))
