@@ -131,7 +131,9 @@ synced() {
 }
 # daemon_asan: the coroleased under test is an ASan build (its allocator
 # keeps freed memory in a quarantine and runs several times slower)
-daemon_asan() { ldd "$DAEMON" 2>/dev/null | grep -q libasan; }
+# (ldd's output is read whole: 'ldd | grep -q' under pipefail fails when
+# grep exits at the first match and ldd dies of SIGPIPE)
+daemon_asan() { local l; l=$(ldd "$DAEMON" 2>/dev/null); [[ $l == *libasan* ]]; }
 
 # synced_or_in_grace I: node I is synced and quorate, in a grace period or not
 synced_or_in_grace() { synced "$1" || in_grace "$1"; }
