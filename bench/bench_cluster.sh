@@ -8,10 +8,15 @@
 # mount namespaces; prefix clbn, subnet 10.79.0, dir /tmp/corolease-bench),
 # starts coroleased on every node and prints:
 #   1. bare CPG round trip between two nodes (bench/cpg-ping: PING from node
-#      1, PONG from node 2, agreed order) - the baseline;
+#      1, PONG from node 2, agreed order) - the baseline: back to back, and
+#      with a 20 ms gap before each PING (like-for-like with 2b: the message
+#      starts at a random point of the token's rotation), with its one way;
 #   2. cross-node handover: bench-ipc pingpong on nodes 1 and 2 at once, both
 #      acquiring one name EX with WAIT and releasing it at once, so every
 #      grant is a handover; grants/s and the time per handover;
+#   2b. the handover itself, as issue 9 measures it: bench-ipc handover on
+#      nodes 1 and 2, each holding one name 20 ms per grant; the releaser's
+#      CLOCK_MONOTONIC stamp (in a file both see) to the waiter's grant, p50;
 #   3. the local figures of bench-ipc (fast path vs a bare socket round trip, and
 #      a bare libqb one for reference) inside node 1.
 # Then the ratio handover / CPG round trip.  Figures only, no assertions.
@@ -42,6 +47,10 @@ echo "== cluster: 3 nodes, token $TOKEN ms, $(nproc) CPUs, load $(cut -d' ' -f1-
 "$C" spawn 2 cpgecho "$BUILD/bench/cpg-ping" echo >/dev/null
 cpg=$("$C" exec 1 "$BUILD/bench/cpg-ping" ping 5000 1)
 echo "== 1. $cpg"
+# the same after a 20 ms gap each: a PING then starts at a random point of
+# the token's rotation, as a release after a 20 ms hold does (2b)
+cpgs=$("$C" exec 1 "$BUILD/bench/cpg-ping" ping $((SECS * 20)) 1 20)
+echo "   $cpgs"
 ctr() { "$C" exec "$1" "$BUILD/tools/corolease" --json status | sed -n 's/.*"fastpath_grants":\([0-9]*\),"cluster_grants":\([0-9]*\).*/\1 \2/p'; }
 read -r f1a c1a < <(ctr 1); read -r f2a c2a < <(ctr 2)
 "$C" spawn 2 pp2 "$BUILD/bench/bench-ipc" pingpong bench/pp "$SECS" >/dev/null
@@ -56,11 +65,27 @@ echo "   (cluster_grants is cluster-wide; a fast-path grant re-grants a lingerin
 # handovers = node-level grants; cluster_grants is a replicated count (the
 # same on every node); client grants also include fast-path re-grants
 g1=$((c1b - c1a)); g2=0
-cpg50=$(sed -n 's/.*p50 \([0-9]*\) us.*/\1/p' <<<"$cpg")
+cpg50=$(sed -n 's/.*round trips, p50 \([0-9]*\) us.*/\1/p' <<<"$cpg")
 if [[ -n $g1 && -n $g2 && $((g1 + g2)) -gt 0 && -n $cpg50 ]]; then
 	awk -v g=$((g1 + g2)) -v s="$SECS" -v c="$cpg50" 'BEGIN {
 		h = s * 1e6 / g;
 		printf "   %d handovers in %s s: %.0f us per handover = %.1f x the CPG round trip p50 (%d us)\n", g, s, h, h / c, c }'
 fi
+rm -f "$CLUSTER_DIR/handover.ts"
+"$C" spawn 2 ho2 "$BUILD/bench/bench-ipc" handover bench/ho "$SECS" "$CLUSTER_DIR/handover.ts" >/dev/null
+ho1=$("$C" exec 1 "$BUILD/bench/bench-ipc" handover bench/ho "$SECS" "$CLUSTER_DIR/handover.ts")
+for k in $(seq 100); do grep -q grants "$CLUSTER_DIR/n2/ho2.log" && break; sleep 0.1; done
+ho2=$(cat "$CLUSTER_DIR/n2/ho2.log")
+echo "== 2b. handover, release to grant: $ho1"
+echo "                                   $ho2"
+cpgs50=$(sed -n 's/.*round trips, p50 \([0-9]*\) us.*/\1/p' <<<"$cpgs")
+cpgs1w=$(sed -n 's/.*one way p50 \([0-9]*\) us.*/\1/p' <<<"$cpgs")
+for ho in "$ho1" "$ho2"; do
+	hp50=$(sed -n 's/.*node \([0-9]*\):.* p50 \([0-9]*\) us p99.*/\1 \2/p' <<<"$ho")
+	[[ -n $hp50 && -n $cpg50 && -n $cpgs50 && -n $cpgs1w ]] &&
+		awk -v n="${hp50% *}" -v h="${hp50#* }" -v c="$cpg50" -v cs="$cpgs50" -v ow="$cpgs1w" 'BEGIN {
+		printf "   handover to node %d: p50 %d us = %.2f x the CPG round trip after a 20 ms gap (%d us), %.2f x its one way (%d us), %.2f x the back-to-back round trip (%d us)\n",
+			n, h, h / cs, cs, h / ow, ow, h / c, c }'
+done
 echo "== 3. local (node 1):"
 "$C" exec 1 "$BUILD/bench/bench-ipc" local -n 20000 | sed 's/^/   /'
