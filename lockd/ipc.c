@@ -447,8 +447,13 @@ void ipc_list_sched(struct conn *c)
 int ipc_list_start(struct conn *c, struct listing *l)
 {
 	struct uid_conns *u = uid_conns_find(c->ip, c->uid);
-	if (c->uid != 0 && u && u->lists >= CLD_LISTS_PER_UID)
+	if (c->uid != 0 && u && u->lists >= c->ip->cfg.conf->max_lists_per_uid) {
+		c->ip->refused_lists++;
+		qb_log(LOG_DEBUG, "client %" PRIu64 " (pid %d): list refused, max_lists_per_uid (%" PRIu64
+		       ") reached for uid %u", c->id, (int)c->pid, c->ip->cfg.conf->max_lists_per_uid,
+		       (unsigned)c->uid);
 		return -EAGAIN;
+	}
 	if (u)
 		u->lists++;
 	c->listing = l;

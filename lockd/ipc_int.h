@@ -16,7 +16,7 @@
  * events the client does not read (a small backlog, CLD_OUTQ_MAX bytes,
  * then the client is disconnected), and list answers (streamed as the
  * client drains them, CLD_LIST_QUEUED bytes queued at most; one list per
- * connection, CLD_LISTS_PER_UID per uid but root's).  Time is bounded too:
+ * connection, max_lists_per_uid per uid but root's).  Time is bounded too:
  * a list runs in turns of the loop, CLD_LIST_BUDGET records scanned each,
  * taken round robin with the other lists at its connection's priority
  * (ipc_list_sched()).  Connections are bounded in total
@@ -49,7 +49,6 @@
 #define CLD_LIST_QUEUED  (2u * CLD_BATCH_BYTES) /* a list pauses with this much queued */
 #define CLD_LIST_BUDGET  1024u                /* records (or keys) a list scans per turn */
 #define CLD_LIST_TURN_BYTES CLD_LIST_QUEUED    /* and bytes it sends per turn, about */
-#define CLD_LISTS_PER_UID 4u                   /* lists under way per uid (root's: no limit) */
 #define CLD_ROOT_RESERVE 16u                  /* connections beyond max_connections for root */
 #define CLD_REFUSAL_LOG_US 1000000ull         /* at most one refused-connection log line a second */
 #define CLD_REQS_PER_WAKE 4                    /* requests read per connection and poll round */
@@ -163,7 +162,7 @@ struct cld_ipc {
 	struct cl_htab uid_tab;       /* struct uid_conns: connections per uid */
 	uint64_t nconns, nhello;
 	/* refusals, for STATUS */
-	uint64_t refused_conns, refused_conns_uid, refused_watches, refused_leases;
+	uint64_t refused_conns, refused_conns_uid, refused_watches, refused_leases, refused_lists;
 	uint64_t refused_index_quota, refused_index_full;   /* puts: -EDQUOT, -ENOSPC */
 	uint64_t refused_not_member;  /* connections of users outside socket_group */
 	uint64_t refused_queued;      /* disconnected: max_queued_bytes_per_uid */
@@ -223,7 +222,7 @@ void ipc_result(struct conn *c, uint64_t cookie, uint32_t type, int err,
 		const void *payload, size_t plen);
 /*
  * Makes l c's listing (c has none), counted against its uid, and gives it
- * its first turn: 0, or -EAGAIN (the uid has CLD_LISTS_PER_UID under way;
+ * its first turn: 0, or -EAGAIN (the uid has max_lists_per_uid under way;
  * l is the caller's still).
  */
 int ipc_list_start(struct conn *c, struct listing *l);

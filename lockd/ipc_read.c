@@ -240,7 +240,7 @@ void ipc_do_list(struct cld_ipc *ip, struct conn *c, const struct req *r)
 	l->prefixlen = r->namelen;
 	memcpy(l->prefix, r->name, r->namelen);
 	if (ipc_list_start(c, l) < 0) {
-		/* its uid has CLD_LISTS_PER_UID lists under way */
+		/* its uid has max_lists_per_uid lists under way */
 		free(l);
 		ipc_result(c, r->cookie, r->type, -EAGAIN, NULL, 0);
 	}

@@ -413,7 +413,7 @@ static void do_status(struct cld_ipc *ip, struct conn *c, const struct req *r)
 		.now = cld_now_us(), .connections = ip->nconns, .watches = ip->watches.nwatches,
 		.watches_all = ip->watches.nall, .refused_conns = ip->refused_conns,
 		.refused_conns_uid = ip->refused_conns_uid, .refused_watches = ip->refused_watches,
-		.refused_leases = ip->refused_leases,
+		.refused_leases = ip->refused_leases, .refused_lists = ip->refused_lists,
 		.refused_index_quota = ip->refused_index_quota,
 		.refused_index_full = ip->refused_index_full,
 		.index_bytes_per_uid = d->ncfg.sm.index_bytes_per_uid, .caller_uid = (uint32_t)c->uid,

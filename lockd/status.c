@@ -89,6 +89,7 @@ struct status_src {
 	F("counters.connections_refused", U64, s->in->refused_conns)              \
 	F("counters.connections_refused_uid", U64, s->in->refused_conns_uid)      \
 	F("counters.watches_refused",  U64,  s->in->refused_watches)              \
+	F("counters.lists_refused",    U64,  s->in->refused_lists)                \
 	F("counters.handshakes_dropped", U64, s->in->handshakes_dropped)          \
 	F("counters.connections_refused_group", U64, s->in->refused_group)        \
 	F("counters.queued_refused",   U64,  s->in->refused_queued)               \

@@ -84,6 +84,14 @@ say "cl-brk listflood: $(tr '\n' ' ' < "$CLUSTER_DIR/n1/lf.log")"
 check "coroleased (pid $d) still running" alive "$d"
 n=$(sed -n 's/.* listed \([0-9]*\) .*/\1/p' "$CLUSTER_DIR/n1/lf.log")
 check "the flood's LISTs still complete, paced (${n:-none} in $SECS s)" [ "${n:-0}" -gt 0 ]
+# 20 connections of one uid, max_lists_per_uid 4 (the default): the daemon
+# refused some for the uid's limit, each of them a "busy" answer of the
+# flood (which also counts refusals for a list of the same connection)
+busy=$(sed -n 's/.* busy \([0-9]*\) .*/\1/p' "$CLUSTER_DIR/n1/lf.log")
+refused=$(jget "$(cl 1 --json status)" .counters.lists_refused)
+say "counters.lists_refused ${refused:-none}, the flood's busy answers ${busy:-none}"
+check "status counts the uid's refused listings (0 < ${refused:-none} <= ${busy:-none})" \
+	[ "${refused:-0}" -gt 0 -a "${refused:-0}" -le "${busy:-0}" ]
 lapsed=$(tail -n +"$l0" "$log" | grep -E 'revoked .*validity lapsed' | head -3)
 if [[ $san && $lapsed ]]; then
 	say "sanitizer build: the validity lapsed ($lapsed); timing and root's LIST (its names revoked) not judged"
