@@ -282,7 +282,19 @@ it_cleanup() {
 		it_dump_logs >&2
 	fi
 	if [[ -n ${CLUSTER_DIR:-} && -e $CLUSTER_DIR/N && $IT_KEEP != 1 ]]; then
+		# processes the test left in its nodes' namespaces that cluster.sh
+		# did not start (it leaves those alone): killed once it is down
+		local ns p left=()
+		for ns in $(ip netns list 2>/dev/null | awk '{ print $1 }' | grep "^${CLUSTER_PREFIX:-none}-"); do
+			for p in $(ip netns pids "$ns" 2>/dev/null); do
+				left+=("$p:$(awk '{ print $22 }' "/proc/$p/stat" 2>/dev/null)")
+			done
+		done
 		FAST_DOWN=1 "$CLUSTER_SH" down >/dev/null 2>&1
+		for p in "${left[@]}"; do
+			[[ $(awk '{ print $22 }' "/proc/${p%%:*}/stat" 2>/dev/null) == "${p#*:}" ]] &&
+				kill -KILL "${p%%:*}" 2>/dev/null
+		done
 	fi
 	# a sanitizer build: any report of a daemon (during the test or at its exit) fails it
 	if ((rc == 0)) && [[ -n ${CLUSTER_DIR:-} ]] &&
