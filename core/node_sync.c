@@ -412,9 +412,14 @@ static void merge_terms(struct cl_node *n)
 			cl_sm_merge_term(n->sm, &n->ring);
 			struct cl_sm_stats st;
 			cl_sm_stats(n->sm, &st);
+			/*
+			 * Info, not notice: an ordinary heal gets here too (the side
+			 * that was cut off and could not grant kept an older term)
+			 */
 			if (ring_eq(&st.term, &n->ring))
-				nd_log(n, LOG_NOTICE, "lineages of different terms merged: term %u/%llu "
-				       "begins", n->ring.rep, (unsigned long long)n->ring.seq);
+				nd_log(n, LOG_INFO, "sync: the members' states were of different terms; "
+				       "term %u/%llu begins (epochs go above both sides')", n->ring.rep,
+				       (unsigned long long)n->ring.seq);
 			return;
 		}
 	}
