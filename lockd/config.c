@@ -117,6 +117,10 @@ static const struct key keys[] = {
 	{ .name = "log_target", .type = K_LOG_TARGET, FIELD(log_target), NOT_GIVEN, .def = "syslog",
 	  .want = "syslog or stderr" },
 	{ .name = "debug", .type = K_BOOL, FIELD(debug), NOT_GIVEN, .def = "no", .want = "yes or no" },
+	{ .name = "realtime_priority", .type = K_COUNT, FIELD(realtime_priority), NOT_GIVEN,
+	  .min = 0, .max = 98, .def = "50", .want = "0 (off) .. 98" },
+	{ .name = "lock_memory", .type = K_BOOL, FIELD(lock_memory), NOT_GIVEN, .def = "yes",
+	  .want = "yes or no" },
 	{ .name = "run_dir", .type = K_PATH, FIELD(run_dir), NOT_GIVEN, .min = 1, .max = 80,
 	  .def = CLD_DEFAULT_RUN_DIR, .want = "an absolute path of at most 80 characters (a socket path)" },
 };

@@ -59,6 +59,8 @@ struct cld_config {
 	uint64_t max_snapshot_bytes;  /* 0 = the core's default (CL_SNAPSHOT_MAX_DEFAULT) */
 	enum cld_log_target log_target;
 	bool debug;
+	uint64_t realtime_priority;   /* SCHED_RR at this priority; 0: the normal scheduler */
+	bool lock_memory;             /* mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) */
 	char run_dir[256];
 };
 

@@ -33,6 +33,7 @@ struct cld_ipc_config {
 					 hold); must outlive the service */
 	struct cld_holdquota *holds;  /* who may take the page's slots (holdquota.h); must
 					 outlive the service */
+	bool memory_locked;           /* mlockall() succeeded (lock_memory) */
 };
 
 struct cld_ipc_ops {

@@ -5,8 +5,10 @@
  *
  * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
  */
+#define _GNU_SOURCE 1   /* SCHED_RESET_ON_FORK */
 #include <errno.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -404,11 +406,22 @@ static void do_watch(struct cld_ipc *ip, struct conn *c, const struct req *r)
 	ipc_result(c, r->cookie, r->type, rc, NULL, 0);
 }
 
+/* The daemon's realtime priority now (whoever set it), 0 under a normal policy. */
+static uint32_t realtime_priority(void)
+{
+	int pol = sched_getscheduler(0);
+	struct sched_param sp;
+	if ((pol & ~SCHED_RESET_ON_FORK) != SCHED_RR && (pol & ~SCHED_RESET_ON_FORK) != SCHED_FIFO)
+		return 0;
+	return sched_getparam(0, &sp) == 0 && sp.sched_priority > 0 ? (uint32_t)sp.sched_priority : 0;
+}
+
 static void do_status(struct cld_ipc *ip, struct conn *c, const struct req *r)
 {
 	const struct cld_ipc_config *d = &ip->cfg;
 	struct cld_status_in in = {
 		.node = d->node, .nodeid = d->nodeid, .vq_quorate = ip->ops->vq_quorate(ip->ctx),
+		.realtime_priority = realtime_priority(), .memory_locked = d->memory_locked,
 		.clients = ip->nhello, .index_mem_max = d->ncfg.sm.index_mem_max,
 		.now = cld_now_us(), .connections = ip->nconns, .watches = ip->watches.nwatches,
 		.watches_all = ip->watches.nall, .refused_conns = ip->refused_conns,

@@ -12,18 +12,21 @@
  * request or disconnect, the timer) ends with kick(), which re-arms the
  * node's timer at cl_node_next_deadline().
  */
+#define _GNU_SOURCE 1   /* SCHED_RESET_ON_FORK */
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -50,6 +53,7 @@
 
 struct cld {
 	struct cld_config cfg;
+	bool memory_locked;           /* lock_memory took effect */
 	qb_loop_t *loop;
 	struct cl_node *node;         /* NULL until corosync first answered */
 	struct cl_node_config ncfg;
@@ -487,6 +491,7 @@ static void start_serving(struct cld *d, uint32_t nodeid)
 	struct cld_ipc_config ic = {
 		.node = d->node, .conf = &d->cfg, .ncfg = d->ncfg,
 		.nodeid = d->nodeid, .pid = d->pid, .page = d->page, .holds = d->holds,
+		.memory_locked = d->memory_locked,
 	};
 	int rc = cld_ipc_start(d->loop, &ic, &ipc_ops, d, &d->ipc);
 	if (rc < 0) {
@@ -651,6 +656,37 @@ static void raise_nofile(void)
 	}
 }
 
+/*
+ * Like corosync: the renewal and revoke paths must not wait behind other
+ * processes or page faults on a loaded host.  SCHED_RR below corosync's
+ * (99, which must run first: no delivery, no renewal), reset in any child;
+ * memory locked as it is touched (MCL_ONFAULT: the sparse validity page and
+ * the allocator's reservations are not faulted in).  A failure is logged
+ * and the daemon runs on without.  Before any thread starts, so they all
+ * inherit the policy.
+ */
+static void setup_realtime(struct cld *d)
+{
+	const struct cld_config *cfg = &d->cfg;
+	if (cfg->realtime_priority) {
+		struct sched_param sp = { .sched_priority = (int)cfg->realtime_priority };
+		if (sched_setscheduler(0, SCHED_RR | SCHED_RESET_ON_FORK, &sp) < 0)
+			qb_log(LOG_WARNING, "cannot run at realtime priority %" PRIu64 " (SCHED_RR): %s; "
+			       "under load, renewals may be late (realtime_priority = 0 says so in the "
+			       "configuration)", cfg->realtime_priority, strerror(errno));
+		else
+			qb_log(LOG_INFO, "scheduling: SCHED_RR, priority %" PRIu64, cfg->realtime_priority);
+	}
+	if (cfg->lock_memory) {
+		if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0)
+			qb_log(LOG_WARNING, "cannot lock the daemon's memory (mlockall): %s; under "
+			       "memory pressure, renewals may wait for paging (lock_memory = no says so "
+			       "in the configuration)", strerror(errno));
+		else
+			d->memory_locked = true;
+	}
+}
+
 static void setup_logging(const struct cld_config *cfg)
 {
 	qb_log_init("coroleased", LOG_DAEMON, LOG_INFO);
@@ -785,6 +821,7 @@ int main(int argc, char **argv)
 	if (take_lock(d) < 0)
 		return 1;
 	setup_logging(&d->cfg);
+	setup_realtime(d);
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();
 

@@ -43,6 +43,8 @@ struct status_src {
 	F("node",                      U64,  s->in->nodeid)                       \
 	F("quorate",                   BOOL, s->st.quorate)                       \
 	F("votequorum_quorate",        BOOL, s->in->vq_quorate)                   \
+	F("realtime_priority",         U64,  s->in->realtime_priority)            \
+	F("memory_locked",             BOOL, s->in->memory_locked)                \
 	F("synced",                    BOOL, s->synced)                           \
 	F("ring.rep",                  U64,  s->ring_rep)                         \
 	F("ring.seq",                  U64,  s->ring_seq)                         \

@@ -21,6 +21,8 @@ struct cld_status_in {
 	const struct cl_node *node;   /* NULL until corosync first answered */
 	uint32_t nodeid;
 	bool vq_quorate;              /* the local votequorum view */
+	uint32_t realtime_priority;   /* SCHED_RR/FIFO priority of the daemon now, else 0 */
+	bool memory_locked;           /* its mlockall() took effect */
 	uint32_t ring_rep;            /* the transport's ring, for before the first sync */
 	uint64_t ring_seq;
 	uint64_t clients;             /* connections that said HELLO */

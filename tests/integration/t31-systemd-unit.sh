@@ -20,7 +20,7 @@ out=$(cd "$CLUSTER_DIR/unit" && systemd-analyze verify --man=no ./coroleased.ser
 check "systemd-analyze verify: rc 0 and no output (rc $rc: $out)" [ $rc = 0 -a -z "$out" ]
 for kv in Type=notify NotifyAccess=main Requires=corosync.service After=corosync.service \
 	ProtectSystem=strict ReadWritePaths=/run/corolease PrivateTmp=yes NoNewPrivileges=yes \
-	RuntimeDirectory=corolease RuntimeDirectoryMode=0755 "CapabilityBoundingSet=CAP_KILL CAP_CHOWN CAP_SYS_PTRACE"; do
+	RuntimeDirectory=corolease RuntimeDirectoryMode=0755 "CapabilityBoundingSet=CAP_KILL CAP_CHOWN CAP_SYS_PTRACE CAP_SYS_NICE CAP_IPC_LOCK"; do
 	check "unit sets $kv" grep -Eq "^$kv( |\$)" "$UNIT"
 done
 if command -v systemd-sysusers >/dev/null; then
@@ -58,9 +58,9 @@ spawn 1 coroleased env NOTIFY_SOCKET="$NSOCK" WATCHDOG_USEC=400000 \
 	fail "cannot spawn coroleased"
 IT_DAEMON_LOGS+=("$CLUSTER_DIR/n1/coroleased.log")
 pid=$(daemon_pid 1)
-# CAP_CHOWN 0, CAP_KILL 5, CAP_SYS_PTRACE 19
+# CAP_CHOWN 0, CAP_KILL 5, CAP_IPC_LOCK 14, CAP_SYS_PTRACE 19, CAP_SYS_NICE 23
 bnd=$(awk '/^CapBnd/{print $2}' "/proc/$pid/status")
-check "the daemon's bounding set is the unit's: CapBnd $bnd = 0000000000080021" [ "$bnd" = 0000000000080021 ]
+check "the daemon's bounding set is the unit's: CapBnd $bnd = 0000000000884021" [ "$bnd" = 0000000000884021 ]
 check "no_new_privs is set" [ "$(awk '/^NoNewPrivs/{print $2}' /proc/$pid/status)" = 1 ]
 must_wait 30 "node 1: synced and quorate under the unit's capabilities" synced 1
 must_wait 5 "READY=1 was sent" grep -q ' READY=1$' "$CLUSTER_DIR/notify.log"
@@ -71,4 +71,12 @@ check "WATCHDOG=1 every 200 ms: $((n1 - n0)) pings in 2 s (8..12 expected, allow
 sock=$(cluster exec 1 sh -c 'ls /run/corolease/*.sock' 2>/dev/null | head -n 1)
 check "socket $sock has group daemon (chown under CAP_CHOWN only)" [ "$(cluster exec 1 stat -c %G "$sock")" = daemon ]
 check "acquire -- true works" cl 1 acquire sd/one -- true
+# realtime_priority and lock_memory (defaults 50, yes) under the unit's capabilities
+j=$(cl 1 --json status)
+check "status: realtime_priority 50 (SCHED_RR under CAP_SYS_NICE)" [ "$(jget "$j" .realtime_priority)" = 50 ]
+check "the kernel agrees: policy RR, priority 50" [ "$(awk '{ print $41, $18 }' "/proc/$pid/stat")" = "2 -51" ]
+check "status: memory_locked (mlockall under CAP_IPC_LOCK)" [ "$(jget "$j" .memory_locked)" = true ]
+if ! daemon_asan; then   # ASan's mlockall() does nothing
+	check "the kernel agrees: VmLck > 0" [ "$(awk '/^VmLck/ { print $2 }' "/proc/$pid/status")" -gt 0 ]
+fi
 it_pass
