@@ -18,3 +18,6 @@ dist_ocf_SCRIPTS = packaging/ocf/coroleased
 # Pacemaker alert agent: fence-ack after a successful fencing
 alertdir = $(datadir)/corolease
 dist_alert_SCRIPTS = packaging/pacemaker/alert_corolease_fence.sh
+
+# the installed-package smoke test (./dev smoke, after ./dev package)
+EXTRA_DIST += tests/package/smoke.sh tests/package/installed.sh tests/package/smoke-client.c
