@@ -44,6 +44,12 @@ for p in "${PKGS[@]}"; do
 	[[ -z $st || $st == not-installed ]] ||
 		fail "package $p is already on this machine ($st): the test installs and purges the packages, purge it first (apt-get purge ${PKGS[*]})"
 done
+# files the packages would overwrite and the purge remove (e.g. from 'make install')
+LEFT_CHECK=(/usr/sbin/coroleased /usr/bin/corolease /usr/sbin/corolease-route /etc/corolease
+	/usr/lib/dovecot/modules/lib90_corolease_plugin.so)
+for f in "${LEFT_CHECK[@]}"; do
+	[[ ! -e $f ]] || fail "$f exists although no corolease package is installed: the install would overwrite it and the purge remove it"
+done
 debs=()
 for p in "${PKGS[@]}"; do
 	f=("$DEBDIR/${p}"_*_*.deb)
@@ -64,8 +70,7 @@ cleanup() {
 			[[ -z $(pkg_state "$p") || $(pkg_state "$p") == not-installed ]] || left+=("$p")
 		done
 		((${#left[@]} == 0)) || { say "FAIL: still installed after the purge: ${left[*]}"; rc=1; }
-		for f in /usr/sbin/coroleased /usr/bin/corolease /etc/corolease \
-			/usr/lib/dovecot/modules/lib90_corolease_plugin.so; do
+		for f in "${LEFT_CHECK[@]}"; do
 			[[ ! -e $f ]] || { say "FAIL: $f is left after the purge"; rc=1; }
 		done
 	fi
