@@ -24,6 +24,9 @@ dovecot_lib90_corolease_plugin_la_LIBADD = libclient/libcorolease.la
 endif
 noinst_HEADERS += dovecot/naming.h
 EXTRA_DIST += dovecot/corolease-plugin.c dovecot/naming.c
+# configuration examples, shipped by the packages (dovecot-corolease)
+EXTRA_DIST += dovecot/examples/90-corolease.conf dovecot/examples/auth-corolease-route.conf.ext \
+	dovecot/examples/dovecot-dict-route.conf.ext
 
 check_PROGRAMS += tests/check_dovecot
 TESTS += tests/check_dovecot

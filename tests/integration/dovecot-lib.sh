@@ -26,7 +26,8 @@ DV_MAILBOX_WAIT=${DV_MAILBOX_WAIT:-5s}
 DV_FAIL_MODE=${DV_FAIL_MODE:-closed}
 # 1: route logins to the lease holder (corolease-route answering a dict passdb)
 DV_ROUTE=${DV_ROUTE:-0}
-DV_ROUTER=$IT_BUILD/dovecot/corolease-route
+# IT_ROUTER: another corolease-route than the build's (the installed one)
+DV_ROUTER=${IT_ROUTER:-$IT_BUILD/dovecot/corolease-route}
 DV_LOAD=$IT_SRCDIR/imap-load.py
 DV_PLUGIN_DIR=$IT_BUILD/dovecot/.libs
 DV_STORE=

@@ -21,8 +21,10 @@ IT_SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 : "${abs_top_builddir:=${top_builddir:-$IT_SRCDIR/../../_build}}"
 IT_BUILD=$(cd "$abs_top_builddir" 2>/dev/null && pwd) || IT_BUILD=$abs_top_builddir
 CLUSTER_SH=$IT_SRCDIR/cluster.sh
-DAEMON=$IT_BUILD/lockd/coroleased
-CLI=$IT_BUILD/tools/corolease
+# IT_DAEMON, IT_CLI: other binaries than the build's (tests/package/smoke.sh
+# runs the installed /usr/sbin/coroleased and /usr/bin/corolease)
+DAEMON=${IT_DAEMON:-$IT_BUILD/lockd/coroleased}
+CLI=${IT_CLI:-$IT_BUILD/tools/corolease}
 CL_LOAD=$IT_BUILD/tests/integration/cl-load
 CL_GARBAGE=$IT_BUILD/tests/integration/cl-garbage
 CL_LIMITS=$IT_BUILD/tests/integration/cl-limits
