@@ -18,6 +18,7 @@ command as "<unix time> C: <tag> <command>", and after each tagged answer
 "<unix time> EOF" and exits 2; the end of SCRIPT logs out and exits 0.
 """
 import os
+import select
 import socket
 import sys
 import time
@@ -26,7 +27,8 @@ import time
 def main():
     host, user, script = sys.argv[1:4]
     s = socket.create_connection((host, 143), timeout=3600)
-    f = s.makefile("rb")
+    # unbuffered: select() on the socket then tells whether a line is waiting
+    f = s.makefile("rb", buffering=0)
 
     def say(x):
         print("%.3f %s" % (time.time(), x), flush=True)
@@ -68,14 +70,10 @@ def main():
             say("C: %s IDLE" % tag)
             s.sendall(b"%s IDLE\r\n" % tag.encode())
             rd()  # "+ idling"
-            s.settimeout(0.2)
             end = time.time() + secs
             while time.time() < end:
-                try:
+                if select.select([s], [], [], 0.2)[0]:
                     rd()
-                except socket.timeout:
-                    pass
-            s.settimeout(3600)
             say("C: DONE")
             s.sendall(b"DONE\r\n")
             while not rd().startswith(tag.encode() + b" "):
