@@ -28,6 +28,8 @@ DV_FAIL_MODE=${DV_FAIL_MODE:-closed}
 DV_ROUTE=${DV_ROUTE:-0}
 DV_ROUTER=$IT_BUILD/dovecot/corolease-route
 DV_LOAD=$IT_SRCDIR/imap-load.py
+# a scripted IMAP session (the break tests t95..)
+DV_SCRIPT=$IT_SRCDIR/imap-script.py
 DV_PLUGIN_DIR=$IT_BUILD/dovecot/.libs
 DV_STORE=
 DV_HOSTS=

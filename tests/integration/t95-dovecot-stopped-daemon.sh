@@ -24,12 +24,11 @@ EXTRA_DAEMON_OPTS=(-o kill_on_revoke=yes -o socket_group=mail)
 it_init dovecot-stopped-daemon 95
 dv_prereq
 dv_up 3 1
-SCRIPT=$IT_SRCDIR/imap-script.py
 GO=$CLUSTER_DIR/go
 S1=$CLUSTER_DIR/n1/s1.log
 
 printf '%s\n' 'SELECT INBOX' "WAIT $GO" 'REPEAT 1200 NOOP ; SLEEP 0.1' >"$CLUSTER_DIR/s1.txt"
-spawn 1 s1 python3 "$SCRIPT" "$CLUSTER_SUBNET.1" u3 "$CLUSTER_DIR/s1.txt" >/dev/null
+spawn 1 s1 python3 "$DV_SCRIPT" "$CLUSTER_SUBNET.1" u3 "$CLUSTER_DIR/s1.txt" >/dev/null
 must_wait 20 "u3's session on node 1 selected INBOX" grep -q 'took .* t1$' "$S1"
 check "node 1 holds user/u3" [ "$(cl 2 owner user/u3)" = 1 ]
 imap_pid=$(sed -n 's/.*imap(u3)<\([0-9]*\)>.*/\1/p' "$CLUSTER_DIR/n1/dovecot-mail.log" | tail -n 1)
@@ -52,7 +51,7 @@ if command -v strace >/dev/null; then
 	strace_pid=$!
 fi
 printf '%s\n' 'SELECT INBOX' 'APPEND INBOX' >"$CLUSTER_DIR/s2.txt"
-out=$(cluster exec 2 python3 "$SCRIPT" "$CLUSTER_SUBNET.2" u3 "$CLUSTER_DIR/s2.txt"); rc=$?
+out=$(cluster exec 2 python3 "$DV_SCRIPT" "$CLUSTER_SUBNET.2" u3 "$CLUSTER_DIR/s2.txt"); rc=$?
 echo "$out" | grep -E 'took|message-id|NO|BAD'
 t_append=$(awk '/took .* t2$/ { print $1 }' <<<"$out")
 [[ $rc == 0 && -n $t_append ]] || { resume; fail "node 2 could not append to u3's INBOX (rc $rc)"; }

@@ -26,18 +26,17 @@ EXTRA_DAEMON_OPTS=(-o kill_on_revoke=yes -o socket_group=mail)
 it_init dovecot-hung-daemon-wait 96
 dv_prereq
 dv_up 3 1
-SCRIPT=$IT_SRCDIR/imap-script.py
 GO=$CLUSTER_DIR/go
 S1=$CLUSTER_DIR/n1/s1.log
 # the configured wait, the library's grace, and room for a loaded machine
 SLACK=5
 
 printf '%s\n' 'CREATE Fresh' >"$CLUSTER_DIR/s0.txt"
-out=$(cluster exec 1 python3 "$SCRIPT" "$CLUSTER_SUBNET.1" u1 "$CLUSTER_DIR/s0.txt")
+out=$(cluster exec 1 python3 "$DV_SCRIPT" "$CLUSTER_SUBNET.1" u1 "$CLUSTER_DIR/s0.txt")
 grep -q 'S: t1 OK' <<<"$out" || fail "cannot create u1's mailbox Fresh: $out"
 # a new session (the one that created Fresh has logged out and let go of it)
 printf '%s\n' 'SELECT INBOX' "WAIT $GO" 'SELECT Fresh' 'NOOP' >"$CLUSTER_DIR/s1.txt"
-spawn 1 s1 python3 "$SCRIPT" "$CLUSTER_SUBNET.1" u1 "$CLUSTER_DIR/s1.txt" >/dev/null
+spawn 1 s1 python3 "$DV_SCRIPT" "$CLUSTER_SUBNET.1" u1 "$CLUSTER_DIR/s1.txt" >/dev/null
 must_wait 20 "u1's session on node 1 selected INBOX" grep -q 'took .* t1$' "$S1"
 # the earlier session's hold of Fresh has lingered out
 must_wait 20 "nobody holds u1's Fresh" \

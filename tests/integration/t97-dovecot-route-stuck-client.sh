@@ -20,7 +20,6 @@ it_init dovecot-route-stuck-client 97
 dv_prereq
 id dovecot >/dev/null 2>&1 || skip "no 'dovecot' user to play the stuck dict client"
 dv_up 3 1
-SCRIPT=$IT_SRCDIR/imap-script.py
 
 out=$(cluster exec 2 timeout 60 python3 "$DV_LOAD" session --hosts "$CLUSTER_SUBNET.2" --users u1 --select --seconds 0)
 check "before: u1 logs in on node 2 ($out)" grep -q '^SELECT OK' <<<"$out"
@@ -52,7 +51,7 @@ say "corolease-route (pid $rpid): state $(awk '{print $3}' "/proc/$rpid/stat"), 
 # another user's login on node 2: answered within 20 s, and served
 : >"$CLUSTER_DIR/empty.txt"
 t0=$(now_ms)
-out=$(cluster exec 2 timeout 90 python3 "$SCRIPT" "$CLUSTER_SUBNET.2" u2 "$CLUSTER_DIR/empty.txt")
+out=$(cluster exec 2 timeout 90 python3 "$DV_SCRIPT" "$CLUSTER_SUBNET.2" u2 "$CLUSTER_DIR/empty.txt")
 t=$(($(now_ms) - t0))
 grep -E 'a0 (OK|NO|BAD)' <<<"$out" | cut -c1-160
 say "u2's login on node 2 with the stuck dict client connected: answered after $t ms"

@@ -20,11 +20,10 @@ EXTRA_DAEMON_OPTS=(-o kill_on_revoke=yes -o socket_group=mail)
 it_init dovecot-create-keeps-lease 98
 dv_prereq
 dv_up 3 1
-SCRIPT=$IT_SRCDIR/imap-script.py
 S1=$CLUSTER_DIR/n1/s1.log
 
 printf '%s\n' 'CREATE Foo' 'REPEAT 300 NOOP ; SLEEP 0.1' >"$CLUSTER_DIR/s1.txt"
-spawn 1 s1 python3 "$SCRIPT" "$CLUSTER_SUBNET.1" u1 "$CLUSTER_DIR/s1.txt" >/dev/null
+spawn 1 s1 python3 "$DV_SCRIPT" "$CLUSTER_SUBNET.1" u1 "$CLUSTER_DIR/s1.txt" >/dev/null
 must_wait 20 "u1's session on node 1 created Foo" grep -q 'S: t1 OK' "$S1"
 check "node 1 holds user/u1 for the session" [ "$(cl 2 owner user/u1)" = 1 ]
 owner_is() { [ "$(cl 2 owner "$1")" = "$2" ]; }
