@@ -20,10 +20,7 @@
 # and checks validity only in transaction_commit.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/dovecot-lib.sh"
-EXTRA_DAEMON_OPTS=(-o kill_on_revoke=yes -o socket_group=mail)
-it_init dovecot-stopped-daemon 95
-dv_prereq
-dv_up 3 1
+dv_start dovecot-stopped-daemon 95
 GO=$CLUSTER_DIR/go
 S1=$CLUSTER_DIR/n1/s1.log
 

@@ -22,10 +22,7 @@ DV_MAILBOX_WAIT=1s
 DV_USER_WAIT=2s
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/dovecot-lib.sh"
-EXTRA_DAEMON_OPTS=(-o kill_on_revoke=yes -o socket_group=mail)
-it_init dovecot-hung-daemon-wait 96
-dv_prereq
-dv_up 3 1
+dv_start dovecot-hung-daemon-wait 96
 GO=$CLUSTER_DIR/go
 S1=$CLUSTER_DIR/n1/s1.log
 # the configured wait, the library's grace, and room for a loaded machine

@@ -15,11 +15,8 @@
 DV_ROUTE=1
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/dovecot-lib.sh"
-EXTRA_DAEMON_OPTS=(-o kill_on_revoke=yes -o socket_group=mail)
-it_init dovecot-route-stuck-client 97
-dv_prereq
 id dovecot >/dev/null 2>&1 || skip "no 'dovecot' user to play the stuck dict client"
-dv_up 3 1
+dv_start dovecot-route-stuck-client 97
 
 out=$(cluster exec 2 timeout 60 python3 "$DV_LOAD" session --hosts "$CLUSTER_SUBNET.2" --users u1 --select --seconds 0)
 check "before: u1 logs in on node 2 ($out)" grep -q '^SELECT OK' <<<"$out"

@@ -16,10 +16,7 @@
 # the linger is over, neither Foo's lease nor INBOX's may be held.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/dovecot-lib.sh"
-EXTRA_DAEMON_OPTS=(-o kill_on_revoke=yes -o socket_group=mail)
-it_init dovecot-create-keeps-lease 98
-dv_prereq
-dv_up 3 1
+dv_start dovecot-create-keeps-lease 98
 S1=$CLUSTER_DIR/n1/s1.log
 
 printf '%s\n' 'CREATE Foo' 'REPEAT 300 NOOP ; SLEEP 0.1' >"$CLUSTER_DIR/s1.txt"

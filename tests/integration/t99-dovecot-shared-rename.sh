@@ -16,39 +16,9 @@
 # please relogin." as the directory vanished under it.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/dovecot-lib.sh"
-EXTRA_DAEMON_OPTS=(-o kill_on_revoke=yes -o socket_group=mail)
-it_init dovecot-shared-rename 99
-dv_prereq
-[[ -f /usr/lib/dovecot/modules/lib01_acl_plugin.so ]] || skip "Dovecot's acl plugin is not installed"
-dv_up 3 1
+dv_start dovecot-shared-rename 99
 S2=$CLUSTER_DIR/n2/s2.log
-# the acl plugin next to ours: Dovecot loads plugins from one directory
-mkdir -p "$CLUSTER_DIR/plugins"
-ln -sf /usr/lib/dovecot/modules/lib01_acl_plugin.so "$DV_PLUGIN_DIR/lib90_corolease_plugin.so" "$CLUSTER_DIR/plugins/"
-for i in 1 2; do
-	cat >>"$CLUSTER_DIR/n$i/dovecot.conf" <<EOF
-# t99: an ACL-shared namespace
-mail_plugin_dir = $CLUSTER_DIR/plugins
-mail_plugins = \$mail_plugins acl
-namespace inbox {
-  inbox = yes
-  separator = .
-  prefix =
-}
-namespace shared {
-  type = shared
-  separator = .
-  prefix = shared.%%u.
-  location = maildir:/run/cl-mail/%%u/Maildir
-  subscriptions = no
-  list = children
-}
-plugin {
-  acl = vfile
-}
-EOF
-	kill -HUP "$(daemon_pid "$i" dovecot)"
-done
+dv_shared_ns "maildir:/run/cl-mail/%%u/Maildir" 1 2
 
 # u1 creates Work (a session of its own, logged out again) and shares it
 printf '%s\n' 'CREATE Work' >"$CLUSTER_DIR/s0.txt"
