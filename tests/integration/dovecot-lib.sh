@@ -16,8 +16,10 @@
 #                        from node $DV_FROM (1): log in to node I as USER (and SELECT
 #                        INBOX, staying logged in SECS seconds); prints the
 #                        server's answers, exits 0 if all were OK
+#   dv_shared_ns LOC N.. an ACL-shared namespace on nodes N.. (see there)
 #   dv_corruption        the count of "Corrupted", "fscking", "Panic" lines in
 #                        every node's Dovecot log
+#   dv_start NAME NUM    it_init, dv_prereq, dv_up 3 1 (kill_on_revoke=yes)
 #   dv_down              stop the Dovecots, then the bindfs mounts
 DV_USERS=${DV_USERS:-u1,u2,u3}
 # the plugin's settings (a script may set them before sourcing this file)
@@ -29,6 +31,8 @@ DV_ROUTE=${DV_ROUTE:-0}
 # IT_ROUTER: another corolease-route than the build's (the installed one)
 DV_ROUTER=${IT_ROUTER:-$IT_BUILD/dovecot/corolease-route}
 DV_LOAD=$IT_SRCDIR/imap-load.py
+# a scripted IMAP session (the break tests t95..)
+DV_SCRIPT=$IT_SRCDIR/imap-script.py
 DV_PLUGIN_DIR=$IT_BUILD/dovecot/.libs
 DV_STORE=
 DV_HOSTS=
@@ -187,6 +191,43 @@ dv_imap() {
 	cluster exec "${DV_FROM:-1}" python3 "$DV_LOAD" session --hosts "$CLUSTER_SUBNET.$1" --users "$2" "${sel[@]}"
 }
 
+# dv_shared_ns LOCATION NODE...: an ACL-shared namespace "shared.%%u." with
+# LOCATION (e.g. maildir:/run/cl-mail/%%u/Maildir) and the acl plugin
+# (vfile) on the given nodes; Dovecot is told to reload (SIGHUP), so poll
+# for its effect.  The plugins are loaded from $CLUSTER_DIR/plugins (links
+# to ours and Debian's acl plugin).
+dv_shared_ns() {
+	local loc=$1 i; shift
+	[[ -f /usr/lib/dovecot/modules/lib01_acl_plugin.so ]] || skip "Dovecot's acl plugin is not installed"
+	mkdir -p "$CLUSTER_DIR/plugins"
+	ln -sf /usr/lib/dovecot/modules/lib01_acl_plugin.so "$DV_PLUGIN_DIR/lib90_corolease_plugin.so" \
+		"$CLUSTER_DIR/plugins/"
+	for i in "$@"; do
+		cat >>"$CLUSTER_DIR/n$i/dovecot.conf" <<EOF
+# an ACL-shared namespace (dv_shared_ns)
+mail_plugin_dir = $CLUSTER_DIR/plugins
+mail_plugins = \$mail_plugins acl
+namespace inbox {
+  inbox = yes
+  separator = .
+  prefix =
+}
+namespace shared {
+  type = shared
+  separator = .
+  prefix = shared.%%u.
+  location = $loc
+  subscriptions = no
+  list = children
+}
+plugin {
+  acl = vfile
+}
+EOF
+		kill -HUP "$(daemon_pid "$i" dovecot)"
+	done
+}
+
 dv_corruption() {
 	cat "$CLUSTER_DIR"/n*/dovecot-mail.log 2>/dev/null | grep -cE 'Corrupted|fscking|Panic' || true
 }
@@ -202,6 +243,15 @@ dv_down() {
 		alive "$pid" && kill -TERM "$pid" 2>/dev/null && wait_until 10 exited "$pid"
 	done
 	return 0
+}
+
+# dv_start NAME NUM: it_init NAME NUM, dv_prereq, then dv_up 3 1 with the
+# daemon settings a Dovecot cluster runs (kill_on_revoke, socket_group mail)
+dv_start() {
+	EXTRA_DAEMON_OPTS=(-o kill_on_revoke=yes -o socket_group=mail)
+	it_init "$1" "$2"
+	dv_prereq
+	dv_up 3 1
 }
 
 # dv_cleanup: the EXIT trap of a Dovecot test: dv_down, then lib.sh's

@@ -86,4 +86,5 @@ INTEGRATION_TESTS = \
 	tests/integration/t01-single-node.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/check-prometheus.py \
-	tests/integration/dovecot-lib.sh tests/integration/imap-load.py
+	tests/integration/dovecot-lib.sh tests/integration/imap-load.py \
+	tests/integration/imap-script.py

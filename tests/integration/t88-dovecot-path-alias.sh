@@ -1,0 +1,56 @@
+#!/bin/bash
+# 88. BREAK TEST (fails on the code it was written against; not in TESTS).
+# A mailbox lease is named by the mailbox's directory as Dovecot spells it
+# ("mailbox/" + mailbox_get_path_to()), not by the directory itself.  Two
+# spellings of one directory are two leases: no exclusion between them.
+#
+# Node 2 has an ACL-shared namespace whose location spells the store with
+# a "./" (maildir:/run/cl-mail/./%%u/Maildir: the same directories).  u1's
+# own session on node 1 has INBOX selected (lease
+# mailbox//run/cl-mail/u1/Maildir, node 1).  u2 on node 2 SELECTs
+# shared.u1.INBOX and APPENDs: the plugin takes
+# mailbox//run/cl-mail/./u1/Maildir, granted at once, and both nodes work
+# on u1's INBOX.  Promise: "no two nodes ever work on the same mailbox at
+# once"; "shared/public namespaces protected by mailbox leases".  Any
+# spelling does it: a trailing or doubled slash, a symlinked mail root, a
+# home given as %h on one side and spelled out on the other.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/dovecot-lib.sh"
+dv_start dovecot-path-alias 88
+S1=$CLUSTER_DIR/n1/s1.log
+dv_shared_ns "maildir:/run/cl-mail/./%%u/Maildir" 2
+
+out=$(dv_imap 1 u1 select) || fail "u1's first login on node 1: $out"
+echo 'user=u2 lrwstipekxa' >"$DV_STORE/u1/Maildir/dovecot-acl"
+chown mail:mail "$DV_STORE/u1/Maildir/dovecot-acl"
+printf '%s\n' 'SELECT shared.u1.INBOX' >"$CLUSTER_DIR/s0.txt"
+must_wait 30 "node 2 reloaded: u2 can select shared.u1.INBOX" bash -c \
+	"'$CLUSTER_SH' exec 2 python3 '$DV_SCRIPT' $CLUSTER_SUBNET.2 u2 '$CLUSTER_DIR/s0.txt' | grep -q 'S: t1 OK'"
+# the linger of that check's hold
+must_wait 10 "nobody holds u1's INBOX" \
+	bash -c "[ \"\$('$CLUSTER_SH' exec 1 '$CLI' owner mailbox//run/cl-mail/u1/Maildir)\" = 0 ]"
+
+# u1's own session on node 1 has INBOX selected
+printf '%s\n' 'SELECT INBOX' 'REPEAT 600 NOOP ; SLEEP 0.1' >"$CLUSTER_DIR/s1.txt"
+spawn 1 s1 python3 "$DV_SCRIPT" "$CLUSTER_SUBNET.1" u1 "$CLUSTER_DIR/s1.txt" >/dev/null
+must_wait 20 "u1's session on node 1 selected INBOX" grep -q 'took .* t1$' "$S1"
+check "node 1 holds u1's INBOX" [ "$(cl 2 owner mailbox//run/cl-mail/u1/Maildir)" = 1 ]
+
+# u2 on node 2 writes u1's INBOX through the shared namespace
+printf '%s\n' 'SELECT shared.u1.INBOX' 'APPEND shared.u1.INBOX' >"$CLUSTER_DIR/s2.txt"
+out=$(cluster exec 2 python3 "$DV_SCRIPT" "$CLUSTER_SUBNET.2" u2 "$CLUSTER_DIR/s2.txt")
+grep -E 'S: t[12] |took .* t[12]$' <<<"$out"
+t_app=$(awk '/ S: t2 OK/ { print $1 }' <<<"$out")
+grep 'corolease: mailbox/' "$CLUSTER_DIR/n2/dovecot-mail.log" | tail -n 2
+t_end=$(awk '/ EOF$/ { print $1 }' "$S1")
+alive=0
+[[ -z $t_end ]] && alive=1
+noops=$(awk -v t="${t_app:-0}" '$1 > t && / S: t[0-9]+ OK NOOP/' "$S1" | wc -l)
+say "node 2's APPEND to shared.u1.INBOX: ${t_app:-refused}; node 1's session ended at ${t_end:-never (still running)}, NOOPs answered after the APPEND: $noops"
+if [[ -z $t_app ]]; then
+	ok "node 2's write to u1's INBOX was refused while node 1 had it selected"
+else
+	check "node 1's session on u1's INBOX had ended before node 2 wrote it" \
+		awk -v a="$t_end" -v b="$t_app" 'BEGIN { exit !(a != "" && a + 0 <= b + 0) }'
+fi
+it_pass

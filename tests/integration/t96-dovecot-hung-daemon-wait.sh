@@ -1,0 +1,73 @@
+#!/bin/bash
+# 96. BREAK TEST (fails on the code it was written against; not in TESTS).
+# A hung coroleased (SIGSTOP, corosync running) must not hang Dovecot: the
+# plugin promises to block the ioloop at most corolease_mailbox_wait for a
+# mailbox open and corolease_user_wait for a login, and to refuse as
+# unavailable (fail closed) when coroleased does not answer.
+#
+#  a. A session on node 1 that is already connected to coroleased SELECTs
+#     a mailbox it holds no lease for while node 1's coroleased is stopped.
+#     corolease_acquire() returns -ETIMEDOUT with no owner after the wait
+#     (1 s + the library's 0.5 s grace); the plugin then calls
+#     corolease_sync(), which has no deadline (call_bare: UINT64_MAX) and
+#     blocks in poll(fd, -1) until the daemon runs again: seen hanging for
+#     as long as the daemon was stopped (35 s in the first run).
+#  b. A new login on node 1 while its coroleased is stopped takes
+#     corolease_connect()'s 10 s HELLO timeout whatever corolease_user_wait
+#     says (2 s here), and is refused as "User u2 is in use on another
+#     cluster node": -ETIMEDOUT from the connect is taken for a busy lease,
+#     so the log misnames the cause and corolease_fail_mode=open would not
+#     apply either (cl_unavailable() does not list -ETIMEDOUT).
+DV_MAILBOX_WAIT=1s
+DV_USER_WAIT=2s
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/dovecot-lib.sh"
+dv_start dovecot-hung-daemon-wait 96
+GO=$CLUSTER_DIR/go
+S1=$CLUSTER_DIR/n1/s1.log
+# the configured wait, the library's grace, and room for a loaded machine
+SLACK=5
+
+printf '%s\n' 'CREATE Fresh' >"$CLUSTER_DIR/s0.txt"
+out=$(cluster exec 1 python3 "$DV_SCRIPT" "$CLUSTER_SUBNET.1" u1 "$CLUSTER_DIR/s0.txt")
+grep -q 'S: t1 OK' <<<"$out" || fail "cannot create u1's mailbox Fresh: $out"
+# a new session (the one that created Fresh has logged out and let go of it)
+printf '%s\n' 'SELECT INBOX' "WAIT $GO" 'SELECT Fresh' 'NOOP' >"$CLUSTER_DIR/s1.txt"
+spawn 1 s1 python3 "$DV_SCRIPT" "$CLUSTER_SUBNET.1" u1 "$CLUSTER_DIR/s1.txt" >/dev/null
+must_wait 20 "u1's session on node 1 selected INBOX" grep -q 'took .* t1$' "$S1"
+# the earlier session's hold of Fresh has lingered out
+must_wait 20 "nobody holds u1's Fresh" \
+	bash -c "[ \"\$('$CLUSTER_SH' exec 2 '$CLI' owner mailbox//run/cl-mail/u1/Maildir/.Fresh)\" = 0 ]"
+
+dpid=$(daemon_pid 1)
+kill -STOP "$dpid"
+say "SIGSTOP to node 1's coroleased ($dpid)"
+t0=$(now_ms)
+touch "$GO"
+# a. the SELECT must be answered within the mailbox wait (+ slack)
+bound_a=$((1000 + 500 + SLACK * 1000))
+wait_until $((bound_a / 1000 + 1)) grep -q 'took .* t2$' "$S1"
+t_a=$(($(now_ms) - t0))
+answered_a=0
+grep -q 'took .* t2$' "$S1" && answered_a=1
+say "SELECT Fresh with node 1's coroleased stopped: answered=$answered_a after ${t_a} ms (bound ${bound_a} ms)"
+# b. a new login: refused within the user wait (+ slack), as unavailable
+t1=$(now_ms)
+out=$(cluster exec 1 timeout 60 python3 "$DV_LOAD" session --hosts "$CLUSTER_SUBNET.1" --users u2 --select --seconds 0)
+t_b=$(($(now_ms) - t1))
+bound_b=$((2000 + 500 + SLACK * 1000))
+say "login of u2 on node 1 with its coroleased stopped: $(tr '\n' ' ' <<<"$out")after ${t_b} ms (bound ${bound_b} ms)"
+sleep 0.5 # the log line is written by the mail process as it ends
+grep 'corolease: user/u2' "$CLUSTER_DIR/n1/dovecot-mail.log" | tail -n 2
+
+kill -CONT "$dpid"
+must_wait 30 "SELECT Fresh answered once coroleased runs again" grep -q 'took .* t2$' "$S1"
+say "node 1's session: $(grep -E 'S: t2 |took .* t2$' "$S1" | tr '\n' ' ')"
+
+check "a: SELECT of a mailbox was answered within corolease_mailbox_wait + ${SLACK} s while coroleased hung (${t_a} ms)" \
+	[ "$answered_a" = 1 ]
+check "b: a login refused within corolease_user_wait + ${SLACK} s while coroleased hung (${t_b} ms)" \
+	[ "$t_b" -le "$bound_b" ]
+check "b: the refusal names the cause (cluster lease unavailable), not a lease in use elsewhere" \
+	grep -q 'corolease: user/u2: User u2: cluster lease unavailable' "$CLUSTER_DIR/n1/dovecot-mail.log"
+it_pass
