@@ -54,6 +54,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hist.h"
 #include "lease.h"
 
 #define CL_TIME_NEVER UINT64_MAX
@@ -155,6 +156,8 @@ struct cl_node_counters {
 	uint64_t kills;
 	uint64_t recover_sent;
 	uint64_t illegal_transitions;/* lease hold moves refused (a bug; logged at LOG_ERR) */
+	struct cl_hist handover;     /* another node asked (WANTED) to this node's release */
+	struct cl_hist sync;         /* sync rounds: start to completion */
 };
 
 struct cl_node;

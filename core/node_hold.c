@@ -135,6 +135,7 @@ bool nd_lease_to(struct cl_node *n, struct nl_lease *l, enum nl_state to, const 
 	if (to == NL_NONE) {
 		n->nheld--;
 		l->handover_at = 0;
+		l->wanted_at = 0;
 		l->local_handover_at = 0;
 		l->new_epoch_due = false;
 	} else if (to == NL_LINGER) {

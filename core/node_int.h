@@ -135,6 +135,7 @@ struct nl_lease {
 	uint64_t local_handover_at;      /* revoke local holders a local waiter waits for */
 	bool new_epoch_due;              /* a local holder was revoked: next local grant re-stamps */
 	uint64_t renew_at;               /* earliest next validity-renewing ACQUIRE */
+	uint64_t wanted_at;              /* another node asked for it (0: nobody, or measured) */
 	uint64_t next_deadline;          /* key in the timer heap */
 	size_t heap_idx;                 /* SIZE_MAX = not in heap */
 	uint32_t wanted_by;              /* the last node that asked for it */
@@ -225,6 +226,7 @@ struct cl_node {
 		bool active, decided, need_load, loaded;
 		bool snap_due, snap_done;    /* a snapshot is sent this round / it arrived */
 		bool again;                  /* a member announced after the decision: one more round */
+		uint64_t started_at;         /* when this node's round began (counters.sync) */
 		uint32_t winner;
 		uint64_t win_hash;
 		uint64_t next_chunk;

@@ -65,8 +65,14 @@ static void send_release(struct cl_node *n, struct nl_lease *l, bool handover, e
 {
 	struct cl_msg m = { .type = handover ? CL_MSG_HANDOVER_DONE : CL_MSG_RELEASE,
 			    .epoch = l->epoch, .name = l->name, .namelen = l->namelen };
-	if (nd_send_msg(n, &m) == 0)
+	if (nd_send_msg(n, &m) == 0) {
+		if (l->wanted_at) {   /* how long this node took to let another have it */
+			uint64_t now = now_us(n);
+			cl_hist_add(&n->c.handover, now > l->wanted_at ? now - l->wanted_at : 0);
+			l->wanted_at = 0;
+		}
 		nd_lease_to(n, l, to, why);
+	}
 }
 
 static void send_acquire(struct cl_node *n, struct nl_lease *l, uint8_t mode, bool wait)
@@ -346,6 +352,7 @@ static void on_grant(struct cl_node *n, const struct cl_action *a)
 	bool new_hold = l->state == NL_NONE || !same_epoch;
 	if (!same_epoch) {
 		l->handover_at = 0;   /* a fresh grant or a conversion: earlier requests are moot */
+		l->wanted_at = 0;
 		l->new_epoch_due = false;
 	}
 	nd_lease_to(n, l, nd_hold_granted(l->state, same_epoch), "granted");
@@ -401,6 +408,7 @@ static void on_blocking(struct cl_node *n, const struct cl_action *a, bool revok
 	if (!hold_is(l, NLP_WANTED)) {
 		nd_lease_to(n, l, nd_hold_wanted(l->state), "blocking");
 		l->wanted_by = a->wanted_by;
+		l->wanted_at = now_us(n);
 		for (struct chold *c = ch_first(&l->holders); c; c = ch_next(&l->holders, c))
 			if (c->state == CH_HELD)
 				nd_ev_lease(n, CL_NODE_EV_WANTED, c, 0, a->wanted_by);

@@ -78,6 +78,8 @@ static void enc_hold(void *ctx, const uint8_t *name, uint16_t namelen, const str
 
 void nd_sync_start(struct cl_node *n)
 {
+	if (!n->sync.active)
+		n->sync.started_at = now_us(n);   /* a round restarted in a new ring: from the first */
 	n->sync.active = true;
 	nd_sync_reset_buf(n);   /* before the announces are cleared: it frees their buffers */
 	n->sync.decided = n->sync.need_load = n->sync.loaded = false;
@@ -238,6 +240,8 @@ static void sync_complete(struct cl_node *n)
 	n->sync.active = false;
 	nd_sync_reset_buf(n);
 	n->c.syncs++;
+	uint64_t now = now_us(n);
+	cl_hist_add(&n->c.sync, now > n->sync.started_at ? now - n->sync.started_at : 0);
 	n->quorum_sent = false;
 	bool dropped = false;
 	for (uint32_t i = 0; i < n->nmembers; i++)

@@ -74,6 +74,7 @@ struct cname {
 	uint16_t namelen;
 	uint32_t slot;                /* its revocation slot in the validity page */
 	uint64_t slot_word;           /* CN_HELD: the word GRANTED told the client */
+	uint64_t asked_at;            /* CN_PENDING: cld_now_us() of the acquire (latency.grant) */
 	uint8_t name[];
 };
 
@@ -163,6 +164,7 @@ struct cld_ipc {
 	uint64_t nconns, nhello;
 	/* refusals, for STATUS */
 	uint64_t refused_conns, refused_conns_uid, refused_watches, refused_leases, refused_lists;
+	struct cl_hist grant_latency; /* an acquire to its GRANTED, fast path or through the cluster */
 	uint64_t refused_index_quota, refused_index_full;   /* puts: -EDQUOT, -ENOSPC */
 	uint64_t refused_not_member;  /* connections of users outside socket_group */
 	uint64_t refused_queued;      /* disconnected: max_queued_bytes_per_uid */

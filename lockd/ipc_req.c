@@ -72,6 +72,7 @@ static int cname_add(struct conn *c, const void *name, size_t len, struct cname 
 		return rc == -EDQUOT ? -ENOSPC : rc;   /* the page has room for every quota */
 	}
 	n->state = CN_PENDING;
+	n->asked_at = cld_now_us();
 	n->namelen = (uint16_t)len;
 	n->slot_word = 0;
 	memcpy(n->name, name, len);
@@ -427,6 +428,7 @@ static void do_status(struct cld_ipc *ip, struct conn *c, const struct req *r)
 		.watches_all = ip->watches.nall, .refused_conns = ip->refused_conns,
 		.refused_conns_uid = ip->refused_conns_uid, .refused_watches = ip->refused_watches,
 		.refused_leases = ip->refused_leases, .refused_lists = ip->refused_lists,
+		.grant_latency = &ip->grant_latency,
 		.refused_index_quota = ip->refused_index_quota,
 		.refused_index_full = ip->refused_index_full,
 		.index_bytes_per_uid = d->ncfg.sm.index_bytes_per_uid, .caller_uid = (uint32_t)c->uid,
@@ -683,6 +685,8 @@ void cld_ipc_event(struct cld_ipc *ip, const struct cl_node_event *ev)
 	case CL_NODE_EV_GRANTED:
 		n = cname_find(c, ev->name, ev->namelen);
 		if (n && n->state == CN_PENDING) {
+			uint64_t now = cld_now_us();
+			cl_hist_add(&ip->grant_latency, now > n->asked_at ? now - n->asked_at : 0);
 			n->state = CN_HELD;
 			c->pending--;
 			/* valid in the page before the client can hear of it */

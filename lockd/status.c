@@ -39,7 +39,7 @@ struct status_src {
  * member list as prefix.I.node and prefix.I.holds.  Documented in
  * libcorolease(3) and corolease(1).
  */
-#define CLD_STATUS_FIELDS(F, M)                                                   \
+#define CLD_STATUS_FIELDS(F, M, H)                                                \
 	F("node",                      U64,  s->in->nodeid)                       \
 	F("quorate",                   BOOL, s->st.quorate)                       \
 	F("votequorum_quorate",        BOOL, s->in->vq_quorate)                   \
@@ -103,6 +103,9 @@ struct status_src {
 	F("counters.index_full_refused", U64, s->in->refused_index_full)          \
 	F("counters.revokes",          U64,  s->k.revokes)                        \
 	F("counters.kills",            U64,  s->k.kills)                          \
+	H("latency.grant",             s->in->grant_latency)                      \
+	H("latency.handover",          &s->k.handover)                            \
+	H("latency.sync",              &s->k.sync)                                \
 	F("state_hash",                HASH, s->in->state_hash)
 
 static void count_live(void *ctx, const uint8_t *name, uint16_t namelen,
@@ -188,6 +191,32 @@ static void put_members(struct status_enc *e, const char *prefix, const struct s
 	}
 }
 
+/*
+ * A histogram as prefix.le_B (cumulative counts of samples up to B
+ * microseconds, for each bound B), prefix.count (every sample, the +Inf
+ * bucket) and prefix.sum_us, in this order: Prometheus's histogram, which
+ * the CLI prints as one.  h NULL: all zero.
+ */
+static void put_hist(struct status_enc *e, const char *prefix, const struct cl_hist *h)
+{
+	static const struct cl_hist none;
+	char key[COROLEASE_STATUS_KEY_MAX + 1];
+	uint64_t cum = 0;
+	unsigned i = 0;
+	if (!h)
+		h = &none;
+#define STATUS_BUCKET_(b)                                                   \
+	cum += h->n[i++];                                                   \
+	snprintf(key, sizeof(key), "%s.le_%u", prefix, (unsigned)(b));     \
+	put(e, key, COROLEASE_STATUS_U64, cum);
+	CL_HIST_BOUNDS_US(STATUS_BUCKET_)
+#undef STATUS_BUCKET_
+	snprintf(key, sizeof(key), "%s.count", prefix);
+	put(e, key, COROLEASE_STATUS_U64, h->count);
+	snprintf(key, sizeof(key), "%s.sum_us", prefix);
+	put(e, key, COROLEASE_STATUS_U64, h->sum_us);
+}
+
 long cld_status_encode(const struct cld_status_in *in, void *buf, size_t cap)
 {
 	struct status_src src;
@@ -197,8 +226,10 @@ long cld_status_encode(const struct cld_status_in *in, void *buf, size_t cap)
 	gather(in, &src);
 #define STATUS_PUT_(key, type, expr) put(&e, key, COROLEASE_STATUS_##type, (uint64_t)(expr));
 #define STATUS_MEMBERS_(prefix) put_members(&e, prefix, s);
-	CLD_STATUS_FIELDS(STATUS_PUT_, STATUS_MEMBERS_)
+#define STATUS_HIST_(prefix, h) put_hist(&e, prefix, h);
+	CLD_STATUS_FIELDS(STATUS_PUT_, STATUS_MEMBERS_, STATUS_HIST_)
 #undef STATUS_PUT_
 #undef STATUS_MEMBERS_
+#undef STATUS_HIST_
 	return e.full ? -EMSGSIZE : (long)e.off;
 }

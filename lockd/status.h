@@ -33,6 +33,7 @@ struct cld_status_in {
 	uint64_t refused_conns_uid;   /* ...: max_connections_per_uid */
 	uint64_t refused_watches;     /* watches refused: max_watches_per_client */
 	uint64_t refused_lists;       /* LIST / INDEX_LIST refused: max_lists_per_uid */
+	const struct cl_hist *grant_latency;   /* the IPC service's (NULL: none) */
 	uint64_t handshakes;          /* connections without HELLO now (root's not counted) */
 	uint64_t handshakes_dropped;  /* ... refused (max_handshakes*) or timed out */
 	uint64_t refused_group;       /* connections of users outside socket_group */

@@ -4,8 +4,10 @@ exposition format (0.0.4) for what 'corolease status --prometheus' prints,
 used when promtool is not installed.  Every sample's family has exactly one
 HELP and one TYPE line, both before its samples; families are contiguous;
 names and labels are valid; values are numbers; counters end in _total and
-are not negative; no sample (name + labels) twice.  Exit 0 when clean, 1 with
-one line per problem."""
+are not negative; no sample (name + labels) twice; a histogram's samples are
+NAME_bucket (with an le label), NAME_sum and NAME_count, its buckets
+cumulative in increasing le, the last le="+Inf" and equal to NAME_count.
+Exit 0 when clean, 1 with one line per problem."""
 import re
 import sys
 
@@ -16,12 +18,33 @@ HELP = re.compile(r'^# HELP (%s) (.*)$' % NAME)
 TYPE = re.compile(r'^# TYPE (%s) (counter|gauge|histogram|summary|untyped)$' % NAME)
 
 
+def hist_sample(errs, where, h, suffix, labels, value):
+    """One sample of a histogram family: buckets cumulative, le increasing."""
+    try:
+        v = float(value)
+    except ValueError:
+        return
+    if suffix == '_bucket':
+        m = re.fullmatch(r'\{le="([^"]+)"\}', labels)
+        if not m:
+            errs.append('%s: a bucket needs exactly one label, le' % where)
+            return
+        le = float('inf') if m.group(1) == '+Inf' else float(m.group(1))
+        if 'last_le' in h and (le <= h['last_le'] or v < h['last']):
+            errs.append('%s: buckets not in increasing le or not cumulative' % where)
+        h['last_le'], h['last'] = le, v
+    elif suffix == '_count':
+        h['count'] = v
+    else:
+        h['sum'] = v
+
+
 def main():
     text = open(sys.argv[1]).read() if len(sys.argv) > 1 else sys.stdin.read()
     errs = []
     if not text.endswith('\n'):
         errs.append('output does not end with a newline')
-    helps, types, done, seen = {}, {}, set(), set()
+    helps, types, done, seen, hists = {}, {}, set(), set(), {}
     current = None
     nsamples = 0
     for no, line in enumerate(text.splitlines(), 1):
@@ -50,6 +73,12 @@ def main():
             continue
         nsamples += 1
         name, labels, value = m.group(1), m.group(2) or '', m.group(3)
+        sample = name
+        if current and types.get(current) == 'histogram':
+            for suffix in ('_bucket', '_sum', '_count'):
+                if name == current + suffix:
+                    name = current   # the family's
+                    hist_sample(errs, where, hists.setdefault(current, {}), suffix, labels, value)
         if name != current:
             errs.append('%s: sample of %s outside its family (current %s)' % (where, name, current))
         if name not in helps or name not in types:
@@ -64,11 +93,19 @@ def main():
                 errs.append('%s: counter %s does not end in _total' % (where, name))
             if v < 0:
                 errs.append('%s: negative counter' % where)
-        if (name, labels) in seen:
+        if (sample, labels) in seen:
             errs.append('%s: duplicate sample' % where)
-        seen.add((name, labels))
+        seen.add((sample, labels))
+    for fam, h in hists.items():
+        if h.get('last_le') != float('inf'):
+            errs.append('histogram %s: no le="+Inf" bucket last' % fam)
+        elif 'count' not in h or h['count'] != h['last']:
+            errs.append('histogram %s: +Inf bucket %s != _count %s' % (fam, h.get('last'), h.get('count')))
+        if 'sum' not in h:
+            errs.append('histogram %s: no _sum' % fam)
+    sampled = {n for n, _ in seen}
     for fam in helps.keys() | types.keys():
-        if fam not in {n for n, _ in seen}:
+        if fam not in sampled and not (types.get(fam) == 'histogram' and fam in hists):
             errs.append('family %s has no sample' % fam)
     if nsamples == 0:
         errs.append('no samples')

@@ -794,6 +794,14 @@ START_TEST(lingering_lease_given_up_at_once)
 	ACQ(n2, 2, "m", CL_MODE_EX, CL_ACQ_WAIT);
 	bus_run(b);
 	ck_assert_ptr_nonnull(last_ev(n2, CL_NODE_EV_GRANTED, 2));
+	/* the handover histogram: node 1 let go as it was asked (no time on the bus clock) */
+	struct cl_node_counters c;
+	cl_node_counters(n1->n, &c);
+	ck_assert_uint_eq(c.handover.count, 1);
+	ck_assert_uint_eq(c.handover.sum_us, 0);
+	ck_assert_uint_eq(c.handover.n[0], 1);
+	cl_node_counters(n2->n, &c);
+	ck_assert_uint_eq(c.handover.count, 0);
 	cluster_free(b);
 }
 END_TEST
@@ -816,6 +824,13 @@ START_TEST(handover_timeout_revokes_holder)
 	ck_assert_int_eq(cl_node_release(n1->n, 1, "m", 1), 0);
 	bus_run(b);
 	ck_assert_ptr_nonnull(last_ev(n2, CL_NODE_EV_GRANTED, 2));
+	/* the handover histogram: WANTED at about t0, released 3.1 s later */
+	struct cl_node_counters c;
+	cl_node_counters(n1->n, &c);
+	ck_assert_uint_eq(c.handover.count, 1);
+	ck_assert_uint_ge(c.handover.sum_us, 3000000);
+	ck_assert_uint_le(c.handover.sum_us, 3200000);
+	ck_assert_uint_eq(c.handover.n[15], 1);   /* (2.5 s, 5 s] */
 	cluster_free(b);
 }
 END_TEST

@@ -568,18 +568,80 @@ static void status_record(struct status_walk *w, const char *key, int type, uint
 }
 
 /*
+ * The histograms (latency.NAME.le_B, cumulative counts up to B us, then
+ * latency.NAME.count and latency.NAME.sum_us).  In text, each becomes
+ * latency.NAME.count, mean_us and the bounds its median and 99th
+ * percentile fall under (p50_le_us, p99_le_us; left out when above the
+ * last bound); --json keeps every record.
+ */
+#define HIST_MAX_BUCKETS 32
+
+struct hist_walk {
+	uint64_t bound[HIST_MAX_BUCKETS], cum[HIST_MAX_BUCKETS], count;
+	unsigned n;
+};
+
+static bool is_hist_key(const char *key)
+{
+	return strncmp(key, "latency.", 8) == 0;
+}
+
+/* The bound under which a fraction q of the count falls, or 0 (above the last). */
+static uint64_t hist_quantile(const struct hist_walk *h, uint64_t count, double q)
+{
+	for (unsigned i = 0; i < h->n; i++)
+		if ((double)h->cum[i] >= q * (double)count)
+			return h->bound[i];
+	return 0;
+}
+
+static void hist_text(struct status_walk *w, struct hist_walk *h, const char *key, uint64_t v)
+{
+	const char *field = strrchr(key, '.') + 1;
+	size_t plen = (size_t)(field - key);   /* "latency.NAME." */
+	char k[COROLEASE_STATUS_KEY_MAX + 16];
+	if (strncmp(field, "le_", 3) == 0) {
+		if (h->n < HIST_MAX_BUCKETS) {
+			h->bound[h->n] = strtoull(field + 3, NULL, 10);
+			h->cum[h->n++] = v;
+		}
+	} else if (strcmp(field, "count") == 0) {
+		h->count = v;
+	} else if (strcmp(field, "sum_us") == 0) {
+		uint64_t count = h->count;
+		snprintf(k, sizeof(k), "%.*scount", (int)plen, key);
+		status_record(w, k, COROLEASE_STATUS_U64, count);
+		if (count) {
+			snprintf(k, sizeof(k), "%.*smean_us", (int)plen, key);
+			status_record(w, k, COROLEASE_STATUS_U64, v / count);
+			uint64_t p50 = hist_quantile(h, count, 0.5), p99 = hist_quantile(h, count, 0.99);
+			snprintf(k, sizeof(k), "%.*sp50_le_us", (int)plen, key);
+			if (p50)
+				status_record(w, k, COROLEASE_STATUS_U64, p50);
+			snprintf(k, sizeof(k), "%.*sp99_le_us", (int)plen, key);
+			if (p99)
+				status_record(w, k, COROLEASE_STATUS_U64, p99);
+		}
+		memset(h, 0, sizeof(*h));
+	}
+}
+
+/*
  * --prometheus: every record as a metric in the Prometheus text exposition
  * format (version 0.0.4), each family with its HELP and TYPE lines.  A key
  * becomes corolease_KEY with dots as underscores; counters.X becomes the
  * counter corolease_X_total; booleans are 0/1 gauges; members.I.node and
  * members.I.holds become corolease_member_holds{node="N"} (and the gauge
  * corolease_members); KEY_ms becomes corolease_KEY_seconds in seconds; the
- * state hash is the label of corolease_state_info.
+ * state hash is the label of corolease_state_info; latency.NAME becomes the
+ * histogram corolease_NAME_latency_seconds.
  */
 struct prom_walk {
 	bool members_typed;                  /* HELP/TYPE of corolease_member_holds printed */
 	uint64_t member_node;                /* members.I.node, for the next members.I.holds */
 	unsigned nmembers;
+	char hist[160];                      /* the histogram whose records come now */
+	uint64_t hist_count;                 /* its count (before its sum) */
 };
 
 static void prom_family(const char *name, const char *type, const char *key)
@@ -588,9 +650,36 @@ static void prom_family(const char *name, const char *type, const char *key)
 	printf("# TYPE %s %s\n", name, type);
 }
 
+/* latency.NAME.le_B, .sum_us, .count: corolease_NAME_latency_seconds (a histogram) */
+static void prom_hist(struct prom_walk *w, const char *key, uint64_t v)
+{
+	const char *hname = key + 8, *field = strrchr(key, '.') + 1;
+	int hlen = (int)(field - 1 - hname);
+	char name[160];
+	if (snprintf(name, sizeof(name), "corolease_%.*s_latency_seconds", hlen, hname) >= (int)sizeof(name))
+		return;
+	if (strcmp(w->hist, name) != 0) {   /* its first record */
+		snprintf(w->hist, sizeof(w->hist), "%s", name);
+		printf("# HELP %s coroleased status histogram latency.%.*s (see corolease(1))\n", name, hlen,
+		       hname);
+		printf("# TYPE %s histogram\n", name);
+	}
+	if (strncmp(field, "le_", 3) == 0)
+		printf("%s_bucket{le=\"%g\"} %" PRIu64 "\n", name, (double)strtoull(field + 3, NULL, 10) / 1e6,
+		       v);
+	else if (strcmp(field, "count") == 0)
+		printf("%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, w->hist_count = v);
+	else if (strcmp(field, "sum_us") == 0)
+		printf("%s_sum %.6f\n%s_count %" PRIu64 "\n", name, (double)v / 1e6, name, w->hist_count);
+}
+
 static void prom_record(struct prom_walk *w, const char *key, int type, uint64_t v)
 {
 	char name[160];
+	if (is_hist_key(key)) {
+		prom_hist(w, key, v);
+		return;
+	}
 	if (strncmp(key, "members.", 8) == 0) {
 		const char *field = strrchr(key, '.') + 1;
 		if (strcmp(field, "node") == 0) {
@@ -690,8 +779,13 @@ static int cmd_status(int argc, char **argv)
 	memset(&w, 0, sizeof(w));
 	if (opt_json)
 		putchar('{');
-	while (corolease_status_next(st, &it, &key, &type, &v) == 0)
-		status_record(&w, key, type, v);
+	struct hist_walk hw = { .n = 0 };
+	while (corolease_status_next(st, &it, &key, &type, &v) == 0) {
+		if (!opt_json && is_hist_key(key))
+			hist_text(&w, &hw, key, v);
+		else
+			status_record(&w, key, type, v);
+	}
 	while (w.depth > 0)
 		status_close(&w);
 	if (opt_json)
