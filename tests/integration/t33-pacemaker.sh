@@ -261,7 +261,11 @@ check "the fence agent powered node 3 off" grep -q 'off node3: powered off node 
 must_wait $((FENCE_DELAY_MS / 2000)) "node 1's waiter granted $N well before the fence delay ($FENCE_DELAY_MS ms)" \
 	grep -q '^granted' "$CLUSTER_DIR/n1/waiter2.log"
 tg=$(granted_ms waiter2)
-ok "granted $((tg - t0)) ms after the fencing began"
+# when fence_clsn cut node 3's power (the fence delay runs from its departure, later)
+toff=$(sed -n 's/.*powered off node 3 at \([0-9]*\)\.\([0-9]\{3\}\).*/\1\2/p' "$CLUSTER_DIR/fence_clsn.log" | tail -n 1)
+[[ -n $toff ]] || fail "no power-off time of node 3 in fence_clsn.log"
+check "granted $((tg - toff)) ms after node 3 was powered off ($((tg - t0)) ms after stonith_admin began), under half the fence delay" \
+	[ $((tg - toff)) -lt $((FENCE_DELAY_MS / 2)) ]
 acked() { grep -qE "node 3 fence-acked \(from node [12]\): 1 orphaned hold\(s\) freed" "$CLUSTER_DIR/n$1/coroleased.log"; }
 check "node 1's daemon log: $(grep -m1 'node 3 fence-acked' "$CLUSTER_DIR/n1/coroleased.log" | cut -c1-140)" acked 1
 check "node 2's daemon log says the same" acked 2
