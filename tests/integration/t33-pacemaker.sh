@@ -3,12 +3,14 @@
 # pacemakerd in each of 3 nodes (private /var/lib/pacemaker, /var/log/pacemaker,
 # /run), configured with cibadmin / crm_attribute / crm_resource only: the OCF
 # agent ocf:corolease:coroleased as a clone, an ocf:pacemaker:Dummy clone
-# ordered after and colocated with it, a fence device (fence_clsn: powers a
-# node off by killing everything in its namespaces), stonith-enabled, and the
-# fencing alert agent.  Checks, with crm_mon output in the log:
-#  - the clone is started on every node (the Dummy too), every daemon synced;
+# ordered after and colocated with it (both interleaved), a fence device
+# (fence_clsn: powers a node off by killing everything in its namespaces),
+# stonith-enabled, and the fencing alert agent.  Checks, with crm_mon output in the log:
+#  - the clone is started on every node (the Dummy too, after it on each
+#    node, from the controllers' logs), every daemon synced;
 #  - kill -9 of coroleased on node 2: Pacemaker's monitor notices, restarts
-#    it (a new pid, synced) and records the failure;
+#    it (a new pid, synced) and records the failure; the Dummy restarts on
+#    node 2 only, after coroleased;
 #  - standby of node 3 while a client there holds a lease and node 1 waits:
 #    the stop drains (the lease is handed back, never orphaned; node 3's
 #    daemon hands it back before it stops), node 1's waiter is granted long
@@ -28,6 +30,9 @@ it_init pacemaker 36
 
 SRC=$IT_SRCDIR/../..
 ALERT=$(cd "$SRC/packaging/pacemaker" && pwd)/alert_corolease_fence.sh
+# Pacemaker runs alert agents as hacluster: it must reach the agent and the CLI
+runuser -u hacluster -- sh -c 'test -r "$1" && "$2" --version' sh "$ALERT" "$CLI" >/dev/null 2>&1 ||
+	fail "user hacluster (alert agents run as it) cannot read $ALERT or run $CLI: the source and build trees must be readable by other users"
 FENCE_DELAY_MS=30000
 RUN=/run/corolease
 # the daemons Pacemaker starts: a fence delay long enough to tell a
@@ -99,6 +104,19 @@ running_on() {
 is_running_on() { [[ $(running_on "$1") == "$2" ]]; }
 # holder_is I NAME NODE: node I's view: NODE holds NAME (not orphaned)
 holder_is() { local j; j=$(pcl "$1" --json show "$2" 2>/dev/null) || return 1; [[ $j == *"\"holders\":[{\"node\":$3,"* && $j != *'"orphaned":true'* ]]; }
+# dummy_starts I: how often node I's controller started the Dummy
+dummy_starts() { grep -c 'Requesting local execution of start operation for dummy on' "$CLUSTER_DIR/n$1/pacemaker.log"; }
+# dummy_ordered I: in node I's Pacemaker log, every start of the Dummy
+# follows a successful start of coroleased there that no earlier Dummy start
+# followed (the order constraint, interleaved: per node)
+dummy_ordered() {
+	awk -v node="node$1" '
+		index($0, "Result of start operation for corolease on " node ": ok") { ready = 1 }
+		index($0, "Requesting local execution of start operation for dummy on " node) {
+			if (!ready) { bad = 1; print "dummy started at line " NR " with no new start of corolease before it" }
+			ready = 0; n++ }
+		END { exit bad || !n }' "$CLUSTER_DIR/n$1/pacemaker.log"
+}
 waiter_is() { local j; j=$(pcl "$1" --json show "$2" 2>/dev/null) || return 1; [[ $j == *"\"waiters\":[{\"node\":$3"* ]]; }
 
 cluster up 3 >"$CLUSTER_DIR/cluster-up.log" 2>&1 || { cat "$CLUSTER_DIR/cluster-up.log" >&2; fail "cluster.sh up 3"; }
@@ -132,6 +150,9 @@ cat >"$CLUSTER_DIR/resources.xml" <<EOF
     </operations>
   </primitive>
   <clone id="corolease-clone">
+    <meta_attributes id="corolease-clone-meta">
+      <nvpair id="corolease-clone-interleave" name="interleave" value="true"/>
+    </meta_attributes>
     <primitive id="corolease" class="ocf" provider="corolease" type="coroleased">
       $(attrs corolease binary="$DAEMON" cli="$CLI" config=/dev/null run_dir="$RUN" \
 	      log_file=/var/log/pacemaker/coroleased.log options="$OPTS")
@@ -143,6 +164,9 @@ cat >"$CLUSTER_DIR/resources.xml" <<EOF
     </primitive>
   </clone>
   <clone id="dummy-clone">
+    <meta_attributes id="dummy-clone-meta">
+      <nvpair id="dummy-clone-interleave" name="interleave" value="true"/>
+    </meta_attributes>
     <primitive id="dummy" class="ocf" provider="pacemaker" type="Dummy">
       <operations>
         <op id="dummy-monitor" name="monitor" interval="10s" timeout="30s"/>
@@ -179,6 +203,9 @@ must_wait 60 "dummy-clone (ordered after it) started on every node" is_running_o
 fence_started() { [[ $(running_on fence-clsn) == node[123] ]]; }
 must_wait 30 "the fence device is started" fence_started
 show_mon "configured"
+for ((i = 1; i <= 3; i++)); do
+	check "node $i: the Dummy started after coroleased there (order constraint)" dummy_ordered "$i"
+done
 say "crm_resource --resource corolease-clone --locate:"
 cluster exec 1 crm_resource --resource corolease-clone --locate 2>&1 | sed 's/^/    /'
 for ((i = 1; i <= 3; i++)); do
@@ -190,6 +217,7 @@ check "the run dir is mode 755 under Pacemaker's umask (clients of any uid open 
 # ---- kill -9 of coroleased on node 2: Pacemaker recovers it
 p2=$(pdaemon_pid 2)
 alive "$p2" || fail "no coroleased pid on node 2 ($p2)"
+starts=("" "$(dummy_starts 1)" "$(dummy_starts 2)" "$(dummy_starts 3)")
 kill -KILL "$p2"
 ok "kill -9 of node 2's coroleased (pid $p2)"
 new_pid_on_2() { local p; p=$(pdaemon_pid 2) && [[ -n $p && $p != "$p2" ]] && alive "$p"; }
@@ -199,6 +227,11 @@ must_wait 30 "Pacemaker recorded the failure (fail-count of corolease on node2 i
 	bash -c "'$CLUSTER_SH' exec 1 crm_failcount --query --resource corolease --node node2 | grep -q 'value=1$'"
 must_wait 60 "corolease-clone runs on every node again" is_running_on corolease-clone "node1 node2 node3"
 must_wait 60 "dummy-clone runs on every node again" is_running_on dummy-clone "node1 node2 node3"
+check "node 2's Dummy was restarted after its coroleased (interleaved order)" \
+	bash -c '(( $1 == $2 + 1 ))' _ "$(dummy_starts 2)" "${starts[2]}"
+check "node 2: the Dummy's restart came after coroleased's" dummy_ordered 2
+check "the Dummies of nodes 1 and 3 were not restarted (interleave)" \
+	bash -c '(( $1 == $2 && $3 == $4 ))' _ "$(dummy_starts 1)" "${starts[1]}" "$(dummy_starts 3)" "${starts[3]}"
 show_mon "after kill -9 of coroleased on node 2 ($(pdaemon_pid 2) now)"
 pcmk crm_resource --cleanup --resource corolease --node node2
 
@@ -250,6 +283,8 @@ pkill_waiter || fail "node 1's waiter did not exit on SIGTERM"
 pcmk crm_attribute --node node3 --name standby --update off
 must_wait 120 "out of standby: corolease-clone started on node 3 again" is_running_on corolease-clone "node1 node2 node3"
 must_wait 60 "node 3's daemon synced and quorate" psynced 3
+must_wait 60 "out of standby: dummy-clone started on node 3 again" is_running_on dummy-clone "node1 node2 node3"
+check "node 3: the Dummy started again after coroleased" dummy_ordered 3
 
 # ---- fencing: the alert agent fence-acks the fenced node
 N=pcmk/fenced
