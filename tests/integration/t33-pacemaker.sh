@@ -49,10 +49,10 @@ install -m 755 "$SRC/packaging/ocf/coroleased" "$CLUSTER_DIR/ocf/corolease/corol
 install -m 755 "$IT_SRCDIR/fence_clsn" "$CLUSTER_DIR/sbin/fence_clsn"
 export NODE_PRIVATE_DIRS="/var/lib/pacemaker /var/log/pacemaker"
 export NODE_OVERLAYS="/usr/sbin=$CLUSTER_DIR/sbin /usr/lib/ocf/resource.d=$CLUSTER_DIR/ocf"
-export KILL_NS=1   # down: also what Pacemaker started
 
 # at exit: power every node off first (pacemakerd's orderly shutdown would
-# stop every resource), then the usual teardown
+# stop every resource, and cluster.sh leaves alone what it did not start),
+# then the usual teardown
 pcmk_cleanup() {
 	local rc=$? i
 	if [[ -e $CLUSTER_DIR/N && $IT_KEEP != 1 ]]; then
