@@ -243,6 +243,14 @@ static void bad_delivery(struct cl_node *n, uint32_t sender, const uint8_t *buf,
 
 static void deliver_one(struct cl_node *n, uint32_t sender, const uint8_t *buf, size_t len);
 
+/* orphaned holds in the machine (before and after a FENCE_ACK, for its log line) */
+static uint64_t sm_orphans(const struct cl_sm *sm)
+{
+	struct cl_sm_stats st;
+	cl_sm_stats(sm, &st);
+	return st.orphans;
+}
+
 struct batch_ctx {
 	struct cl_node *n;
 	uint32_t sender;
@@ -326,6 +334,7 @@ static void deliver_one(struct cl_node *n, uint32_t sender, const uint8_t *buf, 
 		 * idle nodes do not move lsn and the state hash.
 		 */
 		bool heartbeat = m.type == CL_MSG_NOP && m.req_id == 0;
+		uint64_t orphans0 = m.type == CL_MSG_FENCE_ACK && n->sm ? sm_orphans(n->sm) : 0;
 		int rc = heartbeat ? 0 : cl_sm_apply(n->sm, sender, &m);
 		if (rc == -ENOMEM)
 			nd_fail(n, "applying a delivered message");
@@ -341,6 +350,13 @@ static void deliver_one(struct cl_node *n, uint32_t sender, const uint8_t *buf, 
 			/* the operator says m.node is down: fresh state need not wait for it */
 			struct cl_sm_stats st;
 			cl_sm_stats(n->sm, &st);
+			if (cl_sm_is_member(n->sm, m.node) && !(m.flags & CL_FENCE_FORCE))
+				nd_log(n, LOG_NOTICE, "fence-ack of node %u (from node %u) refused: it is a "
+				       "member", m.node, sender);
+			else
+				nd_log(n, LOG_NOTICE, "node %u fence-acked%s (from node %u): %llu orphaned "
+				       "hold(s) freed", m.node, m.flags & CL_FENCE_FORCE ? " with --force" : "",
+				       sender, (unsigned long long)(orphans0 > st.orphans ? orphans0 - st.orphans : 0));
 			if (st.grace)
 				nd_grace_excuse(n, &st.grace_ring, m.node);
 		}

@@ -604,7 +604,15 @@ static int32_t on_signal(int32_t sig, void *data)
  */
 static int take_lock(struct cld *d)
 {
-	if (mkdir(d->cfg.run_dir, 0755) < 0 && errno != EEXIST) {
+	if (mkdir(d->cfg.run_dir, 0755) == 0) {
+		/* 0755 whatever the umask (started by Pacemaker it came out 0751): a
+		 * client of any uid opens the directory to map the validity page */
+		if (chmod(d->cfg.run_dir, 0755) < 0) {
+			fprintf(stderr, "coroleased: cannot chmod %s: %s\n", d->cfg.run_dir,
+				strerror(errno));
+			return -1;
+		}
+	} else if (errno != EEXIST) {
 		fprintf(stderr, "coroleased: cannot create %s: %s\n", d->cfg.run_dir, strerror(errno));
 		return -1;
 	}

@@ -3,7 +3,9 @@
 # 'corolease fence-ack ID' only after a successful fencing alert: with stub
 # corolease and crm_node in PATH it acks node2 as id 2 on kind=fencing rc=0,
 # and does nothing for a failed fencing (rc 1), a node alert, or a node
-# crm_node does not know; the CLI's failure is passed on.
+# crm_node does not know; the CLI's failure is passed on; a node still a
+# member (ENODEALIVE: fenced faster than corosync noticed) or a daemon
+# synchronising (exit 4) is retried for COROLEASE_FENCE_WAIT seconds.
 set -u
 src=${top_srcdir:-.}
 AGENT=$src/packaging/pacemaker/alert_corolease_fence.sh
@@ -11,7 +13,13 @@ tmp=$(mktemp -d) || exit 99
 trap 'rm -rf "$tmp"' EXIT
 cat >"$tmp/corolease" <<'STUB'
 #!/bin/sh
+# STUB_FIRST=N STUB_FIRST_RC=RC: the first N calls fail with RC (6: as
+# for a node still a member, ENODEALIVE); then STUB_RC
 echo "$*" >>"$STUB_LOG"
+if [ "$(wc -l <"$STUB_LOG")" -le "${STUB_FIRST:-0}" ]; then
+	[ "$STUB_FIRST_RC" = 6 ] && echo "corolease: fence-ack node 2: node is alive (ENODEALIVE)" >&2
+	exit "$STUB_FIRST_RC"
+fi
 exit "${STUB_RC:-0}"
 STUB
 cat >"$tmp/crm_node" <<'STUB'
@@ -39,5 +47,14 @@ run 0 "" "failed fencing: no fence-ack" CRM_alert_kind=fencing CRM_alert_rc=1 CR
 run 0 "" "node alert: ignored" CRM_alert_kind=node CRM_alert_rc=0 CRM_alert_node=node2
 run 0 "" "resource alert: ignored" CRM_alert_kind=resource CRM_alert_node=node2
 run 1 "" "unknown node: no fence-ack, exit 1" CRM_alert_kind=fencing CRM_alert_rc=0 CRM_alert_node=nodeX
-run 6 "fence-ack 2" "the CLI's failure is passed on" CRM_alert_kind=fencing CRM_alert_rc=0 CRM_alert_node=node2 STUB_RC=6
+run 3 "fence-ack 2" "the CLI's failure is passed on" CRM_alert_kind=fencing CRM_alert_rc=0 CRM_alert_node=node2 STUB_RC=3
+two=$'fence-ack 2\nfence-ack 2'
+run 0 "$two"$'\nfence-ack 2' "fenced node still a member twice (ENODEALIVE): retried until acked" \
+	CRM_alert_kind=fencing CRM_alert_rc=0 CRM_alert_node=node2 STUB_FIRST=2 STUB_FIRST_RC=6 COROLEASE_FENCE_WAIT=5
+run 0 "$two" "daemon synchronising once (exit 4): retried" \
+	CRM_alert_kind=fencing CRM_alert_rc=0 CRM_alert_node=node2 STUB_FIRST=1 STUB_FIRST_RC=4 COROLEASE_FENCE_WAIT=5
+run 6 "$two" "still a member after COROLEASE_FENCE_WAIT=1: exit 6 after 2 tries" \
+	CRM_alert_kind=fencing CRM_alert_rc=0 CRM_alert_node=node2 STUB_FIRST=9 STUB_FIRST_RC=6 COROLEASE_FENCE_WAIT=1
+run 6 "fence-ack 2" "another error (exit 6, not ENODEALIVE): not retried" \
+	CRM_alert_kind=fencing CRM_alert_rc=0 CRM_alert_node=node2 STUB_RC=6 COROLEASE_FENCE_WAIT=5
 exit $bad

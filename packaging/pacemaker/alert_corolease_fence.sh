@@ -17,6 +17,13 @@
 # Optional environment (alert meta or instance attributes):
 #   COROLEASE_CLI       the corolease tool (default: corolease in PATH)
 #   COROLEASE_RUN_DIR   coroleased's run directory, as for the CLI
+#   COROLEASE_FENCE_WAIT  seconds to retry while the fenced node is still a
+#                       corosync member (default 20; keep it below the alert's
+#                       timeout, 30 s by default)
+#
+# Pacemaker runs alert agents as the hacluster user, which must be in the
+# daemon's socket_group and admin_group to fence-ack:
+#   usermod -a -G corolease,corolease-admin hacluster
 
 CLI=${COROLEASE_CLI:-corolease}
 
@@ -43,8 +50,25 @@ case "$id" in
 	;;
 esac
 
-out=$("$CLI" fence-ack "$id" 2>&1)
-rc=$?
+# The fencer may report success before corosync has noticed that the node is
+# gone (a power switch is faster than the token timeout), and the daemon
+# resynchronises when it has: while the ack is refused because the node is
+# still a member (ENODEALIVE) or the daemon is not quorate or synchronising
+# (exit 4), try again once a second, for at most COROLEASE_FENCE_WAIT seconds.
+wait_s=${COROLEASE_FENCE_WAIT:-20}
+case "$wait_s" in ''|*[!0-9]*) wait_s=20 ;; esac
+tries=0
+while :; do
+	out=$("$CLI" fence-ack "$id" 2>&1)
+	rc=$?
+	case "$rc:$out" in
+	4:*|6:*ENODEALIVE*) [ $tries -lt "$wait_s" ] || break ;;
+	*) break ;;
+	esac
+	tries=$((tries + 1))
+	sleep 1
+done
+[ $tries -gt 0 ] && log "fence-ack of node $node (id $id) tried again for ${tries}s: $(echo "$out" | head -n 1)"
 if [ $rc -eq 0 ]; then
 	log "node $node (id $id) fenced (${CRM_alert_task:-fence}): fence-ack sent"
 	exit 0

@@ -45,6 +45,7 @@ INTEGRATION_TESTS = \
 	tests/integration/t92-dovecot-refusals.sh \
 	tests/integration/t93-dovecot-routing.sh \
 	tests/integration/t94-dovecot-faults.sh \
+	tests/integration/t33-pacemaker.sh \
 	tests/integration/t08-snapshot-100k.sh \
 	tests/integration/t11-lease-valid.sh \
 	tests/integration/t09-daemon-restart.sh \
@@ -87,4 +88,4 @@ INTEGRATION_TESTS = \
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/check-prometheus.py \
 	tests/integration/dovecot-lib.sh tests/integration/imap-load.py \
-	tests/integration/imap-script.py
+	tests/integration/imap-script.py tests/integration/fence_clsn

@@ -1,6 +1,7 @@
 #!/bin/bash
 # 30. The OCF resource agent packaging/ocf/coroleased on a real one-node
-# cluster: ocf-tester with zero failures; then start waits for sync and fails
+# cluster: ocf-tester with zero failures; then start (under umask 077, a run
+# dir of mode 755, the log in log_file) waits for sync and fails
 # with a reason when corosync is down, monitor reports a running but
 # unquorate daemon as OCF_ERR_GENERIC, stop drains (a client holding a lease
 # is revoked and the daemon exits before the drain timeout), validate-all
@@ -16,12 +17,14 @@ it_init ocf 100
 
 RUN=/run/corolease-ocf
 OPTS="${DAEMON_OPTS[*]}"
-# agent ACTION [KEY=VALUE...]: the agent in node 1; prints nothing, returns its rc
+LOG=$CLUSTER_DIR/n1/coroleased-ocf.log
+# agent ACTION [KEY=VALUE...]: the agent in node 1 (under umask 077: a
+# cluster manager's may be strict); prints nothing, returns its rc
 agent() {
 	local action=$1; shift
-	cluster exec 1 env OCF_ROOT="$OCF_ROOT" OCF_RESOURCE_INSTANCE=coroleased \
+	cluster exec 1 sh -c 'umask 077 && exec "$@"' sh env OCF_ROOT="$OCF_ROOT" OCF_RESOURCE_INSTANCE=coroleased \
 		OCF_RESKEY_binary="$DAEMON" OCF_RESKEY_cli="$CLI" OCF_RESKEY_config=/dev/null \
-		OCF_RESKEY_run_dir="$RUN" OCF_RESKEY_options="$OPTS" \
+		OCF_RESKEY_run_dir="$RUN" OCF_RESKEY_options="$OPTS" OCF_RESKEY_log_file="$LOG" \
 		OCF_RESKEY_CRM_meta_timeout=20000 "$@" "$AGENT" "$action" >"$CLUSTER_DIR/agent-$action.out" 2>&1
 }
 # stop whatever the agent started, before the cluster goes down
@@ -35,7 +38,7 @@ trap ocf_cleanup EXIT
 
 check "meta-data validates against the OCF RELAX NG schema" \
 	bash -c "'$AGENT' meta-data | xmllint --noout --relaxng /usr/share/resource-agents/metadata.rng - 2>/dev/null"
-for p in binary cli config run_dir options sync_timeout drain_timeout; do
+for p in binary cli config run_dir options sync_timeout drain_timeout log_file; do
 	check "meta-data describes parameter $p" bash -c "'$AGENT' meta-data | grep -q '<parameter name=\"$p\"'"
 done
 
@@ -50,8 +53,12 @@ check "ocf-tester printed no error" bash -c "! grep -qi 'error\\|failed' <<<\"\$
 
 agent monitor; rc=$?
 check "monitor after ocf-tester: not running (7, got $rc)" [ $rc = 7 ]
+cluster exec 1 rm -rf "$RUN"
 agent start; rc=$?
 check "start: 0 (got $rc)" [ $rc = 0 ]
+check "the run dir the daemon made under umask 077 is mode 755 (clients of any uid open it)" \
+	bash -c "[[ \$('$CLUSTER_SH' exec 1 stat -c %a '$RUN') == 755 ]]"
+check "the daemon logs to log_file" grep -q 'coroleased .* starting (pid' "$LOG"
 check "after start the daemon is synced and quorate" bash -c "'$CLUSTER_SH' exec 1 env COROLEASE_RUN_DIR='$RUN' '$CLI' --json status | grep -q '\"synced\":true'"
 agent monitor; rc=$?
 check "monitor: running, synced, quorate (0, got $rc)" [ $rc = 0 ]
