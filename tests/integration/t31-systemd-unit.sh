@@ -58,6 +58,9 @@ spawn 1 coroleased env NOTIFY_SOCKET="$NSOCK" WATCHDOG_USEC=400000 \
 	fail "cannot spawn coroleased"
 IT_DAEMON_LOGS+=("$CLUSTER_DIR/n1/coroleased.log")
 pid=$(daemon_pid 1)
+# the spawned pid is setpriv's until it execs the daemon: its bounding set
+# is the full one before that (seen on a loaded host)
+must_wait 10 "setpriv has exec'd the daemon (pid $pid)" bash -c "[ \"\$(cat /proc/$pid/comm 2>/dev/null)\" = coroleased ]"
 # CAP_CHOWN 0, CAP_KILL 5, CAP_IPC_LOCK 14, CAP_SYS_PTRACE 19, CAP_SYS_NICE 23
 bnd=$(awk '/^CapBnd/{print $2}' "/proc/$pid/status")
 check "the daemon's bounding set is the unit's: CapBnd $bnd = 0000000000884021" [ "$bnd" = 0000000000884021 ]
