@@ -16,6 +16,10 @@
  *   hold N               N HELLO'd connections, held until SIGTERM
  *   spin SECS            one connection sending STATUS back to back (reading answers)
  *   noread N SECS        N connections, each sends STATUS requests for SECS, never reads
+ *   mspin N SECS         N connections, each with BRK_DEPTH (default 32) STATUS
+ *                        requests outstanding (reading the answers) for SECS;
+ *                        BRK_REQ=sync: SYNC requests instead (each one a
+ *                        cluster message); prints the answers counted
  *   passconn             connect+HELLO, then pass the socket over stdin (a unix socket) -- unused
  *   useconn FD           use an inherited connected fd: STATUS, print result
  *   stall                send one STATUS, read nothing, keep socket open forever
@@ -534,6 +538,9 @@ static int m_mspin(long n, int secs)
 	printf("connections %ld\n", k);
 	struct clp_req_base s;
 	status_req(&s, 5);
+	const char *rq = getenv("BRK_REQ");
+	if (rq && !strcmp(rq, "sync"))
+		s.hdr.id = CLP_REQ_SYNC;   /* an ordering barrier: one cluster message each */
 	uint64_t end = ms() + (uint64_t)secs * 1000;
 	long sent = 0, got = 0;
 	struct pollfd *pf = calloc((size_t)k, sizeof(*pf));
