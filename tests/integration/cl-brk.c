@@ -23,7 +23,12 @@
  *   passconn             connect+HELLO, then pass the socket over stdin (a unix socket) -- unused
  *   useconn FD           use an inherited connected fd: STATUS, print result
  *   stall                send one STATUS, read nothing, keep socket open forever
+ *   putflood CONNS SECS BYTES
+ *                        CONNS connections, each holding its own name EX and
+ *                        keeping BRK_DEPTH (default 1000) INDEX_PUTs of BYTES
+ *                        bytes outstanding for SECS (reading the answers)
  *   rtt N GAP_MS [NAME]  one connection, N STATUS round trips GAP_MS apart (with
+ *                        BRK_REQ=sync: SYNC, a cluster message each; with
  *                        NAME: OWNER NAME, a lookup that costs the daemon
  *                        next to nothing, so the time is the wait for its loop)
  *   listflood CONNS SECS PREFIX
@@ -565,6 +570,95 @@ static int m_mspin(long n, int secs)
 	return 0;
 }
 
+/*
+ * putflood CONNS SECS BYTES: CONNS connections, each takes its own name
+ * brk-put-<pid>-<i> EX, then keeps BRK_DEPTH (default 1000) INDEX_PUTs of a
+ * BYTES-byte value outstanding (reading the answers) for SECS; prints
+ * "ready" once every name is held, then the answers counted by error
+ */
+static int m_putflood(long n, int secs, long bytes)
+{
+	int depth = getenv("BRK_DEPTH") ? atoi(getenv("BRK_DEPTH")) : 1000;
+	int *fds = calloc((size_t)n, sizeof(int));
+	long *out = calloc((size_t)n, sizeof(long));
+	static uint8_t put[sizeof(struct clp_req_index) + 1024 + 255 + 65536];
+	char nm[64];
+	long k = 0;
+	for (; k < n; k++) {
+		fds[k] = sconnect();
+		if (fds[k] < 0 || hello(fds[k]) != 0)
+			break;
+		int nl = snprintf(nm, sizeof(nm), "brk-put-%d-%ld", (int)getpid(), k);
+		struct clp_req_acquire *a = (struct clp_req_acquire *)put;
+		memset(a, 0, sizeof(*a));
+		a->b.hdr.id = CLP_REQ_ACQUIRE;
+		a->b.hdr.size = (int32_t)(sizeof(*a) + (size_t)nl);
+		a->b.cookie = 2;
+		a->mode = COROLEASE_EX;
+		a->namelen = (uint16_t)nl;
+		memcpy(put + sizeof(*a), nm, (size_t)nl);
+		if (send(fds[k], put, sizeof(*a) + (size_t)nl, MSG_NOSIGNAL) < 0)
+			break;
+		/* GRANTED, or a RESULT carrying the refusal */
+		ssize_t r = rd(fds[k], 10000);
+		if (r < (ssize_t)sizeof(struct clp_ev_base) || ((struct clp_ev_base *)buf)->hdr.id != CLP_EV_GRANTED) {
+			printf("acquire %s: %s\n", nm, r < 0 ? strerror((int)-r) : "not granted");
+			break;
+		}
+		fcntl(fds[k], F_SETFL, O_NONBLOCK);
+	}
+	printf("ready %ld\n", k);
+	uint64_t end = ms() + (uint64_t)secs * 1000;
+	long sent = 0, got = 0, bad = 0;
+	int lasterr = 0;
+	struct pollfd *pf = calloc((size_t)(k ? k : 1), sizeof(*pf));
+	while (ms() < end) {
+		for (long i = 0; i < k; i++) {
+			int nl = snprintf(nm, sizeof(nm), "brk-put-%d-%ld", (int)getpid(), i);
+			struct clp_req_index *q = (struct clp_req_index *)put;
+			memset(q, 0, sizeof(*q));
+			q->b.hdr.id = CLP_REQ_INDEX_PUT;
+			q->namelen = (uint16_t)nl;
+			q->keylen = 1;
+			q->vallen = (uint32_t)bytes;
+			memcpy(put + sizeof(*q), nm, (size_t)nl);
+			size_t len = sizeof(*q) + (size_t)nl;
+			put[len++] = (uint8_t)('a' + (sent % 26));
+			memset(put + len, 'v', (size_t)bytes);
+			len += (size_t)bytes;
+			q->b.hdr.size = (int32_t)len;
+			while (out[i] < depth) {
+				q->b.cookie = (uint64_t)++sent;
+				if (send(fds[i], put, len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+					sent--;
+					break;
+				}
+				out[i]++;
+			}
+			pf[i].fd = fds[i];
+			pf[i].events = POLLIN;
+		}
+		poll(pf, (nfds_t)k, 100);
+		for (long i = 0; i < k; i++) {
+			ssize_t r;
+			while ((r = recv(fds[i], buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+				const struct clp_ev_result *res = (const void *)buf;
+				if (res->b.hdr.id != CLP_EV_RESULT)
+					continue;
+				out[i]--;
+				got++;
+				if (res->err) {
+					bad++;
+					lasterr = res->err;
+				}
+			}
+		}
+	}
+	printf("putflood: %ld connections, sent %ld, answered %ld (%ld refused, last error %d) in %d s\n", k,
+	       sent, got, bad, lasterr, secs);
+	return 0;
+}
+
 /* rtt N GAP_MS [NAME]: one connection, N STATUS (or OWNER NAME) round trips GAP_MS apart: min/median/max ms. */
 static int cmpu(const void *a, const void *b)
 {
@@ -588,6 +682,12 @@ static int m_rtt(int n, int gap, const char *owner)
 		qlen = sizeof(*m) + nl;
 	} else {
 		status_req((struct clp_req_base *)req, 0);
+		const char *rq = getenv("BRK_REQ");
+		if (rq && !strcmp(rq, "sync")) {
+			/* a cluster round trip: the barrier's message must come back */
+			((struct clp_req_base *)req)->hdr.id = CLP_REQ_SYNC;
+			what = "SYNC";
+		}
 	}
 	((struct clp_req_base *)req)->hdr.size = (int32_t)qlen;
 	uint64_t tc = ms();
@@ -814,6 +914,8 @@ int main(int argc, char **argv)
 		return m_pin(atol(argv[2]), argv[3], argv[4]);
 	if (!strcmp(m, "mspin") && argc >= 4)
 		return m_mspin(atol(argv[2]), atoi(argv[3]));
+	if (!strcmp(m, "putflood") && argc >= 5)
+		return m_putflood(atol(argv[2]), atoi(argv[3]), atol(argv[4]));
 	if (!strcmp(m, "rtt") && argc >= 4)
 		return m_rtt(atoi(argv[2]), atoi(argv[3]), argc > 4 ? argv[4] : NULL);
 	if (!strcmp(m, "listflood") && argc >= 5)
