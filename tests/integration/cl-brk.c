@@ -27,6 +27,10 @@
  *                        CONNS connections, each holding its own name EX and
  *                        keeping BRK_DEPTH (default 1000) INDEX_PUTs of BYTES
  *                        bytes outstanding for SECS (reading the answers)
+ *   overlimit sync|acquire N
+ *                        one connection: N SYNCs back to back, then reads
+ *                        every answer (or N ACQUIREs of distinct names, one
+ *                        at a time); counts the answers by error
  *   rtt N GAP_MS [NAME]  one connection, N STATUS round trips GAP_MS apart (with
  *                        BRK_REQ=sync: SYNC, a cluster message each; with
  *                        NAME: OWNER NAME, a lookup that costs the daemon
@@ -47,6 +51,7 @@
 #include <arpa/inet.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -656,6 +661,80 @@ static int m_putflood(long n, int secs, long bytes)
 	}
 	printf("putflood: %ld connections, sent %ld, answered %ld (%ld refused, last error %d) in %d s\n", k,
 	       sent, got, bad, lasterr, secs);
+	for (long i = 0; i < k; i++)
+		close(fds[i]);
+	free(fds);
+	free(out);
+	free(pf);
+	return 0;
+}
+
+/* Reads one event of fd and counts it (an answer: a RESULT or GRANTED); -1 when none came. */
+static int classify(int fd, long *answered, long *eagain, long *edquot, long *granted, long *other)
+{
+	ssize_t r = rd(fd, 10000);
+	if (r < (ssize_t)sizeof(struct clp_ev_base))
+		return -1;
+	const struct clp_ev_result *res = (const void *)buf;
+	if (res->b.hdr.id == CLP_EV_GRANTED) {
+		++*granted;
+		++*answered;
+	} else if (res->b.hdr.id == CLP_EV_RESULT) {
+		++*answered;
+		if (res->err == -EAGAIN)
+			++*eagain;
+		else if (res->err == -EDQUOT)
+			++*edquot;
+		else if (res->err)
+			++*other;
+	}
+	return 0;
+}
+
+/*
+ * overlimit sync|acquire N: one connection sends N SYNCs back to back
+ * without reading, then reads every answer (or N ACQUIREs of distinct names
+ * brk-ol-<pid>-<i>, each answered before the next); prints "overlimit: N sent, A answered, E EAGAIN,
+ * Q EDQUOT, G granted, other O"
+ */
+static int m_overlimit(const char *what, long n)
+{
+	bool acq = !strcmp(what, "acquire");
+	int fd = sconnect();
+	if (fd < 0 || hello(fd) != 0) {
+		printf("overlimit: cannot connect\n");
+		return 1;
+	}
+	static uint8_t req[sizeof(struct clp_req_acquire) + 64];
+	long sent = 0, answered = 0, eagain = 0, edquot = 0, granted = 0, other = 0;
+	for (; sent < n; sent++) {
+		size_t len;
+		if (acq) {
+			struct clp_req_acquire *a = (struct clp_req_acquire *)req;
+			memset(a, 0, sizeof(*a));
+			a->b.hdr.id = CLP_REQ_ACQUIRE;
+			a->mode = COROLEASE_EX;
+			int nl = snprintf((char *)req + sizeof(*a), 64, "brk-ol-%d-%ld", (int)getpid(), sent);
+			a->namelen = (uint16_t)nl;
+			len = sizeof(*a) + (size_t)nl;
+		} else {
+			status_req((struct clp_req_base *)req, 0);
+			((struct clp_req_base *)req)->hdr.id = CLP_REQ_SYNC;
+			len = sizeof(struct clp_req_base);
+		}
+		((struct clp_req_base *)req)->hdr.size = (int32_t)len;
+		((struct clp_req_base *)req)->cookie = (uint64_t)sent + 10;
+		if (send(fd, req, len, MSG_NOSIGNAL) != (ssize_t)len)
+			break;
+		/* acquires one at a time (each answered first), so only max_leases_per_client refuses them */
+		while (acq && answered <= sent && classify(fd, &answered, &eagain, &edquot, &granted, &other) == 0)
+			;
+	}
+	while (answered < sent && classify(fd, &answered, &eagain, &edquot, &granted, &other) == 0)
+		;
+	printf("overlimit: %ld sent, %ld answered, %ld EAGAIN, %ld EDQUOT, %ld granted, other %ld\n", sent,
+	       answered, eagain, edquot, granted, other);
+	close(fd);
 	return 0;
 }
 
@@ -916,6 +995,8 @@ int main(int argc, char **argv)
 		return m_mspin(atol(argv[2]), atoi(argv[3]));
 	if (!strcmp(m, "putflood") && argc >= 5)
 		return m_putflood(atol(argv[2]), atoi(argv[3]), atol(argv[4]));
+	if (!strcmp(m, "overlimit") && argc >= 4)
+		return m_overlimit(argv[2], atol(argv[3]));
 	if (!strcmp(m, "rtt") && argc >= 4)
 		return m_rtt(atoi(argv[2]), atoi(argv[3]), argc > 4 ? argv[4] : NULL);
 	if (!strcmp(m, "listflood") && argc >= 5)
