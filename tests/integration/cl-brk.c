@@ -31,6 +31,10 @@
  *                        one connection: N SYNCs back to back, then reads
  *                        every answer (or N ACQUIREs of distinct names, one
  *                        at a time); counts the answers by error
+ *   killlog K            connect, fork, the parent exits (the daemon's pidfd of
+ *                        the connection names a gone process); the child holds
+ *                        K names there and WAITs for them on a second
+ *                        connection, never releasing (kill_on_revoke)
  *   rtt N GAP_MS [NAME]  one connection, N STATUS round trips GAP_MS apart (with
  *                        BRK_REQ=sync: SYNC, a cluster message each; with
  *                        NAME: OWNER NAME, a lookup that costs the daemon
@@ -738,6 +742,82 @@ static int m_overlimit(const char *what, long n)
 	return 0;
 }
 
+/* Sends an ACQUIRE of name (EX, flags) on fd. */
+static int send_acquire(int fd, const char *name, uint8_t flags, uint64_t cookie)
+{
+	static uint8_t req[sizeof(struct clp_req_acquire) + 128];
+	struct clp_req_acquire *a = (struct clp_req_acquire *)req;
+	size_t nl = strlen(name);
+	memset(a, 0, sizeof(*a));
+	a->b.hdr.id = CLP_REQ_ACQUIRE;
+	a->b.hdr.size = (int32_t)(sizeof(*a) + nl);
+	a->b.cookie = cookie;
+	a->mode = COROLEASE_EX;
+	a->flags = flags;
+	a->namelen = (uint16_t)nl;
+	memcpy(req + sizeof(*a), name, nl);
+	return send(fd, req, sizeof(*a) + nl, MSG_NOSIGNAL) == (ssize_t)(sizeof(*a) + nl) ? 0 : -1;
+}
+
+/*
+ * killlog K: for kill_on_revoke.  Connects and says HELLO, then forks and
+ * the parent exits at once: the daemon's pidfd of this connection now names
+ * a process that is gone.  The child keeps the connection, holds K names
+ * on it, and WAITs for each of them on a second connection of its own uid
+ * (the waiter that may have a holder of its uid revoked); it never
+ * releases, so each hold is revoked after handover_timeout_ms and, past
+ * revoke_timeout_ms, the daemon tries to kill its holder.  Prints
+ * "killlog: K held, R revoked, G granted to the waiter" (the child's line).
+ */
+static int m_killlog(long k)
+{
+	int fd = sconnect();
+	if (fd < 0 || hello(fd) != 0) {
+		printf("killlog: cannot connect\n");
+		return 1;
+	}
+	pid_t ch = fork();
+	if (ch < 0)
+		return 1;
+	if (ch > 0)
+		_exit(0);
+	usleep(100000);   /* the parent is gone (and reaped by its own parent) */
+	char nm[64];
+	long held = 0, revoked = 0, granted = 0;
+	for (long i = 0; i < k; i++) {
+		snprintf(nm, sizeof(nm), "brk-kl-%d-%ld", (int)getpid(), i);
+		if (send_acquire(fd, nm, 0, (uint64_t)i + 10) < 0)
+			break;
+		ssize_t r = rd(fd, 10000);
+		if (r < (ssize_t)sizeof(struct clp_ev_base) || ((struct clp_ev_base *)buf)->hdr.id != CLP_EV_GRANTED)
+			break;
+		held++;
+	}
+	int fd2 = sconnect();
+	if (fd2 < 0 || hello(fd2) != 0) {
+		printf("killlog: cannot connect the waiter\n");
+		return 1;
+	}
+	for (long i = 0; i < held; i++) {
+		snprintf(nm, sizeof(nm), "brk-kl-%d-%ld", (int)getpid(), i);
+		send_acquire(fd2, nm, COROLEASE_WAIT, (uint64_t)i + 10);
+	}
+	uint64_t end = ms() + 60000;
+	while (granted < held && ms() < end) {
+		struct pollfd pf[2] = { { fd, POLLIN, 0 }, { fd2, POLLIN, 0 } };
+		if (poll(pf, 2, 1000) <= 0)
+			continue;
+		while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+			revoked += ((struct clp_ev_base *)buf)->hdr.id == CLP_EV_REVOKED;
+		while (recv(fd2, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+			granted += ((struct clp_ev_base *)buf)->hdr.id == CLP_EV_GRANTED;
+	}
+	printf("killlog: %ld held, %ld revoked, %ld granted to the waiter\n", held, revoked, granted);
+	close(fd2);
+	close(fd);
+	return 0;
+}
+
 /* rtt N GAP_MS [NAME]: one connection, N STATUS (or OWNER NAME) round trips GAP_MS apart: min/median/max ms. */
 static int cmpu(const void *a, const void *b)
 {
@@ -997,6 +1077,8 @@ int main(int argc, char **argv)
 		return m_putflood(atol(argv[2]), atoi(argv[3]), atol(argv[4]));
 	if (!strcmp(m, "overlimit") && argc >= 4)
 		return m_overlimit(argv[2], atol(argv[3]));
+	if (!strcmp(m, "killlog") && argc >= 3)
+		return m_killlog(atol(argv[2]));
 	if (!strcmp(m, "rtt") && argc >= 4)
 		return m_rtt(atoi(argv[2]), atoi(argv[3]), argc > 4 ? argv[4] : NULL);
 	if (!strcmp(m, "listflood") && argc >= 5)
