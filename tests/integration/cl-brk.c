@@ -19,7 +19,8 @@
  *   mspin N SECS         N connections, each with BRK_DEPTH (default 32) STATUS
  *                        requests outstanding (reading the answers) for SECS;
  *                        BRK_REQ=sync: SYNC requests instead (each one a
- *                        cluster message); prints the answers counted
+ *                        cluster message), BRK_REQ=show:NAME: SHOW NAME;
+ *                        prints the answers counted
  *   passconn             connect+HELLO, then pass the socket over stdin (a unix socket) -- unused
  *   useconn FD           use an inherited connected fd: STATUS, print result
  *   stall                send one STATUS, read nothing, keep socket open forever
@@ -550,17 +551,30 @@ static int m_mspin(long n, int secs)
 		fcntl(fds[k], F_SETFL, O_NONBLOCK);
 	}
 	printf("connections %ld\n", k);
-	struct clp_req_base s;
-	status_req(&s, 5);
+	static uint8_t rqb[sizeof(struct clp_req_name) + 1024];
+	struct clp_req_base *sb = (struct clp_req_base *)rqb;
+	size_t slen = sizeof(*sb);
+	status_req(sb, 5);
 	const char *rq = getenv("BRK_REQ");
 	if (rq && !strcmp(rq, "sync"))
-		s.hdr.id = CLP_REQ_SYNC;   /* an ordering barrier: one cluster message each */
+		sb->hdr.id = CLP_REQ_SYNC;   /* an ordering barrier: one cluster message each */
+	if (rq && !strncmp(rq, "show:", 5) && strlen(rq + 5) >= 1 && strlen(rq + 5) <= 1024) {
+		struct clp_req_name *q = (struct clp_req_name *)rqb;
+		size_t nl = strlen(rq + 5);
+		memset(q, 0, sizeof(*q));
+		q->b.hdr.id = CLP_REQ_SHOW;
+		q->b.cookie = 5;
+		q->namelen = (uint16_t)nl;
+		memcpy(rqb + sizeof(*q), rq + 5, nl);
+		slen = sizeof(*q) + nl;
+		sb->hdr.size = (int32_t)slen;
+	}
 	uint64_t end = ms() + (uint64_t)secs * 1000;
 	long sent = 0, got = 0;
 	struct pollfd *pf = calloc((size_t)k, sizeof(*pf));
 	while (ms() < end) {
 		for (long i = 0; i < k; i++) {
-			while (out[i] < depth && send(fds[i], &s, sizeof(s), MSG_NOSIGNAL | MSG_DONTWAIT) > 0) {
+			while (out[i] < depth && send(fds[i], rqb, slen, MSG_NOSIGNAL | MSG_DONTWAIT) > 0) {
 				out[i]++;
 				sent++;
 			}
