@@ -1,5 +1,5 @@
 #!/bin/bash
-# 89. (breaker, issue 8) "Every limit answers a clear error and is counted in
+# 73. (breaker, issue 8) "Every limit answers a clear error and is counted in
 # corolease status": two per-client limits are not counted anywhere.
 # max_leases_per_client refuses an acquire with EDQUOT and max_pending_per_client
 # refuses a request with EAGAIN (ipc_req.c, do_acquire() and op_begin()), but
@@ -17,7 +17,7 @@
 # Seen here: 10 EDQUOT and 111 EAGAIN; counters.*_refused 0 before and after.
 # Not in TESTS: it fails on the current daemon.
 . "$(dirname "$0")/lib.sh"
-it_init uncounted-limits 89
+it_init uncounted-limits 73
 BRK=${BRK:-$IT_BUILD/tests/integration/cl-brk}
 [[ -x $BRK ]] || skip "cl-brk not built"
 [[ $(getent group users | cut -d: -f3) == 100 ]] || skip "group users (100) needed"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# 88. (breaker, issue 8/9) Every SYNC request is a cluster message (a NOP
+# 72. (breaker, issue 8/9) Every SYNC request is a cluster message (a NOP
 # barrier), and nothing bounds how many a socket_group member sends but
 # max_pending_per_client (1000) x max_connections_per_uid (512).  corosync
 # runs SCHED_RR 99 on every node, so a member on one node, at nice 19,
@@ -19,7 +19,7 @@
 # max(25%, 3 x idle) of one CPU during the flood.
 # Not in TESTS: it fails on the current daemon.
 . "$(dirname "$0")/lib.sh"
-it_init sync-flood 88
+it_init sync-flood 72
 BRK=${BRK:-$IT_BUILD/tests/integration/cl-brk}
 CONNS=${CONNS:-400}
 WIN=${WIN:-8}

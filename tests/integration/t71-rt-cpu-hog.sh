@@ -1,5 +1,5 @@
 #!/bin/bash
-# 87. (breaker, issue 8/9) coroleased runs SCHED_RR 50, so whatever CPU it
+# 71. (breaker, issue 8/9) coroleased runs SCHED_RR 50, so whatever CPU it
 # spends on a member's requests is taken from every normal process on its
 # CPU (they get what RT throttling leaves them: 5%).  A member of
 # socket_group at nice 19 -- it gets next to no CPU of its own -- sends
@@ -19,7 +19,7 @@
 # the daemon spends at most half a CPU on that one user's requests.
 # Not in TESTS: it fails on the current daemon.
 . "$(dirname "$0")/lib.sh"
-it_init rt-cpu-hog 87
+it_init rt-cpu-hog 71
 CONNS=${CONNS:-16}
 WIN=${WIN:-8}
 command -v taskset >/dev/null || skip "taskset (util-linux) needed"
