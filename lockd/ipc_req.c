@@ -113,6 +113,7 @@ void ipc_conn_forget(struct conn *c)
 static uint64_t op_begin(struct cld_ipc *ip, struct conn *c, const struct req *r, bool keep)
 {
 	if (c->pending >= ip->cfg.conf->max_pending_per_client) {
+		ip->refused_pending++;
 		ipc_result(c, r->cookie, r->type, -EAGAIN, NULL, 0);
 		return 0;
 	}
@@ -303,9 +304,9 @@ static void do_acquire(struct cld_ipc *ip, struct conn *c, const struct req *r)
 	if (cname_find(c, r->name, r->namelen))
 		rc = -EALREADY;
 	else if (c->names.n >= conf->max_leases_per_client)
-		rc = -EDQUOT;
+		rc = -EDQUOT, ip->refused_client_leases++;
 	else if (c->pending >= conf->max_pending_per_client)
-		rc = -EAGAIN;
+		rc = -EAGAIN, ip->refused_pending++;
 	else if (machine_full(ip, r->name, r->namelen))
 		rc = -ENOSPC;
 	else if ((rc = cname_add(c, r->name, r->namelen, &n)) < 0) {
@@ -428,6 +429,8 @@ static void do_status(struct cld_ipc *ip, struct conn *c, const struct req *r)
 		.watches_all = ip->watches.nall, .refused_conns = ip->refused_conns,
 		.refused_conns_uid = ip->refused_conns_uid, .refused_watches = ip->refused_watches,
 		.refused_leases = ip->refused_leases, .refused_lists = ip->refused_lists,
+		.refused_client_leases = ip->refused_client_leases, .refused_pending = ip->refused_pending,
+		.rt_demotions = ip->rt_demotions,
 		.grant_latency = &ip->grant_latency,
 		.refused_index_quota = ip->refused_index_quota,
 		.refused_index_full = ip->refused_index_full,
@@ -435,7 +438,7 @@ static void do_status(struct cld_ipc *ip, struct conn *c, const struct req *r)
 		.caller_holds = cld_holdquota_of(d->holds, (uint32_t)c->uid),
 		.handshakes = ip->nhandshakes, .handshakes_dropped = ip->handshakes_dropped,
 		.refused_group = ip->refused_not_member, .refused_queued = ip->refused_queued,
-		.oversized = ip->oversized, .state_hash = cl_node_state_hash(d->node),
+		.oversized = ip->oversized, .fresh = holds_privileged(c),
 	};
 	struct cld_holdquota_stats hq;
 	cld_holdquota_stats(d->holds, &hq);

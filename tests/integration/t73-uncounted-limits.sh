@@ -15,7 +15,7 @@
 # 2 pending and get EAGAIN).  Passes when the refusals were seen and the sum
 # of the status counters named *_refused grew by at least their number.
 # Seen here: 10 EDQUOT and 111 EAGAIN; counters.*_refused 0 before and after.
-# Not in TESTS: it fails on the current daemon.
+# Failed before the fix (counters.client_leases_refused, counters.pending_refused).
 . "$(dirname "$0")/lib.sh"
 it_init uncounted-limits 73
 BRK=${BRK:-$IT_BUILD/tests/integration/cl-brk}

@@ -17,7 +17,7 @@
 # Passes when, during the flood, the node's validity never expires (page
 # sampled every 5 ms by cl-brk page; no 'validity lapsed' in the log) and
 # root's STATUS median stays under max(100 ms, 3 x alone) (t84's bound).
-# Not in TESTS: it fails on the current daemon.
+# Failed before the fix (STATUS cached for unprivileged callers, 1 s).
 . "$(dirname "$0")/lib.sh"
 it_init status-scan 85
 CONNS=${CONNS:-300}
