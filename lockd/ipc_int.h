@@ -185,6 +185,7 @@ struct cld_ipc {
 	uint64_t oversized;           /* disconnected: a request over CLP_MAX_MSG */
 	uint64_t passed_fds;          /* disconnected: passed file descriptors */
 	uint64_t kill_log_at, kills_unlogged;   /* disconnect warnings: a line a second */
+	uint64_t sigkill_log_at, sigkills_unlogged;   /* kill_on_revoke's: a line a second */
 	/* per limit (0: max_connections, 1: max_connections_per_uid, 2: not a member) */
 	uint64_t refusal_log_at[3];   /* cld_now_us(): the next refusal worth a log line */
 	uint64_t refusals_unlogged[3];
