@@ -37,6 +37,7 @@
 #include "mail-user.h"
 #include "mail-storage-private.h"
 #include "mail-storage-hooks.h"
+#include "index-storage.h"
 
 #include <corolease.h>
 #include <time.h>
@@ -78,6 +79,7 @@ static MODULE_CONTEXT_DEFINE_INIT(corolease_storage_module, &mail_storage_module
 static corolease_t *cl_h;
 static struct io *cl_io;
 static struct timeout *cl_to;
+static struct timeout *cl_valid_to; /* the validity check, while a hold exists */
 static struct cl_hold *cl_holds;
 static bool cl_revoked; /* a hold was revoked or the daemon lost: no storage access */
 static bool cl_stopping;
@@ -85,6 +87,7 @@ static bool cl_dead; /* the connection is lost: its fd is no longer polled */
 
 static void cl_schedule(void);
 static void cl_disconnect(void);
+static void cl_valid_arm(void);
 
 static uint64_t cl_now_us(void)
 {
@@ -167,6 +170,51 @@ static void cl_disconnected(corolease_t *h ATTR_UNUSED, void *udata ATTR_UNUSED)
 	cl_revoked = TRUE;
 	i_error("corolease: lost the connection to coroleased: every lease is invalid, storage access stopped");
 	cl_stop("coroleased gone");
+}
+
+/*
+ * The daemon may be unable to tell us (hung, stopped, cut off): every
+ * CL_VALID_CHECK_MS while a hold exists, corolease_lease_valid() (a read of
+ * the validity page, no IPC) decides alone.  Once a hold is no longer
+ * valid, storage access stops and the session ends as after `revoked`.
+ */
+#define CL_VALID_CHECK_MS 100
+
+/* FALSE (and the session ending) once a hold is no longer valid */
+static bool cl_check_valid(void)
+{
+	const struct cl_hold *hold;
+
+	if (cl_revoked)
+		return FALSE;
+	for (hold = cl_holds; hold != NULL; hold = hold->next) {
+		if (corolease_lease_valid(hold->lease) != 1)
+			break;
+	}
+	if (hold == NULL)
+		return TRUE;
+	cl_revoked = TRUE;
+	timeout_remove(&cl_valid_to);
+	i_error("corolease: %s no longer valid (validity lapsed, quorum or daemon lost): storage access stopped",
+		hold->name);
+	cl_stop("lease no longer valid");
+	return FALSE;
+}
+
+static void cl_valid_cb(void *context ATTR_UNUSED)
+{
+	(void)cl_check_valid();
+}
+
+/* the validity timer runs exactly while a hold exists and none failed */
+static void cl_valid_arm(void)
+{
+	if (cl_holds == NULL || cl_revoked) {
+		timeout_remove(&cl_valid_to);
+		return;
+	}
+	if (cl_valid_to == NULL)
+		cl_valid_to = timeout_add_short(CL_VALID_CHECK_MS, cl_valid_cb, (void *)NULL);
 }
 
 static const struct corolease_callbacks cl_callbacks = {
@@ -286,6 +334,7 @@ static int cl_hold_get(const char *name, unsigned wait_ms, enum cld_fail_mode fa
 	cl_holds = hold;
 	i_info("corolease: %s held (epoch %llu)", name,
 	       (unsigned long long)corolease_lease_epoch(lease));
+	cl_valid_arm();
 	return 0;
 }
 
@@ -308,6 +357,7 @@ static void cl_hold_put(struct cl_hold **holdp)
 	cl_schedule();
 	i_free(hold->name);
 	i_free(hold);
+	cl_valid_arm();
 	if (cl_holds == NULL && cl_h != NULL)
 		cl_disconnect();
 }
@@ -338,10 +388,56 @@ static bool cl_mailbox_commit_allowed(struct mailbox *box)
 	struct corolease_mailbox *cbox = COROLEASE_BOX_CONTEXT(box);
 	struct corolease_user *cuser = COROLEASE_USER_CONTEXT(box->storage->user);
 
-	if (cl_revoked || (cbox != NULL && !cl_hold_valid(cbox->hold)) ||
+	if (!cl_check_valid() || (cbox != NULL && !cl_hold_valid(cbox->hold)) ||
 	    (cuser != NULL && !cl_hold_valid(cuser->user_hold)))
 		return FALSE;
 	return TRUE;
+}
+
+static void cl_set_lost(struct mailbox *box)
+{
+	mail_storage_set_error(box->storage, MAIL_ERROR_UNAVAILABLE,
+			       "Cluster lease lost, session ending");
+}
+
+/* a sync reads and writes the mailbox's files (renames, index log) */
+static struct mailbox_sync_context *
+corolease_mailbox_sync_init(struct mailbox *box, enum mailbox_sync_flags flags)
+{
+	struct corolease_mailbox *cbox = COROLEASE_BOX_CONTEXT_REQUIRE(box);
+
+	if (!cl_mailbox_commit_allowed(box)) {
+		cl_set_lost(box);
+		return index_mailbox_sync_init(box, flags, TRUE);
+	}
+	return cbox->module_ctx.super.sync_init(box, flags);
+}
+
+/* the mailbox context of a save or copy, NULL (the error set) once the
+   leases are no longer valid */
+static struct corolease_mailbox *cl_save_box(struct mail_save_context *ctx)
+{
+	struct mailbox *box = ctx->transaction->box;
+
+	if (!cl_mailbox_commit_allowed(box)) {
+		cl_set_lost(box);
+		return NULL;
+	}
+	return COROLEASE_BOX_CONTEXT_REQUIRE(box);
+}
+
+static int corolease_save_begin(struct mail_save_context *ctx, struct istream *input)
+{
+	struct corolease_mailbox *cbox = cl_save_box(ctx);
+
+	return cbox == NULL ? -1 : cbox->module_ctx.super.save_begin(ctx, input);
+}
+
+static int corolease_copy(struct mail_save_context *ctx, struct mail *mail)
+{
+	struct corolease_mailbox *cbox = cl_save_box(ctx);
+
+	return cbox == NULL ? -1 : cbox->module_ctx.super.copy(ctx, mail);
 }
 
 static int corolease_mailbox_open(struct mailbox *box)
@@ -434,6 +530,9 @@ static void corolease_mailbox_allocated(struct mailbox *box)
 	v->close = corolease_mailbox_close;
 	v->free = corolease_mailbox_free;
 	v->transaction_commit = corolease_transaction_commit;
+	v->sync_init = corolease_mailbox_sync_init;
+	v->save_begin = corolease_save_begin;
+	v->copy = corolease_copy;
 	MODULE_CONTEXT_SET(box, corolease_storage_module, cbox);
 }
 
@@ -506,5 +605,6 @@ void corolease_plugin_deinit(void)
 		hold->refcount = 1;
 		cl_hold_put(&hold);
 	}
+	timeout_remove(&cl_valid_to);
 	cl_disconnect();
 }
