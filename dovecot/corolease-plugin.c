@@ -40,6 +40,8 @@
 #include "index-storage.h"
 
 #include <corolease.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "naming.h"
@@ -383,6 +385,42 @@ static const char *cl_refusal(const char *what, int err, uint32_t owner)
 /* ------------------------------------------------------------------------ */
 /* mailboxes */
 
+static int cl_realpath(const char *path, char *out, size_t outsize, void *ctx ATTR_UNUSED)
+{
+	char *r = realpath(path, NULL);
+	size_t n;
+
+	if (r == NULL)
+		return -1;
+	n = strlen(r);
+	if (n + 1 > outsize) {
+		free(r);
+		return -1;
+	}
+	memcpy(out, r, n + 1);
+	free(r);
+	return 0;
+}
+
+/*
+ * The mailbox lease name of box into name (CLD_NAME_MAX + 1 bytes): by its
+ * directory's canonical path, so that every spelling of one directory
+ * ("./", "//", a trailing '/', a symlink) is one lease; 0 or -1
+ */
+static int cl_mailbox_name(struct mailbox *box, char *name, const char **path_r)
+{
+	const char *path;
+	char canon[PATH_MAX + 1];
+
+	if (mailbox_get_path_to(box, MAILBOX_LIST_PATH_TYPE_MAILBOX, &path) <= 0 ||
+	    path == NULL)
+		path = t_strconcat(box->storage->user->username, "/", box->vname, NULL);
+	else if (cld_path_canonical(path, cl_realpath, NULL, canon, sizeof(canon)) > 0)
+		path = t_strdup(canon);
+	*path_r = path;
+	return cld_mailbox_lease_name(path, name, CLD_NAME_MAX + 1);
+}
+
 static bool cl_mailbox_commit_allowed(struct mailbox *box)
 {
 	struct corolease_mailbox *cbox = COROLEASE_BOX_CONTEXT(box);
@@ -455,10 +493,7 @@ static int corolease_mailbox_open(struct mailbox *box)
 		return -1;
 	}
 	if (cbox->hold == NULL && cuser != NULL && cuser->set.mailbox_lease) {
-		if (mailbox_get_path_to(box, MAILBOX_LIST_PATH_TYPE_MAILBOX, &path) <= 0 ||
-		    path == NULL)
-			path = t_strconcat(box->storage->user->username, "/", box->vname, NULL);
-		if (cld_mailbox_lease_name(path, name, sizeof(name)) < 0) {
+		if (cl_mailbox_name(box, name, &path) < 0) {
 			mail_storage_set_critical(box->storage, "corolease: no lease name for %s", path);
 			return -1;
 		}
