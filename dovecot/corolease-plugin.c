@@ -13,9 +13,11 @@
  *   user lease     "user/<username>", taken when the mail user is created
  *                  (not for the internal users of raw storage and shared
  *                  namespaces, which are `autocreated`).
- *   mailbox lease  "mailbox/<mailbox directory>", taken by the wrapped
- *                  mailbox open (any namespace: private, shared, public),
- *                  never for the raw storage of LMTP/LDA input.
+ *   mailbox lease  "mailbox/<mailbox directory>" (its canonical path),
+ *                  taken by the wrapped mailbox open (any namespace:
+ *                  private, shared, public) and for a rename (source and
+ *                  destination), never for the raw storage of LMTP/LDA
+ *                  input.
  *
  * Leases are counted per name within the process (one hold on the
  * connection however often a mailbox is opened) and released on the last
@@ -478,41 +480,87 @@ static int corolease_copy(struct mail_save_context *ctx, struct mail *mail)
 	return cbox == NULL ? -1 : cbox->module_ctx.super.copy(ctx, mail);
 }
 
-static int corolease_mailbox_open(struct mailbox *box)
+/*
+ * Takes (or counts one more use of) box's mailbox lease into *hold_r (NULL
+ * when the user takes no mailbox leases or fail-open served without one).
+ * 0, or -1 with the error set on box's storage.
+ */
+static int cl_mailbox_hold(struct mailbox *box, struct cl_hold **hold_r)
 {
-	struct corolease_mailbox *cbox = COROLEASE_BOX_CONTEXT_REQUIRE(box);
 	struct corolease_user *cuser = COROLEASE_USER_CONTEXT(box->storage->user);
 	char name[CLD_NAME_MAX + 1];
 	const char *path;
 	uint32_t owner;
 	int err;
 
+	*hold_r = NULL;
 	if (cl_revoked) {
 		mail_storage_set_error(box->storage, MAIL_ERROR_UNAVAILABLE,
 				       "Cluster lease revoked, session ending");
 		return -1;
 	}
-	if (cbox->hold == NULL && cuser != NULL && cuser->set.mailbox_lease) {
-		if (cl_mailbox_name(box, name, &path) < 0) {
-			mail_storage_set_critical(box->storage, "corolease: no lease name for %s", path);
-			return -1;
-		}
-		if (cl_hold_get(name, cuser->set.mailbox_wait_ms, cuser->set.fail_mode, &cbox->hold,
-				&err, &owner) < 0) {
-			const char *msg = cl_refusal(t_strdup_printf("Mailbox %s", box->vname), err, owner);
+	if (cuser == NULL || !cuser->set.mailbox_lease)
+		return 0;
+	if (cl_mailbox_name(box, name, &path) < 0) {
+		mail_storage_set_critical(box->storage, "corolease: no lease name for %s", path);
+		return -1;
+	}
+	if (cl_hold_get(name, cuser->set.mailbox_wait_ms, cuser->set.fail_mode, hold_r,
+			&err, &owner) < 0) {
+		const char *msg = cl_refusal(t_strdup_printf("Mailbox %s", box->vname), err, owner);
 
-			i_info("corolease: %s: %s", name, msg);
-			mail_storage_set_error(box->storage,
-					       err == -EBUSY || err == -ETIMEDOUT ?
-					       MAIL_ERROR_INUSE : MAIL_ERROR_UNAVAILABLE, msg);
-			return -1;
-		}
+		i_info("corolease: %s: %s", name, msg);
+		mail_storage_set_error(box->storage,
+				       err == -EBUSY || err == -ETIMEDOUT ?
+				       MAIL_ERROR_INUSE : MAIL_ERROR_UNAVAILABLE, msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int corolease_mailbox_open(struct mailbox *box)
+{
+	struct corolease_mailbox *cbox = COROLEASE_BOX_CONTEXT_REQUIRE(box);
+
+	if (cbox->hold == NULL && cl_mailbox_hold(box, &cbox->hold) < 0)
+		return -1;
+	if (cl_revoked) {
+		mail_storage_set_error(box->storage, MAIL_ERROR_UNAVAILABLE,
+				       "Cluster lease revoked, session ending");
+		return -1;
 	}
 	if (cbox->module_ctx.super.open(box) < 0) {
 		cl_hold_put(&cbox->hold);
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * A rename moves the source's directory (and makes the destination's)
+ * without opening either: both leases are taken for it, waiting as an open
+ * does, so that no other node has either mailbox open meanwhile.
+ */
+static int corolease_mailbox_rename(struct mailbox *src, struct mailbox *dest)
+{
+	struct corolease_mailbox *cbox = COROLEASE_BOX_CONTEXT_REQUIRE(src);
+	struct cl_hold *src_hold = NULL, *dest_hold = NULL;
+	int ret;
+
+	if (cl_mailbox_hold(src, &src_hold) < 0)
+		return -1;
+	if (COROLEASE_BOX_CONTEXT(dest) != NULL && cl_mailbox_hold(dest, &dest_hold) < 0) {
+		mail_storage_copy_error(src->storage, dest->storage);
+		cl_hold_put(&src_hold);
+		return -1;
+	}
+	ret = cl_mailbox_commit_allowed(src) ?
+		cbox->module_ctx.super.rename_box(src, dest) : -1;
+	if (ret < 0 && cl_revoked)
+		cl_set_lost(src);
+	cl_hold_put(&dest_hold);
+	cl_hold_put(&src_hold);
+	return ret;
 }
 
 static void corolease_mailbox_close(struct mailbox *box)
@@ -568,6 +616,7 @@ static void corolease_mailbox_allocated(struct mailbox *box)
 	v->sync_init = corolease_mailbox_sync_init;
 	v->save_begin = corolease_save_begin;
 	v->copy = corolease_copy;
+	v->rename_box = corolease_mailbox_rename;
 	MODULE_CONTEXT_SET(box, corolease_storage_module, cbox);
 }
 

@@ -47,6 +47,7 @@ INTEGRATION_TESTS = \
 	tests/integration/t94-dovecot-faults.sh \
 	tests/integration/t95-dovecot-stopped-daemon.sh \
 	tests/integration/t88-dovecot-path-alias.sh \
+	tests/integration/t99-dovecot-shared-rename.sh \
 	tests/integration/t08-snapshot-100k.sh \
 	tests/integration/t11-lease-valid.sh \
 	tests/integration/t09-daemon-restart.sh \
