@@ -89,6 +89,18 @@ static bool cl_revoked; /* a hold was revoked or the daemon lost: no storage acc
 static bool cl_stopping;
 static bool cl_dead; /* the connection is lost: its fd is no longer polled */
 
+/*
+ * A hung coroleased (stopped, not gone) must not hold a login or an open
+ * longer than its wait: the connect and every call without a timeout of its
+ * own (the sync after a timed-out acquire, an acquire that does not wait)
+ * are bounded by the wait, at least CL_BOUND_MIN_MS (a healthy daemon
+ * answers in far less), at most CL_BOUND_MAX_MS.  Such a timeout is
+ * CL_ENOANSWER here: "cluster lease unavailable", fail_mode applies.
+ */
+#define CL_BOUND_MIN_MS 1000u
+#define CL_BOUND_MAX_MS 10000u
+#define CL_ENOANSWER (-ETIME) /* the plugin's own: coroleased did not answer in time */
+
 static void cl_schedule(void);
 static void cl_disconnect(void);
 static void cl_valid_arm(void);
@@ -227,9 +239,14 @@ static const struct corolease_callbacks cl_callbacks = {
 	.disconnected = cl_disconnected,
 };
 
+static unsigned cl_bound_ms(unsigned wait_ms)
+{
+	return I_MIN(I_MAX(wait_ms, CL_BOUND_MIN_MS), CL_BOUND_MAX_MS);
+}
+
 /* connects once per process (again after a lost connection, once no hold is
-   left on it); 0 or a corolease error */
-static int cl_connect(void)
+   left on it), bounded by cl_bound_ms(wait_ms); 0 or a corolease error */
+static int cl_connect(unsigned wait_ms)
 {
 	int ret;
 
@@ -239,9 +256,9 @@ static int cl_connect(void)
 	}
 	if (cl_h != NULL)
 		return cl_dead ? COROLEASE_EDISCONNECTED : 0;
-	if ((ret = corolease_connect(&cl_h)) < 0) {
+	if ((ret = corolease_connect_timeout(&cl_h, cl_bound_ms(wait_ms))) < 0) {
 		cl_h = NULL;
-		return ret;
+		return ret == -ETIMEDOUT ? CL_ENOANSWER : ret;
 	}
 	corolease_set_callbacks(cl_h, &cl_callbacks, NULL);
 	cl_io = io_add(corolease_get_fd(cl_h), IO_READ, cl_io_cb, (void *)NULL);
@@ -271,6 +288,7 @@ static bool cl_unavailable(int err)
 	case -EAGAIN:
 	case -ESHUTDOWN:
 	case -EUSERS:
+	case CL_ENOANSWER:
 		return TRUE;
 	default:
 		return FALSE;
@@ -303,7 +321,8 @@ static int cl_hold_get(const char *name, unsigned wait_ms, enum cld_fail_mode fa
 			return 0;
 		}
 	}
-	if ((ret = cl_connect()) == 0) {
+	if ((ret = cl_connect(wait_ms)) == 0) {
+		(void)corolease_set_timeout(cl_h, cl_bound_ms(wait_ms));
 		if (wait_ms > 0)
 			flags |= COROLEASE_WAIT;
 		ret = corolease_acquire(cl_h, name, strlen(name), COROLEASE_EX, flags,
@@ -317,7 +336,7 @@ static int cl_hold_get(const char *name, unsigned wait_ms, enum cld_fail_mode fa
 			int sret = corolease_sync(cl_h);
 
 			if (sret < 0)
-				ret = sret;
+				ret = sret == -ETIMEDOUT ? CL_ENOANSWER : sret;
 		}
 		cl_schedule();
 	}
@@ -381,7 +400,9 @@ static const char *cl_refusal(const char *what, int err, uint32_t owner)
 			t_strdup_printf("%s is in use on cluster node %u", what, owner) :
 			t_strdup_printf("%s is in use on another cluster node", what);
 	}
-	return t_strdup_printf("%s: cluster lease unavailable (%s)", what, corolease_strerror(err));
+	return t_strdup_printf("%s: cluster lease unavailable (%s)", what,
+			       err == CL_ENOANSWER ? "coroleased did not answer in time" :
+			       corolease_strerror(err));
 }
 
 /* ------------------------------------------------------------------------ */

@@ -3,7 +3,7 @@
  * Unix socket) with where a user's sessions belong: on the node that holds
  * the lease user/NAME.
  *
- *   corolease-route [-s SOCKET] [-m MODE] [-g GROUP] [-a NODE=ADDR]...
+ *   corolease-route [-s SOCKET] [-m MODE] [-g GROUP] [-t MS] [-a NODE=ADDR]...
  *
  * For a lookup of "shared/passdb/NAME" (or "passdb/NAME") it asks the local
  * coroleased who holds user/NAME (corolease_owner(): the local replica, no
@@ -13,7 +13,10 @@
  * -a NODE=ADDR overrides one.  Any failure (no daemon, not synced, no
  * address for the holder) answers F, so the login fails instead of being
  * served on the wrong node; a lost daemon is reconnected at the next lookup.
- * Single-threaded, poll(2); each lookup is one IPC round trip.
+ * Single-threaded, poll(2); each lookup is one IPC round trip, bounded
+ * (connect included) by -t MS (default 1000): a hung coroleased (stopped,
+ * not gone) makes the lookup answer F at the bound instead of holding every
+ * login until Dovecot's auth timeout.
  *
  * Copyright (c) 2026 the corolease authors.  LGPL-2.1-or-later.
  */
@@ -52,6 +55,7 @@ static struct {
 } nodes[MAX_NODES];
 static size_t n_nodes;
 static corolease_t *h;
+static unsigned bound_ms = 1000; /* -t: a lookup's bound on coroleased's answer */
 static volatile sig_atomic_t stop;
 
 static void on_signal(int sig)
@@ -157,6 +161,19 @@ static void unescape(char *s)
 	*d = '\0';
 }
 
+/* connects h, its calls bounded by bound_ms; 0 or a corolease error */
+static int route_connect(void)
+{
+	int ret = corolease_connect_timeout(&h, bound_ms);
+
+	if (ret < 0) {
+		h = NULL;
+		return ret;
+	}
+	(void)corolease_set_timeout(h, bound_ms);
+	return 0;
+}
+
 static void lookup(int fd, char *key)
 {
 	char name[CLD_NAME_MAX + 1], answer[512];
@@ -178,8 +195,7 @@ static void lookup(int fd, char *key)
 		reply_escaped(fd, 'F', "corolease-route: bad user name");
 		return;
 	}
-	if (h == NULL && (ret = corolease_connect(&h)) < 0) {
-		h = NULL;
+	if (h == NULL && (ret = route_connect()) < 0) {
 		fprintf(stderr, "corolease-route: %s: cannot connect to coroleased: %s\n", user,
 			corolease_strerror(ret));
 		reply_escaped(fd, 'F', "corolease-route: coroleased unreachable");
@@ -188,9 +204,7 @@ static void lookup(int fd, char *key)
 	ret = corolease_owner(h, name, strlen(name), &owner);
 	if (ret == COROLEASE_EDISCONNECTED) {
 		h = corolease_close(h);
-		if (corolease_connect(&h) < 0)
-			h = NULL;
-		else
+		if (route_connect() == 0)
 			ret = corolease_owner(h, name, strlen(name), &owner);
 	}
 	if (ret < 0) {
@@ -245,8 +259,9 @@ int main(int argc, char **argv)
 	struct pollfd pfd[MAX_CLIENTS + 1];
 	int lfd, opt, i;
 
-	while ((opt = getopt(argc, argv, "s:m:g:a:h")) != -1) {
-		char *eq;
+	while ((opt = getopt(argc, argv, "s:m:g:t:a:h")) != -1) {
+		char *eq, *end;
+		unsigned long ul;
 
 		switch (opt) {
 		case 's':
@@ -262,6 +277,15 @@ int main(int argc, char **argv)
 			}
 			gid = gr->gr_gid;
 			break;
+		case 't':
+			errno = 0;
+			ul = strtoul(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || ul == 0 || ul > 600000) {
+				fprintf(stderr, "corolease-route: -t MS, not '%s'\n", optarg);
+				return 2;
+			}
+			bound_ms = (unsigned)ul;
+			break;
 		case 'a':
 			eq = strchr(optarg, '=');
 			if (eq == NULL || atoi(optarg) <= 0) {
@@ -271,7 +295,7 @@ int main(int argc, char **argv)
 			set_node((unsigned)atoi(optarg), eq + 1);
 			break;
 		default:
-			fprintf(stderr, "usage: corolease-route [-s SOCKET] [-m MODE] [-g GROUP] [-a NODE=ADDR]...\n");
+			fprintf(stderr, "usage: corolease-route [-s SOCKET] [-m MODE] [-g GROUP] [-t MS] [-a NODE=ADDR]...\n");
 			return opt == 'h' ? 0 : 2;
 		}
 	}
