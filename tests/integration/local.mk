@@ -50,6 +50,7 @@ INTEGRATION_TESTS = \
 	tests/integration/t99-dovecot-shared-rename.sh \
 	tests/integration/t96-dovecot-hung-daemon-wait.sh \
 	tests/integration/t87-dovecot-route-hung-daemon.sh \
+	tests/integration/t97-dovecot-route-stuck-client.sh \
 	tests/integration/t08-snapshot-100k.sh \
 	tests/integration/t11-lease-valid.sh \
 	tests/integration/t09-daemon-restart.sh \
