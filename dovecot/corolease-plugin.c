@@ -355,6 +355,7 @@ static int cl_hold_get(const char *name, unsigned wait_ms, enum cld_fail_mode fa
 	hold->name = i_strdup(name);
 	hold->next = cl_holds;
 	cl_holds = hold;
+	*hold_r = hold;
 	i_info("corolease: %s held (epoch %llu)", name,
 	       (unsigned long long)corolease_lease_epoch(lease));
 	cl_valid_arm();
