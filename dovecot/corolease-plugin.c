@@ -22,11 +22,14 @@
  * Leases are counted per name within the process (one hold on the
  * connection however often a mailbox is opened) and released on the last
  * close.  A `wanted` (another node waits) or `revoked` (quorum or validity
- * lost) callback, or the loss of the daemon, ends the mail process: the
- * ioloop stops after the command in progress (master_service_stop), so
- * IMAP clients get "* BYE Server shutting down." and the log says why with
- * the prefix "corolease:"; after a revoke every storage access the plugin
- * sees (open, commit) fails at once.  This needs client_limit = 1 in the
+ * lost) callback, the loss of the daemon, or a hold found no longer valid
+ * by the process's own check (corolease_lease_valid() every 100 ms while it
+ * holds a lease: the daemon may be hung or cut off and tell nothing) ends
+ * the mail process: the ioloop stops after the command in progress
+ * (master_service_stop), so IMAP clients get "* BYE Server shutting down."
+ * and the log says why with the prefix "corolease:"; from then on every
+ * storage access the plugin sees (open, sync, save, copy, rename, commit)
+ * fails at once.  This needs client_limit = 1 in the
  * mail services (Dovecot's default for imap and pop3): stopping the process
  * must end only the sessions of this user.
  *
