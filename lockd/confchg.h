@@ -79,6 +79,17 @@ struct cld_confchg {
 	bool held;                    /* a change waits for the next totem confchg */
 	uint32_t left[CL_MAX_MEMBERS], joined_ids[CL_MAX_MEMBERS];
 	size_t nleft, njoined;
+	/*
+	 * One daemon per node: the process that speaks for each node (the
+	 * first in the group; of two that join at once, the lower pid).
+	 * Another process of that node is a twin: its joins, leaves and
+	 * messages are ignored; when we are the twin, refused_by is the pid
+	 * that speaks for our node and we must stop.
+	 */
+	struct { uint32_t nodeid, pid; } owner[CL_MAX_MEMBERS];
+	size_t nowner;
+	uint32_t refused_by;
+	uint32_t twin_logged;         /* the last twin pid logged (one line per twin) */
 };
 
 /*
@@ -107,6 +118,18 @@ void cld_confchg_totem(struct cld_confchg *m, const struct cl_ring *ring);
  * sends the totem confchg before any message of the new ring).
  */
 bool cld_confchg_deliverable(struct cld_confchg *m);
+
+/*
+ * Whether a message from (nodeid, pid) is the node's: false for a second
+ * daemon of a node (a twin), whose messages must be dropped.
+ */
+bool cld_confchg_from_owner(const struct cld_confchg *m, uint32_t nodeid, uint32_t pid);
+
+/*
+ * Non-zero once another process of our own node was in the group first:
+ * its pid.  This daemon must leave and stop.
+ */
+uint32_t cld_confchg_refused(const struct cld_confchg *m);
 
 /* The ring of the latest totem confchg; false (and *ring_r untouched) before the first. */
 bool cld_confchg_ring(const struct cld_confchg *m, struct cl_ring *ring_r);

@@ -64,10 +64,11 @@ static void deliver_fn(cpg_handle_t h, const struct cpg_name *group, uint32_t no
 		       uint32_t pid, void *msg, size_t len)
 {
 	(void)group;
-	(void)pid;
 	struct cld_cpg *c = cpg_of(h);
 	if (!c || !cld_confchg_deliverable(&c->cc))
 		return;
+	if (!cld_confchg_from_owner(&c->cc, nodeid, pid))
+		return;   /* a second daemon of a node (confchg.h): not the node's */
 	/* a batch too: the node agent splits it (cl_node_deliver) */
 	c->ops->deliver(c->ctx, nodeid, msg, len);
 }
@@ -127,6 +128,8 @@ int cld_cpg_dispatch(struct cld_cpg *c, int revents)
 	if (!c->h)
 		return -ENOTCONN;
 	cs_error_t rc = (revents & POLLIN) ? cpg_dispatch(c->h, CS_DISPATCH_ALL) : CS_OK;
+	if (cld_confchg_refused(&c->cc))
+		return -EEXIST;
 	return cld_cs_dispatched(rc, revents);
 }
 

@@ -35,6 +35,8 @@ struct cld_cpg_ops {
 
 struct cld_cpg;
 
+/* cld_cpg_dispatch(): -EEXIST once another daemon of our node was in the group first (stop). */
+
 /*
  * A transport for group group_name (copied), not connected.  ops must
  * outlive it.  NULL on ENOMEM.

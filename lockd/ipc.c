@@ -17,7 +17,6 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -277,6 +276,7 @@ static void uid_queued(struct cld_ipc *ip, uid_t uid, int64_t delta)
 /* ---- sending ---- */
 
 static int32_t conn_dispatch(int32_t fd, int32_t revents, void *data);
+static void conn_events(struct conn *c);
 
 /* Polls c's socket for room to send too (want), or not. */
 static void conn_want_out(struct conn *c, bool want)
@@ -284,8 +284,7 @@ static void conn_want_out(struct conn *c, bool want)
 	if (c->want_out == want || c->dying)
 		return;
 	c->want_out = want;
-	qb_loop_poll_mod(c->ip->loop, c->prio, c->fd, POLLIN | (want ? POLLOUT : 0), c,
-			 conn_dispatch);
+	conn_events(c);
 }
 
 /* One packet to c's socket: its size, or -errno (-EAGAIN: no room now). */
@@ -421,35 +420,77 @@ static void list_arm(struct list_turns *t)
 	t->armed = qb_loop_timer_add(t->ip->loop, t->prio, 0, t, list_turn, &t->th) == 0;
 }
 
-uint64_t ipc_low_begin(struct cld_ipc *ip)
+static void low_window(struct cld_ipc *ip, uint64_t now)
 {
-	uint64_t now = cld_now_us();
 	if (now - ip->low_window_at >= CLD_LOW_WINDOW_US) {
 		ip->low_window_at = now;
 		ip->low_used_us = 0;
 	}
-	if (ip->rt_prio && !ip->rt_demoted && ip->low_used_us >= CLD_LOW_BUDGET_US) {
-		struct sched_param sp = { .sched_priority = 0 };
-		if (sched_setscheduler(0, SCHED_OTHER | SCHED_RESET_ON_FORK, &sp) == 0) {
-			ip->rt_demoted = true;
-			ip->rt_demotions++;
-			(void)setpriority(PRIO_PROCESS, 0, 19);   /* this thread: realtime again below */
-		}
-	}
+}
+
+uint64_t ipc_low_begin(struct cld_ipc *ip)
+{
+	uint64_t now = cld_now_us();
+	low_window(ip, now);
 	return now;
 }
 
 void ipc_low_end(struct cld_ipc *ip, uint64_t t0)
 {
 	ip->low_used_us += cld_now_us() - t0;
-	if (ip->rt_demoted) {
-		struct sched_param sp = { .sched_priority = ip->rt_prio };
-		if (sched_setscheduler(0, SCHED_RR | SCHED_RESET_ON_FORK, &sp) == 0)
-			ip->rt_demoted = false;
-		else
-			qb_log(LOG_WARNING, "cannot return to realtime priority %d: %s", ip->rt_prio,
-			       strerror(errno));
+}
+
+bool ipc_low_over(struct cld_ipc *ip)
+{
+	if (!ip->realtime)
+		return false;
+	low_window(ip, cld_now_us());
+	return ip->low_used_us >= CLD_LOW_BUDGET_US;
+}
+
+static void conn_events(struct conn *c)
+{
+	qb_loop_poll_mod(c->ip->loop, c->prio, c->fd, (c->low_paused ? 0 : POLLIN) |
+			 (c->want_out ? POLLOUT : 0), c, conn_dispatch);
+}
+
+/* The window is over: the held-back connections are polled again, their lists turned. */
+static void low_resume(void *data)
+{
+	struct cld_ipc *ip = data;
+	ip->resume_armed = false;
+	struct cl_list *l, *nx;
+	cl_list_foreach_safe(l, nx, &ip->low_paused) {
+		struct conn *c = cl_list_entry(l, struct conn, pause_link);
+		cl_list_del(&c->pause_link);
+		c->low_paused = false;
+		if (!c->dying)
+			conn_events(c);
 	}
+	list_arm(&ip->list_turns[QB_LOOP_LOW]);
+}
+
+static void low_resume_arm(struct cld_ipc *ip)
+{
+	if (ip->resume_armed)
+		return;
+	uint64_t now = cld_now_us(), end = ip->low_window_at + CLD_LOW_WINDOW_US;
+	uint64_t ns = (end > now ? end - now : 1) * 1000u;
+	ip->resume_armed = qb_loop_timer_add(ip->loop, QB_LOOP_HIGH, ns, ip, low_resume,
+					     &ip->resume_th) == 0;
+	if (ip->resume_armed)
+		ip->rt_demotions++;
+}
+
+/* c's requests wait for the next window (c is unprivileged and the budget spent). */
+static void low_pause(struct conn *c)
+{
+	if (!c->low_paused) {
+		c->low_paused = true;
+		cl_list_add_tail(&c->ip->low_paused, &c->pause_link);
+		conn_events(c);
+	}
+	low_resume_arm(c->ip);
 }
 
 static void list_turn(void *data)
@@ -459,9 +500,13 @@ static void list_turn(void *data)
 	struct cl_list *l = cl_list_first(&t->q);
 	if (l) {
 		struct conn *c = cl_list_entry(l, struct conn, list_link);
+		bool low = c->prio == QB_LOOP_LOW;
+		if (low && ipc_low_over(t->ip)) {
+			low_resume_arm(t->ip);   /* it arms this level again */
+			return;
+		}
 		cl_list_del(&c->list_link);
 		c->list_queued = false;
-		bool low = c->prio == QB_LOOP_LOW;
 		uint64_t t0 = low ? ipc_low_begin(t->ip) : 0;
 		bool more = ipc_list_pump(t->ip, c);
 		if (low)
@@ -826,6 +871,8 @@ static void conn_free(struct cld_ipc *ip, struct conn *c)
 	cl_list_foreach_safe(l, nx, &c->outq)
 		outbuf_free(c, cl_list_entry(l, struct outbuf, link));
 	ipc_list_end(c);
+	if (c->low_paused)
+		cl_list_del(&c->pause_link);
 	uid_conns_drop(ip, c->uid);
 	if (c->hello)
 		ip->nhello--;
@@ -861,9 +908,13 @@ static int32_t conn_dispatch(int32_t fd, int32_t revents, void *data)
 	struct conn *c = data;
 	struct cld_ipc *ip = c->ip;
 	bool low = c->prio == QB_LOOP_LOW;
-	uint64_t t0 = low ? ipc_low_begin(ip) : 0;
 	if (!c->dying && (revents & POLLOUT))
 		conn_flush(c);
+	if (low && !c->dying && !(revents & (POLLHUP | POLLERR | POLLNVAL)) && ipc_low_over(ip)) {
+		low_pause(c);
+		return 0;
+	}
+	uint64_t t0 = low ? ipc_low_begin(ip) : 0;
 	for (int i = 0; i < CLD_REQS_PER_WAKE && !c->dying; i++) {
 		union {
 			struct cmsghdr align;
@@ -990,9 +1041,8 @@ int cld_ipc_start(qb_loop_t *loop, const struct cld_ipc_config *cfg,
 	ip->loop = loop;
 	ip->cfg = *cfg;
 	int pol = sched_getscheduler(0) & ~SCHED_RESET_ON_FORK;
-	struct sched_param sp;
-	if ((pol == SCHED_RR || pol == SCHED_FIFO) && sched_getparam(0, &sp) == 0)
-		ip->rt_prio = sp.sched_priority;
+	ip->realtime = pol == SCHED_RR || pol == SCHED_FIFO;
+	cl_list_init(&ip->low_paused);
 	ip->ops = ops;
 	ip->ctx = ctx;
 	ip->lfd = -1;
@@ -1053,6 +1103,9 @@ struct cld_ipc *cld_ipc_stop(struct cld_ipc *ip)
 	if (ip->handshake_armed)
 		qb_loop_timer_del(ip->loop, ip->handshake_tmr);
 	ip->handshake_armed = false;
+	if (ip->resume_armed)
+		qb_loop_timer_del(ip->loop, ip->resume_th);
+	ip->resume_armed = false;
 	ip->refuse_new = true;
 	if (ip->lfd >= 0) {
 		qb_loop_poll_del(ip->loop, ip->lfd);

@@ -128,6 +128,8 @@ struct conn {
 	struct listing *listing;      /* the list being answered, or NULL */
 	bool list_queued;             /* listing waits for a turn: on cld_ipc.list_turns[prio] */
 	struct cl_list list_link;
+	bool low_paused;              /* over the realtime budget: not read until the window ends */
+	struct cl_list pause_link;    /* in cld_ipc.low_paused */
 };
 
 /* The lists waiting for a turn at one loop priority, and the one timer that gives them. */
@@ -155,13 +157,17 @@ struct cld_ipc {
 	/*
 	 * Realtime CPU for unprivileged work (requests of QB_LOOP_LOW
 	 * connections and their list turns): at most CLD_LOW_BUDGET_US in a
-	 * window of CLD_LOW_WINDOW_US; beyond it such work runs under
-	 * SCHED_OTHER at nice 19 (ipc_low_begin/end), so a member's flood
-	 * cannot turn the SCHED_RR daemon into a CPU taken from the host.
+	 * window of CLD_LOW_WINDOW_US (ipc_low_begin/end); beyond it their
+	 * sockets are not polled for requests, nor their lists turned, until
+	 * the window ends (low_paused), so a member's flood cannot turn the
+	 * SCHED_RR daemon into a CPU taken from the host, and the daemon's own
+	 * timers never wait behind it.
 	 */
-	int rt_prio;                  /* the daemon's SCHED_RR priority at start, 0: not realtime */
-	bool rt_demoted;
+	bool realtime;                /* the daemon ran SCHED_RR/FIFO when the service started */
 	uint64_t low_window_at, low_used_us;
+	struct cl_list low_paused;    /* of struct conn via pause_link */
+	bool resume_armed;
+	qb_loop_timer_handle resume_th;
 	char sock_path[108];          /* RUN_DIR/CLP_SOCKET_FILE (a sun_path) */
 	int lfd;                      /* the listening socket, or -1 */
 	qb_loop_t *loop;
@@ -177,7 +183,7 @@ struct cld_ipc {
 	/* refusals, for STATUS */
 	uint64_t refused_conns, refused_conns_uid, refused_watches, refused_leases, refused_lists;
 	uint64_t refused_client_leases, refused_pending;   /* max_leases/max_pending_per_client */
-	uint64_t rt_demotions;        /* unprivileged work moved off realtime (CLD_LOW_BUDGET_US) */
+	uint64_t rt_demotions;        /* unprivileged work held back: its realtime budget spent */
 	struct cl_hist grant_latency; /* an acquire to its GRANTED, fast path or through the cluster */
 	uint64_t refused_index_quota, refused_index_full;   /* puts: -EDQUOT, -ENOSPC */
 	uint64_t refused_not_member;  /* connections of users outside socket_group */
@@ -248,6 +254,8 @@ void ipc_list_sched(struct conn *c);
 /* Around unprivileged work: its start time (ipc_low_end() counts it against the budget). */
 uint64_t ipc_low_begin(struct cld_ipc *ip);
 void ipc_low_end(struct cld_ipc *ip, uint64_t t0);
+/* Whether unprivileged work is over its realtime budget now (then it waits: low_paused). */
+bool ipc_low_over(struct cld_ipc *ip);
 /* Ends c's listing, if any: frees it, uncounts it, takes it off the turns. */
 void ipc_list_end(struct conn *c);
 

@@ -54,6 +54,7 @@
 struct cld {
 	struct cld_config cfg;
 	bool memory_locked;           /* lock_memory took effect */
+	int exit_code;                /* 1: refused (another daemon of this node) */
 	qb_loop_t *loop;
 	struct cl_node *node;         /* NULL until corosync first answered */
 	struct cl_node_config ncfg;
@@ -439,8 +440,16 @@ static void transport_lost(struct cld *d, const char *why)
 }
 
 /* After a corosync dispatch that returned rc: the policy on a lost connection, then kick(). */
+static void stop_now(struct cld *d);
+
 static int32_t dispatched(struct cld *d, int rc, const char *lost)
 {
+	if (rc == -EEXIST) {
+		/* another coroleased of this node speaks for it (logged): one per node */
+		d->exit_code = 1;
+		stop_now(d);
+		return 0;
+	}
 	if (rc < 0)
 		transport_lost(d, lost);
 	kick(d);
@@ -878,7 +887,8 @@ int main(int argc, char **argv)
 	char path[1024];
 	snprintf(path, sizeof(path), "%s/coroleased.pid", d->cfg.run_dir);
 	unlink(path);
-	qb_log(LOG_NOTICE, "coroleased stopped");
+	qb_log(d->exit_code ? LOG_ERR : LOG_NOTICE, "coroleased stopped%s",
+	       d->exit_code ? ": another coroleased of this node is in the group" : "");
 	qb_log_fini();
-	return 0;
+	return d->exit_code;
 }

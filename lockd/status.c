@@ -157,7 +157,7 @@ static void gather(const struct cld_status_in *in, struct status_src *s)
 	/* the walks of the whole state: cached for unprivileged callers */
 	static struct {
 		const struct cl_sm *sm;
-		uint64_t at, serial, hash, local;
+		uint64_t at, serial, lsn, hash, local;
 		uint32_t nmembers, members[CL_MAX_MEMBERS];
 		uint64_t holds[CL_MAX_MEMBERS];
 	} cache;
@@ -165,11 +165,13 @@ static void gather(const struct cld_status_in *in, struct status_src *s)
 	uint64_t serial = cl_sm_serial(s->sm);
 	bool usable = cache.sm == s->sm && cache.nmembers == nm &&
 		      memcmp(cache.members, s->st.members, nm * sizeof(uint32_t)) == 0 &&
-		      (cache.serial == serial || (!in->fresh && in->now - cache.at < CLD_STATUS_CACHE_US));
+		      ((cache.serial == serial && cache.lsn == s->st.lsn) ||
+		       (!in->fresh && in->now - cache.at < CLD_STATUS_CACHE_US));
 	if (!usable) {
 		cache.sm = s->sm;
 		cache.at = in->now;
 		cache.serial = serial;
+		cache.lsn = s->st.lsn;
 		cache.nmembers = nm;
 		cache.local = 0;
 		memcpy(cache.members, s->st.members, nm * sizeof(uint32_t));

@@ -272,7 +272,45 @@ START_TEST(members_counted_by_node)
 	group("1:100:" JOIN " 2:200:" JOIN " 2:201:" JOIN " 1:101:" JOIN, "",
 	      "2:200:" JOIN " 2:201:" JOIN " 1:101:" JOIN);
 	ck_assert_int_eq(R.nchanges, 1);
-	ck_assert_str_eq(R.changes[0], "ring 1/8 members 1 2 left joined 2 1");
+	/* a second process of our node (a twin, t116) joining is not node 1 joining */
+	ck_assert_str_eq(R.changes[0], "ring 1/8 members 1 2 left joined 2");
+	/* node 2's first process (the lower pid of the two that came together) speaks for it */
+	ck_assert(cld_confchg_from_owner(&M, 2, 200));
+	ck_assert(!cld_confchg_from_owner(&M, 2, 201));
+	ck_assert(!cld_confchg_from_owner(&M, 1, 101));
+	ck_assert(cld_confchg_from_owner(&M, 1, 100));
+	ck_assert_uint_eq(cld_confchg_refused(&M), 0);
+	/* the owner of node 2 goes: its twin is node 2 now, and node 2 did not leave */
+	group("1:100:" JOIN " 2:201:" JOIN " 1:101:" JOIN, "2:200:" PROCDOWN, "");
+	ck_assert_str_eq(R.changes[1], "ring 1/8 members 1 2 left joined");
+	ck_assert(cld_confchg_from_owner(&M, 2, 201));
+}
+END_TEST
+
+/* t116: a second daemon of a node that is in the group already must stop, and says so */
+START_TEST(second_daemon_of_our_node_is_refused)
+{
+	ck_assert(!group("1:50:" JOIN " 1:100:" JOIN " 2:200:" JOIN, "", "1:100:" JOIN));
+	ck_assert_uint_eq(cld_confchg_refused(&M), 50);
+	totem(1, 8);
+	ck_assert_int_eq(R.nchanges, 0);   /* the node agent hears nothing */
+	ck_assert(!cld_confchg_from_owner(&M, 2, 200));
+	bool said = false;
+	for (int i = 0; i < R.nlogs; i++)
+		said |= strstr(R.logs[i], "another coroleased of node 1 (pid 50) was in the group first") != NULL;
+	ck_assert(said);
+}
+END_TEST
+
+/* two daemons of our node joining together: the lower pid stays, the other stops */
+START_TEST(two_daemons_joining_at_once_lower_pid_stays)
+{
+	ck_assert(!group("1:100:" JOIN " 1:99:" JOIN, "", "1:100:" JOIN " 1:99:" JOIN));
+	ck_assert_uint_eq(cld_confchg_refused(&M), 99);
+	cld_confchg_init(&M, SELF, 99, &ops, &R);   /* the other one's view */
+	ck_assert(group("1:100:" JOIN " 1:99:" JOIN, "", "1:100:" JOIN " 1:99:" JOIN));
+	ck_assert_uint_eq(cld_confchg_refused(&M), 0);
+	ck_assert(!cld_confchg_from_owner(&M, 1, 100));
 }
 END_TEST
 
@@ -374,6 +412,8 @@ static Suite *confchg_suite(void)
 	tcase_add_test(tc, own_leave_is_ignored);
 	tcase_add_test(tc, member_through_another_process_has_not_left);
 	tcase_add_test(tc, members_counted_by_node);
+	tcase_add_test(tc, second_daemon_of_our_node_is_refused);
+	tcase_add_test(tc, two_daemons_joining_at_once_lower_pid_stays);
 	tcase_add_test(tc, totem_alone_moves_the_ring);
 	tcase_add_test(tc, reason_names);
 	suite_add_tcase(s, tc);
