@@ -88,6 +88,7 @@ INTEGRATION_TESTS = \
 	tests/integration/t82-odd-packets.sh tests/integration/t84-loop-starvation.sh \
 	tests/integration/t85-status-scan.sh \
 	tests/integration/t73-uncounted-limits.sh tests/integration/t86-kill-log.sh \
+	tests/integration/t116-second-daemon-same-node.sh \
 	tests/integration/t63-revoke-other-user.sh \
 	tests/integration/t64-hold-slots.sh \
 	tests/integration/t69-node-shared-users.sh \
