@@ -275,6 +275,13 @@ int cld_config_load(struct cld_config *cfg, const char *path, bool must_exist,
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
+	int rc = cld_config_read(cfg, f, path, err, errlen);
+	fclose(f);
+	return rc;
+}
+
+int cld_config_read(struct cld_config *cfg, FILE *f, const char *path, char *err, size_t errlen)
+{
 	char line[1024], msg[512];
 	unsigned lineno = 0;
 	int rc = 0;
@@ -310,7 +317,6 @@ int cld_config_load(struct cld_config *cfg, const char *path, bool must_exist,
 		snprintf(err, errlen, "%s: read error", path);
 		rc = -1;
 	}
-	fclose(f);
 	return rc;
 }
 
