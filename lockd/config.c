@@ -428,12 +428,19 @@ static uint64_t effective_index_mem_max(const struct cld_config *cfg, uint64_t i
 	return st.index_mem_max;
 }
 
-/* The per-uid index quota for index_bytes_per_uid: the value given, else half the bound. */
+/*
+ * The per-uid index quota for index_bytes_per_uid: the value given, else
+ * half the bound, but never below the key's least value (1 K), so that what
+ * coroleased -t prints loads again (tests/fuzz/fuzz_config found
+ * index_mem_max = 1K printing index_bytes_per_uid = 512, which the parser
+ * refuses).
+ */
 static uint64_t effective_per_uid(const struct cld_config *cfg, uint64_t index_bytes_per_uid)
 {
 	if (cfg->index_bytes_per_uid_set)
 		return index_bytes_per_uid;
-	return effective_index_mem_max(cfg, cfg->index_mem_max) / 2;
+	uint64_t half = effective_index_mem_max(cfg, cfg->index_mem_max) / 2;
+	return half < 1024 ? 1024 : half;
 }
 
 /*
