@@ -12,8 +12,8 @@
  * (small name and key sets, so requests meet), and raw bytes that go
  * through cl_wire_decode() first.  Oracles after every input: both return
  * the same, have the same state hash (determinism whatever the table
- * key), and no lease has two holders in EX; at the end the state survives
- * a snapshot round trip (same hash).
+ * key), and no lease has two live owners in conflict (fuzz_lease.h); at
+ * the end the state survives a snapshot round trip (same hash).
  *
  * Agents (bit 7 set): 2 or 3 real struct cl_node agents on the in-process
  * bus of the safety tests (tests/support/evsbus: corosync's virtual
@@ -32,6 +32,7 @@
 
 #include "evsbus.h"
 #include "fuzz.h"
+#include "fuzz_lease.h"
 #include "lease.h"
 #include "wire.h"
 
@@ -73,10 +74,7 @@ static void no_action(void *ctx, const struct cl_action *a)
 
 static int ex_check(void *ctx, const struct cl_lease_info *info)
 {
-	(void)ctx;
-	FZ_CHECK(info->mode != CL_MODE_EX || info->nholders == 1,
-		 "lease %.*s: %u holders in EX", (int)info->namelen, (const char *)info->name,
-		 info->nholders);
+	fz_check_live_ex(ctx, info);
 	return 0;
 }
 
@@ -91,7 +89,7 @@ static void pair_check(struct pair *p, int ra, int rb, const char *what)
 	FZ_CHECK(ra == rb, "%s: the replicas returned %d and %d", what, ra, rb);
 	FZ_CHECK(cl_sm_failed(p->a) == cl_sm_failed(p->b), "%s: one replica failed", what);
 	FZ_CHECK(cl_sm_hash(p->a) == cl_sm_hash(p->b), "%s: the replicas' states differ", what);
-	cl_sm_foreach(p->a, ex_check, NULL);
+	cl_sm_foreach(p->a, ex_check, p->a);
 }
 
 static void sm_confchg(struct pair *p, uint32_t mask)
@@ -380,7 +378,7 @@ static void run_agents(struct fz *f, uint8_t mode)
 		FZ_CHECK(!cl_node_failed(n), "node %u failed", id);
 		FZ_CHECK(cl_node_synced(n), "node %u is not synced 40 s after the heal", id);
 		const struct cl_sm *sm = cl_node_sm(n);
-		cl_sm_foreach(sm, ex_check, NULL);
+		cl_sm_foreach(sm, ex_check, (void *)sm);
 		if (!first)
 			first = sm;
 		else

@@ -13,8 +13,7 @@
  * -ENOMEM, and the machine is only freed) or loads a state that
  *  - re-encodes, and that encoding loads into another fresh machine with
  *    the same state hash and encodes to the same bytes again;
- *  - is consistent where the machine's own checks say so: an EX lease has
- *    one holder;
+ *  - has no two live owners in conflict (fuzz_lease.h);
  *  - evolves the same in both machines under the same inputs (a
  *    configuration change that drops the first member, a quorum verdict,
  *    its recovery, an acquire of some loaded names): equal hashes after.
@@ -23,6 +22,7 @@
 #include <stdbool.h>
 
 #include "fuzz.h"
+#include "fuzz_lease.h"
 #include "lease.h"
 #include "wire.h"
 
@@ -35,6 +35,7 @@ static void no_action(void *ctx, const struct cl_action *a)
 }
 
 struct names {
+	const struct cl_sm *sm;
 	size_t n;
 	uint16_t len[FZ_NAMES];
 	uint8_t name[FZ_NAMES][COROLEASE_NAME_MAX];
@@ -43,8 +44,7 @@ struct names {
 static int visit(void *ctx, const struct cl_lease_info *info)
 {
 	struct names *ns = ctx;
-	FZ_CHECK(info->mode != CL_MODE_EX || info->nholders == 1,
-		 "a loaded EX lease has %u holders", info->nholders);
+	fz_check_live_ex(ns->sm, info);
 	FZ_CHECK(info->mode != CL_MODE_NONE || info->nholders == 0,
 		 "a loaded free lease has %u holders", info->nholders);
 	if (ns->n < FZ_NAMES && info->namelen <= COROLEASE_NAME_MAX) {
@@ -133,7 +133,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FZ_CHECK(rc == 0 || rc == COROLEASE_EPROTO || rc == COROLEASE_EVERSION || rc == -ENOMEM,
 		 "cl_snap_decode returned %d", rc);
 	if (rc == 0) {
-		struct names ns = { 0 };
+		struct names ns = { .sm = sm };
 		cl_sm_foreach(sm, visit, &ns);
 		uint64_t h = cl_sm_hash(sm);
 		uint8_t *e1, *e2;

@@ -87,6 +87,10 @@ int main(int argc, char **argv)
 	struct cl_msg sh = { .type = CL_MSG_ACQUIRE, .mode = CL_MODE_SH, .req_id = 9, .namelen = 1,
 			     .name = (const uint8_t *)"s" };
 	cl_sm_apply(sm, 3, &sh);
+	sh.req_id = 10;
+	cl_sm_apply(sm, 1, &sh);
+	sh.req_id = 11;
+	cl_sm_apply(sm, 2, &sh);   /* "s": SH by 1, 2 and 3 (orphaned below) */
 	struct cl_ring r2 = { 1, 8 };
 	uint32_t left = 3;
 	cl_sm_confchg(sm, &r2, mem, 2, &left, 1);
