@@ -495,8 +495,13 @@ static void print_timing(FILE *f, const struct key *k, const struct cl_node_conf
 			 const struct cl_node_config *b)
 {
 	uint64_t va = timing_of(a, k), vb = timing_of(b, k);
+	/*
+	 * Whole milliseconds, rounded up: a default derived in microseconds
+	 * (heartbeat: validity / 4) printed as 0 for validity_ms = 2, which no
+	 * file may say (found by tests/fuzz/fuzz_config).
+	 */
 	if (va == vb)
-		fprintf(f, "%" PRIu64, va / 1000);
+		fprintf(f, "%" PRIu64, (va + 999) / 1000);
 	else if (va == PROBE_TOKEN_A * 1000ull && vb == PROBE_TOKEN_B * 1000ull)
 		fputs("<token timeout>", f);
 	else
