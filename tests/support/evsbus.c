@@ -991,8 +991,10 @@ static int comp_alloc(struct evs_bus *b, uint32_t mask)
 
 static void comp_gc(struct evs_bus *b, int ci)
 {
+	if (ci < 0)
+		return;   /* no ring (a crash before any): nothing to collect, no comps[-1] */
 	struct comp *c = &b->comps[ci];
-	if (ci < 0 || !c->used)
+	if (!c->used)
 		return;
 	for (uint32_t id = 1; id <= b->cfg.nodes; id++)
 		if (b->nodes[id].up && b->nodes[id].comp == ci)
