@@ -9,8 +9,9 @@
  * A file that loads goes through what the daemon does with it (the checks,
  * the node configuration, the hold quota) and is printed as coroleased -t
  * prints it.  Oracle: that printout, read back as a file (its lines whose
- * value follows the token timeout, "<...>", left out), loads and prints the
- * same text again: the effective configuration survives its own printout.
+ * value follows the token timeout, "<token timeout>" and "<derived from the
+ * token timeout>", left out), loads and prints the same text again: the
+ * effective configuration survives its own printout.
  */
 #include <stdbool.h>
 
@@ -27,7 +28,7 @@ static char *print(const struct cld_config *cfg, size_t *len_r)
 	return text;
 }
 
-/* text without its "<...>" lines (values that follow the token timeout) */
+/* text without the lines of values that follow the token timeout */
 static char *without_token_lines(const char *text, size_t len, size_t *len_r)
 {
 	char *out = malloc(len + 1);
@@ -36,8 +37,15 @@ static char *without_token_lines(const char *text, size_t len, size_t *len_r)
 	for (const char *p = text; p < text + len;) {
 		const char *nl = memchr(p, '\n', (size_t)(text + len - p));
 		size_t l = nl ? (size_t)(nl - p) + 1 : (size_t)(text + len - p);
-		const char *eq = memchr(p, '=', l);
-		bool skip = eq && eq + 2 < p + l && eq[1] == ' ' && eq[2] == '<';
+		static const char *const token[] = { " = <token timeout>\n",
+						     " = <derived from the token timeout>\n" };
+		bool skip = false;
+		for (int i = 0; i < 2; i++) {
+			size_t tl = strlen(token[i]);
+			const char *eq = memchr(p, '=', l);
+			skip |= eq && eq > p && (size_t)(p + l - (eq - 1)) == tl &&
+				memcmp(eq - 1, token[i], tl) == 0;
+		}
 		if (!skip) {
 			memcpy(out + n, p, l);
 			n += l;
