@@ -305,12 +305,19 @@ static void ag_step(struct agents *g, struct fz *f)
 			evs_quorum(g->b, node, x & 0x80);
 		break;
 	case 11:
-		if (g->up[node]) {
-			if (g->paused[node])
-				evs_resume(g->b, node);
-			else
-				evs_pause(g->b, node);
-			g->paused[node] = !g->paused[node];
+		/*
+		 * One paused node at a time: the bus lets a node resumed while
+		 * another member of its ring is still paused deliver its own
+		 * messages alone in that ring, as if the others had left it
+		 * (evs_resume()), where totem would deliver nothing until a new
+		 * ring forms; two such nodes then both hold a lease.
+		 */
+		if (g->paused[node]) {
+			evs_resume(g->b, node);
+			g->paused[node] = false;
+		} else if (g->up[node] && !any_paused(g)) {
+			evs_pause(g->b, node);
+			g->paused[node] = true;
 		}
 		break;
 	case 12:
