@@ -186,6 +186,14 @@ static void populate(void)
 	advance(S.ncfg.linger_us + 1);
 }
 
+/* At exit: the service, the page and the run directory go (a crash leaves them). */
+static void cleanup(void)
+{
+	S.ip = cld_ipc_stop(S.ip);       /* unlinks the socket */
+	S.page = cld_page_close(S.page); /* unlinks the page */
+	rmdir(S.dir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
@@ -236,6 +244,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 				     .pid = getpid(), .page = S.page, .holds = S.holds };
 	int rc = cld_ipc_start(S.loop, &ic, &ipc_ops, NULL, &S.ip);
 	FZ_CHECK(rc == 0, "cld_ipc_start: %s", strerror(-rc));
+	atexit(cleanup);
 	S.sa.sun_family = AF_UNIX;
 	snprintf(S.sa.sun_path, sizeof(S.sa.sun_path), "%s", S.ip->sock_path);
 	return 0;
