@@ -3,7 +3,8 @@
 # build (whatever its compiler), into $(top_builddir)/tests/fuzz/.
 #   make fuzz                 each target for its fixed count, on its seeds
 #   make fuzz FUZZ_TIME=SECS  each target for SECS seconds instead
-# Fails on the first crash (the input is kept in tests/fuzz/crashes/).
+# A target stops at its first crash (the input is kept in tests/fuzz/crashes/);
+# the others still run, and make fails.
 EXTRA_DIST += tests/fuzz
 
 FUZZ_TIME =
