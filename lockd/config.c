@@ -281,6 +281,13 @@ int cld_config_load(struct cld_config *cfg, const char *path, bool must_exist,
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
+	int rc = cld_config_read(cfg, f, path, err, errlen);
+	fclose(f);
+	return rc;
+}
+
+int cld_config_read(struct cld_config *cfg, FILE *f, const char *path, char *err, size_t errlen)
+{
 	char line[1024], msg[512];
 	unsigned lineno = 0;
 	int rc = 0;
@@ -316,7 +323,6 @@ int cld_config_load(struct cld_config *cfg, const char *path, bool must_exist,
 		snprintf(err, errlen, "%s: read error", path);
 		rc = -1;
 	}
-	fclose(f);
 	return rc;
 }
 
@@ -428,12 +434,19 @@ static uint64_t effective_index_mem_max(const struct cld_config *cfg, uint64_t i
 	return st.index_mem_max;
 }
 
-/* The per-uid index quota for index_bytes_per_uid: the value given, else half the bound. */
+/*
+ * The per-uid index quota for index_bytes_per_uid: the value given, else
+ * half the bound, but never below the key's least value (1 K), so that what
+ * coroleased -t prints loads again (tests/fuzz/fuzz_config found
+ * index_mem_max = 1K printing index_bytes_per_uid = 512, which the parser
+ * refuses).
+ */
 static uint64_t effective_per_uid(const struct cld_config *cfg, uint64_t index_bytes_per_uid)
 {
 	if (cfg->index_bytes_per_uid_set)
 		return index_bytes_per_uid;
-	return effective_index_mem_max(cfg, cfg->index_mem_max) / 2;
+	uint64_t half = effective_index_mem_max(cfg, cfg->index_mem_max) / 2;
+	return half < 1024 ? 1024 : half;
 }
 
 /*
@@ -488,8 +501,13 @@ static void print_timing(FILE *f, const struct key *k, const struct cl_node_conf
 			 const struct cl_node_config *b)
 {
 	uint64_t va = timing_of(a, k), vb = timing_of(b, k);
+	/*
+	 * Whole milliseconds, rounded up: a default derived in microseconds
+	 * (heartbeat: validity / 4) printed as 0 for validity_ms = 2, which no
+	 * file may say (found by tests/fuzz/fuzz_config).
+	 */
 	if (va == vb)
-		fprintf(f, "%" PRIu64, va / 1000);
+		fprintf(f, "%" PRIu64, (va + 999) / 1000);
 	else if (va == PROBE_TOKEN_A * 1000ull && vb == PROBE_TOKEN_B * 1000ull)
 		fputs("<token timeout>", f);
 	else

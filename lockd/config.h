@@ -81,6 +81,13 @@ int cld_config_set(struct cld_config *cfg, const char *key, const char *value,
 int cld_config_load(struct cld_config *cfg, const char *path, bool must_exist,
 		    char *err, size_t errlen);
 
+/*
+ * The file's parser: reads f (named path in messages) to its end, as
+ * cld_config_load().  0, or -1 with "path:line: message" in err.  f stays
+ * open (the caller's).
+ */
+int cld_config_read(struct cld_config *cfg, FILE *f, const char *path, char *err, size_t errlen);
+
 /* Parses "key=value" (an -o argument).  Returns 0 or -1 with err. */
 int cld_config_override(struct cld_config *cfg, const char *kv, char *err, size_t errlen);
 

@@ -775,6 +775,7 @@ static int conn_new(struct cld_ipc *ip, int fd)
 	c->admin = admin;
 	cld_watcher_init(&c->watch);
 	cl_list_init(&c->outq);
+	cl_list_init(&c->ops);
 	/*
 	 * Clients below corosync and the timers, root's (and the daemon's
 	 * user's) above other users': libqb runs a handful of ready items per

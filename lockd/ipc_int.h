@@ -121,6 +121,7 @@ struct conn {
 	uint64_t hs_deadline;         /* cld_now_us(): HELLO by then */
 	unsigned bad;
 	uint64_t pending;             /* acquires not granted yet, and ops */
+	struct cl_list ops;           /* its struct op waiting for the node (op.clink) */
 	struct cl_htab names;         /* struct cname; no buckets until the first */
 	struct cld_watcher watch;     /* in cld_ipc.watches */
 	struct cl_list outq;          /* struct outbuf, oldest first */
@@ -144,6 +145,7 @@ struct list_turns {
 /* A request waiting for the node's answer (INDEX_PUT/DEL, SYNC, EVICT, FENCE_ACK). */
 struct op {
 	struct cl_hnode hn;           /* in cld_ipc.op_tab, by id */
+	struct cl_list clink;         /* in its conn.ops */
 	uint64_t id;
 	uint64_t conn_id;
 	uint64_t cookie;
@@ -263,7 +265,10 @@ void ipc_list_end(struct conn *c);
 
 /* Validates and handles one request of size bytes (8-byte aligned) from c. */
 void ipc_request(struct cld_ipc *ip, struct conn *c, const uint8_t *data, size_t size);
-/* Frees what the request side keeps per connection (names, watches). */
+/*
+ * Frees what the request side keeps per connection (names, watches, and
+ * its ops: the node tells nobody of their answers once the client is gone).
+ */
 void ipc_conn_forget(struct conn *c);
 /* Frees every op still waiting (the service is stopping). */
 void ipc_ops_free(struct cld_ipc *ip);

@@ -101,6 +101,20 @@ void ipc_conn_forget(struct conn *c)
 		cname_del(c, cl_container_of(e, struct cname, hn));
 	cl_htab_fini(&c->names);
 	cld_watcher_forget(&c->ip->watches, &c->watch);
+	/*
+	 * cl_node_client_gone() keeps the node's side of these ops but will
+	 * answer them to nobody: freed here, or each would stay in op_tab for
+	 * good (found by tests/fuzz/fuzz_ipc: a client that closes with a
+	 * SYNC, INDEX_PUT/DEL, EVICT or FENCE_ACK under way).
+	 */
+	struct cl_list *l;
+	while ((l = cl_list_first(&c->ops))) {
+		struct op *o = cl_list_entry(l, struct op, clink);
+		cl_list_del(&o->clink);
+		cl_htab_del(&c->ip->op_tab, &o->hn);
+		free(o);
+	}
+	c->pending = 0;
 }
 
 /* ---- requests waiting for the node's answer ---- */
@@ -134,6 +148,7 @@ static uint64_t op_begin(struct cld_ipc *ip, struct conn *c, const struct req *r
 	if (keylen)
 		memcpy(o->data + namelen, r->key, keylen);
 	cl_htab_add(&ip->op_tab, &o->hn, cl_mix64(o->id));
+	cl_list_add_tail(&c->ops, &o->clink);
 	c->pending++;
 	return o->id;
 }
@@ -147,6 +162,7 @@ static struct op *op_take(struct cld_ipc *ip, uint64_t id)
 		if (o->id != id)
 			continue;
 		cl_htab_del(&ip->op_tab, &o->hn);
+		cl_list_del(&o->clink);
 		struct conn *c = ipc_conn_find(ip, o->conn_id);
 		if (c && c->pending)
 			c->pending--;

@@ -115,7 +115,10 @@
  *    then; every correct hand-over waits for that);
  *  - epoch: a grant that starts a new hold on a name carries an epoch above
  *    every epoch granted on that name before, anywhere (further GRANTED
- *    events of a node's current hold repeat its epoch).
+ *    events of a node's current hold repeat its epoch), unless both are
+ *    shared holds: SH holds granted together may reach their clients in
+ *    another order than the machine granted them (found by
+ *    tests/fuzz/fuzz_sm).
  * The first violation of each is kept with its evidence (evs_violation()).
  *
  * Plants.  To show that a safety test notices the defect it is about, the
