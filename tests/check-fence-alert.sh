@@ -48,6 +48,14 @@ run 0 "" "node alert: ignored" CRM_alert_kind=node CRM_alert_rc=0 CRM_alert_node
 run 0 "" "resource alert: ignored" CRM_alert_kind=resource CRM_alert_node=node2
 run 1 "" "unknown node: no fence-ack, exit 1" CRM_alert_kind=fencing CRM_alert_rc=0 CRM_alert_node=nodeX
 run 3 "fence-ack 2" "the CLI's failure is passed on" CRM_alert_kind=fencing CRM_alert_rc=0 CRM_alert_node=node2 STUB_RC=3
+# (adversarial, issue 11) Pacemaker's controller sends the fencing alert for
+# every fencer event, unfencing too: CRM_alert_task is the fencer's action
+# (reboot, off, on) and CRM_alert_rc 0 for a successful "on" (unfencing of a
+# node with fence_scsi/fence_mpath and provides=unfencing, or
+# 'stonith_admin --unfence NODE').  An "on" powers or lets a node back on:
+# nothing was fenced, so nothing may be fence-acked.
+run 0 "" "successful unfencing (task on) of node2: no fence-ack" \
+	CRM_alert_kind=fencing CRM_alert_rc=0 CRM_alert_node=node2 CRM_alert_task=on
 two=$'fence-ack 2\nfence-ack 2'
 run 0 "$two"$'\nfence-ack 2' "fenced node still a member twice (ENODEALIVE): retried until acked" \
 	CRM_alert_kind=fencing CRM_alert_rc=0 CRM_alert_node=node2 STUB_FIRST=2 STUB_FIRST_RC=6 COROLEASE_FENCE_WAIT=5
