@@ -11,12 +11,9 @@
 # (With drain_timeout above the daemon's drain, a stopped holder is revoked
 # and the daemon finishes its drain after revoke_timeout_ms: that case holds.)
 . "$(dirname "$0")/lib.sh"
-OCF_ROOT=${OCF_ROOT:-/usr/lib/ocf}
-export OCF_ROOT
-[[ -f $OCF_ROOT/lib/heartbeat/ocf-shellfuncs ]] || skip "ocf-shellfuncs missing under $OCF_ROOT (resource-agents)"
-it_init ocf-undrained 110
-OCF_OPTS="${DAEMON_OPTS[*]} -o revoke_timeout_ms=8000"
 . "$IT_SRCDIR/ocf-lib.sh"
+OCF_OPTS="${DAEMON_OPTS[*]} -o revoke_timeout_ms=8000"
+ocf_init ocf-undrained 110
 
 cluster up 1 >"$CLUSTER_DIR/cluster-up.log" 2>&1 || { cat "$CLUSTER_DIR/cluster-up.log" >&2; fail "cluster.sh up 1"; }
 bad=0

@@ -12,11 +12,8 @@
 # and status says "grace":true.  Expected: neither start nor monitor reports
 # success while the daemon is in its grace period.
 . "$(dirname "$0")/lib.sh"
-OCF_ROOT=${OCF_ROOT:-/usr/lib/ocf}
-export OCF_ROOT
-[[ -f $OCF_ROOT/lib/heartbeat/ocf-shellfuncs ]] || skip "ocf-shellfuncs missing under $OCF_ROOT (resource-agents)"
-it_init ocf-grace 112
 . "$IT_SRCDIR/ocf-lib.sh"
+ocf_init ocf-grace 112
 
 cluster up 2 >"$CLUSTER_DIR/cluster-up.log" 2>&1 || { cat "$CLUSTER_DIR/cluster-up.log" >&2; fail "cluster.sh up 2"; }
 bad=0

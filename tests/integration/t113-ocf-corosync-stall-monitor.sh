@@ -9,11 +9,8 @@
 # quorate only and returns OCF_SUCCESS.  Expected: not OCF_SUCCESS once the
 # node's validity has lapsed for several token timeouts.
 . "$(dirname "$0")/lib.sh"
-OCF_ROOT=${OCF_ROOT:-/usr/lib/ocf}
-export OCF_ROOT
-[[ -f $OCF_ROOT/lib/heartbeat/ocf-shellfuncs ]] || skip "ocf-shellfuncs missing under $OCF_ROOT (resource-agents)"
-it_init ocf-stall 113
 . "$IT_SRCDIR/ocf-lib.sh"
+ocf_init ocf-stall 113
 
 # valid_ms: node 1's daemon's valid_ms (fails if it does not answer)
 valid_ms() { ocf_cli --json status 2>/dev/null | grep -o '"valid_ms":-\?[0-9]*' | cut -d: -f2 | grep .; }
