@@ -49,13 +49,17 @@ run 0 "" "resource alert: ignored" CRM_alert_kind=resource CRM_alert_node=node2
 run 1 "" "unknown node: no fence-ack, exit 1" CRM_alert_kind=fencing CRM_alert_rc=0 CRM_alert_node=nodeX
 run 3 "fence-ack 2" "the CLI's failure is passed on" CRM_alert_kind=fencing CRM_alert_rc=0 CRM_alert_node=node2 STUB_RC=3
 # (adversarial, issue 11) Pacemaker's controller sends the fencing alert for
-# every fencer event, unfencing too: CRM_alert_task is the fencer's action
-# (reboot, off, on) and CRM_alert_rc 0 for a successful "on" (unfencing of a
-# node with fence_scsi/fence_mpath and provides=unfencing, or
-# 'stonith_admin --unfence NODE').  An "on" powers or lets a node back on:
-# nothing was fenced, so nothing may be fence-acked.
-run 0 "" "successful unfencing (task on) of node2: no fence-ack" \
-	CRM_alert_kind=fencing CRM_alert_rc=0 CRM_alert_node=node2 CRM_alert_task=on
+# every fencer event, unfencing ("on") too: it alerts before it looks at the
+# action.  Pacemaker 2.1.5 sets CRM_alert_task to st_notify_fence for all of
+# them (seen in t33's run: "fenced (st_notify_fence)"); only CRM_alert_desc,
+# "Operation ACTION of TARGET by EXECUTIONER for CLIENT@ORIGIN: RESULT
+# (ref=ID)", names the action.  A successful unfencing (fence_scsi or
+# fence_mpath with provides=unfencing when the node joins, or
+# 'stonith_admin --unfence NODE') lets a node back at the storage: nothing
+# was fenced, so nothing may be fence-acked.
+run 0 "" "successful unfencing (Operation on) of node2: no fence-ack" \
+	CRM_alert_kind=fencing CRM_alert_rc=0 CRM_alert_node=node2 CRM_alert_task=st_notify_fence \
+	"CRM_alert_desc=Operation on of node2 by node1 for stonith_admin.4242@node1: OK (ref=5bd3a8e4-7f1c-4d0e-9c55-3e2a1b0c9d11)"
 two=$'fence-ack 2\nfence-ack 2'
 run 0 "$two"$'\nfence-ack 2' "fenced node still a member twice (ENODEALIVE): retried until acked" \
 	CRM_alert_kind=fencing CRM_alert_rc=0 CRM_alert_node=node2 STUB_FIRST=2 STUB_FIRST_RC=6 COROLEASE_FENCE_WAIT=5
