@@ -60,6 +60,14 @@ run 3 "fence-ack 2" "the CLI's failure is passed on" CRM_alert_kind=fencing CRM_
 run 0 "" "successful unfencing (Operation on) of node2: no fence-ack" \
 	CRM_alert_kind=fencing CRM_alert_rc=0 CRM_alert_node=node2 CRM_alert_task=st_notify_fence \
 	"CRM_alert_desc=Operation on of node2 by node1 for stonith_admin.4242@node1: OK (ref=5bd3a8e4-7f1c-4d0e-9c55-3e2a1b0c9d11)"
+# (adversarial, issue 11) Pacemaker matches node names without regard to
+# case (its peer cache and fence targets), so 'stonith_admin --fence NODE2'
+# fences node2 and the alert names the target as typed.  crm_node -l lists
+# node2: the agent finds no id, exits 1 and acks nothing, and in the
+# split-capable quorum modes (two_node) node 2's leases then stay held until
+# someone runs fence-ack by hand.
+run 0 "fence-ack 2" "fencing of NODE2 (node2 in another case): fence-ack 2" \
+	CRM_alert_kind=fencing CRM_alert_rc=0 CRM_alert_node=NODE2 CRM_alert_task=st_notify_fence
 two=$'fence-ack 2\nfence-ack 2'
 run 0 "$two"$'\nfence-ack 2' "fenced node still a member twice (ENODEALIVE): retried until acked" \
 	CRM_alert_kind=fencing CRM_alert_rc=0 CRM_alert_node=node2 STUB_FIRST=2 STUB_FIRST_RC=6 COROLEASE_FENCE_WAIT=5
