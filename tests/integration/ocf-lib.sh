@@ -1,9 +1,9 @@
-# ocf-lib.sh - for the adversarial OCF agent tests (t110, t112, t113;
+# ocf-lib.sh - for the adversarial OCF agent tests (t110, t112-t115;
 # sourced after lib.sh).  ocf_init NAME NUM: skips without resource-agents'
 # ocf-shellfuncs, then it_init NAME NUM.  ocf_agent ACTION [KEY=VALUE...]
 # runs packaging/ocf/coroleased in node 1 with the build's binaries, run dir
-# $OCF_RUN, daemon options $OCF_OPTS (set them before ocf_init to change
-# them) and log $OCF_LOG; its output is appended to
+# $OCF_RUN, daemon options $OCF_OPTS and log $OCF_LOG (set any of them
+# before ocf_init to change them); its output is appended to
 # $CLUSTER_DIR/agent-ACTION.out and its rc returned.  At exit, whatever it
 # started is stopped before lib.sh tears the cluster down.
 OCF_AGENT=$IT_SRCDIR/../../packaging/ocf/coroleased
@@ -12,7 +12,7 @@ ocf_init() {
 	[[ -f $OCF_ROOT/lib/heartbeat/ocf-shellfuncs ]] || skip "ocf-shellfuncs missing under $OCF_ROOT (resource-agents)"
 	it_init "$1" "$2"
 	: "${OCF_RUN:=/run/corolease-$CLUSTER_PREFIX}" "${OCF_OPTS:=${DAEMON_OPTS[*]}}"
-	OCF_LOG=$CLUSTER_DIR/n1/coroleased-ocf.log
+	: "${OCF_LOG:=$CLUSTER_DIR/n1/coroleased-ocf.log}"
 	trap 'ocf_rc=$?; [[ -e $CLUSTER_DIR/N ]] && ocf_agent stop OCF_RESKEY_drain_timeout=5 >/dev/null 2>&1; (exit $ocf_rc); it_cleanup' EXIT
 }
 ocf_agent() {
