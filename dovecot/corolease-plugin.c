@@ -13,18 +13,23 @@
  *   user lease     "user/<username>", taken when the mail user is created
  *                  (not for the internal users of raw storage and shared
  *                  namespaces, which are `autocreated`).
- *   mailbox lease  "mailbox/<mailbox directory>", taken by the wrapped
- *                  mailbox open (any namespace: private, shared, public),
- *                  never for the raw storage of LMTP/LDA input.
+ *   mailbox lease  "mailbox/<mailbox directory>" (its canonical path),
+ *                  taken by the wrapped mailbox open (any namespace:
+ *                  private, shared, public) and for a rename (source and
+ *                  destination), never for the raw storage of LMTP/LDA
+ *                  input.
  *
  * Leases are counted per name within the process (one hold on the
  * connection however often a mailbox is opened) and released on the last
  * close.  A `wanted` (another node waits) or `revoked` (quorum or validity
- * lost) callback, or the loss of the daemon, ends the mail process: the
- * ioloop stops after the command in progress (master_service_stop), so
- * IMAP clients get "* BYE Server shutting down." and the log says why with
- * the prefix "corolease:"; after a revoke every storage access the plugin
- * sees (open, commit) fails at once.  This needs client_limit = 1 in the
+ * lost) callback, the loss of the daemon, or a hold found no longer valid
+ * by the process's own check (corolease_lease_valid() every 100 ms while it
+ * holds a lease: the daemon may be hung or cut off and tell nothing) ends
+ * the mail process: the ioloop stops after the command in progress
+ * (master_service_stop), so IMAP clients get "* BYE Server shutting down."
+ * and the log says why with the prefix "corolease:"; from then on every
+ * storage access the plugin sees (open, sync, save, copy, rename, commit)
+ * fails at once.  This needs client_limit = 1 in the
  * mail services (Dovecot's default for imap and pop3): stopping the process
  * must end only the sessions of this user.
  *
@@ -37,8 +42,11 @@
 #include "mail-user.h"
 #include "mail-storage-private.h"
 #include "mail-storage-hooks.h"
+#include "index-storage.h"
 
 #include <corolease.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "naming.h"
@@ -78,13 +86,27 @@ static MODULE_CONTEXT_DEFINE_INIT(corolease_storage_module, &mail_storage_module
 static corolease_t *cl_h;
 static struct io *cl_io;
 static struct timeout *cl_to;
+static struct timeout *cl_valid_to; /* the validity check, while a hold exists */
 static struct cl_hold *cl_holds;
 static bool cl_revoked; /* a hold was revoked or the daemon lost: no storage access */
 static bool cl_stopping;
 static bool cl_dead; /* the connection is lost: its fd is no longer polled */
 
+/*
+ * A hung coroleased (stopped, not gone) must not hold a login or an open
+ * longer than its wait: the connect and every call without a timeout of its
+ * own (the sync after a timed-out acquire, an acquire that does not wait)
+ * are bounded by the wait, at least CL_BOUND_MIN_MS (a healthy daemon
+ * answers in far less), at most CL_BOUND_MAX_MS.  Such a timeout is
+ * CL_ENOANSWER here: "cluster lease unavailable", fail_mode applies.
+ */
+#define CL_BOUND_MIN_MS 1000u
+#define CL_BOUND_MAX_MS 10000u
+#define CL_ENOANSWER (-ETIME) /* the plugin's own: coroleased did not answer in time */
+
 static void cl_schedule(void);
 static void cl_disconnect(void);
+static void cl_valid_arm(void);
 
 static uint64_t cl_now_us(void)
 {
@@ -169,15 +191,65 @@ static void cl_disconnected(corolease_t *h ATTR_UNUSED, void *udata ATTR_UNUSED)
 	cl_stop("coroleased gone");
 }
 
+/*
+ * The daemon may be unable to tell us (hung, stopped, cut off): every
+ * CL_VALID_CHECK_MS while a hold exists, corolease_lease_valid() (a read of
+ * the validity page, no IPC) decides alone.  Once a hold is no longer
+ * valid, storage access stops and the session ends as after `revoked`.
+ */
+#define CL_VALID_CHECK_MS 100
+
+/* FALSE (and the session ending) once a hold is no longer valid */
+static bool cl_check_valid(void)
+{
+	const struct cl_hold *hold;
+
+	if (cl_revoked)
+		return FALSE;
+	for (hold = cl_holds; hold != NULL; hold = hold->next) {
+		if (corolease_lease_valid(hold->lease) != 1)
+			break;
+	}
+	if (hold == NULL)
+		return TRUE;
+	cl_revoked = TRUE;
+	timeout_remove(&cl_valid_to);
+	i_error("corolease: %s no longer valid (validity lapsed, quorum or daemon lost): storage access stopped",
+		hold->name);
+	cl_stop("lease no longer valid");
+	return FALSE;
+}
+
+static void cl_valid_cb(void *context ATTR_UNUSED)
+{
+	(void)cl_check_valid();
+}
+
+/* the validity timer runs exactly while a hold exists and none failed */
+static void cl_valid_arm(void)
+{
+	if (cl_holds == NULL || cl_revoked) {
+		timeout_remove(&cl_valid_to);
+		return;
+	}
+	if (cl_valid_to == NULL)
+		cl_valid_to = timeout_add_short(CL_VALID_CHECK_MS, cl_valid_cb, (void *)NULL);
+}
+
 static const struct corolease_callbacks cl_callbacks = {
 	.wanted = cl_wanted,
 	.revoked = cl_revoked_cb,
 	.disconnected = cl_disconnected,
 };
 
+static unsigned cl_bound_ms(unsigned wait_ms)
+{
+	return I_MIN(I_MAX(wait_ms, CL_BOUND_MIN_MS), CL_BOUND_MAX_MS);
+}
+
 /* connects once per process (again after a lost connection, once no hold is
-   left on it); 0 or a corolease error */
-static int cl_connect(void)
+   left on it), bounded by cl_bound_ms(wait_ms); 0 or a corolease error */
+static int cl_connect(unsigned wait_ms)
 {
 	int ret;
 
@@ -187,9 +259,9 @@ static int cl_connect(void)
 	}
 	if (cl_h != NULL)
 		return cl_dead ? COROLEASE_EDISCONNECTED : 0;
-	if ((ret = corolease_connect(&cl_h)) < 0) {
+	if ((ret = corolease_connect_timeout(&cl_h, cl_bound_ms(wait_ms))) < 0) {
 		cl_h = NULL;
-		return ret;
+		return ret == -ETIMEDOUT ? CL_ENOANSWER : ret;
 	}
 	corolease_set_callbacks(cl_h, &cl_callbacks, NULL);
 	cl_io = io_add(corolease_get_fd(cl_h), IO_READ, cl_io_cb, (void *)NULL);
@@ -219,6 +291,7 @@ static bool cl_unavailable(int err)
 	case -EAGAIN:
 	case -ESHUTDOWN:
 	case -EUSERS:
+	case CL_ENOANSWER:
 		return TRUE;
 	default:
 		return FALSE;
@@ -251,7 +324,8 @@ static int cl_hold_get(const char *name, unsigned wait_ms, enum cld_fail_mode fa
 			return 0;
 		}
 	}
-	if ((ret = cl_connect()) == 0) {
+	if ((ret = cl_connect(wait_ms)) == 0) {
+		(void)corolease_set_timeout(cl_h, cl_bound_ms(wait_ms));
 		if (wait_ms > 0)
 			flags |= COROLEASE_WAIT;
 		ret = corolease_acquire(cl_h, name, strlen(name), COROLEASE_EX, flags,
@@ -265,7 +339,7 @@ static int cl_hold_get(const char *name, unsigned wait_ms, enum cld_fail_mode fa
 			int sret = corolease_sync(cl_h);
 
 			if (sret < 0)
-				ret = sret;
+				ret = sret == -ETIMEDOUT ? CL_ENOANSWER : sret;
 		}
 		cl_schedule();
 	}
@@ -284,8 +358,10 @@ static int cl_hold_get(const char *name, unsigned wait_ms, enum cld_fail_mode fa
 	hold->name = i_strdup(name);
 	hold->next = cl_holds;
 	cl_holds = hold;
+	*hold_r = hold;
 	i_info("corolease: %s held (epoch %llu)", name,
 	       (unsigned long long)corolease_lease_epoch(lease));
+	cl_valid_arm();
 	return 0;
 }
 
@@ -308,6 +384,7 @@ static void cl_hold_put(struct cl_hold **holdp)
 	cl_schedule();
 	i_free(hold->name);
 	i_free(hold);
+	cl_valid_arm();
 	if (cl_holds == NULL && cl_h != NULL)
 		cl_disconnect();
 }
@@ -327,61 +404,188 @@ static const char *cl_refusal(const char *what, int err, uint32_t owner)
 			t_strdup_printf("%s is in use on cluster node %u", what, owner) :
 			t_strdup_printf("%s is in use on another cluster node", what);
 	}
-	return t_strdup_printf("%s: cluster lease unavailable (%s)", what, corolease_strerror(err));
+	return t_strdup_printf("%s: cluster lease unavailable (%s)", what,
+			       err == CL_ENOANSWER ? "coroleased did not answer in time" :
+			       corolease_strerror(err));
 }
 
 /* ------------------------------------------------------------------------ */
 /* mailboxes */
+
+static int cl_realpath(const char *path, char *out, size_t outsize, void *ctx ATTR_UNUSED)
+{
+	char *r = realpath(path, NULL);
+	size_t n;
+
+	if (r == NULL)
+		return -1;
+	n = strlen(r);
+	if (n + 1 > outsize) {
+		free(r);
+		return -1;
+	}
+	memcpy(out, r, n + 1);
+	free(r);
+	return 0;
+}
+
+/*
+ * The mailbox lease name of box into name (CLD_NAME_MAX + 1 bytes): by its
+ * directory's canonical path, so that every spelling of one directory
+ * ("./", "//", a trailing '/', a symlink) is one lease; 0 or -1
+ */
+static int cl_mailbox_name(struct mailbox *box, char *name, const char **path_r)
+{
+	const char *path;
+	char canon[PATH_MAX + 1];
+
+	if (mailbox_get_path_to(box, MAILBOX_LIST_PATH_TYPE_MAILBOX, &path) <= 0 ||
+	    path == NULL)
+		path = t_strconcat(box->storage->user->username, "/", box->vname, NULL);
+	else if (cld_path_canonical(path, cl_realpath, NULL, canon, sizeof(canon)) > 0)
+		path = t_strdup(canon);
+	*path_r = path;
+	return cld_mailbox_lease_name(path, name, CLD_NAME_MAX + 1);
+}
 
 static bool cl_mailbox_commit_allowed(struct mailbox *box)
 {
 	struct corolease_mailbox *cbox = COROLEASE_BOX_CONTEXT(box);
 	struct corolease_user *cuser = COROLEASE_USER_CONTEXT(box->storage->user);
 
-	if (cl_revoked || (cbox != NULL && !cl_hold_valid(cbox->hold)) ||
+	if (!cl_check_valid() || (cbox != NULL && !cl_hold_valid(cbox->hold)) ||
 	    (cuser != NULL && !cl_hold_valid(cuser->user_hold)))
 		return FALSE;
 	return TRUE;
 }
 
-static int corolease_mailbox_open(struct mailbox *box)
+static void cl_set_lost(struct mailbox *box)
+{
+	mail_storage_set_error(box->storage, MAIL_ERROR_UNAVAILABLE,
+			       "Cluster lease lost, session ending");
+}
+
+/* a sync reads and writes the mailbox's files (renames, index log) */
+static struct mailbox_sync_context *
+corolease_mailbox_sync_init(struct mailbox *box, enum mailbox_sync_flags flags)
 {
 	struct corolease_mailbox *cbox = COROLEASE_BOX_CONTEXT_REQUIRE(box);
+
+	if (!cl_mailbox_commit_allowed(box)) {
+		cl_set_lost(box);
+		return index_mailbox_sync_init(box, flags, TRUE);
+	}
+	return cbox->module_ctx.super.sync_init(box, flags);
+}
+
+/* the mailbox context of a save or copy, NULL (the error set) once the
+   leases are no longer valid */
+static struct corolease_mailbox *cl_save_box(struct mail_save_context *ctx)
+{
+	struct mailbox *box = ctx->transaction->box;
+
+	if (!cl_mailbox_commit_allowed(box)) {
+		cl_set_lost(box);
+		return NULL;
+	}
+	return COROLEASE_BOX_CONTEXT_REQUIRE(box);
+}
+
+static int corolease_save_begin(struct mail_save_context *ctx, struct istream *input)
+{
+	struct corolease_mailbox *cbox = cl_save_box(ctx);
+
+	return cbox == NULL ? -1 : cbox->module_ctx.super.save_begin(ctx, input);
+}
+
+static int corolease_copy(struct mail_save_context *ctx, struct mail *mail)
+{
+	struct corolease_mailbox *cbox = cl_save_box(ctx);
+
+	return cbox == NULL ? -1 : cbox->module_ctx.super.copy(ctx, mail);
+}
+
+/*
+ * Takes (or counts one more use of) box's mailbox lease into *hold_r (NULL
+ * when the user takes no mailbox leases or fail-open served without one).
+ * 0, or -1 with the error set on box's storage.
+ */
+static int cl_mailbox_hold(struct mailbox *box, struct cl_hold **hold_r)
+{
 	struct corolease_user *cuser = COROLEASE_USER_CONTEXT(box->storage->user);
 	char name[CLD_NAME_MAX + 1];
 	const char *path;
 	uint32_t owner;
 	int err;
 
+	*hold_r = NULL;
 	if (cl_revoked) {
 		mail_storage_set_error(box->storage, MAIL_ERROR_UNAVAILABLE,
 				       "Cluster lease revoked, session ending");
 		return -1;
 	}
-	if (cbox->hold == NULL && cuser != NULL && cuser->set.mailbox_lease) {
-		if (mailbox_get_path_to(box, MAILBOX_LIST_PATH_TYPE_MAILBOX, &path) <= 0 ||
-		    path == NULL)
-			path = t_strconcat(box->storage->user->username, "/", box->vname, NULL);
-		if (cld_mailbox_lease_name(path, name, sizeof(name)) < 0) {
-			mail_storage_set_critical(box->storage, "corolease: no lease name for %s", path);
-			return -1;
-		}
-		if (cl_hold_get(name, cuser->set.mailbox_wait_ms, cuser->set.fail_mode, &cbox->hold,
-				&err, &owner) < 0) {
-			const char *msg = cl_refusal(t_strdup_printf("Mailbox %s", box->vname), err, owner);
+	if (cuser == NULL || !cuser->set.mailbox_lease)
+		return 0;
+	if (cl_mailbox_name(box, name, &path) < 0) {
+		mail_storage_set_critical(box->storage, "corolease: no lease name for %s", path);
+		return -1;
+	}
+	if (cl_hold_get(name, cuser->set.mailbox_wait_ms, cuser->set.fail_mode, hold_r,
+			&err, &owner) < 0) {
+		const char *msg = cl_refusal(t_strdup_printf("Mailbox %s", box->vname), err, owner);
 
-			i_info("corolease: %s: %s", name, msg);
-			mail_storage_set_error(box->storage,
-					       err == -EBUSY || err == -ETIMEDOUT ?
-					       MAIL_ERROR_INUSE : MAIL_ERROR_UNAVAILABLE, msg);
-			return -1;
-		}
+		i_info("corolease: %s: %s", name, msg);
+		mail_storage_set_error(box->storage,
+				       err == -EBUSY || err == -ETIMEDOUT ?
+				       MAIL_ERROR_INUSE : MAIL_ERROR_UNAVAILABLE, msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int corolease_mailbox_open(struct mailbox *box)
+{
+	struct corolease_mailbox *cbox = COROLEASE_BOX_CONTEXT_REQUIRE(box);
+
+	if (cbox->hold == NULL && cl_mailbox_hold(box, &cbox->hold) < 0)
+		return -1;
+	if (cl_revoked) {
+		mail_storage_set_error(box->storage, MAIL_ERROR_UNAVAILABLE,
+				       "Cluster lease revoked, session ending");
+		return -1;
 	}
 	if (cbox->module_ctx.super.open(box) < 0) {
 		cl_hold_put(&cbox->hold);
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * A rename moves the source's directory (and makes the destination's)
+ * without opening either: both leases are taken for it, waiting as an open
+ * does, so that no other node has either mailbox open meanwhile.
+ */
+static int corolease_mailbox_rename(struct mailbox *src, struct mailbox *dest)
+{
+	struct corolease_mailbox *cbox = COROLEASE_BOX_CONTEXT_REQUIRE(src);
+	struct cl_hold *src_hold = NULL, *dest_hold = NULL;
+	int ret;
+
+	if (cl_mailbox_hold(src, &src_hold) < 0)
+		return -1;
+	if (COROLEASE_BOX_CONTEXT(dest) != NULL && cl_mailbox_hold(dest, &dest_hold) < 0) {
+		mail_storage_copy_error(src->storage, dest->storage);
+		cl_hold_put(&src_hold);
+		return -1;
+	}
+	ret = cl_mailbox_commit_allowed(src) ?
+		cbox->module_ctx.super.rename_box(src, dest) : -1;
+	if (ret < 0 && cl_revoked)
+		cl_set_lost(src);
+	cl_hold_put(&dest_hold);
+	cl_hold_put(&src_hold);
+	return ret;
 }
 
 static void corolease_mailbox_close(struct mailbox *box)
@@ -434,6 +638,10 @@ static void corolease_mailbox_allocated(struct mailbox *box)
 	v->close = corolease_mailbox_close;
 	v->free = corolease_mailbox_free;
 	v->transaction_commit = corolease_transaction_commit;
+	v->sync_init = corolease_mailbox_sync_init;
+	v->save_begin = corolease_save_begin;
+	v->copy = corolease_copy;
+	v->rename_box = corolease_mailbox_rename;
 	MODULE_CONTEXT_SET(box, corolease_storage_module, cbox);
 }
 
@@ -506,5 +714,6 @@ void corolease_plugin_deinit(void)
 		hold->refcount = 1;
 		cl_hold_put(&hold);
 	}
+	timeout_remove(&cl_valid_to);
 	cl_disconnect();
 }

@@ -3,7 +3,7 @@
  * Unix socket) with where a user's sessions belong: on the node that holds
  * the lease user/NAME.
  *
- *   corolease-route [-s SOCKET] [-m MODE] [-g GROUP] [-a NODE=ADDR]...
+ *   corolease-route [-s SOCKET] [-m MODE] [-g GROUP] [-t MS] [-a NODE=ADDR]...
  *
  * For a lookup of "shared/passdb/NAME" (or "passdb/NAME") it asks the local
  * coroleased who holds user/NAME (corolease_owner(): the local replica, no
@@ -13,7 +13,12 @@
  * -a NODE=ADDR overrides one.  Any failure (no daemon, not synced, no
  * address for the holder) answers F, so the login fails instead of being
  * served on the wrong node; a lost daemon is reconnected at the next lookup.
- * Single-threaded, poll(2); each lookup is one IPC round trip.
+ * Single-threaded, poll(2); each lookup is one IPC round trip, bounded
+ * (connect included) by -t MS (default 1000): a hung coroleased (stopped,
+ * not gone) makes the lookup answer F at the bound instead of holding every
+ * login until Dovecot's auth timeout.  Client sockets are non-blocking,
+ * answers queued per client up to OUT_MAX: a client that does not read its
+ * answers is dropped, never waited for.
  *
  * Copyright (c) 2026 the corolease authors.  LGPL-2.1-or-later.
  */
@@ -23,6 +28,7 @@
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,11 +45,17 @@
 #define MAX_CLIENTS 256
 #define MAX_NODES 256
 #define LINE_MAX_LEN 4096
+/* answers a client has not read yet: beyond this it is dropped (one client
+   that never reads must not block the lookups of every other) */
+#define OUT_MAX (64 * 1024)
 
 struct client {
 	int fd;
+	bool drop;     /* its output overflowed: close it */
 	size_t len;
 	char buf[LINE_MAX_LEN];
+	size_t outlen;
+	char *out;     /* OUT_MAX bytes, allocated with the client */
 };
 
 static struct {
@@ -52,6 +64,7 @@ static struct {
 } nodes[MAX_NODES];
 static size_t n_nodes;
 static corolease_t *h;
+static unsigned bound_ms = 1000; /* -t: a lookup's bound on coroleased's answer */
 static volatile sig_atomic_t stop;
 
 static void on_signal(int sig)
@@ -120,8 +133,27 @@ static int load_nodelist(void)
 	return 0;
 }
 
-/* the dict protocol's escaping of a value: \001 -> \0011, \t \r \n */
-static void reply_escaped(int fd, char kind, const char *v)
+/* writes what c has queued, as far as its socket takes it (non-blocking) */
+static void client_flush(struct client *c)
+{
+	while (c->outlen > 0 && !c->drop) {
+		ssize_t w = write(c->fd, c->out, c->outlen);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				c->drop = true;
+			return;
+		}
+		memmove(c->out, c->out + w, c->outlen - (size_t)w);
+		c->outlen -= (size_t)w;
+	}
+}
+
+/* the dict protocol's escaping of a value: \001 -> \0011, \t \r \n; queued
+   on c (dropped when its queue is full), written as its socket takes it */
+static void reply_escaped(struct client *c, char kind, const char *v)
 {
 	char out[LINE_MAX_LEN * 2 + 4];
 	size_t n = 0;
@@ -137,8 +169,17 @@ static void reply_escaped(int fd, char kind, const char *v)
 		}
 	}
 	out[n++] = '\n';
-	if (write(fd, out, n) != (ssize_t)n)
-		fprintf(stderr, "corolease-route: short write to a dict client\n");
+	if (c->drop)
+		return;
+	if (c->outlen + n > OUT_MAX) {
+		fprintf(stderr, "corolease-route: a dict client does not read its answers "
+			"(%zu bytes queued): dropping it\n", c->outlen);
+		c->drop = true;
+		return;
+	}
+	memcpy(c->out + c->outlen, out, n);
+	c->outlen += n;
+	client_flush(c);
 }
 
 /* unescapes key in place (inverse of the above) */
@@ -157,7 +198,20 @@ static void unescape(char *s)
 	*d = '\0';
 }
 
-static void lookup(int fd, char *key)
+/* connects h, its calls bounded by bound_ms; 0 or a corolease error */
+static int route_connect(void)
+{
+	int ret = corolease_connect_timeout(&h, bound_ms);
+
+	if (ret < 0) {
+		h = NULL;
+		return ret;
+	}
+	(void)corolease_set_timeout(h, bound_ms);
+	return 0;
+}
+
+static void lookup(struct client *c, char *key)
 {
 	char name[CLD_NAME_MAX + 1], answer[512];
 	const char *user;
@@ -170,32 +224,29 @@ static void lookup(int fd, char *key)
 	if (strncmp(user, "shared/", 7) == 0)
 		user += 7;
 	if (strncmp(user, "passdb/", 7) != 0) {
-		reply_escaped(fd, 'N', "");
+		reply_escaped(c, 'N', "");
 		return;
 	}
 	user += 7;
 	if (cld_user_lease_name(user, name, sizeof(name)) < 0) {
-		reply_escaped(fd, 'F', "corolease-route: bad user name");
+		reply_escaped(c, 'F', "corolease-route: bad user name");
 		return;
 	}
-	if (h == NULL && (ret = corolease_connect(&h)) < 0) {
-		h = NULL;
+	if (h == NULL && (ret = route_connect()) < 0) {
 		fprintf(stderr, "corolease-route: %s: cannot connect to coroleased: %s\n", user,
 			corolease_strerror(ret));
-		reply_escaped(fd, 'F', "corolease-route: coroleased unreachable");
+		reply_escaped(c, 'F', "corolease-route: coroleased unreachable");
 		return;
 	}
 	ret = corolease_owner(h, name, strlen(name), &owner);
 	if (ret == COROLEASE_EDISCONNECTED) {
 		h = corolease_close(h);
-		if (corolease_connect(&h) < 0)
-			h = NULL;
-		else
+		if (route_connect() == 0)
 			ret = corolease_owner(h, name, strlen(name), &owner);
 	}
 	if (ret < 0) {
 		fprintf(stderr, "corolease-route: %s: %s\n", user, corolease_strerror(ret));
-		reply_escaped(fd, 'F', "corolease-route: owner unknown");
+		reply_escaped(c, 'F', "corolease-route: owner unknown");
 		return;
 	}
 	if (owner != 0 && owner != corolease_nodeid(h) && node_addr(owner) == NULL)
@@ -203,11 +254,11 @@ static void lookup(int fd, char *key)
 	if (cld_route_answer(owner, corolease_nodeid(h), node_addr(owner), answer, sizeof(answer)) < 0) {
 		fprintf(stderr, "corolease-route: %s: held by node %u, whose address is unknown\n",
 			user, (unsigned)owner);
-		reply_escaped(fd, 'F', "corolease-route: holder's address unknown");
+		reply_escaped(c, 'F', "corolease-route: holder's address unknown");
 		return;
 	}
 	fprintf(stderr, "corolease-route: %s: held by node %u: %s\n", user, (unsigned)owner, answer);
-	reply_escaped(fd, 'O', answer);
+	reply_escaped(c, 'O', answer);
 }
 
 /* one client's input: 0, or -1 to close it */
@@ -216,6 +267,8 @@ static int client_input(struct client *c)
 	ssize_t r = read(c->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len);
 	char *nl;
 
+	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return 0;
 	if (r <= 0)
 		return -1;
 	c->len += (size_t)r;
@@ -224,14 +277,24 @@ static int client_input(struct client *c)
 		size_t linelen = (size_t)(nl - c->buf);
 
 		*nl = '\0';
+		if (c->drop)
+			return -1;
 		if (c->buf[0] == 'L')
-			lookup(c->fd, c->buf + 1);
+			lookup(c, c->buf + 1);
 		else if (c->buf[0] != 'H') /* hello needs no answer */
-			reply_escaped(c->fd, 'F', "corolease-route: lookups only");
+			reply_escaped(c, 'F', "corolease-route: lookups only");
 		memmove(c->buf, nl + 1, c->len - linelen - 1);
 		c->len -= linelen + 1;
 	}
-	return c->len == sizeof(c->buf) - 1 ? -1 : 0;
+	return c->drop || c->len == sizeof(c->buf) - 1 ? -1 : 0;
+}
+
+static void client_close(struct client *c)
+{
+	close(c->fd);
+	c->fd = -1;
+	free(c->out);
+	c->out = NULL;
 }
 
 int main(int argc, char **argv)
@@ -245,8 +308,9 @@ int main(int argc, char **argv)
 	struct pollfd pfd[MAX_CLIENTS + 1];
 	int lfd, opt, i;
 
-	while ((opt = getopt(argc, argv, "s:m:g:a:h")) != -1) {
-		char *eq;
+	while ((opt = getopt(argc, argv, "s:m:g:t:a:h")) != -1) {
+		char *eq, *end;
+		unsigned long ul;
 
 		switch (opt) {
 		case 's':
@@ -262,6 +326,15 @@ int main(int argc, char **argv)
 			}
 			gid = gr->gr_gid;
 			break;
+		case 't':
+			errno = 0;
+			ul = strtoul(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || ul == 0 || ul > 600000) {
+				fprintf(stderr, "corolease-route: -t MS, not '%s'\n", optarg);
+				return 2;
+			}
+			bound_ms = (unsigned)ul;
+			break;
 		case 'a':
 			eq = strchr(optarg, '=');
 			if (eq == NULL || atoi(optarg) <= 0) {
@@ -271,7 +344,7 @@ int main(int argc, char **argv)
 			set_node((unsigned)atoi(optarg), eq + 1);
 			break;
 		default:
-			fprintf(stderr, "usage: corolease-route [-s SOCKET] [-m MODE] [-g GROUP] [-a NODE=ADDR]...\n");
+			fprintf(stderr, "usage: corolease-route [-s SOCKET] [-m MODE] [-g GROUP] [-t MS] [-a NODE=ADDR]...\n");
 			return opt == 'h' ? 0 : 2;
 		}
 	}
@@ -298,28 +371,36 @@ int main(int argc, char **argv)
 	while (!stop) {
 		pfd[0] = (struct pollfd){ .fd = lfd, .events = POLLIN };
 		for (i = 0; i < MAX_CLIENTS; i++)
-			pfd[i + 1] = (struct pollfd){ .fd = clients[i].fd, .events = POLLIN };
+			pfd[i + 1] = (struct pollfd){
+				.fd = clients[i].fd,
+				.events = clients[i].outlen > 0 ? POLLIN | POLLOUT : POLLIN,
+			};
 		if (poll(pfd, MAX_CLIENTS + 1, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
 		if (pfd[0].revents & POLLIN) {
-			int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+			int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+			char *out = NULL;
 
 			for (i = 0; cfd >= 0 && i < MAX_CLIENTS && clients[i].fd >= 0; i++)
 				;
-			if (cfd >= 0 && i == MAX_CLIENTS)
+			if (cfd >= 0 && (i == MAX_CLIENTS || (out = malloc(OUT_MAX)) == NULL))
 				close(cfd);
 			else if (cfd >= 0)
-				clients[i] = (struct client){ .fd = cfd };
+				clients[i] = (struct client){ .fd = cfd, .out = out };
 		}
 		for (i = 0; i < MAX_CLIENTS; i++) {
-			if (clients[i].fd >= 0 && pfd[i + 1].revents != 0 &&
-			    client_input(&clients[i]) < 0) {
-				close(clients[i].fd);
-				clients[i].fd = -1;
-			}
+			struct client *c = &clients[i];
+			short rev = pfd[i + 1].revents;
+
+			if (c->fd < 0 || rev == 0)
+				continue;
+			if (rev & POLLOUT)
+				client_flush(c);
+			if (c->drop || ((rev & (POLLIN | POLLHUP | POLLERR)) && client_input(c) < 0))
+				client_close(c);
 		}
 	}
 	(void)unlink(path);

@@ -58,6 +58,106 @@ int cld_mailbox_lease_name(const char *path, char *buf, size_t bufsize)
 	return (int)CLD_NAME_MAX;
 }
 
+int cld_path_lexical(const char *path, char *out, size_t outsize)
+{
+	size_t n = 0, clen;
+	const char *p = path, *c;
+
+	if (path == NULL || path[0] != '/' || outsize < 2)
+		return -1;
+	while (*p != '\0') {
+		while (*p == '/')
+			p++;
+		c = p;
+		while (*p != '\0' && *p != '/')
+			p++;
+		clen = (size_t)(p - c);
+		if (clen == 0 || (clen == 1 && c[0] == '.'))
+			continue;
+		if (clen == 2 && c[0] == '.' && c[1] == '.') {
+			while (n > 0 && out[n - 1] != '/')
+				n--;
+			if (n > 0)
+				n--; /* the '/' before the removed component */
+			continue;
+		}
+		if (n + 1 + clen + 1 > outsize)
+			return -1;
+		out[n++] = '/';
+		memcpy(out + n, c, clen);
+		n += clen;
+	}
+	if (n == 0)
+		out[n++] = '/';
+	out[n] = '\0';
+	return (int)n;
+}
+
+int cld_path_canonical(const char *path, cld_realpath_fn *resolve, void *ctx,
+		       char *out, size_t outsize)
+{
+	char *lex, *prefix;
+	size_t len, cut, rlen;
+	int n, ret = -1;
+
+	if (path == NULL || path[0] != '/' || outsize < 2)
+		return -1;
+	len = strlen(path) + 1;
+	lex = malloc(len);
+	prefix = malloc(outsize);
+	if (lex == NULL || prefix == NULL)
+		goto out;
+	/* runs of '/' and "." only: ".." may follow a symlink, resolve it */
+	{
+		const char *p = path;
+		size_t m = 0;
+
+		while (*p != '\0') {
+			if (*p == '/' && m > 0 && lex[m - 1] == '/') {
+				p++;
+			} else if (*p == '.' && m > 0 && lex[m - 1] == '/' &&
+				   (p[1] == '/' || p[1] == '\0')) {
+				p++;
+			} else {
+				lex[m++] = *p++;
+			}
+		}
+		while (m > 1 && lex[m - 1] == '/')
+			m--;
+		lex[m] = '\0';
+		len = m;
+	}
+	/* the longest existing prefix, cut at component boundaries */
+	for (cut = len;; ) {
+		if (cut < outsize) {
+			memcpy(prefix, lex, cut);
+			prefix[cut] = '\0';
+			if (cut == 0)
+				strcpy(prefix, "/");
+			if (resolve(prefix, out, outsize, ctx) == 0 && out[0] == '/')
+				break;
+		}
+		if (cut == 0)
+			goto out; /* not even "/" resolves */
+		while (cut > 0 && lex[cut - 1] != '/')
+			cut--;
+		if (cut > 0)
+			cut--;
+	}
+	/* resolved prefix + the rest, then the rest's ".." lexically */
+	rlen = strlen(out);
+	if (rlen + (len - cut) + 1 > outsize)
+		goto out;
+	memcpy(prefix, out, rlen);
+	memcpy(prefix + rlen, lex + cut, len - cut + 1);
+	n = cld_path_lexical(prefix, out, outsize); /* also "/" + "/rest" */
+	ret = n;
+out:
+	free(lex);
+	free(prefix);
+	return ret;
+}
+
 static int parse_bool(const char *s, int *v_r)
 {
 	static const char *const yes[] = { "yes", "y", "true", "1" };

@@ -29,6 +29,32 @@ int cld_user_lease_name(const char *username, char *buf, size_t bufsize);
  */
 int cld_mailbox_lease_name(const char *path, char *buf, size_t bufsize);
 
+/*
+ * The lexical normal form of an absolute path into out (outsize bytes):
+ * runs of '/' become one, "." components go, ".." removes the component
+ * before it (never above "/"), no trailing '/' (except "/" itself).
+ * Returns the length, or -1 for a path not starting with '/' or an out
+ * too small.
+ */
+int cld_path_lexical(const char *path, char *out, size_t outsize);
+
+/*
+ * Resolves an existing path (as realpath(3)) into out (outsize bytes,
+ * at least 2): 0, or -1 when it does not exist or cannot be resolved.
+ */
+typedef int cld_realpath_fn(const char *path, char *out, size_t outsize, void *ctx);
+
+/*
+ * The canonical spelling of an absolute path, so that every spelling of
+ * one directory names one lease: the resolved (realpath) form of its
+ * longest existing prefix, then the lexically normalised rest (a mailbox
+ * being created does not exist yet).  The rest is normalised lexically
+ * only: its components do not exist, so none is a symlink.  Returns the
+ * length, or -1 (a relative path, out too small).
+ */
+int cld_path_canonical(const char *path, cld_realpath_fn *resolve, void *ctx,
+		       char *out, size_t outsize);
+
 enum cld_fail_mode {
 	CLD_FAIL_CLOSED = 0, /* no daemon, no quorum, syncing: refuse */
 	CLD_FAIL_OPEN = 1,   /* then serve without a lease (single-node use) */

@@ -122,6 +122,22 @@ typedef struct corolease_lease corolease_lease_t;
  */
 int corolease_connect(corolease_t **h_r);
 /*
+ * corolease_connect() with the handshake bounded by timeout_ms instead of
+ * 10 s (0: the 10 s): -ETIMEDOUT when the daemon has not completed it by
+ * then (a hung or stopped daemon).
+ */
+int corolease_connect_timeout(corolease_t **h_r, unsigned timeout_ms);
+/*
+ * Bounds every synchronous call of h that has no timeout of its own
+ * (corolease_sync(), corolease_owner(), the index and admin calls, an
+ * acquire with timeout_ms 0) to timeout_ms: such a call returns -ETIMEDOUT
+ * when the daemon has not answered by then (hung, stopped); the request
+ * may still take effect at the daemon, and its late answer is dropped.
+ * 0 (the default): no bound, the call waits as long as the daemon is
+ * connected.  An acquire with a timeout keeps its own bound.  0 or -EINVAL.
+ */
+int corolease_set_timeout(corolease_t *h, unsigned timeout_ms);
+/*
  * Closes the connection (the daemon releases everything it held), frees
  * every lease handle and drops queued callbacks without running them.
  * Accepts NULL; returns NULL.  Not to be called from a callback.

@@ -33,9 +33,13 @@
  * the fd for a hang-up; see "The validity page" in corolease/ipc.h.
  *
  * Bounded calls: connecting (socket and HELLO) takes at
- * most CONNECT_TIMEOUT_US; an acquire with a timeout returns by it (plus
- * ACQUIRE_GRACE_US with COROLEASE_WAIT); every wait polls the fd, whose
- * POLLHUP ends it with COROLEASE_EDISCONNECTED as soon as the daemon dies.
+ * most CONNECT_TIMEOUT_US (or what corolease_connect_timeout() says); an
+ * acquire with a timeout returns by it (plus ACQUIRE_GRACE_US with
+ * COROLEASE_WAIT); every other synchronous call by the handle's call
+ * timeout (corolease_set_timeout(), none by default); every wait polls
+ * the fd, whose POLLHUP ends it with COROLEASE_EDISCONNECTED as soon as
+ * the daemon dies.  A call given up on leaves its request behind: the
+ * late answer's cookie is unknown by then and dropped.
  */
 #define _GNU_SOURCE 1
 
@@ -171,6 +175,7 @@ struct corolease {
 	uint32_t nodeid;
 	bool dead;                    /* connection lost (or never usable) */
 	bool dead_reported;           /* pending calls failed, `disconnected` queued */
+	uint64_t call_timeout_us;     /* corolease_set_timeout(); 0: none */
 	uint64_t next_cookie;
 	size_t bufsize;               /* largest event */
 	unsigned char *rx;            /* receive buffer (process() never nests) */
@@ -857,6 +862,12 @@ static bool pending_settled(void *arg)
 	return p->done;
 }
 
+/* The deadline of a synchronous call that has none of its own. */
+static uint64_t call_deadline(const corolease_t *h)
+{
+	return h->call_timeout_us ? now_us() + h->call_timeout_us : UINT64_MAX;
+}
+
 /*
  * Sends a request and waits for its RESULT.  p comes from pending_init()
  * (with item/fn/ctx set for a list); on return p->err holds the daemon's
@@ -909,7 +920,7 @@ static int call_name(corolease_t *h, struct pending *p, uint32_t type,
 	memset(&req, 0, sizeof(req));
 	req.namelen = (uint16_t)namelen;
 	struct iovec iov[2] = { { &req, sizeof(req) }, { (void *)name, namelen } };
-	return call(h, p, type, iov, namelen ? 2 : 1, UINT64_MAX);
+	return call(h, p, type, iov, namelen ? 2 : 1, call_deadline(h));
 }
 
 /* A request without arguments. */
@@ -920,7 +931,7 @@ static int call_bare(corolease_t *h, struct pending *p, uint32_t type)
 	struct clp_req_base req;
 	memset(&req, 0, sizeof(req));
 	struct iovec iov = { &req, sizeof(req) };
-	return call(h, p, type, &iov, 1, UINT64_MAX);
+	return call(h, p, type, &iov, 1, call_deadline(h));
 }
 
 /*
@@ -1081,10 +1092,16 @@ static int refusal(corolease_t *h, int err)
 
 CL_PUBLIC int corolease_connect(corolease_t **h_r)
 {
+	return corolease_connect_timeout(h_r, 0);
+}
+
+CL_PUBLIC int corolease_connect_timeout(corolease_t **h_r, unsigned timeout_ms)
+{
 	if (!h_r)
 		return -EINVAL;
 	*h_r = NULL;
-	uint64_t deadline = now_us() + CONNECT_TIMEOUT_US;
+	uint64_t deadline = now_us() +
+		(timeout_ms ? (uint64_t)timeout_ms * 1000u : CONNECT_TIMEOUT_US);
 	corolease_t *h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
@@ -1164,6 +1181,14 @@ CL_PUBLIC corolease_t *corolease_close(corolease_t *h)
 	cl_htab_fini(&h->by_cookie);
 	free(h);
 	return NULL;
+}
+
+CL_PUBLIC int corolease_set_timeout(corolease_t *h, unsigned timeout_ms)
+{
+	if (!h)
+		return -EINVAL;
+	h->call_timeout_us = (uint64_t)timeout_ms * 1000u;
+	return 0;
 }
 
 CL_PUBLIC void corolease_set_callbacks(corolease_t *h, const struct corolease_callbacks *cb,
@@ -1284,13 +1309,14 @@ CL_PUBLIC int corolease_acquire(corolease_t *h, const void *name, size_t namelen
 	int r = start_acquire(h, name, namelen, mode, flags, timeout_ms, true, NULL, &l);
 	if (r < 0)
 		return r;
-	r = wait_until(h, lease_settled, l, UINT64_MAX);
+	/* a timeout of its own (l->deadline) ends it in process() */
+	r = wait_until(h, lease_settled, l, l->deadline ? UINT64_MAX : call_deadline(h));
 	if (l->state == LS_GRANTED) {
 		l->sync = false;
 		*lease_r = l;
 		return 0;
 	}
-	if (l->state == LS_PENDING) {   /* wait_until failed (poll error) */
+	if (l->state == LS_PENDING) {   /* wait_until failed (poll error, the call timeout) */
 		if (!h->dead)
 			send_release(h, l);
 		l->err = r < 0 ? r : COROLEASE_EDISCONNECTED;
@@ -1422,7 +1448,7 @@ CL_PUBLIC int corolease_index_get(corolease_t *h, const void *name, size_t namel
 				{ (void *)key, keylen } };
 	struct pending p;
 	pending_init(&p);
-	int r = call(h, &p, CLP_REQ_INDEX_GET, iov, 3, UINT64_MAX);
+	int r = call(h, &p, CLP_REQ_INDEX_GET, iov, 3, call_deadline(h));
 	if (r == 0) {
 		uint64_t version;
 		if (p.len < sizeof(version) || p.len - sizeof(version) > COROLEASE_VALUE_MAX) {
@@ -1467,7 +1493,7 @@ static int index_write(corolease_lease_t *lease, uint32_t type, const void *key,
 				{ (void *)key, keylen }, { (void *)val, vallen } };
 	struct pending p;
 	pending_init(&p);
-	int r = call(h, &p, type, iov, vallen ? 4 : 3, UINT64_MAX);
+	int r = call(h, &p, type, iov, vallen ? 4 : 3, call_deadline(h));
 	return fixed_result(&p, r, version_r, sizeof(*version_r));
 }
 
@@ -1845,7 +1871,7 @@ CL_PUBLIC int corolease_fence_ack(corolease_t *h, uint32_t node, unsigned flags,
 	struct iovec iov = { &req, sizeof(req) };
 	struct pending p;
 	pending_init(&p);
-	int r = call(h, &p, CLP_REQ_FENCE_ACK, &iov, 1, UINT64_MAX);
+	int r = call(h, &p, CLP_REQ_FENCE_ACK, &iov, 1, call_deadline(h));
 	return fixed_result(&p, r, count_r, sizeof(*count_r));
 }
 

@@ -15,7 +15,9 @@
 #include <string.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -419,6 +421,37 @@ static void list_arm(struct list_turns *t)
 	t->armed = qb_loop_timer_add(t->ip->loop, t->prio, 0, t, list_turn, &t->th) == 0;
 }
 
+uint64_t ipc_low_begin(struct cld_ipc *ip)
+{
+	uint64_t now = cld_now_us();
+	if (now - ip->low_window_at >= CLD_LOW_WINDOW_US) {
+		ip->low_window_at = now;
+		ip->low_used_us = 0;
+	}
+	if (ip->rt_prio && !ip->rt_demoted && ip->low_used_us >= CLD_LOW_BUDGET_US) {
+		struct sched_param sp = { .sched_priority = 0 };
+		if (sched_setscheduler(0, SCHED_OTHER | SCHED_RESET_ON_FORK, &sp) == 0) {
+			ip->rt_demoted = true;
+			ip->rt_demotions++;
+			(void)setpriority(PRIO_PROCESS, 0, 19);   /* this thread: realtime again below */
+		}
+	}
+	return now;
+}
+
+void ipc_low_end(struct cld_ipc *ip, uint64_t t0)
+{
+	ip->low_used_us += cld_now_us() - t0;
+	if (ip->rt_demoted) {
+		struct sched_param sp = { .sched_priority = ip->rt_prio };
+		if (sched_setscheduler(0, SCHED_RR | SCHED_RESET_ON_FORK, &sp) == 0)
+			ip->rt_demoted = false;
+		else
+			qb_log(LOG_WARNING, "cannot return to realtime priority %d: %s", ip->rt_prio,
+			       strerror(errno));
+	}
+}
+
 static void list_turn(void *data)
 {
 	struct list_turns *t = data;
@@ -428,7 +461,12 @@ static void list_turn(void *data)
 		struct conn *c = cl_list_entry(l, struct conn, list_link);
 		cl_list_del(&c->list_link);
 		c->list_queued = false;
-		if (ipc_list_pump(t->ip, c))
+		bool low = c->prio == QB_LOOP_LOW;
+		uint64_t t0 = low ? ipc_low_begin(t->ip) : 0;
+		bool more = ipc_list_pump(t->ip, c);
+		if (low)
+			ipc_low_end(t->ip, t0);
+		if (more)
 			ipc_list_sched(c);
 	}
 	list_arm(t);
@@ -822,6 +860,8 @@ static int32_t conn_dispatch(int32_t fd, int32_t revents, void *data)
 {
 	struct conn *c = data;
 	struct cld_ipc *ip = c->ip;
+	bool low = c->prio == QB_LOOP_LOW;
+	uint64_t t0 = low ? ipc_low_begin(ip) : 0;
 	if (!c->dying && (revents & POLLOUT))
 		conn_flush(c);
 	for (int i = 0; i < CLD_REQS_PER_WAKE && !c->dying; i++) {
@@ -858,6 +898,8 @@ static int32_t conn_dispatch(int32_t fd, int32_t revents, void *data)
 			handshake_end(ip, c);
 		ip->ops->input_done(ip->ctx);
 	}
+	if (low)
+		ipc_low_end(ip, t0);
 	if (c->dying || (revents & (POLLHUP | POLLERR | POLLNVAL) && !(revents & POLLIN)))
 		conn_gone(ip, c);
 	return 0;
@@ -947,6 +989,10 @@ int cld_ipc_start(qb_loop_t *loop, const struct cld_ipc_config *cfg,
 		return -ENOMEM;
 	ip->loop = loop;
 	ip->cfg = *cfg;
+	int pol = sched_getscheduler(0) & ~SCHED_RESET_ON_FORK;
+	struct sched_param sp;
+	if ((pol == SCHED_RR || pol == SCHED_FIFO) && sched_getparam(0, &sp) == 0)
+		ip->rt_prio = sp.sched_priority;
 	ip->ops = ops;
 	ip->ctx = ctx;
 	ip->lfd = -1;

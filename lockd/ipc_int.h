@@ -63,6 +63,8 @@
 #else
 #define CLD_SO_PEERPIDFD SO_PEERPIDFD
 #endif
+#define CLD_LOW_WINDOW_US 100000ull            /* ipc_low_begin(): the window, and */
+#define CLD_LOW_BUDGET_US 20000ull             /* the realtime CPU of unprivileged work in it */
 #define CLD_ACCEPT_PAUSE_NS (100ull * 1000000ull) /* accepting waits this long after EMFILE */
 
 /* A name the client holds or is acquiring (in conn.names). */
@@ -150,6 +152,16 @@ struct op {
 };
 
 struct cld_ipc {
+	/*
+	 * Realtime CPU for unprivileged work (requests of QB_LOOP_LOW
+	 * connections and their list turns): at most CLD_LOW_BUDGET_US in a
+	 * window of CLD_LOW_WINDOW_US; beyond it such work runs under
+	 * SCHED_OTHER at nice 19 (ipc_low_begin/end), so a member's flood
+	 * cannot turn the SCHED_RR daemon into a CPU taken from the host.
+	 */
+	int rt_prio;                  /* the daemon's SCHED_RR priority at start, 0: not realtime */
+	bool rt_demoted;
+	uint64_t low_window_at, low_used_us;
 	char sock_path[108];          /* RUN_DIR/CLP_SOCKET_FILE (a sun_path) */
 	int lfd;                      /* the listening socket, or -1 */
 	qb_loop_t *loop;
@@ -164,6 +176,8 @@ struct cld_ipc {
 	uint64_t nconns, nhello;
 	/* refusals, for STATUS */
 	uint64_t refused_conns, refused_conns_uid, refused_watches, refused_leases, refused_lists;
+	uint64_t refused_client_leases, refused_pending;   /* max_leases/max_pending_per_client */
+	uint64_t rt_demotions;        /* unprivileged work moved off realtime (CLD_LOW_BUDGET_US) */
 	struct cl_hist grant_latency; /* an acquire to its GRANTED, fast path or through the cluster */
 	uint64_t refused_index_quota, refused_index_full;   /* puts: -EDQUOT, -ENOSPC */
 	uint64_t refused_not_member;  /* connections of users outside socket_group */
@@ -171,6 +185,7 @@ struct cld_ipc {
 	uint64_t oversized;           /* disconnected: a request over CLP_MAX_MSG */
 	uint64_t passed_fds;          /* disconnected: passed file descriptors */
 	uint64_t kill_log_at, kills_unlogged;   /* disconnect warnings: a line a second */
+	uint64_t sigkill_log_at, sigkills_unlogged;   /* kill_on_revoke's: a line a second */
 	/* per limit (0: max_connections, 1: max_connections_per_uid, 2: not a member) */
 	uint64_t refusal_log_at[3];   /* cld_now_us(): the next refusal worth a log line */
 	uint64_t refusals_unlogged[3];
@@ -230,6 +245,9 @@ void ipc_result(struct conn *c, uint64_t cookie, uint32_t type, int err,
 int ipc_list_start(struct conn *c, struct listing *l);
 /* Gives c's listing, if any, a turn of the loop after those already waiting at its priority. */
 void ipc_list_sched(struct conn *c);
+/* Around unprivileged work: its start time (ipc_low_end() counts it against the budget). */
+uint64_t ipc_low_begin(struct cld_ipc *ip);
+void ipc_low_end(struct cld_ipc *ip, uint64_t t0);
 /* Ends c's listing, if any: frees it, uncounts it, takes it off the turns. */
 void ipc_list_end(struct conn *c);
 

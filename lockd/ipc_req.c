@@ -113,6 +113,7 @@ void ipc_conn_forget(struct conn *c)
 static uint64_t op_begin(struct cld_ipc *ip, struct conn *c, const struct req *r, bool keep)
 {
 	if (c->pending >= ip->cfg.conf->max_pending_per_client) {
+		ip->refused_pending++;
 		ipc_result(c, r->cookie, r->type, -EAGAIN, NULL, 0);
 		return 0;
 	}
@@ -303,9 +304,9 @@ static void do_acquire(struct cld_ipc *ip, struct conn *c, const struct req *r)
 	if (cname_find(c, r->name, r->namelen))
 		rc = -EALREADY;
 	else if (c->names.n >= conf->max_leases_per_client)
-		rc = -EDQUOT;
+		rc = -EDQUOT, ip->refused_client_leases++;
 	else if (c->pending >= conf->max_pending_per_client)
-		rc = -EAGAIN;
+		rc = -EAGAIN, ip->refused_pending++;
 	else if (machine_full(ip, r->name, r->namelen))
 		rc = -ENOSPC;
 	else if ((rc = cname_add(c, r->name, r->namelen, &n)) < 0) {
@@ -417,6 +418,40 @@ static uint32_t realtime_priority(void)
 	return sched_getparam(0, &sp) == 0 && sp.sched_priority > 0 ? (uint32_t)sp.sched_priority : 0;
 }
 
+/*
+ * kill_on_revoke: SIGKILL to the process that connected (its pidfd: never
+ * a reused pid), once per hold past its revoke deadline.  Logged at most a
+ * line a second, with the number of kills since the last line: a user
+ * with thousands of revoked holds, or whose connecting process handed the
+ * connection to a child and exited (the kill then finds nobody, and the
+ * child is not killed: corolease.conf(5)), must not flood the log (t86).
+ */
+static void kill_client(struct cld_ipc *ip, struct conn *c, const struct cl_node_event *ev)
+{
+	int err = c->pidfd < 0 ? ENOSYS : 0;
+	if (!err && syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0) < 0)
+		err = errno;
+	uint64_t now = cld_now_us();
+	if (now < ip->sigkill_log_at) {
+		ip->sigkills_unlogged++;
+		qb_log(LOG_DEBUG, "killing client %" PRIu64 " pid %d (revoked lease %.*s): %s", c->id,
+		       (int)c->pid, (int)ev->namelen, (const char *)ev->name, err ? strerror(err) : "sent");
+		return;
+	}
+	ip->sigkill_log_at = now + CLD_REFUSAL_LOG_US;
+	if (!err)
+		qb_log(LOG_WARNING, "killing client %" PRIu64 " pid %d: still using revoked lease %.*s "
+		       "(%" PRIu64 " more kills since the last such line)", c->id, (int)c->pid,
+		       (int)ev->namelen, (const char *)ev->name, ip->sigkills_unlogged);
+	else
+		qb_log(LOG_ERR, "cannot kill client %" PRIu64 " pid %d, still using revoked lease %.*s: %s "
+		       "(%" PRIu64 " more kills since the last such line)", c->id, (int)c->pid,
+		       (int)ev->namelen, (const char *)ev->name,
+		       err == ENOSYS ? "no pidfd (pidfd_open failed at connect)" : strerror(err),
+		       ip->sigkills_unlogged);
+	ip->sigkills_unlogged = 0;
+}
+
 static void do_status(struct cld_ipc *ip, struct conn *c, const struct req *r)
 {
 	const struct cld_ipc_config *d = &ip->cfg;
@@ -428,6 +463,8 @@ static void do_status(struct cld_ipc *ip, struct conn *c, const struct req *r)
 		.watches_all = ip->watches.nall, .refused_conns = ip->refused_conns,
 		.refused_conns_uid = ip->refused_conns_uid, .refused_watches = ip->refused_watches,
 		.refused_leases = ip->refused_leases, .refused_lists = ip->refused_lists,
+		.refused_client_leases = ip->refused_client_leases, .refused_pending = ip->refused_pending,
+		.rt_demotions = ip->rt_demotions,
 		.grant_latency = &ip->grant_latency,
 		.refused_index_quota = ip->refused_index_quota,
 		.refused_index_full = ip->refused_index_full,
@@ -435,7 +472,7 @@ static void do_status(struct cld_ipc *ip, struct conn *c, const struct req *r)
 		.caller_holds = cld_holdquota_of(d->holds, (uint32_t)c->uid),
 		.handshakes = ip->nhandshakes, .handshakes_dropped = ip->handshakes_dropped,
 		.refused_group = ip->refused_not_member, .refused_queued = ip->refused_queued,
-		.oversized = ip->oversized, .state_hash = cl_node_state_hash(d->node),
+		.oversized = ip->oversized, .fresh = holds_privileged(c),
 	};
 	struct cld_holdquota_stats hq;
 	cld_holdquota_stats(d->holds, &hq);
@@ -722,17 +759,8 @@ void cld_ipc_event(struct cld_ipc *ip, const struct cl_node_event *ev)
 		send_lease_ev(c, CLP_EV_REVOKED, ev, ip->cfg.nodeid, CLP_SLOT_NONE, 0);
 		break;
 	case CL_NODE_EV_KILL:
-		if (ip->cfg.conf->kill_on_revoke && c->pidfd >= 0 && c->pid != ip->cfg.pid) {
-			qb_log(LOG_WARNING, "killing client %" PRIu64 " pid %d: still using revoked lease %.*s",
-			       c->id, (int)c->pid, (int)ev->namelen, (const char *)ev->name);
-			if (syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0) < 0)
-				qb_log(LOG_ERR, "cannot kill client %" PRIu64 " pid %d: %s", c->id,
-				       (int)c->pid, strerror(errno));
-		} else if (ip->cfg.conf->kill_on_revoke && c->pid != ip->cfg.pid) {
-			qb_log(LOG_ERR, "client %" PRIu64 " pid %d still uses revoked lease %.*s, and "
-			       "there is no pidfd to kill it by (pidfd_open failed at connect)", c->id,
-			       (int)c->pid, (int)ev->namelen, (const char *)ev->name);
-		}
+		if (ip->cfg.conf->kill_on_revoke && c->pid != ip->cfg.pid)
+			kill_client(ip, c, ev);
 		break;
 	default:
 		break;

@@ -28,6 +28,7 @@ struct status_src {
 	uint64_t ring_seq;
 	int64_t valid_ms;                     /* validity left; <= 0: lapsed */
 	uint64_t client_holds;
+	uint64_t state_hash;
 	uint64_t local_leases;                /* live holds of this node */
 	uint64_t caller_bytes;                /* index bytes charged to the caller's uid */
 	uint64_t member_holds[CL_MAX_MEMBERS]; /* live holds of st.members[i] */
@@ -92,6 +93,9 @@ struct status_src {
 	F("counters.connections_refused_uid", U64, s->in->refused_conns_uid)      \
 	F("counters.watches_refused",  U64,  s->in->refused_watches)              \
 	F("counters.lists_refused",    U64,  s->in->refused_lists)                \
+	F("counters.client_leases_refused", U64, s->in->refused_client_leases)    \
+	F("counters.pending_refused",  U64,  s->in->refused_pending)              \
+	F("counters.realtime_budget_spent", U64, s->in->rt_demotions)             \
 	F("counters.handshakes_dropped", U64, s->in->handshakes_dropped)          \
 	F("counters.connections_refused_group", U64, s->in->refused_group)        \
 	F("counters.queued_refused",   U64,  s->in->refused_queued)               \
@@ -106,7 +110,7 @@ struct status_src {
 	H("latency.grant",             s->in->grant_latency)                      \
 	H("latency.handover",          &s->k.handover)                            \
 	H("latency.sync",              &s->k.sync)                                \
-	F("state_hash",                HASH, s->in->state_hash)
+	F("state_hash",                HASH, s->state_hash)
 
 static void count_live(void *ctx, const uint8_t *name, uint16_t namelen,
 		       const struct cl_hold_info *h)
@@ -149,11 +153,37 @@ static void gather(const struct cld_status_in *in, struct status_src *s)
 	s->caller_bytes = cl_index_uid_bytes(s->sm, in->caller_uid);
 	s->ring_rep = s->st.ring.rep;
 	s->ring_seq = s->st.ring.seq;
-	for (uint32_t i = 0; i < s->st.nmembers && i < CL_MAX_MEMBERS; i++) {
-		cl_sm_foreach_hold_of(s->sm, s->st.members[i], count_live, &s->member_holds[i]);
-		if (s->st.members[i] == in->nodeid)
-			s->local_leases = s->member_holds[i];
+
+	/* the walks of the whole state: cached for unprivileged callers */
+	static struct {
+		const struct cl_sm *sm;
+		uint64_t at, serial, hash, local;
+		uint32_t nmembers, members[CL_MAX_MEMBERS];
+		uint64_t holds[CL_MAX_MEMBERS];
+	} cache;
+	uint32_t nm = s->st.nmembers < CL_MAX_MEMBERS ? s->st.nmembers : CL_MAX_MEMBERS;
+	uint64_t serial = cl_sm_serial(s->sm);
+	bool usable = cache.sm == s->sm && cache.nmembers == nm &&
+		      memcmp(cache.members, s->st.members, nm * sizeof(uint32_t)) == 0 &&
+		      (cache.serial == serial || (!in->fresh && in->now - cache.at < CLD_STATUS_CACHE_US));
+	if (!usable) {
+		cache.sm = s->sm;
+		cache.at = in->now;
+		cache.serial = serial;
+		cache.nmembers = nm;
+		cache.local = 0;
+		memcpy(cache.members, s->st.members, nm * sizeof(uint32_t));
+		for (uint32_t i = 0; i < nm; i++) {
+			cache.holds[i] = 0;
+			cl_sm_foreach_hold_of(s->sm, s->st.members[i], count_live, &cache.holds[i]);
+			if (s->st.members[i] == in->nodeid)
+				cache.local = cache.holds[i];
+		}
+		cache.hash = cl_node_state_hash(in->node);
 	}
+	memcpy(s->member_holds, cache.holds, nm * sizeof(uint64_t));
+	s->local_leases = cache.local;
+	s->state_hash = cache.hash;
 }
 
 struct status_enc {

@@ -13,12 +13,21 @@
 
 #include "node.h"
 
+/*
+ * The parts of a status that walk the whole state (the state hash, each
+ * member's live holds) are computed at most once in this many microseconds
+ * for callers other than root and the daemon's user: a socket_group member
+ * flooding STATUS must not keep the loop walking 50,000 names per request
+ * (t85).  Root's are always fresh.
+ */
+#define CLD_STATUS_CACHE_US 1000000ull
+
 /* Room that always holds the encoded status (members are at most CL_MAX_MEMBERS). */
 #define CLD_STATUS_MAX 16384u
 
 /* What the daemon knows beyond its node agent. */
 struct cld_status_in {
-	const struct cl_node *node;   /* NULL until corosync first answered */
+	struct cl_node *node;         /* NULL until corosync first answered (the state hash is cached in it) */
 	uint32_t nodeid;
 	bool vq_quorate;              /* the local votequorum view */
 	uint32_t realtime_priority;   /* SCHED_RR/FIFO priority of the daemon now, else 0 */
@@ -33,6 +42,9 @@ struct cld_status_in {
 	uint64_t refused_conns_uid;   /* ...: max_connections_per_uid */
 	uint64_t refused_watches;     /* watches refused: max_watches_per_client */
 	uint64_t refused_lists;       /* LIST / INDEX_LIST refused: max_lists_per_uid */
+	uint64_t refused_client_leases; /* acquires refused: max_leases_per_client */
+	uint64_t refused_pending;     /* requests refused: max_pending_per_client */
+	uint64_t rt_demotions;        /* unprivileged work past its realtime budget */
 	const struct cl_hist *grant_latency;   /* the IPC service's (NULL: none) */
 	uint64_t handshakes;          /* connections without HELLO now (root's not counted) */
 	uint64_t handshakes_dropped;  /* ... refused (max_handshakes*) or timed out */
@@ -45,7 +57,7 @@ struct cld_status_in {
 	uint64_t index_mem_max;       /* the configured bound, for before the first sync */
 	uint64_t index_bytes_per_uid; /* the configured quota (0: off), likewise */
 	uint32_t caller_uid;          /* the uid of the client asking */
-	uint64_t state_hash;          /* cl_node_state_hash() */
+	bool fresh;                   /* the caller is root or the daemon's user: no cached part */
 	uint64_t caller_holds;        /* the client hold slots of that uid */
 	uint64_t holds_max;           /* client hold slots for everyone (max_client_holds) */
 	uint64_t holds_per_uid;       /* ... one uid's share (max_client_holds_per_uid) */

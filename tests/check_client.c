@@ -51,6 +51,8 @@ static struct {
 	bool grant_at_once;               /* answer ACQUIRE with GRANTED */
 	bool answer_acquire;              /* else: never answer an ACQUIRE (when not at once) */
 	bool die_on_sync;                 /* the daemon dies when a SYNC arrives */
+	bool hung;                        /* HELLO, SYNC, OWNER go unanswered (a stopped daemon) */
+	uint64_t late_sync_cookie;        /* the last SYNC left unanswered */
 	int refuse;                       /* < 0: refuse connections with it (RESULT, cookie 0) */
 	void (*on_sync)(void);            /* injects events before a SYNC's answer */
 	unsigned char status[4096];       /* STATUS payload */
@@ -249,6 +251,8 @@ static void daemon_request(void *ctx, const void *req, size_t len)
 	const unsigned char *p = req;
 	switch (b.hdr.id) {
 	case CLP_REQ_HELLO: {
+		if (fd_.hung)
+			break;
 		if (fd_.refuse < 0) {
 			/* as coroleased refuses: a RESULT of HELLO with cookie 0, then it closes */
 			ev_result(0, CLP_REQ_HELLO, fd_.refuse, NULL, 0);
@@ -281,6 +285,10 @@ static void daemon_request(void *ctx, const void *req, size_t len)
 		break;
 	}
 	case CLP_REQ_SYNC:
+		if (fd_.hung) {
+			fd_.late_sync_cookie = b.cookie;
+			break;
+		}
 		if (fd_.die_on_sync) {
 			faketp_hangup();
 			break;
@@ -294,6 +302,8 @@ static void daemon_request(void *ctx, const void *req, size_t len)
 		break;
 	case CLP_REQ_OWNER: {
 		uint32_t owner = 1;
+		if (fd_.hung)
+			break;
 		fd_.owner_calls++;
 		ev_result(b.cookie, CLP_REQ_OWNER, 0, &owner, sizeof(owner));
 		break;
@@ -787,6 +797,81 @@ START_TEST(acquire_timeout_bounds_the_call)
 }
 END_TEST
 
+START_TEST(call_timeout_bounds_calls_without_their_own)
+{
+	corolease_t *h = open_conn();
+	corolease_lease_t *l = NULL;
+	uint32_t owner, node = 0;
+	uint64_t t0, took;
+
+	ck_assert_int_eq(corolease_set_timeout(NULL, 200), -EINVAL);
+	ck_assert_int_eq(corolease_set_timeout(h, 200), 0);
+	/* the daemon answers: the bound changes nothing */
+	ck_assert_int_eq(corolease_sync(h), 0);
+	ck_assert_int_eq(corolease_owner(h, "x", 1, &node), 0);
+	ck_assert_uint_eq(node, 1);
+	/* the daemon stops answering (hung, SIGSTOP): every call ends at the bound */
+	fd_.hung = true;
+	t0 = now_us();
+	ck_assert_int_eq(corolease_sync(h), -ETIMEDOUT);
+	took = now_us() - t0;
+	ck_assert_uint_ge(took, 200000u);
+	ck_assert_uint_lt(took, 400000u);
+	t0 = now_us();
+	ck_assert_int_eq(corolease_owner(h, "x", 1, &node), -ETIMEDOUT);
+	took = now_us() - t0;
+	ck_assert_uint_ge(took, 200000u);
+	ck_assert_uint_lt(took, 400000u);
+	/* an acquire without a timeout of its own: the bound, then cancelled */
+	t0 = now_us();
+	ck_assert_int_eq(corolease_acquire(h, "c", 1, COROLEASE_EX, 0, 0, &l, &owner), -ETIMEDOUT);
+	took = now_us() - t0;
+	ck_assert_uint_ge(took, 200000u);
+	ck_assert_uint_lt(took, 400000u);
+	ck_assert_ptr_null(l);
+	ck_assert_int_eq(fd_.releases[2], 1);
+	/* an acquire with a timeout keeps its own (longer) bound */
+	t0 = now_us();
+	ck_assert_int_eq(corolease_acquire(h, "d", 1, COROLEASE_EX, 0, 500, &l, &owner), -ETIMEDOUT);
+	took = now_us() - t0;
+	ck_assert_uint_ge(took, 500000u);
+	ck_assert_uint_lt(took, 700000u);
+	/* the daemon runs again: the late answer to a given-up SYNC is dropped */
+	fd_.hung = false;
+	ck_assert_uint_ne(fd_.late_sync_cookie, 0);
+	ev_result(fd_.late_sync_cookie, CLP_REQ_SYNC, 0, NULL, 0);
+	ck_assert_int_eq(corolease_sync(h), 0);
+	node = 0;
+	ck_assert_int_eq(corolease_owner(h, "x", 1, &node), 0);
+	ck_assert_uint_eq(node, 1);
+	/* 0: no bound again (a healthy daemon answers as before) */
+	ck_assert_int_eq(corolease_set_timeout(h, 0), 0);
+	ck_assert_int_eq(corolease_sync(h), 0);
+	corolease_close(h);
+}
+END_TEST
+
+START_TEST(connect_timeout_bounds_the_handshake)
+{
+	corolease_t *h = NULL;
+	uint64_t t0, took;
+
+	fake_daemon();
+	fd_.hung = true;
+	t0 = now_us();
+	ck_assert_int_eq(corolease_connect_timeout(&h, 200), -ETIMEDOUT);
+	took = now_us() - t0;
+	ck_assert_ptr_null(h);
+	ck_assert_uint_ge(took, 200000u);
+	ck_assert_uint_lt(took, 400000u);
+	ck_assert_int_eq(corolease_connect_timeout(NULL, 200), -EINVAL);
+	fd_.hung = false;
+	ck_assert_int_eq(corolease_connect_timeout(&h, 200), 0);
+	ck_assert_uint_eq(corolease_nodeid(h), 1);
+	corolease_close(h);
+}
+END_TEST
+
 START_TEST(grant_without_slot_is_refused)
 {
 	corolease_t *h = open_conn();
@@ -932,6 +1017,8 @@ static Suite *client_suite(void)
 	tc = tcase_create("bounded");
 	tcase_add_test(tc, daemon_dies_during_a_call);
 	tcase_add_test(tc, acquire_timeout_bounds_the_call);
+	tcase_add_test(tc, call_timeout_bounds_calls_without_their_own);
+	tcase_add_test(tc, connect_timeout_bounds_the_handshake);
 	tcase_add_checked_fixture(tc, NULL, page_remove);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("trust");

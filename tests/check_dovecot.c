@@ -58,6 +58,95 @@ START_TEST(mailbox_names)
 }
 END_TEST
 
+START_TEST(path_lexical)
+{
+	static const char *const cases[][2] = {
+		{ "/", "/" },
+		{ "//", "/" },
+		{ "/.", "/" },
+		{ "/..", "/" },
+		{ "/run/cl-mail/u1/Maildir", "/run/cl-mail/u1/Maildir" },
+		{ "/run/cl-mail/./u1/Maildir", "/run/cl-mail/u1/Maildir" },
+		{ "/run//cl-mail///u1/Maildir/", "/run/cl-mail/u1/Maildir" },
+		{ "/run/cl-mail/u1/Maildir/.", "/run/cl-mail/u1/Maildir" },
+		{ "/run/cl-mail/x/../u1/Maildir", "/run/cl-mail/u1/Maildir" },
+		{ "/a/b/../../../c", "/c" },
+		{ "/a/.Work/..x/...", "/a/.Work/..x/..." },
+	};
+	char buf[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ck_assert_int_eq(cld_path_lexical(cases[i][0], buf, sizeof(buf)),
+				 (int)strlen(cases[i][1]));
+		ck_assert_str_eq(buf, cases[i][1]);
+	}
+	ck_assert_int_eq(cld_path_lexical("u1/INBOX", buf, sizeof(buf)), -1);
+	ck_assert_int_eq(cld_path_lexical("", buf, sizeof(buf)), -1);
+	/* exactly fits, one byte short */
+	ck_assert_int_eq(cld_path_lexical("/abc/", buf, 5), 4);
+	ck_assert_int_eq(cld_path_lexical("/abc/", buf, 4), -1);
+}
+END_TEST
+
+/* a fake file system: /srv/mail/u1/Maildir exists, /run/cl-mail is a
+   symlink to /srv/mail, /mnt a symlink to /srv */
+static int fake_resolve(const char *path, char *out, size_t outsize, void *ctx)
+{
+	static const char *const fs[][2] = {
+		{ "/", "/" }, { "/srv", "/srv" }, { "/srv/mail", "/srv/mail" },
+		{ "/srv/mail/u1", "/srv/mail/u1" }, { "/srv/mail/u1/Maildir", "/srv/mail/u1/Maildir" },
+		{ "/run", "/run" }, { "/run/cl-mail", "/srv/mail" },
+		{ "/run/cl-mail/u1", "/srv/mail/u1" }, { "/run/cl-mail/u1/Maildir", "/srv/mail/u1/Maildir" },
+		{ "/mnt", "/srv" }, { "/mnt/mail", "/srv/mail" }, { "/mnt/mail/u1", "/srv/mail/u1" },
+		{ "/run/cl-mail/u1/..", "/srv/mail" },
+	};
+	size_t i;
+
+	(*(int *)ctx)++;
+	for (i = 0; i < sizeof(fs) / sizeof(fs[0]); i++) {
+		if (strcmp(path, fs[i][0]) == 0) {
+			if (strlen(fs[i][1]) + 1 > outsize)
+				return -1;
+			strcpy(out, fs[i][1]);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+START_TEST(path_canonical)
+{
+	static const char *const cases[][2] = {
+		{ "/srv/mail/u1/Maildir", "/srv/mail/u1/Maildir" },
+		{ "/run/cl-mail/u1/Maildir", "/srv/mail/u1/Maildir" },
+		{ "/run/cl-mail/./u1/Maildir", "/srv/mail/u1/Maildir" },
+		{ "/run//cl-mail/u1/Maildir/", "/srv/mail/u1/Maildir" },
+		{ "/mnt/mail/u1/Maildir", "/srv/mail/u1/Maildir" },
+		/* not there yet (being created): the rest lexically */
+		{ "/run/cl-mail/u1/Maildir/.New", "/srv/mail/u1/Maildir/.New" },
+		{ "/mnt/mail/u1//Maildir/./.New/", "/srv/mail/u1/Maildir/.New" },
+		{ "/run/cl-mail/u1/Maildir/.A/../.B", "/srv/mail/u1/Maildir/.B" },
+		{ "/nowhere/x/../y", "/nowhere/y" },
+		/* ".." after a symlink: resolved, not lexical */
+		{ "/run/cl-mail/u1/../u1/Maildir", "/srv/mail/u1/Maildir" },
+		{ "/", "/" },
+	};
+	char buf[128];
+	size_t i;
+	int calls = 0;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ck_assert_int_eq(cld_path_canonical(cases[i][0], fake_resolve, &calls, buf, sizeof(buf)),
+				 (int)strlen(cases[i][1]));
+		ck_assert_str_eq(buf, cases[i][1]);
+	}
+	ck_assert_int_gt(calls, 0);
+	ck_assert_int_eq(cld_path_canonical("u1/INBOX", fake_resolve, &calls, buf, sizeof(buf)), -1);
+	ck_assert_int_eq(cld_path_canonical("/srv/mail/u1/Maildir", fake_resolve, &calls, buf, 8), -1);
+}
+END_TEST
+
 START_TEST(durations)
 {
 	static const struct {
@@ -157,6 +246,8 @@ static Suite *dovecot_suite(void)
 
 	tcase_add_test(tc, user_names);
 	tcase_add_test(tc, mailbox_names);
+	tcase_add_test(tc, path_lexical);
+	tcase_add_test(tc, path_canonical);
 	tcase_add_test(tc, durations);
 	tcase_add_test(tc, settings);
 	tcase_add_test(tc, route_answers);

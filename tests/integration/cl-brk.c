@@ -16,10 +16,28 @@
  *   hold N               N HELLO'd connections, held until SIGTERM
  *   spin SECS            one connection sending STATUS back to back (reading answers)
  *   noread N SECS        N connections, each sends STATUS requests for SECS, never reads
+ *   mspin N SECS         N connections, each with BRK_DEPTH (default 32) STATUS
+ *                        requests outstanding (reading the answers) for SECS;
+ *                        BRK_REQ=sync: SYNC requests instead (each one a
+ *                        cluster message), BRK_REQ=show:NAME: SHOW NAME;
+ *                        prints the answers counted
  *   passconn             connect+HELLO, then pass the socket over stdin (a unix socket) -- unused
  *   useconn FD           use an inherited connected fd: STATUS, print result
  *   stall                send one STATUS, read nothing, keep socket open forever
+ *   putflood CONNS SECS BYTES
+ *                        CONNS connections, each holding its own name EX and
+ *                        keeping BRK_DEPTH (default 1000) INDEX_PUTs of BYTES
+ *                        bytes outstanding for SECS (reading the answers)
+ *   overlimit sync|acquire N
+ *                        one connection: N SYNCs back to back, then reads
+ *                        every answer (or N ACQUIREs of distinct names, one
+ *                        at a time); counts the answers by error
+ *   killlog K            connect, fork, the parent exits (the daemon's pidfd of
+ *                        the connection names a gone process); the child holds
+ *                        K names there and WAITs for them on a second
+ *                        connection, never releasing (kill_on_revoke)
  *   rtt N GAP_MS [NAME]  one connection, N STATUS round trips GAP_MS apart (with
+ *                        BRK_REQ=sync: SYNC, a cluster message each; with
  *                        NAME: OWNER NAME, a lookup that costs the daemon
  *                        next to nothing, so the time is the wait for its loop)
  *   listflood CONNS SECS PREFIX
@@ -38,6 +56,7 @@
 #include <arpa/inet.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -532,14 +551,30 @@ static int m_mspin(long n, int secs)
 		fcntl(fds[k], F_SETFL, O_NONBLOCK);
 	}
 	printf("connections %ld\n", k);
-	struct clp_req_base s;
-	status_req(&s, 5);
+	static uint8_t rqb[sizeof(struct clp_req_name) + 1024];
+	struct clp_req_base *sb = (struct clp_req_base *)rqb;
+	size_t slen = sizeof(*sb);
+	status_req(sb, 5);
+	const char *rq = getenv("BRK_REQ");
+	if (rq && !strcmp(rq, "sync"))
+		sb->hdr.id = CLP_REQ_SYNC;   /* an ordering barrier: one cluster message each */
+	if (rq && !strncmp(rq, "show:", 5) && strlen(rq + 5) >= 1 && strlen(rq + 5) <= 1024) {
+		struct clp_req_name *q = (struct clp_req_name *)rqb;
+		size_t nl = strlen(rq + 5);
+		memset(q, 0, sizeof(*q));
+		q->b.hdr.id = CLP_REQ_SHOW;
+		q->b.cookie = 5;
+		q->namelen = (uint16_t)nl;
+		memcpy(rqb + sizeof(*q), rq + 5, nl);
+		slen = sizeof(*q) + nl;
+		sb->hdr.size = (int32_t)slen;
+	}
 	uint64_t end = ms() + (uint64_t)secs * 1000;
 	long sent = 0, got = 0;
 	struct pollfd *pf = calloc((size_t)k, sizeof(*pf));
 	while (ms() < end) {
 		for (long i = 0; i < k; i++) {
-			while (out[i] < depth && send(fds[i], &s, sizeof(s), MSG_NOSIGNAL | MSG_DONTWAIT) > 0) {
+			while (out[i] < depth && send(fds[i], rqb, slen, MSG_NOSIGNAL | MSG_DONTWAIT) > 0) {
 				out[i]++;
 				sent++;
 			}
@@ -555,6 +590,245 @@ static int m_mspin(long n, int secs)
 	}
 	printf("mspin: %ld connections, sent %ld, got %ld answers in %d s (%ld/s)\n", k, sent, got, secs,
 	       got / (secs ? secs : 1));
+	return 0;
+}
+
+/*
+ * putflood CONNS SECS BYTES: CONNS connections, each takes its own name
+ * brk-put-<pid>-<i> EX, then keeps BRK_DEPTH (default 1000) INDEX_PUTs of a
+ * BYTES-byte value outstanding (reading the answers) for SECS; prints
+ * "ready" once every name is held, then the answers counted by error
+ */
+static int m_putflood(long n, int secs, long bytes)
+{
+	int depth = getenv("BRK_DEPTH") ? atoi(getenv("BRK_DEPTH")) : 1000;
+	int *fds = calloc((size_t)n, sizeof(int));
+	long *out = calloc((size_t)n, sizeof(long));
+	static uint8_t put[sizeof(struct clp_req_index) + 1024 + 255 + 65536];
+	char nm[64];
+	long k = 0;
+	for (; k < n; k++) {
+		fds[k] = sconnect();
+		if (fds[k] < 0 || hello(fds[k]) != 0)
+			break;
+		int nl = snprintf(nm, sizeof(nm), "brk-put-%d-%ld", (int)getpid(), k);
+		struct clp_req_acquire *a = (struct clp_req_acquire *)put;
+		memset(a, 0, sizeof(*a));
+		a->b.hdr.id = CLP_REQ_ACQUIRE;
+		a->b.hdr.size = (int32_t)(sizeof(*a) + (size_t)nl);
+		a->b.cookie = 2;
+		a->mode = COROLEASE_EX;
+		a->namelen = (uint16_t)nl;
+		memcpy(put + sizeof(*a), nm, (size_t)nl);
+		if (send(fds[k], put, sizeof(*a) + (size_t)nl, MSG_NOSIGNAL) < 0)
+			break;
+		/* GRANTED, or a RESULT carrying the refusal */
+		ssize_t r = rd(fds[k], 10000);
+		if (r < (ssize_t)sizeof(struct clp_ev_base) || ((struct clp_ev_base *)buf)->hdr.id != CLP_EV_GRANTED) {
+			printf("acquire %s: %s\n", nm, r < 0 ? strerror((int)-r) : "not granted");
+			break;
+		}
+		fcntl(fds[k], F_SETFL, O_NONBLOCK);
+	}
+	printf("ready %ld\n", k);
+	uint64_t end = ms() + (uint64_t)secs * 1000;
+	long sent = 0, got = 0, bad = 0;
+	int lasterr = 0;
+	struct pollfd *pf = calloc((size_t)(k ? k : 1), sizeof(*pf));
+	while (ms() < end) {
+		for (long i = 0; i < k; i++) {
+			int nl = snprintf(nm, sizeof(nm), "brk-put-%d-%ld", (int)getpid(), i);
+			struct clp_req_index *q = (struct clp_req_index *)put;
+			memset(q, 0, sizeof(*q));
+			q->b.hdr.id = CLP_REQ_INDEX_PUT;
+			q->namelen = (uint16_t)nl;
+			q->keylen = 1;
+			q->vallen = (uint32_t)bytes;
+			memcpy(put + sizeof(*q), nm, (size_t)nl);
+			size_t len = sizeof(*q) + (size_t)nl;
+			put[len++] = (uint8_t)('a' + (sent % 26));
+			memset(put + len, 'v', (size_t)bytes);
+			len += (size_t)bytes;
+			q->b.hdr.size = (int32_t)len;
+			while (out[i] < depth) {
+				q->b.cookie = (uint64_t)++sent;
+				if (send(fds[i], put, len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+					sent--;
+					break;
+				}
+				out[i]++;
+			}
+			pf[i].fd = fds[i];
+			pf[i].events = POLLIN;
+		}
+		poll(pf, (nfds_t)k, 100);
+		for (long i = 0; i < k; i++) {
+			ssize_t r;
+			while ((r = recv(fds[i], buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+				const struct clp_ev_result *res = (const void *)buf;
+				if (res->b.hdr.id != CLP_EV_RESULT)
+					continue;
+				out[i]--;
+				got++;
+				if (res->err) {
+					bad++;
+					lasterr = res->err;
+				}
+			}
+		}
+	}
+	printf("putflood: %ld connections, sent %ld, answered %ld (%ld refused, last error %d) in %d s\n", k,
+	       sent, got, bad, lasterr, secs);
+	for (long i = 0; i < k; i++)
+		close(fds[i]);
+	free(fds);
+	free(out);
+	free(pf);
+	return 0;
+}
+
+/* Reads one event of fd and counts it (an answer: a RESULT or GRANTED); -1 when none came. */
+static int classify(int fd, long *answered, long *eagain, long *edquot, long *granted, long *other)
+{
+	ssize_t r = rd(fd, 10000);
+	if (r < (ssize_t)sizeof(struct clp_ev_base))
+		return -1;
+	const struct clp_ev_result *res = (const void *)buf;
+	if (res->b.hdr.id == CLP_EV_GRANTED) {
+		++*granted;
+		++*answered;
+	} else if (res->b.hdr.id == CLP_EV_RESULT) {
+		++*answered;
+		if (res->err == -EAGAIN)
+			++*eagain;
+		else if (res->err == -EDQUOT)
+			++*edquot;
+		else if (res->err)
+			++*other;
+	}
+	return 0;
+}
+
+/*
+ * overlimit sync|acquire N: one connection sends N SYNCs back to back
+ * without reading, then reads every answer (or N ACQUIREs of distinct names
+ * brk-ol-<pid>-<i>, each answered before the next); prints "overlimit: N sent, A answered, E EAGAIN,
+ * Q EDQUOT, G granted, other O"
+ */
+static int m_overlimit(const char *what, long n)
+{
+	bool acq = !strcmp(what, "acquire");
+	int fd = sconnect();
+	if (fd < 0 || hello(fd) != 0) {
+		printf("overlimit: cannot connect\n");
+		return 1;
+	}
+	static uint8_t req[sizeof(struct clp_req_acquire) + 64];
+	long sent = 0, answered = 0, eagain = 0, edquot = 0, granted = 0, other = 0;
+	for (; sent < n; sent++) {
+		size_t len;
+		if (acq) {
+			struct clp_req_acquire *a = (struct clp_req_acquire *)req;
+			memset(a, 0, sizeof(*a));
+			a->b.hdr.id = CLP_REQ_ACQUIRE;
+			a->mode = COROLEASE_EX;
+			int nl = snprintf((char *)req + sizeof(*a), 64, "brk-ol-%d-%ld", (int)getpid(), sent);
+			a->namelen = (uint16_t)nl;
+			len = sizeof(*a) + (size_t)nl;
+		} else {
+			status_req((struct clp_req_base *)req, 0);
+			((struct clp_req_base *)req)->hdr.id = CLP_REQ_SYNC;
+			len = sizeof(struct clp_req_base);
+		}
+		((struct clp_req_base *)req)->hdr.size = (int32_t)len;
+		((struct clp_req_base *)req)->cookie = (uint64_t)sent + 10;
+		if (send(fd, req, len, MSG_NOSIGNAL) != (ssize_t)len)
+			break;
+		/* acquires one at a time (each answered first), so only max_leases_per_client refuses them */
+		while (acq && answered <= sent && classify(fd, &answered, &eagain, &edquot, &granted, &other) == 0)
+			;
+	}
+	while (answered < sent && classify(fd, &answered, &eagain, &edquot, &granted, &other) == 0)
+		;
+	printf("overlimit: %ld sent, %ld answered, %ld EAGAIN, %ld EDQUOT, %ld granted, other %ld\n", sent,
+	       answered, eagain, edquot, granted, other);
+	close(fd);
+	return 0;
+}
+
+/* Sends an ACQUIRE of name (EX, flags) on fd. */
+static int send_acquire(int fd, const char *name, uint8_t flags, uint64_t cookie)
+{
+	static uint8_t req[sizeof(struct clp_req_acquire) + 128];
+	struct clp_req_acquire *a = (struct clp_req_acquire *)req;
+	size_t nl = strlen(name);
+	memset(a, 0, sizeof(*a));
+	a->b.hdr.id = CLP_REQ_ACQUIRE;
+	a->b.hdr.size = (int32_t)(sizeof(*a) + nl);
+	a->b.cookie = cookie;
+	a->mode = COROLEASE_EX;
+	a->flags = flags;
+	a->namelen = (uint16_t)nl;
+	memcpy(req + sizeof(*a), name, nl);
+	return send(fd, req, sizeof(*a) + nl, MSG_NOSIGNAL) == (ssize_t)(sizeof(*a) + nl) ? 0 : -1;
+}
+
+/*
+ * killlog K: for kill_on_revoke.  Connects and says HELLO, then forks and
+ * the parent exits at once: the daemon's pidfd of this connection now names
+ * a process that is gone.  The child keeps the connection, holds K names
+ * on it, and WAITs for each of them on a second connection of its own uid
+ * (the waiter that may have a holder of its uid revoked); it never
+ * releases, so each hold is revoked after handover_timeout_ms and, past
+ * revoke_timeout_ms, the daemon tries to kill its holder.  Prints
+ * "killlog: K held, R revoked, G granted to the waiter" (the child's line).
+ */
+static int m_killlog(long k)
+{
+	int fd = sconnect();
+	if (fd < 0 || hello(fd) != 0) {
+		printf("killlog: cannot connect\n");
+		return 1;
+	}
+	pid_t ch = fork();
+	if (ch < 0)
+		return 1;
+	if (ch > 0)
+		_exit(0);
+	usleep(100000);   /* the parent is gone (and reaped by its own parent) */
+	char nm[64];
+	long held = 0, revoked = 0, granted = 0;
+	for (long i = 0; i < k; i++) {
+		snprintf(nm, sizeof(nm), "brk-kl-%d-%ld", (int)getpid(), i);
+		if (send_acquire(fd, nm, 0, (uint64_t)i + 10) < 0)
+			break;
+		ssize_t r = rd(fd, 10000);
+		if (r < (ssize_t)sizeof(struct clp_ev_base) || ((struct clp_ev_base *)buf)->hdr.id != CLP_EV_GRANTED)
+			break;
+		held++;
+	}
+	int fd2 = sconnect();
+	if (fd2 < 0 || hello(fd2) != 0) {
+		printf("killlog: cannot connect the waiter\n");
+		return 1;
+	}
+	for (long i = 0; i < held; i++) {
+		snprintf(nm, sizeof(nm), "brk-kl-%d-%ld", (int)getpid(), i);
+		send_acquire(fd2, nm, COROLEASE_WAIT, (uint64_t)i + 10);
+	}
+	uint64_t end = ms() + 60000;
+	while (granted < held && ms() < end) {
+		struct pollfd pf[2] = { { fd, POLLIN, 0 }, { fd2, POLLIN, 0 } };
+		if (poll(pf, 2, 1000) <= 0)
+			continue;
+		while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+			revoked += ((struct clp_ev_base *)buf)->hdr.id == CLP_EV_REVOKED;
+		while (recv(fd2, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+			granted += ((struct clp_ev_base *)buf)->hdr.id == CLP_EV_GRANTED;
+	}
+	printf("killlog: %ld held, %ld revoked, %ld granted to the waiter\n", held, revoked, granted);
+	close(fd2);
+	close(fd);
 	return 0;
 }
 
@@ -581,6 +855,12 @@ static int m_rtt(int n, int gap, const char *owner)
 		qlen = sizeof(*m) + nl;
 	} else {
 		status_req((struct clp_req_base *)req, 0);
+		const char *rq = getenv("BRK_REQ");
+		if (rq && !strcmp(rq, "sync")) {
+			/* a cluster round trip: the barrier's message must come back */
+			((struct clp_req_base *)req)->hdr.id = CLP_REQ_SYNC;
+			what = "SYNC";
+		}
 	}
 	((struct clp_req_base *)req)->hdr.size = (int32_t)qlen;
 	uint64_t tc = ms();
@@ -807,6 +1087,12 @@ int main(int argc, char **argv)
 		return m_pin(atol(argv[2]), argv[3], argv[4]);
 	if (!strcmp(m, "mspin") && argc >= 4)
 		return m_mspin(atol(argv[2]), atoi(argv[3]));
+	if (!strcmp(m, "putflood") && argc >= 5)
+		return m_putflood(atol(argv[2]), atoi(argv[3]), atol(argv[4]));
+	if (!strcmp(m, "overlimit") && argc >= 4)
+		return m_overlimit(argv[2], atol(argv[3]));
+	if (!strcmp(m, "killlog") && argc >= 3)
+		return m_killlog(atol(argv[2]));
 	if (!strcmp(m, "rtt") && argc >= 4)
 		return m_rtt(atoi(argv[2]), atoi(argv[3]), argc > 4 ? argv[4] : NULL);
 	if (!strcmp(m, "listflood") && argc >= 5)

@@ -265,6 +265,50 @@ grant_epoch() {
 	echo "$e"
 }
 
+# brk_up: a one-node cluster whose daemon lets group users (100) connect,
+# for a breaker test; sets BRK (cl-brk), AS (the command prefix that runs
+# as uid 61001 of group users), d (the daemon's pid), san (1 under a
+# sanitizer build)
+brk_up() {
+	BRK=${BRK:-$IT_BUILD/tests/integration/cl-brk}
+	[[ -x $BRK && -x $CL_LOAD ]] || skip "cl-brk / cl-load not built"
+	[[ $(getent group users | cut -d: -f3) == 100 ]] || skip "group users (100) needed"
+	EXTRA_DAEMON_OPTS+=(-o socket_group=users)
+	it_up 1
+	d=$(daemon_pid 1)
+	san=
+	if daemon_asan; then san=1; fi
+	AS=(setpriv --reuid=61001 --regid=100 --clear-groups)
+}
+
+# field WORD LINE: the number after WORD in a cl-brk rtt line
+# ("rtt: connect+hello C ms; N STATUS: min A median M max X ms")
+field() { sed -n "s/.* $1 \([0-9.]*\).*/\1/p" <<<"$2"; }
+
+# hold_names I PREFIX N CLIENTS: CLIENTS cl-load clients on node I (tags
+# load1..) hold N names between them (PREFIX<c>/000000 ...) until the test
+# ends; waits (up to 300 s) until every one is held
+hold_names() {
+	local i=$1 prefix=$2 n=$3 k=$4 c per=$(($3 / $4))
+	for ((c = 1; c <= k; c++)); do spawn "$i" load$c "$CL_LOAD" -p "$prefix$c/" -n "$per" -W 1000 >/dev/null; done
+	# shellcheck disable=SC2317
+	all_held() { local c; for ((c = 1; c <= k; c++)); do grep -q "^all held $per" "$CLUSTER_DIR/n$i/load$c.log" || return 1; done; }
+	must_wait 300 "$n names held on node $i" all_held
+}
+
+# flood_page_worst I FLOODTAG PAGETAG SECS: waits for the flooder FLOODTAG
+# (cl-brk, a line starting with its mode) and the page sampler PAGETAG
+# (cl-brk page) on node I, reports both, prints the sampler's longest
+# expired stretch in ms
+flood_page_worst() {
+	local i=$1 pgl
+	must_wait $(($4 + 30)) "flooder done" grep -q '^mspin' "$CLUSTER_DIR/n$i/$2.log" >&2
+	say "flooder: $(tr '\n' ';' < "$CLUSTER_DIR/n$i/$2.log")" >&2
+	must_wait 30 "page sampler done" grep -q '^page' "$CLUSTER_DIR/n$i/$3.log" >&2
+	pgl=$(cat "$CLUSTER_DIR/n$i/$3.log"); say "$pgl" >&2
+	sed -n 's/.*longest \([0-9]*\) ms.*/\1/p' <<<"$pgl"
+}
+
 it_dump_logs() {
 	local f
 	echo "======== logs of $IT_NAME ($CLUSTER_DIR) ========"

@@ -46,6 +46,13 @@ INTEGRATION_TESTS = \
 	tests/integration/t93-dovecot-routing.sh \
 	tests/integration/t94-dovecot-faults.sh \
 	tests/integration/t33-pacemaker.sh \
+	tests/integration/t95-dovecot-stopped-daemon.sh \
+	tests/integration/t88-dovecot-path-alias.sh \
+	tests/integration/t99-dovecot-shared-rename.sh \
+	tests/integration/t96-dovecot-hung-daemon-wait.sh \
+	tests/integration/t87-dovecot-route-hung-daemon.sh \
+	tests/integration/t97-dovecot-route-stuck-client.sh \
+	tests/integration/t98-dovecot-create-keeps-lease.sh \
 	tests/integration/t08-snapshot-100k.sh \
 	tests/integration/t11-lease-valid.sh \
 	tests/integration/t09-daemon-restart.sh \
@@ -79,6 +86,8 @@ INTEGRATION_TESTS = \
 	tests/integration/t66-connect-flood.sh tests/integration/t70-refusal-log-flood.sh \
 	tests/integration/t80-scm-linger.sh tests/integration/t81-warn-flood.sh \
 	tests/integration/t82-odd-packets.sh tests/integration/t84-loop-starvation.sh \
+	tests/integration/t85-status-scan.sh \
+	tests/integration/t73-uncounted-limits.sh tests/integration/t86-kill-log.sh \
 	tests/integration/t63-revoke-other-user.sh \
 	tests/integration/t64-hold-slots.sh \
 	tests/integration/t69-node-shared-users.sh \

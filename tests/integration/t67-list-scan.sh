@@ -37,25 +37,13 @@
 # loop, would decide the timing then.
 . "$(dirname "$0")/lib.sh"
 it_init list-scan 67
-BRK=${BRK:-$IT_BUILD/tests/integration/cl-brk}
 CONNS=${CONNS:-20}
 SECS=${SECS:-20}
-[[ -x $BRK && -x $CL_LOAD ]] || skip "cl-brk / cl-load not built"
-[[ $(getent group users | cut -d: -f3) == 100 ]] || skip "group users (100) needed"
-EXTRA_DAEMON_OPTS=(-o socket_group=users)
-it_up 1
-d=$(daemon_pid 1)
-san=
-daemon_asan && san=1
+brk_up
 NAMES=${NAMES:-$([[ $san ]] && echo 10000 || echo 50000)}
-AS=(setpriv --reuid=61001 --regid=100 --clear-groups)
 per=$((NAMES / 5))
-for c in 1 2 3 4 5; do spawn 1 load$c "$CL_LOAD" -p "ls/$c/" -n "$per" -W 1000 >/dev/null; done
-all_loaded() { local c; for c in 1 2 3 4 5; do grep -q "^all held $per" "$CLUSTER_DIR/n1/load$c.log" || return 1; done; }
-must_wait 300 "$NAMES names held on node 1" all_loaded
+hold_names 1 ls/ "$NAMES" 5
 
-# "rtt: connect+hello C ms; N STATUS: min A median M max X ms"
-field() { sed -n "s/.* $1 \([0-9.]*\).*/\1/p" <<<"$2"; }
 alone=$(cluster exec 1 "$BRK" rtt 20 100)
 say "root alone: $alone"
 oalone=$(cluster exec 1 "$BRK" rtt 20 50 ls/1/000000)

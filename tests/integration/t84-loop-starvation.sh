@@ -32,11 +32,7 @@ spawn 1 pg "${AS[@]}" "$BRK" page "$SECS" >/dev/null
 sleep 3
 r=$(cluster exec 1 "$BRK" rtt 20 200)
 say "during the flood: $r"
-must_wait $((SECS + 30)) "flooder done" grep -q '^mspin' "$CLUSTER_DIR/n1/ms.log"
-say "flooder: $(tr '\n' ';' < "$CLUSTER_DIR/n1/ms.log")"
-must_wait 30 "page sampler done" grep -q '^page' "$CLUSTER_DIR/n1/pg.log"
-pgl=$(cat "$CLUSTER_DIR/n1/pg.log"); say "$pgl"
-pgworst=$(sed -n 's/.*longest \([0-9]*\) ms.*/\1/p' <<<"$pgl")
+pgworst=$(flood_page_worst 1 ms pg "$SECS")
 gap=$(tail -n +"$l0" "$log" | awk '/validity until/ { split($3, t, ":"); s = t[1]*3600 + t[2]*60 + t[3]; if (p && s - p > g) g = s - p; p = s } END { print g + 0 }')
 say "longest gap between 'validity until' log lines during the flood: ${gap} s (1 s granularity)"
 tail -n +"$l0" "$log" | grep -iE 'warning|lost|expired|revok|quorum' | head -5 | sed 's/^/    /'
