@@ -5,9 +5,17 @@
 # orphaned leases at once instead of after the fence delay (and, in quorum
 # modes where both sides of a split may stay quorate, at all).
 #
-# Acts only on CRM_alert_kind=fencing with CRM_alert_rc=0; every other alert
-# is ignored (exit 0).  The target's corosync node id comes from
-# CRM_alert_nodeid if Pacemaker set it, else from 'crm_node -l' (id name state).
+# Acts only on CRM_alert_kind=fencing with CRM_alert_rc=0 whose action was a
+# fence (off or reboot); every other alert is ignored (exit 0).  Pacemaker
+# sends the fencing alert for every fencer event, an unfencing ("on") too,
+# and 2.1.5 sets CRM_alert_task to st_notify_fence for all of them: only
+# CRM_alert_desc, "Operation ACTION of TARGET by EXECUTIONER for
+# CLIENT@ORIGIN: RESULT (ref=ID)", names the action.  It is parsed strictly:
+# ACTION off or reboot and TARGET the alert's node, else nothing is acked
+# (an unfencing silently, any other form with a log line).
+# The target's corosync node id comes from CRM_alert_nodeid if Pacemaker set
+# it, else from 'crm_node -l' (id name state), the name matched without
+# regard to case as the fencer does.
 # Never --force: a node that is a member again is refused by the daemon.
 #
 # Configure (pcs):
@@ -37,10 +45,33 @@ fi
 node=${CRM_alert_node:-}
 [ -n "$node" ] || { log "fencing alert without CRM_alert_node: no fence-ack"; exit 1; }
 
+lower() { printf '%s' "$1" | tr '[:upper:]' '[:lower:]'; }
+
+# the action, from "Operation ACTION of TARGET by ...": exactly that form
+desc=${CRM_alert_desc:-}
+action=
+case "$desc" in
+"Operation "*" of "*" by "*)
+	rest=${desc#Operation }
+	action=${rest%% *}
+	rest=${rest#"$action" of }
+	target=${rest%% by *}
+	# the target must be the alert's node (one word, any case)
+	[ "$(lower "$target")" = "$(lower "$node")" ] || action=
+	;;
+esac
+case "$action" in
+off|reboot) ;;
+on)	log "unfencing (on) of $node: nothing was fenced, no fence-ack"
+	exit 0 ;;
+*)	log "fencing alert for $node with an unknown description '$desc' (task ${CRM_alert_task:-?}): no fence-ack"
+	exit 0 ;;
+esac
+
 id=${CRM_alert_nodeid:-}
 case "$id" in
 ''|*[!0-9]*)
-	id=$(crm_node -l 2>/dev/null | awk -v n="$node" '$2 == n { print $1; exit }')
+	id=$(crm_node -l 2>/dev/null | awk -v n="$node" 'tolower($2) == tolower(n) { print $1; exit }')
 	;;
 esac
 case "$id" in
@@ -70,7 +101,7 @@ while :; do
 done
 [ $tries -gt 0 ] && log "fence-ack of node $node (id $id) tried again for ${tries}s: $(echo "$out" | head -n 1)"
 if [ $rc -eq 0 ]; then
-	log "node $node (id $id) fenced (${CRM_alert_task:-fence}): fence-ack sent"
+	log "node $node (id $id) fenced ($action): fence-ack sent"
 	exit 0
 fi
 log "corolease fence-ack $id for fenced node $node failed (exit $rc): $out"

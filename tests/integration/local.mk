@@ -93,9 +93,12 @@ INTEGRATION_TESTS = \
 	tests/integration/t64-hold-slots.sh \
 	tests/integration/t69-node-shared-users.sh \
 	tests/integration/t30-ocf-agent.sh tests/integration/t31-systemd-unit.sh \
+	tests/integration/t110-ocf-stop-undrained.sh tests/integration/t112-ocf-grace-not-running.sh \
+	tests/integration/t113-ocf-corosync-stall-monitor.sh tests/integration/t114-ocf-start-stuck-timeout.sh \
+	tests/integration/t115-ocf-run-dir-removed.sh \
 	tests/integration/t32-prometheus.sh \
 	tests/integration/t01-single-node.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/check-prometheus.py \
-	tests/integration/dovecot-lib.sh tests/integration/imap-load.py \
+	tests/integration/dovecot-lib.sh tests/integration/ocf-lib.sh tests/integration/imap-load.py \
 	tests/integration/imap-script.py tests/integration/fence_clsn

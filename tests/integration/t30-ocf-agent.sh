@@ -86,7 +86,7 @@ dt=$(( $(now_ms) - t0 ))
 check "start without corosync fails (1, got $rc) after $dt ms" [ $rc = 1 ]
 check "start failed within sync_timeout + 3 s ($dt ms)" [ $dt -lt 6000 ]
 check "start gave a reason: $(tail -n 2 "$CLUSTER_DIR/agent-start.out" | tr '\n' ' ')" \
-	grep -q 'not synced and quorate after 3s' "$CLUSTER_DIR/agent-start.out"
+	grep -q 'not synced, quorate and out of its grace period after 3s' "$CLUSTER_DIR/agent-start.out"
 agent monitor; rc=$?
 check "monitor of a running daemon without corosync: OCF_ERR_GENERIC (1, got $rc)" [ $rc = 1 ]
 agent stop OCF_RESKEY_drain_timeout=10; rc=$?
@@ -96,4 +96,7 @@ agent validate-all OCF_RESKEY_options="-o linger_ms=nonsense"; rc=$?
 check "validate-all with a bad option: OCF_ERR_CONFIGURED (6, got $rc)" [ $rc = 6 ]
 agent validate-all OCF_RESKEY_binary=/nonexistent/coroleased; rc=$?
 check "validate-all with a missing binary: OCF_ERR_INSTALLED (5, got $rc)" [ $rc = 5 ]
+agent validate-all OCF_RESKEY_run_dir=/nonexistent/corolease; rc=$?
+check "validate-all with a run_dir whose parent does not exist: OCF_ERR_CONFIGURED (6, got $rc)" [ $rc = 6 ]
+check "validate-all names the missing parent" grep -q 'parent directory /nonexistent of run_dir' "$CLUSTER_DIR/agent-validate-all.out"
 it_pass

@@ -1,0 +1,28 @@
+# ocf-lib.sh - for the adversarial OCF agent tests (t110, t112-t115;
+# sourced after lib.sh).  ocf_init NAME NUM: skips without resource-agents'
+# ocf-shellfuncs, then it_init NAME NUM.  ocf_agent ACTION [KEY=VALUE...]
+# runs packaging/ocf/coroleased in node 1 with the build's binaries, run dir
+# $OCF_RUN, daemon options $OCF_OPTS and log $OCF_LOG (set any of them
+# before ocf_init to change them); its output is appended to
+# $CLUSTER_DIR/agent-ACTION.out and its rc returned.  At exit, whatever it
+# started is stopped before lib.sh tears the cluster down.
+OCF_AGENT=$IT_SRCDIR/../../packaging/ocf/coroleased
+export OCF_ROOT=${OCF_ROOT:-/usr/lib/ocf}
+ocf_init() {
+	[[ -f $OCF_ROOT/lib/heartbeat/ocf-shellfuncs ]] || skip "ocf-shellfuncs missing under $OCF_ROOT (resource-agents)"
+	it_init "$1" "$2"
+	: "${OCF_RUN:=/run/corolease-$CLUSTER_PREFIX}" "${OCF_OPTS:=${DAEMON_OPTS[*]}}"
+	: "${OCF_LOG:=$CLUSTER_DIR/n1/coroleased-ocf.log}"
+	trap 'ocf_rc=$?; [[ -e $CLUSTER_DIR/N ]] && ocf_agent stop OCF_RESKEY_drain_timeout=5 >/dev/null 2>&1; (exit $ocf_rc); it_cleanup' EXIT
+}
+ocf_agent() {
+	local action=$1; shift
+	local -a env=(OCF_ROOT="$OCF_ROOT" OCF_RESOURCE_INSTANCE=coroleased OCF_RESKEY_CRM_meta_timeout=20000
+		OCF_RESKEY_binary="$DAEMON" OCF_RESKEY_cli="$CLI" OCF_RESKEY_config=/dev/null
+		OCF_RESKEY_run_dir="$OCF_RUN" OCF_RESKEY_options="$OCF_OPTS" OCF_RESKEY_log_file="$OCF_LOG")
+	"$CLUSTER_SH" exec 1 env "${env[@]}" "$@" "$OCF_AGENT" "$action" >>"$CLUSTER_DIR/agent-$action.out" 2>&1
+}
+# the corolease CLI in node 1, for the agent's run dir
+ocf_cli() { "$CLUSTER_SH" exec 1 env COROLEASE_RUN_DIR="$OCF_RUN" "$CLI" "$@"; }
+# ocf_grace true|false: node 1's daemon answers, with "grace" that value
+ocf_grace() { ocf_cli --json status 2>/dev/null | grep -q "\"grace\":$1"; }
