@@ -9,7 +9,8 @@
 # executable") on every node, monitor reports a running daemon as failed,
 # and the alert agent's fence-ack is "command not found" (no fence-ack).
 # Checks packaging/debian (control, coroleased.install), corolease.spec, and
-# the built coroleased .deb when './dev package' left one in _build-deb.
+# the built coroleased .deb when './dev package' left one in _build-deb
+# (newer than packaging/debian/control: an older one predates its Depends).
 set -u
 src=${top_srcdir:-.}
 pkg=$src/packaging
@@ -47,7 +48,8 @@ fi
 
 # the built package, if any
 deb=$(ls "$src"/_build-deb/coroleased_*.deb 2>/dev/null | head -n 1)
-if [[ -n $deb ]] && command -v dpkg-deb >/dev/null; then
+# (only a .deb built since the control file last changed says anything about it)
+if [[ -n $deb && $deb -nt $pkg/debian/control ]] && command -v dpkg-deb >/dev/null; then
 	d=$(dpkg-deb -f "$deb" Depends)
 	if named "$d"; then
 		say ok "$(basename "$deb"): Depends on corolease-tools"
