@@ -48,6 +48,8 @@ out=$(cluster exec 2 python3 "$DV_SCRIPT" "$CLUSTER_SUBNET.2" u2 "$CLUSTER_DIR/s
 grep -E 'S: t[12] |took .* t[12]$' <<<"$out"
 t_app=$(awk '/ S: t2 OK/ { print $1 }' <<<"$out")
 grep 'corolease: mailbox/' "$CLUSTER_DIR/n2/dovecot-mail.log" | tail -n 2
+# node 1's client sees the BYE only at its next read (0.1 s sleeps): wait for it
+wait_until 10 grep -q ' EOF$' "$S1"
 t_end=$(awk '/ EOF$/ { print $1 }' "$S1")
 alive=0
 [[ -z $t_end ]] && alive=1
