@@ -479,7 +479,7 @@ static void low_resume_arm(struct cld_ipc *ip)
 	ip->resume_armed = qb_loop_timer_add(ip->loop, QB_LOOP_HIGH, ns, ip, low_resume,
 					     &ip->resume_th) == 0;
 	if (ip->resume_armed)
-		ip->rt_demotions++;
+		ip->low_holdbacks++;
 }
 
 /* c's requests wait for the next window (c is unprivileged and the budget spent). */

@@ -185,7 +185,7 @@ struct cld_ipc {
 	/* refusals, for STATUS */
 	uint64_t refused_conns, refused_conns_uid, refused_watches, refused_leases, refused_lists;
 	uint64_t refused_client_leases, refused_pending;   /* max_leases/max_pending_per_client */
-	uint64_t rt_demotions;        /* unprivileged work held back: its realtime budget spent */
+	uint64_t low_holdbacks;        /* unprivileged work held back: its realtime budget spent */
 	struct cl_hist grant_latency; /* an acquire to its GRANTED, fast path or through the cluster */
 	uint64_t refused_index_quota, refused_index_full;   /* puts: -EDQUOT, -ENOSPC */
 	uint64_t refused_not_member;  /* connections of users outside socket_group */

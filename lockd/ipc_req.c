@@ -480,7 +480,7 @@ static void do_status(struct cld_ipc *ip, struct conn *c, const struct req *r)
 		.refused_conns_uid = ip->refused_conns_uid, .refused_watches = ip->refused_watches,
 		.refused_leases = ip->refused_leases, .refused_lists = ip->refused_lists,
 		.refused_client_leases = ip->refused_client_leases, .refused_pending = ip->refused_pending,
-		.rt_demotions = ip->rt_demotions,
+		.low_holdbacks = ip->low_holdbacks,
 		.grant_latency = &ip->grant_latency,
 		.refused_index_quota = ip->refused_index_quota,
 		.refused_index_full = ip->refused_index_full,

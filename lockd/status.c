@@ -95,7 +95,7 @@ struct status_src {
 	F("counters.lists_refused",    U64,  s->in->refused_lists)                \
 	F("counters.client_leases_refused", U64, s->in->refused_client_leases)    \
 	F("counters.pending_refused",  U64,  s->in->refused_pending)              \
-	F("counters.realtime_budget_spent", U64, s->in->rt_demotions)             \
+	F("counters.realtime_budget_spent", U64, s->in->low_holdbacks)             \
 	F("counters.handshakes_dropped", U64, s->in->handshakes_dropped)          \
 	F("counters.connections_refused_group", U64, s->in->refused_group)        \
 	F("counters.queued_refused",   U64,  s->in->refused_queued)               \

@@ -44,7 +44,7 @@ struct cld_status_in {
 	uint64_t refused_lists;       /* LIST / INDEX_LIST refused: max_lists_per_uid */
 	uint64_t refused_client_leases; /* acquires refused: max_leases_per_client */
 	uint64_t refused_pending;     /* requests refused: max_pending_per_client */
-	uint64_t rt_demotions;        /* unprivileged work past its realtime budget */
+	uint64_t low_holdbacks;        /* unprivileged work past its realtime budget */
 	const struct cl_hist *grant_latency;   /* the IPC service's (NULL: none) */
 	uint64_t handshakes;          /* connections without HELLO now (root's not counted) */
 	uint64_t handshakes_dropped;  /* ... refused (max_handshakes*) or timed out */
