@@ -18,7 +18,7 @@ bench: bench/bench-sm$(EXEEXT)
 # bench/bench_dovecot.sh (root, run by hand): the Dovecot plugin's login latency and
 # lease messages per session on the 3-node cluster of the Dovecot tests.
 noinst_PROGRAMS += bench/bench-ipc bench/cpg-ping
-bench_bench_ipc_SOURCES = bench/bench_ipc.c
+bench_bench_ipc_SOURCES = bench/bench_ipc.c bench/bench_util.h
 bench_bench_ipc_CPPFLAGS = -I$(top_srcdir)/include
 bench_bench_ipc_CFLAGS = $(AM_CFLAGS) $(LIBQB_CFLAGS)
 bench_bench_ipc_LDADD = libclient/libcorolease.la $(LIBQB_LIBS)
