@@ -25,7 +25,7 @@ bench_bench_ipc_LDADD = libclient/libcorolease.la $(LIBQB_LIBS)
 bench_cpg_ping_SOURCES = bench/cpg_ping.c
 bench_cpg_ping_CFLAGS = $(AM_CFLAGS) $(LIBCPG_CFLAGS)
 bench_cpg_ping_LDADD = $(LIBCPG_LIBS)
-EXTRA_DIST += bench/bench_cluster.sh bench/bench_dovecot.sh
+EXTRA_DIST += bench/bench_cluster.sh bench/bench_dovecot.sh bench/cluster-lib.sh
 bench: bench-ipc-run
 bench-ipc-run: bench/bench-ipc$(EXEEXT)
 	./bench/bench-ipc$(EXEEXT) local
