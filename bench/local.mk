@@ -31,6 +31,22 @@ bench-ipc-run: bench/bench-ipc$(EXEEXT)
 	./bench/bench-ipc$(EXEEXT) local
 .PHONY: bench-ipc-run
 
+# --- peers: Redis and etcd beside corolease (issue 9) --------------------------
+# bench/bench_peers.sh [SECS] (root, after './dev build'; run by hand or with
+# 'make bench-peers'): bench-peers times corolease and Redis with one harness,
+# bench/etcd_bench.py times etcd (lease + txn, the lock recipe) over its JSON
+# gateway; each peer that is not installed is skipped with a message.  It ends
+# with the Markdown table of README.md "Benchmarks".
+noinst_PROGRAMS += bench/bench-peers
+bench_bench_peers_SOURCES = bench/bench_peers.c bench/bench_util.h
+bench_bench_peers_CPPFLAGS = -I$(top_srcdir)/include
+bench_bench_peers_LDADD = libclient/libcorolease.la
+EXTRA_DIST += bench/bench_peers.sh bench/etcd_bench.py
+BENCH_SECS = 5
+bench-peers: bench/bench-peers$(EXEEXT) bench/bench-ipc$(EXEEXT) lockd/coroleased$(EXEEXT) tools/corolease$(EXEEXT)
+	BUILD=$(abs_builddir) $(srcdir)/bench/bench_peers.sh $(BENCH_SECS)
+.PHONY: bench-peers
+
 # --- the long simulator run (issue 7) -----------------------------------------
 # 'make sim-long' runs SEEDS (default 1000000) corolease-sim seeds with every
 # invariant on, split over JOBS processes (default: the online CPUs), at
