@@ -2,7 +2,7 @@
 # bench_peers.sh - corolease beside Redis and etcd, with ratios (issue 9).
 # Run by hand, as root, from the source tree after './dev build' (or 'make bench-peers'):
 #
-#   bench/bench_peers.sh [SECS]          (default 5; the whole run takes about 2 minutes)
+#   bench/bench_peers.sh [SECS]          (default 5; the whole run takes about 3 minutes)
 #
 # It builds a 3-node corosync cluster with tests/integration/cluster.sh (network
 # and mount namespaces; prefix clpe, subnet 10.81.0, dir /tmp/corolease-peers),
@@ -12,8 +12,10 @@
 #      against Redis SET k v NX PX 10000 + DEL k (two round trips) over a Unix
 #      socket and over TCP on 127.0.0.1, one redis-server in node 1 (no
 #      persistence: --save "" --appendonly no, as corolease keeps none);
-#      bench-peers times both with the same loop; p50, p99, ratios;
-#   b. 16 and 64 clients, each its own process, connection and name: cycles/s;
+#      bench-peers times both with the same loop; p50, p99 (the medians of
+#      ROUNDS (3) interleaved rounds), ratios;
+#   b. 16 and 64 clients, each its own process, connection and name: cycles/s,
+#      the median of ROUNDS (3) interleaved rounds of SECS each;
 #   c. etcd: one member per node on 10.81.0.I:2379 (default fsync; data dir on a
 #      tmpfs mounted at $CLUSTER_DIR/nI/etcd in node I's mount namespace, so an
 #      fsync costs no disk flush; ETCD_DISK=1 keeps it on the disk of
@@ -29,10 +31,11 @@
 #   d. the machine (nproc, load before and after) and the versions;
 # then the Markdown table of README.md "Benchmarks", made from the lines above.
 # A peer that is not installed is skipped with a message.  Figures only, no
-# assertions.  Env: BUILD (default _build), ITERS (single-client cycles, 20000),
-# XITERS (cross-node cycles, 1000), PEER_RT (SCHED_RR priority for redis-server
-# and etcd, default 50 as coroleased's realtime_priority; 0: normal scheduling),
-# ETCD_DISK, TOKEN / TOKEN_COEFFICIENT (cluster.sh; default 1000 / 0).
+# assertions.  Env: BUILD (default _build), ROUNDS (3), ITERS (single-client
+# cycles per round, 20000), XITERS (cross-node cycles, 1000), HOLDS ("20 150"),
+# PEER_RT (SCHED_RR priority for redis-server and etcd, default 50 as
+# coroleased's realtime_priority; 0: normal scheduling), ETCD_DISK,
+# TOKEN / TOKEN_COEFFICIENT (cluster.sh; default 1000 / 0).
 set -u -o pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$SRC/_build}
@@ -41,6 +44,7 @@ ITERS=${ITERS:-20000}
 XITERS=${XITERS:-1000}
 PEER_RT=${PEER_RT:-50}
 HOLDS=${HOLDS:-20 150}
+ROUNDS=${ROUNDS:-3}
 ETCD_DISK=${ETCD_DISK:-0}
 export CLUSTER_DIR=${CLUSTER_DIR:-/tmp/corolease-peers} CLUSTER_PREFIX=${CLUSTER_PREFIX:-clpe}
 export CLUSTER_SUBNET=${CLUSTER_SUBNET:-10.81.0} TOKEN=${TOKEN:-1000} TOKEN_COEFFICIENT=${TOKEN_COEFFICIENT:-0}
@@ -100,42 +104,61 @@ if ((have_redis)); then
 fi
 # a fresh cluster grants nothing for its grace period (fence_delay_ms, about 8 s)
 bench_wait_status '"grace":false' 300
-echo "== a. local cycle, one client, node 1 ($ITERS cycles each)"
+# the machine's other work comes and goes: a and b run ROUNDS interleaved rounds
+# of every case and take the median of each figure
+median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
+span() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { if (NR > 1) printf " (%s–%s)", lo, hi }'; }
+backend() { case $1 in corolease) echo corolease ;; unix) echo "redis-unix:$RSOCK" ;; tcp) echo redis-tcp:127.0.0.1:6379 ;; esac; }
+over() { if [[ $1 == unix ]]; then echo "a Unix socket"; else echo "TCP 127.0.0.1"; fi; }
+cases=corolease
+((have_redis)) && cases+=" unix tcp"
+
+echo "== a. local cycle, one client, node 1 ($ROUNDS rounds of $ITERS cycles each)"
 ipc=$("$C" exec 1 "$BUILD/bench/bench-ipc" local -n "$ITERS")
 while IFS= read -r l; do echo "   bench-ipc: $l"; done <<<"$ipc"
-cl=$("$C" exec 1 "$BP" cycle corolease "$ITERS")
-echo "   $cl"
-c50=$(num "$cl" p50) c99=$(num "$cl" p99)
+declare -A p50s=() p99s=()
+for r in $(seq "$ROUNDS"); do
+	for t in $cases; do
+		l=$("$C" exec 1 "$BP" cycle "$(backend "$t")" "$ITERS")
+		echo "   round $r: $l"
+		p50s[$t]+=" $(num "$l" p50)" p99s[$t]+=" $(num "$l" p99)"
+	done
+done
+c50=$(median "${p50s[corolease]}") c99=$(median "${p99s[corolease]}")
+echo "   median corolease: p50 $c50 us$(span "${p50s[corolease]}") p99 $c99 us$(span "${p99s[corolease]}")"
 if ((have_redis)); then
 	for t in unix tcp; do
-		[[ $t == unix ]] && be=redis-unix:$RSOCK || be=redis-tcp:127.0.0.1:6379
-		rl=$("$C" exec 1 "$BP" cycle "$be" "$ITERS")
-		echo "   $rl"
-		r50=$(num "$rl" p50) r99=$(num "$rl" p99)
-		echo "   ratio Redis ($t) / corolease: p50 $(ratio "$r50" "$c50"), p99 $(ratio "$r99" "$c99")"
-		ROWS+=("a. local cycle, one client: acquire + release / SET NX PX + DEL, Redis over $([[ $t == unix ]] && echo "a Unix socket" || echo "TCP 127.0.0.1")|$(lat_cell "$c50" "$c99")|$(lat_cell "$r50" "$r99")|p50 $(ratio "$r50" "$c50"), p99 $(ratio "$r99" "$c99")")
+		r50=$(median "${p50s[$t]}") r99=$(median "${p99s[$t]}")
+		echo "   median Redis ($t): p50 $r50 us$(span "${p50s[$t]}") p99 $r99 us$(span "${p99s[$t]}"); ratio Redis / corolease: p50 $(ratio "$r50" "$c50"), p99 $(ratio "$r99" "$c99")"
+		ROWS+=("a. local cycle, one client: acquire + release / SET NX PX + DEL, Redis over $(over "$t") (medians of $ROUNDS rounds)|$(lat_cell "$c50" "$c99")|$(lat_cell "$r50" "$r99")|p50 $(ratio "$r50" "$c50"), p99 $(ratio "$r99" "$c99")")
 	done
 else
-	ROWS+=("a. local cycle, one client|$(lat_cell "$c50" "$c99")|Redis not installed|-")
+	ROWS+=("a. local cycle, one client (medians of $ROUNDS rounds)|$(lat_cell "$c50" "$c99")|Redis not installed|-")
 fi
 
-echo "== b. throughput, N clients (own process, connection and name each), $SECS s each, node 1"
+echo "== b. throughput, N clients (own process, connection and name each), $ROUNDS rounds of $SECS s each, node 1"
+tput() { sed -n 's/.*= \([0-9]*\) cycles\/s.*/\1/p' <<<"$1"; }
 for n in 16 64; do
-	cl=$("$C" exec 1 "$BP" clients corolease "$n" "$SECS")
-	echo "   $cl"
-	ct=$(sed -n 's/.*= \([0-9]*\) cycles\/s.*/\1/p' <<<"$cl")
+	declare -A got=()
+	for r in $(seq "$ROUNDS"); do
+		for t in $cases; do
+			l=$("$C" exec 1 "$BP" clients "$(backend "$t")" "$n" "$SECS")
+			echo "   round $r: $l"
+			got[$t]+=" $(tput "$l")"
+		done
+	done
+	ct=$(median "${got[corolease]}")
+	echo "   median corolease $n clients: $ct cycles/s$(span "${got[corolease]}")"
 	if ((have_redis)); then
 		for t in unix tcp; do
-			[[ $t == unix ]] && be=redis-unix:$RSOCK || be=redis-tcp:127.0.0.1:6379
-			rl=$("$C" exec 1 "$BP" clients "$be" "$n" "$SECS")
-			echo "   $rl"
-			rtp=$(sed -n 's/.*= \([0-9]*\) cycles\/s.*/\1/p' <<<"$rl")
-			echo "   ratio corolease / Redis ($t), $n clients: $(ratio "$ct" "$rtp")"
-			ROWS+=("b. $n clients, cycles/s, Redis over $([[ $t == unix ]] && echo "a Unix socket" || echo "TCP 127.0.0.1")|$ct/s|$rtp/s|$(ratio "$ct" "$rtp")")
+			rtp=$(median "${got[$t]}")
+			echo "   median Redis ($t) $n clients: $rtp cycles/s$(span "${got[$t]}"); ratio corolease / Redis: $(ratio "$ct" "$rtp")"
+			ROWS+=("b. $n clients, cycles/s (median of $ROUNDS rounds, range), Redis over $(over "$t")|$ct/s$(span "${got[corolease]}")|$rtp/s$(span "${got[$t]}")|$(ratio "$ct" "$rtp")")
 		done
 	else
-		ROWS+=("b. $n clients, cycles/s|$ct/s|Redis not installed|-")
+		ROWS+=("b. $n clients, cycles/s (median of $ROUNDS rounds)|$ct/s$(span "${got[corolease]}")|Redis not installed|-")
 	fi
+	unset got
 done
 ((have_redis)) && stop_tag 1 redis
 
