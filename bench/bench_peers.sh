@@ -33,6 +33,7 @@
 # A peer that is not installed is skipped with a message.  Figures only, no
 # assertions.  Env: BUILD (default _build), ROUNDS (3), ITERS (single-client
 # cycles per round, 20000), XITERS (cross-node cycles, 1000), HOLDS ("20 150"),
+# PEERS (the peers to run when installed, "redis etcd"),
 # PEER_RT (SCHED_RR priority for redis-server and etcd, default 50 as
 # coroleased's realtime_priority; 0: normal scheduling), ETCD_DISK,
 # TOKEN / TOKEN_COEFFICIENT (cluster.sh; default 1000 / 0).
@@ -45,6 +46,7 @@ XITERS=${XITERS:-1000}
 PEER_RT=${PEER_RT:-50}
 HOLDS=${HOLDS:-20 150}
 ROUNDS=${ROUNDS:-3}
+PEERS=${PEERS-redis etcd}
 ETCD_DISK=${ETCD_DISK:-0}
 export CLUSTER_DIR=${CLUSTER_DIR:-/tmp/corolease-peers} CLUSTER_PREFIX=${CLUSTER_PREFIX:-clpe}
 export CLUSTER_SUBNET=${CLUSTER_SUBNET:-10.81.0} TOKEN=${TOKEN:-1000} TOKEN_COEFFICIENT=${TOKEN_COEFFICIENT:-0}
@@ -56,9 +58,13 @@ for b in lockd/coroleased tools/corolease bench/bench-ipc bench/bench-peers; do
 done
 ((EUID == 0)) || { echo "bench_peers.sh: needs root"; exit 1; }
 command -v python3 >/dev/null || { echo "bench_peers.sh: needs python3"; exit 1; }
-have_redis=1 have_etcd=1
-command -v redis-server >/dev/null || { have_redis=0; echo "bench_peers.sh: redis-server not installed: Redis skipped (apt-get install redis-server)"; }
-command -v etcd >/dev/null || { have_etcd=0; echo "bench_peers.sh: etcd not installed: etcd skipped (apt-get install etcd-server)"; }
+have_redis=0 have_etcd=0
+if [[ " $PEERS " != *" redis "* ]]; then echo "bench_peers.sh: Redis skipped (not in PEERS)"
+elif ! command -v redis-server >/dev/null; then echo "bench_peers.sh: redis-server not installed: Redis skipped (apt-get install redis-server)"
+else have_redis=1; fi
+if [[ " $PEERS " != *" etcd "* ]]; then echo "bench_peers.sh: etcd skipped (not in PEERS)"
+elif ! command -v etcd >/dev/null; then echo "bench_peers.sh: etcd not installed: etcd skipped (apt-get install etcd-server)"
+else have_etcd=1; fi
 rt() { if ((PEER_RT > 0)); then echo chrt -r "$PEER_RT"; fi; }
 stop_tag() { # node tag: TERM the process cluster.sh spawn started under tag, wait for it
 	local pid
@@ -133,7 +139,7 @@ if ((have_redis)); then
 		ROWS+=("a. local cycle, one client: acquire + release / SET NX PX + DEL, Redis over $(over "$t") (medians of $ROUNDS rounds)|$(lat_cell "$c50" "$c99")|$(lat_cell "$r50" "$r99")|p50 $(ratio "$r50" "$c50"), p99 $(ratio "$r99" "$c99")")
 	done
 else
-	ROWS+=("a. local cycle, one client (medians of $ROUNDS rounds)|$(lat_cell "$c50" "$c99")|Redis not installed|-")
+	ROWS+=("a. local cycle, one client (medians of $ROUNDS rounds)|$(lat_cell "$c50" "$c99")|Redis skipped (said above)|-")
 fi
 
 echo "== b. throughput, N clients (own process, connection and name each), $ROUNDS rounds of $SECS s each, node 1"
@@ -156,7 +162,7 @@ for n in 16 64; do
 			ROWS+=("b. $n clients, cycles/s (median of $ROUNDS rounds, range), Redis over $(over "$t")|$ct/s$(span "${got[corolease]}")|$rtp/s$(span "${got[$t]}")|$(ratio "$ct" "$rtp")")
 		done
 	else
-		ROWS+=("b. $n clients, cycles/s (median of $ROUNDS rounds)|$ct/s$(span "${got[corolease]}")|Redis not installed|-")
+		ROWS+=("b. $n clients, cycles/s (median of $ROUNDS rounds)|$ct/s$(span "${got[corolease]}")|Redis skipped (said above)|-")
 	fi
 	unset got
 done
@@ -229,8 +235,8 @@ for hold in $HOLDS; do
 			ROWS+=("c(ii). lock handover to node $n: release on node $((3 - n)) after a $hold ms hold, to the grant|$(lat_cell "$1" "$2")|$(lat_cell "$3" "$4")|p50 $(ratio "$3" "$1"), p99 $(ratio "$4" "$2")")
 		done
 	else
-		ROWS+=("c(ii). lock handover to node 1, $hold ms holds|$(lat_cell "$ch1" "$ch1x")|etcd not installed|-")
-		ROWS+=("c(ii). lock handover to node 2, $hold ms holds|$(lat_cell "$ch2" "$ch2x")|etcd not installed|-")
+		ROWS+=("c(ii). lock handover to node 1, $hold ms holds|$(lat_cell "$ch1" "$ch1x")|etcd skipped (said above)|-")
+		ROWS+=("c(ii). lock handover to node 2, $hold ms holds|$(lat_cell "$ch2" "$ch2x")|etcd skipped (said above)|-")
 	fi
 done
 
@@ -249,11 +255,14 @@ if ((have_etcd)); then
 	ROWS+=("c(i). cross-node cycle, one client on node 1: acquire + release of a new name / lease grant + txn put-if-absent + delete|$(lat_cell "$f50" "$f99")|$(lat_cell "$x50" "$x99") (of which the client's CPU $(us "$xcpu"))|p50 $(ratio "$x50" "$f50"), p99 $(ratio "$x99" "$f99")")
 	ROWS+=("c. the etcd client's own cost (Python, HTTP/1.1 on a socket): one request to a canned responder; CPU per request|-|p50 $(us "$oh50"); $(us "$ohcpu") CPU|-")
 else
-	ROWS+=("c(i). cross-node cycle of a new name|$(lat_cell "$f50" "$f99")|etcd not installed|-")
+	ROWS+=("c(i). cross-node cycle of a new name|$(lat_cell "$f50" "$f99")|etcd skipped (said above)|-")
 fi
 
 echo "== d. load average $(cut -d' ' -f1-3 /proc/loadavg) (after)"
 echo "== table (README.md Benchmarks)"
-echo "| figure | corolease | $( ((have_redis)) && echo Redis)$( ((have_redis && have_etcd)) && echo " / ")$( ((have_etcd)) && echo etcd) | corolease ahead by |"
+peer=
+((have_redis)) && peer=Redis
+((have_etcd)) && peer+="${peer:+ / }etcd"
+echo "| figure | corolease | ${peer:-peer} | corolease ahead by |"
 echo "|---|---|---|---|"
 for r in "${ROWS[@]}"; do echo "| ${r//|/ | } |"; done
