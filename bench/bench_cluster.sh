@@ -33,16 +33,9 @@ for b in lockd/coroleased tools/corolease bench/bench-ipc bench/cpg-ping; do
 done
 ((EUID == 0)) || { echo "bench_cluster.sh: needs root"; exit 1; }
 trap 'FAST_DOWN=1 "$C" down >/dev/null 2>&1' EXIT
-"$C" up 3 >/dev/null 2>&1 || { echo "cluster.sh up 3 failed"; exit 1; }
-for i in 1 2 3; do
-	"$C" spawn $i coroleased "$BUILD/lockd/coroleased" -f -l stderr -c /dev/null -o socket_group= -o admin_group= >/dev/null
-done
-for i in 1 2 3; do
-	for k in $(seq 200); do
-		"$C" exec $i "$BUILD/tools/corolease" --json status 2>/dev/null | grep -q '"synced":true' && break
-		sleep 0.1
-	done
-done
+# shellcheck source=bench/cluster-lib.sh
+. "$SRC/bench/cluster-lib.sh"
+bench_cluster_up || exit 1
 echo "== cluster: 3 nodes, token $TOKEN ms, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 "$C" spawn 2 cpgecho "$BUILD/bench/cpg-ping" echo >/dev/null
 cpg=$("$C" exec 1 "$BUILD/bench/cpg-ping" ping 5000 1)

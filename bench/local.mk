@@ -18,18 +18,34 @@ bench: bench/bench-sm$(EXEEXT)
 # bench/bench_dovecot.sh (root, run by hand): the Dovecot plugin's login latency and
 # lease messages per session on the 3-node cluster of the Dovecot tests.
 noinst_PROGRAMS += bench/bench-ipc bench/cpg-ping
-bench_bench_ipc_SOURCES = bench/bench_ipc.c
+bench_bench_ipc_SOURCES = bench/bench_ipc.c bench/bench_util.h
 bench_bench_ipc_CPPFLAGS = -I$(top_srcdir)/include
 bench_bench_ipc_CFLAGS = $(AM_CFLAGS) $(LIBQB_CFLAGS)
 bench_bench_ipc_LDADD = libclient/libcorolease.la $(LIBQB_LIBS)
 bench_cpg_ping_SOURCES = bench/cpg_ping.c
 bench_cpg_ping_CFLAGS = $(AM_CFLAGS) $(LIBCPG_CFLAGS)
 bench_cpg_ping_LDADD = $(LIBCPG_LIBS)
-EXTRA_DIST += bench/bench_cluster.sh bench/bench_dovecot.sh
+EXTRA_DIST += bench/bench_cluster.sh bench/bench_dovecot.sh bench/cluster-lib.sh
 bench: bench-ipc-run
 bench-ipc-run: bench/bench-ipc$(EXEEXT)
 	./bench/bench-ipc$(EXEEXT) local
 .PHONY: bench-ipc-run
+
+# --- peers: Redis and etcd beside corolease (issue 9) --------------------------
+# bench/bench_peers.sh [SECS] (root, after './dev build'; run by hand or with
+# 'make bench-peers'): bench-peers times corolease and Redis with one harness,
+# bench/etcd_bench.py times etcd (lease + txn, the lock recipe) over its JSON
+# gateway; each peer that is not installed is skipped with a message.  It ends
+# with the Markdown table of README.md "Benchmarks".
+noinst_PROGRAMS += bench/bench-peers
+bench_bench_peers_SOURCES = bench/bench_peers.c bench/bench_util.h
+bench_bench_peers_CPPFLAGS = -I$(top_srcdir)/include
+bench_bench_peers_LDADD = libclient/libcorolease.la
+EXTRA_DIST += bench/bench_peers.sh bench/etcd_bench.py
+BENCH_SECS = 5
+bench-peers: bench/bench-peers$(EXEEXT) bench/bench-ipc$(EXEEXT) lockd/coroleased$(EXEEXT) tools/corolease$(EXEEXT)
+	BUILD=$(abs_builddir) $(srcdir)/bench/bench_peers.sh $(BENCH_SECS)
+.PHONY: bench-peers
 
 # --- the long simulator run (issue 7) -----------------------------------------
 # 'make sim-long' runs SEEDS (default 1000000) corolease-sim seeds with every
