@@ -25,8 +25,10 @@
  * lost) callback, the loss of the daemon, or a hold found no longer valid
  * by the process's own check (corolease_lease_valid() every 100 ms while it
  * holds a lease: the daemon may be hung or cut off and tell nothing) ends
- * the mail process: the ioloop stops after the command in progress
+ * the mail process: the ioloop stops after the current ioloop callback
  * (master_service_stop), so IMAP clients get "* BYE Server shutting down."
+ * (or, with the IMAP module imap_corolease, which registers a stop hook
+ * through corolease_plugin_set_stop_hook(), "* BYE [UNAVAILABLE] <why>")
  * and the log says why with the prefix "corolease:"; from then on every
  * storage access the plugin sees (open, sync, save, copy, rename, commit)
  * fails at once.  This needs client_limit = 1 in the
@@ -49,6 +51,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "corolease-plugin.h"
 #include "naming.h"
 
 #define COROLEASE_USER_CONTEXT(obj) MODULE_CONTEXT(obj, corolease_user_module)
@@ -91,6 +94,7 @@ static struct cl_hold *cl_holds;
 static bool cl_revoked; /* a hold was revoked or the daemon lost: no storage access */
 static bool cl_stopping;
 static bool cl_dead; /* the connection is lost: its fd is no longer polled */
+static corolease_stop_hook_t *cl_stop_hook; /* tells the clients why (imap_corolease) */
 
 /*
  * A hung coroleased (stopped, not gone) must not hold a login or an open
@@ -117,13 +121,31 @@ static uint64_t cl_now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* ends the process after the current command: the sessions it serves end */
-static void cl_stop(const char *reason)
+corolease_stop_hook_t *corolease_plugin_set_stop_hook(corolease_stop_hook_t *hook)
 {
+	corolease_stop_hook_t *old = cl_stop_hook;
+
+	cl_stop_hook = hook;
+	return old;
+}
+
+/*
+ * Ends the process after the current ioloop callback: the sessions it
+ * serves end.  reason goes to the log; the stop hook (a protocol module's)
+ * tells the client why, from cause, node and lease_name (cld_bye_reason).
+ */
+static void cl_stop(const char *reason, enum cld_stop_cause cause, uint32_t node,
+		    const char *lease_name)
+{
+	char bye[256];
+
 	if (cl_stopping)
 		return;
 	cl_stopping = TRUE;
 	i_info("corolease: %s: ending the session", reason);
+	if (cl_stop_hook != NULL &&
+	    cld_bye_reason(cause, node, lease_name, bye, sizeof(bye)) > 0)
+		cl_stop_hook(bye);
 	master_service_stop(master_service);
 }
 
@@ -165,8 +187,9 @@ static void cl_schedule(void)
 static void cl_wanted(corolease_t *h ATTR_UNUSED, corolease_lease_t *lease, uint32_t node,
 		      void *udata ATTR_UNUSED)
 {
-	cl_stop(t_strdup_printf("node %u wants %s", node,
-				(const char *)corolease_lease_name(lease, NULL)));
+	const char *name = corolease_lease_name(lease, NULL);
+
+	cl_stop(t_strdup_printf("node %u wants %s", node, name), CLD_STOP_WANTED, node, name);
 }
 
 static void cl_revoked_cb(corolease_t *h ATTR_UNUSED, corolease_lease_t *lease,
@@ -175,7 +198,7 @@ static void cl_revoked_cb(corolease_t *h ATTR_UNUSED, corolease_lease_t *lease,
 	cl_revoked = TRUE;
 	i_error("corolease: %s revoked (quorum or validity lost): storage access stopped",
 		(const char *)corolease_lease_name(lease, NULL));
-	cl_stop("lease revoked");
+	cl_stop("lease revoked", CLD_STOP_LOST, 0, NULL);
 }
 
 static void cl_disconnected(corolease_t *h ATTR_UNUSED, void *udata ATTR_UNUSED)
@@ -188,7 +211,7 @@ static void cl_disconnected(corolease_t *h ATTR_UNUSED, void *udata ATTR_UNUSED)
 		return;
 	cl_revoked = TRUE;
 	i_error("corolease: lost the connection to coroleased: every lease is invalid, storage access stopped");
-	cl_stop("coroleased gone");
+	cl_stop("coroleased gone", CLD_STOP_LOST, 0, NULL);
 }
 
 /*
@@ -216,7 +239,7 @@ static bool cl_check_valid(void)
 	timeout_remove(&cl_valid_to);
 	i_error("corolease: %s no longer valid (validity lapsed, quorum or daemon lost): storage access stopped",
 		hold->name);
-	cl_stop("lease no longer valid");
+	cl_stop("lease no longer valid", CLD_STOP_LOST, 0, NULL);
 	return FALSE;
 }
 
