@@ -15,8 +15,9 @@
  *                  namespaces, which are `autocreated`).
  *   mailbox lease  "mailbox/<mailbox directory>" (its canonical path),
  *                  taken by the wrapped mailbox open (any namespace:
- *                  private, shared, public) and for a rename (source and
- *                  destination), never for the raw storage of LMTP/LDA
+ *                  private, shared, public) and for a rename (source,
+ *                  destination, and every child of the source with its
+ *                  new name), never for the raw storage of LMTP/LDA
  *                  input.
  *
  * Leases are counted per name within the process (one hold on the
@@ -44,6 +45,8 @@
 #include "mail-user.h"
 #include "mail-storage-private.h"
 #include "mail-storage-hooks.h"
+#include "mail-namespace.h"
+#include "mailbox-list-iter.h"
 #include "index-storage.h"
 
 #include <corolease.h>
@@ -584,15 +587,104 @@ static int corolease_mailbox_open(struct mailbox *box)
 	return 0;
 }
 
+ARRAY_DEFINE_TYPE(cl_hold_p, struct cl_hold *);
+
+/*
+ * Takes the mailbox lease of the mailbox vname of list (allocated for it,
+ * not opened) as an open does, appending it to holds (nothing when no
+ * lease is taken).  0, or -1 with the error copied to err_storage.
+ */
+static int cl_hold_by_vname(struct mailbox_list *list, const char *vname,
+			    struct mail_storage *err_storage, ARRAY_TYPE(cl_hold_p) *holds)
+{
+	struct mailbox *box = mailbox_alloc(list, vname, 0);
+	struct cl_hold *hold = NULL;
+	int ret;
+
+	ret = COROLEASE_BOX_CONTEXT(box) == NULL ? 0 : cl_mailbox_hold(box, &hold);
+	if (ret < 0)
+		mail_storage_copy_error(err_storage, box->storage);
+	mailbox_free(&box);
+	if (hold != NULL)
+		array_push_back(holds, &hold);
+	return ret;
+}
+
+/*
+ * The children of src (with Maildir++ "a.b", "a.b.c" of "a": separate
+ * directories that the rename moves too), listed as they are now, raw (no
+ * ACL hides one the rename moves anyway).  NULL with the error set on
+ * src's storage when the listing fails.
+ */
+static const ARRAY_TYPE(const_string) *cl_mailbox_children(struct mailbox *src)
+{
+	struct mailbox_list_iterate_context *iter;
+	const struct mailbox_info *info;
+	ARRAY_TYPE(const_string) *children = t_new(ARRAY_TYPE(const_string), 1);
+	char sep = mail_namespace_get_sep(mailbox_list_get_namespace(src->list));
+	const char *vname;
+
+	t_array_init(children, 8);
+	iter = mailbox_list_iter_init(src->list, t_strdup_printf("%s%c*", src->vname, sep),
+				      MAILBOX_LIST_ITER_RAW_LIST | MAILBOX_LIST_ITER_NO_AUTO_BOXES |
+				      MAILBOX_LIST_ITER_RETURN_NO_FLAGS);
+	while ((info = mailbox_list_iter_next(iter)) != NULL) {
+		/* "a*.*" also lists "ab.c": only real children */
+		if (cld_mailbox_is_child(src->vname, sep, info->vname)) {
+			vname = t_strdup(info->vname);
+			array_push_back(children, &vname);
+		}
+	}
+	if (mailbox_list_iter_deinit(&iter) < 0) {
+		mail_storage_copy_list_error(src->storage, src->list);
+		return NULL;
+	}
+	return children;
+}
+
+/*
+ * The leases of every child of src and of the name it gets under dest,
+ * appended to holds.  0, or -1 with the error (e.g. "NO [INUSE] Mailbox
+ * a.b is in use on cluster node 2") set on src's storage.
+ */
+static int cl_rename_children_hold(struct mailbox *src, struct mailbox *dest,
+				   ARRAY_TYPE(cl_hold_p) *holds)
+{
+	const ARRAY_TYPE(const_string) *children;
+	const char *const *vnamep, *rest, *dest_vname;
+	char src_sep, dest_sep;
+
+	if ((children = cl_mailbox_children(src)) == NULL)
+		return -1;
+	src_sep = mail_namespace_get_sep(mailbox_list_get_namespace(src->list));
+	dest_sep = mail_namespace_get_sep(mailbox_list_get_namespace(dest->list));
+	array_foreach(children, vnamep) {
+		if (cl_hold_by_vname(src->list, *vnamep, src->storage, holds) < 0)
+			return -1;
+		/* "a.b.c" renamed from "a" to "c" becomes "c.b.c" */
+		rest = *vnamep + strlen(src->vname);
+		if (src_sep != dest_sep)
+			rest = t_str_replace(rest, src_sep, dest_sep);
+		dest_vname = t_strconcat(dest->vname, rest, NULL);
+		if (cl_hold_by_vname(dest->list, dest_vname, src->storage, holds) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /*
  * A rename moves the source's directory (and makes the destination's)
- * without opening either: both leases are taken for it, waiting as an open
- * does, so that no other node has either mailbox open meanwhile.
+ * without opening either, and with it the directories of the source's
+ * children: the leases of all of them (source and destination, each child
+ * and its new name) are taken for it, one at a time, each waiting as an
+ * open does, so that no other node has any of them open meanwhile.  They
+ * are released after the rename.
  */
 static int corolease_mailbox_rename(struct mailbox *src, struct mailbox *dest)
 {
 	struct corolease_mailbox *cbox = COROLEASE_BOX_CONTEXT_REQUIRE(src);
-	struct cl_hold *src_hold = NULL, *dest_hold = NULL;
+	struct cl_hold *src_hold = NULL, *dest_hold = NULL, **holdp;
+	ARRAY_TYPE(cl_hold_p) child_holds;
 	int ret;
 
 	if (cl_mailbox_hold(src, &src_hold) < 0)
@@ -602,10 +694,16 @@ static int corolease_mailbox_rename(struct mailbox *src, struct mailbox *dest)
 		cl_hold_put(&src_hold);
 		return -1;
 	}
-	ret = cl_mailbox_commit_allowed(src) ?
-		cbox->module_ctx.super.rename_box(src, dest) : -1;
-	if (ret < 0 && cl_revoked)
-		cl_set_lost(src);
+	t_array_init(&child_holds, 8);
+	ret = cl_rename_children_hold(src, dest, &child_holds);
+	if (ret == 0) {
+		ret = cl_mailbox_commit_allowed(src) ?
+			cbox->module_ctx.super.rename_box(src, dest) : -1;
+		if (ret < 0 && cl_revoked)
+			cl_set_lost(src);
+	}
+	array_foreach_modifiable(&child_holds, holdp)
+		cl_hold_put(holdp);
 	cl_hold_put(&dest_hold);
 	cl_hold_put(&src_hold);
 	return ret;
