@@ -15,8 +15,9 @@
  *                  namespaces, which are `autocreated`).
  *   mailbox lease  "mailbox/<mailbox directory>" (its canonical path),
  *                  taken by the wrapped mailbox open (any namespace:
- *                  private, shared, public) and for a rename (source and
- *                  destination), never for the raw storage of LMTP/LDA
+ *                  private, shared, public) and for a rename (source,
+ *                  destination, and every child of the source with its
+ *                  new name), never for the raw storage of LMTP/LDA
  *                  input.
  *
  * Leases are counted per name within the process (one hold on the
@@ -25,8 +26,10 @@
  * lost) callback, the loss of the daemon, or a hold found no longer valid
  * by the process's own check (corolease_lease_valid() every 100 ms while it
  * holds a lease: the daemon may be hung or cut off and tell nothing) ends
- * the mail process: the ioloop stops after the command in progress
+ * the mail process: the ioloop stops after the current ioloop callback
  * (master_service_stop), so IMAP clients get "* BYE Server shutting down."
+ * (or, with the IMAP module imap_corolease, which registers a stop hook
+ * through corolease_plugin_set_stop_hook(), "* BYE [UNAVAILABLE] <why>")
  * and the log says why with the prefix "corolease:"; from then on every
  * storage access the plugin sees (open, sync, save, copy, rename, commit)
  * fails at once.  This needs client_limit = 1 in the
@@ -42,6 +45,8 @@
 #include "mail-user.h"
 #include "mail-storage-private.h"
 #include "mail-storage-hooks.h"
+#include "mail-namespace.h"
+#include "mailbox-list-iter.h"
 #include "index-storage.h"
 
 #include <corolease.h>
@@ -49,6 +54,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "corolease-plugin.h"
 #include "naming.h"
 
 #define COROLEASE_USER_CONTEXT(obj) MODULE_CONTEXT(obj, corolease_user_module)
@@ -91,6 +97,7 @@ static struct cl_hold *cl_holds;
 static bool cl_revoked; /* a hold was revoked or the daemon lost: no storage access */
 static bool cl_stopping;
 static bool cl_dead; /* the connection is lost: its fd is no longer polled */
+static corolease_stop_hook_t *cl_stop_hook; /* tells the clients why (imap_corolease) */
 
 /*
  * A hung coroleased (stopped, not gone) must not hold a login or an open
@@ -117,13 +124,31 @@ static uint64_t cl_now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* ends the process after the current command: the sessions it serves end */
-static void cl_stop(const char *reason)
+corolease_stop_hook_t *corolease_plugin_set_stop_hook(corolease_stop_hook_t *hook)
 {
+	corolease_stop_hook_t *old = cl_stop_hook;
+
+	cl_stop_hook = hook;
+	return old;
+}
+
+/*
+ * Ends the process after the current ioloop callback: the sessions it
+ * serves end.  reason goes to the log; the stop hook (a protocol module's)
+ * tells the client why, from cause, node and lease_name (cld_bye_reason).
+ */
+static void cl_stop(const char *reason, enum cld_stop_cause cause, uint32_t node,
+		    const char *lease_name)
+{
+	char bye[256];
+
 	if (cl_stopping)
 		return;
 	cl_stopping = TRUE;
 	i_info("corolease: %s: ending the session", reason);
+	if (cl_stop_hook != NULL &&
+	    cld_bye_reason(cause, node, lease_name, bye, sizeof(bye)) > 0)
+		cl_stop_hook(bye);
 	master_service_stop(master_service);
 }
 
@@ -165,8 +190,9 @@ static void cl_schedule(void)
 static void cl_wanted(corolease_t *h ATTR_UNUSED, corolease_lease_t *lease, uint32_t node,
 		      void *udata ATTR_UNUSED)
 {
-	cl_stop(t_strdup_printf("node %u wants %s", node,
-				(const char *)corolease_lease_name(lease, NULL)));
+	const char *name = corolease_lease_name(lease, NULL);
+
+	cl_stop(t_strdup_printf("node %u wants %s", node, name), CLD_STOP_WANTED, node, name);
 }
 
 static void cl_revoked_cb(corolease_t *h ATTR_UNUSED, corolease_lease_t *lease,
@@ -175,7 +201,7 @@ static void cl_revoked_cb(corolease_t *h ATTR_UNUSED, corolease_lease_t *lease,
 	cl_revoked = TRUE;
 	i_error("corolease: %s revoked (quorum or validity lost): storage access stopped",
 		(const char *)corolease_lease_name(lease, NULL));
-	cl_stop("lease revoked");
+	cl_stop("lease revoked", CLD_STOP_LOST, 0, NULL);
 }
 
 static void cl_disconnected(corolease_t *h ATTR_UNUSED, void *udata ATTR_UNUSED)
@@ -188,7 +214,7 @@ static void cl_disconnected(corolease_t *h ATTR_UNUSED, void *udata ATTR_UNUSED)
 		return;
 	cl_revoked = TRUE;
 	i_error("corolease: lost the connection to coroleased: every lease is invalid, storage access stopped");
-	cl_stop("coroleased gone");
+	cl_stop("coroleased gone", CLD_STOP_LOST, 0, NULL);
 }
 
 /*
@@ -216,7 +242,7 @@ static bool cl_check_valid(void)
 	timeout_remove(&cl_valid_to);
 	i_error("corolease: %s no longer valid (validity lapsed, quorum or daemon lost): storage access stopped",
 		hold->name);
-	cl_stop("lease no longer valid");
+	cl_stop("lease no longer valid", CLD_STOP_LOST, 0, NULL);
 	return FALSE;
 }
 
@@ -561,15 +587,104 @@ static int corolease_mailbox_open(struct mailbox *box)
 	return 0;
 }
 
+ARRAY_DEFINE_TYPE(cl_hold_p, struct cl_hold *);
+
+/*
+ * Takes the mailbox lease of the mailbox vname of list (allocated for it,
+ * not opened) as an open does, appending it to holds (nothing when no
+ * lease is taken).  0, or -1 with the error copied to err_storage.
+ */
+static int cl_hold_by_vname(struct mailbox_list *list, const char *vname,
+			    struct mail_storage *err_storage, ARRAY_TYPE(cl_hold_p) *holds)
+{
+	struct mailbox *box = mailbox_alloc(list, vname, 0);
+	struct cl_hold *hold = NULL;
+	int ret;
+
+	ret = COROLEASE_BOX_CONTEXT(box) == NULL ? 0 : cl_mailbox_hold(box, &hold);
+	if (ret < 0)
+		mail_storage_copy_error(err_storage, box->storage);
+	mailbox_free(&box);
+	if (hold != NULL)
+		array_push_back(holds, &hold);
+	return ret;
+}
+
+/*
+ * The children of src (with Maildir++ "a.b", "a.b.c" of "a": separate
+ * directories that the rename moves too), listed as they are now, raw (no
+ * ACL hides one the rename moves anyway).  NULL with the error set on
+ * src's storage when the listing fails.
+ */
+static const ARRAY_TYPE(const_string) *cl_mailbox_children(struct mailbox *src)
+{
+	struct mailbox_list_iterate_context *iter;
+	const struct mailbox_info *info;
+	ARRAY_TYPE(const_string) *children = t_new(ARRAY_TYPE(const_string), 1);
+	char sep = mail_namespace_get_sep(mailbox_list_get_namespace(src->list));
+	const char *vname;
+
+	t_array_init(children, 8);
+	iter = mailbox_list_iter_init(src->list, t_strdup_printf("%s%c*", src->vname, sep),
+				      MAILBOX_LIST_ITER_RAW_LIST | MAILBOX_LIST_ITER_NO_AUTO_BOXES |
+				      MAILBOX_LIST_ITER_RETURN_NO_FLAGS);
+	while ((info = mailbox_list_iter_next(iter)) != NULL) {
+		/* "a*.*" also lists "ab.c": only real children */
+		if (cld_mailbox_is_child(src->vname, sep, info->vname)) {
+			vname = t_strdup(info->vname);
+			array_push_back(children, &vname);
+		}
+	}
+	if (mailbox_list_iter_deinit(&iter) < 0) {
+		mail_storage_copy_list_error(src->storage, src->list);
+		return NULL;
+	}
+	return children;
+}
+
+/*
+ * The leases of every child of src and of the name it gets under dest,
+ * appended to holds.  0, or -1 with the error (e.g. "NO [INUSE] Mailbox
+ * a.b is in use on cluster node 2") set on src's storage.
+ */
+static int cl_rename_children_hold(struct mailbox *src, struct mailbox *dest,
+				   ARRAY_TYPE(cl_hold_p) *holds)
+{
+	const ARRAY_TYPE(const_string) *children;
+	const char *const *vnamep, *rest, *dest_vname;
+	char src_sep, dest_sep;
+
+	if ((children = cl_mailbox_children(src)) == NULL)
+		return -1;
+	src_sep = mail_namespace_get_sep(mailbox_list_get_namespace(src->list));
+	dest_sep = mail_namespace_get_sep(mailbox_list_get_namespace(dest->list));
+	array_foreach(children, vnamep) {
+		if (cl_hold_by_vname(src->list, *vnamep, src->storage, holds) < 0)
+			return -1;
+		/* "a.b.c" renamed from "a" to "c" becomes "c.b.c" */
+		rest = *vnamep + strlen(src->vname);
+		if (src_sep != dest_sep)
+			rest = t_str_replace(rest, src_sep, dest_sep);
+		dest_vname = t_strconcat(dest->vname, rest, NULL);
+		if (cl_hold_by_vname(dest->list, dest_vname, src->storage, holds) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /*
  * A rename moves the source's directory (and makes the destination's)
- * without opening either: both leases are taken for it, waiting as an open
- * does, so that no other node has either mailbox open meanwhile.
+ * without opening either, and with it the directories of the source's
+ * children: the leases of all of them (source and destination, each child
+ * and its new name) are taken for it, one at a time, each waiting as an
+ * open does, so that no other node has any of them open meanwhile.  They
+ * are released after the rename.
  */
 static int corolease_mailbox_rename(struct mailbox *src, struct mailbox *dest)
 {
 	struct corolease_mailbox *cbox = COROLEASE_BOX_CONTEXT_REQUIRE(src);
-	struct cl_hold *src_hold = NULL, *dest_hold = NULL;
+	struct cl_hold *src_hold = NULL, *dest_hold = NULL, **holdp;
+	ARRAY_TYPE(cl_hold_p) child_holds;
 	int ret;
 
 	if (cl_mailbox_hold(src, &src_hold) < 0)
@@ -579,10 +694,16 @@ static int corolease_mailbox_rename(struct mailbox *src, struct mailbox *dest)
 		cl_hold_put(&src_hold);
 		return -1;
 	}
-	ret = cl_mailbox_commit_allowed(src) ?
-		cbox->module_ctx.super.rename_box(src, dest) : -1;
-	if (ret < 0 && cl_revoked)
-		cl_set_lost(src);
+	t_array_init(&child_holds, 8);
+	ret = cl_rename_children_hold(src, dest, &child_holds);
+	if (ret == 0) {
+		ret = cl_mailbox_commit_allowed(src) ?
+			cbox->module_ctx.super.rename_box(src, dest) : -1;
+		if (ret < 0 && cl_revoked)
+			cl_set_lost(src);
+	}
+	array_foreach_modifiable(&child_holds, holdp)
+		cl_hold_put(holdp);
 	cl_hold_put(&dest_hold);
 	cl_hold_put(&src_hold);
 	return ret;

@@ -2,7 +2,8 @@
 # Makefile.am; fragments only append with +=).  Built only when configure
 # finds dovecot-config and Dovecot's headers (Debian: dovecot-dev); installed
 # into Dovecot's module dir (--with-dovecot-moduledir overrides), so that
-# 'mail_plugins = $mail_plugins corolease' loads it.
+# 'mail_plugins = $mail_plugins corolease' loads it (and imap_corolease, in
+# protocol imap, the IMAP module next to it).
 #
 # No sanitizers: Dovecot's binaries are not built with them, and an ASan
 # object cannot be loaded into a process whose ASan runtime does not come
@@ -21,9 +22,18 @@ dovecot_lib90_corolease_plugin_la_CPPFLAGS = -I$(top_srcdir)/include $(DOVECOT_C
 dovecot_lib90_corolease_plugin_la_CFLAGS = $(WARN_CFLAGS)
 dovecot_lib90_corolease_plugin_la_LDFLAGS = -module -avoid-version -shared
 dovecot_lib90_corolease_plugin_la_LIBADD = libclient/libcorolease.la
+# imap only ('protocol imap { mail_plugins = $mail_plugins imap_corolease }'):
+# the IMAP "* BYE <reason>" when the plugin ends a session.  Its undefined
+# symbols are resolved at load time from the imap binary and from
+# lib90_corolease_plugin (loaded before it, RTLD_GLOBAL).
+dovecot_module_LTLIBRARIES += dovecot/lib95_imap_corolease_plugin.la
+dovecot_lib95_imap_corolease_plugin_la_SOURCES = dovecot/imap-corolease-plugin.c
+dovecot_lib95_imap_corolease_plugin_la_CPPFLAGS = -I$(top_srcdir)/dovecot $(DOVECOT_CPPFLAGS)
+dovecot_lib95_imap_corolease_plugin_la_CFLAGS = $(WARN_CFLAGS)
+dovecot_lib95_imap_corolease_plugin_la_LDFLAGS = -module -avoid-version -shared
 endif
-noinst_HEADERS += dovecot/naming.h
-EXTRA_DIST += dovecot/corolease-plugin.c dovecot/naming.c
+noinst_HEADERS += dovecot/naming.h dovecot/corolease-plugin.h
+EXTRA_DIST += dovecot/corolease-plugin.c dovecot/naming.c dovecot/imap-corolease-plugin.c
 # configuration examples, shipped by the packages (dovecot-corolease)
 EXTRA_DIST += dovecot/examples/90-corolease.conf dovecot/examples/auth-corolease-route.conf.ext \
 	dovecot/examples/dovecot-dict-route.conf.ext

@@ -281,3 +281,38 @@ int cld_route_answer(unsigned owner, unsigned self, const char *owner_addr,
 	}
 	return n < 0 || (size_t)n >= bufsize ? -1 : n;
 }
+
+int cld_bye_reason(enum cld_stop_cause cause, unsigned node, const char *lease_name,
+		   char *buf, size_t bufsize)
+{
+	char who[32];
+	int n;
+
+	if (node != 0)
+		snprintf(who, sizeof(who), "cluster node %u", node);
+	else
+		snprintf(who, sizeof(who), "another cluster node");
+	if (cause == CLD_STOP_LOST)
+		n = snprintf(buf, bufsize, "[UNAVAILABLE] Cluster lease lost: session ended");
+	else if (lease_name != NULL && strncmp(lease_name, "user/", 5) == 0)
+		n = snprintf(buf, bufsize, "[UNAVAILABLE] Session moved: %s wants this user", who);
+	else
+		n = snprintf(buf, bufsize, "[UNAVAILABLE] Session ended: %s wants a mailbox open in it",
+			     who);
+	if (n < 0 || (size_t)n >= bufsize) {
+		if (bufsize > 0)
+			buf[0] = '\0';
+		return -1;
+	}
+	return n;
+}
+
+int cld_mailbox_is_child(const char *parent, char sep, const char *vname)
+{
+	size_t plen;
+
+	if (parent == NULL || vname == NULL || sep == '\0')
+		return 0;
+	plen = strlen(parent);
+	return strncmp(vname, parent, plen) == 0 && vname[plen] == sep && vname[plen + 1] != '\0';
+}

@@ -98,4 +98,35 @@ int cld_parse_duration_ms(const char *s, unsigned *ms_r);
 int cld_route_answer(unsigned owner, unsigned self, const char *owner_addr,
 		     char *buf, size_t bufsize);
 
+/* Why the plugin ends a session (the text of the IMAP "* BYE"). */
+enum cld_stop_cause {
+	CLD_STOP_WANTED = 0, /* another node waits for a lease this process holds */
+	CLD_STOP_LOST = 1,   /* a lease revoked, no longer valid, or the daemon gone */
+};
+
+/*
+ * The client-facing reason a session ends for, into buf (NUL-terminated):
+ * the text after "* BYE ", an IMAP response code first, no CR or LF, no
+ * lease name or path (a mailbox lease names a server directory).
+ *   CLD_STOP_WANTED, lease "user/...":
+ *     "[UNAVAILABLE] Session moved: cluster node N wants this user"
+ *   CLD_STOP_WANTED, any other lease:
+ *     "[UNAVAILABLE] Session ended: cluster node N wants a mailbox open in it"
+ *   CLD_STOP_LOST:
+ *     "[UNAVAILABLE] Cluster lease lost: session ended"
+ * (node 0: "another cluster node" instead of "cluster node N").  Returns
+ * the length, or -1 when it does not fit in bufsize (buf then empty if
+ * bufsize > 0).
+ */
+int cld_bye_reason(enum cld_stop_cause cause, unsigned node, const char *lease_name,
+		   char *buf, size_t bufsize);
+
+/*
+ * 1 if vname is a descendant of the mailbox parent in a namespace whose
+ * hierarchy separator is sep ("a.b" and "a.b.c" of "a" with '.'), else 0.
+ * A listing with the pattern "<parent><sep>*" can also return names that
+ * only match because parent itself holds '*' or '%'; this filters them.
+ */
+int cld_mailbox_is_child(const char *parent, char sep, const char *vname);
+
 #endif

@@ -239,6 +239,64 @@ START_TEST(route_answers)
 }
 END_TEST
 
+START_TEST(bye_reasons)
+{
+	char buf[128];
+	int n;
+
+	n = cld_bye_reason(CLD_STOP_WANTED, 2, "user/u1", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "[UNAVAILABLE] Session moved: cluster node 2 wants this user");
+	ck_assert_int_eq(n, (int)strlen(buf));
+	cld_bye_reason(CLD_STOP_WANTED, 0, "user/u1", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "[UNAVAILABLE] Session moved: another cluster node wants this user");
+	/* a mailbox lease: its path (a server directory) is not shown */
+	cld_bye_reason(CLD_STOP_WANTED, 3, "mailbox//srv/mail/u1/Maildir", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "[UNAVAILABLE] Session ended: cluster node 3 wants a mailbox open in it");
+	ck_assert_ptr_null(strstr(buf, "/srv"));
+	cld_bye_reason(CLD_STOP_WANTED, 3, NULL, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "[UNAVAILABLE] Session ended: cluster node 3 wants a mailbox open in it");
+	/* "user" without the '/' is not a user lease */
+	cld_bye_reason(CLD_STOP_WANTED, 3, "username", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "[UNAVAILABLE] Session ended: cluster node 3 wants a mailbox open in it");
+	cld_bye_reason(CLD_STOP_LOST, 2, "user/u1", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "[UNAVAILABLE] Cluster lease lost: session ended");
+	cld_bye_reason(CLD_STOP_LOST, 0, NULL, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "[UNAVAILABLE] Cluster lease lost: session ended");
+	/* too small: -1 and an empty string, never a cut reason */
+	ck_assert_int_eq(cld_bye_reason(CLD_STOP_LOST, 0, NULL, buf, 10), -1);
+	ck_assert_str_eq(buf, "");
+	n = (int)strlen("[UNAVAILABLE] Cluster lease lost: session ended");
+	ck_assert_int_eq(cld_bye_reason(CLD_STOP_LOST, 0, NULL, buf, (size_t)n), -1);
+	ck_assert_int_eq(cld_bye_reason(CLD_STOP_LOST, 0, NULL, buf, (size_t)n + 1), n);
+	/* the largest node number fits a 128-byte buffer */
+	ck_assert_int_gt(cld_bye_reason(CLD_STOP_WANTED, 4294967295u, "user/x", buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "[UNAVAILABLE] Session moved: cluster node 4294967295 wants this user");
+}
+END_TEST
+
+START_TEST(mailbox_children)
+{
+	ck_assert_int_eq(cld_mailbox_is_child("a", '.', "a.b"), 1);
+	ck_assert_int_eq(cld_mailbox_is_child("a", '.', "a.b.c"), 1);
+	ck_assert_int_eq(cld_mailbox_is_child("a.b", '.', "a.b.c"), 1);
+	ck_assert_int_eq(cld_mailbox_is_child("shared.u1.Work", '.', "shared.u1.Work.x"), 1);
+	ck_assert_int_eq(cld_mailbox_is_child("a", '/', "a/b"), 1);
+	/* not children: itself, siblings with a common prefix, another separator */
+	ck_assert_int_eq(cld_mailbox_is_child("a", '.', "a"), 0);
+	ck_assert_int_eq(cld_mailbox_is_child("a", '.', "a."), 0);
+	ck_assert_int_eq(cld_mailbox_is_child("a", '.', "ab.c"), 0);
+	ck_assert_int_eq(cld_mailbox_is_child("a", '.', "b.a.c"), 0);
+	ck_assert_int_eq(cld_mailbox_is_child("a", '/', "a.b"), 0);
+	/* a parent with wildcards: "a*" listed as "a*.*" also matches "ab.c" */
+	ck_assert_int_eq(cld_mailbox_is_child("a*", '.', "ab.c"), 0);
+	ck_assert_int_eq(cld_mailbox_is_child("a*", '.', "a*.c"), 1);
+	ck_assert_int_eq(cld_mailbox_is_child("a%", '.', "ax.c"), 0);
+	ck_assert_int_eq(cld_mailbox_is_child(NULL, '.', "a.b"), 0);
+	ck_assert_int_eq(cld_mailbox_is_child("a", '.', NULL), 0);
+	ck_assert_int_eq(cld_mailbox_is_child("a", '\0', "a"), 0);
+}
+END_TEST
+
 static Suite *dovecot_suite(void)
 {
 	Suite *s = suite_create("dovecot");
@@ -251,6 +309,8 @@ static Suite *dovecot_suite(void)
 	tcase_add_test(tc, durations);
 	tcase_add_test(tc, settings);
 	tcase_add_test(tc, route_answers);
+	tcase_add_test(tc, bye_reasons);
+	tcase_add_test(tc, mailbox_children);
 	suite_add_tcase(s, tc);
 	return s;
 }

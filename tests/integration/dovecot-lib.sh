@@ -11,7 +11,8 @@
 #                        (base_dir in the node's private /run, IMAP on
 #                        $CLUSTER_SUBNET.I:143, LMTP on port 24, log
 #                        nI/dovecot-mail.log), with
-#                        the corolease plugin if PLUGIN is 1.
+#                        the corolease plugin if PLUGIN is 1 (and
+#                        imap_corolease in imap unless DV_IMAP_MODULE=0).
 #   dv_imap I USER [select [SECS]]
 #                        from node $DV_FROM (1): log in to node I as USER (and SELECT
 #                        INBOX, staying logged in SECS seconds); prints the
@@ -26,6 +27,8 @@ DV_USERS=${DV_USERS:-u1,u2,u3}
 DV_USER_WAIT=${DV_USER_WAIT:-8s}
 DV_MAILBOX_WAIT=${DV_MAILBOX_WAIT:-5s}
 DV_FAIL_MODE=${DV_FAIL_MODE:-closed}
+# 1: load imap_corolease too (the IMAP "* BYE <reason>" when a session is ended)
+DV_IMAP_MODULE=${DV_IMAP_MODULE:-1}
 # 1: route logins to the lease holder (corolease-route answering a dict passdb)
 DV_ROUTE=${DV_ROUTE:-0}
 # IT_ROUTER: another corolease-route than the build's (the installed one)
@@ -44,7 +47,7 @@ dv_prereq() {
 	[[ -c /dev/fuse ]] || skip "no /dev/fuse for bindfs"
 	id mail >/dev/null 2>&1 || skip "no 'mail' user to run the mail processes as"
 	command -v python3 >/dev/null || skip "python3 not installed (the IMAP load client)"
-	[[ -f $DV_PLUGIN_DIR/lib90_corolease_plugin.so ]] ||
+	[[ -f $DV_PLUGIN_DIR/lib90_corolease_plugin.so && -f $DV_PLUGIN_DIR/lib95_imap_corolease_plugin.so ]] ||
 		skip "the Dovecot plugin is not built (configure did not find dovecot-dev)"
 	# a sanitizer build: the plugin's libcorolease carries the ASan runtime,
 	# which cannot be loaded into Dovecot's binaries
@@ -119,6 +122,7 @@ EOF
 		cat >>"$d/dovecot.conf" <<EOF
 mail_plugin_dir = $DV_PLUGIN_DIR
 mail_plugins = \$mail_plugins corolease
+$( ((DV_IMAP_MODULE)) && printf '%s\n' 'protocol imap {' '  mail_plugins = $mail_plugins imap_corolease' '}')
 plugin {
   corolease_user_lease = yes
   corolease_mailbox_lease = yes
@@ -201,12 +205,14 @@ dv_shared_ns() {
 	[[ -f /usr/lib/dovecot/modules/lib01_acl_plugin.so ]] || skip "Dovecot's acl plugin is not installed"
 	mkdir -p "$CLUSTER_DIR/plugins"
 	ln -sf /usr/lib/dovecot/modules/lib01_acl_plugin.so "$DV_PLUGIN_DIR/lib90_corolease_plugin.so" \
-		"$CLUSTER_DIR/plugins/"
+		"$DV_PLUGIN_DIR/lib95_imap_corolease_plugin.so" "$CLUSTER_DIR/plugins/"
 	for i in "$@"; do
 		cat >>"$CLUSTER_DIR/n$i/dovecot.conf" <<EOF
 # an ACL-shared namespace (dv_shared_ns)
 mail_plugin_dir = $CLUSTER_DIR/plugins
 mail_plugins = \$mail_plugins acl
+$( ((DV_IMAP_MODULE)) && printf '%s\n' '# imap took its mail_plugins (with imap_corolease) above: add acl there too' \
+	'protocol imap {' '  mail_plugins = $mail_plugins acl' '}')
 namespace inbox {
   inbox = yes
   separator = .

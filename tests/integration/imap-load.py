@@ -9,7 +9,10 @@
       are ever expunged.  Every APPEND answered OK of a keep message is
       written to FILE as "user message-id"; errors are counted, not fatal
       (a refused login, NO [INUSE], a BYE are what the plugin is for).
-      Prints one summary line "appended N failed_logins N no N bye N ops N".
+      Prints one summary line "appended N failed_logins N no N bye N ops N
+      bye_moved N bye_lost N" (bye: sessions that ended with an error; of
+      them bye_moved with imap_corolease's "[UNAVAILABLE] Session moved:" or
+      "Session ended:" BYE, bye_lost with its "Cluster lease lost").
 
   imap-load.py session --hosts H --users U [--select] [--seconds S]
       One login to H as U (and SELECT INBOX, then NOOP every 0.2 s for S
@@ -53,7 +56,7 @@ def message(user, kind, n):
 class Stats:
     def __init__(self):
         self.lock = threading.Lock()
-        self.c = dict(appended=0, failed_logins=0, no=0, bye=0, ops=0)
+        self.c = dict(appended=0, failed_logins=0, no=0, bye=0, ops=0, bye_moved=0, bye_lost=0)
 
     def add(self, k, n=1):
         with self.lock:
@@ -118,8 +121,13 @@ def worker(args, stats, out, out_lock, deadline, seed):
                             stats.add("no")
                 stats.add("ops")
             c.logout()
-        except (imaplib.IMAP4.abort, imaplib.IMAP4.error, OSError):
+        except (imaplib.IMAP4.abort, imaplib.IMAP4.error, OSError) as e:
             stats.add("bye")
+            # the reason imap_corolease puts in the BYE
+            if "Cluster lease lost" in str(e):
+                stats.add("bye_lost")
+            elif "[UNAVAILABLE] Session moved:" in str(e) or "[UNAVAILABLE] Session ended:" in str(e):
+                stats.add("bye_moved")
             try:
                 c.shutdown()
             except Exception:

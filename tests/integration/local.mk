@@ -49,6 +49,7 @@ INTEGRATION_TESTS = \
 	tests/integration/t95-dovecot-stopped-daemon.sh \
 	tests/integration/t88-dovecot-path-alias.sh \
 	tests/integration/t99-dovecot-shared-rename.sh \
+	tests/integration/t117-dovecot-rename-children.sh \
 	tests/integration/t96-dovecot-hung-daemon-wait.sh \
 	tests/integration/t87-dovecot-route-hung-daemon.sh \
 	tests/integration/t97-dovecot-route-stuck-client.sh \

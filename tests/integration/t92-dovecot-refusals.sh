@@ -3,15 +3,18 @@
 #  - a session's leases are in 'corolease list' (user/u1 and the mailbox,
 #    held by its node);
 #  - a login on another node for the same user waits, the holder's session
-#    ends ("corolease: node 2 wants user/u1: ending the session"), and the
-#    new node takes the lease;
+#    ends ("corolease: node 2 wants user/u1: ending the session"; its client
+#    gets "* BYE [UNAVAILABLE] Session moved: cluster node 2 wants this
+#    user" from imap_corolease), and the new node takes the lease;
 #  - an LMTP delivery on a third node moves the user lease there; the raw
 #    storage of the incoming message takes none;
 #  - a mailbox held elsewhere (here by a root CLI on node 2, not
 #    node-shared) gives SELECT "NO [INUSE]" after corolease_mailbox_wait;
 #  - on a node that is not quorate, a login is refused as unavailable;
-#  - with coroleased stopped, a login is refused (fail closed) and the log
-#    says why; with corolease_fail_mode = open it is served, with a warning.
+#  - with coroleased stopped, a session there ends with "* BYE [UNAVAILABLE]
+#    Cluster lease lost: session ended", a login is refused (fail closed)
+#    and the log says why; with corolease_fail_mode = open it is served,
+#    with a warning.
 # The handover timeout is long: sessions must end because the plugin ends
 # them on `wanted`, not because the daemon revokes them.
 HANDOVER_MS=60000
@@ -40,6 +43,10 @@ echo "$out"
 check "u1's login on node 2 is served once node 1 let go (rc $rc)" [ $rc = 0 ]
 check "node 1's session was told why it ended" grep -q 'corolease: node 2 wants user/u1: ending the session' <(mlog 1)
 must_wait 10 "node 1's client saw its session end" grep -q '^ERROR' "$CLUSTER_DIR/n1/sess1.log"
+grep '^ERROR' "$CLUSTER_DIR/n1/sess1.log"
+# imap_corolease: the BYE says why (Dovecot's own is "Server shutting down.")
+check "node 1's client got '* BYE [UNAVAILABLE] Session moved: cluster node 2 wants this user'" \
+	grep -q '^ERROR .*\[UNAVAILABLE\] Session moved: cluster node 2 wants this user$' "$CLUSTER_DIR/n1/sess1.log"
 
 # 2b. LMTP delivery to u1 on node 3 (u1 last held on node 2): the user lease
 # moves to node 3, the raw storage of the incoming message takes no lease,
@@ -79,9 +86,15 @@ check "node 2's log says the partition is not quorate" \
 cluster heal 2 >/dev/null
 must_wait 30 "node 2 synced and quorate again" synced 2
 
-# 5. no daemon: refused (fail closed)
+# 5. no daemon: a session there ends, saying why; a login is refused (fail closed)
+spawn 1 sess3 python3 "$DV_LOAD" session --hosts "$CLUSTER_SUBNET.3" --users u3 --select --seconds 60 >/dev/null
+must_wait 20 "u3's session on node 3 selected INBOX" grep -q '^SELECT OK' "$CLUSTER_DIR/n1/sess3.log"
 kill -TERM "$(daemon_pid 3)"
 must_wait 15 "node 3's coroleased stopped" exited "$(daemon_pid 3)"
+must_wait 10 "u3's session on node 3 ended" grep -q '^ERROR' "$CLUSTER_DIR/n1/sess3.log"
+grep '^ERROR' "$CLUSTER_DIR/n1/sess3.log"
+check "u3's client got '* BYE [UNAVAILABLE] Cluster lease lost: session ended'" \
+	grep -q '^ERROR .*\[UNAVAILABLE\] Cluster lease lost: session ended$' "$CLUSTER_DIR/n1/sess3.log"
 out=$(dv_imap 3 u3 select); rc=$?
 echo "$out"
 check "u3 on node 3 without coroleased is refused (rc $rc)" [ $rc = 1 ]

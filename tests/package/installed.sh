@@ -109,6 +109,8 @@ out=$(dv_imap 1 alice select) || fail "IMAP login and SELECT as alice on node 1:
 ok "IMAP login and SELECT INBOX as alice on node 1"
 must_wait 10 "Dovecot loaded the plugin from its module dir" \
 	grep -q 'Module loaded: /usr/lib/dovecot/modules/lib90_corolease_plugin.so' "$log"
+must_wait 10 "imap loaded imap_corolease (90-corolease.conf's protocol imap) from its module dir" \
+	grep -q 'Module loaded: /usr/lib/dovecot/modules/lib95_imap_corolease_plugin.so' "$log"
 must_wait 10 "the plugin took user/alice from the installed coroleased" grep -qE 'corolease: user/alice held \(epoch [0-9]+\)' "$log"
 must_wait 10 "the plugin released user/alice after the logout" grep -q 'corolease: user/alice released' "$log"
 

@@ -46,7 +46,7 @@ for p in "${PKGS[@]}"; do
 done
 # files the packages would overwrite and the purge remove (e.g. from 'make install')
 LEFT_CHECK=(/usr/sbin/coroleased /usr/bin/corolease /usr/sbin/corolease-route /etc/corolease
-	/usr/lib/dovecot/modules/lib90_corolease_plugin.so)
+	/usr/lib/dovecot/modules/lib90_corolease_plugin.so /usr/lib/dovecot/modules/lib95_imap_corolease_plugin.so)
 for f in "${LEFT_CHECK[@]}"; do
 	[[ ! -e $f ]] || fail "$f exists although no corolease package is installed: the install would overwrite it and the purge remove it"
 done
@@ -108,7 +108,8 @@ for g in corolease corolease-admin; do
 	check "group $g exists ($(getent group "$g"))" getent group "$g"
 done
 for f in /usr/sbin/coroleased /usr/bin/corolease /usr/sbin/corolease-route \
-	/usr/lib/dovecot/modules/lib90_corolease_plugin.so /usr/include/corolease.h \
+	/usr/lib/dovecot/modules/lib90_corolease_plugin.so /usr/lib/dovecot/modules/lib95_imap_corolease_plugin.so \
+	/usr/include/corolease.h \
 	/usr/include/corolease_admin.h /usr/lib/ocf/resource.d/corolease/coroleased \
 	/usr/share/corolease/alert_corolease_fence.sh; do
 	check "installed: $f" test -f "$f"
