@@ -1,5 +1,11 @@
 #!/bin/bash
 # 139. BREAK ATTEMPT (not in TESTS; PASSED on 89da8cc, kept as a record): t131 with a healthy coroleased on node 1 (only the partition and the store stall; kill_on_revoke=yes must SIGKILL the stalled process before nodes 2 and 3 recover). Header of t131 follows.
+# t139 seen (89da8cc): PASS.  Node 1's coroleased: "killing client 9 pid
+# 565: still using revoked lease user/u3" at 17:09:48, strace "+++ killed
+# by SIGKILL +++" (the process was blocked in FUSE), Dovecot "child 565
+# killed with signal 9"; node 2 wrote at 17:09:53; no write by node 1
+# after.  (The "Seen" text and messages below about a stopped coroleased
+# are t131's.)
 # The plugin checks corolease_lease_valid() before a commit and every
 # 100 ms from the ioloop, but nothing between that check and the writes
 # the commit makes: a mail process stalled inside a commit (here: its
