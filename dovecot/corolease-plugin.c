@@ -19,6 +19,12 @@
  *                  destination, and every child of the source with its
  *                  new name), never for the raw storage of LMTP/LDA
  *                  input.
+ *   store lease    "store/<mail root>" (canonical), taken before a mailbox
+ *                  lease: the root of the mailbox's store, whose own files
+ *                  (the mailbox list index, subscriptions) any mailbox's
+ *                  sync writes; the own store's for the rest of the
+ *                  session, another user's or a public one while the
+ *                  mailbox is open (cl_store_hold()).
  *
  * Leases are counted per name within the process (one hold on the
  * connection however often a mailbox is opened) and released on the last
@@ -74,11 +80,13 @@ struct corolease_user {
 	union mail_user_module_context module_ctx;
 	struct cld_settings set;
 	struct cl_hold *user_hold; /* NULL: no user lease (disabled, fail-open) */
+	struct cl_hold *store_hold; /* the own mail store's lease, from the first open on */
 };
 
 struct corolease_mailbox {
 	union mailbox_module_context module_ctx;
 	struct cl_hold *hold;
+	struct cl_hold *store_hold; /* another user's or a public store's, while open */
 };
 
 const char *corolease_plugin_version = DOVECOT_ABI_VERSION;
@@ -532,6 +540,30 @@ static int corolease_copy(struct mail_save_context *ctx, struct mail *mail)
 }
 
 /*
+ * cl_hold_get() of name for box with the mailbox wait; a refusal is logged
+ * and set on box's storage ([INUSE] when held elsewhere, else
+ * [UNAVAILABLE]) with what (e.g. "Mailbox INBOX") as its subject.
+ */
+static int cl_box_hold_get(struct mailbox *box, const struct corolease_user *cuser,
+			   const char *name, const char *what, struct cl_hold **hold_r)
+{
+	uint32_t owner;
+	int err;
+
+	if (cl_hold_get(name, cuser->set.mailbox_wait_ms, cuser->set.fail_mode, hold_r,
+			&err, &owner) < 0) {
+		const char *msg = cl_refusal(what, err, owner);
+
+		i_info("corolease: %s: %s", name, msg);
+		mail_storage_set_error(box->storage,
+				       err == -EBUSY || err == -ETIMEDOUT ?
+				       MAIL_ERROR_INUSE : MAIL_ERROR_UNAVAILABLE, msg);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Takes (or counts one more use of) box's mailbox lease into *hold_r (NULL
  * when the user takes no mailbox leases or fail-open served without one).
  * 0, or -1 with the error set on box's storage.
@@ -541,8 +573,6 @@ static int cl_mailbox_hold(struct mailbox *box, struct cl_hold **hold_r)
 	struct corolease_user *cuser = COROLEASE_USER_CONTEXT(box->storage->user);
 	char name[CLD_NAME_MAX + 1];
 	const char *path;
-	uint32_t owner;
-	int err;
 
 	*hold_r = NULL;
 	if (cl_revoked) {
@@ -556,25 +586,60 @@ static int cl_mailbox_hold(struct mailbox *box, struct cl_hold **hold_r)
 		mail_storage_set_critical(box->storage, "corolease: no lease name for %s", path);
 		return -1;
 	}
-	if (cl_hold_get(name, cuser->set.mailbox_wait_ms, cuser->set.fail_mode, hold_r,
-			&err, &owner) < 0) {
-		const char *msg = cl_refusal(t_strdup_printf("Mailbox %s", box->vname), err, owner);
+	return cl_box_hold_get(box, cuser, name, t_strdup_printf("Mailbox %s", box->vname), hold_r);
+}
 
-		i_info("corolease: %s: %s", name, msg);
-		mail_storage_set_error(box->storage,
-				       err == -EBUSY || err == -ETIMEDOUT ?
-				       MAIL_ERROR_INUSE : MAIL_ERROR_UNAVAILABLE, msg);
+/*
+ * The store lease: files of a whole mail store are written by any of its
+ * mailboxes' syncs (the mailbox list index dovecot.list.index*, the
+ * subscriptions), so two nodes must never work in one store at once, even
+ * through different mailboxes: a mailbox of another user's store opened
+ * through an ACL-shared namespace, or the own store reached under two login
+ * names (mail_location with %n).  Every open (and rename) first takes
+ * store/<canonical root of the mailbox's list>, waiting as for a mailbox.
+ * The own private store's lease is kept for the rest of the session (as the
+ * user lease); another store's is released with the mailbox (*tmp_r, which
+ * the caller puts).  0, or -1 with the error set on box's storage.
+ */
+static int cl_store_hold(struct mailbox *box, struct cl_hold **tmp_r)
+{
+	struct mail_user *user = box->storage->user;
+	struct corolease_user *cuser = COROLEASE_USER_CONTEXT(user);
+	struct mail_namespace *ns = mailbox_list_get_namespace(box->list);
+	bool own = ns->type == MAIL_NAMESPACE_TYPE_PRIVATE && !user->autocreated;
+	char name[CLD_NAME_MAX + 1], canon[PATH_MAX + 1];
+	const char *root;
+	struct cl_hold **holdp;
+
+	*tmp_r = NULL;
+	if (cuser == NULL || !cuser->set.mailbox_lease)
+		return 0;
+	if (own && cuser->store_hold != NULL)
+		return 0;
+	if (!mailbox_list_get_root_path(box->list, MAILBOX_LIST_PATH_TYPE_DIR, &root) ||
+	    root == NULL || root[0] != '/')
+		return 0; /* no directory (e.g. a virtual store): its mailboxes' leases only */
+	if (cld_path_canonical(root, cl_realpath, NULL, canon, sizeof(canon)) > 0)
+		root = t_strdup(canon);
+	if (cld_store_lease_name(root, name, sizeof(name)) < 0) {
+		mail_storage_set_critical(box->storage, "corolease: no lease name for %s", root);
 		return -1;
 	}
-	return 0;
+	holdp = own ? &cuser->store_hold : tmp_r;
+	return cl_box_hold_get(box, cuser, name,
+			       t_strdup_printf("The mail store of %s", box->vname), holdp);
 }
 
 static int corolease_mailbox_open(struct mailbox *box)
 {
 	struct corolease_mailbox *cbox = COROLEASE_BOX_CONTEXT_REQUIRE(box);
 
-	if (cbox->hold == NULL && cl_mailbox_hold(box, &cbox->hold) < 0)
+	if (cbox->store_hold == NULL && cl_store_hold(box, &cbox->store_hold) < 0)
 		return -1;
+	if (cbox->hold == NULL && cl_mailbox_hold(box, &cbox->hold) < 0) {
+		cl_hold_put(&cbox->store_hold);
+		return -1;
+	}
 	if (cl_revoked) {
 		mail_storage_set_error(box->storage, MAIL_ERROR_UNAVAILABLE,
 				       "Cluster lease revoked, session ending");
@@ -582,6 +647,7 @@ static int corolease_mailbox_open(struct mailbox *box)
 	}
 	if (cbox->module_ctx.super.open(box) < 0) {
 		cl_hold_put(&cbox->hold);
+		cl_hold_put(&cbox->store_hold);
 		return -1;
 	}
 	return 0;
@@ -683,15 +749,20 @@ static int cl_rename_children_hold(struct mailbox *src, struct mailbox *dest,
 static int corolease_mailbox_rename(struct mailbox *src, struct mailbox *dest)
 {
 	struct corolease_mailbox *cbox = COROLEASE_BOX_CONTEXT_REQUIRE(src);
-	struct cl_hold *src_hold = NULL, *dest_hold = NULL, **holdp;
+	struct cl_hold *src_hold = NULL, *dest_hold = NULL, *store_hold = NULL, **holdp;
 	ARRAY_TYPE(cl_hold_p) child_holds;
 	int ret;
 
-	if (cl_mailbox_hold(src, &src_hold) < 0)
+	if (cl_store_hold(src, &store_hold) < 0)
 		return -1;
+	if (cl_mailbox_hold(src, &src_hold) < 0) {
+		cl_hold_put(&store_hold);
+		return -1;
+	}
 	if (COROLEASE_BOX_CONTEXT(dest) != NULL && cl_mailbox_hold(dest, &dest_hold) < 0) {
 		mail_storage_copy_error(src->storage, dest->storage);
 		cl_hold_put(&src_hold);
+		cl_hold_put(&store_hold);
 		return -1;
 	}
 	t_array_init(&child_holds, 8);
@@ -706,6 +777,7 @@ static int corolease_mailbox_rename(struct mailbox *src, struct mailbox *dest)
 		cl_hold_put(holdp);
 	cl_hold_put(&dest_hold);
 	cl_hold_put(&src_hold);
+	cl_hold_put(&store_hold);
 	return ret;
 }
 
@@ -715,17 +787,20 @@ static void corolease_mailbox_close(struct mailbox *box)
 
 	cbox->module_ctx.super.close(box);
 	cl_hold_put(&cbox->hold);
+	cl_hold_put(&cbox->store_hold);
 }
 
 static void corolease_mailbox_free(struct mailbox *box)
 {
 	struct corolease_mailbox *cbox = COROLEASE_BOX_CONTEXT_REQUIRE(box);
 	/* cbox lives in box->pool, which super.free() frees */
-	struct cl_hold *hold = cbox->hold;
+	struct cl_hold *hold = cbox->hold, *store_hold = cbox->store_hold;
 
 	cbox->hold = NULL;
+	cbox->store_hold = NULL;
 	cbox->module_ctx.super.free(box);
 	cl_hold_put(&hold);
+	cl_hold_put(&store_hold);
 }
 
 static int corolease_transaction_commit(struct mailbox_transaction_context *t,
@@ -778,6 +853,7 @@ static void corolease_user_deinit(struct mail_user *user)
 {
 	struct corolease_user *cuser = COROLEASE_USER_CONTEXT_REQUIRE(user);
 
+	cl_hold_put(&cuser->store_hold);
 	cl_hold_put(&cuser->user_hold);
 	cuser->module_ctx.super.deinit(user);
 }

@@ -38,24 +38,35 @@ static uint64_t fnv1a64(const char *s)
 	return h;
 }
 
-int cld_mailbox_lease_name(const char *path, char *buf, size_t bufsize)
+/* "<prefix><path>", or "<prefix>#<hash>:<tail>" when too long (naming.h) */
+static int cl_path_lease_name(const char *prefix, const char *path, char *buf, size_t bufsize)
 {
-	size_t n, plen, tail;
+	size_t n, plen, tail, pre = strlen(prefix);
 
 	if (path == NULL || path[0] == '\0' || bufsize < CLD_NAME_MAX + 1)
 		return -1;
 	plen = strlen(path);
-	n = strlen("mailbox/") + plen;
+	n = pre + plen;
 	if (n <= CLD_NAME_MAX) {
-		memcpy(buf, "mailbox/", 8);
-		memcpy(buf + 8, path, plen + 1);
+		memcpy(buf, prefix, pre);
+		memcpy(buf + pre, path, plen + 1);
 		return (int)n;
 	}
-	/* "mailbox/#" + 16 hex + ":" = 26 bytes, then the path's tail */
-	n = (size_t)snprintf(buf, bufsize, "mailbox/#%016llx:", (unsigned long long)fnv1a64(path));
+	/* prefix + "#" + 16 hex + ":", then the path's tail */
+	n = (size_t)snprintf(buf, bufsize, "%s#%016llx:", prefix, (unsigned long long)fnv1a64(path));
 	tail = CLD_NAME_MAX - n;
 	memcpy(buf + n, path + plen - tail, tail + 1);
 	return (int)CLD_NAME_MAX;
+}
+
+int cld_mailbox_lease_name(const char *path, char *buf, size_t bufsize)
+{
+	return cl_path_lease_name("mailbox/", path, buf, bufsize);
+}
+
+int cld_store_lease_name(const char *path, char *buf, size_t bufsize)
+{
+	return cl_path_lease_name("store/", path, buf, bufsize);
 }
 
 int cld_path_lexical(const char *path, char *out, size_t outsize)

@@ -30,6 +30,14 @@ int cld_user_lease_name(const char *username, char *buf, size_t bufsize);
 int cld_mailbox_lease_name(const char *path, char *buf, size_t bufsize);
 
 /*
+ * "store/<path>" into buf, path being the root directory of a mail store
+ * (a namespace's mail root: the owner's Maildir, with its mailbox list
+ * index, subscriptions and every mailbox under it), hashed as above when
+ * too long.  Returns the length, or -1 as above.
+ */
+int cld_store_lease_name(const char *path, char *buf, size_t bufsize);
+
+/*
  * The lexical normal form of an absolute path into out (outsize bytes):
  * runs of '/' become one, "." components go, ".." removes the component
  * before it (never above "/"), no trailing '/' (except "/" itself).

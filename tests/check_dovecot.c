@@ -58,6 +58,28 @@ START_TEST(mailbox_names)
 }
 END_TEST
 
+START_TEST(store_names)
+{
+	char buf[CLD_NAME_MAX + 1], a[2000], mbox[CLD_NAME_MAX + 1];
+
+	ck_assert_int_eq(cld_store_lease_name("/srv/mail/alice/Maildir", buf, sizeof(buf)), 29);
+	ck_assert_str_eq(buf, "store//srv/mail/alice/Maildir");
+	ck_assert_int_eq(cld_store_lease_name("", buf, sizeof(buf)), -1);
+	ck_assert_int_eq(cld_store_lease_name(NULL, buf, sizeof(buf)), -1);
+	ck_assert_int_eq(cld_store_lease_name("/x", buf, 100), -1);
+	/* too long: "store/#<hash>:<tail>", CLD_NAME_MAX bytes, never the
+	   mailbox lease of the same path */
+	memset(a, 'a', sizeof(a) - 1);
+	a[sizeof(a) - 1] = '\0';
+	ck_assert_int_eq(cld_store_lease_name(a, buf, sizeof(buf)), (int)CLD_NAME_MAX);
+	ck_assert_uint_eq(strlen(buf), CLD_NAME_MAX);
+	ck_assert(strncmp(buf, "store/#", 7) == 0);
+	ck_assert_int_eq(buf[23], ':');
+	ck_assert_int_eq(cld_mailbox_lease_name(a, mbox, sizeof(mbox)), (int)CLD_NAME_MAX);
+	ck_assert_str_ne(buf, mbox);
+}
+END_TEST
+
 START_TEST(path_lexical)
 {
 	static const char *const cases[][2] = {
@@ -304,6 +326,7 @@ static Suite *dovecot_suite(void)
 
 	tcase_add_test(tc, user_names);
 	tcase_add_test(tc, mailbox_names);
+	tcase_add_test(tc, store_names);
 	tcase_add_test(tc, path_lexical);
 	tcase_add_test(tc, path_canonical);
 	tcase_add_test(tc, durations);

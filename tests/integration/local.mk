@@ -50,6 +50,9 @@ INTEGRATION_TESTS = \
 	tests/integration/t88-dovecot-path-alias.sh \
 	tests/integration/t99-dovecot-shared-rename.sh \
 	tests/integration/t117-dovecot-rename-children.sh \
+	tests/integration/t130-dovecot-brk-shared-list-index.sh \
+	tests/integration/t135-dovecot-brk-username-alias.sh \
+	tests/integration/t133-dovecot-brk-rename-children.sh \
 	tests/integration/t96-dovecot-hung-daemon-wait.sh \
 	tests/integration/t87-dovecot-route-hung-daemon.sh \
 	tests/integration/t97-dovecot-route-stuck-client.sh \

@@ -1,5 +1,9 @@
 #!/bin/bash
-# 135. BREAK TEST (fails on the code it was written against; not in TESTS).
+# 135. (breaker, issue 10; in TESTS since the store lease fixed it)
+# Fixed: each open first takes store/<canonical mail root>, the same lease
+# for every login name of one store; passes since (17:25 run: user/u1 on
+# no node, user/u1@x on node 2, list index written by node 2 only, no
+# Corrupted line).  What it showed before the fix:
 # The user lease is named by the login name ("user/<username>"), not by
 # the mail store it opens.  With the common mail_location that uses only
 # the local part (maildir:/run/cl-mail/%n/Maildir, as %d/%n layouts do),

@@ -58,8 +58,10 @@ check "LMTP delivery to u1 on node 3 accepted (rc $rc: $mid)" [ $rc = 0 ]
 check "node 3's LMTP took user/u1 and u1's INBOX" \
 	bash -c "grep -q 'lmtp(u1).*corolease: user/u1 held' '$CLUSTER_DIR/n3/dovecot-mail.log' &&
 		grep -q 'lmtp(u1).*corolease: mailbox//run/cl-mail/u1/Maildir held' '$CLUSTER_DIR/n3/dovecot-mail.log'"
-check "no lease for the raw storage (only user/ and /run/cl-mail/ mailbox leases)" \
-	bash -c "! grep 'corolease: .* held' '$CLUSTER_DIR/n3/dovecot-mail.log' | grep -v 'corolease: user/u[0-9] held\|corolease: mailbox//run/cl-mail/u[0-9]/Maildir held'"
+check "node 3's LMTP took u1's store lease (store//run/cl-mail/u1/Maildir)" \
+	grep -q 'lmtp(u1).*corolease: store//run/cl-mail/u1/Maildir held' "$CLUSTER_DIR/n3/dovecot-mail.log"
+check "no lease for the raw storage (only user/, /run/cl-mail/ store and mailbox leases)" \
+	bash -c "! grep 'corolease: .* held' '$CLUSTER_DIR/n3/dovecot-mail.log' | grep -v 'corolease: user/u[0-9] held\|corolease: \(mailbox\|store\)//run/cl-mail/u[0-9]/Maildir held'"
 out=$(DV_USERS=u1 dv_check); rc=$?
 echo "$out"
 check "the delivered message is in u1's INBOX once, as read from every node" grep -q '^check u1: .* missing 0, more than once 0, duplicate uids 0, same list on all 3 hosts: yes' <<<"$out"

@@ -1,0 +1,68 @@
+#!/bin/bash
+# bench_join.sh - issue 9, target 5: COUNT leases (default 1,000,000) held
+# on node 1 of a real 3-node corosync cluster, then a fresh coroleased joins
+# on node 3.  Run by hand, as root, after './dev build':
+#
+#   bench/bench_join.sh [COUNT]          (CLIENTS=100 cl-load connections)
+#
+# Prints, figures only (no assertions, no exit status from the figures):
+#   - the load: COUNT acquires through CLIENTS async connections (window 500
+#     each), its time and rate;
+#   - memory: the holder's (node 1) and a replica's (node 2) VmRSS before and
+#     after the load, in bytes per lease;
+#   - the join: coroleased started on node 3 to "synced", and the snapshot
+#     counters;
+#   - validity: "validity lapsed" lines in node 1's and node 2's logs, and
+#     revocations or disconnections seen by the load clients, during the load
+#     and during the join (the target: none);
+#   - the machine: CPUs and load average before and after.
+# Uses the integration harness (tests/integration/lib.sh: namespaces, token
+# 1000 ms, validity = the token); IT_INSTANCE (default 8) separates it from
+# a test run.  The cluster is torn down at the end.
+export IT_INSTANCE=${IT_INSTANCE:-8}
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+: "${abs_top_builddir:=$SRC/_build}"
+export abs_top_builddir
+. "$SRC/tests/integration/lib.sh"
+COUNT=${1:-1000000}
+CLIENTS=${CLIENTS:-100}
+[[ $COUNT =~ ^[0-9]+$ && $CLIENTS =~ ^[0-9]+$ ]] && ((COUNT >= CLIENTS && CLIENTS > 0)) ||
+	{ echo "usage: bench_join.sh [COUNT] (COUNT >= CLIENTS > 0)" >&2; exit 2; }
+PER=$((COUNT / CLIENTS))
+COUNT=$((PER * CLIENTS))
+it_init bench-join 89
+[[ -x $CL_LOAD ]] || skip "cl-load not built ($CL_LOAD)"
+EXTRA_DAEMON_OPTS=(-o max_leases_per_client=$((PER + 1000)) -o max_client_holds=$((COUNT + 1000))
+	-o max_client_holds_per_uid=$((COUNT + 1000)) -o max_pending_per_client=1000)
+rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$(daemon_pid "$1")/status"; }
+lapses() { grep -c 'validity lapsed' "$CLUSTER_DIR/n$1/coroleased.log"; }
+trouble() { cat "$CLUSTER_DIR"/n1/load*.log | grep -c 'disconnected\|revoked'; }
+say "bench-join: $COUNT leases through $CLIENTS connections; $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+it_up 3 3
+r1a=$(rss_kb 1) r2a=$(rss_kb 2)
+t0=$(now_ms)
+for ((c = 0; c < CLIENTS; c++)); do
+	spawn 1 load$c "$CL_LOAD" -p "join/$(printf %03d $c)/" -n "$PER" -W 500 >/dev/null
+done
+all_loaded() { [ "$(grep -l "^all held $PER" "$CLUSTER_DIR"/n1/load*.log | wc -l)" = "$CLIENTS" ]; }
+must_wait $((COUNT / 500 + 120)) "node 1's $CLIENTS cl-load clients hold $COUNT leases" all_loaded
+t1=$(now_ms)
+n2_has_all() { [ "$(st 2 .leases)" = "$COUNT" ]; }
+must_wait 60 "node 2 sees $COUNT leases" n2_has_all
+sleep 2
+r1b=$(rss_kb 1) r2b=$(rss_kb 2)
+l1a=$(lapses 1) l2a=$(lapses 2) tra=$(trouble)
+echo "load: $COUNT leases in $((t1 - t0)) ms: $((COUNT * 1000 / (t1 - t0 + 1))) grants/s"
+echo "memory: holder (node 1) $(((r1b - r1a) * 1024 / COUNT)) B/lease (VmRSS $r1a -> $r1b kB); replica (node 2) $(((r2b - r2a) * 1024 / COUNT)) B/lease ($r2a -> $r2b kB)"
+echo "during the load: 'validity lapsed' node 1 $l1a, node 2 $l2a; load clients revoked or disconnected: $tra"
+
+t2=$(now_ms)
+start_daemon 3
+must_wait 300 "node 3's coroleased synced" synced 3
+t3=$(now_ms)
+sleep 3
+j=$(cl 3 --json status)
+echo "join: node 3 synced $((t3 - t2)) ms after its start, leases $(jget "$j" .leases), snapshots loaded $(jget "$j" .counters.snapshots_loaded); node 1 sent $(st 1 .counters.snapshots_sent)"
+echo "during the join: 'validity lapsed' node 1 $(($(lapses 1) - l1a)), node 2 $(($(lapses 2) - l2a)); load clients revoked or disconnected: $(($(trouble) - tra))"
+echo "machine: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), commit $(git -C "$SRC" rev-parse --short HEAD 2>/dev/null)"
+it_pass
