@@ -17,6 +17,8 @@ bench: bench/bench-sm$(EXEEXT)
 # bench/bench_cluster.sh (root; builds a 3-node cluster; run by hand).
 # bench/bench_dovecot.sh (root, run by hand): the Dovecot plugin's login latency and
 # lease messages per session on the 3-node cluster of the Dovecot tests.
+# bench/bench_join.sh [COUNT] (root, run by hand): COUNT (1,000,000) leases on a 3-node
+# cluster, then a joining node: load rate, bytes per lease, join time, validity lapses.
 noinst_PROGRAMS += bench/bench-ipc bench/cpg-ping
 bench_bench_ipc_SOURCES = bench/bench_ipc.c bench/bench_util.h
 bench_bench_ipc_CPPFLAGS = -I$(top_srcdir)/include
@@ -25,7 +27,7 @@ bench_bench_ipc_LDADD = libclient/libcorolease.la $(LIBQB_LIBS)
 bench_cpg_ping_SOURCES = bench/cpg_ping.c
 bench_cpg_ping_CFLAGS = $(AM_CFLAGS) $(LIBCPG_CFLAGS)
 bench_cpg_ping_LDADD = $(LIBCPG_LIBS)
-EXTRA_DIST += bench/bench_cluster.sh bench/bench_dovecot.sh bench/cluster-lib.sh
+EXTRA_DIST += bench/bench_cluster.sh bench/bench_dovecot.sh bench/cluster-lib.sh bench/bench_join.sh
 bench: bench-ipc-run
 bench-ipc-run: bench/bench-ipc$(EXEEXT)
 	./bench/bench-ipc$(EXEEXT) local
