@@ -22,9 +22,12 @@
  *   store lease    "store/<mail root>" (canonical), taken before a mailbox
  *                  lease: the root of the mailbox's store, whose own files
  *                  (the mailbox list index, subscriptions) any mailbox's
- *                  sync writes; the own store's for the rest of the
- *                  session, another user's or a public one while the
- *                  mailbox is open (cl_store_hold()).
+ *                  sync writes; the own stores' (one per private
+ *                  namespace root) for the rest of the session, another
+ *                  user's or a public one while the mailbox is open
+ *                  (cl_store_hold()).  A create, delete, update or
+ *                  (un)subscribe runs under the store and mailbox leases
+ *                  too (cl_with_leases()).
  *
  * Leases are counted per name within the process (one hold on the
  * connection however often a mailbox is opened) and released on the last
@@ -80,7 +83,9 @@ struct corolease_user {
 	union mail_user_module_context module_ctx;
 	struct cld_settings set;
 	struct cl_hold *user_hold; /* NULL: no user lease (disabled, fail-open) */
-	struct cl_hold *store_hold; /* the own mail store's lease, from the first open on */
+	/* the own mail stores' leases (one per private namespace root), each
+	   from its first open on */
+	ARRAY(struct cl_hold *) store_holds;
 };
 
 struct corolease_mailbox {
@@ -597,9 +602,10 @@ static int cl_mailbox_hold(struct mailbox *box, struct cl_hold **hold_r)
  * through an ACL-shared namespace, or the own store reached under two login
  * names (mail_location with %n).  Every open (and rename) first takes
  * store/<canonical root of the mailbox's list>, waiting as for a mailbox.
- * The own private store's lease is kept for the rest of the session (as the
- * user lease); another store's is released with the mailbox (*tmp_r, which
- * the caller puts).  0, or -1 with the error set on box's storage.
+ * The own private stores' leases (one per root: a user may have several
+ * private namespaces) are kept for the rest of the session (as the user
+ * lease); another store's is released with the mailbox (*tmp_r, which the
+ * caller puts).  0, or -1 with the error set on box's storage.
  */
 static int cl_store_hold(struct mailbox *box, struct cl_hold **tmp_r)
 {
@@ -609,12 +615,10 @@ static int cl_store_hold(struct mailbox *box, struct cl_hold **tmp_r)
 	bool own = ns->type == MAIL_NAMESPACE_TYPE_PRIVATE && !user->autocreated;
 	char name[CLD_NAME_MAX + 1], canon[PATH_MAX + 1];
 	const char *root;
-	struct cl_hold **holdp;
+	struct cl_hold *own_hold = NULL, *const *hp;
 
 	*tmp_r = NULL;
 	if (cuser == NULL || !cuser->set.mailbox_lease)
-		return 0;
-	if (own && cuser->store_hold != NULL)
 		return 0;
 	if (!mailbox_list_get_root_path(box->list, MAILBOX_LIST_PATH_TYPE_DIR, &root) ||
 	    root == NULL || root[0] != '/')
@@ -625,9 +629,50 @@ static int cl_store_hold(struct mailbox *box, struct cl_hold **tmp_r)
 		mail_storage_set_critical(box->storage, "corolease: no lease name for %s", root);
 		return -1;
 	}
-	holdp = own ? &cuser->store_hold : tmp_r;
-	return cl_box_hold_get(box, cuser, name,
-			       t_strdup_printf("The mail store of %s", box->vname), holdp);
+	if (!own) {
+		return cl_box_hold_get(box, cuser, name,
+				       t_strdup_printf("The mail store of %s", box->vname), tmp_r);
+	}
+	array_foreach(&cuser->store_holds, hp) {
+		if (strcmp((*hp)->name, name) == 0)
+			return 0;
+	}
+	if (cl_box_hold_get(box, cuser, name, t_strdup_printf("The mail store of %s", box->vname),
+			    &own_hold) < 0)
+		return -1;
+	if (own_hold != NULL) /* NULL: fail-open served without it */
+		array_push_back(&cuser->store_holds, &own_hold);
+	return 0;
+}
+
+/*
+ * Runs f(box) (a create, delete, update or subscription change, which write
+ * the store's and the mailbox's files without an open, or after the close)
+ * under box's store and mailbox leases, taken for it as an open takes them
+ * and released after (a lease the process already holds is only counted
+ * once more).  -1 with the error set on box's storage when a lease is
+ * refused or lost.
+ */
+static int cl_with_leases(struct mailbox *box, int (*f)(struct mailbox *box, void *ctx), void *ctx)
+{
+	struct cl_hold *store_hold = NULL, *hold = NULL;
+	int ret;
+
+	if (cl_store_hold(box, &store_hold) < 0)
+		return -1;
+	if (cl_mailbox_hold(box, &hold) < 0) {
+		cl_hold_put(&store_hold);
+		return -1;
+	}
+	if (!cl_mailbox_commit_allowed(box)) {
+		cl_set_lost(box);
+		ret = -1;
+	} else {
+		ret = f(box, ctx);
+	}
+	cl_hold_put(&hold);
+	cl_hold_put(&store_hold);
+	return ret;
 }
 
 static int corolease_mailbox_open(struct mailbox *box)
@@ -819,6 +864,64 @@ static int corolease_transaction_commit(struct mailbox_transaction_context *t,
 	return cbox->module_ctx.super.transaction_commit(t, changes_r);
 }
 
+/* create, delete, update, (un)subscribe: under the store and mailbox leases */
+struct cl_create_args {
+	const struct mailbox_update *update;
+	bool directory;
+};
+
+static int cl_do_create(struct mailbox *box, void *ctx)
+{
+	const struct cl_create_args *a = ctx;
+	struct corolease_mailbox *cbox = COROLEASE_BOX_CONTEXT_REQUIRE(box);
+
+	return cbox->module_ctx.super.create_box(box, a->update, a->directory);
+}
+
+static int corolease_create_box(struct mailbox *box, const struct mailbox_update *update,
+				bool directory)
+{
+	struct cl_create_args a = { update, directory };
+
+	return cl_with_leases(box, cl_do_create, &a);
+}
+
+static int cl_do_update(struct mailbox *box, void *ctx)
+{
+	struct corolease_mailbox *cbox = COROLEASE_BOX_CONTEXT_REQUIRE(box);
+
+	return cbox->module_ctx.super.update_box(box, ctx);
+}
+
+static int corolease_update_box(struct mailbox *box, const struct mailbox_update *update)
+{
+	return cl_with_leases(box, cl_do_update, (void *)update);
+}
+
+static int cl_do_delete(struct mailbox *box, void *ctx ATTR_UNUSED)
+{
+	struct corolease_mailbox *cbox = COROLEASE_BOX_CONTEXT_REQUIRE(box);
+
+	return cbox->module_ctx.super.delete_box(box);
+}
+
+static int corolease_delete_box(struct mailbox *box)
+{
+	return cl_with_leases(box, cl_do_delete, NULL);
+}
+
+static int cl_do_subscribe(struct mailbox *box, void *ctx)
+{
+	struct corolease_mailbox *cbox = COROLEASE_BOX_CONTEXT_REQUIRE(box);
+
+	return cbox->module_ctx.super.set_subscribed(box, *(bool *)ctx);
+}
+
+static int corolease_set_subscribed(struct mailbox *box, bool set)
+{
+	return cl_with_leases(box, cl_do_subscribe, &set);
+}
+
 static void corolease_mailbox_allocated(struct mailbox *box)
 {
 	struct mailbox_vfuncs *v = box->vlast;
@@ -838,6 +941,10 @@ static void corolease_mailbox_allocated(struct mailbox *box)
 	v->save_begin = corolease_save_begin;
 	v->copy = corolease_copy;
 	v->rename_box = corolease_mailbox_rename;
+	v->create_box = corolease_create_box;
+	v->update_box = corolease_update_box;
+	v->delete_box = corolease_delete_box;
+	v->set_subscribed = corolease_set_subscribed;
 	MODULE_CONTEXT_SET(box, corolease_storage_module, cbox);
 }
 
@@ -852,8 +959,11 @@ static const char *cl_user_getenv(const char *key, void *ctx)
 static void corolease_user_deinit(struct mail_user *user)
 {
 	struct corolease_user *cuser = COROLEASE_USER_CONTEXT_REQUIRE(user);
+	struct cl_hold **hp;
 
-	cl_hold_put(&cuser->store_hold);
+	array_foreach_modifiable(&cuser->store_holds, hp)
+		cl_hold_put(hp);
+	array_clear(&cuser->store_holds);
 	cl_hold_put(&cuser->user_hold);
 	cuser->module_ctx.super.deinit(user);
 }
@@ -867,6 +977,7 @@ static void corolease_mail_user_created(struct mail_user *user)
 	int ret;
 
 	cuser = p_new(user->pool, struct corolease_user, 1);
+	p_array_init(&cuser->store_holds, user->pool, 2);
 	if (cld_settings_parse(&cuser->set, cl_user_getenv, user, err, sizeof(err)) < 0) {
 		user->error = p_strdup_printf(user->pool, "corolease: %s", err);
 		return;

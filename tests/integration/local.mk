@@ -53,6 +53,9 @@ INTEGRATION_TESTS = \
 	tests/integration/t130-dovecot-brk-shared-list-index.sh \
 	tests/integration/t135-dovecot-brk-username-alias.sh \
 	tests/integration/t133-dovecot-brk-rename-children.sh \
+	tests/integration/t140-dovecot-brk2-owner-no-open.sh \
+	tests/integration/t141-dovecot-brk2-second-namespace.sh \
+	tests/integration/t144-dovecot-brk2-shared-delete.sh \
 	tests/integration/t96-dovecot-hung-daemon-wait.sh \
 	tests/integration/t87-dovecot-route-hung-daemon.sh \
 	tests/integration/t97-dovecot-route-stuck-client.sh \

@@ -1,6 +1,8 @@
 #!/bin/bash
 # 140. (breaker 2) The owner's session writes its own store without the
 # store lease while another node holds it.
+# Fixed (in TESTS): create_box runs under the store and mailbox leases
+# (cl_with_leases()), so the CREATE waits for the store like an open.
 # The own store's lease is taken by the first mailbox open (or rename) of
 # the session.  CREATE writes the store's mailbox list index (the new
 # mailbox's record in dovecot.list.index.log) and makes the mailbox's
@@ -77,6 +79,13 @@ say "u1 answers: OK $(grep -c 'S: t[0-9]* OK' "$SA"), NO $(grep -c 'S: t[0-9]* N
 grep -h 'corolease' "$CLUSTER_DIR"/n[12]/dovecot-mail.log | grep -v 'held\|released' | head -n 6
 after=$(dv_corruption)
 grep -hE 'Corrupted|fscking|Panic|Fatal' "$CLUSTER_DIR"/n*/dovecot-mail.log | head -n 5
-check "u1's list index written by one node only (node 1 $w1, node 2 $w2)" [ "$w1" = 0 -o "$w2" = 0 ]
+# one node after the other, never interleaved: node 2 may write until it
+# lets the store go, node 1 after it took it (strace's clock is the host's)
+span() { grep 'u1/Maildir/dovecot.list.index' "$1" | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^[0-9][0-9]:[0-9][0-9]:[0-9][0-9]\./) { split($i, t, ":"); printf "%.6f\n", t[1] * 3600 + t[2] * 60 + t[3]; break } }' | sort -n | sed -n '1p;$p' | tr '\n' ' '; }
+read -r f1 l1 < <(span "$CLUSTER_DIR/st1.log")
+read -r f2 l2 < <(span "$CLUSTER_DIR/st2.log")
+say "list index writes: node 1 ${f1:-none}..${l1:-none}, node 2 ${f2:-none}..${l2:-none}"
+check "u1's list index written by one node at a time (node 1 $w1 writes, node 2 $w2)" \
+	awk -v f1="${f1:-}" -v l1="${l1:-}" -v f2="${f2:-}" -v l2="${l2:-}" 'BEGIN { exit !(f1 == "" || f2 == "" || l2 < f1 || l1 < f2) }'
 check "no Corrupted/fscking/Panic line ($((after - before)) new)" [ "$after" = "$before" ]
 it_pass
