@@ -45,7 +45,17 @@ check "node 3's CMD ended before node 1's grant" [ "${tr:0:13}" -lt "${tg:0:13}"
 ok "$(cluster heal 3)"
 must_wait 30 "node 3 synced and quorate after heal" synced 3
 h=$(holders 3 "$N")
-check "node 3 shows node 1 (epoch $e1) as the holder of $N: '$h'" [ "$h" = "1 $e1 false" ]
+if [[ -z $h ]] && grep -q "hold of '$N' revoked" "$CLUSTER_DIR/n1/coroleased.log"; then
+	# node 1's own validity may lapse during the heal's sync round on a
+	# loaded host (ASan, load 8; 2026-12-01: "revoked 1 local holds:
+	# validity lapsed" at the heal): it revokes its client, which releases,
+	# and nobody holds the name; what must not happen is node 3 showing
+	# anything but node 1's grant or nothing
+	say "node 1 revoked its grant of $N at the heal (validity lapsed): no holder"
+	ok "node 3 shows no stale holder of $N (node 1 revoked its own grant)"
+else
+	check "node 3 shows node 1 (epoch $e1) as the holder of $N: '$h'" [ "$h" = "1 $e1 false" ]
+fi
 quiesce
 must_wait 30 "state hashes equal on nodes 1-3" hashes_equal 1 2 3
 it_pass
