@@ -145,7 +145,19 @@ static void arm_grace(struct cl_node *n, const struct cl_ring *ring)
 static void sync_send_holds(struct cl_node *n)
 {
 	struct holds_enc e = { 0 };
-	cl_sm_foreach_hold_of(n->sm, n->me, enc_hold, &e);
+	/*
+	 * The state announced may be gone by the time the round is decided
+	 * (sim seed 354234: a snapshot of the round before was rejected and
+	 * sync_give_up() dropped it between this node's ANNOUNCE and the
+	 * others'): its clients were revoked then, and an empty list still
+	 * ends this node's part of the round for everyone.
+	 */
+	if (n->sm)
+		cl_sm_foreach_hold_of(n->sm, n->me, enc_hold, &e);
+	else
+		nd_log(n, LOG_WARNING, "sync in ring %u/%llu: the state this node announced was "
+		       "dropped since; it reports no live holds", n->ring.rep,
+		       (unsigned long long)n->ring.seq);
 	if (e.oom) {
 		free(e.buf);
 		nd_fail(n, "encoding the holds a load drops");
