@@ -616,6 +616,7 @@ static int cl_store_hold(struct mailbox *box, struct cl_hold **tmp_r)
 	char name[CLD_NAME_MAX + 1], canon[PATH_MAX + 1];
 	const char *root;
 	struct cl_hold *own_hold = NULL, *const *hp;
+	const char *what;
 
 	*tmp_r = NULL;
 	if (cuser == NULL || !cuser->set.mailbox_lease)
@@ -629,19 +630,34 @@ static int cl_store_hold(struct mailbox *box, struct cl_hold **tmp_r)
 		mail_storage_set_critical(box->storage, "corolease: no lease name for %s", root);
 		return -1;
 	}
-	if (!own) {
-		return cl_box_hold_get(box, cuser, name,
-				       t_strdup_printf("The mail store of %s", box->vname), tmp_r);
-	}
+	what = t_strdup_printf("The mail store of %s", box->vname);
+	if (!own)
+		return cl_box_hold_get(box, cuser, name, what, tmp_r);
 	array_foreach(&cuser->store_holds, hp) {
 		if (strcmp((*hp)->name, name) == 0)
 			return 0;
 	}
-	if (cl_box_hold_get(box, cuser, name, t_strdup_printf("The mail store of %s", box->vname),
-			    &own_hold) < 0)
+	if (cl_box_hold_get(box, cuser, name, what, &own_hold) < 0)
 		return -1;
 	if (own_hold != NULL) /* NULL: fail-open served without it */
 		array_push_back(&cuser->store_holds, &own_hold);
+	return 0;
+}
+
+/*
+ * box's store lease, then its mailbox lease, into *store_r and *hold_r
+ * (each taken only when still NULL), as an open takes them; when the
+ * mailbox lease is refused the store lease is put again.  0, or -1 with
+ * the error set on box's storage.
+ */
+static int cl_box_leases(struct mailbox *box, struct cl_hold **store_r, struct cl_hold **hold_r)
+{
+	if (*store_r == NULL && cl_store_hold(box, store_r) < 0)
+		return -1;
+	if (*hold_r == NULL && cl_mailbox_hold(box, hold_r) < 0) {
+		cl_hold_put(store_r);
+		return -1;
+	}
 	return 0;
 }
 
@@ -658,12 +674,8 @@ static int cl_with_leases(struct mailbox *box, int (*f)(struct mailbox *box, voi
 	struct cl_hold *store_hold = NULL, *hold = NULL;
 	int ret;
 
-	if (cl_store_hold(box, &store_hold) < 0)
+	if (cl_box_leases(box, &store_hold, &hold) < 0)
 		return -1;
-	if (cl_mailbox_hold(box, &hold) < 0) {
-		cl_hold_put(&store_hold);
-		return -1;
-	}
 	if (!cl_mailbox_commit_allowed(box)) {
 		cl_set_lost(box);
 		ret = -1;
@@ -679,12 +691,8 @@ static int corolease_mailbox_open(struct mailbox *box)
 {
 	struct corolease_mailbox *cbox = COROLEASE_BOX_CONTEXT_REQUIRE(box);
 
-	if (cbox->store_hold == NULL && cl_store_hold(box, &cbox->store_hold) < 0)
+	if (cl_box_leases(box, &cbox->store_hold, &cbox->hold) < 0)
 		return -1;
-	if (cbox->hold == NULL && cl_mailbox_hold(box, &cbox->hold) < 0) {
-		cl_hold_put(&cbox->store_hold);
-		return -1;
-	}
 	if (cl_revoked) {
 		mail_storage_set_error(box->storage, MAIL_ERROR_UNAVAILABLE,
 				       "Cluster lease revoked, session ending");
@@ -798,12 +806,8 @@ static int corolease_mailbox_rename(struct mailbox *src, struct mailbox *dest)
 	ARRAY_TYPE(cl_hold_p) child_holds;
 	int ret;
 
-	if (cl_store_hold(src, &store_hold) < 0)
+	if (cl_box_leases(src, &store_hold, &src_hold) < 0)
 		return -1;
-	if (cl_mailbox_hold(src, &src_hold) < 0) {
-		cl_hold_put(&store_hold);
-		return -1;
-	}
 	if (COROLEASE_BOX_CONTEXT(dest) != NULL && cl_mailbox_hold(dest, &dest_hold) < 0) {
 		mail_storage_copy_error(src->storage, dest->storage);
 		cl_hold_put(&src_hold);
