@@ -7,7 +7,7 @@
 #   it_pass
 #
 # Each script has its own CLUSTER_PREFIX / CLUSTER_SUBNET / CLUSTER_DIR so
-# scripts run in parallel (make -j); IT_INSTANCE=1..9 shifts them all, so two
+# scripts run in parallel (make -j); IT_INSTANCE=1..99 shifts them all, so two
 # checkouts can run the suite at once.  EXIT is trapped: the cluster is torn
 # down (cluster.sh down stops every spawned process from its pidfile) and, on
 # failure, the corosync and coroleased logs are printed.
@@ -401,10 +401,11 @@ it_init() {
 	[[ -x $CLI ]] || skip "corolease CLI not built ($CLI)"
 	IT_JQ=$(command -v jq || true)
 	[[ -n $IT_JQ ]] || command -v python3 >/dev/null || skip "neither jq nor python3 to parse --json"
-	# IT_INSTANCE (0..9, default 0) separates concurrent runs of the suite
-	# from different checkouts: its own prefixes, subnets and directories
+	# IT_INSTANCE (0..99, default 0) separates concurrent runs of the suite
+	# from different checkouts: its own prefixes, subnets (10.78+inst) and
+	# directories
 	local inst=${IT_INSTANCE:-0}
-	[[ $inst =~ ^[0-9]$ ]] || fail "IT_INSTANCE must be one digit 0..9"
+	[[ $inst =~ ^([0-9]|[1-9][0-9])$ ]] || fail "IT_INSTANCE must be 0..99"
 	if [[ $inst == 0 ]]; then
 		export CLUSTER_PREFIX=cit$num CLUSTER_DIR=${IT_TMPDIR:-/tmp}/corolease-it-$IT_NAME
 	else
