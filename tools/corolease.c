@@ -163,7 +163,11 @@ static int exit_for(int err)
 /* Reports err for what (the command) on name; returns the exit code. */
 static int fail(const char *what, const void *name, size_t namelen, int err)
 {
-	if (name)
+	if (name && err == -ENOENT && strcmp(what, "show") == 0)
+		/* strerror's "No such file or directory" says nothing here */
+		warnx_("%s %s: unknown name: the cluster's state has no holder, waiter or index "
+		       "key of it (ENOENT)", what, text(name, namelen));
+	else if (name)
 		warnx_("%s %s: %s (%s)", what, text(name, namelen), corolease_strerror(err),
 		       corolease_errname(err));
 	else

@@ -109,9 +109,10 @@ print(str(v).lower() if isinstance(v, bool) else v)' "$1" "$2"
 	fi
 }
 
-# holders I NAME: one line "NODE EPOCH ORPHANED(true|false)" per holder in 'show --json'
+# holders I NAME: one line "NODE EPOCH ORPHANED(true|false)" per holder in 'show --json';
+# when show fails, its exit code, with the CLI's message on stderr
 holders() {
-	local j; j=$(cl "$1" --json show "$2" 2>/dev/null) || return 1
+	local j; j=$(cl "$1" --json show "$2") || return
 	if [[ -n $IT_JQ ]]; then
 		jq -r '.holders[] | "\(.node) \(.epoch) \(.orphaned)"' <<<"$j"
 	else

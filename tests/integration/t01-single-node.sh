@@ -33,8 +33,9 @@ for cmd in "list" "show it/one" "owner it/one"; do
 done
 j=$(cl 1 --json owner it/one)
 check "owner it/one is node 1 (lingering) or 0: $(jget "$j" .owner)" [ "$(jget "$j" .owner)" -le 1 ]
-cl 1 show no/such/name >/dev/null 2>&1; rc=$?
+e=$(cl 1 show no/such/name 2>&1 >/dev/null); rc=$?
 check "show of an unknown name exits 1 (got $rc)" [ $rc = 1 ]
+check "show of an unknown name says so: '$e'" grep -q 'no/such/name: unknown name: .*(ENOENT)' <<<"$e"
 cl 1 bogus-command >/dev/null 2>&1; rc=$?
 check "unknown command exits 2 (got $rc)" [ $rc = 2 ]
 it_pass
