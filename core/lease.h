@@ -60,7 +60,13 @@ enum cl_msg_type {
 	CL_MSG_SYNC_ANNOUNCE = 32,
 	CL_MSG_SYNC_CHUNK = 33,
 	CL_MSG_SYNC_HOLDS = 34,   /* a loser's own live holds, chunked like SYNC_CHUNK */
-	CL_MSG_TYPE_MAX = 34,
+	/*
+	 * value: u32 node | u64 req_id per writer (CL_WRITE_ACK_LEN each, at
+	 * most CL_MAX_MEMBERS): the sender applied that writer's index write
+	 * req_id and everything the writer sent before it (node_out.c)
+	 */
+	CL_MSG_WRITE_ACK = 35,
+	CL_MSG_TYPE_MAX = 35,
 };
 
 #define CL_ACQ_WAIT      COROLEASE_WAIT
@@ -82,6 +88,7 @@ enum cl_msg_type {
 #define CL_FENCE_FORCE   0x01u     /* FENCE_ACK: also for a current member */
 #define CL_SYNC_HAS_STATE  0x01u   /* SYNC_ANNOUNCE: the sender has state */
 #define CL_SYNC_HAS_HOLDS  0x02u   /* SYNC_ANNOUNCE: ... with live holds of its own */
+#define CL_WRITE_ACK_LEN 12u        /* one WRITE_ACK entry: u32 node, u64 req_id */
 #define CL_SYNC_LAST_CHUNK 0x01u   /* SYNC_CHUNK, SYNC_HOLDS: the last chunk */
 
 /* A totem ring id: the representative node and the ring sequence. */

@@ -324,6 +324,7 @@ const char *cl_msg_type_name(unsigned type)
 	case CL_MSG_SYNC_ANNOUNCE: return "sync-announce";
 	case CL_MSG_SYNC_CHUNK: return "sync-chunk";
 	case CL_MSG_SYNC_HOLDS: return "sync-holds";
+	case CL_MSG_WRITE_ACK: return "write-ack";
 	default: return "unknown";
 	}
 }

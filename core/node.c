@@ -123,6 +123,8 @@ static void leave(struct cl_node *n)
 		n->quorum_recheck = false;
 		nd_maybe_send_quorum(n);
 	}
+	if (n->nacks && !n->failed)
+		nd_send_acks(n);
 	if (!cl_list_empty(&n->unconf) && !n->failed)
 		nd_confirm_writes(n);
 	if (n->failed) {
@@ -271,12 +273,11 @@ void cl_node_deliver(struct cl_node *n, uint32_t sender, const void *buf, size_t
 	if (len && p[0] == CL_BATCH_MAGIC) {
 		/* a batch: every message in it decodes, or none is used */
 		struct batch_ctx b = { n, sender };
+		enter(n);           /* one WRITE_ACK, and one confirmation pass, per batch */
 		int rc = cl_batch_split(p, len, deliver_inner, &b);
-		if (rc < 0) {
-			enter(n);
+		if (rc < 0)
 			bad_delivery(n, sender, p, len, rc);
-			leave(n);
-		}
+		leave(n);
 		return;
 	}
 	deliver_one(n, sender, p, len);
@@ -303,7 +304,6 @@ static void deliver_one(struct cl_node *n, uint32_t sender, const uint8_t *buf, 
 			own = q_pop(&n->inflight);
 			n->inflight_bytes -= own->len;
 			anchor = anchor_of(n, own);
-			n->own_delivered_seq = own->seq;
 			n->own_sent_at = own->sent_at;
 			n->own_gen = n->conf_gen;
 		} else {
@@ -318,7 +318,12 @@ static void deliver_one(struct cl_node *n, uint32_t sender, const uint8_t *buf, 
 		nd_on_chunk(n, sender, &m);
 	} else if (m.type == CL_MSG_SYNC_HOLDS) {
 		nd_on_holds(n, sender, &m);
+	} else if (m.type == CL_MSG_WRITE_ACK) {
+		if (own)
+			renew(n, anchor);
+		nd_on_write_ack(n, sender, &m);
 	} else if (!ready(n)) {
+		nd_note_write(n, sender, &m);   /* acked only by a node without state */
 		n->c.dropped_in_sync++;
 		if (own) {
 			renew(n, anchor);
@@ -336,6 +341,7 @@ static void deliver_one(struct cl_node *n, uint32_t sender, const uint8_t *buf, 
 		bool heartbeat = m.type == CL_MSG_NOP && m.req_id == 0;
 		uint64_t orphans0 = m.type == CL_MSG_FENCE_ACK && n->sm ? sm_orphans(n->sm) : 0;
 		int rc = heartbeat ? 0 : cl_sm_apply(n->sm, sender, &m);
+		nd_note_write(n, sender, &m);
 		if (rc == -ENOMEM)
 			nd_fail(n, "applying a delivered message");
 		else if (rc < 0)
@@ -387,6 +393,7 @@ void cl_node_confchg(struct cl_node *n, const struct cl_ring *ring,
 	n->nmembers = (uint32_t)nmembers;
 	memcpy(n->members, members, nmembers * sizeof(*members));
 	n->conf_gen++;          /* own deliveries before this confirm no anchor after it */
+	nd_writes_reindex(n);
 	if (n->sm) {
 		int rc = cl_sm_confchg(n->sm, ring, members, nmembers, left, nleft);
 		if (rc == -ENOMEM)

@@ -172,8 +172,11 @@ struct unconfirmed {
 	struct cl_list link;             /* in cl_node.unconf, FIFO */
 	bool barrier;                    /* a sync barrier (no name, key or version) */
 	uint64_t client, cookie, version;
-	uint64_t sent_mark;              /* own messages handed to the transport when applied */
 	uint64_t departures;             /* departure generation when applied */
+	uint64_t req_id;                 /* a write: its request, which WRITE_ACKs name */
+	uint64_t acked;                  /* a write: bit i, members[i] applied it (WRITE_ACK) */
+	bool all_acked;                  /* a write: every member has it (a round kept this
+					    node's state) */
 	bool deleted;
 	bool have_val;                   /* a put: valhash is its value's cl_hash_bytes() */
 	uint64_t valhash;
@@ -307,9 +310,11 @@ struct cl_node {
 	struct cl_list unconf;           /* struct unconfirmed, oldest first */
 	uint64_t sent_seq;               /* own messages handed to the transport */
 	uint64_t inflight_bytes;         /* their bytes on the inflight queue */
-	uint64_t own_delivered_seq;      /* seq of the last own message delivered */
 	uint64_t departures;             /* configuration changes with departures or a new ring,
 					    and loads */
+	/* WRITE_ACK to send: per writer, the last of its index writes delivered here */
+	struct { uint32_t node; uint64_t req_id; } acks[CL_MAX_MEMBERS];
+	uint32_t nacks;
 	uint64_t recover_self_seq;       /* highest self-recover seq sent */
 	uint64_t started_at;
 
@@ -400,7 +405,8 @@ static inline struct outmsg *q_pop(struct cl_list *q)
 
 static inline bool is_sync_type(uint8_t t)
 {
-	return t == CL_MSG_SYNC_ANNOUNCE || t == CL_MSG_SYNC_CHUNK || t == CL_MSG_SYNC_HOLDS;
+	return t == CL_MSG_SYNC_ANNOUNCE || t == CL_MSG_SYNC_CHUNK || t == CL_MSG_SYNC_HOLDS ||
+	       t == CL_MSG_WRITE_ACK;
 }
 
 /* Ordinary messages may be sent once the node has state and no sync round runs. */
@@ -486,6 +492,11 @@ void nd_q_free(struct cl_list *q);
 void nd_send_heartbeat(struct cl_node *n);
 void nd_maybe_send_quorum(struct cl_node *n);
 void nd_confirm_writes(struct cl_node *n);
+void nd_note_write(struct cl_node *n, uint32_t writer, const struct cl_msg *m);
+void nd_send_acks(struct cl_node *n);
+void nd_on_write_ack(struct cl_node *n, uint32_t sender, const struct cl_msg *m);
+void nd_writes_kept(struct cl_node *n);
+void nd_writes_reindex(struct cl_node *n);
 void nd_drop_unconfirmed(struct cl_node *n, uint64_t client, int err, bool tell);
 
 /* ---- node_table.c ---- */

@@ -453,14 +453,19 @@ static void on_op_done(struct cl_node *n, const struct cl_action *a, enum cl_nod
 		/* a barrier delivered where reads are not linearizable */
 		refused = (struct cl_action){ .type = a->type, .err = COROLEASE_ENOQUORUM };
 		a = &refused;
-	} else if (o->client && (o->kind == OP_INDEX || barrier) && a->err == 0) {
-		/* applied: the answer waits until it cannot be lost (nd_confirm_writes()) */
+	} else if ((o->kind == OP_INDEX || barrier) && a->err == 0) {
+		/*
+		 * applied: the answer waits until it cannot be lost
+		 * (nd_confirm_writes()); a write whose client has gone too, as
+		 * the WRITE_ACKs naming it confirm the writes before it
+		 */
 		size_t extra = barrier ? 0 : (size_t)a->namelen + a->keylen;
 		struct unconfirmed *u = malloc(sizeof(*u) + extra);
 		if (u) {
 			*u = (struct unconfirmed){ .barrier = barrier, .client = o->client,
 						   .cookie = o->cookie, .version = a->version,
-						   .sent_mark = n->sent_seq, .departures = n->departures,
+						   .departures = n->departures,
+						   .req_id = a->req_id,
 						   .deleted = a->deleted };
 			if (!barrier) {
 				u->namelen = a->namelen;

@@ -223,41 +223,42 @@ static void answer_write(struct cl_node *n, struct unconfirmed *u, int err)
 
 /*
  * An applied write is answered only once it cannot be lost:
- *  - an own message handed to the transport after the write was applied
- *    has been delivered, with no departure or new ring in between.  Had the
- *    write been delivered in a transitional configuration (the ring already
- *    broken), that message could only arrive after the configuration change
- *    -- one that may list no departure (a member that skipped a ring the
- *    others formed: cl_node_confchg()); so the write was delivered in a
- *    regular configuration and every surviving member has it;
+ *  - every other member of the configuration has applied it: each sent a
+ *    WRITE_ACK naming it (or a later write of this node) and that was
+ *    delivered here, with no departure or new ring in between.  That this
+ *    node delivered the write, or a later message of its own, proves
+ *    nothing: totem's agreed delivery needs only the messages before, so a
+ *    sender delivers its own messages at once, in the regular
+ *    configuration, and if it is then cut off, the others form a ring that
+ *    never had them (totemsrp.c; no member left has them to recover);
+ *  - or a sync round ended with this node's state kept (it won, or was
+ *    equal to the winner's): every member now has what it applied;
  *  - after a departure or a new ring (or a snapshot load), once the round
  *    is over, the machine quorate and awaiting no fence-ack (in a
  *    split-capable quorum mode both sides of a split are quorate; the one
  *    that waits may lose at the heal): the write stands if its entry (or,
  *    for a delete, its absence or a later write) is in that state, else it
  *    was lost with a minority and the client gets -ESTALE.
- * A sync barrier is confirmed the same way, but only the first rule can
+ * A sync barrier is confirmed the same way, but only the first two rules can
  * confirm it, and only while nd_authoritative() (quorate, the local
  * votequorum agrees, no fence-ack awaited): reads after it are then
- * linearizable.  After a
- * departure or a new ring it fails with COROLEASE_ENOQUORUM (the client may
- * retry).
- * Sends one NOP when nothing of ours is in flight to confirm with.
+ * linearizable.  After a departure or a new ring it fails with
+ * COROLEASE_ENOQUORUM (the client may retry).
  */
 void nd_confirm_writes(struct cl_node *n)
 {
-	bool need_nop = false;
-	const struct outmsg *newest = q_last(&n->inflight);
+	uint64_t need = 0;
+	for (uint32_t i = 0; i < n->nmembers; i++)
+		if (n->members[i] != n->me)
+			need |= 1ull << i;
 	struct cl_list *e, *nx;
 	cl_list_foreach_safe(e, nx, &n->unconf) {
 		struct unconfirmed *u = cl_list_entry(e, struct unconfirmed, link);
 		int verdict = 1;            /* 1 = wait, 0 = done, <0 = lost */
 		if (u->departures == n->departures) {
-			if (n->own_delivered_seq > u->sent_mark)
+			if (u->all_acked || (u->acked & need) == need)
 				verdict = u->barrier && !(ready(n) && nd_authoritative(n)) ?
 					  COROLEASE_ENOQUORUM : 0;
-			else if (!(newest && newest->seq > u->sent_mark))
-				need_nop = true;
 		} else if (u->barrier) {
 			verdict = COROLEASE_ENOQUORUM;
 		} else if (ready(n) && cl_sm_quorate(n->sm) && cl_sm_nunfenced(n->sm) == 0) {
@@ -288,10 +289,111 @@ void nd_confirm_writes(struct cl_node *n)
 		cl_list_del(e);
 		free(u);
 	}
-	if (need_nop && ready(n) && cl_list_empty(&n->retry) && cl_list_empty(&n->pending)) {
-		struct cl_msg m = { .type = CL_MSG_NOP, .req_id = 0 };
-		nd_send_msg(n, &m);
+}
+
+/*
+ * m, an index write or a sync barrier of another node's client, was
+ * delivered here: it goes in this node's next WRITE_ACK (nd_send_acks()),
+ * when the node applied it, or has no state and is in no round (it can give
+ * no state that lacks it to anyone: its announce says it has none).  One
+ * dropped in a round is not acked: the round may end with this node's
+ * state, which lacks it, winning (the writer then loads it and checks the
+ * write against it, cl_node_confchg()'s departures).
+ */
+void nd_note_write(struct cl_node *n, uint32_t writer, const struct cl_msg *m)
+{
+	if (writer == n->me || !m->req_id ||
+	    !(m->type == CL_MSG_INDEX_PUT || m->type == CL_MSG_INDEX_DEL || m->type == CL_MSG_NOP) ||
+	    n->sync.active)
+		return;
+	for (uint32_t i = 0; i < n->nacks; i++)
+		if (n->acks[i].node == writer) {
+			n->acks[i].req_id = m->req_id;
+			return;
+		}
+	if (n->nacks < CL_MAX_MEMBERS)
+		n->acks[n->nacks++] = (__typeof__(n->acks[0])){ writer, m->req_id };
+}
+
+/* Sends the WRITE_ACK nd_note_write() gathered (one per delivery or batch). */
+void nd_send_acks(struct cl_node *n)
+{
+	if (!n->nacks)
+		return;
+	uint8_t buf[CL_MAX_MEMBERS * CL_WRITE_ACK_LEN];
+	for (uint32_t i = 0; i < n->nacks; i++) {
+		cl_put_u32(buf + i * CL_WRITE_ACK_LEN, n->acks[i].node);
+		cl_put_u64(buf + i * CL_WRITE_ACK_LEN + 4, n->acks[i].req_id);
 	}
+	struct cl_msg m = { .type = CL_MSG_WRITE_ACK, .value = buf,
+			    .vallen = n->nacks * CL_WRITE_ACK_LEN };
+	n->nacks = 0;
+	nd_send_msg(n, &m);
+}
+
+/*
+ * A WRITE_ACK from sender: for the entry naming this node, the sender has
+ * applied that write and, the order being agreed, every write this node
+ * applied before it in the same configuration.  Entries of an earlier
+ * departure generation are past this rule (nd_confirm_writes()).
+ */
+void nd_on_write_ack(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
+{
+	int idx = -1;
+	for (uint32_t i = 0; i < n->nmembers; i++)
+		if (n->members[i] == sender && sender != n->me)
+			idx = (int)i;
+	if (idx < 0)
+		return;
+	for (uint32_t off = 0; off + CL_WRITE_ACK_LEN <= m->vallen; off += CL_WRITE_ACK_LEN) {
+		if (cl_get_u32(m->value + off) != n->me)
+			continue;
+		uint64_t req = cl_get_u64(m->value + off + 4);
+		struct cl_list *e;
+		struct unconfirmed *hit = NULL;
+		cl_list_foreach(e, &n->unconf) {
+			struct unconfirmed *u = cl_list_entry(e, struct unconfirmed, link);
+			if (u->departures == n->departures && u->req_id == req) {
+				hit = u;
+				break;
+			}
+		}
+		if (!hit)
+			return;
+		cl_list_foreach(e, &n->unconf) {
+			struct unconfirmed *u = cl_list_entry(e, struct unconfirmed, link);
+			if (u->departures == n->departures)
+				u->acked |= 1ull << idx;
+			if (u == hit)
+				break;
+		}
+		return;
+	}
+}
+
+/* A sync round ended with this node's state kept: every member has what it applied. */
+void nd_writes_kept(struct cl_node *n)
+{
+	struct cl_list *e;
+	cl_list_foreach(e, &n->unconf) {
+		struct unconfirmed *u = cl_list_entry(e, struct unconfirmed, link);
+		if (u->departures == n->departures)
+			u->all_acked = true;
+	}
+}
+
+/*
+ * The member list changed (a join: a departure ends the rule anyway): the
+ * bits of WRITE_ACKs gathered so far index the old list, so they are
+ * dropped.  The writes wait for the round the join starts, which either
+ * keeps this node's state (nd_writes_kept()) or loads another (a departure
+ * generation of its own).
+ */
+void nd_writes_reindex(struct cl_node *n)
+{
+	struct cl_list *e;
+	cl_list_foreach(e, &n->unconf)
+		cl_list_entry(e, struct unconfirmed, link)->acked = 0;
 }
 
 /* Answers every unconfirmed write of client (0 = all) with err, or drops them silently. */

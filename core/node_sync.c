@@ -249,6 +249,8 @@ static void take_epoch_floors(struct cl_node *n)
 static void sync_complete(struct cl_node *n)
 {
 	take_epoch_floors(n);
+	if (!n->sync.loaded)
+		nd_writes_kept(n);   /* every member now has this node's state */
 	n->sync.active = false;
 	nd_sync_reset_buf(n);
 	n->c.syncs++;

@@ -166,6 +166,12 @@ long cl_wire_size(const struct cl_msg *m)
 			return -EINVAL;
 		body = 4 + 8 + 8 + 1 + 4 + (size_t)m->vallen;
 		break;
+	case CL_MSG_WRITE_ACK:
+		if (m->vallen == 0 || m->vallen % CL_WRITE_ACK_LEN != 0 ||
+		    m->vallen > CL_MAX_MEMBERS * CL_WRITE_ACK_LEN || m->value == NULL)
+			return -EINVAL;
+		body = 4 + (size_t)m->vallen;
+		break;
 	default:
 		return -EINVAL;
 	}
@@ -282,6 +288,10 @@ long cl_wire_encode(const struct cl_msg *m, uint8_t *buf, size_t cap)
 		wr_u64(&w, m->ring.seq);
 		wr_u64(&w, m->seq);
 		wr_u8(&w, m->flags);
+		wr_u32(&w, m->vallen);
+		wr_bytes(&w, m->value, m->vallen);
+		break;
+	case CL_MSG_WRITE_ACK:
 		wr_u32(&w, m->vallen);
 		wr_bytes(&w, m->value, m->vallen);
 		break;
@@ -409,6 +419,13 @@ static int wire_decode(const uint8_t *buf, size_t len, struct cl_msg *m_r)
 		m.flags = rd_u8(&r);
 		m.vallen = rd_u32(&r);
 		if ((m.flags & ~CL_SYNC_LAST_CHUNK) != 0 || m.vallen > CL_SYNC_CHUNK_MAX)
+			return COROLEASE_EPROTO;
+		m.value = rd_bytes(&r, m.vallen);
+		break;
+	case CL_MSG_WRITE_ACK:
+		m.vallen = rd_u32(&r);
+		if (m.vallen == 0 || m.vallen % CL_WRITE_ACK_LEN != 0 ||
+		    m.vallen > CL_MAX_MEMBERS * CL_WRITE_ACK_LEN)
 			return COROLEASE_EPROTO;
 		m.value = rd_bytes(&r, m.vallen);
 		break;

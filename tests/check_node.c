@@ -1225,6 +1225,32 @@ static void assert_put_kept(struct tbus *b, uint64_t client)
 }
 
 /*
+ * Of a 3-node cluster, node 2 alone forms a ring, not quorate, and 1 and 3
+ * go on quorate (what node 2 sent meanwhile is never delivered); then all
+ * three form one ring, and time passes two fence delays.
+ */
+static void node2_cut_off_and_back(struct tbus *b)
+{
+	struct tnode *n1 = b->nodes[1], *n2 = b->nodes[2], *n3 = b->nodes[3];
+	b->ring_seq += 4;
+	struct cl_ring r2 = { 2, b->ring_seq }, r13 = { 1, b->ring_seq };
+	uint32_t two[] = { 2 }, one3[] = { 1, 3 }, all[] = { 1, 2, 3 };
+	cl_node_confchg(n2->n, &r2, two, 1, one3, 2, NULL, 0);
+	cl_node_quorum(n2->n, false, &r2);
+	bus_flush(b);
+	b->members[0] = 1;
+	b->members[1] = 3;
+	b->nmembers = 2;
+	cl_node_confchg(n1->n, &r13, one3, 2, two, 1, NULL, 0);
+	cl_node_confchg(n3->n, &r13, one3, 2, two, 1, NULL, 0);
+	cl_node_quorum(n1->n, true, &r13);
+	cl_node_quorum(n3->n, true, &r13);
+	bus_run(b);
+	bus_config(b, all, 3);
+	bus_advance(b, b->now + 2 * t_cfg(1).fence_delay_us);
+}
+
+/*
  * Seen in the jepsen test (seed 22): a write's version is the lsn of the
  * lineage that applies it, and node 2 missed, as the ring broke, a message
  * of node 3 that 1 and 3 delivered: node 2 applied its own put at one lsn
@@ -1265,23 +1291,8 @@ START_TEST(a_write_confirmed_after_a_load_has_the_loaded_version)
 	free(m);
 	bus_flush(b);
 	ck_assert_ptr_null(last_ev(n2, CL_NODE_EV_INDEX_DONE, 1));
-	/* node 2 alone; 1 and 3 go on quorate */
-	b->ring_seq += 4;
-	struct cl_ring r2 = { 2, b->ring_seq }, r13 = { 1, b->ring_seq };
-	uint32_t two[] = { 2 }, one3[] = { 1, 3 }, all[] = { 1, 2, 3 };
-	cl_node_confchg(n2->n, &r2, two, 1, one3, 2, NULL, 0);
-	cl_node_quorum(n2->n, false, &r2);
-	b->members[0] = 1;
-	b->members[1] = 3;
-	b->nmembers = 2;
-	cl_node_confchg(n1->n, &r13, one3, 2, two, 1, NULL, 0);
-	cl_node_confchg(n3->n, &r13, one3, 2, two, 1, NULL, 0);
-	cl_node_quorum(n1->n, true, &r13);
-	cl_node_quorum(n3->n, true, &r13);
-	bus_run(b);
 	/* the heal: 1 and 3's state wins (it holds one message more) */
-	bus_config(b, all, 3);
-	bus_advance(b, b->now + 2 * t_cfg(1).fence_delay_us);
+	node2_cut_off_and_back(b);
 	assert_put_kept(b, 1);
 	cluster_free(b);
 }
@@ -1325,6 +1336,77 @@ START_TEST(a_write_delivered_only_by_a_member_that_skipped_a_ring_is_not_confirm
 	struct tmsg *held = b->head;   /* what it sends next waits for the next ring */
 	b->head = b->tail = NULL;
 	node2_skips_a_ring(b, held);
+	assert_put_kept(b, 1);
+	cluster_free(b);
+}
+END_TEST
+
+/*
+ * Totem delivers a message as soon as every message before it is there: a
+ * sender delivers its own at once, in the regular configuration, before
+ * anyone else has it.  Node 2 delivers its put and a later message of its
+ * own, and is cut off before 1 and 3 get either: they go on quorate without
+ * the put.  Confirming the put by node 2's own later delivery (the rule
+ * before WRITE_ACK) answered it OK, and the write was lost at the heal
+ * (jepsen seed 20's stale read; corolease-sim seed 27 once the simulator
+ * delivered a sender's messages to it first).  It may only be answered OK
+ * once 1 and 3 acknowledged applying it, so here it must fail.
+ */
+START_TEST(a_write_only_its_writer_delivered_is_not_confirmed)
+{
+	struct tbus *b = node2_puts();
+	struct tnode *n2 = b->nodes[2];
+	/* the put reaches node 2 alone */
+	struct tmsg *m = b->head;
+	ck_assert_ptr_nonnull(m);
+	ck_assert_ptr_null(m->next);
+	b->head = b->tail = NULL;
+	cl_node_deliver(n2->n, m->sender, m->data, m->len);
+	free(m);
+	/* a later message of its own, a second put, delivered by node 2 alone too */
+	ck_assert_int_eq(cl_node_index_put(n2->n, 1, 8, 0, "m", 1, "k2", 2, "w", 1), 0);
+	while ((m = b->head)) {
+		b->head = m->next;
+		if (m->sender == 2)
+			cl_node_deliver(n2->n, m->sender, m->data, m->len);
+		free(m);
+	}
+	b->tail = NULL;
+	ck_assert_ptr_null(last_ev(n2, CL_NODE_EV_INDEX_DONE, 1));
+	/* the heal: 1 and 3's newer term wins */
+	node2_cut_off_and_back(b);
+	/* both puts answered, neither OK: 1 and 3 never had them */
+	size_t answered = 0;
+	for (size_t i = 0; i < n2->nev; i++)
+		if (n2->evs[i].ev.type == CL_NODE_EV_INDEX_DONE && n2->evs[i].ev.client == 1) {
+			answered++;
+			ck_assert_int_eq(n2->evs[i].ev.err, -ESTALE);
+		}
+	ck_assert_uint_eq(answered, 2);
+	for (uint32_t i = 1; i <= 3; i++)
+		ck_assert_int_ne(cl_index_get(cl_node_sm(b->nodes[i]->n), "m", 1, "k", 1, NULL, NULL,
+					      NULL), 0);
+	cluster_free(b);
+}
+END_TEST
+
+/*
+ * The put reaches every member: it is answered OK once 1 and 3's
+ * WRITE_ACKs are delivered, and not before.
+ */
+START_TEST(a_write_is_confirmed_by_every_members_ack)
+{
+	struct tbus *b = node2_puts();
+	struct tnode *n2 = b->nodes[2];
+	ck_assert(bus_step(b));   /* the put, to every member */
+	ck_assert_ptr_null(last_ev(n2, CL_NODE_EV_INDEX_DONE, 1));
+	/* node 1's and node 3's WRITE_ACKs follow: after the first, still no answer */
+	ck_assert(bus_step(b));
+	ck_assert_ptr_null(last_ev(n2, CL_NODE_EV_INDEX_DONE, 1));
+	bus_run(b);
+	const struct cl_node_event *d = last_ev(n2, CL_NODE_EV_INDEX_DONE, 1);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_int_eq(d->err, 0);
 	assert_put_kept(b, 1);
 	cluster_free(b);
 }
@@ -2212,6 +2294,8 @@ static Suite *node_suite(void)
 	tcase_add_test(tc, a_write_confirmed_after_a_load_has_the_loaded_version);
 	tcase_add_test(tc, a_write_in_a_ring_some_members_skipped_is_not_lost);
 	tcase_add_test(tc, a_write_delivered_only_by_a_member_that_skipped_a_ring_is_not_confirmed);
+	tcase_add_test(tc, a_write_only_its_writer_delivered_is_not_confirmed);
+	tcase_add_test(tc, a_write_is_confirmed_by_every_members_ack);
 	tcase_add_test(tc, wait_timeout_behind_a_holder_says_timedout);
 	tcase_add_test(tc, lingering_lease_given_up_at_once);
 	tcase_add_test(tc, handover_timeout_revokes_holder);

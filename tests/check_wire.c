@@ -115,6 +115,10 @@ static size_t sample_msgs(struct cl_msg *out, size_t max)
 		  .value = (const uint8_t *)"chunk", .vallen = 5 },
 		{ .type = CL_MSG_SYNC_CHUNK, .ring = { UINT32_MAX, UINT64_MAX }, .seq = UINT64_MAX,
 		  .flags = 1, .value = chunk_max, .vallen = CL_SYNC_CHUNK_MAX },
+		{ .type = CL_MSG_WRITE_ACK, .value = (const uint8_t *)"\1\0\0\0\7\0\0\0\0\0\0\0",
+		  .vallen = CL_WRITE_ACK_LEN },
+		{ .type = CL_MSG_WRITE_ACK, .value = chunk_max,
+		  .vallen = CL_MAX_MEMBERS * CL_WRITE_ACK_LEN },
 	};
 	size_t n = sizeof(s) / sizeof(s[0]);
 
@@ -225,7 +229,8 @@ START_TEST(test_roundtrip_all)
 	}
 	for (unsigned t = 1; t <= 11; t++)
 		ck_assert_msg(seen[t], "type %u not covered", t);
-	ck_assert(seen[CL_MSG_SYNC_ANNOUNCE] && seen[CL_MSG_SYNC_CHUNK] && seen[CL_MSG_SYNC_HOLDS]);
+	ck_assert(seen[CL_MSG_SYNC_ANNOUNCE] && seen[CL_MSG_SYNC_CHUNK] && seen[CL_MSG_SYNC_HOLDS] &&
+		  seen[CL_MSG_WRITE_ACK]);
 }
 END_TEST
 
@@ -233,13 +238,13 @@ START_TEST(test_field_layout)
 {
 	/* Pins the byte layout of a few messages against hand-written bytes. */
 	static const uint8_t acq[] = {
-		4, 1, 0, 0, 15, 0, 0, 0,
+		5, 1, 0, 0, 15, 0, 0, 0,
 		0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, /* req_id */
 		2, 1,                                           /* mode SH, WAIT */
 		3, 0, 'a', 'b', 'c',
 	};
 	static const uint8_t put[] = {
-		4, 7, 0, 0, 31, 0, 0, 0,
+		5, 7, 0, 0, 31, 0, 0, 0,
 		1, 0, 0, 0, 0, 0, 0, 0,   /* req_id */
 		2, 0, 0, 0, 0, 0, 0, 0,   /* epoch */
 		0xe9, 0xfd, 0, 0,         /* uid 65001 */
@@ -247,7 +252,7 @@ START_TEST(test_field_layout)
 		'n', 'k', 'k', 'v',
 	};
 	static const uint8_t chunk[] = {
-		4, 33, 0, 0, 27, 0, 0, 0,
+		5, 33, 0, 0, 27, 0, 0, 0,
 		9, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0,   /* ring */
 		3, 0, 0, 0, 0, 0, 0, 0,                /* seq */
 		1, 2, 0, 0, 0, 'x', 'y',               /* last, vallen 2 */
@@ -333,7 +338,7 @@ START_TEST(test_bad_version)
 {
 	struct cl_msg s[64];
 	size_t n;
-	static const uint8_t versions[] = { 0, 1, 2, 3, 5, 0x81, 255 };   /* all but CL_WIRE_VERSION (4) */
+	static const uint8_t versions[] = { 0, 1, 2, 3, 4, 6, 0x81, 255 };   /* all but CL_WIRE_VERSION (5) */
 
 	init_data();
 	n = sample_msgs(s, 64);
@@ -417,6 +422,7 @@ static const struct layout layouts[] = {
 	{ CL_MSG_SYNC_ANNOUNCE, -1, -1, -1, -1, -1, 36, -1, CL_SYNC_HAS_STATE | CL_SYNC_HAS_HOLDS },
 	{ CL_MSG_SYNC_CHUNK, -1, -1, -1, 21, -1, 20, -1, CL_SYNC_LAST_CHUNK },
 	{ CL_MSG_SYNC_HOLDS, -1, -1, -1, 21, -1, 20, -1, CL_SYNC_LAST_CHUNK },
+	{ CL_MSG_WRITE_ACK, -1, -1, -1, 0, -1, -1, -1, 0 },
 };
 
 static const struct layout *layout_of(uint8_t type)
@@ -489,6 +495,28 @@ START_TEST(test_bad_lengths)
 			len = splice(msgbuf, len, len - CL_WIRE_HDR_LEN, 1);
 			cl_put_u32(b + lo->vallen_at, CL_SYNC_CHUNK_MAX + 1);
 			ck_assert_int_eq(dec_exact(msgbuf, len), COROLEASE_EPROTO);
+		}
+		/* a WRITE_ACK: empty, not whole entries, more entries than members */
+		if (s[i].type == CL_MSG_WRITE_ACK && s[i].vallen == CL_WRITE_ACK_LEN) {
+			len = enc(&s[i]);
+			len = splice(msgbuf, len, len - CL_WIRE_HDR_LEN - 1, -1);
+			cl_put_u32(b + lo->vallen_at, CL_WRITE_ACK_LEN - 1);
+			ck_assert_int_eq(dec_exact(msgbuf, len), COROLEASE_EPROTO);
+			len = enc(&s[i]);
+			for (unsigned k = 0; k < CL_WRITE_ACK_LEN; k++)
+				len = splice(msgbuf, len, 4, -1);
+			cl_put_u32(b + lo->vallen_at, 0);
+			ck_assert_int_eq(dec_exact(msgbuf, len), COROLEASE_EPROTO);
+		}
+		if (s[i].type == CL_MSG_WRITE_ACK && s[i].vallen == CL_MAX_MEMBERS * CL_WRITE_ACK_LEN) {
+			len = enc(&s[i]);
+			for (unsigned k = 0; k < CL_WRITE_ACK_LEN; k++)
+				len = splice(msgbuf, len, len - CL_WIRE_HDR_LEN, 1);
+			cl_put_u32(b + lo->vallen_at, (CL_MAX_MEMBERS + 1) * CL_WRITE_ACK_LEN);
+			ck_assert_int_eq(dec_exact(msgbuf, len), COROLEASE_EPROTO);
+			struct cl_msg big = s[i];
+			big.vallen += CL_WRITE_ACK_LEN;
+			ck_assert_int_eq(cl_wire_size(&big), -EINVAL);
 		}
 		/* huge vallen with nothing behind it */
 		if (lo->vallen_at >= 0) {

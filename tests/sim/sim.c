@@ -81,6 +81,14 @@
  *    restarted corosync or daemon joins only after the others saw the
  *    previous one leave.  A ring that loses a member re-forms T after it
  *    broke; a merge or a join takes join_us (T/20..T/4);
+ *  - with --self-first, a sender delivers its own message when it sends it
+ *    (lat_min / 2 later, if it has delivered everything before it), as
+ *    totem's agreed delivery lets it, before the others have it; at a break
+ *    each member has delivered, in the regular configuration, the run of
+ *    undelivered messages it had received.  So a node can apply its own
+ *    write and a later message of its own, then be cut off from a majority
+ *    that never gets either (core/node_out.c's WRITE_ACK).  Without it every
+ *    member delivers a message at the same instant;
  *  - at a break each undelivered message was received by its sender's
  *    corosync and by each other member with probability rcv_ppm; a member
  *    of a new ring delivers transitionally, in the old order, what some
@@ -260,6 +268,10 @@ struct msg {
 	uint64_t id;             /* global send order, for traces */
 	uint64_t sent;           /* time ops->mcast took it */
 	uint32_t rcv;            /* set when its ring breaks: members that had received it */
+	uint32_t dlv;            /* members that delivered it ahead of on_deliver(): its
+				    sender (on_self()), or at a break (early_deliver()) */
+	uint64_t first_at;       /* when some member first delivered it: the instant of
+				    its place in the agreed order (invariant c) */
 	int8_t grp;              /* 0 a message; GRP_JOIN / GRP_LEAVE of the sender's daemon */
 	size_t len;
 	uint8_t data[];
@@ -502,7 +514,7 @@ enum ev_type {
 	EV_DELIVER = 1, EV_TICK, EV_IPC, EV_WAKE, EV_RELEASE, EV_CANCEL, EV_SPAWN,
 	EV_GONE, EV_FAULT, EV_RESUME, EV_RESTART, EV_HEAL, EV_REFORM, EV_CHECK,
 	EV_STOP, EV_FINAL, EV_CPG_BACK, EV_FLUSH, EV_DAEMON_BACK, EV_STALL_END, EV_VERDICT,
-	EV_LMS, EV_QDEV_LOST, EV_QDEV_BACK, EV_SC_SPLIT, EV_SKIP,
+	EV_LMS, EV_QDEV_LOST, EV_QDEV_BACK, EV_SC_SPLIT, EV_SKIP, EV_SELF,
 };
 
 struct ev {
@@ -514,6 +526,7 @@ struct ev {
 
 struct sim {
 	const struct sim_opts *o;
+	uint64_t deliver_first;            /* during a delivery: its message's first_at */
 	struct sim_result *res;
 	struct rng rng;
 	uint64_t now;
@@ -1515,7 +1528,7 @@ static void op_action(void *ctx, const struct cl_action *a)
 	if (a->type == CL_ACT_GRANT && a->node == n->id &&
 	    a->epoch != s->epochs[name].granted[n->idx]) {
 		s->epochs[name].granted[n->idx] = a->epoch;
-		s->epochs[name].granted_at[n->idx] = s->now;
+		s->epochs[name].granted_at[n->idx] = s->deliver_first ? s->deliver_first : s->now;
 	}
 	if (a->type == CL_ACT_INDEX_EVICTED) {
 		for (unsigned k = 0; k < SIM_MAX_KEYS; k++)
@@ -1954,6 +1967,9 @@ static void deliver_one(struct sim *s, struct node *n, const struct msg *m, bool
 {
 	TR(s, "n%u deliver%s #%" PRIu64 " %s from n%u", n->id, trans ? " (transitional)" : "",
 	   m->id, msg_type(m), m->sender);
+	if (!m->first_at)
+		((struct msg *)m)->first_at = s->now;
+	s->deliver_first = m->first_at;
 	if (m->len && m->data[0] == CL_BATCH_MAGIC) {
 		struct split_ctx x = { n, m->sender };
 
@@ -1963,6 +1979,7 @@ static void deliver_one(struct sim *s, struct node *n, const struct msg *m, bool
 	} else {
 		AGENT(n, cl_node_deliver(n->cn, m->sender, m->data, m->len));
 	}
+	s->deliver_first = 0;
 	node_sched_tick(s, n);
 }
 
@@ -2046,6 +2063,46 @@ static void comp_send(struct sim *s, int ci, struct msg *m)
 	c->last_at = at;
 	msgq_push(&c->inflight, m, at);
 	ev_push(s, at, EV_DELIVER, (uint32_t)ci, c->gen, 0);
+	if (!m->grp && s->o->self_first)
+		ev_push(s, s->now + s->lat_min / 2, EV_SELF, (uint32_t)ci, c->gen, m->id);
+}
+
+/*
+ * The sender delivers its own message when the token lets it send it
+ * (totem's agreed delivery needs only the messages before it), before the
+ * others receive it -- if it has delivered everything before it in the
+ * ring, which the only messages before it being its own early ones stands
+ * for.  Everyone else gets it at on_deliver().
+ */
+static void on_self(struct sim *s, const struct ev *e)
+{
+	struct comp *c = &s->comps[e->a];
+	struct node *n;
+	struct msg *m = NULL;
+	uint32_t bit;
+
+	if (!c->used || c->broken || c->gen != e->b)
+		return;
+	for (size_t k = c->inflight.head; k < c->inflight.len; k++) {
+		struct msg *x = c->inflight.v[k].m;
+
+		if (x->id == e->c) {
+			m = x;
+			break;
+		}
+		if (x->grp)
+			return;   /* a group change before it: in its place in the order */
+	}
+	if (!m || !(n = node_by_id(s, m->sender)) || m->sender_inc != n->incarnation)
+		return;
+	bit = 1u << n->idx;
+	for (size_t k = c->inflight.head; c->inflight.v[k].m != m; k++)
+		if (!(c->inflight.v[k].m->dlv & bit))
+			return;   /* an earlier message it has not delivered yet */
+	if ((m->dlv & bit) || !group_live(s, (int)e->a, n) || n->cs != CS_RUN)
+		return;
+	m->dlv |= bit;
+	deliver_one(s, n, m, false);
 }
 
 static struct msg *msg_new(struct sim *s, const struct node *n, const void *buf, size_t len)
@@ -2174,7 +2231,7 @@ static void on_deliver(struct sim *s, const struct ev *e)
 		group_deliver(s, (int)e->a, m);
 	} else {
 		for (unsigned i = 0; i < s->n && !s->stop; i++)
-			if (group_live(s, (int)e->a, &s->nodes[i]))
+			if (group_live(s, (int)e->a, &s->nodes[i]) && !(m->dlv & (1u << i)))
 				deliver_one(s, &s->nodes[i], m, false);
 	}
 	msg_unref(m);
@@ -2215,6 +2272,41 @@ static void comp_free(struct sim *s, int ci)
 }
 
 /*
+ * Totem's agreed delivery waits only for the messages before one, not for
+ * the others to have it: before the ring broke, each member had delivered,
+ * in the regular configuration, the unbroken run of undelivered messages it
+ * had received -- a sender its own at once, the moment the token let it
+ * send them.  So a sender may apply its message, and an own message sent
+ * after it, while no other member ever gets either (they form a ring
+ * without it).  What a member delivered here it never delivers again
+ * (m->dlv): not transitionally (join_ring()), not when the ring resumes.
+ */
+static void early_deliver(struct sim *s, int ci)
+{
+	struct comp *c = &s->comps[ci];
+
+	for (unsigned i = 0; i < s->n && !s->stop; i++) {
+		struct node *n = &s->nodes[i];
+		uint32_t bit = 1u << i;
+
+		if (!group_live(s, ci, n) || n->cs != CS_RUN)
+			continue;
+		for (size_t k = c->inflight.head; k < c->inflight.len; k++) {
+			struct msg *m = c->inflight.v[k].m;
+
+			if (m->grp || !(m->rcv & bit))
+				break;
+			if (m->dlv & bit)
+				continue;
+			m->dlv |= bit;
+			deliver_one(s, n, m, false);
+			if (s->stop || !group_live(s, ci, n))
+				break;
+		}
+	}
+}
+
+/*
  * The token is lost: no more deliveries in the ring, sends are held.  Of its
  * undelivered messages, the sender's corosync has each (unless it died) and
  * every other member received it with probability rcv_ppm: what each
@@ -2246,6 +2338,8 @@ static void comp_break(struct sim *s, int ci)
 			    rng_ppm(&s->rng, s->rcv_ppm))
 				m->rcv |= 1u << i;
 	}
+	if (s->o->self_first)
+		early_deliver(s, ci);
 }
 
 /* Sends everything n held while it had no working ring. */
@@ -2414,7 +2508,7 @@ static void join_ring(struct sim *s, struct node *n, int ci, int oci)
 		for (size_t i = old->head; i < old->len && node_live(n) && !s->stop; i++) {
 			const struct msg *m = old->v[i].m;
 
-			if (!m->grp && (m->rcv & trans))
+			if (!m->grp && (m->rcv & trans) && !(m->dlv & (1u << n->idx)))
 				deliver_one(s, n, m, true);
 		}
 		n->in_trans = false;
@@ -2519,7 +2613,8 @@ static void on_reform(struct sim *s, const struct ev *e)
 				msgq_clear(&n->ghostq);
 				for (size_t j = c->inflight.head; j < c->inflight.len; j++)
 					if (!c->inflight.v[j].m->grp &&
-					    (c->inflight.v[j].m->rcv & (1u << i)))
+					    (c->inflight.v[j].m->rcv & (1u << i)) &&
+					    !(c->inflight.v[j].m->dlv & (1u << i)))
 						msgq_push(&n->ghostq, msg_ref(c->inflight.v[j].m), 0);
 				n->ghost = true;
 				n->comp = -1;
@@ -4524,6 +4619,9 @@ static void dispatch(struct sim *s, const struct ev *e)
 	case EV_DELIVER:
 		on_deliver(s, e);
 		break;
+	case EV_SELF:
+		on_self(s, e);
+		break;
 	case EV_TICK:
 		on_tick(s, e);
 		break;
@@ -4889,7 +4987,7 @@ static void usage(FILE *f)
 		"                     [--plant no-quorum|no-orphan-wait|no-term|epoch-no-term|\n"
 		"                              split-timer|anchor-own] [--verbose]\n"
 		"                     [--expect-violation] [--keep-going] [--lax-trans] [--digest]\n"
-		"                     [--congest-unbatched] [--watch NAME] [--self-check]\n"
+		"                     [--congest-unbatched] [--self-first] [--watch NAME] [--self-check]\n"
 		"                     [--scenario minority-burst|asym-view] [--key-salt K]\n"
 		"  --seeds N            run N seeds (env SEEDS overrides; default %u)\n"
 		"  --start S            first seed (default 1)\n"
@@ -4926,6 +5024,10 @@ static void usage(FILE *f)
 		"                       (holders, orphans, waiters; with --verbose)\n"
 		"  --congest-unbatched  congest corosync's send queue in seeds that do not\n"
 		"                       batch as well (the agent's mcast refused for long)\n"
+		"  --self-first         a sender delivers its own message when it sends it,\n"
+		"                       before the others have it, and at a break each member\n"
+		"                       has delivered the run of messages it had received\n"
+		"                       (totem's agreed delivery; on_self(), early_deliver())\n"
 		"  --digest             print a behaviour digest line per seed (compare\n"
 		"                       sorted output before and after a refactor)\n"
 		"  --self-check         verify every cached agent view and every skipped\n"
@@ -5021,6 +5123,8 @@ int main(int argc, char **argv)
 			i++;
 		} else if (!strcmp(a, "--congest-unbatched")) {
 			o.congest_unbatched = true;
+		} else if (!strcmp(a, "--self-first")) {
+			o.self_first = true;
 		} else if (!strcmp(a, "--lax-trans")) {
 			o.strict_trans = false;
 		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {

@@ -89,6 +89,7 @@ struct sim_opts {
 	bool digest;             /* print one behaviour digest line per seed */
 	bool self_check;         /* --self-check: what the checks cache or skip is verified afresh */
 	bool congest_unbatched;  /* congestion faults in seeds without batching too */
+	bool self_first;              /* a sender delivers its own messages first (--self-first) */
 	unsigned watch;          /* --watch: trace this name's holders everywhere (SIM_MAX_NAMES: none) */
 	uint64_t key_salt;       /* --key-salt: into every node's table key (cl_sm_config.table_key) */
 };
