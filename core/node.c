@@ -304,6 +304,8 @@ static void deliver_one(struct cl_node *n, uint32_t sender, const uint8_t *buf, 
 			own = q_pop(&n->inflight);
 			n->inflight_bytes -= own->len;
 			anchor = anchor_of(n, own);
+			if (n->own_gen != n->conf_gen)
+				n->renew_asap = true;   /* the first anchor of this configuration */
 			n->own_sent_at = own->sent_at;
 			n->own_gen = n->conf_gen;
 		} else {
@@ -664,7 +666,8 @@ static void grace_tick(struct cl_node *n, uint64_t now)
 
 /*
  * When the next heartbeat is due: heartbeat_us after the node last handed
- * the transport anything, if it has state.  CL_TIME_NEVER while own
+ * the transport anything, if it has state; at once after the first own
+ * delivery of a configuration (renew_asap).  CL_TIME_NEVER while own
  * messages wait for a retry (corosync refused them, or the send window is
  * full): they are sent first and renew as well as a NOP would, and
  * last_send moves only when they go out, so a heartbeat due then would stay
@@ -675,7 +678,7 @@ static uint64_t heartbeat_at(const struct cl_node *n)
 {
 	if (!n->sm || !cl_list_empty(&n->retry))
 		return CL_TIME_NEVER;
-	return n->last_send + n->cfg.heartbeat_us;
+	return n->renew_asap ? 0 : n->last_send + n->cfg.heartbeat_us;
 }
 
 void cl_node_tick(struct cl_node *n)

@@ -254,6 +254,11 @@ struct cl_node {
 	uint64_t last_send;
 	uint64_t conf_gen;               /* configuration changes seen (and transport losses) */
 	uint64_t own_sent_at, own_gen;   /* send time and conf_gen of the newest own delivery */
+	bool renew_asap;                 /* that delivery was the first of its configuration: a
+					    message sent now renews validity when it comes back,
+					    so a heartbeat is due at once (a configuration change
+					    needs two own deliveries to renew; waiting a heartbeat
+					    period for the second lapsed holders at joins, t05) */
 
 	/* grace period of fresh state (lease.h): GRACE_END for grace_ring due at grace_at */
 	bool grace_armed;

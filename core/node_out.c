@@ -45,6 +45,7 @@ static bool mcast_one(struct cl_node *n, struct outmsg *m)
 	m->seq = ++n->sent_seq;
 	m->anchor_at = n->own_sent_at;
 	m->anchor_gen = n->own_gen;
+	n->renew_asap = false;
 	n->last_send = m->sent_at;
 	n->c.mcast_msgs++;
 	n->c.mcast_bytes += m->len;
