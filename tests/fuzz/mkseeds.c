@@ -56,7 +56,7 @@ int main(int argc, char **argv)
 				.req_id = 8 };
 	struct cl_msg ann = { .type = CL_MSG_SYNC_ANNOUNCE, .flags = CL_SYNC_HAS_STATE,
 			      .ring = { 1, 8 }, .term = { 1, 4 }, .lsn = 12, .q_lsn = 12,
-			      .mem_max = 1 << 20, .hash = 0x1234 };
+			      .mem_max = 1 << 20, .hash = 0x1234, .round = 5 };
 	size_t na = enc(&acq, a, sizeof(a)), nb = enc(&put_m, b, sizeof(b));
 	put("fuzz_wire", "acquire", a, na);
 	put("fuzz_wire", "index_put", b, nb);
