@@ -89,6 +89,12 @@ enum cl_msg_type {
 #define CL_SYNC_HAS_STATE  0x01u   /* SYNC_ANNOUNCE: the sender has state */
 #define CL_SYNC_HAS_HOLDS  0x02u   /* SYNC_ANNOUNCE: ... with live holds of its own */
 #define CL_WRITE_ACK_LEN 12u        /* one WRITE_ACK entry: u32 node, u64 req_id */
+/*
+ * SYNC_ANNOUNCE: the sender's confirmation of its announce `round`: it
+ * delivered that announce in the round it sent it for (core/node_sync.c)
+ */
+#define CL_SYNC_CONFIRM    0x04u
+#define CL_SYNC_ANNOUNCE_FLAGS (CL_SYNC_HAS_STATE | CL_SYNC_HAS_HOLDS | CL_SYNC_CONFIRM)
 #define CL_SYNC_LAST_CHUNK 0x01u   /* SYNC_CHUNK, SYNC_HOLDS: the last chunk */
 
 /* A totem ring id: the representative node and the ring sequence. */
@@ -125,6 +131,8 @@ struct cl_msg {
 	uint64_t epoch_floor;    /* SYNC_ANNOUNCE: no epoch at or below it was ever free to grant
 				    again as far as the sender knows (fresh state starts above) */
 	uint64_t hash;           /* SYNC_ANNOUNCE: state hash */
+	uint64_t round;          /* SYNC_*: the sender's sync round (its announce's id; for
+				    SYNC_CHUNK and SYNC_HOLDS, the announce they belong to) */
 	const uint8_t *name;
 	const uint8_t *key;
 	const uint8_t *value;    /* INDEX_PUT value, SYNC_CHUNK data */

@@ -198,9 +198,15 @@ struct qevent {
 	uint8_t buf[];                   /* name then key */
 };
 
-/* One member's announce, and (a loser with live holds) the holds it sends. */
+/*
+ * One member's announce, and (a loser with live holds) the holds it sends.
+ * got: an announce of the member was delivered in this round (a later one
+ * replaces it); confirmed: the member's confirmation of that very announce
+ * followed (node_sync.c: only confirmed announces count).
+ */
 struct announce {
-	bool got, has_state, has_holds;
+	bool got, confirmed, has_state, has_holds;
+	uint64_t round;                  /* the announce's round id (its sender's) */
 	bool holds_due;                  /* its SYNC_HOLDS must arrive before the round ends */
 	bool holds_done;                 /* their last chunk arrived */
 	uint64_t holds_next;             /* next chunk index expected */
@@ -229,7 +235,14 @@ struct cl_node {
 		bool active, decided, need_load, loaded;
 		bool snap_due, snap_done;    /* a snapshot is sent this round / it arrived */
 		bool again;                  /* a member announced after the decision: one more round */
+		/*
+		 * what members announced (and confirmed) after the decision:
+		 * the first announces of that next round (node_sync.c)
+		 */
+		struct announce carry[CL_MAX_MEMBERS];
 		uint64_t started_at;         /* when this node's round began (counters.sync) */
+		uint64_t round;              /* this node's round id: that of its last announce */
+		struct cl_msg mine;          /* that announce (no pointers), for its confirmation */
 		uint32_t winner;
 		uint64_t win_hash;
 		uint64_t next_chunk;
@@ -410,8 +423,7 @@ static inline struct outmsg *q_pop(struct cl_list *q)
 
 static inline bool is_sync_type(uint8_t t)
 {
-	return t == CL_MSG_SYNC_ANNOUNCE || t == CL_MSG_SYNC_CHUNK || t == CL_MSG_SYNC_HOLDS ||
-	       t == CL_MSG_WRITE_ACK;
+	return t == CL_MSG_SYNC_ANNOUNCE || t == CL_MSG_SYNC_CHUNK || t == CL_MSG_SYNC_HOLDS;
 }
 
 /* Ordinary messages may be sent once the node has state and no sync round runs. */

@@ -110,7 +110,8 @@ int nd_queue_msg(struct cl_node *n, const struct cl_msg *msg)
 	struct outmsg *m = outmsg_new(msg, &rc);
 	if (!m)
 		return rc;
-	if (!is_sync_type(msg->type) && !ready(n))
+	/* a WRITE_ACK goes out at once: a node without state acks what it drops */
+	if (!is_sync_type(msg->type) && msg->type != CL_MSG_WRITE_ACK && !ready(n))
 		q_push(&n->pending, m);
 	else
 		nd_transmit(n, m);

@@ -76,7 +76,74 @@ static void enc_hold(void *ctx, const uint8_t *name, uint16_t namelen, const str
 	e->n++;
 }
 
-void nd_sync_start(struct cl_node *n)
+/*
+ * Rounds and their messages.  A round restarts at every configuration
+ * change during it, and a member's messages sent before it processed that
+ * change may be delivered after it, in the restarted round (its corosync
+ * or its own retry queue held them): an ANNOUNCE describing the state
+ * before the change (a departed daemon's holds not yet orphaned: sim seed
+ * 354234, where the winner's snapshot then failed the losers' hash check),
+ * or the chunks and hold lists of the round before.  So:
+ *
+ * - Every round a node starts has a round id of its own, larger than all
+ *   its earlier ones (and above the boot clock's microseconds, so a daemon
+ *   restarted on the node cannot reuse one of its predecessor's), carried by
+ *   its ANNOUNCE and by every SYNC_CHUNK and SYNC_HOLDS it sends for it.
+ * - An ANNOUNCE counts only once its sender has confirmed it: when the
+ *   sender delivers its own ANNOUNCE and that is the announce of the round it
+ *   is in (no round of its own began since it was sent), it sends the same
+ *   ANNOUNCE again with CL_SYNC_CONFIRM.  A receiver keeps each member's
+ *   latest ANNOUNCE of the round (a later one replaces it), marks it
+ *   confirmed when a confirmation of that round id from that member comes,
+ *   and decides when every member's is confirmed.
+ *
+ * Why this is enough, on every member alike: a configuration change C is in
+ * the same place of the agreed order for every member of the group after
+ * it, and every member restarts its round there (cl_node_confchg(); a
+ * member that had none joins at the first announce, below).  Take the
+ * announce a counts for member X after C, and X's confirmation of it.  X
+ * sent the confirmation on delivering a, so a was delivered after C, and X
+ * had processed C before that delivery (X delivers in the same order); X
+ * confirms only the announce of the round it is in, and its round began
+ * at C or later, so a was sent after X processed C: a describes X's state
+ * after C.  A confirmation sent before C is of an announce delivered before
+ * C (X confirms at delivery), which no member still has after C: the
+ * receivers' rounds restarted there and a later announce of X has another
+ * id.  Nothing here depends on what a member saw before it joined, so a
+ * member that joined mid-ring, or a daemon that left and came back (its
+ * earlier incarnation's messages are all delivered before its leave), judges
+ * like the others; a member that processes several changes late sends an
+ * announce for each, and only the last one, of the round it ends up in, is
+ * confirmed.  A single announce could not be enough: a daemon that joins
+ * knows nothing from before its join, so it cannot tell an announce a
+ * member sent for an earlier round (say, before this daemon's previous
+ * incarnation left) from one sent for this one; only the sender can, once
+ * it delivers it, hence the confirmation.
+ *
+ * The state a member announced does not change before the round is decided
+ * (ordinary messages are dropped during a round; a change restarts it), so
+ * the winner's snapshot has the hash it announced.  The chunks and hold
+ * lists of a round carry the round id of their sender's counted announce,
+ * and a receiver takes only those: ones sent for an earlier round (before
+ * a restart) carry an older id.
+ */
+
+/* Drops own sync messages not yet handed to the transport: a new round makes them stale. */
+static void drop_queued_sync(struct cl_node *n)
+{
+	struct cl_list keep = CL_LIST_INIT(keep);
+	struct outmsg *m;
+	while ((m = q_pop(&n->retry))) {
+		if (is_sync_type(m->type))
+			free(m);
+		else
+			q_push(&keep, m);
+	}
+	cl_list_splice_tail(&n->retry, &keep);   /* (dst, src) */
+}
+
+/* Starts a round; with_carry: the announces members made after the last decision are its first. */
+static void sync_begin(struct cl_node *n, bool with_carry)
 {
 	if (!n->sync.active)
 		n->sync.started_at = now_us(n);   /* a round restarted in a new ring: from the first */
@@ -86,8 +153,14 @@ void nd_sync_start(struct cl_node *n)
 	n->sync.snap_due = n->sync.snap_done = n->sync.again = false;
 	n->sync.winner = CL_NODE_NONE;
 	n->sync.next_chunk = 0;
-	memset(n->sync.ann, 0, sizeof(n->sync.ann));
-	struct cl_msg m = { .type = CL_MSG_SYNC_ANNOUNCE, .ring = n->ring,
+	if (with_carry)
+		memcpy(n->sync.ann, n->sync.carry, sizeof(n->sync.ann));
+	else
+		memset(n->sync.ann, 0, sizeof(n->sync.ann));
+	memset(n->sync.carry, 0, sizeof(n->sync.carry));
+	uint64_t now = now_us(n);
+	n->sync.round = n->sync.round + 1 > now ? n->sync.round + 1 : now;
+	struct cl_msg m = { .type = CL_MSG_SYNC_ANNOUNCE, .ring = n->ring, .round = n->sync.round,
 			    .mem_max = n->cfg.sm.index_mem_max ? n->cfg.sm.index_mem_max : 64u << 20,
 			    .per_uid_max = n->cfg.sm.index_bytes_per_uid,
 			    .epoch_floor = n->epoch_kept };
@@ -104,7 +177,26 @@ void nd_sync_start(struct cl_node *n)
 		if (cl_sm_live_holds_of(n->sm, n->me))
 			m.flags |= CL_SYNC_HAS_HOLDS;
 	}
+	n->sync.mine = m;
 	nd_send_msg(n, &m);
+}
+
+/*
+ * A round started by a configuration change, at which every member in a
+ * round restarts it: what this node still has queued of an earlier round is
+ * of use to no one.  (Not so for a round joined at an announce, below: the
+ * others may still wait for the hold list of a round this node gave up.)
+ */
+void nd_sync_start(struct cl_node *n)
+{
+	drop_queued_sync(n);
+	sync_begin(n, false);
+}
+
+/* The round id of member index i's counted announce (this round's). */
+static uint64_t round_of(const struct cl_node *n, int i)
+{
+	return i >= 0 ? n->sync.ann[i].round : 0;
 }
 
 static void sync_send_snapshot(struct cl_node *n)
@@ -120,6 +212,7 @@ static void sync_send_snapshot(struct cl_node *n)
 	do {
 		size_t part = len - off < chunk ? len - off : chunk;
 		struct cl_msg m = { .type = CL_MSG_SYNC_CHUNK, .ring = n->ring, .seq = idx++,
+				    .round = round_of(n, member_index(n, n->me)),
 				    .flags = off + part == len ? CL_SYNC_LAST_CHUNK : 0, .value = buf + off,
 				    .vallen = (uint32_t)part };
 		nd_send_msg(n, &m);
@@ -168,6 +261,7 @@ static void sync_send_holds(struct cl_node *n)
 	do {
 		size_t part = e.len - off < chunk ? e.len - off : chunk;
 		struct cl_msg m = { .type = CL_MSG_SYNC_HOLDS, .ring = n->ring, .seq = idx++,
+				    .round = round_of(n, member_index(n, n->me)),
 				    .flags = off + part == e.len ? CL_SYNC_LAST_CHUNK : 0,
 				    .value = e.buf ? e.buf + off : NULL, .vallen = (uint32_t)part };
 		nd_send_msg(n, &m);
@@ -286,7 +380,7 @@ static void sync_complete(struct cl_node *n)
 	if (n->sync.again && !n->failed) {
 		nd_log(n, LOG_NOTICE, "a member announced again during the sync in ring %u/%llu: "
 		       "another round", n->ring.rep, (unsigned long long)n->ring.seq);
-		nd_sync_start(n);
+		sync_begin(n, true);
 	}
 }
 
@@ -457,6 +551,15 @@ static void sync_try_complete(struct cl_node *n)
 		sync_complete(n);
 }
 
+/* Decides the round once every member's announce is in and confirmed. */
+static void sync_try_decide(struct cl_node *n)
+{
+	for (uint32_t j = 0; j < n->nmembers; j++)
+		if (!n->sync.ann[j].got || !n->sync.ann[j].confirmed)
+			return;
+	sync_decide(n);
+}
+
 /*
  * An announce opens a round on every member that receives it, in the same
  * place of the agreed order.  CPG does not give every member the same view
@@ -464,26 +567,48 @@ static void sync_try_complete(struct cl_node *n)
  * leave and join again while they see nothing (no joiner: no round of their
  * own).  So a member's announce in the current ring starts a round here
  * when none is active (its round needs this node's announce), and one that
- * comes after this round's decision asks for one more round.
+ * comes after this round's decision asks for one more round, whose first
+ * announce it is (kept in carry with its confirmation, if that comes too
+ * before the next round begins).  Only confirmed announces count (see the
+ * top of this file).
  */
 void nd_on_announce(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
 {
 	int i = member_index(n, sender);
 	if (i < 0 || !ring_eq(&m->ring, &n->ring))
 		return;
+	if (m->flags & CL_SYNC_CONFIRM) {
+		if (!n->sync.active)
+			return;
+		struct announce *a = n->sync.decided ? &n->sync.carry[i] : &n->sync.ann[i];
+		if (!a->got || a->round != m->round)
+			return;   /* of an announce this round does not count (an earlier one's) */
+		a->confirmed = true;
+		if (!n->sync.decided)
+			sync_try_decide(n);
+		return;
+	}
 	if (!n->sync.active) {
 		nd_log(n, LOG_NOTICE, "node %u started a sync in ring %u/%llu that this node's view of "
 		       "the group did not ask for: joining it", sender, n->ring.rep,
 		       (unsigned long long)n->ring.seq);
-		nd_sync_start(n);
+		sync_begin(n, false);
 		if (n->failed)
 			return;
-	} else if (n->sync.decided) {
-		n->sync.again = true;
-		return;
 	}
 	struct announce *a = &n->sync.ann[i];
+	if (n->sync.decided) {
+		n->sync.again = true;
+		a = &n->sync.carry[i];
+	}
+	if (a->got && a->round != m->round)
+		nd_log(n, LOG_INFO, "sync in ring %u/%llu: node %u announced round %llu, replacing its "
+		       "%s round %llu", n->ring.rep, (unsigned long long)n->ring.seq, sender,
+		       (unsigned long long)m->round, a->confirmed ? "confirmed" : "unconfirmed",
+		       (unsigned long long)a->round);
 	a->got = true;
+	a->confirmed = false;
+	a->round = m->round;
 	a->has_state = m->flags & CL_SYNC_HAS_STATE;
 	a->has_holds = m->flags & CL_SYNC_HAS_HOLDS;
 	a->lsn = m->lsn;
@@ -493,10 +618,12 @@ void nd_on_announce(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
 	a->mem_max = m->mem_max ? m->mem_max : 64u << 20;
 	a->per_uid_max = m->per_uid_max;
 	a->epoch_floor = m->epoch_floor;
-	for (uint32_t j = 0; j < n->nmembers; j++)
-		if (!n->sync.ann[j].got)
-			return;
-	sync_decide(n);
+	/* our own announce of the round we are in: confirm it (its answer decides) */
+	if (sender == n->me && !n->sync.decided && m->round == n->sync.round) {
+		struct cl_msg c = n->sync.mine;
+		c.flags |= CL_SYNC_CONFIRM;
+		nd_send_msg(n, &c);
+	}
 }
 
 /*
@@ -515,7 +642,8 @@ static void sync_give_up(struct cl_node *n, const char *why)
 void nd_on_chunk(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
 {
 	if (!n->sync.active || !n->sync.decided || sender != n->sync.winner ||
-	    !ring_eq(&m->ring, &n->ring) || m->seq != n->sync.next_chunk)
+	    !ring_eq(&m->ring, &n->ring) || m->round != round_of(n, member_index(n, sender)) ||
+	    m->seq != n->sync.next_chunk)
 		return;
 	n->sync.next_chunk++;
 	if (n->sync.need_load && m->vallen) {
@@ -577,7 +705,7 @@ void nd_on_holds(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
 	if (!n->sync.active || !n->sync.decided || i < 0 || !ring_eq(&m->ring, &n->ring))
 		return;
 	struct announce *a = &n->sync.ann[i];
-	if (!a->holds_due || a->holds_done || m->seq != a->holds_next)
+	if (!a->holds_due || a->holds_done || m->round != a->round || m->seq != a->holds_next)
 		return;
 	a->holds_next++;
 	if (m->vallen && buf_append(&a->holds, &a->holds_len, &a->holds_cap, m->value, m->vallen) < 0) {

@@ -155,16 +155,16 @@ long cl_wire_size(const struct cl_msg *m)
 		body = 4 + 8;
 		break;
 	case CL_MSG_SYNC_ANNOUNCE:
-		if ((m->flags & ~(CL_SYNC_HAS_STATE | CL_SYNC_HAS_HOLDS)) != 0)
+		if ((m->flags & ~CL_SYNC_ANNOUNCE_FLAGS) != 0)
 			return -EINVAL;
-		body = 4 + 8 + 8 + 8 + 8 + 1 + 4 + 8 + 8 + 8 + 8;
+		body = 4 + 8 + 8 + 8 + 8 + 1 + 4 + 8 + 8 + 8 + 8 + 8;
 		break;
 	case CL_MSG_SYNC_CHUNK:
 	case CL_MSG_SYNC_HOLDS:
 		if ((m->flags & ~CL_SYNC_LAST_CHUNK) != 0 ||
 		    !value_ok(m->vallen, CL_SYNC_CHUNK_MAX, m->value))
 			return -EINVAL;
-		body = 4 + 8 + 8 + 1 + 4 + (size_t)m->vallen;
+		body = 4 + 8 + 8 + 1 + 4 + 8 + (size_t)m->vallen;
 		break;
 	case CL_MSG_WRITE_ACK:
 		if (m->vallen == 0 || m->vallen % CL_WRITE_ACK_LEN != 0 ||
@@ -281,6 +281,7 @@ long cl_wire_encode(const struct cl_msg *m, uint8_t *buf, size_t cap)
 		wr_u64(&w, m->mem_max);
 		wr_u64(&w, m->epoch_floor);
 		wr_u64(&w, m->per_uid_max);
+		wr_u64(&w, m->round);
 		break;
 	case CL_MSG_SYNC_CHUNK:
 	case CL_MSG_SYNC_HOLDS:
@@ -289,6 +290,7 @@ long cl_wire_encode(const struct cl_msg *m, uint8_t *buf, size_t cap)
 		wr_u64(&w, m->seq);
 		wr_u8(&w, m->flags);
 		wr_u32(&w, m->vallen);
+		wr_u64(&w, m->round);
 		wr_bytes(&w, m->value, m->vallen);
 		break;
 	case CL_MSG_WRITE_ACK:
@@ -408,7 +410,8 @@ static int wire_decode(const uint8_t *buf, size_t len, struct cl_msg *m_r)
 		m.mem_max = rd_u64(&r);
 		m.epoch_floor = rd_u64(&r);
 		m.per_uid_max = rd_u64(&r);
-		if ((m.flags & ~(CL_SYNC_HAS_STATE | CL_SYNC_HAS_HOLDS)) != 0)
+		m.round = rd_u64(&r);
+		if ((m.flags & ~CL_SYNC_ANNOUNCE_FLAGS) != 0)
 			return COROLEASE_EPROTO;
 		break;
 	case CL_MSG_SYNC_CHUNK:
@@ -418,6 +421,7 @@ static int wire_decode(const uint8_t *buf, size_t len, struct cl_msg *m_r)
 		m.seq = rd_u64(&r);
 		m.flags = rd_u8(&r);
 		m.vallen = rd_u32(&r);
+		m.round = rd_u64(&r);
 		if ((m.flags & ~CL_SYNC_LAST_CHUNK) != 0 || m.vallen > CL_SYNC_CHUNK_MAX)
 			return COROLEASE_EPROTO;
 		m.value = rd_bytes(&r, m.vallen);

@@ -26,9 +26,12 @@
 
 /*
  * 3: SYNC_ANNOUNCE carries epoch_floor; 4: INDEX_PUT carries the writer's
- * uid, SYNC_ANNOUNCE the sender's index_bytes_per_uid; 5: WRITE_ACK
+ * uid, SYNC_ANNOUNCE the sender's index_bytes_per_uid; 5: SYNC_ANNOUNCE,
+ * SYNC_CHUNK and SYNC_HOLDS carry the sender's round (after per_uid_max;
+ * after vallen, before the data), SYNC_ANNOUNCE may be a confirmation
+ * (CL_SYNC_CONFIRM); 6: WRITE_ACK
  */
-#define CL_WIRE_VERSION   5u
+#define CL_WIRE_VERSION   6u
 #define CL_WIRE_HDR_LEN   8u
 /* 3: the header carries index_bytes_per_uid, each record its index's uid */
 #define CL_SNAP_VERSION   3u

@@ -107,10 +107,12 @@ static size_t sample_msgs(struct cl_msg *out, size_t max)
 		{ .type = CL_MSG_SYNC_ANNOUNCE, .ring = { UINT32_MAX, UINT64_MAX },
 		  .lsn = UINT64_MAX, .q_lsn = UINT64_MAX - 1, .hash = 0x0123456789abcdefull,
 		  .flags = 1, .term = { UINT32_MAX, UINT64_MAX }, .mem_max = UINT64_MAX,
-		  .epoch_floor = UINT64_MAX - 2, .per_uid_max = UINT64_MAX - 3 },
+		  .epoch_floor = UINT64_MAX - 2, .per_uid_max = UINT64_MAX - 3, .round = UINT64_MAX },
+		{ .type = CL_MSG_SYNC_ANNOUNCE, .ring = { 1, 4 }, .flags = CL_SYNC_ANNOUNCE_FLAGS,
+		  .round = 12345 },
 		{ .type = CL_MSG_SYNC_CHUNK, .ring = { 2, 3 }, .seq = 0, .flags = 0, .vallen = 0 },
 		{ .type = CL_MSG_SYNC_HOLDS, .ring = { 2, 3 }, .seq = 1, .flags = 1,
-		  .value = (const uint8_t *)"holds", .vallen = 5 },
+		  .value = (const uint8_t *)"holds", .vallen = 5, .round = 77 },
 		{ .type = CL_MSG_SYNC_CHUNK, .ring = { 2, 3 }, .seq = 4, .flags = 1,
 		  .value = (const uint8_t *)"chunk", .vallen = 5 },
 		{ .type = CL_MSG_SYNC_CHUNK, .ring = { UINT32_MAX, UINT64_MAX }, .seq = UINT64_MAX,
@@ -155,6 +157,7 @@ static void assert_msg_eq(const struct cl_msg *a, const struct cl_msg *b)
 	ck_assert_uint_eq(a->mem_max, b->mem_max);
 	ck_assert_uint_eq(a->epoch_floor, b->epoch_floor);
 	ck_assert_uint_eq(a->per_uid_max, b->per_uid_max);
+	ck_assert_uint_eq(a->round, b->round);
 	ck_assert(bytes_eq(a->name, b->name, a->namelen));
 	ck_assert(bytes_eq(a->key, b->key, a->keylen));
 	ck_assert(bytes_eq(a->value, b->value, a->vallen));
@@ -238,13 +241,13 @@ START_TEST(test_field_layout)
 {
 	/* Pins the byte layout of a few messages against hand-written bytes. */
 	static const uint8_t acq[] = {
-		5, 1, 0, 0, 15, 0, 0, 0,
+		6, 1, 0, 0, 15, 0, 0, 0,
 		0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, /* req_id */
 		2, 1,                                           /* mode SH, WAIT */
 		3, 0, 'a', 'b', 'c',
 	};
 	static const uint8_t put[] = {
-		5, 7, 0, 0, 31, 0, 0, 0,
+		6, 7, 0, 0, 31, 0, 0, 0,
 		1, 0, 0, 0, 0, 0, 0, 0,   /* req_id */
 		2, 0, 0, 0, 0, 0, 0, 0,   /* epoch */
 		0xe9, 0xfd, 0, 0,         /* uid 65001 */
@@ -252,10 +255,25 @@ START_TEST(test_field_layout)
 		'n', 'k', 'k', 'v',
 	};
 	static const uint8_t chunk[] = {
-		5, 33, 0, 0, 27, 0, 0, 0,
+		6, 33, 0, 0, 35, 0, 0, 0,
 		9, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0,   /* ring */
 		3, 0, 0, 0, 0, 0, 0, 0,                /* seq */
-		1, 2, 0, 0, 0, 'x', 'y',               /* last, vallen 2 */
+		1, 2, 0, 0, 0,                         /* last, vallen 2 */
+		0x18, 0x17, 0x16, 0x15, 0x14, 0x13, 0x12, 0x11,   /* round */
+		'x', 'y',
+	};
+	static const uint8_t ann[] = {
+		6, 32, 0, 0, 81, 0, 0, 0,
+		1, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0,    /* ring */
+		5, 0, 0, 0, 0, 0, 0, 0,                /* lsn */
+		4, 0, 0, 0, 0, 0, 0, 0,                /* q_lsn */
+		0xaa, 0, 0, 0, 0, 0, 0, 0,             /* hash */
+		5,                                     /* has state, confirm */
+		1, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0,    /* term */
+		0, 0, 0, 4, 0, 0, 0, 0,                /* mem_max 64 MiB */
+		7, 0, 0, 0, 0, 0, 0, 0,                /* epoch_floor */
+		0, 0, 0, 0, 0, 0, 0, 0,                /* per_uid_max */
+		0x28, 0x27, 0x26, 0x25, 0x24, 0x23, 0x22, 0x21,   /* round */
 	};
 	struct cl_msg m = { .type = CL_MSG_ACQUIRE, .req_id = 0x0102030405060708ull,
 			    .mode = CL_MODE_SH, .flags = CL_ACQ_WAIT,
@@ -272,9 +290,17 @@ START_TEST(test_field_layout)
 	ck_assert(memcmp(msgbuf, put, sizeof(put)) == 0);
 
 	m = (struct cl_msg){ .type = CL_MSG_SYNC_CHUNK, .ring = { 9, 10 }, .seq = 3,
-			     .flags = 1, .value = (const uint8_t *)"xy", .vallen = 2 };
+			     .flags = 1, .value = (const uint8_t *)"xy", .vallen = 2,
+			     .round = 0x1112131415161718ull };
 	ck_assert_int_eq(enc(&m), sizeof(chunk));
 	ck_assert(memcmp(msgbuf, chunk, sizeof(chunk)) == 0);
+
+	m = (struct cl_msg){ .type = CL_MSG_SYNC_ANNOUNCE, .ring = { 1, 4 }, .lsn = 5, .q_lsn = 4,
+			     .hash = 0xaa, .flags = CL_SYNC_HAS_STATE | CL_SYNC_CONFIRM,
+			     .term = { 1, 4 }, .mem_max = 64u << 20, .epoch_floor = 7,
+			     .round = 0x2122232425262728ull };
+	ck_assert_int_eq(enc(&m), sizeof(ann));
+	ck_assert(memcmp(msgbuf, ann, sizeof(ann)) == 0);
 }
 END_TEST
 
@@ -338,7 +364,7 @@ START_TEST(test_bad_version)
 {
 	struct cl_msg s[64];
 	size_t n;
-	static const uint8_t versions[] = { 0, 1, 2, 3, 4, 6, 0x81, 255 };   /* all but CL_WIRE_VERSION (5) */
+	static const uint8_t versions[] = { 0, 1, 2, 3, 4, 5, 7, 0x81, 255 };   /* all but CL_WIRE_VERSION (6) */
 
 	init_data();
 	n = sample_msgs(s, 64);
@@ -419,7 +445,7 @@ static const struct layout layouts[] = {
 	{ CL_MSG_NOP, -1, -1, -1, -1, -1, -1, -1, 0 },
 	{ CL_MSG_QUORUM, -1, -1, -1, -1, -1, 12, -1, CL_QUORUM_FLAGS_ALL },
 	{ CL_MSG_GRACE_END, -1, -1, -1, -1, -1, -1, -1, 0 },
-	{ CL_MSG_SYNC_ANNOUNCE, -1, -1, -1, -1, -1, 36, -1, CL_SYNC_HAS_STATE | CL_SYNC_HAS_HOLDS },
+	{ CL_MSG_SYNC_ANNOUNCE, -1, -1, -1, -1, -1, 36, -1, CL_SYNC_ANNOUNCE_FLAGS },
 	{ CL_MSG_SYNC_CHUNK, -1, -1, -1, 21, -1, 20, -1, CL_SYNC_LAST_CHUNK },
 	{ CL_MSG_SYNC_HOLDS, -1, -1, -1, 21, -1, 20, -1, CL_SYNC_LAST_CHUNK },
 	{ CL_MSG_WRITE_ACK, -1, -1, -1, 0, -1, -1, -1, 0 },
@@ -630,7 +656,7 @@ START_TEST(test_encode_errors)
 	m = (struct cl_msg){ .type = CL_MSG_FENCE_ACK, .node = 1, .flags = 2 }; assert_einval(&m);
 	/* flags of quorum and sync */
 	m = (struct cl_msg){ .type = CL_MSG_QUORUM, .flags = 4 }; assert_einval(&m);
-	m = (struct cl_msg){ .type = CL_MSG_SYNC_ANNOUNCE, .flags = 4 }; assert_einval(&m);
+	m = (struct cl_msg){ .type = CL_MSG_SYNC_ANNOUNCE, .flags = 8 }; assert_einval(&m);
 	m = (struct cl_msg){ .type = CL_MSG_SYNC_CHUNK, .flags = 0x80 }; assert_einval(&m);
 	m = (struct cl_msg){ .type = CL_MSG_SYNC_CHUNK, .vallen = CL_SYNC_CHUNK_MAX + 1,
 			     .value = chunk_max };

@@ -56,12 +56,18 @@ int main(int argc, char **argv)
 				.req_id = 8 };
 	struct cl_msg ann = { .type = CL_MSG_SYNC_ANNOUNCE, .flags = CL_SYNC_HAS_STATE,
 			      .ring = { 1, 8 }, .term = { 1, 4 }, .lsn = 12, .q_lsn = 12,
-			      .mem_max = 1 << 20, .hash = 0x1234 };
+			      .mem_max = 1 << 20, .hash = 0x1234, .round = 5 };
 	size_t na = enc(&acq, a, sizeof(a)), nb = enc(&put_m, b, sizeof(b));
 	put("fuzz_wire", "acquire", a, na);
 	put("fuzz_wire", "index_put", b, nb);
 	size_t nn = enc(&ann, batch, sizeof(batch));
 	put("fuzz_wire", "sync_announce", batch, nn);
+	/* node 2 applied node 1's request 8 and node 3's request 5 */
+	static const uint8_t acks[2 * CL_WRITE_ACK_LEN] = { 1, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0,
+							    3, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0 };
+	struct cl_msg wack = { .type = CL_MSG_WRITE_ACK, .value = acks, .vallen = sizeof(acks) };
+	nn = enc(&wack, batch, sizeof(batch));
+	put("fuzz_wire", "write_ack", batch, nn);
 	batch[0] = CL_BATCH_MAGIC;
 	batch[1] = 0;
 	cl_put_u16(batch + 2, 2);

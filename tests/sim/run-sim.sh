@@ -78,7 +78,8 @@ fi
 # loss the agent could have prevented), 354234 (a segfault: a node whose
 # announced state was dropped before the round was decided sent its holds
 # from no machine; the snapshot of that round was rejected because the
-# winner's state changed after its announce -- still to fix)
+# restarted round counted announces sent before a daemon's leave -- fixed:
+# announces count once confirmed, core/node_sync.c)
 REGRESSION_SEEDS="39290 67564 513423 542349 189357 423061 354234"
 echo "run-sim.sh: seeds found by long runs: $REGRESSION_SEEDS"
 for seed in $REGRESSION_SEEDS; do

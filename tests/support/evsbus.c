@@ -323,8 +323,9 @@ static void describe_part(const uint8_t *p, size_t len, char *out, size_t cap)
 		break;
 	case CL_MSG_SYNC_ANNOUNCE:
 		snprintf(out, cap, "%s ring %u/%" PRIu64 " term %u/%" PRIu64 " lsn %" PRIu64 " q_lsn %"
-			 PRIu64 "%s", t, m.ring.rep, m.ring.seq, m.term.rep, m.term.seq, m.lsn, m.q_lsn,
-			 m.flags & CL_SYNC_HAS_STATE ? "" : " (no state)");
+			 PRIu64 "%s%s", t, m.ring.rep, m.ring.seq, m.term.rep, m.term.seq, m.lsn, m.q_lsn,
+			 m.flags & CL_SYNC_HAS_STATE ? "" : " (no state)",
+			 m.flags & CL_SYNC_CONFIRM ? " (confirm)" : "");
 		break;
 	case CL_MSG_SYNC_CHUNK:
 		snprintf(out, cap, "%s #%" PRIu64 "%s", t, m.seq,
