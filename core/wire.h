@@ -26,7 +26,8 @@
 
 /*
  * 3: SYNC_ANNOUNCE carries epoch_floor; 4: INDEX_PUT carries the writer's
- * uid, SYNC_ANNOUNCE the sender's index_bytes_per_uid; 5: WRITE_ACK
+ * uid, SYNC_ANNOUNCE the sender's index_bytes_per_uid; 5: WRITE_ACK (its
+ * entries may name grants, CL_ACK_GRANT)
  */
 #define CL_WIRE_VERSION   5u
 #define CL_WIRE_HDR_LEN   8u

@@ -9,7 +9,8 @@
 #    invariant violation fails;
 # 2. replays the seeds that long runs (bench/sim-long.sh) found beyond the
 #    default range, each once (REGRESSION_SEEDS below);
-# 3. runs up to ${PLANT_SEEDS:-1000} seeds with each planted bug (a safety
+# 3. runs up to ${PLANT_SEEDS:-1000} seeds (epoch-no-term:
+#    ${EPOCH_PLANT_SEEDS:-4000}) with each planted bug (a safety
 #    mechanism switched off, core/lease.h CL_UNSAFE_*): the simulator must
 #    notice a safety violation (b owner, c epoch, d index), else the test
 #    fails, because a checker that misses a planted bug proves nothing.
@@ -105,9 +106,14 @@ else
 	status=1
 fi
 
+# epoch-no-term breaks an invariant in few seeds (4 of seeds 1..6000 on
+# b672a8a, 3 with grant confirmation; the first at 897 there, at 2767 here,
+# as the extra WRITE_ACKs change every seed's course): it gets more of them
 for plant in no-quorum no-orphan-wait epoch-no-term split-timer anchor-own; do
-	echo "run-sim.sh: planted bug '$plant' must be noticed within $PLANT_SEEDS seeds"
-	if ! SEEDS= "$SIM" --seeds "$PLANT_SEEDS" --plant "$plant" --expect-violation; then
+	budget=$PLANT_SEEDS
+	[ "$plant" = epoch-no-term ] && budget=${EPOCH_PLANT_SEEDS:-4000}
+	echo "run-sim.sh: planted bug '$plant' must be noticed within $budget seeds"
+	if ! SEEDS= "$SIM" --seeds "$budget" --plant "$plant" --expect-violation; then
 		echo "run-sim.sh: FAIL: planted bug '$plant' went unnoticed"
 		status=1
 	fi
