@@ -63,7 +63,10 @@ enum cl_msg_type {
 	/*
 	 * value: u32 node | u64 req_id per writer (CL_WRITE_ACK_LEN each, at
 	 * most CL_MAX_MEMBERS): the sender applied that writer's index write
-	 * req_id and everything the writer sent before it (node_out.c)
+	 * req_id and everything the writer sent before it (node_out.c); a
+	 * req_id with CL_ACK_GRANT set names instead the grant of that epoch to
+	 * the node, and says the sender applied that grant and everything
+	 * before it
 	 */
 	CL_MSG_WRITE_ACK = 35,
 	CL_MSG_TYPE_MAX = 35,
@@ -95,6 +98,13 @@ enum cl_msg_type {
  */
 #define CL_SYNC_CONFIRM    0x04u
 #define CL_SYNC_ANNOUNCE_FLAGS (CL_SYNC_HAS_STATE | CL_SYNC_HAS_HOLDS | CL_SYNC_CONFIRM)
+#define CL_ACK_GRANT (UINT64_C(1) << 63)  /* WRITE_ACK entry: the rest is a grant's epoch */
+/*
+ * WRITE_ACK entry of node 0: the sender has no state and is in no round, so
+ * no state it gives can lack what any member applied: everything counts as
+ * acked by it (node_out.c)
+ */
+#define CL_ACK_ALL UINT64_MAX
 #define CL_SYNC_LAST_CHUNK 0x01u   /* SYNC_CHUNK, SYNC_HOLDS: the last chunk */
 
 /* A totem ring id: the representative node and the ring sequence. */

@@ -123,7 +123,7 @@ static void leave(struct cl_node *n)
 		n->quorum_recheck = false;
 		nd_maybe_send_quorum(n);
 	}
-	if (n->nacks && !n->failed)
+	if ((n->nacks || n->ack_all) && !n->failed)
 		nd_send_acks(n);
 	if (!cl_list_empty(&n->unconf) && !n->failed)
 		nd_confirm_writes(n);
@@ -326,6 +326,7 @@ static void deliver_one(struct cl_node *n, uint32_t sender, const uint8_t *buf, 
 		nd_on_write_ack(n, sender, &m);
 	} else if (!ready(n)) {
 		nd_note_write(n, sender, &m);   /* acked only by a node without state */
+		nd_note_stateless(n, &m);       /* the same, for grants it cannot see */
 		n->c.dropped_in_sync++;
 		if (own) {
 			renew(n, anchor);

@@ -136,6 +136,21 @@ struct nl_lease {
 	bool new_epoch_due;              /* a local holder was revoked: next local grant re-stamps */
 	uint64_t renew_at;               /* earliest next validity-renewing ACQUIRE */
 	uint64_t wanted_at;              /* another node asked for it (0: nobody, or measured) */
+	/*
+	 * The machine granted this node `epoch` and not every member is known
+	 * to have applied that grant yet: no local client gets it until then
+	 * (nd_confirm_writes()).  Unconfirmed when equal to epoch.
+	 */
+	uint64_t unconf_epoch;
+	/*
+	 * Another node asked for the hold of epoch blocked_epoch while it was
+	 * unconfirmed and local waiters wait for it: the BLOCKING is acted on
+	 * once the grant is confirmed and they have it (as it would have been
+	 * had they had it at once); 0 = none.
+	 */
+	uint64_t blocked_epoch, blocked_at;
+	uint32_t blocked_by;
+	bool blocked_waits;
 	uint64_t next_deadline;          /* key in the timer heap */
 	size_t heap_idx;                 /* SIZE_MAX = not in heap */
 	uint32_t wanted_by;              /* the last node that asked for it */
@@ -166,14 +181,17 @@ struct pending_op {
 
 /*
  * An applied index write whose answer waits for confirmation that it was not
- * delivered only in a transitional configuration (see nd_confirm_writes()).
+ * delivered only in a transitional configuration (see nd_confirm_writes()),
+ * or a grant to this node that no local client gets until then.
  */
 struct unconfirmed {
 	struct cl_list link;             /* in cl_node.unconf, FIFO */
 	bool barrier;                    /* a sync barrier (no name, key or version) */
+	bool grant;                      /* a grant: name, version = its epoch, no client */
 	uint64_t client, cookie, version;
 	uint64_t departures;             /* departure generation when applied */
-	uint64_t req_id;                 /* a write: its request, which WRITE_ACKs name */
+	uint64_t req_id;                 /* a write: its request, which WRITE_ACKs name;
+					    a grant: CL_ACK_GRANT | epoch */
 	uint64_t acked;                  /* a write: bit i, members[i] applied it (WRITE_ACK) */
 	bool all_acked;                  /* a write: every member has it (a round kept this
 					    node's state) */
@@ -333,6 +351,7 @@ struct cl_node {
 	/* WRITE_ACK to send: per writer, the last of its index writes delivered here */
 	struct { uint32_t node; uint64_t req_id; } acks[CL_MAX_MEMBERS];
 	uint32_t nacks;
+	bool ack_all;                    /* without state: the next WRITE_ACK says CL_ACK_ALL */
 	uint64_t recover_self_seq;       /* highest self-recover seq sent */
 	uint64_t started_at;
 
@@ -489,6 +508,8 @@ void nd_on_action(void *ctx, const struct cl_action *a);
 void nd_reconcile(struct cl_node *n);
 void nd_after_own_release(struct cl_node *n, const struct cl_msg *m);
 void nd_lease_timers(struct cl_node *n, struct nl_lease *l, uint64_t now);
+void nd_grant_confirmed(struct cl_node *n, const uint8_t *name, uint16_t namelen, uint64_t epoch,
+			bool stands);
 
 /* ---- node_sync.c ---- */
 
@@ -510,6 +531,9 @@ void nd_send_heartbeat(struct cl_node *n);
 void nd_maybe_send_quorum(struct cl_node *n);
 void nd_confirm_writes(struct cl_node *n);
 void nd_note_write(struct cl_node *n, uint32_t writer, const struct cl_msg *m);
+void nd_note_grant(struct cl_node *n, uint32_t node, uint64_t epoch);
+void nd_note_stateless(struct cl_node *n, const struct cl_msg *m);
+void nd_await_grant(struct cl_node *n, struct nl_lease *l);
 void nd_send_acks(struct cl_node *n);
 void nd_on_write_ack(struct cl_node *n, uint32_t sender, const struct cl_msg *m);
 void nd_writes_kept(struct cl_node *n);

@@ -257,7 +257,8 @@ void nd_pump(struct cl_node *n, struct nl_lease *l)
 	 * as the local holders allow (a revoked local holder gone: under a new
 	 * epoch first)
 	 */
-	bool usable = (l->state == NL_HELD || l->state == NL_LINGER) && trusted(n);
+	bool usable = (l->state == NL_HELD || l->state == NL_LINGER) && trusted(n) &&
+		      l->unconf_epoch != l->epoch;   /* a grant not yet confirmed: nobody */
 	bool restamp = l->new_epoch_due && !l->holders.n;
 	if (usable && !restamp) {
 		struct chold *c = ch_first(&l->waiters), *next;
@@ -359,8 +360,17 @@ static void on_grant(struct cl_node *n, const struct cl_action *a)
 	l->epoch = a->epoch;
 	l->mode = a->mode;
 	l->req = REQ_NONE;
-	if (new_hold)
+	if (new_hold) {
 		n->c.cluster_grants++;
+		/*
+		 * Not for local clients until every member is known to have
+		 * applied it: this node may be the only one that delivered the
+		 * input that made it (corosync delivers a sender's own message
+		 * at once), and the others, cut off from it now, would grant the
+		 * name elsewhere with no orphan of ours to wait for.
+		 */
+		nd_await_grant(n, l);
+	}
 	nd_pump(n, l);
 }
 
@@ -400,31 +410,64 @@ static void on_answer(struct cl_node *n, const struct cl_action *a)
 }
 
 
-static void on_blocking(struct cl_node *n, const struct cl_action *a, bool revoke)
+/* Does a local waiter of l wait for what the node-level hold covers? */
+static bool covered_waiter(const struct nl_lease *l)
 {
-	struct nl_lease *l = nd_lease_find(n, a->name, a->namelen);
-	if (!l || l->state == NL_NONE || l->epoch != a->epoch || hold_is(l, NLP_RELEASING))
-		return;
+	for (const struct chold *c = ch_first(&l->waiters); c; c = ch_next(&l->waiters, c))
+		if (mode_covers(l->mode, c->mode))
+			return true;
+	return false;
+}
+
+/* Another node (wanted_by, waiting or not) asks for l's hold; revoke: at once. */
+static void blocking(struct cl_node *n, struct nl_lease *l, uint32_t wanted_by, bool waits,
+		     bool revoke, uint64_t at)
+{
+	l->blocked_epoch = 0;
 	if (!hold_is(l, NLP_WANTED)) {
 		nd_lease_to(n, l, nd_hold_wanted(l->state), "blocking");
-		l->wanted_by = a->wanted_by;
-		l->wanted_at = now_us(n);
+		l->wanted_by = wanted_by;
+		l->wanted_at = at;
 		for (struct chold *c = ch_first(&l->holders); c; c = ch_next(&l->holders, c))
 			if (c->state == CH_HELD)
-				nd_ev_lease(n, CL_NODE_EV_WANTED, c, 0, a->wanted_by);
+				nd_ev_lease(n, CL_NODE_EV_WANTED, c, 0, wanted_by);
 	}
 	/*
 	 * The holders are forced out after handover_timeout only for a node
 	 * that waits: a NOWAIT try was denied already, and revoking the holders
 	 * for it would hand the lease to nobody.
 	 */
-	if (a->waits && l->holders.n && !revoke && !l->handover_at && !hold_is(l, NLP_REVOKING))
+	if (waits && l->holders.n && !revoke && !l->handover_at && !hold_is(l, NLP_REVOKING))
 		l->handover_at = now_us(n) + n->cfg.handover_timeout_us;
 	if (revoke) {
 		nd_lease_to(n, l, nd_hold_revoked(l->state), "revoke");
 		nd_revoke_holders(n, l);
 	}
 	nd_pump(n, l);
+}
+
+static void on_blocking(struct cl_node *n, const struct cl_action *a, bool revoke)
+{
+	struct nl_lease *l = nd_lease_find(n, a->name, a->namelen);
+	if (!l || l->state == NL_NONE || l->epoch != a->epoch || hold_is(l, NLP_RELEASING))
+		return;
+	if (!revoke && l->unconf_epoch == l->epoch && !hold_is(l, NLP_WANTED) && covered_waiter(l)) {
+		/*
+		 * Not confirmed yet, and local waiters wait for it: handing it
+		 * over now would give them nothing, and nodes that keep asking
+		 * for one name would pass it round for ever, each before its
+		 * confirmation.  Acted on once it is confirmed and they have it.
+		 */
+		if (l->blocked_epoch != l->epoch) {
+			l->blocked_epoch = l->epoch;
+			l->blocked_at = now_us(n);
+			l->blocked_waits = false;
+		}
+		l->blocked_by = a->wanted_by;
+		l->blocked_waits |= a->waits;
+		return;
+	}
+	blocking(n, l, a->wanted_by, a->waits, revoke, now_us(n));
 }
 
 static void on_hold_gone(struct cl_node *n, const struct cl_action *a)
@@ -522,8 +565,10 @@ void nd_on_action(void *ctx, const struct cl_action *a)
 	struct cl_node *n = ctx;
 	if (n->ops.action)
 		n->ops.action(n->ctx, a);
-	if (a->type == CL_ACT_GRANT)
+	if (a->type == CL_ACT_GRANT) {
 		keep_epoch_floor(n, a->epoch);
+		nd_note_grant(n, a->node, a->epoch);   /* the grantee waits for it */
+	}
 	if (a->type == CL_ACT_INDEX_CHANGED) {
 		struct cl_node_event ev = { .type = CL_NODE_EV_INDEX_CHANGED, .deleted = a->deleted,
 				       .version = a->version, .owner = a->node,
@@ -647,6 +692,40 @@ void nd_reconcile(struct cl_node *n)
 			n->recover_self_seq = r.max_orphan;
 			n->c.recover_sent++;
 		}
+	}
+}
+
+/*
+ * The grant of epoch to this node (nd_await_grant()) is decided: every
+ * member has applied it (stands), or a state loaded since does not hold it.
+ * Once it stands the lease's local waiters may have it.
+ */
+void nd_grant_confirmed(struct cl_node *n, const uint8_t *name, uint16_t namelen, uint64_t epoch,
+			bool stands)
+{
+	struct nl_lease *l = nd_lease_find(n, name, namelen);
+	if (!l || l->unconf_epoch != epoch)
+		return;   /* superseded: a later grant, or the lease is gone */
+	if (!stands) {
+		/* stays unusable; reconcile forgets it (not in the machine) */
+		l->blocked_epoch = 0;
+		n->need_reconcile = true;
+		if (l->state != NL_NONE && !hold_is(l, NLP_RELEASING) && l->epoch == epoch) {
+			nd_lease_to(n, l, NL_NONE, "grant lost before it was confirmed");
+			nd_revoke_holders(n, l);
+			nd_pump(n, l);
+		}
+		return;
+	}
+	l->unconf_epoch = 0;
+	nd_pump(n, l);
+	/* a BLOCKING put off while it was unconfirmed (on_blocking()) */
+	l = nd_lease_find(n, name, namelen);
+	if (l && l->blocked_epoch) {
+		if (l->blocked_epoch == l->epoch && l->state != NL_NONE && !hold_is(l, NLP_RELEASING))
+			blocking(n, l, l->blocked_by, l->blocked_waits, false, l->blocked_at);
+		else
+			l->blocked_epoch = 0;
 	}
 }
 

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "node_int.h"
 
@@ -208,10 +209,12 @@ void nd_maybe_send_quorum(struct cl_node *n)
 	}
 }
 
-/* ---- confirming index writes ---- */
+/* ---- confirming index writes and grants ---- */
 
 static void answer_write(struct cl_node *n, struct unconfirmed *u, int err)
 {
+	if (u->grant)
+		return;   /* no client waits on it: nd_grant_confirmed() acts */
 	struct cl_node_event ev = { .type = CL_NODE_EV_INDEX_DONE, .client = u->client, .cookie = u->cookie,
 			       .err = err, .version = err ? 0 : u->version, .deleted = u->deleted,
 			       .name = u->buf, .namelen = u->namelen,
@@ -246,6 +249,13 @@ static void answer_write(struct cl_node *n, struct unconfirmed *u, int err)
  * votequorum agrees, no fence-ack awaited): reads after it are then
  * linearizable.  After a departure or a new ring it fails with
  * COROLEASE_ENOQUORUM (the client may retry).
+ *
+ * A grant to this node (nd_await_grant()) is confirmed by the same three
+ * rules: the others' WRITE_ACKs name it by its epoch (nd_note_grant()); by
+ * the third, it stands if the state holds it for this node at its epoch.
+ * Until then no local client gets the hold: if only this node applied the
+ * input that made it, the others may grant the name elsewhere with no
+ * orphan to wait for.
  */
 void nd_confirm_writes(struct cl_node *n)
 {
@@ -254,6 +264,7 @@ void nd_confirm_writes(struct cl_node *n)
 		if (n->members[i] != n->me)
 			need |= 1ull << i;
 	struct cl_list *e, *nx;
+	struct cl_list grants = CL_LIST_INIT(grants);
 	cl_list_foreach_safe(e, nx, &n->unconf) {
 		struct unconfirmed *u = cl_list_entry(e, struct unconfirmed, link);
 		int verdict = 1;            /* 1 = wait, 0 = done, <0 = lost */
@@ -263,6 +274,10 @@ void nd_confirm_writes(struct cl_node *n)
 					  COROLEASE_ENOQUORUM : 0;
 		} else if (u->barrier) {
 			verdict = COROLEASE_ENOQUORUM;
+		} else if (u->grant) {
+			if (ready(n) && cl_sm_quorate(n->sm) && cl_sm_nunfenced(n->sm) == 0)
+				verdict = cl_sm_hold_epoch(n->sm, u->buf, u->namelen, n->me, NULL) ==
+					  u->version ? 0 : -ESTALE;
 		} else if (ready(n) && cl_sm_quorate(n->sm) && cl_sm_nunfenced(n->sm) == 0) {
 			uint64_t ver = 0;
 			int rc = cl_index_entry_version(n->sm, u->buf, u->namelen, u->buf + u->namelen,
@@ -287,10 +302,56 @@ void nd_confirm_writes(struct cl_node *n)
 		}
 		if (verdict > 0)
 			continue;
-		answer_write(n, u, verdict);
 		cl_list_del(e);
+		if (u->grant) {
+			u->deleted = verdict < 0;   /* lost, for the walk below */
+			cl_list_add_tail(&grants, &u->link);
+			continue;
+		}
+		answer_write(n, u, verdict);
 		free(u);
 	}
+	/* the grants decided, after the walk: their pumps may send and grant */
+	while ((e = cl_list_first(&grants))) {
+		struct unconfirmed *u = cl_list_entry(e, struct unconfirmed, link);
+		cl_list_del(e);
+		if (!n->failed)
+			nd_grant_confirmed(n, u->buf, u->namelen, u->version, !u->deleted);
+		free(u);
+	}
+}
+
+/*
+ * The machine just granted this node l's hold (a new one, or a new epoch):
+ * no local client gets it before nd_confirm_writes() confirms the grant.
+ * Alone in the configuration, there is nobody to wait for.
+ */
+void nd_await_grant(struct cl_node *n, struct nl_lease *l)
+{
+	bool others = false;
+	for (uint32_t i = 0; i < n->nmembers; i++)
+		others |= n->members[i] != n->me;
+	if (!others) {
+		l->unconf_epoch = 0;
+		return;
+	}
+	l->unconf_epoch = l->epoch;
+	uint64_t req = CL_ACK_GRANT | l->epoch;
+	struct cl_list *e;
+	cl_list_foreach(e, &n->unconf) {
+		struct unconfirmed *u = cl_list_entry(e, struct unconfirmed, link);
+		if (u->grant && u->departures == n->departures && u->req_id == req)
+			return;   /* the same grant again (a re-ask): its first entry stands for it */
+	}
+	struct unconfirmed *u = malloc(sizeof(*u) + l->namelen);
+	if (!u) {
+		nd_fail(n, "recording a grant");   /* the hold stays unusable */
+		return;
+	}
+	*u = (struct unconfirmed){ .grant = true, .version = l->epoch, .req_id = req,
+				   .departures = n->departures, .namelen = l->namelen };
+	memcpy(u->buf, l->name, l->namelen);
+	cl_list_add_tail(&n->unconf, &u->link);
 }
 
 /*
@@ -302,24 +363,63 @@ void nd_confirm_writes(struct cl_node *n)
  * state, which lacks it, winning (the writer then loads it and checks the
  * write against it, cl_node_confchg()'s departures).
  */
+static void note_ack(struct cl_node *n, uint32_t node, uint64_t req)
+{
+	for (uint32_t i = 0; i < n->nacks; i++)
+		if (n->acks[i].node == node) {
+			n->acks[i].req_id = req;
+			return;
+		}
+	if (n->nacks < CL_MAX_MEMBERS)
+		n->acks[n->nacks++] = (__typeof__(n->acks[0])){ node, req };
+}
+
 void nd_note_write(struct cl_node *n, uint32_t writer, const struct cl_msg *m)
 {
 	if (writer == n->me || !m->req_id ||
 	    !(m->type == CL_MSG_INDEX_PUT || m->type == CL_MSG_INDEX_DEL || m->type == CL_MSG_NOP) ||
 	    n->sync.active)
 		return;
-	for (uint32_t i = 0; i < n->nacks; i++)
-		if (n->acks[i].node == writer) {
-			n->acks[i].req_id = m->req_id;
-			return;
-		}
-	if (n->nacks < CL_MAX_MEMBERS)
-		n->acks[n->nacks++] = (__typeof__(n->acks[0])){ writer, m->req_id };
+	note_ack(n, writer, m->req_id);
+}
+
+/*
+ * The machine here granted node (another) the hold of epoch: it goes in this
+ * node's next WRITE_ACK, as CL_ACK_GRANT | epoch, which the grantee waits
+ * for before any of its clients gets the hold (nd_await_grant()).  Epochs
+ * are unique (one counter for all names), and like a write's, the entry
+ * says the sender applied everything before it: it replaces an earlier
+ * entry for that node.
+ */
+void nd_note_grant(struct cl_node *n, uint32_t node, uint64_t epoch)
+{
+	if (node == n->me || !epoch || n->sync.active)
+		return;
+	note_ack(n, node, CL_ACK_GRANT | epoch);
+}
+
+/*
+ * A message that may make a grant (any the machine applies but a heartbeat)
+ * was delivered here, and this node has no state and is in no round: it
+ * cannot tell whom the message granted what, and no state it gives can lack
+ * it, so its next WRITE_ACK says so for every member (CL_ACK_ALL).
+ */
+void nd_note_stateless(struct cl_node *n, const struct cl_msg *m)
+{
+	if (n->sm || n->sync.active || (m->type == CL_MSG_NOP && m->req_id == 0))
+		return;
+	n->ack_all = true;
 }
 
 /* Sends the WRITE_ACK nd_note_write() gathered (one per delivery or batch). */
 void nd_send_acks(struct cl_node *n)
 {
+	if (n->ack_all) {
+		n->ack_all = false;
+		n->acks[0].node = 0;
+		n->acks[0].req_id = CL_ACK_ALL;   /* it stands for every entry */
+		n->nacks = 1;
+	}
 	if (!n->nacks)
 		return;
 	uint8_t buf[CL_MAX_MEMBERS * CL_WRITE_ACK_LEN];
@@ -335,8 +435,9 @@ void nd_send_acks(struct cl_node *n)
 
 /*
  * A WRITE_ACK from sender: for the entry naming this node, the sender has
- * applied that write and, the order being agreed, every write this node
- * applied before it in the same configuration.  Entries of an earlier
+ * applied that write (or grant to this node) and, the order being agreed,
+ * every write and grant this node applied before it in the same
+ * configuration.  Entries of an earlier
  * departure generation are past this rule (nd_confirm_writes()).
  */
 void nd_on_write_ack(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
@@ -348,10 +449,19 @@ void nd_on_write_ack(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
 	if (idx < 0)
 		return;
 	for (uint32_t off = 0; off + CL_WRITE_ACK_LEN <= m->vallen; off += CL_WRITE_ACK_LEN) {
-		if (cl_get_u32(m->value + off) != n->me)
-			continue;
+		uint32_t node = cl_get_u32(m->value + off);
 		uint64_t req = cl_get_u64(m->value + off + 4);
 		struct cl_list *e;
+		if (node == 0 && req == CL_ACK_ALL) {   /* a member without state */
+			cl_list_foreach(e, &n->unconf) {
+				struct unconfirmed *u = cl_list_entry(e, struct unconfirmed, link);
+				if (u->departures == n->departures)
+					u->acked |= 1ull << idx;
+			}
+			return;
+		}
+		if (node != n->me)
+			continue;
 		struct unconfirmed *hit = NULL;
 		cl_list_foreach(e, &n->unconf) {
 			struct unconfirmed *u = cl_list_entry(e, struct unconfirmed, link);

@@ -29,7 +29,8 @@
  * uid, SYNC_ANNOUNCE the sender's index_bytes_per_uid; 5: SYNC_ANNOUNCE,
  * SYNC_CHUNK and SYNC_HOLDS carry the sender's round (after per_uid_max;
  * after vallen, before the data), SYNC_ANNOUNCE may be a confirmation
- * (CL_SYNC_CONFIRM); 6: WRITE_ACK
+ * (CL_SYNC_CONFIRM); 6: WRITE_ACK (its entries may name grants,
+ * CL_ACK_GRANT)
  */
 #define CL_WIRE_VERSION   6u
 #define CL_WIRE_HDR_LEN   8u

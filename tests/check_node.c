@@ -55,6 +55,7 @@ struct tbus {
 	uint32_t members[MAXN];
 	size_t nmembers;
 	uint64_t ring_seq;
+	uint32_t alone;                  /* a node cut off: it delivers its own messages only */
 	uint32_t totem[MAXN];            /* the corosyncs in the ring (0 of them: not told) */
 	size_t ntotem;
 };
@@ -188,6 +189,11 @@ static bool bus_step(struct tbus *b)
 	b->head = m->next;
 	if (!b->head)
 		b->tail = NULL;
+	if (b->alone && m->sender == b->alone) {
+		cl_node_deliver(b->nodes[b->alone]->n, m->sender, m->data, m->len);
+		free(m);
+		return true;
+	}
 	for (size_t i = 0; i < b->nmembers; i++) {
 		struct tnode *t = b->nodes[b->members[i]];
 		if (t)
@@ -335,6 +341,16 @@ static void cluster_free(struct tbus *b)
 /* ... by a client of user uid (flags may add CL_NODE_PRIVILEGED: root, admin_group) */
 #define ACQU(t, client, uid, name, mode, flags) \
 	ck_assert_int_eq(cl_node_acquire((t)->n, client, 100 + client, uid, name, strlen(name), mode, flags, 0), 0)
+
+/* A 3-node cluster where node id's client holds name in EX. */
+static struct tbus *cluster3_held(uint32_t id, uint64_t client, const char *name)
+{
+	struct tbus *b = cluster(3);
+	ACQ(b->nodes[id], client, name, CL_MODE_EX, 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(b->nodes[id], CL_NODE_EV_GRANTED, client));
+	return b;
+}
 
 START_TEST(single_node_grant_and_fast_path)
 {
@@ -1258,11 +1274,8 @@ END_TEST
  */
 START_TEST(a_round_only_one_member_asked_for_is_joined)
 {
-	struct tbus *b = cluster(3);
+	struct tbus *b = cluster3_held(2, 1, "m");
 	struct tnode *n1 = b->nodes[1], *n2 = b->nodes[2], *n3 = b->nodes[3];
-	ACQ(n2, 1, "m", CL_MODE_EX, 0);
-	bus_run(b);
-	ck_assert_ptr_nonnull(last_ev(n2, CL_NODE_EV_GRANTED, 1));
 	/* node 1 alone for a moment (2 and 3 never see it go) */
 	b->ring_seq += 4;
 	struct cl_ring alone = { 1, b->ring_seq };
@@ -1337,11 +1350,8 @@ static void node2_skips_a_ring(struct tbus *b, struct tmsg *held)
 /* A 3-node cluster where node 2, holding "m" in EX, has just sent a put of k (client 1). */
 static struct tbus *node2_puts(void)
 {
-	struct tbus *b = cluster(3);
+	struct tbus *b = cluster3_held(2, 1, "m");
 	struct tnode *n2 = b->nodes[2];
-	ACQ(n2, 1, "m", CL_MODE_EX, 0);
-	bus_run(b);
-	ck_assert_ptr_nonnull(last_ev(n2, CL_NODE_EV_GRANTED, 1));
 	ck_assert_int_eq(cl_node_index_put(n2->n, 1, 7, 0, "m", 1, "k", 1, "v", 1), 0);
 	return b;
 }
@@ -1549,6 +1559,139 @@ START_TEST(a_write_is_confirmed_by_every_members_ack)
 	ck_assert_ptr_nonnull(d);
 	ck_assert_int_eq(d->err, 0);
 	assert_put_kept(b, 1);
+	cluster_free(b);
+}
+END_TEST
+
+/*
+ * Node 2's ACQUIRE of a free name reaches node 2 alone (corosync delivers a
+ * sender's own message at once), and node 2 is then cut off: the grant it
+ * applied is one 1 and 3 never saw, so they have no orphan to wait for and
+ * grant the name to node 3's client.  Node 2 must not have handed the grant
+ * to its client (it did, and a straggler of that client outlived validity
+ * beside node 3's: the simulator's minority-burst --self-first, seed 34).
+ */
+START_TEST(a_grant_only_its_node_delivered_goes_to_no_client)
+{
+	struct tbus *b = cluster(3);
+	struct tnode *n2 = b->nodes[2], *n3 = b->nodes[3];
+	ACQ(n2, 1, "x", CL_MODE_EX, 0);
+	struct tmsg *m = b->head;
+	ck_assert_ptr_nonnull(m);
+	ck_assert_ptr_null(m->next);
+	b->head = b->tail = NULL;
+	cl_node_deliver(n2->n, m->sender, m->data, m->len);
+	free(m);
+	ck_assert_uint_eq(cl_sm_owner(cl_node_sm(n2->n), "x", 1), 2);   /* the machine granted it */
+	ck_assert_ptr_null(last_ev(n2, CL_NODE_EV_GRANTED, 1));
+	/*
+	 * cut off: node 2 alone, not quorate, delivers what it sends (its
+	 * round alone); 1 and 3 go on
+	 */
+	b->ring_seq += 4;
+	struct cl_ring r2 = { 2, b->ring_seq }, r13 = { 1, b->ring_seq };
+	uint32_t two[] = { 2 }, one3[] = { 1, 3 };
+	b->alone = 2;
+	b->members[0] = 1;
+	b->members[1] = 3;
+	b->nmembers = 2;
+	cl_node_confchg(n2->n, &r2, two, 1, one3, 2, NULL, 0);
+	cl_node_quorum(n2->n, false, &r2);
+	cl_node_confchg(b->nodes[1]->n, &r13, one3, 2, two, 1, NULL, 0);
+	cl_node_confchg(n3->n, &r13, one3, 2, two, 1, NULL, 0);
+	cl_node_quorum(b->nodes[1]->n, true, &r13);
+	cl_node_quorum(n3->n, true, &r13);
+	bus_run(b);
+	ACQ(n3, 3, "x", CL_MODE_EX, 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(n3, CL_NODE_EV_GRANTED, 3));
+	ck_assert_ptr_null(last_ev(n2, CL_NODE_EV_GRANTED, 1));
+	/* node 2 cut off for a while, then back */
+	bus_advance(b, b->now + 2 * t_cfg(1).validity_us);
+	ck_assert_ptr_null(last_ev(n2, CL_NODE_EV_GRANTED, 1));
+	bus_run(b);
+	b->alone = 0;
+	uint32_t all[] = { 1, 2, 3 };
+	bus_config(b, all, 3);
+	bus_advance(b, b->now + 2 * t_cfg(1).fence_delay_us);
+	ck_assert_uint_eq(count_ev(n2, CL_NODE_EV_GRANTED, 1), 0);
+	ck_assert_uint_eq(cl_sm_owner(cl_node_sm(n2->n), "x", 1), 3);
+	ck_assert_ptr_null(last_ev(n3, CL_NODE_EV_REVOKED, 3));
+	cluster_free(b);
+}
+END_TEST
+
+/*
+ * Normally: node 2's ACQUIRE reaches every member; its client is granted
+ * once 1 and 3's WRITE_ACKs naming the grant are delivered, not before.
+ */
+START_TEST(a_grant_is_handed_out_once_every_member_acks_it)
+{
+	struct tbus *b = cluster(3);
+	struct tnode *n2 = b->nodes[2];
+	ACQ(n2, 1, "x", CL_MODE_EX, 0);
+	ck_assert(bus_step(b));   /* the ACQUIRE, to every member */
+	for (uint32_t i = 1; i <= 3; i++)
+		ck_assert_uint_eq(cl_sm_owner(cl_node_sm(b->nodes[i]->n), "x", 1), 2);
+	ck_assert_ptr_null(last_ev(n2, CL_NODE_EV_GRANTED, 1));
+	ck_assert(bus_step(b));   /* the first WRITE_ACK */
+	ck_assert_ptr_null(last_ev(n2, CL_NODE_EV_GRANTED, 1));
+	ck_assert(bus_step(b));   /* the second */
+	ck_assert_ptr_nonnull(last_ev(n2, CL_NODE_EV_GRANTED, 1));
+	bus_run(b);
+	ck_assert_uint_eq(count_ev(n2, CL_NODE_EV_GRANTED, 1), 1);
+	/* the fast path is not slowed: a second client of node 2 on the lease */
+	ck_assert_int_eq(cl_node_release(n2->n, 1, "x", 1), 0);
+	uint64_t sent = mcasts(n2);
+	ACQ(n2, 2, "x", CL_MODE_EX, 0);
+	ck_assert_ptr_nonnull(last_ev(n2, CL_NODE_EV_GRANTED, 2));
+	ck_assert_uint_eq(mcasts(n2), sent);
+	cluster_free(b);
+}
+END_TEST
+
+/*
+ * A grant made by another node's message: node 1's RELEASE hands the name
+ * to node 2's waiting client, which is granted once 1 and 3 ack the grant;
+ * and while it is unconfirmed node 3 asks for it: node 2's client still
+ * gets it first, then is told WANTED (no endless passing round).
+ */
+START_TEST(a_handover_grant_waits_for_acks_and_a_blocking_after_it)
+{
+	struct tbus *b = cluster3_held(1, 1, "x");
+	struct tnode *n1 = b->nodes[1], *n2 = b->nodes[2], *n3 = b->nodes[3];
+	ACQ(n2, 2, "x", CL_MODE_EX, CL_ACQ_WAIT);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(n2, CL_NODE_EV_QUEUED, 2));
+	ck_assert_int_eq(cl_node_release(n1->n, 1, "x", 1), 0);
+	ck_assert(bus_step(b));   /* node 1's RELEASE: node 2's grant */
+	ck_assert_uint_eq(cl_sm_owner(cl_node_sm(n2->n), "x", 1), 2);
+	ck_assert_ptr_null(last_ev(n2, CL_NODE_EV_GRANTED, 2));
+	/* node 3 asks, its ACQUIRE ahead of the acks */
+	ACQ(n3, 3, "x", CL_MODE_EX, CL_ACQ_WAIT);
+	/* move node 3's ACQUIRE, the last queued, to the front */
+	struct tmsg *prev = b->head;
+	ck_assert_ptr_nonnull(prev);
+	ck_assert_ptr_nonnull(prev->next);
+	while (prev->next != b->tail)
+		prev = prev->next;
+	struct tmsg *acq = b->tail;
+	ck_assert_uint_eq(acq->sender, 3);
+	prev->next = NULL;
+	b->tail = prev;
+	acq->next = b->head;
+	b->head = acq;
+	ck_assert(bus_step(b));
+	ck_assert_ptr_null(last_ev(n2, CL_NODE_EV_GRANTED, 2));
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(n2, CL_NODE_EV_GRANTED, 2));
+	const struct cl_node_event *w = last_ev(n2, CL_NODE_EV_WANTED, 2);
+	ck_assert_ptr_nonnull(w);
+	ck_assert_uint_eq(w->owner, 3);
+	ck_assert_ptr_null(last_ev(n3, CL_NODE_EV_GRANTED, 3));
+	ck_assert_int_eq(cl_node_release(n2->n, 2, "x", 1), 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(n3, CL_NODE_EV_GRANTED, 3));
 	cluster_free(b);
 }
 END_TEST
@@ -2468,6 +2611,9 @@ static Suite *node_suite(void)
 	tcase_add_test(tc, a_write_delivered_only_by_a_member_that_skipped_a_ring_is_not_confirmed);
 	tcase_add_test(tc, a_write_only_its_writer_delivered_is_not_confirmed);
 	tcase_add_test(tc, a_write_is_confirmed_by_every_members_ack);
+	tcase_add_test(tc, a_grant_only_its_node_delivered_goes_to_no_client);
+	tcase_add_test(tc, a_grant_is_handed_out_once_every_member_acks_it);
+	tcase_add_test(tc, a_handover_grant_waits_for_acks_and_a_blocking_after_it);
 	tcase_add_test(tc, wait_timeout_behind_a_holder_says_timedout);
 	tcase_add_test(tc, lingering_lease_given_up_at_once);
 	tcase_add_test(tc, handover_timeout_revokes_holder);
