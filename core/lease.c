@@ -824,6 +824,7 @@ static const struct {
 	{ "epoch-no-term", CL_UNSAFE_EPOCH_NO_TERM },
 	{ "split-timer", CL_UNSAFE_SPLIT_TIMER },
 	{ "anchor-own", CL_UNSAFE_ANCHOR_OWN },
+	{ "no-grant-ack", CL_UNSAFE_NO_GRANT_ACK },
 };
 
 unsigned cl_unsafe_by_name(const char *name, size_t len)

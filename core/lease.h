@@ -195,10 +195,12 @@ typedef void (*cl_action_fn)(void *ctx, const struct cl_action *a);
 #define CL_UNSAFE_SPLIT_TIMER     0x10u  /* ignore split-capable quorum modes */
 #define CL_UNSAFE_ANCHOR_OWN      0x20u  /* renew validity from the delivered message's own
 					    send time (node agent) */
-#define CL_UNSAFE_ALL             0x3fu
+#define CL_UNSAFE_NO_GRANT_ACK    0x40u  /* hand a grant to clients before the other members
+					    acknowledge it (node agent) */
+#define CL_UNSAFE_ALL             0x7fu
 
 /* The CL_UNSAFE_* switch named name (len bytes: "no-quorum", "no-orphan-wait",
- * "no-term", "epoch-no-term", "split-timer", "anchor-own"), or 0. */
+ * "no-term", "epoch-no-term", "split-timer", "anchor-own", "no-grant-ack"), or 0. */
 unsigned cl_unsafe_by_name(const char *name, size_t len);
 /* The name of the one CL_UNSAFE_* switch flag, or NULL. */
 const char *cl_unsafe_name(unsigned flag);

@@ -331,7 +331,7 @@ void nd_await_grant(struct cl_node *n, struct nl_lease *l)
 	bool others = false;
 	for (uint32_t i = 0; i < n->nmembers; i++)
 		others |= n->members[i] != n->me;
-	if (!others) {
+	if (!others || (n->cfg.sm.unsafe_flags & CL_UNSAFE_NO_GRANT_ACK)) {
 		l->unconf_epoch = 0;
 		return;
 	}
