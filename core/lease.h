@@ -123,6 +123,8 @@ struct cl_msg {
 	struct cl_ring ring;     /* QUORUM, GRACE_END, SYNC_ANNOUNCE, SYNC_CHUNK */
 	uint64_t lsn;            /* SYNC_ANNOUNCE: applied count */
 	struct cl_ring term;     /* SYNC_ANNOUNCE: the sender's term */
+	struct cl_ring term_seen;/* SYNC_ANNOUNCE: the newest term the sender knows a state had
+				    (its own, any member's announced, or kept by an earlier run) */
 	uint64_t mem_max;        /* SYNC_ANNOUNCE: the sender's index bound (fresh state uses
 				    the lowest member's) */
 	uint64_t per_uid_max;    /* SYNC_ANNOUNCE: the sender's index_bytes_per_uid (0: off;

@@ -163,7 +163,7 @@ static void sync_begin(struct cl_node *n, bool with_carry)
 	struct cl_msg m = { .type = CL_MSG_SYNC_ANNOUNCE, .ring = n->ring, .round = n->sync.round,
 			    .mem_max = n->cfg.sm.index_mem_max ? n->cfg.sm.index_mem_max : 64u << 20,
 			    .per_uid_max = n->cfg.sm.index_bytes_per_uid,
-			    .epoch_floor = n->epoch_kept };
+			    .epoch_floor = n->epoch_kept, .term_seen = n->term_known };
 	if (n->sm) {
 		struct cl_sm_stats st;
 		cl_sm_stats(n->sm, &st);
@@ -173,6 +173,8 @@ static void sync_begin(struct cl_node *n, bool with_carry)
 		m.hash = cl_sm_hash(n->sm);
 		if (st.epoch > m.epoch_floor)
 			m.epoch_floor = st.epoch;
+		if (cl_ring_after(&st.term, &m.term_seen))
+			m.term_seen = st.term;
 		m.flags = CL_SYNC_HAS_STATE;
 		if (cl_sm_live_holds_of(n->sm, n->me))
 			m.flags |= CL_SYNC_HAS_HOLDS;
@@ -340,9 +342,55 @@ static void take_epoch_floors(struct cl_node *n)
 	cl_sm_raise_epoch(n->sm, floor);
 }
 
+/*
+ * The newest term a member of this round knows a state had, and the newest
+ * term of the states present: when the first is newer, the replica of that
+ * term is absent (cut off, stalled, paused, or every daemon that had it
+ * restarted), and state of an older term, or fresh state, must not serve:
+ * writes acknowledged in that term would be lost, and the term this state
+ * would take here would outrank that lineage at the heal.  So the state the
+ * round ends with waits in grace (grants, index writes and recovery are
+ * refused, and no term begins) until a member with state of that term joins
+ * (its state wins the next round) or grace_tick() finds that state gone
+ * everywhere or fence-acked (node.c).  From the announces alone, before any
+ * merge of terms, at the same point on every member, so the replicas stay
+ * alike.
+ */
+static void await_newest_term(struct cl_node *n)
+{
+	if (!n->sm || (n->cfg.sm.unsafe_flags & CL_UNSAFE_NO_TERM))
+		return;
+	struct cl_ring known = { 0, 0 }, have = { 0, 0 };
+	for (uint32_t i = 0; i < n->nmembers; i++) {
+		const struct announce *a = &n->sync.ann[i];
+		if (cl_ring_after(&a->term_seen, &known))
+			known = a->term_seen;
+		if (a->has_state && cl_ring_after(&a->term, &have))
+			have = a->term;
+	}
+	if (!cl_ring_after(&known, &have))
+		return;
+	struct cl_sm_stats st;
+	cl_sm_stats(n->sm, &st);
+	if (st.grace)
+		return;   /* fresh state, or it waits already */
+	cl_sm_start_grace(n->sm, &n->ring);
+	arm_grace(n, &n->ring);
+	nd_log(n, LOG_WARNING, "sync in ring %u/%llu: a member knows of term %u/%llu, newer than "
+	       "every state present (the newest: term %u/%llu): the state waits in grace, granting "
+	       "nothing, until a node with state of that term joins", n->ring.rep,
+	       (unsigned long long)n->ring.seq, known.rep, (unsigned long long)known.seq, have.rep,
+	       (unsigned long long)have.seq);
+}
+
 static void sync_complete(struct cl_node *n)
 {
 	take_epoch_floors(n);
+	{
+		struct cl_sm_stats ts;
+		cl_sm_stats(n->sm, &ts);
+		nd_note_term(n, &ts.term);
+	}
 	if (!n->sync.loaded)
 		nd_writes_kept(n);   /* every member now has this node's state */
 	n->sync.active = false;
@@ -499,6 +547,7 @@ static void sync_decide(struct cl_node *n)
 		(!n->sync.ann[me].has_state || n->sync.ann[me].hash != n->sync.win_hash);
 	n->sync.snap_due = any_need;
 	if (!any_need) {
+		await_newest_term(n);
 		sync_complete(n);
 		return;
 	}
@@ -545,6 +594,7 @@ static void sync_try_complete(struct cl_node *n)
 	for (uint32_t i = 0; i < n->nmembers; i++)
 		if (n->sync.ann[i].holds_due && !n->sync.ann[i].holds_done)
 			return;
+	await_newest_term(n);
 	merge_terms(n);
 	apply_dropped(n);
 	if (!n->failed)
@@ -618,6 +668,11 @@ void nd_on_announce(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
 	a->mem_max = m->mem_max ? m->mem_max : 64u << 20;
 	a->per_uid_max = m->per_uid_max;
 	a->epoch_floor = m->epoch_floor;
+	a->term_seen = m->term_seen;
+	/* a member had (or knew of) state of these terms: keep the newest */
+	nd_note_term(n, &m->term_seen);
+	if (a->has_state)
+		nd_note_term(n, &m->term);
 	/* our own announce of the round we are in: confirm it (its answer decides) */
 	if (sender == n->me && !n->sync.decided && m->round == n->sync.round) {
 		struct cl_msg c = n->sync.mine;
