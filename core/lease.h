@@ -94,7 +94,15 @@ enum cl_msg_type {
  * delivered that announce in the round it sent it for (core/node_sync.c)
  */
 #define CL_SYNC_CONFIRM    0x04u
-#define CL_SYNC_ANNOUNCE_FLAGS (CL_SYNC_HAS_STATE | CL_SYNC_HAS_HOLDS | CL_SYNC_CONFIRM)
+/*
+ * SYNC_ANNOUNCE: the sender's state was not quorate when this ring began (it
+ * was cut off, or paused, since its term: others may have gone on)
+ */
+#define CL_SYNC_STALE      0x08u
+/* SYNC_ANNOUNCE: a node of the sender's totem ring has no daemon in the group */
+#define CL_SYNC_TOTEM_GAP  0x10u
+#define CL_SYNC_ANNOUNCE_FLAGS (CL_SYNC_HAS_STATE | CL_SYNC_HAS_HOLDS | CL_SYNC_CONFIRM | \
+				CL_SYNC_STALE | CL_SYNC_TOTEM_GAP)
 #define CL_SYNC_LAST_CHUNK 0x01u   /* SYNC_CHUNK, SYNC_HOLDS: the last chunk */
 
 /* A totem ring id: the representative node and the ring sequence. */

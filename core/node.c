@@ -401,6 +401,8 @@ void cl_node_confchg(struct cl_node *n, const struct cl_ring *ring,
 		return;
 	}
 	bool new_ring = !ring_eq(ring, &n->ring);
+	if (new_ring)   /* before the change: was this state serving when the ring ended? */
+		n->stale = n->sm && !cl_sm_quorate(n->sm);
 	n->ring = *ring;
 	n->nmembers = (uint32_t)nmembers;
 	memcpy(n->members, members, nmembers * sizeof(*members));
@@ -606,6 +608,18 @@ static uint32_t grace_awaited(const struct cl_node *n, uint32_t *awaited_r)
 		awaited_r[k++] = id;
 	}
 	return k;
+}
+
+bool nd_totem_gap(const struct cl_node *n)
+{
+	if (!n->totem_known)
+		return false;
+	if (!ring_eq(&n->totem_ring, &n->ring))
+		return true;
+	for (uint32_t i = 0; i < n->ntotem; i++)
+		if (!in_list(n->members, n->nmembers, n->totem[i]))
+			return true;
+	return false;
 }
 
 /*

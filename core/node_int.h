@@ -206,6 +206,7 @@ struct qevent {
  */
 struct announce {
 	bool got, confirmed, has_state, has_holds;
+	bool stale, totem_gap;           /* CL_SYNC_STALE, CL_SYNC_TOTEM_GAP */
 	uint64_t round;                  /* the announce's round id (its sender's) */
 	bool holds_due;                  /* its SYNC_HOLDS must arrive before the round ends */
 	bool holds_done;                 /* their last chunk arrived */
@@ -354,6 +355,7 @@ struct cl_node {
 	 * grace of that ring waited for it
 	 */
 	struct cl_ring term_known;
+	bool stale;                      /* the state was not quorate when this ring began */
 	struct cl_ring newest_acked;
 	struct cl_ring newest_told;      /* the grace ring whose wait for term_known was logged */
 	uint64_t newest_told_at;
@@ -467,6 +469,8 @@ void nd_set_valid_until(struct cl_node *n, uint64_t t);
  * epoch floor was announced to that state, or it was fence-acked).
  */
 void nd_grace_excuse(struct cl_node *n, const struct cl_ring *ring, uint32_t node);
+/* A node of the totem ring of this ring has no daemon in the group (or the totem is in flux). */
+bool nd_totem_gap(const struct cl_node *n);
 /* Raises term_known to t if t is newer (CL_NODE_EV_NEWEST_TERM). */
 void nd_note_term(struct cl_node *n, const struct cl_ring *t);
 

@@ -176,9 +176,13 @@ static void sync_begin(struct cl_node *n, bool with_carry)
 		if (cl_ring_after(&st.term, &m.term_seen))
 			m.term_seen = st.term;
 		m.flags = CL_SYNC_HAS_STATE;
+		if (n->stale)
+			m.flags |= CL_SYNC_STALE;
 		if (cl_sm_live_holds_of(n->sm, n->me))
 			m.flags |= CL_SYNC_HAS_HOLDS;
 	}
+	if (nd_totem_gap(n))
+		m.flags |= CL_SYNC_TOTEM_GAP;
 	n->sync.mine = m;
 	nd_send_msg(n, &m);
 }
@@ -361,14 +365,27 @@ static void await_newest_term(struct cl_node *n)
 	if (!n->sm || (n->cfg.sm.unsafe_flags & CL_UNSAFE_NO_TERM))
 		return;
 	struct cl_ring known = { 0, 0 }, have = { 0, 0 };
+	bool gap = false;
 	for (uint32_t i = 0; i < n->nmembers; i++) {
 		const struct announce *a = &n->sync.ann[i];
 		if (cl_ring_after(&a->term_seen, &known))
 			known = a->term_seen;
 		if (a->has_state && cl_ring_after(&a->term, &have))
 			have = a->term;
+		gap |= a->totem_gap;
 	}
-	if (!cl_ring_after(&known, &have))
+	int w = member_index(n, n->sync.winner);
+	/*
+	 * The winner's state was not serving when this ring began (cut off or
+	 * paused since its term), it would begin a term here, and a node of the
+	 * corosync ring has no daemon in the group: that daemon may have died
+	 * with a newer term before announcing it (sim seed 444452 on b02f31a:
+	 * node 4, back from a pause, formed a ring with node 3, whose daemon
+	 * died 4 ms later; node 4 alone began a term over node 3's).  Wait for
+	 * it as fresh state does (grace_awaited()).
+	 */
+	bool stale_gap = w >= 0 && n->sync.ann[w].stale && gap && cl_ring_after(&n->ring, &have);
+	if (!cl_ring_after(&known, &have) && !stale_gap)
 		return;
 	struct cl_sm_stats st;
 	cl_sm_stats(n->sm, &st);
@@ -376,11 +393,18 @@ static void await_newest_term(struct cl_node *n)
 		return;   /* fresh state, or it waits already */
 	cl_sm_start_grace(n->sm, &n->ring);
 	arm_grace(n, &n->ring);
-	nd_log(n, LOG_WARNING, "sync in ring %u/%llu: a member knows of term %u/%llu, newer than "
-	       "every state present (the newest: term %u/%llu): the state waits in grace, granting "
-	       "nothing, until a node with state of that term joins", n->ring.rep,
-	       (unsigned long long)n->ring.seq, known.rep, (unsigned long long)known.seq, have.rep,
-	       (unsigned long long)have.seq);
+	if (cl_ring_after(&known, &have))
+		nd_log(n, LOG_WARNING, "sync in ring %u/%llu: a member knows of term %u/%llu, newer "
+		       "than every state present (the newest: term %u/%llu): the state waits in "
+		       "grace, granting nothing, until a node with state of that term joins",
+		       n->ring.rep, (unsigned long long)n->ring.seq, known.rep,
+		       (unsigned long long)known.seq, have.rep, (unsigned long long)have.seq);
+	else
+		nd_log(n, LOG_WARNING, "sync in ring %u/%llu: the state (term %u/%llu) was not "
+		       "quorate when the ring began, and a node of the corosync ring has no "
+		       "coroleased in the group: the state waits in grace, granting nothing, for that "
+		       "node's coroleased (it may have a newer term) or a fence-ack", n->ring.rep,
+		       (unsigned long long)n->ring.seq, have.rep, (unsigned long long)have.seq);
 }
 
 static void sync_complete(struct cl_node *n)
@@ -661,6 +685,8 @@ void nd_on_announce(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
 	a->round = m->round;
 	a->has_state = m->flags & CL_SYNC_HAS_STATE;
 	a->has_holds = m->flags & CL_SYNC_HAS_HOLDS;
+	a->stale = m->flags & CL_SYNC_STALE;
+	a->totem_gap = m->flags & CL_SYNC_TOTEM_GAP;
 	a->lsn = m->lsn;
 	a->q_lsn = m->q_lsn;
 	a->hash = m->hash;

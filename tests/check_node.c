@@ -926,6 +926,82 @@ START_TEST(fresh_state_does_not_outrank_a_newer_lineage_it_knows)
 END_TEST
 
 /*
+ * Simulator seed 444452 (on b02f31a's timing): node 2, back from a pause
+ * with state of an older term, forms a ring with node 1, whose daemon dies
+ * before it announces; node 1 had the newest term, as has node 3, which is
+ * paused.  Node 2 alone is quorate (two corosyncs of three) and nobody in
+ * its round knows of the newer term.  Its state was not quorate when the
+ * ring began, and node 1's corosync is in the ring without a daemon: it
+ * waits for node 1's daemon (which brings the newest term it kept, and the
+ * wait goes on while node 3 is missing) and serves once node 3's state,
+ * with the put, has won.
+ */
+START_TEST(stale_state_waits_for_a_totem_member_without_daemon)
+{
+	struct tbus *b = malloc(sizeof(*b));
+	ck_assert_ptr_nonnull(b);
+	bus_init(b);
+	uint32_t all[] = { 1, 2, 3 }, onethree[] = { 1, 3 }, two[] = { 2 }, onetwo[] = { 1, 2 };
+	memcpy(b->totem, all, sizeof(all));
+	b->ntotem = 3;
+	for (uint32_t id = 1; id <= 3; id++)
+		node_add(b, id);
+	bus_config(b, all, 3);
+	bus_advance(b, b->now + t_cfg(1).fence_delay_us + 1000);
+	ACQ(b->nodes[1], 1, "m", CL_MODE_EX, 0);
+	bus_run(b);
+	put_k(b, 1, 7, "old");
+
+	struct tnode *n2 = b->nodes[2];          /* node 2 is paused */
+	b->nodes[2] = NULL;
+	memcpy(b->totem, onethree, sizeof(onethree));
+	b->ntotem = 2;
+	set_qmode(b, onethree, 2, CL_QMODE_INCOMPLETE);
+	bus_config(b, onethree, 2);
+	put_k(b, 1, 8, "new");                   /* in the new term, of nodes 1 and 3 */
+	struct cl_sm_stats st;
+	cl_sm_stats(cl_node_sm(b->nodes[1]->n), &st);
+	struct cl_ring newest = st.term;
+	struct tnode *n3 = b->nodes[3];          /* node 3 is paused too */
+	b->nodes[3] = NULL;
+
+	b->nodes[2] = n2;                        /* node 2 resumes: alone for a moment */
+	b->ring_seq += 4;
+	struct cl_ring r2 = { 2, b->ring_seq };
+	cl_node_confchg(n2->n, &r2, two, 1, onethree, 2, NULL, 0);
+	cl_node_quorum(n2->n, false, &r2);
+	bus_flush(b);
+	struct cl_node_config c1 = kept_cfg(b, 1, true);
+	node_del(b, 1);                          /* node 1's daemon dies as 1 and 2 form a ring */
+	memcpy(b->totem, onetwo, sizeof(onetwo));
+	b->ntotem = 2;
+	b->members[0] = 2;                       /* as node 2's view had it */
+	b->nmembers = 1;
+	set_qmode(b, two, 1, CL_QMODE_INCOMPLETE);
+	bus_config(b, two, 1);
+	ck_assert(cl_node_synced(n2->n));
+	ck_assert_msg(!z_granted_after_a_while(b, 2, 2), "state that was not serving granted while a "
+		      "daemon of the corosync ring was missing");
+	cl_sm_stats(cl_node_sm(n2->n), &st);
+	ck_assert_msg(!cl_ring_after(&st.term, &newest), "state that was not serving took term "
+		      "%u/%llu over the newest, %u/%llu", st.term.rep, (unsigned long long)st.term.seq,
+		      newest.rep, (unsigned long long)newest.seq);
+	ck_assert(st.grace);
+
+	node_add_cfg(b, &c1);                    /* node 1's daemon is back, with the newest term */
+	b->ring_seq -= 4;
+	set_qmode(b, onetwo, 2, CL_QMODE_INCOMPLETE);
+	bus_config(b, onetwo, 2);
+	ck_assert(!z_granted_after_a_while(b, 2, 3));
+
+	b->nodes[3] = n3;                        /* node 3 is back: its state wins, with the put */
+	memcpy(b->totem, all, sizeof(all));
+	b->ntotem = 3;
+	heal_keeps_put(b, "new", &newest, false);
+}
+END_TEST
+
+/*
  * Every daemon restarts while corosync runs on (memory only: the state is
  * gone by design).  Each kept the newest term, and none has state of it:
  * with every expected node in the ring and every daemon in the group, that
@@ -2752,6 +2828,7 @@ static Suite *node_suite(void)
 	tcase_add_test(tc, older_state_does_not_serve_while_the_newest_term_is_away);
 	tcase_add_test(tc, fresh_state_does_not_outrank_a_newer_lineage_it_knows);
 	tcase_add_test(tc, full_restart_with_the_newest_term_kept_comes_up);
+	tcase_add_test(tc, stale_state_waits_for_a_totem_member_without_daemon);
 	tcase_add_test(tc, wait_acquire_waits_out_quorum_loss);
 	tcase_add_test(tc, client_gone_releases_without_events);
 	tcase_add_test(tc, validity_lapses_without_delivery);

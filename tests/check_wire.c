@@ -660,7 +660,7 @@ START_TEST(test_encode_errors)
 	m = (struct cl_msg){ .type = CL_MSG_FENCE_ACK, .node = 1, .flags = 2 }; assert_einval(&m);
 	/* flags of quorum and sync */
 	m = (struct cl_msg){ .type = CL_MSG_QUORUM, .flags = 4 }; assert_einval(&m);
-	m = (struct cl_msg){ .type = CL_MSG_SYNC_ANNOUNCE, .flags = 8 }; assert_einval(&m);
+	m = (struct cl_msg){ .type = CL_MSG_SYNC_ANNOUNCE, .flags = 0x20 }; assert_einval(&m);
 	m = (struct cl_msg){ .type = CL_MSG_SYNC_CHUNK, .flags = 0x80 }; assert_einval(&m);
 	m = (struct cl_msg){ .type = CL_MSG_SYNC_CHUNK, .vallen = CL_SYNC_CHUNK_MAX + 1,
 			     .value = chunk_max };
