@@ -97,7 +97,15 @@ enum cl_msg_type {
  * delivered that announce in the round it sent it for (core/node_sync.c)
  */
 #define CL_SYNC_CONFIRM    0x04u
-#define CL_SYNC_ANNOUNCE_FLAGS (CL_SYNC_HAS_STATE | CL_SYNC_HAS_HOLDS | CL_SYNC_CONFIRM)
+/*
+ * SYNC_ANNOUNCE: the sender's state was not quorate when this ring began (it
+ * was cut off, or paused, since its term: others may have gone on)
+ */
+#define CL_SYNC_STALE      0x08u
+/* SYNC_ANNOUNCE: a node of the sender's totem ring has no daemon in the group */
+#define CL_SYNC_TOTEM_GAP  0x10u
+#define CL_SYNC_ANNOUNCE_FLAGS (CL_SYNC_HAS_STATE | CL_SYNC_HAS_HOLDS | CL_SYNC_CONFIRM | \
+				CL_SYNC_STALE | CL_SYNC_TOTEM_GAP)
 #define CL_ACK_GRANT (UINT64_C(1) << 63)  /* WRITE_ACK entry: the rest is a grant's epoch */
 /*
  * WRITE_ACK entry of node 0: the sender has no state and is in no round, so
@@ -133,6 +141,8 @@ struct cl_msg {
 	struct cl_ring ring;     /* QUORUM, GRACE_END, SYNC_ANNOUNCE, SYNC_CHUNK */
 	uint64_t lsn;            /* SYNC_ANNOUNCE: applied count */
 	struct cl_ring term;     /* SYNC_ANNOUNCE: the sender's term */
+	struct cl_ring term_seen;/* SYNC_ANNOUNCE: the newest term the sender knows a state had
+				    (its own, any member's announced, or kept by an earlier run) */
 	uint64_t mem_max;        /* SYNC_ANNOUNCE: the sender's index bound (fresh state uses
 				    the lowest member's) */
 	uint64_t per_uid_max;    /* SYNC_ANNOUNCE: the sender's index_bytes_per_uid (0: off;

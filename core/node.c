@@ -345,6 +345,13 @@ static void deliver_one(struct cl_node *n, uint32_t sender, const uint8_t *buf, 
 		uint64_t orphans0 = m.type == CL_MSG_FENCE_ACK && n->sm ? sm_orphans(n->sm) : 0;
 		int rc = heartbeat ? 0 : cl_sm_apply(n->sm, sender, &m);
 		nd_note_write(n, sender, &m);
+		if (rc == 0 && n->sm && (m.type == CL_MSG_QUORUM || m.type == CL_MSG_GRACE_END ||
+					 m.type == CL_MSG_FENCE_ACK)) {
+			/* the inputs that may begin a term: keep it before anything is granted in it */
+			struct cl_sm_stats ts;
+			cl_sm_stats(n->sm, &ts);
+			nd_note_term(n, &ts.term);
+		}
 		if (rc == -ENOMEM)
 			nd_fail(n, "applying a delivered message");
 		else if (rc < 0)
@@ -366,8 +373,11 @@ static void deliver_one(struct cl_node *n, uint32_t sender, const uint8_t *buf, 
 				nd_log(n, LOG_NOTICE, "node %u fence-acked%s (from node %u): %llu orphaned "
 				       "hold(s) freed", m.node, m.flags & CL_FENCE_FORCE ? " with --force" : "",
 				       sender, (unsigned long long)(orphans0 > st.orphans ? orphans0 - st.orphans : 0));
-			if (st.grace)
+			if (st.grace) {
 				nd_grace_excuse(n, &st.grace_ring, m.node);
+				if (!cl_sm_is_member(n->sm, m.node) || (m.flags & CL_FENCE_FORCE))
+					n->newest_acked = st.grace_ring;   /* grace_tick() */
+			}
 		}
 	}
 	if (own_back && !cl_list_empty(&n->retry) && !n->failed)
@@ -392,6 +402,8 @@ void cl_node_confchg(struct cl_node *n, const struct cl_ring *ring,
 		return;
 	}
 	bool new_ring = !ring_eq(ring, &n->ring);
+	if (new_ring)   /* before the change: was this state serving when the ring ended? */
+		n->stale = n->sm && !cl_sm_quorate(n->sm);
 	n->ring = *ring;
 	n->nmembers = (uint32_t)nmembers;
 	memcpy(n->members, members, nmembers * sizeof(*members));
@@ -473,6 +485,15 @@ void cl_node_totem(struct cl_node *n, const struct cl_ring *ring, const uint32_t
 	n->totem_ring = *ring;
 	n->ntotem = (uint32_t)nmembers;
 	memcpy(n->totem, members, nmembers * sizeof(*members));
+}
+
+void nd_note_term(struct cl_node *n, const struct cl_ring *t)
+{
+	if (!cl_ring_after(t, &n->term_known))
+		return;
+	n->term_known = *t;
+	struct cl_node_event ev = { .type = CL_NODE_EV_NEWEST_TERM, .owner = t->rep, .epoch = t->seq };
+	nd_ev_push(n, &ev);
 }
 
 void nd_grace_excuse(struct cl_node *n, const struct cl_ring *ring, uint32_t node)
@@ -590,6 +611,18 @@ static uint32_t grace_awaited(const struct cl_node *n, uint32_t *awaited_r)
 	return k;
 }
 
+bool nd_totem_gap(const struct cl_node *n)
+{
+	if (!n->totem_known)
+		return false;
+	if (!ring_eq(&n->totem_ring, &n->ring))
+		return true;
+	for (uint32_t i = 0; i < n->ntotem; i++)
+		if (!in_list(n->members, n->nmembers, n->totem[i]))
+			return true;
+	return false;
+}
+
 /*
  * Logs the nodes fresh state waits for: when the set changes, and again
  * every 5 minutes while it does not.
@@ -619,6 +652,59 @@ static void grace_tell_awaited(struct cl_node *n, const uint32_t *aw, uint32_t k
 	       "says which.  Start coroleased there; for a node whose coroleased had no state (or "
 	       "never runs), 'corolease fence-ack NODE' ends the wait", k > 1 ? "s" : "", list,
 	       k > 1 ? "are" : "is");
+}
+
+/*
+ * State in grace whose term is older than the newest term this node knows a
+ * state had (term_known: its own, kept by an earlier run of the daemon, or
+ * announced by a member; node_sync.c puts such state in grace at the end of
+ * a round): the replica of that term may be cut off, stalled or paused, and
+ * its acknowledged writes would be lost if this state granted or took writes
+ * (and took a newer term, which would win the merge at the heal).  It waits
+ * until a member with state of that term joins (its state wins the round),
+ * or until that state is gone everywhere: votequorum counts every expected
+ * vote (no node is cut off) and every node of the totem ring has its daemon
+ * in the group (grace_awaited(), checked by the caller, is empty); or until
+ * the operator fence-acks a node (the missing node that had it is down).
+ * True while it waits (logged when it begins and every 5 minutes).
+ */
+static bool newest_term_awaited(struct cl_node *n, const struct cl_sm_stats *st, uint64_t now)
+{
+	if (!cl_ring_after(&n->term_known, &st->term))
+		return false;
+	if (ring_eq(&n->newest_acked, &n->grace_ring)) {
+		nd_log(n, LOG_CRIT, "state of term %u/%llu ends its grace period without the newest "
+		       "term this node knows, %u/%llu, after a fence-ack: writes acknowledged in term "
+		       "%u/%llu may be lost", st->term.rep, (unsigned long long)st->term.seq,
+		       n->term_known.rep, (unsigned long long)n->term_known.seq, n->term_known.rep,
+		       (unsigned long long)n->term_known.seq);
+		return false;
+	}
+	if (!n->vq_incomplete) {
+		nd_log(n, LOG_CRIT, "every expected node is in the ring with its coroleased, and none "
+		       "has state of term %u/%llu, the newest this node knows: that state is gone "
+		       "(every daemon that had it restarted); state of term %u/%llu ends its grace "
+		       "period, and writes acknowledged in term %u/%llu may be lost",
+		       n->term_known.rep, (unsigned long long)n->term_known.seq, st->term.rep,
+		       (unsigned long long)st->term.seq, n->term_known.rep,
+		       (unsigned long long)n->term_known.seq);
+		return false;
+	}
+	if (!ring_eq(&n->newest_told, &n->grace_ring) || now >= n->newest_told_at + 300000000ull) {
+		n->newest_told = n->grace_ring;
+		n->newest_told_at = now;
+		nd_log(n, LOG_WARNING, "nothing is granted and no index write accepted: a member knew "
+		       "of term %u/%llu, newer than this ring's state (term %u/%llu), and no member "
+		       "has state of it; the node(s) that have it may be cut off, stalled or paused, "
+		       "and their acknowledged writes would be lost.  It waits until such a node "
+		       "rejoins, or every expected node is back in the ring with its coroleased.  If "
+		       "the missing nodes are down for good (their state is gone), 'corolease "
+		       "fence-ack NODE' for one of them ends the wait, and writes acknowledged in term "
+		       "%u/%llu may be lost", n->term_known.rep, (unsigned long long)n->term_known.seq,
+		       st->term.rep, (unsigned long long)st->term.seq, n->term_known.rep,
+		       (unsigned long long)n->term_known.seq);
+	}
+	return true;
 }
 
 /*
@@ -657,6 +743,8 @@ static void grace_tick(struct cl_node *n, uint64_t now)
 		uint32_t k = grace_awaited(n, aw);
 		if (k) {
 			grace_tell_awaited(n, aw, k, now);
+		} else if (newest_term_awaited(n, &st, now)) {
+			/* logged there */
 		} else {
 			struct cl_msg m = { .type = CL_MSG_GRACE_END, .ring = n->grace_ring };
 			nd_send_msg(n, &m);
@@ -1049,6 +1137,7 @@ struct cl_node *cl_node_new(const struct cl_node_config *cfg, const struct cl_no
 	n->ctx = ctx;
 	n->me = c.nodeid;
 	n->epoch_kept = c.epoch_floor;
+	n->term_known = c.newest_term;
 	n->started_at = ops->now(ctx);
 	cl_list_init(&n->pending);
 	cl_list_init(&n->retry);

@@ -75,6 +75,9 @@ enum cl_node_event_type {
 	CL_NODE_EV_EPOCH_FLOOR,  /* keep `epoch` past this run (cl_node_config.epoch_floor of the
 				    next): every epoch granted so far is below it; client = 0.
 				    Handed out before the grant that needs it is. */
+	CL_NODE_EV_NEWEST_TERM,  /* keep the term ring {owner, epoch} (rep, seq) past this run
+				    (cl_node_config.newest_term of the next): the newest term
+				    this node knows a state had; client = 0 */
 };
 
 struct cl_node_event {
@@ -134,6 +137,8 @@ struct cl_node_config {
 	bool kill_on_revoke;         /* emit CL_NODE_EV_KILL for clients late on revoke */
 	uint64_t epoch_floor;        /* the last CL_NODE_EV_EPOCH_FLOOR a previous run of the
 				        daemon on this node kept (0: none) */
+	struct cl_ring newest_term;  /* the last CL_NODE_EV_NEWEST_TERM a previous run kept
+					(zero: none) */
 	struct cl_sm_config sm;
 };
 

@@ -224,6 +224,7 @@ struct qevent {
  */
 struct announce {
 	bool got, confirmed, has_state, has_holds;
+	bool stale, totem_gap;           /* CL_SYNC_STALE, CL_SYNC_TOTEM_GAP */
 	uint64_t round;                  /* the announce's round id (its sender's) */
 	bool holds_due;                  /* its SYNC_HOLDS must arrive before the round ends */
 	bool holds_done;                 /* their last chunk arrived */
@@ -235,6 +236,7 @@ struct announce {
 	uint64_t mem_max;
 	uint64_t per_uid_max;
 	uint64_t epoch_floor;
+	struct cl_ring term_seen;
 };
 
 struct cl_node {
@@ -365,6 +367,17 @@ struct cl_node {
 	bool vq_incomplete;              /* CL_QMODE_INCOMPLETE from the last verdict */
 	struct cl_ring grace_told;       /* the grace ring whose wait was logged */
 	uint64_t epoch_kept;             /* the last CL_NODE_EV_EPOCH_FLOOR (or cfg.epoch_floor) */
+	/*
+	 * The newest term this node knows a state had (its own, one a member
+	 * announced, or cfg.newest_term): state of an older term waits in
+	 * grace (node_sync.c); newest_acked: a fence-ack applied while state in
+	 * grace of that ring waited for it
+	 */
+	struct cl_ring term_known;
+	bool stale;                      /* the state was not quorate when this ring began */
+	struct cl_ring newest_acked;
+	struct cl_ring newest_told;      /* the grace ring whose wait for term_known was logged */
+	uint64_t newest_told_at;
 	uint32_t mismatch_from;           /* the last member heard speaking another wire version */
 	bool fatal_told;                 /* CL_NODE_EV_FATAL handed out */
 
@@ -475,6 +488,10 @@ void nd_set_valid_until(struct cl_node *n, uint64_t t);
  * epoch floor was announced to that state, or it was fence-acked).
  */
 void nd_grace_excuse(struct cl_node *n, const struct cl_ring *ring, uint32_t node);
+/* A node of the totem ring of this ring has no daemon in the group (or the totem is in flux). */
+bool nd_totem_gap(const struct cl_node *n);
+/* Raises term_known to t if t is newer (CL_NODE_EV_NEWEST_TERM). */
+void nd_note_term(struct cl_node *n, const struct cl_ring *t);
 
 /* ---- node_hold.c ---- */
 

@@ -163,7 +163,7 @@ static void sync_begin(struct cl_node *n, bool with_carry)
 	struct cl_msg m = { .type = CL_MSG_SYNC_ANNOUNCE, .ring = n->ring, .round = n->sync.round,
 			    .mem_max = n->cfg.sm.index_mem_max ? n->cfg.sm.index_mem_max : 64u << 20,
 			    .per_uid_max = n->cfg.sm.index_bytes_per_uid,
-			    .epoch_floor = n->epoch_kept };
+			    .epoch_floor = n->epoch_kept, .term_seen = n->term_known };
 	if (n->sm) {
 		struct cl_sm_stats st;
 		cl_sm_stats(n->sm, &st);
@@ -173,10 +173,16 @@ static void sync_begin(struct cl_node *n, bool with_carry)
 		m.hash = cl_sm_hash(n->sm);
 		if (st.epoch > m.epoch_floor)
 			m.epoch_floor = st.epoch;
+		if (cl_ring_after(&st.term, &m.term_seen))
+			m.term_seen = st.term;
 		m.flags = CL_SYNC_HAS_STATE;
+		if (n->stale)
+			m.flags |= CL_SYNC_STALE;
 		if (cl_sm_live_holds_of(n->sm, n->me))
 			m.flags |= CL_SYNC_HAS_HOLDS;
 	}
+	if (nd_totem_gap(n))
+		m.flags |= CL_SYNC_TOTEM_GAP;
 	n->sync.mine = m;
 	nd_send_msg(n, &m);
 }
@@ -340,9 +346,75 @@ static void take_epoch_floors(struct cl_node *n)
 	cl_sm_raise_epoch(n->sm, floor);
 }
 
+/*
+ * The newest term a member of this round knows a state had, and the newest
+ * term of the states present: when the first is newer, the replica of that
+ * term is absent (cut off, stalled, paused, or every daemon that had it
+ * restarted), and state of an older term, or fresh state, must not serve:
+ * writes acknowledged in that term would be lost, and the term this state
+ * would take here would outrank that lineage at the heal.  So the state the
+ * round ends with waits in grace (grants, index writes and recovery are
+ * refused, and no term begins) until a member with state of that term joins
+ * (its state wins the next round) or grace_tick() finds that state gone
+ * everywhere or fence-acked (node.c).  From the announces alone, before any
+ * merge of terms, at the same point on every member, so the replicas stay
+ * alike.
+ */
+static void await_newest_term(struct cl_node *n)
+{
+	if (!n->sm || (n->cfg.sm.unsafe_flags & CL_UNSAFE_NO_TERM))
+		return;
+	struct cl_ring known = { 0, 0 }, have = { 0, 0 };
+	bool gap = false;
+	for (uint32_t i = 0; i < n->nmembers; i++) {
+		const struct announce *a = &n->sync.ann[i];
+		if (cl_ring_after(&a->term_seen, &known))
+			known = a->term_seen;
+		if (a->has_state && cl_ring_after(&a->term, &have))
+			have = a->term;
+		gap |= a->totem_gap;
+	}
+	int w = member_index(n, n->sync.winner);
+	/*
+	 * The winner's state was not serving when this ring began (cut off or
+	 * paused since its term), it would begin a term here, and a node of the
+	 * corosync ring has no daemon in the group: that daemon may have died
+	 * with a newer term before announcing it (sim seed 444452 on b02f31a:
+	 * node 4, back from a pause, formed a ring with node 3, whose daemon
+	 * died 4 ms later; node 4 alone began a term over node 3's).  Wait for
+	 * it as fresh state does (grace_awaited()).
+	 */
+	bool stale_gap = w >= 0 && n->sync.ann[w].stale && gap && cl_ring_after(&n->ring, &have);
+	if (!cl_ring_after(&known, &have) && !stale_gap)
+		return;
+	struct cl_sm_stats st;
+	cl_sm_stats(n->sm, &st);
+	if (st.grace)
+		return;   /* fresh state, or it waits already */
+	cl_sm_start_grace(n->sm, &n->ring);
+	arm_grace(n, &n->ring);
+	if (cl_ring_after(&known, &have))
+		nd_log(n, LOG_WARNING, "sync in ring %u/%llu: a member knows of term %u/%llu, newer "
+		       "than every state present (the newest: term %u/%llu): the state waits in "
+		       "grace, granting nothing, until a node with state of that term joins",
+		       n->ring.rep, (unsigned long long)n->ring.seq, known.rep,
+		       (unsigned long long)known.seq, have.rep, (unsigned long long)have.seq);
+	else
+		nd_log(n, LOG_WARNING, "sync in ring %u/%llu: the state (term %u/%llu) was not "
+		       "quorate when the ring began, and a node of the corosync ring has no "
+		       "coroleased in the group: the state waits in grace, granting nothing, for that "
+		       "node's coroleased (it may have a newer term) or a fence-ack", n->ring.rep,
+		       (unsigned long long)n->ring.seq, have.rep, (unsigned long long)have.seq);
+}
+
 static void sync_complete(struct cl_node *n)
 {
 	take_epoch_floors(n);
+	{
+		struct cl_sm_stats ts;
+		cl_sm_stats(n->sm, &ts);
+		nd_note_term(n, &ts.term);
+	}
 	if (!n->sync.loaded)
 		nd_writes_kept(n);   /* every member now has this node's state */
 	n->sync.active = false;
@@ -499,6 +571,7 @@ static void sync_decide(struct cl_node *n)
 		(!n->sync.ann[me].has_state || n->sync.ann[me].hash != n->sync.win_hash);
 	n->sync.snap_due = any_need;
 	if (!any_need) {
+		await_newest_term(n);
 		sync_complete(n);
 		return;
 	}
@@ -545,6 +618,7 @@ static void sync_try_complete(struct cl_node *n)
 	for (uint32_t i = 0; i < n->nmembers; i++)
 		if (n->sync.ann[i].holds_due && !n->sync.ann[i].holds_done)
 			return;
+	await_newest_term(n);
 	merge_terms(n);
 	apply_dropped(n);
 	if (!n->failed)
@@ -611,6 +685,8 @@ void nd_on_announce(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
 	a->round = m->round;
 	a->has_state = m->flags & CL_SYNC_HAS_STATE;
 	a->has_holds = m->flags & CL_SYNC_HAS_HOLDS;
+	a->stale = m->flags & CL_SYNC_STALE;
+	a->totem_gap = m->flags & CL_SYNC_TOTEM_GAP;
 	a->lsn = m->lsn;
 	a->q_lsn = m->q_lsn;
 	a->hash = m->hash;
@@ -618,6 +694,11 @@ void nd_on_announce(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
 	a->mem_max = m->mem_max ? m->mem_max : 64u << 20;
 	a->per_uid_max = m->per_uid_max;
 	a->epoch_floor = m->epoch_floor;
+	a->term_seen = m->term_seen;
+	/* a member had (or knew of) state of these terms: keep the newest */
+	nd_note_term(n, &m->term_seen);
+	if (a->has_state)
+		nd_note_term(n, &m->term);
 	/* our own announce of the round we are in: confirm it (its answer decides) */
 	if (sender == n->me && !n->sync.decided && m->round == n->sync.round) {
 		struct cl_msg c = n->sync.mine;

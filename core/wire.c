@@ -157,7 +157,7 @@ long cl_wire_size(const struct cl_msg *m)
 	case CL_MSG_SYNC_ANNOUNCE:
 		if ((m->flags & ~CL_SYNC_ANNOUNCE_FLAGS) != 0)
 			return -EINVAL;
-		body = 4 + 8 + 8 + 8 + 8 + 1 + 4 + 8 + 8 + 8 + 8 + 8;
+		body = 4 + 8 + 8 + 8 + 8 + 1 + 4 + 8 + 8 + 8 + 8 + 8 + 4 + 8;
 		break;
 	case CL_MSG_SYNC_CHUNK:
 	case CL_MSG_SYNC_HOLDS:
@@ -282,6 +282,8 @@ long cl_wire_encode(const struct cl_msg *m, uint8_t *buf, size_t cap)
 		wr_u64(&w, m->epoch_floor);
 		wr_u64(&w, m->per_uid_max);
 		wr_u64(&w, m->round);
+		wr_u32(&w, m->term_seen.rep);
+		wr_u64(&w, m->term_seen.seq);
 		break;
 	case CL_MSG_SYNC_CHUNK:
 	case CL_MSG_SYNC_HOLDS:
@@ -411,6 +413,8 @@ static int wire_decode(const uint8_t *buf, size_t len, struct cl_msg *m_r)
 		m.epoch_floor = rd_u64(&r);
 		m.per_uid_max = rd_u64(&r);
 		m.round = rd_u64(&r);
+		m.term_seen.rep = rd_u32(&r);
+		m.term_seen.seq = rd_u64(&r);
 		if ((m.flags & ~CL_SYNC_ANNOUNCE_FLAGS) != 0)
 			return COROLEASE_EPROTO;
 		break;

@@ -30,9 +30,10 @@
  * SYNC_CHUNK and SYNC_HOLDS carry the sender's round (after per_uid_max;
  * after vallen, before the data), SYNC_ANNOUNCE may be a confirmation
  * (CL_SYNC_CONFIRM); 6: WRITE_ACK (its entries may name grants,
- * CL_ACK_GRANT)
+ * CL_ACK_GRANT); 7: SYNC_ANNOUNCE carries term_seen (after round), the
+ * newest term its sender knows a state had
  */
-#define CL_WIRE_VERSION   6u
+#define CL_WIRE_VERSION   7u
 #define CL_WIRE_HDR_LEN   8u
 /* 3: the header carries index_bytes_per_uid, each record its index's uid */
 #define CL_SNAP_VERSION   3u

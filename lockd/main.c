@@ -144,11 +144,59 @@ static void keep_epoch_floor(struct cld *d, uint64_t floor)
 		close(fd);
 }
 
+/*
+ * RUN_DIR/newest-term keeps the newest term this node knows a state had
+ * (CL_NODE_EV_NEWEST_TERM, "rep seq"): a daemon restarted while the only
+ * replicas of that term are cut off, stalled or paused announces it, and the
+ * ring's older or fresh state then waits instead of serving without that
+ * term's writes (doc/state-machine.md, "Terms and the merge winner").
+ */
+static struct cl_ring read_newest_term(const struct cld *d)
+{
+	char path[512], buf[64];
+	struct cl_ring t = { 0, 0 };
+	snprintf(path, sizeof(path), "%s/newest-term", d->cfg.run_dir);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return t;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return t;
+	buf[n] = '\0';
+	unsigned long rep;
+	unsigned long long seq;
+	if (sscanf(buf, "%lu %llu", &rep, &seq) != 2 || rep > UINT32_MAX)
+		return t;
+	t.rep = (uint32_t)rep;
+	t.seq = seq;
+	qb_log(LOG_INFO, "newest term %u/%llu kept by a previous run", t.rep, seq);
+	return t;
+}
+
+static void keep_newest_term(struct cld *d, uint32_t rep, uint64_t seq)
+{
+	char path[512], buf[64];
+	snprintf(path, sizeof(path), "%s/newest-term", d->cfg.run_dir);
+	int len = snprintf(buf, sizeof(buf), "%" PRIu32 " %" PRIu64 "\n", rep, seq);
+	int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0 || pwrite(fd, buf, (size_t)len, 0) != len || ftruncate(fd, len) < 0)
+		qb_log(LOG_ERR, "cannot keep the newest term %" PRIu32 "/%" PRIu64 " in %s: %s (a "
+		       "restarted daemon could let older state serve without that term's writes)",
+		       rep, seq, path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
 static void op_event(void *ctx, const struct cl_node_event *ev)
 {
 	struct cld *d = ctx;
 	if (ev->type == CL_NODE_EV_EPOCH_FLOOR) {
 		keep_epoch_floor(d, ev->epoch);
+		return;
+	}
+	if (ev->type == CL_NODE_EV_NEWEST_TERM) {
+		keep_newest_term(d, ev->owner, ev->epoch);
 		return;
 	}
 	if (ev->type == CL_NODE_EV_VALIDITY && d->page) {
@@ -368,6 +416,7 @@ static void make_node(struct cld *d)
 		exit(1);
 	}
 	nc->epoch_floor = read_epoch_floor(d);
+	nc->newest_term = read_newest_term(d);
 	nc->sm.table_key = *cld_hash_key();   /* secret, this start's (hashkey.h) */
 #ifdef COROLEASE_UNSAFE_TEST_PLANTS
 	if (unsafe_plants) {

@@ -732,6 +732,341 @@ START_TEST(fresh_state_waits_for_totem_members_without_daemon)
 }
 END_TEST
 
+/* ---- the newest term (README "Durability") ---- */
+
+/*
+ * The config of a next run of node id's daemon: the epoch floor and, with
+ * keep_term, the newest term it kept in its run dir (CL_NODE_EV_NEWEST_TERM).
+ */
+static struct cl_node_config kept_cfg(struct tbus *b, uint32_t id, bool keep_term)
+{
+	struct cl_node_config c = t_cfg(id);
+	const struct cl_node_event *f = last_ev(b->nodes[id], CL_NODE_EV_EPOCH_FLOOR, 0);
+	if (f)
+		c.epoch_floor = f->epoch;
+	const struct cl_node_event *t = last_ev(b->nodes[id], CL_NODE_EV_NEWEST_TERM, 0);
+	if (t && keep_term)
+		c.newest_term = (struct cl_ring){ t->owner, t->epoch };
+	return c;
+}
+
+static void set_qmode(struct tbus *b, const uint32_t *ids, size_t n, unsigned qm)
+{
+	for (size_t i = 0; i < n; i++)
+		cl_node_quorum_mode(b->nodes[ids[i]]->n, qm);
+}
+
+/* Node id's client 1 (holding "m" EX) puts m/k = val; it must be acknowledged. */
+static void put_k(struct tbus *b, uint32_t id, uint64_t cookie, const char *val)
+{
+	ck_assert_int_eq(cl_node_index_put(b->nodes[id]->n, 1, cookie, 0, "m", 1, "k", 1, val,
+					   (uint32_t)strlen(val)), 0);
+	bus_run(b);
+	const struct cl_node_event *d = last_ev(b->nodes[id], CL_NODE_EV_INDEX_DONE, 1);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_uint_eq(d->cookie, cookie);
+	ck_assert_int_eq(d->err, 0);
+}
+
+static bool has_k(struct tbus *b, uint32_t id, const char *val)
+{
+	const uint8_t *v;
+	uint32_t vl;
+	uint64_t ver;
+	return cl_index_get(cl_node_sm(b->nodes[id]->n), "m", 1, "k", 1, &v, &vl, &ver) == 0 &&
+	       vl == strlen(val) && memcmp(v, val, vl) == 0;
+}
+
+/* Is node id's client granted "z" (asked with WAIT) after three fence delays? */
+static bool z_granted_after_a_while(struct tbus *b, uint32_t id, uint64_t client)
+{
+	ACQ(b->nodes[id], client, "z", CL_MODE_EX, CL_ACQ_WAIT);
+	bus_advance(b, b->now + 3 * t_cfg(1).fence_delay_us);
+	return last_ev(b->nodes[id], CL_NODE_EV_GRANTED, client) != NULL;
+}
+
+/*
+ * Nodes 1-3 form one ring with every vote there; two fence delays later
+ * each has m/k = val, serves (out of grace; with newer_term, of a term after
+ * newest), and node 3 is granted "y".  Frees the bus.
+ */
+static void heal_keeps_put(struct tbus *b, const char *val, const struct cl_ring *newest,
+			   bool newer_term)
+{
+	uint32_t all[] = { 1, 2, 3 };
+	struct cl_sm_stats st;
+	set_qmode(b, all, 3, 0);
+	bus_config(b, all, 3);
+	bus_advance(b, b->now + 2 * t_cfg(1).fence_delay_us);
+	for (uint32_t id = 1; id <= 3; id++) {
+		ck_assert(cl_node_synced(b->nodes[id]->n));
+		ck_assert_msg(has_k(b, id, val), "node %u lost the acknowledged put", id);
+		cl_sm_stats(cl_node_sm(b->nodes[id]->n), &st);
+		ck_assert(!st.grace);
+		if (newer_term)
+			ck_assert(cl_ring_after(&st.term, newest));
+	}
+	ACQ(b->nodes[3], 99, "y", CL_MODE_EX, 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(b->nodes[3], CL_NODE_EV_GRANTED, 99));
+	cluster_free(b);
+}
+
+/*
+ * Simulator seeds 813972 and 444452 (before wire version 5): a quorate ring
+ * forms from older state while the only replica of the newest term is
+ * absent.  Node 3 is cut off; 1 and 2 go on in a new term and acknowledge
+ * a put; node 2's daemon restarts and node 1 stalls (its agent hears
+ * nothing); 2 and 3 form a quorate ring, node 3's older state wins.  It
+ * must not serve: node 2's daemon kept the newest term in its run dir and
+ * announces it, so the state waits in grace.  When node 1 is back its
+ * state wins, with the put.  Without the kept term (keep_term false: the
+ * defect) node 3's state grants, and takes a term that outranks node 1's.
+ */
+static void older_state_waits_for_the_newest_term(bool keep_term)
+{
+	struct tbus *b = cluster(3);
+	uint32_t onetwo[] = { 1, 2 }, twothree[] = { 2, 3 };
+	ACQ(b->nodes[1], 1, "m", CL_MODE_EX, 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(b->nodes[1], CL_NODE_EV_GRANTED, 1));
+	put_k(b, 1, 7, "old");
+
+	struct tnode *n3 = b->nodes[3];          /* node 3 is cut off: it hears nothing */
+	b->nodes[3] = NULL;
+	set_qmode(b, onetwo, 2, CL_QMODE_INCOMPLETE);
+	bus_config(b, onetwo, 2);
+	put_k(b, 1, 8, "new");                   /* acknowledged in the new term, 1 and 2 only */
+	struct cl_sm_stats st;
+	cl_sm_stats(cl_node_sm(b->nodes[1]->n), &st);
+	ck_assert_uint_eq(st.term.seq, b->ring_seq);
+	struct cl_ring newest = st.term;
+
+	struct cl_node_config c2 = kept_cfg(b, 2, keep_term);
+	node_del(b, 2);                          /* node 2's daemon restarts */
+	node_add_cfg(b, &c2);
+	struct tnode *n1 = b->nodes[1];          /* node 1 stalls */
+	b->nodes[1] = NULL;
+	b->nodes[3] = n3;                        /* and 2 and 3 form a quorate ring */
+	set_qmode(b, twothree, 2, CL_QMODE_INCOMPLETE);
+	bus_config(b, twothree, 2);
+	for (uint32_t id = 2; id <= 3; id++)
+		ck_assert(cl_node_synced(b->nodes[id]->n));
+	bool granted = z_granted_after_a_while(b, 2, 2);
+	cl_sm_stats(cl_node_sm(b->nodes[2]->n), &st);
+	if (!keep_term) {                        /* the defect */
+		ck_assert(granted);
+		ck_assert(cl_ring_after(&st.term, &newest));
+		b->nodes[1] = n1;
+		cluster_free(b);
+		return;
+	}
+	ck_assert_msg(!granted, "state older than the newest term granted while its replica was away");
+	ck_assert(st.grace);
+	ck_assert(!cl_ring_after(&st.term, &newest));   /* no term that outranks node 1's */
+	ACQ(b->nodes[3], 3, "y", CL_MODE_EX, 0);
+	bus_run(b);
+	const struct cl_node_event *d = last_ev(b->nodes[3], CL_NODE_EV_DENIED, 3);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_int_eq(d->err, COROLEASE_EGRACE);
+
+	b->nodes[1] = n1;                        /* node 1 is back: its state wins, with the put */
+	heal_keeps_put(b, "new", &newest, false);
+}
+
+START_TEST(older_state_does_not_serve_while_the_newest_term_is_away)
+{
+	older_state_waits_for_the_newest_term(false);   /* the defect, without the kept term */
+	older_state_waits_for_the_newest_term(true);
+}
+END_TEST
+
+/*
+ * Simulator seed 221706 (before wire version 5): node 3 is cut off with a
+ * put acknowledged before the split; 1 and 2 go on in a new term, and both
+ * their daemons die (corosync runs on: the same ring).  Restarted, they
+ * find no state and make fresh state, which lacks the put; after its grace
+ * period it would grant and take a term that outranks node 3's lineage,
+ * and node 3's put would be lost at the heal.  With the kept newest term,
+ * the fresh state waits while node 3 is missing; at the heal node 3's state
+ * wins (it is the newest left), waits in grace until every expected node is
+ * in the ring (they all are), and then serves, with the put.
+ */
+static void fresh_state_waits_for_the_newest_term(bool keep_term)
+{
+	struct tbus *b = cluster(3);
+	uint32_t onetwo[] = { 1, 2 };
+	ACQ(b->nodes[1], 1, "m", CL_MODE_EX, 0);
+	bus_run(b);
+	put_k(b, 1, 7, "kept");
+
+	struct tnode *n3 = b->nodes[3];          /* node 3 is cut off */
+	b->nodes[3] = NULL;
+	set_qmode(b, onetwo, 2, CL_QMODE_INCOMPLETE);
+	bus_config(b, onetwo, 2);
+	struct cl_sm_stats st;
+	cl_sm_stats(cl_node_sm(b->nodes[1]->n), &st);
+	struct cl_ring newest = st.term;
+	ck_assert_uint_eq(newest.seq, b->ring_seq);
+
+	for (uint32_t id = 1; id <= 2; id++) {   /* both daemons of the majority die, in turn */
+		struct cl_node_config c = kept_cfg(b, id, keep_term);
+		node_del(b, id);
+		node_add_cfg(b, &c);
+	}
+	b->ring_seq -= 4;                        /* corosync ran on: the same ring */
+	set_qmode(b, onetwo, 2, CL_QMODE_INCOMPLETE);
+	bus_config(b, onetwo, 2);
+	bool granted = z_granted_after_a_while(b, 1, 2);
+	cl_sm_stats(cl_node_sm(b->nodes[1]->n), &st);
+	if (!keep_term) {                        /* the defect: fresh state serves, of the newest term */
+		ck_assert(granted);
+		ck_assert(!cl_ring_after(&newest, &st.term));
+		b->nodes[3] = n3;
+		cluster_free(b);
+		return;
+	}
+	ck_assert_msg(!granted, "fresh state granted while a node with older state was missing");
+	ck_assert(st.grace);
+	ck_assert_uint_eq(st.term.seq, 0);       /* no term that outranks node 3's lineage */
+
+	b->nodes[3] = n3;                        /* the heal: every expected node is back */
+	heal_keeps_put(b, "kept", &newest, true);
+}
+
+START_TEST(fresh_state_does_not_outrank_a_newer_lineage_it_knows)
+{
+	fresh_state_waits_for_the_newest_term(false);   /* the defect, without the kept term */
+	fresh_state_waits_for_the_newest_term(true);
+}
+END_TEST
+
+/*
+ * Simulator seed 444452 (on b02f31a's timing): node 2, back from a pause
+ * with state of an older term, forms a ring with node 1, whose daemon dies
+ * before it announces; node 1 had the newest term, as has node 3, which is
+ * paused.  Node 2 alone is quorate (two corosyncs of three) and nobody in
+ * its round knows of the newer term.  Its state was not quorate when the
+ * ring began, and node 1's corosync is in the ring without a daemon: it
+ * waits for node 1's daemon (which brings the newest term it kept, and the
+ * wait goes on while node 3 is missing) and serves once node 3's state,
+ * with the put, has won.
+ */
+START_TEST(stale_state_waits_for_a_totem_member_without_daemon)
+{
+	struct tbus *b = malloc(sizeof(*b));
+	ck_assert_ptr_nonnull(b);
+	bus_init(b);
+	uint32_t all[] = { 1, 2, 3 }, onethree[] = { 1, 3 }, two[] = { 2 }, onetwo[] = { 1, 2 };
+	memcpy(b->totem, all, sizeof(all));
+	b->ntotem = 3;
+	for (uint32_t id = 1; id <= 3; id++)
+		node_add(b, id);
+	bus_config(b, all, 3);
+	bus_advance(b, b->now + t_cfg(1).fence_delay_us + 1000);
+	ACQ(b->nodes[1], 1, "m", CL_MODE_EX, 0);
+	bus_run(b);
+	put_k(b, 1, 7, "old");
+
+	struct tnode *n2 = b->nodes[2];          /* node 2 is paused */
+	b->nodes[2] = NULL;
+	memcpy(b->totem, onethree, sizeof(onethree));
+	b->ntotem = 2;
+	set_qmode(b, onethree, 2, CL_QMODE_INCOMPLETE);
+	bus_config(b, onethree, 2);
+	put_k(b, 1, 8, "new");                   /* in the new term, of nodes 1 and 3 */
+	struct cl_sm_stats st;
+	cl_sm_stats(cl_node_sm(b->nodes[1]->n), &st);
+	struct cl_ring newest = st.term;
+	struct tnode *n3 = b->nodes[3];          /* node 3 is paused too */
+	b->nodes[3] = NULL;
+
+	b->nodes[2] = n2;                        /* node 2 resumes: alone for a moment */
+	b->ring_seq += 4;
+	struct cl_ring r2 = { 2, b->ring_seq };
+	cl_node_confchg(n2->n, &r2, two, 1, onethree, 2, NULL, 0);
+	cl_node_quorum(n2->n, false, &r2);
+	bus_flush(b);
+	struct cl_node_config c1 = kept_cfg(b, 1, true);
+	node_del(b, 1);                          /* node 1's daemon dies as 1 and 2 form a ring */
+	memcpy(b->totem, onetwo, sizeof(onetwo));
+	b->ntotem = 2;
+	b->members[0] = 2;                       /* as node 2's view had it */
+	b->nmembers = 1;
+	set_qmode(b, two, 1, CL_QMODE_INCOMPLETE);
+	bus_config(b, two, 1);
+	ck_assert(cl_node_synced(n2->n));
+	ck_assert_msg(!z_granted_after_a_while(b, 2, 2), "state that was not serving granted while a "
+		      "daemon of the corosync ring was missing");
+	cl_sm_stats(cl_node_sm(n2->n), &st);
+	ck_assert_msg(!cl_ring_after(&st.term, &newest), "state that was not serving took term "
+		      "%u/%llu over the newest, %u/%llu", st.term.rep, (unsigned long long)st.term.seq,
+		      newest.rep, (unsigned long long)newest.seq);
+	ck_assert(st.grace);
+
+	node_add_cfg(b, &c1);                    /* node 1's daemon is back, with the newest term */
+	b->ring_seq -= 4;
+	set_qmode(b, onetwo, 2, CL_QMODE_INCOMPLETE);
+	bus_config(b, onetwo, 2);
+	ck_assert(!z_granted_after_a_while(b, 2, 3));
+
+	b->nodes[3] = n3;                        /* node 3 is back: its state wins, with the put */
+	memcpy(b->totem, all, sizeof(all));
+	b->ntotem = 3;
+	heal_keeps_put(b, "new", &newest, false);
+}
+END_TEST
+
+/*
+ * Every daemon restarts while corosync runs on (memory only: the state is
+ * gone by design).  Each kept the newest term, and none has state of it:
+ * with every expected node in the ring and every daemon in the group, that
+ * state is gone everywhere, and the fresh state serves after its grace
+ * period (logged at LOG_CRIT).  While votequorum misses a vote it waits;
+ * an operator's fence-ack of the missing node ends that wait too.
+ */
+static void full_restart_comes_up(bool missing)
+{
+	struct tbus *b = cluster(3);
+	uint32_t all[] = { 1, 2, 3 };
+	ACQ(b->nodes[1], 1, "m", CL_MODE_EX, 0);
+	bus_run(b);
+	put_k(b, 1, 7, "gone");
+	struct cl_sm_stats st;
+	cl_sm_stats(cl_node_sm(b->nodes[1]->n), &st);
+	struct cl_ring newest = st.term;
+	for (uint32_t id = 1; id <= 3; id++) {
+		struct cl_node_config c = kept_cfg(b, id, true);
+		ck_assert_uint_eq(c.newest_term.seq, newest.seq);
+		node_del(b, id);
+		node_add_cfg(b, &c);
+	}
+	b->ring_seq -= 4;
+	set_qmode(b, all, 3, missing ? CL_QMODE_INCOMPLETE : 0);
+	bus_config(b, all, 3);
+	bool granted = z_granted_after_a_while(b, 2, 2);
+	if (missing) {
+		ck_assert(!granted);
+		ck_assert_int_eq(cl_node_fence_ack(b->nodes[1]->n, 9, 19, 4, false), 0);
+		bus_advance(b, b->now + 2 * t_cfg(1).fence_delay_us);
+		granted = last_ev(b->nodes[2], CL_NODE_EV_GRANTED, 2) != NULL;
+	}
+	ck_assert_msg(granted, "a full restart did not come up");
+	for (uint32_t id = 1; id <= 3; id++) {
+		cl_sm_stats(cl_node_sm(b->nodes[id]->n), &st);
+		ck_assert(!st.grace);
+		ck_assert(!has_k(b, id, "gone"));   /* memory only */
+	}
+	cluster_free(b);
+}
+
+START_TEST(full_restart_with_the_newest_term_kept_comes_up)
+{
+	full_restart_comes_up(false);
+	full_restart_comes_up(true);
+}
+END_TEST
+
 /*
  * A daemon leaves the group inside the ring (it stopped, or died, and its
  * corosync runs on): the machine stops being quorate on the departure, and
@@ -2636,6 +2971,10 @@ static Suite *node_suite(void)
 	tcase_add_test(tc, fresh_state_takes_the_floor_of_a_joiner_in_grace);
 	tcase_add_test(tc, leave_inside_the_ring_keeps_the_rest_quorate);
 	tcase_add_test(tc, fresh_state_waits_for_totem_members_without_daemon);
+	tcase_add_test(tc, older_state_does_not_serve_while_the_newest_term_is_away);
+	tcase_add_test(tc, fresh_state_does_not_outrank_a_newer_lineage_it_knows);
+	tcase_add_test(tc, full_restart_with_the_newest_term_kept_comes_up);
+	tcase_add_test(tc, stale_state_waits_for_a_totem_member_without_daemon);
 	tcase_add_test(tc, wait_acquire_waits_out_quorum_loss);
 	tcase_add_test(tc, client_gone_releases_without_events);
 	tcase_add_test(tc, validity_lapses_without_delivery);

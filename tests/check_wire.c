@@ -107,7 +107,8 @@ static size_t sample_msgs(struct cl_msg *out, size_t max)
 		{ .type = CL_MSG_SYNC_ANNOUNCE, .ring = { UINT32_MAX, UINT64_MAX },
 		  .lsn = UINT64_MAX, .q_lsn = UINT64_MAX - 1, .hash = 0x0123456789abcdefull,
 		  .flags = 1, .term = { UINT32_MAX, UINT64_MAX }, .mem_max = UINT64_MAX,
-		  .epoch_floor = UINT64_MAX - 2, .per_uid_max = UINT64_MAX - 3, .round = UINT64_MAX },
+		  .epoch_floor = UINT64_MAX - 2, .per_uid_max = UINT64_MAX - 3, .round = UINT64_MAX,
+		  .term_seen = { UINT32_MAX - 1, UINT64_MAX - 4 } },
 		{ .type = CL_MSG_SYNC_ANNOUNCE, .ring = { 1, 4 }, .flags = CL_SYNC_ANNOUNCE_FLAGS,
 		  .round = 12345 },
 		{ .type = CL_MSG_SYNC_CHUNK, .ring = { 2, 3 }, .seq = 0, .flags = 0, .vallen = 0 },
@@ -154,6 +155,8 @@ static void assert_msg_eq(const struct cl_msg *a, const struct cl_msg *b)
 	ck_assert_uint_eq(a->uid, b->uid);
 	ck_assert_uint_eq(a->term.rep, b->term.rep);
 	ck_assert_uint_eq(a->term.seq, b->term.seq);
+	ck_assert_uint_eq(a->term_seen.rep, b->term_seen.rep);
+	ck_assert_uint_eq(a->term_seen.seq, b->term_seen.seq);
 	ck_assert_uint_eq(a->mem_max, b->mem_max);
 	ck_assert_uint_eq(a->epoch_floor, b->epoch_floor);
 	ck_assert_uint_eq(a->per_uid_max, b->per_uid_max);
@@ -241,13 +244,13 @@ START_TEST(test_field_layout)
 {
 	/* Pins the byte layout of a few messages against hand-written bytes. */
 	static const uint8_t acq[] = {
-		6, 1, 0, 0, 15, 0, 0, 0,
+		7, 1, 0, 0, 15, 0, 0, 0,
 		0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, /* req_id */
 		2, 1,                                           /* mode SH, WAIT */
 		3, 0, 'a', 'b', 'c',
 	};
 	static const uint8_t put[] = {
-		6, 7, 0, 0, 31, 0, 0, 0,
+		7, 7, 0, 0, 31, 0, 0, 0,
 		1, 0, 0, 0, 0, 0, 0, 0,   /* req_id */
 		2, 0, 0, 0, 0, 0, 0, 0,   /* epoch */
 		0xe9, 0xfd, 0, 0,         /* uid 65001 */
@@ -255,7 +258,7 @@ START_TEST(test_field_layout)
 		'n', 'k', 'k', 'v',
 	};
 	static const uint8_t chunk[] = {
-		6, 33, 0, 0, 35, 0, 0, 0,
+		7, 33, 0, 0, 35, 0, 0, 0,
 		9, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0,   /* ring */
 		3, 0, 0, 0, 0, 0, 0, 0,                /* seq */
 		1, 2, 0, 0, 0,                         /* last, vallen 2 */
@@ -263,7 +266,7 @@ START_TEST(test_field_layout)
 		'x', 'y',
 	};
 	static const uint8_t ann[] = {
-		6, 32, 0, 0, 81, 0, 0, 0,
+		7, 32, 0, 0, 93, 0, 0, 0,
 		1, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0,    /* ring */
 		5, 0, 0, 0, 0, 0, 0, 0,                /* lsn */
 		4, 0, 0, 0, 0, 0, 0, 0,                /* q_lsn */
@@ -274,6 +277,7 @@ START_TEST(test_field_layout)
 		7, 0, 0, 0, 0, 0, 0, 0,                /* epoch_floor */
 		0, 0, 0, 0, 0, 0, 0, 0,                /* per_uid_max */
 		0x28, 0x27, 0x26, 0x25, 0x24, 0x23, 0x22, 0x21,   /* round */
+		2, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0,    /* term_seen */
 	};
 	struct cl_msg m = { .type = CL_MSG_ACQUIRE, .req_id = 0x0102030405060708ull,
 			    .mode = CL_MODE_SH, .flags = CL_ACQ_WAIT,
@@ -298,7 +302,7 @@ START_TEST(test_field_layout)
 	m = (struct cl_msg){ .type = CL_MSG_SYNC_ANNOUNCE, .ring = { 1, 4 }, .lsn = 5, .q_lsn = 4,
 			     .hash = 0xaa, .flags = CL_SYNC_HAS_STATE | CL_SYNC_CONFIRM,
 			     .term = { 1, 4 }, .mem_max = 64u << 20, .epoch_floor = 7,
-			     .round = 0x2122232425262728ull };
+			     .round = 0x2122232425262728ull, .term_seen = { 2, 8 } };
 	ck_assert_int_eq(enc(&m), sizeof(ann));
 	ck_assert(memcmp(msgbuf, ann, sizeof(ann)) == 0);
 }
@@ -364,7 +368,7 @@ START_TEST(test_bad_version)
 {
 	struct cl_msg s[64];
 	size_t n;
-	static const uint8_t versions[] = { 0, 1, 2, 3, 4, 5, 7, 0x81, 255 };   /* all but CL_WIRE_VERSION (6) */
+	static const uint8_t versions[] = { 0, 1, 2, 3, 4, 5, 6, 8, 0x81, 255 };   /* all but CL_WIRE_VERSION (7) */
 
 	init_data();
 	n = sample_msgs(s, 64);
@@ -656,7 +660,7 @@ START_TEST(test_encode_errors)
 	m = (struct cl_msg){ .type = CL_MSG_FENCE_ACK, .node = 1, .flags = 2 }; assert_einval(&m);
 	/* flags of quorum and sync */
 	m = (struct cl_msg){ .type = CL_MSG_QUORUM, .flags = 4 }; assert_einval(&m);
-	m = (struct cl_msg){ .type = CL_MSG_SYNC_ANNOUNCE, .flags = 8 }; assert_einval(&m);
+	m = (struct cl_msg){ .type = CL_MSG_SYNC_ANNOUNCE, .flags = 0x20 }; assert_einval(&m);
 	m = (struct cl_msg){ .type = CL_MSG_SYNC_CHUNK, .flags = 0x80 }; assert_einval(&m);
 	m = (struct cl_msg){ .type = CL_MSG_SYNC_CHUNK, .vallen = CL_SYNC_CHUNK_MAX + 1,
 			     .value = chunk_max };

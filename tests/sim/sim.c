@@ -374,6 +374,7 @@ struct node {
 	uint64_t fault_gen;      /* matches scheduled resume/restart events */
 	uint64_t daemon_gen;     /* matches its daemon's scheduled restart */
 	uint64_t kept_floor;     /* RUN_DIR/epoch-floor: survives a daemon restart, not a crash */
+	struct cl_ring kept_term;/* RUN_DIR/newest-term: likewise */
 	uint64_t blocked_at;     /* last seen in a grace period or awaiting fence-ack */
 	uint64_t stall_gen;      /* matches the end of a corosync stall */
 	struct cl_node *cn;
@@ -1420,8 +1421,8 @@ static void op_event(void *ctx, const struct cl_node_event *ev)
 		static const char *const tn[] = { "?", "GRANTED", "DENIED", "QUEUED", "WANTED",
 						  "REVOKED", "KILL", "VALIDITY", "INDEX_DONE",
 						  "INDEX_CHANGED", "SYNC_DONE", "ADMIN_DONE", "FATAL",
-						  "EPOCH_FLOOR" };
-		unsigned t = ev->type <= CL_NODE_EV_EPOCH_FLOOR ? ev->type : 0;
+						  "EPOCH_FLOOR", "NEWEST_TERM" };
+		unsigned t = ev->type <= CL_NODE_EV_NEWEST_TERM ? ev->type : 0;
 
 		if (ev->type != CL_NODE_EV_INDEX_CHANGED)
 			TR(s, "n%u ev %s client %" PRIx64 " cookie %" PRIu64 " name %s err %d "
@@ -1433,6 +1434,9 @@ static void op_event(void *ctx, const struct cl_node_event *ev)
 	if (ev->client == 0) {
 		if (ev->type == CL_NODE_EV_EPOCH_FLOOR) {
 			n->kept_floor = ev->epoch;   /* the daemon writes RUN_DIR/epoch-floor */
+		} else if (ev->type == CL_NODE_EV_NEWEST_TERM) {
+			/* the daemon writes RUN_DIR/newest-term */
+			n->kept_term = (struct cl_ring){ ev->owner, ev->epoch };
 		} else if (ev->type == CL_NODE_EV_VALIDITY) {
 			for (unsigned i = 0; i < s->nslots; i++) {
 				c = &s->clients[i];
@@ -2700,6 +2704,7 @@ static void daemon_start(struct sim *s, struct node *n)
 
 	cfg.nodeid = n->id;
 	cfg.epoch_floor = n->kept_floor;
+	cfg.newest_term = n->kept_term;
 	/*
 	 * A table key of its own for each node and start, as every daemon draws
 	 * one (cl_sm_config.table_key); from the seed, the node, its start and
@@ -2780,6 +2785,7 @@ static void node_crash(struct sim *s, struct node *n)
 	n->ghost = false;
 	n->comp = -1;
 	n->kept_floor = 0;       /* /run is gone with the power */
+	n->kept_term = (struct cl_ring){ 0, 0 };
 	n->incarnation++;
 	n->fault_gen++;
 	msgq_clear(&n->ghostq);
