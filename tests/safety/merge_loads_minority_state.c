@@ -55,7 +55,7 @@
 
 START_TEST(merge_loads_minority_state)
 {
-	struct evs_bus *b = safety_minority_batch("m000", BATCH, false);
+	struct evs_bus *b = safety_minority_batch("m000", BATCH, false, 0);
 	struct safety s;
 	safety_init(&s, b);
 

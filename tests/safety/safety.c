@@ -79,10 +79,12 @@ int safety_main(const TTest *test)
 	return rc;
 }
 
-struct evs_bus *safety_minority_batch(const char *first, unsigned count, bool regular)
+struct evs_bus *safety_minority_batch(const char *first, unsigned count, bool regular,
+				      unsigned unsafe)
 {
 	struct evs_config c;
 	evs_config_default(&c, 5);
+	c.node.sm.unsafe_flags |= unsafe;
 	struct evs_bus *b = evs_new(&c);
 	evs_boot(b);
 	evs_batch(b, 1, true);

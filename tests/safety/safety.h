@@ -71,6 +71,13 @@ int safety_main(const TTest *test);
 uint64_t safety_heal(struct evs_bus *b, uint32_t n);
 
 #define SAFETY_BATCH_MAX (11 * EVS_MAX_LEASES)
-struct evs_bus *safety_minority_batch(const char *first, unsigned count, bool regular);
+/*
+ * unsafe: CL_UNSAFE_* switches for every agent (besides EVSBUS_UNSAFE); a
+ * schedule that needs node 1's client to hold a grant only {1,2} delivered
+ * passes CL_UNSAFE_NO_GRANT_ACK, since grant confirmation keeps that grant
+ * from every client (its own layer is checked apart, by the layer below)
+ */
+struct evs_bus *safety_minority_batch(const char *first, unsigned count, bool regular,
+				      unsigned unsafe);
 
 #endif /* COROLEASE_TEST_SAFETY_H */
