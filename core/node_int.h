@@ -458,6 +458,15 @@ static inline bool is_sync_type(uint8_t t)
 	return t == CL_MSG_SYNC_ANNOUNCE || t == CL_MSG_SYNC_CHUNK || t == CL_MSG_SYNC_HOLDS;
 }
 
+/* node's index in the current member list, or -1. */
+static inline int nd_member_index(const struct cl_node *n, uint32_t node)
+{
+	for (uint32_t i = 0; i < n->nmembers; i++)
+		if (n->members[i] == node)
+			return (int)i;
+	return -1;
+}
+
 /* Ordinary messages may be sent once the node has state and no sync round runs. */
 static inline bool ready(const struct cl_node *n)
 {

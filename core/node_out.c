@@ -257,12 +257,19 @@ static void answer_write(struct cl_node *n, struct unconfirmed *u, int err)
  * input that made it, the others may grant the name elsewhere with no
  * orphan to wait for.
  */
-void nd_confirm_writes(struct cl_node *n)
+/* Bit i set for each member i other than this node: whose WRITE_ACKs confirm. */
+static uint64_t others_mask(const struct cl_node *n)
 {
-	uint64_t need = 0;
+	uint64_t mask = 0;
 	for (uint32_t i = 0; i < n->nmembers; i++)
 		if (n->members[i] != n->me)
-			need |= 1ull << i;
+			mask |= 1ull << i;
+	return mask;
+}
+
+void nd_confirm_writes(struct cl_node *n)
+{
+	uint64_t need = others_mask(n);
 	struct cl_list *e, *nx;
 	struct cl_list grants = CL_LIST_INIT(grants);
 	cl_list_foreach_safe(e, nx, &n->unconf) {
@@ -328,10 +335,7 @@ void nd_confirm_writes(struct cl_node *n)
  */
 void nd_await_grant(struct cl_node *n, struct nl_lease *l)
 {
-	bool others = false;
-	for (uint32_t i = 0; i < n->nmembers; i++)
-		others |= n->members[i] != n->me;
-	if (!others || (n->cfg.sm.unsafe_flags & CL_UNSAFE_NO_GRANT_ACK)) {
+	if (!others_mask(n) || (n->cfg.sm.unsafe_flags & CL_UNSAFE_NO_GRANT_ACK)) {
 		l->unconf_epoch = 0;
 		return;
 	}
@@ -354,15 +358,7 @@ void nd_await_grant(struct cl_node *n, struct nl_lease *l)
 	cl_list_add_tail(&n->unconf, &u->link);
 }
 
-/*
- * m, an index write or a sync barrier of another node's client, was
- * delivered here: it goes in this node's next WRITE_ACK (nd_send_acks()),
- * when the node applied it, or has no state and is in no round (it can give
- * no state that lacks it to anyone: its announce says it has none).  One
- * dropped in a round is not acked: the round may end with this node's
- * state, which lacks it, winning (the writer then loads it and checks the
- * write against it, cl_node_confchg()'s departures).
- */
+/* Puts (node, req) in the next WRITE_ACK, replacing node's earlier entry. */
 static void note_ack(struct cl_node *n, uint32_t node, uint64_t req)
 {
 	for (uint32_t i = 0; i < n->nacks; i++)
@@ -374,6 +370,15 @@ static void note_ack(struct cl_node *n, uint32_t node, uint64_t req)
 		n->acks[n->nacks++] = (__typeof__(n->acks[0])){ node, req };
 }
 
+/*
+ * m, an index write or a sync barrier of another node's client, was
+ * delivered here: it goes in this node's next WRITE_ACK (nd_send_acks()),
+ * when the node applied it, or has no state and is in no round (it can give
+ * no state that lacks it to anyone: its announce says it has none).  One
+ * dropped in a round is not acked: the round may end with this node's
+ * state, which lacks it, winning (the writer then loads it and checks the
+ * write against it, cl_node_confchg()'s departures).
+ */
 void nd_note_write(struct cl_node *n, uint32_t writer, const struct cl_msg *m)
 {
 	if (writer == n->me || !m->req_id ||
@@ -411,7 +416,10 @@ void nd_note_stateless(struct cl_node *n, const struct cl_msg *m)
 	n->ack_all = true;
 }
 
-/* Sends the WRITE_ACK nd_note_write() gathered (one per delivery or batch). */
+/*
+ * Sends the WRITE_ACK that nd_note_write(), nd_note_grant() and
+ * nd_note_stateless() gathered (one per delivery or batch).
+ */
 void nd_send_acks(struct cl_node *n)
 {
 	if (n->ack_all) {
@@ -442,41 +450,32 @@ void nd_send_acks(struct cl_node *n)
  */
 void nd_on_write_ack(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
 {
-	int idx = -1;
-	for (uint32_t i = 0; i < n->nmembers; i++)
-		if (n->members[i] == sender && sender != n->me)
-			idx = (int)i;
+	int idx = sender == n->me ? -1 : nd_member_index(n, sender);
 	if (idx < 0)
 		return;
 	for (uint32_t off = 0; off + CL_WRITE_ACK_LEN <= m->vallen; off += CL_WRITE_ACK_LEN) {
 		uint32_t node = cl_get_u32(m->value + off);
 		uint64_t req = cl_get_u64(m->value + off + 4);
 		struct cl_list *e;
-		if (node == 0 && req == CL_ACK_ALL) {   /* a member without state */
+		struct unconfirmed *upto = NULL;   /* NULL: every entry (a member without state) */
+		if (node == n->me) {
 			cl_list_foreach(e, &n->unconf) {
 				struct unconfirmed *u = cl_list_entry(e, struct unconfirmed, link);
-				if (u->departures == n->departures)
-					u->acked |= 1ull << idx;
+				if (u->departures == n->departures && u->req_id == req) {
+					upto = u;
+					break;
+				}
 			}
-			return;
-		}
-		if (node != n->me)
+			if (!upto)
+				return;
+		} else if (!(node == 0 && req == CL_ACK_ALL)) {
 			continue;
-		struct unconfirmed *hit = NULL;
-		cl_list_foreach(e, &n->unconf) {
-			struct unconfirmed *u = cl_list_entry(e, struct unconfirmed, link);
-			if (u->departures == n->departures && u->req_id == req) {
-				hit = u;
-				break;
-			}
 		}
-		if (!hit)
-			return;
 		cl_list_foreach(e, &n->unconf) {
 			struct unconfirmed *u = cl_list_entry(e, struct unconfirmed, link);
 			if (u->departures == n->departures)
 				u->acked |= 1ull << idx;
-			if (u == hit)
+			if (u == upto)
 				break;
 		}
 		return;

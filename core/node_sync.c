@@ -13,14 +13,6 @@
 
 /* ---- sync rounds ---- */
 
-static int member_index(const struct cl_node *n, uint32_t node)
-{
-	for (uint32_t i = 0; i < n->nmembers; i++)
-		if (n->members[i] == node)
-			return (int)i;
-	return -1;
-}
-
 void nd_sync_reset_buf(struct cl_node *n)
 {
 	free(n->sync.buf);
@@ -218,7 +210,7 @@ static void sync_send_snapshot(struct cl_node *n)
 	do {
 		size_t part = len - off < chunk ? len - off : chunk;
 		struct cl_msg m = { .type = CL_MSG_SYNC_CHUNK, .ring = n->ring, .seq = idx++,
-				    .round = round_of(n, member_index(n, n->me)),
+				    .round = round_of(n, nd_member_index(n, n->me)),
 				    .flags = off + part == len ? CL_SYNC_LAST_CHUNK : 0, .value = buf + off,
 				    .vallen = (uint32_t)part };
 		nd_send_msg(n, &m);
@@ -267,7 +259,7 @@ static void sync_send_holds(struct cl_node *n)
 	do {
 		size_t part = e.len - off < chunk ? e.len - off : chunk;
 		struct cl_msg m = { .type = CL_MSG_SYNC_HOLDS, .ring = n->ring, .seq = idx++,
-				    .round = round_of(n, member_index(n, n->me)),
+				    .round = round_of(n, nd_member_index(n, n->me)),
 				    .flags = off + part == e.len ? CL_SYNC_LAST_CHUNK : 0,
 				    .value = e.buf ? e.buf + off : NULL, .vallen = (uint32_t)part };
 		nd_send_msg(n, &m);
@@ -374,7 +366,7 @@ static void await_newest_term(struct cl_node *n)
 			have = a->term;
 		gap |= a->totem_gap;
 	}
-	int w = member_index(n, n->sync.winner);
+	int w = nd_member_index(n, n->sync.winner);
 	/*
 	 * The winner's state was not serving when this ring began (cut off or
 	 * paused since its term), it would begin a term here, and a node of the
@@ -566,7 +558,7 @@ static void sync_decide(struct cl_node *n)
 		/* a loser with live holds of its own tells which (the load drops them) */
 		a->holds_due = a->has_state && a->hash != n->sync.win_hash && a->has_holds;
 	}
-	int me = member_index(n, n->me);
+	int me = nd_member_index(n, n->me);
 	n->sync.need_load = me >= 0 &&
 		(!n->sync.ann[me].has_state || n->sync.ann[me].hash != n->sync.win_hash);
 	n->sync.snap_due = any_need;
@@ -588,7 +580,7 @@ static void sync_decide(struct cl_node *n)
  */
 static void merge_terms(struct cl_node *n)
 {
-	int w = member_index(n, n->sync.winner);
+	int w = nd_member_index(n, n->sync.winner);
 	if (w < 0)
 		return;
 	for (uint32_t i = 0; i < n->nmembers; i++) {
@@ -648,7 +640,7 @@ static void sync_try_decide(struct cl_node *n)
  */
 void nd_on_announce(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
 {
-	int i = member_index(n, sender);
+	int i = nd_member_index(n, sender);
 	if (i < 0 || !ring_eq(&m->ring, &n->ring))
 		return;
 	if (m->flags & CL_SYNC_CONFIRM) {
@@ -723,7 +715,7 @@ static void sync_give_up(struct cl_node *n, const char *why)
 void nd_on_chunk(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
 {
 	if (!n->sync.active || !n->sync.decided || sender != n->sync.winner ||
-	    !ring_eq(&m->ring, &n->ring) || m->round != round_of(n, member_index(n, sender)) ||
+	    !ring_eq(&m->ring, &n->ring) || m->round != round_of(n, nd_member_index(n, sender)) ||
 	    m->seq != n->sync.next_chunk)
 		return;
 	n->sync.next_chunk++;
@@ -782,7 +774,7 @@ void nd_on_chunk(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
 
 void nd_on_holds(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
 {
-	int i = member_index(n, sender);
+	int i = nd_member_index(n, sender);
 	if (!n->sync.active || !n->sync.decided || i < 0 || !ring_eq(&m->ring, &n->ring))
 		return;
 	struct announce *a = &n->sync.ann[i];
