@@ -471,6 +471,23 @@ void cl_node_quorum(struct cl_node *n, bool quorate, const struct cl_ring *ring)
 	leave(n);
 }
 
+void cl_node_votes(struct cl_node *n, const struct cl_ring *ring, uint32_t quorum, uint32_t expected,
+		   const struct cl_node_vote *nodes, size_t nnodes)
+{
+	if (n->failed)
+		return;
+	enter(n);
+	if (nnodes > CL_MAX_MEMBERS)
+		nnodes = CL_MAX_MEMBERS;   /* the rest count 0 votes: safe */
+	n->votes_known = quorum > 0;
+	n->votes_ring = *ring;
+	n->votes_quorum = quorum;
+	n->votes_expected = expected;
+	n->nvotes = (uint32_t)nnodes;
+	memcpy(n->votes, nodes, nnodes * sizeof(*nodes));
+	leave(n);   /* writes waiting on a member may be confirmed now */
+}
+
 void cl_node_totem(struct cl_node *n, const struct cl_ring *ring, const uint32_t *members,
 		   size_t nmembers)
 {

@@ -235,6 +235,27 @@ void cl_node_totem(struct cl_node *n, const struct cl_ring *ring, const uint32_t
 #define CL_QMODE_INCOMPLETE        0x10u
 /* The local votequorum's modes (CL_QMODE_*); reported to the machine with the verdict. */
 void cl_node_quorum_mode(struct cl_node *n, unsigned qmodes);
+/*
+ * The local votequorum's vote count for ring (give it before that ring's
+ * verdict, cl_node_quorum()): quorum, the votes a partition needs;
+ * expected, the votes of the whole cluster (votequorum's highest expected,
+ * or its total votes if more); and the votes of each node it counts (at most
+ * CL_MAX_MEMBERS; a node not listed counts 0).  With it, in the standard
+ * mode (no CL_QMODE_* split-capable mode, here or in the machine), a write,
+ * a sync barrier or a grant of this node is confirmed once this node and
+ * the members that applied it (a WRITE_ACK entry naming it) hold enough
+ * votes that the rest of the cluster cannot make a quorum without one of
+ * them, and at least one other member applied it: a member whose daemon
+ * hangs while its corosync runs then holds nothing back.  Without it (a
+ * glue that never calls this, or another ring), every other member must
+ * acknowledge (doc/state-machine.md, "Index writes and sync reads").
+ */
+struct cl_node_vote {
+	uint32_t nodeid;
+	uint32_t votes;
+};
+void cl_node_votes(struct cl_node *n, const struct cl_ring *ring, uint32_t quorum, uint32_t expected,
+		   const struct cl_node_vote *nodes, size_t nnodes);
 /* The transport is gone (corosync died): revoke everything, forget state. */
 void cl_node_transport_lost(struct cl_node *n);
 /* Runs due timers and retries congested sends. */

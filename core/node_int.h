@@ -192,7 +192,10 @@ struct unconfirmed {
 	uint64_t departures;             /* departure generation when applied */
 	uint64_t req_id;                 /* a write: its request, which WRITE_ACKs name;
 					    a grant: CL_ACK_GRANT | epoch */
-	uint64_t acked;                  /* a write: bit i, members[i] applied it (WRITE_ACK) */
+	uint64_t acked;                  /* a write: bit i, members[i] acked it (WRITE_ACK: an
+					    entry naming it, or CL_ACK_ALL) */
+	uint64_t applied;                /* of those, the ones whose entry named it (they
+					    applied it; a CL_ACK_ALL member has no state) */
 	bool all_acked;                  /* a write: every member has it (a round kept this
 					    node's state) */
 	bool deleted;
@@ -280,6 +283,12 @@ struct cl_node {
 	bool quorum_sent_yes;
 	bool quorum_sent_split;
 	bool quorum_recheck;             /* an applied QUORUM changed the machine's flag */
+	/* cl_node_votes(): the vote count of votes_ring (votes_known) */
+	bool votes_known;
+	struct cl_ring votes_ring;
+	uint32_t votes_quorum, votes_expected;
+	uint32_t nvotes;
+	struct cl_node_vote votes[CL_MAX_MEMBERS];
 
 	/* validity */
 	uint64_t valid_until;

@@ -267,6 +267,48 @@ static uint64_t others_mask(const struct cl_node *n)
 	return mask;
 }
 
+/*
+ * Whether this node and the members of `applied` (bits of members[]) hold
+ * enough votequorum votes that the rest of the cluster cannot make a quorum
+ * without one of them, with at least one member besides this node among
+ * them.  Only in the standard quorum mode, here and in the machine, and
+ * with the vote count of this ring while the local votequorum is quorate.
+ *
+ * Why that is enough: a quorate ring formed later holds one of them.  Each
+ * applied the write, so its corosync delivered it, and every node that
+ * moves from this ring into the next one along with it delivers it too
+ * (virtual synchrony), whether or not that node's daemon had read it yet: a
+ * member whose daemon hangs while its corosync runs applies it when it
+ * resumes.  The state kept there then holds the write, unless every daemon
+ * that has it dies, which every rule here leaves open ("Durability" in
+ * README.md).  The other member among them is what keeps a crash of this
+ * node's daemon alone from losing it.  A member that acked CL_ACK_ALL
+ * (no state) is no such acker.
+ */
+static bool votes_suffice(const struct cl_node *n, uint64_t applied)
+{
+	if (!applied || !n->votes_known || n->vq_modes || !n->vq_quorate ||
+	    !ring_eq(&n->votes_ring, &n->ring) || !ring_eq(&n->vq_ring, &n->ring))
+		return false;
+	if (n->sm) {
+		struct cl_sm_stats st;
+		cl_sm_stats(n->sm, &st);
+		if (st.split_mode)
+			return false;
+	}
+	uint64_t have = 0, all = 0;
+	for (uint32_t v = 0; v < n->nvotes; v++) {
+		uint32_t id = n->votes[v].nodeid;
+		int idx = id == n->me ? -1 : nd_member_index(n, id);
+		if (id == n->me || (idx >= 0 && (applied & (1ull << idx))))
+			have += n->votes[v].votes;
+		all += n->votes[v].votes;
+	}
+	if (all < n->votes_expected)
+		all = n->votes_expected;
+	return have > 0 && all - have < n->votes_quorum;
+}
+
 void nd_confirm_writes(struct cl_node *n)
 {
 	uint64_t need = others_mask(n);
@@ -276,7 +318,7 @@ void nd_confirm_writes(struct cl_node *n)
 		struct unconfirmed *u = cl_list_entry(e, struct unconfirmed, link);
 		int verdict = 1;            /* 1 = wait, 0 = done, <0 = lost */
 		if (u->departures == n->departures) {
-			if (u->all_acked || (u->acked & need) == need)
+			if (u->all_acked || (u->acked & need) == need || votes_suffice(n, u->applied))
 				verdict = u->barrier && !(ready(n) && nd_authoritative(n)) ?
 					  COROLEASE_ENOQUORUM : 0;
 		} else if (u->barrier) {
@@ -473,8 +515,11 @@ void nd_on_write_ack(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
 		}
 		cl_list_foreach(e, &n->unconf) {
 			struct unconfirmed *u = cl_list_entry(e, struct unconfirmed, link);
-			if (u->departures == n->departures)
+			if (u->departures == n->departures) {
 				u->acked |= 1ull << idx;
+				if (upto)
+					u->applied |= 1ull << idx;
+			}
 			if (u == upto)
 				break;
 		}
@@ -503,8 +548,10 @@ void nd_writes_kept(struct cl_node *n)
 void nd_writes_reindex(struct cl_node *n)
 {
 	struct cl_list *e;
-	cl_list_foreach(e, &n->unconf)
-		cl_list_entry(e, struct unconfirmed, link)->acked = 0;
+	cl_list_foreach(e, &n->unconf) {
+		struct unconfirmed *u = cl_list_entry(e, struct unconfirmed, link);
+		u->acked = u->applied = 0;
+	}
 }
 
 /* Answers every unconfirmed write of client (0 = all) with err, or drops them silently. */

@@ -326,12 +326,15 @@ static void on_totem(void *ctx, const struct cl_ring *ring, const uint32_t *memb
 		cl_node_totem(d->node, ring, members, n);
 }
 
-static void on_quorum(void *ctx, bool quorate, const struct cl_ring *ring, unsigned qmodes)
+static void on_quorum(void *ctx, bool quorate, const struct cl_ring *ring, unsigned qmodes,
+		      const struct cld_votes *votes)
 {
 	struct cld *d = ctx;
 	if (!d->node)
 		return;
 	cl_node_quorum_mode(d->node, qmodes);
+	cl_node_votes(d->node, ring, votes->known ? votes->quorum : 0, votes->expected, votes->nodes,
+		      votes->known ? votes->n : 0);
 	cl_node_quorum(d->node, quorate, ring);
 }
 

@@ -32,6 +32,9 @@ struct cld_quorum {
 	bool have_ring;
 	struct cl_ring ring;
 	unsigned qmodes;              /* CL_QMODE_* */
+	struct cld_votes votes;       /* of the last verdict */
+	uint32_t nmembers;            /* the last verdict's member nodes */
+	uint32_t members[CL_MAX_MEMBERS];
 };
 
 static struct cld_quorum *vq_of(votequorum_handle_t h)
@@ -69,20 +72,69 @@ static unsigned read_qmodes(struct cld_quorum *q)
 	return m;
 }
 
+/*
+ * The vote count now: the quorum and expected votes from this node's
+ * votequorum_getinfo(), each member node's votes from its own (a node
+ * votequorum cannot answer for counts 0 votes, which only makes the agent
+ * wait for more acknowledgements).  Unknown if this node's fails.
+ */
+static void read_votes(struct cld_quorum *q)
+{
+	struct cld_votes *v = &q->votes;
+	struct votequorum_info info;
+	memset(&info, 0, sizeof(info));
+	v->known = false;
+	v->n = 0;
+	if (votequorum_getinfo(q->h, VOTEQUORUM_QDEVICE_NODEID, &info) != CS_OK || !info.quorum)
+		return;
+	v->quorum = info.quorum;
+	v->expected = info.highest_expected > info.total_votes ? info.highest_expected : info.total_votes;
+	if (info.node_expected_votes > v->expected)
+		v->expected = info.node_expected_votes;
+	for (uint32_t i = 0; i < q->nmembers && v->n < CL_MAX_MEMBERS; i++) {
+		struct votequorum_info ni;
+		memset(&ni, 0, sizeof(ni));
+		if (votequorum_getinfo(q->h, q->members[i], &ni) != CS_OK)
+			continue;
+		v->nodes[v->n++] = (struct cl_node_vote){ q->members[i], ni.node_votes };
+	}
+	v->known = true;
+}
+
+static void tell(struct cld_quorum *q)
+{
+	q->qmodes = read_qmodes(q);
+	read_votes(q);
+	if (q->have_ring)
+		q->ops->quorum(q->ctx, q->quorate, &q->ring, q->qmodes, &q->votes);
+}
+
 static void quorum_fn(votequorum_handle_t h, uint64_t context, uint32_t quorate,
 		      uint32_t nnodes, votequorum_node_t nodes[])
 {
 	(void)context;
-	(void)nodes;
 	struct cld_quorum *q = vq_of(h);
 	if (!q)
 		return;
 	qb_log(LOG_INFO, "votequorum: %s, %u known nodes, ring %u/%llu", quorate ? "quorate" : "NOT quorate",
 	       nnodes, q->ring.rep, (unsigned long long)q->ring.seq);
 	q->quorate = quorate;
-	q->qmodes = read_qmodes(q);
-	if (q->have_ring)
-		q->ops->quorum(q->ctx, quorate, &q->ring, q->qmodes);
+	q->nmembers = 0;
+	for (uint32_t i = 0; i < nnodes && q->nmembers < CL_MAX_MEMBERS; i++)
+		if (nodes[i].state == VOTEQUORUM_NODESTATE_MEMBER)
+			q->members[q->nmembers++] = nodes[i].nodeid;
+	tell(q);
+}
+
+/* The expected votes changed (corosync-quorumtool -e, a node's): the count again. */
+static void expected_fn(votequorum_handle_t h, uint64_t context, uint32_t expected_votes)
+{
+	(void)context;
+	struct cld_quorum *q = vq_of(h);
+	if (!q)
+		return;
+	qb_log(LOG_NOTICE, "votequorum: expected votes now %u", expected_votes);
+	tell(q);
 }
 
 static void nodelist_fn(votequorum_handle_t h, uint64_t context, votequorum_ring_id_t ring,
@@ -123,6 +175,7 @@ int cld_quorum_connect(struct cld_quorum *q)
 	cld_quorum_disconnect(q);
 	votequorum_callbacks_t cb = {
 		.votequorum_quorum_notify_fn = quorum_fn,
+		.votequorum_expectedvotes_notify_fn = expected_fn,
 		.votequorum_nodelist_notify_fn = nodelist_fn,
 	};
 	if (votequorum_initialize(&q->h, &cb) != CS_OK) {

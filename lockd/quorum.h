@@ -14,6 +14,20 @@
 #include <stdint.h>
 
 #include "lease.h"   /* struct cl_ring */
+#include "node.h"    /* struct cl_node_vote */
+
+/*
+ * The vote count that goes with a verdict (votequorum_getinfo()): the
+ * quorum, the expected votes (the highest expected, or the total if more)
+ * and the votes of each member node.  known is false when votequorum did
+ * not answer; the node agent then confirms nothing by votes.
+ */
+struct cld_votes {
+	bool known;
+	uint32_t quorum, expected;
+	size_t n;
+	struct cl_node_vote nodes[CL_MAX_MEMBERS];
+};
 
 struct cld_quorum_ops {
 	/*
@@ -21,7 +35,8 @@ struct cld_quorum_ops {
 	 * notification's), and the votequorum modes in effect (CL_QMODE_* of
 	 * node.h, read with votequorum_getinfo()).
 	 */
-	void (*quorum)(void *ctx, bool quorate, const struct cl_ring *ring, unsigned qmodes);
+	void (*quorum)(void *ctx, bool quorate, const struct cl_ring *ring, unsigned qmodes,
+		       const struct cld_votes *votes);
 };
 
 struct cld_quorum;

@@ -56,6 +56,9 @@ struct tbus {
 	size_t nmembers;
 	uint64_t ring_seq;
 	uint32_t alone;                  /* a node cut off: it delivers its own messages only */
+	uint32_t paused;                 /* a node whose daemon hangs while its corosync runs:
+					    what it is delivered waits in backlog, no ticks */
+	struct tmsg *backlog, *backlog_tail;
 	uint32_t totem[MAXN];            /* the corosyncs in the ring (0 of them: not told) */
 	size_t ntotem;
 };
@@ -196,11 +199,37 @@ static bool bus_step(struct tbus *b)
 	}
 	for (size_t i = 0; i < b->nmembers; i++) {
 		struct tnode *t = b->nodes[b->members[i]];
-		if (t)
+		if (t && t->id == b->paused) {
+			struct tmsg *c = __real_malloc(sizeof(*c) + m->len);
+			HARD(c);
+			memcpy(c, m, sizeof(*c) + m->len);
+			c->next = NULL;
+			if (b->backlog_tail)
+				b->backlog_tail->next = c;
+			else
+				b->backlog = c;
+			b->backlog_tail = c;
+		} else if (t) {
 			cl_node_deliver(t->n, m->sender, m->data, m->len);
+		}
 	}
 	free(m);
 	return true;
+}
+
+/* The paused daemon runs again: it reads its backlog, then everything goes on. */
+static void bus_resume(struct tbus *b)
+{
+	struct tnode *t = b->nodes[b->paused];
+	b->paused = 0;
+	while (b->backlog) {
+		struct tmsg *m = b->backlog;
+		b->backlog = m->next;
+		cl_node_deliver(t->n, m->sender, m->data, m->len);
+		free(m);
+	}
+	b->backlog_tail = NULL;
+	bus_run(b);
 }
 
 /* Drops undelivered messages (they were never sent on the old ring). */
@@ -263,7 +292,7 @@ static void bus_advance(struct tbus *b, uint64_t t)
 	for (;;) {
 		uint64_t next = t;
 		for (uint32_t i = 1; i <= MAXN; i++)
-			if (b->nodes[i]) {
+			if (b->nodes[i] && i != b->paused) {
 				uint64_t d = cl_node_next_deadline(b->nodes[i]->n);
 				if (d < next)
 					next = d;
@@ -271,7 +300,7 @@ static void bus_advance(struct tbus *b, uint64_t t)
 		if (next > b->now)
 			b->now = next;
 		for (uint32_t i = 1; i <= MAXN; i++)
-			if (b->nodes[i])
+			if (b->nodes[i] && i != b->paused)
 				cl_node_tick(b->nodes[i]->n);
 		bus_run(b);
 		if (b->now >= t)
@@ -331,6 +360,11 @@ static struct tbus *cluster(size_t n)
 static void cluster_free(struct tbus *b)
 {
 	bus_flush(b);
+	while (b->backlog) {
+		struct tmsg *m = b->backlog;
+		b->backlog = m->next;
+		free(m);
+	}
 	for (uint32_t i = 1; i <= MAXN; i++)
 		if (b->nodes[i])
 			node_del(b, i);
@@ -1899,6 +1933,159 @@ START_TEST(a_write_is_confirmed_by_every_members_ack)
 END_TEST
 
 /*
+ * Every node's votequorum vote count for the current ring: votes[i] for node
+ * i + 1 (1..3), quorum and expected as votequorum reports them.
+ */
+static void give_votes(struct tbus *b, const uint32_t *votes, uint32_t quorum, uint32_t expected)
+{
+	struct cl_ring ring = { b->members[0], b->ring_seq };
+	struct cl_node_vote v[3];
+	for (uint32_t i = 0; i < 3; i++)
+		v[i] = (struct cl_node_vote){ i + 1, votes[i] };
+	for (uint32_t i = 1; i <= 3; i++)
+		cl_node_votes(b->nodes[i]->n, &ring, quorum, expected, v, 3);
+}
+
+static bool put_answered(struct tbus *b, uint32_t id, uint64_t client, int *err)
+{
+	const struct cl_node_event *d = last_ev(b->nodes[id], CL_NODE_EV_INDEX_DONE, client);
+	if (d && err)
+		*err = d->err;
+	return d != NULL;
+}
+
+/*
+ * Node 3's daemon hangs (SIGSTOP) while its corosync runs: it stays in the
+ * group and acks nothing.  With one vote each (quorum 2 of 3), node 2 and
+ * node 1 together are enough: no quorate ring can form without one of them,
+ * and a node that moves on with either delivers the write too.  So node 2's
+ * put, node 1's sync read and node 1's new grant are answered while node 3
+ * hangs (they waited for it before: a 30 s SIGSTOP made a put take 30 s);
+ * node 3 applies all of it when it resumes.
+ */
+START_TEST(a_hung_daemon_holds_back_no_write_when_the_others_have_the_votes)
+{
+	struct tbus *b = cluster3_held(2, 1, "m");
+	static const uint32_t one_each[] = { 1, 1, 1 };
+	give_votes(b, one_each, 2, 3);
+	b->paused = 3;
+	ck_assert_int_eq(cl_node_index_put(b->nodes[2]->n, 1, 7, 0, "m", 1, "k", 1, "v", 1), 0);
+	ck_assert_int_eq(cl_node_sync(b->nodes[1]->n, 5, 8), 0);
+	ACQ(b->nodes[1], 6, "g", CL_MODE_EX, 0);
+	bus_run(b);
+	int err = -1;
+	ck_assert(put_answered(b, 2, 1, &err));
+	ck_assert_int_eq(err, 0);
+	const struct cl_node_event *s = last_ev(b->nodes[1], CL_NODE_EV_SYNC_DONE, 5);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_int_eq(s->err, 0);
+	ck_assert_ptr_nonnull(last_ev(b->nodes[1], CL_NODE_EV_GRANTED, 6));
+	bus_resume(b);
+	assert_put_kept(b, 1);
+	ck_assert_uint_eq(cl_sm_owner(cl_node_sm(b->nodes[3]->n), "g", 1), 1);
+	cluster_free(b);
+}
+END_TEST
+
+/* The same without a vote count (a glue that gives none): node 3 must ack. */
+START_TEST(without_a_vote_count_a_hung_daemon_holds_writes_back)
+{
+	struct tbus *b = cluster3_held(2, 1, "m");
+	b->paused = 3;
+	ck_assert_int_eq(cl_node_index_put(b->nodes[2]->n, 1, 7, 0, "m", 1, "k", 1, "v", 1), 0);
+	ACQ(b->nodes[1], 6, "g", CL_MODE_EX, 0);
+	bus_run(b);
+	ck_assert(!put_answered(b, 2, 1, NULL));
+	ck_assert_ptr_null(last_ev(b->nodes[1], CL_NODE_EV_GRANTED, 6));
+	bus_resume(b);
+	int err = -1;
+	ck_assert(put_answered(b, 2, 1, &err));
+	ck_assert_int_eq(err, 0);
+	ck_assert_ptr_nonnull(last_ev(b->nodes[1], CL_NODE_EV_GRANTED, 6));
+	assert_put_kept(b, 1);
+	cluster_free(b);
+}
+END_TEST
+
+/*
+ * Votes decide, not heads: node 3 has 3 of 5 votes (quorum 3), so nodes 1
+ * and 2 (2 votes) could be the minority of a split that node 3 alone makes
+ * quorate: the put waits for node 3.  A split-capable mode (both sides may
+ * be quorate) never counts votes.  And a count of another ring is not used.
+ */
+START_TEST(votes_confirm_only_when_the_rest_cannot_make_a_quorum)
+{
+	static const uint32_t heavy3[] = { 1, 1, 3 }, one_each[] = { 1, 1, 1 };
+	for (int c = 0; c < 3; c++) {
+		struct tbus *b = cluster3_held(2, 1, "m");
+		if (c == 0) {
+			give_votes(b, heavy3, 3, 5);
+		} else if (c == 1) {
+			give_votes(b, one_each, 2, 3);
+			static const uint32_t all[] = { 1, 2, 3 };
+			set_qmode(b, all, 3, CL_QMODE_LAST_MAN_STANDING);
+			bus_run(b);
+		} else {
+			b->ring_seq -= 4;   /* the count of the ring before */
+			give_votes(b, one_each, 2, 3);
+			b->ring_seq += 4;
+		}
+		b->paused = 3;
+		ck_assert_int_eq(cl_node_index_put(b->nodes[2]->n, 1, 7, 0, "m", 1, "k", 1, "v", 1), 0);
+		bus_run(b);
+		ck_assert_msg(!put_answered(b, 2, 1, NULL), "case %d: answered without node 3", c);
+		bus_resume(b);
+		int err = -1;
+		ck_assert(put_answered(b, 2, 1, &err));
+		ck_assert_int_eq(err, 0);
+		assert_put_kept(b, 1);
+		cluster_free(b);
+	}
+}
+END_TEST
+
+/*
+ * The writer's own votes never suffice alone: node 2 has 3 of 5 (no quorum
+ * without it), but a crash of its daemon alone would lose a write no other
+ * member has.  With nodes 1 and 3 both hung the put waits; once node 1
+ * applies it, it is answered though node 3 still hangs.
+ */
+START_TEST(a_writer_never_confirms_by_its_own_votes_alone)
+{
+	static const uint32_t heavy2[] = { 1, 3, 1 };
+	struct tbus *b = cluster3_held(2, 1, "m");
+	give_votes(b, heavy2, 3, 5);
+	b->paused = 3;
+	uint32_t keep[3];
+	memcpy(keep, b->members, sizeof(keep));
+	b->members[0] = 2;   /* node 1 hangs too: it delivers nothing (no backlog needed) */
+	b->nmembers = 1;
+	ck_assert_int_eq(cl_node_index_put(b->nodes[2]->n, 1, 7, 0, "m", 1, "k", 1, "v", 1), 0);
+	struct tmsg *held = b->head;   /* the put: node 2 delivers it, node 1 gets it later */
+	HARD(held && !held->next);
+	b->head = b->tail = NULL;
+	cl_node_deliver(b->nodes[2]->n, held->sender, held->data, held->len);
+	ck_assert(!put_answered(b, 2, 1, NULL));
+	memcpy(b->members, keep, sizeof(keep));
+	b->nmembers = 3;
+	cl_node_deliver(b->nodes[1]->n, held->sender, held->data, held->len);
+	struct tmsg *c = __real_malloc(sizeof(*c) + held->len);   /* node 3's backlog */
+	HARD(c);
+	memcpy(c, held, sizeof(*c) + held->len);
+	c->next = NULL;
+	b->backlog = b->backlog_tail = c;
+	free(held);
+	bus_run(b);   /* node 1's WRITE_ACK */
+	int err = -1;
+	ck_assert(put_answered(b, 2, 1, &err));
+	ck_assert_int_eq(err, 0);
+	bus_resume(b);
+	assert_put_kept(b, 1);
+	cluster_free(b);
+}
+END_TEST
+
+/*
  * Node 2's ACQUIRE of a free name reaches node 2 alone (corosync delivers a
  * sender's own message at once), and node 2 is then cut off: the grant it
  * applied is one 1 and 3 never saw, so they have no orphan to wait for and
@@ -2946,6 +3133,10 @@ static Suite *node_suite(void)
 	tcase_add_test(tc, a_write_delivered_only_by_a_member_that_skipped_a_ring_is_not_confirmed);
 	tcase_add_test(tc, a_write_only_its_writer_delivered_is_not_confirmed);
 	tcase_add_test(tc, a_write_is_confirmed_by_every_members_ack);
+	tcase_add_test(tc, a_hung_daemon_holds_back_no_write_when_the_others_have_the_votes);
+	tcase_add_test(tc, without_a_vote_count_a_hung_daemon_holds_writes_back);
+	tcase_add_test(tc, votes_confirm_only_when_the_rest_cannot_make_a_quorum);
+	tcase_add_test(tc, a_writer_never_confirms_by_its_own_votes_alone);
 	tcase_add_test(tc, a_grant_only_its_node_delivered_goes_to_no_client);
 	tcase_add_test(tc, a_grant_is_handed_out_once_every_member_acks_it);
 	tcase_add_test(tc, a_handover_grant_waits_for_acks_and_a_blocking_after_it);

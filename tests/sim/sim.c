@@ -1838,6 +1838,17 @@ static void vq_tell(struct sim *s, struct node *n, uint64_t gen, bool quorate,
 	if (popcount32(n->vq.members) < s->n)
 		qm |= CL_QMODE_INCOMPLETE;
 	AGENT(n, cl_node_quorum_mode(n->cn, qm));
+	/*
+	 * as lockd/quorum.c: the vote count read when the verdict is (one vote
+	 * per node; the quorum device's counts in expected, and its mode keeps
+	 * the agent from counting votes)
+	 */
+	struct cl_node_vote votes[SIM_MAX_NODES];
+	size_t nv = 0;
+	for (unsigned i = 0; i < s->n; i++)
+		if (n->vq.members & (1u << i))
+			votes[nv++] = (struct cl_node_vote){ s->nodes[i].id, 1 };
+	AGENT(n, cl_node_votes(n->cn, ring, n->vq.quorum, n->vq.expected, votes, nv));
 	AGENT(n, cl_node_quorum(n->cn, quorate, ring));
 	node_sched_tick(s, n);
 }
