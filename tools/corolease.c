@@ -905,6 +905,18 @@ static int cmd_list(int argc, char **argv)
 	return EXIT_OK;
 }
 
+/*
+ * What "held by node N" means when N is this node: another local client
+ * holds the name (EX is exclusive between local clients too), or the
+ * cluster granted it to this node and the grant is not yet confirmed by the
+ * other members (doc/state-machine.md, "Grants").
+ */
+static const char *on_this_node(uint32_t owner, uint32_t self)
+{
+	return owner && owner == self ? " (this node: another local client holds it, or its grant "
+					"to this node is not confirmed yet)" : "";
+}
+
 static bool check_name_arg(const char *cmd, const char *name, int *exit_r)
 {
 	size_t len = strlen(name);
@@ -1253,10 +1265,11 @@ static int cmd_acquire(int argc, char **argv)
 	int r = corolease_acquire(h, name, strlen(name), o.mode, o.wait ? COROLEASE_WAIT : 0,
 				  o.wait_ms, &lease, &owner);
 	if (r < 0) {
+		uint32_t self = corolease_nodeid(h);
 		corolease_close(h);
 		if ((r == -EBUSY || r == -ETIMEDOUT) && owner) {
-			warnx_("acquire %s: held by node %" PRIu32 "%s (%s)",
-			       text(name, strlen(name)), owner,
+			warnx_("acquire %s: held by node %" PRIu32 "%s%s (%s)",
+			       text(name, strlen(name)), owner, on_this_node(owner, self),
 			       r == -ETIMEDOUT ? "; gave up waiting" : "", corolease_errname(r));
 			return EXIT_BUSY;
 		}
@@ -1470,10 +1483,11 @@ static int index_write(int argc, char **argv, bool del)
 	uint32_t owner = 0;
 	int r = corolease_acquire(h, name, strlen(name), COROLEASE_EX, 0, 0, &lease, &owner);
 	if (r < 0) {
+		uint32_t self = corolease_nodeid(h);
 		corolease_close(h);
 		if (r == -EBUSY) {
-			warnx_("%s %s: held by node %" PRIu32 " (%s)", sub, text(name, strlen(name)),
-			       owner, corolease_errname(r));
+			warnx_("%s %s: held by node %" PRIu32 "%s (%s)", sub, text(name, strlen(name)),
+			       owner, on_this_node(owner, self), corolease_errname(r));
 			return EXIT_BUSY;
 		}
 		warnx_("%s %s: %s (%s)", sub, text(name, strlen(name)), corolease_strerror(r),

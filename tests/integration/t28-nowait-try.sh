@@ -4,6 +4,8 @@
 #     it without --wait three times: each exits 1 naming node 1, node 1's
 #     command is told it is wanted, and it still holds NAME well past the
 #     handover timeout (2 s here): a denied try has nobody to hand over to.
+#     A try on node 1 itself (another local client) says the holder is on
+#     this node.
 #     (It was revoked after the handover timeout, handing the lease to
 #     nobody: a login router probing with NOWAIT ended the holder's sessions.)
 # (b) Node 2 then waits (--wait 30): node 1's command is revoked at the
@@ -22,6 +24,9 @@ hpid=$(daemon_pid 1 holder)
 
 # ---- (a) NOWAIT tries ----
 t0=$(now_ms)
+out=$(cl 1 acquire "$N" -- true 2>&1); rc=$?
+check "a try on node 1 itself exits 1 and says the holder is on this node (got $rc: $out)" \
+	[ $rc = 1 ] && grep -q 'held by node 1 (this node' <<<"$out"
 for i in 1 2 3; do
 	out=$(cl 2 acquire "$N" -- true 2>&1); rc=$?
 	check "try $i from node 2 exits 1 naming node 1 (got $rc: $out)" [ $rc = 1 ] && grep -q 'node 1' <<<"$out"
