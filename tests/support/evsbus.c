@@ -1066,12 +1066,21 @@ void evs_quorum_ring(struct evs_bus *b, uint32_t node, bool quorate, const struc
 	ck_assert_msg(nd->up && !nd->paused, "evsbus: quorum verdict for a node that is down or paused");
 	trace(b, "n%u votequorum: %s, ring %u/%" PRIu64 "%s", node, quorate ? "quorate" : "NOT quorate",
 	      ring->rep, ring->seq, b->cfg.two_node ? " (two_node)" : "");
-	/* as lockd/main.c's on_quorum(): the modes, then the verdict */
+	/* as lockd/main.c's on_quorum(): the modes, the vote count, then the verdict */
 	uint32_t mem = nd->vq_members ? nd->vq_members : nd->view;
 	unsigned qm = b->cfg.two_node ? CL_QMODE_TWO_NODE : 0;
 	if (popcount(mem) < expected_votes(b))
 		qm |= CL_QMODE_INCOMPLETE;
 	cl_node_quorum_mode(nd->n, qm);
+	/* and the vote count: one vote per node, votequorum's quorum for expected */
+	struct cl_node_vote votes[EVS_MAX_NODES];
+	size_t nv = 0;
+	for (uint32_t id = 1; id <= b->cfg.nodes && nv < EVS_MAX_NODES; id++)
+		if (mem & EVS_N(id))
+			votes[nv++] = (struct cl_node_vote){ id, 1 };
+	unsigned expected = expected_votes(b);
+	cl_node_votes(nd->n, ring, b->cfg.two_node && expected == 2 ? 1 : expected / 2 + 1, expected,
+		      votes, nv);
 	cl_node_quorum(nd->n, quorate, ring);
 	post_step(b);
 }

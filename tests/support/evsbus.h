@@ -54,9 +54,11 @@
  * is votes > expected / 2 (one vote per node); with two_node and two expected
  * votes, one node is quorate (votequorum's two_node: 1), but only once it has
  * been in a ring with the other since its corosync started (wait_for_all,
- * which two_node turns on).  Every verdict comes with votequorum's modes, as
- * lockd/main.c passes them: cl_node_quorum_mode(n, CL_QMODE_TWO_NODE) on a
- * two_node bus, 0 otherwise, then cl_node_quorum().
+ * which two_node turns on).  Every verdict comes with votequorum's modes and
+ * vote count, as lockd/main.c passes them: cl_node_quorum_mode(n,
+ * CL_QMODE_TWO_NODE) on a two_node bus, 0 otherwise, then cl_node_votes()
+ * (one vote per node of the node's votequorum view, quorum expected / 2 + 1,
+ * or 1 with two_node), then cl_node_quorum().
  *
  * Batching.  evs_batch(node, true): the node's multicasts collect into one
  * CPG message in the wire.h batch format, built as lockd/cpg.c builds it (a
