@@ -31,7 +31,7 @@
 NEM_ALL_KINDS="kill-corosync pause-corosync pause-daemon pause-client kill-daemon partition loss"
 # not dealt by default (JEPSEN_KINDS only): short-partition (a cut healed within
 # 0.3-2 s), flap (a node's link cut/healed 3-8 times, 200-900 ms each)
-NEM_EXTRA_KINDS="short-partition flap"
+NEM_EXTRA_KINDS="short-partition flap pause-daemon-cut pause-daemon-kill"
 read -r -a NEM_KINDS <<<"$NEM_ALL_KINDS"   # the deck; run.sh's JEPSEN_KINDS narrows it
 NEM_FID=0
 NEM_LOG=
@@ -204,6 +204,44 @@ nem_fault() {
 		for i in "${nodes[@]}"; do nem_start "$kind" "$i" "ms=$ms pct=$pct"; fids+=("$NEM_FID"); cluster loss "$i" "$pct" >/dev/null; done
 		nem_sleep_ms "$ms"
 		for i in "${nodes[@]}"; do cluster loss-clear "$i" >/dev/null; done
+		;;
+	pause-daemon-cut|pause-daemon-kill)
+		# (breaker brk7) compound: node A's coroleased stopped (its corosync
+		# runs) for 3-9 s; meanwhile another node B is cut off (-cut), or
+		# B's coroleased is killed -9 and restarted and then a node other
+		# than A is cut off (-kill); the sub-faults are logged under their
+		# own kinds so the checker accounts for them
+		local a=${nodes[0]} b d k stopms t_stop others=()
+		for ((k = 1; k <= JEPSEN_NODES; k++)); do ((k != a)) && others+=("$k"); done
+		nem_rand 0 $((${#others[@]} - 1)); b=${others[NR]}
+		nem_rand 3000 9000; stopms=$NR
+		pid=$(nem_daemon_pid "$a")
+		t_stop=$(now_ms)
+		nem_start pause-daemon "$a" "pid=$pid ms=$stopms"; fids+=("$NEM_FID"); local fstop=$NEM_FID
+		kill -STOP "$pid"
+		nem_rand 30 1500; nem_sleep_ms "$NR"
+		if [[ $kind == pause-daemon-kill ]]; then
+			nem_rand 300 2000; ms=$NR
+			local bpid; bpid=$(nem_daemon_pid "$b")
+			nem_start kill-daemon "$b" "pid=$bpid ms=$ms"; d=$NEM_FID
+			kill -KILL "$bpid"
+			nem_sleep_ms "$ms"
+			NEM_RESTARTS=$((NEM_RESTARTS + 1))
+			NEM_DTAG[$b]=coroleased-r$NEM_RESTARTS
+			start_daemon "$b" "${NEM_DTAG[$b]}"
+			nem_end "$d"
+			nem_rand 0 $((${#others[@]} - 1)); b=${others[NR]}
+			nem_rand 0 800; nem_sleep_ms "$NR"
+		fi
+		nem_rand 2000 5000; ms=$NR
+		nem_start partition "$b" "ms=$ms"; d=$NEM_FID
+		cluster partition "$b" >/dev/null
+		nem_sleep_ms "$ms"
+		cluster heal "$b" >/dev/null
+		nem_end "$d"
+		ms=$(( stopms - ($(now_ms) - t_stop) )); ((ms > 0)) && nem_sleep_ms "$ms"
+		kill -CONT "$(nem_daemon_pid "$a")"
+		nodes=("$a" "$b")
 		;;
 	esac
 	for fid in "${fids[@]}"; do nem_end "$fid"; done
