@@ -479,14 +479,18 @@ void cl_node_votes(struct cl_node *n, const struct cl_ring *ring, uint32_t quoru
 	enter(n);
 	if (nnodes > CL_MAX_MEMBERS)
 		nnodes = CL_MAX_MEMBERS;   /* the rest count 0 votes: safe */
-	uint64_t sum = 0;
-	for (size_t i = 0; i < nnodes; i++)
-		sum += nodes[i].votes;
 	if (quorum != n->votes_quorum || expected != n->votes_expected || nnodes != n->nvotes ||
-	    (quorum > 0) != n->votes_known)
-		nd_log(n, LOG_INFO, "votequorum count: quorum %u, expected %u, %zu member nodes with %llu votes%s",
-		       quorum, expected, nnodes, (unsigned long long)sum,
+	    (quorum > 0) != n->votes_known || memcmp(nodes, n->votes, nnodes * sizeof(*nodes))) {
+		char list[256];
+		size_t off = 0;
+		list[0] = 0;
+		for (size_t i = 0; i < nnodes && off < sizeof(list) - 24; i++)
+			off += (size_t)snprintf(list + off, sizeof(list) - off, " %u:%u", nodes[i].nodeid,
+						nodes[i].votes);
+		nd_log(n, LOG_INFO, "votequorum count: quorum %u, expected %u, votes (node:votes)%s%s",
+		       quorum, expected, nnodes ? list : " none",
 		       quorum ? "" : " (unknown: writes wait for every member's ack)");
+	}
 	n->votes_known = quorum > 0;
 	n->votes_ring = *ring;
 	n->votes_quorum = quorum;

@@ -63,6 +63,7 @@ struct cld {
 	bool stopping;
 	bool draining;                /* first SIGTERM: handing leases back */
 	uint64_t drain_deadline;      /* cld_now_us() */
+	uint64_t votes_next;          /* cld_now_us() of the next vote count refresh */
 
 	struct cld_cpg *cpg;
 	struct cld_quorum *vq;
@@ -307,8 +308,21 @@ static void watchdog_start(struct cld *d)
 static void on_deliver(void *ctx, uint32_t sender, const void *msg, size_t len)
 {
 	struct cld *d = ctx;
-	if (d->node)
-		cl_node_deliver(d->node, sender, msg, len);
+	if (!d->node)
+		return;
+	/*
+	 * corosync just handed over our own message, so it runs: read the vote
+	 * count again (at most once a second), which a runtime change of a
+	 * node's votes does not announce (quorum.h)
+	 */
+	if (sender == d->nodeid) {
+		uint64_t now = cld_now_us();
+		if (now >= d->votes_next) {
+			d->votes_next = now + 1000000;
+			cld_quorum_refresh(d->vq);
+		}
+	}
+	cl_node_deliver(d->node, sender, msg, len);
 }
 
 static void on_confchg(void *ctx, const struct cld_change *ch)
@@ -358,7 +372,15 @@ static void on_ring(void *ctx, uint32_t *rep_r, uint64_t *seq_r)
 static const struct cld_cpg_ops cpg_ops = {
 	.deliver = on_deliver, .confchg = on_confchg, .totem = on_totem,
 };
-static const struct cld_quorum_ops vq_ops = { .quorum = on_quorum };
+static void on_votes(void *ctx, const struct cl_ring *ring, const struct cld_votes *votes)
+{
+	struct cld *d = ctx;
+	if (d->node)
+		cl_node_votes(d->node, ring, votes->known ? votes->quorum : 0, votes->expected, votes->nodes,
+			      votes->known ? votes->n : 0);
+}
+
+static const struct cld_quorum_ops vq_ops = { .quorum = on_quorum, .votes = on_votes };
 static const struct cld_ipc_ops ipc_ops = {
 	.input_done = on_ipc_input, .vq_quorate = on_vq_quorate, .ring = on_ring,
 };

@@ -101,6 +101,28 @@ static void read_votes(struct cld_quorum *q)
 	v->known = true;
 }
 
+static bool votes_equal(const struct cld_votes *a, const struct cld_votes *b)
+{
+	if (a->known != b->known || a->quorum != b->quorum || a->expected != b->expected || a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (a->nodes[i].nodeid != b->nodes[i].nodeid || a->nodes[i].votes != b->nodes[i].votes)
+			return false;
+	return true;
+}
+
+void cld_quorum_refresh(struct cld_quorum *q)
+{
+	if (!q->h || !q->have_ring)
+		return;
+	struct cld_votes old = q->votes;
+	read_votes(q);
+	if (votes_equal(&old, &q->votes))
+		return;
+	qb_log(LOG_NOTICE, "votequorum: the vote count changed with no notification (corosync-quorumtool -v?)");
+	q->ops->votes(q->ctx, &q->ring, &q->votes);
+}
+
 static void tell(struct cld_quorum *q)
 {
 	q->qmodes = read_qmodes(q);

@@ -37,12 +37,24 @@ struct cld_quorum_ops {
 	 */
 	void (*quorum)(void *ctx, bool quorate, const struct cl_ring *ring, unsigned qmodes,
 		       const struct cld_votes *votes);
+	/* The vote count changed with no verdict (cld_quorum_refresh()). */
+	void (*votes)(void *ctx, const struct cl_ring *ring, const struct cld_votes *votes);
 };
 
 struct cld_quorum;
 
 /* A view, not connected; ops must outlive it.  NULL on ENOMEM. */
 struct cld_quorum *cld_quorum_new(const struct cld_quorum_ops *ops, void *ctx);
+/*
+ * Reads the vote count again and calls ops.votes if it changed.  votequorum
+ * notifies nothing when a node's votes change at runtime
+ * (corosync-quorumtool -v: exec/votequorum.c's reconfigure handler only
+ * recalculates), so the owner calls this from time to time.  It calls
+ * votequorum synchronously, which blocks while corosync is stopped: call it
+ * only right after corosync handed something over (coroleased: its own
+ * message delivered, at most once a second).
+ */
+void cld_quorum_refresh(struct cld_quorum *q);
 /* Disconnects; accepts NULL; returns NULL. */
 struct cld_quorum *cld_quorum_free(struct cld_quorum *q);
 
