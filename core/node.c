@@ -1050,7 +1050,22 @@ int cl_node_sync(struct cl_node *n, uint64_t client, uint64_t cookie)
 {
 	struct cl_msg m = { .type = CL_MSG_NOP };
 	enter(n);
-	int rc = send_op(n, client, cookie, OP_SYNC, &m);
+	int rc;
+	if (!n->failed && !ready(n)) {
+		/*
+		 * Not synced (joining, or in a sync round): answered at once, as
+		 * a non-waiting acquire is.  Queued, the barrier would wait for
+		 * the round, which waits for every member: a daemon hung while
+		 * its corosync runs held it back for as long as it hung (the
+		 * breaker's t35).
+		 */
+		struct cl_node_event ev = { .type = CL_NODE_EV_SYNC_DONE, .client = client,
+					    .cookie = cookie, .err = COROLEASE_ESYNCING };
+		nd_ev_push(n, &ev);
+		rc = 0;
+	} else {
+		rc = send_op(n, client, cookie, OP_SYNC, &m);
+	}
 	leave(n);
 	return rc;
 }

@@ -381,8 +381,9 @@ int corolease_unwatch(corolease_t *h, const void *name, size_t namelen);
 /*
  * Waits until everything sent to the cluster before it is applied.  0,
  * -EAGAIN (too many requests pending), COROLEASE_ENOQUORUM (not
- * linearizable here), COROLEASE_ENOCLUSTER (the node lost its corosync
- * connection), or a common error.
+ * linearizable here), COROLEASE_ESYNCING (the node is joining or
+ * resynchronising: it answers that at once; retry), COROLEASE_ENOCLUSTER
+ * (the node lost its corosync connection), or a common error.
  */
 int corolease_sync(corolease_t *h);
 

@@ -2086,6 +2086,40 @@ START_TEST(a_writer_never_confirms_by_its_own_votes_alone)
 END_TEST
 
 /*
+ * A sync read on a node in a sync round (here: node 4 joins) is answered
+ * ESYNCING at once, as a non-waiting acquire is.  It used to wait for the
+ * round, and a round waits for every member: with a daemon hung while its
+ * corosync runs, for as long as it hung (the breaker's t35: a sync read on a
+ * restarted node never answered while node 3's daemon was stopped).  Once
+ * the round is over, a sync read is answered OK.
+ */
+START_TEST(a_sync_read_during_a_round_says_esyncing_at_once)
+{
+	struct tbus *b = cluster(3);
+	node_add(b, 4);
+	static const uint32_t all[] = { 1, 2, 3, 4 };
+	bus_config_only(b, all, 4);
+	ck_assert(!cl_node_synced(b->nodes[1]->n));
+	ck_assert_int_eq(cl_node_sync(b->nodes[1]->n, 5, 8), 0);
+	ck_assert_int_eq(cl_node_sync(b->nodes[4]->n, 6, 9), 0);
+	const struct cl_node_event *s1 = last_ev(b->nodes[1], CL_NODE_EV_SYNC_DONE, 5);
+	const struct cl_node_event *s4 = last_ev(b->nodes[4], CL_NODE_EV_SYNC_DONE, 6);
+	ck_assert_ptr_nonnull(s1);
+	ck_assert_int_eq(s1->err, COROLEASE_ESYNCING);
+	ck_assert_ptr_nonnull(s4);
+	ck_assert_int_eq(s4->err, COROLEASE_ESYNCING);
+	bus_run(b);
+	ck_assert(cl_node_synced(b->nodes[1]->n));
+	ck_assert_int_eq(cl_node_sync(b->nodes[4]->n, 7, 10), 0);
+	bus_run(b);
+	const struct cl_node_event *ok = last_ev(b->nodes[4], CL_NODE_EV_SYNC_DONE, 7);
+	ck_assert_ptr_nonnull(ok);
+	ck_assert_int_eq(ok->err, 0);
+	cluster_free(b);
+}
+END_TEST
+
+/*
  * Node 2's ACQUIRE of a free name reaches node 2 alone (corosync delivers a
  * sender's own message at once), and node 2 is then cut off: the grant it
  * applied is one 1 and 3 never saw, so they have no orphan to wait for and
@@ -3137,6 +3171,7 @@ static Suite *node_suite(void)
 	tcase_add_test(tc, without_a_vote_count_a_hung_daemon_holds_writes_back);
 	tcase_add_test(tc, votes_confirm_only_when_the_rest_cannot_make_a_quorum);
 	tcase_add_test(tc, a_writer_never_confirms_by_its_own_votes_alone);
+	tcase_add_test(tc, a_sync_read_during_a_round_says_esyncing_at_once);
 	tcase_add_test(tc, a_grant_only_its_node_delivered_goes_to_no_client);
 	tcase_add_test(tc, a_grant_is_handed_out_once_every_member_acks_it);
 	tcase_add_test(tc, a_handover_grant_waits_for_acks_and_a_blocking_after_it);
