@@ -145,6 +145,7 @@ static int exit_for(int err)
 	case COROLEASE_EORPHANED:
 		return EXIT_BUSY;
 	case -ECONNREFUSED:
+	case -ETIMEDOUT:
 	case COROLEASE_EDISCONNECTED:
 	case COROLEASE_EUNTRUSTED:
 		return EXIT_UNREACHABLE;
@@ -160,9 +161,22 @@ static int exit_for(int err)
 	}
 }
 
+/*
+ * --timeout MS: how long a call waits for the daemon's answer, connecting
+ * included (0: no bound).  A stopped or hung coroleased accepts the
+ * connection and never answers: without a bound, even status hung.
+ */
+static unsigned opt_timeout_ms = 30000;
+
 /* Reports err for what (the command) on name; returns the exit code. */
 static int fail(const char *what, const void *name, size_t namelen, int err)
 {
+	if (err == -ETIMEDOUT) {
+		warnx_("%s%s%s: coroleased did not answer within %u ms (stopped or hung?; --timeout MS); "
+		       "a request to the cluster may still take effect (ETIMEDOUT)", what, name ? " " : "",
+		       name ? text(name, namelen) : "", opt_timeout_ms);
+		return EXIT_UNREACHABLE;
+	}
 	if (name && err == -ENOENT && strcmp(what, "show") == 0)
 		/* strerror's "No such file or directory" says nothing here */
 		warnx_("%s %s: unknown name: the cluster's state has no holder, waiter or index "
@@ -186,9 +200,18 @@ static int fail(const char *what, const void *name, size_t namelen, int err)
 static corolease_t *connect_or_exit(void)
 {
 	corolease_t *h;
-	int r = corolease_connect(&h);
-	if (r == 0)
+	/* connecting: the library's 10 s, or less with a smaller --timeout */
+	unsigned cto = opt_timeout_ms && opt_timeout_ms < 10000 ? opt_timeout_ms : 10000;
+	int r = corolease_connect_timeout(&h, cto);
+	if (r == 0) {
+		corolease_set_timeout(h, opt_timeout_ms);
 		return h;
+	}
+	if (r == -ETIMEDOUT) {
+		warnx_("cannot connect to coroleased: it did not answer within %u ms (stopped or hung?; "
+		       "--timeout MS) (ETIMEDOUT)", cto);
+		exit(EXIT_UNREACHABLE);
+	}
 	warnx_("cannot connect to coroleased: %s (%s)", corolease_strerror(r),
 	       corolease_errname(r));
 	if (r == -EACCES || r == -EPERM)
@@ -257,7 +280,7 @@ static int poll_ms(uint64_t t, uint64_t extra)
 /* usage */
 
 static const char usage_main[] =
-	"usage: corolease [--json] COMMAND [ARGS]\n"
+	"usage: corolease [--json] [--timeout MS] COMMAND [ARGS]\n"
 	"\n"
 	"commands:\n"
 	"  status [--prometheus]          node, quorum, members and counters\n"
@@ -276,6 +299,9 @@ static const char usage_main[] =
 	"\n"
 	"options:\n"
 	"  --json       machine-readable output (read commands)\n"
+	"  --timeout MS wait at most MS for coroleased to answer (default 30000,\n"
+	"               0: no limit; acquire --wait keeps its own); exit 3 when it\n"
+	"               does not (stopped or hung)\n"
 	"  -h, --help   this text; COMMAND --help for a command's\n"
 	"  --version    print the version\n"
 	"\n"
@@ -1260,6 +1286,8 @@ static int cmd_acquire(int argc, char **argv)
 	struct corolease_callbacks cb = { .wanted = acq_wanted, .revoked = acq_revoked,
 					  .disconnected = acq_disconnected };
 	corolease_set_callbacks(h, &cb, &run);
+	if (o.wait && o.wait_ms == 0)
+		corolease_set_timeout(h, 0);   /* --wait 0: without limit, --timeout too */
 	corolease_lease_t *lease;
 	uint32_t owner = 0;
 	int r = corolease_acquire(h, name, strlen(name), o.mode, o.wait ? COROLEASE_WAIT : 0,
@@ -1267,6 +1295,8 @@ static int cmd_acquire(int argc, char **argv)
 	if (r < 0) {
 		uint32_t self = corolease_nodeid(h);
 		corolease_close(h);
+		if (r == -ETIMEDOUT && !o.wait)
+			return fail("acquire", name, strlen(name), r);   /* the daemon's answer, not a wait */
 		if ((r == -EBUSY || r == -ETIMEDOUT) && owner) {
 			warnx_("acquire %s: held by node %" PRIu32 "%s%s (%s)",
 			       text(name, strlen(name)), owner, on_this_node(owner, self),
@@ -1490,6 +1520,8 @@ static int index_write(int argc, char **argv, bool del)
 			       owner, on_this_node(owner, self), corolease_errname(r));
 			return EXIT_BUSY;
 		}
+		if (r == -ETIMEDOUT)
+			return fail(sub, name, strlen(name), r);
 		warnx_("%s %s: %s (%s)", sub, text(name, strlen(name)), corolease_strerror(r),
 		       corolease_errname(r));
 		return exit_for(r);
@@ -1500,6 +1532,10 @@ static int index_write(int argc, char **argv, bool del)
 	else
 		r = corolease_index_put(lease, key, strlen(key), val, strlen(val), &version);
 	corolease_release(lease);
+	if (r == -ETIMEDOUT) {
+		corolease_close(h);
+		return fail(sub, name, strlen(name), r);
+	}
 	if (r < 0) {
 		warnx_("%s %s %s: %s (%s)", sub, text(name, strlen(name)), key,
 		       corolease_strerror(r), corolease_errname(r));
@@ -1681,6 +1717,14 @@ int main(int argc, char **argv)
 		const char *a = argv[i];
 		if (strcmp(a, "--json") == 0) {
 			opt_json = true;
+		} else if (strcmp(a, "--timeout") == 0 || strncmp(a, "--timeout=", 10) == 0) {
+			const char *val = a[9] == '=' ? a + 10 : (i + 1 < argc ? argv[++i] : NULL);
+			uint32_t ms = 0;
+			if (!val || !parse_u32(val, &ms, false)) {
+				fprintf(stderr, "corolease: --timeout needs MS >= 0 (0: no bound)\n");
+				return EXIT_USAGE;
+			}
+			opt_timeout_ms = ms;
 		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			fputs(usage_main, stdout);
 			return EXIT_OK;

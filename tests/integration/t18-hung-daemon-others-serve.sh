@@ -5,6 +5,7 @@
 # a release), a sync read and an acquire on node 2, each answered while node
 # 3's daemon is still stopped.  Before the vote rule every one of them waited
 # for node 3's WRITE_ACK until it resumed (a 30 s SIGSTOP: a put took 30 s).
+# On node 3 the CLI gives up after --timeout (exit 3) instead of hanging.
 # Node 3 then resumes, applies what it missed and shows the same state.
 # The timeouts below only keep a failure from hanging the suite: node 3
 # stays stopped until all three calls have returned.
@@ -31,6 +32,12 @@ out=$(timeout 60 "$CLUSTER_SH" exec 2 "$CLI" acquire hd/b -- echo held 2>&1) ||
 	fail "acquire hd/b on node 2 while node 3's daemon is stopped: exit $?: $out"
 check "node 2 ran its command under hd/b (got '$out')" [ "$out" = held ]
 t2=$(now_ms)
+# on node 3 itself the CLI does not hang: it gives up after --timeout
+out=$(timeout 60 "$CLUSTER_SH" exec 3 "$CLI" --timeout 1500 status 2>&1); rc=$?
+check "status on node 3 exits 3 (daemon not answering) (got $rc: $out)" [ $rc = 3 ]
+check "and says coroleased did not answer" grep -q 'did not answer within 1500 ms' <<<"$out"
+out=$(timeout 60 "$CLUSTER_SH" exec 3 "$CLI" --timeout 1500 index put hd/c k v 2>&1); rc=$?
+check "index put on node 3 exits 3 too (got $rc: $out)" [ $rc = 3 ]
 check "node 3's coroleased was still stopped through all three" \
 	bash -c "[ \"\$(awk '{print \$3}' /proc/$pid/stat)\" = T ]"
 say "put, sync read and acquire done $((t2 - t0)) ms after the stop"
