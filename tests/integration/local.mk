@@ -79,7 +79,8 @@ INTEGRATION_TESTS = \
 	tests/integration/t16-max-leases.sh \
 	tests/integration/t17-kill-on-revoke.sh \
 	tests/integration/t18-hung-daemon-others-serve.sh \
-	tests/integration/t34-brk7-runtime-votes-stale.sh \
+	tests/integration/t35-join-during-hang.sh \
+	tests/integration/t34-runtime-votes-stale.sh \
 	tests/integration/t19-send-path.sh \
 	tests/integration/t22-squat.sh \
 	tests/integration/t23-epoch-after-all-daemons-restart.sh \

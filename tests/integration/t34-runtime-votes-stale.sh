@@ -13,7 +13,7 @@
 # Fails if the put (or a sync read on node 3) is answered while node 2's
 # daemon is stopped.
 . "$(dirname "$0")/lib.sh"
-it_init brk7-runtime-votes-stale 34
+it_init runtime-votes-stale 37
 it_up 3
 
 cl 1 index put rv/a k v0 >/dev/null || fail "put v0"
