@@ -344,7 +344,7 @@ struct agent_view {
 	bool failed;             /* cl_node_failed() */
 	bool synced;             /* cl_node_synced() */
 	bool has_sm;             /* cl_node_sm() != NULL */
-	uint64_t illegal;        /* cl_node_counters().illegal_transitions */
+	uint64_t illegal;        /* cl_node_illegal_transitions() */
 	struct cl_sm_stats st;   /* cl_sm_stats() of its machine, when has_sm */
 	uint64_t hash_gen;       /* the node's agen when hash was computed; 0: never */
 	uint64_t hash;           /* cl_sm_hash() of its machine */
@@ -1053,14 +1053,12 @@ static void agent_changed(struct node *n)
 static void view_read(struct node *n, struct agent_view *v)
 {
 	const struct cl_sm *sm = cl_node_sm(n->cn);
-	struct cl_node_counters k;
 
 	v->gen = n->agen;
 	v->failed = cl_node_failed(n->cn);
 	v->synced = cl_node_synced(n->cn);
 	v->has_sm = sm != NULL;
-	cl_node_counters(n->cn, &k);
-	v->illegal = k.illegal_transitions;
+	v->illegal = cl_node_illegal_transitions(n->cn);
 	if (sm)
 		cl_sm_stats(sm, &v->st);
 }
