@@ -4031,13 +4031,15 @@ static void check_transitions(struct sim *s)
  */
 static void check_owners(struct sim *s)
 {
-	uint32_t any[SIM_MAX_NAMES] = { 0 }, ex[SIM_MAX_NAMES] = { 0 };
+	uint32_t any[SIM_MAX_NAMES], ex[SIM_MAX_NAMES];
 	uint32_t grew = s->owners_grew;
 	uint32_t names = s->o->self_check ? (1u << s->nnames) - 1 : grew;
 
 	s->owners_grew = 0;
 	if (!names)
 		return;
+	memset(any, 0, sizeof(any));
+	memset(ex, 0, sizeof(ex));
 	for (unsigned i = 0; i < s->nslots; i++) {
 		const struct client *c = &s->clients[i];
 
@@ -4841,6 +4843,8 @@ static void reap_failed(struct sim *s)
 	 * would be now.  --self-check looks at every node.
 	 */
 	s->reap_look = 0;
+	if (!look && !self_check)
+		return;   /* nothing to look at: only a look (a crash) calls into an agent here */
 	for (unsigned i = 0; i < s->n && !s->stop; i++) {
 		struct node *n = &s->nodes[i];
 		bool looked = (look | s->reap_look) & (1u << i);
