@@ -4,6 +4,7 @@
  * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,7 +79,15 @@ bool cl_sm_is_member(const struct cl_sm *sm, uint32_t node)
 
 void cl_sm_stats(const struct cl_sm *sm, struct cl_sm_stats *st)
 {
-	memset(st, 0, sizeof(*st));
+	/*
+	 * Every byte zeroed as by one memset of the whole, in the ways that are
+	 * fast for each part: a copy of zeroes up to members[] (a memset of the
+	 * whole compiles to a string instruction, slow to start, and the
+	 * simulator asks after every event), then below, the used members
+	 * copied and the rest cleared.
+	 */
+	static const struct cl_sm_stats zero;
+	memcpy(st, &zero, offsetof(struct cl_sm_stats, members));
 	st->lsn = sm->h.lsn;
 	st->q_lsn = sm->h.q_lsn;
 	st->epoch = sm->h.epoch;
@@ -101,6 +110,8 @@ void cl_sm_stats(const struct cl_sm *sm, struct cl_sm_stats *st)
 	st->ring = sm->h.ring;
 	st->nmembers = sm->h.nmembers;
 	memcpy(st->members, sm->h.members, sm->h.nmembers * sizeof(uint32_t));
+	memset(st->members + sm->h.nmembers, 0,
+	       (size_t)((char *)(st + 1) - (char *)(st->members + sm->h.nmembers)));
 }
 
 static void fill_info(const struct cl_rec *r, struct cl_lease_info *info)

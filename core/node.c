@@ -1270,6 +1270,11 @@ void cl_node_counters(const struct cl_node *n, struct cl_node_counters *c_r)
 	*c_r = n->c;
 }
 
+uint64_t cl_node_illegal_transitions(const struct cl_node *n)
+{
+	return n->c.illegal_transitions;
+}
+
 uint64_t cl_node_client_holds(const struct cl_node *n)
 {
 	return n->client_holds;

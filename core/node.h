@@ -352,6 +352,8 @@ bool cl_node_synced(const struct cl_node *n);
 /* The node-wide validity deadline: local clients may use their leases while now < it (0: not). */
 uint64_t cl_node_valid_until(const struct cl_node *n);
 void cl_node_counters(const struct cl_node *n, struct cl_node_counters *c_r);
+/* Its counters' illegal_transitions, without copying them all (the simulator reads it often). */
+uint64_t cl_node_illegal_transitions(const struct cl_node *n);
 /* Number of local client holds. */
 uint64_t cl_node_client_holds(const struct cl_node *n);
 

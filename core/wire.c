@@ -311,8 +311,13 @@ static const uint8_t *rd_name(struct rd *r, uint16_t namelen)
 	return rd_bytes(r, namelen);
 }
 
-/* cl_wire_decode() but for *m_r, which it writes only on success (all of it). */
-static int wire_decode(const uint8_t *buf, size_t len, struct cl_msg *m_r)
+/*
+ * cl_wire_decode() but for *m_r, which it writes straight into (clearing it
+ * first once the header is checked): a refused message may leave it partly
+ * written, which cl_wire_decode() then clears.  (Filling a local and copying
+ * it out made each decode stall on its own stores.)
+ */
+static int wire_decode(const uint8_t *buf, size_t len, struct cl_msg *mp)
 {
 	struct rd r;
 	uint16_t namelen = 0;
@@ -326,124 +331,129 @@ static int wire_decode(const uint8_t *buf, size_t len, struct cl_msg *m_r)
 	if (cl_get_u16(buf + 2) != 0 || cl_get_u32(buf + 4) != len - CL_WIRE_HDR_LEN)
 		return COROLEASE_EPROTO;
 
-	struct cl_msg m = { .type = buf[1] };
+	/* cleared by a copy of a zero message: a memset of its size compiles to
+	   a string instruction, slow to start, and this runs for every delivery */
+	static const struct cl_msg zero_msg;
+	struct cl_msg *m = mp;
+
+	*m = zero_msg;
+	m->type = buf[1];
 	rd_init(&r, buf + CL_WIRE_HDR_LEN, len - CL_WIRE_HDR_LEN);
 
-	switch (m.type) {
+	switch (m->type) {
 	case CL_MSG_ACQUIRE:
-		m.req_id = rd_u64(&r);
-		m.mode = rd_u8(&r);
-		m.flags = rd_u8(&r);
+		m->req_id = rd_u64(&r);
+		m->mode = rd_u8(&r);
+		m->flags = rd_u8(&r);
 		namelen = rd_u16(&r);
-		m.name = rd_name(&r, namelen);
-		if (!mode_ok(m.mode) || (m.flags & ~CL_ACQ_FLAGS_ALL) != 0)
+		m->name = rd_name(&r, namelen);
+		if (!mode_ok(m->mode) || (m->flags & ~CL_ACQ_FLAGS_ALL) != 0)
 			return COROLEASE_EPROTO;
 		break;
 	case CL_MSG_RELEASE:
 	case CL_MSG_HANDOVER_DONE:
-		m.epoch = rd_u64(&r);
+		m->epoch = rd_u64(&r);
 		namelen = rd_u16(&r);
-		m.name = rd_name(&r, namelen);
+		m->name = rd_name(&r, namelen);
 		break;
 	case CL_MSG_EVICT:
-		m.req_id = rd_u64(&r);
+		m->req_id = rd_u64(&r);
 		namelen = rd_u16(&r);
-		m.name = rd_name(&r, namelen);
+		m->name = rd_name(&r, namelen);
 		break;
 	case CL_MSG_RECOVER_NODE:
-		m.node = rd_u32(&r);
-		m.seq = rd_u64(&r);
-		if (m.node == CL_NODE_NONE)
+		m->node = rd_u32(&r);
+		m->seq = rd_u64(&r);
+		if (m->node == CL_NODE_NONE)
 			return COROLEASE_EPROTO;
 		break;
 	case CL_MSG_FENCE_ACK:
-		m.req_id = rd_u64(&r);
-		m.node = rd_u32(&r);
-		m.flags = rd_u8(&r);
-		if (m.node == CL_NODE_NONE || (m.flags & ~CL_FENCE_FORCE) != 0)
+		m->req_id = rd_u64(&r);
+		m->node = rd_u32(&r);
+		m->flags = rd_u8(&r);
+		if (m->node == CL_NODE_NONE || (m->flags & ~CL_FENCE_FORCE) != 0)
 			return COROLEASE_EPROTO;
 		break;
 	case CL_MSG_INDEX_PUT:
-		m.req_id = rd_u64(&r);
-		m.epoch = rd_u64(&r);
-		m.uid = rd_u32(&r);
+		m->req_id = rd_u64(&r);
+		m->epoch = rd_u64(&r);
+		m->uid = rd_u32(&r);
 		namelen = rd_u16(&r);
-		m.keylen = rd_u8(&r);
-		m.vallen = rd_u32(&r);
-		m.name = rd_name(&r, namelen);
-		m.key = rd_bytes(&r, m.keylen);
-		if (m.keylen < 1 || m.vallen > COROLEASE_VALUE_MAX)
+		m->keylen = rd_u8(&r);
+		m->vallen = rd_u32(&r);
+		m->name = rd_name(&r, namelen);
+		m->key = rd_bytes(&r, m->keylen);
+		if (m->keylen < 1 || m->vallen > COROLEASE_VALUE_MAX)
 			return COROLEASE_EPROTO;
-		m.value = rd_bytes(&r, m.vallen);
+		m->value = rd_bytes(&r, m->vallen);
 		break;
 	case CL_MSG_INDEX_DEL:
-		m.req_id = rd_u64(&r);
-		m.epoch = rd_u64(&r);
+		m->req_id = rd_u64(&r);
+		m->epoch = rd_u64(&r);
 		namelen = rd_u16(&r);
-		m.keylen = rd_u8(&r);
-		m.name = rd_name(&r, namelen);
-		m.key = rd_bytes(&r, m.keylen);
-		if (m.keylen < 1)
+		m->keylen = rd_u8(&r);
+		m->name = rd_name(&r, namelen);
+		m->key = rd_bytes(&r, m->keylen);
+		if (m->keylen < 1)
 			return COROLEASE_EPROTO;
 		break;
 	case CL_MSG_NOP:
-		m.req_id = rd_u64(&r);
+		m->req_id = rd_u64(&r);
 		break;
 	case CL_MSG_QUORUM:
-		m.ring.rep = rd_u32(&r);
-		m.ring.seq = rd_u64(&r);
-		m.flags = rd_u8(&r);
-		if ((m.flags & ~CL_QUORUM_FLAGS_ALL) != 0)
+		m->ring.rep = rd_u32(&r);
+		m->ring.seq = rd_u64(&r);
+		m->flags = rd_u8(&r);
+		if ((m->flags & ~CL_QUORUM_FLAGS_ALL) != 0)
 			return COROLEASE_EPROTO;
 		break;
 	case CL_MSG_GRACE_END:
-		m.ring.rep = rd_u32(&r);
-		m.ring.seq = rd_u64(&r);
+		m->ring.rep = rd_u32(&r);
+		m->ring.seq = rd_u64(&r);
 		break;
 	case CL_MSG_SYNC_ANNOUNCE:
-		m.ring.rep = rd_u32(&r);
-		m.ring.seq = rd_u64(&r);
-		m.lsn = rd_u64(&r);
-		m.q_lsn = rd_u64(&r);
-		m.hash = rd_u64(&r);
-		m.flags = rd_u8(&r);
-		m.term.rep = rd_u32(&r);
-		m.term.seq = rd_u64(&r);
-		m.mem_max = rd_u64(&r);
-		m.epoch_floor = rd_u64(&r);
-		m.per_uid_max = rd_u64(&r);
-		m.round = rd_u64(&r);
-		m.term_seen.rep = rd_u32(&r);
-		m.term_seen.seq = rd_u64(&r);
-		if ((m.flags & ~CL_SYNC_ANNOUNCE_FLAGS) != 0)
+		m->ring.rep = rd_u32(&r);
+		m->ring.seq = rd_u64(&r);
+		m->lsn = rd_u64(&r);
+		m->q_lsn = rd_u64(&r);
+		m->hash = rd_u64(&r);
+		m->flags = rd_u8(&r);
+		m->term.rep = rd_u32(&r);
+		m->term.seq = rd_u64(&r);
+		m->mem_max = rd_u64(&r);
+		m->epoch_floor = rd_u64(&r);
+		m->per_uid_max = rd_u64(&r);
+		m->round = rd_u64(&r);
+		m->term_seen.rep = rd_u32(&r);
+		m->term_seen.seq = rd_u64(&r);
+		if ((m->flags & ~CL_SYNC_ANNOUNCE_FLAGS) != 0)
 			return COROLEASE_EPROTO;
 		break;
 	case CL_MSG_SYNC_CHUNK:
 	case CL_MSG_SYNC_HOLDS:
-		m.ring.rep = rd_u32(&r);
-		m.ring.seq = rd_u64(&r);
-		m.seq = rd_u64(&r);
-		m.flags = rd_u8(&r);
-		m.vallen = rd_u32(&r);
-		m.round = rd_u64(&r);
-		if ((m.flags & ~CL_SYNC_LAST_CHUNK) != 0 || m.vallen > CL_SYNC_CHUNK_MAX)
+		m->ring.rep = rd_u32(&r);
+		m->ring.seq = rd_u64(&r);
+		m->seq = rd_u64(&r);
+		m->flags = rd_u8(&r);
+		m->vallen = rd_u32(&r);
+		m->round = rd_u64(&r);
+		if ((m->flags & ~CL_SYNC_LAST_CHUNK) != 0 || m->vallen > CL_SYNC_CHUNK_MAX)
 			return COROLEASE_EPROTO;
-		m.value = rd_bytes(&r, m.vallen);
+		m->value = rd_bytes(&r, m->vallen);
 		break;
 	case CL_MSG_WRITE_ACK:
-		m.vallen = rd_u32(&r);
-		if (m.vallen == 0 || m.vallen % CL_WRITE_ACK_LEN != 0 ||
-		    m.vallen > CL_MAX_MEMBERS * CL_WRITE_ACK_LEN)
+		m->vallen = rd_u32(&r);
+		if (m->vallen == 0 || m->vallen % CL_WRITE_ACK_LEN != 0 ||
+		    m->vallen > CL_MAX_MEMBERS * CL_WRITE_ACK_LEN)
 			return COROLEASE_EPROTO;
-		m.value = rd_bytes(&r, m.vallen);
+		m->value = rd_bytes(&r, m->vallen);
 		break;
 	default:
 		return COROLEASE_EPROTO;
 	}
 	if (r.fail || r.pos != r.len)
 		return COROLEASE_EPROTO;
-	m.namelen = namelen;
-	*m_r = m;
+	m->namelen = namelen;
 	return 0;
 }
 
@@ -451,8 +461,7 @@ int cl_wire_decode(const uint8_t *buf, size_t len, struct cl_msg *m_r)
 {
 	int rc = wire_decode(buf, len, m_r);
 
-	/* a refused message leaves *m_r zeroed, as it always did (cleared up
-	   front before: a second 136-byte write of every message decoded) */
+	/* a refused message leaves *m_r zeroed, as it always did */
 	if (rc)
 		memset(m_r, 0, sizeof(*m_r));
 	return rc;
