@@ -403,6 +403,7 @@ struct node {
 	uint8_t freeze;          /* enum freeze: paused, and how */
 	bool ghost;              /* its ring dissolved while it was paused */
 	uint64_t thaw_at;        /* scheduled end of the freeze */
+	uint64_t frozen_at;      /* when the freeze began (FZ_DAEMON) */
 	/* its clock (the daemon's CLOCK_BOOTTIME): see clk_at() */
 	uint64_t clk_t0;         /* real time of the last rebase */
 	uint64_t clk_off;        /* node time at clk_t0 */
@@ -1474,20 +1475,22 @@ static void oracle_ack(struct sim *s, struct node *n, struct client *c, const st
  * A grant, an acknowledged write or a sync barrier -- answers the agent
  * gives only once other members acked them -- handed to a client while the
  * daemon of another member of its node's ring and group is stopped alone
- * (fault_dstop()): counted, to show the vote rule at work.
+ * (fault_dstop()) and has been since before the client asked, so it cannot
+ * have acked: counted, to show the vote rule at work.
  */
-static void note_dstop_answer(struct sim *s, struct node *n, enum cl_node_event_type t)
+static void note_dstop_answer(struct sim *s, struct node *n, const struct client *c,
+			      enum cl_node_event_type t)
 {
-	const struct comp *c;
+	const struct comp *r;
 
 	if (n->comp < 0)
 		return;
-	c = &s->comps[n->comp];
+	r = &s->comps[n->comp];
 	for (unsigned i = 0; i < s->n; i++) {
 		const struct node *m = &s->nodes[i];
 
-		if (i == n->idx || !(c->gmask & (1u << i)) || m->comp != n->comp ||
-		    c->ginc[i] != m->incarnation || !daemon_held(m))
+		if (i == n->idx || !(r->gmask & (1u << i)) || m->comp != n->comp ||
+		    r->ginc[i] != m->incarnation || !daemon_held(m) || m->frozen_at >= c->req_issued)
 			continue;
 		if (t == CL_NODE_EV_GRANTED)
 			s->res->dstop_grants++;
@@ -1597,7 +1600,7 @@ static void op_event(void *ctx, const struct cl_node_event *ev)
 		if (ev->err == 0 && (ev->type == CL_NODE_EV_GRANTED ||
 				     ev->type == CL_NODE_EV_INDEX_DONE ||
 				     ev->type == CL_NODE_EV_SYNC_DONE))
-			note_dstop_answer(s, n, ev->type);
+			note_dstop_answer(s, n, c, ev->type);
 		if (ev->type != CL_NODE_EV_QUEUED)
 			c->req_active = false;   /* answered: liveness satisfied */
 	}
@@ -3250,6 +3253,7 @@ static void fault_dstop(struct sim *s, struct node *n)
 	TR(s, "FAULT: n%u's daemon stops (corosync runs on) for %" PRIu64 " us", n->id, d);
 	s->res->dstops++;
 	n->freeze = FZ_DAEMON;
+	n->frozen_at = s->now;
 	n->thaw_at = s->now + d;
 	n->fault_gen++;
 	n->tick_gen++;
@@ -5539,9 +5543,9 @@ int main(int argc, char **argv)
 	       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, o.jobs,
 	       BUILD_NOTE);
 	if (!o.no_dstop)
-		printf("sim: %" PRIu64 " daemons stopped alone (dstop); answered meanwhile on another "
-		       "node of the ring: %" PRIu64 " grants, %" PRIu64 " index acks, %" PRIu64
-		       " sync barriers\n", tot.dstops, tot.dstop_grants, tot.dstop_acks,
+		printf("sim: %" PRIu64 " daemons stopped alone (dstop); answered on another node of "
+		       "the ring to a request made after the stop, before the resume: %" PRIu64
+		       " grants, %" PRIu64 " index acks, %" PRIu64 " sync barriers\n", tot.dstops, tot.dstop_grants, tot.dstop_acks,
 		       tot.dstop_syncs);
 	if (o.scenario == SIM_SC_MINORITY_BURST)
 		printf("sim: scenario %s: %" PRIu64 " of the faults were its bursts and splits\n",
