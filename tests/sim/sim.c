@@ -5297,7 +5297,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: corolease-sim [--seeds N] [--seed S] [--start S] [--nodes N] [--jobs J]\n"
 		"                     [--plant no-quorum|no-orphan-wait|no-term|epoch-no-term|\n"
-		"                              split-timer|anchor-own|no-grant-ack] [--verbose]\n"
+		"                              split-timer|anchor-own|no-grant-ack|votes-own]\n"
+		"                     [--verbose]\n"
 		"                     [--expect-violation] [--keep-going] [--lax-trans] [--digest]\n"
 		"                     [--congest-unbatched] [--self-first] [--watch NAME] [--self-check]\n"
 		"                     [--scenario minority-burst|asym-view] [--key-salt K]\n"
