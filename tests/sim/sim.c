@@ -4390,7 +4390,8 @@ static void oracle_formation(struct sim *s, uint32_t mask, const char *what)
 				struct node *m = &s->nodes[j];
 				const struct agent_view *v;
 
-				if (!(mask & (1u << j)) || !node_live(m) || !(v = node_view(m))->has_sm)
+				/* a daemon stopped alone keeps its replica (daemon_in()) */
+				if (!(mask & (1u << j)) || !daemon_in(m) || !(v = node_view(m))->has_sm)
 					continue;
 				if (!(read & (1u << j))) {
 					replica_keys(cl_node_sm(m->cn), i, &rk[j]);
