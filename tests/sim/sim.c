@@ -140,6 +140,8 @@
  *    (core/node_out.c votes_suffice()); the summary counts them.  A sync
  *    round needs the stopped daemon: a ring change while it is stopped
  *    leaves its ring unsynced until it resumes (invariant e waits for it).
+ *    Its machine stays a replica for the fork rule (oracle_formation());
+ *    what waits in its queue does not count there yet.
  *    --no-dstop runs the fault mix, and every seed, as before this fault
  *    existed (the seeds found then replay with it);
  *  - an agent that fails (out of memory, core/node.h) is a daemon crash: the
