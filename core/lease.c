@@ -825,6 +825,7 @@ static const struct {
 	{ "split-timer", CL_UNSAFE_SPLIT_TIMER },
 	{ "anchor-own", CL_UNSAFE_ANCHOR_OWN },
 	{ "no-grant-ack", CL_UNSAFE_NO_GRANT_ACK },
+	{ "votes-own", CL_UNSAFE_VOTES_OWN },
 };
 
 unsigned cl_unsafe_by_name(const char *name, size_t len)

@@ -207,10 +207,14 @@ typedef void (*cl_action_fn)(void *ctx, const struct cl_action *a);
 					    send time (node agent) */
 #define CL_UNSAFE_NO_GRANT_ACK    0x40u  /* hand a grant to clients before the other members
 					    acknowledge it (node agent) */
-#define CL_UNSAFE_ALL             0x7fu
+#define CL_UNSAFE_VOTES_OWN       0x80u  /* vote rule: this node's own votes may confirm a
+					    write with no other member having applied it
+					    (node agent, votes_suffice()) */
+#define CL_UNSAFE_ALL             0xffu
 
 /* The CL_UNSAFE_* switch named name (len bytes: "no-quorum", "no-orphan-wait",
- * "no-term", "epoch-no-term", "split-timer", "anchor-own", "no-grant-ack"), or 0. */
+ * "no-term", "epoch-no-term", "split-timer", "anchor-own", "no-grant-ack",
+ * "votes-own"), or 0. */
 unsigned cl_unsafe_by_name(const char *name, size_t len);
 /* The name of the one CL_UNSAFE_* switch flag, or NULL. */
 const char *cl_unsafe_name(unsigned flag);

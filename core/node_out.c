@@ -287,7 +287,8 @@ static uint64_t others_mask(const struct cl_node *n)
  */
 static bool votes_suffice(const struct cl_node *n, uint64_t applied)
 {
-	if (!applied || !n->votes_known || n->vq_modes || !n->vq_quorate ||
+	if ((!applied && !(n->cfg.sm.unsafe_flags & CL_UNSAFE_VOTES_OWN)) ||
+	    !n->votes_known || n->vq_modes || !n->vq_quorate ||
 	    !ring_eq(&n->votes_ring, &n->ring) || !ring_eq(&n->vq_ring, &n->ring))
 		return false;
 	if (n->sm) {

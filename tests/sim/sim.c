@@ -24,7 +24,9 @@
  *  e  liveness: a request on a node that stayed in a stable quorate ring
  *               is answered within a bound derived from the timeouts,
  *               counted from the request, that ring's forming or the last
- *               fault anywhere, whichever is latest; and a synced member of
+ *               fault anywhere, whichever is latest (not while the node is
+ *               unsynced and a daemon of its ring's group is stopped
+ *               alone: the round needs it); and a synced member of
  *               a stable ring whose members' daemons have all read a
  *               quorate verdict for it sees its machine quorate within that
  *               bound (a DENY NOQUORUM answers a request, so the first
@@ -32,7 +34,9 @@
  *               live daemon in the group of a running ring is synced
  *               within 4 T of joining it, the ring's forming or the last
  *               fault (check_synced(): the request bound is far longer
- *               than the time between faults, which resync a stuck node)
+ *               than the time between faults, which resync a stuck node),
+ *               unless a daemon of that group is stopped alone (a daemon's
+ *               resume is a fault: the bounds count from it)
  *                                                            (periodically)
  *  f  converge: after the faults stop and everything heals: one ring, all
  *               synced, one state, d holds everywhere, every request answered
@@ -122,6 +126,24 @@
  *    doc/state-machine.md, which the simulator does not model.  Every
  *    invariant is judged in real time; the simulator turns node times
  *    (valid_until, deadlines) into real ones only through the node's clock;
+ *  - a daemon stopped alone (fault_dstop(): SIGSTOP of coroleased, a hung
+ *    daemon; "dstop" in traces) while its corosync runs: the node stays in
+ *    its ring, its CPG group and its votequorum; the messages, configuration
+ *    changes and votequorum verdicts corosync hands that daemon wait in order
+ *    (its dq) and are read when it runs again, with its deferred client
+ *    calls and a tick, in random order (node_resume()).  It does not tick,
+ *    send or answer clients meanwhile; its clients and its clock run on.
+ *    Mostly a few T, some shorter than T, a fifth 6..20 T (a 30 s SIGSTOP);
+ *    partitions and crashes can meet it, and the stopped daemon may be killed
+ *    (fault_daemon(): kill -9, systemd's watchdog).  The others' grants,
+ *    acknowledged writes and sync barriers meanwhile rest on the vote rule
+ *    (core/node_out.c votes_suffice()); the summary counts them.  A sync
+ *    round needs the stopped daemon: a ring change while it is stopped
+ *    leaves its ring unsynced until it resumes (invariant e waits for it).
+ *    Its machine stays a replica for the fork rule (oracle_formation());
+ *    what waits in its queue does not count there yet.
+ *    --no-dstop runs the fault mix, and every seed, as before this fault
+ *    existed (the seeds found then replay with it);
  *  - an agent that fails (out of memory, core/node.h) is a daemon crash: the
  *    daemon exits, and systemd restarts it later.  A dying daemon's sends
  *    that corosync held die with it.  The simulator injects no allocation
@@ -339,6 +361,26 @@ struct vq {
 	uint64_t lms_gen;        /* matches its last_man_standing timer */
 };
 
+/*
+ * One input that corosync queued for a stopped daemon (FZ_DAEMON), read when
+ * it runs again (dq_drain()): a CPG message (delivered as in_trans /
+ * trans_quorate say), a configuration change (the totem and group lists as
+ * they were when it came), or a votequorum verdict (gen as vq_notify()).
+ */
+enum dq_kind { DQ_MSG = 1, DQ_CONFCHG, DQ_VERDICT };
+
+struct dq_ent {
+	uint8_t kind;
+	bool trans, in_trans, trans_quorate;
+	bool quorate;                     /* DQ_VERDICT */
+	struct msg *m;                    /* DQ_MSG (a reference) */
+	uint64_t gen;                     /* DQ_VERDICT */
+	struct cl_ring ring;              /* DQ_CONFCHG, DQ_VERDICT */
+	uint8_t nt, nm, nl, nj;           /* DQ_CONFCHG: list lengths */
+	uint32_t totem[SIM_MAX_NODES], members[SIM_MAX_NODES];
+	uint32_t left[SIM_MAX_NODES], joined[SIM_MAX_NODES];
+};
+
 /* What the invariant checks read of one agent (node_view()). */
 struct agent_view {
 	uint64_t gen;            /* the node's agen when read; 0: never */
@@ -364,6 +406,7 @@ struct node {
 	uint8_t freeze;          /* enum freeze: paused, and how */
 	bool ghost;              /* its ring dissolved while it was paused */
 	uint64_t thaw_at;        /* scheduled end of the freeze */
+	uint64_t frozen_at;      /* when the freeze began (FZ_DAEMON) */
 	/* its clock (the daemon's CLOCK_BOOTTIME): see clk_at() */
 	uint64_t clk_t0;         /* real time of the last rebase */
 	uint64_t clk_off;        /* node time at clk_t0 */
@@ -400,6 +443,8 @@ struct node {
 	struct msgq ghostq;      /* its old ring's pending messages (ghost) */
 	struct call *calls;      /* client calls made while paused */
 	size_t ncalls, capcalls;
+	struct dq_ent *dq;       /* FZ_DAEMON: what corosync handed the stopped daemon */
+	size_t ndq, capdq;
 	uint32_t group;          /* partition group */
 	uint64_t cpg_back_at;    /* corosync restarting under the daemon: no ring before */
 	uint64_t tick_at, tick_gen;
@@ -424,8 +469,13 @@ struct node {
  * SUSPEND: the whole node sleeps, clients too; CLOCK_BOOTTIME counts on, so
  * its clock jumps forward on resume.  VM: the whole virtual machine is paused
  * and its clock stands still meanwhile (bounded: see vm_pause_max).
+ * DAEMON: the daemon alone is stopped (SIGSTOP of coroleased, a hung
+ * daemon) while its corosync runs: the node stays in its ring and CPG
+ * group and keeps its votequorum; what corosync hands the daemon meanwhile
+ * (messages, configuration changes, verdicts) waits, in order, in dq
+ * (fault_dstop()); its clients and its clock run on.
  */
-enum freeze { FZ_NONE = 0, FZ_PROC, FZ_SUSPEND, FZ_VM };
+enum freeze { FZ_NONE = 0, FZ_PROC, FZ_SUSPEND, FZ_VM, FZ_DAEMON };
 
 /*
  * A node's corosync.  STALL: stopped (SIGSTOP, a long scheduling delay)
@@ -953,10 +1003,23 @@ static bool node_asleep(const struct node *n)
 	return n->freeze == FZ_SUSPEND || n->freeze == FZ_VM;
 }
 
+/* Whether n's daemon is stopped alone (FZ_DAEMON): its corosync runs on. */
+static bool daemon_held(const struct node *n)
+{
+	return n->up && n->freeze == FZ_DAEMON;
+}
+
+/* Whether n's daemon process exists and is connected: running, or stopped alone. */
+static bool daemon_in(const struct node *n)
+{
+	return node_live(n) || daemon_held(n);
+}
+
 /* Whether n's corosync takes part in totem: powered, running, not paused. */
 static bool cs_live(const struct sim *s, const struct node *n)
 {
-	return n->on && n->freeze == FZ_NONE && n->cs == CS_RUN && s->now >= n->cpg_back_at;
+	return n->on && (n->freeze == FZ_NONE || n->freeze == FZ_DAEMON) && n->cs == CS_RUN &&
+	       s->now >= n->cpg_back_at;
 }
 
 /* ------------------------------------------------------------- node clocks */
@@ -1451,6 +1514,38 @@ static void oracle_ack(struct sim *s, struct node *n, struct client *c, const st
 	val_fill(o->val, o->vallen, o->val_seed);
 }
 
+/*
+ * A grant, an acknowledged write or a sync barrier -- answers the agent
+ * gives only once other members acked them -- handed to a client while the
+ * daemon of another member of its node's ring and group is stopped alone
+ * (fault_dstop()) and has been since before the client asked, so it cannot
+ * have acked: counted, to show the vote rule at work.
+ */
+static void note_dstop_answer(struct sim *s, struct node *n, const struct client *c,
+			      enum cl_node_event_type t)
+{
+	const struct comp *r;
+
+	if (n->comp < 0)
+		return;
+	r = &s->comps[n->comp];
+	for (unsigned i = 0; i < s->n; i++) {
+		const struct node *m = &s->nodes[i];
+
+		if (i == n->idx || !(r->gmask & (1u << i)) || m->comp != n->comp ||
+		    r->ginc[i] != m->incarnation || !daemon_held(m) || m->frozen_at >= c->req_issued)
+			continue;
+		if (t == CL_NODE_EV_GRANTED)
+			s->res->dstop_grants++;
+		else if (t == CL_NODE_EV_INDEX_DONE)
+			s->res->dstop_acks++;
+		else
+			s->res->dstop_syncs++;
+		TR(s, "n%u: answered while n%u's daemon is stopped", n->id, m->id);
+		return;
+	}
+}
+
 static void op_event(void *ctx, const struct cl_node_event *ev)
 {
 	struct node *n = ctx;
@@ -1545,6 +1640,10 @@ static void op_event(void *ctx, const struct cl_node_event *ev)
 		}
 		if (ev->type == CL_NODE_EV_INDEX_DONE && ev->err == 0)
 			oracle_ack(s, n, c, ev);
+		if (ev->err == 0 && (ev->type == CL_NODE_EV_GRANTED ||
+				     ev->type == CL_NODE_EV_INDEX_DONE ||
+				     ev->type == CL_NODE_EV_SYNC_DONE))
+			note_dstop_answer(s, n, c, ev->type);
 		if (ev->type != CL_NODE_EV_QUEUED)
 			c->req_active = false;   /* answered: liveness satisfied */
 	}
@@ -1721,6 +1820,29 @@ static void run_deferred_calls(struct sim *s, struct node *n)
 	n->ncalls = 0;
 }
 
+/* A new entry at the end of n's dq (its daemon is stopped alone). */
+static struct dq_ent *dq_push(struct node *n, uint8_t kind)
+{
+	struct dq_ent *d;
+
+	if (n->ndq == n->capdq) {
+		n->capdq = n->capdq ? 2 * n->capdq : 16;
+		n->dq = xrealloc(n->dq, n->capdq * sizeof(*n->dq));
+	}
+	d = &n->dq[n->ndq++];
+	memset(d, 0, sizeof(*d));
+	d->kind = kind;
+	return d;
+}
+
+/* Drops what waits in n's dq (its daemon died, or the run ends). */
+static void dq_clear(struct node *n)
+{
+	for (size_t i = 0; i < n->ndq; i++)
+		msg_unref(n->dq[i].m);
+	n->ndq = 0;
+}
+
 /* ------------------------------------------------------------ votequorum */
 
 /*
@@ -1894,13 +2016,28 @@ static void vq_tell(struct sim *s, struct node *n, uint64_t gen, bool quorate,
 	node_sched_tick(s, n);
 }
 
+/* Verdict number gen waits in n's dq for its stopped daemon. */
+static void dq_verdict(struct sim *s, struct node *n, uint64_t gen, bool quorate,
+		       const struct cl_ring *ring)
+{
+	struct dq_ent *d = dq_push(n, DQ_VERDICT);
+
+	TR(s, "n%u votequorum ring %u.%" PRIu64 ": %squorate: queued (daemon stopped)", n->id,
+	   ring->rep, ring->seq, quorate ? "" : "not ");
+	d->gen = gen;
+	d->quorate = quorate;
+	d->ring = *ring;
+}
+
 /* The verdict n's daemon is told, now or `delay` later (when it dispatches votequorum). */
 static void vq_notify(struct sim *s, struct node *n, bool quorate, const struct cl_ring *ring,
 		      uint64_t delay)
 {
 	uint64_t gen = ++n->vq_ngen;
 
-	if (delay || !node_live(n))
+	if (!delay && daemon_held(n))
+		dq_verdict(s, n, gen, quorate, ring);
+	else if (delay || !node_live(n))
 		ev_push(s, s->now + delay, EV_VERDICT, n->idx, gen,
 			(ring->seq << 32) | ((uint64_t)ring->rep << 1) | quorate);
 	else
@@ -1914,6 +2051,10 @@ static void on_verdict(struct sim *s, const struct ev *e)
 
 	if (e->b <= n->vq_told || !n->up)
 		return;           /* overtaken by a later one, or the daemon is gone */
+	if (daemon_held(n)) { /* waits behind what corosync queued before it */
+		dq_verdict(s, n, e->b, e->c & 1, &ring);
+		return;
+	}
 	if (!node_live(n)) {  /* read when the daemon runs again */
 		ev_push(s, n->freeze ? n->thaw_at : s->now + MS, EV_VERDICT, e->a, e->b, e->c);
 		return;
@@ -2038,6 +2179,19 @@ static void batch_parts(const struct msg *m, cl_batch_fn fn, void *ctx)
 /* One CPG message to n: a batch is split as lockd/cpg.c's deliver_fn() does. */
 static void deliver_one(struct sim *s, struct node *n, const struct msg *m, bool trans)
 {
+	if (daemon_held(n)) {    /* corosync keeps it for the stopped daemon */
+		struct dq_ent *d = dq_push(n, DQ_MSG);
+
+		TR(s, "n%u deliver%s #%" PRIu64 " %s from n%u: queued (daemon stopped)", n->id,
+		   trans ? " (transitional)" : "", m->id, msg_type(m), m->sender);
+		if (!m->first_at)
+			((struct msg *)m)->first_at = s->now;
+		d->m = msg_ref((struct msg *)m);
+		d->trans = trans;
+		d->in_trans = n->in_trans;
+		d->trans_quorate = n->trans_quorate;
+		return;
+	}
 	TR(s, "n%u deliver%s #%" PRIu64 " %s from n%u", n->id, trans ? " (transitional)" : "",
 	   m->id, msg_type(m), m->sender);
 	if (!m->first_at)
@@ -2067,6 +2221,18 @@ static bool group_live(const struct sim *s, int ci, const struct node *n)
 	const struct comp *c = &s->comps[ci];
 
 	return (c->gmask & (1u << n->idx)) && node_live(n) && n->comp == ci &&
+	       c->ginc[n->idx] == n->incarnation;
+}
+
+/*
+ * Whether n's daemon is in ring ci's group and gets what the group gets:
+ * group_live(), or stopped alone (FZ_DAEMON: it waits in its dq).
+ */
+static bool group_in(const struct sim *s, int ci, const struct node *n)
+{
+	const struct comp *c = &s->comps[ci];
+
+	return (c->gmask & (1u << n->idx)) && daemon_in(n) && n->comp == ci &&
 	       c->ginc[n->idx] == n->incarnation;
 }
 
@@ -2100,6 +2266,21 @@ static void node_confchg(struct sim *s, struct node *n, int ci)
 		n->view_inc[i] = c->ginc[i];
 	n->has_view = true;
 	n->cpg_joined = true;
+	if (daemon_held(n)) {    /* corosync keeps it for the stopped daemon */
+		struct dq_ent *d = dq_push(n, DQ_CONFCHG);
+
+		TR(s, "n%u: confchg queued (daemon stopped)", n->id);
+		d->ring = c->ring;
+		d->nt = (uint8_t)nt;
+		d->nm = (uint8_t)nm;
+		d->nl = (uint8_t)nl;
+		d->nj = (uint8_t)nj;
+		memcpy(d->totem, totem, sizeof(totem));
+		memcpy(d->members, members, sizeof(members));
+		memcpy(d->left, left, sizeof(left));
+		memcpy(d->joined, joined, sizeof(joined));
+		return;
+	}
 	/* lockd/cpg.c: the totem confchg's membership, before the group change of the ring */
 	AGENT(n, cl_node_totem(n->cn, &c->ring, totem, nt));
 	AGENT(n, cl_node_confchg(n->cn, &c->ring, members, nm, left, nl, joined, nj));
@@ -2177,7 +2358,7 @@ static void on_self(struct sim *s, const struct ev *e)
 	for (size_t k = c->inflight.head; c->inflight.v[k].m != m; k++)
 		if (!(c->inflight.v[k].m->dlv & bit))
 			return;   /* an earlier message it has not delivered yet */
-	if ((m->dlv & bit) || !group_live(s, (int)e->a, n) || n->cs != CS_RUN)
+	if ((m->dlv & bit) || !group_in(s, (int)e->a, n) || n->cs != CS_RUN)
 		return;
 	m->dlv |= bit;
 	deliver_one(s, n, m, false);
@@ -2261,7 +2442,7 @@ static void group_deliver(struct sim *s, int ci, const struct msg *m)
 		c->gmask &= ~bit;
 		TR(s, "ring %u.%" PRIu64 ": n%u's daemon left the group", c->ring.rep, c->ring.seq, j->id);
 		for (unsigned i = 0; i < s->n && !s->stop; i++)
-			if (group_live(s, ci, &s->nodes[i]))
+			if (group_in(s, ci, &s->nodes[i]))
 				node_confchg(s, &s->nodes[i], ci);
 		try_joins(s);
 		return;
@@ -2269,7 +2450,7 @@ static void group_deliver(struct sim *s, int ci, const struct msg *m)
 	if (j->incarnation != m->sender_inc)
 		return;
 	j->join_pending = false;
-	if (!node_live(j) || j->comp != ci || (c->gmask & bit) || j->cs != CS_RUN ||
+	if (!daemon_in(j) || j->comp != ci || (c->gmask & bit) || j->cs != CS_RUN ||
 	    !group_joinable(s, ci, j)) {
 		try_joins(s);
 		return;
@@ -2278,7 +2459,7 @@ static void group_deliver(struct sim *s, int ci, const struct msg *m)
 	c->ginc[j->idx] = j->incarnation;
 	TR(s, "ring %u.%" PRIu64 ": n%u's daemon joined the group", c->ring.rep, c->ring.seq, j->id);
 	for (unsigned i = 0; i < s->n && !s->stop; i++)
-		if (i != j->idx && group_live(s, ci, &s->nodes[i]))
+		if (i != j->idx && group_in(s, ci, &s->nodes[i]))
 			node_confchg(s, &s->nodes[i], ci);
 	if (s->stop)
 		return;
@@ -2286,9 +2467,9 @@ static void group_deliver(struct sim *s, int ci, const struct msg *m)
 	when = vq_when(s);
 	if (when == VQ_FIRST)
 		node_verdict(s, j, ci, 0);
-	if (!s->stop && node_live(j))
+	if (!s->stop && daemon_in(j))
 		node_confchg(s, j, ci);
-	if (!s->stop && node_live(j) && when != VQ_FIRST)
+	if (!s->stop && daemon_in(j) && when != VQ_FIRST)
 		node_verdict(s, j, ci, when == VQ_LATE ? rng_range(&s->rng, 1, s->vq_late_max) : 0);
 }
 
@@ -2309,7 +2490,7 @@ static void on_deliver(struct sim *s, const struct ev *e)
 		group_deliver(s, (int)e->a, m);
 	} else {
 		for (unsigned i = 0; i < s->n && !s->stop; i++)
-			if (group_live(s, (int)e->a, &s->nodes[i]) && !(m->dlv & (1u << i)))
+			if (group_in(s, (int)e->a, &s->nodes[i]) && !(m->dlv & (1u << i)))
 				deliver_one(s, &s->nodes[i], m, false);
 	}
 	msg_unref(m);
@@ -2367,7 +2548,7 @@ static void early_deliver(struct sim *s, int ci)
 		struct node *n = &s->nodes[i];
 		uint32_t bit = 1u << i;
 
-		if (!group_live(s, ci, n) || n->cs != CS_RUN)
+		if (!group_in(s, ci, n) || n->cs != CS_RUN)
 			continue;
 		for (size_t k = c->inflight.head; k < c->inflight.len; k++) {
 			struct msg *m = c->inflight.v[k].m;
@@ -2378,7 +2559,7 @@ static void early_deliver(struct sim *s, int ci)
 				continue;
 			m->dlv |= bit;
 			deliver_one(s, n, m, false);
-			if (s->stop || !group_live(s, ci, n))
+			if (s->stop || !group_in(s, ci, n))
 				break;
 		}
 	}
@@ -2583,7 +2764,7 @@ static void join_ring(struct sim *s, struct node *n, int ci, int oci)
 
 		n->in_trans = true;
 		n->trans_quorate = ring_quorate(s, c);
-		for (size_t i = old->head; i < old->len && node_live(n) && !s->stop; i++) {
+		for (size_t i = old->head; i < old->len && daemon_in(n) && !s->stop; i++) {
 			const struct msg *m = old->v[i].m;
 
 			if (!m->grp && (m->rcv & trans) && !(m->dlv & (1u << n->idx)))
@@ -2591,12 +2772,12 @@ static void join_ring(struct sim *s, struct node *n, int ci, int oci)
 		}
 		n->in_trans = false;
 	}
-	if (s->stop || !node_live(n))
+	if (s->stop || !daemon_in(n))
 		return;
 	node_confchg(s, n, ci);
-	if (!s->stop && node_live(n) && when != VQ_FIRST)
+	if (!s->stop && daemon_in(n) && when != VQ_FIRST)
 		node_verdict(s, n, ci, when == VQ_LATE ? rng_range(&s->rng, 1, s->vq_late_max) : 0);
-	if (!s->stop && node_live(n))
+	if (!s->stop && daemon_in(n))
 		send_held(s, n);
 }
 
@@ -2655,7 +2836,7 @@ static void on_reform(struct sim *s, const struct ev *e)
 			if (!(c->mask & (1u << i)))
 				continue;
 			n->join_pending = false;
-			if (node_live(n) && group_joinable(s, newc[k], n)) {
+			if (daemon_in(n) && group_joinable(s, newc[k], n)) {
 				c->gmask |= 1u << i;
 				c->ginc[i] = n->incarnation;
 			}
@@ -2687,7 +2868,8 @@ static void on_reform(struct sim *s, const struct ev *e)
 
 			if (n->comp != ci)
 				continue;
-			if (n->on && (n->freeze != FZ_NONE || n->cs == CS_STALL)) {
+			if (n->on && ((n->freeze != FZ_NONE && n->freeze != FZ_DAEMON) ||
+				      n->cs == CS_STALL)) {
 				msgq_clear(&n->ghostq);
 				for (size_t j = c->inflight.head; j < c->inflight.len; j++)
 					if (!c->inflight.v[j].m->grp &&
@@ -2834,6 +3016,11 @@ static void daemon_gone(struct sim *s, struct node *n)
 			client_end(s, c, END_CRASH);
 	}
 	AGENT(n, n->cn = cl_node_free(n->cn));
+	dq_clear(n);             /* what corosync kept for a stopped daemon dies with it */
+	if (n->freeze == FZ_DAEMON) {
+		n->freeze = FZ_NONE;
+		n->fault_gen++;      /* no resume */
+	}
 	n->up = false;
 	n->cpg_joined = false;
 	n->join_pending = false;
@@ -2886,6 +3073,40 @@ static void daemon_crash(struct sim *s, struct node *n, uint64_t restart_in)
 	apply_faults(s);
 }
 
+/*
+ * The daemon reads, in order, what corosync kept for it while it was
+ * stopped alone: messages, configuration changes, verdicts.
+ */
+static void dq_drain(struct sim *s, struct node *n)
+{
+	size_t i;
+
+	for (i = 0; i < n->ndq && node_live(n) && !s->stop; i++) {
+		struct dq_ent *d = &n->dq[i];
+
+		switch (d->kind) {
+		case DQ_MSG:
+			n->in_trans = d->in_trans;
+			n->trans_quorate = d->trans_quorate;
+			deliver_one(s, n, d->m, d->trans);
+			n->in_trans = false;
+			break;
+		case DQ_CONFCHG:
+			TR(s, "n%u confchg ring %u.%" PRIu64 " (queued): %u members, %u left, "
+			   "%u joined", n->id, d->ring.rep, d->ring.seq, d->nm, d->nl, d->nj);
+			AGENT(n, cl_node_totem(n->cn, &d->ring, d->totem, d->nt));
+			AGENT(n, cl_node_confchg(n->cn, &d->ring, d->members, d->nm, d->left, d->nl,
+						 d->joined, d->nj));
+			node_sched_tick(s, n);
+			break;
+		case DQ_VERDICT:
+			vq_tell(s, n, d->gen, d->quorate, &d->ring);
+			break;
+		}
+	}
+	dq_clear(n);
+}
+
 static void node_resume(struct sim *s, struct node *n)
 {
 	unsigned order = (unsigned)rng_range(&s->rng, 0, 5);
@@ -2893,7 +3114,12 @@ static void node_resume(struct sim *s, struct node *n)
 		{ 0, 1, 2 }, { 0, 2, 1 }, { 1, 0, 2 }, { 1, 2, 0 }, { 2, 0, 1 }, { 2, 1, 0 },
 	};
 
-	TR(s, "FAULT: resume n%u (ghost %d, %zu calls waiting)", n->id, n->ghost, n->ncalls);
+	if (n->freeze == FZ_DAEMON)
+		TR(s, "FAULT: n%u's daemon runs again (%zu inputs, %zu calls waiting)", n->id,
+		   n->ndq, n->ncalls);
+	else
+		TR(s, "FAULT: resume n%u (ghost %d, %zu calls waiting)", n->id, n->ghost,
+		   n->ncalls);
 	if (n->clk_stopped)
 		clk_stop(s, n, false);
 	n->freeze = FZ_NONE;
@@ -2906,6 +3132,7 @@ static void node_resume(struct sim *s, struct node *n)
 	for (unsigned k = 0; k < 3 && !s->stop && node_live(n); k++) {
 		switch (perms[order][k]) {
 		case 0:
+			dq_drain(s, n);
 			ghost_wake(s, n);
 			break;
 		case 1:
@@ -3037,10 +3264,13 @@ static void fault_pause(struct sim *s, struct node *n)
 	apply_faults(s);
 }
 
-/* The daemon dies; corosync and the node run on (restart: systemd). */
+/*
+ * The daemon dies; corosync and the node run on (restart: systemd).  A
+ * daemon stopped alone dies too (kill -9, systemd's watchdog).
+ */
 static void fault_daemon(struct sim *s, struct node *n)
 {
-	if (!node_live(n))
+	if (!daemon_in(n))
 		return;
 	daemon_crash(s, n, rng_range(&s->rng, s->token_us / 10, 5 * s->token_us));
 }
@@ -3063,6 +3293,38 @@ static void fault_stall(struct sim *s, struct node *n)
 	n->stall_gen++;
 	ev_push(s, s->now + d, EV_STALL_END, n->idx, n->stall_gen, 0);
 	apply_faults(s);
+}
+
+/*
+ * The daemon alone stops (SIGSTOP of coroleased, a hung daemon) while its
+ * corosync runs: the node stays in its ring, its CPG group and votequorum;
+ * what corosync hands the daemon waits in its dq (deliver_one(),
+ * node_confchg(), vq_notify()) and is read, in order, when it runs again
+ * (node_resume()).  It does not tick, send or answer meanwhile; its clients
+ * and its clock run on.  Short (T/10..0.9 T), mostly a few T, sometimes
+ * long (6..20 T: a 30 s SIGSTOP).  Other faults can meet it: a partition,
+ * a crash, the daemon killed (fault_daemon()).
+ */
+static void fault_dstop(struct sim *s, struct node *n)
+{
+	uint64_t T = s->token_us;
+	unsigned r = (unsigned)rng_range(&s->rng, 0, 99);
+	uint64_t d = r < 30 ? rng_range(&s->rng, T / 10, T * 9 / 10)
+		   : r < 80 ? rng_range(&s->rng, T + T / 5, 6 * T)
+			    : rng_range(&s->rng, 6 * T, 20 * T);
+
+	if (!node_live(n) || n->cs != CS_RUN || n->ghost)
+		return;
+	TR(s, "FAULT: n%u's daemon stops (corosync runs on) for %" PRIu64 " us", n->id, d);
+	s->res->dstops++;
+	n->freeze = FZ_DAEMON;
+	n->frozen_at = s->now;
+	n->thaw_at = s->now + d;
+	n->fault_gen++;
+	n->tick_gen++;
+	n->tick_at = NEVER;
+	ev_push(s, n->thaw_at, EV_RESUME, n->idx, n->fault_gen, 0);
+	s->last_fault = s->now;
 }
 
 /*
@@ -3272,7 +3534,7 @@ static void on_skip(struct sim *s, const struct ev *e)
 			continue;
 		m->comp = ni;
 		m->join_pending = false;
-		if (node_live(m) && group_joinable(s, ni, m)) {
+		if (daemon_in(m) && group_joinable(s, ni, m)) {
 			nc->gmask |= 1u << i;
 			nc->ginc[i] = m->incarnation;
 		}
@@ -3326,7 +3588,14 @@ static const struct fault_kind {
 	{ "congest", 5, fault_congest },
 	{ "flap", 6, fault_flap },
 	{ "qdevice", 4, fault_qdev },
+	{ "dstop", 12, fault_dstop },   /* last: --no-dstop draws as before it existed */
 };
+
+/* A fault kind's weight: with --no-dstop, the mix before fault_dstop() existed. */
+static unsigned fault_weight(const struct sim *s, size_t k)
+{
+	return s->o->no_dstop && fault_kinds[k].fn == fault_dstop ? 0 : fault_kinds[k].weight;
+}
 
 static void on_fault(struct sim *s)
 {
@@ -3347,10 +3616,10 @@ static void on_fault(struct sim *s)
 		return;
 	}
 	for (k = 0; k < sizeof(fault_kinds) / sizeof(fault_kinds[0]); k++)
-		total += fault_kinds[k].weight;
+		total += fault_weight(s, k);
 	r = (unsigned)rng_range(&s->rng, 0, total - 1);
-	for (k = 0; r >= fault_kinds[k].weight; k++)
-		r -= fault_kinds[k].weight;
+	for (k = 0; r >= fault_weight(s, k); k++)
+		r -= fault_weight(s, k);
 	s->res->faults++;
 	fault_kinds[k].fn(s, &s->nodes[rng_range(&s->rng, 0, s->n - 1)]);
 }
@@ -4188,7 +4457,8 @@ static void oracle_formation(struct sim *s, uint32_t mask, const char *what)
 				struct node *m = &s->nodes[j];
 				const struct agent_view *v;
 
-				if (!(mask & (1u << j)) || !node_live(m) || !(v = node_view(m))->has_sm)
+				/* a daemon stopped alone keeps its replica (daemon_in()) */
+				if (!(mask & (1u << j)) || !daemon_in(m) || !(v = node_view(m))->has_sm)
 					continue;
 				if (!(read & (1u << j))) {
 					replica_keys(cl_node_sm(m->cn), i, &rk[j]);
@@ -4351,6 +4621,21 @@ static void check_machine_quorum(struct sim *s)
 }
 
 /*
+ * Whether a daemon of ring ci's group is stopped alone (fault_dstop()): a
+ * sync round needs its announce, so the group's members wait for it to run
+ * again (its resume is a fault: the bounds count from it).
+ */
+static bool group_held(const struct sim *s, int ci)
+{
+	const struct comp *c = &s->comps[ci];
+
+	for (unsigned i = 0; i < s->n; i++)
+		if ((c->gmask & (1u << i)) && s->nodes[i].comp == ci && daemon_held(&s->nodes[i]))
+			return true;
+	return false;
+}
+
+/*
  * e, sync: a live daemon in the group of a running ring is synced within
  * 4 T of joining it, of the ring's forming or of the last fault, whichever
  * is latest.  A round needs one announce from each member, and a snapshot
@@ -4368,7 +4653,7 @@ static void check_synced(struct sim *s)
 		uint64_t since;
 
 		if (!c || c->broken || !group_live(s, n->comp, n) || !cs_live(s, n) ||
-		    node_view(n)->failed) {
+		    node_view(n)->failed || group_held(s, n->comp)) {
 			n->sync_want_since = 0;
 			continue;
 		}
@@ -4419,7 +4704,7 @@ static void check_live(struct sim *s, bool final)
 				  c->req.cookie, sim_names[c->req.name], c->req_issued);
 			return;
 		}
-		if (!node_ok(s, n))
+		if (!node_ok(s, n) || (!node_view(n)->synced && group_held(s, n->comp)))
 			continue;
 		since = c->req_issued;
 		if (s->comps[n->comp].stable_since > since)
@@ -4642,6 +4927,8 @@ static void teardown(struct sim *s)
 		msgq_clear(&n->ghostq);
 		free(n->calls);
 		free(n->batch);
+		dq_clear(n);
+		free(n->dq);
 	}
 	for (int i = 0; i < SIM_MAX_COMPS; i++)
 		if (s->comps[i].used)
@@ -4908,7 +5195,7 @@ static const char *scenario_arg(const struct sim_opts *o, char *buf, size_t cap)
 
 static void run_seed(const struct sim_opts *o, uint64_t seed, bool tracing, struct sim_result *res)
 {
-	char pl[160], sc[40];
+	char pl[160], sc[80];
 
 	struct sim *s = calloc(1, sizeof(*s));
 
@@ -4986,11 +5273,17 @@ static const char *const scenario_names[] = {
 };
 
 /* " --scenario X" for o's scenario (none: ""), into buf. */
+/* The options a seed's run depends on besides --plant, for a replay line. */
 static const char *scenario_arg(const struct sim_opts *o, char *buf, size_t cap)
 {
-	buf[0] = 0;
-	if (o->scenario)
-		snprintf(buf, cap, " --scenario %s", scenario_names[o->scenario]);
+	snprintf(buf, cap, "%s%s%s%s%s", o->scenario ? " --scenario " : "",
+		 o->scenario ? scenario_names[o->scenario] : "", o->self_first ? " --self-first" : "",
+		 o->no_dstop ? " --no-dstop" : "", o->nodes ? " --nodes " : "");
+	if (o->nodes) {
+		size_t off = strlen(buf);
+
+		snprintf(buf + off, cap - off, "%u", o->nodes);
+	}
 	return buf;
 }
 
@@ -5010,6 +5303,7 @@ static const char *plant_args(unsigned flags, char *buf, size_t cap)
 struct worker_out {
 	uint64_t seeds, events, sim_us, violations, soft, trans_acks, forks, grants, acks;
 	uint64_t faults, bursts, skips;
+	uint64_t dstops, dstop_grants, dstop_acks, dstop_syncs;
 	uint64_t bad_seed;       /* first violating seed (hard) */
 	uint64_t owner_seed;     /* --expect-violation: first seed with a double owner */
 	bool bad, owner;
@@ -5040,6 +5334,10 @@ static void worker(const struct sim_opts *o, unsigned wi, struct shared *sh)
 		out->faults += r.faults;
 		out->bursts += r.bursts;
 		out->skips += r.skips;
+		out->dstops += r.dstops;
+		out->dstop_grants += r.dstop_grants;
+		out->dstop_acks += r.dstop_acks;
+		out->dstop_syncs += r.dstop_syncs;
 		if (r.inv == SIM_OK)
 			continue;
 		if (o->expect && safety_inv(r.inv)) {
@@ -5071,10 +5369,12 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: corolease-sim [--seeds N] [--seed S] [--start S] [--nodes N] [--jobs J]\n"
 		"                     [--plant no-quorum|no-orphan-wait|no-term|epoch-no-term|\n"
-		"                              split-timer|anchor-own|no-grant-ack] [--verbose]\n"
+		"                              split-timer|anchor-own|no-grant-ack|votes-own]\n"
+		"                     [--verbose]\n"
 		"                     [--expect-violation] [--keep-going] [--lax-trans] [--digest]\n"
 		"                     [--congest-unbatched] [--self-first] [--watch NAME] [--self-check]\n"
 		"                     [--scenario minority-burst|asym-view] [--key-salt K]\n"
+		"                     [--no-dstop]\n"
 		"  --seeds N            run N seeds (env SEEDS overrides; default %u)\n"
 		"  --start S            first seed (default 1)\n"
 		"  --seed S             run only seed S (same as --start S --seeds 1)\n"
@@ -5114,6 +5414,9 @@ static void usage(FILE *f)
 		"                       before the others have it, and at a break each member\n"
 		"                       has delivered the run of messages it had received\n"
 		"                       (totem's agreed delivery; on_self(), early_deliver())\n"
+		"  --no-dstop           no fault stops a daemon alone (fault_dstop()): the\n"
+		"                       fault mix, and every seed, as before that fault\n"
+		"                       existed (seeds found then replay with it)\n"
 		"  --digest             print a behaviour digest line per seed (compare\n"
 		"                       sorted output before and after a refactor)\n"
 		"  --self-check         verify every cached agent view and every skipped\n"
@@ -5211,6 +5514,8 @@ int main(int argc, char **argv)
 			o.congest_unbatched = true;
 		} else if (!strcmp(a, "--self-first")) {
 			o.self_first = true;
+		} else if (!strcmp(a, "--no-dstop")) {
+			o.no_dstop = true;
 		} else if (!strcmp(a, "--lax-trans")) {
 			o.strict_trans = false;
 		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -5290,6 +5595,10 @@ int main(int argc, char **argv)
 		tot.faults += x->faults;
 		tot.bursts += x->bursts;
 		tot.skips += x->skips;
+		tot.dstops += x->dstops;
+		tot.dstop_grants += x->dstop_grants;
+		tot.dstop_acks += x->dstop_acks;
+		tot.dstop_syncs += x->dstop_syncs;
 		if (x->bad && (!tot.bad || x->bad_seed < tot.bad_seed)) {
 			tot.bad = true;
 			tot.bad_seed = x->bad_seed;
@@ -5306,6 +5615,11 @@ int main(int argc, char **argv)
 	       tot.forks, tot.faults, (double)tot.sim_us / 1e6,
 	       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, o.jobs,
 	       BUILD_NOTE);
+	if (!o.no_dstop)
+		printf("sim: %" PRIu64 " daemons stopped alone (dstop); answered on another node of "
+		       "the ring to a request made after the stop, before the resume: %" PRIu64
+		       " grants, %" PRIu64 " index acks, %" PRIu64 " sync barriers\n", tot.dstops, tot.dstop_grants, tot.dstop_acks,
+		       tot.dstop_syncs);
 	if (o.scenario == SIM_SC_MINORITY_BURST)
 		printf("sim: scenario %s: %" PRIu64 " of the faults were its bursts and splits\n",
 		       scenario_names[o.scenario], tot.bursts);
@@ -5318,7 +5632,7 @@ int main(int argc, char **argv)
 			       " (%" PRIu64 " other invariant reports ignored)\n", tot.owner_seed, tot.soft);
 			return 0;
 		}
-		char pl[160], sc[40];
+		char pl[160], sc[80];
 
 		printf("sim: expected a safety violation (b, c or d;%s%s) but none of seeds %" PRIu64
 		       "..%" PRIu64 " showed one\n", scenario_arg(&o, sc, sizeof(sc)),
@@ -5326,7 +5640,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (tot.bad) {
-		char pl[160], sc[40];
+		char pl[160], sc[80];
 
 		printf("sim: FAILED: first violating seed %" PRIu64 "; replay with "
 		       "corolease-sim --seed %" PRIu64 " --verbose%s%s\n", tot.bad_seed, tot.bad_seed,

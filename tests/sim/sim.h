@@ -20,7 +20,9 @@
  *    messages are sent in the new ring;
  *  - a paused node processes nothing; on resume it delivers its old ring's
  *    pending messages, learns it is alone (singleton ring, not quorate) and
- *    merges back a token timeout later.
+ *    merges back a token timeout later;
+ *  - a daemon stopped alone (its corosync runs) stays in its ring and group;
+ *    what corosync hands it waits, in order, until it runs again.
  *
  * Simulated clients on every node drive random lease and index workloads and
  * the simulator checks, after every event, the invariants listed in sim.c's
@@ -90,6 +92,7 @@ struct sim_opts {
 	bool self_check;         /* --self-check: what the checks cache or skip is verified afresh */
 	bool congest_unbatched;  /* congestion faults in seeds without batching too */
 	bool self_first;              /* a sender delivers its own messages first (--self-first) */
+	bool no_dstop;           /* --no-dstop: no daemon stopped alone (the fault mix before it) */
 	unsigned watch;          /* --watch: trace this name's holders everywhere (SIM_MAX_NAMES: none) */
 	uint64_t key_salt;       /* --key-salt: into every node's table key (cl_sm_config.table_key) */
 };
@@ -120,6 +123,8 @@ struct sim_result {
 	uint64_t eagains, revokes, kills;
 	uint64_t bursts;         /* minority-burst: the scenario's bursts (and splits) */
 	uint64_t skips;          /* asym-view: interim rings that the rest of their ring skipped */
+	uint64_t dstops;         /* daemons stopped alone (fault_dstop()) */
+	uint64_t dstop_grants, dstop_acks, dstop_syncs; /* answered meanwhile: note_dstop_answer() */
 };
 
 #endif /* COROLEASE_SIM_H */
