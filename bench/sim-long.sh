@@ -10,11 +10,18 @@
 #     make sim-long                  # from the build directory (nice -n 10)
 #     SEEDS=1000000 JOBS=2 bench/sim-long.sh _build/tests/sim/corolease-sim
 #
+# SIM_FLAGS (default --self-first, the model make check runs) are given to
+# every run; SIM_FLAGS= runs the plain stream, SIM_FLAGS='--scenario
+# minority-burst --self-first' a scenario.
+#
 # A seed's run does not depend on how the range is split, so any JOBS gives
 # the same verdicts; replay a seed with corolease-sim --seed S --verbose.
 # The last line says: seeds run, violations, CPU and wall time, the commit.
 # Exit status: 0 clean, 1 a violation was seen, 2 a run failed (or usage).
 SIM=${1:-${abs_top_builddir:-.}/tests/sim/corolease-sim}
+# the simulator's options for every seed: by default the model make check runs
+# (a sender delivers its own messages first); SIM_FLAGS= runs the plain stream
+SIM_FLAGS=${SIM_FLAGS---self-first}
 SEEDS=${SEEDS:-1000000}
 START=${START:-1}
 CHUNK=${CHUNK:-10000}
@@ -47,7 +54,8 @@ slice() {
 	while [ "$left" -gt 0 ]; do
 		n=$CHUNK
 		[ "$left" -lt "$n" ] && n=$left
-		SEEDS='' "$SIM" --start "$s" --seeds "$n" --jobs 1 --keep-going >"$tmp/out.$w" 2>&1
+		# shellcheck disable=SC2086
+		SEEDS='' "$SIM" --start "$s" --seeds "$n" --jobs 1 --keep-going $SIM_FLAGS >"$tmp/out.$w" 2>&1
 		rc=$?
 		grep 'VIOLATION of invariant' "$tmp/out.$w"
 		# "sim: N seeds, E events, V violations (...)"; word splitting wanted here
@@ -71,7 +79,7 @@ slice() {
 
 t0=$(date +%s)
 echo "sim-long: seeds $START..$((START + SEEDS - 1)) in $JOBS processes, $CHUNK seeds a chunk," \
-	"$SIM (commit $commit)"
+	"$SIM ${SIM_FLAGS:-(no options)} (commit $commit)"
 s=$START
 w=1
 while [ "$w" -le "$JOBS" ]; do
@@ -106,7 +114,7 @@ note=
 [ "$failed" -gt 0 ] && note=", $failed slices FAILED"
 echo "sim-long: RESULT: $ran of $SEEDS seeds ($START..$((START + SEEDS - 1))), $bad violations," \
 	"$JOBS processes, CPU $1 s user + $2 s sys ($perseed ms/seed), $((t1 - t0)) s wall," \
-	"commit $commit$note"
+	"options '${SIM_FLAGS}', commit $commit$note"
 if [ "$failed" -gt 0 ] || [ "$ran" -ne "$SEEDS" ]; then
 	exit 2
 fi
