@@ -340,6 +340,15 @@ static void on_totem(void *ctx, const struct cl_ring *ring, const uint32_t *memb
 		cl_node_totem(d->node, ring, members, n);
 }
 
+/* The vote count to the agent (quorum 0: unknown, every member must ack). */
+static void on_votes(void *ctx, const struct cl_ring *ring, const struct cld_votes *votes)
+{
+	struct cld *d = ctx;
+	if (d->node)
+		cl_node_votes(d->node, ring, votes->known ? votes->quorum : 0, votes->expected, votes->nodes,
+			      votes->known ? votes->n : 0);
+}
+
 static void on_quorum(void *ctx, bool quorate, const struct cl_ring *ring, unsigned qmodes,
 		      const struct cld_votes *votes)
 {
@@ -347,8 +356,7 @@ static void on_quorum(void *ctx, bool quorate, const struct cl_ring *ring, unsig
 	if (!d->node)
 		return;
 	cl_node_quorum_mode(d->node, qmodes);
-	cl_node_votes(d->node, ring, votes->known ? votes->quorum : 0, votes->expected, votes->nodes,
-		      votes->known ? votes->n : 0);
+	on_votes(d, ring, votes);
 	cl_node_quorum(d->node, quorate, ring);
 }
 
@@ -372,14 +380,6 @@ static void on_ring(void *ctx, uint32_t *rep_r, uint64_t *seq_r)
 static const struct cld_cpg_ops cpg_ops = {
 	.deliver = on_deliver, .confchg = on_confchg, .totem = on_totem,
 };
-static void on_votes(void *ctx, const struct cl_ring *ring, const struct cld_votes *votes)
-{
-	struct cld *d = ctx;
-	if (d->node)
-		cl_node_votes(d->node, ring, votes->known ? votes->quorum : 0, votes->expected, votes->nodes,
-			      votes->known ? votes->n : 0);
-}
-
 static const struct cld_quorum_ops vq_ops = { .quorum = on_quorum, .votes = on_votes };
 static const struct cld_ipc_ops ipc_ops = {
 	.input_done = on_ipc_input, .vq_quorate = on_vq_quorate, .ring = on_ring,
