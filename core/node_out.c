@@ -285,10 +285,10 @@ static uint64_t others_mask(const struct cl_node *n)
  * node's daemon alone from losing it.  A member that acked CL_ACK_ALL
  * (no state) is no such acker.
  */
-static bool votes_suffice(const struct cl_node *n, uint64_t applied)
+/* Whether votes may confirm at all now (the conditions above but the count). */
+static bool votes_usable(const struct cl_node *n)
 {
-	if ((!applied && !(n->cfg.sm.unsafe_flags & CL_UNSAFE_VOTES_OWN)) ||
-	    !n->votes_known || n->vq_modes || !n->vq_quorate ||
+	if (!n->votes_known || n->vq_modes || !n->vq_quorate ||
 	    !ring_eq(&n->votes_ring, &n->ring) || !ring_eq(&n->vq_ring, &n->ring))
 		return false;
 	if (n->sm) {
@@ -297,6 +297,14 @@ static bool votes_suffice(const struct cl_node *n, uint64_t applied)
 		if (st.split_mode)
 			return false;
 	}
+	return true;
+}
+
+/* The count, once votes_usable(). */
+static bool votes_suffice(const struct cl_node *n, uint64_t applied)
+{
+	if (!applied && !(n->cfg.sm.unsafe_flags & CL_UNSAFE_VOTES_OWN))
+		return false;
 	uint64_t have = 0, all = 0;
 	for (uint32_t v = 0; v < n->nvotes; v++) {
 		uint32_t id = n->votes[v].nodeid;
@@ -313,13 +321,14 @@ static bool votes_suffice(const struct cl_node *n, uint64_t applied)
 void nd_confirm_writes(struct cl_node *n)
 {
 	uint64_t need = others_mask(n);
+	bool by_votes = votes_usable(n);   /* once: nothing below changes it */
 	struct cl_list *e, *nx;
 	struct cl_list grants = CL_LIST_INIT(grants);
 	cl_list_foreach_safe(e, nx, &n->unconf) {
 		struct unconfirmed *u = cl_list_entry(e, struct unconfirmed, link);
 		int verdict = 1;            /* 1 = wait, 0 = done, <0 = lost */
 		if (u->departures == n->departures) {
-			if (u->all_acked || (u->acked & need) == need || votes_suffice(n, u->applied))
+			if (u->all_acked || (u->acked & need) == need || (by_votes && votes_suffice(n, u->applied)))
 				verdict = u->barrier && !(ready(n) && nd_authoritative(n)) ?
 					  COROLEASE_ENOQUORUM : 0;
 		} else if (u->barrier) {
