@@ -4746,7 +4746,8 @@ static void check_live(struct sim *s, bool final)
 				  c->req.cookie, sim_names[c->req.name], c->req_issued);
 			return;
 		}
-		if (!node_ok(s, n) || (!node_view(n)->synced && group_held(s, n->comp)))
+		if (!node_ok(s, n) || (group_held(s, n->comp) &&
+					(!node_view(n)->synced || !votes_cover_held(s, n))))
 			continue;
 		since = c->req_issued;
 		if (s->comps[n->comp].stable_since > since)
