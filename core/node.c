@@ -314,6 +314,8 @@ static void deliver_one(struct cl_node *n, uint32_t sender, const uint8_t *buf, 
 		}
 	}
 	bool own_back = own != NULL;
+	if (own && is_sync_type(m.type))
+		renew(n, anchor);   /* a snapshot longer than the validity keeps its sender valid */
 	if (m.type == CL_MSG_SYNC_ANNOUNCE) {
 		nd_on_announce(n, sender, &m);
 	} else if (m.type == CL_MSG_SYNC_CHUNK) {

@@ -1503,6 +1503,58 @@ START_TEST(snapshot_sent_within_send_window)
 END_TEST
 
 /*
+ * A snapshot transfer longer than the validity does not lapse the sender's
+ * holds: each own chunk delivered renews, as any own message does (the
+ * anchor is the send time of the own message delivered before it was sent).
+ * Found by bench_join.sh: 200,000 leases took about a second to reach a
+ * joiner, and the holder revoked every hold ("validity lapsed") halfway,
+ * because only its heartbeats renewed during a round and they waited
+ * behind the chunks.
+ */
+START_TEST(a_snapshot_longer_than_the_validity_keeps_the_sender_valid)
+{
+	struct tbus *b = cluster(2);
+	struct tnode *n1 = b->nodes[1];
+	char name[32];
+	for (int i = 0; i < 1500; i++) {
+		snprintf(name, sizeof(name), "user%04d/INBOX", i);
+		ck_assert_int_eq(cl_node_acquire(n1->n, 1, (uint64_t)i, 0, name, strlen(name),
+						 CL_MODE_EX, 0, 0), 0);
+		if (i % 100 == 99)
+			bus_run(b);
+	}
+	bus_run(b);
+	bus_advance(b, b->now + 1000000);
+	node_add(b, 3);
+	uint32_t ids[] = { 1, 2, 3 };
+	bus_config_only(b, ids, 3);
+	uint64_t t0 = b->now, step = t_cfg(1).validity_us / 16;
+	size_t steps = 0;
+	do {
+		/*
+		 * The ring carries one message every sixteenth of the validity:
+		 * slow, but the send window (4 chunks) still comes back well
+		 * within it -- the renewal's anchor lags by up to twice the
+		 * window, so a ring slower than that lapses whatever is sent.
+		 */
+		b->now += step;
+		for (uint32_t i = 1; i <= 3; i++)
+			cl_node_tick(b->nodes[i]->n);
+		ck_assert_msg(cl_node_valid_until(n1->n) > b->now, "node 1 lapsed %zu messages and "
+			      "%llu us into the transfer", steps, (unsigned long long)(b->now - t0));
+		steps++;
+	} while (bus_step(b) && !cl_node_synced(b->nodes[3]->n));
+	ck_assert(cl_node_synced(b->nodes[3]->n));
+	/* the transfer took several validities, and no hold was revoked */
+	ck_assert_uint_gt(b->now - t0, 2 * t_cfg(1).validity_us);
+	ck_assert_ptr_null(last_ev(n1, CL_NODE_EV_REVOKED, 1));
+	bus_run(b);
+	ck_assert_uint_eq(cl_sm_hash(cl_node_sm(b->nodes[3]->n)), cl_sm_hash(cl_node_sm(n1->n)));
+	cluster_free(b);
+}
+END_TEST
+
+/*
  * A joiner whose max_snapshot_bytes (snapshot_max) is below the state's
  * snapshot refuses it as it arrives: its receive buffer never grows past the
  * bound, it keeps no state and stays unsynced (it grants nothing), the
@@ -3184,6 +3236,7 @@ static Suite *node_suite(void)
 	tcase_add_test(tc, a_restarted_round_ignores_announces_sent_before_it);
 	tcase_add_test(tc, a_rejoined_daemon_counts_no_announce_of_its_previous_incarnation);
 	tcase_add_test(tc, snapshot_sent_within_send_window);
+	tcase_add_test(tc, a_snapshot_longer_than_the_validity_keeps_the_sender_valid);
 	tcase_add_test(tc, heartbeat_due_with_send_window_full);
 	tcase_add_test(tc, heartbeat_due_with_transport_congested);
 	tcase_add_test(tc, a_new_round_keeps_ordinary_messages_waiting_for_the_transport);
