@@ -1457,6 +1457,22 @@ static size_t undelivered_from(const struct tbus *b, uint32_t id)
 	return sum;
 }
 
+/* A 2-node cluster where node 1's client 1 holds count leases in EX. */
+static struct tbus *cluster2_holding(int count)
+{
+	struct tbus *b = cluster(2);
+	char name[32];
+	for (int i = 0; i < count; i++) {
+		snprintf(name, sizeof(name), "user%04d/INBOX", i);
+		ck_assert_int_eq(cl_node_acquire(b->nodes[1]->n, 1, (uint64_t)i, 0, name, strlen(name),
+						 CL_MODE_EX, 0, 0), 0);
+		if (i % 100 == 99)
+			bus_run(b);
+	}
+	bus_run(b);
+	return b;
+}
+
 /*
  * The snapshot for a joiner goes out within the send window (default 4 sync
  * chunks) instead of all at once: each chunk's send time, the renewal
@@ -1467,17 +1483,8 @@ static size_t undelivered_from(const struct tbus *b, uint32_t id)
  */
 START_TEST(snapshot_sent_within_send_window)
 {
-	struct tbus *b = cluster(2);
+	struct tbus *b = cluster2_holding(3000);
 	struct tnode *n1 = b->nodes[1];
-	char name[32];
-	for (int i = 0; i < 3000; i++) {
-		snprintf(name, sizeof(name), "user%04d/INBOX", i);
-		ck_assert_int_eq(cl_node_acquire(n1->n, 1, (uint64_t)i, 0, name, strlen(name),
-						 CL_MODE_EX, 0, 0), 0);
-		if (i % 100 == 99)
-			bus_run(b);
-	}
-	bus_run(b);
 	struct cl_node_counters c;
 	cl_node_counters(n1->n, &c);
 	uint64_t bytes0 = c.mcast_bytes;
@@ -1513,17 +1520,8 @@ END_TEST
  */
 START_TEST(a_snapshot_longer_than_the_validity_keeps_the_sender_valid)
 {
-	struct tbus *b = cluster(2);
+	struct tbus *b = cluster2_holding(1500);
 	struct tnode *n1 = b->nodes[1];
-	char name[32];
-	for (int i = 0; i < 1500; i++) {
-		snprintf(name, sizeof(name), "user%04d/INBOX", i);
-		ck_assert_int_eq(cl_node_acquire(n1->n, 1, (uint64_t)i, 0, name, strlen(name),
-						 CL_MODE_EX, 0, 0), 0);
-		if (i % 100 == 99)
-			bus_run(b);
-	}
-	bus_run(b);
 	bus_advance(b, b->now + 1000000);
 	node_add(b, 3);
 	uint32_t ids[] = { 1, 2, 3 };
