@@ -24,6 +24,7 @@
 
 #include "index.h"
 #include "lease.h"
+#include "wire.h"
 
 #define MAX_NODE 8
 
@@ -352,13 +353,41 @@ int main(int argc, char **argv)
 	printf("cl_sm_hash over %" PRIu64 " records: %.1f ms (%.1f ns/record, hash %016" PRIx64
 	       ")\n", st.records, hash_best * 1e3, hash_best * 1e9 / (double)st.records, hash);
 
+	/*
+	 * ---- the snapshot a joiner gets: encoded by the sender and decoded and
+	 * hashed by the joiner, each in one pass of its loop today ----
+	 */
+	double enc_s = 0, dec_s = 0;
+	size_t snap_len = 0;
+	{
+		uint8_t *snap = NULL;
+		struct cl_sm *fresh = cl_sm_new(&cfg, NULL, NULL);
+		t0 = now_s();
+		if (!fresh || cl_snap_encode_order(sm, false, &snap, &snap_len) < 0) {
+			fprintf(stderr, "bench-sm: encoding the snapshot failed\n");
+			return 1;
+		}
+		enc_s = now_s() - t0;
+		t0 = now_s();
+		if (cl_snap_decode(snap, snap_len, fresh) < 0 || cl_sm_hash(fresh) != hash) {
+			fprintf(stderr, "bench-sm: the snapshot did not load back\n");
+			return 1;
+		}
+		dec_s = now_s() - t0;
+		printf("snapshot: %zu bytes (%.0f B/lease); encode %.1f ms, decode and hash %.1f ms\n",
+		       snap_len, (double)snap_len / (double)nleases, enc_s * 1e3, dec_s * 1e3);
+		free(snap);
+		cl_sm_free(fresh);
+	}
+
 	/* ---- summary ---- */
 	printf("summary: leases=%" PRIu64 " load=%.2fs rss/lease=%.0fB",
 	       nleases, load_s, (double)(rss1 - rss0) / (double)nleases);
 	for (size_t i = 0; i < nfigs; i++)
 		printf(" %s=%s/s", figs[i].tag, fmt_rate(figs[i].ops_per_s, buf, sizeof(buf)));
-	printf(" hash=%.0fms records=%" PRIu64 " epoch=%" PRIu64 " lsn=%" PRIu64 "\n",
-	       hash_best * 1e3, st.records, st.epoch, st.lsn);
+	printf(" hash=%.0fms snap=%zuB encode=%.0fms decode=%.0fms records=%" PRIu64 " epoch=%"
+	       PRIu64 " lsn=%" PRIu64 "\n", hash_best * 1e3, snap_len, enc_s * 1e3, dec_s * 1e3,
+	       st.records, st.epoch, st.lsn);
 
 	cl_sm_free(sm);
 	return 0;

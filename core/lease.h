@@ -509,6 +509,13 @@ typedef int (*cl_sm_record_fn)(void *ctx, const struct cl_record_info *rec);
 int cl_sm_foreach_record(const struct cl_sm *sm, cl_sm_record_fn fn, void *ctx);
 
 /*
+ * The same in the table's order, which depends on the machine's table key:
+ * no sort, so no allocation but describe_rec()'s scratch (-ENOMEM only there).
+ * For the snapshot a joiner gets, where the order does not matter.
+ */
+int cl_sm_foreach_record_any_order(const struct cl_sm *sm, cl_sm_record_fn fn, void *ctx);
+
+/*
  * Restore path for a fresh machine (cl_sm_new, nothing applied): set the
  * header, then add records.  cl_sm_restore_record() validates everything
  * (name/key/value bounds, modes, node ids, EX exclusivity, duplicate names or

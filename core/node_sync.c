@@ -201,7 +201,7 @@ static void sync_send_snapshot(struct cl_node *n)
 {
 	uint8_t *buf;
 	size_t len;
-	if (cl_snap_encode(n->sm, &buf, &len) < 0) {
+	if (cl_snap_encode_order(n->sm, false, &buf, &len) < 0) {
 		nd_fail(n, "encoding a snapshot");
 		return;
 	}

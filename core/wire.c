@@ -615,6 +615,11 @@ static int snap_put_record(void *ctx, const struct cl_record_info *rec)
 
 int cl_snap_encode(const struct cl_sm *sm, uint8_t **buf_r, size_t *len_r)
 {
+	return cl_snap_encode_order(sm, true, buf_r, len_r);
+}
+
+int cl_snap_encode_order(const struct cl_sm *sm, bool name_order, uint8_t **buf_r, size_t *len_r)
+{
 	struct snap_enc e = { .b = { 0 }, .nrecords = 0 };
 	struct cl_sm_header h;
 	int rc;
@@ -658,7 +663,8 @@ int cl_snap_encode(const struct cl_sm *sm, uint8_t **buf_r, size_t *len_r)
 		goto fail;
 	}
 
-	rc = cl_sm_foreach_record(sm, snap_put_record, &e);
+	rc = name_order ? cl_sm_foreach_record(sm, snap_put_record, &e)
+			: cl_sm_foreach_record_any_order(sm, snap_put_record, &e);
 	if (rc != 0)
 		goto fail;
 
