@@ -516,6 +516,16 @@ int cl_sm_foreach_record(const struct cl_sm *sm, cl_sm_record_fn fn, void *ctx);
 int cl_sm_foreach_record_any_order(const struct cl_sm *sm, cl_sm_record_fn fn, void *ctx);
 
 /*
+ * One step of the same, resumable while sm does not change: calls fn for
+ * the records of the table bucket cursor designates (start with 0), with
+ * full contents (sc: scratch the caller keeps), and returns the next cursor,
+ * 0 when every record was visited.  A non-zero rc of fn (or -ENOMEM) is put
+ * in *rc_r, and 0 returned.
+ */
+uint64_t cl_sm_scan_records(const struct cl_sm *sm, uint64_t cursor,
+			    struct cl_record_scratch *sc, cl_sm_record_fn fn, void *ctx, int *rc_r);
+
+/*
  * Restore path for a fresh machine (cl_sm_new, nothing applied): set the
  * header, then add records.  cl_sm_restore_record() validates everything
  * (name/key/value bounds, modes, node ids, EX exclusivity, duplicate names or

@@ -86,6 +86,23 @@ static int describe_rec(const struct cl_rec *r, struct cl_record_scratch *sc,
  * which differs from host to host, and a snapshot is the same bytes for the
  * same state wherever it is made.  Costs a pointer per record while it runs.
  */
+uint64_t cl_sm_scan_records(const struct cl_sm *sm, uint64_t cursor,
+			    struct cl_record_scratch *sc, cl_sm_record_fn fn, void *ctx, int *rc_r)
+{
+	*rc_r = 0;
+	for (struct cl_hnode *e = cl_htab_scan_chain(&sm->recs, cursor); e; e = e->next) {
+		struct cl_record_info ri;
+		int rc = describe_rec(cl_container_of(e, struct cl_rec, hn), sc, &ri);
+		if (rc == 0)
+			rc = fn(ctx, &ri);
+		if (rc != 0) {
+			*rc_r = rc;
+			return 0;
+		}
+	}
+	return cl_htab_scan_next(&sm->recs, cursor);
+}
+
 int cl_sm_foreach_record_any_order(const struct cl_sm *sm, cl_sm_record_fn fn, void *ctx)
 {
 	struct cl_record_scratch sc = { 0 };

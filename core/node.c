@@ -384,6 +384,8 @@ static void deliver_one(struct cl_node *n, uint32_t sender, const uint8_t *buf, 
 	}
 	if (own_back && !cl_list_empty(&n->retry) && !n->failed)
 		nd_flush_retry(n);   /* the send window moved on */
+	if (own_back && n->sync.stream)
+		nd_snap_pump(n);
 	free(own);
 	leave(n);
 }
@@ -569,6 +571,7 @@ void cl_node_transport_lost(struct cl_node *n)
 		return;
 	enter(n);
 	nd_revoke_all(n, "transport lost");
+	nd_snap_stop(n);
 	n->sm = cl_sm_free(n->sm);
 	n->sync.active = false;
 	nd_sync_reset_buf(n);
@@ -808,6 +811,7 @@ void cl_node_tick(struct cl_node *n)
 	enter(n);
 	uint64_t now = now_us(n);
 	nd_flush_retry(n);
+	nd_snap_pump(n);
 	while (n->heap_n && n->heap[0]->next_deadline <= now) {
 		struct nl_lease *l = n->heap[0];
 		nd_heap_remove(n, l);
@@ -1237,6 +1241,7 @@ struct cl_node *cl_node_free(struct cl_node *n)
 	free(n->heap);
 	free(n->fences);
 	nd_sync_reset_buf(n);
+	nd_snap_stop(n);
 	cl_sm_free(n->sm);
 	free(n);
 	return NULL;

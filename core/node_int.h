@@ -269,6 +269,15 @@ struct cl_node {
 		uint32_t winner;
 		uint64_t win_hash;
 		uint64_t next_chunk;
+		/*
+		 * The snapshot this node is sending (the winner), encoded a
+		 * chunk at a time as the send window opens (nd_snap_pump());
+		 * of the machine with serial stream_serial, for round
+		 * stream_round; NULL when none is being sent.
+		 */
+		struct cl_snap_stream *stream;
+		uint8_t *stream_buf;         /* one chunk (cfg.sync_chunk) */
+		uint64_t stream_serial, stream_round, stream_idx;
 		uint8_t *buf;
 		size_t len, cap;
 		struct announce ann[CL_MAX_MEMBERS];
@@ -550,6 +559,8 @@ void nd_grant_confirmed(struct cl_node *n, const uint8_t *name, uint16_t namelen
 
 void nd_sync_start(struct cl_node *n);
 void nd_sync_reset_buf(struct cl_node *n);
+void nd_snap_pump(struct cl_node *n);
+void nd_snap_stop(struct cl_node *n);
 void nd_on_announce(struct cl_node *n, uint32_t sender, const struct cl_msg *m);
 void nd_on_chunk(struct cl_node *n, uint32_t sender, const struct cl_msg *m);
 void nd_on_holds(struct cl_node *n, uint32_t sender, const struct cl_msg *m);

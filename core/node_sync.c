@@ -125,6 +125,7 @@ static void drop_queued_sync(struct cl_node *n)
 {
 	struct cl_list keep = CL_LIST_INIT(keep);
 	struct outmsg *m;
+	nd_snap_stop(n);   /* and what it has not encoded yet */
 	while ((m = q_pop(&n->retry))) {
 		if (is_sync_type(m->type))
 			free(m);
@@ -197,27 +198,71 @@ static uint64_t round_of(const struct cl_node *n, int i)
 	return i >= 0 ? n->sync.ann[i].round : 0;
 }
 
+/* Stops sending the snapshot (a new round, a lost transport, the state gone). */
+void nd_snap_stop(struct cl_node *n)
+{
+	cl_snap_stream_free(n->sync.stream);
+	free(n->sync.stream_buf);
+	n->sync.stream = NULL;
+	n->sync.stream_buf = NULL;
+}
+
+/*
+ * Sends the next chunks of the snapshot while nothing of this node waits for
+ * the transport or the send window (node_out.c): each is encoded when it can
+ * go, so a large state never stops the loop for long, and heartbeats and
+ * acks go out between chunks.  Called when the snapshot is due, when an own
+ * message comes back (the window moved on) and at each tick.  The machine
+ * does not change while a round is open (inputs wait); should it have (a
+ * round joined at an announce and completed meanwhile: every member has
+ * moved on from this one), the rest is not sent.
+ */
+void nd_snap_pump(struct cl_node *n)
+{
+	while (n->sync.stream && !n->failed && cl_list_empty(&n->retry)) {
+		if (!n->sm || cl_sm_serial(n->sm) != n->sync.stream_serial) {
+			nd_snap_stop(n);   /* the machine it reads is gone: never touch it */
+			return;
+		}
+		bool last;
+		long got = cl_snap_stream_read(n->sync.stream, n->sync.stream_buf, n->cfg.sync_chunk,
+					       &last);
+		if (got < 0) {
+			nd_snap_stop(n);
+			if (got == -ENOMEM)
+				nd_fail(n, "encoding a snapshot");
+			else
+				nd_log(n, LOG_NOTICE, "sync: the state changed while its snapshot was "
+				       "sent (%ld); the rest is not sent", got);
+			return;
+		}
+		struct cl_msg m = { .type = CL_MSG_SYNC_CHUNK, .ring = n->ring,
+				    .seq = n->sync.stream_idx++, .round = n->sync.stream_round,
+				    .flags = last ? CL_SYNC_LAST_CHUNK : 0, .value = n->sync.stream_buf,
+				    .vallen = (uint32_t)got };
+		nd_send_msg(n, &m);
+		if (last) {
+			nd_snap_stop(n);
+			n->c.snapshots_sent++;
+		}
+	}
+}
+
 static void sync_send_snapshot(struct cl_node *n)
 {
-	uint8_t *buf;
-	size_t len;
-	if (cl_snap_encode_order(n->sm, false, &buf, &len) < 0) {
+	int rc = -ENOMEM;
+	nd_snap_stop(n);
+	n->sync.stream = cl_snap_stream_new(n->sm, &rc);
+	n->sync.stream_buf = malloc(n->cfg.sync_chunk);
+	if (!n->sync.stream || !n->sync.stream_buf) {
+		nd_snap_stop(n);
 		nd_fail(n, "encoding a snapshot");
 		return;
 	}
-	size_t chunk = n->cfg.sync_chunk, off = 0;
-	uint64_t idx = 0;
-	do {
-		size_t part = len - off < chunk ? len - off : chunk;
-		struct cl_msg m = { .type = CL_MSG_SYNC_CHUNK, .ring = n->ring, .seq = idx++,
-				    .round = round_of(n, nd_member_index(n, n->me)),
-				    .flags = off + part == len ? CL_SYNC_LAST_CHUNK : 0, .value = buf + off,
-				    .vallen = (uint32_t)part };
-		nd_send_msg(n, &m);
-		off += part;
-	} while (off < len);
-	free(buf);
-	n->c.snapshots_sent++;
+	n->sync.stream_serial = cl_sm_serial(n->sm);
+	n->sync.stream_round = round_of(n, nd_member_index(n, n->me));
+	n->sync.stream_idx = 0;
+	nd_snap_pump(n);
 }
 
 /* GRACE_END for fresh state made in ring, due a fence delay from now (node.c). */

@@ -473,17 +473,6 @@ int cl_wire_decode(const uint8_t *buf, size_t len, struct cl_msg *m_r)
  * FNV-1a 64 over the bytes, then the murmur3 64-bit finaliser so that every
  * input bit affects every output bit.  Part of the snapshot format.
  */
-uint64_t cl_snap_checksum(const uint8_t *p, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ull;
-	}
-	return cl_fmix64(h);
-}
-
 static const uint8_t snap_magic[4] = { 'C', 'L', 'S', 'N' };
 
 /* Fixed sizes used to bound counts against the bytes that remain. */
@@ -613,61 +602,67 @@ static int snap_put_record(void *ctx, const struct cl_record_info *rec)
 	return 0;
 }
 
+/* The snapshot's header, with the record count nrecords; false when sm cannot be described. */
+static bool snap_put_header(struct gbuf *b, const struct cl_sm *sm, uint64_t nrecords,
+			    size_t *count_at_r)
+{
+	struct cl_sm_header h;
+	cl_sm_get_header(sm, &h);
+	/* The header's member array has CL_MAX_MEMBERS slots; never read past it. */
+	if (h.nmembers > CL_MAX_MEMBERS || h.nunfenced > CL_MAX_UNFENCED)
+		return false;
+	gb_bytes(b, snap_magic, sizeof(snap_magic));
+	gb_u16(b, CL_SNAP_VERSION);
+	gb_u16(b, 0);
+	gb_u64(b, h.lsn);
+	gb_u64(b, h.q_lsn);
+	gb_u64(b, h.epoch);
+	gb_u64(b, h.orphan_seq);
+	gb_u64(b, h.lru_clock);
+	gb_u64(b, h.index_evictions);
+	gb_u8(b, h.quorate ? 1 : 0);
+	gb_u32(b, h.ring.rep);
+	gb_u64(b, h.ring.seq);
+	gb_u32(b, h.nmembers);
+	for (uint32_t i = 0; i < h.nmembers; i++)
+		gb_u32(b, h.members[i]);
+	gb_u32(b, h.term.rep);
+	gb_u64(b, h.term.seq);
+	gb_u8(b, (uint8_t)((h.split_mode ? SNAP_SPLIT : 0) | (h.grace ? SNAP_GRACE : 0)));
+	gb_u32(b, h.grace_ring.rep);
+	gb_u64(b, h.grace_ring.seq);
+	gb_u64(b, h.index_mem_max);
+	gb_u64(b, h.index_bytes_per_uid);
+	gb_u32(b, h.nunfenced);
+	for (uint32_t i = 0; i < h.nunfenced; i++)
+		gb_u32(b, h.unfenced[i]);
+	if (count_at_r)
+		*count_at_r = b->len;
+	gb_u64(b, nrecords);
+	return true;
+}
+
 int cl_snap_encode(const struct cl_sm *sm, uint8_t **buf_r, size_t *len_r)
 {
 	return cl_snap_encode_order(sm, true, buf_r, len_r);
 }
 
-int cl_snap_encode_order(const struct cl_sm *sm, bool name_order, uint8_t **buf_r, size_t *len_r)
+/* Name order: every record sorted first, the count patched in after. */
+static int snap_encode_sorted(const struct cl_sm *sm, uint8_t **buf_r, size_t *len_r)
 {
 	struct snap_enc e = { .b = { 0 }, .nrecords = 0 };
-	struct cl_sm_header h;
+	size_t count_at = 0;
 	int rc;
 
-	*buf_r = NULL;
-	*len_r = 0;
-	cl_sm_get_header(sm, &h);
-	/* The header's member array has CL_MAX_MEMBERS slots; never read past it. */
-	if (h.nmembers > CL_MAX_MEMBERS || h.nunfenced > CL_MAX_UNFENCED)
+	if (!snap_put_header(&e.b, sm, 0, &count_at))
 		return -EINVAL;
-
-	gb_bytes(&e.b, snap_magic, sizeof(snap_magic));
-	gb_u16(&e.b, CL_SNAP_VERSION);
-	gb_u16(&e.b, 0);
-	gb_u64(&e.b, h.lsn);
-	gb_u64(&e.b, h.q_lsn);
-	gb_u64(&e.b, h.epoch);
-	gb_u64(&e.b, h.orphan_seq);
-	gb_u64(&e.b, h.lru_clock);
-	gb_u64(&e.b, h.index_evictions);
-	gb_u8(&e.b, h.quorate ? 1 : 0);
-	gb_u32(&e.b, h.ring.rep);
-	gb_u64(&e.b, h.ring.seq);
-	gb_u32(&e.b, h.nmembers);
-	for (uint32_t i = 0; i < h.nmembers; i++)
-		gb_u32(&e.b, h.members[i]);
-	gb_u32(&e.b, h.term.rep);
-	gb_u64(&e.b, h.term.seq);
-	gb_u8(&e.b, (uint8_t)((h.split_mode ? SNAP_SPLIT : 0) | (h.grace ? SNAP_GRACE : 0)));
-	gb_u32(&e.b, h.grace_ring.rep);
-	gb_u64(&e.b, h.grace_ring.seq);
-	gb_u64(&e.b, h.index_mem_max);
-	gb_u64(&e.b, h.index_bytes_per_uid);
-	gb_u32(&e.b, h.nunfenced);
-	for (uint32_t i = 0; i < h.nunfenced; i++)
-		gb_u32(&e.b, h.unfenced[i]);
-	size_t count_at = e.b.len;
-	gb_u64(&e.b, 0);             /* record count, patched below */
 	if (e.b.oom) {
 		rc = -ENOMEM;
 		goto fail;
 	}
-
-	rc = name_order ? cl_sm_foreach_record(sm, snap_put_record, &e)
-			: cl_sm_foreach_record_any_order(sm, snap_put_record, &e);
+	rc = cl_sm_foreach_record(sm, snap_put_record, &e);
 	if (rc != 0)
 		goto fail;
-
 	cl_put_u64(e.b.p + count_at, e.nrecords);
 	gb_u64(&e.b, cl_snap_checksum(e.b.p, e.b.len));
 	if (e.b.oom) {
@@ -681,6 +676,156 @@ int cl_snap_encode_order(const struct cl_sm *sm, bool name_order, uint8_t **buf_
 fail:
 	free(e.b.p);
 	return rc < 0 ? rc : -ENOMEM;
+}
+
+int cl_snap_encode_order(const struct cl_sm *sm, bool name_order, uint8_t **buf_r, size_t *len_r)
+{
+	*buf_r = NULL;
+	*len_r = 0;
+	if (name_order)
+		return snap_encode_sorted(sm, buf_r, len_r);
+	/* the table's order: the stream a node sends, read whole */
+	int rc;
+	struct cl_snap_stream *st = cl_snap_stream_new(sm, &rc);
+	if (!st)
+		return rc;
+	struct gbuf out = { 0 };
+	bool last = false;
+	while (!last) {
+		uint8_t *q = gb_room(&out, 1u << 16);
+		if (!q) {
+			rc = -ENOMEM;
+			break;
+		}
+		long got = cl_snap_stream_read(st, q, 1u << 16, &last);
+		if (got < 0) {
+			rc = (int)got;
+			break;
+		}
+		out.len -= (1u << 16) - (size_t)got;
+	}
+	cl_snap_stream_free(st);
+	if (!last) {
+		free(out.p);
+		return rc < 0 ? rc : -ENOMEM;
+	}
+	*buf_r = out.p;
+	*len_r = out.len;
+	return 0;
+}
+
+/* ---- snapshot streaming --------------------------------------------------- */
+
+struct cl_snap_stream {
+	const struct cl_sm *sm;
+	uint64_t serial, lsn;        /* sm's, at the start: the stream is of that state */
+	struct snap_enc e;           /* encoded and not yet read: e.b.p[off, len) */
+	size_t off;
+	uint64_t want;               /* the record count the header promised */
+	uint64_t cursor;             /* cl_sm_scan_records() */
+	struct cl_record_scratch sc;
+	uint64_t sum;                /* checksum state over every byte encoded so far */
+	bool scanned;                /* every record encoded */
+	bool closed;                 /* the checksum appended: nothing more to encode */
+};
+
+static const uint64_t fnv_basis = 0xcbf29ce484222325ull;
+
+static uint64_t fnv_update(uint64_t h, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+uint64_t cl_snap_checksum(const uint8_t *p, size_t n)
+{
+	return cl_fmix64(fnv_update(fnv_basis, p, n));
+}
+
+struct cl_snap_stream *cl_snap_stream_new(const struct cl_sm *sm, int *err_r)
+{
+	struct cl_snap_stream *st = calloc(1, sizeof(*st));
+	if (!st) {
+		*err_r = -ENOMEM;
+		return NULL;
+	}
+	struct cl_sm_stats ss;
+	cl_sm_stats(sm, &ss);
+	st->sm = sm;
+	st->serial = cl_sm_serial(sm);
+	st->lsn = ss.lsn;
+	st->want = ss.records;
+	if (!snap_put_header(&st->e.b, sm, st->want, NULL) || st->e.b.oom) {
+		*err_r = st->e.b.oom ? -ENOMEM : -EINVAL;
+		cl_snap_stream_free(st);
+		return NULL;
+	}
+	st->sum = fnv_update(fnv_basis, st->e.b.p, st->e.b.len);
+	return st;
+}
+
+/* Encodes more (at least one table bucket, or the end) until want bytes wait unread. */
+static int stream_fill(struct cl_snap_stream *st, size_t want)
+{
+	while (!st->closed && st->e.b.len - st->off < want) {
+		if (st->off && st->off == st->e.b.len) {
+			st->e.b.len = st->off = 0;       /* all read: start the buffer over */
+		} else if (st->off > (1u << 20)) {
+			memmove(st->e.b.p, st->e.b.p + st->off, st->e.b.len - st->off);
+			st->e.b.len -= st->off;
+			st->off = 0;
+		}
+		size_t from = st->e.b.len;
+		if (!st->scanned) {
+			int rc;
+			st->cursor = cl_sm_scan_records(st->sm, st->cursor, &st->sc, snap_put_record,
+							&st->e, &rc);
+			if (rc != 0)
+				return rc < 0 ? rc : -ENOMEM;
+			if (st->e.b.oom)
+				return -ENOMEM;
+			st->scanned = st->cursor == 0;
+			st->sum = fnv_update(st->sum, st->e.b.p + from, st->e.b.len - from);
+		} else {
+			/* the header promised want records: a state that changed is refused */
+			if (st->e.nrecords != st->want)
+				return -ESTALE;
+			gb_u64(&st->e.b, cl_fmix64(st->sum));
+			if (st->e.b.oom)
+				return -ENOMEM;
+			st->closed = true;
+		}
+	}
+	return 0;
+}
+
+long cl_snap_stream_read(struct cl_snap_stream *st, uint8_t *out, size_t cap, bool *last_r)
+{
+	*last_r = false;
+	struct cl_sm_stats ss;
+	cl_sm_stats(st->sm, &ss);
+	if (cl_sm_serial(st->sm) != st->serial || ss.lsn != st->lsn)
+		return -ESTALE;
+	int rc = stream_fill(st, cap);
+	if (rc < 0)
+		return rc;
+	size_t n = st->e.b.len - st->off < cap ? st->e.b.len - st->off : cap;
+	memcpy(out, st->e.b.p + st->off, n);
+	st->off += n;
+	*last_r = st->closed && st->off == st->e.b.len;
+	return (long)n;
+}
+
+void cl_snap_stream_free(struct cl_snap_stream *st)
+{
+	if (!st)
+		return;
+	free(st->e.b.p);
+	cl_record_scratch_free(&st->sc);
+	free(st);
 }
 
 /* ---- snapshot decoding ---------------------------------------------------- */

@@ -79,6 +79,21 @@ int cl_snap_encode(const struct cl_sm *sm, uint8_t **buf_r, size_t *len_r);
 int cl_snap_encode_order(const struct cl_sm *sm, bool name_order, uint8_t **buf_r, size_t *len_r);
 
 /*
+ * The same bytes as cl_snap_encode_order(sm, false, ...), encoded a piece at
+ * a time as they are read, so that a node sends a large state without
+ * stopping its loop to encode all of it.  sm must not change while the
+ * stream is read: a read after a change (its serial or lsn moved) fails with
+ * -ESTALE, as does one that finds another record count than the header
+ * promised.  new: NULL with *err_r (-ENOMEM, -EINVAL) on failure.  read:
+ * copies up to cap bytes (cap > 0) to out and returns how many, or a negative
+ * code; *last_r is set with the last of them.
+ */
+struct cl_snap_stream;
+struct cl_snap_stream *cl_snap_stream_new(const struct cl_sm *sm, int *err_r);
+long cl_snap_stream_read(struct cl_snap_stream *st, uint8_t *out, size_t cap, bool *last_r);
+void cl_snap_stream_free(struct cl_snap_stream *st);
+
+/*
  * Loads a snapshot into fresh (new, nothing applied).  Returns 0, or
  * COROLEASE_EVERSION, COROLEASE_EPROTO (truncated, bad magic, checksum,
  * bounds, inconsistent state), -ENOMEM.  After an error fresh must be freed.
