@@ -202,6 +202,33 @@ valid_intervals() {
 		END { for (n in from) out(n, 9e15) }' "$2"
 }
 
+# holder_and_waiter H W NAME...: cl-valid client a on node H holds every NAME, client w on
+# node W waits for them (-w) behind node H; sets boot0 and real0 from a's clock line.
+holder_and_waiter() {
+	local h=$1 w=$2 nm cond=
+	shift 2
+	local last=${*: -1}
+	spawn "$h" a "$CL_VALID" "$@" >/dev/null
+	for nm in "$@"; do cond+="grep -q '^valid $nm 1' '$CLUSTER_DIR/n$h/a.log' && "; done
+	must_wait 10 "node $h's client A may use $*" bash -c "${cond% && }"
+	spawn "$w" w "$CL_VALID" -w "$@" >/dev/null
+	must_wait 10 "node $w's client W is queued behind node $h" \
+		bash -c "'$CLUSTER_SH' exec $w '$CLI' --json show $last | grep -q '\"waiters\":\[{\"node\":$w'"
+	read -r _ boot0 real0 < <(grep '^clock' "$CLUSTER_DIR/n$h/a.log")
+}
+
+# deadlines_within LOG MARK BOUND WHAT: every "validity until T" (T not 0) a daemon logged in LOG
+# after line MARK, until it was back in a 3-node ring, is at most BOUND (a CLOCK_BOOTTIME us).
+deadlines_within() {
+	local log=$1 mark=$2 bound=$3 what=$4 vals v
+	vals=$(tail -n +"$((mark + 1))" "$log" | awk '/totem confchg: .* 3 nodes/ { exit } { print }' |
+		grep -o 'validity until [0-9]*' | awk '$3 != 0 {print $3}')
+	say "$(wc -w <<<"$vals") deadline(s) other than 0 from $what until back in a 3-node ring: $(tr '\n' ' ' <<<"$vals")(bound $bound)"
+	for v in $vals; do
+		check "deadline $v is at most $what + validity ($bound; over by $(( (v - bound) / 1000 )) ms)" [ "$v" -le "$bound" ]
+	done
+}
+
 # valid_overlaps NODE:LOG...: the intervals of every cl-valid log given (each with the node its
 # client ran on) in which clients of two different nodes could use one name at the same time;
 # prints one line per overlap, nothing when there is none.
