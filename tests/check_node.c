@@ -1510,6 +1510,199 @@ START_TEST(snapshot_sent_within_send_window)
 END_TEST
 
 /*
+ * ---- the streamed snapshot (e6a1f27): schedules a breaker (helper-55) wrote
+ * around it; every one passes ----
+ */
+
+static uint64_t snaps_sent(struct tnode *t)
+{
+	struct cl_node_counters c;
+	cl_node_counters(t->n, &c);
+	return c.snapshots_sent;
+}
+
+/* Node 1 holds 3000 leases in {1,2}; joiners join (new ring); steps deliveries until mid-stream. */
+static struct tbus *joiners_mid_stream(const uint32_t *joiners, size_t nj, size_t steps)
+{
+	struct tbus *b = cluster2_holding(3000);
+	uint32_t ids[MAXN] = { 1, 2 };
+	for (size_t i = 0; i < nj; i++) {
+		node_add(b, joiners[i]);
+		ids[2 + i] = joiners[i];
+	}
+	bus_config_only(b, ids, 2 + nj);
+	for (size_t i = 0; i < steps; i++)
+		ck_assert(bus_step(b));
+	ck_assert_uint_eq(snaps_sent(b->nodes[1]), 0);     /* the stream is still going */
+	for (size_t i = 0; i < nj; i++)
+		ck_assert(!cl_node_synced(b->nodes[joiners[i]]->n));
+	return b;
+}
+
+/*
+ * A group change in the same ring, then every delivery: one state among
+ * members; loader loaded one snapshot and sender sent one.
+ */
+static void change_and_settle(struct tbus *b, const uint32_t *order, const uint32_t *members,
+			      size_t nm, const uint32_t *left, size_t nl, const uint32_t *joined,
+			      size_t nj, uint32_t loader, uint32_t sender)
+{
+	group_change(b, order, members, nm, left, nl, joined, nj);
+	bus_run(b);
+	assert_one_state(b, members, nm);
+	ck_assert_uint_eq(snapshots_loaded(b->nodes[loader]), 1);
+	ck_assert_uint_eq(snaps_sent(b->nodes[sender]), 1);
+}
+
+/* One of two joiners leaves mid-stream (the same ring): the other still loads the state. */
+START_TEST(stream_a_joiner_leaves_mid_stream)
+{
+	uint32_t j[] = { 3, 4 };
+	struct tbus *b = joiners_mid_stream(j, 2, 40);
+	uint32_t rest[] = { 1, 2, 4 }, left[] = { 3 };
+	daemon_dies(b, 3);
+	change_and_settle(b, rest, rest, 3, left, 1, NULL, 0, 4, 1);
+	cluster_free(b);
+}
+END_TEST
+
+/* A second joiner mid-stream (the same ring): the stream restarts, both load. */
+START_TEST(stream_a_second_joiner_mid_stream)
+{
+	uint32_t j[] = { 3 };
+	struct tbus *b = joiners_mid_stream(j, 1, 40);
+	node_add(b, 4);
+	uint32_t all[] = { 1, 2, 3, 4 }, four[] = { 4 };
+	change_and_settle(b, all, all, 4, NULL, 0, four, 1, 4, 1);
+	ck_assert_uint_eq(snapshots_loaded(b->nodes[3]), 1);
+	cluster_free(b);
+}
+END_TEST
+
+/*
+ * The joiner dies mid-stream and a new daemon joins on its node at once (the
+ * same ring): chunks of the first stream (seq 0..) are still on the bus when
+ * the new daemon arrives; the second stream's seq restarts at 0.
+ */
+START_TEST(stream_a_joiner_rejoins_mid_stream_with_old_chunks_queued)
+{
+	uint32_t j[] = { 3 };
+	struct tbus *b = joiners_mid_stream(j, 1, 10);
+	ck_assert_uint_gt(undelivered_from(b, 1), 0);
+	uint32_t two[] = { 1, 2 }, all[] = { 1, 2, 3 }, three[] = { 3 };
+	/* not daemon_dies(): node 1's chunks stay queued ahead of everything */
+	node_del(b, 3);
+	group_change(b, two, two, 2, three, 1, NULL, 0);
+	node_add(b, 3);
+	uint32_t order[] = { 3, 1, 2 };
+	change_and_settle(b, order, all, 3, NULL, 0, three, 1, 3, 1);   /* the first was cut */
+	cluster_free(b);
+}
+END_TEST
+
+/* The transport refuses node 1 mid-stream, then a daemon joins; the stream resumes after. */
+START_TEST(stream_transport_refuses_mid_stream_then_a_join)
+{
+	uint32_t j[] = { 3 };
+	struct tbus *b = joiners_mid_stream(j, 1, 20);
+	b->nodes[1]->refuse = true;
+	bus_run(b);                      /* what was sent drains; node 1 can send nothing */
+	b->now += 50000;
+	for (uint32_t i = 1; i <= 3; i++)
+		cl_node_tick(b->nodes[i]->n);
+	ck_assert(!cl_node_synced(b->nodes[3]->n));
+	node_add(b, 4);
+	uint32_t all[] = { 1, 2, 3, 4 }, four[] = { 4 };
+	group_change(b, all, all, 4, NULL, 0, four, 1);
+	bus_run(b);
+	b->nodes[1]->refuse = false;
+	bus_advance(b, b->now + 100000);
+	bus_run(b);
+	bus_advance(b, b->now + 100000);
+	bus_run(b);
+	assert_one_state(b, all, 4);
+	cluster_free(b);
+}
+END_TEST
+
+/* The winner loses its transport mid-stream and leaves: node 2 streams instead. */
+START_TEST(stream_the_winner_loses_its_transport_mid_stream)
+{
+	uint32_t j[] = { 3 };
+	struct tbus *b = joiners_mid_stream(j, 1, 20);
+	b->nodes[1]->nev = 0;            /* room for its 3000 revocations */
+	cl_node_transport_lost(b->nodes[1]->n);
+	uint32_t rest[] = { 2, 3 }, one[] = { 1 };
+	daemon_dies(b, 1);
+	change_and_settle(b, rest, rest, 2, one, 1, NULL, 0, 3, 2);
+	cluster_free(b);
+}
+END_TEST
+
+/*
+ * Member who alone restarts its round mid-stream (a group change only it is
+ * given, the same ring): its new announce reaches the others after their
+ * decision (another round after this one).  Node 1's stream is not cut and
+ * runs to its end; the joiner loads it (or, when the joiner is the one that
+ * restarted, a second stream in the round after); every round ends with one
+ * state, and node 1's holds stay whole.
+ */
+static void one_member_announces_again_mid_stream(uint32_t who, uint64_t streams)
+{
+	uint32_t j[] = { 3 };
+	struct tbus *b = joiners_mid_stream(j, 1, 20);
+	uint32_t all[] = { 1, 2, 3 };
+	struct cl_ring ring = { 1, b->ring_seq };
+	cl_node_confchg(b->nodes[who]->n, &ring, all, 3, NULL, 0, NULL, 0);
+	bus_run(b);
+	assert_one_state(b, all, 3);
+	ck_assert_uint_ge(snapshots_loaded(b->nodes[3]), 1);
+	if (who == 3)
+		ck_assert_uint_eq(snapshots_loaded(b->nodes[3]), 1);
+	ck_assert_uint_eq(snaps_sent(b->nodes[1]), streams);
+	struct cl_sm_stats st;
+	cl_sm_stats(cl_node_sm(b->nodes[1]->n), &st);
+	ck_assert_uint_eq(st.orphans, 0);
+	ck_assert_uint_eq(cl_sm_owner(cl_node_sm(b->nodes[3]->n), "user2999/INBOX", 14), 1);
+	ck_assert_ptr_null(last_ev(b->nodes[1], CL_NODE_EV_REVOKED, 1));
+	cluster_free(b);
+}
+
+START_TEST(stream_an_announce_between_chunks)
+{
+	one_member_announces_again_mid_stream(2, 1);
+}
+END_TEST
+
+START_TEST(stream_the_joiner_announces_again_between_chunks)
+{
+	one_member_announces_again_mid_stream(3, 2);
+}
+END_TEST
+
+/* Delivered one at a time with a tick between each, a tiny window: every chunk paced. */
+START_TEST(stream_the_stream_paced_by_ticks_only)
+{
+	struct tbus *b = cluster2_holding(3000);
+	node_add(b, 3);
+	uint32_t ids[] = { 1, 2, 3 };
+	bus_config_only(b, ids, 3);
+	size_t steps = 0;
+	while (!cl_node_synced(b->nodes[3]->n)) {
+		b->now += 1000;
+		for (uint32_t i = 1; i <= 3; i++)
+			cl_node_tick(b->nodes[i]->n);
+		if (!bus_step(b))
+			continue;
+		ck_assert(++steps < 100000);
+	}
+	bus_run(b);
+	assert_one_state(b, ids, 3);
+	cluster_free(b);
+}
+END_TEST
+
+/*
  * A snapshot transfer longer than the validity does not lapse the sender's
  * holds: each own chunk delivered renews, as any own message does (the
  * anchor is the send time of the own message delivered before it was sent).
@@ -3257,6 +3450,16 @@ static Suite *node_suite(void)
 	tcase_add_test(tc, validity_lapses_without_delivery);
 	tcase_add_test(tc, drain_hands_leases_back);
 	suite_add_tcase(s, tc);
+	TCase *tc_stream = tcase_create("streamed snapshot");
+	tcase_add_test(tc_stream, stream_a_joiner_leaves_mid_stream);
+	tcase_add_test(tc_stream, stream_a_second_joiner_mid_stream);
+	tcase_add_test(tc_stream, stream_a_joiner_rejoins_mid_stream_with_old_chunks_queued);
+	tcase_add_test(tc_stream, stream_transport_refuses_mid_stream_then_a_join);
+	tcase_add_test(tc_stream, stream_the_winner_loses_its_transport_mid_stream);
+	tcase_add_test(tc_stream, stream_the_stream_paced_by_ticks_only);
+	tcase_add_test(tc_stream, stream_an_announce_between_chunks);
+	tcase_add_test(tc_stream, stream_the_joiner_announces_again_between_chunks);
+	suite_add_tcase(s, tc_stream);
 	TCase *tc_hold = tcase_create("hold state machine");
 	tcase_add_test(tc_hold, hold_table_accepts_legal_and_refuses_illegal);
 	tcase_add_test(tc_hold, hold_events_move_along_the_table);
