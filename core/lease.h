@@ -509,14 +509,8 @@ typedef int (*cl_sm_record_fn)(void *ctx, const struct cl_record_info *rec);
 int cl_sm_foreach_record(const struct cl_sm *sm, cl_sm_record_fn fn, void *ctx);
 
 /*
- * The same in the table's order, which depends on the machine's table key:
- * no sort, so no allocation but describe_rec()'s scratch (-ENOMEM only there).
- * For the snapshot a joiner gets, where the order does not matter.
- */
-int cl_sm_foreach_record_any_order(const struct cl_sm *sm, cl_sm_record_fn fn, void *ctx);
-
-/*
- * One step of the same, resumable while sm does not change: calls fn for
+ * The records in the table's order (which depends on the table key), a step at a
+ * time, resumable while sm does not change: calls fn for
  * the records of the table bucket cursor designates (start with 0), with
  * full contents (sc: scratch the caller keeps), and returns the next cursor,
  * 0 when every record was visited.  A non-zero rc of fn (or -ENOMEM) is put

@@ -103,22 +103,6 @@ uint64_t cl_sm_scan_records(const struct cl_sm *sm, uint64_t cursor,
 	return cl_htab_scan_next(&sm->recs, cursor);
 }
 
-int cl_sm_foreach_record_any_order(const struct cl_sm *sm, cl_sm_record_fn fn, void *ctx)
-{
-	struct cl_record_scratch sc = { 0 };
-	struct cl_htab_iter it;
-	int rc = 0;
-	for (struct cl_hnode *e = cl_htab_iter_first(&sm->recs, &it); e && rc == 0;
-	     e = cl_htab_iter_next(&sm->recs, &it)) {
-		struct cl_record_info ri;
-		rc = describe_rec(cl_container_of(e, struct cl_rec, hn), &sc, &ri);
-		if (rc == 0)
-			rc = fn(ctx, &ri);
-	}
-	cl_record_scratch_free(&sc);
-	return rc;
-}
-
 int cl_sm_foreach_record(const struct cl_sm *sm, cl_sm_record_fn fn, void *ctx)
 {
 	size_t n = 0;

@@ -467,12 +467,6 @@ int cl_wire_decode(const uint8_t *buf, size_t len, struct cl_msg *m_r)
 	return rc;
 }
 
-/* ---- snapshot checksum ---------------------------------------------------- */
-
-/*
- * FNV-1a 64 over the bytes, then the murmur3 64-bit finaliser so that every
- * input bit affects every output bit.  Part of the snapshot format.
- */
 static const uint8_t snap_magic[4] = { 'C', 'L', 'S', 'N' };
 
 /* Fixed sizes used to bound counts against the bytes that remain. */
@@ -740,6 +734,11 @@ static uint64_t fnv_update(uint64_t h, const uint8_t *p, size_t n)
 	return h;
 }
 
+/*
+ * The snapshot checksum: FNV-1a 64 over the bytes (fnv_update(), which the
+ * stream runs piece by piece), then the murmur3 64-bit finaliser so that
+ * every input bit affects every output bit.  Part of the snapshot format.
+ */
 uint64_t cl_snap_checksum(const uint8_t *p, size_t n)
 {
 	return cl_fmix64(fnv_update(fnv_basis, p, n));

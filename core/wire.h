@@ -72,7 +72,7 @@ int cl_snap_encode(const struct cl_sm *sm, uint8_t **buf_r, size_t *len_r);
 
 /*
  * cl_snap_encode(), or with name_order false the records in the table's
- * order (cl_sm_foreach_record_any_order()): the same state, loaded, but not
+ * order (cl_sm_scan_records()): the same state, loaded, but not
  * the same bytes on every host, and no sort of every name (most of the
  * encoding's time with a million records).  What a node sends a joiner.
  */
