@@ -108,6 +108,7 @@ void cl_index_fini(struct cl_sm *sm)
 
 void cl_lru_remove(struct cl_sm *sm, struct cl_rec *rec)
 {
+	cl_rec_touch(sm, rec);
 	cl_list_del(&rec->lru);
 	rec->lru_tick = 0;
 	struct cl_index *idx = rec->idx;
@@ -120,6 +121,7 @@ void cl_lru_remove(struct cl_sm *sm, struct cl_rec *rec)
 
 void cl_lru_append(struct cl_sm *sm, struct cl_rec *rec, uint64_t tick)
 {
+	cl_rec_touch(sm, rec);
 	rec->lru_tick = tick;
 	cl_list_add_tail(&sm->lru, &rec->lru);
 	struct cl_index *idx = rec->idx;
@@ -136,6 +138,7 @@ void cl_index_free(struct cl_sm *sm, struct cl_rec *rec)
 	struct cl_index *idx = rec->idx;
 	if (!idx)
 		return;
+	cl_rec_touch(sm, rec);
 	if (rec->lru_tick) {
 		sm->lru_bytes -= idx->bytes;
 		cl_list_del(&idx->ulru);
@@ -336,6 +339,7 @@ static int apply_put(struct cl_sm *sm, struct cl_rec *rec, uint32_t sender, cons
 	acct->bytes = acct->bytes - old + cost;
 	idx->version = sm->h.lsn;
 	idx->hashed = false;
+	cl_rec_touch(sm, rec);
 	return 0;
 }
 
@@ -363,6 +367,7 @@ static int apply_del(struct cl_sm *sm, struct cl_rec *rec, uint32_t sender, cons
 	idx->n--;
 	idx->version = sm->h.lsn;
 	idx->hashed = false;
+	cl_rec_touch(sm, rec);
 	return 0;
 }
 

@@ -68,8 +68,34 @@ struct cl_rec *cl_rec_get(struct cl_sm *sm, const void *name, size_t namelen)
 	return r;
 }
 
+void cl_rec_touch(struct cl_sm *sm, struct cl_rec *rec)
+{
+	if (rec->dirty_at || sm->rebuild)
+		return;
+	if (sm->ndirty == sm->cap_dirty) {
+		size_t cap = sm->cap_dirty ? sm->cap_dirty * 2 : 64;
+		struct cl_rec **d = realloc(sm->dirty, cap * sizeof(*d));
+		if (!d) {
+			/* out of memory in an input poisons the machine (lease.h), as anywhere */
+			cl_sm_oom(sm);
+			sm->rebuild = true;   /* and the next hash walks every record instead */
+			return;
+		}
+		sm->dirty = d;
+		sm->cap_dirty = cap;
+	}
+	sm->dirty[sm->ndirty++] = rec;
+	rec->dirty_at = (uint32_t)sm->ndirty;
+}
+
 static void rec_unlink_free(struct cl_sm *sm, struct cl_rec *rec)
 {
+	sm->hsum -= rec->hc;
+	if (rec->dirty_at) {
+		struct cl_rec *last = sm->dirty[--sm->ndirty];
+		sm->dirty[rec->dirty_at - 1] = last;
+		last->dirty_at = rec->dirty_at;
+	}
 	cl_htab_del(&sm->recs, &rec->hn);
 	if (rec->holds != &rec->hold0)
 		free(rec->holds);
@@ -119,6 +145,7 @@ int cl_hold_add(struct cl_sm *sm, struct cl_rec *rec, uint32_t node, uint8_t mod
 		rec->holds = h;
 		rec->cap_holds = cap;
 	}
+	cl_rec_touch(sm, rec);
 	rec->holds[rec->nholds++] = (struct cl_hold){ node, mode, epoch, orphan_seq };
 	sm->holds++;
 	if (orphan_seq)
@@ -129,6 +156,7 @@ int cl_hold_add(struct cl_sm *sm, struct cl_rec *rec, uint32_t node, uint8_t mod
 static void hold_remove(struct cl_sm *sm, struct cl_rec *rec, struct cl_hold *h)
 {
 	size_t i = (size_t)(h - rec->holds);
+	cl_rec_touch(sm, rec);
 	sm->holds--;
 	if (h->orphan_seq)
 		sm->orphans--;
@@ -160,6 +188,7 @@ int cl_waiter_append(struct cl_sm *sm, struct cl_rec *rec, uint32_t node, uint8_
 	w->node = node;
 	w->mode = mode;
 	w->req_id = req_id;
+	cl_rec_touch(sm, rec);
 	cl_list_add_tail(&rec->waiters, &w->link);
 	rec->nwaiters++;
 	sm->waiters++;
@@ -168,6 +197,7 @@ int cl_waiter_append(struct cl_sm *sm, struct cl_rec *rec, uint32_t node, uint8_
 
 static void waiter_remove(struct cl_sm *sm, struct cl_rec *rec, struct cl_waiter *w)
 {
+	cl_rec_touch(sm, rec);
 	cl_list_del(&w->link);
 	rec->nwaiters--;
 	sm->waiters--;
@@ -296,6 +326,7 @@ static int grant(struct cl_sm *sm, struct cl_rec *rec, uint32_t node, uint8_t mo
 		}
 	}
 	if (conv && h) {
+		cl_rec_touch(sm, rec);
 		h->mode = mode;
 		h->epoch = epoch;
 	} else if (h) {
@@ -490,6 +521,7 @@ conflict:;
 			struct cl_waiter *w = waiter_of(rec, sender);
 			uint8_t qmode = m->mode;
 			if (w) {
+				cl_rec_touch(sm, rec);
 				if (m->mode == CL_MODE_EX)
 					w->mode = CL_MODE_EX;
 				w->req_id = m->req_id;
@@ -740,6 +772,7 @@ static void node_departed(struct cl_sm *sm, uint32_t node, uint64_t seq)
 				hold_remove(sm, rec, h);
 				cl_sm_emit(sm, &a, rec);
 			} else {
+				cl_rec_touch(sm, rec);
 				h->orphan_seq = seq;
 				sm->orphans++;
 			}
@@ -886,6 +919,7 @@ struct cl_sm *cl_sm_free(struct cl_sm *sm)
 	}
 	cl_htab_fini(&sm->recs);
 	cl_index_fini(sm);
+	free(sm->dirty);
 	free(sm);
 	return NULL;
 }
@@ -942,6 +976,7 @@ int cl_sm_orphan_dropped(struct cl_sm *sm, uint32_t node, const uint8_t *name, u
 	if (!h) {
 		rc = cl_hold_add(sm, rec, node, mode, epoch, seq);
 	} else if (!h->orphan_seq && h->epoch != epoch) {
+		cl_rec_touch(sm, rec);
 		h->orphan_seq = seq;       /* a re-grant it cannot trust: its clients are revoked */
 		sm->orphans++;
 	}

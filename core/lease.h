@@ -340,8 +340,8 @@ struct cl_sm_stats {
 void cl_sm_stats(const struct cl_sm *sm, struct cl_sm_stats *st_r);
 /* True once an input failed for lack of memory (see cl_sm_apply()). */
 bool cl_sm_failed(const struct cl_sm *sm);
-/* The number of live (not orphaned) holds of node. */
-uint64_t cl_sm_live_holds_of(const struct cl_sm *sm, uint32_t node);
+/* Whether node has a live (not orphaned) hold; stops at the first. */
+bool cl_sm_has_live_hold_of(const struct cl_sm *sm, uint32_t node);
 /* True while node, departed in a split-capable quorum mode, awaits FENCE_ACK. */
 bool cl_sm_unfenced(const struct cl_sm *sm, uint32_t node);
 bool cl_sm_quorate(const struct cl_sm *sm);
@@ -428,6 +428,8 @@ void cl_sm_foreach_orphan(const struct cl_sm *sm, cl_sm_hold_fn fn, void *ctx);
  * hashes on every node and after a snapshot round trip.
  */
 uint64_t cl_sm_hash(const struct cl_sm *sm);
+/* The same by a walk of every record: what cl_sm_hash() must always equal (the tests check it). */
+uint64_t cl_sm_hash_full(const struct cl_sm *sm);
 /*
  * cl_sm_hash(), remembered until the machine changes: every change of a
  * record moves the header (lsn, or the whole header at a restore), so an

@@ -17,15 +17,16 @@ bool cl_sm_failed(const struct cl_sm *sm)
 	return sm->failed;
 }
 
-uint64_t cl_sm_live_holds_of(const struct cl_sm *sm, uint32_t node)
+bool cl_sm_has_live_hold_of(const struct cl_sm *sm, uint32_t node)
 {
-	uint64_t n = 0;
 	struct cl_htab_iter it;
-	FOREACH_REC(sm, it, e, r) {
-		const struct cl_hold *h = cl_rec_hold_of(r, node);
-		n += h && !h->orphan_seq;
+	for (struct cl_hnode *e = cl_htab_iter_first(&sm->recs, &it); e;
+	     e = cl_htab_iter_next(&sm->recs, &it)) {
+		const struct cl_hold *h = cl_rec_hold_of(cl_container_of(e, struct cl_rec, hn), node);
+		if (h && !h->orphan_seq)
+			return true;   /* one is enough: the walk stops there */
 	}
-	return n;
+	return false;
 }
 
 bool cl_sm_unfenced(const struct cl_sm *sm, uint32_t node)
@@ -281,12 +282,51 @@ uint64_t cl_sm_hash_cached(struct cl_sm *sm)
 	return sm->hash_val;
 }
 
-uint64_t cl_sm_hash(const struct cl_sm *sm)
+/* The hash of the state from sum, the sum of every record's hash. */
+static uint64_t hash_with(const struct cl_sm *sm, uint64_t sum);
+
+uint64_t cl_sm_hash_full(const struct cl_sm *sm)
 {
 	uint64_t sum = 0;
 	struct cl_htab_iter it;
 	FOREACH_REC(sm, it, e, r)
 		sum += rec_hash(r);
+	return hash_with(sm, sum);
+}
+
+/*
+ * The running sum brought up to date: the records touched since the last
+ * hash (or, after the dirty list could not grow, every record) get their
+ * hash again.  Logically const: the state is not changed, only what is
+ * remembered of its hash.
+ */
+uint64_t cl_sm_hash(const struct cl_sm *csm)
+{
+	struct cl_sm *sm = (struct cl_sm *)csm;
+	if (sm->rebuild) {
+		sm->hsum = 0;
+		struct cl_htab_iter it;
+		FOREACH_REC(sm, it, e, r) {
+			r->hc = rec_hash(r);
+			r->dirty_at = 0;
+			sm->hsum += r->hc;
+		}
+		sm->ndirty = 0;
+		sm->rebuild = false;
+	}
+	for (size_t i = 0; i < sm->ndirty; i++) {
+		struct cl_rec *r = sm->dirty[i];
+		sm->hsum -= r->hc;
+		r->hc = rec_hash(r);
+		sm->hsum += r->hc;
+		r->dirty_at = 0;
+	}
+	sm->ndirty = 0;
+	return hash_with(sm, sm->hsum);
+}
+
+static uint64_t hash_with(const struct cl_sm *sm, uint64_t sum)
+{
 	uint64_t h = cl_hash_u64(0x736d, sum);
 	h = cl_hash_u64(h, sm->recs.n);
 	h = cl_hash_u64(h, sm->h.lsn);

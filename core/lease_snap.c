@@ -182,6 +182,7 @@ int cl_sm_restore_record(struct cl_sm *sm, const struct cl_record_info *ri)
 	struct cl_rec *rec = cl_rec_get(sm, ri->name, ri->namelen);
 	if (!rec)
 		return -ENOMEM;
+	cl_rec_touch(sm, rec);
 	for (uint32_t i = 0; i < ri->nholds; i++) {
 		const struct cl_hold_info *h = &ri->holds[i];
 		if (cl_hold_add(sm, rec, h->node, h->mode, h->epoch, h->orphan_seq) < 0)

@@ -812,6 +812,13 @@ void cl_node_tick(struct cl_node *n)
 	uint64_t now = now_us(n);
 	nd_flush_retry(n);
 	nd_snap_pump(n);
+	/*
+	 * Bring the machine's running hash up to date now and then (the records
+	 * changed since the last tick), so that the announce of a round, which
+	 * needs it, never rehashes a whole loaded state in one pass.
+	 */
+	if (n->sm)
+		(void)cl_sm_hash(n->sm);
 	while (n->heap_n && n->heap[0]->next_deadline <= now) {
 		struct nl_lease *l = n->heap[0];
 		nd_heap_remove(n, l);

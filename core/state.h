@@ -67,7 +67,9 @@ struct cl_rec {
 	struct cl_index *idx;        /* NULL = no index data */
 	uint32_t nholds, cap_holds;
 	uint32_t nwaiters;
+	uint32_t dirty_at;           /* 1 + its place in sm->dirty; 0: hc is its hash */
 	struct cl_hold hold0;
+	uint64_t hc;                 /* what it adds to sm->hsum: its hash when last settled */
 	uint16_t namelen;
 	uint8_t name[];
 };
@@ -89,6 +91,17 @@ struct cl_sm {
 	uint64_t lru_bytes;          /* index bytes of records on the eviction list */
 	struct cl_list lru;          /* eviction list: oldest tick first */
 	struct cl_htab uids;         /* struct cl_uid_acct; derived from the indexes */
+
+	/*
+	 * cl_sm_hash() kept up to date: hsum is the sum of every record's hc;
+	 * the records changed since (cl_rec_touch()) are in dirty, and their hc
+	 * is brought up to date at the next hash.  rebuild: the list could not
+	 * grow, so the next hash walks every record.
+	 */
+	uint64_t hsum;
+	struct cl_rec **dirty;
+	size_t ndirty, cap_dirty;
+	bool rebuild;
 
 	/* cl_sm_hash_cached(): the hash of the state these described */
 	bool hash_ok;
@@ -117,6 +130,8 @@ struct cl_rec *cl_rec_find(const struct cl_sm *sm, const void *name, size_t name
 struct cl_rec *cl_rec_get(struct cl_sm *sm, const void *name, size_t namelen);
 /* Updates rec's eviction-list membership and frees it when empty.  rec may be gone after. */
 void cl_rec_settle(struct cl_sm *sm, struct cl_rec *rec);
+/* rec is about to change in what its hash covers (holds, waiters, lru tick, index). */
+void cl_rec_touch(struct cl_sm *sm, struct cl_rec *rec);
 void cl_sm_emit(struct cl_sm *sm, struct cl_action *a, const struct cl_rec *rec);
 /* Adds a hold / a waiter at the end.  0 or -ENOMEM (machine poisoned). */
 int cl_hold_add(struct cl_sm *sm, struct cl_rec *rec, uint32_t node, uint8_t mode,

@@ -2106,6 +2106,11 @@ START_TEST(test_determinism_random)
 			      seed, s, ra, rb);
 		ck_assert_msg(cl_sm_hash(a) == cl_sm_hash(b), "seed %#" PRIx64 " step %" PRIu64
 			      ": hashes differ", seed, s);
+		ck_assert_msg(cl_sm_hash(a) == cl_sm_hash_full(a) && cl_sm_hash(b) == cl_sm_hash_full(b) &&
+			      (!l1 || (cl_sm_hash(l1) == cl_sm_hash_full(l1) &&
+				       cl_sm_hash(l2) == cl_sm_hash_full(l2))),
+			      "seed %#" PRIx64 " step %" PRIu64 ": the running hash is not the walk's",
+			      seed, s);
 		/* a remembered hash is never stale: every change moves what it is keyed by */
 		ck_assert_msg(cl_sm_hash_cached(a) == cl_sm_hash(a), "step %" PRIu64
 			      ": cl_sm_hash_cached() is stale", s);

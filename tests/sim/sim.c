@@ -1189,6 +1189,9 @@ static uint64_t node_hash(struct node *n)
 	if (v->hash_gen != n->agen) {
 		v->hash = cl_sm_hash(cl_node_sm(n->cn));
 		v->hash_gen = n->agen;
+		if (n->sim->o->self_check && v->hash != cl_sm_hash_full(cl_node_sm(n->cn)))
+			violation(n->sim, SIM_INV_PROTO, "self-check: node %u: the running machine "
+				  "hash is not the walk's", n->id);
 	} else if (n->sim->o->self_check && v->hash != cl_sm_hash(cl_node_sm(n->cn))) {
 		violation(n->sim, SIM_INV_PROTO, "self-check: node %u: stale cached machine hash",
 			  n->id);
