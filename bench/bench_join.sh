@@ -16,6 +16,8 @@
 #     disconnections seen by the load clients, during the load
 #     and during the join (the target: none);
 #   - the machine: CPUs and load average before and after.
+# PERF=FILE records node 1's daemon with perf (call graphs) from node 3's
+# start until 3 s after it synced, into FILE (perf report -i FILE).
 # Uses the integration harness (tests/integration/lib.sh: namespaces, token
 # 1000 ms, validity = the token); IT_INSTANCE (default 8) separates it from
 # a test run.  The cluster is torn down at the end.
@@ -57,10 +59,16 @@ echo "memory: holder (node 1) $(((r1b - r1a) * 1024 / COUNT)) B/lease (VmRSS $r1
 echo "during the load: 'validity lapsed' node 1 $l1a, node 2 $l2a; load clients disconnected: $tra"
 
 t2=$(now_ms)
+perf_pid=
+if [[ -n ${PERF:-} ]] && command -v perf >/dev/null; then
+	perf record -q -F 499 -g -o "$PERF" -p "$(daemon_pid 1)" >/dev/null 2>&1 &
+	perf_pid=$!
+fi
 start_daemon 3
 must_wait 300 "node 3's coroleased synced" synced 3
 t3=$(now_ms)
 sleep 3
+[[ -n $perf_pid ]] && { kill -INT "$perf_pid"; wait "$perf_pid"; echo "perf: node 1 during the join in $PERF"; }
 j=$(cl 3 --json status)
 echo "join: node 3 synced $((t3 - t2)) ms after its start, leases $(jget "$j" .leases), snapshots loaded $(jget "$j" .counters.snapshots_loaded); node 1 sent $(st 1 .counters.snapshots_sent)"
 echo "during the join: 'validity lapsed' node 1 $(($(lapses 1) - l1a)), node 2 $(($(lapses 2) - l2a)); load clients disconnected: $(($(trouble) - tra))"

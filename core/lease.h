@@ -413,6 +413,17 @@ typedef void (*cl_sm_hold_fn)(void *ctx, const uint8_t *name, uint16_t namelen,
 			      const struct cl_hold_info *h);
 void cl_sm_foreach_hold_of(const struct cl_sm *sm, uint32_t node,
 			   cl_sm_hold_fn fn, void *ctx);
+/*
+ * The same for the holds of node that pick (called for each, in no
+ * particular order; it must not change sm) says true to: only those are
+ * sorted, so a caller that acts on few of many holds does not sort them all.
+ * fn then sees them in name order and may change sm.  On ENOMEM the machine
+ * is poisoned (cl_sm_failed()) and fn is not called.
+ */
+typedef bool (*cl_sm_hold_pick_fn)(void *ctx, const uint8_t *name, uint16_t namelen,
+				   const struct cl_hold_info *h);
+void cl_sm_foreach_hold_of_picked(const struct cl_sm *sm, uint32_t node, cl_sm_hold_pick_fn pick,
+				  cl_sm_hold_fn fn, void *ctx);
 
 /*
  * Calls fn for every orphaned hold, in no particular order (as

@@ -233,10 +233,35 @@ uint64_t cl_sm_serial(const struct cl_sm *sm)
 	return sm->serial;
 }
 
-void cl_sm_foreach_hold_of(const struct cl_sm *sm, uint32_t node, cl_sm_hold_fn fn, void *ctx)
+void cl_sm_foreach_hold_of_picked(const struct cl_sm *csm, uint32_t node, cl_sm_hold_pick_fn pick,
+				  cl_sm_hold_fn fn, void *ctx)
 {
-	size_t n;
-	struct cl_rec **v = cl_sm_collect((struct cl_sm *)sm, cl_rec_held_by, node, cl_rec_name_order, &n);
+	struct cl_sm *sm = (struct cl_sm *)csm;   /* only to poison it on ENOMEM */
+	size_t n = 0, cap = 0;
+	struct cl_rec **v = NULL;
+	struct cl_htab_iter it;
+	FOREACH_REC(sm, it, e, r) {
+		const struct cl_hold *h = cl_rec_hold_of(r, node);
+		if (!h)
+			continue;
+		struct cl_hold_info hi = { h->node, h->mode, h->epoch, h->orphan_seq };
+		if (pick && !pick(ctx, r->name, r->namelen, &hi))
+			continue;
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 64;
+			struct cl_rec **nv = realloc(v, nc * sizeof(*nv));
+			if (!nv) {
+				cl_sm_oom(sm);   /* never silently: nothing is called */
+				free(v);
+				return;
+			}
+			v = nv;
+			cap = nc;
+		}
+		v[n++] = r;
+	}
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cl_rec_name_order);
 	for (size_t i = 0; i < n; i++) {
 		const struct cl_hold *h = cl_rec_hold_of(v[i], node);
 		if (!h)
@@ -245,6 +270,11 @@ void cl_sm_foreach_hold_of(const struct cl_sm *sm, uint32_t node, cl_sm_hold_fn 
 		fn(ctx, v[i]->name, v[i]->namelen, &hi);
 	}
 	free(v);
+}
+
+void cl_sm_foreach_hold_of(const struct cl_sm *sm, uint32_t node, cl_sm_hold_fn fn, void *ctx)
+{
+	cl_sm_foreach_hold_of_picked(sm, node, NULL, fn, ctx);
 }
 
 static uint64_t rec_hash(const struct cl_rec *r)

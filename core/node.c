@@ -76,9 +76,30 @@ void nd_ev_push(struct cl_node *n, const struct cl_node_event *ev)
 	cl_list_add_tail(&n->evq, &q->link);
 }
 
-static void enter(struct cl_node *n)
+/*
+ * Enters a public call, what it is for the log: the outermost one notes when
+ * it began, so that leave() can say when one call kept the agent (and the
+ * daemon's loop) busy for a good part of the validity.
+ */
+static void enter(struct cl_node *n, const char *what)
 {
-	n->depth++;
+	if (!n->depth++) {
+		n->call_what = what;
+		n->call_at = now_us(n);
+	}
+}
+
+/* One line, at most once a second, for an outermost call that took validity/4 or more. */
+static void note_slow_call(struct cl_node *n)
+{
+	uint64_t now = now_us(n), took = now > n->call_at ? now - n->call_at : 0;
+	if (!n->cfg.validity_us || took < n->cfg.validity_us / 4 || now < n->slow_logged_at + 1000000)
+		return;
+	n->slow_logged_at = now;
+	nd_log(n, LOG_WARNING, "the node agent was busy for %llu ms in one call (%s), with %zu "
+	       "leases here: holds lapse when no renewal is handled for the validity (%llu ms)",
+	       (unsigned long long)(took / 1000), n->call_what, n->leases.n,
+	       (unsigned long long)(n->cfg.validity_us / 1000));
 }
 
 /* Frees every entry of list (each embeds its cl_list link at offset off); returns how many. */
@@ -140,6 +161,7 @@ static void leave(struct cl_node *n)
 			n->ops.event(n->ctx, &q->ev);
 		free(q);
 	}
+	note_slow_call(n);
 	n->depth--;
 }
 
@@ -273,7 +295,7 @@ void cl_node_deliver(struct cl_node *n, uint32_t sender, const void *buf, size_t
 	if (len && p[0] == CL_BATCH_MAGIC) {
 		/* a batch: every message in it decodes, or none is used */
 		struct batch_ctx b = { n, sender };
-		enter(n);           /* one WRITE_ACK, and one confirmation pass, per batch */
+		enter(n, "a delivered batch");           /* one WRITE_ACK, and one confirmation pass, per batch */
 		int rc = cl_batch_split(p, len, deliver_inner, &b);
 		if (rc < 0)
 			bad_delivery(n, sender, p, len, rc);
@@ -288,7 +310,7 @@ static void deliver_one(struct cl_node *n, uint32_t sender, const uint8_t *buf, 
 	if (n->failed)
 		return;
 	struct cl_msg m;
-	enter(n);
+	enter(n, "a delivered message");
 	n->c.delivered++;
 	int drc = cl_wire_decode(buf, len, &m);
 	if (drc < 0) {
@@ -398,7 +420,7 @@ void cl_node_confchg(struct cl_node *n, const struct cl_ring *ring,
 	(void)joined;
 	if (n->failed)
 		return;
-	enter(n);
+	enter(n, "a configuration change");
 	if (nmembers > CL_MAX_MEMBERS) {
 		nd_log(n, LOG_CRIT, "configuration of %zu members exceeds %u; ignored", nmembers,
 		     CL_MAX_MEMBERS);
@@ -464,7 +486,7 @@ void cl_node_quorum(struct cl_node *n, bool quorate, const struct cl_ring *ring)
 {
 	if (n->failed)
 		return;
-	enter(n);
+	enter(n, "a quorum verdict");
 	n->vq_quorate = quorate;
 	n->vq_ring = *ring;
 	if (!quorate && !(n->cfg.sm.unsafe_flags & CL_UNSAFE_NO_QUORUM_CHECK))
@@ -480,7 +502,7 @@ void cl_node_votes(struct cl_node *n, const struct cl_ring *ring, uint32_t quoru
 {
 	if (n->failed)
 		return;
-	enter(n);
+	enter(n, "a vote count");
 	if (nnodes > CL_MAX_MEMBERS)
 		nnodes = CL_MAX_MEMBERS;   /* the rest count 0 votes: safe */
 	if (quorum != n->votes_quorum || expected != n->votes_expected || nnodes != n->nvotes ||
@@ -549,7 +571,7 @@ void cl_node_quorum_mode(struct cl_node *n, unsigned qmodes)
 	n->vq_incomplete = qmodes & CL_QMODE_INCOMPLETE;
 	if (n->vq_modes == (qmodes & CL_QMODE_ALL))
 		return;
-	enter(n);
+	enter(n, "the quorum mode");
 	n->vq_modes = qmodes & CL_QMODE_ALL;
 	nd_log(n, LOG_NOTICE, "votequorum mode%s%s%s%s%s", n->vq_modes ? ":" : ": standard",
 	       qmodes & CL_QMODE_TWO_NODE ? " two_node" : "",
@@ -569,7 +591,7 @@ void cl_node_transport_lost(struct cl_node *n)
 	n->conf_gen++;
 	if (n->failed)
 		return;
-	enter(n);
+	enter(n, "the transport's loss");
 	nd_revoke_all(n, "transport lost");
 	nd_snap_stop(n);
 	n->sm = cl_sm_free(n->sm);
@@ -808,7 +830,7 @@ void cl_node_tick(struct cl_node *n)
 {
 	if (n->failed)
 		return;
-	enter(n);
+	enter(n, "a tick");
 	uint64_t now = now_us(n);
 	nd_flush_retry(n);
 	nd_snap_pump(n);
@@ -903,7 +925,7 @@ int cl_node_acquire(struct cl_node *n, uint64_t client, uint64_t cookie, uint32_
 		return -EINVAL;
 	if (n->draining)
 		return -ESHUTDOWN;
-	enter(n);
+	enter(n, "an acquire");
 	int rc = 0;
 	struct nl_client *c = nd_client_get(n, client);
 	struct nl_lease *l = c ? nd_lease_get(n, name, namelen) : NULL;
@@ -965,7 +987,7 @@ int cl_node_release(struct cl_node *n, uint64_t client, const void *name, size_t
 	struct chold *ch = c && l ? nd_chold_of(c, l) : NULL;
 	if (!ch)
 		return COROLEASE_ENOTHELD;
-	enter(n);
+	enter(n, "a release");
 	nd_chold_free(n, ch);
 	nd_client_maybe_free(n, c);
 	nd_pump(n, l);
@@ -978,7 +1000,7 @@ void cl_node_client_gone(struct cl_node *n, uint64_t client)
 	if (n->failed)
 		return;
 	struct nl_client *c = nd_client_find(n, client);
-	enter(n);
+	enter(n, "a client's end");
 	struct cl_list *e;
 	while (c && (e = cl_list_first(&c->holds))) {
 		struct chold *ch = cl_list_entry(e, struct chold, clink);
@@ -1030,7 +1052,7 @@ static int index_write(struct cl_node *n, uint64_t client, uint64_t cookie, stru
 	    l->mode != CL_MODE_EX)
 		return COROLEASE_ENOTHELD;
 	m->epoch = l->epoch;
-	enter(n);
+	enter(n, "an index write");
 	int rc = send_op(n, client, cookie, OP_INDEX, m);
 	leave(n);
 	return rc;
@@ -1062,7 +1084,7 @@ int cl_node_index_del(struct cl_node *n, uint64_t client, uint64_t cookie,
 int cl_node_sync(struct cl_node *n, uint64_t client, uint64_t cookie)
 {
 	struct cl_msg m = { .type = CL_MSG_NOP };
-	enter(n);
+	enter(n, "a sync barrier");
 	int rc;
 	if (!n->failed && !ready(n)) {
 		/*
@@ -1089,7 +1111,7 @@ int cl_node_evict(struct cl_node *n, uint64_t client, uint64_t cookie,
 	if (!name_ok(name, namelen))
 		return -EINVAL;
 	struct cl_msg m = { .type = CL_MSG_EVICT, .name = name, .namelen = (uint16_t)namelen };
-	enter(n);
+	enter(n, "an evict");
 	int rc = send_op(n, client, cookie, OP_ADMIN, &m);
 	leave(n);
 	return rc;
@@ -1102,7 +1124,7 @@ int cl_node_fence_ack(struct cl_node *n, uint64_t client, uint64_t cookie, uint3
 		return -EINVAL;
 	struct cl_msg m = { .type = CL_MSG_FENCE_ACK, .node = node,
 			    .flags = force ? CL_FENCE_FORCE : 0 };
-	enter(n);
+	enter(n, "a fence-ack");
 	int rc = send_op(n, client, cookie, OP_ADMIN, &m);
 	leave(n);
 	return rc;
@@ -1112,7 +1134,7 @@ void cl_node_drain(struct cl_node *n)
 {
 	if (n->failed)
 		return;
-	enter(n);
+	enter(n, "a drain");
 	n->draining = true;
 	struct nl_iter it;
 	for (struct nl_lease *l = nd_lease_first(n, &it); l; l = nd_lease_next(n, &it)) {
@@ -1207,6 +1229,11 @@ struct cl_node *cl_node_new(const struct cl_node_config *cfg, const struct cl_no
 		free(n);
 		return NULL;
 	}
+	if (cl_htab_init(&n->unconf_req, 64) < 0) {
+		cl_htab_fini(&n->leases);
+		free(n);
+		return NULL;
+	}
 	return n;
 }
 
@@ -1245,6 +1272,7 @@ struct cl_node *cl_node_free(struct cl_node *n)
 	free_links(&n->inflight, offsetof(struct outmsg, link));
 	free_links(&n->resend, offsetof(struct outmsg, link));
 	free_links(&n->unconf, offsetof(struct unconfirmed, link));
+	cl_htab_fini(&n->unconf_req);
 	free(n->heap);
 	free(n->fences);
 	nd_sync_reset_buf(n);

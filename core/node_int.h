@@ -186,16 +186,14 @@ struct pending_op {
  */
 struct unconfirmed {
 	struct cl_list link;             /* in cl_node.unconf, FIFO */
+	struct cl_hnode hn;              /* in cl_node.unconf_req, by req_id */
+	uint64_t useq;                   /* its place in the FIFO: larger is later (nd_unconf_add()) */
 	bool barrier;                    /* a sync barrier (no name, key or version) */
 	bool grant;                      /* a grant: name, version = its epoch, no client */
 	uint64_t client, cookie, version;
 	uint64_t departures;             /* departure generation when applied */
 	uint64_t req_id;                 /* a write: its request, which WRITE_ACKs name;
 					    a grant: CL_ACK_GRANT | epoch */
-	uint64_t acked;                  /* a write: bit i, members[i] acked it (WRITE_ACK: an
-					    entry naming it, or CL_ACK_ALL) */
-	uint64_t applied;                /* of those, the ones whose entry named it (they
-					    applied it; a CL_ACK_ALL member has no state) */
 	bool all_acked;                  /* a write: every member has it (a round kept this
 					    node's state) */
 	bool deleted;
@@ -364,6 +362,17 @@ struct cl_node {
 	bool need_reconcile;
 	bool draining;
 	struct cl_list unconf;           /* struct unconfirmed, oldest first */
+	struct cl_htab unconf_req;       /* the same, by req_id (nd_on_write_ack()) */
+	uint64_t unconf_seq;             /* the last useq given */
+	/*
+	 * WRITE_ACKs gathered, as a place in the FIFO: members[i] acked every
+	 * entry of the current departure generation with useq <= ack_upto[i]
+	 * (an entry naming it, or CL_ACK_ALL), and applied those up to
+	 * applied_upto[i] (an entry naming it: a CL_ACK_ALL member has no
+	 * state).  A WRITE_ACK stands for everything before what it names, so
+	 * a place says all; 0 = none (nd_writes_reindex()).
+	 */
+	uint64_t ack_upto[CL_MAX_MEMBERS], applied_upto[CL_MAX_MEMBERS];
 	uint64_t sent_seq;               /* own messages handed to the transport */
 	uint64_t inflight_bytes;         /* their bytes on the inflight queue */
 	uint64_t departures;             /* configuration changes with departures or a new ring,
@@ -378,6 +387,9 @@ struct cl_node {
 	/* events */
 	struct cl_list evq;              /* struct qevent, oldest first */
 	int depth;
+	const char *call_what;           /* the outermost public call, for the log (enter()) */
+	uint64_t call_at;                /* when it began */
+	uint64_t slow_logged_at;         /* the last "busy for" line (note_slow_call()) */
 
 	/* out of memory where it would make the replica or a promise wrong (node.h) */
 	bool failed;
@@ -585,6 +597,8 @@ void nd_on_write_ack(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
 void nd_writes_kept(struct cl_node *n);
 void nd_writes_reindex(struct cl_node *n);
 void nd_drop_unconfirmed(struct cl_node *n, uint64_t client, int err, bool tell);
+/* Appends u (req_id and departures set) to the unconfirmed FIFO and its table. */
+void nd_unconf_add(struct cl_node *n, struct unconfirmed *u);
 
 /* ---- node_table.c ---- */
 

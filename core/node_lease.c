@@ -524,7 +524,7 @@ static void on_op_done(struct cl_node *n, const struct cl_action *a, enum cl_nod
 					u->valhash = cl_hash_bytes(0, v, vl);
 				}
 			}
-			cl_list_add_tail(&n->unconf, &u->link);
+			nd_unconf_add(n, u);
 		} else {
 			nd_fail(n, "recording a write or barrier");   /* no early answer */
 		}
@@ -604,27 +604,38 @@ struct reconcile {
 	uint64_t max_orphan;
 };
 
+/*
+ * Whether a hold of this node in the machine needs adopting: a live hold we
+ * do not know about.  Notes the newest own orphan.  Sees every hold of this
+ * node (in table order) and changes nothing, so that only those few are
+ * sorted and acted on.
+ */
+static bool reconcile_pick(void *ctx, const uint8_t *name, uint16_t namelen,
+			   const struct cl_hold_info *h)
+{
+	struct reconcile *r = ctx;
+	if (h->orphan_seq) {
+		if (h->orphan_seq > r->max_orphan)
+			r->max_orphan = h->orphan_seq;
+		return false;
+	}
+	const struct nl_lease *l = nd_lease_find(r->n, name, namelen);
+	if (l && l->state != NL_NONE && l->epoch == h->epoch)
+		return false;
+	return !(l && hold_is(l, NLP_RELEASING));   /* releasing: its RELEASED is on its way */
+}
+
 static void reconcile_hold(void *ctx, const uint8_t *name, uint16_t namelen,
 			   const struct cl_hold_info *h)
 {
 	struct reconcile *r = ctx;
 	struct cl_node *n = r->n;
-	if (h->orphan_seq) {
-		if (h->orphan_seq > r->max_orphan)
-			r->max_orphan = h->orphan_seq;
-		return;
-	}
-	struct nl_lease *l = nd_lease_find(n, name, namelen);
-	if (l && l->state != NL_NONE && l->epoch == h->epoch)
-		return;
-	if (l && hold_is(l, NLP_RELEASING))
-		return;   /* its RELEASED is on its way */
 	/*
 	 * A live hold we do not know about: adopt it and give it back, in
 	 * RELEASING, so that the echo of any re-ask in flight is not taken for
 	 * a usable grant (on_grant()).
 	 */
-	l = nd_lease_get(n, name, namelen);
+	struct nl_lease *l = nd_lease_get(n, name, namelen);
 	if (!l) {
 		nd_fail(n, "recording a hold to give back");
 		return;
@@ -679,7 +690,11 @@ void nd_reconcile(struct cl_node *n)
 	if (!cl_sm_quorate(n->sm))
 		return;
 	struct reconcile r = { n, 0 };
-	cl_sm_foreach_hold_of(n->sm, n->me, reconcile_hold, &r);
+	cl_sm_foreach_hold_of_picked(n->sm, n->me, reconcile_pick, reconcile_hold, &r);
+	if (cl_sm_failed(n->sm)) {
+		nd_fail(n, "reconciling with the machine");
+		return;
+	}
 	/*
 	 * Our own orphans: safe to free once no revocation is pending here and
 	 * a previous incarnation's clients (if we restarted) are past validity

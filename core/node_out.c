@@ -318,6 +318,48 @@ static bool votes_suffice(const struct cl_node *n, uint64_t applied)
 	return have > 0 && all - have < n->votes_quorum;
 }
 
+void nd_unconf_add(struct cl_node *n, struct unconfirmed *u)
+{
+	u->useq = ++n->unconf_seq;
+	cl_list_add_tail(&n->unconf, &u->link);
+	cl_htab_add(&n->unconf_req, &u->hn, cl_mix64(u->req_id));
+}
+
+static void unconf_del(struct cl_node *n, struct unconfirmed *u)
+{
+	cl_list_del(&u->link);
+	cl_htab_del(&n->unconf_req, &u->hn);
+}
+
+/*
+ * The oldest entry of the current departure generation that req names (a
+ * grant's only, when grant_only), as a walk of the FIFO from its head would
+ * find it; NULL if none.
+ */
+static struct unconfirmed *unconf_find(const struct cl_node *n, uint64_t req, bool grant_only)
+{
+	struct unconfirmed *best = NULL;
+	uint64_t h = cl_mix64(req);
+	for (struct cl_hnode *e = cl_htab_first(&n->unconf_req, h); e; e = cl_htab_next(e, h)) {
+		struct unconfirmed *u = cl_container_of(e, struct unconfirmed, hn);
+		if (u->req_id == req && u->departures == n->departures && (u->grant || !grant_only) &&
+		    (!best || u->useq < best->useq))
+			best = u;
+	}
+	return best;
+}
+
+/* The members (bit i: members[i]) whose place in upto covers u, of the current generation. */
+static uint64_t members_upto(const struct cl_node *n, const struct unconfirmed *u,
+			     const uint64_t *upto)
+{
+	uint64_t m = 0;
+	for (uint32_t i = 0; i < n->nmembers && i < CL_MAX_MEMBERS; i++)
+		if (upto[i] >= u->useq)
+			m |= 1ull << i;
+	return m;
+}
+
 void nd_confirm_writes(struct cl_node *n)
 {
 	uint64_t need = others_mask(n);
@@ -328,9 +370,22 @@ void nd_confirm_writes(struct cl_node *n)
 		struct unconfirmed *u = cl_list_entry(e, struct unconfirmed, link);
 		int verdict = 1;            /* 1 = wait, 0 = done, <0 = lost */
 		if (u->departures == n->departures) {
-			if (u->all_acked || (u->acked & need) == need || (by_votes && votes_suffice(n, u->applied)))
+			uint64_t acked = members_upto(n, u, n->ack_upto);
+			if (u->all_acked || (acked & need) == need ||
+			    (by_votes && votes_suffice(n, members_upto(n, u, n->applied_upto))))
 				verdict = u->barrier && !(ready(n) && nd_authoritative(n)) ?
 					  COROLEASE_ENOQUORUM : 0;
+			else
+				/*
+				 * It waits, and so does every entry after it: they are of
+				 * this generation too (the FIFO is in generation order),
+				 * no member acked or applied more of them (a WRITE_ACK
+				 * stands for everything before what it names), and a
+				 * round that kept this state marked all it found.  The
+				 * walk ends here, so a long FIFO costs only what it
+				 * confirms.
+				 */
+				break;
 		} else if (u->barrier) {
 			verdict = COROLEASE_ENOQUORUM;
 		} else if (u->grant) {
@@ -361,7 +416,7 @@ void nd_confirm_writes(struct cl_node *n)
 		}
 		if (verdict > 0)
 			continue;
-		cl_list_del(e);
+		unconf_del(n, u);
 		if (u->grant) {
 			u->deleted = verdict < 0;   /* lost, for the walk below */
 			cl_list_add_tail(&grants, &u->link);
@@ -393,12 +448,8 @@ void nd_await_grant(struct cl_node *n, struct nl_lease *l)
 	}
 	l->unconf_epoch = l->epoch;
 	uint64_t req = CL_ACK_GRANT | l->epoch;
-	struct cl_list *e;
-	cl_list_foreach(e, &n->unconf) {
-		struct unconfirmed *u = cl_list_entry(e, struct unconfirmed, link);
-		if (u->grant && u->departures == n->departures && u->req_id == req)
-			return;   /* the same grant again (a re-ask): its first entry stands for it */
-	}
+	if (unconf_find(n, req, true))
+		return;   /* the same grant again (a re-ask): its first entry stands for it */
 	struct unconfirmed *u = malloc(sizeof(*u) + l->namelen);
 	if (!u) {
 		nd_fail(n, "recording a grant");   /* the hold stays unusable */
@@ -407,7 +458,7 @@ void nd_await_grant(struct cl_node *n, struct nl_lease *l)
 	*u = (struct unconfirmed){ .grant = true, .version = l->epoch, .req_id = req,
 				   .departures = n->departures, .namelen = l->namelen };
 	memcpy(u->buf, l->name, l->namelen);
-	cl_list_add_tail(&n->unconf, &u->link);
+	nd_unconf_add(n, u);
 }
 
 /* Puts (node, req) in the next WRITE_ACK, replacing node's earlier entry. */
@@ -508,30 +559,20 @@ void nd_on_write_ack(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
 	for (uint32_t off = 0; off + CL_WRITE_ACK_LEN <= m->vallen; off += CL_WRITE_ACK_LEN) {
 		uint32_t node = cl_get_u32(m->value + off);
 		uint64_t req = cl_get_u64(m->value + off + 4);
-		struct cl_list *e;
-		struct unconfirmed *upto = NULL;   /* NULL: every entry (a member without state) */
 		if (node == n->me) {
-			cl_list_foreach(e, &n->unconf) {
-				struct unconfirmed *u = cl_list_entry(e, struct unconfirmed, link);
-				if (u->departures == n->departures && u->req_id == req) {
-					upto = u;
-					break;
-				}
-			}
+			const struct unconfirmed *upto = unconf_find(n, req, false);
 			if (!upto)
 				return;
-		} else if (!(node == 0 && req == CL_ACK_ALL)) {
+			if (upto->useq > n->ack_upto[idx])
+				n->ack_upto[idx] = upto->useq;
+			if (upto->useq > n->applied_upto[idx])
+				n->applied_upto[idx] = upto->useq;
+		} else if (node == 0 && req == CL_ACK_ALL) {
+			/* a member without state: every entry there is now, not those to come */
+			if (n->unconf_seq > n->ack_upto[idx])
+				n->ack_upto[idx] = n->unconf_seq;
+		} else {
 			continue;
-		}
-		cl_list_foreach(e, &n->unconf) {
-			struct unconfirmed *u = cl_list_entry(e, struct unconfirmed, link);
-			if (u->departures == n->departures) {
-				u->acked |= 1ull << idx;
-				if (upto)
-					u->applied |= 1ull << idx;
-			}
-			if (u == upto)
-				break;
 		}
 		return;
 	}
@@ -557,11 +598,8 @@ void nd_writes_kept(struct cl_node *n)
  */
 void nd_writes_reindex(struct cl_node *n)
 {
-	struct cl_list *e;
-	cl_list_foreach(e, &n->unconf) {
-		struct unconfirmed *u = cl_list_entry(e, struct unconfirmed, link);
-		u->acked = u->applied = 0;
-	}
+	memset(n->ack_upto, 0, sizeof(n->ack_upto));
+	memset(n->applied_upto, 0, sizeof(n->applied_upto));
 }
 
 /* Answers every unconfirmed write of client (0 = all) with err, or drops them silently. */
@@ -574,7 +612,7 @@ void nd_drop_unconfirmed(struct cl_node *n, uint64_t client, int err, bool tell)
 			continue;
 		if (tell)
 			answer_write(n, u, err);
-		cl_list_del(e);
+		unconf_del(n, u);
 		free(u);
 	}
 }

@@ -84,11 +84,34 @@ static uint64_t t_now(void *ctx)
 	return ((struct tnode *)ctx)->bus->now;
 }
 
+/* RELEASEs sent by node rel_from, names in order (reconcile_gives_back_...), when not 0 */
+static uint32_t rel_from;
+static char rel_names[8][8];
+static size_t nrel;
+
+static void note_release(void *ctx, const uint8_t *buf, size_t len)
+{
+	(void)ctx;
+	struct cl_msg m;
+	HARD(cl_wire_decode(buf, len, &m) == 0);
+	if (m.type != CL_MSG_RELEASE || nrel == 8 || m.namelen >= sizeof(rel_names[0]))
+		return;
+	memcpy(rel_names[nrel], m.name, m.namelen);
+	rel_names[nrel++][m.namelen] = 0;
+}
+
 static int t_mcast(void *ctx, const void *buf, size_t len)
 {
 	struct tnode *t = ctx;
 	if (t->refuse)
 		return -EAGAIN;
+	if (rel_from && t->id == rel_from) {
+		const uint8_t *p = buf;
+		if (len && p[0] == CL_BATCH_MAGIC)
+			HARD(cl_batch_split(p, len, note_release, NULL) >= 2);
+		else
+			note_release(NULL, p, len);
+	}
 	struct tmsg *m = __real_malloc(sizeof(*m) + len);
 	HARD(m);
 	m->next = NULL;
@@ -1711,6 +1734,56 @@ END_TEST
  * because only its heartbeats renewed during a round and they waited
  * behind the chunks.
  */
+/*
+ * Holds the local side forgot while the machine was not quorate (their
+ * clients released them after a quorum loss; nothing could be sent) are
+ * still this node's in the machine: the reconcile at the quorum's return
+ * gives them back, in name order, without sorting every hold of the node
+ * (reconcile_pick()).  Holds it still knows are left alone.
+ */
+START_TEST(reconcile_gives_back_forgotten_holds_in_name_order)
+{
+	struct tbus *b = cluster(3);
+	struct tnode *n1 = b->nodes[1];
+	const char *names[] = { "c", "a", "keep", "b" };
+	for (uint64_t i = 0; i < 4; i++)
+		ACQ(n1, i + 1, names[i], CL_MODE_EX, 0);
+	bus_run(b);
+	for (uint64_t i = 0; i < 4; i++)
+		ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_GRANTED, i + 1));
+	struct cl_ring ring = { b->members[0], b->ring_seq };
+	cl_node_quorum(n1->n, false, &ring);
+	bus_run(b);
+	ck_assert(!cl_sm_quorate(cl_node_sm(n1->n)));
+	for (uint64_t i = 0; i < 4; i++)
+		ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_REVOKED, i + 1));
+	for (uint64_t i = 0; i < 4; i++)
+		if (strcmp(names[i], "keep"))
+			ck_assert_int_eq(cl_node_release(n1->n, i + 1, names[i], strlen(names[i])), 0);
+	bus_run(b);
+	for (uint32_t id = 1; id <= 3; id++)
+		for (uint64_t i = 0; i < 4; i++)   /* forgotten here, not in the machine */
+			ck_assert_uint_eq(cl_sm_owner(cl_node_sm(b->nodes[id]->n), names[i],
+						      strlen(names[i])), 1);
+	rel_from = 1;
+	nrel = 0;
+	cl_node_quorum(n1->n, true, &ring);
+	bus_run(b);
+	rel_from = 0;
+	ck_assert(cl_sm_quorate(cl_node_sm(n1->n)));
+	ck_assert_uint_eq(nrel, 3);
+	ck_assert_str_eq(rel_names[0], "a");
+	ck_assert_str_eq(rel_names[1], "b");
+	ck_assert_str_eq(rel_names[2], "c");
+	for (uint32_t id = 1; id <= 3; id++)
+		for (uint64_t i = 0; i < 4; i++)
+			ck_assert_uint_eq(cl_sm_owner(cl_node_sm(b->nodes[id]->n), names[i],
+						      strlen(names[i])),
+					  strcmp(names[i], "keep") ? CL_NODE_NONE : 1);
+	cluster_free(b);
+}
+END_TEST
+
 START_TEST(a_snapshot_longer_than_the_validity_keeps_the_sender_valid)
 {
 	struct tbus *b = cluster2_holding(1500);
@@ -3428,6 +3501,7 @@ static Suite *node_suite(void)
 	tcase_add_test(tc, a_rejoined_daemon_counts_no_announce_of_its_previous_incarnation);
 	tcase_add_test(tc, snapshot_sent_within_send_window);
 	tcase_add_test(tc, a_snapshot_longer_than_the_validity_keeps_the_sender_valid);
+	tcase_add_test(tc, reconcile_gives_back_forgotten_holds_in_name_order);
 	tcase_add_test(tc, heartbeat_due_with_send_window_full);
 	tcase_add_test(tc, heartbeat_due_with_transport_congested);
 	tcase_add_test(tc, a_new_round_keeps_ordinary_messages_waiting_for_the_transport);
