@@ -5,6 +5,11 @@ bench_bench_sm_SOURCES = bench/bench_sm.c
 bench_bench_sm_CPPFLAGS = $(CORE_CPPFLAGS)
 bench_bench_sm_LDADD = core/libcorolease-core.la
 
+noinst_PROGRAMS += bench/bench-node
+bench_bench_node_SOURCES = bench/bench_node.c
+bench_bench_node_CPPFLAGS = $(CORE_CPPFLAGS)
+bench_bench_node_LDADD = core/libcorolease-core.la
+
 # BENCH_ARGS is passed to the benchmark, e.g. make bench BENCH_ARGS=...
 BENCH_ARGS =
 bench: bench/bench-sm$(EXEEXT)
