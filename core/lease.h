@@ -424,6 +424,14 @@ typedef bool (*cl_sm_hold_pick_fn)(void *ctx, const uint8_t *name, uint16_t name
 				   const struct cl_hold_info *h);
 void cl_sm_foreach_hold_of_picked(const struct cl_sm *sm, uint32_t node, cl_sm_hold_pick_fn pick,
 				  cl_sm_hold_fn fn, void *ctx);
+/*
+ * A step of a resumable walk of node's holds, as cl_sm_scan_some() (the
+ * same cursors and budget; start with 0, 0 back when the walk is over):
+ * calls pick for each hold of node in the buckets scanned, in table order.
+ * pick must not change sm; its return value is ignored.
+ */
+uint64_t cl_sm_scan_holds_of(const struct cl_sm *sm, uint64_t cursor, uint32_t budget,
+			     uint32_t node, cl_sm_hold_pick_fn pick, void *ctx);
 
 /*
  * Calls fn for every orphaned hold, in no particular order (as

@@ -228,6 +228,27 @@ uint64_t cl_sm_scan_some(const struct cl_sm *sm, uint64_t cursor, uint32_t budge
 	return cursor;
 }
 
+uint64_t cl_sm_scan_holds_of(const struct cl_sm *sm, uint64_t cursor, uint32_t budget,
+			     uint32_t node, cl_sm_hold_pick_fn pick, void *ctx)
+{
+	uint32_t spent = 0;
+	do {
+		uint32_t cost = 0;
+		for (struct cl_hnode *e = cl_htab_scan_chain(&sm->recs, cursor); e; e = e->next) {
+			const struct cl_rec *r = cl_container_of(e, struct cl_rec, hn);
+			const struct cl_hold *h = cl_rec_hold_of(r, node);
+			if (h) {
+				struct cl_hold_info hi = { h->node, h->mode, h->epoch, h->orphan_seq };
+				(void)pick(ctx, r->name, r->namelen, &hi);
+			}
+			cost++;
+		}
+		spent += cost ? cost : 1;
+		cursor = cl_htab_scan_next(&sm->recs, cursor);
+	} while (cursor && spent < budget);
+	return cursor;
+}
+
 uint64_t cl_sm_serial(const struct cl_sm *sm)
 {
 	return sm->serial;

@@ -834,6 +834,8 @@ void cl_node_tick(struct cl_node *n)
 	uint64_t now = now_us(n);
 	nd_flush_retry(n);
 	nd_snap_pump(n);
+	if (n->rc_active && !n->failed)
+		nd_reconcile_step(n);
 	/*
 	 * Bring the machine's running hash up to date now and then (the records
 	 * changed since the last tick), so that the announce of a round, which
@@ -904,6 +906,8 @@ uint64_t cl_node_next_deadline(const struct cl_node *n)
 		if (r < d)
 			d = r;
 	}
+	if (n->rc_active && n->rc_due < d)
+		d = n->rc_due;   /* the next part of a reconcile: at once (cl_node_tick()) */
 	return d;
 }
 
@@ -1176,6 +1180,8 @@ int cl_node_config_finish(struct cl_node_config *cfg, char *err, size_t errlen)
 		cfg->fence_delay_us = cfg->validity_us + cfg->revoke_timeout_us + 2000000;
 	if (!cfg->sync_chunk)
 		cfg->sync_chunk = 256u * 1024u;
+	if (!cfg->reconcile_slice)
+		cfg->reconcile_slice = 16384;
 	if (cfg->sync_chunk > CL_SYNC_CHUNK_MAX)
 		cfg->sync_chunk = CL_SYNC_CHUNK_MAX;
 	if (!cfg->send_window)

@@ -128,6 +128,9 @@ struct cl_node_config {
 	uint64_t heartbeat_us;       /* NOP when nothing was sent this long; default validity/4 */
 	uint64_t fence_delay_us;     /* wait before recover-node; default validity+revoke+2 s */
 	uint32_t sync_chunk;         /* snapshot chunk size; default 256 KiB */
+	uint32_t reconcile_slice;    /* a reconcile with more local leases or machine records
+					than this is spread over passes of the loop, this many
+					a pass (nd_reconcile()); default 16384 */
 	uint32_t send_window;        /* bytes of own messages handed to the transport and not
 					yet delivered back; more wait (their send time, the
 					renewal anchor, stays recent under a bulk transfer);

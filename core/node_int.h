@@ -360,6 +360,17 @@ struct cl_node {
 	size_t nfences, cap_fences;
 
 	bool need_reconcile;
+	/*
+	 * A reconcile spread over passes of the loop (nd_reconcile_step()),
+	 * reconcile_slice at a time: the local leases from rc_next on, then
+	 * (rc_in_machine) the machine's holds of this node from scan cursor
+	 * rc_scan of machine rc_serial.  rc_again: asked for again meanwhile
+	 * (it starts over when done).  rc_due: when the next part runs (a
+	 * microsecond after the last: the loop handles what came meanwhile first).
+	 */
+	bool rc_active, rc_again, rc_in_machine;
+	struct cl_list *rc_next;
+	uint64_t rc_scan, rc_serial, rc_max_orphan, rc_due;
 	bool draining;
 	struct cl_list unconf;           /* struct unconfirmed, oldest first */
 	struct cl_htab unconf_req;       /* the same, by req_id (nd_on_write_ack()) */
@@ -562,6 +573,10 @@ void nd_revoke_all(struct cl_node *n, const char *why);
 /* The machine's action callback (cl_sm_new()); ctx is the node. */
 void nd_on_action(void *ctx, const struct cl_action *a);
 void nd_reconcile(struct cl_node *n);
+/* A full reconcile now, whatever the size (after a state was loaded). */
+void nd_reconcile_now(struct cl_node *n);
+/* The next part of a reconcile spread over the loop (n->rc_active). */
+void nd_reconcile_step(struct cl_node *n);
 void nd_after_own_release(struct cl_node *n, const struct cl_msg *m);
 void nd_lease_timers(struct cl_node *n, struct nl_lease *l, uint64_t now);
 void nd_grant_confirmed(struct cl_node *n, const uint8_t *name, uint16_t namelen, uint64_t epoch,

@@ -656,37 +656,54 @@ static bool revocation_pending(const struct cl_node *n)
 	return false;
 }
 
+/* A local lease against the machine: revoked if the machine does not show it, pumped. */
+static void reconcile_lease(struct cl_node *n, struct nl_lease *l)
+{
+	if (l->state != NL_NONE && !hold_is(l, NLP_RELEASING) &&
+	    cl_sm_hold_epoch(n->sm, l->name, l->namelen, n->me, NULL) != l->epoch) {
+		nd_lease_to(n, l, NL_NONE, "not in the machine");
+		nd_revoke_holders(n, l);
+	}
+	if (l->req == REQ_QUEUED) {
+		struct cl_lease_info info;
+		struct cl_waiter_info w[CL_MAX_MEMBERS];
+		bool found = false;
+		if (cl_sm_lookup(n->sm, l->name, l->namelen, &info, NULL, 0, w, CL_MAX_MEMBERS) == 0)
+			for (uint32_t i = 0; i < info.nwaiters && i < CL_MAX_MEMBERS; i++)
+				if (w[i].node == n->me)
+					found = true;
+		if (!found)
+			l->req = REQ_NONE;
+	}
+	nd_pump(n, l);
+}
+
 /*
- * Makes the local view agree with the machine: local holds the machine does
- * not show (as live, same epoch) are revoked; machine holds we do not know
- * are released; our own orphans are recovered once no revocation is pending.
+ * Our own orphans: safe to free once no revocation is pending here and a
+ * previous incarnation's clients (if we restarted) are past validity and
+ * revoke timeout; until then the fence timers of the others apply.
  */
-void nd_reconcile(struct cl_node *n)
+static void reconcile_orphans(struct cl_node *n, uint64_t max_orphan)
+{
+	if (max_orphan && max_orphan > n->recover_self_seq && !revocation_pending(n) &&
+	    now_us(n) >= n->started_at + n->cfg.validity_us + n->cfg.revoke_timeout_us) {
+		struct cl_msg m = { .type = CL_MSG_RECOVER_NODE, .node = n->me, .seq = max_orphan };
+		if (nd_send_msg(n, &m) == 0) {
+			n->recover_self_seq = max_orphan;
+			n->c.recover_sent++;
+		}
+	}
+}
+
+void nd_reconcile_now(struct cl_node *n)
 {
 	n->need_reconcile = false;
+	n->rc_active = false;   /* whatever part of a spread one was left is done here */
 	if (!ready(n))
 		return;
 	struct nl_iter it;
-	for (struct nl_lease *l = nd_lease_first(n, &it); l; l = nd_lease_next(n, &it)) {
-		if (l->state != NL_NONE && !hold_is(l, NLP_RELEASING) &&
-		    cl_sm_hold_epoch(n->sm, l->name, l->namelen, n->me, NULL) != l->epoch) {
-			nd_lease_to(n, l, NL_NONE, "not in the machine");
-			nd_revoke_holders(n, l);
-		}
-		if (l->req == REQ_QUEUED) {
-			struct cl_lease_info info;
-			struct cl_waiter_info w[CL_MAX_MEMBERS];
-			bool found = false;
-			if (cl_sm_lookup(n->sm, l->name, l->namelen, &info, NULL, 0, w,
-					 CL_MAX_MEMBERS) == 0)
-				for (uint32_t i = 0; i < info.nwaiters && i < CL_MAX_MEMBERS; i++)
-					if (w[i].node == n->me)
-						found = true;
-			if (!found)
-				l->req = REQ_NONE;
-		}
-		nd_pump(n, l);
-	}
+	for (struct nl_lease *l = nd_lease_first(n, &it); l; l = nd_lease_next(n, &it))
+		reconcile_lease(n, l);
 	if (!cl_sm_quorate(n->sm))
 		return;
 	struct reconcile r = { n, 0 };
@@ -695,18 +712,163 @@ void nd_reconcile(struct cl_node *n)
 		nd_fail(n, "reconciling with the machine");
 		return;
 	}
-	/*
-	 * Our own orphans: safe to free once no revocation is pending here and
-	 * a previous incarnation's clients (if we restarted) are past validity
-	 * and revoke timeout; until then the fence timers of the others apply.
-	 */
-	if (r.max_orphan && r.max_orphan > n->recover_self_seq && !revocation_pending(n) &&
-	    now_us(n) >= n->started_at + n->cfg.validity_us + n->cfg.revoke_timeout_us) {
-		struct cl_msg m = { .type = CL_MSG_RECOVER_NODE, .node = n->me, .seq = r.max_orphan };
-		if (nd_send_msg(n, &m) == 0) {
-			n->recover_self_seq = r.max_orphan;
-			n->c.recover_sent++;
+	reconcile_orphans(n, r.max_orphan);
+}
+
+/*
+ * Makes the local view agree with the machine: local holds the machine does
+ * not show (as live, same epoch) are revoked; machine holds we do not know
+ * are released; our own orphans are recovered once no revocation is pending.
+ *
+ * With more than reconcile_slice local leases or machine records this is
+ * spread over passes of the loop (nd_reconcile_step(), from cl_node_tick()
+ * at once), so that a node with a million leases does not stop renewing
+ * and handling deliveries for a second at every quorum report or round.
+ * That is for a state this node kept: it changed only by actions this node
+ * handled as they came, so the reconcile finds nothing there that is not
+ * already on its way.  A state loaded is reconciled whole at once
+ * (nd_reconcile_now()).
+ */
+void nd_reconcile(struct cl_node *n)
+{
+	n->need_reconcile = false;
+	if (!ready(n)) {
+		n->rc_active = false;
+		return;
+	}
+	if (n->rc_active) {
+		n->rc_again = true;   /* it starts over when the one under way is done */
+		return;
+	}
+	struct cl_sm_stats st;
+	cl_sm_stats(n->sm, &st);
+	if (n->leases.n <= n->cfg.reconcile_slice && st.records <= n->cfg.reconcile_slice) {
+		nd_reconcile_now(n);
+		return;
+	}
+	n->rc_active = true;
+	n->rc_again = false;
+	n->rc_in_machine = false;
+	n->rc_next = cl_list_first(&n->lease_order);
+	n->rc_max_orphan = 0;
+	nd_reconcile_step(n);
+}
+
+/* Holds to adopt found by a part of a spread reconcile (rc_pick()), names copied. */
+struct rc_adopt {
+	struct reconcile r;
+	struct rc_hold {
+		struct cl_hold_info h;
+		uint16_t namelen;
+		uint8_t name[COROLEASE_NAME_MAX];
+	} **v;
+	size_t n, cap;
+	bool oom;
+};
+
+static bool rc_pick(void *ctx, const uint8_t *name, uint16_t namelen, const struct cl_hold_info *h)
+{
+	struct rc_adopt *a = ctx;
+	if (!reconcile_pick(&a->r, name, namelen, h) || a->oom)
+		return false;
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 16;
+		struct rc_hold **v = realloc(a->v, cap * sizeof(*v));
+		if (!v) {
+			a->oom = true;
+			return false;
 		}
+		a->v = v;
+		a->cap = cap;
+	}
+	struct rc_hold *x = malloc(offsetof(struct rc_hold, name) + namelen);
+	if (!x) {
+		a->oom = true;
+		return false;
+	}
+	x->h = *h;
+	x->namelen = namelen;
+	memcpy(x->name, name, namelen);
+	a->v[a->n++] = x;
+	return true;
+}
+
+/* The order of cl_sm_foreach_hold_of(): memcmp, shorter first on a common prefix. */
+static int rc_name_order(const void *pa, const void *pb)
+{
+	const struct rc_hold *a = *(struct rc_hold *const *)pa, *b = *(struct rc_hold *const *)pb;
+	int c = memcmp(a->name, b->name, a->namelen < b->namelen ? a->namelen : b->namelen);
+	if (c)
+		return c;
+	return a->namelen < b->namelen ? -1 : a->namelen > b->namelen;
+}
+
+void nd_reconcile_step(struct cl_node *n)
+{
+	if (!n->rc_active)
+		return;
+	if (!ready(n)) {
+		n->rc_active = false;   /* the sync that ends this calls for another */
+		return;
+	}
+	uint32_t budget = n->cfg.reconcile_slice;
+	if (!n->rc_in_machine) {
+		for (uint32_t k = 0; k < budget && n->rc_next && !n->failed; k++) {
+			struct nl_lease *l = cl_list_entry(n->rc_next, struct nl_lease, order);
+			n->rc_next = cl_list_next(&n->lease_order, n->rc_next);
+			reconcile_lease(n, l);   /* may free l: nd_lease_settle() keeps rc_next right */
+		}
+		if (n->rc_next) {
+			n->rc_due = now_us(n) + 1;
+			return;
+		}
+		if (!cl_sm_quorate(n->sm)) {
+			n->rc_active = false;
+			goto done;
+		}
+		n->rc_in_machine = true;
+		n->rc_scan = 0;
+		n->rc_serial = cl_sm_serial(n->sm);
+		n->rc_due = now_us(n) + 1;
+		return;   /* the machine's part from the next pass */
+	}
+	if (!cl_sm_quorate(n->sm)) {
+		n->rc_active = false;
+		goto done;
+	}
+	if (cl_sm_serial(n->sm) != n->rc_serial) {
+		/* another state since (a load reconciles whole): over from the start */
+		n->rc_in_machine = false;
+		n->rc_next = cl_list_first(&n->lease_order);
+		n->rc_max_orphan = 0;
+		n->rc_due = now_us(n) + 1;
+		return;
+	}
+	struct rc_adopt a = { .r = { n, n->rc_max_orphan } };
+	n->rc_scan = cl_sm_scan_holds_of(n->sm, n->rc_scan, budget, n->me, rc_pick, &a);
+	n->rc_max_orphan = a.r.max_orphan;
+	if (a.n > 1)
+		qsort(a.v, a.n, sizeof(*a.v), rc_name_order);
+	for (size_t i = 0; i < a.n; i++) {
+		if (!a.oom && !n->failed)
+			reconcile_hold(&a.r, a.v[i]->name, a.v[i]->namelen, &a.v[i]->h);
+		free(a.v[i]);
+	}
+	free(a.v);
+	if (a.oom) {
+		nd_fail(n, "reconciling with the machine");
+		return;
+	}
+	if (n->rc_scan) {
+		n->rc_due = now_us(n) + 1;
+		return;
+	}
+	n->rc_active = false;
+	reconcile_orphans(n, n->rc_max_orphan);
+done:
+	if (n->rc_again && !n->failed) {
+		n->rc_again = false;
+		nd_reconcile(n);
 	}
 }
 

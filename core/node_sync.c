@@ -484,7 +484,15 @@ static void sync_complete(struct cl_node *n)
 	cl_list_splice_tail(&keep, &n->pending);
 	while ((m = q_pop(&keep)))
 		nd_transmit(n, m);
-	nd_reconcile(n);
+	/*
+	 * A state loaded (or holds dropped) may disagree with the local view
+	 * anywhere: the whole reconcile now.  One kept changed only through
+	 * actions this node saw, and may be reconciled over the loop.
+	 */
+	if (n->sync.loaded || dropped)
+		nd_reconcile_now(n);
+	else
+		nd_reconcile(n);
 	nd_maybe_send_quorum(n);
 	if (n->sync.again && !n->failed) {
 		nd_log(n, LOG_NOTICE, "a member announced again during the sync in ring %u/%llu: "

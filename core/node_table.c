@@ -181,6 +181,8 @@ void nd_lease_settle(struct cl_node *n, struct nl_lease *l)
 		return;
 	nd_heap_remove(n, l);
 	cl_htab_del(&n->leases, &l->hn);
+	if (n->rc_next == &l->order)   /* a reconcile's place (nd_reconcile_step()) moves on */
+		n->rc_next = cl_list_next(&n->lease_order, &l->order);
 	cl_list_del(&l->order);
 	free(l);
 }
