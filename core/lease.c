@@ -88,6 +88,32 @@ void cl_rec_touch(struct cl_sm *sm, struct cl_rec *rec)
 	rec->dirty_at = (uint32_t)sm->ndirty;
 }
 
+/* node's entry in sm->live, created (0) if new; NULL on ENOMEM (the caller poisons). */
+static struct cl_live_count *live_of(struct cl_sm *sm, uint32_t node)
+{
+	for (uint32_t i = 0; i < sm->nlive; i++)
+		if (sm->live[i].node == node)
+			return &sm->live[i];
+	if (sm->nlive == sm->cap_live) {
+		uint32_t cap = sm->cap_live ? sm->cap_live * 2 : 8;
+		struct cl_live_count *v = realloc(sm->live, cap * sizeof(*v));
+		if (!v)
+			return NULL;
+		sm->live = v;
+		sm->cap_live = cap;
+	}
+	sm->live[sm->nlive] = (struct cl_live_count){ node, 0 };
+	return &sm->live[sm->nlive++];
+}
+
+/* One live hold of node less (released, recovered or orphaned): its entry exists. */
+static void live_dec(struct cl_sm *sm, uint32_t node)
+{
+	struct cl_live_count *c = live_of(sm, node);
+	if (c && c->n)
+		c->n--;
+}
+
 static void rec_unlink_free(struct cl_sm *sm, struct cl_rec *rec)
 {
 	sm->hsum -= rec->hc;
@@ -145,11 +171,18 @@ int cl_hold_add(struct cl_sm *sm, struct cl_rec *rec, uint32_t node, uint8_t mod
 		rec->holds = h;
 		rec->cap_holds = cap;
 	}
+	struct cl_live_count *live = orphan_seq ? NULL : live_of(sm, node);
+	if (!orphan_seq && !live) {
+		cl_sm_oom(sm);
+		return -ENOMEM;
+	}
 	cl_rec_touch(sm, rec);
 	rec->holds[rec->nholds++] = (struct cl_hold){ node, mode, epoch, orphan_seq };
 	sm->holds++;
 	if (orphan_seq)
 		sm->orphans++;
+	else
+		live->n++;
 	return 0;
 }
 
@@ -160,6 +193,8 @@ static void hold_remove(struct cl_sm *sm, struct cl_rec *rec, struct cl_hold *h)
 	sm->holds--;
 	if (h->orphan_seq)
 		sm->orphans--;
+	else
+		live_dec(sm, h->node);
 	memmove(&rec->holds[i], &rec->holds[i + 1], (rec->nholds - i - 1) * sizeof(*h));
 	rec->nholds--;
 }
@@ -775,6 +810,7 @@ static void node_departed(struct cl_sm *sm, uint32_t node, uint64_t seq)
 				cl_rec_touch(sm, rec);
 				h->orphan_seq = seq;
 				sm->orphans++;
+				live_dec(sm, h->node);
 			}
 		}
 		grant_waiters(sm, rec);
@@ -920,6 +956,7 @@ struct cl_sm *cl_sm_free(struct cl_sm *sm)
 	cl_htab_fini(&sm->recs);
 	cl_index_fini(sm);
 	free(sm->dirty);
+	free(sm->live);
 	free(sm);
 	return NULL;
 }
@@ -979,6 +1016,7 @@ int cl_sm_orphan_dropped(struct cl_sm *sm, uint32_t node, const uint8_t *name, u
 		cl_rec_touch(sm, rec);
 		h->orphan_seq = seq;       /* a re-grant it cannot trust: its clients are revoked */
 		sm->orphans++;
+		live_dec(sm, h->node);
 	}
 	cl_rec_settle(sm, rec);
 	return rc;

@@ -340,8 +340,10 @@ struct cl_sm_stats {
 void cl_sm_stats(const struct cl_sm *sm, struct cl_sm_stats *st_r);
 /* True once an input failed for lack of memory (see cl_sm_apply()). */
 bool cl_sm_failed(const struct cl_sm *sm);
-/* Whether node has a live (not orphaned) hold; stops at the first. */
-bool cl_sm_has_live_hold_of(const struct cl_sm *sm, uint32_t node);
+/* The number of live (not orphaned) holds of node, kept as holds change: no walk. */
+uint64_t cl_sm_live_holds_of(const struct cl_sm *sm, uint32_t node);
+/* The same by a walk of every record: what the above must always equal (the tests check it). */
+uint64_t cl_sm_live_holds_of_full(const struct cl_sm *sm, uint32_t node);
 /* True while node, departed in a split-capable quorum mode, awaits FENCE_ACK. */
 bool cl_sm_unfenced(const struct cl_sm *sm, uint32_t node);
 bool cl_sm_quorate(const struct cl_sm *sm);

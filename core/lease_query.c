@@ -17,16 +17,23 @@ bool cl_sm_failed(const struct cl_sm *sm)
 	return sm->failed;
 }
 
-bool cl_sm_has_live_hold_of(const struct cl_sm *sm, uint32_t node)
+uint64_t cl_sm_live_holds_of(const struct cl_sm *sm, uint32_t node)
 {
+	for (uint32_t i = 0; i < sm->nlive; i++)
+		if (sm->live[i].node == node)
+			return sm->live[i].n;
+	return 0;
+}
+
+uint64_t cl_sm_live_holds_of_full(const struct cl_sm *sm, uint32_t node)
+{
+	uint64_t n = 0;
 	struct cl_htab_iter it;
-	for (struct cl_hnode *e = cl_htab_iter_first(&sm->recs, &it); e;
-	     e = cl_htab_iter_next(&sm->recs, &it)) {
-		const struct cl_hold *h = cl_rec_hold_of(cl_container_of(e, struct cl_rec, hn), node);
-		if (h && !h->orphan_seq)
-			return true;   /* one is enough: the walk stops there */
+	FOREACH_REC(sm, it, e, r) {
+		const struct cl_hold *h = cl_rec_hold_of(r, node);
+		n += h && !h->orphan_seq;
 	}
-	return false;
+	return n;
 }
 
 bool cl_sm_unfenced(const struct cl_sm *sm, uint32_t node)

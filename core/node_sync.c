@@ -171,7 +171,7 @@ static void sync_begin(struct cl_node *n, bool with_carry)
 		m.flags = CL_SYNC_HAS_STATE;
 		if (n->stale)
 			m.flags |= CL_SYNC_STALE;
-		if (cl_sm_has_live_hold_of(n->sm, n->me))
+		if (cl_sm_live_holds_of(n->sm, n->me))
 			m.flags |= CL_SYNC_HAS_HOLDS;
 	}
 	if (nd_totem_gap(n))

@@ -103,6 +103,10 @@ struct cl_sm {
 	size_t ndirty, cap_dirty;
 	bool rebuild;
 
+	/* the live (not orphaned) holds of each node that ever held: a few nodes, unsorted */
+	struct cl_live_count { uint32_t node; uint64_t n; } *live;
+	uint32_t nlive, cap_live;
+
 	/* cl_sm_hash_cached(): the hash of the state these described */
 	bool hash_ok;
 	struct cl_sm_header hash_h;

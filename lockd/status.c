@@ -112,15 +112,6 @@ struct status_src {
 	H("latency.sync",              &s->k.sync)                                \
 	F("state_hash",                HASH, s->state_hash)
 
-static void count_live(void *ctx, const uint8_t *name, uint16_t namelen,
-		       const struct cl_hold_info *h)
-{
-	(void)name;
-	(void)namelen;
-	if (!h->orphan_seq)
-		(*(uint64_t *)ctx)++;
-}
-
 /* Milliseconds from now to until (negative once passed); 0 if until is 0. */
 static int64_t ms_left(uint64_t until, uint64_t now)
 {
@@ -176,8 +167,7 @@ static void gather(const struct cld_status_in *in, struct status_src *s)
 		cache.local = 0;
 		memcpy(cache.members, s->st.members, nm * sizeof(uint32_t));
 		for (uint32_t i = 0; i < nm; i++) {
-			cache.holds[i] = 0;
-			cl_sm_foreach_hold_of(s->sm, s->st.members[i], count_live, &cache.holds[i]);
+			cache.holds[i] = cl_sm_live_holds_of(s->sm, s->st.members[i]);
 			if (s->st.members[i] == in->nodeid)
 				cache.local = cache.holds[i];
 		}

@@ -2111,6 +2111,13 @@ START_TEST(test_determinism_random)
 				       cl_sm_hash(l2) == cl_sm_hash_full(l2))),
 			      "seed %#" PRIx64 " step %" PRIu64 ": the running hash is not the walk's",
 			      seed, s);
+		/* the per-node live hold counts are the walk's, here and in a loaded replica */
+		for (uint32_t node = 0; node <= 9; node++)
+			ck_assert_msg(cl_sm_live_holds_of(a, node) == cl_sm_live_holds_of_full(a, node) &&
+				      (!l1 || cl_sm_live_holds_of(l1, node) ==
+					      cl_sm_live_holds_of_full(l1, node)),
+				      "seed %#" PRIx64 " step %" PRIu64 ": node %" PRIu32 "'s live "
+				      "hold count is not the walk's", seed, s, node);
 		/* a remembered hash is never stale: every change moves what it is keyed by */
 		ck_assert_msg(cl_sm_hash_cached(a) == cl_sm_hash(a), "step %" PRIu64
 			      ": cl_sm_hash_cached() is stale", s);

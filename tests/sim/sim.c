@@ -1192,6 +1192,13 @@ static uint64_t node_hash(struct node *n)
 		if (n->sim->o->self_check && v->hash != cl_sm_hash_full(cl_node_sm(n->cn)))
 			violation(n->sim, SIM_INV_PROTO, "self-check: node %u: the running machine "
 				  "hash is not the walk's", n->id);
+		for (unsigned i = 0; n->sim->o->self_check && i < n->sim->n; i++) {
+			uint32_t of = n->sim->nodes[i].id;
+			if (cl_sm_live_holds_of(cl_node_sm(n->cn), of) !=
+			    cl_sm_live_holds_of_full(cl_node_sm(n->cn), of))
+				violation(n->sim, SIM_INV_PROTO, "self-check: node %u: the live hold "
+					  "count of node %u is not the walk's", n->id, of);
+		}
 	} else if (n->sim->o->self_check && v->hash != cl_sm_hash(cl_node_sm(n->cn))) {
 		violation(n->sim, SIM_INV_PROTO, "self-check: node %u: stale cached machine hash",
 			  n->id);
