@@ -10,10 +10,12 @@ bench_bench_node_SOURCES = bench/bench_node.c
 bench_bench_node_CPPFLAGS = $(CORE_CPPFLAGS)
 bench_bench_node_LDADD = core/libcorolease-core.la
 
-# BENCH_ARGS is passed to the benchmark, e.g. make bench BENCH_ARGS=...
+# BENCH_ARGS is passed to bench-sm, BENCH_NODE_ARGS to bench-node (--leases N)
 BENCH_ARGS =
-bench: bench/bench-sm$(EXEEXT)
+BENCH_NODE_ARGS =
+bench: bench/bench-sm$(EXEEXT) bench/bench-node$(EXEEXT)
 	./bench/bench-sm$(EXEEXT) $(BENCH_ARGS)
+	./bench/bench-node$(EXEEXT) $(BENCH_NODE_ARGS)
 .PHONY: bench
 
 # --- IPC and cluster latency (bench/bench_ipc.c, bench/cpg_ping.c) -----------
