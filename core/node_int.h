@@ -190,6 +190,10 @@ struct unconfirmed {
 	uint64_t useq;                   /* its place in the FIFO: larger is later (nd_unconf_add()) */
 	bool barrier;                    /* a sync barrier (no name, key or version) */
 	bool grant;                      /* a grant: name, version = its epoch, no client */
+	bool marker;                     /* only a place: an own write or barrier applied whose
+					    answer went already (refused), or whose client has
+					    gone; a WRITE_ACK naming it still stands for those
+					    before it, and nobody is answered */
 	uint64_t client, cookie, version;
 	uint64_t departures;             /* departure generation when applied */
 	uint64_t req_id;                 /* a write: its request, which WRITE_ACKs name;

@@ -483,13 +483,36 @@ static void on_hold_gone(struct cl_node *n, const struct cl_action *a)
 	nd_pump(n, l);
 }
 
+/*
+ * An own write or barrier applied that no entry will stand for (refused, or
+ * its request is gone): a marker keeps its place in the FIFO, so that a
+ * WRITE_ACK naming it confirms the entries before it (nd_on_write_ack()).
+ */
+static void add_marker(struct cl_node *n, uint64_t req_id)
+{
+	struct unconfirmed *u = malloc(sizeof(*u));
+	if (!u) {
+		nd_fail(n, "recording a write's place");
+		return;
+	}
+	*u = (struct unconfirmed){ .marker = true, .departures = n->departures, .req_id = req_id };
+	nd_unconf_add(n, u);
+}
+
 static void on_op_done(struct cl_node *n, const struct cl_action *a, enum cl_node_event_type type)
 {
 	if (!a->req_id)
 		return;            /* heartbeat */
-	struct pending_op *o = nd_op_take(n, a->req_id);
-	if (!o)
+	uint64_t req_id = a->req_id;
+	struct pending_op *o = nd_op_take(n, req_id);
+	if (!o) {
+		/*
+		 * its client has gone: the others ack it all the same (a write,
+		 * or a barrier's NOP; an admin input's marker is just passed over)
+		 */
+		add_marker(n, req_id);
 		return;
+	}
 	bool barrier = o->kind == OP_SYNC;
 	struct cl_action refused;
 	if (barrier && a->err == 0 && !nd_authoritative(n)) {
@@ -540,6 +563,8 @@ static void on_op_done(struct cl_node *n, const struct cl_action *a, enum cl_nod
 			ev.type = CL_NODE_EV_SYNC_DONE;
 		nd_ev_push(n, &ev);
 	}
+	if (o->kind == OP_INDEX || barrier)
+		add_marker(n, req_id);   /* refused, answered: the others ack it all the same */
 	free(o);
 }
 

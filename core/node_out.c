@@ -386,6 +386,8 @@ void nd_confirm_writes(struct cl_node *n)
 				 * confirms.
 				 */
 				break;
+		} else if (u->marker) {
+			verdict = 0;   /* of an older generation: nothing names it any more */
 		} else if (u->barrier) {
 			verdict = COROLEASE_ENOQUORUM;
 		} else if (u->grant) {
@@ -422,7 +424,8 @@ void nd_confirm_writes(struct cl_node *n)
 			cl_list_add_tail(&grants, &u->link);
 			continue;
 		}
-		answer_write(n, u, verdict);
+		if (!u->marker)
+			answer_write(n, u, verdict);
 		free(u);
 	}
 	/* the grants decided, after the walk: their pumps may send and grant */
@@ -602,7 +605,11 @@ void nd_writes_reindex(struct cl_node *n)
 	memset(n->applied_upto, 0, sizeof(n->applied_upto));
 }
 
-/* Answers every unconfirmed write of client (0 = all) with err, or drops them silently. */
+/*
+ * Answers every unconfirmed write of client (0 = all) with err and drops
+ * it; or (!tell: the client has gone) leaves each as a marker, as its place
+ * in the FIFO still counts for the writes of others before it.
+ */
 void nd_drop_unconfirmed(struct cl_node *n, uint64_t client, int err, bool tell)
 {
 	struct cl_list *e, *nx;
@@ -610,7 +617,14 @@ void nd_drop_unconfirmed(struct cl_node *n, uint64_t client, int err, bool tell)
 		struct unconfirmed *u = cl_list_entry(e, struct unconfirmed, link);
 		if (client && u->client != client)
 			continue;
-		if (tell)
+		if (!tell) {
+			if (!u->grant) {
+				u->marker = true;
+				u->client = 0;
+			}
+			continue;
+		}
+		if (!u->marker)
 			answer_write(n, u, err);
 		unconf_del(n, u);
 		free(u);

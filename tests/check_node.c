@@ -3498,11 +3498,242 @@ START_TEST(local_node_shared_same_uid_only)
 }
 END_TEST
 
+/* ---- write confirmation: a FIFO place per WRITE_ACK (helper-56's schedules) ---- */
+
+static size_t count_index_done(struct tnode *t, uint64_t client, int *err0)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < t->nev; i++)
+		if (t->evs[i].ev.type == CL_NODE_EV_INDEX_DONE && t->evs[i].ev.client == client) {
+			if (err0)
+				*err0 = t->evs[i].ev.err;
+			k++;
+		}
+	return k;
+}
+
+/* Node t's client 1 holds "m" EX, its client 2 "n". */
+static void hold_m_and_n(struct tbus *b, struct tnode *t)
+{
+	ACQ(t, 1, "m", CL_MODE_EX, 0);
+	ACQ(t, 2, "n", CL_MODE_EX, 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(t, CL_NODE_EV_GRANTED, 1));
+	ck_assert_ptr_nonnull(last_ev(t, CL_NODE_EV_GRANTED, 2));
+}
+
+/*
+ * Nodes ids (node 2 among them) form a cluster past its grace period, in
+ * which node 2 holds m and n (hold_m_and_n()); per_uid: each node's index
+ * quota per uid (0: none).
+ */
+static struct tbus *cluster_of(const uint32_t *ids, size_t n, uint64_t per_uid)
+{
+	struct tbus *b = malloc(sizeof(*b));
+	ck_assert_ptr_nonnull(b);
+	bus_init(b);
+	for (size_t i = 0; i < n; i++) {
+		struct cl_node_config c = t_cfg(ids[i]);
+		c.sm.index_bytes_per_uid = per_uid;
+		node_add_cfg(b, &c);
+	}
+	bus_config(b, ids, n);
+	bus_advance(b, b->now + t_cfg(1).fence_delay_us + 1000);
+	hold_m_and_n(b, b->nodes[2]);
+	return b;
+}
+
+/*
+ * Replaces the two queued messages of sender (and nothing else queued) by
+ * one batch of both, as lockd/cpg.c sends one loop iteration's.
+ */
+static void batch_the_two_queued(struct tbus *b, uint32_t sender)
+{
+	struct tmsg *m1 = b->head, *m2 = m1 ? m1->next : NULL;
+	ck_assert_ptr_nonnull(m2);
+	ck_assert_ptr_null(m2->next);
+	ck_assert_uint_eq(m1->sender, sender);
+	ck_assert_uint_eq(m2->sender, sender);
+	size_t len = CL_BATCH_HDR_LEN + 8 + m1->len + m2->len;
+	struct tmsg *bm = __real_malloc(sizeof(*bm) + len);
+	HARD(bm);
+	bm->next = NULL;
+	bm->sender = sender;
+	bm->len = len;
+	bm->data[0] = CL_BATCH_MAGIC;
+	bm->data[1] = 0;
+	cl_put_u16(bm->data + 2, 2);
+	cl_put_u32(bm->data + 4, (uint32_t)m1->len);
+	memcpy(bm->data + 8, m1->data, m1->len);
+	cl_put_u32(bm->data + 8 + m1->len, (uint32_t)m2->len);
+	memcpy(bm->data + 12 + m1->len, m2->data, m2->len);
+	free(m1);
+	free(m2);
+	b->head = b->tail = bm;
+}
+
+/*
+ * Node 2's clients 1 (holds "m") and 2 (holds "n") write while node 2's
+ * transport refuses: the two puts go out in one batch; node 1 and 3 each
+ * answer with one WRITE_ACK naming the later (client 1's) put.  Client 1
+ * goes before those acks are delivered.  Client 2's put must still be
+ * answered.
+ */
+START_TEST(a_write_is_answered_when_the_ack_names_a_gone_clients_later_write)
+{
+	struct tbus *b = cluster(3);
+	struct tnode *n2 = b->nodes[2];
+	hold_m_and_n(b, n2);
+	n2->refuse = true;
+	ck_assert_int_eq(cl_node_index_put(n2->n, 2, 20, 0, "n", 1, "k", 1, "a", 1), 0);
+	ck_assert_int_eq(cl_node_index_put(n2->n, 1, 10, 0, "m", 1, "k", 1, "b", 1), 0);
+	n2->refuse = false;
+	b->now += 1000;
+	cl_node_tick(n2->n);
+	ck_assert_ptr_nonnull(b->head);
+	batch_the_two_queued(b, 2);   /* as lockd/cpg.c sends one loop iteration's messages */
+	ck_assert(bus_step(b));   /* the batch to every member */
+	cl_node_client_gone(n2->n, 1);
+	bus_run(b);
+	bus_advance(b, b->now + 3 * t_cfg(1).validity_us);
+	int err = 1;
+	ck_assert_msg(count_index_done(n2, 2, &err) == 1, "client 2's put never answered");
+	ck_assert_int_eq(err, 0);
+	cluster_free(b);
+}
+END_TEST
+
+/*
+ * Node 3 hangs; node 2 asks for 100 names: none is handed out (node 3 has
+ * not acked).  Node 3's daemon then dies: the grants are of an older
+ * departure generation and are decided against the machine.  Every client
+ * gets its grant once, and the machines agree.
+ */
+START_TEST(hundred_unconfirmed_grants_then_a_departure)
+{
+	struct tbus *b = cluster(3);
+	struct tnode *n2 = b->nodes[2];
+	b->paused = 3;
+	char nm[16];
+	for (uint64_t i = 0; i < 100; i++) {
+		snprintf(nm, sizeof(nm), "g%03u", (unsigned)i);
+		ACQ(n2, i + 1, nm, CL_MODE_EX, 0);
+		if (i % 7 == 0)
+			bus_step(b);
+	}
+	bus_run(b);
+	for (uint64_t i = 0; i < 100; i++)
+		ck_assert_ptr_null(last_ev(n2, CL_NODE_EV_GRANTED, i + 1));
+	/* node 3's daemon dies: its backlog goes with it */
+	while (b->backlog) {
+		struct tmsg *m = b->backlog;
+		b->backlog = m->next;
+		free(m);
+	}
+	b->backlog_tail = NULL;
+	b->paused = 0;
+	node_del(b, 3);
+	uint32_t two[] = { 1, 2 }, three[] = { 3 };
+	group_change(b, two, two, 2, three, 1, NULL, 0);
+	bus_run(b);
+	bus_advance(b, b->now + 2 * t_cfg(1).fence_delay_us);
+	for (uint64_t i = 0; i < 100; i++) {
+		snprintf(nm, sizeof(nm), "g%03u", (unsigned)i);
+		ck_assert_uint_eq(count_ev(n2, CL_NODE_EV_GRANTED, i + 1), 1);
+		ck_assert_uint_eq(cl_sm_owner(cl_node_sm(b->nodes[1]->n), nm, 4), 2);
+		ck_assert_uint_eq(cl_sm_owner(cl_node_sm(n2->n), nm, 4), 2);
+	}
+	/* a fresh acquire on a released name: granted once acked */
+	ck_assert_int_eq(cl_node_release(n2->n, 5, "g004", 4), 0);
+	bus_run(b);
+	ACQ(n2, 500, "g004", CL_MODE_EX, 0);
+	bus_run(b);
+	ck_assert_uint_eq(count_ev(n2, CL_NODE_EV_GRANTED, 500), 1);
+	cluster_free(b);
+}
+END_TEST
+
+/*
+ * Nodes 2, 3, 4; node 2 writes three puts, delivered to all, their
+ * WRITE_ACKs queued; node 1 (a lower id: every member's index moves) joins
+ * before the acks are delivered.  The puts are answered OK only if every
+ * replica, node 1's too, has them.
+ */
+START_TEST(writes_acked_across_a_join_that_moves_indexes)
+{
+	struct tbus *b = cluster_of((const uint32_t[]){ 2, 3, 4 }, 3, 0);
+	struct tnode *n2 = b->nodes[2];
+	for (uint64_t c = 0; c < 3; c++) {
+		char k[4] = { 'k', (char)('0' + c), 0 };
+		ck_assert_int_eq(cl_node_index_put(n2->n, 1, 10 + c, 0, "m", 1, k, 2, "v", 1), 0);
+	}
+	while (b->head && b->head->sender == 2)
+		ck_assert(bus_step(b));
+	ck_assert_uint_eq(count_index_done(n2, 1, NULL), 0);
+	node_add(b, 1);
+	uint32_t all[] = { 1, 2, 3, 4 }, one[] = { 1 };
+	group_change(b, all, all, 4, NULL, 0, one, 1);
+	bus_run(b);
+	bus_advance(b, b->now + 2 * t_cfg(1).validity_us);
+	int err = 1;
+	ck_assert_uint_eq(count_index_done(n2, 1, &err), 3);
+	for (uint32_t i = 1; i <= 4; i++)
+		ck_assert(cl_node_synced(b->nodes[i]->n));
+	for (size_t j = 0; j < n2->nev; j++)
+		if (n2->evs[j].ev.type == CL_NODE_EV_INDEX_DONE && n2->evs[j].ev.err == 0)
+			for (uint32_t i = 1; i <= 4; i++)
+				for (uint64_t c = 0; c < 3; c++) {
+					char k[4] = { 'k', (char)('0' + c), 0 };
+					if (n2->evs[j].ev.cookie == 10 + c)
+						ck_assert_msg(cl_index_get(cl_node_sm(b->nodes[i]->n), "m", 1, k, 2,
+									   NULL, NULL, NULL) == 0,
+							      "node %u lacks put %u answered OK", i, (unsigned)c);
+				}
+	cluster_free(b);
+}
+END_TEST
+
+/*
+ * A per-uid index quota of 1000 bytes.  Node 2's client 2 puts a small
+ * value (uid 5), client 1 a value over the quota (uid 6), in one batch:
+ * the machine refuses the second (EDQUOT) everywhere, but nodes 1 and 3
+ * still ack it (nd_note_write() acks whatever was delivered), and their one
+ * WRITE_ACK names it.  Node 2 has no entry for a refused write, so the ack
+ * is dropped whole and client 2's put, which every member applied, waits.
+ */
+START_TEST(a_write_is_answered_when_the_ack_names_a_refused_later_write)
+{
+	struct tbus *b = cluster_of((const uint32_t[]){ 1, 2, 3 }, 3, 1000);
+	struct tnode *n2 = b->nodes[2];
+	static char big[4000];
+	memset(big, 'x', sizeof(big));
+	ck_assert_int_eq(cl_node_index_put(n2->n, 2, 20, 5, "n", 1, "k", 1, "a", 1), 0);
+	ck_assert_int_eq(cl_node_index_put(n2->n, 1, 10, 6, "m", 1, "k", 1, big, sizeof(big)), 0);
+	batch_the_two_queued(b, 2);
+	bus_run(b);
+	int err = 1;
+	ck_assert_uint_eq(count_index_done(n2, 1, &err), 1);
+	ck_assert_int_eq(err, -EDQUOT);
+	bus_advance(b, b->now + 3 * t_cfg(1).validity_us);
+	for (uint32_t i = 1; i <= 3; i++)   /* every member applied client 2's put */
+		ck_assert_int_eq(cl_index_get(cl_node_sm(b->nodes[i]->n), "n", 1, "k", 1, NULL, NULL,
+					      NULL), 0);
+	ck_assert_msg(count_index_done(n2, 2, &err) == 1,
+		      "client 2's put, applied everywhere, never answered");
+	ck_assert_int_eq(err, 0);
+	cluster_free(b);
+}
+END_TEST
+
 static Suite *node_suite(void)
 {
 	Suite *s = suite_create("node");
 	TCase *tc = tcase_create("scenarios");
 	tcase_add_test(tc, single_node_grant_and_fast_path);
+	tcase_add_test(tc, a_write_is_answered_when_the_ack_names_a_gone_clients_later_write);
+	tcase_add_test(tc, a_write_is_answered_when_the_ack_names_a_refused_later_write);
+	tcase_add_test(tc, hundred_unconfirmed_grants_then_a_departure);
+	tcase_add_test(tc, writes_acked_across_a_join_that_moves_indexes);
 	tcase_add_test(tc, local_ex_is_exclusive);
 	tcase_add_test(tc, local_node_shared_and_sh);
 	tcase_add_test(tc, local_handover_timeout_new_epoch);
