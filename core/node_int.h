@@ -258,6 +258,12 @@ struct cl_node {
 	/* sync round */
 	struct {
 		bool active, decided, need_load, loaded;
+		/*
+		 * A state was loaded since the last round completed (loaded
+		 * is cleared when a round restarts; this is not): the local
+		 * view has not been reconciled with it yet (nd_reconcile_now()).
+		 */
+		bool load_unreconciled;
 		bool snap_due, snap_done;    /* a snapshot is sent this round / it arrived */
 		bool again;                  /* a member announced after the decision: one more round */
 		/*

@@ -489,10 +489,11 @@ static void sync_complete(struct cl_node *n)
 	 * anywhere: the whole reconcile now.  One kept changed only through
 	 * actions this node saw, and may be reconciled over the loop.
 	 */
-	if (n->sync.loaded || dropped)
+	if (n->sync.loaded || n->sync.load_unreconciled || dropped)
 		nd_reconcile_now(n);
 	else
 		nd_reconcile(n);
+	n->sync.load_unreconciled = false;
 	nd_maybe_send_quorum(n);
 	if (n->sync.again && !n->failed) {
 		nd_log(n, LOG_NOTICE, "a member announced again during the sync in ring %u/%llu: "
@@ -517,6 +518,7 @@ static int sync_load(struct cl_node *n)
 	cl_sm_free(n->sm);
 	n->sm = fresh;
 	n->sync.loaded = true;
+	n->sync.load_unreconciled = true;
 	n->departures++;   /* writes applied before the load are checked against it */
 	n->c.snapshots_loaded++;
 	/* the index limits are the lineage's (fixed when its fresh state was made) */
