@@ -19,8 +19,7 @@ static uint64_t name_hash(const struct cl_sm *sm, const void *name, size_t namel
 	return cl_siphash(&sm->cfg.table_key, name, namelen);
 }
 
-/* memcmp order, shorter first on a common prefix. */
-static int name_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+int cl_name_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
 	int c = memcmp(a, b, alen < blen ? alen : blen);
 	if (c)
@@ -31,7 +30,7 @@ static int name_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen
 int cl_rec_name_order(const void *pa, const void *pb)
 {
 	const struct cl_rec *a = *(struct cl_rec *const *)pa, *b = *(struct cl_rec *const *)pb;
-	return name_cmp(a->name, a->namelen, b->name, b->namelen);
+	return cl_name_cmp(a->name, a->namelen, b->name, b->namelen);
 }
 
 struct cl_rec *cl_rec_find(const struct cl_sm *sm, const void *name, size_t namelen)
@@ -400,7 +399,8 @@ static void grant_waiters(struct cl_sm *sm, struct cl_rec *rec)
 }
 
 /*
- * Collects the records for which pick() is true, sorted by cmp.  NULL and
+ * Collects the records for which pick() is true, sorted by cmp (NULL: in
+ * table order, unsorted).  NULL and
  * *n_r = 0 if none, or on ENOMEM, which poisons the machine.
  */
 struct cl_rec **cl_sm_collect(struct cl_sm *sm, bool (*pick)(const struct cl_rec *, uint32_t),
@@ -427,7 +427,7 @@ struct cl_rec **cl_sm_collect(struct cl_sm *sm, bool (*pick)(const struct cl_rec
 		}
 		v[n++] = r;
 	}
-	if (n > 1)
+	if (n > 1 && cmp)
 		qsort(v, n, sizeof(*v), cmp);
 	*n_r = n;
 	return v;

@@ -340,6 +340,8 @@ struct cl_sm_stats {
 void cl_sm_stats(const struct cl_sm *sm, struct cl_sm_stats *st_r);
 /* True once an input failed for lack of memory (see cl_sm_apply()). */
 bool cl_sm_failed(const struct cl_sm *sm);
+/* The order of names everywhere: memcmp, shorter first on a common prefix. */
+int cl_name_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
 /* The number of live (not orphaned) holds of node, kept as holds change: no walk. */
 uint64_t cl_sm_live_holds_of(const struct cl_sm *sm, uint32_t node);
 /* The same by a walk of every record: what the above must always equal (the tests check it). */

@@ -261,39 +261,26 @@ uint64_t cl_sm_serial(const struct cl_sm *sm)
 	return sm->serial;
 }
 
-void cl_sm_foreach_hold_of_picked(const struct cl_sm *csm, uint32_t node, cl_sm_hold_pick_fn pick,
+void cl_sm_foreach_hold_of_picked(const struct cl_sm *sm, uint32_t node, cl_sm_hold_pick_fn pick,
 				  cl_sm_hold_fn fn, void *ctx)
 {
-	struct cl_sm *sm = (struct cl_sm *)csm;   /* only to poison it on ENOMEM */
-	size_t n = 0, cap = 0;
-	struct cl_rec **v = NULL;
-	struct cl_htab_iter it;
-	FOREACH_REC(sm, it, e, r) {
-		const struct cl_hold *h = cl_rec_hold_of(r, node);
-		if (!h)
-			continue;
-		struct cl_hold_info hi = { h->node, h->mode, h->epoch, h->orphan_seq };
-		if (pick && !pick(ctx, r->name, r->namelen, &hi))
-			continue;
-		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 64;
-			struct cl_rec **nv = realloc(v, nc * sizeof(*nv));
-			if (!nv) {
-				cl_sm_oom(sm);   /* never silently: nothing is called */
-				free(v);
-				return;
-			}
-			v = nv;
-			cap = nc;
-		}
-		v[n++] = r;
-	}
-	if (n > 1)
-		qsort(v, n, sizeof(*v), cl_rec_name_order);
+	size_t n, k = 0;
+	/* in table order; ENOMEM poisons the machine and nothing is called */
+	struct cl_rec **v = cl_sm_collect((struct cl_sm *)sm, cl_rec_held_by, node, NULL, &n);
 	for (size_t i = 0; i < n; i++) {
 		const struct cl_hold *h = cl_rec_hold_of(v[i], node);
 		if (!h)
 			continue;   /* cannot happen: collected because node holds */
+		struct cl_hold_info hi = { h->node, h->mode, h->epoch, h->orphan_seq };
+		if (!pick || pick(ctx, v[i]->name, v[i]->namelen, &hi))
+			v[k++] = v[i];   /* only the picked ones are sorted */
+	}
+	if (k > 1)
+		qsort(v, k, sizeof(*v), cl_rec_name_order);
+	for (size_t i = 0; i < k; i++) {
+		const struct cl_hold *h = cl_rec_hold_of(v[i], node);
+		if (!h)
+			continue;
 		struct cl_hold_info hi = { h->node, h->mode, h->epoch, h->orphan_seq };
 		fn(ctx, v[i]->name, v[i]->namelen, &hi);
 	}

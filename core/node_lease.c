@@ -818,14 +818,11 @@ static bool rc_pick(void *ctx, const uint8_t *name, uint16_t namelen, const stru
 	return true;
 }
 
-/* The order of cl_sm_foreach_hold_of(): memcmp, shorter first on a common prefix. */
+/* The order of cl_sm_foreach_hold_of() (cl_name_cmp()). */
 static int rc_name_order(const void *pa, const void *pb)
 {
 	const struct rc_hold *a = *(struct rc_hold *const *)pa, *b = *(struct rc_hold *const *)pb;
-	int c = memcmp(a->name, b->name, a->namelen < b->namelen ? a->namelen : b->namelen);
-	if (c)
-		return c;
-	return a->namelen < b->namelen ? -1 : a->namelen > b->namelen;
+	return cl_name_cmp(a->name, a->namelen, b->name, b->namelen);
 }
 
 void nd_reconcile_step(struct cl_node *n)
