@@ -27,7 +27,14 @@
  *                  user's or a public one while the mailbox is open
  *                  (cl_store_hold()).  A create, delete, update or
  *                  (un)subscribe runs under the store and mailbox leases
- *                  too (cl_with_leases()).
+ *                  too (cl_with_leases()), and, with the mailbox list index
+ *                  on, every iteration of a store's list under its store
+ *                  lease (corolease_list_iter_init()).
+ *
+ * A waiting acquire (cl_acquire_wait()) dispatches the connection's
+ * callbacks while it waits: a revoke ends it, and a `wanted` from a node
+ * with a lower id makes it give up (cld_wait_yields()), so that two
+ * sessions that each wait for what the other holds do not both wait out.
  *
  * Leases are counted per name within the process (one hold on the
  * connection however often a mailbox is opened) and released on the last
@@ -56,10 +63,12 @@
 #include "mail-storage-hooks.h"
 #include "mail-namespace.h"
 #include "mailbox-list-iter.h"
+#include "mailbox-list-private.h"
 #include "index-storage.h"
 
 #include <corolease.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -123,6 +132,27 @@ static corolease_stop_hook_t *cl_stop_hook; /* tells the clients why (imap_corol
 #define CL_BOUND_MIN_MS 1000u
 #define CL_BOUND_MAX_MS 10000u
 #define CL_ENOANSWER (-ETIME) /* the plugin's own: coroleased did not answer in time */
+#define CL_ESTOPPING (-ECANCELED) /* the plugin's own: the session is ending, no new wait */
+
+/*
+ * The waiting acquire in progress (cl_acquire_wait()): its handle (NULL
+ * once a failed one is freed), whether it ended and how, and whether a
+ * `wanted` that arrived meanwhile makes it give up (cld_wait_yields()).
+ */
+static struct {
+	corolease_lease_t *lease;
+	bool active, done, yield;
+	int err;
+} cl_wait;
+
+/* a `wanted` that came during a wait that waits on: the session ends from
+   the ioloop once the command that waited has been answered */
+static struct {
+	bool set;
+	uint32_t node;
+	char name[CLD_NAME_MAX + 1];
+} cl_deferred;
+static struct timeout *cl_deferred_to;
 
 static void cl_schedule(void);
 static void cl_disconnect(void);
@@ -205,7 +235,40 @@ static void cl_wanted(corolease_t *h ATTR_UNUSED, corolease_lease_t *lease, uint
 {
 	const char *name = corolease_lease_name(lease, NULL);
 
+	if (cl_wait.active && !cl_wait.done) {
+		if (cld_wait_yields(corolease_nodeid(cl_h), node)) {
+			i_info("corolease: node %u wants %s while this session waits: giving up the wait",
+			       node, name);
+			cl_wait.yield = TRUE;
+		} else if (!cl_deferred.set) {
+			/* wait on; the session ends after this command */
+			cl_deferred.set = TRUE;
+			cl_deferred.node = node;
+			i_strocpy(cl_deferred.name, name, sizeof(cl_deferred.name));
+			return;
+		} else {
+			return;
+		}
+	}
 	cl_stop(t_strdup_printf("node %u wants %s", node, name), CLD_STOP_WANTED, node, name);
+}
+
+static void cl_deferred_cb(void *context ATTR_UNUSED)
+{
+	timeout_remove(&cl_deferred_to);
+	cl_stop(t_strdup_printf("node %u wants %s", cl_deferred.node, cl_deferred.name),
+		CLD_STOP_WANTED, cl_deferred.node, cl_deferred.name);
+}
+
+static void cl_acquired(corolease_t *h ATTR_UNUSED, corolease_lease_t *lease, int err,
+			void *udata ATTR_UNUSED)
+{
+	if (!cl_wait.active || lease != cl_wait.lease)
+		return;
+	cl_wait.done = TRUE;
+	cl_wait.err = err;
+	if (err < 0)
+		cl_wait.lease = NULL; /* the library frees it after this callback */
 }
 
 static void cl_revoked_cb(corolease_t *h ATTR_UNUSED, corolease_lease_t *lease,
@@ -276,6 +339,7 @@ static void cl_valid_arm(void)
 }
 
 static const struct corolease_callbacks cl_callbacks = {
+	.acquired = cl_acquired,
 	.wanted = cl_wanted,
 	.revoked = cl_revoked_cb,
 	.disconnected = cl_disconnected,
@@ -338,6 +402,68 @@ static bool cl_unavailable(int err)
 }
 
 /*
+ * A waiting acquire of name (EX, node-shared, up to wait_ms) that keeps
+ * dispatching the connection's callbacks while it waits, instead of
+ * blocking in corolease_acquire() with them queued: a `wanted` or `revoked`
+ * of a lease this process already holds is seen at once.  Two sessions
+ * that each hold what the other waits for (two users opening each other's
+ * shared folder on two nodes at once) would otherwise both wait out their
+ * waits, and the daemon revoke both; here the one that cld_wait_yields()
+ * picks gives up its wait (CL_ESTOPPING) and, told it is wanted, ends, so
+ * that the other is served.  A revoke, or the loss of the daemon, ends the
+ * wait too.  The wait is bounded by the library's deadline and by wait_ms
+ * plus cl_bound_ms(wait_ms) (CL_ENOANSWER).  0 and *lease_r, or an error
+ * of corolease_acquire() (*owner_r the holder's node when it is in use).
+ */
+static int cl_acquire_wait(const char *name, unsigned wait_ms, corolease_lease_t **lease_r,
+			   uint32_t *owner_r)
+{
+	uint64_t limit = cl_now_us() + ((uint64_t)wait_ms + cl_bound_ms(wait_ms)) * 1000u;
+	struct pollfd pfd;
+	int ret;
+
+	i_zero(&cl_wait);
+	ret = corolease_acquire_async(cl_h, name, strlen(name), COROLEASE_EX,
+				      COROLEASE_NODE_SHARED | COROLEASE_WAIT, wait_ms, NULL,
+				      &cl_wait.lease);
+	if (ret < 0)
+		return ret;
+	cl_wait.active = TRUE;
+	while (!cl_wait.done && !cl_wait.yield && !cl_revoked) {
+		uint64_t now = cl_now_us(), when = corolease_get_timeout(cl_h);
+
+		if (now >= limit)
+			break;
+		if (when > limit)
+			when = limit;
+		pfd.fd = corolease_get_fd(cl_h);
+		pfd.events = (short)corolease_get_events(cl_h);
+		pfd.revents = 0;
+		if (poll(&pfd, 1, when <= now ? 0 : (int)((when - now + 999) / 1000)) < 0 &&
+		    errno != EINTR)
+			break;
+		(void)corolease_dispatch(cl_h);
+	}
+	cl_wait.active = FALSE;
+	if (cl_deferred.set && cl_deferred_to == NULL)
+		cl_deferred_to = timeout_add_short(0, cl_deferred_cb, (void *)NULL);
+	if (cl_wait.done && cl_wait.err == 0) {
+		*lease_r = cl_wait.lease;
+		cl_wait.lease = NULL;
+		return 0;
+	}
+	if (cl_wait.done)
+		ret = cl_wait.err;
+	else
+		ret = cl_wait.yield ? CL_ESTOPPING : cl_revoked ? COROLEASE_EREVOKED : CL_ENOANSWER;
+	(void)corolease_release(cl_wait.lease); /* cancels a pending one; NULL: freed */
+	cl_wait.lease = NULL;
+	if (ret == -EBUSY || ret == -ETIMEDOUT)
+		(void)corolease_owner(cl_h, name, strlen(name), owner_r);
+	return ret;
+}
+
+/*
  * Takes (or counts one more use of) name.  Returns 0 and *hold_r (NULL when
  * fail-open served without a lease), -1 with *err_r set: the corolease
  * error, *owner_r the holder's node (0 if unknown).
@@ -346,8 +472,7 @@ static int cl_hold_get(const char *name, unsigned wait_ms, enum cld_fail_mode fa
 		       struct cl_hold **hold_r, int *err_r, uint32_t *owner_r)
 {
 	struct cl_hold *hold;
-	corolease_lease_t *lease;
-	unsigned flags = COROLEASE_NODE_SHARED;
+	corolease_lease_t *lease = NULL;
 	int ret;
 
 	*hold_r = NULL;
@@ -363,12 +488,16 @@ static int cl_hold_get(const char *name, unsigned wait_ms, enum cld_fail_mode fa
 			return 0;
 		}
 	}
+	if (cl_stopping && wait_ms > 0) {
+		/* told to go (wanted): finish the command without waiting */
+		*err_r = CL_ESTOPPING;
+		return -1;
+	}
 	if ((ret = cl_connect(wait_ms)) == 0) {
 		(void)corolease_set_timeout(cl_h, cl_bound_ms(wait_ms));
-		if (wait_ms > 0)
-			flags |= COROLEASE_WAIT;
-		ret = corolease_acquire(cl_h, name, strlen(name), COROLEASE_EX, flags,
-					wait_ms, &lease, owner_r);
+		ret = wait_ms > 0 ? cl_acquire_wait(name, wait_ms, &lease, owner_r) :
+			corolease_acquire(cl_h, name, strlen(name), COROLEASE_EX,
+					  COROLEASE_NODE_SHARED, 0, &lease, owner_r);
 		/* a WAIT acquire that ends without quorum says ENOQUORUM; a
 		   timeout with no owner known (the library's own, when the
 		   daemon does not answer in time) asks the daemon, so that a
@@ -443,6 +572,9 @@ static const char *cl_refusal(const char *what, int err, uint32_t owner)
 			t_strdup_printf("%s is in use on cluster node %u", what, owner) :
 			t_strdup_printf("%s is in use on another cluster node", what);
 	}
+	if (err == CL_ESTOPPING)
+		return t_strdup_printf("%s: not waited for, the session is ending (another "
+				       "cluster node wants a lease it holds)", what);
 	return t_strdup_printf("%s: cluster lease unavailable (%s)", what,
 			       err == CL_ENOANSWER ? "coroleased did not answer in time" :
 			       corolease_strerror(err));
@@ -544,13 +676,35 @@ static int corolease_copy(struct mail_save_context *ctx, struct mail *mail)
 	return cbox == NULL ? -1 : cbox->module_ctx.super.copy(ctx, mail);
 }
 
+/* where a refusal is reported: a mailbox's storage, or a list */
+struct cl_errdest {
+	struct mail_storage *storage;
+	struct mailbox_list *list;
+};
+
+static void cl_errdest_set(const struct cl_errdest *d, enum mail_error error, const char *msg)
+{
+	if (d->storage != NULL)
+		mail_storage_set_error(d->storage, error, msg);
+	else
+		mailbox_list_set_error(d->list, error, msg);
+}
+
+static void cl_errdest_critical(const struct cl_errdest *d, const char *msg)
+{
+	if (d->storage != NULL)
+		mail_storage_set_critical(d->storage, "%s", msg);
+	else
+		mailbox_list_set_critical(d->list, "%s", msg);
+}
+
 /*
- * cl_hold_get() of name for box with the mailbox wait; a refusal is logged
- * and set on box's storage ([INUSE] when held elsewhere, else
- * [UNAVAILABLE]) with what (e.g. "Mailbox INBOX") as its subject.
+ * cl_hold_get() of name with the mailbox wait; a refusal is logged and set
+ * on d ([INUSE] when held elsewhere, else [UNAVAILABLE]) with what (e.g.
+ * "Mailbox INBOX") as its subject.
  */
-static int cl_box_hold_get(struct mailbox *box, const struct corolease_user *cuser,
-			   const char *name, const char *what, struct cl_hold **hold_r)
+static int cl_dest_hold_get(const struct cl_errdest *d, const struct corolease_user *cuser,
+			    const char *name, const char *what, struct cl_hold **hold_r)
 {
 	uint32_t owner;
 	int err;
@@ -560,12 +714,20 @@ static int cl_box_hold_get(struct mailbox *box, const struct corolease_user *cus
 		const char *msg = cl_refusal(what, err, owner);
 
 		i_info("corolease: %s: %s", name, msg);
-		mail_storage_set_error(box->storage,
-				       err == -EBUSY || err == -ETIMEDOUT ?
-				       MAIL_ERROR_INUSE : MAIL_ERROR_UNAVAILABLE, msg);
+		cl_errdest_set(d, err == -EBUSY || err == -ETIMEDOUT ?
+			       MAIL_ERROR_INUSE : MAIL_ERROR_UNAVAILABLE, msg);
 		return -1;
 	}
 	return 0;
+}
+
+/* cl_dest_hold_get() with the refusal set on box's storage */
+static int cl_box_hold_get(struct mailbox *box, const struct corolease_user *cuser,
+			   const char *name, const char *what, struct cl_hold **hold_r)
+{
+	const struct cl_errdest d = { box->storage, NULL };
+
+	return cl_dest_hold_get(&d, cuser, name, what, hold_r);
 }
 
 /*
@@ -605,43 +767,53 @@ static int cl_mailbox_hold(struct mailbox *box, struct cl_hold **hold_r)
  * The own private stores' leases (one per root: a user may have several
  * private namespaces) are kept for the rest of the session (as the user
  * lease); another store's is released with the mailbox (*tmp_r, which the
- * caller puts).  0, or -1 with the error set on box's storage.
+ * caller puts).  A listing takes it too (corolease_list_iter_init()).
+ * Here: list's store lease, the session's own (own) or another's into
+ * *tmp_r, a refusal naming what; 0, or -1 with the error set on d.
  */
-static int cl_store_hold(struct mailbox *box, struct cl_hold **tmp_r)
+static int cl_list_store_hold(struct mailbox_list *list, bool own, const char *what,
+			      const struct cl_errdest *d, struct cl_hold **tmp_r)
 {
-	struct mail_user *user = box->storage->user;
-	struct corolease_user *cuser = COROLEASE_USER_CONTEXT(user);
-	struct mail_namespace *ns = mailbox_list_get_namespace(box->list);
-	bool own = ns->type == MAIL_NAMESPACE_TYPE_PRIVATE && !user->autocreated;
+	struct corolease_user *cuser = COROLEASE_USER_CONTEXT(mailbox_list_get_user(list));
 	char name[CLD_NAME_MAX + 1], canon[PATH_MAX + 1];
 	const char *root;
 	struct cl_hold *own_hold = NULL, *const *hp;
-	const char *what;
 
 	*tmp_r = NULL;
 	if (cuser == NULL || !cuser->set.mailbox_lease)
 		return 0;
-	if (!mailbox_list_get_root_path(box->list, MAILBOX_LIST_PATH_TYPE_DIR, &root) ||
+	if (!mailbox_list_get_root_path(list, MAILBOX_LIST_PATH_TYPE_DIR, &root) ||
 	    root == NULL || root[0] != '/')
 		return 0; /* no directory (e.g. a virtual store): its mailboxes' leases only */
 	if (cld_path_canonical(root, cl_realpath, NULL, canon, sizeof(canon)) > 0)
 		root = t_strdup(canon);
 	if (cld_store_lease_name(root, name, sizeof(name)) < 0) {
-		mail_storage_set_critical(box->storage, "corolease: no lease name for %s", root);
+		cl_errdest_critical(d, t_strdup_printf("corolease: no lease name for %s", root));
 		return -1;
 	}
-	what = t_strdup_printf("The mail store of %s", box->vname);
 	if (!own)
-		return cl_box_hold_get(box, cuser, name, what, tmp_r);
+		return cl_dest_hold_get(d, cuser, name, what, tmp_r);
 	array_foreach(&cuser->store_holds, hp) {
 		if (strcmp((*hp)->name, name) == 0)
 			return 0;
 	}
-	if (cl_box_hold_get(box, cuser, name, what, &own_hold) < 0)
+	if (cl_dest_hold_get(d, cuser, name, what, &own_hold) < 0)
 		return -1;
 	if (own_hold != NULL) /* NULL: fail-open served without it */
 		array_push_back(&cuser->store_holds, &own_hold);
 	return 0;
+}
+
+/* box's store lease (cl_list_store_hold()); the error set on box's storage */
+static int cl_store_hold(struct mailbox *box, struct cl_hold **tmp_r)
+{
+	struct mail_namespace *ns = mailbox_list_get_namespace(box->list);
+	const struct cl_errdest d = { box->storage, NULL };
+
+	return cl_list_store_hold(box->list,
+				  ns->type == MAIL_NAMESPACE_TYPE_PRIVATE &&
+				  !box->storage->user->autocreated,
+				  t_strdup_printf("The mail store of %s", box->vname), &d, tmp_r);
 }
 
 /*
@@ -953,6 +1125,150 @@ static void corolease_mailbox_allocated(struct mailbox *box)
 }
 
 /* ------------------------------------------------------------------------ */
+/* listings */
+
+/*
+ * A listing refreshes the mailbox list index (dovecot.list.index*, in the
+ * store's root unless INDEX= puts it elsewhere) when it finds it stale, and
+ * so writes the store's files without opening a mailbox: LIST of another
+ * user's shared mailboxes wrote that user's list index while the user
+ * worked on another node (t142).  With the list index on, every iteration
+ * of a store's list runs under the store lease, taken as an open takes it
+ * (the own store's kept for the session, another's for the iteration);
+ * the root of a shared namespace (no store of its own: its users' lists
+ * are iterated each on its own) takes none.
+ */
+struct corolease_list {
+	union mailbox_list_module_context module_ctx;
+};
+
+#define COROLEASE_LIST_CONTEXT(obj) MODULE_CONTEXT(obj, corolease_list_module)
+#define COROLEASE_LIST_CONTEXT_REQUIRE(obj) MODULE_CONTEXT_REQUIRE(obj, corolease_list_module)
+static MODULE_CONTEXT_DEFINE_INIT(corolease_list_module, &mailbox_list_module_register);
+
+/* an iteration of ours: the store lease it holds, or a refused one's own
+   (failed) context */
+struct cl_iter {
+	struct cl_iter *next;
+	struct mailbox_list_iterate_context *ctx;
+	struct cl_hold *hold;
+	bool refused;
+};
+static struct cl_iter *cl_iters;
+
+static struct cl_iter *cl_iter_find(const struct mailbox_list_iterate_context *ctx, bool unlink)
+{
+	struct cl_iter **p, *it;
+
+	for (p = &cl_iters; *p != NULL; p = &(*p)->next) {
+		if ((*p)->ctx == ctx) {
+			it = *p;
+			if (unlink)
+				*p = it->next;
+			return it;
+		}
+	}
+	return NULL;
+}
+
+static struct mailbox_list_iterate_context *
+corolease_list_iter_init(struct mailbox_list *list, const char *const *patterns,
+			 enum mailbox_list_iter_flags flags)
+{
+	struct corolease_list *clist = COROLEASE_LIST_CONTEXT_REQUIRE(list);
+	struct mail_namespace *ns = mailbox_list_get_namespace(list);
+	const struct cl_errdest d = { NULL, list };
+	struct mailbox_list_iterate_context *ctx;
+	struct cl_hold *hold = NULL;
+	struct cl_iter *it;
+	pool_t pool;
+
+	if (cl_list_store_hold(list, ns->type == MAIL_NAMESPACE_TYPE_PRIVATE &&
+			       !mailbox_list_get_user(list)->autocreated,
+			       t_strdup_printf("The mail store of %s",
+					       ns->prefix_len > 1 ?
+					       t_strndup(ns->prefix, ns->prefix_len - 1) :
+					       "this user"),
+			       &d, &hold) < 0) {
+		/* a failed iteration of our own: nothing listed, the error set */
+		pool = pool_alloconly_create("corolease refused list iter", 256);
+		ctx = p_new(pool, struct mailbox_list_iterate_context, 1);
+		ctx->pool = pool;
+		ctx->list = list;
+		ctx->flags = flags;
+		ctx->failed = TRUE;
+		p_array_init(&ctx->module_contexts, pool, 5);
+		it = i_new(struct cl_iter, 1);
+		it->ctx = ctx;
+		it->refused = TRUE;
+	} else {
+		ctx = clist->module_ctx.super.iter_init(list, patterns, flags);
+		if (hold == NULL)
+			return ctx;
+		it = i_new(struct cl_iter, 1);
+		it->ctx = ctx;
+		it->hold = hold;
+	}
+	it->next = cl_iters;
+	cl_iters = it;
+	return ctx;
+}
+
+static const struct mailbox_info *
+corolease_list_iter_next(struct mailbox_list_iterate_context *ctx)
+{
+	struct corolease_list *clist = COROLEASE_LIST_CONTEXT_REQUIRE(ctx->list);
+	const struct cl_iter *it = cl_iter_find(ctx, FALSE);
+
+	if (it != NULL && it->refused)
+		return NULL;
+	return clist->module_ctx.super.iter_next(ctx);
+}
+
+static int corolease_list_iter_deinit(struct mailbox_list_iterate_context *ctx)
+{
+	struct corolease_list *clist = COROLEASE_LIST_CONTEXT_REQUIRE(ctx->list);
+	struct cl_iter *it = cl_iter_find(ctx, TRUE);
+	int ret;
+
+	if (it != NULL && it->refused) {
+		pool_unref(&ctx->pool);
+		i_free(it);
+		return -1;
+	}
+	ret = clist->module_ctx.super.iter_deinit(ctx);
+	if (it != NULL) {
+		cl_hold_put(&it->hold);
+		i_free(it);
+	}
+	return ret;
+}
+
+static void corolease_mailbox_list_created(struct mailbox_list *list)
+{
+	struct mailbox_list_vfuncs *v = list->vlast;
+	struct mail_namespace *ns = list->ns;
+	struct corolease_list *clist;
+
+	if (ns == NULL || !list->mail_set->mailbox_list_index ||
+	    COROLEASE_USER_CONTEXT(ns->user) == NULL)
+		return;
+	/* the root of a shared namespace (no store of its own), and the
+	   private lists of internal users (raw storage's) */
+	if (ns->type == MAIL_NAMESPACE_TYPE_SHARED && (ns->flags & NAMESPACE_FLAG_AUTOCREATED) == 0)
+		return;
+	if (ns->type == MAIL_NAMESPACE_TYPE_PRIVATE && ns->user->autocreated)
+		return;
+	clist = p_new(list->pool, struct corolease_list, 1);
+	clist->module_ctx.super = *v;
+	list->vlast = &clist->module_ctx.super;
+	v->iter_init = corolease_list_iter_init;
+	v->iter_next = corolease_list_iter_next;
+	v->iter_deinit = corolease_list_iter_deinit;
+	MODULE_CONTEXT_SET(list, corolease_list_module, clist);
+}
+
+/* ------------------------------------------------------------------------ */
 /* users */
 
 static const char *cl_user_getenv(const char *key, void *ctx)
@@ -1009,6 +1325,7 @@ static void corolease_mail_user_created(struct mail_user *user)
 
 static struct mail_storage_hooks corolease_mail_storage_hooks = {
 	.mail_user_created = corolease_mail_user_created,
+	.mailbox_list_created = corolease_mailbox_list_created,
 	.mailbox_allocated = corolease_mailbox_allocated,
 };
 
@@ -1027,5 +1344,6 @@ void corolease_plugin_deinit(void)
 		cl_hold_put(&hold);
 	}
 	timeout_remove(&cl_valid_to);
+	timeout_remove(&cl_deferred_to);
 	cl_disconnect();
 }

@@ -307,6 +307,9 @@ int cld_bye_reason(enum cld_stop_cause cause, unsigned node, const char *lease_n
 		n = snprintf(buf, bufsize, "[UNAVAILABLE] Cluster lease lost: session ended");
 	else if (lease_name != NULL && strncmp(lease_name, "user/", 5) == 0)
 		n = snprintf(buf, bufsize, "[UNAVAILABLE] Session moved: %s wants this user", who);
+	else if (lease_name != NULL && strncmp(lease_name, "store/", 6) == 0)
+		n = snprintf(buf, bufsize,
+			     "[UNAVAILABLE] Session ended: %s wants the mail store it uses", who);
 	else
 		n = snprintf(buf, bufsize, "[UNAVAILABLE] Session ended: %s wants a mailbox open in it",
 			     who);
@@ -316,6 +319,11 @@ int cld_bye_reason(enum cld_stop_cause cause, unsigned node, const char *lease_n
 		return -1;
 	}
 	return n;
+}
+
+int cld_wait_yields(unsigned self, unsigned wanter)
+{
+	return wanter != 0 && wanter < self;
 }
 
 int cld_mailbox_is_child(const char *parent, char sep, const char *vname)

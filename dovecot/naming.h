@@ -118,6 +118,8 @@ enum cld_stop_cause {
  * lease name or path (a mailbox lease names a server directory).
  *   CLD_STOP_WANTED, lease "user/...":
  *     "[UNAVAILABLE] Session moved: cluster node N wants this user"
+ *   CLD_STOP_WANTED, lease "store/...":
+ *     "[UNAVAILABLE] Session ended: cluster node N wants the mail store it uses"
  *   CLD_STOP_WANTED, any other lease:
  *     "[UNAVAILABLE] Session ended: cluster node N wants a mailbox open in it"
  *   CLD_STOP_LOST:
@@ -128,6 +130,17 @@ enum cld_stop_cause {
  */
 int cld_bye_reason(enum cld_stop_cause cause, unsigned node, const char *lease_name,
 		   char *buf, size_t bufsize);
+
+/*
+ * 1 if a session of node self that waits for a lease, and is told that node
+ * wanter wants one it holds, gives up its wait (and then ends, as told), 0
+ * if it waits on.  Two sessions that each hold what the other waits for
+ * are on two nodes (a node's mail processes share their holds): exactly
+ * one of them gives up, so that the other is served.  A cycle through more
+ * nodes has at least one step to a lower node id, and its session gives
+ * up.  A session that gives up was told to go anyway.
+ */
+int cld_wait_yields(unsigned self, unsigned wanter);
 
 /*
  * 1 if vname is a descendant of the mailbox parent in a namespace whose

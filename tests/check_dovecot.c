@@ -277,6 +277,12 @@ START_TEST(bye_reasons)
 	ck_assert_ptr_null(strstr(buf, "/srv"));
 	cld_bye_reason(CLD_STOP_WANTED, 3, NULL, buf, sizeof(buf));
 	ck_assert_str_eq(buf, "[UNAVAILABLE] Session ended: cluster node 3 wants a mailbox open in it");
+	/* a store lease: no path either */
+	cld_bye_reason(CLD_STOP_WANTED, 2, "store//srv/mail/u1/Maildir", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "[UNAVAILABLE] Session ended: cluster node 2 wants the mail store it uses");
+	ck_assert_ptr_null(strstr(buf, "/srv"));
+	cld_bye_reason(CLD_STOP_WANTED, 0, "store/x", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "[UNAVAILABLE] Session ended: another cluster node wants the mail store it uses");
 	/* "user" without the '/' is not a user lease */
 	cld_bye_reason(CLD_STOP_WANTED, 3, "username", buf, sizeof(buf));
 	ck_assert_str_eq(buf, "[UNAVAILABLE] Session ended: cluster node 3 wants a mailbox open in it");
@@ -293,6 +299,30 @@ START_TEST(bye_reasons)
 	/* the largest node number fits a 128-byte buffer */
 	ck_assert_int_gt(cld_bye_reason(CLD_STOP_WANTED, 4294967295u, "user/x", buf, sizeof(buf)), 0);
 	ck_assert_str_eq(buf, "[UNAVAILABLE] Session moved: cluster node 4294967295 wants this user");
+}
+END_TEST
+
+START_TEST(wait_yields)
+{
+	/* two nodes waiting for each other: exactly one gives up */
+	for (unsigned a = 1; a <= 5; a++) {
+		for (unsigned b = 1; b <= 5; b++) {
+			if (a == b)
+				continue;
+			ck_assert_int_eq(cld_wait_yields(a, b) + cld_wait_yields(b, a), 1);
+		}
+	}
+	ck_assert_int_eq(cld_wait_yields(2, 1), 1);
+	ck_assert_int_eq(cld_wait_yields(1, 2), 0);
+	/* a cycle 1 -> 2 -> 3 -> 1 (each wanted by the next): node 1's wanter 3
+	   is higher, so 1 waits on; 2 (wanted by 1) and 3 (wanted by 2) give up */
+	ck_assert_int_eq(cld_wait_yields(1, 3), 0);
+	ck_assert_int_eq(cld_wait_yields(2, 1), 1);
+	ck_assert_int_eq(cld_wait_yields(3, 2), 1);
+	/* an unknown wanter (0) or the node itself never makes it give up */
+	ck_assert_int_eq(cld_wait_yields(3, 0), 0);
+	ck_assert_int_eq(cld_wait_yields(3, 3), 0);
+	ck_assert_int_eq(cld_wait_yields(4294967295u, 1), 1);
 }
 END_TEST
 
@@ -334,6 +364,7 @@ static Suite *dovecot_suite(void)
 	tcase_add_test(tc, route_answers);
 	tcase_add_test(tc, bye_reasons);
 	tcase_add_test(tc, mailbox_children);
+	tcase_add_test(tc, wait_yields);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -56,6 +56,8 @@ INTEGRATION_TESTS = \
 	tests/integration/t140-dovecot-brk2-owner-no-open.sh \
 	tests/integration/t141-dovecot-brk2-second-namespace.sh \
 	tests/integration/t144-dovecot-brk2-shared-delete.sh \
+	tests/integration/t143-dovecot-brk2-mutual-share.sh \
+	tests/integration/t142-dovecot-brk2-shared-list.sh \
 	tests/integration/t96-dovecot-hung-daemon-wait.sh \
 	tests/integration/t87-dovecot-route-hung-daemon.sh \
 	tests/integration/t97-dovecot-route-stuck-client.sh \

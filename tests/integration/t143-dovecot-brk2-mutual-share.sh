@@ -23,6 +23,12 @@
 # "killing client 28 pid 1440: still using revoked lease
 # store//run/cl-mail/u1/Maildir" on node 1 and "... pid 1555: ...
 # store//run/cl-mail/u2/Maildir" on node 2): "served in 16 of 20".
+# Fixed: the plugin's waiting acquire dispatches the connection's callbacks
+# while it waits; a session told it is wanted while it waits gives up its
+# wait when the wanting node's id is lower (cld_wait_yields) and ends, the
+# other waits on, is served, and ends after its answer; a session told to
+# go before its SELECT does not wait at all.  Also checked: no process
+# killed, no Fatal.  On the plugin before the fix: "served in 19 of 20".
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/dovecot-lib.sh"
 dv_start dovecot-brk2-mutual-share 143
@@ -61,4 +67,14 @@ grep -h 'corolease' "$CLUSTER_DIR"/n[12]/dovecot-mail.log | grep -E 'in use' | t
 grep -hE 'killed with signal|Panic|Fatal' "$CLUSTER_DIR"/n[12]/dovecot-mail.log | tail -n 4
 grep -h 'killing client' "$CLUSTER_DIR"/n[12]/coroleased.log | tail -n 4
 check "every round, one of the two SELECTs of the other's Work is served (served in $served of $ROUNDS, both refused in $both)" [ "$served" = "$ROUNDS" ]
+# the session that gives up ends itself and the other's wait is granted
+# before the daemon's handover timeout: nothing is revoked or killed
+check "no mail process was killed for a revoked lease" \
+	bash -c "! grep -h 'killing client' '$CLUSTER_DIR'/n[12]/coroleased.log"
+check "Dovecot saw no child killed" \
+	bash -c "! grep -hE 'killed with signal|Panic|Fatal' '$CLUSTER_DIR'/n[12]/dovecot-mail.log"
+# which way each round went depends on timing (shown, not checked): both
+# SELECTs met in a wait and one gave it up, or one session was told to go
+# before its SELECT and did not wait
+say "waits given up: $(cat "$CLUSTER_DIR"/n[12]/dovecot-mail.log | grep -c 'giving up the wait' || true); SELECTs not waited for (session ending): $(cat "$CLUSTER_DIR"/n[12]/dovecot-mail.log | grep -c 'not waited for' || true)"
 it_pass
