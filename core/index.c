@@ -390,8 +390,8 @@ int cl_index_apply(struct cl_sm *sm, uint32_t sender, const struct cl_msg *m)
 	struct cl_rec *rec = cl_rec_find(sm, m->name, m->namelen);
 	const struct cl_hold *h = NULL;
 	for (uint32_t i = 0; rec && i < rec->nholds; i++)
-		if (rec->holds[i].node == sender)
-			h = &rec->holds[i];
+		if (cl_rec_holds(rec)[i].node == sender)
+			h = &cl_rec_holds(rec)[i];
 	if (!h || h->orphan_seq || h->mode != CL_MODE_EX || h->epoch != m->epoch) {
 		index_done(sm, sender, m, -ESTALE, 0);
 		return 0;

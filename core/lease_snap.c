@@ -57,7 +57,7 @@ static int describe_rec(const struct cl_rec *r, struct cl_record_scratch *sc,
 	if (cl_record_scratch_fit(sc, r->nholds, r->nwaiters, ne) < 0)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < r->nholds; i++) {
-		const struct cl_hold *h = &r->holds[i];
+		const struct cl_hold *h = &cl_rec_holds(r)[i];
 		sc->holds[i] = (struct cl_hold_info){ h->node, h->mode, h->epoch, h->orphan_seq };
 	}
 	uint32_t i = 0;

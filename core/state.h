@@ -62,13 +62,20 @@ struct cl_rec {
 	struct cl_hnode hn;          /* sm->recs, by name hash */
 	struct cl_list lru;          /* sm->lru while lru_tick != 0 */
 	uint64_t lru_tick;           /* 0 = not on the eviction list */
-	struct cl_hold *holds;       /* == &hold0 while cap_holds == 1 */
 	struct cl_list waiters;      /* struct cl_waiter, FIFO */
 	struct cl_index *idx;        /* NULL = no index data */
 	uint32_t nholds, cap_holds;
 	uint32_t nwaiters;
 	uint32_t dirty_at;           /* 1 + its place in sm->dirty; 0: hc is its hash */
-	struct cl_hold hold0;
+	/*
+	 * The holds (cl_rec_holds()): in the record while cap_holds == 1 (a
+	 * name has one holder, but for SH holds and orphans), else an array
+	 * of cap_holds
+	 */
+	union {
+		struct cl_hold one;
+		struct cl_hold *many;
+	} hs;
 	uint64_t hc;                 /* what it adds to sm->hsum: its hash when last settled */
 	uint16_t namelen;
 	uint8_t name[];
@@ -120,6 +127,12 @@ static inline void cl_sm_oom(struct cl_sm *sm)
 	sm->failed = true;
 }
 
+/* rec's nholds holds, in the order they were added. */
+static inline struct cl_hold *cl_rec_holds(const struct cl_rec *rec)
+{
+	return rec->cap_holds == 1 ? (struct cl_hold *)&rec->hs.one : rec->hs.many;
+}
+
 /* The first waiter of rec, or NULL. */
 static inline struct cl_waiter *cl_rec_head_waiter(const struct cl_rec *rec)
 {
@@ -169,19 +182,21 @@ static inline int cl_u32_cmp(const void *a, const void *b)
 /* node's hold on rec (live or orphaned), or NULL. */
 static inline struct cl_hold *cl_rec_hold_of(const struct cl_rec *rec, uint32_t node)
 {
+	struct cl_hold *h = cl_rec_holds(rec);
 	for (uint32_t i = 0; i < rec->nholds; i++)
-		if (rec->holds[i].node == node)
-			return &rec->holds[i];
+		if (h[i].node == node)
+			return &h[i];
 	return NULL;
 }
 
 /* The hold a request is told about: the first live one, else the first orphan; NULL if free. */
 static inline const struct cl_hold *cl_rec_owner_hold(const struct cl_rec *rec)
 {
+	const struct cl_hold *h = cl_rec_holds(rec);
 	for (uint32_t i = 0; i < rec->nholds; i++)
-		if (!rec->holds[i].orphan_seq)
-			return &rec->holds[i];
-	return rec->nholds ? &rec->holds[0] : NULL;
+		if (!h[i].orphan_seq)
+			return &h[i];
+	return rec->nholds ? &h[0] : NULL;
 }
 
 static inline uint32_t cl_rec_owner(const struct cl_rec *rec)
