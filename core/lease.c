@@ -61,7 +61,6 @@ struct cl_rec *cl_rec_get(struct cl_sm *sm, const void *name, size_t namelen)
 	memcpy(r->name, name, namelen);
 	r->cap_holds = 1;
 	cl_list_init(&r->waiters);
-	cl_list_init(&r->lru);
 	cl_htab_add(&sm->recs, &r->hn, name_hash(sm, name, namelen));
 	return r;
 }
@@ -131,9 +130,9 @@ void cl_rec_settle(struct cl_sm *sm, struct cl_rec *rec)
 {
 	bool busy = rec->nholds || rec->nwaiters;
 	if (busy || !rec->idx) {
-		if (rec->lru_tick)
+		if (cl_rec_lru_tick(rec))
 			cl_lru_remove(sm, rec);
-	} else if (!rec->lru_tick) {
+	} else if (!rec->idx->lru_tick) {
 		cl_lru_append(sm, rec, ++sm->h.lru_clock);
 	}
 	if (!busy && !rec->idx)

@@ -139,7 +139,7 @@ static void fill_info(const struct cl_rec *r, struct cl_lease_info *info)
 	info->version = r->idx ? r->idx->version : 0;
 	info->nkeys = r->idx ? r->idx->n : 0;
 	info->index_uid = r->idx ? r->idx->uid : 0;
-	info->lru_tick = r->lru_tick;
+	info->lru_tick = cl_rec_lru_tick(r);
 }
 
 int cl_sm_lookup(const struct cl_sm *sm, const void *name, size_t namelen,
@@ -309,7 +309,7 @@ static uint64_t rec_hash(const struct cl_rec *r)
 		h = cl_hash_u64(h, ((uint64_t)w->node << 8) | w->mode);
 		h = cl_hash_u64(h, w->req_id);
 	}
-	h = cl_hash_u64(h, r->lru_tick);
+	h = cl_hash_u64(h, cl_rec_lru_tick(r));
 	h = cl_hash_u64(h, r->idx ? cl_index_hash(r->idx) : 0);
 	return h;
 }

@@ -45,7 +45,13 @@ struct cl_index {
 	bool hashed;                 /* hash is cl_index_hash() of version, uid and e[0..n) */
 	uint64_t hash;               /* (entries never change: a write replaces one) */
 	struct cl_rec *rec;          /* the record it belongs to */
-	struct cl_list ulru;         /* its uid's eviction list, while rec is on sm->lru */
+	/*
+	 * The eviction list of unheld indexes is kept here, not in the record:
+	 * only a record with an index is ever on it (cl_rec_settle()).
+	 */
+	struct cl_list lru;          /* sm->lru while lru_tick != 0 */
+	uint64_t lru_tick;           /* 0 = not on the eviction list */
+	struct cl_list ulru;         /* its uid's eviction list, while on sm->lru */
 };
 
 /* The index bytes charged to one uid; in sm->uids while it has any. */
@@ -60,8 +66,6 @@ struct cl_uid_acct {
 /* Everything known about one name. */
 struct cl_rec {
 	struct cl_hnode hn;          /* sm->recs, by name hash */
-	struct cl_list lru;          /* sm->lru while lru_tick != 0 */
-	uint64_t lru_tick;           /* 0 = not on the eviction list */
 	struct cl_list waiters;      /* struct cl_waiter, FIFO */
 	struct cl_index *idx;        /* NULL = no index data */
 	uint32_t nholds, cap_holds;
@@ -96,7 +100,7 @@ struct cl_sm {
 	/* index */
 	uint64_t index_bytes;
 	uint64_t lru_bytes;          /* index bytes of records on the eviction list */
-	struct cl_list lru;          /* eviction list: oldest tick first */
+	struct cl_list lru;          /* eviction list of struct cl_index: oldest tick first */
 	struct cl_htab uids;         /* struct cl_uid_acct; derived from the indexes */
 
 	/*
@@ -131,6 +135,12 @@ static inline void cl_sm_oom(struct cl_sm *sm)
 static inline struct cl_hold *cl_rec_holds(const struct cl_rec *rec)
 {
 	return rec->cap_holds == 1 ? (struct cl_hold *)&rec->hs.one : rec->hs.many;
+}
+
+/* rec's place on the eviction list (its index's): 0 = not on it. */
+static inline uint64_t cl_rec_lru_tick(const struct cl_rec *rec)
+{
+	return rec->idx ? rec->idx->lru_tick : 0;
 }
 
 /* The first waiter of rec, or NULL. */
