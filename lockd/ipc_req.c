@@ -74,7 +74,6 @@ static int cname_add(struct conn *c, const void *name, size_t len, struct cname 
 	n->state = CN_PENDING;
 	n->asked_at = cld_now_us();
 	n->namelen = (uint16_t)len;
-	n->slot_word = 0;
 	memcpy(n->name, name, len);
 	cl_htab_add(&c->names, &n->hn, nhash(name, len));
 	c->pending++;
@@ -743,11 +742,15 @@ void cld_ipc_event(struct cld_ipc *ip, const struct cl_node_event *ev)
 			n->state = CN_HELD;
 			c->pending--;
 			/* valid in the page before the client can hear of it */
-			n->slot_word = cld_page_slot_arm(ip->cfg.page, n->slot);
+			cld_page_slot_arm(ip->cfg.page, n->slot);
 		}
-		/* no name (never, as release and gone cancel the acquire): a grant that is never valid */
+		/*
+		 * The word the arm gave (a revoke since clears the bit, which the
+		 * client's check then sees).  No name (never, as release and gone
+		 * cancel the acquire): a grant that is never valid.
+		 */
 		send_lease_ev(c, CLP_EV_GRANTED, ev, ip->cfg.nodeid, n ? n->slot : CLP_SLOT_NONE,
-			      n ? n->slot_word : 0);
+			      n ? cld_page_slot_word(ip->cfg.page, n->slot) | CLP_SLOT_VALID : 0);
 		break;
 	case CL_NODE_EV_DENIED: {
 		uint32_t owner = ev->owner;
