@@ -106,31 +106,32 @@ void cl_index_fini(struct cl_sm *sm)
 
 /* ---- eviction lists (ordered by tick, oldest at head): all, and per uid ---- */
 
+/* Takes idx off both eviction lists. */
+static void lru_unlink(struct cl_sm *sm, struct cl_index *idx)
+{
+	cl_list_del(&idx->lru);
+	idx->lru_tick = 0;
+	sm->lru_bytes -= idx->bytes;
+	cl_list_del(&idx->ulru);
+	acct_find(sm, idx->uid)->lru_bytes -= idx->bytes;
+}
+
 void cl_lru_remove(struct cl_sm *sm, struct cl_rec *rec)
 {
 	cl_rec_touch(sm, rec);
-	cl_list_del(&rec->lru);
-	rec->lru_tick = 0;
-	struct cl_index *idx = rec->idx;
-	if (idx) {
-		sm->lru_bytes -= idx->bytes;
-		cl_list_del(&idx->ulru);
-		acct_find(sm, idx->uid)->lru_bytes -= idx->bytes;
-	}
+	lru_unlink(sm, rec->idx);
 }
 
 void cl_lru_append(struct cl_sm *sm, struct cl_rec *rec, uint64_t tick)
 {
 	cl_rec_touch(sm, rec);
-	rec->lru_tick = tick;
-	cl_list_add_tail(&sm->lru, &rec->lru);
 	struct cl_index *idx = rec->idx;
-	if (idx) {
-		struct cl_uid_acct *a = acct_find(sm, idx->uid);
-		sm->lru_bytes += idx->bytes;
-		cl_list_add_tail(&a->lru, &idx->ulru);
-		a->lru_bytes += idx->bytes;
-	}
+	struct cl_uid_acct *a = acct_find(sm, idx->uid);
+	idx->lru_tick = tick;
+	cl_list_add_tail(&sm->lru, &idx->lru);
+	sm->lru_bytes += idx->bytes;
+	cl_list_add_tail(&a->lru, &idx->ulru);
+	a->lru_bytes += idx->bytes;
 }
 
 void cl_index_free(struct cl_sm *sm, struct cl_rec *rec)
@@ -139,11 +140,8 @@ void cl_index_free(struct cl_sm *sm, struct cl_rec *rec)
 	if (!idx)
 		return;
 	cl_rec_touch(sm, rec);
-	if (rec->lru_tick) {
-		sm->lru_bytes -= idx->bytes;
-		cl_list_del(&idx->ulru);
-		acct_find(sm, idx->uid)->lru_bytes -= idx->bytes;
-	}
+	if (idx->lru_tick)
+		lru_unlink(sm, idx);
 	sm->index_bytes -= idx->bytes;
 	/*
 	 * An index holds bytes, except one whose restore failed at its first
@@ -175,7 +173,7 @@ static bool evict_one(struct cl_sm *sm)
 	struct cl_list *l = cl_list_first(&sm->lru);
 	if (!l)
 		return false;
-	evict(sm, cl_list_entry(l, struct cl_rec, lru));
+	evict(sm, cl_list_entry(l, struct cl_index, lru)->rec);
 	return true;
 }
 
@@ -309,6 +307,7 @@ static int apply_put(struct cl_sm *sm, struct cl_rec *rec, uint32_t sender, cons
 		}
 		rec->idx->uid = m->uid;
 		rec->idx->rec = rec;
+		cl_list_init(&rec->idx->lru);
 		cl_list_init(&rec->idx->ulru);
 	}
 	struct cl_index *idx = rec->idx;
@@ -390,8 +389,8 @@ int cl_index_apply(struct cl_sm *sm, uint32_t sender, const struct cl_msg *m)
 	struct cl_rec *rec = cl_rec_find(sm, m->name, m->namelen);
 	const struct cl_hold *h = NULL;
 	for (uint32_t i = 0; rec && i < rec->nholds; i++)
-		if (rec->holds[i].node == sender)
-			h = &rec->holds[i];
+		if (cl_rec_holds(rec)[i].node == sender)
+			h = &cl_rec_holds(rec)[i];
 	if (!h || h->orphan_seq || h->mode != CL_MODE_EX || h->epoch != m->epoch) {
 		index_done(sm, sender, m, -ESTALE, 0);
 		return 0;
@@ -443,6 +442,7 @@ int cl_index_restore(struct cl_sm *sm, struct cl_rec *rec, const struct cl_recor
 	idx->version = ri->version;
 	idx->uid = ri->uid;
 	idx->rec = rec;
+	cl_list_init(&idx->lru);
 	cl_list_init(&idx->ulru);
 	idx->e = calloc(ri->nentries, sizeof(*idx->e));
 	if (!idx->e)

@@ -59,10 +59,8 @@ struct cl_rec *cl_rec_get(struct cl_sm *sm, const void *name, size_t namelen)
 	}
 	r->namelen = (uint16_t)namelen;
 	memcpy(r->name, name, namelen);
-	r->holds = &r->hold0;
 	r->cap_holds = 1;
 	cl_list_init(&r->waiters);
-	cl_list_init(&r->lru);
 	cl_htab_add(&sm->recs, &r->hn, name_hash(sm, name, namelen));
 	return r;
 }
@@ -122,8 +120,8 @@ static void rec_unlink_free(struct cl_sm *sm, struct cl_rec *rec)
 		last->dirty_at = rec->dirty_at;
 	}
 	cl_htab_del(&sm->recs, &rec->hn);
-	if (rec->holds != &rec->hold0)
-		free(rec->holds);
+	if (rec->cap_holds > 1)
+		free(rec->hs.many);
 	free(rec);
 }
 
@@ -132,9 +130,9 @@ void cl_rec_settle(struct cl_sm *sm, struct cl_rec *rec)
 {
 	bool busy = rec->nholds || rec->nwaiters;
 	if (busy || !rec->idx) {
-		if (rec->lru_tick)
+		if (cl_rec_lru_tick(rec))
 			cl_lru_remove(sm, rec);
-	} else if (!rec->lru_tick) {
+	} else if (!rec->idx->lru_tick) {
 		cl_lru_append(sm, rec, ++sm->h.lru_clock);
 	}
 	if (!busy && !rec->idx)
@@ -164,10 +162,10 @@ int cl_hold_add(struct cl_sm *sm, struct cl_rec *rec, uint32_t node, uint8_t mod
 			cl_sm_oom(sm);
 			return -ENOMEM;
 		}
-		memcpy(h, rec->holds, rec->nholds * sizeof(*h));
-		if (rec->holds != &rec->hold0)
-			free(rec->holds);
-		rec->holds = h;
+		memcpy(h, cl_rec_holds(rec), rec->nholds * sizeof(*h));
+		if (rec->cap_holds > 1)
+			free(rec->hs.many);
+		rec->hs.many = h;
 		rec->cap_holds = cap;
 	}
 	struct cl_live_count *live = orphan_seq ? NULL : live_of(sm, node);
@@ -176,7 +174,7 @@ int cl_hold_add(struct cl_sm *sm, struct cl_rec *rec, uint32_t node, uint8_t mod
 		return -ENOMEM;
 	}
 	cl_rec_touch(sm, rec);
-	rec->holds[rec->nholds++] = (struct cl_hold){ node, mode, epoch, orphan_seq };
+	cl_rec_holds(rec)[rec->nholds++] = (struct cl_hold){ node, mode, epoch, orphan_seq };
 	sm->holds++;
 	if (orphan_seq)
 		sm->orphans++;
@@ -187,14 +185,15 @@ int cl_hold_add(struct cl_sm *sm, struct cl_rec *rec, uint32_t node, uint8_t mod
 
 static void hold_remove(struct cl_sm *sm, struct cl_rec *rec, struct cl_hold *h)
 {
-	size_t i = (size_t)(h - rec->holds);
+	struct cl_hold *v = cl_rec_holds(rec);
+	size_t i = (size_t)(h - v);
 	cl_rec_touch(sm, rec);
 	sm->holds--;
 	if (h->orphan_seq)
 		sm->orphans--;
 	else
 		live_dec(sm, h->node);
-	memmove(&rec->holds[i], &rec->holds[i + 1], (rec->nholds - i - 1) * sizeof(*h));
+	memmove(&v[i], &v[i + 1], (rec->nholds - i - 1) * sizeof(*h));
 	rec->nholds--;
 }
 
@@ -263,16 +262,16 @@ static bool compatible(const struct cl_rec *rec, uint32_t node, uint8_t mode, bo
 	if (rec->nholds == 0)
 		return true;
 	for (uint32_t i = 0; i < rec->nholds; i++)
-		if (rec->holds[i].orphan_seq)
+		if (cl_rec_holds(rec)[i].orphan_seq)
 			return false;
-	if (rec->nholds == 1 && rec->holds[0].node == node) {
-		*conv = mode == CL_MODE_EX && rec->holds[0].mode == CL_MODE_SH;
+	if (rec->nholds == 1 && cl_rec_holds(rec)[0].node == node) {
+		*conv = mode == CL_MODE_EX && cl_rec_holds(rec)[0].mode == CL_MODE_SH;
 		return true;
 	}
 	if (mode != CL_MODE_SH)
 		return false;
 	for (uint32_t i = 0; i < rec->nholds; i++)
-		if (rec->holds[i].mode != CL_MODE_SH)
+		if (cl_rec_holds(rec)[i].mode != CL_MODE_SH)
 			return false;
 	return true;
 }
@@ -324,7 +323,7 @@ static void emit_blocking(struct cl_sm *sm, struct cl_rec *rec, uint32_t wanted_
 			  bool waits)
 {
 	for (uint32_t i = 0; i < rec->nholds; i++) {
-		const struct cl_hold *h = &rec->holds[i];
+		const struct cl_hold *h = &cl_rec_holds(rec)[i];
 		if (h->orphan_seq || h->node == wanted_by)
 			continue;
 		struct cl_action a = { .type = CL_ACT_BLOCKING, .node = h->node, .owner = h->node,
@@ -449,7 +448,7 @@ static bool pick_waiting(const struct cl_rec *r, uint32_t arg)
 bool cl_rec_held_by(const struct cl_rec *r, uint32_t node)
 {
 	for (uint32_t i = 0; i < r->nholds; i++)
-		if (r->holds[i].node == node)
+		if (cl_rec_holds(r)[i].node == node)
 			return true;
 	return false;
 }
@@ -612,7 +611,7 @@ static int apply_evict(struct cl_sm *sm, uint32_t sender, const struct cl_msg *m
 	}
 	uint64_t n = 0;
 	for (uint32_t i = 0; i < rec->nholds; i++) {
-		const struct cl_hold *h = &rec->holds[i];
+		const struct cl_hold *h = &cl_rec_holds(rec)[i];
 		if (h->orphan_seq)
 			continue;
 		struct cl_action a = { .type = CL_ACT_REVOKE, .node = h->node, .owner = h->node,

@@ -71,7 +71,7 @@ void cl_sm_foreach_orphan(const struct cl_sm *sm, cl_sm_hold_fn fn, void *ctx)
 	struct cl_htab_iter it;
 	FOREACH_REC(sm, it, e, r) {
 		for (uint32_t i = 0; i < r->nholds; i++) {
-			const struct cl_hold *h = &r->holds[i];
+			const struct cl_hold *h = &cl_rec_holds(r)[i];
 			if (!h->orphan_seq)
 				continue;
 			struct cl_hold_info hi = { h->node, h->mode, h->epoch, h->orphan_seq };
@@ -127,7 +127,7 @@ static void fill_info(const struct cl_rec *r, struct cl_lease_info *info)
 	memset(info, 0, sizeof(*info));
 	info->name = r->name;
 	info->namelen = r->namelen;
-	info->mode = r->nholds ? r->holds[0].mode : CL_MODE_NONE;
+	info->mode = r->nholds ? cl_rec_holds(r)[0].mode : CL_MODE_NONE;
 	const struct cl_hold *h = cl_rec_owner_hold(r);
 	if (h) {
 		info->owner = h->node;
@@ -139,7 +139,7 @@ static void fill_info(const struct cl_rec *r, struct cl_lease_info *info)
 	info->version = r->idx ? r->idx->version : 0;
 	info->nkeys = r->idx ? r->idx->n : 0;
 	info->index_uid = r->idx ? r->idx->uid : 0;
-	info->lru_tick = r->lru_tick;
+	info->lru_tick = cl_rec_lru_tick(r);
 }
 
 int cl_sm_lookup(const struct cl_sm *sm, const void *name, size_t namelen,
@@ -153,7 +153,7 @@ int cl_sm_lookup(const struct cl_sm *sm, const void *name, size_t namelen,
 	if (info_r)
 		fill_info(r, info_r);
 	for (size_t i = 0; holds_r && i < r->nholds && i < max_holds; i++) {
-		const struct cl_hold *h = &r->holds[i];
+		const struct cl_hold *h = &cl_rec_holds(r)[i];
 		holds_r[i] = (struct cl_hold_info){ h->node, h->mode, h->epoch, h->orphan_seq };
 	}
 	size_t i = 0;
@@ -297,7 +297,7 @@ static uint64_t rec_hash(const struct cl_rec *r)
 	uint64_t h = cl_hash_bytes(0x7265636f7264ULL, r->name, r->namelen);
 	h = cl_hash_u64(h, r->nholds);
 	for (uint32_t i = 0; i < r->nholds; i++) {
-		const struct cl_hold *x = &r->holds[i];
+		const struct cl_hold *x = &cl_rec_holds(r)[i];
 		h = cl_hash_u64(h, ((uint64_t)x->node << 8) | x->mode);
 		h = cl_hash_u64(h, x->epoch);
 		h = cl_hash_u64(h, x->orphan_seq);
@@ -309,7 +309,7 @@ static uint64_t rec_hash(const struct cl_rec *r)
 		h = cl_hash_u64(h, ((uint64_t)w->node << 8) | w->mode);
 		h = cl_hash_u64(h, w->req_id);
 	}
-	h = cl_hash_u64(h, r->lru_tick);
+	h = cl_hash_u64(h, cl_rec_lru_tick(r));
 	h = cl_hash_u64(h, r->idx ? cl_index_hash(r->idx) : 0);
 	return h;
 }

@@ -57,7 +57,7 @@ static int describe_rec(const struct cl_rec *r, struct cl_record_scratch *sc,
 	if (cl_record_scratch_fit(sc, r->nholds, r->nwaiters, ne) < 0)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < r->nholds; i++) {
-		const struct cl_hold *h = &r->holds[i];
+		const struct cl_hold *h = &cl_rec_holds(r)[i];
 		sc->holds[i] = (struct cl_hold_info){ h->node, h->mode, h->epoch, h->orphan_seq };
 	}
 	uint32_t i = 0;
@@ -73,7 +73,7 @@ static int describe_rec(const struct cl_rec *r, struct cl_record_scratch *sc,
 	}
 	*ri = (struct cl_record_info){
 		.name = r->name, .namelen = r->namelen,
-		.version = r->idx ? r->idx->version : 0, .lru_tick = r->lru_tick,
+		.version = r->idx ? r->idx->version : 0, .lru_tick = cl_rec_lru_tick(r),
 		.uid = r->idx ? r->idx->uid : 0,
 		.nholds = r->nholds, .nwaiters = r->nwaiters, .nentries = ne,
 		.holds = sc->holds, .waiters = sc->waiters, .entries = sc->entries,
@@ -196,20 +196,22 @@ int cl_sm_restore_record(struct cl_sm *sm, const struct cl_record_info *ri)
 	int rc = cl_index_restore(sm, rec, ri);
 	if (rc < 0)
 		return rc;
-	rec->lru_tick = ri->lru_tick;   /* linked into the list by restore_finish */
+	if (rec->idx)   /* there is one unless busy, and then lru_tick is 0 */
+		rec->idx->lru_tick = ri->lru_tick;   /* linked into the lists by restore_finish */
 	return 0;
 }
 
 static int lru_tick_cmp(const void *pa, const void *pb)
 {
 	const struct cl_rec *a = *(struct cl_rec *const *)pa, *b = *(struct cl_rec *const *)pb;
-	return a->lru_tick < b->lru_tick ? -1 : a->lru_tick > b->lru_tick;
+	uint64_t ta = cl_rec_lru_tick(a), tb = cl_rec_lru_tick(b);
+	return ta < tb ? -1 : ta > tb;
 }
 
 static bool pick_on_lru(const struct cl_rec *r, uint32_t arg)
 {
 	(void)arg;
-	return r->lru_tick != 0;
+	return cl_rec_lru_tick(r) != 0;
 }
 
 int cl_sm_restore_finish(struct cl_sm *sm)
@@ -220,12 +222,12 @@ int cl_sm_restore_finish(struct cl_sm *sm)
 		return -ENOMEM;
 	int rc = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (i && v[i]->lru_tick == v[i - 1]->lru_tick) {
+		uint64_t t = cl_rec_lru_tick(v[i]);
+		if (i && t == cl_rec_lru_tick(v[i - 1])) {
 			rc = -EINVAL;
 			break;
 		}
-		uint64_t t = v[i]->lru_tick;
-		v[i]->lru_tick = 0;
+		v[i]->idx->lru_tick = 0;
 		cl_lru_append(sm, v[i], t);
 	}
 	free(v);

@@ -957,7 +957,7 @@ int cl_node_acquire(struct cl_node *n, uint64_t client, uint64_t cookie, uint32_
 	ch->deadline = timeout_us ? now_us(n) + timeout_us : 0;
 	cl_list_add_head(&c->holds, &ch->clink);
 	c->nholds++;
-	chl_push(&l->waiters, ch);
+	chl_push(&l->waiters, &l->nwaiters, ch);
 	if (!ready(n) && !(flags & CL_ACQ_WAIT)) {
 		nd_ev_lease(n, CL_NODE_EV_DENIED, ch, COROLEASE_ESYNCING, 0);
 		nd_chold_free(n, ch);

@@ -64,13 +64,9 @@ struct chold {
 	uint8_t mode;
 	uint8_t flags;                   /* CL_NODE_ACQ_FLAGS */
 	uint8_t state;                   /* enum ch_state */
-	bool queued_told;
-	bool wanted_told;                /* told WANTED for a local waiter */
-};
-
-struct chlist {
-	struct cl_list list;             /* of struct chold via llink */
-	uint32_t n;
+	/* two flags in one byte: the hold is 72 bytes, a malloc chunk of 80 (not 96) */
+	bool queued_told : 1;
+	bool wanted_told : 1;            /* told WANTED for a local waiter */
 };
 
 enum req_state { REQ_NONE, REQ_SENT, REQ_QUEUED };
@@ -123,17 +119,22 @@ struct nl_state_info {
 /* The table of node_hold.c, indexed by enum nl_state. */
 extern const struct nl_state_info nd_hold_table[NL_NSTATES];
 
-/* This node's view of one lease name. */
+/*
+ * This node's view of one lease name.  One per name this node holds or its
+ * clients ask for (a million on a busy holder), so it is kept small: the
+ * fields go widest first, with no padding between them, the small ones are
+ * bit-fields, and it is allocated up to its name (offsetof(name) + namelen).
+ */
 struct nl_lease {
 	struct cl_hnode hn;              /* in cl_node.leases */
 	struct cl_list order;            /* in cl_node.lease_order */
-	struct chlist holders;           /* CH_HELD and CH_REVOKED */
-	struct chlist waiters;           /* CH_WAITING, FIFO */
+	struct cl_list holders;          /* struct chold via llink: CH_HELD and CH_REVOKED */
+	struct cl_list waiters;          /* struct chold via llink: CH_WAITING, FIFO */
+	uint32_t nholders, nwaiters;     /* the lengths of those lists */
 	uint64_t epoch;                  /* of the node-level hold */
 	uint64_t linger_at;              /* set exactly in NL_LINGER */
 	uint64_t handover_at;            /* revoke holders then (0 = no handover timer) */
 	uint64_t local_handover_at;      /* revoke local holders a local waiter waits for */
-	bool new_epoch_due;              /* a local holder was revoked: next local grant re-stamps */
 	uint64_t renew_at;               /* earliest next validity-renewing ACQUIRE */
 	uint64_t wanted_at;              /* another node asked for it (0: nobody, or measured) */
 	/*
@@ -149,18 +150,24 @@ struct nl_lease {
 	 * had they had it at once); 0 = none.
 	 */
 	uint64_t blocked_epoch, blocked_at;
-	uint32_t blocked_by;
-	bool blocked_waits;
 	uint64_t next_deadline;          /* key in the timer heap */
-	size_t heap_idx;                 /* SIZE_MAX = not in heap */
+	uint32_t heap_idx;               /* NL_NOT_IN_HEAP = not in heap */
+	uint32_t blocked_by;
 	uint32_t wanted_by;              /* the last node that asked for it */
-	uint8_t state;                   /* enum nl_state; only nd_lease_to() changes it */
-	uint8_t mode;                    /* of the node-level hold */
-	uint8_t req;                     /* enum req_state */
-	uint8_t req_mode;
 	uint16_t namelen;
-	uint8_t name[];
+	uint8_t mode;                    /* of the node-level hold */
+	uint8_t req_mode;
+	uint8_t state : 4;               /* enum nl_state; only nd_lease_to() changes it */
+	uint8_t req : 2;                 /* enum req_state */
+	bool blocked_waits : 1;
+	bool new_epoch_due : 1;          /* a local holder was revoked: next local grant re-stamps */
+	uint8_t name[];                  /* allocated with offsetof(struct nl_lease, name) */
 };
+
+_Static_assert(NL_NSTATES <= 16, "nl_lease.state is a 4-bit field");
+
+/* nl_lease.heap_idx of a lease with no timer; the heap holds fewer leases (heap_reserve()). */
+#define NL_NOT_IN_HEAP UINT32_MAX
 
 struct nl_client {
 	struct cl_hnode hn;              /* in cl_node.clients */
@@ -452,28 +459,30 @@ static inline bool mode_covers(uint8_t held, uint8_t want)
 	return held == CL_MODE_EX || want == CL_MODE_SH;
 }
 
-static inline void chl_push(struct chlist *l, struct chold *c)
+/* Appends c to the lease's list l (holders or waiters) of length *n. */
+static inline void chl_push(struct cl_list *l, uint32_t *n, struct chold *c)
 {
-	cl_list_add_tail(&l->list, &c->llink);
-	l->n++;
+	cl_list_add_tail(l, &c->llink);
+	(*n)++;
 }
 
-static inline void chl_remove(struct chlist *l, struct chold *c)
+static inline void chl_remove(struct cl_list *l, uint32_t *n, struct chold *c)
 {
+	(void)l;
 	cl_list_del(&c->llink);
-	l->n--;
+	(*n)--;
 }
 
-/* The first hold of l / the one after c, or NULL. */
-static inline struct chold *ch_first(const struct chlist *l)
+/* The first hold of the lease's list l / the one after c, or NULL. */
+static inline struct chold *ch_first(const struct cl_list *l)
 {
-	struct cl_list *e = cl_list_first(&l->list);
+	struct cl_list *e = cl_list_first(l);
 	return e ? cl_list_entry(e, struct chold, llink) : NULL;
 }
 
-static inline struct chold *ch_next(const struct chlist *l, const struct chold *c)
+static inline struct chold *ch_next(const struct cl_list *l, const struct chold *c)
 {
-	struct cl_list *e = cl_list_next(&l->list, &c->llink);
+	struct cl_list *e = cl_list_next(l, &c->llink);
 	return e ? cl_list_entry(e, struct chold, llink) : NULL;
 }
 

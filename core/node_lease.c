@@ -235,7 +235,7 @@ void nd_pump(struct cl_node *n, struct nl_lease *l)
 	uint64_t now = now_us(n);
 
 	/* holders gone while lost, wanted or revoking: give the lease back */
-	if (l->state != NL_NONE && !l->holders.n && !hold_is(l, NLP_RELEASING)) {
+	if (l->state != NL_NONE && !l->nholders && !hold_is(l, NLP_RELEASING)) {
 		if (hold_is(l, NLP_LOST)) {
 			if (ready(n) && cl_sm_quorate(n->sm) &&
 			    cl_sm_hold_epoch(n->sm, l->name, l->namelen, n->me, NULL) == l->epoch)
@@ -259,7 +259,7 @@ void nd_pump(struct cl_node *n, struct nl_lease *l)
 	 */
 	bool usable = (l->state == NL_HELD || l->state == NL_LINGER) && trusted(n) &&
 		      l->unconf_epoch != l->epoch;   /* a grant not yet confirmed: nobody */
-	bool restamp = l->new_epoch_due && !l->holders.n;
+	bool restamp = l->new_epoch_due && !l->nholders;
 	if (usable && !restamp) {
 		struct chold *c = ch_first(&l->waiters), *next;
 		for (; c; c = next) {
@@ -268,16 +268,16 @@ void nd_pump(struct cl_node *n, struct nl_lease *l)
 				continue;
 			if (!local_compatible(l, c))
 				break;
-			chl_remove(&l->waiters, c);
+			chl_remove(&l->waiters, &l->nwaiters, c);
 			c->state = CH_HELD;
 			c->deadline = 0;
-			chl_push(&l->holders, c);
+			chl_push(&l->holders, &l->nholders, c);
 			n->client_holds++;
 			if (c == n->fast_ch)
 				n->fast_granted = l->req == REQ_NONE;
 			nd_ev_lease(n, CL_NODE_EV_GRANTED, c, 0, n->me);
 		}
-		if (l->holders.n)
+		if (l->nholders)
 			nd_lease_to(n, l, NL_HELD, "local grant");
 		local_conflicts(n, l);
 		if (!ch_first(&l->waiters) || local_compatible(l, ch_first(&l->waiters)))
@@ -285,7 +285,7 @@ void nd_pump(struct cl_node *n, struct nl_lease *l)
 	}
 
 	/* what the remaining waiters need from the cluster */
-	if (l->waiters.n && l->req == REQ_NONE &&
+	if (l->nwaiters && l->req == REQ_NONE &&
 	    (l->state == NL_NONE || l->state == NL_HELD || l->state == NL_LINGER)) {
 		uint8_t want = CL_MODE_SH;
 		bool wait = false;
@@ -311,7 +311,7 @@ void nd_pump(struct cl_node *n, struct nl_lease *l)
 	}
 
 	/* unused and not wanted (a wanted one was handed over above): linger */
-	if (l->state == NL_HELD && !l->holders.n && l->req == REQ_NONE && !l->waiters.n)
+	if (l->state == NL_HELD && !l->nholders && l->req == REQ_NONE && !l->nwaiters)
 		nd_lease_to(n, l, NL_LINGER, "unused");
 	nd_lease_settle(n, l);
 }
@@ -437,7 +437,7 @@ static void blocking(struct cl_node *n, struct nl_lease *l, uint32_t wanted_by, 
 	 * that waits: a NOWAIT try was denied already, and revoking the holders
 	 * for it would hand the lease to nobody.
 	 */
-	if (waits && l->holders.n && !revoke && !l->handover_at && !hold_is(l, NLP_REVOKING))
+	if (waits && l->nholders && !revoke && !l->handover_at && !hold_is(l, NLP_REVOKING))
 		l->handover_at = now_us(n) + n->cfg.handover_timeout_us;
 	if (revoke) {
 		nd_lease_to(n, l, nd_hold_revoked(l->state), "revoke");
@@ -476,7 +476,7 @@ static void on_hold_gone(struct cl_node *n, const struct cl_action *a)
 	if (!l || l->state == NL_NONE || l->epoch != a->epoch)
 		return;
 	nd_lease_to(n, l, NL_NONE, a->type == CL_ACT_RELEASED ? "released" : "recovered");
-	if (l->holders.n) {
+	if (l->nholders) {
 		/* recovered under live clients (fence-ack of ourselves): cut them off */
 		nd_revoke_holders(n, l);
 	}
@@ -943,7 +943,7 @@ void nd_after_own_release(struct cl_node *n, const struct cl_msg *m)
 void nd_lease_timers(struct cl_node *n, struct nl_lease *l, uint64_t now)
 {
 	if (l->state == NL_LINGER && l->linger_at <= now) {
-		if (l->req == REQ_NONE && !l->waiters.n)
+		if (l->req == REQ_NONE && !l->nwaiters)
 			send_release(n, l, false, NL_RELEASING, "linger over");
 		else
 			nd_lease_to(n, l, NL_HELD, "linger over, asked for again");

@@ -36,14 +36,14 @@ struct nl_lease *nd_lease_get(struct cl_node *n, const void *name, size_t len)
 	struct nl_lease *l = nd_lease_find(n, name, len);
 	if (l)
 		return l;
-	l = calloc(1, sizeof(*l) + len);
+	l = calloc(1, offsetof(struct nl_lease, name) + len);
 	if (!l)
 		return NULL;
-	cl_list_init(&l->holders.list);
-	cl_list_init(&l->waiters.list);
+	cl_list_init(&l->holders);
+	cl_list_init(&l->waiters);
 	l->namelen = (uint16_t)len;
 	memcpy(l->name, name, len);
-	l->heap_idx = SIZE_MAX;
+	l->heap_idx = NL_NOT_IN_HEAP;
 	l->next_deadline = CL_TIME_NEVER;
 	cl_htab_add(&n->leases, &l->hn, lname_hash(n, name, len));
 	cl_list_add_tail(&n->lease_order, &l->order);
@@ -79,8 +79,8 @@ static void heap_swap(struct cl_node *n, size_t a, size_t b)
 	struct nl_lease *t = n->heap[a];
 	n->heap[a] = n->heap[b];
 	n->heap[b] = t;
-	n->heap[a]->heap_idx = a;
-	n->heap[b]->heap_idx = b;
+	n->heap[a]->heap_idx = (uint32_t)a;
+	n->heap[b]->heap_idx = (uint32_t)b;
 }
 
 static void heap_up(struct cl_node *n, size_t i)
@@ -112,25 +112,31 @@ static void heap_down(struct cl_node *n, size_t i)
 void nd_heap_remove(struct cl_node *n, struct nl_lease *l)
 {
 	size_t i = l->heap_idx;
-	if (i == SIZE_MAX)
+	if (l->heap_idx == NL_NOT_IN_HEAP)
 		return;
 	n->heap_n--;
 	if (i != n->heap_n) {
 		n->heap[i] = n->heap[n->heap_n];
-		n->heap[i]->heap_idx = i;
+		n->heap[i]->heap_idx = (uint32_t)i;
 		heap_down(n, i);
 		heap_up(n, i);
 	}
-	l->heap_idx = SIZE_MAX;
+	l->heap_idx = NL_NOT_IN_HEAP;
 }
 
-/* Room for one more lease in the heap; false (and the node failed) without memory. */
+/*
+ * Room for one more lease in the heap; false (and the node failed) without
+ * memory.  The heap never holds NL_NOT_IN_HEAP leases or more (they would
+ * take hundreds of gigabytes): that counts as out of memory too.
+ */
 static bool heap_reserve(struct cl_node *n)
 {
 	if (n->heap_n < n->heap_cap)
 		return true;
 	size_t cap = n->heap_cap ? n->heap_cap * 2 : 64;
-	struct nl_lease **h = realloc(n->heap, cap * sizeof(*h));
+	if (cap > NL_NOT_IN_HEAP)
+		cap = NL_NOT_IN_HEAP;
+	struct nl_lease **h = cap > n->heap_cap ? realloc(n->heap, cap * sizeof(*h)) : NULL;
 	if (h) {
 		n->heap = h;
 		n->heap_cap = cap;
@@ -161,10 +167,10 @@ static void lease_resched(struct cl_node *n, struct nl_lease *l)
 		nd_heap_remove(n, l);
 		return;
 	}
-	if (l->heap_idx == SIZE_MAX) {
+	if (l->heap_idx == NL_NOT_IN_HEAP) {
 		if (!heap_reserve(n))
 			return;
-		l->heap_idx = n->heap_n;
+		l->heap_idx = (uint32_t)n->heap_n;
 		n->heap[n->heap_n++] = l;
 		heap_up(n, l->heap_idx);
 	} else {
@@ -177,7 +183,7 @@ static void lease_resched(struct cl_node *n, struct nl_lease *l)
 void nd_lease_settle(struct cl_node *n, struct nl_lease *l)
 {
 	lease_resched(n, l);
-	if (l->state != NL_NONE || l->req != REQ_NONE || l->holders.n || l->waiters.n)
+	if (l->state != NL_NONE || l->req != REQ_NONE || l->nholders || l->nwaiters)
 		return;
 	nd_heap_remove(n, l);
 	cl_htab_del(&n->leases, &l->hn);
@@ -229,7 +235,7 @@ void nd_client_maybe_free(struct cl_node *n, struct nl_client *c)
 /* client c's hold or pending acquire of l: walks the shorter of the two lists. */
 struct chold *nd_chold_of(struct nl_client *c, const struct nl_lease *l)
 {
-	if (c->nholds > l->holders.n + l->waiters.n) {
+	if (c->nholds > l->nholders + l->nwaiters) {
 		for (struct chold *h = ch_first(&l->holders); h; h = ch_next(&l->holders, h))
 			if (h->client == c)
 				return h;
@@ -252,9 +258,9 @@ void nd_chold_free(struct cl_node *n, struct chold *ch)
 {
 	struct nl_lease *l = ch->lease;
 	if (ch->state == CH_WAITING) {
-		chl_remove(&l->waiters, ch);
+		chl_remove(&l->waiters, &l->nwaiters, ch);
 	} else {
-		chl_remove(&l->holders, ch);
+		chl_remove(&l->holders, &l->nholders, ch);
 		n->client_holds--;
 		if (ch->state == CH_REVOKED)
 			n->need_reconcile = true;   /* a self-recover may be due */

@@ -45,7 +45,13 @@ struct cl_index {
 	bool hashed;                 /* hash is cl_index_hash() of version, uid and e[0..n) */
 	uint64_t hash;               /* (entries never change: a write replaces one) */
 	struct cl_rec *rec;          /* the record it belongs to */
-	struct cl_list ulru;         /* its uid's eviction list, while rec is on sm->lru */
+	/*
+	 * The eviction list of unheld indexes is kept here, not in the record:
+	 * only a record with an index is ever on it (cl_rec_settle()).
+	 */
+	struct cl_list lru;          /* sm->lru while lru_tick != 0 */
+	uint64_t lru_tick;           /* 0 = not on the eviction list */
+	struct cl_list ulru;         /* its uid's eviction list, while on sm->lru */
 };
 
 /* The index bytes charged to one uid; in sm->uids while it has any. */
@@ -60,15 +66,20 @@ struct cl_uid_acct {
 /* Everything known about one name. */
 struct cl_rec {
 	struct cl_hnode hn;          /* sm->recs, by name hash */
-	struct cl_list lru;          /* sm->lru while lru_tick != 0 */
-	uint64_t lru_tick;           /* 0 = not on the eviction list */
-	struct cl_hold *holds;       /* == &hold0 while cap_holds == 1 */
 	struct cl_list waiters;      /* struct cl_waiter, FIFO */
 	struct cl_index *idx;        /* NULL = no index data */
 	uint32_t nholds, cap_holds;
 	uint32_t nwaiters;
 	uint32_t dirty_at;           /* 1 + its place in sm->dirty; 0: hc is its hash */
-	struct cl_hold hold0;
+	/*
+	 * The holds (cl_rec_holds()): in the record while cap_holds == 1 (a
+	 * name has one holder, but for SH holds and orphans), else an array
+	 * of cap_holds
+	 */
+	union {
+		struct cl_hold one;
+		struct cl_hold *many;
+	} hs;
 	uint64_t hc;                 /* what it adds to sm->hsum: its hash when last settled */
 	uint16_t namelen;
 	uint8_t name[];
@@ -89,7 +100,7 @@ struct cl_sm {
 	/* index */
 	uint64_t index_bytes;
 	uint64_t lru_bytes;          /* index bytes of records on the eviction list */
-	struct cl_list lru;          /* eviction list: oldest tick first */
+	struct cl_list lru;          /* eviction list of struct cl_index: oldest tick first */
 	struct cl_htab uids;         /* struct cl_uid_acct; derived from the indexes */
 
 	/*
@@ -118,6 +129,18 @@ struct cl_sm {
 static inline void cl_sm_oom(struct cl_sm *sm)
 {
 	sm->failed = true;
+}
+
+/* rec's nholds holds, in the order they were added. */
+static inline struct cl_hold *cl_rec_holds(const struct cl_rec *rec)
+{
+	return rec->cap_holds == 1 ? (struct cl_hold *)&rec->hs.one : rec->hs.many;
+}
+
+/* rec's place on the eviction list (its index's): 0 = not on it. */
+static inline uint64_t cl_rec_lru_tick(const struct cl_rec *rec)
+{
+	return rec->idx ? rec->idx->lru_tick : 0;
 }
 
 /* The first waiter of rec, or NULL. */
@@ -169,19 +192,21 @@ static inline int cl_u32_cmp(const void *a, const void *b)
 /* node's hold on rec (live or orphaned), or NULL. */
 static inline struct cl_hold *cl_rec_hold_of(const struct cl_rec *rec, uint32_t node)
 {
+	struct cl_hold *h = cl_rec_holds(rec);
 	for (uint32_t i = 0; i < rec->nholds; i++)
-		if (rec->holds[i].node == node)
-			return &rec->holds[i];
+		if (h[i].node == node)
+			return &h[i];
 	return NULL;
 }
 
 /* The hold a request is told about: the first live one, else the first orphan; NULL if free. */
 static inline const struct cl_hold *cl_rec_owner_hold(const struct cl_rec *rec)
 {
+	const struct cl_hold *h = cl_rec_holds(rec);
 	for (uint32_t i = 0; i < rec->nholds; i++)
-		if (!rec->holds[i].orphan_seq)
-			return &rec->holds[i];
-	return rec->nholds ? &rec->holds[0] : NULL;
+		if (!h[i].orphan_seq)
+			return &h[i];
+	return rec->nholds ? &h[0] : NULL;
 }
 
 static inline uint32_t cl_rec_owner(const struct cl_rec *rec)

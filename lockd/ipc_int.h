@@ -70,13 +70,19 @@
 /* A name the client holds or is acquiring (in conn.names). */
 enum { CN_PENDING = 1, CN_HELD = 2 };
 
+/*
+ * One per client hold (a million on a busy holder), so it keeps little.
+ * CN_PENDING: the cld_now_us() of the acquire (for latency.grant) follows
+ * the name, unaligned; at the grant the name moves to a record without it
+ * (ipc_req.c).  CN_HELD: the word GRANTED told the client is not kept
+ * either: it is the slot's word with the valid bit set (the generation
+ * changes only when the slot is freed).
+ */
 struct cname {
 	struct cl_hnode hn;
 	uint8_t state;
 	uint16_t namelen;
 	uint32_t slot;                /* its revocation slot in the validity page */
-	uint64_t slot_word;           /* CN_HELD: the word GRANTED told the client */
-	uint64_t asked_at;            /* CN_PENDING: cld_now_us() of the acquire (latency.grant) */
 	uint8_t name[];
 };
 

@@ -57,7 +57,7 @@ static int cname_add(struct conn *c, const void *name, size_t len, struct cname 
 {
 	if (!c->names.nb && cl_htab_init(&c->names, 16) < 0)
 		return -ENOMEM;
-	struct cname *n = malloc(sizeof(*n) + len);
+	struct cname *n = malloc(sizeof(*n) + len + sizeof(uint64_t));
 	if (!n)
 		return -ENOMEM;
 	int rc = cld_holdquota_take(c->ip->cfg.holds, (uint32_t)c->uid, holds_privileged(c));
@@ -71,15 +71,36 @@ static int cname_add(struct conn *c, const void *name, size_t len, struct cname 
 		free(n);
 		return rc == -EDQUOT ? -ENOSPC : rc;   /* the page has room for every quota */
 	}
+	uint64_t asked_at = cld_now_us();
 	n->state = CN_PENDING;
-	n->asked_at = cld_now_us();
 	n->namelen = (uint16_t)len;
-	n->slot_word = 0;
 	memcpy(n->name, name, len);
+	memcpy(n->name + len, &asked_at, sizeof(asked_at));
 	cl_htab_add(&c->names, &n->hn, nhash(name, len));
 	c->pending++;
 	*n_r = n;
 	return 0;
+}
+
+/*
+ * Pending n is granted: counts its latency, and moves it to a record
+ * without the acquire time, in its place in c->names (n is kept, time and
+ * all, when there is no memory for that).  Returns where it is now.
+ */
+static struct cname *cname_granted(struct conn *c, struct cname *n)
+{
+	uint64_t now = cld_now_us(), asked_at;
+	memcpy(&asked_at, n->name + n->namelen, sizeof(asked_at));
+	cl_hist_add(&c->ip->grant_latency, now > asked_at ? now - asked_at : 0);
+	n->state = CN_HELD;
+	c->pending--;
+	struct cname *h = malloc(sizeof(*h) + n->namelen);
+	if (!h)
+		return n;
+	memcpy(h, n, sizeof(*h) + n->namelen);
+	cl_htab_replace(&c->names, &n->hn, &h->hn);
+	free(n);
+	return h;
 }
 
 /* The hold is over (released, denied, the client gone): its slot goes back, invalid. */
@@ -334,7 +355,9 @@ static void do_acquire(struct cld_ipc *ip, struct conn *c, const struct req *r)
 					 r->namelen, a->mode,
 					 r->flags | (c->admin ? CL_NODE_PRIVILEGED : 0),
 					 (uint64_t)a->timeout_ms * 1000)) < 0) {
-		cname_del(c, n);
+		/* looked up again: a GRANTED moves a name (cname_granted()), though none came */
+		if ((n = cname_find(c, r->name, r->namelen)))
+			cname_del(c, n);
 	}
 	if (rc < 0)
 		ipc_result(c, r->cookie, r->type, rc, &owner, sizeof(owner));
@@ -738,16 +761,17 @@ void cld_ipc_event(struct cld_ipc *ip, const struct cl_node_event *ev)
 	case CL_NODE_EV_GRANTED:
 		n = cname_find(c, ev->name, ev->namelen);
 		if (n && n->state == CN_PENDING) {
-			uint64_t now = cld_now_us();
-			cl_hist_add(&ip->grant_latency, now > n->asked_at ? now - n->asked_at : 0);
-			n->state = CN_HELD;
-			c->pending--;
+			n = cname_granted(c, n);
 			/* valid in the page before the client can hear of it */
-			n->slot_word = cld_page_slot_arm(ip->cfg.page, n->slot);
+			cld_page_slot_arm(ip->cfg.page, n->slot);
 		}
-		/* no name (never, as release and gone cancel the acquire): a grant that is never valid */
+		/*
+		 * The word the arm gave (a revoke since clears the bit, which the
+		 * client's check then sees).  No name (never, as release and gone
+		 * cancel the acquire): a grant that is never valid.
+		 */
 		send_lease_ev(c, CLP_EV_GRANTED, ev, ip->cfg.nodeid, n ? n->slot : CLP_SLOT_NONE,
-			      n ? n->slot_word : 0);
+			      n ? cld_page_slot_word(ip->cfg.page, n->slot) | CLP_SLOT_VALID : 0);
 		break;
 	case CL_NODE_EV_DENIED: {
 		uint32_t owner = ev->owner;

@@ -80,7 +80,7 @@ uint64_t cld_page_slot_arm(struct cld_page *pg, uint32_t slot);
 void cld_page_slot_clear(struct cld_page *pg, uint32_t slot);
 /* The hold ended: the slot gets the next generation, valid bit clear, and is free again. */
 void cld_page_slot_free(struct cld_page *pg, uint32_t slot);
-/* The slot's current word (tests, logs). */
+/* The slot's current word. */
 uint64_t cld_page_slot_word(const struct cld_page *pg, uint32_t slot);
 
 #endif /* COROLEASE_PAGE_H */

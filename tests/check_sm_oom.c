@@ -65,7 +65,7 @@ static void build_script(void)
 	nscript = 0;
 	add_confchg(0, all, 4, NULL, 0);   /* ring seq 0: the first term's epochs start at 1 */
 	quorum(0);
-	/* records, SH holders (the holds array grows past hold0), waiters */
+	/* records, SH holders (the holds move from the record to an array), waiters */
 	for (uint32_t n = 1; n <= 4; n++)
 		add_msg(n, (struct cl_msg){ .type = CL_MSG_ACQUIRE, .mode = CL_MODE_SH, NAME("shared"),
 					    .req_id = n });

@@ -104,6 +104,42 @@ START_TEST(htab_iterate_and_delete)
 }
 END_TEST
 
+/* A replacement takes the old entry's place in its chain: the iteration order stays. */
+START_TEST(htab_replace_keeps_order)
+{
+	enum { N = 40 };
+	struct cl_htab t;
+	struct item v[N], r;
+	uint64_t before[N], after[N];
+	memset(v, 0, sizeof(v));
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(cl_htab_init(&t, 8), 0);
+	for (uint64_t i = 0; i < N; i++) {
+		v[i].key = i;
+		cl_htab_add(&t, &v[i].hn, hash_of(i % 5));   /* chains of several entries */
+	}
+	struct cl_htab_iter it;
+	unsigned n = 0;
+	for (struct cl_hnode *e = cl_htab_iter_first(&t, &it); e; e = cl_htab_iter_next(&t, &it))
+		before[n++] = cl_container_of(e, struct item, hn)->key;
+	r.key = 17;
+	cl_htab_replace(&t, &v[17].hn, &r.hn);
+	ck_assert_uint_eq(t.n, N);
+	n = 0;
+	for (struct cl_hnode *e = cl_htab_iter_first(&t, &it); e; e = cl_htab_iter_next(&t, &it)) {
+		struct item *x = cl_container_of(e, struct item, hn);
+		ck_assert_ptr_ne(x, &v[17]);
+		after[n++] = x->key;
+	}
+	ck_assert_uint_eq(n, N);
+	ck_assert_mem_eq(before, after, sizeof(before));
+	ck_assert_uint_eq(r.hn.hash, hash_of(17 % 5));
+	cl_htab_del(&t, &r.hn);   /* and it is an ordinary entry since */
+	ck_assert_uint_eq(t.n, N - 1);
+	cl_htab_fini(&t);
+}
+END_TEST
+
 /*
  * A sparse table: iteration walks the chains in bucket order, each from its
  * head (the order the core's determinism rests on), stops after the last
@@ -232,6 +268,7 @@ static Suite *util_suite(void)
 	tcase_add_test(tc, htab_add_find_del_grow);
 	tcase_add_test(tc, htab_iterate_and_delete);
 	tcase_add_test(tc, htab_iterate_sparse);
+	tcase_add_test(tc, htab_replace_keeps_order);
 	tcase_add_test(tc, htab_order_is_insert_history);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("list");

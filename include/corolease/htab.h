@@ -107,6 +107,18 @@ static inline void cl_htab_del(struct cl_htab *t, struct cl_hnode *e)
 	t->n--;
 }
 
+/* Puts e in old's place (old must be in t; it is taken out), with old's hash. */
+static inline void cl_htab_replace(struct cl_htab *t, struct cl_hnode *old, struct cl_hnode *e)
+{
+	struct cl_hnode **pp = &t->b[old->hash & (t->nb - 1)];
+	while (*pp != old)
+		pp = &(*pp)->next;
+	e->hash = old->hash;
+	e->next = old->next;
+	*pp = e;
+	old->next = NULL;
+}
+
 /* The first entry of hash's chain whose hash equals hash, or NULL. */
 static inline struct cl_hnode *cl_htab_first(const struct cl_htab *t, uint64_t hash)
 {
