@@ -27,14 +27,17 @@
  *                  user's or a public one while the mailbox is open
  *                  (cl_store_hold()).  A create, delete, update or
  *                  (un)subscribe runs under the store and mailbox leases
- *                  too (cl_with_leases()), and, with the mailbox list index
- *                  on, every iteration of a store's list under its store
- *                  lease (corolease_list_iter_init()).
+ *                  too (cl_with_leases()); with the mailbox list index on,
+ *                  every iteration of a store's list runs under its store
+ *                  lease (corolease_list_iter_init()), and so do a status,
+ *                  existence or metadata read (cl_with_store()).
  *
  * A waiting acquire (cl_acquire_wait()) dispatches the connection's
  * callbacks while it waits: a revoke ends it, and a `wanted` from a node
  * with a lower id makes it give up (cld_wait_yields()), so that two
- * sessions that each wait for what the other holds do not both wait out.
+ * sessions that each wait for what the other holds do not both wait out;
+ * a session told to go (then, or during an earlier wait of the command)
+ * starts no new wait.
  *
  * Leases are counted per name within the process (one hold on the
  * connection however often a mailbox is opened) and released on the last
@@ -235,18 +238,19 @@ static void cl_wanted(corolease_t *h ATTR_UNUSED, corolease_lease_t *lease, uint
 {
 	const char *name = corolease_lease_name(lease, NULL);
 
-	if (cl_wait.active && !cl_wait.done) {
-		if (cld_wait_yields(corolease_nodeid(cl_h), node)) {
+	if (cl_wait.active) {
+		if (!cl_wait.done && cld_wait_yields(corolease_nodeid(cl_h), node)) {
 			i_info("corolease: node %u wants %s while this session waits: giving up the wait",
 			       node, name);
 			cl_wait.yield = TRUE;
-		} else if (!cl_deferred.set) {
-			/* wait on; the session ends after this command */
-			cl_deferred.set = TRUE;
-			cl_deferred.node = node;
-			i_strocpy(cl_deferred.name, name, sizeof(cl_deferred.name));
-			return;
 		} else {
+			/* wait on (or granted in this same dispatch): the
+			   session ends after this command */
+			if (!cl_deferred.set) {
+				cl_deferred.set = TRUE;
+				cl_deferred.node = node;
+				i_strocpy(cl_deferred.name, name, sizeof(cl_deferred.name));
+			}
 			return;
 		}
 	}
@@ -275,7 +279,7 @@ static void cl_revoked_cb(corolease_t *h ATTR_UNUSED, corolease_lease_t *lease,
 			  void *udata ATTR_UNUSED)
 {
 	cl_revoked = TRUE;
-	i_error("corolease: %s revoked (quorum or validity lost): storage access stopped",
+	i_error("corolease: %s revoked (not let go by the handover timeout, or quorum or validity lost): storage access stopped",
 		(const char *)corolease_lease_name(lease, NULL));
 	cl_stop("lease revoked", CLD_STOP_LOST, 0, NULL);
 }
@@ -488,16 +492,30 @@ static int cl_hold_get(const char *name, unsigned wait_ms, enum cld_fail_mode fa
 			return 0;
 		}
 	}
-	if (cl_stopping && wait_ms > 0) {
-		/* told to go (wanted): finish the command without waiting */
-		*err_r = CL_ESTOPPING;
-		return -1;
-	}
 	if ((ret = cl_connect(wait_ms)) == 0) {
 		(void)corolease_set_timeout(cl_h, cl_bound_ms(wait_ms));
-		ret = wait_ms > 0 ? cl_acquire_wait(name, wait_ms, &lease, owner_r) :
-			corolease_acquire(cl_h, name, strlen(name), COROLEASE_EX,
-					  COROLEASE_NODE_SHARED, 0, &lease, owner_r);
+		if ((cl_stopping || cl_deferred.set) && wait_ms > 0) {
+			/* told to go (wanted), now or during an earlier wait
+			   of this command: finish the command without waiting,
+			   and without telling another node that holds name
+			   (a refused try would end its session): a lease free
+			   or held on this node is taken at once */
+			uint32_t holder = 0;
+
+			ret = corolease_owner(cl_h, name, strlen(name), &holder);
+			if (ret == 0 && holder != 0 && holder != corolease_nodeid(cl_h)) {
+				*owner_r = holder;
+				ret = CL_ESTOPPING;
+			} else if (ret == 0) {
+				ret = corolease_acquire(cl_h, name, strlen(name), COROLEASE_EX,
+							COROLEASE_NODE_SHARED, 0, &lease, owner_r);
+			}
+		} else if (wait_ms > 0) {
+			ret = cl_acquire_wait(name, wait_ms, &lease, owner_r);
+		} else {
+			ret = corolease_acquire(cl_h, name, strlen(name), COROLEASE_EX,
+						COROLEASE_NODE_SHARED, 0, &lease, owner_r);
+		}
 		/* a WAIT acquire that ends without quorum says ENOQUORUM; a
 		   timeout with no owner known (the library's own, when the
 		   daemon does not answer in time) asks the daemon, so that a
@@ -1098,6 +1116,104 @@ static int corolease_set_subscribed(struct mailbox *box, bool set)
 	return cl_with_leases(box, cl_do_subscribe, &set);
 }
 
+/*
+ * Runs f(box) under box's store lease alone (taken as an open takes it:
+ * the own store's kept for the session, another's released after): a
+ * STATUS, an existence check or a metadata read of a mailbox that is not
+ * open answers from the store's mailbox list index, and refreshes it
+ * (writes dovecot.list.index*) when it is stale (t150).  -1 with the error
+ * set on box's storage when the lease is refused or lost.  An open mailbox
+ * holds its store lease already, and Dovecot's mailbox_get_open_status()
+ * panics when a status of one fails: f runs directly (the open's own
+ * checks, at sync, save and commit, stop its writes once a lease is lost).
+ */
+static int cl_with_store(struct mailbox *box, int (*f)(struct mailbox *box, void *ctx), void *ctx)
+{
+	struct cl_hold *store_hold = NULL;
+	int ret;
+
+	if (box->opened)
+		return f(box, ctx);
+	if (cl_revoked) {
+		mail_storage_set_error(box->storage, MAIL_ERROR_UNAVAILABLE,
+				       "Cluster lease revoked, session ending");
+		return -1;
+	}
+	if (cl_store_hold(box, &store_hold) < 0)
+		return -1;
+	if (!cl_mailbox_commit_allowed(box)) {
+		cl_set_lost(box);
+		ret = -1;
+	} else {
+		ret = f(box, ctx);
+	}
+	cl_hold_put(&store_hold);
+	return ret;
+}
+
+struct cl_status_args {
+	enum mailbox_status_items items;
+	struct mailbox_status *status_r;
+};
+
+static int cl_do_get_status(struct mailbox *box, void *ctx)
+{
+	struct cl_status_args *a = ctx;
+	struct corolease_mailbox *cbox = COROLEASE_BOX_CONTEXT_REQUIRE(box);
+
+	return cbox->module_ctx.super.get_status(box, a->items, a->status_r);
+}
+
+static int corolease_get_status(struct mailbox *box, enum mailbox_status_items items,
+				struct mailbox_status *status_r)
+{
+	struct cl_status_args a = { items, status_r };
+
+	return cl_with_store(box, cl_do_get_status, &a);
+}
+
+struct cl_metadata_args {
+	enum mailbox_metadata_items items;
+	struct mailbox_metadata *metadata_r;
+};
+
+static int cl_do_get_metadata(struct mailbox *box, void *ctx)
+{
+	struct cl_metadata_args *a = ctx;
+	struct corolease_mailbox *cbox = COROLEASE_BOX_CONTEXT_REQUIRE(box);
+
+	return cbox->module_ctx.super.get_metadata(box, a->items, a->metadata_r);
+}
+
+static int corolease_get_metadata(struct mailbox *box, enum mailbox_metadata_items items,
+				  struct mailbox_metadata *metadata_r)
+{
+	struct cl_metadata_args a = { items, metadata_r };
+
+	return cl_with_store(box, cl_do_get_metadata, &a);
+}
+
+struct cl_exists_args {
+	bool auto_boxes;
+	enum mailbox_existence *existence_r;
+};
+
+static int cl_do_exists(struct mailbox *box, void *ctx)
+{
+	struct cl_exists_args *a = ctx;
+	struct corolease_mailbox *cbox = COROLEASE_BOX_CONTEXT_REQUIRE(box);
+
+	return cbox->module_ctx.super.exists(box, a->auto_boxes, a->existence_r);
+}
+
+static int corolease_exists(struct mailbox *box, bool auto_boxes,
+			    enum mailbox_existence *existence_r)
+{
+	struct cl_exists_args a = { auto_boxes, existence_r };
+
+	return cl_with_store(box, cl_do_exists, &a);
+}
+
 static void corolease_mailbox_allocated(struct mailbox *box)
 {
 	struct mailbox_vfuncs *v = box->vlast;
@@ -1121,6 +1237,9 @@ static void corolease_mailbox_allocated(struct mailbox *box)
 	v->update_box = corolease_update_box;
 	v->delete_box = corolease_delete_box;
 	v->set_subscribed = corolease_set_subscribed;
+	v->get_status = corolease_get_status;
+	v->get_metadata = corolease_get_metadata;
+	v->exists = corolease_exists;
 	MODULE_CONTEXT_SET(box, corolease_storage_module, cbox);
 }
 
@@ -1153,6 +1272,10 @@ struct cl_iter {
 	struct mailbox_list_iterate_context *ctx;
 	struct cl_hold *hold;
 	bool refused;
+	/* a refused one's error, set again at its deinit (the list's own may
+	   be cleared by then) */
+	enum mail_error error;
+	char *msg;
 };
 static struct cl_iter *cl_iters;
 
@@ -1190,6 +1313,16 @@ corolease_list_iter_init(struct mailbox_list *list, const char *const *patterns,
 					       t_strndup(ns->prefix, ns->prefix_len - 1) :
 					       "this user"),
 			       &d, &hold) < 0) {
+		struct mail_user *user = mailbox_list_get_user(list);
+		enum mail_error error;
+		const char *msg = t_strdup(mailbox_list_get_last_error(list, &error));
+
+		/* a listing of several namespaces (IMAP LIST) copies the
+		   error of this list at the iteration's deinit to the user's
+		   first namespace's list, which it reports: set there too,
+		   for callers that report it without a deinit */
+		if (user->namespaces != NULL && user->namespaces->list != list)
+			mailbox_list_set_error(user->namespaces->list, error, msg);
 		/* a failed iteration of our own: nothing listed, the error set */
 		pool = pool_alloconly_create("corolease refused list iter", 256);
 		ctx = p_new(pool, struct mailbox_list_iterate_context, 1);
@@ -1201,6 +1334,8 @@ corolease_list_iter_init(struct mailbox_list *list, const char *const *patterns,
 		it = i_new(struct cl_iter, 1);
 		it->ctx = ctx;
 		it->refused = TRUE;
+		it->error = error;
+		it->msg = i_strdup(msg);
 	} else {
 		ctx = clist->module_ctx.super.iter_init(list, patterns, flags);
 		if (hold == NULL)
@@ -1232,7 +1367,9 @@ static int corolease_list_iter_deinit(struct mailbox_list_iterate_context *ctx)
 	int ret;
 
 	if (it != NULL && it->refused) {
+		mailbox_list_set_error(ctx->list, it->error, it->msg);
 		pool_unref(&ctx->pool);
+		i_free(it->msg);
 		i_free(it);
 		return -1;
 	}

@@ -58,6 +58,10 @@ INTEGRATION_TESTS = \
 	tests/integration/t144-dovecot-brk2-shared-delete.sh \
 	tests/integration/t143-dovecot-brk2-mutual-share.sh \
 	tests/integration/t142-dovecot-brk2-shared-list.sh \
+	tests/integration/t150-dovecot-brk3-shared-status.sh \
+	tests/integration/t151-dovecot-brk3-refused-list.sh \
+	tests/integration/t152-dovecot-brk3-deferred-waits.sh \
+	tests/integration/t153-dovecot-brk3-three-cycle.sh \
 	tests/integration/t96-dovecot-hung-daemon-wait.sh \
 	tests/integration/t87-dovecot-route-hung-daemon.sh \
 	tests/integration/t97-dovecot-route-stuck-client.sh \
