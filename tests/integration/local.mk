@@ -62,6 +62,7 @@ INTEGRATION_TESTS = \
 	tests/integration/t151-dovecot-brk3-refused-list.sh \
 	tests/integration/t152-dovecot-brk3-deferred-waits.sh \
 	tests/integration/t153-dovecot-brk3-three-cycle.sh \
+	tests/integration/t162-dovecot-brk4-daemon-lost-mid-list.sh \
 	tests/integration/t96-dovecot-hung-daemon-wait.sh \
 	tests/integration/t87-dovecot-route-hung-daemon.sh \
 	tests/integration/t97-dovecot-route-stuck-client.sh \
