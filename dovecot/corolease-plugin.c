@@ -494,27 +494,24 @@ static int cl_hold_get(const char *name, unsigned wait_ms, enum cld_fail_mode fa
 	}
 	if ((ret = cl_connect(wait_ms)) == 0) {
 		(void)corolease_set_timeout(cl_h, cl_bound_ms(wait_ms));
-		if ((cl_stopping || cl_deferred.set) && wait_ms > 0) {
-			/* told to go (wanted), now or during an earlier wait
-			   of this command: finish the command without waiting,
-			   and without telling another node that holds name
-			   (a refused try would end its session): a lease free
-			   or held on this node is taken at once */
-			uint32_t holder = 0;
+		/* told to go (wanted), now or during an earlier wait of this
+		   command: finish the command without waiting, and without
+		   telling another node that holds name (a refused try would
+		   end its session): a lease free or held on this node is
+		   taken at once */
+		bool leaving = (cl_stopping || cl_deferred.set) && wait_ms > 0;
+		uint32_t holder = 0;
 
-			ret = corolease_owner(cl_h, name, strlen(name), &holder);
-			if (ret == 0 && holder != 0 && holder != corolease_nodeid(cl_h)) {
-				*owner_r = holder;
-				ret = CL_ESTOPPING;
-			} else if (ret == 0) {
-				ret = corolease_acquire(cl_h, name, strlen(name), COROLEASE_EX,
-							COROLEASE_NODE_SHARED, 0, &lease, owner_r);
-			}
-		} else if (wait_ms > 0) {
-			ret = cl_acquire_wait(name, wait_ms, &lease, owner_r);
-		} else {
-			ret = corolease_acquire(cl_h, name, strlen(name), COROLEASE_EX,
-						COROLEASE_NODE_SHARED, 0, &lease, owner_r);
+		if (leaving && (ret = corolease_owner(cl_h, name, strlen(name), &holder)) == 0 &&
+		    holder != 0 && holder != corolease_nodeid(cl_h)) {
+			*owner_r = holder;
+			ret = CL_ESTOPPING;
+		}
+		if (ret == 0) {
+			ret = wait_ms > 0 && !leaving ?
+				cl_acquire_wait(name, wait_ms, &lease, owner_r) :
+				corolease_acquire(cl_h, name, strlen(name), COROLEASE_EX,
+						  COROLEASE_NODE_SHARED, 0, &lease, owner_r);
 		}
 		/* a WAIT acquire that ends without quorum says ENOQUORUM; a
 		   timeout with no owner known (the library's own, when the
@@ -786,13 +783,17 @@ static int cl_mailbox_hold(struct mailbox *box, struct cl_hold **hold_r)
  * private namespaces) are kept for the rest of the session (as the user
  * lease); another store's is released with the mailbox (*tmp_r, which the
  * caller puts).  A listing takes it too (corolease_list_iter_init()).
- * Here: list's store lease, the session's own (own) or another's into
+ * Here: list's store lease, the session's own (kept) or another's into
  * *tmp_r, a refusal naming what; 0, or -1 with the error set on d.
  */
-static int cl_list_store_hold(struct mailbox_list *list, bool own, const char *what,
+static int cl_list_store_hold(struct mailbox_list *list, const char *what,
 			      const struct cl_errdest *d, struct cl_hold **tmp_r)
 {
-	struct corolease_user *cuser = COROLEASE_USER_CONTEXT(mailbox_list_get_user(list));
+	struct mail_user *user = mailbox_list_get_user(list);
+	struct corolease_user *cuser = COROLEASE_USER_CONTEXT(user);
+	/* the session's own store, not another user's (shared) or a public one */
+	bool own = mailbox_list_get_namespace(list)->type == MAIL_NAMESPACE_TYPE_PRIVATE &&
+		!user->autocreated;
 	char name[CLD_NAME_MAX + 1], canon[PATH_MAX + 1];
 	const char *root;
 	struct cl_hold *own_hold = NULL, *const *hp;
@@ -825,13 +826,10 @@ static int cl_list_store_hold(struct mailbox_list *list, bool own, const char *w
 /* box's store lease (cl_list_store_hold()); the error set on box's storage */
 static int cl_store_hold(struct mailbox *box, struct cl_hold **tmp_r)
 {
-	struct mail_namespace *ns = mailbox_list_get_namespace(box->list);
 	const struct cl_errdest d = { box->storage, NULL };
 
-	return cl_list_store_hold(box->list,
-				  ns->type == MAIL_NAMESPACE_TYPE_PRIVATE &&
-				  !box->storage->user->autocreated,
-				  t_strdup_printf("The mail store of %s", box->vname), &d, tmp_r);
+	return cl_list_store_hold(box->list, t_strdup_printf("The mail store of %s", box->vname),
+				  &d, tmp_r);
 }
 
 /*
@@ -1306,24 +1304,16 @@ corolease_list_iter_init(struct mailbox_list *list, const char *const *patterns,
 	struct cl_iter *it;
 	pool_t pool;
 
-	if (cl_list_store_hold(list, ns->type == MAIL_NAMESPACE_TYPE_PRIVATE &&
-			       !mailbox_list_get_user(list)->autocreated,
-			       t_strdup_printf("The mail store of %s",
-					       ns->prefix_len > 1 ?
-					       t_strndup(ns->prefix, ns->prefix_len - 1) :
-					       "this user"),
+	if (cl_list_store_hold(list, t_strdup_printf("The mail store of %s",
+						     ns->prefix_len > 1 ?
+						     t_strndup(ns->prefix, ns->prefix_len - 1) :
+						     "this user"),
 			       &d, &hold) < 0) {
-		struct mail_user *user = mailbox_list_get_user(list);
 		enum mail_error error;
-		const char *msg = t_strdup(mailbox_list_get_last_error(list, &error));
+		const char *msg = mailbox_list_get_last_error(list, &error);
 
-		/* a listing of several namespaces (IMAP LIST) copies the
-		   error of this list at the iteration's deinit to the user's
-		   first namespace's list, which it reports: set there too,
-		   for callers that report it without a deinit */
-		if (user->namespaces != NULL && user->namespaces->list != list)
-			mailbox_list_set_error(user->namespaces->list, error, msg);
-		/* a failed iteration of our own: nothing listed, the error set */
+		/* a failed iteration of our own: nothing listed, the error
+		   set (again at its deinit, corolease_list_iter_deinit()) */
 		pool = pool_alloconly_create("corolease refused list iter", 256);
 		ctx = p_new(pool, struct mailbox_list_iterate_context, 1);
 		ctx->pool = pool;
