@@ -18,7 +18,14 @@
 #      nodes 1 and 2, each holding one name 20 ms per grant; the releaser's
 #      CLOCK_MONOTONIC stamp (in a file both see) to the waiter's grant, p50;
 #   3. the local figures of bench-ipc (fast path vs a bare socket round trip, and
-#      a bare libqb one for reference) inside node 1.
+#      a bare libqb one for reference) inside node 1;
+#   4. throughput of cluster grants (issue 9, target 4): bench-ipc load, LOADN
+#      (default 30000) new names EX through 16 async connections (window
+#      1000 each), first on node 1 alone, then on all three nodes at once
+#      (one CLOCK_MONOTONIC start); grants/s per node and in aggregate
+#      against the target of 100,000, the CPG messages per grant, and the
+#      CPU the corosyncs and the coroleaseds took meanwhile.  LOAD_CHRT (e.g.
+#      "chrt -r 40") runs the load clients with it.
 # Then the ratio handover / CPG round trip.  Figures only, no assertions.
 # TOKEN / TOKEN_COEFFICIENT / TRANSPORT pass through to cluster.sh.
 set -u -o pipefail
@@ -82,3 +89,40 @@ for ho in "$ho1" "$ho2"; do
 done
 echo "== 3. local (node 1):"
 "$C" exec 1 "$BUILD/bench/bench-ipc" local -n 20000 | sed 's/^/   /'
+
+# ---- 4. throughput ----
+LOADN=${LOADN:-30000}
+ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$t"; }
+cpids=$(cat "$CLUSTER_DIR"/n*/corosync.pid 2>/dev/null | awk '{print $1}')
+dpids=$(pgrep -f "$BUILD/lockd/.*coroleased" | tr '\n' ' ')
+cpgmsgs() { local t=0 i v; for i in 1 2 3; do v=$("$C" exec $i "$BUILD/tools/corolease" --json status | sed -n 's/.*"cpg_msgs":\([0-9]*\).*/\1/p'); t=$((t + ${v:-0})); done; echo "$t"; }
+load_round() {   # load_round TAG NODES...
+	local tag=$1 i; shift
+	local start=$(( $("$BUILD/bench/bench-ipc" now) + 2000000000 ))
+	local m0 c0 d0 t0 tot=0 worst=0 line s g
+	m0=$(cpgmsgs); c0=$(ticks $cpids); d0=$(ticks $dpids); t0=$(date +%s%N)
+	for i in "$@"; do
+		rm -f "$CLUSTER_DIR/n$i/ld$tag$i.log"
+		"$C" spawn "$i" "ld$tag$i" ${LOAD_CHRT:-} "$BUILD/bench/bench-ipc" load "bench/ld$tag$i" "$LOADN" 16 1000 "$start" >/dev/null
+	done
+	for i in "$@"; do
+		for _ in $(seq 3000); do grep -q 'grants/s' "$CLUSTER_DIR/n$i/ld$tag$i.log" 2>/dev/null && break; sleep 0.1; done
+		line=$(grep 'grants/s' "$CLUSTER_DIR/n$i/ld$tag$i.log") || { echo "   node $i: no result (log: $CLUSTER_DIR/n$i/ld$tag$i.log)"; continue; }
+		echo "   $line"
+		g=$(sed -n 's/.*load \([0-9]*\) grants.*/\1/p' <<<"$line"); s=$(sed -n 's/.* in \([0-9.]*\) s:.*/\1/p' <<<"$line")
+		tot=$((tot + g)); worst=$(awk -v a="$worst" -v b="$s" 'BEGIN { print (b > a) ? b : a }')
+	done
+	local m1 c1 d1 t1
+	m1=$(cpgmsgs); c1=$(ticks $cpids); d1=$(ticks $dpids); t1=$(date +%s%N)
+	awk -v g="$tot" -v s="$worst" -v m=$((m1 - m0)) -v c=$((c1 - c0)) -v d=$((d1 - d0)) -v w=$(((t1 - t0) / 1000000)) -v hz="$(getconf CLK_TCK)" -v n="$#" 'BEGIN {
+		r = g / s;
+		printf "   aggregate, %d node(s) loading: %d grants in %.3f s = %.0f grants/s, %.3f x the target of 100,000\n", n, g, s, r, r / 100000;
+		printf "   CPG messages (all nodes, requests, acknowledgements and heartbeats): %d, %.1f grants per CPG message\n", m, m ? g / m : 0;
+		printf "   CPU over the %.1f s of the round: corosyncs %.2f s, coroleaseds %.2f s (%d CPUs)\n", w / 1000, c / hz, d / hz, '"$(nproc)"' }'
+}
+echo "== 4. throughput: $LOADN new names EX per loading node, 16 async connections, window 1000${LOAD_CHRT:+, clients under '$LOAD_CHRT'}"
+echo "   4a. node 1 alone:"
+load_round a 1
+echo "   4b. all three nodes at once:"
+load_round b 1 2 3
+echo "   load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

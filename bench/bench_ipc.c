@@ -35,6 +35,19 @@
  *       every process of the host, network namespaces or not.  Prints p50,
  *       p99 and the count of the handovers this side received.
  *
+ *   bench-ipc load PREFIX COUNT CONNS WINDOW [START_NS]
+ *       Throughput of cluster grants (issue 9, target 4): CONNS connections
+ *       of this process acquire COUNT new names PREFIX/CONN/I between them,
+ *       EX without WAIT, through corolease_acquire_async() with at most
+ *       WINDOW outstanding per connection, from START_NS (CLOCK_MONOTONIC,
+ *       so several nodes of one host start together; default now) until the
+ *       last grant.  Prints the grants, failures and grants/s; the leases are
+ *       held until the program exits.  Run on every node at once by
+ *       bench/bench_cluster.sh, which adds the rates up.
+ *
+ *   bench-ipc now
+ *       Prints CLOCK_MONOTONIC in ns (to compute a START_NS).
+ *
  * Figures only, no assertions.
  */
 #define _GNU_SOURCE 1
@@ -505,6 +518,110 @@ static int bench_handover(const char *name, double secs, const char *file, int h
 	return 0;
 }
 
+struct ld_conn {
+	corolease_t *h;
+	unsigned next, pending, granted, failed, count, idx;
+};
+
+static uint64_t ld_last_grant;
+
+static void ld_acquired(corolease_t *h, corolease_lease_t *lease, int err, void *udata)
+{
+	(void)h;
+	(void)lease;
+	struct ld_conn *c = udata;
+	c->pending--;
+	if (err)
+		c->failed++;
+	else
+		c->granted++;
+	ld_last_grant = now_ns();
+}
+
+static const struct corolease_callbacks ld_cbs = { .acquired = ld_acquired };
+
+static int bench_load(const char *prefix, unsigned count, unsigned conns, unsigned window,
+		      uint64_t start)
+{
+	if (!count || !conns || !window || conns > 4096) {
+		fprintf(stderr, "bench-ipc load: COUNT, CONNS (at most 4096) and WINDOW must be > 0\n");
+		return 2;
+	}
+	struct ld_conn *c = calloc(conns, sizeof(*c));
+	struct pollfd *p = calloc(conns, sizeof(*p));
+	if (!c || !p)
+		return 1;
+	for (unsigned i = 0; i < conns; i++) {
+		int r = corolease_connect(&c[i].h);
+		if (r < 0) {
+			fprintf(stderr, "bench-ipc: connect: %s\n", corolease_strerror(r));
+			return 3;
+		}
+		corolease_set_callbacks(c[i].h, &ld_cbs, &c[i]);
+		c[i].idx = i;
+		c[i].count = count / conns + (i < count % conns);
+	}
+	uint64_t now = now_ns();
+	if (start > now) {
+		struct timespec ts = { (time_t)((start - now) / 1000000000u),
+				       (long)((start - now) % 1000000000u) };
+		nanosleep(&ts, NULL);
+	}
+	uint64_t t0 = now_ns();
+	unsigned done = 0, granted = 0, failed = 0;
+	while (done < conns) {
+		done = 0;
+		for (unsigned i = 0; i < conns; i++) {
+			struct ld_conn *k = &c[i];
+			while (k->next < k->count && k->pending < window) {
+				char nm[300];
+				int n = snprintf(nm, sizeof(nm), "%s/%u/%u", prefix, k->idx, k->next);
+				corolease_lease_t *l;
+				int r = corolease_acquire_async(k->h, nm, (size_t)n, COROLEASE_EX, 0, 0,
+								NULL, &l);
+				if (r < 0) {
+					fprintf(stderr, "bench-ipc: acquire_async: %s\n", corolease_strerror(r));
+					return 3;
+				}
+				k->next++;
+				k->pending++;
+			}
+			if (k->next == k->count && !k->pending)
+				done++;
+			p[i].fd = corolease_get_fd(k->h);
+			p[i].events = (short)corolease_get_events(k->h);
+		}
+		if (done == conns)
+			break;
+		int ms = 1000;
+		for (unsigned i = 0; i < conns; i++)
+			if (corolease_get_timeout(c[i].h) == 0)
+				ms = 0;   /* callbacks queued */
+		if (poll(p, conns, ms) < 0 && errno != EINTR)
+			return 1;
+		/* every connection: the library may hold callbacks its fd no longer shows */
+		for (unsigned i = 0; i < conns; i++) {
+			int r = corolease_dispatch(c[i].h);
+			if (r < 0 && r != -EAGAIN) {
+				fprintf(stderr, "bench-ipc: dispatch: %s\n", corolease_strerror(r));
+				return 3;
+			}
+		}
+	}
+	for (unsigned i = 0; i < conns; i++) {
+		granted += c[i].granted;
+		failed += c[i].failed;
+	}
+	double secs = (double)(ld_last_grant > t0 ? ld_last_grant - t0 : 1) / 1e9;
+	printf("node %" PRIu32 ": load %u grants (%u failed) through %u connections, window %u, in %.3f s: %.0f grants/s\n",
+	       corolease_nodeid(c[0].h), granted, failed, conns, window, secs, granted / secs);
+	for (unsigned i = 0; i < conns; i++)
+		corolease_close(c[i].h);
+	free(c);
+	free(p);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -523,11 +640,24 @@ int main(int argc, char **argv)
 		}
 		return bench_handover(argv[2], atof(argv[3]), argv[4], argc > 5 ? atoi(argv[5]) : 20);
 	}
+	if (argc >= 2 && strcmp(argv[1], "now") == 0) {
+		printf("%" PRIu64 "\n", now_ns());   /* for load's START_NS */
+		return 0;
+	}
+	if (argc >= 2 && strcmp(argv[1], "load") == 0) {
+		if (argc < 6) {
+			fprintf(stderr, "usage: bench-ipc load PREFIX COUNT CONNS WINDOW [START_NS]\n");
+			return 2;
+		}
+		return bench_load(argv[2], (unsigned)strtoul(argv[3], NULL, 10),
+				  (unsigned)strtoul(argv[4], NULL, 10), (unsigned)strtoul(argv[5], NULL, 10),
+				  argc > 6 ? strtoull(argv[6], NULL, 10) : 0);
+	}
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-n") == 0 && i + 1 < argc)
 			iters = atoi(argv[++i]);
 		else if (strcmp(argv[i], "local") != 0) {
-			fprintf(stderr, "usage: bench-ipc [local] [-n ITER] | pingpong NAME SECS\n");
+			fprintf(stderr, "usage: bench-ipc [local] [-n ITER] | pingpong NAME SECS | handover NAME SECS FILE [HOLD_MS] | load PREFIX COUNT CONNS WINDOW [START_NS] | now\n");
 			return 2;
 		}
 	}

@@ -32,11 +32,24 @@ struct cld_cpg {
 	size_t blen;
 	unsigned bcount;
 	bool flush_pending;           /* the flush timer (flush_th) is armed */
+	bool flush_held;              /* ... as the fallback of a held batch (CLD_CPG_HOLD_MS) */
 	qb_loop_timer_handle flush_th;
+	/*
+	 * Own CPG messages sent and not yet delivered back.  While
+	 * CLD_CPG_INFLIGHT are, a new batch waits for the next own delivery (or
+	 * a full batch, or CLD_CPG_HOLD_MS): under load the node then sends
+	 * few large messages instead of one per loop iteration, and corosync's
+	 * cost is per message.  Idle, nothing is in flight and a message goes
+	 * in the iteration it was made.
+	 */
+	unsigned inflight;
 	uint64_t batches, batched_msgs;
+	uint64_t sent, held;          /* CPG messages sent; flushes that waited for one back */
 };
 
 static int batch_flush(struct cld_cpg *c);
+static void flush_arm(struct cld_cpg *c, unsigned ms);
+static void flush_job(void *data);
 
 static struct cld_cpg *cpg_of(cpg_handle_t h)
 {
@@ -65,7 +78,14 @@ static void deliver_fn(cpg_handle_t h, const struct cpg_name *group, uint32_t no
 {
 	(void)group;
 	struct cld_cpg *c = cpg_of(h);
-	if (!c || !cld_confchg_deliverable(&c->cc))
+	if (!c)
+		return;
+	if (nodeid == c->cc.self_nodeid && pid == c->cc.self_pid && c->inflight) {
+		/* one of ours is back: a batch held for it goes after this dispatch */
+		if (--c->inflight < CLD_CPG_INFLIGHT && c->bcount && c->flush_held)
+			flush_arm(c, 0);
+	}
+	if (!cld_confchg_deliverable(&c->cc))
 		return;
 	if (!cld_confchg_from_owner(&c->cc, nodeid, pid))
 		return;   /* a second daemon of a node (confchg.h): not the node's */
@@ -118,6 +138,13 @@ static void totem_confchg_fn(cpg_handle_t h, struct cpg_ring_id ring, uint32_t n
 	qb_log(LOG_DEBUG, "totem confchg: ring %u/%llu, %u nodes", ring.nodeid,
 	       (unsigned long long)ring.seq, nmembers);
 	struct cl_ring r = { .rep = ring.nodeid, .seq = ring.seq };
+	/*
+	 * A new ring: what we sent may come back in it, or never (we were cut
+	 * off).  Count nothing in flight rather than hold a batch for it.
+	 */
+	c->inflight = 0;
+	if (c->bcount && c->flush_held)
+		flush_arm(c, 0);
 	if (c->ops->totem)
 		c->ops->totem(c->ctx, &r, members, nmembers);
 	cld_confchg_totem(&c->cc, &r);
@@ -173,6 +200,7 @@ int cld_cpg_connect(struct cld_cpg *c, uint32_t *nodeid_r)
 		return -ENOTCONN;
 	}
 	c->batches = c->batched_msgs = 0;   /* counted per connection */
+	c->inflight = 0;
 	cld_confchg_init(&c->cc, nodeid, (uint32_t)getpid(), &cc_ops, c);
 	*nodeid_r = nodeid;
 	return 0;
@@ -207,6 +235,7 @@ void cld_cpg_disconnect(struct cld_cpg *c)
 	c->h = 0;
 	c->blen = 0;
 	c->bcount = 0;
+	c->inflight = 0;
 	cld_confchg_init(&c->cc, 0, 0, &cc_ops, c);
 }
 
@@ -241,8 +270,11 @@ static int send_raw(struct cld_cpg *c, const void *buf, size_t len)
 {
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
 	cs_error_t rc = cpg_mcast_joined(c->h, CPG_TYPE_AGREED, &iov, 1);
-	if (rc == CS_OK)
+	if (rc == CS_OK) {
+		c->inflight++;
+		c->sent++;
 		return 0;
+	}
 	if (rc == CS_ERR_TRY_AGAIN)
 		return -EAGAIN;
 	qb_log(LOG_DEBUG, "cpg_mcast_joined: error %d", rc);
@@ -274,21 +306,44 @@ static int batch_flush(struct cld_cpg *c)
 	return rc;
 }
 
-/* The flush at the end of a loop iteration (a timer due at once), and its retry. */
+/* (Re)arms the flush timer due in ms: 0 at the end of this loop iteration. */
+static void flush_arm(struct cld_cpg *c, unsigned ms)
+{
+	if (c->flush_pending) {
+		qb_loop_timer_del(c->loop, c->flush_th);
+		c->flush_pending = false;
+	}
+	c->flush_held = false;
+	if (qb_loop_timer_add(c->loop, QB_LOOP_HIGH, (uint64_t)ms * QB_TIME_NS_IN_MSEC, c,
+			      flush_job, &c->flush_th) == 0) {
+		c->flush_pending = true;
+		c->flush_held = ms > 0;
+	}
+}
+
+/*
+ * The flush at the end of a loop iteration (a timer due at once); held while
+ * CLD_CPG_INFLIGHT own messages are in flight, until one is back
+ * (deliver_fn) or CLD_CPG_HOLD_MS have passed; retried while corosync's
+ * queue is full.
+ */
 static void flush_job(void *data)
 {
 	struct cld_cpg *c = data;
 	if (!c->flush_pending)
 		return;
+	bool waited = c->flush_held;
 	c->flush_pending = false;
-	if (!c->h || !c->cc.joined)
+	c->flush_held = false;
+	if (!c->h || !c->cc.joined || !c->bcount)
 		return;
-	if (batch_flush(c) == -EAGAIN) {
-		/* corosync's queue is full: try again shortly, keeping the order */
-		if (qb_loop_timer_add(c->loop, QB_LOOP_HIGH, QB_TIME_NS_IN_MSEC, c, flush_job,
-				      &c->flush_th) == 0)
-			c->flush_pending = true;
+	if (!waited && c->inflight >= CLD_CPG_INFLIGHT) {
+		c->held++;
+		flush_arm(c, CLD_CPG_HOLD_MS);
+		return;
 	}
+	if (batch_flush(c) == -EAGAIN)
+		flush_arm(c, 1);   /* corosync's queue is full: shortly, keeping the order */
 }
 
 /*
@@ -325,10 +380,15 @@ int cld_cpg_mcast(struct cld_cpg *c, const void *buf, size_t len)
 	 * waiting while a timer is due.  It still fires after the events of
 	 * this iteration, so a burst still goes out as one batch.
 	 */
-	if (!c->flush_pending &&
-	    qb_loop_timer_add(c->loop, QB_LOOP_HIGH, 0, c, flush_job, &c->flush_th) == 0)
-		c->flush_pending = true;
+	if (!c->flush_pending)
+		flush_arm(c, 0);
 	return 0;
+}
+
+void cld_cpg_counts(const struct cld_cpg *c, uint64_t *sent_r, uint64_t *held_r)
+{
+	*sent_r = c->sent;
+	*held_r = c->held;
 }
 
 void cld_cpg_ring(const struct cld_cpg *c, uint32_t *rep_r, uint64_t *seq_r)

@@ -71,11 +71,24 @@ void cld_cpg_leave(struct cld_cpg *c);
 void cld_cpg_disconnect(struct cld_cpg *c);
 
 /*
+ * While this many of the node's own CPG messages are sent and not yet
+ * delivered back, a new batch waits for one of them (at most
+ * CLD_CPG_HOLD_MS, or until it is full).  Idle, nothing is in flight and a
+ * message goes at the end of the loop iteration that made it; under load the
+ * messages of several iterations share one CPG message.
+ */
+#define CLD_CPG_INFLIGHT 2u
+#define CLD_CPG_HOLD_MS  20u
+
+/*
  * For cl_node_ops.mcast: queues buf in the batch sent once the current loop
- * iteration is done.  0, -EAGAIN (congested) or -ENOTCONN (not joined).
+ * iteration is done (or, with CLD_CPG_INFLIGHT own messages in flight, once
+ * one is back).  0, -EAGAIN (congested) or -ENOTCONN (not joined).
  */
 int cld_cpg_mcast(struct cld_cpg *c, const void *buf, size_t len);
 /* The ring of the latest totem confchg (0/0 before the first). */
 void cld_cpg_ring(const struct cld_cpg *c, uint32_t *rep_r, uint64_t *seq_r);
+/* CPG messages sent since the connection, and batches held for an own message back. */
+void cld_cpg_counts(const struct cld_cpg *c, uint64_t *sent_r, uint64_t *held_r);
 
 #endif /* COROLEASE_CPG_H */

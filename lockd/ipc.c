@@ -916,7 +916,8 @@ static int32_t conn_dispatch(int32_t fd, int32_t revents, void *data)
 		return 0;
 	}
 	uint64_t t0 = low ? ipc_low_begin(ip) : 0;
-	for (int i = 0; i < CLD_REQS_PER_WAKE && !c->dying; i++) {
+	int per_wake = low ? CLD_REQS_PER_WAKE_LOW : CLD_REQS_PER_WAKE;
+	for (int i = 0; i < per_wake && !c->dying; i++) {
 		union {
 			struct cmsghdr align;
 			uint8_t b[CMSG_SPACE(CLD_SCM_MAX_FD * sizeof(int))];

@@ -43,6 +43,8 @@ struct cld_ipc_ops {
 	bool (*vq_quorate)(void *ctx);
 	/* For STATUS before the first sync: the transport's ring. */
 	void (*ring)(void *ctx, uint32_t *rep_r, uint64_t *seq_r);
+	/* For STATUS: CPG messages sent, and batches held (cld_cpg_counts()). */
+	void (*cpg_counts)(void *ctx, uint64_t *sent_r, uint64_t *held_r);
 };
 
 struct cld_ipc;

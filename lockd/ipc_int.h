@@ -51,7 +51,15 @@
 #define CLD_LIST_TURN_BYTES CLD_LIST_QUEUED    /* and bytes it sends per turn, about */
 #define CLD_ROOT_RESERVE 16u                  /* connections beyond max_connections for root */
 #define CLD_REFUSAL_LOG_US 1000000ull         /* at most one refused-connection log line a second */
-#define CLD_REQS_PER_WAKE 4                    /* requests read per connection and poll round */
+/*
+ * Requests read per connection and poll round: root's and the daemon user's
+ * (QB_LOOP_MED) and everyone else's (QB_LOOP_LOW, whose time is also bounded
+ * by the realtime budget).  More a round means more requests in one batch
+ * of cluster messages; few keeps 500 busy connections of other users from
+ * starving the loop (t84).
+ */
+#define CLD_REQS_PER_WAKE     32
+#define CLD_REQS_PER_WAKE_LOW 4
 #define CLD_SCM_MAX_FD   253u                   /* the kernel's SCM_MAX_FD */
 #ifndef SO_PASSRIGHTS
 #define CLD_SO_PASSRIGHTS 83                    /* Linux 6.16 (asm-generic/socket.h) */

@@ -521,6 +521,8 @@ static void do_status(struct cld_ipc *ip, struct conn *c, const struct req *r)
 	in.holds_per_uid = hq.per_uid;
 	in.holds_reserve = hq.reserve;
 	ip->ops->ring(ip->ctx, &in.ring_rep, &in.ring_seq);
+	if (ip->ops->cpg_counts)
+		ip->ops->cpg_counts(ip->ctx, &in.cpg_sent, &in.cpg_held);
 	unsigned char p[CLD_STATUS_MAX];
 	long len = cld_status_encode(&in, p, sizeof(p));
 	if (len < 0)

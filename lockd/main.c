@@ -377,12 +377,19 @@ static void on_ring(void *ctx, uint32_t *rep_r, uint64_t *seq_r)
 	cld_cpg_ring(d->cpg, rep_r, seq_r);
 }
 
+static void on_cpg_counts(void *ctx, uint64_t *sent_r, uint64_t *held_r)
+{
+	struct cld *d = ctx;
+	cld_cpg_counts(d->cpg, sent_r, held_r);
+}
+
 static const struct cld_cpg_ops cpg_ops = {
 	.deliver = on_deliver, .confchg = on_confchg, .totem = on_totem,
 };
 static const struct cld_quorum_ops vq_ops = { .quorum = on_quorum, .votes = on_votes };
 static const struct cld_ipc_ops ipc_ops = {
 	.input_done = on_ipc_input, .vq_quorate = on_vq_quorate, .ring = on_ring,
+	.cpg_counts = on_cpg_counts,
 };
 
 /* ---- corosync connection ---- */

@@ -82,7 +82,10 @@ struct status_src {
 	F("counters.fastpath_grants",  U64,  s->k.fastpath_grants)                \
 	F("counters.cluster_grants",   U64,  s->k.cluster_grants)                 \
 	F("counters.mcast_msgs",       U64,  s->k.mcast_msgs)                     \
+	F("counters.mcast_bytes",      U64,  s->k.mcast_bytes)                    \
 	F("counters.heartbeats",       U64,  s->k.heartbeats)                     \
+	F("counters.cpg_msgs",         U64,  s->in->cpg_sent)                     \
+	F("counters.cpg_batches_held", U64,  s->in->cpg_held)                     \
 	F("counters.syncs",            U64,  s->k.syncs)                          \
 	F("counters.bad_msgs",         U64,  s->k.bad_msgs)                       \
 	F("counters.version_mismatches", U64, s->k.version_mismatches)            \
