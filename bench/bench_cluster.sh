@@ -25,7 +25,8 @@
 #      (one CLOCK_MONOTONIC start); grants/s per node and in aggregate
 #      against the target of 100,000, the CPG messages per grant, and the
 #      CPU the corosyncs and the coroleaseds took meanwhile.  LOAD_CHRT (e.g.
-#      "chrt -r 40") runs the load clients with it.
+#      "chrt -r 40") runs the load clients with it; LOADN=0 skips section 4.
+# BENCH_DAEMON_OPTS passes options to every coroleased (bench/cluster-lib.sh).
 # Then the ratio handover / CPG round trip.  Figures only, no assertions.
 # TOKEN / TOKEN_COEFFICIENT / TRANSPORT pass through to cluster.sh.
 set -u -o pipefail
@@ -43,7 +44,7 @@ trap 'FAST_DOWN=1 "$C" down >/dev/null 2>&1' EXIT
 # shellcheck source=bench/cluster-lib.sh
 . "$SRC/bench/cluster-lib.sh"
 bench_cluster_up || exit 1
-echo "== cluster: 3 nodes, token $TOKEN ms, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== cluster: 3 nodes, token $TOKEN ms,${BENCH_DAEMON_OPTS:+ coroleased $BENCH_DAEMON_OPTS,} $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 "$C" spawn 2 cpgecho "$BUILD/bench/cpg-ping" echo >/dev/null
 cpg=$("$C" exec 1 "$BUILD/bench/cpg-ping" ping 5000 1)
 echo "== 1. $cpg"
@@ -120,6 +121,7 @@ load_round() {   # load_round TAG NODES...
 		printf "   CPG messages (all nodes, requests, acknowledgements and heartbeats): %d, %.1f grants per CPG message\n", m, m ? g / m : 0;
 		printf "   CPU over the %.1f s of the round: corosyncs %.2f s, coroleaseds %.2f s (%d CPUs)\n", w / 1000, c / hz, d / hz, '"$(nproc)"' }'
 }
+[[ $LOADN == 0 ]] && exit 0
 echo "== 4. throughput: $LOADN new names EX per loading node, 16 async connections, window 1000${LOAD_CHRT:+, clients under '$LOAD_CHRT'}"
 echo "   4a. node 1 alone:"
 load_round a 1

@@ -2,6 +2,7 @@
 # 3-node cluster (tests/integration/cluster.sh, its CLUSTER_* settings from the
 # environment) with coroleased on every node.  The caller sets C (the path of
 # cluster.sh) and BUILD (the build directory), and tears the cluster down.
+# BENCH_DAEMON_OPTS: more coroleased options (e.g. "-o batch_inflight=0").
 # shellcheck shell=bash
 
 # bench_wait_status PATTERN TRIES: wait until every node's 'corolease --json
@@ -23,7 +24,7 @@ bench_cluster_up() {
 	"$C" up 3 >/dev/null 2>&1 || { echo "cluster.sh up 3 failed"; return 1; }
 	for i in 1 2 3; do
 		"$C" spawn $i coroleased "$BUILD/lockd/coroleased" -f -l stderr -c /dev/null \
-			-o socket_group= -o admin_group= >/dev/null
+			-o socket_group= -o admin_group= ${BENCH_DAEMON_OPTS:-} >/dev/null
 	done
 	bench_wait_status '"synced":true' 200
 }

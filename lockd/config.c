@@ -123,6 +123,8 @@ static const struct key keys[] = {
 	  .want = "yes or no" },
 	{ .name = "run_dir", .type = K_PATH, FIELD(run_dir), NOT_GIVEN, .min = 1, .max = 80,
 	  .def = CLD_DEFAULT_RUN_DIR, .want = "an absolute path of at most 80 characters (a socket path)" },
+	{ .name = "batch_inflight", .type = K_COUNT, FIELD(batch_inflight), NOT_GIVEN,
+	  .min = 0, .max = 64, .def = "2", .want = "0 (never hold a batch) .. 64" },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

@@ -62,6 +62,8 @@ struct cld_config {
 	uint64_t realtime_priority;   /* SCHED_RR at this priority; 0: the normal scheduler */
 	bool lock_memory;             /* mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) */
 	char run_dir[256];
+	/* own CPG messages in flight before a batch waits for one back (cpg.h); 0: never */
+	uint64_t batch_inflight;
 };
 
 /* Fills cfg with the built-in defaults (the table's). */

@@ -43,6 +43,7 @@ struct cld_cpg {
 	 * in the iteration it was made.
 	 */
 	unsigned inflight;
+	unsigned inflight_max;        /* CLD_CPG_INFLIGHT, or batch_inflight; 0: never hold */
 	uint64_t batches, batched_msgs;
 	uint64_t sent, held;          /* CPG messages sent; flushes that waited for one back */
 };
@@ -82,7 +83,7 @@ static void deliver_fn(cpg_handle_t h, const struct cpg_name *group, uint32_t no
 		return;
 	if (nodeid == c->cc.self_nodeid && pid == c->cc.self_pid && c->inflight) {
 		/* one of ours is back: a batch held for it goes after this dispatch */
-		if (--c->inflight < CLD_CPG_INFLIGHT && c->bcount && c->flush_held)
+		if (--c->inflight < c->inflight_max && c->bcount && c->flush_held)
 			flush_arm(c, 0);
 	}
 	if (!cld_confchg_deliverable(&c->cc))
@@ -175,7 +176,13 @@ struct cld_cpg *cld_cpg_new(qb_loop_t *loop, const char *group_name,
 	c->name.length = (uint32_t)len;
 	memcpy(c->name.value, group_name, len);
 	cld_confchg_init(&c->cc, 0, 0, &cc_ops, c);
+	c->inflight_max = CLD_CPG_INFLIGHT;
 	return c;
+}
+
+void cld_cpg_set_inflight(struct cld_cpg *c, unsigned n)
+{
+	c->inflight_max = n;
 }
 
 int cld_cpg_connect(struct cld_cpg *c, uint32_t *nodeid_r)
@@ -337,7 +344,7 @@ static void flush_job(void *data)
 	c->flush_held = false;
 	if (!c->h || !c->cc.joined || !c->bcount)
 		return;
-	if (!waited && c->inflight >= CLD_CPG_INFLIGHT) {
+	if (!waited && c->inflight_max && c->inflight >= c->inflight_max) {
 		c->held++;
 		flush_arm(c, CLD_CPG_HOLD_MS);
 		return;

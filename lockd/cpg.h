@@ -71,7 +71,7 @@ void cld_cpg_leave(struct cld_cpg *c);
 void cld_cpg_disconnect(struct cld_cpg *c);
 
 /*
- * While this many of the node's own CPG messages are sent and not yet
+ * While this many (by default) of the node's own CPG messages are sent and not yet
  * delivered back, a new batch waits for one of them (at most
  * CLD_CPG_HOLD_MS, or until it is full).  Idle, nothing is in flight and a
  * message goes at the end of the loop iteration that made it; under load the
@@ -79,6 +79,8 @@ void cld_cpg_disconnect(struct cld_cpg *c);
  */
 #define CLD_CPG_INFLIGHT 2u
 #define CLD_CPG_HOLD_MS  20u
+/* Sets that number (batch_inflight of corolease.conf); 0: a batch never waits. */
+void cld_cpg_set_inflight(struct cld_cpg *c, unsigned n);
 
 /*
  * For cl_node_ops.mcast: queues buf in the batch sent once the current loop

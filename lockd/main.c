@@ -934,6 +934,7 @@ int main(int argc, char **argv)
 		qb_log(LOG_CRIT, "cannot start (out of memory)");
 		return 1;
 	}
+	cld_cpg_set_inflight(d->cpg, (unsigned)d->cfg.batch_inflight);
 	qb_loop_signal_handle sh;
 	qb_loop_signal_add(d->loop, QB_LOOP_HIGH, SIGTERM, d, on_signal, &sh);
 	qb_loop_signal_add(d->loop, QB_LOOP_HIGH, SIGINT, d, on_signal, &sh);
