@@ -18,6 +18,7 @@
 
 #include "cpg.h"
 #include "cs.h"
+#include "sendhold.h"
 #include "wire.h"
 
 struct cld_cpg {
@@ -42,8 +43,7 @@ struct cld_cpg {
 	 * cost is per message.  Idle, nothing is in flight and a message goes
 	 * in the iteration it was made.
 	 */
-	unsigned inflight;
-	unsigned inflight_max;        /* CLD_CPG_INFLIGHT, or batch_inflight; 0: never hold */
+	struct cld_sendhold hold;
 	uint64_t batches, batched_msgs;
 	uint64_t sent, held;          /* CPG messages sent; flushes that waited for one back */
 };
@@ -81,9 +81,9 @@ static void deliver_fn(cpg_handle_t h, const struct cpg_name *group, uint32_t no
 	struct cld_cpg *c = cpg_of(h);
 	if (!c)
 		return;
-	if (nodeid == c->cc.self_nodeid && pid == c->cc.self_pid && c->inflight) {
+	if (nodeid == c->cc.self_nodeid && pid == c->cc.self_pid) {
 		/* one of ours is back: a batch held for it goes after this dispatch */
-		if (--c->inflight < c->inflight_max && c->bcount && c->flush_held)
+		if (cld_sendhold_back(&c->hold) && c->bcount && c->flush_held)
 			flush_arm(c, 0);
 	}
 	if (!cld_confchg_deliverable(&c->cc))
@@ -143,7 +143,7 @@ static void totem_confchg_fn(cpg_handle_t h, struct cpg_ring_id ring, uint32_t n
 	 * A new ring: what we sent may come back in it, or never (we were cut
 	 * off).  Count nothing in flight rather than hold a batch for it.
 	 */
-	c->inflight = 0;
+	cld_sendhold_reset(&c->hold);
 	if (c->bcount && c->flush_held)
 		flush_arm(c, 0);
 	if (c->ops->totem)
@@ -176,13 +176,13 @@ struct cld_cpg *cld_cpg_new(qb_loop_t *loop, const char *group_name,
 	c->name.length = (uint32_t)len;
 	memcpy(c->name.value, group_name, len);
 	cld_confchg_init(&c->cc, 0, 0, &cc_ops, c);
-	c->inflight_max = CLD_CPG_INFLIGHT;
+	cld_sendhold_init(&c->hold, CLD_CPG_INFLIGHT);
 	return c;
 }
 
 void cld_cpg_set_inflight(struct cld_cpg *c, unsigned n)
 {
-	c->inflight_max = n;
+	cld_sendhold_init(&c->hold, n);
 }
 
 int cld_cpg_connect(struct cld_cpg *c, uint32_t *nodeid_r)
@@ -207,7 +207,7 @@ int cld_cpg_connect(struct cld_cpg *c, uint32_t *nodeid_r)
 		return -ENOTCONN;
 	}
 	c->batches = c->batched_msgs = 0;   /* counted per connection */
-	c->inflight = 0;
+	cld_sendhold_reset(&c->hold);
 	cld_confchg_init(&c->cc, nodeid, (uint32_t)getpid(), &cc_ops, c);
 	*nodeid_r = nodeid;
 	return 0;
@@ -242,7 +242,7 @@ void cld_cpg_disconnect(struct cld_cpg *c)
 	c->h = 0;
 	c->blen = 0;
 	c->bcount = 0;
-	c->inflight = 0;
+	cld_sendhold_reset(&c->hold);
 	cld_confchg_init(&c->cc, 0, 0, &cc_ops, c);
 }
 
@@ -278,7 +278,7 @@ static int send_raw(struct cld_cpg *c, const void *buf, size_t len)
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
 	cs_error_t rc = cpg_mcast_joined(c->h, CPG_TYPE_AGREED, &iov, 1);
 	if (rc == CS_OK) {
-		c->inflight++;
+		cld_sendhold_sent(&c->hold);
 		c->sent++;
 		return 0;
 	}
@@ -344,7 +344,7 @@ static void flush_job(void *data)
 	c->flush_held = false;
 	if (!c->h || !c->cc.joined || !c->bcount)
 		return;
-	if (!waited && c->inflight_max && c->inflight >= c->inflight_max) {
+	if (!waited && cld_sendhold_wait(&c->hold)) {
 		c->held++;
 		flush_arm(c, CLD_CPG_HOLD_MS);
 		return;

@@ -9,7 +9,7 @@ lockd_coroleased_CPPFLAGS = $(LOCKD_CPPFLAGS)
 lockd_coroleased_SOURCES = \
 	lockd/main.c lockd/clock.h lockd/pidstat.h \
 	lockd/confchg.c lockd/confchg.h \
-	lockd/cpg.c lockd/cpg.h lockd/cs.h \
+	lockd/cpg.c lockd/cpg.h lockd/cs.h lockd/sendhold.c lockd/sendhold.h \
 	lockd/quorum.c lockd/quorum.h \
 	lockd/ipc.c lockd/ipc_req.c lockd/ipc_read.c lockd/ipc.h lockd/ipc_int.h \
 	lockd/status.c lockd/status.h \

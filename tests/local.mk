@@ -14,6 +14,7 @@ CHECK_TEST_PROGS = \
 	tests/check_watch \
 	tests/check_groups \
 	tests/check_holdquota \
+	tests/check_sendhold \
 	tests/check_evsbus
 check_PROGRAMS += $(CHECK_TEST_PROGS)
 TESTS += $(CHECK_TEST_PROGS)
@@ -107,6 +108,10 @@ tests_check_holdquota_CPPFLAGS = $(CORE_CPPFLAGS) -I$(top_srcdir)/lockd
 tests_check_holdquota_SOURCES = tests/check_holdquota.c lockd/holdquota.c lockd/holdquota.h
 tests_check_holdquota_CFLAGS = $(CHECK_TEST_CFLAGS)
 tests_check_holdquota_LDADD = $(CHECK_LIBS)
+tests_check_sendhold_CPPFLAGS = $(CORE_CPPFLAGS) -I$(top_srcdir)/lockd
+tests_check_sendhold_SOURCES = tests/check_sendhold.c lockd/sendhold.c lockd/sendhold.h
+tests_check_sendhold_CFLAGS = $(CHECK_TEST_CFLAGS)
+tests_check_sendhold_LDADD = $(CHECK_LIBS)
 tests_check_watch_CPPFLAGS = $(CORE_CPPFLAGS) -I$(top_srcdir)/lockd
 tests_check_watch_SOURCES = tests/check_watch.c lockd/watch.c lockd/watch.h \
 	lockd/hashkey.c lockd/hashkey.h
