@@ -90,7 +90,7 @@ void cld_cpg_set_inflight(struct cld_cpg *c, unsigned n);
 int cld_cpg_mcast(struct cld_cpg *c, const void *buf, size_t len);
 /* The ring of the latest totem confchg (0/0 before the first). */
 void cld_cpg_ring(const struct cld_cpg *c, uint32_t *rep_r, uint64_t *seq_r);
-/* CPG messages sent since the connection, and batches held for an own message back. */
+/* CPG messages sent, and batches held for an own message back, since cld_cpg_new(). */
 void cld_cpg_counts(const struct cld_cpg *c, uint64_t *sent_r, uint64_t *held_r);
 
 #endif /* COROLEASE_CPG_H */

@@ -34,7 +34,7 @@ struct cld_status_in {
 	bool memory_locked;           /* its mlockall() took effect */
 	uint32_t ring_rep;            /* the transport's ring, for before the first sync */
 	uint64_t ring_seq;
-	uint64_t cpg_sent;            /* CPG messages sent (a batch is one) since corosync answered */
+	uint64_t cpg_sent;            /* CPG messages sent (a batch is one) since the daemon started */
 	uint64_t cpg_held;            /* batches that waited for an own message back */
 	uint64_t clients;             /* connections that said HELLO */
 	uint64_t connections;         /* every connection, HELLO or not */
