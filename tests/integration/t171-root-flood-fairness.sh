@@ -10,7 +10,8 @@
 # (a lookup that costs nothing: the time is the wait for the loop), and the
 # validity page sampled every few ms (cl-brk page).  Passes when both
 # medians are under 100 ms, everyone got every answer, and the node's
-# validity never expired.
+# validity never expired.  NAMES: names (each with one index key) created
+# first (cl-flood names, as in t84) to make STATUS's walk of the state long.
 . "$(dirname "$0")/lib.sh"
 # cnt FIELD: a counter of node 1 (0 when this build has none)
 cnt() { local v; v=$(st 1 "$1"); [[ $v =~ ^[0-9]+$ ]] && echo "$v" || echo 0; }
@@ -18,7 +19,13 @@ it_init root-flood 171
 CONNS=${CONNS:-100}
 SECS=${SECS:-15}
 REQ=${REQ:-sync}
+NAMES=${NAMES:-0}
 brk_up
+if ((NAMES)); then
+	t0=$(now_ms)
+	cluster exec 1 "$CL_FLOOD" names brk/ "$NAMES" >/dev/null 2>&1
+	say "created $NAMES names with an index key in $(( $(now_ms) - t0 )) ms; records: $(st 1 .counts.records 2>/dev/null || st 1 .records)"
+fi
 log=$CLUSTER_DIR/n1/coroleased.log
 say "idle: root $(cluster exec 1 "$BRK" rtt 20 20 it/x); user $(cluster exec 1 "${AS[@]}" "$BRK" rtt 20 20 it/x)"
 l0=$(wc -l <"$log")

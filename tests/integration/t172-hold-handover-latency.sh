@@ -6,8 +6,10 @@
 # SYNC each outstanding (cl-brk mspin, BRK_DEPTH=1: every SYNC a cluster
 # message, so the node often has CLD_CPG_INFLIGHT own messages in flight
 # when the release is made, and the release's batch is held until one of
-# them is back).  Passes when the loaded handover p50 stays within
-# 1.5x the idle one + 1 ms on both nodes.
+# them is back).  Passes when the loaded handover p50 stays under the idle
+# one + 10 ms (half CLD_CPG_HOLD_MS) on both nodes: a release that routinely
+# waited for the hold's 20 ms timeout instead of an own message back would
+# not.  (The loaded p50 is about 2x the idle one at the parent e4825ec too.)
 . "$(dirname "$0")/lib.sh"
 # cnt FIELD: a counter of node 1 (0 when this build has none)
 cnt() { local v; v=$(st 1 "$1"); [[ $v =~ ^[0-9]+$ ]] && echo "$v" || echo 0; }
@@ -38,7 +40,7 @@ say "node 1 during the loaded run: CPG messages $(( $(cnt .counters.cpg_msgs) - 
 say "handover p50 idle: node 1 $i1 us, node 2 $i2 us; with $BG SYNC connections per node: node 1 $l1 us, node 2 $l2 us"
 for n in 1 2; do
 	i=i$n l=l$n
-	check "node $n: loaded handover p50 ${!l} us within 1.5 x idle ${!i} us + 1 ms" \
-		awk -v i="${!i:-0}" -v l="${!l:-999999999}" 'BEGIN { exit !(i > 0 && l <= 1.5 * i + 1000) }'
+	check "node $n: loaded handover p50 ${!l} us under idle ${!i} us + 10 ms" \
+		awk -v i="${!i:-0}" -v l="${!l:-999999999}" 'BEGIN { exit !(i > 0 && l <= i + 10000) }'
 done
 it_pass
