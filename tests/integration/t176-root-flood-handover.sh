@@ -1,0 +1,39 @@
+#!/bin/bash
+# 176. (breaker, 32 requests a round for root) Does a root flood of plain
+# requests on node 1 slow the cluster's handovers to node 1?  bench-ipc
+# handover on nodes 1 and 2 (each holds one name 20 ms per grant and
+# releases it to the other; release-to-grant p50), first idle, then while
+# CONNS root connections on node 1 each keep 32 STATUS requests outstanding
+# (cl-brk mspin).  Every poll round of node 1's loop reads up to 32 requests
+# of each flooding connection before its corosync fd's deliveries and the
+# bench's own connection get their turn.  Passes when the handovers to node
+# 1 and to node 2 (node 1's release) during the flood have a p50 under 50 ms.
+. "$(dirname "$0")/lib.sh"
+it_init root-flood-handover 176
+BRK=${BRK:-$IT_BUILD/tests/integration/cl-brk}
+BI=$IT_BUILD/bench/bench-ipc
+[[ -x $BRK && -x $BI ]] || skip "cl-brk / bench-ipc not built"
+SECS=${SECS:-8}
+CONNS=${CONNS:-200}
+REQ=${REQ:-status}   # or sync (cl-brk BRK_REQ): every request a cluster message
+it_up 3
+ho() {   # ho TAG: prints "p50_node1 p50_node2"; logs the lines
+	local f=$CLUSTER_DIR/ho.$1.ts a b
+	rm -f "$f"
+	spawn 2 "ho2$1" "$BI" handover it/ho "$SECS" "$f" >/dev/null
+	a=$(cluster exec 1 "$BI" handover it/ho "$SECS" "$f")
+	must_wait 60 "node 2's handover bench done" grep -q grants "$CLUSTER_DIR/n2/ho2$1.log" >&2
+	b=$(cat "$CLUSTER_DIR/n2/ho2$1.log")
+	say "$1: node 1: $a" >&2; say "$1: node 2: $b" >&2
+	echo "$(sed -n 's/.* p50 \([0-9]*\) us p99.*/\1/p' <<<"$a") $(sed -n 's/.* p50 \([0-9]*\) us p99.*/\1/p' <<<"$b")"
+}
+read -r i1 i2 < <(ho idle)
+spawn 1 ms env BRK_REQ="$REQ" BRK_DEPTH=32 "$BRK" mspin "$CONNS" $((SECS + 15)) >/dev/null
+sleep 3
+read -r l1 l2 < <(ho flood)
+say "handover p50 idle: to node 1 $i1 us, to node 2 $i2 us; during node 1's root flood ($CONNS x 32 $REQ): to node 1 $l1 us, to node 2 $l2 us"
+check "handover to node 1 during the flood: p50 ${l1:-none} us under 50 ms" \
+	awk -v l="${l1:-999999999}" 'BEGIN { exit !(l > 0 && l < 50000) }'
+check "handover to node 2 (node 1 releasing) during the flood: p50 ${l2:-none} us under 50 ms" \
+	awk -v l="${l2:-999999999}" 'BEGIN { exit !(l > 0 && l < 50000) }'
+it_pass
