@@ -897,6 +897,12 @@ static void conn_gone(struct cld_ipc *ip, struct conn *c)
 	ip->ops->input_done(ip->ctx);
 }
 
+void cld_ipc_deliveries_read(struct cld_ipc *ip)
+{
+	if (ip)
+		ip->round_reads = 0;
+}
+
 /*
  * c's socket is readable, writable, hung up, or shut down by
  * ipc_conn_kill().  Reads a bounded number of requests (each one whole
@@ -916,8 +922,9 @@ static int32_t conn_dispatch(int32_t fd, int32_t revents, void *data)
 		return 0;
 	}
 	uint64_t t0 = low ? ipc_low_begin(ip) : 0;
-	int per_wake = low ? CLD_REQS_PER_WAKE_LOW : CLD_REQS_PER_WAKE;
-	for (int i = 0; i < per_wake && !c->dying; i++) {
+	unsigned per_wake = !low && ip->round_reads < CLD_REQS_PER_ROUND ? CLD_REQS_PER_WAKE_MAX
+									  : CLD_REQS_PER_WAKE;
+	for (unsigned i = 0; i < per_wake && !c->dying; i++) {
 		union {
 			struct cmsghdr align;
 			uint8_t b[CMSG_SPACE(CLD_SCM_MAX_FD * sizeof(int))];
@@ -946,6 +953,7 @@ static int32_t conn_dispatch(int32_t fd, int32_t revents, void *data)
 			ipc_conn_kill(c, "request larger than the protocol allows");
 			break;
 		}
+		ip->round_reads++;
 		ipc_request(ip, c, ip->req, (size_t)n);
 		if (c->hello)
 			handshake_end(ip, c);

@@ -60,6 +60,8 @@ int cld_ipc_start(qb_loop_t *loop, const struct cld_ipc_config *cfg,
 		  const struct cld_ipc_ops *ops, void *ctx, struct cld_ipc **ip_r);
 /* From now on new connections are refused (the daemon is stopping). */
 void cld_ipc_refuse_new(struct cld_ipc *ip);
+/* corosync's deliveries were read: root's connections may be read more a round again. */
+void cld_ipc_deliveries_read(struct cld_ipc *ip);
 /* Disconnects every client and destroys the service; accepts NULL; returns NULL. */
 struct cld_ipc *cld_ipc_stop(struct cld_ipc *ip);
 /* Routes one node event to its client (or to every client / watcher). */

@@ -52,14 +52,20 @@
 #define CLD_ROOT_RESERVE 16u                  /* connections beyond max_connections for root */
 #define CLD_REFUSAL_LOG_US 1000000ull         /* at most one refused-connection log line a second */
 /*
- * Requests read per connection and poll round: root's and the daemon user's
- * (QB_LOOP_MED) and everyone else's (QB_LOOP_LOW, whose time is also bounded
- * by the realtime budget).  More a round means more requests in one batch
- * of cluster messages; few keeps 500 busy connections of other users from
- * starving the loop (t84).
+ * Requests read per connection and poll round.  Root's and the daemon
+ * user's (QB_LOOP_MED) are read CLD_REQS_PER_WAKE_MAX at a time until
+ * CLD_REQS_PER_ROUND requests in all were read since the daemon last read
+ * corosync's deliveries (cld_ipc_deliveries_read()), so a few busy
+ * connections put many requests in one batch of cluster messages; past
+ * that, and always for other users', CLD_REQS_PER_WAKE.  Few keeps 500 busy
+ * connections from starving the loop (t84), and a root flood of 200
+ * connections from delaying the deliveries (releases, acknowledgements)
+ * behind thousands of requests: 32 a round for every root connection made
+ * handovers and root's own requests 5 to 8 times slower (t175, t176).
  */
-#define CLD_REQS_PER_WAKE     32
-#define CLD_REQS_PER_WAKE_LOW 4
+#define CLD_REQS_PER_WAKE     4
+#define CLD_REQS_PER_WAKE_MAX 32
+#define CLD_REQS_PER_ROUND    128
 #define CLD_SCM_MAX_FD   253u                   /* the kernel's SCM_MAX_FD */
 #ifndef SO_PASSRIGHTS
 #define CLD_SO_PASSRIGHTS 83                    /* Linux 6.16 (asm-generic/socket.h) */
@@ -184,6 +190,7 @@ struct cld_ipc {
 	struct cl_list low_paused;    /* of struct conn via pause_link */
 	bool resume_armed;
 	qb_loop_timer_handle resume_th;
+	unsigned round_reads;          /* requests read since corosync's deliveries were (CLD_REQS_PER_ROUND) */
 	char sock_path[108];          /* RUN_DIR/CLP_SOCKET_FILE (a sun_path) */
 	int lfd;                      /* the listening socket, or -1 */
 	qb_loop_t *loop;

@@ -541,6 +541,7 @@ static int32_t cpg_ready(int32_t fd, int32_t revents, void *data)
 {
 	struct cld *d = data;
 	(void)fd;
+	cld_ipc_deliveries_read(d->ipc);
 	return dispatched(d, cld_cpg_dispatch(d->cpg, revents), "CPG connection lost");
 }
 

@@ -104,6 +104,9 @@ INTEGRATION_TESTS = \
 	tests/integration/t66-connect-flood.sh tests/integration/t70-refusal-log-flood.sh \
 	tests/integration/t80-scm-linger.sh tests/integration/t81-warn-flood.sh \
 	tests/integration/t82-odd-packets.sh tests/integration/t84-loop-starvation.sh \
+	tests/integration/t170-hold-faults-liveness.sh tests/integration/t173-cpg-msgs-reconnect.sh \
+	tests/integration/t174-hold-minority-partition.sh tests/integration/t175-root-status-flood-latency.sh \
+	tests/integration/t176-root-flood-handover.sh tests/integration/t177-hold-loss.sh \
 	tests/integration/t85-status-scan.sh \
 	tests/integration/t73-uncounted-limits.sh tests/integration/t86-kill-log.sh \
 	tests/integration/t116-second-daemon-same-node.sh \
