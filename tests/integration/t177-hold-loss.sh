@@ -5,7 +5,7 @@
 # round trip, held batches hit the 20 ms timeout and more than
 # CLD_CPG_INFLIGHT messages go in flight.  After the loss is cleared and the
 # flood stopped: one connection's 40 SYNCs 10 ms apart on node 1 (median
-# under 10 ms, no batch held: the in-flight count came back down), no
+# under 100 ms, a gross bound; no batch held: the in-flight count came back down), no
 # 'validity lapsed' after the loss, and the states converge.
 . "$(dirname "$0")/lib.sh"
 it_init hold-loss 177
@@ -35,7 +35,7 @@ h1=$(st 1 .counters.cpg_batches_held)
 med=$(field median "$r")
 say "after the loss, idle: node 1 SYNC $r; batches held during it $((h1 - h0))"
 say "'validity lapsed' in node 1's log over the run: $(grep -c 'validity lapsed' "$log1" || true); ring changes: $(grep -c 'totem confchg' "$log1" || true)"
-check "node 1's idle SYNC median under 10 ms after the loss (got ${med:-none})" awk -v m="${med:-999}" 'BEGIN { exit !(m < 10) }'
+check "node 1's idle SYNC median under 100 ms after the loss, a gross bound (got ${med:-none})" awk -v m="${med:-999}" 'BEGIN { exit !(m < 100) }'
 check "no batch held on idle node 1 ($((h1 - h0)))" [ "$((h1 - h0))" -le 1 ]
 lapses=$(tail -n +"$l0" "$log1" | grep -c 'validity lapsed' || true)
 check "no 'validity lapsed' on node 1 after the loss ($lapses)" [ "$lapses" = 0 ]
