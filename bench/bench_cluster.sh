@@ -23,9 +23,14 @@
 #      (default 30000) new names EX through 16 async connections (window
 #      1000 each), first on node 1 alone, then on all three nodes at once
 #      (one CLOCK_MONOTONIC start); grants/s per node and in aggregate
-#      against the target of 100,000, the CPG messages per grant, and the
-#      CPU the corosyncs and the coroleaseds took meanwhile.  LOAD_CHRT (e.g.
-#      "chrt -r 40") runs the load clients with it; LOADN=0 skips section 4.
+#      against the target of 100,000, the CPG messages per grant, the
+#      batches the daemons held for one of their messages back (cpg_batches_held),
+#      and the CPU the corosyncs and the coroleaseds took meanwhile.  LOAD_CHRT (e.g.
+#      "chrt -r 40") runs the load clients with it; LOADN=0 skips 4a and 4b.
+#      4c. index puts (the same target's 50,000 puts/s): bench-ipc puts,
+#      PUTN (default 20000) puts per node through PUTC (default 16)
+#      connections of one lease each, synchronous (the library has no
+#      asynchronous put), on all three nodes at once; PUTN=0 skips it.
 # BENCH_DAEMON_OPTS passes options to every coroleased (bench/cluster-lib.sh).
 # Then the ratio handover / CPG round trip.  Figures only, no assertions.
 # TOKEN / TOKEN_COEFFICIENT / TRANSPORT pass through to cluster.sh.
@@ -96,35 +101,60 @@ LOADN=${LOADN:-30000}
 ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$t"; }
 cpids=$(cat "$CLUSTER_DIR"/n*/corosync.pid 2>/dev/null | awk '{print $1}')
 dpids=$(pgrep -f "$BUILD/lockd/.*coroleased" | tr '\n' ' ')
-cpgmsgs() { local t=0 i v; for i in 1 2 3; do v=$("$C" exec $i "$BUILD/tools/corolease" --json status | sed -n 's/.*"cpg_msgs":\([0-9]*\).*/\1/p'); t=$((t + ${v:-0})); done; echo "$t"; }
-load_round() {   # load_round TAG NODES...
-	local tag=$1 i; shift
+# cpgmsgs: "CPG_MSGS BATCHES_HELD", summed over the three daemons
+cpgmsgs() {
+	local t=0 h=0 i j v w
+	for i in 1 2 3; do
+		j=$("$C" exec $i "$BUILD/tools/corolease" --json status)
+		v=$(sed -n 's/.*"cpg_msgs":\([0-9]*\).*/\1/p' <<<"$j"); w=$(sed -n 's/.*"cpg_batches_held":\([0-9]*\).*/\1/p' <<<"$j")
+		t=$((t + ${v:-0})) h=$((h + ${w:-0}))
+	done
+	echo "$t $h"
+}
+# load_round KIND TAG NODES...: KIND "load" (grants, LOADN names through 16
+# connections, window 1000) or "puts" (PUTN puts through PUTC connections)
+load_round() {
+	local kind=$1 tag=$2 i; shift 2
 	local start=$(( $("$BUILD/bench/bench-ipc" now) + 2000000000 ))
-	local m0 c0 d0 t0 tot=0 worst=0 line s g
-	m0=$(cpgmsgs); c0=$(ticks $cpids); d0=$(ticks $dpids); t0=$(date +%s%N)
+	local m0 h0 c0 d0 t0 tot=0 worst=0 line s g unit target tlabel args
+	case $kind in
+	load) unit=grants target=100000 tlabel=100,000 ;;
+	puts) unit=puts target=50000 tlabel=50,000 ;;
+	esac
+	read -r m0 h0 < <(cpgmsgs); c0=$(ticks $cpids); d0=$(ticks $dpids); t0=$(date +%s%N)
 	for i in "$@"; do
-		rm -f "$CLUSTER_DIR/n$i/ld$tag$i.log"
-		"$C" spawn "$i" "ld$tag$i" ${LOAD_CHRT:-} "$BUILD/bench/bench-ipc" load "bench/ld$tag$i" "$LOADN" 16 1000 "$start" >/dev/null
+		rm -f "$CLUSTER_DIR/n$i/$kind$tag$i.log"
+		if [[ $kind == load ]]; then args=("$LOADN" 16 1000); else args=("$PUTN" "$PUTC"); fi
+		"$C" spawn "$i" "$kind$tag$i" ${LOAD_CHRT:-} "$BUILD/bench/bench-ipc" "$kind" "bench/$kind$tag$i" "${args[@]}" "$start" >/dev/null
 	done
 	for i in "$@"; do
-		for _ in $(seq 3000); do grep -q 'grants/s' "$CLUSTER_DIR/n$i/ld$tag$i.log" 2>/dev/null && break; sleep 0.1; done
-		line=$(grep 'grants/s' "$CLUSTER_DIR/n$i/ld$tag$i.log") || { echo "   node $i: no result (log: $CLUSTER_DIR/n$i/ld$tag$i.log)"; continue; }
+		local log=$CLUSTER_DIR/n$i/$kind$tag$i.log
+		for _ in $(seq 3000); do grep -q "$unit/s" "$log" 2>/dev/null && break; sleep 0.1; done
+		line=$(grep "$unit/s" "$log") || { echo "   node $i: no result (log: $log)"; continue; }
 		echo "   $line"
-		g=$(sed -n 's/.*load \([0-9]*\) grants.*/\1/p' <<<"$line"); s=$(sed -n 's/.* in \([0-9.]*\) s:.*/\1/p' <<<"$line")
+		g=$(sed -n 's/.*\(load\|puts\) \([0-9]*\) .*/\2/p' <<<"$line"); s=$(sed -n 's/.* in \([0-9.]*\) s:.*/\1/p' <<<"$line")
 		tot=$((tot + g)); worst=$(awk -v a="$worst" -v b="$s" 'BEGIN { print (b > a) ? b : a }')
 	done
-	local m1 c1 d1 t1
-	m1=$(cpgmsgs); c1=$(ticks $cpids); d1=$(ticks $dpids); t1=$(date +%s%N)
-	awk -v g="$tot" -v s="$worst" -v m=$((m1 - m0)) -v c=$((c1 - c0)) -v d=$((d1 - d0)) -v w=$(((t1 - t0) / 1000000)) -v hz="$(getconf CLK_TCK)" -v n="$#" 'BEGIN {
-		r = g / s;
-		printf "   aggregate, %d node(s) loading: %d grants in %.3f s = %.0f grants/s, %.3f x the target of 100,000\n", n, g, s, r, r / 100000;
-		printf "   CPG messages (all nodes, requests, acknowledgements and heartbeats): %d, %.1f grants per CPG message\n", m, m ? g / m : 0;
+	local m1 h1 c1 d1 t1
+	read -r m1 h1 < <(cpgmsgs); c1=$(ticks $cpids); d1=$(ticks $dpids); t1=$(date +%s%N)
+	awk -v g="$tot" -v s="$worst" -v m=$((m1 - m0)) -v hb=$((h1 - h0)) -v c=$((c1 - c0)) -v d=$((d1 - d0)) -v w=$(((t1 - t0) / 1000000)) -v hz="$(getconf CLK_TCK)" -v n="$#" -v u="$unit" -v t="$target" -v tl="$tlabel" 'BEGIN {
+		r = s > 0 ? g / s : 0;
+		printf "   aggregate, %d node(s) loading: %d %s in %.3f s = %.0f %s/s, %.3f x the target of %s\n", n, g, u, s, r, u, r / t, tl;
+		printf "   CPG messages (all nodes, requests, acknowledgements and heartbeats): %d, %.1f %s per CPG message; batches held for one back: %d\n", m, m ? g / m : 0, u, hb;
 		printf "   CPU over the %.1f s of the round: corosyncs %.2f s, coroleaseds %.2f s (%d CPUs)\n", w / 1000, c / hz, d / hz, '"$(nproc)"' }'
 }
-[[ $LOADN == 0 ]] && exit 0
-echo "== 4. throughput: $LOADN new names EX per loading node, 16 async connections, window 1000${LOAD_CHRT:+, clients under '$LOAD_CHRT'}"
-echo "   4a. node 1 alone:"
-load_round a 1
-echo "   4b. all three nodes at once:"
-load_round b 1 2 3
+PUTN=${PUTN:-20000} PUTC=${PUTC:-16}
+[[ $LOADN == 0 && $PUTN == 0 ]] && exit 0
+echo "== 4. throughput${LOAD_CHRT:+, clients under '$LOAD_CHRT'}"
+if [[ $LOADN != 0 ]]; then
+	echo "   $LOADN new names EX per loading node, 16 async connections, window 1000"
+	echo "   4a. node 1 alone:"
+	load_round load a 1
+	echo "   4b. all three nodes at once:"
+	load_round load b 1 2 3
+fi
+if [[ $PUTN != 0 ]]; then
+	echo "   4c. index puts, all three nodes at once: $PUTN puts per node through $PUTC connections (one lease each, synchronous):"
+	load_round puts c 1 2 3
+fi
 echo "   load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -45,6 +45,16 @@
  *       held until the program exits.  Run on every node at once by
  *       bench/bench_cluster.sh, which adds the rates up.
  *
+ *   bench-ipc puts PREFIX COUNT CONNS [START_NS]
+ *       Throughput of index puts (issue 9, target 4): CONNS processes, each
+ *       with its own connection, acquire PREFIX/CONN EX and then write
+ *       COUNT/CONNS values (32 bytes, keys k00..k63 in turn, so the index
+ *       stays small) with corolease_index_put() from START_NS (as for load)
+ *       on.  The library has no asynchronous put: each put is one request
+ *       and its agreed delivery, so the connections are what overlaps.
+ *       Prints the puts, failures (and the first error) and puts/s from
+ *       START_NS to the last put.
+ *
  *   bench-ipc now
  *       Prints CLOCK_MONOTONIC in ns (to compute a START_NS).
  *
@@ -622,6 +632,106 @@ static int bench_load(const char *prefix, unsigned count, unsigned conns, unsign
 	return 0;
 }
 
+/* One puts process: connect, PREFIX/IDX EX, N puts from start; "OK FAILED LAST_NS ERR" on fd. */
+static int puts_child(const char *prefix, unsigned idx, unsigned n, uint64_t start, int fd)
+{
+	corolease_t *h;
+	corolease_lease_t *l = NULL;
+	char nm[300], line[128];
+	unsigned ok = 0, failed = 0;
+	int first_err = 0;
+	int r = corolease_connect(&h);
+	if (r < 0) {
+		fprintf(stderr, "bench-ipc puts: connect: %s\n", corolease_strerror(r));
+		return 3;
+	}
+	snprintf(nm, sizeof(nm), "%s/%u", prefix, idx);
+	if (acquire_ex_wait(h, nm, &l) < 0) {
+		fprintf(stderr, "bench-ipc puts: could not acquire %s\n", nm);
+		return 3;
+	}
+	uint64_t now = now_ns();
+	if (start > now) {
+		struct timespec ts = { (time_t)((start - now) / 1000000000u),
+				       (long)((start - now) % 1000000000u) };
+		nanosleep(&ts, NULL);
+	}
+	static const char val[32] = "0123456789abcdef0123456789abcdef";
+	for (unsigned i = 0; i < n; i++) {
+		char key[8];
+		int kl = snprintf(key, sizeof(key), "k%02u", i % 64);
+		uint64_t version;
+		r = corolease_index_put(l, key, (size_t)kl, val, sizeof(val), &version);
+		if (r < 0) {
+			failed++;
+			if (!first_err)
+				first_err = r;
+			if (r == COROLEASE_EDISCONNECTED || r == COROLEASE_EREVOKED || r == -ESTALE)
+				break;   /* nothing more will be written */
+		} else {
+			ok++;
+		}
+	}
+	uint64_t last = now_ns();
+	int len = snprintf(line, sizeof(line), "%u %u %" PRIu64 " %d\n", ok, failed, last, first_err);
+	if (write(fd, line, (size_t)len) != len)
+		return 1;
+	corolease_release(l);
+	corolease_close(h);
+	return 0;
+}
+
+static int bench_puts(const char *prefix, unsigned count, unsigned conns, uint64_t start)
+{
+	if (!count || !conns || conns > 1024) {
+		fprintf(stderr, "bench-ipc puts: COUNT and CONNS (at most 1024) must be > 0\n");
+		return 2;
+	}
+	int pfd[2];
+	if (pipe(pfd) < 0)
+		return 1;
+	uint64_t t0 = start ? start : now_ns() + 500000000u;   /* time for the acquires */
+	for (unsigned i = 0; i < conns; i++) {
+		pid_t pid = fork();
+		if (pid < 0) {
+			perror("bench-ipc puts: fork");
+			return 1;
+		}
+		if (pid == 0) {
+			close(pfd[0]);
+			_exit(puts_child(prefix, i, count / conns + (i < count % conns), t0, pfd[1]));
+		}
+	}
+	close(pfd[1]);
+	FILE *f = fdopen(pfd[0], "r");
+	unsigned ok = 0, failed = 0, lines = 0, a, b;
+	uint64_t last = 0, l;
+	int e, err = 0;
+	while (f && fscanf(f, "%u %u %" SCNu64 " %d", &a, &b, &l, &e) == 4) {
+		ok += a;
+		failed += b;
+		last = l > last ? l : last;
+		if (e && !err)
+			err = e;
+		lines++;
+	}
+	int bad = 0, st;
+	while (wait(&st) > 0)
+		if (!WIFEXITED(st) || WEXITSTATUS(st))
+			bad++;
+	corolease_t *h;
+	uint32_t node = 0;
+	if (corolease_connect(&h) == 0) {
+		node = corolease_nodeid(h);
+		corolease_close(h);
+	}
+	double secs = (double)(last > t0 ? last - t0 : 1) / 1e9;
+	printf("node %" PRIu32 ": index puts %u (%u failed%s%s) through %u connections of %u, one lease each, synchronous, in %.3f s: %.0f puts/s\n",
+	       node, ok, failed, err ? ", first: " : "", err ? corolease_errname(err) : "",
+	       lines, conns, secs, ok / secs);
+	return bad || lines != conns ? 3 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -653,11 +763,20 @@ int main(int argc, char **argv)
 				  (unsigned)strtoul(argv[4], NULL, 10), (unsigned)strtoul(argv[5], NULL, 10),
 				  argc > 6 ? strtoull(argv[6], NULL, 10) : 0);
 	}
+	if (argc >= 2 && strcmp(argv[1], "puts") == 0) {
+		if (argc < 5) {
+			fprintf(stderr, "usage: bench-ipc puts PREFIX COUNT CONNS [START_NS]\n");
+			return 2;
+		}
+		return bench_puts(argv[2], (unsigned)strtoul(argv[3], NULL, 10),
+				  (unsigned)strtoul(argv[4], NULL, 10),
+				  argc > 5 ? strtoull(argv[5], NULL, 10) : 0);
+	}
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-n") == 0 && i + 1 < argc)
 			iters = atoi(argv[++i]);
 		else if (strcmp(argv[i], "local") != 0) {
-			fprintf(stderr, "usage: bench-ipc [local] [-n ITER] | pingpong NAME SECS | handover NAME SECS FILE [HOLD_MS] | load PREFIX COUNT CONNS WINDOW [START_NS] | now\n");
+			fprintf(stderr, "usage: bench-ipc [local] [-n ITER] | pingpong NAME SECS | handover NAME SECS FILE [HOLD_MS] | load PREFIX COUNT CONNS WINDOW [START_NS] | puts PREFIX COUNT CONNS [START_NS] | now\n");
 			return 2;
 		}
 	}
