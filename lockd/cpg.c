@@ -37,8 +37,8 @@ struct cld_cpg {
 	qb_loop_timer_handle flush_th;
 	/*
 	 * Own CPG messages sent and not yet delivered back.  While
-	 * CLD_CPG_INFLIGHT are, a new batch waits for the next own delivery (or
-	 * a full batch, or CLD_CPG_HOLD_MS): under load the node then sends
+	 * batch_inflight are (cld_cpg_set_inflight()), a new batch waits for
+	 * the next own delivery (or a full batch, or CLD_CPG_HOLD_MS): under load the node then sends
 	 * few large messages instead of one per loop iteration, and corosync's
 	 * cost is per message.  Idle, nothing is in flight and a message goes
 	 * in the iteration it was made.
@@ -176,7 +176,7 @@ struct cld_cpg *cld_cpg_new(qb_loop_t *loop, const char *group_name,
 	c->name.length = (uint32_t)len;
 	memcpy(c->name.value, group_name, len);
 	cld_confchg_init(&c->cc, 0, 0, &cc_ops, c);
-	cld_sendhold_init(&c->hold, CLD_CPG_INFLIGHT);
+	cld_sendhold_init(&c->hold, 0);   /* until cld_cpg_set_inflight() */
 	return c;
 }
 
@@ -330,7 +330,7 @@ static void flush_arm(struct cld_cpg *c, unsigned ms)
 
 /*
  * The flush at the end of a loop iteration (a timer due at once); held while
- * CLD_CPG_INFLIGHT own messages are in flight, until one is back
+ * batch_inflight own messages are in flight, until one is back
  * (deliver_fn) or CLD_CPG_HOLD_MS have passed; retried while corosync's
  * queue is full.
  */

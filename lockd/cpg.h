@@ -71,20 +71,19 @@ void cld_cpg_leave(struct cld_cpg *c);
 void cld_cpg_disconnect(struct cld_cpg *c);
 
 /*
- * While this many (by default) of the node's own CPG messages are sent and not yet
- * delivered back, a new batch waits for one of them (at most
- * CLD_CPG_HOLD_MS, or until it is full).  Idle, nothing is in flight and a
- * message goes at the end of the loop iteration that made it; under load the
- * messages of several iterations share one CPG message.
+ * While n of the node's own CPG messages are sent and not yet delivered
+ * back, a new batch waits for one of them (at most CLD_CPG_HOLD_MS, or until
+ * it is full).  Idle, nothing is in flight and a message goes at the end of
+ * the loop iteration that made it; under load the messages of several
+ * iterations share one CPG message.  n is batch_inflight of corolease.conf
+ * (its default is config.c's); 0, as from cld_cpg_new(): a batch never waits.
  */
-#define CLD_CPG_INFLIGHT 2u
 #define CLD_CPG_HOLD_MS  20u
-/* Sets that number (batch_inflight of corolease.conf); 0: a batch never waits. */
 void cld_cpg_set_inflight(struct cld_cpg *c, unsigned n);
 
 /*
  * For cl_node_ops.mcast: queues buf in the batch sent once the current loop
- * iteration is done (or, with CLD_CPG_INFLIGHT own messages in flight, once
+ * iteration is done (or, with batch_inflight own messages in flight, once
  * one is back).  0, -EAGAIN (congested) or -ENOTCONN (not joined).
  */
 int cld_cpg_mcast(struct cld_cpg *c, const void *buf, size_t len);

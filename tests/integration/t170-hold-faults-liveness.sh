@@ -2,7 +2,7 @@
 # 170. (breaker, batch hold) Node 1 keeps its own CPG messages in flight
 # (root's cl-brk mspin, BRK_REQ=sync: 8 connections with 32 SYNCs each
 # outstanding, every SYNC a cluster message, so batches are held for
-# CLD_CPG_INFLIGHT own messages) while its corosync is faulted:
+# batch_inflight (2) own messages) while its corosync is faulted:
 #   A: SIGSTOP 300 ms (under the token: no ring change, deliveries late), x3
 #   B: SIGSTOP 3 s (over the token: a ring change, sent messages never back)
 #   C: SIGKILL corosync, restart it under the running daemon

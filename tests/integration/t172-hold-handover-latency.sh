@@ -4,7 +4,7 @@
 # per grant and releases it to the other; release-to-grant p50/p99), first
 # idle, then with BG root connections on each of nodes 1 and 2 keeping one
 # SYNC each outstanding (cl-brk mspin, BRK_DEPTH=1: every SYNC a cluster
-# message, so the node often has CLD_CPG_INFLIGHT own messages in flight
+# message, so the node often has batch_inflight (2) own messages in flight
 # when the release is made, and the release's batch is held until one of
 # them is back).  Passes when the loaded handover p50 stays under the idle
 # one + 10 ms (half CLD_CPG_HOLD_MS) on both nodes: a release that routinely

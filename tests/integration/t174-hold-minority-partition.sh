@@ -2,7 +2,7 @@
 # 174. (breaker, batch hold) Node 3 is cut off (a minority of one) for 6 s
 # (over the fence delay) while its root flood keeps own CPG messages in
 # flight (cl-brk mspin, BRK_REQ=sync, 8 connections x 32 SYNCs: batches are
-# held for CLD_CPG_INFLIGHT own messages).  A cl-valid on node 3 holds a
+# held for batch_inflight (2) own messages).  A cl-valid on node 3 holds a
 # name, one on node 1 waits for it.  After the heal the flood stops and one
 # connection on node 3 sends 40 SYNCs 10 ms apart: if the count of own
 # messages in flight stuck high across the partition, each is held 20 ms.

@@ -3,7 +3,7 @@
 # node 1's root flood (cl-brk mspin, BRK_REQ=sync, 8 connections x 32
 # SYNCs) keeps own CPG messages in flight: retransmissions stretch the CPG
 # round trip, held batches hit the 20 ms timeout and more than
-# CLD_CPG_INFLIGHT messages go in flight.  After the loss is cleared and the
+# batch_inflight (2) messages go in flight.  After the loss is cleared and the
 # flood stopped: one connection's 40 SYNCs 10 ms apart on node 1 (median
 # under 100 ms, a gross bound; no batch held: the in-flight count came back down), no
 # 'validity lapsed' after the loss, and the states converge.
