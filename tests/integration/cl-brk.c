@@ -590,6 +590,9 @@ static int m_mspin(long n, int secs)
 	}
 	printf("mspin: %ld connections, sent %ld, got %ld answers in %d s (%ld/s)\n", k, sent, got, secs,
 	       got / (secs ? secs : 1));
+	free(pf);
+	free(out);
+	free(fds);
 	return 0;
 }
 
@@ -1033,28 +1036,47 @@ static int m_page(int secs)
 	while (dd && (de = readdir(dd)))
 		if (!strncmp(de->d_name, CLP_SHM_PREFIX, strlen(CLP_SHM_PREFIX)))
 			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+	if (dd)
+		closedir(dd);
 	int fd = open(path, O_RDONLY);
 	if (fd < 0) {
 		printf("page: cannot open '%s'\n", path);
 		return 1;
 	}
 	const struct clp_shm_page *pg = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
-	uint64_t end = ms() + (uint64_t)secs * 1000, bad_ms = 0, worst = 0, cur = 0;
+	/*
+	 * The clock is read before the page: valid_until only grows while the
+	 * node is valid, so "now >= valid_until" then means the validity had
+	 * ended by "now", however long this reader was descheduled between the
+	 * two reads, and now - valid_until is how long it had been over (a lower
+	 * bound).  Read the other way round, a reader preempted for 900 ms after
+	 * loading the page saw a lapse that the daemon's refreshes never left.
+	 * valid_until 0 (node not valid at all) counts the time between samples.
+	 */
+	uint64_t end = ms() + (uint64_t)secs * 1000, bad_ms = 0, worst = 0, cur = 0, cur_vu = 0;
 	uint64_t last = ms();
 	while (ms() < end) {
-		uint64_t vu = __atomic_load_n(&pg->valid_until, __ATOMIC_ACQUIRE);
 		uint64_t now = clp_now_us();
 		uint64_t t = ms();
-		if (now >= vu) {
-			bad_ms += t - last;
-			cur += t - last;
+		uint64_t vu = __atomic_load_n(&pg->valid_until, __ATOMIC_ACQUIRE);
+		if (vu == 0 || now >= vu) {
+			if (vu != cur_vu) { /* another stretch (cur_vu 0: none, or unset) */
+				bad_ms += cur;
+				cur = 0;
+				cur_vu = vu;
+			}
+			cur = vu ? (now - vu) / 1000 : cur + (t - last);
 			if (cur > worst)
 				worst = cur;
-		} else
+		} else {
+			bad_ms += cur;
 			cur = 0;
+			cur_vu = 0;
+		}
 		last = t;
 		usleep(5000);
 	}
+	bad_ms += cur;
 	printf("page: node validity expired for %llu ms of %d s, longest %llu ms\n", (unsigned long long)bad_ms,
 	       secs, (unsigned long long)worst);
 	return 0;

@@ -293,6 +293,34 @@ grant_epoch() {
 	echo "$e"
 }
 
+# flood_lock: waits until no other test on this host (any IT_INSTANCE) is in
+# its flood window, then holds the host's flood lock until flood_unlock or
+# the script's end.  Floods run the daemons SCHED_RR on 2 CPUs: two at once
+# (say t177's three nodes under packet loss beside t85's STATUS flood, ASan)
+# starve each other's realtime daemons, and the victim's validity lapses for
+# a reason that is not its own flood.  A test takes it after its set-up and
+# before its baseline, so 'make -j2' still overlaps set-ups.  The lock is
+# held by a small shell that exits when the script does (kill -9 included);
+# nothing the test spawns inherits it.
+flood_lock() {
+	local lock=${IT_TMPDIR:-/tmp}/corolease-it-flood.lock f=$CLUSTER_DIR/flood.holder t0
+	t0=$(now_ms)
+	rm -f "$f"
+	# shellcheck disable=SC2016
+	flock "$lock" sh -c 'echo $$ >"$1.tmp" && mv "$1.tmp" "$1"; while kill -0 "$2"; do sleep 0.2; done' \
+		sh "$f" "$$" </dev/null >/dev/null 2>&1 &
+	wait_until 3600 test -s "$f" || fail "the flood lock $lock was not free within an hour"
+	IT_FLOOD_HOLDER=$(cat "$f")
+	say "flood window: waited $(( $(now_ms) - t0 )) ms for other tests' floods to end"
+}
+
+# flood_unlock: ends the flood window (the lock is freed within 0.2 s)
+flood_unlock() {
+	[[ -n ${IT_FLOOD_HOLDER:-} ]] || return 0
+	kill "$IT_FLOOD_HOLDER" 2>/dev/null
+	IT_FLOOD_HOLDER=
+}
+
 # brk_up: a one-node cluster whose daemon lets group users (100) connect,
 # for a breaker test; sets BRK (cl-brk), AS (the command prefix that runs
 # as uid 61001 of group users), d (the daemon's pid), san (1 under a

@@ -38,7 +38,10 @@ tests_integration_cl_valid_SOURCES = tests/integration/cl-valid.c tests/integrat
 tests_integration_cl_valid_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/lockd
 tests_integration_cl_valid_LDADD = libclient/libcorolease.la
 
-# longest first, so 'make -j2' overlaps them well
+# longest first, so 'make -j2' overlaps them well.  The flood tests (t67,
+# t84, t85, t170, t174-t177) take the host's flood lock (lib.sh flood_lock)
+# for their measured window, one at a time, so they are spread among the
+# others: a flood test next in line waits with its make slot held.
 INTEGRATION_TESTS = \
 	tests/integration/t91-dovecot-plugin.sh \
 	tests/integration/t90-dovecot-baseline.sh \
@@ -98,27 +101,22 @@ INTEGRATION_TESTS = \
 	tests/integration/t26-daemon-stop-waiter.sh \
 	tests/integration/t27-index-quota.sh \
 	tests/integration/t28-nowait-try.sh \
-	tests/integration/t60-no-shared-rings.sh tests/integration/t61-descriptor-exhaustion.sh \
-	tests/integration/t65-uid-memory.sh \
-	tests/integration/t67-list-scan.sh \
+	tests/integration/t60-no-shared-rings.sh tests/integration/t177-hold-loss.sh \
+	tests/integration/t61-descriptor-exhaustion.sh tests/integration/t65-uid-memory.sh \
 	tests/integration/t66-connect-flood.sh tests/integration/t70-refusal-log-flood.sh \
 	tests/integration/t80-scm-linger.sh tests/integration/t81-warn-flood.sh \
-	tests/integration/t82-odd-packets.sh tests/integration/t84-loop-starvation.sh \
-	tests/integration/t170-hold-faults-liveness.sh tests/integration/t173-cpg-msgs-reconnect.sh \
-	tests/integration/t174-hold-minority-partition.sh tests/integration/t175-root-status-flood-latency.sh \
-	tests/integration/t176-root-flood-handover.sh tests/integration/t177-hold-loss.sh \
-	tests/integration/t85-status-scan.sh \
-	tests/integration/t73-uncounted-limits.sh tests/integration/t86-kill-log.sh \
-	tests/integration/t116-second-daemon-same-node.sh \
-	tests/integration/t63-revoke-other-user.sh \
-	tests/integration/t64-hold-slots.sh \
-	tests/integration/t69-node-shared-users.sh \
-	tests/integration/t30-ocf-agent.sh tests/integration/t31-systemd-unit.sh \
-	tests/integration/t110-ocf-stop-undrained.sh tests/integration/t112-ocf-grace-not-running.sh \
-	tests/integration/t113-ocf-corosync-stall-monitor.sh tests/integration/t114-ocf-start-stuck-timeout.sh \
-	tests/integration/t115-ocf-run-dir-removed.sh \
-	tests/integration/t32-prometheus.sh \
-	tests/integration/t01-single-node.sh
+	tests/integration/t82-odd-packets.sh tests/integration/t170-hold-faults-liveness.sh \
+	tests/integration/t173-cpg-msgs-reconnect.sh tests/integration/t73-uncounted-limits.sh \
+	tests/integration/t86-kill-log.sh tests/integration/t116-second-daemon-same-node.sh \
+	tests/integration/t63-revoke-other-user.sh tests/integration/t64-hold-slots.sh \
+	tests/integration/t176-root-flood-handover.sh tests/integration/t69-node-shared-users.sh \
+	tests/integration/t30-ocf-agent.sh tests/integration/t174-hold-minority-partition.sh \
+	tests/integration/t31-systemd-unit.sh tests/integration/t110-ocf-stop-undrained.sh \
+	tests/integration/t84-loop-starvation.sh tests/integration/t112-ocf-grace-not-running.sh \
+	tests/integration/t67-list-scan.sh tests/integration/t113-ocf-corosync-stall-monitor.sh \
+	tests/integration/t114-ocf-start-stuck-timeout.sh tests/integration/t175-root-status-flood-latency.sh \
+	tests/integration/t115-ocf-run-dir-removed.sh tests/integration/t85-status-scan.sh \
+	tests/integration/t32-prometheus.sh tests/integration/t01-single-node.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/check-prometheus.py \
 	tests/integration/dovecot-lib.sh tests/integration/ocf-lib.sh tests/integration/imap-load.py \

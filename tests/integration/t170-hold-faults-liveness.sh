@@ -23,6 +23,7 @@ it_init hold-faults 170
 BRK=${BRK:-$IT_BUILD/tests/integration/cl-brk}
 [[ -x $CL_LOAD && -x $CL_VALID && -x $BRK ]] || skip "cl-load / cl-valid / cl-brk not built"
 it_up 3
+flood_lock
 d1=$(daemon_pid 1)
 log1=$CLUSTER_DIR/n1/coroleased.log
 S=it/hold-safety
@@ -86,6 +87,7 @@ idle_probe "C (corosync killed, restarted)"
 check "coroleased (pid $d1) still running" alive "$d1"
 lapses=$(tail -n +"$l0" "$log1" | grep -c 'validity lapsed' || true)
 check "no 'validity lapsed' on node 1 after the faults ($lapses)" [ "$lapses" = 0 ]
+flood_unlock
 say "'validity lapsed' in node 1's log over the whole run: $(grep -c 'validity lapsed' "$log1" || true)"
 
 quiesce

@@ -30,6 +30,7 @@ if ((NAMES)); then
 	say "created $NAMES names with an index key in $(( $(now_ms) - t0 )) ms; records: $(st 1 .counts.records 2>/dev/null || st 1 .records)"
 fi
 log=$CLUSTER_DIR/n1/coroleased.log
+flood_lock
 say "idle: root $(cluster exec 1 "$BRK" rtt 20 20 it/x); user $(cluster exec 1 "${AS[@]}" "$BRK" rtt 20 20 it/x)"
 l0=$(wc -l <"$log")
 h0=$(cnt .counters.cpg_batches_held); m0=$(cnt .counters.cpg_msgs)
@@ -44,6 +45,7 @@ rr=$(cat "$CLUSTER_DIR/n1/rr.log"); ru=$(cat "$CLUSTER_DIR/n1/ru.log")
 say "during the flood ($CONNS root connections x 32 $REQ): root $rr"
 say "during the flood: user $ru"
 pgworst=$(flood_page_worst 1 ms pg "$SECS")
+flood_unlock
 say "CPG messages $(( $(cnt .counters.cpg_msgs) - m0 )), batches held $(( $(cnt .counters.cpg_batches_held) - h0 )), mcast_bytes $(cnt .counters.mcast_bytes)"
 tail -n +"$l0" "$log" | grep -iE 'warning|lapsed|expired|revok|quorum' | head -5 | sed 's/^/    /'
 mr=$(field median "$rr"); mu=$(field median "$ru")

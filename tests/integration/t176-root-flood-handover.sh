@@ -27,10 +27,12 @@ ho() {   # ho TAG: prints "p50_node1 p50_node2"; logs the lines
 	say "$1: node 1: $a" >&2; say "$1: node 2: $b" >&2
 	echo "$(sed -n 's/.* p50 \([0-9]*\) us p99.*/\1/p' <<<"$a") $(sed -n 's/.* p50 \([0-9]*\) us p99.*/\1/p' <<<"$b")"
 }
+flood_lock
 read -r i1 i2 < <(ho idle)
 spawn 1 ms env BRK_REQ="$REQ" BRK_DEPTH=32 "$BRK" mspin "$CONNS" $((SECS + 15)) >/dev/null
 sleep 3
 read -r l1 l2 < <(ho flood)
+flood_unlock
 say "handover p50 idle: to node 1 $i1 us, to node 2 $i2 us; during node 1's root flood ($CONNS x 32 $REQ): to node 1 $l1 us, to node 2 $l2 us"
 check "handover to node 1 during the flood: p50 ${l1:-none} us under 50 ms" \
 	awk -v l="${l1:-999999999}" 'BEGIN { exit !(l > 0 && l < 50000) }'

@@ -13,6 +13,7 @@ BRK=${BRK:-$IT_BUILD/tests/integration/cl-brk}
 [[ -x $BRK ]] || skip "cl-brk not built"
 PCT=${PCT:-15}
 it_up 3
+flood_lock
 log1=$CLUSTER_DIR/n1/coroleased.log
 spawn 1 load env BRK_REQ=sync BRK_DEPTH=32 "$BRK" mspin 8 600 >/dev/null
 sleep 2
@@ -38,6 +39,7 @@ say "'validity lapsed' in node 1's log over the run: $(grep -c 'validity lapsed'
 check "node 1's idle SYNC median under 100 ms after the loss, a gross bound (got ${med:-none})" awk -v m="${med:-999}" 'BEGIN { exit !(m < 100) }'
 check "no batch held on idle node 1 ($((h1 - h0)))" [ "$((h1 - h0))" -le 1 ]
 lapses=$(tail -n +"$l0" "$log1" | grep -c 'validity lapsed' || true)
+flood_unlock
 check "no 'validity lapsed' on node 1 after the loss ($lapses)" [ "$lapses" = 0 ]
 quiesce
 must_wait 30 "state hashes equal on nodes 1-3" hashes_equal 1 2 3

@@ -44,6 +44,7 @@ NAMES=${NAMES:-$([[ $san ]] && echo 10000 || echo 50000)}
 per=$((NAMES / 5))
 hold_names 1 ls/ "$NAMES" 5
 
+flood_lock
 alone=$(cluster exec 1 "$BRK" rtt 20 100)
 say "root alone: $alone"
 oalone=$(cluster exec 1 "$BRK" rtt 20 50 ls/1/000000)
@@ -69,6 +70,7 @@ during=$(cluster exec 1 "$BRK" rtt 40 150)
 say "root during the flood: $during"
 must_wait $((SECS + 60)) "the flood ended" grep -q '^lists' "$CLUSTER_DIR/n1/lf.log"
 say "cl-brk listflood: $(tr '\n' ' ' < "$CLUSTER_DIR/n1/lf.log")"
+flood_unlock
 check "coroleased (pid $d) still running" alive "$d"
 n=$(sed -n 's/.* listed \([0-9]*\) .*/\1/p' "$CLUSTER_DIR/n1/lf.log")
 check "the flood's LISTs still complete, paced (${n:-none} in $SECS s)" [ "${n:-0}" -gt 0 ]

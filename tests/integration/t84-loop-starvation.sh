@@ -24,6 +24,7 @@ if ((NAMES)); then
 	cluster exec 1 "${AS[@]}" "$CL_FLOOD" names brk/ "$NAMES" >/dev/null 2>&1
 	say "created $NAMES names with an index key in $(( $(now_ms) - t0 )) ms; records: $(st 1 .counts.records 2>/dev/null || st 1 .records)"
 fi
+flood_lock
 say "idle: $(cluster exec 1 "$BRK" rtt 20 50); $(cluster exec 1 "${AS[@]}" "$BRK" page 3); run dir: $(cluster exec 1 ls /run/corolease | tr "\n" " ")"
 log=$CLUSTER_DIR/n1/coroleased.log
 l0=$(wc -l < "$log")
@@ -36,6 +37,7 @@ pgworst=$(flood_page_worst 1 ms pg "$SECS")
 gap=$(tail -n +"$l0" "$log" | awk '/validity until/ { split($3, t, ":"); s = t[1]*3600 + t[2]*60 + t[3]; if (p && s - p > g) g = s - p; p = s } END { print g + 0 }')
 say "longest gap between 'validity until' log lines during the flood: ${gap} s (1 s granularity)"
 tail -n +"$l0" "$log" | grep -iE 'warning|lost|expired|revok|quorum' | head -5 | sed 's/^/    /'
+flood_unlock
 med=$(sed -n 's/.*median \([0-9.]*\).*/\1/p' <<<"$r")
 check "coroleased (pid $d) still running" alive "$d"
 check "root's median STATUS RTT under 100 ms during the flood (got ${med:-none})" awk -v m="${med:-999999}" 'BEGIN { exit !(m < 100) }'

@@ -26,6 +26,7 @@ brk_up
 NAMES=${NAMES:-$([[ $san ]] && echo 10000 || echo 50000)}
 hold_names 1 ss/ "$NAMES" 5
 
+flood_lock
 alone=$(cluster exec 1 "$BRK" rtt 20 100)
 say "root alone: $alone"
 say "root alone: $(cluster exec 1 "$BRK" rtt 20 50 ss/1/000000)"
@@ -53,6 +54,7 @@ pgworst=$(flood_page_worst 1 ms pg "$SECS")
 gap=$(tail -n +"$l0" "$log" | awk '/validity until/ { v = $8 + 0; if (p && v - p > g) g = v - p; p = v } END { printf "%d", g / 1000 }')
 say "longest step between 'validity until' refreshes during the flood: ${gap} ms (every 250 ms otherwise)"
 lapsed=$(tail -n +"$l0" "$log" | grep -c 'validity lapsed')
+flood_unlock
 dmed=$(field median "$during")
 bound=$(awk -v a="$amed" 'BEGIN { b = 3 * a; print (b > 100 ? b : 100) }')
 check "coroleased (pid $d) still running" alive "$d"
