@@ -29,8 +29,10 @@
 #      "chrt -r 40") runs the load clients with it; LOADN=0 skips 4a and 4b.
 #      4c. index puts (the same target's 50,000 puts/s): bench-ipc puts,
 #      PUTN (default 20000) puts per node through PUTC (default 16)
-#      connections of one lease each, synchronous (the library has no
-#      asynchronous put), on all three nodes at once; PUTN=0 skips it.
+#      connections of one lease each, synchronous (corolease_index_put()),
+#      on all three nodes at once; PUTN=0 skips 4c and 4d.
+#      4d. the same through corolease_index_put_async(), at most PUTW
+#      (default 64) in flight per connection; PUTW=0 skips it.
 # BENCH_DAEMON_OPTS passes options to every coroleased (bench/cluster-lib.sh).
 # Then the ratio handover / CPG round trip.  Figures only, no assertions.
 # TOKEN / TOKEN_COEFFICIENT / TRANSPORT pass through to cluster.sh.
@@ -112,20 +114,25 @@ cpgmsgs() {
 	echo "$t $h"
 }
 # load_round KIND TAG NODES...: KIND "load" (grants, LOADN names through 16
-# connections, window 1000) or "puts" (PUTN puts through PUTC connections)
+# connections, window 1000), "puts" (PUTN puts through PUTC connections) or
+# "aputs" (the same, asynchronous, window PUTW)
 load_round() {
 	local kind=$1 tag=$2 i; shift 2
 	local start=$(( $("$BUILD/bench/bench-ipc" now) + 2000000000 ))
 	local m0 h0 c0 d0 t0 tot=0 worst=0 line s g unit target tlabel args
 	case $kind in
 	load) unit=grants target=100000 tlabel=100,000 ;;
-	puts) unit=puts target=50000 tlabel=50,000 ;;
+	puts | aputs) unit=puts target=50000 tlabel=50,000 ;;
 	esac
 	read -r m0 h0 < <(cpgmsgs); c0=$(ticks $cpids); d0=$(ticks $dpids); t0=$(date +%s%N)
 	for i in "$@"; do
 		rm -f "$CLUSTER_DIR/n$i/$kind$tag$i.log"
-		if [[ $kind == load ]]; then args=("$LOADN" 16 1000); else args=("$PUTN" "$PUTC"); fi
-		"$C" spawn "$i" "$kind$tag$i" ${LOAD_CHRT:-} "$BUILD/bench/bench-ipc" "$kind" "bench/$kind$tag$i" "${args[@]}" "$start" >/dev/null
+		case $kind in
+		load) args=(load "bench/$kind$tag$i" "$LOADN" 16 1000 "$start") ;;
+		puts) args=(puts "bench/$kind$tag$i" "$PUTN" "$PUTC" "$start") ;;
+		aputs) args=(puts "bench/$kind$tag$i" "$PUTN" "$PUTC" "$start" "$PUTW") ;;
+		esac
+		"$C" spawn "$i" "$kind$tag$i" ${LOAD_CHRT:-} "$BUILD/bench/bench-ipc" "${args[@]}" >/dev/null
 	done
 	for i in "$@"; do
 		local log=$CLUSTER_DIR/n$i/$kind$tag$i.log
@@ -143,7 +150,7 @@ load_round() {
 		printf "   CPG messages (all nodes, requests, acknowledgements and heartbeats): %d, %.1f %s per CPG message; batches held for one back: %d\n", m, m ? g / m : 0, u, hb;
 		printf "   CPU over the %.1f s of the round: corosyncs %.2f s, coroleaseds %.2f s (%d CPUs)\n", w / 1000, c / hz, d / hz, '"$(nproc)"' }'
 }
-PUTN=${PUTN:-20000} PUTC=${PUTC:-16}
+PUTN=${PUTN:-20000} PUTC=${PUTC:-16} PUTW=${PUTW:-64}
 [[ $LOADN == 0 && $PUTN == 0 ]] && exit 0
 echo "== 4. throughput${LOAD_CHRT:+, clients under '$LOAD_CHRT'}"
 if [[ $LOADN != 0 ]]; then
@@ -156,5 +163,9 @@ fi
 if [[ $PUTN != 0 ]]; then
 	echo "   4c. index puts, all three nodes at once: $PUTN puts per node through $PUTC connections (one lease each, synchronous):"
 	load_round puts c 1 2 3
+	if [[ $PUTW != 0 ]]; then
+		echo "   4d. the same, asynchronous (corolease_index_put_async(), at most $PUTW in flight per connection):"
+		load_round aputs d 1 2 3
+	fi
 fi
 echo "   load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -45,15 +45,15 @@
  *       held until the program exits.  Run on every node at once by
  *       bench/bench_cluster.sh, which adds the rates up.
  *
- *   bench-ipc puts PREFIX COUNT CONNS [START_NS]
+ *   bench-ipc puts PREFIX COUNT CONNS [START_NS [WINDOW]]
  *       Throughput of index puts (issue 9, target 4): CONNS processes, each
  *       with its own connection, acquire PREFIX/CONN EX and then write
  *       COUNT/CONNS values (32 bytes, keys k00..k63 in turn, so the index
- *       stays small) with corolease_index_put() from START_NS (as for load)
- *       on.  The library has no asynchronous put: each put is one request
- *       and its agreed delivery, so the connections are what overlaps.
- *       Prints the puts, failures (and the first error) and puts/s from
- *       START_NS to the last put.
+ *       stays small) from START_NS (as for load; 0: now) on.  WINDOW 0 (the
+ *       default): with corolease_index_put(), one at a time per connection;
+ *       WINDOW N: with corolease_index_put_async(), at most N in flight per
+ *       connection.  Prints the puts, failures (and the first error) and
+ *       puts/s from START_NS to the last answer.
  *
  *   bench-ipc now
  *       Prints CLOCK_MONOTONIC in ns (to compute a START_NS).
@@ -65,6 +65,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -632,8 +633,60 @@ static int bench_load(const char *prefix, unsigned count, unsigned conns, unsign
 	return 0;
 }
 
+struct put_tally {
+	unsigned ok, failed, inflight;
+	int first_err;
+	bool stop;
+};
+
+static void put_done(corolease_t *h, corolease_lease_t *lease, int err, uint64_t version, void *ctx)
+{
+	(void)h;
+	(void)lease;
+	(void)version;
+	struct put_tally *t = ctx;
+	t->inflight--;
+	if (err < 0) {
+		t->failed++;
+		if (!t->first_err)
+			t->first_err = err;
+		if (err == COROLEASE_EDISCONNECTED || err == COROLEASE_EREVOKED || err == -ESTALE)
+			t->stop = true;   /* nothing more will be written */
+	} else {
+		t->ok++;
+	}
+}
+
+/* N puts through corolease_index_put_async(), at most window in flight. */
+static void puts_async(corolease_t *h, corolease_lease_t *l, unsigned n, unsigned window,
+		       struct put_tally *t)
+{
+	static const char val[32] = "0123456789abcdef0123456789abcdef";
+	unsigned issued = 0;
+	while ((issued < n && !t->stop) || t->inflight) {
+		while (issued < n && !t->stop && t->inflight < window) {
+			char key[8];
+			int kl = snprintf(key, sizeof(key), "k%02u", issued % 64);
+			int r = corolease_index_put_async(l, key, (size_t)kl, val, sizeof(val), put_done, t);
+			issued++;
+			if (r < 0) {   /* refused at once: counted as a failed put */
+				t->inflight++;
+				put_done(h, l, r, 0, t);
+				break;
+			}
+			t->inflight++;
+		}
+		struct pollfd pfd = { .fd = corolease_get_fd(h), .events = POLLIN };
+		if (corolease_get_timeout(h) != 0 && poll(&pfd, 1, 1000) < 0 && errno != EINTR)
+			break;
+		if (corolease_dispatch(h) < 0)
+			break;   /* disconnected: that dispatch ran every write's function */
+	}
+}
+
 /* One puts process: connect, PREFIX/IDX EX, N puts from start; "OK FAILED LAST_NS ERR" on fd. */
-static int puts_child(const char *prefix, unsigned idx, unsigned n, uint64_t start, int fd)
+static int puts_child(const char *prefix, unsigned idx, unsigned n, uint64_t start, unsigned window,
+		      int fd)
 {
 	corolease_t *h;
 	corolease_lease_t *l = NULL;
@@ -657,6 +710,14 @@ static int puts_child(const char *prefix, unsigned idx, unsigned n, uint64_t sta
 		nanosleep(&ts, NULL);
 	}
 	static const char val[32] = "0123456789abcdef0123456789abcdef";
+	if (window) {
+		struct put_tally t = { 0 };
+		puts_async(h, l, n, window, &t);
+		ok = t.ok;
+		failed = t.failed;
+		first_err = t.first_err;
+		n = 0;
+	}
 	for (unsigned i = 0; i < n; i++) {
 		char key[8];
 		int kl = snprintf(key, sizeof(key), "k%02u", i % 64);
@@ -681,7 +742,8 @@ static int puts_child(const char *prefix, unsigned idx, unsigned n, uint64_t sta
 	return 0;
 }
 
-static int bench_puts(const char *prefix, unsigned count, unsigned conns, uint64_t start)
+static int bench_puts(const char *prefix, unsigned count, unsigned conns, uint64_t start,
+		      unsigned window)
 {
 	if (!count || !conns || conns > 1024) {
 		fprintf(stderr, "bench-ipc puts: COUNT and CONNS (at most 1024) must be > 0\n");
@@ -699,7 +761,7 @@ static int bench_puts(const char *prefix, unsigned count, unsigned conns, uint64
 		}
 		if (pid == 0) {
 			close(pfd[0]);
-			_exit(puts_child(prefix, i, count / conns + (i < count % conns), t0, pfd[1]));
+			_exit(puts_child(prefix, i, count / conns + (i < count % conns), t0, window, pfd[1]));
 		}
 	}
 	close(pfd[1]);
@@ -726,9 +788,14 @@ static int bench_puts(const char *prefix, unsigned count, unsigned conns, uint64
 		corolease_close(h);
 	}
 	double secs = (double)(last > t0 ? last - t0 : 1) / 1e9;
-	printf("node %" PRIu32 ": index puts %u (%u failed%s%s) through %u connections of %u, one lease each, synchronous, in %.3f s: %.0f puts/s\n",
+	char how[64];
+	if (window)
+		snprintf(how, sizeof(how), "asynchronous, window %u", window);
+	else
+		snprintf(how, sizeof(how), "synchronous");
+	printf("node %" PRIu32 ": index puts %u (%u failed%s%s) through %u connections of %u, one lease each, %s, in %.3f s: %.0f puts/s\n",
 	       node, ok, failed, err ? ", first: " : "", err ? corolease_errname(err) : "",
-	       lines, conns, secs, ok / secs);
+	       lines, conns, how, secs, ok / secs);
 	return bad || lines != conns ? 3 : 0;
 }
 
@@ -765,18 +832,19 @@ int main(int argc, char **argv)
 	}
 	if (argc >= 2 && strcmp(argv[1], "puts") == 0) {
 		if (argc < 5) {
-			fprintf(stderr, "usage: bench-ipc puts PREFIX COUNT CONNS [START_NS]\n");
+			fprintf(stderr, "usage: bench-ipc puts PREFIX COUNT CONNS [START_NS [WINDOW]]\n");
 			return 2;
 		}
 		return bench_puts(argv[2], (unsigned)strtoul(argv[3], NULL, 10),
 				  (unsigned)strtoul(argv[4], NULL, 10),
-				  argc > 5 ? strtoull(argv[5], NULL, 10) : 0);
+				  argc > 5 ? strtoull(argv[5], NULL, 10) : 0,
+				  argc > 6 ? (unsigned)strtoul(argv[6], NULL, 10) : 0);
 	}
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-n") == 0 && i + 1 < argc)
 			iters = atoi(argv[++i]);
 		else if (strcmp(argv[i], "local") != 0) {
-			fprintf(stderr, "usage: bench-ipc [local] [-n ITER] | pingpong NAME SECS | handover NAME SECS FILE [HOLD_MS] | load PREFIX COUNT CONNS WINDOW [START_NS] | puts PREFIX COUNT CONNS [START_NS] | now\n");
+			fprintf(stderr, "usage: bench-ipc [local] [-n ITER] | pingpong NAME SECS | handover NAME SECS FILE [HOLD_MS] | load PREFIX COUNT CONNS WINDOW [START_NS] | puts PREFIX COUNT CONNS [START_NS [WINDOW]] | now\n");
 			return 2;
 		}
 	}

@@ -360,6 +360,37 @@ int corolease_index_put(corolease_lease_t *lease, const void *key, size_t keylen
 int corolease_index_del(corolease_lease_t *lease, const void *key, size_t keylen,
 			uint64_t *version_r);
 /*
+ * Asynchronous put and delete: the same write as corolease_index_put() and
+ * corolease_index_del(), but the call returns once the request is sent
+ * (or queued by flow control), and fn(h, lease, err, version, ctx) reports
+ * the outcome from a later corolease_dispatch(), in the order the answers
+ * came: err 0 with the new version, or an error of the synchronous call
+ * (version 0).  Writes made one after another on a connection are applied
+ * in that order; many in flight at once share the daemon's cluster
+ * messages, which is where the throughput comes from.
+ *
+ * The call itself fails, and fn is then never called, with -EINVAL,
+ * COROLEASE_ENOTHELD, COROLEASE_EREVOKED (known here), -ENOMEM, -EMSGSIZE or
+ * COROLEASE_EDISCONNECTED.  Once it returned 0, fn runs exactly once, unless
+ * corolease_close() comes first (it drops them silently):
+ *  - lease is the handle the write was made on, or NULL when that was
+ *    released (corolease_release()) before fn ran; the write's outcome is
+ *    still the daemon's (released after the write was sent, the write came
+ *    first);
+ *  - COROLEASE_EDISCONNECTED: the connection was lost first; as with the
+ *    synchronous call, the write may or may not have been applied;
+ *  - -EAGAIN: the connection had too many requests pending at the daemon
+ *    (max_pending_per_client, 1,000 by default): keep fewer in flight.
+ * fn may be NULL (the outcome is then not reported).  fn may call any
+ * function except corolease_close() on the same handle.
+ */
+typedef void (*corolease_write_fn)(corolease_t *h, corolease_lease_t *lease, int err,
+				   uint64_t version, void *ctx);
+int corolease_index_put_async(corolease_lease_t *lease, const void *key, size_t keylen,
+			      const void *val, size_t vallen, corolease_write_fn fn, void *ctx);
+int corolease_index_del_async(corolease_lease_t *lease, const void *key, size_t keylen,
+			      corolease_write_fn fn, void *ctx);
+/*
  * Calls fn for each key of name in key order, from inside this call (not
  * from an event: fn may call any function but corolease_close()).  A
  * non-zero return from fn stops the calls and is returned.  Returns 0, or

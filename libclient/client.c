@@ -92,7 +92,7 @@ enum lease_state {
 	LS_FAILED,      /* denied, timed out or disconnected; freed soon */
 };
 
-enum cb_kind { CB_ACQUIRED, CB_WANTED, CB_REVOKED, CB_DISCONNECTED, CB_INDEX };
+enum cb_kind { CB_ACQUIRED, CB_WANTED, CB_REVOKED, CB_DISCONNECTED, CB_INDEX, CB_WRITE };
 
 /* One queued callback.  Not queued, its link is a list of its own. */
 struct cbq {
@@ -110,6 +110,24 @@ struct index_cb {
 	uint16_t namelen;
 	uint8_t keylen;
 	unsigned char data[];
+};
+
+/*
+ * An asynchronous index write (corolease_index_put_async()): in h->writes
+ * (by cookie) until its RESULT comes, then queued on h->cbq until its
+ * function runs.  It names its lease by the lease's cookie, so a lease
+ * released meanwhile is simply not found (the function gets NULL).
+ */
+struct write_cb {
+	struct cbq q;
+	struct cl_hnode hn;           /* h->writes, hashed by cookie, while unanswered */
+	uint64_t cookie;              /* of the INDEX_PUT / INDEX_DEL */
+	uint64_t lease_cookie;
+	uint64_t version;
+	corolease_write_fn fn;
+	void *ctx;
+	uint32_t req_type;
+	int err;
 };
 
 struct corolease_lease {
@@ -192,6 +210,8 @@ struct corolease {
 	void *udata;
 
 	struct cl_htab by_cookie;     /* every lease handle */
+	struct cl_htab writes;        /* async index writes awaiting their RESULT */
+	size_t nwrites;               /* how many are in it */
 	struct cl_list leases;        /* the same, in acquire order */
 	struct cl_list pending;
 	struct cl_list outq;
@@ -466,6 +486,36 @@ static void complete(struct pending *p, int err, const unsigned char *payload, s
 	}
 }
 
+/* ---- async index writes ---- */
+
+static struct write_cb *write_by_cookie(const corolease_t *h, uint64_t cookie)
+{
+	if (cookie == 0 || h->nwrites == 0)
+		return NULL;
+	for (struct cl_hnode *e = cl_htab_first(&h->writes, cookie); e; e = cl_htab_next(e, cookie)) {
+		struct write_cb *w = cl_container_of(e, struct write_cb, hn);
+		if (w->cookie == cookie)
+			return w;
+	}
+	return NULL;
+}
+
+/* w's answer came (or never will: err): out of h->writes, its function queued. */
+static void write_done(corolease_t *h, struct write_cb *w, int err, const unsigned char *pl,
+		       size_t plen)
+{
+	cl_htab_del(&h->writes, &w->hn);
+	h->nwrites--;
+	w->err = err;
+	if (err == 0) {
+		if (plen == sizeof(w->version))
+			memcpy(&w->version, pl, sizeof(w->version));
+		else
+			w->err = COROLEASE_EPROTO;
+	}
+	cbq_push(h, &w->q);
+}
+
 /* The daemon's refusal of a new connection (corolease/ipc.h): a RESULT of HELLO with cookie 0. */
 static bool refused(const struct clp_ev_result *r)
 {
@@ -500,6 +550,11 @@ static void on_result(corolease_t *h, const unsigned char *buf, size_t len)
 			complete(p, COROLEASE_EPROTO, NULL, 0);
 		else
 			complete(p, r.err, pl, plen);
+		return;
+	}
+	struct write_cb *w = write_by_cookie(h, r.b.cookie);
+	if (w) {
+		write_done(h, w, r.req_type != w->req_type ? COROLEASE_EPROTO : r.err, pl, plen);
 		return;
 	}
 	struct corolease_lease *l = lease_by_cookie(h, r.b.cookie);
@@ -703,6 +758,20 @@ static void report_disconnect(corolease_t *h)
 		if (l->state == LS_PENDING)
 			fail_pending_acquire(h, l, COROLEASE_EDISCONNECTED, 0);
 	}
+	/* in cookie order, the order they were made in (the table's is not) */
+	while (h->nwrites) {
+		struct write_cb *first = NULL;
+		struct cl_htab_iter wi;
+		for (struct cl_hnode *e = cl_htab_iter_first(&h->writes, &wi); e;
+		     e = cl_htab_iter_next(&h->writes, &wi)) {
+			struct write_cb *w = cl_container_of(e, struct write_cb, hn);
+			if (!first || w->cookie < first->cookie)
+				first = w;
+		}
+		if (!first)
+			break;   /* nwrites says otherwise: cannot be */
+		write_done(h, first, COROLEASE_EDISCONNECTED, NULL, 0);
+	}
 	if (h->cb.disconnected)
 		cbq_push(h, &h->cb_disconnected);
 }
@@ -772,6 +841,14 @@ static void run_callback(corolease_t *h, struct cbq *q)
 		if (h->cb.disconnected)
 			h->cb.disconnected(h, h->udata);
 		return;
+	case CB_WRITE: {
+		struct write_cb *w = cl_container_of(q, struct write_cb, q);
+		if (w->fn)
+			w->fn(h, lease_by_cookie(h, w->lease_cookie), w->err, w->err ? 0 : w->version,
+			      w->ctx);
+		free(w);
+		return;
+	}
 	case CB_INDEX:
 		x = cl_container_of(q, struct index_cb, q);
 		if (h->cb.index_changed)
@@ -1116,6 +1193,11 @@ CL_PUBLIC int corolease_connect_timeout(corolease_t **h_r, unsigned timeout_ms)
 		free(h);
 		return -ENOMEM;
 	}
+	if (cl_htab_init(&h->writes, 16) < 0) {
+		cl_htab_fini(&h->by_cookie);
+		free(h);
+		return -ENOMEM;
+	}
 	h->bufsize = CLP_MAX_MSG;
 	h->rx = malloc(h->bufsize);
 	if (!h->rx) {
@@ -1169,6 +1251,15 @@ CL_PUBLIC corolease_t *corolease_close(corolease_t *h)
 		cl_list_del(first);
 		if (q->kind == CB_INDEX)
 			free(cl_container_of(q, struct index_cb, q));
+		else if (q->kind == CB_WRITE)
+			free(cl_container_of(q, struct write_cb, q));
+	}
+	struct cl_htab_iter wi;
+	struct cl_hnode *e;
+	while (h->nwrites && (e = cl_htab_iter_first(&h->writes, &wi))) {   /* unanswered */
+		cl_htab_del(&h->writes, e);
+		h->nwrites--;
+		free(cl_container_of(e, struct write_cb, hn));
 	}
 	while ((first = cl_list_first(&h->outq))) {
 		cl_list_del(first);
@@ -1179,6 +1270,7 @@ CL_PUBLIC corolease_t *corolease_close(corolease_t *h)
 	cltp_close(h->fd);
 	free(h->rx);
 	cl_htab_fini(&h->by_cookie);
+	cl_htab_fini(&h->writes);
 	free(h);
 	return NULL;
 }
@@ -1507,6 +1599,60 @@ CL_PUBLIC int corolease_index_del(corolease_lease_t *lease, const void *key, siz
 				  uint64_t *version_r)
 {
 	return index_write(lease, CLP_REQ_INDEX_DEL, key, keylen, NULL, 0, version_r);
+}
+
+/* Sends an INDEX_PUT / INDEX_DEL and keeps a write_cb for its RESULT. */
+static int index_write_async(corolease_lease_t *lease, uint32_t type, const void *key,
+			     size_t keylen, const void *val, size_t vallen, corolease_write_fn fn,
+			     void *ctx)
+{
+	if (!lease || !key || keylen == 0 || keylen > COROLEASE_KEY_MAX ||
+	    vallen > COROLEASE_VALUE_MAX || (vallen && !val))
+		return -EINVAL;
+	corolease_t *h = lease->h;
+	if (h->dead)
+		return COROLEASE_EDISCONNECTED;
+	if (lease->state != LS_GRANTED)
+		return COROLEASE_ENOTHELD;
+	if (lease->revoked || !slot_armed(lease))
+		return COROLEASE_EREVOKED;
+	struct write_cb *w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	cbq_init(&w->q, CB_WRITE);
+	w->cookie = new_cookie(h);
+	w->lease_cookie = lease->cookie;
+	w->fn = fn;
+	w->ctx = ctx;
+	w->req_type = type;
+	struct clp_req_index req;
+	memset(&req, 0, sizeof(req));
+	req.namelen = (uint16_t)lease->namelen;
+	req.keylen = (uint8_t)keylen;
+	req.vallen = (uint32_t)vallen;
+	struct iovec iov[4] = { { &req, sizeof(req) }, { lease->name, lease->namelen },
+				{ (void *)key, keylen }, { (void *)val, vallen } };
+	int r = send_req(h, type, w->cookie, iov, vallen ? 4 : 3);
+	if (r < 0) {
+		free(w);
+		return r;
+	}
+	cl_htab_add(&h->writes, &w->hn, w->cookie);
+	h->nwrites++;
+	return 0;
+}
+
+CL_PUBLIC int corolease_index_put_async(corolease_lease_t *lease, const void *key, size_t keylen,
+					const void *val, size_t vallen, corolease_write_fn fn,
+					void *ctx)
+{
+	return index_write_async(lease, CLP_REQ_INDEX_PUT, key, keylen, val, vallen, fn, ctx);
+}
+
+CL_PUBLIC int corolease_index_del_async(corolease_lease_t *lease, const void *key, size_t keylen,
+					corolease_write_fn fn, void *ctx)
+{
+	return index_write_async(lease, CLP_REQ_INDEX_DEL, key, keylen, NULL, 0, fn, ctx);
 }
 
 /* One INDEX_LIST record: clp_item_key + key + value. */

@@ -58,6 +58,10 @@ static struct {
 	unsigned char status[4096];       /* STATUS payload */
 	size_t status_len;
 	int owner_calls;
+	bool hold_writes;                 /* INDEX_PUT / INDEX_DEL go unanswered, kept below */
+	uint64_t write_cookie[16];        /* their cookies, in arrival order */
+	uint32_t write_type[16];
+	int nwrites;
 	/* the validity page */
 	char dir[64], path[128];
 	struct clp_shm_page *page;
@@ -308,6 +312,17 @@ static void daemon_request(void *ctx, const void *req, size_t len)
 		ev_result(b.cookie, CLP_REQ_OWNER, 0, &owner, sizeof(owner));
 		break;
 	}
+	case CLP_REQ_INDEX_PUT:
+	case CLP_REQ_INDEX_DEL:
+		if (fd_.hold_writes) {
+			ck_assert_int_lt(fd_.nwrites, 16);
+			fd_.write_type[fd_.nwrites] = (uint32_t)b.hdr.id;
+			fd_.write_cookie[fd_.nwrites++] = b.cookie;
+		} else {
+			uint64_t v = 1000 + b.cookie;
+			ev_result(b.cookie, (uint32_t)b.hdr.id, 0, &v, sizeof(v));
+		}
+		break;
 	case CLP_REQ_LIST: {
 		static const char *const first[] = { "x1", "x2" }, *const second[] = { "x3" };
 		uint64_t count = 3;
@@ -995,6 +1010,151 @@ START_TEST(connect_checks_the_daemon_and_its_page)
 }
 END_TEST
 
+
+/* ---- asynchronous index writes ---- */
+
+static char tag_1[] = "1", tag_2[] = "2", tag_3[] = "3", tag_4[] = "4", tag_x[] = "x";
+
+/* An async write's function: logs "write CTX LEASE ERR vVERSION;" (LEASE '-' for NULL). */
+static void on_write(corolease_t *h, corolease_lease_t *l, int err, uint64_t version, void *ctx)
+{
+	(void)h;
+	logf_("write %s %c %s v%llu;", (const char *)ctx, l ? lease_letter(l) : '-',
+	      corolease_errname(err), (unsigned long long)version);
+}
+
+/* The fake daemon answers held write k: err, and the version when given. */
+static void answer_write(int k, int err, uint64_t version, bool with_version)
+{
+	ck_assert_int_lt(k, fd_.nwrites);
+	ev_result(fd_.write_cookie[k], fd_.write_type[k], err, with_version ? &version : NULL,
+		  with_version ? sizeof(version) : 0);
+}
+
+static corolease_t *open_with_a(void)
+{
+	corolease_t *h = open_conn();
+	fd_.grant_at_once = true;
+	ck_assert_int_eq(corolease_acquire(h, "a", 1, COROLEASE_EX, 0, 0, &leases[0], NULL), 0);
+	fd_.grant_at_once = false;
+	return h;
+}
+
+static void answer_first_two(void)
+{
+	answer_write(1, -ESTALE, 0, false);   /* answers may come in any order */
+	answer_write(0, 0, 7, true);
+}
+
+START_TEST(async_writes_report_at_dispatch)
+{
+	corolease_t *h = open_with_a();
+	fd_.hold_writes = true;
+	ck_assert_int_eq(corolease_index_put_async(leases[0], "k", 1, "v", 1, on_write, tag_1), 0);
+	ck_assert_int_eq(corolease_index_del_async(leases[0], "k", 1, on_write, tag_2), 0);
+	ck_assert_int_eq(corolease_index_put_async(leases[0], "k", 1, "w", 1, on_write, tag_3), 0);
+	ck_assert_int_eq(fd_.nwrites, 3);
+	ck_assert_uint_eq(fd_.write_type[1], CLP_REQ_INDEX_DEL);
+	ck_assert_uint_eq(corolease_get_timeout(h), UINT64_MAX);
+
+	/* answered during a synchronous call: queued, not run */
+	fd_.on_sync = answer_first_two;
+	ck_assert_int_eq(corolease_sync(h), 0);
+	fd_.on_sync = NULL;
+	ck_assert_str_eq(cb_log, "");
+	ck_assert_uint_eq(corolease_get_timeout(h), 0);
+	ck_assert_int_eq(corolease_dispatch(h), 2);
+	ck_assert_str_eq(cb_log, "write 2 a ESTALE v0;write 1 a OK v7;");
+
+	/* a success without its version is malformed */
+	answer_write(2, 0, 0, false);
+	ck_assert_int_eq(corolease_dispatch(h), 2);   /* one event, one function */
+	ck_assert_str_eq(cb_log, "write 2 a ESTALE v0;write 1 a OK v7;write 3 a EPROTO v0;");
+	ck_assert_int_eq(corolease_dispatch(h), 0);
+
+	/* the synchronous put still works beside them, and answers come by cookie */
+	fd_.hold_writes = false;
+	uint64_t v = 0;
+	ck_assert_int_eq(corolease_index_put_async(leases[0], "k", 1, "x", 1, on_write, tag_4), 0);
+	ck_assert_int_eq(corolease_index_put(leases[0], "k", 1, "y", 1, &v), 0);
+	ck_assert_uint_gt(v, 1000);
+	ck_assert_int_eq(corolease_dispatch(h), 1);   /* queued during the put: no event left */
+	ck_assert_ptr_nonnull(strstr(cb_log, ";write 4 a OK v10"));   /* 1000 + its cookie */
+	corolease_release(leases[0]);
+	corolease_close(h);
+}
+END_TEST
+
+START_TEST(async_write_refusals_call_nothing)
+{
+	corolease_t *h = open_with_a();
+	ck_assert_int_eq(corolease_index_put_async(leases[0], "", 0, "v", 1, on_write, tag_x), -EINVAL);
+	ck_assert_int_eq(corolease_index_put_async(leases[0], "k", 1, NULL, 1, on_write, tag_x), -EINVAL);
+	ck_assert_int_eq(corolease_index_put_async(NULL, "k", 1, "v", 1, on_write, tag_x), -EINVAL);
+	acquire_async(h, 'b');   /* not granted yet */
+	ck_assert_int_eq(corolease_index_put_async(leases[1], "k", 1, "v", 1, on_write, tag_x),
+			 COROLEASE_ENOTHELD);
+	ck_assert_int_eq(corolease_sync(h), 0);
+	ev_lease(CLP_EV_REVOKED, 0, 1);
+	ck_assert_int_eq(corolease_sync(h), 0);
+	ck_assert_int_eq(corolease_index_del_async(leases[0], "k", 1, on_write, tag_x),
+			 COROLEASE_EREVOKED);
+	ck_assert_int_eq(fd_.nwrites, 0);
+	corolease_dispatch(h);
+	ck_assert_ptr_null(strstr(cb_log, "write"));
+	corolease_release(leases[0]);
+	corolease_release(leases[1]);
+	corolease_close(h);
+}
+END_TEST
+
+START_TEST(async_write_outlives_its_lease)
+{
+	corolease_t *h = open_with_a();
+	fd_.hold_writes = true;
+	ck_assert_int_eq(corolease_index_put_async(leases[0], "k", 1, "v", 1, on_write, tag_1), 0);
+	ck_assert_int_eq(corolease_index_put_async(leases[0], "k", 1, "w", 1, NULL, NULL), 0);
+	ck_assert_int_eq(corolease_release(leases[0]), 0);
+	leases[0] = NULL;
+	answer_write(0, 0, 5, true);
+	answer_write(1, 0, 6, true);
+	ck_assert_int_ge(corolease_dispatch(h), 2);
+	ck_assert_str_eq(cb_log, "write 1 - OK v5;");   /* the NULL function: nothing */
+	corolease_close(h);
+}
+END_TEST
+
+START_TEST(async_writes_fail_on_disconnect)
+{
+	corolease_t *h = open_with_a();
+	fd_.hold_writes = true;
+	ck_assert_int_eq(corolease_index_put_async(leases[0], "k", 1, "v", 1, on_write, tag_1), 0);
+	ck_assert_int_eq(corolease_index_put_async(leases[0], "k", 1, "w", 1, on_write, tag_2), 0);
+	faketp_hangup();
+	ck_assert_int_eq(corolease_dispatch(h), COROLEASE_EDISCONNECTED);
+	ck_assert_str_eq(cb_log, "write 1 a EDISCONNECTED v0;write 2 a EDISCONNECTED v0;disconnected;");
+	ck_assert_int_eq(corolease_index_put_async(leases[0], "k", 1, "v", 1, on_write, tag_3),
+			 COROLEASE_EDISCONNECTED);
+	ck_assert_int_eq(corolease_dispatch(h), COROLEASE_EDISCONNECTED);
+	ck_assert_str_eq(cb_log, "write 1 a EDISCONNECTED v0;write 2 a EDISCONNECTED v0;disconnected;");
+	corolease_release(leases[0]);
+	corolease_close(h);
+}
+END_TEST
+
+START_TEST(close_drops_async_writes)
+{
+	corolease_t *h = open_with_a();
+	fd_.hold_writes = true;
+	for (int k = 0; k < 3; k++)
+		ck_assert_int_eq(corolease_index_put_async(leases[0], "k", 1, "v", 1, on_write, tag_1), 0);
+	answer_write(0, 0, 1, true);
+	ck_assert_int_eq(corolease_sync(h), 0);   /* the first answered and queued, two unanswered */
+	corolease_close(h);   /* frees all three (the ASan run checks), calls none */
+	ck_assert_str_eq(cb_log, "");
+}
+END_TEST
+
 static Suite *client_suite(void)
 {
 	Suite *s = suite_create("client");
@@ -1029,6 +1189,11 @@ static Suite *client_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("admin");
 	tcase_add_test(tc, status_records);
+	tcase_add_test(tc, async_writes_report_at_dispatch);
+	tcase_add_test(tc, async_write_refusals_call_nothing);
+	tcase_add_test(tc, async_write_outlives_its_lease);
+	tcase_add_test(tc, async_writes_fail_on_disconnect);
+	tcase_add_test(tc, close_drops_async_writes);
 	tcase_add_test(tc, list_fn_may_call_the_library);
 	tcase_add_checked_fixture(tc, NULL, page_remove);
 	suite_add_tcase(s, tc);

@@ -11,7 +11,7 @@
 
 check_PROGRAMS += tests/integration/cl-load tests/integration/cl-garbage tests/integration/cl-squat \
 	tests/integration/cl-limits tests/integration/cl-valid tests/integration/cl-flood \
-	tests/integration/cl-brk tests/integration/cl-nshared
+	tests/integration/cl-brk tests/integration/cl-nshared tests/integration/cl-aput
 tests_integration_cl_brk_SOURCES = tests/integration/cl-brk.c
 tests_integration_cl_brk_CPPFLAGS = -I$(top_srcdir)/include -DCOROLEASE_IPC_PEER
 tests_integration_cl_brk_CFLAGS = $(AM_CFLAGS) $(LIBQB_CFLAGS)
@@ -34,6 +34,9 @@ tests_integration_cl_flood_LDADD = libclient/libcorolease.la $(LIBQB_LIBS)
 tests_integration_cl_nshared_SOURCES = tests/integration/cl-nshared.c tests/integration/clt.h
 tests_integration_cl_nshared_CPPFLAGS = -I$(top_srcdir)/include
 tests_integration_cl_nshared_LDADD = libclient/libcorolease.la
+tests_integration_cl_aput_SOURCES = tests/integration/cl-aput.c
+tests_integration_cl_aput_CPPFLAGS = -I$(top_srcdir)/include
+tests_integration_cl_aput_LDADD = libclient/libcorolease.la
 tests_integration_cl_valid_SOURCES = tests/integration/cl-valid.c tests/integration/clt.h
 tests_integration_cl_valid_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/lockd
 tests_integration_cl_valid_LDADD = libclient/libcorolease.la
@@ -116,7 +119,8 @@ INTEGRATION_TESTS = \
 	tests/integration/t67-list-scan.sh tests/integration/t113-ocf-corosync-stall-monitor.sh \
 	tests/integration/t114-ocf-start-stuck-timeout.sh tests/integration/t175-root-status-flood-latency.sh \
 	tests/integration/t115-ocf-run-dir-removed.sh tests/integration/t85-status-scan.sh \
-	tests/integration/t32-prometheus.sh tests/integration/t01-single-node.sh
+	tests/integration/t32-prometheus.sh tests/integration/t01-single-node.sh \
+	tests/integration/t178-async-puts.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/check-prometheus.py \
 	tests/integration/dovecot-lib.sh tests/integration/ocf-lib.sh tests/integration/imap-load.py \
