@@ -1561,31 +1561,48 @@ CL_PUBLIC int corolease_index_get(corolease_t *h, const void *name, size_t namel
 	return r;
 }
 
-static int index_write(corolease_lease_t *lease, uint32_t type, const void *key,
-		       size_t keylen, const void *val, size_t vallen, uint64_t *version_r)
+/*
+ * The local refusals of an index write; else fills *req and iov[4] (the
+ * request, the lease's name, key, value) and returns how many iov to send.
+ */
+static int write_prepare(corolease_lease_t *lease, const void *key, size_t keylen,
+			 const void *val, size_t vallen, struct clp_req_index *req,
+			 struct iovec iov[4])
 {
-	if (version_r)
-		*version_r = 0;
 	if (!lease || !key || keylen == 0 || keylen > COROLEASE_KEY_MAX ||
 	    vallen > COROLEASE_VALUE_MAX || (vallen && !val))
 		return -EINVAL;
-	corolease_t *h = lease->h;
-	if (h->dead)
+	if (lease->h->dead)
 		return COROLEASE_EDISCONNECTED;
 	if (lease->state != LS_GRANTED)
 		return COROLEASE_ENOTHELD;
 	if (lease->revoked || !slot_armed(lease))
 		return COROLEASE_EREVOKED;
+	memset(req, 0, sizeof(*req));
+	req->namelen = (uint16_t)lease->namelen;
+	req->keylen = (uint8_t)keylen;
+	req->vallen = (uint32_t)vallen;
+	iov[0] = (struct iovec){ req, sizeof(*req) };
+	iov[1] = (struct iovec){ lease->name, lease->namelen };
+	iov[2] = (struct iovec){ (void *)key, keylen };
+	iov[3] = (struct iovec){ (void *)val, vallen };
+	return vallen ? 4 : 3;
+}
+
+static int index_write(corolease_lease_t *lease, uint32_t type, const void *key,
+		       size_t keylen, const void *val, size_t vallen, uint64_t *version_r)
+{
+	if (version_r)
+		*version_r = 0;
 	struct clp_req_index req;
-	memset(&req, 0, sizeof(req));
-	req.namelen = (uint16_t)lease->namelen;
-	req.keylen = (uint8_t)keylen;
-	req.vallen = (uint32_t)vallen;
-	struct iovec iov[4] = { { &req, sizeof(req) }, { lease->name, lease->namelen },
-				{ (void *)key, keylen }, { (void *)val, vallen } };
+	struct iovec iov[4];
+	int niov = write_prepare(lease, key, keylen, val, vallen, &req, iov);
+	if (niov < 0)
+		return niov;
+	corolease_t *h = lease->h;
 	struct pending p;
 	pending_init(&p);
-	int r = call(h, &p, type, iov, vallen ? 4 : 3, call_deadline(h));
+	int r = call(h, &p, type, iov, (unsigned)niov, call_deadline(h));
 	return fixed_result(&p, r, version_r, sizeof(*version_r));
 }
 
@@ -1606,16 +1623,12 @@ static int index_write_async(corolease_lease_t *lease, uint32_t type, const void
 			     size_t keylen, const void *val, size_t vallen, corolease_write_fn fn,
 			     void *ctx)
 {
-	if (!lease || !key || keylen == 0 || keylen > COROLEASE_KEY_MAX ||
-	    vallen > COROLEASE_VALUE_MAX || (vallen && !val))
-		return -EINVAL;
+	struct clp_req_index req;
+	struct iovec iov[4];
+	int niov = write_prepare(lease, key, keylen, val, vallen, &req, iov);
+	if (niov < 0)
+		return niov;
 	corolease_t *h = lease->h;
-	if (h->dead)
-		return COROLEASE_EDISCONNECTED;
-	if (lease->state != LS_GRANTED)
-		return COROLEASE_ENOTHELD;
-	if (lease->revoked || !slot_armed(lease))
-		return COROLEASE_EREVOKED;
 	struct write_cb *w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
@@ -1625,14 +1638,7 @@ static int index_write_async(corolease_lease_t *lease, uint32_t type, const void
 	w->fn = fn;
 	w->ctx = ctx;
 	w->req_type = type;
-	struct clp_req_index req;
-	memset(&req, 0, sizeof(req));
-	req.namelen = (uint16_t)lease->namelen;
-	req.keylen = (uint8_t)keylen;
-	req.vallen = (uint32_t)vallen;
-	struct iovec iov[4] = { { &req, sizeof(req) }, { lease->name, lease->namelen },
-				{ (void *)key, keylen }, { (void *)val, vallen } };
-	int r = send_req(h, type, w->cookie, iov, vallen ? 4 : 3);
+	int r = send_req(h, type, w->cookie, iov, (unsigned)niov);
 	if (r < 0) {
 		free(w);
 		return r;

@@ -1108,12 +1108,19 @@ START_TEST(async_write_refusals_call_nothing)
 }
 END_TEST
 
-START_TEST(async_write_outlives_its_lease)
+/* Lease a granted; two puts on it left unanswered: "1" (on_write), then one with fn2 and ctx2. */
+static corolease_t *open_with_two_writes(corolease_write_fn fn2, void *ctx2)
 {
 	corolease_t *h = open_with_a();
 	fd_.hold_writes = true;
 	ck_assert_int_eq(corolease_index_put_async(leases[0], "k", 1, "v", 1, on_write, tag_1), 0);
-	ck_assert_int_eq(corolease_index_put_async(leases[0], "k", 1, "w", 1, NULL, NULL), 0);
+	ck_assert_int_eq(corolease_index_put_async(leases[0], "k", 1, "w", 1, fn2, ctx2), 0);
+	return h;
+}
+
+START_TEST(async_write_outlives_its_lease)
+{
+	corolease_t *h = open_with_two_writes(NULL, NULL);
 	ck_assert_int_eq(corolease_release(leases[0]), 0);
 	leases[0] = NULL;
 	answer_write(0, 0, 5, true);
@@ -1126,10 +1133,7 @@ END_TEST
 
 START_TEST(async_writes_fail_on_disconnect)
 {
-	corolease_t *h = open_with_a();
-	fd_.hold_writes = true;
-	ck_assert_int_eq(corolease_index_put_async(leases[0], "k", 1, "v", 1, on_write, tag_1), 0);
-	ck_assert_int_eq(corolease_index_put_async(leases[0], "k", 1, "w", 1, on_write, tag_2), 0);
+	corolease_t *h = open_with_two_writes(on_write, tag_2);
 	faketp_hangup();
 	ck_assert_int_eq(corolease_dispatch(h), COROLEASE_EDISCONNECTED);
 	ck_assert_str_eq(cb_log, "write 1 a EDISCONNECTED v0;write 2 a EDISCONNECTED v0;disconnected;");
