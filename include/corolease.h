@@ -159,7 +159,8 @@ corolease_t *corolease_close(corolease_t *h);
  * A callback may call any function except corolease_close() on the same
  * handle.  Callbacks it causes (for example through a synchronous call) are
  * queued for the next corolease_dispatch(), not run within the current one.
- * Releasing a lease drops the callbacks queued for it.  Any member may be
+ * Releasing a lease drops the callbacks queued for it (the functions of its
+ * asynchronous index writes still run, with a NULL lease).  Any member may be
  * NULL: its events are then not queued (a failed async acquire's handle is
  * still freed, at the next corolease_dispatch()).  `udata` is always the
  * connection's (given to corolease_set_callbacks); a lease's own is
@@ -267,7 +268,8 @@ int corolease_acquire_async(corolease_t *h, const void *name, size_t namelen, in
 			    corolease_lease_t **lease_r);
 /*
  * Releases the lease (or cancels a pending acquire), drops its queued
- * callbacks and frees the handle; accepts NULL.  Inside the `acquired`
+ * callbacks (not its asynchronous writes' functions: they get a NULL lease)
+ * and frees the handle; accepts NULL.  Inside the `acquired`
  * callback of a failed acquire it does nothing (the library frees that
  * handle after the callback).  Does not wait: returns 0, or
  * COROLEASE_EDISCONNECTED (the handle is freed anyway).
