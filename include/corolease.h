@@ -383,6 +383,12 @@ int corolease_index_del(corolease_lease_t *lease, const void *key, size_t keylen
  *    synchronous call, the write may or may not have been applied;
  *  - -EAGAIN: the connection had too many requests pending at the daemon
  *    (max_pending_per_client, 1,000 by default): keep fewer in flight.
+ * The answers are read only by corolease_dispatch() (and synchronous
+ * calls): keep a window and dispatch as it fills.  A connection that sends
+ * writes without ever reading is disconnected by the daemon once its
+ * unread answers pass 4 MiB (about 100,000; "client does not read its
+ * events" in the daemon's log), and every write in flight then reports
+ * COROLEASE_EDISCONNECTED.  COROLEASE_ENOTHELD also for a lease held SH.
  * fn may be NULL (the outcome is then not reported).  fn may call any
  * function except corolease_close() on the same handle.
  */

@@ -121,6 +121,7 @@ struct index_cb {
 struct write_cb {
 	struct cbq q;
 	struct cl_hnode hn;           /* h->writes, hashed by cookie, while unanswered */
+	struct cl_list link;          /* h->write_order, while unanswered: cookie order */
 	uint64_t cookie;              /* of the INDEX_PUT / INDEX_DEL */
 	uint64_t lease_cookie;
 	uint64_t version;
@@ -212,6 +213,7 @@ struct corolease {
 	struct cl_htab by_cookie;     /* every lease handle */
 	struct cl_htab writes;        /* async index writes awaiting their RESULT */
 	size_t nwrites;               /* how many are in it */
+	struct cl_list write_order;   /* the same writes, oldest first */
 	struct cl_list leases;        /* the same, in acquire order */
 	struct cl_list pending;
 	struct cl_list outq;
@@ -505,6 +507,7 @@ static void write_done(corolease_t *h, struct write_cb *w, int err, const unsign
 		       size_t plen)
 {
 	cl_htab_del(&h->writes, &w->hn);
+	cl_list_del(&w->link);
 	h->nwrites--;
 	w->err = err;
 	if (err == 0) {
@@ -758,20 +761,11 @@ static void report_disconnect(corolease_t *h)
 		if (l->state == LS_PENDING)
 			fail_pending_acquire(h, l, COROLEASE_EDISCONNECTED, 0);
 	}
-	/* in cookie order, the order they were made in (the table's is not) */
-	while (h->nwrites) {
-		struct write_cb *first = NULL;
-		struct cl_htab_iter wi;
-		for (struct cl_hnode *e = cl_htab_iter_first(&h->writes, &wi); e;
-		     e = cl_htab_iter_next(&h->writes, &wi)) {
-			struct write_cb *w = cl_container_of(e, struct write_cb, hn);
-			if (!first || w->cookie < first->cookie)
-				first = w;
-		}
-		if (!first)
-			break;   /* nwrites says otherwise: cannot be */
-		write_done(h, first, COROLEASE_EDISCONNECTED, NULL, 0);
-	}
+	/* in the order they were made in */
+	struct cl_list *first;
+	while ((first = cl_list_first(&h->write_order)))
+		write_done(h, cl_list_entry(first, struct write_cb, link), COROLEASE_EDISCONNECTED,
+			   NULL, 0);
 	if (h->cb.disconnected)
 		cbq_push(h, &h->cb_disconnected);
 }
@@ -1188,6 +1182,7 @@ CL_PUBLIC int corolease_connect_timeout(corolease_t **h_r, unsigned timeout_ms)
 	cl_list_init(&h->pending);
 	cl_list_init(&h->outq);
 	cl_list_init(&h->cbq);
+	cl_list_init(&h->write_order);
 	cbq_init(&h->cb_disconnected, CB_DISCONNECTED);
 	if (cl_htab_init(&h->by_cookie, 16) < 0) {
 		free(h);
@@ -1254,13 +1249,12 @@ CL_PUBLIC corolease_t *corolease_close(corolease_t *h)
 		else if (q->kind == CB_WRITE)
 			free(cl_container_of(q, struct write_cb, q));
 	}
-	struct cl_htab_iter wi;
-	struct cl_hnode *e;
-	while (h->nwrites && (e = cl_htab_iter_first(&h->writes, &wi))) {   /* unanswered */
-		cl_htab_del(&h->writes, e);
-		h->nwrites--;
-		free(cl_container_of(e, struct write_cb, hn));
+	while ((first = cl_list_first(&h->write_order))) {   /* unanswered */
+		struct write_cb *w = cl_list_entry(first, struct write_cb, link);
+		cl_list_del(first);
+		free(w);   /* the table's buckets go with it below */
 	}
+	h->nwrites = 0;
 	while ((first = cl_list_first(&h->outq))) {
 		cl_list_del(first);
 		free(cl_list_entry(first, struct outmsg, link));
@@ -1574,8 +1568,8 @@ static int write_prepare(corolease_lease_t *lease, const void *key, size_t keyle
 		return -EINVAL;
 	if (lease->h->dead)
 		return COROLEASE_EDISCONNECTED;
-	if (lease->state != LS_GRANTED)
-		return COROLEASE_ENOTHELD;
+	if (lease->state != LS_GRANTED || lease->mode != COROLEASE_EX)
+		return COROLEASE_ENOTHELD;   /* a write needs the lease EX (the daemon says so too) */
 	if (lease->revoked || !slot_armed(lease))
 		return COROLEASE_EREVOKED;
 	memset(req, 0, sizeof(*req));
@@ -1644,6 +1638,7 @@ static int index_write_async(corolease_lease_t *lease, uint32_t type, const void
 		return r;
 	}
 	cl_htab_add(&h->writes, &w->hn, w->cookie);
+	cl_list_add_tail(&h->write_order, &w->link);
 	h->nwrites++;
 	return 0;
 }
