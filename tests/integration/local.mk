@@ -42,9 +42,10 @@ tests_integration_cl_valid_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/lo
 tests_integration_cl_valid_LDADD = libclient/libcorolease.la
 
 # longest first, so 'make -j2' overlaps them well.  The flood tests (t67,
-# t84, t85, t170, t174-t177) take the host's flood lock (lib.sh flood_lock)
-# for their measured window, one at a time, so they are spread among the
-# others: a flood test next in line waits with its make slot held.
+# t84, t85, t170, t174-t177) and t19 (batching, which a starved client
+# defeats) take the host's flood lock (lib.sh flood_lock) for their measured
+# window, one at a time, so they are spread among the others: a flood test
+# next in line waits with its make slot held.
 INTEGRATION_TESTS = \
 	tests/integration/t91-dovecot-plugin.sh \
 	tests/integration/t90-dovecot-baseline.sh \
