@@ -639,13 +639,17 @@ struct put_tally {
 	bool stop;
 };
 
-static void put_done(corolease_t *h, corolease_lease_t *lease, int err, uint64_t version, void *ctx)
+static const char put_val[32] = "0123456789abcdef0123456789abcdef";
+
+/* The key of put i: k00..k63 in turn, so the index stays small. */
+static int put_key(char key[8], unsigned i)
 {
-	(void)h;
-	(void)lease;
-	(void)version;
-	struct put_tally *t = ctx;
-	t->inflight--;
+	return snprintf(key, 8, "k%02u", i % 64);
+}
+
+/* Counts one put's outcome. */
+static void put_count(struct put_tally *t, int err)
+{
 	if (err < 0) {
 		t->failed++;
 		if (!t->first_err)
@@ -657,21 +661,40 @@ static void put_done(corolease_t *h, corolease_lease_t *lease, int err, uint64_t
 	}
 }
 
+static void put_done(corolease_t *h, corolease_lease_t *lease, int err, uint64_t version, void *ctx)
+{
+	(void)h;
+	(void)lease;
+	(void)version;
+	struct put_tally *t = ctx;
+	t->inflight--;
+	put_count(t, err);
+}
+
+/* N puts through corolease_index_put(), one at a time. */
+static void puts_sync(corolease_lease_t *l, unsigned n, struct put_tally *t)
+{
+	for (unsigned i = 0; i < n && !t->stop; i++) {
+		char key[8];
+		uint64_t version;
+		put_count(t, corolease_index_put(l, key, (size_t)put_key(key, i), put_val, sizeof(put_val),
+						 &version));
+	}
+}
+
 /* N puts through corolease_index_put_async(), at most window in flight. */
 static void puts_async(corolease_t *h, corolease_lease_t *l, unsigned n, unsigned window,
 		       struct put_tally *t)
 {
-	static const char val[32] = "0123456789abcdef0123456789abcdef";
 	unsigned issued = 0;
 	while ((issued < n && !t->stop) || t->inflight) {
 		while (issued < n && !t->stop && t->inflight < window) {
 			char key[8];
-			int kl = snprintf(key, sizeof(key), "k%02u", issued % 64);
-			int r = corolease_index_put_async(l, key, (size_t)kl, val, sizeof(val), put_done, t);
-			issued++;
+			int kl = put_key(key, issued++);
+			int r = corolease_index_put_async(l, key, (size_t)kl, put_val, sizeof(put_val),
+							  put_done, t);
 			if (r < 0) {   /* refused at once: counted as a failed put */
-				t->inflight++;
-				put_done(h, l, r, 0, t);
+				put_count(t, r);
 				break;
 			}
 			t->inflight++;
@@ -691,8 +714,6 @@ static int puts_child(const char *prefix, unsigned idx, unsigned n, uint64_t sta
 	corolease_t *h;
 	corolease_lease_t *l = NULL;
 	char nm[300], line[128];
-	unsigned ok = 0, failed = 0;
-	int first_err = 0;
 	int r = corolease_connect(&h);
 	if (r < 0) {
 		fprintf(stderr, "bench-ipc puts: connect: %s\n", corolease_strerror(r));
@@ -709,32 +730,14 @@ static int puts_child(const char *prefix, unsigned idx, unsigned n, uint64_t sta
 				       (long)((start - now) % 1000000000u) };
 		nanosleep(&ts, NULL);
 	}
-	static const char val[32] = "0123456789abcdef0123456789abcdef";
-	if (window) {
-		struct put_tally t = { 0 };
+	struct put_tally t = { 0 };
+	if (window)
 		puts_async(h, l, n, window, &t);
-		ok = t.ok;
-		failed = t.failed;
-		first_err = t.first_err;
-		n = 0;
-	}
-	for (unsigned i = 0; i < n; i++) {
-		char key[8];
-		int kl = snprintf(key, sizeof(key), "k%02u", i % 64);
-		uint64_t version;
-		r = corolease_index_put(l, key, (size_t)kl, val, sizeof(val), &version);
-		if (r < 0) {
-			failed++;
-			if (!first_err)
-				first_err = r;
-			if (r == COROLEASE_EDISCONNECTED || r == COROLEASE_EREVOKED || r == -ESTALE)
-				break;   /* nothing more will be written */
-		} else {
-			ok++;
-		}
-	}
+	else
+		puts_sync(l, n, &t);
 	uint64_t last = now_ns();
-	int len = snprintf(line, sizeof(line), "%u %u %" PRIu64 " %d\n", ok, failed, last, first_err);
+	int len = snprintf(line, sizeof(line), "%u %u %" PRIu64 " %d\n", t.ok, t.failed, last,
+			   t.first_err);
 	if (write(fd, line, (size_t)len) != len)
 		return 1;
 	corolease_release(l);

@@ -212,7 +212,6 @@ struct corolease {
 
 	struct cl_htab by_cookie;     /* every lease handle */
 	struct cl_htab writes;        /* async index writes awaiting their RESULT */
-	size_t nwrites;               /* how many are in it */
 	struct cl_list write_order;   /* the same writes, oldest first */
 	struct cl_list leases;        /* the same, in acquire order */
 	struct cl_list pending;
@@ -492,7 +491,7 @@ static void complete(struct pending *p, int err, const unsigned char *payload, s
 
 static struct write_cb *write_by_cookie(const corolease_t *h, uint64_t cookie)
 {
-	if (cookie == 0 || h->nwrites == 0)
+	if (cookie == 0 || cl_list_empty(&h->write_order))
 		return NULL;
 	for (struct cl_hnode *e = cl_htab_first(&h->writes, cookie); e; e = cl_htab_next(e, cookie)) {
 		struct write_cb *w = cl_container_of(e, struct write_cb, hn);
@@ -508,7 +507,6 @@ static void write_done(corolease_t *h, struct write_cb *w, int err, const unsign
 {
 	cl_htab_del(&h->writes, &w->hn);
 	cl_list_del(&w->link);
-	h->nwrites--;
 	w->err = err;
 	if (err == 0) {
 		if (plen == sizeof(w->version))
@@ -1254,7 +1252,6 @@ CL_PUBLIC corolease_t *corolease_close(corolease_t *h)
 		cl_list_del(first);
 		free(w);   /* the table's buckets go with it below */
 	}
-	h->nwrites = 0;
 	while ((first = cl_list_first(&h->outq))) {
 		cl_list_del(first);
 		free(cl_list_entry(first, struct outmsg, link));
@@ -1639,7 +1636,6 @@ static int index_write_async(corolease_lease_t *lease, uint32_t type, const void
 	}
 	cl_htab_add(&h->writes, &w->hn, w->cookie);
 	cl_list_add_tail(&h->write_order, &w->link);
-	h->nwrites++;
 	return 0;
 }
 
