@@ -5,7 +5,8 @@
 # with a reason when corosync is down, monitor reports a running but
 # unquorate daemon as OCF_ERR_GENERIC, stop drains (a client holding a lease
 # is revoked and the daemon exits before the drain timeout), validate-all
-# rejects a bad configuration with OCF_ERR_CONFIGURED.
+# rejects a bad configuration with OCF_ERR_CONFIGURED and has the operation's
+# timeout for coroleased -t.
 . "$(dirname "$0")/lib.sh"
 AGENT=$IT_SRCDIR/../../packaging/ocf/coroleased
 OCF_ROOT=${OCF_ROOT:-/usr/lib/ocf}
@@ -92,6 +93,14 @@ check "monitor of a running daemon without corosync: OCF_ERR_GENERIC (1, got $rc
 agent stop OCF_RESKEY_drain_timeout=10; rc=$?
 check "stop of the unsynced daemon: 0 (got $rc)" [ $rc = 0 ]
 
+# validate-all has the operation's timeout (20 s here), not a second: a
+# coroleased -t that takes 2.5 s (ASan on a busy machine took over 1 s) passes
+SLOW=$CLUSTER_DIR/slow-coroleased
+printf '#!/bin/sh\nsleep 2.5\nexec "%s" "$@"\n' "$DAEMON" >"$SLOW" && chmod 755 "$SLOW" || fail "write $SLOW"
+agent validate-all OCF_RESKEY_binary="$SLOW"; rc=$?
+check "validate-all with a coroleased -t of 2.5 s: 0 (got $rc; $(tail -n 1 "$CLUSTER_DIR/agent-validate-all.out"))" [ $rc = 0 ]
+agent validate-all OCF_RESKEY_binary="$SLOW" OCF_RESKEY_options="-o linger_ms=nonsense"; rc=$?
+check "validate-all with a slow coroleased -t and a bad option: OCF_ERR_CONFIGURED (6, got $rc)" [ $rc = 6 ]
 agent validate-all OCF_RESKEY_options="-o linger_ms=nonsense"; rc=$?
 check "validate-all with a bad option: OCF_ERR_CONFIGURED (6, got $rc)" [ $rc = 6 ]
 agent validate-all OCF_RESKEY_binary=/nonexistent/coroleased; rc=$?
