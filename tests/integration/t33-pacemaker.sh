@@ -6,8 +6,10 @@
 # ordered after and colocated with it (both interleaved), a fence device
 # (fence_clsn: powers a node off by killing everything in its namespaces),
 # stonith-enabled, and the fencing alert agent.  Checks, with crm_mon output in the log:
-#  - the clone is started on every node (the Dummy too, after it on each
-#    node, from the controllers' logs), every daemon synced;
+#  - the clone is started on every node with batch-limit 1 (one start at a
+#    time, as Pacemaker's throttle does under load: each fresh daemon's start
+#    succeeds after grace_wait while it waits for the others), the Dummy
+#    too, after it on each node, from the controllers' logs), every daemon synced;
 #  - kill -9 of coroleased on node 2: Pacemaker's monitor notices, restarts
 #    it (a new pid, synced) and records the failure; the Dummy restarts on
 #    node 2 only, after coroleased;
@@ -155,7 +157,7 @@ cat >"$CLUSTER_DIR/resources.xml" <<EOF
     </meta_attributes>
     <primitive id="corolease" class="ocf" provider="corolease" type="coroleased">
       $(attrs corolease binary="$DAEMON" cli="$CLI" config=/dev/null run_dir="$RUN" \
-	      log_file=/var/log/pacemaker/coroleased.log options="$OPTS")
+	      log_file=/var/log/pacemaker/coroleased.log options="$OPTS" grace_wait=35)
       <operations>
         <op id="corolease-start" name="start" interval="0s" timeout="120s"/>
         <op id="corolease-stop" name="stop" interval="0s" timeout="60s"/>
@@ -190,6 +192,13 @@ cat >"$CLUSTER_DIR/alerts.xml" <<EOF
 EOF
 pcmk() { local out; out=$(cluster exec 1 "$@" 2>&1) || fail "$* failed: $out"; ok "$*"; }
 pcmk crm_attribute --type crm_config --name stonith-enabled --update true
+# one action at a time for the first start, as Pacemaker's throttle does
+# under load (a CI run at load 11 started the clone on node 2 alone; that
+# fresh daemon waited in its grace period for the other nodes' coroleased,
+# which Pacemaker started only after it: the start failed after 115 s and
+# banned the clone from node 2).  grace_wait (35 s, over the fence delay of
+# 30 s) lets each start succeed in the grace period.
+pcmk crm_attribute --type crm_config --name batch-limit --update 1
 pcmk cibadmin --replace --scope resources --xml-file "$CLUSTER_DIR/resources.xml"
 pcmk cibadmin --create --scope constraints --xml-text \
 	'<rsc_order id="dummy-after-corolease" first="corolease-clone" then="dummy-clone" kind="Mandatory"/>'
@@ -198,7 +207,8 @@ pcmk cibadmin --create --scope constraints --xml-text \
 pcmk cibadmin --create --scope configuration --xml-file "$CLUSTER_DIR/alerts.xml"
 check "crm_verify: the configuration is valid" cluster exec 1 crm_verify --live-check
 
-must_wait 120 "corolease-clone started on every node" is_running_on corolease-clone "node1 node2 node3"
+must_wait 180 "corolease-clone started on every node, one start at a time (batch-limit 1)" is_running_on corolease-clone "node1 node2 node3"
+pcmk crm_attribute --type crm_config --name batch-limit --delete
 must_wait 60 "dummy-clone (ordered after it) started on every node" is_running_on dummy-clone "node1 node2 node3"
 fence_started() { [[ $(running_on fence-clsn) == node[123] ]]; }
 must_wait 30 "the fence device is started" fence_started
