@@ -50,7 +50,7 @@ fi
 ((bad == 0)) || fail "the agent reported a daemon that cannot grant as running"
 
 # grace_wait: Pacemaker may start the clone instance of node 2 only after
-# this one (one action at a time under load: t33's ASan run on 2026-12-03
+# this one (one action at a time under load: t33 in a local CI on 2026-12-03
 # saw node 2's start wait 115 s for the others and fail, banning the clone
 # there), so after grace_wait seconds start succeeds with a warning while
 # the daemon still grants nothing
