@@ -446,6 +446,7 @@ static int send_release(corolease_t *h, const struct corolease_lease *l)
 	struct clp_req_name r;
 	memset(&r, 0, sizeof(r));
 	r.namelen = (uint16_t)l->namelen;
+	r.flags = CLP_RELEASE_QUIET;   /* nothing waits for its answer */
 	struct iovec iov[2] = { { &r, sizeof(r) }, { (void *)l->name, l->namelen } };
 	return send_req(h, CLP_REQ_RELEASE, new_cookie(h), iov, 2);
 }
@@ -895,8 +896,17 @@ static uint64_t next_deadline(const corolease_t *h)
  */
 static int wait_until(corolease_t *h, bool (*done)(void *arg), void *arg, uint64_t deadline)
 {
-	for (;;) {
-		int r = process(h);
+	/*
+	 * Every caller has just sent its request, whose answer cannot be here
+	 * before the daemon has run: the first round polls before it reads (a
+	 * read first would find the socket empty, one system call for nothing,
+	 * on every call).  What did arrive meanwhile makes the poll return at
+	 * once.  With requests held back by flow control (or the link lost),
+	 * the first round reads, which resends them, as before.
+	 */
+	bool read = !cl_list_empty(&h->outq) || h->dead;
+	for (;; read = true) {
+		int r = read ? process(h) : 0;
 		if (done(arg))
 			return 0;
 		if (r < 0)

@@ -372,7 +372,8 @@ static void do_release(struct cld_ipc *ip, struct conn *c, const struct req *r)
 		cl_node_release(ip->cfg.node, c->id, r->name, r->namelen);
 		rc = 0;
 	}
-	ipc_result(c, r->cookie, r->type, rc, NULL, 0);
+	if (!(r->flags & CLP_RELEASE_QUIET))
+		ipc_result(c, r->cookie, r->type, rc, NULL, 0);
 }
 
 static void do_index_get(struct cld_ipc *ip, struct conn *c, const struct req *r)
@@ -589,7 +590,9 @@ static const struct req_type req_types[CLP_REQ_TYPE_MAX + 1] = {
 			      .flags_at = offsetof(struct clp_req_acquire, flags),
 			      .flags = COROLEASE_WAIT | COROLEASE_NODE_SHARED, .check = check_acquire,
 			      .handle = do_acquire },
-	[CLP_REQ_RELEASE] = { NAMED(clp_req_name, NAME_REQUIRED), .handle = do_release },
+	[CLP_REQ_RELEASE] = { NAMED(clp_req_name, NAME_REQUIRED),
+			      .flags_at = offsetof(struct clp_req_name, flags),
+			      .flags = CLP_RELEASE_QUIET, .handle = do_release },
 	[CLP_REQ_INDEX_GET] = { INDEX(NAME_REQUIRED), .flags = CLP_GET_SYNC, .handle = do_index_get },
 	[CLP_REQ_INDEX_PUT] = { INDEX(NAME_REQUIRED), .value = true, .handle = do_index_put },
 	[CLP_REQ_INDEX_DEL] = { INDEX(NAME_REQUIRED), .handle = do_index_del },

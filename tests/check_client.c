@@ -48,6 +48,7 @@ static struct {
 	uint64_t acq_cookie[MAX_ACQ];     /* ACQUIREs by name 'a' + i */
 	uint8_t acq_mode[MAX_ACQ];        /* their modes (a GRANTED tells it back) */
 	int releases[MAX_ACQ];            /* RELEASEs by name 'a' + i */
+	int quiet_releases;               /* of those, with CLP_RELEASE_QUIET (no answer) */
 	uint32_t slot[MAX_ACQ];           /* the revocation slot of name 'a' + i */
 	bool grant_at_once;               /* answer ACQUIRE with GRANTED */
 	bool answer_acquire;              /* else: never answer an ACQUIRE (when not at once) */
@@ -287,7 +288,11 @@ static void daemon_request(void *ctx, const void *req, size_t len)
 		int i = p[sizeof(struct clp_req_name)] - 'a';
 		fd_.releases[i]++;
 		slot_free(i);
-		ev_result(b.cookie, CLP_REQ_RELEASE, 0, NULL, 0);
+		/* as coroleased: a quiet release gets no answer */
+		if (((const struct clp_req_name *)req)->flags & CLP_RELEASE_QUIET)
+			fd_.quiet_releases++;
+		else
+			ev_result(b.cookie, CLP_REQ_RELEASE, 0, NULL, 0);
 		break;
 	}
 	case CLP_REQ_SYNC:
@@ -517,10 +522,12 @@ START_TEST(release_drops_queued_callbacks)
 	ck_assert_int_eq(corolease_release(leases[0]), 0);   /* failed: freed, nothing sent */
 	ck_assert_int_eq(corolease_release(leases[1]), 0);   /* granted: released */
 	ck_assert_uint_eq(corolease_get_timeout(h), UINT64_MAX);
-	ck_assert_int_eq(corolease_dispatch(h), 1);   /* the RELEASE's answer; no callback */
+	/* nothing: a release is sent quiet (no answer to read), and no callback runs */
+	ck_assert_int_eq(corolease_dispatch(h), 0);
 	ck_assert_str_eq(cb_log, "");
 	ck_assert_int_eq(fd_.releases[0], 0);
 	ck_assert_int_eq(fd_.releases[1], 1);
+	ck_assert_int_eq(fd_.quiet_releases, 1);
 	corolease_close(h);
 }
 END_TEST
@@ -906,7 +913,7 @@ START_TEST(grant_without_slot_is_refused)
 	memcpy(buf, &e, sizeof(e));
 	buf[sizeof(e)] = 'a';
 	faketp_event(buf, sizeof(buf));
-	ck_assert_int_eq(corolease_dispatch(h), 3);   /* GRANTED, RELEASE's answer, callback */
+	ck_assert_int_eq(corolease_dispatch(h), 2);   /* GRANTED, callback (the RELEASE is quiet) */
 	ck_assert_str_eq(cb_log, "acquired a EPROTO;");
 	ck_assert_int_eq(fd_.releases[0], 1);
 	corolease_close(h);

@@ -123,7 +123,15 @@ struct clp_req_acquire {
 struct clp_req_name {
 	struct clp_req_base b;
 	uint16_t namelen;        /* 1..NAME_MAX (0 allowed for WATCH/LIST) */
+	uint8_t flags;           /* RELEASE: CLP_RELEASE_QUIET; 0 for every other type */
 };
+
+/*
+ * RELEASE: send no RESULT.  The library's corolease_release() waits for no
+ * answer, so the daemon need not write one and the client need not read it
+ * (older daemons ignore the flag and answer anyway; the answer is dropped).
+ */
+#define CLP_RELEASE_QUIET 0x01u
 
 struct clp_req_index {
 	struct clp_req_base b;
@@ -149,7 +157,8 @@ struct clp_ev_base {
 };
 
 /*
- * Answer to any request.  err: 0 or negative code.  Payload by request:
+ * Answer to any request (a RELEASE with CLP_RELEASE_QUIET gets none).  err:
+ * 0 or negative code.  Payload by request:
  *   HELLO: clp_hello_payload;  OWNER: u32 node;  STATUS: clp_status_rec records;
  *   SHOW: clp_show + holders + waiters + keys (see below);
  *   INDEX_GET: u64 version (the key's, when last written) + value bytes;

@@ -12,6 +12,8 @@
  *    daemon's limit (16), so the connection stays up and STATUS answers 0.
  * 3b. On a second connection, headers that lie consistently (size and
  *    declared lengths agree, fewer or more bytes sent) -> EPROTO.
+ * 3c. On a third: a RELEASE with CLP_RELEASE_QUIET gets no answer, one
+ *    without it does, one with an unknown flag gets EPROTO.
  * 4. A packet larger than CLP_MAX_MSG (sent with a send buffer forced
  *    large enough, as root): the daemon closes that connection, and only it.
  * 5. More garbage until the daemon disconnects us (must happen by 64).
@@ -238,6 +240,61 @@ int main(void)
 		hdr(&lp, CLP_REQ_INDEX_PUT, 64, 43);
 		garbage(l, "a 1,045-byte INDEX_PUT whose header says 64", &lp, sizeof(lp.i) + 5 + 1000, 43);
 		clt_close(l);
+	}
+
+	/*
+	 * 3c. RELEASE's flags, on a third connection: with CLP_RELEASE_QUIET
+	 * (as the library sends it) no answer, so the next RESULT is that of
+	 * the STATUS sent after it; without it an answer (ENOTHELD for a name
+	 * no longer held); any other flag is EPROTO.
+	 */
+	{
+		clt_conn_t *q = conn();
+		CHECK(hello(q, CLP_VERSION, 15) == 0, "HELLO on a third connection");
+		struct { struct clp_req_acquire a; char name[4]; } qa;
+		memset(&qa, 0, sizeof(qa));
+		hdr(&qa, CLP_REQ_ACQUIRE, sizeof(qa.a) + 4, 61);
+		qa.a.mode = COROLEASE_EX;
+		qa.a.namelen = 4;
+		memcpy(qa.name, "qrl1", 4);
+		int granted = send_raw(q, &qa, sizeof(qa.a) + 4) == 0 ? 0 : -1;
+		while (granted == 0) {
+			ssize_t n = clt_recv(q, rbuf, sizeof(rbuf), 5000);
+			if (n < (ssize_t)sizeof(struct clp_ev_base))
+				granted = -1;
+			else if (((const struct clp_ev_base *)rbuf)->hdr.id == CLP_EV_GRANTED)
+				granted = 1;
+			else if (((const struct clp_ev_base *)rbuf)->hdr.id == CLP_EV_RESULT)
+				granted = -1;   /* the acquire failed */
+		}
+		CHECK(granted == 1, "ACQUIRE qrl1 on the third connection: GRANTED");
+		struct { struct clp_req_name n; char name[4]; } rl;
+		memset(&rl, 0, sizeof(rl));
+		hdr(&rl, CLP_REQ_RELEASE, sizeof(rl.n) + 4, 62);
+		rl.n.namelen = 4;
+		rl.n.flags = CLP_RELEASE_QUIET;
+		memcpy(rl.name, "qrl1", 4);
+		send_raw(q, &rl, sizeof(rl.n) + 4);
+		struct clp_req_base st;
+		hdr(&st, CLP_REQ_STATUS, sizeof(st), 63);
+		send_raw(q, &st, sizeof(st));
+		uint64_t ck = 0;
+		uint32_t ty = 0;
+		r = recv_result(q, &ck, &ty, 5000, NULL, NULL);
+		CHECK(r == 0 && ck == 63 && ty == CLP_REQ_STATUS,
+		      "a quiet RELEASE gets no answer: the next RESULT is the STATUS's (got cookie %" PRIu64
+		      ", type %u, %s)", ck, ty, r == 1 ? "no answer" : corolease_errname(r));
+		hdr(&rl, CLP_REQ_RELEASE, sizeof(rl.n) + 4, 64);
+		rl.n.flags = 0;
+		send_raw(q, &rl, sizeof(rl.n) + 4);
+		r = recv_result(q, &ck, &ty, 5000, NULL, NULL);
+		CHECK(r == COROLEASE_ENOTHELD && ck == 64 && ty == CLP_REQ_RELEASE,
+		      "a RELEASE without the flag is answered: ENOTHELD, the name was released (got %s, cookie %" PRIu64 ")",
+		      r == 1 ? "no answer" : corolease_errname(r), ck);
+		hdr(&rl, CLP_REQ_RELEASE, sizeof(rl.n) + 4, 65);
+		rl.n.flags = 0x80;
+		garbage(q, "RELEASE flags 0x80", &rl, sizeof(rl.n) + 4, 65);
+		clt_close(q);
 	}
 
 	/* oversized value (INDEX_PUT vallen > 64 KiB, really sent) */
