@@ -49,6 +49,7 @@ static struct {
 	uint8_t acq_mode[MAX_ACQ];        /* their modes (a GRANTED tells it back) */
 	int releases[MAX_ACQ];            /* RELEASEs by name 'a' + i */
 	int quiet_releases;               /* of those, with CLP_RELEASE_QUIET (no answer) */
+	uint64_t owner_clock_jump_us;     /* CLOCK_BOOTTIME moves on this much as OWNER is answered */
 	uint32_t slot[MAX_ACQ];           /* the revocation slot of name 'a' + i */
 	bool grant_at_once;               /* answer ACQUIRE with GRANTED */
 	bool answer_acquire;              /* else: never answer an ACQUIRE (when not at once) */
@@ -316,6 +317,7 @@ static void daemon_request(void *ctx, const void *req, size_t len)
 		if (fd_.hung)
 			break;
 		fd_.owner_calls++;
+		suspended_us += fd_.owner_clock_jump_us;   /* the caller loses the CPU after its send */
 		ev_result(b.cookie, CLP_REQ_OWNER, 0, &owner, sizeof(owner));
 		break;
 	}
@@ -875,6 +877,26 @@ START_TEST(call_timeout_bounds_calls_without_their_own)
 }
 END_TEST
 
+/*
+ * The answer came at once, but the caller was descheduled past its call
+ * timeout before it looked (helper-64: -ETIMEDOUT with the answer waiting
+ * in the socket, after the first round of wait_until() stopped reading
+ * first): the answer counts.
+ */
+START_TEST(call_timeout_counts_an_answer_already_there)
+{
+	corolease_t *h = open_conn();
+	uint32_t node = 0;
+	ck_assert_int_eq(corolease_set_timeout(h, 200), 0);
+	fd_.owner_clock_jump_us = 300000u;
+	ck_assert_int_eq(corolease_owner(h, "x", 1, &node), 0);
+	ck_assert_uint_eq(node, 1);
+	ck_assert_int_eq(fd_.owner_calls, 1);
+	fd_.owner_clock_jump_us = 0;
+	corolease_close(h);
+}
+END_TEST
+
 START_TEST(connect_timeout_bounds_the_handshake)
 {
 	corolease_t *h = NULL;
@@ -1210,6 +1232,7 @@ static Suite *client_suite(void)
 	tcase_add_test(tc, daemon_dies_during_a_call);
 	tcase_add_test(tc, acquire_timeout_bounds_the_call);
 	tcase_add_test(tc, call_timeout_bounds_calls_without_their_own);
+	tcase_add_test(tc, call_timeout_counts_an_answer_already_there);
 	tcase_add_test(tc, connect_timeout_bounds_the_handshake);
 	tcase_add_checked_fixture(tc, NULL, page_remove);
 	suite_add_tcase(s, tc);
