@@ -318,6 +318,7 @@ static void send_built(int fd, struct fz *f)
 	default: {
 		struct clp_req_name *r = (void *)u.raw;
 		r->namelen = nl;
+		r->flags = (y >> 3) & 1;   /* RELEASE: CLP_RELEASE_QUIET half the time */
 		fixed = sizeof(*r);
 		break;
 	}
