@@ -10,7 +10,9 @@
 # daemon is busy for a few ms and the attacker's close() is not the last.
 # Passes when root's status still answers during the attack: none of the
 # calls times out (5 s; a daemon blocked in the linger fails every one) and
-# their median is under 2 s.  The worst single call is printed, not
+# their median is under 4 s, a gross bound (a call is a process through the
+# libtool wrapper and nsenter: a median of 1.1 s beside stress-ng --cpu 8,
+# 0.3 s beside a CI's ASan phase).  The worst single call is printed, not
 # checked: a local CI had one call of 4.7 s of 96 (the daemon answering
 # all along) while another test's realtime flood overlapped, which starves
 # any process being started; the attack and the observation now take the
@@ -47,5 +49,5 @@ wait_until 20 cl 1 status && say "root's status answers again $(( $(now_ms) - t0
 gap=$(tail -n +"$lines0" "$CLUSTER_DIR/n1/coroleased.log" | awk '/validity until/ { split($3, t, ":"); s = t[1]*3600 + t[2]*60 + t[3]; if (p && s - p > g) g = s - p; p = s } END { print g + 0 }')
 say "longest gap between 'validity until' refreshes in the daemon's log: ${gap} s"
 check "coroleased (pid $d) still running" alive "$d"
-check "root's status answered during the attack: none timed out, median under 2 s (median $median ms, worst $worst ms, $failn of $n timed out)" [ $failn = 0 -a "$median" -lt 2000 ]
+check "root's status answered during the attack: none timed out, median under 4 s (median $median ms, worst $worst ms, $failn of $n timed out)" [ $failn = 0 -a "$median" -lt 4000 ]
 it_pass
