@@ -100,6 +100,21 @@ static void hdr(void *buf, int32_t id, int32_t size, uint64_t cookie)
 	b->cookie = cookie;
 }
 
+/* A well-formed ACQUIRE of a 4-byte name, EX, no flags. */
+struct acq4 {
+	struct clp_req_acquire a;
+	char name[4];
+};
+
+static void acq4_init(struct acq4 *m, const char *name, uint64_t cookie)
+{
+	memset(m, 0, sizeof(*m));
+	hdr(m, CLP_REQ_ACQUIRE, sizeof(m->a) + 4, cookie);
+	m->a.mode = COROLEASE_EX;
+	m->a.namelen = 4;
+	memcpy(m->name, name, 4);
+}
+
 static int hello(clt_conn_t *c, uint32_t version, uint64_t cookie)
 {
 	struct clp_req_hello m;
@@ -159,12 +174,8 @@ int main(void)
 	int sent_bad = 0;
 
 	/* 1. before HELLO */
-	struct { struct clp_req_acquire a; char name[4]; } acq;
-	memset(&acq, 0, sizeof(acq));
-	hdr(&acq, CLP_REQ_ACQUIRE, sizeof(acq.a) + 4, 11);
-	acq.a.mode = COROLEASE_EX;
-	acq.a.namelen = 4;
-	memcpy(acq.name, "gbg1", 4);
+	struct acq4 acq;
+	acq4_init(&acq, "gbg1", 11);
 	garbage(c, "ACQUIRE before HELLO", &acq, sizeof(acq.a) + 4, 11);
 	sent_bad++;
 
@@ -251,12 +262,8 @@ int main(void)
 	{
 		clt_conn_t *q = conn();
 		CHECK(hello(q, CLP_VERSION, 15) == 0, "HELLO on a third connection");
-		struct { struct clp_req_acquire a; char name[4]; } qa;
-		memset(&qa, 0, sizeof(qa));
-		hdr(&qa, CLP_REQ_ACQUIRE, sizeof(qa.a) + 4, 61);
-		qa.a.mode = COROLEASE_EX;
-		qa.a.namelen = 4;
-		memcpy(qa.name, "qrl1", 4);
+		struct acq4 qa;
+		acq4_init(&qa, "qrl1", 61);
 		int granted = send_raw(q, &qa, sizeof(qa.a) + 4) == 0 ? 0 : -1;
 		while (granted == 0) {
 			ssize_t n = clt_recv(q, rbuf, sizeof(rbuf), 5000);

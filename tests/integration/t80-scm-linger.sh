@@ -33,14 +33,15 @@ a=$(spawn 1 lg env BRK_TRIES=1 "${AS[@]}" "$BRK" linger "$LINGER")
 sleep 1.5
 say "attacker: $(tr '\n' ';' < "$CLUSTER_DIR/n1/lg.log")"
 say "daemon wchan: $(cat /proc/$d/wchan); state $(awk '{print $3}' /proc/$d/stat)"
-worst=0 failn=0 n=0 times=() tend=$(( $(now_ms) + OBSERVE * 1000 ))
+failn=0 n=0 times=() tend=$(( $(now_ms) + OBSERVE * 1000 ))
 while (( $(now_ms) < tend )); do
 	t0=$(now_ms); n=$((n + 1))
 	if ! timeout 5 "$CLUSTER_SH" exec 1 "$CLI" status >/dev/null 2>&1; then failn=$((failn + 1)); fi
-	t=$(( $(now_ms) - t0 )); ((t > worst)) && worst=$t; times+=("$t")
+	times+=("$(( $(now_ms) - t0 ))")
 done
 flood_unlock
-median=$(printf '%s\n' "${times[@]}" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] + 0 }')
+read -r median worst < <(printf '%s\n' "${times[@]}" | sort -n |
+	awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] + 0, v[NR] + 0 }')
 say "root's status during ${OBSERVE}s: $failn of $n timed out (5 s), median $median ms, slowest $worst ms; daemon wchan $(cat /proc/$d/wchan)"
 say "ending the attacker (pid $a): its listener goes, the TCP peer resets, the daemon's close returns"
 kill "$a" 2>/dev/null; pkill -P "$a" 2>/dev/null
