@@ -173,7 +173,7 @@ void nd_ev_lease(struct cl_node *n, enum cl_node_event_type type, const struct c
 		.type = type, .client = ch->client->id, .cookie = ch->cookie, .err = err,
 		.owner = owner, .mode = ch->mode, .epoch = l->epoch,
 		.valid_until = n->valid_until, .deadline = ch->deadline,
-		.name = l->name, .namelen = l->namelen,
+		.name = l->name, .namelen = l->namelen, .tag = ch->tag,
 	};
 	nd_ev_push(n, &ev);
 }
@@ -922,6 +922,30 @@ int cl_node_acquire(struct cl_node *n, uint64_t client, uint64_t cookie, uint32_
 		    const void *name, size_t namelen, uint8_t mode, unsigned flags,
 		    uint64_t timeout_us)
 {
+	return cl_node_acquire_tagged(n, client, cookie, uid, CL_NODE_NO_TAG, name, namelen, mode,
+				      flags, timeout_us);
+}
+
+bool cl_node_client_has(const struct cl_node *n, uint64_t client, const void *name,
+			size_t namelen)
+{
+	if (n->failed || !name_ok(name, namelen))
+		return false;
+	struct nl_client *c = nd_client_find(n, client);
+	const struct nl_lease *l = c ? nd_lease_find(n, name, namelen) : NULL;
+	return l && nd_chold_of(c, l);
+}
+
+uint32_t cl_node_client_nholds(const struct cl_node *n, uint64_t client)
+{
+	const struct nl_client *c = n->failed ? NULL : nd_client_find(n, client);
+	return c ? c->nholds : 0;
+}
+
+int cl_node_acquire_tagged(struct cl_node *n, uint64_t client, uint64_t cookie, uint32_t uid,
+			   uint32_t tag, const void *name, size_t namelen, uint8_t mode,
+			   unsigned flags, uint64_t timeout_us)
+{
 	if (n->failed)
 		return -ENOMEM;
 	if (!name_ok(name, namelen) || (mode != CL_MODE_EX && mode != CL_MODE_SH) ||
@@ -931,11 +955,15 @@ int cl_node_acquire(struct cl_node *n, uint64_t client, uint64_t cookie, uint32_
 		return -ESHUTDOWN;
 	enter(n, "an acquire");
 	int rc = 0;
-	struct nl_client *c = nd_client_get(n, client);
+	struct nl_client *c = nd_client_get(n, client, uid);
 	struct nl_lease *l = c ? nd_lease_get(n, name, namelen) : NULL;
 	struct chold *ch = NULL;
 	if (!c || !l) {
 		rc = -ENOMEM;
+		goto out;
+	}
+	if (c->uid != uid) {
+		rc = -EINVAL;
 		goto out;
 	}
 	if (nd_chold_of(c, l)) {
@@ -950,7 +978,7 @@ int cl_node_acquire(struct cl_node *n, uint64_t client, uint64_t cookie, uint32_
 	ch->lease = l;
 	ch->client = c;
 	ch->cookie = cookie;
-	ch->uid = uid;
+	ch->tag = tag;
 	ch->mode = mode;
 	ch->flags = (uint8_t)flags;
 	ch->state = CH_WAITING;
@@ -1146,8 +1174,7 @@ void cl_node_drain(struct cl_node *n)
 		if (l->state != NL_NONE && !hold_is(l, NLP_RELEASING)) {
 			/* give it up as soon as the holders are gone */
 			nd_lease_to(n, l, nd_hold_wanted(l->state), "drain");
-			l->handover_at = 0;
-			nd_revoke_holders(n, l);
+			nd_revoke_holders(n, l);   /* clears handover_at */
 		}
 		nd_pump(n, l);
 	}
@@ -1270,6 +1297,7 @@ struct cl_node *cl_node_free(struct cl_node *n)
 		free(l);
 	}
 	cl_htab_fini(&n->leases);
+	free_entries(&n->rare, offsetof(struct nl_rare, hn));
 	free_entries(&n->clients, offsetof(struct nl_client, hn));
 	free_entries(&n->requests, offsetof(struct pending_op, hn));
 	free_links(&n->evq, offsetof(struct qevent, link));

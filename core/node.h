@@ -78,7 +78,13 @@ enum cl_node_event_type {
 	CL_NODE_EV_NEWEST_TERM,  /* keep the term ring {owner, epoch} (rep, seq) past this run
 				    (cl_node_config.newest_term of the next): the newest term
 				    this node knows a state had; client = 0 */
+	CL_NODE_EV_HOLD_END,     /* a tagged hold or acquire (cl_node_acquire_tagged()) is gone
+				    from the agent, however it ended: tag, uid, client (which
+				    may be gone); after every other event of the hold */
 };
+
+/* cl_node_acquire(): a hold without a tag, whose end is not reported */
+#define CL_NODE_NO_TAG UINT32_MAX
 
 struct cl_node_event {
 	enum cl_node_event_type type;
@@ -97,6 +103,8 @@ struct cl_node_event {
 	uint16_t namelen;
 	const uint8_t *key;
 	uint8_t keylen;
+	uint32_t tag;           /* the hold's (cl_node_acquire_tagged()), or CL_NODE_NO_TAG */
+	uint32_t uid;           /* HOLD_END: the client's user */
 };
 
 struct cl_node_ops {
@@ -312,6 +320,22 @@ bool cl_node_drained(const struct cl_node *n);
 int cl_node_acquire(struct cl_node *n, uint64_t client, uint64_t cookie, uint32_t uid,
 		    const void *name, size_t namelen, uint8_t mode, unsigned flags,
 		    uint64_t timeout_us);
+/*
+ * The same, with a tag the glue keeps for the hold (lockd: its revocation
+ * slot): every event of the hold carries it, and CL_NODE_EV_HOLD_END (tag,
+ * uid) follows its end, whatever ends it: a release, the client's end, a
+ * denial, a revoked hold's deadline, a drain.  The glue owns what the tag
+ * stands for until then (or until a call that returns an error: then no
+ * hold was made).  A client has one uid: an acquire by a client that holds
+ * or waits for a name under another uid is -EINVAL.
+ */
+int cl_node_acquire_tagged(struct cl_node *n, uint64_t client, uint64_t cookie, uint32_t uid,
+			   uint32_t tag, const void *name, size_t namelen, uint8_t mode,
+			   unsigned flags, uint64_t timeout_us);
+/* Whether client holds, or is acquiring, name; and how many of those it has. */
+bool cl_node_client_has(const struct cl_node *n, uint64_t client, const void *name,
+			size_t namelen);
+uint32_t cl_node_client_nholds(const struct cl_node *n, uint64_t client);
 /* Releases client's hold or pending acquire of name.  0, COROLEASE_ENOTHELD, -ENOMEM (failed agent). */
 int cl_node_release(struct cl_node *n, uint64_t client, const void *name, size_t namelen);
 /* Drops everything client holds or waits for, without events to it. */

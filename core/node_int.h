@@ -60,7 +60,7 @@ struct chold {
 	struct nl_client *client;
 	uint64_t cookie;
 	uint64_t deadline;               /* WAITING: timeout (0 none); REVOKED: must be done by */
-	uint32_t uid;                    /* the client's user (cl_node_acquire()) */
+	uint32_t tag;                    /* the glue's (cl_node_acquire_tagged()) */
 	uint8_t mode;
 	uint8_t flags;                   /* CL_NODE_ACQ_FLAGS */
 	uint8_t state;                   /* enum ch_state */
@@ -133,16 +133,39 @@ struct nl_lease {
 	uint32_t nholders, nwaiters;     /* the lengths of those lists */
 	uint64_t epoch;                  /* of the node-level hold */
 	uint64_t linger_at;              /* set exactly in NL_LINGER */
-	uint64_t handover_at;            /* revoke holders then (0 = no handover timer) */
-	uint64_t local_handover_at;      /* revoke local holders a local waiter waits for */
 	uint64_t renew_at;               /* earliest next validity-renewing ACQUIRE */
-	uint64_t wanted_at;              /* another node asked for it (0: nobody, or measured) */
 	/*
 	 * The machine granted this node `epoch` and not every member is known
 	 * to have applied that grant yet: no local client gets it until then
 	 * (nd_confirm_writes()).  Unconfirmed when equal to epoch.
 	 */
 	uint64_t unconf_epoch;
+	uint64_t next_deadline;          /* key in the timer heap */
+	uint32_t heap_idx;               /* NL_NOT_IN_HEAP = not in heap */
+	uint16_t namelen;
+	uint8_t mode;                    /* of the node-level hold */
+	uint8_t req_mode;
+	uint8_t state : 4;               /* enum nl_state; only nd_lease_to() changes it */
+	uint8_t req : 2;                 /* enum req_state */
+	bool has_rare : 1;               /* it has a struct nl_rare (cl_node.rare) */
+	bool new_epoch_due : 1;          /* a local holder was revoked: next local grant re-stamps */
+	uint8_t name[];                  /* allocated with offsetof(struct nl_lease, name) */
+};
+
+_Static_assert(NL_NSTATES <= 16, "nl_lease.state is a 4-bit field");
+
+/*
+ * What only a lease another node asked for, or whose local waiters wait for
+ * its local holders, needs: kept beside it (cl_node.rare, by the lease's
+ * address) while any of it is set, so that the million leases of a busy
+ * holder do not carry it (node_table.c: nd_rare_*()).
+ */
+struct nl_rare {
+	struct cl_hnode hn;              /* in cl_node.rare */
+	const struct nl_lease *lease;
+	uint64_t handover_at;            /* revoke holders then (0 = no handover timer) */
+	uint64_t local_handover_at;      /* revoke local holders a local waiter waits for */
+	uint64_t wanted_at;              /* another node asked for it (0: nobody, or measured) */
 	/*
 	 * Another node asked for the hold of epoch blocked_epoch while it was
 	 * unconfirmed and local waiters wait for it: the BLOCKING is acted on
@@ -150,21 +173,9 @@ struct nl_lease {
 	 * had they had it at once); 0 = none.
 	 */
 	uint64_t blocked_epoch, blocked_at;
-	uint64_t next_deadline;          /* key in the timer heap */
-	uint32_t heap_idx;               /* NL_NOT_IN_HEAP = not in heap */
 	uint32_t blocked_by;
-	uint32_t wanted_by;              /* the last node that asked for it */
-	uint16_t namelen;
-	uint8_t mode;                    /* of the node-level hold */
-	uint8_t req_mode;
-	uint8_t state : 4;               /* enum nl_state; only nd_lease_to() changes it */
-	uint8_t req : 2;                 /* enum req_state */
-	bool blocked_waits : 1;
-	bool new_epoch_due : 1;          /* a local holder was revoked: next local grant re-stamps */
-	uint8_t name[];                  /* allocated with offsetof(struct nl_lease, name) */
+	bool blocked_waits;
 };
-
-_Static_assert(NL_NSTATES <= 16, "nl_lease.state is a 4-bit field");
 
 /* nl_lease.heap_idx of a lease with no timer; the heap holds fewer leases (heap_reserve()). */
 #define NL_NOT_IN_HEAP UINT32_MAX
@@ -174,6 +185,7 @@ struct nl_client {
 	uint64_t id;
 	struct cl_list holds;            /* client's cholds via clink, newest first */
 	uint32_t nholds;                 /* length of that list */
+	uint32_t uid;                    /* the client's user (cl_node_acquire()) */
 };
 
 enum op_kind { OP_INDEX, OP_SYNC, OP_ADMIN };
@@ -371,6 +383,7 @@ struct cl_node {
 	bool fast_granted;
 
 	struct cl_htab clients;          /* struct nl_client by id (64 buckets at first use) */
+	struct cl_htab rare;             /* struct nl_rare by lease address (64 at first use) */
 	struct cl_htab requests;         /* struct pending_op by req_id (256 at first use) */
 
 	struct fence_timer *fences;
@@ -645,9 +658,21 @@ struct nl_iter {
 struct nl_lease *nd_lease_first(const struct cl_node *n, struct nl_iter *it);
 struct nl_lease *nd_lease_next(const struct cl_node *n, struct nl_iter *it);
 void nd_lease_settle(struct cl_node *n, struct nl_lease *l);
+/*
+ * l's rare fields: nd_rare() reads them (all zero when it has none);
+ * nd_rare_find() is the record to change, or NULL when it has none;
+ * nd_rare_get() makes one (NULL: out of memory, the agent has failed);
+ * nd_rare_tidy() frees it once all is zero again, nd_rare_drop() at once.
+ */
+const struct nl_rare *nd_rare(const struct cl_node *n, const struct nl_lease *l);
+struct nl_rare *nd_rare_find(struct cl_node *n, const struct nl_lease *l);
+struct nl_rare *nd_rare_get(struct cl_node *n, struct nl_lease *l);
+void nd_rare_tidy(struct cl_node *n, struct nl_lease *l);
+void nd_rare_drop(struct cl_node *n, struct nl_lease *l);
 void nd_heap_remove(struct cl_node *n, struct nl_lease *l);
 struct nl_client *nd_client_find(const struct cl_node *n, uint64_t id);
-struct nl_client *nd_client_get(struct cl_node *n, uint64_t id);
+/* client id, made for user uid if it is new (an existing one keeps its own) */
+struct nl_client *nd_client_get(struct cl_node *n, uint64_t id, uint32_t uid);
 void nd_client_maybe_free(struct cl_node *n, struct nl_client *c);
 struct chold *nd_chold_of(struct nl_client *c, const struct nl_lease *l);
 void nd_chold_free(struct cl_node *n, struct chold *ch);

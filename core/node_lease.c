@@ -66,10 +66,12 @@ static void send_release(struct cl_node *n, struct nl_lease *l, bool handover, e
 	struct cl_msg m = { .type = handover ? CL_MSG_HANDOVER_DONE : CL_MSG_RELEASE,
 			    .epoch = l->epoch, .name = l->name, .namelen = l->namelen };
 	if (nd_send_msg(n, &m) == 0) {
-		if (l->wanted_at) {   /* how long this node took to let another have it */
+		struct nl_rare *r = nd_rare_find(n, l);
+		if (r && r->wanted_at) {   /* how long this node took to let another have it */
 			uint64_t now = now_us(n);
-			cl_hist_add(&n->c.handover, now > l->wanted_at ? now - l->wanted_at : 0);
-			l->wanted_at = 0;
+			cl_hist_add(&n->c.handover, now > r->wanted_at ? now - r->wanted_at : 0);
+			r->wanted_at = 0;
+			nd_rare_tidy(n, l);
 		}
 		nd_lease_to(n, l, to, why);
 	}
@@ -87,6 +89,15 @@ static void send_acquire(struct cl_node *n, struct nl_lease *l, uint8_t mode, bo
 	}
 }
 
+static void clear_local_handover(struct cl_node *n, struct nl_lease *l)
+{
+	struct nl_rare *r = nd_rare_find(n, l);
+	if (r) {
+		r->local_handover_at = 0;
+		nd_rare_tidy(n, l);
+	}
+}
+
 void nd_revoke_holders(struct cl_node *n, struct nl_lease *l)
 {
 	uint64_t deadline = now_us(n) + n->cfg.revoke_timeout_us;
@@ -98,7 +109,11 @@ void nd_revoke_holders(struct cl_node *n, struct nl_lease *l)
 		n->c.revokes++;
 		nd_ev_lease(n, CL_NODE_EV_REVOKED, c, COROLEASE_EREVOKED, 0);
 	}
-	l->handover_at = 0;
+	struct nl_rare *r = nd_rare_find(n, l);
+	if (r) {
+		r->handover_at = 0;
+		nd_rare_tidy(n, l);
+	}
 }
 
 /*
@@ -114,7 +129,8 @@ static bool local_compatible(const struct nl_lease *l, const struct chold *c)
 		if (c->mode == CL_MODE_SH && h->mode == CL_MODE_SH)
 			continue;
 		if (c->mode == CL_MODE_EX && h->mode == CL_MODE_EX &&
-		    (c->flags & CL_NODE_SHARED) && (h->flags & CL_NODE_SHARED) && c->uid == h->uid)
+		    (c->flags & CL_NODE_SHARED) && (h->flags & CL_NODE_SHARED) &&
+		    c->client->uid == h->client->uid)
 			continue;
 		return false;
 	}
@@ -140,7 +156,7 @@ static bool may_force(const struct nl_lease *l, const struct chold *w)
 	if (w->flags & CL_NODE_PRIVILEGED)
 		return true;
 	for (const struct chold *h = ch_first(&l->holders); h; h = ch_next(&l->holders, h))
-		if (in_way(w, h) && h->uid != w->uid)
+		if (in_way(w, h) && h->client->uid != w->client->uid)
 			return false;
 	return true;
 }
@@ -174,8 +190,11 @@ static void local_conflicts(struct cl_node *n, struct nl_lease *l)
 				nd_ev_lease(n, CL_NODE_EV_WANTED, h, 0, n->me);
 			}
 		}
-		if (!l->local_handover_at && may_force(l, ch_first(&l->waiters)))
-			l->local_handover_at = now_us(n) + n->cfg.handover_timeout_us;
+		if (!nd_rare(n, l)->local_handover_at && may_force(l, ch_first(&l->waiters))) {
+			struct nl_rare *r = nd_rare_get(n, l);
+			if (r)
+				r->local_handover_at = now_us(n) + n->cfg.handover_timeout_us;
+		}
 	}
 }
 
@@ -186,7 +205,7 @@ static void local_conflicts(struct cl_node *n, struct nl_lease *l)
  */
 static void local_handover(struct cl_node *n, struct nl_lease *l)
 {
-	l->local_handover_at = 0;
+	clear_local_handover(n, l);
 	const struct chold *w = ch_first(&l->waiters);
 	if (!w || !mode_covers(l->mode, w->mode) || local_compatible(l, w) || !may_force(l, w))
 		return;
@@ -281,7 +300,7 @@ void nd_pump(struct cl_node *n, struct nl_lease *l)
 			nd_lease_to(n, l, NL_HELD, "local grant");
 		local_conflicts(n, l);
 		if (!ch_first(&l->waiters) || local_compatible(l, ch_first(&l->waiters)))
-			l->local_handover_at = 0;
+			clear_local_handover(n, l);
 	}
 
 	/* what the remaining waiters need from the cluster */
@@ -352,8 +371,12 @@ static void on_grant(struct cl_node *n, const struct cl_action *a)
 	}
 	bool new_hold = l->state == NL_NONE || !same_epoch;
 	if (!same_epoch) {
-		l->handover_at = 0;   /* a fresh grant or a conversion: earlier requests are moot */
-		l->wanted_at = 0;
+		struct nl_rare *r = nd_rare_find(n, l);
+		if (r) {   /* a fresh grant or a conversion: earlier requests are moot */
+			r->handover_at = 0;
+			r->wanted_at = 0;
+			nd_rare_tidy(n, l);
+		}
 		l->new_epoch_due = false;
 	}
 	nd_lease_to(n, l, nd_hold_granted(l->state, same_epoch), "granted");
@@ -423,11 +446,14 @@ static bool covered_waiter(const struct nl_lease *l)
 static void blocking(struct cl_node *n, struct nl_lease *l, uint32_t wanted_by, bool waits,
 		     bool revoke, uint64_t at)
 {
-	l->blocked_epoch = 0;
+	struct nl_rare *r = nd_rare_find(n, l);
+	if (r)
+		r->blocked_epoch = 0;
 	if (!hold_is(l, NLP_WANTED)) {
 		nd_lease_to(n, l, nd_hold_wanted(l->state), "blocking");
-		l->wanted_by = wanted_by;
-		l->wanted_at = at;
+		if (!(r = nd_rare_get(n, l)))
+			return;   /* the agent has failed */
+		r->wanted_at = at;
 		for (struct chold *c = ch_first(&l->holders); c; c = ch_next(&l->holders, c))
 			if (c->state == CH_HELD)
 				nd_ev_lease(n, CL_NODE_EV_WANTED, c, 0, wanted_by);
@@ -437,8 +463,13 @@ static void blocking(struct cl_node *n, struct nl_lease *l, uint32_t wanted_by, 
 	 * that waits: a NOWAIT try was denied already, and revoking the holders
 	 * for it would hand the lease to nobody.
 	 */
-	if (waits && l->nholders && !revoke && !l->handover_at && !hold_is(l, NLP_REVOKING))
-		l->handover_at = now_us(n) + n->cfg.handover_timeout_us;
+	if (waits && l->nholders && !revoke && !nd_rare(n, l)->handover_at &&
+	    !hold_is(l, NLP_REVOKING)) {
+		if (!(r = nd_rare_get(n, l)))
+			return;
+		r->handover_at = now_us(n) + n->cfg.handover_timeout_us;
+	}
+	nd_rare_tidy(n, l);
 	if (revoke) {
 		nd_lease_to(n, l, nd_hold_revoked(l->state), "revoke");
 		nd_revoke_holders(n, l);
@@ -458,13 +489,16 @@ static void on_blocking(struct cl_node *n, const struct cl_action *a, bool revok
 		 * for one name would pass it round for ever, each before its
 		 * confirmation.  Acted on once it is confirmed and they have it.
 		 */
-		if (l->blocked_epoch != l->epoch) {
-			l->blocked_epoch = l->epoch;
-			l->blocked_at = now_us(n);
-			l->blocked_waits = false;
+		struct nl_rare *r = nd_rare_get(n, l);
+		if (!r)
+			return;   /* the agent has failed */
+		if (r->blocked_epoch != l->epoch) {
+			r->blocked_epoch = l->epoch;
+			r->blocked_at = now_us(n);
+			r->blocked_waits = false;
 		}
-		l->blocked_by = a->wanted_by;
-		l->blocked_waits |= a->waits;
+		r->blocked_by = a->wanted_by;
+		r->blocked_waits |= a->waits;
 		return;
 	}
 	blocking(n, l, a->wanted_by, a->waits, revoke, now_us(n));
@@ -907,7 +941,11 @@ void nd_grant_confirmed(struct cl_node *n, const uint8_t *name, uint16_t namelen
 		return;   /* superseded: a later grant, or the lease is gone */
 	if (!stands) {
 		/* stays unusable; reconcile forgets it (not in the machine) */
-		l->blocked_epoch = 0;
+		struct nl_rare *r = nd_rare_find(n, l);
+		if (r) {
+			r->blocked_epoch = 0;
+			nd_rare_tidy(n, l);
+		}
 		n->need_reconcile = true;
 		if (l->state != NL_NONE && !hold_is(l, NLP_RELEASING) && l->epoch == epoch) {
 			nd_lease_to(n, l, NL_NONE, "grant lost before it was confirmed");
@@ -920,11 +958,14 @@ void nd_grant_confirmed(struct cl_node *n, const uint8_t *name, uint16_t namelen
 	nd_pump(n, l);
 	/* a BLOCKING put off while it was unconfirmed (on_blocking()) */
 	l = nd_lease_find(n, name, namelen);
-	if (l && l->blocked_epoch) {
-		if (l->blocked_epoch == l->epoch && l->state != NL_NONE && !hold_is(l, NLP_RELEASING))
-			blocking(n, l, l->blocked_by, l->blocked_waits, false, l->blocked_at);
-		else
-			l->blocked_epoch = 0;
+	struct nl_rare *r = l ? nd_rare_find(n, l) : NULL;
+	if (r && r->blocked_epoch) {
+		if (r->blocked_epoch == l->epoch && l->state != NL_NONE && !hold_is(l, NLP_RELEASING)) {
+			blocking(n, l, r->blocked_by, r->blocked_waits, false, r->blocked_at);
+		} else {
+			r->blocked_epoch = 0;
+			nd_rare_tidy(n, l);
+		}
 	}
 }
 
@@ -948,12 +989,13 @@ void nd_lease_timers(struct cl_node *n, struct nl_lease *l, uint64_t now)
 		else
 			nd_lease_to(n, l, NL_HELD, "linger over, asked for again");
 	}
-	if (l->handover_at && l->handover_at <= now) {
-		l->handover_at = 0;
+	const struct nl_rare *r = nd_rare(n, l);
+	if (r->handover_at && r->handover_at <= now) {
 		nd_lease_to(n, l, nd_hold_revoked(l->state), "handover timeout");
-		nd_revoke_holders(n, l);
+		nd_revoke_holders(n, l);   /* clears handover_at */
 	}
-	if (l->local_handover_at && l->local_handover_at <= now)
+	r = nd_rare(n, l);
+	if (r->local_handover_at && r->local_handover_at <= now)
 		local_handover(n, l);
 	struct chold *c, *next;
 	for (c = ch_first(&l->holders); c; c = next) {

@@ -152,10 +152,13 @@ static void lease_resched(struct cl_node *n, struct nl_lease *l)
 	uint64_t d = CL_TIME_NEVER;
 	if (l->linger_at && l->linger_at < d)
 		d = l->linger_at;
-	if (l->handover_at && l->handover_at < d)
-		d = l->handover_at;
-	if (l->local_handover_at && l->local_handover_at < d)
-		d = l->local_handover_at;
+	if (l->has_rare) {
+		const struct nl_rare *r = nd_rare(n, l);
+		if (r->handover_at && r->handover_at < d)
+			d = r->handover_at;
+		if (r->local_handover_at && r->local_handover_at < d)
+			d = r->local_handover_at;
+	}
 	for (struct chold *c = ch_first(&l->holders); c; c = ch_next(&l->holders, c))
 		if (c->state == CH_REVOKED && c->deadline < d)
 			d = c->deadline;
@@ -185,12 +188,77 @@ void nd_lease_settle(struct cl_node *n, struct nl_lease *l)
 	lease_resched(n, l);
 	if (l->state != NL_NONE || l->req != REQ_NONE || l->nholders || l->nwaiters)
 		return;
+	nd_rare_drop(n, l);   /* a stale blocked_epoch, say: moot with the lease */
 	nd_heap_remove(n, l);
 	cl_htab_del(&n->leases, &l->hn);
 	if (n->rc_next == &l->order)   /* a reconcile's place (nd_reconcile_step()) moves on */
 		n->rc_next = cl_list_next(&n->lease_order, &l->order);
 	cl_list_del(&l->order);
 	free(l);
+}
+
+/* ---- a lease's rare fields ---- */
+
+static const struct nl_rare rare_none;
+
+static uint64_t rare_hash(const struct nl_lease *l)
+{
+	return cl_mix64((uint64_t)(uintptr_t)l);
+}
+
+struct nl_rare *nd_rare_find(struct cl_node *n, const struct nl_lease *l)
+{
+	if (!l->has_rare)
+		return NULL;
+	uint64_t h = rare_hash(l);
+	for (struct cl_hnode *e = cl_htab_first(&n->rare, h); e; e = cl_htab_next(e, h)) {
+		struct nl_rare *r = cl_container_of(e, struct nl_rare, hn);
+		if (r->lease == l)
+			return r;
+	}
+	return NULL;   /* not reached: has_rare is set exactly while it is in the table */
+}
+
+const struct nl_rare *nd_rare(const struct cl_node *n, const struct nl_lease *l)
+{
+	const struct nl_rare *r = nd_rare_find((struct cl_node *)n, l);
+	return r ? r : &rare_none;
+}
+
+struct nl_rare *nd_rare_get(struct cl_node *n, struct nl_lease *l)
+{
+	struct nl_rare *r = nd_rare_find(n, l);
+	if (r)
+		return r;
+	if (!n->rare.nb && cl_htab_init(&n->rare, 64) < 0)
+		goto fail;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		goto fail;
+	r->lease = l;
+	cl_htab_add(&n->rare, &r->hn, rare_hash(l));
+	l->has_rare = true;
+	return r;
+fail:
+	nd_fail(n, "keeping a lease's handover state");
+	return NULL;
+}
+
+void nd_rare_drop(struct cl_node *n, struct nl_lease *l)
+{
+	struct nl_rare *r = nd_rare_find(n, l);
+	if (!r)
+		return;
+	cl_htab_del(&n->rare, &r->hn);
+	l->has_rare = false;
+	free(r);
+}
+
+void nd_rare_tidy(struct cl_node *n, struct nl_lease *l)
+{
+	const struct nl_rare *r = nd_rare_find(n, l);
+	if (r && !r->handover_at && !r->local_handover_at && !r->wanted_at && !r->blocked_epoch)
+		nd_rare_drop(n, l);
 }
 
 /* ---- clients and their holds ---- */
@@ -207,7 +275,7 @@ struct nl_client *nd_client_find(const struct cl_node *n, uint64_t id)
 }
 
 /* Client id's entry, created if new; NULL on ENOMEM. */
-struct nl_client *nd_client_get(struct cl_node *n, uint64_t id)
+struct nl_client *nd_client_get(struct cl_node *n, uint64_t id, uint32_t uid)
 {
 	struct nl_client *c = nd_client_find(n, id);
 	if (c)
@@ -218,6 +286,7 @@ struct nl_client *nd_client_get(struct cl_node *n, uint64_t id)
 	if (!c)
 		return NULL;
 	c->id = id;
+	c->uid = uid;
 	cl_list_init(&c->holds);
 	cl_htab_add(&n->clients, &c->hn, cl_mix64(id));
 	return c;
@@ -267,6 +336,12 @@ void nd_chold_free(struct cl_node *n, struct chold *ch)
 	}
 	cl_list_del(&ch->clink);
 	ch->client->nholds--;
+	if (ch->tag != CL_NODE_NO_TAG) {
+		struct cl_node_event ev = { .type = CL_NODE_EV_HOLD_END, .client = ch->client->id,
+					    .cookie = ch->cookie, .tag = ch->tag,
+					    .uid = ch->client->uid };
+		nd_ev_push(n, &ev);
+	}
 	free(ch);
 }
 

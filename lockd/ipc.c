@@ -889,8 +889,8 @@ static void conn_free(struct cld_ipc *ip, struct conn *c)
 static void conn_gone(struct cld_ipc *ip, struct conn *c)
 {
 	uint64_t id = c->id;
-	qb_log(LOG_DEBUG, "client %" PRIu64 " (pid %d) gone with %" PRIu64 " leases", id, (int)c->pid,
-	       (uint64_t)c->names.n);
+	qb_log(LOG_DEBUG, "client %" PRIu64 " (pid %d) gone with %" PRIu32 " leases", id, (int)c->pid,
+	       cl_node_client_nholds(ip->cfg.node, id));
 	conn_free(ip, c);
 	cl_node_client_gone(ip->cfg.node, id);
 	/* its ops stay in the table until answered, then are dropped */

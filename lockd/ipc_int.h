@@ -81,22 +81,17 @@
 #define CLD_LOW_BUDGET_US 20000ull             /* the realtime CPU of unprivileged work in it */
 #define CLD_ACCEPT_PAUSE_NS (100ull * 1000000ull) /* accepting waits this long after EMFILE */
 
-/* A name the client holds or is acquiring (in conn.names). */
-enum { CN_PENDING = 1, CN_HELD = 2 };
-
 /*
- * One per client hold (a million on a busy holder), so it keeps little.
- * CN_PENDING: the cld_now_us() of the acquire (for latency.grant) follows
- * the name, unaligned; at the grant the name moves to a record without it
- * (ipc_req.c).  CN_HELD: the word GRANTED told the client is not kept
- * either: it is the slot's word with the valid bit set (the generation
- * changes only when the slot is freed).
+ * A name the client is acquiring, not granted yet (in conn.names), for
+ * latency.grant.  A granted name has no record here: the hold is the node
+ * agent's, tagged with its revocation slot in the validity page, which the
+ * agent's events carry (cl_node_acquire_tagged()); the slot and the hold's
+ * share of holdquota go back at CL_NODE_EV_HOLD_END (ipc_req.c).
  */
 struct cname {
 	struct cl_hnode hn;
-	uint8_t state;
+	uint64_t asked_at;            /* cld_now_us() of the acquire */
 	uint16_t namelen;
-	uint32_t slot;                /* its revocation slot in the validity page */
 	uint8_t name[];
 };
 
@@ -142,7 +137,8 @@ struct conn {
 	unsigned bad;
 	uint64_t pending;             /* acquires not granted yet, and ops */
 	struct cl_list ops;           /* its struct op waiting for the node (op.clink) */
-	struct cl_htab names;         /* struct cname; no buckets until the first */
+	struct cl_htab names;         /* struct cname: acquires not granted yet; no buckets
+					 until the first */
 	struct cld_watcher watch;     /* in cld_ipc.watches */
 	struct cl_list outq;          /* struct outbuf, oldest first */
 	size_t oq_bytes;              /* every queued byte, lists included: <= CLD_OUTQ_MAX */

@@ -22,7 +22,7 @@
 #include "ipc_int.h"
 #include "status.h"
 
-/* ---- the names a client holds or is acquiring ---- */
+/* ---- the names a client is acquiring ---- */
 
 /* Keyed by the daemon's secret (hashkey.h): the client chooses the names. */
 static uint64_t nhash(const void *name, size_t len)
@@ -48,69 +48,53 @@ static bool holds_privileged(const struct conn *c)
 }
 
 /*
- * Adds name as pending, with a revocation slot of the validity page, if the
- * client's uid may have one more (holdquota.h).  0 and *n_r; -EDQUOT (its
+ * Takes a revocation slot of the validity page for a new hold, if the
+ * client's uid may have one more (holdquota.h).  0 and *slot; -EDQUOT (its
  * uid's share, max_client_holds_per_uid, is taken), -ENOSPC (every slot it
  * may use is taken: max_client_holds, or the reserve too), or -ENOMEM.
  */
+static int hold_slot_take(struct conn *c, uint32_t *slot)
+{
+	int rc = cld_holdquota_take(c->ip->cfg.holds, (uint32_t)c->uid, holds_privileged(c));
+	if (rc < 0)
+		return rc;
+	rc = cld_page_slot_alloc(c->ip->cfg.page, slot);
+	if (rc < 0) {
+		cld_holdquota_put(c->ip->cfg.holds, (uint32_t)c->uid);
+		return rc == -EDQUOT ? -ENOSPC : rc;   /* the page has room for every quota */
+	}
+	return 0;
+}
+
+/* A hold is over (released, denied, revoked past its deadline, its client gone). */
+static void hold_slot_put(struct cld_ipc *ip, uint32_t slot, uint32_t uid)
+{
+	cld_page_slot_free(ip->cfg.page, slot);   /* invalid from here on */
+	cld_holdquota_put(ip->cfg.holds, uid);
+}
+
+/* Adds name as being acquired.  0 and *n_r, or -ENOMEM. */
 static int cname_add(struct conn *c, const void *name, size_t len, struct cname **n_r)
 {
 	if (!c->names.nb && cl_htab_init(&c->names, 16) < 0)
 		return -ENOMEM;
-	struct cname *n = malloc(sizeof(*n) + len + sizeof(uint64_t));
+	struct cname *n = malloc(sizeof(*n) + len);
 	if (!n)
 		return -ENOMEM;
-	int rc = cld_holdquota_take(c->ip->cfg.holds, (uint32_t)c->uid, holds_privileged(c));
-	if (rc < 0) {
-		free(n);
-		return rc;
-	}
-	rc = cld_page_slot_alloc(c->ip->cfg.page, &n->slot);
-	if (rc < 0) {
-		cld_holdquota_put(c->ip->cfg.holds, (uint32_t)c->uid);
-		free(n);
-		return rc == -EDQUOT ? -ENOSPC : rc;   /* the page has room for every quota */
-	}
-	uint64_t asked_at = cld_now_us();
-	n->state = CN_PENDING;
+	n->asked_at = cld_now_us();
 	n->namelen = (uint16_t)len;
 	memcpy(n->name, name, len);
-	memcpy(n->name + len, &asked_at, sizeof(asked_at));
 	cl_htab_add(&c->names, &n->hn, nhash(name, len));
 	c->pending++;
 	*n_r = n;
 	return 0;
 }
 
-/*
- * Pending n is granted: counts its latency, and moves it to a record
- * without the acquire time, in its place in c->names (n is kept, time and
- * all, when there is no memory for that).  Returns where it is now.
- */
-static struct cname *cname_granted(struct conn *c, struct cname *n)
-{
-	uint64_t now = cld_now_us(), asked_at;
-	memcpy(&asked_at, n->name + n->namelen, sizeof(asked_at));
-	cl_hist_add(&c->ip->grant_latency, now > asked_at ? now - asked_at : 0);
-	n->state = CN_HELD;
-	c->pending--;
-	struct cname *h = malloc(sizeof(*h) + n->namelen);
-	if (!h)
-		return n;
-	memcpy(h, n, sizeof(*h) + n->namelen);
-	cl_htab_replace(&c->names, &n->hn, &h->hn);
-	free(n);
-	return h;
-}
-
-/* The hold is over (released, denied, the client gone): its slot goes back, invalid. */
+/* The acquire is answered (granted, denied), or given up (released, the client gone). */
 static void cname_del(struct conn *c, struct cname *n)
 {
 	cl_htab_del(&c->names, &n->hn);
-	if (n->state == CN_PENDING)
-		c->pending--;
-	cld_page_slot_free(c->ip->cfg.page, n->slot);
-	cld_holdquota_put(c->ip->cfg.holds, (uint32_t)c->uid);
+	c->pending--;
 	free(n);
 }
 
@@ -335,29 +319,31 @@ static void do_acquire(struct cld_ipc *ip, struct conn *c, const struct req *r)
 {
 	const struct clp_req_acquire *a = r->msg;
 	const struct cld_config *conf = ip->cfg.conf;
-	uint32_t owner = 0;
+	uint32_t owner = 0, slot;
 	struct cname *n;
 	int rc;
-	if (cname_find(c, r->name, r->namelen))
+	if (cl_node_client_has(ip->cfg.node, c->id, r->name, r->namelen))
 		rc = -EALREADY;
-	else if (c->names.n >= conf->max_leases_per_client)
+	else if (cl_node_client_nholds(ip->cfg.node, c->id) >= conf->max_leases_per_client)
 		rc = -EDQUOT, ip->refused_client_leases++;
 	else if (c->pending >= conf->max_pending_per_client)
 		rc = -EAGAIN, ip->refused_pending++;
 	else if (machine_full(ip, r->name, r->namelen))
 		rc = -ENOSPC;
-	else if ((rc = cname_add(c, r->name, r->namelen, &n)) < 0) {
+	else if ((rc = hold_slot_take(c, &slot)) < 0) {
 		if (rc == -EDQUOT || rc == -ENOSPC) {
 			holds_refused(ip, c, rc);
 			rc = -EDQUOT;
 		}
-	} else if ((rc = cl_node_acquire(ip->cfg.node, c->id, r->cookie, (uint32_t)c->uid, r->name,
-					 r->namelen, a->mode,
-					 r->flags | (c->admin ? CL_NODE_PRIVILEGED : 0),
-					 (uint64_t)a->timeout_ms * 1000)) < 0) {
-		/* looked up again: a GRANTED moves a name (cname_granted()), though none came */
-		if ((n = cname_find(c, r->name, r->namelen)))
-			cname_del(c, n);
+	} else if ((rc = cname_add(c, r->name, r->namelen, &n)) < 0) {
+		hold_slot_put(ip, slot, (uint32_t)c->uid);
+	} else if ((rc = cl_node_acquire_tagged(ip->cfg.node, c->id, r->cookie, (uint32_t)c->uid,
+						slot, r->name, r->namelen, a->mode,
+						r->flags | (c->admin ? CL_NODE_PRIVILEGED : 0),
+						(uint64_t)a->timeout_ms * 1000)) < 0) {
+		/* no hold was made: the slot is still ours */
+		cname_del(c, n);
+		hold_slot_put(ip, slot, (uint32_t)c->uid);
 	}
 	if (rc < 0)
 		ipc_result(c, r->cookie, r->type, rc, &owner, sizeof(owner));
@@ -365,13 +351,13 @@ static void do_acquire(struct cld_ipc *ip, struct conn *c, const struct req *r)
 
 static void do_release(struct cld_ipc *ip, struct conn *c, const struct req *r)
 {
-	int rc = COROLEASE_ENOTHELD;
 	struct cname *n = cname_find(c, r->name, r->namelen);
-	if (n) {
+	if (n)
 		cname_del(c, n);
-		cl_node_release(ip->cfg.node, c->id, r->name, r->namelen);
-		rc = 0;
-	}
+	/* the slot goes back at the hold's CL_NODE_EV_HOLD_END, which this hands out */
+	int rc = cl_node_release(ip->cfg.node, c->id, r->name, r->namelen);
+	if (rc < 0 && rc != COROLEASE_ENOTHELD)
+		rc = -ENOMEM;   /* the agent has failed */
 	if (!(r->flags & CLP_RELEASE_QUIET))
 		ipc_result(c, r->cookie, r->type, rc, NULL, 0);
 }
@@ -758,26 +744,38 @@ void cld_ipc_event(struct cld_ipc *ip, const struct cl_node_event *ev)
 		op_done(ip, ev);
 		return;
 	}
+	if (ev->type == CL_NODE_EV_HOLD_END) {
+		/* its client may be gone: the slot and the quota go back all the same */
+		if (ev->tag != CL_NODE_NO_TAG)
+			hold_slot_put(ip, ev->tag, ev->uid);
+		return;
+	}
 	struct conn *c = ipc_conn_find(ip, ev->client);
 	if (!c)
 		return;
 	struct cname *n;
 	switch (ev->type) {
-	case CL_NODE_EV_GRANTED:
+	case CL_NODE_EV_GRANTED: {
+		bool tagged = ev->tag != CL_NODE_NO_TAG;
 		n = cname_find(c, ev->name, ev->namelen);
-		if (n && n->state == CN_PENDING) {
-			n = cname_granted(c, n);
+		if (n) {
+			uint64_t now = cld_now_us();
+			cl_hist_add(&ip->grant_latency, now > n->asked_at ? now - n->asked_at : 0);
+			cname_del(c, n);
 			/* valid in the page before the client can hear of it */
-			cld_page_slot_arm(ip->cfg.page, n->slot);
+			if (tagged)
+				cld_page_slot_arm(ip->cfg.page, ev->tag);
 		}
 		/*
 		 * The word the arm gave (a revoke since clears the bit, which the
-		 * client's check then sees).  No name (never, as release and gone
-		 * cancel the acquire): a grant that is never valid.
+		 * client's check then sees; a grant again of a hold already
+		 * granted is not armed again).  No slot (never: every hold of a
+		 * client is tagged): a grant that is never valid.
 		 */
-		send_lease_ev(c, CLP_EV_GRANTED, ev, ip->cfg.nodeid, n ? n->slot : CLP_SLOT_NONE,
-			      n ? cld_page_slot_word(ip->cfg.page, n->slot) | CLP_SLOT_VALID : 0);
+		send_lease_ev(c, CLP_EV_GRANTED, ev, ip->cfg.nodeid, tagged ? ev->tag : CLP_SLOT_NONE,
+			      tagged ? cld_page_slot_word(ip->cfg.page, ev->tag) | CLP_SLOT_VALID : 0);
 		break;
+	}
 	case CL_NODE_EV_DENIED: {
 		uint32_t owner = ev->owner;
 		n = cname_find(c, ev->name, ev->namelen);
@@ -793,13 +791,12 @@ void cld_ipc_event(struct cld_ipc *ip, const struct cl_node_event *ev)
 		send_lease_ev(c, CLP_EV_WANTED, ev, ev->owner, CLP_SLOT_NONE, 0);
 		break;
 	case CL_NODE_EV_REVOKED:
-		n = cname_find(c, ev->name, ev->namelen);
-		if (n) {
+		if (ev->tag != CL_NODE_NO_TAG) {
 			/* corolease_lease_valid() reads 0 from here on, dispatched or not */
-			cld_page_slot_clear(ip->cfg.page, n->slot);
+			cld_page_slot_clear(ip->cfg.page, ev->tag);
 			qb_log(LOG_DEBUG, "client %" PRIu64 ": hold of '%.*s' revoked, slot %" PRIu32
 			       " cleared at %" PRIu64 " us", c->id, (int)ev->namelen,
-			       (const char *)ev->name, n->slot, cld_now_us());
+			       (const char *)ev->name, ev->tag, cld_now_us());
 		}
 		send_lease_ev(c, CLP_EV_REVOKED, ev, ip->cfg.nodeid, CLP_SLOT_NONE, 0);
 		break;

@@ -2963,7 +2963,13 @@ static void hold_force(struct cl_node *n, struct nl_lease *l, enum nl_state s)
 {
 	l->state = (uint8_t)s;
 	l->linger_at = s == NL_LINGER ? hold_now + 1 : 0;
-	l->handover_at = s == NL_NONE ? 0 : hold_now + 2;
+	if (s == NL_NONE) {
+		nd_rare_drop(n, l);
+	} else {
+		struct nl_rare *r = nd_rare_get(n, l);
+		ck_assert_ptr_nonnull(r);
+		r->handover_at = hold_now + 2;
+	}
 	n->nheld = s != NL_NONE;
 }
 
@@ -3002,8 +3008,11 @@ START_TEST(hold_table_accepts_legal_and_refuses_illegal)
 			ck_assert_int_eq(l->linger_at != 0, l->state == NL_LINGER);
 			if (l->state == NL_LINGER && from != NL_LINGER)
 				ck_assert_uint_eq(l->linger_at, hold_now + n->cfg.linger_us);
-			if (l->state == NL_NONE)
-				ck_assert_uint_eq(l->handover_at, 0);
+			if (l->state == NL_NONE) {
+				/* and the rare fields a NONE lease may not keep go with them */
+				ck_assert_uint_eq(nd_rare(n, l)->handover_at, 0);
+				ck_assert(!l->has_rare);
+			}
 		}
 	}
 	ck_assert_uint_eq(legal, sizeof(legal_moves) / sizeof(legal_moves[0]) + NL_NSTATES - 1);

@@ -422,6 +422,18 @@ struct node {
 	uint64_t blocked_at;     /* last seen in a grace period or awaiting fence-ack */
 	uint64_t stall_gen;      /* matches the end of a corosync stall */
 	struct cl_node *cn;
+	/*
+	 * The tags of its agent's holds (cl_node_acquire_tagged()), by tag:
+	 * each is live from the acquire until its CL_NODE_EV_HOLD_END (or an
+	 * error from the acquire), as lockd's revocation slots are; reset when
+	 * the agent is freed (check_tag(), check_tag_count())
+	 */
+	struct tagrec {
+		uint64_t client;
+		uint32_t uid;
+		bool live;
+	} *tags;
+	size_t ntags, captags;
 	struct vq vq;            /* its corosync's votequorum */
 	uint64_t vq_ngen;        /* verdicts notified to its daemon ... */
 	uint64_t vq_told;        /* ... and the last one it read: */
@@ -530,6 +542,7 @@ struct client {
 	struct call req;
 	uint64_t req_issued;
 	uint64_t cancelled_cookie;
+	uint32_t tags_live;      /* its live tags on its node (struct node.tags) */
 	/* IPC inbox */
 	struct cev *inbox;
 	size_t ihead, ilen, icap;
@@ -1557,6 +1570,47 @@ static void note_dstop_answer(struct sim *s, struct node *n, const struct client
 	}
 }
 
+/*
+ * An event of a tagged hold names a live tag of its client; its HOLD_END
+ * (with the client's uid) comes once and last, and the tag is dead after it.
+ */
+static void check_tag(struct sim *s, struct node *n, const struct cl_node_event *ev)
+{
+	if (ev->tag == CL_NODE_NO_TAG) {
+		if (ev->type == CL_NODE_EV_HOLD_END)
+			violation(s, SIM_INV_PROTO, "node %u: HOLD_END without a tag", n->id);
+		return;
+	}
+	struct tagrec *t = ev->tag < n->ntags ? &n->tags[ev->tag] : NULL;
+	if (!t || !t->live || t->client != ev->client) {
+		violation(s, SIM_INV_PROTO, "node %u: event %d for client %" PRIx64 " names tag %"
+			  PRIu32 ", %s", n->id, ev->type, ev->client, ev->tag,
+			  !t ? "never given" : !t->live ? "ended already" : "another client's");
+		return;
+	}
+	if (ev->type != CL_NODE_EV_HOLD_END)
+		return;
+	if (ev->uid != t->uid)
+		violation(s, SIM_INV_PROTO, "node %u: HOLD_END of tag %" PRIu32 " with uid %" PRIu32
+			  ", acquired with %" PRIu32, n->id, ev->tag, ev->uid, t->uid);
+	t->live = false;
+	struct client *c = client_by_id(s, ev->client);
+	if (c && c->node == n->idx && c->tags_live)
+		c->tags_live--;
+}
+
+/* What the agent says client c has, and the live tags it was given, agree. */
+static void check_tag_count(struct sim *s, struct node *n, const struct client *c)
+{
+	if (!n->cn || cl_node_failed(n->cn))
+		return;
+	uint32_t agent = cl_node_client_nholds(n->cn, c->id);
+	if (agent != c->tags_live)
+		violation(s, SIM_INV_PROTO, "node %u: client %" PRIx64 " has %" PRIu32 " holds and "
+			  "acquires in the agent, and %" PRIu32 " live tags (a HOLD_END %s)", n->id,
+			  c->id, agent, c->tags_live, agent < c->tags_live ? "missing" : "too many");
+}
+
 static void op_event(void *ctx, const struct cl_node_event *ev)
 {
 	struct node *n = ctx;
@@ -1571,6 +1625,10 @@ static void op_event(void *ctx, const struct cl_node_event *ev)
 						  "EPOCH_FLOOR", "NEWEST_TERM" };
 		unsigned t = ev->type <= CL_NODE_EV_NEWEST_TERM ? ev->type : 0;
 
+		if (ev->type == CL_NODE_EV_HOLD_END)
+			TR(s, "n%u ev HOLD_END client %" PRIx64 " tag %" PRIu32 " uid %" PRIu32,
+			   n->id, ev->client, ev->tag, ev->uid);
+
 		if (ev->type != CL_NODE_EV_INDEX_CHANGED)
 			TR(s, "n%u ev %s client %" PRIx64 " cookie %" PRIu64 " name %s err %d "
 			   "owner %u mode %u epoch %" PRIu64 " valid_until %" PRIu64 " deadline %"
@@ -1578,6 +1636,11 @@ static void op_event(void *ctx, const struct cl_node_event *ev)
 			   name >= 0 ? sim_names[name] : "-", ev->err, ev->owner, ev->mode,
 			   ev->epoch, ev->valid_until, ev->deadline, ev->version);
 	}
+	if (ev->client && ev->type != CL_NODE_EV_INDEX_DONE && ev->type != CL_NODE_EV_SYNC_DONE &&
+	    ev->type != CL_NODE_EV_ADMIN_DONE && ev->type != CL_NODE_EV_INDEX_CHANGED)
+		check_tag(s, n, ev);
+	if (ev->type == CL_NODE_EV_HOLD_END)
+		return;
 	if (ev->client == 0) {
 		if (ev->type == CL_NODE_EV_EPOCH_FLOOR) {
 			n->kept_floor = ev->epoch;   /* the daemon writes RUN_DIR/epoch-floor */
@@ -1747,6 +1810,7 @@ static void exec_call(struct sim *s, struct node *n, const struct call *k)
 	const char *nm = sim_names[k->name];
 	const char *key = sim_keys[k->key];
 	static uint8_t val[COROLEASE_VALUE_MAX];
+	uint32_t tag;
 	int rc = 0;
 
 	if (k->kind != CALL_GONE && (!c || !c->alive))
@@ -1759,8 +1823,20 @@ static void exec_call(struct sim *s, struct node *n, const struct call *k)
 		 * revoked whatever their uid (the policy for other users is
 		 * check_node's), so the workload's handovers stay as they were
 		 */
-		rc = cl_node_acquire(n->cn, k->client, k->cookie, sim_uid(c), nm, strlen(nm),
-				     k->mode, k->flags | CL_NODE_PRIVILEGED, k->timeout);
+		if (n->ntags == n->captags) {
+			n->captags = n->captags ? 2 * n->captags : 64;
+			n->tags = xrealloc(n->tags, n->captags * sizeof(*n->tags));
+		}
+		tag = (uint32_t)n->ntags++;
+		n->tags[tag] = (struct tagrec){ .client = c->id, .uid = sim_uid(c), .live = true };
+		c->tags_live++;
+		rc = cl_node_acquire_tagged(n->cn, k->client, k->cookie, sim_uid(c), tag, nm,
+					    strlen(nm), k->mode, k->flags | CL_NODE_PRIVILEGED,
+					    k->timeout);
+		if (rc < 0 && n->tags[tag].live) {   /* no hold was made */
+			n->tags[tag].live = false;
+			c->tags_live--;
+		}
 		break;
 	case CALL_REL:
 		rc = cl_node_release(n->cn, k->client, nm, strlen(nm));
@@ -1790,6 +1866,8 @@ static void exec_call(struct sim *s, struct node *n, const struct call *k)
 		break;
 	}
 	agent_changed(n);
+	if (c && c->node == n->idx)
+		check_tag_count(s, n, c);
 	TR(s, "n%u call kind %u client %" PRIx64 " cookie %" PRIu64 " name %s key %s mode %u "
 	   "flags %u timeout %" PRIu64 " target %u -> %d", n->id, k->kind, k->client, k->cookie,
 	   nm, key, k->mode, k->flags, k->timeout, k->target, rc);
@@ -3030,6 +3108,7 @@ static void daemon_gone(struct sim *s, struct node *n)
 			client_end(s, c, END_CRASH);
 	}
 	AGENT(n, n->cn = cl_node_free(n->cn));
+	n->ntags = 0;            /* its holds died with it, told to nobody */
 	dq_clear(n);             /* what corosync kept for a stopped daemon dies with it */
 	if (n->freeze == FZ_DAEMON) {
 		n->freeze = FZ_NONE;
@@ -4982,6 +5061,7 @@ static void teardown(struct sim *s)
 		struct node *n = &s->nodes[i];
 
 		n->cn = cl_node_free(n->cn);
+		free(n->tags);
 		msgq_clear(&n->held);
 		msgq_clear(&n->ghostq);
 		free(n->calls);

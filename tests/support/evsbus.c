@@ -693,6 +693,7 @@ static const char *ev_name(enum cl_node_event_type t)
 	case CL_NODE_EV_FATAL: return "FATAL";
 	case CL_NODE_EV_EPOCH_FLOOR: return "EPOCH_FLOOR";
 	case CL_NODE_EV_NEWEST_TERM: return "NEWEST_TERM";
+	case CL_NODE_EV_HOLD_END: return "HOLD_END";
 	}
 	return "?";
 }
