@@ -1276,6 +1276,80 @@ START_TEST(revoke_deadline_hands_over_without_client)
 }
 END_TEST
 
+/*
+ * A tagged hold's end is told once, last, with its tag and uid, however it
+ * ends: here a revoked hold whose client never releases, dropped at its
+ * deadline; a release; a NOWAIT denial; the client's end.  lockd gives the
+ * revocation slot and the quota back on it (ipc_req.c).
+ */
+START_TEST(tagged_hold_end_is_told_once_however_it_ends)
+{
+	struct tbus *b = cluster(2);
+	struct tnode *n1 = b->nodes[1], *n2 = b->nodes[2];
+	ck_assert_int_eq(cl_node_acquire_tagged(n1->n, 1, 101, 500, 7, "m", 1, CL_MODE_EX, 0, 0), 0);
+	ck_assert_int_eq(cl_node_acquire_tagged(n1->n, 2, 102, 600, 8, "k", 1, CL_MODE_EX, 0, 0), 0);
+	bus_run(b);
+	const struct cl_node_event *g = last_ev(n1, CL_NODE_EV_GRANTED, 1);
+	ck_assert_ptr_nonnull(g);
+	ck_assert_uint_eq(g->tag, 7);
+	ck_assert(cl_node_client_has(n1->n, 1, "m", 1));
+	ck_assert_uint_eq(cl_node_client_nholds(n1->n, 1), 1);
+	/* one uid per client: client 1 asks again as another user */
+	ck_assert_int_eq(cl_node_acquire_tagged(n1->n, 1, 103, 501, 9, "x", 1, CL_MODE_EX, 0, 0),
+			 -EINVAL);
+	ck_assert_uint_eq(count_ev(n1, CL_NODE_EV_HOLD_END, 1), 0);
+	/* revoked, never released: dropped at the deadline, and told */
+	ck_assert_int_eq(cl_node_evict(n2->n, 9, 9, "m", 1), 0);
+	bus_run(b);
+	const struct cl_node_event *r = last_ev(n1, CL_NODE_EV_REVOKED, 1);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(r->tag, 7);
+	ck_assert_uint_eq(count_ev(n1, CL_NODE_EV_HOLD_END, 1), 0);
+	bus_advance(b, b->now + 1100000);
+	ck_assert_uint_eq(count_ev(n1, CL_NODE_EV_HOLD_END, 1), 1);
+	const struct cl_node_event *e = last_ev(n1, CL_NODE_EV_HOLD_END, 1);
+	ck_assert_uint_eq(e->tag, 7);
+	ck_assert_uint_eq(e->uid, 500);
+	ck_assert(e > r);   /* after every other event of the hold */
+	ck_assert(!cl_node_client_has(n1->n, 1, "m", 1));
+	ck_assert_uint_eq(cl_node_client_nholds(n1->n, 1), 0);
+	/* its late release is not a second end */
+	ck_assert_int_eq(cl_node_release(n1->n, 1, "m", 1), COROLEASE_ENOTHELD);
+	ck_assert_uint_eq(count_ev(n1, CL_NODE_EV_HOLD_END, 1), 1);
+	/* a NOWAIT acquire denied: DENIED, then its end */
+	ck_assert_int_eq(cl_node_acquire_tagged(n1->n, 3, 104, 700, 10, "k", 1, CL_MODE_EX, 0, 0), 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_DENIED, 3));
+	ck_assert_uint_eq(count_ev(n1, CL_NODE_EV_HOLD_END, 3), 1);
+	ck_assert_uint_eq(last_ev(n1, CL_NODE_EV_HOLD_END, 3)->tag, 10);
+	ck_assert_uint_eq(cl_node_client_nholds(n1->n, 3), 0);
+	/* a release, and the client's end with nothing left: one end each */
+	ck_assert_int_eq(cl_node_release(n1->n, 2, "k", 1), 0);
+	ck_assert_uint_eq(count_ev(n1, CL_NODE_EV_HOLD_END, 2), 1);
+	ck_assert_uint_eq(last_ev(n1, CL_NODE_EV_HOLD_END, 2)->uid, 600);
+	cl_node_client_gone(n1->n, 2);
+	ck_assert_uint_eq(count_ev(n1, CL_NODE_EV_HOLD_END, 2), 1);
+	/* the client's end with a hold and a wait: both told */
+	ck_assert_int_eq(cl_node_acquire_tagged(n1->n, 4, 105, 800, 11, "p", 1, CL_MODE_EX, 0, 0), 0);
+	ck_assert_int_eq(cl_node_acquire_tagged(n1->n, 5, 106, 900, 12, "p", 1, CL_MODE_EX,
+						CL_ACQ_WAIT, 0), 0);
+	ck_assert_int_eq(cl_node_acquire_tagged(n1->n, 4, 107, 800, 13, "q", 1, CL_MODE_EX, 0, 0), 0);
+	bus_run(b);
+	ck_assert_uint_eq(cl_node_client_nholds(n1->n, 4), 2);
+	ck_assert_uint_eq(cl_node_client_nholds(n1->n, 5), 1);
+	cl_node_client_gone(n1->n, 4);
+	cl_node_client_gone(n1->n, 5);
+	ck_assert_uint_eq(count_ev(n1, CL_NODE_EV_HOLD_END, 4), 2);
+	ck_assert_uint_eq(count_ev(n1, CL_NODE_EV_HOLD_END, 5), 1);
+	/* an untagged hold's end is not told */
+	ACQ(n1, 6, "u", CL_MODE_EX, 0);
+	bus_run(b);
+	ck_assert_int_eq(cl_node_release(n1->n, 6, "u", 1), 0);
+	ck_assert_uint_eq(count_ev(n1, CL_NODE_EV_HOLD_END, 6), 0);
+	cluster_free(b);
+}
+END_TEST
+
 START_TEST(index_write_needs_ex_and_replicates)
 {
 	struct tbus *b = cluster(3);
@@ -3769,6 +3843,7 @@ static Suite *node_suite(void)
 	tcase_add_test(tc, lingering_lease_given_up_at_once);
 	tcase_add_test(tc, handover_timeout_revokes_holder);
 	tcase_add_test(tc, revoke_deadline_hands_over_without_client);
+	tcase_add_test(tc, tagged_hold_end_is_told_once_however_it_ends);
 	tcase_add_test(tc, index_write_needs_ex_and_replicates);
 	tcase_add_test(tc, joiner_gets_snapshot);
 	tcase_add_test(tc, a_restarted_round_ignores_announces_sent_before_it);
