@@ -80,7 +80,9 @@ enum cl_node_event_type {
 				    this node knows a state had; client = 0 */
 	CL_NODE_EV_HOLD_END,     /* a tagged hold or acquire (cl_node_acquire_tagged()) is gone
 				    from the agent, however it ended: tag, uid, client (which
-				    may be gone); after every other event of the hold */
+				    may be gone); after every other event of the hold.  err:
+				    COROLEASE_EREVOKED for a revoked hold dropped at its
+				    deadline, which its client has not released, else 0 */
 };
 
 /* cl_node_acquire(): a hold without a tag, whose end is not reported */

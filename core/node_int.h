@@ -676,6 +676,8 @@ struct nl_client *nd_client_get(struct cl_node *n, uint64_t id, uint32_t uid);
 void nd_client_maybe_free(struct cl_node *n, struct nl_client *c);
 struct chold *nd_chold_of(struct nl_client *c, const struct nl_lease *l);
 void nd_chold_free(struct cl_node *n, struct chold *ch);
+/* The same for a revoked hold its client never released, dropped at its deadline. */
+void nd_chold_drop(struct cl_node *n, struct chold *ch);
 int nd_op_add(struct cl_node *n, uint64_t req_id, uint64_t client, uint64_t cookie, uint8_t kind);
 struct pending_op *nd_op_take(struct cl_node *n, uint64_t req_id);
 void nd_fence_arm(struct cl_node *n, uint32_t node, uint64_t seq, uint64_t deadline);

@@ -1006,7 +1006,7 @@ void nd_lease_timers(struct cl_node *n, struct nl_lease *l, uint64_t now)
 				nd_ev_lease(n, CL_NODE_EV_KILL, c, COROLEASE_EREVOKED, 0);
 			}
 			struct nl_client *cl = c->client;
-			nd_chold_free(n, c);
+			nd_chold_drop(n, c);
 			nd_client_maybe_free(n, cl);
 		}
 	}

@@ -322,8 +322,8 @@ struct chold *nd_chold_of(struct nl_client *c, const struct nl_lease *l)
 	return NULL;
 }
 
-/* Unlinks and frees ch (from its lease list and its client). */
-void nd_chold_free(struct cl_node *n, struct chold *ch)
+/* Unlinks and frees ch (from its lease list and its client); HOLD_END says why (err). */
+static void chold_end(struct cl_node *n, struct chold *ch, int why)
 {
 	struct nl_lease *l = ch->lease;
 	if (ch->state == CH_WAITING) {
@@ -339,10 +339,21 @@ void nd_chold_free(struct cl_node *n, struct chold *ch)
 	if (ch->tag != CL_NODE_NO_TAG) {
 		struct cl_node_event ev = { .type = CL_NODE_EV_HOLD_END, .client = ch->client->id,
 					    .cookie = ch->cookie, .tag = ch->tag,
-					    .uid = ch->client->uid };
+					    .uid = ch->client->uid, .err = why,
+					    .name = l->name, .namelen = l->namelen };
 		nd_ev_push(n, &ev);
 	}
 	free(ch);
+}
+
+void nd_chold_free(struct cl_node *n, struct chold *ch)
+{
+	chold_end(n, ch, 0);
+}
+
+void nd_chold_drop(struct cl_node *n, struct chold *ch)
+{
+	chold_end(n, ch, COROLEASE_EREVOKED);
 }
 
 /* ---- pending request table (index, sync, admin) ---- */

@@ -83,15 +83,20 @@
 
 /*
  * A name the client is acquiring, not granted yet (in conn.names), for
- * latency.grant.  A granted name has no record here: the hold is the node
- * agent's, tagged with its revocation slot in the validity page, which the
- * agent's events carry (cl_node_acquire_tagged()); the slot and the hold's
- * share of holdquota go back at CL_NODE_EV_HOLD_END (ipc_req.c).
+ * latency.grant; or (dropped) a hold of it that was revoked and dropped at
+ * its deadline and that the client has not released yet.  A granted name
+ * has no record here: the hold is the node agent's, tagged with its
+ * revocation slot in the validity page, which the agent's events carry
+ * (cl_node_acquire_tagged()); the slot and the hold's share of holdquota go
+ * back at CL_NODE_EV_HOLD_END (ipc_req.c).  A dropped one keeps neither; it
+ * keeps the name taken for the client as long as the client may still
+ * release it, so that a late release of the old hold never meets a new one.
  */
 struct cname {
 	struct cl_hnode hn;
-	uint64_t asked_at;            /* cld_now_us() of the acquire */
+	uint64_t asked_at;            /* cld_now_us() of the acquire; 0 when dropped */
 	uint16_t namelen;
+	bool dropped;
 	uint8_t name[];
 };
 
@@ -137,8 +142,9 @@ struct conn {
 	unsigned bad;
 	uint64_t pending;             /* acquires not granted yet, and ops */
 	struct cl_list ops;           /* its struct op waiting for the node (op.clink) */
-	struct cl_htab names;         /* struct cname: acquires not granted yet; no buckets
-					 until the first */
+	struct cl_htab names;         /* struct cname: acquires not granted yet, and
+					 dropped holds not released; no buckets until the first */
+	uint32_t ndropped;            /* dropped ones in names */
 	struct cld_watcher watch;     /* in cld_ipc.watches */
 	struct cl_list outq;          /* struct outbuf, oldest first */
 	size_t oq_bytes;              /* every queued byte, lists included: <= CLD_OUTQ_MAX */

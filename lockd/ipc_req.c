@@ -73,29 +73,47 @@ static void hold_slot_put(struct cld_ipc *ip, uint32_t slot, uint32_t uid)
 	cld_holdquota_put(ip->cfg.holds, uid);
 }
 
-/* Adds name as being acquired.  0 and *n_r, or -ENOMEM. */
-static int cname_add(struct conn *c, const void *name, size_t len, struct cname **n_r)
+/* Adds name as being acquired, or (dropped) as dropped.  0 and *n_r, or -ENOMEM. */
+static int cname_add(struct conn *c, const void *name, size_t len, bool dropped,
+		     struct cname **n_r)
 {
 	if (!c->names.nb && cl_htab_init(&c->names, 16) < 0)
 		return -ENOMEM;
 	struct cname *n = malloc(sizeof(*n) + len);
 	if (!n)
 		return -ENOMEM;
-	n->asked_at = cld_now_us();
+	n->asked_at = dropped ? 0 : cld_now_us();
 	n->namelen = (uint16_t)len;
+	n->dropped = dropped;
 	memcpy(n->name, name, len);
 	cl_htab_add(&c->names, &n->hn, nhash(name, len));
-	c->pending++;
+	if (dropped)
+		c->ndropped++;
+	else
+		c->pending++;
 	*n_r = n;
 	return 0;
 }
 
-/* The acquire is answered (granted, denied), or given up (released, the client gone). */
+/*
+ * The acquire is answered (granted, denied), or given up (released, the
+ * client gone); a dropped hold is released, or its client gone.
+ */
 static void cname_del(struct conn *c, struct cname *n)
 {
 	cl_htab_del(&c->names, &n->hn);
-	c->pending--;
+	if (n->dropped)
+		c->ndropped--;
+	else
+		c->pending--;
 	free(n);
+}
+
+/* What the client is acquiring (not a dropped hold): NULL when none. */
+static struct cname *cname_pending(struct conn *c, const void *name, size_t len)
+{
+	struct cname *n = cname_find(c, name, len);
+	return n && !n->dropped ? n : NULL;
 }
 
 void ipc_conn_forget(struct conn *c)
@@ -322,9 +340,12 @@ static void do_acquire(struct cld_ipc *ip, struct conn *c, const struct req *r)
 	uint32_t owner = 0, slot;
 	struct cname *n;
 	int rc;
-	if (cl_node_client_has(ip->cfg.node, c->id, r->name, r->namelen))
+	/* a dropped hold not released yet counts as held (struct cname) */
+	if (cname_find(c, r->name, r->namelen) ||
+	    cl_node_client_has(ip->cfg.node, c->id, r->name, r->namelen))
 		rc = -EALREADY;
-	else if (cl_node_client_nholds(ip->cfg.node, c->id) >= conf->max_leases_per_client)
+	else if ((uint64_t)cl_node_client_nholds(ip->cfg.node, c->id) + c->ndropped >=
+		 conf->max_leases_per_client)
 		rc = -EDQUOT, ip->refused_client_leases++;
 	else if (c->pending >= conf->max_pending_per_client)
 		rc = -EAGAIN, ip->refused_pending++;
@@ -335,7 +356,7 @@ static void do_acquire(struct cld_ipc *ip, struct conn *c, const struct req *r)
 			holds_refused(ip, c, rc);
 			rc = -EDQUOT;
 		}
-	} else if ((rc = cname_add(c, r->name, r->namelen, &n)) < 0) {
+	} else if ((rc = cname_add(c, r->name, r->namelen, false, &n)) < 0) {
 		hold_slot_put(ip, slot, (uint32_t)c->uid);
 	} else if ((rc = cl_node_acquire_tagged(ip->cfg.node, c->id, r->cookie, (uint32_t)c->uid,
 						slot, r->name, r->namelen, a->mode,
@@ -352,12 +373,19 @@ static void do_acquire(struct cld_ipc *ip, struct conn *c, const struct req *r)
 static void do_release(struct cld_ipc *ip, struct conn *c, const struct req *r)
 {
 	struct cname *n = cname_find(c, r->name, r->namelen);
-	if (n)
+	int rc;
+	if (n && n->dropped) {
+		/* the hold was dropped at its deadline: released now, as far as the client goes */
 		cname_del(c, n);
-	/* the slot goes back at the hold's CL_NODE_EV_HOLD_END, which this hands out */
-	int rc = cl_node_release(ip->cfg.node, c->id, r->name, r->namelen);
-	if (rc < 0 && rc != COROLEASE_ENOTHELD)
-		rc = -ENOMEM;   /* the agent has failed */
+		rc = 0;
+	} else {
+		if (n)
+			cname_del(c, n);
+		/* the slot goes back at the hold's CL_NODE_EV_HOLD_END, which this hands out */
+		rc = cl_node_release(ip->cfg.node, c->id, r->name, r->namelen);
+		if (rc < 0 && rc != COROLEASE_ENOTHELD)
+			rc = -ENOMEM;   /* the agent has failed */
+	}
 	if (!(r->flags & CLP_RELEASE_QUIET))
 		ipc_result(c, r->cookie, r->type, rc, NULL, 0);
 }
@@ -729,6 +757,23 @@ static void broadcast_index_changed(struct cld_ipc *ip, const struct cl_node_eve
 	cld_watch_foreach(&ip->watches, ev->name, ev->namelen, send_index_changed, &x);
 }
 
+/*
+ * A revoked hold the client never released was dropped at its deadline
+ * (HOLD_END, COROLEASE_EREVOKED): the name stays taken for the client until
+ * it releases it (struct cname), as the hold did.
+ */
+static void hold_dropped(struct cld_ipc *ip, const struct cl_node_event *ev)
+{
+	struct conn *c = ev->err == COROLEASE_EREVOKED ? ipc_conn_find(ip, ev->client) : NULL;
+	struct cname *n;
+	if (!c || !ev->namelen)
+		return;
+	if (cname_add(c, ev->name, ev->namelen, true, &n) < 0)
+		qb_log(LOG_WARNING, "client %" PRIu64 " (pid %d): out of memory keeping its dropped "
+		       "hold of '%.*s': it may acquire the name again before it releases the old "
+		       "hold", c->id, (int)c->pid, (int)ev->namelen, (const char *)ev->name);
+}
+
 void cld_ipc_event(struct cld_ipc *ip, const struct cl_node_event *ev)
 {
 	if (!ip)
@@ -748,6 +793,7 @@ void cld_ipc_event(struct cld_ipc *ip, const struct cl_node_event *ev)
 		/* its client may be gone: the slot and the quota go back all the same */
 		if (ev->tag != CL_NODE_NO_TAG)
 			hold_slot_put(ip, ev->tag, ev->uid);
+		hold_dropped(ip, ev);
 		return;
 	}
 	struct conn *c = ipc_conn_find(ip, ev->client);
@@ -757,7 +803,7 @@ void cld_ipc_event(struct cld_ipc *ip, const struct cl_node_event *ev)
 	switch (ev->type) {
 	case CL_NODE_EV_GRANTED: {
 		bool tagged = ev->tag != CL_NODE_NO_TAG;
-		n = cname_find(c, ev->name, ev->namelen);
+		n = cname_pending(c, ev->name, ev->namelen);
 		if (n) {
 			uint64_t now = cld_now_us();
 			cl_hist_add(&ip->grant_latency, now > n->asked_at ? now - n->asked_at : 0);
@@ -778,7 +824,7 @@ void cld_ipc_event(struct cld_ipc *ip, const struct cl_node_event *ev)
 	}
 	case CL_NODE_EV_DENIED: {
 		uint32_t owner = ev->owner;
-		n = cname_find(c, ev->name, ev->namelen);
+		n = cname_pending(c, ev->name, ev->namelen);
 		if (n)
 			cname_del(c, n);
 		ipc_result(c, ev->cookie, CLP_REQ_ACQUIRE, ev->err, &owner, sizeof(owner));

@@ -1308,7 +1308,10 @@ START_TEST(tagged_hold_end_is_told_once_however_it_ends)
 	bus_advance(b, b->now + 1100000);
 	ck_assert_uint_eq(count_ev(n1, CL_NODE_EV_HOLD_END, 1), 1);
 	const struct cl_node_event *e = last_ev(n1, CL_NODE_EV_HOLD_END, 1);
+	ck_assert_ptr_nonnull(e);
 	ck_assert_uint_eq(e->tag, 7);
+	ck_assert_int_eq(e->err, COROLEASE_EREVOKED);   /* dropped, not released: lockd keeps the name */
+	ck_assert_uint_eq(e->namelen, 1);
 	ck_assert_uint_eq(e->uid, 500);
 	ck_assert(e > r);   /* after every other event of the hold */
 	ck_assert(!cl_node_client_has(n1->n, 1, "m", 1));
@@ -1321,12 +1324,18 @@ START_TEST(tagged_hold_end_is_told_once_however_it_ends)
 	bus_run(b);
 	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_DENIED, 3));
 	ck_assert_uint_eq(count_ev(n1, CL_NODE_EV_HOLD_END, 3), 1);
-	ck_assert_uint_eq(last_ev(n1, CL_NODE_EV_HOLD_END, 3)->tag, 10);
+	e = last_ev(n1, CL_NODE_EV_HOLD_END, 3);
+	ck_assert_ptr_nonnull(e);
+	ck_assert_uint_eq(e->tag, 10);
+	ck_assert_int_eq(e->err, 0);
 	ck_assert_uint_eq(cl_node_client_nholds(n1->n, 3), 0);
 	/* a release, and the client's end with nothing left: one end each */
 	ck_assert_int_eq(cl_node_release(n1->n, 2, "k", 1), 0);
 	ck_assert_uint_eq(count_ev(n1, CL_NODE_EV_HOLD_END, 2), 1);
-	ck_assert_uint_eq(last_ev(n1, CL_NODE_EV_HOLD_END, 2)->uid, 600);
+	e = last_ev(n1, CL_NODE_EV_HOLD_END, 2);
+	ck_assert_ptr_nonnull(e);
+	ck_assert_uint_eq(e->uid, 600);
+	ck_assert_int_eq(e->err, 0);
 	cl_node_client_gone(n1->n, 2);
 	ck_assert_uint_eq(count_ev(n1, CL_NODE_EV_HOLD_END, 2), 1);
 	/* the client's end with a hold and a wait: both told */

@@ -29,6 +29,7 @@ CL_LOAD=$IT_BUILD/tests/integration/cl-load
 CL_GARBAGE=$IT_BUILD/tests/integration/cl-garbage
 CL_LIMITS=$IT_BUILD/tests/integration/cl-limits
 CL_VALID=$IT_BUILD/tests/integration/cl-valid
+CL_DROP=$IT_BUILD/tests/integration/cl-drop
 CL_SQUAT=$IT_BUILD/tests/integration/cl-squat
 CL_FLOOD=$IT_BUILD/tests/integration/cl-flood
 

@@ -11,7 +11,11 @@
 
 check_PROGRAMS += tests/integration/cl-load tests/integration/cl-garbage tests/integration/cl-squat \
 	tests/integration/cl-limits tests/integration/cl-valid tests/integration/cl-flood \
-	tests/integration/cl-brk tests/integration/cl-nshared tests/integration/cl-aput
+	tests/integration/cl-brk tests/integration/cl-nshared tests/integration/cl-aput \
+	tests/integration/cl-drop
+tests_integration_cl_drop_SOURCES = tests/integration/cl-drop.c tests/integration/clt.h
+tests_integration_cl_drop_CPPFLAGS = -I$(top_srcdir)/include
+tests_integration_cl_drop_LDADD = libclient/libcorolease.la
 tests_integration_cl_brk_SOURCES = tests/integration/cl-brk.c
 tests_integration_cl_brk_CPPFLAGS = -I$(top_srcdir)/include -DCOROLEASE_IPC_PEER
 tests_integration_cl_brk_CFLAGS = $(AM_CFLAGS) $(LIBQB_CFLAGS)
@@ -121,7 +125,7 @@ INTEGRATION_TESTS = \
 	tests/integration/t114-ocf-start-stuck-timeout.sh tests/integration/t175-root-status-flood-latency.sh \
 	tests/integration/t115-ocf-run-dir-removed.sh tests/integration/t85-status-scan.sh \
 	tests/integration/t32-prometheus.sh tests/integration/t01-single-node.sh \
-	tests/integration/t178-async-puts.sh
+	tests/integration/t178-async-puts.sh tests/integration/t68-dropped-hold-release.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/check-prometheus.py \
 	tests/integration/dovecot-lib.sh tests/integration/ocf-lib.sh tests/integration/imap-load.py \
