@@ -88,9 +88,10 @@
  * has no record here: the hold is the node agent's, tagged with its
  * revocation slot in the validity page, which the agent's events carry
  * (cl_node_acquire_tagged()); the slot and the hold's share of holdquota go
- * back at CL_NODE_EV_HOLD_END (ipc_req.c).  A dropped one keeps neither; it
- * keeps the name taken for the client as long as the client may still
- * release it, so that a late release of the old hold never meets a new one.
+ * back at CL_NODE_EV_HOLD_END (ipc_req.c).  A dropped one keeps the name
+ * taken for the client as long as the client may still release it, so that
+ * a late release of the old hold never meets a new one, and the hold's
+ * share of holdquota with it (not the slot).
  */
 struct cname {
 	struct cl_hnode hn;
