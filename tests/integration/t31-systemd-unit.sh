@@ -48,7 +48,7 @@ while True:
 LISTENER=$!
 sd_cleanup() { local rc=$?; kill "$LISTENER" 2>/dev/null; (exit "$rc"); it_cleanup; }
 trap sd_cleanup EXIT
-must_wait 5 "notify listener bound" test -S "$NSOCK"
+must_wait 60 "notify listener bound" test -S "$NSOCK"   # python3 starting: slow beside realtime floods
 
 cluster up 1 >"$CLUSTER_DIR/cluster-up.log" 2>&1 || { cat "$CLUSTER_DIR/cluster-up.log" >&2; fail "cluster.sh up 1"; }
 getent group daemon >/dev/null || fail "no group 'daemon' to give the socket"
