@@ -17,6 +17,7 @@
  *   took US                            after the first "all held": microseconds
  *                                      from the first connection to it
  *   progress held=H pending=P cycles=C reconnects=R errors=E   (every second)
+ *   issued N                           (-G) the first N acquires are sent
  *
  *   -l  loop: release every granted lease at once and acquire it again
  *   -r  reconnect after COROLEASE_EDISCONNECTED and acquire everything again
@@ -24,6 +25,8 @@
  *   -H  release a lease when another node wants it (and do not re-acquire)
  *   -1  do not re-acquire after a revocation or a failed acquire
  *   -s  shared mode
+ *   -G  after "connected", wait for SIGUSR1 before the first acquire (a test
+ *       stops the daemon in between, so the window's acquires all wait for it)
  */
 #define _GNU_SOURCE 1
 #include <errno.h>
@@ -52,7 +55,7 @@ struct slot {
 static struct slot *slots;
 static uint32_t count, window = 500, *todo, todo_head, todo_tail, todo_n;
 static char prefix[256] = "load/", exact[1100];
-static bool opt_loop, opt_reconnect, opt_wait, opt_handover, opt_once, opt_verbose;
+static bool opt_loop, opt_reconnect, opt_wait, opt_handover, opt_once, opt_verbose, opt_go;
 static int opt_mode = COROLEASE_EX;
 static uint64_t held, pending, cycles, reconnects, errors;
 static bool all_reported;
@@ -261,7 +264,7 @@ int main(int argc, char **argv)
 {
 	int c;
 	count = 1;
-	while ((c = getopt(argc, argv, "p:n:x:W:lrwH1sv")) != -1) {
+	while ((c = getopt(argc, argv, "p:n:x:W:lrwH1svG")) != -1) {
 		switch (c) {
 		case 'p': snprintf(prefix, sizeof(prefix), "%s", optarg); break;
 		case 'n': count = (uint32_t)strtoul(optarg, NULL, 10); break;
@@ -274,6 +277,7 @@ int main(int argc, char **argv)
 		case '1': opt_once = true; break;
 		case 's': opt_mode = COROLEASE_SH; break;
 		case 'v': opt_verbose = true; break;
+		case 'G': opt_go = true; break;
 		default:
 			fprintf(stderr, "usage: cl-load [-p PREFIX -n COUNT | -x NAME] [-W WINDOW] [-lrwH1sv]\n");
 			return 2;
@@ -289,6 +293,11 @@ int main(int argc, char **argv)
 	todo = calloc(count, sizeof(*todo));
 	if (!slots || !todo)
 		return 1;
+	sigset_t go;
+	sigemptyset(&go);
+	sigaddset(&go, SIGUSR1);
+	if (opt_go)
+		sigprocmask(SIG_BLOCK, &go, NULL);
 	int r;
 	while ((r = do_connect()) < 0) {
 		if (!opt_reconnect) {
@@ -300,6 +309,10 @@ int main(int argc, char **argv)
 		usleep(100000);
 	}
 	printf("connected node %" PRIu32 "\n", corolease_nodeid(h));
+	if (opt_go) {
+		int sig;
+		sigwait(&go, &sig);
+	}
 	reset_all();
 	uint64_t next_report = now_us() + 1000000;
 	while (!clt_stop) {
@@ -321,6 +334,10 @@ int main(int argc, char **argv)
 			reset_all();
 		}
 		issue();
+		if (opt_go) {
+			printf("issued %" PRIu64 "\n", pending);
+			opt_go = false;
+		}
 		uint64_t now = now_us();
 		uint64_t t = corolease_get_timeout(h);
 		if (next_report < t)
