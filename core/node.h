@@ -82,7 +82,8 @@ enum cl_node_event_type {
 				    from the agent, however it ended: tag, uid, client (which
 				    may be gone); after every other event of the hold.  err:
 				    COROLEASE_EREVOKED for a revoked hold dropped at its
-				    deadline, which its client has not released, else 0 */
+				    deadline, which its client has not released (then with
+				    the name), else 0 */
 };
 
 /* cl_node_acquire(): a hold without a tag, whose end is not reported */

@@ -134,13 +134,7 @@ bool nd_lease_to(struct cl_node *n, struct nl_lease *l, enum nl_state to, const 
 	l->state = to;
 	if (to == NL_NONE) {
 		n->nheld--;
-		struct nl_rare *r = nd_rare_find(n, l);
-		if (r) {
-			r->handover_at = 0;
-			r->wanted_at = 0;
-			r->local_handover_at = 0;
-			nd_rare_tidy(n, l);
-		}
+		nd_rare_clear(n, l, RARE_HANDOVER | RARE_WANTED | RARE_LOCAL_HANDOVER);
 		l->new_epoch_due = false;
 	} else if (to == NL_LINGER) {
 		l->linger_at = now_us(n) + n->cfg.linger_us;

@@ -662,13 +662,16 @@ void nd_lease_settle(struct cl_node *n, struct nl_lease *l);
  * l's rare fields: nd_rare() reads them (all zero when it has none);
  * nd_rare_find() is the record to change, or NULL when it has none;
  * nd_rare_get() makes one (NULL: out of memory, the agent has failed);
- * nd_rare_tidy() frees it once all is zero again, nd_rare_drop() at once.
+ * nd_rare_tidy() frees it once all is zero again, nd_rare_drop() at once;
+ * nd_rare_clear() zeroes the RARE_* fields named, then tidies.
  */
+enum { RARE_HANDOVER = 1, RARE_LOCAL_HANDOVER = 2, RARE_WANTED = 4, RARE_BLOCKED = 8 };
 const struct nl_rare *nd_rare(const struct cl_node *n, const struct nl_lease *l);
 struct nl_rare *nd_rare_find(struct cl_node *n, const struct nl_lease *l);
 struct nl_rare *nd_rare_get(struct cl_node *n, struct nl_lease *l);
 void nd_rare_tidy(struct cl_node *n, struct nl_lease *l);
 void nd_rare_drop(struct cl_node *n, struct nl_lease *l);
+void nd_rare_clear(struct cl_node *n, struct nl_lease *l, unsigned what);
 void nd_heap_remove(struct cl_node *n, struct nl_lease *l);
 struct nl_client *nd_client_find(const struct cl_node *n, uint64_t id);
 /* client id, made for user uid if it is new (an existing one keeps its own) */

@@ -66,12 +66,11 @@ static void send_release(struct cl_node *n, struct nl_lease *l, bool handover, e
 	struct cl_msg m = { .type = handover ? CL_MSG_HANDOVER_DONE : CL_MSG_RELEASE,
 			    .epoch = l->epoch, .name = l->name, .namelen = l->namelen };
 	if (nd_send_msg(n, &m) == 0) {
-		struct nl_rare *r = nd_rare_find(n, l);
-		if (r && r->wanted_at) {   /* how long this node took to let another have it */
+		uint64_t wanted_at = nd_rare(n, l)->wanted_at;
+		if (wanted_at) {   /* how long this node took to let another have it */
 			uint64_t now = now_us(n);
-			cl_hist_add(&n->c.handover, now > r->wanted_at ? now - r->wanted_at : 0);
-			r->wanted_at = 0;
-			nd_rare_tidy(n, l);
+			cl_hist_add(&n->c.handover, now > wanted_at ? now - wanted_at : 0);
+			nd_rare_clear(n, l, RARE_WANTED);
 		}
 		nd_lease_to(n, l, to, why);
 	}
@@ -89,15 +88,6 @@ static void send_acquire(struct cl_node *n, struct nl_lease *l, uint8_t mode, bo
 	}
 }
 
-static void clear_local_handover(struct cl_node *n, struct nl_lease *l)
-{
-	struct nl_rare *r = nd_rare_find(n, l);
-	if (r) {
-		r->local_handover_at = 0;
-		nd_rare_tidy(n, l);
-	}
-}
-
 void nd_revoke_holders(struct cl_node *n, struct nl_lease *l)
 {
 	uint64_t deadline = now_us(n) + n->cfg.revoke_timeout_us;
@@ -109,11 +99,7 @@ void nd_revoke_holders(struct cl_node *n, struct nl_lease *l)
 		n->c.revokes++;
 		nd_ev_lease(n, CL_NODE_EV_REVOKED, c, COROLEASE_EREVOKED, 0);
 	}
-	struct nl_rare *r = nd_rare_find(n, l);
-	if (r) {
-		r->handover_at = 0;
-		nd_rare_tidy(n, l);
-	}
+	nd_rare_clear(n, l, RARE_HANDOVER);
 }
 
 /*
@@ -205,7 +191,7 @@ static void local_conflicts(struct cl_node *n, struct nl_lease *l)
  */
 static void local_handover(struct cl_node *n, struct nl_lease *l)
 {
-	clear_local_handover(n, l);
+	nd_rare_clear(n, l, RARE_LOCAL_HANDOVER);
 	const struct chold *w = ch_first(&l->waiters);
 	if (!w || !mode_covers(l->mode, w->mode) || local_compatible(l, w) || !may_force(l, w))
 		return;
@@ -300,7 +286,7 @@ void nd_pump(struct cl_node *n, struct nl_lease *l)
 			nd_lease_to(n, l, NL_HELD, "local grant");
 		local_conflicts(n, l);
 		if (!ch_first(&l->waiters) || local_compatible(l, ch_first(&l->waiters)))
-			clear_local_handover(n, l);
+			nd_rare_clear(n, l, RARE_LOCAL_HANDOVER);
 	}
 
 	/* what the remaining waiters need from the cluster */
@@ -371,12 +357,8 @@ static void on_grant(struct cl_node *n, const struct cl_action *a)
 	}
 	bool new_hold = l->state == NL_NONE || !same_epoch;
 	if (!same_epoch) {
-		struct nl_rare *r = nd_rare_find(n, l);
-		if (r) {   /* a fresh grant or a conversion: earlier requests are moot */
-			r->handover_at = 0;
-			r->wanted_at = 0;
-			nd_rare_tidy(n, l);
-		}
+		/* a fresh grant or a conversion: earlier requests are moot */
+		nd_rare_clear(n, l, RARE_HANDOVER | RARE_WANTED);
 		l->new_epoch_due = false;
 	}
 	nd_lease_to(n, l, nd_hold_granted(l->state, same_epoch), "granted");
@@ -941,11 +923,7 @@ void nd_grant_confirmed(struct cl_node *n, const uint8_t *name, uint16_t namelen
 		return;   /* superseded: a later grant, or the lease is gone */
 	if (!stands) {
 		/* stays unusable; reconcile forgets it (not in the machine) */
-		struct nl_rare *r = nd_rare_find(n, l);
-		if (r) {
-			r->blocked_epoch = 0;
-			nd_rare_tidy(n, l);
-		}
+		nd_rare_clear(n, l, RARE_BLOCKED);
 		n->need_reconcile = true;
 		if (l->state != NL_NONE && !hold_is(l, NLP_RELEASING) && l->epoch == epoch) {
 			nd_lease_to(n, l, NL_NONE, "grant lost before it was confirmed");
@@ -963,8 +941,7 @@ void nd_grant_confirmed(struct cl_node *n, const uint8_t *name, uint16_t namelen
 		if (r->blocked_epoch == l->epoch && l->state != NL_NONE && !hold_is(l, NLP_RELEASING)) {
 			blocking(n, l, r->blocked_by, r->blocked_waits, false, r->blocked_at);
 		} else {
-			r->blocked_epoch = 0;
-			nd_rare_tidy(n, l);
+			nd_rare_clear(n, l, RARE_BLOCKED);
 		}
 	}
 }

@@ -261,6 +261,22 @@ void nd_rare_tidy(struct cl_node *n, struct nl_lease *l)
 		nd_rare_drop(n, l);
 }
 
+void nd_rare_clear(struct cl_node *n, struct nl_lease *l, unsigned what)
+{
+	struct nl_rare *r = nd_rare_find(n, l);
+	if (!r)
+		return;
+	if (what & RARE_HANDOVER)
+		r->handover_at = 0;
+	if (what & RARE_LOCAL_HANDOVER)
+		r->local_handover_at = 0;
+	if (what & RARE_WANTED)
+		r->wanted_at = 0;
+	if (what & RARE_BLOCKED)
+		r->blocked_epoch = 0;
+	nd_rare_tidy(n, l);
+}
+
 /* ---- clients and their holds ---- */
 
 struct nl_client *nd_client_find(const struct cl_node *n, uint64_t id)
@@ -339,8 +355,11 @@ static void chold_end(struct cl_node *n, struct chold *ch, int why)
 	if (ch->tag != CL_NODE_NO_TAG) {
 		struct cl_node_event ev = { .type = CL_NODE_EV_HOLD_END, .client = ch->client->id,
 					    .cookie = ch->cookie, .tag = ch->tag,
-					    .uid = ch->client->uid, .err = why,
-					    .name = l->name, .namelen = l->namelen };
+					    .uid = ch->client->uid, .err = why };
+		if (why) {   /* the glue keeps the name of a dropped hold; nobody else needs it */
+			ev.name = l->name;
+			ev.namelen = l->namelen;
+		}
 		nd_ev_push(n, &ev);
 	}
 	free(ch);
