@@ -7,7 +7,13 @@
 # (cl-brk mspin).  Every poll round of node 1's loop reads up to 32 requests
 # of each flooding connection before its corosync fd's deliveries and the
 # bench's own connection get their turn.  Passes when the handovers to node
-# 1 and to node 2 (node 1's release) during the flood have a p50 under 50 ms.
+# 1 and to node 2 (node 1's release) during the flood have a p50 under 50 ms
+# or under 12 times the same node's idle p50, whichever is more.  The old
+# fault (32 a round for every root connection) gave 71-153 ms beside an
+# idle p50 of about 2 ms; the fix gives 10-16 ms on an idle VM.  The CI
+# runs other tests beside this one: there the idle p50 was 7-8 ms and the
+# flood's 24 and 50 ms, so an absolute bound alone failed on load, not on
+# the fault.
 . "$(dirname "$0")/lib.sh"
 it_init root-flood-handover 176
 BRK=${BRK:-$IT_BUILD/tests/integration/cl-brk}
@@ -34,8 +40,12 @@ sleep 3
 read -r l1 l2 < <(ho flood)
 flood_unlock
 say "handover p50 idle: to node 1 $i1 us, to node 2 $i2 us; during node 1's root flood ($CONNS x 32 $REQ): to node 1 $l1 us, to node 2 $l2 us"
-check "handover to node 1 during the flood: p50 ${l1:-none} us under 50 ms" \
-	awk -v l="${l1:-999999999}" 'BEGIN { exit !(l > 0 && l < 50000) }'
-check "handover to node 2 (node 1 releasing) during the flood: p50 ${l2:-none} us under 50 ms" \
-	awk -v l="${l2:-999999999}" 'BEGIN { exit !(l > 0 && l < 50000) }'
+bound() {   # bound IDLE_P50: the larger of 50 ms and 12 x IDLE_P50, in us
+	awk -v i="${1:-0}" 'BEGIN { b = 12 * i; print (b > 50000 ? b : 50000) }'
+}
+b1=$(bound "$i1"); b2=$(bound "$i2")
+check "handover to node 1 during the flood: p50 ${l1:-none} us under $b1 us" \
+	awk -v l="${l1:-999999999}" -v b="$b1" 'BEGIN { exit !(l > 0 && l < b) }'
+check "handover to node 2 (node 1 releasing) during the flood: p50 ${l2:-none} us under $b2 us" \
+	awk -v l="${l2:-999999999}" -v b="$b2" 'BEGIN { exit !(l > 0 && l < b) }'
 it_pass
