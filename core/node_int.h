@@ -133,18 +133,18 @@ struct nl_lease {
 	uint32_t nholders, nwaiters;     /* the lengths of those lists */
 	uint64_t epoch;                  /* of the node-level hold */
 	uint64_t linger_at;              /* set exactly in NL_LINGER */
-	uint64_t renew_at;               /* earliest next validity-renewing ACQUIRE */
-	/*
-	 * The machine granted this node `epoch` and not every member is known
-	 * to have applied that grant yet: no local client gets it until then
-	 * (nd_confirm_writes()).  Unconfirmed when equal to epoch.
-	 */
-	uint64_t unconf_epoch;
 	uint64_t next_deadline;          /* key in the timer heap */
 	uint32_t heap_idx;               /* NL_NOT_IN_HEAP = not in heap */
 	uint16_t namelen;
-	uint8_t mode;                    /* of the node-level hold */
-	uint8_t req_mode;
+	uint8_t mode : 2;                /* of the node-level hold (enum cl_mode) */
+	uint8_t req_mode : 2;
+	/*
+	 * The machine granted this node `epoch` and not every member is known
+	 * to have applied that grant yet: no local client gets it until then
+	 * (nd_confirm_writes(), nd_grant_confirmed()).  Cleared whenever epoch
+	 * changes; nd_unconfirmed() is the test.
+	 */
+	bool unconf : 1;
 	uint8_t state : 4;               /* enum nl_state; only nd_lease_to() changes it */
 	uint8_t req : 2;                 /* enum req_state */
 	bool has_rare : 1;               /* it has a struct nl_rare (cl_node.rare) */
@@ -153,6 +153,22 @@ struct nl_lease {
 };
 
 _Static_assert(NL_NSTATES <= 16, "nl_lease.state is a 4-bit field");
+_Static_assert(CL_MODE_EX < 4 && CL_MODE_SH < 4, "nl_lease.mode is a 2-bit field");
+/*
+ * A million held leases carry one each (issue 9): with glibc's 16-byte
+ * chunks and 8-byte header, a name of up to 16 bytes keeps it in 128.
+ */
+_Static_assert(offsetof(struct nl_lease, name) <= 104, "nl_lease outgrew its 128-byte chunk");
+
+/*
+ * Not every member is known to have applied the grant of the lease's epoch
+ * (a lease never granted has epoch 0 and counts as unconfirmed, as it
+ * always did: nobody is granted it anyway).
+ */
+static inline bool nd_unconfirmed(const struct nl_lease *l)
+{
+	return l->unconf || !l->epoch;
+}
 
 /*
  * What only a lease another node asked for, or whose local waiters wait for
@@ -175,6 +191,11 @@ struct nl_rare {
 	uint64_t blocked_epoch, blocked_at;
 	uint32_t blocked_by;
 	bool blocked_waits;
+	/*
+	 * Earliest next validity-renewing ACQUIRE while the node is not
+	 * trusted and local waiters wait (nd_pump()); cleared once trusted.
+	 */
+	uint64_t renew_at;
 };
 
 /* nl_lease.heap_idx of a lease with no timer; the heap holds fewer leases (heap_reserve()). */
@@ -665,7 +686,7 @@ void nd_lease_settle(struct cl_node *n, struct nl_lease *l);
  * nd_rare_tidy() frees it once all is zero again, nd_rare_drop() at once;
  * nd_rare_clear() zeroes the RARE_* fields named, then tidies.
  */
-enum { RARE_HANDOVER = 1, RARE_LOCAL_HANDOVER = 2, RARE_WANTED = 4, RARE_BLOCKED = 8 };
+enum { RARE_HANDOVER = 1, RARE_LOCAL_HANDOVER = 2, RARE_WANTED = 4, RARE_BLOCKED = 8, RARE_RENEW = 16 };
 const struct nl_rare *nd_rare(const struct cl_node *n, const struct nl_lease *l);
 struct nl_rare *nd_rare_find(struct cl_node *n, const struct nl_lease *l);
 struct nl_rare *nd_rare_get(struct cl_node *n, struct nl_lease *l);

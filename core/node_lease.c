@@ -263,7 +263,7 @@ void nd_pump(struct cl_node *n, struct nl_lease *l)
 	 * epoch first)
 	 */
 	bool usable = (l->state == NL_HELD || l->state == NL_LINGER) && trusted(n) &&
-		      l->unconf_epoch != l->epoch;   /* a grant not yet confirmed: nobody */
+		      !nd_unconfirmed(l);   /* a grant not yet confirmed: nobody */
 	bool restamp = l->new_epoch_due && !l->nholders;
 	if (usable && !restamp) {
 		struct chold *c = ch_first(&l->waiters), *next;
@@ -303,7 +303,7 @@ void nd_pump(struct cl_node *n, struct nl_lease *l)
 		if (l->state == NL_NONE || !mode_covers(l->mode, want) || restamp) {
 			if (!wait_for_quorum(n, l))
 				send_acquire(n, l, restamp ? l->mode : want, wait);
-		} else if (!trusted(n) && nd_quorum_ok(n) && now >= l->renew_at) {
+		} else if (!trusted(n) && nd_quorum_ok(n) && now >= nd_rare(n, l)->renew_at) {
 			/*
 			 * Held and covering, but validity lapsed: one ACQUIRE (answered
 			 * with the existing epoch) renews it.  Rate-limited so a hold
@@ -311,9 +311,13 @@ void nd_pump(struct cl_node *n, struct nl_lease *l)
 			 * and validity changes pump again.
 			 */
 			send_acquire(n, l, l->mode, wait);
-			l->renew_at = now + n->cfg.validity_us / 2;
+			struct nl_rare *r = nd_rare_get(n, l);
+			if (r)
+				r->renew_at = now + n->cfg.validity_us / 2;
 		}
 	}
+	if (l->has_rare && trusted(n))
+		nd_rare_clear(n, l, RARE_RENEW);   /* renewed: the next lapse may ask at once */
 
 	/* unused and not wanted (a wanted one was handed over above): linger */
 	if (l->state == NL_HELD && !l->nholders && l->req == REQ_NONE && !l->nwaiters)
@@ -362,6 +366,8 @@ static void on_grant(struct cl_node *n, const struct cl_action *a)
 		l->new_epoch_due = false;
 	}
 	nd_lease_to(n, l, nd_hold_granted(l->state, same_epoch), "granted");
+	if (!same_epoch)
+		l->unconf = false;   /* nd_await_grant() below decides for the new one */
 	l->epoch = a->epoch;
 	l->mode = a->mode;
 	l->req = REQ_NONE;
@@ -464,7 +470,7 @@ static void on_blocking(struct cl_node *n, const struct cl_action *a, bool revok
 	struct nl_lease *l = nd_lease_find(n, a->name, a->namelen);
 	if (!l || l->state == NL_NONE || l->epoch != a->epoch || hold_is(l, NLP_RELEASING))
 		return;
-	if (!revoke && l->unconf_epoch == l->epoch && !hold_is(l, NLP_WANTED) && covered_waiter(l)) {
+	if (!revoke && nd_unconfirmed(l) && !hold_is(l, NLP_WANTED) && covered_waiter(l)) {
 		/*
 		 * Not confirmed yet, and local waiters wait for it: handing it
 		 * over now would give them nothing, and nodes that keep asking
@@ -680,6 +686,10 @@ static void reconcile_hold(void *ctx, const uint8_t *name, uint16_t namelen,
 	if (!l) {
 		nd_fail(n, "recording a hold to give back");
 		return;
+	}
+	if (l->epoch != h->epoch) {
+		l->unconf = false;   /* an unconfirmed grant of another epoch is moot */
+		nd_rare_clear(n, l, RARE_BLOCKED);
 	}
 	l->epoch = h->epoch;
 	l->mode = h->mode;
@@ -919,7 +929,7 @@ void nd_grant_confirmed(struct cl_node *n, const uint8_t *name, uint16_t namelen
 			bool stands)
 {
 	struct nl_lease *l = nd_lease_find(n, name, namelen);
-	if (!l || l->unconf_epoch != epoch)
+	if (!l || !l->unconf || l->epoch != epoch)
 		return;   /* superseded: a later grant, or the lease is gone */
 	if (!stands) {
 		/* stays unusable; reconcile forgets it (not in the machine) */
@@ -932,7 +942,7 @@ void nd_grant_confirmed(struct cl_node *n, const uint8_t *name, uint16_t namelen
 		}
 		return;
 	}
-	l->unconf_epoch = 0;
+	l->unconf = false;
 	nd_pump(n, l);
 	/* a BLOCKING put off while it was unconfirmed (on_blocking()) */
 	l = nd_lease_find(n, name, namelen);

@@ -446,10 +446,10 @@ void nd_confirm_writes(struct cl_node *n)
 void nd_await_grant(struct cl_node *n, struct nl_lease *l)
 {
 	if (!others_mask(n) || (n->cfg.sm.unsafe_flags & CL_UNSAFE_NO_GRANT_ACK)) {
-		l->unconf_epoch = 0;
+		l->unconf = false;
 		return;
 	}
-	l->unconf_epoch = l->epoch;
+	l->unconf = true;
 	uint64_t req = CL_ACK_GRANT | l->epoch;
 	if (unconf_find(n, req, true))
 		return;   /* the same grant again (a re-ask): its first entry stands for it */

@@ -257,7 +257,8 @@ void nd_rare_drop(struct cl_node *n, struct nl_lease *l)
 void nd_rare_tidy(struct cl_node *n, struct nl_lease *l)
 {
 	const struct nl_rare *r = nd_rare_find(n, l);
-	if (r && !r->handover_at && !r->local_handover_at && !r->wanted_at && !r->blocked_epoch)
+	if (r && !r->handover_at && !r->local_handover_at && !r->wanted_at && !r->blocked_epoch &&
+	    !r->renew_at)
 		nd_rare_drop(n, l);
 }
 
@@ -274,6 +275,8 @@ void nd_rare_clear(struct cl_node *n, struct nl_lease *l, unsigned what)
 		r->wanted_at = 0;
 	if (what & RARE_BLOCKED)
 		r->blocked_epoch = 0;
+	if (what & RARE_RENEW)
+		r->renew_at = 0;
 	nd_rare_tidy(n, l);
 }
 
