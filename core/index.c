@@ -118,14 +118,19 @@ static void lru_unlink(struct cl_sm *sm, struct cl_index *idx)
 
 void cl_lru_remove(struct cl_sm *sm, struct cl_rec *rec)
 {
+	struct cl_index *idx = cl_rec_idx(rec);   /* on the list: it has one */
+	if (!idx)
+		return;
 	cl_rec_touch(sm, rec);
-	lru_unlink(sm, rec->idx);
+	lru_unlink(sm, idx);
 }
 
 void cl_lru_append(struct cl_sm *sm, struct cl_rec *rec, uint64_t tick)
 {
+	struct cl_index *idx = cl_rec_idx(rec);   /* only a record with an index goes on it */
+	if (!idx)
+		return;
 	cl_rec_touch(sm, rec);
-	struct cl_index *idx = rec->idx;
 	struct cl_uid_acct *a = acct_find(sm, idx->uid);
 	idx->lru_tick = tick;
 	cl_list_add_tail(&sm->lru, &idx->lru);
@@ -136,7 +141,7 @@ void cl_lru_append(struct cl_sm *sm, struct cl_rec *rec, uint64_t tick)
 
 void cl_index_free(struct cl_sm *sm, struct cl_rec *rec)
 {
-	struct cl_index *idx = rec->idx;
+	struct cl_index *idx = cl_rec_idx(rec);
 	if (!idx)
 		return;
 	cl_rec_touch(sm, rec);
@@ -154,13 +159,15 @@ void cl_index_free(struct cl_sm *sm, struct cl_rec *rec)
 		free(idx->e[i]);
 	free(idx->e);
 	free(idx);
-	rec->idx = NULL;
+	rec->x->idx = NULL;
+	cl_recx_tidy(rec);
 }
 
 /* Evicts victim's index (victim is on the eviction list) and forgets victim. */
 static void evict(struct cl_sm *sm, struct cl_rec *victim)
 {
-	struct cl_action a = { .type = CL_ACT_INDEX_EVICTED, .version = victim->idx->version };
+	const struct cl_index *idx = cl_rec_idx(victim);   /* on the eviction list: it has one */
+	struct cl_action a = { .type = CL_ACT_INDEX_EVICTED, .version = idx ? idx->version : 0 };
 	cl_sm_emit(sm, &a, victim);
 	cl_index_free(sm, victim);   /* takes its bytes off the eviction lists too */
 	sm->h.index_evictions++;
@@ -283,34 +290,38 @@ static int apply_put(struct cl_sm *sm, struct cl_rec *rec, uint32_t sender, cons
 	bool found = false;
 	uint32_t pos = 0;
 	uint64_t old = 0, cost = entry_cost(m->keylen, m->vallen);
-	if (rec->idx) {
-		pos = find_pos(rec->idx, m->key, m->keylen, &found);
+	if (cl_rec_idx(rec)) {
+		pos = find_pos(cl_rec_idx(rec), m->key, m->keylen, &found);
 		if (found)
-			old = entry_cost(rec->idx->e[pos]->keylen, rec->idx->e[pos]->vallen);
+			old = entry_cost(cl_rec_idx(rec)->e[pos]->keylen, cl_rec_idx(rec)->e[pos]->vallen);
 	}
 	/* refuse before evicting anything if even every eviction allowed would not do */
-	int err = put_room(sm, m->uid, rec->idx, old, cost);
+	int err = put_room(sm, m->uid, cl_rec_idx(rec), old, cost);
 	if (err) {
 		index_done(sm, sender, m, err, 0);
 		return 1;
 	}
 	/* rec is held, so it is not on an eviction list and survives evictions */
-	put_evict(sm, m->uid, rec->idx, old, cost);
+	put_evict(sm, m->uid, cl_rec_idx(rec), old, cost);
 	struct cl_uid_acct *acct = acct_get(sm, m->uid);   /* after evicting: may have been freed */
 	if (!acct)
 		return -ENOMEM;
-	if (!rec->idx) {
-		rec->idx = calloc(1, sizeof(*rec->idx));
-		if (!rec->idx) {
+	if (!cl_rec_idx(rec)) {
+		struct cl_recx *x = cl_recx_get(rec);
+		struct cl_index *nidx = x ? calloc(1, sizeof(*nidx)) : NULL;
+		if (!nidx) {
+			if (x)
+				cl_recx_tidy(rec);
 			cl_sm_oom(sm);
 			return -ENOMEM;
 		}
-		rec->idx->uid = m->uid;
-		rec->idx->rec = rec;
-		cl_list_init(&rec->idx->lru);
-		cl_list_init(&rec->idx->ulru);
+		nidx->uid = m->uid;
+		nidx->rec = rec;
+		cl_list_init(&nidx->lru);
+		cl_list_init(&nidx->ulru);
+		x->idx = nidx;
 	}
-	struct cl_index *idx = rec->idx;
+	struct cl_index *idx = cl_rec_idx(rec);
 	struct cl_entry *e = entry_new(m->key, m->keylen, m->value, m->vallen, sm->h.lsn);
 	if (!e || (!found && ensure_cap(idx) < 0)) {
 		free(e);
@@ -346,13 +357,13 @@ static int apply_del(struct cl_sm *sm, struct cl_rec *rec, uint32_t sender, cons
 {
 	bool found = false;
 	uint32_t pos = 0;
-	if (rec->idx)
-		pos = find_pos(rec->idx, m->key, m->keylen, &found);
+	if (cl_rec_idx(rec))
+		pos = find_pos(cl_rec_idx(rec), m->key, m->keylen, &found);
 	if (!found) {
-		index_done(sm, sender, m, -ENOENT, rec->idx ? rec->idx->version : 0);
+		index_done(sm, sender, m, -ENOENT, cl_rec_idx(rec) ? cl_rec_idx(rec)->version : 0);
 		return 1;
 	}
-	struct cl_index *idx = rec->idx;
+	struct cl_index *idx = cl_rec_idx(rec);
 	if (idx->n == 1) {
 		cl_index_free(sm, rec);     /* credits its uid too */
 		return 0;
@@ -435,10 +446,15 @@ int cl_index_restore(struct cl_sm *sm, struct cl_rec *rec, const struct cl_recor
 	struct cl_uid_acct *acct = acct_get(sm, ri->uid);
 	if (!acct)
 		return -ENOMEM;
-	struct cl_index *idx = calloc(1, sizeof(*idx));
-	if (!idx)
+	struct cl_recx *x = cl_recx_get(rec);
+	if (!x)
 		return -ENOMEM;
-	rec->idx = idx;
+	struct cl_index *idx = calloc(1, sizeof(*idx));
+	if (!idx) {
+		cl_recx_tidy(rec);
+		return -ENOMEM;
+	}
+	x->idx = idx;
 	idx->version = ri->version;
 	idx->uid = ri->uid;
 	idx->rec = rec;
@@ -473,12 +489,12 @@ static const struct cl_entry *entry_find(const struct cl_sm *sm, const void *nam
 					 const struct cl_index **idx_r)
 {
 	const struct cl_rec *rec = cl_rec_find(sm, name, namelen);
-	if (!rec || !rec->idx || keylen < 1 || keylen > COROLEASE_KEY_MAX)
+	if (!rec || !cl_rec_idx(rec) || keylen < 1 || keylen > COROLEASE_KEY_MAX)
 		return NULL;
 	bool found;
-	uint32_t pos = find_pos(rec->idx, key, keylen, &found);
-	*idx_r = rec->idx;
-	return found ? rec->idx->e[pos] : NULL;
+	uint32_t pos = find_pos(cl_rec_idx(rec), key, keylen, &found);
+	*idx_r = cl_rec_idx(rec);
+	return found ? cl_rec_idx(rec)->e[pos] : NULL;
 }
 
 int cl_index_get(const struct cl_sm *sm, const void *name, size_t namelen,
@@ -519,17 +535,18 @@ int cl_index_foreach_after(const struct cl_sm *sm, const void *name, size_t name
 			   const void *after, size_t afterlen, cl_index_iter_fn fn, void *ctx)
 {
 	const struct cl_rec *rec = cl_rec_find(sm, name, namelen);
-	if (!rec || !rec->idx)
+	const struct cl_index *idx = rec ? cl_rec_idx(rec) : NULL;
+	if (!idx)
 		return -ENOENT;
 	uint32_t start = 0;
 	if (afterlen) {
 		bool found;
-		start = find_pos(rec->idx, after, afterlen, &found);
+		start = find_pos(idx, after, afterlen, &found);
 		if (found)
 			start++;
 	}
-	for (uint32_t i = start; i < rec->idx->n; i++) {
-		const struct cl_entry *e = rec->idx->e[i];
+	for (uint32_t i = start; i < idx->n; i++) {
+		const struct cl_entry *e = idx->e[i];
 		struct cl_entry_info ei = { e->data, e->keylen, e->data + e->keylen, e->vallen,
 					    e->version };
 		int rc = fn(ctx, &ei);

@@ -60,7 +60,6 @@ struct cl_rec *cl_rec_get(struct cl_sm *sm, const void *name, size_t namelen)
 	r->namelen = (uint16_t)namelen;
 	memcpy(r->name, name, namelen);
 	r->cap_holds = 1;
-	cl_list_init(&r->waiters);
 	cl_htab_add(&sm->recs, &r->hn, name_hash(sm, name, namelen));
 	return r;
 }
@@ -111,6 +110,28 @@ static void live_dec(struct cl_sm *sm, uint32_t node)
 		c->n--;
 }
 
+struct cl_list cl_rec_no_waiters_ = CL_LIST_INIT(cl_rec_no_waiters_);
+
+struct cl_recx *cl_recx_get(struct cl_rec *rec)
+{
+	if (rec->x)
+		return rec->x;
+	struct cl_recx *x = calloc(1, sizeof(*x));
+	if (!x)
+		return NULL;
+	cl_list_init(&x->waiters);
+	rec->x = x;
+	return x;
+}
+
+void cl_recx_tidy(struct cl_rec *rec)
+{
+	if (rec->x && !rec->x->idx && !rec->x->nwaiters) {
+		free(rec->x);
+		rec->x = NULL;
+	}
+}
+
 static void rec_unlink_free(struct cl_sm *sm, struct cl_rec *rec)
 {
 	sm->hsum -= rec->hc;
@@ -128,14 +149,14 @@ static void rec_unlink_free(struct cl_sm *sm, struct cl_rec *rec)
 
 void cl_rec_settle(struct cl_sm *sm, struct cl_rec *rec)
 {
-	bool busy = rec->nholds || rec->nwaiters;
-	if (busy || !rec->idx) {
+	bool busy = rec->nholds || cl_rec_nwaiters(rec);
+	if (busy || !cl_rec_idx(rec)) {
 		if (cl_rec_lru_tick(rec))
 			cl_lru_remove(sm, rec);
-	} else if (!rec->idx->lru_tick) {
+	} else if (!cl_rec_idx(rec)->lru_tick) {
 		cl_lru_append(sm, rec, ++sm->h.lru_clock);
 	}
-	if (!busy && !rec->idx)
+	if (!busy && !cl_rec_idx(rec))
 		rec_unlink_free(sm, rec);
 }
 
@@ -202,7 +223,7 @@ static void hold_remove(struct cl_sm *sm, struct cl_rec *rec, struct cl_hold *h)
 static struct cl_waiter *waiter_of(struct cl_rec *rec, uint32_t node)
 {
 	struct cl_list *it;
-	cl_list_foreach(it, &rec->waiters) {
+	cl_list_foreach(it, cl_rec_waiters(rec)) {
 		struct cl_waiter *w = cl_list_entry(it, struct cl_waiter, link);
 		if (w->node == node)
 			return w;
@@ -213,8 +234,11 @@ static struct cl_waiter *waiter_of(struct cl_rec *rec, uint32_t node)
 int cl_waiter_append(struct cl_sm *sm, struct cl_rec *rec, uint32_t node, uint8_t mode,
 		     uint64_t req_id)
 {
-	struct cl_waiter *w = calloc(1, sizeof(*w));
+	struct cl_recx *x = cl_recx_get(rec);
+	struct cl_waiter *w = x ? calloc(1, sizeof(*w)) : NULL;
 	if (!w) {
+		if (x)
+			cl_recx_tidy(rec);
 		cl_sm_oom(sm);
 		return -ENOMEM;
 	}
@@ -222,8 +246,8 @@ int cl_waiter_append(struct cl_sm *sm, struct cl_rec *rec, uint32_t node, uint8_
 	w->mode = mode;
 	w->req_id = req_id;
 	cl_rec_touch(sm, rec);
-	cl_list_add_tail(&rec->waiters, &w->link);
-	rec->nwaiters++;
+	cl_list_add_tail(&x->waiters, &w->link);
+	x->nwaiters++;
 	sm->waiters++;
 	return 0;
 }
@@ -232,22 +256,21 @@ static void waiter_remove(struct cl_sm *sm, struct cl_rec *rec, struct cl_waiter
 {
 	cl_rec_touch(sm, rec);
 	cl_list_del(&w->link);
-	rec->nwaiters--;
+	rec->x->nwaiters--;
 	sm->waiters--;
 	free(w);
+	cl_recx_tidy(rec);
 }
 
 /* Removes every waiter of node; returns how many. */
 static uint32_t waiters_drop_node(struct cl_sm *sm, struct cl_rec *rec, uint32_t node)
 {
+	/* one at a time: removing the last frees the list's head (cl_recx_tidy()) */
 	uint32_t n = 0;
-	struct cl_list *it, *nx;
-	cl_list_foreach_safe(it, nx, &rec->waiters) {
-		struct cl_waiter *w = cl_list_entry(it, struct cl_waiter, link);
-		if (w->node == node) {
-			waiter_remove(sm, rec, w);
-			n++;
-		}
+	struct cl_waiter *w;
+	while ((w = waiter_of(rec, node))) {
+		waiter_remove(sm, rec, w);
+		n++;
 	}
 	return n;
 }
@@ -442,7 +465,7 @@ static struct cl_rec **collect_sorted(struct cl_sm *sm, bool (*pick)(const struc
 static bool pick_waiting(const struct cl_rec *r, uint32_t arg)
 {
 	(void)arg;
-	return !cl_list_empty(&r->waiters);
+	return cl_rec_nwaiters(r) != 0;
 }
 
 bool cl_rec_held_by(const struct cl_rec *r, uint32_t node)
@@ -458,7 +481,7 @@ static bool pick_holds_or_waits(const struct cl_rec *r, uint32_t node)
 	if (cl_rec_held_by(r, node))
 		return true;
 	struct cl_list *it;
-	cl_list_foreach(it, &r->waiters)
+	cl_list_foreach(it, cl_rec_waiters(r))
 		if (cl_list_entry(it, struct cl_waiter, link)->node == node)
 			return true;
 	return false;

@@ -135,10 +135,10 @@ static void fill_info(const struct cl_rec *r, struct cl_lease_info *info)
 		info->owner_orphaned = h->orphan_seq != 0;
 	}
 	info->nholders = r->nholds;
-	info->nwaiters = r->nwaiters;
-	info->version = r->idx ? r->idx->version : 0;
-	info->nkeys = r->idx ? r->idx->n : 0;
-	info->index_uid = r->idx ? r->idx->uid : 0;
+	info->nwaiters = cl_rec_nwaiters(r);
+	info->version = cl_rec_idx(r) ? cl_rec_idx(r)->version : 0;
+	info->nkeys = cl_rec_idx(r) ? cl_rec_idx(r)->n : 0;
+	info->index_uid = cl_rec_idx(r) ? cl_rec_idx(r)->uid : 0;
 	info->lru_tick = cl_rec_lru_tick(r);
 }
 
@@ -159,7 +159,7 @@ int cl_sm_lookup(const struct cl_sm *sm, const void *name, size_t namelen,
 	size_t i = 0;
 	struct cl_list *it;
 	if (waiters_r)
-		cl_list_foreach(it, &r->waiters) {
+		cl_list_foreach(it, cl_rec_waiters(r)) {
 			if (i == max_waiters)
 				break;
 			const struct cl_waiter *w = cl_list_entry(it, struct cl_waiter, link);
@@ -302,15 +302,15 @@ static uint64_t rec_hash(const struct cl_rec *r)
 		h = cl_hash_u64(h, x->epoch);
 		h = cl_hash_u64(h, x->orphan_seq);
 	}
-	h = cl_hash_u64(h, r->nwaiters);
+	h = cl_hash_u64(h, cl_rec_nwaiters(r));
 	struct cl_list *it;
-	cl_list_foreach(it, &r->waiters) {
+	cl_list_foreach(it, cl_rec_waiters(r)) {
 		const struct cl_waiter *w = cl_list_entry(it, struct cl_waiter, link);
 		h = cl_hash_u64(h, ((uint64_t)w->node << 8) | w->mode);
 		h = cl_hash_u64(h, w->req_id);
 	}
 	h = cl_hash_u64(h, cl_rec_lru_tick(r));
-	h = cl_hash_u64(h, r->idx ? cl_index_hash(r->idx) : 0);
+	h = cl_hash_u64(h, cl_rec_idx(r) ? cl_index_hash(cl_rec_idx(r)) : 0);
 	return h;
 }
 

@@ -53,8 +53,8 @@ void cl_record_scratch_free(struct cl_record_scratch *sc)
 static int describe_rec(const struct cl_rec *r, struct cl_record_scratch *sc,
 			struct cl_record_info *ri)
 {
-	uint32_t ne = r->idx ? r->idx->n : 0;
-	if (cl_record_scratch_fit(sc, r->nholds, r->nwaiters, ne) < 0)
+	uint32_t ne = cl_rec_idx(r) ? cl_rec_idx(r)->n : 0;
+	if (cl_record_scratch_fit(sc, r->nholds, cl_rec_nwaiters(r), ne) < 0)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < r->nholds; i++) {
 		const struct cl_hold *h = &cl_rec_holds(r)[i];
@@ -62,20 +62,21 @@ static int describe_rec(const struct cl_rec *r, struct cl_record_scratch *sc,
 	}
 	uint32_t i = 0;
 	struct cl_list *it;
-	cl_list_foreach(it, &r->waiters) {
+	cl_list_foreach(it, cl_rec_waiters(r)) {
 		const struct cl_waiter *w = cl_list_entry(it, struct cl_waiter, link);
 		sc->waiters[i++] = (struct cl_waiter_info){ w->node, w->mode, w->req_id };
 	}
-	for (i = 0; i < ne; i++) {
-		const struct cl_entry *e = r->idx->e[i];
+	const struct cl_index *idx = cl_rec_idx(r);
+	for (i = 0; idx && i < ne; i++) {
+		const struct cl_entry *e = idx->e[i];
 		sc->entries[i] = (struct cl_entry_info){ e->data, e->keylen, e->data + e->keylen,
 							 e->vallen, e->version };
 	}
 	*ri = (struct cl_record_info){
 		.name = r->name, .namelen = r->namelen,
-		.version = r->idx ? r->idx->version : 0, .lru_tick = cl_rec_lru_tick(r),
-		.uid = r->idx ? r->idx->uid : 0,
-		.nholds = r->nholds, .nwaiters = r->nwaiters, .nentries = ne,
+		.version = idx ? idx->version : 0, .lru_tick = cl_rec_lru_tick(r),
+		.uid = idx ? idx->uid : 0,
+		.nholds = r->nholds, .nwaiters = cl_rec_nwaiters(r), .nentries = ne,
 		.holds = sc->holds, .waiters = sc->waiters, .entries = sc->entries,
 	};
 	return 0;
@@ -196,8 +197,8 @@ int cl_sm_restore_record(struct cl_sm *sm, const struct cl_record_info *ri)
 	int rc = cl_index_restore(sm, rec, ri);
 	if (rc < 0)
 		return rc;
-	if (rec->idx)   /* there is one unless busy, and then lru_tick is 0 */
-		rec->idx->lru_tick = ri->lru_tick;   /* linked into the lists by restore_finish */
+	if (cl_rec_idx(rec))   /* there is one unless busy, and then lru_tick is 0 */
+		cl_rec_idx(rec)->lru_tick = ri->lru_tick;   /* linked into the lists by restore_finish */
 	return 0;
 }
 
@@ -227,7 +228,10 @@ int cl_sm_restore_finish(struct cl_sm *sm)
 			rc = -EINVAL;
 			break;
 		}
-		v[i]->idx->lru_tick = 0;
+		struct cl_index *idx = cl_rec_idx(v[i]);   /* picked for its tick: it has one */
+		if (!idx)
+			continue;
+		idx->lru_tick = 0;
 		cl_lru_append(sm, v[i], t);
 	}
 	free(v);

@@ -64,13 +64,24 @@ struct cl_uid_acct {
 };
 
 /* Everything known about one name. */
+/*
+ * What a record has only some of the time -- index data, waiters -- kept
+ * aside so that the million records of held leases do not carry it
+ * (issue 9): allocated with the first of them, freed with the last
+ * (cl_recx_tidy()).
+ */
+struct cl_recx {
+	struct cl_index *idx;        /* NULL = no index data */
+	struct cl_list waiters;      /* struct cl_waiter, FIFO */
+	uint32_t nwaiters;
+};
+
 struct cl_rec {
 	struct cl_hnode hn;          /* sm->recs, by name hash */
-	struct cl_list waiters;      /* struct cl_waiter, FIFO */
-	struct cl_index *idx;        /* NULL = no index data */
+	struct cl_recx *x;           /* NULL: no index data, no waiters */
 	uint32_t nholds, cap_holds;
-	uint32_t nwaiters;
 	uint32_t dirty_at;           /* 1 + its place in sm->dirty; 0: hc is its hash */
+	uint16_t namelen;
 	/*
 	 * The holds (cl_rec_holds()): in the record while cap_holds == 1 (a
 	 * name has one holder, but for SH holds and orphans), else an array
@@ -81,9 +92,11 @@ struct cl_rec {
 		struct cl_hold *many;
 	} hs;
 	uint64_t hc;                 /* what it adds to sm->hsum: its hash when last settled */
-	uint16_t namelen;
 	uint8_t name[];
 };
+
+/* A name of up to 16 bytes keeps a record in glibc's 96-byte chunk. */
+_Static_assert(offsetof(struct cl_rec, name) <= 72, "cl_rec outgrew its 96-byte chunk");
 
 struct cl_sm {
 	struct cl_sm_config cfg;
@@ -137,16 +150,42 @@ static inline struct cl_hold *cl_rec_holds(const struct cl_rec *rec)
 	return rec->cap_holds == 1 ? (struct cl_hold *)&rec->hs.one : rec->hs.many;
 }
 
+/* rec's index data, or NULL. */
+static inline struct cl_index *cl_rec_idx(const struct cl_rec *rec)
+{
+	return rec->x ? rec->x->idx : NULL;
+}
+
+static inline uint32_t cl_rec_nwaiters(const struct cl_rec *rec)
+{
+	return rec->x ? rec->x->nwaiters : 0;
+}
+
+/* An empty list that is never written: the waiters of a record with no cl_recx. */
+extern struct cl_list cl_rec_no_waiters_;
+
+/* rec's waiters (struct cl_waiter via link, FIFO), to walk; never to add to. */
+static inline struct cl_list *cl_rec_waiters(const struct cl_rec *rec)
+{
+	return rec->x ? &rec->x->waiters : &cl_rec_no_waiters_;
+}
+
+/* rec's cl_recx, made if it has none; NULL on ENOMEM (the caller decides what fails). */
+struct cl_recx *cl_recx_get(struct cl_rec *rec);
+/* Frees rec's cl_recx once it has neither index data nor waiters. */
+void cl_recx_tidy(struct cl_rec *rec);
+
 /* rec's place on the eviction list (its index's): 0 = not on it. */
 static inline uint64_t cl_rec_lru_tick(const struct cl_rec *rec)
 {
-	return rec->idx ? rec->idx->lru_tick : 0;
+	const struct cl_index *idx = cl_rec_idx(rec);
+	return idx ? idx->lru_tick : 0;
 }
 
 /* The first waiter of rec, or NULL. */
 static inline struct cl_waiter *cl_rec_head_waiter(const struct cl_rec *rec)
 {
-	struct cl_list *l = cl_list_first(&rec->waiters);
+	struct cl_list *l = cl_list_first(cl_rec_waiters(rec));
 	return l ? cl_list_entry(l, struct cl_waiter, link) : NULL;
 }
 
