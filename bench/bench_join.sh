@@ -9,7 +9,8 @@
 #   - the load: COUNT acquires through CLIENTS async connections (window 500
 #     each), its time and rate;
 #   - memory: the holder's (node 1) and a replica's (node 2) VmRSS before and
-#     after the load, in bytes per lease;
+#     after the load, in bytes per lease, and the holder's split by mapping
+#     (brk heap, other anonymous mappings, files and shared memory);
 #   - the join: coroleased started on node 3 to "synced", and the snapshot
 #     counters;
 #   - validity: "validity lapsed" lines in node 1's and node 2's logs, and
@@ -37,11 +38,19 @@ it_init bench-join 89
 EXTRA_DAEMON_OPTS=(-o max_leases_per_client=$((PER + 1000)) -o max_client_holds=$((COUNT + 1000))
 	-o max_client_holds_per_uid=$((COUNT + 1000)) -o max_pending_per_client=1000)
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$(daemon_pid "$1")/status"; }
+# rss_parts NODE: "heap anon file" kB of resident memory: the brk heap, the
+# other anonymous mappings (large allocations, libqb's buffers, thread
+# arenas) and file mappings (the validity page, libraries, libqb's shm)
+rss_parts() {
+	awk '/^[0-9a-f]+-[0-9a-f]+ / { k = NF >= 6 ? ($6 == "[heap]" ? "h" : "f") : "a"; if ($6 ~ /^\[/ && $6 != "[heap]") k = "a"; next }
+	     /^Rss:/ { r[k] += $2 } END { print r["h"] + 0, r["a"] + 0, r["f"] + 0 }' "/proc/$(daemon_pid "$1")/smaps"
+}
 lapses() { grep -c 'validity lapsed' "$CLUSTER_DIR/n$1/coroleased.log"; }
 trouble() { cat "$CLUSTER_DIR"/n1/load*.log | grep -c '^disconnected'; }
 say "bench-join: $COUNT leases through $CLIENTS connections; $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 it_up 3 3
 r1a=$(rss_kb 1) r2a=$(rss_kb 2)
+read -r h1a a1a f1a < <(rss_parts 1)
 t0=$(now_ms)
 for ((c = 0; c < CLIENTS; c++)); do
 	spawn 1 load$c "$CL_LOAD" -p "join/$(printf %03d $c)/" -n "$PER" -W 500 >/dev/null
@@ -53,9 +62,12 @@ n2_has_all() { [ "$(st 2 .leases)" = "$COUNT" ]; }
 must_wait 60 "node 2 sees $COUNT leases" n2_has_all
 sleep 2
 r1b=$(rss_kb 1) r2b=$(rss_kb 2)
+read -r h1b a1b f1b < <(rss_parts 1)
 l1a=$(lapses 1) l2a=$(lapses 2) tra=$(trouble)
 echo "load: $COUNT leases in $((t1 - t0)) ms: $((COUNT * 1000 / (t1 - t0 + 1))) grants/s"
 echo "memory: holder (node 1) $(((r1b - r1a) * 1024 / COUNT)) B/lease (VmRSS $r1a -> $r1b kB); replica (node 2) $(((r2b - r2a) * 1024 / COUNT)) B/lease ($r2a -> $r2b kB)"
+per() { echo $((($2 - $1) * 1024 / COUNT)); }
+echo "memory: the holder's by mapping, B/lease: brk heap $(per "$h1a" "$h1b"), other anonymous $(per "$a1a" "$a1b"), files and shm $(per "$f1a" "$f1b")"
 echo "during the load: 'validity lapsed' node 1 $l1a, node 2 $l2a; load clients disconnected: $tra"
 
 t2=$(now_ms)
