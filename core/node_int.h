@@ -193,7 +193,8 @@ struct nl_rare {
 	bool blocked_waits;
 	/*
 	 * Earliest next validity-renewing ACQUIRE while the node is not
-	 * trusted and local waiters wait (nd_pump()); cleared once trusted.
+	 * trusted and local waiters wait (nd_pump()); cleared once trusted
+	 * and past.
 	 */
 	uint64_t renew_at;
 };
@@ -682,7 +683,8 @@ void nd_lease_settle(struct cl_node *n, struct nl_lease *l);
 /*
  * l's rare fields: nd_rare() reads them (all zero when it has none);
  * nd_rare_find() is the record to change, or NULL when it has none;
- * nd_rare_get() makes one (NULL: out of memory, the agent has failed);
+ * nd_rare_get() makes one (NULL: out of memory, the agent has failed),
+ * nd_rare_try() too but leaves the agent running when it cannot;
  * nd_rare_tidy() frees it once all is zero again, nd_rare_drop() at once;
  * nd_rare_clear() zeroes the RARE_* fields named, then tidies.
  */
@@ -690,6 +692,7 @@ enum { RARE_HANDOVER = 1, RARE_LOCAL_HANDOVER = 2, RARE_WANTED = 4, RARE_BLOCKED
 const struct nl_rare *nd_rare(const struct cl_node *n, const struct nl_lease *l);
 struct nl_rare *nd_rare_find(struct cl_node *n, const struct nl_lease *l);
 struct nl_rare *nd_rare_get(struct cl_node *n, struct nl_lease *l);
+struct nl_rare *nd_rare_try(struct cl_node *n, struct nl_lease *l);
 void nd_rare_tidy(struct cl_node *n, struct nl_lease *l);
 void nd_rare_drop(struct cl_node *n, struct nl_lease *l);
 void nd_rare_clear(struct cl_node *n, struct nl_lease *l, unsigned what);

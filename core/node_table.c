@@ -225,23 +225,28 @@ const struct nl_rare *nd_rare(const struct cl_node *n, const struct nl_lease *l)
 	return r ? r : &rare_none;
 }
 
-struct nl_rare *nd_rare_get(struct cl_node *n, struct nl_lease *l)
+struct nl_rare *nd_rare_try(struct cl_node *n, struct nl_lease *l)
 {
 	struct nl_rare *r = nd_rare_find(n, l);
 	if (r)
 		return r;
 	if (!n->rare.nb && cl_htab_init(&n->rare, 64) < 0)
-		goto fail;
+		return NULL;
 	r = calloc(1, sizeof(*r));
 	if (!r)
-		goto fail;
+		return NULL;
 	r->lease = l;
 	cl_htab_add(&n->rare, &r->hn, rare_hash(l));
 	l->has_rare = true;
 	return r;
-fail:
-	nd_fail(n, "keeping a lease's handover state");
-	return NULL;
+}
+
+struct nl_rare *nd_rare_get(struct cl_node *n, struct nl_lease *l)
+{
+	struct nl_rare *r = nd_rare_try(n, l);
+	if (!r)
+		nd_fail(n, "keeping a lease's handover or deferred BLOCKING state");
+	return r;
 }
 
 void nd_rare_drop(struct cl_node *n, struct nl_lease *l)

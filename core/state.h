@@ -22,7 +22,7 @@ struct cl_hold {
 };
 
 struct cl_waiter {
-	struct cl_list link;         /* rec->waiters, FIFO */
+	struct cl_list link;         /* rec->x->waiters (cl_rec_waiters()), FIFO */
 	uint32_t node;
 	uint8_t mode;
 	uint64_t req_id;
