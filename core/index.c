@@ -290,38 +290,38 @@ static int apply_put(struct cl_sm *sm, struct cl_rec *rec, uint32_t sender, cons
 	bool found = false;
 	uint32_t pos = 0;
 	uint64_t old = 0, cost = entry_cost(m->keylen, m->vallen);
-	if (cl_rec_idx(rec)) {
-		pos = find_pos(cl_rec_idx(rec), m->key, m->keylen, &found);
+	struct cl_index *idx = cl_rec_idx(rec);
+	if (idx) {
+		pos = find_pos(idx, m->key, m->keylen, &found);
 		if (found)
-			old = entry_cost(cl_rec_idx(rec)->e[pos]->keylen, cl_rec_idx(rec)->e[pos]->vallen);
+			old = entry_cost(idx->e[pos]->keylen, idx->e[pos]->vallen);
 	}
 	/* refuse before evicting anything if even every eviction allowed would not do */
-	int err = put_room(sm, m->uid, cl_rec_idx(rec), old, cost);
+	int err = put_room(sm, m->uid, idx, old, cost);
 	if (err) {
 		index_done(sm, sender, m, err, 0);
 		return 1;
 	}
 	/* rec is held, so it is not on an eviction list and survives evictions */
-	put_evict(sm, m->uid, cl_rec_idx(rec), old, cost);
+	put_evict(sm, m->uid, idx, old, cost);
 	struct cl_uid_acct *acct = acct_get(sm, m->uid);   /* after evicting: may have been freed */
 	if (!acct)
 		return -ENOMEM;
-	if (!cl_rec_idx(rec)) {
+	idx = cl_rec_idx(rec);   /* read again after the evictions, as before */
+	if (!idx) {
 		struct cl_recx *x = cl_recx_get(rec);
-		struct cl_index *nidx = x ? calloc(1, sizeof(*nidx)) : NULL;
-		if (!nidx) {
-			if (x)
-				cl_recx_tidy(rec);
+		idx = x ? calloc(1, sizeof(*idx)) : NULL;
+		if (!idx) {
+			cl_recx_tidy(rec);
 			cl_sm_oom(sm);
 			return -ENOMEM;
 		}
-		nidx->uid = m->uid;
-		nidx->rec = rec;
-		cl_list_init(&nidx->lru);
-		cl_list_init(&nidx->ulru);
-		x->idx = nidx;
+		idx->uid = m->uid;
+		idx->rec = rec;
+		cl_list_init(&idx->lru);
+		cl_list_init(&idx->ulru);
+		x->idx = idx;
 	}
-	struct cl_index *idx = cl_rec_idx(rec);
 	struct cl_entry *e = entry_new(m->key, m->keylen, m->value, m->vallen, sm->h.lsn);
 	if (!e || (!found && ensure_cap(idx) < 0)) {
 		free(e);
@@ -357,13 +357,13 @@ static int apply_del(struct cl_sm *sm, struct cl_rec *rec, uint32_t sender, cons
 {
 	bool found = false;
 	uint32_t pos = 0;
-	if (cl_rec_idx(rec))
-		pos = find_pos(cl_rec_idx(rec), m->key, m->keylen, &found);
+	struct cl_index *idx = cl_rec_idx(rec);
+	if (idx)
+		pos = find_pos(idx, m->key, m->keylen, &found);
 	if (!found) {
-		index_done(sm, sender, m, -ENOENT, cl_rec_idx(rec) ? cl_rec_idx(rec)->version : 0);
+		index_done(sm, sender, m, -ENOENT, idx ? idx->version : 0);
 		return 1;
 	}
-	struct cl_index *idx = cl_rec_idx(rec);
 	if (idx->n == 1) {
 		cl_index_free(sm, rec);     /* credits its uid too */
 		return 0;
@@ -489,12 +489,13 @@ static const struct cl_entry *entry_find(const struct cl_sm *sm, const void *nam
 					 const struct cl_index **idx_r)
 {
 	const struct cl_rec *rec = cl_rec_find(sm, name, namelen);
-	if (!rec || !cl_rec_idx(rec) || keylen < 1 || keylen > COROLEASE_KEY_MAX)
+	const struct cl_index *idx = rec ? cl_rec_idx(rec) : NULL;
+	if (!idx || keylen < 1 || keylen > COROLEASE_KEY_MAX)
 		return NULL;
 	bool found;
-	uint32_t pos = find_pos(cl_rec_idx(rec), key, keylen, &found);
-	*idx_r = cl_rec_idx(rec);
-	return found ? cl_rec_idx(rec)->e[pos] : NULL;
+	uint32_t pos = find_pos(idx, key, keylen, &found);
+	*idx_r = idx;
+	return found ? idx->e[pos] : NULL;
 }
 
 int cl_index_get(const struct cl_sm *sm, const void *name, size_t namelen,

@@ -150,13 +150,14 @@ static void rec_unlink_free(struct cl_sm *sm, struct cl_rec *rec)
 void cl_rec_settle(struct cl_sm *sm, struct cl_rec *rec)
 {
 	bool busy = rec->nholds || cl_rec_nwaiters(rec);
-	if (busy || !cl_rec_idx(rec)) {
+	const struct cl_index *idx = cl_rec_idx(rec);
+	if (busy || !idx) {
 		if (cl_rec_lru_tick(rec))
 			cl_lru_remove(sm, rec);
-	} else if (!cl_rec_idx(rec)->lru_tick) {
+	} else if (!idx->lru_tick) {
 		cl_lru_append(sm, rec, ++sm->h.lru_clock);
 	}
-	if (!busy && !cl_rec_idx(rec))
+	if (!busy && !idx)
 		rec_unlink_free(sm, rec);
 }
 
@@ -237,8 +238,7 @@ int cl_waiter_append(struct cl_sm *sm, struct cl_rec *rec, uint32_t node, uint8_
 	struct cl_recx *x = cl_recx_get(rec);
 	struct cl_waiter *w = x ? calloc(1, sizeof(*w)) : NULL;
 	if (!w) {
-		if (x)
-			cl_recx_tidy(rec);
+		cl_recx_tidy(rec);
 		cl_sm_oom(sm);
 		return -ENOMEM;
 	}

@@ -136,9 +136,10 @@ static void fill_info(const struct cl_rec *r, struct cl_lease_info *info)
 	}
 	info->nholders = r->nholds;
 	info->nwaiters = cl_rec_nwaiters(r);
-	info->version = cl_rec_idx(r) ? cl_rec_idx(r)->version : 0;
-	info->nkeys = cl_rec_idx(r) ? cl_rec_idx(r)->n : 0;
-	info->index_uid = cl_rec_idx(r) ? cl_rec_idx(r)->uid : 0;
+	const struct cl_index *idx = cl_rec_idx(r);
+	info->version = idx ? idx->version : 0;
+	info->nkeys = idx ? idx->n : 0;
+	info->index_uid = idx ? idx->uid : 0;
 	info->lru_tick = cl_rec_lru_tick(r);
 }
 
@@ -310,7 +311,8 @@ static uint64_t rec_hash(const struct cl_rec *r)
 		h = cl_hash_u64(h, w->req_id);
 	}
 	h = cl_hash_u64(h, cl_rec_lru_tick(r));
-	h = cl_hash_u64(h, cl_rec_idx(r) ? cl_index_hash(cl_rec_idx(r)) : 0);
+	struct cl_index *idx = cl_rec_idx(r);   /* cl_index_hash() keeps its hash */
+	h = cl_hash_u64(h, idx ? cl_index_hash(idx) : 0);
 	return h;
 }
 

@@ -53,7 +53,8 @@ void cl_record_scratch_free(struct cl_record_scratch *sc)
 static int describe_rec(const struct cl_rec *r, struct cl_record_scratch *sc,
 			struct cl_record_info *ri)
 {
-	uint32_t ne = cl_rec_idx(r) ? cl_rec_idx(r)->n : 0;
+	const struct cl_index *idx = cl_rec_idx(r);
+	uint32_t ne = idx ? idx->n : 0;
 	if (cl_record_scratch_fit(sc, r->nholds, cl_rec_nwaiters(r), ne) < 0)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < r->nholds; i++) {
@@ -66,7 +67,6 @@ static int describe_rec(const struct cl_rec *r, struct cl_record_scratch *sc,
 		const struct cl_waiter *w = cl_list_entry(it, struct cl_waiter, link);
 		sc->waiters[i++] = (struct cl_waiter_info){ w->node, w->mode, w->req_id };
 	}
-	const struct cl_index *idx = cl_rec_idx(r);
 	for (i = 0; idx && i < ne; i++) {
 		const struct cl_entry *e = idx->e[i];
 		sc->entries[i] = (struct cl_entry_info){ e->data, e->keylen, e->data + e->keylen,
@@ -197,8 +197,9 @@ int cl_sm_restore_record(struct cl_sm *sm, const struct cl_record_info *ri)
 	int rc = cl_index_restore(sm, rec, ri);
 	if (rc < 0)
 		return rc;
-	if (cl_rec_idx(rec))   /* there is one unless busy, and then lru_tick is 0 */
-		cl_rec_idx(rec)->lru_tick = ri->lru_tick;   /* linked into the lists by restore_finish */
+	struct cl_index *idx = cl_rec_idx(rec);   /* one unless busy, and then lru_tick is 0 */
+	if (idx)
+		idx->lru_tick = ri->lru_tick;   /* linked into the lists by restore_finish */
 	return 0;
 }
 

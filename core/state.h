@@ -63,7 +63,6 @@ struct cl_uid_acct {
 	struct cl_list lru;          /* their cl_index.ulru, oldest tick first */
 };
 
-/* Everything known about one name. */
 /*
  * What a record has only some of the time -- index data, waiters -- kept
  * aside so that the million records of held leases do not carry it
@@ -76,6 +75,7 @@ struct cl_recx {
 	uint32_t nwaiters;
 };
 
+/* Everything known about one name. */
 struct cl_rec {
 	struct cl_hnode hn;          /* sm->recs, by name hash */
 	struct cl_recx *x;           /* NULL: no index data, no waiters */

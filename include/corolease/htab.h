@@ -18,8 +18,8 @@
  * as many entries as buckets (rehashing old buckets in order, each chain
  * from its head): chains average one to two entries, and the buckets cost
  * 4-8 bytes an entry rather than 8-16 (a million leases live in two such
- * tables on the holder, issue 9).  That fixes the iteration order for a given hash function and
- * sequence of inserts and deletes, but the tables of names hash with a key
+ * tables on the holder, issue 9).  That fixes the iteration order for a
+ * given hash function and sequence of inserts and deletes, but the tables of names hash with a key
  * that is secret and differs from process to process (core/hash.h), so
  * their order differs from host to host: nothing that leaves the process (a
  * message, a snapshot, a state hash, a listing, an event order) may follow
