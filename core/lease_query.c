@@ -369,6 +369,14 @@ uint64_t cl_sm_hash(const struct cl_sm *csm)
 		r->dirty_at = 0;
 	}
 	sm->ndirty = 0;
+	if (sm->cap_dirty > CL_DIRTY_KEEP) {
+		/* the list of one input that touched many records is not kept */
+		struct cl_rec **d = realloc(sm->dirty, CL_DIRTY_KEEP * sizeof(*d));
+		if (d) {
+			sm->dirty = d;
+			sm->cap_dirty = CL_DIRTY_KEEP;
+		}
+	}
 	return hash_with(sm, sm->hsum);
 }
 

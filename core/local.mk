@@ -17,5 +17,6 @@ core_libcorolease_core_la_SOURCES = \
 	core/node.c core/node.h core/node_int.h \
 	core/node_hold.c core/node_lease.c core/node_sync.c core/node_out.c core/node_table.c \
 	core/hash.h core/hist.h \
+	core/slab.c core/slab.h \
 	core/logf.h \
 	core/state.h

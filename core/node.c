@@ -970,7 +970,7 @@ int cl_node_acquire_tagged(struct cl_node *n, uint64_t client, uint64_t cookie, 
 		rc = -EALREADY;
 		goto out;
 	}
-	ch = calloc(1, sizeof(*ch));
+	ch = cl_slab_alloc(sizeof(*ch));
 	if (!ch) {
 		rc = -ENOMEM;
 		goto out;
@@ -1288,13 +1288,13 @@ struct cl_node *cl_node_free(struct cl_node *n)
 		struct chold *c, *cn;
 		for (c = ch_first(&l->holders); c; c = cn) {
 			cn = ch_next(&l->holders, c);
-			free(c);
+			cl_slab_free(c, sizeof(*c));
 		}
 		for (c = ch_first(&l->waiters); c; c = cn) {
 			cn = ch_next(&l->waiters, c);
-			free(c);
+			cl_slab_free(c, sizeof(*c));
 		}
-		free(l);
+		cl_slab_free(l, nd_lease_bytes(l->namelen));
 	}
 	cl_htab_fini(&n->leases);
 	free_entries(&n->rare, offsetof(struct nl_rare, hn));

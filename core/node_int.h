@@ -28,6 +28,7 @@
 #include "hash.h"
 #include "index.h"
 #include "node.h"
+#include "slab.h"
 #include "wire.h"
 
 /* An own message on one of the queues (pending, retry, inflight, resend). */
@@ -64,7 +65,7 @@ struct chold {
 	uint8_t mode;
 	uint8_t flags;                   /* CL_NODE_ACQ_FLAGS */
 	uint8_t state;                   /* enum ch_state */
-	/* two flags in one byte: the hold is 72 bytes, a malloc chunk of 80 (not 96) */
+	/* two flags in one byte: the hold stays 72 bytes (slab.h) */
 	bool queued_told : 1;
 	bool wanted_told : 1;            /* told WANTED for a local waiter */
 };
@@ -155,10 +156,16 @@ struct nl_lease {
 _Static_assert(NL_NSTATES <= 16, "nl_lease.state is a 4-bit field");
 _Static_assert(CL_MODE_EX < 4 && CL_MODE_SH < 4, "nl_lease.mode is a 2-bit field");
 /*
- * A million held leases carry one each (issue 9): with glibc's 16-byte
- * chunks and 8-byte header, a name of up to 16 bytes keeps it in 128.
+ * A million held leases carry one each (issue 9): from the slab (slab.h),
+ * it takes its fixed part plus the name, rounded up to 8 bytes.
  */
-_Static_assert(offsetof(struct nl_lease, name) <= 104, "nl_lease outgrew its 128-byte chunk");
+_Static_assert(offsetof(struct nl_lease, name) <= 104, "nl_lease grew: issue 9's memory budget");
+
+/* The bytes of the lease record of a name of len bytes (cl_slab_alloc()). */
+static inline size_t nd_lease_bytes(size_t len)
+{
+	return offsetof(struct nl_lease, name) + len;
+}
 
 /*
  * Not every member is known to have applied the grant of the lease's epoch

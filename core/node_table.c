@@ -36,7 +36,7 @@ struct nl_lease *nd_lease_get(struct cl_node *n, const void *name, size_t len)
 	struct nl_lease *l = nd_lease_find(n, name, len);
 	if (l)
 		return l;
-	l = calloc(1, offsetof(struct nl_lease, name) + len);
+	l = cl_slab_alloc(nd_lease_bytes(len));
 	if (!l)
 		return NULL;
 	cl_list_init(&l->holders);
@@ -194,7 +194,7 @@ void nd_lease_settle(struct cl_node *n, struct nl_lease *l)
 	if (n->rc_next == &l->order)   /* a reconcile's place (nd_reconcile_step()) moves on */
 		n->rc_next = cl_list_next(&n->lease_order, &l->order);
 	cl_list_del(&l->order);
-	free(l);
+	cl_slab_free(l, nd_lease_bytes(l->namelen));
 }
 
 /* ---- a lease's rare fields ---- */
@@ -370,7 +370,7 @@ static void chold_end(struct cl_node *n, struct chold *ch, int why)
 		}
 		nd_ev_push(n, &ev);
 	}
-	free(ch);
+	cl_slab_free(ch, sizeof(*ch));
 }
 
 void nd_chold_free(struct cl_node *n, struct chold *ch)

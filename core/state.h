@@ -95,8 +95,20 @@ struct cl_rec {
 	uint8_t name[];
 };
 
-/* A name of up to 16 bytes keeps a record in glibc's 96-byte chunk. */
-_Static_assert(offsetof(struct cl_rec, name) <= 72, "cl_rec outgrew its 96-byte chunk");
+/*
+ * One on every node for each name (a million on a loaded cluster, issue 9):
+ * from the slab (slab.h), it takes its fixed part plus the name, rounded up
+ * to 8 bytes.
+ */
+_Static_assert(offsetof(struct cl_rec, name) <= 72, "cl_rec grew: issue 9's memory budget");
+
+/* The bytes of the record of a name of namelen bytes (cl_slab_alloc()). */
+static inline size_t cl_rec_bytes(size_t namelen)
+{
+	return offsetof(struct cl_rec, name) + namelen;
+}
+
+#define CL_DIRTY_KEEP 4096
 
 struct cl_sm {
 	struct cl_sm_config cfg;
@@ -120,7 +132,9 @@ struct cl_sm {
 	 * cl_sm_hash() kept up to date: hsum is the sum of every record's hc;
 	 * the records changed since (cl_rec_touch()) are in dirty, and their hc
 	 * is brought up to date at the next hash.  rebuild: the list could not
-	 * grow, so the next hash walks every record.
+	 * grow, so the next hash walks every record.  An input that finds
+	 * CL_DIRTY_KEEP records dirty hashes them first, and a hash shrinks a
+	 * longer list back to CL_DIRTY_KEEP (cl_sm_apply(), cl_sm_hash()).
 	 */
 	uint64_t hsum;
 	struct cl_rec **dirty;

@@ -12,6 +12,12 @@
 
 #include "corolease/htab.h"
 #include "corolease/list.h"
+#include "slab.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define UTIL_ASAN 1
+#endif
 
 struct item {
 	struct cl_hnode hn;
@@ -261,6 +267,102 @@ START_TEST(list_splice)
 }
 END_TEST
 
+/* ---- core/slab.c ---- */
+
+/* Whether the n bytes at p all equal c. */
+static bool all_bytes(const unsigned char *p, size_t n, unsigned c)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != c)
+			return false;
+	return true;
+}
+
+START_TEST(slab_objects_are_zeroed_aligned_and_apart)
+{
+	struct cl_slab_stats st0, st;
+	cl_slab_stats(&st0);
+	/* 200-byte objects: enough of them for several blocks */
+	enum { N = 20000, SZ = 200 };
+	static unsigned char *v[N];
+	for (size_t i = 0; i < N; i++) {
+		v[i] = cl_slab_alloc(SZ);
+		ck_assert_ptr_nonnull(v[i]);
+		ck_assert_uint_eq((uintptr_t)v[i] % 8, 0);
+		ck_assert(all_bytes(v[i], SZ, 0));
+		memset(v[i], (int)(i % 251) + 1, SZ);
+	}
+	cl_slab_stats(&st);
+	ck_assert_uint_eq(st.live - st0.live, N);
+	ck_assert_uint_eq(st.live_bytes - st0.live_bytes, (size_t)N * SZ);
+	ck_assert_uint_ge(st.blocks - st0.blocks, 3);   /* 1 MB blocks */
+	for (size_t i = 0; i < N; i++)   /* no object was written over by another */
+		ck_assert_msg(all_bytes(v[i], SZ, (unsigned)(i % 251) + 1), "object %zu overwritten", i);
+	for (size_t i = 0; i < N; i++)
+		cl_slab_free(v[i], SZ);
+	cl_slab_stats(&st);
+	ck_assert_uint_eq(st.live, st0.live);
+	ck_assert_uint_eq(st.live_bytes, st0.live_bytes);
+	/* the freed ones come back, zeroed again, without new blocks */
+	size_t blocks = st.blocks;
+	for (size_t i = 0; i < N; i++) {
+		v[i] = cl_slab_alloc(SZ - 3);   /* same 8-byte class */
+		ck_assert(all_bytes(v[i], SZ - 3, 0));
+	}
+	cl_slab_stats(&st);
+	ck_assert_uint_le(st.blocks, blocks + 1);   /* ASan holds a few back */
+	for (size_t i = 0; i < N; i++)
+		cl_slab_free(v[i], SZ - 3);
+}
+END_TEST
+
+START_TEST(slab_reuses_oldest_free_first_and_sizes_by_class)
+{
+	enum { N = 300 };            /* more than ASan's quarantine */
+	void *v[N];
+	struct cl_slab_stats st0, st;
+	for (size_t i = 0; i < N; i++)
+		v[i] = cl_slab_alloc(104 + 13);
+	for (size_t i = 0; i < N; i++)
+		cl_slab_free(v[i], 104 + 13);
+	/* 120 bytes is the class of 113..120: the first one freed comes back first */
+	void *p = cl_slab_alloc(120);
+	ck_assert_ptr_eq(p, v[0]);
+	void *q = cl_slab_alloc(113);
+	ck_assert_ptr_eq(q, v[1]);
+	cl_slab_free(p, 120);
+	cl_slab_free(q, 113);
+	/* a size of another class does not take them */
+	void *r = cl_slab_alloc(112);
+	for (size_t i = 0; i < N; i++)
+		ck_assert_ptr_ne(r, v[i]);
+	cl_slab_free(r, 112);
+	/* past CL_SLAB_MAX: calloc(), not counted */
+	cl_slab_stats(&st0);
+	unsigned char *big = cl_slab_alloc(CL_SLAB_MAX + 1);
+	ck_assert_ptr_nonnull(big);
+	ck_assert_uint_eq(big[CL_SLAB_MAX], 0);
+	cl_slab_stats(&st);
+	ck_assert_uint_eq(st.live, st0.live);
+	cl_slab_free(big, CL_SLAB_MAX + 1);
+	cl_slab_free(NULL, 64);
+}
+END_TEST
+
+#ifdef UTIL_ASAN
+START_TEST(slab_poisons_free_objects_under_asan)
+{
+	unsigned char *p = cl_slab_alloc(72);
+	ck_assert(!__asan_address_is_poisoned(p));
+	ck_assert(!__asan_address_is_poisoned(p + 71));
+	ck_assert(__asan_address_is_poisoned(p + 72));   /* the red zone */
+	cl_slab_free(p, 72);
+	ck_assert(__asan_address_is_poisoned(p));
+	ck_assert(__asan_address_is_poisoned(p + 40));
+}
+END_TEST
+#endif
+
 static Suite *util_suite(void)
 {
 	Suite *s = suite_create("util");
@@ -274,6 +376,13 @@ static Suite *util_suite(void)
 	tc = tcase_create("list");
 	tcase_add_test(tc, list_fifo_and_remove);
 	tcase_add_test(tc, list_splice);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("slab");
+	tcase_add_test(tc, slab_objects_are_zeroed_aligned_and_apart);
+	tcase_add_test(tc, slab_reuses_oldest_free_first_and_sizes_by_class);
+#ifdef UTIL_ASAN
+	tcase_add_test(tc, slab_poisons_free_objects_under_asan);
+#endif
 	suite_add_tcase(s, tc);
 	return s;
 }

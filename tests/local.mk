@@ -30,7 +30,7 @@ CHECK_TEST_LDADD = core/libcorolease-core.la $(CHECK_LIBS)
 # routed through failalloc.  (Not named *_LDFLAGS: automake would take
 # TEST_FAILALLOC for a program's name.)
 FAILALLOC_SRC = tests/support/failalloc.c tests/support/failalloc.h
-TEST_FAILALLOC_FLAGS = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
+TEST_FAILALLOC_FLAGS = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=cl_slab_alloc
 
 tests_check_lease_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_check_lease_SOURCES = tests/check_lease.c $(TEST_SUPPORT)
@@ -78,8 +78,8 @@ tests_check_evsbus_SOURCES = tests/check_evsbus.c
 tests_check_evsbus_CFLAGS = $(CHECK_TEST_CFLAGS)
 tests_check_evsbus_LDADD = $(EVSBUS_LDADD)
 
-tests_check_util_CPPFLAGS = -I$(top_srcdir)/include
-tests_check_util_SOURCES = tests/check_util.c
+tests_check_util_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/core
+tests_check_util_SOURCES = tests/check_util.c core/slab.c
 tests_check_util_CFLAGS = $(CHECK_TEST_CFLAGS)
 tests_check_util_LDADD = $(CHECK_LIBS)
 

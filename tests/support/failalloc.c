@@ -80,3 +80,15 @@ void *__wrap_realloc(void *p, size_t n)
 {
 	return refuse() ? NULL : __real_realloc(p, n);
 }
+
+/*
+ * The core's records come from its slab (core/slab.h), which calls malloc()
+ * only for a new block: each record counts as an allocation of its own.
+ */
+void *__real_cl_slab_alloc(size_t n);
+void *__wrap_cl_slab_alloc(size_t n);
+
+void *__wrap_cl_slab_alloc(size_t n)
+{
+	return refuse() ? NULL : __real_cl_slab_alloc(n);
+}

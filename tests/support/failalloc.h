@@ -1,9 +1,10 @@
 /*
  * failalloc.h - test support: allocation-failure injection for the unit
  * tests.  A test binary linked with
- *     -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
+ *     -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=cl_slab_alloc
  * and failalloc.c gets every malloc/calloc/realloc call of the objects in
- * that link (the core library included) routed through here.  Once armed,
+ * that link (the core library included), and every record the core takes
+ * from its slab (core/slab.h), routed through here.  Once armed,
  * the call after `successes` more successful ones fails (returns NULL with
  * errno ENOMEM), and so does every later one until failalloc_disarm().
  *
