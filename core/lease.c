@@ -58,9 +58,8 @@ struct cl_rec *cl_rec_get(struct cl_sm *sm, const void *name, size_t namelen)
 		cl_sm_oom(sm);
 		return NULL;
 	}
-	r->namelen = (uint16_t)namelen;
+	r->namelen = namelen & 0x7ff;   /* 1..COROLEASE_NAME_MAX, checked by every caller */
 	memcpy(r->name, name, namelen);
-	r->cap_holds = 1;
 	cl_htab_add(&sm->recs, &r->hn, name_hash(sm, name, namelen));
 	return r;
 }
@@ -69,6 +68,10 @@ void cl_rec_touch(struct cl_sm *sm, struct cl_rec *rec)
 {
 	if (rec->dirty_at || sm->rebuild)
 		return;
+	if (sm->ndirty == CL_DIRTY_MAX) {
+		sm->rebuild = true;   /* one input touched that many: the next hash walks them all */
+		return;
+	}
 	if (sm->ndirty == sm->cap_dirty) {
 		size_t cap = sm->cap_dirty ? sm->cap_dirty * 2 : 64;
 		struct cl_rec **d = realloc(sm->dirty, cap * sizeof(*d));
@@ -82,7 +85,7 @@ void cl_rec_touch(struct cl_sm *sm, struct cl_rec *rec)
 		sm->cap_dirty = cap;
 	}
 	sm->dirty[sm->ndirty++] = rec;
-	rec->dirty_at = (uint32_t)sm->ndirty;
+	rec->dirty_at = (uint32_t)sm->ndirty & CL_DIRTY_MAX;
 }
 
 /* node's entry in sm->live, created (0) if new; NULL on ENOMEM (the caller poisons). */
@@ -142,7 +145,7 @@ static void rec_unlink_free(struct cl_sm *sm, struct cl_rec *rec)
 		last->dirty_at = rec->dirty_at;
 	}
 	cl_htab_del(&sm->recs, &rec->hn);
-	if (rec->cap_holds > 1)
+	if (rec->nholds > 1)
 		free(rec->hs.many);
 	cl_slab_free(rec, cl_rec_bytes(rec->namelen));
 }
@@ -178,26 +181,27 @@ void cl_sm_emit(struct cl_sm *sm, struct cl_action *a, const struct cl_rec *rec)
 int cl_hold_add(struct cl_sm *sm, struct cl_rec *rec, uint32_t node, uint8_t mode,
 		    uint64_t epoch, uint64_t orphan_seq)
 {
-	if (rec->nholds == rec->cap_holds) {
-		uint32_t cap = rec->cap_holds * 2;
-		struct cl_hold *h = malloc(cap * sizeof(*h));
+	uint32_t n = rec->nholds;
+	struct cl_live_count *live = orphan_seq ? NULL : live_of(sm, node);
+	if ((!orphan_seq && !live) || n == UINT32_MAX) {   /* (one hold per node: never that many) */
+		cl_sm_oom(sm);
+		return -ENOMEM;
+	}
+	if (n && !(n & (n - 1))) {
+		/* full: n is its room (a power of two); one in the record makes two */
+		struct cl_hold *h = n == 1 ? malloc(2 * sizeof(*h))
+					   : realloc(rec->hs.many, 2 * (size_t)n * sizeof(*h));
 		if (!h) {
 			cl_sm_oom(sm);
 			return -ENOMEM;
 		}
-		memcpy(h, cl_rec_holds(rec), rec->nholds * sizeof(*h));
-		if (rec->cap_holds > 1)
-			free(rec->hs.many);
+		if (n == 1)
+			h[0] = rec->hs.one;
 		rec->hs.many = h;
-		rec->cap_holds = cap;
-	}
-	struct cl_live_count *live = orphan_seq ? NULL : live_of(sm, node);
-	if (!orphan_seq && !live) {
-		cl_sm_oom(sm);
-		return -ENOMEM;
 	}
 	cl_rec_touch(sm, rec);
-	cl_rec_holds(rec)[rec->nholds++] = (struct cl_hold){ node, mode, epoch, orphan_seq };
+	(n ? rec->hs.many : &rec->hs.one)[n] = (struct cl_hold){ node, mode, epoch, orphan_seq };
+	rec->nholds = n + 1;
 	sm->holds++;
 	if (orphan_seq)
 		sm->orphans++;
@@ -217,7 +221,11 @@ static void hold_remove(struct cl_sm *sm, struct cl_rec *rec, struct cl_hold *h)
 	else
 		live_dec(sm, h->node);
 	memmove(&v[i], &v[i + 1], (rec->nholds - i - 1) * sizeof(*h));
-	rec->nholds--;
+	if (--rec->nholds == 1) {
+		struct cl_hold one = v[0];   /* the last one goes back into the record */
+		free(v);
+		rec->hs.one = one;
+	}
 }
 
 

@@ -79,28 +79,33 @@ struct cl_recx {
 struct cl_rec {
 	struct cl_hnode hn;          /* sm->recs, by name hash */
 	struct cl_recx *x;           /* NULL: no index data, no waiters */
-	uint32_t nholds, cap_holds;
-	uint32_t dirty_at;           /* 1 + its place in sm->dirty; 0: hc is its hash */
-	uint16_t namelen;
 	/*
-	 * The holds (cl_rec_holds()): in the record while cap_holds == 1 (a
-	 * name has one holder, but for SH holds and orphans), else an array
-	 * of cap_holds
+	 * The holds (cl_rec_holds()): in the record while there is at most
+	 * one (a name has one holder, but for SH holds and orphans), else an
+	 * array with room for nholds rounded up to a power of two at least
+	 * (cl_hold_add(), hold_remove())
 	 */
 	union {
 		struct cl_hold one;
 		struct cl_hold *many;
 	} hs;
 	uint64_t hc;                 /* what it adds to sm->hsum: its hash when last settled */
+	uint32_t nholds;
+	/* 1 + its place in sm->dirty (up to CL_DIRTY_MAX); 0: hc is its hash */
+	uint32_t dirty_at : 21;
+	uint32_t namelen : 11;       /* 1..COROLEASE_NAME_MAX */
 	uint8_t name[];
 };
+
+#define CL_DIRTY_MAX ((1u << 21) - 1)
+_Static_assert(COROLEASE_NAME_MAX < (1u << 11), "cl_rec.namelen is an 11-bit field");
 
 /*
  * One on every node for each name (a million on a loaded cluster, issue 9):
  * from the slab (slab.h), it takes its fixed part plus the name, rounded up
  * to 8 bytes.
  */
-_Static_assert(offsetof(struct cl_rec, name) <= 72, "cl_rec grew: issue 9's memory budget");
+_Static_assert(offsetof(struct cl_rec, name) <= 64, "cl_rec grew: issue 9's memory budget");
 
 /* The bytes of the record of a name of namelen bytes (cl_slab_alloc()). */
 static inline size_t cl_rec_bytes(size_t namelen)
@@ -132,7 +137,8 @@ struct cl_sm {
 	 * cl_sm_hash() kept up to date: hsum is the sum of every record's hc;
 	 * the records changed since (cl_rec_touch()) are in dirty, and their hc
 	 * is brought up to date at the next hash.  rebuild: the list could not
-	 * grow, so the next hash walks every record.  An input that finds
+	 * grow (or reached CL_DIRTY_MAX), so the next hash walks every record.
+	 * An input that finds
 	 * CL_DIRTY_KEEP records dirty hashes them first, and a hash shrinks a
 	 * longer list back to CL_DIRTY_KEEP (cl_sm_apply(), cl_sm_hash()).
 	 */
@@ -161,7 +167,7 @@ static inline void cl_sm_oom(struct cl_sm *sm)
 /* rec's nholds holds, in the order they were added. */
 static inline struct cl_hold *cl_rec_holds(const struct cl_rec *rec)
 {
-	return rec->cap_holds == 1 ? (struct cl_hold *)&rec->hs.one : rec->hs.many;
+	return rec->nholds <= 1 ? (struct cl_hold *)&rec->hs.one : rec->hs.many;
 }
 
 /* rec's index data, or NULL. */

@@ -448,6 +448,68 @@ START_TEST(test_sh_batching)
 }
 END_TEST
 
+/* The holds of name in order, by node, and the running hash still the full one. */
+static void holds_are(int line, const void *name, size_t len, const uint32_t *nodes, size_t n)
+{
+	struct cl_lease_info info;
+	ck_assert_msg(cl_sm_lookup(sm, name, len, &info, L_holds, 8, NULL, 0) == 0, "line %d", line);
+	ck_assert_msg(info.nholders == n, "line %d: %" PRIu32 " holders, expected %zu", line,
+		      info.nholders, n);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_msg(L_holds[i].node == nodes[i] && L_holds[i].mode == SH,
+			      "line %d: hold %zu is node %" PRIu32 ", expected %" PRIu32, line, i,
+			      L_holds[i].node, nodes[i]);
+	ck_assert_msg(cl_sm_hash(sm) == cl_sm_hash_full(sm), "line %d: running hash", line);
+}
+#define HOLDS_ARE(nm, ...) holds_are(__LINE__, nm, NODES(__VA_ARGS__))
+
+/*
+ * A record keeps one hold in itself and more in an array sized by powers of
+ * two (state.h): every step across 1, 2, 4 and back keeps the holds and
+ * their order, and the last one goes back into the record.
+ */
+START_TEST(test_sh_holds_move_between_record_and_array)
+{
+	for (uint32_t node = 1; node <= 5; node++)
+		GRAB(node, S("a"), SH);
+	HOLDS_ARE(S("a"), 1, 2, 3, 4, 5);
+	OK(rel(3, S("a"), 3));
+	HOLDS_ARE(S("a"), 1, 2, 4, 5);
+	OK(rel(1, S("a"), 1));
+	HOLDS_ARE(S("a"), 2, 4, 5);
+	OK(rel(5, S("a"), 5));
+	HOLDS_ARE(S("a"), 2, 4);
+	OK(rel(2, S("a"), 2));
+	HOLDS_ARE(S("a"), 4);
+	uint64_t e = GRAB(1, S("a"), SH);      /* into an array again */
+	HOLDS_ARE(S("a"), 4, 1);
+	OK(rel(4, S("a"), 4));
+	HOLDS_ARE(S("a"), 1);
+	OK(rel(1, S("a"), e));
+	GONE(S("a"));
+	ck_assert_uint_eq(stats().holds, 0);
+	ck_assert_uint_eq(cl_sm_hash(sm), cl_sm_hash_full(sm));
+}
+END_TEST
+
+/*
+ * More names changed between two hashes than the dirty list keeps, in many
+ * inputs and then in one (a departure): the running hash stays the full one.
+ */
+START_TEST(test_dirty_burst_keeps_the_hash)
+{
+	char nm[16];
+	for (unsigned i = 0; i < 3 * 4096; i++) {
+		int len = snprintf(nm, sizeof(nm), "b%05u", i);
+		grab(__LINE__, 2, nm, (size_t)len, i % 2 ? SH : EX);
+	}
+	ck_assert_uint_eq(cl_sm_hash(sm), cl_sm_hash_full(sm));
+	OK(confchg(1, 2, NODES(1, 3, 4, 5), NODES(2)));   /* 12,288 holds orphaned at once */
+	ck_assert_uint_eq(stats().orphans, 3 * 4096);
+	ck_assert_uint_eq(cl_sm_hash(sm), cl_sm_hash_full(sm));
+}
+END_TEST
+
 START_TEST(test_conflict_nowait_deny)
 {
 	uint64_t e;
@@ -2766,6 +2828,8 @@ static Suite *lease_suite(void)
 	tcase_add_test(tc, test_acquire_new_epoch);
 	tcase_add_test(tc, test_idempotent_reacquire);
 	tcase_add_test(tc, test_sh_batching);
+	tcase_add_test(tc, test_sh_holds_move_between_record_and_array);
+	tcase_add_test(tc, test_dirty_burst_keeps_the_hash);
 	tcase_add_test(tc, test_conflict_nowait_deny);
 	tcase_add_test(tc, test_wait_queued_blocking);
 	tcase_add_test(tc, test_fifo_order);
