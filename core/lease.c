@@ -814,14 +814,7 @@ int cl_sm_apply(struct cl_sm *sm, uint32_t sender, const struct cl_msg *m)
 		return -ENOMEM;
 	if (sender == CL_NODE_NONE || m->type > CL_MSG_TYPE_MAX || !apply_table[m->type])
 		return -EINVAL;
-	/*
-	 * A burst of inputs between two of the agent's ticks does not grow the
-	 * dirty list beyond CL_DIRTY_KEEP (8 bytes a name for a million names
-	 * otherwise, issue 9): the running hash catches up first, here between
-	 * inputs, where no record is half changed.
-	 */
-	if (sm->ndirty >= CL_DIRTY_KEEP)
-		(void)cl_sm_hash(sm);
+	cl_sm_dirty_bound(sm);
 	sm->h.lsn++;
 	int rc = apply_table[m->type](sm, sender, m);
 	if (sm->h.quorate)
@@ -1040,6 +1033,7 @@ int cl_sm_orphan_dropped(struct cl_sm *sm, uint32_t node, const uint8_t *name, u
 	if (node == CL_NODE_NONE || !name || namelen < 1 || namelen > COROLEASE_NAME_MAX ||
 	    (mode != CL_MODE_EX && mode != CL_MODE_SH) || !epoch || !seq || seq > sm->h.orphan_seq)
 		return -EINVAL;
+	cl_sm_dirty_bound(sm);
 	sm->h.lsn++;
 	/* the loser's epochs may run past this lineage's counter: stay above them */
 	if (epoch > sm->h.epoch)

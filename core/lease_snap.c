@@ -180,6 +180,7 @@ int cl_sm_restore_record(struct cl_sm *sm, const struct cl_record_info *ri)
 			if (ri->waiters[j].node == w->node)
 				return -EINVAL;
 	}
+	cl_sm_dirty_bound(sm);
 	struct cl_rec *rec = cl_rec_get(sm, ri->name, ri->namelen);
 	if (!rec)
 		return -ENOMEM;

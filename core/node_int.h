@@ -157,7 +157,8 @@ _Static_assert(NL_NSTATES <= 16, "nl_lease.state is a 4-bit field");
 _Static_assert(CL_MODE_EX < 4 && CL_MODE_SH < 4, "nl_lease.mode is a 2-bit field");
 /*
  * A million held leases carry one each (issue 9): from the slab (slab.h),
- * it takes its fixed part plus the name, rounded up to 8 bytes.
+ * it takes its fixed part plus the name, rounded up to 8 bytes (names of
+ * up to CL_SLAB_MAX - 104 bytes; longer ones are a calloc()).
  */
 _Static_assert(offsetof(struct nl_lease, name) <= 104, "nl_lease grew: issue 9's memory budget");
 

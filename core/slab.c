@@ -18,6 +18,44 @@
 #endif
 #endif
 
+#define GRAIN 8
+
+static size_t nblocks, nlive, live_bytes;
+
+static size_t class_bytes(size_t size)
+{
+	return ((size ? size : 1) + GRAIN - 1) & ~(size_t)(GRAIN - 1);
+}
+
+#if defined(SLAB_ASAN) && !defined(CL_SLAB_ALWAYS)
+
+/*
+ * Under AddressSanitizer every record is a malloc() of its own, so that the
+ * sanitizer's red zones, quarantine and leak checker see each one (a leaked
+ * record inside a slab block would look reachable).  check_util builds the
+ * slab itself with CL_SLAB_ALWAYS and tests it under ASan too.
+ */
+void *cl_slab_alloc(size_t size)
+{
+	void *p = calloc(1, size ? size : 1);
+	if (p && size <= CL_SLAB_MAX) {
+		nlive++;
+		live_bytes += class_bytes(size);
+	}
+	return p;
+}
+
+void cl_slab_free(void *p, size_t size)
+{
+	if (p && size <= CL_SLAB_MAX) {
+		nlive--;
+		live_bytes -= class_bytes(size);
+	}
+	free(p);
+}
+
+#else
+
 #ifdef SLAB_ASAN
 #include <sanitizer/asan_interface.h>
 #define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
@@ -31,13 +69,11 @@
 #define QUARANTINE 0
 #endif
 
-#define GRAIN 8
 #define NCLASSES (CL_SLAB_MAX / GRAIN)
 /*
  * A block's bytes: large enough that its malloc() header does not matter,
  * small enough that the unused end of each class's last block does not
- * either (malloc() of this size maps it, and only the pages carved are
- * ever touched).
+ * either (only the pages carved are ever touched).
  */
 #define BLOCK_BYTES (1u << 20)
 
@@ -57,7 +93,7 @@ struct size_class {
 	char *next, *end;
 };
 
-/* Every block starts with a link to the previous one (they stay reachable for leak checkers). */
+/* Every block starts with a link to the previous one (they stay reachable). */
 struct block {
 	struct block *prev;
 	uint64_t pad;                /* objects start 16-byte aligned */
@@ -65,12 +101,6 @@ struct block {
 
 static struct size_class classes[NCLASSES];
 static struct block *blocks;
-static size_t nblocks, nlive, live_bytes;
-
-static size_t class_bytes(size_t size)
-{
-	return (size + GRAIN - 1) & ~(size_t)(GRAIN - 1);
-}
 
 static void *carve(struct size_class *c, size_t bytes)
 {
@@ -82,6 +112,7 @@ static void *carve(struct size_class *c, size_t bytes)
 		b->prev = blocks;
 		blocks = b;
 		nblocks++;
+		POISON(b, sizeof(*b));       /* the header is a red zone too */
 		c->next = (char *)(b + 1);
 		c->end = (char *)b + BLOCK_BYTES;
 		POISON(c->next, (size_t)(c->end - c->next));
@@ -96,12 +127,12 @@ void *cl_slab_alloc(size_t size)
 {
 	if (size > CL_SLAB_MAX)
 		return calloc(1, size);
-	size_t bytes = class_bytes(size ? size : 1);
+	size_t bytes = class_bytes(size);
 	struct size_class *c = &classes[bytes / GRAIN - 1];
 	void *p;
 	if (c->head && c->nfree > QUARANTINE) {
 		struct free_obj *f = c->head;
-		UNPOISON(f, bytes);
+		UNPOISON(f, sizeof(*f));
 		c->head = f->next;
 		if (!c->head)
 			c->tail = NULL;
@@ -113,9 +144,10 @@ void *cl_slab_alloc(size_t size)
 			errno = ENOMEM;
 			return NULL;
 		}
-		UNPOISON(p, bytes);
 	}
-	memset(p, 0, bytes);
+	POISON(p, bytes);
+	UNPOISON(p, size ? size : 1);        /* the rounding is a red zone as well */
+	memset(p, 0, size ? size : 1);
 	nlive++;
 	live_bytes += bytes;
 	return p;
@@ -129,9 +161,10 @@ void cl_slab_free(void *p, size_t size)
 		free(p);
 		return;
 	}
-	size_t bytes = class_bytes(size ? size : 1);
+	size_t bytes = class_bytes(size);
 	struct size_class *c = &classes[bytes / GRAIN - 1];
 	struct free_obj *f = p;
+	UNPOISON(f, sizeof(*f));
 	f->next = NULL;
 	POISON(f, bytes);
 	if (c->tail) {
@@ -146,6 +179,8 @@ void cl_slab_free(void *p, size_t size)
 	nlive--;
 	live_bytes -= bytes;
 }
+
+#endif
 
 void cl_slab_stats(struct cl_slab_stats *st)
 {

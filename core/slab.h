@@ -7,14 +7,16 @@
  *
  * Objects of up to CL_SLAB_MAX bytes are carved, in 8-byte size classes
  * without a header, from blocks taken with malloc() and kept for the life
- * of the process; a freed object goes on its class's free list and is the
- * next one given out.  Larger objects go to calloc()/free().  The caller
- * passes the size again to cl_slab_free().
+ * of the process; a freed object goes to the back of its class's free
+ * list, and the oldest one there is given out first.  Larger objects go to
+ * calloc()/free().  The caller passes the size again to cl_slab_free().
  *
  * Not thread-safe: the core runs on one thread (the daemon's loop; each
- * test and simulator process).  Under AddressSanitizer free objects and the
- * unused part of a block are poisoned and objects are kept apart by a
- * poisoned red zone, so a use after free or an overflow is still caught.
+ * test and simulator process).  Under AddressSanitizer every object is a
+ * calloc() of its own (so the sanitizer's red zones, quarantine and leak
+ * checker see each record), unless built with CL_SLAB_ALWAYS: then the
+ * slab poisons free objects, block headers and the bytes past each size,
+ * and keeps 256 freed objects a class before reuse (check_util tests it so).
  */
 #ifndef COROLEASE_CORE_SLAB_H
 #define COROLEASE_CORE_SLAB_H

@@ -103,9 +103,19 @@ _Static_assert(COROLEASE_NAME_MAX < (1u << 11), "cl_rec.namelen is an 11-bit fie
 /*
  * One on every node for each name (a million on a loaded cluster, issue 9):
  * from the slab (slab.h), it takes its fixed part plus the name, rounded up
- * to 8 bytes.
+ * to 8 bytes (names of up to CL_SLAB_MAX - 64 bytes; longer ones are a
+ * calloc()).
  */
 _Static_assert(offsetof(struct cl_rec, name) <= 64, "cl_rec grew: issue 9's memory budget");
+
+/*
+ * Called before an input changes anything (no record is half changed): a
+ * burst of inputs between two of the agent's ticks does not grow the dirty
+ * list beyond CL_DIRTY_KEEP (8 bytes a name for a million names otherwise,
+ * issue 9), because the running hash catches up first.  cl_sm_apply(),
+ * cl_sm_orphan_dropped() and cl_sm_restore_record() do.
+ */
+static inline void cl_sm_dirty_bound(struct cl_sm *sm);
 
 /* The bytes of the record of a name of namelen bytes (cl_slab_alloc()). */
 static inline size_t cl_rec_bytes(size_t namelen)
@@ -157,6 +167,12 @@ struct cl_sm {
 	uint64_t hash_counts[5];     /* recs.n, holds, orphans, waiters, index_bytes */
 	uint64_t hash_val;
 };
+
+static inline void cl_sm_dirty_bound(struct cl_sm *sm)
+{
+	if (sm->ndirty >= CL_DIRTY_KEEP)
+		(void)cl_sm_hash(sm);
+}
 
 /* Out of memory inside an input: the machine is poisoned (lease.h). */
 static inline void cl_sm_oom(struct cl_sm *sm)

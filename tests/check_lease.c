@@ -21,6 +21,7 @@
 #include "index.h"
 #include "lease.h"
 #include "recorder.h"
+#include "state.h"                /* the dirty list (test_dirty_*) */
 #include "wire.h"
 
 /* ------------------------------------------------------------------ recorder */
@@ -507,6 +508,113 @@ START_TEST(test_dirty_burst_keeps_the_hash)
 	OK(confchg(1, 2, NODES(1, 3, 4, 5), NODES(2)));   /* 12,288 holds orphaned at once */
 	ck_assert_uint_eq(stats().orphans, 3 * 4096);
 	ck_assert_uint_eq(cl_sm_hash(sm), cl_sm_hash_full(sm));
+}
+END_TEST
+
+/* xorshift64 for the random dirty-list test (seeded per iteration) */
+static uint64_t dr_state;
+static uint64_t dr_rand(uint64_t n)
+{
+	dr_state ^= dr_state << 13;
+	dr_state ^= dr_state >> 7;
+	dr_state ^= dr_state << 17;
+	return dr_state % n;
+}
+
+/* The running hash against the walk, and a hash leaves no long list behind. */
+static void dr_check(int line, uint64_t step)
+{
+	uint64_t h = cl_sm_hash(sm), full = cl_sm_hash_full(sm);
+	ck_assert_msg(h == full, "line %d step %" PRIu64 ": running hash %" PRIx64 ", walk %" PRIx64,
+		      line, step, h, full);
+	ck_assert_msg(sm->ndirty == 0 && sm->cap_dirty <= CL_DIRTY_KEEP,
+		      "line %d step %" PRIu64 ": after a hash, %zu dirty, room for %zu", line, step,
+		      sm->ndirty, sm->cap_dirty);
+}
+
+/*
+ * Thousands of names changed between hashes by every kind of input: single
+ * ones (the list stays within CL_DIRTY_KEEP plus what one input touches),
+ * a departure and a quorum that grants thousands of waiters in one input,
+ * and the hold lists a load dropped (cl_sm_orphan_dropped(), one call a
+ * name).  Hashes at random moments, some right at the bound.
+ */
+START_TEST(test_dirty_list_random_bursts)
+{
+	enum { NAMES = 12000, STEPS = 25000 };
+	static char names[NAMES][24];
+	static size_t lens[NAMES];
+	dr_state = 0x9e3779b97f4a7c15ULL * (uint64_t)(_i + 1);
+	for (size_t i = 0; i < NAMES; i++)
+		lens[i] = (size_t)snprintf(names[i], sizeof(names[i]), "d%zu.%.*s", i,
+					   (int)dr_rand(12), "abcdefghijkl");
+	uint32_t mem[5] = { 1, 2, 3, 4, 5 };
+	uint32_t nmem = 5;
+	uint64_t req = 1, ring_seq = 1;
+	uint64_t next_hash = 1 + dr_rand(8000);
+	for (uint64_t step = 0; step < STEPS; step++) {
+		size_t k = (size_t)dr_rand(NAMES);
+		uint32_t sender = mem[dr_rand(nmem)];
+		uint64_t r = dr_rand(1000);
+		if (step == STEPS / 3 && nmem > 3) {
+			/* a member leaves: every record it held changes in one input */
+			uint32_t left = mem[--nmem];
+			char x[16];
+			for (int i = 0; i < 6000; i++)   /* more than the list keeps */
+				OK(acq(left, x, (size_t)snprintf(x, sizeof(x), "x%d", i), EX, 0, req++));
+			OK(confchg(1, ++ring_seq, mem, nmem, &left, 1));
+			ck_assert_uint_ge(sm->ndirty, 6000);
+			OK(quorum(1, 1, ring_seq, true));
+			struct cl_msg f = { .type = CL_MSG_FENCE_ACK, .node = left, .req_id = req++ };
+			OK(apply(mem[0], &f));
+		} else if (step == STEPS / 2) {
+			/* quorum lost, waiters pile up, quorum back: granted in one input */
+			OK(quorum(1, 1, ring_seq, false));
+			for (int i = 0; i < 5000; i++) {
+				size_t kk = (size_t)dr_rand(NAMES);
+				(void)acq(mem[dr_rand(nmem)], names[kk], lens[kk], EX, WAIT, req++);
+			}
+			OK(quorum(1, 1, ring_seq, true));
+		} else if (step == 2 * STEPS / 3) {
+			/* a load's dropped holds, orphaned one name per call */
+			uint64_t seq = cl_sm_begin_dropped(sm);
+			for (size_t i = 0; i < 6000; i++) {
+				size_t kk = (i * 7919) % NAMES;
+				int rc = cl_sm_orphan_dropped(sm, mem[i % nmem], (const uint8_t *)names[kk],
+							      (uint16_t)lens[kk], CL_MODE_SH, 1, seq);
+				ck_assert_int_eq(rc, 0);
+				ck_assert_uint_le(sm->ndirty, CL_DIRTY_KEEP + 1);
+			}
+		} else if (r < 500) {
+			(void)acq(sender, names[k], lens[k], dr_rand(4) ? EX : SH, dr_rand(3) ? 0 : WAIT,
+				  req++);
+		} else if (r < 800) {
+			uint32_t o = cl_sm_owner(sm, names[k], lens[k]);
+			if (o != CL_NODE_NONE)
+				sender = o;
+			(void)rel(sender, names[k], lens[k],
+				  cl_sm_hold_epoch(sm, names[k], lens[k], sender, NULL));
+		} else if (r < 950) {
+			uint32_t o = cl_sm_owner(sm, names[k], lens[k]);
+			if (o != CL_NODE_NONE)
+				(void)put(o, names[k], lens[k], "k", 1, "value", dr_rand(6),
+					  cl_sm_hold_epoch(sm, names[k], lens[k], o, NULL), 0);
+		} else {
+			(void)evict(sender, names[k], lens[k], req++);
+		}
+		ck_assert(!cl_sm_failed(sm));
+		/* inputs that touch a record or a few (a put's evictions): the list is bounded */
+		if (step % 97 == 0 && step != STEPS / 3 && step != STEPS / 2)
+			ck_assert_msg(sm->ndirty <= CL_DIRTY_KEEP + 64, "step %" PRIu64 ": %zu dirty", step,
+				      sm->ndirty);
+		if (step + 1 == next_hash) {
+			dr_check(__LINE__, step);
+			next_hash = step + 2 + (dr_rand(3) ? dr_rand(9000) : dr_rand(40));
+		}
+		if (sm->ndirty + 1 >= CL_DIRTY_KEEP && dr_rand(50) == 0)
+			dr_check(__LINE__, step);
+	}
+	dr_check(__LINE__, STEPS);
 }
 END_TEST
 
@@ -2830,6 +2938,7 @@ static Suite *lease_suite(void)
 	tcase_add_test(tc, test_sh_batching);
 	tcase_add_test(tc, test_sh_holds_move_between_record_and_array);
 	tcase_add_test(tc, test_dirty_burst_keeps_the_hash);
+	tcase_add_loop_test(tc, test_dirty_list_random_bursts, 0, 3);
 	tcase_add_test(tc, test_conflict_nowait_deny);
 	tcase_add_test(tc, test_wait_queued_blocking);
 	tcase_add_test(tc, test_fifo_order);

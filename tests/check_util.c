@@ -359,6 +359,15 @@ START_TEST(slab_poisons_free_objects_under_asan)
 	cl_slab_free(p, 72);
 	ck_assert(__asan_address_is_poisoned(p));
 	ck_assert(__asan_address_is_poisoned(p + 40));
+	/* a size that is not a multiple of 8: the bytes up to the class's are poisoned */
+	unsigned char *q = cl_slab_alloc(97);
+	ck_assert(!__asan_address_is_poisoned(q + 96));
+	ck_assert(__asan_address_is_poisoned(q + 97));
+	cl_slab_free(q, 97);
+	/* the first object of a block: its header in front is poisoned */
+	unsigned char *r = cl_slab_alloc(CL_SLAB_MAX);   /* a class nothing else used */
+	ck_assert(__asan_address_is_poisoned(r - 1));
+	cl_slab_free(r, CL_SLAB_MAX);
 }
 END_TEST
 #endif
