@@ -22,6 +22,7 @@
 #include "lease.h"
 #include "recorder.h"
 #include "wire.h"
+#include "xrand.h"
 
 /* ------------------------------------------------------------------ recorder */
 
@@ -1134,10 +1135,7 @@ static uint64_t q_rng;
 
 static uint64_t q_rnd(uint64_t n)
 {
-	q_rng ^= q_rng << 13;
-	q_rng ^= q_rng >> 7;
-	q_rng ^= q_rng << 17;
-	return q_rng % n;
+	return xrand_next(&q_rng) % n;
 }
 
 /* One input shaped by g's state: acquires, puts of four uids, deletes, releases. */

@@ -23,6 +23,7 @@
 #include "recorder.h"
 #include "state.h"                /* the dirty list (test_dirty_*) */
 #include "wire.h"
+#include "xrand.h"
 
 /* ------------------------------------------------------------------ recorder */
 
@@ -515,10 +516,7 @@ END_TEST
 static uint64_t dr_state;
 static uint64_t dr_rand(uint64_t n)
 {
-	dr_state ^= dr_state << 13;
-	dr_state ^= dr_state >> 7;
-	dr_state ^= dr_state << 17;
-	return dr_state % n;
+	return xrand_next(&dr_state) % n;
 }
 
 /* The running hash against the walk, and a hash leaves no long list behind. */

@@ -19,6 +19,7 @@
 #include "index.h"
 #include "lease.h"
 #include "wire.h"
+#include "xrand.h"
 
 /* ---- shared data -------------------------------------------------------- */
 
@@ -46,12 +47,7 @@ static uint64_t rng_state;
 
 static uint64_t rnd(void)
 {
-	uint64_t x = rng_state;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	rng_state = x;
-	return x;
+	return xrand_next(&rng_state);
 }
 
 #define S(str) ((const uint8_t *)(str)), ((uint16_t)(sizeof(str) - 1))

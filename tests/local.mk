@@ -21,7 +21,7 @@ TESTS += $(CHECK_TEST_PROGS)
 
 CHECK_TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 # tests/support/: helpers shared by the unit tests
-TEST_SUPPORT = tests/support/recorder.c tests/support/recorder.h
+TEST_SUPPORT = tests/support/recorder.c tests/support/recorder.h tests/support/xrand.h
 TEST_CPPFLAGS = $(CORE_CPPFLAGS) -I$(top_srcdir)/tests/support
 CHECK_TEST_LDADD = core/libcorolease-core.la $(CHECK_LIBS)
 # Allocation-failure injection (tests/support/failalloc.h): a test linked with
