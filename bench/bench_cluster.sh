@@ -11,6 +11,11 @@
 #      1, PONG from node 2, agreed order) - the baseline: back to back, and
 #      with a 20 ms gap before each PING (like-for-like with 2b: the message
 #      starts at a random point of the token's rotation), with its one way;
+#   1b. the send path when idle (issue 9, target 1): bench-peers cycle
+#      corolease-fresh on node 1, one client acquiring a new name and
+#      releasing it, one at a time, so the daemon is idle before each request;
+#      p50 against the gapped round trip of 1 (a 50 ms sleep on the send path
+#      would be 25 times it);
 #   2. cross-node handover: bench-ipc pingpong on nodes 1 and 2 at once, both
 #      acquiring one name EX with WAIT and releasing it at once, so every
 #      grant is a handover; grants/s and the time per handover;
@@ -34,7 +39,8 @@
 #      4d. the same through corolease_index_put_async(), at most PUTW
 #      (default 64) in flight per connection; PUTW=0 skips it.
 # BENCH_DAEMON_OPTS passes options to every coroleased (bench/cluster-lib.sh).
-# Then the ratio handover / CPG round trip.  Figures only, no assertions.
+# Then the ratio handover / CPG round trip.  Figures only, no assertions; the
+# "figure: KEY VALUE" lines are for bench/bench_report.sh ('./dev bench').
 # TOKEN / TOKEN_COEFFICIENT / TRANSPORT pass through to cluster.sh.
 set -u -o pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,8 +49,8 @@ SECS=${1:-10}
 export CLUSTER_DIR=${CLUSTER_DIR:-/tmp/corolease-bench} CLUSTER_PREFIX=${CLUSTER_PREFIX:-clbn}
 export CLUSTER_SUBNET=${CLUSTER_SUBNET:-10.79.0} TOKEN=${TOKEN:-1000} TOKEN_COEFFICIENT=${TOKEN_COEFFICIENT:-0}
 C=$SRC/tests/integration/cluster.sh
-for b in lockd/coroleased tools/corolease bench/bench-ipc bench/cpg-ping; do
-	[[ -x $BUILD/$b ]] || { echo "bench_cluster.sh: $BUILD/$b not built (make -C _build bench/bench-ipc bench/cpg-ping)"; exit 1; }
+for b in lockd/coroleased tools/corolease bench/bench-ipc bench/bench-peers bench/cpg-ping; do
+	[[ -x $BUILD/$b ]] || { echo "bench_cluster.sh: $BUILD/$b not built (make -C _build)"; exit 1; }
 done
 ((EUID == 0)) || { echo "bench_cluster.sh: needs root"; exit 1; }
 trap 'FAST_DOWN=1 "$C" down >/dev/null 2>&1' EXIT
@@ -59,6 +65,20 @@ echo "== 1. $cpg"
 # the token's rotation, as a release after a 20 ms hold does (2b)
 cpgs=$("$C" exec 1 "$BUILD/bench/cpg-ping" ping $((SECS * 20)) 1 20)
 echo "   $cpgs"
+cpg50=$(sed -n 's/.*round trips, p50 \([0-9]*\) us.*/\1/p' <<<"$cpg")
+cpgs50=$(sed -n 's/.*round trips, p50 \([0-9]*\) us.*/\1/p' <<<"$cpgs")
+cpgs1w=$(sed -n 's/.*one way p50 \([0-9]*\) us.*/\1/p' <<<"$cpgs")
+figure cpg_rtt_us "$cpg50"
+figure cpg_rtt_gap_us "$cpgs50"
+figure cpg_oneway_gap_us "$cpgs1w"
+# a fresh cluster grants nothing for its grace period (fence_delay_ms)
+bench_wait_status '"grace":false' 300
+idle=$("$C" exec 1 "$BUILD/bench/bench-peers" cycle corolease-fresh $((SECS * 30)))
+echo "== 1b. idle send path, node 1: $idle"
+idle50=$(sed -n 's/.* p50 \([0-9.]*\) us.*/\1/p' <<<"$idle")
+[[ -n $idle50 && -n $cpgs50 ]] && awk -v a="$idle50" -v c="$cpgs50" 'BEGIN {
+	printf "   a new name acquired and released at p50 %.0f us = %.2f x the CPG round trip after a 20 ms gap (%d us)\n", a, a / c, c }'
+figure idle_cycle_us "$idle50"
 ctr() { "$C" exec "$1" "$BUILD/tools/corolease" --json status | sed -n 's/.*"fastpath_grants":\([0-9]*\),"cluster_grants":\([0-9]*\).*/\1 \2/p'; }
 read -r f1a c1a < <(ctr 1); read -r f2a c2a < <(ctr 2)
 "$C" spawn 2 pp2 "$BUILD/bench/bench-ipc" pingpong bench/pp "$SECS" >/dev/null
@@ -73,7 +93,6 @@ echo "   (cluster_grants is cluster-wide; a fast-path grant re-grants a lingerin
 # handovers = node-level grants; cluster_grants is a replicated count (the
 # same on every node); client grants also include fast-path re-grants
 g1=$((c1b - c1a)); g2=0
-cpg50=$(sed -n 's/.*round trips, p50 \([0-9]*\) us.*/\1/p' <<<"$cpg")
 if [[ -n $g1 && -n $g2 && $((g1 + g2)) -gt 0 && -n $cpg50 ]]; then
 	awk -v g=$((g1 + g2)) -v s="$SECS" -v c="$cpg50" 'BEGIN {
 		h = s * 1e6 / g;
@@ -86,17 +105,25 @@ for k in $(seq 100); do grep -q grants "$CLUSTER_DIR/n2/ho2.log" && break; sleep
 ho2=$(cat "$CLUSTER_DIR/n2/ho2.log")
 echo "== 2b. handover, release to grant: $ho1"
 echo "                                   $ho2"
-cpgs50=$(sed -n 's/.*round trips, p50 \([0-9]*\) us.*/\1/p' <<<"$cpgs")
-cpgs1w=$(sed -n 's/.*one way p50 \([0-9]*\) us.*/\1/p' <<<"$cpgs")
 for ho in "$ho1" "$ho2"; do
 	hp50=$(sed -n 's/.*node \([0-9]*\):.* p50 \([0-9]*\) us p99.*/\1 \2/p' <<<"$ho")
 	[[ -n $hp50 && -n $cpg50 && -n $cpgs50 && -n $cpgs1w ]] &&
 		awk -v n="${hp50% *}" -v h="${hp50#* }" -v c="$cpg50" -v cs="$cpgs50" -v ow="$cpgs1w" 'BEGIN {
 		printf "   handover to node %d: p50 %d us = %.2f x the CPG round trip after a 20 ms gap (%d us), %.2f x its one way (%d us), %.2f x the back-to-back round trip (%d us)\n",
 			n, h, h / cs, cs, h / ow, ow, h / c, c }'
+	[[ -n $hp50 ]] && figure "handover_to_n${hp50% *}_us" "${hp50#* }"
 done
 echo "== 3. local (node 1):"
-"$C" exec 1 "$BUILD/bench/bench-ipc" local -n 20000 | sed 's/^/   /'
+loc=$("$C" exec 1 "$BUILD/bench/bench-ipc" local -n 20000)
+sed 's/^/   /' <<<"$loc"
+lp50() { sed -n "s/^$1 *p50 *\([0-9.]*\) us.*/\1/p" <<<"$loc"; }
+figure socket_rtt_us "$(lp50 'bare socket round trip')"
+figure libqb_rtt_us "$(lp50 'bare libqb IPC round trip (shm)')"
+figure reacquire_us "$(lp50 're-acquire (fast path)')"
+# target 6: coroleased's scheduling and locked memory, as its status says
+j=$("$C" exec 1 "$BUILD/tools/corolease" --json status)
+figure realtime_priority "$(sed -n 's/.*"realtime_priority":\([0-9]*\).*/\1/p' <<<"$j")"
+figure memory_locked "$(sed -n 's/.*"memory_locked":\([a-z]*\).*/\1/p' <<<"$j")"
 
 # ---- 4. throughput ----
 LOADN=${LOADN:-30000}
@@ -149,6 +176,7 @@ load_round() {
 		printf "   aggregate, %d node(s) loading: %d %s in %.3f s = %.0f %s/s, %.3f x the target of %s\n", n, g, u, s, r, u, r / t, tl;
 		printf "   CPG messages (all nodes, requests, acknowledgements and heartbeats): %d, %.1f %s per CPG message; batches held for one back: %d\n", m, m ? g / m : 0, u, hb;
 		printf "   CPU over the %.1f s of the round: corosyncs %.2f s, coroleaseds %.2f s (%d CPUs)\n", w / 1000, c / hz, d / hz, '"$(nproc)"' }'
+	figure "${kind}_${tag}_nodes_$#_per_s" "$(awk -v g="$tot" -v s="$worst" 'BEGIN { if (s > 0) printf "%.0f", g / s }')"
 }
 PUTN=${PUTN:-20000} PUTC=${PUTC:-16} PUTW=${PUTW:-64}
 [[ $LOADN == 0 && $PUTN == 0 ]] && exit 0

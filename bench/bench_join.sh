@@ -16,7 +16,8 @@
 #   - validity: "validity lapsed" lines in node 1's and node 2's logs, and
 #     disconnections seen by the load clients, during the load
 #     and during the join (the target: none);
-#   - the machine: CPUs and load average before and after.
+#   - the machine: CPUs and load average before and after;
+#   - "figure: KEY VALUE" lines of these for bench/bench_report.sh ('./dev bench').
 # PERF=FILE records node 1's daemon with perf (call graphs) from node 3's
 # start until 3 s after it synced, into FILE (perf report -i FILE).
 # Uses the integration harness (tests/integration/lib.sh: namespaces, token
@@ -69,6 +70,12 @@ echo "memory: holder (node 1) $(((r1b - r1a) * 1024 / COUNT)) B/lease (VmRSS $r1
 per() { echo $((($2 - $1) * 1024 / COUNT)); }
 echo "memory: the holder's by mapping, B/lease: brk heap $(per "$h1a" "$h1b"), other anonymous $(per "$a1a" "$a1b"), files and shm $(per "$f1a" "$f1b")"
 echo "during the load: 'validity lapsed' node 1 $l1a, node 2 $l2a; load clients disconnected: $tra"
+echo "figure: join_count $COUNT"
+echo "figure: join_load_per_s $((COUNT * 1000 / (t1 - t0 + 1)))"
+echo "figure: holder_bytes_per_lease $(((r1b - r1a) * 1024 / COUNT))"
+echo "figure: replica_bytes_per_lease $(((r2b - r2a) * 1024 / COUNT))"
+echo "figure: lapses_load $((l1a + l2a))"
+echo "figure: disconnected_load $tra"
 
 t2=$(now_ms)
 perf_pid=
@@ -83,6 +90,11 @@ sleep 3
 [[ -n $perf_pid ]] && { kill -INT "$perf_pid"; wait "$perf_pid"; echo "perf: node 1 during the join in $PERF"; }
 j=$(cl 3 --json status)
 echo "join: node 3 synced $((t3 - t2)) ms after its start, leases $(jget "$j" .leases), snapshots loaded $(jget "$j" .counters.snapshots_loaded); node 1 sent $(st 1 .counters.snapshots_sent)"
-echo "during the join: 'validity lapsed' node 1 $(($(lapses 1) - l1a)), node 2 $(($(lapses 2) - l2a)); load clients disconnected: $(($(trouble) - tra))"
+lj1=$(($(lapses 1) - l1a)) lj2=$(($(lapses 2) - l2a)) trj=$(($(trouble) - tra))
+echo "during the join: 'validity lapsed' node 1 $lj1, node 2 $lj2; load clients disconnected: $trj"
+echo "figure: join_synced_ms $((t3 - t2))"
+echo "figure: join_leases $(jget "$j" .leases)"
+echo "figure: lapses_join $((lj1 + lj2))"
+echo "figure: disconnected_join $trj"
 echo "machine: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), commit $(git -C "$SRC" rev-parse --short HEAD 2>/dev/null)"
 it_pass

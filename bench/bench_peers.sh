@@ -132,9 +132,12 @@ for r in $(seq "$ROUNDS"); do
 done
 c50=$(median "${p50s[corolease]}") c99=$(median "${p99s[corolease]}")
 echo "   median corolease: p50 $c50 us$(span "${p50s[corolease]}") p99 $c99 us$(span "${p99s[corolease]}")"
+figure peers "redis $have_redis etcd $have_etcd"
+figure cycle_us "$c50"
 if ((have_redis)); then
 	for t in unix tcp; do
 		r50=$(median "${p50s[$t]}") r99=$(median "${p99s[$t]}")
+		figure "redis_${t}_cycle_us" "$r50"
 		echo "   median Redis ($t): p50 $r50 us$(span "${p50s[$t]}") p99 $r99 us$(span "${p99s[$t]}"); ratio Redis / corolease: p50 $(ratio "$r50" "$c50"), p99 $(ratio "$r99" "$c99")"
 		ROWS+=("a. local cycle, one client: acquire + release / SET NX PX + DEL, Redis over $(over "$t") (medians of $ROUNDS rounds)|$(lat_cell "$c50" "$c99")|$(lat_cell "$r50" "$r99")|p50 $(ratio "$r50" "$c50"), p99 $(ratio "$r99" "$c99")")
 	done
@@ -220,6 +223,8 @@ for hold in $HOLDS; do
 	echo "   corolease $ho1"
 	echo "   corolease $ho2"
 	ch1=$(num "$ho1" p50) ch1x=$(num "$ho1" p99) ch2=$(num "$ho2" p50) ch2x=$(num "$ho2" p99)
+	figure "handover${hold}_to_n1_us" "$ch1"
+	figure "handover${hold}_to_n2_us" "$ch2"
 	if ((have_etcd)); then
 		rm -f "$CLUSTER_DIR/etcd-handover.ts"
 		"$C" spawn 2 eho2 python3 "$EB" handover "$CLUSTER_SUBNET.2:2379" "bench/ho$hold" "$HS" "$CLUSTER_DIR/etcd-handover.ts" 2 "$hold" >/dev/null
@@ -229,6 +234,8 @@ for hold in $HOLDS; do
 		echo "   $eh1"
 		echo "   $eh2"
 		e1=$(num "$eh1" p50) e1x=$(num "$eh1" p99) e2=$(num "$eh2" p50) e2x=$(num "$eh2" p99)
+		figure "etcd_handover${hold}_to_n1_us" "$e1"
+		figure "etcd_handover${hold}_to_n2_us" "$e2"
 		echo "   ratio etcd / corolease, handover to node 1: p50 $(ratio "$e1" "$ch1"), p99 $(ratio "$e1x" "$ch1x"); to node 2: p50 $(ratio "$e2" "$ch2"), p99 $(ratio "$e2x" "$ch2x")"
 		for n in 1 2; do
 			if [[ $n == 1 ]]; then set -- "$ch1" "$ch1x" "$e1" "$e1x"; else set -- "$ch2" "$ch2x" "$e2" "$e2x"; fi

@@ -5,6 +5,10 @@
 # BENCH_DAEMON_OPTS: more coroleased options (e.g. "-o batch_inflight=0").
 # shellcheck shell=bash
 
+# figure KEY VALUE: one machine-readable line for bench/bench_report.sh (which
+# './dev bench' runs over the whole output); nothing when VALUE is empty
+figure() { [[ -n ${2:-} ]] && echo "figure: $1 $2"; return 0; }
+
 # bench_wait_status PATTERN TRIES: wait until every node's 'corolease --json
 # status' matches PATTERN, at most TRIES times 0.1 s per node
 bench_wait_status() {

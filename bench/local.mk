@@ -62,7 +62,7 @@ bench-peers: bench/bench-peers$(EXEEXT) bench/bench-ipc$(EXEEXT) lockd/corolease
 # nice 10, with a progress line per CHUNK seeds and the merged result (seeds,
 # violations, CPU and wall time) at the end; see bench/sim-long.sh.  Its
 # result is quoted in README.md.
-EXTRA_DIST += bench/sim-long.sh
+EXTRA_DIST += bench/sim-long.sh bench/bench_all.sh bench/bench_report.sh
 sim-long: tests/sim/corolease-sim$(EXEEXT)
 	nice -n 10 $(srcdir)/bench/sim-long.sh ./tests/sim/corolease-sim$(EXEEXT)
 .PHONY: sim-long

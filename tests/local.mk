@@ -120,8 +120,10 @@ tests_check_watch_CFLAGS = $(CHECK_TEST_CFLAGS)
 tests_check_watch_LDADD = $(CHECK_LIBS)
 
 # --- the layers: every #include of the production code stays in its layer ---
-TESTS += tests/check-layers.sh tests/check-docs.sh tests/check-fence-alert.sh tests/check-package-deps.sh
-EXTRA_DIST += tests/check-layers.sh tests/check-docs.sh tests/check-fence-alert.sh tests/check-package-deps.sh
+TESTS += tests/check-layers.sh tests/check-docs.sh tests/check-fence-alert.sh tests/check-package-deps.sh \
+	tests/check-bench-report.sh
+EXTRA_DIST += tests/check-layers.sh tests/check-docs.sh tests/check-fence-alert.sh tests/check-package-deps.sh \
+	tests/check-bench-report.sh
 
 # --- configuration golden tests: coroleased -t on tests/config/*.conf -------
 TESTS += tests/config/run-config-tests.sh
