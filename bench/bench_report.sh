@@ -94,7 +94,7 @@ END {
 	if (has("realtime_priority") && has("memory_locked"))
 		row("6. coroleased scheduling and memory (its status)",
 		    "SCHED_RR " f["realtime_priority"] ", memory locked: " f["memory_locked"] \
-		    (has("disconnected_load") ? "; clients disconnected during the 1M load and join: " f["disconnected_load"] " and " f["disconnected_join"] : ""),
+		    (has("disconnected_load") ? "; clients disconnected during the load and the join of bench_join.sh: " f["disconnected_load"] " and " f["disconnected_join"] : ""),
 		    "-", "SCHED_RR and mlockall; no client disconnected",
 		    yn(f["realtime_priority"] > 0 && f["memory_locked"] == "true" && f["disconnected_load"] + f["disconnected_join"] == 0))
 	# 7. peers
