@@ -65,15 +65,16 @@ sleep 2
 r1b=$(rss_kb 1) r2b=$(rss_kb 2)
 read -r h1b a1b f1b < <(rss_parts 1)
 l1a=$(lapses 1) l2a=$(lapses 2) tra=$(trouble)
-echo "load: $COUNT leases in $((t1 - t0)) ms: $((COUNT * 1000 / (t1 - t0 + 1))) grants/s"
-echo "memory: holder (node 1) $(((r1b - r1a) * 1024 / COUNT)) B/lease (VmRSS $r1a -> $r1b kB); replica (node 2) $(((r2b - r2a) * 1024 / COUNT)) B/lease ($r2a -> $r2b kB)"
 per() { echo $((($2 - $1) * 1024 / COUNT)); }
+rate=$((COUNT * 1000 / (t1 - t0 + 1))) hb=$(per "$r1a" "$r1b") rb=$(per "$r2a" "$r2b")
+echo "load: $COUNT leases in $((t1 - t0)) ms: $rate grants/s"
+echo "memory: holder (node 1) $hb B/lease (VmRSS $r1a -> $r1b kB); replica (node 2) $rb B/lease ($r2a -> $r2b kB)"
 echo "memory: the holder's by mapping, B/lease: brk heap $(per "$h1a" "$h1b"), other anonymous $(per "$a1a" "$a1b"), files and shm $(per "$f1a" "$f1b")"
 echo "during the load: 'validity lapsed' node 1 $l1a, node 2 $l2a; load clients disconnected: $tra"
 echo "figure: join_count $COUNT"
-echo "figure: join_load_per_s $((COUNT * 1000 / (t1 - t0 + 1)))"
-echo "figure: holder_bytes_per_lease $(((r1b - r1a) * 1024 / COUNT))"
-echo "figure: replica_bytes_per_lease $(((r2b - r2a) * 1024 / COUNT))"
+echo "figure: join_load_per_s $rate"
+echo "figure: holder_bytes_per_lease $hb"
+echo "figure: replica_bytes_per_lease $rb"
 echo "figure: lapses_load $((l1a + l2a))"
 echo "figure: disconnected_load $tra"
 
