@@ -62,7 +62,7 @@ step "bench-sm (the state machine alone)" "$BUILD/bench/bench-sm"
 step "bench_cluster.sh $SECS" "$SRC/bench/bench_cluster.sh" "$SECS"
 step "bench_peers.sh $PSECS" "$SRC/bench/bench_peers.sh" "$PSECS"
 step "bench_join.sh $COUNT" "$SRC/bench/bench_join.sh" "$COUNT"
-log "run: load average after: $(cut -d' ' -f1-3 /proc/loadavg); the log: $LOG"
+log "run: load average after: $(cut -d' ' -f1-3 /proc/loadavg); the log: ${LOG#"$SRC"/}"
 "$SRC/bench/bench_report.sh" "$LOG" >"$OUT/summary.md" || rc=1
 echo
 cat "$OUT/summary.md"
