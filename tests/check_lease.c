@@ -512,6 +512,73 @@ START_TEST(test_dirty_burst_keeps_the_hash)
 }
 END_TEST
 
+/* Counts the actions of the machine of test_dirty_max_rebuild (too many to record). */
+static void count_action(void *ctx, const struct cl_action *a)
+{
+	(void)a;
+	(*(uint64_t *)ctx)++;
+}
+
+/*
+ * One input that touches more than CL_DIRTY_MAX records: a member holding
+ * CL_DIRTY_MAX + 1000 leases leaves.  The list stops growing and the next
+ * hash walks every record (sm->rebuild); it must equal the walk, leave no
+ * long list behind, and the running hash must go on from there (the fence
+ * that frees the orphans is a second such input).
+ */
+START_TEST(test_dirty_max_rebuild)
+{
+	enum { N = CL_DIRTY_MAX + 1000 };
+	uint64_t acts = 0;
+	struct cl_sm *big = cl_sm_new(NULL, count_action, &acts);
+	ck_assert_ptr_nonnull(big);
+	struct cl_ring r = { .rep = 1, .seq = 0 };
+	OK(cl_sm_confchg(big, &r, NODES(1, 2, 3), NOBODY));
+	struct cl_msg q = { .type = CL_MSG_QUORUM, .flags = CL_QUORUM_YES, .ring = { .rep = 1, .seq = 0 } };
+	OK(cl_sm_apply(big, 1, &q));
+	ck_assert(cl_sm_quorate(big));
+	uint8_t nm[16];
+	for (uint32_t i = 0; i < N; i++) {
+		struct cl_msg m = { .type = CL_MSG_ACQUIRE, .mode = EX, .name = nm, .req_id = i + 1 };
+		m.namelen = (uint16_t)snprintf((char *)nm, sizeof(nm), "m%07" PRIu32, i);
+		ck_assert_int_eq(cl_sm_apply(big, 2, &m), 0);
+		ck_assert_uint_le(big->ndirty, CL_DIRTY_KEEP);
+	}
+	ck_assert_uint_eq(cl_sm_hash(big), cl_sm_hash_full(big));
+	ck_assert(!big->rebuild);
+
+	r.seq = 1;
+	OK(cl_sm_confchg(big, &r, NODES(1, 3), NODES(2)));   /* every hold orphaned in one input */
+	ck_assert(!cl_sm_failed(big));
+	ck_assert_msg(big->rebuild && big->ndirty == CL_DIRTY_MAX,
+		      "the list should have stopped at CL_DIRTY_MAX: rebuild %d, %zu dirty",
+		      big->rebuild, big->ndirty);
+	uint64_t h = cl_sm_hash(big);
+	ck_assert_uint_eq(h, cl_sm_hash_full(big));
+	ck_assert(!big->rebuild);
+	ck_assert_msg(big->ndirty == 0 && big->cap_dirty <= CL_DIRTY_KEEP, "%zu dirty, room for %zu",
+		      big->ndirty, big->cap_dirty);
+
+	/* the next changes go through the list again */
+	q.ring.seq = 1;
+	OK(cl_sm_apply(big, 1, &q));
+	struct cl_msg f = { .type = CL_MSG_FENCE_ACK, .node = 2, .req_id = N + 1 };
+	OK(cl_sm_apply(big, 1, &f));   /* the orphans freed: the second input that large */
+	ck_assert(!cl_sm_failed(big));
+	uint64_t h2 = cl_sm_hash(big);
+	ck_assert_uint_ne(h2, h);
+	ck_assert_uint_eq(h2, cl_sm_hash_full(big));
+	struct cl_msg m = { .type = CL_MSG_ACQUIRE, .mode = EX, .name = (const uint8_t *)"m0000007", .namelen = 8,
+			    .req_id = N + 2 };
+	OK(cl_sm_apply(big, 3, &m));
+	ck_assert_uint_eq(cl_sm_owner(big, "m0000007", 8), 3);
+	ck_assert_uint_eq(big->ndirty, 1);
+	ck_assert_uint_eq(cl_sm_hash(big), cl_sm_hash_full(big));
+	ck_assert_uint_gt(acts, N);
+	cl_sm_free(big);
+}
+END_TEST
+
 /* xorshift64 for the random dirty-list test (seeded per iteration) */
 static uint64_t dr_state;
 static uint64_t dr_rand(uint64_t n)
@@ -2986,6 +3053,12 @@ static Suite *lease_suite(void)
 	tcase_add_test(q, test_scan_budget);
 	tcase_add_test(q, test_scan_resumes_across_changes);
 	suite_add_tcase(s, q);
+
+	/* a few seconds; minutes under ASan on a loaded machine */
+	TCase *big = tcase_create("dirty-max");
+	tcase_set_timeout(big, 600);
+	tcase_add_test(big, test_dirty_max_rebuild);
+	suite_add_tcase(s, big);
 
 	tcase_set_timeout(det, 120);
 	tcase_add_loop_test(det, test_determinism_random, 0, 3);
