@@ -109,8 +109,10 @@ typedef struct corolease_lease corolease_lease_t;
  * Checks whom it talks to first: the daemon's uid must be root or the
  * caller's effective uid, and the daemon's validity page and its directory
  * must be owned by root or that uid and not writable by group or others.
- * Returns 0 and *h_r, or -ECONNREFUSED / -ENOENT (daemon not running),
- * -EAGAIN (its connection backlog is full: stopped or overloaded),
+ * Returns 0 and *h_r, or -ENOENT (daemon not running: no socket, or
+ * nobody listening on it), -EAGAIN (too many connections that have not
+ * said HELLO yet: max_handshakes or max_handshakes_per_uid; a full
+ * backlog is retried until the deadline),
  * -EACCES (not in the socket group), -EUSERS (the daemon's connection
  * limit, in total or for this uid, is reached), -ESHUTDOWN (the daemon is
  * stopping), -ETIMEDOUT (no complete handshake within 10 s),

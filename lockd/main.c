@@ -810,7 +810,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: coroleased [-f] [-d] [-t] [-c FILE] [-l stderr|syslog] [-o KEY=VALUE]...\n"
 		"  -c FILE        configuration file (default " CLD_DEFAULT_CONFIG ")\n"
-		"  -f             stay in the foreground\n"
+		"  -f, --foreground\n"
+		"                 stay in the foreground\n"
 		"  -l TARGET      log to stderr or syslog (default syslog)\n"
 		"  -d             debug logging\n"
 		"  -o KEY=VALUE   override a configuration key (repeatable)\n"

@@ -298,12 +298,14 @@ static const char usage_main[] =
 	"  index watch [NAME] [--count N] print index changes as they happen\n"
 	"\n"
 	"options:\n"
-	"  --json       machine-readable output (read commands)\n"
-	"  --timeout MS wait at most MS for coroleased to answer (default 30000,\n"
-	"               0: no limit; acquire --wait keeps its own); exit 3 when it\n"
-	"               does not (stopped or hung)\n"
-	"  -h, --help   this text; COMMAND --help for a command's\n"
-	"  --version    print the version\n"
+	"  --json         machine-readable output (read commands; the others\n"
+	"                 accept it)\n"
+	"  --timeout MS   wait at most MS for coroleased to answer (default 30000,\n"
+	"                 0: no limit; acquire --wait keeps its own); exit 3 when\n"
+	"                 it does not (stopped or hung)\n"
+	"  -h, --help     this text; COMMAND --help (or help COMMAND) for a\n"
+	"                 command's\n"
+	"  -V, --version  print the version\n"
 	"\n"
 	"exit codes: 0 ok, 1 busy or not found, 2 usage, 3 daemon not reachable,\n"
 	"4 not quorate or synchronising, 5 permission denied, 6 other error\n";
@@ -330,7 +332,8 @@ static const struct cmd_help helps[] = {
 		  "and keys of NAME.  Exit 1 if NAME is unknown.\n" },
 	{ "owner", "usage: corolease owner [--json] NAME\n"
 		   "Prints the node holding NAME (0: nobody), from the local replica.\n" },
-	{ "acquire", "usage: corolease acquire NAME [--shared] [--wait SECS | --nowait]\n"
+	{ "acquire", "usage: corolease acquire NAME [-s|--shared | -x|--exclusive]\n"
+		     "                         [-w|--wait SECS | -n|--nowait]\n"
 		     "                         [--kill-after SECS] [--] CMD [ARGS...]\n"
 		     "Takes the lease NAME (exclusive unless --shared), runs CMD with\n"
 		     "COROLEASE_NAME, COROLEASE_EPOCH and COROLEASE_NODE in its environment,\n"
@@ -347,7 +350,7 @@ static const struct cmd_help helps[] = {
 		     "and SIGQUIT are passed on to CMD.\n" },
 	{ "evict", "usage: corolease evict [--json] NAME\n"
 		   "Revokes NAME from every holder (root or the corolease-admin group).\n" },
-	{ "fence-ack", "usage: corolease fence-ack [--json] [--force] NODE\n"
+	{ "fence-ack", "usage: corolease fence-ack [--json] [-f|--force] NODE\n"
 		       "Declares the departed NODE fenced, so its leases are recovered now\n"
 		       "instead of after the fence delay, and, in a quorum mode where a split\n"
 		       "leaves both sides quorate (two_node, ...), grants resume (root or the\n"
@@ -355,11 +358,11 @@ static const struct cmd_help helps[] = {
 		       "A NODE that is a current member is refused (exit 6, ENODEALIVE);\n"
 		       "--force acknowledges it anyway, which frees only the leases NODE held\n"
 		       "before it last left the cluster, never those it holds now.\n" },
-	{ "index", "usage: corolease index get [--json] [--sync] NAME KEY\n"
+	{ "index", "usage: corolease index get [--json] [-s|--sync] NAME KEY\n"
 		   "       corolease index put NAME KEY VALUE\n"
 		   "       corolease index del NAME KEY\n"
 		   "       corolease index list [--json] NAME\n"
-		   "       corolease index watch [--json] [--count N] [NAME]\n"
+		   "       corolease index watch [--json] [-c|--count N] [NAME]\n"
 		   "get prints the value (raw bytes and a newline); --sync reads after a\n"
 		   "cluster barrier (linearizable).  put and del take NAME exclusively\n"
 		   "without waiting for the write, then release it (exit 1 if it is held\n"
