@@ -173,7 +173,7 @@ void nd_ev_lease(struct cl_node *n, enum cl_node_event_type type, const struct c
 		.type = type, .client = ch->client->id, .cookie = ch->cookie, .err = err,
 		.owner = owner, .mode = ch->mode, .epoch = l->epoch,
 		.valid_until = n->valid_until, .deadline = ch->deadline,
-		.name = l->name, .namelen = l->namelen, .tag = ch->tag,
+		.name = l->name, .namelen = l->namelen, .tag = ch->tag, .flags = ch->flags,
 	};
 	nd_ev_push(n, &ev);
 }

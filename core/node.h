@@ -65,7 +65,7 @@ enum cl_node_event_type {
 	CL_NODE_EV_QUEUED,       /* client's WAIT acquire is queued behind owner */
 	CL_NODE_EV_WANTED,       /* a lease the client holds is wanted by node `owner` */
 	CL_NODE_EV_REVOKED,      /* the client's hold is revoked: stop now; release by `deadline` */
-	CL_NODE_EV_KILL,         /* client ignored a revoke past its deadline (kill_on_revoke) */
+	CL_NODE_EV_KILL,         /* client ignored a revoke past its deadline (kill_on_revoke, CL_NODE_KILL) */
 	CL_NODE_EV_VALIDITY,     /* node-wide validity deadline moved to valid_until (client = 0) */
 	CL_NODE_EV_INDEX_DONE,   /* client's put/del answered: err, version */
 	CL_NODE_EV_INDEX_CHANGED,/* name/key changed (client = 0: for every watcher) */
@@ -108,6 +108,7 @@ struct cl_node_event {
 	uint8_t keylen;
 	uint32_t tag;           /* the hold's (cl_node_acquire_tagged()), or CL_NODE_NO_TAG */
 	uint32_t uid;           /* HOLD_END: the client's user */
+	uint8_t flags;          /* lease events: the hold's acquire flags (KILL: CL_NODE_KILL) */
 };
 
 struct cl_node_ops {
@@ -298,11 +299,17 @@ bool cl_node_drained(const struct cl_node *n);
  * own flag).
  */
 #define CL_NODE_PRIVILEGED 0x10u
-#define CL_NODE_ACQ_FLAGS (CL_ACQ_WAIT | CL_NODE_SHARED | CL_NODE_PRIVILEGED)
+/*
+ * cl_node_acquire(): the hold's client is killed (CL_NODE_EV_KILL) should it
+ * still hold it past its revoke deadline, as with kill_on_revoke
+ * (COROLEASE_KILL: the client's own choice).
+ */
+#define CL_NODE_KILL      COROLEASE_KILL
+#define CL_NODE_ACQ_FLAGS (CL_ACQ_WAIT | CL_NODE_SHARED | CL_NODE_PRIVILEGED | CL_NODE_KILL)
 
 /*
  * Acquires name for client, whose user is uid, in mode (CL_MODE_EX/SH) with
- * flags (CL_ACQ_WAIT, CL_NODE_SHARED, CL_NODE_PRIVILEGED).  Local clients are
+ * flags (CL_ACQ_WAIT, CL_NODE_SHARED, CL_NODE_PRIVILEGED, CL_NODE_KILL).  Local clients are
  * arbitrated like nodes: SH with SH, EX alone unless the request and every
  * EX holder are CL_NODE_SHARED and of the request's uid (no other uid joins,
  * privileged or not); a request that conflicts only with local holders is

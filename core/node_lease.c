@@ -994,7 +994,7 @@ void nd_lease_timers(struct cl_node *n, struct nl_lease *l, uint64_t now)
 	for (c = ch_first(&l->holders); c; c = next) {
 		next = ch_next(&l->holders, c);
 		if (c->state == CH_REVOKED && c->deadline <= now) {
-			if (n->cfg.kill_on_revoke) {
+			if (n->cfg.kill_on_revoke || (c->flags & CL_NODE_KILL)) {
 				n->c.kills++;
 				nd_ev_lease(n, CL_NODE_EV_KILL, c, COROLEASE_EREVOKED, 0);
 			}

@@ -70,6 +70,16 @@ enum corolease_mode {
  * is exclusive between the clients of one node too, as with flock(2).
  */
 #define COROLEASE_NODE_SHARED 0x02u
+/*
+ * Should this hold still be held past its revoke deadline, the daemon kills
+ * this process and what it started (SIGKILL, through pidfds; at most 64 of
+ * its descendants, those this process's user could kill itself), whatever
+ * kill_on_revoke says.  For a process that cannot be trusted to stop in
+ * time, say one that runs a command under the lease: `corolease acquire`
+ * sets it, so that its command dies with it even when it is itself stopped
+ * (SIGSTOP).
+ */
+#define COROLEASE_KILL 0x04u
 
 /*
  * Domain error codes.  X(NAME, value, message).  One list makes the enum,
@@ -227,7 +237,7 @@ uint32_t corolease_nodeid(const corolease_t *h);
 
 /*
  * Acquires name (1..COROLEASE_NAME_MAX bytes) in mode with flags
- * (COROLEASE_WAIT), blocking until granted or refused.  timeout_ms (0 =
+ * (COROLEASE_WAIT, COROLEASE_NODE_SHARED, COROLEASE_KILL), blocking until granted or refused.  timeout_ms (0 =
  * none) bounds the call: with COROLEASE_WAIT the daemon gives up the wait
  * after timeout_ms and names the holder, and the library itself 0.5 s
  * later if the daemon does not answer; without it the library gives up
@@ -290,6 +300,21 @@ void *corolease_lease_udata(const corolease_lease_t *lease);
  * and kills the process if kill_on_revoke is set.  0 if not revoked.
  */
 uint64_t corolease_lease_revoke_deadline(const corolease_lease_t *lease);
+/*
+ * The latest time (CLOCK_BOOTTIME microseconds) by which this process must
+ * have stopped using the lease, as things stand now, with no IPC: the
+ * node's validity deadline (from the daemon's validity page, as
+ * corolease_lease_valid() reads it) plus the daemon's revoke_timeout_ms,
+ * and no later than corolease_lease_revoke_deadline() once a revoke has been
+ * dispatched.  The other nodes never grant the lease before it.  It moves
+ * on while the node renews its validity, and stays put once the daemon is
+ * stopped, cut off or gone (a connection lost keeps its page mapped); a
+ * time already past (1) once the daemon retired its page (a clean stop or a
+ * restart).  For a holder that cannot stop at once, like the command
+ * `corolease acquire` runs: once corolease_lease_valid() is 0, stop, or be
+ * killed, by this time.  0 for a NULL lease or one not granted.
+ */
+uint64_t corolease_lease_stop_deadline(const corolease_lease_t *lease);
 /*
  * 1 once granted and while not revoked (by the daemon, dispatched or not)
  * and connected, else 0.  Like corolease_lease_valid() without the

@@ -1351,7 +1351,7 @@ static int start_acquire(corolease_t *h, const void *name, size_t namelen, int m
 	*lease_r = NULL;
 	if (!name || namelen == 0 || namelen > COROLEASE_NAME_MAX ||
 	    (mode != COROLEASE_EX && mode != COROLEASE_SH) ||
-	    (flags & ~(COROLEASE_WAIT | COROLEASE_NODE_SHARED)))
+	    (flags & ~(COROLEASE_WAIT | COROLEASE_NODE_SHARED | COROLEASE_KILL)))
 		return -EINVAL;
 	if (h->dead)
 		return COROLEASE_EDISCONNECTED;
@@ -1379,7 +1379,7 @@ static int start_acquire(corolease_t *h, const void *name, size_t namelen, int m
 	struct clp_req_acquire req;
 	memset(&req, 0, sizeof(req));
 	req.mode = (uint8_t)mode;
-	req.flags = (uint8_t)(flags & (COROLEASE_WAIT | COROLEASE_NODE_SHARED));
+	req.flags = (uint8_t)(flags & (COROLEASE_WAIT | COROLEASE_NODE_SHARED | COROLEASE_KILL));
 	req.namelen = (uint16_t)namelen;
 	req.timeout_ms = (flags & COROLEASE_WAIT) ? timeout_ms : 0;
 	struct iovec iov[2] = { { &req, sizeof(req) }, { l->name, namelen } };
@@ -1475,6 +1475,30 @@ CL_PUBLIC void *corolease_lease_udata(const corolease_lease_t *lease)
 CL_PUBLIC uint64_t corolease_lease_revoke_deadline(const corolease_lease_t *lease)
 {
 	return lease ? lease->revoke_deadline : 0;
+}
+
+/*
+ * The page's valid_until + revoke_us (never before the lapse), capped by a
+ * dispatched revoke's deadline; 1 (past) once the page is not this
+ * connection's daemon's or is retired.  0 for a lease not granted.
+ */
+CL_PUBLIC uint64_t corolease_lease_stop_deadline(const corolease_lease_t *lease)
+{
+	if (!lease || lease->state != LS_GRANTED)
+		return 0;
+	const corolease_t *h = lease->h;
+	const struct clp_shm_page *pg = h->page;
+	uint64_t t = 1;
+	if (pg && __atomic_load_n(&pg->magic, __ATOMIC_ACQUIRE) == CLP_SHM_MAGIC &&
+	    pg->incarnation == h->incarnation && pg->nodeid == h->nodeid) {
+		uint64_t until = __atomic_load_n(&pg->valid_until, __ATOMIC_ACQUIRE);
+		uint64_t grace = __atomic_load_n(&pg->revoke_us, __ATOMIC_ACQUIRE);
+		if (until)
+			t = grace <= UINT64_MAX - until ? until + grace : UINT64_MAX;
+	}
+	if (lease->revoked && lease->revoke_deadline && lease->revoke_deadline < t)
+		t = lease->revoke_deadline;
+	return t;
 }
 
 /* The daemon has not revoked the granted lease: its slot still holds the granted word. */

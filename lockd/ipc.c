@@ -685,7 +685,7 @@ static int32_t over_limit(struct cld_ipc *ip, uid_t uid, pid_t pid)
  * (SO_PEERPIDFD, Linux 6.5), so a process that exited before the accept
  * cannot lend its pid number to another; else pidfd_open() of the pid.
  */
-static int peer_pidfd(int fd, pid_t pid)
+int cld_conn_peer_pidfd(int fd, pid_t pid)
 {
 	int pfd = -1;
 	socklen_t len = sizeof(pfd);
@@ -767,9 +767,10 @@ static int conn_new(struct cld_ipc *ip, int fd)
 	c->pid = pid;
 	/*
 	 * kill_on_revoke kills through a pidfd taken now, never by a pid
-	 * number that may be reused once the client is gone.
+	 * number that may be reused once the client is gone (without it, the
+	 * first acquire with COROLEASE_KILL takes it).
 	 */
-	c->pidfd = ip->cfg.conf->kill_on_revoke && pid > 1 ? peer_pidfd(fd, pid) : -1;
+	c->pidfd = ip->cfg.conf->kill_on_revoke && pid > 1 ? cld_conn_peer_pidfd(fd, pid) : -1;
 	c->uid = uid;
 	c->gid = gid;
 	c->admin = admin;

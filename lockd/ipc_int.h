@@ -131,7 +131,8 @@ struct conn {
 	int fd;                       /* its socket (SOCK_SEQPACKET) */
 	uint64_t id;
 	pid_t pid;
-	int pidfd;                    /* kill_on_revoke: the client process, or -1 */
+	int pidfd;                    /* kill_on_revoke, COROLEASE_KILL: the client process, or -1 */
+	bool tree_killed;             /* COROLEASE_KILL: what it started was killed (once) */
 	uid_t uid;
 	gid_t gid;
 	bool hello, admin, dying;
@@ -218,6 +219,8 @@ struct cld_ipc {
 	uint64_t passed_fds;          /* disconnected: passed file descriptors */
 	uint64_t kill_log_at, kills_unlogged;   /* disconnect warnings: a line a second */
 	uint64_t sigkill_log_at, sigkills_unlogged;   /* kill_on_revoke's: a line a second */
+	uint64_t tree_window_end;     /* COROLEASE_KILL: the budget's second ends (cld_now_us()) */
+	uint32_t tree_budget_used;    /* descendants walked in it */
 	/* per limit (0: max_connections, 1: max_connections_per_uid, 2: not a member) */
 	uint64_t refusal_log_at[3];   /* cld_now_us(): the next refusal worth a log line */
 	uint64_t refusals_unlogged[3];
@@ -284,6 +287,12 @@ void ipc_low_end(struct cld_ipc *ip, uint64_t t0);
 bool ipc_low_over(struct cld_ipc *ip);
 /* Ends c's listing, if any: frees it, uncounts it, takes it off the turns. */
 void ipc_list_end(struct conn *c);
+/*
+ * The connecting process as a pidfd: from the kernel at connect time
+ * (SO_PEERPIDFD, Linux 6.5) where it can, else pidfd_open() of pid.  -1 on
+ * failure.
+ */
+int cld_conn_peer_pidfd(int fd, pid_t pid);
 
 /* ---- ipc_req.c ---- */
 

@@ -20,6 +20,7 @@
 #include "hash.h"
 #include "hashkey.h"
 #include "ipc_int.h"
+#include "proctree.h"
 #include "status.h"
 
 /* ---- the names a client is acquiring ---- */
@@ -361,6 +362,14 @@ static void do_acquire(struct cld_ipc *ip, struct conn *c, const struct req *r)
 		}
 	} else if ((rc = cname_add(c, r->name, r->namelen, false, &n)) < 0) {
 		hold_slot_put(ip, slot, (uint32_t)c->uid);
+	} else if ((r->flags & COROLEASE_KILL) && c->pidfd < 0 && c->pid > 1 &&
+		   c->pid != ip->cfg.pid && (c->pidfd = cld_conn_peer_pidfd(c->fd, c->pid)) < 0) {
+		/* it would not be killed: say so now rather than at the deadline */
+		rc = -errno;
+		qb_log(LOG_WARNING, "client %" PRIu64 " pid %d: acquire with COROLEASE_KILL refused: no "
+		       "pidfd of the process (%s)", c->id, (int)c->pid, strerror(-rc));
+		cname_del(c, n);
+		hold_slot_put(ip, slot, (uint32_t)c->uid);
 	} else if ((rc = cl_node_acquire_tagged(ip->cfg.node, c->id, r->cookie, (uint32_t)c->uid,
 						slot, r->name, r->namelen, a->mode,
 						r->flags | (c->admin ? CL_NODE_PRIVILEGED : 0),
@@ -476,30 +485,74 @@ static uint32_t realtime_priority(void)
 }
 
 /*
- * kill_on_revoke: SIGKILL to the process that connected (its pidfd: never
- * a reused pid), once per hold past its revoke deadline.  Logged at most a
- * line a second, with the number of kills since the last line: a user
- * with thousands of revoked holds, or whose connecting process handed the
- * connection to a child and exited (the kill then finds nobody, and the
- * child is not killed: corolease.conf(5)), must not flood the log (t86).
+ * COROLEASE_KILL: what the client started, killed before the client, at
+ * most CLD_KILL_TREE_MAX of its descendants, and CLD_KILL_TREE_BUDGET a
+ * second for all clients (each walked process costs the loop some
+ * microseconds: many clients killed at once must not stall it).  Once per
+ * connection.  The client is stopped first so it starts nothing more.
+ * Returns how many were killed.
+ */
+#define CLD_KILL_TREE_MAX 64
+#define CLD_KILL_TREE_BUDGET 256
+static int kill_tree(struct cld_ipc *ip, struct conn *c, uint64_t now, bool *cut)
+{
+	*cut = false;
+	if (c->tree_killed || c->pidfd < 0)
+		return 0;
+	c->tree_killed = true;
+	/* c->pid still names the client (alive, so its pid was not given away) */
+	if (syscall(SYS_pidfd_send_signal, c->pidfd, SIGSTOP, NULL, 0) < 0)
+		return 0;
+	if (now >= ip->tree_window_end) {
+		ip->tree_window_end = now + 1000000;
+		ip->tree_budget_used = 0;
+	}
+	size_t max = CLD_KILL_TREE_BUDGET - ip->tree_budget_used;
+	if (max > CLD_KILL_TREE_MAX)
+		max = CLD_KILL_TREE_MAX;
+	if (!max) {
+		*cut = true;
+		return 0;
+	}
+	int n = cld_proc_signal_tree(c->pid, SIGKILL, (uint32_t)c->uid, true, max, false, cut);
+	ip->tree_budget_used += n > 0 ? (uint32_t)n + 1 : 1;
+	return n > 0 ? n : 0;
+}
+
+/*
+ * kill_on_revoke, or a hold acquired with COROLEASE_KILL: SIGKILL to the
+ * process that connected (its pidfd: never a reused pid), once per hold
+ * past its revoke deadline; with COROLEASE_KILL also to what it started
+ * (kill_tree()).  Logged at most a line a second, with the number of kills
+ * since the last line: a user with thousands of revoked holds, or whose
+ * connecting process handed the connection to a child and exited (the kill
+ * then finds nobody, and the child is not killed: corolease.conf(5)), must
+ * not flood the log (t86).
  */
 static void kill_client(struct cld_ipc *ip, struct conn *c, const struct cl_node_event *ev)
 {
+	uint64_t now = cld_now_us();
+	bool cut = false;
+	int tree = (ev->flags & CL_NODE_KILL) ? kill_tree(ip, c, now, &cut) : 0;
 	int err = c->pidfd < 0 ? ENOSYS : 0;
 	if (!err && syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0) < 0)
 		err = errno;
-	uint64_t now = cld_now_us();
 	if (now < ip->sigkill_log_at) {
 		ip->sigkills_unlogged++;
-		qb_log(LOG_DEBUG, "killing client %" PRIu64 " pid %d (revoked lease %.*s): %s", c->id,
-		       (int)c->pid, (int)ev->namelen, (const char *)ev->name, err ? strerror(err) : "sent");
+		qb_log(LOG_DEBUG, "killing client %" PRIu64 " pid %d (revoked lease %.*s) and %d "
+		       "processes it started%s: %s", c->id, (int)c->pid, (int)ev->namelen,
+		       (const char *)ev->name, tree, cut ? " (not all)" : "",
+		       err ? strerror(err) : "sent");
 		return;
 	}
 	ip->sigkill_log_at = now + CLD_REFUSAL_LOG_US;
 	if (!err)
 		qb_log(LOG_WARNING, "killing client %" PRIu64 " pid %d: still using revoked lease %.*s "
-		       "(%" PRIu64 " more kills since the last such line)", c->id, (int)c->pid,
-		       (int)ev->namelen, (const char *)ev->name, ip->sigkills_unlogged);
+		       "(%s; %d processes it started killed too%s; %" PRIu64 " more kills since the "
+		       "last such line)", c->id, (int)c->pid, (int)ev->namelen,
+		       (const char *)ev->name,
+		       (ev->flags & CL_NODE_KILL) ? "it asked for it" : "kill_on_revoke", tree,
+		       cut ? ", more left: over the limit" : "", ip->sigkills_unlogged);
 	else
 		qb_log(LOG_ERR, "cannot kill client %" PRIu64 " pid %d, still using revoked lease %.*s: %s "
 		       "(%" PRIu64 " more kills since the last such line)", c->id, (int)c->pid,
@@ -605,7 +658,8 @@ static const struct req_type req_types[CLP_REQ_TYPE_MAX + 1] = {
 	[CLP_REQ_HELLO] = { FIXED(clp_req_hello), .before_hello = true, .handle = do_hello },
 	[CLP_REQ_ACQUIRE] = { NAMED(clp_req_acquire, NAME_REQUIRED),
 			      .flags_at = offsetof(struct clp_req_acquire, flags),
-			      .flags = COROLEASE_WAIT | COROLEASE_NODE_SHARED, .check = check_acquire,
+			      .flags = COROLEASE_WAIT | COROLEASE_NODE_SHARED | COROLEASE_KILL,
+			      .check = check_acquire,
 			      .handle = do_acquire },
 	[CLP_REQ_RELEASE] = { NAMED(clp_req_name, NAME_REQUIRED),
 			      .flags_at = offsetof(struct clp_req_name, flags),
@@ -859,7 +913,7 @@ void cld_ipc_event(struct cld_ipc *ip, const struct cl_node_event *ev)
 		send_lease_ev(c, CLP_EV_REVOKED, ev, ip->cfg.nodeid, CLP_SLOT_NONE, 0);
 		break;
 	case CL_NODE_EV_KILL:
-		if (ip->cfg.conf->kill_on_revoke && c->pid != ip->cfg.pid)
+		if ((ip->cfg.conf->kill_on_revoke || (ev->flags & CL_NODE_KILL)) && c->pid != ip->cfg.pid)
 			kill_client(ip, c, ev);
 		break;
 	default:

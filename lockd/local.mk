@@ -14,6 +14,7 @@ lockd_coroleased_SOURCES = \
 	lockd/ipc.c lockd/ipc_req.c lockd/ipc_read.c lockd/ipc.h lockd/ipc_int.h \
 	lockd/status.c lockd/status.h \
 	lockd/page.c lockd/page.h \
+	lockd/proctree.c lockd/proctree.h \
 	lockd/watch.c lockd/watch.h \
 	lockd/groups.c lockd/groups.h \
 	lockd/hashkey.c lockd/hashkey.h \

@@ -575,6 +575,7 @@ static void start_serving(struct cld *d, uint32_t nodeid)
 		qb_log(LOG_CRIT, "validity page: %s", err);
 		exit(1);
 	}
+	cld_page_set_revoke_us(d->page, d->cfg.revoke_timeout_ms * 1000);
 	qb_log(LOG_INFO, "validity page %s (incarnation %016" PRIx64 ", %" PRIu32 " client hold slots: "
 	       "%" PRIu64 " for everyone, %" PRIu64 " of them per uid, %u more for root)",
 	       cld_page_path(d->page), cld_page_incarnation(d->page), cld_page_nslots(d->page),

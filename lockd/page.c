@@ -246,6 +246,11 @@ uint64_t cld_page_valid_until(const struct cld_page *pg)
 	return __atomic_load_n(&pg->hdr->valid_until, __ATOMIC_ACQUIRE);
 }
 
+void cld_page_set_revoke_us(struct cld_page *pg, uint64_t revoke_us)
+{
+	__atomic_store_n(&pg->hdr->revoke_us, revoke_us, __ATOMIC_RELEASE);
+}
+
 const char *cld_page_path(const struct cld_page *pg)
 {
 	return pg->path;

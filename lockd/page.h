@@ -61,6 +61,8 @@ void cld_page_kill(struct cld_page *pg);
 /* Publishes the node-wide deadline (clp_now_us(); 0 = nothing valid). */
 void cld_page_set_valid_until(struct cld_page *pg, uint64_t valid_until);
 uint64_t cld_page_valid_until(const struct cld_page *pg);
+/* States revoke_timeout (microseconds) in the header; once, before serving. */
+void cld_page_set_revoke_us(struct cld_page *pg, uint64_t revoke_us);
 
 /* The file's path, incarnation and slot count, for the HELLO. */
 const char *cld_page_path(const struct cld_page *pg);

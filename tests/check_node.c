@@ -1256,6 +1256,42 @@ START_TEST(handover_timeout_revokes_holder)
 }
 END_TEST
 
+/*
+ * A hold acquired with CL_NODE_KILL (COROLEASE_KILL) whose client is still
+ * there at the revoke deadline: CL_NODE_EV_KILL for it, carrying the flag,
+ * with kill_on_revoke off; none for a hold without the flag.
+ */
+START_TEST(kill_flag_kills_at_revoke_deadline)
+{
+	struct tbus *b = cluster(2);
+	struct tnode *n1 = b->nodes[1], *n2 = b->nodes[2];
+	ACQ(n1, 1, "m", CL_MODE_EX, CL_NODE_KILL);
+	ACQ(n1, 3, "k", CL_MODE_EX, 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_GRANTED, 1));
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_GRANTED, 3));
+	ck_assert_int_eq(cl_node_evict(n2->n, 9, 9, "m", 1), 0);
+	ck_assert_int_eq(cl_node_evict(n2->n, 10, 10, "k", 1), 0);
+	bus_run(b);
+	const struct cl_node_event *r = last_ev(n1, CL_NODE_EV_REVOKED, 1);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(r->flags & CL_NODE_KILL, CL_NODE_KILL);
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_REVOKED, 3));
+	uint64_t deadline = r->deadline;
+	bus_advance(b, deadline - 1);
+	ck_assert_ptr_null(last_ev(n1, CL_NODE_EV_KILL, 1));
+	bus_advance(b, deadline + 1000);
+	const struct cl_node_event *k = last_ev(n1, CL_NODE_EV_KILL, 1);
+	ck_assert_ptr_nonnull(k);
+	ck_assert_uint_eq(k->flags & CL_NODE_KILL, CL_NODE_KILL);
+	ck_assert_ptr_null(last_ev(n1, CL_NODE_EV_KILL, 3));
+	bus_advance(b, b->now + 100000);
+	ck_assert_uint_eq(cl_sm_owner(cl_node_sm(n2->n), "m", 1), CL_NODE_NONE);
+	ck_assert_uint_eq(cl_sm_owner(cl_node_sm(n2->n), "k", 1), CL_NODE_NONE);
+	cluster_free(b);
+}
+END_TEST
+
 START_TEST(revoke_deadline_hands_over_without_client)
 {
 	struct tbus *b = cluster(2);
@@ -3904,6 +3940,7 @@ static Suite *node_suite(void)
 	tcase_add_test(tc, local_node_shared_and_sh);
 	tcase_add_test(tc, local_handover_timeout_new_epoch);
 	tcase_add_test(tc, local_handover_needs_same_uid_or_privilege);
+	tcase_add_test(tc, kill_flag_kills_at_revoke_deadline);
 	tcase_add_test(tc, local_node_shared_same_uid_only);
 	tcase_add_test(tc, bad_requests_rejected);
 	tcase_add_test(tc, contention_nowait_wait_and_handover);

@@ -11,6 +11,7 @@ CHECK_TEST_PROGS = \
 	tests/check_sm_oom \
 	tests/check_confchg \
 	tests/check_page \
+	tests/check_proctree \
 	tests/check_watch \
 	tests/check_groups \
 	tests/check_holdquota \
@@ -100,6 +101,11 @@ tests_check_page_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/lockd -DCORO
 tests_check_page_SOURCES = tests/check_page.c lockd/page.c lockd/page.h
 tests_check_page_CFLAGS = $(CHECK_TEST_CFLAGS) $(LIBQB_CFLAGS)
 tests_check_page_LDADD = $(CHECK_LIBS)
+
+tests_check_proctree_CPPFLAGS = -I$(top_srcdir)/lockd
+tests_check_proctree_SOURCES = tests/check_proctree.c lockd/proctree.c lockd/proctree.h
+tests_check_proctree_CFLAGS = $(CHECK_TEST_CFLAGS)
+tests_check_proctree_LDADD = $(CHECK_LIBS)
 
 tests_check_groups_CPPFLAGS = $(CORE_CPPFLAGS) -I$(top_srcdir)/lockd
 tests_check_groups_SOURCES = tests/check_groups.c lockd/groups.c lockd/groups.h

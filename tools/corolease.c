@@ -22,12 +22,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <corolease.h>
 #include <corolease_admin.h>
+
+#include "proctree.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "unknown"
@@ -1163,37 +1166,96 @@ static void on_signal(int sig)
 
 struct run {
 	pid_t child;
-	bool exited;
+	bool exited;            /* CMD reaped */
+	bool done;              /* ... and no process it started left */
+	bool orphans_told;
 	int status;
 	bool stopping;          /* SIGTERM sent for a lost lease */
+	uint64_t stop_at;       /* when (us) */
 	uint64_t kill_at;       /* SIGKILL due (us), 0 = none */
+	bool killing;           /* SIGKILL sent: again until no process is left */
 	unsigned kill_after_ms;
 	bool wanted_told;
 	const char *name;
 	const char *cmd;        /* CMD, for messages */
+	corolease_lease_t *lease;
 };
 
+/* SIGKILL this long before the lease's stop deadline, for our own lateness. */
+#define ACQ_KILL_MARGIN_US 200000u
+/* While CMD runs, the lease's validity is read this often (ms). */
+#define ACQ_CHECK_MS 50
+/* While killing, processes left are looked for and killed again this often (ms). */
+#define ACQ_REKILL_MS 100
+
+/* Processes of CMD's tree signalled at most (a fork bomb is not followed further). */
+#define ACQ_TREE_MAX 65536
+
 /*
- * SIGTERM now; SIGKILL kill_after_ms later, or a little before the daemon's
- * revoke deadline (deadline_us, 0 = unknown) if that comes first.
+ * Sends sig to every live process descended from us: CMD, what it started,
+ * and what it left behind (we are their subreaper, so orphans come back to
+ * us rather than to init).  SIGKILL freezes the tree first (proctree.h).
  */
-static void stop_child(struct run *run, const char *why, uint64_t deadline_us)
+static void signal_tree(int sig)
 {
-	if (run->stopping || run->exited)
+	cld_proc_signal_tree(getpid(), sig, CLD_PROC_ANY_UID, sig == SIGKILL, ACQ_TREE_MAX, true,
+			     NULL);
+}
+
+/*
+ * The lease is lost (revoked, lapsed, or the daemon gone): SIGTERM now to
+ * CMD and what it started; SIGKILL kill_after_ms later, or
+ * ACQ_KILL_MARGIN_US before the lease's stop deadline (the other nodes never
+ * grant it before that) if that comes first: at once when it is that close
+ * already.
+ */
+static void stop_child(struct run *run, const char *why)
+{
+	if (run->stopping || run->done)
 		return;
-	warnx_("acquire %s: %s; stopping the command", text(run->name, strlen(run->name)), why);
+	warnx_("acquire %s: %s; stopping %s", text(run->name, strlen(run->name)), why,
+	       run->exited ? "the processes the command left" : "the command");
 	run->stopping = true;
-	kill(run->child, SIGTERM);
+	if (!run->exited)
+		kill(run->child, SIGTERM);
+	signal_tree(SIGTERM);
 	uint64_t now = boot_us();
+	uint64_t deadline = corolease_lease_stop_deadline(run->lease);
+	run->stop_at = now;
 	run->kill_at = now + (uint64_t)run->kill_after_ms * 1000u;
-	if (deadline_us > now + 200000 && deadline_us - 200000 < run->kill_at)
-		run->kill_at = deadline_us - 200000;
+	if (deadline) {
+		uint64_t by = deadline > now + ACQ_KILL_MARGIN_US ? deadline - ACQ_KILL_MARGIN_US : now;
+		if (by < run->kill_at)
+			run->kill_at = by;
+	}
+}
+
+/* Reaps what exited; CMD's status is kept.  Sets done once nothing is left. */
+static void reap(struct run *run)
+{
+	for (;;) {
+		int st;
+		pid_t p = waitpid(-1, &st, WNOHANG);
+		if (p < 0 && errno == EINTR)
+			continue;
+		if (p == run->child) {
+			run->exited = true;
+			run->status = st;
+			continue;
+		}
+		if (p > 0)
+			continue;
+		if (p < 0 && errno == ECHILD && run->exited)
+			run->done = true;
+		return;
+	}
 }
 
 static void acq_revoked(corolease_t *h, corolease_lease_t *lease, void *udata)
 {
 	(void)h;
-	stop_child(udata, "lease revoked", corolease_lease_revoke_deadline(lease));
+	(void)lease;
+	stop_child(udata, "lease revoked");
 }
 
 static void acq_wanted(corolease_t *h, corolease_lease_t *lease, uint32_t node, void *udata)
@@ -1204,15 +1266,15 @@ static void acq_wanted(corolease_t *h, corolease_lease_t *lease, uint32_t node, 
 	if (run->wanted_told)
 		return;
 	run->wanted_told = true;
-	warnx_("lease %s wanted by node %" PRIu32 "; %s keeps it until it exits, or until the "
+	warnx_("lease %s wanted by node %" PRIu32 "; %s%s%s keeps it until it exits, or until the "
 	       "handover timeout if the waiter may take it", text(run->name, strlen(run->name)),
-	       node, run->cmd);
+	       node, run->exited ? "what " : "", run->cmd, run->exited ? " left running" : "");
 }
 
 static void acq_disconnected(corolease_t *h, void *udata)
 {
 	(void)h;
-	stop_child(udata, "connection to coroleased lost", 0);
+	stop_child(udata, "connection to coroleased lost");
 }
 
 struct acq_opts {
@@ -1293,8 +1355,14 @@ static int cmd_acquire(int argc, char **argv)
 		corolease_set_timeout(h, 0);   /* --wait 0: without limit, --timeout too */
 	corolease_lease_t *lease;
 	uint32_t owner = 0;
-	int r = corolease_acquire(h, name, strlen(name), o.mode, o.wait ? COROLEASE_WAIT : 0,
-				  o.wait_ms, &lease, &owner);
+	/*
+	 * COROLEASE_KILL: should we be stopped ourselves (SIGSTOP) when the
+	 * lease is revoked, the daemon kills us and CMD's tree at the revoke
+	 * deadline, since we cannot.
+	 */
+	int r = corolease_acquire(h, name, strlen(name), o.mode,
+				  (o.wait ? COROLEASE_WAIT : 0) | COROLEASE_KILL, o.wait_ms, &lease,
+				  &owner);
 	if (r < 0) {
 		uint32_t self = corolease_nodeid(h);
 		corolease_close(h);
@@ -1346,8 +1414,17 @@ static int cmd_acquire(int argc, char **argv)
 	snprintf(epoch, sizeof(epoch), "%" PRIu64, corolease_lease_epoch(lease));
 	snprintf(node, sizeof(node), "%" PRIu32, corolease_nodeid(h));
 	fflush(NULL);
+	run.lease = lease;
+	pid_t parent = getpid();
+	/* orphans of CMD come back to us, to be killed with it, not to init */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		warnx_("acquire: PR_SET_CHILD_SUBREAPER: %s (what the command leaves behind is not "
+		       "followed)", strerror(errno));
 	run.child = fork();
 	if (run.child == 0) {
+		/* the lease ends with us: CMD must not outlive us (a kill -9, kill_on_revoke) */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(126);
 		struct sigaction dfl;
 		memset(&dfl, 0, sizeof(dfl));
 		dfl.sa_handler = SIG_DFL;
@@ -1373,8 +1450,19 @@ static int cmd_acquire(int argc, char **argv)
 	sigprocmask(SIG_SETMASK, &old, NULL);
 
 	bool lib_dead = false;
-	while (!run.exited) {
-		int ms = poll_ms(lib_dead ? UINT64_MAX : corolease_get_timeout(h), run.kill_at);
+	while (!run.done) {
+		/*
+		 * Wake for the library, the SIGKILL, every ACQ_CHECK_MS to read the
+		 * lease's validity, and at the latest in time to kill CMD before the
+		 * lease's stop deadline should the lease lapse unseen meanwhile.
+		 */
+		uint64_t wake = boot_us() + ACQ_CHECK_MS * 1000u;
+		uint64_t sd = run.stopping ? 0 : corolease_lease_stop_deadline(lease);
+		if (sd && sd - (sd > ACQ_KILL_MARGIN_US ? ACQ_KILL_MARGIN_US : 0) < wake)
+			wake = sd - (sd > ACQ_KILL_MARGIN_US ? ACQ_KILL_MARGIN_US : 0);
+		if (run.kill_at && run.kill_at < wake)
+			wake = run.kill_at;
+		int ms = poll_ms(lib_dead ? UINT64_MAX : corolease_get_timeout(h), wake);
 		struct pollfd fds[2] = {
 			{ .fd = pfd[0], .events = POLLIN },
 			{ .fd = lib_dead ? -1 : corolease_get_fd(h),
@@ -1389,32 +1477,62 @@ static int cmd_acquire(int argc, char **argv)
 			unsigned char sigs[64];
 			ssize_t got;
 			while ((got = read(pfd[0], sigs, sizeof(sigs))) > 0) {
-				for (ssize_t k = 0; k < got; k++)
-					if (sigs[k] != SIGCHLD && !run.exited)
+				for (ssize_t k = 0; k < got; k++) {
+					if (sigs[k] == SIGCHLD)
+						continue;
+					if (!run.exited)
 						kill(run.child, sigs[k]);
+					else
+						signal_tree(sigs[k]);   /* what CMD left */
+				}
 			}
-			pid_t p;
-			while ((p = waitpid(run.child, &run.status, WNOHANG)) < 0 && errno == EINTR)
-				;
-			if (p == run.child)
-				run.exited = true;
+		}
+		reap(&run);
+		if (run.exited && !run.done && !run.orphans_told && !run.stopping) {
+			run.orphans_told = true;
+			warnx_("acquire %s: %s exited; processes it started still run and keep the "
+			       "lease until they exit", text(name, strlen(name)), run.cmd);
 		}
 		if (!lib_dead) {
 			int r2 = corolease_dispatch(h);
 			if (r2 == COROLEASE_EDISCONNECTED)
 				lib_dead = true;
 		}
-		if (run.kill_at && boot_us() >= run.kill_at && !run.exited) {
-			warnx_("acquire %s: command still running after %u ms; killing it",
-			       text(name, strlen(name)), run.kill_after_ms);
-			kill(run.child, SIGKILL);
-			run.kill_at = 0;
+		/*
+		 * No revoke may come (our daemon stopped, or cut off with its
+		 * corosync): the validity page says when the lease lapsed.
+		 */
+		if (!run.stopping && !run.done && !corolease_lease_valid(lease))
+			stop_child(&run, lib_dead ? "connection to coroleased lost"
+						  : "lease no longer valid (the node's validity lapsed, "
+						    "or coroleased stopped)");
+		uint64_t now = boot_us();
+		if (run.kill_at && now >= run.kill_at && !run.done) {
+			if (!run.killing)
+				warnx_("acquire %s: %s still running %" PRIu64 " ms after the lease "
+				       "was lost; killing it", text(name, strlen(name)),
+				       run.exited ? "what the command started is" : "the command is",
+				       (now - run.stop_at) / 1000u);
+			run.killing = true;
+			if (!run.exited)
+				kill(run.child, SIGKILL);
+			signal_tree(SIGKILL);
+			/* again until nothing is left: a fork may have raced the kill */
+			run.kill_at = now + ACQ_REKILL_MS * 1000u;
 		}
 	}
-	if (!run.exited) {   /* poll failed: make sure nothing runs unguarded */
-		kill(run.child, SIGKILL);
-		while (waitpid(run.child, &run.status, 0) < 0 && errno == EINTR)
-			;
+	if (!run.done) {   /* poll failed: make sure nothing runs unguarded */
+		do {
+			if (!run.exited)
+				kill(run.child, SIGKILL);
+			signal_tree(SIGKILL);
+			if (!run.exited)
+				while (waitpid(run.child, &run.status, 0) < 0 && errno == EINTR)
+					;
+			run.exited = true;
+			usleep(ACQ_REKILL_MS * 1000u);
+			reap(&run);
+		} while (!run.done);
 	}
 	corolease_release(lease);
 	corolease_close(h);

@@ -219,6 +219,15 @@ struct clp_hello_payload {
  * closed by the kernel) reads as invalid from the crash on, before anything
  * is retired or dispatched.
  *
+ * revoke_us is the daemon's revoke_timeout: the other nodes never take a
+ * lease of this node before valid_until + revoke_us (fence_delay_ms is at
+ * least validity_ms + revoke_timeout_ms, counted from a departure the rest
+ * sees after this node's last confirmed message), so a holder that cannot
+ * stop at once (corolease acquire's command) has that long after the lapse
+ * to be stopped; corolease_lease_stop_deadline() returns it.  The daemon
+ * stores it once, before it serves any client; 0 (not stated) leaves no
+ * time after the lapse.
+ *
  * Before mapping the page the library checks whom it talks to: the daemon's
  * uid (libqb's qb_ipcc_auth_get(), and SO_PEERCRED of the fd) is root or the
  * client's own; the page's directory and the page itself (opened with
@@ -235,6 +244,7 @@ struct clp_shm_page {
 	uint32_t daemon_pid;
 	uint32_t daemon_uid;
 	uint32_t nslots;         /* slots at CLP_SHM_SLOTS_OFF */
+	uint64_t revoke_us;      /* revoke_timeout_ms in microseconds; 0 = not stated */
 } __attribute__((aligned(64)));
 
 #define CLP_SHM_MAGIC      0x434c5033u        /* "CLP3" */

@@ -99,6 +99,7 @@ INTEGRATION_TESTS = \
 	tests/integration/t18-hung-daemon-others-serve.sh \
 	tests/integration/t35-join-during-hang.sh \
 	tests/integration/t36-sync-winner-fault.sh \
+	tests/integration/t37-acquire-wrapper-bounds.sh \
 	tests/integration/t34-runtime-votes-stale.sh \
 	tests/integration/t19-send-path.sh \
 	tests/integration/t22-squat.sh \

@@ -1830,9 +1830,11 @@ static void exec_call(struct sim *s, struct node *n, const struct call *k)
 		tag = (uint32_t)n->ntags++;
 		n->tags[tag] = (struct tagrec){ .client = c->id, .uid = sim_uid(c), .live = true };
 		c->tags_live++;
+		/* a quarter of the clients ask to be killed past a revoke deadline (COROLEASE_KILL) */
 		rc = cl_node_acquire_tagged(n->cn, k->client, k->cookie, sim_uid(c), tag, nm,
-					    strlen(nm), k->mode, k->flags | CL_NODE_PRIVILEGED,
-					    k->timeout);
+					    strlen(nm), k->mode,
+					    k->flags | CL_NODE_PRIVILEGED |
+					    ((c->id & 3) == 1 ? CL_NODE_KILL : 0), k->timeout);
 		if (rc < 0 && n->tags[tag].live) {   /* no hold was made */
 			n->tags[tag].live = false;
 			c->tags_live--;

@@ -1,0 +1,53 @@
+/*
+ * proctree.h - the processes descended from one process, read from /proc,
+ * and signalled through pidfds.  Used by coroleased (a hold acquired with
+ * COROLEASE_KILL: the client and what it started are killed past the
+ * revoke deadline) and by `corolease acquire` (CMD and what it started).
+ *
+ * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
+ */
+#ifndef CLD_PROCTREE_H
+#define CLD_PROCTREE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct cld_proc {
+	int32_t pid, ppid;
+	bool zombie;
+	bool mark;              /* cld_proc_mark(): descended from the root */
+};
+
+/* Sorts v by pid, as cld_proc_mark() needs. */
+void cld_proc_sort(struct cld_proc *v, size_t n);
+
+/*
+ * Pure: marks the entries of v (sorted by pid) descended from root -- a
+ * child of root, or of a marked entry -- and clears the others' marks; root
+ * itself is not marked.  Returns how many were marked (zombies included).
+ */
+size_t cld_proc_mark(struct cld_proc *v, size_t n, int32_t root);
+
+#define CLD_PROC_ANY_UID UINT32_MAX
+
+/*
+ * Sends sig to the live processes descended from root (not root itself)
+ * that uid could signal with kill(2): their real or saved uid is uid (any,
+ * with uid 0 or CLD_PROC_ANY_UID).  The tree is walked through the
+ * kernel's children files (/proc/PID/task/TID/children), or, where the
+ * kernel has none and allow_scan is set, a scan of all of /proc; at most max
+ * processes (*truncated_r says whether more were left; NULL allowed).  Each
+ * one through a pidfd, checked once opened to be the process read from
+ * /proc and still a child of root or of another descendant, so never a
+ * process that took a freed pid number.  With freeze, each is sent SIGSTOP
+ * first and the tree read again, until a round finds no new descendant (at
+ * most 8 rounds): a stopped process forks no more, so a fork racing the
+ * walk is caught; then all get sig (and SIGCONT after a sig other than
+ * SIGKILL).  Returns how many got sig, or a negative errno (-ENOENT: no
+ * children files and no scan allowed).
+ */
+int cld_proc_signal_tree(int32_t root, int sig, uint32_t uid, bool freeze, size_t max,
+			 bool allow_scan, bool *truncated_r);
+
+#endif
