@@ -1456,10 +1456,14 @@ static int cmd_acquire(int argc, char **argv)
 		 * lease's validity, and at the latest in time to kill CMD before the
 		 * lease's stop deadline should the lease lapse unseen meanwhile.
 		 */
-		uint64_t wake = boot_us() + ACQ_CHECK_MS * 1000u;
-		uint64_t sd = run.stopping ? 0 : corolease_lease_stop_deadline(lease);
-		if (sd && sd - (sd > ACQ_KILL_MARGIN_US ? ACQ_KILL_MARGIN_US : 0) < wake)
-			wake = sd - (sd > ACQ_KILL_MARGIN_US ? ACQ_KILL_MARGIN_US : 0);
+		uint64_t now0 = boot_us(), wake = now0 + ACQ_CHECK_MS * 1000u;
+		uint64_t sd = corolease_lease_stop_deadline(lease);
+		uint64_t by = sd > ACQ_KILL_MARGIN_US ? sd - ACQ_KILL_MARGIN_US : 0;
+		if (sd && by < wake)
+			wake = by > now0 ? by : now0 + 1000;   /* still valid: look again in 1 ms */
+		/* a stop deadline brought forward (a revoke, a retired page) brings the kill too */
+		if (run.stopping && !run.killing && sd && by < run.kill_at)
+			run.kill_at = by > now0 ? by : now0;
 		if (run.kill_at && run.kill_at < wake)
 			wake = run.kill_at;
 		int ms = poll_ms(lib_dead ? UINT64_MAX : corolease_get_timeout(h), wake);
