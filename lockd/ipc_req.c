@@ -486,14 +486,16 @@ static uint32_t realtime_priority(void)
 
 /*
  * COROLEASE_KILL: what the client started, killed before the client, at
- * most CLD_KILL_TREE_MAX of its descendants, and CLD_KILL_TREE_BUDGET a
- * second for all clients (each walked process costs the loop some
- * microseconds: many clients killed at once must not stall it).  Once per
- * connection.  The client is stopped first so it starts nothing more.
- * Returns how many were killed.
+ * most CLD_KILL_TREE_MAX of its descendants, walked with at most
+ * CLD_KILL_TREE_READS children files (one per thread), and
+ * CLD_KILL_TREE_BUDGET files a second for all clients: each file costs the
+ * loop some microseconds, and many clients killed at once, or processes of
+ * many threads, must not stall it.  Once per connection.  The client is
+ * stopped first so it starts nothing more.  Returns how many were killed.
  */
 #define CLD_KILL_TREE_MAX 64
-#define CLD_KILL_TREE_BUDGET 256
+#define CLD_KILL_TREE_READS 256
+#define CLD_KILL_TREE_BUDGET 1024
 static int kill_tree(struct cld_ipc *ip, struct conn *c, uint64_t now, bool *cut)
 {
 	*cut = false;
@@ -507,15 +509,17 @@ static int kill_tree(struct cld_ipc *ip, struct conn *c, uint64_t now, bool *cut
 		ip->tree_window_end = now + 1000000;
 		ip->tree_budget_used = 0;
 	}
-	size_t max = CLD_KILL_TREE_BUDGET - ip->tree_budget_used;
-	if (max > CLD_KILL_TREE_MAX)
-		max = CLD_KILL_TREE_MAX;
-	if (!max) {
+	size_t reads = CLD_KILL_TREE_BUDGET - ip->tree_budget_used;
+	if (reads > CLD_KILL_TREE_READS)
+		reads = CLD_KILL_TREE_READS;
+	if (!reads) {
 		*cut = true;
 		return 0;
 	}
-	int n = cld_proc_signal_tree(c->pid, SIGKILL, (uint32_t)c->uid, true, max, false, cut);
-	ip->tree_budget_used += n > 0 ? (uint32_t)n + 1 : 1;
+	size_t used = 0;
+	int n = cld_proc_signal_tree(c->pid, SIGKILL, (uint32_t)c->uid, true, CLD_KILL_TREE_MAX,
+				     reads, false, cut, &used);
+	ip->tree_budget_used += (uint32_t)(used ? used : 1);
 	return n > 0 ? n : 0;
 }
 

@@ -165,7 +165,8 @@ static bool have_children_files(void)
  * The children of pid, from each of its threads' children file, appended
  * to v up to max entries (a process gone meanwhile has none).
  */
-static void children_of(int32_t pid, struct cld_proc *v, size_t *n, size_t max)
+static void children_of(int32_t pid, struct cld_proc *v, size_t *n, size_t max,
+			size_t *reads_left, bool *truncated)
 {
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
@@ -177,6 +178,11 @@ static void children_of(int32_t pid, struct cld_proc *v, size_t *n, size_t max)
 		if (de->d_name[0] == '.')
 			continue;
 		char what[300], buf[4096];
+		if (!*reads_left) {   /* a process of many threads: one file each */
+			*truncated = true;
+			break;
+		}
+		(*reads_left)--;
 		snprintf(what, sizeof(what), "task/%s/children", de->d_name);
 		if (!read_proc(pid, what, buf, sizeof(buf)))
 			continue;
@@ -196,8 +202,8 @@ static void children_of(int32_t pid, struct cld_proc *v, size_t *n, size_t max)
  * marked): through the children files, or a scan of all of /proc where the
  * kernel has none (allow_scan).  -errno when neither works.
  */
-static int descendants(int32_t root, size_t max, bool allow_scan, struct cld_proc **v_r,
-		       size_t *n_r, bool *truncated)
+static int descendants(int32_t root, size_t max, bool allow_scan, size_t *reads_left,
+		       struct cld_proc **v_r, size_t *n_r, bool *truncated)
 {
 	*truncated = false;
 	struct cld_proc *v = malloc((max ? max : 1) * sizeof(*v));
@@ -205,9 +211,9 @@ static int descendants(int32_t root, size_t max, bool allow_scan, struct cld_pro
 		return -ENOMEM;
 	size_t n = 0;
 	if (have_children_files()) {
-		children_of(root, v, &n, max);
-		for (size_t i = 0; i < n && n < max; i++)
-			children_of(v[i].pid, v, &n, max);
+		children_of(root, v, &n, max, reads_left, truncated);
+		for (size_t i = 0; i < n && n < max && *reads_left; i++)
+			children_of(v[i].pid, v, &n, max, reads_left, truncated);
 		if (n >= max)
 			*truncated = true;
 	} else {
@@ -275,8 +281,9 @@ static bool known(const struct member *ms, size_t nm, int32_t pid)
 }
 
 int cld_proc_signal_tree(int32_t root, int sig, uint32_t uid, bool freeze, size_t max,
-			 bool allow_scan, bool *truncated_r)
+			 size_t max_reads, bool allow_scan, bool *truncated_r, size_t *reads_r)
 {
+	size_t reads_left = max_reads;
 	struct member *ms = calloc(max ? max : 1, sizeof(*ms));
 	if (!ms)
 		return -ENOMEM;
@@ -287,7 +294,7 @@ int cld_proc_signal_tree(int32_t root, int sig, uint32_t uid, bool freeze, size_
 		struct cld_proc *v;
 		size_t n;
 		bool t;
-		rc = descendants(root, max, allow_scan, &v, &n, &t);
+		rc = descendants(root, max, allow_scan, &reads_left, &v, &n, &t);
 		if (rc < 0)
 			break;
 		truncated |= t;
@@ -303,7 +310,7 @@ int cld_proc_signal_tree(int32_t root, int sig, uint32_t uid, bool freeze, size_
 			fresh++;
 		}
 		free(v);
-		if (!fresh || nm >= max)
+		if (!fresh || nm >= max || !reads_left)
 			break;
 	}
 	int sent = 0;
@@ -318,5 +325,7 @@ int cld_proc_signal_tree(int32_t root, int sig, uint32_t uid, bool freeze, size_
 	free(ms);
 	if (truncated_r)
 		*truncated_r = truncated || nm >= max;
+	if (reads_r)
+		*reads_r = max_reads - reads_left;
 	return rc < 0 && !sent ? rc : sent;
 }

@@ -37,7 +37,10 @@ size_t cld_proc_mark(struct cld_proc *v, size_t n, int32_t root);
  * with uid 0 or CLD_PROC_ANY_UID).  The tree is walked through the
  * kernel's children files (/proc/PID/task/TID/children), or, where the
  * kernel has none and allow_scan is set, a scan of all of /proc; at most max
- * processes (*truncated_r says whether more were left; NULL allowed).  Each
+ * processes and max_reads children files (one per thread of each process,
+ * over all rounds: a process of many threads costs many reads);
+ * *truncated_r says whether more were left, *reads_r how many files were
+ * read (either NULL allowed).  Each
  * one through a pidfd, checked once opened to be the process read from
  * /proc and still a child of root or of another descendant, so never a
  * process that took a freed pid number.  With freeze, each is sent SIGSTOP
@@ -48,6 +51,6 @@ size_t cld_proc_mark(struct cld_proc *v, size_t n, int32_t root);
  * children files and no scan allowed).
  */
 int cld_proc_signal_tree(int32_t root, int sig, uint32_t uid, bool freeze, size_t max,
-			 bool allow_scan, bool *truncated_r);
+			 size_t max_reads, bool allow_scan, bool *truncated_r, size_t *reads_r);
 
 #endif

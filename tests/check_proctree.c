@@ -8,6 +8,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,16 +151,16 @@ START_TEST(sigkill_with_freeze_kills_the_whole_tree)
 	pid_t pids[3];
 	spawn_tree(pids);
 	bool cut = true;
-	ck_assert_int_eq(cld_proc_signal_tree(getpid(), SIGKILL, CLD_PROC_ANY_UID, true, 64, false,
-					      &cut), 3);
+	ck_assert_int_eq(cld_proc_signal_tree(getpid(), SIGKILL, CLD_PROC_ANY_UID, true, 64, 1024, false,
+					      &cut, NULL), 3);
 	ck_assert(!cut);
 	int sig[3];
 	reap_all(pids, sig);
 	for (int i = 0; i < 3; i++)
 		ck_assert_int_eq(sig[i], SIGKILL);
 	/* nothing left: nobody to signal */
-	ck_assert_int_eq(cld_proc_signal_tree(getpid(), SIGKILL, CLD_PROC_ANY_UID, true, 64, false,
-					      NULL), 0);
+	ck_assert_int_eq(cld_proc_signal_tree(getpid(), SIGKILL, CLD_PROC_ANY_UID, true, 64, 1024, false,
+					      NULL, NULL), 0);
 }
 END_TEST
 
@@ -167,8 +168,8 @@ START_TEST(sigterm_reaches_each_but_is_theirs_to_ignore)
 {
 	pid_t pids[3];
 	spawn_tree(pids);
-	ck_assert_int_eq(cld_proc_signal_tree(pids[0], SIGTERM, CLD_PROC_ANY_UID, false, 64, false,
-					      NULL), 2);   /* b and c: not the root a */
+	ck_assert_int_eq(cld_proc_signal_tree(pids[0], SIGTERM, CLD_PROC_ANY_UID, false, 64, 1024, false,
+					      NULL, NULL), 2);   /* b and c: not the root a */
 	/* c dies of it; b ignores it; a was not sent it */
 	for (int i = 0; i < 200 && alive(pids[2]); i++)
 		usleep(10000);
@@ -188,12 +189,12 @@ START_TEST(only_what_uid_could_kill)
 	pid_t pids[3];
 	spawn_tree(pids);
 	uint32_t other = getuid() == 12345 ? 12346 : 12345;
-	ck_assert_int_eq(cld_proc_signal_tree(getpid(), SIGKILL, other, true, 64, false, NULL), 0);
+	ck_assert_int_eq(cld_proc_signal_tree(getpid(), SIGKILL, other, true, 64, 1024, false, NULL, NULL), 0);
 	for (int i = 0; i < 3; i++)
 		ck_assert(alive(pids[i]));
 	/* the tree's own uid may (uid 0 means any, as for root) */
-	ck_assert_int_eq(cld_proc_signal_tree(getpid(), SIGKILL, (uint32_t)getuid(), true, 64, false,
-					      NULL), 3);
+	ck_assert_int_eq(cld_proc_signal_tree(getpid(), SIGKILL, (uint32_t)getuid(), true, 64, 1024, false,
+					      NULL, NULL), 3);
 	int sig[3];
 	reap_all(pids, sig);
 	for (int i = 0; i < 3; i++)
@@ -206,15 +207,78 @@ START_TEST(a_bound_says_it_was_reached)
 	pid_t pids[3];
 	spawn_tree(pids);
 	bool cut = false;
-	ck_assert_int_eq(cld_proc_signal_tree(getpid(), SIGKILL, CLD_PROC_ANY_UID, true, 2, false,
-					      &cut), 2);
+	ck_assert_int_eq(cld_proc_signal_tree(getpid(), SIGKILL, CLD_PROC_ANY_UID, true, 2, 1024, false,
+					      &cut, NULL), 2);
 	ck_assert(cut);
-	/* breadth first: a and b; c is left, stopped (frozen before the kill) or running */
-	cld_proc_signal_tree(getpid(), SIGKILL, CLD_PROC_ANY_UID, true, 64, false, NULL);
-	int sig[3];
-	reap_all(pids, sig);
+	/*
+	 * breadth first: a and b; c is left.  Killed by the next walks, once b's
+	 * exit has handed it to us (while b dies, neither lists it)
+	 */
+	int sig[3] = { 0, 0, 0 }, got = 0;
+	for (int tries = 0; got < 3 && tries < 500; tries++) {
+		cld_proc_signal_tree(getpid(), SIGKILL, CLD_PROC_ANY_UID, true, 64, 1024, false, NULL,
+				     NULL);
+		int st;
+		pid_t p;
+		while ((p = waitpid(-1, &st, WNOHANG)) > 0)
+			for (int i = 0; i < 3; i++)
+				if (p == pids[i]) {
+					sig[i] = WIFSIGNALED(st) ? WTERMSIG(st) : -1;
+					got++;
+				}
+		if (got < 3)
+			usleep(10000);
+	}
+	ck_assert_int_eq(got, 3);
 	for (int i = 0; i < 3; i++)
 		ck_assert_int_eq(sig[i], SIGKILL);
+}
+END_TEST
+
+static void *sleeper(void *a)
+{
+	(void)a;
+	for (;;)
+		pause();
+	return NULL;
+}
+
+/*
+ * Each thread has its own children file: a child of 50 threads costs 51
+ * reads, and the walk stops at max_reads (the daemon's bound on what one
+ * client's kill may cost its loop).  The child itself was found in our own
+ * file and is killed all the same.
+ */
+START_TEST(reads_are_bounded_per_thread)
+{
+	int p[2];
+	ck_assert_int_eq(pipe(p), 0);
+	pid_t c = fork();
+	ck_assert_int_ge(c, 0);
+	if (c == 0) {
+		for (int i = 0; i < 50; i++) {
+			pthread_t t;
+			if (pthread_create(&t, NULL, sleeper, NULL) != 0)
+				_exit(1);
+		}
+		if (write(p[1], "r", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	char b;
+	ck_assert_int_eq(read(p[0], &b, 1), 1);
+	bool cut = false;
+	size_t reads = 0;
+	ck_assert_int_eq(cld_proc_signal_tree(getpid(), SIGKILL, CLD_PROC_ANY_UID, true, 64, 10,
+					      false, &cut, &reads), 1);
+	ck_assert(cut);
+	ck_assert_uint_eq(reads, 10);
+	int st;
+	ck_assert_int_eq(waitpid(c, &st, 0), c);
+	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	close(p[0]);
+	close(p[1]);
 }
 END_TEST
 
@@ -228,6 +292,7 @@ int main(void)
 	tcase_add_test(tc, sigterm_reaches_each_but_is_theirs_to_ignore);
 	tcase_add_test(tc, only_what_uid_could_kill);
 	tcase_add_test(tc, a_bound_says_it_was_reached);
+	tcase_add_test(tc, reads_are_bounded_per_thread);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <math.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1167,6 +1169,7 @@ static void on_signal(int sig)
 struct run {
 	pid_t child;
 	bool exited;            /* CMD reaped */
+	uint64_t exited_at;     /* when we learnt it (us) */
 	bool done;              /* ... and no process it started left */
 	bool orphans_told;
 	int status;
@@ -1179,6 +1182,8 @@ struct run {
 	const char *name;
 	const char *cmd;        /* CMD, for messages */
 	corolease_lease_t *lease;
+	bool ns;                /* child is the init of CMD's own pid namespace */
+	int status_r;           /* ns: CMD's wait status comes here (-1: closed) */
 };
 
 /* SIGKILL this long before the lease's stop deadline, for our own lateness. */
@@ -1198,8 +1203,8 @@ struct run {
  */
 static void signal_tree(int sig)
 {
-	cld_proc_signal_tree(getpid(), sig, CLD_PROC_ANY_UID, sig == SIGKILL, ACQ_TREE_MAX, true,
-			     NULL);
+	cld_proc_signal_tree(getpid(), sig, CLD_PROC_ANY_UID, sig == SIGKILL, ACQ_TREE_MAX,
+			     (size_t)ACQ_TREE_MAX * 16, true, NULL, NULL);
 }
 
 /*
@@ -1216,9 +1221,13 @@ static void stop_child(struct run *run, const char *why)
 	warnx_("acquire %s: %s; stopping %s", text(run->name, strlen(run->name)), why,
 	       run->exited ? "the processes the command left" : "the command");
 	run->stopping = true;
-	if (!run->exited)
-		kill(run->child, SIGTERM);
-	signal_tree(SIGTERM);
+	if (run->ns) {
+		kill(run->child, SIGUSR1);   /* its init: SIGTERM to every process there */
+	} else {
+		if (!run->exited)
+			kill(run->child, SIGTERM);
+		signal_tree(SIGTERM);
+	}
 	uint64_t now = boot_us();
 	uint64_t deadline = corolease_lease_stop_deadline(run->lease);
 	run->stop_at = now;
@@ -1238,7 +1247,23 @@ static void reap(struct run *run)
 		pid_t p = waitpid(-1, &st, WNOHANG);
 		if (p < 0 && errno == EINTR)
 			continue;
+		if (run->ns && run->status_r >= 0) {
+			/* CMD's status, from the namespace's init */
+			int cs;
+			if (read(run->status_r, &cs, sizeof(cs)) == (ssize_t)sizeof(cs)) {
+				run->exited = true;
+				run->status = cs;
+			}
+		}
 		if (p == run->child) {
+			if (run->ns) {
+				/* the namespace is empty now: every process of CMD's tree is gone */
+				run->done = true;
+				if (!run->exited)   /* killed before CMD ended: the init's status */
+					run->status = st;
+				run->exited = true;
+				continue;
+			}
 			run->exited = true;
 			run->status = st;
 			continue;
@@ -1277,6 +1302,104 @@ static void acq_disconnected(corolease_t *h, void *udata)
 	stop_child(udata, "connection to coroleased lost");
 }
 
+static const int fwd_sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+
+static void ns_on_signal(int sig)
+{
+	(void)sig;   /* a handler, so that the namespace's init is sent it at all */
+}
+
+/*
+ * The init of CMD's own pid namespace (pid 1 there; acquire run as root):
+ * the kernel kills every process of a pid namespace when its init dies, at
+ * once and whatever they fork, so CMD's whole tree dies with this process,
+ * which dies with acquire (PR_SET_PDEATHSIG), or when acquire kills it.
+ * Runs CMD (its pid 2), reaps whatever ends there, writes CMD's wait status
+ * to status_w, and exits once nothing is left.  SIGUSR1: SIGTERM to every
+ * process there; a forwarded signal goes to CMD (to the rest once CMD is
+ * gone).  life_r hangs up if acquire is gone already.
+ */
+static void ns_init(int life_r, int status_w, char **cmd, const sigset_t *old)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		_exit(126);
+	struct pollfd lp = { .fd = life_r, .events = POLLIN };
+	if (poll(&lp, 1, 0) != 0)
+		_exit(126);   /* acquire died before the death signal was set */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGUSR1);
+	for (size_t k = 0; k < sizeof(fwd_sigs) / sizeof(fwd_sigs[0]); k++)
+		sigaddset(&set, fwd_sigs[k]);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	/*
+	 * An init is not sent signals it has no handler for (it would ignore
+	 * them): handlers, blocked, taken with sigwaitinfo()
+	 */
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = ns_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	for (size_t k = 0; k < sizeof(fwd_sigs) / sizeof(fwd_sigs[0]); k++)
+		sigaction(fwd_sigs[k], &sa, NULL);
+	pid_t c = fork();
+	if (c == 0) {
+		struct sigaction dfl;
+		memset(&dfl, 0, sizeof(dfl));
+		dfl.sa_handler = SIG_DFL;
+		sigaction(SIGCHLD, &dfl, NULL);
+		sigaction(SIGUSR1, &dfl, NULL);
+		for (size_t k = 0; k < sizeof(fwd_sigs) / sizeof(fwd_sigs[0]); k++)
+			sigaction(fwd_sigs[k], &dfl, NULL);
+		sigprocmask(SIG_SETMASK, old, NULL);
+		close(life_r);
+		close(status_w);
+		execvp(cmd[0], cmd);
+		int e = errno;
+		fprintf(stderr, "corolease: acquire: cannot run %s: %s\n", cmd[0], strerror(e));
+		_exit(e == ENOENT ? 127 : 126);
+	}
+	if (c < 0) {
+		int st = 126 << 8;
+		fprintf(stderr, "corolease: acquire: fork: %s\n", strerror(errno));
+		if (write(status_w, &st, sizeof(st)) < 0)
+			_exit(126);
+		_exit(126);
+	}
+	bool cmd_alive = true;
+	for (;;) {
+		siginfo_t si;
+		int sig = sigwaitinfo(&set, &si);
+		if (sig < 0)
+			continue;
+		if (sig == SIGUSR1) {
+			kill(-1, SIGTERM);   /* every process of this namespace but us */
+		} else if (sig != SIGCHLD) {
+			if (cmd_alive)
+				kill(c, sig);
+			else
+				kill(-1, sig);
+		}
+		for (;;) {
+			int st;
+			pid_t p = waitpid(-1, &st, WNOHANG);
+			if (p == c) {
+				cmd_alive = false;
+				if (write(status_w, &st, sizeof(st)) < 0)
+					_exit(126);
+			}
+			if (p > 0 || (p < 0 && errno == EINTR))
+				continue;
+			if (p < 0 && errno == ECHILD)
+				_exit(0);   /* nothing left */
+			break;
+		}
+	}
+}
+
 struct acq_opts {
 	int mode;
 	bool wait;
@@ -1284,7 +1407,6 @@ struct acq_opts {
 	unsigned kill_after_ms;
 };
 
-static const int fwd_sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
 
 static int cmd_acquire(int argc, char **argv)
 {
@@ -1420,7 +1542,39 @@ static int cmd_acquire(int argc, char **argv)
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		warnx_("acquire: PR_SET_CHILD_SUBREAPER: %s (what the command leaves behind is not "
 		       "followed)", strerror(errno));
-	run.child = fork();
+	/*
+	 * As root: CMD's tree in a pid namespace of its own, which the kernel
+	 * kills whole with its init (ns_init()).  Otherwise (EPERM) the tree is
+	 * walked (signal_tree()).
+	 */
+	int life[2] = { -1, -1 }, stp[2] = { -1, -1 };
+	run.status_r = -1;
+	run.child = -1;
+	/*
+	 * clone(2) as fork(2) with CLONE_NEWPID, not unshare(2): our own later
+	 * children (a sanitizer's helper at exit) must not land in a namespace
+	 * whose init is gone.  We are single-threaded here.
+	 */
+	if (pipe2(life, O_CLOEXEC) == 0 && pipe2(stp, O_CLOEXEC | O_NONBLOCK) == 0) {
+#if defined(__s390__) || defined(__CRIS__)   /* the stack comes first there */
+		run.child = (pid_t)syscall(SYS_clone, NULL, CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL);
+#else
+		run.child = (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL, NULL);
+#endif
+		run.ns = run.child >= 0;
+	}
+	if (!run.ns)
+		run.child = fork();
+	if (run.child == 0 && run.ns) {
+		close(life[1]);
+		close(stp[0]);
+		close(pfd[0]);
+		close(pfd[1]);
+		setenv("COROLEASE_NAME", name, 1);
+		setenv("COROLEASE_EPOCH", epoch, 1);
+		setenv("COROLEASE_NODE", node, 1);
+		ns_init(life[0], stp[1], cmd, &old);
+	}
 	if (run.child == 0) {
 		/* the lease ends with us: CMD must not outlive us (a kill -9, kill_on_revoke) */
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
@@ -1440,6 +1594,17 @@ static int cmd_acquire(int argc, char **argv)
 		fprintf(stderr, "corolease: acquire: cannot run %s: %s\n", cmd[0], strerror(e));
 		_exit(e == ENOENT ? 127 : 126);
 	}
+	for (int k = 0; k < 2; k++) {
+		if (life[k] >= 0 && k == 0)
+			close(life[k]);   /* life[1] stays open with us: the init sees it hang up */
+		if (stp[k] >= 0 && k == 1)
+			close(stp[k]);
+	}
+	run.status_r = run.ns ? stp[0] : -1;
+	if (!run.ns && stp[0] >= 0)
+		close(stp[0]);
+	if (!run.ns && life[1] >= 0)
+		close(life[1]);
 	if (run.child < 0) {
 		warnx_("acquire: fork: %s", strerror(errno));
 		sigprocmask(SIG_SETMASK, &old, NULL);
@@ -1467,12 +1632,13 @@ static int cmd_acquire(int argc, char **argv)
 		if (run.kill_at && run.kill_at < wake)
 			wake = run.kill_at;
 		int ms = poll_ms(lib_dead ? UINT64_MAX : corolease_get_timeout(h), wake);
-		struct pollfd fds[2] = {
+		struct pollfd fds[3] = {
 			{ .fd = pfd[0], .events = POLLIN },
 			{ .fd = lib_dead ? -1 : corolease_get_fd(h),
 			  .events = (short)corolease_get_events(h) },
+			{ .fd = run.exited ? -1 : run.status_r, .events = POLLIN },
 		};
-		int n = poll(fds, 2, ms);
+		int n = poll(fds, 3, ms);
 		if (n < 0 && errno != EINTR) {
 			warnx_("acquire: poll: %s", strerror(errno));
 			break;
@@ -1484,7 +1650,9 @@ static int cmd_acquire(int argc, char **argv)
 				for (ssize_t k = 0; k < got; k++) {
 					if (sigs[k] == SIGCHLD)
 						continue;
-					if (!run.exited)
+					if (run.ns)
+						kill(run.child, sigs[k]);   /* its init forwards it */
+					else if (!run.exited)
 						kill(run.child, sigs[k]);
 					else
 						signal_tree(sigs[k]);   /* what CMD left */
@@ -1492,7 +1660,11 @@ static int cmd_acquire(int argc, char **argv)
 			}
 		}
 		reap(&run);
-		if (run.exited && !run.done && !run.orphans_told && !run.stopping) {
+		if (run.exited && !run.exited_at)
+			run.exited_at = boot_us();
+		/* (a namespace's init exits a moment after CMD: give it that moment) */
+		if (run.exited && !run.done && !run.orphans_told && !run.stopping &&
+		    boot_us() >= run.exited_at + ACQ_REKILL_MS * 1000u) {
 			run.orphans_told = true;
 			warnx_("acquire %s: %s exited; processes it started still run and keep the "
 			       "lease until they exit", text(name, strlen(name)), run.cmd);
@@ -1518,9 +1690,13 @@ static int cmd_acquire(int argc, char **argv)
 				       run.exited ? "what the command started is" : "the command is",
 				       (now - run.stop_at) / 1000u);
 			run.killing = true;
-			if (!run.exited)
-				kill(run.child, SIGKILL);
-			signal_tree(SIGKILL);
+			if (run.ns) {
+				kill(run.child, SIGKILL);   /* the namespace dies with its init */
+			} else {
+				if (!run.exited)
+					kill(run.child, SIGKILL);
+				signal_tree(SIGKILL);
+			}
 			/* again until nothing is left: a fork may have raced the kill */
 			run.kill_at = now + ACQ_REKILL_MS * 1000u;
 		}
@@ -1542,6 +1718,8 @@ static int cmd_acquire(int argc, char **argv)
 	corolease_close(h);
 	close(pfd[0]);
 	close(pfd[1]);
+	if (run.status_r >= 0)
+		close(run.status_r);
 	if (WIFEXITED(run.status))
 		return WEXITSTATUS(run.status);
 	if (WIFSIGNALED(run.status))

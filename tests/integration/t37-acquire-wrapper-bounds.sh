@@ -10,24 +10,33 @@
 #  c. the wrapper itself is killed (kill -9): CMD dies with it;
 #  d. CMD exits leaving a process behind: the lease stays until it exits;
 #  e. the wrapper is stopped (SIGSTOP) while another node waits: the daemon
-#     kills it and its tree at the revoke deadline (COROLEASE_KILL).
+#     kills it and its tree at the revoke deadline (COROLEASE_KILL);
+#  f. as an unprivileged user (no pid namespace: the tree is walked), the
+#     lease revoked for a waiter on another node.
+# As root CMD runs in a pid namespace of its own, which the kernel kills
+# whole with its init; e checks that it did.
 # In a, b and e the ticks come from a process CMD started, which ignores
 # SIGTERM: the wrapper kills the whole tree, not only CMD.
 # CMD writes a wall-clock tick every 50 ms; the waiter on node 2 writes the
 # wall-clock time of its grant; all on one host, so the clocks are one.
 . "$(dirname "$0")/lib.sh"
 it_init acquire-wrapper 48
+# f connects as uid 61001 of group users (100)
+users=0
+[[ $(getent group users | cut -d: -f3) == 100 ]] && command -v setpriv >/dev/null && users=1
+((users)) && EXTRA_DAEMON_OPTS=(-o socket_group=users)
 it_up 3
 
-# holder I TAG NAME HOW: `corolease acquire NAME --kill-after 10` on node I;
+# holder I TAG NAME HOW [PREFIX...]: `corolease acquire NAME --kill-after 10` on node I;
 # its CMD (a shell) starts a ticker that ignores SIGTERM and waits for it;
 # HOW=ignore: the shell ignores SIGTERM too; HOW=exit: it dies of SIGTERM and
 # leaves the ticker behind.  Waits until the ticker runs.
 holder() {
 	local i=$1 tag=$2 name=$3 trap=
 	[[ $4 == ignore ]] && trap='trap "" TERM;'
+	shift 4
 	# shellcheck disable=SC2016
-	spawn "$i" "$tag" "$CLI" acquire "$name" --kill-after 10 -- sh -c "$trap"' echo "held $COROLEASE_EPOCH $$"
+	spawn "$i" "$tag" "$@" "$CLI" acquire "$name" --kill-after 10 -- sh -c "$trap"' echo "held $COROLEASE_EPOCH $$"
 		sh -c '\''trap "" TERM; while :; do echo "tick $(date +%s%N)"; sleep 0.05; done'\'' &
 		wait' >/dev/null
 	must_wait 10 "node $i's CMD holds $name" grep -q '^tick' "$CLUSTER_DIR/n$i/$tag.log"
@@ -59,9 +68,10 @@ no_overlap() {
 
 # c. the wrapper dies: CMD must not run on without the lease
 # shellcheck disable=SC2016
-w=$(spawn 2 orphan "$CLI" acquire wrap/c -- sh -c 'echo "cmd $$"; exec sleep 600')
-must_wait 10 "node 2's CMD runs" grep -q '^cmd' "$CLUSTER_DIR/n2/orphan.log"
-cmd=$(awk '/^cmd/ { print $2; exit }' "$CLUSTER_DIR/n2/orphan.log")
+w=$(spawn 2 orphan "$CLI" acquire wrap/c -- sh -c 'echo cmd; exec sleep 6001')
+must_wait 10 "node 2's CMD runs" pgrep -f '^sleep 6001$'
+# (as root CMD runs in a pid namespace of its own: its $$ is not the host's pid)
+cmd=$(pgrep -f '^sleep 6001$')
 alive "$cmd" || fail "CMD (pid $cmd) is not running"
 kill -KILL "$w"
 must_wait 10 "CMD (pid $cmd) dies with its killed wrapper" exited "$cmd"
@@ -70,9 +80,9 @@ check "wrap/c is free again" cl 2 acquire --wait 10 wrap/c -- true
 # d. CMD exits and leaves a process behind: that process keeps the lease
 # (as flock(1)'s lock stays with the descriptor it inherited) until it exits
 # shellcheck disable=SC2016
-w=$(spawn 2 leaver "$CLI" acquire wrap/d -- sh -c 'sleep 600 </dev/null >/dev/null 2>&1 & echo "bg $!"')
-must_wait 10 "node 2's CMD started its background process" grep -q '^bg' "$CLUSTER_DIR/n2/leaver.log"
-bg=$(awk '/^bg/ { print $2; exit }' "$CLUSTER_DIR/n2/leaver.log")
+w=$(spawn 2 leaver "$CLI" acquire wrap/d -- sh -c 'sleep 6002 </dev/null >/dev/null 2>&1 & echo bg')
+must_wait 10 "node 2's CMD started its background process" pgrep -f '^sleep 6002$'
+bg=$(pgrep -f '^sleep 6002$')
 must_wait 10 "the wrapper says the process it left keeps the lease" \
 	grep -q 'still run and keep the lease' "$CLUSTER_DIR/n2/leaver.log"
 alive "$w" || fail "the wrapper exited while process $bg still runs"
@@ -97,6 +107,22 @@ no_overlap 2 he 3 we "e (the wrapper stopped)" nokillmsg
 check "e: coroleased on node 2 killed the wrapper and what it started" \
 	grep -q "killing client .* pid $w: still using revoked lease wrap/e (it asked for it; [1-9][0-9]* processes it started killed too" \
 	"$CLUSTER_DIR/n2/coroleased.log"
+
+check "e: as root, CMD ran in a pid namespace of its own (its \$\$ is 2)" \
+	grep -q '^held [0-9]* 2$' "$CLUSTER_DIR/n2/he.log"
+
+# f. the same as an unprivileged user, whom unshare(CLONE_NEWPID) refuses:
+# the wrapper walks CMD's tree itself when node 3's waiter has the lease
+# revoked (handover timeout); CMD dies of SIGTERM, the ticker it left does not
+if ((users)); then
+	holder 2 hf wrap/f exit setpriv --reuid=61001 --regid=100 --clear-groups
+	grep -q '^held [0-9]* 2$' "$CLUSTER_DIR/n2/hf.log" &&
+		fail "f: an unprivileged user's CMD ran in a pid namespace (its \$\$ is 2)"
+	waiter 3 wf wrap/f
+	no_overlap 2 hf 3 wf "f (unprivileged, revoked)"
+else
+	say "f skipped: no group users (100) or no setpriv"
+fi
 
 # a. node 1: daemon stopped, then node 1 cut off
 holder 1 ha wrap/a ignore
