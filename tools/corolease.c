@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE 1
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -1326,6 +1327,22 @@ static void ns_init(int life_r, int status_w, char **cmd, const sigset_t *old)
 	struct pollfd lp = { .fd = life_r, .events = POLLIN };
 	if (poll(&lp, 1, 0) != 0)
 		_exit(126);   /* acquire died before the death signal was set */
+	/*
+	 * What exec would close (our connection to coroleased above all) is
+	 * not ours to keep open; what CMD is to inherit stays.
+	 */
+	DIR *d = opendir("/proc/self/fd");
+	if (d) {
+		struct dirent *de;
+		while ((de = readdir(d))) {
+			int fd = atoi(de->d_name);
+			int fl;
+			if (fd > 2 && fd != dirfd(d) && fd != life_r && fd != status_w &&
+			    (fl = fcntl(fd, F_GETFD)) >= 0 && (fl & FD_CLOEXEC))
+				close(fd);
+		}
+		closedir(d);
+	}
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
