@@ -73,8 +73,9 @@ enum corolease_mode {
 /*
  * Should this hold still be held past its revoke deadline, the daemon kills
  * this process and what it started (SIGKILL, through pidfds; at most 64 of
- * its descendants, those this process's user could kill itself), whatever
- * kill_on_revoke says.  For a process that cannot be trusted to stop in
+ * its descendants), whatever kill_on_revoke says: only what this
+ * connection's user could kill itself (not a set-user-ID program the
+ * process exec'd since, keeping the connection).  For a process that cannot be trusted to stop in
  * time, say one that runs a command under the lease: `corolease acquire`
  * sets it, so that its command dies with it even when it is itself stopped
  * (SIGSTOP).

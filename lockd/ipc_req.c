@@ -537,6 +537,22 @@ static void kill_client(struct cld_ipc *ip, struct conn *c, const struct cl_node
 {
 	uint64_t now = cld_now_us();
 	bool cut = false;
+	/*
+	 * Asked for by the client alone (not kill_on_revoke): only if its user
+	 * could kill the process itself.  It may have exec'd a set-user-ID
+	 * program since, keeping the connection: never a kill on its behalf.
+	 */
+	if (!ip->cfg.conf->kill_on_revoke && c->pidfd >= 0 &&
+	    !cld_proc_may_signal(c->pid, c->pidfd, (uint32_t)c->uid)) {
+		if (now >= ip->sigkill_log_at) {
+			ip->sigkill_log_at = now + CLD_REFUSAL_LOG_US;
+			qb_log(LOG_WARNING, "not killing client %" PRIu64 " pid %d, still using revoked "
+			       "lease %.*s (COROLEASE_KILL): its uid %u may not signal it (a set-user-ID "
+			       "program, or gone)", c->id, (int)c->pid, (int)ev->namelen,
+			       (const char *)ev->name, (unsigned)c->uid);
+		}
+		return;
+	}
 	int tree = (ev->flags & CL_NODE_KILL) ? kill_tree(ip, c, now, &cut) : 0;
 	int err = c->pidfd < 0 ? ENOSYS : 0;
 	if (!err && syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0) < 0)

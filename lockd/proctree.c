@@ -105,6 +105,14 @@ static bool uid_may_signal(int32_t pid, uint32_t uid)
 	return r == uid || s == uid;
 }
 
+bool cld_proc_may_signal(int32_t pid, int pidfd, uint32_t uid)
+{
+	if (!uid_may_signal(pid, uid))
+		return false;
+	/* the pidfd's process is still alive, so /proc/pid was read of it */
+	return pidfd < 0 || syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0;
+}
+
 /* Every process in /proc, sorted by pid, marked from root.  -errno if unreadable. */
 static int scan(int32_t root, struct cld_proc **v_r, size_t *n_r)
 {

@@ -32,6 +32,13 @@ size_t cld_proc_mark(struct cld_proc *v, size_t n, int32_t root);
 #define CLD_PROC_ANY_UID UINT32_MAX
 
 /*
+ * Whether uid could signal pid with kill(2) (its real or saved uid is uid;
+ * any with uid 0 or CLD_PROC_ANY_UID), pid being the process pidfd names
+ * (checked alive after the read, so not a successor; -1: no check).
+ */
+bool cld_proc_may_signal(int32_t pid, int pidfd, uint32_t uid);
+
+/*
  * Sends sig to the live processes descended from root (not root itself)
  * that uid could signal with kill(2): their real or saved uid is uid (any,
  * with uid 0 or CLD_PROC_ANY_UID).  The tree is walked through the

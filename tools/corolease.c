@@ -1641,8 +1641,12 @@ static int cmd_acquire(int argc, char **argv)
 		uint64_t now0 = boot_us(), wake = now0 + ACQ_CHECK_MS * 1000u;
 		uint64_t sd = corolease_lease_stop_deadline(lease);
 		uint64_t by = sd > ACQ_KILL_MARGIN_US ? sd - ACQ_KILL_MARGIN_US : 0;
-		if (sd && by < wake)
-			wake = by > now0 ? by : now0 + 1000;   /* still valid: look again in 1 ms */
+		/*
+		 * (past already while the lease is valid: revoke_timeout_ms under
+		 * the margin; the lapse is then seen within ACQ_CHECK_MS)
+		 */
+		if (sd && by < wake && by > now0)
+			wake = by;
 		/* a stop deadline brought forward (a revoke, a retired page) brings the kill too */
 		if (run.stopping && !run.killing && sd && by < run.kill_at)
 			run.kill_at = by > now0 ? by : now0;

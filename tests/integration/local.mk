@@ -12,7 +12,11 @@
 check_PROGRAMS += tests/integration/cl-load tests/integration/cl-garbage tests/integration/cl-squat \
 	tests/integration/cl-limits tests/integration/cl-valid tests/integration/cl-flood \
 	tests/integration/cl-brk tests/integration/cl-nshared tests/integration/cl-aput \
-	tests/integration/cl-drop
+	tests/integration/cl-drop tests/integration/cl-kexec tests/integration/cl-setuid
+tests_integration_cl_kexec_SOURCES = tests/integration/cl-kexec.c
+tests_integration_cl_kexec_CPPFLAGS = -I$(top_srcdir)/include
+tests_integration_cl_kexec_LDADD = libclient/libcorolease.la
+tests_integration_cl_setuid_SOURCES = tests/integration/cl-setuid.c
 tests_integration_cl_drop_SOURCES = tests/integration/cl-drop.c tests/integration/clt.h
 tests_integration_cl_drop_CPPFLAGS = -I$(top_srcdir)/include
 tests_integration_cl_drop_LDADD = libclient/libcorolease.la
@@ -100,6 +104,7 @@ INTEGRATION_TESTS = \
 	tests/integration/t35-join-during-hang.sh \
 	tests/integration/t36-sync-winner-fault.sh \
 	tests/integration/t37-acquire-wrapper-bounds.sh \
+	tests/integration/t38-kill-flag-setuid.sh \
 	tests/integration/t34-runtime-votes-stale.sh \
 	tests/integration/t19-send-path.sh \
 	tests/integration/t22-squat.sh \
