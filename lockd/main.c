@@ -201,7 +201,17 @@ static void op_event(void *ctx, const struct cl_node_event *ev)
 		return;
 	}
 	if (ev->type == CL_NODE_EV_VALIDITY && d->page) {
-		cld_page_set_valid_until(d->page, ev->valid_until);
+		/*
+		 * "Nothing valid" (every hold revoked) is published as the old
+		 * deadline, or now if that is later: it reads lapsed all the same,
+		 * and a client that cannot stop at once still learns when the
+		 * lapse began (corolease_lease_stop_deadline(): the others grant
+		 * nothing before it + revoke_timeout).
+		 */
+		uint64_t t = ev->valid_until, old = cld_page_valid_until(d->page), now = cld_now_us();
+		if (!t && old)
+			t = old < now ? old : now;
+		cld_page_set_valid_until(d->page, t);
 		qb_log(LOG_DEBUG, "validity until %" PRIu64 " (%+" PRId64 " ms)", ev->valid_until,
 		       ev->valid_until ? ((int64_t)ev->valid_until - (int64_t)cld_now_us()) / 1000 : 0);
 	}

@@ -170,8 +170,44 @@ static bool have_children_files(void)
 }
 
 /*
- * The children of pid, from each of its threads' children file, appended
- * to v up to max entries (a process gone meanwhile has none).
+ * Reads all of /proc/PID/WHAT into *buf (grown as needed, up to 4 MiB; a
+ * children file has no bound of its own).  false if gone or unreadable.
+ */
+static bool read_all(int32_t pid, const char *what, char **buf, size_t *cap)
+{
+	char path[340];
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	size_t len = 0;
+	for (;;) {
+		if (len + 1 >= *cap) {
+			size_t nc = *cap ? *cap * 2 : 4096;
+			char *nb = nc <= (4u << 20) ? realloc(*buf, nc) : NULL;
+			if (!nb) {
+				close(fd);
+				return false;
+			}
+			*buf = nb;
+			*cap = nc;
+		}
+		ssize_t got = read(fd, *buf + len, *cap - 1 - len);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break;
+		len += (size_t)got;
+	}
+	close(fd);
+	(*buf)[len] = '\0';
+	return true;
+}
+
+/*
+ * The live children of pid, from each of its threads' children file,
+ * appended to v up to max entries (a process gone meanwhile has none;
+ * zombies are left out: they have no children and take no signal).
  */
 static void children_of(int32_t pid, struct cld_proc *v, size_t *n, size_t max,
 			size_t *reads_left, bool *truncated)
@@ -181,27 +217,37 @@ static void children_of(int32_t pid, struct cld_proc *v, size_t *n, size_t max,
 	DIR *d = opendir(path);
 	if (!d)
 		return;
+	char *buf = NULL;
+	size_t cap = 0;
 	struct dirent *de;
 	while ((de = readdir(d)) && *n < max) {
 		if (de->d_name[0] == '.')
 			continue;
-		char what[300], buf[4096];
+		char what[300];
 		if (!*reads_left) {   /* a process of many threads: one file each */
 			*truncated = true;
 			break;
 		}
 		(*reads_left)--;
 		snprintf(what, sizeof(what), "task/%s/children", de->d_name);
-		if (!read_proc(pid, what, buf, sizeof(buf)))
+		if (!read_all(pid, what, &buf, &cap))
 			continue;
 		for (char *p = buf, *end; *n < max; p = end) {
 			long c = strtol(p, &end, 10);
 			if (end == p)
 				break;
-			if (c > 0 && c <= INT32_MAX)
+			if (!*reads_left) {   /* each child's stat is a read too */
+				*truncated = true;
+				break;
+			}
+			(*reads_left)--;
+			int32_t pp;
+			bool z;
+			if (c > 0 && c <= INT32_MAX && proc_stat((int32_t)c, &pp, &z) && !z)
 				v[(*n)++] = (struct cld_proc){ .pid = (int32_t)c, .ppid = pid, .mark = true };
 		}
 	}
+	free(buf);
 	closedir(d);
 }
 

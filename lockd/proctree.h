@@ -44,8 +44,9 @@ bool cld_proc_may_signal(int32_t pid, int pidfd, uint32_t uid);
  * with uid 0 or CLD_PROC_ANY_UID).  The tree is walked through the
  * kernel's children files (/proc/PID/task/TID/children), or, where the
  * kernel has none and allow_scan is set, a scan of all of /proc; at most max
- * processes and max_reads children files (one per thread of each process,
- * over all rounds: a process of many threads costs many reads);
+ * live processes (zombies are skipped) and max_reads files (a children
+ * file per thread of each process, and a stat file per child, over all
+ * rounds: a process of many threads or zombies costs many reads);
  * *truncated_r says whether more were left, *reads_r how many files were
  * read (either NULL allowed).  Each
  * one through a pidfd, checked once opened to be the process read from

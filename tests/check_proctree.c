@@ -282,6 +282,62 @@ START_TEST(reads_are_bounded_per_thread)
 }
 END_TEST
 
+/*
+ * A children file is not bounded by a page: 1000 children (a file of about
+ * 6000 bytes) are all found and killed, zombies left among them are
+ * skipped, not counted against the bound (helper-72).
+ */
+START_TEST(a_thousand_children_and_zombies)
+{
+	int p[2];
+	ck_assert_int_eq(pipe(p), 0);
+	pid_t a = fork();
+	ck_assert_int_ge(a, 0);
+	if (a == 0) {
+		/* 20 children that exit at once and are never reaped: zombies */
+		for (int i = 0; i < 20; i++)
+			if (fork() == 0)
+				_exit(0);
+		for (int i = 0; i < 1000; i++) {
+			pid_t c = fork();
+			if (c < 0)
+				_exit(1);
+			if (c == 0)
+				for (;;)
+					pause();
+		}
+		if (write(p[1], "r", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	char b;
+	ck_assert_int_eq(read(p[0], &b, 1), 1);
+	bool cut = true;
+	/* 1001 live processes: max 1001 is enough when zombies do not count */
+	ck_assert_int_eq(cld_proc_signal_tree(getpid(), SIGKILL, CLD_PROC_ANY_UID, true, 1001,
+					      1 << 20, false, &cut, NULL), 1001);
+	bool all_gone = false;
+	int killed = 0;
+	for (int tries = 0; tries < 2000 && !all_gone; tries++) {
+		int st;
+		pid_t w = waitpid(-1, &st, WNOHANG);
+		if (w > 0 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+			ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+			killed++;
+		}
+		if (w < 0 && errno == ECHILD)
+			all_gone = true;
+		else if (w == 0)
+			usleep(5000);
+	}
+	ck_assert(all_gone);
+	ck_assert_int_eq(killed, 1001);
+	close(p[0]);
+	close(p[1]);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("proctree");
@@ -293,6 +349,7 @@ int main(void)
 	tcase_add_test(tc, only_what_uid_could_kill);
 	tcase_add_test(tc, a_bound_says_it_was_reached);
 	tcase_add_test(tc, reads_are_bounded_per_thread);
+	tcase_add_test(tc, a_thousand_children_and_zombies);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

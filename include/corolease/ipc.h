@@ -239,7 +239,9 @@ struct clp_shm_page {
 	uint32_t magic;          /* CLP_SHM_MAGIC while the incarnation serves; 0 once retired */
 	uint32_t version;        /* CLP_VERSION */
 	uint64_t incarnation;    /* random, never 0; also in the file name and the HELLO */
-	uint64_t valid_until;    /* node-wide deadline (clp_now_us()); 0 = nothing valid */
+	uint64_t valid_until;    /* node-wide deadline (clp_now_us()); 0 = nothing valid yet, or
+				    retired; once every hold is revoked, the time the node
+				    lapsed (or its revoke, if before the deadline) */
 	uint32_t nodeid;
 	uint32_t daemon_pid;
 	uint32_t daemon_uid;

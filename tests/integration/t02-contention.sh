@@ -25,10 +25,11 @@ must_wait 10 "node 2's WAIT is queued (show lists node 2 as waiter)" \
 	bash -c "'$CLUSTER_SH' exec 1 '$CLI' --json show $N | grep -q '\"waiters\":\[{\"node\":2'"
 check "node 2 not granted while node 1 holds" bash -c "! grep -q '^epoch' '$CLUSTER_DIR/n2/waiter.log'"
 
-# end node 1's command: kill the sleep (the CLI's child), the CLI then releases
+# end node 1's command: kill the sleep (CMD: as root the child of the init of
+# its pid namespace, itself the CLI's child), the CLI then releases
 hpid=$(daemon_pid 1 holder)
 t0=$(now_ms)
-pkill -TERM -P "$hpid" sleep || fail "no sleep child under holder pid $hpid"
+pkill -TERM -P "$hpid,$(pgrep -d, -P "$hpid")" sleep || fail "no sleep under holder pid $hpid"
 must_wait 10 "node 2 granted after node 1's command ended" grep -q '^epoch' "$CLUSTER_DIR/n2/waiter.log"
 say "handover took $(( $(now_ms) - t0 )) ms"
 e2=$(awk '/^epoch/{print $2}' "$CLUSTER_DIR/n2/waiter.log")
