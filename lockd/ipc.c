@@ -691,6 +691,12 @@ int cld_conn_peer_pidfd(int fd, pid_t pid)
 	socklen_t len = sizeof(pfd);
 	if (getsockopt(fd, SOL_SOCKET, CLD_SO_PEERPIDFD, &pfd, &len) == 0 && pfd >= 0)
 		return pfd;
+	/*
+	 * By pid only where the kernel lacks the option: an error of the
+	 * option itself (the peer gone) must not open whoever has the pid now
+	 */
+	if (errno != ENOPROTOOPT && errno != EINVAL)
+		return -1;
 	return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 

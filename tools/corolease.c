@@ -1251,9 +1251,17 @@ static void reap(struct run *run)
 		if (run->ns && run->status_r >= 0) {
 			/* CMD's status, from the namespace's init */
 			int cs;
-			if (read(run->status_r, &cs, sizeof(cs)) == (ssize_t)sizeof(cs)) {
+			ssize_t got = read(run->status_r, &cs, sizeof(cs));
+			if (got == (ssize_t)sizeof(cs)) {
 				run->exited = true;
 				run->status = cs;
+			} else if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) {
+				/*
+				 * the init is gone, its namespace maybe still dying: no
+				 * status will come, and a hung-up pipe must not spin poll
+				 */
+				close(run->status_r);
+				run->status_r = -1;
 			}
 		}
 		if (p == run->child) {
@@ -1502,6 +1510,13 @@ static int cmd_acquire(int argc, char **argv)
 	int r = corolease_acquire(h, name, strlen(name), o.mode,
 				  (o.wait ? COROLEASE_WAIT : 0) | COROLEASE_KILL, o.wait_ms, &lease,
 				  &owner);
+	if (r == -ENOSYS || r == -EPERM) {
+		/* the daemon cannot take a pidfd of us (a kernel before 5.3, seccomp) */
+		warnx_("acquire %s: coroleased cannot kill this process should it be stopped past a "
+		       "revoke (%s); going on without that", text(name, strlen(name)), strerror(-r));
+		r = corolease_acquire(h, name, strlen(name), o.mode, o.wait ? COROLEASE_WAIT : 0,
+				      o.wait_ms, &lease, &owner);
+	}
 	if (r < 0) {
 		uint32_t self = corolease_nodeid(h);
 		corolease_close(h);
@@ -1537,6 +1552,7 @@ static int cmd_acquire(int argc, char **argv)
 	sigset_t block, old;
 	sigemptyset(&block);
 	sigaddset(&block, SIGCHLD);
+	sigaddset(&block, SIGUSR1);   /* kept pending for the namespace's init until it waits for it */
 	for (size_t k = 0; k < sizeof(fwd_sigs) / sizeof(fwd_sigs[0]); k++)
 		sigaddset(&block, fwd_sigs[k]);
 	sigprocmask(SIG_BLOCK, &block, &old);
@@ -1579,6 +1595,9 @@ static int cmd_acquire(int argc, char **argv)
 		run.child = (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL, NULL);
 #endif
 		run.ns = run.child >= 0;
+		if (!run.ns && errno != EPERM && errno != EINVAL)
+			warnx_("acquire: no pid namespace for the command (%s): its tree is walked "
+			       "instead", strerror(errno));
 	}
 	if (!run.ns)
 		run.child = fork();
