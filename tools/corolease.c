@@ -1313,6 +1313,24 @@ static void acq_disconnected(corolease_t *h, void *udata)
 
 static const int fwd_sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
 
+/*
+ * Gives SIGCHLD, the forwarded signals and, with usr1, SIGUSR1 the handler
+ * fn (SIG_DFL to reset them in a child).
+ */
+static void set_handlers(void (*fn)(int), int flags, bool usr1)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = fn;
+	sa.sa_flags = flags;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGCHLD, &sa, NULL);
+	if (usr1)
+		sigaction(SIGUSR1, &sa, NULL);
+	for (size_t k = 0; k < sizeof(fwd_sigs) / sizeof(fwd_sigs[0]); k++)
+		sigaction(fwd_sigs[k], &sa, NULL);
+}
+
 static void ns_on_signal(int sig)
 {
 	(void)sig;   /* a handler, so that the namespace's init is sent it at all */
@@ -1362,23 +1380,10 @@ static void ns_init(int life_r, int status_w, char **cmd, const sigset_t *old)
 	 * An init is not sent signals it has no handler for (it would ignore
 	 * them): handlers, blocked, taken with sigwaitinfo()
 	 */
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = ns_on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGCHLD, &sa, NULL);
-	sigaction(SIGUSR1, &sa, NULL);
-	for (size_t k = 0; k < sizeof(fwd_sigs) / sizeof(fwd_sigs[0]); k++)
-		sigaction(fwd_sigs[k], &sa, NULL);
+	set_handlers(ns_on_signal, 0, true);
 	pid_t c = fork();
 	if (c == 0) {
-		struct sigaction dfl;
-		memset(&dfl, 0, sizeof(dfl));
-		dfl.sa_handler = SIG_DFL;
-		sigaction(SIGCHLD, &dfl, NULL);
-		sigaction(SIGUSR1, &dfl, NULL);
-		for (size_t k = 0; k < sizeof(fwd_sigs) / sizeof(fwd_sigs[0]); k++)
-			sigaction(fwd_sigs[k], &dfl, NULL);
+		set_handlers(SIG_DFL, 0, true);
 		sigprocmask(SIG_SETMASK, old, NULL);
 		close(life_r);
 		close(status_w);
@@ -1556,14 +1561,7 @@ static int cmd_acquire(int argc, char **argv)
 	for (size_t k = 0; k < sizeof(fwd_sigs) / sizeof(fwd_sigs[0]); k++)
 		sigaddset(&block, fwd_sigs[k]);
 	sigprocmask(SIG_BLOCK, &block, &old);
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sa.sa_flags = SA_RESTART;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGCHLD, &sa, NULL);
-	for (size_t k = 0; k < sizeof(fwd_sigs) / sizeof(fwd_sigs[0]); k++)
-		sigaction(fwd_sigs[k], &sa, NULL);
+	set_handlers(on_signal, SA_RESTART, false);
 
 	char epoch[32], node[16];
 	snprintf(epoch, sizeof(epoch), "%" PRIu64, corolease_lease_epoch(lease));
@@ -1615,12 +1613,7 @@ static int cmd_acquire(int argc, char **argv)
 		/* the lease ends with us: CMD must not outlive us (a kill -9, kill_on_revoke) */
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
 			_exit(126);
-		struct sigaction dfl;
-		memset(&dfl, 0, sizeof(dfl));
-		dfl.sa_handler = SIG_DFL;
-		sigaction(SIGCHLD, &dfl, NULL);
-		for (size_t k = 0; k < sizeof(fwd_sigs) / sizeof(fwd_sigs[0]); k++)
-			sigaction(fwd_sigs[k], &dfl, NULL);
+		set_handlers(SIG_DFL, 0, false);
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		setenv("COROLEASE_NAME", name, 1);
 		setenv("COROLEASE_EPOCH", epoch, 1);
