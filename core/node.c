@@ -902,7 +902,7 @@ uint64_t cl_node_next_deadline(const struct cl_node *n)
 	if (n->grace_armed && n->grace_at < d)
 		d = n->grace_at;
 	if (!cl_list_empty(&n->retry)) {
-		uint64_t r = n->ops.now(n->ctx) + 1000;
+		uint64_t r = n->ops.now(n->ctx) + (n->retry_delay_us ? n->retry_delay_us : 1000);
 		if (r < d)
 			d = r;
 	}

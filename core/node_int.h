@@ -31,6 +31,9 @@
 #include "slab.h"
 #include "wire.h"
 
+/* The longest wait between two tries of messages the transport refused (retry_delay_us). */
+#define CL_NODE_RETRY_MAX_US 32000u
+
 /* An own message on one of the queues (pending, retry, inflight, resend). */
 struct outmsg {
 	struct cl_list link;
@@ -390,6 +393,14 @@ struct cl_node {
 
 	/* own messages: waiting for sync to end, for the transport, for delivery, for re-send */
 	struct cl_list pending, retry, inflight, resend;
+	/*
+	 * While retry holds messages the transport refused, cl_node_tick() tries
+	 * again this long after now: 1 ms (0 reads so), doubling while every
+	 * try is refused, up to CL_NODE_RETRY_MAX_US (a stopped corosync
+	 * need not wake the daemon a thousand times a second).  Back to 1 ms
+	 * when the queue empties.  An own delivery tries at once anyway.
+	 */
+	uint64_t retry_delay_us;
 	uint64_t next_req;
 
 	/*

@@ -69,13 +69,20 @@ void nd_transmit(struct cl_node *n, struct outmsg *m)
 void nd_flush_retry(struct cl_node *n)
 {
 	struct outmsg *m;
+	bool sent = false;
 	while ((m = q_first(&n->retry))) {
 		cl_list_del(&m->link);
 		if (!mcast_one(n, m)) {
 			cl_list_add_head(&n->retry, &m->link);
+			if (sent)
+				n->retry_delay_us = 0;
+			else if (n->retry_delay_us < CL_NODE_RETRY_MAX_US)
+				n->retry_delay_us = n->retry_delay_us ? n->retry_delay_us * 2 : 2000;
 			return;
 		}
+		sent = true;
 	}
+	n->retry_delay_us = 0;
 }
 
 /* msg encoded in a new outgoing message, or NULL with *err_r: -ENOMEM or the codec's error. */

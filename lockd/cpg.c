@@ -19,6 +19,7 @@
 #include "cpg.h"
 #include "cs.h"
 #include "sendhold.h"
+#include "tfd.h"
 #include "wire.h"
 
 struct cld_cpg {
@@ -32,9 +33,10 @@ struct cld_cpg {
 	uint8_t batch[CL_BATCH_MAX];
 	size_t blen;
 	unsigned bcount;
-	bool flush_pending;           /* the flush timer (flush_th) is armed */
-	bool flush_held;              /* ... as the fallback of a held batch (CLD_CPG_HOLD_MS) */
+	bool flush_pending;           /* a flush is due: flush_th (at once) or flush_tfd (later) */
+	bool flush_held;              /* ... later: a held batch's fallback, or a retry */
 	qb_loop_timer_handle flush_th;
+	struct cld_tfd flush_tfd;     /* tfd.h: a libqb timer would spin until due */
 	/*
 	 * Own CPG messages sent and not yet delivered back.  While
 	 * batch_inflight are (cld_cpg_set_inflight()), a new batch waits for
@@ -46,10 +48,14 @@ struct cld_cpg {
 	struct cld_sendhold hold;
 	uint64_t batches, batched_msgs;
 	uint64_t sent, held;          /* CPG messages sent; flushes that waited for one back */
+	uint64_t stalled;             /* sends not tried: corosync not reading (cld_cs_writable()) */
+	bool stalling;                /* ... the last one was not tried */
+	unsigned retry_ms;            /* the next retry of a refused flush; 0: the last one went */
 };
 
 static int batch_flush(struct cld_cpg *c);
 static void flush_arm(struct cld_cpg *c, unsigned ms);
+static void flush_cancel(struct cld_cpg *c);
 static void flush_job(void *data);
 
 static struct cld_cpg *cpg_of(cpg_handle_t h)
@@ -177,6 +183,12 @@ struct cld_cpg *cld_cpg_new(qb_loop_t *loop, const char *group_name,
 	memcpy(c->name.value, group_name, len);
 	cld_confchg_init(&c->cc, 0, 0, &cc_ops, c);
 	cld_sendhold_init(&c->hold, 0);   /* until cld_cpg_set_inflight() */
+	int rc = cld_tfd_open(&c->flush_tfd, loop, flush_job, c);
+	if (rc < 0) {
+		qb_log(LOG_CRIT, "cannot create the CPG flush timer (timerfd): %s", strerror(-rc));
+		free(c);
+		return NULL;
+	}
 	return c;
 }
 
@@ -250,13 +262,29 @@ void cld_cpg_leave(struct cld_cpg *c)
 {
 	if (!c->h)
 		return;
+	if (c->stalling) {
+		/*
+		 * corosync did not read our last request: leaving, even
+		 * finalizing, would wait for its answer for as long as it is
+		 * stopped.  The process exits; corosync sees the connection go.
+		 */
+		qb_log(LOG_WARNING, "corosync does not read its IPC socket: not leaving group %.*s "
+		       "cleanly", (int)c->name.length, c->name.value);
+		c->h = 0;
+		return;
+	}
 	if (c->cc.joined) {
 		for (int tries = 0; tries < 25 && batch_flush(c) == -EAGAIN; tries++)
 			poll(NULL, 0, 20);
 		qb_log(LOG_NOTICE, "leaving group %.*s: %llu batched CPG messages carried %llu messages",
 		       (int)c->name.length, c->name.value, (unsigned long long)c->batches,
 		       (unsigned long long)c->batched_msgs);
-		for (int tries = 0; tries < 25 && cpg_leave(c->h, &c->name) == CS_ERR_TRY_AGAIN; tries++)
+		/*
+		 * not when corosync does not read (cs.h): cpg_leave() would
+		 * spin, then wait for its answer with no time limit
+		 */
+		for (int tries = 0; tries < 25 && cld_cs_writable(cld_cpg_fd(c)) &&
+				    cpg_leave(c->h, &c->name) == CS_ERR_TRY_AGAIN; tries++)
 			poll(NULL, 0, 20);
 	}
 	cld_cpg_disconnect(c);
@@ -267,17 +295,30 @@ struct cld_cpg *cld_cpg_free(struct cld_cpg *c)
 	if (!c)
 		return NULL;
 	cld_cpg_disconnect(c);
-	if (c->flush_pending)
-		qb_loop_timer_del(c->loop, c->flush_th);
+	flush_cancel(c);
+	cld_tfd_close(&c->flush_tfd);
 	free(c);
 	return NULL;
 }
 
 static int send_raw(struct cld_cpg *c, const void *buf, size_t len)
 {
+	if (!cld_cs_writable(cld_cpg_fd(c))) {
+		/* corosync does not read its socket: libqb would spin (cs.h) */
+		c->stalled++;
+		if (!c->stalling)
+			qb_log(LOG_WARNING, "corosync does not read its IPC socket (stopped or hung?): "
+			       "CPG messages wait");
+		c->stalling = true;
+		return -EAGAIN;
+	}
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
 	cs_error_t rc = cpg_mcast_joined(c->h, CPG_TYPE_AGREED, &iov, 1);
 	if (rc == CS_OK) {
+		if (c->stalling)
+			qb_log(LOG_NOTICE, "corosync takes CPG messages again (%llu sends deferred in all)",
+			       (unsigned long long)c->stalled);
+		c->stalling = false;
 		cld_sendhold_sent(&c->hold);
 		c->sent++;
 		return 0;
@@ -313,18 +354,29 @@ static int batch_flush(struct cld_cpg *c)
 	return rc;
 }
 
-/* (Re)arms the flush timer due in ms: 0 at the end of this loop iteration. */
+static void flush_cancel(struct cld_cpg *c)
+{
+	if (c->flush_pending && !c->flush_held)
+		qb_loop_timer_del(c->loop, c->flush_th);
+	cld_tfd_stop(&c->flush_tfd);
+	c->flush_pending = false;
+	c->flush_held = false;
+}
+
+/*
+ * (Re)arms the flush due in ms: 0 at the end of this loop iteration (a
+ * libqb timer due at once), else on the timerfd.
+ */
 static void flush_arm(struct cld_cpg *c, unsigned ms)
 {
-	if (c->flush_pending) {
-		qb_loop_timer_del(c->loop, c->flush_th);
-		c->flush_pending = false;
-	}
-	c->flush_held = false;
-	if (qb_loop_timer_add(c->loop, QB_LOOP_HIGH, (uint64_t)ms * QB_TIME_NS_IN_MSEC, c,
-			      flush_job, &c->flush_th) == 0) {
+	flush_cancel(c);
+	int rc = ms ? cld_tfd_in(&c->flush_tfd, ms)
+		    : qb_loop_timer_add(c->loop, QB_LOOP_HIGH, 0, c, flush_job, &c->flush_th);
+	if (rc == 0) {
 		c->flush_pending = true;
 		c->flush_held = ms > 0;
+	} else {
+		qb_log(LOG_ERR, "cannot arm the CPG flush: %s", strerror(-rc));
 	}
 }
 
@@ -349,8 +401,18 @@ static void flush_job(void *data)
 		flush_arm(c, CLD_CPG_HOLD_MS);
 		return;
 	}
-	if (batch_flush(c) == -EAGAIN)
-		flush_arm(c, 1);   /* corosync's queue is full: shortly, keeping the order */
+	if (batch_flush(c) != -EAGAIN) {
+		c->retry_ms = 0;
+		return;
+	}
+	/*
+	 * corosync's queue is full, or it does not read: again shortly,
+	 * keeping the order; 1, 2, 4 .. CLD_CPG_RETRY_MAX_MS while it stays
+	 * so (one of our own messages coming back retries at once: deliver_fn)
+	 */
+	c->retry_ms = !c->retry_ms ? 1 : c->retry_ms >= CLD_CPG_RETRY_MAX_MS / 2 ? CLD_CPG_RETRY_MAX_MS
+										: c->retry_ms * 2;
+	flush_arm(c, c->retry_ms);
 }
 
 /*

@@ -64,7 +64,9 @@ int cld_cpg_dispatch(struct cld_cpg *c, int revents);
 int cld_cpg_join(struct cld_cpg *c);
 /*
  * Sends what is batched, leaves the group (best effort) and disconnects.
- * Safe when not connected.  The owner stops polling the fd first.
+ * Safe when not connected.  The owner stops polling the fd first.  When
+ * corosync did not read the last request (cs.h), it only forgets the
+ * connection (for a process about to exit): leaving would wait for corosync.
  */
 void cld_cpg_leave(struct cld_cpg *c);
 /* Drops the connection without leaving (corosync is gone).  Safe when not connected. */
@@ -79,6 +81,12 @@ void cld_cpg_disconnect(struct cld_cpg *c);
  * (its default is config.c's); 0, as from cld_cpg_new(): a batch never waits.
  */
 #define CLD_CPG_HOLD_MS  20u
+/*
+ * A flush corosync refuses (its queue is full, or it does not read its
+ * socket: cs.h cld_cs_writable()) is retried after 1 ms, doubling up to this
+ * while it stays refused.
+ */
+#define CLD_CPG_RETRY_MAX_MS  32u
 void cld_cpg_set_inflight(struct cld_cpg *c, unsigned n);
 
 /*

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <corosync/corotypes.h>
@@ -32,6 +33,25 @@ static inline int cld_cs_fd(uint64_t h, cs_error_t (*fd_get)(uint64_t h, int *fd
 	if (h && fd_get(h, &fd) != CS_OK)
 		fd = -1;
 	return fd;
+}
+
+/*
+ * Whether a request may be handed to corosync on fd (cld_cs_fd()) without
+ * the risk of a busy loop.  libqb's client IPC (shared memory on Linux) writes
+ * a request into the ring, then tells corosync by one byte on its setup
+ * socket, and retries that one-byte send at once, in a loop with no sleep,
+ * for as long as the socket answers EAGAIN (qb_ipcc_sendv()).  The socket
+ * fills when corosync stops reading it (a SIGSTOPped or hung corosync; about
+ * 300 requests of the default 208 KiB send buffer): the caller would spin
+ * at full CPU, serving nothing, until corosync runs again.  That socket is
+ * the fd *_fd_get() returns.  A unix stream socket polls writable only while
+ * at most a quarter of its send buffer is used, so one more byte fits.
+ */
+static inline bool cld_cs_writable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	return fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & POLLOUT) &&
+	       !(p.revents & (POLLERR | POLLHUP | POLLNVAL));
 }
 
 #endif /* COROLEASE_CS_H */

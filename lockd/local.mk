@@ -13,6 +13,7 @@ lockd_coroleased_SOURCES = \
 	lockd/quorum.c lockd/quorum.h \
 	lockd/ipc.c lockd/ipc_req.c lockd/ipc_read.c lockd/ipc.h lockd/ipc_int.h \
 	lockd/status.c lockd/status.h \
+	lockd/tfd.c lockd/tfd.h \
 	lockd/page.c lockd/page.h \
 	lockd/proctree.c lockd/proctree.h \
 	lockd/watch.c lockd/watch.h \

@@ -19,6 +19,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -48,6 +49,7 @@
 #include "node.h"
 #include "page.h"
 #include "quorum.h"
+#include "tfd.h"
 
 #define RECONNECT_NS (1000ull * 1000000ull)
 
@@ -75,10 +77,7 @@ struct cld {
 	qb_loop_timer_handle reconnect_timer;
 	bool reconnect_armed;
 
-	/* node timer */
-	qb_loop_timer_handle timer;
-	bool timer_armed;
-	uint64_t timer_at;
+	struct cld_tfd timer;         /* the node's next deadline */
 
 	struct cld_page *page;        /* validity page, NULL until corosync first answered */
 	struct cld_holdquota *holds;  /* its slots shared out among uids (holdquota.h) */
@@ -226,12 +225,12 @@ static void op_log(void *ctx, int level, const char *msg)
 
 /* ---- timer ---- */
 
+/* The node's next deadline: a timerfd (tfd.h says why not a libqb timer). */
 static void kick(struct cld *d);
 
 static void timer_fn(void *data)
 {
 	struct cld *d = data;
-	d->timer_armed = false;
 	if (d->node)
 		cl_node_tick(d->node);
 	kick(d);
@@ -263,22 +262,15 @@ static void kick(struct cld *d)
 #endif
 	}
 	uint64_t at = cl_node_next_deadline(d->node);
-	if (d->timer_armed && at == d->timer_at)
+	if (d->timer.armed ? at == d->timer.at : at == CL_TIME_NEVER)
 		return;
-	if (d->timer_armed) {
-		qb_loop_timer_del(d->loop, d->timer);
-		d->timer_armed = false;
-	}
+	int rc = 0;
 	if (at == CL_TIME_NEVER)
-		return;
-	uint64_t now = cld_now_us();
-	uint64_t ns = at > now ? (at - now) * 1000u : 0;
-	if (qb_loop_timer_add(d->loop, QB_LOOP_HIGH, ns, d, timer_fn, &d->timer) == 0) {
-		d->timer_armed = true;
-		d->timer_at = at;
-	} else {
-		qb_log(LOG_ERR, "cannot arm the node timer");
-	}
+		cld_tfd_stop(&d->timer);
+	else
+		rc = cld_tfd_at(&d->timer, at);
+	if (rc < 0)
+		qb_log(LOG_ERR, "cannot arm the node timer: %s", strerror(-rc));
 }
 
 /* ---- systemd watchdog ---- */
@@ -489,6 +481,43 @@ static int watch_fd(struct cld *d, int fd, qb_loop_poll_dispatch_fn fn, int *fd_
 	int rc = fd < 0 ? -ENOTCONN : qb_loop_poll_add(d->loop, QB_LOOP_HIGH, fd, POLLIN, d, fn);
 	*fd_r = rc == 0 ? fd : -1;
 	return rc;
+}
+
+/*
+ * corosync's cpg_leave(), cpg_finalize() and votequorum_finalize() wait for
+ * its answer with no time limit, so a stopped or hung corosync would hold
+ * the daemon's exit for as long as it lasts.  At shutdown, once the
+ * validity page is retired, a thread ends the process SHUTDOWN_CS_S seconds
+ * on if the main thread has not yet.
+ */
+#define SHUTDOWN_CS_S 5
+
+static void *shutdown_guard_main(void *arg)
+{
+	struct cld *d = arg;
+	struct timespec ts = { .tv_sec = SHUTDOWN_CS_S };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	qb_log(LOG_WARNING, "corosync did not answer within %d s at shutdown (stopped or hung?): "
+	       "exiting without leaving the group cleanly", SHUTDOWN_CS_S);
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/coroleased.pid", d->cfg.run_dir);
+	unlink(path);
+	_exit(d->exit_code);
+}
+
+static void shutdown_guard(struct cld *d)
+{
+	pthread_t t;
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);   /* signals stay with the main thread */
+	int rc = pthread_create(&t, NULL, shutdown_guard_main, d);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0)
+		qb_log(LOG_WARNING, "cannot start the shutdown guard: %s", strerror(rc));
+	else
+		pthread_detach(t);
 }
 
 /* Stops polling *fd_r (-1: nothing polled). */
@@ -928,7 +957,7 @@ int main(int argc, char **argv)
 	}
 	d->pid = getpid();
 	d->lock_fd = -1;
-	d->cpg_fd = d->vq_fd = -1;
+	d->cpg_fd = d->vq_fd = d->timer.fd = -1;
 	if (take_lock(d) < 0)
 		return 1;
 	setup_logging(&d->cfg);
@@ -939,6 +968,11 @@ int main(int argc, char **argv)
 	d->loop = qb_loop_create();
 	if (!d->loop) {
 		qb_log(LOG_CRIT, "cannot create the event loop");
+		return 1;
+	}
+	rc = cld_tfd_open(&d->timer, d->loop, timer_fn, d);
+	if (rc < 0) {
+		qb_log(LOG_CRIT, "cannot create the node timer (timerfd): %s", strerror(-rc));
 		return 1;
 	}
 	d->cpg = cld_cpg_new(d->loop, d->cfg.group_name, &cpg_ops, d);
@@ -963,15 +997,15 @@ int main(int argc, char **argv)
 	try_connect(d);
 	qb_loop_run(d->loop);
 
-	/* shutdown: leave the group, drop clients, clear the validity page */
+	/* shutdown: clear the validity page, leave the group, drop clients */
 	d->stopping = true;
-	if (d->timer_armed)
-		qb_loop_timer_del(d->loop, d->timer);
+	cld_tfd_close(&d->timer);
 	if (d->reconnect_armed)
 		qb_loop_timer_del(d->loop, d->reconnect_timer);
+	cld_page_kill(d->page);              /* every lease invalid before anything can hang */
+	shutdown_guard(d);
 	cpg_down(d, true);
 	vq_down(d);
-	cld_page_kill(d->page);              /* every lease invalid before the clients go */
 	d->ipc = cld_ipc_stop(d->ipc);
 	d->page = cld_page_close(d->page);   /* after the IPC: its clients' slots live there */
 	d->holds = cld_holdquota_free(d->holds);

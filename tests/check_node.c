@@ -3037,6 +3037,42 @@ static void acquire_through_congestion(void (*between)(struct tbus *b, struct tn
 	cluster_free(b);
 }
 
+/*
+ * A transport that keeps refusing (a stopped corosync) is tried again after
+ * 1 ms, then 2, 4 .. 32 ms, not every millisecond for as long as it lasts;
+ * the first send it takes brings the wait back to 1 ms, and the acquire
+ * made meanwhile is granted.
+ */
+START_TEST(retry_backs_off_while_the_transport_refuses)
+{
+	struct tbus *b = cluster(2);
+	struct tnode *n1 = b->nodes[1];
+	n1->refuse = true;
+	ACQ(n1, 1, "user/INBOX", CL_MODE_EX, 0);   /* refused: waits in the retry queue */
+	uint64_t want[] = { 1000, 2000, 4000, 8000, 16000, 32000, 32000, 32000 };
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		uint64_t d = cl_node_next_deadline(n1->n);
+		ck_assert_msg(d == b->now + want[i], "try %zu: next deadline in %lld us, want %llu", i,
+			      (long long)(d - b->now), (unsigned long long)want[i]);
+		b->now = d;
+		cl_node_tick(n1->n);
+	}
+	n1->refuse = false;
+	b->now = cl_node_next_deadline(n1->n);
+	cl_node_tick(n1->n);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_GRANTED, 1));
+	/* refused again: the first retry is 1 ms away again */
+	n1->refuse = true;
+	ACQ(n1, 2, "user/other", CL_MODE_EX, 0);
+	ck_assert_uint_eq(cl_node_next_deadline(n1->n), b->now + 1000);
+	n1->refuse = false;
+	bus_advance(b, b->now + 100000);
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_GRANTED, 2));
+	cluster_free(b);
+}
+END_TEST
+
 START_TEST(heartbeat_due_with_transport_congested)
 {
 	acquire_through_congestion(tick_storm_absent);
@@ -3974,6 +4010,7 @@ static Suite *node_suite(void)
 	tcase_add_test(tc, a_spread_reconcile_gives_back_forgotten_holds);
 	tcase_add_test(tc, heartbeat_due_with_send_window_full);
 	tcase_add_test(tc, heartbeat_due_with_transport_congested);
+	tcase_add_test(tc, retry_backs_off_while_the_transport_refuses);
 	tcase_add_test(tc, a_new_round_keeps_ordinary_messages_waiting_for_the_transport);
 	tcase_add_test(tc, joiner_refuses_snapshot_over_its_bound);
 	tcase_add_test(tc, departed_holder_freed_after_fence_delay_only);

@@ -1,0 +1,87 @@
+#!/bin/bash
+# 39. corosync stopped (SIGSTOP) for long while coroleased runs.  libqb's
+# client IPC tells corosync of each request by one byte on a socket, and
+# retries that send in a busy loop, with no sleep, while the socket is full
+# (qb_ipcc_sendv).  The socket fills once corosync has not read it for some
+# 300 requests: with the default heartbeat after about a minute, here
+# (heartbeat_ms=5) within a second or two.  coroleased then ran one CPU
+# flat at its real-time priority and served nothing until corosync ran
+# again.  It must not hand corosync a request while the socket is not
+# writable (lockd/cs.h), and it waits for its deadlines on timerfds, not on
+# libqb timers that poll without waiting for their last millisecond.
+# Shown on a one-node cluster:
+# - coroleased logs that corosync does not read its socket (the state above
+#   was reached);
+# - for 6 s after that it answers `corolease status` (each within 3 s) and
+#   uses less than a third of one CPU;
+# - a lease asked for during the stop is granted after SIGCONT, and
+#   coroleased logs that corosync takes its messages again;
+# - stopped again, SIGTERM ends coroleased within 15 s (it skips the
+#   cpg_leave() that would wait for corosync forever);
+# - a coroleased with the default heartbeat, whose corosync is stopped just
+#   before SIGTERM (its socket not yet full, so cpg_leave() and
+#   cpg_finalize() are tried and wait), exits within 15 s too (the drain,
+#   then at most 5 s for corosync's answers), and says why.
+. "$(dirname "$0")/lib.sh"
+it_init corosync-stopped-long 51
+EXTRA_DAEMON_OPTS=(-o heartbeat_ms=5 -o batch_inflight=0)
+it_up 1
+pid=$(daemon_pid 1)
+LOG=$CLUSTER_DIR/n1/coroleased.log
+hz=$(getconf CLK_TCK)
+cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+
+spawn 1 holder "$CLI" acquire stopped/held -- sleep 1000 >/dev/null
+must_wait 10 "node 1 holds stopped/held" bash -c "'$CLUSTER_SH' exec 1 '$CLI' --json show stopped/held | grep -q '\"node\":1'"
+
+ok "$(cluster pause 1)"
+spawn 1 late "$CLI" acquire --wait 120 stopped/late -- sh -c 'echo "granted $(date +%s%N)"' >/dev/null
+must_wait 30 "coroleased logs that corosync does not read its socket" \
+	grep -q "corosync does not read its IPC socket" "$LOG"
+t0=$(now_ms); c0=$(cpu); worst=0
+while (( $(now_ms) < t0 + 6000 )); do
+	a=$(now_ms)
+	timeout 3 "$CLUSTER_SH" exec 1 "$CLI" status >/dev/null 2>&1 ||
+		fail "corolease status got no answer within 3 s while corosync is stopped"
+	b=$(now_ms); (( b - a > worst )) && worst=$((b - a))
+	sleep 0.2
+done
+c1=$(cpu); t1=$(now_ms)
+pct=$(( (c1 - c0) * 100000 / hz / (t1 - t0) ))
+say "with corosync stopped: status answered in at most $worst ms; coroleased used $pct% of a CPU over $((t1 - t0)) ms"
+check "coroleased used less than a third of a CPU ($pct%)" [ "$pct" -lt 33 ]
+check "the lease asked for meanwhile is not granted yet" bash -c "! grep -q '^granted' '$CLUSTER_DIR/n1/late.log'"
+
+ok "$(cluster resume 1)"
+must_wait 30 "the lease asked for during the stop is granted" grep -q '^granted' "$CLUSTER_DIR/n1/late.log"
+must_wait 10 "coroleased logs that corosync takes its messages again" grep -q "corosync takes CPG messages again" "$LOG"
+must_wait 30 "node 1 synced and quorate" synced 1
+
+# ---- stopped again: SIGTERM still ends the daemon
+mark=$(wc -l <"$LOG")
+ok "$(cluster pause 1)"
+must_wait 30 "corosync does not read its socket again" \
+	bash -c "tail -n +$((mark + 1)) '$LOG' | grep -q 'corosync does not read its IPC socket'"
+kill -TERM "$pid"
+must_wait 15 "coroleased (pid $pid) exits on SIGTERM while corosync is stopped" exited "$pid"
+check "its log says it stopped" grep -q "coroleased stopped" "$LOG"
+check "... without leaving the group" grep -q "not leaving group .* cleanly" "$LOG"
+ok "$(cluster resume 1)"
+
+# ---- corosync stopped just before SIGTERM: the shutdown guard
+EXTRA_DAEMON_OPTS=()
+start_daemon 1 d2
+pid=$(daemon_pid 1 d2)
+LOG=$CLUSTER_DIR/n1/d2.log
+must_wait 30 "node 1's second coroleased synced" synced 1
+spawn 1 v2 "$CL_VALID" stopped/v2 >/dev/null
+must_wait 10 "a client of it holds stopped/v2" grep -q '^valid stopped/v2 1' "$CLUSTER_DIR/n1/v2.log"
+ok "$(cluster pause 1)"
+kill -TERM "$pid"
+must_wait 15 "coroleased (pid $pid) exits on SIGTERM while corosync is stopped" exited "$pid"
+check "its log says corosync did not answer at shutdown" \
+	grep -q "corosync did not answer within 5 s at shutdown" "$LOG"
+check "corosync's socket was not full (the guard, not the skip, ended it)" \
+	bash -c "! grep -q 'corosync does not read its IPC socket' '$LOG'"
+ok "$(cluster resume 1)"
+it_pass
