@@ -5,7 +5,11 @@
 #   make fuzz FUZZ_TIME=SECS  each target for SECS seconds instead
 # A target stops at its first crash (the input is kept in tests/fuzz/crashes/);
 # the others still run, and make fails.
-EXTRA_DIST += tests/fuzz
+# files, not the directory: after 'make fuzz' in a VPATH build, the build
+# tree's tests/fuzz/ (objects, corpus, binaries) would be packed too
+EXTRA_DIST += tests/fuzz/README.md tests/fuzz/fuzz.sh tests/fuzz/fuzz.h tests/fuzz/fuzz_lease.h \
+	tests/fuzz/fuzz_config.c tests/fuzz/fuzz_ipc.c tests/fuzz/fuzz_sm.c tests/fuzz/fuzz_snapshot.c \
+	tests/fuzz/fuzz_wire.c tests/fuzz/mkseeds.c tests/fuzz/seeds
 
 FUZZ_TIME =
 .PHONY: fuzz
