@@ -326,12 +326,17 @@ static bool take(struct cld_proc *v, size_t n, int32_t root, const struct cld_pr
 	return ok;
 }
 
+static int member_cmp(const void *a, const void *b)
+{
+	int32_t x = ((const struct member *)a)->pid, y = ((const struct member *)b)->pid;
+	return x < y ? -1 : x > y;
+}
+
+/* Whether pid is among ms[0..nm), sorted by pid (a walk may take 65,536). */
 static bool known(const struct member *ms, size_t nm, int32_t pid)
 {
-	for (size_t i = 0; i < nm; i++)
-		if (ms[i].pid == pid)
-			return true;
-	return false;
+	struct member key = { .pid = pid };
+	return nm && bsearch(&key, ms, nm, sizeof(*ms), member_cmp);
 }
 
 int cld_proc_signal_tree(int32_t root, int sig, uint32_t uid, bool freeze, size_t max,
@@ -352,9 +357,15 @@ int cld_proc_signal_tree(int32_t root, int sig, uint32_t uid, bool freeze, size_
 		if (rc < 0)
 			break;
 		truncated |= t;
+		/*
+		 * a round's candidates are distinct (v holds each pid once), so
+		 * only the members of earlier rounds are looked up, sorted
+		 */
+		size_t earlier = nm;
+		qsort(ms, earlier, sizeof(*ms), member_cmp);
 		size_t fresh = 0;
 		for (size_t i = 0; i < n && nm < max; i++) {
-			if (v[i].zombie || known(ms, nm, v[i].pid))
+			if (v[i].zombie || known(ms, earlier, v[i].pid))
 				continue;
 			if (!take(v, n, root, &v[i], uid, &ms[nm]))
 				continue;

@@ -19,6 +19,31 @@
 
 #include "proctree.h"
 
+/*
+ * Forks a child that runs setup(), says so on a pipe, and pauses; returns
+ * its pid once setup() is done.
+ */
+static pid_t spawn_ready(void (*setup)(void))
+{
+	int p[2];
+	ck_assert_int_eq(pipe(p), 0);
+	pid_t c = fork();
+	ck_assert_int_ge(c, 0);
+	if (c == 0) {
+		close(p[0]);
+		setup();
+		if (write(p[1], "r", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	char b;
+	ck_assert_int_eq(read(p[0], &b, 1), 1);
+	close(p[0]);
+	return c;
+}
+
 static bool marked(const struct cld_proc *v, size_t n, int32_t pid)
 {
 	for (size_t i = 0; i < n; i++)
@@ -249,25 +274,18 @@ static void *sleeper(void *a)
  * client's kill may cost its loop).  The child itself was found in our own
  * file and is killed all the same.
  */
+static void fifty_threads(void)
+{
+	for (int i = 0; i < 50; i++) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, sleeper, NULL) != 0)
+			_exit(1);
+	}
+}
+
 START_TEST(reads_are_bounded_per_thread)
 {
-	int p[2];
-	ck_assert_int_eq(pipe(p), 0);
-	pid_t c = fork();
-	ck_assert_int_ge(c, 0);
-	if (c == 0) {
-		for (int i = 0; i < 50; i++) {
-			pthread_t t;
-			if (pthread_create(&t, NULL, sleeper, NULL) != 0)
-				_exit(1);
-		}
-		if (write(p[1], "r", 1) != 1)
-			_exit(1);
-		for (;;)
-			pause();
-	}
-	char b;
-	ck_assert_int_eq(read(p[0], &b, 1), 1);
+	pid_t c = spawn_ready(fifty_threads);
 	bool cut = false;
 	size_t reads = 0;
 	ck_assert_int_eq(cld_proc_signal_tree(getpid(), SIGKILL, CLD_PROC_ANY_UID, true, 64, 10,
@@ -277,8 +295,6 @@ START_TEST(reads_are_bounded_per_thread)
 	int st;
 	ck_assert_int_eq(waitpid(c, &st, 0), c);
 	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
-	close(p[0]);
-	close(p[1]);
 }
 END_TEST
 
@@ -287,32 +303,25 @@ END_TEST
  * 6000 bytes) are all found and killed, zombies left among them are
  * skipped, not counted against the bound (helper-72).
  */
+static void zombies_and_a_thousand_children(void)
+{
+	/* 20 children that exit at once and are never reaped: zombies */
+	for (int i = 0; i < 20; i++)
+		if (fork() == 0)
+			_exit(0);
+	for (int i = 0; i < 1000; i++) {
+		pid_t c = fork();
+		if (c < 0)
+			_exit(1);
+		if (c == 0)
+			for (;;)
+				pause();
+	}
+}
+
 START_TEST(a_thousand_children_and_zombies)
 {
-	int p[2];
-	ck_assert_int_eq(pipe(p), 0);
-	pid_t a = fork();
-	ck_assert_int_ge(a, 0);
-	if (a == 0) {
-		/* 20 children that exit at once and are never reaped: zombies */
-		for (int i = 0; i < 20; i++)
-			if (fork() == 0)
-				_exit(0);
-		for (int i = 0; i < 1000; i++) {
-			pid_t c = fork();
-			if (c < 0)
-				_exit(1);
-			if (c == 0)
-				for (;;)
-					pause();
-		}
-		if (write(p[1], "r", 1) != 1)
-			_exit(1);
-		for (;;)
-			pause();
-	}
-	char b;
-	ck_assert_int_eq(read(p[0], &b, 1), 1);
+	spawn_ready(zombies_and_a_thousand_children);
 	bool cut = true;
 	/* 1001 live processes: max 1001 is enough when zombies do not count */
 	ck_assert_int_eq(cld_proc_signal_tree(getpid(), SIGKILL, CLD_PROC_ANY_UID, true, 1001,
@@ -333,8 +342,6 @@ START_TEST(a_thousand_children_and_zombies)
 	}
 	ck_assert(all_gone);
 	ck_assert_int_eq(killed, 1001);
-	close(p[0]);
-	close(p[1]);
 }
 END_TEST
 

@@ -1566,6 +1566,10 @@ static int cmd_acquire(int argc, char **argv)
 	char epoch[32], node[16];
 	snprintf(epoch, sizeof(epoch), "%" PRIu64, corolease_lease_epoch(lease));
 	snprintf(node, sizeof(node), "%" PRIu32, corolease_nodeid(h));
+	/* CMD's environment (our own is not used again) */
+	setenv("COROLEASE_NAME", name, 1);
+	setenv("COROLEASE_EPOCH", epoch, 1);
+	setenv("COROLEASE_NODE", node, 1);
 	fflush(NULL);
 	run.lease = lease;
 	pid_t parent = getpid();
@@ -1604,9 +1608,6 @@ static int cmd_acquire(int argc, char **argv)
 		close(stp[0]);
 		close(pfd[0]);
 		close(pfd[1]);
-		setenv("COROLEASE_NAME", name, 1);
-		setenv("COROLEASE_EPOCH", epoch, 1);
-		setenv("COROLEASE_NODE", node, 1);
 		ns_init(life[0], stp[1], cmd, &old);
 	}
 	if (run.child == 0) {
@@ -1615,9 +1616,6 @@ static int cmd_acquire(int argc, char **argv)
 			_exit(126);
 		set_handlers(SIG_DFL, 0, false);
 		sigprocmask(SIG_SETMASK, &old, NULL);
-		setenv("COROLEASE_NAME", name, 1);
-		setenv("COROLEASE_EPOCH", epoch, 1);
-		setenv("COROLEASE_NODE", node, 1);
 		execvp(cmd[0], cmd);
 		int e = errno;
 		fprintf(stderr, "corolease: acquire: cannot run %s: %s\n", cmd[0], strerror(e));
