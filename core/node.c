@@ -408,7 +408,7 @@ static void deliver_one(struct cl_node *n, uint32_t sender, const uint8_t *buf, 
 		nd_flush_retry(n);   /* the send window moved on */
 	if (own_back && n->sync.stream)
 		nd_snap_pump(n);
-	free(own);
+	nd_outmsg_free(n, own);
 	leave(n);
 }
 
@@ -598,11 +598,11 @@ void cl_node_transport_lost(struct cl_node *n)
 	n->sync.active = false;
 	nd_sync_reset_buf(n);
 	n->vq_quorate = false;
-	nd_q_free(&n->retry);
-	nd_q_free(&n->inflight);
+	nd_q_free(n, &n->retry);
+	nd_q_free(n, &n->inflight);
 	n->inflight_bytes = 0;
-	nd_q_free(&n->resend);
-	nd_q_free(&n->pending);
+	nd_q_free(n, &n->resend);
+	nd_q_free(n, &n->pending);
 	n->nfences = 0;
 	/* requests cannot be answered any more */
 	struct nl_iter li;
@@ -1179,6 +1179,13 @@ void cl_node_drain(struct cl_node *n)
 		nd_pump(n, l);
 	}
 	leave(n);
+}
+
+uint64_t cl_node_backlog(const struct cl_node *n, uint64_t *msgs_r)
+{
+	if (msgs_r)
+		*msgs_r = n->out_msgs;
+	return n->out_bytes;
 }
 
 bool cl_node_drained(const struct cl_node *n)

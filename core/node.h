@@ -289,6 +289,15 @@ void cl_node_drain(struct cl_node *n);
 /* True once a drain has nothing left to give back (or cannot: no quorum, not synced). */
 bool cl_node_drained(const struct cl_node *n);
 
+/*
+ * The node's own messages made and not yet delivered back (queued for sync
+ * to end or for the transport, in flight, or waiting to be sent again):
+ * bytes, and in *msgs_r (if not NULL) their number.  It grows while
+ * corosync takes or delivers nothing (stopped); the daemon refuses new
+ * requests beyond max_backlog_bytes.
+ */
+uint64_t cl_node_backlog(const struct cl_node *n, uint64_t *msgs_r);
+
 /* ---- client requests (answers come as events, possibly from inside the call) ---- */
 
 /* cl_node_acquire(): share an EX hold with other such local clients of its uid (COROLEASE_NODE_SHARED). */

@@ -401,6 +401,13 @@ struct cl_node {
 	 * when the queue empties.  An own delivery tries at once anyway.
 	 */
 	uint64_t retry_delay_us;
+	/*
+	 * Own messages made and not yet freed (waiting for sync to end, for
+	 * the transport, in flight, for re-send), and their bytes: the
+	 * backlog that grows while corosync does not take or deliver them
+	 * (cl_node_backlog()).
+	 */
+	uint64_t out_msgs, out_bytes;
 	uint64_t next_req;
 
 	/*
@@ -672,7 +679,8 @@ int nd_queue_msg(struct cl_node *n, const struct cl_msg *msg);
 int nd_send_msg(struct cl_node *n, const struct cl_msg *msg);
 void nd_transmit(struct cl_node *n, struct outmsg *m);
 void nd_flush_retry(struct cl_node *n);
-void nd_q_free(struct cl_list *q);
+void nd_q_free(struct cl_node *n, struct cl_list *q);
+void nd_outmsg_free(struct cl_node *n, struct outmsg *m);
 void nd_send_heartbeat(struct cl_node *n);
 void nd_maybe_send_quorum(struct cl_node *n);
 void nd_confirm_writes(struct cl_node *n);

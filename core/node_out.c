@@ -13,11 +13,20 @@
 
 /* ---- queues and sending ---- */
 
-void nd_q_free(struct cl_list *q)
+void nd_outmsg_free(struct cl_node *n, struct outmsg *m)
+{
+	if (!m)
+		return;
+	n->out_msgs--;
+	n->out_bytes -= m->len;
+	free(m);
+}
+
+void nd_q_free(struct cl_node *n, struct cl_list *q)
 {
 	struct outmsg *m;
 	while ((m = q_pop(q)))
-		free(m);
+		nd_outmsg_free(n, m);
 }
 
 /*
@@ -59,7 +68,7 @@ static bool mcast_one(struct cl_node *n, struct outmsg *m)
 void nd_transmit(struct cl_node *n, struct outmsg *m)
 {
 	if (n->failed) {
-		free(m);
+		nd_outmsg_free(n, m);
 		return;
 	}
 	if (!cl_list_empty(&n->retry) || !mcast_one(n, m))
@@ -86,7 +95,7 @@ void nd_flush_retry(struct cl_node *n)
 }
 
 /* msg encoded in a new outgoing message, or NULL with *err_r: -ENOMEM or the codec's error. */
-static struct outmsg *outmsg_new(const struct cl_msg *msg, int *err_r)
+static struct outmsg *outmsg_new(struct cl_node *n, const struct cl_msg *msg, int *err_r)
 {
 	long len = cl_wire_size(msg);
 	if (len < 0) {
@@ -104,6 +113,8 @@ static struct outmsg *outmsg_new(const struct cl_msg *msg, int *err_r)
 		*err_r = -EINVAL;
 		return NULL;
 	}
+	n->out_msgs++;
+	n->out_bytes += m->len;
 	return m;
 }
 
@@ -115,7 +126,7 @@ static struct outmsg *outmsg_new(const struct cl_msg *msg, int *err_r)
 int nd_queue_msg(struct cl_node *n, const struct cl_msg *msg)
 {
 	int rc;
-	struct outmsg *m = outmsg_new(msg, &rc);
+	struct outmsg *m = outmsg_new(n, msg, &rc);
 	if (!m)
 		return rc;
 	/* a WRITE_ACK goes out at once: a node without state acks what it drops */
@@ -153,7 +164,7 @@ void nd_send_heartbeat(struct cl_node *n)
 {
 	struct cl_msg msg = { .type = CL_MSG_NOP, .req_id = 0 };
 	int rc;
-	struct outmsg *m = outmsg_new(&msg, &rc);
+	struct outmsg *m = outmsg_new(n, &msg, &rc);
 	if (m) {
 		n->c.heartbeats++;
 		nd_transmit(n, m);

@@ -128,7 +128,7 @@ static void drop_queued_sync(struct cl_node *n)
 	nd_snap_stop(n);   /* and what it has not encoded yet */
 	while ((m = q_pop(&n->retry))) {
 		if (is_sync_type(m->type))
-			free(m);
+			nd_outmsg_free(n, m);
 		else
 			q_push(&keep, m);
 	}
@@ -477,7 +477,7 @@ static void sync_complete(struct cl_node *n)
 		if (m->type == CL_MSG_QUORUM ||
 		    (m->type == CL_MSG_NOP && m->len >= CL_WIRE_HDR_LEN + 8 &&
 		     cl_get_u64(m->data + CL_WIRE_HDR_LEN) == 0))
-			free(m);   /* stale by nature: re-derived below */
+			nd_outmsg_free(n, m);   /* stale by nature: re-derived below */
 		else
 			q_push(&keep, m);
 	}

@@ -52,6 +52,7 @@ struct cld_config {
 	uint64_t max_connections;     /* in total (root may open CLD_ROOT_RESERVE more) */
 	uint64_t max_connections_per_uid;
 	uint64_t max_queued_bytes_per_uid;   /* events queued for one uid's clients, all together */
+	uint64_t max_backlog_bytes;   /* the node's own messages not delivered back (cl_node_backlog()) */
 	/* connections that have not said HELLO yet; root's never count */
 	uint64_t handshake_timeout_ms;
 	uint64_t max_handshakes;

@@ -215,6 +215,7 @@ struct cld_ipc {
 	uint64_t refused_index_quota, refused_index_full;   /* puts: -EDQUOT, -ENOSPC */
 	uint64_t refused_not_member;  /* connections of users outside socket_group */
 	uint64_t refused_queued;      /* disconnected: max_queued_bytes_per_uid */
+	uint64_t refused_backlog;     /* requests refused: max_backlog_bytes */
 	uint64_t oversized;           /* disconnected: a request over CLP_MAX_MSG */
 	uint64_t passed_fds;          /* disconnected: passed file descriptors */
 	uint64_t kill_log_at, kills_unlogged;   /* disconnect warnings: a line a second */

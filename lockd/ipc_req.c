@@ -147,6 +147,25 @@ void ipc_conn_forget(struct conn *c)
 /* ---- requests waiting for the node's answer ---- */
 
 /*
+ * Whether the node's own messages not yet delivered back have reached
+ * max_backlog_bytes (corosync stopped, or far behind, while clients keep
+ * asking; counted).  A request that would add to them is then refused with
+ * EAGAIN.  A release is not: it only ends what was taken, so what it adds
+ * is bounded by what was let in.
+ */
+#define BACKLOG_MSG_COST 256   /* per message, for what the node keeps with it (measured: ~215) */
+
+static bool backlog_full(struct cld_ipc *ip)
+{
+	uint64_t msgs = 0;
+	if (!ip->cfg.node ||
+	    cl_node_backlog(ip->cfg.node, &msgs) + msgs * BACKLOG_MSG_COST < ip->cfg.conf->max_backlog_bytes)
+		return false;
+	ip->refused_backlog++;
+	return true;
+}
+
+/*
  * Starts an op for r (keeping its name and key when keep) and returns its
  * id, never 0.  0 when r was answered already: too many pending (-EAGAIN)
  * or -ENOMEM.
@@ -155,6 +174,10 @@ static uint64_t op_begin(struct cld_ipc *ip, struct conn *c, const struct req *r
 {
 	if (c->pending >= ip->cfg.conf->max_pending_per_client) {
 		ip->refused_pending++;
+		ipc_result(c, r->cookie, r->type, -EAGAIN, NULL, 0);
+		return 0;
+	}
+	if (backlog_full(ip)) {
 		ipc_result(c, r->cookie, r->type, -EAGAIN, NULL, 0);
 		return 0;
 	}
@@ -353,6 +376,8 @@ static void do_acquire(struct cld_ipc *ip, struct conn *c, const struct req *r)
 		rc = -EDQUOT, ip->refused_client_leases++;
 	else if (c->pending >= conf->max_pending_per_client)
 		rc = -EAGAIN, ip->refused_pending++;
+	else if (backlog_full(ip))
+		rc = -EAGAIN;
 	else if (machine_full(ip, r->name, r->namelen))
 		rc = -ENOSPC;
 	else if ((rc = hold_slot_take(c, &slot)) < 0) {
@@ -602,8 +627,11 @@ static void do_status(struct cld_ipc *ip, struct conn *c, const struct req *r)
 		.caller_holds = cld_holdquota_of(d->holds, (uint32_t)c->uid),
 		.handshakes = ip->nhandshakes, .handshakes_dropped = ip->handshakes_dropped,
 		.refused_group = ip->refused_not_member, .refused_queued = ip->refused_queued,
+		.refused_backlog = ip->refused_backlog,
 		.oversized = ip->oversized, .fresh = holds_privileged(c),
 	};
+	if (d->node)
+		in.backlog_bytes = cl_node_backlog(d->node, &in.backlog_msgs);
 	struct cld_holdquota_stats hq;
 	cld_holdquota_stats(d->holds, &hq);
 	in.refused_holds = hq.refused_full;

@@ -79,6 +79,8 @@ struct status_src {
 	F("watches",                   U64,  s->in->watches)                      \
 	F("watches_all",               U64,  s->in->watches_all)                  \
 	F("handshakes",                U64,  s->in->handshakes)                   \
+	F("backlog_bytes",             U64,  s->in->backlog_bytes)                \
+	F("backlog_msgs",              U64,  s->in->backlog_msgs)                 \
 	F("counters.fastpath_grants",  U64,  s->k.fastpath_grants)                \
 	F("counters.cluster_grants",   U64,  s->k.cluster_grants)                 \
 	F("counters.mcast_msgs",       U64,  s->k.mcast_msgs)                     \
@@ -102,6 +104,7 @@ struct status_src {
 	F("counters.handshakes_dropped", U64, s->in->handshakes_dropped)          \
 	F("counters.connections_refused_group", U64, s->in->refused_group)        \
 	F("counters.queued_refused",   U64,  s->in->refused_queued)               \
+	F("counters.backlog_refused",  U64,  s->in->refused_backlog)              \
 	F("counters.oversized_requests", U64, s->in->oversized)                   \
 	F("counters.leases_refused",   U64,  s->in->refused_leases)               \
 	F("counters.holds_refused",    U64,  s->in->refused_holds)                \

@@ -52,6 +52,8 @@ struct cld_status_in {
 	uint64_t handshakes_dropped;  /* ... refused (max_handshakes*) or timed out */
 	uint64_t refused_group;       /* connections of users outside socket_group */
 	uint64_t refused_queued;      /* disconnected over max_queued_bytes_per_uid */
+	uint64_t refused_backlog;     /* requests refused: max_backlog_bytes */
+	uint64_t backlog_bytes, backlog_msgs;   /* cl_node_backlog() */
 	uint64_t oversized;           /* disconnected for a request over the protocol's size */
 	uint64_t refused_leases;      /* acquires of new names refused: max_leases */
 	uint64_t refused_index_quota; /* index puts refused: the uid's index_bytes_per_uid */

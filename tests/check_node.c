@@ -3047,8 +3047,14 @@ START_TEST(retry_backs_off_while_the_transport_refuses)
 {
 	struct tbus *b = cluster(2);
 	struct tnode *n1 = b->nodes[1];
+	bus_run(b);
+	uint64_t msgs;
+	ck_assert_uint_eq(cl_node_backlog(n1->n, &msgs), 0);   /* everything delivered */
+	ck_assert_uint_eq(msgs, 0);
 	n1->refuse = true;
 	ACQ(n1, 1, "user/INBOX", CL_MODE_EX, 0);   /* refused: waits in the retry queue */
+	ck_assert_uint_gt(cl_node_backlog(n1->n, &msgs), 0);
+	ck_assert_uint_eq(msgs, 1);
 	uint64_t want[] = { 1000, 2000, 4000, 8000, 16000, 32000, 32000, 32000 };
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		uint64_t d = cl_node_next_deadline(n1->n);
@@ -3069,6 +3075,8 @@ START_TEST(retry_backs_off_while_the_transport_refuses)
 	n1->refuse = false;
 	bus_advance(b, b->now + 100000);
 	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_GRANTED, 2));
+	ck_assert_uint_eq(cl_node_backlog(n1->n, &msgs), 0);   /* all back: freed */
+	ck_assert_uint_eq(msgs, 0);
 	cluster_free(b);
 }
 END_TEST

@@ -14,6 +14,9 @@
 #   was reached);
 # - for 6 s after that it answers `corolease status` (each within 3 s) and
 #   uses less than a third of one CPU;
+# - clients that keep coming and going, each asking for 20,000 leases, meet
+#   max_backlog_bytes (1M here): the daemon's own messages waiting for
+#   corosync stay bounded, and the rest are refused (EAGAIN, counted);
 # - a lease asked for during the stop is granted after SIGCONT, and
 #   coroleased logs that corosync takes its messages again;
 # - stopped again, SIGTERM ends coroleased within 15 s (it skips the
@@ -24,7 +27,7 @@
 #   then at most 5 s for corosync's answers), and says why.
 . "$(dirname "$0")/lib.sh"
 it_init corosync-stopped-long 51
-EXTRA_DAEMON_OPTS=(-o heartbeat_ms=5 -o batch_inflight=0)
+EXTRA_DAEMON_OPTS=(-o heartbeat_ms=5 -o batch_inflight=0 -o max_backlog_bytes=1M)
 it_up 1
 pid=$(daemon_pid 1)
 LOG=$CLUSTER_DIR/n1/coroleased.log
@@ -52,10 +55,30 @@ say "with corosync stopped: status answered in at most $worst ms; coroleased use
 check "coroleased used less than a third of a CPU ($pct%)" [ "$pct" -lt 33 ]
 check "the lease asked for meanwhile is not granted yet" bash -c "! grep -q '^granted' '$CLUSTER_DIR/n1/late.log'"
 
+# ---- clients keep coming and going: the backlog stays bounded
+# (helper-74: before max_backlog_bytes, 150 s of this grew the daemon by 46 MB)
+backlog() { local j; j=$(cl 1 --json status) && echo "$(jget "$j" .backlog_bytes) $(jget "$j" .backlog_msgs) $(jget "$j" .counters.backlog_refused)"; }
+rss() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; }
+rss0=$(rss)
+for k in 1 2 3 4 5 6; do
+	spawn 1 churn$k "$CL_LOAD" -1 -p "churn$k/" -n 20000 -W 20000 >/dev/null
+	sleep 1.5
+	kill "$(awk '{print $1}' "$CLUSTER_DIR/n1/churn$k.pid")" 2>/dev/null
+	read -r bb bm br < <(backlog) || fail "status during the churn"
+	say "churn $k: backlog $bb bytes in $bm messages, $br requests refused for it, rss $(rss) kB"
+done
+cost=$((bb + 256 * bm))
+check "the backlog stays within max_backlog_bytes (1 MiB) and the releases of what was let in ($cost)" \
+	[ "$cost" -lt $((2 * 1048576)) ]
+check "requests past it were refused (counters.backlog_refused $br)" [ "$br" -gt 0 ]
+say "coroleased's rss: $rss0 kB before the churn, $(rss) kB after"
+
 ok "$(cluster resume 1)"
 must_wait 30 "the lease asked for during the stop is granted" grep -q '^granted' "$CLUSTER_DIR/n1/late.log"
 must_wait 10 "coroleased logs that corosync takes its messages again" grep -q "corosync takes CPG messages again" "$LOG"
 must_wait 30 "node 1 synced and quorate" synced 1
+backlog_empty() { [[ $(st 1 .backlog_msgs) == 0 ]]; }
+must_wait 30 "the backlog is delivered (0 messages left)" backlog_empty
 
 # ---- stopped again: SIGTERM still ends the daemon
 mark=$(wc -l <"$LOG")
