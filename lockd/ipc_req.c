@@ -151,7 +151,9 @@ void ipc_conn_forget(struct conn *c)
  * max_backlog_bytes (corosync stopped, or far behind, while clients keep
  * asking; counted).  A request that would add to them is then refused with
  * EAGAIN.  A release is not: it only ends what was taken, so what it adds
- * is bounded by what was let in.
+ * is bounded by what was let in.  Nor are root's and the daemon user's
+ * requests (c->admin): an operator's fence-ack or evict must not wait for
+ * other users' flood to drain.
  */
 #define BACKLOG_MSG_COST 256   /* per message, for what the node keeps with it (measured: ~215) */
 
@@ -177,7 +179,7 @@ static uint64_t op_begin(struct cld_ipc *ip, struct conn *c, const struct req *r
 		ipc_result(c, r->cookie, r->type, -EAGAIN, NULL, 0);
 		return 0;
 	}
-	if (backlog_full(ip)) {
+	if (!c->admin && backlog_full(ip)) {
 		ipc_result(c, r->cookie, r->type, -EAGAIN, NULL, 0);
 		return 0;
 	}
@@ -376,7 +378,7 @@ static void do_acquire(struct cld_ipc *ip, struct conn *c, const struct req *r)
 		rc = -EDQUOT, ip->refused_client_leases++;
 	else if (c->pending >= conf->max_pending_per_client)
 		rc = -EAGAIN, ip->refused_pending++;
-	else if (backlog_full(ip))
+	else if (!c->admin && backlog_full(ip))
 		rc = -EAGAIN;
 	else if (machine_full(ip, r->name, r->namelen))
 		rc = -ENOSPC;
