@@ -1188,6 +1188,19 @@ uint64_t cl_node_backlog(const struct cl_node *n, uint64_t *msgs_r)
 	return n->out_bytes;
 }
 
+bool cl_node_backlog_consistent(const struct cl_node *n)
+{
+	const struct cl_list *qs[] = { &n->pending, &n->retry, &n->inflight, &n->resend };
+	uint64_t msgs = 0, bytes = 0;
+	for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++)
+		for (const struct cl_list *e = cl_list_first(qs[i]); e; e = cl_list_next(qs[i], e)) {
+			const struct outmsg *m = cl_container_of(e, struct outmsg, link);
+			msgs++;
+			bytes += m->len;
+		}
+	return msgs == n->out_msgs && bytes == n->out_bytes;
+}
+
 bool cl_node_drained(const struct cl_node *n)
 {
 	if (n->failed || !ready(n) || !cl_sm_quorate(n->sm))

@@ -297,6 +297,8 @@ bool cl_node_drained(const struct cl_node *n);
  * requests beyond max_backlog_bytes.
  */
 uint64_t cl_node_backlog(const struct cl_node *n, uint64_t *msgs_r);
+/* For tests: whether that count equals what the node's queues hold now. */
+bool cl_node_backlog_consistent(const struct cl_node *n);
 
 /* ---- client requests (answers come as events, possibly from inside the call) ---- */
 

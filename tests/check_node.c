@@ -3055,6 +3055,7 @@ START_TEST(retry_backs_off_while_the_transport_refuses)
 	ACQ(n1, 1, "user/INBOX", CL_MODE_EX, 0);   /* refused: waits in the retry queue */
 	ck_assert_uint_gt(cl_node_backlog(n1->n, &msgs), 0);
 	ck_assert_uint_eq(msgs, 1);
+	ck_assert(cl_node_backlog_consistent(n1->n));
 	uint64_t want[] = { 1000, 2000, 4000, 8000, 16000, 32000, 32000, 32000 };
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		uint64_t d = cl_node_next_deadline(n1->n);
@@ -3077,6 +3078,8 @@ START_TEST(retry_backs_off_while_the_transport_refuses)
 	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_GRANTED, 2));
 	ck_assert_uint_eq(cl_node_backlog(n1->n, &msgs), 0);   /* all back: freed */
 	ck_assert_uint_eq(msgs, 0);
+	for (uint32_t i = 1; i <= 2; i++)
+		ck_assert(cl_node_backlog_consistent(b->nodes[i]->n));
 	cluster_free(b);
 }
 END_TEST

@@ -4889,6 +4889,9 @@ static void check_final(struct sim *s)
 			return;
 		}
 		check_index_node(s, n, "final");
+		if (!cl_node_backlog_consistent(n->cn))
+			violation(s, SIM_INV_CONVERGE, "node %u: its count of own messages waiting "
+				  "(cl_node_backlog) differs from its queues", n->id);
 	}
 	check_live(s, true);
 }
