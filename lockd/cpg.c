@@ -410,8 +410,9 @@ static void flush_job(void *data)
 	 * keeping the order; 1, 2, 4 .. CLD_CPG_RETRY_MAX_MS while it stays
 	 * so (one of our own messages coming back retries at once: deliver_fn)
 	 */
-	c->retry_ms = !c->retry_ms ? 1 : c->retry_ms >= CLD_CPG_RETRY_MAX_MS / 2 ? CLD_CPG_RETRY_MAX_MS
-										: c->retry_ms * 2;
+	c->retry_ms = c->retry_ms ? c->retry_ms * 2 : 1;
+	if (c->retry_ms > CLD_CPG_RETRY_MAX_MS)
+		c->retry_ms = CLD_CPG_RETRY_MAX_MS;
 	flush_arm(c, c->retry_ms);
 }
 

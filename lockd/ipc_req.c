@@ -157,10 +157,10 @@ void ipc_conn_forget(struct conn *c)
  */
 #define BACKLOG_MSG_COST 256   /* per message, for what the node keeps with it (measured: ~215) */
 
-static bool backlog_full(struct cld_ipc *ip)
+static bool backlog_full(struct cld_ipc *ip, const struct conn *c)
 {
 	uint64_t msgs = 0;
-	if (!ip->cfg.node ||
+	if (c->admin || !ip->cfg.node ||
 	    cl_node_backlog(ip->cfg.node, &msgs) + msgs * BACKLOG_MSG_COST < ip->cfg.conf->max_backlog_bytes)
 		return false;
 	ip->refused_backlog++;
@@ -179,7 +179,7 @@ static uint64_t op_begin(struct cld_ipc *ip, struct conn *c, const struct req *r
 		ipc_result(c, r->cookie, r->type, -EAGAIN, NULL, 0);
 		return 0;
 	}
-	if (!c->admin && backlog_full(ip)) {
+	if (backlog_full(ip, c)) {
 		ipc_result(c, r->cookie, r->type, -EAGAIN, NULL, 0);
 		return 0;
 	}
@@ -378,7 +378,7 @@ static void do_acquire(struct cld_ipc *ip, struct conn *c, const struct req *r)
 		rc = -EDQUOT, ip->refused_client_leases++;
 	else if (c->pending >= conf->max_pending_per_client)
 		rc = -EAGAIN, ip->refused_pending++;
-	else if (!c->admin && backlog_full(ip))
+	else if (backlog_full(ip, c))
 		rc = -EAGAIN;
 	else if (machine_full(ip, r->name, r->namelen))
 		rc = -ENOSPC;

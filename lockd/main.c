@@ -492,6 +492,14 @@ static int watch_fd(struct cld *d, int fd, qb_loop_poll_dispatch_fn fn, int *fd_
  */
 #define SHUTDOWN_CS_S 5
 
+/* Removes RUN_DIR/coroleased.pid (take_lock() wrote it), at the exit. */
+static void pidfile_unlink(const struct cld *d)
+{
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/coroleased.pid", d->cfg.run_dir);
+	unlink(path);
+}
+
 static void *shutdown_guard_main(void *arg)
 {
 	struct cld *d = arg;
@@ -500,9 +508,7 @@ static void *shutdown_guard_main(void *arg)
 		;
 	qb_log(LOG_WARNING, "corosync did not answer within %d s at shutdown (stopped or hung?): "
 	       "exiting without leaving the group cleanly", SHUTDOWN_CS_S);
-	char path[1024];
-	snprintf(path, sizeof(path), "%s/coroleased.pid", d->cfg.run_dir);
-	unlink(path);
+	pidfile_unlink(d);
 	_exit(d->exit_code);
 }
 
@@ -957,7 +963,7 @@ int main(int argc, char **argv)
 	}
 	d->pid = getpid();
 	d->lock_fd = -1;
-	d->cpg_fd = d->vq_fd = d->timer.fd = -1;
+	d->cpg_fd = d->vq_fd = -1;
 	if (take_lock(d) < 0)
 		return 1;
 	setup_logging(&d->cfg);
@@ -1013,9 +1019,7 @@ int main(int argc, char **argv)
 	d->vq = cld_quorum_free(d->vq);
 	d->node = cl_node_free(d->node);
 	qb_loop_destroy(d->loop);
-	char path[1024];
-	snprintf(path, sizeof(path), "%s/coroleased.pid", d->cfg.run_dir);
-	unlink(path);
+	pidfile_unlink(d);
 	qb_log(d->exit_code ? LOG_ERR : LOG_NOTICE, "coroleased stopped%s",
 	       d->exit_code ? ": another coroleased of this node is in the group" : "");
 	qb_log_fini();
