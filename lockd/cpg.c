@@ -262,30 +262,28 @@ void cld_cpg_leave(struct cld_cpg *c)
 {
 	if (!c->h)
 		return;
-	if (c->stalling) {
-		/*
-		 * corosync did not read our last request: leaving, even
-		 * finalizing, would wait for its answer for as long as it is
-		 * stopped.  The process exits; corosync sees the connection go.
-		 */
-		qb_log(LOG_WARNING, "corosync does not read its IPC socket: not leaving group %.*s "
-		       "cleanly", (int)c->name.length, c->name.value);
-		c->h = 0;
-		return;
-	}
-	if (c->cc.joined) {
+	if (c->cc.joined && !c->stalling && cld_cs_writable(cld_cpg_fd(c))) {
 		for (int tries = 0; tries < 25 && batch_flush(c) == -EAGAIN; tries++)
 			poll(NULL, 0, 20);
 		qb_log(LOG_NOTICE, "leaving group %.*s: %llu batched CPG messages carried %llu messages",
 		       (int)c->name.length, c->name.value, (unsigned long long)c->batches,
 		       (unsigned long long)c->batched_msgs);
-		/*
-		 * not when corosync does not read (cs.h): cpg_leave() would
-		 * spin, then wait for its answer with no time limit
-		 */
+		/* each try checks first: cpg_leave() would spin on a full socket (cs.h) */
 		for (int tries = 0; tries < 25 && cld_cs_writable(cld_cpg_fd(c)) &&
 				    cpg_leave(c->h, &c->name) == CS_ERR_TRY_AGAIN; tries++)
 			poll(NULL, 0, 20);
+	}
+	if (c->stalling || !cld_cs_writable(cld_cpg_fd(c))) {
+		/*
+		 * corosync does not read our requests: leaving, even
+		 * finalizing, would spin, then wait for its answer for as long
+		 * as it is stopped.  The process exits; corosync sees the
+		 * connection go.
+		 */
+		qb_log(LOG_WARNING, "corosync does not read its IPC socket: not leaving group %.*s "
+		       "cleanly", (int)c->name.length, c->name.value);
+		c->h = 0;
+		return;
 	}
 	cld_cpg_disconnect(c);
 }
