@@ -810,6 +810,22 @@ static void grace_tick(struct cl_node *n, uint64_t now)
 }
 
 /*
+ * Whether a NOP sent now would renew nothing that an own message already in
+ * flight does not: the newest one carries the anchor a NOP would (renew()
+ * and anchor_of()), and is delivered first.  While corosync takes nothing
+ * (stopped, or its ring stuck), this keeps one heartbeat queued, not one
+ * per heartbeat_us: those would all carry the same stale anchor, renew
+ * nothing when they come back, and only hold back the first message that
+ * does.  The first own delivery moves own_sent_at, and the heartbeat is due
+ * again.
+ */
+static bool hb_redundant(const struct cl_node *n)
+{
+	const struct outmsg *x = q_last(&n->inflight);
+	return x && x->anchor_at == n->own_sent_at && x->anchor_gen == n->own_gen;
+}
+
+/*
  * When the next heartbeat is due: heartbeat_us after the node last handed
  * the transport anything, if it has state; at once after the first own
  * delivery of a configuration (renew_asap).  CL_TIME_NEVER while own
@@ -817,11 +833,12 @@ static void grace_tick(struct cl_node *n, uint64_t now)
  * full): they are sent first and renew as well as a NOP would, and
  * last_send moves only when they go out, so a heartbeat due then would stay
  * due, a busy loop queueing one NOP per tick.  The retry has its own
- * deadline.
+ * deadline.  CL_TIME_NEVER too while a NOP would be redundant
+ * (hb_redundant()).
  */
 static uint64_t heartbeat_at(const struct cl_node *n)
 {
-	if (!n->sm || !cl_list_empty(&n->retry))
+	if (!n->sm || !cl_list_empty(&n->retry) || hb_redundant(n))
 		return CL_TIME_NEVER;
 	return n->renew_asap ? 0 : n->last_send + n->cfg.heartbeat_us;
 }

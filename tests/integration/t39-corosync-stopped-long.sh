@@ -3,13 +3,17 @@
 # client IPC tells corosync of each request by one byte on a socket, and
 # retries that send in a busy loop, with no sleep, while the socket is full
 # (qb_ipcc_sendv).  The socket fills once corosync has not read it for some
-# 300 requests: with the default heartbeat after about a minute, here
-# (heartbeat_ms=5) within a second or two.  coroleased then ran one CPU
+# 300 requests.  Heartbeats alone filled it after about a minute with the
+# default heartbeat, before coroleased kept one queued while nothing comes
+# back (check_node's one_heartbeat_queued_while_nothing_is_delivered); here
+# a client's acquires fill it within a second or two.  coroleased then ran one CPU
 # flat at its real-time priority and served nothing until corosync ran
 # again.  It must not hand corosync a request while the socket is not
 # writable (lockd/cs.h), and it waits for its deadlines on timerfds, not on
 # libqb timers that poll without waiting for their last millisecond.
 # Shown on a one-node cluster:
+# - while corosync is stopped and no client asks anything, the heartbeats
+#   do not pile up (counters.heartbeats grows by at most one in 2 s);
 # - coroleased logs that corosync does not read its socket (the state above
 #   was reached);
 # - for 6 s after that it answers `corolease status` (each within 3 s) and
@@ -41,9 +45,16 @@ spawn 1 holder "$CLI" acquire stopped/held -- sleep 1000 >/dev/null
 must_wait 10 "node 1 holds stopped/held" bash -c "'$CLUSTER_SH' exec 1 '$CLI' --json show stopped/held | grep -q '\"node\":1'"
 
 ok "$(cluster pause 1)"
+# nothing comes back: one heartbeat queued, not one per 5 ms (before: 400 in 2 s)
+hb0=$(st 1 .counters.heartbeats) || fail "status"
+sleep 2
+hb1=$(st 1 .counters.heartbeats) || fail "status"
+check "at most one heartbeat queued in 2 s of the stop ($hb0 -> $hb1)" [ $((hb1 - hb0)) -le 1 ]
 spawn 1 late "$CLI" acquire --wait 120 stopped/late -- sh -c 'echo "granted $(date +%s%N)"' >/dev/null
+spawn 1 fill "${AS[@]}" "$CL_LOAD" -1 -p fill/ -n 2000 -W 2000 >/dev/null
 must_wait 30 "coroleased logs that corosync does not read its socket" \
 	grep -q "corosync does not read its IPC socket" "$LOG"
+kill "$(awk '{print $1}' "$CLUSTER_DIR/n1/fill.pid")" 2>/dev/null
 t0=$(now_ms); c0=$(cpu); worst=0
 while (( $(now_ms) < t0 + 6000 )); do
 	a=$(now_ms)
@@ -92,6 +103,7 @@ must_wait 30 "the backlog is delivered (0 messages left)" backlog_empty
 # ---- stopped again: SIGTERM still ends the daemon
 mark=$(wc -l <"$LOG")
 ok "$(cluster pause 1)"
+spawn 1 fill2 "${AS[@]}" "$CL_LOAD" -1 -p fill2/ -n 2000 -W 2000 >/dev/null
 must_wait 30 "corosync does not read its socket again" \
 	bash -c "tail -n +$((mark + 1)) '$LOG' | grep -q 'corosync does not read its IPC socket'"
 kill -TERM "$pid"
