@@ -33,13 +33,7 @@ static int ready(int fd, int revents, void *data)
 int cld_tfd_open(struct cld_tfd *t, qb_loop_t *loop, void (*fn)(void *data), void *data)
 {
 	*t = (struct cld_tfd){ .loop = loop, .fd = -1, .fn = fn, .data = data };
-	clockid_t clock = CLOCK_MONOTONIC;
-#ifdef CLOCK_BOOTTIME
-	struct timespec ts;
-	if (clock_gettime(CLOCK_BOOTTIME, &ts) == 0)
-		clock = CLOCK_BOOTTIME;   /* the clock clp_now_us() reads */
-#endif
-	t->fd = timerfd_create(clock, TFD_NONBLOCK | TFD_CLOEXEC);
+	t->fd = timerfd_create(clp_clock_id(), TFD_NONBLOCK | TFD_CLOEXEC);   /* cld_now_us()'s clock */
 	if (t->fd < 0)
 		return -errno;
 	int rc = qb_loop_poll_add(loop, QB_LOOP_HIGH, t->fd, POLLIN, t, ready);

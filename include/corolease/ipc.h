@@ -265,8 +265,19 @@ static inline size_t clp_shm_len(uint32_t nslots)
 /*
  * The protocol's clock (see "Clock" above): CLOCK_BOOTTIME in microseconds,
  * or CLOCK_MONOTONIC where the kernel lacks CLOCK_BOOTTIME.  The daemon's
- * cld_now_us() and the library's now_us() are this.
+ * cld_now_us() and the library's now_us() are this; clp_clock_id() names
+ * the clock, for a timer set in it (the daemon's timerfds).
  */
+static inline clockid_t clp_clock_id(void)
+{
+#ifdef CLOCK_BOOTTIME
+	struct timespec ts;
+	if (clock_gettime(CLOCK_BOOTTIME, &ts) == 0)
+		return CLOCK_BOOTTIME;
+#endif
+	return CLOCK_MONOTONIC;
+}
+
 static inline uint64_t clp_now_us(void)
 {
 	struct timespec ts;
