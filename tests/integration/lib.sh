@@ -138,6 +138,15 @@ synced() {
 # (ldd's output is read whole: 'ldd | grep -q' under pipefail fails when
 # grep exits at the first match and ldd dies of SIGPIPE)
 daemon_asan() { local l; l=$(ldd "$DAEMON" 2>/dev/null); [[ $l == *libasan* ]]; }
+# plain_build_only WHY: skip under a sanitizer build.  For the long tests of
+# timing under faults and of the shell agents, whose daemon code paths the
+# other tests run under ASan too: './dev test' runs make check twice, and
+# these ~14 minutes of test time (about 7 of wall time at -j2) are kept
+# out of the second run to bound CI's time.  They run in the plain build.
+plain_build_only() {
+	daemon_asan && skip "plain build only: $* (./dev test runs it in its plain phase)"
+	return 0
+}
 
 # synced_or_in_grace I: node I is synced and quorate, in a grace period or not
 synced_or_in_grace() { synced "$1" || in_grace "$1"; }

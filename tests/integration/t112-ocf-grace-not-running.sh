@@ -15,6 +15,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$IT_SRCDIR/ocf-lib.sh"
 ocf_init ocf-grace 112
+plain_build_only "the OCF agent is a shell script"
 
 cluster up 2 >"$CLUSTER_DIR/cluster-up.log" 2>&1 || { cat "$CLUSTER_DIR/cluster-up.log" >&2; fail "cluster.sh up 2"; }
 bad=0

@@ -20,6 +20,7 @@
 # state hashes converge.
 . "$(dirname "$0")/lib.sh"
 it_init hold-faults 170
+plain_build_only "timing of the batch hold under corosync faults (t20 and t13 run faults under ASan)"
 BRK=${BRK:-$IT_BUILD/tests/integration/cl-brk}
 [[ -x $CL_LOAD && -x $CL_VALID && -x $BRK ]] || skip "cl-load / cl-valid / cl-brk not built"
 it_up 3

@@ -13,6 +13,7 @@
 HANDOVER_MS=60000
 . "$(dirname "$0")/lib.sh"
 it_init hold-minority 174
+plain_build_only "timing of the batch hold under a partition (t20 runs partitions under ASan)"
 BRK=${BRK:-$IT_BUILD/tests/integration/cl-brk}
 [[ -x $CL_VALID && -x $BRK ]] || skip "cl-valid / cl-brk not built"
 it_up 3

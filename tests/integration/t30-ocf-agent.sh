@@ -15,6 +15,7 @@ command -v ocf-tester >/dev/null || skip "ocf-tester not installed (Debian: apt-
 [[ -f $OCF_ROOT/lib/heartbeat/ocf-shellfuncs ]] || skip "ocf-shellfuncs missing under $OCF_ROOT (resource-agents)"
 command -v xmllint >/dev/null || skip "xmllint missing (libxml2-utils)"
 it_init ocf 100
+plain_build_only "the OCF agent is a shell script; the daemon paths it drives run under ASan in other tests"
 
 RUN=/run/corolease-ocf
 OPTS="${DAEMON_OPTS[*]}"
