@@ -210,6 +210,17 @@ static void renew(struct cl_node *n, uint64_t anchor)
 	if (t <= n->valid_until)
 		return;
 	uint64_t now = now_us(n);
+	/*
+	 * A stale anchor (the ring stalled for longer than the validity) on
+	 * the last own message in flight: a NOP sent now carries this
+	 * delivery's send time, and the one after it a fresh one, so they go
+	 * at once instead of a heartbeat period later (helper-75: validity
+	 * came back up to one period later than when every stalled heartbeat
+	 * was queued).  Not while more of the stall's messages are in flight:
+	 * a NOP would wait behind them anyway, one per loop iteration.
+	 */
+	if (t <= now && cl_list_empty(&n->inflight))
+		n->renew_asap = true;
 	if (n->valid_until <= now && t > now)
 		n->need_reconcile = true;   /* valid again: waiters held back by the lapse can go */
 	nd_set_valid_until(n, t);

@@ -323,7 +323,7 @@ static int send_raw(struct cld_cpg *c, const void *buf, size_t len)
 	}
 	if (rc == CS_ERR_TRY_AGAIN)
 		return -EAGAIN;
-	qb_log(LOG_DEBUG, "cpg_mcast_joined: error %d", rc);
+	qb_log(LOG_ERR, "cpg_mcast_joined: error %d (%zu bytes not sent)", rc, len);
 	return -ENOTCONN;
 }
 
@@ -346,6 +346,10 @@ static int batch_flush(struct cld_cpg *c)
 		}
 	}
 	if (rc != -EAGAIN) {
+		if (rc < 0)   /* no such error is known while connected; say what it costs */
+			qb_log(LOG_ERR, "%u own CPG message(s) dropped: they will not come back, and the "
+			       "node's validity renews again only once corosync's connection is renewed",
+			       (unsigned)c->bcount);
 		c->blen = 0;
 		c->bcount = 0;
 	}

@@ -2922,8 +2922,20 @@ START_TEST(one_heartbeat_queued_while_nothing_is_delivered)
 	cl_node_backlog(n1->n, &msgs);
 	ck_assert_uint_eq(msgs, 1);
 	ck_assert(cl_node_backlog_consistent(n1->n));
-	bus_run(b);                        /* delivered: its successor is due at once */
-	ck_assert_uint_eq(cl_node_next_deadline(n1->n) <= b->now + hb, 1);
+	/*
+	 * Delivered again (no time passes on this bus): the queued NOP's
+	 * anchor is stale, and so is the next one's; the one after renews.
+	 * All at once, not a heartbeat period later (helper-75).
+	 */
+	uint64_t resumed = b->now;
+	for (int i = 0; i < 8 && cl_node_valid_until(n1->n) <= resumed; i++) {
+		bus_run(b);
+		if (cl_node_next_deadline(n1->n) <= b->now)
+			cl_node_tick(n1->n);
+	}
+	ck_assert_uint_eq(b->now, resumed);
+	ck_assert_msg(cl_node_valid_until(n1->n) > resumed, "not valid again at once after the stall");
+	ck_assert_uint_le(heartbeats_of(n1) - hb0, 3);
 	bus_advance(b, b->now + 2 * hb);
 	ck_assert_uint_gt(cl_node_valid_until(n1->n), b->now);
 	ck_assert_uint_ge(heartbeats_of(n1) - hb0, 3);
