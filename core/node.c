@@ -211,15 +211,18 @@ static void renew(struct cl_node *n, uint64_t anchor)
 		return;
 	uint64_t now = now_us(n);
 	/*
-	 * A stale anchor (the ring stalled for longer than the validity) on
-	 * the last own message in flight: a NOP sent now carries this
-	 * delivery's send time, and the one after it a fresh one, so they go
-	 * at once instead of a heartbeat period later (helper-75: validity
-	 * came back up to one period later than when every stalled heartbeat
-	 * was queued).  Not while more of the stall's messages are in flight:
-	 * a NOP would wait behind them anyway, one per loop iteration.
+	 * An old anchor on the last own message in flight (the ring stalled
+	 * for about the validity or longer): it renews nothing, or less than
+	 * a heartbeat period, and the next heartbeat would come too late.  A
+	 * NOP sent now carries this delivery's send time, and the one after it
+	 * a fresh one, so they go at once (helper-75: validity came back one
+	 * period late after such stalls, and once 3 ms after a renewal that
+	 * had left 3 ms).  In steady state a renewal leaves the validity less
+	 * a period and a round trip, so this does not fire.  Not while more
+	 * of the stall's messages are in flight: a NOP would wait behind
+	 * them anyway, one per loop iteration.
 	 */
-	if (t <= now && cl_list_empty(&n->inflight))
+	if (t <= now + n->cfg.heartbeat_us && cl_list_empty(&n->inflight))
 		n->renew_asap = true;
 	if (n->valid_until <= now && t > now)
 		n->need_reconcile = true;   /* valid again: waiters held back by the lapse can go */

@@ -2941,6 +2941,12 @@ START_TEST(one_heartbeat_queued_while_nothing_is_delivered)
 	ck_assert_uint_ge(heartbeats_of(n1) - hb0, 3);
 	cl_node_backlog(n1->n, &msgs);
 	ck_assert_uint_le(msgs, 1);
+	/* steady again: one heartbeat a period, no more */
+	uint64_t h1 = heartbeats_of(n1);
+	bus_advance(b, b->now + 40 * hb);
+	ck_assert_uint_ge(heartbeats_of(n1) - h1, 39);
+	ck_assert_uint_le(heartbeats_of(n1) - h1, 41);
+	ck_assert_uint_gt(cl_node_valid_until(n1->n), b->now);
 	cluster_free(b);
 }
 END_TEST
