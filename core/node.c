@@ -218,7 +218,11 @@ static void renew(struct cl_node *n, uint64_t anchor)
 	 * a fresh one, so they go at once (helper-75: validity came back one
 	 * period late after such stalls, and once 3 ms after a renewal that
 	 * had left 3 ms).  In steady state a renewal leaves the validity less
-	 * a period and a round trip, so this does not fire.  Not while more
+	 * a period and a round trip, so this does not fire while heartbeat_us
+	 * is below half the validity less a round trip (the default is a
+	 * quarter; at half or more each heartbeat is followed by one such NOP,
+	 * twice the rate: helper-76, where before the validity lapsed for
+	 * most of each period).  Not while more
 	 * of the stall's messages are in flight: a NOP would wait behind
 	 * them anyway, one per loop iteration.
 	 */
