@@ -222,9 +222,9 @@ static void renew(struct cl_node *n, uint64_t anchor)
 	 * is below half the validity less a round trip (the default is a
 	 * quarter; at half or more each heartbeat is followed by one such NOP,
 	 * twice the rate: helper-76, where before the validity lapsed for
-	 * most of each period).  Not while more
-	 * of the stall's messages are in flight: a NOP would wait behind
-	 * them anyway, one per loop iteration.
+	 * most of each period).  Not while more of the stall's messages are
+	 * in flight: a NOP would wait behind them anyway, one per loop
+	 * iteration.
 	 */
 	if (t <= now + n->cfg.heartbeat_us && cl_list_empty(&n->inflight))
 		n->renew_asap = true;

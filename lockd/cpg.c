@@ -323,7 +323,8 @@ static int send_raw(struct cld_cpg *c, const void *buf, size_t len)
 	}
 	if (rc == CS_ERR_TRY_AGAIN)
 		return -EAGAIN;
-	qb_log(LOG_ERR, "cpg_mcast_joined: error %d (%zu bytes not sent)", rc, len);
+	/* a dropped batch says so (batch_flush()); the core retries a lone message */
+	qb_log(LOG_DEBUG, "cpg_mcast_joined: error %d", rc);
 	return -ENOTCONN;
 }
 

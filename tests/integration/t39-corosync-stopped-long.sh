@@ -54,7 +54,7 @@ spawn 1 late "$CLI" acquire --wait 120 stopped/late -- sh -c 'echo "granted $(da
 spawn 1 fill "${AS[@]}" "$CL_LOAD" -1 -p fill/ -n 2000 -W 2000 >/dev/null
 must_wait 30 "coroleased logs that corosync does not read its socket" \
 	grep -q "corosync does not read its IPC socket" "$LOG"
-kill "$(awk '{print $1}' "$CLUSTER_DIR/n1/fill.pid")" 2>/dev/null
+kill "$(daemon_pid 1 fill)" 2>/dev/null
 t0=$(now_ms); c0=$(cpu); worst=0
 while (( $(now_ms) < t0 + 6000 )); do
 	a=$(now_ms)
@@ -77,7 +77,7 @@ rss0=$(rss)
 for k in 1 2 3 4 5 6; do
 	spawn 1 churn$k "${AS[@]}" "$CL_LOAD" -1 -p "churn$k/" -n 20000 -W 20000 >/dev/null
 	sleep 1.5
-	kill "$(awk '{print $1}' "$CLUSTER_DIR/n1/churn$k.pid")" 2>/dev/null
+	kill "$(daemon_pid 1 churn$k)" 2>/dev/null
 	read -r bb bm br < <(backlog) || fail "status during the churn"
 	say "churn $k: backlog $bb bytes in $bm messages, $br requests refused for it, rss $(rss) kB"
 done
