@@ -397,6 +397,16 @@ const struct cl_sm *cl_node_sm(const struct cl_node *n);
 uint64_t cl_node_state_hash(struct cl_node *n);
 /* True while the agent has state and no sync round runs (ordinary messages flow). */
 bool cl_node_synced(const struct cl_node *n);
+/*
+ * While a sync round runs: the members it still waits for (their announce
+ * or its confirmation; once decided, the winner's snapshot and the hold
+ * lists due), in member order, up to max of them into out (NULL with max
+ * 0 counts only); returns how many there are.  0 outside a round.  A
+ * member that stays in this list is what holds every node of the ring
+ * unsynced (a daemon hung while its corosync runs); this node itself in it
+ * means its own messages do not come back.
+ */
+size_t cl_node_sync_waiting(const struct cl_node *n, uint32_t *out, size_t max);
 /* The node-wide validity deadline: local clients may use their leases while now < it (0: not). */
 uint64_t cl_node_valid_until(const struct cl_node *n);
 void cl_node_counters(const struct cl_node *n, struct cl_node_counters *c_r);

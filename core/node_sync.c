@@ -657,6 +657,26 @@ static void merge_terms(struct cl_node *n)
 	}
 }
 
+size_t cl_node_sync_waiting(const struct cl_node *n, uint32_t *out, size_t max)
+{
+	size_t k = 0;
+	if (!n->sync.active)
+		return 0;
+	for (uint32_t i = 0; i < n->nmembers; i++) {
+		const struct announce *a = &n->sync.ann[i];
+		bool waits = n->sync.decided
+			? (a->holds_due && !a->holds_done) ||
+			  (n->sync.snap_due && !n->sync.snap_done && n->members[i] == n->sync.winner)
+			: !a->got || !a->confirmed;
+		if (!waits)
+			continue;
+		if (k < max)
+			out[k] = n->members[i];
+		k++;
+	}
+	return k;
+}
+
 /* Ends the round once the snapshot (if any) and every due hold list are in. */
 static void sync_try_complete(struct cl_node *n)
 {

@@ -24,6 +24,7 @@ struct status_src {
 	struct cl_sm_stats st;
 	struct cl_node_counters k;
 	bool synced;
+	uint32_t sync_waiting_for;            /* 0: none, or no round */
 	uint32_t ring_rep;
 	uint64_t ring_seq;
 	int64_t valid_ms;                     /* validity left; <= 0: lapsed */
@@ -47,6 +48,7 @@ struct status_src {
 	F("realtime_priority",         U64,  s->in->realtime_priority)            \
 	F("memory_locked",             BOOL, s->in->memory_locked)                \
 	F("synced",                    BOOL, s->synced)                           \
+	F("sync_waiting_for",          U64,  s->sync_waiting_for)                 \
 	F("ring.rep",                  U64,  s->ring_rep)                         \
 	F("ring.seq",                  U64,  s->ring_seq)                         \
 	F("valid_ms",                  S64,  s->valid_ms)                         \
@@ -136,6 +138,12 @@ static void gather(const struct cld_status_in *in, struct status_src *s)
 	s->st.index_bytes_per_uid = in->index_bytes_per_uid;
 	if (in->node) {
 		s->synced = cl_node_synced(in->node);
+		/* this node itself if it waits for its own messages, else the first */
+		uint32_t w[CL_MAX_MEMBERS];
+		size_t nw = cl_node_sync_waiting(in->node, w, CL_MAX_MEMBERS);
+		for (size_t i = 0; i < nw && i < CL_MAX_MEMBERS; i++)
+			if (i == 0 || w[i] == in->nodeid)
+				s->sync_waiting_for = w[i];
 		s->client_holds = cl_node_client_holds(in->node);
 		s->valid_ms = ms_left(cl_node_valid_until(in->node), in->now);
 		cl_node_counters(in->node, &s->k);

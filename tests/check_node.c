@@ -2588,6 +2588,90 @@ START_TEST(a_sync_read_during_a_round_says_esyncing_at_once)
 }
 END_TEST
 
+/* ids of the members node t's round waits for, as "3" or "1,4" ("" outside a round) */
+static const char *waiting_of(struct tnode *t)
+{
+	static char buf[64];
+	uint32_t w[MAXN];
+	size_t k = cl_node_sync_waiting(t->n, w, MAXN), off = 0;
+	ck_assert_uint_le(k, MAXN);
+	ck_assert_uint_eq(cl_node_sync_waiting(t->n, NULL, 0), k);
+	buf[0] = 0;
+	for (size_t i = 0; i < k; i++)
+		off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%u", i ? "," : "", w[i]);
+	return buf;
+}
+
+/*
+ * A round waits for every member's announce: node 3's daemon hangs (its
+ * corosync runs on) when node 4's joins.  Nodes 1, 2 and 4 stay in the round
+ * and cl_node_sync_waiting() names node 3 on each (status shows it as
+ * sync_waiting_for: Pacemaker's monitor then tells a daemon held by another
+ * from a broken one, and an operator sees which daemon to look at).  Node 3
+ * runs again (its backlog: the change first): the round ends and names nobody.
+ */
+START_TEST(a_round_names_the_member_it_waits_for)
+{
+	struct tbus *b = cluster_holding_h(3, 1);
+	node_add(b, 4);
+	static const uint32_t order[] = { 4, 1, 2 }, all[] = { 1, 2, 3, 4 }, four[] = { 4 };
+	ck_assert_str_eq(waiting_of(b->nodes[1]), "");
+	b->paused = 3;
+	memcpy(b->members, all, sizeof(all));
+	b->nmembers = 4;
+	struct cl_ring ring = { 1, b->ring_seq };
+	for (size_t i = 0; i < 3; i++)   /* not node 3: it reads nothing */
+		cl_node_confchg(b->nodes[order[i]]->n, &ring, all, 4, NULL, 0, four, 1);
+	bus_run(b);
+	for (size_t i = 0; i < 3; i++) {
+		ck_assert(!cl_node_synced(b->nodes[order[i]]->n));
+		ck_assert_str_eq(waiting_of(b->nodes[order[i]]), "3");
+	}
+	cl_node_confchg(b->nodes[3]->n, &ring, all, 4, NULL, 0, four, 1);
+	bus_resume(b);
+	assert_one_state(b, all, 4);
+	for (size_t i = 0; i < 4; i++)
+		ck_assert_str_eq(waiting_of(b->nodes[all[i]]), "");
+	cluster_free(b);
+}
+END_TEST
+
+/*
+ * Delivery by delivery through a join with a long snapshot (3000 leases):
+ * whenever a member is in a round, the round names someone it waits for
+ * (an empty list would blame nobody for a round that never ends), and once
+ * decided it names the member streaming the snapshot until the last chunk.
+ */
+START_TEST(a_round_always_names_whom_it_waits_for)
+{
+	struct tbus *b = cluster2_holding(3000);
+	node_add(b, 3);
+	static const uint32_t ids[] = { 1, 2, 3 };
+	bus_config_only(b, ids, 3);
+	bool named_sender = false;
+	char seen[3][64] = { "", "", "" };
+	do {
+		for (size_t i = 0; i < 3; i++) {
+			struct tnode *t = b->nodes[ids[i]];
+			const char *w = waiting_of(t);
+			ck_assert_msg(cl_node_synced(t->n) == (w[0] == 0),
+				      "node %u: synced %d, waits for '%s'", t->id, cl_node_synced(t->n), w);
+			snprintf(seen[i], sizeof(seen[i]), "%s", w);
+		}
+		/* mid-stream: every member waits for the sender alone */
+		if (snaps_sent(b->nodes[1]) == 0 && snaps_sent(b->nodes[2]) == 0 &&
+		    undelivered_from(b, 1) + undelivered_from(b, 2) > 0 &&
+		    (strcmp(seen[2], "1") == 0 || strcmp(seen[2], "2") == 0) &&
+		    strcmp(seen[0], seen[2]) == 0 && strcmp(seen[1], seen[2]) == 0)
+			named_sender = true;
+	} while (bus_step(b));
+	assert_one_state(b, ids, 3);
+	ck_assert(named_sender);
+	ck_assert_uint_eq(snaps_sent(b->nodes[1]) + snaps_sent(b->nodes[2]), 1);
+	cluster_free(b);
+}
+END_TEST
+
 /*
  * Node 2's ACQUIRE of a free name reaches node 2 alone (corosync delivers a
  * sender's own message at once), and node 2 is then cut off: the grant it
@@ -4063,6 +4147,8 @@ static Suite *node_suite(void)
 	tcase_add_test(tc, votes_confirm_only_when_the_rest_cannot_make_a_quorum);
 	tcase_add_test(tc, a_writer_never_confirms_by_its_own_votes_alone);
 	tcase_add_test(tc, a_sync_read_during_a_round_says_esyncing_at_once);
+	tcase_add_test(tc, a_round_names_the_member_it_waits_for);
+	tcase_add_test(tc, a_round_always_names_whom_it_waits_for);
 	tcase_add_test(tc, a_grant_only_its_node_delivered_goes_to_no_client);
 	tcase_add_test(tc, a_grant_is_handed_out_once_every_member_acks_it);
 	tcase_add_test(tc, a_handover_grant_waits_for_acks_and_a_blocking_after_it);

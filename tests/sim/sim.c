@@ -388,6 +388,7 @@ struct agent_view {
 	bool synced;             /* cl_node_synced() */
 	bool has_sm;             /* cl_node_sm() != NULL */
 	uint64_t illegal;        /* cl_node_illegal_transitions() */
+	size_t waiting;          /* cl_node_sync_waiting(): members the round waits for */
 	struct cl_sm_stats st;   /* cl_sm_stats() of its machine, when has_sm */
 	uint64_t hash_gen;       /* the node's agen when hash was computed; 0: never */
 	uint64_t hash;           /* cl_sm_hash() of its machine */
@@ -1168,6 +1169,7 @@ static void view_read(struct node *n, struct agent_view *v)
 	v->synced = cl_node_synced(n->cn);
 	v->has_sm = sm != NULL;
 	v->illegal = cl_node_illegal_transitions(n->cn);
+	v->waiting = cl_node_sync_waiting(n->cn, NULL, 0);
 	if (sm)
 		cl_sm_stats(sm, &v->st);
 }
@@ -1187,7 +1189,7 @@ static const struct agent_view *node_view(struct node *n)
 
 		view_read(n, &f);
 		if (f.failed != v->failed || f.synced != v->synced || f.has_sm != v->has_sm ||
-		    f.illegal != v->illegal || (f.has_sm && memcmp(&f.st, &v->st, sizeof(f.st))))
+		    f.illegal != v->illegal || f.waiting != v->waiting || (f.has_sm && memcmp(&f.st, &v->st, sizeof(f.st))))
 			violation(n->sim, SIM_INV_PROTO, "self-check: node %u: stale cached view "
 				  "of its agent (a call into it without AGENT())", n->id);
 	}
@@ -4358,16 +4360,28 @@ static void check_state(struct sim *s, bool full)
 	}
 }
 
-/* x: every lease hold of every agent moved only along legal transitions. */
+/*
+ * x: every lease hold of every agent moved only along legal transitions;
+ * and an agent with a machine that is not synced (in a sync round) names a
+ * member the round waits for (status's sync_waiting_for: the OCF agent's
+ * monitor and an operator go by it).
+ */
 static void check_transitions(struct sim *s)
 {
 	for (unsigned i = 0; i < s->n && !s->stop; i++) {
 		struct node *n = &s->nodes[i];
+		const struct agent_view *v;
 		uint64_t illegal;
 
 		if (!n->cn)
 			continue;
-		illegal = node_view(n)->illegal;
+		v = node_view(n);
+		if (v->has_sm && !v->failed && !v->synced && v->waiting == 0) {
+			violation(s, SIM_INV_PROTO, "node %u: in a sync round that names no member "
+				  "it waits for", n->id);
+			return;
+		}
+		illegal = v->illegal;
 		if (illegal == n->illegal_seen)
 			continue;
 		violation(s, SIM_INV_PROTO, "node %u: %" PRIu64 " illegal lease hold transition(s) "
