@@ -131,6 +131,7 @@ INTEGRATION_TESTS = \
 	tests/integration/t67-list-scan.sh tests/integration/t113-ocf-corosync-stall-monitor.sh \
 	tests/integration/t114-ocf-start-stuck-timeout.sh tests/integration/t175-root-status-flood-latency.sh \
 	tests/integration/t115-ocf-run-dir-removed.sh tests/integration/t85-status-scan.sh \
+	tests/integration/t118-ocf-monitor-sync-round.sh \
 	tests/integration/t32-prometheus.sh tests/integration/t01-single-node.sh \
 	tests/integration/t178-async-puts.sh tests/integration/t68-dropped-hold-release.sh
 TESTS += $(INTEGRATION_TESTS)

@@ -1,4 +1,4 @@
-# ocf-lib.sh - for the adversarial OCF agent tests (t110, t112-t115;
+# ocf-lib.sh - for the adversarial OCF agent tests (t110, t112-t115, t118;
 # sourced after lib.sh).  ocf_init NAME NUM: skips without resource-agents'
 # ocf-shellfuncs, then it_init NAME NUM.  ocf_agent ACTION [KEY=VALUE...]
 # runs packaging/ocf/coroleased in node 1 with the build's binaries, run dir

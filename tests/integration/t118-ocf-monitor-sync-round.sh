@@ -1,0 +1,89 @@
+#!/bin/bash
+# 118. The OCF agent's monitor must not fail a healthy daemon that is in a
+# sync round.  Every membership change of the CPG group (a daemon on another
+# node starting or stopping) runs a sync round, and while it runs status
+# says "synced":false on every node.  Pacemaker monitors every few seconds
+# (t33: 2 s): a monitor that came at that moment and returned
+# OCF_ERR_GENERIC had Pacemaker restart a healthy coroleased, and restart
+# whatever is ordered after it.  And a round needs every member's state: a
+# daemon hung while its corosync runs holds every node unsynced.  Restarting
+# the healthy ones would not end that round (each restart's start would
+# wait for the hung one, fail, and ban the clone from a healthy node).
+# Here the round is held open on purpose: node 2's coroleased is stopped
+# (SIGSTOP) while node 3's restarts, so it cannot end until node 2 runs.
+#  - status on node 1 names node 2 (sync_waiting_for);
+#  - monitor on node 1 during a round that ends 1.5 s later: OCF_SUCCESS;
+#  - monitor during a round that does not end: OCF_SUCCESS after the
+#    agent's 3 s of patience, with a warning that names node 2;
+#  - the same monitor run against node 2's stopped daemon: OCF_ERR_GENERIC
+#    (no answer), Pacemaker's cue to recover it;
+#  - after the round: OCF_SUCCESS, and sync_waiting_for 0.
+. "$(dirname "$0")/lib.sh"
+. "$IT_SRCDIR/ocf-lib.sh"
+ocf_init ocf-sync-round 118
+# the agent's daemon on node 1, lib.sh's on nodes 2 and 3 (node 1 fence-acked
+# by it_up until the agent's daemon joins)
+it_up 3 1
+ocf_agent start; rc=$?
+[[ $rc == 0 ]] || fail "start: $rc ($(tail -n 3 "$CLUSTER_DIR/agent-start.out"))"
+must_wait 30 "node 1 (the agent's daemon): the grace period of fresh state ended" ocf_grace false
+ocf_agent monitor; rc=$?
+check "monitor of the healthy daemon: 0 (got $rc)" [ $rc = 0 ]
+
+ocf_synced() { ocf_cli --json status 2>/dev/null | grep -q "\"synced\":$1"; }
+# hold_round TAG: node 2's daemon stopped, node 3's restarted as TAG: a sync
+# round starts that node 2 holds open (PREV3: node 3's daemon's tag)
+p2=$(daemon_pid 2)
+hold_round() {
+	local p3
+	kill -STOP "$p2" || fail "SIGSTOP node 2's coroleased ($p2)"
+	p3=$(daemon_pid 3 "$PREV3")
+	kill -TERM "$p3" || fail "SIGTERM node 3's coroleased ($p3)"
+	must_wait 20 "node 3's coroleased ($p3) exited" exited "$p3"
+	start_daemon 3 "$1"
+	PREV3=$1
+	must_wait 20 "node 1 is in a sync round (synced false) that node 2 holds open" ocf_synced false
+	check "node 1's status names node 2 as what the round waits for" waits_for 2
+}
+waits_for() { ocf_cli --json status 2>/dev/null | grep -q "\"sync_waiting_for\":$1[,}]"; }
+PREV3=coroleased
+
+# 1. a round that ends while the monitor waits
+hold_round coroleased-r1
+t0=$(now_ms)
+ocf_agent monitor & mp=$!
+sleep 1.5
+kill -CONT "$p2"
+wait "$mp"; rc=$?
+t1=$(now_ms)
+say "monitor: rc $rc after $((t1 - t0)) ms ($(tail -n 1 "$CLUSTER_DIR/agent-monitor.out" 2>/dev/null))"
+check "monitor during a sync round that ended 1.5 s later: 0 (got $rc)" [ $rc = 0 ]
+must_wait 20 "node 1 synced again" ocf_synced true
+
+# 2. a round that does not end: the monitor waits its 3 s, then keeps the
+# daemon with a warning that names node 2
+hold_round coroleased-r2
+: >"$CLUSTER_DIR/agent-monitor.out"
+t0=$(now_ms)
+ocf_agent monitor; rc=$?
+t1=$(now_ms)
+why=$(grep -o 'WARN.*' "$CLUSTER_DIR/agent-monitor.out" | tail -n 1)
+say "monitor: rc $rc after $((t1 - t0)) ms: $why"
+check "monitor during a round held by node 2's stopped daemon: 0 (got $rc)" [ $rc = 0 ]
+check "it waited the agent's 3 s first (took $((t1 - t0)) ms)" [ $((t1 - t0)) -ge 3000 ]
+check "its warning names node 2" grep -q "waits for node 2's coroleased" <<<"$why"
+# the agent's monitor against node 2's stopped daemon (its run dir): no answer
+: >"$CLUSTER_DIR/agent-monitor.out"
+t0=$(now_ms)
+"$CLUSTER_SH" exec 2 env OCF_ROOT="$OCF_ROOT" OCF_RESOURCE_INSTANCE=coroleased-n2 \
+	OCF_RESKEY_CRM_meta_timeout=10000 OCF_RESKEY_binary="$DAEMON" OCF_RESKEY_cli="$CLI" \
+	OCF_RESKEY_config=/dev/null OCF_RESKEY_run_dir=/run/corolease \
+	"$OCF_AGENT" monitor >>"$CLUSTER_DIR/agent-monitor.out" 2>&1; rc=$?
+say "monitor of node 2's stopped daemon: rc $rc after $(( $(now_ms) - t0 )) ms ($(grep -o 'ocf-exit-reason:.*' "$CLUSTER_DIR/agent-monitor.out" | tail -n 1))"
+check "monitor of node 2's stopped daemon: 1 (got $rc)" [ $rc = 1 ]
+kill -CONT "$p2"
+must_wait 20 "node 1 synced again" ocf_synced true
+check "node 1's status names nobody now" waits_for 0
+ocf_agent monitor; rc=$?
+check "monitor after the round: 0 (got $rc)" [ $rc = 0 ]
+it_pass
