@@ -869,6 +869,7 @@ void cl_node_tick(struct cl_node *n)
 	uint64_t now = now_us(n);
 	nd_flush_retry(n);
 	nd_snap_pump(n);
+	nd_sync_slow_check(n, now);
 	if (n->rc_active && !n->failed)
 		nd_reconcile_step(n);
 	/*
@@ -943,6 +944,8 @@ uint64_t cl_node_next_deadline(const struct cl_node *n)
 	}
 	if (n->rc_active && n->rc_due < d)
 		d = n->rc_due;   /* the next part of a reconcile: at once (cl_node_tick()) */
+	if (nd_sync_slow_at(n) < d)
+		d = nd_sync_slow_at(n);
 	return d;
 }
 

@@ -324,6 +324,7 @@ struct cl_node {
 		 */
 		struct announce carry[CL_MAX_MEMBERS];
 		uint64_t started_at;         /* when this node's round began (counters.sync) */
+		bool slow_logged;            /* this round was logged as slow (ND_SYNC_SLOW_US) */
 		uint64_t round;              /* this node's round id: that of its last announce */
 		struct cl_msg mine;          /* that announce (no pointers), for its confirmation */
 		uint32_t winner;
@@ -588,6 +589,12 @@ static inline int nd_member_index(const struct cl_node *n, uint32_t node)
 	return -1;
 }
 
+/*
+ * A round still running this long after it began is logged once, with the
+ * members it waits for (a daemon hung while its corosync runs holds it).
+ */
+#define ND_SYNC_SLOW_US (5u * 1000u * 1000u)
+
 /* Ordinary messages may be sent once the node has state and no sync round runs. */
 static inline bool ready(const struct cl_node *n)
 {
@@ -668,6 +675,10 @@ void nd_sync_start(struct cl_node *n);
 void nd_sync_reset_buf(struct cl_node *n);
 void nd_snap_pump(struct cl_node *n);
 void nd_snap_stop(struct cl_node *n);
+/* When a running round is to be logged as slow (CL_TIME_NEVER: none, or logged). */
+uint64_t nd_sync_slow_at(const struct cl_node *n);
+/* Logs the round as slow, with the members it waits for, once it is due. */
+void nd_sync_slow_check(struct cl_node *n, uint64_t now);
 void nd_on_announce(struct cl_node *n, uint32_t sender, const struct cl_msg *m);
 void nd_on_chunk(struct cl_node *n, uint32_t sender, const struct cl_msg *m);
 void nd_on_holds(struct cl_node *n, uint32_t sender, const struct cl_msg *m);

@@ -5,6 +5,7 @@
  * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -138,8 +139,10 @@ static void drop_queued_sync(struct cl_node *n)
 /* Starts a round; with_carry: the announces members made after the last decision are its first. */
 static void sync_begin(struct cl_node *n, bool with_carry)
 {
-	if (!n->sync.active)
+	if (!n->sync.active) {
 		n->sync.started_at = now_us(n);   /* a round restarted in a new ring: from the first */
+		n->sync.slow_logged = false;
+	}
 	n->sync.active = true;
 	nd_sync_reset_buf(n);   /* before the announces are cleared: it frees their buffers */
 	n->sync.decided = n->sync.need_load = n->sync.loaded = false;
@@ -459,6 +462,10 @@ static void sync_complete(struct cl_node *n)
 	n->c.syncs++;
 	uint64_t now = now_us(n);
 	cl_hist_add(&n->c.sync, now > n->sync.started_at ? now - n->sync.started_at : 0);
+	if (n->sync.slow_logged)
+		nd_log(n, LOG_NOTICE, "sync in ring %u/%llu done after %llu ms", n->ring.rep,
+		       (unsigned long long)n->ring.seq,
+		       (unsigned long long)((now > n->sync.started_at ? now - n->sync.started_at : 0) / 1000u));
 	n->quorum_sent = false;
 	bool dropped = false;
 	for (uint32_t i = 0; i < n->nmembers; i++)
@@ -675,6 +682,33 @@ size_t cl_node_sync_waiting(const struct cl_node *n, uint32_t *out, size_t max)
 		k++;
 	}
 	return k;
+}
+
+uint64_t nd_sync_slow_at(const struct cl_node *n)
+{
+	if (!n->sync.active || n->sync.slow_logged)
+		return CL_TIME_NEVER;
+	return n->sync.started_at + ND_SYNC_SLOW_US;
+}
+
+void nd_sync_slow_check(struct cl_node *n, uint64_t now)
+{
+	if (now < nd_sync_slow_at(n))
+		return;
+	n->sync.slow_logged = true;
+	uint32_t w[8];
+	size_t k = cl_node_sync_waiting(n, w, 8);
+	char who[8 * 12 + 8] = "";
+	size_t off = 0;
+	for (size_t i = 0; i < k && i < 8; i++)
+		off += (size_t)snprintf(who + off, sizeof(who) - off, "%s%u", i ? ", " : "", w[i]);
+	if (k > 8)
+		snprintf(who + off, sizeof(who) - off, ", ...");
+	nd_log(n, LOG_WARNING, "sync in ring %u/%llu still running after %llu ms, waiting for "
+	       "node(s) %s%s (a coroleased hung while its corosync runs holds every node's round "
+	       "until it runs again or leaves)", n->ring.rep, (unsigned long long)n->ring.seq,
+	       (unsigned long long)((now - n->sync.started_at) / 1000u), k ? who : "(none)",
+	       k == 1 && w[0] == n->me ? ": this node's own messages have not come back" : "");
 }
 
 /* Ends the round once the snapshot (if any) and every due hold list are in. */

@@ -75,6 +75,7 @@ struct tnode {
 	bool member;
 	bool refuse;                     /* t_mcast answers -EAGAIN (corosync congested) */
 	unsigned nerr;                   /* lines logged at LOG_ERR or worse */
+	char slow_note[256], done_note[256];   /* its last "sync ... still running" / "done after" lines */
 	struct rec_ev evs[MAXEV];
 	size_t nev;
 };
@@ -142,8 +143,13 @@ static void t_event(void *ctx, const struct cl_node_event *ev)
 /* CHECK_NODE_LOG=1 in the environment prints the agents' logs. */
 static void t_log(void *ctx, int level, const char *msg)
 {
+	struct tnode *t = ctx;
 	if (level <= LOG_ERR)
-		((struct tnode *)ctx)->nerr++;
+		t->nerr++;
+	if (strstr(msg, "still running after"))
+		snprintf(t->slow_note, sizeof(t->slow_note), "<%d> %s", level, msg);
+	if (strstr(msg, " done after "))
+		snprintf(t->done_note, sizeof(t->done_note), "<%d> %s", level, msg);
 	if (getenv("CHECK_NODE_LOG"))
 		fprintf(stderr, "n%u log<%d> %s\n", ((struct tnode *)ctx)->id, level, msg);
 }
@@ -2607,8 +2613,10 @@ static const char *waiting_of(struct tnode *t)
  * corosync runs on) when node 4's joins.  Nodes 1, 2 and 4 stay in the round
  * and cl_node_sync_waiting() names node 3 on each (status shows it as
  * sync_waiting_for: Pacemaker's monitor then tells a daemon held by another
- * from a broken one, and an operator sees which daemon to look at).  Node 3
- * runs again (its backlog: the change first): the round ends and names nobody.
+ * from a broken one, and an operator sees which daemon to look at); after
+ * 5 s the round is logged once, as a warning that names it.  Node 3 runs
+ * again (its backlog: the change first): the round ends, names nobody, and
+ * the slow round's end is logged.
  */
 START_TEST(a_round_names_the_member_it_waits_for)
 {
@@ -2627,11 +2635,25 @@ START_TEST(a_round_names_the_member_it_waits_for)
 		ck_assert(!cl_node_synced(b->nodes[order[i]]->n));
 		ck_assert_str_eq(waiting_of(b->nodes[order[i]]), "3");
 	}
+	/* held 6 s: logged once, as a warning that names node 3 */
+	struct tnode *t1 = b->nodes[1];
+	ck_assert_str_eq(t1->slow_note, "");
+	bus_advance(b, b->now + 4900000);
+	ck_assert_str_eq(t1->slow_note, "");
+	bus_advance(b, b->now + 1100000);
+	ck_assert_msg(strstr(t1->slow_note, "<4> sync in ring") &&
+		      strstr(t1->slow_note, "waiting for node(s) 3 ("), "%s", t1->slow_note);
+	t1->slow_note[0] = 0;
+	bus_advance(b, b->now + 10000000);
+	ck_assert_str_eq(t1->slow_note, "");
+	ck_assert_str_eq(t1->done_note, "");
 	cl_node_confchg(b->nodes[3]->n, &ring, all, 4, NULL, 0, four, 1);
 	bus_resume(b);
 	assert_one_state(b, all, 4);
 	for (size_t i = 0; i < 4; i++)
 		ck_assert_str_eq(waiting_of(b->nodes[all[i]]), "");
+	ck_assert_msg(strstr(t1->done_note, "<5> sync in ring"), "%s", t1->done_note);
+	ck_assert_str_eq(b->nodes[3]->done_note, "");   /* its own round was short */
 	cluster_free(b);
 }
 END_TEST

@@ -17,7 +17,8 @@
 #    agent's 3 s of patience, with a warning that names node 2;
 #  - the same monitor run against node 2's stopped daemon: OCF_ERR_GENERIC
 #    (no answer), Pacemaker's cue to recover it;
-#  - after the round: OCF_SUCCESS, and sync_waiting_for 0.
+#  - after the round: OCF_SUCCESS, and sync_waiting_for 0; node 1's daemon
+#    logged the round held over 5 s once, naming node 2, and its end.
 . "$(dirname "$0")/lib.sh"
 . "$IT_SRCDIR/ocf-lib.sh"
 ocf_init ocf-sync-round 118
@@ -84,6 +85,11 @@ check "monitor of node 2's stopped daemon: 1 (got $rc)" [ $rc = 1 ]
 kill -CONT "$p2"
 must_wait 20 "node 1 synced again" ocf_synced true
 check "node 1's status names nobody now" waits_for 0
+# held over 5 s: node 1's daemon logged the round once, naming node 2
+check "node 1's log: $(grep -m1 'still running after' "$OCF_LOG" | cut -c1-150)" \
+	grep -q 'sync in ring .* still running after [0-9]* ms, waiting for node(s) 2 (' "$OCF_LOG"
+check "node 1's log: $(grep -m1 'sync in ring .* done after' "$OCF_LOG" | cut -c1-100)" \
+	grep -q 'sync in ring .* done after [0-9]* ms' "$OCF_LOG"
 ocf_agent monitor; rc=$?
 check "monitor after the round: 0 (got $rc)" [ $rc = 0 ]
 it_pass
