@@ -5,7 +5,8 @@
 # $OCF_RUN, daemon options $OCF_OPTS and log $OCF_LOG (set any of them
 # before ocf_init to change them); its output is appended to
 # $CLUSTER_DIR/agent-ACTION.out and its rc returned.  At exit, whatever it
-# started is stopped before lib.sh tears the cluster down.
+# started is stopped before lib.sh tears the cluster down (after the
+# commands in $OCF_AT_EXIT, if set: e.g. a SIGCONT of what a test stopped).
 OCF_AGENT=$IT_SRCDIR/../../packaging/ocf/coroleased
 export OCF_ROOT=${OCF_ROOT:-/usr/lib/ocf}
 ocf_init() {
@@ -13,7 +14,7 @@ ocf_init() {
 	it_init "$1" "$2"
 	: "${OCF_RUN:=/run/corolease-$CLUSTER_PREFIX}" "${OCF_OPTS:=${DAEMON_OPTS[*]}}"
 	: "${OCF_LOG:=$CLUSTER_DIR/n1/coroleased-ocf.log}"
-	trap 'ocf_rc=$?; [[ -e $CLUSTER_DIR/N ]] && ocf_agent stop OCF_RESKEY_drain_timeout=5 >/dev/null 2>&1; (exit $ocf_rc); it_cleanup' EXIT
+	trap 'ocf_rc=$?; eval "${OCF_AT_EXIT:-}"; [[ -e $CLUSTER_DIR/N ]] && ocf_agent stop OCF_RESKEY_drain_timeout=5 >/dev/null 2>&1; (exit $ocf_rc); it_cleanup' EXIT
 }
 ocf_agent() {
 	local action=$1; shift

@@ -19,12 +19,19 @@
 #    (no answer), Pacemaker's cue to recover it;
 #  - after the round: OCF_SUCCESS, and sync_waiting_for 0; node 1's daemon
 #    logged the round held over 5 s once, naming node 2, and its end.
+# And a held round must not hide what is wrong on node 1 itself (the
+# breaker helper-77 found both):
+#  - node 1's own corosync stopped (SIGSTOP) during a held round: its status
+#    stays as it was, naming node 2; monitor: OCF_ERR_GENERIC (the local
+#    corosync does not answer corosync-quorumtool);
+#  - nodes 1 and 2 cut off from 3 and 4 (2 votes of 4) with node 2's daemon
+#    stopped: monitor: OCF_ERR_GENERIC, not quorate.
 . "$(dirname "$0")/lib.sh"
 . "$IT_SRCDIR/ocf-lib.sh"
 ocf_init ocf-sync-round 118
-# the agent's daemon on node 1, lib.sh's on nodes 2 and 3 (node 1 fence-acked
+# the agent's daemon on node 1, lib.sh's on nodes 2 to 4 (node 1 fence-acked
 # by it_up until the agent's daemon joins)
-it_up 3 1
+it_up 4 1
 ocf_agent start; rc=$?
 [[ $rc == 0 ]] || fail "start: $rc ($(tail -n 3 "$CLUSTER_DIR/agent-start.out"))"
 must_wait 30 "node 1 (the agent's daemon): the grace period of fresh state ended" ocf_grace false
@@ -35,6 +42,7 @@ ocf_synced() { ocf_cli --json status 2>/dev/null | grep -q "\"synced\":$1"; }
 # hold_round TAG: node 2's daemon stopped, node 3's restarted as TAG: a sync
 # round starts that node 2 holds open (PREV3: node 3's daemon's tag)
 p2=$(daemon_pid 2)
+OCF_AT_EXIT='kill -CONT "$p2" ${cpid:+"$cpid"} 2>/dev/null'
 hold_round() {
 	local p3
 	kill -STOP "$p2" || fail "SIGSTOP node 2's coroleased ($p2)"
@@ -92,4 +100,39 @@ check "node 1's log: $(grep -m1 'sync in ring .* done after' "$OCF_LOG" | cut -c
 	grep -q 'sync in ring .* done after [0-9]* ms' "$OCF_LOG"
 ocf_agent monitor; rc=$?
 check "monitor after the round: 0 (got $rc)" [ $rc = 0 ]
+
+# monitor_fails WHAT PATTERN: node 1's monitor returns 1, its reason matching PATTERN
+monitor_fails() {
+	local rc why
+	: >"$CLUSTER_DIR/agent-monitor.out"
+	ocf_agent monitor; rc=$?
+	why=$(grep -o 'WARNING.*\|ocf-exit-reason:.*' "$CLUSTER_DIR/agent-monitor.out" | tail -n 1)
+	say "monitor: rc $rc: $why"
+	check "monitor $1: 1 (got $rc)" [ $rc = 1 ]
+	check "its reason: $2" grep -q "$2" <<<"$why"
+}
+
+# 3. node 1's corosync stops in a held round: its status still names node 2
+hold_round coroleased-r3
+cpid=$(awk '{print $1}' "$CLUSTER_DIR/n1/corosync.pid")
+[[ -n $cpid ]] || fail "no pid of node 1's corosync"
+kill -STOP "$cpid" || fail "SIGSTOP node 1's corosync ($cpid)"
+check "node 1's status (its corosync stopped) still names node 2" waits_for 2
+monitor_fails "with node 1's own corosync stopped" 'local corosync does not answer'
+kill -CONT "$cpid"
+kill -CONT "$p2"
+must_wait 60 "node 1 synced again" ocf_synced true
+must_wait 30 "node 1: monitor 0 again" ocf_agent monitor
+
+# 4. nodes 1 and 2 cut off from 3 and 4 (2 votes of 4), node 2's daemon stopped
+kill -STOP "$p2" || fail "SIGSTOP node 2's coroleased ($p2)"
+cluster partition 3 >/dev/null && cluster partition 4 >/dev/null || fail "partition of nodes 3 and 4"
+not_quorate() { ocf_cli --json status 2>/dev/null | grep -q '"votequorum_quorate":false'; }
+must_wait 30 "node 1's votequorum: not quorate" not_quorate
+must_wait 20 "node 1 in a round that node 2 holds" waits_for 2
+monitor_fails "in the minority, node 2's daemon stopped" 'not quorate'
+kill -CONT "$p2"
+cluster heal 3 >/dev/null && cluster heal 4 >/dev/null || fail "heal of nodes 3 and 4"
+must_wait 60 "node 1 synced again" ocf_synced true
+must_wait 30 "node 1: monitor 0 again" ocf_agent monitor
 it_pass
