@@ -354,6 +354,8 @@ static void deliver_one(struct cl_node *n, uint32_t sender, const uint8_t *buf, 
 		}
 	}
 	bool own_back = own != NULL;
+	if (is_sync_type(m.type))
+		n->c.sync_msgs++;   /* a round's progress (the OCF agent's monitor reads it) */
 	if (own && is_sync_type(m.type))
 		renew(n, anchor);   /* a snapshot longer than the validity keeps its sender valid */
 	if (m.type == CL_MSG_SYNC_ANNOUNCE) {

@@ -169,6 +169,7 @@ struct cl_node_counters {
 	uint64_t version_mismatches; /* of which: another wire version (a member of another release) */
 	uint64_t dropped_in_sync;    /* ordinary messages dropped during a sync round */
 	uint64_t syncs;              /* sync rounds completed */
+	uint64_t sync_msgs;          /* sync messages delivered (announces, snapshot chunks, hold lists) */
 	uint64_t snapshots_sent;
 	uint64_t snapshots_loaded;
 	uint64_t snapshots_refused;  /* larger than snapshot_max: the node stays unsynced */

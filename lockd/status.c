@@ -91,6 +91,7 @@ struct status_src {
 	F("counters.cpg_msgs",         U64,  s->in->cpg_sent)                     \
 	F("counters.cpg_batches_held", U64,  s->in->cpg_held)                     \
 	F("counters.syncs",            U64,  s->k.syncs)                          \
+	F("counters.sync_msgs",        U64,  s->k.sync_msgs)                      \
 	F("counters.bad_msgs",         U64,  s->k.bad_msgs)                       \
 	F("counters.version_mismatches", U64, s->k.version_mismatches)            \
 	F("counters.snapshots_sent",   U64,  s->k.snapshots_sent)                 \
