@@ -2669,6 +2669,8 @@ START_TEST(a_round_always_names_whom_it_waits_for)
 	struct tbus *b = cluster2_holding(3000);
 	node_add(b, 3);
 	static const uint32_t ids[] = { 1, 2, 3 };
+	struct cl_node_counters c0, c1;
+	cl_node_counters(b->nodes[3]->n, &c0);
 	bus_config_only(b, ids, 3);
 	bool named_sender = false;
 	char seen[3][64] = { "", "", "" };
@@ -2689,6 +2691,9 @@ START_TEST(a_round_always_names_whom_it_waits_for)
 	} while (bus_step(b));
 	assert_one_state(b, ids, 3);
 	ck_assert(named_sender);
+	/* counters.sync_msgs: 3 announces, their confirmations, the snapshot's chunks */
+	cl_node_counters(b->nodes[3]->n, &c1);
+	ck_assert_uint_gt(c1.sync_msgs, c0.sync_msgs + 6);
 	ck_assert_uint_eq(snaps_sent(b->nodes[1]) + snaps_sent(b->nodes[2]), 1);
 	cluster_free(b);
 }
