@@ -26,6 +26,17 @@
 #    corosync does not answer corosync-quorumtool);
 #  - nodes 1 and 2 cut off from 3 and 4 (2 votes of 4) with node 2's daemon
 #    stopped: monitor: OCF_ERR_GENERIC, not quorate.
+# And what helper-78 found under Pacemaker:
+#  - the agent's patience is the totem token plus consensus when longer
+#    than 3 s (a peer's failure lapses validity everywhere for about the
+#    consensus timeout): token 2000 here, so 4400 ms, in its reasons;
+#  - node 1's daemon stopped for 12 s (over the CLI's 10 s to connect) and
+#    run again, within the monitor's 20 s: OCF_SUCCESS, not a restart;
+#  - stop of a stopped daemon: it is run again and drains (no SIGKILL);
+#  - start into a round held by node 2's stopped daemon: OCF_SUCCESS with a
+#    warning (Pacemaker recovers node 2 only once the start returned; one
+#    that waited for the round failed after 115 s and banned the clone).
+export TOKEN=${TOKEN:-2000}
 . "$(dirname "$0")/lib.sh"
 . "$IT_SRCDIR/ocf-lib.sh"
 ocf_init ocf-sync-round 118
@@ -81,6 +92,9 @@ say "monitor: rc $rc after $((t1 - t0)) ms: $why"
 check "monitor during a round held by node 2's stopped daemon: 0 (got $rc)" [ $rc = 0 ]
 check "it waited the agent's 3 s first (took $((t1 - t0)) ms)" [ $((t1 - t0)) -ge 3000 ]
 check "its warning names node 2" grep -q "waits for node 2's coroleased" <<<"$why"
+patience=$((TOKEN + TOKEN * 12 / 10))
+((patience > 3000)) || patience=3000
+check "its patience: token + consensus, $patience ms" grep -q "(patience $patience ms)" <<<"$why"
 # the agent's monitor against node 2's stopped daemon (its run dir): no answer
 : >"$CLUSTER_DIR/agent-monitor.out"
 t0=$(now_ms)
@@ -134,5 +148,40 @@ monitor_fails "in the minority, node 2's daemon stopped" 'not quorate'
 kill -CONT "$p2"
 cluster heal 3 >/dev/null && cluster heal 4 >/dev/null || fail "heal of nodes 3 and 4"
 must_wait 60 "node 1 synced again" ocf_synced true
+must_wait 30 "node 1: monitor 0 again" ocf_agent monitor
+
+# 5. node 1's daemon stopped for 12 s: the monitor (20 s) waits it out
+p1=$("$CLUSTER_SH" exec 1 cat "$OCF_RUN/coroleased.pid" | awk '{print $1}')
+alive "$p1" || fail "no pid of node 1's coroleased ($p1)"
+OCF_AT_EXIT='kill -CONT "$p1" "$p2" ${cpid:+"$cpid"} 2>/dev/null'
+kill -STOP "$p1"
+(sleep 12; kill -CONT "$p1") &
+: >"$CLUSTER_DIR/agent-monitor.out"
+t0=$(now_ms)
+ocf_agent monitor; rc=$?
+say "monitor over a 12 s stop: rc $rc after $(( $(now_ms) - t0 )) ms ($(grep -o 'WARNING.*\|ocf-exit-reason:.*' "$CLUSTER_DIR/agent-monitor.out" | tail -n 1))"
+check "monitor over a 12 s stop of the daemon: 0 (got $rc)" [ $rc = 0 ]
+wait
+
+# 6. stop of a stopped daemon: run again, it drains
+kill -STOP "$p1"
+t0=$(now_ms)
+ocf_agent stop OCF_RESKEY_drain_timeout=15; rc=$?
+say "stop of the stopped daemon: rc $rc after $(( $(now_ms) - t0 )) ms"
+check "stop of a stopped daemon: 0 (got $rc)" [ $rc = 0 ]
+check "it drained, not killed, in under 10 s" [ $(( $(now_ms) - t0 )) -lt 10000 ]
+check "node 1's daemon log: drained on SIGTERM" grep -q 'signal 15: draining' "$OCF_LOG"
+
+# 7. start into a round that node 2's stopped daemon holds
+kill -STOP "$p2" || fail "SIGSTOP node 2's coroleased ($p2)"
+: >"$CLUSTER_DIR/agent-start.out"
+t0=$(now_ms)
+ocf_agent start; rc=$?
+say "start in a held round: rc $rc after $(( $(now_ms) - t0 )) ms ($(grep -o 'WARNING.*' "$CLUSTER_DIR/agent-start.out" | tail -n 1 | cut -c1-160))"
+check "start into a round held by node 2's stopped daemon: 0 (got $rc)" [ $rc = 0 ]
+check "its warning: started anyway" grep -q 'started anyway' "$CLUSTER_DIR/agent-start.out"
+check "node 1's new daemon waits for node 2" waits_for 2
+kill -CONT "$p2"
+must_wait 60 "node 1 synced after node 2 ran again" ocf_synced true
 must_wait 30 "node 1: monitor 0 again" ocf_agent monitor
 it_pass
