@@ -29,7 +29,8 @@
 # And what helper-78 found under Pacemaker:
 #  - the agent's patience is the totem token plus consensus when longer
 #    than 3 s (a peer's failure lapses validity everywhere for about the
-#    consensus timeout): token 2000 here, so 4400 ms, in its reasons;
+#    consensus timeout): token 2000 here, so 4400 ms, in its reasons, also
+#    when corosync-cmapctl does not answer (the last value it told is kept);
 #  - node 1's daemon stopped for 12 s (over the CLI's 10 s to connect) and
 #    run again, within the monitor's 20 s: OCF_SUCCESS, not a restart;
 #  - stop of a stopped daemon: it is run again and drains (no SIGKILL);
@@ -124,6 +125,7 @@ monitor_fails() {
 	say "monitor: rc $rc: $why"
 	check "monitor $1: 1 (got $rc)" [ $rc = 1 ]
 	check "its reason: $2" grep -q "$2" <<<"$why"
+	MON_WHY=$why
 }
 
 # 3. node 1's corosync stops in a held round: its status still names node 2
@@ -133,6 +135,9 @@ cpid=$(awk '{print $1}' "$CLUSTER_DIR/n1/corosync.pid")
 kill -STOP "$cpid" || fail "SIGSTOP node 1's corosync ($cpid)"
 check "node 1's status (its corosync stopped) still names node 2" waits_for 2
 monitor_fails "with node 1's own corosync stopped" 'local corosync does not answer'
+# corosync-cmapctl gets no answer either: the patience it told before
+check "the patience corosync told before ($patience ms), kept for when it does not answer" \
+	grep -q "(patience $patience ms)" <<<"$MON_WHY"
 kill -CONT "$cpid"
 kill -CONT "$p2"
 must_wait 60 "node 1 synced again" ocf_synced true
