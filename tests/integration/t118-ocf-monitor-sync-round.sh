@@ -41,6 +41,7 @@ export TOKEN=${TOKEN:-2000}
 . "$(dirname "$0")/lib.sh"
 . "$IT_SRCDIR/ocf-lib.sh"
 ocf_init ocf-sync-round 118
+plain_build_only "the shell agent's waits; the daemon's sync rounds run under ASan in other tests"
 # the agent's daemon on node 1, lib.sh's on nodes 2 to 4 (node 1 fence-acked
 # by it_up until the agent's daemon joins)
 it_up 4 1
