@@ -461,11 +461,11 @@ static void sync_complete(struct cl_node *n)
 	nd_sync_reset_buf(n);
 	n->c.syncs++;
 	uint64_t now = now_us(n);
-	cl_hist_add(&n->c.sync, now > n->sync.started_at ? now - n->sync.started_at : 0);
+	uint64_t took = now > n->sync.started_at ? now - n->sync.started_at : 0;
+	cl_hist_add(&n->c.sync, took);
 	if (n->sync.slow_logged)
 		nd_log(n, LOG_NOTICE, "sync in ring %u/%llu done after %llu ms", n->ring.rep,
-		       (unsigned long long)n->ring.seq,
-		       (unsigned long long)((now > n->sync.started_at ? now - n->sync.started_at : 0) / 1000u));
+		       (unsigned long long)n->ring.seq, (unsigned long long)(took / 1000u));
 	n->quorum_sent = false;
 	bool dropped = false;
 	for (uint32_t i = 0; i < n->nmembers; i++)
