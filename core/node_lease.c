@@ -207,6 +207,19 @@ static void local_handover(struct cl_node *n, struct nl_lease *l)
 	}
 }
 
+/* Denies l's local waiters that did not ask to WAIT, with err naming owner. */
+static void deny_nowait(struct cl_node *n, struct nl_lease *l, int err, uint32_t owner)
+{
+	struct chold *c = ch_first(&l->waiters), *next;
+	for (; c; c = next) {
+		next = ch_next(&l->waiters, c);
+		if (!(c->flags & CL_ACQ_WAIT)) {
+			nd_ev_lease(n, CL_NODE_EV_DENIED, c, err, owner);
+			nd_chold_free(n, c);
+		}
+	}
+}
+
 /*
  * Without quorum (the machine's or the local votequorum's) nothing can be
  * granted: local waiters that asked to WAIT stay queued here, bounded by
@@ -219,14 +232,7 @@ static bool wait_for_quorum(struct cl_node *n, struct nl_lease *l)
 	if ((n->vq_quorate && cl_sm_quorate(n->sm)) ||
 	    (n->cfg.sm.unsafe_flags & CL_UNSAFE_NO_QUORUM_CHECK))
 		return false;
-	struct chold *c = ch_first(&l->waiters), *next;
-	for (; c; c = next) {
-		next = ch_next(&l->waiters, c);
-		if (!(c->flags & CL_ACQ_WAIT)) {
-			nd_ev_lease(n, CL_NODE_EV_DENIED, c, COROLEASE_ENOQUORUM, 0);
-			nd_chold_free(n, c);
-		}
-	}
+	deny_nowait(n, l, COROLEASE_ENOQUORUM, 0);
 	return true;
 }
 
@@ -288,6 +294,18 @@ void nd_pump(struct cl_node *n, struct nl_lease *l)
 		if (!ch_first(&l->waiters) || local_compatible(l, ch_first(&l->waiters)))
 			nd_rare_clear(n, l, RARE_LOCAL_HANDOVER);
 	}
+
+	/*
+	 * A NOWAIT waiter is answered now when nothing this node has sent will
+	 * answer it: this node's ACQUIRE waits in the cluster's queue (the QUEUED
+	 * answer denied the NOWAIT ones before it: on_answer()), or another
+	 * node wants the hold, which goes to it once the holders here are
+	 * done.  Left waiting, it waited for the lease as if it had asked to:
+	 * the jepsen test, seed 20, 20 s through a partition.
+	 */
+	if (l->nwaiters && l->req != REQ_SENT &&
+	    (l->req == REQ_QUEUED || hold_is(l, NLP_WANTED | NLP_REVOKING)))
+		deny_nowait(n, l, -EBUSY, cl_sm_owner(n->sm, l->name, l->namelen));
 
 	/* what the remaining waiters need from the cluster */
 	if (l->nwaiters && l->req == REQ_NONE &&

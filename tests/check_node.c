@@ -1209,6 +1209,79 @@ START_TEST(contention_nowait_wait_and_handover)
 }
 END_TEST
 
+/*
+ * Seen in the jepsen test (seed 20): a client's WAIT acquire made node 1
+ * ask for a name node 2 held, and the cluster queued it; another client's
+ * NOWAIT acquire of the name then waited with it, for the lease, instead of
+ * being told EBUSY, and through a partition that followed it waited 20 s.
+ * The QUEUED answer denies the NOWAIT waiters there are; one that comes
+ * after it is denied when it comes.  The WAIT one is granted as before.
+ */
+START_TEST(a_nowait_acquire_behind_a_queued_one_is_answered_at_once)
+{
+	struct tbus *b = cluster3_held(2, 1, "mbox");
+	struct tnode *n1 = b->nodes[1], *n2 = b->nodes[2];
+	ACQ(n1, 3, "mbox", CL_MODE_EX, CL_ACQ_WAIT);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_QUEUED, 3));
+	for (uint64_t cl = 4; cl <= 5; cl++) {
+		ACQ(n1, cl, "mbox", cl == 4 ? CL_MODE_EX : CL_MODE_SH, 0);
+		bus_run(b);
+		const struct cl_node_event *d = last_ev(n1, CL_NODE_EV_DENIED, cl);
+		ck_assert_msg(d != NULL, "client %llu: a NOWAIT acquire behind a queued one is not "
+			      "answered", (unsigned long long)cl);
+		ck_assert_int_eq(d->err, -EBUSY);
+		ck_assert_uint_eq(d->owner, 2);
+	}
+	ck_assert_int_eq(cl_node_release(n2->n, 1, "mbox", 4), 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_GRANTED, 3));
+	ck_assert_ptr_null(last_ev(n1, CL_NODE_EV_GRANTED, 4));
+	ck_assert_ptr_null(last_ev(n1, CL_NODE_EV_GRANTED, 5));
+	cluster_free(b);
+}
+END_TEST
+
+/*
+ * A NOWAIT acquire is answered without time passing, whatever the lease's
+ * state on its node: held here in SH or EX (or lingering), wanted by node
+ * 2's WAIT acquire (delivered before or after it), asked in SH or EX.  The
+ * bits of _i pick the case.  Before the fix, the four cases of a lease held
+ * here and wanted by node 2 left it waiting for the handover.
+ */
+START_TEST(a_nowait_acquire_is_answered_in_every_lease_state)
+{
+	int sc = _i;
+	struct tbus *b = cluster(3);
+	struct tnode *n1 = b->nodes[1], *n2 = b->nodes[2];
+	ACQ(n1, 1, "mbox", sc & 1 ? CL_MODE_SH : CL_MODE_EX, 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_GRANTED, 1));
+	if (sc & 2) {   /* lingering */
+		ck_assert_int_eq(cl_node_release(n1->n, 1, "mbox", 4), 0);
+		bus_run(b);
+	}
+	ACQ(n2, 3, "mbox", CL_MODE_EX, CL_ACQ_WAIT);
+	if (!(sc & 4))
+		bus_run(b);
+	ACQ(n1, 5, "mbox", sc & 8 ? CL_MODE_SH : CL_MODE_EX, 0);
+	bus_run(b);
+	const struct cl_node_event *d = last_ev(n1, CL_NODE_EV_DENIED, 5);
+	const struct cl_node_event *g = last_ev(n1, CL_NODE_EV_GRANTED, 5);
+	ck_assert_msg(d || g, "case %d: a NOWAIT acquire is not answered", sc);
+	if (d)
+		ck_assert_int_eq(d->err, -EBUSY);
+	/* and node 2's WAIT acquire is granted once node 1's clients let go */
+	if (!(sc & 2))
+		ck_assert_int_eq(cl_node_release(n1->n, 1, "mbox", 4), 0);
+	if (g)
+		ck_assert_int_eq(cl_node_release(n1->n, 5, "mbox", 4), 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(n2, CL_NODE_EV_GRANTED, 3));
+	cluster_free(b);
+}
+END_TEST
+
 START_TEST(lingering_lease_given_up_at_once)
 {
 	struct tbus *b = cluster(2);
@@ -4162,6 +4235,8 @@ static Suite *node_suite(void)
 	tcase_add_test(tc, local_node_shared_same_uid_only);
 	tcase_add_test(tc, bad_requests_rejected);
 	tcase_add_test(tc, contention_nowait_wait_and_handover);
+	tcase_add_test(tc, a_nowait_acquire_behind_a_queued_one_is_answered_at_once);
+	tcase_add_loop_test(tc, a_nowait_acquire_is_answered_in_every_lease_state, 0, 16);
 	tcase_add_test(tc, wait_timeout_without_quorum_says_noquorum);
 	tcase_add_test(tc, a_round_only_one_member_asked_for_is_joined);
 	tcase_add_test(tc, a_write_confirmed_after_a_load_has_the_loaded_version);

@@ -12,6 +12,11 @@
 #     handover timeout and node 2 granted with a larger epoch.
 # (c) Node 3 cut off (not quorate) waits 2 s for a free name: the CLI says the
 #     partition is not quorate, not that the wait timed out.
+# (d) Node 1 holds Q; a command on node 2 waits for it (node 2's ACQUIRE is
+#     queued in the cluster).  A try of Q on node 2 then exits 1 naming node
+#     1 while node 1 still holds it: it is answered at once.  (It waited
+#     with the queued one for the handover, then failed naming node 2; the
+#     jepsen test, seed 20, saw one wait 20 s through a partition.)
 . "$(dirname "$0")/lib.sh"
 it_init nowait-try 32
 it_up 3
@@ -25,11 +30,12 @@ hpid=$(daemon_pid 1 holder)
 # ---- (a) NOWAIT tries ----
 t0=$(now_ms)
 out=$(cl 1 acquire "$N" -- true 2>&1); rc=$?
-check "a try on node 1 itself exits 1 and says the holder is on this node (got $rc: $out)" \
-	[ $rc = 1 ] && grep -q 'held by node 1 (this node' <<<"$out"
+check "a try on node 1 itself exits 1 (got $rc: $out)" [ $rc = 1 ]
+check "and says the holder is on this node" grep -q 'held by node 1 (this node' <<<"$out"
 for i in 1 2 3; do
 	out=$(cl 2 acquire "$N" -- true 2>&1); rc=$?
-	check "try $i from node 2 exits 1 naming node 1 (got $rc: $out)" [ $rc = 1 ] && grep -q 'node 1' <<<"$out"
+	check "try $i from node 2 exits 1 (got $rc: $out)" [ $rc = 1 ]
+	check "and names node 1" grep -q 'held by node 1 (EBUSY)' <<<"$out"
 	sleep 1
 done
 must_wait 10 "node 1's command was told the lease is wanted" grep -q "wanted by node 2" "$CLUSTER_DIR/n1/holder.log"
@@ -60,4 +66,22 @@ check "node 3's wait fails (rc $rc)" [ $rc != 0 ]
 check "the CLI says the partition is not quorate" grep -qi 'not quorate' <<<"$out"
 check "and not that it timed out" bash -c "! grep -qi 'timed out' <<<'$out'"
 cluster heal 3 >/dev/null
+
+# ---- (d) a try behind a queued wait on the same node ----
+Q=it/queued
+must_wait 30 "node 3 is quorate again" bash -c "'$CLUSTER_SH' exec 3 '$CLI' --json status | grep -q '\"quorate\":true'"
+spawn 1 qholder "$CLI" acquire "$Q" -- sh -c 'echo "epoch $COROLEASE_EPOCH"; exec sleep 1000' >/dev/null
+must_wait 10 "node 1 holds $Q" grep -q '^epoch' "$CLUSTER_DIR/n1/qholder.log"
+qpid=$(daemon_pid 1 qholder)
+spawn 2 qwaiter "$CLI" acquire "$Q" --wait 60 -- sh -c 'echo "epoch $COROLEASE_EPOCH"' >/dev/null
+must_wait 10 "node 2 queued behind node 1 for $Q" \
+	bash -c "'$CLUSTER_SH' exec 2 '$CLI' --json show $Q | grep -q '\"waiters\":\[{\"node\":2'"
+out=$(cl 2 acquire "$Q" -- true 2>&1); rc=$?
+granted=$(grep -c '^epoch' "$CLUSTER_DIR/n2/qwaiter.log")
+say "node 2's try: rc $rc: $out"
+check "the try exits 1 (got $rc: $out)" [ $rc = 1 ]
+check "naming node 1, the holder" grep -q 'held by node 1 (EBUSY)' <<<"$out"
+check "and was answered before the queued wait was granted" [ "$granted" = 0 ]
+check "node 1's command was not revoked by then" alive "$qpid"
+must_wait 30 "node 2's waiting command is granted after all" grep -q '^epoch' "$CLUSTER_DIR/n2/qwaiter.log"
 it_pass
