@@ -41,6 +41,6 @@ v2=$(cl 2 index get --sync split/x k 2>&1)
 say "after the heal: node 1 reads '$v1', node 2 reads '$v2'; node 2 grants split/x at epoch $e2"
 fail() { echo "[$IT_NAME $(ts)] FAIL: $*" >&2; exit 1; }
 check "the next grant of split/x ($e2) has a higher epoch than node 1's during the split ($e1)" [ "$e2" -gt "$e1" ]
-check "node 1's acknowledged write survives the merge (node 1 reads '$v1', node 2 '$v2')" \
-	[ "$v1" = v1 ] && [ "$v2" = v1 ]
+check "node 1's acknowledged write survives the merge: node 1 reads it ('$v1')" [ "$v1" = v1 ]
+check "and node 2 reads it ('$v2')" [ "$v2" = v1 ]
 it_pass
