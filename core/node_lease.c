@@ -148,8 +148,9 @@ static bool may_force(const struct nl_lease *l, const struct chold *w)
 }
 
 /*
- * Local waiters the node-level hold covers but local holders block: a
- * NOWAIT one is denied -EBUSY naming this node; a WAIT one is told QUEUED
+ * Local waiters the node-level hold covers but local holders block (or
+ * that wait behind one they block: the grants go in order): a NOWAIT one
+ * is denied -EBUSY naming this node; a WAIT one that is blocked is told QUEUED
  * once, the holders in its way are told WANTED once, and the local handover
  * timer starts, unless the head of the queue (for whom local_handover()
  * acts) may not force the holders in its way (may_force()).
@@ -159,13 +160,16 @@ static void local_conflicts(struct cl_node *n, struct nl_lease *l)
 	struct chold *c = ch_first(&l->waiters), *next;
 	for (; c; c = next) {
 		next = ch_next(&l->waiters, c);
-		if (!mode_covers(l->mode, c->mode) || local_compatible(l, c))
+		if (!mode_covers(l->mode, c->mode))
 			continue;
+		/* covered and still here: blocked, or behind one that is */
 		if (!(c->flags & CL_ACQ_WAIT)) {
 			nd_ev_lease(n, CL_NODE_EV_DENIED, c, -EBUSY, n->me);
 			nd_chold_free(n, c);
 			continue;
 		}
+		if (local_compatible(l, c))
+			continue;
 		if (!c->queued_told) {
 			c->queued_told = true;
 			nd_ev_lease(n, CL_NODE_EV_QUEUED, c, 0, n->me);
@@ -298,13 +302,15 @@ void nd_pump(struct cl_node *n, struct nl_lease *l)
 	/*
 	 * A NOWAIT waiter is answered now when nothing this node has sent will
 	 * answer it: this node's ACQUIRE waits in the cluster's queue (the QUEUED
-	 * answer denied the NOWAIT ones before it: on_answer()), or another
-	 * node wants the hold, which goes to it once the holders here are
-	 * done.  Left waiting, it waited for the lease as if it had asked to:
-	 * the jepsen test, seed 20, 20 s through a partition.
+	 * answer denied the NOWAIT ones before it: on_answer()), another node
+	 * wants the hold, which goes to it once the holders here are done, or
+	 * the hold is lost and its (revoked) holders are still here.  Left
+	 * waiting, it waited for the lease as if it had asked to: the jepsen
+	 * test, seed 20, 20 s through a partition.
 	 */
 	if (l->nwaiters && l->req != REQ_SENT &&
-	    (l->req == REQ_QUEUED || hold_is(l, NLP_WANTED | NLP_REVOKING)))
+	    (l->req == REQ_QUEUED || hold_is(l, NLP_WANTED | NLP_REVOKING) ||
+	     (hold_is(l, NLP_LOST) && l->nholders)))
 		deny_nowait(n, l, -EBUSY, cl_sm_owner(n->sm, l->name, l->namelen));
 
 	/* what the remaining waiters need from the cluster */
@@ -413,7 +419,9 @@ static void on_grant(struct cl_node *n, const struct cl_action *a)
  * The machine queued (QUEUED) or refused (DENY) this node's ACQUIRE: the
  * lease's local waiters learn what concerns them.  Queued: the WAIT ones are
  * told once, the others are denied -EBUSY.  Refused: those the node-level
- * hold covers (held, not lost) stay, the others are denied with its err.
+ * hold covers (held, not lost) stay, and the WAIT ones when a WAIT ACQUIRE
+ * would have been queued (busy, grace, fencing; nd_pump() asks for them);
+ * the others are denied with its err.
  */
 static void on_answer(struct cl_node *n, const struct cl_action *a)
 {
@@ -423,13 +431,22 @@ static void on_answer(struct cl_node *n, const struct cl_action *a)
 	bool queued = a->type == CL_ACT_QUEUED;
 	/* no quorum: a WAIT request waits here for it (nd_pump asks again) */
 	bool no_quorum = !queued && a->err == COROLEASE_ENOQUORUM;
+	/*
+	 * A refusal that a WAIT ACQUIRE would not have had (it is queued
+	 * instead): the ACQUIRE was a NOWAIT one, and a WAIT waiter that came
+	 * after it was sent stays, to be asked for (helper-80: it was refused
+	 * EBUSY at once).
+	 */
+	bool busy = !queued && (a->err == -EBUSY || a->err == COROLEASE_EGRACE ||
+				a->err == COROLEASE_EFENCING);
 	l->req = queued ? REQ_QUEUED : REQ_NONE;
 	bool covering = l->state != NL_NONE && !hold_is(l, NLP_LOST);
 	struct chold *c = ch_first(&l->waiters), *next;
 	for (; c; c = next) {
 		next = ch_next(&l->waiters, c);
 		bool stays = queued || no_quorum ? (c->flags & CL_ACQ_WAIT) :
-			     covering && mode_covers(l->mode, c->mode);
+			     (covering && mode_covers(l->mode, c->mode)) ||
+			     (busy && (c->flags & CL_ACQ_WAIT));
 		if (!stays) {
 			nd_ev_lease(n, CL_NODE_EV_DENIED, c, queued ? -EBUSY : a->err, a->owner);
 			nd_chold_free(n, c);

@@ -1282,6 +1282,145 @@ START_TEST(a_nowait_acquire_is_answered_in_every_lease_state)
 }
 END_TEST
 
+/* Whether client cl of t has had its acquire answered (granted or denied). */
+static bool acquire_answered(struct tnode *t, uint64_t cl)
+{
+	return last_ev(t, CL_NODE_EV_GRANTED, cl) || last_ev(t, CL_NODE_EV_DENIED, cl);
+}
+
+/*
+ * helper-80: on node 1, one client holds the lingering lease SH and
+ * another waits for EX (local holders block it); a NOWAIT SH acquire the
+ * hold covers, and the holder would allow, waits behind the WAIT EX in
+ * line.  It waited for the local handover and the revoke (4 s here), then
+ * was refused; it is refused at once, naming this node, and nobody is
+ * revoked for it.
+ */
+START_TEST(a_nowait_behind_a_blocked_local_wait_is_refused_at_once)
+{
+	struct tbus *b = cluster(3);
+	struct tnode *n1 = b->nodes[1];
+	ACQ(n1, 1, "mbox", CL_MODE_EX, 0);
+	bus_run(b);
+	ck_assert_int_eq(cl_node_release(n1->n, 1, "mbox", 4), 0);
+	bus_run(b);
+	ACQ(n1, 2, "mbox", CL_MODE_SH, 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_GRANTED, 2));
+	ACQ(n1, 3, "mbox", CL_MODE_EX, CL_ACQ_WAIT);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_QUEUED, 3));
+	ACQ(n1, 4, "mbox", CL_MODE_SH, 0);
+	bus_run(b);
+	const struct cl_node_event *d = last_ev(n1, CL_NODE_EV_DENIED, 4);
+	ck_assert_msg(d != NULL, "a NOWAIT SH behind a local WAIT EX is not answered at once");
+	ck_assert_int_eq(d->err, -EBUSY);
+	ck_assert_uint_eq(d->owner, 1);
+	ck_assert_ptr_null(last_ev(n1, CL_NODE_EV_REVOKED, 2));
+	/* the WAIT EX gets it once the SH holder is done */
+	ck_assert_int_eq(cl_node_release(n1->n, 2, "mbox", 4), 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_GRANTED, 3));
+	cluster_free(b);
+}
+END_TEST
+
+/*
+ * helper-80: node 1's validity lapses while the cluster stays quorate (its
+ * daemon hangs); its holder is revoked, and a NOWAIT acquire then waited
+ * for the revoke timeout and was granted.  The revoked holder still holds
+ * it: refused at once; once the holder is gone, granted at once.
+ */
+START_TEST(a_nowait_while_the_hold_is_lost_is_refused_at_once)
+{
+	struct tbus *b = cluster(3);
+	struct tnode *n1 = b->nodes[1];
+	ACQ(n1, 1, "mbox", CL_MODE_EX, 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_GRANTED, 1));
+	b->paused = 1;
+	bus_advance(b, b->now + 3 * t_cfg(1).validity_us);
+	bus_resume(b);
+	bus_advance(b, b->now + 1000);
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_REVOKED, 1));
+	ACQ(n1, 2, "mbox", CL_MODE_EX, 0);
+	const struct cl_node_event *d = last_ev(n1, CL_NODE_EV_DENIED, 2);
+	ck_assert_msg(d != NULL, "a NOWAIT acquire waits while a revoked holder holds");
+	ck_assert_int_eq(d->err, -EBUSY);
+	ck_assert_int_eq(cl_node_release(n1->n, 1, "mbox", 4), 0);
+	bus_run(b);
+	ACQ(n1, 3, "mbox", CL_MODE_EX, 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_GRANTED, 3));
+	cluster_free(b);
+}
+END_TEST
+
+/*
+ * helper-80: a WAIT acquire made while a NOWAIT one of the same name is on
+ * its way to the cluster, both on node 1, was refused EBUSY at once with
+ * the NOWAIT one (the cluster's refusal is for the NOWAIT ACQUIRE).  It is
+ * queued, and granted when node 2 lets go.
+ */
+START_TEST(a_wait_acquire_behind_a_nowait_one_in_flight_is_queued)
+{
+	struct tbus *b = cluster3_held(2, 1, "mbox");
+	struct tnode *n1 = b->nodes[1], *n2 = b->nodes[2];
+	ACQ(n1, 3, "mbox", CL_MODE_EX, 0);
+	ACQ(n1, 4, "mbox", CL_MODE_EX, CL_ACQ_WAIT);
+	bus_run(b);
+	const struct cl_node_event *d = last_ev(n1, CL_NODE_EV_DENIED, 3);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_int_eq(d->err, -EBUSY);
+	ck_assert_uint_eq(d->owner, 2);
+	d = last_ev(n1, CL_NODE_EV_DENIED, 4);
+	ck_assert_msg(d == NULL, "the WAIT acquire was refused %d", d ? d->err : 0);
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_QUEUED, 4));
+	ck_assert_int_eq(cl_node_release(n2->n, 1, "mbox", 4), 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_GRANTED, 4));
+	cluster_free(b);
+}
+END_TEST
+
+/*
+ * helper-80: node 2's NOWAIT EX try tells node 1's SH holder it is wanted;
+ * node 1 winds the hold down (WANTED) for whoever tries next, and a NOWAIT
+ * SH try on node 1 (which waited until the holder was done) is refused at
+ * once, naming node 1, though node 3's SH try is granted: the cluster's
+ * machine does not remember a try.  Pinned here as chosen.
+ */
+START_TEST(a_nowait_on_a_hold_wanted_by_a_try_is_refused_at_once)
+{
+	struct tbus *b = cluster(3);
+	struct tnode *n1 = b->nodes[1], *n2 = b->nodes[2], *n3 = b->nodes[3];
+	ACQ(n1, 1, "mbox", CL_MODE_SH, 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_GRANTED, 1));
+	ACQ(n2, 2, "mbox", CL_MODE_EX, 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(n2, CL_NODE_EV_DENIED, 2));
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_WANTED, 1));
+	ACQ(n3, 3, "mbox", CL_MODE_SH, 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(n3, CL_NODE_EV_GRANTED, 3));
+	ACQ(n1, 4, "mbox", CL_MODE_SH, 0);
+	bus_run(b);
+	const struct cl_node_event *d = last_ev(n1, CL_NODE_EV_DENIED, 4);
+	ck_assert_msg(d != NULL, "node 1's NOWAIT SH try is not answered at once");
+	ck_assert_int_eq(d->err, -EBUSY);
+	ck_assert_uint_eq(d->owner, 1);
+	/* a WAIT SH there is granted once the holder is done */
+	ACQ(n1, 5, "mbox", CL_MODE_SH, CL_ACQ_WAIT);
+	bus_run(b);
+	ck_assert(!acquire_answered(n1, 5));
+	ck_assert_int_eq(cl_node_release(n1->n, 1, "mbox", 4), 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_GRANTED, 5));
+	cluster_free(b);
+}
+END_TEST
+
 START_TEST(lingering_lease_given_up_at_once)
 {
 	struct tbus *b = cluster(2);
@@ -4237,6 +4376,10 @@ static Suite *node_suite(void)
 	tcase_add_test(tc, contention_nowait_wait_and_handover);
 	tcase_add_test(tc, a_nowait_acquire_behind_a_queued_one_is_answered_at_once);
 	tcase_add_loop_test(tc, a_nowait_acquire_is_answered_in_every_lease_state, 0, 16);
+	tcase_add_test(tc, a_nowait_behind_a_blocked_local_wait_is_refused_at_once);
+	tcase_add_test(tc, a_nowait_while_the_hold_is_lost_is_refused_at_once);
+	tcase_add_test(tc, a_wait_acquire_behind_a_nowait_one_in_flight_is_queued);
+	tcase_add_test(tc, a_nowait_on_a_hold_wanted_by_a_try_is_refused_at_once);
 	tcase_add_test(tc, wait_timeout_without_quorum_says_noquorum);
 	tcase_add_test(tc, a_round_only_one_member_asked_for_is_joined);
 	tcase_add_test(tc, a_write_confirmed_after_a_load_has_the_loaded_version);

@@ -42,7 +42,8 @@
  *  f  converge: after the faults stop and everything heals: one ring, all
  *               synced, one state, d holds everywhere, every request answered
  *  x  proto:    the agent kept its node.h contract (answers only to requests
- *               outstanding, no events after cl_node_client_gone(), no tick
+ *               outstanding, a WAIT acquire never refused EBUSY, no events
+ *               after cl_node_client_gone(), no tick
  *               storm, -EALREADY only when deserved, ...), and each lease's
  *               hold moved only along the legal transitions of its state
  *               machine (core/node_hold.c): its illegal_transitions counter
@@ -4069,6 +4070,11 @@ static void client_on_event(struct sim *s, struct client *c, const struct cev *e
 	case CL_NODE_EV_DENIED:
 		if (!h || (h->st != H_PENDING && h->st != H_QUEUED) || e->cookie == c->cancelled_cookie)
 			break;
+		/* a WAIT acquire is queued, never refused as busy (helper-80) */
+		if (c->req_active && c->req.kind == CALL_ACQ && c->req.cookie == e->cookie &&
+		    (c->req.flags & CL_ACQ_WAIT) && e->err == -EBUSY)
+			violation(s, SIM_INV_PROTO, "node %u client %" PRIx64 ": a WAIT acquire of %s "
+				  "refused EBUSY", s->nodes[c->node].id, c->id, sim_names[e->name]);
 		h->st = H_NONE;
 		h->gen++;
 		client_req_done(s, c);
