@@ -310,8 +310,14 @@ void nd_pump(struct cl_node *n, struct nl_lease *l)
 	 */
 	if (l->nwaiters && l->req != REQ_SENT &&
 	    (l->req == REQ_QUEUED || hold_is(l, NLP_WANTED | NLP_REVOKING) ||
-	     (hold_is(l, NLP_LOST) && l->nholders)))
-		deny_nowait(n, l, -EBUSY, cl_sm_owner(n->sm, l->name, l->namelen));
+	     (hold_is(l, NLP_LOST) && l->nholders))) {
+		/* why it is queued, as the machine would say (grant_block()) */
+		struct cl_sm_stats st;
+		cl_sm_stats(n->sm, &st);
+		int err = l->req != REQ_QUEUED ? -EBUSY : st.grace ? COROLEASE_EGRACE :
+			  st.nunfenced ? COROLEASE_EFENCING : -EBUSY;
+		deny_nowait(n, l, err, cl_sm_owner(n->sm, l->name, l->namelen));
+	}
 
 	/* what the remaining waiters need from the cluster */
 	if (l->nwaiters && l->req == REQ_NONE &&

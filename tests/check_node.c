@@ -1421,6 +1421,68 @@ START_TEST(a_nowait_on_a_hold_wanted_by_a_try_is_refused_at_once)
 }
 END_TEST
 
+/*
+ * helper-81: while the cluster grants nothing (the grace period of fresh
+ * state, or a departed node awaiting fence-ack in a split-capable quorum
+ * mode), node 1's WAIT acquire is queued; a NOWAIT acquire there then got
+ * EBUSY naming nobody, where the same try on node 2 gets the reason
+ * (EGRACE, EFENCING), which the Dovecot plugin reads as "unavailable", not
+ * "in use elsewhere".  The WAIT one came after a NOWAIT one was refused
+ * (a_wait_acquire_behind_a_nowait_one_in_flight_is_queued).  _i: 0 grace,
+ * 1 fencing.
+ */
+START_TEST(a_nowait_behind_a_queued_one_gets_the_clusters_reason)
+{
+	bool fencing = _i == 1;
+	struct tbus *b;
+	struct tnode *n3 = NULL;
+	if (fencing) {
+		b = cluster(3);
+		uint32_t all[] = { 1, 2, 3 }, ids[] = { 1, 2 };
+		set_qmode(b, all, 3, CL_QMODE_LAST_MAN_STANDING);
+		bus_run(b);
+		n3 = b->nodes[3];
+		b->nodes[3] = NULL;
+		bus_config(b, ids, 2);
+	} else {
+		b = malloc(sizeof(*b));
+		bus_init(b);
+		uint32_t ids[] = { 1, 2, 3 };
+		for (size_t i = 0; i < 3; i++)
+			node_add(b, ids[i]);
+		bus_config(b, ids, 3);
+	}
+	struct tnode *n1 = b->nodes[1], *n2 = b->nodes[2];
+	int why = fencing ? COROLEASE_EFENCING : COROLEASE_EGRACE;
+	struct cl_sm_stats st;
+	cl_sm_stats(cl_node_sm(n1->n), &st);
+	ck_assert(fencing ? st.nunfenced > 0 : st.grace);
+	ACQ(n1, 3, "g", CL_MODE_EX, 0);
+	ACQ(n1, 4, "g", CL_MODE_EX, CL_ACQ_WAIT);
+	bus_run(b);
+	const struct cl_node_event *d = last_ev(n1, CL_NODE_EV_DENIED, 3);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_int_eq(d->err, why);
+	ck_assert(!acquire_answered(n1, 4));
+	ck_assert_ptr_nonnull(last_ev(n1, CL_NODE_EV_QUEUED, 4));
+	ACQ(n1, 5, "g", CL_MODE_EX, 0);
+	ACQ(n2, 6, "g", CL_MODE_EX, 0);
+	bus_run(b);
+	d = last_ev(n2, CL_NODE_EV_DENIED, 6);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_int_eq(d->err, why);
+	d = last_ev(n1, CL_NODE_EV_DENIED, 5);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_int_eq(d->err, why);
+	ck_assert(!acquire_answered(n1, 4));
+	if (fencing) {
+		cl_node_free(n3->n);
+		free(n3);
+	}
+	cluster_free(b);
+}
+END_TEST
+
 START_TEST(lingering_lease_given_up_at_once)
 {
 	struct tbus *b = cluster(2);
@@ -4380,6 +4442,7 @@ static Suite *node_suite(void)
 	tcase_add_test(tc, a_nowait_while_the_hold_is_lost_is_refused_at_once);
 	tcase_add_test(tc, a_wait_acquire_behind_a_nowait_one_in_flight_is_queued);
 	tcase_add_test(tc, a_nowait_on_a_hold_wanted_by_a_try_is_refused_at_once);
+	tcase_add_loop_test(tc, a_nowait_behind_a_queued_one_gets_the_clusters_reason, 0, 2);
 	tcase_add_test(tc, wait_timeout_without_quorum_says_noquorum);
 	tcase_add_test(tc, a_round_only_one_member_asked_for_is_joined);
 	tcase_add_test(tc, a_write_confirmed_after_a_load_has_the_loaded_version);

@@ -509,6 +509,7 @@ enum hold_st { H_NONE = 0, H_PENDING, H_QUEUED, H_HELD };
 struct chold {
 	uint8_t st;              /* enum hold_st */
 	uint8_t mode;            /* mode requested / granted (EX if either is EX) */
+	bool wait;               /* requested with CL_ACQ_WAIT */
 	bool revoked;
 	uint64_t epoch;
 	uint64_t stop_at;        /* revoked: acting ends here (straggle) */
@@ -3921,6 +3922,7 @@ static void client_acquire(struct sim *s, struct client *c, struct call *k)
 	k->kind = CALL_ACQ;
 	c->holds[k->name].st = H_PENDING;
 	c->holds[k->name].mode = k->mode;
+	c->holds[k->name].wait = k->flags & CL_ACQ_WAIT;
 	c->holds[k->name].gen++;
 	client_issue(s, c, k);
 }
@@ -4070,9 +4072,11 @@ static void client_on_event(struct sim *s, struct client *c, const struct cev *e
 	case CL_NODE_EV_DENIED:
 		if (!h || (h->st != H_PENDING && h->st != H_QUEUED) || e->cookie == c->cancelled_cookie)
 			break;
-		/* a WAIT acquire is queued, never refused as busy (helper-80) */
-		if (c->req_active && c->req.kind == CALL_ACQ && c->req.cookie == e->cookie &&
-		    (c->req.flags & CL_ACQ_WAIT) && e->err == -EBUSY)
+		/*
+		 * a WAIT acquire is queued, never refused as busy (helper-80;
+		 * the request is no longer active here: helper-81)
+		 */
+		if (h->wait && e->err == -EBUSY)
 			violation(s, SIM_INV_PROTO, "node %u client %" PRIx64 ": a WAIT acquire of %s "
 				  "refused EBUSY", s->nodes[c->node].id, c->id, sim_names[e->name]);
 		h->st = H_NONE;
