@@ -953,6 +953,13 @@ void cld_ipc_event(struct cld_ipc *ip, const struct cl_node_event *ev)
 		send_lease_ev(c, CLP_EV_WANTED, ev, ev->owner, CLP_SLOT_NONE, 0);
 		break;
 	case CL_NODE_EV_REVOKED:
+		/*
+		 * The event first, then the slot: a client that finds the slot
+		 * cleared has the event to read, and can tell a revoke from a
+		 * lapse (corolease acquire said "no longer valid" for a revoke
+		 * when it read the page between the two: t28 in a loaded CI).
+		 */
+		send_lease_ev(c, CLP_EV_REVOKED, ev, ip->cfg.nodeid, CLP_SLOT_NONE, 0);
 		if (ev->tag != CL_NODE_NO_TAG) {
 			/* corolease_lease_valid() reads 0 from here on, dispatched or not */
 			cld_page_slot_clear(ip->cfg.page, ev->tag);
@@ -960,7 +967,6 @@ void cld_ipc_event(struct cld_ipc *ip, const struct cl_node_event *ev)
 			       " cleared at %" PRIu64 " us", c->id, (int)ev->namelen,
 			       (const char *)ev->name, ev->tag, cld_now_us());
 		}
-		send_lease_ev(c, CLP_EV_REVOKED, ev, ip->cfg.nodeid, CLP_SLOT_NONE, 0);
 		break;
 	case CL_NODE_EV_KILL:
 		if ((ip->cfg.conf->kill_on_revoke || (ev->flags & CL_NODE_KILL)) && c->pid != ip->cfg.pid)

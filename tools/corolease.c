@@ -1709,10 +1709,18 @@ static int cmd_acquire(int argc, char **argv)
 		 * No revoke may come (our daemon stopped, or cut off with its
 		 * corosync): the validity page says when the lease lapsed.
 		 */
-		if (!run.stopping && !run.done && !corolease_lease_valid(lease))
+		if (!run.stopping && !run.done && !corolease_lease_valid(lease)) {
+			/*
+			 * A revoke clears the lease's slot after its event is
+			 * sent (lockd/ipc_req.c): read it, and say revoked
+			 * (acq_revoked()) rather than lapsed.
+			 */
+			if (!lib_dead && corolease_dispatch(h) == COROLEASE_EDISCONNECTED)
+				lib_dead = true;
 			stop_child(&run, lib_dead ? "connection to coroleased lost"
 						  : "lease no longer valid (the node's validity lapsed, "
 						    "or coroleased stopped)");
+		}
 		uint64_t now = boot_us();
 		if (run.kill_at && now >= run.kill_at && !run.done) {
 			if (!run.killing)
