@@ -313,7 +313,7 @@ static bool compatible(const struct cl_rec *rec, uint32_t node, uint8_t mode, bo
  * not quorate, in the grace period of fresh state, or (split-capable quorum
  * modes) a departed node not yet fenced.
  */
-static int grant_block(const struct cl_sm *sm)
+int cl_sm_grant_block(const struct cl_sm *sm)
 {
 	if (sm->cfg.unsafe_flags & CL_UNSAFE_NO_QUORUM_CHECK)
 		return 0;
@@ -328,7 +328,7 @@ static int grant_block(const struct cl_sm *sm)
 
 static bool grants_allowed(const struct cl_sm *sm)
 {
-	return grant_block(sm) == 0;
+	return cl_sm_grant_block(sm) == 0;
 }
 
 /*
@@ -547,7 +547,7 @@ static int apply_acquire(struct cl_sm *sm, uint32_t sender, const struct cl_msg 
 	 * Not quorate: denied.  In a grace period or awaiting fence-ack: a WAIT
 	 * request is queued (granted when the wait ends), others are denied.
 	 */
-	int block = grant_block(sm);
+	int block = cl_sm_grant_block(sm);
 	bool queue_only = (block == COROLEASE_EGRACE || block == COROLEASE_EFENCING) &&
 			  (m->flags & CL_ACQ_WAIT);
 	if (block && !queue_only) {

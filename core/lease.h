@@ -349,6 +349,11 @@ uint64_t cl_sm_live_holds_of_full(const struct cl_sm *sm, uint32_t node);
 /* True while node, departed in a split-capable quorum mode, awaits FENCE_ACK. */
 bool cl_sm_unfenced(const struct cl_sm *sm, uint32_t node);
 bool cl_sm_quorate(const struct cl_sm *sm);
+/*
+ * 0 when the machine may grant, else the code it denies an ACQUIRE without
+ * WAIT with: COROLEASE_ENOQUORUM, COROLEASE_EGRACE or COROLEASE_EFENCING.
+ */
+int cl_sm_grant_block(const struct cl_sm *sm);
 /* Departed nodes awaiting FENCE_ACK (split-capable quorum modes). */
 uint32_t cl_sm_nunfenced(const struct cl_sm *sm);
 /* True while some departed node awaits FENCE_ACK (split-capable quorum modes). */

@@ -311,14 +311,9 @@ void nd_pump(struct cl_node *n, struct nl_lease *l)
 	if (l->nwaiters && l->req != REQ_SENT &&
 	    (l->req == REQ_QUEUED || hold_is(l, NLP_WANTED | NLP_REVOKING) ||
 	     (hold_is(l, NLP_LOST) && l->nholders))) {
-		int err = -EBUSY;
-		if (l->req == REQ_QUEUED) {
-			/* why it is queued, as the machine would say (grant_block()) */
-			struct cl_sm_stats st;
-			cl_sm_stats(n->sm, &st);
-			err = st.grace ? COROLEASE_EGRACE : st.nunfenced ? COROLEASE_EFENCING : -EBUSY;
-		}
-		deny_nowait(n, l, err, cl_sm_owner(n->sm, l->name, l->namelen));
+		/* behind a queued ACQUIRE: why it is queued, as the machine would say */
+		int err = l->req == REQ_QUEUED ? cl_sm_grant_block(n->sm) : 0;
+		deny_nowait(n, l, err ? err : -EBUSY, cl_sm_owner(n->sm, l->name, l->namelen));
 	}
 
 	/* what the remaining waiters need from the cluster */
