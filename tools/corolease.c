@@ -1285,6 +1285,13 @@ static void reap(struct run *run)
 	}
 }
 
+/* Runs the library's pending events, unless its connection is already lost (*dead). */
+static void acq_dispatch(corolease_t *h, bool *dead)
+{
+	if (!*dead && corolease_dispatch(h) == COROLEASE_EDISCONNECTED)
+		*dead = true;
+}
+
 static void acq_revoked(corolease_t *h, corolease_lease_t *lease, void *udata)
 {
 	(void)h;
@@ -1700,11 +1707,7 @@ static int cmd_acquire(int argc, char **argv)
 			warnx_("acquire %s: %s exited; processes it started still run and keep the "
 			       "lease until they exit", text(name, strlen(name)), run.cmd);
 		}
-		if (!lib_dead) {
-			int r2 = corolease_dispatch(h);
-			if (r2 == COROLEASE_EDISCONNECTED)
-				lib_dead = true;
-		}
+		acq_dispatch(h, &lib_dead);
 		/*
 		 * No revoke may come (our daemon stopped, or cut off with its
 		 * corosync): the validity page says when the lease lapsed.
@@ -1715,8 +1718,7 @@ static int cmd_acquire(int argc, char **argv)
 			 * sent (lockd/ipc_req.c): read it, and say revoked
 			 * (acq_revoked()) rather than lapsed.
 			 */
-			if (!lib_dead && corolease_dispatch(h) == COROLEASE_EDISCONNECTED)
-				lib_dead = true;
+			acq_dispatch(h, &lib_dead);
 			stop_child(&run, lib_dead ? "connection to coroleased lost"
 						  : "lease no longer valid (the node's validity lapsed, "
 						    "or coroleased stopped)");
