@@ -230,6 +230,20 @@ uint64_t corolease_get_timeout(const corolease_t *h);
  * then on; queued callbacks, `disconnected` among them, still run).
  */
 int corolease_dispatch(corolease_t *h);
+/*
+ * Corks and uncorks h, as TCP_CORK does a socket.  While h is corked, the
+ * requests made on it wait in the library; corolease_uncork() sends them,
+ * in order, up to 64 in one system call, so the daemon reads them at one
+ * wake-up and puts them in one cluster message.  For a client that makes
+ * many asynchronous calls at once.  A synchronous call sends what waits
+ * with its own request, and corolease_dispatch() corks h while it runs
+ * callbacks (what they ask is sent when they are done).  Corks nest: the
+ * requests go at the last uncork.  Both return 0, -EINVAL (a NULL handle;
+ * an uncork without a cork), or COROLEASE_EDISCONNECTED once the
+ * connection is lost.
+ */
+int corolease_cork(corolease_t *h);
+int corolease_uncork(corolease_t *h);
 /* The node id of the local daemon (0 for a NULL handle). */
 uint32_t corolease_nodeid(const corolease_t *h);
 

@@ -182,7 +182,11 @@ struct pending {
 	int item_err;                 /* malformed records, or no memory for them */
 };
 
-/* A request the daemon's flow control refused; sent again from dispatch. */
+/*
+ * A request not sent yet: one the daemon's flow control refused (sent again
+ * from dispatch), or one made while dispatch runs callbacks (sent with the
+ * others they made when they are done).
+ */
 struct outmsg {
 	struct cl_list link;          /* h->outq */
 	size_t len;
@@ -216,6 +220,7 @@ struct corolease {
 	struct cl_list leases;        /* the same, in acquire order */
 	struct cl_list pending;
 	struct cl_list outq;
+	unsigned corked;              /* dispatch is running callbacks: requests wait in outq */
 	struct cl_list cbq;           /* queued callbacks, oldest first */
 	uint64_t cb_seq;              /* seq of the next queued callback */
 	struct cbq cb_disconnected;
@@ -373,22 +378,39 @@ static void pending_run_batches(struct pending *p)
 /* ------------------------------------------------------------------------ */
 /* sending */
 
-/* Sends what flow control held back, in order.  0, or negative on a dead link. */
+/*
+ * Sends what waits in outq, in order, up to CLTP_SENDMANY_MAX packets a
+ * system call.  0, or negative on a dead link.
+ */
 static int outq_flush(corolease_t *h)
 {
-	struct cl_list *first;
-	while ((first = cl_list_first(&h->outq))) {
-		struct outmsg *m = cl_list_entry(first, struct outmsg, link);
-		struct iovec iov = { m->data, m->len };
-		ssize_t r = cltp_sendv(h->fd, &iov, 1);
+	while (!cl_list_empty(&h->outq)) {
+		struct iovec pkt[CLTP_SENDMANY_MAX];
+		struct outmsg *m[CLTP_SENDMANY_MAX];
+		unsigned n = 0;
+		struct cl_list *it;
+		cl_list_foreach(it, &h->outq) {
+			m[n] = cl_list_entry(it, struct outmsg, link);
+			pkt[n].iov_base = m[n]->data;
+			pkt[n].iov_len = m[n]->len;
+			if (++n == CLTP_SENDMANY_MAX)
+				break;
+		}
+		int r = cltp_sendmany(h->fd, pkt, n);
 		if (r == -EAGAIN)
 			return 0;
-		cl_list_del(first);
-		free(m);
+		/* what went, or the first when it could not go (as one at a time dropped it) */
+		unsigned done = r > 0 ? (unsigned)r : 1;
+		for (unsigned i = 0; i < done; i++) {
+			cl_list_del(&m[i]->link);
+			free(m[i]);
+		}
 		if (r < 0 && is_disconnect(r)) {
 			h->dead = true;
 			return COROLEASE_EDISCONNECTED;
 		}
+		if (r > 0 && done < n)
+			return 0;   /* the rest had no room: dispatch sends them again */
 	}
 	return 0;
 }
@@ -396,7 +418,8 @@ static int outq_flush(corolease_t *h)
 /*
  * Sends a request: iov[0] starts with struct clp_req_base, whose header and
  * cookie are filled in here.  Queues it when flow control says -EAGAIN, so
- * the order of requests is always kept.  Returns 0, -EMSGSIZE, -ENOMEM or
+ * the order of requests is always kept, and while dispatch runs callbacks:
+ * what they ask goes when they are done, many requests a system call.  Returns 0, -EMSGSIZE, -ENOMEM or
  * COROLEASE_EDISCONNECTED (dispatch reports the loss).
  */
 static int send_req(corolease_t *h, uint32_t type, uint64_t cookie,
@@ -415,7 +438,7 @@ static int send_req(corolease_t *h, uint32_t type, uint64_t cookie,
 	b->hdr.size = (int32_t)total;
 	b->cookie = cookie;
 
-	if (cl_list_empty(&h->outq)) {
+	if (cl_list_empty(&h->outq) && !h->corked) {
 		ssize_t r = cltp_sendv(h->fd, iov, niov);
 		if (r >= 0)
 			return 0;
@@ -771,14 +794,14 @@ static void report_disconnect(corolease_t *h)
 
 /*
  * Receives and handles the events available now (no callback runs), runs
- * due timeouts and resends what flow control held back.  Returns the number
+ * due timeouts and sends what waits in outq unless corked.  Returns the number
  * of events, or COROLEASE_EDISCONNECTED.
  */
 static int process(corolease_t *h)
 {
 	int n = 0;
 
-	if (!h->dead)
+	if (!h->dead && !h->corked)
 		outq_flush(h);
 	while (!h->dead && n < PROCESS_MAX_EVENTS) {
 		ssize_t r = cltp_recv(h->fd, h->rx, h->bufsize);
@@ -881,7 +904,7 @@ static uint64_t next_deadline(const corolease_t *h)
 		if (l->state == LS_PENDING && l->deadline && l->deadline < t)
 			t = l->deadline;
 	}
-	if (!cl_list_empty(&h->outq) && !h->dead) {
+	if (!cl_list_empty(&h->outq) && !h->dead && !h->corked) {
 		uint64_t r = now_us() + OUTQ_RETRY_US;
 		if (r < t)
 			t = r;
@@ -906,6 +929,8 @@ static int wait_until(corolease_t *h, bool (*done)(void *arg), void *arg, uint64
 	 */
 	bool read = !cl_list_empty(&h->outq) || h->dead;
 	for (;; read = true) {
+		if (read && h->corked && !h->dead)
+			outq_flush(h);   /* corked: the call sends what waits, its own request last */
 		int r = read ? process(h) : 0;
 		if (done(arg))
 			return 0;
@@ -1330,8 +1355,30 @@ CL_PUBLIC int corolease_dispatch(corolease_t *h)
 	if (!h)
 		return -EINVAL;
 	int n = process(h);
+	h->corked++;
 	int ran = run_callbacks(h, h->cb_seq);
+	if (--h->corked == 0 && !h->dead)
+		outq_flush(h);
 	return n < 0 ? n : n + ran;
+}
+
+CL_PUBLIC int corolease_cork(corolease_t *h)
+{
+	if (!h)
+		return -EINVAL;
+	if (h->dead)
+		return COROLEASE_EDISCONNECTED;
+	h->corked++;
+	return 0;
+}
+
+CL_PUBLIC int corolease_uncork(corolease_t *h)
+{
+	if (!h || !h->corked)
+		return -EINVAL;
+	if (--h->corked || h->dead)
+		return h->dead ? COROLEASE_EDISCONNECTED : 0;
+	return outq_flush(h);
 }
 
 CL_PUBLIC uint32_t corolease_nodeid(const corolease_t *h)

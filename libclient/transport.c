@@ -3,7 +3,7 @@
  *
  * Copyright (c) 2026 the corolease authors.  LGPL-2.1-or-later.
  */
-#define _GNU_SOURCE 1   /* struct ucred */
+#define _GNU_SOURCE 1   /* struct ucred, sendmmsg() */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -90,6 +90,27 @@ ssize_t cltp_sendv(int fd, const struct iovec *iov, unsigned niov)
 			return r;
 		if (errno != EINTR)
 			return errno == EAGAIN || errno == ENOBUFS ? -EAGAIN : gone(errno);
+	}
+}
+
+int cltp_sendmany(int fd, const struct iovec *pkt, unsigned n)
+{
+	struct mmsghdr mm[CLTP_SENDMANY_MAX];
+	if (n > CLTP_SENDMANY_MAX)
+		n = CLTP_SENDMANY_MAX;
+	memset(mm, 0, n * sizeof(mm[0]));
+	for (unsigned i = 0; i < n; i++) {
+		mm[i].msg_hdr.msg_iov = (struct iovec *)&pkt[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+	}
+	for (;;) {
+		int r = sendmmsg(fd, mm, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (r > 0)
+			return r;
+		if (r == 0)
+			return -EAGAIN;
+		if (errno != EINTR)
+			return errno == EAGAIN || errno == ENOBUFS ? -EAGAIN : (int)gone(errno);
 	}
 }
 

@@ -25,6 +25,15 @@ int cltp_connect(const char *path, uint64_t deadline, int *fd_r);
 int cltp_peer(int fd, uid_t *uid_r, pid_t *pid_r);
 /* Sends one packet: its size, -EAGAIN (no room now), -ENOTCONN (gone) or -errno. */
 ssize_t cltp_sendv(int fd, const struct iovec *iov, unsigned niov);
+/* The most packets cltp_sendmany() sends in one call. */
+#define CLTP_SENDMANY_MAX 64
+
+/*
+ * Sends n packets, pkt[i] each, in order and in one system call where it
+ * can: how many went (1..n), or -EAGAIN (none had room), -ENOTCONN or
+ * -errno when the first could not go.
+ */
+int cltp_sendmany(int fd, const struct iovec *pkt, unsigned n);
 /*
  * Receives one packet into buf: its size, -EAGAIN (none now), -ENOTCONN
  * (the daemon closed or is gone), -EMSGSIZE (larger than cap: dropped).

@@ -65,6 +65,7 @@ static struct {
 	uint64_t write_cookie[16];        /* their cookies, in arrival order */
 	uint32_t write_type[16];
 	int nwrites;
+	char reqs[64];                    /* requests in arrival order: ACQUIRE 'a'+i, RELEASE 'r', SYNC 'S' */
 	/* the validity page */
 	char dir[64], path[128];
 	struct clp_shm_page *page;
@@ -256,6 +257,11 @@ static void daemon_request(void *ctx, const void *req, size_t len)
 	ck_assert_uint_ge(len, sizeof(b));
 	memcpy(&b, req, sizeof(b));
 	const unsigned char *p = req;
+	size_t nr = strlen(fd_.reqs);
+	char rc = b.hdr.id == CLP_REQ_ACQUIRE ? (char)p[sizeof(struct clp_req_acquire)]
+		  : b.hdr.id == CLP_REQ_RELEASE ? 'r' : b.hdr.id == CLP_REQ_SYNC ? 'S' : 0;
+	if (rc && nr + 1 < sizeof(fd_.reqs))
+		fd_.reqs[nr] = rc;
 	switch (b.hdr.id) {
 	case CLP_REQ_HELLO: {
 		if (fd_.hung)
@@ -1209,6 +1215,152 @@ START_TEST(close_drops_async_writes)
 }
 END_TEST
 
+/* ---- corking (corolease_cork) ---- */
+
+/* Requests made while corked wait; the uncork sends them in order, in one transport call. */
+START_TEST(corked_requests_go_at_uncork_together)
+{
+	corolease_t *h = open_conn();
+	unsigned calls = faketp_send_calls();
+	ck_assert_int_eq(corolease_cork(h), 0);
+	acquire_async(h, 'a');
+	acquire_async(h, 'b');
+	acquire_async(h, 'c');
+	ck_assert_str_eq(fd_.reqs, "");
+	ck_assert_uint_eq(faketp_send_calls(), calls);
+	ck_assert_int_eq(corolease_uncork(h), 0);
+	ck_assert_str_eq(fd_.reqs, "abc");
+	ck_assert_uint_eq(faketp_send_calls(), calls + 1);
+	/* uncorked, a request goes at once, alone */
+	acquire_async(h, 'd');
+	ck_assert_str_eq(fd_.reqs, "abcd");
+	ck_assert_uint_eq(faketp_send_calls(), calls + 2);
+	corolease_close(h);
+}
+END_TEST
+
+/* Corks nest; an uncork without a cork, and a NULL handle, are -EINVAL. */
+START_TEST(corks_nest)
+{
+	corolease_t *h = open_conn();
+	ck_assert_int_eq(corolease_cork(NULL), -EINVAL);
+	ck_assert_int_eq(corolease_uncork(NULL), -EINVAL);
+	ck_assert_int_eq(corolease_uncork(h), -EINVAL);
+	ck_assert_int_eq(corolease_cork(h), 0);
+	ck_assert_int_eq(corolease_cork(h), 0);
+	acquire_async(h, 'a');
+	ck_assert_int_eq(corolease_uncork(h), 0);
+	ck_assert_str_eq(fd_.reqs, "");
+	acquire_async(h, 'b');
+	ck_assert_int_eq(corolease_uncork(h), 0);
+	ck_assert_str_eq(fd_.reqs, "ab");
+	ck_assert_int_eq(corolease_uncork(h), -EINVAL);
+	corolease_close(h);
+}
+END_TEST
+
+/* A dispatch while corked receives, and sends nothing; nor is a resend due. */
+START_TEST(dispatch_while_corked_keeps_the_requests)
+{
+	corolease_t *h = open_conn();
+	fd_.grant_at_once = true;
+	acquire_async(h, 'a');
+	ck_assert_int_eq(corolease_cork(h), 0);
+	acquire_async(h, 'b');
+	ck_assert_uint_eq(corolease_get_timeout(h), UINT64_MAX);
+	ck_assert_int_gt(corolease_dispatch(h), 0);   /* a's grant */
+	ck_assert_str_eq(cb_log, "acquired a OK;");
+	ck_assert_str_eq(fd_.reqs, "a");
+	ck_assert_int_eq(corolease_uncork(h), 0);
+	ck_assert_str_eq(fd_.reqs, "ab");
+	corolease_close(h);
+}
+END_TEST
+
+/* A synchronous call while corked sends what waits, then its own request, and returns. */
+START_TEST(sync_call_while_corked_sends_what_waits_first)
+{
+	corolease_t *h = open_conn();
+	ck_assert_int_eq(corolease_cork(h), 0);
+	acquire_async(h, 'a');
+	acquire_async(h, 'b');
+	ck_assert_int_eq(corolease_sync(h), 0);
+	ck_assert_str_eq(fd_.reqs, "abS");
+	acquire_async(h, 'c');
+	ck_assert_str_eq(fd_.reqs, "abS");
+	ck_assert_int_eq(corolease_uncork(h), 0);
+	ck_assert_str_eq(fd_.reqs, "abSc");
+	corolease_close(h);
+}
+END_TEST
+
+/* An acquired callback that asks for the next two names not asked yet. */
+static void acquire_two_more(corolease_t *h)
+{
+	for (int k = 0; k < 2; k++)
+		for (char c = 'a'; c < 'a' + MAX_ACQ; c++)
+			if (!strchr(fd_.reqs, c) && !leases[c - 'a']) {
+				acquire_async(h, c);
+				break;
+			}
+}
+
+/* What callbacks ask during a dispatch goes when they are done, in one transport call. */
+START_TEST(dispatch_sends_what_callbacks_ask_together)
+{
+	corolease_t *h = open_conn();
+	fd_.grant_at_once = true;
+	acquire_async(h, 'a');
+	ck_assert_str_eq(fd_.reqs, "a");
+	in_acquired = acquire_two_more;
+	unsigned calls = faketp_send_calls();
+	ck_assert_int_gt(corolease_dispatch(h), 0);   /* a's callback asks b and c */
+	ck_assert_str_eq(fd_.reqs, "abc");
+	ck_assert_uint_eq(faketp_send_calls(), calls + 1);
+	ck_assert_int_gt(corolease_dispatch(h), 0);   /* b's asks d and e, c's f and g */
+	ck_assert_str_eq(fd_.reqs, "abcdefg");
+	ck_assert_uint_eq(faketp_send_calls(), calls + 2);
+	in_acquired = NULL;
+	corolease_close(h);
+}
+END_TEST
+
+/* With no room for all, the rest stay queued, in order, and a dispatch sends them. */
+START_TEST(uncork_without_room_keeps_the_rest_in_order)
+{
+	corolease_t *h = open_conn();
+	ck_assert_int_eq(corolease_cork(h), 0);
+	for (char c = 'a'; c <= 'e'; c++)
+		acquire_async(h, c);
+	faketp_set_room(2);
+	ck_assert_int_eq(corolease_uncork(h), 0);
+	ck_assert_str_eq(fd_.reqs, "ab");
+	/* a resend is due: the library asks to be called back */
+	ck_assert_uint_ne(corolease_get_timeout(h), UINT64_MAX);
+	acquire_async(h, 'f');   /* behind the queued ones, never ahead */
+	ck_assert_str_eq(fd_.reqs, "ab");
+	faketp_set_room(-1);
+	corolease_dispatch(h);
+	ck_assert_str_eq(fd_.reqs, "abcdef");
+	corolease_close(h);
+}
+END_TEST
+
+/* A daemon gone while corked: the uncork says so, and the acquires fail at dispatch. */
+START_TEST(uncork_after_the_daemon_died)
+{
+	corolease_t *h = open_conn();
+	ck_assert_int_eq(corolease_cork(h), 0);
+	acquire_async(h, 'a');
+	faketp_hangup();
+	ck_assert_int_eq(corolease_uncork(h), COROLEASE_EDISCONNECTED);
+	ck_assert_int_eq(corolease_dispatch(h), COROLEASE_EDISCONNECTED);
+	ck_assert_str_eq(cb_log, "acquired a EDISCONNECTED;disconnected;");
+	ck_assert_int_eq(corolease_cork(h), COROLEASE_EDISCONNECTED);
+	corolease_close(h);
+}
+END_TEST
+
 static Suite *client_suite(void)
 {
 	Suite *s = suite_create("client");
@@ -1250,6 +1402,13 @@ static Suite *client_suite(void)
 	tcase_add_test(tc, async_writes_fail_on_disconnect);
 	tcase_add_test(tc, close_drops_async_writes);
 	tcase_add_test(tc, list_fn_may_call_the_library);
+	tcase_add_test(tc, corked_requests_go_at_uncork_together);
+	tcase_add_test(tc, corks_nest);
+	tcase_add_test(tc, sync_call_while_corked_sends_what_waits_first);
+	tcase_add_test(tc, dispatch_while_corked_keeps_the_requests);
+	tcase_add_test(tc, dispatch_sends_what_callbacks_ask_together);
+	tcase_add_test(tc, uncork_without_room_keeps_the_rest_in_order);
+	tcase_add_test(tc, uncork_after_the_daemon_died);
 	tcase_add_checked_fixture(tc, NULL, page_remove);
 	suite_add_tcase(s, tc);
 	return s;

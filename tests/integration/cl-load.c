@@ -27,6 +27,9 @@
  *   -s  shared mode
  *   -G  after "connected", wait for SIGUSR1 before the first acquire (a test
  *       stops the daemon in between, so the window's acquires all wait for it)
+ *   -C  cork the connection while acquires are made (corolease_cork()), so
+ *       they go many a system call; the releases made in callbacks go corked
+ *       anyway (corolease_dispatch() corks while it runs them)
  */
 #define _GNU_SOURCE 1
 #include <errno.h>
@@ -55,7 +58,7 @@ struct slot {
 static struct slot *slots;
 static uint32_t count, window = 500, *todo, todo_head, todo_tail, todo_n;
 static char prefix[256] = "load/", exact[1100];
-static bool opt_loop, opt_reconnect, opt_wait, opt_handover, opt_once, opt_verbose, opt_go;
+static bool opt_loop, opt_reconnect, opt_wait, opt_handover, opt_once, opt_verbose, opt_go, opt_cork;
 static int opt_mode = COROLEASE_EX;
 static uint64_t held, pending, cycles, reconnects, errors;
 static bool all_reported;
@@ -264,7 +267,7 @@ int main(int argc, char **argv)
 {
 	int c;
 	count = 1;
-	while ((c = getopt(argc, argv, "p:n:x:W:lrwH1svG")) != -1) {
+	while ((c = getopt(argc, argv, "p:n:x:W:lrwH1svGC")) != -1) {
 		switch (c) {
 		case 'p': snprintf(prefix, sizeof(prefix), "%s", optarg); break;
 		case 'n': count = (uint32_t)strtoul(optarg, NULL, 10); break;
@@ -278,8 +281,9 @@ int main(int argc, char **argv)
 		case 's': opt_mode = COROLEASE_SH; break;
 		case 'v': opt_verbose = true; break;
 		case 'G': opt_go = true; break;
+		case 'C': opt_cork = true; break;
 		default:
-			fprintf(stderr, "usage: cl-load [-p PREFIX -n COUNT | -x NAME] [-W WINDOW] [-lrwH1sv]\n");
+			fprintf(stderr, "usage: cl-load [-p PREFIX -n COUNT | -x NAME] [-W WINDOW] [-lrwH1svGC]\n");
 			return 2;
 		}
 	}
@@ -333,7 +337,10 @@ int main(int argc, char **argv)
 			printf("reconnected\n");
 			reset_all();
 		}
+		bool corked = opt_cork && corolease_cork(h) == 0;
 		issue();
+		if (corked && corolease_uncork(h) == COROLEASE_EDISCONNECTED)
+			dead = true;
 		if (opt_go) {
 			printf("issued %" PRIu64 "\n", pending);
 			opt_go = false;

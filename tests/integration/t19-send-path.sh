@@ -49,4 +49,21 @@ say "1000 acquires waiting for the daemon: $g cluster grants in $m CPG messages 
 flood_unlock
 check "they were granted through the cluster" [ "$g" -ge 1000 ]
 check "CPG messages carried at least 1.5 grants each ($g grants, $m messages)" [ $((m > 0 && g * 10 / m >= 15)) = 1 ]
+kill "$lp"
+j=$(cl 1 --json status)
+g0=$(jget "$j" .counters.cluster_grants) m0=$(jget "$j" .counters.cpg_msgs)
+spawn 1 corked "$CL_LOAD" -C -p sp3/ -n 2000 -W 1000 >/dev/null
+must_wait 60 "2000 corked acquires granted" grep -q '^all held 2000' "$CLUSTER_DIR/n1/corked.log"
+j=$(cl 1 --json status)
+g=$(($(jget "$j" .counters.cluster_grants) - g0)) m=$(($(jget "$j" .counters.cpg_msgs) - m0))
+say "2000 corked acquires: $g cluster grants in $m CPG messages"
+check "each went through the cluster once ($g cluster grants)" [ "$g" = 2000 ]
+must_wait 10 "a progress line of the corked client after it" grep -q '^progress held=2000 ' "$CLUSTER_DIR/n1/corked.log"
+check "the corked client saw no error" grep -q '^progress held=2000 .* errors=0$' "$CLUSTER_DIR/n1/corked.log"
+n=$(cl 1 list sp3/ | grep -c 'owner=1')
+check "node 1 lists the 2000 leases ($n)" [ "$n" = 2000 ]
+spawn 1 cycling "$CL_LOAD" -C -l -p sp4/ -n 200 -W 200 >/dev/null
+must_wait 30 "the corked client releasing in its callbacks cycled 2000 times" \
+	awk '$1 == "progress" { split($4, c, "="); if (c[2] >= 2000) ok = 1 } END { exit !ok }' "$CLUSTER_DIR/n1/cycling.log"
+check "... without an error" [ "$(grep -c 'errors=[1-9]' "$CLUSTER_DIR/n1/cycling.log")" = 0 ]
 it_pass

@@ -34,7 +34,46 @@ static struct {
 	size_t n;
 	faketp_request_fn fn;
 	void *ctx;
-} fq;
+	unsigned send_calls;
+	int room;                     /* packets that still fit, < 0: no limit */
+} fq = { .room = -1 };
+
+unsigned faketp_send_calls(void)
+{
+	return fq.send_calls;
+}
+
+void faketp_set_room(int n)
+{
+	fq.room = n;
+}
+
+/* One packet to the handler, as the daemon would read it. */
+static ssize_t deliver(const struct iovec *iov, unsigned niov)
+{
+	if (fq.hung_up)
+		return -ENOTCONN;
+	if (fq.room == 0)
+		return -EAGAIN;
+	if (fq.room > 0)
+		fq.room--;
+	size_t total = 0;
+	for (size_t i = 0; i < niov; i++)
+		total += iov[i].iov_len;
+	unsigned char *buf = malloc(total ? total : 1);
+	if (!buf)
+		return -ENOMEM;
+	size_t off = 0;
+	for (size_t i = 0; i < niov; i++) {
+		if (iov[i].iov_len)
+			memcpy(buf + off, iov[i].iov_base, iov[i].iov_len);
+		off += iov[i].iov_len;
+	}
+	if (fq.fn)
+		fq.fn(fq.ctx, buf, total);
+	free(buf);
+	return (ssize_t)total;
+}
 
 void faketp_set_handler(faketp_request_fn fn, void *ctx)
 {
@@ -87,6 +126,7 @@ int cltp_connect(const char *path, uint64_t deadline, int *fd_r)
 		return -EMFILE;
 	fq.open = true;
 	fq.hung_up = false;
+	fq.room = -1;
 	fq.head = NULL;
 	fq.tail = &fq.head;
 	fq.n = 0;
@@ -105,24 +145,21 @@ int cltp_peer(int fd, uid_t *uid_r, pid_t *pid_r)
 ssize_t cltp_sendv(int fd, const struct iovec *iov, unsigned niov)
 {
 	(void)fd;
-	if (fq.hung_up)
-		return -ENOTCONN;
-	size_t total = 0;
-	for (size_t i = 0; i < niov; i++)
-		total += iov[i].iov_len;
-	unsigned char *buf = malloc(total ? total : 1);
-	if (!buf)
-		return -ENOMEM;
-	size_t off = 0;
-	for (size_t i = 0; i < niov; i++) {
-		if (iov[i].iov_len)
-			memcpy(buf + off, iov[i].iov_base, iov[i].iov_len);
-		off += iov[i].iov_len;
+	fq.send_calls++;
+	return deliver(iov, niov);
+}
+
+int cltp_sendmany(int fd, const struct iovec *pkt, unsigned n)
+{
+	(void)fd;
+	fq.send_calls++;
+	unsigned i;
+	for (i = 0; i < n && i < CLTP_SENDMANY_MAX; i++) {
+		ssize_t r = deliver(&pkt[i], 1);
+		if (r < 0)
+			return i ? (int)i : (int)r;
 	}
-	if (fq.fn)
-		fq.fn(fq.ctx, buf, total);
-	free(buf);
-	return (ssize_t)total;
+	return (int)i;
 }
 
 ssize_t cltp_recv(int fd, void *buf, size_t cap)

@@ -1,6 +1,7 @@
 /*
  * faketp.h - test support: a stand-in for libcorolease's transport
- * (libclient/transport.h: cltp_connect, _peer, _sendv, _recv, _close), so a
+ * (libclient/transport.h: cltp_connect, _peer, _sendv, _sendmany, _recv,
+ * _close), so a
  * unit test links libclient/client.c with this file instead of
  * libclient/transport.c and plays the daemon itself, in-process and
  * deterministically.  A connect succeeds when the socket path exists.
@@ -30,6 +31,10 @@ void faketp_event(const void *ev, size_t len);
 size_t faketp_queued(void);
 /* The daemon is gone: POLLHUP on the fd; later sends and receives fail with -ENOTCONN. */
 void faketp_hangup(void);
+/* Transport send calls so far (cltp_sendv, cltp_sendmany), each counted once. */
+unsigned faketp_send_calls(void);
+/* Room for n more packets, then -EAGAIN until it is set again; n < 0: no limit (the default). */
+void faketp_set_room(int n);
 /* The uid cltp_peer() reports for the "daemon" (default: our own). */
 void faketp_set_server_uid(unsigned uid);
 
