@@ -43,7 +43,10 @@
  *       so several nodes of one host start together; default now) until the
  *       last grant.  Prints the grants, failures and grants/s; the leases are
  *       held until the program exits.  Run on every node at once by
- *       bench/bench_cluster.sh, which adds the rates up.
+ *       bench/bench_cluster.sh, which adds the rates up.  The acquires each
+ *       connection makes in one go are corked (corolease_cork()), so they
+ *       reach the daemon many a system call; BENCH_NOCORK=1 sends each
+ *       alone, as before corolease_cork() existed.
  *
  *   bench-ipc puts PREFIX COUNT CONNS [START_NS [WINDOW]]
  *       Throughput of index puts (issue 9, target 4): CONNS processes, each
@@ -52,7 +55,7 @@
  *       stays small) from START_NS (as for load; 0: now) on.  WINDOW 0 (the
  *       default): with corolease_index_put(), one at a time per connection;
  *       WINDOW N: with corolease_index_put_async(), at most N in flight per
- *       connection.  Prints the puts, failures (and the first error) and
+ *       connection, corked as load's acquires (BENCH_NOCORK=1: not).  Prints the puts, failures (and the first error) and
  *       puts/s from START_NS to the last answer.
  *
  *   bench-ipc now
@@ -529,12 +532,29 @@ static int bench_handover(const char *name, double secs, const char *file, int h
 	return 0;
 }
 
+/* poll(2) ms until h's corolease_get_timeout() (a CLOCK_BOOTTIME time in us; 0: now), at most max_ms. */
+static int lib_wait_ms(const corolease_t *h, int max_ms)
+{
+	uint64_t t = corolease_get_timeout(h);
+	if (t == UINT64_MAX)
+		return max_ms;
+	struct timespec ts;
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	if (t <= now)
+		return 0;
+	uint64_t ms = (t - now + 999) / 1000;
+	return ms < (uint64_t)max_ms ? (int)ms : max_ms;
+}
+
 struct ld_conn {
 	corolease_t *h;
 	unsigned next, pending, granted, failed, count, idx;
 };
 
-static uint64_t ld_last_grant;
+static uint64_t ld_last_grant, ld_t0;
+static unsigned ld_tl[600];   /* BENCH_TIMELINE=1: grants per 100 ms from the start */
+static bool ld_cork;   /* load and puts: corolease_cork() each burst (BENCH_NOCORK=1: no) */
 
 static void ld_acquired(corolease_t *h, corolease_lease_t *lease, int err, void *udata)
 {
@@ -547,6 +567,8 @@ static void ld_acquired(corolease_t *h, corolease_lease_t *lease, int err, void 
 	else
 		c->granted++;
 	ld_last_grant = now_ns();
+	if (ld_t0 && (ld_last_grant - ld_t0) / 100000000u < 600)
+		ld_tl[(ld_last_grant - ld_t0) / 100000000u]++;
 }
 
 static const struct corolease_callbacks ld_cbs = { .acquired = ld_acquired };
@@ -579,11 +601,14 @@ static int bench_load(const char *prefix, unsigned count, unsigned conns, unsign
 		nanosleep(&ts, NULL);
 	}
 	uint64_t t0 = now_ns();
+	ld_t0 = t0;
 	unsigned done = 0, granted = 0, failed = 0;
 	while (done < conns) {
 		done = 0;
 		for (unsigned i = 0; i < conns; i++) {
 			struct ld_conn *k = &c[i];
+			if (ld_cork)
+				corolease_cork(k->h);
 			while (k->next < k->count && k->pending < window) {
 				char nm[300];
 				int n = snprintf(nm, sizeof(nm), "%s/%u/%u", prefix, k->idx, k->next);
@@ -597,6 +622,8 @@ static int bench_load(const char *prefix, unsigned count, unsigned conns, unsign
 				k->next++;
 				k->pending++;
 			}
+			if (ld_cork)
+				corolease_uncork(k->h);
 			if (k->next == k->count && !k->pending)
 				done++;
 			p[i].fd = corolease_get_fd(k->h);
@@ -605,9 +632,11 @@ static int bench_load(const char *prefix, unsigned count, unsigned conns, unsign
 		if (done == conns)
 			break;
 		int ms = 1000;
-		for (unsigned i = 0; i < conns; i++)
-			if (corolease_get_timeout(c[i].h) == 0)
-				ms = 0;   /* callbacks queued */
+		for (unsigned i = 0; i < conns; i++) {
+			int w = lib_wait_ms(c[i].h, ms);   /* callbacks queued, requests to resend */
+			if (w < ms)
+				ms = w;
+		}
 		if (poll(p, conns, ms) < 0 && errno != EINTR)
 			return 1;
 		/* every connection: the library may hold callbacks its fd no longer shows */
@@ -626,6 +655,16 @@ static int bench_load(const char *prefix, unsigned count, unsigned conns, unsign
 	double secs = (double)(ld_last_grant > t0 ? ld_last_grant - t0 : 1) / 1e9;
 	printf("node %" PRIu32 ": load %u grants (%u failed) through %u connections, window %u, in %.3f s: %.0f grants/s\n",
 	       corolease_nodeid(c[0].h), granted, failed, conns, window, secs, granted / secs);
+	if (getenv("BENCH_TIMELINE")) {
+		unsigned last = 0;
+		for (unsigned i = 0; i < 600; i++)
+			if (ld_tl[i])
+				last = i;
+		printf("grants per 100 ms:");
+		for (unsigned i = 0; i <= last; i++)
+			printf(" %u", ld_tl[i]);
+		printf("\n");
+	}
 	for (unsigned i = 0; i < conns; i++)
 		corolease_close(c[i].h);
 	free(c);
@@ -688,6 +727,8 @@ static void puts_async(corolease_t *h, corolease_lease_t *l, unsigned n, unsigne
 {
 	unsigned issued = 0;
 	while ((issued < n && !t->stop) || t->inflight) {
+		if (ld_cork)
+			corolease_cork(h);
 		while (issued < n && !t->stop && t->inflight < window) {
 			char key[8];
 			int kl = put_key(key, issued++);
@@ -699,8 +740,11 @@ static void puts_async(corolease_t *h, corolease_lease_t *l, unsigned n, unsigne
 			}
 			t->inflight++;
 		}
+		if (ld_cork)
+			corolease_uncork(h);
 		struct pollfd pfd = { .fd = corolease_get_fd(h), .events = POLLIN };
-		if (corolease_get_timeout(h) != 0 && poll(&pfd, 1, 1000) < 0 && errno != EINTR)
+		int ms = lib_wait_ms(h, 1000);
+		if (ms && poll(&pfd, 1, ms) < 0 && errno != EINTR)
 			break;
 		if (corolease_dispatch(h) < 0)
 			break;   /* disconnected: that dispatch ran every write's function */
@@ -805,6 +849,7 @@ static int bench_puts(const char *prefix, unsigned count, unsigned conns, uint64
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	ld_cork = !getenv("BENCH_NOCORK");
 	int iters = 20000;
 	if (argc >= 2 && strcmp(argv[1], "pingpong") == 0) {
 		if (argc < 4) {
