@@ -236,11 +236,14 @@ int corolease_dispatch(corolease_t *h);
  * in order, up to 64 in one system call, so the daemon reads them at one
  * wake-up and puts them in one cluster message.  For a client that makes
  * many asynchronous calls at once.  A synchronous call sends what waits
- * with its own request, and corolease_dispatch() corks h while it runs
- * callbacks (what they ask is sent when they are done).  Corks nest: the
- * requests go at the last uncork.  Both return 0, -EINVAL (a NULL handle;
- * an uncork without a cork), or COROLEASE_EDISCONNECTED once the
- * connection is lost.
+ * with its own request.  corolease_dispatch() corks h while it runs
+ * callbacks: what they ask is sent when they are done, or earlier by a
+ * synchronous call or a corolease_dispatch() of a callback.  Corks nest:
+ * the requests go at the last uncork (inside a callback, when the dispatch
+ * is done).  An async acquire that times out before it was sent is never
+ * sent.  Both return 0, -EINVAL (a NULL handle; an uncork without a cork),
+ * or COROLEASE_EDISCONNECTED once the connection is lost (a cork still
+ * counts then).
  */
 int corolease_cork(corolease_t *h);
 int corolease_uncork(corolease_t *h);

@@ -220,7 +220,9 @@ struct corolease {
 	struct cl_list leases;        /* the same, in acquire order */
 	struct cl_list pending;
 	struct cl_list outq;
-	unsigned corked;              /* dispatch is running callbacks: requests wait in outq */
+	unsigned user_corks;          /* corolease_cork() less corolease_uncork(): requests wait in outq */
+	unsigned in_callbacks;        /* dispatch is running callbacks: what they ask waits until it is done */
+	bool outq_fresh;              /* outq has requests no send has tried yet */
 	struct cl_list cbq;           /* queued callbacks, oldest first */
 	uint64_t cb_seq;              /* seq of the next queued callback */
 	struct cbq cb_disconnected;
@@ -384,6 +386,7 @@ static void pending_run_batches(struct pending *p)
  */
 static int outq_flush(corolease_t *h)
 {
+	h->outq_fresh = false;
 	while (!cl_list_empty(&h->outq)) {
 		struct iovec pkt[CLTP_SENDMANY_MAX];
 		struct outmsg *m[CLTP_SENDMANY_MAX];
@@ -438,7 +441,7 @@ static int send_req(corolease_t *h, uint32_t type, uint64_t cookie,
 	b->hdr.size = (int32_t)total;
 	b->cookie = cookie;
 
-	if (cl_list_empty(&h->outq) && !h->corked) {
+	if (cl_list_empty(&h->outq) && !h->user_corks && !h->in_callbacks) {
 		ssize_t r = cltp_sendv(h->fd, iov, niov);
 		if (r >= 0)
 			return 0;
@@ -461,7 +464,25 @@ static int send_req(corolease_t *h, uint32_t type, uint64_t cookie,
 		off += iov[i].iov_len;
 	}
 	cl_list_add_tail(&h->outq, &m->link);
+	h->outq_fresh = true;
 	return 0;
+}
+
+/* Drops the request with cookie from outq, if no send has taken it yet; true if it did. */
+static bool outq_drop(corolease_t *h, uint32_t type, uint64_t cookie)
+{
+	struct cl_list *it;
+	cl_list_foreach(it, &h->outq) {
+		struct outmsg *m = cl_list_entry(it, struct outmsg, link);
+		struct clp_req_base b;
+		memcpy(&b, m->data, sizeof(b));
+		if ((uint32_t)b.hdr.id == type && b.cookie == cookie) {
+			cl_list_del(&m->link);
+			free(m);
+			return true;
+		}
+	}
+	return false;
 }
 
 static int send_release(corolease_t *h, const struct corolease_lease *l)
@@ -761,7 +782,8 @@ static void run_timeouts(corolease_t *h)
 	cl_list_foreach(it, &h->leases) {
 		struct corolease_lease *l = lease_of(it);
 		if (l->state == LS_PENDING && l->deadline && l->deadline <= now) {
-			if (!h->dead)
+			/* an ACQUIRE still queued here never reached the daemon: nothing to cancel */
+			if (!h->dead && !outq_drop(h, CLP_REQ_ACQUIRE, l->cookie))
 				send_release(h, l);
 			fail_pending_acquire(h, l, -ETIMEDOUT, 0);
 		}
@@ -794,14 +816,16 @@ static void report_disconnect(corolease_t *h)
 
 /*
  * Receives and handles the events available now (no callback runs), runs
- * due timeouts and sends what waits in outq unless corked.  Returns the number
+ * due timeouts and sends what waits in outq unless the user corked h (a
+ * dispatch or a call from a callback sends what earlier callbacks asked).
+ * Returns the number
  * of events, or COROLEASE_EDISCONNECTED.
  */
 static int process(corolease_t *h)
 {
 	int n = 0;
 
-	if (!h->dead && !h->corked)
+	if (!h->dead && !h->user_corks)
 		outq_flush(h);
 	while (!h->dead && n < PROCESS_MAX_EVENTS) {
 		ssize_t r = cltp_recv(h->fd, h->rx, h->bufsize);
@@ -904,8 +928,9 @@ static uint64_t next_deadline(const corolease_t *h)
 		if (l->state == LS_PENDING && l->deadline && l->deadline < t)
 			t = l->deadline;
 	}
-	if (!cl_list_empty(&h->outq) && !h->dead && !h->corked) {
-		uint64_t r = now_us() + OUTQ_RETRY_US;
+	if (!cl_list_empty(&h->outq) && !h->dead && !h->user_corks) {
+		/* what callbacks asked and a dispatch in one of them has not sent yet: now */
+		uint64_t r = h->outq_fresh ? now_us() : now_us() + OUTQ_RETRY_US;
 		if (r < t)
 			t = r;
 	}
@@ -929,7 +954,7 @@ static int wait_until(corolease_t *h, bool (*done)(void *arg), void *arg, uint64
 	 */
 	bool read = !cl_list_empty(&h->outq) || h->dead;
 	for (;; read = true) {
-		if (read && h->corked && !h->dead)
+		if (read && h->user_corks && !h->dead)
 			outq_flush(h);   /* corked: the call sends what waits, its own request last */
 		int r = read ? process(h) : 0;
 		if (done(arg))
@@ -946,6 +971,9 @@ static int wait_until(corolease_t *h, bool (*done)(void *arg), void *arg, uint64
 		if (read && now >= deadline)
 			return -ETIMEDOUT;
 		uint64_t t = next_deadline(h);
+		/* corked or not, this call's own request may wait in outq: try again soon */
+		if (!cl_list_empty(&h->outq) && !h->dead && now + OUTQ_RETRY_US < t)
+			t = now + OUTQ_RETRY_US;
 		if (deadline < t)
 			t = deadline;
 		int ms = -1;
@@ -1355,9 +1383,9 @@ CL_PUBLIC int corolease_dispatch(corolease_t *h)
 	if (!h)
 		return -EINVAL;
 	int n = process(h);
-	h->corked++;
+	h->in_callbacks++;
 	int ran = run_callbacks(h, h->cb_seq);
-	if (--h->corked == 0 && !h->dead)
+	if (--h->in_callbacks == 0 && !h->user_corks && !h->dead)
 		outq_flush(h);
 	return n < 0 ? n : n + ran;
 }
@@ -1366,18 +1394,20 @@ CL_PUBLIC int corolease_cork(corolease_t *h)
 {
 	if (!h)
 		return -EINVAL;
-	if (h->dead)
-		return COROLEASE_EDISCONNECTED;
-	h->corked++;
-	return 0;
+	h->user_corks++;
+	return h->dead ? COROLEASE_EDISCONNECTED : 0;
 }
 
 CL_PUBLIC int corolease_uncork(corolease_t *h)
 {
-	if (!h || !h->corked)
+	if (!h || !h->user_corks)
 		return -EINVAL;
-	if (--h->corked || h->dead)
-		return h->dead ? COROLEASE_EDISCONNECTED : 0;
+	h->user_corks--;
+	if (h->dead)
+		return COROLEASE_EDISCONNECTED;
+	/* inside a callback, what waits goes when the dispatch is done */
+	if (h->user_corks || h->in_callbacks)
+		return 0;
 	return outq_flush(h);
 }
 

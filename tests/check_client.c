@@ -1361,6 +1361,146 @@ START_TEST(uncork_after_the_daemon_died)
 }
 END_TEST
 
+/* helper-82 F1: a synchronous call while corked, the socket full: it sends the rest when there is room. */
+START_TEST(sync_call_while_corked_waits_out_a_full_socket)
+{
+	corolease_t *h = open_conn();
+	corolease_set_timeout(h, 3000);
+	ck_assert_int_eq(corolease_cork(h), 0);
+	for (char c = 'a'; c <= 'e'; c++)
+		acquire_async(h, c);
+	faketp_full_for_us(100000);   /* the daemon reads what it has for 100 ms */
+	uint64_t t0 = now_us();
+	ck_assert_int_eq(corolease_sync(h), 0);
+	ck_assert_uint_lt(now_us() - t0, 1000000);   /* 3 s (the call timeout) without the retry */
+	ck_assert_str_eq(fd_.reqs, "abcdeS");
+	ck_assert_int_eq(corolease_uncork(h), 0);
+	corolease_close(h);
+}
+END_TEST
+
+static int sync_in_cb_ret = 1;
+static uint64_t sync_in_cb_us;
+static void sync_in_callback(corolease_t *h)
+{
+	uint64_t t0 = now_us();
+	sync_in_cb_ret = corolease_sync(h);
+	sync_in_cb_us = now_us() - t0;
+}
+
+/* helper-82 F2: the same from a callback, where dispatch corks, in an app that never corks. */
+START_TEST(sync_call_in_a_callback_waits_out_a_full_socket)
+{
+	corolease_t *h = open_conn();
+	corolease_set_timeout(h, 3000);
+	fd_.grant_at_once = true;
+	acquire_async(h, 'a');        /* granted at once: its callback waits for the dispatch */
+	fd_.grant_at_once = false;
+	faketp_set_room(0);
+	acquire_async(h, 'b');        /* flow control: b and c wait in the library */
+	acquire_async(h, 'c');
+	faketp_set_room(-1);
+	faketp_full_for_us(100000);
+	in_acquired = sync_in_callback;
+	sync_in_cb_ret = 1;
+	corolease_dispatch(h);
+	in_acquired = NULL;
+	ck_assert_int_eq(sync_in_cb_ret, 0);
+	ck_assert_uint_lt(sync_in_cb_us, 1000000);
+	ck_assert_str_eq(fd_.reqs, "abcS");
+	corolease_close(h);
+}
+END_TEST
+
+static int uncork_in_cb_ret = 1;
+static void uncork_in_callback(corolease_t *h)
+{
+	uncork_in_cb_ret = corolease_uncork(h);
+}
+
+/* helper-82 F4: an uncork without a cork in a callback is refused and leaves dispatch's own alone. */
+START_TEST(uncork_in_a_callback_without_a_cork_is_refused)
+{
+	corolease_t *h = open_conn();
+	fd_.grant_at_once = true;
+	acquire_async(h, 'a');
+	in_acquired = uncork_in_callback;
+	ck_assert_int_gt(corolease_dispatch(h), 0);
+	in_acquired = NULL;
+	ck_assert_int_eq(uncork_in_cb_ret, -EINVAL);
+	acquire_async(h, 'b');   /* the handle is not corked: b goes at once */
+	ck_assert_str_eq(fd_.reqs, "ab");
+	corolease_close(h);
+}
+END_TEST
+
+/* helper-82: a cork of a dead handle counts, so its uncork reports the loss as documented. */
+START_TEST(cork_of_a_dead_handle_counts)
+{
+	corolease_t *h = open_conn();
+	faketp_hangup();
+	ck_assert_int_eq(corolease_dispatch(h), COROLEASE_EDISCONNECTED);
+	ck_assert_int_eq(corolease_cork(h), COROLEASE_EDISCONNECTED);
+	ck_assert_int_eq(corolease_uncork(h), COROLEASE_EDISCONNECTED);
+	ck_assert_int_eq(corolease_uncork(h), -EINVAL);
+	corolease_close(h);
+}
+END_TEST
+
+/* helper-82 F5: an acquire that timed out while it waited, corked, never reaches the daemon. */
+START_TEST(an_acquire_timed_out_before_it_was_sent_never_reaches_the_daemon)
+{
+	corolease_t *h = open_conn();
+	ck_assert_int_eq(corolease_cork(h), 0);
+	ck_assert_int_eq(corolease_acquire_async(h, "a", 1, COROLEASE_EX, 0, 50, NULL,
+						 &leases[0]), 0);
+	ck_assert_uint_ne(corolease_get_timeout(h), UINT64_MAX);   /* its deadline, corked or not */
+	usleep(80000);
+	corolease_dispatch(h);
+	ck_assert_str_eq(cb_log, "acquired a ETIMEDOUT;");
+	ck_assert_int_eq(corolease_uncork(h), 0);
+	ck_assert_str_eq(fd_.reqs, "");   /* neither the ACQUIRE nor a RELEASE to cancel it */
+	corolease_close(h);
+}
+END_TEST
+
+static bool nested_b_done;
+static int nested_rounds;
+static void ask_b_then_wait_for_it(corolease_t *h)
+{
+	if (nested_rounds) {   /* b's callback */
+		nested_b_done = true;
+		return;
+	}
+	acquire_async(h, 'b');
+	/* the library says when to dispatch: now, since b waits in it */
+	ck_assert_uint_le(corolease_get_timeout(h), now_us());
+	for (nested_rounds = 1; nested_rounds <= 50 && !nested_b_done; nested_rounds++) {
+		struct pollfd pfd = { .fd = corolease_get_fd(h), .events = POLLIN };
+		uint64_t t = corolease_get_timeout(h), now = now_us();
+		poll(&pfd, 1, t <= now ? 0 : 20);
+		corolease_dispatch(h);
+	}
+}
+
+/* helper-82 F3: a callback that asks, then runs a dispatch loop of its own, gets its answer. */
+START_TEST(a_dispatch_loop_in_a_callback_sends_what_it_asked)
+{
+	corolease_t *h = open_conn();
+	fd_.grant_at_once = true;
+	acquire_async(h, 'a');
+	nested_rounds = 0;
+	nested_b_done = false;
+	in_acquired = ask_b_then_wait_for_it;
+	corolease_dispatch(h);
+	in_acquired = NULL;
+	ck_assert(nested_b_done);
+	ck_assert_int_le(nested_rounds, 3);
+	ck_assert_str_eq(fd_.reqs, "ab");
+	corolease_close(h);
+}
+END_TEST
+
 static Suite *client_suite(void)
 {
 	Suite *s = suite_create("client");
@@ -1409,6 +1549,12 @@ static Suite *client_suite(void)
 	tcase_add_test(tc, dispatch_sends_what_callbacks_ask_together);
 	tcase_add_test(tc, uncork_without_room_keeps_the_rest_in_order);
 	tcase_add_test(tc, uncork_after_the_daemon_died);
+	tcase_add_test(tc, sync_call_while_corked_waits_out_a_full_socket);
+	tcase_add_test(tc, sync_call_in_a_callback_waits_out_a_full_socket);
+	tcase_add_test(tc, uncork_in_a_callback_without_a_cork_is_refused);
+	tcase_add_test(tc, cork_of_a_dead_handle_counts);
+	tcase_add_test(tc, an_acquire_timed_out_before_it_was_sent_never_reaches_the_daemon);
+	tcase_add_test(tc, a_dispatch_loop_in_a_callback_sends_what_it_asked);
 	tcase_add_checked_fixture(tc, NULL, page_remove);
 	suite_add_tcase(s, tc);
 	return s;

@@ -9,9 +9,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "transport.h"
@@ -36,7 +38,20 @@ static struct {
 	void *ctx;
 	unsigned send_calls;
 	int room;                     /* packets that still fit, < 0: no limit */
+	uint64_t full_until;          /* CLOCK_MONOTONIC us: no room before it */
 } fq = { .room = -1 };
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void faketp_full_for_us(unsigned us)
+{
+	fq.full_until = mono_us() + us;
+}
 
 unsigned faketp_send_calls(void)
 {
@@ -53,7 +68,7 @@ static ssize_t deliver(const struct iovec *iov, unsigned niov)
 {
 	if (fq.hung_up)
 		return -ENOTCONN;
-	if (fq.room == 0)
+	if (fq.room == 0 || (fq.full_until && mono_us() < fq.full_until))
 		return -EAGAIN;
 	if (fq.room > 0)
 		fq.room--;
@@ -127,6 +142,7 @@ int cltp_connect(const char *path, uint64_t deadline, int *fd_r)
 	fq.open = true;
 	fq.hung_up = false;
 	fq.room = -1;
+	fq.full_until = 0;
 	fq.head = NULL;
 	fq.tail = &fq.head;
 	fq.n = 0;

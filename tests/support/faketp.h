@@ -35,6 +35,8 @@ void faketp_hangup(void);
 unsigned faketp_send_calls(void);
 /* Room for n more packets, then -EAGAIN until it is set again; n < 0: no limit (the default). */
 void faketp_set_room(int n);
+/* No room (-EAGAIN) for us microseconds of CLOCK_MONOTONIC from now, then no limit. */
+void faketp_full_for_us(unsigned us);
 /* The uid cltp_peer() reports for the "daemon" (default: our own). */
 void faketp_set_server_uid(unsigned uid);
 
