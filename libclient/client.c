@@ -421,8 +421,9 @@ static int outq_flush(corolease_t *h)
 /*
  * Sends a request: iov[0] starts with struct clp_req_base, whose header and
  * cookie are filled in here.  Queues it when flow control says -EAGAIN, so
- * the order of requests is always kept, and while dispatch runs callbacks:
- * what they ask goes when they are done, many requests a system call.  Returns 0, -EMSGSIZE, -ENOMEM or
+ * the order of requests is always kept, while the user corked h, and while
+ * dispatch runs callbacks (what they ask goes when they are done): queued
+ * requests go many a system call.  Returns 0, -EMSGSIZE, -ENOMEM or
  * COROLEASE_EDISCONNECTED (dispatch reports the loss).
  */
 static int send_req(corolease_t *h, uint32_t type, uint64_t cookie,
@@ -818,8 +819,7 @@ static void report_disconnect(corolease_t *h)
  * Receives and handles the events available now (no callback runs), runs
  * due timeouts and sends what waits in outq unless the user corked h (a
  * dispatch or a call from a callback sends what earlier callbacks asked).
- * Returns the number
- * of events, or COROLEASE_EDISCONNECTED.
+ * Returns the number of events, or COROLEASE_EDISCONNECTED.
  */
 static int process(corolease_t *h)
 {
