@@ -442,7 +442,8 @@ static int send_req(corolease_t *h, uint32_t type, uint64_t cookie,
 	b->hdr.size = (int32_t)total;
 	b->cookie = cookie;
 
-	if (cl_list_empty(&h->outq) && !h->user_corks && !h->in_callbacks) {
+	bool tried = cl_list_empty(&h->outq) && !h->user_corks && !h->in_callbacks;
+	if (tried) {
 		ssize_t r = cltp_sendv(h->fd, iov, niov);
 		if (r >= 0)
 			return 0;
@@ -465,7 +466,8 @@ static int send_req(corolease_t *h, uint32_t type, uint64_t cookie,
 		off += iov[i].iov_len;
 	}
 	cl_list_add_tail(&h->outq, &m->link);
-	h->outq_fresh = true;
+	if (!tried)
+		h->outq_fresh = true;   /* refused by flow control, it waits for the resend */
 	return 0;
 }
 

@@ -1361,6 +1361,22 @@ START_TEST(uncork_after_the_daemon_died)
 }
 END_TEST
 
+/* A request flow control refused is resent after the retry interval, not in a busy loop. */
+START_TEST(a_refused_request_is_resent_after_the_retry_interval)
+{
+	corolease_t *h = open_conn();
+	faketp_set_room(0);
+	acquire_async(h, 'a');   /* tried at once, refused, queued */
+	ck_assert_str_eq(fd_.reqs, "");
+	ck_assert_uint_gt(corolease_get_timeout(h), now_us() + 5000u);
+	faketp_set_room(-1);
+	usleep(15000);
+	corolease_dispatch(h);
+	ck_assert_str_eq(fd_.reqs, "a");
+	corolease_close(h);
+}
+END_TEST
+
 /* helper-82 F1: a synchronous call while corked, the socket full: it sends the rest when there is room. */
 START_TEST(sync_call_while_corked_waits_out_a_full_socket)
 {
@@ -1549,6 +1565,7 @@ static Suite *client_suite(void)
 	tcase_add_test(tc, dispatch_sends_what_callbacks_ask_together);
 	tcase_add_test(tc, uncork_without_room_keeps_the_rest_in_order);
 	tcase_add_test(tc, uncork_after_the_daemon_died);
+	tcase_add_test(tc, a_refused_request_is_resent_after_the_retry_interval);
 	tcase_add_test(tc, sync_call_while_corked_waits_out_a_full_socket);
 	tcase_add_test(tc, sync_call_in_a_callback_waits_out_a_full_socket);
 	tcase_add_test(tc, uncork_in_a_callback_without_a_cork_is_refused);
