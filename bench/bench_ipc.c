@@ -46,7 +46,8 @@
  *       bench/bench_cluster.sh, which adds the rates up.  The acquires each
  *       connection makes in one go are corked (corolease_cork()), so they
  *       reach the daemon many a system call; BENCH_NOCORK=1 sends each
- *       alone, as before corolease_cork() existed.
+ *       alone, as before corolease_cork() existed.  BENCH_TIMELINE=1 also
+ *       prints the grants of each 100 ms from the start (the first 60 s).
  *
  *   bench-ipc puts PREFIX COUNT CONNS [START_NS [WINDOW]]
  *       Throughput of index puts (issue 9, target 4): CONNS processes, each
@@ -55,8 +56,9 @@
  *       stays small) from START_NS (as for load; 0: now) on.  WINDOW 0 (the
  *       default): with corolease_index_put(), one at a time per connection;
  *       WINDOW N: with corolease_index_put_async(), at most N in flight per
- *       connection, corked as load's acquires (BENCH_NOCORK=1: not).  Prints the puts, failures (and the first error) and
- *       puts/s from START_NS to the last answer.
+ *       connection, corked as load's acquires (BENCH_NOCORK=1: not).
+ *       Prints the puts, failures (and the first error) and puts/s from
+ *       START_NS to the last answer.
  *
  *   bench-ipc now
  *       Prints CLOCK_MONOTONIC in ns (to compute a START_NS).
