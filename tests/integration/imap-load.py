@@ -14,10 +14,12 @@
       them bye_moved with imap_corolease's "[UNAVAILABLE] Session moved:" or
       "Session ended:" BYE, bye_lost with its "Cluster lease lost").
 
-  imap-load.py session --hosts H --users U [--select] [--seconds S]
+  imap-load.py session --hosts H --users U [--select] [--seconds S] [--timed]
       One login to H as U (and SELECT INBOX, then NOOP every 0.2 s for S
       seconds); prints each answer ("LOGIN OK ...", "SELECT NO [INUSE] ...",
       "ERROR ..." for a BYE or a refused connection); exit 0 if all were OK.
+      --timed: then "ELAPSED SECS", from the connect to the end (the
+      interpreter's start-up and the caller's not counted: t96's bound).
 
   imap-load.py lmtp --hosts H --users U --out FILE
       Delivers one message to U through LMTP on H (port 24); on success
@@ -221,6 +223,15 @@ def cmd_check(args):
 
 
 def cmd_session(args):
+    t0 = time.monotonic()
+    try:
+        return session_run(args)
+    finally:
+        if args.timed:
+            print("ELAPSED %.3f" % (time.monotonic() - t0), flush=True)
+
+
+def session_run(args):
     try:
         c = imaplib.IMAP4(args.hosts[0], 143, timeout=30)
         typ, data = c.login(args.users[0], PASSWORD)
@@ -270,6 +281,7 @@ def main():
     p.add_argument("--out", default="/dev/null")
     p.add_argument("--appended")
     p.add_argument("--select", action="store_true")
+    p.add_argument("--timed", action="store_true")
     p.add_argument("--patience", type=float, default=60,
                    help="check: seconds to retry a login or SELECT that fails")
     args = p.parse_args()
