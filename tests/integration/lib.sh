@@ -35,6 +35,12 @@ CL_FLOOD=$IT_BUILD/tests/integration/cl-flood
 
 export TOKEN=${TOKEN:-1000}
 export TOKEN_COEFFICIENT=${TOKEN_COEFFICIENT:-0}
+# cluster.sh up/wait: how long a node may take to be quorate (cluster.sh's
+# own default is 30 s).  Beside stress-ng --cpu 8 and t177's flood under
+# packet loss, t65's set-up (ip netns, veth, tc of the other test) took
+# 2.5 min and corosync-quorumtool answered nothing for a minute while its
+# corosync was ready: a wait, so a long bound costs nothing when all is well.
+export UP_TIMEOUT=${UP_TIMEOUT:-120}
 
 # daemon timing (ms); fence delay default = validity (= token) + revoke + 2000
 REVOKE_MS=1000
@@ -303,25 +309,55 @@ grant_epoch() {
 	echo "$e"
 }
 
-# flood_lock: waits until no other test on this host (any IT_INSTANCE) is in
-# its flood window, then holds the host's flood lock until flood_unlock or
-# the script's end.  Floods run the daemons SCHED_RR on 2 CPUs: two at once
-# (say t177's three nodes under packet loss beside t85's STATUS flood, ASan)
-# starve each other's realtime daemons, and the victim's validity lapses for
-# a reason that is not its own flood.  A test takes it after its set-up and
-# before its baseline, so 'make -j2' still overlaps set-ups.  The lock is
-# held by a small shell that exits when the script does (kill -9 included);
-# nothing the test spawns inherits it.
+# flood_lock: waits until no other test on this host (any IT_INSTANCE) is
+# running, then holds the host's flood lock until flood_unlock or the
+# script's end; meanwhile no other test starts (it_init waits).  Floods run
+# the daemons SCHED_RR on 2 CPUs: two at once (say t177's three nodes under
+# packet loss beside t85's STATUS flood, ASan) starve each other's realtime
+# daemons, and the victim's validity lapses for a reason that is not its own
+# flood; and beside stress-ng --cpu 8 a flood's realtime corosyncs and
+# daemons left the other test's shell and tools (normal priority) next to no
+# CPU: t65's and t73's corosync-quorumtool answered nothing for 2 minutes
+# during t170's and t177's floods, t30's OCF start missed its 20 s.  Every
+# other test holds the lock shared from it_init to its end (it_host_share),
+# so a flood runs alone.  A test takes it after its set-up and before its
+# baseline, giving up its share first.  The lock is held by a small shell that
+# exits when the script does (kill -9 included); nothing the test spawns
+# inherits it.
 flood_lock() {
 	local lock=${IT_TMPDIR:-/tmp}/corolease-it-flood.lock f=$CLUSTER_DIR/flood.holder t0
 	t0=$(now_ms)
+	it_host_unshare
 	rm -f "$f"
 	# shellcheck disable=SC2016
 	flock "$lock" sh -c 'echo $$ >"$1.tmp" && mv "$1.tmp" "$1"; while kill -0 "$2"; do sleep 0.2; done' \
 		sh "$f" "$$" </dev/null >/dev/null 2>&1 &
 	wait_until 3600 test -s "$f" || fail "the flood lock $lock was not free within an hour"
 	IT_FLOOD_HOLDER=$(cat "$f")
-	say "flood window: waited $(( $(now_ms) - t0 )) ms for other tests' floods to end"
+	say "flood window: waited $(( $(now_ms) - t0 )) ms for other tests to end"
+}
+
+# it_host_share: holds the host's flood lock shared until the script ends
+# (it_init): no flood_lock of another test runs meanwhile (see there)
+it_host_share() {
+	local lock=${IT_TMPDIR:-/tmp}/corolease-it-flood.lock f=$CLUSTER_DIR/share.holder t0 w
+	t0=$(now_ms)
+	rm -f "$f"
+	# shellcheck disable=SC2016
+	flock -s "$lock" sh -c 'echo $$ >"$1.tmp" && mv "$1.tmp" "$1"; while kill -0 "$2"; do sleep 0.2; done' \
+		sh "$f" "$$" </dev/null >/dev/null 2>&1 &
+	wait_until 3600 test -s "$f" || fail "the flood lock $lock was not free within an hour"
+	IT_SHARE_HOLDER=$(cat "$f")
+	w=$(( $(now_ms) - t0 ))
+	((w < 1000)) || say "waited $w ms for another test's flood to end"
+}
+
+# it_host_unshare: gives the share of it_host_share up (the lock is freed
+# within 0.2 s of the holder's end)
+it_host_unshare() {
+	[[ -n ${IT_SHARE_HOLDER:-} ]] || return 0
+	kill "$IT_SHARE_HOLDER" 2>/dev/null
+	IT_SHARE_HOLDER=
 }
 
 # flood_unlock: ends the flood window (the lock is freed within 0.2 s)
@@ -491,6 +527,7 @@ it_init() {
 	trap it_cleanup EXIT
 	trap 'exit 130' INT TERM
 	say "cluster dir $CLUSTER_DIR prefix $CLUSTER_PREFIX subnet $CLUSTER_SUBNET.0/24 (token $TOKEN ms, fence delay $FENCE_MS ms)"
+	it_host_share
 }
 
 # it_up N [LATE...]: cluster of N corosync nodes; coroleased on every node
