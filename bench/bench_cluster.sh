@@ -30,7 +30,9 @@
 #      (one CLOCK_MONOTONIC start); grants/s per node and in aggregate
 #      against the target of 100,000, the CPG messages per grant, the
 #      batches the daemons held for one of their messages back (cpg_batches_held),
-#      and the CPU the corosyncs and the coroleaseds took meanwhile.  LOAD_CHRT (e.g.
+#      the CPU the corosyncs and the coroleaseds took meanwhile, and node 1's
+#      corosync token visits and totem frames sent (corosync-cmapctl -m
+#      stats: srp.orf_token_rx, srp.mcast_tx).  LOAD_CHRT (e.g.
 #      "chrt -r 40") runs the load clients with it; LOADN=0 skips 4a and 4b.
 #      4c. index puts (the same target's 50,000 puts/s): bench-ipc puts,
 #      PUTN (default 20000) puts per node through PUTC (default 16)
@@ -140,18 +142,24 @@ cpgmsgs() {
 	done
 	echo "$t $h"
 }
+# tokens: "TOKENS FRAMES", node 1's corosync: token visits received and
+# totem frames it multicast (corosync-cmapctl -m stats; "0 0" without it)
+tokens() {
+	"$C" exec 1 corosync-cmapctl -m stats 2>/dev/null |
+		awk '/srp[.]orf_token_rx /{ t = $NF } /srp[.]mcast_tx /{ f = $NF } END { print t + 0, f + 0 }'
+}
 # load_round KIND TAG NODES...: KIND "load" (grants, LOADN names through 16
 # connections, window 1000), "puts" (PUTN puts through PUTC connections) or
 # "aputs" (the same, asynchronous, window PUTW)
 load_round() {
 	local kind=$1 tag=$2 i; shift 2
 	local start=$(( $("$BUILD/bench/bench-ipc" now) + 2000000000 ))
-	local m0 h0 c0 d0 t0 tot=0 worst=0 line s g unit target tlabel args
+	local m0 h0 c0 d0 t0 k0 f0 tot=0 worst=0 line s g unit target tlabel args
 	case $kind in
 	load) unit=grants target=100000 tlabel=100,000 ;;
 	puts | aputs) unit=puts target=50000 tlabel=50,000 ;;
 	esac
-	read -r m0 h0 < <(cpgmsgs); c0=$(ticks $cpids); d0=$(ticks $dpids); t0=$(date +%s%N)
+	read -r m0 h0 < <(cpgmsgs); read -r k0 f0 < <(tokens); c0=$(ticks $cpids); d0=$(ticks $dpids); t0=$(date +%s%N)
 	for i in "$@"; do
 		rm -f "$CLUSTER_DIR/n$i/$kind$tag$i.log"
 		case $kind in
@@ -169,13 +177,15 @@ load_round() {
 		g=$(sed -n 's/.*\(load\|puts\) \([0-9]*\) .*/\2/p' <<<"$line"); s=$(sed -n 's/.* in \([0-9.]*\) s:.*/\1/p' <<<"$line")
 		tot=$((tot + g)); worst=$(awk -v a="$worst" -v b="$s" 'BEGIN { print (b > a) ? b : a }')
 	done
-	local m1 h1 c1 d1 t1
-	read -r m1 h1 < <(cpgmsgs); c1=$(ticks $cpids); d1=$(ticks $dpids); t1=$(date +%s%N)
-	awk -v g="$tot" -v s="$worst" -v m=$((m1 - m0)) -v hb=$((h1 - h0)) -v c=$((c1 - c0)) -v d=$((d1 - d0)) -v w=$(((t1 - t0) / 1000000)) -v hz="$(getconf CLK_TCK)" -v n="$#" -v u="$unit" -v t="$target" -v tl="$tlabel" 'BEGIN {
+	local m1 h1 c1 d1 t1 k1 f1
+	read -r m1 h1 < <(cpgmsgs); read -r k1 f1 < <(tokens); c1=$(ticks $cpids); d1=$(ticks $dpids); t1=$(date +%s%N)
+	awk -v g="$tot" -v s="$worst" -v m=$((m1 - m0)) -v hb=$((h1 - h0)) -v c=$((c1 - c0)) -v d=$((d1 - d0)) -v w=$(((t1 - t0) / 1000000)) -v k=$((k1 - k0)) -v f=$((f1 - f0)) -v hz="$(getconf CLK_TCK)" -v n="$#" -v u="$unit" -v t="$target" -v tl="$tlabel" 'BEGIN {
 		r = s > 0 ? g / s : 0;
 		printf "   aggregate, %d node(s) loading: %d %s in %.3f s = %.0f %s/s, %.3f x the target of %s\n", n, g, u, s, r, u, r / t, tl;
 		printf "   CPG messages (all nodes, requests, acknowledgements and heartbeats): %d, %.1f %s per CPG message; batches held for one back: %d\n", m, m ? g / m : 0, u, hb;
-		printf "   CPU over the %.1f s of the round: corosyncs %.2f s, coroleaseds %.2f s (%d CPUs)\n", w / 1000, c / hz, d / hz, '"$(nproc)"' }'
+		printf "   CPU over the %.1f s of the round: corosyncs %.2f s, coroleaseds %.2f s (%d CPUs)\n", w / 1000, c / hz, d / hz, '"$(nproc)"';
+		if (k > 0)
+			printf "   corosync token (node 1): %d visits, %.0f/s; node 1 multicast %d frames, on %.0f%% of its visits at most\n", k, k / (w / 1000), f, 100 * f / k }'
 	figure "${kind}_${tag}_nodes_$#_per_s" "$(awk -v g="$tot" -v s="$worst" 'BEGIN { if (s > 0) printf "%.0f", g / s }')"
 }
 PUTN=${PUTN:-20000} PUTC=${PUTC:-16} PUTW=${PUTW:-64}
