@@ -325,31 +325,36 @@ grant_epoch() {
 # exits when the script does (kill -9 included); nothing the test spawns
 # inherits it.
 flood_lock() {
-	local lock=${IT_TMPDIR:-/tmp}/corolease-it-flood.lock f=$CLUSTER_DIR/flood.holder t0
+	local t0
 	t0=$(now_ms)
 	it_host_unshare
-	rm -f "$f"
-	# shellcheck disable=SC2016
-	flock "$lock" sh -c 'echo $$ >"$1.tmp" && mv "$1.tmp" "$1"; while kill -0 "$2"; do sleep 0.2; done' \
-		sh "$f" "$$" </dev/null >/dev/null 2>&1 &
-	wait_until 3600 test -s "$f" || fail "the flood lock $lock was not free within an hour"
-	IT_FLOOD_HOLDER=$(cat "$f")
+	host_lock -x flood
+	IT_FLOOD_HOLDER=$IT_LOCK_HOLDER
 	say "flood window: waited $(( $(now_ms) - t0 )) ms for other tests to end"
 }
 
 # it_host_share: holds the host's flood lock shared until the script ends
 # (it_init): no flood_lock of another test runs meanwhile (see there)
 it_host_share() {
-	local lock=${IT_TMPDIR:-/tmp}/corolease-it-flood.lock f=$CLUSTER_DIR/share.holder t0 w
+	local t0 w
 	t0=$(now_ms)
-	rm -f "$f"
-	# shellcheck disable=SC2016
-	flock -s "$lock" sh -c 'echo $$ >"$1.tmp" && mv "$1.tmp" "$1"; while kill -0 "$2"; do sleep 0.2; done' \
-		sh "$f" "$$" </dev/null >/dev/null 2>&1 &
-	wait_until 3600 test -s "$f" || fail "the flood lock $lock was not free within an hour"
-	IT_SHARE_HOLDER=$(cat "$f")
+	host_lock -s share
+	IT_SHARE_HOLDER=$IT_LOCK_HOLDER
 	w=$(( $(now_ms) - t0 ))
 	((w < 1000)) || say "waited $w ms for another test's flood to end"
+}
+
+# host_lock -x|-s TAG: takes the host's flood lock (flock MODE) in a small
+# shell that holds it while this script lives; sets IT_LOCK_HOLDER to that
+# shell's pid (kill it to let go).  TAG names its pid file in CLUSTER_DIR.
+host_lock() {
+	local lock=${IT_TMPDIR:-/tmp}/corolease-it-flood.lock f=$CLUSTER_DIR/$2.holder
+	rm -f "$f"
+	# shellcheck disable=SC2016
+	flock "$1" "$lock" sh -c 'echo $$ >"$1.tmp" && mv "$1.tmp" "$1"; while kill -0 "$2"; do sleep 0.2; done' \
+		sh "$f" "$$" </dev/null >/dev/null 2>&1 &
+	wait_until 3600 test -s "$f" || fail "the flood lock $lock was not free within an hour"
+	IT_LOCK_HOLDER=$(cat "$f")
 }
 
 # it_host_unshare: gives the share of it_host_share up (the lock is freed
