@@ -40,7 +40,10 @@ must_wait 10 "nobody holds u1's INBOX" \
 printf '%s\n' 'SELECT INBOX' 'REPEAT 600 NOOP ; SLEEP 0.1' >"$CLUSTER_DIR/s1.txt"
 spawn 1 s1 python3 "$DV_SCRIPT" "$CLUSTER_SUBNET.1" u1 "$CLUSTER_DIR/s1.txt" >/dev/null
 must_wait 20 "u1's session on node 1 selected INBOX" grep -q 'took .* t1$' "$S1"
-check "node 1 holds u1's INBOX" [ "$(cl 2 owner mailbox//run/cl-mail/u1/Maildir)" = 1 ]
+# (node 2's daemon applies the grant when it has read it: under load a
+# moment after node 1's session was told)
+must_wait 10 "node 1 holds u1's INBOX, as node 2 sees it" \
+	bash -c "[ \"\$('$CLUSTER_SH' exec 2 '$CLI' owner mailbox//run/cl-mail/u1/Maildir)\" = 1 ]"
 
 # u2 on node 2 writes u1's INBOX through the shared namespace
 printf '%s\n' 'SELECT shared.u1.INBOX' 'APPEND shared.u1.INBOX' >"$CLUSTER_DIR/s2.txt"
@@ -63,10 +66,12 @@ else
 	# server ended the session first; what shows the exclusion: node 2 took
 	# the very lease node 1 held, node 1 was told, and node 1's session
 	# answered nothing after node 2's write
-	check "node 2 took u1's INBOX under the same lease name as node 1" \
+	# (Dovecot's log process writes these lines a moment after the
+	# session logged them: waited for, up to 10 s under load)
+	must_wait 10 "node 2 took u1's INBOX under the same lease name as node 1" \
 		grep -q 'corolease: mailbox//run/cl-mail/u1/Maildir held' "$CLUSTER_DIR/n2/dovecot-mail.log"
 	# (the store lease, taken before the mailbox's, is the first asked for)
-	check "node 1 was asked for u1's INBOX or u1's store by node 2" \
+	must_wait 10 "node 1 was asked for u1's INBOX or u1's store by node 2" \
 		grep -Eq 'corolease: node 2 wants (mailbox|store)//run/cl-mail/u1/Maildir' "$CLUSTER_DIR/n1/dovecot-mail.log"
 	check "node 1's session on u1's INBOX had ended (EOF) and answered no NOOP after node 2's write ($noops)" \
 		[ -n "$t_end" -a "$noops" = 0 ]
