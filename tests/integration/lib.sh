@@ -335,13 +335,13 @@ flood_lock() {
 	local t0 alone=${IT_FLOOD_ALONE:-auto}
 	t0=$(now_ms)
 	it_host_unshare
-	host_lock -x flood flood
+	host_lock flood
 	IT_FLOOD_HOLDER=$IT_LOCK_HOLDER
 	if [[ $alone == auto ]]; then
 		if host_busy; then alone=1; else alone=0; fi
 	fi
 	if [[ $alone == 1 ]]; then
-		host_lock -x share alone
+		host_lock alone
 		IT_ALONE_HOLDER=$IT_LOCK_HOLDER
 		say "flood window: waited $(( $(now_ms) - t0 )) ms for other tests to end (other work on the host: ${IT_FOREIGN:-?}% of a CPU; it runs alone)"
 	else
@@ -360,17 +360,31 @@ host_busy() {
 	((IT_FOREIGN > 50))
 }
 
-# host_lock -x|-s LOCK TAG: takes the host's lock LOCK (flood or share; flock
-# MODE) in a small shell that holds it while this script lives; sets
-# IT_LOCK_HOLDER to that shell's pid (kill it to let go).  TAG names its pid
-# file in CLUSTER_DIR.
+# host_lock KIND: takes one of the host's locks (in IT_TMPDIR or /tmp) in a
+# small shell that holds it while this script lives; sets IT_LOCK_HOLDER to
+# that shell's pid (kill it to let go; its pid file is CLUSTER_DIR/KIND.holder).
+#   flood  the flood lock, exclusively (floods exclude each other)
+#   share  the share lock, shared (every test, from it_init)
+#   alone  the share lock, exclusively (a flood on a busy host)
+# share and alone pass the gate lock first, and alone keeps it: a test that
+# starts while a flood waits to run alone waits behind it.  Without the
+# gate, shared holders could follow one another with no gap (make starts
+# the next test before the last one's holder has seen its end) and the
+# flood would wait for ever.
 host_lock() {
-	local lock=${IT_TMPDIR:-/tmp}/corolease-it-$2.lock f=$CLUSTER_DIR/$3.holder
+	local d=${IT_TMPDIR:-/tmp} f=$CLUSTER_DIR/$1.holder
 	rm -f "$f"
 	# shellcheck disable=SC2016
-	flock "$1" "$lock" sh -c 'echo $$ >"$1.tmp" && mv "$1.tmp" "$1"; while kill -0 "$2"; do sleep 0.2; done' \
-		sh "$f" "$$" </dev/null >/dev/null 2>&1 &
-	wait_until 3600 test -s "$f" || fail "the host's lock $lock was not free within an hour"
+	sh -c 'case $3 in
+		flood) exec 9>>"$4/corolease-it-flood.lock" && flock -x 9 ;;
+		share) exec 8>>"$4/corolease-it-gate.lock" 9>>"$4/corolease-it-share.lock" &&
+			flock -x 8 && flock -s 9 && flock -u 8 ;;
+		alone) exec 8>>"$4/corolease-it-gate.lock" 9>>"$4/corolease-it-share.lock" &&
+			flock -x 8 && flock -x 9 ;;
+		esac || exit 1
+		echo $$ >"$1.tmp" && mv "$1.tmp" "$1"; while kill -0 "$2"; do sleep 0.2; done' \
+		sh "$f" "$$" "$1" "$d" </dev/null >/dev/null 2>&1 &
+	wait_until 3600 test -s "$f" || fail "the host's $1 lock in $d was not free within an hour"
 	IT_LOCK_HOLDER=$(cat "$f")
 }
 
