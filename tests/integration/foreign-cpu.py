@@ -2,20 +2,25 @@
 """foreign-cpu.py [SECS]: the CPU that processes outside the test suite use.
 
 Prints the share of one CPU (a percentage, 100 = one CPU busy) that user
-processes in this one's network namespace (the host's), without
-COROLEASE_IT in their environment, used over SECS seconds (default 1).  The suite's own
-processes are left out: the test scripts and the tools they start have
-COROLEASE_IT (lib.sh exports it), and what runs in a test node
-(corosync, coroleased, Dovecot, clients) is in that node's network
-namespace.  Kernel threads (no command line) are left out as well.
+processes outside the suite used over SECS seconds (default 1).  The
+suite's own processes are left out: the test scripts and the tools they
+start have COROLEASE_IT in their environment (lib.sh and the Makefile's
+AM_TESTS_ENVIRONMENT export it), and what runs in a test node (corosync,
+coroleased, Dovecot, clients) is in that node's network namespace
+(/run/netns/c[INSTANCE]tNUM-...).  Kernel threads (no command line) are
+left out as well.  A process that started in the second counts with all
+of its CPU; one that started and ended in it is not seen (fork-heavy load
+reads low).
 flood_lock (lib.sh) runs a flood alone when this is high: the machine is
 busy with work of its own (stress-ng beside the suite).
 """
 import os
+import re
 import sys
 import time
 
 MARK = b"COROLEASE_IT="
+SUITE_NS = re.compile(r"^c[0-9]*t[0-9]+-")
 
 
 def readlink(path):
@@ -34,16 +39,33 @@ def marked(path):
         return False
 
 
-def foreign_ticks(net):
-    """pid -> utime + stime (clock ticks) of each foreign process; one whose
-    namespace or environment this may not read counts as foreign"""
+def suite_nets():
+    """the network namespaces of the suite's test nodes (cluster.sh names
+    them c[INSTANCE]tNUM-...) as readlink shows them"""
+    out = set()
+    try:
+        names = os.listdir("/run/netns")
+    except OSError:
+        return out
+    for n in names:
+        if SUITE_NS.match(n):
+            try:
+                out.add("net:[%d]" % os.stat("/run/netns/" + n).st_ino)
+            except OSError:
+                pass
+    return out
+
+
+def foreign_ticks(nets):
+    """pid -> (start time, utime + stime), in clock ticks, of each foreign
+    process; one whose namespace or environment this may not read counts
+    as foreign"""
     out = {}
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         d = "/proc/" + pid
-        ns = readlink(d + "/ns/net")
-        if ns is not None and ns != net:
+        if readlink(d + "/ns/net") in nets:
             continue
         try:
             with open(d + "/cmdline", "rb") as f:
@@ -56,8 +78,13 @@ def foreign_ticks(net):
         if marked(d + "/environ"):
             continue
         fields = st[st.rindex(b")") + 2:].split()
-        out[pid] = int(fields[11]) + int(fields[12])
+        out[pid] = (int(fields[19]), int(fields[11]) + int(fields[12]))
     return out
+
+
+def uptime_ticks(hz):
+    with open("/proc/uptime") as f:
+        return float(f.read().split()[0]) * hz
 
 
 def main():
@@ -67,14 +94,20 @@ def main():
         sys.exit("foreign-cpu.py: SECS must be a number, not %r" % sys.argv[1])
     if not 0 < secs <= 60:
         sys.exit("foreign-cpu.py: SECS must be over 0 and at most 60")
-    net = readlink("/proc/self/ns/net")
+    nets = suite_nets()
     hz = os.sysconf("SC_CLK_TCK")
     t0 = time.monotonic()
-    a = foreign_ticks(net)
+    start = uptime_ticks(hz)
+    a = foreign_ticks(nets)
     time.sleep(secs)
-    b = foreign_ticks(net)
+    b = foreign_ticks(nets)
     dt = time.monotonic() - t0
-    used = sum(b[p] - a[p] for p in b if p in a and b[p] >= a[p])
+    used = 0
+    for p, (born, ticks) in b.items():
+        if p in a and a[p][0] == born:
+            used += max(0, ticks - a[p][1])
+        elif born >= start - 1:
+            used += ticks        # started in between: all of its CPU
     print(int(round(100.0 * used / hz / dt)))
 
 

@@ -162,12 +162,13 @@ alive "$p1" || fail "no pid of node 1's coroleased ($p1)"
 OCF_AT_EXIT='kill -CONT "$p1" "$p2" ${cpid:+"$cpid"} 2>/dev/null'
 kill -STOP "$p1"
 (sleep 12; kill -CONT "$p1") &
+cont=$!
 : >"$CLUSTER_DIR/agent-monitor.out"
 t0=$(now_ms)
 ocf_agent monitor; rc=$?
 say "monitor over a 12 s stop: rc $rc after $(( $(now_ms) - t0 )) ms ($(grep -o 'WARNING.*\|ocf-exit-reason:.*' "$CLUSTER_DIR/agent-monitor.out" | tail -n 1))"
 check "monitor over a 12 s stop of the daemon: 0 (got $rc)" [ $rc = 0 ]
-wait
+wait "$cont"
 
 # 6. stop of a stopped daemon: run again, it drains
 kill -STOP "$p1"

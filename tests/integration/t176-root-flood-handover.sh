@@ -38,6 +38,7 @@ read -r i1 i2 < <(ho idle)
 spawn 1 ms env BRK_REQ="$REQ" BRK_DEPTH=32 "$BRK" mspin "$CONNS" $((SECS + 15)) >/dev/null
 sleep 3
 read -r l1 l2 < <(ho flood)
+kill -TERM "$(awk '{print $1}' "$CLUSTER_DIR/n1/ms.pid")" 2>/dev/null
 flood_unlock
 say "handover p50 idle: to node 1 $i1 us, to node 2 $i2 us; during node 1's root flood ($CONNS x 32 $REQ): to node 1 $l1 us, to node 2 $l2 us"
 bound() {   # bound IDLE_P50: the larger of 50 ms and 12 x IDLE_P50, in us
