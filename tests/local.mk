@@ -127,9 +127,9 @@ tests_check_watch_LDADD = $(CHECK_LIBS)
 
 # --- the layers: every #include of the production code stays in its layer ---
 TESTS += tests/check-layers.sh tests/check-docs.sh tests/check-fence-alert.sh tests/check-package-deps.sh \
-	tests/check-bench-report.sh tests/check-test-scripts.sh
+	tests/check-bench-report.sh tests/check-test-scripts.sh tests/check-host-locks.sh
 EXTRA_DIST += tests/check-layers.sh tests/check-docs.sh tests/check-fence-alert.sh tests/check-package-deps.sh \
-	tests/check-bench-report.sh tests/check-test-scripts.sh
+	tests/check-bench-report.sh tests/check-test-scripts.sh tests/check-host-locks.sh
 
 # --- configuration golden tests: coroleased -t on tests/config/*.conf -------
 TESTS += tests/config/run-config-tests.sh

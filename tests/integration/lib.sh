@@ -367,7 +367,8 @@ host_busy() {
 }
 
 # host_lock KIND: takes one of the host's locks (files in /run/lock/corolease-it,
-# or in IT_TMPDIR or /tmp where that cannot be made) in a small shell that
+# or in IT_TMPDIR or /tmp where that cannot be made; IT_LOCK_DIR for
+# tests/check-host-locks.sh) in a small shell that
 # holds it while this script lives; sets IT_LOCK_HOLDER to that shell's pid
 # (kill it to let go; its pid file is CLUSTER_DIR/KIND.holder).
 #   flood  the flood lock, exclusively (floods exclude each other)
@@ -382,7 +383,7 @@ host_busy() {
 # 1cc374f ran out of time); it checks each second while it waits, and every
 # 0.2 s while it holds, that this script (pid and start time) still runs.
 host_lock() {
-	local d=/run/lock/corolease-it f=$CLUSTER_DIR/$1.holder st
+	local d=${IT_LOCK_DIR:-/run/lock/corolease-it} f=$CLUSTER_DIR/$1.holder st
 	mkdir -p "$d" 2>/dev/null && [[ -w $d ]] || d=${IT_TMPDIR:-/tmp}
 	rm -f "$f" "$f.err"
 	st=$(proc_start $$)
