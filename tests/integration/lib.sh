@@ -431,7 +431,7 @@ it_host_share() {
 	host_lock share
 	IT_SHARE_HOLDER=$IT_LOCK_HOLDER
 	w=$(( $(now_ms) - t0 ))
-	((w < 1000)) || say "waited $w ms for another test's lone flood to end"
+	((w < 1000)) || say "waited $w ms for the host's share lock (a flood running alone holds it; or the machine is slow)"
 }
 
 # it_host_unshare: gives the share of it_host_share up (the lock is freed
