@@ -389,7 +389,11 @@ host_lock() {
 	st=$(proc_start $$)
 	# shellcheck disable=SC2016
 	( sh -c 'F=$1 P=$2 K=$3 D=$4 S=$5
-		alive() { [ "$(sed "s/.*) //" "/proc/$P/stat" 2>/dev/null | cut -d" " -f20)" = "$S" ]; }
+		alive() {   # (no fork: it runs 5 times a second for as long as the test)
+			read -r l <"/proc/$P/stat" 2>/dev/null || return 1
+			set -f; set -- ${l##*) }; set +f
+			[ "${20:-}" = "$S" ]
+		}
 		take() {
 			while :; do
 				flock "$1" -w 1 -E 75 "$2"
