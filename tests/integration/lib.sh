@@ -354,9 +354,10 @@ flood_lock() {
 # host_busy: true when processes outside the suite used over a quarter of
 # a CPU in the last second (foreign-cpu.py: beside stress-ng --cpu 8 40% to
 # 180%, the less the more CPU the suite's realtime processes take; during
-# the suite's CI on an idle host 0 to 13%); sets IT_FOREIGN to that figure.  The kernel's CPU pressure cannot tell the two apart: the
-# suite alone pushes PSI's "some avg10" to 99% at times (t08 beside another
-# test), as stress-ng does.
+# the suite's CI on an idle host 0 to 13%); sets IT_FOREIGN to that figure.
+# The kernel's CPU pressure cannot tell the two apart: the suite alone
+# pushes PSI's "some avg10" to 99% at times (t08 beside another test), as
+# stress-ng does.
 host_busy() {
 	if ! IT_FOREIGN=$(python3 "$IT_SRCDIR/foreign-cpu.py" 1); then
 		say "foreign-cpu.py failed: the host is taken as busy"
@@ -386,14 +387,15 @@ host_lock() {
 	local d=${IT_LOCK_DIR:-/run/lock/corolease-it} f=$CLUSTER_DIR/$1.holder st
 	mkdir -p "$d" 2>/dev/null && [[ -w $d ]] || d=${IT_TMPDIR:-/tmp}
 	rm -f "$f" "$f.err"
-	st=$(proc_start $$)
 	# shellcheck disable=SC2016
-	( sh -c 'F=$1 P=$2 K=$3 D=$4 S=$5
-		alive() {   # (no fork: it runs 5 times a second for as long as the test)
+	( sh -c 'F=$1 P=$2 K=$3 D=$4
+		started() {   # the start time of P (field 22 of its stat); no fork
 			read -r l <"/proc/$P/stat" 2>/dev/null || return 1
 			set -f; set -- ${l##*) }; set +f
-			[ "${20:-}" = "$S" ]
+			echo "${20:-}"
 		}
+		S=$(started) || exit 0   # (the test waits for this shell: P is P)
+		alive() { [ "$(started)" = "$S" ]; }
 		take() {
 			while :; do
 				flock "$1" -w 1 -E 75 "$2"
@@ -416,15 +418,11 @@ host_lock() {
 		alone) take -x 8; take -x 9 ;;
 		esac
 		echo $$ >"$F.tmp" && mv "$F.tmp" "$F"
-		while alive; do sleep 0.2; done' sh "$f" "$$" "$1" "$d" "$st" </dev/null >/dev/null 2>&1 & )
+		while alive; do sleep 0.2; done' sh "$f" "$$" "$1" "$d" </dev/null >/dev/null 2>&1 & )
 	wait_until 3600 test -s "$f" -o -e "$f.err" || fail "the host's $1 lock in $d was not free within an hour"
 	[[ ! -e $f.err ]] || fail "the host's $1 lock in $d: $(cat "$f.err")"
 	IT_LOCK_HOLDER=$(cat "$f")
 }
-
-# proc_start PID: the process's start time (clock ticks since boot, field 22
-# of /proc/PID/stat): with the pid, it names one process, never a later one
-proc_start() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20; }
 
 # it_host_share: holds the host's share lock shared until the script ends
 # (it_init): no flood that runs alone starts meanwhile (flood_lock)
