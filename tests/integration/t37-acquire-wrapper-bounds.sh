@@ -39,7 +39,17 @@ holder() {
 	spawn "$i" "$tag" "$@" "$CLI" acquire "$name" --kill-after 10 -- sh -c "$trap"' echo "held $COROLEASE_EPOCH $$"
 		sh -c '\''trap "" TERM; while :; do echo "tick $(date +%s%N)"; sleep 0.05; done'\'' &
 		wait' >/dev/null
-	must_wait 10 "node $i's CMD holds $name" grep -q '^tick' "$CLUSTER_DIR/n$i/$tag.log"
+	local log=$CLUSTER_DIR/n$i/$tag.log t0
+	t0=$(now_ms)
+	if wait_until 10 grep -q '^tick' "$log"; then
+		ok "node $i's CMD holds $name (after $(( $(now_ms) - t0 )) ms)"
+		return
+	fi
+	# what the brief of a failed CI run shows: the lines before the FAIL
+	say "node $i's $tag.log: $(tail -n 5 "$log" | tr '\n' '|')"
+	say "node $i's coroleased on $name: $(grep -F "$name" "$CLUSTER_DIR/n$i/coroleased.log" | tail -n 5 | tr '\n' '|')"
+	say "node $i's processes: $(ps -eo pid,stat,etimes,args | grep -F -e "$name" -e 'tick' | grep -v grep | tr -s ' ' | tr '\n' '|')"
+	fail "node $i's CMD holds $name: no tick after 10 s"
 }
 
 # waiter I TAG NAME: `corolease acquire --wait 60 NAME` on node I, whose CMD
