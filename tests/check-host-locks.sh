@@ -12,6 +12,9 @@
 #  4. a lock file that cannot be opened fails the test at once, saying why;
 #  5. flood_lock twice is one window; flood_unlock takes the share again
 #     (a lone flood after it waits for the test's end).
+# And one check of lib.sh beside the locks:
+#  6. a test that calls a function that does not exist fails, even where the
+#     call's status decides nothing (0d06199 lost it_host_share so).
 # Order is judged by the events the scripts log; where two scripts race,
 # the holds leave seconds of slack (8 and 12 s).
 set -u
@@ -119,6 +122,22 @@ wait "${pids[@]}"
 before "flood_lock twice is one window (W ran)" W got W unlocking
 before "C waited for W's window" W unlocking C got
 before "after flood_unlock W holds its share again: a lone flood waits for W's end" W end F got
+# 6
+cat >"$tmp/N" <<'N'
+. "$LIB"
+IT_NAME=nf IT_T0=$(now_ms)
+CLUSTER_DIR=$TMPD/nf; mkdir -p "$CLUSTER_DIR"
+trap it_cleanup EXIT
+if no_such_helper_x 2>/dev/null; then :; fi
+exit 0
+N
+timeout 60 bash "$tmp/N" >"$tmp/N.out" 2>&1; rc=$?
+if [[ $rc == 1 ]] && grep -q 'FAIL: the test called what does not exist: no_such_helper_x' "$tmp/N.out"; then
+	good "a call to a function that does not exist fails the test"
+else
+	bad "a call to a function that does not exist: rc $rc: $(cat "$tmp/N.out")"
+fi
+
 if ((fails)); then
 	for f in "$tmp"/*.out; do echo "== $f"; cat "$f"; done
 	exit 1

@@ -69,6 +69,16 @@ fail() {
 	exit 1
 }
 
+# A command or function that does not exist fails the test at its end,
+# even where its status decides nothing (a call in a condition, a helper
+# lost in an edit: 0d06199 lost it_host_share so, and every test passed
+# saying "command not found").  bash runs this in the child it forked.
+command_not_found_handle() {
+	echo "[$IT_NAME $(ts)] $1: command not found" >&2
+	[[ -n ${CLUSTER_DIR:-} && -d $CLUSTER_DIR ]] && echo "$1" >>"$CLUSTER_DIR/not-found"
+	return 127
+}
+
 # ok DESC: print one checked assertion
 ok() { echo "[$IT_NAME $(ts)] ok: $*"; }
 
@@ -537,6 +547,10 @@ it_cleanup() {
 		grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$CLUSTER_DIR"/n*/coroleased*.log 2>/dev/null; then
 		echo "[$IT_NAME] FAIL: a sanitizer report in a daemon's log:"
 		grep -hE -A30 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$CLUSTER_DIR"/n*/coroleased*.log | head -80
+		rc=1
+	fi
+	if ((rc == 0)) && [[ -n ${CLUSTER_DIR:-} && -s $CLUSTER_DIR/not-found ]]; then
+		echo "[$IT_NAME] FAIL: the test called what does not exist: $(sort -u "$CLUSTER_DIR/not-found" | tr '\n' ' ')"
 		rc=1
 	fi
 	if ((rc == 0)); then
