@@ -132,7 +132,7 @@ if no_such_helper_x 2>/dev/null; then :; fi
 exit 0
 N
 timeout 60 bash "$tmp/N" >"$tmp/N.out" 2>&1; rc=$?
-if [[ $rc == 1 ]] && grep -q 'FAIL: the test called what does not exist: no_such_helper_x' "$tmp/N.out"; then
+if [[ $rc == 1 ]] && grep -q "FAIL: the test called what does not exist: 'no_such_helper_x' (N:5)" "$tmp/N.out"; then
 	good "a call to a function that does not exist fails the test"
 else
 	bad "a call to a function that does not exist: rc $rc: $(cat "$tmp/N.out")"

@@ -69,13 +69,18 @@ fail() {
 	exit 1
 }
 
-# A command or function that does not exist fails the test at its end,
-# even where its status decides nothing (a call in a condition, a helper
-# lost in an edit: 0d06199 lost it_host_share so, and every test passed
-# saying "command not found").  bash runs this in the child it forked.
+# A command or function that the test script's own bash (or a subshell of
+# it) looks up and does not find, once it_init ran, fails the test at its
+# end, even where the call's status decides nothing (a call in a
+# condition, a helper lost in an edit: 0d06199 lost it_host_share so, and
+# every test passed saying "command not found").  Not seen: a name with a
+# slash, `exec NAME`, and what runs in another bash (bash -c, cluster.sh).
+# bash runs this in the child it forked; it records the caller's file:line.
 command_not_found_handle() {
-	echo "[$IT_NAME $(ts)] $1: command not found" >&2
-	[[ -n ${CLUSTER_DIR:-} && -d $CLUSTER_DIR ]] && echo "$1" >>"$CLUSTER_DIR/not-found"
+	local at="${BASH_SOURCE[1]##*/}:${BASH_LINENO[0]}"
+	echo "[$IT_NAME $(ts)] $at: '$1': command not found" >&2
+	[[ -n ${IT_T0:-} && -n ${CLUSTER_DIR:-} && -d $CLUSTER_DIR ]] &&
+		echo "'$1' ($at)" >>"$CLUSTER_DIR/not-found"
 	return 127
 }
 
@@ -369,6 +374,11 @@ flood_lock() {
 # pushes PSI's "some avg10" to 99% at times (t08 beside another test), as
 # stress-ng does.
 host_busy() {
+	if ! command -v python3 >/dev/null; then
+		say "no python3 to run foreign-cpu.py: the host is taken as busy"
+		IT_FOREIGN=?
+		return 0
+	fi
 	if ! IT_FOREIGN=$(python3 "$IT_SRCDIR/foreign-cpu.py" 1); then
 		say "foreign-cpu.py failed: the host is taken as busy"
 		IT_FOREIGN=?
@@ -549,9 +559,9 @@ it_cleanup() {
 		grep -hE -A30 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$CLUSTER_DIR"/n*/coroleased*.log | head -80
 		rc=1
 	fi
-	if ((rc == 0)) && [[ -n ${CLUSTER_DIR:-} && -s $CLUSTER_DIR/not-found ]]; then
+	if [[ -n ${CLUSTER_DIR:-} && -s $CLUSTER_DIR/not-found ]]; then
 		echo "[$IT_NAME] FAIL: the test called what does not exist: $(sort -u "$CLUSTER_DIR/not-found" | tr '\n' ' ')"
-		rc=1
+		((rc != 0)) || rc=1
 	fi
 	if ((rc == 0)); then
 		echo "[$IT_NAME] PASS in $(( $(now_ms) - IT_T0 )) ms"
