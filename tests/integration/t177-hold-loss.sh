@@ -26,8 +26,30 @@ sleep 5
 cluster loss-clear 1 >/dev/null 2>&1 || fail "loss-clear"
 say "batches held during the loss: $(( $(st 1 .counters.cpg_batches_held) - h0 ))"
 # (a wait, not a bound: beside stress-ng --cpu 8 node 1's corosync rejoined
-# the other two 71 s after the loss ended, while the flood went on)
-must_wait "$UP_TIMEOUT" "node 1 synced after the loss" synced 1
+# the other two 71 s after the loss ended, while the flood went on).  When
+# corosync itself has not re-formed one ring by then, what this test is
+# about (the daemon after the loss) cannot be seen: a skip that says so.
+# In the idle CI of 203b900 node 1's corosync formed ring 1.59 with all
+# three at the loss's end, then logged 'Retransmit List: 9' every 180 ms
+# for two minutes, while nodes 2 and 3 stayed in their consensus wait (no
+# new membership) and kept a ring of two (corosync/knet; not coroleased).
+t0=$(now_ms)
+if wait_until "$UP_TIMEOUT" synced 1; then
+	ok "node 1 synced after the loss (after $(( $(now_ms) - t0 )) ms)"
+else
+	q1=$(timeout 10 "$CLUSTER_SH" exec 1 corosync-quorumtool -s 2>/dev/null)
+	qs=
+	for i in 1 2 3; do
+		qs+="node $i: $(timeout 10 "$CLUSTER_SH" exec "$i" corosync-quorumtool -s 2>/dev/null |
+			awk '/^(Ring ID|Nodes|Quorate):/' | tr -s ' ' | tr '\n' ' ')| "
+	done
+	say "corosync after the loss: $qs"
+	say "node 1's corosync, its last lines: $(tail -n 3 "$CLUSTER_DIR/n1/corosync.log" | tr '\n' '|')"
+	if awk '/^Nodes:/ { n = $2 } /^Quorate:/ { q = $2 } END { exit !(n == 3 && q == "Yes") }' <<<"$q1"; then
+		fail "node 1 synced after the loss: not true after ${UP_TIMEOUT}s, although node 1's corosync is back in a quorate ring of 3"
+	fi
+	skip "node 1's corosync did not re-form a quorate ring of 3 within ${UP_TIMEOUT}s after the loss ended (corosync, not coroleased: see above); the daemon after the loss was not seen"
+fi
 sleep 2
 p=$(awk '{print $1}' "$CLUSTER_DIR/n1/load.pid"); kill -TERM "$p"; wait_until 10 exited "$p"
 say "flooder: $(cat "$CLUSTER_DIR/n1/load.log" | tr '\n' ';')"
