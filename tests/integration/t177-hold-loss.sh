@@ -37,11 +37,11 @@ t0=$(now_ms)
 if wait_until "$UP_TIMEOUT" synced 1; then
 	ok "node 1 synced after the loss (after $(( $(now_ms) - t0 )) ms)"
 else
-	q1=$(timeout 10 "$CLUSTER_SH" exec 1 corosync-quorumtool -s 2>/dev/null)
 	qs=
 	for i in 1 2 3; do
-		qs+="node $i: $(timeout 10 "$CLUSTER_SH" exec "$i" corosync-quorumtool -s 2>/dev/null |
-			awk '/^(Ring ID|Nodes|Quorate):/' | tr -s ' ' | tr '\n' ' ')| "
+		q=$(timeout 10 "$CLUSTER_SH" exec "$i" corosync-quorumtool -s 2>/dev/null)
+		((i == 1)) && q1=$q
+		qs+="node $i: $(awk '/^(Ring ID|Nodes|Quorate):/' <<<"$q" | tr -s ' ' | tr '\n' ' ')| "
 	done
 	say "corosync after the loss: $qs"
 	say "node 1's corosync, its last lines: $(tail -n 3 "$CLUSTER_DIR/n1/corosync.log" | tr '\n' '|')"
