@@ -821,15 +821,19 @@ static void report_disconnect(corolease_t *h)
  * Receives and handles the events available now (no callback runs), runs
  * due timeouts and sends what waits in outq unless the user corked h (a
  * dispatch or a call from a callback sends what earlier callbacks asked).
+ * With done, stops receiving once done(arg) holds: a synchronous call whose
+ * answer has come reads no further, so the usual last receive, the one that
+ * finds the socket empty, is not made (what follows the answer stays
+ * queued in the socket, whose fd the caller's loop sees readable).
  * Returns the number of events, or COROLEASE_EDISCONNECTED.
  */
-static int process(corolease_t *h)
+static int process_until(corolease_t *h, bool (*done)(const void *arg), const void *arg)
 {
 	int n = 0;
 
 	if (!h->dead && !h->user_corks)
 		outq_flush(h);
-	while (!h->dead && n < PROCESS_MAX_EVENTS) {
+	while (!h->dead && n < PROCESS_MAX_EVENTS && !(done && done(arg))) {
 		ssize_t r = cltp_recv(h->fd, h->rx, h->bufsize);
 		if (r == -EMSGSIZE)
 			continue;   /* no event is that large: dropped, as malformed */
@@ -848,6 +852,11 @@ static int process(corolease_t *h)
 		return COROLEASE_EDISCONNECTED;
 	}
 	return n;
+}
+
+static int process(corolease_t *h)
+{
+	return process_until(h, NULL, NULL);
 }
 
 /* Runs one queued callback (already unlinked). */
@@ -941,10 +950,13 @@ static uint64_t next_deadline(const corolease_t *h)
 
 /*
  * Processes events until done(arg) or deadline (us, UINT64_MAX = none);
- * done may do work of its own between rounds.  Runs no callback.  Returns
- * 0, -ETIMEDOUT, COROLEASE_EDISCONNECTED or a poll(2) error.
+ * done may do work of its own between rounds.  answered(arg), which only
+ * looks (process_until() asks it after each event), says the answer is in:
+ * receiving stops there.  Runs no callback.  Returns 0, -ETIMEDOUT,
+ * COROLEASE_EDISCONNECTED or a poll(2) error.
  */
-static int wait_until(corolease_t *h, bool (*done)(void *arg), void *arg, uint64_t deadline)
+static int wait_until(corolease_t *h, bool (*done)(void *arg),
+		      bool (*answered)(const void *arg), void *arg, uint64_t deadline)
 {
 	/*
 	 * Every caller has just sent its request, whose answer cannot be here
@@ -958,7 +970,7 @@ static int wait_until(corolease_t *h, bool (*done)(void *arg), void *arg, uint64
 	for (;; read = true) {
 		if (read && h->user_corks && !h->dead)
 			outq_flush(h);   /* corked: the call sends what waits, its own request last */
-		int r = read ? process(h) : 0;
+		int r = read ? process_until(h, answered, arg) : 0;
 		if (done(arg))
 			return 0;
 		if (r < 0)
@@ -1002,6 +1014,11 @@ static bool pending_settled(void *arg)
 	return p->done;
 }
 
+static bool pending_answered(const void *arg)
+{
+	return ((const struct pending *)arg)->done;
+}
+
 /* The deadline of a synchronous call that has none of its own. */
 static uint64_t call_deadline(const corolease_t *h)
 {
@@ -1024,7 +1041,7 @@ static int call(corolease_t *h, struct pending *p, uint32_t type,
 	if (r < 0)
 		return p->err = r;
 	cl_list_add_tail(&h->pending, &p->link);
-	r = wait_until(h, pending_settled, p, deadline);
+	r = wait_until(h, pending_settled, pending_answered, p, deadline);
 	cl_list_del(&p->link);   /* its batches all ran: done() runs them after each round */
 	if (!p->done) {
 		p->done = true;
@@ -1472,9 +1489,14 @@ static int start_acquire(corolease_t *h, const void *name, size_t namelen, int m
 	return 0;
 }
 
-static bool lease_settled(void *arg)
+static bool lease_answered(const void *arg)
 {
 	return ((const struct corolease_lease *)arg)->state != LS_PENDING;
+}
+
+static bool lease_settled(void *arg)
+{
+	return lease_answered(arg);
 }
 
 CL_PUBLIC int corolease_acquire(corolease_t *h, const void *name, size_t namelen, int mode,
@@ -1488,7 +1510,8 @@ CL_PUBLIC int corolease_acquire(corolease_t *h, const void *name, size_t namelen
 	if (r < 0)
 		return r;
 	/* a timeout of its own (l->deadline) ends it in process() */
-	r = wait_until(h, lease_settled, l, l->deadline ? UINT64_MAX : call_deadline(h));
+	r = wait_until(h, lease_settled, lease_answered, l,
+		       l->deadline ? UINT64_MAX : call_deadline(h));
 	if (l->state == LS_GRANTED) {
 		l->sync = false;
 		*lease_r = l;

@@ -58,6 +58,7 @@ static struct {
 	uint64_t late_sync_cookie;        /* the last SYNC left unanswered */
 	int refuse;                       /* < 0: refuse connections with it (RESULT, cookie 0) */
 	void (*on_sync)(void);            /* injects events before a SYNC's answer */
+	void (*after_sync)(void);         /* and after it */
 	unsigned char status[4096];       /* STATUS payload */
 	size_t status_len;
 	int owner_calls;
@@ -314,6 +315,8 @@ static void daemon_request(void *ctx, const void *req, size_t len)
 		if (fd_.on_sync)
 			fd_.on_sync();
 		ev_result(b.cookie, CLP_REQ_SYNC, 0, NULL, 0);
+		if (fd_.after_sync)
+			fd_.after_sync();
 		break;
 	case CLP_REQ_STATUS:
 		ev_result(b.cookie, CLP_REQ_STATUS, 0, fd_.status, fd_.status_len);
@@ -505,6 +508,51 @@ START_TEST(sync_call_runs_no_callback)
 
 	corolease_release(leases[0]);
 	corolease_release(leases[2]);
+	corolease_close(h);
+}
+END_TEST
+
+static void want_a_by_3(void)
+{
+	ev_lease(CLP_EV_WANTED, 0, 3);
+}
+
+/*
+ * A synchronous call stops receiving at its answer: it does not make the
+ * receive that would find the socket empty (a system call for nothing on
+ * every call), and what the daemon sent after the answer stays queued,
+ * the fd readable, for the caller's loop to dispatch.
+ */
+START_TEST(sync_call_stops_receiving_at_its_answer)
+{
+	corolease_t *h = open_conn();
+	acquire_async(h, 'a');
+	ev_lease(CLP_EV_GRANTED, 0, 1);
+	ck_assert_int_ge(corolease_dispatch(h), 1);
+	ck_assert_str_eq(cb_log, "acquired a OK;");
+	cb_log[0] = '\0';
+
+	unsigned empty = faketp_empty_recvs();
+	ck_assert_int_eq(corolease_sync(h), 0);
+	ck_assert_uint_eq(faketp_empty_recvs(), empty);
+	ck_assert(!fd_readable(h));
+
+	fd_.after_sync = want_a_by_3;
+	empty = faketp_empty_recvs();
+	ck_assert_int_eq(corolease_sync(h), 0);
+	ck_assert_uint_eq(faketp_empty_recvs(), empty);
+	ck_assert_uint_eq(faketp_queued(), 1);
+	ck_assert(fd_readable(h));
+	ck_assert_str_eq(cb_log, "");
+	/* a second call finds it first, and still answers */
+	fd_.after_sync = NULL;
+	ck_assert_int_eq(corolease_sync(h), 0);
+	ck_assert_uint_eq(faketp_queued(), 0);
+	ck_assert_uint_eq(corolease_get_timeout(h), 0);
+	ck_assert_int_eq(corolease_dispatch(h), 1);
+	ck_assert_str_eq(cb_log, "wanted a by 3;");
+
+	corolease_release(leases[0]);
 	corolease_close(h);
 }
 END_TEST
@@ -1522,6 +1570,7 @@ static Suite *client_suite(void)
 	Suite *s = suite_create("client");
 	TCase *tc = tcase_create("callbacks");
 	tcase_add_test(tc, sync_call_runs_no_callback);
+	tcase_add_test(tc, sync_call_stops_receiving_at_its_answer);
 	tcase_add_test(tc, release_drops_queued_callbacks);
 	tcase_add_test(tc, callback_caused_callbacks_wait_for_next_dispatch);
 	tcase_add_test(tc, disconnect_fails_acquires_then_reports);

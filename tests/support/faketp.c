@@ -37,6 +37,7 @@ static struct {
 	faketp_request_fn fn;
 	void *ctx;
 	unsigned send_calls;
+	unsigned empty_recvs;         /* cltp_recv calls that found nothing */
 	int room;                     /* packets that still fit, < 0: no limit */
 	uint64_t full_until;          /* CLOCK_MONOTONIC us: no room before it */
 } fq = { .room = -1 };
@@ -56,6 +57,11 @@ void faketp_full_for_us(unsigned us)
 unsigned faketp_send_calls(void)
 {
 	return fq.send_calls;
+}
+
+unsigned faketp_empty_recvs(void)
+{
+	return fq.empty_recvs;
 }
 
 void faketp_set_room(int n)
@@ -182,8 +188,10 @@ ssize_t cltp_recv(int fd, void *buf, size_t cap)
 {
 	(void)fd;
 	struct fake_ev *e = fq.head;
-	if (!e)
+	if (!e) {
+		fq.empty_recvs++;
 		return fq.hung_up ? -ENOTCONN : -EAGAIN;
+	}
 	char b;
 	if (read(fq.pipe[0], &b, 1) != 1)
 		abort();

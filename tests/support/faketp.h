@@ -33,6 +33,8 @@ size_t faketp_queued(void);
 void faketp_hangup(void);
 /* Transport send calls so far (cltp_sendv, cltp_sendmany), each counted once. */
 unsigned faketp_send_calls(void);
+/* Receives (cltp_recv) that found no event queued, so far. */
+unsigned faketp_empty_recvs(void);
 /* Room for n more packets, then -EAGAIN until it is set again; n < 0: no limit (the default). */
 void faketp_set_room(int n);
 /* No room (-EAGAIN) for us microseconds of CLOCK_MONOTONIC from now, then no limit. */
