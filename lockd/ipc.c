@@ -95,6 +95,15 @@ void ipc_conn_kill(struct conn *c, const char *why)
  * by a thread of their own (closer_fd()); the loop only hands them over.
  */
 static int closer_pipe[2] = { -1, -1 };
+/*
+ * Descriptors the pipe had no room for: its reader is blocked in a close()
+ * (a file whose owner makes closing it wait) with 16,384 more queued behind
+ * it.  The loop never waits for room: they wait here (closer_check()).
+ */
+static struct {
+	int *fd;
+	size_t n, cap;
+} closer_over;
 
 static void *closer_main(void *arg)
 {
@@ -115,6 +124,14 @@ static int closer_start(void)
 		return 0;
 	if (pipe2(closer_pipe, O_CLOEXEC) < 0)
 		return -errno;
+	/* the loop's end: a full pipe says EAGAIN instead of blocking the loop */
+	if (fcntl(closer_pipe[1], F_SETFL, O_NONBLOCK) < 0) {
+		int e = errno;
+		close(closer_pipe[0]);
+		close(closer_pipe[1]);
+		closer_pipe[0] = closer_pipe[1] = -1;
+		return -e;
+	}
 	pthread_t t;
 	sigset_t all, old;
 	sigfillset(&all);
@@ -131,13 +148,103 @@ static int closer_start(void)
 	return 0;
 }
 
-/* Closes fd from the closer thread (or here, when it cannot be handed over). */
+/* One descriptor into the pipe: true, or false when it has no room. */
+static bool closer_put(int fd)
+{
+	for (;;) {
+		ssize_t w = write(closer_pipe[1], &fd, sizeof(fd));
+		if (w == (ssize_t)sizeof(fd))
+			return true;
+		if (w < 0 && errno == EINTR)
+			continue;
+		return false;   /* EAGAIN: full (a write of 4 bytes is all or nothing) */
+	}
+}
+
+/*
+ * Closes fd from the closer thread: through its pipe, or after what waits
+ * in closer_over.  Only without the thread, or without memory for the
+ * list, here.
+ */
 static void closer_fd(int fd)
 {
 	if (fd < 0)
 		return;
-	if (closer_pipe[1] < 0 || write(closer_pipe[1], &fd, sizeof(fd)) != (ssize_t)sizeof(fd))
+	if (closer_pipe[1] < 0) {
 		close(fd);
+		return;
+	}
+	if (!closer_over.n && closer_put(fd))
+		return;
+	if (closer_over.n == closer_over.cap) {
+		size_t cap = closer_over.cap ? 2 * closer_over.cap : 1024;
+		int *p = realloc(closer_over.fd, cap * sizeof(*p));
+		if (!p) {
+			close(fd);
+			return;
+		}
+		closer_over.fd = p;
+		closer_over.cap = cap;
+	}
+	closer_over.fd[closer_over.n++] = fd;
+}
+
+static void closer_check(struct cld_ipc *ip);
+
+/* The closer's pipe has room: hands over what waits, in order. */
+static int32_t closer_writable(int32_t fd, int32_t revents, void *data)
+{
+	(void)fd;
+	(void)revents;
+	struct cld_ipc *ip = data;
+	size_t i = 0;
+	while (i < closer_over.n && closer_put(closer_over.fd[i]))
+		i++;
+	if (i) {
+		memmove(closer_over.fd, closer_over.fd + i, (closer_over.n - i) * sizeof(int));
+		closer_over.n -= i;
+	}
+	closer_check(ip);
+	return 0;
+}
+
+static void conn_events(struct conn *c);
+
+/*
+ * After anything that may have handed descriptors over: while some wait
+ * for the closer, unprivileged connections are not read (each could pass
+ * 253 more a packet: the daemon would run out of descriptors, and the
+ * kernel would then drop the files it cannot install in the loop's own
+ * thread) and the pipe is watched for room; once it took them all, both
+ * end.  Root's and the daemon's user's connections are read throughout.
+ */
+static void closer_check(struct cld_ipc *ip)
+{
+	bool pause = closer_over.n > 0;
+	if (pause == ip->closer_paused)
+		return;
+	if (pause && qb_loop_poll_add(ip->loop, QB_LOOP_HIGH, closer_pipe[1], POLLOUT, ip,
+				      closer_writable) != 0)
+		return;   /* tried again after the next hand-over */
+	if (!pause)
+		qb_loop_poll_del(ip->loop, closer_pipe[1]);
+	ip->closer_paused = pause;
+	if (pause) {
+		ip->closer_pauses++;
+		qb_log(LOG_WARNING, "the thread closing client sockets and passed files is blocked in a "
+		       "close() (a file a client passed whose owner makes closing it wait?): %zu "
+		       "descriptors wait; unprivileged clients are not read until it takes them",
+		       closer_over.n);
+	} else {
+		qb_log(LOG_NOTICE, "the closing thread takes descriptors again: unprivileged clients "
+		       "are read again");
+	}
+	const struct cl_list *it;
+	cl_list_foreach(it, &ip->conns) {
+		struct conn *c = cl_list_entry(it, struct conn, link);
+		if (c->prio == QB_LOOP_LOW && !c->dying)
+			conn_events(c);
+	}
 }
 
 /* Hands every descriptor of an SCM_RIGHTS message in mh to the closer; how many. */
@@ -151,6 +258,9 @@ static unsigned passed_fds(struct msghdr *mh)
 		for (size_t i = 0; i < k; i++) {
 			int fd;
 			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(fd));
+			/* a socket lingering on unsent data: reset at close, not waited for */
+			struct linger no = { .l_onoff = 1, .l_linger = 0 };
+			(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &no, sizeof(no));
 			closer_fd(fd);
 			n++;
 		}
@@ -450,7 +560,8 @@ bool ipc_low_over(struct cld_ipc *ip)
 
 static void conn_events(struct conn *c)
 {
-	qb_loop_poll_mod(c->ip->loop, c->prio, c->fd, (c->low_paused ? 0 : POLLIN) |
+	bool held = c->low_paused || (c->ip->closer_paused && c->prio == QB_LOOP_LOW);
+	qb_loop_poll_mod(c->ip->loop, c->prio, c->fd, (held ? 0 : POLLIN) |
 			 (c->want_out ? POLLOUT : 0), c, conn_dispatch);
 }
 
@@ -791,7 +902,8 @@ static int conn_new(struct cld_ipc *ip, int fd)
 	 * user let the node's validity lapse when they shared its level).
 	 */
 	c->prio = uid == 0 || uid == getuid() ? QB_LOOP_MED : QB_LOOP_LOW;
-	if (qb_loop_poll_add(ip->loop, c->prio, fd, POLLIN, c, conn_dispatch) != 0) {
+	bool held = ip->closer_paused && c->prio == QB_LOOP_LOW;
+	if (qb_loop_poll_add(ip->loop, c->prio, fd, held ? 0 : POLLIN, c, conn_dispatch) != 0) {
 		uid_conns_drop(ip, uid);
 		if (c->pidfd >= 0)
 			close(c->pidfd);
@@ -866,6 +978,7 @@ static int32_t accept_dispatch(int32_t fd, int32_t revents, void *data)
 		if (rc < 0)
 			refuse_fd(cfd, rc);
 	}
+	closer_check(ip);
 	return 0;
 }
 
@@ -924,6 +1037,14 @@ static int32_t conn_dispatch(int32_t fd, int32_t revents, void *data)
 	bool low = c->prio == QB_LOOP_LOW;
 	if (!c->dying && (revents & POLLOUT))
 		conn_flush(c);
+	if (low && !c->dying && ip->closer_paused) {
+		/* not read while the closer is blocked (closer_check()); a hung-up one goes unread */
+		if (revents & (POLLHUP | POLLERR | POLLNVAL)) {
+			conn_gone(ip, c);
+			closer_check(ip);
+		}
+		return 0;
+	}
 	if (low && !c->dying && !(revents & (POLLHUP | POLLERR | POLLNVAL)) && ipc_low_over(ip)) {
 		low_pause(c);
 		return 0;
@@ -970,6 +1091,7 @@ static int32_t conn_dispatch(int32_t fd, int32_t revents, void *data)
 		ipc_low_end(ip, t0);
 	if (c->dying || (revents & (POLLHUP | POLLERR | POLLNVAL) && !(revents & POLLIN)))
 		conn_gone(ip, c);
+	closer_check(ip);
 	return 0;
 }
 
@@ -1130,6 +1252,9 @@ struct cld_ipc *cld_ipc_stop(struct cld_ipc *ip)
 		close(ip->lfd);
 		ip->lfd = -1;
 	}
+	if (ip->closer_paused)
+		qb_loop_poll_del(ip->loop, closer_pipe[1]);
+	ip->closer_paused = false;
 	struct cl_list *l;
 	while ((l = cl_list_first(&ip->conns)))
 		conn_free(ip, cl_list_entry(l, struct conn, link));

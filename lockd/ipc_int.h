@@ -194,6 +194,14 @@ struct cld_ipc {
 	struct cl_list low_paused;    /* of struct conn via pause_link */
 	bool resume_armed;
 	qb_loop_timer_handle resume_th;
+	/*
+	 * The closer thread is blocked in a close() and its pipe is full
+	 * (closer_fd()): the descriptors wait in a list of the loop's instead
+	 * of blocking it, and unprivileged connections, which may pass more,
+	 * are not read until the pipe takes them all (closer_check()).
+	 */
+	bool closer_paused;
+	uint64_t closer_pauses;       /* times it happened */
 	unsigned round_reads;          /* requests read since corosync's deliveries were (CLD_REQS_PER_ROUND) */
 	char sock_path[108];          /* RUN_DIR/CLP_SOCKET_FILE (a sun_path) */
 	int lfd;                      /* the listening socket, or -1 */

@@ -7,12 +7,19 @@
  * Modes (socket: $COROLEASE_RUN_DIR or /run/corolease, then corolease.sock):
  *   linger SECS [WHEN]   pass (SCM_RIGHTS) a TCP socket with unsent data and
  *                        SO_LINGER=SECS to the daemon, then drop our copy.
- *                        WHEN: "read" (default: the daemon reads and drops it)
- *                        or "close" (we close the connection with it unread).
+ *                        WHEN: "read" (default: the daemon reads and drops it),
+ *                        "close" (we close the connection with it unread) or
+ *                        "unread" (an empty packet before it: the daemon
+ *                        disconnects us and closes the socket it never read).
  *   warnflood SECS       connect, HELLO, 16 malformed requests (disconnect
  *                        with a WARNING line), again, for SECS; prints cycles
  *   sizes                0, 1, 8, 16 bytes, CLP_MAX_MSG, CLP_MAX_MSG+1 packets
  *   fdpass N             N packets each carrying 250 fds (SCM_RIGHTS)
+ *   fdflood N            pass N fds in all, 253 a packet, one packet a
+ *                        connection (the daemon disconnects at the first),
+ *                        connecting again each time (dups of /dev/null,
+ *                        closed here after the send); prints how many went
+ *                        and on how many connections
  *   hold N               N HELLO'd connections, held until SIGTERM
  *   spin SECS            one connection sending STATUS back to back (reading answers)
  *   noread N SECS        N connections, each sends STATUS requests for SECS, never reads
@@ -142,6 +149,8 @@ static int send_fds(int fd, const void *data, size_t len, const int *fds, int n)
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
 			     .msg_controllen = CMSG_SPACE((size_t)n * sizeof(int)) };
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	if (!cm)
+		return -EINVAL;
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;
 	cm->cmsg_len = CMSG_LEN((size_t)n * sizeof(int));
@@ -205,6 +214,13 @@ static int m_linger(int secs, const char *when)
 	int t = stuck_tcp(secs);
 	if (t < 0)
 		return 1;
+	const char *go = getenv("BRK_GO");   /* wait for this file before passing it */
+	if (go) {
+		printf("ready\n");
+		fflush(stdout);
+		while (access(go, F_OK) != 0)
+			usleep(10000);
+	}
 	/*
 	 * The daemon must drop the last reference: we close ours right after
 	 * sending.  If the daemon was quicker, our close() is the last and we
@@ -219,6 +235,12 @@ static int m_linger(int secs, const char *when)
 			struct clp_req_base s;
 			/* keep the daemon busy for a few ms so that our close() comes first */
 			int pre = getenv("BRK_PRELOAD") ? atoi(getenv("BRK_PRELOAD")) : 300;
+			if (!strcmp(when, "unread")) {
+				/* an empty packet first: the daemon takes it for our close and
+				   never reads the next (nor receives the socket in it) */
+				send(fd, "", 0, MSG_NOSIGNAL);
+				pre = 0;
+			}
 			for (int q = 0; q < pre; q++) {
 				status_req(&s, 100 + (uint64_t)q);
 				send(fd, &s, sizeof(s), MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -238,6 +260,8 @@ static int m_linger(int secs, const char *when)
 	if (!strcmp(when, "close")) {
 		close(fd);
 		printf("closed our connection with the packet unread (daemon closes it)\n");
+	} else if (!strcmp(when, "unread")) {
+		printf("sent an empty packet, then the socket: the daemon closes the connection unread\n");
 	} else {
 		uint64_t t0 = ms();
 		for (;;) {
@@ -314,6 +338,45 @@ static int m_sizes(void)
 		       s < 0 ? strerror(se) : "ok", r, err);
 		close(fd);
 	}
+	return 0;
+}
+
+static int m_fdflood(long n)
+{
+	int fds[253], null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (null < 0) {
+		perror("/dev/null");
+		return 1;
+	}
+	long sent = 0, conns = 0;
+	struct clp_req_base s;
+	while (sent < n) {
+		int fd = sconnect();
+		if (fd < 0 || hello(fd) != 0) {
+			printf("connect/HELLO failed after %ld fds on %ld connections\n", sent, conns);
+			if (fd >= 0)
+				close(fd);
+			break;
+		}
+		conns++;
+		int k = n - sent < 253 ? (int)(n - sent) : 253;
+		for (int i = 0; i < k; i++)
+			fds[i] = dup(null);
+		status_req(&s, 2);
+		int rc = send_fds(fd, &s, sizeof(s), fds, k);
+		for (int i = 0; i < k; i++)
+			close(fds[i]);
+		if (rc < 0) {
+			printf("send: %s after %ld fds\n", strerror(-rc), sent);
+			close(fd);
+			break;
+		}
+		sent += k;
+		while (rd(fd, 2000) > 0)   /* until the daemon disconnects (or 2 s pass) */
+			;
+		close(fd);
+	}
+	printf("passed %ld fds on %ld connections\n", sent, conns);
 	return 0;
 }
 
@@ -1095,6 +1158,8 @@ int main(int argc, char **argv)
 		return m_warnflood(atoi(argv[2]));
 	if (!strcmp(m, "sizes"))
 		return m_sizes();
+	if (!strcmp(m, "fdflood") && argc >= 3)
+		return m_fdflood(atol(argv[2]));
 	if (!strcmp(m, "fdpass") && argc >= 3)
 		return m_fdpass(atol(argv[2]));
 	if (!strcmp(m, "hold") && argc >= 3)

@@ -13,6 +13,11 @@ check_PROGRAMS += tests/integration/cl-load tests/integration/cl-garbage tests/i
 	tests/integration/cl-limits tests/integration/cl-valid tests/integration/cl-flood \
 	tests/integration/cl-brk tests/integration/cl-nshared tests/integration/cl-aput \
 	tests/integration/cl-drop tests/integration/cl-kexec tests/integration/cl-setuid
+# preloaded into coroleased by t179: its socket then accepts passed fds (Linux < 6.16)
+check_LTLIBRARIES += tests/integration/nopassrights.la
+tests_integration_nopassrights_la_SOURCES = tests/integration/nopassrights.c
+tests_integration_nopassrights_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
+tests_integration_nopassrights_la_LIBADD = -ldl
 tests_integration_cl_kexec_SOURCES = tests/integration/cl-kexec.c
 tests_integration_cl_kexec_CPPFLAGS = -I$(top_srcdir)/include
 tests_integration_cl_kexec_LDADD = libclient/libcorolease.la
@@ -133,7 +138,8 @@ INTEGRATION_TESTS = \
 	tests/integration/t115-ocf-run-dir-removed.sh tests/integration/t85-status-scan.sh \
 	tests/integration/t118-ocf-monitor-sync-round.sh \
 	tests/integration/t32-prometheus.sh tests/integration/t01-single-node.sh \
-	tests/integration/t178-async-puts.sh tests/integration/t68-dropped-hold-release.sh
+	tests/integration/t178-async-puts.sh tests/integration/t68-dropped-hold-release.sh \
+	tests/integration/t179-closer-blocked.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/check-prometheus.py \
 	tests/integration/dovecot-lib.sh tests/integration/ocf-lib.sh tests/integration/imap-load.py \

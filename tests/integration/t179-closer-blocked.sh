@@ -1,0 +1,102 @@
+#!/bin/bash
+# 179. (breaker, helper-85) Where the kernel lets a client pass file
+# descriptors (before Linux 6.16, so Debian 12's 6.1; emulated here by
+# preloading nopassrights.so into the daemon), the daemon hands every passed
+# descriptor, and every client socket, to a thread of its own to close.
+# A socket_group member stalls that thread: it sends an empty packet (the
+# daemon takes it for a close and reads no further), then a packet passing
+# a TCP socket that lingers on unsent data, and closes its own copy (the
+# daemon is stopped meanwhile, so that the copy in the packet is the last).
+# The thread's close() of the connection then drops that socket and waits
+# for the linger (an hour).  Then the member passes /dev/null descriptors,
+# 253 a connection.  The thread's pipe held 16,384 of them; after that the
+# loop thread blocked in write(2) until the attacker went away: no renewal,
+# no answer to root (this test before the fix: 5 of 6 of root's status
+# calls timed out, the loop in anon_pipe_write).
+# Now the pipe's write end does not block: what it cannot take waits in a
+# list, unprivileged connections are not read meanwhile (they could pass
+# more), and root's are.  Passes when, with the thread stalled and 30,000
+# descriptors tried:
+#   a. root's status answers throughout, and the node's validity is renewed
+#      (no gap over 3 s between 'validity until' lines);
+#   b. the daemon says why unprivileged clients wait (one WARNING);
+#   c. once the attacker ends (its listener goes, the lingering connection
+#      is reset, the close returns), the list drains, an unprivileged status
+#      answers again, and the daemon holds no more descriptors than before.
+. "$(dirname "$0")/lib.sh"
+it_init closer-blocked 179
+BRK=${BRK:-$IT_BUILD/tests/integration/cl-brk}
+SHIM=$IT_BUILD/tests/integration/.libs/nopassrights.so
+[[ -f $SHIM ]] || skip "$SHIM not built (make check builds it)"
+REAL_DAEMON=$DAEMON
+DAEMON=$CLUSTER_DIR/coroleased-nopassrights
+cat >"$DAEMON" <<EOF
+#!/bin/sh
+# an ASan daemon would refuse a preload that comes before its runtime
+export ASAN_OPTIONS="\${ASAN_OPTIONS:+\$ASAN_OPTIONS:}verify_asan_link_order=0"
+LD_PRELOAD=$SHIM exec $REAL_DAEMON "\$@"
+EOF
+chmod 755 "$DAEMON"
+EXTRA_DAEMON_OPTS=(-o socket_group=users)
+it_up 1
+d=$(daemon_pid 1)
+grep -q nopassrights "/proc/$d/maps" ||
+	fail "nopassrights.so is not loaded in coroleased (pid $d): its socket would refuse passed descriptors"
+nfd() { find "/proc/$d/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
+AS=(setpriv --reuid=61001 --regid=100 --clear-groups)
+f0=$(nfd)
+lines0=$(wc -l <"$CLUSTER_DIR/n1/coroleased.log")
+check "an unprivileged status answers before the attack" eval "cluster exec 1 ${AS[*]} $CLI status >/dev/null"
+flood_lock
+# the daemon stopped while the attacker sends, so that the attacker's own
+# close() of its copy comes first and the one in the packet is the last
+a=$(spawn 1 lg env BRK_TRIES=1 BRK_GO="$CLUSTER_DIR/go" "${AS[@]}" "$BRK" linger 3600 unread)
+must_wait 20 "the attacker is connected" grep -q ready "$CLUSTER_DIR/n1/lg.log"
+kill -STOP "$d"
+touch "$CLUSTER_DIR/go"
+wait_until 10 grep -q 'our close took' "$CLUSTER_DIR/n1/lg.log"
+kill -CONT "$d"
+must_wait 1 "the attacker passed its lingering socket and closed its copy" grep -q 'our close took' "$CLUSTER_DIR/n1/lg.log"
+sleep 0.5   # the daemon disconnects it and hands the socket to its closing thread
+say "attacker: $(tr '\n' ';' <"$CLUSTER_DIR/n1/lg.log")"
+for t in /proc/$d/task/*; do say "  thread $(basename "$t") $(cat "$t/comm") wchan $(cat "$t/wchan")"; done
+# the flood, with root's status asked every 0.5 s meanwhile
+spawn 1 fl "${AS[@]}" "$BRK" fdflood 30000 >/dev/null
+failn=0 n=0 worst=0
+tend=$(($(now_ms) + 40000))
+while (($(now_ms) < tend)); do
+	t0=$(now_ms)
+	n=$((n + 1))
+	timeout 5 "$CLUSTER_SH" exec 1 "$CLI" status >/dev/null 2>&1 || failn=$((failn + 1))
+	t=$(($(now_ms) - t0))
+	((t > worst)) && worst=$t
+	grep -q 'passed .* fds on' "$CLUSTER_DIR/n1/fl.log" 2>/dev/null && break
+	sleep 0.5
+done
+say "flood: $(tr '\n' ';' <"$CLUSTER_DIR/n1/fl.log")"
+# and with the flood over (the closer still blocked, descriptors waiting)
+for _ in 1 2 3; do
+	n=$((n + 1))
+	timeout 5 "$CLUSTER_SH" exec 1 "$CLI" status >/dev/null 2>&1 || failn=$((failn + 1))
+	sleep 0.5
+done
+say "root's status during the flood: $failn of $n failed (5 s), slowest $worst ms; daemon fds $(nfd) (were $f0)"
+for t in /proc/$d/task/*; do say "  thread $(basename "$t") $(cat "$t/comm") wchan $(cat "$t/wchan")"; done
+check "a: root's status answered throughout the flood ($failn of $n failed)" [ "$failn" = 0 ]
+check "a: coroleased (pid $d) still running" alive "$d"
+check "b: the daemon said why unprivileged clients wait" \
+	grep -q 'thread closing client sockets and passed files is blocked' "$CLUSTER_DIR/n1/coroleased.log"
+say "ending the attacker (pid $a): its listener goes, the lingering connection is reset"
+kill "$a" 2>/dev/null
+pkill -P "$a" 2>/dev/null
+must_wait 30 "the daemon takes descriptors again" \
+	grep -q 'closing thread takes descriptors again' "$CLUSTER_DIR/n1/coroleased.log"
+must_wait 20 "an unprivileged status answers again" \
+	eval "timeout 5 $CLUSTER_SH exec 1 ${AS[*]} $CLI status >/dev/null 2>&1"
+flood_unlock
+must_wait 20 "the daemon holds no more descriptors than before ($f0)" eval '[ "$(nfd)" -le "$f0" ]'
+gap=$(tail -n +"$lines0" "$CLUSTER_DIR/n1/coroleased.log" | awk '/validity until/ { split($3, t, ":"); s = t[1]*3600 + t[2]*60 + t[3]; if (p && s - p > g) g = s - p; p = s } END { print g + 0 }')
+say "longest gap between 'validity until' refreshes: ${gap} s"
+check "a: the node's validity was renewed throughout (longest gap ${gap} s)" \
+	awk -v g="$gap" 'BEGIN { exit !(g <= 3) }'
+it_pass
