@@ -230,7 +230,6 @@ static void closer_check(struct cld_ipc *ip)
 		qb_loop_poll_del(ip->loop, closer_pipe[1]);
 	ip->closer_paused = pause;
 	if (pause) {
-		ip->closer_pauses++;
 		qb_log(LOG_WARNING, "the thread closing client sockets and passed files is blocked in a "
 		       "close() (a file a client passed whose owner makes closing it wait?): %zu "
 		       "descriptors wait; unprivileged clients are not read until it takes them",
@@ -558,10 +557,15 @@ bool ipc_low_over(struct cld_ipc *ip)
 	return ip->low_used_us >= CLD_LOW_BUDGET_US;
 }
 
+/* Whether c's requests wait: its realtime budget spent, or the closer blocked (unprivileged). */
+static bool conn_held(const struct conn *c)
+{
+	return c->low_paused || (c->ip->closer_paused && c->prio == QB_LOOP_LOW);
+}
+
 static void conn_events(struct conn *c)
 {
-	bool held = c->low_paused || (c->ip->closer_paused && c->prio == QB_LOOP_LOW);
-	qb_loop_poll_mod(c->ip->loop, c->prio, c->fd, (held ? 0 : POLLIN) |
+	qb_loop_poll_mod(c->ip->loop, c->prio, c->fd, (conn_held(c) ? 0 : POLLIN) |
 			 (c->want_out ? POLLOUT : 0), c, conn_dispatch);
 }
 
@@ -902,8 +906,7 @@ static int conn_new(struct cld_ipc *ip, int fd)
 	 * user let the node's validity lapse when they shared its level).
 	 */
 	c->prio = uid == 0 || uid == getuid() ? QB_LOOP_MED : QB_LOOP_LOW;
-	bool held = ip->closer_paused && c->prio == QB_LOOP_LOW;
-	if (qb_loop_poll_add(ip->loop, c->prio, fd, held ? 0 : POLLIN, c, conn_dispatch) != 0) {
+	if (qb_loop_poll_add(ip->loop, c->prio, fd, conn_held(c) ? 0 : POLLIN, c, conn_dispatch) != 0) {
 		uid_conns_drop(ip, uid);
 		if (c->pidfd >= 0)
 			close(c->pidfd);

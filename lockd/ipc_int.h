@@ -201,7 +201,6 @@ struct cld_ipc {
 	 * are not read until the pipe takes them all (closer_check()).
 	 */
 	bool closer_paused;
-	uint64_t closer_pauses;       /* times it happened */
 	unsigned round_reads;          /* requests read since corosync's deliveries were (CLD_REQS_PER_ROUND) */
 	char sock_path[108];          /* RUN_DIR/CLP_SOCKET_FILE (a sun_path) */
 	int lfd;                      /* the listening socket, or -1 */
