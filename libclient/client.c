@@ -1206,12 +1206,12 @@ static int hello_result(corolease_t *h, const struct pending *p)
 }
 
 /*
- * The daemon's socket, RUN_DIR/CLP_SOCKET_FILE ($COROLEASE_RUN_DIR, else
+ * The daemon's socket RUN_DIR/file ($COROLEASE_RUN_DIR, else
  * CLP_DEFAULT_RUN_DIR), trusted only in a directory of root or of our
  * effective uid that nobody else may write (corolease/ipc.h): 0, -ENOENT
  * (no run directory: no daemon), COROLEASE_EUNTRUSTED or -ENAMETOOLONG.
  */
-static int socket_path(char *path, size_t cap)
+static int socket_path(char *path, size_t cap, const char *file)
 {
 	const char *dir = getenv("COROLEASE_RUN_DIR");
 	if (!dir || dir[0] != '/')
@@ -1222,8 +1222,26 @@ static int socket_path(char *path, size_t cap)
 	if (!S_ISDIR(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid()) ||
 	    (st.st_mode & (S_IWGRP | S_IWOTH)))
 		return COROLEASE_EUNTRUSTED;
-	int n = snprintf(path, cap, "%s/%s", dir, CLP_SOCKET_FILE);
+	int n = snprintf(path, cap, "%s/%s", dir, file);
 	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
+/*
+ * Connects to the daemon: through its socket for root (CLP_ROOT_SOCKET_FILE,
+ * which it serves even while other users' connections wait for
+ * descriptors) when we are root or own that socket, else, or when that
+ * fails (an older daemon has none), through everybody's.
+ */
+static int connect_daemon(uint64_t deadline, int *fd_r)
+{
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct stat st;
+	if (socket_path(path, sizeof(path), CLP_ROOT_SOCKET_FILE) == 0 && lstat(path, &st) == 0 &&
+	    S_ISSOCK(st.st_mode) && (geteuid() == 0 || st.st_uid == geteuid()) &&
+	    cltp_connect(path, deadline, fd_r) == 0)
+		return 0;
+	int r = socket_path(path, sizeof(path), CLP_SOCKET_FILE);
+	return r < 0 ? r : cltp_connect(path, deadline, fd_r);
 }
 
 /*
@@ -1286,10 +1304,7 @@ CL_PUBLIC int corolease_connect_timeout(corolease_t **h_r, unsigned timeout_ms)
 		return -ENOMEM;
 	}
 	/* close-on-exec: a child that execs must not keep the connection (and its leases) alive */
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	int r = socket_path(path, sizeof(path));
-	if (r == 0)
-		r = cltp_connect(path, deadline, &h->fd);
+	int r = connect_daemon(deadline, &h->fd);
 	if (r < 0) {
 		corolease_close(h);
 		return r;

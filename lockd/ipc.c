@@ -17,6 +17,10 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <dirent.h>
+#include <stdatomic.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -41,7 +45,9 @@
  * client, which could then steer the daemon's reads, writes, munmaps and
  * unlinks; its socket transport uses abstract names any local user can send
  * to).  The peer's credentials and groups come from the kernel at accept
- * (SO_PEERCRED, SO_PEERGROUPS).
+ * (SO_PEERCRED, SO_PEERGROUPS).  A second socket, RUN_DIR/CLP_ROOT_SOCKET_FILE
+ * (mode 0600), takes root's and the daemon's user's connections only, and
+ * is accepted even while the first is not (fds_check()).
  *
  * A connection is closed only from its own poll handler, conn_dispatch(),
  * or by cld_ipc_stop(): ipc_conn_kill() marks it dying and shuts the
@@ -98,12 +104,24 @@ static int closer_pipe[2] = { -1, -1 };
 /*
  * Descriptors the pipe had no room for: its reader is blocked in a close()
  * (a file whose owner makes closing it wait) with 16,384 more queued behind
- * it.  The loop never waits for room: they wait here (closer_check()).
+ * it.  The loop never waits for room: they wait here, and POLLOUT on the
+ * pipe hands them over (closer_writable()).  Room for all of them is
+ * reserved at start (fds_init()): fds_check() bounds them by the
+ * descriptor limit.
  */
 static struct {
 	int *fd;
 	size_t n, cap;
 } closer_over;
+/*
+ * Handed to the thread (pipe or list) and not closed yet: each is still a
+ * descriptor of the daemon's.  The thread counts down and, when the loop
+ * waits for descriptors (closer_wake_at >= 0) and the count reached it,
+ * wakes the loop through closer_efd.
+ */
+static _Atomic long closer_pending;
+static _Atomic long closer_wake_at = -1;
+static int closer_efd = -1;
 
 static void *closer_main(void *arg)
 {
@@ -111,10 +129,18 @@ static void *closer_main(void *arg)
 	int fd;
 	for (;;) {
 		ssize_t n = read(closer_pipe[0], &fd, sizeof(fd));
-		if (n == (ssize_t)sizeof(fd))
+		if (n == (ssize_t)sizeof(fd)) {
 			close(fd);
-		else if (n == 0 || (n < 0 && errno != EINTR))
+			long left = atomic_fetch_sub(&closer_pending, 1) - 1;
+			long at = atomic_load(&closer_wake_at);
+			if (at >= 0 && left <= at &&
+			    atomic_compare_exchange_strong(&closer_wake_at, &at, -1)) {
+				uint64_t one = 1;
+				(void)!write(closer_efd, &one, sizeof(one));
+			}
+		} else if (n == 0 || (n < 0 && errno != EINTR)) {
 			return NULL;
+		}
 	}
 }
 
@@ -122,26 +148,30 @@ static int closer_start(void)
 {
 	if (closer_pipe[0] >= 0)
 		return 0;
-	if (pipe2(closer_pipe, O_CLOEXEC) < 0)
+	closer_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (closer_efd < 0)
 		return -errno;
-	/* the loop's end: a full pipe says EAGAIN instead of blocking the loop */
-	if (fcntl(closer_pipe[1], F_SETFL, O_NONBLOCK) < 0) {
+	if (pipe2(closer_pipe, O_CLOEXEC) < 0) {
 		int e = errno;
-		close(closer_pipe[0]);
-		close(closer_pipe[1]);
-		closer_pipe[0] = closer_pipe[1] = -1;
+		close(closer_efd);
+		closer_efd = -1;
 		return -e;
 	}
+	/* the loop's end: a full pipe says EAGAIN instead of blocking the loop */
+	int rc = fcntl(closer_pipe[1], F_SETFL, O_NONBLOCK) < 0 ? errno : 0;
 	pthread_t t;
 	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);   /* signals stay with the loop */
-	int rc = pthread_create(&t, NULL, closer_main, NULL);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc == 0) {
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);   /* signals stay with the loop */
+		rc = pthread_create(&t, NULL, closer_main, NULL);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
 	if (rc != 0) {
 		close(closer_pipe[0]);
 		close(closer_pipe[1]);
-		closer_pipe[0] = closer_pipe[1] = -1;
+		close(closer_efd);
+		closer_pipe[0] = closer_pipe[1] = closer_efd = -1;
 		return -rc;
 	}
 	pthread_detach(t);
@@ -163,8 +193,8 @@ static bool closer_put(int fd)
 
 /*
  * Closes fd from the closer thread: through its pipe, or after what waits
- * in closer_over.  Only without the thread, or without memory for the
- * list, here.
+ * in closer_over.  Only without the thread, or past the list's room
+ * (which fds_check() keeps from happening), here.
  */
 static void closer_fd(int fd)
 {
@@ -174,29 +204,20 @@ static void closer_fd(int fd)
 		close(fd);
 		return;
 	}
+	atomic_fetch_add(&closer_pending, 1);
 	if (!closer_over.n && closer_put(fd))
 		return;
 	if (closer_over.n == closer_over.cap) {
-		size_t cap = closer_over.cap ? 2 * closer_over.cap : 1024;
-		int *p = realloc(closer_over.fd, cap * sizeof(*p));
-		if (!p) {
-			close(fd);
-			return;
-		}
-		closer_over.fd = p;
-		closer_over.cap = cap;
+		atomic_fetch_sub(&closer_pending, 1);
+		close(fd);
+		return;
 	}
 	closer_over.fd[closer_over.n++] = fd;
 }
 
-static void closer_check(struct cld_ipc *ip);
-
-/* The closer's pipe has room: hands over what waits, in order. */
-static int32_t closer_writable(int32_t fd, int32_t revents, void *data)
+/* What waits in closer_over into the pipe, in order, as far as it has room. */
+static void closer_drain(void)
 {
-	(void)fd;
-	(void)revents;
-	struct cld_ipc *ip = data;
 	size_t i = 0;
 	while (i < closer_over.n && closer_put(closer_over.fd[i]))
 		i++;
@@ -204,40 +225,149 @@ static int32_t closer_writable(int32_t fd, int32_t revents, void *data)
 		memmove(closer_over.fd, closer_over.fd + i, (closer_over.n - i) * sizeof(int));
 		closer_over.n -= i;
 	}
-	closer_check(ip);
+}
+
+static void fds_check(struct cld_ipc *ip);
+
+/* The closer's pipe has room, or it closed what the loop waited for. */
+static int32_t closer_writable(int32_t fd, int32_t revents, void *data)
+{
+	(void)revents;
+	if (fd == closer_efd) {
+		uint64_t v;
+		(void)!read(closer_efd, &v, sizeof(v));
+	}
+	fds_check(data);
+	return 0;
+}
+
+static uint64_t fds_pending(void)
+{
+	long p = atomic_load(&closer_pending);
+	return p > 0 ? (uint64_t)p : 0;
+}
+
+/* The descriptors the daemon has or may have (its own, its connections', the closer's). */
+static uint64_t fds_used(const struct cld_ipc *ip)
+{
+	return ip->fd_base + CLD_FD_SLACK + 2 * ip->nconns + fds_pending();
+}
+
+/* The most it may have before unprivileged clients wait (more: the hysteresis). */
+
+static uint64_t fds_room(const struct cld_ipc *ip, uint64_t more)
+{
+	uint64_t need = CLD_SCM_MAX_FD + CLD_FD_ROOT_RESERVE + more;
+	return ip->fd_limit > need ? ip->fd_limit - need : 0;
+}
+
+/*
+ * The limit, the descriptors open now, and room in closer_over for all the
+ * daemon may ever hold.  Once the listening sockets and the closer exist.
+ */
+static int fds_init(struct cld_ipc *ip)
+{
+	struct rlimit rl;
+	ip->fd_limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ?
+		(uint64_t)rl.rlim_cur : 1u << 20;
+	if (ip->fd_limit > 1u << 20)
+		ip->fd_limit = 1u << 20;   /* the kernel's default nr_open */
+	ip->fd_base = 0;
+	DIR *d = opendir("/proc/self/fd");
+	if (d) {
+		while (readdir(d))
+			ip->fd_base++;
+		closedir(d);
+		ip->fd_base = ip->fd_base > 3 ? ip->fd_base - 3 : 0;   /* ., .. and d's own */
+	} else {
+		for (int fd = 0; fd < 1024; fd++)
+			ip->fd_base += fcntl(fd, F_GETFD) >= 0;
+	}
+	if (!closer_over.fd) {
+		closer_over.fd = malloc((size_t)ip->fd_limit * sizeof(int));
+		if (!closer_over.fd)
+			return -ENOMEM;
+		closer_over.cap = (size_t)ip->fd_limit;
+	}
+	const struct cld_config *conf = ip->cfg.conf;
+	uint64_t conns = conf->max_connections + CLD_ROOT_RESERVE;
+	uint64_t room = fds_room(ip, 0);
+	uint64_t own = ip->fd_base + CLD_FD_SLACK;
+	if (own + 2 * conns > room)
+		qb_log(LOG_WARNING, "RLIMIT_NOFILE is %" PRIu64 ": %" PRIu64 " descriptors of the daemon's "
+		       "own and two for each of max_connections (%" PRIu64 ") and root's %u more do not "
+		       "fit below it with %u in reserve; new connections of unprivileged users will wait "
+		       "when descriptors run short (raise LimitNOFILE or lower max_connections)",
+		       ip->fd_limit, own, conf->max_connections, CLD_ROOT_RESERVE,
+		       CLD_SCM_MAX_FD + CLD_FD_ROOT_RESERVE);
+	else
+		qb_log(LOG_INFO, "descriptors: %" PRIu64 " of RLIMIT_NOFILE %" PRIu64 " in use or "
+		       "reserved for the daemon; unprivileged clients wait beyond %" PRIu64, own,
+		       ip->fd_limit, room);
 	return 0;
 }
 
 static void conn_events(struct conn *c);
+static void listen_events(struct listener *l);
 
 /*
- * After anything that may have handed descriptors over: while some wait
- * for the closer, unprivileged connections are not read (each could pass
- * 253 more a packet: the daemon would run out of descriptors, and the
- * kernel would then drop the files it cannot install in the loop's own
- * thread) and the pipe is watched for room; once it took them all, both
- * end.  Root's and the daemon's user's connections are read throughout.
+ * After anything that may have taken descriptors, or handed them to the
+ * closer: unprivileged connections are neither read (each packet could
+ * pass 253 descriptors, and the kernel drops those it cannot install in
+ * the loop's own thread, which may block it as long as their owner likes)
+ * nor accepted while fewer than CLD_SCM_MAX_FD + CLD_FD_ROOT_RESERVE would
+ * be left; they are again once CLD_FD_HYST more are free.  Root's and the
+ * daemon's user's connections are read throughout, and root's socket
+ * accepted.  Descriptors are freed by the closing thread, which may be
+ * blocked in a close() (a file a client passed whose owner makes closing
+ * it wait): it wakes the loop when enough are closed (closer_wake_at).
  */
-static void closer_check(struct cld_ipc *ip)
+static void fds_check(struct cld_ipc *ip)
 {
-	bool pause = closer_over.n > 0;
-	if (pause == ip->closer_paused)
-		return;
-	if (pause && qb_loop_poll_add(ip->loop, QB_LOOP_HIGH, closer_pipe[1], POLLOUT, ip,
-				      closer_writable) != 0)
-		return;   /* tried again after the next hand-over */
-	if (!pause)
-		qb_loop_poll_del(ip->loop, closer_pipe[1]);
-	ip->closer_paused = pause;
-	if (pause) {
-		qb_log(LOG_WARNING, "the thread closing client sockets and passed files is blocked in a "
-		       "close() (a file a client passed whose owner makes closing it wait?): %zu "
-		       "descriptors wait; unprivileged clients are not read until it takes them",
-		       closer_over.n);
-	} else {
-		qb_log(LOG_NOTICE, "the closing thread takes descriptors again: unprivileged clients "
-		       "are read again");
+	closer_drain();
+	uint64_t now = cld_now_us();
+	if (now >= ip->fd_limit_at) {
+		/* an administrator may change the limit of the running daemon (prlimit(1)) */
+		ip->fd_limit_at = now + 1000000u;
+		struct rlimit rl;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+			ip->fd_limit = rl.rlim_cur < closer_over.cap ? (uint64_t)rl.rlim_cur : closer_over.cap;
 	}
+	bool watch = closer_over.n > 0;
+	if (watch != ip->closer_watched) {
+		if (!watch)
+			qb_loop_poll_del(ip->loop, closer_pipe[1]);
+		if (!watch || qb_loop_poll_add(ip->loop, QB_LOOP_HIGH, closer_pipe[1], POLLOUT, ip,
+					      closer_writable) == 0)
+			ip->closer_watched = watch;
+	}
+	uint64_t room = fds_room(ip, ip->fds_held ? CLD_FD_HYST : 0);
+	bool held = fds_used(ip) > room;
+	if (held) {
+		/* the count of pending closes at which the thread wakes us, then a second look */
+		uint64_t other = fds_used(ip) - (uint64_t)fds_pending();
+		atomic_store(&closer_wake_at, other < room ? (long)(room - other) : -1);
+		held = fds_used(ip) > room;
+	}
+	if (!held)
+		atomic_store(&closer_wake_at, -1);
+	if (held == ip->fds_held)
+		return;
+	ip->fds_held = held;
+	if (held) {
+		ip->fds_holds++;
+		qb_log(LOG_WARNING, "descriptors run short (%" PRIu64 " of RLIMIT_NOFILE %" PRIu64 " held: "
+		       "%" PRIu64 " connections, %ld passed files and client sockets the closing thread "
+		       "has not closed%s): unprivileged clients are neither read nor accepted until "
+		       "%u more are free; root's socket %s is served", fds_used(ip), ip->fd_limit,
+		       ip->nconns, (long)atomic_load(&closer_pending),
+		       closer_over.n ? ", it is blocked in a close()" : "", CLD_FD_HYST,
+		       ip->listen[1].path);
+	} else {
+		qb_log(LOG_NOTICE, "descriptors free again (%" PRIu64 " of %" PRIu64 " held): "
+		       "unprivileged clients are read and accepted again", fds_used(ip), ip->fd_limit);
+	}
+	listen_events(&ip->listen[0]);
 	const struct cl_list *it;
 	cl_list_foreach(it, &ip->conns) {
 		struct conn *c = cl_list_entry(it, struct conn, link);
@@ -557,10 +687,10 @@ bool ipc_low_over(struct cld_ipc *ip)
 	return ip->low_used_us >= CLD_LOW_BUDGET_US;
 }
 
-/* Whether c's requests wait: its realtime budget spent, or the closer blocked (unprivileged). */
+/* Whether c's requests wait: its realtime budget spent, or descriptors short (unprivileged). */
 static bool conn_held(const struct conn *c)
 {
-	return c->low_paused || (c->ip->closer_paused && c->prio == QB_LOOP_LOW);
+	return c->low_paused || (c->ip->fds_held && c->prio == QB_LOOP_LOW);
 }
 
 static void conn_events(struct conn *c)
@@ -832,10 +962,11 @@ static void refuse_fd(int fd, int err)
 }
 
 /*
- * Authorises a socket just accepted and makes it a connection: 0, or the
- * error the client is told (-EACCES, -EUSERS, -EAGAIN, -ESHUTDOWN, -ENOMEM).
+ * Authorises a socket just accepted from l and makes it a connection: 0,
+ * or the error the client is told (-EACCES, -EUSERS, -EAGAIN, -ESHUTDOWN,
+ * -ENOMEM).
  */
-static int conn_new(struct cld_ipc *ip, int fd)
+static int conn_new(struct cld_ipc *ip, const struct listener *l, int fd)
 {
 	if (ip->refuse_new)
 		return -ESHUTDOWN;
@@ -851,7 +982,8 @@ static int conn_new(struct cld_ipc *ip, int fd)
 	    proc_groups(pid, &gr) < 0)
 		qb_log(LOG_NOTICE, "cannot read the groups of pid %d (uid %u): judged by its primary "
 		       "group %u alone", (int)pid, (unsigned)uid, (unsigned)gid);
-	bool ok = uid == 0 || uid == getuid() || in_groups(&gr, ip->sock_gid_ok, ip->sock_gid);
+	bool ok = uid == 0 || uid == getuid() ||
+		  (!l->root && in_groups(&gr, ip->sock_gid_ok, ip->sock_gid));
 	bool admin = uid == 0 || in_groups(&gr, ip->admin_gid_ok, ip->admin_gid);
 	free(gr.g);
 	if (!ok) {
@@ -859,9 +991,10 @@ static int conn_new(struct cld_ipc *ip, int fd)
 		ip->refused_not_member++;
 		if (cld_now_us() >= ip->refusal_log_at[2]) {
 			ip->refusal_log_at[2] = cld_now_us() + CLD_REFUSAL_LOG_US;
-			qb_log(LOG_NOTICE, "refused IPC connection from uid %u gid %u pid %d: not in "
-			       "socket_group '%s' (%s should be mode 0660 or 0600)", (unsigned)uid,
-			       (unsigned)gid, (int)pid, ip->cfg.conf->socket_group, ip->sock_path);
+			qb_log(LOG_NOTICE, "refused IPC connection from uid %u gid %u pid %d: %s (%s "
+			       "should be mode %s)", (unsigned)uid, (unsigned)gid, (int)pid,
+			       l->root ? "not root" : "not in socket_group", l->path,
+			       l->root ? "0600" : "0660 or 0600");
 		}
 		return -EACCES;
 	}
@@ -929,12 +1062,20 @@ static int conn_new(struct cld_ipc *ip, int fd)
 
 static int32_t accept_dispatch(int32_t fd, int32_t revents, void *data);
 
+/* l is polled while neither paused, nor (everybody's socket) descriptors short. */
+static void listen_events(struct listener *l)
+{
+	if (l->fd >= 0)
+		qb_loop_poll_mod(l->ip->loop, QB_LOOP_HIGH, l->fd,
+				 l->paused || (!l->root && l->ip->fds_held) ? 0 : POLLIN, l,
+				 accept_dispatch);
+}
+
 static void accept_resume(void *data)
 {
-	struct cld_ipc *ip = data;
-	ip->accept_paused = false;
-	if (ip->lfd >= 0)
-		qb_loop_poll_mod(ip->loop, QB_LOOP_HIGH, ip->lfd, POLLIN, ip, accept_dispatch);
+	struct listener *l = data;
+	l->paused = false;
+	listen_events(l);
 }
 
 /*
@@ -943,45 +1084,46 @@ static void accept_resume(void *data)
  * for CLD_ACCEPT_PAUSE_NS instead of spinning (and logging) until one is
  * free; logged at most once a second.
  */
-static void accept_pause(struct cld_ipc *ip, int err)
+static void accept_pause(struct listener *l, int err)
 {
+	struct cld_ipc *ip = l->ip;
 	ip->accept_failures++;
 	uint64_t now = cld_now_us();
 	if (now >= ip->accept_log_at) {
 		ip->accept_log_at = now + CLD_REFUSAL_LOG_US;
 		qb_log(LOG_WARNING, "accept on %s: %s (%" PRIu64 " such failures so far); pausing new "
-		       "connections for %llu ms", ip->sock_path, strerror(err), ip->accept_failures,
+		       "connections for %llu ms", l->path, strerror(err), ip->accept_failures,
 		       CLD_ACCEPT_PAUSE_NS / 1000000ull);
 	}
-	if (ip->accept_paused)
+	if (l->paused)
 		return;
 	qb_loop_timer_handle t;
-	if (qb_loop_timer_add(ip->loop, QB_LOOP_HIGH, CLD_ACCEPT_PAUSE_NS, ip, accept_resume, &t) == 0 &&
-	    qb_loop_poll_mod(ip->loop, QB_LOOP_HIGH, ip->lfd, 0, ip, accept_dispatch) == 0)
-		ip->accept_paused = true;
+	if (qb_loop_timer_add(ip->loop, QB_LOOP_HIGH, CLD_ACCEPT_PAUSE_NS, l, accept_resume, &t) == 0) {
+		l->paused = true;
+		listen_events(l);
+	}
 }
 
-/* The listening socket is readable: accepts what waits, a bounded number at a time. */
+/* A listening socket is readable: accepts what waits, a bounded number at a time. */
 static int32_t accept_dispatch(int32_t fd, int32_t revents, void *data)
 {
-	struct cld_ipc *ip = data;
+	struct listener *l = data;
+	struct cld_ipc *ip = l->ip;
 	(void)revents;
-	if (ip->accept_paused)
-		return 0;
-	for (int i = 0; i < 64; i++) {
+	for (int i = 0; i < 64 && !l->paused && (l->root || !ip->fds_held); i++) {
 		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
 			if (errno != EAGAIN)
-				accept_pause(ip, errno);
+				accept_pause(l, errno);
 			break;
 		}
-		int rc = conn_new(ip, cfd);
+		int rc = conn_new(ip, l, cfd);
 		if (rc < 0)
 			refuse_fd(cfd, rc);
+		fds_check(ip);
 	}
-	closer_check(ip);
 	return 0;
 }
 
@@ -1040,11 +1182,11 @@ static int32_t conn_dispatch(int32_t fd, int32_t revents, void *data)
 	bool low = c->prio == QB_LOOP_LOW;
 	if (!c->dying && (revents & POLLOUT))
 		conn_flush(c);
-	if (low && !c->dying && ip->closer_paused) {
-		/* not read while the closer is blocked (closer_check()); a hung-up one goes unread */
+	if (low && !c->dying && ip->fds_held) {
+		/* not read while descriptors are short (fds_check()); a hung-up one goes unread */
 		if (revents & (POLLHUP | POLLERR | POLLNVAL)) {
 			conn_gone(ip, c);
-			closer_check(ip);
+			fds_check(ip);
 		}
 		return 0;
 	}
@@ -1064,7 +1206,8 @@ static int32_t conn_dispatch(int32_t fd, int32_t revents, void *data)
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
 				     .msg_controllen = sizeof(ctl.b) };
 		ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC);
-		if (n >= 0 && mh.msg_controllen && passed_fds(&mh)) {
+		/* MSG_CTRUNC: files the kernel could not hand us (it dropped them) */
+		if (n >= 0 && ((mh.msg_controllen && passed_fds(&mh)) || (mh.msg_flags & MSG_CTRUNC))) {
 			ip->passed_fds++;
 			ipc_conn_kill(c, "it passed file descriptors (not part of the protocol)");
 			break;
@@ -1094,7 +1237,7 @@ static int32_t conn_dispatch(int32_t fd, int32_t revents, void *data)
 		ipc_low_end(ip, t0);
 	if (c->dying || (revents & (POLLHUP | POLLERR | POLLNVAL) && !(revents & POLLIN)))
 		conn_gone(ip, c);
-	closer_check(ip);
+	fds_check(ip);
 	return 0;
 }
 
@@ -1119,19 +1262,19 @@ static int resolve_group(const char *name, bool must_exist, gid_t *gid_r, bool *
 }
 
 /*
- * Creates the listening socket RUN_DIR/CLP_SOCKET_FILE: bound under a
- * temporary name, given its mode and group, then renamed over the name, so
- * the socket is never reachable with looser permissions (the run directory
- * is root's 0755, cld_page_check_dir()).  A socket left by a daemon that
- * died is replaced; a live one (another coroleased) is -EADDRINUSE.
+ * Creates listening socket l, RUN_DIR/file: bound under a temporary name,
+ * given its mode and group, then renamed over the name, so the socket is
+ * never reachable with looser permissions (the run directory is root's
+ * 0755, cld_page_check_dir()).  A socket left by a daemon that died is
+ * replaced; a live one (another coroleased) is -EADDRINUSE.
  */
-static int listen_socket(struct cld_ipc *ip)
+static int listen_socket(struct cld_ipc *ip, struct listener *l, const char *file)
 {
 	const char *dir = ip->cfg.conf->run_dir;
-	char tmp[sizeof(ip->sock_path) + 16];
+	char tmp[sizeof(l->path) + 24];
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int n = snprintf(ip->sock_path, sizeof(ip->sock_path), "%s/%s", dir, CLP_SOCKET_FILE);
-	int t = snprintf(tmp, sizeof(tmp), "%s/.%s.%d", dir, CLP_SOCKET_FILE, (int)getpid());
+	int n = snprintf(l->path, sizeof(l->path), "%s/%s", dir, file);
+	int t = snprintf(tmp, sizeof(tmp), "%s/.%s.%d", dir, file, (int)getpid());
 	if (n < 0 || (size_t)n >= sizeof(sa.sun_path) || t < 0 || (size_t)t >= sizeof(sa.sun_path)) {
 		qb_log(LOG_ERR, "run_dir %s: too long for a socket path", dir);
 		return -ENAMETOOLONG;
@@ -1140,12 +1283,12 @@ static int listen_socket(struct cld_ipc *ip)
 	if (fd < 0)
 		return -errno;
 	/* is another daemon serving it? */
-	memcpy(sa.sun_path, ip->sock_path, (size_t)n + 1);
+	memcpy(sa.sun_path, l->path, (size_t)n + 1);
 	int probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
 		close(probe);
 		close(fd);
-		qb_log(LOG_ERR, "%s: another coroleased answers there", ip->sock_path);
+		qb_log(LOG_ERR, "%s: another coroleased answers there", l->path);
 		return -EADDRINUSE;
 	}
 	if (probe >= 0)
@@ -1153,25 +1296,40 @@ static int listen_socket(struct cld_ipc *ip)
 	memcpy(sa.sun_path, tmp, (size_t)t + 1);
 	unlink(tmp);
 	int no = 0;   /* inherited by every connection, refused at the sender */
-	if (setsockopt(fd, SOL_SOCKET, CLD_SO_PASSRIGHTS, &no, sizeof(no)) < 0)
+	if (setsockopt(fd, SOL_SOCKET, CLD_SO_PASSRIGHTS, &no, sizeof(no)) < 0 && !l->root)
 		qb_log(LOG_INFO, "this kernel cannot refuse passed file descriptors (SO_PASSRIGHTS): "
 		       "the daemon closes them from a thread of its own");
-	mode_t mode = ip->sock_gid_ok ? 0660 : 0600;
+	bool group = !l->root && ip->sock_gid_ok;
+	mode_t mode = group ? 0660 : 0600;
 	int rc = 0;
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(tmp, mode) < 0 ||
-	    (ip->sock_gid_ok && chown(tmp, (uid_t)-1, ip->sock_gid) < 0) ||
-	    listen(fd, SOMAXCONN) < 0 || rename(tmp, ip->sock_path) < 0)
+	    (group && chown(tmp, (uid_t)-1, ip->sock_gid) < 0) ||
+	    listen(fd, SOMAXCONN) < 0 || rename(tmp, l->path) < 0)
 		rc = -errno;
+	if (rc == 0 && qb_loop_poll_add(ip->loop, QB_LOOP_HIGH, fd, POLLIN, l, accept_dispatch) != 0) {
+		rc = -ENOMEM;
+		unlink(l->path);
+	}
 	if (rc < 0) {
-		qb_log(LOG_ERR, "cannot listen on %s: %s", ip->sock_path, strerror(-rc));
+		qb_log(LOG_ERR, "cannot listen on %s: %s", l->path, strerror(-rc));
 		unlink(tmp);
 		close(fd);
 		return rc;
 	}
-	ip->lfd = fd;
-	qb_log(LOG_INFO, "IPC socket %s (mode %04o%s%s)", ip->sock_path, (unsigned)mode,
-	       ip->sock_gid_ok ? ", group " : "", ip->sock_gid_ok ? ip->cfg.conf->socket_group : "");
+	l->fd = fd;
+	qb_log(LOG_INFO, "IPC socket %s (mode %04o%s%s)", l->path, (unsigned)mode,
+	       group ? ", group " : "", group ? ip->cfg.conf->socket_group : "");
 	return 0;
+}
+
+static void listen_close(struct listener *l)
+{
+	if (l->fd < 0)
+		return;
+	qb_loop_poll_del(l->ip->loop, l->fd);
+	unlink(l->path);   /* no new client finds a socket about to go */
+	close(l->fd);
+	l->fd = -1;
 }
 
 int cld_ipc_start(qb_loop_t *loop, const struct cld_ipc_config *cfg,
@@ -1187,7 +1345,11 @@ int cld_ipc_start(qb_loop_t *loop, const struct cld_ipc_config *cfg,
 	cl_list_init(&ip->low_paused);
 	ip->ops = ops;
 	ip->ctx = ctx;
-	ip->lfd = -1;
+	for (int i = 0; i < 2; i++) {
+		ip->listen[i].ip = ip;
+		ip->listen[i].fd = -1;
+		ip->listen[i].root = i == 1;
+	}
 	cl_list_init(&ip->conns);
 	cl_list_init(&ip->handshakes);
 	for (int p = QB_LOOP_LOW; p <= QB_LOOP_HIGH; p++) {
@@ -1211,18 +1373,23 @@ int cld_ipc_start(qb_loop_t *loop, const struct cld_ipc_config *cfg,
 	       ip->sock_gid_ok ? dc->socket_group : "",
 	       ip->admin_gid_ok ? " and group " : " only", ip->admin_gid_ok ? dc->admin_group : "");
 	rc = closer_start();
-	if (rc == 0)
-		rc = listen_socket(ip);
+	if (rc == 0 && qb_loop_poll_add(loop, QB_LOOP_HIGH, closer_efd, POLLIN, ip, closer_writable) != 0)
+		rc = -ENOMEM;
 	if (rc < 0)
 		goto fail;
-	rc = qb_loop_poll_add(loop, QB_LOOP_HIGH, ip->lfd, POLLIN, ip, accept_dispatch);
-	if (rc != 0) {
-		unlink(ip->sock_path);
-		close(ip->lfd);
-		goto fail;
-	}
+	rc = listen_socket(ip, &ip->listen[1], CLP_ROOT_SOCKET_FILE);
+	if (rc == 0)
+		rc = listen_socket(ip, &ip->listen[0], CLP_SOCKET_FILE);
+	if (rc == 0)
+		rc = fds_init(ip);
+	if (rc < 0)
+		goto fail_loop;
 	*ip_r = ip;
 	return 0;
+fail_loop:
+	listen_close(&ip->listen[0]);
+	listen_close(&ip->listen[1]);
+	qb_loop_poll_del(loop, closer_efd);
 fail:
 	cl_htab_fini(&ip->conn_tab);
 	cl_htab_fini(&ip->op_tab);
@@ -1249,15 +1416,13 @@ struct cld_ipc *cld_ipc_stop(struct cld_ipc *ip)
 		qb_loop_timer_del(ip->loop, ip->resume_th);
 	ip->resume_armed = false;
 	ip->refuse_new = true;
-	if (ip->lfd >= 0) {
-		qb_loop_poll_del(ip->loop, ip->lfd);
-		unlink(ip->sock_path);   /* no new client finds a socket about to go */
-		close(ip->lfd);
-		ip->lfd = -1;
-	}
-	if (ip->closer_paused)
+	listen_close(&ip->listen[0]);
+	listen_close(&ip->listen[1]);
+	if (ip->closer_watched)
 		qb_loop_poll_del(ip->loop, closer_pipe[1]);
-	ip->closer_paused = false;
+	ip->closer_watched = false;
+	qb_loop_poll_del(ip->loop, closer_efd);
+	atomic_store(&closer_wake_at, -1);
 	struct cl_list *l;
 	while ((l = cl_list_first(&ip->conns)))
 		conn_free(ip, cl_list_entry(l, struct conn, link));

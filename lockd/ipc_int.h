@@ -67,6 +67,9 @@
 #define CLD_REQS_PER_WAKE_MAX 32
 #define CLD_REQS_PER_ROUND    128
 #define CLD_SCM_MAX_FD   253u                   /* the kernel's SCM_MAX_FD */
+#define CLD_FD_SLACK     128u   /* the daemon's own beyond those at start: a tree kill's 64 pidfds, reconnects */
+#define CLD_FD_ROOT_RESERVE 128u  /* kept for root's connections (CLD_ROOT_RESERVE, two each) and more */
+#define CLD_FD_HYST      256u   /* fds_held ends with this many more free than it began */
 #ifndef SO_PASSRIGHTS
 #define CLD_SO_PASSRIGHTS 83                    /* Linux 6.16 (asm-generic/socket.h) */
 #else
@@ -195,15 +198,34 @@ struct cld_ipc {
 	bool resume_armed;
 	qb_loop_timer_handle resume_th;
 	/*
-	 * The closer thread is blocked in a close() and its pipe is full
-	 * (closer_fd()): the descriptors wait in a list of the loop's instead
-	 * of blocking it, and unprivileged connections, which may pass more,
-	 * are not read until the pipe takes them all (closer_check()).
+	 * Descriptors (fds_check()): the daemon's own (fd_base, counted at
+	 * start, plus CLD_FD_SLACK), two a connection (its socket and pidfd),
+	 * and those handed to the closing thread and not yet closed.  When
+	 * fewer than CLD_SCM_MAX_FD + CLD_FD_ROOT_RESERVE of fd_limit would be
+	 * left, unprivileged connections are neither read (a packet may pass
+	 * 253) nor accepted (fds_held), so the kernel never has to drop a
+	 * passed file in the loop thread for want of a descriptor, and root's
+	 * socket (listen[1]) always has room.
 	 */
-	bool closer_paused;
+	uint64_t fd_limit, fd_base;
+	uint64_t fd_limit_at;         /* cld_now_us(): when to read RLIMIT_NOFILE again */
+	bool fds_held;
+	uint64_t fds_holds;           /* times fds_held began, for the log */
+	bool closer_watched;          /* POLLOUT on the closer's full pipe (closer_over) */
 	unsigned round_reads;          /* requests read since corosync's deliveries were (CLD_REQS_PER_ROUND) */
-	char sock_path[108];          /* RUN_DIR/CLP_SOCKET_FILE (a sun_path) */
-	int lfd;                      /* the listening socket, or -1 */
+	/*
+	 * [0]: RUN_DIR/CLP_SOCKET_FILE, for every client; [1]:
+	 * RUN_DIR/CLP_ROOT_SOCKET_FILE, mode 0600, for root and the daemon's
+	 * user only, accepted even while fds_held (libcorolease prefers it
+	 * where it may connect).
+	 */
+	struct listener {
+		struct cld_ipc *ip;
+		int fd;                   /* or -1 */
+		bool root;
+		bool paused;              /* accept() ran out of descriptors: retried after a pause */
+		char path[108];           /* a sun_path */
+	} listen[2];
 	qb_loop_t *loop;
 	struct cld_ipc_config cfg;
 	const struct cld_ipc_ops *ops;
@@ -243,7 +265,6 @@ struct cld_ipc {
 	uint64_t handshakes_dropped;  /* refused or timed out, for STATUS */
 	qb_loop_timer_handle handshake_tmr;
 	bool handshake_armed;
-	bool accept_paused;           /* accept() ran out of descriptors: retried after a pause */
 	struct list_turns list_turns[QB_LOOP_HIGH + 1];   /* by connection priority */
 	uint64_t accept_failures, accept_log_at;
 	/* event scratch, and the request being read (one packet) */

@@ -61,6 +61,15 @@
 /* The socket in the run directory ($COROLEASE_RUN_DIR, else CLP_DEFAULT_RUN_DIR). */
 #define COROLEASE_IPC_NAME     "corolease"   /* (older daemons' libqb service) */
 #define CLP_SOCKET_FILE        "corolease.sock"
+/*
+ * A second socket, mode 0600, that only root and the daemon's own user can
+ * reach.  The daemon accepts it even when it stops accepting other users'
+ * connections to keep descriptors in reserve, so an administrator's status,
+ * evict or fence-ack still gets through.  libcorolease connects here first
+ * when its effective uid is root or owns the socket, and falls back to
+ * CLP_SOCKET_FILE (an older daemon has no such socket).
+ */
+#define CLP_ROOT_SOCKET_FILE   "corolease-root.sock"
 #define CLP_DEFAULT_RUN_DIR    "/run/corolease"
 #define CLP_VERSION            4u   /* 2: STATUS as key/value records; 3: page per
 					   incarnation with revocation slots; 4: own socket */

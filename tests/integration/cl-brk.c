@@ -54,6 +54,13 @@
  *                        sends nothing more for BRK_BUSY_MS (default 20) ms;
  *                        prints "ready" once connected, then how many LISTs
  *                        were answered and how
+ *   nest SECS            stall the daemon's closing thread without a race: a
+ *                        TCP socket lingering SECS s, in flight inside a
+ *                        socket pair's end that is passed in a packet the
+ *                        daemon reads (pass_nested()); then holds
+ *   cycle N [BYTES]      N connect()+close(), sending a packet of BYTES first
+ *   emdrop N SECS        connection X; nest; N cycles of 1 byte; then a
+ *                        nested lingering socket passed on X; then holds
  */
 #define _GNU_SOURCE 1
 #include <errno.h>
@@ -133,6 +140,31 @@ static int hello(int fd)
 	return res->err;
 }
 
+/* With BRK_GO: prints "ready" and waits for that file (the test's go). */
+static void wait_go(void)
+{
+	const char *go = getenv("BRK_GO");
+	if (!go)
+		return;
+	printf("ready\n");
+	fflush(stdout);
+	while (access(go, F_OK) != 0)
+		usleep(10000);
+}
+
+/* A connection that said HELLO, or -1 (said on stderr). */
+static int connected(void)
+{
+	int fd = sconnect();
+	if (fd < 0 || hello(fd) != 0) {
+		perror("connect");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static void status_req(struct clp_req_base *s, uint64_t cookie)
 {
 	memset(s, 0, sizeof(*s));
@@ -206,21 +238,13 @@ static int stuck_tcp(int linger_s)
 
 static int m_linger(int secs, const char *when)
 {
-	int fd = sconnect();
-	if (fd < 0 || hello(fd) != 0) {
-		perror("connect");
+	int fd = connected();
+	if (fd < 0)
 		return 1;
-	}
 	int t = stuck_tcp(secs);
 	if (t < 0)
 		return 1;
-	const char *go = getenv("BRK_GO");   /* wait for this file before passing it */
-	if (go) {
-		printf("ready\n");
-		fflush(stdout);
-		while (access(go, F_OK) != 0)
-			usleep(10000);
-	}
+	wait_go();
 	/*
 	 * The daemon must drop the last reference: we close ours right after
 	 * sending.  If the daemon was quicker, our close() is the last and we
@@ -279,6 +303,148 @@ static int m_linger(int secs, const char *when)
 	}
 	fflush(stdout);
 	pause();   /* keep the listener alive */
+	return 0;
+}
+
+/*
+ * nest: a stall of the daemon's closing thread that does not race.  A TCP
+ * socket T lingering on unsent data goes in flight inside one end B of a
+ * socket pair (the only reference to T), and B is passed to the daemon in
+ * an ordinary packet behind BRK_PRELOAD (default 300) requests, which the
+ * daemon reads: it resets B at close (SO_LINGER 0), but closing B drops T,
+ * which lingers.  The send and our close of B run in a child; if that
+ * close is the last (the daemon was quicker) it blocks, and the try is
+ * reported lost.  With wait_drop, waits for the daemon to end fd.  With
+ * BRK_GO, prints "ready" and waits for that file first (the test stops the
+ * daemon meanwhile, and BRK_PRELOAD=0 then: our close comes first).
+ */
+static int pass_nested(int fd, int secs, bool wait_drop)
+{
+	int t = stuck_tcp(secs);
+	if (t < 0)
+		return -1;
+	int pre = getenv("BRK_PRELOAD") ? atoi(getenv("BRK_PRELOAD")) : 300;
+	wait_go();
+	pid_t ch = fork();
+	if (ch == 0) {
+		int sp[2];
+		char c = 'x';
+		if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sp) < 0 || send_fds(sp[0], &c, 1, &t, 1) < 0)
+			_exit(3);
+		close(t);
+		close(sp[0]);
+		struct clp_req_base s;
+		for (int q = 0; q < pre; q++) {
+			status_req(&s, 100 + (uint64_t)q);
+			send(fd, &s, sizeof(s), MSG_NOSIGNAL | MSG_DONTWAIT);
+		}
+		status_req(&s, 7);
+		int rc = send_fds(fd, &s, sizeof(s), &sp[1], 1);
+		uint64_t c0 = ms();
+		close(sp[1]);
+		printf("passed a nested lingering socket (rc %d) behind %d requests; our close took %llu ms\n",
+		       rc, pre, (unsigned long long)(ms() - c0));
+		_exit(rc < 0 ? 4 : 0);
+	}
+	close(t);
+	uint64_t t0 = ms();
+	int st = 0;
+	while (waitpid(ch, &st, WNOHANG) == 0) {
+		if (ms() - t0 > 3000) {
+			printf("LOST: our close of the pair's end was the last one (it blocks)\n");
+			kill(ch, SIGKILL);
+			waitpid(ch, &st, 0);
+			return -1;
+		}
+		usleep(10000);
+	}
+	if (wait_drop) {
+		ssize_t r;
+		while ((r = rd(fd, 5000)) > 0)
+			;
+		printf("the daemon ended the connection (%zd)\n", r);
+	}
+	return 0;
+}
+
+static int m_nest(int secs)
+{
+	int fd = connected();
+	if (fd < 0)
+		return 1;
+	if (pass_nested(fd, secs, true) < 0)
+		return 1;
+	close(fd);
+	printf("holding\n");
+	fflush(stdout);
+	pause();   /* keep T's listener alive */
+	return 0;
+}
+
+/*
+ * cycle: n connect()s, each closed at once (after a packet of `bytes` bytes
+ * when bytes > 0), none longer than 3 s; stops after 5 failures.
+ */
+static long cycle(long n, long bytes)
+{
+	long ok = 0, fail = 0;
+	uint64_t t0 = ms();
+	static uint8_t junk[64];
+	for (long i = 0; i < n; i++) {
+		int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+		struct sockaddr_un a = { .sun_family = AF_UNIX };
+		const char *dir = getenv("COROLEASE_RUN_DIR");
+		snprintf(a.sun_path, sizeof(a.sun_path), "%s/%s",
+			 dir && dir[0] == '/' ? dir : CLP_DEFAULT_RUN_DIR, CLP_SOCKET_FILE);
+		struct timeval tv = { 3, 0 };
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+			int e = errno;
+			if (fd >= 0)
+				close(fd);
+			if (++fail >= 5) {
+				printf("cycle: connect failed (%s) after %ld\n", strerror(e), ok);
+				break;
+			}
+			continue;
+		}
+		if (bytes > 0)
+			send(fd, junk, (size_t)(bytes < 64 ? bytes : 64), MSG_NOSIGNAL | MSG_DONTWAIT);
+		close(fd);
+		ok++;
+	}
+	printf("cycle: %ld connect+close in %llu ms (%ld failures)\n", ok,
+	       (unsigned long long)(ms() - t0), fail);
+	fflush(stdout);
+	return ok;
+}
+
+/*
+ * emdrop: a connection X, HELLO'd; a nested stall of the closing thread
+ * (pass_nested()); n connect+close cycles (each a socket for the stalled
+ * thread to close); then a nested lingering socket passed on X.  Where the
+ * daemon read X with no descriptor free, the kernel would drop that socket
+ * in the loop's own recvmsg(), and the loop would linger.
+ */
+static int m_emdrop(long n, int secs)
+{
+	int x = connected();
+	if (x < 0)
+		return 1;
+	int fd = connected();
+	if (fd < 0)
+		return 1;
+	if (pass_nested(fd, secs, true) < 0)
+		return 1;
+	close(fd);
+	usleep(300000);
+	cycle(n, 1);
+	usleep(500000);
+	if (pass_nested(x, secs, false) < 0)
+		return 1;
+	printf("emdrop: passed on X\nholding\n");
+	fflush(stdout);
+	pause();
 	return 0;
 }
 
@@ -382,11 +548,9 @@ static int m_fdflood(long n)
 
 static int m_fdpass(long n)
 {
-	int fd = sconnect();
-	if (fd < 0 || hello(fd) != 0) {
-		perror("connect");
+	int fd = connected();
+	if (fd < 0)
 		return 1;
-	}
 	int fds[250];
 	int p[2];
 	for (int i = 0; i < 250; i += 2) {
@@ -443,11 +607,9 @@ static int m_hold(long n)
 
 static int m_spin(int secs)
 {
-	int fd = sconnect();
-	if (fd < 0 || hello(fd) != 0) {
-		perror("connect");
+	int fd = connected();
+	if (fd < 0)
 		return 1;
-	}
 	fcntl(fd, F_SETFL, O_NONBLOCK);
 	uint64_t end = ms() + (uint64_t)secs * 1000;
 	long sent = 0, got = 0;
@@ -522,11 +684,9 @@ static int m_useconn(int fd)
 
 static int m_stall(void)
 {
-	int fd = sconnect();
-	if (fd < 0 || hello(fd) != 0) {
-		perror("connect");
+	int fd = connected();
+	if (fd < 0)
 		return 1;
-	}
 	printf("stalled connection open\n");
 	fflush(stdout);
 	pause();
@@ -1188,6 +1348,14 @@ int main(int argc, char **argv)
 		return m_page(atoi(argv[2]));
 	if (!strcmp(m, "stall"))
 		return m_stall();
+	if (!strcmp(m, "nest") && argc >= 3)
+		return m_nest(atoi(argv[2]));
+	if (!strcmp(m, "cycle") && argc >= 3) {
+		cycle(atol(argv[2]), argc > 3 ? atol(argv[3]) : 0);
+		return 0;
+	}
+	if (!strcmp(m, "emdrop") && argc >= 4)
+		return m_emdrop(atol(argv[2]), atoi(argv[3]));
 	fprintf(stderr, "bad mode\n");
 	return 2;
 }

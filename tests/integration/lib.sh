@@ -250,6 +250,43 @@ holder_and_waiter() {
 	read -r _ boot0 real0 < <(grep '^clock' "$CLUSTER_DIR/n$h/a.log")
 }
 
+# nopassrights_daemon [NOFILE]: from now on DAEMON is a wrapper that preloads
+# tests/integration/nopassrights.so, so that the daemon's socket accepts passed
+# descriptors as before Linux 6.16 (t179, t180), with RLIMIT_NOFILE at NOFILE if given.
+# nopassrights_loaded PID: fail unless the shim is in that daemon.
+nopassrights_daemon() {
+	local shim=$IT_BUILD/tests/integration/.libs/nopassrights.so real=$DAEMON
+	[[ -f $shim ]] || skip "$shim not built (make check builds it)"
+	DAEMON=$CLUSTER_DIR/coroleased-nopassrights
+	cat >"$DAEMON" <<EOF
+#!/bin/sh
+# an ASan daemon would refuse a preload that comes before its runtime
+export ASAN_OPTIONS="\${ASAN_OPTIONS:+\$ASAN_OPTIONS:}verify_asan_link_order=0"
+${1:+ulimit -n $1 || exit 1}
+LD_PRELOAD=$shim exec $real "\$@"
+EOF
+	chmod 755 "$DAEMON"
+}
+nopassrights_loaded() {
+	grep -q nopassrights "/proc/$1/maps" ||
+		fail "nopassrights.so is not loaded in coroleased (pid $1): its socket would refuse passed descriptors"
+}
+
+# renewal_gap LOG MARK: the longest time, in whole seconds of the log's clock, between two
+# "validity until" lines a daemon logged in LOG from line MARK on (its renewals; debug log)
+renewal_gap() {
+	tail -n +"$2" "$1" | awk '/validity until/ { split($3, t, ":"); s = t[1]*3600 + t[2]*60 + t[3]
+		if (p && s - p > g) g = s - p; p = s } END { print g + 0 }'
+}
+
+# renewed_throughout LOG MARK SECS: check that renewal_gap is at most SECS
+renewed_throughout() {
+	local gap
+	gap=$(renewal_gap "$1" "$2")
+	say "longest gap between 'validity until' refreshes: ${gap} s"
+	check "the node's validity was renewed throughout (longest gap ${gap} s, at most $3)" [ "$gap" -le "$3" ]
+}
+
 # deadlines_within LOG MARK BOUND WHAT: every "validity until T" (T not 0) a daemon logged in LOG
 # after line MARK, until it was back in a 3-node ring, is at most BOUND (a CLOCK_BOOTTIME us).
 deadlines_within() {

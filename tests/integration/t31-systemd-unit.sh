@@ -77,8 +77,11 @@ med=$(grep ' WATCHDOG=1$' "$CLUSTER_DIR/notify.log" | sed -n "$((n0 + 1)),${n1}p
 	awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)] }')
 check "WATCHDOG=1 every 200 ms: $((n1 - n0)) pings, median gap ${med:-none} ms (100..300 expected, allowing load)" \
 	[ $((n1 - n0)) -ge 6 -a "${med:-0}" -ge 100 -a "${med:-0}" -le 300 ]
-sock=$(cluster exec 1 sh -c 'ls /run/corolease/*.sock' 2>/dev/null | head -n 1)
+sock=/run/corolease/corolease.sock
 check "socket $sock has group daemon (chown under CAP_CHOWN only)" [ "$(cluster exec 1 stat -c %G "$sock")" = daemon ]
+rsock=/run/corolease/corolease-root.sock
+check "socket $rsock is root's alone (mode 0600, group root)" \
+	[ "$(cluster exec 1 stat -c %a:%U:%G "$rsock")" = 600:root:root ]
 check "acquire -- true works" cl 1 acquire sd/one -- true
 # realtime_priority and lock_memory (defaults 50, yes) under the unit's capabilities
 j=$(cl 1 --json status)

@@ -1,0 +1,107 @@
+#!/bin/bash
+# 180. (breaker, helper-86) Where the kernel lets a client pass descriptors
+# (before Linux 6.16; emulated by preloading nopassrights.so, as t179), a
+# socket_group member stalls the daemon's closing thread race-free: a TCP
+# socket lingering on unsent data, in flight inside a socket pair's end
+# that it passes in a packet the daemon reads (cl-brk nest).  Every socket
+# the daemon closes afterwards waits behind it, still open.  Two attacks
+# follow, with the daemon's RLIMIT_NOFILE at 4096 (as under sysvinit or in
+# a container):
+#   1. connect+close churn (cl-brk cycle): before, the waiting sockets grew
+#      to the limit, accept() failed with EMFILE and root's status failed
+#      (4 of 4) until the attacker went away;
+#   2. then a second nested lingering socket passed on a connection opened
+#      before the churn (cl-brk emdrop): before, the daemon read it with no
+#      descriptor free, the kernel dropped the socket in the loop's own
+#      recvmsg() and the loop lingered (renewals stopped 22 s).
+# Now the daemon counts its descriptors: with too few left for a packet's
+# 253 and root's reserve, unprivileged connections are neither read nor
+# accepted, and root connects through corolease-root.sock.  Passes when,
+# during both attacks:
+#   a. root's status answers every time (5 s each) and the node's validity
+#      is renewed throughout (no gap over 3 s between 'validity until'
+#      lines);
+#   b. the daemon never runs out of descriptors (no EMFILE from accept, at
+#      most the limit open) and says why unprivileged clients wait;
+#   c. once the attacker ends, unprivileged clients are served again and
+#      the daemon holds no more descriptors than before.
+. "$(dirname "$0")/lib.sh"
+it_init descriptor-budget 180
+BRK=${BRK:-$IT_BUILD/tests/integration/cl-brk}
+NOFILE=4096
+nopassrights_daemon $NOFILE
+EXTRA_DAEMON_OPTS=(-o socket_group=users)
+it_up 1
+d=$(daemon_pid 1)
+LOG=$CLUSTER_DIR/n1/coroleased.log
+nopassrights_loaded "$d"
+say "daemon $d: $(grep 'open files' "/proc/$d/limits" | tr -s ' ')"
+check "the daemon serves root on a socket of its own, mode 0600" \
+	eval '[ "$(cluster exec 1 stat -c %a:%U /run/corolease/corolease-root.sock 2>/dev/null)" = 600:root ]'
+nfd() { find "/proc/$d/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
+AS=(setpriv --reuid=61001 --regid=100 --clear-groups)
+AS2=(setpriv --reuid=61002 --regid=100 --clear-groups)
+user_status() { timeout 5 "$CLUSTER_SH" exec 1 "${AS2[@]}" "$CLI" status >/dev/null 2>&1; }
+threads() { for t in /proc/$d/task/*; do say "  thread $(basename "$t") $(cat "$t/comm") wchan $(cat "$t/wchan")"; done; }
+failn=0 n=0 worst=0 maxfd=0
+# root's status, 5 s at most, counted; the daemon's descriptors sampled
+root_status() {
+	local t0 t f
+	t0=$(now_ms)
+	n=$((n + 1))
+	timeout 5 "$CLUSTER_SH" exec 1 "$CLI" status >/dev/null 2>&1 || failn=$((failn + 1))
+	t=$(($(now_ms) - t0))
+	((t > worst)) && worst=$t
+	f=$(nfd)
+	((f > maxfd)) && maxfd=$f
+	return 0
+}
+f0=$(nfd)
+lines0=$(wc -l <"$LOG")
+check "an unprivileged status answers before the attacks" user_status
+flood_lock
+
+say "--- the closing thread stalled; connect+close churn; a nested socket passed on a connection from before"
+# the daemon stopped while the attacker sends, so that its own close() of
+# the pair's end comes first and the one in the packet is the last
+a=$(spawn 1 em env BRK_PRELOAD=0 BRK_GO="$CLUSTER_DIR/go" "${AS[@]}" "$BRK" emdrop 4300 3600)
+must_wait 20 "the attacker is connected" grep -q ready "$CLUSTER_DIR/n1/em.log"
+kill -STOP "$d"
+touch "$CLUSTER_DIR/go"
+wait_until 10 grep -q 'our close took' "$CLUSTER_DIR/n1/em.log"
+kill -CONT "$d"
+must_wait 1 "the attacker passed its nested lingering socket and closed its copy" \
+	grep -q 'our close took' "$CLUSTER_DIR/n1/em.log"
+grep -q LOST "$CLUSTER_DIR/n1/em.log" && fail "the attacker's own close was the last: $(cat "$CLUSTER_DIR/n1/em.log")"
+tend=$(($(now_ms) + 90000))
+while (($(now_ms) < tend)) && ! grep -qE 'emdrop: passed on X|LOST' "$CLUSTER_DIR/n1/em.log" 2>/dev/null; do
+	root_status
+	sleep 0.3
+done
+say "attacker: $(tr '\n' ';' <"$CLUSTER_DIR/n1/em.log")"
+# LOST here: the daemon read X with the packet before the attacker closed
+# its copy, so it read an unprivileged connection short of descriptors
+grep -qE 'emdrop: passed on X|LOST' "$CLUSTER_DIR/n1/em.log" || fail "the attacker did not get to pass its second socket"
+for _ in 1 2 3 4 5 6; do root_status; sleep 0.5; done
+say "daemon fds $(nfd) (were $f0; most seen $maxfd)"
+threads
+say "root's status during the attacks: $failn of $n failed (5 s), slowest $worst ms; daemon fds at most $maxfd"
+check "a: root's status answered throughout ($failn of $n failed)" [ "$failn" = 0 ]
+check "a: coroleased (pid $d) still running" alive "$d"
+check "b: the daemon said why unprivileged clients wait" grep -q 'descriptors run short' "$LOG"
+user_status && fail "b: an unprivileged status answered while descriptors were short"
+ok "b: unprivileged clients wait meanwhile (their status does not answer in 5 s)"
+check "b: X was not read while descriptors were short (the attacker's close of its copy came first)" \
+	eval "! grep -q LOST '$CLUSTER_DIR/n1/em.log'"
+check "b: accept() never ran out of descriptors" eval "! grep -q 'Too many open files' '$LOG'"
+check "b: the daemon held at most its limit ($maxfd of $NOFILE)" [ "$maxfd" -le "$NOFILE" ]
+
+say "--- ending the attacker (pid $a): its listeners go, the lingering connections are reset"
+kill "$a" 2>/dev/null
+pkill -u 61001 -f cl-brk 2>/dev/null
+must_wait 30 "the daemon says descriptors are free again" grep -q 'descriptors free again' "$LOG"
+must_wait 20 "an unprivileged status answers again" user_status
+flood_unlock
+must_wait 30 "the daemon holds no more descriptors than before ($f0)" eval '[ "$(nfd)" -le "$f0" ]'
+renewed_throughout "$LOG" "$lines0" 3
+it_pass
