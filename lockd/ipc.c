@@ -253,6 +253,12 @@ static uint64_t fds_used(const struct cld_ipc *ip)
 	return ip->fd_base + CLD_FD_SLACK + 2 * ip->nconns + fds_pending();
 }
 
+void ipc_fds(const struct cld_ipc *ip, uint64_t *used_r, uint64_t *closing_r)
+{
+	*used_r = fds_used(ip);
+	*closing_r = fds_pending();
+}
+
 /* The most it may have before unprivileged clients wait (more: the hysteresis). */
 
 static uint64_t fds_room(const struct cld_ipc *ip, uint64_t more)

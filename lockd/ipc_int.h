@@ -292,6 +292,8 @@ struct req {
 struct conn *ipc_conn_find(struct cld_ipc *ip, uint64_t id);
 /* Disconnects c: shuts its socket down now, frees it from its poll handler; why NULL: quietly. */
 void ipc_conn_kill(struct conn *c, const char *why);
+/* The descriptors counted (fds_check()), and those of them the closing thread has yet to close. */
+void ipc_fds(const struct cld_ipc *ip, uint64_t *used_r, uint64_t *closing_r);
 /*
  * Sends one event (buf with its header's id filled in; the size is set
  * here), queueing a short backlog; a client that lets it grow past

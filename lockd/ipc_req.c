@@ -622,6 +622,8 @@ static void do_status(struct cld_ipc *ip, struct conn *c, const struct req *r)
 		.refused_leases = ip->refused_leases, .refused_lists = ip->refused_lists,
 		.refused_client_leases = ip->refused_client_leases, .refused_pending = ip->refused_pending,
 		.low_holdbacks = ip->low_holdbacks,
+		.fds_limit = ip->fd_limit, .fds_held = ip->fds_held, .fds_holds = ip->fds_holds,
+		.passed_fds = ip->passed_fds,
 		.grant_latency = &ip->grant_latency,
 		.refused_index_quota = ip->refused_index_quota,
 		.refused_index_full = ip->refused_index_full,
@@ -634,6 +636,7 @@ static void do_status(struct cld_ipc *ip, struct conn *c, const struct req *r)
 	};
 	if (d->node)
 		in.backlog_bytes = cl_node_backlog(d->node, &in.backlog_msgs);
+	ipc_fds(ip, &in.fds_used, &in.fds_closing);
 	struct cld_holdquota_stats hq;
 	cld_holdquota_stats(d->holds, &hq);
 	in.refused_holds = hq.refused_full;

@@ -104,6 +104,12 @@ struct status_src {
 	F("counters.client_leases_refused", U64, s->in->refused_client_leases)    \
 	F("counters.pending_refused",  U64,  s->in->refused_pending)              \
 	F("counters.realtime_budget_spent", U64, s->in->low_holdbacks)             \
+	F("descriptors.used",          U64,  s->in->fds_used)                     \
+	F("descriptors.limit",         U64,  s->in->fds_limit)                    \
+	F("descriptors.closing",       U64,  s->in->fds_closing)                  \
+	F("descriptors.short",         BOOL, s->in->fds_held)                     \
+	F("counters.descriptors_short", U64, s->in->fds_holds)                    \
+	F("counters.passed_fds",       U64,  s->in->passed_fds)                   \
 	F("counters.handshakes_dropped", U64, s->in->handshakes_dropped)          \
 	F("counters.connections_refused_group", U64, s->in->refused_group)        \
 	F("counters.queued_refused",   U64,  s->in->refused_queued)               \

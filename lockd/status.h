@@ -47,6 +47,11 @@ struct cld_status_in {
 	uint64_t refused_client_leases; /* acquires refused: max_leases_per_client */
 	uint64_t refused_pending;     /* requests refused: max_pending_per_client */
 	uint64_t low_holdbacks;        /* unprivileged work past its realtime budget */
+	uint64_t fds_used, fds_limit;  /* descriptors counted, RLIMIT_NOFILE (ipc_int.h) */
+	uint64_t fds_closing;          /* ... of them, waiting for the closing thread */
+	bool fds_held;                 /* unprivileged clients wait for descriptors */
+	uint64_t fds_holds;            /* times they began to */
+	uint64_t passed_fds;           /* disconnected: passed file descriptors */
 	const struct cl_hist *grant_latency;   /* the IPC service's (NULL: none) */
 	uint64_t handshakes;          /* connections without HELLO now (root's not counted) */
 	uint64_t handshakes_dropped;  /* ... refused (max_handshakes*) or timed out */

@@ -89,6 +89,10 @@ say "root's status during the attacks: $failn of $n failed (5 s), slowest $worst
 check "a: root's status answered throughout ($failn of $n failed)" [ "$failn" = 0 ]
 check "a: coroleased (pid $d) still running" alive "$d"
 check "b: the daemon said why unprivileged clients wait" grep -q 'descriptors run short' "$LOG"
+j=$(cl 1 --json status)
+say "status: descriptors used $(jget "$j" .descriptors.used) of $(jget "$j" .descriptors.limit), closing $(jget "$j" .descriptors.closing), short $(jget "$j" .descriptors.short), passed_fds $(jget "$j" .counters.passed_fds)"
+check "b: status says descriptors are short" [ "$(jget "$j" .descriptors.short)" = true ]
+check "b: status counts the sockets waiting for the closing thread (> 3000)" [ "$(jget "$j" .descriptors.closing)" -gt 3000 ]
 user_status && fail "b: an unprivileged status answered while descriptors were short"
 ok "b: unprivileged clients wait meanwhile (their status does not answer in 5 s)"
 check "b: X was not read while descriptors were short (the attacker's close of its copy came first)" \
@@ -103,5 +107,8 @@ must_wait 30 "the daemon says descriptors are free again" grep -q 'descriptors f
 must_wait 20 "an unprivileged status answers again" user_status
 flood_unlock
 must_wait 30 "the daemon holds no more descriptors than before ($f0)" eval '[ "$(nfd)" -le "$f0" ]'
+j=$(cl 1 --json status)
+check "c: status says descriptors are no longer short" [ "$(jget "$j" .descriptors.short)" = false ]
+check "c: status counts the connection that passed descriptors" [ "$(jget "$j" .counters.passed_fds)" -ge 1 ]
 renewed_throughout "$LOG" "$lines0" 3
 it_pass
