@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -122,15 +123,64 @@ static struct {
 static _Atomic long closer_pending;
 static _Atomic long closer_wake_at = -1;
 static int closer_efd = -1;
+/*
+ * A close() that still waits after CLD_CLOSE_NUDGE_S is interrupted by a
+ * signal, every CLD_CLOSE_NUDGE_S: a TCP socket lingering on unsent data
+ * (nested in a passed socket, where SO_LINGER 0 does not reach it) stops
+ * waiting, so no client can keep the thread blocked, nor keep it blocked
+ * after it went away (breaker: a listener passed behind the lingering
+ * socket kept its peer alive for good).  A FUSE flush whose server ignores
+ * interrupts still waits, as long as that server lives.
+ */
+#define CLD_CLOSE_NUDGE_S 1
+static int closer_sig = -1;                 /* SIGRTMIN + 4, or -1: not interrupted */
+static _Atomic uint64_t closer_nudged;      /* close() calls interrupted */
+static volatile sig_atomic_t closer_nudge_seen;
+
+static void closer_nudge(int sig)
+{
+	(void)sig;
+	closer_nudge_seen = 1;
+}
+
+/* A timer that sends closer_sig to this thread, or false. */
+static bool closer_timer(timer_t *t_r)
+{
+	if (closer_sig < 0)
+		return false;
+	sigset_t one;
+	sigemptyset(&one);
+	sigaddset(&one, closer_sig);
+	struct sigevent ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.sigev_notify = SIGEV_THREAD_ID;
+	ev.sigev_signo = closer_sig;
+	ev._sigev_un._tid = (pid_t)syscall(SYS_gettid);
+	if (timer_create(CLOCK_MONOTONIC, &ev, t_r) < 0)
+		return false;
+	pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+	return true;
+}
 
 static void *closer_main(void *arg)
 {
 	(void)arg;
 	int fd;
+	timer_t tm;
+	bool timed = closer_timer(&tm);
+	const struct itimerspec nudge = { { CLD_CLOSE_NUDGE_S, 0 }, { CLD_CLOSE_NUDGE_S, 0 } }, off = { 0 };
 	for (;;) {
 		ssize_t n = read(closer_pipe[0], &fd, sizeof(fd));
 		if (n == (ssize_t)sizeof(fd)) {
+			if (timed)
+				timer_settime(tm, 0, &nudge, NULL);
 			close(fd);
+			if (timed)
+				timer_settime(tm, 0, &off, NULL);
+			if (closer_nudge_seen) {
+				closer_nudge_seen = 0;
+				atomic_fetch_add(&closer_nudged, 1);
+			}
 			long left = atomic_fetch_sub(&closer_pending, 1) - 1;
 			long at = atomic_load(&closer_wake_at);
 			if (at >= 0 && left <= at &&
@@ -159,6 +209,17 @@ static int closer_start(void)
 	}
 	/* the loop's end: a full pipe says EAGAIN instead of blocking the loop */
 	int rc = fcntl(closer_pipe[1], F_SETFL, O_NONBLOCK) < 0 ? errno : 0;
+	/* the nudge: a handler that does nothing, without SA_RESTART; blocked but in the thread */
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = closer_nudge;
+	sigemptyset(&sa.sa_mask);
+	sigset_t one;
+	sigemptyset(&one);
+	sigaddset(&one, SIGRTMIN + 4);
+	if (rc == 0 && SIGRTMIN + 4 <= SIGRTMAX && sigaction(SIGRTMIN + 4, &sa, NULL) == 0 &&
+	    pthread_sigmask(SIG_BLOCK, &one, NULL) == 0)
+		closer_sig = SIGRTMIN + 4;
 	pthread_t t;
 	sigset_t all, old;
 	if (rc == 0) {
@@ -253,18 +314,30 @@ static uint64_t fds_used(const struct cld_ipc *ip)
 	return ip->fd_base + CLD_FD_SLACK + 2 * ip->nconns + fds_pending();
 }
 
-void ipc_fds(const struct cld_ipc *ip, uint64_t *used_r, uint64_t *closing_r)
+void ipc_fds(const struct cld_ipc *ip, uint64_t *used_r, uint64_t *closing_r, uint64_t *nudged_r)
 {
 	*used_r = fds_used(ip);
 	*closing_r = fds_pending();
+	*nudged_r = atomic_load(&closer_nudged);
 }
 
 /* The most it may have before unprivileged clients wait (more: the hysteresis). */
-
 static uint64_t fds_room(const struct cld_ipc *ip, uint64_t more)
 {
-	uint64_t need = CLD_SCM_MAX_FD + CLD_FD_ROOT_RESERVE + more;
+	uint64_t need = (ip->scm_refused ? 0 : CLD_SCM_MAX_FD) + CLD_FD_ROOT_RESERVE + more;
 	return ip->fd_limit > need ? ip->fd_limit - need : 0;
+}
+
+/*
+ * How many more must be free before unprivileged clients are served
+ * again: CLD_FD_HYST, or a quarter of what the limit leaves them, so that
+ * a low limit still lets the wait end once they are gone.
+ */
+static uint64_t fds_hyst(const struct cld_ipc *ip)
+{
+	uint64_t room = fds_room(ip, 0), own = ip->fd_base + CLD_FD_SLACK;
+	uint64_t q = room > own ? (room - own) / 4 : 0;
+	return q < CLD_FD_HYST ? q : CLD_FD_HYST;
 }
 
 /*
@@ -295,17 +368,23 @@ static int fds_init(struct cld_ipc *ip)
 			return -ENOMEM;
 		closer_over.cap = (size_t)ip->fd_limit;
 	}
+	if (ip->fd_limit > closer_over.cap)
+		ip->fd_limit = closer_over.cap;   /* a second service in this process */
 	const struct cld_config *conf = ip->cfg.conf;
 	uint64_t conns = conf->max_connections + CLD_ROOT_RESERVE;
 	uint64_t room = fds_room(ip, 0);
 	uint64_t own = ip->fd_base + CLD_FD_SLACK;
-	if (own + 2 * conns > room)
+	if (own + 2 >= room)
+		qb_log(LOG_WARNING, "RLIMIT_NOFILE is %" PRIu64 ": with %" PRIu64 " descriptors of the "
+		       "daemon's own and %" PRIu64 " in reserve, it leaves no room for the connections "
+		       "of unprivileged users, which will wait for good (raise LimitNOFILE)",
+		       ip->fd_limit, own, ip->fd_limit - room);
+	else if (own + 2 * conns > room)
 		qb_log(LOG_WARNING, "RLIMIT_NOFILE is %" PRIu64 ": %" PRIu64 " descriptors of the daemon's "
 		       "own and two for each of max_connections (%" PRIu64 ") and root's %u more do not "
-		       "fit below it with %u in reserve; new connections of unprivileged users will wait "
+		       "fit below it with %" PRIu64 " in reserve; new connections of unprivileged users will wait "
 		       "when descriptors run short (raise LimitNOFILE or lower max_connections)",
-		       ip->fd_limit, own, conf->max_connections, CLD_ROOT_RESERVE,
-		       CLD_SCM_MAX_FD + CLD_FD_ROOT_RESERVE);
+		       ip->fd_limit, own, conf->max_connections, CLD_ROOT_RESERVE, ip->fd_limit - room);
 	else
 		qb_log(LOG_INFO, "descriptors: %" PRIu64 " of RLIMIT_NOFILE %" PRIu64 " in use or "
 		       "reserved for the daemon; unprivileged clients wait beyond %" PRIu64, own,
@@ -315,6 +394,13 @@ static int fds_init(struct cld_ipc *ip)
 
 static void conn_events(struct conn *c);
 static void listen_events(struct listener *l);
+
+static void fds_tick(void *data)
+{
+	struct cld_ipc *ip = data;
+	ip->fds_timer_armed = false;
+	fds_check(ip);
+}
 
 /*
  * After anything that may have taken descriptors, or handed them to the
@@ -336,8 +422,22 @@ static void fds_check(struct cld_ipc *ip)
 		/* an administrator may change the limit of the running daemon (prlimit(1)) */
 		ip->fd_limit_at = now + 1000000u;
 		struct rlimit rl;
-		if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
-			ip->fd_limit = rl.rlim_cur < closer_over.cap ? (uint64_t)rl.rlim_cur : closer_over.cap;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+			uint64_t lim = rl.rlim_cur < (1u << 20) ? (uint64_t)rl.rlim_cur : 1u << 20;
+			int *p = lim > closer_over.cap ? realloc(closer_over.fd, (size_t)lim * sizeof(int)) : NULL;
+			if (p) {
+				closer_over.fd = p;
+				closer_over.cap = (size_t)lim;
+			}
+			ip->fd_limit = lim < closer_over.cap ? lim : closer_over.cap;
+		}
+		uint64_t nudged = atomic_load(&closer_nudged);
+		if (nudged != ip->closes_nudged) {
+			qb_log(LOG_NOTICE, "the closing thread interrupted %" PRIu64 " close() call(s) that "
+			       "waited over %d s (a file a client passed whose owner makes closing it "
+			       "wait?)", nudged - ip->closes_nudged, CLD_CLOSE_NUDGE_S);
+			ip->closes_nudged = nudged;
+		}
 	}
 	bool watch = closer_over.n > 0;
 	if (watch != ip->closer_watched) {
@@ -347,7 +447,7 @@ static void fds_check(struct cld_ipc *ip)
 					      closer_writable) == 0)
 			ip->closer_watched = watch;
 	}
-	uint64_t room = fds_room(ip, ip->fds_held ? CLD_FD_HYST : 0);
+	uint64_t room = fds_room(ip, ip->fds_held ? fds_hyst(ip) : 0);
 	bool held = fds_used(ip) > room;
 	if (held) {
 		/* the count of pending closes at which the thread wakes us, then a second look */
@@ -357,22 +457,36 @@ static void fds_check(struct cld_ipc *ip)
 	}
 	if (!held)
 		atomic_store(&closer_wake_at, -1);
-	if (held == ip->fds_held)
-		return;
-	ip->fds_held = held;
-	if (held) {
-		ip->fds_holds++;
+	/* and each second while held: a raised limit, a wake-up that never came */
+	if (held && !ip->fds_timer_armed &&
+	    qb_loop_timer_add(ip->loop, QB_LOOP_HIGH, 1000000000ull, ip, fds_tick, &ip->fds_timer) == 0)
+		ip->fds_timer_armed = true;
+	if (!held && ip->fds_timer_armed) {
+		qb_loop_timer_del(ip->loop, ip->fds_timer);
+		ip->fds_timer_armed = false;
+	}
+	/* a line when it begins, at most one a second (each says how often since), and when it ends */
+	if (held && !ip->fds_short_told && now >= ip->fds_log_at) {
+		ip->fds_log_at = now + CLD_REFUSAL_LOG_US;
+		ip->fds_short_told = true;
 		qb_log(LOG_WARNING, "descriptors run short (%" PRIu64 " of RLIMIT_NOFILE %" PRIu64 " held: "
-		       "%" PRIu64 " connections, %ld passed files and client sockets the closing thread "
-		       "has not closed%s): unprivileged clients are neither read nor accepted until "
-		       "%u more are free; root's socket %s is served", fds_used(ip), ip->fd_limit,
-		       ip->nconns, (long)atomic_load(&closer_pending),
-		       closer_over.n ? ", it is blocked in a close()" : "", CLD_FD_HYST,
+		       "%" PRIu64 " connections, %" PRIu64 " passed files and client sockets the closing "
+		       "thread has not closed%s; %" PRIu64 " time(s) since the last such line): "
+		       "unprivileged clients are neither read nor accepted until %" PRIu64 " more are "
+		       "free; root's socket %s is served", fds_used(ip), ip->fd_limit, ip->nconns,
+		       fds_pending(), closer_over.n ? ", it is blocked in a close()" : "",
+		       ip->fds_holds + (held != ip->fds_held) - ip->fds_holds_told, fds_hyst(ip),
 		       ip->listen[1].path);
-	} else {
+		ip->fds_holds_told = ip->fds_holds + (held != ip->fds_held);
+	} else if (!held && ip->fds_short_told) {
+		ip->fds_short_told = false;
 		qb_log(LOG_NOTICE, "descriptors free again (%" PRIu64 " of %" PRIu64 " held): "
 		       "unprivileged clients are read and accepted again", fds_used(ip), ip->fd_limit);
 	}
+	if (held == ip->fds_held)
+		return;
+	ip->fds_held = held;
+	ip->fds_holds += held;
 	listen_events(&ip->listen[0]);
 	const struct cl_list *it;
 	cl_list_foreach(it, &ip->conns) {
@@ -1061,8 +1175,8 @@ static int conn_new(struct cld_ipc *ip, const struct listener *l, int fd)
 	if (uid != 0)
 		ip->nhandshakes++;
 	handshake_arm(ip);
-	qb_log(LOG_DEBUG, "client %" PRIu64 " connected: pid %d uid %u%s", c->id, (int)pid,
-	       (unsigned)uid, c->admin ? " (admin)" : "");
+	qb_log(LOG_DEBUG, "client %" PRIu64 " connected: pid %d uid %u%s%s", c->id, (int)pid,
+	       (unsigned)uid, c->admin ? " (admin)" : "", l->root ? ", on root's socket" : "");
 	return 0;
 }
 
@@ -1150,7 +1264,15 @@ static void conn_free(struct cld_ipc *ip, struct conn *c)
 		ip->nhello--;
 	ipc_conn_forget(c);
 	qb_loop_poll_del(ip->loop, c->fd);
-	closer_fd(c->fd);   /* packets it never read may hold passed files */
+	/*
+	 * packets it never read may hold passed files; only root's (and the
+	 * daemon's user's) own, closed here, which keeps them from waiting
+	 * behind a blocked closer and spending root's reserve
+	 */
+	if (c->prio == QB_LOOP_LOW)
+		closer_fd(c->fd);
+	else
+		close(c->fd);
 	if (c->pidfd >= 0)
 		close(c->pidfd);
 	free(c);
@@ -1302,9 +1424,13 @@ static int listen_socket(struct cld_ipc *ip, struct listener *l, const char *fil
 	memcpy(sa.sun_path, tmp, (size_t)t + 1);
 	unlink(tmp);
 	int no = 0;   /* inherited by every connection, refused at the sender */
-	if (setsockopt(fd, SOL_SOCKET, CLD_SO_PASSRIGHTS, &no, sizeof(no)) < 0 && !l->root)
-		qb_log(LOG_INFO, "this kernel cannot refuse passed file descriptors (SO_PASSRIGHTS): "
-		       "the daemon closes them from a thread of its own");
+	bool refused = setsockopt(fd, SOL_SOCKET, CLD_SO_PASSRIGHTS, &no, sizeof(no)) == 0;
+	if (!l->root) {
+		ip->scm_refused = refused;
+		if (!refused)
+			qb_log(LOG_INFO, "this kernel cannot refuse passed file descriptors (SO_PASSRIGHTS): "
+			       "the daemon closes them from a thread of its own");
+	}
 	bool group = !l->root && ip->sock_gid_ok;
 	mode_t mode = group ? 0660 : 0600;
 	int rc = 0;
@@ -1334,7 +1460,7 @@ static void listen_close(struct listener *l)
 		return;
 	qb_loop_poll_del(l->ip->loop, l->fd);
 	unlink(l->path);   /* no new client finds a socket about to go */
-	close(l->fd);
+	closer_fd(l->fd);  /* connections not accepted yet may hold passed files */
 	l->fd = -1;
 }
 
@@ -1429,6 +1555,9 @@ struct cld_ipc *cld_ipc_stop(struct cld_ipc *ip)
 	ip->closer_watched = false;
 	qb_loop_poll_del(ip->loop, closer_efd);
 	atomic_store(&closer_wake_at, -1);
+	if (ip->fds_timer_armed)
+		qb_loop_timer_del(ip->loop, ip->fds_timer);
+	ip->fds_timer_armed = false;
 	struct cl_list *l;
 	while ((l = cl_list_first(&ip->conns)))
 		conn_free(ip, cl_list_entry(l, struct conn, link));

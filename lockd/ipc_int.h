@@ -209,8 +209,14 @@ struct cld_ipc {
 	 */
 	uint64_t fd_limit, fd_base;
 	uint64_t fd_limit_at;         /* cld_now_us(): when to read RLIMIT_NOFILE again */
+	bool scm_refused;             /* the kernel refuses passed descriptors (SO_PASSRIGHTS) */
+	uint64_t closes_nudged;       /* close() calls the closing thread interrupted, as logged */
+	bool fds_timer_armed;         /* while fds_held: fds_check() each second besides */
+	qb_loop_timer_handle fds_timer;
 	bool fds_held;
-	uint64_t fds_holds;           /* times fds_held began, for the log */
+	uint64_t fds_holds;           /* times fds_held began */
+	uint64_t fds_holds_told, fds_log_at;   /* as of the last line saying so; the next one at most then */
+	bool fds_short_told;          /* that line was the last word: one saying it ended is due */
 	bool closer_watched;          /* POLLOUT on the closer's full pipe (closer_over) */
 	unsigned round_reads;          /* requests read since corosync's deliveries were (CLD_REQS_PER_ROUND) */
 	/*
@@ -292,8 +298,11 @@ struct req {
 struct conn *ipc_conn_find(struct cld_ipc *ip, uint64_t id);
 /* Disconnects c: shuts its socket down now, frees it from its poll handler; why NULL: quietly. */
 void ipc_conn_kill(struct conn *c, const char *why);
-/* The descriptors counted (fds_check()), and those of them the closing thread has yet to close. */
-void ipc_fds(const struct cld_ipc *ip, uint64_t *used_r, uint64_t *closing_r);
+/*
+ * The descriptors counted (fds_check()), those of them the closing thread
+ * has yet to close, and the close() calls it interrupted.
+ */
+void ipc_fds(const struct cld_ipc *ip, uint64_t *used_r, uint64_t *closing_r, uint64_t *nudged_r);
 /*
  * Sends one event (buf with its header's id filled in; the size is set
  * here), queueing a short backlog; a client that lets it grow past

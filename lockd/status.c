@@ -104,12 +104,9 @@ struct status_src {
 	F("counters.client_leases_refused", U64, s->in->refused_client_leases)    \
 	F("counters.pending_refused",  U64,  s->in->refused_pending)              \
 	F("counters.realtime_budget_spent", U64, s->in->low_holdbacks)             \
-	F("descriptors.used",          U64,  s->in->fds_used)                     \
-	F("descriptors.limit",         U64,  s->in->fds_limit)                    \
-	F("descriptors.closing",       U64,  s->in->fds_closing)                  \
-	F("descriptors.short",         BOOL, s->in->fds_held)                     \
 	F("counters.descriptors_short", U64, s->in->fds_holds)                    \
 	F("counters.passed_fds",       U64,  s->in->passed_fds)                   \
+	F("counters.closes_interrupted", U64, s->in->closes_interrupted)          \
 	F("counters.handshakes_dropped", U64, s->in->handshakes_dropped)          \
 	F("counters.connections_refused_group", U64, s->in->refused_group)        \
 	F("counters.queued_refused",   U64,  s->in->refused_queued)               \
@@ -122,6 +119,10 @@ struct status_src {
 	F("counters.index_full_refused", U64, s->in->refused_index_full)          \
 	F("counters.revokes",          U64,  s->k.revokes)                        \
 	F("counters.kills",            U64,  s->k.kills)                          \
+	F("descriptors.used",          U64,  s->in->fds_used)                     \
+	F("descriptors.limit",         U64,  s->in->fds_limit)                    \
+	F("descriptors.closing",       U64,  s->in->fds_closing)                  \
+	F("descriptors.short",         BOOL, s->in->fds_held)                     \
 	H("latency.grant",             s->in->grant_latency)                      \
 	H("latency.handover",          &s->k.handover)                            \
 	H("latency.sync",              &s->k.sync)                                \

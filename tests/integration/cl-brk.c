@@ -59,6 +59,11 @@
  *                        socket pair's end that is passed in a packet the
  *                        daemon reads (pass_nested()); then holds
  *   cycle N [BYTES]      N connect()+close(), sending a packet of BYTES first
+ *                        (to BRK_SOCK in the run directory, if set)
+ *   persist SECS N       nest, with the lingering socket's peer kept alive by
+ *                        its listener passed behind it (m_persist()); N
+ *                        cycles of a byte; then exits
+ *   embryo SECS          connect without HELLO, pass a nested lingering socket
  *   emdrop N SECS        connection X; nest; N cycles of 1 byte; then a
  *                        nested lingering socket passed on X; then holds
  */
@@ -192,7 +197,7 @@ static int send_fds(int fd, const void *data, size_t len, const int *fds, int n)
 
 /* A TCP socket whose send queue cannot drain: connected to a listener of ours
  * that never accepts/reads, with tiny buffers, filled until EAGAIN. */
-static int stuck_tcp(int linger_s)
+static int stuck_tcp_listener(int linger_s, int *l_r)
 {
 	int l = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -232,8 +237,32 @@ static int stuck_tcp(int linger_s)
 	fcntl(t, F_SETFL, 0);   /* linger applies to blocking close semantics */
 	fprintf(stderr, "tcp socket: %zu bytes queued, linger %d s (listener kept open, never accepts)\n", sent,
 		linger_s);
-	/* the listener stays open in this process: the peer end lives in its accept queue */
+	/* the listener stays open: the peer end lives in its accept queue */
+	*l_r = l;
 	return t;
+}
+
+/* The same, the listener kept open in this process. */
+static int stuck_tcp(int linger_s)
+{
+	int l;
+	return stuck_tcp_listener(linger_s, &l);
+}
+
+/*
+ * BRK_NEST (1 to 253, default 1): how many lingering sockets linger and
+ * nest pass in their one packet, t[0] given, the rest made here (the
+ * daemon's closing thread interrupts a close() that waits a second: n of
+ * them keep it blocked about n seconds).
+ */
+static int stuck_tcps(int linger_s, int t[253])
+{
+	int n = getenv("BRK_NEST") ? atoi(getenv("BRK_NEST")) : 1;
+	n = n < 1 ? 1 : n > 253 ? 253 : n;
+	for (int i = 1; i < n; i++)
+		if ((t[i] = stuck_tcp(linger_s)) < 0)
+			return i;
+	return n;
 }
 
 static int m_linger(int secs, const char *when)
@@ -253,7 +282,9 @@ static int m_linger(int secs, const char *when)
 	int rc = 0;
 	int tries = getenv("BRK_TRIES") ? atoi(getenv("BRK_TRIES")) : 1;
 	for (int k = 0; k < tries; k++) {
-		int t2 = k ? stuck_tcp(secs) : t;
+		int ts[253];
+		ts[0] = k ? stuck_tcp(secs) : t;
+		int nt = stuck_tcps(secs, ts);
 		pid_t ch = fork();
 		if (ch == 0) {
 			struct clp_req_base s;
@@ -270,14 +301,16 @@ static int m_linger(int secs, const char *when)
 				send(fd, &s, sizeof(s), MSG_NOSIGNAL | MSG_DONTWAIT);
 			}
 			status_req(&s, 7);
-			rc = send_fds(fd, &s, sizeof(s), &t2, 1);
+			rc = send_fds(fd, &s, sizeof(s), ts, nt);
 			uint64_t c0 = ms();
-			close(t2);
-			printf("try %d: passed (rc %d), our close took %llu ms\n", k, rc,
+			for (int i = 0; i < nt; i++)
+				close(ts[i]);
+			printf("try %d: passed %d (rc %d), our close took %llu ms\n", k, nt, rc,
 			       (unsigned long long)(ms() - c0));
 			_exit(0);
 		}
-		close(t2);   /* the parent's copy: not the last (the child's, in flight) */
+		for (int i = 0; i < nt; i++)
+			close(ts[i]);   /* the parent's copies: not the last (the child's, in flight) */
 		usleep(200000);
 	}
 	printf("passed at %llu ms (rc %d)\n", (unsigned long long)ms(), rc);
@@ -320,33 +353,40 @@ static int m_linger(int secs, const char *when)
  */
 static int pass_nested(int fd, int secs, bool wait_drop)
 {
-	int t = stuck_tcp(secs);
-	if (t < 0)
+	int t[253];
+	if ((t[0] = stuck_tcp(secs)) < 0)
 		return -1;
+	int nt = stuck_tcps(secs, t);
 	int pre = getenv("BRK_PRELOAD") ? atoi(getenv("BRK_PRELOAD")) : 300;
 	wait_go();
 	pid_t ch = fork();
 	if (ch == 0) {
-		int sp[2];
+		int b[253];
 		char c = 'x';
-		if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sp) < 0 || send_fds(sp[0], &c, 1, &t, 1) < 0)
-			_exit(3);
-		close(t);
-		close(sp[0]);
+		for (int i = 0; i < nt; i++) {
+			int sp[2];
+			if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sp) < 0 || send_fds(sp[0], &c, 1, &t[i], 1) < 0)
+				_exit(3);
+			close(t[i]);
+			close(sp[0]);
+			b[i] = sp[1];
+		}
 		struct clp_req_base s;
 		for (int q = 0; q < pre; q++) {
 			status_req(&s, 100 + (uint64_t)q);
 			send(fd, &s, sizeof(s), MSG_NOSIGNAL | MSG_DONTWAIT);
 		}
 		status_req(&s, 7);
-		int rc = send_fds(fd, &s, sizeof(s), &sp[1], 1);
+		int rc = send_fds(fd, &s, sizeof(s), b, nt);
 		uint64_t c0 = ms();
-		close(sp[1]);
-		printf("passed a nested lingering socket (rc %d) behind %d requests; our close took %llu ms\n",
-		       rc, pre, (unsigned long long)(ms() - c0));
+		for (int i = 0; i < nt; i++)
+			close(b[i]);
+		printf("passed %d nested lingering socket(s) (rc %d) behind %d requests; our close took %llu ms\n",
+		       nt, rc, pre, (unsigned long long)(ms() - c0));
 		_exit(rc < 0 ? 4 : 0);
 	}
-	close(t);
+	for (int i = 0; i < nt; i++)
+		close(t[i]);
 	uint64_t t0 = ms();
 	int st = 0;
 	while (waitpid(ch, &st, WNOHANG) == 0) {
@@ -395,7 +435,8 @@ static long cycle(long n, long bytes)
 		struct sockaddr_un a = { .sun_family = AF_UNIX };
 		const char *dir = getenv("COROLEASE_RUN_DIR");
 		snprintf(a.sun_path, sizeof(a.sun_path), "%s/%s",
-			 dir && dir[0] == '/' ? dir : CLP_DEFAULT_RUN_DIR, CLP_SOCKET_FILE);
+			 dir && dir[0] == '/' ? dir : CLP_DEFAULT_RUN_DIR,
+			 getenv("BRK_SOCK") ? getenv("BRK_SOCK") : CLP_SOCKET_FILE);
 		struct timeval tv = { 3, 0 };
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
@@ -443,6 +484,107 @@ static int m_emdrop(long n, int secs)
 	if (pass_nested(x, secs, false) < 0)
 		return 1;
 	printf("emdrop: passed on X\nholding\n");
+	fflush(stdout);
+	pause();
+	return 0;
+}
+
+/*
+ * persist SECS N: a stall of the closing thread that outlives us.  Like
+ * nest, but the listener of the lingering socket's peer goes in flight too,
+ * inside a second pair's end D passed in the same packet right after B:
+ * while the thread is blocked closing B, D waits behind it and keeps the
+ * peer alive (a zero window), so nothing of ours has to live on.  Then N
+ * connect+close cycles of a byte each, and we exit.
+ */
+static int m_persist(int secs, long n)
+{
+	int fd = connected();
+	if (fd < 0)
+		return 1;
+	int l;
+	int t = stuck_tcp_listener(secs, &l);
+	if (t < 0)
+		return 1;
+	int pre = getenv("BRK_PRELOAD") ? atoi(getenv("BRK_PRELOAD")) : 300;
+	wait_go();
+	pid_t ch = fork();
+	if (ch == 0) {
+		int sp[2], dp[2];
+		char c = 'x';
+		if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sp) < 0 || send_fds(sp[0], &c, 1, &t, 1) < 0 ||
+		    socketpair(AF_UNIX, SOCK_DGRAM, 0, dp) < 0 || send_fds(dp[0], &c, 1, &l, 1) < 0)
+			_exit(3);
+		close(t);
+		close(l);
+		close(sp[0]);
+		close(dp[0]);
+		struct clp_req_base s;
+		for (int q = 0; q < pre; q++) {
+			status_req(&s, 100 + (uint64_t)q);
+			send(fd, &s, sizeof(s), MSG_NOSIGNAL | MSG_DONTWAIT);
+		}
+		status_req(&s, 7);
+		int two[2] = { sp[1], dp[1] };
+		int rc = send_fds(fd, &s, sizeof(s), two, 2);
+		uint64_t c0 = ms();
+		close(sp[1]);
+		close(dp[1]);
+		printf("persist: passed B (a lingering socket inside) and D (its peer's listener inside) "
+		       "(rc %d); our close took %llu ms\n", rc, (unsigned long long)(ms() - c0));
+		_exit(rc < 0 ? 4 : 0);
+	}
+	close(t);
+	close(l);
+	uint64_t t0 = ms();
+	int st = 0;
+	while (waitpid(ch, &st, WNOHANG) == 0) {
+		if (ms() - t0 > 3000) {
+			printf("LOST: our close was the last one (it blocks)\n");
+			kill(ch, SIGKILL);
+			waitpid(ch, &st, 0);
+			return 1;
+		}
+		usleep(10000);
+	}
+	ssize_t r;
+	while ((r = rd(fd, 5000)) > 0)
+		;
+	printf("the daemon ended the connection (%zd)\n", r);
+	close(fd);
+	usleep(300000);
+	if (n > 0)
+		cycle(n, 1);
+	printf("persist: exiting\n");
+	return 0;
+}
+
+/*
+ * embryo SECS: connects without HELLO (the daemon may not accept us yet)
+ * and passes a pair's end B holding a socket lingering SECS s; holds.
+ */
+static int m_embryo(int secs)
+{
+	int fd = sconnect();
+	if (fd < 0) {
+		perror("connect");
+		return 1;
+	}
+	int l;
+	int t = stuck_tcp_listener(secs, &l);
+	if (t < 0)
+		return 1;
+	int sp[2];
+	char c = 'x';
+	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sp) < 0 || send_fds(sp[0], &c, 1, &t, 1) < 0)
+		return 3;
+	close(t);
+	close(sp[0]);
+	struct clp_req_base s;
+	status_req(&s, 7);
+	int rc = send_fds(fd, &s, sizeof(s), &sp[1], 1);
+	close(sp[1]);
+	printf("embryo: passed B (rc %d) on a connection not accepted yet\nholding\n", rc);
 	fflush(stdout);
 	pause();
 	return 0;
@@ -1356,6 +1498,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(m, "emdrop") && argc >= 4)
 		return m_emdrop(atol(argv[2]), atoi(argv[3]));
+	if (!strcmp(m, "persist") && argc >= 4)
+		return m_persist(atoi(argv[2]), atol(argv[3]));
+	if (!strcmp(m, "embryo") && argc >= 3)
+		return m_embryo(atoi(argv[2]));
 	fprintf(stderr, "bad mode\n");
 	return 2;
 }

@@ -50,14 +50,18 @@ typedef struct clt_conn {
 	int fd;
 } clt_conn_t;
 
-/* The daemon's socket: $COROLEASE_RUN_DIR or CLP_DEFAULT_RUN_DIR, then CLP_SOCKET_FILE. */
+/*
+ * The daemon's socket: $COROLEASE_RUN_DIR or CLP_DEFAULT_RUN_DIR, then
+ * $CLT_SOCKET_FILE (e.g. CLP_ROOT_SOCKET_FILE) or CLP_SOCKET_FILE.
+ */
 static inline void clt_socket_addr(struct sockaddr_un *a)
 {
 	const char *dir = getenv("COROLEASE_RUN_DIR");
+	const char *file = getenv("CLT_SOCKET_FILE");
 	memset(a, 0, sizeof(*a));
 	a->sun_family = AF_UNIX;
 	snprintf(a->sun_path, sizeof(a->sun_path), "%s/%s",
-		 dir && dir[0] == '/' ? dir : CLP_DEFAULT_RUN_DIR, CLP_SOCKET_FILE);
+		 dir && dir[0] == '/' ? dir : CLP_DEFAULT_RUN_DIR, file && file[0] ? file : CLP_SOCKET_FILE);
 }
 
 /* Connects (blocking); NULL with errno set on failure. */

@@ -5,6 +5,18 @@ it_init single 11
 it_up 1
 
 j=$(cl 1 --json status) || fail "status --json"
+# a prefix whose fields are not together in the daemon's table opens a second object of that name
+dups=$(python3 -c '
+import json, sys
+def pairs(kv):
+    seen = set()
+    for k, _ in kv:
+        if k in seen:
+            print(k)
+        seen.add(k)
+    return dict(kv)
+json.loads(sys.stdin.read(), object_pairs_hook=pairs)' <<<"$j")
+check "status --json names each key once (twice: ${dups:-none})" [ -z "$dups" ]
 check "status --json parses (node $(jget "$j" .node))" jget "$j" .node
 check "status: quorate" [ "$(jget "$j" .quorate)" = true ]
 check "status: votequorum quorate" [ "$(jget "$j" .votequorum_quorate)" = true ]

@@ -64,7 +64,8 @@ flood_lock
 say "--- the closing thread stalled; connect+close churn; a nested socket passed on a connection from before"
 # the daemon stopped while the attacker sends, so that its own close() of
 # the pair's end comes first and the one in the packet is the last
-a=$(spawn 1 em env BRK_PRELOAD=0 BRK_GO="$CLUSTER_DIR/go" "${AS[@]}" "$BRK" emdrop 4300 3600)
+# 60 lingering sockets: the thread interrupts a close() waiting a second (t181)
+a=$(spawn 1 em env BRK_PRELOAD=0 BRK_NEST=60 BRK_GO="$CLUSTER_DIR/go" "${AS[@]}" "$BRK" emdrop 4300 3600)
 must_wait 20 "the attacker is connected" grep -q ready "$CLUSTER_DIR/n1/em.log"
 kill -STOP "$d"
 touch "$CLUSTER_DIR/go"
