@@ -124,17 +124,26 @@ static _Atomic long closer_pending;
 static _Atomic long closer_wake_at = -1;
 static int closer_efd = -1;
 /*
- * A close() that still waits after CLD_CLOSE_NUDGE_S is interrupted by a
- * signal, every CLD_CLOSE_NUDGE_S: a TCP socket lingering on unsent data
- * (nested in a passed socket, where SO_LINGER 0 does not reach it) stops
- * waiting, so no client can keep the thread blocked, nor keep it blocked
- * after it went away (breaker: a listener passed behind the lingering
- * socket kept its peer alive for good).  A FUSE flush whose server ignores
- * interrupts still waits, as long as that server lives.
+ * A close() that still waits after CLD_CLOSE_NUDGE_MS is interrupted by a
+ * signal, and again every CLD_CLOSE_NUDGE_MS: a TCP socket lingering on
+ * unsent data (nested in a passed socket, where SO_LINGER 0 does not reach
+ * it) stops waiting, so no client can keep the thread blocked, nor keep it
+ * blocked after it went away (breaker: a listener passed behind the
+ * lingering socket kept its peer alive for good).  Short, because each
+ * nested socket is a close() of its own (breakers: 160 of them kept
+ * unprivileged clients out 160 s after the attacker left, at 1 s each);
+ * the thread closes nothing else that should take that long (client
+ * sockets, and files clients had no business passing).  A wait no signal
+ * ends (a FUSE flush whose server ignores interrupts, a pipe whose mutex
+ * another process holds in splice()) lasts as long as its cause: the loop
+ * says so (closer_since) and unprivileged clients wait once descriptors
+ * run short.
  */
-#define CLD_CLOSE_NUDGE_S 1
+#define CLD_CLOSE_NUDGE_MS 20
+#define CLD_CLOSE_STUCK_US 5000000ull   /* a close() this long is logged as stuck */
 static int closer_sig = -1;                 /* SIGRTMIN + 4, or -1: not interrupted */
 static _Atomic uint64_t closer_nudged;      /* close() calls interrupted */
+static _Atomic uint64_t closer_since;       /* cld_now_us() when the running close() began, or 0 */
 static volatile sig_atomic_t closer_nudge_seen;
 
 static void closer_nudge(int sig)
@@ -168,13 +177,16 @@ static void *closer_main(void *arg)
 	int fd;
 	timer_t tm;
 	bool timed = closer_timer(&tm);
-	const struct itimerspec nudge = { { CLD_CLOSE_NUDGE_S, 0 }, { CLD_CLOSE_NUDGE_S, 0 } }, off = { 0 };
+	const struct timespec every = { 0, CLD_CLOSE_NUDGE_MS * 1000000L };
+	const struct itimerspec nudge = { every, every }, off = { 0 };
 	for (;;) {
 		ssize_t n = read(closer_pipe[0], &fd, sizeof(fd));
 		if (n == (ssize_t)sizeof(fd)) {
 			if (timed)
 				timer_settime(tm, 0, &nudge, NULL);
+			atomic_store(&closer_since, cld_now_us());
 			close(fd);
+			atomic_store(&closer_since, 0);
 			if (timed)
 				timer_settime(tm, 0, &off, NULL);
 			if (closer_nudge_seen) {
@@ -314,11 +326,14 @@ static uint64_t fds_used(const struct cld_ipc *ip)
 	return ip->fd_base + CLD_FD_SLACK + 2 * ip->nconns + fds_pending();
 }
 
-void ipc_fds(const struct cld_ipc *ip, uint64_t *used_r, uint64_t *closing_r, uint64_t *nudged_r)
+void ipc_fds(const struct cld_ipc *ip, uint64_t *used_r, uint64_t *closing_r, uint64_t *nudged_r,
+	     uint64_t *stuck_ms_r)
 {
 	*used_r = fds_used(ip);
 	*closing_r = fds_pending();
 	*nudged_r = atomic_load(&closer_nudged);
+	uint64_t since = atomic_load(&closer_since), now = cld_now_us();
+	*stuck_ms_r = since && now > since ? (now - since) / 1000u : 0;
 }
 
 /* The most it may have before unprivileged clients wait (more: the hysteresis). */
@@ -434,10 +449,21 @@ static void fds_check(struct cld_ipc *ip)
 		uint64_t nudged = atomic_load(&closer_nudged);
 		if (nudged != ip->closes_nudged) {
 			qb_log(LOG_NOTICE, "the closing thread interrupted %" PRIu64 " close() call(s) that "
-			       "waited over %d s (a file a client passed whose owner makes closing it "
-			       "wait?)", nudged - ip->closes_nudged, CLD_CLOSE_NUDGE_S);
+			       "waited over %d ms (a file a client passed whose owner makes closing it "
+			       "wait?)", nudged - ip->closes_nudged, CLD_CLOSE_NUDGE_MS);
 			ip->closes_nudged = nudged;
 		}
+		uint64_t since = atomic_load(&closer_since);
+		bool stuck = since && now > since && now - since >= CLD_CLOSE_STUCK_US;
+		if (stuck && !ip->closer_stuck_told)
+			qb_log(LOG_WARNING, "the closing thread has been in one close() for %" PRIu64 " s, "
+			       "and signals do not end it (a FUSE file, a pipe another process keeps "
+			       "locked?): what it closes waits, and unprivileged clients will wait once "
+			       "descriptors run short, until the owner of that file lets go",
+			       (now - since) / 1000000u);
+		else if (!stuck && ip->closer_stuck_told)
+			qb_log(LOG_NOTICE, "the closing thread's close() returned");
+		ip->closer_stuck_told = stuck;
 	}
 	bool watch = closer_over.n > 0;
 	if (watch != ip->closer_watched) {
@@ -457,11 +483,15 @@ static void fds_check(struct cld_ipc *ip)
 	}
 	if (!held)
 		atomic_store(&closer_wake_at, -1);
-	/* and each second while held: a raised limit, a wake-up that never came */
-	if (held && !ip->fds_timer_armed &&
+	/*
+	 * and each second while held (a raised limit, a wake-up that never
+	 * came) or while closes wait (a close() that does not return)
+	 */
+	bool tick = held || fds_pending() > 0;
+	if (tick && !ip->fds_timer_armed &&
 	    qb_loop_timer_add(ip->loop, QB_LOOP_HIGH, 1000000000ull, ip, fds_tick, &ip->fds_timer) == 0)
 		ip->fds_timer_armed = true;
-	if (!held && ip->fds_timer_armed) {
+	if (!tick && ip->fds_timer_armed) {
 		qb_loop_timer_del(ip->loop, ip->fds_timer);
 		ip->fds_timer_armed = false;
 	}

@@ -210,6 +210,7 @@ struct cld_ipc {
 	uint64_t fd_limit, fd_base;
 	uint64_t fd_limit_at;         /* cld_now_us(): when to read RLIMIT_NOFILE again */
 	bool scm_refused;             /* the kernel refuses passed descriptors (SO_PASSRIGHTS) */
+	bool closer_stuck_told;       /* a WARNING said the closing thread is stuck in a close() */
 	uint64_t closes_nudged;       /* close() calls the closing thread interrupted, as logged */
 	bool fds_timer_armed;         /* while fds_held: fds_check() each second besides */
 	qb_loop_timer_handle fds_timer;
@@ -300,9 +301,11 @@ struct conn *ipc_conn_find(struct cld_ipc *ip, uint64_t id);
 void ipc_conn_kill(struct conn *c, const char *why);
 /*
  * The descriptors counted (fds_check()), those of them the closing thread
- * has yet to close, and the close() calls it interrupted.
+ * has yet to close, the close() calls it interrupted, and how long its
+ * current close() has run (0: none).
  */
-void ipc_fds(const struct cld_ipc *ip, uint64_t *used_r, uint64_t *closing_r, uint64_t *nudged_r);
+void ipc_fds(const struct cld_ipc *ip, uint64_t *used_r, uint64_t *closing_r, uint64_t *nudged_r,
+	     uint64_t *stuck_ms_r);
 /*
  * Sends one event (buf with its header's id filled in; the size is set
  * here), queueing a short backlog; a client that lets it grow past

@@ -636,7 +636,7 @@ static void do_status(struct cld_ipc *ip, struct conn *c, const struct req *r)
 	};
 	if (d->node)
 		in.backlog_bytes = cl_node_backlog(d->node, &in.backlog_msgs);
-	ipc_fds(ip, &in.fds_used, &in.fds_closing, &in.closes_interrupted);
+	ipc_fds(ip, &in.fds_used, &in.fds_closing, &in.closes_interrupted, &in.fds_close_ms);
 	struct cld_holdquota_stats hq;
 	cld_holdquota_stats(d->holds, &hq);
 	in.refused_holds = hq.refused_full;

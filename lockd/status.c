@@ -123,6 +123,7 @@ struct status_src {
 	F("descriptors.limit",         U64,  s->in->fds_limit)                    \
 	F("descriptors.closing",       U64,  s->in->fds_closing)                  \
 	F("descriptors.short",         BOOL, s->in->fds_held)                     \
+	F("descriptors.close_ms",      U64,  s->in->fds_close_ms)                 \
 	H("latency.grant",             s->in->grant_latency)                      \
 	H("latency.handover",          &s->k.handover)                            \
 	H("latency.sync",              &s->k.sync)                                \

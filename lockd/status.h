@@ -52,7 +52,8 @@ struct cld_status_in {
 	bool fds_held;                 /* unprivileged clients wait for descriptors */
 	uint64_t fds_holds;            /* times they began to */
 	uint64_t passed_fds;           /* disconnected: passed file descriptors */
-	uint64_t closes_interrupted;   /* the closing thread's close() calls past CLD_CLOSE_NUDGE_S */
+	uint64_t closes_interrupted;   /* the closing thread's close() calls past CLD_CLOSE_NUDGE_MS */
+	uint64_t fds_close_ms;         /* how long its current close() has run, or 0 */
 	const struct cl_hist *grant_latency;   /* the IPC service's (NULL: none) */
 	uint64_t handshakes;          /* connections without HELLO now (root's not counted) */
 	uint64_t handshakes_dropped;  /* ... refused (max_handshakes*) or timed out */

@@ -64,6 +64,9 @@
  *                        its listener passed behind it (m_persist()); N
  *                        cycles of a byte; then exits
  *   embryo SECS          connect without HELLO, pass a nested lingering socket
+ *   splice               pass a pipe's read end whose mutex a thread of ours
+ *                        holds in splice(): the daemon's close() of it waits,
+ *                        no signal ends it, as long as we live
  *   emdrop N SECS        connection X; nest; N cycles of 1 byte; then a
  *                        nested lingering socket passed on X; then holds
  */
@@ -74,6 +77,7 @@
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -491,8 +495,9 @@ static int m_emdrop(long n, int secs)
 
 /*
  * persist SECS N: a stall of the closing thread that outlives us.  Like
- * nest, but the listener of the lingering socket's peer goes in flight too,
- * inside a second pair's end D passed in the same packet right after B:
+ * nest (BRK_NEST lingering sockets, each in a pair's end B of its own), but
+ * the listeners of their peers go in flight too, inside a last pair's end D
+ * passed in the same packet right after the Bs:
  * while the thread is blocked closing B, D waits behind it and keeps the
  * peer alive (a zero window), so nothing of ours has to live on.  Then N
  * connect+close cycles of a byte each, and we exit.
@@ -502,40 +507,50 @@ static int m_persist(int secs, long n)
 	int fd = connected();
 	if (fd < 0)
 		return 1;
-	int l;
-	int t = stuck_tcp_listener(secs, &l);
-	if (t < 0)
-		return 1;
+	int k = getenv("BRK_NEST") ? atoi(getenv("BRK_NEST")) : 1;
+	k = k < 1 ? 1 : k > 252 ? 252 : k;
+	int t[252], l[252];
+	for (int i = 0; i < k; i++)
+		if ((t[i] = stuck_tcp_listener(secs, &l[i])) < 0)
+			return 1;
 	int pre = getenv("BRK_PRELOAD") ? atoi(getenv("BRK_PRELOAD")) : 300;
 	wait_go();
 	pid_t ch = fork();
 	if (ch == 0) {
-		int sp[2], dp[2];
+		int b[253], dp[2];
 		char c = 'x';
-		if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sp) < 0 || send_fds(sp[0], &c, 1, &t, 1) < 0 ||
-		    socketpair(AF_UNIX, SOCK_DGRAM, 0, dp) < 0 || send_fds(dp[0], &c, 1, &l, 1) < 0)
+		for (int i = 0; i < k; i++) {
+			int sp[2];
+			if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sp) < 0 || send_fds(sp[0], &c, 1, &t[i], 1) < 0)
+				_exit(3);
+			close(t[i]);
+			close(sp[0]);
+			b[i] = sp[1];
+		}
+		if (socketpair(AF_UNIX, SOCK_DGRAM, 0, dp) < 0 || send_fds(dp[0], &c, 1, l, k) < 0)
 			_exit(3);
-		close(t);
-		close(l);
-		close(sp[0]);
+		for (int i = 0; i < k; i++)
+			close(l[i]);
 		close(dp[0]);
+		b[k] = dp[1];
 		struct clp_req_base s;
 		for (int q = 0; q < pre; q++) {
 			status_req(&s, 100 + (uint64_t)q);
 			send(fd, &s, sizeof(s), MSG_NOSIGNAL | MSG_DONTWAIT);
 		}
 		status_req(&s, 7);
-		int two[2] = { sp[1], dp[1] };
-		int rc = send_fds(fd, &s, sizeof(s), two, 2);
+		int rc = send_fds(fd, &s, sizeof(s), b, k + 1);
 		uint64_t c0 = ms();
-		close(sp[1]);
-		close(dp[1]);
-		printf("persist: passed B (a lingering socket inside) and D (its peer's listener inside) "
-		       "(rc %d); our close took %llu ms\n", rc, (unsigned long long)(ms() - c0));
+		for (int i = 0; i <= k; i++)
+			close(b[i]);
+		printf("persist: passed %d B (a lingering socket inside each) and D (their peers' listeners "
+		       "inside) (rc %d); our close took %llu ms\n", k, rc, (unsigned long long)(ms() - c0));
 		_exit(rc < 0 ? 4 : 0);
 	}
-	close(t);
-	close(l);
+	for (int i = 0; i < k; i++) {
+		close(t[i]);
+		close(l[i]);
+	}
 	uint64_t t0 = ms();
 	int st = 0;
 	while (waitpid(ch, &st, WNOHANG) == 0) {
@@ -585,6 +600,50 @@ static int m_embryo(int secs)
 	int rc = send_fds(fd, &s, sizeof(s), &sp[1], 1);
 	close(sp[1]);
 	printf("embryo: passed B (rc %d) on a connection not accepted yet\nholding\n", rc);
+	fflush(stdout);
+	pause();
+	return 0;
+}
+
+/*
+ * splice: a close() no signal ends.  A thread of ours blocks in splice()
+ * from an empty socket into a pipe, holding the pipe's mutex; we pass the
+ * pipe's read end to the daemon and close our copy, so the daemon's is the
+ * last: its close() waits in pipe_release() for that mutex, uninterruptibly,
+ * as long as we live.  Then holds.
+ */
+static int splice_sp[2], splice_pp[2];
+
+static void *splice_thread(void *arg)
+{
+	(void)arg;
+	ssize_t r = splice(splice_sp[0], NULL, splice_pp[1], NULL, 4096, 0);
+	fprintf(stderr, "splice returned %zd\n", r);
+	return NULL;
+}
+
+static int m_splice(void)
+{
+	int fd = connected();
+	if (fd < 0)
+		return 1;
+	pthread_t th;
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, splice_sp) < 0 || pipe(splice_pp) < 0 ||
+	    pthread_create(&th, NULL, splice_thread, NULL) != 0) {
+		perror("splice set-up");
+		return 1;
+	}
+	usleep(200000);   /* the thread is in splice(), the pipe's mutex held */
+	wait_go();        /* the test stops the daemon meanwhile: our close must come first */
+	struct clp_req_base s;
+	status_req(&s, 7);
+	int rc = send_fds(fd, &s, sizeof(s), &splice_pp[0], 1);
+	close(splice_pp[0]);
+	printf("splice: passed the pipe's read end (rc %d); a thread of ours holds its mutex\n", rc);
+	ssize_t r;
+	while ((r = rd(fd, 5000)) > 0)
+		;
+	printf("the daemon ended the connection (%zd)\nholding\n", r);
 	fflush(stdout);
 	pause();
 	return 0;
@@ -1502,6 +1561,8 @@ int main(int argc, char **argv)
 		return m_persist(atoi(argv[2]), atol(argv[3]));
 	if (!strcmp(m, "embryo") && argc >= 3)
 		return m_embryo(atoi(argv[2]));
+	if (!strcmp(m, "splice"))
+		return m_splice();
 	fprintf(stderr, "bad mode\n");
 	return 2;
 }

@@ -267,6 +267,48 @@ LD_PRELOAD=$shim exec $real "\$@"
 EOF
 	chmod 755 "$DAEMON"
 }
+# closer_stall PID SETPRIV...: blocks the closing thread of node 1's daemon PID in a close()
+# that no signal ends (cl-brk splice, run with SETPRIV: a pipe whose lock a thread of the
+# attacker holds), the daemon stopped while the attacker passes it so that the attacker's own
+# close comes first; prints the attacker's pid (it holds the stall until killed)
+closer_stall() {
+	local d=$1 a; shift
+	rm -f "$CLUSTER_DIR/stall-go"
+	a=$(spawn 1 stall env BRK_GO="$CLUSTER_DIR/stall-go" "$@" "$IT_BUILD/tests/integration/cl-brk" splice)
+	wait_until 20 grep -q ready "$CLUSTER_DIR/n1/stall.log" || fail "the staller did not connect"
+	kill -STOP "$d"
+	touch "$CLUSTER_DIR/stall-go"
+	wait_until 10 grep -q 'passed the pipe' "$CLUSTER_DIR/n1/stall.log"
+	kill -CONT "$d"
+	wait_until 20 grep -q 'the daemon ended the connection' "$CLUSTER_DIR/n1/stall.log" ||
+		fail "the staller's pipe was not taken: $(cat "$CLUSTER_DIR/n1/stall.log")"
+	echo "$a"
+}
+# member_attack_up NOFILE: node 1 with a daemon that takes passed descriptors
+# (nopassrights_daemon NOFILE) and socket_group=users, and for the closing-thread
+# tests (t181, t183): d (its pid), LOG, AS (the attacker, uid 61001) and AS2 (another
+# member), nfd (the daemon's descriptors), f0 and lines0 (before), user_status
+# (AS2's status, 5 s), root_status (counted in n, failures in failn)
+member_attack_up() {
+	nopassrights_daemon "$1"
+	EXTRA_DAEMON_OPTS=(-o socket_group=users)
+	it_up 1
+	d=$(daemon_pid 1)
+	LOG=$CLUSTER_DIR/n1/coroleased.log
+	nopassrights_loaded "$d"
+	AS=(setpriv --reuid=61001 --regid=100 --clear-groups)
+	AS2=(setpriv --reuid=61002 --regid=100 --clear-groups)
+	failn=0 n=0
+	f0=$(nfd)
+	lines0=$(wc -l <"$LOG")
+}
+nfd() { find "/proc/$d/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
+user_status() { timeout 5 "$CLUSTER_SH" exec 1 "${AS2[@]}" "$CLI" status >/dev/null 2>&1; }
+root_status() {
+	n=$((n + 1))
+	timeout 5 "$CLUSTER_SH" exec 1 "$CLI" status >/dev/null 2>&1 || failn=$((failn + 1))
+	return 0
+}
 nopassrights_loaded() {
 	grep -q nopassrights "/proc/$1/maps" ||
 		fail "nopassrights.so is not loaded in coroleased (pid $1): its socket would refuse passed descriptors"

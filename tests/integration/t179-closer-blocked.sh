@@ -8,9 +8,10 @@
 # a TCP socket that lingers on unsent data, and closes its own copy (the
 # daemon is stopped meanwhile, so that the copy in the packet is the last).
 # The thread's close() of the connection then drops that socket and waits
-# for the linger (an hour; since t181, a second, so here 30 connections do
-# it, each a close of its own).  Then the member passes /dev/null
-# descriptors, 253 a connection.  The thread's pipe held 16,384 of them; after that the
+# for the linger (an hour; since t181 such a wait is interrupted after 20 ms,
+# so here the thread is blocked by a pipe whose lock the member holds in
+# splice(), as in t183).  Then the member passes /dev/null descriptors, 253
+# a connection.  The thread's pipe held 16,384 of them; after that the
 # loop thread blocked in write(2) until the attacker went away: no renewal,
 # no answer to root (this test before the fix: 5 of 6 of root's status
 # calls timed out, the loop in anon_pipe_write).
@@ -39,24 +40,10 @@ f0=$(nfd)
 lines0=$(wc -l <"$CLUSTER_DIR/n1/coroleased.log")
 check "an unprivileged status answers before the attack" eval "cluster exec 1 ${AS[*]} $CLI status >/dev/null"
 flood_lock
-# the daemon stopped while the attacker sends, so that the attacker's own
-# close() of its copy comes first and the one in the packet is the last;
-# 30 such connections, each a close() of its own for the thread, which
-# interrupts one that waits a second (t181): 30 s of it blocked
-NL=30
-a=""
-for ((i = 1; i <= NL; i++)); do
-	a+=" $(spawn 1 lg$i env BRK_TRIES=1 BRK_GO="$CLUSTER_DIR/go" "${AS[@]}" "$BRK" linger 3600 unread)"
-done
-all_logs() { local i; for ((i = 1; i <= NL; i++)); do grep -q "$1" "$CLUSTER_DIR/n1/lg$i.log" 2>/dev/null || return 1; done; }
-must_wait 30 "the $NL attackers are connected" all_logs ready
-kill -STOP "$d"
-touch "$CLUSTER_DIR/go"
-wait_until 10 all_logs 'our close took'
-kill -CONT "$d"
-must_wait 1 "the attackers passed their lingering sockets and closed their copies" all_logs 'our close took'
-sleep 0.5   # the daemon disconnects them and hands the sockets to its closing thread
-say "attacker 1: $(tr '\n' ';' <"$CLUSTER_DIR/n1/lg1.log")"
+# the thread blocked in a close() no signal ends (lingering sockets are
+# interrupted after 20 ms since t181: cl-brk splice, t183)
+a=$(closer_stall "$d" "${AS[@]}")
+ok "the closing thread is blocked: $(tr '\n' ';' <"$CLUSTER_DIR/n1/stall.log")"
 for t in /proc/$d/task/*; do say "  thread $(basename "$t") $(cat "$t/comm") wchan $(cat "$t/wchan")"; done
 # the flood, with root's status asked every 0.5 s meanwhile
 spawn 1 fl "${AS[@]}" "$BRK" fdflood 30000 >/dev/null
@@ -84,7 +71,7 @@ check "a: root's status answered throughout the flood ($failn of $n failed)" [ "
 check "a: coroleased (pid $d) still running" alive "$d"
 check "b: the daemon said why unprivileged clients wait" \
 	grep -q 'descriptors run short' "$CLUSTER_DIR/n1/coroleased.log"
-say "ending the attackers: their listeners go, the lingering connections are reset"
+say "ending the attackers: the staller's splice() ends, the close returns"
 kill $a 2>/dev/null
 pkill -u 61001 -f cl-brk 2>/dev/null
 must_wait 30 "the daemon has descriptors again" \

@@ -1,17 +1,17 @@
 #!/bin/bash
 # 180. (breaker, helper-86) Where the kernel lets a client pass descriptors
 # (before Linux 6.16; emulated by preloading nopassrights.so, as t179), a
-# socket_group member stalls the daemon's closing thread race-free: a TCP
-# socket lingering on unsent data, in flight inside a socket pair's end
-# that it passes in a packet the daemon reads (cl-brk nest).  Every socket
-# the daemon closes afterwards waits behind it, still open.  Two attacks
-# follow, with the daemon's RLIMIT_NOFILE at 4096 (as under sysvinit or in
-# a container):
-#   1. connect+close churn (cl-brk cycle): before, the waiting sockets grew
-#      to the limit, accept() failed with EMFILE and root's status failed
-#      (4 of 4) until the attacker went away;
-#   2. then a second nested lingering socket passed on a connection opened
-#      before the churn (cl-brk emdrop): before, the daemon read it with no
+# socket_group member stalls the daemon's closing thread (then: a TCP socket
+# lingering on unsent data, nested in a passed socket; since t181 such a
+# wait ends after 20 ms, so here a pipe whose lock the member holds in
+# splice(), as in t183).  Every socket the daemon closes afterwards waits
+# behind it, still open.  Two attacks follow, with the daemon's
+# RLIMIT_NOFILE at 4096 (as under sysvinit or in a container):
+#   1. connect+close churn (cl-brk emdrop's cycles): before, the waiting
+#      sockets grew to the limit, accept() failed with EMFILE and root's
+#      status failed (4 of 4) until the attacker went away;
+#   2. then a nested lingering socket passed on a connection opened before
+#      the churn (cl-brk emdrop): before, the daemon read it with no
 #      descriptor free, the kernel dropped the socket in the loop's own
 #      recvmsg() and the loop lingered (renewals stopped 22 s).
 # Now the daemon counts its descriptors: with too few left for a packet's
@@ -64,8 +64,10 @@ flood_lock
 say "--- the closing thread stalled; connect+close churn; a nested socket passed on a connection from before"
 # the daemon stopped while the attacker sends, so that its own close() of
 # the pair's end comes first and the one in the packet is the last
-# 60 lingering sockets: the thread interrupts a close() waiting a second (t181)
-a=$(spawn 1 em env BRK_PRELOAD=0 BRK_NEST=60 BRK_GO="$CLUSTER_DIR/go" "${AS[@]}" "$BRK" emdrop 4300 3600)
+# the thread interrupts a close() lingering over 20 ms (t181): first, one no
+# signal ends (cl-brk splice, t183), which keeps the thread blocked
+s=$(closer_stall "$d" "${AS[@]}")
+a=$(spawn 1 em env BRK_PRELOAD=0 BRK_GO="$CLUSTER_DIR/go" "${AS[@]}" "$BRK" emdrop 4300 3600)
 must_wait 20 "the attacker is connected" grep -q ready "$CLUSTER_DIR/n1/em.log"
 kill -STOP "$d"
 touch "$CLUSTER_DIR/go"
@@ -101,8 +103,8 @@ check "b: X was not read while descriptors were short (the attacker's close of i
 check "b: accept() never ran out of descriptors" eval "! grep -q 'Too many open files' '$LOG'"
 check "b: the daemon held at most its limit ($maxfd of $NOFILE)" [ "$maxfd" -le "$NOFILE" ]
 
-say "--- ending the attacker (pid $a): its listeners go, the lingering connections are reset"
-kill "$a" 2>/dev/null
+say "--- ending the attackers (pids $a $s): the splice() ends, the closes return"
+kill "$a" "$s" 2>/dev/null
 pkill -u 61001 -f cl-brk 2>/dev/null
 must_wait 30 "the daemon says descriptors are free again" grep -q 'descriptors free again' "$LOG"
 must_wait 20 "an unprivileged status answers again" user_status
