@@ -246,7 +246,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	FZ_CHECK(rc == 0, "cld_ipc_start: %s", strerror(-rc));
 	atexit(cleanup);
 	S.sa.sun_family = AF_UNIX;
-	snprintf(S.sa.sun_path, sizeof(S.sa.sun_path), "%s", S.ip->sock_path);
+	snprintf(S.sa.sun_path, sizeof(S.sa.sun_path), "%s", S.ip->listen[0].path);
 	return 0;
 }
 
