@@ -320,10 +320,22 @@ static uint64_t fds_pending(void)
 	return p > 0 ? (uint64_t)p : 0;
 }
 
+/* The daemon's own descriptors (those at start, and a slack), without its connections'. */
+static uint64_t fds_base(const struct cld_ipc *ip)
+{
+	return ip->fd_base + CLD_FD_SLACK;
+}
+
+/* Those and its connections', all it has besides those waiting for the closer. */
+static uint64_t fds_held_open(const struct cld_ipc *ip)
+{
+	return fds_base(ip) + 2 * ip->nconns;
+}
+
 /* The descriptors the daemon has or may have (its own, its connections', the closer's). */
 static uint64_t fds_used(const struct cld_ipc *ip)
 {
-	return ip->fd_base + CLD_FD_SLACK + 2 * ip->nconns + fds_pending();
+	return fds_held_open(ip) + fds_pending();
 }
 
 void ipc_fds(const struct cld_ipc *ip, uint64_t *used_r, uint64_t *closing_r, uint64_t *nudged_r,
@@ -350,9 +362,20 @@ static uint64_t fds_room(const struct cld_ipc *ip, uint64_t more)
  */
 static uint64_t fds_hyst(const struct cld_ipc *ip)
 {
-	uint64_t room = fds_room(ip, 0), own = ip->fd_base + CLD_FD_SLACK;
+	uint64_t room = fds_room(ip, 0), own = fds_base(ip);
 	uint64_t q = room > own ? (room - own) / 4 : 0;
 	return q < CLD_FD_HYST ? q : CLD_FD_HYST;
+}
+
+#define CLD_NOFILE_MAX (1u << 20)   /* the kernel's default nr_open */
+
+/* The soft RLIMIT_NOFILE, at most CLD_NOFILE_MAX (RLIM_INFINITY among them); 0 unread. */
+static uint64_t nofile_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 0;
+	return rl.rlim_cur < CLD_NOFILE_MAX ? (uint64_t)rl.rlim_cur : CLD_NOFILE_MAX;
 }
 
 /*
@@ -361,11 +384,9 @@ static uint64_t fds_hyst(const struct cld_ipc *ip)
  */
 static int fds_init(struct cld_ipc *ip)
 {
-	struct rlimit rl;
-	ip->fd_limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ?
-		(uint64_t)rl.rlim_cur : 1u << 20;
-	if (ip->fd_limit > 1u << 20)
-		ip->fd_limit = 1u << 20;   /* the kernel's default nr_open */
+	ip->fd_limit = nofile_limit();
+	if (!ip->fd_limit)
+		ip->fd_limit = CLD_NOFILE_MAX;
 	ip->fd_base = 0;
 	DIR *d = opendir("/proc/self/fd");
 	if (d) {
@@ -388,7 +409,7 @@ static int fds_init(struct cld_ipc *ip)
 	const struct cld_config *conf = ip->cfg.conf;
 	uint64_t conns = conf->max_connections + CLD_ROOT_RESERVE;
 	uint64_t room = fds_room(ip, 0);
-	uint64_t own = ip->fd_base + CLD_FD_SLACK;
+	uint64_t own = fds_base(ip);
 	if (own + 2 >= room)
 		qb_log(LOG_WARNING, "RLIMIT_NOFILE is %" PRIu64 ": with %" PRIu64 " descriptors of the "
 		       "daemon's own and %" PRIu64 " in reserve, it leaves no room for the connections "
@@ -418,12 +439,49 @@ static void fds_tick(void *data)
 }
 
 /*
+ * Once a second, from fds_check(): RLIMIT_NOFILE again (an administrator
+ * may change the limit of the running daemon, prlimit(1)), and what the
+ * closing thread did that is worth a line.
+ */
+static void fds_refresh(struct cld_ipc *ip, uint64_t now)
+{
+	ip->fd_limit_at = now + 1000000u;
+	uint64_t lim = nofile_limit();
+	if (lim) {
+		int *p = lim > closer_over.cap ? realloc(closer_over.fd, (size_t)lim * sizeof(int)) : NULL;
+		if (p) {
+			closer_over.fd = p;
+			closer_over.cap = (size_t)lim;
+		}
+		ip->fd_limit = lim < closer_over.cap ? lim : closer_over.cap;
+	}
+	uint64_t nudged = atomic_load(&closer_nudged);
+	if (nudged != ip->closes_nudged) {
+		qb_log(LOG_NOTICE, "the closing thread interrupted %" PRIu64 " close() call(s) that "
+		       "waited over %d ms (a file a client passed whose owner makes closing it "
+		       "wait?)", nudged - ip->closes_nudged, CLD_CLOSE_NUDGE_MS);
+		ip->closes_nudged = nudged;
+	}
+	uint64_t since = atomic_load(&closer_since);
+	bool stuck = since && now > since && now - since >= CLD_CLOSE_STUCK_US;
+	if (stuck && !ip->closer_stuck_told)
+		qb_log(LOG_WARNING, "the closing thread has been in one close() for %" PRIu64 " s, "
+		       "and signals do not end it (a FUSE file, a pipe another process keeps "
+		       "locked?): what it closes waits, and unprivileged clients will wait once "
+		       "descriptors run short, until the owner of that file lets go",
+		       (now - since) / 1000000u);
+	else if (!stuck && ip->closer_stuck_told)
+		qb_log(LOG_NOTICE, "the closing thread's close() returned");
+	ip->closer_stuck_told = stuck;
+}
+
+/*
  * After anything that may have taken descriptors, or handed them to the
  * closer: unprivileged connections are neither read (each packet could
  * pass 253 descriptors, and the kernel drops those it cannot install in
  * the loop's own thread, which may block it as long as their owner likes)
  * nor accepted while fewer than CLD_SCM_MAX_FD + CLD_FD_ROOT_RESERVE would
- * be left; they are again once CLD_FD_HYST more are free.  Root's and the
+ * be left; they are again once fds_hyst() more are free.  Root's and the
  * daemon's user's connections are read throughout, and root's socket
  * accepted.  Descriptors are freed by the closing thread, which may be
  * blocked in a close() (a file a client passed whose owner makes closing
@@ -433,38 +491,8 @@ static void fds_check(struct cld_ipc *ip)
 {
 	closer_drain();
 	uint64_t now = cld_now_us();
-	if (now >= ip->fd_limit_at) {
-		/* an administrator may change the limit of the running daemon (prlimit(1)) */
-		ip->fd_limit_at = now + 1000000u;
-		struct rlimit rl;
-		if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-			uint64_t lim = rl.rlim_cur < (1u << 20) ? (uint64_t)rl.rlim_cur : 1u << 20;
-			int *p = lim > closer_over.cap ? realloc(closer_over.fd, (size_t)lim * sizeof(int)) : NULL;
-			if (p) {
-				closer_over.fd = p;
-				closer_over.cap = (size_t)lim;
-			}
-			ip->fd_limit = lim < closer_over.cap ? lim : closer_over.cap;
-		}
-		uint64_t nudged = atomic_load(&closer_nudged);
-		if (nudged != ip->closes_nudged) {
-			qb_log(LOG_NOTICE, "the closing thread interrupted %" PRIu64 " close() call(s) that "
-			       "waited over %d ms (a file a client passed whose owner makes closing it "
-			       "wait?)", nudged - ip->closes_nudged, CLD_CLOSE_NUDGE_MS);
-			ip->closes_nudged = nudged;
-		}
-		uint64_t since = atomic_load(&closer_since);
-		bool stuck = since && now > since && now - since >= CLD_CLOSE_STUCK_US;
-		if (stuck && !ip->closer_stuck_told)
-			qb_log(LOG_WARNING, "the closing thread has been in one close() for %" PRIu64 " s, "
-			       "and signals do not end it (a FUSE file, a pipe another process keeps "
-			       "locked?): what it closes waits, and unprivileged clients will wait once "
-			       "descriptors run short, until the owner of that file lets go",
-			       (now - since) / 1000000u);
-		else if (!stuck && ip->closer_stuck_told)
-			qb_log(LOG_NOTICE, "the closing thread's close() returned");
-		ip->closer_stuck_told = stuck;
-	}
+	if (now >= ip->fd_limit_at)
+		fds_refresh(ip, now);
 	bool watch = closer_over.n > 0;
 	if (watch != ip->closer_watched) {
 		if (!watch)
@@ -477,7 +505,7 @@ static void fds_check(struct cld_ipc *ip)
 	bool held = fds_used(ip) > room;
 	if (held) {
 		/* the count of pending closes at which the thread wakes us, then a second look */
-		uint64_t other = fds_used(ip) - (uint64_t)fds_pending();
+		uint64_t other = fds_held_open(ip);
 		atomic_store(&closer_wake_at, other < room ? (long)(room - other) : -1);
 		held = fds_used(ip) > room;
 	}
