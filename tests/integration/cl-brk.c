@@ -344,6 +344,80 @@ static int m_linger(int secs, const char *when)
 }
 
 /*
+ * Puts each of fds[0..n) in flight inside a socket pair's end of its own
+ * (then its only reference: ours are closed); those ends in b.  0, or -1.
+ */
+static int nest_each(const int *fds, int n, int *b)
+{
+	char c = 'x';
+	for (int i = 0; i < n; i++) {
+		int sp[2];
+		if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sp) < 0 || send_fds(sp[0], &c, 1, &fds[i], 1) < 0)
+			return -1;
+		close(fds[i]);
+		close(sp[0]);
+		b[i] = sp[1];
+	}
+	return 0;
+}
+
+/* Puts fds[0..n) in flight together inside one pair's end, returned (or -1); ours closed. */
+static int nest_all(const int *fds, int n)
+{
+	char c = 'x';
+	int sp[2];
+	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sp) < 0 || send_fds(sp[0], &c, 1, fds, n) < 0)
+		return -1;
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	close(sp[0]);
+	return sp[1];
+}
+
+/*
+ * On connection fd: BRK_PRELOAD (default 300) STATUS requests, then a
+ * STATUS passing fds[0..n), ours closed right after; the send's result,
+ * with how many requests went first and how long our closes took.
+ */
+static int send_behind(int fd, const int *fds, int n, int *pre_r, uint64_t *took_r)
+{
+	int pre = getenv("BRK_PRELOAD") ? atoi(getenv("BRK_PRELOAD")) : 300;
+	struct clp_req_base s;
+	for (int q = 0; q < pre; q++) {
+		status_req(&s, 100 + (uint64_t)q);
+		send(fd, &s, sizeof(s), MSG_NOSIGNAL | MSG_DONTWAIT);
+	}
+	status_req(&s, 7);
+	int rc = send_fds(fd, &s, sizeof(s), fds, n);
+	uint64_t c0 = ms();
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	*pre_r = pre;
+	*took_r = ms() - c0;
+	return rc;
+}
+
+/*
+ * The child that passed and closed: 0 once it exits, or -1 when it still
+ * runs after 3 s (its close was the last one, and blocks: killed).
+ */
+static int wait_passer(pid_t ch)
+{
+	uint64_t t0 = ms();
+	int st = 0;
+	while (waitpid(ch, &st, WNOHANG) == 0) {
+		if (ms() - t0 > 3000) {
+			printf("LOST: our close of the pair's end was the last one (it blocks)\n");
+			kill(ch, SIGKILL);
+			waitpid(ch, &st, 0);
+			return -1;
+		}
+		usleep(10000);
+	}
+	return 0;
+}
+
+/*
  * nest: a stall of the daemon's closing thread that does not race.  A TCP
  * socket T lingering on unsent data goes in flight inside one end B of a
  * socket pair (the only reference to T), and B is passed to the daemon in
@@ -361,47 +435,22 @@ static int pass_nested(int fd, int secs, bool wait_drop)
 	if ((t[0] = stuck_tcp(secs)) < 0)
 		return -1;
 	int nt = stuck_tcps(secs, t);
-	int pre = getenv("BRK_PRELOAD") ? atoi(getenv("BRK_PRELOAD")) : 300;
 	wait_go();
 	pid_t ch = fork();
 	if (ch == 0) {
-		int b[253];
-		char c = 'x';
-		for (int i = 0; i < nt; i++) {
-			int sp[2];
-			if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sp) < 0 || send_fds(sp[0], &c, 1, &t[i], 1) < 0)
-				_exit(3);
-			close(t[i]);
-			close(sp[0]);
-			b[i] = sp[1];
-		}
-		struct clp_req_base s;
-		for (int q = 0; q < pre; q++) {
-			status_req(&s, 100 + (uint64_t)q);
-			send(fd, &s, sizeof(s), MSG_NOSIGNAL | MSG_DONTWAIT);
-		}
-		status_req(&s, 7);
-		int rc = send_fds(fd, &s, sizeof(s), b, nt);
-		uint64_t c0 = ms();
-		for (int i = 0; i < nt; i++)
-			close(b[i]);
+		int b[253], pre;
+		uint64_t took;
+		if (nest_each(t, nt, b) < 0)
+			_exit(3);
+		int rc = send_behind(fd, b, nt, &pre, &took);
 		printf("passed %d nested lingering socket(s) (rc %d) behind %d requests; our close took %llu ms\n",
-		       nt, rc, pre, (unsigned long long)(ms() - c0));
+		       nt, rc, pre, (unsigned long long)took);
 		_exit(rc < 0 ? 4 : 0);
 	}
 	for (int i = 0; i < nt; i++)
 		close(t[i]);
-	uint64_t t0 = ms();
-	int st = 0;
-	while (waitpid(ch, &st, WNOHANG) == 0) {
-		if (ms() - t0 > 3000) {
-			printf("LOST: our close of the pair's end was the last one (it blocks)\n");
-			kill(ch, SIGKILL);
-			waitpid(ch, &st, 0);
-			return -1;
-		}
-		usleep(10000);
-	}
+	if (wait_passer(ch) < 0)
+		return -1;
 	if (wait_drop) {
 		ssize_t r;
 		while ((r = rd(fd, 5000)) > 0)
@@ -513,55 +562,25 @@ static int m_persist(int secs, long n)
 	for (int i = 0; i < k; i++)
 		if ((t[i] = stuck_tcp_listener(secs, &l[i])) < 0)
 			return 1;
-	int pre = getenv("BRK_PRELOAD") ? atoi(getenv("BRK_PRELOAD")) : 300;
 	wait_go();
 	pid_t ch = fork();
 	if (ch == 0) {
-		int b[253], dp[2];
-		char c = 'x';
-		for (int i = 0; i < k; i++) {
-			int sp[2];
-			if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sp) < 0 || send_fds(sp[0], &c, 1, &t[i], 1) < 0)
-				_exit(3);
-			close(t[i]);
-			close(sp[0]);
-			b[i] = sp[1];
-		}
-		if (socketpair(AF_UNIX, SOCK_DGRAM, 0, dp) < 0 || send_fds(dp[0], &c, 1, l, k) < 0)
+		int b[253], pre;
+		uint64_t took;
+		if (nest_each(t, k, b) < 0 || (b[k] = nest_all(l, k)) < 0)
 			_exit(3);
-		for (int i = 0; i < k; i++)
-			close(l[i]);
-		close(dp[0]);
-		b[k] = dp[1];
-		struct clp_req_base s;
-		for (int q = 0; q < pre; q++) {
-			status_req(&s, 100 + (uint64_t)q);
-			send(fd, &s, sizeof(s), MSG_NOSIGNAL | MSG_DONTWAIT);
-		}
-		status_req(&s, 7);
-		int rc = send_fds(fd, &s, sizeof(s), b, k + 1);
-		uint64_t c0 = ms();
-		for (int i = 0; i <= k; i++)
-			close(b[i]);
+		int rc = send_behind(fd, b, k + 1, &pre, &took);
 		printf("persist: passed %d B (a lingering socket inside each) and D (their peers' listeners "
-		       "inside) (rc %d); our close took %llu ms\n", k, rc, (unsigned long long)(ms() - c0));
+		       "inside) (rc %d) behind %d requests; our close took %llu ms\n", k, rc, pre,
+		       (unsigned long long)took);
 		_exit(rc < 0 ? 4 : 0);
 	}
 	for (int i = 0; i < k; i++) {
 		close(t[i]);
 		close(l[i]);
 	}
-	uint64_t t0 = ms();
-	int st = 0;
-	while (waitpid(ch, &st, WNOHANG) == 0) {
-		if (ms() - t0 > 3000) {
-			printf("LOST: our close was the last one (it blocks)\n");
-			kill(ch, SIGKILL);
-			waitpid(ch, &st, 0);
-			return 1;
-		}
-		usleep(10000);
-	}
+	if (wait_passer(ch) < 0)
+		return 1;
 	ssize_t r;
 	while ((r = rd(fd, 5000)) > 0)
 		;
@@ -589,16 +608,13 @@ static int m_embryo(int secs)
 	int t = stuck_tcp_listener(secs, &l);
 	if (t < 0)
 		return 1;
-	int sp[2];
-	char c = 'x';
-	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sp) < 0 || send_fds(sp[0], &c, 1, &t, 1) < 0)
+	int b;
+	if (nest_each(&t, 1, &b) < 0)
 		return 3;
-	close(t);
-	close(sp[0]);
 	struct clp_req_base s;
 	status_req(&s, 7);
-	int rc = send_fds(fd, &s, sizeof(s), &sp[1], 1);
-	close(sp[1]);
+	int rc = send_fds(fd, &s, sizeof(s), &b, 1);
+	close(b);
 	printf("embryo: passed B (rc %d) on a connection not accepted yet\nholding\n", rc);
 	fflush(stdout);
 	pause();

@@ -284,13 +284,14 @@ closer_stall() {
 		fail "the staller's pipe was not taken: $(cat "$CLUSTER_DIR/n1/stall.log")"
 	echo "$a"
 }
-# member_attack_up NOFILE: node 1 with a daemon that takes passed descriptors
+# member_attack_up [NOFILE]: node 1 with a daemon that takes passed descriptors
 # (nopassrights_daemon NOFILE) and socket_group=users, and for the closing-thread
-# tests (t181, t183): d (its pid), LOG, AS (the attacker, uid 61001) and AS2 (another
-# member), nfd (the daemon's descriptors), f0 and lines0 (before), user_status
-# (AS2's status, 5 s), root_status (counted in n, failures in failn)
+# tests (t179 to t183): d (its pid), LOG, AS (the attacker, uid 61001) and AS2
+# (another member), nfd (the daemon's descriptors), f0 and lines0 (before),
+# user_status (AS2's status, 5 s), root_status (counted in n, failures in failn,
+# the slowest in worst ms, the most descriptors seen meanwhile in maxfd)
 member_attack_up() {
-	nopassrights_daemon "$1"
+	nopassrights_daemon "${1:-}"
 	EXTRA_DAEMON_OPTS=(-o socket_group=users)
 	it_up 1
 	d=$(daemon_pid 1)
@@ -298,15 +299,21 @@ member_attack_up() {
 	nopassrights_loaded "$d"
 	AS=(setpriv --reuid=61001 --regid=100 --clear-groups)
 	AS2=(setpriv --reuid=61002 --regid=100 --clear-groups)
-	failn=0 n=0
+	failn=0 n=0 worst=0 maxfd=0
 	f0=$(nfd)
 	lines0=$(wc -l <"$LOG")
 }
 nfd() { find "/proc/$d/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
 user_status() { timeout 5 "$CLUSTER_SH" exec 1 "${AS2[@]}" "$CLI" status >/dev/null 2>&1; }
 root_status() {
+	local t0 t f
+	t0=$(now_ms)
 	n=$((n + 1))
 	timeout 5 "$CLUSTER_SH" exec 1 "$CLI" status >/dev/null 2>&1 || failn=$((failn + 1))
+	t=$(($(now_ms) - t0))
+	((t > worst)) && worst=$t
+	f=$(nfd)
+	((f > maxfd)) && maxfd=$f
 	return 0
 }
 nopassrights_loaded() {

@@ -29,15 +29,7 @@
 . "$(dirname "$0")/lib.sh"
 it_init closer-blocked 179
 BRK=${BRK:-$IT_BUILD/tests/integration/cl-brk}
-nopassrights_daemon
-EXTRA_DAEMON_OPTS=(-o socket_group=users)
-it_up 1
-d=$(daemon_pid 1)
-nopassrights_loaded "$d"
-nfd() { find "/proc/$d/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
-AS=(setpriv --reuid=61001 --regid=100 --clear-groups)
-f0=$(nfd)
-lines0=$(wc -l <"$CLUSTER_DIR/n1/coroleased.log")
+member_attack_up
 check "an unprivileged status answers before the attack" eval "cluster exec 1 ${AS[*]} $CLI status >/dev/null"
 flood_lock
 # the thread blocked in a close() no signal ends (lingering sockets are

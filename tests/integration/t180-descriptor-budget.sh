@@ -29,35 +29,11 @@
 it_init descriptor-budget 180
 BRK=${BRK:-$IT_BUILD/tests/integration/cl-brk}
 NOFILE=4096
-nopassrights_daemon $NOFILE
-EXTRA_DAEMON_OPTS=(-o socket_group=users)
-it_up 1
-d=$(daemon_pid 1)
-LOG=$CLUSTER_DIR/n1/coroleased.log
-nopassrights_loaded "$d"
+member_attack_up $NOFILE
 say "daemon $d: $(grep 'open files' "/proc/$d/limits" | tr -s ' ')"
 check "the daemon serves root on a socket of its own, mode 0600" \
 	eval '[ "$(cluster exec 1 stat -c %a:%U /run/corolease/corolease-root.sock 2>/dev/null)" = 600:root ]'
-nfd() { find "/proc/$d/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
-AS=(setpriv --reuid=61001 --regid=100 --clear-groups)
-AS2=(setpriv --reuid=61002 --regid=100 --clear-groups)
-user_status() { timeout 5 "$CLUSTER_SH" exec 1 "${AS2[@]}" "$CLI" status >/dev/null 2>&1; }
 threads() { for t in /proc/$d/task/*; do say "  thread $(basename "$t") $(cat "$t/comm") wchan $(cat "$t/wchan")"; done; }
-failn=0 n=0 worst=0 maxfd=0
-# root's status, 5 s at most, counted; the daemon's descriptors sampled
-root_status() {
-	local t0 t f
-	t0=$(now_ms)
-	n=$((n + 1))
-	timeout 5 "$CLUSTER_SH" exec 1 "$CLI" status >/dev/null 2>&1 || failn=$((failn + 1))
-	t=$(($(now_ms) - t0))
-	((t > worst)) && worst=$t
-	f=$(nfd)
-	((f > maxfd)) && maxfd=$f
-	return 0
-}
-f0=$(nfd)
-lines0=$(wc -l <"$LOG")
 check "an unprivileged status answers before the attacks" user_status
 flood_lock
 

@@ -20,15 +20,7 @@
 . "$(dirname "$0")/lib.sh"
 it_init descriptor-low-limit 182
 BRK=${BRK:-$IT_BUILD/tests/integration/cl-brk}
-nopassrights_daemon 700
-EXTRA_DAEMON_OPTS=(-o socket_group=users)
-it_up 1
-d=$(daemon_pid 1)
-LOG=$CLUSTER_DIR/n1/coroleased.log
-nopassrights_loaded "$d"
-AS=(setpriv --reuid=61001 --regid=100 --clear-groups)
-AS2=(setpriv --reuid=61002 --regid=100 --clear-groups)
-user_status() { timeout 5 "$CLUSTER_SH" exec 1 "${AS2[@]}" "$CLI" status >/dev/null 2>&1; }
+member_attack_up 700
 check "an unprivileged status answers before" user_status
 
 say "--- 1. 100 idle connections of one member, then none"
