@@ -74,6 +74,8 @@ disable_plaintext_auth = no
 auth_mechanisms = plain
 log_path = $d/dovecot-mail.log
 log_timestamp = "%H:%M:%S "
+# the user and the command in an imap process's title (it_on_fail shows it)
+verbose_proctitle = yes
 mail_location = maildir:/run/cl-mail/%u/Maildir
 mail_uid = mail
 mail_gid = mail
@@ -232,6 +234,35 @@ plugin {
 EOF
 		kill -HUP "$(daemon_pid "$i" dovecot)"
 	done
+}
+
+# it_on_fail (lib.sh's fail() runs it before the FAIL line): in at most
+# about 18 lines, where each node's imap and bindfs processes are (state,
+# kernel wait channel, system call), the last lines of every scripted
+# session's log and the last Dovecot errors.  A session that neither
+# answers nor ends shows whether its imap process is blocked and on what.
+it_on_fail() {
+	local i ns p comm st f n=0
+	[[ -n ${CLUSTER_DIR:-} && -d $CLUSTER_DIR ]] || return 0
+	echo "---- Dovecot at the failure ($(ts)) ----"
+	for ((i = 1; i <= 3; i++)); do
+		ns=$CLUSTER_PREFIX-n$i
+		for p in $(ip netns pids "$ns" 2>/dev/null); do
+			comm=$(cat "/proc/$p/comm" 2>/dev/null) || continue
+			[[ $comm == imap || $comm == bindfs ]] || continue
+			((n++ < 8)) || continue
+			st=$(awk '{ print $3 }' "/proc/$p/stat" 2>/dev/null)
+			echo "n$i $comm $p $st wchan=$(cat "/proc/$p/wchan" 2>/dev/null) syscall=$(cut -d' ' -f1 "/proc/$p/syscall" 2>/dev/null)" \
+				"D-threads=$(grep -l '^State:.*D' /proc/"$p"/task/*/status 2>/dev/null | wc -l)" \
+				"$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-50)"
+		done
+	done
+	for f in "$CLUSTER_DIR"/n*/*.log; do
+		grep -q ' C: ' "$f" 2>/dev/null || continue
+		echo "${f#"$CLUSTER_DIR"/}: $(tail -n 2 "$f" | cut -c1-90 | tr '\n' '|')"
+	done | tail -n 5
+	grep -hE 'Error|Fatal|Panic|Warning' "$CLUSTER_DIR"/n*/dovecot-mail.log 2>/dev/null | tail -n 3 | cut -c1-160
+	return 0
 }
 
 dv_corruption() {

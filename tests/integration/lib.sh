@@ -64,7 +64,14 @@ ts() { date +%T.%3N; }
 say() { echo "[$IT_NAME $(ts)] $*"; }
 skip() { echo "SKIP: $*"; exit 77; }
 
+# A script (or a library it sources) may define it_on_fail: it runs once,
+# before the FAIL line, so that what it prints (the state of the processes
+# a failure is about) is among the lines 'dev test' quotes above a FAIL.
 fail() {
+	if [[ -z ${IT_IN_FAIL:-} ]] && declare -F it_on_fail >/dev/null; then
+		IT_IN_FAIL=1
+		it_on_fail >&2 2>&1 || true
+	fi
 	echo "[$IT_NAME $(ts)] FAIL: $*" >&2
 	exit 1
 }

@@ -67,6 +67,9 @@ say "node 1's imap process made $writes write/rename/unlink calls on u3's files 
 [[ -f $TRACE ]] && grep -E '/run/cl-mail/u3' "$TRACE" | head -n 8
 ended=0
 grep -q 'EOF' "$S1" && ended=1
+# a session that did not end: where its process is, before the resume
+# changes it (fail() would show it only after)
+((ended)) || { it_on_fail; IT_IN_FAIL=1; }
 resume
 must_wait 30 "node 1 synced again" synced 1
 
