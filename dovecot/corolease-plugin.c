@@ -44,7 +44,8 @@
  * close.  A `wanted` (another node waits) or `revoked` (quorum or validity
  * lost) callback, the loss of the daemon, or a hold found no longer valid
  * by the process's own check (corolease_lease_valid() every 100 ms while it
- * holds a lease: the daemon may be hung or cut off and tell nothing) ends
+ * holds a lease, during a wait for another one too: the daemon may be hung
+ * or cut off and tell nothing) ends
  * the mail process: the ioloop stops after the current ioloop callback
  * (master_service_stop), so IMAP clients get "* BYE Server shutting down."
  * (or, with the IMAP module imap_corolease, which registers a stop hook
@@ -414,8 +415,10 @@ static bool cl_unavailable(int err)
  * shared folder on two nodes at once) would otherwise both wait out their
  * waits, and the daemon revoke both; here the one that cld_wait_yields()
  * picks gives up its wait (CL_ESTOPPING) and, told it is wanted, ends, so
- * that the other is served.  A revoke, or the loss of the daemon, ends the
- * wait too.  The wait is bounded by the library's deadline and by wait_ms
+ * that the other is served.  A revoke, the loss of the daemon, or the
+ * lapse of a lease the session holds (checked every CL_VALID_CHECK_MS, as
+ * the ioloop's timer would: a hung daemon says nothing) ends the wait too,
+ * and the session with it.  The wait is bounded by the library's deadline and by wait_ms
  * plus cl_bound_ms(wait_ms) (CL_ENOANSWER).  0 and *lease_r, or an error
  * of corolease_acquire() (*owner_r the holder's node when it is in use).
  */
@@ -438,8 +441,17 @@ static int cl_acquire_wait(const char *name, unsigned wait_ms, corolease_lease_t
 
 		if (now >= limit)
 			break;
+		/* the ioloop's validity timer does not run during the wait:
+		   the holds already taken are checked here as often */
+		if (!cl_check_valid()) {
+			i_info("corolease: the wait for %s ends: the session's leases are no longer valid",
+			       name);
+			break;
+		}
 		if (when > limit)
 			when = limit;
+		if (cl_holds != NULL && when > now + CL_VALID_CHECK_MS * 1000u)
+			when = now + CL_VALID_CHECK_MS * 1000u;
 		pfd.fd = corolease_get_fd(cl_h);
 		pfd.events = (short)corolease_get_events(cl_h);
 		pfd.revents = 0;
