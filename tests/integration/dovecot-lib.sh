@@ -18,6 +18,8 @@
 #                        INBOX, staying logged in SECS seconds); prints the
 #                        server's answers, exits 0 if all were OK
 #   dv_shared_ns LOC N.. an ACL-shared namespace on nodes N.. (see there)
+#   dv_fresh_waiter GO   u1's session on node 1 with INBOX selected, that
+#                        SELECTs Fresh (nobody holds it) once GO exists
 #   dv_corruption        the count of "Corrupted", "fscking", "Panic" lines in
 #                        every node's Dovecot log
 #   dv_start NAME NUM    it_init, dv_prereq, dv_up 3 1 (kill_on_revoke=yes)
@@ -263,6 +265,23 @@ it_on_fail() {
 	done | tail -n 5
 	grep -hE 'Error|Fatal|Panic|Warning' "$CLUSTER_DIR"/n*/dovecot-mail.log 2>/dev/null | tail -n 3 | cut -c1-160
 	return 0
+}
+
+# dv_fresh_waiter GO: u1 creates the mailbox Fresh on node 1 and logs out;
+# a new session of u1 on node 1 (log n1/s1.log) SELECTs INBOX, waits for
+# the file GO, then SELECTs Fresh and NOOPs.  Returns once that session has
+# INBOX selected and the creator's hold of Fresh has lingered out (nobody
+# holds it), so that the SELECT of Fresh must ask coroleased (t96, t184).
+dv_fresh_waiter() {
+	local out
+	printf '%s\n' 'CREATE Fresh' >"$CLUSTER_DIR/s0.txt"
+	out=$(cluster exec 1 python3 "$DV_SCRIPT" "$CLUSTER_SUBNET.1" u1 "$CLUSTER_DIR/s0.txt")
+	grep -q 'S: t1 OK' <<<"$out" || fail "cannot create u1's mailbox Fresh: $out"
+	printf '%s\n' 'SELECT INBOX' "WAIT $1" 'SELECT Fresh' 'NOOP' >"$CLUSTER_DIR/s1.txt"
+	spawn 1 s1 python3 "$DV_SCRIPT" "$CLUSTER_SUBNET.1" u1 "$CLUSTER_DIR/s1.txt" >/dev/null
+	must_wait 20 "u1's session on node 1 selected INBOX" grep -q 'took .* t1$' "$CLUSTER_DIR/n1/s1.log"
+	must_wait 30 "nobody holds u1's Fresh" \
+		bash -c "[ \"\$('$CLUSTER_SH' exec 2 '$CLI' owner mailbox//run/cl-mail/u1/Maildir/.Fresh)\" = 0 ]"
 }
 
 dv_corruption() {

@@ -25,16 +25,9 @@ S1=$CLUSTER_DIR/n1/s1.log
 MLOG=$CLUSTER_DIR/n1/dovecot-mail.log
 FRESH=mailbox//run/cl-mail/u1/Maildir/.Fresh
 
-printf '%s\n' 'CREATE Fresh' >"$CLUSTER_DIR/s0.txt"
-out=$(cluster exec 1 python3 "$DV_SCRIPT" "$CLUSTER_SUBNET.1" u1 "$CLUSTER_DIR/s0.txt")
-grep -q 'S: t1 OK' <<<"$out" || fail "cannot create u1's mailbox Fresh: $out"
-printf '%s\n' 'SELECT INBOX' "WAIT $GO" 'SELECT Fresh' 'NOOP' >"$CLUSTER_DIR/s1.txt"
-spawn 1 s1 python3 "$DV_SCRIPT" "$CLUSTER_SUBNET.1" u1 "$CLUSTER_DIR/s1.txt" >/dev/null
-must_wait 20 "u1's session on node 1 selected INBOX" grep -q 'took .* t1$' "$S1"
-# the creating session's hold of Fresh has lingered out: the SELECT must wait
-# for the daemon, not find the lease held on this node
-must_wait 30 "nobody holds u1's Fresh" \
-	bash -c "[ \"\$('$CLUSTER_SH' exec 2 '$CLI' owner '$FRESH')\" = 0 ]"
+# the creator's hold of Fresh lingers out first: the SELECT must wait for
+# the daemon, not find the lease held on this node
+dv_fresh_waiter "$GO"
 
 dpid=$(daemon_pid 1)
 kill -STOP "$dpid"

@@ -38,16 +38,7 @@ S1=$CLUSTER_DIR/n1/s1.log
 # the configured wait, the library's grace, and room for a loaded machine
 SLACK=5
 
-printf '%s\n' 'CREATE Fresh' >"$CLUSTER_DIR/s0.txt"
-out=$(cluster exec 1 python3 "$DV_SCRIPT" "$CLUSTER_SUBNET.1" u1 "$CLUSTER_DIR/s0.txt")
-grep -q 'S: t1 OK' <<<"$out" || fail "cannot create u1's mailbox Fresh: $out"
-# a new session (the one that created Fresh has logged out and let go of it)
-printf '%s\n' 'SELECT INBOX' "WAIT $GO" 'SELECT Fresh' 'NOOP' >"$CLUSTER_DIR/s1.txt"
-spawn 1 s1 python3 "$DV_SCRIPT" "$CLUSTER_SUBNET.1" u1 "$CLUSTER_DIR/s1.txt" >/dev/null
-must_wait 20 "u1's session on node 1 selected INBOX" grep -q 'took .* t1$' "$S1"
-# the earlier session's hold of Fresh has lingered out
-must_wait 20 "nobody holds u1's Fresh" \
-	bash -c "[ \"\$('$CLUSTER_SH' exec 2 '$CLI' owner mailbox//run/cl-mail/u1/Maildir/.Fresh)\" = 0 ]"
+dv_fresh_waiter "$GO"
 
 dpid=$(daemon_pid 1)
 kill -STOP "$dpid"
