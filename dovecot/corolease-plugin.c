@@ -71,10 +71,13 @@
 #include "index-storage.h"
 
 #include <corolease.h>
+#include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "corolease-plugin.h"
 #include "naming.h"
@@ -161,6 +164,7 @@ static struct timeout *cl_deferred_to;
 static void cl_schedule(void);
 static void cl_disconnect(void);
 static void cl_valid_arm(void);
+static void cl_fence_arm(void);
 
 static uint64_t cl_now_us(void)
 {
@@ -343,6 +347,122 @@ static void cl_valid_arm(void)
 		cl_valid_to = timeout_add_short(CL_VALID_CHECK_MS, cl_valid_cb, (void *)NULL);
 }
 
+/*
+ * Self-fence.  The checks above run between Dovecot's steps: at sync, save
+ * and commit, and from the ioloop every CL_VALID_CHECK_MS.  One step can
+ * take longer than a lease lasts: the first SELECT of a maildir with 40,000
+ * new messages renamed and indexed for 24 s, without a check, and went on
+ * writing the mailbox's files (35,156 writes and renames) after node 2 had
+ * taken the mailbox over (helper-89, t185).  So, while the process holds a
+ * lease, a POSIX timer (CLOCK_BOOTTIME, signal CL_FENCE_SIG, SA_RESTART)
+ * fires at the node's validity deadline and again as it moves on
+ * (corolease_valid_until(): it reads only the validity page, no IPC, and may
+ * run in a signal handler).  Once the validity has lapsed and the stop
+ * deadline (the validity deadline plus the daemon's revoke_timeout_ms,
+ * before which no other node grants the lease) is CL_FENCE_MARGIN_US away,
+ * the process kills itself (SIGKILL) whatever it is doing: it had the
+ * revoke timeout to end by itself, as it does from the ioloop within
+ * CL_VALID_CHECK_MS.  Dovecot's master then logs the child killed with
+ * signal 9; the handler writes why to stderr (the log) first.  A process
+ * stuck in uninterruptible I/O dies when that returns.  The timer runs
+ * exactly while a hold exists (cl_fence_h set), revoked or not.
+ */
+#define CL_FENCE_SIG (SIGRTMIN + 6)
+#define CL_FENCE_MARGIN_US 200000u
+/* a node with nothing valid yet: look again in */
+#define CL_FENCE_IDLE_US 100000u
+
+static corolease_t *volatile cl_fence_h;
+static timer_t cl_fence_timer;
+static bool cl_fence_ready;
+
+/* arms the fence timer for the absolute CLOCK_BOOTTIME time at_us (0: disarm) */
+static void cl_fence_at(uint64_t at_us)
+{
+	struct itimerspec its;
+
+	memset(&its, 0, sizeof(its));
+	its.it_value.tv_sec = (time_t)(at_us / 1000000u);
+	its.it_value.tv_nsec = (long)(at_us % 1000000u) * 1000;
+	(void)timer_settime(cl_fence_timer, TIMER_ABSTIME, &its, NULL);
+}
+
+static void cl_fence_handler(int sig ATTR_UNUSED, siginfo_t *si ATTR_UNUSED,
+			     void *uc ATTR_UNUSED)
+{
+	static const char msg[] =
+		"corolease: self-fence: the node's validity lapsed and the lease's stop "
+		"deadline is near, but the process has not stopped (stuck in one long step): "
+		"killing it (SIGKILL) before another node may take over\n";
+	int saved_errno = errno;
+	corolease_t *h = cl_fence_h;
+	uint64_t stop, until, now, by, next;
+
+	if (h == NULL) {
+		errno = saved_errno;
+		return;
+	}
+	until = corolease_valid_until(h, &stop);
+	now = cl_now_us();
+	by = stop > CL_FENCE_MARGIN_US ? stop - CL_FENCE_MARGIN_US : 0;
+	if (until != 0 && now >= until && now >= by) {
+		if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
+			/* nothing to be done: the kill matters, not the line */
+		}
+		(void)kill(getpid(), SIGKILL);
+	}
+	if (until == 0)
+		next = now + CL_FENCE_IDLE_US;
+	else if (now < until)
+		next = until > by ? until : by;
+	else
+		next = by;
+	cl_fence_at(next);
+	errno = saved_errno;
+}
+
+/* creates the timer once; FALSE (and an error logged once) if it cannot be */
+static bool cl_fence_init(void)
+{
+	static bool failed = FALSE;
+	struct sigaction sa;
+	struct sigevent sev;
+
+	if (cl_fence_ready || failed)
+		return cl_fence_ready;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = cl_fence_handler;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	memset(&sev, 0, sizeof(sev));
+	sev.sigev_notify = SIGEV_SIGNAL;
+	sev.sigev_signo = CL_FENCE_SIG;
+	if (sigaction(CL_FENCE_SIG, &sa, NULL) < 0 ||
+	    timer_create(CLOCK_BOOTTIME, &sev, &cl_fence_timer) < 0) {
+		failed = TRUE;
+		i_error("corolease: self-fence unavailable (%m): a step that outlasts the lease "
+			"is not stopped");
+		return FALSE;
+	}
+	cl_fence_ready = TRUE;
+	return TRUE;
+}
+
+/* the fence runs exactly while a hold exists (revoked or not) */
+static void cl_fence_arm(void)
+{
+	if (cl_holds == NULL || cl_h == NULL) {
+		cl_fence_h = NULL;
+		if (cl_fence_ready)
+			cl_fence_at(0);
+		return;
+	}
+	if (cl_fence_h == cl_h || !cl_fence_init())
+		return;
+	cl_fence_h = cl_h;
+	cl_fence_at(cl_now_us() + CL_FENCE_IDLE_US);
+}
+
 static const struct corolease_callbacks cl_callbacks = {
 	.acquired = cl_acquired,
 	.wanted = cl_wanted,
@@ -379,6 +499,8 @@ static int cl_connect(unsigned wait_ms)
 
 static void cl_disconnect(void)
 {
+	/* the handler must not read the page of a handle being closed */
+	cl_fence_h = NULL;
 	io_remove(&cl_io);
 	timeout_remove(&cl_to);
 	cl_h = corolease_close(cl_h);
@@ -557,6 +679,7 @@ static int cl_hold_get(const char *name, unsigned wait_ms, enum cld_fail_mode fa
 	i_info("corolease: %s held (epoch %llu)", name,
 	       (unsigned long long)corolease_lease_epoch(lease));
 	cl_valid_arm();
+	cl_fence_arm();
 	return 0;
 }
 
@@ -580,6 +703,7 @@ static void cl_hold_put(struct cl_hold **holdp)
 	i_free(hold->name);
 	i_free(hold);
 	cl_valid_arm();
+	cl_fence_arm();
 	if (cl_holds == NULL && cl_h != NULL)
 		cl_disconnect();
 }

@@ -334,6 +334,18 @@ uint64_t corolease_lease_revoke_deadline(const corolease_lease_t *lease);
  */
 uint64_t corolease_lease_stop_deadline(const corolease_lease_t *lease);
 /*
+ * The node's part of those deadlines, for every lease of h at once: the
+ * validity deadline (CLOCK_BOOTTIME microseconds) from the daemon's validity
+ * page, and in *stop_deadline_r (if not NULL) that plus the daemon's
+ * revoke_timeout_ms.  Both are 1 (past) once the daemon retired its page or
+ * the page is not this connection's daemon's, and 0 while the node has
+ * nothing valid yet, or for a NULL h.  It reads only the page, which stays
+ * mapped until corolease_close(): unlike every other call, it may be made
+ * from a signal handler (a process's own watchdog, like the Dovecot
+ * plugin's self-fence), as long as h is not being closed.
+ */
+uint64_t corolease_valid_until(const corolease_t *h, uint64_t *stop_deadline_r);
+/*
  * 1 once granted and while not revoked (by the daemon, dispatched or not)
  * and connected, else 0.  Like corolease_lease_valid() without the
  * deadline: 1 does not mean the lease may be used.

@@ -1599,23 +1599,47 @@ CL_PUBLIC uint64_t corolease_lease_revoke_deadline(const corolease_lease_t *leas
  * dispatched revoke's deadline; 1 (past) once the page is not this
  * connection's daemon's or is retired.  0 for a lease not granted.
  */
+/*
+ * The node's validity deadline and stop deadline from h's page: reads only
+ * the page (mapped from connect to close), so it is async-signal-safe.
+ * Returns the validity deadline: 1 once the page is retired (or another
+ * daemon's), 0 while nothing is valid yet; *stop_r that plus revoke_us
+ * (1 when retired, 0 with nothing valid yet).
+ */
+static uint64_t page_deadlines(const corolease_t *h, uint64_t *stop_r)
+{
+	const struct clp_shm_page *pg = h->page;
+	*stop_r = 1;
+	if (!pg || __atomic_load_n(&pg->magic, __ATOMIC_ACQUIRE) != CLP_SHM_MAGIC ||
+	    pg->incarnation != h->incarnation || pg->nodeid != h->nodeid)
+		return 1;
+	uint64_t until = __atomic_load_n(&pg->valid_until, __ATOMIC_ACQUIRE);
+	uint64_t grace = __atomic_load_n(&pg->revoke_us, __ATOMIC_ACQUIRE);
+	*stop_r = until == 0 ? 0 : grace <= UINT64_MAX - until ? until + grace : UINT64_MAX;
+	return until;
+}
+
 CL_PUBLIC uint64_t corolease_lease_stop_deadline(const corolease_lease_t *lease)
 {
 	if (!lease || lease->state != LS_GRANTED)
 		return 0;
-	const corolease_t *h = lease->h;
-	const struct clp_shm_page *pg = h->page;
-	uint64_t t = 1;
-	if (pg && __atomic_load_n(&pg->magic, __ATOMIC_ACQUIRE) == CLP_SHM_MAGIC &&
-	    pg->incarnation == h->incarnation && pg->nodeid == h->nodeid) {
-		uint64_t until = __atomic_load_n(&pg->valid_until, __ATOMIC_ACQUIRE);
-		uint64_t grace = __atomic_load_n(&pg->revoke_us, __ATOMIC_ACQUIRE);
-		if (until)
-			t = grace <= UINT64_MAX - until ? until + grace : UINT64_MAX;
-	}
+	uint64_t t;
+	(void)page_deadlines(lease->h, &t);
+	if (t == 0)
+		t = 1;   /* granted with nothing valid: as a retired page */
 	if (lease->revoked && lease->revoke_deadline && lease->revoke_deadline < t)
 		t = lease->revoke_deadline;
 	return t;
+}
+
+CL_PUBLIC uint64_t corolease_valid_until(const corolease_t *h, uint64_t *stop_deadline_r)
+{
+	uint64_t stop = 0, until = 0;
+	if (h)
+		until = page_deadlines(h, &stop);
+	if (stop_deadline_r)
+		*stop_deadline_r = stop;
+	return until;
 }
 
 /* The daemon has not revoked the granted lease: its slot still holds the granted word. */

@@ -797,6 +797,39 @@ START_TEST(page_deadline_and_incarnation)
 }
 END_TEST
 
+/* corolease_valid_until(): the node's deadlines from the page alone */
+START_TEST(valid_until_reads_the_page)
+{
+	uint64_t stop = 7;
+	ck_assert_uint_eq(corolease_valid_until(NULL, &stop), 0);
+	ck_assert_uint_eq(stop, 0);
+	corolease_t *h = open_conn();
+	corolease_lease_t *a = grant(h, 'a');
+	fd_.page->revoke_us = 1500000u;
+	uint64_t until = fd_.page->valid_until;
+	ck_assert_uint_eq(corolease_valid_until(h, &stop), until);
+	ck_assert_uint_eq(stop, until + 1500000u);
+	ck_assert_uint_eq(corolease_lease_stop_deadline(a), stop);
+	ck_assert_uint_eq(corolease_valid_until(h, NULL), until);
+	fd_.page->valid_until = 0;               /* nothing valid yet */
+	ck_assert_uint_eq(corolease_valid_until(h, &stop), 0);
+	ck_assert_uint_eq(stop, 0);
+	ck_assert_uint_eq(corolease_lease_stop_deadline(a), 1);
+	fd_.page->valid_until = until;
+	fd_.page->magic = 0;                     /* retired */
+	ck_assert_uint_eq(corolease_valid_until(h, &stop), 1);
+	ck_assert_uint_eq(stop, 1);
+	fd_.page->magic = CLP_SHM_MAGIC;
+	fd_.page->incarnation++;                 /* another daemon's page */
+	ck_assert_uint_eq(corolease_valid_until(h, &stop), 1);
+	ck_assert_uint_eq(stop, 1);
+	fd_.page->incarnation--;
+	fd_.page->revoke_us = 0;
+	corolease_release(a);
+	corolease_close(h);
+}
+END_TEST
+
 START_TEST(suspend_counts_against_validity)
 {
 	corolease_t *h = open_conn();
@@ -1582,6 +1615,7 @@ static Suite *client_suite(void)
 	tcase_add_test(tc, page_deadline_and_incarnation);
 	tcase_add_test(tc, suspend_counts_against_validity);
 	tcase_add_test(tc, hangup_invalidates_at_once);
+	tcase_add_test(tc, valid_until_reads_the_page);
 	tcase_add_test(tc, grant_without_slot_is_refused);
 	tcase_add_checked_fixture(tc, NULL, page_remove);
 	suite_add_tcase(s, tc);
