@@ -15,7 +15,7 @@ Logs in to HOST:143 as USER (password "pass"), then runs SCRIPT line by line:
 Every line the server sends is printed as "<unix time> S: <line>", every
 command as "<unix time> C: <tag> <command>", and after each tagged answer
 "<unix time> took <secs> s <tag>".  A closed connection prints
-"<unix time> EOF" and exits 2; the end of SCRIPT logs out and exits 0.
+"<unix time> EOF" (a reset: "EOF (connection reset)") and exits 2; the end of SCRIPT logs out and exits 0.
 """
 import os
 import select
@@ -33,20 +33,34 @@ def main():
     def say(x):
         print("%.3f %s" % (time.time(), x), flush=True)
 
+    def eof(why=""):
+        say("EOF" + why)
+        sys.exit(2)
+
     def rd():
-        line = f.readline()
+        # a server that closes with a command of ours unread resets the
+        # connection: after its BYE, that is the end of the session too
+        try:
+            line = f.readline()
+        except ConnectionResetError:
+            eof(" (connection reset)")
         if not line:
-            say("EOF")
-            sys.exit(2)
+            eof()
         say("S: " + line.decode(errors="replace").rstrip())
         return line
+
+    def send(data):
+        try:
+            s.sendall(data)
+        except (ConnectionResetError, BrokenPipeError):
+            eof(" (connection reset)")
 
     def cmd(tag, c, lit=None):
         say("C: %s %s" % (tag, c))
         if lit is not None:
-            s.sendall(b"%s %s {%d+}\r\n" % (tag.encode(), c.encode(), len(lit)) + lit + b"\r\n")
+            send(b"%s %s {%d+}\r\n" % (tag.encode(), c.encode(), len(lit)) + lit + b"\r\n")
         else:
-            s.sendall(b"%s %s\r\n" % (tag.encode(), c.encode()))
+            send(b"%s %s\r\n" % (tag.encode(), c.encode()))
         t0 = time.time()
         while True:
             line = rd()
@@ -68,14 +82,14 @@ def main():
         elif line.startswith("IDLE "):
             secs = float(line.split()[1])
             say("C: %s IDLE" % tag)
-            s.sendall(b"%s IDLE\r\n" % tag.encode())
+            send(b"%s IDLE\r\n" % tag.encode())
             rd()  # "+ idling"
             end = time.time() + secs
             while time.time() < end:
                 if select.select([s], [], [], 0.2)[0]:
                     rd()
             say("C: DONE")
-            s.sendall(b"DONE\r\n")
+            send(b"DONE\r\n")
             while not rd().startswith(tag.encode() + b" "):
                 pass
         else:
