@@ -475,6 +475,27 @@ static unsigned cl_bound_ms(unsigned wait_ms)
 	return I_MIN(I_MAX(wait_ms, CL_BOUND_MIN_MS), CL_BOUND_MAX_MS);
 }
 
+/*
+ * Before a follow-up call of a lease taken with wait_ms (the owner, a
+ * sync), which must end by end (CLOCK_BOOTTIME us: the take's start plus
+ * wait_ms plus cl_bound_ms(wait_ms)): sets the handle's call timeout to
+ * what is left, at most the bound; FALSE when nothing is left.  A hung
+ * coroleased so costs a take the wait and one bound in all, not a bound
+ * more for each follow-up (helper-89: a login waited 25.5 s with
+ * corolease_user_wait = 8s).
+ */
+static bool cl_followup(uint64_t end, unsigned wait_ms)
+{
+	uint64_t now = cl_now_us();
+	unsigned left_ms;
+
+	if (now + 1000u > end)
+		return FALSE;
+	left_ms = (unsigned)I_MIN((end - now) / 1000u, (uint64_t)cl_bound_ms(wait_ms));
+	(void)corolease_set_timeout(cl_h, left_ms);
+	return TRUE;
+}
+
 /* connects once per process (again after a lost connection, once no hold is
    left on it), bounded by cl_bound_ms(wait_ms); 0 or a corolease error */
 static int cl_connect(unsigned wait_ms)
@@ -596,8 +617,11 @@ static int cl_acquire_wait(const char *name, unsigned wait_ms, corolease_lease_t
 		ret = cl_wait.yield ? CL_ESTOPPING : cl_revoked ? COROLEASE_EREVOKED : CL_ENOANSWER;
 	(void)corolease_release(cl_wait.lease); /* cancels a pending one; NULL: freed */
 	cl_wait.lease = NULL;
-	if (ret == -EBUSY || ret == -ETIMEDOUT)
-		(void)corolease_owner(cl_h, name, strlen(name), owner_r);
+	if ((ret == -EBUSY || ret == -ETIMEDOUT) && cl_followup(limit, wait_ms) &&
+	    corolease_owner(cl_h, name, strlen(name), owner_r) == -ETIMEDOUT &&
+	    ret == -ETIMEDOUT)
+		ret = CL_ENOANSWER; /* the daemon answers nothing */
+	(void)corolease_set_timeout(cl_h, cl_bound_ms(wait_ms));
 	return ret;
 }
 
@@ -626,6 +650,8 @@ static int cl_hold_get(const char *name, unsigned wait_ms, enum cld_fail_mode fa
 			return 0;
 		}
 	}
+	uint64_t end = cl_now_us() + ((uint64_t)wait_ms + cl_bound_ms(wait_ms)) * 1000u;
+
 	if ((ret = cl_connect(wait_ms)) == 0) {
 		(void)corolease_set_timeout(cl_h, cl_bound_ms(wait_ms));
 		/* told to go (wanted), now or during an earlier wait of this
@@ -653,8 +679,9 @@ static int cl_hold_get(const char *name, unsigned wait_ms, enum cld_fail_mode fa
 		   node that is not quorate or syncing refuses as [UNAVAILABLE]
 		   and fail-open applies */
 		if (ret == -ETIMEDOUT && *owner_r == 0) {
-			int sret = corolease_sync(cl_h);
+			int sret = cl_followup(end, wait_ms) ? corolease_sync(cl_h) : -ETIMEDOUT;
 
+			(void)corolease_set_timeout(cl_h, cl_bound_ms(wait_ms));
 			if (sret < 0)
 				ret = sret == -ETIMEDOUT ? CL_ENOANSWER : sret;
 		}
@@ -935,6 +962,12 @@ static int cl_list_store_hold(struct mailbox_list *list, const char *what,
 	struct cl_hold *own_hold = NULL, *const *hp;
 
 	*tmp_r = NULL;
+	/* a listing reads and may refresh the store's list index: not once
+	   the session's leases are revoked or lapsed (as a STATUS is not) */
+	if (!cl_check_valid()) {
+		cl_errdest_set(d, MAIL_ERROR_UNAVAILABLE, "Cluster lease lost, session ending");
+		return -1;
+	}
 	if (cuser == NULL || !cuser->set.mailbox_lease)
 		return 0;
 	if (!mailbox_list_get_root_path(list, MAILBOX_LIST_PATH_TYPE_DIR, &root) ||
