@@ -476,13 +476,16 @@ static unsigned cl_bound_ms(unsigned wait_ms)
 }
 
 /*
- * Before a follow-up call of a lease taken with wait_ms (the owner, a
- * sync), which must end by end (CLOCK_BOOTTIME us: the take's start plus
- * wait_ms plus cl_bound_ms(wait_ms)): sets the handle's call timeout to
- * what is left, at most the bound; FALSE when nothing is left.  A hung
- * coroleased so costs a take the wait and one bound in all, not a bound
- * more for each follow-up (helper-89: a login waited 25.5 s with
- * corolease_user_wait = 8s).
+ * Before the owner query that follows a take with wait_ms (only to name
+ * the holder in the refusal), which must end by end (CLOCK_BOOTTIME us:
+ * the take's start plus wait_ms plus cl_bound_ms(wait_ms)): sets the
+ * handle's call timeout to what is left, at most the bound; FALSE when
+ * nothing is left.  The sync that settles a timeout's cause keeps a whole
+ * bound: a refusal may become "unavailable" (which fail-open serves) only
+ * on the daemon's word (helper-90: with the sync's answer cut short, a
+ * login was served open while node 3 held the user).  A hung coroleased so
+ * costs a take the wait and one bound (the sync), not three (helper-89:
+ * 25.5 s with corolease_user_wait = 8s).
  */
 static bool cl_followup(uint64_t end, unsigned wait_ms)
 {
@@ -617,10 +620,10 @@ static int cl_acquire_wait(const char *name, unsigned wait_ms, corolease_lease_t
 		ret = cl_wait.yield ? CL_ESTOPPING : cl_revoked ? COROLEASE_EREVOKED : CL_ENOANSWER;
 	(void)corolease_release(cl_wait.lease); /* cancels a pending one; NULL: freed */
 	cl_wait.lease = NULL;
-	if ((ret == -EBUSY || ret == -ETIMEDOUT) && cl_followup(limit, wait_ms) &&
-	    corolease_owner(cl_h, name, strlen(name), owner_r) == -ETIMEDOUT &&
-	    ret == -ETIMEDOUT)
-		ret = CL_ENOANSWER; /* the daemon answers nothing */
+	/* in use (the daemon answered): who holds it, for the refusal; a
+	   timeout's cause is settled by cl_hold_get() (its sync) first */
+	if (ret == -EBUSY && cl_followup(limit, wait_ms))
+		(void)corolease_owner(cl_h, name, strlen(name), owner_r);
 	(void)corolease_set_timeout(cl_h, cl_bound_ms(wait_ms));
 	return ret;
 }
@@ -679,18 +682,24 @@ static int cl_hold_get(const char *name, unsigned wait_ms, enum cld_fail_mode fa
 		   node that is not quorate or syncing refuses as [UNAVAILABLE]
 		   and fail-open applies */
 		if (ret == -ETIMEDOUT && *owner_r == 0) {
-			int sret = cl_followup(end, wait_ms) ? corolease_sync(cl_h) : -ETIMEDOUT;
+			/* a whole bound: only the daemon's answer may turn
+			   "in use" into "unavailable" (which fail-open serves);
+			   then the holder's node, in what is left */
+			int sret = corolease_sync(cl_h);
 
-			(void)corolease_set_timeout(cl_h, cl_bound_ms(wait_ms));
 			if (sret < 0)
 				ret = sret == -ETIMEDOUT ? CL_ENOANSWER : sret;
+			else if (cl_followup(end, wait_ms))
+				(void)corolease_owner(cl_h, name, strlen(name), owner_r);
+			(void)corolease_set_timeout(cl_h, cl_bound_ms(wait_ms));
 		}
 		cl_schedule();
 	}
 	if (ret < 0) {
 		if (fail_mode == CLD_FAIL_OPEN && cl_unavailable(ret)) {
 			i_warning("corolease: %s: %s; corolease_fail_mode=open: serving without the lease",
-				  name, corolease_strerror(ret));
+				  name, ret == CL_ENOANSWER ? "coroleased did not answer in time" :
+				  corolease_strerror(ret));
 			return 0;
 		}
 		*err_r = ret;

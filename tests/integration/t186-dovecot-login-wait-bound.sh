@@ -11,10 +11,10 @@
 #
 # Before (7854782; helper-89's tbrk-login-wait-stop): 25.5 s.  The wait
 # ran to the library's deadline (8.5 s), then corolease_owner() waited out
-# the bound (8 s), then corolease_sync() did too (8 s).  Now the follow-ups
-# share what is left of the wait plus one bound, and a follow-up that gets
-# no answer skips the next: at most 8 + 8 s (plus slack for a loaded
-# machine), refused as "coroleased did not answer in time".
+# the bound (8 s), then corolease_sync() did too (8 s).  Now the sync comes
+# first, with one bound, and its timeout ends the take; the owner query
+# (only to name the holder) gets what is left: at most 8 + 8 s (plus slack
+# for a loaded machine), refused as "coroleased did not answer in time".
 export HANDOVER_MS=60000
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/dovecot-lib.sh"
