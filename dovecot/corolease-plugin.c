@@ -1651,4 +1651,10 @@ void corolease_plugin_deinit(void)
 	timeout_remove(&cl_valid_to);
 	timeout_remove(&cl_deferred_to);
 	cl_disconnect();
+	/* no fence signal may reach a handler in a plugin being unloaded */
+	if (cl_fence_ready) {
+		(void)timer_delete(cl_fence_timer);
+		(void)signal(CL_FENCE_SIG, SIG_IGN);
+		cl_fence_ready = FALSE;
+	}
 }
