@@ -355,7 +355,8 @@ static void cl_valid_arm(void)
  * writing the mailbox's files (35,156 writes and renames) after node 2 had
  * taken the mailbox over (helper-89, t185).  So, while the process holds a
  * lease, a POSIX timer (CLOCK_BOOTTIME, signal CL_FENCE_SIG, SA_RESTART)
- * fires at the node's validity deadline and again as it moves on
+ * fires at the later of the node's validity deadline and CL_FENCE_MARGIN_US
+ * before the stop deadline, and is set again as they move on
  * (corolease_valid_until(): it reads only the validity page, no IPC, and may
  * run in a signal handler).  Once the validity has lapsed and the stop
  * deadline (the validity deadline plus the daemon's revoke_timeout_ms,
@@ -398,10 +399,8 @@ static void cl_fence_handler(int sig ATTR_UNUSED, siginfo_t *si ATTR_UNUSED,
 	corolease_t *h = cl_fence_h;
 	uint64_t stop, until, now, by, next;
 
-	if (h == NULL) {
-		errno = saved_errno;
+	if (h == NULL)
 		return;
-	}
 	until = corolease_valid_until(h, &stop);
 	now = cl_now_us();
 	by = stop > CL_FENCE_MARGIN_US ? stop - CL_FENCE_MARGIN_US : 0;
@@ -476,27 +475,27 @@ static unsigned cl_bound_ms(unsigned wait_ms)
 }
 
 /*
- * Before the owner query that follows a take with wait_ms (only to name
- * the holder in the refusal), which must end by end (CLOCK_BOOTTIME us:
- * the take's start plus wait_ms plus cl_bound_ms(wait_ms)): sets the
- * handle's call timeout to what is left, at most the bound; FALSE when
- * nothing is left.  The sync that settles a timeout's cause keeps a whole
- * bound: a refusal may become "unavailable" (which fail-open serves) only
- * on the daemon's word (helper-90: with the sync's answer cut short, a
- * login was served open while node 3 held the user).  A hung coroleased so
- * costs a take the wait and one bound (the sync), not three (helper-89:
- * 25.5 s with corolease_user_wait = 8s).
+ * The holder of name, for a refusal after a take with wait_ms, in what is
+ * left until end (CLOCK_BOOTTIME us: the take's start plus wait_ms plus
+ * cl_bound_ms(wait_ms)), at most a bound, and not asked when nothing is
+ * left; the handle's call timeout is the bound again afterwards.  Only
+ * names the holder: the sync that settles a timeout's cause keeps a whole
+ * bound, so that a refusal becomes "unavailable" (which fail-open serves)
+ * only on the daemon's word (helper-90: with the sync's answer cut short,
+ * a login was served open while node 3 held the user).  A hung coroleased
+ * so costs a take the wait and one bound (the sync), not three
+ * (helper-89: 25.5 s with corolease_user_wait = 8s).
  */
-static bool cl_followup(uint64_t end, unsigned wait_ms)
+static void cl_owner_within(const char *name, uint64_t end, unsigned wait_ms, uint32_t *owner_r)
 {
 	uint64_t now = cl_now_us();
-	unsigned left_ms;
 
-	if (now + 1000u > end)
-		return FALSE;
-	left_ms = (unsigned)I_MIN((end - now) / 1000u, (uint64_t)cl_bound_ms(wait_ms));
-	(void)corolease_set_timeout(cl_h, left_ms);
-	return TRUE;
+	if (now + 1000u <= end) {
+		(void)corolease_set_timeout(cl_h, (unsigned)I_MIN((end - now) / 1000u,
+								  (uint64_t)cl_bound_ms(wait_ms)));
+		(void)corolease_owner(cl_h, name, strlen(name), owner_r);
+	}
+	(void)corolease_set_timeout(cl_h, cl_bound_ms(wait_ms));
 }
 
 /* connects once per process (again after a lost connection, once no hold is
@@ -622,9 +621,8 @@ static int cl_acquire_wait(const char *name, unsigned wait_ms, corolease_lease_t
 	cl_wait.lease = NULL;
 	/* in use (the daemon answered): who holds it, for the refusal; a
 	   timeout's cause is settled by cl_hold_get() (its sync) first */
-	if (ret == -EBUSY && cl_followup(limit, wait_ms))
-		(void)corolease_owner(cl_h, name, strlen(name), owner_r);
-	(void)corolease_set_timeout(cl_h, cl_bound_ms(wait_ms));
+	if (ret == -EBUSY)
+		cl_owner_within(name, limit, wait_ms, owner_r);
 	return ret;
 }
 
@@ -689,9 +687,8 @@ static int cl_hold_get(const char *name, unsigned wait_ms, enum cld_fail_mode fa
 
 			if (sret < 0)
 				ret = sret == -ETIMEDOUT ? CL_ENOANSWER : sret;
-			else if (cl_followup(end, wait_ms))
-				(void)corolease_owner(cl_h, name, strlen(name), owner_r);
-			(void)corolease_set_timeout(cl_h, cl_bound_ms(wait_ms));
+			else
+				cl_owner_within(name, end, wait_ms, owner_r);
 		}
 		cl_schedule();
 	}

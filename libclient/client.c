@@ -1594,11 +1594,16 @@ CL_PUBLIC uint64_t corolease_lease_revoke_deadline(const corolease_lease_t *leas
 	return lease ? lease->revoke_deadline : 0;
 }
 
-/*
- * The page's valid_until + revoke_us (never before the lapse), capped by a
- * dispatched revoke's deadline; 1 (past) once the page is not this
- * connection's daemon's or is retired.  0 for a lease not granted.
- */
+/* h's validity page if it is still this connection's daemon's, else NULL */
+static const struct clp_shm_page *own_page(const corolease_t *h)
+{
+	const struct clp_shm_page *pg = h->page;
+	if (!pg || __atomic_load_n(&pg->magic, __ATOMIC_ACQUIRE) != CLP_SHM_MAGIC ||
+	    pg->incarnation != h->incarnation || pg->nodeid != h->nodeid)
+		return NULL;
+	return pg;
+}
+
 /*
  * The node's validity deadline and stop deadline from h's page: reads only
  * the page (mapped from connect to close), so it is async-signal-safe.
@@ -1608,10 +1613,9 @@ CL_PUBLIC uint64_t corolease_lease_revoke_deadline(const corolease_lease_t *leas
  */
 static uint64_t page_deadlines(const corolease_t *h, uint64_t *stop_r)
 {
-	const struct clp_shm_page *pg = h->page;
+	const struct clp_shm_page *pg = own_page(h);
 	*stop_r = 1;
-	if (!pg || __atomic_load_n(&pg->magic, __ATOMIC_ACQUIRE) != CLP_SHM_MAGIC ||
-	    pg->incarnation != h->incarnation || pg->nodeid != h->nodeid)
+	if (!pg)
 		return 1;
 	uint64_t until = __atomic_load_n(&pg->valid_until, __ATOMIC_ACQUIRE);
 	uint64_t grace = __atomic_load_n(&pg->revoke_us, __ATOMIC_ACQUIRE);
@@ -1619,6 +1623,11 @@ static uint64_t page_deadlines(const corolease_t *h, uint64_t *stop_r)
 	return until;
 }
 
+/*
+ * The page's valid_until + revoke_us (never before the lapse), capped by a
+ * dispatched revoke's deadline; 1 (past) once the page is not this
+ * connection's daemon's or is retired.  0 for a lease not granted.
+ */
 CL_PUBLIC uint64_t corolease_lease_stop_deadline(const corolease_lease_t *lease)
 {
 	if (!lease || lease->state != LS_GRANTED)
@@ -1667,11 +1676,8 @@ CL_PUBLIC int corolease_lease_valid(const corolease_lease_t *lease)
 	if (!lease_live(lease))
 		return 0;
 	const corolease_t *h = lease->h;
-	const struct clp_shm_page *pg = h->page;
-	if (__atomic_load_n(&pg->magic, __ATOMIC_ACQUIRE) != CLP_SHM_MAGIC ||
-	    pg->incarnation != h->incarnation || pg->nodeid != h->nodeid)
-		return 0;
-	if (now_us() >= __atomic_load_n(&pg->valid_until, __ATOMIC_ACQUIRE))
+	const struct clp_shm_page *pg = own_page(h);
+	if (!pg || now_us() >= __atomic_load_n(&pg->valid_until, __ATOMIC_ACQUIRE))
 		return 0;
 	/* last, the one system call: a crashed daemon's socket hangs up at once */
 	return !hung_up(h);
