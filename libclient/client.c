@@ -827,14 +827,16 @@ static void report_disconnect(corolease_t *h)
  * queued in the socket, whose fd the caller's loop sees readable).
  * Returns the number of events, or COROLEASE_EDISCONNECTED.
  */
-static int process_until(corolease_t *h, bool (*done)(const void *arg), const void *arg)
+static int process_until(corolease_t *h, bool (*done)(const void *arg), const void *arg,
+			 bool wait)
 {
 	int n = 0;
 
 	if (!h->dead && !h->user_corks)
 		outq_flush(h);
 	while (!h->dead && n < PROCESS_MAX_EVENTS && !(done && done(arg))) {
-		ssize_t r = cltp_recv(h->fd, h->rx, h->bufsize);
+		ssize_t r = wait && n == 0 ? cltp_recv_wait(h->fd, h->rx, h->bufsize)
+					   : cltp_recv(h->fd, h->rx, h->bufsize);
 		if (r == -EMSGSIZE)
 			continue;   /* no event is that large: dropped, as malformed */
 		if (r < 0) {
@@ -856,7 +858,7 @@ static int process_until(corolease_t *h, bool (*done)(const void *arg), const vo
 
 static int process(corolease_t *h)
 {
-	return process_until(h, NULL, NULL);
+	return process_until(h, NULL, NULL, false);
 }
 
 /* Runs one queued callback (already unlinked). */
@@ -960,17 +962,18 @@ static int wait_until(corolease_t *h, bool (*done)(void *arg),
 {
 	/*
 	 * Every caller has just sent its request, whose answer cannot be here
-	 * before the daemon has run: the first round polls before it reads (a
+	 * before the daemon has run: the first round waits before it reads (a
 	 * read first would find the socket empty, one system call for nothing,
-	 * on every call).  What did arrive meanwhile makes the poll return at
-	 * once.  With requests held back by flow control (or the link lost),
+	 * on every call), in poll(2), or with no time limit in the next read.
+	 * What did arrive meanwhile ends the wait at once.  With requests held back by flow control (or the link lost),
 	 * the first round reads, which resends them, as before.
 	 */
-	bool read = !cl_list_empty(&h->outq) || h->dead;
+	bool read = !cl_list_empty(&h->outq) || h->dead, wait = false;
 	for (;; read = true) {
 		if (read && h->user_corks && !h->dead)
 			outq_flush(h);   /* corked: the call sends what waits, its own request last */
-		int r = read ? process_until(h, answered, arg) : 0;
+		int r = read ? process_until(h, answered, arg, wait) : 0;
+		wait = false;
 		if (done(arg))
 			return 0;
 		if (r < 0)
@@ -994,6 +997,16 @@ static int wait_until(corolease_t *h, bool (*done)(void *arg),
 		if (t != UINT64_MAX) {
 			uint64_t d = t > now ? (t - now + 999) / 1000 : 0;
 			ms = d > INT_MAX ? INT_MAX : (int)d;
+		}
+		if (ms < 0) {
+			/*
+			 * Nothing to wake for but the socket: the next round's first
+			 * read waits in the kernel, one system call where the poll
+			 * and the read took two (a limited wait stays a poll, whose
+			 * timer is exact where a socket's receive timeout is not).
+			 */
+			wait = true;
+			continue;
 		}
 		struct pollfd pfd = { .fd = h->fd, .events = POLLIN };
 		if (poll(&pfd, 1, ms) < 0 && errno != EINTR) {

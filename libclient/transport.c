@@ -55,12 +55,6 @@ int cltp_connect(const char *path, uint64_t deadline, int *fd_r)
 	}
 	struct timeval zero = { 0, 0 };
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &zero, sizeof(zero));
-	int fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
-		int e = errno;
-		close(fd);
-		return -e;
-	}
 	*fd_r = fd;
 	return 0;
 }
@@ -114,11 +108,12 @@ int cltp_sendmany(int fd, const struct iovec *pkt, unsigned n)
 	}
 }
 
-ssize_t cltp_recv(int fd, void *buf, size_t cap)
+/* One recv(2) with flags; a blocking one (no MSG_DONTWAIT) returns -EINTR. */
+static ssize_t recv_one(int fd, void *buf, size_t cap, int flags)
 {
 	bool reset = false;
 	for (;;) {
-		ssize_t r = recv(fd, buf, cap, MSG_DONTWAIT | MSG_TRUNC);
+		ssize_t r = recv(fd, buf, cap, flags | MSG_TRUNC);
 		if (r == 0)
 			return -ENOTCONN;
 		if (r > 0)
@@ -129,11 +124,34 @@ ssize_t cltp_recv(int fd, void *buf, size_t cap)
 			 * that once, and what the daemon sent before may still be queued.
 			 */
 			reset = true;
+			flags |= MSG_DONTWAIT;
 			continue;
 		}
+		if (errno == EINTR && !(flags & MSG_DONTWAIT))
+			return -EINTR;
 		if (errno != EINTR)
 			return errno == EAGAIN && !reset ? -EAGAIN : gone(errno == EAGAIN ? ECONNRESET : errno);
 	}
+}
+
+ssize_t cltp_recv(int fd, void *buf, size_t cap)
+{
+	return recv_one(fd, buf, cap, MSG_DONTWAIT);
+}
+
+ssize_t cltp_recv_wait(int fd, void *buf, size_t cap)
+{
+	ssize_t r = recv_one(fd, buf, cap, 0);
+	if (r == -EINTR)
+		return -EAGAIN;
+	if (r == -EAGAIN) {
+		/* at once, with no receive timeout set: O_NONBLOCK is on */
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, -1) < 0)
+			return errno == EINTR ? -EAGAIN : -errno;
+		return cltp_recv(fd, buf, cap);
+	}
+	return r;
 }
 
 void cltp_close(int fd)

@@ -16,7 +16,8 @@
 
 /*
  * Connects to the daemon's socket at path by deadline (clp_now_us()).  0
- * with *fd_r (non-blocking, close-on-exec), or -ENOENT (no daemon: no
+ * with *fd_r (close-on-exec; left blocking, every call here but
+ * cltp_recv_wait() passes MSG_DONTWAIT), or -ENOENT (no daemon: no
  * socket, or nobody listening), -EACCES (not allowed to connect: not in
  * socket_group), -ETIMEDOUT, or another -errno.
  */
@@ -39,6 +40,13 @@ int cltp_sendmany(int fd, const struct iovec *pkt, unsigned n);
  * (the daemon closed or is gone), -EMSGSIZE (larger than cap: dropped).
  */
 ssize_t cltp_recv(int fd, void *buf, size_t cap);
+/*
+ * As cltp_recv(), but waits for the packet, with no time limit, in the
+ * receive itself: one system call where poll(2) and a read take two.
+ * -EAGAIN when a signal ended the wait.  Where somebody else set
+ * O_NONBLOCK on the descriptor it polls first, as it must.
+ */
+ssize_t cltp_recv_wait(int fd, void *buf, size_t cap);
 void cltp_close(int fd);
 
 #endif /* COROLEASE_CLIENT_TRANSPORT_H */

@@ -32,6 +32,7 @@ CL_GARBAGE=$IT_BUILD/tests/integration/cl-garbage
 CL_LIMITS=$IT_BUILD/tests/integration/cl-limits
 CL_VALID=$IT_BUILD/tests/integration/cl-valid
 CL_DROP=$IT_BUILD/tests/integration/cl-drop
+CL_BLOCK=$IT_BUILD/tests/integration/cl-block
 CL_SQUAT=$IT_BUILD/tests/integration/cl-squat
 CL_FLOOD=$IT_BUILD/tests/integration/cl-flood
 

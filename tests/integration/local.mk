@@ -12,7 +12,8 @@
 check_PROGRAMS += tests/integration/cl-load tests/integration/cl-garbage tests/integration/cl-squat \
 	tests/integration/cl-limits tests/integration/cl-valid tests/integration/cl-flood \
 	tests/integration/cl-brk tests/integration/cl-nshared tests/integration/cl-aput \
-	tests/integration/cl-drop tests/integration/cl-kexec tests/integration/cl-setuid
+	tests/integration/cl-drop tests/integration/cl-kexec tests/integration/cl-setuid \
+	tests/integration/cl-block
 # preloaded into coroleased by t179: its socket then accepts passed fds (Linux < 6.16)
 check_LTLIBRARIES += tests/integration/nopassrights.la
 tests_integration_nopassrights_la_SOURCES = tests/integration/nopassrights.c
@@ -22,6 +23,9 @@ tests_integration_cl_kexec_SOURCES = tests/integration/cl-kexec.c
 tests_integration_cl_kexec_CPPFLAGS = -I$(top_srcdir)/include
 tests_integration_cl_kexec_LDADD = libclient/libcorolease.la
 tests_integration_cl_setuid_SOURCES = tests/integration/cl-setuid.c
+tests_integration_cl_block_SOURCES = tests/integration/cl-block.c tests/integration/clt.h
+tests_integration_cl_block_CPPFLAGS = -I$(top_srcdir)/include
+tests_integration_cl_block_LDADD = libclient/libcorolease.la
 tests_integration_cl_drop_SOURCES = tests/integration/cl-drop.c tests/integration/clt.h
 tests_integration_cl_drop_CPPFLAGS = -I$(top_srcdir)/include
 tests_integration_cl_drop_LDADD = libclient/libcorolease.la
@@ -145,7 +149,7 @@ INTEGRATION_TESTS = \
 	tests/integration/t178-async-puts.sh tests/integration/t68-dropped-hold-release.sh \
 	tests/integration/t179-closer-blocked.sh tests/integration/t180-descriptor-budget.sh \
 	tests/integration/t181-closer-persistent-stall.sh tests/integration/t182-descriptor-low-limit.sh \
-	tests/integration/t183-closer-uninterruptible.sh
+	tests/integration/t183-closer-uninterruptible.sh tests/integration/t188-client-blocking-wait.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/check-prometheus.py \
 	tests/integration/dovecot-lib.sh tests/integration/ocf-lib.sh tests/integration/imap-load.py \

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -206,6 +207,16 @@ ssize_t cltp_recv(int fd, void *buf, size_t cap)
 		len = -EMSGSIZE;
 	free(e);
 	return len;
+}
+
+ssize_t cltp_recv_wait(int fd, void *buf, size_t cap)
+{
+	if (!fq.head && !fq.hung_up) {
+		struct pollfd p = { .fd = fq.pipe[0], .events = POLLIN };
+		if (poll(&p, 1, -1) < 0)
+			return -EAGAIN;
+	}
+	return cltp_recv(fd, buf, cap);
 }
 
 void cltp_close(int fd)
