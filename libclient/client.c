@@ -824,8 +824,10 @@ static void report_disconnect(corolease_t *h)
  * With done, stops receiving once done(arg) holds: a synchronous call whose
  * answer has come reads no further, so the usual last receive, the one that
  * finds the socket empty, is not made (what follows the answer stays
- * queued in the socket, whose fd the caller's loop sees readable).
- * Returns the number of events, or COROLEASE_EDISCONNECTED.
+ * queued in the socket, whose fd the caller's loop sees readable).  With
+ * wait, the first receive waits for an event, with no time limit
+ * (cltp_recv_wait()).  Returns the number of events,
+ * COROLEASE_EDISCONNECTED, or -ENOMEM (that wait could not be made).
  */
 static int process_until(corolease_t *h, bool (*done)(const void *arg), const void *arg,
 			 bool wait)
@@ -842,6 +844,8 @@ static int process_until(corolease_t *h, bool (*done)(const void *arg), const vo
 		if (r < 0) {
 			if (is_disconnect(r))
 				h->dead = true;
+			else if (r == -ENOMEM && wait)
+				n = -ENOMEM;   /* the wait itself failed: the caller's error */
 			break;
 		}
 		n++;

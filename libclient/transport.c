@@ -147,8 +147,10 @@ ssize_t cltp_recv_wait(int fd, void *buf, size_t cap)
 	if (r == -EAGAIN) {
 		/* at once, with no receive timeout set: O_NONBLOCK is on */
 		struct pollfd p = { .fd = fd, .events = POLLIN };
-		if (poll(&p, 1, -1) < 0)
-			return errno == EINTR ? -EAGAIN : -errno;
+		if (poll(&p, 1, -1) < 0) {
+			/* EINVAL, RLIMIT_NOFILE at 0: -EAGAIN would loop at once (helper-91) */
+			return errno == EINTR ? -EAGAIN : errno == ENOMEM ? -ENOMEM : -ENOTCONN;
+		}
 		return cltp_recv(fd, buf, cap);
 	}
 	return r;

@@ -44,7 +44,8 @@ ssize_t cltp_recv(int fd, void *buf, size_t cap);
  * As cltp_recv(), but waits for the packet, with no time limit, in the
  * receive itself: one system call where poll(2) and a read take two.
  * -EAGAIN when a signal ended the wait.  Where somebody else set
- * O_NONBLOCK on the descriptor it polls first, as it must.
+ * O_NONBLOCK on the descriptor it polls first, as it must; a poll that
+ * fails is -ENOMEM, or -ENOTCONN (the descriptor cannot be waited on).
  */
 ssize_t cltp_recv_wait(int fd, void *buf, size_t cap);
 void cltp_close(int fd);

@@ -5,12 +5,14 @@
  *
  * Copyright (c) 2026 the corolease authors.  GPL-2.0-or-later.
  *
- *   cl-block [-N] [-s|-S] NAME
+ *   cl-block [-N] [-R] [-s|-S] NAME
  *
  * Acquires NAME EX with COROLEASE_WAIT and no timeout, waiting for as long
  * as the holder keeps it, then releases it.
  *   -N  first sets O_NONBLOCK on corolease_get_fd(), as an application's
  *       event loop may: the wait must still sleep, not spin
+ *   -R  then sets RLIMIT_NOFILE to 0, as a sandbox may, so that poll(2)
+ *       fails (EINVAL): the call must fail at once, not spin (helper-91)
  *   -s  a SIGALRM every millisecond during the wait, its handler installed
  *       with SA_RESTART
  *   -S  the same without SA_RESTART
@@ -59,13 +61,16 @@ static uint64_t mono_us(void)
 
 int main(int argc, char **argv)
 {
-	bool nonblock = false;
+	bool nonblock = false, nofile = false;
 	int sigflags = -1;
 	int opt;
-	while ((opt = getopt(argc, argv, "NsS")) != -1) {
+	while ((opt = getopt(argc, argv, "NRsS")) != -1) {
 		switch (opt) {
 		case 'N':
 			nonblock = true;
+			break;
+		case 'R':
+			nofile = true;
 			break;
 		case 's':
 			sigflags = SA_RESTART;
@@ -74,12 +79,12 @@ int main(int argc, char **argv)
 			sigflags = 0;
 			break;
 		default:
-			fprintf(stderr, "usage: cl-block [-N] [-s|-S] NAME\n");
+			fprintf(stderr, "usage: cl-block [-N] [-R] [-s|-S] NAME\n");
 			return 2;
 		}
 	}
 	if (optind + 1 != argc) {
-		fprintf(stderr, "usage: cl-block [-N] [-s|-S] NAME\n");
+		fprintf(stderr, "usage: cl-block [-N] [-R] [-s|-S] NAME\n");
 		return 2;
 	}
 	const char *name = argv[optind];
@@ -95,6 +100,15 @@ int main(int argc, char **argv)
 		int fl = fcntl(fd, F_GETFL);
 		if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
 			perror("cl-block: O_NONBLOCK");
+			return 1;
+		}
+	}
+	if (nofile) {
+		struct rlimit rl;
+		getrlimit(RLIMIT_NOFILE, &rl);
+		rl.rlim_cur = 0;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+			perror("cl-block: RLIMIT_NOFILE");
 			return 1;
 		}
 	}

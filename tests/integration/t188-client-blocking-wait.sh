@@ -5,7 +5,8 @@
 # O_NONBLOCK on corolease_get_fd() still sleeps through a long wait rather
 # than spinning (the library polls then); SIGALRM every millisecond, with
 # SA_RESTART or without, neither ends nor breaks the wait; and a daemon
-# killed during the wait ends it with EDISCONNECTED at once.  Each wait is
+# killed during the wait ends it with EDISCONNECTED at once.  A poll(2)
+# that cannot be made (RLIMIT_NOFILE at 0) fails the call, as it did.  Each wait is
 # an EX acquire with COROLEASE_WAIT behind a holder whose command ends 2 s
 # after the waiter started (the handover timeout is longer, so the wait
 # ends at that release, not at a revoke).
@@ -41,6 +42,17 @@ cpu=$(kv cpu_ms "$line"); wall=$(kv wall_ms "$line")
 # a spinning wait takes a CPU's share for 2 s, hundreds of ms even on a loaded host
 (( cpu < 100 )) || fail "O_NONBLOCK: the wait used $cpu ms of CPU in $wall ms (it spun)"
 ok "O_NONBLOCK set by the application: granted after $wall ms, $cpu ms of CPU"
+
+# helper-91: with O_NONBLOCK set and RLIMIT_NOFILE at 0 the fallback's poll
+# fails (EINVAL) at once; the call looped on it for as long as the holder
+# kept the name (1,612 ms of CPU in 4.9 s).  It must fail, as before the wait
+# moved into the receive.
+wait_behind rl -N -R
+line=$(grep '^failed blk/rl' "$CLUSTER_DIR/n1/wait-rl.log") ||
+	fail "-N -R: the call did not fail"
+cpu=$(kv cpu_ms "$line")
+(( cpu < 100 )) || fail "-N -R: the call used $cpu ms of CPU (it spun)"
+ok "O_NONBLOCK and no descriptors left for poll(2): $line"
 
 for o in s S; do
 	wait_behind "sig$o" "-$o"
