@@ -972,12 +972,14 @@ static int wait_until(corolease_t *h, bool (*done)(void *arg),
 	 * What did arrive meanwhile ends the wait at once.  With requests held back by flow control (or the link lost),
 	 * the first round reads, which resends them, as before.
 	 */
-	bool read = !cl_list_empty(&h->outq) || h->dead, wait = false;
+	bool read = !cl_list_empty(&h->outq) || h->dead, wait = false, pollerr = false;
 	for (;; read = true) {
 		if (read && h->user_corks && !h->dead)
 			outq_flush(h);   /* corked: the call sends what waits, its own request last */
 		int r = read ? process_until(h, answered, arg, wait) : 0;
-		wait = false;
+		if (pollerr && r == 0 && !h->dead)
+			h->dead = true;   /* the error left nothing to read: the next round reports it */
+		wait = pollerr = false;
 		if (done(arg))
 			return 0;
 		if (r < 0)
@@ -1018,9 +1020,15 @@ static int wait_until(corolease_t *h, bool (*done)(void *arg),
 				return -ENOMEM;
 			h->dead = true;   /* the fd cannot be waited on: give the connection up */
 		}
-		if (pfd.revents & (POLLERR | POLLNVAL))
-			h->dead = true;   /* the daemon is gone: the next round reports it */
-		/* POLLHUP: the next round reads what the daemon sent before it went, then ENOTCONN */
+		if (pfd.revents & POLLNVAL)
+			h->dead = true;   /* not a descriptor: the next round reports it */
+		/*
+		 * POLLHUP, POLLERR (the daemon closed with requests of ours
+		 * unread): the next round reads what it sent before it went, as
+		 * a wait in the receive does (helper-91: an answer already here
+		 * was lost), then ENOTCONN.
+		 */
+		pollerr = pfd.revents & POLLERR;
 	}
 }
 

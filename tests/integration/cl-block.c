@@ -16,6 +16,18 @@
  *   -s  a SIGALRM every millisecond during the wait, its handler installed
  *       with SA_RESTART
  *   -S  the same without SA_RESTART
+ *
+ *   cl-block -G [-b] NAME
+ *
+ * An OWNER query of NAME (with -b under a call timeout of 60 s, so that
+ * it waits in poll(2)) whose connection the daemon closes right after it
+ * answers: prints "connected", waits for SIGUSR1 (the test stops the
+ * daemon meanwhile), prints "waiting" and asks; 300 ms into the call a
+ * SIGALRM handler sends 40 one-byte packets, which the daemon refuses as
+ * malformed after 16, closing with the rest unread.  The answer sent
+ * before the close must be returned (helper-91):
+ *   answered NAME ERRNAME owner=N     then "after ERRNAME" for a second query
+ *
  * Prints one line when the call returns:
  *   granted NAME cpu_ms=C wall_ms=W signals=N
  *   failed NAME ERRNAME cpu_ms=C wall_ms=W signals=N
@@ -29,6 +41,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,12 +49,52 @@
 #include "corolease.h"
 #include "clt.h"
 
-static volatile sig_atomic_t signals;
+static volatile sig_atomic_t signals, go;
+static int garbage_fd = -1;
 
 static void on_alarm(int sig)
 {
 	(void)sig;
 	signals++;
+	if (garbage_fd >= 0) {
+		char c = 0;
+		for (int i = 0; i < 40; i++)
+			(void)send(garbage_fd, &c, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	}
+}
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	go = 1;
+}
+
+/* -G: see above */
+static int owner_dropped(corolease_t *h, const char *name, bool bounded)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1;
+	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = on_alarm;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGALRM, &sa, NULL);
+	if (bounded)
+		corolease_set_timeout(h, 60000);
+	printf("connected\n");
+	while (!go)
+		usleep(10000);
+	garbage_fd = corolease_get_fd(h);
+	struct itimerval it = { { 0, 0 }, { 0, 300000 } };
+	setitimer(ITIMER_REAL, &it, NULL);
+	printf("waiting %s\n", name);
+	uint32_t owner = 0;
+	int r = corolease_owner(h, name, strlen(name), &owner);
+	printf("answered %s %s owner=%u\n", name, r < 0 ? corolease_errname(r) : "OK", owner);
+	int r2 = corolease_owner(h, name, strlen(name), &owner);
+	printf("after %s\n", r2 < 0 ? corolease_errname(r2) : "OK");
+	corolease_close(h);
+	return r == 0 ? 0 : 1;
 }
 
 static uint64_t cpu_us(void)
@@ -61,11 +114,17 @@ static uint64_t mono_us(void)
 
 int main(int argc, char **argv)
 {
-	bool nonblock = false, nofile = false;
+	bool nonblock = false, nofile = false, garbage = false, bounded = false;
 	int sigflags = -1;
 	int opt;
-	while ((opt = getopt(argc, argv, "NRsS")) != -1) {
+	while ((opt = getopt(argc, argv, "NRsSGb")) != -1) {
 		switch (opt) {
+		case 'G':
+			garbage = true;
+			break;
+		case 'b':
+			bounded = true;
+			break;
 		case 'N':
 			nonblock = true;
 			break;
@@ -79,12 +138,12 @@ int main(int argc, char **argv)
 			sigflags = 0;
 			break;
 		default:
-			fprintf(stderr, "usage: cl-block [-N] [-R] [-s|-S] NAME\n");
+			fprintf(stderr, "usage: cl-block [-N] [-R] [-s|-S] NAME | -G [-b] NAME\n");
 			return 2;
 		}
 	}
 	if (optind + 1 != argc) {
-		fprintf(stderr, "usage: cl-block [-N] [-R] [-s|-S] NAME\n");
+		fprintf(stderr, "usage: cl-block [-N] [-R] [-s|-S] NAME | -G [-b] NAME\n");
 		return 2;
 	}
 	const char *name = argv[optind];
@@ -95,6 +154,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cl-block: connect: %s\n", corolease_strerror(r));
 		return 1;
 	}
+	if (garbage)
+		return owner_dropped(h, name, bounded);
 	if (nonblock) {
 		int fd = corolease_get_fd(h);
 		int fl = fcntl(fd, F_GETFL);

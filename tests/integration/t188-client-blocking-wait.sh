@@ -6,7 +6,8 @@
 # than spinning (the library polls then); SIGALRM every millisecond, with
 # SA_RESTART or without, neither ends nor breaks the wait; and a daemon
 # killed during the wait ends it with EDISCONNECTED at once.  A poll(2)
-# that cannot be made (RLIMIT_NOFILE at 0) fails the call, as it did.  Each wait is
+# that cannot be made (RLIMIT_NOFILE at 0) fails the call, as it did.  An
+# answer that came before the daemon closed the connection is returned.  Each wait is
 # an EX acquire with COROLEASE_WAIT behind a holder whose command ends 2 s
 # after the waiter started (the handover timeout is longer, so the wait
 # ends at that release, not at a revoke).
@@ -61,6 +62,33 @@ for o in s S; do
 	n=$(kv signals "$line"); wall=$(kv wall_ms "$line")
 	(( wall >= 1500 && n >= 100 )) || fail "-$o: $wall ms, $n signals: the wait was not interrupted as meant"
 	ok "SIGALRM every ms (-$o): granted after $wall ms and $n signals"
+done
+
+# helper-91: the daemon answers an OWNER query, then closes the connection
+# with requests of the client's unread (40 malformed packets sent during
+# the call), all while the client is stopped.  The answer was already in
+# the socket; a wait in poll(2) (-b: a call timeout) lost it, POLLERR
+# marking the handle dead before the read, where a wait in the receive
+# returned it.  Both return it now, and the next call finds the loss.
+for b in "" -b; do
+	log=$CLUSTER_DIR/n1/own$b.log
+	pid=$(spawn 1 "own$b" "$CL_BLOCK" -G $b blk/o)
+	must_wait 10 "cl-block -G $b connected" grep -q '^connected' "$log"
+	d=$(daemon_pid 1)
+	kill -STOP "$d"
+	kill -USR1 "$pid"
+	must_wait 10 "cl-block -G $b asking" grep -q '^waiting' "$log"
+	sleep 0.6   # past the 300 ms at which the client sends its 40 packets
+	kill -STOP "$pid"
+	kill -CONT "$d"
+	must_wait 20 "the daemon dropped cl-block -G $b" \
+		grep -q "disconnecting client [0-9]* (pid $pid[,)]" "$CLUSTER_DIR/n1/coroleased.log"
+	kill -CONT "$pid"
+	must_wait 10 "cl-block -G $b returned" exited "$pid"
+	cat "$log"
+	check "cl-block -G $b: the answer sent before the close was returned" \
+		grep -q '^answered blk/o OK owner=0' "$log"
+	check "cl-block -G $b: the next call found the connection lost" grep -q '^after EDISCONNECTED' "$log"
 done
 
 # the daemon killed while a call waits in the receive
