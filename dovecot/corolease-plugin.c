@@ -139,6 +139,18 @@ static corolease_stop_hook_t *cl_stop_hook; /* tells the clients why (imap_corol
 #define CL_BOUND_MIN_MS 1000u
 #define CL_BOUND_MAX_MS 10000u
 #define CL_ENOANSWER (-ETIME) /* the plugin's own: coroleased did not answer in time */
+/*
+ * After a take that coroleased did not answer in time, the process's next
+ * takes for CL_UNANSWERED_MS first ask it one question bounded by
+ * CL_BOUND_MIN_MS (connect, or an OWNER), and are CL_ENOANSWER if that
+ * goes unanswered too, as are the takes of the next CL_BOUND_MIN_MS
+ * without asking; any answer ends it.  An LMTP delivery to R recipients
+ * so waits about one bound and a short one on a hung daemon, not R bounds
+ * (32 s for 4 recipients with corolease_user_wait = 8s), and not a bound
+ * for each of the store and mailbox takes of each recipient either
+ * (fail_mode open serves them all).
+ */
+#define CL_UNANSWERED_MS 60000u
 #define CL_ESTOPPING (-ECANCELED) /* the plugin's own: the session is ending, no new wait */
 
 /*
@@ -626,6 +638,40 @@ static int cl_acquire_wait(const char *name, unsigned wait_ms, corolease_lease_t
 	return ret;
 }
 
+/* CLOCK_BOOTTIME us of the last take that coroleased did not answer in
+   time while CL_UNANSWERED_MS have not passed since (0: none), and of the
+   last question of cl_probe() (or connect) that went unanswered: the
+   takes of the next CL_BOUND_MIN_MS do not ask again (the dozen takes of
+   one delivery, user, store and mailbox, would each wait a bound) */
+static uint64_t cl_unanswered_at, cl_probe_failed_at;
+
+/* the one question of a take after an unanswered one: 0 (coroleased
+   answered, whatever it said) or CL_ENOANSWER */
+static int cl_probe(const char *name)
+{
+	uint32_t owner;
+
+	(void)corolease_set_timeout(cl_h, CL_BOUND_MIN_MS);
+	return corolease_owner(cl_h, name, strlen(name), &owner) == -ETIMEDOUT ?
+		CL_ENOANSWER : 0;
+}
+
+/* notes whether a take (its result ret; probe: it began with cl_probe())
+   found coroleased answering */
+static void cl_answered(int ret, bool probe)
+{
+	if (ret != CL_ENOANSWER) {
+		if (cl_unanswered_at != 0)
+			i_info("corolease: coroleased answered; takes wait for it as configured again");
+		cl_unanswered_at = 0;
+		return;
+	}
+	if (!probe)
+		i_info("corolease: coroleased did not answer in time; for %u s the next "
+		       "takes wait %u ms for it", CL_UNANSWERED_MS / 1000u, CL_BOUND_MIN_MS);
+	cl_unanswered_at = cl_now_us();
+}
+
 /*
  * Takes (or counts one more use of) name.  Returns 0 and *hold_r (NULL when
  * fail-open served without a lease), -1 with *err_r set: the corolease
@@ -651,9 +697,21 @@ static int cl_hold_get(const char *name, unsigned wait_ms, enum cld_fail_mode fa
 			return 0;
 		}
 	}
-	uint64_t end = cl_now_us() + ((uint64_t)wait_ms + cl_bound_ms(wait_ms)) * 1000u;
+	uint64_t now = cl_now_us();
+	uint64_t end = now + ((uint64_t)wait_ms + cl_bound_ms(wait_ms)) * 1000u;
+	bool probe = cl_unanswered_at != 0 && now < cl_unanswered_at + CL_UNANSWERED_MS * 1000u;
 
-	if ((ret = cl_connect(wait_ms)) == 0) {
+	if (probe && now < cl_probe_failed_at + CL_BOUND_MIN_MS * 1000u) {
+		/* asked less than a bound ago, unanswered: not again yet */
+		ret = CL_ENOANSWER;
+	} else {
+		ret = cl_connect(probe ? 0 : wait_ms);
+		if (ret == 0 && probe)
+			ret = cl_probe(name);
+		if (probe && ret == CL_ENOANSWER)
+			cl_probe_failed_at = cl_now_us();
+	}
+	if (ret == 0) {
 		(void)corolease_set_timeout(cl_h, cl_bound_ms(wait_ms));
 		/* told to go (wanted), now or during an earlier wait of this
 		   command: finish the command without waiting, and without
@@ -692,6 +750,7 @@ static int cl_hold_get(const char *name, unsigned wait_ms, enum cld_fail_mode fa
 		}
 		cl_schedule();
 	}
+	cl_answered(ret, probe);
 	if (ret < 0) {
 		if (fail_mode == CLD_FAIL_OPEN && cl_unavailable(ret)) {
 			i_warning("corolease: %s: %s; corolease_fail_mode=open: serving without the lease",

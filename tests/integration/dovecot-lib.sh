@@ -312,6 +312,20 @@ dv_start() {
 
 # dv_cleanup: the EXIT trap of a Dovecot test: dv_down, then lib.sh's
 # it_cleanup with the script's exit status
+# dv_stop_daemon I: SIGSTOP node I's coroleased (its pid in dpid);
+# dv_resume continues it, once, and the exit trap runs it before dv_cleanup
+dv_stop_daemon() {
+	dpid=$(daemon_pid "$1")
+	DV_STOPPED=$dpid
+	trap 'rc=$?; dv_resume; (exit $rc); dv_cleanup' EXIT
+	kill -STOP "$dpid"
+}
+dv_resume() {
+	[[ -n ${DV_STOPPED:-} ]] || return 0
+	kill -CONT "$DV_STOPPED"
+	DV_STOPPED=
+}
+
 dv_cleanup() {
 	local rc=$?
 	dv_down

@@ -29,11 +29,7 @@ FRESH=mailbox//run/cl-mail/u1/Maildir/.Fresh
 # the daemon, not find the lease held on this node
 dv_fresh_waiter "$GO"
 
-dpid=$(daemon_pid 1)
-kill -STOP "$dpid"
-resumed=0
-resume() { ((resumed)) && return; resumed=1; kill -CONT "$dpid"; }
-trap 'rc=$?; resume; (exit $rc); dv_cleanup' EXIT
+dv_stop_daemon 1
 say "SIGSTOP to node 1's coroleased ($dpid)"
 touch "$GO"
 must_wait 60 "node 1's session ended" grep -q 'EOF' "$S1"
@@ -42,10 +38,10 @@ grep -E 'corolease: .*(wait for|no longer valid|ending the session)' "$MLOG" | c
 lapsed_first=0
 grep -q "the wait for $FRESH ends" "$MLOG" || lapsed_first=1
 if ((lapsed_first)) && ! grep -q ' C: t2 ' "$S1"; then
-	resume
+	dv_resume
 	skip "the leases lapsed before the session sent its SELECT (a loaded machine): nothing was tested"
 fi
-resume
+dv_resume
 must_wait 30 "node 1 synced again" synced 1
 
 check "the wait for Fresh ended when the session's leases lapsed" \

@@ -23,10 +23,6 @@ dv_start dovecot-login-wait-bound 186
 SLACK=5
 spawn 3 hold "$CLI" acquire user/u3 -- sleep 300 >/dev/null
 must_wait 10 "node 3 holds user/u3" bash -c "[ \"\$('$CLUSTER_SH' exec 1 '$CLI' owner user/u3)\" = 3 ]"
-dpid=$(daemon_pid 1)
-resumed=0
-resume() { ((resumed)) && return; resumed=1; kill -CONT "$dpid"; }
-trap 'rc=$?; resume; (exit $rc); dv_cleanup' EXIT
 OUT=$CLUSTER_DIR/login.out
 DLOG=$CLUSTER_DIR/n1/coroleased.log
 mail_conn="connected: pid [0-9]* uid $(id -u mail)\$"
@@ -37,13 +33,13 @@ lp=$!
 must_wait 20 "u3's login on node 1 connected to coroleased" \
 	bash -c "[ \$(grep -c '$mail_conn' '$DLOG') -gt $n0 ]"
 sleep 1 # into the wait
-kill -STOP "$dpid"
+dv_stop_daemon 1
 say "SIGSTOP to node 1's coroleased ($dpid) during the login's wait"
 wait "$lp"
 t=$(awk '/^ELAPSED / { printf "%d", $2 * 1000 }' "$OUT")
 [[ -n $t ]] || fail "imap-load.py printed no ELAPSED: $(cat "$OUT")"
 say "the login: $(tr '\n' ' ' <"$OUT" | cut -c1-200) after $t ms"
-resume
+dv_resume
 grep -hE 'corolease: user/u3' "$CLUSTER_DIR/n1/dovecot-mail.log" | tail -n 2 | cut -c1-170
 bound=$((8000 + 8000 + SLACK * 1000))
 check "the login took at most corolease_user_wait + one bound + ${SLACK} s ($t ms, at most $bound)" [ "$t" -le "$bound" ]
