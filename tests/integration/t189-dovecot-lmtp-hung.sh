@@ -41,16 +41,22 @@ out=$(cluster exec 1 python3 "$LM" "$CLUSTER_SUBNET.1" v1)
 grep -q '^REPLY v1 250' <<<"$out" || fail "warm-up delivery to v1 failed: $out"
 ok "warm-up delivery to v1 saved"
 
-rcpts=""
-for ((k = 1; k <= R; k++)); do rcpts+="${rcpts:+,}v$k"; done
-dv_stop_daemon 1
-say "SIGSTOP to node 1's coroleased ($dpid); LMTP with $R recipients"
-out=$(cluster exec 1 python3 "$LM" "$CLUSTER_SUBNET.1" "$rcpts")
-echo "$out"
-grep -E 'corolease:' "$CLUSTER_DIR/n1/dovecot-mail.log" | tail -n $((R + 3)) | cut -c1-200
-dv_resume
-el=$(sed -n 's/^DATA_MS //p' <<<"$out")
-[[ -n $el ]] || fail "the LMTP transaction did not finish"
+# lmtp_stopped P N: one LMTP transaction to P1..PN while node 1's
+# coroleased is stopped; its lines in out, the DATA's length (ms) in el
+lmtp_stopped() {
+	local k rcpts=""
+	for ((k = 1; k <= $2; k++)); do rcpts+="${rcpts:+,}$1$k"; done
+	dv_stop_daemon 1
+	say "SIGSTOP to node 1's coroleased ($dpid); LMTP with $2 recipients"
+	out=$(cluster exec 1 python3 "$LM" "$CLUSTER_SUBNET.1" "$rcpts")
+	echo "$out"
+	grep -E 'corolease:' "$CLUSTER_DIR/n1/dovecot-mail.log" | tail -n $(($2 + 3)) | cut -c1-200
+	dv_resume
+	el=$(sed -n 's/^DATA_MS //p' <<<"$out")
+	[[ -n $el ]] || fail "the LMTP transaction to $rcpts did not finish"
+}
+
+lmtp_stopped v "$R"
 refused=$(grep -c '^REPLY v[0-9]* 4[0-9][0-9]$' <<<"$out")
 (( refused == R )) || fail "$refused of $R recipients refused with a temporary error (none may be saved without the lease)"
 ok "all $R recipients refused with a temporary error"
@@ -64,8 +70,8 @@ ok "the DATA took $el ms on a hung daemon ($R bounds would be $((R * 8000)) ms)"
 must_wait 30 "node 1 synced again" synced 1
 # within a second of the last unanswered question a take is refused
 # without asking (the 10:26 run of the Dovecot group): the MTA tries again
-deliver_v2() { cluster exec 1 python3 "$LM" "$CLUSTER_SUBNET.1" v2 | grep -q '^REPLY v2 250'; }
-must_wait 10 "after the resume LMTP delivers to v2" deliver_v2
+deliver() { cluster exec 1 python3 "$LM" "$CLUSTER_SUBNET.1" "$1" | grep -q "^REPLY $1 250"; }
+must_wait 10 "after the resume LMTP delivers to v2" deliver v2
 check "v2's delivery took its user lease" grep -q 'user/v2 held' "$CLUSTER_DIR/n1/dovecot-mail.log"
 ok "after the resume LMTP delivers under the lease again"
 
@@ -77,17 +83,9 @@ ok "after the resume LMTP delivers under the lease again"
 sed -i 's/corolease_fail_mode = closed/corolease_fail_mode = open/' "$CLUSTER_DIR/n1/dovecot.conf"
 kill -HUP "$(daemon_pid 1 dovecot)"
 must_wait 20 "node 1's Dovecot reloaded its configuration" grep -q "SIGHUP received" "$CLUSTER_DIR/n1/dovecot-mail.log"
-sleep 1
+must_wait 10 "LMTP delivers to w0 after the reload" deliver w0
 R=3
-rcpts=""
-for ((k = 1; k <= R; k++)); do rcpts+="${rcpts:+,}w$k"; done
-dv_stop_daemon 1
-say "SIGSTOP to node 1's coroleased again; fail_mode open; LMTP with $R recipients"
-out=$(cluster exec 1 python3 "$LM" "$CLUSTER_SUBNET.1" "$rcpts")
-echo "$out"
-dv_resume
-el=$(sed -n 's/^DATA_MS //p' <<<"$out")
-[[ -n $el ]] || fail "the LMTP transaction did not finish (fail_mode open)"
+lmtp_stopped w "$R"
 saved=$(grep -c '^REPLY w[0-9]* 250$' <<<"$out")
 (( saved == R )) || fail "fail_mode open: $saved of $R recipients saved"
 n=$(grep -c 'corolease_fail_mode=open: serving without the lease' "$CLUSTER_DIR/n1/dovecot-mail.log")
