@@ -144,7 +144,8 @@ static corolease_stop_hook_t *cl_stop_hook; /* tells the clients why (imap_corol
  * takes for CL_UNANSWERED_MS first ask it one question bounded by
  * CL_BOUND_MIN_MS (connect, or an OWNER), and are CL_ENOANSWER if that
  * goes unanswered too, as are the takes of the next CL_BOUND_MIN_MS
- * without asking; any answer ends it.  An LMTP delivery to R recipients
+ * without asking while nothing is heard from it (cl_skip_question());
+ * any answer ends it.  An LMTP delivery to R recipients
  * so waits about one bound and a short one on a hung daemon, not R bounds
  * (32 s for 4 recipients with corolease_user_wait = 8s), and not a bound
  * for each of the store and mailbox takes of each recipient either
@@ -215,11 +216,16 @@ static void cl_stop(const char *reason, enum cld_stop_cause cause, uint32_t node
 	master_service_stop(master_service);
 }
 
+/* CLOCK_BOOTTIME us of the last sign of life from coroleased (see
+   cl_skip_question()) */
+static uint64_t cl_heard_at;
+
 static void cl_dispatch(void)
 {
 	if (cl_h == NULL)
 		return;
-	(void)corolease_dispatch(cl_h);
+	if (corolease_dispatch(cl_h) > 0)
+		cl_heard_at = cl_now_us();
 	cl_schedule();
 }
 
@@ -615,7 +621,8 @@ static int cl_acquire_wait(const char *name, unsigned wait_ms, corolease_lease_t
 		if (poll(&pfd, 1, when <= now ? 0 : (int)((when - now + 999) / 1000)) < 0 &&
 		    errno != EINTR)
 			break;
-		(void)corolease_dispatch(cl_h);
+		if (corolease_dispatch(cl_h) > 0)
+			cl_heard_at = cl_now_us();
 	}
 	cl_wait.active = FALSE;
 	if (cl_deferred.set && cl_deferred_to == NULL)
@@ -638,11 +645,16 @@ static int cl_acquire_wait(const char *name, unsigned wait_ms, corolease_lease_t
 	return ret;
 }
 
-/* CLOCK_BOOTTIME us of the last take that coroleased did not answer in
-   time while CL_UNANSWERED_MS have not passed since (0: none), and of the
-   last question of cl_probe() (or connect) that went unanswered: the
-   takes of the next CL_BOUND_MIN_MS do not ask again (the dozen takes of
-   one delivery, user, store and mailbox, would each wait a bound) */
+/*
+ * CLOCK_BOOTTIME us: the last take that coroleased did not answer in time,
+ * while CL_UNANSWERED_MS have not passed since (0: none); the last question
+ * of cl_probe() (or connect) that went unanswered, after which the takes of
+ * CL_BOUND_MIN_MS do not ask again unless coroleased was heard from since
+ * (the dozen takes of one delivery, user, store and mailbox, would each
+ * wait).  cl_heard_at is the last sign of life from coroleased: an event
+ * dispatched (a late answer to that question among them), or a take it
+ * answered.
+ */
 static uint64_t cl_unanswered_at, cl_probe_failed_at;
 
 /* the one question of a take after an unanswered one: 0 (coroleased
@@ -656,20 +668,91 @@ static int cl_probe(const char *name)
 		CL_ENOANSWER : 0;
 }
 
-/* notes whether a take (its result ret; probe: it began with cl_probe())
-   found coroleased answering */
-static void cl_answered(int ret, bool probe)
+/* whether a take's result ret came from coroleased (not from its silence,
+   or from no daemon or connection to ask) */
+static bool cl_daemon_answered(int ret)
 {
-	if (ret != CL_ENOANSWER) {
-		if (cl_unanswered_at != 0)
-			i_info("corolease: coroleased answered; takes wait for it as configured again");
-		cl_unanswered_at = 0;
+	switch (ret) {
+	case CL_ENOANSWER:
+	case -ENOENT:
+	case -ECONNREFUSED:
+	case -EACCES:
+	case -ENOMEM:
+	case COROLEASE_EDISCONNECTED:
+		return FALSE;
+	default:
+		return TRUE;
+	}
+}
+
+static void cl_answered_again(void)
+{
+	if (cl_unanswered_at != 0)
+		i_info("corolease: coroleased answered; takes wait for it as configured again");
+	cl_unanswered_at = 0;
+}
+
+/* notes what a take (its result ret) found of coroleased */
+static void cl_note_answer(int ret)
+{
+	if (cl_daemon_answered(ret)) {
+		cl_heard_at = cl_now_us();
+		cl_answered_again();
+	} else if (ret == CL_ENOANSWER) {
+		if (cl_unanswered_at == 0)
+			i_info("corolease: coroleased did not answer in time; for %u s a take first "
+			       "asks it one question of at most %u ms", CL_UNANSWERED_MS / 1000u,
+			       CL_BOUND_MIN_MS);
+		cl_unanswered_at = cl_now_us();
+	}
+	/* else no daemon or connection to ask: as it was */
+}
+
+/*
+ * Whether a take in the unanswered state may skip its question: one went
+ * unanswered less than CL_BOUND_MIN_MS ago and nothing was heard since (a
+ * late answer is looked for first).  Fail-open serves on a silence only:
+ * there the skip needs that question still waiting on the connection,
+ * which a resumed coroleased would answer (helper-92: served u1 without the
+ * lease while node 2 held it, 143 ms after a resume, the daemon answering).
+ */
+static bool cl_skip_question(uint64_t now, enum cld_fail_mode fail_mode)
+{
+	if (now >= cl_probe_failed_at + CL_BOUND_MIN_MS * 1000u)
+		return FALSE;
+	if (cl_h == NULL)
+		return fail_mode != CLD_FAIL_OPEN;
+	cl_dispatch();
+	if (cl_heard_at > cl_probe_failed_at) {
+		cl_answered_again();
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* the warning of a take fail-open serves without a lease: at most one a
+   second (helper-92: 452 in a second of STATUS commands), counting the rest */
+static void cl_open_warning(const char *name, int err)
+{
+	static uint64_t warned_at;
+	static unsigned unwarned;
+	uint64_t now = cl_now_us();
+
+	if (warned_at != 0 && now < warned_at + 1000000u) {
+		unwarned++;
 		return;
 	}
-	if (!probe)
-		i_info("corolease: coroleased did not answer in time; for %u s the next "
-		       "takes wait %u ms for it", CL_UNANSWERED_MS / 1000u, CL_BOUND_MIN_MS);
-	cl_unanswered_at = cl_now_us();
+	const char *why = err == CL_ENOANSWER ? "coroleased did not answer in time" :
+		corolease_strerror(err);
+
+	if (unwarned == 0)
+		i_warning("corolease: %s: %s; corolease_fail_mode=open: serving without the lease",
+			  name, why);
+	else
+		i_warning("corolease: %s: %s; corolease_fail_mode=open: serving without the lease "
+			  "(and %u takes more since the last such warning)", name, why, unwarned);
+	warned_at = now;
+	unwarned = 0;
 }
 
 /*
@@ -701,10 +784,10 @@ static int cl_hold_get(const char *name, unsigned wait_ms, enum cld_fail_mode fa
 	uint64_t end = now + ((uint64_t)wait_ms + cl_bound_ms(wait_ms)) * 1000u;
 	bool probe = cl_unanswered_at != 0 && now < cl_unanswered_at + CL_UNANSWERED_MS * 1000u;
 
-	if (probe && now < cl_probe_failed_at + CL_BOUND_MIN_MS * 1000u) {
-		/* asked less than a bound ago, unanswered: not again yet */
+	if (probe && cl_skip_question(now, fail_mode)) {
 		ret = CL_ENOANSWER;
 	} else {
+		probe = probe && cl_unanswered_at != 0;   /* not if heard from just now */
 		ret = cl_connect(probe ? 0 : wait_ms);
 		if (ret == 0 && probe)
 			ret = cl_probe(name);
@@ -750,12 +833,10 @@ static int cl_hold_get(const char *name, unsigned wait_ms, enum cld_fail_mode fa
 		}
 		cl_schedule();
 	}
-	cl_answered(ret, probe);
+	cl_note_answer(ret);
 	if (ret < 0) {
 		if (fail_mode == CLD_FAIL_OPEN && cl_unavailable(ret)) {
-			i_warning("corolease: %s: %s; corolease_fail_mode=open: serving without the lease",
-				  name, ret == CL_ENOANSWER ? "coroleased did not answer in time" :
-				  corolease_strerror(ret));
+			cl_open_warning(name, ret);
 			return 0;
 		}
 		*err_r = ret;
