@@ -662,10 +662,20 @@ static uint64_t cl_unanswered_at, cl_probe_failed_at;
 static int cl_probe(const char *name)
 {
 	uint32_t owner;
+	int ret;
 
 	(void)corolease_set_timeout(cl_h, CL_BOUND_MIN_MS);
-	return corolease_owner(cl_h, name, strlen(name), &owner) == -ETIMEDOUT ?
-		CL_ENOANSWER : 0;
+	ret = corolease_owner(cl_h, name, strlen(name), &owner);
+	if (ret == COROLEASE_EDISCONNECTED && cl_holds == NULL) {
+		/* the daemon went (killed, restarted): ask the one there now
+		   (helper-93: the lost connection counted as an answer) */
+		cl_dead = TRUE;
+		if ((ret = cl_connect(0)) < 0)
+			return ret;
+		(void)corolease_set_timeout(cl_h, CL_BOUND_MIN_MS);
+		ret = corolease_owner(cl_h, name, strlen(name), &owner);
+	}
+	return ret == -ETIMEDOUT ? CL_ENOANSWER : ret == COROLEASE_EDISCONNECTED ? ret : 0;
 }
 
 /* whether a take's result ret came from coroleased (not from its silence,
@@ -720,39 +730,60 @@ static bool cl_skip_question(uint64_t now, enum cld_fail_mode fail_mode)
 {
 	if (now >= cl_probe_failed_at + CL_BOUND_MIN_MS * 1000u)
 		return FALSE;
-	if (cl_h == NULL)
-		return fail_mode != CLD_FAIL_OPEN;
-	cl_dispatch();
+	if (cl_h != NULL && !cl_dead)
+		cl_dispatch();
 	if (cl_heard_at > cl_probe_failed_at) {
 		cl_answered_again();
 		return FALSE;
 	}
+	/* no connection, or one just lost (helper-93: a daemon killed and
+	   restarted in that second): nobody waits to answer the question */
+	if (cl_h == NULL || cl_dead)
+		return fail_mode != CLD_FAIL_OPEN;
 	return TRUE;
 }
 
-/* the warning of a take fail-open serves without a lease: at most one a
-   second (helper-92: 452 in a second of STATUS commands), counting the rest */
+/* the warning of a take fail-open serves without a lease: for each name at
+   most one a second (helper-92: 452 in a second of STATUS commands, the
+   same few names), counting the rest; a name not warned of in the last
+   second always is (helper-93: a user served unnamed) */
+#define CL_OPEN_WARNED 8
 static void cl_open_warning(const char *name, int err)
 {
-	static uint64_t warned_at;
-	static unsigned unwarned;
+	static struct {
+		char name[CLD_NAME_MAX + 1];
+		uint64_t at;
+		unsigned more;
+	} warned[CL_OPEN_WARNED];
+	static unsigned next;
 	uint64_t now = cl_now_us();
-
-	if (warned_at != 0 && now < warned_at + 1000000u) {
-		unwarned++;
-		return;
-	}
 	const char *why = err == CL_ENOANSWER ? "coroleased did not answer in time" :
 		corolease_strerror(err);
+	unsigned i, more = 0;
 
-	if (unwarned == 0)
+	for (i = 0; i < CL_OPEN_WARNED; i++) {
+		if (strcmp(warned[i].name, name) != 0)
+			continue;
+		if (now < warned[i].at + 1000000u) {
+			warned[i].more++;
+			return;
+		}
+		more = warned[i].more;
+		break;
+	}
+	if (i == CL_OPEN_WARNED) {
+		i = next;
+		next = (next + 1) % CL_OPEN_WARNED;
+		i_strocpy(warned[i].name, name, sizeof(warned[i].name));
+	}
+	warned[i].at = now;
+	warned[i].more = 0;
+	if (more == 0)
 		i_warning("corolease: %s: %s; corolease_fail_mode=open: serving without the lease",
 			  name, why);
 	else
 		i_warning("corolease: %s: %s; corolease_fail_mode=open: serving without the lease "
-			  "(and %u takes more since the last such warning)", name, why, unwarned);
-	warned_at = now;
-	unwarned = 0;
+			  "(and %u takes more of it since the last such warning)", name, why, more);
 }
 
 /*

@@ -96,6 +96,7 @@ INTEGRATION_TESTS = \
 	tests/integration/t186-dovecot-login-wait-bound.sh \
 	tests/integration/t187-dovecot-open-slow-owner.sh \
 	tests/integration/t189-dovecot-lmtp-hung.sh \
+	tests/integration/t190-dovecot-open-daemon-restart.sh \
 	tests/integration/t08-snapshot-100k.sh \
 	tests/integration/t11-lease-valid.sh \
 	tests/integration/t09-daemon-restart.sh \
