@@ -658,7 +658,8 @@ static int cl_acquire_wait(const char *name, unsigned wait_ms, corolease_lease_t
 static uint64_t cl_unanswered_at, cl_probe_failed_at;
 
 /* the one question of a take after an unanswered one: 0 (coroleased
-   answered, whatever it said) or CL_ENOANSWER */
+   answered, whatever it said), CL_ENOANSWER, or the error of a connection
+   lost (with a hold on it) or not made again */
 static int cl_probe(const char *name)
 {
 	uint32_t owner;
