@@ -969,8 +969,9 @@ static int wait_until(corolease_t *h, bool (*done)(void *arg),
 	 * before the daemon has run: the first round waits before it reads (a
 	 * read first would find the socket empty, one system call for nothing,
 	 * on every call), in poll(2), or with no time limit in the next read.
-	 * What did arrive meanwhile ends the wait at once.  With requests held back by flow control (or the link lost),
-	 * the first round reads, which resends them, as before.
+	 * What did arrive meanwhile ends the wait at once.  With requests held
+	 * back by flow control (or the link lost), the first round reads, which
+	 * resends them, as before.
 	 */
 	bool read = !cl_list_empty(&h->outq) || h->dead, wait = false, pollerr = false;
 	for (;; read = true) {

@@ -5,7 +5,6 @@
  */
 #define _GNU_SOURCE 1   /* struct ucred, sendmmsg() */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>

@@ -112,6 +112,12 @@ static uint64_t mono_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+static int usage(void)
+{
+	fprintf(stderr, "usage: cl-block [-N] [-R] [-s|-S] NAME | -G [-b] NAME\n");
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
 	bool nonblock = false, nofile = false, garbage = false, bounded = false;
@@ -138,13 +144,11 @@ int main(int argc, char **argv)
 			sigflags = 0;
 			break;
 		default:
-			fprintf(stderr, "usage: cl-block [-N] [-R] [-s|-S] NAME | -G [-b] NAME\n");
-			return 2;
+			return usage();
 		}
 	}
 	if (optind + 1 != argc) {
-		fprintf(stderr, "usage: cl-block [-N] [-R] [-s|-S] NAME | -G [-b] NAME\n");
-		return 2;
+		return usage();
 	}
 	const char *name = argv[optind];
 	clt_start();

@@ -38,6 +38,10 @@ DV_ROUTER=${IT_ROUTER:-$IT_BUILD/dovecot/corolease-route}
 DV_LOAD=$IT_SRCDIR/imap-load.py
 # a scripted IMAP session (the break tests t95..)
 DV_SCRIPT=$IT_SRCDIR/imap-script.py
+# one LMTP session of deliveries and waits (t189, t190)
+DV_LMTP=$IT_SRCDIR/lmtp-steps.py
+# dv_deliver I RCPT: one message to RCPT through node I's LMTP, saved (250)
+dv_deliver() { "$CLUSTER_SH" exec "$1" python3 "$DV_LMTP" "$CLUSTER_SUBNET.$1" "$2" | grep -q "^REPLY $2 250"; }
 DV_PLUGIN_DIR=$IT_BUILD/dovecot/.libs
 DV_STORE=
 DV_HOSTS=

@@ -155,4 +155,4 @@ INTEGRATION_TESTS = \
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/check-prometheus.py \
 	tests/integration/dovecot-lib.sh tests/integration/ocf-lib.sh tests/integration/imap-load.py \
-	tests/integration/imap-script.py tests/integration/foreign-cpu.py tests/integration/fence_clsn
+	tests/integration/imap-script.py tests/integration/lmtp-steps.py tests/integration/foreign-cpu.py tests/integration/fence_clsn

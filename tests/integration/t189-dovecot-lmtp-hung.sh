@@ -17,28 +17,7 @@
 . "$(dirname "$0")/dovecot-lib.sh"
 R=6
 dv_start dovecot-lmtp-hung 189
-LM=$CLUSTER_DIR/lmtp.py
-cat >"$LM" <<'PY'
-import smtplib, sys, time
-host, rcpts = sys.argv[1], sys.argv[2].split(",")
-t0 = time.time()
-c = smtplib.LMTP(host, 24, timeout=900)
-c.ehlo()
-c.mail("sender@it")
-for r in rcpts:
-    print("RCPT %s %s" % (r, c.rcpt(r)[0]), flush=True)
-msg = b"From: sender@it\r\nSubject: t189\r\nMessage-ID: <%d@t189>\r\n\r\nbody\r\n" % int(t0 * 1000)
-t1 = time.time()
-c.putcmd("data")
-code, m = c.getreply()
-print("DATA %s" % code, flush=True)
-c.send(smtplib.quotedata(msg.decode()).encode() + b"\r\n.\r\n")
-for r in rcpts:
-    print("REPLY %s %s" % (r, c.getreply()[0]), flush=True)
-print("DATA_MS %d" % ((time.time() - t1) * 1000), flush=True)
-c.quit()
-PY
-out=$(cluster exec 1 python3 "$LM" "$CLUSTER_SUBNET.1" v1)
+out=$(cluster exec 1 python3 "$DV_LMTP" "$CLUSTER_SUBNET.1" v1)
 grep -q '^REPLY v1 250' <<<"$out" || fail "warm-up delivery to v1 failed: $out"
 ok "warm-up delivery to v1 saved"
 
@@ -49,7 +28,7 @@ lmtp_stopped() {
 	for ((k = 1; k <= $2; k++)); do rcpts+="${rcpts:+,}$1$k"; done
 	dv_stop_daemon 1
 	say "SIGSTOP to node 1's coroleased ($dpid); LMTP with $2 recipients"
-	out=$(cluster exec 1 python3 "$LM" "$CLUSTER_SUBNET.1" "$rcpts")
+	out=$(cluster exec 1 python3 "$DV_LMTP" "$CLUSTER_SUBNET.1" "$rcpts")
 	echo "$out"
 	grep -E 'corolease:' "$CLUSTER_DIR/n1/dovecot-mail.log" | tail -n $(($2 + 3)) | cut -c1-200
 	dv_resume
@@ -71,8 +50,7 @@ ok "the DATA took $el ms on a hung daemon ($R bounds would be $((R * 8000)) ms)"
 must_wait 30 "node 1 synced again" synced 1
 # within a second of the last unanswered question a take is refused
 # without asking (the 10:26 run of the Dovecot group): the MTA tries again
-deliver() { cluster exec 1 python3 "$LM" "$CLUSTER_SUBNET.1" "$1" | grep -q "^REPLY $1 250"; }
-must_wait 10 "after the resume LMTP delivers to v2" deliver v2
+must_wait 10 "after the resume LMTP delivers to v2" dv_deliver 1 v2
 check "v2's delivery took its user lease" grep -q 'user/v2 held' "$CLUSTER_DIR/n1/dovecot-mail.log"
 ok "after the resume LMTP delivers under the lease again"
 
@@ -85,7 +63,7 @@ ok "after the resume LMTP delivers under the lease again"
 sed -i 's/corolease_fail_mode = closed/corolease_fail_mode = open/' "$CLUSTER_DIR/n1/dovecot.conf"
 kill -HUP "$(daemon_pid 1 dovecot)"
 must_wait 20 "node 1's Dovecot reloaded its configuration" grep -q "SIGHUP received" "$CLUSTER_DIR/n1/dovecot-mail.log"
-must_wait 10 "LMTP delivers to w0 after the reload" deliver w0
+must_wait 10 "LMTP delivers to w0 after the reload" dv_deliver 1 w0
 R=2
 lmtp_stopped w "$R"
 saved=$(grep -c '^REPLY w[0-9]* 250$' <<<"$out")
@@ -112,7 +90,7 @@ must_wait 20 "u1's session on node 2 selected INBOX" grep -q 'took .* t1$' "$CLU
 LOG=$CLUSTER_DIR/n1/dovecot-mail.log
 mark=$(wc -l <"$LOG")
 dv_stop_daemon 1
-cluster exec 1 python3 "$LM" "$CLUSTER_SUBNET.1" x1 >"$CLUSTER_DIR/x1.out" &
+cluster exec 1 python3 "$DV_LMTP" "$CLUSTER_SUBNET.1" x1 >"$CLUSTER_DIR/x1.out" &
 lp=$!
 # x1's store take: the first one after its user take's bound, a question that goes unanswered
 store_x1() { tail -n +$((mark + 1)) "$LOG" | grep -q 'store//run/cl-mail/x1/Maildir'; }
@@ -120,7 +98,7 @@ must_wait 30 "x1's store take went unanswered" store_x1
 dv_resume
 must_wait 10 "node 1's coroleased answers" bash -c "[ \"\$('$CLUSTER_SH' exec 1 '$CLI' --timeout 2000 owner user/u1)\" = 2 ]"
 wait "$lp"
-out=$(cluster exec 1 python3 "$LM" "$CLUSTER_SUBNET.1" u1)
+out=$(cluster exec 1 python3 "$DV_LMTP" "$CLUSTER_SUBNET.1" u1)
 echo "$out"
 tail -n +$((mark + 1)) "$LOG" | grep -E 'corolease:' | cut -c1-200
 if tail -n +$((mark + 1)) "$LOG" | grep -q 'user/u1: .*serving without the lease'; then

@@ -17,31 +17,6 @@ DV_USER_WAIT=1s
 [[ -x $CL_VALID ]] || skip "cl-valid not built ($CL_VALID)"
 dv_start dovecot-open-daemon-restart 190
 LOG=$CLUSTER_DIR/n1/dovecot-mail.log
-STEPS=$CLUSTER_DIR/lm-steps.py
-cat >"$STEPS" <<'PY'
-import smtplib, sys, time, os
-c = smtplib.LMTP(sys.argv[1], 24, timeout=900)
-c.ehlo()
-for step in sys.argv[2:]:
-    if step.startswith("wait:"):
-        while not os.path.exists(step[5:]):
-            time.sleep(0.002)
-        continue
-    rcpts = step.split(",")
-    c.mail("sender@it")
-    for r in rcpts:
-        print("RCPT %s %s" % (r, c.rcpt(r)[0]), flush=True)
-    code, m = c.docmd("DATA")
-    if code != 354:
-        print("DATA %s %s" % (step, code), flush=True)
-        c.rset()
-        continue
-    msg = "From: sender@it\r\nSubject: t190\r\nMessage-ID: <%d@t190>\r\n\r\nbody\r\n" % int(time.time() * 1000)
-    c.send(smtplib.quotedata(msg).encode() + b"\r\n.\r\n")
-    for r in rcpts:
-        print("REPLY %s %s" % (r, c.getreply()[0]), flush=True)
-c.quit()
-PY
 # user leases only on node 1: a delivery then makes one take a recipient,
 # so x1,x2 end right after x2's unanswered question, and u1 comes well
 # inside the second after it (with mailbox leases a recipient's dozen
@@ -49,15 +24,14 @@ PY
 sed -i 's/corolease_mailbox_lease = yes/corolease_mailbox_lease = no/' "$CLUSTER_DIR/n1/dovecot.conf"
 kill -HUP "$(daemon_pid 1 dovecot)"
 must_wait 20 "node 1's Dovecot reloaded its configuration" grep -q "SIGHUP received" "$LOG"
-deliver() { cluster exec 1 python3 "$STEPS" "$CLUSTER_SUBNET.1" "$1" | grep -q "^REPLY $1 250"; }
-must_wait 10 "LMTP delivers to w0 after the reload" deliver w0
+must_wait 10 "LMTP delivers to w0 after the reload" dv_deliver 1 w0
 spawn 2 hz "$CL_VALID" user/z1 >/dev/null
 must_wait 20 "node 2 holds user/z1" grep -q "^granted user/z1 " "$CLUSTER_DIR/n2/hz.log"
 printf '%s\n' 'SELECT INBOX' 'IDLE 120' 'NOOP' >"$CLUSTER_DIR/s2.txt"
 spawn 2 s2 python3 "$DV_SCRIPT" "$CLUSTER_SUBNET.2" u1 "$CLUSTER_DIR/s2.txt" >/dev/null
 must_wait 20 "u1's session on node 2 selected INBOX" grep -q 'took .* t1$' "$CLUSTER_DIR/n2/s2.log"
 O=$CLUSTER_DIR/steps.out
-cluster exec 1 python3 "$STEPS" "$CLUSTER_SUBNET.1" z1 "wait:$CLUSTER_DIR/go1" x1,x2 "wait:$CLUSTER_DIR/go2" u1 >"$O" 2>&1 &
+cluster exec 1 python3 "$DV_LMTP" "$CLUSTER_SUBNET.1" z1 "wait:$CLUSTER_DIR/go1" x1,x2 "wait:$CLUSTER_DIR/go2" u1 >"$O" 2>&1 &
 lp=$!
 must_wait 30 "z1 refused on node 1 (node 2 holds it)" grep -qE '^(REPLY|DATA|RCPT) z1 [45]' "$O"
 mark=$(wc -l <"$LOG")
