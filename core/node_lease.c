@@ -413,7 +413,10 @@ static void on_grant(struct cl_node *n, const struct cl_action *a)
 		 * at once), and the others, cut off from it now, would grant the
 		 * name elsewhere with no orphan of ours to wait for.
 		 */
-		nd_await_grant(n, l);
+		bool settled = a->from && nd_handover_settled(n, a->from, a->from_epoch);
+		if (settled)
+			n->c.handover_grants++;
+		nd_await_grant(n, l, settled);
 	}
 	nd_pump(n, l);
 }
