@@ -406,8 +406,7 @@ static int grant(struct cl_sm *sm, struct cl_rec *rec, uint32_t node, uint8_t mo
 	if (epoch > sm->h.epoch)
 		sm->h.epoch = epoch;
 	struct cl_action a = { .type = CL_ACT_GRANT, .node = node, .mode = mode,
-			       .req_id = req_id, .epoch = epoch,
-			       .from = sm->handover.node, .from_epoch = sm->handover.epoch };
+			       .req_id = req_id, .epoch = epoch };
 	cl_sm_emit(sm, &a, rec);
 	return 0;
 }
@@ -619,17 +618,9 @@ static int apply_release(struct cl_sm *sm, uint32_t sender, const struct cl_msg 
 	if (!h || h->orphan_seq || h->epoch != m->epoch)
 		return 0;           /* stale: released already, re-granted, or orphaned */
 	struct cl_action a = { .type = CL_ACT_RELEASED, .node = sender, .epoch = h->epoch };
-	/*
-	 * The grants this release makes say so (a handover): a state that
-	 * lacks the release still has the hold, an orphan once its sender is
-	 * gone, and an orphan keeps every grant of the name away (compatible()),
-	 * so the node agent may hand them out sooner (nd_handover_settled()).
-	 */
-	sm->handover = (__typeof__(sm->handover)){ sender, h->epoch };
 	hold_remove(sm, rec, h);
 	cl_sm_emit(sm, &a, rec);
 	grant_waiters(sm, rec);
-	sm->handover = (__typeof__(sm->handover)){ 0, 0 };
 	return 0;
 }
 
@@ -936,7 +927,6 @@ static const struct {
 	{ "anchor-own", CL_UNSAFE_ANCHOR_OWN },
 	{ "no-grant-ack", CL_UNSAFE_NO_GRANT_ACK },
 	{ "votes-own", CL_UNSAFE_VOTES_OWN },
-	{ "handover-unsettled", CL_UNSAFE_HANDOVER_UNSETTLED },
 };
 
 unsigned cl_unsafe_by_name(const char *name, size_t len)

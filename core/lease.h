@@ -186,9 +186,6 @@ struct cl_action {
 	uint64_t epoch;         /* GRANT, BLOCKING, REVOKE, RELEASED, RECOVERED */
 	uint64_t version;       /* INDEX_*: name's version after the write */
 	uint64_t count;         /* ADMIN_DONE: holds freed / holders told */
-	uint32_t from;          /* GRANT: made by node from's RELEASE or HANDOVER_DONE of its
-				   hold (a handover); 0: by another input */
-	uint64_t from_epoch;    /* GRANT: that hold's epoch */
 	uint16_t namelen;
 	uint8_t keylen;
 	const uint8_t *name;
@@ -213,14 +210,11 @@ typedef void (*cl_action_fn)(void *ctx, const struct cl_action *a);
 #define CL_UNSAFE_VOTES_OWN       0x80u  /* vote rule: this node's own votes may confirm a
 					    write with no other member having applied it
 					    (node agent, votes_suffice()) */
-#define CL_UNSAFE_HANDOVER_UNSETTLED 0x100u /* hand a handover's grant to clients at once,
-					    whether or not every member is known to have the
-					    released hold (node agent, handover_settled()) */
-#define CL_UNSAFE_ALL             0x1ffu
+#define CL_UNSAFE_ALL             0xffu
 
 /* The CL_UNSAFE_* switch named name (len bytes: "no-quorum", "no-orphan-wait",
  * "no-term", "epoch-no-term", "split-timer", "anchor-own", "no-grant-ack",
- * "votes-own", "handover-unsettled"), or 0. */
+ * "votes-own"), or 0. */
 unsigned cl_unsafe_by_name(const char *name, size_t len);
 /* The name of the one CL_UNSAFE_* switch flag, or NULL. */
 const char *cl_unsafe_name(unsigned flag);

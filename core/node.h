@@ -164,7 +164,6 @@ struct cl_node_counters {
 	uint64_t mcast_eagain;
 	uint64_t fastpath_grants;    /* local acquires granted without a message */
 	uint64_t cluster_grants;     /* acquires that went through the cluster */
-	uint64_t handover_grants;    /* of which: handovers handed out without waiting for acks */
 	uint64_t delivered;
 	uint64_t bad_msgs;           /* deliveries that failed to decode (a batch counts once) */
 	uint64_t version_mismatches; /* of which: another wire version (a member of another release) */

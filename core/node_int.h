@@ -463,16 +463,6 @@ struct cl_node {
 	 * a place says all; 0 = none (nd_writes_reindex()).
 	 */
 	uint64_t ack_upto[CL_MAX_MEMBERS], applied_upto[CL_MAX_MEMBERS];
-	/*
-	 * Handovers (nd_handover_settled()): gack[] holds, per member, the
-	 * highest grant epoch its WRITE_ACKs named since the round of departure
-	 * generation gack_gen ended; round_epoch is the machine's last epoch when
-	 * the round of generation round_gen ended (every member then had every
-	 * hold of this state).
-	 */
-	struct { uint32_t node; uint64_t epoch; } gack[CL_MAX_MEMBERS];
-	uint32_t ngack;
-	uint64_t gack_gen, round_gen, round_epoch;
 	uint64_t sent_seq;               /* own messages handed to the transport */
 	uint64_t inflight_bytes;         /* their bytes on the inflight queue */
 	uint64_t departures;             /* configuration changes with departures or a new ring,
@@ -708,11 +698,9 @@ void nd_confirm_writes(struct cl_node *n);
 void nd_note_write(struct cl_node *n, uint32_t writer, const struct cl_msg *m);
 void nd_note_grant(struct cl_node *n, uint32_t node, uint64_t epoch);
 void nd_note_stateless(struct cl_node *n, const struct cl_msg *m);
-void nd_await_grant(struct cl_node *n, struct nl_lease *l, bool settled);
+void nd_await_grant(struct cl_node *n, struct nl_lease *l);
 void nd_send_acks(struct cl_node *n);
 void nd_on_write_ack(struct cl_node *n, uint32_t sender, const struct cl_msg *m);
-bool nd_handover_settled(struct cl_node *n, uint32_t from, uint64_t from_epoch);
-void nd_round_ended(struct cl_node *n);
 void nd_writes_kept(struct cl_node *n);
 void nd_writes_reindex(struct cl_node *n);
 void nd_drop_unconfirmed(struct cl_node *n, uint64_t client, int err, bool tell);

@@ -413,10 +413,7 @@ static void on_grant(struct cl_node *n, const struct cl_action *a)
 		 * at once), and the others, cut off from it now, would grant the
 		 * name elsewhere with no orphan of ours to wait for.
 		 */
-		bool settled = a->from && nd_handover_settled(n, a->from, a->from_epoch);
-		if (settled)
-			n->c.handover_grants++;
-		nd_await_grant(n, l, settled);
+		nd_await_grant(n, l);
 	}
 	nd_pump(n, l);
 }

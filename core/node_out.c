@@ -461,9 +461,9 @@ void nd_confirm_writes(struct cl_node *n)
  * no local client gets it before nd_confirm_writes() confirms the grant.
  * Alone in the configuration, there is nobody to wait for.
  */
-void nd_await_grant(struct cl_node *n, struct nl_lease *l, bool settled)
+void nd_await_grant(struct cl_node *n, struct nl_lease *l)
 {
-	if (!others_mask(n) || settled || (n->cfg.sm.unsafe_flags & CL_UNSAFE_NO_GRANT_ACK)) {
+	if (!others_mask(n) || (n->cfg.sm.unsafe_flags & CL_UNSAFE_NO_GRANT_ACK)) {
 		l->unconf = false;
 		return;
 	}
@@ -566,100 +566,6 @@ void nd_send_acks(struct cl_node *n)
 }
 
 /*
- * A grant this node applied whose input was a RELEASE or HANDOVER_DONE of
- * node from's hold of from_epoch (a handover, struct cl_action's from):
- * may a client have it now, without the others' WRITE_ACKs naming it?
- *
- * Yes once every other member of the configuration is known to have that
- * hold in its state.  A quorate ring formed later then either has the
- * release (some member that delivered it is there, and every member moving
- * on with it delivers it too), so the grant, and this node's hold is an
- * orphan there once this node is gone; or it lacks the release, and then
- * it lacks the sender too (a sender delivers its own message), so it holds
- * from's hold as an orphan, which keeps every grant of the name away.
- * Either way the name waits out the fence delay (or a fence-ack) before it
- * is granted again, as for any hold of a departed node, and this node's
- * clients are gone by then (the same validity and revoke deadlines bound
- * them).  An epoch it gave is below that ring's: its term is newer.  What
- * grant confirmation guards against elsewhere, a grant the others never saw
- * on a name they think free, cannot happen here.
- *
- * Known to have the hold: it was in the state when this generation's round
- * ended (every member then had this state), or it was granted in this ring's
- * own term and each other member but from has since named, in a WRITE_ACK, a
- * grant epoch at least from_epoch (a WRITE_ACK stands for everything its
- * sender applied before what it names, and one counter numbers every grant).
- * An epoch of this ring's term is above every epoch of an earlier term, so
- * no entry sent before this ring (another lineage's) can count.
- */
-bool nd_handover_settled(struct cl_node *n, uint32_t from, uint64_t from_epoch)
-{
-	if (!from || !from_epoch || !n->sm || n->sync.active)
-		return false;
-	if (n->cfg.sm.unsafe_flags & CL_UNSAFE_HANDOVER_UNSETTLED)
-		return true;
-	if (n->round_gen == n->departures && from_epoch <= n->round_epoch)
-		return true;
-	struct cl_sm_stats st;
-	cl_sm_stats(n->sm, &st);
-	if (n->gack_gen != n->departures || !ring_eq(&st.term, &n->ring) ||
-	    n->ring.seq >= UINT64_C(1) << (64 - CL_EPOCH_TERM_SHIFT) ||
-	    from_epoch < n->ring.seq << CL_EPOCH_TERM_SHIFT)
-		return false;
-	for (uint32_t i = 0; i < n->nmembers; i++) {
-		uint32_t m = n->members[i];
-		if (m == n->me || m == from)
-			continue;
-		uint32_t k = 0;
-		while (k < n->ngack && n->gack[k].node != m)
-			k++;
-		if (k == n->ngack || n->gack[k].epoch < from_epoch)
-			return false;
-	}
-	return true;
-}
-
-/* sender's WRITE_ACK m: the highest grant epoch it names, for nd_handover_settled() */
-static void note_grant_acks(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
-{
-	if (n->gack_gen != n->departures || n->sync.active) {
-		n->ngack = 0;
-		n->gack_gen = n->departures;
-		if (n->sync.active)
-			return;
-	}
-	uint64_t top = 0;
-	for (uint32_t off = 0; off + CL_WRITE_ACK_LEN <= m->vallen; off += CL_WRITE_ACK_LEN) {
-		uint64_t req = cl_get_u64(m->value + off + 4);
-		if (req != CL_ACK_ALL && (req & CL_ACK_GRANT) && (req & ~CL_ACK_GRANT) > top)
-			top = req & ~CL_ACK_GRANT;
-	}
-	if (!top)
-		return;
-	uint32_t k = 0;
-	while (k < n->ngack && n->gack[k].node != sender)
-		k++;
-	if (k == n->ngack) {
-		if (n->ngack == CL_MAX_MEMBERS)
-			return;
-		n->gack[n->ngack++] = (__typeof__(n->gack[0])){ sender, 0 };
-	}
-	if (top > n->gack[k].epoch)
-		n->gack[k].epoch = top;
-}
-
-/* This generation's round ended: every member has every hold of the state now. */
-void nd_round_ended(struct cl_node *n)
-{
-	struct cl_sm_stats st;
-	cl_sm_stats(n->sm, &st);
-	n->round_gen = n->departures;
-	n->round_epoch = st.epoch;
-	n->ngack = 0;
-	n->gack_gen = n->departures;
-}
-
-/*
  * A WRITE_ACK from sender: for the entry naming this node, the sender has
  * applied that write (or grant to this node) and, the order being agreed,
  * every write and grant this node applied before it in the same
@@ -671,7 +577,6 @@ void nd_on_write_ack(struct cl_node *n, uint32_t sender, const struct cl_msg *m)
 	int idx = sender == n->me ? -1 : nd_member_index(n, sender);
 	if (idx < 0)
 		return;
-	note_grant_acks(n, sender, m);
 	for (uint32_t off = 0; off + CL_WRITE_ACK_LEN <= m->vallen; off += CL_WRITE_ACK_LEN) {
 		uint32_t node = cl_get_u32(m->value + off);
 		uint64_t req = cl_get_u64(m->value + off + 4);

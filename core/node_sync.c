@@ -458,7 +458,6 @@ static void sync_complete(struct cl_node *n)
 	if (!n->sync.loaded)
 		nd_writes_kept(n);   /* every member now has this node's state */
 	n->sync.active = false;
-	nd_round_ended(n);
 	nd_sync_reset_buf(n);
 	n->c.syncs++;
 	uint64_t now = now_us(n);

@@ -136,8 +136,6 @@ struct cl_sm {
 
 	struct cl_sm_header h;       /* the scalars a snapshot carries */
 	uint64_t holds, orphans, waiters;
-	/* while a RELEASE or HANDOVER_DONE grants the name's waiters: whose hold, and its epoch */
-	struct { uint32_t node; uint64_t epoch; } handover;
 
 	/* index */
 	uint64_t index_bytes;

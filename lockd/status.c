@@ -85,7 +85,6 @@ struct status_src {
 	F("backlog_msgs",              U64,  s->in->backlog_msgs)                 \
 	F("counters.fastpath_grants",  U64,  s->k.fastpath_grants)                \
 	F("counters.cluster_grants",   U64,  s->k.cluster_grants)                 \
-	F("counters.handover_grants",  U64,  s->k.handover_grants)                \
 	F("counters.mcast_msgs",       U64,  s->k.mcast_msgs)                     \
 	F("counters.mcast_bytes",      U64,  s->k.mcast_bytes)                    \
 	F("counters.heartbeats",       U64,  s->k.heartbeats)                     \

@@ -255,98 +255,76 @@ START_TEST(regular_delivery_to_some)
 END_TEST
 
 /*
- * A handover: node 2 gives its hold (of mode held) back to node 1's waiting
- * EX client, which gets it in the delivery of node 2's release, without the
- * others' WRITE_ACKs (every member had node 2's hold).  Only nodes 1 and 2
- * deliver the release, and are cut off: the majority still has node 2's
- * hold, an orphan, and grants the name (to node 3, in mode later) only
- * after the fence delay.
+ * Why a handover waits for the others' acks like any grant (helper-94,
+ * 2026-12-06, against a shortcut that handed it out in the release's
+ * delivery when every member had the released hold).  Five nodes, the
+ * default revoke timeout: node 2 holds x, node 1 waits, node 2's release
+ * reaches nodes 1 and 2 only.  Node 1's client must not have x yet: in the
+ * majority, which never saw the release, the only trace of it is node 2's
+ * orphan, and that goes before the fence delay in two ways, below.  With the
+ * shortcut, node 1's client (revoked when cut off, but free to act until its
+ * revoke deadline) and node 3's overlapped in both.
  */
-static void handover_then_cut_off(uint8_t held, uint8_t later)
+static struct evs_bus *handover_seen_by_two(struct evs_config *c)
 {
-	struct evs_config c;
-	evs_config_default(&c, 5);
-	struct evs_bus *b = evs_new(&c);
+	evs_config_default(c, 5);
+	c->node.revoke_timeout_us = 5 * SEC;
+	c->node.fence_delay_us = c->node.validity_us + c->node.revoke_timeout_us + 2 * SEC;
+	struct evs_bus *b = evs_new(c);
 	evs_boot(b);
-	uint32_t maj = EVS_N(3) | EVS_N(4) | EVS_N(5);
-	evs_acquire(b, 2, 21, "x", held, 0, 0);
+	evs_acquire(b, 2, 21, "x", CL_MODE_EX, 0, 0);
 	evs_run(b);
-	const struct evs_event *g2 = evs_last(b, 2, 21, CL_NODE_EV_GRANTED, "x");
-	ck_assert_ptr_nonnull(g2);
+	ck_assert_ptr_nonnull(evs_last(b, 2, 21, CL_NODE_EV_GRANTED, "x"));
 	evs_acquire(b, 1, 11, "x", CL_MODE_EX, CL_ACQ_WAIT, 0);
 	evs_run(b);
 	ck_assert_ptr_nonnull(evs_last(b, 1, 11, CL_NODE_EV_QUEUED, "x"));
-	struct cl_node_counters c0, c1;
-	cl_node_counters(evs_agent(b, 1), &c0);
 	evs_ring_hold(b, 1, true);
 	evs_release(b, 2, 21, "x");
 	uint64_t rel = evs_last_sent(b, 2);
 	evs_deliver_to(b, 1, EVS_N(1) | EVS_N(2));
 	ck_assert_uint_eq(evs_delivered_by(b, rel), EVS_N(1) | EVS_N(2));
-	const struct evs_event *g1 = evs_last(b, 1, 11, CL_NODE_EV_GRANTED, "x");
-	ck_assert_ptr_nonnull(g1);
-	ck_assert_uint_gt(g1->ev.epoch, g2->ev.epoch);
-	ck_assert(evs_lease_valid(b, 1, 11, "x"));
-	cl_node_counters(evs_agent(b, 1), &c1);
-	ck_assert_uint_eq(c1.handover_grants - c0.handover_grants, 1);
-	EVS_SPLIT(b, EVS_N(1) | EVS_N(2), maj);
-	uint64_t formed = evs_now(b);
-	ck_assert(!evs_lease_valid(b, 1, 11, "x"));
-	ck_assert_uint_eq(evs_delivered_by(b, rel), EVS_N(1) | EVS_N(2));
-	evs_acquire(b, 3, 31, "x", later, CL_ACQ_WAIT, 0);
+	ck_assert_uint_eq(owner(b, 1, "x"), 1);
+	ck_assert_ptr_null(evs_last(b, 1, 11, CL_NODE_EV_GRANTED, "x"));
+	return b;
+}
+
+/* ... a fence-ack of node 2 alone (it really is off) frees its orphan at once. */
+START_TEST(handover_release_seen_by_two_then_fence_ack)
+{
+	struct evs_config c;
+	struct evs_bus *b = handover_seen_by_two(&c);
+	evs_crash(b, 2);
+	EVS_SPLIT(b, EVS_N(1), EVS_N(3) | EVS_N(4) | EVS_N(5));
+	evs_fence_ack(b, 3, 39, 2, false);
 	evs_run(b);
-	evs_advance(b, formed + c.node.fence_delay_us - SEC);
-	ck_assert_ptr_null(evs_last(b, 3, 31, CL_NODE_EV_GRANTED, "x"));
-	evs_advance(b, formed + c.node.fence_delay_us + 2 * SEC);
-	const struct evs_event *g3 = evs_last(b, 3, 31, CL_NODE_EV_GRANTED, "x");
-	ck_assert_ptr_nonnull(g3);
-	ck_assert_uint_gt(g3->ev.epoch, g1->ev.epoch);
+	evs_acquire(b, 3, 31, "x", CL_MODE_EX, CL_ACQ_WAIT, 0);
+	evs_run(b);
+	ck_assert_ptr_nonnull(evs_last(b, 3, 31, CL_NODE_EV_GRANTED, "x"));
+	evs_advance(b, evs_now(b) + c.node.revoke_timeout_us);
+	ck_assert_ptr_null(evs_last(b, 1, 11, CL_NODE_EV_GRANTED, "x"));
 	no_violation(b);
 	evs_free(b);
 }
-
-START_TEST(handover_granted_in_the_release_delivery)
-{
-	handover_then_cut_off(CL_MODE_EX, CL_MODE_EX);
-}
 END_TEST
 
-/* The release of an SH hold hands over the same way: its orphan keeps SH grants away too. */
-START_TEST(release_of_an_sh_hold_hands_over)
+/* ... node 2 returns to the majority alone and recovers its own orphan at once. */
+START_TEST(handover_releaser_returns_alone)
 {
-	handover_then_cut_off(CL_MODE_SH, CL_MODE_SH);
-}
-END_TEST
-
-/*
- * The same handover from a hold node 3 never applied: node 2's grant, which
- * only nodes 1 and 2 delivered, is given back before any client had it (its
- * client gave up), so node 1's client must wait for the others' acks.  They
- * never come: nodes 1 and 2 are cut off, and the majority, which never saw
- * any of it, grants the name at once.
- */
-START_TEST(handover_of_a_hold_not_everyone_has_waits)
-{
-	struct evs_bus *b = bus(5);
+	struct evs_config c;
+	struct evs_bus *b = handover_seen_by_two(&c);
 	uint32_t maj = EVS_N(3) | EVS_N(4) | EVS_N(5);
-	evs_ring_hold(b, 1, true);
-	evs_acquire(b, 2, 21, "x", CL_MODE_EX, CL_ACQ_WAIT, 0);
-	evs_deliver_to(b, 1, EVS_N(1) | EVS_N(2));
-	ck_assert_uint_eq(owner(b, 1, "x"), 2);
-	ck_assert_uint_eq(owner(b, 3, "x"), 0);
-	ck_assert_ptr_null(evs_last(b, 2, 21, CL_NODE_EV_GRANTED, "x"));
-	evs_release(b, 2, 21, "x");   /* gives up waiting: nobody holds it on node 2 */
-	evs_acquire(b, 1, 11, "x", CL_MODE_EX, CL_ACQ_WAIT, 0);
-	for (int i = 0; i < 4 && owner(b, 1, "x") != 1; i++)
-		evs_deliver_to(b, 1, EVS_N(1) | EVS_N(2));
-	ck_assert_uint_eq(owner(b, 1, "x"), 1);   /* node 2 gave it back, node 1 has it */
-	ck_assert_uint_eq(owner(b, 3, "x"), 0);
-	ck_assert_ptr_null(evs_last(b, 1, 11, CL_NODE_EV_GRANTED, "x"));
-	ck_assert(!evs_lease_valid(b, 1, 11, "x"));
-	EVS_SPLIT(b, EVS_N(1) | EVS_N(2), maj);
-	evs_acquire(b, 3, 31, "x", CL_MODE_EX, 0, 0);
+	EVS_SPLIT(b, EVS_N(1), EVS_N(2), maj);
+	evs_acquire(b, 3, 31, "x", CL_MODE_EX, CL_ACQ_WAIT, 0);
 	evs_run(b);
-	ck_assert_ptr_nonnull(evs_last(b, 3, 31, CL_NODE_EV_GRANTED, "x"));
+	evs_advance(b, evs_now(b) + 100 * 1000);
+	uint64_t merged = evs_now(b);
+	EVS_FORM(b, EVS_N(1), EVS_N(2) | maj);
+	evs_run(b);
+	evs_advance(b, merged + c.node.revoke_timeout_us);
+	const struct evs_event *g3 = evs_last(b, 3, 31, CL_NODE_EV_GRANTED, "x");
+	ck_assert_ptr_nonnull(g3);
+	ck_assert_uint_lt(g3->at, merged + c.node.fence_delay_us);   /* not by the fence delay */
+	evs_advance(b, merged + c.node.fence_delay_us + SEC);
 	ck_assert_ptr_null(evs_last(b, 1, 11, CL_NODE_EV_GRANTED, "x"));
 	no_violation(b);
 	evs_free(b);
@@ -672,9 +650,8 @@ static Suite *evsbus_suite(void)
 	tcase_add_test(tc, batch_is_one_cpg_message);
 	tcase_add_test(tc, transitional_delivery_follows_copies);
 	tcase_add_test(tc, regular_delivery_to_some);
-	tcase_add_test(tc, handover_granted_in_the_release_delivery);
-	tcase_add_test(tc, handover_of_a_hold_not_everyone_has_waits);
-	tcase_add_test(tc, release_of_an_sh_hold_hands_over);
+	tcase_add_test(tc, handover_release_seen_by_two_then_fence_ack);
+	tcase_add_test(tc, handover_releaser_returns_alone);
 	tcase_add_test(tc, votequorum_manual);
 	tcase_add_test(tc, two_node_verdicts);
 	tcase_add_test(tc, split_majority_waits_fence_delay);

@@ -1,8 +1,7 @@
 #!/bin/bash
 # 2. Three nodes: node 1 holds NAME (corolease acquire NAME -- sleep 1000);
 # NOWAIT from node 2 exits 1 naming owner 1; WAIT from node 2 is granted once
-# node 1's command ends (CLI releases), with a larger epoch, handed out in the
-# delivery of node 1's release (counters.handover_grants).
+# node 1's command ends (CLI releases), with a larger epoch.
 # The handover timeout is long here: with the suite's 2 s, node 1's command
 # is revoked 2 s after node 2 asks, and on a loaded machine the checks below
 # (each a process in the node's namespace) can miss the queued waiter.
@@ -35,10 +34,6 @@ must_wait 10 "node 2 granted after node 1's command ended" grep -q '^epoch' "$CL
 say "handover took $(( $(now_ms) - t0 )) ms"
 e2=$(awk '/^epoch/{print $2}' "$CLUSTER_DIR/n2/waiter.log")
 check "node 2's epoch $e2 > node 1's epoch $e1" [ "$e2" -gt "$e1" ]
-# node 1's hold was in every member's state: the grant went out in the
-# delivery of node 1's release, with no wait for the others' acks
-hg=$(st 2 .counters.handover_grants)
-check "node 2 counted the handover (counters.handover_grants: '$hg')" [ "${hg:-0}" -ge 1 ]
 must_wait 5 "node 1's holder CLI exited" exited "$hpid"
 must_wait 5 "state hashes equal on nodes 1-3" hashes_equal 1 2 3
 it_pass

@@ -3109,17 +3109,6 @@ static void node_start(struct sim *s, struct node *n)
 	daemon_start(s, n);
 }
 
-/* The handovers n's agent handed out at once, for the summary (before the agent goes). */
-static void count_handovers(struct sim *s, const struct node *n)
-{
-	struct cl_node_counters k;
-
-	if (!n->cn)
-		return;
-	cl_node_counters(n->cn, &k);
-	s->res->handovers += k.handover_grants;
-}
-
 /* What dies with the daemon process. */
 static void daemon_gone(struct sim *s, struct node *n)
 {
@@ -3129,7 +3118,6 @@ static void daemon_gone(struct sim *s, struct node *n)
 		if (c->used && c->node == n->idx)
 			client_end(s, c, END_CRASH);
 	}
-	count_handovers(s, n);
 	AGENT(n, n->cn = cl_node_free(n->cn));
 	n->ntags = 0;            /* its holds died with it, told to nobody */
 	dq_clear(n);             /* what corosync kept for a stopped daemon dies with it */
@@ -5110,7 +5098,6 @@ static void teardown(struct sim *s)
 	for (unsigned i = 0; i < s->n; i++) {
 		struct node *n = &s->nodes[i];
 
-		count_handovers(s, n);
 		n->cn = cl_node_free(n->cn);
 		free(n->tags);
 		msgq_clear(&n->held);
@@ -5493,7 +5480,7 @@ static const char *plant_args(unsigned flags, char *buf, size_t cap)
 struct worker_out {
 	uint64_t seeds, events, sim_us, violations, soft, trans_acks, forks, grants, acks;
 	uint64_t faults, bursts, skips;
-	uint64_t dstops, dstop_grants, dstop_acks, dstop_syncs, handovers;
+	uint64_t dstops, dstop_grants, dstop_acks, dstop_syncs;
 	uint64_t bad_seed;       /* first violating seed (hard) */
 	uint64_t owner_seed;     /* --expect-violation: first seed with a double owner */
 	bool bad, owner;
@@ -5528,7 +5515,6 @@ static void worker(const struct sim_opts *o, unsigned wi, struct shared *sh)
 		out->dstop_grants += r.dstop_grants;
 		out->dstop_acks += r.dstop_acks;
 		out->dstop_syncs += r.dstop_syncs;
-		out->handovers += r.handovers;
 		if (r.inv == SIM_OK)
 			continue;
 		if (o->expect && safety_inv(r.inv)) {
@@ -5560,8 +5546,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: corolease-sim [--seeds N] [--seed S] [--start S] [--nodes N] [--jobs J]\n"
 		"                     [--plant no-quorum|no-orphan-wait|no-term|epoch-no-term|\n"
-		"                              split-timer|anchor-own|no-grant-ack|votes-own|\n"
-		"                              handover-unsettled]\n"
+		"                              split-timer|anchor-own|no-grant-ack|votes-own]\n"
 		"                     [--verbose]\n"
 		"                     [--expect-violation] [--keep-going] [--lax-trans] [--digest]\n"
 		"                     [--congest-unbatched] [--self-first] [--watch NAME] [--self-check]\n"
@@ -5791,7 +5776,6 @@ int main(int argc, char **argv)
 		tot.dstop_grants += x->dstop_grants;
 		tot.dstop_acks += x->dstop_acks;
 		tot.dstop_syncs += x->dstop_syncs;
-		tot.handovers += x->handovers;
 		if (x->bad && (!tot.bad || x->bad_seed < tot.bad_seed)) {
 			tot.bad = true;
 			tot.bad_seed = x->bad_seed;
@@ -5802,10 +5786,9 @@ int main(int argc, char **argv)
 		}
 	}
 	printf("sim: %" PRIu64 " seeds, %" PRIu64 " events, %" PRIu64 " violations "
-	       "(%" PRIu64 " grants [%" PRIu64 " node-level handovers in the release's delivery], "
-	       "%" PRIu64 " index acks [%" PRIu64 " in a minority's transitional delivery], "
+	       "(%" PRIu64 " grants, %" PRIu64 " index acks [%" PRIu64 " in a minority's transitional delivery], "
 	       "%" PRIu64 " forks, %" PRIu64 " faults, %.0f simulated s, %.1f s wall, %u jobs%s)\n",
-	       tot.seeds, tot.events, tot.violations, tot.grants, tot.handovers, tot.acks, tot.trans_acks,
+	       tot.seeds, tot.events, tot.violations, tot.grants, tot.acks, tot.trans_acks,
 	       tot.forks, tot.faults, (double)tot.sim_us / 1e6,
 	       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, o.jobs,
 	       BUILD_NOTE);

@@ -125,7 +125,6 @@ struct sim_result {
 	uint64_t skips;          /* asym-view: interim rings that the rest of their ring skipped */
 	uint64_t dstops;         /* daemons stopped alone (fault_dstop()) */
 	uint64_t dstop_grants, dstop_acks, dstop_syncs; /* answered meanwhile: note_dstop_answer() */
-	uint64_t handovers;      /* grants handed out in the release's delivery (counters.handover_grants) */
 };
 
 #endif /* COROLEASE_SIM_H */
