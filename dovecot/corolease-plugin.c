@@ -220,12 +220,18 @@ static void cl_stop(const char *reason, enum cld_stop_cause cause, uint32_t node
    cl_skip_question()) */
 static uint64_t cl_heard_at;
 
+/* runs cl_h's events; any is a sign of life from coroleased */
+static void cl_dispatch_events(void)
+{
+	if (corolease_dispatch(cl_h) > 0)
+		cl_heard_at = cl_now_us();
+}
+
 static void cl_dispatch(void)
 {
 	if (cl_h == NULL)
 		return;
-	if (corolease_dispatch(cl_h) > 0)
-		cl_heard_at = cl_now_us();
+	cl_dispatch_events();
 	cl_schedule();
 }
 
@@ -621,8 +627,7 @@ static int cl_acquire_wait(const char *name, unsigned wait_ms, corolease_lease_t
 		if (poll(&pfd, 1, when <= now ? 0 : (int)((when - now + 999) / 1000)) < 0 &&
 		    errno != EINTR)
 			break;
-		if (corolease_dispatch(cl_h) > 0)
-			cl_heard_at = cl_now_us();
+		cl_dispatch_events();   /* not cl_dispatch(): Dovecot's timer stays as it is */
 	}
 	cl_wait.active = FALSE;
 	if (cl_deferred.set && cl_deferred_to == NULL)

@@ -316,7 +316,7 @@ START_TEST(handover_releaser_returns_alone)
 	EVS_SPLIT(b, EVS_N(1), EVS_N(2), maj);
 	evs_acquire(b, 3, 31, "x", CL_MODE_EX, CL_ACQ_WAIT, 0);
 	evs_run(b);
-	evs_advance(b, evs_now(b) + 100 * 1000);
+	evs_advance(b, evs_now(b) + SEC / 10);
 	uint64_t merged = evs_now(b);
 	EVS_FORM(b, EVS_N(1), EVS_N(2) | maj);
 	evs_run(b);
