@@ -200,11 +200,24 @@ void nd_set_valid_until(struct cl_node *n, uint64_t t)
  * the local votequorum agrees for the current ring (also during a sync
  * round: the machine is then frozen, grants nothing, and is quorate only on
  * a side that has seen no departure since it was confirmed, so a long
- * snapshot transfer does not make every holder lapse).
+ * snapshot transfer does not make every holder lapse).  In a split-capable
+ * quorum mode a departed node's return ends the machine's wait for its
+ * fence-ack, and the machine stops being quorate until the round is over,
+ * only so that what waited is granted once, after the round
+ * (cl_sm_confchg()); it was quorate and renewing throughout the wait, no
+ * node has left since, and nothing is granted during the round, so such a
+ * round renews too (wait_over_round; a breaker's 200 MB snapshot took 4 s
+ * to reach a restarted two_node peer, and the holder lapsed every time).
  */
+static bool quorate_but_for_a_return(const struct cl_node *n)
+{
+	return n->wait_over_round && n->sync.active && n->vq_quorate && ring_eq(&n->vq_ring, &n->ring);
+}
+
 static void renew(struct cl_node *n, uint64_t anchor)
 {
-	if (!anchor || !n->sm || !nd_quorum_ok(n) || !ring_eq(cl_sm_ring(n->sm), &n->ring))
+	if (!anchor || !n->sm || !(nd_quorum_ok(n) || quorate_but_for_a_return(n)) ||
+	    !ring_eq(cl_sm_ring(n->sm), &n->ring))
 		return;
 	uint64_t t = anchor + n->cfg.validity_us;
 	if (t <= n->valid_until)
@@ -455,6 +468,16 @@ void cl_node_confchg(struct cl_node *n, const struct cl_ring *ring,
 	memcpy(n->members, members, nmembers * sizeof(*members));
 	n->conf_gen++;          /* own deliveries before this confirm no anchor after it */
 	nd_writes_reindex(n);
+	/*
+	 * Whether the machine stops being quorate here only because the wait
+	 * for a fence-ack ends (a return, nothing left): renew() goes on for
+	 * that round, and for a round restarted by another join while it was
+	 * open; any departure ends it.
+	 */
+	bool q0 = n->sm && cl_sm_quorate(n->sm);
+	uint32_t u0 = n->sm ? cl_sm_nunfenced(n->sm) : 0;
+	bool was_open = n->wait_over_round && n->sync.active;
+	n->wait_over_round = false;
 	if (n->sm) {
 		int rc = cl_sm_confchg(n->sm, ring, members, nmembers, left, nleft);
 		if (rc == -ENOMEM)
@@ -467,6 +490,8 @@ void cl_node_confchg(struct cl_node *n, const struct cl_ring *ring,
 		for (size_t i = 0; i < nleft; i++)
 			if (left[i] != n->me)
 				nd_fence_arm(n, left[i], st.orphan_seq, deadline);
+		n->wait_over_round = !nleft && rc == 0 && !st.quorate &&
+				     ((q0 && st.nunfenced < u0) || was_open);
 	}
 	/*
 	 * A new ring may hide a departure.  CPG does not give every member the

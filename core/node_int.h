@@ -371,6 +371,9 @@ struct cl_node {
 					    so a heartbeat is due at once (a configuration change
 					    needs two own deliveries to renew; waiting a heartbeat
 					    period for the second lapsed holders at joins, t05) */
+	bool wait_over_round;            /* the machine stopped being quorate at a return that
+					    ended its wait for a fence-ack, with no departure since,
+					    and that round is still open: it renews (renew()) */
 
 	/* grace period of fresh state (lease.h): GRACE_END for grace_ring due at grace_at */
 	bool grace_armed;
