@@ -1331,6 +1331,7 @@ static void conn_free(struct cld_ipc *ip, struct conn *c)
 		closer_fd(c->fd);
 	else
 		close(c->fd);
+	cld_killguard_disarm_client(ip->guard, c->id);   /* before its pidfd goes */
 	if (c->pidfd >= 0)
 		close(c->pidfd);
 	free(c);
@@ -1542,6 +1543,10 @@ int cld_ipc_start(qb_loop_t *loop, const struct cld_ipc_config *cfg,
 	}
 	cl_list_init(&ip->conns);
 	cl_list_init(&ip->handshakes);
+	ip->guard = cld_killguard_start();
+	if (!ip->guard)
+		qb_log(LOG_WARNING, "cannot start the kill guard (%s): a revoke deadline's kill waits "
+		       "for the loop, which a hung corosync can stop", strerror(errno));
 	for (int p = QB_LOOP_LOW; p <= QB_LOOP_HIGH; p++) {
 		struct list_turns *t = &ip->list_turns[p];
 		t->ip = ip;
@@ -1627,6 +1632,20 @@ struct cld_ipc *cld_ipc_stop(struct cld_ipc *ip)
 	cl_htab_fini(&ip->op_tab);
 	cl_htab_fini(&ip->uid_tab);
 	cld_watch_reg_fini(&ip->watches);
+	cld_killguard_stop(ip->guard);
 	free(ip);
 	return NULL;
+}
+
+void cld_ipc_loop_ran(struct cld_ipc *ip, uint64_t now)
+{
+	if (!ip || !ip->guard)
+		return;
+	cld_killguard_ran(ip->guard, now);
+	int32_t pid;
+	uint64_t late_ms, n = cld_killguard_take_news(ip->guard, &pid, &late_ms);
+	if (n)
+		qb_log(LOG_WARNING, "the daemon's loop was stuck past a revoke deadline (a hung "
+		       "corosync?): the kill guard killed %" PRIu64 " client(s) still holding a revoked "
+		       "lease, the last pid %d, %" PRIu64 " ms after its deadline", n, (int)pid, late_ms);
 }

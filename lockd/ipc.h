@@ -64,6 +64,12 @@ void cld_ipc_refuse_new(struct cld_ipc *ip);
 void cld_ipc_deliveries_read(struct cld_ipc *ip);
 /* Disconnects every client and destroys the service; accepts NULL; returns NULL. */
 struct cld_ipc *cld_ipc_stop(struct cld_ipc *ip);
+/*
+ * The loop ran the node's timers at now: the kill guard leaves the kills
+ * due before it to the loop (killguard.h).  Logs the kills the guard made
+ * while the loop was stuck.
+ */
+void cld_ipc_loop_ran(struct cld_ipc *ip, uint64_t now);
 /* Routes one node event to its client (or to every client / watcher). */
 void cld_ipc_event(struct cld_ipc *ip, const struct cl_node_event *ev);
 

@@ -41,6 +41,7 @@
 #include "corolease/ipc.h"
 #include "corolease/list.h"
 #include "ipc.h"
+#include "killguard.h"
 #include "watch.h"
 
 #define CLD_MAX_BAD      16u
@@ -183,6 +184,8 @@ struct op {
 };
 
 struct cld_ipc {
+	struct cld_killguard *guard;   /* the revoke-deadline kills, should the loop be stuck */
+	bool guard_full_told;          /* its CLD_KILLGUARD_MAX was logged */
 	/*
 	 * Realtime CPU for unprivileged work (requests of QB_LOOP_LOW
 	 * connections and their list turns): at most CLD_LOW_BUDGET_US in a

@@ -422,6 +422,7 @@ static void do_release(struct cld_ipc *ip, struct conn *c, const struct req *r)
 			cname_del(c, n);
 		/* the slot goes back at the hold's CL_NODE_EV_HOLD_END, which this hands out */
 		rc = cl_node_release(ip->cfg.node, c->id, r->name, r->namelen);
+		cld_killguard_disarm(ip->guard, c->id, r->name, r->namelen);
 		if (rc < 0 && rc != COROLEASE_ENOTHELD)
 			rc = -ENOMEM;   /* the agent has failed */
 	}
@@ -607,6 +608,27 @@ static void kill_client(struct cld_ipc *ip, struct conn *c, const struct cl_node
 		       err == ENOSYS ? "no pidfd (pidfd_open failed at connect)" : strerror(err),
 		       ip->sigkills_unlogged);
 	ip->sigkills_unlogged = 0;
+}
+
+/*
+ * A revoked hold whose client kill_client() would kill at the deadline: the
+ * kill guard makes it should the loop be stuck then (killguard.h).
+ */
+static void guard_kill(struct cld_ipc *ip, struct conn *c, const struct cl_node_event *ev)
+{
+	bool kill = ip->cfg.conf->kill_on_revoke || (ev->flags & CL_NODE_KILL);
+	if (!kill || c->pid == ip->cfg.pid || c->pidfd < 0 || !ev->deadline ||
+	    ev->deadline == CL_TIME_NEVER)
+		return;
+	if (!ip->cfg.conf->kill_on_revoke && !cld_proc_may_signal(c->pid, c->pidfd, (uint32_t)c->uid))
+		return;   /* kill_client() refuses it too */
+	int rc = cld_killguard_arm(ip->guard, c->id, ev->name, ev->namelen, c->pidfd, c->pid,
+				   (uint32_t)c->uid, ev->flags & CL_NODE_KILL, ev->deadline);
+	if (rc < 0 && !ip->guard_full_told) {
+		ip->guard_full_told = true;
+		qb_log(LOG_WARNING, "the kill guard is full (%u revoked holds await their deadline): "
+		       "further kills wait for the loop alone", CLD_KILLGUARD_MAX);
+	}
 }
 
 static void do_status(struct cld_ipc *ip, struct conn *c, const struct req *r)
@@ -970,10 +992,12 @@ void cld_ipc_event(struct cld_ipc *ip, const struct cl_node_event *ev)
 			       " cleared at %" PRIu64 " us", c->id, (int)ev->namelen,
 			       (const char *)ev->name, ev->tag, cld_now_us());
 		}
+		guard_kill(ip, c, ev);
 		break;
 	case CL_NODE_EV_KILL:
 		if ((ip->cfg.conf->kill_on_revoke || (ev->flags & CL_NODE_KILL)) && c->pid != ip->cfg.pid)
 			kill_client(ip, c, ev);
+		cld_killguard_disarm(ip->guard, c->id, ev->name, ev->namelen);
 		break;
 	default:
 		break;

@@ -16,6 +16,7 @@ lockd_coroleased_SOURCES = \
 	lockd/tfd.c lockd/tfd.h \
 	lockd/page.c lockd/page.h \
 	lockd/proctree.c lockd/proctree.h \
+	lockd/killguard.c lockd/killguard.h \
 	lockd/watch.c lockd/watch.h \
 	lockd/groups.c lockd/groups.h \
 	lockd/hashkey.c lockd/hashkey.h \

@@ -233,6 +233,7 @@ static void timer_fn(void *data)
 	struct cld *d = data;
 	if (d->node)
 		cl_node_tick(d->node);
+	cld_ipc_loop_ran(d->ipc, cld_now_us());   /* the kills due by now were made here */
 	kick(d);
 }
 
