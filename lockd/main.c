@@ -12,7 +12,8 @@
  * request or disconnect, the timer) ends with kick(), which re-arms the
  * node's timer at cl_node_next_deadline().
  */
-#define _GNU_SOURCE 1   /* SCHED_RESET_ON_FORK */
+#define _GNU_SOURCE 1   /* SCHED_RESET_ON_FORK, renameat2 */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
@@ -30,6 +31,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -85,7 +87,8 @@ struct cld {
 	bool ready_notified;
 	qb_loop_timer_handle watchdog_timer;
 	uint64_t watchdog_ns;         /* WATCHDOG=1 period (half of WATCHDOG_USEC), 0: off */
-	int lock_fd;
+	int lock_fd;                  /* RUN_DIR/coroleased.pid, flock(2)ed */
+	char lock_note[800];          /* what take_lock() replaced, logged once logging is set up */
 	int retired;                  /* old validity pages removed at startup, or -errno */
 };
 
@@ -493,12 +496,15 @@ static int watch_fd(struct cld *d, int fd, qb_loop_poll_dispatch_fn fn, int *fd_
  */
 #define SHUTDOWN_CS_S 5
 
-/* Removes RUN_DIR/coroleased.pid (take_lock() wrote it), at the exit. */
+/* Removes RUN_DIR/coroleased.pid (take_lock() wrote it), at the exit, if it is still ours. */
 static void pidfile_unlink(const struct cld *d)
 {
 	char path[1024];
+	struct stat mine, st;
 	snprintf(path, sizeof(path), "%s/coroleased.pid", d->cfg.run_dir);
-	unlink(path);
+	if (d->lock_fd >= 0 && fstat(d->lock_fd, &mine) == 0 && lstat(path, &st) == 0 &&
+	    st.st_dev == mine.st_dev && st.st_ino == mine.st_ino)
+		unlink(path);
 }
 
 static void *shutdown_guard_main(void *arg)
@@ -736,9 +742,198 @@ static int32_t on_signal(int32_t sig, void *data)
 }
 
 /*
+ * Does a process of this daemon's user that runs coroleased have the file
+ * (dev, ino) open?  Its flock(2) lock is then held by a coroleased of an
+ * older version (one that kept the pid file readable by all), not by some
+ * other user's descriptor.  The holders are read from /proc/locks, whose pid
+ * is the process that took the lock: it may have exited (the descriptor
+ * passed on) and its pid been reused, hence the look at the descriptors.
+ */
+static bool lock_held_by_daemon(dev_t dev, ino_t ino)
+{
+	FILE *f = fopen("/proc/locks", "re");
+	if (!f)
+		return true;   /* not known: the careful answer is "running" */
+	char self[PATH_MAX], line[256];
+	ssize_t sn = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	self[sn > 0 ? sn : 0] = '\0';
+	const char *self_base = strrchr(self, '/') ? strrchr(self, '/') + 1 : self;
+	bool found = false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char kind[16];
+		int pid;
+		unsigned maj, min;
+		unsigned long long ino_l;
+		/* "1: FLOCK  ADVISORY  WRITE 1234 00:1a:5678 0 EOF"; waiters have "->" */
+		if (sscanf(line, "%*d: %15s %*s %*s %d %x:%x:%llu", kind, &pid, &maj, &min, &ino_l) != 5 ||
+		    strcmp(kind, "FLOCK") || ino_l != (unsigned long long)ino ||
+		    makedev(maj, min) != dev || pid <= 0)
+			continue;
+		char p[64], exe[PATH_MAX];
+		struct stat st;
+		snprintf(p, sizeof(p), "/proc/%d", pid);
+		if (stat(p, &st) < 0 || st.st_uid != geteuid())
+			continue;
+		snprintf(p, sizeof(p), "/proc/%d/exe", pid);
+		ssize_t n = readlink(p, exe, sizeof(exe) - 1);
+		if (n <= 0)
+			continue;
+		exe[n] = '\0';
+		char *del = strstr(exe, " (deleted)");
+		if (del && del[10] == '\0')
+			*del = '\0';   /* the binary was upgraded under it */
+		const char *base = strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe;
+		if (strcmp(base, self_base))
+			continue;
+		snprintf(p, sizeof(p), "/proc/%d/fd", pid);
+		DIR *fds = opendir(p);
+		if (!fds)
+			continue;
+		for (struct dirent *e; !found && (e = readdir(fds));)
+			found = e->d_name[0] != '.' && fstatat(dirfd(fds), e->d_name, &st, 0) == 0 &&
+				st.st_dev == dev && st.st_ino == ino;
+		closedir(fds);
+	}
+	fclose(f);
+	return found;
+}
+
+/*
+ * Puts a new, empty, flock(2)ed file of mode 0600 at path in place of what
+ * is there if that is still old (lstat), so that a descriptor another
+ * process has open on the old one no longer refers to the lock file.  A
+ * file made aside and exchanged atomically (renameat2): another daemon
+ * starting at the same moment may have put its own file there first, and
+ * that one is never removed.  The new file's descriptor, -EAGAIN (path
+ * changed: look again) or negative errno.
+ */
+static int replace_lock_file(const char *path, const struct stat *old)
+{
+	char tmp[600];
+	snprintf(tmp, sizeof(tmp), "%s.new.%d", path, (int)getpid());
+	(void)unlink(tmp);
+	int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	int rc = 0;
+	if (fchmod(fd, 0600) < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0)
+		rc = -errno;
+	else if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE) < 0) {
+		rc = -errno;
+		if (rc == -EINVAL || rc == -ENOSYS)   /* no exchange on this file system */
+			rc = rename(tmp, path) < 0 ? -errno : 0;
+		else if (rc == -ENOENT)   /* removed meanwhile (by its daemon's exit) */
+			rc = -EAGAIN;
+	} else {
+		struct stat st;
+		if (lstat(tmp, &st) == 0 && st.st_dev == old->st_dev && st.st_ino == old->st_ino) {
+			if (unlink(tmp) < 0)
+				rc = -errno;
+		} else {
+			/* not what we looked at: put it back */
+			(void)renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE);
+			rc = -EAGAIN;
+		}
+	}
+	if (rc < 0) {
+		(void)unlink(tmp);
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+/*
+ * The lock: an exclusive flock(2) on RUN_DIR/coroleased.pid, a regular file
+ * of this daemon's user with mode 0600.  flock(2) works on a descriptor
+ * open for reading, so only a file nobody else can open keeps other users
+ * from holding the lock (and the next start from starting).  Anything else
+ * there (an older version's file readable by all, another owner, not a
+ * regular file) is replaced, unless a coroleased holds its lock.  The
+ * locked descriptor, or -1 (reported on stderr).
+ */
+static int lock_pidfile(struct cld *d, const char *path)
+{
+	for (int tries = 0; tries < 20; tries++) {
+		struct stat st;
+		int fd = open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0 && errno == ENOENT) {
+			fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+			if (fd < 0 && errno == EEXIST)
+				continue;   /* another daemon starting: look again */
+			if (fd >= 0 && fchmod(fd, 0600) < 0) {
+				fprintf(stderr, "coroleased: cannot chmod %s: %s\n", path, strerror(errno));
+				close(fd);
+				return -1;
+			}
+		}
+		if (fd < 0) {
+			int e = errno;
+			/* a symlink (ELOOP), socket (ENXIO) or directory (EISDIR) */
+			if (lstat(path, &st) < 0 || S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
+				fprintf(stderr, "coroleased: cannot open %s: %s\n", path, strerror(e));
+				return -1;
+			}
+		} else if (fstat(fd, &st) < 0) {
+			fprintf(stderr, "coroleased: cannot stat %s: %s\n", path, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		bool own = fd >= 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+			   (st.st_mode & 07777) == 0600;
+		bool locked = fd >= 0 && S_ISREG(st.st_mode) && flock(fd, LOCK_EX | LOCK_NB) == 0;
+		if (fd >= 0 && S_ISREG(st.st_mode) && !locked &&
+		    (own || errno != EWOULDBLOCK || lock_held_by_daemon(st.st_dev, st.st_ino))) {
+			int e = errno;
+			if (e != EWOULDBLOCK) {
+				fprintf(stderr, "coroleased: cannot lock %s: %s\n", path, strerror(e));
+			} else {
+				char buf[32] = "";
+				ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+				buf[n > 0 ? n : 0] = '\0';
+				buf[strcspn(buf, "\n")] = '\0';
+				fprintf(stderr, "coroleased: already running (pid %s, lock %s)\n",
+					buf[0] ? buf : "?", path);
+			}
+			close(fd);
+			return -1;
+		}
+		if (locked) {
+			/* removed or replaced before we had it (a daemon's exit): look again */
+			struct stat now;
+			if (lstat(path, &now) < 0 || now.st_dev != st.st_dev || now.st_ino != st.st_ino) {
+				close(fd);
+				continue;
+			}
+			if (own)
+				return fd;
+		}
+		/* not ours to keep: an older version's, or held by what is not coroleased */
+		int nfd = replace_lock_file(path, &st);
+		if (fd >= 0)
+			close(fd);
+		if (nfd == -EAGAIN)
+			continue;
+		if (nfd < 0) {
+			fprintf(stderr, "coroleased: cannot replace %s: %s\n", path, strerror(-nfd));
+			return -1;
+		}
+		snprintf(d->lock_note, sizeof(d->lock_note), "replaced %s (%s, owner uid %u, mode %04o%s) "
+			 "by a file of mode 0600", path, S_ISREG(st.st_mode) ? "a regular file" :
+			 "not a regular file", (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777),
+			 S_ISREG(st.st_mode) && !locked ? "; its lock was held by a process that is not "
+			 "coroleased, which was not signalled" : "");
+		return nfd;
+	}
+	fprintf(stderr, "coroleased: cannot lock %s: it was replaced again and again\n", path);
+	return -1;
+}
+
+/*
  * Creates and checks the run dir (it holds the validity page: root's, not
- * writable by others), takes the pid file lock, then retires the validity
- * pages a previous incarnation left.  0 or -1 (reported on stderr).
+ * writable by others), takes the pid file lock (lock_pidfile()), writes the
+ * pid there, then retires the validity pages a previous incarnation left.
+ * 0 or -1 (reported on stderr).
  */
 static int take_lock(struct cld *d)
 {
@@ -761,20 +956,9 @@ static int take_lock(struct cld *d)
 	}
 	char path[512];
 	snprintf(path, sizeof(path), "%s/coroleased.pid", d->cfg.run_dir);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0) {
-		fprintf(stderr, "coroleased: cannot open %s: %s\n", path, strerror(errno));
+	int fd = lock_pidfile(d, path);
+	if (fd < 0)
 		return -1;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		char buf[32] = "";
-		ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-		buf[n > 0 ? n : 0] = '\0';
-		buf[strcspn(buf, "\n")] = '\0';
-		fprintf(stderr, "coroleased: already running (pid %s, lock %s)\n", buf[0] ? buf : "?", path);
-		close(fd);
-		return -1;
-	}
 	char buf[32];
 	int n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
 	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
@@ -994,6 +1178,8 @@ int main(int argc, char **argv)
 	qb_loop_signal_add(d->loop, QB_LOOP_HIGH, SIGINT, d, on_signal, &sh);
 	qb_log(LOG_NOTICE, "coroleased %s starting (pid %d, run dir %s, group %s)", PACKAGE_VERSION,
 	       (int)d->pid, d->cfg.run_dir, d->cfg.group_name);
+	if (d->lock_note[0])
+		qb_log(LOG_WARNING, "%s", d->lock_note);
 	if (d->retired > 0)
 		qb_log(LOG_NOTICE, "retired %d validity page(s) of a previous incarnation", d->retired);
 	else if (d->retired < 0)
