@@ -152,7 +152,8 @@ INTEGRATION_TESTS = \
 	tests/integration/t178-async-puts.sh tests/integration/t68-dropped-hold-release.sh \
 	tests/integration/t179-closer-blocked.sh tests/integration/t180-descriptor-budget.sh \
 	tests/integration/t181-closer-persistent-stall.sh tests/integration/t182-descriptor-low-limit.sh \
-	tests/integration/t183-closer-uninterruptible.sh tests/integration/t188-client-blocking-wait.sh
+	tests/integration/t183-closer-uninterruptible.sh tests/integration/t188-client-blocking-wait.sh \
+	tests/integration/t191-pidfile-lock-user.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/check-prometheus.py \
 	tests/integration/dovecot-lib.sh tests/integration/ocf-lib.sh tests/integration/imap-load.py \
