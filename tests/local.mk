@@ -15,6 +15,7 @@ CHECK_TEST_PROGS = \
 	tests/check_watch \
 	tests/check_groups \
 	tests/check_holdquota \
+	tests/check_killbudget \
 	tests/check_sendhold \
 	tests/check_evsbus
 check_PROGRAMS += $(CHECK_TEST_PROGS)
@@ -115,6 +116,10 @@ tests_check_holdquota_CPPFLAGS = $(CORE_CPPFLAGS) -I$(top_srcdir)/lockd
 tests_check_holdquota_SOURCES = tests/check_holdquota.c lockd/holdquota.c lockd/holdquota.h
 tests_check_holdquota_CFLAGS = $(CHECK_TEST_CFLAGS)
 tests_check_holdquota_LDADD = $(CHECK_LIBS)
+tests_check_killbudget_CPPFLAGS = -I$(top_srcdir)/lockd
+tests_check_killbudget_SOURCES = tests/check_killbudget.c lockd/killbudget.c lockd/killbudget.h
+tests_check_killbudget_CFLAGS = $(CHECK_TEST_CFLAGS)
+tests_check_killbudget_LDADD = $(CHECK_LIBS)
 tests_check_sendhold_CPPFLAGS = $(CORE_CPPFLAGS) -I$(top_srcdir)/lockd
 tests_check_sendhold_SOURCES = tests/check_sendhold.c lockd/sendhold.c lockd/sendhold.h
 tests_check_sendhold_CFLAGS = $(CHECK_TEST_CFLAGS)
