@@ -72,8 +72,9 @@ enum corolease_mode {
 #define COROLEASE_NODE_SHARED 0x02u
 /*
  * Should this hold still be held past its revoke deadline, the daemon kills
- * this process and what it started (SIGKILL, through pidfds; at most 64 of
- * its descendants), whatever kill_on_revoke says: only what this
+ * this process and what it started (SIGKILL, through pidfds; its tree walked
+ * within a budget of /proc reads for each uid, the process kept stopped
+ * until it is: libcorolease(3)), whatever kill_on_revoke says: only what this
  * connection's user could kill itself (not a set-user-ID program the
  * process exec'd since, keeping the connection).  For a process that cannot be trusted to stop in
  * time, say one that runs a command under the lease: `corolease acquire`

@@ -1547,6 +1547,7 @@ int cld_ipc_start(qb_loop_t *loop, const struct cld_ipc_config *cfg,
 	if (!ip->guard)
 		qb_log(LOG_WARNING, "cannot start the kill guard (%s): a revoke deadline's kill waits "
 		       "for the loop, which a hung corosync can stop", strerror(errno));
+	ipc_kill_init(ip);
 	for (int p = QB_LOOP_LOW; p <= QB_LOOP_HIGH; p++) {
 		struct list_turns *t = &ip->list_turns[p];
 		t->ip = ip;
@@ -1621,6 +1622,7 @@ struct cld_ipc *cld_ipc_stop(struct cld_ipc *ip)
 	if (ip->fds_timer_armed)
 		qb_loop_timer_del(ip->loop, ip->fds_timer);
 	ip->fds_timer_armed = false;
+	ipc_kill_stop(ip);
 	struct cl_list *l;
 	while ((l = cl_list_first(&ip->conns)))
 		conn_free(ip, cl_list_entry(l, struct conn, link));

@@ -42,6 +42,7 @@
 #include "corolease/list.h"
 #include "ipc.h"
 #include "killguard.h"
+#include "killbudget.h"
 #include "watch.h"
 
 #define CLD_MAX_BAD      16u
@@ -137,6 +138,7 @@ struct conn {
 	pid_t pid;
 	int pidfd;                    /* kill_on_revoke, COROLEASE_KILL: the client process, or -1 */
 	bool tree_killed;             /* COROLEASE_KILL: what it started was killed (once) */
+	bool tree_pending;            /* COROLEASE_KILL: its walk was cut: a struct tree_retry waits */
 	uid_t uid;
 	gid_t gid;
 	bool hello, admin, dying;
@@ -259,8 +261,10 @@ struct cld_ipc {
 	uint64_t passed_fds;          /* disconnected: passed file descriptors */
 	uint64_t kill_log_at, kills_unlogged;   /* disconnect warnings: a line a second */
 	uint64_t sigkill_log_at, sigkills_unlogged;   /* kill_on_revoke's: a line a second */
-	uint64_t tree_window_end;     /* COROLEASE_KILL: the budget's second ends (cld_now_us()) */
-	uint32_t tree_budget_used;    /* descendants walked in it */
+	struct cld_killbudget kill_budget;   /* COROLEASE_KILL: /proc reads a second, per uid */
+	struct cl_list tree_retries;  /* struct tree_retry: kills whose walk was cut, next first */
+	bool tree_armed;              /* tree_th is in the loop */
+	qb_loop_timer_handle tree_th; /* the next retry */
 	/* per limit (0: max_connections, 1: max_connections_per_uid, 2: not a member) */
 	uint64_t refusal_log_at[3];   /* cld_now_us(): the next refusal worth a log line */
 	uint64_t refusals_unlogged[3];
@@ -351,6 +355,9 @@ void ipc_request(struct cld_ipc *ip, struct conn *c, const uint8_t *data, size_t
 void ipc_conn_forget(struct conn *c);
 /* Frees every op still waiting (the service is stopping). */
 void ipc_ops_free(struct cld_ipc *ip);
+/* Sets up COROLEASE_KILL's budget and retries; ipc_kill_stop() frees the retries waiting. */
+void ipc_kill_init(struct cld_ipc *ip);
+void ipc_kill_stop(struct cld_ipc *ip);
 
 /* ---- ipc_read.c (handlers of the request table) ---- */
 

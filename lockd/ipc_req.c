@@ -514,32 +514,56 @@ static uint32_t realtime_priority(void)
 
 /*
  * COROLEASE_KILL: what the client started, killed before the client, at
- * most CLD_KILL_TREE_MAX of its descendants, walked with at most
- * CLD_KILL_TREE_READS children files (one per thread), and
- * CLD_KILL_TREE_BUDGET files a second for all clients: each file costs the
- * loop some microseconds, and many clients killed at once, or processes of
- * many threads, must not stall it.  Once per connection.  The client is
- * stopped first so it starts nothing more.  Returns how many were killed.
+ * most CLD_KILL_TREE_MAX of its descendants a walk, each walk with at most
+ * CLD_KILL_TREE_READS children and stat files (one children file per
+ * thread), and CLD_KILL_TREE_BUDGET files a second for each uid, charged to
+ * the uid of the client killed (killbudget.h): each file costs the loop
+ * some microseconds, and many clients killed at once, or processes of many
+ * threads, must not stall it; nor may one user's kills spend what another
+ * user's kill needs.  The client is stopped first so it starts nothing
+ * more, and stays stopped, not killed, while its tree is not all walked
+ * (the walk was cut: its uid's budget spent, or more than a walk's worth):
+ * killing it would hand what it started to init, out of the walk's reach.
+ * Such a kill is retried (struct tree_retry) each time its uid has a
+ * walk's worth of reads again, until a walk ends uncut (all killed, or
+ * nothing left); only after CLD_KILL_TREE_TRIES cut walks in a row that
+ * killed nothing (a client of more threads than a walk may read) is the
+ * client killed with the rest of its tree left, and that is a WARNING.
  */
 #define CLD_KILL_TREE_MAX 64
 #define CLD_KILL_TREE_READS 256
 #define CLD_KILL_TREE_BUDGET 1024
+#define CLD_KILL_TREE_TRIES 8
+#define CLD_KILL_RETRY_NS (100 * QB_TIME_NS_IN_MSEC)
+
+/* A COROLEASE_KILL whose walk was cut: its client (stopped) waits to be killed. */
+struct tree_retry {
+	struct cl_list link;          /* in cld_ipc.tree_retries */
+	uint64_t conn_id;
+	uint32_t uid;
+	pid_t pid;
+	bool asked;                   /* COROLEASE_KILL (else kill_on_revoke) */
+	int killed;                   /* processes its walks killed so far */
+	unsigned idle;                /* cut walks in a row that killed none */
+	uint16_t namelen;
+	uint8_t name[];               /* the revoked lease */
+};
+
+/*
+ * One walk of c's tree, c stopped first: the processes killed, or -ESRCH
+ * when c is gone.  *cut: not all of it was walked (its uid's budget was
+ * spent, or the walk's own bounds were reached).
+ */
 static int kill_tree(struct cld_ipc *ip, struct conn *c, uint64_t now, bool *cut)
 {
 	*cut = false;
-	if (c->tree_killed || c->pidfd < 0)
+	if (c->pidfd < 0)
 		return 0;
-	c->tree_killed = true;
 	/* c->pid still names the client (alive, so its pid was not given away) */
 	if (syscall(SYS_pidfd_send_signal, c->pidfd, SIGSTOP, NULL, 0) < 0)
-		return 0;
-	if (now >= ip->tree_window_end) {
-		ip->tree_window_end = now + 1000000;
-		ip->tree_budget_used = 0;
-	}
-	size_t reads = CLD_KILL_TREE_BUDGET - ip->tree_budget_used;
-	if (reads > CLD_KILL_TREE_READS)
-		reads = CLD_KILL_TREE_READS;
+		return -ESRCH;
+	size_t reads = cld_killbudget_avail(&ip->kill_budget, (uint32_t)c->uid, now,
+					    CLD_KILL_TREE_READS);
 	if (!reads) {
 		*cut = true;
 		return 0;
@@ -547,24 +571,192 @@ static int kill_tree(struct cld_ipc *ip, struct conn *c, uint64_t now, bool *cut
 	size_t used = 0;
 	int n = cld_proc_signal_tree(c->pid, SIGKILL, (uint32_t)c->uid, true, CLD_KILL_TREE_MAX,
 				     reads, false, cut, &used);
-	ip->tree_budget_used += (uint32_t)(used ? used : 1);
+	cld_killbudget_charge(&ip->kill_budget, (uint32_t)c->uid, now, used ? used : 1);
 	return n > 0 ? n : 0;
+}
+
+/*
+ * SIGKILL to c, logged at most a line a second, with the number of kills
+ * since the last line (t86); a kill that leaves some of its tree (cut) is
+ * a WARNING at most a line a second for each uid, whatever other users'
+ * kills logged.
+ */
+static void sigkill_conn(struct cld_ipc *ip, struct conn *c, const uint8_t *name, size_t namelen,
+			 bool asked, int tree, bool cut)
+{
+	uint64_t now = cld_now_us();
+	int err = c->pidfd < 0 ? ENOSYS : 0;
+	if (!err && syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0) < 0)
+		err = errno;
+	uint64_t left_out;
+	if (cut && !err && cld_killbudget_log(&ip->kill_budget, (uint32_t)c->uid, now,
+					      CLD_REFUSAL_LOG_US, &left_out)) {
+		qb_log(LOG_WARNING, "killing client %" PRIu64 " pid %d (uid %u): still using revoked "
+		       "lease %.*s (%s); %d processes it started killed too, NOT all: its tree was "
+		       "not all walked in %d tries (more threads than a walk reads); the rest may "
+		       "live on (%" PRIu64 " more such kills of uid %u since the last such line)",
+		       c->id, (int)c->pid, (unsigned)c->uid, (int)namelen, (const char *)name,
+		       asked ? "it asked for it" : "kill_on_revoke", tree, CLD_KILL_TREE_TRIES,
+		       left_out, (unsigned)c->uid);
+		return;
+	}
+	if (now < ip->sigkill_log_at || (cut && !err)) {
+		ip->sigkills_unlogged++;
+		qb_log(LOG_DEBUG, "killing client %" PRIu64 " pid %d (revoked lease %.*s) and %d "
+		       "processes it started%s: %s", c->id, (int)c->pid, (int)namelen,
+		       (const char *)name, tree, cut ? " (not all)" : "",
+		       err ? strerror(err) : "sent");
+		return;
+	}
+	ip->sigkill_log_at = now + CLD_REFUSAL_LOG_US;
+	if (!err)
+		qb_log(LOG_WARNING, "killing client %" PRIu64 " pid %d: still using revoked lease %.*s "
+		       "(%s; %d processes it started killed too; %" PRIu64 " more kills since the "
+		       "last such line)", c->id, (int)c->pid, (int)namelen, (const char *)name,
+		       asked ? "it asked for it" : "kill_on_revoke", tree, ip->sigkills_unlogged);
+	else
+		qb_log(LOG_ERR, "cannot kill client %" PRIu64 " pid %d, still using revoked lease %.*s: %s "
+		       "(%" PRIu64 " more kills since the last such line)", c->id, (int)c->pid,
+		       (int)namelen, (const char *)name,
+		       err == ENOSYS ? "no pidfd (pidfd_open failed at connect)" : strerror(err),
+		       ip->sigkills_unlogged);
+	ip->sigkills_unlogged = 0;
+}
+
+static void tree_retry_run(void *data);
+
+static void tree_retry_arm(struct cld_ipc *ip)
+{
+	if (!ip->tree_armed && !cl_list_empty(&ip->tree_retries))
+		ip->tree_armed = qb_loop_timer_add(ip->loop, QB_LOOP_HIGH, CLD_KILL_RETRY_NS, ip,
+						   tree_retry_run, &ip->tree_th) == 0;
+}
+
+/* A WARNING (a line a second for uid) about t, a kill whose walk was cut. */
+static void tree_retry_log(struct cld_ipc *ip, const struct tree_retry *t, uint64_t now,
+			   const char *what)
+{
+	uint64_t left_out;
+	if (!cld_killbudget_log(&ip->kill_budget, t->uid, now, CLD_REFUSAL_LOG_US, &left_out)) {
+		qb_log(LOG_DEBUG, "client %" PRIu64 " pid %d (uid %u), revoked lease %.*s: %s",
+		       t->conn_id, (int)t->pid, (unsigned)t->uid, (int)t->namelen,
+		       (const char *)t->name, what);
+		return;
+	}
+	qb_log(LOG_WARNING, "client %" PRIu64 " pid %d (uid %u), still using revoked lease %.*s "
+	       "(%s): %s; %d processes it started killed so far (%" PRIu64 " more such lines of "
+	       "uid %u left out)", t->conn_id, (int)t->pid, (unsigned)t->uid, (int)t->namelen,
+	       (const char *)t->name, t->asked ? "it asked for it" : "kill_on_revoke", what,
+	       t->killed, left_out, t->uid);
+}
+
+static void tree_retry_free(struct cld_ipc *ip, struct tree_retry *t)
+{
+	(void)ip;
+	cl_list_del(&t->link);
+	free(t);
+}
+
+/* Each kill waiting whose uid has a walk's worth of reads: walked again. */
+static void tree_retry_run(void *data)
+{
+	struct cld_ipc *ip = data;
+	ip->tree_armed = false;
+	uint64_t now = cld_now_us();
+	struct cl_list later, *l, *nx;
+	cl_list_init(&later);
+	cl_list_foreach_safe(l, nx, &ip->tree_retries) {
+		struct tree_retry *t = cl_list_entry(l, struct tree_retry, link);
+		struct conn *c = ipc_conn_find(ip, t->conn_id);
+		if (!c) {
+			tree_retry_log(ip, t, now, "gone before its tree was all walked; the rest of "
+				       "what it started may live on");
+			tree_retry_free(ip, t);
+			continue;
+		}
+		if (cld_killbudget_avail(&ip->kill_budget, t->uid, now, CLD_KILL_TREE_READS) <
+		    CLD_KILL_TREE_READS)
+			continue;   /* its uid's second is spent: a walk would be cut short */
+		bool cut;
+		int n = kill_tree(ip, c, now, &cut);
+		if (n == -ESRCH) {
+			c->tree_pending = false;
+			tree_retry_log(ip, t, now, "gone before its tree was all walked; the rest of "
+				       "what it started may live on");
+			tree_retry_free(ip, t);
+			continue;
+		}
+		t->killed += n;
+		t->idle = n > 0 ? 0 : t->idle + 1;
+		if (cut && t->idle < CLD_KILL_TREE_TRIES) {
+			cl_list_del(&t->link);   /* behind the others: each has its turn */
+			cl_list_add_tail(&later, &t->link);
+			continue;
+		}
+		c->tree_pending = false;
+		c->tree_killed = true;
+		sigkill_conn(ip, c, t->name, t->namelen, t->asked, t->killed, cut);
+		if (!cut)
+			tree_retry_log(ip, t, now, "its tree walked at last: killed, then the client");
+		tree_retry_free(ip, t);
+	}
+	cl_list_splice_tail(&ip->tree_retries, &later);
+	tree_retry_arm(ip);
+}
+
+/* Queues c's kill for retries (tree_retry_run()).  0, or -ENOMEM. */
+static int tree_retry_add(struct cld_ipc *ip, struct conn *c, const struct cl_node_event *ev,
+			  int killed)
+{
+	struct tree_retry *t = calloc(1, sizeof(*t) + ev->namelen);
+	if (!t)
+		return -ENOMEM;
+	t->conn_id = c->id;
+	t->uid = (uint32_t)c->uid;
+	t->pid = c->pid;
+	t->asked = ev->flags & CL_NODE_KILL;
+	t->killed = killed;
+	t->namelen = ev->namelen;
+	memcpy(t->name, ev->name, ev->namelen);
+	cl_list_add_tail(&ip->tree_retries, &t->link);
+	c->tree_pending = true;
+	tree_retry_arm(ip);
+	return 0;
+}
+
+void ipc_kill_init(struct cld_ipc *ip)
+{
+	cld_killbudget_init(&ip->kill_budget, CLD_KILL_TREE_BUDGET, 1000000);
+	cl_list_init(&ip->tree_retries);
+}
+
+void ipc_kill_stop(struct cld_ipc *ip)
+{
+	if (ip->tree_armed)
+		qb_loop_timer_del(ip->loop, ip->tree_th);
+	ip->tree_armed = false;
+	struct cl_list *l;
+	while ((l = cl_list_first(&ip->tree_retries)))
+		tree_retry_free(ip, cl_list_entry(l, struct tree_retry, link));
 }
 
 /*
  * kill_on_revoke, or a hold acquired with COROLEASE_KILL: SIGKILL to the
  * process that connected (its pidfd: never a reused pid), once per hold
  * past its revoke deadline; with COROLEASE_KILL also to what it started
- * (kill_tree()).  Logged at most a line a second, with the number of kills
- * since the last line: a user with thousands of revoked holds, or whose
- * connecting process handed the connection to a child and exited (the kill
- * then finds nobody, and the child is not killed: corolease.conf(5)), must
- * not flood the log (t86).
+ * (kill_tree()), once per connection, the client then killed once its tree
+ * is.  Logged at most a line a second, with the number of kills since the
+ * last line: a user with thousands of revoked holds, or whose connecting
+ * process handed the connection to a child and exited (the kill then finds
+ * nobody, and the child is not killed: corolease.conf(5)), must not flood
+ * the log (t86).  A walk cut short is a WARNING for its uid (a line a
+ * second for each uid), whatever other users' kills are logged.
  */
 static void kill_client(struct cld_ipc *ip, struct conn *c, const struct cl_node_event *ev)
 {
 	uint64_t now = cld_now_us();
-	bool cut = false;
+	if (c->tree_pending)
+		return;   /* stopped; killed once its tree is (tree_retry_run()) */
 	/*
 	 * Asked for by the client alone (not kill_on_revoke): only if its user
 	 * could kill the process itself.  It may have exec'd a set-user-ID
@@ -581,33 +773,25 @@ static void kill_client(struct cld_ipc *ip, struct conn *c, const struct cl_node
 		}
 		return;
 	}
-	int tree = (ev->flags & CL_NODE_KILL) ? kill_tree(ip, c, now, &cut) : 0;
-	int err = c->pidfd < 0 ? ENOSYS : 0;
-	if (!err && syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0) < 0)
-		err = errno;
-	if (now < ip->sigkill_log_at) {
-		ip->sigkills_unlogged++;
-		qb_log(LOG_DEBUG, "killing client %" PRIu64 " pid %d (revoked lease %.*s) and %d "
-		       "processes it started%s: %s", c->id, (int)c->pid, (int)ev->namelen,
-		       (const char *)ev->name, tree, cut ? " (not all)" : "",
-		       err ? strerror(err) : "sent");
-		return;
+	bool asked = ev->flags & CL_NODE_KILL, cut = false;
+	int tree = 0;
+	if (asked && !c->tree_killed) {
+		tree = kill_tree(ip, c, now, &cut);
+		if (tree < 0)
+			tree = 0;   /* gone: the SIGKILL below says so */
+		else if (cut && tree_retry_add(ip, c, ev, tree) == 0) {
+			const struct tree_retry *t = cl_container_of(cl_list_last(&ip->tree_retries),
+								     struct tree_retry, link);
+			tree_retry_log(ip, t, now, tree ? "its tree not all walked (its uid's /proc "
+				       "budget spent, or more than a walk's worth): kept stopped, walked "
+				       "again as its uid's budget allows, killed once its tree is" :
+				       "its tree not walked yet (its uid's /proc budget spent): kept "
+				       "stopped, walked as its uid's budget allows, killed once its tree is");
+			return;
+		}
+		c->tree_killed = true;
 	}
-	ip->sigkill_log_at = now + CLD_REFUSAL_LOG_US;
-	if (!err)
-		qb_log(LOG_WARNING, "killing client %" PRIu64 " pid %d: still using revoked lease %.*s "
-		       "(%s; %d processes it started killed too%s; %" PRIu64 " more kills since the "
-		       "last such line)", c->id, (int)c->pid, (int)ev->namelen,
-		       (const char *)ev->name,
-		       (ev->flags & CL_NODE_KILL) ? "it asked for it" : "kill_on_revoke", tree,
-		       cut ? ", more left: over the limit" : "", ip->sigkills_unlogged);
-	else
-		qb_log(LOG_ERR, "cannot kill client %" PRIu64 " pid %d, still using revoked lease %.*s: %s "
-		       "(%" PRIu64 " more kills since the last such line)", c->id, (int)c->pid,
-		       (int)ev->namelen, (const char *)ev->name,
-		       err == ENOSYS ? "no pidfd (pidfd_open failed at connect)" : strerror(err),
-		       ip->sigkills_unlogged);
-	ip->sigkills_unlogged = 0;
+	sigkill_conn(ip, c, ev->name, ev->namelen, asked, tree, cut);
 }
 
 /*

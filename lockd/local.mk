@@ -17,6 +17,7 @@ lockd_coroleased_SOURCES = \
 	lockd/page.c lockd/page.h \
 	lockd/proctree.c lockd/proctree.h \
 	lockd/killguard.c lockd/killguard.h \
+	lockd/killbudget.c lockd/killbudget.h \
 	lockd/watch.c lockd/watch.h \
 	lockd/groups.c lockd/groups.h \
 	lockd/hashkey.c lockd/hashkey.h \
