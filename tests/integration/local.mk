@@ -120,6 +120,7 @@ INTEGRATION_TESTS = \
 	tests/integration/t36-sync-winner-fault.sh \
 	tests/integration/t37-acquire-wrapper-bounds.sh \
 	tests/integration/t38-kill-flag-setuid.sh \
+	tests/integration/t215-kill-budget-per-uid.sh \
 	tests/integration/t39-corosync-stopped-long.sh \
 	tests/integration/t192-revoke-kill-hung-corosync.sh \
 	tests/integration/t34-runtime-votes-stale.sh \
