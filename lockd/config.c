@@ -96,6 +96,8 @@ static const struct key keys[] = {
 	  .effective = effective_holds_per_uid, .want = "1..16777216" },
 	{ .name = "max_watches_per_client", .type = K_COUNT, FIELD(max_watches_per_client), NOT_GIVEN,
 	  .min = 1, .max = 1000000, .def = "1000", .want = "1..1000000" },
+	{ .name = "max_watches_per_uid", .type = K_COUNT, FIELD(max_watches_per_uid), NOT_GIVEN,
+	  .min = 1, .max = 100000000, .def = "10000", .want = "1..100000000" },
 	{ .name = "max_lists_per_uid", .type = K_COUNT, FIELD(max_lists_per_uid), NOT_GIVEN,
 	  .min = 1, .max = 1024, .def = "4", .want = "1..1024" },
 	{ .name = "max_connections", .type = K_COUNT, FIELD(max_connections), NOT_GIVEN,

@@ -47,6 +47,7 @@ struct cld_config {
 	uint64_t max_client_holds_per_uid;  /* of them, one uid's; unset: a quarter */
 	bool max_client_holds_per_uid_set;
 	uint64_t max_watches_per_client;
+	uint64_t max_watches_per_uid; /* named watches of one uid's connections (root's: no limit) */
 	uint64_t max_lists_per_uid;   /* LIST / INDEX_LIST under way per uid (root's: no limit) */
 	uint64_t max_leases;            /* names in the replicated state a new acquire may add to */
 	uint64_t max_connections;     /* in total (root may open CLD_ROOT_RESERVE more) */

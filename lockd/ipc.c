@@ -646,6 +646,7 @@ struct uid_conns {
 	uint64_t n;
 	uint64_t queued;              /* bytes waiting in its connections' queues */
 	uint64_t lists;               /* lists under way on its connections */
+	uint64_t watches;             /* named watches of its connections (max_watches_per_uid) */
 };
 
 static struct uid_conns *uid_conns_find(struct cld_ipc *ip, uid_t uid)
@@ -681,6 +682,19 @@ static void uid_conns_drop(struct cld_ipc *ip, uid_t uid)
 		cl_htab_del(&ip->uid_tab, &u->hn);
 		free(u);
 	}
+}
+
+uint64_t ipc_uid_watches(struct cld_ipc *ip, uid_t uid)
+{
+	struct uid_conns *u = uid_conns_find(ip, uid);
+	return u ? u->watches : 0;
+}
+
+void ipc_uid_watches_add(struct conn *c, int64_t delta)
+{
+	struct uid_conns *u = uid_conns_find(c->ip, c->uid);
+	if (u)
+		u->watches += (uint64_t)delta;
 }
 
 static void uid_queued(struct cld_ipc *ip, uid_t uid, int64_t delta)
@@ -1317,6 +1331,7 @@ static void conn_free(struct cld_ipc *ip, struct conn *c)
 	ipc_list_end(c);
 	if (c->low_paused)
 		cl_list_del(&c->pause_link);
+	ipc_uid_watches_add(c, -(int64_t)c->watch.n);   /* ipc_conn_forget() drops them below */
 	uid_conns_drop(ip, c->uid);
 	if (c->hello)
 		ip->nhello--;

@@ -12,7 +12,8 @@
  *               and the streamed LIST / INDEX_LIST.
  *
  * Memory per client stays bounded: leases (max_leases_per_client), pending
- * requests (max_pending_per_client), watches (max_watches_per_client), and
+ * requests (max_pending_per_client), watches (max_watches_per_client, and
+ * max_watches_per_uid for all of a uid's connections but root's), and
  * events the client does not read (a small backlog, CLD_OUTQ_MAX bytes,
  * then the client is disconnected), and list answers (streamed as the
  * client drains them, CLD_LIST_QUEUED bytes queued at most; one list per
@@ -250,6 +251,7 @@ struct cld_ipc {
 	uint64_t nconns, nhello;
 	/* refusals, for STATUS */
 	uint64_t refused_conns, refused_conns_uid, refused_watches, refused_leases, refused_lists;
+	uint64_t refused_watches_uid; /* watches refused: max_watches_per_uid */
 	uint64_t refused_client_leases, refused_pending;   /* max_leases/max_pending_per_client */
 	uint64_t low_holdbacks;        /* unprivileged work held back: its realtime budget spent */
 	struct cl_hist grant_latency; /* an acquire to its GRANTED, fast path or through the cluster */
@@ -319,6 +321,10 @@ void ipc_fds(const struct cld_ipc *ip, uint64_t *used_r, uint64_t *closing_r, ui
  * CLD_OUTQ_MAX is disconnected.  Lists count too (they pause long before).
  */
 void ipc_send(struct conn *c, void *buf, size_t len);
+/* The named watches of uid's connections (0 when it has none). */
+uint64_t ipc_uid_watches(struct cld_ipc *ip, uid_t uid);
+/* Counts delta more (or fewer) named watches of c's uid. */
+void ipc_uid_watches_add(struct conn *c, int64_t delta);
 /* Sends the RESULT of request type with cookie: err and plen bytes of payload. */
 void ipc_result(struct conn *c, uint64_t cookie, uint32_t type, int err,
 		const void *payload, size_t plen);

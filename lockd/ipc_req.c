@@ -482,23 +482,41 @@ static void do_fence_ack(struct cld_ipc *ip, struct conn *c, const struct req *r
 						       r->flags & COROLEASE_FENCE_FORCE));
 }
 
-/* WATCH / UNWATCH name; namelen 0: every name. */
+/*
+ * WATCH / UNWATCH name; namelen 0: every name.  A named watch counts
+ * against max_watches_per_client and, but for root's, against its uid's
+ * max_watches_per_uid (each is some locked memory: a uid's many
+ * connections must not lock hundreds of MB); -EDQUOT beyond either.
+ */
 static void do_watch(struct cld_ipc *ip, struct conn *c, const struct req *r)
 {
 	int rc = 0;
 	bool on = r->type == CLP_REQ_WATCH;
-	if (!r->namelen)
+	const struct cld_config *conf = ip->cfg.conf;
+	uint64_t n0 = c->watch.n;
+	if (!r->namelen) {
 		cld_watch_all(&ip->watches, &c->watch, on);
-	else if (!on)
+	} else if (!on) {
 		cld_watch_del(&ip->watches, &c->watch, r->name, r->namelen);
-	else
-		rc = cld_watch_add(&ip->watches, &c->watch, r->name, r->namelen,
-				   ip->cfg.conf->max_watches_per_client);
-	if (rc == -EDQUOT) {
-		ip->refused_watches++;
-		qb_log(LOG_DEBUG, "client %" PRIu64 " (pid %d): watch refused, max_watches_per_client "
-		       "(%" PRIu64 ") reached", c->id, (int)c->pid, ip->cfg.conf->max_watches_per_client);
+	} else {
+		bool uid_bound;
+		uint64_t max = cld_watch_quota(conf->max_watches_per_client, n0,
+					       ipc_uid_watches(ip, c->uid), conf->max_watches_per_uid,
+					       c->uid == 0, &uid_bound);
+		rc = cld_watch_add(&ip->watches, &c->watch, r->name, r->namelen, max);
+		if (rc == -EDQUOT && uid_bound) {
+			ip->refused_watches_uid++;
+			qb_log(LOG_DEBUG, "client %" PRIu64 " (pid %d): watch refused, max_watches_per_uid "
+			       "(%" PRIu64 ") reached for uid %u", c->id, (int)c->pid,
+			       conf->max_watches_per_uid, (unsigned)c->uid);
+		} else if (rc == -EDQUOT) {
+			ip->refused_watches++;
+			qb_log(LOG_DEBUG, "client %" PRIu64 " (pid %d): watch refused, "
+			       "max_watches_per_client (%" PRIu64 ") reached", c->id, (int)c->pid,
+			       conf->max_watches_per_client);
+		}
 	}
+	ipc_uid_watches_add(c, (int64_t)c->watch.n - (int64_t)n0);
 	ipc_result(c, r->cookie, r->type, rc, NULL, 0);
 }
 
@@ -835,6 +853,9 @@ static void do_status(struct cld_ipc *ip, struct conn *c, const struct req *r)
 		.refused_index_full = ip->refused_index_full,
 		.index_bytes_per_uid = d->ncfg.sm.index_bytes_per_uid, .caller_uid = (uint32_t)c->uid,
 		.caller_holds = cld_holdquota_of(d->holds, (uint32_t)c->uid),
+		.caller_watches = ipc_uid_watches(ip, c->uid),
+		.watches_per_uid = ip->cfg.conf->max_watches_per_uid,
+		.refused_watches_uid = ip->refused_watches_uid,
 		.handshakes = ip->nhandshakes, .handshakes_dropped = ip->handshakes_dropped,
 		.refused_group = ip->refused_not_member, .refused_queued = ip->refused_queued,
 		.refused_backlog = ip->refused_backlog,

@@ -71,6 +71,7 @@ struct status_src {
 	F("caller.uid",                U64,  s->in->caller_uid)                   \
 	F("caller.index_bytes",        U64,  s->caller_bytes)                     \
 	F("caller.holds",              U64,  s->in->caller_holds)                 \
+	F("caller.watches",            U64,  s->in->caller_watches)               \
 	F("local_leases",              U64,  s->local_leases)                     \
 	F("client_holds",              U64,  s->client_holds)                     \
 	F("client_holds_max",          U64,  s->in->holds_max)                    \
@@ -80,6 +81,7 @@ struct status_src {
 	F("connections",               U64,  s->in->connections)                  \
 	F("watches",                   U64,  s->in->watches)                      \
 	F("watches_all",               U64,  s->in->watches_all)                  \
+	F("watches_per_uid",           U64,  s->in->watches_per_uid)              \
 	F("handshakes",                U64,  s->in->handshakes)                   \
 	F("backlog_bytes",             U64,  s->in->backlog_bytes)                \
 	F("backlog_msgs",              U64,  s->in->backlog_msgs)                 \
@@ -100,6 +102,7 @@ struct status_src {
 	F("counters.connections_refused", U64, s->in->refused_conns)              \
 	F("counters.connections_refused_uid", U64, s->in->refused_conns_uid)      \
 	F("counters.watches_refused",  U64,  s->in->refused_watches)              \
+	F("counters.watches_refused_uid", U64, s->in->refused_watches_uid)        \
 	F("counters.lists_refused",    U64,  s->in->refused_lists)                \
 	F("counters.client_leases_refused", U64, s->in->refused_client_leases)    \
 	F("counters.pending_refused",  U64,  s->in->refused_pending)              \

@@ -43,6 +43,8 @@ struct cld_status_in {
 	uint64_t refused_conns;       /* connections refused: max_connections */
 	uint64_t refused_conns_uid;   /* ...: max_connections_per_uid */
 	uint64_t refused_watches;     /* watches refused: max_watches_per_client */
+	uint64_t refused_watches_uid; /* ...: max_watches_per_uid */
+	uint64_t watches_per_uid;     /* the configured max_watches_per_uid */
 	uint64_t refused_lists;       /* LIST / INDEX_LIST refused: max_lists_per_uid */
 	uint64_t refused_client_leases; /* acquires refused: max_leases_per_client */
 	uint64_t refused_pending;     /* requests refused: max_pending_per_client */
@@ -70,6 +72,7 @@ struct cld_status_in {
 	uint32_t caller_uid;          /* the uid of the client asking */
 	bool fresh;                   /* the caller is root or the daemon's user: no cached part */
 	uint64_t caller_holds;        /* the client hold slots of that uid */
+	uint64_t caller_watches;      /* the named watches of that uid's connections */
 	uint64_t holds_max;           /* client hold slots for everyone (max_client_holds) */
 	uint64_t holds_per_uid;       /* ... one uid's share (max_client_holds_per_uid) */
 	uint64_t holds_reserve;       /* slots beyond them for root and the daemon's user */

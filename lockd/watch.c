@@ -114,6 +114,19 @@ int cld_watch_add(struct cld_watch_reg *r, struct cld_watcher *w, const void *na
 	return 0;
 }
 
+uint64_t cld_watch_quota(uint64_t per_client, uint64_t mine, uint64_t uid_n, uint64_t per_uid,
+			 bool exempt, bool *uid_bound_r)
+{
+	*uid_bound_r = false;
+	if (exempt)
+		return per_client;
+	uint64_t left = uid_n < per_uid ? per_uid - uid_n : 0;
+	if (mine + left >= per_client)
+		return per_client;
+	*uid_bound_r = true;
+	return mine + left;
+}
+
 /* Unlinks and frees we, and its name once nobody watches it. */
 static void wentry_drop(struct cld_watch_reg *r, struct wentry *we)
 {

@@ -53,6 +53,15 @@ void cld_watcher_forget(struct cld_watch_reg *r, struct cld_watcher *w);
  */
 int cld_watch_add(struct cld_watch_reg *r, struct cld_watcher *w, const void *name, size_t len,
 		  uint64_t max);
+/*
+ * The max for cld_watch_add() of a watcher that has mine named watches,
+ * whose uid's watchers have uid_n in all (mine among them): per_client, or
+ * less when the uid's per_uid leaves less room (never for an exempt uid:
+ * root).  *uid_bound_r: the uid's bound is the lower (an -EDQUOT is then
+ * the uid's).
+ */
+uint64_t cld_watch_quota(uint64_t per_client, uint64_t mine, uint64_t uid_n, uint64_t per_uid,
+			 bool exempt, bool *uid_bound_r);
 /* w stops watching name; nothing when it did not. */
 void cld_watch_del(struct cld_watch_reg *r, struct cld_watcher *w, const void *name, size_t len);
 /* w watches every name (on) or stops (off); its named watches stay.  Costs no quota. */

@@ -78,6 +78,46 @@ START_TEST(add_del_and_quota)
 }
 END_TEST
 
+/*
+ * max_watches_per_uid (breaker F6): two watchers of one uid share its
+ * bound; the client's own bound applies when lower; root is exempt.
+ */
+START_TEST(uid_quota)
+{
+	struct cld_watcher a, b;
+	cld_watcher_init(&a);
+	cld_watcher_init(&b);
+	bool ub;
+	uint64_t uid_n = 0;
+	/* per client 3, per uid 4: a takes 3 (its own bound), b then 1 (the uid's) */
+	const char *names[] = { "n1", "n2", "n3", "n4", "n5" };
+	for (int i = 0; i < 4; i++) {
+		ck_assert_uint_eq(cld_watch_quota(3, a.n, uid_n, 4, false, &ub), 3);
+		ck_assert(!ub);
+		int rc = cld_watch_add(&R, &a, names[i], 2, cld_watch_quota(3, a.n, uid_n, 4, false, &ub));
+		ck_assert_int_eq(rc, i < 3 ? 0 : -EDQUOT);
+		uid_n = a.n;
+	}
+	ck_assert_uint_eq(cld_watch_quota(3, b.n, uid_n, 4, false, &ub), 1);
+	ck_assert(ub);
+	ck_assert_int_eq(cld_watch_add(&R, &b, "n4", 2, cld_watch_quota(3, b.n, uid_n, 4, false, &ub)), 0);
+	uid_n += b.n;
+	ck_assert_int_eq(cld_watch_add(&R, &b, "n5", 2, cld_watch_quota(3, b.n, uid_n, 4, false, &ub)),
+			 -EDQUOT);
+	ck_assert(ub);
+	/* a name b watches already needs no room */
+	ck_assert_int_eq(cld_watch_add(&R, &b, "n4", 2, cld_watch_quota(3, b.n, uid_n, 4, false, &ub)), 0);
+	/* over the bound (it was lowered): no room, never an underflow */
+	ck_assert_uint_eq(cld_watch_quota(3, 1, 9, 4, false, &ub), 1);
+	ck_assert(ub);
+	/* root: the client's bound only */
+	ck_assert_uint_eq(cld_watch_quota(3, 0, 9, 4, true, &ub), 3);
+	ck_assert(!ub);
+	cld_watcher_forget(&R, &a);
+	cld_watcher_forget(&R, &b);
+}
+END_TEST
+
 START_TEST(each_watcher_once)
 {
 	struct cld_watcher a, b, c;
@@ -195,6 +235,7 @@ static Suite *watch_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, add_del_and_quota);
+	tcase_add_test(tc, uid_quota);
 	tcase_add_test(tc, each_watcher_once);
 	tcase_add_test(tc, cost_independent_of_other_watchers);
 	suite_add_tcase(s, tc);

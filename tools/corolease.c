@@ -196,9 +196,9 @@ static int fail(const char *what, const void *name, size_t namelen, int err)
 		warnx_("the cluster's state holds max_leases names already (corolease.conf(5))");
 	else if (err == -EDQUOT)
 		warnx_("a quota is reached: this connection's (max_leases_per_client, "
-		       "max_watches_per_client), your user's share of the node's client hold slots "
-		       "(max_client_holds_per_uid) or the node's (max_client_holds); see "
-		       "'corolease status' and corolease.conf(5)");
+		       "max_watches_per_client), your user's watches (max_watches_per_uid) or share "
+		       "of the node's client hold slots (max_client_holds_per_uid), or the node's "
+		       "(max_client_holds); see 'corolease status' and corolease.conf(5)");
 	return exit_for(err);
 }
 

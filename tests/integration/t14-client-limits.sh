@@ -40,7 +40,9 @@ must_wait 10 "the watcher of lim/e43 is told" grep -qx 'changed lim/e43 k' "$CLU
 check "no other connection of the 100 was told of anything" [ "$(grep -c '^changed' "$CLUSTER_DIR/n1/each.log")" = 2 ]
 check "the 5-name watcher was told of lim/w3 only" [ "$(grep -c '^changed' "$CLUSTER_DIR/n1/w.log")" = 1 ]
 quiesce
-must_wait 10 "watches dropped with their connections" bash -c "[ \"\$('$CLUSTER_SH' exec 1 '$CLI' --json status | grep -o '\"watches\":[0-9]*')\" = '\"watches\":0' ]"
+# (status .watches through jget: caller.watches is a "watches" key too)
+watches_now() { local j; j=$(cl 1 --json status) && [ "$(jget "$j" .watches)" = 0 ]; }
+must_wait 10 "watches dropped with their connections" watches_now
 
 d1=$(daemon_pid 1)
 check "coroleased survived 101 connections closing at once" alive "$d1"
