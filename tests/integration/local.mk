@@ -121,6 +121,7 @@ INTEGRATION_TESTS = \
 	tests/integration/t37-acquire-wrapper-bounds.sh \
 	tests/integration/t38-kill-flag-setuid.sh \
 	tests/integration/t215-kill-budget-per-uid.sh \
+	tests/integration/t216-watches-per-uid.sh \
 	tests/integration/t39-corosync-stopped-long.sh \
 	tests/integration/t192-revoke-kill-hung-corosync.sh \
 	tests/integration/t34-runtime-votes-stale.sh \
