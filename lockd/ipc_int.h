@@ -364,6 +364,12 @@ void ipc_ops_free(struct cld_ipc *ip);
 /* Sets up COROLEASE_KILL's budget and retries; ipc_kill_stop() frees the retries waiting. */
 void ipc_kill_init(struct cld_ipc *ip);
 void ipc_kill_stop(struct cld_ipc *ip);
+/*
+ * c closes: a kill of c waiting for its tree to be walked (tree_pending)
+ * kills c now, the rest of its tree left, with a WARNING (else a stopped
+ * client would stay stopped for good).
+ */
+void ipc_kill_forget(struct conn *c);
 
 /* ---- ipc_read.c (handlers of the request table) ---- */
 

@@ -122,6 +122,7 @@ static struct cname *cname_pending(struct conn *c, const void *name, size_t len)
 
 void ipc_conn_forget(struct conn *c)
 {
+	ipc_kill_forget(c);   /* first: its pidfd is still open */
 	struct cl_htab_iter it;
 	for (struct cl_hnode *e = cl_htab_iter_first(&c->names, &it); e;
 	     e = cl_htab_iter_next(&c->names, &it))
@@ -552,6 +553,7 @@ static uint32_t realtime_priority(void)
 #define CLD_KILL_TREE_READS 256
 #define CLD_KILL_TREE_BUDGET 1024
 #define CLD_KILL_TREE_TRIES 8
+#define CLD_KILL_TREE_TRIES_S "8"
 #define CLD_KILL_RETRY_NS (100 * QB_TIME_NS_IN_MSEC)
 
 /* A COROLEASE_KILL whose walk was cut: its client (stopped) waits to be killed. */
@@ -595,13 +597,14 @@ static int kill_tree(struct cld_ipc *ip, struct conn *c, uint64_t now, bool *cut
 
 /*
  * SIGKILL to c, logged at most a line a second, with the number of kills
- * since the last line (t86); a kill that leaves some of its tree (cut) is
- * a WARNING at most a line a second for each uid, whatever other users'
- * kills logged.
+ * since the last line (t86); a kill that leaves some of its tree (cut_why:
+ * why) is a WARNING at most a line a second for each uid, whatever other
+ * users' kills logged.
  */
 static void sigkill_conn(struct cld_ipc *ip, struct conn *c, const uint8_t *name, size_t namelen,
-			 bool asked, int tree, bool cut)
+			 bool asked, int tree, const char *cut_why)
 {
+	bool cut = cut_why != NULL;
 	uint64_t now = cld_now_us();
 	int err = c->pidfd < 0 ? ENOSYS : 0;
 	if (!err && syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0) < 0)
@@ -610,12 +613,11 @@ static void sigkill_conn(struct cld_ipc *ip, struct conn *c, const uint8_t *name
 	if (cut && !err && cld_killbudget_log(&ip->kill_budget, (uint32_t)c->uid, now,
 					      CLD_REFUSAL_LOG_US, &left_out)) {
 		qb_log(LOG_WARNING, "killing client %" PRIu64 " pid %d (uid %u): still using revoked "
-		       "lease %.*s (%s); %d processes it started killed too, NOT all: its tree was "
-		       "not all walked in %d tries (more threads than a walk reads); the rest may "
-		       "live on (%" PRIu64 " more such kills of uid %u since the last such line)",
+		       "lease %.*s (%s); %d processes it started killed too, NOT all: %s; the rest "
+		       "may live on (%" PRIu64 " more such kills of uid %u since the last such line)",
 		       c->id, (int)c->pid, (unsigned)c->uid, (int)namelen, (const char *)name,
-		       asked ? "it asked for it" : "kill_on_revoke", tree, CLD_KILL_TREE_TRIES,
-		       left_out, (unsigned)c->uid);
+		       asked ? "it asked for it" : "kill_on_revoke", tree, cut_why, left_out,
+		       (unsigned)c->uid);
 		return;
 	}
 	if (now < ip->sigkill_log_at || (cut && !err)) {
@@ -713,7 +715,9 @@ static void tree_retry_run(void *data)
 		}
 		c->tree_pending = false;
 		c->tree_killed = true;
-		sigkill_conn(ip, c, t->name, t->namelen, t->asked, t->killed, cut);
+		sigkill_conn(ip, c, t->name, t->namelen, t->asked, t->killed,
+			     cut ? "its tree was not all walked in " CLD_KILL_TREE_TRIES_S " tries "
+			     "(more threads than a walk reads)" : NULL);
 		if (!cut)
 			tree_retry_log(ip, t, now, "its tree walked at last: killed, then the client");
 		tree_retry_free(ip, t);
@@ -748,14 +752,53 @@ void ipc_kill_init(struct cld_ipc *ip)
 	cl_list_init(&ip->tree_retries);
 }
 
+/* Kills c (t's client, or NULL: gone) now, the rest of its tree left (why), and frees t. */
+static void tree_retry_abandon(struct cld_ipc *ip, struct tree_retry *t, struct conn *c,
+			       const char *why)
+{
+	if (c) {
+		c->tree_pending = false;
+		c->tree_killed = true;
+		sigkill_conn(ip, c, t->name, t->namelen, t->asked, t->killed, why);
+	}
+	tree_retry_free(ip, t);
+}
+
+void ipc_kill_forget(struct conn *c)
+{
+	if (!c->tree_pending)
+		return;
+	struct cl_list *l;
+	cl_list_foreach(l, &c->ip->tree_retries) {
+		struct tree_retry *t = cl_list_entry(l, struct tree_retry, link);
+		if (t->conn_id == c->id) {
+			/* no SIGKILL line of its own: it may be exiting, or gone */
+			bool sent = c->pidfd >= 0 &&
+				    syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0) == 0;
+			tree_retry_log(c->ip, t, cld_now_us(), sent ?
+				       "its connection closed before its tree was all walked: "
+				       "SIGKILL sent to it, the rest of what it started may live on" :
+				       "gone before its tree was all walked; the rest of what it "
+				       "started may live on");
+			c->tree_pending = false;
+			tree_retry_free(c->ip, t);
+			return;
+		}
+	}
+	c->tree_pending = false;
+}
+
 void ipc_kill_stop(struct cld_ipc *ip)
 {
 	if (ip->tree_armed)
 		qb_loop_timer_del(ip->loop, ip->tree_th);
 	ip->tree_armed = false;
 	struct cl_list *l;
-	while ((l = cl_list_first(&ip->tree_retries)))
-		tree_retry_free(ip, cl_list_entry(l, struct tree_retry, link));
+	while ((l = cl_list_first(&ip->tree_retries))) {
+		struct tree_retry *t = cl_list_entry(l, struct tree_retry, link);
+		tree_retry_abandon(ip, t, ipc_conn_find(ip, t->conn_id),
+				   "the daemon stops before its tree was all walked");
+	}
 }
 
 /*
@@ -809,7 +852,8 @@ static void kill_client(struct cld_ipc *ip, struct conn *c, const struct cl_node
 		}
 		c->tree_killed = true;
 	}
-	sigkill_conn(ip, c, ev->name, ev->namelen, asked, tree, cut);
+	sigkill_conn(ip, c, ev->name, ev->namelen, asked, tree,
+		     cut ? "its tree was not all walked (no memory to walk it again later)" : NULL);
 }
 
 /*
