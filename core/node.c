@@ -641,6 +641,7 @@ void cl_node_transport_lost(struct cl_node *n)
 	nd_snap_stop(n);
 	n->sm = cl_sm_free(n->sm);
 	n->sync.active = false;
+	n->wait_over_round = false;
 	nd_sync_reset_buf(n);
 	n->vq_quorate = false;
 	nd_q_free(n, &n->retry);

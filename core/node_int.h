@@ -373,7 +373,8 @@ struct cl_node {
 					    period for the second lapsed holders at joins, t05) */
 	bool wait_over_round;            /* the machine stopped being quorate at a return that
 					    ended its wait for a fence-ack, with no departure since,
-					    and that round is still open: it renews (renew()) */
+					    and that round is still open: it renews (renew());
+					    cleared when the round ends */
 
 	/* grace period of fresh state (lease.h): GRACE_END for grace_ring due at grace_at */
 	bool grace_armed;

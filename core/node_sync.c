@@ -458,6 +458,7 @@ static void sync_complete(struct cl_node *n)
 	if (!n->sync.loaded)
 		nd_writes_kept(n);   /* every member now has this node's state */
 	n->sync.active = false;
+	n->wait_over_round = false;   /* that round's own: a later one is not such a round */
 	nd_sync_reset_buf(n);
 	n->c.syncs++;
 	uint64_t now = now_us(n);
@@ -817,6 +818,7 @@ static void sync_give_up(struct cl_node *n, const char *why)
 {
 	n->sm = cl_sm_free(n->sm);
 	n->sync.active = false;
+	n->wait_over_round = false;
 	nd_sync_reset_buf(n);
 	nd_revoke_all(n, why);
 }
