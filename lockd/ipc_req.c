@@ -869,11 +869,16 @@ static void guard_kill(struct cld_ipc *ip, struct conn *c, const struct cl_node_
 	if (!ip->cfg.conf->kill_on_revoke && !cld_proc_may_signal(c->pid, c->pidfd, (uint32_t)c->uid))
 		return;   /* kill_client() refuses it too */
 	int rc = cld_killguard_arm(ip->guard, c->id, ev->name, ev->namelen, c->pidfd, c->pid,
-				   (uint32_t)c->uid, ev->flags & CL_NODE_KILL, ev->deadline);
-	if (rc < 0 && !ip->guard_full_told) {
+				   (uint32_t)c->uid, ev->flags & CL_NODE_KILL,
+				   !ip->cfg.conf->kill_on_revoke, ev->deadline);
+	if (rc == 0) {
+		ip->guard_full_told = false;   /* the next time it is full is logged again */
+	} else if (!ip->guard_full_told) {
 		ip->guard_full_told = true;
-		qb_log(LOG_WARNING, "the kill guard is full (%u revoked holds await their deadline): "
-		       "further kills wait for the loop alone", CLD_KILLGUARD_MAX);
+		qb_log(LOG_WARNING, "the kill guard is full (%u connections with revoked holds await "
+		       "their deadline, the last %u for root's): client %" PRIu64 " (pid %d, uid %u) is "
+		       "killed by the loop alone", CLD_KILLGUARD_MAX, CLD_KILLGUARD_ROOT, c->id,
+		       (int)c->pid, (unsigned)c->uid);
 	}
 }
 

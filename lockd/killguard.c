@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "hash.h"
 #include "killguard.h"
 #include "proctree.h"
 
@@ -23,15 +24,22 @@
 #define GUARD_TREE_MAX 64
 #define GUARD_TREE_READS 256
 
+/* a revoked hold of the connection: its name's hash, and its deadline */
+struct armed {
+	uint64_t hash;
+	uint64_t deadline;
+};
+
+/* a connection with kills armed: one kill, at the earliest deadline */
 struct entry {
 	uint64_t client;
-	uint8_t *name;
-	size_t namelen;
 	int pidfd;
 	int32_t pid;
 	uint32_t uid;
-	bool tree;
-	uint64_t deadline;
+	bool tree, check;
+	uint64_t deadline;            /* the earliest of v[] */
+	struct armed *v;
+	size_t n, cap;
 };
 
 struct cld_killguard {
@@ -41,7 +49,7 @@ struct cld_killguard {
 	bool stop;
 	struct entry *v;
 	size_t n, cap;
-	uint64_t ran_at;              /* the loop ran its timers then */
+	uint64_t ran_at;              /* the loop ran its timers from then */
 	uint64_t kills;
 	uint64_t news;                /* kills not yet taken by the loop */
 	int32_t news_pid;
@@ -55,24 +63,38 @@ static void wake(struct cld_killguard *g)
 	(void)rc;   /* a full counter wakes the thread all the same */
 }
 
-static int find(const struct cld_killguard *g, uint64_t client, const void *name, size_t namelen)
+static uint64_t name_hash(const void *name, size_t namelen)
+{
+	return cl_hash_bytes(0x6b696c6c67756172ULL, name, namelen);
+}
+
+static int find(const struct cld_killguard *g, uint64_t client)
 {
 	for (size_t i = 0; i < g->n; i++)
-		if (g->v[i].client == client && g->v[i].namelen == namelen &&
-		    !memcmp(g->v[i].name, name, namelen))
+		if (g->v[i].client == client)
 			return (int)i;
 	return -1;
 }
 
 static void drop(struct cld_killguard *g, size_t i)
 {
-	free(g->v[i].name);
+	free(g->v[i].v);
 	g->v[i] = g->v[--g->n];
+}
+
+static void earliest(struct entry *e)
+{
+	e->deadline = UINT64_MAX;
+	for (size_t k = 0; k < e->n; k++)
+		if (e->v[k].deadline < e->deadline)
+			e->deadline = e->v[k].deadline;
 }
 
 /* What the loop would have done (ipc_req.c's kill_client()), under the lock. */
 static void fire(struct cld_killguard *g, const struct entry *e, uint64_t now)
 {
+	if (e->check && !cld_proc_may_signal(e->pid, e->pidfd, e->uid))
+		return;   /* a set-user-ID program now, or gone: never a kill on its behalf */
 	if (e->tree && syscall(SYS_pidfd_send_signal, e->pidfd, SIGSTOP, NULL, 0) == 0) {
 		bool cut = false;
 		(void)cld_proc_signal_tree(e->pid, SIGKILL, e->uid, true, GUARD_TREE_MAX,
@@ -101,9 +123,21 @@ static void *guard_main(void *arg)
 				i++;
 				continue;
 			}
-			if (g->ran_at < e->deadline)
+			if (g->ran_at < e->deadline) {
 				fire(g, e, now);   /* the loop is stuck since before the deadline */
-			drop(g, i);
+				drop(g, i);        /* one kill per connection */
+				continue;
+			}
+			/* the loop ran since: what was due by then is its own */
+			for (size_t k = 0; k < e->n;)
+				if (e->v[k].deadline <= g->ran_at)
+					e->v[k] = e->v[--e->n];
+				else
+					k++;
+			if (!e->n)
+				drop(g, i);
+			else
+				earliest(e);   /* looked at again in this pass */
 		}
 		struct itimerspec its = { 0 };
 		if (next != UINT64_MAX) {
@@ -174,46 +208,59 @@ void cld_killguard_stop(struct cld_killguard *g)
 }
 
 int cld_killguard_arm(struct cld_killguard *g, uint64_t client, const void *name, size_t namelen,
-		      int pidfd, int32_t pid, uint32_t uid, bool tree, uint64_t deadline)
+		      int pidfd, int32_t pid, uint32_t uid, bool tree, bool check, uint64_t deadline)
 {
 	if (!g)
 		return 0;
-	int rc = 0;
+	uint64_t h = name_hash(name, namelen);
 	pthread_mutex_lock(&g->mu);
-	int i = find(g, client, name, namelen);
+	int i = find(g, client);
 	if (i < 0) {
-		uint8_t *copy = malloc(namelen ? namelen : 1);
-		if (g->n == CLD_KILLGUARD_MAX) {
-			rc = -ENOSPC;
-		} else if (!copy) {
-			rc = -ENOMEM;
-		} else if (g->n == g->cap) {
+		size_t max = uid == 0 ? CLD_KILLGUARD_MAX : CLD_KILLGUARD_MAX - CLD_KILLGUARD_ROOT;
+		if (g->n >= max) {
+			pthread_mutex_unlock(&g->mu);
+			return -ENOSPC;
+		}
+		if (g->n == g->cap) {
 			size_t cap = g->cap ? 2 * g->cap : 16;
 			struct entry *v = realloc(g->v, cap * sizeof(*v));
-			if (v) {
-				g->v = v;
-				g->cap = cap;
-			} else {
-				rc = -ENOMEM;
+			if (!v) {
+				pthread_mutex_unlock(&g->mu);
+				return -ENOMEM;
 			}
+			g->v = v;
+			g->cap = cap;
 		}
-		if (rc) {
-			free(copy);
-			pthread_mutex_unlock(&g->mu);
-			return rc;
-		}
-		memcpy(copy, name, namelen);
 		i = (int)g->n++;
-		g->v[i].name = copy;
-		g->v[i].namelen = namelen;
+		memset(&g->v[i], 0, sizeof(g->v[i]));
 		g->v[i].client = client;
 	}
 	struct entry *e = &g->v[i];
+	size_t k = 0;
+	while (k < e->n && e->v[k].hash != h)
+		k++;
+	if (k == e->n) {
+		if (e->n == e->cap) {
+			size_t cap = e->cap ? 2 * e->cap : 4;
+			struct armed *v = realloc(e->v, cap * sizeof(*v));
+			if (!v) {
+				if (!e->n)
+					drop(g, (size_t)i);
+				pthread_mutex_unlock(&g->mu);
+				return -ENOMEM;
+			}
+			e->v = v;
+			e->cap = cap;
+		}
+		e->v[e->n++].hash = h;
+	}
+	e->v[k].deadline = deadline;
 	e->pidfd = pidfd;
 	e->pid = pid;
 	e->uid = uid;
-	e->tree = tree;
-	e->deadline = deadline;
+	e->tree |= tree;
+	e->check = check;
+	earliest(e);
 	pthread_mutex_unlock(&g->mu);
 	wake(g);
 	return 0;
@@ -223,10 +270,21 @@ void cld_killguard_disarm(struct cld_killguard *g, uint64_t client, const void *
 {
 	if (!g)
 		return;
+	uint64_t h = name_hash(name, namelen);
 	pthread_mutex_lock(&g->mu);
-	int i = find(g, client, name, namelen);
-	if (i >= 0)
-		drop(g, (size_t)i);
+	int i = find(g, client);
+	if (i >= 0) {
+		struct entry *e = &g->v[i];
+		for (size_t k = 0; k < e->n; k++)
+			if (e->v[k].hash == h) {
+				e->v[k] = e->v[--e->n];
+				break;
+			}
+		if (e->n)
+			earliest(e);
+		else
+			drop(g, (size_t)i);
+	}
 	pthread_mutex_unlock(&g->mu);
 }
 
@@ -235,11 +293,9 @@ void cld_killguard_disarm_client(struct cld_killguard *g, uint64_t client)
 	if (!g)
 		return;
 	pthread_mutex_lock(&g->mu);
-	for (size_t i = 0; i < g->n;)
-		if (g->v[i].client == client)
-			drop(g, i);
-		else
-			i++;
+	int i = find(g, client);
+	if (i >= 0)
+		drop(g, (size_t)i);
 	pthread_mutex_unlock(&g->mu);
 }
 

@@ -32,8 +32,15 @@
 /* How long after a deadline the guard waits for the loop (well below the
  * fence delay's margin over validity + revoke timeout: 2 s by default). */
 #define CLD_KILLGUARD_SLACK_US 100000u
-/* Entries at most; beyond it a kill is left to the loop alone (logged). */
+/*
+ * Connections with a kill armed, at most; the last CLD_KILLGUARD_ROOT of
+ * them for root's.  One entry per connection (the kill goes to its
+ * process, once), so a user's thousands of revoked holds take one entry,
+ * and one user (max_connections_per_uid) cannot fill it for another.
+ * Beyond it a kill is left to the loop alone (logged).
+ */
 #define CLD_KILLGUARD_MAX 4096u
+#define CLD_KILLGUARD_ROOT 256u
 
 struct cld_killguard;
 
@@ -45,18 +52,20 @@ void cld_killguard_stop(struct cld_killguard *g);
 /*
  * Arms (or re-arms) the kill of client's hold of name at deadline
  * (cld_now_us()): pidfd (the connection's, valid until disarmed) names
- * process pid of uid; tree: COROLEASE_KILL, its descendants too.  0,
+ * process pid of uid; tree: COROLEASE_KILL, its descendants too; check:
+ * only if uid may still signal it then (not kill_on_revoke: the client may
+ * have exec'd a set-user-ID program since, as kill_client() checks).  0,
  * -ENOSPC (full) or -ENOMEM.
  */
 int cld_killguard_arm(struct cld_killguard *g, uint64_t client, const void *name, size_t namelen,
-		      int pidfd, int32_t pid, uint32_t uid, bool tree, uint64_t deadline);
+		      int pidfd, int32_t pid, uint32_t uid, bool tree, bool check, uint64_t deadline);
 /* The hold ended or the loop killed: forget it. */
 void cld_killguard_disarm(struct cld_killguard *g, uint64_t client, const void *name, size_t namelen);
 /* The client is gone: forget all of its entries (call before closing its pidfd). */
 void cld_killguard_disarm_client(struct cld_killguard *g, uint64_t client);
 /* The loop ran its timers at now (cld_now_us()). */
 void cld_killguard_ran(struct cld_killguard *g, uint64_t now);
-/* Kills the guard made (the loop was stuck), and entries armed now. */
+/* Kills the guard made (the loop was stuck), and connections armed now. */
 void cld_killguard_counts(struct cld_killguard *g, uint64_t *kills_r, size_t *armed_r);
 /*
  * Kills made since the last call, for the loop to log (0: none): the

@@ -234,9 +234,10 @@ static void kick(struct cld *d);
 static void timer_fn(void *data)
 {
 	struct cld *d = data;
+	uint64_t now = cld_now_us();   /* the tick's deadlines are those due by now */
 	if (d->node)
 		cl_node_tick(d->node);
-	cld_ipc_loop_ran(d->ipc, cld_now_us());   /* the kills due by now were made here */
+	cld_ipc_loop_ran(d->ipc, now);   /* the kills due by then were made here */
 	kick(d);
 }
 

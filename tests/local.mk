@@ -16,6 +16,7 @@ CHECK_TEST_PROGS = \
 	tests/check_groups \
 	tests/check_holdquota \
 	tests/check_killbudget \
+	tests/check_killguard \
 	tests/check_sendhold \
 	tests/check_evsbus
 check_PROGRAMS += $(CHECK_TEST_PROGS)
@@ -120,6 +121,11 @@ tests_check_killbudget_CPPFLAGS = -I$(top_srcdir)/lockd
 tests_check_killbudget_SOURCES = tests/check_killbudget.c lockd/killbudget.c lockd/killbudget.h
 tests_check_killbudget_CFLAGS = $(CHECK_TEST_CFLAGS)
 tests_check_killbudget_LDADD = $(CHECK_LIBS)
+tests_check_killguard_CPPFLAGS = $(CORE_CPPFLAGS) -I$(top_srcdir)/lockd -DCOROLEASE_IPC_PEER
+tests_check_killguard_SOURCES = tests/check_killguard.c lockd/killguard.c lockd/killguard.h \
+	lockd/proctree.c lockd/proctree.h
+tests_check_killguard_CFLAGS = $(CHECK_TEST_CFLAGS)
+tests_check_killguard_LDADD = $(CHECK_LIBS) -lpthread
 tests_check_sendhold_CPPFLAGS = $(CORE_CPPFLAGS) -I$(top_srcdir)/lockd
 tests_check_sendhold_SOURCES = tests/check_sendhold.c lockd/sendhold.c lockd/sendhold.h
 tests_check_sendhold_CFLAGS = $(CHECK_TEST_CFLAGS)
