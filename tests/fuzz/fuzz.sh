@@ -25,7 +25,7 @@ declare -A RUNS=([fuzz_wire]=300000 [fuzz_snapshot]=200000 [fuzz_config]=100000
 CFLAGS=(-g -O1 -std=gnu11 -fsanitize=address,undefined -fno-sanitize-recover=undefined
 	-fno-omit-frame-pointer -Wall -Wextra -Werror -DCOROLEASE_IPC_PEER
 	-I"$SRC/include" -I"$SRC/core" -I"$SRC/lockd" -I"$SRC/tests/support" -I"$SRC/tests/fuzz")
-LOCKD_IPC="ipc ipc_req ipc_read page proctree killbudget watch hashkey holdquota groups config status"
+LOCKD_IPC="ipc ipc_req ipc_read page proctree killbudget killguard watch hashkey holdquota groups config status"
 
 die() { echo "fuzz.sh: $*" >&2; exit 1; }
 
