@@ -549,8 +549,6 @@ static uint32_t realtime_priority(void)
  * killed nothing (a client of more threads than a walk may read) is the
  * client killed with the rest of its tree left, and that is a WARNING.
  */
-#define CLD_KILL_TREE_MAX 64
-#define CLD_KILL_TREE_READS 256
 #define CLD_KILL_TREE_BUDGET 1024
 #define CLD_KILL_TREE_TRIES 8
 #define CLD_KILL_TREE_TRIES_S "8"
@@ -579,20 +577,13 @@ static int kill_tree(struct cld_ipc *ip, struct conn *c, uint64_t now, bool *cut
 	*cut = false;
 	if (c->pidfd < 0)
 		return 0;
-	/* c->pid still names the client (alive, so its pid was not given away) */
-	if (syscall(SYS_pidfd_send_signal, c->pidfd, SIGSTOP, NULL, 0) < 0)
-		return -ESRCH;
 	size_t reads = cld_killbudget_avail(&ip->kill_budget, (uint32_t)c->uid, now,
 					    CLD_KILL_TREE_READS);
-	if (!reads) {
-		*cut = true;
-		return 0;
-	}
 	size_t used = 0;
-	int n = cld_proc_signal_tree(c->pid, SIGKILL, (uint32_t)c->uid, true, CLD_KILL_TREE_MAX,
-				     reads, false, cut, &used);
-	cld_killbudget_charge(&ip->kill_budget, (uint32_t)c->uid, now, used ? used : 1);
-	return n > 0 ? n : 0;
+	int n = cld_proc_kill_tree(c->pidfd, c->pid, (uint32_t)c->uid, reads, cut, &used);
+	if (n >= 0 && reads)
+		cld_killbudget_charge(&ip->kill_budget, (uint32_t)c->uid, now, used ? used : 1);
+	return n;
 }
 
 /*
@@ -645,6 +636,9 @@ static void sigkill_conn(struct cld_ipc *ip, struct conn *c, const uint8_t *name
 
 static void tree_retry_run(void *data);
 
+static const char TREE_GONE[] = "gone before its tree was all walked; the rest of what it "
+				"started may live on";
+
 static void tree_retry_arm(struct cld_ipc *ip)
 {
 	if (!ip->tree_armed && !cl_list_empty(&ip->tree_retries))
@@ -689,8 +683,7 @@ static void tree_retry_run(void *data)
 		struct tree_retry *t = cl_list_entry(l, struct tree_retry, link);
 		struct conn *c = ipc_conn_find(ip, t->conn_id);
 		if (!c) {
-			tree_retry_log(ip, t, now, "gone before its tree was all walked; the rest of "
-				       "what it started may live on");
+			tree_retry_log(ip, t, now, TREE_GONE);
 			tree_retry_free(ip, t);
 			continue;
 		}
@@ -701,8 +694,7 @@ static void tree_retry_run(void *data)
 		int n = kill_tree(ip, c, now, &cut);
 		if (n == -ESRCH) {
 			c->tree_pending = false;
-			tree_retry_log(ip, t, now, "gone before its tree was all walked; the rest of "
-				       "what it started may live on");
+			tree_retry_log(ip, t, now, TREE_GONE);
 			tree_retry_free(ip, t);
 			continue;
 		}
@@ -778,8 +770,7 @@ void ipc_kill_forget(struct conn *c)
 			tree_retry_log(c->ip, t, cld_now_us(), sent ?
 				       "its connection closed before its tree was all walked: "
 				       "SIGKILL sent to it, the rest of what it started may live on" :
-				       "gone before its tree was all walked; the rest of what it "
-				       "started may live on");
+				       TREE_GONE);
 			c->tree_pending = false;
 			tree_retry_free(c->ip, t);
 			return;

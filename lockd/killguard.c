@@ -20,10 +20,6 @@
 #include "killguard.h"
 #include "proctree.h"
 
-/* as ipc_req.c's kill_tree(): processes and /proc reads of one tree */
-#define GUARD_TREE_MAX 64
-#define GUARD_TREE_READS 256
-
 /* a revoked hold of the connection: its name's hash, and its deadline */
 struct armed {
 	uint64_t hash;
@@ -95,11 +91,9 @@ static void fire(struct cld_killguard *g, const struct entry *e, uint64_t now)
 {
 	if (e->check && !cld_proc_may_signal(e->pid, e->pidfd, e->uid))
 		return;   /* a set-user-ID program now, or gone: never a kill on its behalf */
-	if (e->tree && syscall(SYS_pidfd_send_signal, e->pidfd, SIGSTOP, NULL, 0) == 0) {
-		bool cut = false;
-		(void)cld_proc_signal_tree(e->pid, SIGKILL, e->uid, true, GUARD_TREE_MAX,
-					   GUARD_TREE_READS, false, &cut, NULL);
-	}
+	bool cut;
+	if (e->tree)   /* one walk's worth, as the loop's kill_tree() */
+		(void)cld_proc_kill_tree(e->pidfd, e->pid, e->uid, CLD_KILL_TREE_READS, &cut, NULL);
 	if (syscall(SYS_pidfd_send_signal, e->pidfd, SIGKILL, NULL, 0) == 0) {
 		g->kills++;
 		g->news++;

@@ -394,3 +394,21 @@ int cld_proc_signal_tree(int32_t root, int sig, uint32_t uid, bool freeze, size_
 		*reads_r = max_reads - reads_left;
 	return rc < 0 && !sent ? rc : sent;
 }
+
+int cld_proc_kill_tree(int pidfd, int32_t pid, uint32_t uid, size_t max_reads, bool *cut_r,
+		       size_t *reads_r)
+{
+	*cut_r = false;
+	if (reads_r)
+		*reads_r = 0;
+	/* pid still names the client (alive, so its pid was not given away) */
+	if (syscall(SYS_pidfd_send_signal, pidfd, SIGSTOP, NULL, 0) < 0)
+		return -ESRCH;
+	if (!max_reads) {
+		*cut_r = true;   /* stopped, and nothing walked */
+		return 0;
+	}
+	int n = cld_proc_signal_tree(pid, SIGKILL, uid, true, CLD_KILL_TREE_MAX, max_reads, false,
+				     cut_r, reads_r);
+	return n > 0 ? n : 0;
+}

@@ -61,4 +61,18 @@ bool cld_proc_may_signal(int32_t pid, int pidfd, uint32_t uid);
 int cld_proc_signal_tree(int32_t root, int sig, uint32_t uid, bool freeze, size_t max,
 			 size_t max_reads, bool allow_scan, bool *truncated_r, size_t *reads_r);
 
+/*
+ * COROLEASE_KILL's walk (the loop's kill_client() and the kill guard's):
+ * the client pidfd names (pid, of uid) is stopped first, so it starts
+ * nothing more, then at most CLD_KILL_TREE_MAX of its descendants are
+ * killed, read with at most max_reads files (at most CLD_KILL_TREE_READS a
+ * walk; none: the client only stopped, and *cut_r) as
+ * cld_proc_signal_tree() with freeze.  Returns how many were killed, or
+ * -ESRCH when the client is gone (not stopped).
+ */
+#define CLD_KILL_TREE_MAX 64
+#define CLD_KILL_TREE_READS 256
+int cld_proc_kill_tree(int pidfd, int32_t pid, uint32_t uid, size_t max_reads, bool *cut_r,
+		       size_t *reads_r);
+
 #endif
