@@ -16,6 +16,12 @@ static uint64_t entry_cost(size_t keylen, size_t vallen)
 	return keylen + vallen + CL_INDEX_ENTRY_OVERHEAD;
 }
 
+/* What an index costs beside its entries: its name and record (index.h). */
+static uint64_t index_base(size_t namelen)
+{
+	return namelen + CL_INDEX_NAME_OVERHEAD;
+}
+
 static int key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
 	int c = memcmp(a, b, alen < blen ? alen : blen);
@@ -149,12 +155,11 @@ void cl_index_free(struct cl_sm *sm, struct cl_rec *rec)
 		lru_unlink(sm, idx);
 	sm->index_bytes -= idx->bytes;
 	/*
-	 * An index holds bytes, except one whose restore failed at its first
-	 * entry: its uid's account may be gone with another index of the uid
-	 * (tests/fuzz/fuzz_snapshot); it is cl_index_fini()'s to free.
+	 * Every index holds at least its base (charged when it is made, even
+	 * by a restore that then fails: tests/fuzz/fuzz_snapshot), so its
+	 * uid's account is there until the last of its indexes goes.
 	 */
-	if (idx->bytes)
-		acct_debit(sm, idx->uid, idx->bytes);
+	acct_debit(sm, idx->uid, idx->bytes);
 	for (uint32_t i = 0; i < idx->n; i++)
 		free(idx->e[i]);
 	free(idx->e);
@@ -295,6 +300,8 @@ static int apply_put(struct cl_sm *sm, struct cl_rec *rec, uint32_t sender, cons
 		pos = find_pos(idx, m->key, m->keylen, &found);
 		if (found)
 			old = entry_cost(idx->e[pos]->keylen, idx->e[pos]->vallen);
+	} else {
+		cost += index_base(rec->namelen);   /* the first put makes the index */
 	}
 	/* refuse before evicting anything if even every eviction allowed would not do */
 	int err = put_room(sm, m->uid, idx, old, cost);
@@ -456,6 +463,9 @@ int cl_index_restore(struct cl_sm *sm, struct cl_rec *rec, const struct cl_recor
 	}
 	x->idx = idx;
 	idx->version = ri->version;
+	idx->bytes = index_base(rec->namelen);
+	sm->index_bytes += idx->bytes;
+	acct->bytes += idx->bytes;
 	idx->uid = ri->uid;
 	idx->rec = rec;
 	cl_list_init(&idx->lru);

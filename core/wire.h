@@ -31,9 +31,11 @@
  * after vallen, before the data), SYNC_ANNOUNCE may be a confirmation
  * (CL_SYNC_CONFIRM); 6: WRITE_ACK (its entries may name grants,
  * CL_ACK_GRANT); 7: SYNC_ANNOUNCE carries term_seen (after round), the
- * newest term its sender knows a state had
+ * newest term its sender knows a state had; 8: no format change, but an
+ * index is charged its name and record too (index.h), so a node of 7
+ * would decide puts, evictions and quota refusals apart from one of 8
  */
-#define CL_WIRE_VERSION   7u
+#define CL_WIRE_VERSION   8u
 #define CL_WIRE_HDR_LEN   8u
 /* 3: the header carries index_bytes_per_uid, each record its index's uid */
 #define CL_SNAP_VERSION   3u

@@ -300,6 +300,12 @@ static uint64_t entry_cost(size_t keylen, size_t vallen)
 	return keylen + vallen + CL_INDEX_ENTRY_OVERHEAD;
 }
 
+/* What an index costs beside its entries (index.h): its name and record. */
+static uint64_t base(size_t namelen)
+{
+	return namelen + CL_INDEX_NAME_OVERHEAD;
+}
+
 static void check_bytes(int line, uint64_t want)
 {
 	ck_assert_msg(cl_index_bytes(sm) == want, "line %d: cl_index_bytes %" PRIu64
@@ -429,7 +435,7 @@ START_TEST(test_write_rejections)
 
 	EXPECT_VAL(S("a"), S("k"), S("v"), v);
 	ck_assert_uint_eq(LOOK(S("a")).version, v);
-	ck_assert_uint_eq(cl_index_bytes(sm), b + entry_cost(1, 1));
+	ck_assert_uint_eq(cl_index_bytes(sm), b + base(1) + entry_cost(1, 1));   /* b's new index */
 }
 END_TEST
 
@@ -590,13 +596,13 @@ START_TEST(test_limits)
 	OK(put(1, S("big"), key, sizeof(key), bigval, sizeof(bigval), e, 1));
 	X_WRITE_OK(1, 1, S("big"), NL(key, sizeof(key)), false);
 	expect_val(__LINE__, S("big"), key, sizeof(key), bigval, sizeof(bigval), lsn());
-	BYTES(entry_cost(COROLEASE_KEY_MAX, COROLEASE_VALUE_MAX));
+	BYTES(base(3) + entry_cost(COROLEASE_KEY_MAX, COROLEASE_VALUE_MAX));
 
 	/* one-byte key, empty value */
 	OK(put(1, S("big"), S("k"), "", 0, e, 2));
 	X_WRITE_OK(1, 2, S("big"), S("k"), false);
 	expect_val(__LINE__, S("big"), "k", 1, "", 0, lsn());
-	BYTES(entry_cost(COROLEASE_KEY_MAX, COROLEASE_VALUE_MAX) + entry_cost(1, 0));
+	BYTES(base(3) + entry_cost(COROLEASE_KEY_MAX, COROLEASE_VALUE_MAX) + entry_cost(1, 0));
 	/* the 255-byte key and its 254-byte prefix are different keys */
 	ck_assert_int_eq(cl_index_get(sm, S("big"), key, sizeof(key) - 1, NULL, NULL, NULL),
 			 -ENOENT);
@@ -610,23 +616,27 @@ START_TEST(test_bytes_accounting)
 
 	BYTES(0);
 	OK(put(1, S("a"), S("k1"), S("hello"), ea, 1));
-	BYTES(entry_cost(2, 5));
+	/* the first put makes the index: its name and record are charged too */
+	BYTES(base(1) + entry_cost(2, 5));
 	OK(put(1, S("a"), S("k22"), S("x"), ea, 2));
-	BYTES(entry_cost(2, 5) + entry_cost(3, 1));
+	BYTES(base(1) + entry_cost(2, 5) + entry_cost(3, 1));
 	OK(put(2, S("b"), S("k1"), S("0123456789"), eb, 3));
-	BYTES(entry_cost(2, 5) + entry_cost(3, 1) + entry_cost(2, 10));
+	BYTES(2 * base(1) + entry_cost(2, 5) + entry_cost(3, 1) + entry_cost(2, 10));
 	/* overwrite with a longer and then a shorter value */
 	OK(put(1, S("a"), S("k1"), S("hello world"), ea, 4));
-	BYTES(entry_cost(2, 11) + entry_cost(3, 1) + entry_cost(2, 10));
+	BYTES(2 * base(1) + entry_cost(2, 11) + entry_cost(3, 1) + entry_cost(2, 10));
 	OK(put(1, S("a"), S("k1"), "", 0, ea, 5));
-	BYTES(entry_cost(2, 0) + entry_cost(3, 1) + entry_cost(2, 10));
+	BYTES(2 * base(1) + entry_cost(2, 0) + entry_cost(3, 1) + entry_cost(2, 10));
 	/* failed writes change nothing */
 	OK(put(1, S("a"), S("k9"), S("zzz"), ea + 100, 6));
 	OK(del(1, S("a"), S("k9"), ea, 7));
-	BYTES(entry_cost(2, 0) + entry_cost(3, 1) + entry_cost(2, 10));
+	BYTES(2 * base(1) + entry_cost(2, 0) + entry_cost(3, 1) + entry_cost(2, 10));
 
 	OK(del(1, S("a"), S("k1"), ea, 8));
+	BYTES(2 * base(1) + entry_cost(3, 1) + entry_cost(2, 10));
+	/* the last key's delete ends the index, and its base with it */
 	OK(del(1, S("a"), S("k22"), ea, 9));
+	BYTES(base(1) + entry_cost(2, 10));
 	OK(del(2, S("b"), S("k1"), eb, 10));
 	BYTES(0);
 	ck_assert_uint_eq(LOOK(S("a")).nkeys, 0);
@@ -666,22 +676,23 @@ END_TEST
 
 #define NAMEV (167u)   /* 1-byte key + 167 + 32 = 200 bytes per entry */
 
-static uint8_t vals[1024];
+static uint8_t vals[4096];
 
 START_TEST(test_eviction_lru)
 {
 	static const char *const nm[] = { "n1", "n2", "n3", "n4" };
+	const uint64_t b = base(2);   /* each name's index, beside its entries */
 	uint64_t ep[4], t1, t2, t3, before;
 	struct cl_lease_info li;
 
-	make_sm(1000);
+	make_sm(1000 + 4 * b);
 	memset(vals, 'v', sizeof(vals));
 	for (int i = 0; i < 4; i++) {
 		ep[i] = grab(__LINE__, 1, nm[i], 2, EX);
 		OK(put(1, nm[i], 2, S("k"), vals, NAMEV, ep[i], (uint64_t)i));
 		X_N(2);
 	}
-	BYTES(800);
+	BYTES(800 + 4 * b);
 	OK(rel(1, "n2", 2, ep[1]));
 	OK(rel(1, "n1", 2, ep[0]));
 	OK(rel(1, "n3", 2, ep[2]));
@@ -700,9 +711,9 @@ START_TEST(test_eviction_lru)
 	OK(put(1, "n4", 2, S("2"), vals, NAMEV, ep[3], 10));
 	X_N(2);
 	X_DONE(1, 10, 0, lsn());
-	BYTES(1000);
+	BYTES(1000 + 4 * b);
 
-	/* needs 200 more: the least recently released (n2) goes */
+	/* needs 200 more: the least recently released (n2) goes, its base too */
 	before = stats().index_evictions;
 	OK(put(1, "n4", 2, S("3"), vals, NAMEV, ep[3], 11));
 	X_N(3);
@@ -710,7 +721,7 @@ START_TEST(test_eviction_lru)
 	X_DONE(1, 11, 0, lsn());
 	X_CHANGED(NL("n4", 2), S("3"), lsn(), false);
 	ck_assert_uint_lt((size_t)xfind(CL_ACT_INDEX_EVICTED), (size_t)xfind(CL_ACT_INDEX_DONE));
-	BYTES(1000);
+	BYTES(1000 + 3 * b);
 	ck_assert_uint_eq(stats().index_evictions, before + 1);
 	/* the evicted name had no lease state: forgotten */
 	gone(__LINE__, "n2", 2);
@@ -722,13 +733,13 @@ START_TEST(test_eviction_lru)
 	OK(rel(2, "n1", 2, ep[0]));
 	ck_assert_uint_gt(look(__LINE__, "n1", 2).lru_tick, t3);
 
-	/* 400 bytes: n3 then n1 go, in that order */
-	OK(put(1, "n4", 2, S("4"), vals, 367, ep[3], 12));
+	/* 400 + 3b bytes (room: b): n3 then n1 go, in that order, and it is full */
+	OK(put(1, "n4", 2, S("4"), vals, 367 + 3 * b, ep[3], 12));
 	X_N(4);
 	X_EVICTED(0, NL("n3", 2));
 	X_EVICTED(1, NL("n1", 2));
 	X_DONE(1, 12, 0, lsn());
-	BYTES(1000);
+	BYTES(1000 + 4 * b);
 	gone(__LINE__, "n1", 2);
 	gone(__LINE__, "n3", 2);
 	ck_assert_uint_eq(stats().index_evictions, before + 3);
@@ -736,23 +747,23 @@ START_TEST(test_eviction_lru)
 	/* full, and only the held name has data: ENOSPC, nothing evicted */
 	OK(put(1, "n4", 2, S("5"), S("x"), ep[3], 13));
 	X_WRITE_ERR(1, 13, -ENOSPC);
-	BYTES(1000);
+	BYTES(1000 + 4 * b);
 	EXPECT_NOKEY(NL("n4", 2), S("5"));
 
 	/* replacing a value with one of the same size needs no extra room */
 	OK(put(1, "n4", 2, S("k"), vals + 1, NAMEV, ep[3], 14));
 	X_N(2);
 	X_DONE(1, 14, 0, lsn());
-	BYTES(1000);
+	BYTES(1000 + 4 * b);
 	/* nor does a smaller one; and the room it frees can be used */
 	OK(put(1, "n4", 2, S("k"), vals, NAMEV - 10, ep[3], 15));
 	X_DONE(1, 15, 0, lsn());
-	BYTES(990);
+	BYTES(990 + 4 * b);
 	OK(put(1, "n4", 2, S("6"), vals, 10 - 1 - 1, ep[3], 16));
 	X_DONE(1, 16, -ENOSPC, 0);    /* 1 + 8 + 32 = 41 > 10 */
 	OK(put(1, "n4", 2, S("2"), vals, NAMEV + 10, ep[3], 17));
 	X_DONE(1, 17, 0, lsn());
-	BYTES(1000);
+	BYTES(1000 + 4 * b);
 	li = look(__LINE__, "n4", 2);
 	ck_assert_uint_eq(li.nkeys, 4);
 }
@@ -760,26 +771,27 @@ END_TEST
 
 START_TEST(test_enospc_never_evicts_in_vain)
 {
+	const uint64_t b = base(3);
 	uint64_t e1, e2;
 
-	make_sm(1000);
+	make_sm(1000 + b);
 	memset(vals, 'v', sizeof(vals));
 	e1 = GRAB(1, S("old"), EX);
 	OK(put(1, S("old"), S("k"), vals, NAMEV, e1, 1));
 	OK(rel(1, S("old"), e1));
 	e2 = GRAB(2, S("new"), EX);
 
-	/* one entry bigger than the whole bound: ENOSPC, and "old" is kept */
-	OK(put(2, S("new"), S("k"), vals, 1000 - 32, e2, 2));      /* 1001 bytes */
+	/* one index bigger than the whole bound: ENOSPC, and "old" is kept */
+	OK(put(2, S("new"), S("k"), vals, 1000 - 32, e2, 2));      /* 1001 + b bytes */
 	X_WRITE_ERR(2, 2, -ENOSPC);
 	ck_assert_uint_eq(LOOK(S("old")).nkeys, 1);
-	BYTES(200);
+	BYTES(200 + b);
 	/* exactly the bound: fits once "old" is evicted */
-	OK(put(2, S("new"), S("k"), vals, 1000 - 33, e2, 3));      /* 1000 bytes */
+	OK(put(2, S("new"), S("k"), vals, 1000 - 33, e2, 3));      /* 1000 + b bytes */
 	X_N(3);
 	X_EVICTED(0, S("old"));
 	X_DONE(2, 3, 0, lsn());
-	BYTES(1000);
+	BYTES(1000 + b);
 	GONE(S("old"));
 }
 END_TEST
@@ -792,17 +804,20 @@ START_TEST(test_enospc_even_after_evicting_all)
 	 * A put that cannot fit even after evicting every evictable index is
 	 * refused without evicting anything: the eviction would be for nothing.
 	 */
-	make_sm(1000);
+	const uint64_t b = base(3) + base(4);   /* "old" and "held" */
+
+	make_sm(1000 + b);
 	memset(vals, 'v', sizeof(vals));
 	e1 = GRAB(1, S("old"), EX);
-	OK(put(1, S("old"), S("k"), vals, NAMEV, e1, 1));          /* 200 */
+	OK(put(1, S("old"), S("k"), vals, NAMEV, e1, 1));          /* 200 + base(3) */
 	OK(rel(1, S("old"), e1));
 	e2 = GRAB(2, S("held"), EX);
-	OK(put(2, S("held"), S("k"), vals, 567, e2, 2));           /* 600 */
-	BYTES(800);
-	OK(put(2, S("held"), S("j"), vals, 467, e2, 3));           /* 500: 1300 - 200 > 1000 */
+	OK(put(2, S("held"), S("k"), vals, 567, e2, 2));           /* 600 + base(4) */
+	BYTES(800 + b);
+	/* 500 + base(3): 1300 + b - (200 + base(3)), what evicting "old" leaves, > 1000 + b */
+	OK(put(2, S("held"), S("j"), vals, 467 + base(3), e2, 3));
 	X_WRITE_ERR(2, 3, -ENOSPC);
-	BYTES(800);
+	BYTES(800 + b);
 	ck_assert_uint_eq(LOOK(S("old")).nkeys, 1);
 }
 END_TEST
@@ -811,7 +826,7 @@ START_TEST(test_never_evict_held)
 {
 	uint64_t ea, eb, ec, ed;
 
-	make_sm(800);
+	make_sm(800 + 4 * base(1));
 	memset(vals, 'v', sizeof(vals));
 	/* a: EX-written, released, now held SH by node 2 */
 	ea = GRAB(1, S("a"), EX);
@@ -831,7 +846,7 @@ START_TEST(test_never_evict_held)
 	/* d: held, writes until full */
 	ed = GRAB(4, S("d"), EX);
 	OK(put(4, S("d"), S("k"), vals, NAMEV, ed, 4));
-	BYTES(800);
+	BYTES(800 + 4 * base(1));
 	OK(put(4, S("d"), S("j"), S("x"), ed, 5));
 	X_WRITE_ERR(4, 5, -ENOSPC);
 	ck_assert_uint_eq(xcount(CL_ACT_INDEX_EVICTED), 0);
@@ -857,17 +872,18 @@ START_TEST(test_tiny_bound)
 {
 	uint64_t e;
 
-	make_sm(CL_INDEX_ENTRY_OVERHEAD);
+	/* one byte short of the smallest index: the name's base, a 1-byte key */
+	make_sm(base(1) + CL_INDEX_ENTRY_OVERHEAD);
 	e = GRAB(1, S("a"), EX);
 	OK(put(1, S("a"), S("k"), "", 0, e, 1));
 	X_WRITE_ERR(1, 1, -ENOSPC);
 	BYTES(0);
-	ck_assert_uint_eq(stats().index_mem_max, CL_INDEX_ENTRY_OVERHEAD);
-	make_sm(CL_INDEX_ENTRY_OVERHEAD + 1);
+	ck_assert_uint_eq(stats().index_mem_max, base(1) + CL_INDEX_ENTRY_OVERHEAD);
+	make_sm(base(1) + CL_INDEX_ENTRY_OVERHEAD + 1);
 	e = GRAB(1, S("a"), EX);
 	OK(put(1, S("a"), S("k"), "", 0, e, 1));
 	X_WRITE_OK(1, 1, S("a"), S("k"), false);
-	BYTES(CL_INDEX_ENTRY_OVERHEAD + 1);
+	BYTES(base(1) + CL_INDEX_ENTRY_OVERHEAD + 1);
 }
 END_TEST
 
@@ -900,17 +916,18 @@ static int uput(uint32_t node, uint32_t uid, const void *name, size_t len, const
 #define UBYTES(uid, want) ck_assert_uint_eq(cl_index_uid_bytes(sm, uid), (want))
 
 /* name gets one key k of vallen bytes from node as uid, and is released: evictable. */
-static void unheld(int line, uint32_t node, uint32_t uid, const char *name, size_t vallen)
+static void unheld(int line, uint32_t node, uint32_t uid, const char *name, size_t len,
+		   size_t vallen)
 {
-	uint64_t e = grab(line, node, name, strlen(name), EX);
+	uint64_t e = grab(line, node, name, len, EX);
 
-	ck_assert_msg(uput(node, uid, name, strlen(name), "k", 1, vallen, e, 1) == 0 &&
+	ck_assert_msg(uput(node, uid, name, len, "k", 1, vallen, e, 1) == 0 &&
 		      xfind(CL_ACT_INDEX_DONE) >= 0 && rec.r[xfind(CL_ACT_INDEX_DONE)].a.err == 0,
 		      "line %d: put%s", line, dump());
-	OK(rel(node, name, strlen(name), e));
-	ck_assert_uint_gt(look(line, name, strlen(name)).lru_tick, 0);
+	OK(rel(node, name, len, e));
+	ck_assert_uint_gt(look(line, name, len).lru_tick, 0);
 }
-#define UNHELD(node, uid, nm, vallen) unheld(__LINE__, node, uid, nm, vallen)
+#define UNHELD(node, uid, nm, vallen) unheld(__LINE__, node, uid, nm, strlen(nm), vallen)
 
 /* The index is charged to the uid of its last put; a delete credits that uid. */
 START_TEST(test_uid_accounting)
@@ -922,41 +939,41 @@ START_TEST(test_uid_accounting)
 	e = GRAB(1, S("a"), EX);
 	OK(uput(1, 1000, S("a"), S("k"), 2, e, 1));
 	X_WRITE_OK(1, 1, S("a"), S("k"), false);
-	UBYTES(1000, entry_cost(1, 2));
+	UBYTES(1000, base(1) + entry_cost(1, 2));   /* the name and record too */
 	ck_assert_uint_eq(stats().index_uids, 1);
 	ck_assert_uint_eq(LOOK(S("a")).index_uid, 1000);
 	/* another uid writing into it takes the whole index over */
 	OK(uput(1, 1001, S("a"), S("j"), 3, e, 2));
 	X_WRITE_OK(1, 2, S("a"), S("j"), false);
 	UBYTES(1000, 0);
-	UBYTES(1001, entry_cost(1, 2) + entry_cost(1, 3));
+	UBYTES(1001, base(1) + entry_cost(1, 2) + entry_cost(1, 3));
 	ck_assert_uint_eq(stats().index_uids, 1);
 	ck_assert_uint_eq(LOOK(S("a")).index_uid, 1001);
 	/* an overwrite charges the difference */
 	OK(uput(1, 1001, S("a"), S("j"), 10, e, 3));
-	UBYTES(1001, entry_cost(1, 2) + entry_cost(1, 10));
+	UBYTES(1001, base(1) + entry_cost(1, 2) + entry_cost(1, 10));
 	/* deletes credit the index's uid; the last one ends the account */
 	OK(del(1, S("a"), S("k"), e, 4));
 	X_WRITE_OK(1, 4, S("a"), S("k"), true);
-	UBYTES(1001, entry_cost(1, 10));
+	UBYTES(1001, base(1) + entry_cost(1, 10));
 	OK(del(1, S("a"), S("j"), e, 5));
 	UBYTES(1001, 0);
 	ck_assert_uint_eq(stats().index_uids, 0);
 	BYTES(0);
 	/* root is accounted like any uid */
 	OK(uput(1, 0, S("a"), S("k"), 0, e, 6));
-	UBYTES(0, entry_cost(1, 0));
+	UBYTES(0, base(1) + entry_cost(1, 0));
 	ck_assert_uint_eq(stats().index_uids, 1);
 	/* eviction credits too */
-	make_sm(2 * entry_cost(1, 0));
+	make_sm(2 * (base(1) + entry_cost(1, 0)));
 	UNHELD(1, 1000, "x", 0);
 	UNHELD(1, 1001, "y", 0);
 	e = GRAB(2, S("z"), EX);
 	OK(uput(2, 1002, S("z"), S("k"), 0, e, 7));
 	X_EVICTED(0, S("x"));
 	UBYTES(1000, 0);
-	UBYTES(1001, entry_cost(1, 0));
-	UBYTES(1002, entry_cost(1, 0));
+	UBYTES(1001, base(1) + entry_cost(1, 0));
+	UBYTES(1002, base(1) + entry_cost(1, 0));
 	ck_assert_uint_eq(stats().index_uids, 2);
 }
 END_TEST
@@ -968,64 +985,68 @@ END_TEST
  */
 START_TEST(test_quota_edquot)
 {
-	const uint64_t c100 = entry_cost(1, 100), c10 = entry_cost(1, 10);
+	/* entries of 500 bytes, so that "old" (base and entry) is less than one of them */
+	const uint64_t c500 = entry_cost(1, 500), c10 = entry_cost(1, 10);
+	const uint64_t q = base(1) + 3 * c500;
 	uint64_t e, eb, er;
 
 	memset(vals, 'v', sizeof(vals));
-	make_sm_q(1u << 20, 3 * c100);
-	ck_assert_uint_eq(stats().index_bytes_per_uid, 3 * c100);
-	UNHELD(2, 2000, "b", 100);         /* another uid's, oldest of all */
+	make_sm_q(1u << 20, q);
+	ck_assert_uint_eq(stats().index_bytes_per_uid, q);
+	UNHELD(2, 2000, "b", 500);         /* another uid's, oldest of all */
 	UNHELD(1, 1000, "old", 10);        /* A's own, unheld */
 	e = GRAB(1, S("a"), EX);
-	OK(uput(1, 1000, S("a"), S("1"), 100, e, 1));
+	OK(uput(1, 1000, S("a"), S("1"), 500, e, 1));
 	X_WRITE_OK(1, 1, S("a"), S("1"), false);
-	OK(uput(1, 1000, S("a"), S("2"), 100, e, 2));
+	OK(uput(1, 1000, S("a"), S("2"), 500, e, 2));
 	X_WRITE_OK(1, 2, S("a"), S("2"), false);
-	UBYTES(1000, c10 + 2 * c100);
+	UBYTES(1000, base(3) + c10 + base(1) + 2 * c500);
 	/* the third needs room under the quota: A's own unheld index goes, b stays */
-	OK(uput(1, 1000, S("a"), S("3"), 100, e, 3));
+	OK(uput(1, 1000, S("a"), S("3"), 500, e, 3));
 	X_N(3);
 	X_EVICTED(0, S("old"));
 	X_DONE(1, 3, 0, lsn());
-	UBYTES(1000, 3 * c100);
+	UBYTES(1000, q);
 	/* the fourth cannot fit: refused, nothing evicted, nothing changed */
 	uint64_t h = cl_sm_hash(sm), evictions = stats().index_evictions;
-	OK(uput(1, 1000, S("a"), S("4"), 100, e, 4));
+	OK(uput(1, 1000, S("a"), S("4"), 500, e, 4));
 	X_WRITE_ERR(1, 4, -EDQUOT);
 	ck_assert_uint_eq(stats().index_evictions, evictions);
-	UBYTES(1000, 3 * c100);
+	UBYTES(1000, q);
 	EXPECT_NOKEY(S("a"), S("4"));
 	/* a refusal is an input: only lsn moved */
 	ck_assert_uint_ne(cl_sm_hash(sm), h);
 	/* so is a larger overwrite, a smaller one is not */
-	OK(uput(1, 1000, S("a"), S("3"), 101, e, 5));
+	OK(uput(1, 1000, S("a"), S("3"), 501, e, 5));
 	X_WRITE_ERR(1, 5, -EDQUOT);
 	OK(uput(1, 1000, S("a"), S("3"), 50, e, 6));
 	X_WRITE_OK(1, 6, S("a"), S("3"), false);
 	/* B's record is intact, and B writes up to its own quota */
-	expect_val(__LINE__, S("b"), S("k"), vals, 100, UINT64_MAX);
-	UBYTES(2000, c100);
+	expect_val(__LINE__, S("b"), S("k"), vals, 500, UINT64_MAX);
+	UBYTES(2000, base(1) + c500);
 	eb = GRAB(2, S("c"), EX);
-	OK(uput(2, 2000, S("c"), S("1"), 100, eb, 7));
+	OK(uput(2, 2000, S("c"), S("1"), 500, eb, 7));
 	X_WRITE_OK(2, 7, S("c"), S("1"), false);
-	OK(uput(2, 2000, S("c"), S("2"), 100, eb, 8));
-	X_WRITE_OK(2, 8, S("c"), S("2"), false);
-	OK(uput(2, 2000, S("c"), S("3"), 100, eb, 9));
+	OK(uput(2, 2000, S("c"), S("2"), 500, eb, 8));
 	X_N(3);
 	X_EVICTED(0, S("b"));                /* its own */
-	UBYTES(2000, 3 * c100);
-	UBYTES(1000, 2 * c100 + entry_cost(1, 50));
+	X_DONE(2, 8, 0, lsn());
+	OK(uput(2, 2000, S("c"), S("3"), 500, eb, 9));
+	X_WRITE_OK(2, 9, S("c"), S("3"), false);
+	UBYTES(2000, q);
+	UBYTES(1000, base(1) + 2 * c500 + entry_cost(1, 50));
 	/* a single value larger than the quota never fits */
-	OK(uput(2, 2000, S("c"), S("big"), 3 * c100, eb, 10));
+	ck_assert_uint_le(q, sizeof(vals));
+	OK(uput(2, 2000, S("c"), S("big"), q, eb, 10));
 	X_WRITE_ERR(2, 10, -EDQUOT);
 	/* root has no quota */
 	er = GRAB(3, S("r"), EX);
 	for (uint64_t i = 0; i < 5; i++) {
 		char k = (char)('0' + i);
-		OK(uput(3, 0, S("r"), &k, 1, 100, er, 20 + i));
+		OK(uput(3, 0, S("r"), &k, 1, 500, er, 20 + i));
 		X_WRITE_OK(3, 20 + i, S("r"), NL(&k, 1), false);
 	}
-	UBYTES(0, 5 * c100);
+	UBYTES(0, base(1) + 5 * c500);
 }
 END_TEST
 
@@ -1037,20 +1058,20 @@ END_TEST
  */
 START_TEST(test_quota_evicts_own_only)
 {
-	const uint64_t c = entry_cost(1, 100);
+	const uint64_t c = entry_cost(1, 100), u = base(2) + c;   /* an index of one entry */
 
 	memset(vals, 'v', sizeof(vals));
 	for (int on = 0; on <= 1; on++) {
 		uint64_t e;
 
-		make_sm_q(4 * c, on ? 4 * c : 0);
+		make_sm_q(4 * u, on ? 4 * u : 0);
 		UNHELD(2, 2000, "b1", 100);
 		UNHELD(2, 2000, "b2", 100);
 		UNHELD(1, 1000, "a1", 100);
 		e = GRAB(1, S("a2"), EX);
 		OK(uput(1, 1000, S("a2"), S("1"), 100, e, 1));
 		X_WRITE_OK(1, 1, S("a2"), S("1"), false);
-		BYTES(4 * c);
+		BYTES(4 * u);
 		OK(uput(1, 1000, S("a2"), S("2"), 100, e, 2));
 		X_N(3);
 		X_DONE(1, 2, 0, lsn());
@@ -1062,13 +1083,14 @@ START_TEST(test_quota_evicts_own_only)
 		X_EVICTED(0, S("a1"));                /* its own, though b1 is older */
 		GONE(S("a1"));
 		ck_assert_uint_eq(LOOK(S("b1")).nkeys, 1);
-		/* nothing of its own left to evict: -ENOSPC, b1 and b2 stay */
-		OK(uput(1, 1000, S("a2"), S("3"), 100, e, 3));
+		/* nothing of its own left to evict: -ENOSPC, b1 and b2 stay (room: base(2)) */
+		ck_assert_uint_gt(entry_cost(1, 300), base(2));
+		OK(uput(1, 1000, S("a2"), S("3"), 300, e, 3));
 		X_WRITE_ERR(1, 3, -ENOSPC);
 		ck_assert_uint_eq(LOOK(S("b1")).nkeys, 1);
 		ck_assert_uint_eq(LOOK(S("b2")).nkeys, 1);
-		UBYTES(2000, 2 * c);
-		UBYTES(1000, 2 * c);
+		UBYTES(2000, 2 * u);
+		UBYTES(1000, base(2) + 2 * c);
 		/* B still writes: its own oldest makes room */
 		uint64_t eb = GRAB(2, S("b3"), EX);
 		OK(uput(2, 2000, S("b3"), S("k"), 100, eb, 4));
@@ -1086,26 +1108,57 @@ START_TEST(test_quota_takeover)
 	uint64_t e;
 
 	memset(vals, 'v', sizeof(vals));
-	make_sm_q(1u << 20, 2 * c);
+	make_sm_q(1u << 20, base(1) + 2 * c);
 	e = GRAB(1, S("a"), EX);
 	OK(uput(1, 1000, S("a"), S("1"), 100, e, 1));
 	OK(uput(1, 1000, S("a"), S("2"), 100, e, 2));
-	UBYTES(1000, 2 * c);
+	UBYTES(1000, base(1) + 2 * c);
 	OK(rel(1, S("a"), e));
 	e = GRAB(2, S("a"), EX);
 	OK(uput(2, 2000, S("a"), S("3"), 0, e, 3));
 	X_WRITE_ERR(2, 3, -EDQUOT);
-	UBYTES(1000, 2 * c);
+	UBYTES(1000, base(1) + 2 * c);
 	UBYTES(2000, 0);
 	/* a delete needs no quota; it credits the index's uid */
 	OK(del(2, S("a"), S("1"), e, 4));
 	X_WRITE_OK(2, 4, S("a"), S("1"), true);
-	UBYTES(1000, c);
+	UBYTES(1000, base(1) + c);
 	OK(uput(2, 2000, S("a"), S("3"), 0, e, 5));
 	X_WRITE_OK(2, 5, S("a"), S("3"), false);
 	UBYTES(1000, 0);
-	UBYTES(2000, c + entry_cost(1, 0));
+	UBYTES(2000, base(1) + c + entry_cost(1, 0));
 	ck_assert_uint_eq(LOOK(S("a")).index_uid, 2000);
+}
+END_TEST
+
+/*
+ * The quota bounds what a uid's indexes keep alive, names and records
+ * included (helper-96: an index of one 1-byte key under a 1 KiB name was
+ * charged 33 bytes, so a quota-sized fill kept 41 times the quota).  A uid
+ * that writes one small key under each of many long names keeps only as
+ * many of them as their names fit in its quota; the rest are evicted.
+ */
+START_TEST(test_quota_counts_names)
+{
+	static char name[COROLEASE_NAME_MAX];
+	const uint64_t q = 64u << 10;
+
+	memset(vals, 'v', sizeof(vals));
+	make_sm_q(64u << 20, q);
+	for (unsigned i = 0; i < 200; i++) {
+		memset(name, 'n', sizeof(name));
+		snprintf(name, 16, "%06u", i);
+		name[6] = '/';
+		unheld(__LINE__, 1 + i % 5, 1000, name, sizeof(name), 0);
+		ck_assert_uint_le(cl_index_uid_bytes(sm, 1000), q);
+	}
+	uint64_t live = stats().records;
+	ck_assert_uint_ge(live, 1);
+	/* every live record is an index of uid 1000, charged its name */
+	ck_assert_uint_ge(cl_index_uid_bytes(sm, 1000),
+			  live * (base(sizeof(name)) + entry_cost(1, 0)));
+	ck_assert_uint_le(live * sizeof(name), q);
+	ck_assert_uint_ge(stats().index_evictions, 200 - live);
 }
 END_TEST
 
@@ -1275,6 +1328,7 @@ static Suite *index_suite(void)
 	tcase_add_test(quota, test_quota_edquot);
 	tcase_add_test(quota, test_quota_evicts_own_only);
 	tcase_add_test(quota, test_quota_takeover);
+	tcase_add_test(quota, test_quota_counts_names);
 	tcase_add_test(quota, test_quota_replicas_and_snapshot);
 	suite_add_tcase(s, quota);
 	return s;

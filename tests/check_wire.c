@@ -240,13 +240,13 @@ START_TEST(test_field_layout)
 {
 	/* Pins the byte layout of a few messages against hand-written bytes. */
 	static const uint8_t acq[] = {
-		7, 1, 0, 0, 15, 0, 0, 0,
+		8, 1, 0, 0, 15, 0, 0, 0,
 		0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, /* req_id */
 		2, 1,                                           /* mode SH, WAIT */
 		3, 0, 'a', 'b', 'c',
 	};
 	static const uint8_t put[] = {
-		7, 7, 0, 0, 31, 0, 0, 0,
+		8, 7, 0, 0, 31, 0, 0, 0,
 		1, 0, 0, 0, 0, 0, 0, 0,   /* req_id */
 		2, 0, 0, 0, 0, 0, 0, 0,   /* epoch */
 		0xe9, 0xfd, 0, 0,         /* uid 65001 */
@@ -254,7 +254,7 @@ START_TEST(test_field_layout)
 		'n', 'k', 'k', 'v',
 	};
 	static const uint8_t chunk[] = {
-		7, 33, 0, 0, 35, 0, 0, 0,
+		8, 33, 0, 0, 35, 0, 0, 0,
 		9, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0,   /* ring */
 		3, 0, 0, 0, 0, 0, 0, 0,                /* seq */
 		1, 2, 0, 0, 0,                         /* last, vallen 2 */
@@ -262,7 +262,7 @@ START_TEST(test_field_layout)
 		'x', 'y',
 	};
 	static const uint8_t ann[] = {
-		7, 32, 0, 0, 93, 0, 0, 0,
+		8, 32, 0, 0, 93, 0, 0, 0,
 		1, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0,    /* ring */
 		5, 0, 0, 0, 0, 0, 0, 0,                /* lsn */
 		4, 0, 0, 0, 0, 0, 0, 0,                /* q_lsn */
@@ -364,7 +364,7 @@ START_TEST(test_bad_version)
 {
 	struct cl_msg s[64];
 	size_t n;
-	static const uint8_t versions[] = { 0, 1, 2, 3, 4, 5, 6, 8, 0x81, 255 };   /* all but CL_WIRE_VERSION (7) */
+	static const uint8_t versions[] = { 0, 1, 2, 3, 4, 5, 6, 7, 9, 0x81, 255 };   /* all but CL_WIRE_VERSION (8) */
 
 	init_data();
 	n = sample_msgs(s, 64);
