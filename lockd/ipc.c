@@ -647,6 +647,8 @@ struct uid_conns {
 	uint64_t queued;              /* bytes waiting in its connections' queues */
 	uint64_t lists;               /* lists under way on its connections */
 	uint64_t watches;             /* named watches of its connections (max_watches_per_uid) */
+	uint64_t low_window;          /* the window low_used_us is of (cld_ipc.low_window_at) */
+	uint64_t low_used_us;         /* its realtime CPU in that window (ipc_low_over()) */
 };
 
 static struct uid_conns *uid_conns_find(struct cld_ipc *ip, uid_t uid)
@@ -856,7 +858,15 @@ static void low_window(struct cld_ipc *ip, uint64_t now)
 	if (now - ip->low_window_at >= CLD_LOW_WINDOW_US) {
 		ip->low_window_at = now;
 		ip->low_used_us = 0;
+		ip->low_uids = 0;
 	}
+}
+
+/* What uid used of this window (0 for a uid with no connection). */
+static uint64_t low_used_by(struct cld_ipc *ip, uid_t uid)
+{
+	const struct uid_conns *u = uid_conns_find(ip, uid);
+	return u && u->low_window == ip->low_window_at ? u->low_used_us : 0;
 }
 
 uint64_t ipc_low_begin(struct cld_ipc *ip)
@@ -866,17 +876,27 @@ uint64_t ipc_low_begin(struct cld_ipc *ip)
 	return now;
 }
 
-void ipc_low_end(struct cld_ipc *ip, uint64_t t0)
+void ipc_low_end(struct cld_ipc *ip, uid_t uid, uint64_t t0)
 {
-	ip->low_used_us += cld_now_us() - t0;
+	uint64_t used = cld_now_us() - t0;
+	ip->low_used_us += used;
+	struct uid_conns *u = uid_conns_find(ip, uid);
+	if (!u)
+		return;   /* its last connection went with the work */
+	if (u->low_window != ip->low_window_at) {
+		u->low_window = ip->low_window_at;
+		u->low_used_us = 0;
+		ip->low_uids++;
+	}
+	u->low_used_us += used;
 }
 
-bool ipc_low_over(struct cld_ipc *ip)
+bool ipc_low_over(struct cld_ipc *ip, uid_t uid)
 {
 	if (!ip->realtime)
 		return false;
 	low_window(ip, cld_now_us());
-	return ip->low_used_us >= CLD_LOW_BUDGET_US;
+	return cld_low_share_over(ip->low_used_us, low_used_by(ip, uid), ip->low_uids);
 }
 
 /* Whether c's requests wait: its realtime budget spent, or descriptors short (unprivileged). */
@@ -935,22 +955,35 @@ static void list_turn(void *data)
 	struct list_turns *t = data;
 	t->armed = false;
 	struct cl_list *l = cl_list_first(&t->q);
-	if (l) {
-		struct conn *c = cl_list_entry(l, struct conn, list_link);
-		bool low = c->prio == QB_LOOP_LOW;
-		if (low && ipc_low_over(t->ip)) {
-			low_resume_arm(t->ip);   /* it arms this level again */
-			return;
+	struct conn *c = NULL;
+	/*
+	 * The first list whose user is within its share of the realtime
+	 * budget (ipc_low_over()) takes the turn, looking at no more than
+	 * CLD_LIST_SKIP_MAX of those before it that are over theirs.
+	 */
+	for (unsigned skipped = 0; l; l = cl_list_next(&t->q, l)) {
+		struct conn *x = cl_list_entry(l, struct conn, list_link);
+		if (x->prio != QB_LOOP_LOW || !ipc_low_over(t->ip, x->uid)) {
+			c = x;
+			break;
 		}
-		cl_list_del(&c->list_link);
-		c->list_queued = false;
-		uint64_t t0 = low ? ipc_low_begin(t->ip) : 0;
-		bool more = ipc_list_pump(t->ip, c);
-		if (low)
-			ipc_low_end(t->ip, t0);
-		if (more)
-			ipc_list_sched(c);
+		if (++skipped == CLD_LIST_SKIP_MAX)
+			break;
 	}
+	if (!c) {
+		if (!cl_list_empty(&t->q))
+			low_resume_arm(t->ip);   /* it arms this level again */
+		return;
+	}
+	bool low = c->prio == QB_LOOP_LOW;
+	cl_list_del(&c->list_link);
+	c->list_queued = false;
+	uint64_t t0 = low ? ipc_low_begin(t->ip) : 0;
+	bool more = ipc_list_pump(t->ip, c);
+	if (low)
+		ipc_low_end(t->ip, c->uid, t0);
+	if (more)
+		ipc_list_sched(c);
 	list_arm(t);
 }
 
@@ -1392,7 +1425,7 @@ static int32_t conn_dispatch(int32_t fd, int32_t revents, void *data)
 		}
 		return 0;
 	}
-	if (low && !c->dying && !(revents & (POLLHUP | POLLERR | POLLNVAL)) && ipc_low_over(ip)) {
+	if (low && !c->dying && !(revents & (POLLHUP | POLLERR | POLLNVAL)) && ipc_low_over(ip, c->uid)) {
 		low_pause(c);
 		return 0;
 	}
@@ -1436,7 +1469,7 @@ static int32_t conn_dispatch(int32_t fd, int32_t revents, void *data)
 		ip->ops->input_done(ip->ctx);
 	}
 	if (low)
-		ipc_low_end(ip, t0);
+		ipc_low_end(ip, c->uid, t0);
 	if (c->dying || (revents & (POLLHUP | POLLERR | POLLNVAL) && !(revents & POLLIN)))
 		conn_gone(ip, c);
 	fds_check(ip);

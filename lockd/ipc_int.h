@@ -84,7 +84,27 @@
 #define CLD_SO_PEERPIDFD SO_PEERPIDFD
 #endif
 #define CLD_LOW_WINDOW_US 100000ull            /* ipc_low_begin(): the window, and */
-#define CLD_LOW_BUDGET_US 20000ull             /* the realtime CPU of unprivileged work in it */
+#define CLD_LOW_BUDGET_US 20000ull             /* the realtime CPU of unprivileged work in it, */
+#define CLD_LOW_EXTRA_US  10000ull             /* and beyond it for users within their share */
+#define CLD_LIST_SKIP_MAX 64u                  /* list_turn(): lists over their share passed */
+
+/*
+ * Whether a user who used used_uid of the window's realtime CPU for
+ * unprivileged work, of used_all by every user (nuids users worked in it),
+ * waits for the next window.  Nobody waits within CLD_LOW_BUDGET_US; past
+ * it, a user who had no more than an equal share of it goes on (so one
+ * user's flood, which spends the budget early in every window, does not
+ * hold the others' requests back with it: helper-96, t217), up to
+ * CLD_LOW_EXTRA_US more in all.
+ */
+static inline bool cld_low_share_over(uint64_t used_all, uint64_t used_uid, uint64_t nuids)
+{
+	if (used_all < CLD_LOW_BUDGET_US)
+		return false;
+	if (used_all >= CLD_LOW_BUDGET_US + CLD_LOW_EXTRA_US)
+		return true;
+	return used_uid >= CLD_LOW_BUDGET_US / (nuids ? nuids : 1);
+}
 #define CLD_ACCEPT_PAUSE_NS (100ull * 1000000ull) /* accepting waits this long after EMFILE */
 
 /*
@@ -200,6 +220,7 @@ struct cld_ipc {
 	 */
 	bool realtime;                /* the daemon ran SCHED_RR/FIFO when the service started */
 	uint64_t low_window_at, low_used_us;
+	uint64_t low_uids;            /* users that did unprivileged work in the window */
 	struct cl_list low_paused;    /* of struct conn via pause_link */
 	bool resume_armed;
 	qb_loop_timer_handle resume_th;
@@ -336,11 +357,11 @@ void ipc_result(struct conn *c, uint64_t cookie, uint32_t type, int err,
 int ipc_list_start(struct conn *c, struct listing *l);
 /* Gives c's listing, if any, a turn of the loop after those already waiting at its priority. */
 void ipc_list_sched(struct conn *c);
-/* Around unprivileged work: its start time (ipc_low_end() counts it against the budget). */
+/* Around unprivileged work of uid: its start time (ipc_low_end() counts it against the budget). */
 uint64_t ipc_low_begin(struct cld_ipc *ip);
-void ipc_low_end(struct cld_ipc *ip, uint64_t t0);
-/* Whether unprivileged work is over its realtime budget now (then it waits: low_paused). */
-bool ipc_low_over(struct cld_ipc *ip);
+void ipc_low_end(struct cld_ipc *ip, uid_t uid, uint64_t t0);
+/* Whether uid's unprivileged work waits for the next window (low_paused): cld_low_share_over(). */
+bool ipc_low_over(struct cld_ipc *ip, uid_t uid);
 /* Ends c's listing, if any: frees it, uncounts it, takes it off the turns. */
 void ipc_list_end(struct conn *c);
 /*
