@@ -8,7 +8,8 @@
  * are accepted only from the current EX holder carrying its epoch, while the
  * machine is quorate; otherwise they are answered with -ESTALE,
  * COROLEASE_ENOQUORUM, COROLEASE_EFENCING, -ENOSPC, -EDQUOT or -ENOENT
- * (delete of a missing key), the same way on every node.  A name's version
+ * (delete of a missing key) or -EFBIG (a new key in an index of
+ * COROLEASE_KEYS_MAX keys), the same way on every node.  A name's version
  * is the lsn of its last write, so it only grows, even across eviction.
  *
  * Memory: an index costs its name and record (namelen +

@@ -53,6 +53,7 @@ extern "C" {
 #define COROLEASE_NAME_MAX   1024u          /* lease name: 1..1024 opaque bytes */
 #define COROLEASE_KEY_MAX    255u           /* index key: 1..255 bytes */
 #define COROLEASE_VALUE_MAX  (64u * 1024u)  /* index value: 0..64 KiB */
+#define COROLEASE_KEYS_MAX   65536u         /* keys in one name's index */
 
 /* Lease modes. */
 enum corolease_mode {
@@ -405,6 +406,8 @@ int corolease_index_get(corolease_t *h, const void *name, size_t namelen,
  *   -EDQUOT               put: the caller's uid would exceed its index quota
  *                         (index_bytes_per_uid) even after evicting its own
  *                         indexes of names nobody holds; root has none
+ *   -EFBIG                put of a new key: the name's index has
+ *                         COROLEASE_KEYS_MAX keys already
  *   -ENOENT               del: no such key
  *   -EAGAIN               too many requests of this connection pending
  *   COROLEASE_ENOQUORUM   the partition is not quorate

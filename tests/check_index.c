@@ -609,6 +609,43 @@ START_TEST(test_limits)
 }
 END_TEST
 
+/*
+ * A name's index takes at most COROLEASE_KEYS_MAX keys: a new key beyond
+ * is refused with -EFBIG on every replica (helper-96: every put moves the
+ * keys after it, and 900,000 keys took 77% of a CPU on each node), while
+ * overwrites and deletes go on, and a delete makes room again.
+ */
+START_TEST(test_keys_max)
+{
+	uint64_t e = GRAB(1, S("many"), EX);
+	char key[8];
+
+	for (uint32_t i = 0; i < COROLEASE_KEYS_MAX; i++) {
+		snprintf(key, sizeof(key), "%06x", i);   /* in order: no key moves */
+		ck_assert_int_eq(put(1, S("many"), key, 6, "", 0, e, i), 0);
+	}
+	ck_assert_uint_eq(LOOK(S("many")).nkeys, COROLEASE_KEYS_MAX);
+	uint64_t b = cl_index_bytes(sm);
+	rec_clear();
+	OK(put(1, S("many"), S("zzz"), S("x"), e, 1u << 20));
+	X_WRITE_ERR(1, 1u << 20, -EFBIG);
+	OK(put(1, S("many"), S("!"), S("x"), e, 2u << 20));   /* before every key, too */
+	X_WRITE_ERR(1, 2u << 20, -EFBIG);
+	ck_assert_uint_eq(cl_index_bytes(sm), b);
+	ck_assert_uint_eq(LOOK(S("many")).nkeys, COROLEASE_KEYS_MAX);
+	/* an existing key is overwritten */
+	OK(put(1, S("many"), "000007", 6, S("seven"), e, 3u << 20));
+	X_WRITE_OK(1, 3u << 20, S("many"), NL("000007", 6), false);
+	EXPECT_VAL(S("many"), NL("000007", 6), S("seven"), lsn());
+	/* a delete makes room for one */
+	OK(del(1, S("many"), "000008", 6, e, 4u << 20));
+	X_WRITE_OK(1, 4u << 20, S("many"), NL("000008", 6), true);
+	OK(put(1, S("many"), S("zzz"), S("x"), e, 5u << 20));
+	X_WRITE_OK(1, 5u << 20, S("many"), S("zzz"), false);
+	ck_assert_uint_eq(LOOK(S("many")).nkeys, COROLEASE_KEYS_MAX);
+}
+END_TEST
+
 START_TEST(test_bytes_accounting)
 {
 	uint64_t ea = GRAB(1, S("a"), EX);
@@ -1311,6 +1348,7 @@ static Suite *index_suite(void)
 	tcase_add_test(tc, test_version_is_lsn_and_grows);
 	tcase_add_test(tc, test_foreach_key_order);
 	tcase_add_test(tc, test_limits);
+	tcase_add_test(tc, test_keys_max);
 	tcase_add_test(tc, test_bytes_accounting);
 	tcase_add_test(tc, test_release_keeps_index);
 	suite_add_tcase(s, tc);

@@ -1885,6 +1885,10 @@ static int index_write(int argc, char **argv, bool del)
 		       corolease_strerror(r), corolease_errname(r));
 		if (r == -EDQUOT || r == -ENOSPC)
 			index_limit_hint(h, r);
+		else if (r == -EFBIG)
+			warnx_("%s has %u keys, the most one name's index may have: delete some, or "
+			       "spread the keys over more names", text(name, strlen(name)),
+			       COROLEASE_KEYS_MAX);
 	}
 	corolease_close(h);
 	return r < 0 ? exit_for(r) : EXIT_OK;
