@@ -664,9 +664,8 @@ static void tree_retry_log(struct cld_ipc *ip, const struct tree_retry *t, uint6
 	       t->killed, left_out, t->uid);
 }
 
-static void tree_retry_free(struct cld_ipc *ip, struct tree_retry *t)
+static void tree_retry_free(struct tree_retry *t)
 {
-	(void)ip;
 	cl_list_del(&t->link);
 	free(t);
 }
@@ -684,7 +683,7 @@ static void tree_retry_run(void *data)
 		struct conn *c = ipc_conn_find(ip, t->conn_id);
 		if (!c) {
 			tree_retry_log(ip, t, now, TREE_GONE);
-			tree_retry_free(ip, t);
+			tree_retry_free(t);
 			continue;
 		}
 		if (cld_killbudget_avail(&ip->kill_budget, t->uid, now, CLD_KILL_TREE_READS) <
@@ -695,7 +694,7 @@ static void tree_retry_run(void *data)
 		if (n == -ESRCH) {
 			c->tree_pending = false;
 			tree_retry_log(ip, t, now, TREE_GONE);
-			tree_retry_free(ip, t);
+			tree_retry_free(t);
 			continue;
 		}
 		t->killed += n;
@@ -712,7 +711,7 @@ static void tree_retry_run(void *data)
 			     "(more threads than a walk reads)" : NULL);
 		if (!cut)
 			tree_retry_log(ip, t, now, "its tree walked at last: killed, then the client");
-		tree_retry_free(ip, t);
+		tree_retry_free(t);
 	}
 	cl_list_splice_tail(&ip->tree_retries, &later);
 	tree_retry_arm(ip);
@@ -753,7 +752,7 @@ static void tree_retry_abandon(struct cld_ipc *ip, struct tree_retry *t, struct 
 		c->tree_killed = true;
 		sigkill_conn(ip, c, t->name, t->namelen, t->asked, t->killed, why);
 	}
-	tree_retry_free(ip, t);
+	tree_retry_free(t);
 }
 
 void ipc_kill_forget(struct conn *c)
@@ -772,7 +771,7 @@ void ipc_kill_forget(struct conn *c)
 				       "SIGKILL sent to it, the rest of what it started may live on" :
 				       TREE_GONE);
 			c->tree_pending = false;
-			tree_retry_free(c->ip, t);
+			tree_retry_free(t);
 			return;
 		}
 	}
