@@ -677,13 +677,22 @@ static int uid_conns_add(struct cld_ipc *ip, uid_t uid)
 	return 0;
 }
 
+static void uid_conns_free(struct cld_ipc *ip, struct uid_conns *u)
+{
+	cl_htab_del(&ip->uid_tab, &u->hn);
+	free(u);
+}
+
+/*
+ * Uncounts a connection of uid.  A uid that used realtime CPU in the window
+ * keeps its entry until the window ends (low_window()), so that closing its
+ * connections does not give it a fresh share (helper-100).
+ */
 static void uid_conns_drop(struct cld_ipc *ip, uid_t uid)
 {
 	struct uid_conns *u = uid_conns_find(ip, uid);
-	if (u && --u->n == 0) {
-		cl_htab_del(&ip->uid_tab, &u->hn);
-		free(u);
-	}
+	if (u && --u->n == 0 && !(u->low_window == ip->low_window_at && u->low_used_us))
+		uid_conns_free(ip, u);
 }
 
 uint64_t ipc_uid_watches(struct cld_ipc *ip, uid_t uid)
@@ -858,6 +867,17 @@ static void low_window(struct cld_ipc *ip, uint64_t now)
 	if (now - ip->low_window_at >= CLD_LOW_WINDOW_US) {
 		ip->low_window_at = now;
 		ip->low_used_us = 0;
+		ip->low_light_us = 0;
+		if (ip->low_uids) {
+			/* the entries kept for the window by uid_conns_drop() go now */
+			struct cl_htab_iter it;
+			for (struct cl_hnode *e = cl_htab_iter_first(&ip->uid_tab, &it); e;
+			     e = cl_htab_iter_next(&ip->uid_tab, &it)) {
+				struct uid_conns *u = cl_container_of(e, struct uid_conns, hn);
+				if (!u->n)
+					uid_conns_free(ip, u);
+			}
+		}
 		ip->low_uids = 0;
 	}
 }
@@ -876,13 +896,22 @@ uint64_t ipc_low_begin(struct cld_ipc *ip)
 	return now;
 }
 
+static enum cld_low_pot low_pot(struct cld_ipc *ip, uid_t uid)
+{
+	return cld_low_pot(ip->low_used_us, ip->low_light_us, low_used_by(ip, uid), ip->low_uids);
+}
+
 void ipc_low_end(struct cld_ipc *ip, uid_t uid, uint64_t t0)
 {
 	uint64_t used = cld_now_us() - t0;
-	ip->low_used_us += used;
+	/* the pot it came from, as the window stood when it began */
+	if (low_pot(ip, uid) == CLD_LOW_LIGHT)
+		ip->low_light_us += used;
+	else
+		ip->low_used_us += used;
 	struct uid_conns *u = uid_conns_find(ip, uid);
 	if (!u)
-		return;   /* its last connection went with the work */
+		return;   /* its last connection went with the work, unused in the window */
 	if (u->low_window != ip->low_window_at) {
 		u->low_window = ip->low_window_at;
 		u->low_used_us = 0;
@@ -896,7 +925,7 @@ bool ipc_low_over(struct cld_ipc *ip, uid_t uid)
 	if (!ip->realtime)
 		return false;
 	low_window(ip, cld_now_us());
-	return cld_low_share_over(ip->low_used_us, low_used_by(ip, uid), ip->low_uids);
+	return low_pot(ip, uid) == CLD_LOW_NONE;
 }
 
 /* Whether c's requests wait: its realtime budget spent, or descriptors short (unprivileged). */
@@ -924,6 +953,11 @@ static void low_resume(void *data)
 		if (!c->dying)
 			conn_events(c);
 	}
+	for (size_t i = 0; i < sizeof(ip->listen) / sizeof(ip->listen[0]); i++)
+		if (ip->listen[i].low_paused) {
+			ip->listen[i].low_paused = false;
+			listen_events(&ip->listen[i]);
+		}
 	list_arm(&ip->list_turns[QB_LOOP_LOW]);
 }
 
@@ -1191,7 +1225,7 @@ static void refuse_fd(int fd, int err)
  * or the error the client is told (-EACCES, -EUSERS, -EAGAIN, -ESHUTDOWN,
  * -ENOMEM).
  */
-static int conn_new(struct cld_ipc *ip, const struct listener *l, int fd)
+static int conn_new(struct cld_ipc *ip, const struct listener *l, int fd, uid_t *uid_r)
 {
 	if (ip->refuse_new)
 		return -ESHUTDOWN;
@@ -1200,6 +1234,7 @@ static int conn_new(struct cld_ipc *ip, const struct listener *l, int fd)
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) < 0)
 		return -EACCES;
 	uid_t uid = cr.uid;
+	*uid_r = uid;
 	gid_t gid = cr.gid;
 	pid_t pid = cr.pid;
 	struct groups gr = { .primary = gid };
@@ -1292,8 +1327,8 @@ static void listen_events(struct listener *l)
 {
 	if (l->fd >= 0)
 		qb_loop_poll_mod(l->ip->loop, QB_LOOP_HIGH, l->fd,
-				 l->paused || (!l->root && l->ip->fds_held) ? 0 : POLLIN, l,
-				 accept_dispatch);
+				 l->paused || l->low_paused || (!l->root && l->ip->fds_held) ? 0 : POLLIN,
+				 l, accept_dispatch);
 }
 
 static void accept_resume(void *data)
@@ -1335,7 +1370,8 @@ static int32_t accept_dispatch(int32_t fd, int32_t revents, void *data)
 	struct listener *l = data;
 	struct cld_ipc *ip = l->ip;
 	(void)revents;
-	for (int i = 0; i < 64 && !l->paused && (l->root || !ip->fds_held); i++) {
+	for (int i = 0; i < 64 && !l->paused && !l->low_paused && (l->root || !ip->fds_held); i++) {
+		uint64_t t0 = ipc_low_begin(ip);
 		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
@@ -1344,10 +1380,27 @@ static int32_t accept_dispatch(int32_t fd, int32_t revents, void *data)
 				accept_pause(l, errno);
 			break;
 		}
-		int rc = conn_new(ip, l, cfd);
+		uid_t uid = (uid_t)-1;
+		int rc = conn_new(ip, l, cfd, &uid);
 		if (rc < 0)
 			refuse_fd(cfd, rc);
 		fds_check(ip);
+		/*
+		 * An unprivileged user's connection costs its user's realtime
+		 * CPU too, and once the budget and the share pot are spent,
+		 * everybody's socket waits for the next window (helper-100: a
+		 * user connecting and closing 7,000 times a second kept the
+		 * daemon at 65% of a CPU, none of it counted).
+		 */
+		if (!l->root && ip->realtime && uid != 0 && uid != getuid()) {
+			ipc_low_end(ip, uid, t0);
+			if (ip->low_used_us >= CLD_LOW_BUDGET_US + CLD_LOW_EXTRA_US) {
+				l->low_paused = true;
+				listen_events(l);
+				low_resume_arm(ip);
+				break;
+			}
+		}
 	}
 	return 0;
 }
@@ -1415,6 +1468,9 @@ static int32_t conn_dispatch(int32_t fd, int32_t revents, void *data)
 	struct conn *c = data;
 	struct cld_ipc *ip = c->ip;
 	bool low = c->prio == QB_LOOP_LOW;
+	uid_t uid = c->uid;
+	/* all of it counts, sending and closing too (helper-100) */
+	uint64_t t0 = low ? ipc_low_begin(ip) : 0;
 	if (!c->dying && (revents & POLLOUT))
 		conn_flush(c);
 	if (low && !c->dying && ip->fds_held) {
@@ -1423,13 +1479,14 @@ static int32_t conn_dispatch(int32_t fd, int32_t revents, void *data)
 			conn_gone(ip, c);
 			fds_check(ip);
 		}
+		ipc_low_end(ip, uid, t0);
 		return 0;
 	}
 	if (low && !c->dying && !(revents & (POLLHUP | POLLERR | POLLNVAL)) && ipc_low_over(ip, c->uid)) {
 		low_pause(c);
+		ipc_low_end(ip, uid, t0);
 		return 0;
 	}
-	uint64_t t0 = low ? ipc_low_begin(ip) : 0;
 	unsigned per_wake = !low && ip->round_reads < CLD_REQS_PER_ROUND ? CLD_REQS_PER_WAKE_MAX
 									  : CLD_REQS_PER_WAKE;
 	for (unsigned i = 0; i < per_wake && !c->dying; i++) {
@@ -1468,11 +1525,11 @@ static int32_t conn_dispatch(int32_t fd, int32_t revents, void *data)
 			handshake_end(ip, c);
 		ip->ops->input_done(ip->ctx);
 	}
-	if (low)
-		ipc_low_end(ip, c->uid, t0);
 	if (c->dying || (revents & (POLLHUP | POLLERR | POLLNVAL) && !(revents & POLLIN)))
 		conn_gone(ip, c);
 	fds_check(ip);
+	if (low)
+		ipc_low_end(ip, uid, t0);
 	return 0;
 }
 

@@ -85,25 +85,40 @@
 #endif
 #define CLD_LOW_WINDOW_US 100000ull            /* ipc_low_begin(): the window, and */
 #define CLD_LOW_BUDGET_US 20000ull             /* the realtime CPU of unprivileged work in it, */
-#define CLD_LOW_EXTRA_US  10000ull             /* and beyond it for users within their share */
+#define CLD_LOW_EXTRA_US  10000ull             /* and beyond it for users within their share, */
+#define CLD_LOW_LIGHT_US  10000ull             /* and for users that used little of the window: */
+#define CLD_LOW_LIGHT_USER_US 500ull           /* under this */
 #define CLD_LIST_SKIP_MAX 64u                  /* list_turn(): lists over their share passed */
 
 /*
- * Whether a user who used used_uid of the window's realtime CPU for
- * unprivileged work, of used_all by every user (nuids users worked in it),
- * waits for the next window.  Nobody waits within CLD_LOW_BUDGET_US; past
- * it, a user who had no more than an equal share of it goes on (so one
- * user's flood, which spends the budget early in every window, does not
- * hold the others' requests back with it: helper-96, t217), up to
- * CLD_LOW_EXTRA_US more in all.
+ * Where a user's unprivileged work takes the daemon's realtime CPU from in
+ * the window (cld_low_pot()), or CLD_LOW_NONE: it waits for the next one.
  */
-static inline bool cld_low_share_over(uint64_t used_all, uint64_t used_uid, uint64_t nuids)
+enum cld_low_pot { CLD_LOW_BUDGET, CLD_LOW_SHARE, CLD_LOW_LIGHT, CLD_LOW_NONE };
+
+/*
+ * used: what the budget and share pots gave in the window, light what the
+ * light pot gave, used_uid what the user had, nuids the users that had
+ * some.  Anyone within CLD_LOW_BUDGET_US; past it, a user within an equal
+ * share of it, up to CLD_LOW_EXTRA_US more in all (one user's flood spends
+ * the budget early in every window, and must not hold the others back with
+ * it: helper-96, t217); then a user that had less than
+ * CLD_LOW_LIGHT_USER_US, up to CLD_LOW_LIGHT_US more in all (users that
+ * take the share pot together must not shut out one that asks little:
+ * helper-100).  So the work of every user together takes at most 40 ms of
+ * a window's 100.
+ */
+static inline enum cld_low_pot cld_low_pot(uint64_t used, uint64_t light, uint64_t used_uid,
+					   uint64_t nuids)
 {
-	if (used_all < CLD_LOW_BUDGET_US)
-		return false;
-	if (used_all >= CLD_LOW_BUDGET_US + CLD_LOW_EXTRA_US)
-		return true;
-	return used_uid >= CLD_LOW_BUDGET_US / (nuids ? nuids : 1);
+	if (used < CLD_LOW_BUDGET_US)
+		return CLD_LOW_BUDGET;
+	if (used < CLD_LOW_BUDGET_US + CLD_LOW_EXTRA_US &&
+	    used_uid < CLD_LOW_BUDGET_US / (nuids ? nuids : 1))
+		return CLD_LOW_SHARE;
+	if (used_uid < CLD_LOW_LIGHT_USER_US && light < CLD_LOW_LIGHT_US)
+		return CLD_LOW_LIGHT;
+	return CLD_LOW_NONE;
 }
 #define CLD_ACCEPT_PAUSE_NS (100ull * 1000000ull) /* accepting waits this long after EMFILE */
 
@@ -220,6 +235,7 @@ struct cld_ipc {
 	 */
 	bool realtime;                /* the daemon ran SCHED_RR/FIFO when the service started */
 	uint64_t low_window_at, low_used_us;
+	uint64_t low_light_us;        /* what the light pot gave in the window (cld_low_pot()) */
 	uint64_t low_uids;            /* users that did unprivileged work in the window */
 	struct cl_list low_paused;    /* of struct conn via pause_link */
 	bool resume_armed;
@@ -258,6 +274,7 @@ struct cld_ipc {
 		int fd;                   /* or -1 */
 		bool root;
 		bool paused;              /* accept() ran out of descriptors: retried after a pause */
+		bool low_paused;          /* everybody's: unprivileged work spent the window (accept_dispatch()) */
 		char path[108];           /* a sun_path */
 	} listen[2];
 	qb_loop_t *loop;
