@@ -89,6 +89,9 @@
 #define CLD_LOW_LIGHT_US  10000ull             /* and for users that used little of the window: */
 #define CLD_LOW_LIGHT_USER_US 500ull           /* under this */
 #define CLD_LIST_SKIP_MAX 64u                  /* list_turn(): lists over their share passed */
+#define CLD_DEFER_PER_UID 256u                 /* accept_dispatch(): connections of one user, */
+#define CLD_DEFER_MAX     1024u                /* and of all, waiting for the window's end */
+#define CLD_LISTEN_BACKLOG 128                 /* everybody's socket's (root's: SOMAXCONN) */
 
 /*
  * Where a user's unprivileged work takes the daemon's realtime CPU from in
@@ -236,6 +239,13 @@ struct cld_ipc {
 	bool realtime;                /* the daemon ran SCHED_RR/FIFO when the service started */
 	uint64_t low_window_at, low_used_us;
 	uint64_t low_light_us;        /* what the light pot gave in the window (cld_low_pot()) */
+	/*
+	 * Connections accepted from users over their share (ipc_low_over()):
+	 * taken from the socket's backlog at once, so that other users' come
+	 * next, and made connections when the window ends (accept_dispatch()).
+	 */
+	struct cl_list deferred;      /* of struct deferred_fd, oldest first */
+	uint64_t ndeferred, deferred_refused;
 	uint64_t low_uids;            /* users that did unprivileged work in the window */
 	struct cl_list low_paused;    /* of struct conn via pause_link */
 	bool resume_armed;
@@ -274,7 +284,7 @@ struct cld_ipc {
 		int fd;                   /* or -1 */
 		bool root;
 		bool paused;              /* accept() ran out of descriptors: retried after a pause */
-		bool low_paused;          /* everybody's: unprivileged work spent the window (accept_dispatch()) */
+		bool low_paused;          /* everybody's: accepting spent the window (accept_dispatch()) */
 		char path[108];           /* a sun_path */
 	} listen[2];
 	qb_loop_t *loop;
@@ -307,6 +317,7 @@ struct cld_ipc {
 	qb_loop_timer_handle tree_th; /* the next retry */
 	/* per limit (0: max_connections, 1: max_connections_per_uid, 2: not a member) */
 	uint64_t refusal_log_at[3];   /* cld_now_us(): the next refusal worth a log line */
+	uint64_t deferred_log_at;     /* likewise, for defer_fd()'s */
 	uint64_t refusals_unlogged[3];
 	uint64_t next_op, next_id;
 	bool refuse_new;
