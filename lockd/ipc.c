@@ -1351,6 +1351,7 @@ static void defer_fd(struct cld_ipc *ip, const struct listener *l, int cfd, uid_
 	struct deferred_fd *d = u && u->deferred < CLD_DEFER_PER_UID ? malloc(sizeof(*d)) : NULL;
 	if (!d) {
 		ip->deferred_refused++;
+		ip->handshakes_dropped++;   /* refused before its handshake, as past max_handshakes */
 		uint64_t now = cld_now_us();
 		if (now >= ip->deferred_log_at) {
 			ip->deferred_log_at = now + CLD_REFUSAL_LOG_US;

@@ -57,7 +57,10 @@ t0=$(now_ms); j=$(cl 1 --json status) || fail "root's status failed with 1,000 h
 t=$(( $(now_ms) - t0 ))
 say "root's 'corolease status': $base ms alone, $t ms with 1,000 half-open connections of another user; handshakes $(jget "$j" .handshakes), dropped $(jget "$j" .counters.handshakes_dropped)"
 check "at most max_handshakes_per_uid (8) of them are waiting" [ "$(jget "$j" .handshakes)" -le 8 ]
-check "the rest were dropped at once (counters.handshakes_dropped >= 992)" [ "$(jget "$j" .counters.handshakes_dropped)" -ge 992 ]
+# at once, or (a user past its share of the realtime budget: its connections
+# wait for the window's end, ASan's slower daemon) within a window or two
+dropped() { local v; v=$(jget "$(cl 1 --json status)" .counters.handshakes_dropped); [ "${v:-0}" -ge 992 ]; }
+must_wait 5 "the rest were dropped (counters.handshakes_dropped >= 992)" dropped
 must_wait 10 "the last 8 are dropped after handshake_timeout_ms" bash -c "'$CLUSTER_SH' exec 1 '$CLI' --json status | grep -q '\"handshakes\":0'"
 as 60001 100 "$GA" "$CLI" status >/dev/null 2>&1; rc=$?
 check "a member still connects meanwhile (rc $rc)" [ $rc = 0 ]
