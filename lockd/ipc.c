@@ -665,16 +665,22 @@ static struct uid_conns *uid_conns_find(struct cld_ipc *ip, uid_t uid)
 }
 
 /* Counts a connection of uid.  0, or -ENOMEM. */
-static int uid_conns_add(struct cld_ipc *ip, uid_t uid)
+/* uid's entry, made (with no connection) if it has none; NULL on ENOMEM. */
+static struct uid_conns *uid_conns_get(struct cld_ipc *ip, uid_t uid)
 {
 	struct uid_conns *u = uid_conns_find(ip, uid);
-	if (!u) {
-		u = calloc(1, sizeof(*u));
-		if (!u)
-			return -ENOMEM;
+	if (!u && (u = calloc(1, sizeof(*u)))) {
 		u->uid = uid;
 		cl_htab_add(&ip->uid_tab, &u->hn, cl_mix64(uid));
 	}
+	return u;
+}
+
+static int uid_conns_add(struct cld_ipc *ip, uid_t uid)
+{
+	struct uid_conns *u = uid_conns_get(ip, uid);
+	if (!u)
+		return -ENOMEM;
 	u->n++;
 	return 0;
 }
@@ -697,15 +703,16 @@ static void uid_conns_drop(struct cld_ipc *ip, uid_t uid)
 		uid_conns_free(ip, u);
 }
 
-/* uid's entry, made (with no connection) if it has none; NULL on ENOMEM. */
-static struct uid_conns *uid_conns_get(struct cld_ipc *ip, uid_t uid)
+/* Frees the entries of uids with neither connections nor deferred ones (all: every entry). */
+static void uid_conns_sweep(struct cld_ipc *ip, bool all)
 {
-	struct uid_conns *u = uid_conns_find(ip, uid);
-	if (!u && (u = calloc(1, sizeof(*u)))) {
-		u->uid = uid;
-		cl_htab_add(&ip->uid_tab, &u->hn, cl_mix64(uid));
+	struct cl_htab_iter it;
+	for (struct cl_hnode *e = cl_htab_iter_first(&ip->uid_tab, &it); e;
+	     e = cl_htab_iter_next(&ip->uid_tab, &it)) {
+		struct uid_conns *u = cl_container_of(e, struct uid_conns, hn);
+		if (all || (!u->n && !u->deferred))
+			uid_conns_free(ip, u);
 	}
-	return u;
 }
 
 uint64_t ipc_uid_watches(struct cld_ipc *ip, uid_t uid)
@@ -881,16 +888,8 @@ static void low_window(struct cld_ipc *ip, uint64_t now)
 		ip->low_window_at = now;
 		ip->low_used_us = 0;
 		ip->low_light_us = 0;
-		if (ip->low_uids) {
-			/* the entries kept for the window by uid_conns_drop() go now */
-			struct cl_htab_iter it;
-			for (struct cl_hnode *e = cl_htab_iter_first(&ip->uid_tab, &it); e;
-			     e = cl_htab_iter_next(&ip->uid_tab, &it)) {
-				struct uid_conns *u = cl_container_of(e, struct uid_conns, hn);
-				if (!u->n && !u->deferred)
-					uid_conns_free(ip, u);
-			}
-		}
+		if (ip->low_uids)
+			uid_conns_sweep(ip, false);   /* those kept for the window by uid_conns_drop() */
 		ip->low_uids = 0;
 	}
 }
@@ -1235,22 +1234,18 @@ static void refuse_fd(int fd, int err)
 }
 
 /*
- * Authorises a socket just accepted from l and makes it a connection: 0,
+ * Authorises a socket just accepted from l, whose peer is cr (SO_PEERCRED,
+ * read by accept_dispatch()), and makes it a connection: 0,
  * or the error the client is told (-EACCES, -EUSERS, -EAGAIN, -ESHUTDOWN,
  * -ENOMEM).
  */
-static int conn_new(struct cld_ipc *ip, const struct listener *l, int fd, uid_t *uid_r)
+static int conn_new(struct cld_ipc *ip, const struct listener *l, int fd, const struct ucred *cr)
 {
 	if (ip->refuse_new)
 		return -ESHUTDOWN;
-	struct ucred cr;
-	socklen_t crlen = sizeof(cr);
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) < 0)
-		return -EACCES;
-	uid_t uid = cr.uid;
-	*uid_r = uid;
-	gid_t gid = cr.gid;
-	pid_t pid = cr.pid;
+	uid_t uid = cr->uid;
+	gid_t gid = cr->gid;
+	pid_t pid = cr->pid;
 	struct groups gr = { .primary = gid };
 	if (uid != 0 && (ip->sock_gid_ok || ip->admin_gid_ok) && peer_groups(fd, &gr) < 0 &&
 	    proc_groups(pid, &gr) < 0)
@@ -1340,13 +1335,14 @@ static int32_t accept_dispatch(int32_t fd, int32_t revents, void *data);
 struct deferred_fd {
 	struct cl_list link;
 	int fd;
-	uid_t uid;
+	struct ucred cr;              /* its peer's (SO_PEERCRED, when accepted) */
 	const struct listener *l;
 };
 
-/* cfd, of uid over its share, waits for the window's end; beyond the bounds it is refused. */
-static void defer_fd(struct cld_ipc *ip, const struct listener *l, int cfd, uid_t uid)
+/* cfd, of a user over its share, waits for the window's end; beyond the bounds it is refused. */
+static void defer_fd(struct cld_ipc *ip, const struct listener *l, int cfd, const struct ucred *cr)
 {
+	uid_t uid = cr->uid;
 	struct uid_conns *u = ip->ndeferred < CLD_DEFER_MAX ? uid_conns_get(ip, uid) : NULL;
 	struct deferred_fd *d = u && u->deferred < CLD_DEFER_PER_UID ? malloc(sizeof(*d)) : NULL;
 	if (!d) {
@@ -1365,7 +1361,7 @@ static void defer_fd(struct cld_ipc *ip, const struct listener *l, int cfd, uid_
 		return;
 	}
 	d->fd = cfd;
-	d->uid = uid;
+	d->cr = *cr;
 	d->l = l;
 	cl_list_add_tail(&ip->deferred, &d->link);
 	u->deferred++;
@@ -1379,7 +1375,7 @@ static int deferred_take(struct cld_ipc *ip, struct deferred_fd *d)
 	int fd = d->fd;
 	cl_list_del(&d->link);
 	ip->ndeferred--;
-	struct uid_conns *u = uid_conns_find(ip, d->uid);
+	struct uid_conns *u = uid_conns_find(ip, d->cr.uid);
 	if (u)
 		u->deferred--;
 	free(d);
@@ -1393,13 +1389,13 @@ static void deferred_run(struct cld_ipc *ip)
 	while ((e = cl_list_first(&ip->deferred))) {
 		struct deferred_fd *d = cl_list_entry(e, struct deferred_fd, link);
 		const struct listener *l = d->l;
-		uid_t uid = d->uid, got = (uid_t)-1;
+		struct ucred cr = d->cr;
 		uint64_t t0 = ipc_low_begin(ip);
 		int fd = deferred_take(ip, d);
-		int rc = conn_new(ip, l, fd, &got);
+		int rc = conn_new(ip, l, fd, &cr);
 		if (rc < 0)
 			refuse_fd(fd, rc);
-		ipc_low_end(ip, uid, t0);
+		ipc_low_end(ip, cr.uid, t0);
 	}
 	fds_check(ip);
 }
@@ -1473,14 +1469,16 @@ static int32_t accept_dispatch(int32_t fd, int32_t revents, void *data)
 		 */
 		struct ucred cr;
 		socklen_t crlen = sizeof(cr);
-		bool low = !l->root && ip->realtime &&
-			   getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) == 0 &&
-			   cr.uid != 0 && cr.uid != getuid();
+		if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) < 0) {
+			refuse_fd(cfd, -EACCES);
+			fds_check(ip);
+			continue;
+		}
+		bool low = !l->root && ip->realtime && cr.uid != 0 && cr.uid != getuid();
 		if (low && ipc_low_over(ip, cr.uid)) {
-			defer_fd(ip, l, cfd, cr.uid);
+			defer_fd(ip, l, cfd, &cr);
 		} else {
-			uid_t uid = (uid_t)-1;
-			int rc = conn_new(ip, l, cfd, &uid);
+			int rc = conn_new(ip, l, cfd, &cr);
 			if (rc < 0)
 				refuse_fd(cfd, rc);
 		}
@@ -1835,13 +1833,7 @@ struct cld_ipc *cld_ipc_stop(struct cld_ipc *ip)
 		conn_free(ip, cl_list_entry(l, struct conn, link));
 	while ((l = cl_list_first(&ip->deferred)))
 		closer_fd(deferred_take(ip, cl_list_entry(l, struct deferred_fd, link)));
-	{
-		/* entries kept for the window (uid_conns_drop()) */
-		struct cl_htab_iter it;
-		for (struct cl_hnode *e = cl_htab_iter_first(&ip->uid_tab, &it); e;
-		     e = cl_htab_iter_next(&ip->uid_tab, &it))
-			uid_conns_free(ip, cl_container_of(e, struct uid_conns, hn));
-	}
+	uid_conns_sweep(ip, true);   /* entries kept for the window (uid_conns_drop()) */
 	for (int p = QB_LOOP_LOW; p <= QB_LOOP_HIGH; p++)
 		if (ip->list_turns[p].armed)
 			qb_loop_timer_del(ip->loop, ip->list_turns[p].th);
