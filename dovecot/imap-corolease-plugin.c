@@ -36,16 +36,27 @@ static corolease_stop_hook_t *imap_cl_prev_hook;
  * Every session of the process (one with client_limit = 1) gets the BYE
  * and is disconnected: client_disconnect_with_error() closes the streams at
  * once and frees the client from the ioloop later, so this is safe from
- * within a command.  Clients already disconnected are left alone.
+ * within a command.  Clients already disconnected (a LOGOUT or the
+ * client's close being handled) are left alone; when no session was told,
+ * the log says why, so that every "ending the session" line has either a
+ * "Disconnected: <reason>" line or this one.
  */
 static void imap_cl_stop(const char *reason)
 {
 	struct client *client;
+	unsigned told = 0, ending = 0;
 
 	for (client = imap_clients; client != NULL; client = client->next) {
-		if (!client->disconnected)
-			client_disconnect_with_error(client, reason);
+		if (client->disconnected) {
+			ending++;
+			continue;
+		}
+		client_disconnect_with_error(client, reason);
+		told++;
 	}
+	if (told == 0)
+		i_info("corolease: no IMAP session to tell why: %s",
+		       ending > 0 ? "it was already disconnecting" : "none created yet");
 	if (imap_cl_prev_hook != NULL)
 		imap_cl_prev_hook(reason);
 }

@@ -46,25 +46,28 @@ start_daemon 2 coroleased
 must_wait 30 "node 2's coroleased synced again" synced 2
 must_wait 60 "phase 2 of the load ended" exited "$lpid"
 say "phase 2: $(tail -n 1 "$CLUSTER_DIR/n1/load2.log")"
-# the sessions node 2's plugin ended on the drain (revoke, daemon gone) were
-# ended with the reason (imap_corolease: "* BYE [UNAVAILABLE] Cluster lease
-# lost: session ended", which Dovecot logs as the disconnect reason; old:
-# "Server shutting down.").  A process blocked in a waiting acquire is
-# killed instead (kill_on_revoke) and logs neither.  The load client's own
+# every session node 2's plugin ended on the drain (revoke, daemon gone) was
+# told why, or had nobody to tell.  imap_corolease sends "* BYE [UNAVAILABLE]
+# Cluster lease lost: session ended", which Dovecot logs as the disconnect
+# reason (old: "Server shutting down.").  A session still logging in (the
+# revoke came while its user lease was being taken: no IMAP client yet) or
+# already disconnecting (its LOGOUT or the client's close being handled) has
+# nobody to tell, and imap_corolease logs "no IMAP session to tell why"
+# instead.  CI once saw 2 sessions ended and neither told, when this test
+# did not know about those (a run beside stress-ng showed the first kind on
+# node 3's corosync kill).  A process blocked in a waiting acquire is killed
+# instead (kill_on_revoke) and logs none of these.  The load client's own
 # count (bye_lost) is only shown: about one session in five, with or without
-# imap_corolease, sees a reset or EOF instead of the BYE (t91 runs:
-# 236 of 1120, 289 of 1310), which t92 does not depend on.
+# imap_corolease, sees a reset or EOF instead of the BYE (t91 runs: 236 of
+# 1120, 289 of 1310), which t92 does not depend on.
 phase2_log() { tail -n +"$((n2_lines + 1))" "$CLUSTER_DIR/n2/dovecot-mail.log"; }
 lost2=$(phase2_log | grep -cE 'corolease: (lease revoked|coroleased gone|lease no longer valid): ending the session' || true)
 disc2=$(phase2_log | grep -c 'Disconnected: \[UNAVAILABLE\] Cluster lease lost: session ended' || true)
+untold2=$(phase2_log | grep -c 'corolease: no IMAP session to tell why' || true)
 bye_lost2=$(tail -n 1 "$CLUSTER_DIR/n1/load2.log" | awk '{ for (i = 1; i < NF; i++) if ($i == "bye_lost") print $(i + 1) }')
-say "phase 2: node 2 ended $lost2 sessions on the drain, $disc2 disconnected with the reason; clients that read it: ${bye_lost2:-0}"
-if ((lost2 > 0)); then
-	check "phase 2: node 2's sessions ended on the drain were disconnected with '[UNAVAILABLE] Cluster lease lost: session ended' ($disc2 of $lost2)" \
-		[ "$disc2" -gt 0 ]
-else
-	say "phase 2: no session of node 2 ended on the drain: the BYE reason is not checked"
-fi
+say "phase 2: node 2 ended $lost2 sessions on the drain: $disc2 disconnected with the reason, $untold2 with nobody to tell; clients that read it: ${bye_lost2:-0}"
+check "phase 2: each session node 2 ended on the drain was disconnected with '[UNAVAILABLE] Cluster lease lost: session ended' or had nobody to tell ($disc2 + $untold2 of $lost2)" \
+	[ "$((disc2 + untold2))" = "$lost2" ]
 cluster start 3 >/dev/null 2>&1
 must_wait 60 "node 3 back: coroleased synced and quorate" synced 3
 
