@@ -75,6 +75,8 @@
 
 /* Time corolease_connect() may take in all (libqb's handshake and HELLO). */
 #define CONNECT_TIMEOUT_US   (10u * 1000000u)
+/* the longest pause between connects refused with -EAGAIN (corolease_connect_timeout()) */
+#define CONNECT_RETRY_MAX_US (50u * 1000u)
 /*
  * Grace added to a WAIT acquire's timeout for the library's own deadline:
  * the daemon times the wait out itself (and names the holder), the
@@ -1279,6 +1281,12 @@ static int refusal(corolease_t *h, int err)
 {
 	for (int i = 0; i < 8; i++) {
 		ssize_t n = cltp_recv(h->fd, h->rx, h->bufsize);
+		/*
+		 * The daemon closed with our HELLO unread: the kernel reports
+		 * ECONNRESET once, before the RESULT queued ahead of the close
+		 */
+		if (n == -ECONNRESET)
+			continue;
 		if (n < 0)
 			break;
 		struct clp_ev_result rs;
@@ -1291,18 +1299,9 @@ static int refusal(corolease_t *h, int err)
 	return err;
 }
 
-CL_PUBLIC int corolease_connect(corolease_t **h_r)
+/* One connection and handshake, in a handle of its own: 0 and *h_r, or the error. */
+static int connect_once(uint64_t deadline, corolease_t **h_r)
 {
-	return corolease_connect_timeout(h_r, 0);
-}
-
-CL_PUBLIC int corolease_connect_timeout(corolease_t **h_r, unsigned timeout_ms)
-{
-	if (!h_r)
-		return -EINVAL;
-	*h_r = NULL;
-	uint64_t deadline = now_us() +
-		(timeout_ms ? (uint64_t)timeout_ms * 1000u : CONNECT_TIMEOUT_US);
 	corolease_t *h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
@@ -1331,34 +1330,62 @@ CL_PUBLIC int corolease_connect_timeout(corolease_t **h_r, unsigned timeout_ms)
 	}
 	/* close-on-exec: a child that execs must not keep the connection (and its leases) alive */
 	int r = connect_daemon(deadline, &h->fd);
-	if (r < 0) {
-		corolease_close(h);
-		return r;
-	}
-	r = check_server(h);
-	if (r < 0) {
-		corolease_close(h);
-		return r;
-	}
-
-	struct clp_req_hello req;
-	memset(&req, 0, sizeof(req));
-	req.version = CLP_VERSION;
-	struct iovec iov = { &req, sizeof(req) };
-	struct pending p;
-	pending_init(&p);
-	r = call(h, &p, CLP_REQ_HELLO, &iov, 1, deadline);
 	if (r == 0)
-		r = hello_result(h, &p);
-	else if (r == COROLEASE_EDISCONNECTED)
-		r = refusal(h, r);
-	free(p.payload);
+		r = check_server(h);
+	if (r == 0) {
+		struct clp_req_hello req;
+		memset(&req, 0, sizeof(req));
+		req.version = CLP_VERSION;
+		struct iovec iov = { &req, sizeof(req) };
+		struct pending p;
+		pending_init(&p);
+		r = call(h, &p, CLP_REQ_HELLO, &iov, 1, deadline);
+		if (r == 0)
+			r = hello_result(h, &p);
+		else if (r == COROLEASE_EDISCONNECTED)
+			r = refusal(h, r);
+		free(p.payload);
+	}
 	if (r < 0) {
 		corolease_close(h);
 		return r;
 	}
 	*h_r = h;
 	return 0;
+}
+
+CL_PUBLIC int corolease_connect(corolease_t **h_r)
+{
+	return corolease_connect_timeout(h_r, 0);
+}
+
+CL_PUBLIC int corolease_connect_timeout(corolease_t **h_r, unsigned timeout_ms)
+{
+	if (!h_r)
+		return -EINVAL;
+	*h_r = NULL;
+	uint64_t deadline = now_us() +
+		(timeout_ms ? (uint64_t)timeout_ms * 1000u : CONNECT_TIMEOUT_US);
+	/*
+	 * A refusal with -EAGAIN (the handshake limits: too many connections
+	 * of this user, or of all, have not said HELLO yet; or this user is
+	 * over its share of the daemon's time and too many of its connections
+	 * wait) passes: connecting again after a pause, 1 ms doubling to
+	 * CONNECT_RETRY_MAX_US, until the deadline.  Without it, a burst of
+	 * more than max_handshakes_per_uid connections of one user while the
+	 * daemon was busy (a login storm of mail processes) saw most of them
+	 * refused (helper-102's burst: 29 of 40).
+	 */
+	uint64_t pause_us = 1000;
+	for (;;) {
+		int r = connect_once(deadline, h_r);
+		if (r != -EAGAIN || now_us() + pause_us >= deadline)
+			return r;   /* -EAGAIN: still refused when the time was up */
+		struct timespec ts = { .tv_sec = (time_t)(pause_us / 1000000u),
+				       .tv_nsec = (long)(pause_us % 1000000u) * 1000 };
+		(void)nanosleep(&ts, NULL);
+		pause_us = pause_us * 2 > CONNECT_RETRY_MAX_US ? CONNECT_RETRY_MAX_US : pause_us * 2;
+	}
 }
 
 CL_PUBLIC corolease_t *corolease_close(corolease_t *h)

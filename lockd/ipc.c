@@ -888,6 +888,7 @@ static void low_window(struct cld_ipc *ip, uint64_t now)
 		ip->low_window_at = now;
 		ip->low_used_us = 0;
 		ip->low_light_us = 0;
+		ip->low_over_us = 0;
 		if (ip->low_uids)
 			uid_conns_sweep(ip, false);   /* those kept for the window by uid_conns_drop() */
 		ip->low_uids = 0;
@@ -916,11 +917,23 @@ static enum cld_low_pot low_pot(struct cld_ipc *ip, uid_t uid)
 void ipc_low_end(struct cld_ipc *ip, uid_t uid, uint64_t t0)
 {
 	uint64_t used = cld_now_us() - t0;
-	/* the pot it came from, as the window stood when it began */
-	if (low_pot(ip, uid) == CLD_LOW_LIGHT)
+	/*
+	 * The pot it came from, as the window stood when it began.  The work
+	 * of users over their share (their connections deferred or paused, a
+	 * hung-up one read) is counted apart: charged to the budget and the
+	 * share pot, one user's 2,000 connects in a window closed the share
+	 * pot to everyone else (helper-102).
+	 */
+	switch (low_pot(ip, uid)) {
+	case CLD_LOW_LIGHT:
 		ip->low_light_us += used;
-	else
+		break;
+	case CLD_LOW_NONE:
+		ip->low_over_us += used;
+		break;
+	default:
 		ip->low_used_us += used;
+	}
 	struct uid_conns *u = uid_conns_find(ip, uid);
 	if (!u)
 		return;   /* its last connection went with the work, unused in the window */
@@ -974,27 +987,38 @@ static void low_resume(void *data)
 	list_arm(&ip->list_turns[QB_LOOP_LOW]);
 }
 
-static void low_resume_arm(struct cld_ipc *ip)
+/*
+ * The window's end resumes what waits for it: true when that is armed.
+ * False only when libqb could not add the timer (no memory): then nothing
+ * may wait for it, or it would wait for good (helper-102).
+ */
+static bool low_resume_arm(struct cld_ipc *ip)
 {
 	if (ip->resume_armed)
-		return;
+		return true;
 	uint64_t now = cld_now_us(), end = ip->low_window_at + CLD_LOW_WINDOW_US;
 	uint64_t ns = (end > now ? end - now : 1) * 1000u;
 	ip->resume_armed = qb_loop_timer_add(ip->loop, QB_LOOP_HIGH, ns, ip, low_resume,
 					     &ip->resume_th) == 0;
 	if (ip->resume_armed)
 		ip->low_holdbacks++;
+	return ip->resume_armed;
 }
 
-/* c's requests wait for the next window (c is unprivileged and the budget spent). */
-static void low_pause(struct conn *c)
+/*
+ * c's requests wait for the next window (c is unprivileged and the budget
+ * spent); false when they cannot (low_resume_arm()) and are read now.
+ */
+static bool low_pause(struct conn *c)
 {
+	if (!low_resume_arm(c->ip))
+		return false;
 	if (!c->low_paused) {
 		c->low_paused = true;
 		cl_list_add_tail(&c->ip->low_paused, &c->pause_link);
 		conn_events(c);
 	}
-	low_resume_arm(c->ip);
+	return true;
 }
 
 static void list_turn(void *data)
@@ -1018,9 +1042,10 @@ static void list_turn(void *data)
 			break;
 	}
 	if (!c) {
-		if (!cl_list_empty(&t->q))
-			low_resume_arm(t->ip);   /* it arms this level again */
-		return;
+		if (cl_list_empty(&t->q) || low_resume_arm(t->ip))
+			return;   /* the window's end arms this level again */
+		/* nothing would (no memory for the timer): the first takes the turn */
+		c = cl_list_entry(cl_list_first(&t->q), struct conn, list_link);
 	}
 	bool low = c->prio == QB_LOOP_LOW;
 	cl_list_del(&c->list_link);
@@ -1179,6 +1204,24 @@ static int32_t refuse(struct cld_ipc *ip, int which, uid_t uid, pid_t pid)
 }
 
 /*
+ * Logs a refused connection of uid (before its HELLO; the client is told
+ * the error): at most one line a second, saying how many went unlogged.
+ */
+static void refusal_note(struct cld_ipc *ip, uid_t uid, pid_t pid, const char *why)
+{
+	uint64_t now = cld_now_us();
+	if (now < ip->refusal_log_at[3]) {
+		ip->refusals_unlogged[3]++;
+		return;
+	}
+	ip->refusal_log_at[3] = now + CLD_REFUSAL_LOG_US;
+	qb_log(LOG_NOTICE, "refused IPC connection from uid %u pid %d: %s (%" PRIu64 " more "
+	       "refused so, unlogged, since the last such line)", (unsigned)uid, (int)pid, why,
+	       ip->refusals_unlogged[3]);
+	ip->refusals_unlogged[3] = 0;
+}
+
+/*
  * The connection limits: 0, or the refusal.  Root and the daemon's own
  * user may open CLD_ROOT_RESERVE connections beyond max_connections, so an
  * administrator can still connect when other users took them all.
@@ -1273,7 +1316,7 @@ static int conn_new(struct cld_ipc *ip, const struct listener *l, int fd, const 
 	const char *hs = handshake_limit(ip, uid);
 	if (hs) {
 		ip->handshakes_dropped++;
-		qb_log(LOG_DEBUG, "refused a connection of uid %u: %s", (unsigned)uid, hs);
+		refusal_note(ip, uid, pid, hs);
 		return -EAGAIN;
 	}
 	/* room for one largest event; the kernel doubles it for its bookkeeping */
@@ -1282,6 +1325,7 @@ static int conn_new(struct cld_ipc *ip, const struct listener *l, int fd, const 
 	struct conn *c = calloc(1, sizeof(*c));
 	if (!c || uid_conns_add(ip, uid) < 0) {
 		free(c);
+		refusal_note(ip, uid, pid, "out of memory");
 		return -ENOMEM;
 	}
 	c->ip = ip;
@@ -1313,6 +1357,7 @@ static int conn_new(struct cld_ipc *ip, const struct listener *l, int fd, const 
 		if (c->pidfd >= 0)
 			close(c->pidfd);
 		free(c);
+		refusal_note(ip, uid, pid, "its socket could not be added to the loop");
 		return -ENOMEM;
 	}
 	cl_list_add_head(&ip->conns, &c->link);
@@ -1344,7 +1389,8 @@ static void defer_fd(struct cld_ipc *ip, const struct listener *l, int cfd, cons
 {
 	uid_t uid = cr->uid;
 	struct uid_conns *u = ip->ndeferred < CLD_DEFER_MAX ? uid_conns_get(ip, uid) : NULL;
-	struct deferred_fd *d = u && u->deferred < CLD_DEFER_PER_UID ? malloc(sizeof(*d)) : NULL;
+	struct deferred_fd *d = u && u->deferred < CLD_DEFER_PER_UID && low_resume_arm(ip)
+					? malloc(sizeof(*d)) : NULL;
 	if (!d) {
 		ip->deferred_refused++;
 		ip->handshakes_dropped++;   /* refused before its handshake, as past max_handshakes */
@@ -1353,9 +1399,9 @@ static void defer_fd(struct cld_ipc *ip, const struct listener *l, int cfd, cons
 			ip->deferred_log_at = now + CLD_REFUSAL_LOG_US;
 			qb_log(LOG_NOTICE, "refused a connection of uid %u (EAGAIN): it is over its share "
 			       "of the realtime budget, and %" PRIu64 " of its connections (%" PRIu64
-			       " in all) wait for the window's end already (%" PRIu64 " such refusals "
-			       "so far)", (unsigned)uid, u ? u->deferred : 0, ip->ndeferred,
-			       ip->deferred_refused);
+			       " of everyone's, at most %u) wait for the window's end already (%" PRIu64
+			       " such refusals so far)", (unsigned)uid, u ? u->deferred : 0,
+			       ip->ndeferred, (unsigned)CLD_DEFER_MAX, ip->deferred_refused);
 		}
 		refuse_fd(cfd, -EAGAIN);
 		return;
@@ -1366,7 +1412,6 @@ static void defer_fd(struct cld_ipc *ip, const struct listener *l, int cfd, cons
 	cl_list_add_tail(&ip->deferred, &d->link);
 	u->deferred++;
 	ip->ndeferred++;
-	low_resume_arm(ip);
 }
 
 /* Takes d off the list and its user's count; returns its socket. */
@@ -1382,12 +1427,21 @@ static int deferred_take(struct cld_ipc *ip, struct deferred_fd *d)
 	return fd;
 }
 
-/* The window ended: the connections that waited for it are made (in a new window, counted). */
+/*
+ * The window ended: the connections that waited for it are made (in a new
+ * window, counted).  One that the handshake limits would refuse (its
+ * user's connections made before it have not said HELLO yet) waits for the
+ * next window instead: made all at once, all but max_handshakes_per_uid of
+ * a user's were refused (helper-102).
+ */
 static void deferred_run(struct cld_ipc *ip)
 {
-	struct cl_list *e;
-	while ((e = cl_list_first(&ip->deferred))) {
+	struct cl_list *e, *nx;
+	low_window(ip, cld_now_us());
+	cl_list_foreach_safe(e, nx, &ip->deferred) {
 		struct deferred_fd *d = cl_list_entry(e, struct deferred_fd, link);
+		if (!ip->refuse_new && handshake_limit(ip, d->cr.uid))
+			continue;
 		const struct listener *l = d->l;
 		struct ucred cr = d->cr;
 		uint64_t t0 = ipc_low_begin(ip);
@@ -1397,6 +1451,17 @@ static void deferred_run(struct cld_ipc *ip)
 			refuse_fd(fd, rc);
 		ipc_low_end(ip, cr.uid, t0);
 	}
+	/* without the timer (no memory) they are made, or refused, now */
+	if (!cl_list_empty(&ip->deferred) && !low_resume_arm(ip))
+		while ((e = cl_list_first(&ip->deferred))) {
+			struct deferred_fd *d = cl_list_entry(e, struct deferred_fd, link);
+			const struct listener *l = d->l;
+			struct ucred cr = d->cr;
+			int fd = deferred_take(ip, d);
+			int rc = conn_new(ip, l, fd, &cr);
+			if (rc < 0)
+				refuse_fd(fd, rc);
+		}
 	fds_check(ip);
 }
 
@@ -1435,8 +1500,8 @@ static void accept_pause(struct listener *l, int err)
 	}
 	if (l->paused)
 		return;
-	qb_loop_timer_handle t;
-	if (qb_loop_timer_add(ip->loop, QB_LOOP_HIGH, CLD_ACCEPT_PAUSE_NS, l, accept_resume, &t) == 0) {
+	if (qb_loop_timer_add(ip->loop, QB_LOOP_HIGH, CLD_ACCEPT_PAUSE_NS, l, accept_resume,
+			      &l->pause_th) == 0) {
 		l->paused = true;
 		listen_events(l);
 	}
@@ -1470,6 +1535,8 @@ static int32_t accept_dispatch(int32_t fd, int32_t revents, void *data)
 		struct ucred cr;
 		socklen_t crlen = sizeof(cr);
 		if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) < 0) {
+			ip->handshakes_dropped++;
+			refusal_note(ip, (uid_t)-1, 0, "its credentials could not be read (SO_PEERCRED)");
 			refuse_fd(cfd, -EACCES);
 			fds_check(ip);
 			continue;
@@ -1494,10 +1561,10 @@ static int32_t accept_dispatch(int32_t fd, int32_t revents, void *data)
 		 * (helper-101: 10 ms more for accepting took the daemon's loop
 		 * from 43% to 59% of a CPU under one user's churn).
 		 */
-		if (ip->low_used_us >= CLD_LOW_BUDGET_US + CLD_LOW_EXTRA_US) {
+		if (ip->low_used_us + ip->low_over_us >= CLD_LOW_BUDGET_US + CLD_LOW_EXTRA_US &&
+		    low_resume_arm(ip)) {
 			l->low_paused = true;
 			listen_events(l);
-			low_resume_arm(ip);
 			break;
 		}
 	}
@@ -1581,8 +1648,14 @@ static int32_t conn_dispatch(int32_t fd, int32_t revents, void *data)
 		ipc_low_end(ip, uid, t0);
 		return 0;
 	}
-	if (low && !c->dying && !(revents & (POLLHUP | POLLERR | POLLNVAL)) && ipc_low_over(ip, c->uid)) {
-		low_pause(c);
+	/*
+	 * Over its share, it waits for the window's end; a hung-up one is read
+	 * now (its hang-up cannot be masked, and what it sent before it
+	 * closed, index writes say, is applied as from any client that
+	 * closes), within CLD_REQS_PER_WAKE a dispatch.
+	 */
+	if (low && !c->dying && !(revents & (POLLHUP | POLLERR | POLLNVAL)) &&
+	    ipc_low_over(ip, c->uid) && low_pause(c)) {
 		ipc_low_end(ip, uid, t0);
 		return 0;
 	}
@@ -1719,6 +1792,9 @@ static int listen_socket(struct cld_ipc *ip, struct listener *l, const char *fil
 
 static void listen_close(struct listener *l)
 {
+	if (l->paused)
+		qb_loop_timer_del(l->ip->loop, l->pause_th);   /* its callback has l */
+	l->paused = false;
 	if (l->fd < 0)
 		return;
 	qb_loop_poll_del(l->ip->loop, l->fd);
@@ -1831,6 +1907,9 @@ struct cld_ipc *cld_ipc_stop(struct cld_ipc *ip)
 	struct cl_list *l;
 	while ((l = cl_list_first(&ip->conns)))
 		conn_free(ip, cl_list_entry(l, struct conn, link));
+	if (ip->ndeferred)
+		qb_log(LOG_NOTICE, "stopping: %" PRIu64 " connections of users over their share of the "
+		       "realtime budget, deferred to the window's end, closed unmade", ip->ndeferred);
 	while ((l = cl_list_first(&ip->deferred)))
 		closer_fd(deferred_take(ip, cl_list_entry(l, struct deferred_fd, link)));
 	uid_conns_sweep(ip, true);   /* entries kept for the window (uid_conns_drop()) */

@@ -239,6 +239,7 @@ struct cld_ipc {
 	bool realtime;                /* the daemon ran SCHED_RR/FIFO when the service started */
 	uint64_t low_window_at, low_used_us;
 	uint64_t low_light_us;        /* what the light pot gave in the window (cld_low_pot()) */
+	uint64_t low_over_us;         /* the work of users over their share in it (ipc_low_end()) */
 	/*
 	 * Connections accepted from users over their share (ipc_low_over()):
 	 * taken from the socket's backlog at once, so that other users' come
@@ -284,6 +285,7 @@ struct cld_ipc {
 		int fd;                   /* or -1 */
 		bool root;
 		bool paused;              /* accept() ran out of descriptors: retried after a pause */
+		qb_loop_timer_handle pause_th;   /* that pause (while paused) */
 		bool low_paused;          /* everybody's: accepting spent the window (accept_dispatch()) */
 		char path[108];           /* a sun_path */
 	} listen[2];
@@ -315,10 +317,13 @@ struct cld_ipc {
 	struct cl_list tree_retries;  /* struct tree_retry: kills whose walk was cut, next first */
 	bool tree_armed;              /* tree_th is in the loop */
 	qb_loop_timer_handle tree_th; /* the next retry */
-	/* per limit (0: max_connections, 1: max_connections_per_uid, 2: not a member) */
-	uint64_t refusal_log_at[3];   /* cld_now_us(): the next refusal worth a log line */
+	/*
+	 * per limit (0: max_connections, 1: max_connections_per_uid, 2: not a
+	 * member, 3: the others: handshake limits, memory, credentials)
+	 */
+	uint64_t refusal_log_at[4];   /* cld_now_us(): the next refusal worth a log line */
 	uint64_t deferred_log_at;     /* likewise, for defer_fd()'s */
-	uint64_t refusals_unlogged[3];
+	uint64_t refusals_unlogged[4];
 	uint64_t next_op, next_id;
 	bool refuse_new;
 	uint64_t holds_refused;       /* acquires refused: max_client_holds reached */

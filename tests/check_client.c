@@ -57,6 +57,8 @@ static struct {
 	bool hung;                        /* HELLO, SYNC, OWNER go unanswered (a stopped daemon) */
 	uint64_t late_sync_cookie;        /* the last SYNC left unanswered */
 	int refuse;                       /* < 0: refuse connections with it (RESULT, cookie 0) */
+	int refuse_first;                 /* > 0: only the first that many HELLOs */
+	int hellos;                       /* HELLOs seen */
 	void (*on_sync)(void);            /* injects events before a SYNC's answer */
 	void (*after_sync)(void);         /* and after it */
 	unsigned char status[4096];       /* STATUS payload */
@@ -267,7 +269,8 @@ static void daemon_request(void *ctx, const void *req, size_t len)
 	case CLP_REQ_HELLO: {
 		if (fd_.hung)
 			break;
-		if (fd_.refuse < 0) {
+		fd_.hellos++;
+		if (fd_.refuse < 0 && (fd_.refuse_first == 0 || fd_.hellos <= fd_.refuse_first)) {
 			/* as coroleased refuses: a RESULT of HELLO with cookie 0, then it closes */
 			ev_result(0, CLP_REQ_HELLO, fd_.refuse, NULL, 0);
 			faketp_hangup();
@@ -1080,10 +1083,41 @@ START_TEST(connect_reports_why_it_was_refused)
 	fake_daemon();
 	fd_.refuse = -EUSERS;
 	ck_assert_int_eq(try_connect(), -EUSERS);
-	fd_.refuse = -EAGAIN;
-	ck_assert_int_eq(try_connect(), -EAGAIN);
 	fd_.refuse = 0;
 	ck_assert_int_eq(try_connect(), 0);
+}
+END_TEST
+
+/*
+ * -EAGAIN (the handshake limits) is the daemon's "try again": the connect
+ * does, with pauses, until its time is up (helper-102: a burst of one
+ * user's connections saw most refused).
+ */
+START_TEST(connect_tries_again_after_eagain)
+{
+	fake_daemon();
+	fd_.refuse = -EAGAIN;
+	fd_.refuse_first = 3;
+	fd_.hellos = 0;
+	ck_assert_int_eq(try_connect(), 0);
+	ck_assert_int_eq(fd_.hellos, 4);
+
+	fd_.refuse_first = 0;   /* refused for good: -EAGAIN once the time is up */
+	fd_.hellos = 0;
+	corolease_t *h = NULL;
+	uint64_t t0 = clp_now_us();
+	ck_assert_int_eq(corolease_connect_timeout(&h, 300), -EAGAIN);
+	uint64_t took = clp_now_us() - t0;
+	ck_assert_ptr_null(h);
+	ck_assert_int_ge(fd_.hellos, 3);
+	ck_assert_uint_ge(took, 150000);
+	ck_assert_uint_lt(took, 5000000);
+
+	fd_.refuse = -EUSERS;   /* the others are final: one try */
+	fd_.hellos = 0;
+	ck_assert_int_eq(try_connect(), -EUSERS);
+	ck_assert_int_eq(fd_.hellos, 1);
+	fd_.refuse = 0;
 }
 END_TEST
 
@@ -1631,6 +1665,7 @@ static Suite *client_suite(void)
 	tcase_add_test(tc, connect_checks_the_daemon_and_its_page);
 	tcase_add_test(tc, connect_trusts_only_a_safe_run_dir);
 	tcase_add_test(tc, connect_reports_why_it_was_refused);
+	tcase_add_test(tc, connect_tries_again_after_eagain);
 	tcase_add_checked_fixture(tc, NULL, page_remove);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("admin");

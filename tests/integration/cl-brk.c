@@ -21,6 +21,10 @@
  *                        closed here after the send); prints how many went
  *                        and on how many connections
  *   hold N               N HELLO'd connections, held until SIGTERM
+ *   burst N              N connections at once: each connects and sends its
+ *                        HELLO before any answer is read, then the answers
+ *                        (5 s each); prints how many were made, refused
+ *                        (with the errors) and unanswered, and the time
  *   spin SECS            one connection sending STATUS back to back (reading answers)
  *   noread N SECS        N connections, each sends STATUS requests for SECS, never reads
  *   mspin N SECS         N connections, each with BRK_DEPTH (default 32) STATUS
@@ -132,7 +136,8 @@ static ssize_t rd(int fd, int tmo)
 }
 
 static int hello_tmo = 5000;
-static int hello(int fd)
+/* Sends a HELLO: 0 or -1. */
+static int hello_send(int fd)
 {
 	struct clp_req_hello h;
 	memset(&h, 0, sizeof(h));
@@ -140,7 +145,12 @@ static int hello(int fd)
 	h.b.hdr.size = sizeof(h);
 	h.b.cookie = 1;
 	h.version = CLP_VERSION;
-	if (send(fd, &h, sizeof(h), MSG_NOSIGNAL) != sizeof(h))
+	return send(fd, &h, sizeof(h), MSG_NOSIGNAL) == sizeof(h) ? 0 : -1;
+}
+
+static int hello(int fd)
+{
+	if (hello_send(fd) < 0)
 		return -1;
 	ssize_t r = rd(fd, hello_tmo);
 	if (r < (ssize_t)sizeof(struct clp_ev_result))
@@ -819,6 +829,42 @@ static int m_hold(long n)
 	printf("held %ld\n", k);
 	fflush(stdout);
 	pause();
+	return 0;
+}
+
+static int m_burst(long n)
+{
+	int *fds = calloc((size_t)n, sizeof(int));
+	long made = 0, refused = 0, eagain = 0, unanswered = 0, noconn = 0;
+	uint64_t t0 = ms();
+	for (long k = 0; k < n; k++) {
+		fds[k] = sconnect();
+		if (fds[k] >= 0 && hello_send(fds[k]) < 0) {
+			close(fds[k]);
+			fds[k] = -1;
+		}
+		noconn += fds[k] < 0;
+	}
+	for (long k = 0; k < n; k++) {
+		if (fds[k] < 0)
+			continue;
+		ssize_t r = rd(fds[k], 5000);
+		if (r < (ssize_t)sizeof(struct clp_ev_result)) {
+			unanswered++;
+			continue;
+		}
+		int err = ((struct clp_ev_result *)buf)->err;
+		made += err == 0;
+		refused += err != 0;
+		eagain += err == -EAGAIN;
+	}
+	printf("burst %ld: made %ld refused %ld (EAGAIN %ld) unanswered %ld not connected %ld in %llu ms\n",
+	       n, made, refused, eagain, unanswered, noconn, (unsigned long long)(ms() - t0));
+	fflush(stdout);
+	for (long k = 0; k < n; k++)
+		if (fds[k] >= 0)
+			close(fds[k]);
+	free(fds);
 	return 0;
 }
 
@@ -1541,6 +1587,8 @@ int main(int argc, char **argv)
 		return m_fdpass(atol(argv[2]));
 	if (!strcmp(m, "hold") && argc >= 3)
 		return m_hold(atol(argv[2]));
+	if (!strcmp(m, "burst") && argc >= 3)
+		return m_burst(atol(argv[2]));
 	if (!strcmp(m, "spin") && argc >= 3)
 		return m_spin(atoi(argv[2]));
 	if (!strcmp(m, "noread") && argc >= 4)
