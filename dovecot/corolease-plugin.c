@@ -68,6 +68,7 @@
 #include "mail-namespace.h"
 #include "mailbox-list-iter.h"
 #include "mailbox-list-private.h"
+#include "mailbox-list-index.h"
 #include "index-storage.h"
 
 #include <corolease.h>
@@ -1030,11 +1031,21 @@ static int corolease_save_begin(struct mail_save_context *ctx, struct istream *i
 	return cbox == NULL ? -1 : cbox->module_ctx.super.save_begin(ctx, input);
 }
 
+/*
+ * A copy must finish or cancel its save context, whatever it returns:
+ * Dovecot asserts that it is not left unfinished (helper-103: a COPY, MOVE
+ * or LMTP delivery to a second recipient after the leases lapsed panicked
+ * the process).
+ */
 static int corolease_copy(struct mail_save_context *ctx, struct mail *mail)
 {
 	struct corolease_mailbox *cbox = cl_save_box(ctx);
 
-	return cbox == NULL ? -1 : cbox->module_ctx.super.copy(ctx, mail);
+	if (cbox == NULL) {
+		mailbox_save_cancel(&ctx);
+		return -1;
+	}
+	return cbox->module_ctx.super.copy(ctx, mail);
 }
 
 /* where a refusal is reported: a mailbox's storage, or a list */
@@ -1175,6 +1186,29 @@ static int cl_list_store_hold(struct mailbox_list *list, const char *what,
 	return 0;
 }
 
+/*
+ * Puts a store hold taken for list.  Before its last reference goes, the
+ * refresh of list's index that Dovecot put off (mailbox_list_index_
+ * refresh_later(), a 1 s timer armed by a create, delete, rename, a
+ * listing) runs now, under the lease, or not at all once the leases are no
+ * longer valid (the refresh flag stays in the index header: the next holder
+ * refreshes).  Run by the timer after the release, it wrote another user's
+ * or a public store's list index with no lease, maybe while another node
+ * held it (helper-103).
+ */
+static void cl_store_put(struct mailbox_list *list, struct cl_hold **holdp)
+{
+	struct mailbox_list_index *ilist;
+
+	if (*holdp != NULL && (*holdp)->refcount == 1 && list != NULL &&
+	    (ilist = INDEX_LIST_CONTEXT(list)) != NULL && ilist->to_refresh != NULL) {
+		timeout_remove(&ilist->to_refresh);
+		if (cl_check_valid())
+			(void)mailbox_list_index_refresh(list);
+	}
+	cl_hold_put(holdp);
+}
+
 /* box's store lease (cl_list_store_hold()); the error set on box's storage */
 static int cl_store_hold(struct mailbox *box, struct cl_hold **tmp_r)
 {
@@ -1195,7 +1229,7 @@ static int cl_box_leases(struct mailbox *box, struct cl_hold **store_r, struct c
 	if (*store_r == NULL && cl_store_hold(box, store_r) < 0)
 		return -1;
 	if (*hold_r == NULL && cl_mailbox_hold(box, hold_r) < 0) {
-		cl_hold_put(store_r);
+		cl_store_put(box->list, store_r);
 		return -1;
 	}
 	return 0;
@@ -1223,7 +1257,7 @@ static int cl_with_leases(struct mailbox *box, int (*f)(struct mailbox *box, voi
 		ret = f(box, ctx);
 	}
 	cl_hold_put(&hold);
-	cl_hold_put(&store_hold);
+	cl_store_put(box->list, &store_hold);
 	return ret;
 }
 
@@ -1233,14 +1267,21 @@ static int corolease_mailbox_open(struct mailbox *box)
 
 	if (cl_box_leases(box, &cbox->store_hold, &cbox->hold) < 0)
 		return -1;
-	if (cl_revoked) {
-		mail_storage_set_error(box->storage, MAIL_ERROR_UNAVAILABLE,
-				       "Cluster lease revoked, session ending");
+	/*
+	 * An open writes (maildir's tmp scan, the index created or fscked):
+	 * not once a lease is revoked or lapsed, a lapse during the take's
+	 * last wait or a revoke that came with the grant among them
+	 * (helper-103: only a revoke was looked at)
+	 */
+	if (!cl_mailbox_commit_allowed(box)) {
+		cl_set_lost(box);
+		cl_hold_put(&cbox->hold);
+		cl_store_put(box->list, &cbox->store_hold);
 		return -1;
 	}
 	if (cbox->module_ctx.super.open(box) < 0) {
 		cl_hold_put(&cbox->hold);
-		cl_hold_put(&cbox->store_hold);
+		cl_store_put(box->list, &cbox->store_hold);
 		return -1;
 	}
 	return 0;
@@ -1343,15 +1384,24 @@ static int corolease_mailbox_rename(struct mailbox *src, struct mailbox *dest)
 {
 	struct corolease_mailbox *cbox = COROLEASE_BOX_CONTEXT_REQUIRE(src);
 	struct cl_hold *src_hold = NULL, *dest_hold = NULL, *store_hold = NULL, **holdp;
+	struct cl_hold *dest_store_hold = NULL;
 	ARRAY_TYPE(cl_hold_p) child_holds;
 	int ret;
 
 	if (cl_box_leases(src, &store_hold, &src_hold) < 0)
 		return -1;
-	if (COROLEASE_BOX_CONTEXT(dest) != NULL && cl_mailbox_hold(dest, &dest_hold) < 0) {
+	/*
+	 * The destination's store too: into another private namespace the
+	 * rename moves the directory under that store's root and writes its
+	 * list index (helper-103: only the source's was taken).  One the
+	 * process holds already is only counted once more.
+	 */
+	if (COROLEASE_BOX_CONTEXT(dest) != NULL &&
+	    (cl_store_hold(dest, &dest_store_hold) < 0 || cl_mailbox_hold(dest, &dest_hold) < 0)) {
 		mail_storage_copy_error(src->storage, dest->storage);
+		cl_store_put(dest->list, &dest_store_hold);
 		cl_hold_put(&src_hold);
-		cl_hold_put(&store_hold);
+		cl_store_put(src->list, &store_hold);
 		return -1;
 	}
 	t_array_init(&child_holds, 8);
@@ -1365,8 +1415,9 @@ static int corolease_mailbox_rename(struct mailbox *src, struct mailbox *dest)
 	array_foreach_modifiable(&child_holds, holdp)
 		cl_hold_put(holdp);
 	cl_hold_put(&dest_hold);
+	cl_store_put(dest->list, &dest_store_hold);
 	cl_hold_put(&src_hold);
-	cl_hold_put(&store_hold);
+	cl_store_put(src->list, &store_hold);
 	return ret;
 }
 
@@ -1376,7 +1427,7 @@ static void corolease_mailbox_close(struct mailbox *box)
 
 	cbox->module_ctx.super.close(box);
 	cl_hold_put(&cbox->hold);
-	cl_hold_put(&cbox->store_hold);
+	cl_store_put(box->list, &cbox->store_hold);
 }
 
 static void corolease_mailbox_free(struct mailbox *box)
@@ -1384,12 +1435,13 @@ static void corolease_mailbox_free(struct mailbox *box)
 	struct corolease_mailbox *cbox = COROLEASE_BOX_CONTEXT_REQUIRE(box);
 	/* cbox lives in box->pool, which super.free() frees */
 	struct cl_hold *hold = cbox->hold, *store_hold = cbox->store_hold;
+	struct mailbox_list *list = box->list;   /* the namespace's: outlives box */
 
 	cbox->hold = NULL;
 	cbox->store_hold = NULL;
 	cbox->module_ctx.super.free(box);
 	cl_hold_put(&hold);
-	cl_hold_put(&store_hold);
+	cl_store_put(list, &store_hold);
 }
 
 static int corolease_transaction_commit(struct mailbox_transaction_context *t,
@@ -1461,8 +1513,30 @@ static int cl_do_subscribe(struct mailbox *box, void *ctx)
 	return cbox->module_ctx.super.set_subscribed(box, *(bool *)ctx);
 }
 
+/*
+ * A mailbox of a namespace without its own subscriptions (a shared or
+ * public one, commonly) is (un)subscribed in the namespace that keeps them:
+ * Dovecot writes that list's subscriptions file and list index, so its
+ * store lease is taken too (helper-103: only the mailbox's store was).
+ */
 static int corolease_set_subscribed(struct mailbox *box, bool set)
 {
+	struct mail_namespace *ns = mailbox_list_get_namespace(box->list), *sub_ns;
+	struct cl_hold *sub_hold = NULL;
+	int ret;
+
+	if ((ns->flags & NAMESPACE_FLAG_SUBSCRIPTIONS) == 0 &&
+	    (sub_ns = mail_namespace_find_subscribable(ns->user->namespaces, box->vname)) != NULL &&
+	    sub_ns->list != box->list) {
+		const struct cl_errdest d = { box->storage, NULL };
+
+		if (cl_list_store_hold(sub_ns->list, "The mail store of the subscriptions", &d,
+				       &sub_hold) < 0)
+			return -1;
+		ret = cl_with_leases(box, cl_do_subscribe, &set);
+		cl_store_put(sub_ns->list, &sub_hold);
+		return ret;
+	}
 	return cl_with_leases(box, cl_do_subscribe, &set);
 }
 
@@ -1497,7 +1571,7 @@ static int cl_with_store(struct mailbox *box, int (*f)(struct mailbox *box, void
 	} else {
 		ret = f(box, ctx);
 	}
-	cl_hold_put(&store_hold);
+	cl_store_put(box->list, &store_hold);
 	return ret;
 }
 
@@ -1656,11 +1730,20 @@ corolease_list_iter_init(struct mailbox_list *list, const char *const *patterns,
 	struct cl_iter *it;
 	pool_t pool;
 
-	if (cl_list_store_hold(list, t_strdup_printf("The mail store of %s",
-						     ns->prefix_len > 1 ?
-						     t_strndup(ns->prefix, ns->prefix_len - 1) :
-						     "this user"),
-			       &d, &hold) < 0) {
+	int ret = cl_list_store_hold(list, t_strdup_printf("The mail store of %s",
+							   ns->prefix_len > 1 ?
+							   t_strndup(ns->prefix, ns->prefix_len - 1) :
+							   "this user"),
+				     &d, &hold);
+
+	/* a listing refreshes the list index: not once the leases lapsed or
+	   were revoked during the take (helper-103) */
+	if (ret == 0 && !cl_check_valid()) {
+		cl_store_put(list, &hold);
+		mailbox_list_set_error(list, MAIL_ERROR_UNAVAILABLE, "Cluster lease lost, session ending");
+		ret = -1;
+	}
+	if (ret < 0) {
 		enum mail_error error;
 		const char *msg = mailbox_list_get_last_error(list, &error);
 
@@ -1706,6 +1789,7 @@ static int corolease_list_iter_deinit(struct mailbox_list_iterate_context *ctx)
 {
 	struct corolease_list *clist = COROLEASE_LIST_CONTEXT_REQUIRE(ctx->list);
 	struct cl_iter *it = cl_iter_find(ctx, TRUE);
+	struct mailbox_list *list = ctx->list;   /* ctx goes with super.iter_deinit() */
 	int ret;
 
 	if (it != NULL && it->refused) {
@@ -1717,7 +1801,7 @@ static int corolease_list_iter_deinit(struct mailbox_list_iterate_context *ctx)
 	}
 	ret = clist->module_ctx.super.iter_deinit(ctx);
 	if (it != NULL) {
-		cl_hold_put(&it->hold);
+		cl_store_put(list, &it->hold);
 		i_free(it);
 	}
 	return ret;

@@ -1281,12 +1281,6 @@ static int refusal(corolease_t *h, int err)
 {
 	for (int i = 0; i < 8; i++) {
 		ssize_t n = cltp_recv(h->fd, h->rx, h->bufsize);
-		/*
-		 * The daemon closed with our HELLO unread: the kernel reports
-		 * ECONNRESET once, before the RESULT queued ahead of the close
-		 */
-		if (n == -ECONNRESET)
-			continue;
 		if (n < 0)
 			break;
 		struct clp_ev_result rs;

@@ -1379,6 +1379,7 @@ static int32_t accept_dispatch(int32_t fd, int32_t revents, void *data);
 /* A connection waiting for the window's end (cld_ipc.deferred). */
 struct deferred_fd {
 	struct cl_list link;
+	uint64_t since;               /* cld_now_us() when deferred */
 	int fd;
 	struct ucred cr;              /* its peer's (SO_PEERCRED, when accepted) */
 	const struct listener *l;
@@ -1406,6 +1407,7 @@ static void defer_fd(struct cld_ipc *ip, const struct listener *l, int cfd, cons
 		refuse_fd(cfd, -EAGAIN);
 		return;
 	}
+	d->since = cld_now_us();
 	d->fd = cfd;
 	d->cr = *cr;
 	d->l = l;
@@ -1438,17 +1440,30 @@ static void deferred_run(struct cld_ipc *ip)
 {
 	struct cl_list *e, *nx;
 	low_window(ip, cld_now_us());
+	uint64_t now = cld_now_us(), max_wait = ip->cfg.conf->handshake_timeout_ms * 1000u;
 	cl_list_foreach_safe(e, nx, &ip->deferred) {
 		struct deferred_fd *d = cl_list_entry(e, struct deferred_fd, link);
-		if (!ip->refuse_new && handshake_limit(ip, d->cr.uid))
+		/*
+		 * One that waited handshake_timeout_ms, or while descriptors are
+		 * short (its socket is one: helper-104), is refused with EAGAIN,
+		 * which the client's connect takes as "try again"
+		 */
+		bool refuse = ip->fds_held || now - d->since >= max_wait;
+		if (!refuse && !ip->refuse_new && handshake_limit(ip, d->cr.uid))
 			continue;
 		const struct listener *l = d->l;
 		struct ucred cr = d->cr;
 		uint64_t t0 = ipc_low_begin(ip);
 		int fd = deferred_take(ip, d);
-		int rc = conn_new(ip, l, fd, &cr);
-		if (rc < 0)
+		int rc = refuse ? -EAGAIN : conn_new(ip, l, fd, &cr);
+		if (rc < 0) {
+			if (refuse) {
+				ip->handshakes_dropped++;
+				refusal_note(ip, cr.uid, cr.pid, ip->fds_held ? "deferred while descriptors "
+					     "are short" : "deferred for handshake_timeout_ms");
+			}
 			refuse_fd(fd, rc);
+		}
 		ipc_low_end(ip, cr.uid, t0);
 	}
 	/* without the timer (no memory) they are made, or refused, now */

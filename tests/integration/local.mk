@@ -124,6 +124,7 @@ INTEGRATION_TESTS = \
 	tests/integration/t216-watches-per-uid.sh \
 	tests/integration/t217-user-flood-fairness.sh \
 	tests/integration/t218-connect-bursts.sh \
+	tests/integration/t219-dovecot-brk5-deferred-list-refresh.sh \
 	tests/integration/t39-corosync-stopped-long.sh \
 	tests/integration/t192-revoke-kill-hung-corosync.sh \
 	tests/integration/t34-runtime-votes-stale.sh \

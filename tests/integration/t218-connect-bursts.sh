@@ -14,7 +14,9 @@
 # the default of 8).
 . "$(dirname "$0")/lib.sh"
 it_init connect-bursts 218
-EXTRA_DAEMON_OPTS=(-o max_handshakes_per_uid=2)
+# a deferred connection waits at most handshake_timeout_ms (then EAGAIN):
+# 40 at 2 a window take about 2 s, the default
+EXTRA_DAEMON_OPTS=(-o max_handshakes_per_uid=2 -o handshake_timeout_ms=10000)
 brk_up
 AS2=(setpriv --reuid=61002 --regid=100 --clear-groups)
 
