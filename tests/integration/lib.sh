@@ -585,6 +585,20 @@ brk_up() {
 	AS=(setpriv --reuid=61001 --regid=100 --clear-groups)
 }
 
+# ns_pkill UID PATTERN: SIGTERM to the processes of UID whose command line
+# has PATTERN, in this test's node namespaces only (a host-wide pkill -u
+# killed another instance's flooder: t217 of a CI run beside t180)
+ns_pkill() {
+	local ns p
+	for ns in $(ip netns list 2>/dev/null | awk '{ print $1 }' | grep "^${CLUSTER_PREFIX:-none}-"); do
+		for p in $(ip netns pids "$ns" 2>/dev/null); do
+			[[ $(awk '/^Uid:/ { print $2 }' "/proc/$p/status" 2>/dev/null) == "$1" ]] || continue
+			tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- "$2" && kill "$p" 2>/dev/null
+		done
+	done
+	return 0
+}
+
 # field WORD LINE: the number after WORD in a cl-brk rtt line
 # ("rtt: connect+hello C ms; N STATUS: min A median M max X ms")
 field() { sed -n "s/.* $1 \([0-9.]*\).*/\1/p" <<<"$2"; }

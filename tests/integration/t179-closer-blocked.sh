@@ -65,7 +65,7 @@ check "b: the daemon said why unprivileged clients wait" \
 	grep -q 'descriptors run short' "$CLUSTER_DIR/n1/coroleased.log"
 say "ending the attackers: the staller's splice() ends, the close returns"
 kill $a 2>/dev/null
-pkill -u 61001 -f cl-brk 2>/dev/null
+ns_pkill 61001 cl-brk
 must_wait 30 "the daemon has descriptors again" \
 	grep -q 'descriptors free again' "$CLUSTER_DIR/n1/coroleased.log"
 must_wait 20 "an unprivileged status answers again" \

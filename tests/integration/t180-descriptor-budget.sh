@@ -81,7 +81,7 @@ check "b: the daemon held at most its limit ($maxfd of $NOFILE)" [ "$maxfd" -le 
 
 say "--- ending the attackers (pids $a $s): the splice() ends, the closes return"
 kill "$a" "$s" 2>/dev/null
-pkill -u 61001 -f cl-brk 2>/dev/null
+ns_pkill 61001 cl-brk
 must_wait 30 "the daemon says descriptors are free again" grep -q 'descriptors free again' "$LOG"
 must_wait 20 "an unprivileged status answers again" user_status
 flood_unlock

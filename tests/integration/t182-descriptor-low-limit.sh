@@ -28,7 +28,7 @@ h=$(spawn 1 h1 "${AS[@]}" "$BRK" hold 100)
 must_wait 30 "the daemon says descriptors run short" grep -q 'descriptors run short' "$LOG"
 check "root's status answers meanwhile" timeout 5 "$CLUSTER_SH" exec 1 "$CLI" status
 kill "$h"
-pkill -u 61001 -f cl-brk 2>/dev/null
+ns_pkill 61001 cl-brk
 must_wait 20 "the daemon says descriptors are free again" grep -q 'descriptors free again' "$LOG"
 must_wait 20 "an unprivileged status answers again" user_status
 
@@ -47,5 +47,5 @@ check "it stopped within 3 s ($t ms)" [ "$t" -le 3000 ]
 check "it says it stopped" grep -q 'coroleased stopped' "$LOG"
 check "... not by its shutdown guard" eval "! grep -q 'did not answer within' '$LOG'"
 kill "$h" 2>/dev/null
-pkill -u 61001 -f cl-brk 2>/dev/null
+ns_pkill 61001 cl-brk
 it_pass

@@ -42,7 +42,7 @@ ok "b: unprivileged clients wait (their status does not answer in 5 s)"
 check "a: root's status answered throughout ($failn of $n failed)" [ "$failn" = 0 ]
 say "--- ending the member (pid $a): its splice() ends, the close returns"
 kill "$a" 2>/dev/null
-pkill -u 61001 -f cl-brk 2>/dev/null
+ns_pkill 61001 cl-brk
 must_wait 20 "c: the daemon says the close returned" grep -q "closing thread's close() returned" "$LOG"
 must_wait 20 "c: an unprivileged status answers again" user_status
 flood_unlock
