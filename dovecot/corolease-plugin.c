@@ -1273,18 +1273,13 @@ static int corolease_mailbox_open(struct mailbox *box)
 	 * last wait or a revoke that came with the grant among them
 	 * (helper-103: only a revoke was looked at)
 	 */
-	if (!cl_mailbox_commit_allowed(box)) {
+	if (!cl_mailbox_commit_allowed(box))
 		cl_set_lost(box);
-		cl_hold_put(&cbox->hold);
-		cl_store_put(box->list, &cbox->store_hold);
-		return -1;
-	}
-	if (cbox->module_ctx.super.open(box) < 0) {
-		cl_hold_put(&cbox->hold);
-		cl_store_put(box->list, &cbox->store_hold);
-		return -1;
-	}
-	return 0;
+	else if (cbox->module_ctx.super.open(box) == 0)
+		return 0;
+	cl_hold_put(&cbox->hold);
+	cl_store_put(box->list, &cbox->store_hold);
+	return -1;
 }
 
 ARRAY_DEFINE_TYPE(cl_hold_p, struct cl_hold *);
@@ -1522,22 +1517,22 @@ static int cl_do_subscribe(struct mailbox *box, void *ctx)
 static int corolease_set_subscribed(struct mailbox *box, bool set)
 {
 	struct mail_namespace *ns = mailbox_list_get_namespace(box->list), *sub_ns;
+	struct mailbox_list *sub_list = NULL;
 	struct cl_hold *sub_hold = NULL;
+	const struct cl_errdest d = { box->storage, NULL };
 	int ret;
 
 	if ((ns->flags & NAMESPACE_FLAG_SUBSCRIPTIONS) == 0 &&
 	    (sub_ns = mail_namespace_find_subscribable(ns->user->namespaces, box->vname)) != NULL &&
 	    sub_ns->list != box->list) {
-		const struct cl_errdest d = { box->storage, NULL };
-
-		if (cl_list_store_hold(sub_ns->list, "The mail store of the subscriptions", &d,
+		sub_list = sub_ns->list;
+		if (cl_list_store_hold(sub_list, "The mail store of the subscriptions", &d,
 				       &sub_hold) < 0)
 			return -1;
-		ret = cl_with_leases(box, cl_do_subscribe, &set);
-		cl_store_put(sub_ns->list, &sub_hold);
-		return ret;
 	}
-	return cl_with_leases(box, cl_do_subscribe, &set);
+	ret = cl_with_leases(box, cl_do_subscribe, &set);
+	cl_store_put(sub_list, &sub_hold);
+	return ret;
 }
 
 /*

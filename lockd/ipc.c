@@ -1183,18 +1183,29 @@ static bool in_groups(const struct groups *gr, bool ok, gid_t target)
  * per limit, saying how many went unlogged), and returns the error the
  * client gets from corolease_connect().
  */
+/*
+ * Whether a refusal counted under `which` (cld_ipc.refusal_log_at) is worth
+ * a log line now: at most one a second; the others are counted unlogged.
+ */
+static bool refusal_log_due(struct cld_ipc *ip, int which)
+{
+	uint64_t now = cld_now_us();
+	if (now < ip->refusal_log_at[which]) {
+		ip->refusals_unlogged[which]++;
+		return false;
+	}
+	ip->refusal_log_at[which] = now + CLD_REFUSAL_LOG_US;
+	return true;
+}
+
 static int32_t refuse(struct cld_ipc *ip, int which, uid_t uid, pid_t pid)
 {
 	static const char *const limit[2] = { "max_connections", "max_connections_per_uid" };
 	const struct cld_config *conf = ip->cfg.conf;
 	uint64_t value = which ? conf->max_connections_per_uid : conf->max_connections;
 	(*(which ? &ip->refused_conns_uid : &ip->refused_conns))++;
-	uint64_t now = cld_now_us();
-	if (now < ip->refusal_log_at[which]) {
-		ip->refusals_unlogged[which]++;
+	if (!refusal_log_due(ip, which))
 		return -EUSERS;
-	}
-	ip->refusal_log_at[which] = now + CLD_REFUSAL_LOG_US;
 	qb_log(LOG_WARNING, "refused IPC connection from uid %u pid %d: %s (%" PRIu64 ") reached, "
 	       "%" PRIu64 " connections open (%" PRIu64 " more refused by it, unlogged, since the "
 	       "last such line)", (unsigned)uid, (int)pid, limit[which], value, ip->nconns,
@@ -1209,12 +1220,8 @@ static int32_t refuse(struct cld_ipc *ip, int which, uid_t uid, pid_t pid)
  */
 static void refusal_note(struct cld_ipc *ip, uid_t uid, pid_t pid, const char *why)
 {
-	uint64_t now = cld_now_us();
-	if (now < ip->refusal_log_at[3]) {
-		ip->refusals_unlogged[3]++;
+	if (!refusal_log_due(ip, 3))
 		return;
-	}
-	ip->refusal_log_at[3] = now + CLD_REFUSAL_LOG_US;
 	qb_log(LOG_NOTICE, "refused IPC connection from uid %u pid %d: %s (%" PRIu64 " more "
 	       "refused so, unlogged, since the last such line)", (unsigned)uid, (int)pid, why,
 	       ip->refusals_unlogged[3]);
@@ -1430,6 +1437,24 @@ static int deferred_take(struct cld_ipc *ip, struct deferred_fd *d)
 }
 
 /*
+ * Takes d off the list and makes it a connection, or refuses it (why: with
+ * EAGAIN, counted and logged as a dropped handshake).
+ */
+static void deferred_make(struct cld_ipc *ip, struct deferred_fd *d, const char *why)
+{
+	const struct listener *l = d->l;
+	struct ucred cr = d->cr;
+	int fd = deferred_take(ip, d);
+	if (why) {
+		ip->handshakes_dropped++;
+		refusal_note(ip, cr.uid, cr.pid, why);
+	}
+	int rc = why ? -EAGAIN : conn_new(ip, l, fd, &cr);
+	if (rc < 0)
+		refuse_fd(fd, rc);
+}
+
+/*
  * The window ended: the connections that waited for it are made (in a new
  * window, counted).  One that the handshake limits would refuse (its
  * user's connections made before it have not said HELLO yet) waits for the
@@ -1439,8 +1464,8 @@ static int deferred_take(struct cld_ipc *ip, struct deferred_fd *d)
 static void deferred_run(struct cld_ipc *ip)
 {
 	struct cl_list *e, *nx;
-	low_window(ip, cld_now_us());
 	uint64_t now = cld_now_us(), max_wait = ip->cfg.conf->handshake_timeout_ms * 1000u;
+	low_window(ip, now);
 	cl_list_foreach_safe(e, nx, &ip->deferred) {
 		struct deferred_fd *d = cl_list_entry(e, struct deferred_fd, link);
 		/*
@@ -1448,35 +1473,20 @@ static void deferred_run(struct cld_ipc *ip)
 		 * short (its socket is one: helper-104), is refused with EAGAIN,
 		 * which the client's connect takes as "try again"
 		 */
-		bool refuse = ip->fds_held || now - d->since >= max_wait;
-		if (!refuse && !ip->refuse_new && handshake_limit(ip, d->cr.uid))
+		const char *why = ip->fds_held ? "deferred while descriptors are short"
+				  : now - d->since >= max_wait ? "deferred for handshake_timeout_ms"
+				  : NULL;
+		if (!why && !ip->refuse_new && handshake_limit(ip, d->cr.uid))
 			continue;
-		const struct listener *l = d->l;
-		struct ucred cr = d->cr;
+		uid_t uid = d->cr.uid;
 		uint64_t t0 = ipc_low_begin(ip);
-		int fd = deferred_take(ip, d);
-		int rc = refuse ? -EAGAIN : conn_new(ip, l, fd, &cr);
-		if (rc < 0) {
-			if (refuse) {
-				ip->handshakes_dropped++;
-				refusal_note(ip, cr.uid, cr.pid, ip->fds_held ? "deferred while descriptors "
-					     "are short" : "deferred for handshake_timeout_ms");
-			}
-			refuse_fd(fd, rc);
-		}
-		ipc_low_end(ip, cr.uid, t0);
+		deferred_make(ip, d, why);
+		ipc_low_end(ip, uid, t0);
 	}
 	/* without the timer (no memory) they are made, or refused, now */
 	if (!cl_list_empty(&ip->deferred) && !low_resume_arm(ip))
-		while ((e = cl_list_first(&ip->deferred))) {
-			struct deferred_fd *d = cl_list_entry(e, struct deferred_fd, link);
-			const struct listener *l = d->l;
-			struct ucred cr = d->cr;
-			int fd = deferred_take(ip, d);
-			int rc = conn_new(ip, l, fd, &cr);
-			if (rc < 0)
-				refuse_fd(fd, rc);
-		}
+		while ((e = cl_list_first(&ip->deferred)))
+			deferred_make(ip, cl_list_entry(e, struct deferred_fd, link), NULL);
 	fds_check(ip);
 }
 
