@@ -74,9 +74,7 @@ void ipc_conn_kill(struct conn *c, const char *why)
 	c->dying = true;
 	struct cld_ipc *ip = c->ip;
 	uint64_t now = why ? cld_now_us() : 0;
-	if (why && now >= ip->kill_log_at) {
-		/* at most a line a second: a client must not be able to flood the log */
-		ip->kill_log_at = now + CLD_REFUSAL_LOG_US;
+	if (why && cld_log_due(&ip->kill_log_at, now)) {
 		qb_log(LOG_WARNING, "disconnecting client %" PRIu64 " (pid %d, uid %u): %s (%" PRIu64
 		       " more disconnected since the last such line)", c->id, (int)c->pid,
 		       (unsigned)c->uid, why, ip->kills_unlogged);
@@ -525,8 +523,7 @@ static void fds_check(struct cld_ipc *ip)
 		ip->fds_timer_armed = false;
 	}
 	/* a line when it begins, at most one a second (each says how often since), and when it ends */
-	if (held && !ip->fds_short_told && now >= ip->fds_log_at) {
-		ip->fds_log_at = now + CLD_REFUSAL_LOG_US;
+	if (held && !ip->fds_short_told && cld_log_due(&ip->fds_log_at, now)) {
 		ip->fds_short_told = true;
 		qb_log(LOG_WARNING, "descriptors run short (%" PRIu64 " of RLIMIT_NOFILE %" PRIu64 " held: "
 		       "%" PRIu64 " connections, %" PRIu64 " passed files and client sockets the closing "
@@ -1189,13 +1186,10 @@ static bool in_groups(const struct groups *gr, bool ok, gid_t target)
  */
 static bool refusal_log_due(struct cld_ipc *ip, int which)
 {
-	uint64_t now = cld_now_us();
-	if (now < ip->refusal_log_at[which]) {
-		ip->refusals_unlogged[which]++;
-		return false;
-	}
-	ip->refusal_log_at[which] = now + CLD_REFUSAL_LOG_US;
-	return true;
+	if (cld_log_due(&ip->refusal_log_at[which], cld_now_us()))
+		return true;
+	ip->refusals_unlogged[which]++;
+	return false;
 }
 
 static int32_t refuse(struct cld_ipc *ip, int which, uid_t uid, pid_t pid)
@@ -1308,13 +1302,11 @@ static int conn_new(struct cld_ipc *ip, const struct listener *l, int fd, const 
 	if (!ok) {
 		/* the socket's mode keeps them out; reaching here, someone loosened it */
 		ip->refused_not_member++;
-		if (cld_now_us() >= ip->refusal_log_at[2]) {
-			ip->refusal_log_at[2] = cld_now_us() + CLD_REFUSAL_LOG_US;
+		if (cld_log_due(&ip->refusal_log_at[2], cld_now_us()))
 			qb_log(LOG_NOTICE, "refused IPC connection from uid %u gid %u pid %d: %s (%s "
 			       "should be mode %s)", (unsigned)uid, (unsigned)gid, (int)pid,
 			       l->root ? "not root" : "not in socket_group", l->path,
 			       l->root ? "0600" : "0660 or 0600");
-		}
 		return -EACCES;
 	}
 	int32_t rc = over_limit(ip, uid, pid);
@@ -1402,15 +1394,12 @@ static void defer_fd(struct cld_ipc *ip, const struct listener *l, int cfd, cons
 	if (!d) {
 		ip->deferred_refused++;
 		ip->handshakes_dropped++;   /* refused before its handshake, as past max_handshakes */
-		uint64_t now = cld_now_us();
-		if (now >= ip->deferred_log_at) {
-			ip->deferred_log_at = now + CLD_REFUSAL_LOG_US;
+		if (cld_log_due(&ip->deferred_log_at, cld_now_us()))
 			qb_log(LOG_NOTICE, "refused a connection of uid %u (EAGAIN): it is over its share "
 			       "of the realtime budget, and %" PRIu64 " of its connections (%" PRIu64
 			       " of everyone's, at most %u) wait for the window's end already (%" PRIu64
 			       " such refusals so far)", (unsigned)uid, u ? u->deferred : 0,
 			       ip->ndeferred, (unsigned)CLD_DEFER_MAX, ip->deferred_refused);
-		}
 		refuse_fd(cfd, -EAGAIN);
 		return;
 	}
@@ -1516,13 +1505,10 @@ static void accept_pause(struct listener *l, int err)
 {
 	struct cld_ipc *ip = l->ip;
 	ip->accept_failures++;
-	uint64_t now = cld_now_us();
-	if (now >= ip->accept_log_at) {
-		ip->accept_log_at = now + CLD_REFUSAL_LOG_US;
+	if (cld_log_due(&ip->accept_log_at, cld_now_us()))
 		qb_log(LOG_WARNING, "accept on %s: %s (%" PRIu64 " such failures so far); pausing new "
 		       "connections for %llu ms", l->path, strerror(err), ip->accept_failures,
 		       CLD_ACCEPT_PAUSE_NS / 1000000ull);
-	}
 	if (l->paused)
 		return;
 	if (qb_loop_timer_add(ip->loop, QB_LOOP_HIGH, CLD_ACCEPT_PAUSE_NS, l, accept_resume,

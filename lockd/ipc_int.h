@@ -54,6 +54,19 @@
 #define CLD_LIST_TURN_BYTES CLD_LIST_QUEUED    /* and bytes it sends per turn, about */
 #define CLD_ROOT_RESERVE 16u                  /* connections beyond max_connections for root */
 #define CLD_REFUSAL_LOG_US 1000000ull         /* at most one refused-connection log line a second */
+
+/*
+ * Whether a rate-limited log line is due at now: at most one per
+ * CLD_REFUSAL_LOG_US for each *next_at, which it then moves on.  A client
+ * must not be able to flood the log.
+ */
+static inline bool cld_log_due(uint64_t *next_at, uint64_t now)
+{
+	if (now < *next_at)
+		return false;
+	*next_at = now + CLD_REFUSAL_LOG_US;
+	return true;
+}
 /*
  * Requests read per connection and poll round.  Root's and the daemon
  * user's (QB_LOOP_MED) are read CLD_REQS_PER_WAKE_MAX at a time until

@@ -611,7 +611,7 @@ static void sigkill_conn(struct cld_ipc *ip, struct conn *c, const uint8_t *name
 		       (unsigned)c->uid);
 		return;
 	}
-	if (now < ip->sigkill_log_at || (cut && !err)) {
+	if ((cut && !err) || !cld_log_due(&ip->sigkill_log_at, now)) {
 		ip->sigkills_unlogged++;
 		qb_log(LOG_DEBUG, "killing client %" PRIu64 " pid %d (revoked lease %.*s) and %d "
 		       "processes it started%s: %s", c->id, (int)c->pid, (int)namelen,
@@ -619,7 +619,6 @@ static void sigkill_conn(struct cld_ipc *ip, struct conn *c, const uint8_t *name
 		       err ? strerror(err) : "sent");
 		return;
 	}
-	ip->sigkill_log_at = now + CLD_REFUSAL_LOG_US;
 	if (!err)
 		qb_log(LOG_WARNING, "killing client %" PRIu64 " pid %d: still using revoked lease %.*s "
 		       "(%s; %d processes it started killed too; %" PRIu64 " more kills since the "
@@ -815,13 +814,11 @@ static void kill_client(struct cld_ipc *ip, struct conn *c, const struct cl_node
 	 */
 	if (!ip->cfg.conf->kill_on_revoke && c->pidfd >= 0 &&
 	    !cld_proc_may_signal(c->pid, c->pidfd, (uint32_t)c->uid)) {
-		if (now >= ip->sigkill_log_at) {
-			ip->sigkill_log_at = now + CLD_REFUSAL_LOG_US;
+		if (cld_log_due(&ip->sigkill_log_at, now))
 			qb_log(LOG_WARNING, "not killing client %" PRIu64 " pid %d, still using revoked "
 			       "lease %.*s (COROLEASE_KILL): its uid %u may not signal it (a set-user-ID "
 			       "program, or gone)", c->id, (int)c->pid, (int)ev->namelen,
 			       (const char *)ev->name, (unsigned)c->uid);
-		}
 		return;
 	}
 	bool asked = ev->flags & CL_NODE_KILL, cut = false;
