@@ -1834,16 +1834,23 @@ static const char *cl_user_getenv(const char *key, void *ctx)
 	return mail_user_plugin_getenv(ctx, key);
 }
 
+/*
+ * The user's leases go last: Dovecot's own deinit frees the namespaces,
+ * and with them the storages, whose index files (the mailboxes' kept in
+ * Dovecot's index cache after their close too) are closed there: on NFS a
+ * close writes back what the client still caches.  The user's pool, which
+ * holds cuser, lives until after this returns.
+ */
 static void corolease_user_deinit(struct mail_user *user)
 {
 	struct corolease_user *cuser = COROLEASE_USER_CONTEXT_REQUIRE(user);
 	struct cl_hold **hp;
 
+	cuser->module_ctx.super.deinit(user);
 	array_foreach_modifiable(&cuser->store_holds, hp)
 		cl_hold_put(hp);
 	array_clear(&cuser->store_holds);
 	cl_hold_put(&cuser->user_hold);
-	cuser->module_ctx.super.deinit(user);
 }
 
 static void corolease_mail_user_created(struct mail_user *user)
