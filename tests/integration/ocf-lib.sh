@@ -27,3 +27,19 @@ ocf_agent() {
 ocf_cli() { "$CLUSTER_SH" exec 1 env COROLEASE_RUN_DIR="$OCF_RUN" "$CLI" "$@"; }
 # ocf_grace true|false: node 1's daemon answers, with "grace" that value
 ocf_grace() { ocf_cli --json status 2>/dev/null | grep -q "\"grace\":$1"; }
+# ocf_valid_ms: node 1's daemon's valid_ms (fails if it does not answer);
+# ocf_valid_below MS, ocf_valid_above MS: it, compared
+ocf_valid_ms() { ocf_cli --json status 2>/dev/null | grep -o '"valid_ms":-\?[0-9]*' | cut -d: -f2 | grep .; }
+ocf_valid_below() { local v; v=$(ocf_valid_ms) && (( v < $1 )); }
+ocf_valid_above() { local v; v=$(ocf_valid_ms) && (( v > $1 )); }
+# ocf_up N: N nodes (it_up N 1: lib.sh's daemons on nodes 2..N), the agent's
+# daemon started on node 1 and out of the grace period, and its monitor 0
+ocf_up() {
+	local rc
+	it_up "$1" 1
+	ocf_agent start; rc=$?
+	[[ $rc == 0 ]] || fail "start: $rc ($(tail -n 3 "$CLUSTER_DIR/agent-start.out"))"
+	must_wait 60 "node 1 (the agent's daemon): the grace period of fresh state ended" ocf_grace false
+	ocf_agent monitor; rc=$?
+	check "monitor of the healthy daemon: 0 (got $rc)" [ $rc = 0 ]
+}

@@ -12,23 +12,19 @@
 . "$IT_SRCDIR/ocf-lib.sh"
 ocf_init ocf-stall 113
 
-# valid_ms: node 1's daemon's valid_ms (fails if it does not answer)
-valid_ms() { ocf_cli --json status 2>/dev/null | grep -o '"valid_ms":-\?[0-9]*' | cut -d: -f2 | grep .; }
-valid_below() { local v; v=$(valid_ms) && (( v < $1 )); }
-valid_above() { local v; v=$(valid_ms) && (( v > $1 )); }
 
 cluster up 1 >"$CLUSTER_DIR/cluster-up.log" 2>&1 || { cat "$CLUSTER_DIR/cluster-up.log" >&2; fail "cluster.sh up 1"; }
 ocf_agent start; rc=$?
 [[ $rc == 0 ]] || fail "start: $rc ($(tail -n 3 "$CLUSTER_DIR/agent-start.out"))"
 must_wait 30 "the grace period of fresh state ended" ocf_grace false
-must_wait 10 "a healthy daemon keeps its validity (valid_ms > 0)" valid_above 0
+must_wait 10 "a healthy daemon keeps its validity (valid_ms > 0)" ocf_valid_above 0
 ocf_agent monitor; rc=$?
 check "monitor of the healthy daemon: 0 (got $rc)" [ $rc = 0 ]
 
 cpid=$(awk '{print $1}' "$CLUSTER_DIR/n1/corosync.pid")
 [[ -n $cpid ]] || fail "no corosync pid"
 kill -STOP "$cpid" || fail "SIGSTOP corosync $cpid"
-must_wait 30 "node 1's validity lapsed 5 token timeouts ago" valid_below $(( -5 * TOKEN ))
+must_wait 30 "node 1's validity lapsed 5 token timeouts ago" ocf_valid_below $(( -5 * TOKEN ))
 say "status: $(ocf_cli --json status | grep -o '"\(synced\|quorate\|valid_ms\|grace\)":[a-z0-9-]*' | tr '\n' ' ')"
 t0=$(now_ms)
 out=$(timeout 10 "$CLUSTER_SH" exec 1 env COROLEASE_RUN_DIR="$OCF_RUN" "$CLI" acquire ocfs/x --nowait -- true 2>&1); arc=$?

@@ -1,10 +1,11 @@
 #!/bin/bash
 # 115. (adversarial, issue 11) The OCF agent knows a running daemon only by
 # the flock(2) lock on RUN_DIR/coroleased.pid.  When the run directory is
-# removed under a running daemon (systemd removes RuntimeDirectory=
-# /run/corolease when coroleased.service, which the package enables on
-# install, stops or fails: RuntimeDirectoryPreserve=no; or an admin's
-# cleanup), the daemon keeps running and serving its clients, but:
+# removed under a running daemon (an admin's cleanup; systemd removed
+# RuntimeDirectory= /run/corolease whenever coroleased.service, which the
+# package enables on install, stopped or failed, until the unit set
+# RuntimeDirectoryPreserve=yes), the daemon keeps running and serving its
+# clients, but:
 #  - monitor returns OCF_NOT_RUNNING (7) for it: Pacemaker then "recovers"
 #    the resource by starting it;
 #  - start launches a second coroleased for the same node.  In this test's

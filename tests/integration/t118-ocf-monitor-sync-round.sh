@@ -44,12 +44,7 @@ ocf_init ocf-sync-round 118
 plain_build_only "the shell agent's waits; the daemon's sync rounds run under ASan in other tests"
 # the agent's daemon on node 1, lib.sh's on nodes 2 to 4 (node 1 fence-acked
 # by it_up until the agent's daemon joins)
-it_up 4 1
-ocf_agent start; rc=$?
-[[ $rc == 0 ]] || fail "start: $rc ($(tail -n 3 "$CLUSTER_DIR/agent-start.out"))"
-must_wait 30 "node 1 (the agent's daemon): the grace period of fresh state ended" ocf_grace false
-ocf_agent monitor; rc=$?
-check "monitor of the healthy daemon: 0 (got $rc)" [ $rc = 0 ]
+ocf_up 4
 
 ocf_synced() { ocf_cli --json status 2>/dev/null | grep -q "\"synced\":$1"; }
 # hold_round TAG: node 2's daemon stopped, node 3's restarted as TAG: a sync

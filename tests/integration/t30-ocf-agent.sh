@@ -5,8 +5,9 @@
 # with a reason when corosync is down, monitor reports a running but
 # unquorate daemon as OCF_ERR_GENERIC, stop drains (a client holding a lease
 # is revoked and the daemon exits before the drain timeout), validate-all
-# rejects a bad configuration with OCF_ERR_CONFIGURED and has the operation's
-# timeout for coroleased -t.
+# rejects bad parameters with OCF_ERR_CONFIGURED and what is wrong on this
+# node only (its config file, run_dir's parent, log_file) with OCF_ERR_ARGS,
+# and has the operation's timeout for coroleased -t.
 . "$(dirname "$0")/lib.sh"
 AGENT=$IT_SRCDIR/../../packaging/ocf/coroleased
 OCF_ROOT=${OCF_ROOT:-/usr/lib/ocf}
@@ -116,7 +117,35 @@ agent validate-all OCF_RESKEY_options="-o linger_ms=nonsense"; rc=$?
 check "validate-all with a bad option: OCF_ERR_CONFIGURED (6, got $rc)" [ $rc = 6 ]
 agent validate-all OCF_RESKEY_binary=/nonexistent/coroleased; rc=$?
 check "validate-all with a missing binary: OCF_ERR_INSTALLED (5, got $rc)" [ $rc = 5 ]
+# What is wrong on this node only is OCF_ERR_ARGS (Pacemaker bans the
+# resource from this node), not OCF_ERR_CONFIGURED (fatal on every node):
+# helper-106 broke one node's corolease.conf, and the clone stopped
+# everywhere, and Dovecot with it
 agent validate-all OCF_RESKEY_run_dir=/nonexistent/corolease; rc=$?
-check "validate-all with a run_dir whose parent does not exist: OCF_ERR_CONFIGURED (6, got $rc)" [ $rc = 6 ]
+check "validate-all with a run_dir whose parent does not exist here: OCF_ERR_ARGS (2, got $rc)" [ $rc = 2 ]
 check "validate-all names the missing parent" grep -q 'parent directory /nonexistent of run_dir' "$CLUSTER_DIR/agent-validate-all.out"
+BADCONF=$CLUSTER_DIR/bad.conf
+printf 'linger_ms = 100\nthis is not a key\n' >"$BADCONF"
+agent validate-all OCF_RESKEY_config="$BADCONF"; rc=$?
+check "validate-all with a syntax error in this node's config file: OCF_ERR_ARGS (2, got $rc; $(tail -n 1 "$CLUSTER_DIR/agent-validate-all.out"))" [ $rc = 2 ]
+check "validate-all names the file and the line" grep -q "bad.conf.*2" "$CLUSTER_DIR/agent-validate-all.out"
+agent validate-all OCF_RESKEY_config=/nonexistent/corolease.conf; rc=$?
+check "validate-all with no config file here: OCF_ERR_ARGS (2, got $rc)" [ $rc = 2 ]
+agent validate-all OCF_RESKEY_config="$BADCONF" OCF_RESKEY_options="-o linger_ms=nonsense"; rc=$?
+check "validate-all with a bad option and a bad file: the option is the cluster's, OCF_ERR_CONFIGURED (6, got $rc)" [ $rc = 6 ]
+agent validate-all OCF_RESKEY_log_file=/nonexistent/coroleased.log; rc=$?
+check "validate-all with a log_file it cannot write here: OCF_ERR_ARGS (2, got $rc)" [ $rc = 2 ]
+# the daemon gives up a drain after revoke_timeout_ms (1000 here) + 3 s:
+# a drain_timeout not above that SIGKILLs at every stop (helper-106)
+for d in 0 4; do
+	agent validate-all OCF_RESKEY_drain_timeout=$d; rc=$?
+	check "validate-all with drain_timeout $d (revoke_timeout_ms 1000): OCF_ERR_CONFIGURED (6, got $rc)" [ $rc = 6 ]
+done
+check "validate-all says why" grep -q 'drain_timeout 4s is not above revoke_timeout_ms (1000) plus 3 s' "$CLUSTER_DIR/agent-validate-all.out"
+agent validate-all OCF_RESKEY_drain_timeout=5; rc=$?
+check "validate-all with drain_timeout 5: 0 (got $rc)" [ $rc = 0 ]
+# options are words, not patterns: '/*' reaches coroleased as it is
+agent validate-all OCF_RESKEY_options="$OPTS /*"; rc=$?
+check "validate-all with a stray '/*' in options: OCF_ERR_CONFIGURED (6, got $rc)" [ $rc = 6 ]
+check "the reason names '/*', not a file it matched" grep -q "'/\*'" "$CLUSTER_DIR/agent-validate-all.out"
 it_pass

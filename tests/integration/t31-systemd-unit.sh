@@ -20,7 +20,7 @@ out=$(cd "$CLUSTER_DIR/unit" && systemd-analyze verify --man=no ./coroleased.ser
 check "systemd-analyze verify: rc 0 and no output (rc $rc: $out)" [ $rc = 0 -a -z "$out" ]
 for kv in Type=notify NotifyAccess=main Requires=corosync.service After=corosync.service \
 	ProtectSystem=strict ReadWritePaths=/run/corolease PrivateTmp=yes NoNewPrivileges=yes \
-	RuntimeDirectory=corolease RuntimeDirectoryMode=0755 "CapabilityBoundingSet=CAP_KILL CAP_CHOWN CAP_SYS_PTRACE CAP_SYS_NICE CAP_IPC_LOCK"; do
+	RuntimeDirectory=corolease RuntimeDirectoryMode=0755 RuntimeDirectoryPreserve=yes "CapabilityBoundingSet=CAP_KILL CAP_CHOWN CAP_SYS_PTRACE CAP_SYS_NICE CAP_IPC_LOCK"; do
 	check "unit sets $kv" grep -Eq "^$kv( |\$)" "$UNIT"
 done
 if command -v systemd-sysusers >/dev/null; then

@@ -120,6 +120,9 @@ check "coroleased -t accepts the installed /etc/corolease/corolease.conf" \
 	bash -c '/usr/sbin/coroleased -t >/dev/null'
 check "the unit coroleased.service is installed and enabled (not started)" \
 	bash -c '[ -f /lib/systemd/system/coroleased.service ] && systemctl is-enabled coroleased.service >/dev/null'
+# dh_installsystemd --no-start writes no stop: 'apt-get remove' left the daemon running (helper-106)
+check "removing coroleased stops the daemon (its prerm stops coroleased.service on remove)" \
+	grep -q 'deb-systemd-invoke stop coroleased.service' /var/lib/dpkg/info/coroleased.prerm
 for m in 8:coroleased 8:corolease-route 5:corolease.conf 1:corolease 3:libcorolease; do
 	f=/usr/share/man/man${m%%:*}/${m#*:}.${m%%:*}.gz
 	check "man page ${m#*:}(${m%%:*}) installed ($f)" test -f "$f"
