@@ -277,6 +277,7 @@ void nd_pump(struct cl_node *n, struct nl_lease *l)
 	bool restamp = l->new_epoch_due && !l->nholders;
 	if (usable && !restamp) {
 		struct chold *c = ch_first(&l->waiters), *next;
+		bool granted = false;
 		for (; c; c = next) {
 			next = ch_next(&l->waiters, c);
 			if (!mode_covers(l->mode, c->mode))
@@ -291,9 +292,18 @@ void nd_pump(struct cl_node *n, struct nl_lease *l)
 			if (c == n->fast_ch)
 				n->fast_granted = l->req == REQ_NONE;
 			nd_ev_lease(n, CL_NODE_EV_GRANTED, c, 0, n->me);
+			granted = true;
 		}
 		if (l->nholders)
 			nd_lease_to(n, l, NL_HELD, "local grant");
+		/*
+		 * New holders are told WANTED now (local_conflicts()) and get
+		 * handover_timeout from then: the timer the last waiter armed
+		 * for the holders before them goes (helper-105: it revoked the
+		 * next holder 4.6 s after its grant)
+		 */
+		if (granted)
+			nd_rare_clear(n, l, RARE_LOCAL_HANDOVER);
 		local_conflicts(n, l);
 		if (!ch_first(&l->waiters) || local_compatible(l, ch_first(&l->waiters)))
 			nd_rare_clear(n, l, RARE_LOCAL_HANDOVER);

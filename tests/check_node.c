@@ -4112,6 +4112,45 @@ START_TEST(local_handover_timeout_new_epoch)
 }
 END_TEST
 
+/*
+ * helper-105: the local handover timer ran from the first waiter's wait and
+ * was not started again when the lease passed to that waiter: with a
+ * second waiter queued, the new holder was revoked handover_timeout after
+ * the first one began to wait, 4.6 s after its own grant ('corolease
+ * acquire' beside two more; under steady contention one holder killed every
+ * 10 s).  A holder gets handover_timeout from the WANTED it is told.
+ */
+START_TEST(local_handover_timer_starts_again_for_the_next_holder)
+{
+	struct tbus *b = cluster(2);
+	struct tnode *a = b->nodes[1];
+	struct cl_node_config c = t_cfg(1);
+	ACQ(a, 1, "u/INBOX", CL_MODE_EX, 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(a, CL_NODE_EV_GRANTED, 1));
+	ACQ(a, 2, "u/INBOX", CL_MODE_EX, CL_ACQ_WAIT);
+	bus_run(b);
+	uint64_t t0 = b->now;
+	bus_advance(b, t0 + c.handover_timeout_us / 2);
+	ACQ(a, 3, "u/INBOX", CL_MODE_EX, CL_ACQ_WAIT);
+	bus_run(b);
+	bus_advance(b, t0 + c.handover_timeout_us * 3 / 4);
+	ck_assert_int_eq(cl_node_release(a->n, 1, "u/INBOX", 7), 0);
+	bus_run(b);
+	ck_assert_ptr_nonnull(last_ev(a, CL_NODE_EV_GRANTED, 2));
+	uint64_t t1 = b->now;
+	ck_assert_ptr_nonnull(last_ev(a, CL_NODE_EV_WANTED, 2));
+	/* past the first waiter's handover_timeout: client 2 got it a quarter ago */
+	bus_advance(b, t0 + c.handover_timeout_us + 1000);
+	ck_assert_ptr_null(last_ev(a, CL_NODE_EV_REVOKED, 2));
+	bus_advance(b, t1 + c.handover_timeout_us - 1000);
+	ck_assert_ptr_null(last_ev(a, CL_NODE_EV_REVOKED, 2));
+	bus_advance(b, t1 + c.handover_timeout_us + 1000);
+	ck_assert_ptr_nonnull(last_ev(a, CL_NODE_EV_REVOKED, 2));
+	cluster_free(b);
+}
+END_TEST
+
 /* The err of client's last DENIED event, which must exist. */
 static int denied_err(struct tnode *t, uint64_t client)
 {
@@ -4487,6 +4526,7 @@ static Suite *node_suite(void)
 	tcase_add_test(tc, local_ex_is_exclusive);
 	tcase_add_test(tc, local_node_shared_and_sh);
 	tcase_add_test(tc, local_handover_timeout_new_epoch);
+	tcase_add_test(tc, local_handover_timer_starts_again_for_the_next_holder);
 	tcase_add_test(tc, local_handover_needs_same_uid_or_privilege);
 	tcase_add_test(tc, kill_flag_kills_at_revoke_deadline);
 	tcase_add_test(tc, local_node_shared_same_uid_only);
