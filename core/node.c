@@ -33,6 +33,20 @@ void nd_log(struct cl_node *n, int level, const char *fmt, ...)
 /* ---- out of memory: the agent stops (node.h) ---- */
 
 /*
+ * valid_until becomes t: when validity ends (t 0, cut short or lapsed
+ * before), when it did is kept (cl_node_invalid_since()).
+ */
+static void note_lapse(struct cl_node *n, uint64_t t)
+{
+	if (t) {
+		n->lapsed_at = 0;
+	} else if (n->valid_until) {
+		uint64_t now = now_us(n);
+		n->lapsed_at = n->valid_until < now ? n->valid_until : now;
+	}
+}
+
+/*
  * Puts the agent into its terminal FAILED condition: validity 0 at once,
  * nothing more is sent or handed out but CL_NODE_EV_FATAL (leave()), and
  * every later public call does nothing.  Allocates nothing.
@@ -42,6 +56,7 @@ static void stop(struct cl_node *n, int err)
 {
 	n->failed = true;
 	n->fail_err = err;
+	note_lapse(n, 0);
 	n->valid_until = 0;
 }
 
@@ -182,6 +197,7 @@ void nd_set_valid_until(struct cl_node *n, uint64_t t)
 {
 	if (n->failed)
 		return;
+	note_lapse(n, t);
 	n->valid_until = t;
 	uint64_t step = n->cfg.heartbeat_us / 2;
 	if (t < n->valid_told || t >= n->valid_told + step || t == 0) {
@@ -1220,6 +1236,15 @@ int cl_node_fence_ack(struct cl_node *n, uint64_t client, uint64_t cookie, uint3
 {
 	if (node == CL_NODE_NONE)
 		return -EINVAL;
+	/*
+	 * What it frees, only a quorate partition may grant again: sent from
+	 * one without quorum it said "recovered" for nothing, and an operator
+	 * (or the fencing alert, which tries again on this) must ack where the
+	 * cluster goes on (helper-105)
+	 */
+	if (n->sm && !(n->cfg.sm.unsafe_flags & CL_UNSAFE_NO_QUORUM_CHECK) &&
+	    !(cl_sm_quorate(n->sm) && n->vq_quorate))
+		return COROLEASE_ENOQUORUM;
 	struct cl_msg m = { .type = CL_MSG_FENCE_ACK, .node = node,
 			    .flags = force ? CL_FENCE_FORCE : 0 };
 	enter(n, "a fence-ack");
@@ -1425,6 +1450,11 @@ bool cl_node_failed(const struct cl_node *n)
 uint64_t cl_node_valid_until(const struct cl_node *n)
 {
 	return n->valid_until;
+}
+
+uint64_t cl_node_invalid_since(const struct cl_node *n)
+{
+	return n->valid_until ? 0 : n->lapsed_at;
 }
 
 void cl_node_counters(const struct cl_node *n, struct cl_node_counters *c_r)

@@ -410,6 +410,13 @@ bool cl_node_synced(const struct cl_node *n);
 size_t cl_node_sync_waiting(const struct cl_node *n, uint32_t *out, size_t max);
 /* The node-wide validity deadline: local clients may use their leases while now < it (0: not). */
 uint64_t cl_node_valid_until(const struct cl_node *n);
+/*
+ * While the deadline is 0 (cut: quorum, corosync or a ring lost, holds
+ * revoked), since when validity is over: the old deadline if it had passed
+ * by then, else the cut; 0 otherwise (a deadline that passed is itself
+ * the answer), and for an agent that was never valid.
+ */
+uint64_t cl_node_invalid_since(const struct cl_node *n);
 void cl_node_counters(const struct cl_node *n, struct cl_node_counters *c_r);
 /* Its counters' illegal_transitions, without copying them all (the simulator reads it often). */
 uint64_t cl_node_illegal_transitions(const struct cl_node *n);

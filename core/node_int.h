@@ -362,6 +362,7 @@ struct cl_node {
 
 	/* validity */
 	uint64_t valid_until;
+	uint64_t lapsed_at;              /* when valid_until last lapsed or was cut to 0 (0: valid, or never was) */
 	uint64_t valid_told;             /* last value reported in an event */
 	uint64_t last_send;
 	uint64_t conf_gen;               /* configuration changes seen (and transport losses) */

@@ -27,7 +27,7 @@ struct status_src {
 	uint32_t sync_waiting_for;            /* 0: none, or no round */
 	uint32_t ring_rep;
 	uint64_t ring_seq;
-	int64_t valid_ms;                     /* validity left; <= 0: lapsed */
+	int64_t valid_ms;                     /* validity left; < 0: lapsed that long ago; 0: lapsed (or never valid) */
 	uint64_t client_holds;
 	uint64_t state_hash;
 	uint64_t local_leases;                /* live holds of this node */
@@ -158,6 +158,10 @@ static void gather(const struct cld_status_in *in, struct status_src *s)
 				s->sync_waiting_for = w[i];
 		s->client_holds = cl_node_client_holds(in->node);
 		s->valid_ms = ms_left(cl_node_valid_until(in->node), in->now);
+		/* revoked (the deadline cut to 0): how long ago, as for one that passed */
+		uint64_t since = s->valid_ms ? 0 : cl_node_invalid_since(in->node);
+		if (since)
+			s->valid_ms = ms_left(since, in->now);
 		cl_node_counters(in->node, &s->k);
 		s->sm = cl_node_sm(in->node);
 	}

@@ -65,18 +65,26 @@ static void __attribute__((format(printf, 1, 2))) warnx_(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-/* Writes bytes for a human: printable ASCII as is, '\\' doubled, others \xNN. */
-static void put_text(FILE *f, const void *buf, size_t len)
+/*
+ * Writes bytes for a human: printable ASCII as is, '\\' doubled, others
+ * \xNN; a space too where spaces separate the fields (space_too).
+ */
+static void put_text_sep(FILE *f, const void *buf, size_t len, bool space_too)
 {
 	const unsigned char *p = buf;
 	for (size_t i = 0; i < len; i++) {
 		if (p[i] == '\\')
 			fputs("\\\\", f);
-		else if (p[i] >= 0x20 && p[i] < 0x7f)
+		else if ((p[i] > 0x20 || (p[i] == 0x20 && !space_too)) && p[i] < 0x7f)
 			fputc(p[i], f);
 		else
 			fprintf(f, "\\x%02x", p[i]);
 	}
+}
+
+static void put_text(FILE *f, const void *buf, size_t len)
+{
+	put_text_sep(f, buf, len, false);
 }
 
 /* The same into a static buffer, for messages (truncated with "..."). */
@@ -187,6 +195,8 @@ static int fail(const char *what, const void *name, size_t namelen, int err)
 		/* strerror's "No such file or directory" says nothing here */
 		warnx_("%s %s: unknown name: the cluster's state has no holder, waiter or index "
 		       "key of it (ENOENT)", what, text(name, namelen));
+	else if (name && err == -ENOENT && strcmp(what, "evict") == 0)
+		warnx_("%s %s: nobody holds it: nothing to evict (ENOENT)", what, text(name, namelen));
 	else if (name)
 		warnx_("%s %s: %s (%s)", what, text(name, namelen), corolease_strerror(err),
 		       corolease_errname(err));
@@ -812,7 +822,7 @@ static int cmd_status(int argc, char **argv)
 		while (corolease_status_next(st, &it, &key, &type, &v) == 0)
 			prom_record(&pw, key, type, v);
 		corolease_status_free(st);
-		return fflush(stdout) == 0 ? EXIT_OK : EXIT_OTHER;
+		return EXIT_OK;   /* main() checks that it was all written */
 	}
 	struct status_walk w;
 	memset(&w, 0, sizeof(w));
@@ -1946,8 +1956,11 @@ static int index_list(int argc, char **argv)
 	return EXIT_OK;
 }
 
+static int stdout_errno;   /* a failed flush's errno, seen before output_written() */
+
 struct watch_ctx {
 	uint64_t seen, count;
+	int write_err;   /* standard output failed: stop (output_written() reports it) */
 };
 
 static void watch_changed(corolease_t *h, const void *name, size_t namelen, const void *key,
@@ -1966,12 +1979,14 @@ static void watch_changed(corolease_t *h, const void *name, size_t namelen, cons
 		printf(",\"version\":%" PRIu64 ",\"deleted\":%s,\"writer\":%" PRIu32 "}\n",
 		       version, jbool(deleted), writer);
 	} else {
-		put_text(stdout, name, namelen);
+		/* space-separated: a space in a name or key must not make a field */
+		put_text_sep(stdout, name, namelen, true);
 		putchar(' ');
-		put_text(stdout, key, keylen);
+		put_text_sep(stdout, key, keylen, true);
 		printf(" %" PRIu64 " %s %" PRIu32 "\n", version, deleted ? "del" : "put", writer);
 	}
-	fflush(stdout);
+	if (fflush(stdout) != 0)
+		w->write_err = stdout_errno = errno;
 	w->seen++;
 }
 
@@ -1988,7 +2003,7 @@ static int index_watch(int argc, char **argv)
 {
 	static const struct option ext[] = { { "count", required_argument, NULL, 'c' },
 					     { NULL, 0, NULL, 0 } };
-	struct watch_ctx w = { 0, 0 };
+	struct watch_ctx w = { 0, 0, 0 };
 	int ex;
 	int i = parse_opts("index", argc, argv, "c:", ext, watch_opt, &w, &ex);
 	if (i < 0)
@@ -2007,7 +2022,7 @@ static int index_watch(int argc, char **argv)
 		corolease_close(h);
 		return fail("index watch", *name ? name : NULL, strlen(name), r);
 	}
-	while (!w.count || w.seen < w.count) {
+	while ((!w.count || w.seen < w.count) && !w.write_err) {
 		struct pollfd pfd = { .fd = corolease_get_fd(h),
 				      .events = (short)corolease_get_events(h) };
 		if (poll(&pfd, 1, poll_ms(corolease_get_timeout(h), 0)) < 0 && errno != EINTR) {
@@ -2058,6 +2073,20 @@ static const struct {
 	{ "fence-ack", cmd_fence_ack }, { "index", cmd_index },
 };
 
+/*
+ * A command's exit status, or EXIT_OTHER when what it printed did not all
+ * reach standard output (a full disk, a closed pipe with SIGPIPE ignored):
+ * 'corolease --json list > FILE' must not leave a cut file and exit 0.
+ */
+static int output_written(int ex)
+{
+	int e = fflush(stdout) == 0 ? stdout_errno : errno;
+	if (!e && !ferror(stdout))
+		return ex;
+	warnx_("write error on standard output%s%s", e ? ": " : "", e ? strerror(e) : "");
+	return ex == EXIT_OK ? EXIT_OTHER : ex;
+}
+
 int main(int argc, char **argv)
 {
 	int i = 1;
@@ -2096,7 +2125,7 @@ int main(int argc, char **argv)
 	}
 	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
 		if (strcmp(argv[i], commands[k].name) == 0)
-			return commands[k].fn(argc - i, argv + i);
+			return output_written(commands[k].fn(argc - i, argv + i));
 	fprintf(stderr, "corolease: unknown command '%s'\n", argv[i]);
 	fputs(usage_main, stderr);
 	return EXIT_USAGE;

@@ -128,6 +128,7 @@ INTEGRATION_TESTS = \
 	tests/integration/t220-dovecot-deinit-order.sh \
 	tests/integration/t221-ocf-monitor-large-token.sh \
 	tests/integration/t222-acquire-next-holder-handover.sh \
+	tests/integration/t223-cli-output-errors.sh \
 	tests/integration/t39-corosync-stopped-long.sh \
 	tests/integration/t192-revoke-kill-hung-corosync.sh \
 	tests/integration/t34-runtime-votes-stale.sh \

@@ -29,6 +29,11 @@ tw=$(( $(now_ms) - t0w ))
 check "WAIT acquire on node 3 exits 4 (got $rc after $tw ms: $(cat "$CLUSTER_DIR/acq3w.err"))" [ $rc = 4 ]
 check "after it waited out its 2 s (got $tw ms)" [ $tw -ge 1900 ]
 check "... with NOQUORUM" grep -q 'NOQUORUM' "$CLUSTER_DIR/acq3w.err"
+# a fence-ack in the minority said "recovered" and exited 0 (helper-105):
+# what it frees only a quorate partition may grant again
+cl 3 fence-ack 1 >"$CLUSTER_DIR/fa3.out" 2>&1; rc=$?
+check "fence-ack on node 3 (not quorate) exits 4 (got $rc: $(cat "$CLUSTER_DIR/fa3.out"))" [ $rc = 4 ]
+check "... with NOQUORUM" grep -q 'NOQUORUM' "$CLUSTER_DIR/fa3.out"
 
 must_wait 10 "majority: nodes 1 and 2 quorate with 2 members" bash -c "[ \"\$('$CLUSTER_SH' exec 1 '$CLI' --json status | grep -o '\"members\":\[[^]]*\]' | grep -o node | wc -l)\" = 2 ]"
 cl 1 acquire it/majority -- true; rc=$?

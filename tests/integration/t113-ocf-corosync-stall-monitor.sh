@@ -7,7 +7,8 @@
 # client's lease is invalid) and it cannot grant ('acquire --nowait' does
 # not even answer within 10 s).  The OCF agent's monitor looks at synced and
 # quorate only and returns OCF_SUCCESS.  Expected: not OCF_SUCCESS once the
-# node's validity has lapsed for several token timeouts.
+# node's validity has lapsed for several token timeouts; also when a client
+# held a lease, whose revoke cut the deadline to 0 (valid_ms falls on).
 . "$(dirname "$0")/lib.sh"
 . "$IT_SRCDIR/ocf-lib.sh"
 ocf_init ocf-stall 113
@@ -21,10 +22,16 @@ must_wait 10 "a healthy daemon keeps its validity (valid_ms > 0)" ocf_valid_abov
 ocf_agent monitor; rc=$?
 check "monitor of the healthy daemon: 0 (got $rc)" [ $rc = 0 ]
 
+# a client holds a lease: the lapse revokes it, and the daemon's validity
+# deadline is cut to 0 (helper-107: valid_ms then stayed 0, and the agent
+# took that for a lapse of 0 ms and kept returning OCF_SUCCESS)
+spawn 1 holder env COROLEASE_RUN_DIR="$OCF_RUN" "$CLI" acquire ocfs/held -- sleep 600 >/dev/null
+must_wait 10 "a client holds ocfs/held" bash -c "'$CLUSTER_SH' exec 1 env COROLEASE_RUN_DIR='$OCF_RUN' '$CLI' owner ocfs/held | grep -qx 1"
 cpid=$(awk '{print $1}' "$CLUSTER_DIR/n1/corosync.pid")
 [[ -n $cpid ]] || fail "no corosync pid"
 kill -STOP "$cpid" || fail "SIGSTOP corosync $cpid"
-must_wait 30 "node 1's validity lapsed 5 token timeouts ago" ocf_valid_below $(( -5 * TOKEN ))
+must_wait 30 "node 1's validity lapsed 5 token timeouts ago (valid_ms keeps falling after the revoke)" ocf_valid_below $(( -5 * TOKEN ))
+must_wait 10 "the holder was revoked" grep -q 'revoked' "$CLUSTER_DIR/n1/holder.log"
 say "status: $(ocf_cli --json status | grep -o '"\(synced\|quorate\|valid_ms\|grace\)":[a-z0-9-]*' | tr '\n' ' ')"
 t0=$(now_ms)
 out=$(timeout 10 "$CLUSTER_SH" exec 1 env COROLEASE_RUN_DIR="$OCF_RUN" "$CLI" acquire ocfs/x --nowait -- true 2>&1); arc=$?

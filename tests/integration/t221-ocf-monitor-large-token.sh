@@ -21,10 +21,15 @@ ocf_init ocf-large-token 221
 plain_build_only "the shell agent's waits; the daemon's validity runs under ASan in other tests"
 ocf_up 3
 
+# a client holds a lease on node 1: the lapse revokes it and cuts the
+# validity deadline to 0; valid_ms must still tell how long ago (helper-107)
+spawn 1 holder env COROLEASE_RUN_DIR="$OCF_RUN" "$CLI" acquire ho/held -- sleep 600 >/dev/null
+must_wait 10 "a client on node 1 holds ho/held" bash -c "'$CLUSTER_SH' exec 1 env COROLEASE_RUN_DIR='$OCF_RUN' '$CLI' owner ho/held | grep -qx 1"
 cluster poweroff 3 >/dev/null
 t0=$(now_ms)
 # validity (the token, 20 s) lapses about 20 s after node 3's last message
 must_wait 40 "node 1's validity lapsed (node 3 gone, no new ring yet)" ocf_valid_below 0
+must_wait 10 "node 1's holder was revoked" grep -q 'revoked' "$CLUSTER_DIR/n1/holder.log"
 say "lapsed $(( $(now_ms) - t0 )) ms after the poweroff; status: $(ocf_cli --json status | grep -o '"\(synced\|quorate\|valid_ms\)":[a-z0-9-]*' | tr '\n' ' ')"
 : >"$CLUSTER_DIR/agent-monitor.out"
 ocf_agent monitor; rc=$?

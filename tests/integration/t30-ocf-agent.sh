@@ -144,6 +144,19 @@ done
 check "validate-all says why" grep -q 'drain_timeout 4s is not above revoke_timeout_ms (1000) plus 3 s' "$CLUSTER_DIR/agent-validate-all.out"
 agent validate-all OCF_RESKEY_drain_timeout=5; rc=$?
 check "validate-all with drain_timeout 5: 0 (got $rc)" [ $rc = 0 ]
+# judged on the configuration the daemon will have, the node's file with the
+# options: the file may make valid what the built-in defaults refuse
+# (helper-107: both refused as OCF_ERR_CONFIGURED, fatal on every node)
+NOREV="-o socket_group= -o admin_group="
+printf 'revoke_timeout_ms = 1000\n' >"$CLUSTER_DIR/fast.conf"
+agent validate-all OCF_RESKEY_config="$CLUSTER_DIR/fast.conf" OCF_RESKEY_options="$NOREV" OCF_RESKEY_drain_timeout=5; rc=$?
+check "validate-all, drain_timeout 5 with this node's revoke_timeout_ms 1000 (the default is 5000): 0 (got $rc; $(tail -n 1 "$CLUSTER_DIR/agent-validate-all.out"))" [ $rc = 0 ]
+printf 'index_mem_max = 16M\n' >"$CLUSTER_DIR/small.conf"
+agent validate-all OCF_RESKEY_config="$CLUSTER_DIR/small.conf" OCF_RESKEY_options="$OPTS -o max_snapshot_bytes=32M"; rc=$?
+check "validate-all, max_snapshot_bytes 32M in options with index_mem_max 16M in the file: 0 (got $rc; $(tail -n 1 "$CLUSTER_DIR/agent-validate-all.out"))" [ $rc = 0 ]
+printf 'revoke_timeout_ms = 7000\n' >"$CLUSTER_DIR/slow.conf"
+agent validate-all OCF_RESKEY_config="$CLUSTER_DIR/slow.conf" OCF_RESKEY_options="$NOREV" OCF_RESKEY_drain_timeout=9; rc=$?
+check "validate-all, drain_timeout 9 with this node's revoke_timeout_ms 7000: this node's, OCF_ERR_ARGS (2, got $rc)" [ $rc = 2 ]
 # options are words, not patterns: '/*' reaches coroleased as it is
 agent validate-all OCF_RESKEY_options="$OPTS /*"; rc=$?
 check "validate-all with a stray '/*' in options: OCF_ERR_CONFIGURED (6, got $rc)" [ $rc = 6 ]
