@@ -133,8 +133,9 @@ int corolease_evict(corolease_t *h, const void *name, size_t namelen, uint64_t *
  * how many.  A current member is refused with COROLEASE_ENODEALIVE unless
  * flags has COROLEASE_FENCE_FORCE; forced, only the holds it had before it
  * last left (orphans) are freed, never those it holds now.  Returns 0, or
- * COROLEASE_ENODEALIVE, -EPERM, -EAGAIN, COROLEASE_ENOCLUSTER (as above),
- * or a common error (-EINVAL for node 0 or an unknown flag).
+ * COROLEASE_ENODEALIVE, COROLEASE_ENOQUORUM (this node is not quorate),
+ * -EPERM, -EAGAIN, COROLEASE_ENOCLUSTER (as above), or a common error
+ * (-EINVAL for node 0 or an unknown flag).
  */
 int corolease_fence_ack(corolease_t *h, uint32_t node, unsigned flags, uint64_t *count_r);
 

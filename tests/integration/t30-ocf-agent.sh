@@ -157,6 +157,18 @@ check "validate-all, max_snapshot_bytes 32M in options with index_mem_max 16M in
 printf 'revoke_timeout_ms = 7000\n' >"$CLUSTER_DIR/slow.conf"
 agent validate-all OCF_RESKEY_config="$CLUSTER_DIR/slow.conf" OCF_RESKEY_options="$NOREV" OCF_RESKEY_drain_timeout=9; rc=$?
 check "validate-all, drain_timeout 9 with this node's revoke_timeout_ms 7000: this node's, OCF_ERR_ARGS (2, got $rc)" [ $rc = 2 ]
+# nor is the cluster at fault when this node's file lacks what another
+# node's may have (helper-108): the default revoke_timeout_ms (5000) here,
+# and a rule between keys the options alone break
+agent validate-all OCF_RESKEY_options="$NOREV" OCF_RESKEY_drain_timeout=6; rc=$?
+check "validate-all, drain_timeout 6, revoke_timeout_ms by default here: OCF_ERR_ARGS (2, got $rc)" [ $rc = 2 ]
+agent validate-all OCF_RESKEY_options="$OPTS -o max_snapshot_bytes=32M"; rc=$?
+check "validate-all, max_snapshot_bytes 32M without this node's index_mem_max: OCF_ERR_ARGS (2, got $rc; $(tail -n 1 "$CLUSTER_DIR/agent-validate-all.out"))" [ $rc = 2 ]
+# seconds with a leading zero are decimal, not octal (sh failed on 08)
+agent validate-all OCF_RESKEY_drain_timeout=08; rc=$?
+check "validate-all with drain_timeout 08: 0 (got $rc; $(tail -n 1 "$CLUSTER_DIR/agent-validate-all.out"))" [ $rc = 0 ]
+agent validate-all OCF_RESKEY_drain_timeout=004; rc=$?
+check "validate-all with drain_timeout 004 (4 s, not above 1 + 3): OCF_ERR_CONFIGURED (6, got $rc)" [ $rc = 6 ]
 # options are words, not patterns: '/*' reaches coroleased as it is
 agent validate-all OCF_RESKEY_options="$OPTS /*"; rc=$?
 check "validate-all with a stray '/*' in options: OCF_ERR_CONFIGURED (6, got $rc)" [ $rc = 6 ]
