@@ -45,12 +45,12 @@ command -v strace >/dev/null || skip "strace is not installed"
 
 printf '%s\n' 'CREATE Work' 'CREATE Other' 'CREATE Archive.Old' >"$CLUSTER_DIR/s0.txt"
 must_wait 30 "nodes reloaded: u1 creates Archive.Old" bash -c \
-	"'$CLUSTER_SH' exec 1 python3 '$DV_SCRIPT' $CLUSTER_SUBNET.1 u1 '$CLUSTER_DIR/s0.txt' | grep -q 'S: t3 OK'"
+	"'$CLUSTER_SH' exec 1 python3 '$DV_SCRIPT' $CLUSTER_SUBNET.1 u1 '$CLUSTER_DIR/s0.txt' | grep 'S: t3 OK' >/dev/null"
 echo 'user=u2 lrwstipekxa' >"$DV_STORE/u1/Maildir/.Work/dovecot-acl"
 chown mail:mail "$DV_STORE/u1/Maildir/.Work/dovecot-acl"
 printf '%s\n' 'SELECT shared.u1.Work' >"$CLUSTER_DIR/s1.txt"
 must_wait 30 "node 2 reloaded: u2 selects shared.u1.Work" bash -c \
-	"'$CLUSTER_SH' exec 2 python3 '$DV_SCRIPT' $CLUSTER_SUBNET.2 u2 '$CLUSTER_DIR/s1.txt' | grep -q 'S: t1 OK'"
+	"'$CLUSTER_SH' exec 2 python3 '$DV_SCRIPT' $CLUSTER_SUBNET.2 u2 '$CLUSTER_DIR/s1.txt' | grep 'S: t1 OK' >/dev/null"
 before=$(dv_corruption)
 n=$((SECS * 4))
 printf '%s\n' 'SELECT Archive.Old' 'SELECT Other' "WAIT $CLUSTER_DIR/go" "REPEAT $n APPEND Other ; STORE 1:* +FLAGS (\\Deleted) ; EXPUNGE" >"$CLUSTER_DIR/a.txt"

@@ -29,7 +29,7 @@ command -v strace >/dev/null || skip "strace is not installed"
 
 printf '%s\n' 'CREATE Work' 'CREATE Other' >"$CLUSTER_DIR/s0.txt"
 must_wait 30 "node 1 reloaded: u1 creates Work" bash -c \
-	"'$CLUSTER_SH' exec 1 python3 '$DV_SCRIPT' $CLUSTER_SUBNET.1 u1 '$CLUSTER_DIR/s0.txt' | grep -q 'S: t1 OK'"
+	"'$CLUSTER_SH' exec 1 python3 '$DV_SCRIPT' $CLUSTER_SUBNET.1 u1 '$CLUSTER_DIR/s0.txt' | grep 'S: t1 OK' >/dev/null"
 # u2 may see (lookup) every mailbox of u1
 printf 'user=u2 lrwstipekxa\n' >"$DV_STORE/u1/Maildir/dovecot-acl"
 for d in "$DV_STORE"/u1/Maildir/.Work; do printf 'user=u2 lrwstipekxa\n' >"$d/dovecot-acl"; done
@@ -38,7 +38,7 @@ rm -f "$DV_STORE/u1/Maildir/dovecot-acl-list"
 chown -R mail:mail "$DV_STORE/u1"
 printf '%s\n' 'SELECT shared.u1.Work' 'CLOSE' 'LIST "" "shared.u1.*"' >"$CLUSTER_DIR/s1.txt"
 must_wait 30 "node 2 reloaded: u2 selects, closes and lists shared.u1.Work" bash -c \
-	"'$CLUSTER_SH' exec 2 python3 '$DV_SCRIPT' $CLUSTER_SUBNET.2 u2 '$CLUSTER_DIR/s1.txt' | grep -q 'LIST .*shared.u1.Work'"
+	"'$CLUSTER_SH' exec 2 python3 '$DV_SCRIPT' $CLUSTER_SUBNET.2 u2 '$CLUSTER_DIR/s1.txt' | grep 'LIST .*shared.u1.Work' >/dev/null"
 before=$(dv_corruption)
 n=$((SECS * 16))
 # u1 on node 1: session after session (each one ended when node 2's LIST

@@ -33,12 +33,12 @@ command -v strace >/dev/null || skip "strace is not installed"
 
 printf '%s\n' 'CREATE Work' 'CREATE Tmp' 'SELECT Work' >"$CLUSTER_DIR/s0.txt"
 must_wait 30 "node 1 reloaded: u1 creates Tmp" bash -c \
-	"'$CLUSTER_SH' exec 1 python3 '$DV_SCRIPT' $CLUSTER_SUBNET.1 u1 '$CLUSTER_DIR/s0.txt' | grep -q 'S: t2 OK'"
+	"'$CLUSTER_SH' exec 1 python3 '$DV_SCRIPT' $CLUSTER_SUBNET.1 u1 '$CLUSTER_DIR/s0.txt' | grep 'S: t2 OK' >/dev/null"
 echo 'user=u2 lrwstipekxa' >"$DV_STORE/u1/Maildir/.Tmp/dovecot-acl"
 chown mail:mail "$DV_STORE/u1/Maildir/.Tmp/dovecot-acl"
 printf '%s\n' 'STATUS shared.u1.Tmp (MESSAGES)' >"$CLUSTER_DIR/s1.txt"
 must_wait 30 "node 2 reloaded: u2 sees shared.u1.Tmp" bash -c \
-	"'$CLUSTER_SH' exec 2 python3 '$DV_SCRIPT' $CLUSTER_SUBNET.2 u2 '$CLUSTER_DIR/s1.txt' | grep -q 'S: t1 OK'"
+	"'$CLUSTER_SH' exec 2 python3 '$DV_SCRIPT' $CLUSTER_SUBNET.2 u2 '$CLUSTER_DIR/s1.txt' | grep 'S: t1 OK' >/dev/null"
 printf '%s\n' "WAIT $CLUSTER_DIR/go" 'DELETE shared.u1.Tmp' >"$CLUSTER_DIR/b.txt"
 spawn 2 sb python3 "$DV_SCRIPT" "$CLUSTER_SUBNET.2" u2 "$CLUSTER_DIR/b.txt" >/dev/null
 SB=$CLUSTER_DIR/n2/sb.log
