@@ -1956,11 +1956,10 @@ static int index_list(int argc, char **argv)
 	return EXIT_OK;
 }
 
-static int stdout_errno;   /* a failed flush's errno, seen before output_written() */
+static int stdout_errno;   /* a failed flush's errno, seen before output_written(); index watch stops on it */
 
 struct watch_ctx {
 	uint64_t seen, count;
-	int write_err;   /* standard output failed: stop (output_written() reports it) */
 };
 
 static void watch_changed(corolease_t *h, const void *name, size_t namelen, const void *key,
@@ -1986,7 +1985,7 @@ static void watch_changed(corolease_t *h, const void *name, size_t namelen, cons
 		printf(" %" PRIu64 " %s %" PRIu32 "\n", version, deleted ? "del" : "put", writer);
 	}
 	if (fflush(stdout) != 0)
-		w->write_err = stdout_errno = errno;
+		stdout_errno = errno ? errno : EIO;
 	w->seen++;
 }
 
@@ -2003,7 +2002,7 @@ static int index_watch(int argc, char **argv)
 {
 	static const struct option ext[] = { { "count", required_argument, NULL, 'c' },
 					     { NULL, 0, NULL, 0 } };
-	struct watch_ctx w = { 0, 0, 0 };
+	struct watch_ctx w = { 0, 0 };
 	int ex;
 	int i = parse_opts("index", argc, argv, "c:", ext, watch_opt, &w, &ex);
 	if (i < 0)
@@ -2022,7 +2021,7 @@ static int index_watch(int argc, char **argv)
 		corolease_close(h);
 		return fail("index watch", *name ? name : NULL, strlen(name), r);
 	}
-	while ((!w.count || w.seen < w.count) && !w.write_err) {
+	while ((!w.count || w.seen < w.count) && !stdout_errno) {
 		struct pollfd pfd = { .fd = corolease_get_fd(h),
 				      .events = (short)corolease_get_events(h) };
 		if (poll(&pfd, 1, poll_ms(corolease_get_timeout(h), 0)) < 0 && errno != EINTR) {
